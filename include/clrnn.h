@@ -1,0 +1,453 @@
+/*
+ * clrnn — recurrent neural networks (vanilla RNN, LSTM, GRU) on any OpenCL device.
+ *
+ * The whole public API lives in this header. The data path reads top to bottom:
+ *
+ *   context (device, kernel cache)  →  rnn descriptor (cell, sizes, directions, options)
+ *   →  weights imported from the layout of the framework that trained them
+ *   →  clrnn_rnn_forward (input GEMM → recurrent scan → merge → optional dense) → outputs
+ *
+ * Conventions
+ *   - Every function that can fail returns a clrnn_status. CLRNN_OK is 0.
+ *   - On failure, clrnn_last_error() returns a readable message for the calling thread
+ *     (which argument, which OpenCL call and its error name, the compiler log, ...).
+ *   - Every object has one create and one destroy; destroy(NULL) is a no-op.
+ *   - All tensors are float32, C order (row-major), unless stated otherwise.
+ *
+ * Threading: a context may be shared by threads; calls on one context are serialised by a
+ * lock inside the context. An rnn object must not be used by two threads at once (it owns
+ * its workspace); create one rnn per thread to run in parallel.
+ */
+#ifndef CLRNN_H
+#define CLRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CLRNN_VERSION_MAJOR 0
+#define CLRNN_VERSION_MINOR 1
+#define CLRNN_VERSION_PATCH 0
+#define CLRNN_VERSION_STRING "0.1.0"
+
+/* Library version as MAJOR*10000 + MINOR*100 + PATCH. */
+int clrnn_version(void);
+const char *clrnn_version_string(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Status codes. One table (X-macro) gives the enum, its name and its message.
+ * ------------------------------------------------------------------------------------- */
+#define CLRNN_STATUS_LIST(X)                                                                     \
+    X(CLRNN_OK, 0, "success")                                                                    \
+    X(CLRNN_ERR_NULL_ARGUMENT, 1, "a required pointer argument is NULL")                         \
+    X(CLRNN_ERR_INVALID_ARGUMENT, 2, "an argument has an invalid value")                         \
+    X(CLRNN_ERR_INVALID_DESCRIPTOR, 3, "the rnn descriptor is inconsistent")                     \
+    X(CLRNN_ERR_SHAPE_MISMATCH, 4, "a tensor has the wrong size or shape")                       \
+    X(CLRNN_ERR_INVALID_LENGTH, 5, "a sequence length is negative or larger than T")             \
+    X(CLRNN_ERR_NON_FINITE, 6, "a weight is NaN or infinite")                                    \
+    X(CLRNN_ERR_MISSING_WEIGHTS, 7, "a required weight tensor was never set")                    \
+    X(CLRNN_ERR_UNSUPPORTED, 8, "the requested feature or combination is not supported")        \
+    X(CLRNN_ERR_OUT_OF_MEMORY, 9, "host memory allocation failed")                               \
+    X(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, 10, "device memory allocation failed")                     \
+    X(CLRNN_ERR_OVERFLOW, 11, "a size computation overflows")                                    \
+    X(CLRNN_ERR_NO_DEVICE, 12, "no OpenCL device matches the request")                           \
+    X(CLRNN_ERR_OPENCL, 13, "an OpenCL call failed")                                             \
+    X(CLRNN_ERR_BUILD_FAILED, 14, "an OpenCL program failed to build")                           \
+    X(CLRNN_ERR_BLAS, 15, "a CLBlast call failed")                                               \
+    X(CLRNN_ERR_IO, 16, "a file could not be read or written")                                   \
+    X(CLRNN_ERR_CORRUPT_FILE, 17, "a file is corrupt, truncated or of the wrong format")         \
+    X(CLRNN_ERR_NOT_FOUND, 18, "a named item does not exist")                                    \
+    X(CLRNN_ERR_INTERNAL, 19, "internal error (a bug in clrnn)")
+
+typedef enum clrnn_status {
+#define CLRNN_X_ENUM(name, value, msg) name = value,
+    CLRNN_STATUS_LIST(CLRNN_X_ENUM)
+#undef CLRNN_X_ENUM
+    CLRNN_STATUS_COUNT_
+} clrnn_status;
+
+/* "CLRNN_ERR_SHAPE_MISMATCH: a tensor has the wrong size or shape"-style name of a status
+ * (the enum name); never NULL, "CLRNN_UNKNOWN_STATUS" for values outside the enum. */
+const char *clrnn_status_name(clrnn_status status);
+/* Human sentence for a status; never NULL. */
+const char *clrnn_status_string(clrnn_status status);
+/* Detail of the last failure on the calling thread ("" if none). Valid until the next clrnn call
+ * on this thread. */
+const char *clrnn_last_error(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Devices and contexts
+ * ------------------------------------------------------------------------------------- */
+typedef enum clrnn_device_type {
+    CLRNN_DEVICE_TYPE_OTHER = 0,
+    CLRNN_DEVICE_TYPE_CPU = 1,
+    CLRNN_DEVICE_TYPE_GPU = 2,
+    CLRNN_DEVICE_TYPE_ACCELERATOR = 3
+} clrnn_device_type;
+
+typedef struct clrnn_device_info {
+    int index; /* global index across all platforms, as used by CLRNN_DEVICE=<index> */
+    int platform_index;
+    char name[256];
+    char vendor[256];
+    char driver_version[128];
+    char device_version[128];
+    char platform_name[256];
+    char platform_vendor[256];
+    char platform_version[256];
+    clrnn_device_type type;
+    uint32_t compute_units;
+    uint32_t max_clock_mhz;
+    uint64_t global_mem_bytes;
+    uint64_t local_mem_bytes;
+    uint64_t max_alloc_bytes;
+    size_t max_work_group_size;
+    int fp16; /* cl_khr_fp16 */
+    int fp64; /* cl_khr_fp64 */
+} clrnn_device_info;
+
+/* Lists every device of every platform. Writes at most `capacity` entries to `out` (may be NULL
+ * when capacity is 0) and the total number of devices to *count. */
+clrnn_status clrnn_list_devices(clrnn_device_info *out, size_t capacity, size_t *count);
+
+/* Index (into clrnn_list_devices order) of the device a spec selects. Spec grammar:
+ *   NULL or ""  -> the best GPU (most compute units), else the first CPU, else the first device
+ *   "3"         -> the device with global index 3
+ *   "gpu"|"cpu"|"accelerator" -> best device of that type
+ *   any other   -> first device whose name, vendor, version, or platform name or vendor contains it
+ *                  (case-insensitive), e.g. "pocl", "nvidia", "intel".
+ * CLRNN_ERR_NO_DEVICE when nothing matches. */
+clrnn_status clrnn_select_device(const char *spec, int *index);
+
+typedef struct clrnn_context clrnn_context;
+
+typedef struct clrnn_context_params {
+    /* Device spec (grammar above). NULL: the CLRNN_DEVICE environment variable, else default. */
+    const char *device;
+    /* Kernel binary cache directory. NULL: $CLRNN_CACHE_DIR, else $XDG_CACHE_HOME/clrnn,
+     * else $HOME/.cache/clrnn. */
+    const char *cache_dir;
+    /* Non-zero disables the on-disk kernel cache (also: CLRNN_CACHE_DISABLE=1). */
+    int disable_cache;
+    /* Non-zero: do not apply the tuned CLBlast parameters from the built-in database. */
+    int disable_tuning;
+} clrnn_context_params;
+
+/* Defaults: every field zero/NULL. */
+clrnn_context_params clrnn_context_default_params(void);
+
+/* Opens the selected device, creates a context and an in-order queue, builds (or loads from
+ * the cache) the kernels. params may be NULL for defaults. */
+clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
+
+/* Adopts an application's own OpenCL objects (retained, released on destroy). The queue must be
+ * an in-order queue on `device` within `context`. params->device is ignored. */
+clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id device, cl_command_queue queue,
+                                          const clrnn_context_params *params, clrnn_context **out);
+
+void clrnn_context_destroy(clrnn_context *ctx);
+
+clrnn_status clrnn_context_device_info(const clrnn_context *ctx, clrnn_device_info *info);
+cl_context clrnn_context_cl_context(const clrnn_context *ctx);
+cl_command_queue clrnn_context_cl_queue(const clrnn_context *ctx);
+cl_device_id clrnn_context_cl_device(const clrnn_context *ctx);
+
+/* How the kernels of this context were obtained: 1 = loaded from the disk cache, 0 = compiled.
+ * build_ms is the wall time spent getting the program. */
+typedef struct clrnn_build_info {
+    int from_cache;
+    double build_ms;
+    char cache_path[1024]; /* "" when the cache is disabled or unusable */
+    char cache_warning[256]; /* e.g. the cache dir is read-only; "" if none */
+} clrnn_build_info;
+clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info);
+
+/* ---------------------------------------------------------------------------------------
+ * GEMM (thin wrapper over CLBlast, row-major): C = alpha * op(A) * op(B) + beta * C.
+ * Buffers are device buffers of the context; offsets and leading dimensions in elements.
+ * Enqueued on the context queue; returns after enqueueing (use clrnn_context_finish to wait).
+ * ------------------------------------------------------------------------------------- */
+clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                         cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
+                         size_t c_off, size_t ldc);
+/* Same shape, `batch` independent products; offsets per item. */
+clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                 const float *alphas, cl_mem a, const size_t *a_offs, size_t lda, cl_mem b,
+                                 const size_t *b_offs, size_t ldb, const float *betas, cl_mem c, const size_t *c_offs,
+                                 size_t ldc, size_t batch);
+clrnn_status clrnn_context_finish(clrnn_context *ctx);
+
+/* ---------------------------------------------------------------------------------------
+ * RNN descriptor. See SEMANTICS in README for the exact equations.
+ * ------------------------------------------------------------------------------------- */
+typedef enum clrnn_cell {
+    CLRNN_CELL_RNN = 0,  /* h = f(W x + R h + Wb + Rb) */
+    CLRNN_CELL_LSTM = 1, /* gates i, f, c(g), o; optional peepholes, CIFG, projection */
+    CLRNN_CELL_GRU = 2   /* gates z, r, h(n); reset-before or linear-before-reset */
+} clrnn_cell;
+
+/* ONNX activation functions. alpha/beta as in the ONNX spec:
+ *   AFFINE: alpha*x+beta   LEAKY_RELU: x<0 ? alpha*x : x   THRESHOLDED_RELU: x>alpha ? x : 0
+ *   SCALED_TANH: alpha*tanh(beta*x)   HARD_SIGMOID: max(0,min(1,alpha*x+beta))
+ *   ELU: x<0 ? alpha*(exp(x)-1) : x   SOFTPLUS: log(1+exp(x))   SOFTSIGN: x/(1+|x|) */
+typedef enum clrnn_activation_kind {
+    CLRNN_ACT_DEFAULT = 0, /* the cell's default for that slot */
+    CLRNN_ACT_SIGMOID,
+    CLRNN_ACT_TANH,
+    CLRNN_ACT_RELU,
+    CLRNN_ACT_AFFINE,
+    CLRNN_ACT_LEAKY_RELU,
+    CLRNN_ACT_THRESHOLDED_RELU,
+    CLRNN_ACT_SCALED_TANH,
+    CLRNN_ACT_HARD_SIGMOID,
+    CLRNN_ACT_ELU,
+    CLRNN_ACT_SOFTSIGN,
+    CLRNN_ACT_SOFTPLUS,
+    CLRNN_ACT_COUNT_
+} clrnn_activation_kind;
+
+typedef struct clrnn_activation {
+    clrnn_activation_kind kind;
+    float alpha;
+    float beta;
+} clrnn_activation;
+
+typedef enum clrnn_direction {
+    CLRNN_DIR_FORWARD = 0,
+    CLRNN_DIR_REVERSE = 1,
+    CLRNN_DIR_BIDIRECTIONAL = 2
+} clrnn_direction;
+
+/* How the two directions of a bidirectional last layer are combined (Keras merge_mode).
+ * NONE keeps a direction axis: time-major Y[T, 2, N, H], batch-major Y[N, T, 2, H] (ONNX Y).
+ * Inner layers always feed the next layer the concatenation (PyTorch, cuDNN). */
+typedef enum clrnn_merge {
+    CLRNN_MERGE_CONCAT = 0,
+    CLRNN_MERGE_SUM = 1,
+    CLRNN_MERGE_MUL = 2,
+    CLRNN_MERGE_AVE = 3,
+    CLRNN_MERGE_NONE = 4
+} clrnn_merge;
+
+typedef enum clrnn_layout {
+    CLRNN_LAYOUT_TIME_MAJOR = 0, /* [T, N, C]: ONNX layout 0, PyTorch default, TF1 time_major */
+    CLRNN_LAYOUT_BATCH_MAJOR = 1 /* [N, T, C]: ONNX layout 1, Keras, batch_first, TF1 default */
+} clrnn_layout;
+
+/* What the output holds at a step that is not computed (t >= seq_len, or mask == 0). The state
+ * is always carried unchanged through such steps. */
+typedef enum clrnn_masked_output {
+    CLRNN_MASKED_OUTPUT_ZERO = 0,  /* zeros (TF1, ONNX, PyTorch padding, Keras zero_output_for_mask) */
+    CLRNN_MASKED_OUTPUT_CARRY = 1, /* the previous output of that direction, zeros before the first
+                                      computed step (Keras default) */
+    CLRNN_MASKED_OUTPUT_FILL = 2   /* desc.masked_fill_value */
+} clrnn_masked_output;
+
+/* Where the reverse direction's outputs go (single reverse layer, or the backward half). */
+typedef enum clrnn_reverse_order {
+    CLRNN_REVERSE_OUTPUT_IN_PLACE = 0, /* output of time t at position t (ONNX, PyTorch, TF1, Keras Bidirectional) */
+    CLRNN_REVERSE_OUTPUT_REVERSED = 1  /* output of the k-th processed step at position k (Keras go_backwards) */
+} clrnn_reverse_order;
+
+/* Which time steps the reverse direction walks, and in which order.
+ * PER_ROW: a row of length len processes t = len-1 .. 0 (ONNX, TF1, PyTorch packed).
+ * WHOLE_AXIS: t = T-1 .. 0 for every row, skipping masked/padded steps (Keras go_backwards). */
+typedef enum clrnn_reverse_mode {
+    CLRNN_REVERSE_PER_ROW = 0,
+    CLRNN_REVERSE_WHOLE_AXIS = 1
+} clrnn_reverse_mode;
+
+typedef struct clrnn_rnn_desc {
+    clrnn_cell cell;
+    int input_size;  /* I: features of the first layer's input */
+    int hidden_size; /* H */
+    int num_layers;  /* L >= 1 */
+    clrnn_direction direction;
+    clrnn_merge merge; /* bidirectional only */
+    clrnn_layout layout;
+
+    /* Activations per direction, slot order as ONNX: RNN {f}, GRU {f, g}, LSTM {f, g, h}.
+     * Defaults: RNN tanh; GRU sigmoid, tanh; LSTM sigmoid, tanh, tanh. */
+    clrnn_activation activations[2][3];
+    /* ONNX `clip`: every activation input is clamped to [-clip, clip]; 0 = off. The carried LSTM
+     * cell state stays unclipped. */
+    float clip;
+
+    /* LSTM options */
+    int peephole;       /* use P (i, f, o diagonal peepholes) */
+    int input_forget;   /* CIFG: f = 1 - i */
+    int proj_size;      /* P: LSTMP projection m = W_proj h; 0 = none. Must be < H (PyTorch) or any >0 */
+    float cell_clip;    /* TF1 cell_clip: c_t itself clamped to [-cell_clip, cell_clip]; 0 = off */
+    float proj_clip;    /* TF1 proj_clip on m_t; 0 = off */
+    float forget_bias;  /* added to the forget-gate pre-activation (TF1 forget_bias); default 0 */
+
+    /* GRU option */
+    int linear_before_reset; /* 1: n = g(Wx + Wb + r*(R h + Rb)) (PyTorch, Keras reset_after) */
+
+    /* Variable length and masks */
+    clrnn_masked_output masked_output;
+    float masked_fill_value;
+    clrnn_reverse_order reverse_order;
+    clrnn_reverse_mode reverse_mode;
+
+    /* Optional dense layer applied to the (merged) output at every step: y' = y Wd^T + bd.
+     * 0 = none. Not allowed with merge NONE. */
+    int dense_size;
+} clrnn_rnn_desc;
+
+/* Defaults: LSTM, 1 layer, forward, concat, time-major, default activations, everything off. */
+clrnn_rnn_desc clrnn_rnn_desc_default(void);
+
+typedef struct clrnn_rnn clrnn_rnn;
+
+/* Validates the descriptor (every inconsistency is CLRNN_ERR_INVALID_DESCRIPTOR with a message
+ * naming the field) and allocates host-side weight storage. No device work yet. */
+clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
+void clrnn_rnn_destroy(clrnn_rnn *rnn);
+clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);
+
+/* Derived sizes. */
+int clrnn_rnn_num_directions(const clrnn_rnn *rnn); /* 1 or 2 */
+int clrnn_rnn_state_size(const clrnn_rnn *rnn);      /* Hr: proj_size if set, else H */
+int clrnn_rnn_output_size(const clrnn_rnn *rnn);     /* features of y per (t, n) after merge and dense */
+
+/* ---------------------------------------------------------------------------------------
+ * Weights, in the layout and gate order of the framework that produced them.
+ * Gate orders: ONNX LSTM i,o,f,c GRU z,r,h; PyTorch LSTM i,f,g,o GRU r,z,n; Keras LSTM i,f,c,o
+ * GRU z,r,h; TF1 LSTMCell i,j,f,o, GRUCell gates r,u then candidate.
+ *
+ * role / framework:      ONNX              PyTorch           Keras                  TF1
+ *  W       input         W[d] [G*H, I]     weight_ih [G*H,I] kernel [I, G*H]        -
+ *  R       recurrent     R[d] [G*H, Hr]    weight_hh [G*H,Hr] recurrent_kernel [Hr,G*H] -
+ *  B       bias          B[d] [2*G*H]      -                 bias [G*H], GRU reset_after
+ *                        (Wb then Rb)                        [2, G*H] (input; recurrent) bias [G*H] (GRU: gates/bias [2H])
+ *  BW      input bias    Wb [G*H]          bias_ih [G*H]     -                      -
+ *  BR      recur. bias   Rb [G*H]          bias_hh [G*H]     -                      -
+ *  PEEPHOLE              P[d] [3H] i,o,f   -                 -                      [3H] w_i_diag,w_f_diag,w_o_diag
+ *  PROJ    projection    -                 weight_hr [P, H]  -                      projection/kernel [H, P]
+ *  KERNEL  W and R stacked  -              -                 -                      kernel [I+Hr, G*H] (GRU: gates/kernel [I+H, 2H])
+ *  CANDIDATE_KERNEL      -                 -                 -                      GRUCell candidate/kernel [I+H, H]
+ *  CANDIDATE_BIAS        -                 -                 -                      GRUCell candidate/bias [H]
+ *  DENSE_W  output dense [O, Hm]           Linear.weight [O,Hm] Dense.kernel [Hm, O] [Hm, O]
+ *  DENSE_B               [O]               [O]               [O]                    [O]
+ * (layer, dir) select the layer and direction (0 forward, 1 reverse); ignored for DENSE_*.
+ * `count` must equal the element count of the role's shape: else CLRNN_ERR_SHAPE_MISMATCH.
+ * Non-finite values are rejected with CLRNN_ERR_NON_FINITE (nothing is stored).
+ * Unset biases and peepholes are zero; W and R (or KERNEL) are required.
+ * ------------------------------------------------------------------------------------- */
+typedef enum clrnn_framework {
+    CLRNN_FRAMEWORK_ONNX = 0,
+    CLRNN_FRAMEWORK_PYTORCH = 1,
+    CLRNN_FRAMEWORK_KERAS = 2,
+    CLRNN_FRAMEWORK_TF1 = 3
+} clrnn_framework;
+
+typedef enum clrnn_param {
+    CLRNN_PARAM_W = 0,
+    CLRNN_PARAM_R,
+    CLRNN_PARAM_B,
+    CLRNN_PARAM_BW,
+    CLRNN_PARAM_BR,
+    CLRNN_PARAM_PEEPHOLE,
+    CLRNN_PARAM_PROJ,
+    CLRNN_PARAM_KERNEL,
+    CLRNN_PARAM_CANDIDATE_KERNEL,
+    CLRNN_PARAM_CANDIDATE_BIAS,
+    CLRNN_PARAM_DENSE_W,
+    CLRNN_PARAM_DENSE_B,
+    CLRNN_PARAM_COUNT_
+} clrnn_param;
+
+clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework framework, int layer, int dir, clrnn_param role,
+                                 const float *data, size_t count);
+
+/* ---------------------------------------------------------------------------------------
+ * Running
+ * ------------------------------------------------------------------------------------- */
+/* A tensor argument: either host memory or a device buffer of the context (offset in bytes).
+ * Both NULL means "not given". */
+typedef struct clrnn_tensor {
+    void *host;
+    cl_mem mem;
+    size_t offset;
+} clrnn_tensor;
+
+typedef struct clrnn_forward_args {
+    int seq_length; /* T >= 1 */
+    int batch;      /* N >= 1 */
+
+    clrnn_tensor x; /* time-major [T, N, I] or batch-major [N, T, I] (desc.layout) */
+
+    /* Optional per-row lengths [N] (int32), 0 <= len <= T. NULL: all T. A row of length 0 keeps its
+     * initial state and gets masked outputs. */
+    const int32_t *seq_lens;
+    /* Optional per-step mask [N, T] (uint8, non-zero = compute the step), any pattern. */
+    const uint8_t *mask;
+
+    /* Optional initial states [L*D, N, Hr] and (LSTM) [L*D, N, H]; index = layer*D + dir.
+     * Not given: zeros. */
+    clrnn_tensor h0;
+    clrnn_tensor c0;
+
+    /* Outputs (each optional).
+     * y: full sequence: time-major [T, N, O] / batch-major [N, T, O]; merge NONE: [T, 2, N, Hr] /
+     *    [N, T, 2, Hr]; O = clrnn_rnn_output_size().
+     *    With last_only: [N, O] (merge NONE: [2, N, Hr]) = the output of each row's last computed
+     *    step per direction (forward: its last valid step; reverse: t = first valid), i.e. the final
+     *    states merged (and passed through the dense layer); masked-output policy for rows with
+     *    no computed step.
+     * hn, cn: final states [L*D, N, Hr] and [L*D, N, H]. */
+    int last_only;
+    clrnn_tensor y;
+    clrnn_tensor hn;
+    clrnn_tensor cn;
+} clrnn_forward_args;
+
+/* Runs the network. Uploads weights the first time (and after any clrnn_rnn_set_param), sizes the
+ * workspace for (T, N) (kept and reused while T, N fit), enqueues everything and waits for it.
+ * On failure no output is guaranteed to hold meaningful data (they may be partly written). */
+clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
+
+/* Bytes of device workspace the rnn currently holds (0 before the first run). */
+size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
+
+/* ---------------------------------------------------------------------------------------
+ * Arrays and .npy files (NumPy format versions 1 and 2; little-endian <f4, <i4, <i8, |u1; C order).
+ * Anything else (big-endian, Fortran order, other dtypes, truncated data) is rejected with
+ * CLRNN_ERR_CORRUPT_FILE or CLRNN_ERR_UNSUPPORTED and a message saying what was found.
+ * ------------------------------------------------------------------------------------- */
+typedef enum clrnn_dtype {
+    CLRNN_DTYPE_FLOAT32 = 0,
+    CLRNN_DTYPE_INT32 = 1,
+    CLRNN_DTYPE_INT64 = 2,
+    CLRNN_DTYPE_UINT8 = 3
+} clrnn_dtype;
+
+#define CLRNN_MAX_DIMS 8
+
+typedef struct clrnn_array {
+    clrnn_dtype dtype;
+    int ndim;
+    int64_t shape[CLRNN_MAX_DIMS];
+    size_t count; /* product of shape */
+    void *data;   /* owned: free with clrnn_array_free */
+} clrnn_array;
+
+size_t clrnn_dtype_size(clrnn_dtype dtype);
+clrnn_status clrnn_npy_load(const char *path, clrnn_array *out);
+clrnn_status clrnn_npy_load_memory(const void *data, size_t size, clrnn_array *out);
+clrnn_status clrnn_npy_save(const char *path, const clrnn_array *array);
+void clrnn_array_free(clrnn_array *array);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLRNN_H */

@@ -1,0 +1,188 @@
+/* Device discovery and the CLRNN_DEVICE selection grammar (see clrnn_select_device in clrnn.h).
+ * Devices are numbered globally, platform by platform, in the order the ICD loader reports them. */
+#include "internal.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PLATFORMS 16
+#define MAX_DEVICES 64
+
+typedef struct device_list {
+    int count;
+    clrnn_device_ref refs[MAX_DEVICES];
+} device_list;
+
+static clrnn_status enumerate(device_list *list) {
+    cl_platform_id platforms[MAX_PLATFORMS];
+    cl_uint np = 0;
+    list->count = 0;
+    cl_int err = clGetPlatformIDs(MAX_PLATFORMS, platforms, &np);
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
+        return clrnn_fail(CLRNN_ERR_NO_DEVICE, "no OpenCL platform is installed (is an ICD such as pocl-opencl-icd "
+                                               "installed, and /etc/OpenCL/vendors populated?)");
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clGetPlatformIDs", NULL);
+    if (np > MAX_PLATFORMS) np = MAX_PLATFORMS;
+    for (cl_uint p = 0; p < np; ++p) {
+        cl_device_id devs[MAX_DEVICES];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devs, &nd) != CL_SUCCESS) continue;
+        for (cl_uint d = 0; d < nd && list->count < MAX_DEVICES; ++d) {
+            list->refs[list->count].platform = platforms[p];
+            list->refs[list->count].device = devs[d];
+            list->count++;
+        }
+    }
+    if (list->count == 0) return clrnn_fail(CLRNN_ERR_NO_DEVICE, "OpenCL platforms exist but report no device");
+    return CLRNN_OK;
+}
+
+static void get_str(cl_device_id dev, cl_device_info what, char *out, size_t cap) {
+    out[0] = '\0';
+    if (clGetDeviceInfo(dev, what, cap, out, NULL) != CL_SUCCESS) out[0] = '\0';
+    out[cap - 1] = '\0';
+}
+
+clrnn_status clrnn_query_device_info(cl_platform_id platform, cl_device_id device, clrnn_device_info *info) {
+    memset(info, 0, sizeof *info);
+    info->index = -1;
+    info->platform_index = -1;
+    get_str(device, CL_DEVICE_NAME, info->name, sizeof info->name);
+    get_str(device, CL_DEVICE_VENDOR, info->vendor, sizeof info->vendor);
+    get_str(device, CL_DRIVER_VERSION, info->driver_version, sizeof info->driver_version);
+    get_str(device, CL_DEVICE_VERSION, info->device_version, sizeof info->device_version);
+    if (platform) {
+        clGetPlatformInfo(platform, CL_PLATFORM_NAME, sizeof info->platform_name, info->platform_name, NULL);
+        clGetPlatformInfo(platform, CL_PLATFORM_VERSION, sizeof info->platform_version, info->platform_version, NULL);
+        clGetPlatformInfo(platform, CL_PLATFORM_VENDOR, sizeof info->platform_vendor, info->platform_vendor, NULL);
+        info->platform_vendor[sizeof info->platform_vendor - 1] = '\0';
+        info->platform_name[sizeof info->platform_name - 1] = '\0';
+        info->platform_version[sizeof info->platform_version - 1] = '\0';
+    }
+    cl_device_type type = 0;
+    clGetDeviceInfo(device, CL_DEVICE_TYPE, sizeof type, &type, NULL);
+    info->type = (type & CL_DEVICE_TYPE_GPU)           ? CLRNN_DEVICE_TYPE_GPU
+                 : (type & CL_DEVICE_TYPE_CPU)         ? CLRNN_DEVICE_TYPE_CPU
+                 : (type & CL_DEVICE_TYPE_ACCELERATOR) ? CLRNN_DEVICE_TYPE_ACCELERATOR
+                                                       : CLRNN_DEVICE_TYPE_OTHER;
+    cl_uint u = 0;
+    cl_ulong ul = 0;
+    size_t sz = 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof u, &u, NULL) == CL_SUCCESS) info->compute_units = u;
+    if (clGetDeviceInfo(device, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof u, &u, NULL) == CL_SUCCESS) info->max_clock_mhz = u;
+    if (clGetDeviceInfo(device, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->global_mem_bytes = ul;
+    if (clGetDeviceInfo(device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->local_mem_bytes = ul;
+    if (clGetDeviceInfo(device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ul, &ul, NULL) == CL_SUCCESS) info->max_alloc_bytes = ul;
+    if (clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof sz, &sz, NULL) == CL_SUCCESS) info->max_work_group_size = sz;
+    size_t ext_len = 0;
+    if (clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_len) == CL_SUCCESS && ext_len > 0) {
+        char *ext = malloc(ext_len + 1);
+        if (ext && clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS, ext_len, ext, NULL) == CL_SUCCESS) {
+            ext[ext_len] = '\0';
+            info->fp16 = strstr(ext, "cl_khr_fp16") != NULL;
+            info->fp64 = strstr(ext, "cl_khr_fp64") != NULL;
+        }
+        free(ext);
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_list_devices(clrnn_device_info *out, size_t capacity, size_t *count) {
+    clrnn_clear_error();
+    if (!count) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_list_devices: count is NULL");
+    if (capacity > 0 && !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_list_devices: out is NULL");
+    *count = 0;
+    device_list list;
+    clrnn_status st = enumerate(&list);
+    if (st != CLRNN_OK) return st;
+    cl_platform_id last = NULL;
+    int pidx = -1;
+    for (int i = 0; i < list.count; ++i) {
+        if (list.refs[i].platform != last) {
+            last = list.refs[i].platform;
+            pidx++;
+        }
+        if ((size_t)i < capacity) {
+            clrnn_query_device_info(list.refs[i].platform, list.refs[i].device, &out[i]);
+            out[i].index = i;
+            out[i].platform_index = pidx;
+        }
+    }
+    *count = (size_t)list.count;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_device_at(int index, clrnn_device_ref *ref) {
+    device_list list;
+    clrnn_status st = enumerate(&list);
+    if (st != CLRNN_OK) return st;
+    if (index < 0 || index >= list.count)
+        return clrnn_fail(CLRNN_ERR_NO_DEVICE, "device index %d out of range (%d devices)", index, list.count);
+    *ref = list.refs[index];
+    return CLRNN_OK;
+}
+
+static int contains_nocase(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; ++hay) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) ++i;
+        if (i == n) return 1;
+    }
+    return n == 0;
+}
+
+/* Best device of a type: most compute units, first on ties. */
+static int best_of_type(const clrnn_device_info *devs, size_t n, clrnn_device_type type) {
+    int best = -1;
+    for (size_t i = 0; i < n; ++i)
+        if (devs[i].type == type && (best < 0 || devs[i].compute_units > devs[best].compute_units)) best = (int)i;
+    return best;
+}
+
+clrnn_status clrnn_select_device(const char *spec, int *index) {
+    if (!index) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_select_device: index is NULL");
+    clrnn_device_info devs[MAX_DEVICES];
+    size_t n = 0;
+    clrnn_status st = clrnn_list_devices(devs, MAX_DEVICES, &n);
+    if (st != CLRNN_OK) return st;
+    if (n > MAX_DEVICES) n = MAX_DEVICES;
+    int pick = -1;
+    if (!spec || !*spec) {
+        pick = best_of_type(devs, n, CLRNN_DEVICE_TYPE_GPU);
+        if (pick < 0) pick = best_of_type(devs, n, CLRNN_DEVICE_TYPE_CPU);
+        if (pick < 0) pick = 0;
+    } else {
+        char *end = NULL;
+        long v = strtol(spec, &end, 10);
+        if (end != spec && *end == '\0') {
+            if (v < 0 || (size_t)v >= n)
+                return clrnn_fail(CLRNN_ERR_NO_DEVICE, "device index %ld out of range: %zu device(s) found", v, n);
+            pick = (int)v;
+        } else if (!strcmp(spec, "gpu") || !strcmp(spec, "GPU")) {
+            pick = best_of_type(devs, n, CLRNN_DEVICE_TYPE_GPU);
+        } else if (!strcmp(spec, "cpu") || !strcmp(spec, "CPU")) {
+            pick = best_of_type(devs, n, CLRNN_DEVICE_TYPE_CPU);
+        } else if (!strcmp(spec, "accelerator")) {
+            pick = best_of_type(devs, n, CLRNN_DEVICE_TYPE_ACCELERATOR);
+        } else {
+            for (size_t i = 0; i < n && pick < 0; ++i)
+                if (contains_nocase(devs[i].name, spec) || contains_nocase(devs[i].vendor, spec) ||
+                    contains_nocase(devs[i].platform_name, spec) || contains_nocase(devs[i].platform_vendor, spec) ||
+                    contains_nocase(devs[i].device_version, spec))
+                    pick = (int)i;
+        }
+        if (pick < 0) {
+            char names[1024] = "";
+            for (size_t i = 0; i < n; ++i) {
+                size_t len = strlen(names);
+                snprintf(names + len, sizeof names - len, "%s[%zu] %s (%s)", i ? ", " : "", i, devs[i].name,
+                         devs[i].platform_name);
+            }
+            return clrnn_fail(CLRNN_ERR_NO_DEVICE, "no OpenCL device matches \"%s\"; available: %s", spec, names);
+        }
+    }
+    *index = pick;
+    return CLRNN_OK;
+}

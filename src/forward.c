@@ -1,0 +1,611 @@
+/* The forward pass: layers × (input GEMM for all steps and both directions → recurrent scan, one
+ * fused step kernel per time step covering every row and direction) → merge → optional dense.
+ *
+ * Lengths, masks and reversal are resolved once on the host into a step table (which time index
+ * each step processes, whether it is computed, whether a computed step came before), so the
+ * kernels handle every padding/mask/direction rule by index lookup and no data is copied or
+ * reversed. Nothing is read back between steps. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------
+ * Step table
+ * ---------------------------------------------------------------------------------------- */
+void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, const int32_t *seq_lens,
+                            const uint8_t *mask, int32_t *out) {
+    int32_t *has_any = out + (size_t)D * T * N;
+    for (int d = 0; d < D; ++d) {
+        const int rev = desc->direction == CLRNN_DIR_REVERSE || d == 1;
+        for (int n = 0; n < N; ++n) {
+            const int len = seq_lens ? seq_lens[n] : T;
+            int started = 0;
+            for (int s = 0; s < T; ++s) {
+                int t;
+                if (!rev)
+                    t = s;
+                else if (desc->reverse_mode == CLRNN_REVERSE_WHOLE_AXIS)
+                    t = T - 1 - s;
+                else
+                    t = s < len ? len - 1 - s : s;
+                const int valid = t < len && (!mask || mask[(size_t)n * T + t]);
+                out[((size_t)d * T + s) * N + n] =
+                    t | (valid ? CLRNN_STEP_VALID : 0) | (started ? CLRNN_STEP_STARTED : 0);
+                started |= valid;
+            }
+            has_any[d * N + n] = started;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Device memory
+ * ---------------------------------------------------------------------------------------- */
+static void release(cl_mem *m) {
+    if (*m) clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+static clrnn_status alloc_buf(clrnn_context *ctx, cl_mem *m, size_t elems, size_t elem_size, size_t *total,
+                              const char *what) {
+    size_t bytes;
+    release(m);
+    if (elems == 0) elems = 1;
+    if (!clrnn_mul_size(elems, elem_size, &bytes))
+        return clrnn_fail(CLRNN_ERR_OVERFLOW, "size of %s overflows", what);
+    if (bytes > ctx->info.max_alloc_bytes && ctx->info.max_alloc_bytes > 0)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s needs %zu bytes, the device allows %llu per buffer", what,
+                          bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_int err;
+    *m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateBuffer", what);
+    if (total) *total += bytes;
+    return CLRNN_OK;
+}
+
+static clrnn_status upload_buf(clrnn_context *ctx, cl_mem *m, const void *data, size_t bytes, const char *what) {
+    release(m);
+    cl_int err;
+    *m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clCreateBuffer", what);
+}
+
+static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
+    clrnn_workspace *ws = &r->ws;
+    release(&ws->x);
+    release(&ws->x_proj);
+    release(&ws->y_a);
+    release(&ws->y_b);
+    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l)
+        for (int i = 0; i < 2; ++i) {
+            release(&ws->h[l][i]);
+            release(&ws->c[l][i]);
+        }
+    release(&ws->h_raw);
+    release(&ws->zbuf);
+    release(&ws->tmap);
+    release(&ws->y_out);
+    release(&ws->dense_in);
+    ws->T = ws->N = 0;
+    ws->bytes = 0;
+}
+
+void clrnn_rnn_release_device(clrnn_rnn *r) {
+    clrnn_device_weights *dw = &r->dw;
+    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
+        release(&dw->WT[l]);
+        release(&dw->RT[l]);
+        release(&dw->bias[l]);
+        release(&dw->peep[l]);
+        release(&dw->projT[l]);
+    }
+    release(&dw->acts);
+    release(&dw->denseT);
+    release(&dw->dense_b);
+    clrnn_rnn_release_device_ws(r);
+}
+
+/* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
+static clrnn_status upload_weights(clrnn_rnn *r) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
+    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    clrnn_context *ctx = r->ctx;
+    clrnn_status st = CLRNN_OK;
+    size_t max_in = (size_t)(d->input_size > D * Hr ? d->input_size : D * Hr);
+    size_t n_wt = max_in * D * GH, n_rt = (size_t)D * Hr * GH, n_proj = (size_t)D * H * Hr;
+    size_t n_max = n_wt > n_rt ? n_wt : n_rt;
+    if (n_proj > n_max) n_max = n_proj;
+    if (r->desc.dense_size > 0 && (size_t)r->O * r->Hm > n_max) n_max = (size_t)r->O * r->Hm;
+    float *tmp = malloc(n_max * sizeof(float) + (size_t)D * 2 * GH * sizeof(float) + 64);
+    if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "weight repacking buffer");
+    for (int l = 0; l < d->num_layers && st == CLRNN_OK; ++l) {
+        const int I = r->lw[l * D].in_size;
+        /* WT [I, D*G*H]: both directions' input weights side by side, one GEMM for the layer */
+        for (int dir = 0; dir < D; ++dir) {
+            const clrnn_layer_weights *w = &r->lw[l * D + dir];
+            for (int row = 0; row < GH; ++row)
+                for (int i = 0; i < I; ++i) tmp[(size_t)i * D * GH + (size_t)dir * GH + row] = w->W[(size_t)row * I + i];
+        }
+        if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
+        /* RT [D][Hr][G*H] so that consecutive work-items (j) read consecutive floats */
+        for (int dir = 0; dir < D; ++dir) {
+            const clrnn_layer_weights *w = &r->lw[l * D + dir];
+            for (int row = 0; row < GH; ++row)
+                for (int k = 0; k < Hr; ++k) tmp[((size_t)dir * Hr + k) * GH + row] = w->R[(size_t)row * Hr + k];
+        }
+        if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
+        /* bias [D][2][G*H]: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
+        for (int dir = 0; dir < D; ++dir) {
+            const clrnn_layer_weights *w = &r->lw[l * D + dir];
+            float *b = tmp + (size_t)dir * 2 * GH;
+            for (int k = 0; k < GH; ++k) {
+                const int n_gate = k >= 2 * H;
+                b[k] = w->Wb[k] + ((lbr && n_gate) ? 0.0f : w->Rb[k]);
+                b[GH + k] = w->Rb[k];
+            }
+            if (d->cell == CLRNN_CELL_LSTM)
+                for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
+        }
+        if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
+        for (int dir = 0; dir < D; ++dir)
+            memcpy(tmp + (size_t)dir * 3 * H, r->lw[l * D + dir].P, 3 * (size_t)H * sizeof(float));
+        if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
+        if (d->proj_size > 0) {
+            for (int dir = 0; dir < D; ++dir) {
+                const clrnn_layer_weights *w = &r->lw[l * D + dir];
+                for (int p = 0; p < Hr; ++p)
+                    for (int k = 0; k < H; ++k) tmp[((size_t)dir * H + k) * Hr + p] = w->proj[(size_t)p * H + k];
+            }
+            if ((st = upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
+        }
+    }
+    if (st == CLRNN_OK) {
+        float acts[2 * 3 * 3];
+        for (int dir = 0; dir < 2; ++dir)
+            for (int s = 0; s < 3; ++s) {
+                clrnn_activation a = clrnn_effective_activation(d, dir < D ? dir : 0, s);
+                acts[(dir * 3 + s) * 3 + 0] = (float)a.kind;
+                acts[(dir * 3 + s) * 3 + 1] = a.alpha;
+                acts[(dir * 3 + s) * 3 + 2] = a.beta;
+            }
+        st = upload_buf(ctx, &r->dw.acts, acts, sizeof acts, "activations");
+    }
+    if (st == CLRNN_OK && d->dense_size > 0) {
+        const int O = r->O, Hm = r->Hm;
+        for (int o = 0; o < O; ++o)
+            for (int k = 0; k < Hm; ++k) tmp[(size_t)k * O + o] = r->dense_W[(size_t)o * Hm + k];
+        st = upload_buf(ctx, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
+        if (st == CLRNN_OK) st = upload_buf(ctx, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
+    }
+    free(tmp);
+    if (st == CLRNN_OK) r->dirty = 0;
+    return st;
+}
+
+/* Sizes the workspace for (T, N); keeps it while a call fits. */
+static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
+    clrnn_workspace *ws = &r->ws;
+    if (ws->x_proj && T <= ws->T && N <= ws->N) return CLRNN_OK;
+    if (T < ws->T) T = ws->T;
+    if (N < ws->N) N = ws->N;
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
+    size_t TN, tmp;
+    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->G * H, &tmp) ||
+        !clrnn_mul_size(TN, (size_t)d->input_size, &tmp) || !clrnn_mul_size(TN, (size_t)(r->O > r->Hm ? r->O : r->Hm) + D * Hr, &tmp))
+        return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
+    clrnn_rnn_release_device_ws(r);
+    size_t *total = &ws->bytes;
+    clrnn_status st;
+#define ALLOC(mem, elems, what) \
+    if ((st = alloc_buf(ctx, &(mem), (elems), sizeof(float), total, what)) != CLRNN_OK) goto fail
+    ALLOC(ws->x, TN * d->input_size, "input staging");
+    ALLOC(ws->x_proj, TN * D * r->G * H, "input projections");
+    ALLOC(ws->y_a, TN * D * Hr, "layer outputs");
+    if (d->num_layers > 1) ALLOC(ws->y_b, TN * D * Hr, "layer outputs");
+    for (int l = 0; l < d->num_layers; ++l)
+        for (int i = 0; i < 2; ++i) {
+            ALLOC(ws->h[l][i], D * N * Hr, "hidden state");
+            if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * H, "cell state");
+        }
+    ALLOC(ws->h_raw, D * N * H, "step scratch");
+    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * H, "update gate");
+    ALLOC(ws->tmap, D * TN + D * N, "step table");
+    ALLOC(ws->y_out, TN * (size_t)(r->O > (int)(D * Hr) ? r->O : (int)(D * Hr)), "output staging");
+    if (d->dense_size > 0) ALLOC(ws->dense_in, TN * r->Hm, "dense input");
+#undef ALLOC
+    ws->T = T;
+    ws->N = N;
+    return CLRNN_OK;
+fail:
+    clrnn_rnn_release_device_ws(r);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Kernel launches
+ * ---------------------------------------------------------------------------------------- */
+typedef struct kargs {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+    const char *name;
+} kargs;
+
+static void a_mem(kargs *a, cl_mem m) {
+    cl_int e = clSetKernelArg(a->k, a->i++, sizeof m, &m);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void a_int(kargs *a, int v) {
+    cl_int e = clSetKernelArg(a->k, a->i++, sizeof v, &v);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void a_flt(kargs *a, float v) {
+    cl_int e = clSetKernelArg(a->k, a->i++, sizeof v, &v);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void a_ulong(kargs *a, cl_ulong v) {
+    cl_int e = clSetKernelArg(a->k, a->i++, sizeof v, &v);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void a_local(kargs *a, size_t bytes) {
+    cl_int e = clSetKernelArg(a->k, a->i++, bytes, NULL);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void a_set_mem(kargs *a, cl_uint index, cl_mem m) {
+    cl_int e = clSetKernelArg(a->k, index, sizeof m, &m);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void a_set_int(kargs *a, cl_uint index, int v) {
+    cl_int e = clSetKernelArg(a->k, index, sizeof v, &v);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+
+static kargs begin(clrnn_context *ctx, clrnn_kernel_id id, const char *name) {
+    kargs a = {ctx->kernels[id], 0, CL_SUCCESS, name};
+    return a;
+}
+
+/* Work-group width for a step kernel over `units` outputs: a power of two up to 64, within the
+ * kernel's limit. Rows of the batch and directions are the other two NDRange dimensions. */
+static size_t step_lws(clrnn_context *ctx, cl_kernel k, int units) {
+    size_t lim = 64, kmax = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) == CL_SUCCESS &&
+        kmax > 0 && kmax < lim)
+        lim = kmax;
+    size_t l = 1;
+    while (l < (size_t)units && l < lim) l <<= 1;
+    return l;
+}
+
+static clrnn_status launch(clrnn_context *ctx, kargs *a, size_t g0, size_t g1, size_t g2, size_t l0) {
+    if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
+    const size_t global[3] = {(g0 + l0 - 1) / l0 * l0, g1, g2};
+    const size_t local[3] = {l0, 1, 1};
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, 3, NULL, global, local, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);
+}
+
+/* Writes a host tensor or copies a device tensor into `dst` at byte offset dst_off, or zero-fills
+ * when the tensor is not given. */
+static clrnn_status load_tensor(clrnn_context *ctx, cl_mem dst, size_t dst_off, const clrnn_tensor *t, size_t t_off,
+                                size_t bytes) {
+    cl_int err;
+    if (t->host) {
+        err = clEnqueueWriteBuffer(ctx->queue, dst, CL_FALSE, dst_off, bytes, (const char *)t->host + t_off, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBuffer", "loading an input");
+    }
+    if (t->mem) {
+        err = clEnqueueCopyBuffer(ctx->queue, t->mem, dst, t->offset + t_off, dst_off, bytes, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBuffer", "loading an input");
+    }
+    const float zero = 0.0f;
+    err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, dst_off, bytes, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a state");
+}
+
+/* Copies `bytes` from a device buffer to an output tensor (host or device). */
+static clrnn_status store_tensor(clrnn_context *ctx, cl_mem src, size_t src_off, const clrnn_tensor *t, size_t t_off,
+                                 size_t bytes) {
+    cl_int err;
+    if (t->host) {
+        err = clEnqueueReadBuffer(ctx->queue, src, CL_FALSE, src_off, bytes, (char *)t->host + t_off, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueReadBuffer", "reading an output");
+    }
+    err = clEnqueueCopyBuffer(ctx->queue, src, t->mem, src_off, t->offset + t_off, bytes, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBuffer", "writing an output");
+}
+
+/* One layer's recurrence over all T steps, both directions in each launch. */
+static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx) {
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    clrnn_workspace *ws = &r->ws;
+    clrnn_device_weights *dw = &r->dw;
+    const int H = d->hidden_size, Hr = r->Hr, D = r->D;
+    const int policy = (int)d->masked_output;
+    const float fill = d->masked_fill_value;
+    clrnn_status st = CLRNN_OK;
+    cl_mem *h = ws->h[l], *c = ws->c[l];
+
+    if (d->cell == CLRNN_CELL_RNN || (d->cell == CLRNN_CELL_GRU && d->linear_before_reset)) {
+        const int rnn = d->cell == CLRNN_CELL_RNN;
+        kargs a = begin(ctx, rnn ? CLRNN_K_rnn_step : CLRNN_K_gru_lbr_step, rnn ? "rnn_step" : "gru_lbr_step");
+        const size_t lws = step_lws(ctx, a.k, H);
+        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_mem(&a, ws->tmap), a_mem(&a, ws->x_proj);
+        a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]), a_mem(&a, dw->acts);
+        a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, y_layer), a_int(&a, policy), a_flt(&a, d->clip);
+        a_flt(&a, fill), a_local(&a, lws * sizeof(float));
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            a_set_int(&a, 0, s);
+            a_set_mem(&a, 10, h[s & 1]);
+            a_set_mem(&a, 11, h[(s + 1) & 1]);
+            st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, lws);
+        }
+    } else if (d->cell == CLRNN_CELL_GRU) {
+        kargs g = begin(ctx, CLRNN_K_gru_gates_step, "gru_gates_step");
+        kargs o = begin(ctx, CLRNN_K_gru_out_step, "gru_out_step");
+        const size_t lg = step_lws(ctx, g.k, H), lo = step_lws(ctx, o.k, H);
+        a_int(&g, 0), a_int(&g, T), a_int(&g, N), a_int(&g, H), a_mem(&g, ws->tmap), a_mem(&g, ws->x_proj);
+        a_int(&g, xp_batch_major), a_mem(&g, dw->RT[l]), a_mem(&g, dw->bias[l]), a_mem(&g, dw->acts);
+        a_mem(&g, h[0]), a_mem(&g, ws->zbuf), a_mem(&g, ws->h_raw), a_flt(&g, d->clip), a_local(&g, lg * sizeof(float));
+        a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, H), a_mem(&o, ws->tmap), a_mem(&o, ws->x_proj);
+        a_int(&o, xp_batch_major), a_mem(&o, dw->RT[l]), a_mem(&o, dw->bias[l]), a_mem(&o, dw->acts);
+        a_mem(&o, h[0]), a_mem(&o, ws->zbuf), a_mem(&o, ws->h_raw), a_mem(&o, h[1]), a_mem(&o, y_layer);
+        a_int(&o, policy), a_flt(&o, d->clip), a_flt(&o, fill), a_local(&o, lo * sizeof(float));
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            a_set_int(&g, 0, s);
+            a_set_mem(&g, 10, h[s & 1]);
+            a_set_int(&o, 0, s);
+            a_set_mem(&o, 10, h[s & 1]);
+            a_set_mem(&o, 13, h[(s + 1) & 1]);
+            st = launch(ctx, &g, (size_t)H, (size_t)N, (size_t)D, lg);
+            if (st == CLRNN_OK) st = launch(ctx, &o, (size_t)H, (size_t)N, (size_t)D, lo);
+        }
+    } else {
+        const int proj = d->proj_size > 0;
+        const int flags = (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0) | (proj ? 4 : 0);
+        kargs a = begin(ctx, CLRNN_K_lstm_step, "lstm_step");
+        kargs p = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
+        const size_t la = step_lws(ctx, a.k, H), lp = step_lws(ctx, p.k, Hr);
+        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
+        a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
+        a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts), a_mem(&a, h[0]), a_mem(&a, c[0]), a_mem(&a, h[1]);
+        a_mem(&a, c[1]), a_mem(&a, y_layer), a_mem(&a, ws->h_raw), a_int(&a, flags), a_int(&a, policy);
+        a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, fill), a_local(&a, la * sizeof(float));
+        if (proj) {
+            a_int(&p, 0), a_int(&p, T), a_int(&p, N), a_int(&p, H), a_int(&p, Hr), a_mem(&p, ws->tmap);
+            a_mem(&p, dw->projT[l]), a_mem(&p, ws->h_raw), a_mem(&p, h[0]), a_mem(&p, h[1]), a_mem(&p, y_layer);
+            a_int(&p, policy), a_flt(&p, d->proj_clip), a_flt(&p, fill), a_local(&p, lp * sizeof(float));
+        }
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            const int cur = s & 1, nxt = (s + 1) & 1;
+            a_set_int(&a, 0, s);
+            a_set_mem(&a, 12, h[cur]), a_set_mem(&a, 13, c[cur]), a_set_mem(&a, 14, h[nxt]), a_set_mem(&a, 15, c[nxt]);
+            st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, la);
+            if (proj && st == CLRNN_OK) {
+                a_set_int(&p, 0, s);
+                a_set_mem(&p, 8, h[cur]), a_set_mem(&p, 9, h[nxt]);
+                st = launch(ctx, &p, (size_t)Hr, (size_t)N, (size_t)D, lp);
+            }
+        }
+    }
+    *final_idx = T & 1;
+    return st;
+}
+
+/* Last layer → user layout (merge, reversed order, optional dense). `src` is either the layer
+ * output [T, N, D, Hr] or, for last_only, per-direction final states gathered in [D, N, Hr]. */
+static clrnn_status emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, cl_mem src, int T_out, int st_t,
+                                 int st_n, int st_d, int has_any_off, int rev_mask, int batch_major) {
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    const int N = args->batch, D = r->D, Hr = r->Hr;
+    const int dense = d->dense_size > 0;
+    const size_t rows = (size_t)T_out * N;
+    const int cols = (D == 2 && d->merge == CLRNN_MERGE_NONE) ? D * Hr : r->Hm;
+    const int mode = D == 1 ? CLRNN_MERGE_CONCAT : (int)d->merge;
+    const size_t out_bytes = rows * (size_t)r->O * sizeof(float);
+    /* Where the merge writes: the dense input, the user's device buffer, or host staging. */
+    cl_mem merge_dst;
+    size_t merge_off = 0;
+    if (dense)
+        merge_dst = r->ws.dense_in;
+    else if (args->y.mem) {
+        merge_dst = args->y.mem;
+        merge_off = args->y.offset / sizeof(float);
+    } else
+        merge_dst = r->ws.y_out;
+    kargs m = begin(ctx, CLRNN_K_merge_outputs, "merge_outputs");
+    a_int(&m, T_out), a_int(&m, N), a_int(&m, D), a_int(&m, Hr), a_int(&m, mode), a_int(&m, batch_major);
+    a_int(&m, rev_mask), a_mem(&m, r->ws.tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
+    a_int(&m, st_n), a_int(&m, st_d), a_mem(&m, merge_dst), a_ulong(&m, merge_off), a_int(&m, (int)d->masked_output);
+    a_flt(&m, d->masked_fill_value);
+    const size_t lws = step_lws(ctx, m.k, cols);
+    clrnn_status st = launch(ctx, &m, (size_t)cols, (size_t)N, (size_t)T_out, lws);
+    if (st != CLRNN_OK) return st;
+    if (dense) {
+        cl_mem out = args->y.mem ? args->y.mem : r->ws.y_out;
+        const size_t off = args->y.mem ? args->y.offset / sizeof(float) : 0;
+        kargs f = begin(ctx, CLRNN_K_fill_rows, "fill_rows");
+        a_mem(&f, out), a_ulong(&f, off), a_int(&f, r->O), a_mem(&f, r->dw.dense_b);
+        const size_t lf = step_lws(ctx, f.k, r->O);
+        const size_t global[2] = {((size_t)r->O + lf - 1) / lf * lf, rows}, local[2] = {lf, 1};
+        if (f.err != CL_SUCCESS) return clrnn_fail_cl(f.err, "clSetKernelArg", "fill_rows");
+        cl_int err = clEnqueueNDRangeKernel(ctx->queue, f.k, 2, NULL, global, local, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "fill_rows");
+        st = clrnn_sgemm_locked(ctx, 0, 0, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, r->ws.dense_in, 0, (size_t)r->Hm,
+                                r->dw.denseT, 0, (size_t)r->O, 1.0f, out, off, (size_t)r->O);
+        if (st != CLRNN_OK) return st;
+    }
+    if (args->y.host) st = store_tensor(ctx, r->ws.y_out, 0, &args->y, 0, out_bytes);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Argument checks (all before any device work)
+ * ---------------------------------------------------------------------------------------- */
+static clrnn_status check_tensor(const clrnn_tensor *t, const char *name, int required) {
+    if (t->host && t->mem) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: set either host or mem, not both", name);
+    if (required && !t->host && !t->mem) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s is required", name);
+    if (t->mem && t->offset % sizeof(float))
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: offset %zu is not a multiple of 4 bytes", name, t->offset);
+    if (t->mem) {
+        size_t size = 0;
+        cl_int err = clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clGetMemObjectInfo", name);
+    }
+    return CLRNN_OK;
+}
+
+static clrnn_status check_mem_size(const clrnn_tensor *t, size_t bytes, const char *name) {
+    if (!t->mem) return CLRNN_OK;
+    size_t size = 0;
+    clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+    if (t->offset > size || size - t->offset < bytes)
+        return clrnn_fail(CLRNN_ERR_SHAPE_MISMATCH, "%s: buffer holds %zu bytes after offset %zu, needs %zu", name,
+                          size > t->offset ? size - t->offset : 0, t->offset, bytes);
+    return CLRNN_OK;
+}
+
+static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) {
+    const int T = a->seq_length, N = a->batch;
+    if (T <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d must be >= 1", T);
+    if (N <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "batch = %d must be >= 1", N);
+    if (T > CLRNN_STEP_T_MASK) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d is too large", T);
+    size_t TN;
+    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || TN * (size_t)r->D > (size_t)0x7fffffff)
+        return clrnn_fail(CLRNN_ERR_OVERFLOW, "seq_length x batch x directions = %d x %d x %d exceeds 2^31", T, N, r->D);
+    clrnn_status st;
+    if ((st = check_tensor(&a->x, "x", 1)) != CLRNN_OK) return st;
+    if ((st = check_tensor(&a->h0, "h0", 0)) != CLRNN_OK) return st;
+    if ((st = check_tensor(&a->c0, "c0", 0)) != CLRNN_OK) return st;
+    if ((st = check_tensor(&a->y, "y", 0)) != CLRNN_OK) return st;
+    if ((st = check_tensor(&a->hn, "hn", 0)) != CLRNN_OK) return st;
+    if ((st = check_tensor(&a->cn, "cn", 0)) != CLRNN_OK) return st;
+    const int lstm = r->desc.cell == CLRNN_CELL_LSTM;
+    if (!lstm && (a->c0.host || a->c0.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM");
+    if (!lstm && (a->cn.host || a->cn.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM");
+    const size_t LDN = (size_t)r->desc.num_layers * r->D * N;
+    size_t xb = TN * (size_t)r->desc.input_size * sizeof(float);
+    size_t yb = (a->last_only ? (size_t)N : TN) * (size_t)r->O * sizeof(float);
+    if (r->D == 2 && r->desc.merge == CLRNN_MERGE_NONE) yb = (a->last_only ? (size_t)N : TN) * 2 * r->Hr * sizeof(float);
+    if ((st = check_mem_size(&a->x, xb, "x")) != CLRNN_OK) return st;
+    if ((st = check_mem_size(&a->y, yb, "y")) != CLRNN_OK) return st;
+    if ((st = check_mem_size(&a->h0, LDN * r->Hr * sizeof(float), "h0")) != CLRNN_OK) return st;
+    if ((st = check_mem_size(&a->hn, LDN * r->Hr * sizeof(float), "hn")) != CLRNN_OK) return st;
+    if ((st = check_mem_size(&a->c0, LDN * r->desc.hidden_size * sizeof(float), "c0")) != CLRNN_OK) return st;
+    if ((st = check_mem_size(&a->cn, LDN * r->desc.hidden_size * sizeof(float), "cn")) != CLRNN_OK) return st;
+    if (a->seq_lens)
+        for (int n = 0; n < N; ++n)
+            if (a->seq_lens[n] < 0 || a->seq_lens[n] > T)
+                return clrnn_fail(CLRNN_ERR_INVALID_LENGTH, "seq_lens[%d] = %d is outside [0, T = %d]", n, a->seq_lens[n], T);
+    return CLRNN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Driver
+ * ---------------------------------------------------------------------------------------- */
+static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args) {
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    const int T = args->seq_length, N = args->batch, D = r->D, H = d->hidden_size, Hr = r->Hr, L = d->num_layers;
+    const int GH = r->G * H;
+    clrnn_status st;
+    if (r->dirty && (st = upload_weights(r)) != CLRNN_OK) return st;
+    if ((st = ensure_workspace(r, T, N)) != CLRNN_OK) return st;
+    clrnn_workspace *ws = &r->ws;
+
+    /* step table → device (blocking write: the host table is reused by the next call) */
+    const size_t n_tmap = (size_t)D * T * N + (size_t)D * N;
+    if (n_tmap > r->tmap_cap) {
+        int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
+        if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
+        r->tmap_host = t;
+        r->tmap_cap = n_tmap;
+    }
+    clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
+                                      NULL, NULL);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
+
+    /* input */
+    cl_mem x = ws->x;
+    size_t x_off = 0;
+    const size_t x_bytes = (size_t)T * N * d->input_size * sizeof(float);
+    if (args->x.host) {
+        err = clEnqueueWriteBuffer(ctx->queue, ws->x, CL_FALSE, 0, x_bytes, args->x.host, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading x");
+    } else {
+        x = args->x.mem;
+        x_off = args->x.offset / sizeof(float);
+    }
+
+    /* initial states: layer l's slab of h0/c0 goes to its ping buffer */
+    const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
+    for (int l = 0; l < L; ++l) {
+        if ((st = load_tensor(ctx, ws->h[l][0], 0, &args->h0, l * h_slab, h_slab)) != CLRNN_OK) return st;
+        if (d->cell == CLRNN_CELL_LSTM && (st = load_tensor(ctx, ws->c[l][0], 0, &args->c0, l * c_slab, c_slab)) != CLRNN_OK)
+            return st;
+    }
+
+    cl_mem layer_in = x, layer_out = ws->y_a;
+    size_t in_off = x_off;
+    int final_idx = 0;
+    for (int l = 0; l < L; ++l) {
+        const int I = r->lw[l * D].in_size;
+        /* x_proj [T*N, D*G*H] = input [T*N, I] · WT [I, D*G*H] (biases are added in the step kernel) */
+        st = clrnn_sgemm_locked(ctx, 0, 0, (size_t)T * N, (size_t)D * GH, (size_t)I, 1.0f, layer_in, in_off, (size_t)I,
+                                r->dw.WT[l], 0, (size_t)D * GH, 0.0f, ws->x_proj, 0, (size_t)D * GH);
+        if (st != CLRNN_OK) return st;
+        const int xp_batch_major = l == 0 && d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
+        if ((st = scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
+        layer_in = layer_out;
+        in_off = 0;
+        layer_out = layer_out == ws->y_a ? ws->y_b : ws->y_a;
+    }
+    cl_mem last_out = layer_in;
+
+    /* final states */
+    for (int l = 0; l < L; ++l) {
+        if ((args->hn.host || args->hn.mem) &&
+            (st = store_tensor(ctx, ws->h[l][final_idx], 0, &args->hn, l * h_slab, h_slab)) != CLRNN_OK)
+            return st;
+        if ((args->cn.host || args->cn.mem) &&
+            (st = store_tensor(ctx, ws->c[l][final_idx], 0, &args->cn, l * c_slab, c_slab)) != CLRNN_OK)
+            return st;
+    }
+
+    /* outputs */
+    if (args->y.host || args->y.mem) {
+        const int batch_major = d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
+        if (args->last_only) {
+            /* the last layer's final states are each direction's last output: [D, N, Hr] */
+            st = emit_outputs(r, args, ws->h[L - 1][final_idx], 1, 0, Hr, N * Hr, D * T * N, 0, 0);
+        } else {
+            int rev_mask = 0;
+            if (d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
+                rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
+            st = emit_outputs(r, args, last_out, T, N * D * Hr, D * Hr, Hr, -1, rev_mask, batch_major);
+        }
+        if (st != CLRNN_OK) return st;
+    }
+    err = clFinish(ctx->queue);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clFinish", "waiting for the forward pass");
+}
+
+clrnn_status clrnn_rnn_forward(clrnn_rnn *r, const clrnn_forward_args *args) {
+    clrnn_clear_error();
+    if (!r || !args) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_forward: rnn and args are required");
+    clrnn_status st = check_args(r, args);
+    if (st != CLRNN_OK) return st;
+    if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
+    mtx_lock(&r->ctx->lock);
+    st = forward_locked(r, args);
+    if (st != CLRNN_OK) clFinish(r->ctx->queue); /* never leave enqueued work pointing at caller memory */
+    mtx_unlock(&r->ctx->lock);
+    return st;
+}

@@ -1,0 +1,167 @@
+/* Internal declarations shared by the modules of libclrnn. Not installed. */
+#ifndef CLRNN_INTERNAL_H
+#define CLRNN_INTERNAL_H
+
+#include "clrnn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <threads.h>
+
+/* ---- status.c: per-thread error detail ---- */
+/* Records a formatted message for clrnn_last_error() and returns `status`, so a failure reads
+ * `return clrnn_fail(CLRNN_ERR_..., "what %d", x);`. */
+clrnn_status clrnn_fail(clrnn_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Same for a failed OpenCL call: names the call and the CL error. */
+clrnn_status clrnn_fail_cl(cl_int err, const char *call, const char *what);
+const char *clrnn_cl_error_name(cl_int err);
+void clrnn_clear_error(void);
+
+/* ---- device.c ---- */
+typedef struct clrnn_device_ref {
+    cl_platform_id platform;
+    cl_device_id device;
+} clrnn_device_ref;
+/* Resolves a global device index to its OpenCL handles. */
+clrnn_status clrnn_device_at(int index, clrnn_device_ref *ref);
+clrnn_status clrnn_query_device_info(cl_platform_id platform, cl_device_id device, clrnn_device_info *info);
+
+/* ---- program.c: embedded kernels, build, cache ---- */
+typedef enum clrnn_kernel_id {
+#define CLRNN_KERNEL(name) CLRNN_K_##name,
+#include "kernel_list.h"
+#undef CLRNN_KERNEL
+    CLRNN_K_COUNT_
+} clrnn_kernel_id;
+
+/* Builds (or loads from the disk cache) the program for the context device and creates every
+ * kernel. Fills ctx->program, ctx->kernels, ctx->build. */
+clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
+void clrnn_program_release(clrnn_context *ctx);
+/* Build options the program is compiled with. */
+const char *clrnn_program_options(void);
+
+/* ---- cache.c: on-disk program binary cache ---- */
+/* 64-bit FNV-1a, chained: h = clrnn_hash64(h, data, n), start with CLRNN_HASH_SEED. */
+#define CLRNN_HASH_SEED 0xcbf29ce484222325ULL
+uint64_t clrnn_hash64(uint64_t h, const void *data, size_t n);
+/* Loads the entry `key` from dir into a malloc'ed buffer. CLRNN_ERR_NOT_FOUND if absent,
+ * CLRNN_ERR_CORRUPT_FILE if present but damaged (caller rebuilds and overwrites it). */
+clrnn_status clrnn_cache_load(const char *dir, uint64_t key, unsigned char **data, size_t *size, char *path,
+                              size_t path_cap);
+/* Atomically stores (temp file + rename). */
+clrnn_status clrnn_cache_store(const char *dir, uint64_t key, const unsigned char *data, size_t size);
+/* Resolves the cache directory from params / environment; returns 0 if none can be found. */
+int clrnn_cache_resolve_dir(const char *param_dir, char *out, size_t cap);
+/* mkdir -p */
+clrnn_status clrnn_mkdirs(const char *path);
+
+/* ---- context ---- */
+struct clrnn_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl_ctx;
+    cl_command_queue queue;
+    clrnn_device_info info;
+    cl_program program;
+    cl_kernel kernels[CLRNN_K_COUNT_];
+    clrnn_build_info build;
+    mtx_t lock; /* serialises enqueues and kernel-argument setting on this context */
+};
+
+/* ---- gemm.c ---- */
+clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);
+/* Unlocked GEMM used inside an already-locked section. */
+clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
+                                size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
+
+/* ---- rnn (rnn_desc.c, weights.c, forward.c) ---- */
+/* Internal gate order: LSTM i, f, g, o; GRU z, r, n; RNN one gate. Peepholes i, f, o. */
+typedef struct clrnn_layer_weights {
+    int in_size; /* I_l */
+    float *W;    /* [G*H, I_l] */
+    float *R;    /* [G*H, Hr] */
+    float *Wb;   /* [G*H] */
+    float *Rb;   /* [G*H] */
+    float *P;    /* [3H] or NULL */
+    float *proj; /* [Hr, H] or NULL */
+    int has_W, has_R; /* bit g: gate g was set */
+    int has_proj;
+} clrnn_layer_weights;
+
+#define CLRNN_MAX_LAYERS 64
+
+typedef struct clrnn_workspace {
+    int T, N;         /* capacity */
+    cl_mem x;         /* [T*N*I] staging for host input */
+    cl_mem x_proj;    /* [T*N, D*G*H] */
+    cl_mem y_a, y_b;  /* [T*N, D*Hr] layer outputs, ping-pong across layers */
+    cl_mem h[CLRNN_MAX_LAYERS][2]; /* per layer [D, N, Hr], ping-pong across steps */
+    cl_mem c[CLRNN_MAX_LAYERS][2]; /* per layer [D, N, H] (LSTM) */
+    cl_mem h_raw;     /* [D*N*H] LSTMP unprojected h; GRU reset-before r*h */
+    cl_mem zbuf;      /* [D*N*H] GRU reset-before z */
+    cl_mem tmap;      /* [D*T*N + D*N] step table + has-any-step flags */
+    cl_mem y_out;     /* staging for a host y */
+    cl_mem dense_in;  /* [T*N, Hm] merged output before the dense layer */
+    size_t bytes;
+} clrnn_workspace;
+
+typedef struct clrnn_device_weights {
+    cl_mem WT[CLRNN_MAX_LAYERS];    /* [I_l, D*G*H] */
+    cl_mem RT[CLRNN_MAX_LAYERS];    /* [D][Hr][G*H] */
+    cl_mem bias[CLRNN_MAX_LAYERS];  /* [D][2][G*H]: x-side bias (folded), recurrent bias (lbr n gate) */
+    cl_mem peep[CLRNN_MAX_LAYERS];  /* [D][3H] */
+    cl_mem projT[CLRNN_MAX_LAYERS]; /* [D][H][Hr] */
+    cl_mem acts;                    /* [D][3][3] floats: kind, alpha, beta */
+    cl_mem denseT;                  /* [Hm, O] */
+    cl_mem dense_b;                 /* [O] */
+} clrnn_device_weights;
+
+struct clrnn_rnn {
+    clrnn_context *ctx;
+    clrnn_rnn_desc desc;
+    int D, G, Hr, Hm, O; /* directions, gates, state size, merged size, output size */
+    clrnn_layer_weights *lw; /* [L*D] */
+    float *dense_W;          /* [O, Hm] */
+    float *dense_b;          /* [O] */
+    int has_dense_W;
+    int dirty;               /* host weights changed since upload */
+    clrnn_device_weights dw;
+    clrnn_workspace ws;
+    int32_t *tmap_host;
+    size_t tmap_cap;
+};
+
+/* Number of gates of a cell. */
+int clrnn_cell_gates(clrnn_cell cell);
+/* Resolves CLRNN_ACT_DEFAULT for (cell, slot). */
+clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir, int slot);
+/* Frees every device buffer of the rnn (weights and workspace). */
+void clrnn_rnn_release_device(clrnn_rnn *rnn);
+/* Checks that every required tensor was set. */
+clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
+
+/* Step table encoding (shared by forward.c, the kernels in cl/common.cl and the tests):
+ * entry[d][s][n] = time index t processed at step s, plus flags. */
+#define CLRNN_STEP_T_MASK 0x0fffffff
+#define CLRNN_STEP_VALID 0x10000000   /* the step is computed */
+#define CLRNN_STEP_STARTED 0x20000000 /* a computed step came before this one (carry policy) */
+
+/* Fills the step table for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
+ * holds per (d, n) 1 if the row has any computed step. */
+void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, const int32_t *seq_lens,
+                            const uint8_t *mask, int32_t *out);
+
+/* Safe size arithmetic: returns 0 on overflow. */
+static inline int clrnn_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+#endif

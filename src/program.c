@@ -1,0 +1,229 @@
+/* Kernel program: the .cl files embedded at build time (tools/cmake/embed_cl.cmake), concatenated
+ * in a fixed order, built for the context device with fixed options, and kept in the on-disk
+ * binary cache (cache.c). CLRNN_KERNEL_DIR=<dir> loads the .cl files from disk instead, to edit
+ * kernels without rebuilding the library. */
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct clrnn_embedded_source {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+} clrnn_embedded_source;
+extern const clrnn_embedded_source clrnn_embedded_sources[];
+extern const size_t clrnn_embedded_source_count;
+
+/* Part of the cache key: bump when the binary-cache layout or meaning changes. */
+#define PROGRAM_CACHE_VERSION "clrnn-program-v1"
+
+static const char *const build_options = "-cl-std=CL1.2";
+
+const char *clrnn_program_options(void) { return build_options; }
+
+static char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long n = ftell(f);
+        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf[n] = '\0';
+                *size = (size_t)n;
+            }
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Assembles the full program source into a malloc'ed string. */
+static clrnn_status assemble_source(char **out, size_t *len) {
+    const char *dev_dir = getenv("CLRNN_KERNEL_DIR");
+    size_t total = 1;
+    char *parts[64] = {0};
+    size_t sizes[64] = {0};
+    clrnn_status st = CLRNN_OK;
+    if (clrnn_embedded_source_count > 64) return clrnn_fail(CLRNN_ERR_INTERNAL, "too many kernel files");
+    for (size_t i = 0; i < clrnn_embedded_source_count; ++i) {
+        const clrnn_embedded_source *s = &clrnn_embedded_sources[i];
+        if (dev_dir && *dev_dir) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dev_dir, s->name);
+            parts[i] = read_file(path, &sizes[i]);
+            if (!parts[i]) {
+                st = clrnn_fail(CLRNN_ERR_IO, "CLRNN_KERNEL_DIR is set but %s cannot be read", path);
+                break;
+            }
+        } else {
+            parts[i] = (char *)s->data;
+            sizes[i] = s->size;
+        }
+        total += sizes[i] + 1;
+    }
+    char *src = st == CLRNN_OK ? malloc(total) : NULL;
+    if (st == CLRNN_OK && !src) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "kernel source of %zu bytes", total);
+    if (src) {
+        size_t pos = 0;
+        for (size_t i = 0; i < clrnn_embedded_source_count; ++i) {
+            memcpy(src + pos, parts[i], sizes[i]);
+            pos += sizes[i];
+            src[pos++] = '\n';
+        }
+        src[pos] = '\0';
+        *out = src;
+        *len = pos;
+    }
+    if (dev_dir && *dev_dir)
+        for (size_t i = 0; i < clrnn_embedded_source_count; ++i) free(parts[i]);
+    return st;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static clrnn_status build_failed(cl_program prog, cl_device_id dev, cl_int err) {
+    char log[1500] = "";
+    size_t n = 0;
+    clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, &n);
+    log[sizeof log - 1] = '\0';
+    return clrnn_fail(CLRNN_ERR_BUILD_FAILED, "clBuildProgram failed with %s; compiler log:\n%s",
+                      clrnn_cl_error_name(err), log);
+}
+
+static clrnn_status build_from_source(clrnn_context *ctx, const char *src, size_t len, cl_program *out) {
+    cl_int err;
+    cl_program prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, &len, &err);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", NULL);
+    err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clrnn_status st = build_failed(prog, ctx->device, err);
+        clReleaseProgram(prog);
+        return st;
+    }
+    *out = prog;
+    return CLRNN_OK;
+}
+
+static clrnn_status build_from_binary(clrnn_context *ctx, const unsigned char *bin, size_t size, cl_program *out) {
+    cl_int err, bin_status = CL_SUCCESS;
+    cl_program prog = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &size, &bin, &bin_status, &err);
+    if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
+        if (prog) clReleaseProgram(prog);
+        return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary rejected by the driver (%s)",
+                          clrnn_cl_error_name(err != CL_SUCCESS ? err : bin_status));
+    }
+    err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseProgram(prog);
+        return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary failed to build (%s)", clrnn_cl_error_name(err));
+    }
+    *out = prog;
+    return CLRNN_OK;
+}
+
+static clrnn_status program_binary(cl_program prog, unsigned char **bin, size_t *size) {
+    size_t sz = 0;
+    cl_int err = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, NULL);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_BINARY_SIZES)", NULL);
+    if (sz == 0) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "the driver returns no program binary");
+    unsigned char *buf = malloc(sz);
+    if (!buf) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "program binary of %zu bytes", sz);
+    err = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof buf, &buf, NULL);
+    if (err != CL_SUCCESS) {
+        free(buf);
+        return clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_BINARIES)", NULL);
+    }
+    *bin = buf;
+    *size = sz;
+    return CLRNN_OK;
+}
+
+static void warn_once(const char *msg) {
+    static atomic_int warned;
+    if (!atomic_exchange(&warned, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
+}
+
+static uint64_t cache_key(const clrnn_context *ctx, const char *src, size_t len) {
+    uint64_t h = clrnn_hash64(CLRNN_HASH_SEED, PROGRAM_CACHE_VERSION, sizeof PROGRAM_CACHE_VERSION);
+    h = clrnn_hash64(h, src, len);
+    h = clrnn_hash64(h, build_options, strlen(build_options) + 1);
+    h = clrnn_hash64(h, ctx->info.name, strlen(ctx->info.name) + 1);
+    h = clrnn_hash64(h, ctx->info.driver_version, strlen(ctx->info.driver_version) + 1);
+    h = clrnn_hash64(h, ctx->info.platform_version, strlen(ctx->info.platform_version) + 1);
+    return h;
+}
+
+clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
+    char *src = NULL;
+    size_t len = 0;
+    clrnn_status st = assemble_source(&src, &len);
+    if (st != CLRNN_OK) return st;
+    const char *env_off = getenv("CLRNN_CACHE_DISABLE");
+    if (env_off && *env_off && strcmp(env_off, "0") != 0) disable_cache = 1;
+
+    double t0 = now_ms();
+    char dir[900];
+    int use_cache = !disable_cache && clrnn_cache_resolve_dir(cache_dir_param, dir, sizeof dir);
+    uint64_t key = use_cache ? cache_key(ctx, src, len) : 0;
+    cl_program prog = NULL;
+    memset(&ctx->build, 0, sizeof ctx->build);
+    if (use_cache) {
+        unsigned char *bin = NULL;
+        size_t size = 0;
+        clrnn_status ls = clrnn_cache_load(dir, key, &bin, &size, ctx->build.cache_path, sizeof ctx->build.cache_path);
+        if (ls == CLRNN_OK) ls = build_from_binary(ctx, bin, size, &prog);
+        free(bin);
+        if (ls == CLRNN_OK) ctx->build.from_cache = 1;
+        /* NOT_FOUND or CORRUPT: build below, and the store overwrites the bad entry */
+    }
+    if (!prog) {
+        st = build_from_source(ctx, src, len, &prog);
+        if (st == CLRNN_OK && use_cache) {
+            unsigned char *bin = NULL;
+            size_t size = 0;
+            clrnn_status ws = program_binary(prog, &bin, &size);
+            if (ws == CLRNN_OK) ws = clrnn_cache_store(dir, key, bin, size);
+            free(bin);
+            if (ws != CLRNN_OK) {
+                snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning,
+                         "kernel cache not written, kernels compiled in memory (%s)", clrnn_last_error());
+                warn_once(ctx->build.cache_warning);
+                clrnn_clear_error();
+            }
+        }
+    }
+    free(src);
+    if (st != CLRNN_OK) return st;
+    ctx->program = prog;
+    ctx->build.build_ms = now_ms() - t0;
+    if (!use_cache) ctx->build.cache_path[0] = '\0';
+
+    static const char *const names[] = {
+#define CLRNN_KERNEL(name) #name,
+#include "kernel_list.h"
+#undef CLRNN_KERNEL
+    };
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
+        cl_int err;
+        ctx->kernels[k] = clCreateKernel(prog, names[k], &err);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateKernel", names[k]);
+    }
+    return CLRNN_OK;
+}
+
+void clrnn_program_release(clrnn_context *ctx) {
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k)
+        if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
+    if (ctx->program) clReleaseProgram(ctx->program);
+}

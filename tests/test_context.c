@@ -1,0 +1,135 @@
+/* Device listing and selection, context creation (own and adopted), capabilities. */
+#include "test_util.h"
+
+#include <stdlib.h>
+
+static void lists_devices(void **state) {
+    (void)state;
+    size_t n = 0;
+    TU_OK(clrnn_list_devices(NULL, 0, &n));
+    assert_true(n >= 1);
+    clrnn_device_info *devs = calloc(n, sizeof *devs);
+    size_t n2 = 0;
+    TU_OK(clrnn_list_devices(devs, n, &n2));
+    assert_int_equal(n, n2);
+    for (size_t i = 0; i < n; ++i) {
+        assert_int_equal(devs[i].index, (int)i);
+        assert_true(strlen(devs[i].name) > 0);
+        assert_true(devs[i].compute_units >= 1);
+        assert_true(devs[i].max_work_group_size >= 1);
+        assert_true(devs[i].global_mem_bytes > 0);
+        assert_true(devs[i].local_mem_bytes > 0);
+    }
+    free(devs);
+}
+
+static void default_context(void **state) {
+    (void)state;
+    clrnn_context *ctx = NULL;
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(ctx, &info));
+    int idx = -1;
+    TU_OK(clrnn_select_device(NULL, &idx));
+    assert_int_equal(info.index, idx);
+    assert_non_null(clrnn_context_cl_context(ctx));
+    assert_non_null(clrnn_context_cl_queue(ctx));
+    assert_non_null(clrnn_context_cl_device(ctx));
+    clrnn_context_destroy(ctx);
+    clrnn_context_destroy(NULL); /* no-op */
+}
+
+static void select_by_name_index_and_type(void **state) {
+    (void)state;
+    int idx = -1;
+    /* PoCL is the test device: it must be found by platform name, case-insensitively */
+    TU_OK(clrnn_select_device("pocl", &idx));
+    assert_true(idx >= 0);
+    int idx2 = -1;
+    TU_OK(clrnn_select_device("PoCL", &idx2));
+    assert_int_equal(idx, idx2);
+    TU_OK(clrnn_select_device("0", &idx2));
+    assert_int_equal(idx2, 0);
+    clrnn_device_info info;
+    size_t n = 0;
+    TU_OK(clrnn_list_devices(&info, 1, &n));
+    TU_OK(clrnn_select_device(info.type == CLRNN_DEVICE_TYPE_GPU ? "gpu" : "cpu", &idx2));
+}
+
+static void bad_device_spec_is_a_clear_error(void **state) {
+    (void)state;
+    int idx = -1;
+    assert_int_equal(clrnn_select_device("no-such-device-xyz", &idx), CLRNN_ERR_NO_DEVICE);
+    assert_non_null(strstr(clrnn_last_error(), "no-such-device-xyz"));
+    assert_non_null(strstr(clrnn_last_error(), "available"));
+    assert_int_equal(clrnn_select_device("999", &idx), CLRNN_ERR_NO_DEVICE);
+    assert_non_null(strstr(clrnn_last_error(), "out of range"));
+
+    /* the environment variable is honoured, and a bad value fails context creation cleanly */
+    setenv("CLRNN_DEVICE", "no-such-device-xyz", 1);
+    clrnn_context *ctx = (clrnn_context *)0x1;
+    assert_int_equal(clrnn_context_create(NULL, &ctx), CLRNN_ERR_NO_DEVICE);
+    assert_null(ctx);
+    setenv("CLRNN_DEVICE", "pocl", 1);
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    clrnn_context_destroy(ctx);
+    unsetenv("CLRNN_DEVICE");
+    /* params.device wins over the environment */
+    setenv("CLRNN_DEVICE", "no-such-device-xyz", 1);
+    clrnn_context_params p = clrnn_context_default_params();
+    p.device = "pocl";
+    TU_OK(clrnn_context_create(&p, &ctx));
+    clrnn_context_destroy(ctx);
+    unsetenv("CLRNN_DEVICE");
+}
+
+static void adopts_application_objects(void **state) {
+    (void)state;
+    cl_platform_id plat;
+    cl_device_id dev;
+    cl_int err = clGetPlatformIDs(1, &plat, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    err = clGetDeviceIDs(plat, CL_DEVICE_TYPE_ALL, 1, &dev, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    cl_context cl = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
+    cl_command_queue q = clCreateCommandQueue(cl, dev, 0, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    clrnn_context *ctx = NULL;
+    TU_OK(clrnn_context_create_from_cl(cl, dev, q, NULL, &ctx));
+    assert_ptr_equal(clrnn_context_cl_context(ctx), cl);
+    assert_ptr_equal(clrnn_context_cl_queue(ctx), q);
+    assert_ptr_equal(clrnn_context_cl_device(ctx), dev);
+    /* the adopted context works end to end: a tiny RNN runs */
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = CLRNN_CELL_RNN, d.input_size = 1, d.hidden_size = 1;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    float w = 0.5f, rr = 0.25f, x[2] = {1, 2}, y[2] = {POISON, POISON};
+    TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W, &w, 1));
+    TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_R, &rr, 1));
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = 2, a.batch = 1, a.x.host = x, a.y.host = y;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    assert_float_equal(y[0], tanh(0.5), 1e-6);
+    assert_float_equal(y[1], tanh(1.0 + 0.25 * tanh(0.5)), 1e-6);
+    clrnn_rnn_destroy(r);
+    clrnn_context_destroy(ctx);
+    /* still ours to use and release after clrnn let go */
+    assert_int_equal(clFinish(q), CL_SUCCESS);
+    clReleaseCommandQueue(q);
+    clReleaseContext(cl);
+
+    assert_int_equal(clrnn_context_create_from_cl(NULL, dev, NULL, NULL, &ctx), CLRNN_ERR_NULL_ARGUMENT);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(lists_devices),
+        cmocka_unit_test(default_context),
+        cmocka_unit_test(select_by_name_index_and_type),
+        cmocka_unit_test(bad_device_spec_is_a_clear_error),
+        cmocka_unit_test(adopts_application_objects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

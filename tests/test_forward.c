@@ -1,0 +1,490 @@
+/* The device forward pass against the double-precision reference (src/reference.c), over a matrix
+ * of cell × direction × layout × lengths/mask × layers, plus every option on its own, odd sizes,
+ * streaming, device buffers and workspace reuse. Outputs are poisoned before each run. */
+#include "reference.h"
+#include "test_util.h"
+
+#define TOL 1e-5
+
+typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES, LEN_BOTH } len_mode;
+
+typedef struct fcase {
+    const char *name;
+    clrnn_rnn_desc desc;
+    int T, N;
+    len_mode lens;
+    int with_h0, last_only, zero_rows;
+    clrnn_framework fw;
+} fcase;
+
+static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = cell;
+    d.input_size = I;
+    d.hidden_size = H;
+    return d;
+}
+
+/* Random weights through the importer of `fw` (exercising its shape rules). */
+static void set_random_weights(clrnn_rnn *r, clrnn_framework fw, uint64_t *seed) {
+    clrnn_rnn_desc d;
+    clrnn_rnn_get_desc(r, &d);
+    const int D = clrnn_rnn_num_directions(r), G = d.cell == CLRNN_CELL_LSTM ? 4 : d.cell == CLRNN_CELL_GRU ? 3 : 1;
+    const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), GH = G * H;
+    const float sc = 1.0f / sqrtf((float)(H > 2 ? H : 2));
+    for (int l = 0; l < d.num_layers; ++l)
+        for (int dir = 0; dir < D; ++dir) {
+            const int I = l == 0 ? d.input_size : D * Hr;
+            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
+            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
+            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
+            if (fw == CLRNN_FRAMEWORK_TF1) {
+                const int gk = d.cell == CLRNN_CELL_GRU ? 2 : G;
+                float *k = tu_alloc_random((size_t)(I + Hr) * gk * H, seed, -sc, sc);
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_KERNEL, k, (size_t)(I + Hr) * gk * H));
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)gk * H));
+                if (d.cell == CLRNN_CELL_GRU) {
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_CANDIDATE_KERNEL, k, (size_t)(I + H) * H));
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_CANDIDATE_BIAS, b + GH, (size_t)H));
+                }
+                free(k);
+            } else {
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
+                if (fw == CLRNN_FRAMEWORK_PYTORCH) {
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_BW, b, (size_t)GH));
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_BR, b + GH, (size_t)GH));
+                } else if (fw == CLRNN_FRAMEWORK_KERAS) {
+                    const int two = d.cell == CLRNN_CELL_GRU && d.linear_before_reset;
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)(two ? 2 : 1) * GH));
+                } else {
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
+                }
+            }
+            if (d.peephole) {
+                float *p = tu_alloc_random((size_t)3 * H, seed, -0.5f, 0.5f);
+                TU_OK(clrnn_rnn_set_param(r, fw == CLRNN_FRAMEWORK_TF1 ? fw : CLRNN_FRAMEWORK_ONNX, l, dir,
+                                          CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
+                free(p);
+            }
+            if (d.proj_size > 0) {
+                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
+                TU_OK(clrnn_rnn_set_param(r, fw == CLRNN_FRAMEWORK_TF1 ? fw : CLRNN_FRAMEWORK_PYTORCH, l, dir,
+                                          CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
+                free(p);
+            }
+            free(w);
+            free(rr);
+            free(b);
+        }
+    if (d.dense_size > 0) {
+        const int Hm = D == 2 && d.merge != CLRNN_MERGE_CONCAT ? Hr : D * Hr;
+        float *w = tu_alloc_random((size_t)d.dense_size * Hm, seed, -0.5f, 0.5f);
+        float *b = tu_alloc_random((size_t)d.dense_size, seed, -0.5f, 0.5f);
+        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
+        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
+        free(w);
+        free(b);
+    }
+}
+
+typedef struct io {
+    float *x, *h0, *c0, *y, *hn, *cn, *y_ref, *hn_ref, *cn_ref;
+    int32_t *lens;
+    uint8_t *mask;
+    size_t nx, nh, nc, ny;
+} io;
+
+static void io_free(io *b) {
+    free(b->x), free(b->h0), free(b->c0), free(b->y), free(b->hn), free(b->cn);
+    free(b->y_ref), free(b->hn_ref), free(b->cn_ref), free(b->lens), free(b->mask);
+}
+
+static void make_io(const clrnn_rnn *r, const fcase *c, uint64_t *seed, io *b, clrnn_forward_args *a) {
+    clrnn_rnn_desc d;
+    clrnn_rnn_get_desc(r, &d);
+    const int D = clrnn_rnn_num_directions(r), Hr = clrnn_rnn_state_size(r), T = c->T, N = c->N;
+    memset(b, 0, sizeof *b);
+    b->nx = (size_t)T * N * d.input_size;
+    b->nh = (size_t)d.num_layers * D * N * Hr;
+    b->nc = (size_t)d.num_layers * D * N * d.hidden_size;
+    const int none = D == 2 && d.merge == CLRNN_MERGE_NONE;
+    b->ny = (size_t)(c->last_only ? 1 : T) * N * (none ? 2 * Hr : clrnn_rnn_output_size(r));
+    b->x = tu_alloc_random(b->nx, seed, -1, 1);
+    if (c->with_h0) {
+        b->h0 = tu_alloc_random(b->nh, seed, -0.8f, 0.8f);
+        b->c0 = tu_alloc_random(b->nc, seed, -0.8f, 0.8f);
+    }
+    b->y = tu_alloc_poison(b->ny), b->y_ref = tu_alloc_poison(b->ny);
+    b->hn = tu_alloc_poison(b->nh), b->hn_ref = tu_alloc_poison(b->nh);
+    b->cn = tu_alloc_poison(b->nc), b->cn_ref = tu_alloc_poison(b->nc);
+    if (c->lens == LEN_VARIED || c->lens == LEN_BOTH || c->zero_rows) {
+        b->lens = malloc(sizeof(int32_t) * N);
+        for (int n = 0; n < N; ++n) b->lens[n] = (n % 3 == 0) ? T : 1 + (int)(tu_next(seed) % (uint64_t)T);
+        if (c->zero_rows) b->lens[N - 1] = 0;
+    }
+    if (c->lens == LEN_MASK_HOLES || c->lens == LEN_BOTH) {
+        b->mask = malloc((size_t)N * T);
+        for (int n = 0; n < N; ++n)
+            for (int t = 0; t < T; ++t) b->mask[(size_t)n * T + t] = (tu_next(seed) % 4) != 0;
+        if (N > 1) memset(b->mask + (size_t)(N - 1) * T, 0, (size_t)T); /* one fully masked row */
+    }
+    memset(a, 0, sizeof *a);
+    a->seq_length = T;
+    a->batch = N;
+    a->x.host = b->x;
+    a->seq_lens = b->lens;
+    a->mask = b->mask;
+    a->h0.host = b->h0;
+    if (d.cell == CLRNN_CELL_LSTM) a->c0.host = b->c0;
+    a->last_only = c->last_only;
+    a->y.host = b->y;
+    a->hn.host = b->hn;
+    if (d.cell == CLRNN_CELL_LSTM) a->cn.host = b->cn;
+}
+
+static void check_close(const char *name, const char *what, const float *got, const float *want, size_t n) {
+    size_t where = 0;
+    double tol_scale = 1.0;
+    for (size_t i = 0; i < n; ++i) tol_scale = fmax(tol_scale, fabs(want[i]));
+    const double err = tu_max_abs_diff(got, want, n, &where);
+    if (!(err <= TOL * tol_scale))
+        fail_msg("%s: %s differs from the reference: max abs err %.3g at %zu (got %.8g want %.8g)", name, what, err,
+                 where, (double)got[where], (double)want[where]);
+}
+
+static void run_case(const fcase *c) {
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
+    uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)c->name;
+    for (const char *p = c->name; *p; ++p) seed = seed * 131 + (unsigned char)*p;
+    set_random_weights(r, c->fw, &seed);
+    io b;
+    clrnn_forward_args a;
+    make_io(r, c, &seed, &b, &a);
+    clrnn_status st = clrnn_rnn_forward(r, &a);
+    if (st != CLRNN_OK) fail_msg("%s: forward -> %s: %s", c->name, clrnn_status_name(st), clrnn_last_error());
+    clrnn_forward_args ar = a;
+    ar.y.host = b.y_ref, ar.hn.host = b.hn_ref;
+    if (a.cn.host) ar.cn.host = b.cn_ref;
+    TU_OK(clrnn_reference_forward(r, &ar));
+    check_close(c->name, "y", b.y, b.y_ref, b.ny);
+    check_close(c->name, "hn", b.hn, b.hn_ref, b.nh);
+    if (a.cn.host) check_close(c->name, "cn", b.cn, b.cn_ref, b.nc);
+    io_free(&b);
+    clrnn_rnn_destroy(r);
+}
+
+/* ---- the matrix ---- */
+static void matrix(void **state) {
+    (void)state;
+    static const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
+    static const char *cell_names[] = {"rnn_tanh", "rnn_relu", "lstm", "gru", "gru_lbr"};
+    static const char *dir_names[] = {"fwd", "rev", "bi"};
+    static const char *len_names[] = {"full", "lens", "mask", "lens+mask"};
+    int count = 0;
+    for (int ci = 0; ci < 5; ++ci)
+        for (int dir = 0; dir < 3; ++dir)
+            for (int layout = 0; layout < 2; ++layout)
+                for (int lm = 0; lm < 4; ++lm)
+                    for (int L = 1; L <= 2; ++L) {
+                        fcase c;
+                        memset(&c, 0, sizeof c);
+                        char name[128];
+                        snprintf(name, sizeof name, "%s/%s/%s/%s/L%d", cell_names[ci], dir_names[dir],
+                                 layout ? "batch" : "time", len_names[lm], L);
+                        c.name = name;
+                        c.desc = base(cells[ci], 4, 7);
+                        if (ci == 1) c.desc.activations[0][0].kind = c.desc.activations[1][0].kind = CLRNN_ACT_RELU;
+                        if (ci == 1 && dir != 2) c.desc.activations[1][0].kind = CLRNN_ACT_DEFAULT;
+                        c.desc.linear_before_reset = ci == 4;
+                        c.desc.direction = (clrnn_direction)dir;
+                        c.desc.layout = (clrnn_layout)layout;
+                        c.desc.num_layers = L;
+                        c.desc.masked_output = (clrnn_masked_output)(count % 3);
+                        c.desc.masked_fill_value = 0.25f;
+                        c.T = 6;
+                        c.N = 4;
+                        c.lens = (len_mode)lm;
+                        c.with_h0 = count % 2;
+                        c.fw = (clrnn_framework)(count % 4);
+                        if (c.fw == CLRNN_FRAMEWORK_TF1 && ci == 4) c.fw = CLRNN_FRAMEWORK_PYTORCH; /* TF1 GRUCell is reset-before */
+                        run_case(&c);
+                        ++count;
+                    }
+    assert_int_equal(count, 240);
+}
+
+/* ---- every option on its own ---- */
+static void options(void **state) {
+    (void)state;
+    fcase cases[64];
+    int n = 0;
+#define ADD(nm, cell, body)                        \
+    do {                                           \
+        fcase *c = &cases[n++];                    \
+        memset(c, 0, sizeof *c);                   \
+        c->name = nm;                              \
+        c->desc = base(cell, 5, 6);                \
+        c->T = 7;                                  \
+        c->N = 3;                                  \
+        c->fw = CLRNN_FRAMEWORK_ONNX;              \
+        body;                                      \
+    } while (0)
+    ADD("lstm peephole", CLRNN_CELL_LSTM, c->desc.peephole = 1);
+    ADD("lstm peephole bi lens", CLRNN_CELL_LSTM,
+        (c->desc.peephole = 1, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->lens = LEN_VARIED));
+    ADD("lstm peephole tf1", CLRNN_CELL_LSTM, (c->desc.peephole = 1, c->fw = CLRNN_FRAMEWORK_TF1));
+    ADD("lstm cifg", CLRNN_CELL_LSTM, c->desc.input_forget = 1);
+    ADD("lstm onnx clip", CLRNN_CELL_LSTM, (c->desc.clip = 0.3f, c->with_h0 = 1));
+    ADD("lstm cell_clip", CLRNN_CELL_LSTM, (c->desc.cell_clip = 0.2f, c->with_h0 = 1));
+    ADD("lstm forget_bias", CLRNN_CELL_LSTM, c->desc.forget_bias = 1.0f);
+    ADD("lstm proj", CLRNN_CELL_LSTM, (c->desc.proj_size = 3, c->fw = CLRNN_FRAMEWORK_PYTORCH));
+    ADD("lstm proj bi 2 layers lens", CLRNN_CELL_LSTM,
+        (c->desc.proj_size = 4, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.num_layers = 2,
+         c->lens = LEN_VARIED, c->with_h0 = 1, c->fw = CLRNN_FRAMEWORK_PYTORCH));
+    ADD("lstm proj clip peephole tf1", CLRNN_CELL_LSTM,
+        (c->desc.proj_size = 2, c->desc.proj_clip = 0.1f, c->desc.peephole = 1, c->desc.cell_clip = 0.5f,
+         c->fw = CLRNN_FRAMEWORK_TF1));
+    ADD("lstm proj mask carry", CLRNN_CELL_LSTM,
+        (c->desc.proj_size = 3, c->lens = LEN_MASK_HOLES, c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY,
+         c->fw = CLRNN_FRAMEWORK_PYTORCH));
+    ADD("gru clip", CLRNN_CELL_GRU, c->desc.clip = 0.4f);
+    ADD("gru lbr clip", CLRNN_CELL_GRU, (c->desc.clip = 0.4f, c->desc.linear_before_reset = 1));
+    ADD("gru tf1", CLRNN_CELL_GRU, (c->fw = CLRNN_FRAMEWORK_TF1, c->lens = LEN_VARIED));
+    ADD("rnn onnx activations", CLRNN_CELL_RNN,
+        (c->desc.direction = CLRNN_DIR_BIDIRECTIONAL,
+         c->desc.activations[0][0] = (clrnn_activation){CLRNN_ACT_SCALED_TANH, 0.7f, 1.3f},
+         c->desc.activations[1][0] = (clrnn_activation){CLRNN_ACT_LEAKY_RELU, 0.1f, 0}));
+    ADD("lstm onnx activations", CLRNN_CELL_LSTM,
+        (c->desc.activations[0][0] = (clrnn_activation){CLRNN_ACT_HARD_SIGMOID, 0.2f, 0.5f},
+         c->desc.activations[0][1] = (clrnn_activation){CLRNN_ACT_ELU, 0.9f, 0},
+         c->desc.activations[0][2] = (clrnn_activation){CLRNN_ACT_SOFTSIGN, 0, 0}));
+    ADD("gru onnx activations", CLRNN_CELL_GRU,
+        (c->desc.activations[0][0] = (clrnn_activation){CLRNN_ACT_SIGMOID, 0, 0},
+         c->desc.activations[0][1] = (clrnn_activation){CLRNN_ACT_SOFTPLUS, 0, 0}));
+    ADD("rnn affine thresholded", CLRNN_CELL_RNN,
+        (c->desc.direction = CLRNN_DIR_BIDIRECTIONAL,
+         c->desc.activations[0][0] = (clrnn_activation){CLRNN_ACT_AFFINE, 0.5f, 0.1f},
+         c->desc.activations[1][0] = (clrnn_activation){CLRNN_ACT_THRESHOLDED_RELU, 0.1f, 0}));
+    for (int m = 0; m <= CLRNN_MERGE_NONE; ++m) {
+        static const char *names[] = {"merge concat", "merge sum", "merge mul", "merge ave", "merge none"};
+        ADD(names[m], CLRNN_CELL_LSTM,
+            (c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.merge = (clrnn_merge)m, c->lens = LEN_MASK_HOLES,
+             c->desc.layout = (clrnn_layout)(m % 2)));
+    }
+    ADD("merge none last_only", CLRNN_CELL_GRU,
+        (c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.merge = CLRNN_MERGE_NONE, c->last_only = 1,
+         c->lens = LEN_VARIED, c->zero_rows = 1));
+    ADD("last_only lens", CLRNN_CELL_LSTM, (c->last_only = 1, c->lens = LEN_VARIED, c->zero_rows = 1, c->with_h0 = 1));
+    ADD("last_only bi sum mask carry", CLRNN_CELL_LSTM,
+        (c->last_only = 1, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.merge = CLRNN_MERGE_SUM,
+         c->lens = LEN_MASK_HOLES, c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY));
+    ADD("last_only fill zero rows", CLRNN_CELL_RNN,
+        (c->last_only = 1, c->zero_rows = 1, c->desc.masked_output = CLRNN_MASKED_OUTPUT_FILL,
+         c->desc.masked_fill_value = -2.0f));
+    ADD("keras go_backwards", CLRNN_CELL_LSTM,
+        (c->desc.direction = CLRNN_DIR_REVERSE, c->desc.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED,
+         c->desc.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, c->lens = LEN_MASK_HOLES,
+         c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY, c->desc.layout = CLRNN_LAYOUT_BATCH_MAJOR,
+         c->fw = CLRNN_FRAMEWORK_KERAS));
+    ADD("reverse order per-row lens", CLRNN_CELL_GRU,
+        (c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED,
+         c->lens = LEN_BOTH));
+    ADD("whole-axis bi lens", CLRNN_CELL_RNN,
+        (c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS,
+         c->lens = LEN_VARIED));
+    ADD("dense", CLRNN_CELL_LSTM, (c->desc.dense_size = 3, c->fw = CLRNN_FRAMEWORK_KERAS));
+    ADD("dense bi ave batch lens", CLRNN_CELL_GRU,
+        (c->desc.dense_size = 5, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->desc.merge = CLRNN_MERGE_AVE,
+         c->desc.layout = CLRNN_LAYOUT_BATCH_MAJOR, c->lens = LEN_VARIED, c->fw = CLRNN_FRAMEWORK_PYTORCH));
+    ADD("dense last_only", CLRNN_CELL_RNN, (c->desc.dense_size = 2, c->last_only = 1, c->lens = LEN_VARIED));
+    ADD("zero-length rows", CLRNN_CELL_LSTM,
+        (c->zero_rows = 1, c->with_h0 = 1, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL));
+    ADD("3 layers bi gru lens", CLRNN_CELL_GRU,
+        (c->desc.num_layers = 3, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->lens = LEN_VARIED,
+         c->desc.linear_before_reset = 1, c->with_h0 = 1));
+    /* odd sizes */
+    ADD("H=1", CLRNN_CELL_LSTM, (c->desc.hidden_size = 1, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL));
+    ADD("I=1", CLRNN_CELL_GRU, (c->desc.input_size = 1, c->lens = LEN_VARIED));
+    ADD("T=1", CLRNN_CELL_LSTM, (c->T = 1, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL));
+    ADD("N=1", CLRNN_CELL_GRU, (c->N = 1, c->desc.num_layers = 2));
+    ADD("H=70 (two tiles)", CLRNN_CELL_LSTM, (c->desc.hidden_size = 70, c->N = 2, c->T = 3, c->lens = LEN_VARIED));
+    ADD("H=70 gru", CLRNN_CELL_GRU, (c->desc.hidden_size = 70, c->N = 2, c->T = 3));
+    ADD("H=33 I=17 rnn bi", CLRNN_CELL_RNN,
+        (c->desc.hidden_size = 33, c->desc.input_size = 17, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL));
+    ADD("T=40 N=9 long", CLRNN_CELL_LSTM, (c->T = 40, c->N = 9, c->lens = LEN_BOTH));
+#undef ADD
+    for (int i = 0; i < n; ++i) run_case(&cases[i]);
+}
+
+/* Running a sequence in chunks, carrying hn/cn into h0/c0, equals one call. */
+static void streaming_equals_one_call(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 3, 5);
+    d.num_layers = 2;
+    d.direction = CLRNN_DIR_FORWARD;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    uint64_t seed = 77;
+    set_random_weights(r, CLRNN_FRAMEWORK_PYTORCH, &seed);
+    const int T = 12, N = 2, chunk = 4, I = 3, H = 5, L = 2;
+    float *x = tu_alloc_random((size_t)T * N * I, &seed, -1, 1);
+    float *y1 = tu_alloc_poison((size_t)T * N * H), *y2 = tu_alloc_poison((size_t)T * N * H);
+    float *h1 = tu_alloc_poison((size_t)L * N * H), *c1 = tu_alloc_poison((size_t)L * N * H);
+    float *h = calloc((size_t)L * N * H, sizeof(float)), *c = calloc((size_t)L * N * H, sizeof(float));
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y1, a.hn.host = h1, a.cn.host = c1;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    for (int t0 = 0; t0 < T; t0 += chunk) {
+        memset(&a, 0, sizeof a);
+        a.seq_length = chunk, a.batch = N, a.x.host = x + (size_t)t0 * N * I, a.y.host = y2 + (size_t)t0 * N * H;
+        a.h0.host = h, a.c0.host = c, a.hn.host = h, a.cn.host = c;
+        TU_OK(clrnn_rnn_forward(r, &a));
+    }
+    assert_memory_equal(y1, y2, sizeof(float) * T * N * H);
+    assert_memory_equal(h1, h, sizeof(float) * L * N * H);
+    assert_memory_equal(c1, c, sizeof(float) * L * N * H);
+    free(x), free(y1), free(y2), free(h1), free(c1), free(h), free(c);
+    clrnn_rnn_destroy(r);
+}
+
+/* Inputs and outputs as device buffers with offsets give the same result as host pointers, and
+ * nothing outside the output window is touched. */
+static void device_buffers(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 4, 6);
+    d.direction = CLRNN_DIR_BIDIRECTIONAL;
+    d.dense_size = 3;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    uint64_t seed = 5;
+    set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &seed);
+    const int T = 5, N = 3, O = 3, Hr = 6, pad = 16;
+    const size_t nx = (size_t)T * N * 4, ny = (size_t)T * N * O, nh = (size_t)2 * N * Hr;
+    float *x = tu_alloc_random(nx, &seed, -1, 1), *h0 = tu_alloc_random(nh, &seed, -1, 1);
+    float *y_host = tu_alloc_poison(ny), *hn_host = tu_alloc_poison(nh);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.h0.host = h0, a.y.host = y_host, a.hn.host = hn_host;
+    TU_OK(clrnn_rnn_forward(r, &a));
+
+    cl_int err;
+    cl_context cl = clrnn_context_cl_context(ctx);
+    cl_command_queue q = clrnn_context_cl_queue(ctx);
+    const size_t off = pad * sizeof(float);
+    cl_mem bx = clCreateBuffer(cl, CL_MEM_READ_WRITE, off + nx * sizeof(float), NULL, &err);
+    cl_mem bh0 = clCreateBuffer(cl, CL_MEM_READ_WRITE, off + nh * sizeof(float), NULL, &err);
+    cl_mem by = clCreateBuffer(cl, CL_MEM_READ_WRITE, 2 * off + ny * sizeof(float), NULL, &err);
+    cl_mem bhn = clCreateBuffer(cl, CL_MEM_READ_WRITE, off + nh * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    float *poison = tu_alloc_poison(ny + 2 * pad);
+    clEnqueueWriteBuffer(q, bx, CL_TRUE, off, nx * sizeof(float), x, 0, NULL, NULL);
+    clEnqueueWriteBuffer(q, bh0, CL_TRUE, off, nh * sizeof(float), h0, 0, NULL, NULL);
+    clEnqueueWriteBuffer(q, by, CL_TRUE, 0, (ny + 2 * pad) * sizeof(float), poison, 0, NULL, NULL);
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N;
+    a.x.mem = bx, a.x.offset = off, a.h0.mem = bh0, a.h0.offset = off;
+    a.y.mem = by, a.y.offset = off, a.hn.mem = bhn, a.hn.offset = off;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    float *y_dev = malloc((ny + 2 * pad) * sizeof(float)), *hn_dev = malloc(nh * sizeof(float));
+    clEnqueueReadBuffer(q, by, CL_TRUE, 0, (ny + 2 * pad) * sizeof(float), y_dev, 0, NULL, NULL);
+    clEnqueueReadBuffer(q, bhn, CL_TRUE, off, nh * sizeof(float), hn_dev, 0, NULL, NULL);
+    assert_memory_equal(y_dev + pad, y_host, ny * sizeof(float));
+    assert_memory_equal(hn_dev, hn_host, nh * sizeof(float));
+    for (int i = 0; i < pad; ++i) {
+        assert_true(y_dev[i] == POISON);
+        assert_true(y_dev[pad + ny + i] == POISON);
+    }
+    /* an undersized device buffer is refused before any work */
+    a.y.offset = off + 64 * sizeof(float);
+    assert_int_equal(clrnn_rnn_forward(r, &a), CLRNN_ERR_SHAPE_MISMATCH);
+    clReleaseMemObject(bx), clReleaseMemObject(bh0), clReleaseMemObject(by), clReleaseMemObject(bhn);
+    free(x), free(h0), free(y_host), free(hn_host), free(poison), free(y_dev), free(hn_dev);
+    clrnn_rnn_destroy(r);
+}
+
+/* The workspace is sized once and reused; smaller calls after a larger one are still right, and
+ * repeated runs are bitwise identical. */
+static void workspace_reuse_and_determinism(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 4, 8);
+    d.direction = CLRNN_DIR_BIDIRECTIONAL;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    uint64_t seed = 11;
+    set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &seed);
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), 0);
+    const int shapes[][2] = {{9, 5}, {3, 2}, {9, 5}, {9, 5}};
+    float *first = NULL;
+    size_t ws_after_first = 0;
+    for (int i = 0; i < 4; ++i) {
+        const int T = shapes[i][0], N = shapes[i][1];
+        float *x = tu_alloc_random((size_t)T * N * 4, &(uint64_t){1234}, -1, 1);
+        float *y = tu_alloc_poison((size_t)T * N * 16), *yr = tu_alloc_poison((size_t)T * N * 16);
+        clrnn_forward_args a;
+        memset(&a, 0, sizeof a);
+        a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y;
+        TU_OK(clrnn_rnn_forward(r, &a));
+        a.y.host = yr;
+        TU_OK(clrnn_reference_forward(r, &a));
+        check_close("reuse", "y", y, yr, (size_t)T * N * 16);
+        if (i == 0) ws_after_first = clrnn_rnn_workspace_bytes(r);
+        assert_int_equal(clrnn_rnn_workspace_bytes(r), ws_after_first);
+        if (i == 0) first = y;
+        else {
+            if (i >= 2) assert_memory_equal(first, y, sizeof(float) * T * N * 16);
+            free(y);
+        }
+        free(x), free(yr);
+    }
+    assert_true(ws_after_first > 0);
+    free(first);
+    clrnn_rnn_destroy(r);
+}
+
+/* Changing weights after a run re-uploads them. */
+static void weights_update_after_run(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    fcase c;
+    memset(&c, 0, sizeof c);
+    c.name = "update";
+    c.desc = base(CLRNN_CELL_RNN, 2, 3);
+    c.T = 3, c.N = 2, c.fw = CLRNN_FRAMEWORK_ONNX;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &c.desc, &r));
+    uint64_t seed = 3;
+    set_random_weights(r, c.fw, &seed);
+    io b;
+    clrnn_forward_args a;
+    make_io(r, &c, &seed, &b, &a);
+    TU_OK(clrnn_rnn_forward(r, &a));
+    set_random_weights(r, c.fw, &seed);
+    TU_OK(clrnn_rnn_forward(r, &a));
+    clrnn_forward_args ar = a;
+    ar.y.host = b.y_ref, ar.hn.host = b.hn_ref;
+    TU_OK(clrnn_reference_forward(r, &ar));
+    check_close("update", "y", b.y, b.y_ref, b.ny);
+    io_free(&b);
+    clrnn_rnn_destroy(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(options),
+        cmocka_unit_test(matrix),
+        cmocka_unit_test(streaming_equals_one_call),
+        cmocka_unit_test(device_buffers),
+        cmocka_unit_test(workspace_reuse_and_determinism),
+        cmocka_unit_test(weights_update_after_run),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}

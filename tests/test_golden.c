@@ -1,0 +1,251 @@
+/* Golden data from the real frameworks (PyTorch, Keras, TF1; see tests/golden/README.md and the
+ * scripts tools/golden_torch.py, tools/golden_keras.py): every case is imported through the
+ * framework's own weight layout, run on the device with poisoned outputs and compared within 1e-5. */
+#include "test_util.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#define TOL 1e-5
+
+typedef struct meta {
+    char framework[64], cell[64], layout[64], direction[64], merge[64], reverse_mode[64], masked_output[64];
+    int T, N, I, H, layers, proj, peephole, dense, return_sequences, chunks, reverse_order;
+    int has_seq_len, has_mask, has_h0;
+    float cell_clip, proj_clip, forget_bias;
+} meta;
+
+static int read_meta(const char *dir, meta *m) {
+    char path[2200], key[64], val[64];
+    snprintf(path, sizeof path, "%s/meta.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    memset(m, 0, sizeof *m);
+    m->layers = 1, m->return_sequences = 1, m->chunks = 1;
+    strcpy(m->merge, "concat"), strcpy(m->reverse_mode, "per_row"), strcpy(m->masked_output, "zero");
+    while (fscanf(f, "%63s %63s", key, val) == 2) {
+#define S(k) if (!strcmp(key, #k)) snprintf(m->k, sizeof m->k, "%s", val);
+#define I(k) if (!strcmp(key, #k)) m->k = atoi(val);
+#define F(k) if (!strcmp(key, #k)) m->k = (float)atof(val);
+        S(framework) S(cell) S(layout) S(direction) S(merge) S(reverse_mode) S(masked_output)
+        I(T) I(N) I(I) I(H) I(layers) I(proj) I(peephole) I(dense) I(return_sequences) I(chunks) I(reverse_order)
+        I(has_seq_len) I(has_mask) I(has_h0) F(cell_clip) F(proj_clip) F(forget_bias)
+#undef S
+#undef I
+#undef F
+    }
+    fclose(f);
+    return 1;
+}
+
+static int load(const char *dir, const char *name, clrnn_array *a) {
+    char path[2200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat sb;
+    if (stat(path, &sb) != 0) return 0;
+    clrnn_status st = clrnn_npy_load(path, a);
+    if (st != CLRNN_OK) fail_msg("%s: %s", path, clrnn_last_error());
+    return 1;
+}
+
+static clrnn_rnn_desc desc_from_meta(const meta *m, clrnn_framework *fw) {
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    *fw = !strcmp(m->framework, "torch") ? CLRNN_FRAMEWORK_PYTORCH
+          : !strcmp(m->framework, "keras") ? CLRNN_FRAMEWORK_KERAS
+          : !strcmp(m->framework, "tf1")   ? CLRNN_FRAMEWORK_TF1
+                                           : CLRNN_FRAMEWORK_ONNX;
+    d.cell = !strncmp(m->cell, "rnn", 3) ? CLRNN_CELL_RNN : !strcmp(m->cell, "lstm") ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU;
+    d.linear_before_reset = !strcmp(m->cell, "gru_lbr");
+    d.input_size = m->I, d.hidden_size = m->H, d.num_layers = m->layers;
+    d.direction = !strcmp(m->direction, "bidirectional") ? CLRNN_DIR_BIDIRECTIONAL
+                  : !strcmp(m->direction, "reverse")     ? CLRNN_DIR_REVERSE
+                                                         : CLRNN_DIR_FORWARD;
+    if (!strcmp(m->cell, "rnn_relu"))
+        for (int dir = 0; dir < (d.direction == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1); ++dir)
+            d.activations[dir][0].kind = CLRNN_ACT_RELU;
+    static const char *merges[] = {"concat", "sum", "mul", "ave", "none"};
+    for (int i = 0; i < 5; ++i)
+        if (!strcmp(m->merge, merges[i])) d.merge = (clrnn_merge)i;
+    if (d.direction != CLRNN_DIR_BIDIRECTIONAL) d.merge = CLRNN_MERGE_CONCAT;
+    d.layout = !strcmp(m->layout, "batch_major") ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
+    d.reverse_order = m->reverse_order ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
+    d.reverse_mode = !strcmp(m->reverse_mode, "whole_axis") ? CLRNN_REVERSE_WHOLE_AXIS : CLRNN_REVERSE_PER_ROW;
+    d.masked_output = !strcmp(m->masked_output, "carry") ? CLRNN_MASKED_OUTPUT_CARRY : CLRNN_MASKED_OUTPUT_ZERO;
+    d.proj_size = m->proj, d.peephole = m->peephole, d.dense_size = m->dense;
+    d.cell_clip = m->cell_clip, d.proj_clip = m->proj_clip, d.forget_bias = m->forget_bias;
+    return d;
+}
+
+static const struct {
+    const char *file;
+    clrnn_param role;
+} roles[] = {{"w", CLRNN_PARAM_W},
+             {"r", CLRNN_PARAM_R},
+             {"b", CLRNN_PARAM_B},
+             {"bw", CLRNN_PARAM_BW},
+             {"br", CLRNN_PARAM_BR},
+             {"peephole", CLRNN_PARAM_PEEPHOLE},
+             {"proj", CLRNN_PARAM_PROJ},
+             {"kernel", CLRNN_PARAM_KERNEL},
+             {"cand_kernel", CLRNN_PARAM_CANDIDATE_KERNEL},
+             {"cand_bias", CLRNN_PARAM_CANDIDATE_BIAS}};
+
+/* Copies time steps [t0, t0 + len) of a [T, N, C] / [N, T, C] tensor into or out of a chunk. */
+static void chunk_copy(float *full, float *part, int batch_major, int T, int N, int C, int t0, int len, int to_part) {
+    for (int t = 0; t < len; ++t)
+        for (int n = 0; n < N; ++n) {
+            float *f = full + (batch_major ? ((size_t)n * T + t0 + t) : ((size_t)(t0 + t) * N + n)) * C;
+            float *p = part + (batch_major ? ((size_t)n * len + t) : ((size_t)t * N + n)) * C;
+            if (to_part) memcpy(p, f, (size_t)C * sizeof(float));
+            else memcpy(f, p, (size_t)C * sizeof(float));
+        }
+}
+
+static void compare(const char *cas, const char *what, const float *got, const clrnn_array *want, size_t n) {
+    if (want->count != n) fail_msg("%s: %s has %zu elements, clrnn produced %zu", cas, what, want->count, n);
+    size_t where = 0;
+    double err = tu_max_abs_diff(got, want->data, n, &where);
+    if (!(err <= TOL))
+        fail_msg("%s: %s max abs err %.3g at %zu (got %.8g, framework %.8g)", cas, what, err, where, (double)got[where],
+                 (double)((const float *)want->data)[where]);
+}
+
+static int run_case(const char *dir) {
+    meta m;
+    if (!read_meta(dir, &m)) return 0;
+    clrnn_framework fw;
+    clrnn_rnn_desc d = desc_from_meta(&m, &fw);
+    clrnn_rnn *r = NULL;
+    clrnn_status st = clrnn_rnn_create(tu_context(), &d, &r);
+    if (st != CLRNN_OK) fail_msg("%s: create: %s", dir, clrnn_last_error());
+    const int D = clrnn_rnn_num_directions(r);
+    for (int l = 0; l < m.layers; ++l)
+        for (int dd = 0; dd < D; ++dd)
+            for (size_t k = 0; k < sizeof roles / sizeof roles[0]; ++k) {
+                char name[64];
+                clrnn_array a;
+                snprintf(name, sizeof name, "l%d_d%d_%s.npy", l, dd, roles[k].file);
+                if (!load(dir, name, &a)) continue;
+                st = clrnn_rnn_set_param(r, fw, l, dd, roles[k].role, a.data, a.count);
+                if (st != CLRNN_OK) fail_msg("%s: %s: %s", dir, name, clrnn_last_error());
+                clrnn_array_free(&a);
+            }
+    clrnn_array dw, db;
+    if (load(dir, "dense_w.npy", &dw)) {
+        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_W, dw.data, dw.count));
+        clrnn_array_free(&dw);
+    }
+    if (load(dir, "dense_b.npy", &db)) {
+        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_B, db.data, db.count));
+        clrnn_array_free(&db);
+    }
+
+    clrnn_array x, lens = {0}, mask = {0}, h0 = {0}, c0 = {0}, y_want, hn_want, cn_want = {0};
+    if (!load(dir, "x.npy", &x) || !load(dir, "y.npy", &y_want) || !load(dir, "hn.npy", &hn_want))
+        fail_msg("%s: x.npy, y.npy and hn.npy are required", dir);
+    if (m.has_seq_len && !load(dir, "seq_len.npy", &lens)) fail_msg("%s: seq_len.npy missing", dir);
+    if (m.has_mask && !load(dir, "mask.npy", &mask)) fail_msg("%s: mask.npy missing", dir);
+    if (m.has_h0) load(dir, "h0.npy", &h0), load(dir, "c0.npy", &c0);
+    const int lstm = d.cell == CLRNN_CELL_LSTM;
+    if (lstm) load(dir, "cn.npy", &cn_want);
+    uint8_t *mask8 = NULL;
+    if (mask.data) {
+        mask8 = malloc(mask.count);
+        for (size_t i = 0; i < mask.count; ++i) mask8[i] = ((int32_t *)mask.data)[i] != 0;
+    }
+
+    const int T = m.T, N = m.N, Hr = clrnn_rnn_state_size(r);
+    const int none = D == 2 && d.merge == CLRNN_MERGE_NONE;
+    const int C = none ? 2 * Hr : clrnn_rnn_output_size(r);
+    const int bm = d.layout == CLRNN_LAYOUT_BATCH_MAJOR;
+    const size_t ny = (size_t)(m.return_sequences ? T : 1) * N * C, nh = (size_t)m.layers * D * N * Hr;
+    const size_t nc = (size_t)m.layers * D * N * m.H;
+    float *y = tu_alloc_poison(ny), *hn = tu_alloc_poison(nh), *cn = tu_alloc_poison(nc);
+    float *h_state = h0.data ? malloc(nh * sizeof(float)) : calloc(nh, sizeof(float));
+    float *c_state = c0.data ? malloc(nc * sizeof(float)) : calloc(nc, sizeof(float));
+    if (h0.data) memcpy(h_state, h0.data, nh * sizeof(float));
+    if (c0.data) memcpy(c_state, c0.data, nc * sizeof(float));
+    const int chunk = T / (m.chunks > 0 ? m.chunks : 1);
+    float *xc = malloc((size_t)chunk * N * m.I * sizeof(float)), *yc = tu_alloc_poison((size_t)chunk * N * C);
+    for (int t0 = 0; t0 < T; t0 += chunk) {
+        clrnn_forward_args a;
+        memset(&a, 0, sizeof a);
+        a.seq_length = chunk, a.batch = N;
+        if (m.chunks > 1 && (mask8 || lens.data || !m.return_sequences || none))
+            fail_msg("%s: chunked golden cases support plain sequences only", dir);
+        chunk_copy(x.data, xc, bm, T, N, m.I, t0, chunk, 1);
+        a.x.host = xc;
+        a.seq_lens = lens.data;
+        a.mask = mask8;
+        a.h0.host = h_state, a.hn.host = h_state;
+        if (lstm) a.c0.host = c_state, a.cn.host = c_state;
+        a.last_only = !m.return_sequences;
+        a.y.host = m.chunks > 1 ? yc : y;
+        st = clrnn_rnn_forward(r, &a);
+        if (st != CLRNN_OK) fail_msg("%s: forward: %s", dir, clrnn_last_error());
+        if (m.chunks > 1) chunk_copy(y, yc, bm, T, N, C, t0, chunk, 0);
+    }
+    memcpy(hn, h_state, nh * sizeof(float));
+    memcpy(cn, c_state, nc * sizeof(float));
+    compare(dir, "y", y, &y_want, ny);
+    compare(dir, "hn", hn, &hn_want, nh);
+    if (lstm && cn_want.data) compare(dir, "cn", cn, &cn_want, nc);
+
+    free(y), free(hn), free(cn), free(h_state), free(c_state), free(xc), free(yc), free(mask8);
+    clrnn_array_free(&x), clrnn_array_free(&lens), clrnn_array_free(&mask), clrnn_array_free(&h0);
+    clrnn_array_free(&c0), clrnn_array_free(&y_want), clrnn_array_free(&hn_want), clrnn_array_free(&cn_want);
+    clrnn_rnn_destroy(r);
+    return 1;
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Runs every case of one framework's directory; there must be some. */
+static void run_framework(const char *fw, int min_cases) {
+    const char *root = getenv("CLRNN_GOLDEN_DIR");
+    assert_non_null(root);
+    char base[1024];
+    snprintf(base, sizeof base, "%s/%s", root, fw);
+    DIR *h = opendir(base);
+    if (!h) fail_msg("golden directory %s is missing", base);
+    char *names[1024];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(h)) && n < 1024)
+        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+    closedir(h);
+    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    int ran = 0;
+    for (int i = 0; i < n; ++i) {
+        char dir[1400];
+        snprintf(dir, sizeof dir, "%s/%s", base, names[i]);
+        ran += run_case(dir);
+        free(names[i]);
+    }
+    printf("%s: %d golden cases match within %g\n", fw, ran, TOL);
+    assert_true(ran >= min_cases);
+}
+
+static void torch_cases(void **state) {
+    (void)state;
+    run_framework("torch", 20);
+}
+static void keras_cases(void **state) {
+    (void)state;
+    run_framework("keras", 40);
+}
+static void tf1_cases(void **state) {
+    (void)state;
+    run_framework("tf1", 15);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(torch_cases),
+        cmocka_unit_test(keras_cases),
+        cmocka_unit_test(tf1_cases),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}

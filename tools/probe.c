@@ -1,0 +1,296 @@
+/* clrnn-probe: what OpenCL devices are here, and does clrnn work on the chosen one?
+ *
+ *   clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck]
+ *
+ * Lists every platform and device with the capabilities clrnn cares about (the default is marked),
+ * builds the kernels on the chosen device cold and from the binary cache, checks one SGEMM
+ * through CLBlast against plain C and prints its GFLOP/s, and runs every cell type and direction
+ * against the double-precision reference. Exit status: 0 all checks passed, 1 a check failed,
+ * 2 bad usage or no device. JSON is written in the C locale. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clrnn.h"
+#include "reference.h"
+
+typedef struct check {
+    char name[96];
+    int pass;
+    char detail[160];
+} check;
+
+static check checks[64];
+static int n_checks;
+
+static void add_check(int pass, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#include <stdarg.h>
+static void add_check(int pass, const char *name, const char *fmt, ...) {
+    if (n_checks >= 64) return;
+    check *c = &checks[n_checks++];
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->pass = pass;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+    va_end(ap);
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
+static float frand(float lo, float hi) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return lo + (hi - lo) * (float)((rng >> 40) * (1.0 / 16777216.0));
+}
+
+static const char *type_name(clrnn_device_type t) {
+    return t == CLRNN_DEVICE_TYPE_GPU ? "GPU" : t == CLRNN_DEVICE_TYPE_CPU ? "CPU" : t == CLRNN_DEVICE_TYPE_ACCELERATOR ? "accelerator" : "other";
+}
+
+static void json_str(const char *s) {
+    putchar('"');
+    for (; *s; ++s) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+/* SGEMM m x n x k against plain C; returns max abs error, or -1 on failure. */
+static double sgemm_check(clrnn_context *ctx, size_t m, size_t n, size_t k, double *gflops) {
+    float *A = malloc(m * k * sizeof(float)), *B = malloc(k * n * sizeof(float)), *C = malloc(m * n * sizeof(float));
+    for (size_t i = 0; i < m * k; ++i) A[i] = frand(-1, 1);
+    for (size_t i = 0; i < k * n; ++i) B[i] = frand(-1, 1);
+    cl_int err;
+    cl_context cl = clrnn_context_cl_context(ctx);
+    cl_mem a = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, m * k * 4, A, &err);
+    cl_mem b = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, k * n * 4, B, &err);
+    cl_mem c = clCreateBuffer(cl, CL_MEM_READ_WRITE, m * n * 4, NULL, &err);
+    double maxerr = -1;
+    if (clrnn_sgemm(ctx, 0, 0, m, n, k, 1, a, 0, k, b, 0, n, 0, c, 0, n) == CLRNN_OK && clrnn_context_finish(ctx) == CLRNN_OK) {
+        clEnqueueReadBuffer(clrnn_context_cl_queue(ctx), c, CL_TRUE, 0, m * n * 4, C, 0, NULL, NULL);
+        maxerr = 0;
+        for (size_t i = 0; i < m; ++i)
+            for (size_t j = 0; j < n; ++j) {
+                double s = 0;
+                for (size_t p = 0; p < k; ++p) s += (double)A[i * k + p] * B[p * n + j];
+                maxerr = fmax(maxerr, fabs(s - C[i * n + j]));
+            }
+        if (gflops) {
+            double best = 1e30;
+            for (int rep = 0; rep < 5; ++rep) {
+                double t0 = now_ms();
+                clrnn_sgemm(ctx, 0, 0, m, n, k, 1, a, 0, k, b, 0, n, 0, c, 0, n);
+                clrnn_context_finish(ctx);
+                best = fmin(best, now_ms() - t0);
+            }
+            *gflops = 2.0 * m * n * k / (best * 1e6);
+        }
+    }
+    clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(c);
+    free(A), free(B), free(C);
+    return maxerr;
+}
+
+/* One rnn configuration on the device against the reference; returns max abs error or -1. */
+static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_direction dir) {
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = cell, d.linear_before_reset = lbr, d.direction = dir;
+    d.input_size = 5, d.hidden_size = 9, d.num_layers = 2;
+    clrnn_rnn *r;
+    if (clrnn_rnn_create(ctx, &d, &r) != CLRNN_OK) return -1;
+    const int D = dir == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1, G = cell == CLRNN_CELL_LSTM ? 4 : cell == CLRNN_CELL_GRU ? 3 : 1;
+    const int H = 9, T = 7, N = 3;
+    for (int l = 0; l < 2; ++l)
+        for (int dd = 0; dd < D; ++dd) {
+            const int I = l ? D * H : 5;
+            float *w = malloc(sizeof(float) * G * H * I), *rr = malloc(sizeof(float) * G * H * H), *b = malloc(sizeof(float) * 2 * G * H);
+            for (int i = 0; i < G * H * I; ++i) w[i] = frand(-0.4f, 0.4f);
+            for (int i = 0; i < G * H * H; ++i) rr[i] = frand(-0.4f, 0.4f);
+            for (int i = 0; i < 2 * G * H; ++i) b[i] = frand(-0.4f, 0.4f);
+            clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dd, CLRNN_PARAM_W, w, (size_t)G * H * I);
+            clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dd, CLRNN_PARAM_R, rr, (size_t)G * H * H);
+            clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dd, CLRNN_PARAM_B, b, (size_t)2 * G * H);
+            free(w), free(rr), free(b);
+        }
+    float x[7 * 3 * 5], y[7 * 3 * 18], yr[7 * 3 * 18], hn[2 * 2 * 3 * 9], hr[2 * 2 * 3 * 9];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; ++i) x[i] = frand(-1, 1);
+    for (size_t i = 0; i < sizeof y / sizeof y[0]; ++i) y[i] = yr[i] = 1234567.0f;
+    const int32_t lens[3] = {7, 4, 1};
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.seq_lens = lens, a.y.host = y, a.hn.host = hn;
+    double err = -1;
+    if (clrnn_rnn_forward(r, &a) == CLRNN_OK) {
+        a.y.host = yr, a.hn.host = hr;
+        clrnn_reference_forward(r, &a);
+        err = 0;
+        for (int i = 0; i < T * N * D * H; ++i) err = fmax(err, isnan(y[i]) ? INFINITY : fabs(y[i] - yr[i]));
+        for (int i = 0; i < 2 * D * N * H; ++i) err = fmax(err, fabs(hn[i] - hr[i]));
+    }
+    clrnn_rnn_destroy(r);
+    return err;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck]\n"
+                    "  SPEC: an index, gpu|cpu|accelerator, or a name substring (pocl, nvidia, ...);\n"
+                    "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device\n");
+}
+
+int main(int argc, char **argv) {
+    const char *spec = getenv("CLRNN_DEVICE"), *cache_dir = NULL;
+    int list_only = 0, json = 0, selfcheck = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) spec = argv[++i];
+        else if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc) cache_dir = argv[++i];
+        else if (!strcmp(argv[i], "--list")) list_only = 1;
+        else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--no-selfcheck")) selfcheck = 0;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage();
+            return 0;
+        } else {
+            fprintf(stderr, "clrnn-probe: unknown argument '%s'\n", argv[i]);
+            usage();
+            return 2;
+        }
+    }
+    size_t n = 0;
+    clrnn_device_info devs[64];
+    if (clrnn_list_devices(devs, 64, &n) != CLRNN_OK) {
+        fprintf(stderr, "clrnn-probe: %s\n", clrnn_last_error());
+        return 2;
+    }
+    if (n > 64) n = 64;
+    int def = -1, chosen = -1;
+    clrnn_select_device(NULL, &def);
+    if (clrnn_select_device(spec, &chosen) != CLRNN_OK) {
+        fprintf(stderr, "clrnn-probe: %s\n", clrnn_last_error());
+        return 2;
+    }
+    if (!json) {
+        printf("clrnn %s — OpenCL devices\n", clrnn_version_string());
+        for (size_t i = 0; i < n; ++i) {
+            const clrnn_device_info *d = &devs[i];
+            printf("%c%c [%d] %s\n", (int)i == def ? '*' : ' ', (int)i == chosen ? '>' : ' ', d->index, d->name);
+            printf("       platform %s (%s), vendor %s, driver %s\n", d->platform_name, d->platform_version, d->vendor,
+                   d->driver_version);
+            printf("       %s, %u compute units @ %u MHz, %.1f GiB global, %llu KiB local, max work-group %zu, fp16 %s, fp64 %s\n",
+                   type_name(d->type), d->compute_units, d->max_clock_mhz, d->global_mem_bytes / 1073741824.0,
+                   (unsigned long long)(d->local_mem_bytes / 1024), d->max_work_group_size, d->fp16 ? "yes" : "no",
+                   d->fp64 ? "yes" : "no");
+        }
+        printf("   (* default, > chosen)\n");
+    }
+    double cold_ms = -1, warm_ms = -1, gflops = 0;
+    int first_from_cache = 0;
+    if (!list_only) {
+        char spec_idx[16];
+        snprintf(spec_idx, sizeof spec_idx, "%d", chosen);
+        clrnn_context_params p = clrnn_context_default_params();
+        p.device = spec_idx;
+        p.cache_dir = cache_dir;
+        clrnn_context *ctx = NULL;
+        clrnn_build_info bi;
+        /* 1: as an application would (cache on); 2: cold compile (cache off); 3: cache hit */
+        clrnn_status st = clrnn_context_create(&p, &ctx);
+        if (st != CLRNN_OK) {
+            add_check(0, "kernel build", "%s", clrnn_last_error());
+        } else {
+            clrnn_context_build_info(ctx, &bi);
+            first_from_cache = bi.from_cache;
+            double first_ms = bi.build_ms;
+            clrnn_context_params pc = p;
+            pc.disable_cache = 1;
+            clrnn_context *cold = NULL;
+            if (clrnn_context_create(&pc, &cold) == CLRNN_OK) {
+                clrnn_build_info cb;
+                clrnn_context_build_info(cold, &cb);
+                cold_ms = cb.build_ms;
+                clrnn_context_destroy(cold);
+            }
+            clrnn_context *warm = NULL;
+            if (clrnn_context_create(&p, &warm) == CLRNN_OK) {
+                clrnn_build_info wb;
+                clrnn_context_build_info(warm, &wb);
+                warm_ms = wb.from_cache ? wb.build_ms : -1;
+                clrnn_context_destroy(warm);
+            }
+            if (!first_from_cache && first_ms > cold_ms) cold_ms = first_ms;
+            add_check(cold_ms >= 0, "kernel build (cold)", "%.0f ms", cold_ms);
+            if (bi.cache_path[0])
+                add_check(warm_ms >= 0 && warm_ms < cold_ms, "kernel cache hit", "%.1f ms (%.0fx faster than cold), %s%s",
+                          warm_ms, warm_ms > 0 ? cold_ms / warm_ms : 0.0, bi.cache_path,
+                          first_from_cache ? "; this run started warm" : "");
+            else
+                add_check(1, "kernel cache", "disabled%s%s", bi.cache_warning[0] ? ": " : "", bi.cache_warning);
+            double e = sgemm_check(ctx, 67, 45, 33, NULL);
+            add_check(e >= 0 && e < 1e-4, "sgemm 67x45x33 vs C", "max abs err %.2g", e);
+            e = sgemm_check(ctx, 512, 512, 512, &gflops);
+            add_check(e >= 0 && e < 1e-3, "sgemm 512^3 vs C", "max abs err %.2g, %.1f GFLOP/s", e, gflops);
+            if (selfcheck) {
+                static const struct {
+                    const char *name;
+                    clrnn_cell cell;
+                    int lbr;
+                } cells[] = {{"rnn", CLRNN_CELL_RNN, 0}, {"lstm", CLRNN_CELL_LSTM, 0}, {"gru", CLRNN_CELL_GRU, 0}, {"gru_lbr", CLRNN_CELL_GRU, 1}};
+                static const char *dirs[] = {"forward", "reverse", "bidirectional"};
+                for (int c = 0; c < 4; ++c)
+                    for (int dd = 0; dd < 3; ++dd) {
+                        double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, (clrnn_direction)dd);
+                        char name[96];
+                        snprintf(name, sizeof name, "self-check %s %s", cells[c].name, dirs[dd]);
+                        add_check(re >= 0 && re <= 1e-5, name, "2 layers, lengths {7,4,1}: max abs err %.2g vs reference", re);
+                    }
+            }
+            clrnn_context_destroy(ctx);
+        }
+    }
+    int failed = 0;
+    for (int i = 0; i < n_checks; ++i) failed += !checks[i].pass;
+    if (json) {
+        printf("{\"version\":\"%s\",\"default_device\":%d,\"chosen_device\":%d,\"devices\":[", clrnn_version_string(), def, chosen);
+        for (size_t i = 0; i < n; ++i) {
+            const clrnn_device_info *d = &devs[i];
+            printf("%s{\"index\":%d,\"name\":", i ? "," : "", d->index);
+            json_str(d->name);
+            printf(",\"platform\":");
+            json_str(d->platform_name);
+            printf(",\"platform_version\":");
+            json_str(d->platform_version);
+            printf(",\"vendor\":");
+            json_str(d->vendor);
+            printf(",\"driver_version\":");
+            json_str(d->driver_version);
+            printf(",\"type\":\"%s\",\"compute_units\":%u,\"max_clock_mhz\":%u,\"global_mem_bytes\":%llu,"
+                   "\"local_mem_bytes\":%llu,\"max_work_group_size\":%zu,\"fp16\":%s,\"fp64\":%s}",
+                   type_name(d->type), d->compute_units, d->max_clock_mhz, (unsigned long long)d->global_mem_bytes,
+                   (unsigned long long)d->local_mem_bytes, d->max_work_group_size, d->fp16 ? "true" : "false",
+                   d->fp64 ? "true" : "false");
+        }
+        printf("],\"cold_build_ms\":%.3f,\"warm_build_ms\":%.3f,\"sgemm_gflops\":%.3f,\"checks\":[", cold_ms, warm_ms, gflops);
+        for (int i = 0; i < n_checks; ++i) {
+            printf("%s{\"name\":", i ? "," : "");
+            json_str(checks[i].name);
+            printf(",\"pass\":%s,\"detail\":", checks[i].pass ? "true" : "false");
+            json_str(checks[i].detail);
+            printf("}");
+        }
+        printf("],\"pass\":%s}\n", failed ? "false" : "true");
+    } else if (!list_only) {
+        printf("\nchecks on [%d] %s\n", chosen, devs[chosen].name);
+        for (int i = 0; i < n_checks; ++i)
+            printf("  %-4s %-34s %s\n", checks[i].pass ? "PASS" : "FAIL", checks[i].name, checks[i].detail);
+        printf("%d passed, %d failed\n", n_checks - failed, failed);
+    }
+    return failed ? 1 : 0;
+}
