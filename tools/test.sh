@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Quick start, step 2: build and run the whole test suite under ctest (PoCL by default).
+#   tools/test.sh              normal build in build/
+#   tools/test.sh --sanitize   AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/tools/install-deps.sh"
+if [ "${1:-}" = "--sanitize" ]; then
+  build="${CLRNN_BUILD_DIR:-$root/build-asan}"
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCLRNN_SANITIZE=ON
+else
+  build="${CLRNN_BUILD_DIR:-$root/build}"
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$build" -j"$(nproc)"
+cd "$build"
+ctest --output-on-failure -j"$(nproc)" --timeout 1800
