@@ -106,6 +106,63 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
     clrnn_rnn_release_device_ws(r);
 }
 
+/* Tiled plan: gates packed in 16-wide blocks, column (d, block, gate, lane); see cl/step_tiled.cl.
+ * Padding lanes (j >= H) get zero weights. */
+static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t cap) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb;
+    const int I = r->lw[l * D].in_size;
+    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const size_t cols = (size_t)D * G * Hp;
+    clrnn_context *ctx = r->ctx;
+    clrnn_status st;
+    (void)cap;
+    /* WTp [D][Hb][I][G][16]: the input-projection kernel reads it like RTp */
+    memset(tmp, 0, (size_t)I * cols * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j)
+                for (int i = 0; i < I; ++i)
+                    tmp[((((size_t)dir * Hb + j / 16) * I + i) * G + g) * 16 + j % 16] = w->W[((size_t)g * H + j) * I + i];
+    }
+    if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)I * cols * sizeof(float), "input weights")) != CLRNN_OK)
+        return st;
+    /* RTp [D][Hb][K][G][16] */
+    memset(tmp, 0, (size_t)D * Hb * K * G * 16 * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j)
+                for (int k = 0; k < K; ++k)
+                    tmp[((((size_t)dir * Hb + j / 16) * K + k) * G + g) * 16 + j % 16] = w->R[((size_t)g * H + j) * K + k];
+    }
+    if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * Hb * K * G * 16 * sizeof(float), "recurrent weights")) != CLRNN_OK)
+        return st;
+    /* bias [D][2][Hb][G][16]: x-side (folded) and recurrent (lbr n gate) */
+    memset(tmp, 0, (size_t)D * 2 * Hb * G * 16 * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j) {
+                const int k = g * H + j;
+                float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
+                if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
+                const size_t o = (((size_t)dir * 2 * Hb + j / 16) * G + g) * 16 + j % 16;
+                tmp[o] = bx;
+                tmp[o + (size_t)Hb * G * 16] = w->Rb[k];
+            }
+    }
+    if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * Hb * G * 16 * sizeof(float), "biases")) != CLRNN_OK)
+        return st;
+    /* peep [D][3][Hp] */
+    memset(tmp, 0, (size_t)D * 3 * Hp * sizeof(float));
+    for (int dir = 0; dir < D; ++dir)
+        for (int q = 0; q < 3; ++q)
+            memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
+    return upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes");
+}
+
 /* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
 static clrnn_status upload_weights(clrnn_rnn *r) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -118,9 +175,20 @@ static clrnn_status upload_weights(clrnn_rnn *r) {
     size_t n_max = n_wt > n_rt ? n_wt : n_rt;
     if (n_proj > n_max) n_max = n_proj;
     if (r->desc.dense_size > 0 && (size_t)r->O * r->Hm > n_max) n_max = (size_t)r->O * r->Hm;
+    if (r->tiled) {
+        const size_t GHp = (size_t)G * 16 * r->Hb;
+        const size_t n_tiled = max_in * D * GHp > (size_t)D * Hr * GHp ? max_in * D * GHp : (size_t)D * Hr * GHp;
+        if (n_tiled > n_max) n_max = n_tiled;
+        if ((size_t)D * 2 * GHp > n_max) n_max = (size_t)D * 2 * GHp;
+        if ((size_t)D * 3 * 16 * r->Hb > n_max) n_max = (size_t)D * 3 * 16 * r->Hb;
+    }
     float *tmp = malloc(n_max * sizeof(float) + (size_t)D * 2 * GH * sizeof(float) + 64);
     if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "weight repacking buffer");
     for (int l = 0; l < d->num_layers && st == CLRNN_OK; ++l) {
+        if (r->tiled) {
+            st = upload_layer_tiled(r, l, tmp, n_max);
+            continue;
+        }
         const int I = r->lw[l * D].in_size;
         /* WT [I, D*G*H]: both directions' input weights side by side, one GEMM for the layer */
         for (int dir = 0; dir < D; ++dir) {
@@ -194,7 +262,7 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
     clrnn_context *ctx = r->ctx;
     const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
     size_t TN, tmp;
-    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->G * H, &tmp) ||
+    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->G * 16 * (size_t)r->Hb, &tmp) ||
         !clrnn_mul_size(TN, (size_t)d->input_size, &tmp) || !clrnn_mul_size(TN, (size_t)(r->O > r->Hm ? r->O : r->Hm) + D * Hr, &tmp))
         return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
     clrnn_rnn_release_device_ws(r);
@@ -203,13 +271,13 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
 #define ALLOC(mem, elems, what) \
     if ((st = alloc_buf(ctx, &(mem), (elems), sizeof(float), total, what)) != CLRNN_OK) goto fail
     ALLOC(ws->x, TN * d->input_size, "input staging");
-    ALLOC(ws->x_proj, TN * D * r->G * H, "input projections");
+    ALLOC(ws->x_proj, TN * D * r->G * (r->tiled ? 16 * (size_t)r->Hb : H), "input projections");
     ALLOC(ws->y_a, TN * D * Hr, "layer outputs");
     if (d->num_layers > 1) ALLOC(ws->y_b, TN * D * Hr, "layer outputs");
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
-            ALLOC(ws->h[l][i], D * N * Hr, "hidden state");
-            if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * H, "cell state");
+            ALLOC(ws->h[l][i], D * N * (size_t)r->Hs, "hidden state");
+            if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * (size_t)r->Hc, "cell state");
         }
     ALLOC(ws->h_raw, D * N * H, "step scratch");
     if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * H, "update gate");
@@ -217,6 +285,20 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
     ALLOC(ws->y_out, TN * (size_t)(r->O > (int)(D * Hr) ? r->O : (int)(D * Hr)), "output staging");
     if (d->dense_size > 0) ALLOC(ws->dense_in, TN * r->Hm, "dense input");
 #undef ALLOC
+    /* Zero the states once: padded lanes of the tiled plan are then defined (never used as input). */
+    const float zero = 0.0f;
+    for (int l = 0; l < d->num_layers; ++l)
+        for (int i = 0; i < 2; ++i) {
+            cl_int err = clEnqueueFillBuffer(ctx->queue, ws->h[l][i], &zero, sizeof zero, 0,
+                                             D * N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
+            if (err == CL_SUCCESS && ws->c[l][i])
+                err = clEnqueueFillBuffer(ctx->queue, ws->c[l][i], &zero, sizeof zero, 0,
+                                          D * N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
+            if (err != CL_SUCCESS) {
+                st = clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing the states");
+                goto fail;
+            }
+        }
     ws->T = T;
     ws->N = N;
     return CLRNN_OK;
@@ -319,6 +401,69 @@ static clrnn_status store_tensor(clrnn_context *ctx, cl_mem src, size_t src_off,
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBuffer", "writing an output");
 }
 
+/* States live on the device with a row stride (`stride` floats per (dir, row)) that may exceed the
+ * user's packed width (tiled plan: 16-lane blocks). These move [rows, width] blocks between the two. */
+static clrnn_status load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tensor *t, size_t t_off, size_t rows,
+                               size_t width, size_t stride) {
+    if (!t->host && !t->mem) return load_tensor(ctx, dst, 0, t, 0, rows * stride * sizeof(float)); /* zeros */
+    if (stride == width) return load_tensor(ctx, dst, 0, t, t_off, rows * width * sizeof(float));
+    const size_t zero[3] = {0, 0, 0}, region[3] = {width * sizeof(float), rows, 1};
+    cl_int err;
+    if (t->host) {
+        err = clEnqueueWriteBufferRect(ctx->queue, dst, CL_FALSE, zero, zero, region, stride * sizeof(float), 0,
+                                       width * sizeof(float), 0, (const char *)t->host + t_off, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBufferRect", "loading a state");
+    }
+    const size_t src_origin[3] = {t->offset + t_off, 0, 0};
+    err = clEnqueueCopyBufferRect(ctx->queue, t->mem, dst, src_origin, zero, region, width * sizeof(float), 0,
+                                  stride * sizeof(float), 0, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBufferRect", "loading a state");
+}
+
+static clrnn_status store_state(clrnn_context *ctx, cl_mem src, const clrnn_tensor *t, size_t t_off, size_t rows,
+                                size_t width, size_t stride) {
+    if (stride == width) return store_tensor(ctx, src, 0, t, t_off, rows * width * sizeof(float));
+    const size_t zero[3] = {0, 0, 0}, region[3] = {width * sizeof(float), rows, 1};
+    cl_int err;
+    if (t->host) {
+        err = clEnqueueReadBufferRect(ctx->queue, src, CL_FALSE, zero, zero, region, stride * sizeof(float), 0,
+                                      width * sizeof(float), 0, (char *)t->host + t_off, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueReadBufferRect", "reading a state");
+    }
+    const size_t dst_origin[3] = {t->offset + t_off, 0, 0};
+    err = clEnqueueCopyBufferRect(ctx->queue, src, t->mem, zero, dst_origin, region, stride * sizeof(float), 0,
+                                  width * sizeof(float), 0, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBufferRect", "writing a state");
+}
+
+/* Row groups for the tiled kernels: the fewest that still give every compute unit two work-items
+ * (units = work-items per group), so each work-item keeps its weight slice in cache across more rows. */
+static void tiled_groups(const clrnn_context *ctx, int n_rb, int units, int *groups, int *rb_per_item) {
+    int g = (2 * (int)ctx->info.compute_units + units - 1) / units;
+    if (getenv("CLRNN_TILED_GROUPS")) g = atoi(getenv("CLRNN_TILED_GROUPS"));
+    g = g < 1 ? 1 : g > n_rb ? n_rb : g;
+    *rb_per_item = (n_rb + g - 1) / g;
+    *groups = (n_rb + *rb_per_item - 1) / *rb_per_item;
+}
+
+/* x_proj for one layer: the tiled kernel, or CLBlast for the generic plan. */
+static clrnn_status input_projection(clrnn_rnn *r, int l, int rows, cl_mem in, size_t in_off) {
+    clrnn_context *ctx = r->ctx;
+    const int I = r->lw[l * r->D].in_size, H = r->desc.hidden_size;
+    if (!r->tiled) {
+        const size_t cols = (size_t)r->D * r->G * H;
+        return clrnn_sgemm_locked(ctx, 0, 0, (size_t)rows, cols, (size_t)I, 1.0f, in, in_off, (size_t)I, r->dw.WT[l], 0,
+                                  cols, 0.0f, r->ws.x_proj, 0, cols);
+    }
+    const clrnn_kernel_id id = r->G == 4 ? CLRNN_K_xproj_tiled_4 : r->G == 3 ? CLRNN_K_xproj_tiled_3 : CLRNN_K_xproj_tiled_1;
+    int groups, rb_per_item;
+    tiled_groups(ctx, (rows + 3) / 4, r->Hb * r->D, &groups, &rb_per_item);
+    kargs a = begin(ctx, id, "xproj_tiled");
+    a_int(&a, rows), a_int(&a, H), a_int(&a, I), a_mem(&a, in), a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]);
+    a_mem(&a, r->ws.x_proj), a_int(&a, rb_per_item);
+    return launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+}
+
 /* One layer's recurrence over all T steps, both directions in each launch. */
 static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -331,7 +476,46 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
     clrnn_status st = CLRNN_OK;
     cl_mem *h = ws->h[l], *c = ws->c[l];
 
-    if (d->cell == CLRNN_CELL_RNN || (d->cell == CLRNN_CELL_GRU && d->linear_before_reset)) {
+    if (r->tiled) {
+        /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
+        const int mr = N >= 8 ? 4 : 1;
+        const int lstm = d->cell == CLRNN_CELL_LSTM, rnn = d->cell == CLRNN_CELL_RNN;
+        clrnn_kernel_id id = lstm ? (mr == 4 ? CLRNN_K_lstm_step_tiled_4 : CLRNN_K_lstm_step_tiled_1)
+                             : rnn ? (mr == 4 ? CLRNN_K_rnn_step_tiled_4 : CLRNN_K_rnn_step_tiled_1)
+                                   : (mr == 4 ? CLRNN_K_gru_lbr_step_tiled_4 : CLRNN_K_gru_lbr_step_tiled_1);
+        kargs a = begin(ctx, id, "step_tiled");
+        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
+        a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
+        cl_uint h_arg;
+        if (lstm) {
+            a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
+            h_arg = a.i;
+            a_mem(&a, h[0]), a_mem(&a, c[0]), a_mem(&a, h[1]), a_mem(&a, c[1]), a_mem(&a, y_layer);
+            a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0)), a_int(&a, policy), a_flt(&a, d->clip);
+            a_flt(&a, d->cell_clip), a_flt(&a, fill);
+        } else {
+            a_mem(&a, dw->acts);
+            h_arg = a.i;
+            a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, y_layer), a_int(&a, policy), a_flt(&a, d->clip), a_flt(&a, fill);
+        }
+        /* Fewest row groups that still give every compute unit two work-items: each work-item then
+         * keeps its slice of Rᵀ in cache across more of the batch. */
+        int groups, rb_per_item;
+        tiled_groups(ctx, (N + mr - 1) / mr, r->Hb * D, &groups, &rb_per_item);
+        a_int(&a, rb_per_item);
+        const size_t rows = (size_t)groups;
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            const int cur = s & 1, nxt = (s + 1) & 1;
+            a_set_int(&a, 0, s);
+            if (lstm) {
+                a_set_mem(&a, h_arg, h[cur]), a_set_mem(&a, h_arg + 1, c[cur]);
+                a_set_mem(&a, h_arg + 2, h[nxt]), a_set_mem(&a, h_arg + 3, c[nxt]);
+            } else {
+                a_set_mem(&a, h_arg, h[cur]), a_set_mem(&a, h_arg + 1, h[nxt]);
+            }
+            st = launch(ctx, &a, (size_t)r->Hb, rows, (size_t)D, 1);
+        }
+    } else if (d->cell == CLRNN_CELL_RNN || (d->cell == CLRNN_CELL_GRU && d->linear_before_reset)) {
         const int rnn = d->cell == CLRNN_CELL_RNN;
         kargs a = begin(ctx, rnn ? CLRNN_K_rnn_step : CLRNN_K_gru_lbr_step, rnn ? "rnn_step" : "gru_lbr_step");
         const size_t lws = step_lws(ctx, a.k, H);
@@ -513,7 +697,6 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_context *ctx = r->ctx;
     const int T = args->seq_length, N = args->batch, D = r->D, H = d->hidden_size, Hr = r->Hr, L = d->num_layers;
-    const int GH = r->G * H;
     clrnn_status st;
     if (r->dirty && (st = upload_weights(r)) != CLRNN_OK) return st;
     if ((st = ensure_workspace(r, T, N)) != CLRNN_OK) return st;
@@ -546,9 +729,11 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
 
     /* initial states: layer l's slab of h0/c0 goes to its ping buffer */
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
+    const size_t state_rows = (size_t)D * N;
     for (int l = 0; l < L; ++l) {
-        if ((st = load_tensor(ctx, ws->h[l][0], 0, &args->h0, l * h_slab, h_slab)) != CLRNN_OK) return st;
-        if (d->cell == CLRNN_CELL_LSTM && (st = load_tensor(ctx, ws->c[l][0], 0, &args->c0, l * c_slab, c_slab)) != CLRNN_OK)
+        if ((st = load_state(ctx, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
+        if (d->cell == CLRNN_CELL_LSTM &&
+            (st = load_state(ctx, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }
 
@@ -556,11 +741,9 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     size_t in_off = x_off;
     int final_idx = 0;
     for (int l = 0; l < L; ++l) {
-        const int I = r->lw[l * D].in_size;
-        /* x_proj [T*N, D*G*H] = input [T*N, I] · WT [I, D*G*H] (biases are added in the step kernel) */
-        st = clrnn_sgemm_locked(ctx, 0, 0, (size_t)T * N, (size_t)D * GH, (size_t)I, 1.0f, layer_in, in_off, (size_t)I,
-                                r->dw.WT[l], 0, (size_t)D * GH, 0.0f, ws->x_proj, 0, (size_t)D * GH);
-        if (st != CLRNN_OK) return st;
+        /* x_proj [T*N, D*G*H] = input [T*N, I] · Wᵀ for all steps and directions (biases are added in
+         * the step kernel) */
+        if ((st = input_projection(r, l, T * N, layer_in, in_off)) != CLRNN_OK) return st;
         const int xp_batch_major = l == 0 && d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
         if ((st = scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
         layer_in = layer_out;
@@ -572,10 +755,10 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     /* final states */
     for (int l = 0; l < L; ++l) {
         if ((args->hn.host || args->hn.mem) &&
-            (st = store_tensor(ctx, ws->h[l][final_idx], 0, &args->hn, l * h_slab, h_slab)) != CLRNN_OK)
+            (st = store_state(ctx, ws->h[l][final_idx], &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
             return st;
         if ((args->cn.host || args->cn.mem) &&
-            (st = store_tensor(ctx, ws->c[l][final_idx], 0, &args->cn, l * c_slab, c_slab)) != CLRNN_OK)
+            (st = store_state(ctx, ws->c[l][final_idx], &args->cn, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }
 
@@ -584,7 +767,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
         const int batch_major = d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
         if (args->last_only) {
             /* the last layer's final states are each direction's last output: [D, N, Hr] */
-            st = emit_outputs(r, args, ws->h[L - 1][final_idx], 1, 0, Hr, N * Hr, D * T * N, 0, 0);
+            st = emit_outputs(r, args, ws->h[L - 1][final_idx], 1, 0, r->Hs, N * r->Hs, D * T * N, 0, 0);
         } else {
             int rev_mask = 0;
             if (d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
@@ -599,8 +782,9 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
 
 clrnn_status clrnn_rnn_forward(clrnn_rnn *r, const clrnn_forward_args *args) {
     clrnn_clear_error();
-    if (!r || !args) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_forward: rnn and args are required");
-    clrnn_status st = check_args(r, args);
+    clrnn_status st = clrnn_rnn_check_forward_entry(r, args, "clrnn_rnn_forward"); /* live handles, own cl_mem */
+    if (st != CLRNN_OK) return st;
+    st = check_args(r, args);
     if (st != CLRNN_OK) return st;
     if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
     mtx_lock(&r->ctx->lock);

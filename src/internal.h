@@ -60,8 +60,31 @@ int clrnn_cache_resolve_dir(const char *param_dir, char *out, size_t cap);
 /* mkdir -p */
 clrnn_status clrnn_mkdirs(const char *path);
 
+/* ---- handles (context.c): registry of live objects ----
+ * Every context and rnn is registered on create and removed on destroy, so a public function can
+ * tell a live object from a destroyed or foreign pointer WITHOUT dereferencing it (a magic field
+ * inside the object would mean reading freed memory). Best effort: once freed memory is reused for
+ * a new object of the same kind, a stale pointer names that new object; an rnn therefore also
+ * records the id of its context, so a destroyed-and-replaced context is still detected. */
+typedef enum clrnn_handle_kind { CLRNN_HANDLE_CONTEXT = 1, CLRNN_HANDLE_RNN = 2 } clrnn_handle_kind;
+/* Registers a new object; returns its id (never 0), or 0 when out of memory. */
+uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind);
+/* Removes a live object of that kind; returns 0 if obj is not one (nothing is removed). */
+int clrnn_handle_unregister(const void *obj, clrnn_handle_kind kind);
+/* Id of a live object of that kind, 0 if obj is not one. Never dereferences obj. */
+uint64_t clrnn_handle_id(const void *obj, clrnn_handle_kind kind);
+/* Entry checks of the public functions: NULL is CLRNN_ERR_NULL_ARGUMENT; a destroyed, foreign or
+ * wrong-kind pointer is CLRNN_ERR_INVALID_ARGUMENT with a message naming `func`. check_rnn also
+ * fails when the rnn's context has been destroyed. */
+clrnn_status clrnn_check_context(const clrnn_context *ctx, const char *func);
+clrnn_status clrnn_check_rnn(const clrnn_rnn *rnn, const char *func);
+/* Entry check of clrnn_rnn_forward (rnn_desc.c): check_rnn, then every device tensor of `args`
+ * must belong to the rnn's OpenCL context. */
+clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_forward_args *args, const char *func);
+
 /* ---- context ---- */
 struct clrnn_context {
+    uint64_t handle_id; /* registry id (clrnn_handle_register) */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl_ctx;
@@ -71,6 +94,7 @@ struct clrnn_context {
     cl_kernel kernels[CLRNN_K_COUNT_];
     clrnn_build_info build;
     mtx_t lock; /* serialises enqueues and kernel-argument setting on this context */
+    int lock_ready; /* lock was initialised */
 };
 
 /* ---- gemm.c ---- */
@@ -124,8 +148,12 @@ typedef struct clrnn_device_weights {
 
 struct clrnn_rnn {
     clrnn_context *ctx;
+    uint64_t ctx_id; /* ctx->handle_id when created: detects a destroyed (even reused) context */
     clrnn_rnn_desc desc;
     int D, G, Hr, Hm, O; /* directions, gates, state size, merged size, output size */
+    /* Plan: the register-tiled step kernels (cl/step_tiled.cl) or the simple per-unit kernels
+     * (cl/gates_*.cl). Tiled packs gates in 16-wide blocks: Hb blocks, states strided by Hs. */
+    int tiled, Hb, Hs, Hc; /* Hs: h state stride; Hc: c state stride */
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */
     float *dense_b;          /* [O] */

@@ -90,23 +90,38 @@ static void free_layer(clrnn_layer_weights *w) {
     free(w->proj);
 }
 
+static void rnn_free(clrnn_rnn *r);
+
 clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out) {
     clrnn_clear_error();
     if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_create: out is NULL");
     *out = NULL;
-    if (!ctx || !desc) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_create: ctx and desc are required");
-    clrnn_status st = validate(desc);
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_rnn_create");
     if (st != CLRNN_OK) return st;
+    if (!desc) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_create: desc is NULL");
+    if ((st = validate(desc)) != CLRNN_OK) return st;
 
     clrnn_rnn *r = calloc(1, sizeof *r);
     if (!r) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "rnn object");
     r->ctx = ctx;
+    r->ctx_id = clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT);
     r->desc = *desc;
     r->D = desc->direction == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1;
     r->G = clrnn_cell_gates(desc->cell);
     r->Hr = desc->proj_size > 0 ? desc->proj_size : desc->hidden_size;
     r->Hm = (r->D == 2 && desc->merge != CLRNN_MERGE_CONCAT && desc->merge != CLRNN_MERGE_NONE) ? r->Hr : r->D * r->Hr;
     r->O = desc->dense_size > 0 ? desc->dense_size : r->Hm;
+    /* Plan. The tiled kernels cover the common cells (RNN, LSTM without projection, GRU
+     * linear-before-reset) and win on CPU devices, where explicit 16-wide vectors are what makes
+     * PoCL fast; the per-unit kernels cover everything and suit GPUs. CLRNN_PLAN=tiled|generic
+     * overrides the choice (tests run both). */
+    const int tiled_ok = desc->cell == CLRNN_CELL_RNN || (desc->cell == CLRNN_CELL_LSTM && desc->proj_size == 0) ||
+                         (desc->cell == CLRNN_CELL_GRU && desc->linear_before_reset);
+    const char *plan = getenv("CLRNN_PLAN");
+    r->tiled = tiled_ok && (plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU);
+    r->Hb = (desc->hidden_size + 15) / 16;
+    r->Hs = r->tiled ? 16 * r->Hb : r->Hr;
+    r->Hc = r->tiled ? 16 * r->Hb : desc->hidden_size;
     r->dirty = 1;
     const size_t H = (size_t)desc->hidden_size, GH = (size_t)r->G * H;
     r->lw = calloc((size_t)desc->num_layers * r->D, sizeof *r->lw);
@@ -128,16 +143,30 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
         r->dense_b = calloc((size_t)r->O, sizeof(float));
         if (!r->dense_W || !r->dense_b) goto oom;
     }
+    if (!clrnn_handle_register(r, CLRNN_HANDLE_RNN)) {
+        rnn_free(r);
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "rnn handle registry");
+    }
     *out = r;
     return CLRNN_OK;
 oom:
-    clrnn_rnn_destroy(r);
+    rnn_free(r);
     return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "host weight storage for L=%d H=%d", desc->num_layers,
                       desc->hidden_size);
 }
 
+/* A NULL, destroyed or foreign pointer is ignored (the reason is left in clrnn_last_error()).
+ * An rnn may be destroyed after its context: its device buffers keep the OpenCL context alive. */
 void clrnn_rnn_destroy(clrnn_rnn *r) {
     if (!r) return;
+    if (!clrnn_handle_unregister(r, CLRNN_HANDLE_RNN)) {
+        clrnn_check_rnn(r, "clrnn_rnn_destroy (ignored)");
+        return;
+    }
+    rnn_free(r);
+}
+
+static void rnn_free(clrnn_rnn *r) {
     clrnn_rnn_release_device(r);
     if (r->lw)
         for (int i = 0; i < r->desc.num_layers * r->D; ++i) free_layer(&r->lw[i]);
@@ -149,12 +178,40 @@ void clrnn_rnn_destroy(clrnn_rnn *r) {
 }
 
 clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc) {
-    if (!rnn || !desc) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_get_desc: NULL argument");
+    /* allowed after the context is gone: only the rnn itself is read */
+    if (!clrnn_handle_id(rnn, CLRNN_HANDLE_RNN)) return clrnn_check_rnn(rnn, "clrnn_rnn_get_desc");
+    if (!desc) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_get_desc: desc is NULL");
     *desc = rnn->desc;
     return CLRNN_OK;
 }
 
-int clrnn_rnn_num_directions(const clrnn_rnn *rnn) { return rnn ? rnn->D : 0; }
-int clrnn_rnn_state_size(const clrnn_rnn *rnn) { return rnn ? rnn->Hr : 0; }
-int clrnn_rnn_output_size(const clrnn_rnn *rnn) { return rnn ? rnn->O : 0; }
-size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn) { return rnn ? rnn->ws.bytes : 0; }
+/* The size queries answer 0 for a NULL, destroyed or foreign rnn. */
+static int live(const clrnn_rnn *rnn) { return clrnn_handle_id(rnn, CLRNN_HANDLE_RNN) != 0; }
+int clrnn_rnn_num_directions(const clrnn_rnn *rnn) { return live(rnn) ? rnn->D : 0; }
+int clrnn_rnn_state_size(const clrnn_rnn *rnn) { return live(rnn) ? rnn->Hr : 0; }
+int clrnn_rnn_output_size(const clrnn_rnn *rnn) { return live(rnn) ? rnn->O : 0; }
+size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn) { return live(rnn) ? rnn->ws.bytes : 0; }
+
+static clrnn_status check_mem(const clrnn_rnn *rnn, const clrnn_tensor *t, const char *name, const char *func) {
+    if (!t->mem) return CLRNN_OK;
+    cl_context owner = NULL;
+    cl_int err = clGetMemObjectInfo(t->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    if (err != CL_SUCCESS)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s.mem is not a valid cl_mem (%s)", func, name,
+                          clrnn_cl_error_name(err));
+    if (owner != rnn->ctx->cl_ctx)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s.mem belongs to another OpenCL context than the rnn's", func,
+                          name);
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_forward_args *args, const char *func) {
+    clrnn_status st = clrnn_check_rnn(rnn, func);
+    if (st != CLRNN_OK) return st;
+    if (!args) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: args is NULL", func);
+    if ((st = check_mem(rnn, &args->x, "x", func)) != CLRNN_OK || (st = check_mem(rnn, &args->h0, "h0", func)) != CLRNN_OK ||
+        (st = check_mem(rnn, &args->c0, "c0", func)) != CLRNN_OK || (st = check_mem(rnn, &args->y, "y", func)) != CLRNN_OK ||
+        (st = check_mem(rnn, &args->hn, "hn", func)) != CLRNN_OK || (st = check_mem(rnn, &args->cn, "cn", func)) != CLRNN_OK)
+        return st;
+    return CLRNN_OK;
+}

@@ -1,0 +1,261 @@
+/* Register-tiled recurrent steps: h_prev · Rᵀ fused with the gate math, written for wide SIMD
+ * (CPU devices through PoCL, and GPUs alike).
+ *
+ * One work-item owns MR rows of the batch × one block of 16 hidden units × one direction, and keeps
+ * MR × G float16 accumulators in registers: per k it loads the G 16-wide slices of Rᵀ for its block
+ * and broadcasts MR scalars of h_prev (a BLIS-style micro-kernel). Explicit vectors matter on CPU
+ * devices: PoCL does not vectorise across work-items through a loop with barriers, which is what
+ * the simple kernels in gates_*.cl rely on.
+ *
+ * Packed layouts (Hb = number of 16-wide blocks, Hp = 16*Hb):
+ *   RTp    [D][Hb][K][G][16]   one block's weights are contiguous, streamed once per step
+ *   x_proj [rows][D][Hb][G][16] (rows = (t, n) or (n, t) for a batch-major first layer)
+ *   bias   [D][2][Hb][G][16]   x-side bias (folded) and the recurrent bias (lbr GRU n gate)
+ *   peep   [D][3][Hp]          i, f, o
+ *   states [D][N][Hs]          Hs = Hp: whole 16-lane vectors, lanes >= H never read as input
+ * K is the true state size (lanes past it are never read), so padded lanes need not be zero. */
+
+inline float16 clip16(float16 x, float clip) { return clip > 0.0f ? clamp(x, -clip, clip) : x; }
+
+inline float16 activate16(__global const float *acts, int dir, int slot, float16 x, float clip) {
+    x = clip16(x, clip);
+    __global const float *a = acts + (dir * 3 + slot) * 3;
+    const int kind = (int)a[0];
+    const float alpha = a[1], beta = a[2];
+    switch (kind) {
+    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-x));
+    case ACT_TANH: return tanh(x);
+    case ACT_RELU: return fmax(x, 0.0f);
+    case ACT_AFFINE: return alpha * x + beta;
+    case ACT_LEAKY_RELU: return select(x, alpha * x, x < 0.0f);
+    case ACT_THRESHOLDED_RELU: return select((float16)0.0f, x, x > alpha);
+    case ACT_SCALED_TANH: return alpha * tanh(beta * x);
+    case ACT_HARD_SIGMOID: return fmax(0.0f, fmin(1.0f, alpha * x + beta));
+    case ACT_ELU: return select(x, alpha * (exp(x) - 1.0f), x < 0.0f);
+    case ACT_SOFTSIGN: return x / (1.0f + fabs(x));
+    case ACT_SOFTPLUS: return log1p(exp(x));
+    default: return x;
+    }
+}
+
+/* Stores the first `lanes` (1..16) lanes of v at p. */
+inline void store_lanes(__global float *p, float16 v, int lanes) {
+    if (lanes == 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    float tmp[16];
+    vstore16(v, 0, tmp);
+    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
+}
+
+/* acc[r][g] = sum_k h_prev[n_r, k] * RTp[block][k][g], for MR rows and G gates.
+ * Written out per (MR, G) with named accumulators and aligned vector loads: with arrays and vload16,
+ * PoCL's LLVM kept the accumulators on the stack and assembled each vector from 8-byte pieces. */
+#define ROWS_1(X) X(0)
+#define ROWS_4(X) X(0) X(1) X(2) X(3)
+#define DECL_ACC(r) float16 a##r##0 = 0.0f, a##r##1 = 0.0f, a##r##2 = 0.0f, a##r##3 = 0.0f;
+#define FMA_G1(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); }
+#define FMA_G3(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
+                    a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); }
+#define FMA_G4(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
+                    a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); a##r##3 = fma(h_, w3, a##r##3); }
+#define SAVE_ACC(r) acc[r][0] = a##r##0; acc[r][1] = a##r##1; acc[r][2] = a##r##2; acc[r][3] = a##r##3;
+#define TILED_DOT(MR, G, acc, RTblk, hrow, K)                                                     \
+    {                                                                                             \
+        ROWS_##MR(DECL_ACC)                                                                       \
+        __global const float16 *W_ = (__global const float16 *)(RTblk);                           \
+        for (int k = 0; k < (K); ++k, W_ += (G)) {                                                \
+            const float16 w0 = W_[0];                                                             \
+            const float16 w1 = (G) > 1 ? W_[1 % (G)] : w0;                                        \
+            const float16 w2 = (G) > 2 ? W_[2 % (G)] : w0;                                        \
+            const float16 w3 = (G) > 3 ? W_[3 % (G)] : w0;                                        \
+            ROWS_##MR(FMA_G##G)                                                                   \
+        }                                                                                         \
+        ROWS_##MR(SAVE_ACC)                                                                       \
+    }
+
+/* Work-item (jb, group, d) walks the row blocks [group * rb_per_item, ...) of the batch, MR rows at a
+ * time, so its block of Rᵀ (K*G*64 bytes) stays in cache across the batch instead of being streamed
+ * once per row block. Rows past N alias row N-1 (computed, never stored) so the inner loop has no
+ * branches. TILED_BEGIN opens the row-block loop and zeroes the accumulators; TILED_END closes it. */
+#define TILED_BEGIN(MR, G)                                                                        \
+    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);              \
+    const int D = get_global_size(2), Hb = (H + 15) / 16, Hs = Hb * 16;                          \
+    const int j0 = jb * 16, lanes = min(16, H - j0);                                             \
+    const int n_rb = (N + (MR) - 1) / (MR);                                                       \
+    __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;             \
+    for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {             \
+        __global const float *hrow[MR];                                                           \
+        for (int r = 0; r < (MR); ++r)                                                            \
+            hrow[r] = h_prev + ((size_t)d * N + min(rb * (MR) + r, N - 1)) * Hs;                  \
+        float16 acc[MR][4];
+
+#define TILED_END }
+
+#define DEFINE_LSTM_TILED(MR)                                                                        \
+__kernel void lstm_step_tiled_##MR(                                                                  \
+    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
+    __global const float *bias, __global const float *peep, __global const float *acts,             \
+    __global const float *h_prev, __global const float *c_prev, __global float *h_next,              \
+    __global float *c_next, __global float *y, const int flags, const int policy, const float clip,  \
+    const float cell_clip, const float fill, const int rb_per_item) {                                                       \
+    TILED_BEGIN(MR, 4)                                                                            \
+    TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                                            \
+    __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
+    const float16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);    \
+    __global const float *P = peep + (size_t)d * 3 * Hs + j0;                                        \
+    const float16 Pi = vload16(0, P), Pf = vload16(0, P + Hs), Po = vload16(0, P + 2 * Hs);          \
+    for (int r = 0; r < (MR); ++r) {                                                                 \
+        const int n = rb * (MR) + r;                                                                 \
+        if (n >= N) break;                                                                           \
+        const int entry = tmap[(d * T + s) * N + n];                                                 \
+        const int t = entry & STEP_T_MASK;                                                           \
+        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
+        const float16 cp = vload16(0, c_prev + sidx);                                                \
+        if (!(entry & STEP_VALID)) {                                                                 \
+            const float16 hp = vload16(0, h_prev + sidx);                                            \
+            vstore16(hp, 0, h_next + sidx);                                                          \
+            vstore16(cp, 0, c_next + sidx);                                                          \
+            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
+                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
+            store_lanes(yo, out, lanes);                                                             \
+            continue;                                                                                \
+        }                                                                                            \
+        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 64;                          \
+        float16 pi = vload16(0, xp) + bi + acc[r][0];                                                \
+        float16 pf = vload16(1, xp) + bf + acc[r][1];                                                \
+        const float16 pg = vload16(2, xp) + bg + acc[r][2];                                          \
+        float16 po = vload16(3, xp) + bo + acc[r][3];                                                \
+        if (flags & 1) {                                                                             \
+            pi += Pi * cp;                                                                           \
+            pf += Pf * cp;                                                                           \
+        }                                                                                            \
+        const float16 i = activate16(acts, d, 0, pi, clip);                                          \
+        const float16 f = (flags & 2) ? 1.0f - i : activate16(acts, d, 0, pf, clip);                 \
+        const float16 g = activate16(acts, d, 1, pg, clip);                                          \
+        float16 c = f * cp + i * g;                                                                  \
+        if (cell_clip > 0.0f) c = clamp(c, -cell_clip, cell_clip);                                   \
+        if (flags & 1) po += Po * c;                                                                 \
+        const float16 o = activate16(acts, d, 0, po, clip);                                          \
+        const float16 h = o * activate16(acts, d, 2, c, clip);                                       \
+        vstore16(c, 0, c_next + sidx);                                                               \
+        vstore16(h, 0, h_next + sidx);                                                               \
+        store_lanes(yo, h, lanes);                                                                   \
+    }                                                                                                \
+    TILED_END                                                                                        \
+}
+
+#define DEFINE_GRU_LBR_TILED(MR)                                                                     \
+__kernel void gru_lbr_step_tiled_##MR(                                                               \
+    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
+    __global const float *bias, __global const float *acts, __global const float *h_prev,           \
+    __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
+    const int rb_per_item) { \
+    TILED_BEGIN(MR, 3)                                                                            \
+    TILED_DOT(MR, 3, acc, RTblk, hrow, K)                                                            \
+    __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                 \
+    const float16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);                        \
+    const float16 rbn = vload16(2, b + (size_t)Hb * 48);                                             \
+    for (int r = 0; r < (MR); ++r) {                                                                 \
+        const int n = rb * (MR) + r;                                                                 \
+        if (n >= N) break;                                                                           \
+        const int entry = tmap[(d * T + s) * N + n];                                                 \
+        const int t = entry & STEP_T_MASK;                                                           \
+        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
+        const float16 hp = vload16(0, h_prev + sidx);                                                \
+        if (!(entry & STEP_VALID)) {                                                                 \
+            vstore16(hp, 0, h_next + sidx);                                                          \
+            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
+                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
+            store_lanes(yo, out, lanes);                                                             \
+            continue;                                                                                \
+        }                                                                                            \
+        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                         \
+        const float16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);             \
+        const float16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);            \
+        const float16 nn = activate16(acts, d, 1, vload16(2, xp) + bn + rr * (acc[r][2] + rbn), clip); \
+        const float16 h = (1.0f - z) * nn + z * hp;                                                  \
+        vstore16(h, 0, h_next + sidx);                                                               \
+        store_lanes(yo, h, lanes);                                                                   \
+    }                                                                                                \
+    TILED_END                                                                                        \
+}
+
+#define DEFINE_RNN_TILED(MR)                                                                         \
+__kernel void rnn_step_tiled_##MR(                                                                   \
+    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
+    __global const float *bias, __global const float *acts, __global const float *h_prev,           \
+    __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
+    const int rb_per_item) { \
+    TILED_BEGIN(MR, 1)                                                                            \
+    TILED_DOT(MR, 1, acc, RTblk, hrow, K)                                                            \
+    const float16 bb = vload16(0, bias + ((size_t)d * 2 * Hb + jb) * 16);                            \
+    for (int r = 0; r < (MR); ++r) {                                                                 \
+        const int n = rb * (MR) + r;                                                                 \
+        if (n >= N) break;                                                                           \
+        const int entry = tmap[(d * T + s) * N + n];                                                 \
+        const int t = entry & STEP_T_MASK;                                                           \
+        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
+        const float16 hp = vload16(0, h_prev + sidx);                                                \
+        if (!(entry & STEP_VALID)) {                                                                 \
+            vstore16(hp, 0, h_next + sidx);                                                          \
+            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
+                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
+            store_lanes(yo, out, lanes);                                                             \
+            continue;                                                                                \
+        }                                                                                            \
+        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
+        const float16 xv = vload16(0, x_proj + ((row * D + d) * Hb + jb) * 16);                     \
+        const float16 h = activate16(acts, d, 0, xv + bb + acc[r][0], clip);                         \
+        vstore16(h, 0, h_next + sidx);                                                               \
+        store_lanes(yo, h, lanes);                                                                   \
+    }                                                                                                \
+    TILED_END                                                                                        \
+}
+
+DEFINE_LSTM_TILED(1)
+DEFINE_LSTM_TILED(4)
+DEFINE_GRU_LBR_TILED(1)
+DEFINE_GRU_LBR_TILED(4)
+DEFINE_RNN_TILED(1)
+DEFINE_RNN_TILED(4)
+
+/* Input projection for the tiled plan: x_proj[row][d][jb][g][16] = X[row] · Wᵀ for every (t, n) row
+ * at once — the same micro-kernel as the steps, with K = the layer's input size and WTp laid out
+ * like RTp ([D][Hb][I][G][16]). Work-item (jb, group, d) walks its row blocks so its slice of WTp
+ * stays in cache. */
+#define DEFINE_XPROJ_TILED(G)                                                                        \
+__kernel void xproj_tiled_##G(const int rows, const int H, const int K, __global const float *x,      \
+                              const ulong x_off, __global const float *RTp, __global float *x_proj,   \
+                              const int rb_per_item) {                                               \
+    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                 \
+    const int D = get_global_size(2), Hb = (H + 15) / 16;                                           \
+    const int n_rb = (rows + 3) / 4;                                                                 \
+    __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                \
+    x += x_off;                                                                                      \
+    for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {                \
+        __global const float *hrow[4];                                                               \
+        for (int r = 0; r < 4; ++r) hrow[r] = x + (size_t)min(rb * 4 + r, rows - 1) * K;            \
+        float16 acc[4][4];                                                                           \
+        TILED_DOT(4, G, acc, RTblk, hrow, K)                                                         \
+        for (int r = 0; r < 4; ++r) {                                                                \
+            const int row = rb * 4 + r;                                                              \
+            if (row >= rows) break;                                                                  \
+            __global float16 *o = (__global float16 *)(x_proj + (((size_t)row * D + d) * Hb + jb) * (G) * 16); \
+            for (int g = 0; g < (G); ++g) o[g] = acc[r][g];                                          \
+        }                                                                                            \
+    }                                                                                                \
+}
+
+DEFINE_XPROJ_TILED(1)
+DEFINE_XPROJ_TILED(3)
+DEFINE_XPROJ_TILED(4)
