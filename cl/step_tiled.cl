@@ -13,7 +13,11 @@
  *   bias   [D][2][Hb][G][16]   x-side bias (folded) and the recurrent bias (lbr GRU n gate)
  *   peep   [D][3][Hp]          i, f, o
  *   states [D][N][Hs]          Hs = Hp: whole 16-lane vectors, lanes >= H never read as input
- * K is the true state size (lanes past it are never read), so padded lanes need not be zero. */
+ * K is the true state size (lanes past it are never read), so padded lanes need not be zero.
+ *
+ * Variable length costs what it computes: rows are visited through `perm` (rows sorted by length,
+ * longest first, when lengths are given), so the row blocks of finished rows hold only finished rows
+ * and skip their dot product; the input projection likewise skips blocks of padded (t, n) rows. */
 
 inline float16 clip16(float16 x, float clip) { return clip > 0.0f ? clamp(x, -clip, clip) : x; }
 
@@ -87,8 +91,12 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
     __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;             \
     for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {             \
         __global const float *hrow[MR];                                                           \
-        for (int r = 0; r < (MR); ++r)                                                            \
-            hrow[r] = h_prev + ((size_t)d * N + min(rb * (MR) + r, N - 1)) * Hs;                  \
+        int any_valid_ = 0;                                                                       \
+        for (int r = 0; r < (MR); ++r) {                                                          \
+            const int n_ = perm[min(rb * (MR) + r, N - 1)];                                       \
+            hrow[r] = h_prev + ((size_t)d * N + n_) * Hs;                                         \
+            any_valid_ |= tmap[(d * T + s) * N + n_] & STEP_VALID;                                \
+        }                                                                                         \
         float16 acc[MR][4];
 
 #define TILED_END }
@@ -96,20 +104,21 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
 #define DEFINE_LSTM_TILED(MR)                                                                        \
 __kernel void lstm_step_tiled_##MR(                                                                  \
     const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const int *perm,                                                                        \
     __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
     __global const float *bias, __global const float *peep, __global const float *acts,             \
     __global const float *h_prev, __global const float *c_prev, __global float *h_next,              \
     __global float *c_next, __global float *y, const int flags, const int policy, const float clip,  \
     const float cell_clip, const float fill, const int rb_per_item) {                                                       \
     TILED_BEGIN(MR, 4)                                                                            \
-    TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                                            \
+    if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     const float16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);    \
     __global const float *P = peep + (size_t)d * 3 * Hs + j0;                                        \
     const float16 Pi = vload16(0, P), Pf = vload16(0, P + Hs), Po = vload16(0, P + 2 * Hs);          \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        const int n = rb * (MR) + r;                                                                 \
-        if (n >= N) break;                                                                           \
+        if (rb * (MR) + r >= N) break;                                                               \
+        const int n = perm[rb * (MR) + r];                                                           \
         const int entry = tmap[(d * T + s) * N + n];                                                 \
         const int t = entry & STEP_T_MASK;                                                           \
         const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
@@ -152,18 +161,19 @@ __kernel void lstm_step_tiled_##MR(                                             
 #define DEFINE_GRU_LBR_TILED(MR)                                                                     \
 __kernel void gru_lbr_step_tiled_##MR(                                                               \
     const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const int *perm,                                                                        \
     __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
     __global const float *bias, __global const float *acts, __global const float *h_prev,           \
     __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
     const int rb_per_item) { \
     TILED_BEGIN(MR, 3)                                                                            \
-    TILED_DOT(MR, 3, acc, RTblk, hrow, K)                                                            \
+    if (any_valid_) TILED_DOT(MR, 3, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                 \
     const float16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);                        \
     const float16 rbn = vload16(2, b + (size_t)Hb * 48);                                             \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        const int n = rb * (MR) + r;                                                                 \
-        if (n >= N) break;                                                                           \
+        if (rb * (MR) + r >= N) break;                                                               \
+        const int n = perm[rb * (MR) + r];                                                           \
         const int entry = tmap[(d * T + s) * N + n];                                                 \
         const int t = entry & STEP_T_MASK;                                                           \
         const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
@@ -191,16 +201,17 @@ __kernel void gru_lbr_step_tiled_##MR(                                          
 #define DEFINE_RNN_TILED(MR)                                                                         \
 __kernel void rnn_step_tiled_##MR(                                                                   \
     const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const int *perm,                                                                        \
     __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
     __global const float *bias, __global const float *acts, __global const float *h_prev,           \
     __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
     const int rb_per_item) { \
     TILED_BEGIN(MR, 1)                                                                            \
-    TILED_DOT(MR, 1, acc, RTblk, hrow, K)                                                            \
+    if (any_valid_) TILED_DOT(MR, 1, acc, RTblk, hrow, K)                                            \
     const float16 bb = vload16(0, bias + ((size_t)d * 2 * Hb + jb) * 16);                            \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        const int n = rb * (MR) + r;                                                                 \
-        if (n >= N) break;                                                                           \
+        if (rb * (MR) + r >= N) break;                                                               \
+        const int n = perm[rb * (MR) + r];                                                           \
         const int entry = tmap[(d * T + s) * N + n];                                                 \
         const int t = entry & STEP_T_MASK;                                                           \
         const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
@@ -229,28 +240,37 @@ DEFINE_GRU_LBR_TILED(4)
 DEFINE_RNN_TILED(1)
 DEFINE_RNN_TILED(4)
 
-/* Input projection for the tiled plan: x_proj[row][d][jb][g][16] = X[row] · Wᵀ for every (t, n) row
- * at once — the same micro-kernel as the steps, with K = the layer's input size and WTp laid out
+/* Input projection for the tiled plan: x_proj[row][d][jb][g][16] = X[row] · Wᵀ for every needed
+ * (t, n) row at once — the same micro-kernel as the steps, with K = the layer's input size and WTp laid out
  * like RTp ([D][Hb][I][G][16]). Work-item (jb, group, d) walks its row blocks so its slice of WTp
  * stays in cache. */
 #define DEFINE_XPROJ_TILED(G)                                                                        \
-__kernel void xproj_tiled_##G(const int rows, const int H, const int K, __global const float *x,      \
-                              const ulong x_off, __global const float *RTp, __global float *x_proj,   \
-                              const int rb_per_item) {                                               \
+__kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, const int H, const int K, \
+                              __global const float *x, const ulong x_off, __global const float *RTp,  \
+                              __global float *x_proj, __global const int *perm,                       \
+                              __global const int *row_needed, const int rb_per_item) {                \
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                 \
     const int D = get_global_size(2), Hb = (H + 15) / 16;                                           \
-    const int n_rb = (rows + 3) / 4;                                                                 \
+    const int rb_per_t = (N + 3) / 4, n_rb = T * rb_per_t;                                          \
     __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                \
     x += x_off;                                                                                      \
     for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {                \
+        /* block = 4 rows of one time step, in length order */                                      \
+        const int t = rb / rb_per_t, i0 = (rb % rb_per_t) * 4;                                       \
         __global const float *hrow[4];                                                               \
-        for (int r = 0; r < 4; ++r) hrow[r] = x + (size_t)min(rb * 4 + r, rows - 1) * K;            \
+        size_t xrow[4];                                                                              \
+        int any = 0;                                                                                 \
+        for (int r = 0; r < 4; ++r) {                                                                \
+            const int n = perm[min(i0 + r, N - 1)];                                                  \
+            xrow[r] = batch_major ? (size_t)n * T + t : (size_t)t * N + n;                           \
+            hrow[r] = x + xrow[r] * K;                                                               \
+            any |= row_needed[(size_t)t * N + n];                                                    \
+        }                                                                                            \
+        if (!any) continue;                                                                          \
         float16 acc[4][4];                                                                           \
         TILED_DOT(4, G, acc, RTblk, hrow, K)                                                         \
-        for (int r = 0; r < 4; ++r) {                                                                \
-            const int row = rb * 4 + r;                                                              \
-            if (row >= rows) break;                                                                  \
-            __global float16 *o = (__global float16 *)(x_proj + (((size_t)row * D + d) * Hb + jb) * (G) * 16); \
+        for (int r = 0; r < 4 && i0 + r < N; ++r) {                                                  \
+            __global float16 *o = (__global float16 *)(x_proj + ((xrow[r] * D + d) * Hb + jb) * (G) * 16); \
             for (int g = 0; g < (G); ++g) o[g] = acc[r][g];                                          \
         }                                                                                            \
     }                                                                                                \

@@ -2,8 +2,149 @@
  * capabilities, build the kernels, apply tuned GEMM parameters. */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ------------------------------------------------------------------------------------------
+ * Registry of live handles: an open-addressing hash set of (pointer, kind, id), linear probing
+ * with backward-shift deletion, behind one lock. Lookups never dereference the pointer.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct handle_entry {
+    const void *obj;
+    uint64_t id;
+    int kind;
+} handle_entry;
+
+static once_flag registry_once = ONCE_FLAG_INIT;
+static mtx_t registry_lock;
+static handle_entry *registry;
+static size_t registry_cap, registry_used;
+static uint64_t registry_next_id = 1;
+
+static void registry_init(void) { mtx_init(&registry_lock, mtx_plain); }
+
+static size_t registry_slot(const void *obj, size_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)obj;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+/* Index of obj in the table, or (size_t)-1. Lock held. */
+static size_t registry_find(const void *obj) {
+    if (!registry) return (size_t)-1;
+    for (size_t i = registry_slot(obj, registry_cap);; i = (i + 1) & (registry_cap - 1)) {
+        if (registry[i].obj == obj) return i;
+        if (!registry[i].obj) return (size_t)-1;
+    }
+}
+
+static int registry_grow(void) {
+    const size_t cap = registry_cap ? registry_cap * 2 : 64;
+    handle_entry *t = calloc(cap, sizeof *t);
+    if (!t) return 0;
+    for (size_t i = 0; i < registry_cap; ++i)
+        if (registry[i].obj) {
+            size_t j = registry_slot(registry[i].obj, cap);
+            while (t[j].obj) j = (j + 1) & (cap - 1);
+            t[j] = registry[i];
+        }
+    free(registry);
+    registry = t;
+    registry_cap = cap;
+    return 1;
+}
+
+uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind) {
+    call_once(&registry_once, registry_init);
+    uint64_t id = 0;
+    mtx_lock(&registry_lock);
+    if (obj && registry_find(obj) == (size_t)-1 && ((registry_used + 1) * 2 <= registry_cap || registry_grow())) {
+        size_t i = registry_slot(obj, registry_cap);
+        while (registry[i].obj) i = (i + 1) & (registry_cap - 1);
+        id = registry_next_id++;
+        registry[i] = (handle_entry){obj, id, (int)kind};
+        registry_used++;
+    }
+    mtx_unlock(&registry_lock);
+    return id;
+}
+
+int clrnn_handle_unregister(const void *obj, clrnn_handle_kind kind) {
+    call_once(&registry_once, registry_init);
+    mtx_lock(&registry_lock);
+    size_t i = registry_find(obj);
+    const int found = i != (size_t)-1 && registry[i].kind == (int)kind;
+    if (found) {
+        /* backward-shift deletion keeps every probe chain unbroken without tombstones */
+        registry[i].obj = NULL;
+        for (size_t j = (i + 1) & (registry_cap - 1); registry[j].obj; j = (j + 1) & (registry_cap - 1)) {
+            const size_t k = registry_slot(registry[j].obj, registry_cap);
+            const int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+            if (stays) continue;
+            registry[i] = registry[j];
+            registry[j].obj = NULL;
+            i = j;
+        }
+        if (--registry_used == 0) {
+            free(registry);
+            registry = NULL;
+            registry_cap = 0;
+        }
+    }
+    mtx_unlock(&registry_lock);
+    return found;
+}
+
+/* Id and kind of obj (0, 0 when not live). */
+static uint64_t handle_lookup(const void *obj, int *kind) {
+    call_once(&registry_once, registry_init);
+    mtx_lock(&registry_lock);
+    size_t i = registry_find(obj);
+    uint64_t id = i == (size_t)-1 ? 0 : registry[i].id;
+    *kind = i == (size_t)-1 ? 0 : registry[i].kind;
+    mtx_unlock(&registry_lock);
+    return id;
+}
+
+uint64_t clrnn_handle_id(const void *obj, clrnn_handle_kind kind) {
+    int k = 0;
+    uint64_t id = obj ? handle_lookup(obj, &k) : 0;
+    return k == (int)kind ? id : 0;
+}
+
+static const char *kind_name(int kind) {
+    return kind == CLRNN_HANDLE_CONTEXT ? "clrnn_context" : kind == CLRNN_HANDLE_RNN ? "clrnn_rnn" : "?";
+}
+
+static clrnn_status check_handle(const void *obj, clrnn_handle_kind kind, const char *func, const char *arg) {
+    if (!obj) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: %s is NULL", func, arg);
+    int k = 0;
+    handle_lookup(obj, &k);
+    if (k == (int)kind) return CLRNN_OK;
+    if (k != 0)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s %p is a %s, not a %s", func, arg, obj, kind_name(k),
+                          kind_name((int)kind));
+    return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
+                      "%s: %s %p is not a live %s (already destroyed, or not created by clrnn)", func, arg, obj,
+                      kind_name((int)kind));
+}
+
+clrnn_status clrnn_check_context(const clrnn_context *ctx, const char *func) {
+    return check_handle(ctx, CLRNN_HANDLE_CONTEXT, func, "ctx");
+}
+
+clrnn_status clrnn_check_rnn(const clrnn_rnn *rnn, const char *func) {
+    clrnn_status st = check_handle(rnn, CLRNN_HANDLE_RNN, func, "rnn");
+    if (st != CLRNN_OK) return st;
+    if (clrnn_handle_id(rnn->ctx, CLRNN_HANDLE_CONTEXT) != rnn->ctx_id)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
+                          "%s: the context of rnn %p has been destroyed (destroy every rnn before its context)", func,
+                          (const void *)rnn);
+    return CLRNN_OK;
+}
 
 clrnn_context_params clrnn_context_default_params(void) {
     clrnn_context_params p;
@@ -11,10 +152,13 @@ clrnn_context_params clrnn_context_default_params(void) {
     return p;
 }
 
+static void context_free(clrnn_context *ctx);
+
 static clrnn_status finish_init(clrnn_context *ctx, const clrnn_context_params *params) {
     clrnn_status st = clrnn_query_device_info(ctx->platform, ctx->device, &ctx->info);
     if (st != CLRNN_OK) return st;
     if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) return clrnn_fail(CLRNN_ERR_INTERNAL, "mtx_init failed");
+    ctx->lock_ready = 1;
     st = clrnn_program_init(ctx, params ? params->cache_dir : NULL, params ? params->disable_cache : 0);
     if (st != CLRNN_OK) return st;
     if (!(params && params->disable_tuning)) st = clrnn_gemm_apply_tuning(ctx);
@@ -54,11 +198,15 @@ clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_cont
     if ((st = finish_init(ctx, params)) != CLRNN_OK) {
         char saved[2048];
         snprintf(saved, sizeof saved, "%s", clrnn_last_error());
-        clrnn_context_destroy(ctx);
+        context_free(ctx);
         clrnn_fail(st, "%s", strchr(saved, ':') ? strchr(saved, ':') + 2 : saved);
         return st;
     }
     ctx->info.index = index;
+    if (!(ctx->handle_id = clrnn_handle_register(ctx, CLRNN_HANDLE_CONTEXT))) {
+        context_free(ctx);
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "context handle registry");
+    }
     *out = ctx;
     return CLRNN_OK;
 }
@@ -96,42 +244,68 @@ clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id devic
     if (st != CLRNN_OK) {
         char saved[2048];
         snprintf(saved, sizeof saved, "%s", clrnn_last_error());
-        clrnn_context_destroy(ctx);
+        context_free(ctx);
         clrnn_fail(st, "%s", strchr(saved, ':') ? strchr(saved, ':') + 2 : saved);
         return st;
+    }
+    if (!(ctx->handle_id = clrnn_handle_register(ctx, CLRNN_HANDLE_CONTEXT))) {
+        context_free(ctx);
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "context handle registry");
     }
     *out = ctx;
     return CLRNN_OK;
 }
 
+/* A NULL, destroyed or foreign pointer is ignored (a destroy cannot report a status; the reason is
+ * left in clrnn_last_error()). */
 void clrnn_context_destroy(clrnn_context *ctx) {
     if (!ctx) return;
+    if (!clrnn_handle_unregister(ctx, CLRNN_HANDLE_CONTEXT)) {
+        check_handle(ctx, CLRNN_HANDLE_CONTEXT, "clrnn_context_destroy (ignored)", "ctx");
+        return;
+    }
+    context_free(ctx);
+}
+
+static void context_free(clrnn_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     clrnn_program_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
-    mtx_destroy(&ctx->lock);
+    if (ctx->lock_ready) mtx_destroy(&ctx->lock);
     free(ctx);
 }
 
 clrnn_status clrnn_context_device_info(const clrnn_context *ctx, clrnn_device_info *info) {
-    if (!ctx || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_context_device_info: NULL argument");
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_context_device_info");
+    if (st != CLRNN_OK) return st;
+    if (!info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_context_device_info: info is NULL");
     *info = ctx->info;
     return CLRNN_OK;
 }
 
 clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info) {
-    if (!ctx || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_context_build_info: NULL argument");
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_context_build_info");
+    if (st != CLRNN_OK) return st;
+    if (!info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_context_build_info: info is NULL");
     *info = ctx->build;
     return CLRNN_OK;
 }
 
-cl_context clrnn_context_cl_context(const clrnn_context *ctx) { return ctx ? ctx->cl_ctx : NULL; }
-cl_command_queue clrnn_context_cl_queue(const clrnn_context *ctx) { return ctx ? ctx->queue : NULL; }
-cl_device_id clrnn_context_cl_device(const clrnn_context *ctx) { return ctx ? ctx->device : NULL; }
+/* NULL for a NULL, destroyed or foreign context. */
+cl_context clrnn_context_cl_context(const clrnn_context *ctx) {
+    return clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT) ? ctx->cl_ctx : NULL;
+}
+cl_command_queue clrnn_context_cl_queue(const clrnn_context *ctx) {
+    return clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT) ? ctx->queue : NULL;
+}
+cl_device_id clrnn_context_cl_device(const clrnn_context *ctx) {
+    return clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT) ? ctx->device : NULL;
+}
 
 clrnn_status clrnn_context_finish(clrnn_context *ctx) {
-    if (!ctx) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_context_finish: ctx is NULL");
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_context_finish");
+    if (st != CLRNN_OK) return st;
     cl_int err = clFinish(ctx->queue);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clFinish", NULL);
 }

@@ -39,6 +39,26 @@ void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, con
     }
 }
 
+/* Rows by descending length (stable; identity without lengths), and which (t, n) rows any
+ * direction computes. */
+void clrnn_build_row_order(int T, int N, const int32_t *seq_lens, const uint8_t *mask, int32_t *perm,
+                           int32_t *row_needed) {
+    for (int n = 0; n < N; ++n) perm[n] = n;
+    if (seq_lens) {
+        /* counting sort by length (0..T), longest first; stable */
+        int32_t *count = calloc((size_t)T + 2, sizeof *count);
+        if (count) {
+            for (int n = 0; n < N; ++n) count[T - seq_lens[n] + 1]++;
+            for (int v = 1; v <= T + 1; ++v) count[v] += count[v - 1];
+            for (int n = 0; n < N; ++n) perm[count[T - seq_lens[n]]++] = n;
+            free(count);
+        } /* out of memory: identity order, still correct, only slower */
+    }
+    for (int t = 0; t < T; ++t)
+        for (int n = 0; n < N; ++n)
+            row_needed[(size_t)t * N + n] = (!seq_lens || t < seq_lens[n]) && (!mask || mask[(size_t)n * T + t]);
+}
+
 /* ------------------------------------------------------------------------------------------
  * Device memory
  * ---------------------------------------------------------------------------------------- */
@@ -85,6 +105,8 @@ static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     release(&ws->h_raw);
     release(&ws->zbuf);
     release(&ws->tmap);
+    release(&ws->perm);
+    release(&ws->row_needed);
     release(&ws->y_out);
     release(&ws->dense_in);
     ws->T = ws->N = 0;
@@ -282,6 +304,8 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
     ALLOC(ws->h_raw, D * N * H, "step scratch");
     if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * H, "update gate");
     ALLOC(ws->tmap, D * TN + D * N, "step table");
+    ALLOC(ws->perm, (size_t)N, "row order");
+    ALLOC(ws->row_needed, TN, "row table");
     ALLOC(ws->y_out, TN * (size_t)(r->O > (int)(D * Hr) ? r->O : (int)(D * Hr)), "output staging");
     if (d->dense_size > 0) ALLOC(ws->dense_in, TN * r->Hm, "dense input");
 #undef ALLOC
@@ -447,7 +471,8 @@ static void tiled_groups(const clrnn_context *ctx, int n_rb, int units, int *gro
 }
 
 /* x_proj for one layer: the tiled kernel, or CLBlast for the generic plan. */
-static clrnn_status input_projection(clrnn_rnn *r, int l, int rows, cl_mem in, size_t in_off) {
+static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batch_major, cl_mem in, size_t in_off) {
+    const int rows = T * N;
     clrnn_context *ctx = r->ctx;
     const int I = r->lw[l * r->D].in_size, H = r->desc.hidden_size;
     if (!r->tiled) {
@@ -457,10 +482,11 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int rows, cl_mem in, s
     }
     const clrnn_kernel_id id = r->G == 4 ? CLRNN_K_xproj_tiled_4 : r->G == 3 ? CLRNN_K_xproj_tiled_3 : CLRNN_K_xproj_tiled_1;
     int groups, rb_per_item;
-    tiled_groups(ctx, (rows + 3) / 4, r->Hb * r->D, &groups, &rb_per_item);
+    tiled_groups(ctx, T * ((N + 3) / 4), r->Hb * r->D, &groups, &rb_per_item);
     kargs a = begin(ctx, id, "xproj_tiled");
-    a_int(&a, rows), a_int(&a, H), a_int(&a, I), a_mem(&a, in), a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]);
-    a_mem(&a, r->ws.x_proj), a_int(&a, rb_per_item);
+    a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, H), a_int(&a, I), a_mem(&a, in);
+    a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.perm);
+    a_mem(&a, r->ws.row_needed), a_int(&a, rb_per_item);
     return launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
 }
 
@@ -485,7 +511,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
                                    : (mr == 4 ? CLRNN_K_gru_lbr_step_tiled_4 : CLRNN_K_gru_lbr_step_tiled_1);
         kargs a = begin(ctx, id, "step_tiled");
         a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
-        a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
+        a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
         cl_uint h_arg;
         if (lstm) {
             a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
@@ -702,18 +728,28 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     if ((st = ensure_workspace(r, T, N)) != CLRNN_OK) return st;
     clrnn_workspace *ws = &r->ws;
 
-    /* step table → device (blocking write: the host table is reused by the next call) */
+    /* step table → device (blocking writes: the host tables are reused by the next call) */
     const size_t n_tmap = (size_t)D * T * N + (size_t)D * N;
-    if (n_tmap > r->tmap_cap) {
-        int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
+    const size_t n_host = n_tmap + (size_t)N + (size_t)T * N;
+    if (n_host > r->tmap_cap) {
+        int32_t *t = realloc(r->tmap_host, n_host * sizeof *t);
         if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
         r->tmap_host = t;
-        r->tmap_cap = n_tmap;
+        r->tmap_cap = n_host;
     }
     clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
     cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
                                       NULL, NULL);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
+    if (r->tiled) {
+        int32_t *perm = r->tmap_host + n_tmap, *row_needed = perm + N;
+        clrnn_build_row_order(T, N, args->seq_lens, args->mask, perm, row_needed);
+        err = clEnqueueWriteBuffer(ctx->queue, ws->perm, CL_TRUE, 0, (size_t)N * sizeof(int32_t), perm, 0, NULL, NULL);
+        if (err == CL_SUCCESS)
+            err = clEnqueueWriteBuffer(ctx->queue, ws->row_needed, CL_TRUE, 0, (size_t)T * N * sizeof(int32_t),
+                                       row_needed, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the row order");
+    }
 
     /* input */
     cl_mem x = ws->x;
@@ -743,8 +779,8 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     for (int l = 0; l < L; ++l) {
         /* x_proj [T*N, D*G*H] = input [T*N, I] · Wᵀ for all steps and directions (biases are added in
          * the step kernel) */
-        if ((st = input_projection(r, l, T * N, layer_in, in_off)) != CLRNN_OK) return st;
         const int xp_batch_major = l == 0 && d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
+        if ((st = input_projection(r, l, T, N, xp_batch_major, layer_in, in_off)) != CLRNN_OK) return st;
         if ((st = scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
         layer_in = layer_out;
         in_off = 0;

@@ -130,6 +130,8 @@ typedef struct clrnn_workspace {
     cl_mem h_raw;     /* [D*N*H] LSTMP unprojected h; GRU reset-before r*h */
     cl_mem zbuf;      /* [D*N*H] GRU reset-before z */
     cl_mem tmap;      /* [D*T*N + D*N] step table + has-any-step flags */
+    cl_mem perm;      /* [N] rows by descending length (tiled plan) */
+    cl_mem row_needed; /* [T*N] (t, n) is computed by some direction (tiled plan) */
     cl_mem y_out;     /* staging for a host y */
     cl_mem dense_in;  /* [T*N, Hm] merged output before the dense layer */
     size_t bytes;
@@ -161,7 +163,7 @@ struct clrnn_rnn {
     int dirty;               /* host weights changed since upload */
     clrnn_device_weights dw;
     clrnn_workspace ws;
-    int32_t *tmap_host;
+    int32_t *tmap_host; /* step table, then perm [N], then row_needed [T*N] */
     size_t tmap_cap;
 };
 
@@ -184,6 +186,10 @@ clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
  * holds per (d, n) 1 if the row has any computed step. */
 void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, const int32_t *seq_lens,
                             const uint8_t *mask, int32_t *out);
+
+/* Tiled plan: rows by descending length into perm [N]; row_needed [T*N] marks computed (t, n). */
+void clrnn_build_row_order(int T, int N, const int32_t *seq_lens, const uint8_t *mask, int32_t *perm,
+                           int32_t *row_needed);
 
 /* Safe size arithmetic: returns 0 on overflow. */
 static inline int clrnn_mul_size(size_t a, size_t b, size_t *out) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 size_t clrnn_dtype_size(clrnn_dtype dtype) {
     switch (dtype) {
@@ -45,6 +46,8 @@ static const char *find_key(const char *h, const char *key) {
 #define CORRUPT(...) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, __VA_ARGS__)
 
 static clrnn_status parse_header(const char *h, clrnn_array *out) {
+    while (*h == ' ') ++h;
+    if (*h != '{') CORRUPT(".npy header is not a Python dict literal (starts with '%.8s')", h);
     const char *p = find_key(h, "descr");
     if (!p || *p != '\'') CORRUPT(".npy header has no 'descr'");
     char descr[16] = {0};
@@ -65,27 +68,42 @@ static clrnn_status parse_header(const char *h, clrnn_array *out) {
     ++p;
     out->ndim = 0;
     size_t count = 1;
+    /* a tuple of non-negative integers: "()", "(3,)", "(2, 3)", "(2, 3,)" */
     for (;;) {
-        while (*p == ' ' || *p == ',') ++p;
+        while (*p == ' ') ++p;
         if (*p == ')') break;
-        if (!isdigit((unsigned char)*p)) CORRUPT(".npy header: bad 'shape'");
+        if (*p == '-') CORRUPT(".npy header: negative dimension in 'shape'");
+        if (!isdigit((unsigned char)*p)) CORRUPT(".npy header: bad 'shape' (expected a dimension at '%.8s')", p);
         if (out->ndim >= CLRNN_MAX_DIMS) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy has more than %d dims", CLRNN_MAX_DIMS);
         errno = 0;
         char *end;
         unsigned long long v = strtoull(p, &end, 10);
-        if (errno || v > (1ULL << 40)) CORRUPT(".npy header: dimension too large");
+        if (errno || v > (1ULL << 40))
+            CORRUPT(".npy header: dimension %.*s is too large (the limit is 2^40)", end - p > 24 ? 24 : (int)(end - p), p);
         out->shape[out->ndim++] = (int64_t)v;
         if (!clrnn_mul_size(count, (size_t)v, &count)) return clrnn_fail(CLRNN_ERR_OVERFLOW, ".npy shape overflows");
         p = end;
+        while (*p == ' ') ++p;
+        if (*p == ',') ++p;
+        else if (*p != ')') CORRUPT(".npy header: bad 'shape' (expected ',' or ')' at '%.8s')", p);
     }
     out->count = count;
     return CLRNN_OK;
 }
 
+static clrnn_status load_memory(const unsigned char *b, size_t size, clrnn_array *out);
+
+/* On failure *out is all zeros (nothing to free). */
 clrnn_status clrnn_npy_load_memory(const void *data, size_t size, clrnn_array *out) {
+    clrnn_clear_error();
+    if (out) memset(out, 0, sizeof *out);
     if (!data || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_npy_load_memory: NULL argument");
-    memset(out, 0, sizeof *out);
-    const unsigned char *b = data;
+    clrnn_status st = load_memory(data, size, out);
+    if (st != CLRNN_OK) memset(out, 0, sizeof *out);
+    return st;
+}
+
+static clrnn_status load_memory(const unsigned char *b, size_t size, clrnn_array *out) {
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) CORRUPT("not a .npy file (bad magic)");
     const int major = b[6];
     size_t hlen, hstart;
@@ -119,12 +137,18 @@ clrnn_status clrnn_npy_load_memory(const void *data, size_t size, clrnn_array *o
 
 clrnn_status clrnn_npy_load(const char *path, clrnn_array *out) {
     clrnn_clear_error();
+    if (out) memset(out, 0, sizeof *out);
     if (!path || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_npy_load: NULL argument");
-    memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) return clrnn_fail(CLRNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     unsigned char *buf = NULL;
     long n = -1;
+    struct stat sb;
+    /* a directory opens fine and "sizes" as LONG_MAX: only regular files are read */
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return clrnn_fail(CLRNN_ERR_IO, "cannot read %s: not a regular file", path);
+    }
     if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
     clrnn_status st = CLRNN_OK;
     if (n < 0 || fseek(f, 0, SEEK_SET) != 0) st = clrnn_fail(CLRNN_ERR_IO, "cannot size %s", path);
@@ -152,9 +176,11 @@ clrnn_status clrnn_npy_save(const char *path, const clrnn_array *a) {
     char shape[256] = "";
     size_t count = 1;
     for (int i = 0; i < a->ndim; ++i) {
+        if (a->shape[i] < 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "shape[%d] = %lld is negative", i, (long long)a->shape[i]);
         size_t len = strlen(shape);
         snprintf(shape + len, sizeof shape - len, "%lld%s", (long long)a->shape[i], a->ndim == 1 ? "," : i + 1 < a->ndim ? ", " : "");
-        count *= (size_t)a->shape[i];
+        if ((uint64_t)a->shape[i] != (uint64_t)(size_t)a->shape[i] || !clrnn_mul_size(count, (size_t)a->shape[i], &count))
+            return clrnn_fail(CLRNN_ERR_OVERFLOW, "the product of the shape overflows");
     }
     if (count != a->count) return clrnn_fail(CLRNN_ERR_SHAPE_MISMATCH, "array count %zu != product of shape %zu", a->count, count);
     char header[400];

@@ -53,7 +53,9 @@ static void copy_gate_vector(float *dst, const float *src, int H, int g0, int g1
 clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, int dir, clrnn_param role,
                                  const float *data, size_t count) {
     clrnn_clear_error();
-    if (!rnn || !data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_set_param: rnn and data are required");
+    clrnn_status st = clrnn_check_rnn(rnn, "clrnn_rnn_set_param");
+    if (st != CLRNN_OK) return st;
+    if (!data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_set_param: data is NULL");
     if ((unsigned)fw > CLRNN_FRAMEWORK_TF1) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "framework = %d is unknown", (int)fw);
     if ((unsigned)role >= CLRNN_PARAM_COUNT_) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "role = %d is unknown", (int)role);
     const clrnn_rnn_desc *d = &rnn->desc;

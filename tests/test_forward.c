@@ -315,6 +315,16 @@ static void options(void **state) {
     ADD("H=33 I=17 rnn bi", CLRNN_CELL_RNN,
         (c->desc.hidden_size = 33, c->desc.input_size = 17, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL));
     ADD("T=40 N=9 long", CLRNN_CELL_LSTM, (c->T = 40, c->N = 9, c->lens = LEN_BOTH));
+    /* batches wide enough for 4-row blocks, with lengths: the tiled plan's length-sorted row order */
+    ADD("N=13 lens lstm bi", CLRNN_CELL_LSTM,
+        (c->N = 13, c->T = 9, c->lens = LEN_VARIED, c->zero_rows = 1, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL,
+         c->with_h0 = 1, c->desc.num_layers = 2));
+    ADD("N=13 lens gru_lbr batch", CLRNN_CELL_GRU,
+        (c->N = 13, c->T = 9, c->lens = LEN_VARIED, c->desc.linear_before_reset = 1,
+         c->desc.layout = CLRNN_LAYOUT_BATCH_MAJOR, c->desc.direction = CLRNN_DIR_REVERSE));
+    ADD("N=13 lens+mask rnn carry", CLRNN_CELL_RNN,
+        (c->N = 13, c->T = 9, c->lens = LEN_BOTH, c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY,
+         c->desc.hidden_size = 20, c->last_only = 0));
 #undef ADD
     for (int i = 0; i < n; ++i) run_case(&cases[i]);
 }

@@ -1,0 +1,241 @@
+/* The ONNX glue kernels (kernels.cl, embedded by tools/cmake/onnx.cmake): built on first use per
+ * model, kept in the context's on-disk binary cache directory (same key rule as program.c: source,
+ * options, device, driver and platform versions, plus its own format tag), and launched here.
+ * Every launch takes the context lock, like the rest of the library. */
+#include "onnx_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const unsigned char clrnn_ox_kernels_source[];
+extern const size_t clrnn_ox_kernels_source_size;
+
+#define OX_CACHE_VERSION "clrnn-onnx-program-v1"
+static const char *const ox_build_options = "-cl-std=CL1.2";
+
+static uint64_t cache_key(const clrnn_context *ctx) {
+    uint64_t h = clrnn_hash64(CLRNN_HASH_SEED, OX_CACHE_VERSION, sizeof OX_CACHE_VERSION);
+    h = clrnn_hash64(h, clrnn_ox_kernels_source, clrnn_ox_kernels_source_size);
+    h = clrnn_hash64(h, ox_build_options, strlen(ox_build_options) + 1);
+    h = clrnn_hash64(h, ctx->info.name, strlen(ctx->info.name) + 1);
+    h = clrnn_hash64(h, ctx->info.driver_version, strlen(ctx->info.driver_version) + 1);
+    h = clrnn_hash64(h, ctx->info.platform_version, strlen(ctx->info.platform_version) + 1);
+    return h;
+}
+
+/* The directory of the context's own cache entry; 0 when the context runs without a cache. */
+static int cache_dir(const clrnn_context *ctx, char *dir, size_t cap) {
+    const char *path = ctx->build.cache_path;
+    const char *slash = strrchr(path, '/');
+    if (!*path || !slash || (size_t)(slash - path) >= cap) return 0;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return 1;
+}
+
+static clrnn_status build_log_fail(cl_program prog, cl_device_id dev, cl_int err) {
+    char log[1500] = "";
+    clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+    log[sizeof log - 1] = '\0';
+    return clrnn_fail(CLRNN_ERR_BUILD_FAILED, "ONNX kernels: clBuildProgram failed with %s; compiler log:\n%s",
+                      clrnn_cl_error_name(err), log);
+}
+
+static cl_program from_binary(clrnn_context *ctx, const unsigned char *bin, size_t size) {
+    cl_int err, bst = CL_SUCCESS;
+    cl_program p = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &size, &bin, &bst, &err);
+    if (err != CL_SUCCESS || bst != CL_SUCCESS) {
+        if (p) clReleaseProgram(p);
+        return NULL;
+    }
+    if (clBuildProgram(p, 1, &ctx->device, ox_build_options, NULL, NULL) != CL_SUCCESS) {
+        clReleaseProgram(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void store_binary(cl_program p, const char *dir, uint64_t key) {
+    size_t sz = 0;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, NULL) != CL_SUCCESS || sz == 0) return;
+    unsigned char *buf = malloc(sz);
+    if (!buf) return;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof buf, &buf, NULL) == CL_SUCCESS)
+        if (clrnn_cache_store(dir, key, buf, sz) != CLRNN_OK) clrnn_clear_error(); /* never fatal */
+    free(buf);
+}
+
+clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
+    if (m->kernels_ready) return CLRNN_OK;
+    clrnn_context *ctx = m->ctx;
+    ox_kernels *k = &m->k;
+    char dir[1024];
+    const int use_cache = cache_dir(ctx, dir, sizeof dir);
+    const uint64_t key = use_cache ? cache_key(ctx) : 0;
+    cl_program prog = NULL;
+    if (use_cache) {
+        unsigned char *bin = NULL;
+        size_t size = 0;
+        char path[1200];
+        if (clrnn_cache_load(dir, key, &bin, &size, path, sizeof path) == CLRNN_OK) prog = from_binary(ctx, bin, size);
+        free(bin);
+        clrnn_clear_error();
+    }
+    if (!prog) {
+        cl_int err;
+        const char *src = (const char *)clrnn_ox_kernels_source;
+        const size_t len = clrnn_ox_kernels_source_size;
+        prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, &len, &err);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", "building the ONNX kernels");
+        err = clBuildProgram(prog, 1, &ctx->device, ox_build_options, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            clrnn_status st = build_log_fail(prog, ctx->device, err);
+            clReleaseProgram(prog);
+            return st;
+        }
+        if (use_cache) store_binary(prog, dir, key);
+    }
+    k->program = prog;
+    struct {
+        cl_kernel *slot;
+        const char *name;
+    } list[] = {{&k->copy, "ox_copy"}, {&k->gather, "ox_gather"}, {&k->binary, "ox_binary"},
+                {&k->unary, "ox_unary"}, {&k->softmax, "ox_softmax"}};
+    for (size_t i = 0; i < sizeof list / sizeof *list; ++i) {
+        cl_int err;
+        *list[i].slot = clCreateKernel(prog, list[i].name, &err);
+        if (err != CL_SUCCESS) {
+            clrnn_ox_kernels_release(k);
+            return clrnn_fail_cl(err, "clCreateKernel", list[i].name);
+        }
+    }
+    m->kernels_ready = 1;
+    return CLRNN_OK;
+}
+
+void clrnn_ox_kernels_release(ox_kernels *k) {
+    cl_kernel all[] = {k->copy, k->gather, k->binary, k->unary, k->softmax};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i)
+        if (all[i]) clReleaseKernel(all[i]);
+    if (k->program) clReleaseProgram(k->program);
+    memset(k, 0, sizeof *k);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct launch_args {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} launch_args;
+
+static void arg(launch_args *a, size_t size, const void *v) {
+    cl_int e = clSetKernelArg(a->k, a->i++, size, v);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void arg_mem(launch_args *a, cl_mem m) { arg(a, sizeof m, &m); }
+static void arg_int(launch_args *a, int v) { arg(a, sizeof v, &v); }
+static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
+    cl_int8 x;
+    memset(&x, 0, sizeof x);
+    for (int i = 0; i < ndim; ++i) x.s[i] = (cl_int)v[i];
+    arg(a, sizeof x, &x);
+}
+
+/* Sets the arguments (under the context lock, since kernels and queue are shared state) and
+ * enqueues a 1-D range of `count` work-items. */
+#define LAUNCH(m, n, kernel, name, count, SETARGS)                                                                \
+    do {                                                                                                          \
+        clrnn_status st_ = clrnn_ox_kernels_ensure(m);                                                            \
+        if (st_ != CLRNN_OK) return clrnn_ox_wrap(n, st_);                                                        \
+        if ((count) == 0) return CLRNN_OK;                                                                        \
+        mtx_lock(&(m)->ctx->lock);                                                                                \
+        launch_args a_ = {(m)->k.kernel, 0, CL_SUCCESS};                                                          \
+        launch_args *a = &a_;                                                                                     \
+        SETARGS;                                                                                                  \
+        cl_int e_ = a_.err;                                                                                       \
+        if (e_ == CL_SUCCESS) {                                                                                   \
+            const size_t lws_ = 64, gws_ = ((size_t)(count) + lws_ - 1) / lws_ * lws_;                            \
+            e_ = clEnqueueNDRangeKernel((m)->ctx->queue, a_.k, 1, NULL, &gws_, &lws_, 0, NULL, NULL);             \
+        }                                                                                                         \
+        mtx_unlock(&(m)->ctx->lock);                                                                              \
+        if (e_ != CL_SUCCESS) {                                                                                   \
+            return clrnn_ox_wrap(n, clrnn_fail_cl(e_, a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", name)); \
+        }                                                                                                         \
+        return CLRNN_OK;                                                                                          \
+    } while (0)
+
+static int fits_int(int64_t v) { return v >= -(int64_t)0x7fffffff && v <= 0x7fffffff; }
+
+clrnn_status clrnn_ox_dev_copy(clrnn_model *m, const ox_node *n, cl_mem src, int64_t src_off, cl_mem dst,
+                               int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
+                               const int64_t *dstride) {
+    int64_t count = 1;
+    for (int i = 0; i < ndim; ++i) count *= shape[i];
+    if (!fits_int(src_off) || !fits_int(dst_off) || !fits_int(count))
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "tensor offsets beyond 2^31 elements");
+    LAUNCH(m, n, copy, "ox_copy", count, {
+        arg_mem(a, src), arg_int(a, (int)src_off), arg_mem(a, dst), arg_int(a, (int)dst_off);
+        arg_int(a, (int)count), arg_int(a, ndim), arg_int8(a, ndim, shape), arg_int8(a, ndim, sstride);
+        arg_int8(a, ndim, dstride);
+    });
+}
+
+clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, cl_mem dst, const int32_t *idx,
+                                 size_t n_idx, size_t outer, size_t axis_len, size_t inner) {
+    const size_t count = outer * n_idx * inner;
+    if (count == 0) return CLRNN_OK;
+    clrnn_status st = clrnn_ox_kernels_ensure(m);
+    if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
+    cl_int err;
+    cl_mem idx_mem = clCreateBuffer(m->ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n_idx * sizeof(int32_t),
+                                    (void *)idx, &err);
+    if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "gather indices"));
+    st = CLRNN_OK;
+    mtx_lock(&m->ctx->lock);
+    launch_args a_ = {m->k.gather, 0, CL_SUCCESS}, *a = &a_;
+    arg_mem(a, src), arg_mem(a, idx_mem), arg_mem(a, dst), arg_int(a, (int)count), arg_int(a, (int)n_idx);
+    arg_int(a, (int)axis_len), arg_int(a, (int)inner);
+    err = a_.err;
+    if (err == CL_SUCCESS) {
+        const size_t lws = 64, gws = (count + lws - 1) / lws * lws;
+        err = clEnqueueNDRangeKernel(m->ctx->queue, a_.k, 1, NULL, &gws, &lws, 0, NULL, NULL);
+    }
+    /* the buffer is released once the kernel that reads it completes (OpenCL keeps it alive) */
+    clReleaseMemObject(idx_mem);
+    mtx_unlock(&m->ctx->lock);
+    if (err != CL_SUCCESS) st = clrnn_ox_wrap(n, clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "ox_gather"));
+    return st;
+}
+
+clrnn_status clrnn_ox_dev_binary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem z, cl_mem y, int ndim,
+                                 const int64_t *shape, const int64_t *astride, const int64_t *bstride) {
+    int64_t count = 1;
+    for (int i = 0; i < ndim; ++i) count *= shape[i];
+    LAUNCH(m, n, binary, "ox_binary", count, {
+        arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count), arg_int(a, ndim);
+        arg_int8(a, ndim, shape), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
+    });
+}
+
+clrnn_status clrnn_ox_dev_unary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count) {
+    LAUNCH(m, n, unary, "ox_unary", count, { arg_mem(a, x), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count); });
+}
+
+clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,
+                                  size_t inner) {
+    const size_t rows = outer * inner;
+    if (len == 0) return CLRNN_OK;
+    LAUNCH(m, n, softmax, "ox_softmax", rows, {
+        arg_mem(a, x), arg_mem(a, y), arg_int(a, (int)outer), arg_int(a, (int)len), arg_int(a, (int)inner);
+    });
+}
+
+clrnn_status clrnn_ox_dev_fill_zero(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset, size_t bytes) {
+    if (bytes == 0) return CLRNN_OK;
+    const float zero = 0.0f;
+    mtx_lock(&m->ctx->lock);
+    cl_int err = clEnqueueFillBuffer(m->ctx->queue, mem, &zero, sizeof zero, offset, bytes, 0, NULL, NULL);
+    mtx_unlock(&m->ctx->lock);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_ox_wrap(n, clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing"));
+}

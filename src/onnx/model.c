@@ -1,0 +1,586 @@
+/* ONNX models: load (protobuf → values and nodes, every node validated by its operator's
+ * prepare(), constant nodes folded), describe (inputs, outputs), bind, run, read outputs.
+ *
+ * Values are named once (SSA): an initializer, a graph input or one node output. Nodes must come
+ * in topological order, as the ONNX IR requires; an input that names nothing defined before it is
+ * a load error. Folding runs, at load, every node whose inputs are all constant (Constant nodes,
+ * shape arithmetic on initializers, weights massaged by Unsqueeze/Concat/...), so a run executes
+ * only what depends on the graph inputs. */
+#include "onnx_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------------------------- */
+const char *clrnn_ox_detail(void) {
+    const char *e = clrnn_last_error();
+    const char *p = strstr(e, ": ");
+    return (p && !strncmp(e, "CLRNN_", 6)) ? p + 2 : e;
+}
+
+clrnn_status clrnn_ox_fail(const ox_node *n, clrnn_status st, const char *fmt, ...) {
+    char buf[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!n) return clrnn_fail(st, "%s", buf);
+    return clrnn_fail(st, "node %s (%s): %s", n->label, n->op_type, buf);
+}
+
+clrnn_status clrnn_ox_wrap(const ox_node *n, clrnn_status st) {
+    char buf[1800];
+    snprintf(buf, sizeof buf, "%s", clrnn_ox_detail());
+    if (!n || !strncmp(buf, "node ", 5)) return clrnn_fail(st, "%s", buf);
+    return clrnn_fail(st, "node %s (%s): %s", n->label, n->op_type, buf);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Values by name
+ * ---------------------------------------------------------------------------------------- */
+static uint64_t name_hash(const char *s) { return clrnn_hash64(CLRNN_HASH_SEED, s, strlen(s)); }
+
+static int find_value(const clrnn_model *m, const char *name) {
+    if (!m->hash_cap) return -1;
+    for (size_t i = name_hash(name) & (size_t)(m->hash_cap - 1);; i = (i + 1) & (size_t)(m->hash_cap - 1)) {
+        const int v = m->hash[i];
+        if (v < 0) return -1;
+        if (!strcmp(m->values[v].name, name)) return v;
+    }
+}
+
+static clrnn_status rehash(clrnn_model *m, int cap) {
+    int *h = malloc((size_t)cap * sizeof *h);
+    if (!h) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value table");
+    for (int i = 0; i < cap; ++i) h[i] = -1;
+    for (int v = 0; v < m->n_values; ++v) {
+        size_t i = name_hash(m->values[v].name) & (size_t)(cap - 1);
+        while (h[i] >= 0) i = (i + 1) & (size_t)(cap - 1);
+        h[i] = v;
+    }
+    free(m->hash);
+    m->hash = h;
+    m->hash_cap = cap;
+    return CLRNN_OK;
+}
+
+/* Adds a value named `name` (must be new); its index in *out. */
+static clrnn_status add_value(clrnn_model *m, const char *name, int *out) {
+    clrnn_status st;
+    if (m->n_values == m->cap_values) {
+        const int cap = m->cap_values ? 2 * m->cap_values : 64;
+        ox_value *v = realloc(m->values, (size_t)cap * sizeof *v);
+        if (!v) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value table");
+        m->values = v;
+        m->cap_values = cap;
+    }
+    ox_value *v = &m->values[m->n_values];
+    memset(v, 0, sizeof *v);
+    if (!(v->name = malloc(strlen(name) + 1))) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value name");
+    strcpy(v->name, name);
+    *out = m->n_values++;
+    if (2 * m->n_values > m->hash_cap) {
+        if ((st = rehash(m, m->hash_cap ? 2 * m->hash_cap : 128)) != CLRNN_OK) return st;
+    } else {
+        size_t i = name_hash(name) & (size_t)(m->hash_cap - 1);
+        while (m->hash[i] >= 0) i = (i + 1) & (size_t)(m->hash_cap - 1);
+        m->hash[i] = *out;
+    }
+    return CLRNN_OK;
+}
+
+static char *keep_string(clrnn_model *m, const char *s) {
+    char **list = realloc(m->strings, (size_t)(m->n_strings + 1) * sizeof *list);
+    if (!list) return NULL;
+    m->strings = list;
+    char *c = malloc(strlen(s) + 1);
+    if (!c) return NULL;
+    strcpy(c, s);
+    m->strings[m->n_strings++] = c;
+    return c;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Load
+ * ---------------------------------------------------------------------------------------- */
+/* Declared type and shape of a graph input or output. */
+static clrnn_status io_info(clrnn_model *m, const Onnx__ValueInfoProto *vi, const char *kind, clrnn_model_tensor_info *info,
+                            int *has_type, int *is_bool) {
+    memset(info, 0, sizeof *info);
+    info->ndim = -1;
+    *has_type = 0;
+    *is_bool = 0;
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp) return CLRNN_OK;
+    if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+        return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "graph %s '%s' is not a tensor (sequence, map, optional and sparse "
+                          "values are not supported)", kind, vi->name);
+    const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+    if (tt->has_elem_type && tt->elem_type != OX_UNDEFINED) {
+        if (!clrnn_ox_dtype_from_onnx(tt->elem_type, &info->dtype, is_bool))
+            return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "graph %s '%s' is of type %s; clrnn supports FLOAT, INT32, INT64, "
+                              "UINT8 and BOOL", kind, vi->name, clrnn_ox_type_name(tt->elem_type));
+        *has_type = 1;
+    }
+    if (tt->shape) {
+        if (tt->shape->n_dim > CLRNN_MAX_DIMS)
+            return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "graph %s '%s' has rank %zu (at most %d)", kind, vi->name,
+                              tt->shape->n_dim, CLRNN_MAX_DIMS);
+        info->ndim = (int)tt->shape->n_dim;
+        for (int i = 0; i < info->ndim; ++i) {
+            const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+            info->shape[i] = -1;
+            if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value >= 0)
+                info->shape[i] = d->dim_value;
+            else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && d->dim_param && *d->dim_param)
+                if (!(info->dim_names[i] = keep_string(m, d->dim_param)))
+                    return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "dimension name");
+        }
+    }
+    return CLRNN_OK;
+}
+
+static clrnn_status add_initializer(clrnn_model *m, const Onnx__TensorProto *t) {
+    if (!t->name || !*t->name) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "an initializer has no name");
+    if (find_value(m, t->name) >= 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "initializer '%s' is defined twice", t->name);
+    clrnn_array a;
+    int is_bool;
+    clrnn_status st = clrnn_ox_tensor_decode(t, "initializer", &a, &is_bool);
+    if (st != CLRNN_OK) return st;
+    int vi;
+    if ((st = add_value(m, t->name, &vi)) != CLRNN_OK) {
+        clrnn_array_free(&a);
+        return st;
+    }
+    ox_value *v = &m->values[vi];
+    v->dtype = a.dtype;
+    v->is_bool = is_bool;
+    v->ndim = a.ndim;
+    memcpy(v->shape, a.shape, sizeof v->shape);
+    v->count = a.count;
+    v->host = a.data;
+    v->host_cap = a.count * clrnn_dtype_size(a.dtype);
+    v->on_host = v->has_data = v->is_const = 1;
+    return CLRNN_OK;
+}
+
+static void make_label(ox_node *n, const Onnx__NodeProto *p, int index, char *buf, size_t cap) {
+    if (p->name && *p->name)
+        snprintf(buf, cap, "'%s'", p->name);
+    else if (p->n_output > 0 && p->output[0] && *p->output[0])
+        snprintf(buf, cap, "#%d (output '%s')", index, p->output[0]);
+    else
+        snprintf(buf, cap, "#%d", index);
+    (void)n;
+}
+
+static int is_default_domain(const char *d) { return !d || !*d || !strcmp(d, "ai.onnx"); }
+
+static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index) {
+    ox_node *n = &m->nodes[m->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->index = index;
+    char label[512];
+    make_label(n, p, index, label, sizeof label);
+    const char *op_type = p->op_type ? p->op_type : "";
+    n->label = malloc(strlen(label) + 1);
+    n->op_type = malloc(strlen(op_type) + 1);
+    if (!n->label || !n->op_type) {
+        free(n->label), free(n->op_type);
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "node");
+    }
+    strcpy(n->label, label);
+    strcpy(n->op_type, op_type);
+    m->n_nodes++; /* owned from here: destroy frees it */
+
+    if (!is_default_domain(p->domain))
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator domain '%s' is not supported (only the default ONNX "
+                             "domain is)", p->domain);
+    n->op = clrnn_ox_find_op(op_type);
+    if (!n->op)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
+                             clrnn_ox_supported_ops());
+    const ox_op *op = n->op;
+    if ((int)p->n_input < op->min_in || (int)p->n_input > op->max_in)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu inputs, %s takes %d to %d", p->n_input, op_type,
+                             op->min_in, op->max_in);
+    if ((int)p->n_output < op->min_out || (int)p->n_output > op->max_out)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu outputs, %s has %d to %d", p->n_output, op_type,
+                             op->min_out, op->max_out);
+    for (size_t i = 0; i < p->n_attribute; ++i) {
+        const Onnx__AttributeProto *a = p->attribute[i];
+        int known = 0;
+        for (const char *const *k = op->attrs; k && *k && a->name; ++k) known |= !strcmp(*k, a->name);
+        if (!known)
+            return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute '%s' is not supported for %s",
+                                 a->name ? a->name : "", op_type);
+        if (a->ref_attr_name && *a->ref_attr_name)
+            return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute '%s' refers to a function attribute", a->name);
+    }
+    n->n_in = (int)p->n_input;
+    n->n_out = (int)p->n_output;
+    n->in = malloc(((size_t)n->n_in + 1) * sizeof *n->in);
+    n->out = malloc(((size_t)n->n_out + 1) * sizeof *n->out);
+    if (!n->in || !n->out) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "node");
+    for (int i = 0; i < n->n_in; ++i) {
+        const char *name = p->input[i];
+        n->in[i] = -1;
+        if (!name || !*name) continue;
+        if ((n->in[i] = find_value(m, name)) < 0)
+            return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input '%s' is not an initializer, a graph input or the "
+                                 "output of an earlier node (nodes must be in topological order)", name);
+    }
+    for (int i = 0; i < n->n_out; ++i) {
+        const char *name = p->output[i];
+        n->out[i] = -1;
+        if (!name || !*name) continue;
+        if (find_value(m, name) >= 0)
+            return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "output '%s' is already defined (a value has one producer)",
+                                 name);
+        clrnn_status st = add_value(m, name, &n->out[i]);
+        if (st != CLRNN_OK) return st;
+    }
+    clrnn_status st = op->prepare(m, n, p);
+    if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
+
+    /* fold: every present input constant */
+    int all_const = 1;
+    for (int i = 0; i < n->n_in; ++i)
+        if (n->in[i] >= 0 && !m->values[n->in[i]].is_const) all_const = 0;
+    if (all_const) {
+        if ((st = op->run(m, n)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
+        for (int i = 0; i < n->n_out; ++i)
+            if (n->out[i] >= 0) {
+                ox_value *v = &m->values[n->out[i]];
+                if (!v->has_data) return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "output %d not computed", i);
+                v->is_const = 1;
+            }
+        n->folded = 1;
+    }
+    return CLRNN_OK;
+}
+
+static clrnn_status build(clrnn_model *m, const Onnx__ModelProto *mp) {
+    clrnn_status st;
+    m->ir_version = mp->has_ir_version ? mp->ir_version : 0;
+    m->opset = -1;
+    for (size_t i = 0; i < mp->n_opset_import; ++i) {
+        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+        if (is_default_domain(o->domain) && o->has_version) m->opset = o->version;
+    }
+    if (m->opset < 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "the model imports no version of the ai.onnx operator set");
+    if (m->opset < 7 || m->opset > 22)
+        return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "the model uses version %lld of the ai.onnx operator set; clrnn "
+                          "supports 7 to 22", (long long)m->opset);
+    m->producer_name = keep_string(m, mp->producer_name ? mp->producer_name : "");
+    m->producer_version = keep_string(m, mp->producer_version ? mp->producer_version : "");
+    if (!m->producer_name || !m->producer_version) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model strings");
+    const Onnx__GraphProto *g = mp->graph;
+    if (!g) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "the model has no graph");
+    if (g->n_sparse_initializer > 0)
+        return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "sparse initializers ('%s') are not supported",
+                          g->sparse_initializer[0]->values && g->sparse_initializer[0]->values->name
+                              ? g->sparse_initializer[0]->values->name : "?");
+    for (size_t i = 0; i < g->n_initializer; ++i)
+        if ((st = add_initializer(m, g->initializer[i])) != CLRNN_OK) return st;
+
+    /* graph inputs (an initializer listed as an input stays a constant) */
+    m->inputs = calloc(g->n_input + 1, sizeof *m->inputs);
+    m->outputs = calloc(g->n_output + 1, sizeof *m->outputs);
+    if (!m->inputs || !m->outputs) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "graph inputs");
+    for (size_t i = 0; i < g->n_input; ++i) {
+        const Onnx__ValueInfoProto *vi = g->input[i];
+        if (!vi->name || !*vi->name) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph input %zu has no name", i);
+        const int existing = find_value(m, vi->name);
+        if (existing >= 0) {
+            if (m->values[existing].is_const) continue;
+            return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph input '%s' is listed twice", vi->name);
+        }
+        ox_io *io = &m->inputs[m->n_inputs];
+        int has_type, is_bool;
+        if ((st = io_info(m, vi, "input", &io->info, &has_type, &is_bool)) != CLRNN_OK) return st;
+        if (!has_type) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "graph input '%s' declares no element type", vi->name);
+        if ((st = add_value(m, vi->name, &io->value)) != CLRNN_OK) return st;
+        ox_value *v = &m->values[io->value];
+        io->info.name = v->name;
+        v->dtype = io->info.dtype;
+        v->is_bool = is_bool;
+        v->is_input = 1;
+        m->n_inputs++;
+    }
+
+    m->nodes = calloc(g->n_node + 1, sizeof *m->nodes);
+    if (!m->nodes) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "nodes");
+    for (size_t i = 0; i < g->n_node; ++i)
+        if ((st = add_node(m, g->node[i], (int)i)) != CLRNN_OK) return st;
+
+    for (size_t i = 0; i < g->n_output; ++i) {
+        const Onnx__ValueInfoProto *vi = g->output[i];
+        ox_io *io = &m->outputs[m->n_outputs];
+        const int v = vi->name ? find_value(m, vi->name) : -1;
+        if (v < 0)
+            return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph output '%s' is computed by no node", vi->name ? vi->name : "");
+        int has_type, is_bool;
+        if ((st = io_info(m, vi, "output", &io->info, &has_type, &is_bool)) != CLRNN_OK) return st;
+        const ox_value *val = &m->values[v];
+        if (has_type && (io->info.dtype != val->dtype || is_bool != val->is_bool))
+            return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "graph output '%s' is declared %s but computes %s", vi->name,
+                              clrnn_ox_dtype_name(io->info.dtype, is_bool), clrnn_ox_dtype_name(val->dtype, val->is_bool));
+        io->value = v;
+        io->info.name = val->name;
+        io->info.dtype = val->dtype;
+        m->n_outputs++;
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out) {
+    clrnn_clear_error();
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: out is NULL");
+    *out = NULL;
+    if (!ctx || !data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: ctx and data are required");
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
+    if (!mp) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "not an ONNX model (protobuf decoding of %zu bytes failed)", size);
+    clrnn_model *m = calloc(1, sizeof *m);
+    clrnn_status st = m ? CLRNN_OK : clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model");
+    if (m) {
+        m->ctx = ctx;
+        st = build(m, mp);
+    }
+    onnx__model_proto__free_unpacked(mp, NULL);
+    if (st == CLRNN_OK) {
+        /* folding may have left device work in flight */
+        cl_int err = clFinish(ctx->queue);
+        if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clFinish", "loading the model");
+    }
+    if (st != CLRNN_OK) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
+        clrnn_model_destroy(m);
+        return clrnn_fail(st, "%s", msg);
+    }
+    *out = m;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out) {
+    clrnn_clear_error();
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: out is NULL");
+    *out = NULL;
+    if (!ctx || !path) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: ctx and path are required");
+    unsigned char *buf;
+    size_t size;
+    clrnn_status st = clrnn_ox_read_file(path, &buf, &size);
+    if (st != CLRNN_OK) return st;
+    st = clrnn_onnx_load_memory(ctx, buf, size, out);
+    free(buf);
+    if (st != CLRNN_OK) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
+        return clrnn_fail(st, "%s: %s", path, msg);
+    }
+    return CLRNN_OK;
+}
+
+void clrnn_model_destroy(clrnn_model *m) {
+    if (!m) return;
+    if (m->ctx) clFinish(m->ctx->queue);
+    for (int i = 0; i < m->n_nodes; ++i) {
+        ox_node *n = &m->nodes[i];
+        if (n->op && n->op->release)
+            n->op->release(n);
+        else
+            free(n->state);
+        free(n->label);
+        free(n->op_type);
+        free(n->in);
+        free(n->out);
+    }
+    free(m->nodes);
+    for (int i = 0; i < m->n_values; ++i) clrnn_ox_value_release(&m->values[i]);
+    free(m->values);
+    free(m->hash);
+    free(m->inputs);
+    free(m->outputs);
+    for (int i = 0; i < m->n_strings; ++i) free(m->strings[i]);
+    free(m->strings);
+    clrnn_ox_kernels_release(&m->k);
+    free(m);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Describe
+ * ---------------------------------------------------------------------------------------- */
+clrnn_status clrnn_model_get_info(const clrnn_model *m, clrnn_model_info *info) {
+    if (!m || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_info: NULL argument");
+    memset(info, 0, sizeof *info);
+    info->producer_name = m->producer_name;
+    info->producer_version = m->producer_version;
+    info->ir_version = m->ir_version;
+    info->opset = m->opset;
+    info->num_nodes = m->n_nodes;
+    for (int i = 0; i < m->n_nodes; ++i) {
+        info->num_folded += m->nodes[i].folded;
+        const char *op = m->nodes[i].op_type;
+        info->num_recurrent += !strcmp(op, "RNN") || !strcmp(op, "GRU") || !strcmp(op, "LSTM");
+    }
+    return CLRNN_OK;
+}
+
+int clrnn_model_num_inputs(const clrnn_model *m) { return m ? m->n_inputs : 0; }
+int clrnn_model_num_outputs(const clrnn_model *m) { return m ? m->n_outputs : 0; }
+
+clrnn_status clrnn_model_input_info(const clrnn_model *m, int index, clrnn_model_tensor_info *info) {
+    if (!m || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_input_info: NULL argument");
+    if (index < 0 || index >= m->n_inputs)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input index %d outside [0, %d)", index, m->n_inputs);
+    *info = m->inputs[index].info;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_model_output_info(const clrnn_model *m, int index, clrnn_model_tensor_info *info) {
+    if (!m || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_output_info: NULL argument");
+    if (index < 0 || index >= m->n_outputs)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "output index %d outside [0, %d)", index, m->n_outputs);
+    *info = m->outputs[index].info;
+    return CLRNN_OK;
+}
+
+/* "float32 [N, 5]" */
+static void describe(const clrnn_model_tensor_info *info, int is_bool, char *buf, size_t cap) {
+    size_t pos = (size_t)snprintf(buf, cap, "%s", clrnn_ox_dtype_name(info->dtype, is_bool));
+    if (info->ndim < 0 || pos >= cap) return;
+    pos += (size_t)snprintf(buf + pos, cap - pos, " [");
+    for (int i = 0; i < info->ndim && pos < cap; ++i) {
+        if (info->shape[i] >= 0)
+            pos += (size_t)snprintf(buf + pos, cap - pos, "%s%lld", i ? ", " : "", (long long)info->shape[i]);
+        else
+            pos += (size_t)snprintf(buf + pos, cap - pos, "%s%s", i ? ", " : "", info->dim_names[i] ? info->dim_names[i] : "?");
+    }
+    if (pos < cap) snprintf(buf + pos, cap - pos, "]");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Bind, run, read
+ * ---------------------------------------------------------------------------------------- */
+clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn_array *a) {
+    clrnn_clear_error();
+    if (!m || !name || !a) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_set_input: NULL argument");
+    const ox_io *io = NULL;
+    for (int i = 0; i < m->n_inputs && !io; ++i)
+        if (!strcmp(m->inputs[i].info.name, name)) io = &m->inputs[i];
+    if (!io) {
+        char list[1024] = "";
+        size_t pos = 0;
+        for (int i = 0; i < m->n_inputs && pos < sizeof list; ++i)
+            pos += (size_t)snprintf(list + pos, sizeof list - pos, "%s'%s'", i ? ", " : "", m->inputs[i].info.name);
+        return clrnn_fail(CLRNN_ERR_NOT_FOUND, "the model has no input '%s' (its inputs: %s)", name,
+                          m->n_inputs ? list : "none");
+    }
+    ox_value *v = &m->values[io->value];
+    char expect[256];
+    describe(&io->info, v->is_bool, expect, sizeof expect);
+    const int ints = (a->dtype == CLRNN_DTYPE_INT32 || a->dtype == CLRNN_DTYPE_INT64) &&
+                     (v->dtype == CLRNN_DTYPE_INT32 || v->dtype == CLRNN_DTYPE_INT64);
+    if (a->dtype != v->dtype && !ints)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': got %s data, the model expects %s", name,
+                          clrnn_ox_dtype_name(a->dtype, 0), expect);
+    if (a->ndim < 0 || a->ndim > CLRNN_MAX_DIMS || (a->count > 0 && !a->data))
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': invalid array", name);
+    if (io->info.ndim >= 0 && a->ndim != io->info.ndim)
+        return clrnn_fail(CLRNN_ERR_SHAPE_MISMATCH, "input '%s': got rank %d, the model expects %s", name, a->ndim, expect);
+    size_t count = 1;
+    for (int i = 0; i < a->ndim; ++i) {
+        if (io->info.ndim >= 0 && io->info.shape[i] >= 0 && a->shape[i] != io->info.shape[i])
+            return clrnn_fail(CLRNN_ERR_SHAPE_MISMATCH, "input '%s': dimension %d is %lld, the model expects %s", name, i,
+                              (long long)a->shape[i], expect);
+        if (a->shape[i] < 0 || !clrnn_mul_size(count, (size_t)a->shape[i], &count))
+            return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': bad shape", name);
+    }
+    if (count != a->count)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': count %zu does not match its shape (%zu)", name, a->count, count);
+    clrnn_status st = clrnn_ox_alloc_host(m, NULL, v, a->ndim, a->shape);
+    if (st != CLRNN_OK) {
+        v->has_data = 0;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
+        return clrnn_fail(st, "input '%s': %s", name, msg);
+    }
+    if (a->dtype == v->dtype) {
+        memcpy(v->host, a->data, count * clrnn_dtype_size(v->dtype));
+        if (v->is_bool)
+            for (size_t i = 0; i < count; ++i) ((unsigned char *)v->host)[i] = ((unsigned char *)v->host)[i] != 0;
+    } else if (v->dtype == CLRNN_DTYPE_INT64) {
+        for (size_t i = 0; i < count; ++i) ((int64_t *)v->host)[i] = ((const int32_t *)a->data)[i];
+    } else {
+        for (size_t i = 0; i < count; ++i) {
+            const int64_t x = ((const int64_t *)a->data)[i];
+            if (x < INT32_MIN || x > INT32_MAX) {
+                v->has_data = 0;
+                return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' is int32 in the model; element %zu = %lld "
+                                  "does not fit", name, i, (long long)x);
+            }
+            ((int32_t *)v->host)[i] = (int32_t)x;
+        }
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_model_run(clrnn_model *m) {
+    clrnn_clear_error();
+    if (!m) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_run: model is NULL");
+    for (int i = 0; i < m->n_inputs; ++i) {
+        const ox_value *v = &m->values[m->inputs[i].value];
+        if (!v->has_data) {
+            char expect[256];
+            describe(&m->inputs[i].info, v->is_bool, expect, sizeof expect);
+            return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' was not set (the model expects %s)", v->name, expect);
+        }
+    }
+    for (int i = 0; i < m->n_nodes; ++i) {
+        ox_node *n = &m->nodes[i];
+        if (n->folded) continue;
+        for (int o = 0; o < n->n_out; ++o)
+            if (n->out[o] >= 0) m->values[n->out[o]].has_data = 0;
+    }
+    clrnn_status st = CLRNN_OK;
+    for (int i = 0; i < m->n_nodes && st == CLRNN_OK; ++i) {
+        ox_node *n = &m->nodes[i];
+        if (n->folded) continue;
+        st = n->op->run(m, n);
+        if (st != CLRNN_OK) {
+            st = clrnn_ox_wrap(n, st);
+            break;
+        }
+        for (int o = 0; o < n->n_out && st == CLRNN_OK; ++o)
+            if (n->out[o] >= 0 && !m->values[n->out[o]].has_data)
+                st = clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "output %d was not computed", o);
+    }
+    cl_int err = clFinish(m->ctx->queue);
+    if (st == CLRNN_OK && err != CL_SUCCESS) st = clrnn_fail_cl(err, "clFinish", "running the model");
+    return st;
+}
+
+clrnn_status clrnn_model_get_output(clrnn_model *m, const char *name, clrnn_array *out) {
+    clrnn_clear_error();
+    if (!m || !name || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_output: NULL argument");
+    memset(out, 0, sizeof *out);
+    ox_value *v = NULL;
+    for (int i = 0; i < m->n_outputs && !v; ++i)
+        if (!strcmp(m->outputs[i].info.name, name)) v = &m->values[m->outputs[i].value];
+    if (!v) return clrnn_fail(CLRNN_ERR_NOT_FOUND, "the model has no output '%s'", name);
+    if (!v->has_data) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "output '%s' is not computed yet (call clrnn_model_run)", name);
+    clrnn_status st = clrnn_ox_to_host(m, v);
+    if (st != CLRNN_OK) return st;
+    const size_t bytes = v->count * clrnn_dtype_size(v->dtype);
+    out->data = malloc(bytes ? bytes : 1);
+    if (!out->data) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "output '%s' (%zu bytes)", name, bytes);
+    memcpy(out->data, v->host, bytes);
+    out->dtype = v->dtype;
+    out->ndim = v->ndim;
+    memcpy(out->shape, v->shape, sizeof out->shape);
+    out->count = v->count;
+    return CLRNN_OK;
+}

@@ -1,0 +1,222 @@
+/* Internal declarations of the ONNX modules (src/onnx/). Not installed.
+ *
+ * The data path: proto.c decodes the protobuf (protobuf-c, generated from onnx.proto) into
+ * tensors and attributes → model.c builds the graph (values by name, nodes in topological order),
+ * validates every node at load through its operator's prepare() (ops.c registry), folds the nodes
+ * whose inputs are all constant → clrnn_model_run executes the rest in order. Values live on the
+ * host, on the device or both (value.c keeps the two copies coherent); device math goes through
+ * kernels.cl (device.c) and CLBlast, RNN nodes through clrnn_rnn_forward (ops_rnn.c). */
+#ifndef CLRNN_ONNX_INTERNAL_H
+#define CLRNN_ONNX_INTERNAL_H
+
+#include "internal.h"
+#include "onnx.pb-c.h"
+
+#include <stdint.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the ONNX loader reads raw_data as little-endian and needs a little-endian host"
+#endif
+
+/* ONNX TensorProto.DataType values clrnn names in messages or supports. */
+enum {
+    OX_UNDEFINED = 0,
+    OX_FLOAT = 1,
+    OX_UINT8 = 2,
+    OX_INT8 = 3,
+    OX_UINT16 = 4,
+    OX_INT16 = 5,
+    OX_INT32 = 6,
+    OX_INT64 = 7,
+    OX_STRING = 8,
+    OX_BOOL = 9,
+    OX_FLOAT16 = 10,
+    OX_DOUBLE = 11
+};
+
+/* ---- values ---- */
+typedef struct ox_value {
+    char *name;
+    clrnn_dtype dtype;   /* fixed at load (type inference) */
+    int is_bool;         /* ONNX BOOL stored as uint8 0/1 */
+    int ndim;
+    int64_t shape[CLRNN_MAX_DIMS];
+    size_t count;
+    void *host;          /* host copy, host_cap bytes */
+    size_t host_cap;
+    cl_mem mem;          /* device copy (float32 only), mem_cap bytes */
+    size_t mem_cap;
+    int on_host, on_device; /* which copies hold the current data */
+    int has_data;        /* set by the last run / bind / load */
+    int is_const;        /* initializer or folded at load: never rewritten */
+    int is_input;        /* graph input (bound by the user) */
+    uint64_t version;    /* bumped at every write, lets ops cache derived data */
+} ox_value;
+
+/* ---- nodes and operators ---- */
+struct ox_op;
+typedef struct ox_node {
+    char *label;  /* "'name'" or "#index (output 'y')" for messages */
+    char *op_type;
+    const struct ox_op *op;
+    int index;
+    int n_in, n_out;
+    int *in, *out; /* value indices; -1 = an omitted optional input or output */
+    void *state;   /* the operator's parsed attributes and cached objects */
+    int folded;    /* computed at load */
+} ox_node;
+
+typedef struct ox_op {
+    const char *op_type;
+    int min_in, max_in, min_out, max_out;
+    const char *const *attrs; /* accepted attribute names, NULL-terminated */
+    /* At load: parses attributes into n->state, checks what can be checked without data, sets the
+     * dtype of every output value. */
+    clrnn_status (*prepare)(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p);
+    /* Computes the outputs from the inputs (each present input has data). */
+    clrnn_status (*run)(clrnn_model *m, ox_node *n);
+    void (*release)(ox_node *n); /* frees n->state; may be NULL (then free(n->state)) */
+} ox_op;
+
+const ox_op *clrnn_ox_find_op(const char *op_type);
+/* Comma-separated list of supported operators, for messages. */
+const char *clrnn_ox_supported_ops(void);
+
+/* ---- device kernels (device.c, kernels.cl) ---- */
+typedef struct ox_kernels {
+    cl_program program;
+    cl_kernel copy, gather, binary, unary, softmax;
+} ox_kernels;
+
+typedef struct ox_io {
+    int value;
+    clrnn_model_tensor_info info;
+} ox_io;
+
+struct clrnn_model {
+    clrnn_context *ctx;
+    int64_t opset, ir_version;
+    char *producer_name, *producer_version;
+    ox_value *values;
+    int n_values, cap_values;
+    int *hash; /* open addressing over values by name, hash_cap slots, -1 = empty */
+    int hash_cap;
+    ox_node *nodes;
+    int n_nodes;
+    ox_io *inputs, *outputs;
+    int n_inputs, n_outputs;
+    char **strings; /* owned strings referenced by the io infos (dim names) */
+    int n_strings;
+    ox_kernels k;
+    int kernels_ready;
+};
+
+/* ---- errors (model.c) ---- */
+/* "node 'name' (Op): <formatted>" */
+clrnn_status clrnn_ox_fail(const ox_node *n, clrnn_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* clrnn_last_error() without its leading "CLRNN_ERR_...: " status name. */
+const char *clrnn_ox_detail(void);
+/* Re-reports the current clrnn_last_error() (from a call that failed with `st`) prefixed with the node. */
+clrnn_status clrnn_ox_wrap(const ox_node *n, clrnn_status st);
+static inline ox_value *ox_in(clrnn_model *m, const ox_node *n, int i) {
+    return (i < n->n_in && n->in[i] >= 0) ? &m->values[n->in[i]] : NULL;
+}
+static inline ox_value *ox_out(clrnn_model *m, const ox_node *n, int i) {
+    return (i < n->n_out && n->out[i] >= 0) ? &m->values[n->out[i]] : NULL;
+}
+
+/* ---- protobuf helpers (proto.c) ---- */
+const char *clrnn_ox_type_name(int32_t onnx_type);
+/* Maps an ONNX element type onto clrnn's; returns 0 if clrnn has no such type. */
+int clrnn_ox_dtype_from_onnx(int32_t onnx_type, clrnn_dtype *dtype, int *is_bool);
+const char *clrnn_ox_dtype_name(clrnn_dtype dtype, int is_bool);
+/* Decodes a TensorProto (typed fields or raw_data) into a new array. `what` names it in messages. */
+clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what, clrnn_array *out, int *is_bool);
+
+/* Whole file into a malloc'ed buffer. */
+clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size);
+
+const Onnx__AttributeProto *clrnn_ox_attr(const Onnx__NodeProto *p, const char *name);
+/* Typed attribute readers: the default when absent, a node-naming error when of another type. */
+clrnn_status clrnn_ox_attr_int(const ox_node *n, const Onnx__NodeProto *p, const char *name, int64_t def, int64_t *out);
+clrnn_status clrnn_ox_attr_float(const ox_node *n, const Onnx__NodeProto *p, const char *name, float def, float *out);
+/* Copies the string into buf (truncation is an error); def when absent. */
+clrnn_status clrnn_ox_attr_string(const ox_node *n, const Onnx__NodeProto *p, const char *name, const char *def,
+                                  char *buf, size_t cap);
+/* Pointer into the proto (valid during prepare); *count = 0 and *present = 0 when absent. */
+clrnn_status clrnn_ox_attr_ints(const ox_node *n, const Onnx__NodeProto *p, const char *name, const int64_t **vals,
+                                size_t *count, int *present);
+clrnn_status clrnn_ox_attr_floats(const ox_node *n, const Onnx__NodeProto *p, const char *name, const float **vals,
+                                  size_t *count, int *present);
+
+/* ---- values (value.c) ---- */
+/* Element count of a shape; CLRNN_ERR_OVERFLOW / INVALID_ARGUMENT (negative dim) via n's name. */
+clrnn_status clrnn_ox_shape_count(const ox_node *n, int ndim, const int64_t *shape, size_t *count);
+/* Sets the value's shape and makes its host copy current and writable (nothing on the device). */
+clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
+/* Sets the value's shape and makes its device copy current and writable (float32 only). */
+clrnn_status clrnn_ox_alloc_device(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
+/* Makes the host (device) copy current, transferring if needed. */
+clrnn_status clrnn_ox_to_host(clrnn_model *m, ox_value *v);
+clrnn_status clrnn_ox_to_device(clrnn_model *m, ox_value *v);
+void clrnn_ox_value_release(ox_value *v);
+/* Reads an integer tensor (int32 or int64, host) into int64s. */
+clrnn_status clrnn_ox_read_ints(clrnn_model *m, const ox_node *n, ox_value *v, const char *what, int64_t *out,
+                                size_t cap, size_t *count);
+/* Row-major strides of a shape. */
+void clrnn_ox_strides(int ndim, const int64_t *shape, int64_t *strides);
+/* Multidirectional (numpy) broadcast of two shapes; error naming the node when incompatible. */
+clrnn_status clrnn_ox_broadcast(const ox_node *n, int na, const int64_t *sa, int nb, const int64_t *sb, int *nout,
+                                int64_t *out);
+/* Strides of a tensor of shape (nin, sin) read as broadcast to (nout, sout): 0 on broadcast axes. */
+void clrnn_ox_broadcast_strides(int nin, const int64_t *sin, int nout, const int64_t *sout, int64_t *strides);
+/* dst[dst_off + Σ idx_k dstride_k] = src[src_off + Σ idx_k sstride_k] over every index of shape,
+ * on the host (elements of `elem` bytes). */
+void clrnn_ox_host_copy(const void *src, int64_t src_off, void *dst, int64_t dst_off, size_t elem, int ndim,
+                        const int64_t *shape, const int64_t *sstride, const int64_t *dstride);
+/* Same copy where the data lives: on the device when `device` (float32; both values uploaded as
+ * needed), else on the host. The destination copy must already be allocated on that side. */
+clrnn_status clrnn_ox_copy(clrnn_model *m, const ox_node *n, int device, ox_value *src, int64_t src_off,
+                           ox_value *dst, int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
+                           const int64_t *dstride);
+/* Normalizes an axis in [-rank, rank) to [0, rank); error naming the node otherwise. */
+clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char *what, int *out);
+
+/* ---- device kernels (device.c) ---- */
+clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m);
+void clrnn_ox_kernels_release(ox_kernels *k);
+enum { OX_BIN_ADD = 0, OX_BIN_SUB = 1, OX_BIN_MUL = 2, OX_BIN_DIV = 3 };
+enum { OX_UN_SIGMOID = 0, OX_UN_TANH = 1, OX_UN_RELU = 2 };
+clrnn_status clrnn_ox_dev_copy(clrnn_model *m, const ox_node *n, cl_mem src, int64_t src_off, cl_mem dst,
+                               int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
+                               const int64_t *dstride);
+clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, cl_mem dst, const int32_t *idx,
+                                 size_t n_idx, size_t outer, size_t axis_len, size_t inner);
+clrnn_status clrnn_ox_dev_binary(clrnn_model *m, const ox_node *n, int op, cl_mem a, cl_mem b, cl_mem y, int ndim,
+                                 const int64_t *shape, const int64_t *astride, const int64_t *bstride);
+clrnn_status clrnn_ox_dev_unary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count);
+clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,
+                                  size_t inner);
+clrnn_status clrnn_ox_dev_fill_zero(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset_bytes, size_t bytes);
+
+/* ---- shared prepare helpers (ops.c) ---- */
+/* Sets the dtype of output i. */
+static inline void ox_set_out_type(clrnn_model *m, const ox_node *n, int i, clrnn_dtype dt, int is_bool) {
+    ox_value *v = ox_out(m, n, i);
+    if (v) {
+        v->dtype = dt;
+        v->is_bool = is_bool;
+    }
+}
+/* Requires input i (if present) to be of one of the dtypes in `mask` (bit per clrnn_dtype). */
+clrnn_status clrnn_ox_check_type(clrnn_model *m, const ox_node *n, int i, const char *what, unsigned mask);
+#define OX_T(dt) (1u << (dt))
+#define OX_T_F32 OX_T(CLRNN_DTYPE_FLOAT32)
+#define OX_T_INT (OX_T(CLRNN_DTYPE_INT32) | OX_T(CLRNN_DTYPE_INT64))
+#define OX_T_ALL (OX_T_F32 | OX_T_INT | OX_T(CLRNN_DTYPE_UINT8))
+
+#endif

@@ -1,0 +1,227 @@
+/* Values of the graph: shape, dtype and up to two copies of the data (host, device) with flags
+ * saying which is current. Ops ask for the side they compute on (clrnn_ox_to_host/_to_device) and
+ * write a fresh copy on one side (clrnn_ox_alloc_host/_device), which invalidates the other.
+ * Buffers grow and are reused from run to run. Also: shape arithmetic shared by the operators. */
+#include "onnx_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+clrnn_status clrnn_ox_shape_count(const ox_node *n, int ndim, const int64_t *shape, size_t *count) {
+    size_t c = 1;
+    if (ndim < 0 || ndim > CLRNN_MAX_DIMS)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "a result of rank %d (clrnn supports at most %d)", ndim, CLRNN_MAX_DIMS);
+    for (int i = 0; i < ndim; ++i) {
+        if (shape[i] < 0)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "dimension %d of a result is %lld", i, (long long)shape[i]);
+        if (!clrnn_mul_size(c, (size_t)shape[i], &c)) return clrnn_ox_fail(n, CLRNN_ERR_OVERFLOW, "a result's size overflows");
+    }
+    /* device kernels index with 32-bit ints */
+    if (c > (size_t)0x7fffffff) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "a result has %zu elements (at most 2^31-1)", c);
+    *count = c;
+    return CLRNN_OK;
+}
+
+static void set_shape(ox_value *v, int ndim, const int64_t *shape, size_t count) {
+    int64_t tmp[CLRNN_MAX_DIMS];
+    memcpy(tmp, shape, (size_t)ndim * sizeof *tmp); /* shape may alias v->shape */
+    v->ndim = ndim;
+    memset(v->shape, 0, sizeof v->shape);
+    memcpy(v->shape, tmp, (size_t)ndim * sizeof *tmp);
+    v->count = count;
+}
+
+static clrnn_status host_reserve(ox_value *v, size_t bytes) {
+    if (bytes == 0) bytes = 1;
+    if (bytes <= v->host_cap) return CLRNN_OK;
+    void *p = malloc(bytes);
+    if (!p) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value '%s' (%zu bytes)", v->name, bytes);
+    free(v->host);
+    v->host = p;
+    v->host_cap = bytes;
+    return CLRNN_OK;
+}
+
+static clrnn_status device_reserve(clrnn_model *m, ox_value *v, size_t bytes) {
+    if (bytes < 16) bytes = 16;
+    if (bytes <= v->mem_cap) return CLRNN_OK;
+    const uint64_t max_alloc = m->ctx->info.max_alloc_bytes;
+    if (max_alloc > 0 && bytes > max_alloc)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "value '%s' needs %zu bytes, the device allows %llu per buffer",
+                          v->name, bytes, (unsigned long long)max_alloc);
+    if (v->mem) clReleaseMemObject(v->mem);
+    v->mem = NULL;
+    v->mem_cap = 0;
+    cl_int err;
+    v->mem = clCreateBuffer(m->ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        v->mem = NULL;
+        return clrnn_fail_cl(err, "clCreateBuffer", v->name);
+    }
+    v->mem_cap = bytes;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
+    (void)m;
+    size_t count;
+    clrnn_status st = clrnn_ox_shape_count(n, ndim, shape, &count);
+    if (st != CLRNN_OK) return st;
+    if ((st = host_reserve(v, count * clrnn_dtype_size(v->dtype))) != CLRNN_OK) return st;
+    set_shape(v, ndim, shape, count);
+    v->on_host = 1;
+    v->on_device = 0;
+    v->has_data = 1;
+    v->version++;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_alloc_device(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
+    if (v->dtype != CLRNN_DTYPE_FLOAT32)
+        return clrnn_fail(CLRNN_ERR_INTERNAL, "value '%s' of type %s placed on the device", v->name,
+                          clrnn_ox_dtype_name(v->dtype, v->is_bool));
+    size_t count;
+    clrnn_status st = clrnn_ox_shape_count(n, ndim, shape, &count);
+    if (st != CLRNN_OK) return st;
+    if ((st = device_reserve(m, v, count * sizeof(float))) != CLRNN_OK) return st;
+    set_shape(v, ndim, shape, count);
+    v->on_device = 1;
+    v->on_host = 0;
+    v->has_data = 1;
+    v->version++;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_to_host(clrnn_model *m, ox_value *v) {
+    if (v->on_host) return CLRNN_OK;
+    if (!v->on_device) return clrnn_fail(CLRNN_ERR_INTERNAL, "value '%s' has no data", v->name);
+    const size_t bytes = v->count * clrnn_dtype_size(v->dtype);
+    clrnn_status st = host_reserve(v, bytes);
+    if (st != CLRNN_OK) return st;
+    if (bytes) {
+        mtx_lock(&m->ctx->lock);
+        cl_int err = clEnqueueReadBuffer(m->ctx->queue, v->mem, CL_TRUE, 0, bytes, v->host, 0, NULL, NULL);
+        mtx_unlock(&m->ctx->lock);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueReadBuffer", v->name);
+    }
+    v->on_host = 1;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_to_device(clrnn_model *m, ox_value *v) {
+    if (v->on_device) return CLRNN_OK;
+    if (!v->on_host) return clrnn_fail(CLRNN_ERR_INTERNAL, "value '%s' has no data", v->name);
+    if (v->dtype != CLRNN_DTYPE_FLOAT32)
+        return clrnn_fail(CLRNN_ERR_INTERNAL, "value '%s' of type %s moved to the device", v->name,
+                          clrnn_ox_dtype_name(v->dtype, v->is_bool));
+    const size_t bytes = v->count * sizeof(float);
+    clrnn_status st = device_reserve(m, v, bytes);
+    if (st != CLRNN_OK) return st;
+    if (bytes) {
+        mtx_lock(&m->ctx->lock);
+        cl_int err = clEnqueueWriteBuffer(m->ctx->queue, v->mem, CL_TRUE, 0, bytes, v->host, 0, NULL, NULL);
+        mtx_unlock(&m->ctx->lock);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", v->name);
+    }
+    v->on_device = 1;
+    return CLRNN_OK;
+}
+
+void clrnn_ox_value_release(ox_value *v) {
+    free(v->host);
+    if (v->mem) clReleaseMemObject(v->mem);
+    free(v->name);
+    memset(v, 0, sizeof *v);
+}
+
+clrnn_status clrnn_ox_read_ints(clrnn_model *m, const ox_node *n, ox_value *v, const char *what, int64_t *out,
+                                size_t cap, size_t *count) {
+    if (v->dtype != CLRNN_DTYPE_INT64 && v->dtype != CLRNN_DTYPE_INT32)
+        return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "%s must be int32 or int64, got %s", what,
+                             clrnn_ox_dtype_name(v->dtype, v->is_bool));
+    if (v->count > cap)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%s has %zu elements (at most %zu)", what, v->count, cap);
+    clrnn_status st = clrnn_ox_to_host(m, v);
+    if (st != CLRNN_OK) return st;
+    for (size_t i = 0; i < v->count; ++i)
+        out[i] = v->dtype == CLRNN_DTYPE_INT64 ? ((const int64_t *)v->host)[i] : ((const int32_t *)v->host)[i];
+    *count = v->count;
+    return CLRNN_OK;
+}
+
+void clrnn_ox_strides(int ndim, const int64_t *shape, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; --i) {
+        strides[i] = s;
+        s *= shape[i];
+    }
+}
+
+clrnn_status clrnn_ox_broadcast(const ox_node *n, int na, const int64_t *sa, int nb, const int64_t *sb, int *nout,
+                                int64_t *out) {
+    const int r = na > nb ? na : nb;
+    for (int i = 0; i < r; ++i) {
+        const int ia = i - (r - na), ib = i - (r - nb);
+        const int64_t a = ia >= 0 ? sa[ia] : 1, b = ib >= 0 ? sb[ib] : 1;
+        if (a != b && a != 1 && b != 1)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH,
+                                 "shapes cannot be broadcast: dimension %d is %lld in one input and %lld in the other", i,
+                                 (long long)a, (long long)b);
+        out[i] = a == 1 ? b : a;
+    }
+    *nout = r;
+    return CLRNN_OK;
+}
+
+void clrnn_ox_broadcast_strides(int nin, const int64_t *sin, int nout, const int64_t *sout, int64_t *strides) {
+    int64_t own[CLRNN_MAX_DIMS];
+    clrnn_ox_strides(nin, sin, own);
+    for (int i = 0; i < nout; ++i) {
+        const int j = i - (nout - nin);
+        strides[i] = (j >= 0 && sin[j] == sout[i] && sin[j] != 1) ? own[j] : 0;
+    }
+}
+
+void clrnn_ox_host_copy(const void *src, int64_t src_off, void *dst, int64_t dst_off, size_t elem, int ndim,
+                        const int64_t *shape, const int64_t *sstride, const int64_t *dstride) {
+    int64_t idx[CLRNN_MAX_DIMS] = {0};
+    for (int i = 0; i < ndim; ++i)
+        if (shape[i] == 0) return;
+    int64_t so = src_off, d = dst_off;
+    const unsigned char *s = src;
+    unsigned char *o = dst;
+    for (;;) {
+        memcpy(o + (size_t)d * elem, s + (size_t)so * elem, elem);
+        int k = ndim - 1;
+        for (; k >= 0; --k) {
+            so += sstride[k];
+            d += dstride[k];
+            if (++idx[k] < shape[k]) break;
+            so -= sstride[k] * shape[k];
+            d -= dstride[k] * shape[k];
+            idx[k] = 0;
+        }
+        if (k < 0) break;
+    }
+}
+
+clrnn_status clrnn_ox_copy(clrnn_model *m, const ox_node *n, int device, ox_value *src, int64_t src_off,
+                           ox_value *dst, int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
+                           const int64_t *dstride) {
+    clrnn_status st;
+    if (device) {
+        if ((st = clrnn_ox_to_device(m, src)) != CLRNN_OK) return st;
+        return clrnn_ox_dev_copy(m, n, src->mem, src_off, dst->mem, dst_off, ndim, shape, sstride, dstride);
+    }
+    if ((st = clrnn_ox_to_host(m, src)) != CLRNN_OK) return st;
+    clrnn_ox_host_copy(src->host, src_off, dst->host, dst_off, clrnn_dtype_size(src->dtype), ndim, shape, sstride, dstride);
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char *what, int *out) {
+    if (axis < -(int64_t)rank || axis >= rank)
+        return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "%s = %lld is outside [%d, %d) for rank %d", what,
+                             (long long)axis, -rank, rank, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return CLRNN_OK;
+}
