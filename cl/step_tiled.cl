@@ -12,6 +12,7 @@
  *   x_proj [rows][D][Hb][G][16] (rows = (t, n) or (n, t) for a batch-major first layer)
  *   bias   [D][2][Hb][G][16]   x-side bias (folded) and the recurrent bias (lbr GRU n gate)
  *   peep   [D][3][Hp]          i, f, o
+ * (the vanilla RNN packs 64 units per block as 4 slots of 16; see rnn_step_tiled)
  *   states [D][N][Hs]          Hs = Hp: whole 16-lane vectors, lanes >= H never read as input
  * K is the true state size (lanes past it are never read), so padded lanes need not be zero.
  *
@@ -83,10 +84,10 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
  * time, so its block of Rᵀ (K*G*64 bytes) stays in cache across the batch instead of being streamed
  * once per row block. Rows past N alias row N-1 (computed, never stored) so the inner loop has no
  * branches. TILED_BEGIN opens the row-block loop and zeroes the accumulators; TILED_END closes it. */
-#define TILED_BEGIN(MR, G)                                                                        \
+#define TILED_BEGIN(MR, G, UB)                                                                    \
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);              \
-    const int D = get_global_size(2), Hb = (H + 15) / 16, Hs = Hb * 16;                          \
-    const int j0 = jb * 16, lanes = min(16, H - j0);                                             \
+    const int D = get_global_size(2), Hb = (H + (UB) - 1) / (UB), Hs = Hb * (UB);                 \
+    const int j0 = jb * (UB), lanes = min(16, H - j0);                                           \
     const int n_rb = (N + (MR) - 1) / (MR);                                                       \
     __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;             \
     for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {             \
@@ -110,7 +111,7 @@ __kernel void lstm_step_tiled_##MR(                                             
     __global const float *h_prev, __global const float *c_prev, __global float *h_next,              \
     __global float *c_next, __global float *y, const int flags, const int policy, const float clip,  \
     const float cell_clip, const float fill, const int rb_per_item) {                                                       \
-    TILED_BEGIN(MR, 4)                                                                            \
+    TILED_BEGIN(MR, 4, 16)                                                                            \
     if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     const float16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);    \
@@ -166,7 +167,7 @@ __kernel void gru_lbr_step_tiled_##MR(                                          
     __global const float *bias, __global const float *acts, __global const float *h_prev,           \
     __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
     const int rb_per_item) { \
-    TILED_BEGIN(MR, 3)                                                                            \
+    TILED_BEGIN(MR, 3, 16)                                                                            \
     if (any_valid_) TILED_DOT(MR, 3, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                 \
     const float16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);                        \
@@ -198,6 +199,8 @@ __kernel void gru_lbr_step_tiled_##MR(                                          
     TILED_END                                                                                        \
 }
 
+/* The vanilla RNN has one gate, so a block holds 64 units as 4 slots of 16 (UB = 64): the micro-kernel
+ * keeps its 4 loads : 16 FMAs ratio instead of 1 : 4. */
 #define DEFINE_RNN_TILED(MR)                                                                         \
 __kernel void rnn_step_tiled_##MR(                                                                   \
     const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
@@ -205,30 +208,34 @@ __kernel void rnn_step_tiled_##MR(                                              
     __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
     __global const float *bias, __global const float *acts, __global const float *h_prev,           \
     __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
-    const int rb_per_item) { \
-    TILED_BEGIN(MR, 1)                                                                            \
-    if (any_valid_) TILED_DOT(MR, 1, acc, RTblk, hrow, K)                                            \
-    const float16 bb = vload16(0, bias + ((size_t)d * 2 * Hb + jb) * 16);                            \
+    const int rb_per_item) {                                                                         \
+    TILED_BEGIN(MR, 4, 64)                                                                           \
+    if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
+    __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     for (int r = 0; r < (MR); ++r) {                                                                 \
         if (rb * (MR) + r >= N) break;                                                               \
         const int n = perm[rb * (MR) + r];                                                           \
         const int entry = tmap[(d * T + s) * N + n];                                                 \
         const int t = entry & STEP_T_MASK;                                                           \
-        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
-        __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
-        const float16 hp = vload16(0, h_prev + sidx);                                                \
-        if (!(entry & STEP_VALID)) {                                                                 \
-            vstore16(hp, 0, h_next + sidx);                                                          \
-            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
-                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
-            store_lanes(yo, out, lanes);                                                             \
-            continue;                                                                                \
-        }                                                                                            \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        const float16 xv = vload16(0, x_proj + ((row * D + d) * Hb + jb) * 16);                     \
-        const float16 h = activate16(acts, d, 0, xv + bb + acc[r][0], clip);                         \
-        vstore16(h, 0, h_next + sidx);                                                               \
-        store_lanes(yo, h, lanes);                                                                   \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 64;                         \
+        for (int q = 0; q < 4; ++q) {                                                                \
+            const int jq = j0 + 16 * q, lq = min(16, H - jq);                                        \
+            if (lq <= 0) break;                                                                      \
+            const size_t sidx = ((size_t)d * N + n) * Hs + jq;                                       \
+            __global float *yo = y + (((size_t)t * N + n) * D + d) * H + jq;                         \
+            const float16 hp = vload16(0, h_prev + sidx);                                            \
+            float16 h;                                                                               \
+            if (!(entry & STEP_VALID)) {                                                             \
+                h = hp;                                                                              \
+                store_lanes(yo, policy == MASKED_FILL ? (float16)fill                                \
+                                : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f, lq); \
+            } else {                                                                                 \
+                h = activate16(acts, d, 0, vload16(q, xp) + vload16(q, b) + acc[r][q], clip);        \
+                store_lanes(yo, h, lq);                                                              \
+            }                                                                                        \
+            vstore16(h, 0, h_next + sidx);                                                           \
+        }                                                                                            \
     }                                                                                                \
     TILED_END                                                                                        \
 }
@@ -245,12 +252,12 @@ DEFINE_RNN_TILED(4)
  * like RTp ([D][Hb][I][G][16]). Work-item (jb, group, d) walks its row blocks so its slice of WTp
  * stays in cache. */
 #define DEFINE_XPROJ_TILED(G)                                                                        \
-__kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, const int H, const int K, \
+__kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, const int Hb, const int K, \
                               __global const float *x, const ulong x_off, __global const float *RTp,  \
                               __global float *x_proj, __global const int *perm,                       \
                               __global const int *row_needed, const int rb_per_item) {                \
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                 \
-    const int D = get_global_size(2), Hb = (H + 15) / 16;                                           \
+    const int D = get_global_size(2);                                                               \
     const int rb_per_t = (N + 3) / 4, n_rb = T * rb_per_t;                                          \
     __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                \
     x += x_off;                                                                                      \
@@ -276,6 +283,5 @@ __kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, c
     }                                                                                                \
 }
 
-DEFINE_XPROJ_TILED(1)
 DEFINE_XPROJ_TILED(3)
 DEFINE_XPROJ_TILED(4)

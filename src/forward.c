@@ -132,37 +132,42 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
  * Padding lanes (j >= H) get zero weights. */
 static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t cap) {
     const clrnn_rnn_desc *d = &r->desc;
-    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb, Gs = r->Gs, UB = r->UB;
     const int I = r->lw[l * D].in_size;
     const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
-    const size_t cols = (size_t)D * G * Hp;
+    const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
     clrnn_context *ctx = r->ctx;
     clrnn_status st;
     (void)cap;
-    /* WTp [D][Hb][I][G][16]: the input-projection kernel reads it like RTp */
-    memset(tmp, 0, (size_t)I * cols * sizeof(float));
+/* Packed block and slot of (gate g, unit j); the lane is j % 16. */
+#define BLK(j) ((j) / UB)
+#define SLOT(g, j) (G == 1 ? ((j) % UB) / 16 : (g))
+    /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp */
+    memset(tmp, 0, (size_t)D * I * per_dir * sizeof(float));
     for (int dir = 0; dir < D; ++dir) {
         const clrnn_layer_weights *w = &r->lw[l * D + dir];
         for (int g = 0; g < G; ++g)
             for (int j = 0; j < H; ++j)
                 for (int i = 0; i < I; ++i)
-                    tmp[((((size_t)dir * Hb + j / 16) * I + i) * G + g) * 16 + j % 16] = w->W[((size_t)g * H + j) * I + i];
+                    tmp[((((size_t)dir * Hb + BLK(j)) * I + i) * Gs + SLOT(g, j)) * 16 + j % 16] =
+                        w->W[((size_t)g * H + j) * I + i];
     }
-    if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)I * cols * sizeof(float), "input weights")) != CLRNN_OK)
+    if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
         return st;
-    /* RTp [D][Hb][K][G][16] */
-    memset(tmp, 0, (size_t)D * Hb * K * G * 16 * sizeof(float));
+    /* RTp [D][Hb][K][Gs][16] */
+    memset(tmp, 0, (size_t)D * K * per_dir * sizeof(float));
     for (int dir = 0; dir < D; ++dir) {
         const clrnn_layer_weights *w = &r->lw[l * D + dir];
         for (int g = 0; g < G; ++g)
             for (int j = 0; j < H; ++j)
                 for (int k = 0; k < K; ++k)
-                    tmp[((((size_t)dir * Hb + j / 16) * K + k) * G + g) * 16 + j % 16] = w->R[((size_t)g * H + j) * K + k];
+                    tmp[((((size_t)dir * Hb + BLK(j)) * K + k) * Gs + SLOT(g, j)) * 16 + j % 16] =
+                        w->R[((size_t)g * H + j) * K + k];
     }
-    if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * Hb * K * G * 16 * sizeof(float), "recurrent weights")) != CLRNN_OK)
+    if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
         return st;
-    /* bias [D][2][Hb][G][16]: x-side (folded) and recurrent (lbr n gate) */
-    memset(tmp, 0, (size_t)D * 2 * Hb * G * 16 * sizeof(float));
+    /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
+    memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
     for (int dir = 0; dir < D; ++dir) {
         const clrnn_layer_weights *w = &r->lw[l * D + dir];
         for (int g = 0; g < G; ++g)
@@ -170,14 +175,16 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
                 const int k = g * H + j;
                 float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
                 if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
-                const size_t o = (((size_t)dir * 2 * Hb + j / 16) * G + g) * 16 + j % 16;
+                const size_t o = (((size_t)dir * 2 * Hb + BLK(j)) * Gs + SLOT(g, j)) * 16 + j % 16;
                 tmp[o] = bx;
-                tmp[o + (size_t)Hb * G * 16] = w->Rb[k];
+                tmp[o + per_dir] = w->Rb[k];
             }
     }
-    if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * Hb * G * 16 * sizeof(float), "biases")) != CLRNN_OK)
+#undef BLK
+#undef SLOT
+    if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
         return st;
-    /* peep [D][3][Hp] */
+    /* peep [D][3][Hp] (LSTM: 16 units per block, so Hp = 16 * Hb) */
     memset(tmp, 0, (size_t)D * 3 * Hp * sizeof(float));
     for (int dir = 0; dir < D; ++dir)
         for (int q = 0; q < 3; ++q)
@@ -198,7 +205,7 @@ static clrnn_status upload_weights(clrnn_rnn *r) {
     if (n_proj > n_max) n_max = n_proj;
     if (r->desc.dense_size > 0 && (size_t)r->O * r->Hm > n_max) n_max = (size_t)r->O * r->Hm;
     if (r->tiled) {
-        const size_t GHp = (size_t)G * 16 * r->Hb;
+        const size_t GHp = (size_t)r->Gs * 16 * r->Hb;
         const size_t n_tiled = max_in * D * GHp > (size_t)D * Hr * GHp ? max_in * D * GHp : (size_t)D * Hr * GHp;
         if (n_tiled > n_max) n_max = n_tiled;
         if ((size_t)D * 2 * GHp > n_max) n_max = (size_t)D * 2 * GHp;
@@ -284,7 +291,7 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
     clrnn_context *ctx = r->ctx;
     const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
     size_t TN, tmp;
-    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->G * 16 * (size_t)r->Hb, &tmp) ||
+    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->Gs * 16 * (size_t)r->Hb, &tmp) ||
         !clrnn_mul_size(TN, (size_t)d->input_size, &tmp) || !clrnn_mul_size(TN, (size_t)(r->O > r->Hm ? r->O : r->Hm) + D * Hr, &tmp))
         return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
     clrnn_rnn_release_device_ws(r);
@@ -293,7 +300,7 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
 #define ALLOC(mem, elems, what) \
     if ((st = alloc_buf(ctx, &(mem), (elems), sizeof(float), total, what)) != CLRNN_OK) goto fail
     ALLOC(ws->x, TN * d->input_size, "input staging");
-    ALLOC(ws->x_proj, TN * D * r->G * (r->tiled ? 16 * (size_t)r->Hb : H), "input projections");
+    ALLOC(ws->x_proj, TN * D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H), "input projections");
     ALLOC(ws->y_a, TN * D * Hr, "layer outputs");
     if (d->num_layers > 1) ALLOC(ws->y_b, TN * D * Hr, "layer outputs");
     for (int l = 0; l < d->num_layers; ++l)
@@ -480,11 +487,11 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
         return clrnn_sgemm_locked(ctx, 0, 0, (size_t)rows, cols, (size_t)I, 1.0f, in, in_off, (size_t)I, r->dw.WT[l], 0,
                                   cols, 0.0f, r->ws.x_proj, 0, cols);
     }
-    const clrnn_kernel_id id = r->G == 4 ? CLRNN_K_xproj_tiled_4 : r->G == 3 ? CLRNN_K_xproj_tiled_3 : CLRNN_K_xproj_tiled_1;
+    const clrnn_kernel_id id = r->Gs == 4 ? CLRNN_K_xproj_tiled_4 : CLRNN_K_xproj_tiled_3;
     int groups, rb_per_item;
     tiled_groups(ctx, T * ((N + 3) / 4), r->Hb * r->D, &groups, &rb_per_item);
     kargs a = begin(ctx, id, "xproj_tiled");
-    a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, H), a_int(&a, I), a_mem(&a, in);
+    a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, r->Hb), a_int(&a, I), a_mem(&a, in);
     a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.perm);
     a_mem(&a, r->ws.row_needed), a_int(&a, rb_per_item);
     return launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);

@@ -156,6 +156,7 @@ struct clrnn_rnn {
     /* Plan: the register-tiled step kernels (cl/step_tiled.cl) or the simple per-unit kernels
      * (cl/gates_*.cl). Tiled packs gates in 16-wide blocks: Hb blocks, states strided by Hs. */
     int tiled, Hb, Hs, Hc; /* Hs: h state stride; Hc: c state stride */
+    int UB, Gs;            /* tiled: units per block (16; 64 for RNN), 16-lane slots per block */
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */
     float *dense_b;          /* [O] */

@@ -119,9 +119,11 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
                          (desc->cell == CLRNN_CELL_GRU && desc->linear_before_reset);
     const char *plan = getenv("CLRNN_PLAN");
     r->tiled = tiled_ok && (plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU);
-    r->Hb = (desc->hidden_size + 15) / 16;
-    r->Hs = r->tiled ? 16 * r->Hb : r->Hr;
-    r->Hc = r->tiled ? 16 * r->Hb : desc->hidden_size;
+    r->UB = desc->cell == CLRNN_CELL_RNN ? 64 : 16;
+    r->Gs = desc->cell == CLRNN_CELL_RNN ? 4 : r->G;
+    r->Hb = (desc->hidden_size + r->UB - 1) / r->UB;
+    r->Hs = r->tiled ? r->UB * r->Hb : r->Hr;
+    r->Hc = r->tiled ? r->UB * r->Hb : desc->hidden_size;
     r->dirty = 1;
     const size_t H = (size_t)desc->hidden_size, GH = (size_t)r->G * H;
     r->lw = calloc((size_t)desc->num_layers * r->D, sizeof *r->lw);
