@@ -468,10 +468,11 @@ static clrnn_status store_state(clrnn_context *ctx, cl_mem src, const clrnn_tens
 }
 
 /* Row groups for the tiled kernels: the fewest that still give every compute unit two work-items
- * (units = work-items per group), so each work-item keeps its weight slice in cache across more rows. */
-static void tiled_groups(const clrnn_context *ctx, int n_rb, int units, int *groups, int *rb_per_item) {
-    int g = (2 * (int)ctx->info.compute_units + units - 1) / units;
-    if (getenv("CLRNN_TILED_GROUPS")) g = atoi(getenv("CLRNN_TILED_GROUPS"));
+ * (units = work-items per group), so each work-item keeps its weight slice in cache across more rows.
+ * rnn->tiled_groups (CLRNN_TILED_GROUPS at creation) overrides it, for tuning experiments. */
+static void tiled_groups(const clrnn_rnn *r, int n_rb, int units, int *groups, int *rb_per_item) {
+    int g = (2 * (int)r->ctx->info.compute_units + units - 1) / units;
+    if (r->tiled_groups > 0) g = r->tiled_groups;
     g = g < 1 ? 1 : g > n_rb ? n_rb : g;
     *rb_per_item = (n_rb + g - 1) / g;
     *groups = (n_rb + *rb_per_item - 1) / *rb_per_item;
@@ -489,7 +490,7 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     }
     const clrnn_kernel_id id = r->Gs == 4 ? CLRNN_K_xproj_tiled_4 : CLRNN_K_xproj_tiled_3;
     int groups, rb_per_item;
-    tiled_groups(ctx, T * ((N + 3) / 4), r->Hb * r->D, &groups, &rb_per_item);
+    tiled_groups(r, T * ((N + 3) / 4), r->Hb * r->D, &groups, &rb_per_item);
     kargs a = begin(ctx, id, "xproj_tiled");
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, r->Hb), a_int(&a, I), a_mem(&a, in);
     a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.perm);
@@ -534,7 +535,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         /* Fewest row groups that still give every compute unit two work-items: each work-item then
          * keeps its slice of Rᵀ in cache across more of the batch. */
         int groups, rb_per_item;
-        tiled_groups(ctx, (N + mr - 1) / mr, r->Hb * D, &groups, &rb_per_item);
+        tiled_groups(r, (N + mr - 1) / mr, r->Hb * D, &groups, &rb_per_item);
         a_int(&a, rb_per_item);
         const size_t rows = (size_t)groups;
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {

@@ -157,6 +157,7 @@ struct clrnn_rnn {
      * (cl/gates_*.cl). Tiled packs gates in 16-wide blocks: Hb blocks, states strided by Hs. */
     int tiled, Hb, Hs, Hc; /* Hs: h state stride; Hc: c state stride */
     int UB, Gs;            /* tiled: units per block (16; 64 for RNN), 16-lane slots per block */
+    int tiled_groups;      /* > 0: fixed row-group count (CLRNN_TILED_GROUPS), else automatic */
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */
     float *dense_b;          /* [O] */

@@ -119,6 +119,8 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
                          (desc->cell == CLRNN_CELL_GRU && desc->linear_before_reset);
     const char *plan = getenv("CLRNN_PLAN");
     r->tiled = tiled_ok && (plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU);
+    const char *groups = getenv("CLRNN_TILED_GROUPS");
+    r->tiled_groups = groups ? atoi(groups) : 0;
     r->UB = desc->cell == CLRNN_CELL_RNN ? 64 : 16;
     r->Gs = desc->cell == CLRNN_CELL_RNN ? 4 : r->G;
     r->Hb = (desc->hidden_size + r->UB - 1) / r->UB;
