@@ -3,7 +3,8 @@
  *   g = g(xg + R_g h)   c = f c_prev + i g (TF1 cell_clip clamps the carried c)
  *   o = f(xo + R_o h + P_o c)   h = o h(c)
  * ONNX `clip` clamps every activation input (inside activate()), so h() sees a clipped copy of c
- * while the carried c stays unclipped, as ONNX Runtime does.
+ * while the carried c stays unclipped, as the ONNX spec words it. (ONNX Runtime 1.32 was measured
+ * applying h() to the unclipped c; the two differ only once |c| > clip.)
  * With a projection (LSTMP) this kernel writes the unprojected h to h_raw and leaves h_next and y to
  * lstm_proj_step. One work-item per (j, n, d). */
 #define LSTM_PEEPHOLE 1

@@ -145,11 +145,17 @@ typedef struct clrnn_context_params {
 clrnn_context_params clrnn_context_default_params(void);
 
 /* Opens the selected device, creates a context and an in-order queue, builds (or loads from
- * the cache) the kernels. params may be NULL for defaults. */
+ * the cache) the kernels. params may be NULL for defaults.
+ * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_NO_DEVICE (nothing matches the spec, or no
+ * OpenCL platform), CLRNN_ERR_OPENCL, CLRNN_ERR_BUILD_FAILED (message holds the compiler log),
+ * CLRNN_ERR_IO (CLRNN_KERNEL_DIR unreadable), CLRNN_ERR_BLAS, CLRNN_ERR_OUT_OF_MEMORY. A cache that
+ * cannot be written is not an error: see clrnn_build_info.cache_warning. */
 clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
 
 /* Adopts an application's own OpenCL objects (retained, released on destroy). The queue must be
- * an in-order queue on `device` within `context`. params->device is ignored. */
+ * an in-order queue on `device` within `context`. params->device is ignored.
+ * Returns as clrnn_context_create, plus CLRNN_ERR_INVALID_ARGUMENT (queue of another context or
+ * device) and CLRNN_ERR_UNSUPPORTED (out-of-order queue). */
 clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id device, cl_command_queue queue,
                                           const clrnn_context_params *params, clrnn_context **out);
 
@@ -309,7 +315,11 @@ clrnn_rnn_desc clrnn_rnn_desc_default(void);
 typedef struct clrnn_rnn clrnn_rnn;
 
 /* Validates the descriptor (every inconsistency is CLRNN_ERR_INVALID_DESCRIPTOR with a message
- * naming the field) and allocates host-side weight storage. No device work yet. */
+ * naming the field) and allocates host-side weight storage. No device work yet.
+ * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_INVALID_DESCRIPTOR, CLRNN_ERR_OUT_OF_MEMORY.
+ * The plan (which kernels run) is chosen here for the context's device: register-tiled kernels on
+ * CPU devices for RNN, LSTM without projection and linear-before-reset GRU, per-unit kernels
+ * otherwise; the environment variable CLRNN_PLAN=tiled|generic overrides it (for testing). */
 clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
 void clrnn_rnn_destroy(clrnn_rnn *rnn);
 clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);
@@ -366,6 +376,9 @@ typedef enum clrnn_param {
     CLRNN_PARAM_COUNT_
 } clrnn_param;
 
+/* Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_INVALID_ARGUMENT (unknown framework or role,
+ * layer/dir out of range, a role that framework or this descriptor does not have),
+ * CLRNN_ERR_SHAPE_MISMATCH (count), CLRNN_ERR_NON_FINITE. */
 clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework framework, int layer, int dir, clrnn_param role,
                                  const float *data, size_t count);
 
@@ -413,11 +426,21 @@ typedef struct clrnn_forward_args {
 
 /* Runs the network. Uploads weights the first time (and after any clrnn_rnn_set_param), sizes the
  * workspace for (T, N) (kept and reused while T, N fit), enqueues everything and waits for it.
- * On failure no output is guaranteed to hold meaningful data (they may be partly written). */
+ * Arguments are checked before any device work: CLRNN_ERR_NULL_ARGUMENT (rnn, args or x missing),
+ * CLRNN_ERR_INVALID_ARGUMENT (T or N < 1, a tensor with both host and mem, a mem offset not a
+ * multiple of 4, c0/cn for a non-LSTM), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
+ * CLRNN_ERR_INVALID_LENGTH (seq_lens outside [0, T]), CLRNN_ERR_OVERFLOW (T*N*D too large),
+ * CLRNN_ERR_MISSING_WEIGHTS; those leave every output untouched. Later failures are
+ * CLRNN_ERR_DEVICE_OUT_OF_MEMORY, CLRNN_ERR_OUT_OF_MEMORY, CLRNN_ERR_OPENCL or CLRNN_ERR_BLAS, after
+ * which outputs may be partly written and must not be used. */
 clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 
 /* Bytes of device workspace the rnn currently holds (0 before the first run). */
 size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
+
+/* One line naming the plan the rnn runs: which kernels, blocking, and how the input projection is
+ * done (e.g. for `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. */
+const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------------------------------
  * Arrays and .npy files (NumPy format versions 1 and 2; little-endian <f4, <i4, <i8, |u1; C order).
@@ -446,6 +469,91 @@ clrnn_status clrnn_npy_load(const char *path, clrnn_array *out);
 clrnn_status clrnn_npy_load_memory(const void *data, size_t size, clrnn_array *out);
 clrnn_status clrnn_npy_save(const char *path, const clrnn_array *array);
 void clrnn_array_free(clrnn_array *array);
+
+/* ---------------------------------------------------------------------------------------
+ * ONNX models
+ *
+ * Loads an ONNX model (a self-contained .onnx file or buffer) and runs it: RNN, GRU and LSTM nodes
+ * (opsets 7-22, every attribute and input) on the forward engine, plus the glue exporters put
+ * around them (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, ConstantOfShape, Slice,
+ * Transpose, Reshape, Identity, Cast, Expand, MatMul, Gemm, Add, Sub, Mul, Div, Sigmoid, Tanh,
+ * Relu, Softmax, ReduceProd). float32 tensors are computed and moved on the device; integer
+ * tensors (shape arithmetic, indices) on the host.
+ *
+ *   clrnn_onnx_load(ctx, "model.onnx", &model);
+ *   clrnn_model_set_input(model, "x", &x);      // by graph input name, clrnn_array (see .npy above)
+ *   clrnn_model_run(model);
+ *   clrnn_model_get_output(model, "y", &y);     // a new array, free with clrnn_array_free
+ *
+ * Everything that can be checked without data is checked at load: an operator, attribute, data
+ * type or opset clrnn does not support fails clrnn_onnx_load with CLRNN_ERR_UNSUPPORTED and a
+ * message naming the node and its operator. Shape errors found while running name the node too.
+ * Subgraph ops (If, Loop, Scan), sparse and external-data initializers are not supported.
+ * Tensor types: float32, int32, int64, uint8 and bool (bool reads as CLRNN_DTYPE_UINT8, 0 or 1).
+ *
+ * RNN semantics follow ONNX Runtime where the spec leaves room:
+ *   - sequence_lens = 0: that row's Y is zero and its Y_h / Y_c are ZERO, even when initial_h /
+ *     initial_c are given (ONNX Runtime's rule; clrnn_rnn_forward itself returns the initial state).
+ *   - activation_alpha / activation_beta are consumed in order by the activations that take the
+ *     parameter (Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu); when a list
+ *     runs out the ONNX operator defaults apply: LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1,
+ *     ThresholdedRelu 1, ScaledTanh 1/1, Affine 1/0 (ONNX Runtime uses 0 for the last three).
+ *     Values left over (a list written one value per activation) are refused as ambiguous.
+ *   - activation names are case-insensitive; `activations` must list every slot of every direction.
+ *   - LSTM `clip` clamps every activation input, including the c_t that h() reads (the spec's
+ *     wording; the carried c_t stays unclipped). ONNX Runtime applies h() to the unclipped c_t, so
+ *     an LSTM whose |c_t| exceeds `clip` differs from it.
+ *   - sequence_lens may be int32 (the spec) or int64.
+ * An initializer also listed as a graph input is treated as a constant (not an input).
+ * A model is used by one thread at a time; the context must outlive it.
+ * ------------------------------------------------------------------------------------- */
+typedef struct clrnn_model clrnn_model;
+
+/* A graph input or output as the model declares it. */
+typedef struct clrnn_model_tensor_info {
+    const char *name;                      /* valid while the model lives */
+    clrnn_dtype dtype;
+    int ndim;                              /* -1: the model does not declare the rank */
+    int64_t shape[CLRNN_MAX_DIMS];         /* -1: the dimension is not fixed */
+    const char *dim_names[CLRNN_MAX_DIMS]; /* symbolic name of a free dimension ("batch"), else NULL */
+} clrnn_model_tensor_info;
+
+typedef struct clrnn_model_info {
+    const char *producer_name;    /* "" if absent; valid while the model lives */
+    const char *producer_version;
+    int64_t ir_version;
+    int64_t opset;                /* version of the default ("ai.onnx") operator set */
+    int num_nodes;                /* nodes in the graph */
+    int num_folded;               /* of which computed once at load (constant inputs only) */
+    int num_recurrent;            /* RNN, GRU and LSTM nodes */
+} clrnn_model_info;
+
+/* Parses and validates the model, decodes the initializers, folds the constant part of the graph
+ * and imports constant RNN weights. CLRNN_ERR_CORRUPT_FILE for a file that is not an ONNX model,
+ * CLRNN_ERR_UNSUPPORTED for what clrnn cannot run (the message names the node and operator). */
+clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out);
+clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
+void clrnn_model_destroy(clrnn_model *model);
+
+clrnn_status clrnn_model_get_info(const clrnn_model *model, clrnn_model_info *info);
+int clrnn_model_num_inputs(const clrnn_model *model);  /* graph inputs that are not initializers */
+int clrnn_model_num_outputs(const clrnn_model *model);
+clrnn_status clrnn_model_input_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);
+clrnn_status clrnn_model_output_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);
+
+/* Copies `value` into the model's input `name` (kept for later runs until set again). The dtype
+ * must match (int32 and int64 convert into each other when every value fits), the rank and every
+ * fixed dimension must match the declaration. CLRNN_ERR_NOT_FOUND for an unknown name. */
+clrnn_status clrnn_model_set_input(clrnn_model *model, const char *name, const clrnn_array *value);
+/* Runs the graph; every input must have been set. Returns when all device work is done. */
+clrnn_status clrnn_model_run(clrnn_model *model);
+/* Copies output `name` of the last run into a new array (free with clrnn_array_free). */
+clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_array *out);
+
+/* Reads a serialized onnx.TensorProto (the input_N.pb / output_N.pb files of the ONNX test
+ * suite) of a supported type. */
+clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out);
+clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_array *out);
 
 #ifdef __cplusplus
 }

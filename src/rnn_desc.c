@@ -219,3 +219,24 @@ clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_for
         return st;
     return CLRNN_OK;
 }
+
+const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
+    if (!buf || cap == 0) return buf;
+    if (!r) {
+        snprintf(buf, cap, "(null rnn)");
+        return buf;
+    }
+    static const char *const cells[] = {"rnn", "lstm", "gru"};
+    const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
+    if (r->tiled)
+        snprintf(buf, cap,
+                 "tiled: input projection xproj_tiled_%d, steps %s_step_tiled_{1,4} (4 rows x %d units per work-item "
+                 "once N >= 8), %d block(s) x %d direction(s), rows in length order",
+                 r->Gs, cell, r->UB, r->Hb, r->D);
+    else
+        snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s one work-item per unit, %d direction(s)",
+                 r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step"
+                 : r->desc.linear_before_reset ? "gru_lbr_step" : "gru_gates_step + gru_out_step",
+                 r->desc.proj_size > 0 ? " + lstm_proj_step," : ",", r->D);
+    return buf;
+}

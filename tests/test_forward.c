@@ -485,8 +485,31 @@ static void weights_update_after_run(void **state) {
     clrnn_rnn_destroy(r);
 }
 
+/* The plan is visible, follows CLRNN_PLAN, and falls back to the generic kernels for what the tiled
+ * ones do not cover. */
+static void plan_is_reported(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    char buf[256];
+    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 3, 5);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    assert_non_null(strstr(clrnn_rnn_plan(r, buf, sizeof buf), "generic")); /* reset-before GRU */
+    clrnn_rnn_destroy(r);
+    d = base(CLRNN_CELL_LSTM, 3, 5);
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    const char *env = getenv("CLRNN_PLAN");
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(ctx, &info));
+    const char *want = env && *env ? env : info.type == CLRNN_DEVICE_TYPE_CPU ? "tiled" : "generic";
+    assert_non_null(strstr(clrnn_rnn_plan(r, buf, sizeof buf), want));
+    assert_non_null(strstr(buf, "lstm"));
+    clrnn_rnn_destroy(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan_is_reported),
         cmocka_unit_test(options),
         cmocka_unit_test(matrix),
         cmocka_unit_test(streaming_equals_one_call),

@@ -144,7 +144,7 @@ static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
 
 /* Sets the arguments (under the context lock, since kernels and queue are shared state) and
  * enqueues a 1-D range of `count` work-items. */
-#define LAUNCH(m, n, kernel, name, count, SETARGS)                                                                \
+#define LAUNCH(m, n, kernel, name, count, ...)                                                                    \
     do {                                                                                                          \
         clrnn_status st_ = clrnn_ox_kernels_ensure(m);                                                            \
         if (st_ != CLRNN_OK) return clrnn_ox_wrap(n, st_);                                                        \
@@ -152,7 +152,7 @@ static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
         mtx_lock(&(m)->ctx->lock);                                                                                \
         launch_args a_ = {(m)->k.kernel, 0, CL_SUCCESS};                                                          \
         launch_args *a = &a_;                                                                                     \
-        SETARGS;                                                                                                  \
+        __VA_ARGS__;                                                                                              \
         cl_int e_ = a_.err;                                                                                       \
         if (e_ == CL_SUCCESS) {                                                                                   \
             const size_t lws_ = 64, gws_ = ((size_t)(count) + lws_ - 1) / lws_ * lws_;                            \

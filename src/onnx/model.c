@@ -166,14 +166,13 @@ static clrnn_status add_initializer(clrnn_model *m, const Onnx__TensorProto *t) 
     return CLRNN_OK;
 }
 
-static void make_label(ox_node *n, const Onnx__NodeProto *p, int index, char *buf, size_t cap) {
+static void make_label(const Onnx__NodeProto *p, int index, char *buf, size_t cap) {
     if (p->name && *p->name)
         snprintf(buf, cap, "'%s'", p->name);
     else if (p->n_output > 0 && p->output[0] && *p->output[0])
         snprintf(buf, cap, "#%d (output '%s')", index, p->output[0]);
     else
         snprintf(buf, cap, "#%d", index);
-    (void)n;
 }
 
 static int is_default_domain(const char *d) { return !d || !*d || !strcmp(d, "ai.onnx"); }
@@ -183,7 +182,7 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
     memset(n, 0, sizeof *n);
     n->index = index;
     char label[512];
-    make_label(n, p, index, label, sizeof label);
+    make_label(p, index, label, sizeof label);
     const char *op_type = p->op_type ? p->op_type : "";
     n->label = malloc(strlen(label) + 1);
     n->op_type = malloc(strlen(op_type) + 1);
@@ -199,9 +198,11 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator domain '%s' is not supported (only the default ONNX "
                              "domain is)", p->domain);
     n->op = clrnn_ox_find_op(op_type);
-    if (!n->op)
+    if (!n->op) {
+        char ops[512];
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
-                             clrnn_ox_supported_ops());
+                             clrnn_ox_supported_ops(ops, sizeof ops));
+    }
     const ox_op *op = n->op;
     if ((int)p->n_input < op->min_in || (int)p->n_input > op->max_in)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu inputs, %s takes %d to %d", p->n_input, op_type,
@@ -509,7 +510,7 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
         return clrnn_fail(st, "input '%s': %s", name, msg);
     }
     if (a->dtype == v->dtype) {
-        memcpy(v->host, a->data, count * clrnn_dtype_size(v->dtype));
+        ox_memcpy(v->host, a->data, count * clrnn_dtype_size(v->dtype));
         if (v->is_bool)
             for (size_t i = 0; i < count; ++i) ((unsigned char *)v->host)[i] = ((unsigned char *)v->host)[i] != 0;
     } else if (v->dtype == CLRNN_DTYPE_INT64) {
@@ -577,7 +578,7 @@ clrnn_status clrnn_model_get_output(clrnn_model *m, const char *name, clrnn_arra
     const size_t bytes = v->count * clrnn_dtype_size(v->dtype);
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "output '%s' (%zu bytes)", name, bytes);
-    memcpy(out->data, v->host, bytes);
+    ox_memcpy(out->data, v->host, bytes);
     out->dtype = v->dtype;
     out->ndim = v->ndim;
     memcpy(out->shape, v->shape, sizeof out->shape);

@@ -13,6 +13,7 @@
 #include "onnx.pb-c.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the ONNX loader reads raw_data as little-endian and needs a little-endian host"
@@ -33,6 +34,11 @@ enum {
     OX_FLOAT16 = 10,
     OX_DOUBLE = 11
 };
+
+/* memcpy that accepts (NULL, 0): empty protobuf fields and empty tensors have NULL data. */
+static inline void ox_memcpy(void *dst, const void *src, size_t n) {
+    if (n) memcpy(dst, src, n);
+}
 
 /* ---- values ---- */
 typedef struct ox_value {
@@ -79,8 +85,8 @@ typedef struct ox_op {
 } ox_op;
 
 const ox_op *clrnn_ox_find_op(const char *op_type);
-/* Comma-separated list of supported operators, for messages. */
-const char *clrnn_ox_supported_ops(void);
+/* Comma-separated list of the supported operators, for messages; returns buf. */
+const char *clrnn_ox_supported_ops(char *buf, size_t cap);
 
 /* ---- device kernels (device.c, kernels.cl) ---- */
 typedef struct ox_kernels {

@@ -1,5 +1,5 @@
-/* Math operators: Add, Sub, Mul, Div (numpy broadcasting), Sigmoid, Tanh, Relu, Softmax, MatMul
- * and Gemm. float32 runs on the device (kernels.cl, CLBlast GEMM); the element-wise ops also take
+/* Math operators: Add, Sub, Mul, Div (numpy broadcasting), Sigmoid, Tanh, Relu, Softmax, MatMul,
+ * Gemm, and ReduceProd (host, for tf2onnx's shape arithmetic). float32 runs on the device (kernels.cl, CLBlast GEMM); the element-wise ops also take
  * integer tensors, computed on the host (shape arithmetic: Mul/Div/Add of int64 shapes). */
 #include "onnx_internal.h"
 
@@ -280,10 +280,91 @@ static clrnn_status gemm_run(clrnn_model *m, ox_node *n) {
     return st == CLRNN_OK ? CLRNN_OK : clrnn_ox_wrap(n, st);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * ReduceProd (host): tf2onnx computes the flattened size of Dense-on-sequence inputs with it.
+ * Axes from the attribute (opset < 18) or the optional second input (opset >= 18).
+ * ---------------------------------------------------------------------------------------- */
+typedef struct reduce_state {
+    int64_t axes[CLRNN_MAX_DIMS];
+    size_t n_axes;
+    int64_t keepdims, noop_empty;
+} reduce_state;
+
+static clrnn_status reduce_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+    reduce_state *s = calloc(1, sizeof *s);
+    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "ReduceProd");
+    n->state = s;
+    const int64_t *axes;
+    int present;
+    clrnn_status st = clrnn_ox_attr_ints(n, p, "axes", &axes, &s->n_axes, &present);
+    if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "keepdims", 1, &s->keepdims);
+    if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "noop_with_empty_axes", 0, &s->noop_empty);
+    if (st != CLRNN_OK) return st;
+    if (present && m->opset >= 18)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute 'axes' was replaced by an input in opset 18");
+    if (n->n_in > 1 && m->opset < 18)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "input 'axes' needs opset 18 (model opset %lld)", (long long)m->opset);
+    if (s->n_axes > CLRNN_MAX_DIMS) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu axes", s->n_axes);
+    ox_memcpy(s->axes, axes, s->n_axes * sizeof *axes);
+    if ((st = clrnn_ox_check_type(m, n, 0, "data", OX_T_F32 | OX_T_INT)) != CLRNN_OK) return st;
+    if ((st = clrnn_ox_check_type(m, n, 1, "axes", OX_T(CLRNN_DTYPE_INT64))) != CLRNN_OK) return st;
+    ox_set_out_type(m, n, 0, ox_in(m, n, 0)->dtype, 0);
+    return CLRNN_OK;
+}
+
+static clrnn_status reduce_prod_run(clrnn_model *m, ox_node *n) {
+    const reduce_state *s = n->state;
+    ox_value *x = ox_in(m, n, 0), *ax = ox_in(m, n, 1), *y = ox_out(m, n, 0);
+    int64_t axes[CLRNN_MAX_DIMS];
+    size_t na = s->n_axes;
+    clrnn_status st;
+    memcpy(axes, s->axes, sizeof axes);
+    if (ax && (st = clrnn_ox_read_ints(m, n, ax, "axes", axes, CLRNN_MAX_DIMS, &na)) != CLRNN_OK) return st;
+    int reduce[CLRNN_MAX_DIMS] = {0};
+    for (size_t i = 0; i < na; ++i) {
+        int a;
+        if ((st = clrnn_ox_axis(n, axes[i], x->ndim, "axes element", &a)) != CLRNN_OK) return st;
+        reduce[a] = 1;
+    }
+    const int all = na == 0 && !s->noop_empty;
+    int64_t shape[CLRNN_MAX_DIMS], full[CLRNN_MAX_DIMS], ostride[CLRNN_MAX_DIMS], rstride[CLRNN_MAX_DIMS];
+    int r = 0;
+    for (int i = 0; i < x->ndim; ++i) {
+        const int red = all || reduce[i];
+        full[i] = red ? 1 : x->shape[i];
+        if (!red || s->keepdims) shape[r++] = full[i];
+    }
+    if ((st = clrnn_ox_to_host(m, x)) != CLRNN_OK || (st = clrnn_ox_alloc_host(m, n, y, r, shape)) != CLRNN_OK) return st;
+    /* output offset of an input index: its strides over the kept axes, 0 on reduced ones */
+    clrnn_ox_strides(x->ndim, full, ostride);
+    for (int i = 0; i < x->ndim; ++i) rstride[i] = (all || reduce[i]) ? 0 : ostride[i];
+    for (size_t i = 0; i < y->count; ++i) {
+        if (y->dtype == CLRNN_DTYPE_FLOAT32) ((float *)y->host)[i] = 1.0f;
+        else if (y->dtype == CLRNN_DTYPE_INT64) ((int64_t *)y->host)[i] = 1;
+        else ((int32_t *)y->host)[i] = 1;
+    }
+    int64_t idx[CLRNN_MAX_DIMS] = {0}, o = 0;
+    for (size_t i = 0; i < x->count; ++i) {
+        if (y->dtype == CLRNN_DTYPE_FLOAT32) ((float *)y->host)[o] *= ((const float *)x->host)[i];
+        else if (y->dtype == CLRNN_DTYPE_INT64)
+            ((int64_t *)y->host)[o] = (int64_t)((uint64_t)((int64_t *)y->host)[o] * (uint64_t)((const int64_t *)x->host)[i]);
+        else
+            ((int32_t *)y->host)[o] = (int32_t)((uint32_t)((int32_t *)y->host)[o] * (uint32_t)((const int32_t *)x->host)[i]);
+        for (int k = x->ndim - 1; k >= 0; --k) {
+            o += rstride[k];
+            if (++idx[k] < x->shape[k]) break;
+            o -= rstride[k] * x->shape[k];
+            idx[k] = 0;
+        }
+    }
+    return CLRNN_OK;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 static const char *const no_attrs[] = {NULL};
 static const char *const softmax_attrs[] = {"axis", NULL};
 static const char *const gemm_attrs[] = {"alpha", "beta", "transA", "transB", NULL};
+static const char *const reduce_attrs[] = {"axes", "keepdims", "noop_with_empty_axes", NULL};
 
 const ox_op clrnn_ox_op_add = {"Add", 2, 2, 1, 1, no_attrs, add_prepare, binary_run, NULL};
 const ox_op clrnn_ox_op_sub = {"Sub", 2, 2, 1, 1, no_attrs, sub_prepare, binary_run, NULL};
@@ -295,3 +376,4 @@ const ox_op clrnn_ox_op_relu = {"Relu", 1, 1, 1, 1, no_attrs, float_prepare, rel
 const ox_op clrnn_ox_op_softmax = {"Softmax", 1, 1, 1, 1, softmax_attrs, softmax_prepare, softmax_run, NULL};
 const ox_op clrnn_ox_op_matmul = {"MatMul", 2, 2, 1, 1, no_attrs, matmul_prepare, matmul_run, NULL};
 const ox_op clrnn_ox_op_gemm = {"Gemm", 2, 3, 1, 1, gemm_attrs, gemm_prepare, gemm_run, NULL};
+const ox_op clrnn_ox_op_reduce_prod = {"ReduceProd", 1, 2, 1, 1, reduce_attrs, reduce_prepare, reduce_prod_run, NULL};

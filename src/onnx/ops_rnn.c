@@ -30,7 +30,7 @@ typedef struct rnn_state {
     clrnn_rnn *rnn;
     int rnn_I, rnn_H;
     uint64_t ver[4]; /* versions of W, R, B, P last imported */
-    const ox_value *imported[4];
+    int imported;    /* a weight import happened (cleared when the rnn is recreated) */
     float *tmp;
     size_t tmp_cap;
     int32_t *lens;
@@ -186,17 +186,16 @@ static clrnn_status ensure_rnn(clrnn_model *m, ox_node *n, rnn_state *s) {
         if ((st = clrnn_rnn_create(m->ctx, &d, &s->rnn)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
         s->rnn_I = (int)I;
         s->rnn_H = (int)H;
-        memset(s->imported, 0, sizeof s->imported);
+        s->imported = 0;
     }
     ox_value *vals[4] = {W, R, B, P};
     int stale = 0;
-    for (int i = 0; i < 4; ++i) stale |= s->imported[i] != vals[i] || (vals[i] && s->ver[i] != vals[i]->version);
+    /* which values feed W/R/B/P is fixed by the graph; their versions say whether they changed */
+    for (int i = 0; i < 4; ++i) stale |= !s->imported || (vals[i] && s->ver[i] != vals[i]->version);
     if (!stale) return CLRNN_OK;
     for (int i = 0; i < 4; ++i)
         if (vals[i] && (st = clrnn_ox_to_host(m, vals[i])) != CLRNN_OK) return st;
     const size_t GH = (size_t)(G * H);
-    static const float zeros[1] = {0};
-    (void)zeros;
     for (int d = 0; d < D; ++d) {
         const float *w = (const float *)W->host + (size_t)d * GH * (size_t)I;
         const float *r = (const float *)R->host + (size_t)d * GH * (size_t)H;
@@ -214,10 +213,8 @@ static clrnn_status ensure_rnn(clrnn_model *m, ox_node *n, rnn_state *s) {
                 return clrnn_ox_wrap(n, st);
         }
     }
-    for (int i = 0; i < 4; ++i) {
-        s->imported[i] = vals[i];
-        s->ver[i] = vals[i] ? vals[i]->version : 0;
-    }
+    for (int i = 0; i < 4; ++i) s->ver[i] = vals[i] ? vals[i]->version : 0;
+    s->imported = 1;
     return CLRNN_OK;
 }
 
@@ -283,8 +280,6 @@ static clrnn_status rnn_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProt
         else st = clrnn_ox_check_type(m, n, i, in_names[i], OX_T_F32);
         if (st != CLRNN_OK) return st;
     }
-    if (d->cell != CLRNN_CELL_LSTM && n->n_in > IN_C0 && (ox_in(m, n, IN_C0) || ox_in(m, n, IN_P)))
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%s takes at most 6 inputs", n->op_type);
     for (int i = 0; i < n->n_out; ++i) ox_set_out_type(m, n, i, CLRNN_DTYPE_FLOAT32, 0);
 
     /* constant weights: import now, so a bad weight tensor fails the load */

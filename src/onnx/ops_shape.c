@@ -237,7 +237,7 @@ static clrnn_status axes_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePro
     if (m->opset < 13 && required && !present) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute 'axes' is required");
     if (m->opset >= 13 && required && !ox_in(m, n, 1)) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input 'axes' is required");
     if (count > CLRNN_MAX_DIMS) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu axes (at most %d)", count, CLRNN_MAX_DIMS);
-    memcpy(s->axes, axes, count * sizeof *axes);
+    ox_memcpy(s->axes, axes, count * sizeof *axes);
     s->n_axes = count;
     s->has_axes = present;
     if ((st = clrnn_ox_check_type(m, n, 1, "axes", OX_T(CLRNN_DTYPE_INT64))) != CLRNN_OK) return st;
@@ -250,7 +250,7 @@ static clrnn_status run_axes(clrnn_model *m, ox_node *n, int64_t *axes, size_t *
     ox_value *a = ox_in(m, n, 1);
     *given = s->has_axes || a;
     if (!a) {
-        memcpy(axes, s->axes, s->n_axes * sizeof *axes);
+        ox_memcpy(axes, s->axes, s->n_axes * sizeof *axes);
         *count = s->n_axes;
         return CLRNN_OK;
     }
@@ -431,9 +431,9 @@ static clrnn_status slice_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
             if ((st = clrnn_ox_attr_ints(n, p, names[i], &v[i], &c[i], &pr[i])) != CLRNN_OK) return st;
         if (!pr[0] || !pr[1] || c[0] != c[1] || (pr[2] && c[2] != c[0]) || c[0] > CLRNN_MAX_DIMS)
             return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attributes starts and ends (and axes) must have equal lengths");
-        memcpy(s->starts, v[0], c[0] * sizeof(int64_t));
-        memcpy(s->ends, v[1], c[0] * sizeof(int64_t));
-        if (pr[2]) memcpy(s->axes, v[2], c[0] * sizeof(int64_t));
+        ox_memcpy(s->starts, v[0], c[0] * sizeof(int64_t));
+        ox_memcpy(s->ends, v[1], c[0] * sizeof(int64_t));
+        if (pr[2]) ox_memcpy(s->axes, v[2], c[0] * sizeof(int64_t));
         s->n = c[0];
         s->n_axes = pr[2] ? c[2] : 0;
     } else {
@@ -488,19 +488,20 @@ static clrnn_status slice_run(clrnn_model *m, ox_node *n) {
         int64_t b = starts[i], e = ends[i];
         if (b < 0) b += dim;
         if (e < 0) e += dim;
-        int64_t len;
+        int64_t len; /* written so that steps up to ±2^63 cannot overflow */
         if (step > 0) {
             b = b < 0 ? 0 : b > dim ? dim : b;
             e = e < 0 ? 0 : e > dim ? dim : e;
-            len = e > b ? (e - b + step - 1) / step : 0;
+            len = e > b ? (e - b - 1) / step + 1 : 0;
         } else {
             b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
-            len = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+            len = b > e ? (step == INT64_MIN ? 1 : (b - e - 1) / -step + 1) : 0;
         }
         shape[ax] = len;
         if (len > 0) off += b * stride[ax];
-        sstride[ax] = stride[ax] * step;
+        /* with two or more elements |step| < dim, so the product fits */
+        sstride[ax] = len > 1 ? stride[ax] * step : stride[ax];
     }
     const int dev = on_device(in->dtype);
     if ((st = alloc_out(m, n, out, r, shape)) != CLRNN_OK) return st;

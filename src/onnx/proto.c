@@ -87,13 +87,13 @@ clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what
         if (bytes) memcpy(out->data, t->raw_data.data, bytes);
     } else if (dt == CLRNN_DTYPE_FLOAT32) {
         if ((have = t->n_float_data) != count) goto bad_count;
-        memcpy(out->data, t->float_data, bytes);
+        ox_memcpy(out->data, t->float_data, bytes);
     } else if (dt == CLRNN_DTYPE_INT64) {
         if ((have = t->n_int64_data) != count) goto bad_count;
-        memcpy(out->data, t->int64_data, bytes);
+        ox_memcpy(out->data, t->int64_data, bytes);
     } else if (dt == CLRNN_DTYPE_INT32) {
         if ((have = t->n_int32_data) != count) goto bad_count;
-        memcpy(out->data, t->int32_data, bytes);
+        ox_memcpy(out->data, t->int32_data, bytes);
     } else { /* uint8 and bool travel in int32_data, one element each */
         if ((have = t->n_int32_data) != count) goto bad_count;
         unsigned char *d = out->data;
@@ -178,9 +178,9 @@ clrnn_status clrnn_ox_attr_string(const ox_node *n, const Onnx__NodeProto *p, co
     }
     clrnn_status st = want_type(n, a, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
     if (st != CLRNN_OK) return st;
-    if (a->s.len >= cap || memchr(a->s.data, 0, a->s.len))
+    if (a->s.len >= cap || (a->s.len && memchr(a->s.data, 0, a->s.len)))
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute '%s' is not a short string", name);
-    memcpy(buf, a->s.data, a->s.len);
+    ox_memcpy(buf, a->s.data, a->s.len);
     buf[a->s.len] = '\0';
     return CLRNN_OK;
 }

@@ -1,0 +1,52 @@
+/* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_math.c, ops_rnn.c). */
+#include "onnx_internal.h"
+
+#include <string.h>
+
+extern const ox_op clrnn_ox_op_constant, clrnn_ox_op_shape, clrnn_ox_op_gather, clrnn_ox_op_unsqueeze,
+    clrnn_ox_op_squeeze, clrnn_ox_op_concat, clrnn_ox_op_constant_of_shape, clrnn_ox_op_slice, clrnn_ox_op_transpose,
+    clrnn_ox_op_reshape, clrnn_ox_op_identity, clrnn_ox_op_cast, clrnn_ox_op_expand;
+extern const ox_op clrnn_ox_op_add, clrnn_ox_op_sub, clrnn_ox_op_mul, clrnn_ox_op_div, clrnn_ox_op_sigmoid,
+    clrnn_ox_op_tanh, clrnn_ox_op_relu, clrnn_ox_op_softmax, clrnn_ox_op_matmul, clrnn_ox_op_gemm,
+    clrnn_ox_op_reduce_prod;
+extern const ox_op clrnn_ox_op_rnn, clrnn_ox_op_gru, clrnn_ox_op_lstm;
+
+static const ox_op *const registry[] = {
+    &clrnn_ox_op_rnn,       &clrnn_ox_op_gru,     &clrnn_ox_op_lstm,      &clrnn_ox_op_constant,
+    &clrnn_ox_op_shape,     &clrnn_ox_op_gather,  &clrnn_ox_op_unsqueeze, &clrnn_ox_op_squeeze,
+    &clrnn_ox_op_concat,    &clrnn_ox_op_constant_of_shape, &clrnn_ox_op_slice, &clrnn_ox_op_transpose,
+    &clrnn_ox_op_reshape,   &clrnn_ox_op_identity, &clrnn_ox_op_cast,     &clrnn_ox_op_expand,
+    &clrnn_ox_op_matmul,    &clrnn_ox_op_gemm,    &clrnn_ox_op_add,       &clrnn_ox_op_sub,
+    &clrnn_ox_op_mul,       &clrnn_ox_op_div,     &clrnn_ox_op_sigmoid,   &clrnn_ox_op_tanh,
+    &clrnn_ox_op_relu,      &clrnn_ox_op_softmax, &clrnn_ox_op_reduce_prod,
+};
+#define N_OPS (sizeof registry / sizeof *registry)
+
+const ox_op *clrnn_ox_find_op(const char *op_type) {
+    for (size_t i = 0; i < N_OPS; ++i)
+        if (!strcmp(registry[i]->op_type, op_type)) return registry[i];
+    return NULL;
+}
+
+const char *clrnn_ox_supported_ops(char *buf, size_t cap) {
+    size_t pos = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_OPS && pos < cap; ++i)
+        pos += (size_t)snprintf(buf + pos, cap - pos, "%s%s", i ? ", " : "", registry[i]->op_type);
+    return buf;
+}
+
+clrnn_status clrnn_ox_check_type(clrnn_model *m, const ox_node *n, int i, const char *what, unsigned mask) {
+    const ox_value *v = ox_in(m, n, i);
+    if (!v) return CLRNN_OK;
+    if (v->is_bool || !(mask & OX_T(v->dtype))) {
+        char allowed[64] = "";
+        size_t pos = 0;
+        static const char *const names[] = {"float32", "int32", "int64", "uint8"};
+        for (int t = 0; t < 4; ++t)
+            if (mask & OX_T(t)) pos += (size_t)snprintf(allowed + pos, sizeof allowed - pos, "%s%s", pos ? " or " : "", names[t]);
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%s ('%s') is %s; clrnn runs this operator on %s", what, v->name,
+                             clrnn_ox_dtype_name(v->dtype, v->is_bool), allowed);
+    }
+    return CLRNN_OK;
+}

@@ -1,0 +1,353 @@
+/* The ONNX model API: load from a path and from memory, describe inputs and outputs, bind, run
+ * (again, with other shapes), read outputs; weights bound as graph inputs re-imported when they
+ * change; int32/int64 input conversion; and every error: status plus a message naming the input,
+ * node or operator. Models: tests/onnx/torch (PyTorch exports), tests/onnx/cases, tests/onnx/invalid. */
+#include "onnx/onnx_case.h"
+
+static const char *torch_dir(void) {
+    const char *d = getenv("CLRNN_ONNX_TORCH");
+    if (!d || !*d) fail_msg("CLRNN_ONNX_TORCH is not set (run through ctest)");
+    return d;
+}
+
+static const char *cases_dir(void) {
+    const char *d = getenv("CLRNN_ONNX_CASES");
+    if (!d || !*d) fail_msg("CLRNN_ONNX_CASES is not set (run through ctest)");
+    return d;
+}
+
+static clrnn_model *load_torch(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", torch_dir(), name);
+    clrnn_model *m = NULL;
+    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
+    return m;
+}
+
+static clrnn_model *load_invalid(const char *name, clrnn_status *st) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../invalid/%s.onnx", torch_dir(), name);
+    clrnn_model *m = NULL;
+    *st = clrnn_onnx_load(tu_context(), path, &m);
+    return m;
+}
+
+/* Binds every set<k>/in/<name>.npy of a torch model. */
+static void bind_torch_set(clrnn_model *m, const char *name, int set) {
+    for (int i = 0; i < clrnn_model_num_inputs(m); ++i) {
+        clrnn_model_tensor_info info;
+        TU_OK(clrnn_model_input_info(m, i, &info));
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s/set%d/in/%s.npy", torch_dir(), name, set, info.name);
+        clrnn_array a;
+        TU_OK(clrnn_npy_load(path, &a));
+        TU_OK(clrnn_model_set_input(m, info.name, &a));
+        clrnn_array_free(&a);
+    }
+}
+
+/* Every output of the last run against set<k>/out within 1e-5. */
+static void check_torch_set(clrnn_model *m, const char *name, int set) {
+    for (int i = 0; i < clrnn_model_num_outputs(m); ++i) {
+        clrnn_model_tensor_info info;
+        TU_OK(clrnn_model_output_info(m, i, &info));
+        char path[1200], msg[512];
+        snprintf(path, sizeof path, "%s/%s/set%d/out/%s.npy", torch_dir(), name, set, info.name);
+        clrnn_array want, got;
+        TU_OK(clrnn_npy_load(path, &want));
+        TU_OK(clrnn_model_get_output(m, info.name, &got));
+        double err;
+        if (!oc_compare(&got, &want, 1e-5, 0.0, &err, msg, sizeof msg))
+            fail_msg("%s set%d output %s: %s", name, set, info.name, msg);
+        clrnn_array_free(&want);
+        clrnn_array_free(&got);
+    }
+}
+
+static void test_load_path_and_memory(void **state) {
+    (void)state;
+    const char *name = "lstm_2layer_bidirectional_batch_first_state";
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", torch_dir(), name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    const long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc((size_t)size);
+    assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    clrnn_model *a = load_torch(name), *b = NULL;
+    TU_OK(clrnn_onnx_load_memory(tu_context(), buf, (size_t)size, &b));
+    free(buf);
+    bind_torch_set(a, name, 0);
+    bind_torch_set(b, name, 0);
+    TU_OK(clrnn_model_run(a));
+    TU_OK(clrnn_model_run(b));
+    check_torch_set(a, name, 0);
+    check_torch_set(b, name, 0);
+    for (int i = 0; i < clrnn_model_num_outputs(a); ++i) {
+        clrnn_model_tensor_info info;
+        TU_OK(clrnn_model_output_info(a, i, &info));
+        clrnn_array x, y;
+        TU_OK(clrnn_model_get_output(a, info.name, &x));
+        TU_OK(clrnn_model_get_output(b, info.name, &y));
+        assert_int_equal(x.count, y.count);
+        assert_memory_equal(x.data, y.data, x.count * sizeof(float));
+        clrnn_array_free(&x);
+        clrnn_array_free(&y);
+    }
+    clrnn_model_destroy(a);
+    clrnn_model_destroy(b);
+}
+
+static void test_info(void **state) {
+    (void)state;
+    clrnn_model *m = load_torch("lstm_2layer_bidirectional_batch_first_state");
+    clrnn_model_info mi;
+    TU_OK(clrnn_model_get_info(m, &mi));
+    assert_string_equal(mi.producer_name, "pytorch");
+    assert_int_equal(mi.opset, 14);
+    assert_int_equal(mi.num_recurrent, 2); /* PyTorch exports one LSTM node per layer */
+    assert_true(mi.num_folded > 0 && mi.num_folded < mi.num_nodes);
+    assert_int_equal(clrnn_model_num_inputs(m), 3);
+    assert_int_equal(clrnn_model_num_outputs(m), 3);
+    clrnn_model_tensor_info t;
+    TU_OK(clrnn_model_input_info(m, 0, &t));
+    assert_string_equal(t.name, "x");
+    assert_int_equal(t.dtype, CLRNN_DTYPE_FLOAT32);
+    assert_int_equal(t.ndim, 3);
+    assert_int_equal(t.shape[0], -1);
+    assert_string_equal(t.dim_names[0], "batch");
+    assert_int_equal(t.shape[1], -1);
+    assert_string_equal(t.dim_names[1], "time");
+    assert_int_equal(t.shape[2], 3);
+    assert_null(t.dim_names[2]);
+    TU_OK(clrnn_model_input_info(m, 1, &t));
+    assert_string_equal(t.name, "h0");
+    assert_int_equal(t.shape[0], 4);
+    TU_OK(clrnn_model_output_info(m, 0, &t));
+    assert_string_equal(t.name, "y");
+    assert_int_equal(t.shape[2], 8);
+    assert_int_equal(clrnn_model_input_info(m, 3, &t), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clrnn_model_output_info(m, -1, &t), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_model_destroy(m);
+}
+
+/* Different batch sizes and lengths in turn on one model: buffers grow and shrink correctly. */
+static void test_reruns_with_other_shapes(void **state) {
+    (void)state;
+    const char *names[] = {"classifier_embedding_lstm_linear_softmax", "gru_3layer_bidirectional_state_opset9",
+                           "rnn_relu_2layer_batch_first_state"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; ++i) {
+        clrnn_model *m = load_torch(names[i]);
+        const int order[] = {0, 1, 0, 1, 1};
+        for (size_t k = 0; k < sizeof order / sizeof *order; ++k) {
+            bind_torch_set(m, names[i], order[k]);
+            TU_OK(clrnn_model_run(m));
+            check_torch_set(m, names[i], order[k]);
+        }
+        clrnn_model_destroy(m);
+    }
+}
+
+static void load_pb(const char *case_name, int index, clrnn_array *a) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/test_data_set_0/input_%d.pb", cases_dir(), case_name, index);
+    TU_OK(clrnn_onnx_tensor_load(path, a));
+}
+
+static clrnn_array run_first_output(clrnn_model *m) {
+    clrnn_model_tensor_info info;
+    clrnn_array y;
+    TU_OK(clrnn_model_run(m));
+    TU_OK(clrnn_model_output_info(m, 0, &info));
+    TU_OK(clrnn_model_get_output(m, info.name, &y));
+    return y;
+}
+
+/* Weights bound as graph inputs: a changed W must be re-imported (the RNN node caches them). */
+static void test_weights_as_inputs_reimported(void **state) {
+    (void)state;
+    const char *name = "lstm_weights_as_inputs_bidirectional";
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", cases_dir(), name);
+    clrnn_model *m = NULL, *fresh = NULL;
+    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
+    TU_OK(clrnn_onnx_load(tu_context(), path, &fresh));
+    int w_index = -1;
+    for (int i = 0; i < clrnn_model_num_inputs(m); ++i) {
+        clrnn_model_tensor_info info;
+        clrnn_array a;
+        TU_OK(clrnn_model_input_info(m, i, &info));
+        load_pb(name, i, &a);
+        TU_OK(clrnn_model_set_input(m, info.name, &a));
+        TU_OK(clrnn_model_set_input(fresh, info.name, &a));
+        if (!strcmp(info.name, "W")) w_index = i;
+        clrnn_array_free(&a);
+    }
+    assert_true(w_index >= 0);
+    clrnn_array y1 = run_first_output(m);
+    clrnn_array w;
+    load_pb(name, w_index, &w);
+    for (size_t i = 0; i < w.count; ++i) ((float *)w.data)[i] *= -0.5f;
+    TU_OK(clrnn_model_set_input(m, "W", &w));
+    TU_OK(clrnn_model_set_input(fresh, "W", &w));
+    clrnn_array y2 = run_first_output(m), y3 = run_first_output(fresh);
+    assert_int_equal(y1.count, y2.count);
+    assert_memory_equal(y2.data, y3.data, y2.count * sizeof(float)); /* same as a model that never saw the old W */
+    double diff = tu_max_abs_diff(y1.data, y2.data, y1.count, NULL);
+    assert_true(diff > 1e-3); /* and not the result of the old W */
+    clrnn_array_free(&w);
+    clrnn_array_free(&y1);
+    clrnn_array_free(&y2);
+    clrnn_array_free(&y3);
+    clrnn_model_destroy(m);
+    clrnn_model_destroy(fresh);
+}
+
+/* int64 data binds to an int32 input when it fits, and int32 to an int64 input. */
+static void test_integer_conversion(void **state) {
+    (void)state;
+    const char *cls = "classifier_embedding_lstm_linear_softmax";
+    clrnn_model *m = load_torch(cls);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s/set0/in/tokens.npy", torch_dir(), cls);
+    clrnn_array t64, t32;
+    TU_OK(clrnn_npy_load(path, &t64));
+    assert_int_equal(t64.dtype, CLRNN_DTYPE_INT64);
+    t32 = t64;
+    t32.dtype = CLRNN_DTYPE_INT32;
+    t32.data = malloc(t64.count * sizeof(int32_t));
+    for (size_t i = 0; i < t64.count; ++i) ((int32_t *)t32.data)[i] = (int32_t)((int64_t *)t64.data)[i];
+    TU_OK(clrnn_model_set_input(m, "tokens", &t32));
+    TU_OK(clrnn_model_run(m));
+    check_torch_set(m, cls, 0);
+    /* an out-of-vocabulary token is a run-time error naming the Gather node */
+    ((int32_t *)t32.data)[1] = 99;
+    TU_OK(clrnn_model_set_input(m, "tokens", &t32));
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "(Gather)"));
+    assert_non_null(strstr(clrnn_last_error(), "index 99"));
+    clrnn_array_free(&t64);
+    clrnn_array_free(&t32);
+    clrnn_model_destroy(m);
+
+    clrnn_status st;
+    m = load_invalid("lstm_symbolic_shapes", &st);
+    TU_OK(st);
+    int64_t lens[2] = {1, 2};
+    clrnn_array l = {CLRNN_DTYPE_INT64, 1, {2}, 2, lens};
+    TU_OK(clrnn_model_set_input(m, "lens", &l));
+    lens[1] = (int64_t)1 << 40;
+    assert_int_equal(clrnn_model_set_input(m, "lens", &l), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "'lens'"));
+    clrnn_model_destroy(m);
+}
+
+static void expect_load_error(const char *name, clrnn_status want, const char *const *needles) {
+    clrnn_status st;
+    clrnn_model *m = load_invalid(name, &st);
+    assert_null(m);
+    if (st != want) fail_msg("%s: status %s, expected %s (%s)", name, clrnn_status_name(st), clrnn_status_name(want),
+                             clrnn_last_error());
+    for (; *needles; ++needles)
+        if (!strstr(clrnn_last_error(), *needles)) fail_msg("%s: message lacks '%s': %s", name, *needles, clrnn_last_error());
+}
+
+static void test_load_errors(void **state) {
+    (void)state;
+    const char *n1[] = {"node 'floor_node' (Floor)", "operator Floor is not supported", NULL};
+    expect_load_error("unsupported_op", CLRNN_ERR_UNSUPPORTED, n1);
+    const char *n2[] = {"node 'lstm_node' (LSTM)", "attribute 'output_sequence'", NULL};
+    expect_load_error("unsupported_attribute", CLRNN_ERR_UNSUPPORTED, n2);
+    const char *n3[] = {"node 'lstm_node' (LSTM)", "'Swish'", NULL};
+    expect_load_error("unknown_activation", CLRNN_ERR_UNSUPPORTED, n3);
+    const char *n4[] = {"node 'lstm_node' (LSTM)", "activation_alpha has 3", NULL};
+    expect_load_error("leftover_alpha", CLRNN_ERR_UNSUPPORTED, n4);
+    const char *n5[] = {"node 'lstm_node' (LSTM)", "input R ('R') has shape [1, 16, 5], expected [1, 16, 4]", NULL};
+    expect_load_error("bad_weight_shape", CLRNN_ERR_SHAPE_MISMATCH, n5);
+    const char *n6[] = {"initializer 'W'", "external file", "weights.bin", NULL};
+    expect_load_error("external_data", CLRNN_ERR_UNSUPPORTED, n6);
+    const char *n7[] = {"version 6", "7 to 22", NULL};
+    expect_load_error("opset_too_old", CLRNN_ERR_UNSUPPORTED, n7);
+
+    clrnn_model *m = (clrnn_model *)1;
+    const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0x01, 0x02};
+    assert_int_equal(clrnn_onnx_load_memory(tu_context(), garbage, sizeof garbage, &m), CLRNN_ERR_CORRUPT_FILE);
+    assert_null(m);
+    assert_int_equal(clrnn_onnx_load(tu_context(), "/nonexistent/model.onnx", &m), CLRNN_ERR_IO);
+    assert_int_equal(clrnn_onnx_load(NULL, "x.onnx", &m), CLRNN_ERR_NULL_ARGUMENT);
+    assert_int_equal(clrnn_onnx_load(tu_context(), "x.onnx", NULL), CLRNN_ERR_NULL_ARGUMENT);
+    clrnn_model_destroy(NULL);
+}
+
+static void test_use_errors(void **state) {
+    (void)state;
+    clrnn_model *m = load_torch("gru_1layer_state");
+    clrnn_array y;
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "input 'x' was not set"));
+    assert_int_equal(clrnn_model_get_output(m, "y", &y), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clrnn_model_get_output(m, "nope", &y), CLRNN_ERR_NOT_FOUND);
+    float data[12] = {0};
+    clrnn_array a = {CLRNN_DTYPE_FLOAT32, 3, {1, 4, 3}, 12, data};
+    assert_int_equal(clrnn_model_set_input(m, "nope", &a), CLRNN_ERR_NOT_FOUND);
+    assert_non_null(strstr(clrnn_last_error(), "'x'"));
+    a.shape[2] = 4;
+    a.shape[1] = 3;
+    assert_int_equal(clrnn_model_set_input(m, "x", &a), CLRNN_ERR_SHAPE_MISMATCH);
+    assert_non_null(strstr(clrnn_last_error(), "dimension 2 is 4"));
+    a.ndim = 2;
+    a.shape[0] = 3, a.shape[1] = 4;
+    assert_int_equal(clrnn_model_set_input(m, "x", &a), CLRNN_ERR_SHAPE_MISMATCH);
+    a.ndim = 3, a.shape[0] = 1, a.shape[1] = 4, a.shape[2] = 3;
+    a.dtype = CLRNN_DTYPE_INT32;
+    assert_int_equal(clrnn_model_set_input(m, "x", &a), CLRNN_ERR_INVALID_ARGUMENT);
+    a.dtype = CLRNN_DTYPE_FLOAT32;
+    TU_OK(clrnn_model_set_input(m, "x", &a));
+    /* h0 binds (its batch axis is free) but disagrees with x's batch of 4: a run-time error of the node */
+    float h[8] = {0};
+    clrnn_array h0 = {CLRNN_DTYPE_FLOAT32, 3, {1, 2, 4}, 8, h};
+    TU_OK(clrnn_model_set_input(m, "h0", &h0));
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_SHAPE_MISMATCH);
+    assert_non_null(strstr(clrnn_last_error(), "(GRU)"));
+    assert_non_null(strstr(clrnn_last_error(), "initial_h"));
+    clrnn_model_destroy(m);
+}
+
+static void test_tensor_load(void **state) {
+    (void)state;
+    const char *node = getenv("CLRNN_ONNX_TESTDATA");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/test_lstm_defaults/test_data_set_0/input_1.pb",
+             node && *node ? node : "/usr/share/libonnx-testdata/data/node");
+    clrnn_array a;
+    TU_OK(clrnn_onnx_tensor_load(path, &a));
+    assert_int_equal(a.dtype, CLRNN_DTYPE_FLOAT32);
+    assert_int_equal(a.ndim, 3);
+    assert_int_equal(a.shape[0], 1);
+    assert_int_equal(a.shape[1], 12);
+    assert_int_equal(a.shape[2], 2);
+    assert_int_equal(a.count, 24);
+    clrnn_array_free(&a);
+    const unsigned char garbage[] = {0x0a, 0xff};
+    assert_int_equal(clrnn_onnx_tensor_load_memory(garbage, sizeof garbage, &a), CLRNN_ERR_CORRUPT_FILE);
+    assert_int_equal(clrnn_onnx_tensor_load("/nonexistent.pb", &a), CLRNN_ERR_IO);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_path_and_memory),
+        cmocka_unit_test(test_info),
+        cmocka_unit_test(test_reruns_with_other_shapes),
+        cmocka_unit_test(test_weights_as_inputs_reimported),
+        cmocka_unit_test(test_integer_conversion),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_use_errors),
+        cmocka_unit_test(test_tensor_load),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}

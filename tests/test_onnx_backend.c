@@ -1,0 +1,165 @@
+/* ONNX conformance: the official backend node tests (Debian libonnx-testdata, $CLRNN_ONNX_TESTDATA)
+ * and our own cases (tests/onnx/cases, $CLRNN_ONNX_CASES, made by tools/onnx_cases.py from
+ * onnxruntime and the ONNX reference implementation), through the public model API.
+ *
+ *   - every RNN/GRU/LSTM case of the suite passes at 1e-5 (absolute);
+ *   - every glue-operator case (test_<op>* for the operators clrnn runs) passes at 1e-5 absolute +
+ *     1e-5 relative, except the ones listed in known_unsupported below with the reason; those must
+ *     be refused at load with CLRNN_ERR_UNSUPPORTED (never a wrong answer, never a run-time error);
+ *   - every own case passes at 1e-5 (absolute). */
+#include "onnx/onnx_case.h"
+
+static const char *testdata_dir(void) {
+    const char *d = getenv("CLRNN_ONNX_TESTDATA");
+    return d && *d ? d : "/usr/share/libonnx-testdata/data/node";
+}
+
+/* The operators clrnn runs, as they appear (lower case) in the suite's directory names. */
+static const char *const glue_ops[] = {"constant", "shape",     "gather", "unsqueeze", "squeeze", "concat",
+                                       "constantofshape", "slice", "transpose", "reshape", "identity", "cast",
+                                       "expand",   "matmul",    "gemm",   "add",       "sub",     "mul",
+                                       "div",      "sigmoid",   "tanh",   "relu",      "softmax", "reduce_prod"};
+
+/* Cases named like a supported operator that need something clrnn does not do; each must be refused
+ * at load with CLRNN_ERR_UNSUPPORTED. */
+static const struct {
+    const char *name, *why;
+} known_unsupported[] = {
+    {"test_constant_pad", "the Pad operator"},
+    {"test_gather_elements_0", "the GatherElements operator"},
+    {"test_gather_elements_1", "the GatherElements operator"},
+    {"test_gather_elements_negative_indices", "the GatherElements operator"},
+    {"test_identity_opt", "optional-typed values"},
+    {"test_identity_sequence", "sequence-typed values"},
+    {"test_cast_BFLOAT16_to_FLOAT", "bfloat16 tensors"},
+    {"test_cast_DOUBLE_to_FLOAT", "float64 tensors"},
+    {"test_cast_DOUBLE_to_FLOAT16", "float64 and float16 tensors"},
+    {"test_cast_FLOAT16_to_DOUBLE", "float16 and float64 tensors"},
+    {"test_cast_FLOAT16_to_FLOAT", "float16 tensors"},
+    {"test_cast_FLOAT_to_BFLOAT16", "bfloat16 tensors"},
+    {"test_cast_FLOAT_to_DOUBLE", "float64 tensors"},
+    {"test_cast_FLOAT_to_FLOAT16", "float16 tensors"},
+    {"test_cast_FLOAT_to_STRING", "string tensors"},
+    {"test_cast_STRING_to_FLOAT", "string tensors"},
+    {"test_softmax_axis_0_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+    {"test_softmax_axis_1_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+    {"test_softmax_axis_2_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+    {"test_softmax_default_axis_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+    {"test_softmax_example_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+    {"test_softmax_large_number_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+    {"test_softmax_negative_axis_expanded", "ReduceMax/Exp/ReduceSum (the function body of Softmax)"},
+};
+
+static const char *unsupported_reason(const char *name) {
+    for (size_t i = 0; i < sizeof known_unsupported / sizeof *known_unsupported; ++i)
+        if (!strcmp(known_unsupported[i].name, name)) return known_unsupported[i].why;
+    return NULL;
+}
+
+static int is_rnn_case(const char *name) {
+    return !strncmp(name, "test_lstm_", 10) || !strncmp(name, "test_gru_", 9) || !strncmp(name, "test_rnn_", 9) ||
+           !strncmp(name, "test_simple_rnn_", 16);
+}
+
+static int is_glue_case(const char *name) {
+    for (size_t i = 0; i < sizeof glue_ops / sizeof *glue_ops; ++i) {
+        char prefix[64];
+        const int n = snprintf(prefix, sizeof prefix, "test_%s", glue_ops[i]);
+        if (!strncmp(name, prefix, (size_t)n) && (name[n] == '\0' || name[n] == '_')) return 1;
+    }
+    return 0;
+}
+
+static void test_backend_rnn_cases(void **state) {
+    (void)state;
+    int count, passed = 0, total = 0;
+    char **names = oc_list(testdata_dir(), "test_", &count);
+    if (!names) fail_msg("cannot read the ONNX backend tests at %s (install libonnx-testdata)", testdata_dir());
+    for (int i = 0; i < count; ++i) {
+        if (!is_rnn_case(names[i])) continue;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", testdata_dir(), names[i]);
+        const case_report r = oc_run_case(dir, 1e-5, 0.0);
+        ++total;
+        if (r.result == CASE_PASS) {
+            ++passed;
+            print_message("  PASS %-40s max err %.3g x tol\n", names[i], r.max_err);
+        } else {
+            print_message("  FAIL %-40s %s\n", names[i], r.message);
+        }
+    }
+    oc_free_list(names, count);
+    print_message("ONNX backend RNN/GRU/LSTM cases: %d of %d pass\n", passed, total);
+    assert_true(total >= 12); /* the suite of ONNX 1.12 has 12 such cases */
+    assert_int_equal(passed, total);
+}
+
+static void test_backend_glue_cases(void **state) {
+    (void)state;
+    int count, passed = 0, refused = 0, total = 0, wrong = 0;
+    char **names = oc_list(testdata_dir(), "test_", &count);
+    if (!names) fail_msg("cannot read the ONNX backend tests at %s", testdata_dir());
+    for (int i = 0; i < count; ++i) {
+        if (!is_glue_case(names[i])) continue;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/%s", testdata_dir(), names[i]);
+        if (!oc_is_dir(dir)) continue;
+        const case_report r = oc_run_case(dir, 1e-5, 1e-5);
+        const char *why = unsupported_reason(names[i]);
+        ++total;
+        if (r.result == CASE_PASS && !why) {
+            ++passed;
+        } else if (r.result == CASE_UNSUPPORTED && why) {
+            ++refused;
+            print_message("  refused %-40s (%s): %s\n", names[i], why, r.message);
+        } else {
+            ++wrong;
+            print_message("  FAIL %-40s %s%s\n", names[i], r.result == CASE_PASS ? "passes but is listed as unsupported" : r.message,
+                          why && r.result != CASE_PASS ? " (listed as unsupported: must be refused at load)" : "");
+        }
+    }
+    oc_free_list(names, count);
+    print_message("ONNX backend glue-operator cases: %d of %d pass, %d refused at load as unsupported, %d wrong\n", passed,
+                  total, refused, wrong);
+    assert_true(total > 100);
+    assert_int_equal(wrong, 0);
+    assert_int_equal(refused, (int)(sizeof known_unsupported / sizeof *known_unsupported));
+}
+
+static void test_own_cases(void **state) {
+    (void)state;
+    const char *dir = getenv("CLRNN_ONNX_CASES");
+    if (!dir || !*dir) fail_msg("CLRNN_ONNX_CASES is not set");
+    int count, passed = 0;
+    char **names = oc_list(dir, NULL, &count);
+    if (!names) fail_msg("cannot read %s", dir);
+    int total = 0;
+    for (int i = 0; i < count; ++i) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!oc_is_dir(path)) continue;
+        const case_report r = oc_run_case(path, 1e-5, 0.0);
+        ++total;
+        if (r.result == CASE_PASS) {
+            ++passed;
+            print_message("  PASS %-44s max err %.3g x tol (%d data sets)\n", names[i], r.max_err, r.data_sets);
+        } else {
+            print_message("  FAIL %-44s %s\n", names[i], r.message);
+        }
+    }
+    oc_free_list(names, count);
+    print_message("own ONNX cases: %d of %d pass\n", passed, total);
+    assert_true(total >= 20);
+    assert_int_equal(passed, total);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend_rnn_cases),
+        cmocka_unit_test(test_backend_glue_cases),
+        cmocka_unit_test(test_own_cases),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}

@@ -1,0 +1,93 @@
+# ONNX models (issue 4): the protobuf-c parser generated at build time from the onnx.proto that
+# libonnx-dev installs, the modules in src/onnx/ and their OpenCL kernels, the clrnn-run tool, and
+# the ONNX tests (backend node suite, own edge cases, PyTorch-exported models).
+# Included by the top-level CMakeLists.txt after the tests directory.
+
+find_program(CLRNN_PROTOC_C protoc-c)
+find_path(CLRNN_PROTOBUF_C_INCLUDE_DIR protobuf-c/protobuf-c.h)
+find_library(CLRNN_PROTOBUF_C_LIBRARY protobuf-c)
+set(CLRNN_ONNX_PROTO /usr/include/onnx/onnx.proto CACHE FILEPATH "onnx.proto the ONNX parser is generated from")
+if(NOT CLRNN_PROTOC_C OR NOT CLRNN_PROTOBUF_C_INCLUDE_DIR OR NOT CLRNN_PROTOBUF_C_LIBRARY OR NOT EXISTS "${CLRNN_ONNX_PROTO}")
+  message(FATAL_ERROR "ONNX support needs protoc-c, libprotobuf-c and onnx.proto "
+                      "(Debian: protobuf-c-compiler libprotobuf-c-dev libonnx-dev); onnx.proto: ${CLRNN_ONNX_PROTO}")
+endif()
+
+set(CLRNN_ONNX_GEN ${CMAKE_CURRENT_BINARY_DIR}/onnx_gen)
+file(MAKE_DIRECTORY ${CLRNN_ONNX_GEN})
+get_filename_component(_onnx_proto_dir "${CLRNN_ONNX_PROTO}" DIRECTORY)
+get_filename_component(_onnx_proto_name "${CLRNN_ONNX_PROTO}" NAME_WE)
+add_custom_command(
+  OUTPUT ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.h
+  COMMAND ${CLRNN_PROTOC_C} --c_out=${CLRNN_ONNX_GEN} -I${_onnx_proto_dir} ${CLRNN_ONNX_PROTO}
+  DEPENDS ${CLRNN_ONNX_PROTO}
+  COMMENT "Generating the ONNX protobuf-c parser from ${CLRNN_ONNX_PROTO}" VERBATIM)
+
+# kernels.cl → a byte array (a tiny cmake -P script written here, run at build time)
+set(_onnx_embed_script ${CLRNN_ONNX_GEN}/embed_onnx_kernels.cmake)
+file(WRITE ${_onnx_embed_script} [=[
+file(READ "${SRC}" hex HEX)
+string(LENGTH "${hex}" hexlen)
+math(EXPR nbytes "${hexlen} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
+file(WRITE "${OUT}.tmp" "/* Generated from src/onnx/kernels.cl by tools/cmake/onnx.cmake. Do not edit. */\n#include <stddef.h>\nconst unsigned char clrnn_ox_kernels_source[] = {\n${bytes}0x00};\nconst size_t clrnn_ox_kernels_source_size = ${nbytes};\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")
+]=])
+add_custom_command(
+  OUTPUT ${CLRNN_ONNX_GEN}/onnx_kernels.c
+  COMMAND ${CMAKE_COMMAND} -DSRC=${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl -DOUT=${CLRNN_ONNX_GEN}/onnx_kernels.c
+          -P ${_onnx_embed_script}
+  DEPENDS ${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl ${_onnx_embed_script}
+  COMMENT "Embedding the ONNX kernels" VERBATIM)
+
+target_sources(clrnn_objects PRIVATE
+  src/onnx/proto.c
+  src/onnx/model.c
+  src/onnx/value.c
+  src/onnx/device.c
+  src/onnx/ops.c
+  src/onnx/ops_shape.c
+  src/onnx/ops_math.c
+  src/onnx/ops_rnn.c
+  ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c
+  ${CLRNN_ONNX_GEN}/onnx_kernels.c)
+target_include_directories(clrnn_objects PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
+# Generated code: a newer protoc-c or compiler must not break the build with a warning.
+set_source_files_properties(${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c PROPERTIES COMPILE_OPTIONS "-Wno-error")
+# By name, so the exported static target asks the consumer's linker for -lprotobuf-c.
+foreach(t clrnn_objects clrnn clrnn_static)
+  target_link_libraries(${t} PRIVATE protobuf-c)
+endforeach()
+
+# ---- clrnn-run ----
+if(CLRNN_BUILD_TOOLS)
+  add_executable(clrnn-run tools/run.c)
+  target_include_directories(clrnn-run PRIVATE src)
+  target_compile_options(clrnn-run PRIVATE ${CLRNN_WARNINGS})
+  target_link_libraries(clrnn-run PRIVATE clrnn_static clblast protobuf-c Threads::Threads m)
+  install(TARGETS clrnn-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+
+# ---- tests ----
+if(CLRNN_BUILD_TESTS)
+  set(CLRNN_ONNX_TESTDATA /usr/share/libonnx-testdata/data/node CACHE PATH
+      "ONNX backend node test cases (Debian libonnx-testdata)")
+  # Backend node suite (RNN ops must all pass; glue ops counted) and our own edge cases.
+  clrnn_test(test_onnx_backend)
+  set_property(TEST test_onnx_backend APPEND PROPERTY ENVIRONMENT
+    "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}" "CLRNN_ONNX_CASES=${PROJECT_SOURCE_DIR}/tests/onnx/cases")
+  # The public API: loading errors, bind/run/read, info, device placement, leaks of repeated runs.
+  clrnn_test(test_onnx_api)
+  set_property(TEST test_onnx_api APPEND PROPERTY ENVIRONMENT
+    "CLRNN_ONNX_CASES=${PROJECT_SOURCE_DIR}/tests/onnx/cases" "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch"
+    "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}")
+  if(CLRNN_BUILD_TOOLS)
+    # PyTorch-exported models through clrnn-run, and its command-line contract.
+    clrnn_test(test_onnx_cli)
+    add_dependencies(test_onnx_cli clrnn-run)
+    set_property(TEST test_onnx_cli APPEND PROPERTY ENVIRONMENT
+      "CLRNN_RUN=$<TARGET_FILE:clrnn-run>" "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch"
+      "CLRNN_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/onnx-cli-tmp")
+  endif()
+endif()
