@@ -61,16 +61,21 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
 #define ROWS_4(X) X(0) X(1) X(2) X(3)
 #define DECL_ACC(r) float16 a##r##0 = 0.0f, a##r##1 = 0.0f, a##r##2 = 0.0f, a##r##3 = 0.0f;
 #define FMA_G1(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); }
+#define FMA_G2(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
+                    a##r##1 = fma(h_, w1, a##r##1); }
 #define FMA_G3(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
                     a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); }
 #define FMA_G4(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
                     a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); a##r##3 = fma(h_, w3, a##r##3); }
 #define SAVE_ACC(r) acc[r][0] = a##r##0; acc[r][1] = a##r##1; acc[r][2] = a##r##2; acc[r][3] = a##r##3;
-#define TILED_DOT(MR, G, acc, RTblk, hrow, K)                                                     \
+/* TILED_DOT_S: the same over G of the SLOTS slots stored per k (the reset-before GRU reads z, r and
+ * then n separately from one [z, r, n] packing). */
+#define TILED_DOT(MR, G, acc, RTblk, hrow, K) TILED_DOT_S(MR, G, G, acc, RTblk, hrow, K)
+#define TILED_DOT_S(MR, G, SLOTS, acc, RTblk, hrow, K)                                            \
     {                                                                                             \
         ROWS_##MR(DECL_ACC)                                                                       \
         __global const float16 *W_ = (__global const float16 *)(RTblk);                           \
-        for (int k = 0; k < (K); ++k, W_ += (G)) {                                                \
+        for (int k = 0; k < (K); ++k, W_ += (SLOTS)) {                                            \
             const float16 w0 = W_[0];                                                             \
             const float16 w1 = (G) > 1 ? W_[1 % (G)] : w0;                                        \
             const float16 w2 = (G) > 2 ? W_[2 % (G)] : w0;                                        \
@@ -84,7 +89,8 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
  * time, so its block of Rᵀ (K*G*64 bytes) stays in cache across the batch instead of being streamed
  * once per row block. Rows past N alias row N-1 (computed, never stored) so the inner loop has no
  * branches. TILED_BEGIN opens the row-block loop and zeroes the accumulators; TILED_END closes it. */
-#define TILED_BEGIN(MR, G, UB)                                                                    \
+#define TILED_BEGIN(MR, G, UB) TILED_BEGIN_SRC(MR, G, UB, h_prev)
+#define TILED_BEGIN_SRC(MR, G, UB, SRC)                                                           \
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);              \
     const int D = get_global_size(2), Hb = (H + (UB) - 1) / (UB), Hs = Hb * (UB);                 \
     const int j0 = jb * (UB), lanes = min(16, H - j0);                                           \
@@ -95,7 +101,7 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         int any_valid_ = 0;                                                                       \
         for (int r = 0; r < (MR); ++r) {                                                          \
             const int n_ = perm[min(rb * (MR) + r, N - 1)];                                       \
-            hrow[r] = h_prev + ((size_t)d * N + n_) * Hs;                                         \
+            hrow[r] = (SRC) + ((size_t)d * N + n_) * Hs;                                          \
             any_valid_ |= tmap[(d * T + s) * N + n_] & STEP_VALID;                                \
         }                                                                                         \
         float16 acc[MR][4];
@@ -239,6 +245,80 @@ __kernel void rnn_step_tiled_##MR(                                              
     }                                                                                                \
     TILED_END                                                                                        \
 }
+
+
+/* Reset-before GRU (ONNX lbr=0, Keras reset_after=False, TF1 GRUCell): R_n multiplies r (.) h_prev,
+ * which needs the whole r first, so a step is two launches over the [z, r, n] packing: the gates
+ * (z to zbuf, r (.) h_prev to rh), then n and h from rh. */
+#define DEFINE_GRU_GATES_TILED(MR)                                                                   \
+__kernel void gru_gates_step_tiled_##MR(                                                             \
+    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
+    __global const float *RTp, __global const float *bias, __global const float *acts,               \
+    __global const float *h_prev, __global float *zbuf, __global float *rh, const float clip,        \
+    const int rb_per_item) {                                                                         \
+    TILED_BEGIN(MR, 3, 16)                                                                           \
+    if (any_valid_) TILED_DOT_S(MR, 2, 3, acc, RTblk, hrow, K)                                       \
+    __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                 \
+    const float16 bz = vload16(0, b), br = vload16(1, b);                                            \
+    for (int r = 0; r < (MR); ++r) {                                                                 \
+        if (rb * (MR) + r >= N) break;                                                               \
+        const int n = perm[rb * (MR) + r];                                                           \
+        const int entry = tmap[(d * T + s) * N + n];                                                 \
+        if (!(entry & STEP_VALID)) continue;                                                         \
+        const int t = entry & STEP_T_MASK;                                                           \
+        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                         \
+        const float16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);             \
+        const float16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);            \
+        vstore16(z, 0, zbuf + sidx);                                                                 \
+        vstore16(rr * vload16(0, h_prev + sidx), 0, rh + sidx);                                      \
+    }                                                                                                \
+    TILED_END                                                                                        \
+}
+
+#define DEFINE_GRU_OUT_TILED(MR)                                                                     \
+__kernel void gru_out_step_tiled_##MR(                                                               \
+    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+    __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
+    __global const float *RTp, __global const float *bias, __global const float *acts,               \
+    __global const float *h_prev, __global const float *zbuf, __global const float *rh,             \
+    __global float *h_next, __global float *y, const int policy, const float clip, const float fill, \
+    const int rb_per_item) {                                                                         \
+    TILED_BEGIN_SRC(MR, 3, 16, rh)                                                                   \
+    if (any_valid_) TILED_DOT_S(MR, 1, 3, acc, RTblk + 32, hrow, K)                                  \
+    const float16 bn = vload16(2, bias + ((size_t)d * 2 * Hb + jb) * 48);                            \
+    for (int r = 0; r < (MR); ++r) {                                                                 \
+        if (rb * (MR) + r >= N) break;                                                               \
+        const int n = perm[rb * (MR) + r];                                                           \
+        const int entry = tmap[(d * T + s) * N + n];                                                 \
+        const int t = entry & STEP_T_MASK;                                                           \
+        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
+        const float16 hp = vload16(0, h_prev + sidx);                                                \
+        if (!(entry & STEP_VALID)) {                                                                 \
+            vstore16(hp, 0, h_next + sidx);                                                          \
+            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
+                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
+            store_lanes(yo, out, lanes);                                                             \
+            continue;                                                                                \
+        }                                                                                            \
+        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
+        const float16 xn = vload16(2, x_proj + ((row * D + d) * Hb + jb) * 48);                     \
+        const float16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);                        \
+        const float16 z = vload16(0, zbuf + sidx);                                                   \
+        const float16 h = (1.0f - z) * nn + z * hp;                                                  \
+        vstore16(h, 0, h_next + sidx);                                                               \
+        store_lanes(yo, h, lanes);                                                                   \
+    }                                                                                                \
+    TILED_END                                                                                        \
+}
+
+DEFINE_GRU_GATES_TILED(1)
+DEFINE_GRU_GATES_TILED(4)
+DEFINE_GRU_OUT_TILED(1)
+DEFINE_GRU_OUT_TILED(4)
 
 DEFINE_LSTM_TILED(1)
 DEFINE_LSTM_TILED(4)

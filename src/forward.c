@@ -308,8 +308,8 @@ static clrnn_status ensure_workspace(clrnn_rnn *r, int T, int N) {
             ALLOC(ws->h[l][i], D * N * (size_t)r->Hs, "hidden state");
             if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * (size_t)r->Hc, "cell state");
         }
-    ALLOC(ws->h_raw, D * N * H, "step scratch");
-    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * H, "update gate");
+    ALLOC(ws->h_raw, D * N * (size_t)(r->Hs > (int)H ? r->Hs : (int)H), "step scratch");
+    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * (size_t)r->Hs, "update gate");
     ALLOC(ws->tmap, D * TN + D * N, "step table");
     ALLOC(ws->perm, (size_t)N, "row order");
     ALLOC(ws->row_needed, TN, "row table");
@@ -498,6 +498,42 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     return launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
 }
 
+/* Tiled reset-before GRU: per step, the gate launch (z, r (.) h_prev) then the output launch. */
+static clrnn_status scan_gru_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int mr,
+                                   int *final_idx) {
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    clrnn_workspace *ws = &r->ws;
+    clrnn_device_weights *dw = &r->dw;
+    cl_mem *h = ws->h[l];
+    kargs g = begin(ctx, mr == 4 ? CLRNN_K_gru_gates_step_tiled_4 : CLRNN_K_gru_gates_step_tiled_1, "gru_gates_step_tiled");
+    kargs o = begin(ctx, mr == 4 ? CLRNN_K_gru_out_step_tiled_4 : CLRNN_K_gru_out_step_tiled_1, "gru_out_step_tiled");
+    int groups, rb_per_item;
+    tiled_groups(r, (N + mr - 1) / mr, r->Hb * r->D, &groups, &rb_per_item);
+    const int H = d->hidden_size;
+    a_int(&g, 0), a_int(&g, T), a_int(&g, N), a_int(&g, H), a_int(&g, H), a_mem(&g, ws->tmap), a_mem(&g, ws->perm);
+    a_mem(&g, ws->x_proj), a_int(&g, xp_batch_major), a_mem(&g, dw->RT[l]), a_mem(&g, dw->bias[l]);
+    a_mem(&g, dw->acts), a_mem(&g, h[0]), a_mem(&g, ws->zbuf), a_mem(&g, ws->h_raw), a_flt(&g, d->clip);
+    a_int(&g, rb_per_item);
+    a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, H), a_int(&o, H), a_mem(&o, ws->tmap), a_mem(&o, ws->perm);
+    a_mem(&o, ws->x_proj), a_int(&o, xp_batch_major), a_mem(&o, dw->RT[l]), a_mem(&o, dw->bias[l]);
+    a_mem(&o, dw->acts), a_mem(&o, h[0]), a_mem(&o, ws->zbuf), a_mem(&o, ws->h_raw), a_mem(&o, h[1]);
+    a_mem(&o, y_layer), a_int(&o, (int)d->masked_output), a_flt(&o, d->clip), a_flt(&o, d->masked_fill_value);
+    a_int(&o, rb_per_item);
+    clrnn_status st = CLRNN_OK;
+    for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+        a_set_int(&g, 0, s);
+        a_set_mem(&g, 12, h[s & 1]);
+        a_set_int(&o, 0, s);
+        a_set_mem(&o, 12, h[s & 1]);
+        a_set_mem(&o, 15, h[(s + 1) & 1]);
+        st = launch(ctx, &g, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+        if (st == CLRNN_OK) st = launch(ctx, &o, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+    }
+    *final_idx = T & 1;
+    return st;
+}
+
 /* One layer's recurrence over all T steps, both directions in each launch. */
 static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -514,6 +550,8 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
         const int mr = N >= 8 ? 4 : 1;
         const int lstm = d->cell == CLRNN_CELL_LSTM, rnn = d->cell == CLRNN_CELL_RNN;
+        if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset)
+            return scan_gru_tiled(r, l, T, N, xp_batch_major, y_layer, mr, final_idx);
         clrnn_kernel_id id = lstm ? (mr == 4 ? CLRNN_K_lstm_step_tiled_4 : CLRNN_K_lstm_step_tiled_1)
                              : rnn ? (mr == 4 ? CLRNN_K_rnn_step_tiled_4 : CLRNN_K_rnn_step_tiled_1)
                                    : (mr == 4 ? CLRNN_K_gru_lbr_step_tiled_4 : CLRNN_K_gru_lbr_step_tiled_1);

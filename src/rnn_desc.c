@@ -111,12 +111,10 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
     r->Hr = desc->proj_size > 0 ? desc->proj_size : desc->hidden_size;
     r->Hm = (r->D == 2 && desc->merge != CLRNN_MERGE_CONCAT && desc->merge != CLRNN_MERGE_NONE) ? r->Hr : r->D * r->Hr;
     r->O = desc->dense_size > 0 ? desc->dense_size : r->Hm;
-    /* Plan. The tiled kernels cover the common cells (RNN, LSTM without projection, GRU
-     * linear-before-reset) and win on CPU devices, where explicit 16-wide vectors are what makes
+    /* Plan. The tiled kernels cover every cell but the projected LSTM and win on CPU devices, where explicit 16-wide vectors are what makes
      * PoCL fast; the per-unit kernels cover everything and suit GPUs. CLRNN_PLAN=tiled|generic
      * overrides the choice (tests run both). */
-    const int tiled_ok = desc->cell == CLRNN_CELL_RNN || (desc->cell == CLRNN_CELL_LSTM && desc->proj_size == 0) ||
-                         (desc->cell == CLRNN_CELL_GRU && desc->linear_before_reset);
+    const int tiled_ok = desc->cell != CLRNN_CELL_LSTM || desc->proj_size == 0;
     const char *plan = getenv("CLRNN_PLAN");
     r->tiled = tiled_ok && (plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU);
     const char *groups = getenv("CLRNN_TILED_GROUPS");
@@ -230,9 +228,10 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
     const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
     if (r->tiled)
         snprintf(buf, cap,
-                 "tiled: input projection xproj_tiled_%d, steps %s_step_tiled_{1,4} (4 rows x %d units per work-item "
+                 "tiled: input projection xproj_tiled_%d, steps %s_tiled_{1,4} (4 rows x %d units per work-item "
                  "once N >= 8), %d block(s) x %d direction(s), rows in length order",
-                 r->Gs, cell, r->UB, r->Hb, r->D);
+                 r->Gs, strcmp(cell, "gru") ? (r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step" : "gru_lbr_step")
+                                             : "gru_gates_step + gru_out_step", r->UB, r->Hb, r->D);
     else
         snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s one work-item per unit, %d direction(s)",
                  r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step"
