@@ -14,9 +14,23 @@
  *   - Every object has one create and one destroy; destroy(NULL) is a no-op.
  *   - All tensors are float32, C order (row-major), unless stated otherwise.
  *
- * Threading: a context may be shared by threads; calls on one context are serialised by a
- * lock inside the context. An rnn object must not be used by two threads at once (it owns
- * its workspace); create one rnn per thread to run in parallel.
+ * Threading
+ *   - A context may be shared by any number of threads: every function taking a context (and
+ *     every rnn of it) may be called concurrently; work on one context is serialised by a lock
+ *     inside it. Contexts may be created and destroyed concurrently.
+ *   - An rnn (or a model) must not be used by two threads at once: it owns its workspace and its
+ *     weights. Create one rnn per thread to run in parallel (they share the context's kernels),
+ *     or guard a shared rnn with a lock of your own. Outputs do not depend on which thread runs
+ *     a call, nor on what other threads run meanwhile (tests/test_threads.c).
+ *   - clrnn_last_error() is per thread: a failure on one thread never changes another's message.
+ *   - Destroying an object while another thread uses it is a bug of the caller. Destroy every
+ *     rnn before its context; an rnn whose context is gone fails with CLRNN_ERR_INVALID_ARGUMENT.
+ *   - Handles are checked against a registry of live objects: NULL is CLRNN_ERR_NULL_ARGUMENT;
+ *     a destroyed, foreign or wrong-kind pointer is CLRNN_ERR_INVALID_ARGUMENT (best effort: once
+ *     its memory is reused by a new object of the same kind, a stale pointer names that object).
+ *     destroy() of such a pointer is ignored.
+ * Determinism: on one device and driver, the same inputs and weights give bitwise-identical
+ * outputs across runs, rnn objects, contexts, threads and processes (tests/test_determinism.c).
  */
 #ifndef CLRNN_H
 #define CLRNN_H

@@ -7,37 +7,46 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------------
- * Registry of live handles: an open-addressing hash set of (pointer, kind, id), linear probing
- * with backward-shift deletion, behind one lock. Lookups never dereference the pointer.
+ * Registry of live handles: an open-addressing hash set of (key, kind, id), linear probing with
+ * backward-shift deletion, behind one lock. Lookups never dereference the pointer.
+ * The key is the pointer XOR a constant: a table of plain pointers would keep every registered
+ * object reachable for LeakSanitizer (and valgrind), hiding an application's leaked handles.
  * ---------------------------------------------------------------------------------------- */
 typedef struct handle_entry {
-    const void *obj;
+    uintptr_t key; /* disguise(obj); 0 = empty slot */
     uint64_t id;
     int kind;
 } handle_entry;
 
-static once_flag registry_once = ONCE_FLAG_INIT;
+static once_flag locks_once = ONCE_FLAG_INIT;
 static mtx_t registry_lock;
 static handle_entry *registry;
 static size_t registry_cap, registry_used;
 static uint64_t registry_next_id = 1;
 
-static void registry_init(void) { mtx_init(&registry_lock, mtx_plain); }
+static mtx_t build_lock; /* see finish_init */
 
-static size_t registry_slot(const void *obj, size_t cap) {
-    uint64_t x = (uint64_t)(uintptr_t)obj;
+static void locks_init(void) {
+    mtx_init(&registry_lock, mtx_plain);
+    mtx_init(&build_lock, mtx_plain);
+}
+
+static uintptr_t disguise(const void *obj) { return (uintptr_t)obj ^ (uintptr_t)0xa5c3e1f00f1e3c5bULL; }
+
+static size_t registry_slot(uintptr_t key, size_t cap) {
+    uint64_t x = (uint64_t)key;
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
     return (size_t)x & (cap - 1);
 }
 
-/* Index of obj in the table, or (size_t)-1. Lock held. */
-static size_t registry_find(const void *obj) {
-    if (!registry) return (size_t)-1;
-    for (size_t i = registry_slot(obj, registry_cap);; i = (i + 1) & (registry_cap - 1)) {
-        if (registry[i].obj == obj) return i;
-        if (!registry[i].obj) return (size_t)-1;
+/* Index of the key in the table, or (size_t)-1. Lock held. */
+static size_t registry_find(uintptr_t key) {
+    if (!registry || key == 0) return (size_t)-1;
+    for (size_t i = registry_slot(key, registry_cap);; i = (i + 1) & (registry_cap - 1)) {
+        if (registry[i].key == key) return i;
+        if (registry[i].key == 0) return (size_t)-1;
     }
 }
 
@@ -46,9 +55,9 @@ static int registry_grow(void) {
     handle_entry *t = calloc(cap, sizeof *t);
     if (!t) return 0;
     for (size_t i = 0; i < registry_cap; ++i)
-        if (registry[i].obj) {
-            size_t j = registry_slot(registry[i].obj, cap);
-            while (t[j].obj) j = (j + 1) & (cap - 1);
+        if (registry[i].key) {
+            size_t j = registry_slot(registry[i].key, cap);
+            while (t[j].key) j = (j + 1) & (cap - 1);
             t[j] = registry[i];
         }
     free(registry);
@@ -58,14 +67,16 @@ static int registry_grow(void) {
 }
 
 uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind) {
-    call_once(&registry_once, registry_init);
+    call_once(&locks_once, locks_init);
+    const uintptr_t key = disguise(obj);
     uint64_t id = 0;
     mtx_lock(&registry_lock);
-    if (obj && registry_find(obj) == (size_t)-1 && ((registry_used + 1) * 2 <= registry_cap || registry_grow())) {
-        size_t i = registry_slot(obj, registry_cap);
-        while (registry[i].obj) i = (i + 1) & (registry_cap - 1);
+    if (obj && key && registry_find(key) == (size_t)-1 &&
+        ((registry_used + 1) * 2 <= registry_cap || registry_grow())) {
+        size_t i = registry_slot(key, registry_cap);
+        while (registry[i].key) i = (i + 1) & (registry_cap - 1);
         id = registry_next_id++;
-        registry[i] = (handle_entry){obj, id, (int)kind};
+        registry[i] = (handle_entry){key, id, (int)kind};
         registry_used++;
     }
     mtx_unlock(&registry_lock);
@@ -73,19 +84,19 @@ uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind) {
 }
 
 int clrnn_handle_unregister(const void *obj, clrnn_handle_kind kind) {
-    call_once(&registry_once, registry_init);
+    call_once(&locks_once, locks_init);
     mtx_lock(&registry_lock);
-    size_t i = registry_find(obj);
+    size_t i = registry_find(disguise(obj));
     const int found = i != (size_t)-1 && registry[i].kind == (int)kind;
     if (found) {
         /* backward-shift deletion keeps every probe chain unbroken without tombstones */
-        registry[i].obj = NULL;
-        for (size_t j = (i + 1) & (registry_cap - 1); registry[j].obj; j = (j + 1) & (registry_cap - 1)) {
-            const size_t k = registry_slot(registry[j].obj, registry_cap);
+        registry[i].key = 0;
+        for (size_t j = (i + 1) & (registry_cap - 1); registry[j].key; j = (j + 1) & (registry_cap - 1)) {
+            const size_t k = registry_slot(registry[j].key, registry_cap);
             const int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
             if (stays) continue;
             registry[i] = registry[j];
-            registry[j].obj = NULL;
+            registry[j].key = 0;
             i = j;
         }
         if (--registry_used == 0) {
@@ -100,9 +111,9 @@ int clrnn_handle_unregister(const void *obj, clrnn_handle_kind kind) {
 
 /* Id and kind of obj (0, 0 when not live). */
 static uint64_t handle_lookup(const void *obj, int *kind) {
-    call_once(&registry_once, registry_init);
+    call_once(&locks_once, locks_init);
     mtx_lock(&registry_lock);
-    size_t i = registry_find(obj);
+    size_t i = registry_find(disguise(obj));
     uint64_t id = i == (size_t)-1 ? 0 : registry[i].id;
     *kind = i == (size_t)-1 ? 0 : registry[i].kind;
     mtx_unlock(&registry_lock);
@@ -159,7 +170,13 @@ static clrnn_status finish_init(clrnn_context *ctx, const clrnn_context_params *
     if (st != CLRNN_OK) return st;
     if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) return clrnn_fail(CLRNN_ERR_INTERNAL, "mtx_init failed");
     ctx->lock_ready = 1;
+    /* One program build or binary load at a time per process: contexts created concurrently by
+     * several threads then never run the driver's compiler concurrently (PoCL's LLVM is not
+     * dependably thread-safe there), and the disk-cache entry is read or written once. */
+    call_once(&locks_once, locks_init);
+    mtx_lock(&build_lock);
     st = clrnn_program_init(ctx, params ? params->cache_dir : NULL, params ? params->disable_cache : 0);
+    mtx_unlock(&build_lock);
     if (st != CLRNN_OK) return st;
     if (!(params && params->disable_tuning)) st = clrnn_gemm_apply_tuning(ctx);
     return st;

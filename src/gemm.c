@@ -385,7 +385,55 @@ int clrnn_tuning_shipped(const clrnn_device_info *info, const char *kernel, clrn
     return 0;
 }
 
+static clrnn_status clrnn_tuning_install(cl_device_id device, const clrnn_clblast_params *p);
+
+/* What this process last installed per (device, kernel): CLBlastOverrideParameters costs a few
+ * milliseconds (it searches CLBlast's database), and every context on a device installs the same
+ * sets, so a repeat is skipped. Only clrnn_tuning_override writes it. */
+typedef struct applied_memo {
+    cl_device_id device;
+    char kernel[32];
+    uint64_t hash;
+} applied_memo;
+static applied_memo applied[32];
+static mtx_t applied_lock;
+static once_flag applied_once = ONCE_FLAG_INIT;
+static void applied_init(void) { mtx_init(&applied_lock, mtx_plain); }
+
+static uint64_t params_hash(const clrnn_clblast_params *p) {
+    uint64_t h = clrnn_hash64(CLRNN_HASH_SEED, &p->count, sizeof p->count);
+    for (size_t i = 0; i < p->count; ++i) {
+        h = clrnn_hash64(h, p->names[i], strlen(p->names[i]) + 1);
+        h = clrnn_hash64(h, &p->values[i], sizeof p->values[i]);
+    }
+    return h;
+}
+
 clrnn_status clrnn_tuning_override(cl_device_id device, const clrnn_clblast_params *p) {
+    call_once(&applied_once, applied_init);
+    const uint64_t h = params_hash(p);
+    int slot = -1, free_slot = -1;
+    mtx_lock(&applied_lock);
+    for (int i = 0; i < 32; ++i) {
+        if (applied[i].device == device && strcmp(applied[i].kernel, p->kernel) == 0) slot = i;
+        if (!applied[i].device && free_slot < 0) free_slot = i;
+    }
+    const int same = slot >= 0 && applied[slot].hash == h;
+    mtx_unlock(&applied_lock);
+    if (same) return CLRNN_OK;
+    clrnn_status st = clrnn_tuning_install(device, p);
+    mtx_lock(&applied_lock);
+    if (slot < 0) slot = free_slot;
+    if (slot >= 0) {
+        applied[slot].device = st == CLRNN_OK ? device : NULL;
+        snprintf(applied[slot].kernel, sizeof applied[slot].kernel, "%s", p->kernel);
+        applied[slot].hash = h;
+    }
+    mtx_unlock(&applied_lock);
+    return st;
+}
+
+static clrnn_status clrnn_tuning_install(cl_device_id device, const clrnn_clblast_params *p) {
     const char *names[CLRNN_TUNING_MAX_PARAMS];
     for (size_t i = 0; i < p->count; ++i) names[i] = p->names[i];
     CLBlastStatusCode s = CLBlastOverrideParameters(device, p->kernel, CLBlastPrecisionSingle, p->count, names, p->values);

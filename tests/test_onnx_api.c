@@ -255,6 +255,37 @@ static void expect_load_error(const char *name, clrnn_status want, const char *c
         if (!strstr(clrnn_last_error(), *needles)) fail_msg("%s: message lacks '%s': %s", name, *needles, clrnn_last_error());
 }
 
+/* Every prefix of a real exported model is a truncated file: each must be refused with a status
+ * and a message, never crash or leak (the model below is ~1-7 KiB, so this is a few thousand loads). */
+static void test_truncated_models(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../invalid/lstm_symbolic_shapes.onnx", torch_dir());
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char buf[65536];
+    const size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(n > 100 && n < sizeof buf);
+    clrnn_model *m = NULL;
+    TU_OK(clrnn_onnx_load_memory(tu_context(), buf, n, &m)); /* the whole file loads */
+    clrnn_model_destroy(m);
+    int refused = 0;
+    for (size_t len = 0; len < n; ++len) {
+        m = (clrnn_model *)1;
+        const clrnn_status st = clrnn_onnx_load_memory(tu_context(), buf, len, &m);
+        if (st == CLRNN_OK) { /* a prefix can still be a valid message only if it drops trailing fields */
+            assert_non_null(m);
+            clrnn_model_destroy(m);
+            continue;
+        }
+        assert_null(m);
+        assert_true(strlen(clrnn_last_error()) > 10);
+        ++refused;
+    }
+    assert_true(refused > (int)(n * 9 / 10));
+}
+
 static void test_load_errors(void **state) {
     (void)state;
     const char *n1[] = {"node 'floor_node' (Floor)", "operator Floor is not supported", NULL};
@@ -271,6 +302,21 @@ static void test_load_errors(void **state) {
     expect_load_error("external_data", CLRNN_ERR_UNSUPPORTED, n6);
     const char *n7[] = {"version 6", "7 to 22", NULL};
     expect_load_error("opset_too_old", CLRNN_ERR_UNSUPPORTED, n7);
+    /* found by fuzz_onnx: refused before any allocation of the claimed size, and before any operator
+     * code reads the missing input */
+    const char *n8[] = {"initializer 'W'", "elements of data for shape with", NULL};
+    expect_load_error("huge_dims_no_data", CLRNN_ERR_CORRUPT_FILE, n8);
+    const char *n9[] = {"node 'relu_node' (Relu)", "required input 0 has an empty name", NULL};
+    expect_load_error("empty_required_input", CLRNN_ERR_CORRUPT_FILE, n9);
+    /* graph structure and types */
+    const char *n10[] = {"node 'relu_a' (Relu)", "input 'B'", "topological order", NULL};
+    expect_load_error("cyclic_nodes", CLRNN_ERR_CORRUPT_FILE, n10);
+    const char *n11[] = {"node 'lstm_node' (LSTM)", "input 'R' is not an initializer", NULL};
+    expect_load_error("missing_initializer", CLRNN_ERR_CORRUPT_FILE, n11);
+    const char *n12[] = {"initializer 'R'", "dimension 1 is -16", NULL};
+    expect_load_error("negative_dims", CLRNN_ERR_CORRUPT_FILE, n12);
+    const char *n13[] = {"node 'lstm_node' (LSTM)", "is int64", "float32", NULL};
+    expect_load_error("wrong_input_type", CLRNN_ERR_UNSUPPORTED, n13);
 
     clrnn_model *m = (clrnn_model *)1;
     const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0x01, 0x02};
@@ -344,6 +390,7 @@ int main(void) {
         cmocka_unit_test(test_weights_as_inputs_reimported),
         cmocka_unit_test(test_integer_conversion),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_truncated_models),
         cmocka_unit_test(test_use_errors),
         cmocka_unit_test(test_tensor_load),
     };

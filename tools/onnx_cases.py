@@ -470,6 +470,27 @@ def invalid_models(out_dir):
     entry.key, entry.value = "location", "weights.bin"
     write("external_data", [lstm()], [x_any, lens], [ext, R])
     write("opset_too_old", [helper.make_node("Relu", ["X"], ["Y"], name="relu_node")], [x_any], [], opset=6)
+    # corrupt files the fuzzer turned up: an initializer whose shape claims far more data than the file
+    # holds (must fail before allocating), and a required input given as "" (optional-input syntax)
+    huge = onnx.TensorProto()
+    huge.CopyFrom(W)
+    huge.ClearField("raw_data")
+    huge.ClearField("dims")
+    huge.dims.extend([1, 1 << 38, I])
+    write("huge_dims_no_data", [lstm()], [x_any, lens], [huge, R])
+    write("empty_required_input", [helper.make_node("Relu", [""], ["Y"], name="relu_node")], [x_any], [])
+    # graph-structure and typing errors
+    write("cyclic_nodes", [helper.make_node("Relu", ["B"], ["A"], name="relu_a"),
+                           helper.make_node("Relu", ["A"], ["B"], name="relu_b"),
+                           helper.make_node("Identity", ["B"], ["Y"], name="out")], [x_any], [])
+    write("missing_initializer", [lstm()], [x_any, lens], [W])
+    neg = onnx.TensorProto()
+    neg.CopyFrom(R)
+    neg.ClearField("dims")
+    neg.dims.extend([1, -16, H])
+    write("negative_dims", [lstm()], [x_any, lens], [W, neg])
+    write("wrong_input_type", [lstm()], [helper.make_tensor_value_info("X", TensorProto.INT64, ["T", "N", "I"]), lens],
+          [W, R])
     # valid: fails at run time for bad data (X with 5 features, sequence_lens out of range)
     write("lstm_symbolic_shapes", [lstm()], [x_any, lens], [W, R])
 

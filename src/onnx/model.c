@@ -243,6 +243,12 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
         clrnn_status st = add_value(m, name, &n->out[i]);
         if (st != CLRNN_OK) return st;
     }
+    /* ONNX optional inputs/outputs may be given as "", but only after the required ones: every
+     * prepare/run may rely on the first min_in inputs and min_out outputs (found by fuzz_onnx). */
+    for (int i = 0; i < op->min_in && i < n->n_in; ++i)
+        if (n->in[i] < 0) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "required input %d has an empty name", i);
+    for (int i = 0; i < op->min_out && i < n->n_out; ++i)
+        if (n->out[i] < 0) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "required output %d has an empty name", i);
     clrnn_status st = op->prepare(m, n, p);
     if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
 

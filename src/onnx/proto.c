@@ -78,24 +78,25 @@ clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what
     const size_t es = clrnn_dtype_size(dt);
     size_t bytes;
     if (!clrnn_mul_size(count, es, &bytes)) return clrnn_fail(CLRNN_ERR_OVERFLOW, "%s '%s': size overflows", what, name);
+    /* Check that the file holds as much data as the shape claims before allocating: a corrupt
+     * dimension must not turn into a huge allocation (found by fuzz_onnx). */
+    const size_t have = t->has_raw_data                ? t->raw_data.len / (es ? es : 1)
+                        : dt == CLRNN_DTYPE_FLOAT32    ? t->n_float_data
+                        : dt == CLRNN_DTYPE_INT64      ? t->n_int64_data
+                                                       : t->n_int32_data; /* int32, uint8 and bool */
+    if (t->has_raw_data ? t->raw_data.len != bytes : have != count)
+        CORRUPT("%s '%s': %zu elements of data for shape with %zu elements", what, name, have, count);
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s '%s' (%zu bytes)", what, name, bytes);
-    size_t have = 0;
     if (t->has_raw_data) {
-        have = t->raw_data.len / (es ? es : 1);
-        if (t->raw_data.len != bytes) goto bad_count;
         if (bytes) memcpy(out->data, t->raw_data.data, bytes);
     } else if (dt == CLRNN_DTYPE_FLOAT32) {
-        if ((have = t->n_float_data) != count) goto bad_count;
         ox_memcpy(out->data, t->float_data, bytes);
     } else if (dt == CLRNN_DTYPE_INT64) {
-        if ((have = t->n_int64_data) != count) goto bad_count;
         ox_memcpy(out->data, t->int64_data, bytes);
     } else if (dt == CLRNN_DTYPE_INT32) {
-        if ((have = t->n_int32_data) != count) goto bad_count;
         ox_memcpy(out->data, t->int32_data, bytes);
     } else { /* uint8 and bool travel in int32_data, one element each */
-        if ((have = t->n_int32_data) != count) goto bad_count;
         unsigned char *d = out->data;
         for (size_t i = 0; i < count; ++i) d[i] = (unsigned char)(b ? t->int32_data[i] != 0 : t->int32_data[i]);
     }
@@ -105,9 +106,6 @@ clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what
     }
     if (is_bool) *is_bool = b;
     return CLRNN_OK;
-bad_count:
-    clrnn_array_free(out);
-    CORRUPT("%s '%s': %zu elements of data for shape with %zu elements", what, name, have, count);
 }
 
 /* ---------------------------------------------------------------------------------------- */

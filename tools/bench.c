@@ -1,0 +1,1092 @@
+/* clrnn-bench: how fast clrnn runs an RNN on this device, next to oneDNN on the CPU.
+ *
+ *   clrnn-bench --cell lstm|gru|gru_lbr|rnn_tanh|rnn_relu --seq T --batch N --input I --hidden H
+ *               [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]
+ *   clrnn-bench --suite [--csv|--json] [--repeat R] [--device SPEC]       S1-S6, oneDNN side by side
+ *   clrnn-bench --plot FILE.svg [shape flags]        GFLOP/s against batch 1..256, clrnn and oneDNN
+ *   clrnn-bench --first-result [shape flags]         time from context creation to the first result,
+ *                                                    new processes with cold and then warm caches
+ *   other flags: --csv, --dnnl (single shape: also run oneDNN), --dnnl-only (time oneDNN alone, e.g. to
+ *                check that clrnn's OpenCL threads do not slow it), --threads N (oneDNN threads),
+ *                --cache-dir DIR, --no-tuning, --verbose (the plan: device, kernels, GEMMs issued)
+ *
+ * Shape flags default to S1 (lstm T=100 N=64 I=H=512). Everything is fp32 forward inference,
+ * time-major, zero initial states, full output sequence; clrnn reads x from and writes y to device
+ * buffers, oneDNN host memory (on a CPU OpenCL device both are the same RAM). Each measurement
+ * warms up, then times R runs (default: as many as fit in ~2 s, at least 5) and reports the
+ * median and the minimum; GFLOP/s = FLOPs / median, FLOPs = sum over layers of
+ * 2·tokens·G·H·(I_l + H)·directions, tokens = real (unpadded) tokens.
+ * oneDNN runs the same weights, one primitive per layer (a bidirectional layer feeds the next
+ * the concatenation of both directions, as clrnn and PyTorch do); the outputs are compared and the
+ * largest difference is reported. oneDNN has no per-row lengths: with --min-len it is skipped.
+ * Output for machines (--json, --csv) is written in the C locale. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_common.h"
+#include "gemm_tuning.h"
+
+#ifdef CLRNN_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+#ifdef CLRNN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+typedef enum out_format { OUT_TABLE = 0, OUT_CSV, OUT_JSON } out_format;
+
+typedef struct options {
+    bench_shape shape;
+    int repeat; /* 0 = automatic */
+    const char *device;
+    const char *cache_dir;
+    const char *plot;
+    out_format format;
+    int suite, first_result, first_result_child, dnnl, dnnl_only, verbose, no_tuning, threads, keep;
+} options;
+
+typedef struct stats {
+    int ok;
+    int repeat;
+    double median_ms, min_ms, max_ms;
+} stats;
+
+typedef struct result {
+    bench_shape shape;
+    const char *name; /* scenario name or NULL */
+    double flops;
+    stats clrnn;
+    stats dnnl;
+    int dnnl_state; /* 1 ran, 0 not available, -1 unsupported (lengths), -2 failed */
+    char dnnl_note[160];
+    double max_abs_diff; /* clrnn vs oneDNN outputs; NAN if not compared */
+} result;
+
+static options opt;
+static clrnn_context *g_ctx;
+static int g_dnnl_threads;
+
+/* ------------------------------------------------------------------------------------------
+ * Timing
+ * ---------------------------------------------------------------------------------------- */
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Warm-up (at least one run, more while they are short), then `repeat` timed runs (0: as many as
+ * fit in ~2 s, between 5 and 50). */
+static stats measure(int (*fn)(void *), void *arg, int repeat) {
+    stats s = {0, 0, 0, 0, 0};
+    double warm_total = 0, last = 0;
+    for (int w = 0; w < 10; ++w) {
+        const double t0 = bench_now_ms();
+        if (!fn(arg)) return s;
+        last = bench_now_ms() - t0;
+        warm_total += last;
+        if (warm_total > 200 || (w >= 1 && last > 20)) break;
+    }
+    int r = repeat;
+    if (r <= 0) {
+        r = last > 0 ? (int)(2000.0 / last) : 50;
+        if (r < 5) r = 5;
+        if (r > 50) r = 50;
+    }
+    double *t = malloc((size_t)r * sizeof(double));
+    if (!t) return s;
+    for (int i = 0; i < r; ++i) {
+        const double t0 = bench_now_ms();
+        if (!fn(arg)) {
+            free(t);
+            return s;
+        }
+        t[i] = bench_now_ms() - t0;
+    }
+    qsort(t, (size_t)r, sizeof(double), cmp_double);
+    s.ok = 1;
+    s.repeat = r;
+    s.min_ms = t[0];
+    s.max_ms = t[r - 1];
+    s.median_ms = r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
+    free(t);
+    return s;
+}
+
+static int run_clrnn(void *arg) {
+    bench_clrnn *b = arg;
+    clrnn_status st = bench_clrnn_run(b);
+    if (st != CLRNN_OK) fprintf(stderr, "clrnn-bench: forward failed: %s\n", clrnn_last_error());
+    return st == CLRNN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * oneDNN
+ * ---------------------------------------------------------------------------------------- */
+#ifdef CLRNN_HAVE_DNNL
+#define DNNL_MAX_LAYERS 16
+
+typedef struct dnnl_layer {
+    dnnl_primitive_t prim;
+    dnnl_memory_t wl, wi, bias, dst;
+} dnnl_layer;
+
+typedef struct dnnl_runner {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    dnnl_memory_t src;
+    int L;
+    dnnl_layer layer[DNNL_MAX_LAYERS];
+    char impl[128];
+} dnnl_runner;
+
+#define DNNL_TRY(call)                                                                               \
+    do {                                                                                             \
+        dnnl_status_t s_ = (call);                                                                   \
+        if (s_ != dnnl_success) {                                                                    \
+            snprintf(err, err_cap, "%s failed (dnnl status %d)", #call, (int)s_);                    \
+            return 0;                                                                                \
+        }                                                                                            \
+    } while (0)
+
+/* User memory `user` (format of `user_md`) → memory in the primitive's chosen format `want`. */
+static int dnnl_reordered(dnnl_runner *r, const dnnl_memory_desc_t *user_md, void *data, const dnnl_memory_desc_t *want,
+                          dnnl_memory_t *out, char *err, size_t err_cap) {
+    dnnl_memory_t user = NULL;
+    DNNL_TRY(dnnl_memory_create(&user, user_md, r->eng, data));
+    if (dnnl_memory_desc_equal(user_md, want)) {
+        /* same layout: copy into library-owned memory so `data` may be freed */
+        DNNL_TRY(dnnl_memory_create(out, want, r->eng, DNNL_MEMORY_ALLOCATE));
+        void *h = NULL;
+        DNNL_TRY(dnnl_memory_get_data_handle(*out, &h));
+        memcpy(h, data, dnnl_memory_desc_get_size(want));
+        dnnl_memory_destroy(user);
+        return 1;
+    }
+    DNNL_TRY(dnnl_memory_create(out, want, r->eng, DNNL_MEMORY_ALLOCATE));
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, r->eng, want, r->eng, NULL));
+    DNNL_TRY(dnnl_primitive_create(&rp, rpd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *out}};
+    DNNL_TRY(dnnl_primitive_execute(rp, r->stream, 2, args));
+    DNNL_TRY(dnnl_stream_wait(r->stream));
+    dnnl_primitive_destroy(rp);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_memory_destroy(user);
+    return 1;
+}
+
+static void dnnl_free(dnnl_runner *r) {
+    for (int l = 0; l < r->L; ++l) {
+        dnnl_layer *y = &r->layer[l];
+        if (y->prim) dnnl_primitive_destroy(y->prim);
+        if (y->wl) dnnl_memory_destroy(y->wl);
+        if (y->wi) dnnl_memory_destroy(y->wi);
+        if (y->bias) dnnl_memory_destroy(y->bias);
+        if (y->dst) dnnl_memory_destroy(y->dst);
+    }
+    if (r->src) dnnl_memory_destroy(r->src);
+    if (r->stream) dnnl_stream_destroy(r->stream);
+    if (r->eng) dnnl_engine_destroy(r->eng);
+    memset(r, 0, sizeof *r);
+}
+
+/* One primitive per layer with the model's weights (ONNX gate order → oneDNN's). */
+static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err_cap) {
+    memset(r, 0, sizeof *r);
+    const bench_shape *s = &m->shape;
+    if (s->L > DNNL_MAX_LAYERS) {
+        snprintf(err, err_cap, "more than %d layers", DNNL_MAX_LAYERS);
+        return 0;
+    }
+    DNNL_TRY(dnnl_engine_create(&r->eng, dnnl_cpu, 0));
+    DNNL_TRY(dnnl_stream_create(&r->stream, r->eng, dnnl_stream_default_flags));
+    const int D = m->D, G = m->G, H = s->H, lbr = s->cell == BENCH_GRU_LBR, Gb = G + (lbr ? 1 : 0);
+    /* oneDNN gate g holds ONNX gate map[g]: LSTM oneDNN i,f,c,o vs ONNX i,o,f,c; GRU both z,r,h */
+    static const int lstm_map[4] = {0, 2, 3, 1}, same_map[4] = {0, 1, 2, 3};
+    const int *map = s->cell == BENCH_LSTM ? lstm_map : same_map;
+    dnnl_memory_desc_t x_md;
+    dnnl_dims_t x_dims = {s->T, s->N, s->I};
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&x_md, 3, x_dims, dnnl_f32, dnnl_tnc));
+    DNNL_TRY(dnnl_memory_create(&r->src, &x_md, r->eng, m->x));
+    for (int l = 0; l < s->L; ++l) {
+        dnnl_layer *y = &r->layer[l];
+        r->L = l + 1;
+        const int I = bench_layer_input(s, l);
+        dnnl_memory_desc_t src_md, wl_any, wi_any, b_any, dst_md, wl_user, wi_user, b_user;
+        dnnl_dims_t src_dims = {s->T, s->N, I}, wl_dims = {1, D, I, G, H}, wi_dims = {1, D, H, G, H},
+                    b_dims = {1, D, Gb, H}, dst_dims = {s->T, s->N, D * H};
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 3, src_dims, dnnl_f32, dnnl_tnc));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 3, dst_dims, dnnl_f32, dnnl_tnc));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&wl_any, 5, wl_dims, dnnl_f32, dnnl_format_tag_any));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&wi_any, 5, wi_dims, dnnl_f32, dnnl_format_tag_any));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_any, 4, b_dims, dnnl_f32, dnnl_format_tag_any));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&wl_user, 5, wl_dims, dnnl_f32, dnnl_ldigo));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&wi_user, 5, wi_dims, dnnl_f32, dnnl_ldigo));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_user, 4, b_dims, dnnl_f32, dnnl_ldgo));
+        const dnnl_rnn_direction_t dir = D == 2 ? dnnl_bidirectional_concat : dnnl_unidirectional_left2right;
+        dnnl_rnn_desc_t rd;
+        switch (s->cell) {
+        case BENCH_LSTM:
+            DNNL_TRY(dnnl_lstm_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, NULL, &wl_any, &wi_any,
+                                                 &b_any, &dst_md, NULL, NULL, 0));
+            break;
+        case BENCH_GRU:
+            DNNL_TRY(dnnl_gru_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, &wl_any, &wi_any, &b_any,
+                                                &dst_md, NULL, 0));
+            break;
+        case BENCH_GRU_LBR:
+            DNNL_TRY(dnnl_lbr_gru_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, &wl_any, &wi_any,
+                                                    &b_any, &dst_md, NULL, 0));
+            break;
+        default:
+            DNNL_TRY(dnnl_vanilla_rnn_forward_desc_init(
+                &rd, dnnl_forward_inference, s->cell == BENCH_RNN_RELU ? dnnl_eltwise_relu : dnnl_eltwise_tanh, dir,
+                &src_md, NULL, &wl_any, &wi_any, &b_any, &dst_md, NULL, 0, 0.0f, 0.0f));
+            break;
+        }
+        dnnl_primitive_desc_t pd = NULL;
+        DNNL_TRY(dnnl_primitive_desc_create(&pd, &rd, NULL, r->eng, NULL));
+        const char *impl = NULL;
+        if (l == 0 && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+            snprintf(r->impl, sizeof r->impl, "%s", impl);
+        const size_t nwl = (size_t)D * I * G * H, nwi = (size_t)D * H * G * H, nb = (size_t)D * Gb * H;
+        float *wl = malloc(nwl * sizeof(float)), *wi = malloc(nwi * sizeof(float)), *b = malloc(nb * sizeof(float));
+        int ok = wl && wi && b;
+        for (int d = 0; ok && d < D; ++d) {
+            const size_t w = (size_t)l * D + d;
+            for (int i = 0; i < I; ++i)
+                for (int g = 0; g < G; ++g)
+                    for (int h = 0; h < H; ++h)
+                        wl[(((size_t)d * I + i) * G + g) * H + h] = m->W[w][((size_t)map[g] * H + h) * I + i];
+            for (int k = 0; k < H; ++k)
+                for (int g = 0; g < G; ++g)
+                    for (int h = 0; h < H; ++h)
+                        wi[(((size_t)d * H + k) * G + g) * H + h] = m->R[w][((size_t)map[g] * H + h) * H + k];
+            for (int g = 0; g < Gb; ++g)
+                for (int h = 0; h < H; ++h) {
+                    float v;
+                    if (lbr && g == 2) v = m->Wb[w][2 * H + h];      /* n gate: input bias only */
+                    else if (lbr && g == 3) v = m->Rb[w][2 * H + h]; /* n gate: recurrent bias, inside r*(...) */
+                    else v = m->Wb[w][(size_t)map[g] * H + h] + m->Rb[w][(size_t)map[g] * H + h];
+                    b[((size_t)d * Gb + g) * H + h] = v;
+                }
+        }
+        if (ok)
+            ok = dnnl_reordered(r, &wl_user, wl, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_WEIGHTS_LAYER),
+                                &y->wl, err, err_cap) &&
+                 dnnl_reordered(r, &wi_user, wi, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_WEIGHTS_ITER),
+                                &y->wi, err, err_cap) &&
+                 dnnl_reordered(r, &b_user, b, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_BIAS),
+                                &y->bias, err, err_cap);
+        else
+            snprintf(err, err_cap, "out of memory");
+        free(wl), free(wi), free(b);
+        if (ok && dnnl_memory_create(&y->dst, &dst_md, r->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
+            snprintf(err, err_cap, "dnnl_memory_create(dst) failed");
+            ok = 0;
+        }
+        if (ok && dnnl_primitive_create(&y->prim, pd) != dnnl_success) {
+            snprintf(err, err_cap, "dnnl_primitive_create failed");
+            ok = 0;
+        }
+        dnnl_primitive_desc_destroy(pd);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+static int run_dnnl(void *arg) {
+    dnnl_runner *r = arg;
+    for (int l = 0; l < r->L; ++l) {
+        dnnl_layer *y = &r->layer[l];
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC_LAYER, l == 0 ? r->src : r->layer[l - 1].dst},
+                                   {DNNL_ARG_WEIGHTS_LAYER, y->wl},
+                                   {DNNL_ARG_WEIGHTS_ITER, y->wi},
+                                   {DNNL_ARG_BIAS, y->bias},
+                                   {DNNL_ARG_DST_LAYER, y->dst}};
+        if (dnnl_primitive_execute(y->prim, r->stream, 5, args) != dnnl_success) return 0;
+    }
+    return dnnl_stream_wait(r->stream) == dnnl_success;
+}
+
+static const float *dnnl_output(dnnl_runner *r) {
+    void *h = NULL;
+    if (dnnl_memory_get_data_handle(r->layer[r->L - 1].dst, &h) != dnnl_success) return NULL;
+    return h;
+}
+#endif
+
+static int dnnl_available(void) {
+#ifdef CLRNN_HAVE_DNNL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static void setup_dnnl_threads(void) {
+    long n = opt.threads;
+#ifdef CLRNN_HAVE_OPENMP
+    /* OMP_NUM_THREADS is read by libgomp when it loads; --threads wins, then OMP_NUM_THREADS,
+     * then one thread per online CPU */
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (n <= 0 && env && *env) n = omp_get_max_threads();
+    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    omp_set_num_threads((int)n);
+    g_dnnl_threads = omp_get_max_threads();
+#else
+    (void)n;
+    g_dnnl_threads = 0; /* oneDNN's own default; unknown here */
+#endif
+}
+
+/* ------------------------------------------------------------------------------------------
+ * One shape: clrnn, then oneDNN, then the output comparison
+ * ---------------------------------------------------------------------------------------- */
+static void gemm_trace_print(void *user, int ta, int tb, size_t m, size_t n, size_t k, size_t count) {
+    (void)user;
+    fprintf(stderr, "    GEMM %s%s M=%zu N=%zu K=%zu%s (%.1f MFLOP)\n", ta ? "T" : "N", tb ? "T" : "N", m, n, k,
+            count > 1 ? " batched" : "", 2.0 * m * n * k * (double)count / 1e6);
+}
+
+static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, result *res) {
+    memset(res, 0, sizeof *res);
+    res->shape = *shape;
+    res->name = name;
+    res->max_abs_diff = NAN;
+    bench_model m;
+    if (!bench_model_init(&m, shape, 0x1234567ULL)) {
+        bench_model_free(&m);
+        fprintf(stderr, "clrnn-bench: out of host memory\n");
+        return 0;
+    }
+    res->flops = bench_flops(shape, m.lens);
+    char label[128];
+    bench_shape_label(shape, label, sizeof label);
+    if (opt.verbose) fprintf(stderr, "%s%s%s\n", name ? name : "", name ? ": " : "", label);
+
+    bench_clrnn b;
+    clrnn_status st = bench_clrnn_init(&b, g_ctx, &m);
+    if (st != CLRNN_OK) {
+        fprintf(stderr, "clrnn-bench: %s: %s\n", label, clrnn_last_error());
+        bench_clrnn_free(&b);
+        bench_model_free(&m);
+        return 0;
+    }
+    if (opt.verbose) {
+        clrnn_gemm_set_trace(gemm_trace_print, NULL, 0);
+        fprintf(stderr, "  clrnn plan (first forward; the recurrent steps run in clrnn's own kernels):\n");
+        const double t0 = bench_now_ms();
+        st = bench_clrnn_run(&b);
+        clrnn_gemm_set_trace(NULL, NULL, 0);
+        fprintf(stderr, "    first forward %.1f ms, workspace %.1f MiB\n", bench_now_ms() - t0,
+                clrnn_rnn_workspace_bytes(b.rnn) / 1048576.0);
+    }
+    int ok = 1;
+    if (!opt.dnnl_only) {
+        res->clrnn = measure(run_clrnn, &b, opt.repeat);
+        ok = res->clrnn.ok;
+    } else {
+        ok = bench_clrnn_run(&b) == CLRNN_OK; /* one run, for the output comparison */
+    }
+
+    res->dnnl_state = 0;
+    if (with_dnnl && !dnnl_available()) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
+#ifdef CLRNN_HAVE_DNNL
+    if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
+        res->dnnl_state = -1;
+        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
+    } else if (with_dnnl) {
+        dnnl_runner r;
+        char err[256] = "";
+        if (!dnnl_init(&r, &m, err, sizeof err)) {
+            res->dnnl_state = -2;
+            snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN set-up failed: %.120s", err);
+        } else {
+            if (opt.verbose) fprintf(stderr, "  oneDNN: %s, %d thread(s)\n", r.impl, g_dnnl_threads);
+            res->dnnl = measure(run_dnnl, &r, opt.repeat);
+            res->dnnl_state = res->dnnl.ok ? 1 : -2;
+            if (!res->dnnl.ok) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN execution failed");
+            /* same network, same input: the outputs must agree */
+            const size_t count = (size_t)shape->T * shape->N * m.D * shape->H;
+            float *y = malloc(count * sizeof(float));
+            const float *yd = res->dnnl.ok && ok ? dnnl_output(&r) : NULL;
+            if (y && yd && bench_clrnn_read_y(&b, y, count) == CLRNN_OK) {
+                double worst = 0;
+                for (size_t i = 0; i < count; ++i) {
+                    const double d = fabs((double)y[i] - (double)yd[i]);
+                    if (!(d <= worst)) worst = d;
+                }
+                res->max_abs_diff = worst;
+            }
+            free(y);
+        }
+        dnnl_free(&r);
+    }
+#endif
+    bench_clrnn_free(&b);
+    bench_model_free(&m);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Output
+ * ---------------------------------------------------------------------------------------- */
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; ++s) {
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
+        else fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static double gflops(double flops, double ms) { return ms > 0 ? flops / ms / 1e6 : 0; }
+
+static void json_num(FILE *f, const char *key, double v, int last) {
+    if (isfinite(v)) fprintf(f, "\"%s\": %.6g%s", key, v, last ? "" : ", ");
+    else fprintf(f, "\"%s\": null%s", key, last ? "" : ", ");
+}
+
+static void json_result(FILE *f, const result *r) {
+    const bench_shape *s = &r->shape;
+    fputc('{', f);
+    if (r->name) {
+        fprintf(f, "\"scenario\": ");
+        json_str(f, r->name);
+        fprintf(f, ", ");
+    }
+    fprintf(f, "\"cell\": \"%s\", \"seq\": %d, \"batch\": %d, \"input\": %d, \"hidden\": %d, \"layers\": %d, "
+               "\"bidirectional\": %s, \"min_len\": %d, \"flops\": %.0f, \"repeat\": %d, ",
+            bench_cell_name(s->cell), s->T, s->N, s->I, s->H, s->L, s->bidir ? "true" : "false", s->min_len, r->flops,
+            r->clrnn.repeat);
+    json_num(f, "median_ms", r->clrnn.median_ms, 0);
+    json_num(f, "min_ms", r->clrnn.min_ms, 0);
+    json_num(f, "max_ms", r->clrnn.max_ms, 0);
+    json_num(f, "gflops", gflops(r->flops, r->clrnn.median_ms), 0);
+    json_num(f, "gflops_best", gflops(r->flops, r->clrnn.min_ms), 0);
+    if (r->dnnl_state == 1) {
+        fprintf(f, "\"dnnl\": {");
+        json_num(f, "median_ms", r->dnnl.median_ms, 0);
+        json_num(f, "min_ms", r->dnnl.min_ms, 0);
+        json_num(f, "gflops", gflops(r->flops, r->dnnl.median_ms), 0);
+        fprintf(f, "\"repeat\": %d, \"threads\": %d}, ", r->dnnl.repeat, g_dnnl_threads);
+        json_num(f, "ratio", r->clrnn.median_ms / r->dnnl.median_ms, 0);
+        json_num(f, "max_abs_diff", r->max_abs_diff, 0);
+    } else {
+        fprintf(f, "\"dnnl\": null, ");
+    }
+    fprintf(f, "\"note\": ");
+    json_str(f, r->dnnl_note);
+    fputc('}', f);
+}
+
+static void device_line(char *out, size_t cap) {
+    clrnn_device_info info;
+    clrnn_context_device_info(g_ctx, &info);
+    snprintf(out, cap, "%s (%s)", info.name, info.platform_name);
+}
+
+static void json_header(FILE *f) {
+    char dev[600];
+    device_line(dev, sizeof dev);
+    fprintf(f, "\"tool\": \"clrnn-bench\", \"clrnn_version\": \"%s\", \"device\": ", clrnn_version_string());
+    json_str(f, dev);
+#ifdef CLRNN_HAVE_DNNL
+    const dnnl_version_t *v = dnnl_version();
+    fprintf(f, ", \"dnnl_version\": \"%d.%d.%d\", \"dnnl_threads\": %d", v->major, v->minor, v->patch, g_dnnl_threads);
+#else
+    fprintf(f, ", \"dnnl_version\": null");
+#endif
+}
+
+static const char *csv_header =
+    "scenario,cell,seq,batch,input,hidden,layers,bidirectional,min_len,flops,repeat,median_ms,min_ms,gflops,"
+    "dnnl_median_ms,dnnl_min_ms,dnnl_gflops,ratio,max_abs_diff,note\n";
+
+static void csv_row(FILE *f, const result *r) {
+    const bench_shape *s = &r->shape;
+    fprintf(f, "%s,%s,%d,%d,%d,%d,%d,%d,%d,%.0f,%d,%.4f,%.4f,%.3f,", r->name ? r->name : "", bench_cell_name(s->cell),
+            s->T, s->N, s->I, s->H, s->L, s->bidir, s->min_len, r->flops, r->clrnn.repeat, r->clrnn.median_ms,
+            r->clrnn.min_ms, gflops(r->flops, r->clrnn.median_ms));
+    if (r->dnnl_state == 1)
+        fprintf(f, "%.4f,%.4f,%.3f,%.4f,%.3g,", r->dnnl.median_ms, r->dnnl.min_ms, gflops(r->flops, r->dnnl.median_ms),
+                r->clrnn.median_ms / r->dnnl.median_ms, r->max_abs_diff);
+    else
+        fprintf(f, ",,,,,");
+    fprintf(f, "%s\n", r->dnnl_note);
+}
+
+static void table_header(FILE *f, int with_dnnl) {
+    char dev[600];
+    device_line(dev, sizeof dev);
+    fprintf(f, "clrnn %s on %s", clrnn_version_string(), dev);
+#ifdef CLRNN_HAVE_DNNL
+    if (with_dnnl) {
+        const dnnl_version_t *v = dnnl_version();
+        fprintf(f, "; oneDNN %d.%d.%d, %d thread(s)", v->major, v->minor, v->patch, g_dnnl_threads);
+    }
+#endif
+    fprintf(f, "\nfp32 forward inference, times in ms (median / min of the runs), GFLOP/s from the median\n\n");
+    fprintf(f, "%-3s %-34s %9s %9s %7s", "", "", "clrnn", "", "");
+    if (with_dnnl) fprintf(f, " %9s %9s %7s %9s", "oneDNN", "", "", "");
+    fprintf(f, "\n%-3s %-34s %9s %9s %7s", "", "shape", "median", "min", "GFLOP/s");
+    if (with_dnnl) fprintf(f, " %9s %9s %7s %9s  %s", "median", "min", "GFLOP/s", "ratio", "max|diff|");
+    fprintf(f, "\n");
+}
+
+static void table_row(FILE *f, const result *r, int with_dnnl) {
+    char label[128];
+    bench_shape_label(&r->shape, label, sizeof label);
+    fprintf(f, "%-3s %-34s %9.3f %9.3f %7.1f", r->name ? r->name : "", label, r->clrnn.median_ms, r->clrnn.min_ms,
+            gflops(r->flops, r->clrnn.median_ms));
+    if (with_dnnl) {
+        if (r->dnnl_state == 1)
+            fprintf(f, " %9.3f %9.3f %7.1f %8.2fx  %.1e", r->dnnl.median_ms, r->dnnl.min_ms,
+                    gflops(r->flops, r->dnnl.median_ms), r->clrnn.median_ms / r->dnnl.median_ms, r->max_abs_diff);
+        else
+            fprintf(f, "  %s", r->dnnl_note);
+    }
+    fprintf(f, "\n");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * --plot: GFLOP/s against batch size, as a hand-written SVG
+ * ---------------------------------------------------------------------------------------- */
+static void xml_text(FILE *f, const char *s) {
+    for (; *s; ++s) {
+        if (*s == '&') fputs("&amp;", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else fputc(*s, f);
+    }
+}
+
+static double nice_ceiling(double v, double *step) {
+    if (v <= 0) v = 1;
+    const double mag = pow(10, floor(log10(v)));
+    const double steps[] = {1, 2, 2.5, 5, 10};
+    for (int i = 0; i < 5; ++i) {
+        const double st = steps[i] * mag / 5;
+        const double top = ceil(v / st) * st;
+        if (top / st <= 8) {
+            *step = st;
+            return top;
+        }
+    }
+    *step = mag;
+    return ceil(v / mag) * mag;
+}
+
+static int write_svg(const char *path, const result *res, int n, const char *title) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "clrnn-bench: cannot write %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    const double W = 760, Hh = 460, ml = 72, mr = 24, mt = 56, mb = 64;
+    const double pw = W - ml - mr, ph = Hh - mt - mb;
+    double ymax = 0;
+    int have_dnnl = 0;
+    for (int i = 0; i < n; ++i) {
+        const double a = gflops(res[i].flops, res[i].clrnn.median_ms);
+        if (res[i].clrnn.ok && a > ymax) ymax = a;
+        if (res[i].dnnl_state == 1) {
+            have_dnnl = 1;
+            const double b = gflops(res[i].flops, res[i].dnnl.median_ms);
+            if (b > ymax) ymax = b;
+        }
+    }
+    double ystep;
+    ymax = nice_ceiling(ymax * 1.05, &ystep);
+    const double xmax = 8; /* log2(256) */
+#define PX(b) (ml + pw * (log2((double)(b)) / xmax))
+#define PY(g) (mt + ph * (1 - (g) / ymax))
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+               "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n", W, Hh, W, Hh);
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", ml);
+    xml_text(f, "GFLOP/s against batch size");
+    fprintf(f, "</text>\n<text x=\"%.0f\" y=\"42\" fill=\"#555\">", ml);
+    xml_text(f, title);
+    fprintf(f, "</text>\n");
+    /* grid and y ticks */
+    fprintf(f, "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
+    for (double g = 0; g <= ymax + 1e-9; g += ystep)
+        fprintf(f, "  <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", ml, PY(g), ml + pw, PY(g));
+    for (int b = 1; b <= 256; b *= 2)
+        fprintf(f, "  <line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", PX(b), mt, PX(b), mt + ph);
+    fprintf(f, "</g>\n<g fill=\"#333\" text-anchor=\"end\">\n");
+    for (double g = 0; g <= ymax + 1e-9; g += ystep)
+        fprintf(f, "  <text x=\"%.1f\" y=\"%.1f\">%g</text>\n", ml - 8, PY(g) + 4, g);
+    fprintf(f, "</g>\n<g fill=\"#333\" text-anchor=\"middle\">\n");
+    for (int b = 1; b <= 256; b *= 2) fprintf(f, "  <text x=\"%.1f\" y=\"%.1f\">%d</text>\n", PX(b), mt + ph + 20, b);
+    fprintf(f, "</g>\n");
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#888\"/>\n", ml, mt, pw, ph);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#333\">batch size N (log scale)</text>\n",
+            ml + pw / 2, Hh - 18);
+    fprintf(f, "<text transform=\"translate(20 %.1f) rotate(-90)\" text-anchor=\"middle\" fill=\"#333\">GFLOP/s "
+               "(median)</text>\n", mt + ph / 2);
+    /* series */
+    const char *colors[2] = {"#1f77b4", "#d62728"};
+    const char *names[2] = {"clrnn", "oneDNN"};
+    for (int sidx = 0; sidx < (have_dnnl ? 2 : 1); ++sidx) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.5\" points=\"", colors[sidx]);
+        for (int i = 0; i < n; ++i) {
+            const stats *st = sidx ? &res[i].dnnl : &res[i].clrnn;
+            if ((sidx && res[i].dnnl_state != 1) || !st->ok) continue;
+            fprintf(f, "%.1f,%.1f ", PX(res[i].shape.N), PY(gflops(res[i].flops, st->median_ms)));
+        }
+        fprintf(f, "\"/>\n<g fill=\"%s\">\n", colors[sidx]);
+        for (int i = 0; i < n; ++i) {
+            const stats *st = sidx ? &res[i].dnnl : &res[i].clrnn;
+            if ((sidx && res[i].dnnl_state != 1) || !st->ok) continue;
+            const double g = gflops(res[i].flops, st->median_ms);
+            fprintf(f, "  <circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\"><title>%s N=%d: %.1f GFLOP/s, %.3f ms</title></circle>\n",
+                    PX(res[i].shape.N), PY(g), names[sidx], res[i].shape.N, g, st->median_ms);
+        }
+        fprintf(f, "</g>\n");
+        /* legend */
+        const double lx = ml + 16, ly = mt + 18 + 20 * sidx;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"/>\n", lx,
+                ly, lx + 24, ly, colors[sidx]);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", lx + 12, ly, colors[sidx]);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">%s</text>\n", lx + 32, ly + 4, names[sidx]);
+    }
+    fprintf(f, "</svg>\n");
+#undef PX
+#undef PY
+    const int ok = !ferror(f);
+    return (fclose(f) == 0) && ok;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * --first-result: new processes, cold then warm caches
+ * ---------------------------------------------------------------------------------------- */
+typedef struct first_result {
+    int ok;
+    double process_ms; /* fork → exit, as the parent sees it */
+    double ctx_ms, build_ms, setup_ms, first_ms, second_ms, total_ms;
+    int from_cache;
+    long pocl_files_added; /* entries PoCL's kernel cache gained during the run */
+} first_result;
+
+static int child_first_result(void) {
+    bench_model m;
+    if (!bench_model_init(&m, &opt.shape, 0x1234567ULL)) return 1;
+    /* the network's weights are the application's data: generated before the clock starts */
+    const double t0 = bench_now_ms();
+    clrnn_context_params p = clrnn_context_default_params();
+    p.device = opt.device;
+    p.disable_tuning = opt.no_tuning;
+    clrnn_context *ctx = NULL;
+    if (clrnn_context_create(&p, &ctx) != CLRNN_OK) {
+        fprintf(stderr, "clrnn-bench: %s\n", clrnn_last_error());
+        bench_model_free(&m);
+        return 1;
+    }
+    const double t1 = bench_now_ms();
+    bench_clrnn b;
+    clrnn_status st = bench_clrnn_init(&b, ctx, &m);
+    const double t2 = bench_now_ms();
+    if (st == CLRNN_OK) st = bench_clrnn_run(&b);
+    const double t3 = bench_now_ms();
+    if (st == CLRNN_OK) st = bench_clrnn_run(&b);
+    const double t4 = bench_now_ms();
+    clrnn_build_info bi;
+    clrnn_context_build_info(ctx, &bi);
+    if (st == CLRNN_OK)
+        printf("FIRST_RESULT ctx_ms=%.3f build_ms=%.3f from_cache=%d setup_ms=%.3f first_ms=%.3f second_ms=%.3f "
+               "total_ms=%.3f\n", t1 - t0, bi.build_ms, bi.from_cache, t2 - t1, t3 - t2, t4 - t3, t3 - t0);
+    else
+        fprintf(stderr, "clrnn-bench: %s\n", clrnn_last_error());
+    bench_clrnn_free(&b);
+    clrnn_context_destroy(ctx);
+    bench_model_free(&m);
+    return st == CLRNN_OK ? 0 : 1;
+}
+
+/* Non-empty files under dir, recursively. */
+static long count_files(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(p, &sb) != 0) continue;
+        /* PoCL touches "last_accessed" and may leave empty temp files: neither is a compilation */
+        if (S_ISDIR(sb.st_mode)) n += count_files(p);
+        else if (S_ISREG(sb.st_mode) && sb.st_size > 0 && strcmp(e->d_name, "last_accessed") != 0) ++n;
+    }
+    closedir(d);
+    return n;
+}
+
+static void remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d))) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+                char p[2048];
+                snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+                remove_tree(p);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static first_result spawn_first_result(const char *self, const char *clrnn_dir, const char *pocl_dir) {
+    first_result r;
+    memset(&r, 0, sizeof r);
+    char T[16], N[16], I[16], H[16], L[16];
+    snprintf(T, sizeof T, "%d", opt.shape.T), snprintf(N, sizeof N, "%d", opt.shape.N);
+    snprintf(I, sizeof I, "%d", opt.shape.I), snprintf(H, sizeof H, "%d", opt.shape.H);
+    snprintf(L, sizeof L, "%d", opt.shape.L);
+    const char *argv[24];
+    int a = 0;
+    argv[a++] = self;
+    argv[a++] = "--first-result-child";
+    argv[a++] = "--cell", argv[a++] = bench_cell_name(opt.shape.cell);
+    argv[a++] = "--seq", argv[a++] = T, argv[a++] = "--batch", argv[a++] = N;
+    argv[a++] = "--input", argv[a++] = I, argv[a++] = "--hidden", argv[a++] = H, argv[a++] = "--layers", argv[a++] = L;
+    if (opt.shape.bidir) argv[a++] = "--bidirectional";
+    if (opt.no_tuning) argv[a++] = "--no-tuning";
+    if (opt.device) argv[a++] = "--device", argv[a++] = opt.device;
+    argv[a] = NULL;
+    const long files_before = count_files(pocl_dir);
+    int fds[2];
+    if (pipe(fds) != 0) return r;
+    fflush(NULL);
+    const double t0 = bench_now_ms();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]), close(fds[1]);
+        return r;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]), close(fds[1]);
+        setenv("CLRNN_CACHE_DIR", clrnn_dir, 1);
+        setenv("POCL_CACHE_DIR", pocl_dir, 1);
+        setenv("CUDA_CACHE_PATH", pocl_dir, 1); /* NVIDIA's OpenCL kernel cache, should the device be one */
+        unsetenv("CLRNN_CACHE_DISABLE");
+        execv(self, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[1024];
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.process_ms = bench_now_ms() - t0;
+    const char *line = strstr(buf, "FIRST_RESULT ");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && line &&
+        sscanf(line, "FIRST_RESULT ctx_ms=%lf build_ms=%lf from_cache=%d setup_ms=%lf first_ms=%lf second_ms=%lf total_ms=%lf",
+               &r.ctx_ms, &r.build_ms, &r.from_cache, &r.setup_ms, &r.first_ms, &r.second_ms, &r.total_ms) == 7)
+        r.ok = 1;
+    r.pocl_files_added = count_files(pocl_dir) - files_before;
+    return r;
+}
+
+static int run_first_result(const char *self) {
+    char tmpl[] = "/tmp/clrnn-first-result-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "clrnn-bench: mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    char clrnn_dir[600], pocl_dir[600];
+    snprintf(clrnn_dir, sizeof clrnn_dir, "%s/clrnn", tmpl);
+    snprintf(pocl_dir, sizeof pocl_dir, "%s/pocl", tmpl);
+    mkdir(clrnn_dir, 0755);
+    mkdir(pocl_dir, 0755); /* PoCL uses POCL_CACHE_DIR only if it exists */
+    const int warm_runs = opt.repeat > 0 ? opt.repeat : 3;
+    first_result runs[1 + 20];
+    const int total = 1 + (warm_runs > 20 ? 20 : warm_runs);
+    int rc = 0;
+    for (int i = 0; i < total; ++i) {
+        fprintf(stderr, "%s run %d/%d ...\n", i == 0 ? "cold" : "warm", i + 1, total);
+        runs[i] = spawn_first_result(self, clrnn_dir, pocl_dir);
+        if (!runs[i].ok) {
+            fprintf(stderr, "clrnn-bench: the %s child run failed\n", i ? "warm" : "cold");
+            rc = 1;
+            break;
+        }
+    }
+    if (!opt.keep) remove_tree(tmpl);
+    else fprintf(stderr, "caches kept in %s\n", tmpl);
+    if (rc) return rc;
+    /* warm: the run with the median time to first result */
+    double tt[20];
+    for (int i = 1; i < total; ++i) tt[i - 1] = runs[i].total_ms;
+    qsort(tt, (size_t)(total - 1), sizeof(double), cmp_double);
+    int wi = 1;
+    for (int i = 1; i < total; ++i)
+        if (runs[i].total_ms == tt[(total - 1) / 2]) wi = i;
+    const first_result *c = &runs[0], *w = &runs[wi];
+    char label[128];
+    bench_shape_label(&opt.shape, label, sizeof label);
+    if (opt.format == OUT_JSON) {
+        printf("{\"tool\": \"clrnn-bench\", \"mode\": \"first_result\", \"shape\": \"%s\", \"warm_runs\": %d", label,
+               total - 1);
+        for (int k = 0; k < 2; ++k) {
+            const first_result *r = k ? w : c;
+            printf(", \"%s\": {\"process_ms\": %.1f, \"context_ms\": %.1f, \"kernels_from_cache\": %d, "
+                   "\"kernel_build_ms\": %.1f, \"setup_ms\": %.1f, \"first_forward_ms\": %.1f, "
+                   "\"steady_forward_ms\": %.1f, \"time_to_first_result_ms\": %.1f, \"pocl_cache_files_added\": %ld}",
+                   k ? "warm" : "cold", r->process_ms, r->ctx_ms, r->from_cache, r->build_ms, r->setup_ms, r->first_ms,
+                   r->second_ms, r->total_ms, r->pocl_files_added);
+        }
+        printf("}\n");
+    } else if (opt.format == OUT_CSV) {
+        printf("run,process_ms,context_ms,kernels_from_cache,kernel_build_ms,setup_ms,first_forward_ms,"
+               "steady_forward_ms,time_to_first_result_ms,pocl_cache_files_added\n");
+        for (int i = 0; i < total; ++i)
+            printf("%s%d,%.1f,%.1f,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%ld\n", i ? "warm" : "cold", i, runs[i].process_ms,
+                   runs[i].ctx_ms, runs[i].from_cache, runs[i].build_ms, runs[i].setup_ms, runs[i].first_ms,
+                   runs[i].second_ms, runs[i].total_ms, runs[i].pocl_files_added);
+    } else {
+        printf("time to first result, %s, new processes (fresh clrnn and PoCL caches, then reused)\n\n", label);
+        printf("%-42s %12s %12s\n", "", "cold", "warm");
+        printf("%-42s %12.1f %12.1f\n", "context create (ms)", c->ctx_ms, w->ctx_ms);
+        printf("%-42s %12s %12s\n", "  clrnn kernels", c->from_cache ? "cache" : "compiled",
+               w->from_cache ? "cache" : "compiled");
+        printf("%-42s %12.1f %12.1f\n", "rnn create + weights + buffers (ms)", c->setup_ms, w->setup_ms);
+        printf("%-42s %12.1f %12.1f\n", "first forward (ms)", c->first_ms, w->first_ms);
+        printf("%-42s %12.1f %12.1f\n", "  of which one-time (first - steady)", c->first_ms - c->second_ms,
+               w->first_ms - w->second_ms);
+        printf("%-42s %12.1f %12.1f\n", "time to first result (ms)", c->total_ms, w->total_ms);
+        printf("%-42s %12.1f %12.1f\n", "whole process, exec to exit (ms)", c->process_ms, w->process_ms);
+        printf("%-42s %12ld %12ld\n", "files added to PoCL's kernel cache", c->pocl_files_added, w->pocl_files_added);
+        printf("\nwarm = median of %d warm run(s); 0 files added in a warm run = nothing was compiled\n", total - 1);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * main
+ * ---------------------------------------------------------------------------------------- */
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: clrnn-bench --cell lstm|gru|gru_lbr|rnn_tanh|rnn_relu --seq T --batch N --input I --hidden H\n"
+            "                   [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]\n"
+            "       clrnn-bench --suite [--csv|--json] [--repeat R]\n"
+            "       clrnn-bench --plot FILE.svg [shape flags]\n"
+            "       clrnn-bench --first-result [shape flags] [--repeat WARM_RUNS] [--keep-cache]\n"
+            "other: --csv --dnnl --dnnl-only --threads N --cache-dir DIR --no-tuning --verbose\n"
+            "shape flags default to S1: --cell lstm --seq 100 --batch 64 --input 512 --hidden 512\n");
+}
+
+static int parse_int(const char *s, int lo, int *out) {
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (!s[0] || *end || v < lo || v > 1 << 30) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    memset(&opt, 0, sizeof opt);
+    opt.shape = bench_scenarios[0].shape;
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        const int has = i + 1 < argc;
+        int ok = 1;
+        if (strcmp(a, "--cell") == 0 && has) {
+            int c = bench_cell_parse(argv[++i]);
+            ok = c >= 0;
+            if (ok) opt.shape.cell = (bench_cell_kind)c;
+        } else if (strcmp(a, "--seq") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.T);
+        else if (strcmp(a, "--batch") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.N);
+        else if (strcmp(a, "--input") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.I);
+        else if (strcmp(a, "--hidden") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.H);
+        else if (strcmp(a, "--layers") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.L);
+        else if (strcmp(a, "--min-len") == 0 && has) ok = parse_int(argv[++i], 0, &opt.shape.min_len);
+        else if (strcmp(a, "--repeat") == 0 && has) ok = parse_int(argv[++i], 1, &opt.repeat);
+        else if (strcmp(a, "--threads") == 0 && has) ok = parse_int(argv[++i], 1, &opt.threads);
+        else if (strcmp(a, "--device") == 0 && has) opt.device = argv[++i];
+        else if (strcmp(a, "--cache-dir") == 0 && has) opt.cache_dir = argv[++i];
+        else if (strcmp(a, "--plot") == 0 && has) opt.plot = argv[++i];
+        else if (strcmp(a, "--bidirectional") == 0) opt.shape.bidir = 1;
+        else if (strcmp(a, "--json") == 0) opt.format = OUT_JSON;
+        else if (strcmp(a, "--csv") == 0) opt.format = OUT_CSV;
+        else if (strcmp(a, "--suite") == 0) opt.suite = 1;
+        else if (strcmp(a, "--dnnl") == 0) opt.dnnl = 1;
+        else if (strcmp(a, "--dnnl-only") == 0) opt.dnnl = opt.dnnl_only = 1;
+        else if (strcmp(a, "--first-result") == 0) opt.first_result = 1;
+        else if (strcmp(a, "--first-result-child") == 0) opt.first_result_child = 1;
+        else if (strcmp(a, "--keep-cache") == 0) opt.keep = 1;
+        else if (strcmp(a, "--no-tuning") == 0) opt.no_tuning = 1;
+        else if (strcmp(a, "--verbose") == 0) opt.verbose = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else ok = 0;
+        if (!ok) {
+            fprintf(stderr, "clrnn-bench: bad or incomplete option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (opt.shape.min_len > opt.shape.T) {
+        fprintf(stderr, "clrnn-bench: --min-len %d is larger than --seq %d\n", opt.shape.min_len, opt.shape.T);
+        return 2;
+    }
+    if (opt.first_result_child) return child_first_result();
+    if (opt.first_result) {
+        char self[1024];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) snprintf(self, sizeof self, "%s", argv[0]);
+        else self[n] = '\0';
+        return run_first_result(self);
+    }
+
+    setup_dnnl_threads();
+    clrnn_context_params p = clrnn_context_default_params();
+    p.device = opt.device;
+    p.cache_dir = opt.cache_dir;
+    p.disable_tuning = opt.no_tuning;
+    const double tc = bench_now_ms();
+    if (clrnn_context_create(&p, &g_ctx) != CLRNN_OK) {
+        fprintf(stderr, "clrnn-bench: %s\n", clrnn_last_error());
+        return 2;
+    }
+    if (opt.verbose) {
+        clrnn_build_info bi;
+        clrnn_context_build_info(g_ctx, &bi);
+        char dev[600];
+        device_line(dev, sizeof dev);
+        fprintf(stderr, "device %s\ncontext created in %.1f ms, kernels %s (%.1f ms)\n", dev, bench_now_ms() - tc,
+                bi.from_cache ? "from the cache" : "compiled", bi.build_ms);
+        if (!opt.no_tuning) {
+            clrnn_tuning_report rep;
+            clrnn_gemm_apply_tuning_report(g_ctx, &rep);
+            fprintf(stderr, "CLBlast tuning file %s: %s\n", rep.path[0] ? rep.path : "(none)",
+                    rep.file_state == 1 ? "loaded" : rep.file_state < 0 ? "rejected" : "absent");
+            for (size_t i = 0; i < rep.count; ++i)
+                fprintf(stderr, "  %s from the %s\n", rep.applied[i].kernel,
+                        rep.source[i] == CLRNN_TUNING_FROM_FILE ? "tuning file" : "shipped table");
+        }
+    }
+
+    int rc = 0;
+    if (opt.suite) {
+        const int with_dnnl = dnnl_available();
+        result res[16];
+        const int n = (int)bench_scenario_count;
+        if (opt.format == OUT_TABLE) table_header(stdout, with_dnnl);
+        if (opt.format == OUT_CSV) fputs(csv_header, stdout);
+        for (int i = 0; i < n; ++i) {
+            if (!bench_one(&bench_scenarios[i].shape, bench_scenarios[i].name, with_dnnl, &res[i])) rc = 1;
+            if (opt.format == OUT_TABLE) table_row(stdout, &res[i], with_dnnl);
+            if (opt.format == OUT_CSV) csv_row(stdout, &res[i]);
+            fflush(stdout);
+        }
+        if (opt.format == OUT_TABLE && with_dnnl)
+            printf("\nratio = clrnn median / oneDNN median (above 1: clrnn is slower); max|diff| = largest "
+                   "difference between the two outputs\n");
+        if (opt.format == OUT_JSON) {
+            printf("{");
+            json_header(stdout);
+            printf(", \"scenarios\": [");
+            for (int i = 0; i < n; ++i) {
+                if (i) printf(", ");
+                json_result(stdout, &res[i]);
+            }
+            printf("]}\n");
+        }
+    } else if (opt.plot) {
+        const int with_dnnl = dnnl_available();
+        result res[9];
+        int n = 0;
+        if (opt.format == OUT_TABLE) table_header(stdout, with_dnnl);
+        if (opt.format == OUT_CSV) fputs(csv_header, stdout);
+        for (int b = 1; b <= 256; b *= 2, ++n) {
+            bench_shape s = opt.shape;
+            s.N = b;
+            if (!bench_one(&s, NULL, with_dnnl, &res[n])) rc = 1;
+            if (opt.format == OUT_TABLE) table_row(stdout, &res[n], with_dnnl);
+            if (opt.format == OUT_CSV) csv_row(stdout, &res[n]);
+            fflush(stdout);
+        }
+        char title[900], label[128], dev[600];
+        bench_shape s = opt.shape;
+        s.N = 0;
+        bench_shape_label(&s, label, sizeof label);
+        char *np = strstr(label, " N=0");
+        if (np) memmove(np, np + 4, strlen(np + 4) + 1);
+        device_line(dev, sizeof dev);
+        snprintf(title, sizeof title, "%s, fp32 inference; clrnn on %s%s", label, dev,
+                 with_dnnl ? "; oneDNN on the CPU" : "");
+        if (!write_svg(opt.plot, res, n, title)) rc = 1;
+        else if (opt.format == OUT_TABLE) printf("\nwrote %s\n", opt.plot);
+        if (opt.format == OUT_JSON) {
+            printf("{");
+            json_header(stdout);
+            printf(", \"plot\": ");
+            json_str(stdout, opt.plot);
+            printf(", \"points\": [");
+            for (int i = 0; i < n; ++i) {
+                if (i) printf(", ");
+                json_result(stdout, &res[i]);
+            }
+            printf("]}\n");
+        }
+    } else {
+        result r;
+        const int with_dnnl = opt.dnnl;
+        if (!bench_one(&opt.shape, NULL, with_dnnl, &r)) rc = 1;
+        if (opt.format == OUT_JSON) {
+            printf("{");
+            json_header(stdout);
+            printf(", ");
+            /* the result's own fields, flattened into the same object */
+            FILE *f = stdout;
+            fflush(f);
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *mem = open_memstream(&buf, &len);
+            if (mem) {
+                json_result(mem, &r);
+                fclose(mem);
+                printf("%.*s}\n", len > 2 ? (int)(len - 2) : 0, buf + 1);
+                free(buf);
+            }
+        } else if (opt.format == OUT_CSV) {
+            fputs(csv_header, stdout);
+            csv_row(stdout, &r);
+        } else {
+            table_header(stdout, with_dnnl);
+            table_row(stdout, &r, with_dnnl);
+        }
+    }
+    clrnn_context_destroy(g_ctx);
+    return rc;
+}

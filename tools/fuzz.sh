@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (build-fuzz/) and runs each for N seconds.
+#   tools/fuzz.sh [SECONDS] [TARGET...]     default: 60 seconds, every tests/fuzz/fuzz_*.c
+# The seed corpus tests/fuzz/corpus_<name>/ is read, never written: new inputs go to
+# build-fuzz/corpus-<name>/ and crashes to build-fuzz/crash-<name>/ (kept for the report).
+# Exit status: 0 no crash, 1 a fuzzer found a crash, leak or timeout, 2 build or usage error.
+# CI runs it with 60 s per target (.ci/run); a nightly/manual run uses 600 or more.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+secs="${1:-60}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then # every tests/fuzz/fuzz_<name>.c (registered in reliability.cmake)
+  for f in "$root"/tests/fuzz/fuzz_*.c; do t="$(basename "$f" .c)"; targets+=("$t"); done
+fi
+cc="${CLRNN_FUZZ_CC:-$(command -v clang || true)}"
+if [ -z "$cc" ]; then echo "fuzz.sh: clang not found (apt-get install clang)" >&2; exit 2; fi
+build="${CLRNN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+# Only the fuzz targets are built: tests, tools and -Werror of the rest of the tree stay out.
+CC="$cc" cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLRNN_FUZZ=ON \
+  -DCLRNN_BUILD_TESTS=OFF -DCLRNN_BUILD_TOOLS=OFF >/dev/null || exit 2
+cmake --build "$build" --target "${targets[@]}" -j"$(nproc)" >/dev/null || exit 2
+status=0
+for t in "${targets[@]}"; do
+  name="${t#fuzz_}"
+  seeds="$root/tests/fuzz/corpus_$name"
+  work="$build/corpus-$name"
+  crashes="$build/crash-$name"
+  mkdir -p "$work" "$crashes"
+  dict=()
+  [ -f "$root/tests/fuzz/$name.dict" ] && dict=(-dict="$root/tests/fuzz/$name.dict")
+  echo "== $t for ${secs}s (seeds: $seeds)"
+  log="$build/$t.log"
+  max_len=4096
+  [ "$name" = onnx ] && max_len=16384 # the seed models reach 8 KiB
+  if LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0" \
+     "$build/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
+      -print_final_stats=1 -artifact_prefix="$crashes/" "${dict[@]}" "$work" "$seeds" >"$log" 2>&1; then
+    grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|Done [0-9]+ runs" "$log" || true
+  else
+    status=1
+    tail -n 60 "$log"
+    echo "fuzz.sh: $t FAILED; reproducer(s) in $crashes/" >&2
+  fi
+done
+exit $status

@@ -1,0 +1,1063 @@
+/* clrnn-tune: tunes CLBlast's GEMM kernels for the GEMMs clrnn issues on this device and stores the
+ * result as the device's tuning file, which every later context on the device applies.
+ *
+ *   clrnn-tune [--device SPEC] [--cache-dir DIR] [--budget SECONDS] [--quick] [--shapes LIST]
+ *              [--traced-only] [--output FILE] [--no-write] [--table] [--seed N] [--verbose]
+ *   clrnn-tune --show                 where the device's tuning file is, and what a context applies
+ *   clrnn-tune --measure [--shapes]   GFLOP/s per shape: CLBlast's defaults, then what clrnn applies
+ *   clrnn-tune --import FILE.json...  turn the JSON results of CLBlast's clblast_tuner_* programs
+ *                                     (clblast-utils) into this device's tuning file
+ *
+ * Shapes: by default the GEMMs clrnn really issues for the issue-5 scenarios S1–S6, recorded by
+ * running each forward once with the GEMMs traced and skipped (so the list follows forward.c),
+ * plus the input projections of the generic plan (marked "S1*": what forward.c sends to CLBlast
+ * when it does not pick a specialised kernel; --traced-only leaves them out);
+ * --shapes MxNxK[,MxNxK...] gives them by hand (row-major, A and B not transposed).
+ *
+ * Search (own, through CLBlastOverrideParameters on the real routine, so the pre/post-processing
+ * kernels and the direct/indirect choice are timed as clrnn will see them):
+ *   1. Xgemm (indirect path forced): seeds (CPU-friendly tiles of both GEMM kernels), then
+ *      first-improvement local search over one parameter at a time;
+ *   2. XgemmDirect (direct path forced) on the shapes small enough to go direct, the same way;
+ *   3. the helper kernels Copy, Pad, Transpose, Padtranspose with the chosen Xgemm;
+ *   4. the direct/indirect crossover (XGEMM_MIN_INDIRECT_SIZE) from each shape's two timings.
+ * Large shapes are searched with M capped (the tile choice does not depend on M once it is large)
+ * and every shape is measured at full size before and after. Every candidate is checked against
+ * a double-precision product first; a set that compiles but computes wrong numbers is dropped.
+ * Each candidate recompiles CLBlast's GEMM program (seconds on PoCL), which is what the budget
+ * mostly pays for. The file is written after each stage, so an interrupted run keeps progress. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <clblast_c.h>
+
+#include "bench_common.h"
+#include "gemm_tuning.h"
+
+/* ------------------------------------------------------------------------------------------
+ * Shapes
+ * ---------------------------------------------------------------------------------------- */
+#define MAX_SHAPES 64
+
+typedef struct gemm_shape {
+    int ta, tb;
+    size_t m, n, k;
+    double count;       /* GEMMs of this shape per forward of its scenarios */
+    char used_by[64];   /* "S1 S3" */
+} gemm_shape;
+
+typedef struct shape_list {
+    gemm_shape s[MAX_SHAPES];
+    int n;
+    const char *current; /* scenario being traced */
+} shape_list;
+
+static void add_shape(shape_list *l, int ta, int tb, size_t m, size_t n, size_t k, double count, const char *who) {
+    for (int i = 0; i < l->n; ++i) {
+        gemm_shape *g = &l->s[i];
+        if (g->ta == ta && g->tb == tb && g->m == m && g->n == n && g->k == k) {
+            g->count += count;
+            if (who && !strstr(g->used_by, who) && strlen(g->used_by) + strlen(who) + 2 < sizeof g->used_by) {
+                strcat(g->used_by, " ");
+                strcat(g->used_by, who);
+            }
+            return;
+        }
+    }
+    if (l->n >= MAX_SHAPES) return;
+    gemm_shape *g = &l->s[l->n++];
+    memset(g, 0, sizeof *g);
+    g->ta = ta, g->tb = tb, g->m = m, g->n = n, g->k = k, g->count = count;
+    snprintf(g->used_by, sizeof g->used_by, "%s", who ? who : "-");
+}
+
+static void trace_cb(void *user, int ta, int tb, size_t m, size_t n, size_t k, size_t count) {
+    shape_list *l = user;
+    add_shape(l, ta, tb, m, n, k, (double)count, l->current);
+}
+
+/* Runs each scenario's forward once with GEMMs traced and skipped. */
+static clrnn_status trace_scenarios(clrnn_context *ctx, shape_list *l, int verbose) {
+    for (size_t i = 0; i < bench_scenario_count; ++i) {
+        const bench_scenario *sc = &bench_scenarios[i];
+        bench_model m;
+        bench_clrnn b;
+        if (!bench_model_init(&m, &sc->shape, 1234 + i)) {
+            bench_model_free(&m);
+            return CLRNN_ERR_OUT_OF_MEMORY;
+        }
+        clrnn_status st = bench_clrnn_init(&b, ctx, &m);
+        if (st == CLRNN_OK) {
+            l->current = sc->name;
+            clrnn_gemm_set_trace(trace_cb, l, 1);
+            st = bench_clrnn_run(&b);
+            clrnn_gemm_set_trace(NULL, NULL, 0);
+        }
+        bench_clrnn_free(&b);
+        bench_model_free(&m);
+        if (st != CLRNN_OK) return st;
+        if (verbose) fprintf(stderr, "traced %s\n", sc->name);
+    }
+    return CLRNN_OK;
+}
+
+/* The input projections of the generic plan (one GEMM per layer, M = T*N, N = D*G*H, K = I_l),
+ * which forward.c issues through CLBlast whenever it does not take a specialised kernel path;
+ * added unless --traced-only, so the tuning also covers the plans this device did not pick now. */
+static void add_generic_plan(shape_list *l) {
+    for (size_t i = 0; i < bench_scenario_count; ++i) {
+        const bench_scenario *sc = &bench_scenarios[i];
+        const bench_shape *s = &sc->shape;
+        const int D = s->bidir ? 2 : 1;
+        char who[16];
+        snprintf(who, sizeof who, "%s*", sc->name);
+        for (int layer = 0; layer < s->L; ++layer) {
+            const size_t m = (size_t)s->T * s->N, n = (size_t)D * bench_cell_gates(s->cell) * s->H;
+            const size_t k = (size_t)bench_layer_input(s, layer);
+            int seen = 0;
+            for (int j = 0; j < l->n; ++j)
+                seen |= l->s[j].m == m && l->s[j].n == n && l->s[j].k == k && !l->s[j].ta && !l->s[j].tb &&
+                        strstr(l->s[j].used_by, sc->name) != NULL;
+            if (!seen) add_shape(l, 0, 0, m, n, k, 1, who);
+        }
+    }
+}
+
+static int parse_shapes(const char *arg, shape_list *l) {
+    const char *p = arg;
+    while (*p) {
+        unsigned long long m, n, k;
+        int used = 0;
+        if (sscanf(p, "%llux%llux%llu%n", &m, &n, &k, &used) != 3 || !m || !n || !k) return 0;
+        add_shape(l, 0, 0, (size_t)m, (size_t)n, (size_t)k, 1, "cli");
+        p += used;
+        if (*p == ',') ++p;
+        else if (*p) return 0;
+    }
+    return l->n > 0;
+}
+
+static double shape_flops(const gemm_shape *g) { return 2.0 * (double)g->m * (double)g->n * (double)g->k; }
+
+/* ------------------------------------------------------------------------------------------
+ * Device buffers and timing
+ * ---------------------------------------------------------------------------------------- */
+typedef struct tuner {
+    clrnn_context *ctx;
+    cl_context cl;
+    cl_command_queue q;
+    cl_device_id dev;
+    clrnn_device_info info;
+    cl_mem a, b, c;
+    size_t cap_a, cap_b, cap_c;
+    float *ha, *hb; /* host copies of the A and B contents */
+    float *hc;
+    int runs;
+    int verbose;
+    double t_start, budget_ms;
+    int trials, tty;
+    uint64_t rng;
+} tuner;
+
+static uint64_t rnd(tuner *t) {
+    t->rng ^= t->rng << 13;
+    t->rng ^= t->rng >> 7;
+    t->rng ^= t->rng << 17;
+    return t->rng;
+}
+
+static int ensure_buffers(tuner *t, const shape_list *l) {
+    size_t na = 1, nb = 1, nc = 1;
+    for (int i = 0; i < l->n; ++i) {
+        const gemm_shape *g = &l->s[i];
+        if (g->m * g->k > na) na = g->m * g->k;
+        if (g->k * g->n > nb) nb = g->k * g->n;
+        if (g->m * g->n > nc) nc = g->m * g->n;
+    }
+    if (na <= t->cap_a && nb <= t->cap_b && nc <= t->cap_c) return 1;
+    if (t->a) clReleaseMemObject(t->a);
+    if (t->b) clReleaseMemObject(t->b);
+    if (t->c) clReleaseMemObject(t->c);
+    free(t->ha), free(t->hb), free(t->hc);
+    t->ha = malloc(na * sizeof(float));
+    t->hb = malloc(nb * sizeof(float));
+    t->hc = malloc(nc * sizeof(float));
+    if (!t->ha || !t->hb || !t->hc) return 0;
+    uint64_t s = 42;
+    for (size_t i = 0; i < na; ++i) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        t->ha[i] = (float)((s >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+    }
+    for (size_t i = 0; i < nb; ++i) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        t->hb[i] = (float)((s >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+    }
+    cl_int e1, e2, e3;
+    t->a = clCreateBuffer(t->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, na * sizeof(float), t->ha, &e1);
+    t->b = clCreateBuffer(t->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nb * sizeof(float), t->hb, &e2);
+    t->c = clCreateBuffer(t->cl, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &e3);
+    if (e1 != CL_SUCCESS || e2 != CL_SUCCESS || e3 != CL_SUCCESS) return 0;
+    t->cap_a = na, t->cap_b = nb, t->cap_c = nc;
+    return 1;
+}
+
+static CLBlastStatusCode run_gemm(tuner *t, const gemm_shape *g) {
+    const size_t lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
+    return CLBlastSgemm(CLBlastLayoutRowMajor, g->ta ? CLBlastTransposeYes : CLBlastTransposeNo,
+                        g->tb ? CLBlastTransposeYes : CLBlastTransposeNo, g->m, g->n, g->k, 1.0f, t->a, 0, lda, t->b, 0,
+                        ldb, 0.0f, t->c, 0, g->n, &t->q, NULL);
+}
+
+/* Best of `runs` timed calls after one untimed call; < 0 on failure. */
+static double time_gemm(tuner *t, const gemm_shape *g, int runs) {
+    clFinish(t->q);
+    if (run_gemm(t, g) != CLBlastSuccess || clFinish(t->q) != CL_SUCCESS) return -1;
+    double best = 1e30;
+    for (int r = 0; r < runs; ++r) {
+        const double t0 = bench_now_ms();
+        if (run_gemm(t, g) != CLBlastSuccess || clFinish(t->q) != CL_SUCCESS) return -1;
+        const double e = bench_now_ms() - t0;
+        if (e < best) best = e;
+    }
+    return best;
+}
+
+/* Compares C of the last GEMM of shape g with double-precision dot products at `samples` random
+ * places (every place when C is small). Returns the largest relative error. */
+static double check_result(tuner *t, const gemm_shape *g, int samples) {
+    const size_t count = g->m * g->n;
+    if (clEnqueueReadBuffer(t->q, t->c, CL_TRUE, 0, count * sizeof(float), t->hc, 0, NULL, NULL) != CL_SUCCESS)
+        return INFINITY;
+    const size_t lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
+    double worst = 0;
+    const size_t n_check = count <= (size_t)samples ? count : (size_t)samples;
+    for (size_t s = 0; s < n_check; ++s) {
+        const size_t idx = count <= (size_t)samples ? s : (size_t)(rnd(t) % count);
+        const size_t i = idx / g->n, j = idx % g->n;
+        double ref = 0, mag = 0;
+        for (size_t p = 0; p < g->k; ++p) {
+            const double av = g->ta ? t->ha[p * lda + i] : t->ha[i * lda + p];
+            const double bv = g->tb ? t->hb[j * ldb + p] : t->hb[p * ldb + j];
+            ref += av * bv;
+            mag += fabs(av * bv);
+        }
+        const double err = fabs(ref - (double)t->hc[idx]) / (mag + 1e-30);
+        if (!(err <= worst)) worst = err; /* NaN propagates as the worst */
+        if (isnan(err)) return INFINITY;
+    }
+    return worst;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Progress
+ * ---------------------------------------------------------------------------------------- */
+static double elapsed_ms(const tuner *t) { return bench_now_ms() - t->t_start; }
+
+static void progress(tuner *t, const char *stage, double best_speedup, const char *fmt, ...) {
+    char msg[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    double frac = t->budget_ms > 0 ? elapsed_ms(t) / t->budget_ms : 0;
+    if (frac > 1) frac = 1;
+    const int width = 24, fill = (int)(frac * width + 0.5);
+    char bar[32];
+    for (int i = 0; i < width; ++i) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    const double left_s = t->budget_ms > elapsed_ms(t) ? (t->budget_ms - elapsed_ms(t)) / 1e3 : 0;
+    if (t->tty)
+        fprintf(stderr, "\r\033[K[%s] %3.0f%% %-12s trial %-4d best x%.2f  %s  ~%dm%02ds left", bar, frac * 100, stage,
+                t->trials, best_speedup, msg, (int)left_s / 60, (int)left_s % 60);
+    else
+        fprintf(stderr, "[%s] %3.0f%% %-12s trial %-4d best x%.2f  %s\n", bar, frac * 100, stage, t->trials,
+                best_speedup, msg);
+    fflush(stderr);
+}
+
+static void progress_done(tuner *t) {
+    if (t->tty) fprintf(stderr, "\n");
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Trials
+ * ---------------------------------------------------------------------------------------- */
+/* Installs `sets` (n of them), then checks and times `shapes`. times[i] gets each shape's best
+ * time. Returns 0 if a set is rejected, a GEMM fails or a result is wrong. */
+static int trial(tuner *t, const clrnn_clblast_params *const *sets, int n_sets, const gemm_shape *shapes, int n_shapes,
+                 double *times) {
+    ++t->trials;
+    for (int i = 0; i < n_sets; ++i) {
+        char why[256];
+        if (!clrnn_tuning_valid(sets[i], t->info.local_mem_bytes, t->info.max_work_group_size, why, sizeof why)) {
+            if (t->verbose) fprintf(stderr, "\n  skipped: %s\n", why);
+            return 0;
+        }
+        if (clrnn_tuning_override(t->dev, sets[i]) != CLRNN_OK) {
+            if (t->verbose) fprintf(stderr, "\n  rejected: %s\n", clrnn_last_error());
+            return 0;
+        }
+    }
+    /* odd sizes exercise the padding paths; checked everywhere */
+    const gemm_shape odd = {0, 0, 77, 45, 33, 1, ""};
+    if (run_gemm(t, &odd) != CLBlastSuccess || clFinish(t->q) != CL_SUCCESS || check_result(t, &odd, 1 << 20) > 1e-4) {
+        if (t->verbose) fprintf(stderr, "\n  wrong results or failed on 77x45x33\n");
+        return 0;
+    }
+    for (int i = 0; i < n_shapes; ++i) {
+        times[i] = time_gemm(t, &shapes[i], t->runs);
+        if (times[i] < 0) return 0;
+        if (i == 0 && check_result(t, &shapes[i], 48) > 1e-4) {
+            if (t->verbose) fprintf(stderr, "\n  wrong results on the first shape\n");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Mean time relative to the reference times (lower is better). */
+static double rel_score(const double *times, const double *ref, int n) {
+    double s = 0;
+    for (int i = 0; i < n; ++i) s += times[i] / ref[i];
+    return s / n;
+}
+
+static void set_routine(clrnn_clblast_params *r, size_t min_indirect) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->kernel, sizeof r->kernel, "GemmRoutine");
+    clrnn_tuning_set_value(r, "XGEMM_MIN_INDIRECT_SIZE", min_indirect);
+}
+
+static clrnn_clblast_params make_params(const char *kernel, const char *const *names, const size_t *values) {
+    clrnn_clblast_params p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.kernel, sizeof p.kernel, "%s", kernel);
+    for (int i = 0; names[i]; ++i) clrnn_tuning_set_value(&p, names[i], values[i]);
+    return p;
+}
+
+static void params_string(const clrnn_clblast_params *p, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < p->count && n < cap; ++i)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s=%zu", i ? " " : "", p->names[i], p->values[i]);
+}
+
+static int same_params(const clrnn_clblast_params *a, const clrnn_clblast_params *b) {
+    if (strcmp(a->kernel, b->kernel) != 0 || a->count != b->count) return 0;
+    for (size_t i = 0; i < a->count; ++i)
+        if (clrnn_tuning_get(b, a->names[i], (size_t)-1) != a->values[i]) return 0;
+    return 1;
+}
+
+/* Value domains of the local search. */
+typedef struct domain {
+    const char *name;
+    size_t vals[8];
+    int n;
+} domain;
+
+static const domain xgemm_domain[] = {
+    {"GEMMK", {0, 1}, 2},          {"MWG", {16, 32, 64, 128}, 4},    {"NWG", {16, 32, 64, 128}, 4},
+    {"KWG", {16, 32}, 2},          {"MDIMC", {4, 8, 16, 32}, 4},     {"NDIMC", {4, 8, 16, 32}, 4},
+    {"MDIMA", {4, 8, 16, 32}, 4},  {"NDIMB", {4, 8, 16, 32}, 4},     {"VWM", {1, 2, 4, 8, 16}, 5},
+    {"VWN", {1, 2, 4, 8, 16}, 5},  {"SA", {0, 1}, 2},                {"SB", {0, 1}, 2},
+    {"STRM", {0, 1}, 2},           {"STRN", {0, 1}, 2},              {"KREG", {1, 2, 4, 8, 16}, 5},
+};
+static const domain direct_domain[] = {
+    {"WGD", {8, 16, 32, 64}, 4},    {"MDIMCD", {4, 8, 16, 32}, 4}, {"NDIMCD", {4, 8, 16, 32}, 4},
+    {"MDIMAD", {4, 8, 16, 32}, 4},  {"NDIMBD", {4, 8, 16, 32}, 4}, {"KWID", {2, 8, 16}, 3},
+    {"VWMD", {1, 2, 4, 8}, 4},      {"VWND", {1, 2, 4, 8}, 4},     {"PADA", {0, 1}, 2},
+    {"PADB", {0, 1}, 2},
+};
+static const domain copy_domain[] = {
+    {"COPY_DIMX", {8, 16, 32}, 3}, {"COPY_DIMY", {8, 16, 32}, 3}, {"COPY_VW", {1, 2, 4, 8}, 4}, {"COPY_WPT", {1, 2, 4}, 3}};
+static const domain pad_domain[] = {
+    {"PAD_DIMX", {8, 16, 32}, 3}, {"PAD_DIMY", {8, 16, 32}, 3}, {"PAD_WPTX", {1, 2, 4}, 3}, {"PAD_WPTY", {1, 2, 4}, 3}};
+static const domain transpose_domain[] = {
+    {"TRA_DIM", {4, 8, 16, 32}, 4}, {"TRA_PAD", {0, 1}, 2}, {"TRA_SHUFFLE", {0, 1}, 2}, {"TRA_WPT", {1, 2, 4, 8, 16}, 5}};
+static const domain padtranspose_domain[] = {
+    {"PADTRA_TILE", {8, 16, 32, 64}, 4}, {"PADTRA_WPT", {1, 2, 4, 8, 16}, 5}, {"PADTRA_PAD", {0, 1}, 2}};
+
+/* Makes a neighbour consistent where one change forces others (the two Xgemm kernels use
+ * different parameters; A/B loading tiles follow the thread tiles). */
+static void repair(clrnn_clblast_params *p, const char *changed) {
+    if (strcmp(p->kernel, "Xgemm") == 0) {
+        const size_t gemmk = clrnn_tuning_get(p, "GEMMK", 0);
+        if (gemmk == 1) {
+            clrnn_tuning_set_value(p, "KWG", 1), clrnn_tuning_set_value(p, "KWI", 1);
+            clrnn_tuning_set_value(p, "SA", 0), clrnn_tuning_set_value(p, "SB", 0);
+            clrnn_tuning_set_value(p, "STRM", 0), clrnn_tuning_set_value(p, "STRN", 0);
+            clrnn_tuning_set_value(p, "MDIMA", clrnn_tuning_get(p, "MDIMC", 8));
+            clrnn_tuning_set_value(p, "NDIMB", clrnn_tuning_get(p, "NDIMC", 8));
+            size_t vwn = clrnn_tuning_get(p, "VWN", 1), kreg = clrnn_tuning_get(p, "KREG", 1);
+            if (kreg % vwn) clrnn_tuning_set_value(p, "KREG", vwn);
+        } else {
+            if (clrnn_tuning_get(p, "KWG", 1) < 16) clrnn_tuning_set_value(p, "KWG", 32);
+            clrnn_tuning_set_value(p, "KWI", 2), clrnn_tuning_set_value(p, "KREG", 1);
+            if (strcmp(changed, "MDIMC") == 0) clrnn_tuning_set_value(p, "MDIMA", clrnn_tuning_get(p, "MDIMC", 8));
+            if (strcmp(changed, "NDIMC") == 0) clrnn_tuning_set_value(p, "NDIMB", clrnn_tuning_get(p, "NDIMC", 8));
+        }
+    } else if (strcmp(p->kernel, "XgemmDirect") == 0) {
+        if (strcmp(changed, "MDIMCD") == 0) clrnn_tuning_set_value(p, "MDIMAD", clrnn_tuning_get(p, "MDIMCD", 8));
+        if (strcmp(changed, "NDIMCD") == 0) clrnn_tuning_set_value(p, "NDIMBD", clrnn_tuning_get(p, "NDIMCD", 8));
+    }
+}
+
+typedef struct stage {
+    const char *name;
+    const domain *dom;
+    int n_dom;
+    clrnn_clblast_params best;
+    double best_score; /* relative to the stage's reference */
+    double *times;     /* best set's times per shape */
+    int have_best;
+    clrnn_clblast_params *tried; /* [MAX_TRIED] */
+    int n_tried;
+} stage;
+
+#define MAX_TRIED 1024
+
+static int already_tried(stage *s, const clrnn_clblast_params *p) {
+    for (int i = 0; i < s->n_tried; ++i)
+        if (same_params(&s->tried[i], p)) return 1;
+    if (s->tried && s->n_tried < MAX_TRIED) s->tried[s->n_tried++] = *p;
+    return 0;
+}
+
+/* Evaluates candidate p with `fixed` sets installed first. A candidate that beats the best by more
+ * than `margin` (relative) is confirmed by timing the best and the candidate once more, back to
+ * back (CLBlast keeps both programs, so no compile): other work on the machine changes timings
+ * between trials, and each side keeps its fastest measurement. Returns 1 if p became the best. */
+static int consider(tuner *t, stage *s, const clrnn_clblast_params *p, const clrnn_clblast_params *const *fixed,
+                    int n_fixed, const gemm_shape *shapes, const double *ref, int n_shapes, double margin,
+                    double *scratch) {
+    if (already_tried(s, p)) return 0;
+    char why[256];
+    if (!clrnn_tuning_valid(p, t->info.local_mem_bytes, t->info.max_work_group_size, why, sizeof why)) return 0;
+    const clrnn_clblast_params *sets[8];
+    int n = 0;
+    for (int i = 0; i < n_fixed && n < 7; ++i) sets[n++] = fixed[i];
+    sets[n++] = p;
+    if (!trial(t, sets, n, shapes, n_shapes, scratch)) {
+        progress(t, s->name, s->have_best ? 1.0 / s->best_score : 1.0, "(candidate failed)");
+        return 0;
+    }
+    double score = rel_score(scratch, ref, n_shapes);
+    int won = !s->have_best || score < s->best_score * (1.0 - margin);
+    if (won && s->have_best) {
+        double *again = scratch + n_shapes;
+        sets[n - 1] = &s->best;
+        if (trial(t, sets, n, shapes, n_shapes, again)) {
+            const double inc = rel_score(again, ref, n_shapes);
+            if (inc < s->best_score) s->best_score = inc;
+        }
+        sets[n - 1] = p;
+        if (trial(t, sets, n, shapes, n_shapes, again)) {
+            const double sc2 = rel_score(again, ref, n_shapes);
+            if (sc2 < score) {
+                score = sc2;
+                memcpy(scratch, again, (size_t)n_shapes * sizeof(double));
+            }
+        }
+        won = score < s->best_score * (1.0 - margin);
+    }
+    if (won) {
+        s->best = *p;
+        s->best_score = score;
+        memcpy(s->times, scratch, (size_t)n_shapes * sizeof(double));
+        s->have_best = 1;
+    }
+    if (t->verbose) {
+        char ps[400];
+        params_string(p, ps, sizeof ps);
+        fprintf(stderr, "%s%s x%.3f %s%s\n", t->tty ? "\r\033[K" : "", s->name, 1.0 / score, ps, won ? "  *" : "");
+    }
+    progress(t, s->name, 1.0 / s->best_score, "last x%.2f", 1.0 / score);
+    return won;
+}
+
+/* First-improvement local search around s->best until `deadline` (ms since start). */
+static void local_search(tuner *t, stage *s, const clrnn_clblast_params *const *fixed, int n_fixed,
+                         const gemm_shape *shapes, const double *ref, int n_shapes, double deadline, double *scratch) {
+    int improved = 1;
+    while (improved && s->have_best && elapsed_ms(t) < deadline) {
+        improved = 0;
+        /* all single-parameter neighbours, in random order */
+        clrnn_clblast_params cand[160];
+        int nc = 0;
+        for (int d = 0; d < s->n_dom; ++d)
+            for (int v = 0; v < s->dom[d].n && nc < 160; ++v) {
+                if (clrnn_tuning_get(&s->best, s->dom[d].name, (size_t)-1) == s->dom[d].vals[v]) continue;
+                clrnn_clblast_params p = s->best;
+                clrnn_tuning_set_value(&p, s->dom[d].name, s->dom[d].vals[v]);
+                repair(&p, s->dom[d].name);
+                char why[256];
+                if (!clrnn_tuning_valid(&p, t->info.local_mem_bytes, t->info.max_work_group_size, why, sizeof why))
+                    continue;
+                cand[nc++] = p;
+            }
+        for (int i = nc - 1; i > 0; --i) {
+            const int j = (int)(rnd(t) % (uint64_t)(i + 1));
+            clrnn_clblast_params tmp = cand[i];
+            cand[i] = cand[j];
+            cand[j] = tmp;
+        }
+        for (int i = 0; i < nc && elapsed_ms(t) < deadline; ++i)
+            if (consider(t, s, &cand[i], fixed, n_fixed, shapes, ref, n_shapes, 0.02, scratch)) {
+                improved = 1;
+                break;
+            }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Seeds
+ * ---------------------------------------------------------------------------------------- */
+static const char *const xgemm_names[] = {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG", "NDIMB",
+                                          "NDIMC", "NWG", "SA", "SB", "STRM", "STRN", "VWM", "VWN", NULL};
+/* GEMMK KREG KWG KWI MDIMA MDIMC MWG NDIMB NDIMC NWG SA SB STRM STRN VWM VWN */
+static const size_t xgemm_seeds[][16] = {
+    {0, 1, 32, 2, 8, 8, 32, 16, 16, 32, 1, 1, 0, 0, 4, 2},    /* CLBlast 1.5 generic default */
+    {0, 1, 32, 2, 16, 16, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4},    /* CLBlast 1.5 Intel CPU default */
+    {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4},      /* clblast_tuner_xgemm best on PoCL/AVX-512 */
+    {0, 1, 32, 2, 8, 8, 128, 8, 8, 128, 0, 0, 0, 0, 4, 4},
+    {0, 1, 32, 2, 8, 8, 64, 8, 8, 128, 0, 0, 0, 0, 4, 8},
+    {0, 1, 16, 2, 8, 8, 128, 8, 8, 128, 1, 1, 1, 0, 1, 8},    /* CLBlast: i7-4790K */
+    {1, 4, 1, 1, 8, 8, 64, 8, 8, 64, 0, 0, 0, 0, 4, 4},       /* GEMMK=1: no transposes for row-major */
+    {1, 8, 1, 1, 4, 4, 64, 4, 4, 64, 0, 0, 0, 0, 8, 8},
+    {1, 16, 1, 1, 8, 8, 128, 8, 8, 64, 0, 0, 0, 0, 8, 8},
+    {1, 2, 1, 1, 16, 16, 64, 4, 4, 64, 0, 0, 0, 0, 1, 1},     /* CLBlast: i9-9980HK */
+};
+static const char *const direct_names[] = {"KWID", "MDIMAD", "MDIMCD", "NDIMBD", "NDIMCD",
+                                           "PADA", "PADB", "VWMD", "VWND", "WGD", NULL};
+/* KWID MDIMAD MDIMCD NDIMBD NDIMCD PADA PADB VWMD VWND WGD */
+static const size_t direct_seeds[][10] = {
+    {2, 8, 8, 8, 8, 1, 1, 1, 1, 16},   /* CLBlast 1.5 generic default */
+    {8, 8, 8, 8, 8, 0, 0, 8, 4, 64},   /* CLBlast: i5-4590S */
+    {2, 8, 8, 8, 8, 0, 0, 4, 4, 32},
+    {2, 4, 4, 4, 4, 0, 0, 8, 8, 32},
+    {8, 8, 8, 8, 8, 0, 0, 4, 4, 64},
+    {2, 8, 8, 8, 8, 1, 1, 2, 2, 32},
+};
+/* CLBlast 1.5 generic defaults of the helper kernels: the starting points of their search. */
+static const char *const copy_names[] = {"COPY_DIMX", "COPY_DIMY", "COPY_VW", "COPY_WPT", NULL};
+static const size_t copy_start[] = {16, 16, 4, 2};
+static const char *const pad_names[] = {"PAD_DIMX", "PAD_DIMY", "PAD_WPTX", "PAD_WPTY", NULL};
+static const size_t pad_start[] = {32, 8, 2, 1};
+static const char *const transpose_names[] = {"TRA_DIM", "TRA_PAD", "TRA_SHUFFLE", "TRA_WPT", NULL};
+static const size_t transpose_start[] = {8, 0, 1, 4};
+static const char *const padtranspose_names[] = {"PADTRA_PAD", "PADTRA_TILE", "PADTRA_WPT", NULL};
+static const size_t padtranspose_start[] = {0, 8, 4};
+
+/* ------------------------------------------------------------------------------------------
+ * Reporting
+ * ---------------------------------------------------------------------------------------- */
+static void print_table_rows(const clrnn_tuning_set *set, const clrnn_device_info *info) {
+    printf("    /* %s | %s | %s */\n", info->name, info->driver_version, info->platform_version);
+    for (size_t i = 0; i < set->count; ++i) {
+        const clrnn_clblast_params *p = &set->kernels[i];
+        printf("    {\"Portable Computing Language\", NULL, CLRNN_DEVICE_TYPE_CPU, \"%s\", %zu,\n     {", p->kernel,
+               p->count);
+        for (size_t j = 0; j < p->count; ++j) printf("%s\"%s\"", j ? ", " : "", p->names[j]);
+        printf("},\n     {");
+        for (size_t j = 0; j < p->count; ++j) printf("%s%zu", j ? ", " : "", p->values[j]);
+        printf("}},\n");
+    }
+}
+
+static const char *source_name(clrnn_tuning_source s) {
+    return s == CLRNN_TUNING_FROM_FILE ? "tuning file" : s == CLRNN_TUNING_FROM_TABLE ? "shipped table" : "CLBlast";
+}
+
+/* Measures every shape at full size with what is installed now. */
+static int measure_all(tuner *t, const shape_list *l, double *times, int runs) {
+    for (int i = 0; i < l->n; ++i) {
+        times[i] = time_gemm(t, &l->s[i], runs);
+        if (times[i] < 0) return 0;
+    }
+    return 1;
+}
+
+static void print_comparison(const shape_list *l, const char *before_name, const double *before,
+                             const char *after_name, const double *after) {
+    printf("%-20s %-10s %6s %14s %14s %8s\n", "GEMM (MxNxK)", "used by", "count", before_name, after_name, "speedup");
+    double tb = 0, ta = 0;
+    for (int i = 0; i < l->n; ++i) {
+        const gemm_shape *g = &l->s[i];
+        char dims[48];
+        snprintf(dims, sizeof dims, "%zux%zux%zu%s%s", g->m, g->n, g->k, g->ta ? " tA" : "", g->tb ? " tB" : "");
+        const double f = shape_flops(g) / 1e6;
+        printf("%-20s %-10s %6.0f %8.1f GF/s %8.1f GF/s %7.2fx\n", dims, g->used_by, g->count, f / before[i],
+               f / after[i], before[i] / after[i]);
+        tb += g->count * before[i];
+        ta += g->count * after[i];
+    }
+    printf("%-20s %-10s %6s %11.1f ms %11.1f ms %7.2fx\n", "all (x count)", "", "", tb, ta, tb / ta);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * --import: CLBlast tuner JSON → tuning set
+ * ---------------------------------------------------------------------------------------- */
+static int import_json(const char *path, clrnn_tuning_set *set) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "clrnn-tune: cannot read %s\n", path);
+        return 0;
+    }
+    char *buf = malloc(1 << 22);
+    size_t n = buf ? fread(buf, 1, (1 << 22) - 1, f) : 0;
+    fclose(f);
+    if (!buf) return 0;
+    buf[n] = '\0';
+    /* {"kernel_family": "xgemm_1", ..., "best_parameters": "GEMMK=0 KREG=1 ..."}: the family names
+     * the tuner (and so the database kernel); the tuners' kernel names are OpenCL function names */
+    char family[64] = "", params[1024] = "";
+    const char *k = strstr(buf, "\"kernel_family\"");
+    const char *p = strstr(buf, "\"best_parameters\"");
+    if (k) sscanf(strchr(k + 15, '"') ? strchr(k + 15, '"') + 1 : "", "%63[^\"]", family);
+    if (p) sscanf(strchr(p + 17, '"') ? strchr(p + 17, '"') + 1 : "", "%1023[^\"]", params);
+    free(buf);
+    if (!family[0] || !params[0]) {
+        fprintf(stderr, "clrnn-tune: %s has no kernel_family / best_parameters\n", path);
+        return 0;
+    }
+    clrnn_clblast_params cp;
+    memset(&cp, 0, sizeof cp);
+    const char *db = strncmp(family, "xgemm_direct", 12) == 0   ? "XgemmDirect"
+                     : strncmp(family, "xgemm", 5) == 0         ? "Xgemm"
+                     : strncmp(family, "padtranspose", 12) == 0 ? "Padtranspose"
+                     : strncmp(family, "transpose", 9) == 0     ? "Transpose"
+                     : strncmp(family, "copy", 4) == 0          ? "Copy"
+                     : strncmp(family, "pad", 3) == 0           ? "Pad"
+                     : strncmp(family, "gemm_routine", 12) == 0 ? "GemmRoutine"
+                                                                : family;
+    snprintf(cp.kernel, sizeof cp.kernel, "%s", db);
+    const char *const *names = clrnn_tuning_param_names(cp.kernel);
+    if (!names) {
+        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
+        return 0;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(params, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        for (int i = 0; names[i]; ++i)
+            if (strcmp(names[i], tok) == 0) clrnn_tuning_set_value(&cp, tok, (size_t)strtoull(eq + 1, NULL, 10));
+    }
+    /* CLBlast 1.5 tuners omit parameters fixed by the kernel variant */
+    if (strcmp(cp.kernel, "Xgemm") == 0 && clrnn_tuning_get(&cp, "GEMMK", (size_t)-1) == (size_t)-1)
+        clrnn_tuning_set_value(&cp, "GEMMK", 0);
+    char why[256];
+    if (!clrnn_tuning_valid(&cp, 0, 0, why, sizeof why)) {
+        fprintf(stderr, "clrnn-tune: %s: %s\n", path, why);
+        return 0;
+    }
+    clrnn_tuning_put(set, &cp);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * main
+ * ---------------------------------------------------------------------------------------- */
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: clrnn-tune [--device SPEC] [--cache-dir DIR] [--budget SECONDS] [--quick]\n"
+            "                  [--shapes MxNxK[,...]] [--traced-only] [--output FILE] [--no-write] [--table] [--seed N]\n"
+            "                  [--verbose]\n"
+            "       clrnn-tune --show | --measure [--shapes ...] | --import FILE.json...\n"
+            "Tunes CLBlast's GEMM kernels for the GEMMs clrnn issues on the device and writes the\n"
+            "device's tuning file (<cache dir>/clblast-<key>.txt), applied by every later context.\n");
+}
+
+int main(int argc, char **argv) {
+    const char *device = NULL, *cache_dir = NULL, *output = NULL, *shapes_arg = NULL;
+    double budget_s = 900;
+    int quick = 0, no_write = 0, table = 0, verbose = 0, show = 0, measure = 0, import_first = 0, traced_only = 0;
+    uint64_t seed = 0x5eed;
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        const int has = i + 1 < argc;
+        if (strcmp(a, "--device") == 0 && has) device = argv[++i];
+        else if (strcmp(a, "--cache-dir") == 0 && has) cache_dir = argv[++i];
+        else if (strcmp(a, "--budget") == 0 && has) budget_s = atof(argv[++i]);
+        else if (strcmp(a, "--shapes") == 0 && has) shapes_arg = argv[++i];
+        else if (strcmp(a, "--output") == 0 && has) output = argv[++i];
+        else if (strcmp(a, "--seed") == 0 && has) seed = strtoull(argv[++i], NULL, 10) | 1;
+        else if (strcmp(a, "--quick") == 0) quick = 1;
+        else if (strcmp(a, "--no-write") == 0) no_write = 1;
+        else if (strcmp(a, "--table") == 0) table = 1;
+        else if (strcmp(a, "--traced-only") == 0) traced_only = 1;
+        else if (strcmp(a, "--verbose") == 0) verbose = 1;
+        else if (strcmp(a, "--show") == 0) show = 1;
+        else if (strcmp(a, "--measure") == 0) measure = 1;
+        else if (strcmp(a, "--import") == 0 && has) {
+            import_first = i + 1;
+            break;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "clrnn-tune: unknown or incomplete option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (quick && budget_s == 900) budget_s = 180;
+
+    clrnn_context_params params = clrnn_context_default_params();
+    params.device = device;
+    params.cache_dir = cache_dir;
+    params.disable_tuning = !show; /* start from CLBlast's own parameters */
+    clrnn_context *ctx = NULL;
+    clrnn_status st = clrnn_context_create(&params, &ctx);
+    if (st != CLRNN_OK) {
+        fprintf(stderr, "clrnn-tune: %s\n", clrnn_last_error());
+        return 2;
+    }
+    tuner t;
+    memset(&t, 0, sizeof t);
+    t.ctx = ctx;
+    t.cl = clrnn_context_cl_context(ctx);
+    t.q = clrnn_context_cl_queue(ctx);
+    t.dev = clrnn_context_cl_device(ctx);
+    clrnn_context_device_info(ctx, &t.info);
+    t.runs = quick ? 2 : 3;
+    t.verbose = verbose;
+    t.tty = isatty(fileno(stderr));
+    t.rng = seed;
+
+    char path[1100];
+    if (output) snprintf(path, sizeof path, "%s", output);
+    else if (!clrnn_tuning_context_path(ctx, path, sizeof path)) path[0] = '\0';
+    int rc = 0;
+
+    if (show) {
+        clrnn_tuning_report rep;
+        clrnn_gemm_apply_tuning_report(ctx, &rep);
+        printf("device:      %s (%s)\n", t.info.name, t.info.platform_name);
+        printf("tuning file: %s (%s)\n", rep.path[0] ? rep.path : "(no cache directory)",
+               rep.file_state == 1 ? "loaded" : rep.file_state < 0 ? "REJECTED" : "absent");
+        if (rep.warning[0]) printf("warning:     %s\n", rep.warning);
+        for (size_t i = 0; i < rep.count; ++i) {
+            char ps[400];
+            params_string(&rep.applied[i], ps, sizeof ps);
+            printf("  %-13s from %-13s %s\n", rep.applied[i].kernel, source_name(rep.source[i]), ps);
+        }
+        if (rep.count == 0) printf("  (nothing applied: CLBlast's own database is used)\n");
+        clrnn_context_destroy(ctx);
+        return 0;
+    }
+
+    if (import_first) {
+        clrnn_tuning_set set;
+        memset(&set, 0, sizeof set);
+        for (int i = import_first; i < argc; ++i)
+            if (!import_json(argv[i], &set)) rc = 1;
+        if (rc == 0 && set.count > 0 && path[0]) {
+            char note[256];
+            snprintf(note, sizeof note, "imported from %d clblast_tuner JSON file(s)", argc - import_first);
+            st = clrnn_tuning_save(path, &t.info, &set, note);
+            if (st != CLRNN_OK) {
+                fprintf(stderr, "clrnn-tune: %s\n", clrnn_last_error());
+                rc = 1;
+            } else {
+                printf("wrote %s (%zu kernel(s))\n", path, set.count);
+            }
+        }
+        if (table) print_table_rows(&set, &t.info);
+        clrnn_context_destroy(ctx);
+        return rc;
+    }
+
+    /* ---- shapes ---- */
+    shape_list shapes;
+    memset(&shapes, 0, sizeof shapes);
+    if (shapes_arg) {
+        if (!parse_shapes(shapes_arg, &shapes)) {
+            fprintf(stderr, "clrnn-tune: bad --shapes (want MxNxK[,MxNxK...])\n");
+            clrnn_context_destroy(ctx);
+            return 2;
+        }
+    } else {
+        fprintf(stderr, "recording the GEMMs of S1-S6 ...\n");
+        st = trace_scenarios(ctx, &shapes, verbose);
+        if (st != CLRNN_OK) {
+            fprintf(stderr, "clrnn-tune: tracing failed: %s\n", clrnn_last_error());
+            clrnn_context_destroy(ctx);
+            return 1;
+        }
+        if (!traced_only) add_generic_plan(&shapes);
+    }
+    if (!ensure_buffers(&t, &shapes)) {
+        fprintf(stderr, "clrnn-tune: out of memory for the GEMM buffers\n");
+        clrnn_context_destroy(ctx);
+        return 1;
+    }
+    const int n = shapes.n;
+    double *base = calloc((size_t)n, sizeof(double)), *after = calloc((size_t)n, sizeof(double));
+    double *scratch = calloc(2 * (size_t)n + 8, sizeof(double));
+
+    /* ---- baseline: CLBlast's own parameters (nothing overridden yet in this process) ---- */
+    double t0 = bench_now_ms();
+    const gemm_shape warm = {0, 0, 8, 8, 8, 1, ""};
+    run_gemm(&t, &warm);
+    clFinish(t.q);
+    const double compile_ms = bench_now_ms() - t0;
+    fprintf(stderr, "device: %s; first CLBlast call %.0f ms; measuring %d GEMM shape(s) with CLBlast's defaults\n",
+            t.info.name, compile_ms, n);
+    if (!measure_all(&t, &shapes, base, t.runs)) {
+        fprintf(stderr, "clrnn-tune: a GEMM failed with CLBlast's defaults\n");
+        rc = 1;
+        goto done;
+    }
+
+    if (measure) {
+        clrnn_tuning_report rep;
+        clrnn_gemm_apply_tuning_report(ctx, &rep);
+        printf("device: %s\napplied: ", t.info.name);
+        for (size_t i = 0; i < rep.count; ++i) printf("%s%s (%s)", i ? ", " : "", rep.applied[i].kernel, source_name(rep.source[i]));
+        printf("%s\n", rep.count ? "" : "nothing");
+        if (!measure_all(&t, &shapes, after, t.runs)) {
+            fprintf(stderr, "clrnn-tune: a GEMM failed with the applied parameters\n");
+            rc = 1;
+            goto done;
+        }
+        print_comparison(&shapes, "CLBlast", base, "clrnn", after);
+        goto done;
+    }
+
+    /* ---- search ---- */
+    t.t_start = bench_now_ms();
+    t.budget_ms = budget_s * 1e3;
+    /* search shapes: M capped (same N, K) */
+    gemm_shape big[MAX_SHAPES], small[MAX_SHAPES];
+    int n_big = 0, n_small = 0;
+    const size_t m_cap = quick ? 1024 : 2048;
+    for (int i = 0; i < n; ++i) {
+        gemm_shape g = shapes.s[i];
+        const double mnk = (double)g.m * g.n * g.k;
+        if (mnk >= 64.0 * 64 * 64) {
+            if (g.m > m_cap) g.m = m_cap;
+            int dup = 0;
+            for (int j = 0; j < n_big; ++j)
+                dup |= big[j].m == g.m && big[j].n == g.n && big[j].k == g.k && big[j].ta == g.ta && big[j].tb == g.tb;
+            if (!dup) big[n_big++] = g;
+        }
+        if (mnk < 2048.0 * 2048 * 2048) small[n_small++] = shapes.s[i];
+    }
+    double *ref_big = calloc((size_t)n_big + 1, sizeof(double)), *ref_small = calloc((size_t)n_small + 1, sizeof(double));
+    clrnn_tuning_set result;
+    memset(&result, 0, sizeof result);
+    clrnn_clblast_params force_indirect, force_direct;
+    set_routine(&force_indirect, 1);
+    set_routine(&force_direct, 1 << 20);
+
+    /* 1. Xgemm */
+    stage sx;
+    memset(&sx, 0, sizeof sx);
+    sx.name = "Xgemm", sx.dom = xgemm_domain, sx.n_dom = (int)(sizeof xgemm_domain / sizeof xgemm_domain[0]);
+    sx.times = calloc((size_t)n_big + 1, sizeof(double));
+    sx.tried = calloc(MAX_TRIED, sizeof *sx.tried);
+    if (n_big > 0) {
+        /* reference: the generic default (seed 0) */
+        const clrnn_clblast_params *fx[] = {&force_indirect};
+        for (int i = 0; i < n_big; ++i) ref_big[i] = 1;
+        const double deadline = t.budget_ms * 0.55;
+        for (size_t sidx = 0; sidx < sizeof xgemm_seeds / sizeof xgemm_seeds[0] && elapsed_ms(&t) < deadline; ++sidx) {
+            clrnn_clblast_params p = make_params("Xgemm", xgemm_names, xgemm_seeds[sidx]);
+            if (sidx == 0) {
+                if (!trial(&t, (const clrnn_clblast_params *const[]){&force_indirect, &p}, 2, big, n_big, ref_big)) {
+                    for (int i = 0; i < n_big; ++i) ref_big[i] = 1;
+                    continue;
+                }
+                already_tried(&sx, &p);
+                sx.best = p, sx.best_score = 1, sx.have_best = 1;
+                memcpy(sx.times, ref_big, (size_t)n_big * sizeof(double));
+                progress(&t, sx.name, 1.0, "reference");
+                continue;
+            }
+            consider(&t, &sx, &p, fx, 1, big, ref_big, n_big, 0.01, scratch);
+        }
+        local_search(&t, &sx, fx, 1, big, ref_big, n_big, deadline, scratch);
+        if (sx.have_best) clrnn_tuning_put(&result, &sx.best);
+    }
+    progress_done(&t);
+
+    /* 2. XgemmDirect */
+    stage sd;
+    memset(&sd, 0, sizeof sd);
+    sd.name = "XgemmDirect", sd.dom = direct_domain, sd.n_dom = (int)(sizeof direct_domain / sizeof direct_domain[0]);
+    sd.times = calloc((size_t)n_small + 1, sizeof(double));
+    sd.tried = calloc(MAX_TRIED, sizeof *sd.tried);
+    if (n_small > 0) {
+        const clrnn_clblast_params *fx[] = {&force_direct};
+        const double deadline = t.budget_ms * 0.78;
+        for (int i = 0; i < n_small; ++i) ref_small[i] = 1;
+        for (size_t sidx = 0; sidx < sizeof direct_seeds / sizeof direct_seeds[0] && elapsed_ms(&t) < deadline; ++sidx) {
+            clrnn_clblast_params p = make_params("XgemmDirect", direct_names, direct_seeds[sidx]);
+            if (sidx == 0) {
+                if (!trial(&t, (const clrnn_clblast_params *const[]){&force_direct, &p}, 2, small, n_small, ref_small)) {
+                    for (int i = 0; i < n_small; ++i) ref_small[i] = 1;
+                    continue;
+                }
+                already_tried(&sd, &p);
+                sd.best = p, sd.best_score = 1, sd.have_best = 1;
+                memcpy(sd.times, ref_small, (size_t)n_small * sizeof(double));
+                progress(&t, sd.name, 1.0, "reference");
+                continue;
+            }
+            consider(&t, &sd, &p, fx, 1, small, ref_small, n_small, 0.01, scratch);
+        }
+        local_search(&t, &sd, fx, 1, small, ref_small, n_small, deadline, scratch);
+        if (sd.have_best) clrnn_tuning_put(&result, &sd.best);
+    }
+    progress_done(&t);
+    if (!no_write && path[0] && result.count) clrnn_tuning_save(path, &t.info, &result, "partial: stages 1-2");
+
+    /* 3. helper kernels, with the chosen Xgemm, indirect path */
+    if (n_big > 0 && sx.have_best) {
+        struct {
+            const char *kernel;
+            const char *const *names;
+            const size_t *start;
+            const domain *dom;
+            int n_dom;
+        } helpers[] = {
+            {"Copy", copy_names, copy_start, copy_domain, 4},
+            {"Pad", pad_names, pad_start, pad_domain, 4},
+            {"Transpose", transpose_names, transpose_start, transpose_domain, 4},
+            {"Padtranspose", padtranspose_names, padtranspose_start, padtranspose_domain, 3},
+        };
+        for (int h = 0; h < 4; ++h) {
+            stage sh;
+            memset(&sh, 0, sizeof sh);
+            sh.name = helpers[h].kernel, sh.dom = helpers[h].dom, sh.n_dom = helpers[h].n_dom;
+            sh.times = calloc((size_t)n_big + 1, sizeof(double));
+            sh.tried = calloc(MAX_TRIED, sizeof *sh.tried);
+            const clrnn_clblast_params *fx[] = {&force_indirect, &sx.best};
+            clrnn_clblast_params p = make_params(helpers[h].kernel, helpers[h].names, helpers[h].start);
+            double *ref = calloc((size_t)n_big + 1, sizeof(double));
+            const double deadline = t.budget_ms * (0.78 + 0.03 * (h + 1));
+            if (elapsed_ms(&t) < deadline && trial(&t, (const clrnn_clblast_params *const[]){&force_indirect, &sx.best, &p}, 3, big, n_big, ref)) {
+                already_tried(&sh, &p);
+                sh.best = p, sh.best_score = 1, sh.have_best = 1;
+                local_search(&t, &sh, fx, 2, big, ref, n_big, deadline, scratch);
+                /* keep CLBlast's value unless the search found a clear win */
+                if (sh.best_score < 0.97) clrnn_tuning_put(&result, &sh.best);
+            }
+            free(ref);
+            free(sh.times), free(sh.tried);
+        }
+        progress_done(&t);
+    }
+
+    /* 4. crossover: every shape small enough to go direct, timed both ways at full size */
+    {
+        double *t_ind = calloc((size_t)n + 1, sizeof(double)), *t_dir = calloc((size_t)n + 1, sizeof(double));
+        for (size_t i = 0; i < result.count; ++i) clrnn_tuning_override(t.dev, &result.kernels[i]);
+        int ok = 1;
+        for (int pass = 0; pass < 2 && ok; ++pass) {
+            clrnn_tuning_override(t.dev, pass == 0 ? &force_indirect : &force_direct);
+            for (int i = 0; i < n && ok; ++i) {
+                const double mnk = (double)shapes.s[i].m * shapes.s[i].n * shapes.s[i].k;
+                double *dst = pass == 0 ? t_ind : t_dir;
+                if (pass == 1 && mnk >= 2048.0 * 2048 * 2048) {
+                    dst[i] = INFINITY;
+                    continue;
+                }
+                dst[i] = time_gemm(&t, &shapes.s[i], t.runs);
+                if (dst[i] < 0) ok = 0;
+                progress(&t, "crossover", 1.0, "%zux%zux%zu %s", shapes.s[i].m, shapes.s[i].n, shapes.s[i].k,
+                         pass ? "direct" : "indirect");
+            }
+        }
+        progress_done(&t);
+        if (ok) {
+            /* candidate thresholds: just above each shape's cube root, and the extremes */
+            size_t cands[MAX_SHAPES + 2];
+            int nc = 0;
+            cands[nc++] = 1;
+            cands[nc++] = 1 << 20;
+            for (int i = 0; i < n; ++i) cands[nc++] = (size_t)ceil(cbrt((double)shapes.s[i].m * shapes.s[i].n * shapes.s[i].k)) + 1;
+            size_t best_x = 1;
+            double best_cost = INFINITY;
+            for (int c = 0; c < nc; ++c) {
+                const double x3 = (double)cands[c] * cands[c] * cands[c];
+                double cost = 0;
+                for (int i = 0; i < n; ++i) {
+                    const double mnk = (double)shapes.s[i].m * shapes.s[i].n * shapes.s[i].k;
+                    cost += (mnk < x3 ? t_dir[i] : t_ind[i]) / base[i];
+                }
+                /* ties: the smaller threshold (fewer shapes on the direct path) */
+                if (cost < best_cost * (1 - 1e-9) || (cost <= best_cost && cands[c] < best_x)) {
+                    best_cost = cost;
+                    best_x = cands[c];
+                }
+            }
+            clrnn_clblast_params r;
+            set_routine(&r, best_x);
+            clrnn_tuning_put(&result, &r);
+            if (verbose)
+                for (int i = 0; i < n; ++i)
+                    fprintf(stderr, "  %zux%zux%zu indirect %.3f ms direct %.3f ms\n", shapes.s[i].m, shapes.s[i].n,
+                            shapes.s[i].k, t_ind[i], t_dir[i]);
+        }
+        free(t_ind), free(t_dir);
+    }
+
+    /* ---- final: install everything, measure at full size ---- */
+    for (size_t i = 0; i < result.count; ++i) clrnn_tuning_override(t.dev, &result.kernels[i]);
+    {
+        const gemm_shape odd = {0, 0, 77, 45, 33, 1, ""};
+        if (run_gemm(&t, &odd) != CLBlastSuccess || clFinish(t.q) != CL_SUCCESS || check_result(&t, &odd, 1 << 20) > 1e-4) {
+            fprintf(stderr, "clrnn-tune: the final parameter set computes wrong results; nothing written\n");
+            rc = 1;
+            goto done_search;
+        }
+    }
+    if (!measure_all(&t, &shapes, after, t.runs)) {
+        fprintf(stderr, "clrnn-tune: a GEMM failed with the tuned parameters; nothing written\n");
+        rc = 1;
+        goto done_search;
+    }
+    printf("device: %s (%s)\ntuning took %.0f s, %d trials\n", t.info.name, t.info.platform_name,
+           elapsed_ms(&t) / 1e3, t.trials);
+    print_comparison(&shapes, "CLBlast", base, "tuned", after);
+    for (size_t i = 0; i < result.count; ++i) {
+        char ps[400];
+        params_string(&result.kernels[i], ps, sizeof ps);
+        printf("  %-13s %s\n", result.kernels[i].kernel, ps);
+    }
+    if (!no_write && path[0]) {
+        char note[512];
+        double tb = 0, ta = 0;
+        for (int i = 0; i < n; ++i) tb += shapes.s[i].count * base[i], ta += shapes.s[i].count * after[i];
+        snprintf(note, sizeof note, "clrnn-tune %s: %d shapes, %d trials, %.0f s; GEMM time x%.2f vs CLBlast defaults",
+                 clrnn_version_string(), n, t.trials, elapsed_ms(&t) / 1e3, tb / ta);
+        st = clrnn_tuning_save(path, &t.info, &result, note);
+        if (st != CLRNN_OK) {
+            fprintf(stderr, "clrnn-tune: %s\n", clrnn_last_error());
+            rc = 1;
+        } else {
+            printf("wrote %s\n", path);
+        }
+    }
+    if (table) print_table_rows(&result, &t.info);
+
+done_search:
+    free(sx.times), free(sd.times), free(sx.tried), free(sd.tried), free(ref_big), free(ref_small);
+done:
+    free(base), free(after), free(scratch);
+    if (t.a) clReleaseMemObject(t.a);
+    if (t.b) clReleaseMemObject(t.b);
+    if (t.c) clReleaseMemObject(t.c);
+    free(t.ha), free(t.hb), free(t.hc);
+    clrnn_context_destroy(ctx);
+    return rc;
+}
