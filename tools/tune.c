@@ -636,7 +636,11 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
                      : strncmp(family, "pad", 3) == 0           ? "Pad"
                      : strncmp(family, "gemm_routine", 12) == 0 ? "GemmRoutine"
                                                                 : family;
-    snprintf(cp.kernel, sizeof cp.kernel, "%s", db);
+    if (strlen(db) >= sizeof cp.kernel) {
+        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
+        return 0;
+    }
+    memcpy(cp.kernel, db, strlen(db) + 1);
     const char *const *names = clrnn_tuning_param_names(cp.kernel);
     if (!names) {
         fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
