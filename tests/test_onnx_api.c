@@ -317,6 +317,8 @@ static void test_load_errors(void **state) {
     expect_load_error("negative_dims", CLRNN_ERR_CORRUPT_FILE, n12);
     const char *n13[] = {"node 'lstm_node' (LSTM)", "is int64", "float32", NULL};
     expect_load_error("wrong_input_type", CLRNN_ERR_UNSUPPORTED, n13);
+    const char *n14[] = {"declares no outputs", NULL};
+    expect_load_error("no_outputs", CLRNN_ERR_CORRUPT_FILE, n14);
 
     clrnn_model *m = (clrnn_model *)1;
     const unsigned char garbage[] = {0xff, 0xff, 0xff, 0xff, 0x01, 0x02};

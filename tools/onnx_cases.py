@@ -480,6 +480,7 @@ def invalid_models(out_dir):
     write("huge_dims_no_data", [lstm()], [x_any, lens], [huge, R])
     write("empty_required_input", [helper.make_node("Relu", [""], ["Y"], name="relu_node")], [x_any], [])
     # graph-structure and typing errors
+    write("no_outputs", [helper.make_node("Relu", ["X"], ["Y"], name="relu_node")], [x_any], [], outputs=())
     write("cyclic_nodes", [helper.make_node("Relu", ["B"], ["A"], name="relu_a"),
                            helper.make_node("Relu", ["A"], ["B"], name="relu_b"),
                            helper.make_node("Identity", ["B"], ["Y"], name="out")], [x_any], [])

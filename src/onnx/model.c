@@ -340,6 +340,8 @@ static clrnn_status build(clrnn_model *m, const Onnx__ModelProto *mp) {
         io->info.dtype = val->dtype;
         m->n_outputs++;
     }
+    /* A graph with no outputs computes nothing a caller could read (found by fuzz_onnx). */
+    if (m->n_outputs == 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "the graph declares no outputs");
     return CLRNN_OK;
 }
 

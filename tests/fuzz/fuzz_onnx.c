@@ -26,7 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const clrnn_status st = clrnn_onnx_load_memory(ctx, data, size, &model);
     if (st != CLRNN_OK) {
         if (model != NULL) abort();
-        if (strncmp(clrnn_last_error(), clrnn_status_name(st), strlen(clrnn_status_name(st))) != 0) abort();
+        if (strncmp(clrnn_last_error(), clrnn_status_name(st), strlen(clrnn_status_name(st))) != 0) {
+            fprintf(stderr, "fuzz_onnx: status %s but message \"%s\"\n", clrnn_status_name(st), clrnn_last_error());
+            FILE *f = fopen("/tmp/fuzz_onnx_contract.bin", "wb");
+            if (f) {
+                fwrite(data, 1, size, f);
+                fclose(f);
+            }
+            abort();
+        }
         return 0;
     }
     if (!model || clrnn_model_num_inputs(model) < 0 || clrnn_model_num_outputs(model) < 1) abort();
