@@ -136,6 +136,8 @@ void clrnn_ox_value_release(ox_value *v) {
 
 clrnn_status clrnn_ox_read_ints(clrnn_model *m, const ox_node *n, ox_value *v, const char *what, int64_t *out,
                                 size_t cap, size_t *count) {
+    /* an input that the operator needs here but the node left empty ("") (found by fuzz_onnx) */
+    if (!v) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input %s is required but the node leaves it empty", what);
     if (v->dtype != CLRNN_DTYPE_INT64 && v->dtype != CLRNN_DTYPE_INT32)
         return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "%s must be int32 or int64, got %s", what,
                              clrnn_ox_dtype_name(v->dtype, v->is_bool));
