@@ -444,9 +444,11 @@ typedef struct clrnn_forward_args {
  * CLRNN_ERR_INVALID_ARGUMENT (T or N < 1, a tensor with both host and mem, a mem offset not a
  * multiple of 4, c0/cn for a non-LSTM), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
  * CLRNN_ERR_INVALID_LENGTH (seq_lens outside [0, T]), CLRNN_ERR_OVERFLOW (T*N*D too large),
- * CLRNN_ERR_MISSING_WEIGHTS; those leave every output untouched. Later failures are
- * CLRNN_ERR_DEVICE_OUT_OF_MEMORY, CLRNN_ERR_OUT_OF_MEMORY, CLRNN_ERR_OPENCL or CLRNN_ERR_BLAS, after
- * which outputs may be partly written and must not be used. */
+ * CLRNN_ERR_MISSING_WEIGHTS; so are a dead or foreign handle or buffer (CLRNN_ERR_INVALID_ARGUMENT)
+ * and a workspace larger than the device allows per buffer (CLRNN_ERR_DEVICE_OUT_OF_MEMORY). All of
+ * these are reported before anything is written or enqueued, and leave every output untouched. Only
+ * a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver allocation
+ * failure) can leave outputs partly written; they must then not be used. */
 clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 
 /* Bytes of device workspace the rnn currently holds (0 before the first run). */

@@ -120,7 +120,10 @@ clrnn_status clrnn_reference_forward(const clrnn_rnn *r, const clrnn_forward_arg
     double *h = calloc((size_t)Hr, sizeof(double)), *c = calloc((size_t)H, sizeof(double));
     double *prev = calloc((size_t)Hr, sizeof(double));
     double *last = calloc((size_t)D * N * Hr, sizeof(double)); /* last-only outputs per direction */
-    if (!in || !out || !h || !c || !prev || !last) return CLRNN_ERR_OUT_OF_MEMORY;
+    if (!in || !out || !h || !c || !prev || !last) {
+        free(in), free(out), free(h), free(c), free(prev), free(last);
+        return CLRNN_ERR_OUT_OF_MEMORY;
+    }
     for (int t = 0; t < T; ++t)
         for (int n = 0; n < N; ++n)
             for (int i = 0; i < d->input_size; ++i)
