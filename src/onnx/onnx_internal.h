@@ -85,6 +85,9 @@ typedef struct ox_op {
 } ox_op;
 
 const ox_op *clrnn_ox_find_op(const char *op_type);
+
+/* Largest tensor kept on the host (integer shape arithmetic, folded constants). */
+#define CLRNN_OX_MAX_HOST_BYTES (256 << 20)
 /* Comma-separated list of the supported operators, for messages; returns buf. */
 const char *clrnn_ox_supported_ops(char *buf, size_t cap);
 

@@ -403,8 +403,17 @@ static clrnn_status cos_run(clrnn_model *m, ox_node *n) {
     clrnn_status st = clrnn_ox_read_ints(m, n, in, "the shape input", shape, CLRNN_MAX_DIMS, &r);
     if (st != CLRNN_OK) return st;
     if ((st = clrnn_ox_alloc_host(m, n, out, (int)r, shape)) != CLRNN_OK) return st;
-    const size_t es = clrnn_dtype_size(out->dtype);
-    for (size_t i = 0; i < out->count; ++i) memcpy((char *)out->host + i * es, s->value.data, es);
+    /* fill by doubling copies: a folded constant can be large (a per-element loop timed out under
+     * fuzz_onnx on a ~1 GB shape) */
+    const size_t es = clrnn_dtype_size(out->dtype), total = out->count * es;
+    char *dst = out->host;
+    if (total == 0) return CLRNN_OK;
+    memcpy(dst, s->value.data, es);
+    for (size_t done = es; done < total;) {
+        const size_t chunk = done < total - done ? done : total - done;
+        memcpy(dst + done, dst, chunk);
+        done += chunk;
+    }
     return CLRNN_OK;
 }
 

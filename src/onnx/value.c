@@ -67,7 +67,13 @@ clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, 
     size_t count;
     clrnn_status st = clrnn_ox_shape_count(n, ndim, shape, &count);
     if (st != CLRNN_OK) return st;
-    if ((st = host_reserve(v, count * clrnn_dtype_size(v->dtype))) != CLRNN_OK) return st;
+    /* Host tensors hold shape arithmetic and small constants; a tiny file must not make the loader
+     * page in gigabytes (found by fuzz_onnx: ConstantOfShape folded at load). */
+    const size_t bytes = count * clrnn_dtype_size(v->dtype);
+    if (bytes > CLRNN_OX_MAX_HOST_BYTES)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "value '%s' would take %zu bytes on the host (limit %d MiB)",
+                             v->name ? v->name : "", bytes, CLRNN_OX_MAX_HOST_BYTES >> 20);
+    if ((st = host_reserve(v, bytes)) != CLRNN_OK) return st;
     set_shape(v, ndim, shape, count);
     v->on_host = 1;
     v->on_device = 0;
