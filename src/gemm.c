@@ -146,6 +146,9 @@ int clrnn_tuning_valid(const clrnn_clblast_params *p, uint64_t local_mem_bytes, 
             REQUIRE(kreg % vwn == 0, "Xgemm: KREG must be a multiple of VWN");
             REQUIRE(kwg == 1 && kwi == 1, "Xgemm: GEMMK=1 needs KWG = KWI = 1");
             REQUIRE(G("SA") == 0 && G("SB") == 0, "Xgemm: GEMMK=1 has no local memory (SA = SB = 0)");
+            /* Not a rule of CLBlast's tuner, but with CLBlast 1.5.3's indirect routine every GEMMK=1
+             * set with MWG != NWG tried on PoCL wrote out of bounds or computed wrong results */
+            REQUIRE(mwg == nwg, "Xgemm: GEMMK=1 needs MWG = NWG");
         }
         wg = mdimc * ndimc;
     } else if (strcmp(p->kernel, "XgemmDirect") == 0) {
@@ -394,6 +397,7 @@ typedef struct applied_memo {
     cl_device_id device;
     char kernel[32];
     uint64_t hash;
+    size_t gemmk; /* Xgemm's GEMMK (see clrnn_sgemm_batched) */
 } applied_memo;
 static applied_memo applied[32];
 static mtx_t applied_lock;
@@ -428,9 +432,21 @@ clrnn_status clrnn_tuning_override(cl_device_id device, const clrnn_clblast_para
         applied[slot].device = st == CLRNN_OK ? device : NULL;
         snprintf(applied[slot].kernel, sizeof applied[slot].kernel, "%s", p->kernel);
         applied[slot].hash = h;
+        applied[slot].gemmk = clrnn_tuning_get(p, "GEMMK", 0);
     }
     mtx_unlock(&applied_lock);
     return st;
+}
+
+/* GEMMK of the Xgemm parameters this process installed for `device` (0 if none). */
+static size_t xgemm_gemmk(cl_device_id device) {
+    call_once(&applied_once, applied_init);
+    size_t g = 0;
+    mtx_lock(&applied_lock);
+    for (int i = 0; i < 32; ++i)
+        if (applied[i].device == device && strcmp(applied[i].kernel, "Xgemm") == 0) g = applied[i].gemmk;
+    mtx_unlock(&applied_lock);
+    return g;
 }
 
 static clrnn_status clrnn_tuning_install(cl_device_id device, const clrnn_clblast_params *p) {
@@ -553,6 +569,16 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
         if (trace_skip) return CLRNN_OK;
     }
     mtx_lock(&ctx->lock);
+    if (xgemm_gemmk(ctx->device) == 1) {
+        /* CLBlast 1.5.3's batched GEMM computes wrong results with GEMMK=1 parameters installed
+         * (its batched kernels follow GEMMK=0's layouts): one GEMM per item instead */
+        clrnn_status st = CLRNN_OK;
+        for (size_t i = 0; i < batch && st == CLRNN_OK; ++i)
+            st = clrnn_sgemm_locked(ctx, trans_a, trans_b, m, n, k, alphas[i], a, a_offs[i], lda, b, b_offs[i], ldb,
+                                    betas[i], c, c_offs[i], ldc);
+        mtx_unlock(&ctx->lock);
+        return st;
+    }
     CLBlastStatusCode s = CLBlastSgemmBatched(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                               trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alphas, a,
                                               a_offs, lda, b, b_offs, ldb, betas, c, c_offs, ldc, batch, &ctx->queue, NULL);

@@ -619,7 +619,7 @@ static int write_svg(const char *path, const result *res, int n, const char *tit
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
     fprintf(f, "<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", ml);
     xml_text(f, "GFLOP/s against batch size");
-    fprintf(f, "</text>\n<text x=\"%.0f\" y=\"42\" fill=\"#555\">", ml);
+    fprintf(f, "</text>\n<text x=\"%.0f\" y=\"42\" fill=\"#555\" font-size=\"12\">", ml);
     xml_text(f, title);
     fprintf(f, "</text>\n");
     /* grid and y ticks */
@@ -1042,9 +1042,14 @@ int main(int argc, char **argv) {
         bench_shape_label(&s, label, sizeof label);
         char *np = strstr(label, " N=0");
         if (np) memmove(np, np + 4, strlen(np + 4) + 1);
-        device_line(dev, sizeof dev);
-        snprintf(title, sizeof title, "%s, fp32 inference; clrnn on %s%s", label, dev,
-                 with_dnnl ? "; oneDNN on the CPU" : "");
+        clrnn_device_info info;
+        clrnn_context_device_info(g_ctx, &info);
+        snprintf(dev, sizeof dev, "%.80s", info.name);
+        if (with_dnnl)
+            snprintf(title, sizeof title, "%s, fp32 inference. clrnn: %s; oneDNN: CPU, %d thread(s)", label, dev,
+                     g_dnnl_threads);
+        else
+            snprintf(title, sizeof title, "%s, fp32 inference. clrnn: %s", label, dev);
         if (!write_svg(opt.plot, res, n, title)) rc = 1;
         else if (opt.format == OUT_TABLE) printf("\nwrote %s\n", opt.plot);
         if (opt.format == OUT_JSON) {

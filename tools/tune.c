@@ -5,14 +5,15 @@
  *              [--traced-only] [--output FILE] [--no-write] [--table] [--seed N] [--verbose]
  *   clrnn-tune --show                 where the device's tuning file is, and what a context applies
  *   clrnn-tune --measure [--shapes]   GFLOP/s per shape: CLBlast's defaults, then what clrnn applies
- *   clrnn-tune --import FILE.json...  turn the JSON results of CLBlast's clblast_tuner_* programs
+ *   clrnn-tune [--output FILE] --import FILE.json...
+ *                                     turn the JSON results of CLBlast's own clblast_tuner_* programs
  *                                     (clblast-utils) into this device's tuning file
  *
- * Shapes: by default the GEMMs clrnn really issues for the issue-5 scenarios S1–S6, recorded by
+ * Shapes: by default the GEMMs clrnn really issues for the issue-5 scenarios S1-S6, recorded by
  * running each forward once with the GEMMs traced and skipped (so the list follows forward.c),
  * plus the input projections of the generic plan (marked "S1*": what forward.c sends to CLBlast
  * when it does not pick a specialised kernel; --traced-only leaves them out);
- * --shapes MxNxK[,MxNxK...] gives them by hand (row-major, A and B not transposed).
+ * --shapes MxNxK[/ab][,...] gives them by hand (row-major; a, b = n or t for op(A), op(B)).
  *
  * Search (own, through CLBlastOverrideParameters on the real routine, so the pre/post-processing
  * kernels and the direct/indirect choice are timed as clrnn will see them):
@@ -20,17 +21,29 @@
  *      first-improvement local search over one parameter at a time;
  *   2. XgemmDirect (direct path forced) on the shapes small enough to go direct, the same way;
  *   3. the helper kernels Copy, Pad, Transpose, Padtranspose with the chosen Xgemm;
- *   4. the direct/indirect crossover (XGEMM_MIN_INDIRECT_SIZE) from each shape's two timings.
+ *   4. the direct/indirect crossover (XGEMM_MIN_INDIRECT_SIZE) from each shape's two timings
+ *      (and small square probes, so that GEMMs smaller than the ones seen are routed sensibly).
  * Large shapes are searched with M capped (the tile choice does not depend on M once it is large)
- * and every shape is measured at full size before and after. Every candidate is checked against
- * a double-precision product first; a set that compiles but computes wrong numbers is dropped.
- * Each candidate recompiles CLBlast's GEMM program (seconds on PoCL), which is what the budget
- * mostly pays for. The file is written after each stage, so an interrupted run keeps progress. */
+ * and every shape is measured at full size before and after. A candidate that wins is timed
+ * again next to the incumbent before it is kept (other work on the machine moves timings).
+ *
+ * Every measurement runs in a child process (this program again, --eval-child): on a CPU device a
+ * kernel that writes out of bounds writes into the host heap, and some parameter sets that pass
+ * CLBlast's own constraints do (seen on PoCL with GEMMK=1), so a candidate may only ever take its
+ * own process down, and a hung one is killed by an alarm. The child checks the result against a
+ * double-precision product (odd sizes, then samples of the first shape) before timing.
+ * Each candidate recompiles CLBlast's GEMM program (seconds on PoCL; PoCL's kernel cache keeps the
+ * result, so re-timing a known set is cheap), which is what the budget mostly pays for. The file
+ * is written after stage 2, so an interrupted run keeps progress. */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <clblast_c.h>
@@ -131,130 +144,209 @@ static int parse_shapes(const char *arg, shape_list *l) {
     const char *p = arg;
     while (*p) {
         unsigned long long m, n, k;
-        int used = 0;
+        int used = 0, ta = 0, tb = 0;
         if (sscanf(p, "%llux%llux%llu%n", &m, &n, &k, &used) != 3 || !m || !n || !k) return 0;
-        add_shape(l, 0, 0, (size_t)m, (size_t)n, (size_t)k, 1, "cli");
         p += used;
+        if (*p == '/') {
+            if ((p[1] != 'n' && p[1] != 't') || (p[2] != 'n' && p[2] != 't')) return 0;
+            ta = p[1] == 't', tb = p[2] == 't';
+            p += 3;
+        }
+        add_shape(l, ta, tb, (size_t)m, (size_t)n, (size_t)k, 1, "cli");
         if (*p == ',') ++p;
         else if (*p) return 0;
     }
     return l->n > 0;
 }
 
+static void shapes_string(const gemm_shape *s, int n, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && len < cap; ++i)
+        len += (size_t)snprintf(out + len, cap - len, "%s%zux%zux%zu/%c%c", i ? "," : "", s[i].m, s[i].n, s[i].k,
+                                s[i].ta ? 't' : 'n', s[i].tb ? 't' : 'n');
+}
+
 static double shape_flops(const gemm_shape *g) { return 2.0 * (double)g->m * (double)g->n * (double)g->k; }
 
 /* ------------------------------------------------------------------------------------------
- * Device buffers and timing
+ * The measuring child: --eval-child SETFILE --shapes LIST --runs R
+ * Installs the sets of SETFILE ("-": none, CLBlast's defaults), checks, times each shape and
+ * prints "EVAL_OK t1 t2 ..." (ms, best of R after one untimed call) or "EVAL_FAIL reason".
  * ---------------------------------------------------------------------------------------- */
-typedef struct tuner {
-    clrnn_context *ctx;
+typedef struct gemm_env {
     cl_context cl;
     cl_command_queue q;
-    cl_device_id dev;
-    clrnn_device_info info;
     cl_mem a, b, c;
-    size_t cap_a, cap_b, cap_c;
-    float *ha, *hb; /* host copies of the A and B contents */
-    float *hc;
-    int runs;
-    int verbose;
-    double t_start, budget_ms;
-    int trials, tty;
+    float *ha, *hb, *hc;
     uint64_t rng;
-} tuner;
+} gemm_env;
 
-static uint64_t rnd(tuner *t) {
-    t->rng ^= t->rng << 13;
-    t->rng ^= t->rng >> 7;
-    t->rng ^= t->rng << 17;
-    return t->rng;
+static uint64_t next_rand(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
 }
 
-static int ensure_buffers(tuner *t, const shape_list *l) {
-    size_t na = 1, nb = 1, nc = 1;
-    for (int i = 0; i < l->n; ++i) {
-        const gemm_shape *g = &l->s[i];
-        if (g->m * g->k > na) na = g->m * g->k;
-        if (g->k * g->n > nb) nb = g->k * g->n;
-        if (g->m * g->n > nc) nc = g->m * g->n;
+static int env_buffers(gemm_env *e, const gemm_shape *s, int n) {
+    size_t na = 77 * 33, nb = 33 * 45, nc = 77 * 45; /* the odd-size check */
+    for (int i = 0; i < n; ++i) {
+        if (s[i].m * s[i].k > na) na = s[i].m * s[i].k;
+        if (s[i].k * s[i].n > nb) nb = s[i].k * s[i].n;
+        if (s[i].m * s[i].n > nc) nc = s[i].m * s[i].n;
     }
-    if (na <= t->cap_a && nb <= t->cap_b && nc <= t->cap_c) return 1;
-    if (t->a) clReleaseMemObject(t->a);
-    if (t->b) clReleaseMemObject(t->b);
-    if (t->c) clReleaseMemObject(t->c);
-    free(t->ha), free(t->hb), free(t->hc);
-    t->ha = malloc(na * sizeof(float));
-    t->hb = malloc(nb * sizeof(float));
-    t->hc = malloc(nc * sizeof(float));
-    if (!t->ha || !t->hb || !t->hc) return 0;
-    uint64_t s = 42;
-    for (size_t i = 0; i < na; ++i) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        t->ha[i] = (float)((s >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-    }
-    for (size_t i = 0; i < nb; ++i) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        t->hb[i] = (float)((s >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-    }
+    e->ha = malloc(na * sizeof(float));
+    e->hb = malloc(nb * sizeof(float));
+    e->hc = malloc(nc * sizeof(float));
+    if (!e->ha || !e->hb || !e->hc) return 0;
+    uint64_t r = 42;
+    for (size_t i = 0; i < na; ++i) e->ha[i] = (float)((next_rand(&r) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+    for (size_t i = 0; i < nb; ++i) e->hb[i] = (float)((next_rand(&r) >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
     cl_int e1, e2, e3;
-    t->a = clCreateBuffer(t->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, na * sizeof(float), t->ha, &e1);
-    t->b = clCreateBuffer(t->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nb * sizeof(float), t->hb, &e2);
-    t->c = clCreateBuffer(t->cl, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &e3);
-    if (e1 != CL_SUCCESS || e2 != CL_SUCCESS || e3 != CL_SUCCESS) return 0;
-    t->cap_a = na, t->cap_b = nb, t->cap_c = nc;
-    return 1;
+    e->a = clCreateBuffer(e->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, na * sizeof(float), e->ha, &e1);
+    e->b = clCreateBuffer(e->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nb * sizeof(float), e->hb, &e2);
+    e->c = clCreateBuffer(e->cl, CL_MEM_READ_WRITE, nc * sizeof(float), NULL, &e3);
+    return e1 == CL_SUCCESS && e2 == CL_SUCCESS && e3 == CL_SUCCESS;
 }
 
-static CLBlastStatusCode run_gemm(tuner *t, const gemm_shape *g) {
+static CLBlastStatusCode run_gemm(gemm_env *e, const gemm_shape *g) {
     const size_t lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
     return CLBlastSgemm(CLBlastLayoutRowMajor, g->ta ? CLBlastTransposeYes : CLBlastTransposeNo,
-                        g->tb ? CLBlastTransposeYes : CLBlastTransposeNo, g->m, g->n, g->k, 1.0f, t->a, 0, lda, t->b, 0,
-                        ldb, 0.0f, t->c, 0, g->n, &t->q, NULL);
+                        g->tb ? CLBlastTransposeYes : CLBlastTransposeNo, g->m, g->n, g->k, 1.0f, e->a, 0, lda, e->b, 0,
+                        ldb, 0.0f, e->c, 0, g->n, &e->q, NULL);
 }
 
 /* Best of `runs` timed calls after one untimed call; < 0 on failure. */
-static double time_gemm(tuner *t, const gemm_shape *g, int runs) {
-    clFinish(t->q);
-    if (run_gemm(t, g) != CLBlastSuccess || clFinish(t->q) != CL_SUCCESS) return -1;
+static double time_gemm(gemm_env *e, const gemm_shape *g, int runs) {
+    clFinish(e->q);
+    if (run_gemm(e, g) != CLBlastSuccess || clFinish(e->q) != CL_SUCCESS) return -1;
     double best = 1e30;
     for (int r = 0; r < runs; ++r) {
         const double t0 = bench_now_ms();
-        if (run_gemm(t, g) != CLBlastSuccess || clFinish(t->q) != CL_SUCCESS) return -1;
-        const double e = bench_now_ms() - t0;
-        if (e < best) best = e;
+        if (run_gemm(e, g) != CLBlastSuccess || clFinish(e->q) != CL_SUCCESS) return -1;
+        const double dt = bench_now_ms() - t0;
+        if (dt < best) best = dt;
     }
     return best;
 }
 
-/* Compares C of the last GEMM of shape g with double-precision dot products at `samples` random
- * places (every place when C is small). Returns the largest relative error. */
-static double check_result(tuner *t, const gemm_shape *g, int samples) {
+/* Largest relative error of C (from the last GEMM of shape g) against double-precision dot
+ * products at `samples` random places, or everywhere when C is smaller. */
+static double check_result(gemm_env *e, const gemm_shape *g, size_t samples) {
     const size_t count = g->m * g->n;
-    if (clEnqueueReadBuffer(t->q, t->c, CL_TRUE, 0, count * sizeof(float), t->hc, 0, NULL, NULL) != CL_SUCCESS)
+    if (clEnqueueReadBuffer(e->q, e->c, CL_TRUE, 0, count * sizeof(float), e->hc, 0, NULL, NULL) != CL_SUCCESS)
         return INFINITY;
     const size_t lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
+    const int all = count <= samples;
     double worst = 0;
-    const size_t n_check = count <= (size_t)samples ? count : (size_t)samples;
-    for (size_t s = 0; s < n_check; ++s) {
-        const size_t idx = count <= (size_t)samples ? s : (size_t)(rnd(t) % count);
+    for (size_t s = 0; s < (all ? count : samples); ++s) {
+        const size_t idx = all ? s : (size_t)(next_rand(&e->rng) % count);
         const size_t i = idx / g->n, j = idx % g->n;
         double ref = 0, mag = 0;
         for (size_t p = 0; p < g->k; ++p) {
-            const double av = g->ta ? t->ha[p * lda + i] : t->ha[i * lda + p];
-            const double bv = g->tb ? t->hb[j * ldb + p] : t->hb[p * ldb + j];
+            const double av = g->ta ? e->ha[p * lda + i] : e->ha[i * lda + p];
+            const double bv = g->tb ? e->hb[j * ldb + p] : e->hb[p * ldb + j];
             ref += av * bv;
             mag += fabs(av * bv);
         }
-        const double err = fabs(ref - (double)t->hc[idx]) / (mag + 1e-30);
-        if (!(err <= worst)) worst = err; /* NaN propagates as the worst */
+        const double err = fabs(ref - (double)e->hc[idx]) / (mag + 1e-30);
+        if (!(err <= worst)) worst = err; /* NaN counts as the worst */
         if (isnan(err)) return INFINITY;
     }
     return worst;
 }
 
+static int eval_child(const char *set_file, const char *shapes_arg, int runs, const char *device, const char *cache_dir,
+                      int timeout_s) {
+    if (timeout_s > 0) alarm((unsigned)timeout_s); /* a hung kernel ends here */
+    shape_list l;
+    memset(&l, 0, sizeof l);
+    if (!parse_shapes(shapes_arg, &l)) {
+        printf("EVAL_FAIL bad shapes\n");
+        return 1;
+    }
+    clrnn_context_params p = clrnn_context_default_params();
+    p.device = device;
+    p.cache_dir = cache_dir;
+    p.disable_tuning = 1; /* only what SETFILE says */
+    clrnn_context *ctx = NULL;
+    if (clrnn_context_create(&p, &ctx) != CLRNN_OK) {
+        printf("EVAL_FAIL %s\n", clrnn_last_error());
+        return 1;
+    }
+    clrnn_device_info info;
+    clrnn_context_device_info(ctx, &info);
+    int rc = 1;
+    gemm_env e;
+    memset(&e, 0, sizeof e);
+    e.cl = clrnn_context_cl_context(ctx);
+    e.q = clrnn_context_cl_queue(ctx);
+    e.rng = 0x5eedULL;
+    double times[MAX_SHAPES];
+    if (strcmp(set_file, "-") != 0) {
+        clrnn_tuning_set set;
+        if (clrnn_tuning_load(set_file, &info, &set) != CLRNN_OK) {
+            printf("EVAL_FAIL %s\n", clrnn_last_error());
+            goto out;
+        }
+        for (size_t i = 0; i < set.count; ++i)
+            if (clrnn_tuning_override(clrnn_context_cl_device(ctx), &set.kernels[i]) != CLRNN_OK) {
+                printf("EVAL_FAIL %s\n", clrnn_last_error());
+                goto out;
+            }
+    }
+    if (!env_buffers(&e, l.s, l.n)) {
+        printf("EVAL_FAIL out of memory\n");
+        goto out;
+    }
+    const gemm_shape odd = {0, 0, 77, 45, 33, 1, ""};
+    if (run_gemm(&e, &odd) != CLBlastSuccess || clFinish(e.q) != CL_SUCCESS) {
+        printf("EVAL_FAIL the 77x45x33 check GEMM failed\n");
+        goto out;
+    }
+    if (check_result(&e, &odd, 1 << 20) > 1e-4) {
+        printf("EVAL_FAIL wrong results on 77x45x33\n");
+        goto out;
+    }
+    for (int i = 0; i < l.n; ++i) {
+        times[i] = time_gemm(&e, &l.s[i], runs);
+        if (times[i] < 0) {
+            printf("EVAL_FAIL GEMM %zux%zux%zu failed\n", l.s[i].m, l.s[i].n, l.s[i].k);
+            goto out;
+        }
+        if (i == 0 && check_result(&e, &l.s[i], 48) > 1e-4) {
+            printf("EVAL_FAIL wrong results on %zux%zux%zu\n", l.s[i].m, l.s[i].n, l.s[i].k);
+            goto out;
+        }
+    }
+    printf("EVAL_OK");
+    for (int i = 0; i < l.n; ++i) printf(" %.6f", times[i]);
+    printf("\n");
+    rc = 0;
+out:
+    if (e.a) clReleaseMemObject(e.a);
+    if (e.b) clReleaseMemObject(e.b);
+    if (e.c) clReleaseMemObject(e.c);
+    free(e.ha), free(e.hb), free(e.hc);
+    clrnn_context_destroy(ctx);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------------------------
- * Progress
+ * The parent: runs children, keeps score, shows progress
  * ---------------------------------------------------------------------------------------- */
+typedef struct tuner {
+    char self[1024];
+    const char *device, *cache_dir;
+    char set_path[1100]; /* scratch file handed to the children */
+    clrnn_device_info info;
+    int runs, verbose, tty, trials;
+    double t_start, budget_ms;
+    uint64_t rng;
+    char last_fail[256];
+} tuner;
+
 static double elapsed_ms(const tuner *t) { return bench_now_ms() - t->t_start; }
 
 static void progress(tuner *t, const char *stage, double best_speedup, const char *fmt, ...) {
@@ -283,40 +375,91 @@ static void progress_done(tuner *t) {
     if (t->tty) fprintf(stderr, "\n");
 }
 
-/* ------------------------------------------------------------------------------------------
- * Trials
- * ---------------------------------------------------------------------------------------- */
-/* Installs `sets` (n of them), then checks and times `shapes`. times[i] gets each shape's best
- * time. Returns 0 if a set is rejected, a GEMM fails or a result is wrong. */
-static int trial(tuner *t, const clrnn_clblast_params *const *sets, int n_sets, const gemm_shape *shapes, int n_shapes,
-                 double *times) {
+static void params_string(const clrnn_clblast_params *p, char *out, size_t cap) {
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < p->count && n < cap; ++i)
+        n += (size_t)snprintf(out + n, cap - n, "%s%s=%zu", i ? " " : "", p->names[i], p->values[i]);
+}
+
+/* Runs a child that installs `sets` (later sets replace earlier ones of the same kernel) and
+ * times `shapes`. Returns 1 with times[], or 0 (reason in t->last_fail). */
+static int evaluate(tuner *t, const clrnn_clblast_params *const *sets, int n_sets, const gemm_shape *shapes,
+                    int n_shapes, int runs, double *times) {
     ++t->trials;
-    for (int i = 0; i < n_sets; ++i) {
-        char why[256];
-        if (!clrnn_tuning_valid(sets[i], t->info.local_mem_bytes, t->info.max_work_group_size, why, sizeof why)) {
-            if (t->verbose) fprintf(stderr, "\n  skipped: %s\n", why);
+    t->last_fail[0] = '\0';
+    const char *set_arg = "-";
+    if (n_sets > 0) {
+        clrnn_tuning_set set;
+        memset(&set, 0, sizeof set);
+        for (int i = 0; i < n_sets; ++i) clrnn_tuning_put(&set, sets[i]);
+        if (clrnn_tuning_save(t->set_path, &t->info, &set, NULL) != CLRNN_OK) {
+            snprintf(t->last_fail, sizeof t->last_fail, "%s", clrnn_last_error());
             return 0;
         }
-        if (clrnn_tuning_override(t->dev, sets[i]) != CLRNN_OK) {
-            if (t->verbose) fprintf(stderr, "\n  rejected: %s\n", clrnn_last_error());
-            return 0;
-        }
+        set_arg = t->set_path;
     }
-    /* odd sizes exercise the padding paths; checked everywhere */
-    const gemm_shape odd = {0, 0, 77, 45, 33, 1, ""};
-    if (run_gemm(t, &odd) != CLBlastSuccess || clFinish(t->q) != CL_SUCCESS || check_result(t, &odd, 1 << 20) > 1e-4) {
-        if (t->verbose) fprintf(stderr, "\n  wrong results or failed on 77x45x33\n");
+    static char shapes_arg[MAX_SHAPES * 48];
+    shapes_string(shapes, n_shapes, shapes_arg, sizeof shapes_arg);
+    char runs_arg[16];
+    snprintf(runs_arg, sizeof runs_arg, "%d", runs);
+    const char *argv[16];
+    int a = 0;
+    argv[a++] = t->self, argv[a++] = "--eval-child", argv[a++] = set_arg, argv[a++] = "--shapes";
+    argv[a++] = shapes_arg, argv[a++] = "--runs", argv[a++] = runs_arg;
+    if (t->device) argv[a++] = "--device", argv[a++] = t->device;
+    if (t->cache_dir) argv[a++] = "--cache-dir", argv[a++] = t->cache_dir;
+    argv[a] = NULL;
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(t->last_fail, sizeof t->last_fail, "pipe: %s", strerror(errno));
         return 0;
     }
-    for (int i = 0; i < n_shapes; ++i) {
-        times[i] = time_gemm(t, &shapes[i], t->runs);
-        if (times[i] < 0) return 0;
-        if (i == 0 && check_result(t, &shapes[i], 48) > 1e-4) {
-            if (t->verbose) fprintf(stderr, "\n  wrong results on the first shape\n");
-            return 0;
-        }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]), close(fds[1]);
+        snprintf(t->last_fail, sizeof t->last_fail, "fork: %s", strerror(errno));
+        return 0;
     }
-    return 1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]), close(fds[1]);
+        execv(t->self, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char buf[MAX_SHAPES * 24 + 512];
+    size_t len = 0;
+    ssize_t got;
+    while (len < sizeof buf - 1 && (got = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)got;
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const char *ok = strstr(buf, "EVAL_OK");
+    if (ok && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        const char *p = ok + 7;
+        for (int i = 0; i < n_shapes; ++i) {
+            char *end = NULL;
+            times[i] = strtod(p, &end);
+            if (end == p || !(times[i] > 0)) {
+                snprintf(t->last_fail, sizeof t->last_fail, "unreadable child output");
+                return 0;
+            }
+            p = end;
+        }
+        return 1;
+    }
+    const char *fail = strstr(buf, "EVAL_FAIL ");
+    if (fail) snprintf(t->last_fail, sizeof t->last_fail, "%.*s", (int)strcspn(fail + 10, "\n"), fail + 10);
+    else if (WIFSIGNALED(status))
+        snprintf(t->last_fail, sizeof t->last_fail, "the child died of signal %d (%s)", WTERMSIG(status),
+                 WTERMSIG(status) == SIGALRM ? "timed out" : "crashed");
+    else
+        snprintf(t->last_fail, sizeof t->last_fail, "the child failed (status %d)", status);
+    return 0;
 }
 
 /* Mean time relative to the reference times (lower is better). */
@@ -338,13 +481,6 @@ static clrnn_clblast_params make_params(const char *kernel, const char *const *n
     snprintf(p.kernel, sizeof p.kernel, "%s", kernel);
     for (int i = 0; names[i]; ++i) clrnn_tuning_set_value(&p, names[i], values[i]);
     return p;
-}
-
-static void params_string(const clrnn_clblast_params *p, char *out, size_t cap) {
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < p->count && n < cap; ++i)
-        n += (size_t)snprintf(out + n, cap - n, "%s%s=%zu", i ? " " : "", p->names[i], p->values[i]);
 }
 
 static int same_params(const clrnn_clblast_params *a, const clrnn_clblast_params *b) {
@@ -383,6 +519,95 @@ static const domain transpose_domain[] = {
 static const domain padtranspose_domain[] = {
     {"PADTRA_TILE", {8, 16, 32, 64}, 4}, {"PADTRA_WPT", {1, 2, 4, 8, 16}, 5}, {"PADTRA_PAD", {0, 1}, 2}};
 
+typedef struct stage {
+    const char *name;
+    const domain *dom;
+    int n_dom;
+    clrnn_clblast_params best;
+    double best_score; /* relative to the stage's reference; the fastest measurement of the best */
+    int have_best;
+    clrnn_clblast_params *tried; /* [MAX_TRIED] */
+    int n_tried;
+} stage;
+
+#define MAX_TRIED 1024
+
+static stage stage_make(const char *name, const domain *dom, int n_dom, clrnn_clblast_params *tried) {
+    stage s;
+    memset(&s, 0, sizeof s);
+    s.name = name, s.dom = dom, s.n_dom = n_dom, s.tried = tried;
+    return s;
+}
+
+static int already_tried(stage *s, const clrnn_clblast_params *p) {
+    for (int i = 0; i < s->n_tried; ++i)
+        if (same_params(&s->tried[i], p)) return 1;
+    if (s->tried && s->n_tried < MAX_TRIED) s->tried[s->n_tried++] = *p;
+    return 0;
+}
+
+/* Starts a stage from `p` (its times become the reference, so scores read as relative time). */
+static int stage_start(tuner *t, stage *s, const clrnn_clblast_params *p, const clrnn_clblast_params *const *fixed,
+                       int n_fixed, const gemm_shape *shapes, int n_shapes, double *ref) {
+    const clrnn_clblast_params *sets[8];
+    int n = 0;
+    for (int i = 0; i < n_fixed && n < 7; ++i) sets[n++] = fixed[i];
+    sets[n++] = p;
+    already_tried(s, p);
+    if (!evaluate(t, sets, n, shapes, n_shapes, t->runs, ref)) {
+        if (t->verbose) fprintf(stderr, "%s%s start failed: %s\n", t->tty ? "\r\033[K" : "", s->name, t->last_fail);
+        return 0;
+    }
+    s->best = *p, s->best_score = 1, s->have_best = 1;
+    progress(t, s->name, 1.0, "reference");
+    return 1;
+}
+
+/* Evaluates candidate p with `fixed` sets installed first. A candidate that beats the best by more
+ * than `margin` (relative) is confirmed by timing the best and the candidate once more, back to
+ * back: each side keeps its fastest measurement. Returns 1 if p became the best. */
+static int consider(tuner *t, stage *s, const clrnn_clblast_params *p, const clrnn_clblast_params *const *fixed,
+                    int n_fixed, const gemm_shape *shapes, const double *ref, int n_shapes, double margin,
+                    double *scratch) {
+    if (already_tried(s, p)) return 0;
+    char why[256], ps[400];
+    if (!clrnn_tuning_valid(p, t->info.local_mem_bytes, t->info.max_work_group_size, why, sizeof why)) return 0;
+    params_string(p, ps, sizeof ps);
+    const clrnn_clblast_params *sets[8];
+    int n = 0;
+    for (int i = 0; i < n_fixed && n < 7; ++i) sets[n++] = fixed[i];
+    sets[n++] = p;
+    if (!evaluate(t, sets, n, shapes, n_shapes, t->runs, scratch)) {
+        if (t->verbose) fprintf(stderr, "%s%s rejected: %s: %s\n", t->tty ? "\r\033[K" : "", s->name, ps, t->last_fail);
+        progress(t, s->name, s->have_best ? 1.0 / s->best_score : 1.0, "(candidate failed)");
+        return 0;
+    }
+    double score = rel_score(scratch, ref, n_shapes);
+    int won = !s->have_best || score < s->best_score * (1.0 - margin);
+    if (won && s->have_best) {
+        double *again = scratch + n_shapes;
+        sets[n - 1] = &s->best;
+        if (evaluate(t, sets, n, shapes, n_shapes, t->runs, again)) {
+            const double inc = rel_score(again, ref, n_shapes);
+            if (inc < s->best_score) s->best_score = inc;
+        }
+        sets[n - 1] = p;
+        if (evaluate(t, sets, n, shapes, n_shapes, t->runs, again)) {
+            const double sc2 = rel_score(again, ref, n_shapes);
+            if (sc2 < score) score = sc2;
+        }
+        won = score < s->best_score * (1.0 - margin);
+    }
+    if (won) {
+        s->best = *p;
+        s->best_score = score;
+        s->have_best = 1;
+    }
+    if (t->verbose) fprintf(stderr, "%s%s x%.3f %s%s\n", t->tty ? "\r\033[K" : "", s->name, 1.0 / score, ps, won ? "  *" : "");
+    progress(t, s->name, 1.0 / s->best_score, "last x%.2f", 1.0 / score);
+    return won;
+}
+
 /* Makes a neighbour consistent where one change forces others (the two Xgemm kernels use
  * different parameters; A/B loading tiles follow the thread tiles). */
 static void repair(clrnn_clblast_params *p, const char *changed) {
@@ -408,79 +633,6 @@ static void repair(clrnn_clblast_params *p, const char *changed) {
     }
 }
 
-typedef struct stage {
-    const char *name;
-    const domain *dom;
-    int n_dom;
-    clrnn_clblast_params best;
-    double best_score; /* relative to the stage's reference */
-    double *times;     /* best set's times per shape */
-    int have_best;
-    clrnn_clblast_params *tried; /* [MAX_TRIED] */
-    int n_tried;
-} stage;
-
-#define MAX_TRIED 1024
-
-static int already_tried(stage *s, const clrnn_clblast_params *p) {
-    for (int i = 0; i < s->n_tried; ++i)
-        if (same_params(&s->tried[i], p)) return 1;
-    if (s->tried && s->n_tried < MAX_TRIED) s->tried[s->n_tried++] = *p;
-    return 0;
-}
-
-/* Evaluates candidate p with `fixed` sets installed first. A candidate that beats the best by more
- * than `margin` (relative) is confirmed by timing the best and the candidate once more, back to
- * back (CLBlast keeps both programs, so no compile): other work on the machine changes timings
- * between trials, and each side keeps its fastest measurement. Returns 1 if p became the best. */
-static int consider(tuner *t, stage *s, const clrnn_clblast_params *p, const clrnn_clblast_params *const *fixed,
-                    int n_fixed, const gemm_shape *shapes, const double *ref, int n_shapes, double margin,
-                    double *scratch) {
-    if (already_tried(s, p)) return 0;
-    char why[256];
-    if (!clrnn_tuning_valid(p, t->info.local_mem_bytes, t->info.max_work_group_size, why, sizeof why)) return 0;
-    const clrnn_clblast_params *sets[8];
-    int n = 0;
-    for (int i = 0; i < n_fixed && n < 7; ++i) sets[n++] = fixed[i];
-    sets[n++] = p;
-    if (!trial(t, sets, n, shapes, n_shapes, scratch)) {
-        progress(t, s->name, s->have_best ? 1.0 / s->best_score : 1.0, "(candidate failed)");
-        return 0;
-    }
-    double score = rel_score(scratch, ref, n_shapes);
-    int won = !s->have_best || score < s->best_score * (1.0 - margin);
-    if (won && s->have_best) {
-        double *again = scratch + n_shapes;
-        sets[n - 1] = &s->best;
-        if (trial(t, sets, n, shapes, n_shapes, again)) {
-            const double inc = rel_score(again, ref, n_shapes);
-            if (inc < s->best_score) s->best_score = inc;
-        }
-        sets[n - 1] = p;
-        if (trial(t, sets, n, shapes, n_shapes, again)) {
-            const double sc2 = rel_score(again, ref, n_shapes);
-            if (sc2 < score) {
-                score = sc2;
-                memcpy(scratch, again, (size_t)n_shapes * sizeof(double));
-            }
-        }
-        won = score < s->best_score * (1.0 - margin);
-    }
-    if (won) {
-        s->best = *p;
-        s->best_score = score;
-        memcpy(s->times, scratch, (size_t)n_shapes * sizeof(double));
-        s->have_best = 1;
-    }
-    if (t->verbose) {
-        char ps[400];
-        params_string(p, ps, sizeof ps);
-        fprintf(stderr, "%s%s x%.3f %s%s\n", t->tty ? "\r\033[K" : "", s->name, 1.0 / score, ps, won ? "  *" : "");
-    }
-    progress(t, s->name, 1.0 / s->best_score, "last x%.2f", 1.0 / score);
-    return won;
-}
-
 /* First-improvement local search around s->best until `deadline` (ms since start). */
 static void local_search(tuner *t, stage *s, const clrnn_clblast_params *const *fixed, int n_fixed,
                          const gemm_shape *shapes, const double *ref, int n_shapes, double deadline, double *scratch) {
@@ -502,7 +654,7 @@ static void local_search(tuner *t, stage *s, const clrnn_clblast_params *const *
                 cand[nc++] = p;
             }
         for (int i = nc - 1; i > 0; --i) {
-            const int j = (int)(rnd(t) % (uint64_t)(i + 1));
+            const int j = (int)(next_rand(&t->rng) % (uint64_t)(i + 1));
             clrnn_clblast_params tmp = cand[i];
             cand[i] = cand[j];
             cand[j] = tmp;
@@ -574,30 +726,21 @@ static const char *source_name(clrnn_tuning_source s) {
     return s == CLRNN_TUNING_FROM_FILE ? "tuning file" : s == CLRNN_TUNING_FROM_TABLE ? "shipped table" : "CLBlast";
 }
 
-/* Measures every shape at full size with what is installed now. */
-static int measure_all(tuner *t, const shape_list *l, double *times, int runs) {
-    for (int i = 0; i < l->n; ++i) {
-        times[i] = time_gemm(t, &l->s[i], runs);
-        if (times[i] < 0) return 0;
-    }
-    return 1;
-}
-
 static void print_comparison(const shape_list *l, const char *before_name, const double *before,
                              const char *after_name, const double *after) {
-    printf("%-20s %-10s %6s %14s %14s %8s\n", "GEMM (MxNxK)", "used by", "count", before_name, after_name, "speedup");
+    printf("%-22s %-16s %5s %14s %14s %8s\n", "GEMM (MxNxK)", "used by", "count", before_name, after_name, "speedup");
     double tb = 0, ta = 0;
     for (int i = 0; i < l->n; ++i) {
         const gemm_shape *g = &l->s[i];
         char dims[48];
         snprintf(dims, sizeof dims, "%zux%zux%zu%s%s", g->m, g->n, g->k, g->ta ? " tA" : "", g->tb ? " tB" : "");
         const double f = shape_flops(g) / 1e6;
-        printf("%-20s %-10s %6.0f %8.1f GF/s %8.1f GF/s %7.2fx\n", dims, g->used_by, g->count, f / before[i],
+        printf("%-22s %-16s %5.0f %8.1f GF/s %8.1f GF/s %7.2fx\n", dims, g->used_by, g->count, f / before[i],
                f / after[i], before[i] / after[i]);
         tb += g->count * before[i];
         ta += g->count * after[i];
     }
-    printf("%-20s %-10s %6s %11.1f ms %11.1f ms %7.2fx\n", "all (x count)", "", "", tb, ta, tb / ta);
+    printf("%-22s %-16s %5s %11.1f ms %11.1f ms %7.2fx\n", "all (x count)", "", "", tb, ta, tb / ta);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -672,17 +815,175 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: clrnn-tune [--device SPEC] [--cache-dir DIR] [--budget SECONDS] [--quick]\n"
-            "                  [--shapes MxNxK[,...]] [--traced-only] [--output FILE] [--no-write] [--table] [--seed N]\n"
-            "                  [--verbose]\n"
-            "       clrnn-tune --show | --measure [--shapes ...] | --import FILE.json...\n"
+            "                  [--shapes MxNxK[/ab][,...]] [--traced-only] [--output FILE] [--no-write] [--table]\n"
+            "                  [--seed N] [--verbose]\n"
+            "       clrnn-tune --show | --measure [--shapes ...] | [--output FILE] --import FILE.json...\n"
             "Tunes CLBlast's GEMM kernels for the GEMMs clrnn issues on the device and writes the\n"
             "device's tuning file (<cache dir>/clblast-<key>.txt), applied by every later context.\n");
 }
 
+/* Stage 1-4 search; returns 1 with the chosen sets in *result. */
+static int search(tuner *t, const shape_list *shapes, int quick, clrnn_tuning_set *result,
+                  const char *path, int no_write) {
+    const int n = shapes->n;
+    gemm_shape big[MAX_SHAPES], small[MAX_SHAPES];
+    int n_big = 0, n_small = 0;
+    const size_t m_cap = quick ? 1024 : 2048;
+    for (int i = 0; i < n; ++i) {
+        gemm_shape g = shapes->s[i];
+        const double mnk = (double)g.m * g.n * g.k;
+        if (mnk >= 64.0 * 64 * 64) {
+            if (g.m > m_cap) g.m = m_cap;
+            int dup = 0;
+            for (int j = 0; j < n_big; ++j)
+                dup |= big[j].m == g.m && big[j].n == g.n && big[j].k == g.k && big[j].ta == g.ta && big[j].tb == g.tb;
+            if (!dup) big[n_big++] = g;
+        }
+        if (mnk < 2048.0 * 2048 * 2048) small[n_small++] = shapes->s[i];
+    }
+    double ref_big[MAX_SHAPES], ref_small[MAX_SHAPES], scratch[2 * MAX_SHAPES];
+    clrnn_clblast_params force_indirect, force_direct;
+    set_routine(&force_indirect, 1);
+    set_routine(&force_direct, 1 << 20);
+    memset(result, 0, sizeof *result);
+    static clrnn_clblast_params tried[3][MAX_TRIED];
+
+    /* 1. Xgemm, indirect path forced; reference = CLBlast's generic default (seed 0) */
+    stage sx = stage_make("Xgemm", xgemm_domain, (int)(sizeof xgemm_domain / sizeof xgemm_domain[0]), tried[0]);
+    if (n_big > 0) {
+        const clrnn_clblast_params *fx[] = {&force_indirect};
+        const double deadline = t->budget_ms * 0.55;
+        for (size_t i = 0; i < sizeof xgemm_seeds / sizeof xgemm_seeds[0] && elapsed_ms(t) < deadline; ++i) {
+            clrnn_clblast_params p = make_params("Xgemm", xgemm_names, xgemm_seeds[i]);
+            if (!sx.have_best) stage_start(t, &sx, &p, fx, 1, big, n_big, ref_big);
+            else consider(t, &sx, &p, fx, 1, big, ref_big, n_big, 0.01, scratch);
+        }
+        local_search(t, &sx, fx, 1, big, ref_big, n_big, deadline, scratch);
+        if (sx.have_best) clrnn_tuning_put(result, &sx.best);
+    }
+    progress_done(t);
+
+    /* 2. XgemmDirect, direct path forced, on the shapes small enough to go direct */
+    stage sd = stage_make("XgemmDirect", direct_domain, (int)(sizeof direct_domain / sizeof direct_domain[0]), tried[1]);
+    if (n_small > 0) {
+        const clrnn_clblast_params *fx[] = {&force_direct};
+        const double deadline = t->budget_ms * 0.78;
+        for (size_t i = 0; i < sizeof direct_seeds / sizeof direct_seeds[0] && elapsed_ms(t) < deadline; ++i) {
+            clrnn_clblast_params p = make_params("XgemmDirect", direct_names, direct_seeds[i]);
+            if (!sd.have_best) stage_start(t, &sd, &p, fx, 1, small, n_small, ref_small);
+            else consider(t, &sd, &p, fx, 1, small, ref_small, n_small, 0.01, scratch);
+        }
+        local_search(t, &sd, fx, 1, small, ref_small, n_small, deadline, scratch);
+        if (sd.have_best) clrnn_tuning_put(result, &sd.best);
+    }
+    progress_done(t);
+    if (!no_write && path[0] && result->count) clrnn_tuning_save(path, &t->info, result, "partial: stages 1-2");
+
+    /* 3. helper kernels with the chosen Xgemm, indirect path: kept only on a clear win */
+    if (n_big > 0 && sx.have_best) {
+        struct {
+            const char *kernel;
+            const char *const *names;
+            const size_t *start;
+            const domain *dom;
+            int n_dom;
+        } helpers[] = {
+            {"Copy", copy_names, copy_start, copy_domain, 4},
+            {"Pad", pad_names, pad_start, pad_domain, 4},
+            {"Transpose", transpose_names, transpose_start, transpose_domain, 4},
+            {"Padtranspose", padtranspose_names, padtranspose_start, padtranspose_domain, 3},
+        };
+        for (int h = 0; h < 4; ++h) {
+            const double deadline = t->budget_ms * (0.78 + 0.03 * (h + 1));
+            if (elapsed_ms(t) >= deadline) continue;
+            stage sh = stage_make(helpers[h].kernel, helpers[h].dom, helpers[h].n_dom, tried[2]);
+            const clrnn_clblast_params *fx[] = {&force_indirect, &sx.best};
+            clrnn_clblast_params p = make_params(helpers[h].kernel, helpers[h].names, helpers[h].start);
+            double ref[MAX_SHAPES];
+            if (stage_start(t, &sh, &p, fx, 2, big, n_big, ref)) {
+                local_search(t, &sh, fx, 2, big, ref, n_big, deadline, scratch);
+                if (sh.best_score < 0.97 && !same_params(&sh.best, &p)) clrnn_tuning_put(result, &sh.best);
+            }
+        }
+        progress_done(t);
+    }
+
+    /* 4. crossover: each shape timed both ways at full size with everything chosen so far, plus
+     * small square probes so that the threshold also means something below the shapes seen */
+    {
+        static const size_t probes[] = {32, 64, 128, 192, 256};
+        const int n_probe = (int)(sizeof probes / sizeof probes[0]);
+        gemm_shape all[MAX_SHAPES + 8], dshapes[MAX_SHAPES + 8];
+        double t_ind[MAX_SHAPES + 8], t_dir[MAX_SHAPES + 8], weight[MAX_SHAPES + 8];
+        int na = 0, nd = 0, map[MAX_SHAPES + 8];
+        for (int i = 0; i < n; ++i) all[na] = shapes->s[i], weight[na++] = 1.0;
+        for (int i = 0; i < n_probe && na < MAX_SHAPES; ++i) {
+            const gemm_shape g = {0, 0, probes[i], probes[i], probes[i], 1, "probe"};
+            all[na] = g, weight[na++] = 0.25;
+        }
+        for (int i = 0; i < na; ++i) {
+            t_dir[i] = INFINITY;
+            if ((double)all[i].m * all[i].n * all[i].k < 2048.0 * 2048 * 2048) {
+                map[nd] = i;
+                dshapes[nd++] = all[i];
+            }
+        }
+        const clrnn_clblast_params *sets[CLRNN_TUNING_MAX_KERNELS + 1];
+        int ns = 0;
+        for (size_t i = 0; i < result->count; ++i) sets[ns++] = &result->kernels[i];
+        sets[ns] = &force_indirect;
+        progress(t, "crossover", 1.0, "indirect, full size");
+        int ok = evaluate(t, sets, ns + 1, all, na, t->runs, t_ind);
+        if (ok && nd > 0) {
+            sets[ns] = &force_direct;
+            progress(t, "crossover", 1.0, "direct, full size");
+            ok = evaluate(t, sets, ns + 1, dshapes, nd, t->runs, scratch);
+            for (int j = 0; ok && j < nd; ++j) t_dir[map[j]] = scratch[j];
+        }
+        progress_done(t);
+        if (ok) {
+            /* candidate thresholds: just above each shape's cube root, and the extremes; cost: the
+             * weighted time relative to the better path of each shape */
+            size_t cands[MAX_SHAPES + 10];
+            int nc = 0;
+            cands[nc++] = 1;
+            cands[nc++] = 1 << 20;
+            for (int i = 0; i < na; ++i) cands[nc++] = (size_t)ceil(cbrt((double)all[i].m * all[i].n * all[i].k)) + 1;
+            size_t best_x = 1;
+            double best_cost = INFINITY;
+            for (int c = 0; c < nc; ++c) {
+                const double x3 = (double)cands[c] * cands[c] * cands[c];
+                double cost = 0;
+                for (int i = 0; i < na; ++i) {
+                    const double mnk = (double)all[i].m * all[i].n * all[i].k;
+                    const double best = t_dir[i] < t_ind[i] ? t_dir[i] : t_ind[i];
+                    cost += weight[i] * (mnk < x3 ? t_dir[i] : t_ind[i]) / best;
+                }
+                /* ties: the smaller threshold (fewer shapes on the direct path) */
+                if (cost < best_cost * (1 - 1e-9) || (cost <= best_cost && cands[c] < best_x)) {
+                    best_cost = cost;
+                    best_x = cands[c];
+                }
+            }
+            clrnn_clblast_params r;
+            set_routine(&r, best_x);
+            clrnn_tuning_put(result, &r);
+            if (t->verbose)
+                for (int i = 0; i < na; ++i)
+                    fprintf(stderr, "  %zux%zux%zu indirect %.3f ms direct %.3f ms\n", all[i].m, all[i].n, all[i].k,
+                            t_ind[i], t_dir[i]);
+        } else {
+            fprintf(stderr, "clrnn-tune: crossover timing failed (%s); CLBlast's threshold kept\n", t->last_fail);
+        }
+    }
+    return result->count > 0;
+}
+
 int main(int argc, char **argv) {
-    const char *device = NULL, *cache_dir = NULL, *output = NULL, *shapes_arg = NULL;
+    const char *device = NULL, *cache_dir = NULL, *output = NULL, *shapes_arg = NULL, *eval_file = NULL;
     double budget_s = 900;
     int quick = 0, no_write = 0, table = 0, verbose = 0, show = 0, measure = 0, import_first = 0, traced_only = 0;
+    int runs = 0, timeout_s = 600;
     uint64_t seed = 0x5eed;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -693,6 +994,8 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--shapes") == 0 && has) shapes_arg = argv[++i];
         else if (strcmp(a, "--output") == 0 && has) output = argv[++i];
         else if (strcmp(a, "--seed") == 0 && has) seed = strtoull(argv[++i], NULL, 10) | 1;
+        else if (strcmp(a, "--runs") == 0 && has) runs = atoi(argv[++i]);
+        else if (strcmp(a, "--eval-child") == 0 && has) eval_file = argv[++i];
         else if (strcmp(a, "--quick") == 0) quick = 1;
         else if (strcmp(a, "--no-write") == 0) no_write = 1;
         else if (strcmp(a, "--table") == 0) table = 1;
@@ -712,30 +1015,32 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (eval_file) return eval_child(eval_file, shapes_arg ? shapes_arg : "", runs > 0 ? runs : 3, device, cache_dir, timeout_s);
     if (quick && budget_s == 900) budget_s = 180;
 
     clrnn_context_params params = clrnn_context_default_params();
     params.device = device;
     params.cache_dir = cache_dir;
-    params.disable_tuning = !show; /* start from CLBlast's own parameters */
+    params.disable_tuning = 1; /* this process never runs a GEMM; --show/--measure apply explicitly */
     clrnn_context *ctx = NULL;
-    clrnn_status st = clrnn_context_create(&params, &ctx);
-    if (st != CLRNN_OK) {
+    if (clrnn_context_create(&params, &ctx) != CLRNN_OK) {
         fprintf(stderr, "clrnn-tune: %s\n", clrnn_last_error());
         return 2;
     }
     tuner t;
     memset(&t, 0, sizeof t);
-    t.ctx = ctx;
-    t.cl = clrnn_context_cl_context(ctx);
-    t.q = clrnn_context_cl_queue(ctx);
-    t.dev = clrnn_context_cl_device(ctx);
+    t.device = device;
+    t.cache_dir = cache_dir;
     clrnn_context_device_info(ctx, &t.info);
-    t.runs = quick ? 2 : 3;
+    t.runs = runs > 0 ? runs : quick ? 2 : 3;
     t.verbose = verbose;
     t.tty = isatty(fileno(stderr));
     t.rng = seed;
-
+    {
+        ssize_t len = readlink("/proc/self/exe", t.self, sizeof t.self - 1);
+        if (len > 0) t.self[len] = '\0';
+        else snprintf(t.self, sizeof t.self, "%s", argv[0]);
+    }
     char path[1100];
     if (output) snprintf(path, sizeof path, "%s", output);
     else if (!clrnn_tuning_context_path(ctx, path, sizeof path)) path[0] = '\0';
@@ -766,8 +1071,7 @@ int main(int argc, char **argv) {
         if (rc == 0 && set.count > 0 && path[0]) {
             char note[256];
             snprintf(note, sizeof note, "imported from %d clblast_tuner JSON file(s)", argc - import_first);
-            st = clrnn_tuning_save(path, &t.info, &set, note);
-            if (st != CLRNN_OK) {
+            if (clrnn_tuning_save(path, &t.info, &set, note) != CLRNN_OK) {
                 fprintf(stderr, "clrnn-tune: %s\n", clrnn_last_error());
                 rc = 1;
             } else {
@@ -780,43 +1084,38 @@ int main(int argc, char **argv) {
     }
 
     /* ---- shapes ---- */
-    shape_list shapes;
-    memset(&shapes, 0, sizeof shapes);
+    static shape_list shapes;
     if (shapes_arg) {
         if (!parse_shapes(shapes_arg, &shapes)) {
-            fprintf(stderr, "clrnn-tune: bad --shapes (want MxNxK[,MxNxK...])\n");
+            fprintf(stderr, "clrnn-tune: bad --shapes (want MxNxK[/ab][,...])\n");
             clrnn_context_destroy(ctx);
             return 2;
         }
     } else {
         fprintf(stderr, "recording the GEMMs of S1-S6 ...\n");
-        st = trace_scenarios(ctx, &shapes, verbose);
-        if (st != CLRNN_OK) {
+        if (trace_scenarios(ctx, &shapes, verbose) != CLRNN_OK) {
             fprintf(stderr, "clrnn-tune: tracing failed: %s\n", clrnn_last_error());
             clrnn_context_destroy(ctx);
             return 1;
         }
         if (!traced_only) add_generic_plan(&shapes);
     }
-    if (!ensure_buffers(&t, &shapes)) {
-        fprintf(stderr, "clrnn-tune: out of memory for the GEMM buffers\n");
+    const int n = shapes.n;
+    double base[MAX_SHAPES], after[MAX_SHAPES];
+
+    /* scratch file for the children's parameter sets */
+    char tmpl[] = "/tmp/clrnn-tune-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        fprintf(stderr, "clrnn-tune: mkdtemp: %s\n", strerror(errno));
         clrnn_context_destroy(ctx);
         return 1;
     }
-    const int n = shapes.n;
-    double *base = calloc((size_t)n, sizeof(double)), *after = calloc((size_t)n, sizeof(double));
-    double *scratch = calloc(2 * (size_t)n + 8, sizeof(double));
+    snprintf(t.set_path, sizeof t.set_path, "%s/set.txt", tmpl);
 
-    /* ---- baseline: CLBlast's own parameters (nothing overridden yet in this process) ---- */
-    double t0 = bench_now_ms();
-    const gemm_shape warm = {0, 0, 8, 8, 8, 1, ""};
-    run_gemm(&t, &warm);
-    clFinish(t.q);
-    const double compile_ms = bench_now_ms() - t0;
-    fprintf(stderr, "device: %s; first CLBlast call %.0f ms; measuring %d GEMM shape(s) with CLBlast's defaults\n",
-            t.info.name, compile_ms, n);
-    if (!measure_all(&t, &shapes, base, t.runs)) {
-        fprintf(stderr, "clrnn-tune: a GEMM failed with CLBlast's defaults\n");
+    /* ---- baseline: CLBlast's own parameters ---- */
+    fprintf(stderr, "device: %s; measuring %d GEMM shape(s) with CLBlast's defaults\n", t.info.name, n);
+    if (!evaluate(&t, NULL, 0, shapes.s, n, t.runs, base)) {
+        fprintf(stderr, "clrnn-tune: GEMMs fail with CLBlast's defaults: %s\n", t.last_fail);
         rc = 1;
         goto done;
     }
@@ -825,10 +1124,14 @@ int main(int argc, char **argv) {
         clrnn_tuning_report rep;
         clrnn_gemm_apply_tuning_report(ctx, &rep);
         printf("device: %s\napplied: ", t.info.name);
-        for (size_t i = 0; i < rep.count; ++i) printf("%s%s (%s)", i ? ", " : "", rep.applied[i].kernel, source_name(rep.source[i]));
+        const clrnn_clblast_params *sets[CLRNN_TUNING_MAX_KERNELS];
+        for (size_t i = 0; i < rep.count; ++i) {
+            printf("%s%s (%s)", i ? ", " : "", rep.applied[i].kernel, source_name(rep.source[i]));
+            sets[i] = &rep.applied[i];
+        }
         printf("%s\n", rep.count ? "" : "nothing");
-        if (!measure_all(&t, &shapes, after, t.runs)) {
-            fprintf(stderr, "clrnn-tune: a GEMM failed with the applied parameters\n");
+        if (!evaluate(&t, sets, (int)rep.count, shapes.s, n, t.runs, after)) {
+            fprintf(stderr, "clrnn-tune: GEMMs fail with the applied parameters: %s\n", t.last_fail);
             rc = 1;
             goto done;
         }
@@ -836,201 +1139,25 @@ int main(int argc, char **argv) {
         goto done;
     }
 
-    /* ---- search ---- */
+    /* ---- search, then everything at full size ---- */
     t.t_start = bench_now_ms();
     t.budget_ms = budget_s * 1e3;
-    /* search shapes: M capped (same N, K) */
-    gemm_shape big[MAX_SHAPES], small[MAX_SHAPES];
-    int n_big = 0, n_small = 0;
-    const size_t m_cap = quick ? 1024 : 2048;
-    for (int i = 0; i < n; ++i) {
-        gemm_shape g = shapes.s[i];
-        const double mnk = (double)g.m * g.n * g.k;
-        if (mnk >= 64.0 * 64 * 64) {
-            if (g.m > m_cap) g.m = m_cap;
-            int dup = 0;
-            for (int j = 0; j < n_big; ++j)
-                dup |= big[j].m == g.m && big[j].n == g.n && big[j].k == g.k && big[j].ta == g.ta && big[j].tb == g.tb;
-            if (!dup) big[n_big++] = g;
-        }
-        if (mnk < 2048.0 * 2048 * 2048) small[n_small++] = shapes.s[i];
-    }
-    double *ref_big = calloc((size_t)n_big + 1, sizeof(double)), *ref_small = calloc((size_t)n_small + 1, sizeof(double));
     clrnn_tuning_set result;
-    memset(&result, 0, sizeof result);
-    clrnn_clblast_params force_indirect, force_direct;
-    set_routine(&force_indirect, 1);
-    set_routine(&force_direct, 1 << 20);
-
-    /* 1. Xgemm */
-    stage sx;
-    memset(&sx, 0, sizeof sx);
-    sx.name = "Xgemm", sx.dom = xgemm_domain, sx.n_dom = (int)(sizeof xgemm_domain / sizeof xgemm_domain[0]);
-    sx.times = calloc((size_t)n_big + 1, sizeof(double));
-    sx.tried = calloc(MAX_TRIED, sizeof *sx.tried);
-    if (n_big > 0) {
-        /* reference: the generic default (seed 0) */
-        const clrnn_clblast_params *fx[] = {&force_indirect};
-        for (int i = 0; i < n_big; ++i) ref_big[i] = 1;
-        const double deadline = t.budget_ms * 0.55;
-        for (size_t sidx = 0; sidx < sizeof xgemm_seeds / sizeof xgemm_seeds[0] && elapsed_ms(&t) < deadline; ++sidx) {
-            clrnn_clblast_params p = make_params("Xgemm", xgemm_names, xgemm_seeds[sidx]);
-            if (sidx == 0) {
-                if (!trial(&t, (const clrnn_clblast_params *const[]){&force_indirect, &p}, 2, big, n_big, ref_big)) {
-                    for (int i = 0; i < n_big; ++i) ref_big[i] = 1;
-                    continue;
-                }
-                already_tried(&sx, &p);
-                sx.best = p, sx.best_score = 1, sx.have_best = 1;
-                memcpy(sx.times, ref_big, (size_t)n_big * sizeof(double));
-                progress(&t, sx.name, 1.0, "reference");
-                continue;
-            }
-            consider(&t, &sx, &p, fx, 1, big, ref_big, n_big, 0.01, scratch);
-        }
-        local_search(&t, &sx, fx, 1, big, ref_big, n_big, deadline, scratch);
-        if (sx.have_best) clrnn_tuning_put(&result, &sx.best);
-    }
-    progress_done(&t);
-
-    /* 2. XgemmDirect */
-    stage sd;
-    memset(&sd, 0, sizeof sd);
-    sd.name = "XgemmDirect", sd.dom = direct_domain, sd.n_dom = (int)(sizeof direct_domain / sizeof direct_domain[0]);
-    sd.times = calloc((size_t)n_small + 1, sizeof(double));
-    sd.tried = calloc(MAX_TRIED, sizeof *sd.tried);
-    if (n_small > 0) {
-        const clrnn_clblast_params *fx[] = {&force_direct};
-        const double deadline = t.budget_ms * 0.78;
-        for (int i = 0; i < n_small; ++i) ref_small[i] = 1;
-        for (size_t sidx = 0; sidx < sizeof direct_seeds / sizeof direct_seeds[0] && elapsed_ms(&t) < deadline; ++sidx) {
-            clrnn_clblast_params p = make_params("XgemmDirect", direct_names, direct_seeds[sidx]);
-            if (sidx == 0) {
-                if (!trial(&t, (const clrnn_clblast_params *const[]){&force_direct, &p}, 2, small, n_small, ref_small)) {
-                    for (int i = 0; i < n_small; ++i) ref_small[i] = 1;
-                    continue;
-                }
-                already_tried(&sd, &p);
-                sd.best = p, sd.best_score = 1, sd.have_best = 1;
-                memcpy(sd.times, ref_small, (size_t)n_small * sizeof(double));
-                progress(&t, sd.name, 1.0, "reference");
-                continue;
-            }
-            consider(&t, &sd, &p, fx, 1, small, ref_small, n_small, 0.01, scratch);
-        }
-        local_search(&t, &sd, fx, 1, small, ref_small, n_small, deadline, scratch);
-        if (sd.have_best) clrnn_tuning_put(&result, &sd.best);
-    }
-    progress_done(&t);
-    if (!no_write && path[0] && result.count) clrnn_tuning_save(path, &t.info, &result, "partial: stages 1-2");
-
-    /* 3. helper kernels, with the chosen Xgemm, indirect path */
-    if (n_big > 0 && sx.have_best) {
-        struct {
-            const char *kernel;
-            const char *const *names;
-            const size_t *start;
-            const domain *dom;
-            int n_dom;
-        } helpers[] = {
-            {"Copy", copy_names, copy_start, copy_domain, 4},
-            {"Pad", pad_names, pad_start, pad_domain, 4},
-            {"Transpose", transpose_names, transpose_start, transpose_domain, 4},
-            {"Padtranspose", padtranspose_names, padtranspose_start, padtranspose_domain, 3},
-        };
-        for (int h = 0; h < 4; ++h) {
-            stage sh;
-            memset(&sh, 0, sizeof sh);
-            sh.name = helpers[h].kernel, sh.dom = helpers[h].dom, sh.n_dom = helpers[h].n_dom;
-            sh.times = calloc((size_t)n_big + 1, sizeof(double));
-            sh.tried = calloc(MAX_TRIED, sizeof *sh.tried);
-            const clrnn_clblast_params *fx[] = {&force_indirect, &sx.best};
-            clrnn_clblast_params p = make_params(helpers[h].kernel, helpers[h].names, helpers[h].start);
-            double *ref = calloc((size_t)n_big + 1, sizeof(double));
-            const double deadline = t.budget_ms * (0.78 + 0.03 * (h + 1));
-            if (elapsed_ms(&t) < deadline && trial(&t, (const clrnn_clblast_params *const[]){&force_indirect, &sx.best, &p}, 3, big, n_big, ref)) {
-                already_tried(&sh, &p);
-                sh.best = p, sh.best_score = 1, sh.have_best = 1;
-                local_search(&t, &sh, fx, 2, big, ref, n_big, deadline, scratch);
-                /* keep CLBlast's value unless the search found a clear win */
-                if (sh.best_score < 0.97) clrnn_tuning_put(&result, &sh.best);
-            }
-            free(ref);
-            free(sh.times), free(sh.tried);
-        }
-        progress_done(&t);
-    }
-
-    /* 4. crossover: every shape small enough to go direct, timed both ways at full size */
-    {
-        double *t_ind = calloc((size_t)n + 1, sizeof(double)), *t_dir = calloc((size_t)n + 1, sizeof(double));
-        for (size_t i = 0; i < result.count; ++i) clrnn_tuning_override(t.dev, &result.kernels[i]);
-        int ok = 1;
-        for (int pass = 0; pass < 2 && ok; ++pass) {
-            clrnn_tuning_override(t.dev, pass == 0 ? &force_indirect : &force_direct);
-            for (int i = 0; i < n && ok; ++i) {
-                const double mnk = (double)shapes.s[i].m * shapes.s[i].n * shapes.s[i].k;
-                double *dst = pass == 0 ? t_ind : t_dir;
-                if (pass == 1 && mnk >= 2048.0 * 2048 * 2048) {
-                    dst[i] = INFINITY;
-                    continue;
-                }
-                dst[i] = time_gemm(&t, &shapes.s[i], t.runs);
-                if (dst[i] < 0) ok = 0;
-                progress(&t, "crossover", 1.0, "%zux%zux%zu %s", shapes.s[i].m, shapes.s[i].n, shapes.s[i].k,
-                         pass ? "direct" : "indirect");
-            }
-        }
-        progress_done(&t);
-        if (ok) {
-            /* candidate thresholds: just above each shape's cube root, and the extremes */
-            size_t cands[MAX_SHAPES + 2];
-            int nc = 0;
-            cands[nc++] = 1;
-            cands[nc++] = 1 << 20;
-            for (int i = 0; i < n; ++i) cands[nc++] = (size_t)ceil(cbrt((double)shapes.s[i].m * shapes.s[i].n * shapes.s[i].k)) + 1;
-            size_t best_x = 1;
-            double best_cost = INFINITY;
-            for (int c = 0; c < nc; ++c) {
-                const double x3 = (double)cands[c] * cands[c] * cands[c];
-                double cost = 0;
-                for (int i = 0; i < n; ++i) {
-                    const double mnk = (double)shapes.s[i].m * shapes.s[i].n * shapes.s[i].k;
-                    cost += (mnk < x3 ? t_dir[i] : t_ind[i]) / base[i];
-                }
-                /* ties: the smaller threshold (fewer shapes on the direct path) */
-                if (cost < best_cost * (1 - 1e-9) || (cost <= best_cost && cands[c] < best_x)) {
-                    best_cost = cost;
-                    best_x = cands[c];
-                }
-            }
-            clrnn_clblast_params r;
-            set_routine(&r, best_x);
-            clrnn_tuning_put(&result, &r);
-            if (verbose)
-                for (int i = 0; i < n; ++i)
-                    fprintf(stderr, "  %zux%zux%zu indirect %.3f ms direct %.3f ms\n", shapes.s[i].m, shapes.s[i].n,
-                            shapes.s[i].k, t_ind[i], t_dir[i]);
-        }
-        free(t_ind), free(t_dir);
-    }
-
-    /* ---- final: install everything, measure at full size ---- */
-    for (size_t i = 0; i < result.count; ++i) clrnn_tuning_override(t.dev, &result.kernels[i]);
-    {
-        const gemm_shape odd = {0, 0, 77, 45, 33, 1, ""};
-        if (run_gemm(&t, &odd) != CLBlastSuccess || clFinish(t.q) != CL_SUCCESS || check_result(&t, &odd, 1 << 20) > 1e-4) {
-            fprintf(stderr, "clrnn-tune: the final parameter set computes wrong results; nothing written\n");
-            rc = 1;
-            goto done_search;
-        }
-    }
-    if (!measure_all(&t, &shapes, after, t.runs)) {
-        fprintf(stderr, "clrnn-tune: a GEMM failed with the tuned parameters; nothing written\n");
+    if (!search(&t, &shapes, quick, &result, path, no_write)) {
+        fprintf(stderr, "clrnn-tune: no parameter set worked; nothing written\n");
         rc = 1;
-        goto done_search;
+        goto done;
     }
-    printf("device: %s (%s)\ntuning took %.0f s, %d trials\n", t.info.name, t.info.platform_name,
+    {
+        const clrnn_clblast_params *sets[CLRNN_TUNING_MAX_KERNELS];
+        for (size_t i = 0; i < result.count; ++i) sets[i] = &result.kernels[i];
+        if (!evaluate(&t, sets, (int)result.count, shapes.s, n, t.runs, after)) {
+            fprintf(stderr, "clrnn-tune: the final set fails (%s); nothing written\n", t.last_fail);
+            rc = 1;
+            goto done;
+        }
+    }
+    printf("device: %s (%s)\ntuning took %.0f s, %d child runs\n", t.info.name, t.info.platform_name,
            elapsed_ms(&t) / 1e3, t.trials);
     print_comparison(&shapes, "CLBlast", base, "tuned", after);
     for (size_t i = 0; i < result.count; ++i) {
@@ -1042,10 +1169,9 @@ int main(int argc, char **argv) {
         char note[512];
         double tb = 0, ta = 0;
         for (int i = 0; i < n; ++i) tb += shapes.s[i].count * base[i], ta += shapes.s[i].count * after[i];
-        snprintf(note, sizeof note, "clrnn-tune %s: %d shapes, %d trials, %.0f s; GEMM time x%.2f vs CLBlast defaults",
+        snprintf(note, sizeof note, "clrnn-tune %s: %d shapes, %d child runs, %.0f s; GEMM time x%.2f vs CLBlast defaults",
                  clrnn_version_string(), n, t.trials, elapsed_ms(&t) / 1e3, tb / ta);
-        st = clrnn_tuning_save(path, &t.info, &result, note);
-        if (st != CLRNN_OK) {
+        if (clrnn_tuning_save(path, &t.info, &result, note) != CLRNN_OK) {
             fprintf(stderr, "clrnn-tune: %s\n", clrnn_last_error());
             rc = 1;
         } else {
@@ -1054,14 +1180,9 @@ int main(int argc, char **argv) {
     }
     if (table) print_table_rows(&result, &t.info);
 
-done_search:
-    free(sx.times), free(sd.times), free(sx.tried), free(sd.tried), free(ref_big), free(ref_small);
 done:
-    free(base), free(after), free(scratch);
-    if (t.a) clReleaseMemObject(t.a);
-    if (t.b) clReleaseMemObject(t.b);
-    if (t.c) clReleaseMemObject(t.c);
-    free(t.ha), free(t.hb), free(t.hc);
+    remove(t.set_path);
+    rmdir(tmpl);
     clrnn_context_destroy(ctx);
     return rc;
 }

@@ -66,8 +66,23 @@ if(CLRNN_BUILD_TESTS)
             $<TARGET_FILE:clrnn-bench> --cell gru --seq 2 --batch 2 --input 3 --hidden 3 --repeat 1 --json)
   set_tests_properties(bench_smoke_bad_tuning_file PROPERTIES
     PASS_REGULAR_EXPRESSION "tuning file ignored.*\"median_ms\"")
+  # A valid tuning file wins over the shipped table; one breaking a kernel's rules is rejected whole.
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/tune-smoke-good.txt
+    "clrnn-clblast-tuning-v1\n# test file\nGemmRoutine XGEMM_MIN_INDIRECT_SIZE=77\n")
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/tune-smoke-bad.txt
+    "clrnn-clblast-tuning-v1\nXgemm GEMMK=1 KREG=8 KWG=1 KWI=1 MDIMA=8 MDIMC=8 MWG=32 NDIMB=8 NDIMC=8 NWG=64 SA=0 SB=0 STRM=0 STRN=0 VWM=4 VWN=8\n")
+  add_test(NAME tune_smoke_file_applied
+    COMMAND ${CMAKE_COMMAND} -E env CLRNN_TUNING_FILE=${CMAKE_CURRENT_BINARY_DIR}/tune-smoke-good.txt
+            $<TARGET_FILE:clrnn-tune> --show)
+  set_tests_properties(tune_smoke_file_applied PROPERTIES
+    PASS_REGULAR_EXPRESSION "\\(loaded\\).*GemmRoutine +from tuning file +XGEMM_MIN_INDIRECT_SIZE=77")
+  add_test(NAME tune_smoke_file_rejected
+    COMMAND ${CMAKE_COMMAND} -E env CLRNN_TUNING_FILE=${CMAKE_CURRENT_BINARY_DIR}/tune-smoke-bad.txt
+            $<TARGET_FILE:clrnn-tune> --show)
+  set_tests_properties(tune_smoke_file_rejected PROPERTIES PASS_REGULAR_EXPRESSION "REJECTED.*MWG = NWG")
   add_test(NAME tune_smoke_show COMMAND clrnn-tune --show)
   set_tests_properties(tune_smoke_show PROPERTIES PASS_REGULAR_EXPRESSION "tuning file:")
   set_tests_properties(bench_smoke_lstm bench_smoke_gru_lbr_bidir_lengths bench_smoke_csv
-    bench_smoke_bad_tuning_file tune_smoke_show PROPERTIES ENVIRONMENT "${CLRNN_TEST_ENV}" TIMEOUT 120)
+    bench_smoke_bad_tuning_file tune_smoke_show tune_smoke_file_applied tune_smoke_file_rejected
+    PROPERTIES ENVIRONMENT "${CLRNN_TEST_ENV}" TIMEOUT 120)
 endif()
