@@ -43,6 +43,12 @@ inline float16 activate16(__global const float *acts, int dir, int slot, float16
     }
 }
 
+/* Output at a step that is not computed, by policy: the 16-lane masked_output() of common.cl. */
+inline float16 masked16(int policy, int entry, float16 h_prev, float fill) {
+    if (policy == MASKED_CARRY) return (entry & STEP_STARTED) ? h_prev : (float16)0.0f;
+    return policy == MASKED_FILL ? (float16)fill : (float16)0.0f;
+}
+
 /* Stores the first `lanes` (1..16) lanes of v at p. */
 inline void store_lanes(__global float *p, float16 v, int lanes) {
     if (lanes == 16) {
@@ -135,9 +141,7 @@ __kernel void lstm_step_tiled_##MR(                                             
             const float16 hp = vload16(0, h_prev + sidx);                                            \
             vstore16(hp, 0, h_next + sidx);                                                          \
             vstore16(cp, 0, c_next + sidx);                                                          \
-            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
-                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
-            store_lanes(yo, out, lanes);                                                             \
+            store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
             continue;                                                                                \
         }                                                                                            \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
@@ -188,9 +192,7 @@ __kernel void gru_lbr_step_tiled_##MR(                                          
         const float16 hp = vload16(0, h_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
             vstore16(hp, 0, h_next + sidx);                                                          \
-            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
-                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
-            store_lanes(yo, out, lanes);                                                             \
+            store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
             continue;                                                                                \
         }                                                                                            \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
@@ -234,8 +236,7 @@ __kernel void rnn_step_tiled_##MR(                                              
             float16 h;                                                                               \
             if (!(entry & STEP_VALID)) {                                                             \
                 h = hp;                                                                              \
-                store_lanes(yo, policy == MASKED_FILL ? (float16)fill                                \
-                                : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f, lq); \
+                store_lanes(yo, masked16(policy, entry, hp, fill), lq);                              \
             } else {                                                                                 \
                 h = activate16(acts, d, 0, vload16(q, xp) + vload16(q, b) + acc[r][q], clip);        \
                 store_lanes(yo, h, lq);                                                              \
@@ -299,9 +300,7 @@ __kernel void gru_out_step_tiled_##MR(                                          
         const float16 hp = vload16(0, h_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
             vstore16(hp, 0, h_next + sidx);                                                          \
-            float16 out = policy == MASKED_FILL ? (float16)fill                                      \
-                          : (policy == MASKED_CARRY && (entry & STEP_STARTED)) ? hp : (float16)0.0f; \
-            store_lanes(yo, out, lanes);                                                             \
+            store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
             continue;                                                                                \
         }                                                                                            \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
