@@ -2,48 +2,55 @@
  * direction in Keras go_backwards order when asked (by index, no copy), and writes the user layout.
  * src element (d, t, n, j) sits at t*st_t + n*st_n + d*st_d + j; that covers both the layer output
  * [T, N, D, Hr] and, for last-only outputs, the final states [D, N, Hr] (st_t = 0, T = 1).
- * One work-item per (k, n, t), k < cols of the output row. */
+ */
 #define MERGE_CONCAT 0
 #define MERGE_SUM 1
 #define MERGE_MUL 2
 #define MERGE_AVE 3
 #define MERGE_NONE 4
 
-inline float merge_src(__global const float *src, __global const int *tmap, __global const int *has_any,
-                       int d, int t, int n, int j, int T, int N, int st_t, int st_n, int st_d, int rev_mask,
-                       int policy, float fill) {
-    int tt = t;
-    if (rev_mask & (1 << d)) tt = tmap[(d * T + t) * N + n] & STEP_T_MASK;
-    if (has_any && !has_any[d * N + n]) return policy == MASKED_FILL ? fill : 0.0f;
-    return src[(size_t)tt * st_t + (size_t)n * st_n + (size_t)d * st_d + j];
+/* Source row of direction d for output (t, n), or NULL when the row had no computed step (last-only
+ * outputs of such rows are the masked value). */
+inline __global const float *merge_row(__global const float *src, __global const int *tmap,
+                                       __global const int *has_any, int d, int t, int n, int T, int N,
+                                       int st_t, int st_n, int st_d, int rev_mask) {
+    if (has_any && !has_any[d * N + n]) return 0;
+    const int tt = (rev_mask & (1 << d)) ? tmap[(d * T + t) * N + n] & STEP_T_MASK : t;
+    return src + (size_t)tt * st_t + (size_t)n * st_n + (size_t)d * st_d;
 }
 
+/* One work-item per output row (n, t): the row's sources are found once, then copied or combined
+ * along j (contiguous, so the compiler vectorises the inner loops). */
 __kernel void merge_outputs(const int T, const int N, const int D, const int Hr, const int mode,
                             const int batch_major, const int rev_mask, __global const int *tmap,
                             const int has_any_off, __global const float *src,
                             const int st_t, const int st_n, const int st_d, __global float *dst, const ulong dst_off,
                             const int policy, const float fill) {
-    const int k = get_global_id(0), n = get_global_id(1), t = get_global_id(2);
-    const int cols = (mode == MERGE_CONCAT || mode == MERGE_NONE) ? D * Hr : Hr;
-    if (k >= cols) return;
-    /* last-only outputs: per (d, n) "row had a computed step" flags follow the step table */
+    const int n = get_global_id(0), t = get_global_id(1);
+    if (n >= N) return;
     __global const int *ha = has_any_off >= 0 ? tmap + has_any_off : 0;
+    const float masked = policy == MASKED_FILL ? fill : 0.0f;
+    const size_t row = batch_major ? (size_t)n * T + t : (size_t)t * N + n;
     dst += dst_off;
     if (mode == MERGE_CONCAT || mode == MERGE_NONE) {
-        const int d = k / Hr, j = k % Hr;
-        const float v = merge_src(src, tmap, ha, d, t, n, j, T, N, st_t, st_n, st_d, rev_mask, policy, fill);
-        size_t o;
-        if (mode == MERGE_CONCAT)
-            o = (batch_major ? (size_t)n * T + t : (size_t)t * N + n) * cols + k;
-        else
-            o = batch_major ? (((size_t)n * T + t) * D + d) * Hr + j : (((size_t)t * D + d) * N + n) * Hr + j;
-        dst[o] = v;
+        for (int d = 0; d < D; ++d) {
+            __global const float *s = merge_row(src, tmap, ha, d, t, n, T, N, st_t, st_n, st_d, rev_mask);
+            __global float *o = dst + (mode == MERGE_CONCAT ? row * D * Hr + (size_t)d * Hr
+                                       : batch_major ? (row * D + d) * Hr : (((size_t)t * D + d) * N + n) * Hr);
+            if (s)
+                for (int j = 0; j < Hr; ++j) o[j] = s[j];
+            else
+                for (int j = 0; j < Hr; ++j) o[j] = masked;
+        }
         return;
     }
-    const float a = merge_src(src, tmap, ha, 0, t, n, k, T, N, st_t, st_n, st_d, rev_mask, policy, fill);
-    const float b = merge_src(src, tmap, ha, 1, t, n, k, T, N, st_t, st_n, st_d, rev_mask, policy, fill);
-    float v = mode == MERGE_SUM ? a + b : mode == MERGE_MUL ? a * b : (a + b) * 0.5f;
-    dst[(batch_major ? (size_t)n * T + t : (size_t)t * N + n) * cols + k] = v;
+    __global const float *a = merge_row(src, tmap, ha, 0, t, n, T, N, st_t, st_n, st_d, rev_mask);
+    __global const float *b = merge_row(src, tmap, ha, 1, t, n, T, N, st_t, st_n, st_d, rev_mask);
+    __global float *o = dst + row * Hr;
+    for (int j = 0; j < Hr; ++j) {
+        const float x = a ? a[j] : masked, y = b ? b[j] : masked;
+        o[j] = mode == MERGE_SUM ? x + y : mode == MERGE_MUL ? x * y : (x + y) * 0.5f;
+    }
 }
 
 /* dst[r, k] = v[k]: the dense layer's bias, before the GEMM accumulates into it (beta = 1). */

@@ -67,74 +67,98 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
 #define ROWS_4(X) X(0) X(1) X(2) X(3)
 #define DECL_ACC(r) float16 a##r##0 = 0.0f, a##r##1 = 0.0f, a##r##2 = 0.0f, a##r##3 = 0.0f;
 #define FMA_G1(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); }
-#define FMA_G2(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
+#define FMA_G2(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0);          \
                     a##r##1 = fma(h_, w1, a##r##1); }
-#define FMA_G3(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
+#define FMA_G3(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0);          \
                     a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); }
-#define FMA_G4(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); \
+#define FMA_G4(r) { const float16 h_ = (float16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0);          \
                     a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); a##r##3 = fma(h_, w3, a##r##3); }
 #define SAVE_ACC(r) acc[r][0] = a##r##0; acc[r][1] = a##r##1; acc[r][2] = a##r##2; acc[r][3] = a##r##3;
 /* TILED_DOT_S: the same over G of the SLOTS slots stored per k (the reset-before GRU reads z, r and
  * then n separately from one [z, r, n] packing). */
 #define TILED_DOT(MR, G, acc, RTblk, hrow, K) TILED_DOT_S(MR, G, G, acc, RTblk, hrow, K)
-#define TILED_DOT_S(MR, G, SLOTS, acc, RTblk, hrow, K)                                            \
-    {                                                                                             \
-        ROWS_##MR(DECL_ACC)                                                                       \
-        __global const float16 *W_ = (__global const float16 *)(RTblk);                           \
-        for (int k = 0; k < (K); ++k, W_ += (SLOTS)) {                                            \
-            const float16 w0 = W_[0];                                                             \
-            const float16 w1 = (G) > 1 ? W_[1 % (G)] : w0;                                        \
-            const float16 w2 = (G) > 2 ? W_[2 % (G)] : w0;                                        \
-            const float16 w3 = (G) > 3 ? W_[3 % (G)] : w0;                                        \
-            ROWS_##MR(FMA_G##G)                                                                   \
-        }                                                                                         \
-        ROWS_##MR(SAVE_ACC)                                                                       \
+#define TILED_DOT_S(MR, G, SLOTS, acc, RTblk, hrow, K)                                               \
+    {                                                                                                \
+        ROWS_##MR(DECL_ACC)                                                                          \
+        __global const float16 *W_ = (__global const float16 *)(RTblk);                              \
+        for (int k = 0; k < (K); ++k, W_ += (SLOTS)) {                                               \
+            const float16 w0 = W_[0];                                                                \
+            const float16 w1 = (G) > 1 ? W_[1 % (G)] : w0;                                           \
+            const float16 w2 = (G) > 2 ? W_[2 % (G)] : w0;                                           \
+            const float16 w3 = (G) > 3 ? W_[3 % (G)] : w0;                                           \
+            ROWS_##MR(FMA_G##G)                                                                      \
+        }                                                                                            \
+        ROWS_##MR(SAVE_ACC)                                                                          \
     }
 
-/* Work-item (jb, group, d) walks the row blocks [group * rb_per_item, ...) of the batch, MR rows at a
+/* Work-item (jb, group, d) walks the row blocks group, group + groups, ... of the batch, MR rows at a
  * time, so its block of Rᵀ (K*G*64 bytes) stays in cache across the batch instead of being streamed
- * once per row block. Rows past N alias row N-1 (computed, never stored) so the inner loop has no
- * branches. TILED_BEGIN opens the row-block loop and zeroes the accumulators; TILED_END closes it. */
+ * once per row block; striding (rather than contiguous runs) spreads long and short rows evenly over
+ * the groups when rows are in length order. Rows past N alias row N-1 (computed, never stored) so the
+ * inner loop has no branches. TILED_BEGIN opens the row-block loop; TILED_END closes it. */
 #define TILED_BEGIN(MR, G, UB) TILED_BEGIN_SRC(MR, G, UB, h_prev)
-#define TILED_BEGIN_SRC(MR, G, UB, SRC)                                                           \
-    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);              \
-    const int D = get_global_size(2), Hb = (H + (UB) - 1) / (UB), Hs = Hb * (UB);                 \
-    const int j0 = jb * (UB), lanes = min(16, H - j0);                                           \
-    const int n_rb = (N + (MR) - 1) / (MR);                                                       \
-    __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;             \
-    for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {             \
-        __global const float *hrow[MR];                                                           \
-        int any_valid_ = 0;                                                                       \
-        for (int r = 0; r < (MR); ++r) {                                                          \
-            const int n_ = perm[min(rb * (MR) + r, N - 1)];                                       \
-            hrow[r] = (SRC) + ((size_t)d * N + n_) * Hs;                                          \
-            any_valid_ |= tmap[(d * T + s) * N + n_] & STEP_VALID;                                \
-        }                                                                                         \
+#define TILED_BEGIN_SRC(MR, G, UB, SRC)                                                              \
+    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                   \
+    const int D = get_global_size(2), Hb = (H + (UB) - 1) / (UB), Hs = Hb * (UB);                    \
+    const int j0 = jb * (UB), lanes = min(16, H - j0);                                               \
+    const int n_rb = (N + (MR) - 1) / (MR);                                                          \
+    __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                \
+    for (int rb = grp; rb < n_rb; rb += (int)get_global_size(1)) {                                   \
+        __global const float *hrow[MR];                                                              \
+        int any_valid_ = 0;                                                                          \
+        for (int r = 0; r < (MR); ++r) {                                                             \
+            const int n_ = perm[min(rb * (MR) + r, N - 1)];                                          \
+            hrow[r] = (SRC) + ((size_t)d * N + n_) * Hs;                                             \
+            any_valid_ |= tmap[(d * T + s) * N + n_] & STEP_VALID;                                   \
+        }                                                                                            \
         float16 acc[MR][4];
 
 #define TILED_END }
 
-#define DEFINE_LSTM_TILED(MR)                                                                        \
-__kernel void lstm_step_tiled_##MR(                                                                  \
-    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
-    __global const int *perm,                                                                        \
-    __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
-    __global const float *bias, __global const float *peep, __global const float *acts,             \
-    __global const float *h_prev, __global const float *c_prev, __global float *h_next,              \
-    __global float *c_next, __global float *y, const int flags, const int policy, const float clip,  \
-    const float cell_clip, const float fill, const int rb_per_item) {                                                       \
-    TILED_BEGIN(MR, 4, 16)                                                                            \
+/* Row r of the current block: the batch row n, its step-table entry and time index t, the index of
+ * its 16 lanes in the state buffers. Leaves the row loop past the end of the batch. */
+#define TILED_ROW(MR, r)                                                                             \
+    if (rb * (MR) + (r) >= N) break;                                                                 \
+    const int n = perm[rb * (MR) + (r)];                                                             \
+    const int entry = tmap[(d * T + s) * N + n];                                                     \
+    const int t = entry & STEP_T_MASK;                                                               \
+    const size_t sidx = ((size_t)d * N + n) * Hs + j0;
+
+/* Each cell's step is written once, as a body over (s, h_prev, h_next[, c_prev, c_next]), and
+ * instantiated twice:
+ *   <cell>_step_tiled_MR  one launch per step s0 (the host swaps the state buffers);
+ *   <cell>_scan_tiled_MR  the persistent scan: one launch loops over steps [s0, s1) (all T of them
+ *                         once the host has chosen this kernel for the shape). Its work-group is
+ *                         every block jb of one row group and direction, which owns those rows'
+ *                         states outright, so a work-group barrier is the only synchronisation a
+ *                         step needs (rows are independent: no global barrier). Launched with
+ *                         local size (Hb, 1, 1). Step s reads the a buffers when s is even, the b
+ *                         buffers when odd, like the step kernels, so the two can take turns.
+ * The arithmetic of the two is the same instruction for instruction, so results are bitwise equal. */
+#define SCAN_STATES(s, a, b) (((s) & 1) ? (b) : (a))
+
+#define LSTM_TILED_PARAMS                                                                            \
+    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
+    __global const int *tmap,                                                                        \
+    __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
+    __global const float *RTp, __global const float *bias, __global const float *peep,               \
+    __global const float *acts, __global float *h_a, __global float *c_a, __global float *h_b,       \
+    __global float *c_b, __global float *y, const int flags, const int policy, const float clip,     \
+    const float cell_clip, const float fill
+
+#define LSTM_TILED_STEP(MR, S_, HP_, CP_, HN_, CN_)                                                  \
+    {                                                                                                \
+    const int s = (S_);                                                                              \
+    __global const float *h_prev = (HP_), *c_prev = (CP_);                                           \
+    __global float *h_next = (HN_), *c_next = (CN_);                                                 \
+    TILED_BEGIN(MR, 4, 16)                                                                           \
     if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     const float16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);    \
     __global const float *P = peep + (size_t)d * 3 * Hs + j0;                                        \
     const float16 Pi = vload16(0, P), Pf = vload16(0, P + Hs), Po = vload16(0, P + 2 * Hs);          \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        if (rb * (MR) + r >= N) break;                                                               \
-        const int n = perm[rb * (MR) + r];                                                           \
-        const int entry = tmap[(d * T + s) * N + n];                                                 \
-        const int t = entry & STEP_T_MASK;                                                           \
-        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        TILED_ROW(MR, r)                                                                             \
         __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
         const float16 cp = vload16(0, c_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
@@ -167,27 +191,39 @@ __kernel void lstm_step_tiled_##MR(                                             
         store_lanes(yo, h, lanes);                                                                   \
     }                                                                                                \
     TILED_END                                                                                        \
+    }
+
+#define DEFINE_LSTM_TILED(MR)                                                                        \
+__kernel void lstm_step_tiled_##MR(LSTM_TILED_PARAMS) LSTM_TILED_STEP(MR, s0, h_a, c_a, h_b, c_b)    \
+__kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                                              \
+    for (int step = s0; step < s1; ++step) {                                                         \
+        LSTM_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, c_a, c_b),          \
+                        SCAN_STATES(step, h_b, h_a), SCAN_STATES(step, c_b, c_a))                    \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
+    }                                                                                                \
 }
 
-#define DEFINE_GRU_LBR_TILED(MR)                                                                     \
-__kernel void gru_lbr_step_tiled_##MR(                                                               \
-    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
-    __global const int *perm,                                                                        \
-    __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
-    __global const float *bias, __global const float *acts, __global const float *h_prev,           \
-    __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
-    const int rb_per_item) { \
-    TILED_BEGIN(MR, 3, 16)                                                                            \
+/* Shared by the linear-before-reset GRU and the vanilla RNN: one state. */
+#define H_TILED_PARAMS                                                                               \
+    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
+    __global const int *tmap,                                                                        \
+    __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
+    __global const float *RTp, __global const float *bias, __global const float *acts,               \
+    __global float *h_a, __global float *h_b, __global float *y, const int policy, const float clip, \
+    const float fill
+
+#define GRU_LBR_TILED_STEP(MR, S_, HP_, HN_)                                                         \
+    {                                                                                                \
+    const int s = (S_);                                                                              \
+    __global const float *h_prev = (HP_);                                                            \
+    __global float *h_next = (HN_);                                                                  \
+    TILED_BEGIN(MR, 3, 16)                                                                           \
     if (any_valid_) TILED_DOT(MR, 3, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                 \
     const float16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);                        \
     const float16 rbn = vload16(2, b + (size_t)Hb * 48);                                             \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        if (rb * (MR) + r >= N) break;                                                               \
-        const int n = perm[rb * (MR) + r];                                                           \
-        const int entry = tmap[(d * T + s) * N + n];                                                 \
-        const int t = entry & STEP_T_MASK;                                                           \
-        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        TILED_ROW(MR, r)                                                                             \
         __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
         const float16 hp = vload16(0, h_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
@@ -196,7 +232,7 @@ __kernel void gru_lbr_step_tiled_##MR(                                          
             continue;                                                                                \
         }                                                                                            \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                         \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                          \
         const float16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);             \
         const float16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);            \
         const float16 nn = activate16(acts, d, 1, vload16(2, xp) + bn + rr * (acc[r][2] + rbn), clip); \
@@ -205,34 +241,27 @@ __kernel void gru_lbr_step_tiled_##MR(                                          
         store_lanes(yo, h, lanes);                                                                   \
     }                                                                                                \
     TILED_END                                                                                        \
-}
+    }
 
 /* The vanilla RNN has one gate, so a block holds 64 units as 4 slots of 16 (UB = 64): the micro-kernel
  * keeps its 4 loads : 16 FMAs ratio instead of 1 : 4. */
-#define DEFINE_RNN_TILED(MR)                                                                         \
-__kernel void rnn_step_tiled_##MR(                                                                   \
-    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
-    __global const int *perm,                                                                        \
-    __global const float *x_proj, const int xp_batch_major, __global const float *RTp,               \
-    __global const float *bias, __global const float *acts, __global const float *h_prev,           \
-    __global float *h_next, __global float *y, const int policy, const float clip, const float fill,   \
-    const int rb_per_item) {                                                                         \
+#define RNN_TILED_STEP(MR, S_, HP_, HN_)                                                             \
+    {                                                                                                \
+    const int s = (S_);                                                                              \
+    __global const float *h_prev = (HP_);                                                            \
+    __global float *h_next = (HN_);                                                                  \
     TILED_BEGIN(MR, 4, 64)                                                                           \
     if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        if (rb * (MR) + r >= N) break;                                                               \
-        const int n = perm[rb * (MR) + r];                                                           \
-        const int entry = tmap[(d * T + s) * N + n];                                                 \
-        const int t = entry & STEP_T_MASK;                                                           \
+        TILED_ROW(MR, r)                                                                             \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 64;                         \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 64;                          \
         for (int q = 0; q < 4; ++q) {                                                                \
             const int jq = j0 + 16 * q, lq = min(16, H - jq);                                        \
             if (lq <= 0) break;                                                                      \
-            const size_t sidx = ((size_t)d * N + n) * Hs + jq;                                       \
             __global float *yo = y + (((size_t)t * N + n) * D + d) * H + jq;                         \
-            const float16 hp = vload16(0, h_prev + sidx);                                            \
+            const float16 hp = vload16(0, h_prev + sidx + 16 * q);                                   \
             float16 h;                                                                               \
             if (!(entry & STEP_VALID)) {                                                             \
                 h = hp;                                                                              \
@@ -241,61 +270,64 @@ __kernel void rnn_step_tiled_##MR(                                              
                 h = activate16(acts, d, 0, vload16(q, xp) + vload16(q, b) + acc[r][q], clip);        \
                 store_lanes(yo, h, lq);                                                              \
             }                                                                                        \
-            vstore16(h, 0, h_next + sidx);                                                           \
+            vstore16(h, 0, h_next + sidx + 16 * q);                                                  \
         }                                                                                            \
     }                                                                                                \
     TILED_END                                                                                        \
+    }
+
+#define DEFINE_H_TILED(cell, STEP, MR)                                                               \
+__kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) STEP(MR, s0, h_a, h_b)                          \
+__kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                                               \
+    for (int step = s0; step < s1; ++step) {                                                         \
+        STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))                     \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
+    }                                                                                                \
 }
 
-
 /* Reset-before GRU (ONNX lbr=0, Keras reset_after=False, TF1 GRUCell): R_n multiplies r (.) h_prev,
- * which needs the whole r first, so a step is two launches over the [z, r, n] packing: the gates
- * (z to zbuf, r (.) h_prev to rh), then n and h from rh. */
-#define DEFINE_GRU_GATES_TILED(MR)                                                                   \
-__kernel void gru_gates_step_tiled_##MR(                                                             \
-    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
+ * which needs the whole r first, so a step is two phases over the [z, r, n] packing: the gates
+ * (z to zbuf, r (.) h_prev to rh), then n and h from rh. Two launches per step, or two barriers per
+ * step of the persistent scan. */
+#define GRU_TILED_PARAMS                                                                             \
+    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
+    __global const int *tmap,                                                                        \
     __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
     __global const float *RTp, __global const float *bias, __global const float *acts,               \
-    __global const float *h_prev, __global float *zbuf, __global float *rh, const float clip,        \
-    const int rb_per_item) {                                                                         \
+    __global float *h_a, __global float *h_b, __global float *zbuf, __global float *rh,              \
+    __global float *y, const int policy, const float clip, const float fill
+
+#define GRU_GATES_TILED_STEP(MR, S_, HP_)                                                            \
+    {                                                                                                \
+    const int s = (S_);                                                                              \
+    __global const float *h_prev = (HP_);                                                            \
     TILED_BEGIN(MR, 3, 16)                                                                           \
     if (any_valid_) TILED_DOT_S(MR, 2, 3, acc, RTblk, hrow, K)                                       \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                 \
     const float16 bz = vload16(0, b), br = vload16(1, b);                                            \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        if (rb * (MR) + r >= N) break;                                                               \
-        const int n = perm[rb * (MR) + r];                                                           \
-        const int entry = tmap[(d * T + s) * N + n];                                                 \
+        TILED_ROW(MR, r)                                                                             \
         if (!(entry & STEP_VALID)) continue;                                                         \
-        const int t = entry & STEP_T_MASK;                                                           \
-        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                         \
+        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                          \
         const float16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);             \
         const float16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);            \
         vstore16(z, 0, zbuf + sidx);                                                                 \
         vstore16(rr * vload16(0, h_prev + sidx), 0, rh + sidx);                                      \
     }                                                                                                \
     TILED_END                                                                                        \
-}
+    }
 
-#define DEFINE_GRU_OUT_TILED(MR)                                                                     \
-__kernel void gru_out_step_tiled_##MR(                                                               \
-    const int s, const int T, const int N, const int H, const int K, __global const int *tmap,       \
-    __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
-    __global const float *RTp, __global const float *bias, __global const float *acts,               \
-    __global const float *h_prev, __global const float *zbuf, __global const float *rh,             \
-    __global float *h_next, __global float *y, const int policy, const float clip, const float fill, \
-    const int rb_per_item) {                                                                         \
+#define GRU_OUT_TILED_STEP(MR, S_, HP_, HN_)                                                         \
+    {                                                                                                \
+    const int s = (S_);                                                                              \
+    __global const float *h_prev = (HP_);                                                            \
+    __global float *h_next = (HN_);                                                                  \
     TILED_BEGIN_SRC(MR, 3, 16, rh)                                                                   \
     if (any_valid_) TILED_DOT_S(MR, 1, 3, acc, RTblk + 32, hrow, K)                                  \
     const float16 bn = vload16(2, bias + ((size_t)d * 2 * Hb + jb) * 48);                            \
     for (int r = 0; r < (MR); ++r) {                                                                 \
-        if (rb * (MR) + r >= N) break;                                                               \
-        const int n = perm[rb * (MR) + r];                                                           \
-        const int entry = tmap[(d * T + s) * N + n];                                                 \
-        const int t = entry & STEP_T_MASK;                                                           \
-        const size_t sidx = ((size_t)d * N + n) * Hs + j0;                                           \
+        TILED_ROW(MR, r)                                                                             \
         __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
         const float16 hp = vload16(0, h_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
@@ -304,7 +336,7 @@ __kernel void gru_out_step_tiled_##MR(                                          
             continue;                                                                                \
         }                                                                                            \
         const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        const float16 xn = vload16(2, x_proj + ((row * D + d) * Hb + jb) * 48);                     \
+        const float16 xn = vload16(2, x_proj + ((row * D + d) * Hb + jb) * 48);                      \
         const float16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);                        \
         const float16 z = vload16(0, zbuf + sidx);                                                   \
         const float16 h = (1.0f - z) * nn + z * hp;                                                  \
@@ -312,19 +344,28 @@ __kernel void gru_out_step_tiled_##MR(                                          
         store_lanes(yo, h, lanes);                                                                   \
     }                                                                                                \
     TILED_END                                                                                        \
-}
+    }
 
-DEFINE_GRU_GATES_TILED(1)
-DEFINE_GRU_GATES_TILED(4)
-DEFINE_GRU_OUT_TILED(1)
-DEFINE_GRU_OUT_TILED(4)
+#define DEFINE_GRU_TILED(MR)                                                                         \
+__kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) GRU_GATES_TILED_STEP(MR, s0, h_a)          \
+__kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) GRU_OUT_TILED_STEP(MR, s0, h_a, h_b)         \
+__kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                                                \
+    for (int step = s0; step < s1; ++step) {                                                         \
+        GRU_GATES_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b))                                  \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
+        GRU_OUT_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))       \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
+    }                                                                                                \
+}
 
 DEFINE_LSTM_TILED(1)
 DEFINE_LSTM_TILED(4)
-DEFINE_GRU_LBR_TILED(1)
-DEFINE_GRU_LBR_TILED(4)
-DEFINE_RNN_TILED(1)
-DEFINE_RNN_TILED(4)
+DEFINE_H_TILED(gru_lbr, GRU_LBR_TILED_STEP, 1)
+DEFINE_H_TILED(gru_lbr, GRU_LBR_TILED_STEP, 4)
+DEFINE_H_TILED(rnn, RNN_TILED_STEP, 1)
+DEFINE_H_TILED(rnn, RNN_TILED_STEP, 4)
+DEFINE_GRU_TILED(1)
+DEFINE_GRU_TILED(4)
 
 /* Input projection for the tiled plan: x_proj[row][d][jb][g][16] = X[row] · Wᵀ for every needed
  * (t, n) row at once — the same micro-kernel as the steps, with K = the layer's input size and WTp laid out
@@ -332,22 +373,22 @@ DEFINE_RNN_TILED(4)
  * stays in cache. */
 #define DEFINE_XPROJ_TILED(G)                                                                        \
 __kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, const int Hb, const int K, \
-                              __global const float *x, const ulong x_off, __global const float *RTp,  \
-                              __global float *x_proj, __global const int *perm,                       \
-                              __global const int *row_needed, const int rb_per_item) {                \
-    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                 \
-    const int D = get_global_size(2);                                                               \
-    const int rb_per_t = (N + 3) / 4, n_rb = T * rb_per_t;                                          \
+                              __global const float *x, const ulong x_off, __global const float *RTp, \
+                              __global float *x_proj, __global const int *perm,                      \
+                              __global const int *row_needed, const int rb_per_item) {               \
+    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                   \
+    const int D = get_global_size(2);                                                                \
+    const int rows = T * N, n_rb = (rows + 3) / 4;                                                   \
     __global const float *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                \
     x += x_off;                                                                                      \
     for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {                \
-        /* block = 4 rows of one time step, in length order */                                      \
-        const int t = rb / rb_per_t, i0 = (rb % rb_per_t) * 4;                                       \
+        /* block = 4 consecutive rows of the (t, rows in length order) sequence; past the end, the   \
+         * last row again (computed, not stored). Small batches thus fill blocks across steps. */    \
         __global const float *hrow[4];                                                               \
         size_t xrow[4];                                                                              \
         int any = 0;                                                                                 \
         for (int r = 0; r < 4; ++r) {                                                                \
-            const int n = perm[min(i0 + r, N - 1)];                                                  \
+            const int i = min(rb * 4 + r, rows - 1), t = i / N, n = perm[i % N];                     \
             xrow[r] = batch_major ? (size_t)n * T + t : (size_t)t * N + n;                           \
             hrow[r] = x + xrow[r] * K;                                                               \
             any |= row_needed[(size_t)t * N + n];                                                    \
@@ -355,7 +396,7 @@ __kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, c
         if (!any) continue;                                                                          \
         float16 acc[4][4];                                                                           \
         TILED_DOT(4, G, acc, RTblk, hrow, K)                                                         \
-        for (int r = 0; r < 4 && i0 + r < N; ++r) {                                                  \
+        for (int r = 0; r < 4 && rb * 4 + r < rows; ++r) {                                           \
             __global float16 *o = (__global float16 *)(x_proj + ((xrow[r] * D + d) * Hb + jb) * (G) * 16); \
             for (int g = 0; g < (G); ++g) o[g] = acc[r][g];                                          \
         }                                                                                            \

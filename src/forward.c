@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------------------------------
  * Step table
@@ -490,7 +491,7 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     }
     const clrnn_kernel_id id = r->Gs == 4 ? CLRNN_K_xproj_tiled_4 : CLRNN_K_xproj_tiled_3;
     int groups, rb_per_item;
-    tiled_groups(r, T * ((N + 3) / 4), r->Hb * r->D, &groups, &rb_per_item);
+    tiled_groups(r, (T * N + 3) / 4, r->Hb * r->D, &groups, &rb_per_item);
     kargs a = begin(ctx, id, "xproj_tiled");
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, r->Hb), a_int(&a, I), a_mem(&a, in);
     a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.perm);
@@ -498,40 +499,161 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     return launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
 }
 
-/* Tiled reset-before GRU: per step, the gate launch (z, r (.) h_prev) then the output launch. */
-static clrnn_status scan_gru_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int mr,
-                                   int *final_idx) {
+/* The tiled plan's scan kernels by cell, as [MR = 1, MR = 4]: the persistent scan, and the step
+ * kernel(s) it replaces (the reset-before GRU's step is two launches: gates, then output). */
+typedef struct tiled_kernels {
+    clrnn_kernel_id scan[2], step[2], step2[2];
+    int n_steps; /* launches per step */
+} tiled_kernels;
+
+static tiled_kernels tiled_kernels_for(const clrnn_rnn_desc *d) {
+    if (d->cell == CLRNN_CELL_LSTM)
+        return (tiled_kernels){{CLRNN_K_lstm_scan_tiled_1, CLRNN_K_lstm_scan_tiled_4},
+                               {CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4}, {0, 0}, 1};
+    if (d->cell == CLRNN_CELL_RNN)
+        return (tiled_kernels){{CLRNN_K_rnn_scan_tiled_1, CLRNN_K_rnn_scan_tiled_4},
+                               {CLRNN_K_rnn_step_tiled_1, CLRNN_K_rnn_step_tiled_4}, {0, 0}, 1};
+    if (d->linear_before_reset)
+        return (tiled_kernels){{CLRNN_K_gru_lbr_scan_tiled_1, CLRNN_K_gru_lbr_scan_tiled_4},
+                               {CLRNN_K_gru_lbr_step_tiled_1, CLRNN_K_gru_lbr_step_tiled_4}, {0, 0}, 1};
+    return (tiled_kernels){{CLRNN_K_gru_scan_tiled_1, CLRNN_K_gru_scan_tiled_4},
+                           {CLRNN_K_gru_gates_step_tiled_1, CLRNN_K_gru_gates_step_tiled_4},
+                           {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_4}, 2};
+}
+
+/* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), with the
+ * state buffers (a, b): the step kernels read a and write b, the scan starts from a. */
+static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
+                        int a_idx) {
     const clrnn_rnn_desc *d = &r->desc;
-    clrnn_context *ctx = r->ctx;
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
-    cl_mem *h = ws->h[l];
-    kargs g = begin(ctx, mr == 4 ? CLRNN_K_gru_gates_step_tiled_4 : CLRNN_K_gru_gates_step_tiled_1, "gru_gates_step_tiled");
-    kargs o = begin(ctx, mr == 4 ? CLRNN_K_gru_out_step_tiled_4 : CLRNN_K_gru_out_step_tiled_1, "gru_out_step_tiled");
-    int groups, rb_per_item;
-    tiled_groups(r, (N + mr - 1) / mr, r->Hb * r->D, &groups, &rb_per_item);
-    const int H = d->hidden_size;
-    a_int(&g, 0), a_int(&g, T), a_int(&g, N), a_int(&g, H), a_int(&g, H), a_mem(&g, ws->tmap), a_mem(&g, ws->perm);
-    a_mem(&g, ws->x_proj), a_int(&g, xp_batch_major), a_mem(&g, dw->RT[l]), a_mem(&g, dw->bias[l]);
-    a_mem(&g, dw->acts), a_mem(&g, h[0]), a_mem(&g, ws->zbuf), a_mem(&g, ws->h_raw), a_flt(&g, d->clip);
-    a_int(&g, rb_per_item);
-    a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, H), a_int(&o, H), a_mem(&o, ws->tmap), a_mem(&o, ws->perm);
-    a_mem(&o, ws->x_proj), a_int(&o, xp_batch_major), a_mem(&o, dw->RT[l]), a_mem(&o, dw->bias[l]);
-    a_mem(&o, dw->acts), a_mem(&o, h[0]), a_mem(&o, ws->zbuf), a_mem(&o, ws->h_raw), a_mem(&o, h[1]);
-    a_mem(&o, y_layer), a_int(&o, (int)d->masked_output), a_flt(&o, d->clip), a_flt(&o, d->masked_fill_value);
-    a_int(&o, rb_per_item);
-    clrnn_status st = CLRNN_OK;
-    for (int s = 0; s < T && st == CLRNN_OK; ++s) {
-        a_set_int(&g, 0, s);
-        a_set_mem(&g, 12, h[s & 1]);
-        a_set_int(&o, 0, s);
-        a_set_mem(&o, 12, h[s & 1]);
-        a_set_mem(&o, 15, h[(s + 1) & 1]);
-        st = launch(ctx, &g, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
-        if (st == CLRNN_OK) st = launch(ctx, &o, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+    const int b_idx = a_idx ^ 1;
+    kargs a = begin(r->ctx, id, "tiled scan");
+    a_int(&a, 0), a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, d->hidden_size), a_int(&a, r->Hr);
+    a_mem(&a, ws->tmap);
+    a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
+    a_mem(&a, dw->bias[l]);
+    if (d->cell == CLRNN_CELL_LSTM) {
+        a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
+        a_mem(&a, ws->h[l][a_idx]), a_mem(&a, ws->c[l][a_idx]), a_mem(&a, ws->h[l][b_idx]), a_mem(&a, ws->c[l][b_idx]);
+        a_mem(&a, y_layer), a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0));
+        a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip);
+    } else {
+        a_mem(&a, dw->acts), a_mem(&a, ws->h[l][a_idx]), a_mem(&a, ws->h[l][b_idx]);
+        if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
+        a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip);
     }
-    *final_idx = T & 1;
+    a_flt(&a, d->masked_fill_value);
+    return a;
+}
+
+/* Row groups of the persistent scan: a work-group runs on one compute unit and owns its rows for
+ * all T steps, so one group per compute unit and direction (each group streams all of Rᵀ once per
+ * step). */
+static int scan_groups(const clrnn_rnn *r, int n_rb) {
+    int g = ((int)r->ctx->info.compute_units + r->D - 1) / r->D;
+    if (r->tiled_groups > 0) g = r->tiled_groups;
+    return g < 1 ? 1 : g > n_rb ? n_rb : g;
+}
+
+/* Whether the persistent scan can run: its work-group is the Hb blocks of one row group. */
+static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
+    size_t kmax = 0;
+    return clGetKernelWorkGroupInfo(r->ctx->kernels[id], r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
+                                    &kmax, NULL) == CL_SUCCESS &&
+           (size_t)r->Hb <= kmax;
+}
+
+/* Steps [s0, s1) of layer l in the tiled plan: the persistent scan (one launch) or one launch (two
+ * for the reset-before GRU) per step. Both run the same arithmetic on the same state buffers (step
+ * s reads buffer s & 1), so they can take turns within one layer and give bitwise equal results. */
+static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
+                                     int persistent, int s0, int s1) {
+    clrnn_context *ctx = r->ctx;
+    /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
+    const int m = N >= 8 ? 1 : 0, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
+    const tiled_kernels tk = tiled_kernels_for(&r->desc);
+    if (s0 >= s1) return CLRNN_OK;
+    if (persistent) {
+        kargs a = tiled_args(r, tk.scan[m], l, T, N, xp_batch_major, y_layer, 0);
+        a_set_int(&a, 0, s0), a_set_int(&a, 1, s1);
+        return launch(ctx, &a, (size_t)r->Hb, (size_t)scan_groups(r, n_rb), (size_t)r->D, (size_t)r->Hb);
+    }
+    /* Fewest row groups that still give every compute unit two work-items: each work-item then
+     * keeps its slice of Rᵀ in cache across more of the batch. */
+    int groups, rb_per_item;
+    tiled_groups(r, n_rb, r->Hb * r->D, &groups, &rb_per_item);
+    clrnn_status st = CLRNN_OK;
+    for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
+        /* the states alternate: step s reads buffer s & 1 (arguments are re-set, they are cheap) */
+        kargs a = tiled_args(r, tk.step[m], l, T, N, xp_batch_major, y_layer, s & 1);
+        a_set_int(&a, 0, s);
+        st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+        if (tk.n_steps == 2 && st == CLRNN_OK) {
+            a = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, s & 1);
+            a_set_int(&a, 0, s);
+            st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+        }
+    }
     return st;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static clrnn_status finish(clrnn_context *ctx) {
+    const cl_int err = clFinish(ctx->queue);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clFinish", "timing the scan variants");
+}
+
+const clrnn_scan_choice *clrnn_scan_memo_find(const clrnn_rnn *r, int N) {
+    for (int i = 0; i < CLRNN_SCAN_MEMO; ++i)
+        if (r->scan_memo[i].N == N && r->scan_memo[i].mode) return &r->scan_memo[i];
+    return NULL;
+}
+
+/* One layer of the tiled plan. Which scan is faster depends on the device and the shape (the
+ * persistent scan saves a launch per step but runs a row group on one compute unit, streaming all
+ * of Rᵀ there), so it is measured, once per batch size, on the first call that has the steps to
+ * spare: after a warm-up step of each, steps run as A B B A chunks of k steps (A = a launch per
+ * step, B = persistent), which cancels a cost that drifts linearly over time (rows finishing), and
+ * the faster takes the remaining steps. No work is repeated: the chunks are the layer's own steps.
+ * CLRNN_SCAN=steps|persistent forces one; short calls before a measurement use a launch per step. */
+static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer) {
+    const tiled_kernels tk = tiled_kernels_for(&r->desc);
+    int mode = r->scan_mode;
+    if (!scan_fits(r, tk.scan[N >= 8])) mode = CLRNN_SCAN_STEPS;
+    const clrnn_scan_choice *known = clrnn_scan_memo_find(r, N);
+    if (!mode && known) mode = known->mode;
+    const int k = (T - 2) / 4 < 8 ? (T - 2) / 4 : 8;
+    if (mode || k < 2) return scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, mode == CLRNN_SCAN_PERSISTENT, 0, T);
+
+    clrnn_status st;
+    double t[4];
+    const int s[5] = {2, 2 + k, 2 + 3 * k, 2 + 4 * k, T};
+    if ((st = scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, 0, 0, 1)) != CLRNN_OK ||
+        (st = scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, 1, 1, 2)) != CLRNN_OK ||
+        (st = finish(r->ctx)) != CLRNN_OK)
+        return st;
+    for (int c = 0; c < 3; ++c) {
+        t[c] = now_ms();
+        if ((st = scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, c == 1, s[c], s[c + 1])) != CLRNN_OK ||
+            (st = finish(r->ctx)) != CLRNN_OK)
+            return st;
+    }
+    t[3] = now_ms();
+    clrnn_scan_choice *memo = &r->scan_memo[r->scan_memo_next];
+    r->scan_memo_next = (r->scan_memo_next + 1) % CLRNN_SCAN_MEMO;
+    memo->N = N;
+    memo->steps_timed = 2 * k;
+    memo->ms_steps = (t[1] - t[0]) + (t[3] - t[2]);
+    memo->ms_persistent = t[2] - t[1];
+    memo->mode = memo->ms_persistent < memo->ms_steps ? CLRNN_SCAN_PERSISTENT : CLRNN_SCAN_STEPS;
+    return scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, memo->mode == CLRNN_SCAN_PERSISTENT, s[3], s[4]);
 }
 
 /* One layer's recurrence over all T steps, both directions in each launch. */
@@ -547,46 +669,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
     cl_mem *h = ws->h[l], *c = ws->c[l];
 
     if (r->tiled) {
-        /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
-        const int mr = N >= 8 ? 4 : 1;
-        const int lstm = d->cell == CLRNN_CELL_LSTM, rnn = d->cell == CLRNN_CELL_RNN;
-        if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset)
-            return scan_gru_tiled(r, l, T, N, xp_batch_major, y_layer, mr, final_idx);
-        clrnn_kernel_id id = lstm ? (mr == 4 ? CLRNN_K_lstm_step_tiled_4 : CLRNN_K_lstm_step_tiled_1)
-                             : rnn ? (mr == 4 ? CLRNN_K_rnn_step_tiled_4 : CLRNN_K_rnn_step_tiled_1)
-                                   : (mr == 4 ? CLRNN_K_gru_lbr_step_tiled_4 : CLRNN_K_gru_lbr_step_tiled_1);
-        kargs a = begin(ctx, id, "step_tiled");
-        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
-        a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
-        cl_uint h_arg;
-        if (lstm) {
-            a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
-            h_arg = a.i;
-            a_mem(&a, h[0]), a_mem(&a, c[0]), a_mem(&a, h[1]), a_mem(&a, c[1]), a_mem(&a, y_layer);
-            a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0)), a_int(&a, policy), a_flt(&a, d->clip);
-            a_flt(&a, d->cell_clip), a_flt(&a, fill);
-        } else {
-            a_mem(&a, dw->acts);
-            h_arg = a.i;
-            a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, y_layer), a_int(&a, policy), a_flt(&a, d->clip), a_flt(&a, fill);
-        }
-        /* Fewest row groups that still give every compute unit two work-items: each work-item then
-         * keeps its slice of Rᵀ in cache across more of the batch. */
-        int groups, rb_per_item;
-        tiled_groups(r, (N + mr - 1) / mr, r->Hb * D, &groups, &rb_per_item);
-        a_int(&a, rb_per_item);
-        const size_t rows = (size_t)groups;
-        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
-            const int cur = s & 1, nxt = (s + 1) & 1;
-            a_set_int(&a, 0, s);
-            if (lstm) {
-                a_set_mem(&a, h_arg, h[cur]), a_set_mem(&a, h_arg + 1, c[cur]);
-                a_set_mem(&a, h_arg + 2, h[nxt]), a_set_mem(&a, h_arg + 3, c[nxt]);
-            } else {
-                a_set_mem(&a, h_arg, h[cur]), a_set_mem(&a, h_arg + 1, h[nxt]);
-            }
-            st = launch(ctx, &a, (size_t)r->Hb, rows, (size_t)D, 1);
-        }
+        st = scan_tiled(r, l, T, N, xp_batch_major, y_layer);
     } else if (d->cell == CLRNN_CELL_RNN || (d->cell == CLRNN_CELL_GRU && d->linear_before_reset)) {
         const int rnn = d->cell == CLRNN_CELL_RNN;
         kargs a = begin(ctx, rnn ? CLRNN_K_rnn_step : CLRNN_K_gru_lbr_step, rnn ? "rnn_step" : "gru_lbr_step");
@@ -662,27 +745,34 @@ static clrnn_status emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, c
     const int N = args->batch, D = r->D, Hr = r->Hr;
     const int dense = d->dense_size > 0;
     const size_t rows = (size_t)T_out * N;
-    const int cols = (D == 2 && d->merge == CLRNN_MERGE_NONE) ? D * Hr : r->Hm;
     const int mode = D == 1 ? CLRNN_MERGE_CONCAT : (int)d->merge;
     const size_t out_bytes = rows * (size_t)r->O * sizeof(float);
+    /* One direction, time-major (or a single row or step), in order: the layer output already is
+     * the user layout, so it is read (or fed to the dense layer) as it is, with no merge pass. */
+    const int identity = D == 1 && rev_mask == 0 && has_any_off < 0 && (!batch_major || N == 1 || T_out == 1) &&
+                         st_n == Hr && (size_t)st_t == (size_t)N * Hr;
     /* Where the merge writes: the dense input, the user's device buffer, or host staging. */
     cl_mem merge_dst;
     size_t merge_off = 0;
-    if (dense)
+    if (identity)
+        merge_dst = src;
+    else if (dense)
         merge_dst = r->ws.dense_in;
     else if (args->y.mem) {
         merge_dst = args->y.mem;
         merge_off = args->y.offset / sizeof(float);
     } else
         merge_dst = r->ws.y_out;
-    kargs m = begin(ctx, CLRNN_K_merge_outputs, "merge_outputs");
-    a_int(&m, T_out), a_int(&m, N), a_int(&m, D), a_int(&m, Hr), a_int(&m, mode), a_int(&m, batch_major);
-    a_int(&m, rev_mask), a_mem(&m, r->ws.tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
-    a_int(&m, st_n), a_int(&m, st_d), a_mem(&m, merge_dst), a_ulong(&m, merge_off), a_int(&m, (int)d->masked_output);
-    a_flt(&m, d->masked_fill_value);
-    const size_t lws = step_lws(ctx, m.k, cols);
-    clrnn_status st = launch(ctx, &m, (size_t)cols, (size_t)N, (size_t)T_out, lws);
-    if (st != CLRNN_OK) return st;
+    clrnn_status st = CLRNN_OK;
+    if (!identity) {
+        kargs m = begin(ctx, CLRNN_K_merge_outputs, "merge_outputs");
+        a_int(&m, T_out), a_int(&m, N), a_int(&m, D), a_int(&m, Hr), a_int(&m, mode), a_int(&m, batch_major);
+        a_int(&m, rev_mask), a_mem(&m, r->ws.tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
+        a_int(&m, st_n), a_int(&m, st_d), a_mem(&m, merge_dst), a_ulong(&m, merge_off), a_int(&m, (int)d->masked_output);
+        a_flt(&m, d->masked_fill_value);
+        st = launch(ctx, &m, (size_t)N, (size_t)T_out, 1, step_lws(ctx, m.k, N));
+        if (st != CLRNN_OK) return st;
+    }
     if (dense) {
         cl_mem out = args->y.mem ? args->y.mem : r->ws.y_out;
         const size_t off = args->y.mem ? args->y.offset / sizeof(float) : 0;
@@ -693,11 +783,14 @@ static clrnn_status emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, c
         if (f.err != CL_SUCCESS) return clrnn_fail_cl(f.err, "clSetKernelArg", "fill_rows");
         cl_int err = clEnqueueNDRangeKernel(ctx->queue, f.k, 2, NULL, global, local, 0, NULL, NULL);
         if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "fill_rows");
-        st = clrnn_sgemm_locked(ctx, 0, 0, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, r->ws.dense_in, 0, (size_t)r->Hm,
+        st = clrnn_sgemm_locked(ctx, 0, 0, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, merge_dst, 0, (size_t)r->Hm,
                                 r->dw.denseT, 0, (size_t)r->O, 1.0f, out, off, (size_t)r->O);
         if (st != CLRNN_OK) return st;
+        if (args->y.host) st = store_tensor(ctx, r->ws.y_out, 0, &args->y, 0, out_bytes);
+        return st;
     }
-    if (args->y.host) st = store_tensor(ctx, r->ws.y_out, 0, &args->y, 0, out_bytes);
+    /* the merge wrote a device y in place; otherwise y is read or copied from where it is */
+    if (identity || args->y.host) st = store_tensor(ctx, merge_dst, 0, &args->y, 0, out_bytes);
     return st;
 }
 

@@ -148,6 +148,18 @@ typedef struct clrnn_device_weights {
     cl_mem dense_b;                 /* [O] */
 } clrnn_device_weights;
 
+/* How the tiled plan runs a layer's recurrence (cl/step_tiled.cl). */
+#define CLRNN_SCAN_STEPS 1      /* one launch per step */
+#define CLRNN_SCAN_PERSISTENT 2 /* one launch looping over all steps */
+
+/* A measured scan choice for one batch size (forward.c, scan_tiled). */
+typedef struct clrnn_scan_choice {
+    int N, mode;                    /* mode 0: empty slot */
+    int steps_timed;                /* steps each variant ran while measured */
+    double ms_steps, ms_persistent; /* their times */
+} clrnn_scan_choice;
+#define CLRNN_SCAN_MEMO 8
+
 struct clrnn_rnn {
     clrnn_context *ctx;
     uint64_t ctx_id; /* ctx->handle_id when created: detects a destroyed (even reused) context */
@@ -158,6 +170,9 @@ struct clrnn_rnn {
     int tiled, Hb, Hs, Hc; /* Hs: h state stride; Hc: c state stride */
     int UB, Gs;            /* tiled: units per block (16; 64 for RNN), 16-lane slots per block */
     int tiled_groups;      /* > 0: fixed row-group count (CLRNN_TILED_GROUPS), else automatic */
+    int scan_mode;         /* tiled: CLRNN_SCAN_* forced by CLRNN_SCAN, or 0: measured per batch size */
+    clrnn_scan_choice scan_memo[CLRNN_SCAN_MEMO]; /* measured choices, most recent batch sizes */
+    int scan_memo_next;
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */
     float *dense_b;          /* [O] */
@@ -168,6 +183,9 @@ struct clrnn_rnn {
     int32_t *tmap_host; /* step table, then perm [N], then row_needed [T*N] */
     size_t tmap_cap;
 };
+
+/* The measured scan choice for batch size N, or NULL (caller holds the context lock). */
+const clrnn_scan_choice *clrnn_scan_memo_find(const clrnn_rnn *rnn, int N);
 
 /* Number of gates of a cell. */
 int clrnn_cell_gates(clrnn_cell cell);

@@ -119,6 +119,8 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
     r->tiled = tiled_ok && (plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU);
     const char *groups = getenv("CLRNN_TILED_GROUPS");
     r->tiled_groups = groups ? atoi(groups) : 0;
+    const char *scan = getenv("CLRNN_SCAN");
+    r->scan_mode = !scan ? 0 : !strcmp(scan, "persistent") ? CLRNN_SCAN_PERSISTENT : !strcmp(scan, "steps") ? CLRNN_SCAN_STEPS : 0;
     r->UB = desc->cell == CLRNN_CELL_RNN ? 64 : 16;
     r->Gs = desc->cell == CLRNN_CELL_RNN ? 4 : r->G;
     r->Hb = (desc->hidden_size + r->UB - 1) / r->UB;
@@ -226,13 +228,34 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
     }
     static const char *const cells[] = {"rnn", "lstm", "gru"};
     const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
-    if (r->tiled)
+    if (r->tiled) {
+        const char *k = r->desc.cell == CLRNN_CELL_LSTM ? "lstm" : r->desc.cell == CLRNN_CELL_RNN ? "rnn" : cell;
         snprintf(buf, cap,
-                 "tiled: input projection xproj_tiled_%d, steps %s_tiled_{1,4} (4 rows x %d units per work-item "
-                 "once N >= 8), %d block(s) x %d direction(s), rows in length order",
-                 r->Gs, strcmp(cell, "gru") ? (r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step" : "gru_lbr_step")
-                                             : "gru_gates_step + gru_out_step", r->UB, r->Hb, r->D);
-    else
+                 "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (persistent) or %s per step "
+                 "(4 rows x %d units per work-item once N >= 8), %d block(s) x %d direction(s), rows in length order",
+                 r->Gs, k, strcmp(cell, "gru") ? (r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step_tiled" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step_tiled" : "gru_lbr_step_tiled")
+                                                : "gru_gates_step_tiled + gru_out_step_tiled", r->UB, r->Hb, r->D);
+        /* the scan: forced, or what was measured so far per batch size */
+        size_t len = strlen(buf);
+        if (r->scan_mode)
+            snprintf(buf + len, cap - len, "; scan forced by CLRNN_SCAN: %s",
+                     r->scan_mode == CLRNN_SCAN_PERSISTENT ? "persistent (one launch per layer)" : "one launch per step");
+        else {
+            int any = 0;
+            mtx_lock(&r->ctx->lock); /* forward records measurements under it */
+            for (int i = 0; i < CLRNN_SCAN_MEMO; ++i) {
+                const clrnn_scan_choice *c = &r->scan_memo[i];
+                if (!c->mode || (len = strlen(buf)) + 1 >= cap) continue;
+                snprintf(buf + len, cap - len, "%s N=%d: %s (measured over %d steps: %.3f ms a launch per step, %.3f ms persistent)",
+                         any++ ? "," : "; scan", c->N, c->mode == CLRNN_SCAN_PERSISTENT ? "persistent" : "a launch per step",
+                         c->steps_timed, c->ms_steps, c->ms_persistent);
+            }
+            mtx_unlock(&r->ctx->lock);
+            len = strlen(buf);
+            if (!any && len + 1 < cap)
+                snprintf(buf + len, cap - len, "; scan: persistent or a launch per step, measured on the first call per batch size");
+        }
+    } else
         snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s one work-item per unit, %d direction(s)",
                  r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step"
                  : r->desc.linear_before_reset ? "gru_lbr_step" : "gru_gates_step + gru_out_step",

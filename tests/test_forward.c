@@ -508,6 +508,66 @@ static void plan_is_reported(void **state) {
     clrnn_rnn_destroy(r);
 }
 
+/* The tiled plan's two scans (a launch per step, persistent) and the measured choice, which switches
+ * between them inside a layer while it times them, give bitwise equal results that match the
+ * reference: both kernels do the same arithmetic. Row counts 3 and 13 take the 1- and 4-row
+ * micro-kernels; T = 23 leaves enough steps to measure; H = 70 is not a multiple of a block. */
+static void scan_variants_bitwise_equal(void **state) {
+    (void)state;
+    const char *plan_env = getenv("CLRNN_PLAN"), *scan_env = getenv("CLRNN_SCAN");
+    char plan_saved[64] = "", scan_saved[64] = "";
+    if (plan_env) snprintf(plan_saved, sizeof plan_saved, "%s", plan_env);
+    if (scan_env) snprintf(scan_saved, sizeof scan_saved, "%s", scan_env);
+    setenv("CLRNN_PLAN", "tiled", 1);
+    static const char *modes[] = {"steps", "persistent", ""};
+    static const clrnn_cell cells[] = {CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU, CLRNN_CELL_RNN};
+    for (int ci = 0; ci < 4; ++ci)
+        for (int N = 3; N <= 13; N += 10) {
+            fcase c;
+            memset(&c, 0, sizeof c);
+            char name[64];
+            snprintf(name, sizeof name, "scan/%d/N%d", ci, N);
+            c.name = name;
+            c.desc = base(cells[ci], 5, 70);
+            c.desc.linear_before_reset = ci == 2;
+            c.desc.peephole = ci == 0;
+            c.desc.direction = ci % 2 ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
+            c.desc.num_layers = 2;
+            c.desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+            c.T = 23, c.N = N, c.lens = N == 13 ? LEN_BOTH : LEN_VARIED, c.with_h0 = 1, c.fw = CLRNN_FRAMEWORK_ONNX;
+            io b[3];
+            clrnn_forward_args a[3];
+            for (int m = 0; m < 3; ++m) {
+                setenv("CLRNN_SCAN", modes[m], 1);
+                clrnn_rnn *r;
+                TU_OK(clrnn_rnn_create(tu_context(), &c.desc, &r));
+                uint64_t seed = 77 + (uint64_t)ci;
+                set_random_weights(r, c.fw, &seed);
+                make_io(r, &c, &seed, &b[m], &a[m]);
+                TU_OK(clrnn_rnn_forward(r, &a[m]));
+                char plan[1024];
+                clrnn_rnn_plan(r, plan, sizeof plan);
+                if (m < 2) assert_non_null(strstr(plan, "forced by CLRNN_SCAN"));
+                else if (!strstr(plan, "(measured over")) fail_msg("%s: no measured scan choice in the plan: %s", name, plan);
+                if (m == 0) {
+                    clrnn_forward_args ar = a[0];
+                    ar.y.host = b[0].y_ref, ar.hn.host = b[0].hn_ref, ar.cn.host = a[0].cn.host ? b[0].cn_ref : NULL;
+                    TU_OK(clrnn_reference_forward(r, &ar));
+                    check_close(name, "y", b[0].y, b[0].y_ref, b[0].ny);
+                    check_close(name, "hn", b[0].hn, b[0].hn_ref, b[0].nh);
+                } else {
+                    assert_memory_equal(b[m].y, b[0].y, b[0].ny * sizeof(float));
+                    assert_memory_equal(b[m].hn, b[0].hn, b[0].nh * sizeof(float));
+                    if (a[0].cn.host) assert_memory_equal(b[m].cn, b[0].cn, b[0].nc * sizeof(float));
+                }
+                clrnn_rnn_destroy(r);
+            }
+            for (int m = 0; m < 3; ++m) io_free(&b[m]);
+        }
+    if (plan_env) setenv("CLRNN_PLAN", plan_saved, 1); else unsetenv("CLRNN_PLAN");
+    if (scan_env) setenv("CLRNN_SCAN", scan_saved, 1); else unsetenv("CLRNN_SCAN");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_is_reported),
@@ -517,6 +577,7 @@ int main(void) {
         cmocka_unit_test(device_buffers),
         cmocka_unit_test(workspace_reuse_and_determinism),
         cmocka_unit_test(weights_update_after_run),
+        cmocka_unit_test(scan_variants_bitwise_equal),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

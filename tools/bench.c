@@ -391,6 +391,8 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
         clrnn_gemm_set_trace(NULL, NULL, 0);
         fprintf(stderr, "    first forward %.1f ms, workspace %.1f MiB\n", bench_now_ms() - t0,
                 clrnn_rnn_workspace_bytes(b.rnn) / 1048576.0);
+        char plan[1024];
+        fprintf(stderr, "    %s\n", clrnn_rnn_plan(b.rnn, plan, sizeof plan));
     }
     int ok = 1;
     if (!opt.dnnl_only) {
