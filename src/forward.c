@@ -612,25 +612,39 @@ static clrnn_status finish(clrnn_context *ctx) {
 
 const clrnn_scan_choice *clrnn_scan_memo_find(const clrnn_rnn *r, int N) {
     for (int i = 0; i < CLRNN_SCAN_MEMO; ++i)
-        if (r->scan_memo[i].N == N && r->scan_memo[i].mode) return &r->scan_memo[i];
+        if (r->scan_memo[i].N == N) return &r->scan_memo[i];
     return NULL;
+}
+
+/* The memo slot of batch size N, taking the oldest slot for a new one. */
+static clrnn_scan_choice *scan_memo_slot(clrnn_rnn *r, int N) {
+    clrnn_scan_choice *c = (clrnn_scan_choice *)clrnn_scan_memo_find(r, N);
+    if (c) return c;
+    c = &r->scan_memo[r->scan_memo_next];
+    r->scan_memo_next = (r->scan_memo_next + 1) % CLRNN_SCAN_MEMO;
+    memset(c, 0, sizeof *c);
+    c->N = N;
+    return c;
 }
 
 /* One layer of the tiled plan. Which scan is faster depends on the device and the shape (the
  * persistent scan saves a launch per step but runs a row group on one compute unit, streaming all
- * of Rᵀ there), so it is measured, once per batch size, on the first call that has the steps to
- * spare: after a warm-up step of each, steps run as A B B A chunks of k steps (A = a launch per
- * step, B = persistent), which cancels a cost that drifts linearly over time (rows finishing), and
- * the faster takes the remaining steps. No work is repeated: the chunks are the layer's own steps.
- * CLRNN_SCAN=steps|persistent forces one; short calls before a measurement use a launch per step. */
+ * of Rᵀ there), so it is measured per batch size, on the layer's own steps: after a warm-up step of
+ * each, steps run as A B B A chunks of k steps (A = a launch per step, B = persistent), which cancels
+ * a cost that drifts linearly over time (rows finishing), and the faster takes the remaining steps.
+ * No work is repeated. The first call of a batch size is not measured (first-touch page faults and
+ * cold caches would decide it) and runs a launch per step; the next CLRNN_SCAN_TRIALS calls with
+ * enough steps are, and their summed times decide. CLRNN_SCAN=steps|persistent forces one. */
 static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer) {
     const tiled_kernels tk = tiled_kernels_for(&r->desc);
     int mode = r->scan_mode;
     if (!scan_fits(r, tk.scan[N >= 8])) mode = CLRNN_SCAN_STEPS;
-    const clrnn_scan_choice *known = clrnn_scan_memo_find(r, N);
-    if (!mode && known) mode = known->mode;
     const int k = (T - 2) / 4 < 8 ? (T - 2) / 4 : 8;
-    if (mode || k < 2) return scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, mode == CLRNN_SCAN_PERSISTENT, 0, T);
+    clrnn_scan_choice *memo = mode ? NULL : scan_memo_slot(r, N);
+    if (memo && memo->mode) mode = memo->mode;
+    /* measure on layer 0 only, and not on a batch size's first call */
+    if (mode || k < 2 || l > 0 || memo->calls++ == 0)
+        return scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, mode == CLRNN_SCAN_PERSISTENT, 0, T);
 
     clrnn_status st;
     double t[4];
@@ -646,14 +660,12 @@ static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
             return st;
     }
     t[3] = now_ms();
-    clrnn_scan_choice *memo = &r->scan_memo[r->scan_memo_next];
-    r->scan_memo_next = (r->scan_memo_next + 1) % CLRNN_SCAN_MEMO;
-    memo->N = N;
-    memo->steps_timed = 2 * k;
-    memo->ms_steps = (t[1] - t[0]) + (t[3] - t[2]);
-    memo->ms_persistent = t[2] - t[1];
-    memo->mode = memo->ms_persistent < memo->ms_steps ? CLRNN_SCAN_PERSISTENT : CLRNN_SCAN_STEPS;
-    return scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, memo->mode == CLRNN_SCAN_PERSISTENT, s[3], s[4]);
+    memo->steps_timed += 2 * k;
+    memo->ms_steps += (t[1] - t[0]) + (t[3] - t[2]);
+    memo->ms_persistent += t[2] - t[1];
+    int best = memo->ms_persistent < memo->ms_steps ? CLRNN_SCAN_PERSISTENT : CLRNN_SCAN_STEPS;
+    if (++memo->trials >= CLRNN_SCAN_TRIALS) memo->mode = best;
+    return scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, best == CLRNN_SCAN_PERSISTENT, s[3], s[4]);
 }
 
 /* One layer's recurrence over all T steps, both directions in each launch. */

@@ -154,11 +154,14 @@ typedef struct clrnn_device_weights {
 
 /* A measured scan choice for one batch size (forward.c, scan_tiled). */
 typedef struct clrnn_scan_choice {
-    int N, mode;                    /* mode 0: empty slot */
-    int steps_timed;                /* steps each variant ran while measured */
-    double ms_steps, ms_persistent; /* their times */
+    int N;                          /* batch size (0: empty slot) */
+    int mode;                       /* CLRNN_SCAN_*, or 0 while undecided */
+    int calls, trials;              /* calls seen with enough steps to measure; calls measured */
+    int steps_timed;                /* steps each variant ran while measured, summed */
+    double ms_steps, ms_persistent; /* their times, summed */
 } clrnn_scan_choice;
-#define CLRNN_SCAN_MEMO 8
+#define CLRNN_SCAN_MEMO 8   /* batch sizes remembered */
+#define CLRNN_SCAN_TRIALS 2 /* measured calls that decide */
 
 struct clrnn_rnn {
     clrnn_context *ctx;
@@ -184,7 +187,7 @@ struct clrnn_rnn {
     size_t tmap_cap;
 };
 
-/* The measured scan choice for batch size N, or NULL (caller holds the context lock). */
+/* The scan memo of batch size N, or NULL (caller holds the context lock). */
 const clrnn_scan_choice *clrnn_scan_memo_find(const clrnn_rnn *rnn, int N);
 
 /* Number of gates of a cell. */

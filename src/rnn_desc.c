@@ -245,15 +245,19 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
             mtx_lock(&r->ctx->lock); /* forward records measurements under it */
             for (int i = 0; i < CLRNN_SCAN_MEMO; ++i) {
                 const clrnn_scan_choice *c = &r->scan_memo[i];
-                if (!c->mode || (len = strlen(buf)) + 1 >= cap) continue;
-                snprintf(buf + len, cap - len, "%s N=%d: %s (measured over %d steps: %.3f ms a launch per step, %.3f ms persistent)",
-                         any++ ? "," : "; scan", c->N, c->mode == CLRNN_SCAN_PERSISTENT ? "persistent" : "a launch per step",
-                         c->steps_timed, c->ms_steps, c->ms_persistent);
+                if (!c->N || (len = strlen(buf)) + 1 >= cap) continue;
+                const char *sep = any++ ? "," : "; scan";
+                if (c->trials)
+                    snprintf(buf + len, cap - len, "%s N=%d: %s (measured over %d steps: %.3f ms a launch per step, %.3f ms persistent)",
+                             sep, c->N, !c->mode ? "still measuring" : c->mode == CLRNN_SCAN_PERSISTENT ? "persistent" : "a launch per step",
+                             c->steps_timed, c->ms_steps, c->ms_persistent);
+                else
+                    snprintf(buf + len, cap - len, "%s N=%d: a launch per step until measured (from the 2nd call)", sep, c->N);
             }
             mtx_unlock(&r->ctx->lock);
             len = strlen(buf);
             if (!any && len + 1 < cap)
-                snprintf(buf + len, cap - len, "; scan: persistent or a launch per step, measured on the first call per batch size");
+                snprintf(buf + len, cap - len, "; scan: persistent or a launch per step, measured per batch size from its 2nd call");
         }
     } else
         snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s one work-item per unit, %d direction(s)",
