@@ -546,10 +546,12 @@ clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m,
                          cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
                          size_t c_off, size_t ldc) {
     clrnn_clear_error();
-    if (!ctx || !a || !b || !c) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm: NULL context or buffer");
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_sgemm"); /* NULL, destroyed or foreign */
+    if (st != CLRNN_OK) return st;
+    if (!a || !b || !c) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm: NULL buffer");
     if (m == 0 || n == 0 || k == 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "clrnn_sgemm: zero dimension");
     mtx_lock(&ctx->lock);
-    clrnn_status st = clrnn_sgemm_locked(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
+    st = clrnn_sgemm_locked(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
                                          c, c_off, ldc);
     mtx_unlock(&ctx->lock);
     return st;
@@ -560,7 +562,9 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
                                  const size_t *b_offs, size_t ldb, const float *betas, cl_mem c, const size_t *c_offs,
                                  size_t ldc, size_t batch) {
     clrnn_clear_error();
-    if (!ctx || !a || !b || !c || !alphas || !betas || !a_offs || !b_offs || !c_offs)
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_sgemm_batched");
+    if (st != CLRNN_OK) return st;
+    if (!a || !b || !c || !alphas || !betas || !a_offs || !b_offs || !c_offs)
         return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm_batched: NULL argument");
     if (m == 0 || n == 0 || k == 0 || batch == 0)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "clrnn_sgemm_batched: zero dimension or batch");
@@ -572,7 +576,6 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
     if (xgemm_gemmk(ctx->device) == 1) {
         /* CLBlast 1.5.3's batched GEMM computes wrong results with GEMMK=1 parameters installed
          * (its batched kernels follow GEMMK=0's layouts): one GEMM per item instead */
-        clrnn_status st = CLRNN_OK;
         for (size_t i = 0; i < batch && st == CLRNN_OK; ++i)
             st = clrnn_sgemm_locked(ctx, trans_a, trans_b, m, n, k, alphas[i], a, a_offs[i], lda, b, b_offs[i], ldb,
                                     betas[i], c, c_offs[i], ldc);

@@ -61,6 +61,8 @@
  *  124 load: no such file   125 load: a directory   126 load: NULL path   127 load_memory NULL
  *  128 save: unknown dtype   129 save: count != shape   130 save: negative dimension
  *  131 save: unwritable path   132 save: ndim 9
+ *  G. The GEMM entry points check their context like every other entry point
+ *  133 sgemm on a destroyed context   134 sgemm_batched on an rnn passed as context
  * Not a case, by design: a mask or seq_lens array of the wrong shape. Both are bare pointers
  * ([N, T] uint8, [N] int32) in the C API, so their extent cannot be checked; callers that hold
  * shapes (the .npy/ONNX tools) check them before the call. */
@@ -916,10 +918,33 @@ static void bad_npy(void **state) {
     assert_int_equal(rmdir(path), 0);
 }
 
+static void gemm_misuse(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    cl_int err;
+    cl_mem buf = clCreateBuffer(clrnn_context_cl_context(ctx), CL_MEM_READ_WRITE, 64, NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    clrnn_context *dead = NULL;
+    TU_OK(clrnn_context_create(NULL, &dead));
+    clrnn_context_destroy(dead);
+    EXPECT(clrnn_sgemm(dead, 0, 0, 2, 2, 2, 1.0f, buf, 0, 2, buf, 0, 2, 0.0f, buf, 0, 2), CLRNN_ERR_INVALID_ARGUMENT,
+           "not a live clrnn_context"); /* 133 */
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = CLRNN_CELL_RNN, d.input_size = 2, d.hidden_size = 2;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    const float one = 1.0f;
+    const size_t off = 0;
+    EXPECT(clrnn_sgemm_batched((clrnn_context *)r, 0, 0, 2, 2, 2, &one, buf, &off, 2, buf, &off, 2, &one, buf, &off, 2, 1),
+           CLRNN_ERR_INVALID_ARGUMENT, "is a clrnn_rnn, not a clrnn_context"); /* 134 */
+    clrnn_rnn_destroy(r);
+    clReleaseMemObject(buf);
+}
+
 static void count_cases(void **state) {
     (void)state;
     printf("bad-input cases checked: %d\n", n_cases);
-    assert_int_equal(n_cases, 132);
+    assert_int_equal(n_cases, 134);
 }
 
 int main(void) {
@@ -932,6 +957,7 @@ int main(void) {
         cmocka_unit_test(host_out_of_memory),
         cmocka_unit_test(non_finite_inputs),
         cmocka_unit_test(bad_npy),
+        cmocka_unit_test(gemm_misuse),
         cmocka_unit_test(count_cases),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
