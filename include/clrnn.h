@@ -24,7 +24,8 @@
  *     a call, nor on what other threads run meanwhile (tests/test_threads.c).
  *   - clrnn_last_error() is per thread: a failure on one thread never changes another's message.
  *   - Destroying an object while another thread uses it is a bug of the caller. Destroy every
- *     rnn before its context; an rnn whose context is gone fails with CLRNN_ERR_INVALID_ARGUMENT.
+ *     rnn and model before its context; one whose context is gone fails with
+ *     CLRNN_ERR_INVALID_ARGUMENT (destroying it afterwards is still clean).
  *   - Handles are checked against a registry of live objects: NULL is CLRNN_ERR_NULL_ARGUMENT;
  *     a destroyed, foreign or wrong-kind pointer is CLRNN_ERR_INVALID_ARGUMENT (best effort: once
  *     its memory is reused by a new object of the same kind, a stale pointer names that object).
@@ -521,7 +522,7 @@ void clrnn_array_free(clrnn_array *array);
  *     an LSTM whose |c_t| exceeds `clip` differs from it.
  *   - sequence_lens may be int32 (the spec) or int64.
  * An initializer also listed as a graph input is treated as a constant (not an input).
- * A model is used by one thread at a time; the context must outlive it.
+ * A model is used by one thread at a time; destroy it before its context (see the handle rules).
  * ------------------------------------------------------------------------------------- */
 typedef struct clrnn_model clrnn_model;
 

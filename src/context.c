@@ -127,10 +127,13 @@ uint64_t clrnn_handle_id(const void *obj, clrnn_handle_kind kind) {
 }
 
 static const char *kind_name(int kind) {
-    return kind == CLRNN_HANDLE_CONTEXT ? "clrnn_context" : kind == CLRNN_HANDLE_RNN ? "clrnn_rnn" : "?";
+    return kind == CLRNN_HANDLE_CONTEXT ? "clrnn_context"
+           : kind == CLRNN_HANDLE_RNN   ? "clrnn_rnn"
+           : kind == CLRNN_HANDLE_MODEL ? "clrnn_model"
+                                        : "?";
 }
 
-static clrnn_status check_handle(const void *obj, clrnn_handle_kind kind, const char *func, const char *arg) {
+clrnn_status clrnn_check_handle(const void *obj, clrnn_handle_kind kind, const char *func, const char *arg) {
     if (!obj) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: %s is NULL", func, arg);
     int k = 0;
     handle_lookup(obj, &k);
@@ -144,11 +147,11 @@ static clrnn_status check_handle(const void *obj, clrnn_handle_kind kind, const 
 }
 
 clrnn_status clrnn_check_context(const clrnn_context *ctx, const char *func) {
-    return check_handle(ctx, CLRNN_HANDLE_CONTEXT, func, "ctx");
+    return clrnn_check_handle(ctx, CLRNN_HANDLE_CONTEXT, func, "ctx");
 }
 
 clrnn_status clrnn_check_rnn(const clrnn_rnn *rnn, const char *func) {
-    clrnn_status st = check_handle(rnn, CLRNN_HANDLE_RNN, func, "rnn");
+    clrnn_status st = clrnn_check_handle(rnn, CLRNN_HANDLE_RNN, func, "rnn");
     if (st != CLRNN_OK) return st;
     if (clrnn_handle_id(rnn->ctx, CLRNN_HANDLE_CONTEXT) != rnn->ctx_id)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
@@ -278,7 +281,7 @@ clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id devic
 void clrnn_context_destroy(clrnn_context *ctx) {
     if (!ctx) return;
     if (!clrnn_handle_unregister(ctx, CLRNN_HANDLE_CONTEXT)) {
-        check_handle(ctx, CLRNN_HANDLE_CONTEXT, "clrnn_context_destroy (ignored)", "ctx");
+        clrnn_check_handle(ctx, CLRNN_HANDLE_CONTEXT, "clrnn_context_destroy (ignored)", "ctx");
         return;
     }
     context_free(ctx);

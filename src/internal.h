@@ -66,7 +66,7 @@ clrnn_status clrnn_mkdirs(const char *path);
  * inside the object would mean reading freed memory). Best effort: once freed memory is reused for
  * a new object of the same kind, a stale pointer names that new object; an rnn therefore also
  * records the id of its context, so a destroyed-and-replaced context is still detected. */
-typedef enum clrnn_handle_kind { CLRNN_HANDLE_CONTEXT = 1, CLRNN_HANDLE_RNN = 2 } clrnn_handle_kind;
+typedef enum clrnn_handle_kind { CLRNN_HANDLE_CONTEXT = 1, CLRNN_HANDLE_RNN = 2, CLRNN_HANDLE_MODEL = 3 } clrnn_handle_kind;
 /* Registers a new object; returns its id (never 0), or 0 when out of memory. */
 uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind);
 /* Removes a live object of that kind; returns 0 if obj is not one (nothing is removed). */
@@ -76,6 +76,8 @@ uint64_t clrnn_handle_id(const void *obj, clrnn_handle_kind kind);
 /* Entry checks of the public functions: NULL is CLRNN_ERR_NULL_ARGUMENT; a destroyed, foreign or
  * wrong-kind pointer is CLRNN_ERR_INVALID_ARGUMENT with a message naming `func`. check_rnn also
  * fails when the rnn's context has been destroyed. */
+/* CLRNN_ERR_NULL_ARGUMENT / CLRNN_ERR_INVALID_ARGUMENT unless obj is a live handle of `kind`. */
+clrnn_status clrnn_check_handle(const void *obj, clrnn_handle_kind kind, const char *func, const char *arg);
 clrnn_status clrnn_check_context(const clrnn_context *ctx, const char *func);
 clrnn_status clrnn_check_rnn(const clrnn_rnn *rnn, const char *func);
 /* Entry check of clrnn_rnn_forward (rnn_desc.c): check_rnn, then every device tensor of `args`

@@ -384,6 +384,44 @@ static void test_tensor_load(void **state) {
     assert_int_equal(clrnn_onnx_tensor_load("/nonexistent.pb", &a), CLRNN_ERR_IO);
 }
 
+/* Model handles are checked like contexts and rnns: destroyed, foreign, wrong kind, a model whose
+ * context was destroyed (destroying it afterwards is still clean), loading on a dead context. */
+static void test_handle_misuse(void **state) {
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gru_1layer_state/model.onnx", torch_dir());
+    clrnn_model *m = load_torch("gru_1layer_state");
+    clrnn_model_destroy(m);
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "not a live clrnn_model"));
+    assert_int_equal(clrnn_model_num_inputs(m), 0);
+    clrnn_model_destroy(m); /* double destroy: ignored, with a message */
+    assert_non_null(strstr(clrnn_last_error(), "clrnn_model_destroy (ignored)"));
+
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.input_size = 2, d.hidden_size = 2;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    clrnn_array y;
+    assert_int_equal(clrnn_model_get_output((clrnn_model *)r, "y", &y), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "is a clrnn_rnn, not a clrnn_model"));
+    clrnn_model_destroy((clrnn_model *)r); /* the wrong kind is not destroyed */
+    clrnn_rnn_destroy(r);
+
+    clrnn_context *own = NULL;
+    TU_OK(clrnn_context_create(NULL, &own));
+    TU_OK(clrnn_onnx_load(own, path, &m));
+    clrnn_context_destroy(own);
+    clrnn_model_info info;
+    assert_int_equal(clrnn_model_get_info(m, &info), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "context of model"));
+    clrnn_model_destroy(m); /* after its context: frees everything (LSan checks) */
+    m = (clrnn_model *)(uintptr_t)1;
+    assert_int_equal(clrnn_onnx_load(own, path, &m), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "not a live clrnn_context"));
+    assert_null(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_path_and_memory),
@@ -394,6 +432,7 @@ int main(void) {
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_truncated_models),
         cmocka_unit_test(test_use_errors),
+        cmocka_unit_test(test_handle_misuse),
         cmocka_unit_test(test_tensor_load),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void model_free(clrnn_model *m);
+
 /* ------------------------------------------------------------------------------------------
  * Errors
  * ---------------------------------------------------------------------------------------- */
@@ -349,13 +351,16 @@ clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t
     clrnn_clear_error();
     if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: out is NULL");
     *out = NULL;
-    if (!ctx || !data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: ctx and data are required");
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_onnx_load_memory");
+    if (st != CLRNN_OK) return st;
+    if (!data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: data is NULL");
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "not an ONNX model (protobuf decoding of %zu bytes failed)", size);
     clrnn_model *m = calloc(1, sizeof *m);
-    clrnn_status st = m ? CLRNN_OK : clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model");
+    st = m ? CLRNN_OK : clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model");
     if (m) {
         m->ctx = ctx;
+        m->ctx_id = clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT);
         st = build(m, mp);
     }
     onnx__model_proto__free_unpacked(mp, NULL);
@@ -364,10 +369,12 @@ clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t
         cl_int err = clFinish(ctx->queue);
         if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clFinish", "loading the model");
     }
+    if (st == CLRNN_OK && !clrnn_handle_register(m, CLRNN_HANDLE_MODEL))
+        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model handle registry");
     if (st != CLRNN_OK) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
-        clrnn_model_destroy(m);
+        model_free(m);
         return clrnn_fail(st, "%s", msg);
     }
     *out = m;
@@ -378,10 +385,12 @@ clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model *
     clrnn_clear_error();
     if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: out is NULL");
     *out = NULL;
-    if (!ctx || !path) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: ctx and path are required");
+    clrnn_status st = clrnn_check_context(ctx, "clrnn_onnx_load");
+    if (st != CLRNN_OK) return st;
+    if (!path) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: path is NULL");
     unsigned char *buf;
     size_t size;
-    clrnn_status st = clrnn_ox_read_file(path, &buf, &size);
+    st = clrnn_ox_read_file(path, &buf, &size);
     if (st != CLRNN_OK) return st;
     st = clrnn_onnx_load_memory(ctx, buf, size, out);
     free(buf);
@@ -393,9 +402,32 @@ clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model *
     return CLRNN_OK;
 }
 
+/* Live model whose context is live too (every entry point but destroy). */
+static clrnn_status check_model(const clrnn_model *m, const char *func) {
+    clrnn_status st = clrnn_check_handle(m, CLRNN_HANDLE_MODEL, func, "model");
+    if (st != CLRNN_OK) return st;
+    if (clrnn_handle_id(m->ctx, CLRNN_HANDLE_CONTEXT) != m->ctx_id)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
+                          "%s: the context of model %p has been destroyed (destroy every model before its context)",
+                          func, (const void *)m);
+    return CLRNN_OK;
+}
+
+/* A NULL, destroyed or foreign pointer is ignored (the reason is left in clrnn_last_error()).
+ * A model may be destroyed after its context: its OpenCL objects keep the OpenCL context alive. */
 void clrnn_model_destroy(clrnn_model *m) {
     if (!m) return;
-    if (m->ctx) clFinish(m->ctx->queue);
+    if (!clrnn_handle_unregister(m, CLRNN_HANDLE_MODEL)) {
+        clrnn_check_handle(m, CLRNN_HANDLE_MODEL, "clrnn_model_destroy (ignored)", "model");
+        return;
+    }
+    model_free(m);
+}
+
+static void model_free(clrnn_model *m) {
+    if (!m) return;
+    /* no work of ours may be in flight when buffers go; the queue is gone with a destroyed context */
+    if (m->ctx && clrnn_handle_id(m->ctx, CLRNN_HANDLE_CONTEXT) == m->ctx_id) clFinish(m->ctx->queue);
     for (int i = 0; i < m->n_nodes; ++i) {
         ox_node *n = &m->nodes[i];
         if (n->op && n->op->release)
@@ -423,7 +455,9 @@ void clrnn_model_destroy(clrnn_model *m) {
  * Describe
  * ---------------------------------------------------------------------------------------- */
 clrnn_status clrnn_model_get_info(const clrnn_model *m, clrnn_model_info *info) {
-    if (!m || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_info: NULL argument");
+    clrnn_status st = check_model(m, "clrnn_model_get_info");
+    if (st != CLRNN_OK) return st;
+    if (!info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_info: info is NULL");
     memset(info, 0, sizeof *info);
     info->producer_name = m->producer_name;
     info->producer_version = m->producer_version;
@@ -438,11 +472,17 @@ clrnn_status clrnn_model_get_info(const clrnn_model *m, clrnn_model_info *info) 
     return CLRNN_OK;
 }
 
-int clrnn_model_num_inputs(const clrnn_model *m) { return m ? m->n_inputs : 0; }
-int clrnn_model_num_outputs(const clrnn_model *m) { return m ? m->n_outputs : 0; }
+int clrnn_model_num_inputs(const clrnn_model *m) {
+    return check_model(m, "clrnn_model_num_inputs") == CLRNN_OK ? m->n_inputs : 0;
+}
+int clrnn_model_num_outputs(const clrnn_model *m) {
+    return check_model(m, "clrnn_model_num_outputs") == CLRNN_OK ? m->n_outputs : 0;
+}
 
 clrnn_status clrnn_model_input_info(const clrnn_model *m, int index, clrnn_model_tensor_info *info) {
-    if (!m || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_input_info: NULL argument");
+    clrnn_status st = check_model(m, "clrnn_model_input_info");
+    if (st != CLRNN_OK) return st;
+    if (!info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_input_info: info is NULL");
     if (index < 0 || index >= m->n_inputs)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input index %d outside [0, %d)", index, m->n_inputs);
     *info = m->inputs[index].info;
@@ -450,7 +490,9 @@ clrnn_status clrnn_model_input_info(const clrnn_model *m, int index, clrnn_model
 }
 
 clrnn_status clrnn_model_output_info(const clrnn_model *m, int index, clrnn_model_tensor_info *info) {
-    if (!m || !info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_output_info: NULL argument");
+    clrnn_status st = check_model(m, "clrnn_model_output_info");
+    if (st != CLRNN_OK) return st;
+    if (!info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_output_info: info is NULL");
     if (index < 0 || index >= m->n_outputs)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "output index %d outside [0, %d)", index, m->n_outputs);
     *info = m->outputs[index].info;
@@ -476,7 +518,9 @@ static void describe(const clrnn_model_tensor_info *info, int is_bool, char *buf
  * ---------------------------------------------------------------------------------------- */
 clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn_array *a) {
     clrnn_clear_error();
-    if (!m || !name || !a) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_set_input: NULL argument");
+    clrnn_status st = check_model(m, "clrnn_model_set_input");
+    if (st != CLRNN_OK) return st;
+    if (!name || !a) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_set_input: NULL argument");
     const ox_io *io = NULL;
     for (int i = 0; i < m->n_inputs && !io; ++i)
         if (!strcmp(m->inputs[i].info.name, name)) io = &m->inputs[i];
@@ -510,7 +554,7 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
     }
     if (count != a->count)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': count %zu does not match its shape (%zu)", name, a->count, count);
-    clrnn_status st = clrnn_ox_alloc_host(m, NULL, v, a->ndim, a->shape);
+    st = clrnn_ox_alloc_host(m, NULL, v, a->ndim, a->shape);
     if (st != CLRNN_OK) {
         v->has_data = 0;
         char msg[1024];
@@ -539,7 +583,8 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
 
 clrnn_status clrnn_model_run(clrnn_model *m) {
     clrnn_clear_error();
-    if (!m) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_run: model is NULL");
+    clrnn_status st = check_model(m, "clrnn_model_run");
+    if (st != CLRNN_OK) return st;
     for (int i = 0; i < m->n_inputs; ++i) {
         const ox_value *v = &m->values[m->inputs[i].value];
         if (!v->has_data) {
@@ -554,7 +599,7 @@ clrnn_status clrnn_model_run(clrnn_model *m) {
         for (int o = 0; o < n->n_out; ++o)
             if (n->out[o] >= 0) m->values[n->out[o]].has_data = 0;
     }
-    clrnn_status st = CLRNN_OK;
+    st = CLRNN_OK;
     for (int i = 0; i < m->n_nodes && st == CLRNN_OK; ++i) {
         ox_node *n = &m->nodes[i];
         if (n->folded) continue;
@@ -574,14 +619,16 @@ clrnn_status clrnn_model_run(clrnn_model *m) {
 
 clrnn_status clrnn_model_get_output(clrnn_model *m, const char *name, clrnn_array *out) {
     clrnn_clear_error();
-    if (!m || !name || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_output: NULL argument");
-    memset(out, 0, sizeof *out);
+    if (out) memset(out, 0, sizeof *out);
+    clrnn_status st = check_model(m, "clrnn_model_get_output");
+    if (st != CLRNN_OK) return st;
+    if (!name || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_output: NULL argument");
     ox_value *v = NULL;
     for (int i = 0; i < m->n_outputs && !v; ++i)
         if (!strcmp(m->outputs[i].info.name, name)) v = &m->values[m->outputs[i].value];
     if (!v) return clrnn_fail(CLRNN_ERR_NOT_FOUND, "the model has no output '%s'", name);
     if (!v->has_data) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "output '%s' is not computed yet (call clrnn_model_run)", name);
-    clrnn_status st = clrnn_ox_to_host(m, v);
+    st = clrnn_ox_to_host(m, v);
     if (st != CLRNN_OK) return st;
     const size_t bytes = v->count * clrnn_dtype_size(v->dtype);
     out->data = malloc(bytes ? bytes : 1);

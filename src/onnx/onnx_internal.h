@@ -104,6 +104,7 @@ typedef struct ox_io {
 
 struct clrnn_model {
     clrnn_context *ctx;
+    uint64_t ctx_id; /* ctx's registry id at load: detects a destroyed context */
     int64_t opset, ir_version;
     char *producer_name, *producer_version;
     ox_value *values;
