@@ -403,69 +403,47 @@ static clrnn_status launch(clrnn_context *ctx, kargs *a, size_t g0, size_t g1, s
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);
 }
 
-/* Writes a host tensor or copies a device tensor into `dst` at byte offset dst_off, or zero-fills
- * when the tensor is not given. */
-static clrnn_status load_tensor(clrnn_context *ctx, cl_mem dst, size_t dst_off, const clrnn_tensor *t, size_t t_off,
-                                size_t bytes) {
+/* Moves a [rows, width] block of floats between a device buffer (rows `dev_stride` floats apart,
+ * from byte dev_off) and a tensor (packed rows, from byte t_off of the host pointer or cl_mem), in
+ * either direction. Device states are strided (the tiled plan pads rows to 16-lane blocks); a
+ * packed block goes as one contiguous row. */
+static clrnn_status move_block(clrnn_context *ctx, int to_device, cl_mem dev, size_t dev_off, const clrnn_tensor *t,
+                               size_t t_off, size_t rows, size_t width, size_t dev_stride) {
+    if (dev_stride == width) {
+        width *= rows;
+        dev_stride = width;
+        rows = 1;
+    }
+    const size_t row_bytes = width * sizeof(float), dev_pitch = dev_stride * sizeof(float);
+    const size_t dev_origin[3] = {dev_off, 0, 0}, t_origin[3] = {t->offset + t_off, 0, 0};
+    const size_t host_origin[3] = {0, 0, 0}, region[3] = {row_bytes, rows, 1};
     cl_int err;
+    const char *call;
     if (t->host) {
-        err = clEnqueueWriteBuffer(ctx->queue, dst, CL_FALSE, dst_off, bytes, (const char *)t->host + t_off, 0, NULL, NULL);
-        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBuffer", "loading an input");
+        char *h = (char *)t->host + t_off;
+        call = to_device ? "clEnqueueWriteBufferRect" : "clEnqueueReadBufferRect";
+        err = to_device ? clEnqueueWriteBufferRect(ctx->queue, dev, CL_FALSE, dev_origin, host_origin, region, dev_pitch,
+                                                   0, row_bytes, 0, h, 0, NULL, NULL)
+                        : clEnqueueReadBufferRect(ctx->queue, dev, CL_FALSE, dev_origin, host_origin, region, dev_pitch, 0,
+                                                  row_bytes, 0, h, 0, NULL, NULL);
+    } else {
+        call = "clEnqueueCopyBufferRect";
+        err = to_device ? clEnqueueCopyBufferRect(ctx->queue, t->mem, dev, t_origin, dev_origin, region, row_bytes, 0,
+                                                  dev_pitch, 0, 0, NULL, NULL)
+                        : clEnqueueCopyBufferRect(ctx->queue, dev, t->mem, dev_origin, t_origin, region, dev_pitch, 0,
+                                                  row_bytes, 0, 0, NULL, NULL);
     }
-    if (t->mem) {
-        err = clEnqueueCopyBuffer(ctx->queue, t->mem, dst, t->offset + t_off, dst_off, bytes, 0, NULL, NULL);
-        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBuffer", "loading an input");
-    }
-    const float zero = 0.0f;
-    err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, dst_off, bytes, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a state");
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, call, to_device ? "loading an input" : "writing an output");
 }
 
-/* Copies `bytes` from a device buffer to an output tensor (host or device). */
-static clrnn_status store_tensor(clrnn_context *ctx, cl_mem src, size_t src_off, const clrnn_tensor *t, size_t t_off,
-                                 size_t bytes) {
-    cl_int err;
-    if (t->host) {
-        err = clEnqueueReadBuffer(ctx->queue, src, CL_FALSE, src_off, bytes, (char *)t->host + t_off, 0, NULL, NULL);
-        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueReadBuffer", "reading an output");
-    }
-    err = clEnqueueCopyBuffer(ctx->queue, src, t->mem, src_off, t->offset + t_off, bytes, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBuffer", "writing an output");
-}
-
-/* States live on the device with a row stride (`stride` floats per (dir, row)) that may exceed the
- * user's packed width (tiled plan: 16-lane blocks). These move [rows, width] blocks between the two. */
+/* An initial state into the device layout, or zeros when the caller gave none. */
 static clrnn_status load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tensor *t, size_t t_off, size_t rows,
                                size_t width, size_t stride) {
-    if (!t->host && !t->mem) return load_tensor(ctx, dst, 0, t, 0, rows * stride * sizeof(float)); /* zeros */
-    if (stride == width) return load_tensor(ctx, dst, 0, t, t_off, rows * width * sizeof(float));
-    const size_t zero[3] = {0, 0, 0}, region[3] = {width * sizeof(float), rows, 1};
-    cl_int err;
-    if (t->host) {
-        err = clEnqueueWriteBufferRect(ctx->queue, dst, CL_FALSE, zero, zero, region, stride * sizeof(float), 0,
-                                       width * sizeof(float), 0, (const char *)t->host + t_off, 0, NULL, NULL);
-        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBufferRect", "loading a state");
-    }
-    const size_t src_origin[3] = {t->offset + t_off, 0, 0};
-    err = clEnqueueCopyBufferRect(ctx->queue, t->mem, dst, src_origin, zero, region, width * sizeof(float), 0,
-                                  stride * sizeof(float), 0, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBufferRect", "loading a state");
-}
-
-static clrnn_status store_state(clrnn_context *ctx, cl_mem src, const clrnn_tensor *t, size_t t_off, size_t rows,
-                                size_t width, size_t stride) {
-    if (stride == width) return store_tensor(ctx, src, 0, t, t_off, rows * width * sizeof(float));
-    const size_t zero[3] = {0, 0, 0}, region[3] = {width * sizeof(float), rows, 1};
-    cl_int err;
-    if (t->host) {
-        err = clEnqueueReadBufferRect(ctx->queue, src, CL_FALSE, zero, zero, region, stride * sizeof(float), 0,
-                                      width * sizeof(float), 0, (char *)t->host + t_off, 0, NULL, NULL);
-        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueReadBufferRect", "reading a state");
-    }
-    const size_t dst_origin[3] = {t->offset + t_off, 0, 0};
-    err = clEnqueueCopyBufferRect(ctx->queue, src, t->mem, zero, dst_origin, region, stride * sizeof(float), 0,
-                                  width * sizeof(float), 0, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueCopyBufferRect", "writing a state");
+    if (t->host || t->mem) return move_block(ctx, 1, dst, 0, t, t_off, rows, width, stride);
+    const float zero = 0.0f;
+    const cl_int err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, 0, rows * stride * sizeof(float), 0,
+                                           NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a state");
 }
 
 /* Row groups for the tiled kernels: the fewest that still give every compute unit two work-items
@@ -798,11 +776,11 @@ static clrnn_status emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, c
         st = clrnn_sgemm_locked(ctx, 0, 0, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, merge_dst, 0, (size_t)r->Hm,
                                 r->dw.denseT, 0, (size_t)r->O, 1.0f, out, off, (size_t)r->O);
         if (st != CLRNN_OK) return st;
-        if (args->y.host) st = store_tensor(ctx, r->ws.y_out, 0, &args->y, 0, out_bytes);
+        if (args->y.host) st = move_block(ctx, 0, r->ws.y_out, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
         return st;
     }
     /* the merge wrote a device y in place; otherwise y is read or copied from where it is */
-    if (identity || args->y.host) st = store_tensor(ctx, merge_dst, 0, &args->y, 0, out_bytes);
+    if (identity || args->y.host) st = move_block(ctx, 0, merge_dst, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
     return st;
 }
 
@@ -942,10 +920,10 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     /* final states */
     for (int l = 0; l < L; ++l) {
         if ((args->hn.host || args->hn.mem) &&
-            (st = store_state(ctx, ws->h[l][final_idx], &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
+            (st = move_block(ctx, 0, ws->h[l][final_idx], 0, &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
             return st;
         if ((args->cn.host || args->cn.mem) &&
-            (st = store_state(ctx, ws->c[l][final_idx], &args->cn, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
+            (st = move_block(ctx, 0, ws->c[l][final_idx], 0, &args->cn, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }
 
