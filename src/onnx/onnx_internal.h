@@ -222,11 +222,33 @@ static inline void ox_set_out_type(clrnn_model *m, const ox_node *n, int i, clrn
         v->is_bool = is_bool;
     }
 }
+/* Output 0 takes input 0's type (bool included); returns CLRNN_OK. */
+static inline clrnn_status ox_same_type_out(clrnn_model *m, const ox_node *n) {
+    const ox_value *in = ox_in(m, n, 0);
+    ox_set_out_type(m, n, 0, in->dtype, in->is_bool);
+    return CLRNN_OK;
+}
 /* Requires input i (if present) to be of one of the dtypes in `mask` (bit per clrnn_dtype). */
 clrnn_status clrnn_ox_check_type(clrnn_model *m, const ox_node *n, int i, const char *what, unsigned mask);
 #define OX_T(dt) (1u << (dt))
 #define OX_T_F32 OX_T(CLRNN_DTYPE_FLOAT32)
 #define OX_T_INT (OX_T(CLRNN_DTYPE_INT32) | OX_T(CLRNN_DTYPE_INT64))
+#define OX_T_I64 OX_T(CLRNN_DTYPE_INT64)
 #define OX_T_ALL (OX_T_F32 | OX_T_INT | OX_T(CLRNN_DTYPE_UINT8))
+/* clrnn_ox_check_type on input i, then ox_same_type_out. */
+static inline clrnn_status ox_check_then_same_type(clrnn_model *m, const ox_node *n, int i, const char *what,
+                                                   unsigned mask) {
+    const clrnn_status st = clrnn_ox_check_type(m, n, i, what, mask);
+    return st == CLRNN_OK ? ox_same_type_out(m, n) : st;
+}
+/* Sets n->state to `size` zeroed bytes; NULL (CLRNN_ERR_OUT_OF_MEMORY reported) on failure. */
+void *clrnn_ox_new_state(ox_node *n, size_t size);
+/* clrnn_ox_attr_int for an attribute without default: CLRNN_ERR_CORRUPT_FILE when absent. */
+clrnn_status clrnn_ox_attr_int_required(const ox_node *n, const Onnx__NodeProto *p, const char *name, int64_t *out);
+/* Axes given by the attribute 'axes' before opset `since`, by the int64 input 1 from `since` on
+ * (either in the wrong opset is refused). Copies the attribute into axes[CLRNN_MAX_DIMS]:
+ * *count values, *present when the attribute is there. */
+clrnn_status clrnn_ox_axes_attr(clrnn_model *m, const ox_node *n, const Onnx__NodeProto *p, int64_t since,
+                                int64_t *axes, size_t *count, int *present);
 
 #endif

@@ -1,6 +1,7 @@
 /* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_math.c, ops_rnn.c). */
 #include "onnx_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 extern const ox_op clrnn_ox_op_constant, clrnn_ox_op_shape, clrnn_ox_op_gather, clrnn_ox_op_unsqueeze,
@@ -49,4 +50,32 @@ clrnn_status clrnn_ox_check_type(clrnn_model *m, const ox_node *n, int i, const 
                              clrnn_ox_dtype_name(v->dtype, v->is_bool), allowed);
     }
     return CLRNN_OK;
+}
+
+void *clrnn_ox_new_state(ox_node *n, size_t size) {
+    n->state = calloc(1, size);
+    if (!n->state) clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s node", n->op_type);
+    return n->state;
+}
+
+clrnn_status clrnn_ox_attr_int_required(const ox_node *n, const Onnx__NodeProto *p, const char *name, int64_t *out) {
+    if (!clrnn_ox_attr(p, name)) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute '%s' is required", name);
+    return clrnn_ox_attr_int(n, p, name, 0, out);
+}
+
+clrnn_status clrnn_ox_axes_attr(clrnn_model *m, const ox_node *n, const Onnx__NodeProto *p, int64_t since,
+                                int64_t *axes, size_t *count, int *present) {
+    const int64_t *vals;
+    clrnn_status st = clrnn_ox_attr_ints(n, p, "axes", &vals, count, present);
+    if (st != CLRNN_OK) return st;
+    if (m->opset >= since && *present)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute 'axes' was replaced by an input in opset %lld "
+                             "(model opset %lld)", (long long)since, (long long)m->opset);
+    if (m->opset < since && n->n_in > 1)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "input 'axes' needs opset %lld (model opset %lld)",
+                             (long long)since, (long long)m->opset);
+    if (*count > CLRNN_MAX_DIMS)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu axes (at most %d)", *count, CLRNN_MAX_DIMS);
+    ox_memcpy(axes, vals, *count * sizeof *vals);
+    return clrnn_ox_check_type(m, n, 1, "axes", OX_T_I64);
 }

@@ -15,17 +15,14 @@ typedef struct binary_state {
 
 static clrnn_status binary_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p, int op) {
     (void)p;
-    binary_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "binary op");
-    n->state = s;
+    binary_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     s->op = op;
-    const ox_value *a = ox_in(m, n, 0), *b = ox_in(m, n, 1);
-    if (!a || !b) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "both inputs are required");
+    const ox_value *a = ox_in(m, n, 0), *b = ox_in(m, n, 1); /* both present: min_in = 2 */
     if (a->dtype != b->dtype || a->is_bool || b->is_bool)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "inputs of types %s and %s (both must be the same numeric type)",
                              clrnn_ox_dtype_name(a->dtype, a->is_bool), clrnn_ox_dtype_name(b->dtype, b->is_bool));
-    ox_set_out_type(m, n, 0, a->dtype, 0);
-    return CLRNN_OK;
+    return ox_same_type_out(m, n);
 }
 static clrnn_status add_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { return binary_prepare(m, n, p, OX_BIN_ADD); }
 static clrnn_status sub_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { return binary_prepare(m, n, p, OX_BIN_SUB); }
@@ -88,9 +85,7 @@ static clrnn_status binary_run(clrnn_model *m, ox_node *n) {
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status float_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
     (void)p;
-    clrnn_status st = clrnn_ox_check_type(m, n, 0, "input", OX_T_F32);
-    if (st == CLRNN_OK) ox_set_out_type(m, n, 0, CLRNN_DTYPE_FLOAT32, 0);
-    return st;
+    return ox_check_then_same_type(m, n, 0, "input", OX_T_F32);
 }
 
 static clrnn_status unary_run(clrnn_model *m, ox_node *n, int op) {
@@ -113,9 +108,8 @@ typedef struct softmax_state {
 } softmax_state;
 
 static clrnn_status softmax_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    softmax_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Softmax");
-    n->state = s;
+    softmax_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     clrnn_status st = clrnn_ox_attr_int(n, p, "axis", m->opset >= 13 ? -1 : 1, &s->axis);
     return st == CLRNN_OK ? float_prepare(m, n, p) : st;
 }
@@ -221,9 +215,8 @@ typedef struct gemm_state {
 } gemm_state;
 
 static clrnn_status gemm_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    gemm_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Gemm");
-    n->state = s;
+    gemm_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     clrnn_status st;
     if ((st = clrnn_ox_attr_float(n, p, "alpha", 1.0f, &s->alpha)) != CLRNN_OK) return st;
     if ((st = clrnn_ox_attr_float(n, p, "beta", 1.0f, &s->beta)) != CLRNN_OK) return st;
@@ -291,25 +284,13 @@ typedef struct reduce_state {
 } reduce_state;
 
 static clrnn_status reduce_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    reduce_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "ReduceProd");
-    n->state = s;
-    const int64_t *axes;
+    reduce_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     int present;
-    clrnn_status st = clrnn_ox_attr_ints(n, p, "axes", &axes, &s->n_axes, &present);
+    clrnn_status st = clrnn_ox_axes_attr(m, n, p, 18, s->axes, &s->n_axes, &present);
     if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "keepdims", 1, &s->keepdims);
     if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "noop_with_empty_axes", 0, &s->noop_empty);
-    if (st != CLRNN_OK) return st;
-    if (present && m->opset >= 18)
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute 'axes' was replaced by an input in opset 18");
-    if (n->n_in > 1 && m->opset < 18)
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "input 'axes' needs opset 18 (model opset %lld)", (long long)m->opset);
-    if (s->n_axes > CLRNN_MAX_DIMS) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu axes", s->n_axes);
-    ox_memcpy(s->axes, axes, s->n_axes * sizeof *axes);
-    if ((st = clrnn_ox_check_type(m, n, 0, "data", OX_T_F32 | OX_T_INT)) != CLRNN_OK) return st;
-    if ((st = clrnn_ox_check_type(m, n, 1, "axes", OX_T(CLRNN_DTYPE_INT64))) != CLRNN_OK) return st;
-    ox_set_out_type(m, n, 0, ox_in(m, n, 0)->dtype, 0);
-    return CLRNN_OK;
+    return st == CLRNN_OK ? ox_check_then_same_type(m, n, 0, "data", OX_T_F32 | OX_T_INT) : st;
 }
 
 static clrnn_status reduce_prod_run(clrnn_model *m, ox_node *n) {

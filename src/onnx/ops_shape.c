@@ -39,13 +39,6 @@ static clrnn_status copy_reshaped(clrnn_model *m, const ox_node *n, ox_value *in
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_ox_wrap(n, clrnn_fail_cl(err, "clEnqueueCopyBuffer", out->name));
 }
 
-static clrnn_status same_type_out(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    (void)p;
-    const ox_value *in = ox_in(m, n, 0);
-    ox_set_out_type(m, n, 0, in->dtype, in->is_bool);
-    return CLRNN_OK;
-}
-
 /* ------------------------------------------------------------------------------------------
  * Constant
  * ---------------------------------------------------------------------------------------- */
@@ -61,9 +54,8 @@ static void constant_release(ox_node *n) {
 }
 
 static clrnn_status constant_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    constant_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Constant");
-    n->state = s;
+    constant_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     if (p->n_attribute != 1)
         return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "Constant needs exactly one value attribute, it has %zu",
                              p->n_attribute);
@@ -122,9 +114,8 @@ typedef struct shape_state {
 } shape_state;
 
 static clrnn_status shape_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    shape_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Shape");
-    n->state = s;
+    shape_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     clrnn_status st = clrnn_ox_attr_int(n, p, "start", 0, &s->start);
     if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "end", INT64_MAX, &s->end);
     ox_set_out_type(m, n, 0, CLRNN_DTYPE_INT64, 0);
@@ -154,13 +145,10 @@ typedef struct axis_state {
 } axis_state;
 
 static clrnn_status gather_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    axis_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Gather");
-    n->state = s;
+    axis_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     clrnn_status st = clrnn_ox_attr_int(n, p, "axis", 0, &s->axis);
-    if (st == CLRNN_OK) st = clrnn_ox_check_type(m, n, 1, "indices", OX_T_INT);
-    if (st == CLRNN_OK) st = same_type_out(m, n, p);
-    return st;
+    return st == CLRNN_OK ? ox_check_then_same_type(m, n, 1, "indices", OX_T_INT) : st;
 }
 
 static clrnn_status gather_run(clrnn_model *m, ox_node *n) {
@@ -221,27 +209,13 @@ typedef struct axes_state {
 } axes_state;
 
 static clrnn_status axes_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p, int required) {
-    axes_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "axes");
-    n->state = s;
-    const int64_t *axes;
-    size_t count;
-    int present;
-    clrnn_status st = clrnn_ox_attr_ints(n, p, "axes", &axes, &count, &present);
+    axes_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    clrnn_status st = clrnn_ox_axes_attr(m, n, p, 13, s->axes, &s->n_axes, &s->has_axes);
     if (st != CLRNN_OK) return st;
-    if (m->opset >= 13 && present)
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attribute 'axes' was replaced by an input in opset 13 (model opset %lld)",
-                             (long long)m->opset);
-    if (m->opset < 13 && n->n_in > 1)
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "input 'axes' needs opset 13 (model opset %lld)", (long long)m->opset);
-    if (m->opset < 13 && required && !present) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute 'axes' is required");
+    if (m->opset < 13 && required && !s->has_axes) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute 'axes' is required");
     if (m->opset >= 13 && required && !ox_in(m, n, 1)) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input 'axes' is required");
-    if (count > CLRNN_MAX_DIMS) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu axes (at most %d)", count, CLRNN_MAX_DIMS);
-    ox_memcpy(s->axes, axes, count * sizeof *axes);
-    s->n_axes = count;
-    s->has_axes = present;
-    if ((st = clrnn_ox_check_type(m, n, 1, "axes", OX_T(CLRNN_DTYPE_INT64))) != CLRNN_OK) return st;
-    return same_type_out(m, n, p);
+    return ox_same_type_out(m, n);
 }
 
 /* The axes of this run (attribute or input); *given = 0 when neither is present. */
@@ -317,11 +291,9 @@ static clrnn_status squeeze_run(clrnn_model *m, ox_node *n) {
  * Concat
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status concat_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    axis_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Concat");
-    n->state = s;
-    if (!clrnn_ox_attr(p, "axis")) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute 'axis' is required");
-    clrnn_status st = clrnn_ox_attr_int(n, p, "axis", 0, &s->axis);
+    axis_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    clrnn_status st = clrnn_ox_attr_int_required(n, p, "axis", &s->axis);
     if (st != CLRNN_OK) return st;
     const ox_value *first = NULL;
     for (int i = 0; i < n->n_in; ++i) {
@@ -332,7 +304,7 @@ static clrnn_status concat_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeP
                                  clrnn_ox_dtype_name(first->dtype, first->is_bool), clrnn_ox_dtype_name(v->dtype, v->is_bool));
         if (!first) first = v;
     }
-    return same_type_out(m, n, p);
+    return ox_same_type_out(m, n);
 }
 
 static clrnn_status concat_run(clrnn_model *m, ox_node *n) {
@@ -374,9 +346,8 @@ static clrnn_status concat_run(clrnn_model *m, ox_node *n) {
  * ConstantOfShape
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status cos_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    constant_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "ConstantOfShape");
-    n->state = s;
+    constant_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     const Onnx__AttributeProto *a = clrnn_ox_attr(p, "value");
     clrnn_status st;
     if (a) {
@@ -389,7 +360,7 @@ static clrnn_status cos_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProt
         s->value.count = 1;
         if (!(s->value.data = calloc(1, sizeof(float)))) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "ConstantOfShape");
     }
-    if ((st = clrnn_ox_check_type(m, n, 0, "input", OX_T(CLRNN_DTYPE_INT64))) != CLRNN_OK) return st;
+    if ((st = clrnn_ox_check_type(m, n, 0, "input", OX_T_I64)) != CLRNN_OK) return st;
     ox_set_out_type(m, n, 0, s->value.dtype, s->is_bool);
     return CLRNN_OK;
 }
@@ -426,9 +397,8 @@ typedef struct slice_state {
 } slice_state;
 
 static clrnn_status slice_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    slice_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Slice");
-    n->state = s;
+    slice_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     clrnn_status st;
     if (m->opset < 10) {
         if (n->n_in != 1) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "Slice before opset 10 takes one input");
@@ -451,7 +421,7 @@ static clrnn_status slice_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
         for (int i = 1; i < n->n_in; ++i)
             if ((st = clrnn_ox_check_type(m, n, i, "starts/ends/axes/steps", OX_T_INT)) != CLRNN_OK) return st;
     }
-    return same_type_out(m, n, p);
+    return ox_same_type_out(m, n);
 }
 
 static clrnn_status slice_run(clrnn_model *m, ox_node *n) {
@@ -529,9 +499,8 @@ typedef struct perm_state {
 } perm_state;
 
 static clrnn_status transpose_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    perm_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Transpose");
-    n->state = s;
+    perm_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     const int64_t *perm;
     clrnn_status st = clrnn_ox_attr_ints(n, p, "perm", &perm, &s->n, &s->given);
     if (st != CLRNN_OK) return st;
@@ -543,7 +512,7 @@ static clrnn_status transpose_prepare(clrnn_model *m, ox_node *n, const Onnx__No
         seen[perm[i]] = 1;
         s->perm[i] = perm[i];
     }
-    return same_type_out(m, n, p);
+    return ox_same_type_out(m, n);
 }
 
 static clrnn_status transpose_run(clrnn_model *m, ox_node *n) {
@@ -579,13 +548,10 @@ typedef struct reshape_state {
 } reshape_state;
 
 static clrnn_status reshape_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    reshape_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Reshape");
-    n->state = s;
+    reshape_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     clrnn_status st = clrnn_ox_attr_int(n, p, "allowzero", 0, &s->allowzero);
-    if (st == CLRNN_OK) st = clrnn_ox_check_type(m, n, 1, "shape", OX_T(CLRNN_DTYPE_INT64));
-    if (st == CLRNN_OK) st = same_type_out(m, n, p);
-    return st;
+    return st == CLRNN_OK ? ox_check_then_same_type(m, n, 1, "shape", OX_T_I64) : st;
 }
 
 static clrnn_status reshape_run(clrnn_model *m, ox_node *n) {
@@ -631,6 +597,11 @@ static clrnn_status reshape_run(clrnn_model *m, ox_node *n) {
     return copy_reshaped(m, n, in, out, (int)r, shape);
 }
 
+static clrnn_status identity_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+    (void)p;
+    return ox_same_type_out(m, n);
+}
+
 static clrnn_status identity_run(clrnn_model *m, ox_node *n) {
     ox_value *in = ox_in(m, n, 0);
     return copy_reshaped(m, n, in, ox_out(m, n, 0), in->ndim, in->shape);
@@ -644,11 +615,9 @@ typedef struct cast_state {
 } cast_state;
 
 static clrnn_status cast_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    cast_state *s = calloc(1, sizeof *s);
-    if (!s) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "Cast");
-    n->state = s;
-    if (!clrnn_ox_attr(p, "to")) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute 'to' is required");
-    clrnn_status st = clrnn_ox_attr_int(n, p, "to", 0, &s->to);
+    cast_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    clrnn_status st = clrnn_ox_attr_int_required(n, p, "to", &s->to);
     if (st != CLRNN_OK) return st;
     clrnn_dtype dt;
     int b;
@@ -703,8 +672,8 @@ static clrnn_status cast_run(clrnn_model *m, ox_node *n) {
  * Expand
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status expand_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    clrnn_status st = clrnn_ox_check_type(m, n, 1, "shape", OX_T(CLRNN_DTYPE_INT64));
-    return st == CLRNN_OK ? same_type_out(m, n, p) : st;
+    (void)p;
+    return ox_check_then_same_type(m, n, 1, "shape", OX_T_I64);
 }
 
 static clrnn_status expand_run(clrnn_model *m, ox_node *n) {
@@ -746,6 +715,6 @@ const ox_op clrnn_ox_op_constant_of_shape = {"ConstantOfShape", 1, 1, 1, 1, cos_
 const ox_op clrnn_ox_op_slice = {"Slice", 1, 5, 1, 1, slice_attrs, slice_prepare, slice_run, NULL};
 const ox_op clrnn_ox_op_transpose = {"Transpose", 1, 1, 1, 1, perm_attrs, transpose_prepare, transpose_run, NULL};
 const ox_op clrnn_ox_op_reshape = {"Reshape", 2, 2, 1, 1, reshape_attrs, reshape_prepare, reshape_run, NULL};
-const ox_op clrnn_ox_op_identity = {"Identity", 1, 1, 1, 1, no_attrs, same_type_out, identity_run, NULL};
+const ox_op clrnn_ox_op_identity = {"Identity", 1, 1, 1, 1, no_attrs, identity_prepare, identity_run, NULL};
 const ox_op clrnn_ox_op_cast = {"Cast", 1, 1, 1, 1, cast_attrs, cast_prepare, cast_run, NULL};
 const ox_op clrnn_ox_op_expand = {"Expand", 2, 2, 1, 1, no_attrs, expand_prepare, expand_run, NULL};
