@@ -251,6 +251,23 @@ int main(int argc, char **argv) {
                         snprintf(name, sizeof name, "self-check %s %s", cells[c].name, dirs[dd]);
                         add_check(re >= 0 && re <= 1e-5, name, "2 layers, lengths {7,4,1}: max abs err %.2g vs reference", re);
                     }
+                /* the tiled plan's persistent scan (a loop over steps with a work-group barrier in one
+                 * launch), forced: on devices where it is not the default, this is the check that it
+                 * works there too */
+                char saved_plan[64] = "", saved_scan[64] = "";
+                const char *e_plan = getenv("CLRNN_PLAN"), *e_scan = getenv("CLRNN_SCAN");
+                if (e_plan) snprintf(saved_plan, sizeof saved_plan, "%s", e_plan);
+                if (e_scan) snprintf(saved_scan, sizeof saved_scan, "%s", e_scan);
+                setenv("CLRNN_PLAN", "tiled", 1);
+                setenv("CLRNN_SCAN", "persistent", 1);
+                for (int c = 0; c < 4; ++c) {
+                    double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, CLRNN_DIR_BIDIRECTIONAL);
+                    char name[96];
+                    snprintf(name, sizeof name, "persistent scan %s bidir", cells[c].name);
+                    add_check(re >= 0 && re <= 1e-5, name, "tiled plan, 2 layers: max abs err %.2g vs reference", re);
+                }
+                if (e_plan) setenv("CLRNN_PLAN", saved_plan, 1); else unsetenv("CLRNN_PLAN");
+                if (e_scan) setenv("CLRNN_SCAN", saved_scan, 1); else unsetenv("CLRNN_SCAN");
             }
             clrnn_context_destroy(ctx);
         }
