@@ -3,7 +3,8 @@
 
 Writes one directory per case into tests/golden/keras/<case>/ and tests/golden/tf1/<case>/ in the
 format of tests/golden/README.md (meta.txt + little-endian .npy files, float32, int32 for
-seq_len/mask). Both directories are wiped and regenerated on every run; the data is deterministic
+seq_len/mask; the writer and reader are shared with golden_torch.py in tools/golden_common.py).
+Both directories are wiped and regenerated on every run; the data is deterministic
 (every case draws its inputs and weights from its own fixed seed; all weights are set explicitly,
 uniform in [-0.5, 0.5], inputs uniform in [-1, 1]).
 
@@ -50,82 +51,13 @@ import os
 import shutil
 import subprocess
 import sys
-import zlib
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-GOLDEN = os.path.join(ROOT, "tests", "golden")
-TOL = 1e-5
-
-META_KEYS = ["framework", "cell", "layout", "T", "N", "I", "H", "layers", "direction", "merge",
-             "reverse_order", "reverse_mode", "masked_output", "proj", "peephole", "cell_clip",
-             "proj_clip", "forget_bias", "dense", "return_sequences", "chunks", "has_seq_len",
-             "has_mask", "has_h0"]
-
-
-# --------------------------------------------------------------------------------------------
-# Shared helpers (NumPy only)
-# --------------------------------------------------------------------------------------------
-def rng_for(name):
-    import numpy as np
-    return np.random.RandomState(zlib.crc32(name.encode()) & 0x7FFFFFFF)
-
-
-def uniform(rng, shape, lo=-0.5, hi=0.5):
-    import numpy as np
-    return rng.uniform(lo, hi, size=shape).astype(np.float32)
-
-
-def default_meta(framework):
-    m = dict(framework=framework, cell="lstm", layout="batch_major", T=0, N=0, I=0, H=0, layers=1,
-             direction="forward", merge="concat", reverse_order=0,
-             reverse_mode="whole_axis" if framework == "keras" else "per_row",
-             masked_output="carry" if framework == "keras" else "zero", proj=0, peephole=0,
-             cell_clip=0.0, proj_clip=0.0, forget_bias=0.0, dense=0, return_sequences=1, chunks=1,
-             has_seq_len=0, has_mask=0, has_h0=0)
-    return m
-
-
-def write_case(framework, name, meta, arrays):
-    import numpy as np
-    d = os.path.join(GOLDEN, framework, name)
-    os.makedirs(d)
-    with open(os.path.join(d, "meta.txt"), "w") as f:
-        for k in META_KEYS:
-            v = meta[k]
-            if isinstance(v, float):
-                v = repr(float(v))
-            f.write(f"{k} {v}\n")
-    for key, arr in arrays.items():
-        arr = np.asarray(arr)
-        if key in ("seq_len", "mask"):
-            arr = arr.astype("<i4")
-        else:
-            assert arr.dtype == np.float32, (name, key, arr.dtype)
-            arr = arr.astype("<f4")
-        np.save(os.path.join(d, key + ".npy"), np.ascontiguousarray(arr))
-    verify_case(d)
-    return d
+from golden_common import GOLDEN, TOL, _sig, default_meta, read_case, rng_for, uniform, write_case
 
 
 # --------------------------------------------------------------------------------------------
 # NumPy reference of clrnn's semantics, driven only by the files of a case (a self-check)
 # --------------------------------------------------------------------------------------------
-def _sig(x):
-    import numpy as np
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def read_case(d):
-    import numpy as np
-    meta = {}
-    for line in open(os.path.join(d, "meta.txt")):
-        k, v = line.split()
-        meta[k] = v
-    arr = {f[:-4]: np.load(os.path.join(d, f)).astype(np.float64) if not f.startswith(("seq_len", "mask"))
-           else np.load(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".npy")}
-    return meta, arr
-
-
 def _make_step(meta, arr, layer, dd):
     """Returns step(x [N,I], h, c) -> (h_new (=output), c_new) in float64."""
     import numpy as np
@@ -290,7 +222,7 @@ def reference(meta, arr):
 
 def verify_case(d):
     import numpy as np
-    meta, arr = read_case(d)
+    meta, arr = read_case(d, float64=True)
     if int(meta["chunks"]) > 1:
         # Keras stateful: run the chunks one after the other, carrying the state.
         k = int(meta["chunks"])
@@ -522,7 +454,7 @@ def keras_part():
         # Bidirectional forces zero_output_for_mask = return_sequences on both of its layers
         zero = direction == "bidirectional" and return_sequences
         meta["masked_output"] = "zero" if zero else "carry"
-        write_case("keras", name, meta, arrays)
+        write_case(out_root, name, meta, arrays, verify=verify_case)
         made.append(name)
         return arrays
 
@@ -755,7 +687,7 @@ def tf1_part():
                     cell_clip=float(cell_clip), proj_clip=float(proj_clip),
                     forget_bias=float(forget_bias) if lstm else 0.0,
                     has_seq_len=int(seq_len is not None), has_h0=int(h0))
-        write_case("tf1", name, meta, arrays)
+        write_case(out_root, name, meta, arrays, verify=verify_case)
         made.append(name)
         return arrays, meta
 

@@ -3,7 +3,8 @@
 
 Writes one directory per case into tests/golden/torch/<case>/ in the format of
 tests/golden/README.md (meta.txt + little-endian .npy files written with numpy.save: float32,
-int32 for seq_len). The directory is wiped and regenerated on every run. The data is
+int32 for seq_len; the writer and reader are shared with golden_keras.py in
+tools/golden_common.py). The directory is wiped and regenerated on every run. The data is
 deterministic: every case draws its inputs, initial states and weights with NumPy from its own
 fixed seed (crc32 of the case name); all module parameters are overwritten with those float32
 values (weights and biases uniform in [-0.5, 0.5], inputs and h0/c0 uniform in [-1, 1]); the
@@ -52,21 +53,16 @@ merge modes other than concat, or reversed output order, so none of those appear
 
 import os
 import shutil
-import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-OUT = os.path.join(ROOT, "tests", "golden", "torch")
-TOL = 1e-5
+from golden_common import (GOLDEN, META_KEYS, ROOT, TOL, _sig, default_meta, read_case, rng_for,
+                           uniform, write_case)
 
-META_KEYS = ["framework", "cell", "layout", "T", "N", "I", "H", "layers", "direction", "merge",
-             "reverse_order", "reverse_mode", "masked_output", "proj", "peephole", "cell_clip",
-             "proj_clip", "forget_bias", "dense", "return_sequences", "chunks", "has_seq_len",
-             "has_mask", "has_h0"]
+OUT = os.path.join(GOLDEN, "torch")
 
 # cell name in meta.txt -> (torch module, extra kwargs, gates)
 CELLS = {
@@ -75,14 +71,6 @@ CELLS = {
     "lstm": (nn.LSTM, {}, 4),
     "gru_lbr": (nn.GRU, {}, 3),
 }
-
-
-def rng_for(name):
-    return np.random.RandomState(zlib.crc32(name.encode()) & 0x7FFFFFFF)
-
-
-def uniform(rng, shape, lo=-0.5, hi=0.5):
-    return rng.uniform(lo, hi, size=shape).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,34 +151,14 @@ def make_case(name, cell="lstm", T=6, N=3, I=4, H=5, layers=1, bidir=False, batc
             y = lin(out) if lin is not None else out
         arrays["y"] = y.numpy().copy()
 
-    meta = dict(framework="torch", cell=cell, layout="batch_major" if batch_first else "time_major",
+    # the rest of meta.txt keeps default_meta's values (merge concat, per_row, zero, ...)
+    meta = default_meta("torch")
+    meta.update(cell=cell, layout="batch_major" if batch_first else "time_major",
                 T=T, N=N, I=I, H=H, layers=layers,
-                direction="bidirectional" if bidir else "forward", merge="concat",
-                reverse_order=0, reverse_mode="per_row", masked_output="zero", proj=proj,
-                peephole=0, cell_clip=0.0, proj_clip=0.0, forget_bias=0.0, dense=dense,
-                return_sequences=0 if last_only else 1, chunks=1,
-                has_seq_len=int(lens is not None), has_mask=0, has_h0=int(h0))
-    write_case(name, meta, arrays)
-
-
-def write_case(name, meta, arrays):
-    d = os.path.join(OUT, name)
-    os.makedirs(d)
-    with open(os.path.join(d, "meta.txt"), "w") as f:
-        for k in META_KEYS:
-            v = meta[k]
-            if isinstance(v, float):
-                v = repr(float(v))
-            f.write(f"{k} {v}\n")
-    for key, arr in arrays.items():
-        arr = np.asarray(arr)
-        if key in ("seq_len", "mask"):
-            arr = arr.astype("<i4")
-        else:
-            assert arr.dtype == np.float32, (name, key, arr.dtype)
-            assert np.all(np.isfinite(arr)), (name, key)
-            arr = arr.astype("<f4")
-        np.save(os.path.join(d, key + ".npy"), np.ascontiguousarray(arr))
+                direction="bidirectional" if bidir else "forward", proj=proj, dense=dense,
+                return_sequences=0 if last_only else 1,
+                has_seq_len=int(lens is not None), has_h0=int(h0))
+    write_case(OUT, name, meta, arrays)
 
 
 def generate():
@@ -239,26 +207,6 @@ def generate():
 # --------------------------------------------------------------------------------------------
 # Self-check: reload every case, check shapes, replay with a float64 NumPy reference
 # --------------------------------------------------------------------------------------------
-def read_case(d):
-    meta = {}
-    with open(os.path.join(d, "meta.txt")) as f:
-        for line in f:
-            k, v = line.split()
-            meta[k] = v
-    arr = {}
-    for fn in os.listdir(d):
-        if fn.endswith(".npy"):
-            a = np.load(os.path.join(d, fn))
-            want = np.int32 if fn in ("seq_len.npy", "mask.npy") else np.float32
-            assert a.dtype == want and a.dtype.byteorder in ("<", "="), (d, fn, a.dtype)
-            arr[fn[:-4]] = a
-    return meta, arr
-
-
-def _sig(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
 def check_shapes(meta, arr, d):
     T, N, I, H = (int(meta[k]) for k in "TNIH")
     L, P, O = int(meta["layers"]), int(meta["proj"]), int(meta["dense"])
