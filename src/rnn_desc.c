@@ -229,17 +229,15 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
     static const char *const cells[] = {"rnn", "lstm", "gru"};
     const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
     if (r->tiled) {
-        const char *k = r->desc.cell == CLRNN_CELL_LSTM ? "lstm" : r->desc.cell == CLRNN_CELL_RNN ? "rnn" : cell;
         snprintf(buf, cap,
-                 "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (persistent) or %s per step "
-                 "(4 rows x %d units per work-item once N >= 8), %d block(s) x %d direction(s), rows in length order",
-                 r->Gs, k, strcmp(cell, "gru") ? (r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step_tiled" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step_tiled" : "gru_lbr_step_tiled")
-                                                : "gru_gates_step_tiled + gru_out_step_tiled", r->UB, r->Hb, r->D);
+                 "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (4 rows x %d units per "
+                 "work-item once N >= 8), %d block(s) x %d direction(s), rows in length order",
+                 r->Gs, cell, r->UB, r->Hb, r->D);
         /* the scan: forced, or what was measured so far per batch size */
         size_t len = strlen(buf);
         if (r->scan_mode)
             snprintf(buf + len, cap - len, "; scan forced by CLRNN_SCAN: %s",
-                     r->scan_mode == CLRNN_SCAN_PERSISTENT ? "persistent (one launch per layer)" : "one launch per step");
+                     r->scan_mode == CLRNN_SCAN_PERSISTENT ? "persistent (one launch per layer)" : "a launch per step");
         else {
             int any = 0;
             mtx_lock(&r->ctx->lock); /* forward records measurements under it */
