@@ -333,8 +333,12 @@ typedef struct clrnn_rnn clrnn_rnn;
  * naming the field) and allocates host-side weight storage. No device work yet.
  * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_INVALID_DESCRIPTOR, CLRNN_ERR_OUT_OF_MEMORY.
  * The plan (which kernels run) is chosen here for the context's device: register-tiled kernels on
- * CPU devices for RNN, LSTM without projection and linear-before-reset GRU, per-unit kernels
- * otherwise; the environment variable CLRNN_PLAN=tiled|generic overrides it (for testing). */
+ * CPU devices for every cell but the projected LSTM, per-unit kernels otherwise; the environment
+ * variable CLRNN_PLAN=tiled|generic overrides it (for testing). The tiled plan runs a layer's
+ * recurrence either as a launch per step or as one persistent launch; which is faster depends on
+ * device and shape, so it is measured per batch size during the 2nd and 3rd forward of that size
+ * (on the layer's own steps, nothing recomputed; outputs are bitwise the same either way), and
+ * CLRNN_SCAN=steps|persistent forces one. */
 clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
 void clrnn_rnn_destroy(clrnn_rnn *rnn);
 clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);
@@ -455,8 +459,9 @@ clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 /* Bytes of device workspace the rnn currently holds (0 before the first run). */
 size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 
-/* One line naming the plan the rnn runs: which kernels, blocking, and how the input projection is
- * done (e.g. for `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. */
+/* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
+ * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
+ * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. */
 const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------------------------------
