@@ -181,12 +181,14 @@ cl_context clrnn_context_cl_context(const clrnn_context *ctx);
 cl_command_queue clrnn_context_cl_queue(const clrnn_context *ctx);
 cl_device_id clrnn_context_cl_device(const clrnn_context *ctx);
 
-/* How the kernels of this context were obtained: 1 = loaded from the disk cache, 0 = compiled.
- * build_ms is the wall time spent getting the program. */
+/* How the kernels of this context were obtained: 1 = loaded from clrnn's binary cache, 0 = built
+ * from source. build_ms is the wall time spent getting the program. On PoCL clrnn keeps no binaries
+ * (from_cache 0, cache_path ""): PoCL caches compiled kernels itself, and producing a program
+ * binary makes it compile every kernel first; CLRNN_CACHE_MODE=binary|driver overrides this. */
 typedef struct clrnn_build_info {
     int from_cache;
     double build_ms;
-    char cache_path[1024]; /* "" when the cache is disabled or unusable */
+    char cache_path[1024]; /* "" when the cache is disabled, unusable or left to the driver */
     char cache_warning[256]; /* e.g. the cache dir is read-only; "" if none */
 } clrnn_build_info;
 clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info);

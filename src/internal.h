@@ -41,6 +41,8 @@ typedef enum clrnn_kernel_id {
 /* Builds (or loads from the disk cache) the program for the context device and creates every
  * kernel. Fills ctx->program, ctx->kernels, ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
+/* 1 when compiled kernels are left to the driver's own cache instead of clrnn's binary cache. */
+int clrnn_program_driver_caches(const clrnn_context *ctx);
 void clrnn_program_release(clrnn_context *ctx);
 /* Build options the program is compiled with. */
 const char *clrnn_program_options(void);

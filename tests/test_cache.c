@@ -1,5 +1,6 @@
 /* The kernel binary cache: cold build, warm hit, corrupt/truncated entries rebuilt, disabled
- * cache, read-only directory, and the cache key separating build configurations. */
+ * cache, read-only directory, the cache key separating build configurations, and which cache is
+ * used by default (ctest runs this with CLRNN_CACHE_MODE=binary, so the rest also runs on PoCL). */
 #include "test_util.h"
 
 #include <dirent.h>
@@ -111,6 +112,33 @@ static void disabled_cache_writes_nothing(void **state) {
     assert_int_equal(count_entries(other, NULL, 0), 0);
 }
 
+/* The default leaves compiled kernels to PoCL's own cache on PoCL (no binary of ours: producing one
+ * makes PoCL compile every kernel) and uses clrnn's binary cache elsewhere; CLRNN_CACHE_MODE=driver
+ * forces the former anywhere. */
+static void default_cache_by_platform(void **state) {
+    (void)state;
+    char other[400];
+    snprintf(other, sizeof other, "%s/by-platform", dir);
+    const char *saved = getenv("CLRNN_CACHE_MODE");
+    char keep[32] = "";
+    if (saved) snprintf(keep, sizeof keep, "%s", saved);
+    setenv("CLRNN_CACHE_MODE", "driver", 1);
+    clrnn_build_info info = build(other, 0);
+    assert_int_equal(info.from_cache, 0);
+    assert_string_equal(info.cache_path, "");
+    assert_string_equal(info.cache_warning, "");
+    assert_int_equal(count_entries(other, NULL, 0), 0);
+    unsetenv("CLRNN_CACHE_MODE");
+    info = build(other, 0);
+    clrnn_device_info dev;
+    clrnn_context *ctx = tu_context();
+    TU_OK(clrnn_context_device_info(ctx, &dev));
+    const int pocl = strstr(dev.platform_name, "Portable Computing Language") != NULL;
+    assert_int_equal(count_entries(other, NULL, 0), pocl ? 0 : 1);
+    assert_int_equal(info.cache_path[0] != '\0', !pocl);
+    if (saved) setenv("CLRNN_CACHE_MODE", keep, 1);
+}
+
 static void env_dir_is_used(void **state) {
     (void)state;
     char envdir[400];
@@ -192,6 +220,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(cold_then_warm, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_entry_is_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(disabled_cache_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(default_cache_by_platform, setup, teardown),
         cmocka_unit_test_setup_teardown(env_dir_is_used, setup, teardown),
         cmocka_unit_test_setup_teardown(read_only_dir_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(key_separates_sources, setup, teardown),

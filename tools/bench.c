@@ -881,8 +881,8 @@ static int run_first_result(const char *self) {
         printf("time to first result, %s, new processes (fresh clrnn and PoCL caches, then reused)\n\n", label);
         printf("%-42s %12s %12s\n", "", "cold", "warm");
         printf("%-42s %12.1f %12.1f\n", "context create (ms)", c->ctx_ms, w->ctx_ms);
-        printf("%-42s %12s %12s\n", "  clrnn kernels", c->from_cache ? "cache" : "compiled",
-               w->from_cache ? "cache" : "compiled");
+        printf("%-42s %12s %12s\n", "  clrnn program", c->from_cache ? "binary cache" : "from source",
+               w->from_cache ? "binary cache" : "from source");
         printf("%-42s %12.1f %12.1f\n", "rnn create + weights + buffers (ms)", c->setup_ms, w->setup_ms);
         printf("%-42s %12.1f %12.1f\n", "first forward (ms)", c->first_ms, w->first_ms);
         printf("%-42s %12.1f %12.1f\n", "  of which one-time (first - steady)", c->first_ms - c->second_ms,
@@ -890,7 +890,8 @@ static int run_first_result(const char *self) {
         printf("%-42s %12.1f %12.1f\n", "time to first result (ms)", c->total_ms, w->total_ms);
         printf("%-42s %12.1f %12.1f\n", "whole process, exec to exit (ms)", c->process_ms, w->process_ms);
         printf("%-42s %12ld %12ld\n", "files added to PoCL's kernel cache", c->pocl_files_added, w->pocl_files_added);
-        printf("\nwarm = median of %d warm run(s); 0 files added in a warm run = nothing was compiled\n", total - 1);
+        printf("\nwarm = median of %d warm run(s); 0 files added in a warm run = nothing was compiled (on PoCL the\n"
+               "program is built from source and PoCL's own cache supplies the compiled kernels)\n", total - 1);
     }
     return 0;
 }
@@ -989,7 +990,7 @@ int main(int argc, char **argv) {
         char dev[600];
         device_line(dev, sizeof dev);
         fprintf(stderr, "device %s\ncontext created in %.1f ms, kernels %s (%.1f ms)\n", dev, bench_now_ms() - tc,
-                bi.from_cache ? "from the cache" : "compiled", bi.build_ms);
+                bi.from_cache ? "from clrnn's binary cache" : "built from source", bi.build_ms);
         if (!opt.no_tuning) {
             clrnn_tuning_report rep;
             clrnn_gemm_apply_tuning_report(g_ctx, &rep);
