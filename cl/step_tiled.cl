@@ -124,15 +124,17 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
     const int t = entry & STEP_T_MASK;                                                               \
     const size_t sidx = ((size_t)d * N + n) * Hs + j0;
 
-/* Each cell's step is a body over (s, h_prev, h_next[, c_prev, c_next]); <cell>_scan_tiled_MR loops
- * it over steps [s0, s1), step s reading the a states when s is even and the b states when odd.
- * The host launches it two ways, with the same arithmetic (so bitwise equal results):
- *   a launch per step   [s, s+1), local size 1, work-items spread over blocks and row groups;
- *   persistent scan     [s0, s1) in one launch, local size (Hb, 1, 1): a work-group is every block
- *                       jb of one row group and direction, which owns those rows' states outright,
- *                       so a work-group barrier is the only synchronisation a step needs (rows are
- *                       independent: no global barrier).
- * The two can take turns within a layer (the host times them that way). */
+/* Each cell's step is written once, as a body over (s, h_prev, h_next[, c_prev, c_next]), and
+ * instantiated twice:
+ *   <cell>_step_tiled_MR  one launch per step s0 (the host swaps the state buffers);
+ *   <cell>_scan_tiled_MR  the persistent scan: one launch loops over steps [s0, s1) (all T of them
+ *                         once the host has chosen this kernel for the shape). Its work-group is
+ *                         every block jb of one row group and direction, which owns those rows'
+ *                         states outright, so a work-group barrier is the only synchronisation a
+ *                         step needs (rows are independent: no global barrier). Launched with
+ *                         local size (Hb, 1, 1). Step s reads the a buffers when s is even, the b
+ *                         buffers when odd, like the step kernels, so the two can take turns.
+ * The arithmetic of the two is the same instruction for instruction, so results are bitwise equal. */
 #define SCAN_STATES(s, a, b) (((s) & 1) ? (b) : (a))
 
 #define LSTM_TILED_PARAMS                                                                            \
@@ -192,6 +194,7 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
     }
 
 #define DEFINE_LSTM_TILED(MR)                                                                        \
+__kernel void lstm_step_tiled_##MR(LSTM_TILED_PARAMS) LSTM_TILED_STEP(MR, s0, h_a, c_a, h_b, c_b)    \
 __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                                              \
     for (int step = s0; step < s1; ++step) {                                                         \
         LSTM_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, c_a, c_b),          \
@@ -274,6 +277,7 @@ __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                         
     }
 
 #define DEFINE_H_TILED(cell, STEP, MR)                                                               \
+__kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) STEP(MR, s0, h_a, h_b)                          \
 __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                                               \
     for (int step = s0; step < s1; ++step) {                                                         \
         STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))                     \
@@ -283,16 +287,15 @@ __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                          
 
 /* Reset-before GRU (ONNX lbr=0, Keras reset_after=False, TF1 GRUCell): R_n multiplies r (.) h_prev,
  * which needs the whole r first, so a step is two phases over the [z, r, n] packing: the gates
- * (z to zbuf, r (.) h_prev to rh), then n and h from rh. `phases` (bit 0: gates, bit 1: output)
- * lets a launch per step run them as two launches; the persistent scan runs both, with a barrier
- * after each. */
+ * (z to zbuf, r (.) h_prev to rh), then n and h from rh. Two launches per step, or two barriers per
+ * step of the persistent scan. */
 #define GRU_TILED_PARAMS                                                                             \
     const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
     __global const int *tmap,                                                                        \
     __global const int *perm, __global const float *x_proj, const int xp_batch_major,                \
     __global const float *RTp, __global const float *bias, __global const float *acts,               \
     __global float *h_a, __global float *h_b, __global float *zbuf, __global float *rh,              \
-    __global float *y, const int policy, const float clip, const float fill, const int phases
+    __global float *y, const int policy, const float clip, const float fill
 
 #define GRU_GATES_TILED_STEP(MR, S_, HP_)                                                            \
     {                                                                                                \
@@ -344,11 +347,13 @@ __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                          
     }
 
 #define DEFINE_GRU_TILED(MR)                                                                         \
+__kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) GRU_GATES_TILED_STEP(MR, s0, h_a)          \
+__kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) GRU_OUT_TILED_STEP(MR, s0, h_a, h_b)         \
 __kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                                                \
     for (int step = s0; step < s1; ++step) {                                                         \
-        if (phases & 1) GRU_GATES_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b))                  \
+        GRU_GATES_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b))                                  \
         barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-        if (phases & 2) GRU_OUT_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a)) \
+        GRU_OUT_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))       \
         barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
     }                                                                                                \
 }

@@ -477,41 +477,52 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     return launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
 }
 
-/* The tiled plan's scan kernel of the rnn's cell, for [MR = 1, MR = 4]. */
-static clrnn_kernel_id tiled_scan_kernel(const clrnn_rnn_desc *d, int mr4) {
-    if (d->cell == CLRNN_CELL_LSTM) return mr4 ? CLRNN_K_lstm_scan_tiled_4 : CLRNN_K_lstm_scan_tiled_1;
-    if (d->cell == CLRNN_CELL_RNN) return mr4 ? CLRNN_K_rnn_scan_tiled_4 : CLRNN_K_rnn_scan_tiled_1;
-    if (d->linear_before_reset) return mr4 ? CLRNN_K_gru_lbr_scan_tiled_4 : CLRNN_K_gru_lbr_scan_tiled_1;
-    return mr4 ? CLRNN_K_gru_scan_tiled_4 : CLRNN_K_gru_scan_tiled_1;
+/* The tiled plan's scan kernels by cell, as [MR = 1, MR = 4]: the persistent scan, and the step
+ * kernel(s) it replaces (the reset-before GRU's step is two launches: gates, then output). */
+typedef struct tiled_kernels {
+    clrnn_kernel_id scan[2], step[2], step2[2];
+    int n_steps; /* launches per step */
+} tiled_kernels;
+
+static tiled_kernels tiled_kernels_for(const clrnn_rnn_desc *d) {
+    if (d->cell == CLRNN_CELL_LSTM)
+        return (tiled_kernels){{CLRNN_K_lstm_scan_tiled_1, CLRNN_K_lstm_scan_tiled_4},
+                               {CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4}, {0, 0}, 1};
+    if (d->cell == CLRNN_CELL_RNN)
+        return (tiled_kernels){{CLRNN_K_rnn_scan_tiled_1, CLRNN_K_rnn_scan_tiled_4},
+                               {CLRNN_K_rnn_step_tiled_1, CLRNN_K_rnn_step_tiled_4}, {0, 0}, 1};
+    if (d->linear_before_reset)
+        return (tiled_kernels){{CLRNN_K_gru_lbr_scan_tiled_1, CLRNN_K_gru_lbr_scan_tiled_4},
+                               {CLRNN_K_gru_lbr_step_tiled_1, CLRNN_K_gru_lbr_step_tiled_4}, {0, 0}, 1};
+    return (tiled_kernels){{CLRNN_K_gru_scan_tiled_1, CLRNN_K_gru_scan_tiled_4},
+                           {CLRNN_K_gru_gates_step_tiled_1, CLRNN_K_gru_gates_step_tiled_4},
+                           {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_4}, 2};
 }
 
-/* Arguments of a tiled scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), steps [0, T);
- * states a = buffer 0, b = buffer 1. Sets *phases_arg to the index of the reset-before GRU's
- * `phases` argument (3: both phases), else -1. */
+/* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), with the
+ * state buffers (a, b): the step kernels read a and write b, the scan starts from a. */
 static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
-                        int *phases_arg) {
+                        int a_idx) {
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
-    cl_mem *h = ws->h[l], *c = ws->c[l];
+    const int b_idx = a_idx ^ 1;
     kargs a = begin(r->ctx, id, "tiled scan");
-    a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N), a_int(&a, d->hidden_size), a_int(&a, r->Hr);
-    a_mem(&a, ws->tmap), a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
+    a_int(&a, 0), a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, d->hidden_size), a_int(&a, r->Hr);
+    a_mem(&a, ws->tmap);
+    a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
     a_mem(&a, dw->bias[l]);
-    *phases_arg = -1;
     if (d->cell == CLRNN_CELL_LSTM) {
-        a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts), a_mem(&a, h[0]), a_mem(&a, c[0]), a_mem(&a, h[1]), a_mem(&a, c[1]);
+        a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
+        a_mem(&a, ws->h[l][a_idx]), a_mem(&a, ws->c[l][a_idx]), a_mem(&a, ws->h[l][b_idx]), a_mem(&a, ws->c[l][b_idx]);
         a_mem(&a, y_layer), a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0));
-        a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, d->masked_fill_value);
-    } else if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) {
-        a_mem(&a, dw->acts), a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
-        a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->masked_fill_value);
-        *phases_arg = (int)a.i;
-        a_int(&a, 3);
+        a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip);
     } else {
-        a_mem(&a, dw->acts), a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, y_layer), a_int(&a, (int)d->masked_output);
-        a_flt(&a, d->clip), a_flt(&a, d->masked_fill_value);
+        a_mem(&a, dw->acts), a_mem(&a, ws->h[l][a_idx]), a_mem(&a, ws->h[l][b_idx]);
+        if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
+        a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip);
     }
+    a_flt(&a, d->masked_fill_value);
     return a;
 }
 
@@ -532,18 +543,18 @@ static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
            (size_t)r->Hb <= kmax;
 }
 
-/* Steps [s0, s1) of layer l in the tiled plan: one persistent launch, or a launch per step (two
- * for the reset-before GRU, one per phase). Same kernel, same arithmetic, same state buffers, so
- * the two can take turns within one layer and give bitwise equal results. */
+/* Steps [s0, s1) of layer l in the tiled plan: the persistent scan (one launch) or one launch (two
+ * for the reset-before GRU) per step. Both run the same arithmetic on the same state buffers (step
+ * s reads buffer s & 1), so they can take turns within one layer and give bitwise equal results. */
 static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
                                      int persistent, int s0, int s1) {
     clrnn_context *ctx = r->ctx;
     /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
-    const int m = N >= 8, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
+    const int m = N >= 8 ? 1 : 0, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
+    const tiled_kernels tk = tiled_kernels_for(&r->desc);
     if (s0 >= s1) return CLRNN_OK;
-    int phases_arg;
-    kargs a = tiled_args(r, tiled_scan_kernel(&r->desc, m), l, T, N, xp_batch_major, y_layer, &phases_arg);
     if (persistent) {
+        kargs a = tiled_args(r, tk.scan[m], l, T, N, xp_batch_major, y_layer, 0);
         a_set_int(&a, 0, s0), a_set_int(&a, 1, s1);
         return launch(ctx, &a, (size_t)r->Hb, (size_t)scan_groups(r, n_rb), (size_t)r->D, (size_t)r->Hb);
     }
@@ -553,9 +564,13 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     tiled_groups(r, n_rb, r->Hb * r->D, &groups, &rb_per_item);
     clrnn_status st = CLRNN_OK;
     for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
-        a_set_int(&a, 0, s), a_set_int(&a, 1, s + 1);
-        for (int phase = 1; phase <= (phases_arg >= 0 ? 2 : 1) && st == CLRNN_OK; ++phase) {
-            if (phases_arg >= 0) a_set_int(&a, (cl_uint)phases_arg, phase);
+        /* the states alternate: step s reads buffer s & 1 (arguments are re-set, they are cheap) */
+        kargs a = tiled_args(r, tk.step[m], l, T, N, xp_batch_major, y_layer, s & 1);
+        a_set_int(&a, 0, s);
+        st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+        if (tk.n_steps == 2 && st == CLRNN_OK) {
+            a = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, s & 1);
+            a_set_int(&a, 0, s);
             st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
         }
     }
@@ -599,8 +614,9 @@ static clrnn_scan_choice *scan_memo_slot(clrnn_rnn *r, int N) {
  * cold caches would decide it) and runs a launch per step; the next CLRNN_SCAN_TRIALS calls with
  * enough steps are, and their summed times decide. CLRNN_SCAN=steps|persistent forces one. */
 static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer) {
+    const tiled_kernels tk = tiled_kernels_for(&r->desc);
     int mode = r->scan_mode;
-    if (!scan_fits(r, tiled_scan_kernel(&r->desc, N >= 8))) mode = CLRNN_SCAN_STEPS;
+    if (!scan_fits(r, tk.scan[N >= 8])) mode = CLRNN_SCAN_STEPS;
     const int k = (T - 2) / 4 < 8 ? (T - 2) / 4 : 8;
     clrnn_scan_choice *memo = mode ? NULL : scan_memo_slot(r, N);
     if (memo && memo->mode) mode = memo->mode;

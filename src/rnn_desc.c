@@ -229,10 +229,16 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
     static const char *const cells[] = {"rnn", "lstm", "gru"};
     const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
     if (r->tiled) {
+        char step[96];
+        if (r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset)
+            snprintf(step, sizeof step, "gru_gates_step_tiled + gru_out_step_tiled");
+        else
+            snprintf(step, sizeof step, "%s_step_tiled", cell);
         snprintf(buf, cap,
-                 "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (4 rows x %d units per "
-                 "work-item once N >= 8), %d block(s) x %d direction(s), rows in length order",
-                 r->Gs, cell, r->UB, r->Hb, r->D);
+                 "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (persistent) or %s_{1,4} "
+                 "per step (4 rows x %d units per work-item once N >= 8), %d block(s) x %d direction(s), rows in "
+                 "length order",
+                 r->Gs, cell, step, r->UB, r->Hb, r->D);
         /* the scan: forced, or what was measured so far per batch size */
         size_t len = strlen(buf);
         if (r->scan_mode)
