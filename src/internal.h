@@ -200,6 +200,14 @@ int clrnn_cell_gates(clrnn_cell cell);
 clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir, int slot);
 /* Frees every device buffer of the rnn (weights and workspace). */
 void clrnn_rnn_release_device(clrnn_rnn *rnn);
+/* workspace.c: weights into the plan's device layout; the workspace sized for at least (T, N). */
+clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *rnn);
+clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *rnn, int T, int N);
+/* scan.c: layer l's input projection into ws.x_proj (from `in` at element offset in_off), and its
+ * recurrence into y_layer [T, N, D, Hr]; *final_idx = the state buffer holding the final states. */
+clrnn_status clrnn_input_projection(clrnn_rnn *rnn, int l, int T, int N, int batch_major, cl_mem in, size_t in_off);
+clrnn_status clrnn_scan_layer(clrnn_rnn *rnn, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
+                              int *final_idx);
 /* Checks that every required tensor was set. */
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
 

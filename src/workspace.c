@@ -1,0 +1,282 @@
+/* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
+ * the workspace sized for the largest (T, N) seen, kept while calls fit. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void release(cl_mem *m) {
+    if (*m) clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+static clrnn_status alloc_buf(clrnn_context *ctx, cl_mem *m, size_t elems, size_t elem_size, size_t *total,
+                              const char *what) {
+    size_t bytes;
+    release(m);
+    if (elems == 0) elems = 1;
+    if (!clrnn_mul_size(elems, elem_size, &bytes))
+        return clrnn_fail(CLRNN_ERR_OVERFLOW, "size of %s overflows", what);
+    if (bytes > ctx->info.max_alloc_bytes && ctx->info.max_alloc_bytes > 0)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s needs %zu bytes, the device allows %llu per buffer", what,
+                          bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_int err;
+    *m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateBuffer", what);
+    if (total) *total += bytes;
+    return CLRNN_OK;
+}
+
+static clrnn_status upload_buf(clrnn_context *ctx, cl_mem *m, const void *data, size_t bytes, const char *what) {
+    release(m);
+    cl_int err;
+    *m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clCreateBuffer", what);
+}
+
+static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
+    clrnn_workspace *ws = &r->ws;
+    release(&ws->x);
+    release(&ws->x_proj);
+    release(&ws->y_a);
+    release(&ws->y_b);
+    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l)
+        for (int i = 0; i < 2; ++i) {
+            release(&ws->h[l][i]);
+            release(&ws->c[l][i]);
+        }
+    release(&ws->h_raw);
+    release(&ws->zbuf);
+    release(&ws->tmap);
+    release(&ws->perm);
+    release(&ws->row_needed);
+    release(&ws->y_out);
+    release(&ws->dense_in);
+    ws->T = ws->N = 0;
+    ws->bytes = 0;
+}
+
+void clrnn_rnn_release_device(clrnn_rnn *r) {
+    clrnn_device_weights *dw = &r->dw;
+    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
+        release(&dw->WT[l]);
+        release(&dw->RT[l]);
+        release(&dw->bias[l]);
+        release(&dw->peep[l]);
+        release(&dw->projT[l]);
+    }
+    release(&dw->acts);
+    release(&dw->denseT);
+    release(&dw->dense_b);
+    clrnn_rnn_release_device_ws(r);
+}
+
+/* Tiled plan: gates packed in 16-wide blocks, column (d, block, gate, lane); see cl/step_tiled.cl.
+ * Padding lanes (j >= H) get zero weights. */
+static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t cap) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb, Gs = r->Gs, UB = r->UB;
+    const int I = r->lw[l * D].in_size;
+    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
+    clrnn_context *ctx = r->ctx;
+    clrnn_status st;
+    (void)cap;
+/* Packed block and slot of (gate g, unit j); the lane is j % 16. */
+#define BLK(j) ((j) / UB)
+#define SLOT(g, j) (G == 1 ? ((j) % UB) / 16 : (g))
+    /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp */
+    memset(tmp, 0, (size_t)D * I * per_dir * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j)
+                for (int i = 0; i < I; ++i)
+                    tmp[((((size_t)dir * Hb + BLK(j)) * I + i) * Gs + SLOT(g, j)) * 16 + j % 16] =
+                        w->W[((size_t)g * H + j) * I + i];
+    }
+    if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
+        return st;
+    /* RTp [D][Hb][K][Gs][16] */
+    memset(tmp, 0, (size_t)D * K * per_dir * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j)
+                for (int k = 0; k < K; ++k)
+                    tmp[((((size_t)dir * Hb + BLK(j)) * K + k) * Gs + SLOT(g, j)) * 16 + j % 16] =
+                        w->R[((size_t)g * H + j) * K + k];
+    }
+    if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
+        return st;
+    /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
+    memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j) {
+                const int k = g * H + j;
+                float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
+                if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
+                const size_t o = (((size_t)dir * 2 * Hb + BLK(j)) * Gs + SLOT(g, j)) * 16 + j % 16;
+                tmp[o] = bx;
+                tmp[o + per_dir] = w->Rb[k];
+            }
+    }
+#undef BLK
+#undef SLOT
+    if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
+        return st;
+    /* peep [D][3][Hp] (LSTM: 16 units per block, so Hp = 16 * Hb) */
+    memset(tmp, 0, (size_t)D * 3 * Hp * sizeof(float));
+    for (int dir = 0; dir < D; ++dir)
+        for (int q = 0; q < 3; ++q)
+            memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
+    return upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes");
+}
+
+/* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
+clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
+    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    clrnn_context *ctx = r->ctx;
+    clrnn_status st = CLRNN_OK;
+    size_t max_in = (size_t)(d->input_size > D * Hr ? d->input_size : D * Hr);
+    size_t n_wt = max_in * D * GH, n_rt = (size_t)D * Hr * GH, n_proj = (size_t)D * H * Hr;
+    size_t n_max = n_wt > n_rt ? n_wt : n_rt;
+    if (n_proj > n_max) n_max = n_proj;
+    if (r->desc.dense_size > 0 && (size_t)r->O * r->Hm > n_max) n_max = (size_t)r->O * r->Hm;
+    if (r->tiled) {
+        const size_t GHp = (size_t)r->Gs * 16 * r->Hb;
+        const size_t n_tiled = max_in * D * GHp > (size_t)D * Hr * GHp ? max_in * D * GHp : (size_t)D * Hr * GHp;
+        if (n_tiled > n_max) n_max = n_tiled;
+        if ((size_t)D * 2 * GHp > n_max) n_max = (size_t)D * 2 * GHp;
+        if ((size_t)D * 3 * 16 * r->Hb > n_max) n_max = (size_t)D * 3 * 16 * r->Hb;
+    }
+    float *tmp = malloc(n_max * sizeof(float) + (size_t)D * 2 * GH * sizeof(float) + 64);
+    if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "weight repacking buffer");
+    for (int l = 0; l < d->num_layers && st == CLRNN_OK; ++l) {
+        if (r->tiled) {
+            st = upload_layer_tiled(r, l, tmp, n_max);
+            continue;
+        }
+        const int I = r->lw[l * D].in_size;
+        /* WT [I, D*G*H]: both directions' input weights side by side, one GEMM for the layer */
+        for (int dir = 0; dir < D; ++dir) {
+            const clrnn_layer_weights *w = &r->lw[l * D + dir];
+            for (int row = 0; row < GH; ++row)
+                for (int i = 0; i < I; ++i) tmp[(size_t)i * D * GH + (size_t)dir * GH + row] = w->W[(size_t)row * I + i];
+        }
+        if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
+        /* RT [D][Hr][G*H] so that consecutive work-items (j) read consecutive floats */
+        for (int dir = 0; dir < D; ++dir) {
+            const clrnn_layer_weights *w = &r->lw[l * D + dir];
+            for (int row = 0; row < GH; ++row)
+                for (int k = 0; k < Hr; ++k) tmp[((size_t)dir * Hr + k) * GH + row] = w->R[(size_t)row * Hr + k];
+        }
+        if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
+        /* bias [D][2][G*H]: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
+        for (int dir = 0; dir < D; ++dir) {
+            const clrnn_layer_weights *w = &r->lw[l * D + dir];
+            float *b = tmp + (size_t)dir * 2 * GH;
+            for (int k = 0; k < GH; ++k) {
+                const int n_gate = k >= 2 * H;
+                b[k] = w->Wb[k] + ((lbr && n_gate) ? 0.0f : w->Rb[k]);
+                b[GH + k] = w->Rb[k];
+            }
+            if (d->cell == CLRNN_CELL_LSTM)
+                for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
+        }
+        if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
+        for (int dir = 0; dir < D; ++dir)
+            memcpy(tmp + (size_t)dir * 3 * H, r->lw[l * D + dir].P, 3 * (size_t)H * sizeof(float));
+        if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
+        if (d->proj_size > 0) {
+            for (int dir = 0; dir < D; ++dir) {
+                const clrnn_layer_weights *w = &r->lw[l * D + dir];
+                for (int p = 0; p < Hr; ++p)
+                    for (int k = 0; k < H; ++k) tmp[((size_t)dir * H + k) * Hr + p] = w->proj[(size_t)p * H + k];
+            }
+            if ((st = upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
+        }
+    }
+    if (st == CLRNN_OK) {
+        float acts[2 * 3 * 3];
+        for (int dir = 0; dir < 2; ++dir)
+            for (int s = 0; s < 3; ++s) {
+                clrnn_activation a = clrnn_effective_activation(d, dir < D ? dir : 0, s);
+                acts[(dir * 3 + s) * 3 + 0] = (float)a.kind;
+                acts[(dir * 3 + s) * 3 + 1] = a.alpha;
+                acts[(dir * 3 + s) * 3 + 2] = a.beta;
+            }
+        st = upload_buf(ctx, &r->dw.acts, acts, sizeof acts, "activations");
+    }
+    if (st == CLRNN_OK && d->dense_size > 0) {
+        const int O = r->O, Hm = r->Hm;
+        for (int o = 0; o < O; ++o)
+            for (int k = 0; k < Hm; ++k) tmp[(size_t)k * O + o] = r->dense_W[(size_t)o * Hm + k];
+        st = upload_buf(ctx, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
+        if (st == CLRNN_OK) st = upload_buf(ctx, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
+    }
+    free(tmp);
+    if (st == CLRNN_OK) r->dirty = 0;
+    return st;
+}
+
+/* Sizes the workspace for (T, N); keeps it while a call fits. */
+clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
+    clrnn_workspace *ws = &r->ws;
+    if (ws->x_proj && T <= ws->T && N <= ws->N) return CLRNN_OK;
+    if (T < ws->T) T = ws->T;
+    if (N < ws->N) N = ws->N;
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
+    size_t TN, tmp;
+    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->Gs * 16 * (size_t)r->Hb, &tmp) ||
+        !clrnn_mul_size(TN, (size_t)d->input_size, &tmp) || !clrnn_mul_size(TN, (size_t)(r->O > r->Hm ? r->O : r->Hm) + D * Hr, &tmp))
+        return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
+    clrnn_rnn_release_device_ws(r);
+    size_t *total = &ws->bytes;
+    clrnn_status st;
+#define ALLOC(mem, elems, what) \
+    if ((st = alloc_buf(ctx, &(mem), (elems), sizeof(float), total, what)) != CLRNN_OK) goto fail
+    ALLOC(ws->x, TN * d->input_size, "input staging");
+    ALLOC(ws->x_proj, TN * D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H), "input projections");
+    ALLOC(ws->y_a, TN * D * Hr, "layer outputs");
+    if (d->num_layers > 1) ALLOC(ws->y_b, TN * D * Hr, "layer outputs");
+    for (int l = 0; l < d->num_layers; ++l)
+        for (int i = 0; i < 2; ++i) {
+            ALLOC(ws->h[l][i], D * N * (size_t)r->Hs, "hidden state");
+            if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * (size_t)r->Hc, "cell state");
+        }
+    ALLOC(ws->h_raw, D * N * (size_t)(r->Hs > (int)H ? r->Hs : (int)H), "step scratch");
+    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * (size_t)r->Hs, "update gate");
+    ALLOC(ws->tmap, D * TN + D * N, "step table");
+    ALLOC(ws->perm, (size_t)N, "row order");
+    ALLOC(ws->row_needed, TN, "row table");
+    ALLOC(ws->y_out, TN * (size_t)(r->O > (int)(D * Hr) ? r->O : (int)(D * Hr)), "output staging");
+    if (d->dense_size > 0) ALLOC(ws->dense_in, TN * r->Hm, "dense input");
+#undef ALLOC
+    /* Zero the states once: padded lanes of the tiled plan are then defined (never used as input). */
+    const float zero = 0.0f;
+    for (int l = 0; l < d->num_layers; ++l)
+        for (int i = 0; i < 2; ++i) {
+            cl_int err = clEnqueueFillBuffer(ctx->queue, ws->h[l][i], &zero, sizeof zero, 0,
+                                             D * N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
+            if (err == CL_SUCCESS && ws->c[l][i])
+                err = clEnqueueFillBuffer(ctx->queue, ws->c[l][i], &zero, sizeof zero, 0,
+                                          D * N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
+            if (err != CL_SUCCESS) {
+                st = clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing the states");
+                goto fail;
+            }
+        }
+    ws->T = T;
+    ws->N = N;
+    return CLRNN_OK;
+fail:
+    clrnn_rnn_release_device_ws(r);
+    return st;
+}
