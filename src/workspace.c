@@ -72,41 +72,41 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
 }
 
 /* Tiled plan: gates packed in 16-wide blocks, column (d, block, gate, lane); see cl/step_tiled.cl.
- * Padding lanes (j >= H) get zero weights. */
+ * Padding lanes (j >= H) get zero weights. Unit j of gate g sits in block j / UB, slot g (the
+ * one-gate RNN spreads its UB = 64 units over 4 slots), lane j % 16. */
+static size_t packed_index(const clrnn_rnn *r, int dir, int g, int j, int k, int K) {
+    const int slot = r->G == 1 ? (j % r->UB) / 16 : g;
+    return ((((size_t)dir * r->Hb + j / r->UB) * K + k) * r->Gs + slot) * 16 + j % 16;
+}
+
+/* W (use_R = 0, K = I_l) or R (use_R = 1, K = Hr) of every direction of layer l, [G*H, K] each,
+ * into tmp as [D][Hb][K][Gs][16]. */
+static void pack_blocks(const clrnn_rnn *r, int l, int use_R, int K, float *tmp) {
+    const int D = r->D, G = r->G, H = r->desc.hidden_size;
+    memset(tmp, 0, (size_t)D * K * r->Hb * r->Gs * 16 * sizeof(float));
+    for (int dir = 0; dir < D; ++dir) {
+        const float *m = use_R ? r->lw[l * D + dir].R : r->lw[l * D + dir].W;
+        for (int g = 0; g < G; ++g)
+            for (int j = 0; j < H; ++j)
+                for (int k = 0; k < K; ++k) tmp[packed_index(r, dir, g, j, k, K)] = m[((size_t)g * H + j) * K + k];
+    }
+}
+
+/* The tiled plan's layout of layer l (packed_index). */
 static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t cap) {
     const clrnn_rnn_desc *d = &r->desc;
-    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb, Gs = r->Gs, UB = r->UB;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb, Gs = r->Gs;
     const int I = r->lw[l * D].in_size;
     const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
     const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
     clrnn_context *ctx = r->ctx;
     clrnn_status st;
     (void)cap;
-/* Packed block and slot of (gate g, unit j); the lane is j % 16. */
-#define BLK(j) ((j) / UB)
-#define SLOT(g, j) (G == 1 ? ((j) % UB) / 16 : (g))
-    /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp */
-    memset(tmp, 0, (size_t)D * I * per_dir * sizeof(float));
-    for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &r->lw[l * D + dir];
-        for (int g = 0; g < G; ++g)
-            for (int j = 0; j < H; ++j)
-                for (int i = 0; i < I; ++i)
-                    tmp[((((size_t)dir * Hb + BLK(j)) * I + i) * Gs + SLOT(g, j)) * 16 + j % 16] =
-                        w->W[((size_t)g * H + j) * I + i];
-    }
+    /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
+    pack_blocks(r, l, 0, I, tmp);
     if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
         return st;
-    /* RTp [D][Hb][K][Gs][16] */
-    memset(tmp, 0, (size_t)D * K * per_dir * sizeof(float));
-    for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &r->lw[l * D + dir];
-        for (int g = 0; g < G; ++g)
-            for (int j = 0; j < H; ++j)
-                for (int k = 0; k < K; ++k)
-                    tmp[((((size_t)dir * Hb + BLK(j)) * K + k) * Gs + SLOT(g, j)) * 16 + j % 16] =
-                        w->R[((size_t)g * H + j) * K + k];
-    }
+    pack_blocks(r, l, 1, K, tmp);
     if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
         return st;
     /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
@@ -118,13 +118,11 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
                 const int k = g * H + j;
                 float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
                 if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
-                const size_t o = (((size_t)dir * 2 * Hb + BLK(j)) * Gs + SLOT(g, j)) * 16 + j % 16;
+                const size_t o = packed_index(r, 2 * dir, g, j, 0, 1); /* x-side; + per_dir: recurrent */
                 tmp[o] = bx;
                 tmp[o + per_dir] = w->Rb[k];
             }
     }
-#undef BLK
-#undef SLOT
     if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
         return st;
     /* peep [D][3][Hp] (LSTM: 16 units per block, so Hp = 16 * Hb) */
