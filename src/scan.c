@@ -60,31 +60,44 @@ static tiled_kernels tiled_kernels_for(const clrnn_rnn_desc *d) {
                            {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_4}, 2};
 }
 
-/* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), with the
- * state buffers (a, b): the step kernels read a and write b, the scan starts from a. */
+/* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), steps
+ * [0, T), state buffers a = 0 and b = 1 (the step kernels read a and write b, the scan starts from
+ * a). *state_arg is the index of the first state argument (h_a, then c_a for the LSTM, then b). */
 static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
-                        int a_idx) {
+                        cl_uint *state_arg) {
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
-    const int b_idx = a_idx ^ 1;
     kargs a = begin(r->ctx, id, "tiled scan");
-    a_int(&a, 0), a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, d->hidden_size), a_int(&a, r->Hr);
-    a_mem(&a, ws->tmap);
-    a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
+    a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N), a_int(&a, d->hidden_size), a_int(&a, r->Hr);
+    a_mem(&a, ws->tmap), a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
     a_mem(&a, dw->bias[l]);
     if (d->cell == CLRNN_CELL_LSTM) {
         a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
-        a_mem(&a, ws->h[l][a_idx]), a_mem(&a, ws->c[l][a_idx]), a_mem(&a, ws->h[l][b_idx]), a_mem(&a, ws->c[l][b_idx]);
+        *state_arg = a.i;
+        a_mem(&a, ws->h[l][0]), a_mem(&a, ws->c[l][0]), a_mem(&a, ws->h[l][1]), a_mem(&a, ws->c[l][1]);
         a_mem(&a, y_layer), a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0));
         a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip);
     } else {
-        a_mem(&a, dw->acts), a_mem(&a, ws->h[l][a_idx]), a_mem(&a, ws->h[l][b_idx]);
+        a_mem(&a, dw->acts);
+        *state_arg = a.i;
+        a_mem(&a, ws->h[l][0]), a_mem(&a, ws->h[l][1]);
         if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
         a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip);
     }
     a_flt(&a, d->masked_fill_value);
     return a;
+}
+
+/* Points a step kernel at step s: it reads the states of buffer s & 1 and writes the other. */
+static void tiled_step_at(kargs *a, const clrnn_rnn *r, int l, cl_uint state_arg, int s) {
+    const int cur = s & 1, nxt = cur ^ 1, lstm = r->desc.cell == CLRNN_CELL_LSTM;
+    const clrnn_workspace *ws = &r->ws;
+    a_set_int(a, 0, s);
+    a_set_mem(a, state_arg, ws->h[l][cur]);
+    if (lstm) a_set_mem(a, state_arg + 1, ws->c[l][cur]);
+    a_set_mem(a, state_arg + 1 + lstm, ws->h[l][nxt]);
+    if (lstm) a_set_mem(a, state_arg + 3, ws->c[l][nxt]);
 }
 
 /* Row groups of the persistent scan: a work-group runs on one compute unit and owns its rows for
@@ -114,8 +127,9 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     const int m = N >= 8 ? 1 : 0, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
     const tiled_kernels tk = tiled_kernels_for(&r->desc);
     if (s0 >= s1) return CLRNN_OK;
+    cl_uint state_arg;
     if (persistent) {
-        kargs a = tiled_args(r, tk.scan[m], l, T, N, xp_batch_major, y_layer, 0);
+        kargs a = tiled_args(r, tk.scan[m], l, T, N, xp_batch_major, y_layer, &state_arg);
         a_set_int(&a, 0, s0), a_set_int(&a, 1, s1);
         return launch(ctx, &a, (size_t)r->Hb, (size_t)scan_groups(r, n_rb), (size_t)r->D, (size_t)r->Hb);
     }
@@ -123,16 +137,15 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
      * keeps its slice of Rᵀ in cache across more of the batch. */
     int groups, rb_per_item;
     tiled_groups(r, n_rb, r->Hb * r->D, &groups, &rb_per_item);
+    kargs a = tiled_args(r, tk.step[m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
+    if (tk.n_steps == 2) b = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, &state_arg);
     clrnn_status st = CLRNN_OK;
     for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
-        /* the states alternate: step s reads buffer s & 1 (arguments are re-set, they are cheap) */
-        kargs a = tiled_args(r, tk.step[m], l, T, N, xp_batch_major, y_layer, s & 1);
-        a_set_int(&a, 0, s);
+        tiled_step_at(&a, r, l, state_arg, s);
         st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
         if (tk.n_steps == 2 && st == CLRNN_OK) {
-            a = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, s & 1);
-            a_set_int(&a, 0, s);
-            st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+            tiled_step_at(&b, r, l, state_arg, s);
+            st = launch(ctx, &b, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
         }
     }
     return st;
