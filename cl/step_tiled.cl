@@ -134,7 +134,8 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
  *                         step needs (rows are independent: no global barrier). Launched with
  *                         local size (Hb, 1, 1). Step s reads the a buffers when s is even, the b
  *                         buffers when odd, like the step kernels, so the two can take turns.
- * The arithmetic of the two is the same instruction for instruction, so results are bitwise equal. */
+ * The arithmetic of the two is the same instruction for instruction, so results are bitwise equal.
+ * (Running the scan kernel one step per launch instead of the step kernel cost 5 % on S1.) */
 #define SCAN_STATES(s, a, b) (((s) & 1) ? (b) : (a))
 
 #define LSTM_TILED_PARAMS                                                                            \
