@@ -364,18 +364,14 @@ static void streaming_equals_one_call(void **state) {
 
 /* Inputs and outputs as device buffers with offsets give the same result as host pointers, and
  * nothing outside the output window is touched. */
-static void device_buffers(void **state) {
-    (void)state;
+static void device_buffers_case(clrnn_rnn_desc d) {
     clrnn_context *ctx = tu_context();
-    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 4, 6);
-    d.direction = CLRNN_DIR_BIDIRECTIONAL;
-    d.dense_size = 3;
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(ctx, &d, &r));
     uint64_t seed = 5;
     set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &seed);
-    const int T = 5, N = 3, O = 3, Hr = 6, pad = 16;
-    const size_t nx = (size_t)T * N * 4, ny = (size_t)T * N * O, nh = (size_t)2 * N * Hr;
+    const int T = 5, N = 3, O = clrnn_rnn_output_size(r), D = clrnn_rnn_num_directions(r), Hr = 6, pad = 16;
+    const size_t nx = (size_t)T * N * 4, ny = (size_t)T * N * O, nh = (size_t)D * N * Hr;
     float *x = tu_alloc_random(nx, &seed, -1, 1), *h0 = tu_alloc_random(nh, &seed, -1, 1);
     float *y_host = tu_alloc_poison(ny), *hn_host = tu_alloc_poison(nh);
     clrnn_forward_args a;
@@ -416,6 +412,21 @@ static void device_buffers(void **state) {
     clReleaseMemObject(bx), clReleaseMemObject(bh0), clReleaseMemObject(by), clReleaseMemObject(bhn);
     free(x), free(h0), free(y_host), free(hn_host), free(poison), free(y_dev), free(hn_dev);
     clrnn_rnn_destroy(r);
+}
+
+/* Device buffers for x, h0, y, hn (at offsets, poison around y): the same bits as host buffers.
+ * Three output paths: merge + dense, the layer output copied as it is (one direction, time-major),
+ * and the dense layer reading the layer output directly. */
+static void device_buffers(void **state) {
+    (void)state;
+    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 4, 6);
+    d.direction = CLRNN_DIR_BIDIRECTIONAL;
+    d.dense_size = 3;
+    device_buffers_case(d);
+    d = base(CLRNN_CELL_LSTM, 4, 6);
+    device_buffers_case(d);
+    d.dense_size = 5;
+    device_buffers_case(d);
 }
 
 /* The workspace is sized once and reused; smaller calls after a larger one are still right, and
