@@ -463,7 +463,8 @@ size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
  * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
- * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. */
+ * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
+ * rnn, or one whose context is gone, gives "(<the error message>)". */
 const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------------------------------

@@ -222,8 +222,9 @@ clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_for
 
 const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
     if (!buf || cap == 0) return buf;
-    if (!r) {
-        snprintf(buf, cap, "(null rnn)");
+    /* a dead rnn, or one whose context is gone, is not read (nor its context's lock taken) */
+    if (clrnn_check_rnn(r, "clrnn_rnn_plan") != CLRNN_OK) {
+        snprintf(buf, cap, "(%s)", clrnn_last_error());
         return buf;
     }
     static const char *const cells[] = {"rnn", "lstm", "gru"};

@@ -23,7 +23,7 @@
  *   23 forward on a destroyed rnn         24 forward on a foreign pointer
  *   25 forward after the context was destroyed (then destroying the rnn is clean)
  *   26 double destroy of rnn and context is ignored, with a message
- *   27 get_desc NULL desc                 28 size queries / CL getters on dead handles: 0 / NULL
+ *   27 get_desc NULL desc                 28 size queries / CL getters / plan on dead handles
  *  B. Inconsistent descriptors (CLRNN_ERR_INVALID_DESCRIPTOR naming the field)
  *   29 hidden_size 0   30 hidden_size < 0   31 input_size 0   32 num_layers 0   33 num_layers 65
  *   34 proj_size > hidden   35 proj_size < 0   36 proj_size on a GRU   37 cell 3   38 direction 3
@@ -269,6 +269,8 @@ static void api_misuse(void **state) {
     clrnn_context_destroy(short_ctx);
     EXPECT(clrnn_rnn_forward(orphan, &a), CLRNN_ERR_INVALID_ARGUMENT, "context of rnn"); /* 25 */
     for (int i = 0; i < T * N * H; ++i) assert_true(y[i] == POISON);
+    char plan[512];
+    assert_non_null(strstr(clrnn_rnn_plan(orphan, plan, sizeof plan), "context of rnn")); /* no lock of a dead context */
     clrnn_rnn_destroy(orphan);
 
     /* double destroy: ignored, with a message */
@@ -288,6 +290,7 @@ static void api_misuse(void **state) {
     assert_int_equal(clrnn_rnn_state_size(dead), 0);
     assert_int_equal(clrnn_rnn_output_size((clrnn_rnn *)ctx), 0);
     assert_int_equal(clrnn_rnn_workspace_bytes(dead), 0);
+    assert_non_null(strstr(clrnn_rnn_plan(dead, plan, sizeof plan), "not a live clrnn_rnn"));
     assert_null(clrnn_context_cl_queue(dead_ctx));
     assert_null(clrnn_context_cl_context((clrnn_context *)live));
     assert_null(clrnn_context_cl_device(NULL));
