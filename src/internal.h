@@ -108,7 +108,7 @@ clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, si
                                 float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                                 size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
 
-/* ---- rnn (rnn_desc.c, weights.c, forward.c) ---- */
+/* ---- rnn (rnn_desc.c, weights.c, step_table.c, workspace.c, scan.c, forward.c) ---- */
 /* Internal gate order: LSTM i, f, g, o; GRU z, r, n; RNN one gate. Peepholes i, f, o. */
 typedef struct clrnn_layer_weights {
     int in_size; /* I_l */
@@ -156,7 +156,7 @@ typedef struct clrnn_device_weights {
 #define CLRNN_SCAN_STEPS 1      /* one launch per step */
 #define CLRNN_SCAN_PERSISTENT 2 /* one launch looping over all steps */
 
-/* A measured scan choice for one batch size (forward.c, scan_tiled). */
+/* A measured scan choice for one batch size (scan.c, scan_tiled). */
 typedef struct clrnn_scan_choice {
     int N;                          /* batch size (0: empty slot) */
     int mode;                       /* CLRNN_SCAN_*, or 0 while undecided */
@@ -191,9 +191,6 @@ struct clrnn_rnn {
     size_t tmap_cap;
 };
 
-/* The scan memo of batch size N, or NULL (caller holds the context lock). */
-const clrnn_scan_choice *clrnn_scan_memo_find(const clrnn_rnn *rnn, int N);
-
 /* Number of gates of a cell. */
 int clrnn_cell_gates(clrnn_cell cell);
 /* Resolves CLRNN_ACT_DEFAULT for (cell, slot). */
@@ -211,7 +208,7 @@ clrnn_status clrnn_scan_layer(clrnn_rnn *rnn, int l, int T, int N, int xp_batch_
 /* Checks that every required tensor was set. */
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
 
-/* Step table encoding (shared by forward.c, the kernels in cl/common.cl and the tests):
+/* Step table encoding (shared by step_table.c, the kernels in cl/common.cl and the tests):
  * entry[d][s][n] = time index t processed at step s, plus flags. */
 #define CLRNN_STEP_T_MASK 0x0fffffff
 #define CLRNN_STEP_VALID 0x10000000   /* the step is computed */

@@ -162,17 +162,11 @@ static clrnn_status finish(clrnn_context *ctx) {
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clFinish", "timing the scan variants");
 }
 
-const clrnn_scan_choice *clrnn_scan_memo_find(const clrnn_rnn *r, int N) {
+/* The memo slot of batch size N, taking the oldest slot for a new one (caller holds the lock). */
+static clrnn_scan_choice *scan_memo_slot(clrnn_rnn *r, int N) {
     for (int i = 0; i < CLRNN_SCAN_MEMO; ++i)
         if (r->scan_memo[i].N == N) return &r->scan_memo[i];
-    return NULL;
-}
-
-/* The memo slot of batch size N, taking the oldest slot for a new one. */
-static clrnn_scan_choice *scan_memo_slot(clrnn_rnn *r, int N) {
-    clrnn_scan_choice *c = (clrnn_scan_choice *)clrnn_scan_memo_find(r, N);
-    if (c) return c;
-    c = &r->scan_memo[r->scan_memo_next];
+    clrnn_scan_choice *c = &r->scan_memo[r->scan_memo_next];
     r->scan_memo_next = (r->scan_memo_next + 1) % CLRNN_SCAN_MEMO;
     memset(c, 0, sizeof *c);
     c->N = N;
