@@ -96,8 +96,8 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
  * once per row block; striding (rather than contiguous runs) spreads long and short rows evenly over
  * the groups when rows are in length order. Rows past N alias row N-1 (computed, never stored) so the
  * inner loop has no branches. TILED_BEGIN opens the row-block loop; TILED_END closes it. */
-#define TILED_BEGIN(MR, G, UB) TILED_BEGIN_SRC(MR, G, UB, h_prev)
-#define TILED_BEGIN_SRC(MR, G, UB, SRC)                                                              \
+#define TILED_BEGIN(MR, G, UB) TILED_BEGIN_SRC(MR, G, UB, h_prev, Hs)
+#define TILED_BEGIN_SRC(MR, G, UB, SRC, SRC_STRIDE)                                                  \
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                   \
     const int D = get_global_size(2), Hb = (H + (UB) - 1) / (UB), Hs = Hb * (UB);                    \
     const int j0 = jb * (UB), lanes = min(16, H - j0);                                               \
@@ -108,7 +108,7 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         int any_valid_ = 0;                                                                          \
         for (int r = 0; r < (MR); ++r) {                                                             \
             const int n_ = perm[min(rb * (MR) + r, N - 1)];                                          \
-            hrow[r] = (SRC) + ((size_t)d * N + n_) * Hs;                                             \
+            hrow[r] = (SRC) + ((size_t)d * N + n_) * (SRC_STRIDE);                                   \
             any_valid_ |= tmap[(d * T + s) * N + n_] & STEP_VALID;                                   \
         }                                                                                            \
         float16 acc[MR][4];
@@ -145,14 +145,14 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
     __global const float *RTp, __global const float *bias, __global const float *peep,               \
     __global const float *acts, __global float *h_a, __global float *c_a, __global float *h_b,       \
     __global float *c_b, __global float *y, const int flags, const int policy, const float clip,     \
-    const float cell_clip, const float fill
+    const float cell_clip, const float fill, __global float *h_raw, const int hs_in
 
 #define LSTM_TILED_STEP(MR, S_, HP_, CP_, HN_, CN_)                                                  \
     {                                                                                                \
     const int s = (S_);                                                                              \
     __global const float *h_prev = (HP_), *c_prev = (CP_);                                           \
     __global float *h_next = (HN_), *c_next = (CN_);                                                 \
-    TILED_BEGIN(MR, 4, 16)                                                                           \
+    TILED_BEGIN_SRC(MR, 4, 16, h_prev, hs_in)                                                        \
     if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
     __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     const float16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);    \
@@ -163,9 +163,10 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         __global float *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                             \
         const float16 cp = vload16(0, c_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
+            vstore16(cp, 0, c_next + sidx);                                                          \
+            if (flags & 4) continue; /* h and y: the projection phase */                             \
             const float16 hp = vload16(0, h_prev + sidx);                                            \
             vstore16(hp, 0, h_next + sidx);                                                          \
-            vstore16(cp, 0, c_next + sidx);                                                          \
             store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
             continue;                                                                                \
         }                                                                                            \
@@ -188,6 +189,10 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         const float16 o = activate16(acts, d, 0, po, clip);                                          \
         const float16 h = o * activate16(acts, d, 2, c, clip);                                       \
         vstore16(c, 0, c_next + sidx);                                                               \
+        if (flags & 4) { /* LSTMP: the unprojected h, projected in the next phase */                 \
+            vstore16(h, 0, h_raw + sidx);                                                            \
+            continue;                                                                                \
+        }                                                                                            \
         vstore16(h, 0, h_next + sidx);                                                               \
         store_lanes(yo, h, lanes);                                                                   \
     }                                                                                                \
@@ -244,20 +249,19 @@ __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                         
     TILED_END                                                                                        \
     }
 
-/* The vanilla RNN has one gate, so a block holds 64 units as 4 slots of 16 (UB = 64): the micro-kernel
- * keeps its 4 loads : 16 FMAs ratio instead of 1 : 4. */
-#define RNN_TILED_STEP(MR, S_, HP_, HN_)                                                             \
+/* One output of 64 units per block as 4 slots of 16 (UB = 64), which keeps the micro-kernel's 4 loads :
+ * 16 FMAs ratio for a single "gate": the vanilla RNN (from h_prev) and the LSTM projection (from
+ * the unprojected h, K = hidden size, here H = the projection size). VALUE(r, q) is slot q of row r
+ * at a computed step; the other steps carry h_prev and write the masked output. */
+#define UNIT64_TILED_STEP(MR, S_, HP_, HN_, SRC, SRC_STRIDE, VALUE)                                  \
     {                                                                                                \
     const int s = (S_);                                                                              \
     __global const float *h_prev = (HP_);                                                            \
     __global float *h_next = (HN_);                                                                  \
-    TILED_BEGIN(MR, 4, 64)                                                                           \
+    TILED_BEGIN_SRC(MR, 4, 64, SRC, SRC_STRIDE)                                                      \
     if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
-    __global const float *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                 \
     for (int r = 0; r < (MR); ++r) {                                                                 \
         TILED_ROW(MR, r)                                                                             \
-        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const float *xp = x_proj + ((row * D + d) * Hb + jb) * 64;                          \
         for (int q = 0; q < 4; ++q) {                                                                \
             const int jq = j0 + 16 * q, lq = min(16, H - jq);                                        \
             if (lq <= 0) break;                                                                      \
@@ -268,7 +272,7 @@ __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                         
                 h = hp;                                                                              \
                 store_lanes(yo, masked16(policy, entry, hp, fill), lq);                              \
             } else {                                                                                 \
-                h = activate16(acts, d, 0, vload16(q, xp) + vload16(q, b) + acc[r][q], clip);        \
+                h = VALUE(r, q);                                                                     \
                 store_lanes(yo, h, lq);                                                              \
             }                                                                                        \
             vstore16(h, 0, h_next + sidx + 16 * q);                                                  \
@@ -276,6 +280,22 @@ __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                         
     }                                                                                                \
     TILED_END                                                                                        \
     }
+
+#define RNN_VALUE(r, q)                                                                              \
+    activate16(acts, d, 0,                                                                           \
+               vload16(q, x_proj + ((xproj_row(t, n, T, N, xp_batch_major) * D + d) * Hb + jb) * 64) + \
+                   vload16(q, bias + ((size_t)d * 2 * Hb + jb) * 64) + acc[r][q],                    \
+               clip)
+#define RNN_TILED_STEP(MR, S_, HP_, HN_) UNIT64_TILED_STEP(MR, S_, HP_, HN_, h_prev, Hs, RNN_VALUE)
+
+/* LSTMP, second phase of a step: h = W_proj h_raw (TF1 proj_clip), both the output and the state. */
+#define PROJ_VALUE(r, q) clip16(acc[r][q], proj_clip)
+#define PROJ_TILED_STEP(MR, S_, HP_, HN_) UNIT64_TILED_STEP(MR, S_, HP_, HN_, h_raw, hs_in, PROJ_VALUE)
+#define PROJ_TILED_PARAMS                                                                            \
+    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
+    __global const int *tmap, __global const int *perm, __global const float *RTp,                  \
+    __global const float *h_raw, const int hs_in, __global float *h_a, __global float *h_b,          \
+    __global float *y, const int policy, const float proj_clip, const float fill
 
 #define DEFINE_H_TILED(cell, STEP, MR)                                                               \
 __kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) STEP(MR, s0, h_a, h_b)                          \
@@ -324,7 +344,7 @@ __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                          
     const int s = (S_);                                                                              \
     __global const float *h_prev = (HP_);                                                            \
     __global float *h_next = (HN_);                                                                  \
-    TILED_BEGIN_SRC(MR, 3, 16, rh)                                                                   \
+    TILED_BEGIN_SRC(MR, 3, 16, rh, Hs)                                                               \
     if (any_valid_) TILED_DOT_S(MR, 1, 3, acc, RTblk + 32, hrow, K)                                  \
     const float16 bn = vload16(2, bias + ((size_t)d * 2 * Hb + jb) * 48);                            \
     for (int r = 0; r < (MR); ++r) {                                                                 \
@@ -359,8 +379,33 @@ __kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                           
     }                                                                                                \
 }
 
+/* LSTMP: a step is the LSTM phase (lstm_step_tiled with flags & 4: c, and the unprojected h to
+ * h_raw, whose rows are Hc = 16 * ceil(H / 16) apart) and the projection phase (proj_step_tiled,
+ * 64-unit blocks of the Hr outputs, h rows hs_in = Hs apart). The persistent scan runs both, with a
+ * barrier after each; its work-group covers the larger of the two block counts. */
+#define DEFINE_LSTMP_TILED(MR)                                                                       \
+__kernel void proj_step_tiled_##MR(PROJ_TILED_PARAMS) PROJ_TILED_STEP(MR, s0, h_a, h_b)              \
+__kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const float *PTp, const int Hr,       \
+                                    const float proj_clip) {                                         \
+    const int Hc = 16 * ((H + 15) / 16), K_proj = H;                                                 \
+    for (int step = s0; step < s1; ++step) {                                                         \
+        if (get_global_id(0) < (size_t)(Hc / 16))                                                    \
+            LSTM_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, c_a, c_b),      \
+                            SCAN_STATES(step, h_b, h_a), SCAN_STATES(step, c_b, c_a))                \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
+        if (get_global_id(0) < (size_t)((Hr + 63) / 64)) {                                           \
+            const int H = Hr, K = K_proj, hs_in = Hc;                                                \
+            __global const float *RTp = PTp;                                                         \
+            PROJ_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))      \
+        }                                                                                            \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
+    }                                                                                                \
+}
+
 DEFINE_LSTM_TILED(1)
 DEFINE_LSTM_TILED(4)
+DEFINE_LSTMP_TILED(1)
+DEFINE_LSTMP_TILED(4)
 DEFINE_H_TILED(gru_lbr, GRU_LBR_TILED_STEP, 1)
 DEFINE_H_TILED(gru_lbr, GRU_LBR_TILED_STEP, 4)
 DEFINE_H_TILED(rnn, RNN_TILED_STEP, 1)

@@ -176,6 +176,7 @@ struct clrnn_rnn {
      * (cl/gates_*.cl). Tiled packs gates in 16-wide blocks: Hb blocks, states strided by Hs. */
     int tiled, Hb, Hs, Hc; /* Hs: h state stride; Hc: c state stride */
     int UB, Gs;            /* tiled: units per block (16; 64 for RNN), 16-lane slots per block */
+    int Hbp;               /* tiled LSTMP: 64-unit blocks of the projection (0 without one) */
     int tiled_groups;      /* > 0: fixed row-group count (CLRNN_TILED_GROUPS), else automatic */
     int scan_mode;         /* tiled: CLRNN_SCAN_* forced by CLRNN_SCAN, or 0: measured per batch size */
     clrnn_scan_choice scan_memo[CLRNN_SCAN_MEMO]; /* measured choices, most recent batch sizes */

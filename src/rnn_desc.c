@@ -111,12 +111,11 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
     r->Hr = desc->proj_size > 0 ? desc->proj_size : desc->hidden_size;
     r->Hm = (r->D == 2 && desc->merge != CLRNN_MERGE_CONCAT && desc->merge != CLRNN_MERGE_NONE) ? r->Hr : r->D * r->Hr;
     r->O = desc->dense_size > 0 ? desc->dense_size : r->Hm;
-    /* Plan. The tiled kernels cover every cell but the projected LSTM and win on CPU devices, where explicit 16-wide vectors are what makes
-     * PoCL fast; the per-unit kernels cover everything and suit GPUs. CLRNN_PLAN=tiled|generic
+    /* Plan. The tiled kernels win on CPU devices, where explicit 16-wide vectors are what makes PoCL
+     * fast; the per-unit kernels suit GPUs. Both cover every cell. CLRNN_PLAN=tiled|generic
      * overrides the choice (tests run both). */
-    const int tiled_ok = desc->cell != CLRNN_CELL_LSTM || desc->proj_size == 0;
     const char *plan = getenv("CLRNN_PLAN");
-    r->tiled = tiled_ok && (plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU);
+    r->tiled = plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
     const char *groups = getenv("CLRNN_TILED_GROUPS");
     r->tiled_groups = groups ? atoi(groups) : 0;
     const char *scan = getenv("CLRNN_SCAN");
@@ -124,7 +123,8 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
     r->UB = desc->cell == CLRNN_CELL_RNN ? 64 : 16;
     r->Gs = desc->cell == CLRNN_CELL_RNN ? 4 : r->G;
     r->Hb = (desc->hidden_size + r->UB - 1) / r->UB;
-    r->Hs = r->tiled ? r->UB * r->Hb : r->Hr;
+    r->Hbp = desc->proj_size > 0 ? (desc->proj_size + 63) / 64 : 0; /* LSTMP: 64 outputs per block */
+    r->Hs = !r->tiled ? r->Hr : r->Hbp ? 64 * r->Hbp : r->UB * r->Hb;
     r->Hc = r->tiled ? r->UB * r->Hb : desc->hidden_size;
     r->dirty = 1;
     const size_t H = (size_t)desc->hidden_size, GH = (size_t)r->G * H;
@@ -231,15 +231,18 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
     const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
     if (r->tiled) {
         char step[96];
+        const int proj = r->desc.proj_size > 0;
         if (r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset)
             snprintf(step, sizeof step, "gru_gates_step_tiled + gru_out_step_tiled");
+        else if (proj)
+            snprintf(step, sizeof step, "lstm_step_tiled + proj_step_tiled");
         else
             snprintf(step, sizeof step, "%s_step_tiled", cell);
         snprintf(buf, cap,
                  "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (persistent) or %s_{1,4} "
-                 "per step (4 rows x %d units per work-item once N >= 8), %d block(s) x %d direction(s), rows in "
+                 "per step (4 rows x %d units per work-item once N >= 8), %d block(s)%s x %d direction(s), rows in "
                  "length order",
-                 r->Gs, cell, step, r->UB, r->Hb, r->D);
+                 r->Gs, proj ? "lstmp" : cell, step, r->UB, r->Hb, proj ? " + projection blocks of 64" : "", r->D);
         /* the scan: forced, or what was measured so far per batch size */
         size_t len = strlen(buf);
         if (r->scan_mode)

@@ -39,13 +39,18 @@ clrnn_status clrnn_input_projection(clrnn_rnn *r, int l, int T, int N, int batch
 }
 
 /* The tiled plan's scan kernels by cell, as [MR = 1, MR = 4]: the persistent scan, and the step
- * kernel(s) it replaces (the reset-before GRU's step is two launches: gates, then output). */
+ * kernel(s) it replaces (the reset-before GRU's step is two launches, gates then output; the
+ * LSTMP's too, LSTM then projection). */
 typedef struct tiled_kernels {
     clrnn_kernel_id scan[2], step[2], step2[2];
     int n_steps; /* launches per step */
 } tiled_kernels;
 
 static tiled_kernels tiled_kernels_for(const clrnn_rnn_desc *d) {
+    if (d->cell == CLRNN_CELL_LSTM && d->proj_size > 0)
+        return (tiled_kernels){{CLRNN_K_lstmp_scan_tiled_1, CLRNN_K_lstmp_scan_tiled_4},
+                               {CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4},
+                               {CLRNN_K_proj_step_tiled_1, CLRNN_K_proj_step_tiled_4}, 2};
     if (d->cell == CLRNN_CELL_LSTM)
         return (tiled_kernels){{CLRNN_K_lstm_scan_tiled_1, CLRNN_K_lstm_scan_tiled_4},
                                {CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4}, {0, 0}, 1};
@@ -60,6 +65,9 @@ static tiled_kernels tiled_kernels_for(const clrnn_rnn_desc *d) {
                            {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_4}, 2};
 }
 
+/* Work-group width of the persistent scan: the blocks of a step (and of the LSTMP's projection). */
+static int scan_width(const clrnn_rnn *r) { return r->Hbp > r->Hb ? r->Hbp : r->Hb; }
+
 /* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), steps
  * [0, T), state buffers a = 0 and b = 1 (the step kernels read a and write b, the scan starts from
  * a). *state_arg is the index of the first state argument (h_a, then c_a for the LSTM, then b). */
@@ -68,36 +76,50 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
+    const int proj = d->proj_size > 0;
     kargs a = begin(r->ctx, id, "tiled scan");
-    a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N), a_int(&a, d->hidden_size), a_int(&a, r->Hr);
+    a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N);
+    if (id == CLRNN_K_proj_step_tiled_1 || id == CLRNN_K_proj_step_tiled_4) {
+        /* PROJ_TILED_PARAMS: H = the projection size, K = the hidden size, rows of h_raw Hc apart */
+        a_int(&a, r->Hr), a_int(&a, d->hidden_size), a_mem(&a, ws->tmap), a_mem(&a, ws->perm), a_mem(&a, dw->projT[l]);
+        a_mem(&a, ws->h_raw), a_int(&a, r->Hc);
+        *state_arg = a.i;
+        a_mem(&a, ws->h[l][0]), a_mem(&a, ws->h[l][1]), a_mem(&a, y_layer), a_int(&a, (int)d->masked_output);
+        a_flt(&a, d->proj_clip), a_flt(&a, d->masked_fill_value);
+        return a;
+    }
+    a_int(&a, d->hidden_size), a_int(&a, r->Hr);
     a_mem(&a, ws->tmap), a_mem(&a, ws->perm), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
     a_mem(&a, dw->bias[l]);
     if (d->cell == CLRNN_CELL_LSTM) {
         a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
         *state_arg = a.i;
         a_mem(&a, ws->h[l][0]), a_mem(&a, ws->c[l][0]), a_mem(&a, ws->h[l][1]), a_mem(&a, ws->c[l][1]);
-        a_mem(&a, y_layer), a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0));
-        a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip);
-    } else {
-        a_mem(&a, dw->acts);
-        *state_arg = a.i;
-        a_mem(&a, ws->h[l][0]), a_mem(&a, ws->h[l][1]);
-        if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
-        a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip);
+        a_mem(&a, y_layer), a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0) | (proj ? 4 : 0));
+        a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, d->masked_fill_value);
+        a_mem(&a, ws->h_raw), a_int(&a, r->Hs);
+        if (id == CLRNN_K_lstmp_scan_tiled_1 || id == CLRNN_K_lstmp_scan_tiled_4)
+            a_mem(&a, dw->projT[l]), a_int(&a, r->Hr), a_flt(&a, d->proj_clip);
+        return a;
     }
-    a_flt(&a, d->masked_fill_value);
+    a_mem(&a, dw->acts);
+    *state_arg = a.i;
+    a_mem(&a, ws->h[l][0]), a_mem(&a, ws->h[l][1]);
+    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
+    a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->masked_fill_value);
     return a;
 }
 
-/* Points a step kernel at step s: it reads the states of buffer s & 1 and writes the other. */
-static void tiled_step_at(kargs *a, const clrnn_rnn *r, int l, cl_uint state_arg, int s) {
-    const int cur = s & 1, nxt = cur ^ 1, lstm = r->desc.cell == CLRNN_CELL_LSTM;
+/* Points a step kernel at step s: it reads the states of buffer s & 1 and writes the other
+ * (with_c: the LSTM phase, which carries c too). */
+static void tiled_step_at(kargs *a, const clrnn_rnn *r, int l, cl_uint state_arg, int with_c, int s) {
+    const int cur = s & 1, nxt = cur ^ 1;
     const clrnn_workspace *ws = &r->ws;
     a_set_int(a, 0, s);
     a_set_mem(a, state_arg, ws->h[l][cur]);
-    if (lstm) a_set_mem(a, state_arg + 1, ws->c[l][cur]);
-    a_set_mem(a, state_arg + 1 + lstm, ws->h[l][nxt]);
-    if (lstm) a_set_mem(a, state_arg + 3, ws->c[l][nxt]);
+    if (with_c) a_set_mem(a, state_arg + 1, ws->c[l][cur]);
+    a_set_mem(a, state_arg + 1 + with_c, ws->h[l][nxt]);
+    if (with_c) a_set_mem(a, state_arg + 3, ws->c[l][nxt]);
 }
 
 /* Row groups of the persistent scan: a work-group runs on one compute unit and owns its rows for
@@ -109,12 +131,12 @@ static int scan_groups(const clrnn_rnn *r, int n_rb) {
     return g < 1 ? 1 : g > n_rb ? n_rb : g;
 }
 
-/* Whether the persistent scan can run: its work-group is the Hb blocks of one row group. */
+/* Whether the persistent scan can run: its work-group is the blocks of one row group. */
 static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
     size_t kmax = 0;
     return clGetKernelWorkGroupInfo(r->ctx->kernels[id], r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
                                     &kmax, NULL) == CL_SUCCESS &&
-           (size_t)r->Hb <= kmax;
+           (size_t)scan_width(r) <= kmax;
 }
 
 /* Steps [s0, s1) of layer l in the tiled plan: the persistent scan (one launch) or one launch (two
@@ -127,25 +149,28 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     const int m = N >= 8 ? 1 : 0, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
     const tiled_kernels tk = tiled_kernels_for(&r->desc);
     if (s0 >= s1) return CLRNN_OK;
-    cl_uint state_arg;
+    cl_uint state_arg, state_arg2 = 0;
     if (persistent) {
+        const size_t width = (size_t)scan_width(r);
         kargs a = tiled_args(r, tk.scan[m], l, T, N, xp_batch_major, y_layer, &state_arg);
         a_set_int(&a, 0, s0), a_set_int(&a, 1, s1);
-        return launch(ctx, &a, (size_t)r->Hb, (size_t)scan_groups(r, n_rb), (size_t)r->D, (size_t)r->Hb);
+        return launch(ctx, &a, width, (size_t)scan_groups(r, n_rb), (size_t)r->D, width);
     }
     /* Fewest row groups that still give every compute unit two work-items: each work-item then
      * keeps its slice of Rᵀ in cache across more of the batch. */
     int groups, rb_per_item;
     tiled_groups(r, n_rb, r->Hb * r->D, &groups, &rb_per_item);
+    const int lstm = r->desc.cell == CLRNN_CELL_LSTM;
+    const size_t blocks2 = (size_t)(r->Hbp ? r->Hbp : r->Hb); /* second launch: projection or GRU output */
     kargs a = tiled_args(r, tk.step[m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
-    if (tk.n_steps == 2) b = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, &state_arg);
+    if (tk.n_steps == 2) b = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, &state_arg2);
     clrnn_status st = CLRNN_OK;
     for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
-        tiled_step_at(&a, r, l, state_arg, s);
+        tiled_step_at(&a, r, l, state_arg, lstm, s);
         st = launch(ctx, &a, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
         if (tk.n_steps == 2 && st == CLRNN_OK) {
-            tiled_step_at(&b, r, l, state_arg, s);
-            st = launch(ctx, &b, (size_t)r->Hb, (size_t)groups, (size_t)r->D, 1);
+            tiled_step_at(&b, r, l, state_arg2, 0, s);
+            st = launch(ctx, &b, blocks2, (size_t)groups, (size_t)r->D, 1);
         }
     }
     return st;

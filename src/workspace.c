@@ -130,7 +130,19 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
     for (int dir = 0; dir < D; ++dir)
         for (int q = 0; q < 3; ++q)
             memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
-    return upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes");
+    if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
+        d->proj_size == 0)
+        return st;
+    /* LSTMP projection [D][Hbp][H][4][16]: output p of the Hr in block p / 64, slot (p % 64) / 16,
+     * lane p % 16, like the vanilla RNN's packing with K = H */
+    const size_t n_proj = (size_t)D * r->Hbp * H * 64;
+    memset(tmp, 0, n_proj * sizeof(float));
+    for (int dir = 0; dir < D; ++dir)
+        for (int p = 0; p < K; ++p)
+            for (int k = 0; k < H; ++k)
+                tmp[((((size_t)dir * r->Hbp + p / 64) * H + k) * 4 + (p % 64) / 16) * 16 + p % 16] =
+                    r->lw[l * D + dir].proj[(size_t)p * H + k];
+    return upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
 }
 
 /* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
@@ -151,6 +163,7 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
         if (n_tiled > n_max) n_max = n_tiled;
         if ((size_t)D * 2 * GHp > n_max) n_max = (size_t)D * 2 * GHp;
         if ((size_t)D * 3 * 16 * r->Hb > n_max) n_max = (size_t)D * 3 * 16 * r->Hb;
+        if ((size_t)D * r->Hbp * 64 * H > n_max) n_max = (size_t)D * r->Hbp * 64 * H; /* LSTMP projection */
     }
     float *tmp = malloc(n_max * sizeof(float) + (size_t)D * 2 * GH * sizeof(float) + 64);
     if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "weight repacking buffer");
@@ -249,7 +262,8 @@ clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
             ALLOC(ws->h[l][i], D * N * (size_t)r->Hs, "hidden state");
             if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * (size_t)r->Hc, "cell state");
         }
-    ALLOC(ws->h_raw, D * N * (size_t)(r->Hs > (int)H ? r->Hs : (int)H), "step scratch");
+    const int raw = r->Hs > r->Hc ? r->Hs : r->Hc;
+    ALLOC(ws->h_raw, D * N * (size_t)(raw > (int)H ? raw : (int)H), "step scratch");
     if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * (size_t)r->Hs, "update gate");
     ALLOC(ws->tmap, D * TN + D * N, "step table");
     ALLOC(ws->perm, (size_t)N, "row order");

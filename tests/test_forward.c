@@ -496,27 +496,24 @@ static void weights_update_after_run(void **state) {
     clrnn_rnn_destroy(r);
 }
 
-/* The plan is visible, follows CLRNN_PLAN, and falls back to the generic kernels for what the tiled
- * ones do not cover. */
+/* The plan is visible and follows CLRNN_PLAN (default: tiled on CPU devices, generic elsewhere). */
 static void plan_is_reported(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
     char buf[256];
-    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 3, 5);
-    d.proj_size = 2;
-    clrnn_rnn *r;
-    TU_OK(clrnn_rnn_create(ctx, &d, &r));
-    assert_non_null(strstr(clrnn_rnn_plan(r, buf, sizeof buf), "generic")); /* LSTMP: generic kernels only */
-    clrnn_rnn_destroy(r);
-    d = base(CLRNN_CELL_LSTM, 3, 5);
-    TU_OK(clrnn_rnn_create(ctx, &d, &r));
     const char *env = getenv("CLRNN_PLAN");
     clrnn_device_info info;
     TU_OK(clrnn_context_device_info(ctx, &info));
     const char *want = env && *env ? env : info.type == CLRNN_DEVICE_TYPE_CPU ? "tiled" : "generic";
-    assert_non_null(strstr(clrnn_rnn_plan(r, buf, sizeof buf), want));
-    assert_non_null(strstr(buf, "lstm"));
-    clrnn_rnn_destroy(r);
+    for (int proj = 0; proj <= 2; proj += 2) { /* both plans cover the projected LSTM too */
+        clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 3, 5);
+        d.proj_size = proj;
+        clrnn_rnn *r;
+        TU_OK(clrnn_rnn_create(ctx, &d, &r));
+        assert_non_null(strstr(clrnn_rnn_plan(r, buf, sizeof buf), want));
+        assert_non_null(strstr(buf, proj ? "proj" : "lstm"));
+        clrnn_rnn_destroy(r);
+    }
 }
 
 /* The tiled plan's two scans (a launch per step, persistent) and the measured choice, which switches
@@ -533,8 +530,9 @@ static void scan_variants_bitwise_equal(void **state) {
     if (scan_env) snprintf(scan_saved, sizeof scan_saved, "%s", scan_env);
     setenv("CLRNN_PLAN", "tiled", 1);
     static const char *modes[] = {"steps", "persistent", ""};
-    static const clrnn_cell cells[] = {CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU, CLRNN_CELL_RNN};
-    for (int ci = 0; ci < 4; ++ci)
+    static const clrnn_cell cells[] = {CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU, CLRNN_CELL_RNN,
+                                       CLRNN_CELL_LSTM};
+    for (int ci = 0; ci < 5; ++ci)
         for (int N = 3; N <= 13; N += 10) {
             fcase c;
             memset(&c, 0, sizeof c);
@@ -548,6 +546,10 @@ static void scan_variants_bitwise_equal(void **state) {
             c.desc.num_layers = 2;
             c.desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
             c.T = 23, c.N = N, c.lens = N == 13 ? LEN_BOTH : LEN_VARIED, c.with_h0 = 1, c.fw = CLRNN_FRAMEWORK_ONNX;
+            if (ci == 4) { /* LSTMP (TF1): 5 blocks of 16 hidden units, 2 blocks of 64 projected ones */
+                c.desc.proj_size = 67, c.desc.proj_clip = 0.3f, c.desc.cell_clip = 0.8f, c.desc.peephole = 1;
+                c.desc.direction = CLRNN_DIR_BIDIRECTIONAL, c.fw = CLRNN_FRAMEWORK_TF1;
+            }
             io b[3];
             clrnn_forward_args a[3];
             for (int m = 0; m < 3; ++m) {
