@@ -2,6 +2,7 @@
  *
  *   clrnn-bench --cell lstm|gru|gru_lbr|rnn_tanh|rnn_relu --seq T --batch N --input I --hidden H
  *               [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]
+ *               [--proj P]   (LSTM with a projection of size P, PyTorch proj_size; clrnn only)
  *   clrnn-bench --suite [--csv|--json] [--repeat R] [--device SPEC]       S1-S6, oneDNN side by side
  *   clrnn-bench --plot FILE.svg [shape flags]        GFLOP/s against batch 1..256, clrnn and oneDNN
  *   clrnn-bench --first-result [shape flags]         time from context creation to the first result,
@@ -15,7 +16,8 @@
  * buffers, oneDNN host memory (on a CPU OpenCL device both are the same RAM). Each measurement
  * warms up, then times R runs (default: as many as fit in ~2 s, at least 5) and reports the
  * median and the minimum; GFLOP/s = FLOPs / median, FLOPs = sum over layers of
- * 2·tokens·G·H·(I_l + H)·directions, tokens = real (unpadded) tokens.
+ * 2·tokens·(G·H·(I_l + K) + P·H)·directions, K = P (with a projection) or H, tokens = real
+ * (unpadded) tokens.
  * oneDNN runs the same weights, one primitive per layer (a bidirectional layer feeds the next
  * the concatenation of both directions, as clrnn and PyTorch do); the outputs are compared and the
  * largest difference is reported. oneDNN has no per-row lengths: with --min-len it is skipped.
@@ -408,7 +410,10 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
     res->dnnl_state = 0;
     if (with_dnnl && !dnnl_available()) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
 #ifdef CLRNN_HAVE_DNNL
-    if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
+    if (with_dnnl && shape->P > 0) {
+        res->dnnl_state = -1;
+        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN side not built with a projection");
+    } else if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
         res->dnnl_state = -1;
         snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
     } else if (with_dnnl) {
@@ -767,10 +772,10 @@ static void remove_tree(const char *path) {
 static first_result spawn_first_result(const char *self, const char *clrnn_dir, const char *pocl_dir) {
     first_result r;
     memset(&r, 0, sizeof r);
-    char T[16], N[16], I[16], H[16], L[16];
+    char T[16], N[16], I[16], H[16], L[16], P[16];
     snprintf(T, sizeof T, "%d", opt.shape.T), snprintf(N, sizeof N, "%d", opt.shape.N);
     snprintf(I, sizeof I, "%d", opt.shape.I), snprintf(H, sizeof H, "%d", opt.shape.H);
-    snprintf(L, sizeof L, "%d", opt.shape.L);
+    snprintf(L, sizeof L, "%d", opt.shape.L), snprintf(P, sizeof P, "%d", opt.shape.P);
     const char *argv[24];
     int a = 0;
     argv[a++] = self;
@@ -779,6 +784,7 @@ static first_result spawn_first_result(const char *self, const char *clrnn_dir, 
     argv[a++] = "--seq", argv[a++] = T, argv[a++] = "--batch", argv[a++] = N;
     argv[a++] = "--input", argv[a++] = I, argv[a++] = "--hidden", argv[a++] = H, argv[a++] = "--layers", argv[a++] = L;
     if (opt.shape.bidir) argv[a++] = "--bidirectional";
+    if (opt.shape.P) argv[a++] = "--proj", argv[a++] = P;
     if (opt.no_tuning) argv[a++] = "--no-tuning";
     if (opt.device) argv[a++] = "--device", argv[a++] = opt.device;
     argv[a] = NULL;
@@ -903,6 +909,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: clrnn-bench --cell lstm|gru|gru_lbr|rnn_tanh|rnn_relu --seq T --batch N --input I --hidden H\n"
             "                   [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]\n"
+            "                   [--proj P] (LSTM projection, clrnn only)\n"
             "       clrnn-bench --suite [--csv|--json] [--repeat R]\n"
             "       clrnn-bench --plot FILE.svg [shape flags]\n"
             "       clrnn-bench --first-result [shape flags] [--repeat WARM_RUNS] [--keep-cache]\n"
@@ -934,6 +941,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--input") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.I);
         else if (strcmp(a, "--hidden") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.H);
         else if (strcmp(a, "--layers") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.L);
+        else if (strcmp(a, "--proj") == 0 && has) ok = parse_int(argv[++i], 0, &opt.shape.P);
         else if (strcmp(a, "--min-len") == 0 && has) ok = parse_int(argv[++i], 0, &opt.shape.min_len);
         else if (strcmp(a, "--repeat") == 0 && has) ok = parse_int(argv[++i], 1, &opt.repeat);
         else if (strcmp(a, "--threads") == 0 && has) ok = parse_int(argv[++i], 1, &opt.threads);

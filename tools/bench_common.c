@@ -23,26 +23,27 @@ int bench_cell_gates(bench_cell_kind cell) {
 
 /* Issue 5: fp32 forward inference; oneDNN with 2 threads, median of several processes. */
 const bench_scenario bench_scenarios[] = {
-    {"S1", "LSTM, large batch", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 0}, 67.6},
-    {"S2", "LSTM, latency (batch 1)", {BENCH_LSTM, 100, 1, 256, 256, 1, 0, 0}, 1.64},
-    {"S3", "GRU, large batch", {BENCH_GRU, 100, 64, 512, 512, 1, 0, 0}, 52.8},
-    {"S4", "bidirectional LSTM, 2 layers", {BENCH_LSTM, 50, 32, 256, 256, 2, 1, 0}, 24.5},
-    {"S5", "tanh RNN (sequential MNIST)", {BENCH_RNN_TANH, 28, 150, 28, 150, 1, 0, 0}, 1.08},
-    {"S6", "LSTM, H=1024", {BENCH_LSTM, 100, 64, 1024, 1024, 1, 0, 0}, 284.5},
+    {"S1", "LSTM, large batch", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 0, 0}, 67.6},
+    {"S2", "LSTM, latency (batch 1)", {BENCH_LSTM, 100, 1, 256, 256, 1, 0, 0, 0}, 1.64},
+    {"S3", "GRU, large batch", {BENCH_GRU, 100, 64, 512, 512, 1, 0, 0, 0}, 52.8},
+    {"S4", "bidirectional LSTM, 2 layers", {BENCH_LSTM, 50, 32, 256, 256, 2, 1, 0, 0}, 24.5},
+    {"S5", "tanh RNN (sequential MNIST)", {BENCH_RNN_TANH, 28, 150, 28, 150, 1, 0, 0, 0}, 1.08},
+    {"S6", "LSTM, H=1024", {BENCH_LSTM, 100, 64, 1024, 1024, 1, 0, 0, 0}, 284.5},
     /* S1 with per-row lengths drawn from [50, 100] (76 % of the tokens): the suite prints its time
      * as a fraction of S1's, measured in the same run (oneDNN has no per-row lengths) */
-    {"S1v", "S1, variable length", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 50}, 0},
+    {"S1v", "S1, variable length", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 50, 0}, 0},
 };
 const size_t bench_scenario_count = sizeof bench_scenarios / sizeof bench_scenarios[0];
 
-int bench_layer_input(const bench_shape *s, int l) { return l == 0 ? s->I : (s->bidir ? 2 : 1) * s->H; }
+int bench_layer_input(const bench_shape *s, int l) { return l == 0 ? s->I : (s->bidir ? 2 : 1) * (s->P ? s->P : s->H); }
 
 double bench_flops(const bench_shape *s, const int32_t *lens) {
     double tokens = 0;
     for (int n = 0; n < s->N; ++n) tokens += lens ? lens[n] : s->T;
     const double D = s->bidir ? 2 : 1, GH = (double)bench_cell_gates(s->cell) * s->H;
     double f = 0;
-    for (int l = 0; l < s->L; ++l) f += 2.0 * tokens * GH * (bench_layer_input(s, l) + s->H) * D;
+    const double K = s->P ? s->P : s->H, proj = (double)s->P * s->H;
+    for (int l = 0; l < s->L; ++l) f += 2.0 * tokens * (GH * (bench_layer_input(s, l) + K) + proj) * D;
     return f;
 }
 
@@ -71,7 +72,8 @@ void bench_lengths(const bench_shape *s, int32_t *lens) {
 void bench_shape_label(const bench_shape *s, char *out, size_t cap) {
     int n = snprintf(out, cap, "%s T=%d N=%d I=%d H=%d", bench_cell_name(s->cell), s->T, s->N, s->I, s->H);
     if (n < 0 || (size_t)n >= cap) return;
-    if (s->L > 1) n += snprintf(out + n, cap - (size_t)n, " L=%d", s->L);
+    if (s->P > 0) n += snprintf(out + n, cap - (size_t)n, " P=%d", s->P);
+    if ((size_t)n < cap && s->L > 1) n += snprintf(out + n, cap - (size_t)n, " L=%d", s->L);
     if ((size_t)n < cap && s->bidir) n += snprintf(out + n, cap - (size_t)n, " bidir");
     if ((size_t)n < cap && s->min_len > 0 && s->min_len < s->T) snprintf(out + n, cap - (size_t)n, " len>=%d", s->min_len);
 }
@@ -93,15 +95,18 @@ int bench_model_init(bench_model *m, const bench_shape *s, uint64_t seed) {
     m->R = calloc(LD, sizeof *m->R);
     m->Wb = calloc(LD, sizeof *m->Wb);
     m->Rb = calloc(LD, sizeof *m->Rb);
+    m->Pj = calloc(LD, sizeof *m->Pj);
     m->x = rand_array((size_t)s->T * s->N * s->I, &seed, -1.0f, 1.0f);
     m->lens = malloc((size_t)s->N * sizeof *m->lens);
-    if (!m->W || !m->R || !m->Wb || !m->Rb || !m->x || !m->lens) return 0;
+    if (!m->W || !m->R || !m->Wb || !m->Rb || !m->Pj || !m->x || !m->lens) return 0;
+    const size_t K = (size_t)(s->P ? s->P : s->H);
     const float r = 1.0f / sqrtf((float)s->H);
     for (int l = 0; l < s->L; ++l)
         for (int d = 0; d < m->D; ++d) {
             const size_t i = (size_t)l * m->D + d;
             m->W[i] = rand_array(GH * bench_layer_input(s, l), &seed, -r, r);
-            m->R[i] = rand_array(GH * s->H, &seed, -r, r);
+            m->R[i] = rand_array(GH * K, &seed, -r, r);
+            if (s->P && !(m->Pj[i] = rand_array((size_t)s->P * s->H, &seed, -r, r))) return 0;
             m->Wb[i] = rand_array(GH, &seed, -r, r);
             m->Rb[i] = rand_array(GH, &seed, -r, r);
             if (!m->W[i] || !m->R[i] || !m->Wb[i] || !m->Rb[i]) return 0;
@@ -117,8 +122,9 @@ void bench_model_free(bench_model *m) {
         if (m->R) free(m->R[i]);
         if (m->Wb) free(m->Wb[i]);
         if (m->Rb) free(m->Rb[i]);
+        if (m->Pj) free(m->Pj[i]);
     }
-    free(m->W), free(m->R), free(m->Wb), free(m->Rb), free(m->x), free(m->lens);
+    free(m->W), free(m->R), free(m->Wb), free(m->Rb), free(m->Pj), free(m->x), free(m->lens);
     memset(m, 0, sizeof *m);
 }
 
@@ -149,23 +155,27 @@ clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_mo
     desc.direction = s->bidir ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
     desc.merge = CLRNN_MERGE_CONCAT;
     desc.layout = CLRNN_LAYOUT_TIME_MAJOR;
+    desc.proj_size = s->P;
     clrnn_status st = clrnn_rnn_create(ctx, &desc, &b->rnn);
     if (st != CLRNN_OK) return st;
-    const size_t GH = (size_t)m->G * s->H;
+    const size_t GH = (size_t)m->G * s->H, K = (size_t)(s->P ? s->P : s->H);
     for (int l = 0; l < s->L && st == CLRNN_OK; ++l)
         for (int d = 0; d < m->D && st == CLRNN_OK; ++d) {
             const size_t i = (size_t)l * m->D + d;
             st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_W, m->W[i],
                                      GH * bench_layer_input(s, l));
             if (st == CLRNN_OK)
-                st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_R, m->R[i], GH * s->H);
+                st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_R, m->R[i], GH * K);
             if (st == CLRNN_OK) st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_BW, m->Wb[i], GH);
             if (st == CLRNN_OK) st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_BR, m->Rb[i], GH);
+            if (st == CLRNN_OK && s->P) /* ONNX has no projection: PyTorch's weight_hr layout */
+                st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_PYTORCH, l, d, CLRNN_PARAM_PROJ, m->Pj[i],
+                                         (size_t)s->P * s->H);
         }
     if (st != CLRNN_OK) return st;
     cl_int err;
     const size_t xb = (size_t)s->T * s->N * s->I * sizeof(float);
-    const size_t yb = (size_t)s->T * s->N * m->D * s->H * sizeof(float);
+    const size_t yb = (size_t)s->T * s->N * m->D * K * sizeof(float);
     b->x = clCreateBuffer(clrnn_context_cl_context(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, xb, m->x, &err);
     if (err != CL_SUCCESS) return CLRNN_ERR_DEVICE_OUT_OF_MEMORY;
     b->y = clCreateBuffer(clrnn_context_cl_context(ctx), CL_MEM_READ_WRITE, yb, NULL, &err);

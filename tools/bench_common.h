@@ -29,6 +29,7 @@ typedef struct bench_shape {
     int T, N, I, H, L;
     int bidir;
     int min_len; /* 0: every row has length T; else lengths uniform in [min_len, T] (fixed seed) */
+    int P;       /* LSTM projection size (PyTorch proj_size); 0: none */
 } bench_shape;
 
 typedef struct bench_scenario {
@@ -41,22 +42,23 @@ typedef struct bench_scenario {
 extern const bench_scenario bench_scenarios[];
 extern const size_t bench_scenario_count;
 
-/* Input size of layer l: I for l = 0, D*H after. */
+/* Input size of layer l: I for l = 0, D*H (D*P with a projection) after. */
 int bench_layer_input(const bench_shape *s, int l);
-/* FLOPs of one forward: sum over layers of 2 * tokens * G*H * (I_l + H) * D, tokens = sum of the row
- * lengths (T*N for fixed length). */
+/* FLOPs of one forward: sum over layers of 2 * tokens * (G*H * (I_l + K) + P*H) * D with K = P or H,
+ * tokens = sum of the row lengths (T*N for fixed length). */
 double bench_flops(const bench_shape *s, const int32_t *lens);
 /* Per-row lengths for s (NULL-free: always filled; all T when min_len == 0). */
 void bench_lengths(const bench_shape *s, int32_t *lens);
-/* "lstm T=100 N=64 I=512 H=512" (+ " L=2 bidir" / " len>=M"). */
+/* "lstm T=100 N=64 I=512 H=512" (+ " P=256" / " L=2 bidir" / " len>=M"). */
 void bench_shape_label(const bench_shape *s, char *out, size_t cap);
 
 /* Host weights in ONNX layout and gate order, per (layer, direction):
- * W [G*H, I_l], R [G*H, H], Wb [G*H], Rb [G*H]. Uniform in [-1/sqrt(H), 1/sqrt(H)] (PyTorch init). */
+ * W [G*H, I_l], R [G*H, K], Wb [G*H], Rb [G*H], and with a projection Pj [P, H] (PyTorch weight_hr).
+ * Uniform in [-1/sqrt(H), 1/sqrt(H)] (PyTorch init). */
 typedef struct bench_model {
     bench_shape shape;
     int D, G;
-    float **W, **R, **Wb, **Rb; /* [L*D] */
+    float **W, **R, **Wb, **Rb, **Pj; /* [L*D] */
     float *x;                   /* [T, N, I] time-major, uniform in [-1, 1] */
     int32_t *lens;              /* [N] */
 } bench_model;
@@ -64,7 +66,7 @@ typedef struct bench_model {
 int bench_model_init(bench_model *m, const bench_shape *s, uint64_t seed);
 void bench_model_free(bench_model *m);
 
-/* A clrnn rnn for the model with device buffers x [T,N,I] (filled) and y [T,N,D*H]. */
+/* A clrnn rnn for the model with device buffers x [T,N,I] (filled) and y [T,N,D*K]. */
 typedef struct bench_clrnn {
     clrnn_context *ctx;
     clrnn_rnn *rnn;
@@ -74,7 +76,7 @@ typedef struct bench_clrnn {
 
 clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_model *m);
 clrnn_status bench_clrnn_run(bench_clrnn *b);
-/* Copies y to host (T*N*D*H floats). */
+/* Copies y to host (T*N*D*K floats). */
 clrnn_status bench_clrnn_read_y(bench_clrnn *b, float *y, size_t count);
 void bench_clrnn_free(bench_clrnn *b);
 
