@@ -250,6 +250,9 @@ static void options(void **state) {
     ADD("lstm proj mask carry", CLRNN_CELL_LSTM,
         (c->desc.proj_size = 3, c->lens = LEN_MASK_HOLES, c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY,
          c->fw = CLRNN_FRAMEWORK_PYTORCH));
+    ADD("lstm proj last_only bi lens batch", CLRNN_CELL_LSTM,
+        (c->desc.proj_size = 5, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL, c->last_only = 1, c->lens = LEN_VARIED,
+         c->desc.layout = CLRNN_LAYOUT_BATCH_MAJOR, c->with_h0 = 1, c->fw = CLRNN_FRAMEWORK_PYTORCH));
     ADD("gru clip", CLRNN_CELL_GRU, c->desc.clip = 0.4f);
     ADD("gru lbr clip", CLRNN_CELL_GRU, (c->desc.clip = 0.4f, c->desc.linear_before_reset = 1));
     ADD("gru tf1", CLRNN_CELL_GRU, (c->fw = CLRNN_FRAMEWORK_TF1, c->lens = LEN_VARIED));
