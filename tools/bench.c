@@ -2,7 +2,7 @@
  *
  *   clrnn-bench --cell lstm|gru|gru_lbr|rnn_tanh|rnn_relu --seq T --batch N --input I --hidden H
  *               [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]
- *               [--proj P]   (LSTM with a projection of size P, PyTorch proj_size; clrnn only)
+ *               [--proj P]   (LSTM with a projection of size P, PyTorch proj_size)
  *   clrnn-bench --suite [--csv|--json] [--repeat R] [--device SPEC]       S1-S6, oneDNN side by side
  *   clrnn-bench --plot FILE.svg [shape flags]        GFLOP/s against batch 1..256, clrnn and oneDNN
  *   clrnn-bench --first-result [shape flags]         time from context creation to the first result,
@@ -138,7 +138,7 @@ static int run_clrnn(void *arg) {
 
 typedef struct dnnl_layer {
     dnnl_primitive_t prim;
-    dnnl_memory_t wl, wi, bias, dst;
+    dnnl_memory_t wl, wi, wp, bias, dst; /* wp: LSTM projection, or NULL */
 } dnnl_layer;
 
 typedef struct dnnl_runner {
@@ -193,6 +193,7 @@ static void dnnl_free(dnnl_runner *r) {
         if (y->prim) dnnl_primitive_destroy(y->prim);
         if (y->wl) dnnl_memory_destroy(y->wl);
         if (y->wi) dnnl_memory_destroy(y->wi);
+        if (y->wp) dnnl_memory_destroy(y->wp);
         if (y->bias) dnnl_memory_destroy(y->bias);
         if (y->dst) dnnl_memory_destroy(y->dst);
     }
@@ -213,6 +214,7 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
     DNNL_TRY(dnnl_engine_create(&r->eng, dnnl_cpu, 0));
     DNNL_TRY(dnnl_stream_create(&r->stream, r->eng, dnnl_stream_default_flags));
     const int D = m->D, G = m->G, H = s->H, lbr = s->cell == BENCH_GRU_LBR, Gb = G + (lbr ? 1 : 0);
+    const int P = s->P, K = P ? P : H; /* K: the recurrent state size (the projection's, if any) */
     /* oneDNN gate g holds ONNX gate map[g]: LSTM oneDNN i,f,c,o vs ONNX i,o,f,c; GRU both z,r,h */
     static const int lstm_map[4] = {0, 2, 3, 1}, same_map[4] = {0, 1, 2, 3};
     const int *map = s->cell == BENCH_LSTM ? lstm_map : same_map;
@@ -224,9 +226,9 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
         dnnl_layer *y = &r->layer[l];
         r->L = l + 1;
         const int I = bench_layer_input(s, l);
-        dnnl_memory_desc_t src_md, wl_any, wi_any, b_any, dst_md, wl_user, wi_user, b_user;
-        dnnl_dims_t src_dims = {s->T, s->N, I}, wl_dims = {1, D, I, G, H}, wi_dims = {1, D, H, G, H},
-                    b_dims = {1, D, Gb, H}, dst_dims = {s->T, s->N, D * H};
+        dnnl_memory_desc_t src_md, wl_any, wi_any, wp_any, b_any, dst_md, wl_user, wi_user, wp_user, b_user;
+        dnnl_dims_t src_dims = {s->T, s->N, I}, wl_dims = {1, D, I, G, H}, wi_dims = {1, D, K, G, H},
+                    wp_dims = {1, D, H, P}, b_dims = {1, D, Gb, H}, dst_dims = {s->T, s->N, D * K};
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 3, src_dims, dnnl_f32, dnnl_tnc));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 3, dst_dims, dnnl_f32, dnnl_tnc));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&wl_any, 5, wl_dims, dnnl_f32, dnnl_format_tag_any));
@@ -235,12 +237,16 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&wl_user, 5, wl_dims, dnnl_f32, dnnl_ldigo));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&wi_user, 5, wi_dims, dnnl_f32, dnnl_ldigo));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_user, 4, b_dims, dnnl_f32, dnnl_ldgo));
+        if (P) {
+            DNNL_TRY(dnnl_memory_desc_init_by_tag(&wp_any, 4, wp_dims, dnnl_f32, dnnl_format_tag_any));
+            DNNL_TRY(dnnl_memory_desc_init_by_tag(&wp_user, 4, wp_dims, dnnl_f32, dnnl_ldio));
+        }
         const dnnl_rnn_direction_t dir = D == 2 ? dnnl_bidirectional_concat : dnnl_unidirectional_left2right;
         dnnl_rnn_desc_t rd;
         switch (s->cell) {
         case BENCH_LSTM:
-            DNNL_TRY(dnnl_lstm_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, NULL, &wl_any, &wi_any,
-                                                 &b_any, &dst_md, NULL, NULL, 0));
+            DNNL_TRY(dnnl_lstm_forward_desc_init_v3(&rd, dnnl_forward_inference, dir, &src_md, NULL, NULL, &wl_any,
+                                                    &wi_any, NULL, P ? &wp_any : NULL, &b_any, &dst_md, NULL, NULL, 0));
             break;
         case BENCH_GRU:
             DNNL_TRY(dnnl_gru_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, &wl_any, &wi_any, &b_any,
@@ -261,19 +267,23 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
         const char *impl = NULL;
         if (l == 0 && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
             snprintf(r->impl, sizeof r->impl, "%s", impl);
-        const size_t nwl = (size_t)D * I * G * H, nwi = (size_t)D * H * G * H, nb = (size_t)D * Gb * H;
+        const size_t nwl = (size_t)D * I * G * H, nwi = (size_t)D * K * G * H, nb = (size_t)D * Gb * H;
+        const size_t nwp = (size_t)D * H * P;
         float *wl = malloc(nwl * sizeof(float)), *wi = malloc(nwi * sizeof(float)), *b = malloc(nb * sizeof(float));
-        int ok = wl && wi && b;
+        float *wp = P ? malloc(nwp * sizeof(float)) : NULL;
+        int ok = wl && wi && b && (!P || wp);
         for (int d = 0; ok && d < D; ++d) {
             const size_t w = (size_t)l * D + d;
             for (int i = 0; i < I; ++i)
                 for (int g = 0; g < G; ++g)
                     for (int h = 0; h < H; ++h)
                         wl[(((size_t)d * I + i) * G + g) * H + h] = m->W[w][((size_t)map[g] * H + h) * I + i];
-            for (int k = 0; k < H; ++k)
+            for (int k = 0; k < K; ++k)
                 for (int g = 0; g < G; ++g)
                     for (int h = 0; h < H; ++h)
-                        wi[(((size_t)d * H + k) * G + g) * H + h] = m->R[w][((size_t)map[g] * H + h) * H + k];
+                        wi[(((size_t)d * K + k) * G + g) * H + h] = m->R[w][((size_t)map[g] * H + h) * K + k];
+            for (int k = 0; k < H && P; ++k) /* ldio: [d][H in][P out] from PyTorch's weight_hr [P, H] */
+                for (int p = 0; p < P; ++p) wp[((size_t)d * H + k) * P + p] = m->Pj[w][(size_t)p * H + k];
             for (int g = 0; g < Gb; ++g)
                 for (int h = 0; h < H; ++h) {
                     float v;
@@ -289,10 +299,13 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
                  dnnl_reordered(r, &wi_user, wi, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_WEIGHTS_ITER),
                                 &y->wi, err, err_cap) &&
                  dnnl_reordered(r, &b_user, b, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_BIAS),
-                                &y->bias, err, err_cap);
+                                &y->bias, err, err_cap) &&
+                 (!P || dnnl_reordered(r, &wp_user, wp,
+                                       dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_WEIGHTS_PROJECTION),
+                                       &y->wp, err, err_cap));
         else
             snprintf(err, err_cap, "out of memory");
-        free(wl), free(wi), free(b);
+        free(wl), free(wi), free(b), free(wp);
         if (ok && dnnl_memory_create(&y->dst, &dst_md, r->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
             snprintf(err, err_cap, "dnnl_memory_create(dst) failed");
             ok = 0;
@@ -311,12 +324,13 @@ static int run_dnnl(void *arg) {
     dnnl_runner *r = arg;
     for (int l = 0; l < r->L; ++l) {
         dnnl_layer *y = &r->layer[l];
-        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC_LAYER, l == 0 ? r->src : r->layer[l - 1].dst},
+        dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC_LAYER, l == 0 ? r->src : r->layer[l - 1].dst},
                                    {DNNL_ARG_WEIGHTS_LAYER, y->wl},
                                    {DNNL_ARG_WEIGHTS_ITER, y->wi},
                                    {DNNL_ARG_BIAS, y->bias},
-                                   {DNNL_ARG_DST_LAYER, y->dst}};
-        if (dnnl_primitive_execute(y->prim, r->stream, 5, args) != dnnl_success) return 0;
+                                   {DNNL_ARG_DST_LAYER, y->dst},
+                                   {DNNL_ARG_WEIGHTS_PROJECTION, y->wp}};
+        if (dnnl_primitive_execute(y->prim, r->stream, y->wp ? 6 : 5, args) != dnnl_success) return 0;
     }
     return dnnl_stream_wait(r->stream) == dnnl_success;
 }
@@ -410,10 +424,7 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
     res->dnnl_state = 0;
     if (with_dnnl && !dnnl_available()) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
 #ifdef CLRNN_HAVE_DNNL
-    if (with_dnnl && shape->P > 0) {
-        res->dnnl_state = -1;
-        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN side not built with a projection");
-    } else if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
+    if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
         res->dnnl_state = -1;
         snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
     } else if (with_dnnl) {
@@ -428,7 +439,7 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
             res->dnnl_state = res->dnnl.ok ? 1 : -2;
             if (!res->dnnl.ok) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN execution failed");
             /* same network, same input: the outputs must agree */
-            const size_t count = (size_t)shape->T * shape->N * m.D * shape->H;
+            const size_t count = (size_t)shape->T * shape->N * m.D * (shape->P ? shape->P : shape->H);
             float *y = malloc(count * sizeof(float));
             const float *yd = res->dnnl.ok && ok ? dnnl_output(&r) : NULL;
             if (y && yd && bench_clrnn_read_y(&b, y, count) == CLRNN_OK) {
@@ -909,7 +920,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: clrnn-bench --cell lstm|gru|gru_lbr|rnn_tanh|rnn_relu --seq T --batch N --input I --hidden H\n"
             "                   [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]\n"
-            "                   [--proj P] (LSTM projection, clrnn only)\n"
+            "                   [--proj P] (LSTM projection)\n"
             "       clrnn-bench --suite [--csv|--json] [--repeat R]\n"
             "       clrnn-bench --plot FILE.svg [shape flags]\n"
             "       clrnn-bench --first-result [shape flags] [--repeat WARM_RUNS] [--keep-cache]\n"
