@@ -12,8 +12,10 @@
  *   x_proj [rows][D][Hb][G][16] (rows = (t, n) or (n, t) for a batch-major first layer)
  *   bias   [D][2][Hb][G][16]   x-side bias (folded) and the recurrent bias (lbr GRU n gate)
  *   peep   [D][3][Hp]          i, f, o
- * (the vanilla RNN packs 64 units per block as 4 slots of 16; see rnn_step_tiled)
+ * (the vanilla RNN packs 64 units per block as 4 slots of 16, and so does the LSTM projection,
+ *  [D][Hbp][H][4][16] for Hbp = ceil(Hr / 64) blocks of outputs; see UNIT64_TILED_STEP)
  *   states [D][N][Hs]          Hs = Hp: whole 16-lane vectors, lanes >= H never read as input
+ *                              (LSTMP: h rows 64 * Hbp apart, c and the unprojected h Hp apart)
  * K is the true state size (lanes past it are never read), so padded lanes need not be zero.
  *
  * Variable length costs what it computes: rows are visited through `perm` (rows sorted by length,
