@@ -101,26 +101,36 @@ static double sgemm_check(clrnn_context *ctx, size_t m, size_t n, size_t k, doub
     return maxerr;
 }
 
-/* One rnn configuration on the device against the reference; returns max abs error or -1. */
-static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_direction dir) {
+/* One rnn configuration on the device against the reference; returns max abs error or -1.
+ * proj > 0: an LSTM with a projection of that size, weights in PyTorch's layout. */
+static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_direction dir, int proj) {
     clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = cell, d.linear_before_reset = lbr, d.direction = dir;
+    d.cell = cell, d.linear_before_reset = lbr, d.direction = dir, d.proj_size = proj;
     d.input_size = 5, d.hidden_size = 9, d.num_layers = 2;
     clrnn_rnn *r;
     if (clrnn_rnn_create(ctx, &d, &r) != CLRNN_OK) return -1;
     const int D = dir == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1, G = cell == CLRNN_CELL_LSTM ? 4 : cell == CLRNN_CELL_GRU ? 3 : 1;
-    const int H = 9, T = 7, N = 3;
+    const int H = 9, K = proj ? proj : H, T = 7, N = 3;
+    const clrnn_framework fw = proj ? CLRNN_FRAMEWORK_PYTORCH : CLRNN_FRAMEWORK_ONNX; /* ONNX has no projection */
     for (int l = 0; l < 2; ++l)
         for (int dd = 0; dd < D; ++dd) {
-            const int I = l ? D * H : 5;
-            float *w = malloc(sizeof(float) * G * H * I), *rr = malloc(sizeof(float) * G * H * H), *b = malloc(sizeof(float) * 2 * G * H);
+            const int I = l ? D * K : 5;
+            float *w = malloc(sizeof(float) * G * H * I), *rr = malloc(sizeof(float) * G * H * K);
+            float *b = malloc(sizeof(float) * 2 * G * H), *pj = malloc(sizeof(float) * K * H);
             for (int i = 0; i < G * H * I; ++i) w[i] = frand(-0.4f, 0.4f);
-            for (int i = 0; i < G * H * H; ++i) rr[i] = frand(-0.4f, 0.4f);
+            for (int i = 0; i < G * H * K; ++i) rr[i] = frand(-0.4f, 0.4f);
             for (int i = 0; i < 2 * G * H; ++i) b[i] = frand(-0.4f, 0.4f);
-            clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dd, CLRNN_PARAM_W, w, (size_t)G * H * I);
-            clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dd, CLRNN_PARAM_R, rr, (size_t)G * H * H);
-            clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dd, CLRNN_PARAM_B, b, (size_t)2 * G * H);
-            free(w), free(rr), free(b);
+            for (int i = 0; i < K * H; ++i) pj[i] = frand(-0.4f, 0.4f);
+            clrnn_rnn_set_param(r, fw, l, dd, CLRNN_PARAM_W, w, (size_t)G * H * I);
+            clrnn_rnn_set_param(r, fw, l, dd, CLRNN_PARAM_R, rr, (size_t)G * H * K);
+            if (proj) {
+                clrnn_rnn_set_param(r, fw, l, dd, CLRNN_PARAM_BW, b, (size_t)G * H);
+                clrnn_rnn_set_param(r, fw, l, dd, CLRNN_PARAM_BR, b + G * H, (size_t)G * H);
+                clrnn_rnn_set_param(r, fw, l, dd, CLRNN_PARAM_PROJ, pj, (size_t)K * H);
+            } else {
+                clrnn_rnn_set_param(r, fw, l, dd, CLRNN_PARAM_B, b, (size_t)2 * G * H);
+            }
+            free(w), free(rr), free(b), free(pj);
         }
     float x[7 * 3 * 5], y[7 * 3 * 18], yr[7 * 3 * 18], hn[2 * 2 * 3 * 9], hr[2 * 2 * 3 * 9];
     for (size_t i = 0; i < sizeof x / sizeof x[0]; ++i) x[i] = frand(-1, 1);
@@ -129,13 +139,13 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
     clrnn_forward_args a;
     memset(&a, 0, sizeof a);
     a.seq_length = T, a.batch = N, a.x.host = x, a.seq_lens = lens, a.y.host = y, a.hn.host = hn;
-    double err = -1;
+    double err = -1; /* also when a weight was refused: forward then fails */
     if (clrnn_rnn_forward(r, &a) == CLRNN_OK) {
         a.y.host = yr, a.hn.host = hr;
         clrnn_reference_forward(r, &a);
         err = 0;
-        for (int i = 0; i < T * N * D * H; ++i) err = fmax(err, isnan(y[i]) ? INFINITY : fabs(y[i] - yr[i]));
-        for (int i = 0; i < 2 * D * N * H; ++i) err = fmax(err, fabs(hn[i] - hr[i]));
+        for (int i = 0; i < T * N * D * K; ++i) err = fmax(err, isnan(y[i]) ? INFINITY : fabs(y[i] - yr[i]));
+        for (int i = 0; i < 2 * D * N * K; ++i) err = fmax(err, fabs(hn[i] - hr[i]));
     }
     clrnn_rnn_destroy(r);
     return err;
@@ -250,11 +260,13 @@ int main(int argc, char **argv) {
                     const char *name;
                     clrnn_cell cell;
                     int lbr;
-                } cells[] = {{"rnn", CLRNN_CELL_RNN, 0}, {"lstm", CLRNN_CELL_LSTM, 0}, {"gru", CLRNN_CELL_GRU, 0}, {"gru_lbr", CLRNN_CELL_GRU, 1}};
+                    int proj;
+                } cells[] = {{"rnn", CLRNN_CELL_RNN, 0, 0},   {"lstm", CLRNN_CELL_LSTM, 0, 0}, {"gru", CLRNN_CELL_GRU, 0, 0},
+                             {"gru_lbr", CLRNN_CELL_GRU, 1, 0}, {"lstmp", CLRNN_CELL_LSTM, 0, 4}};
                 static const char *dirs[] = {"forward", "reverse", "bidirectional"};
-                for (int c = 0; c < 4; ++c)
+                for (int c = 0; c < 5; ++c)
                     for (int dd = 0; dd < 3; ++dd) {
-                        double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, (clrnn_direction)dd);
+                        double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, (clrnn_direction)dd, cells[c].proj);
                         char name[96];
                         snprintf(name, sizeof name, "self-check %s %s", cells[c].name, dirs[dd]);
                         add_check(re >= 0 && re <= 1e-5, name, "2 layers, lengths {7,4,1}: max abs err %.2g vs reference", re);
@@ -268,8 +280,8 @@ int main(int argc, char **argv) {
                 if (e_scan) snprintf(saved_scan, sizeof saved_scan, "%s", e_scan);
                 setenv("CLRNN_PLAN", "tiled", 1);
                 setenv("CLRNN_SCAN", "persistent", 1);
-                for (int c = 0; c < 4; ++c) {
-                    double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, CLRNN_DIR_BIDIRECTIONAL);
+                for (int c = 0; c < 5; ++c) {
+                    double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, CLRNN_DIR_BIDIRECTIONAL, cells[c].proj);
                     char name[96];
                     snprintf(name, sizeof name, "persistent scan %s bidir", cells[c].name);
                     add_check(re >= 0 && re <= 1e-5, name, "tiled plan, 2 layers: max abs err %.2g vs reference", re);
