@@ -46,6 +46,8 @@ int clrnn_program_driver_caches(const clrnn_context *ctx);
 void clrnn_program_release(clrnn_context *ctx);
 /* Build options the program is compiled with. */
 const char *clrnn_program_options(void);
+/* Monotonic wall time in milliseconds (build timing, the scan measurement). */
+double clrnn_now_ms(void);
 
 /* ---- cache.c: on-disk program binary cache ---- */
 /* 64-bit FNV-1a, chained: h = clrnn_hash64(h, data, n), start with CLRNN_HASH_SEED. */

@@ -88,10 +88,10 @@ static clrnn_status assemble_source(char **out, size_t *len) {
     return st;
 }
 
-static double now_ms(void) {
+double clrnn_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 static clrnn_status build_failed(cl_program prog, cl_device_id dev, cl_int err) {
@@ -181,7 +181,7 @@ clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param,
     const char *env_off = getenv("CLRNN_CACHE_DISABLE");
     if (env_off && *env_off && strcmp(env_off, "0") != 0) disable_cache = 1;
 
-    double t0 = now_ms();
+    double t0 = clrnn_now_ms();
     char dir[900];
     /* On PoCL the driver's cache is the one to use: PoCL caches compiled kernels on disk itself,
      * and handing out a program binary makes it compile every kernel of the program first (about
@@ -220,7 +220,7 @@ clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param,
     free(src);
     if (st != CLRNN_OK) return st;
     ctx->program = prog;
-    ctx->build.build_ms = now_ms() - t0;
+    ctx->build.build_ms = clrnn_now_ms() - t0;
     if (!use_cache) ctx->build.cache_path[0] = '\0';
 
     static const char *const names[] = {

@@ -5,7 +5,6 @@
 #include "launch.h"
 
 #include <string.h>
-#include <time.h>
 
 /* Row groups for the tiled kernels: the fewest that still give every compute unit two work-items
  * (units = work-items per group), so each work-item keeps its weight slice in cache across more rows.
@@ -140,7 +139,7 @@ static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
 }
 
 /* Steps [s0, s1) of layer l in the tiled plan: the persistent scan (one launch) or one launch (two
- * for the reset-before GRU) per step. Both run the same arithmetic on the same state buffers (step
+ * for the reset-before GRU and the LSTMP) per step. Both run the same arithmetic on the same state buffers (step
  * s reads buffer s & 1), so they can take turns within one layer and give bitwise equal results. */
 static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
                                      int persistent, int s0, int s1) {
@@ -174,12 +173,6 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
         }
     }
     return st;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
 static clrnn_status finish(clrnn_context *ctx) {
@@ -225,12 +218,12 @@ static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         (st = finish(r->ctx)) != CLRNN_OK)
         return st;
     for (int c = 0; c < 3; ++c) {
-        t[c] = now_ms();
+        t[c] = clrnn_now_ms();
         if ((st = scan_tiled_range(r, l, T, N, xp_batch_major, y_layer, c == 1, s[c], s[c + 1])) != CLRNN_OK ||
             (st = finish(r->ctx)) != CLRNN_OK)
             return st;
     }
-    t[3] = now_ms();
+    t[3] = clrnn_now_ms();
     memo->steps_timed += 2 * k;
     memo->ms_steps += (t[1] - t[0]) + (t[3] - t[2]);
     memo->ms_persistent += t[2] - t[1];
