@@ -71,24 +71,31 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
     clrnn_rnn_release_device_ws(r);
 }
 
-/* Tiled plan: gates packed in 16-wide blocks, column (d, block, gate, lane); see cl/step_tiled.cl.
- * Padding lanes (j >= H) get zero weights. Unit j of gate g sits in block j / UB, slot g (the
- * one-gate RNN spreads its UB = 64 units over 4 slots), lane j % 16. */
-static size_t packed_index(const clrnn_rnn *r, int dir, int g, int j, int k, int K) {
-    const int slot = r->G == 1 ? (j % r->UB) / 16 : g;
-    return ((((size_t)dir * r->Hb + j / r->UB) * K + k) * r->Gs + slot) * 16 + j % 16;
+/* Tiled plan: units packed in 16-wide blocks, column (d, block, slot, lane); see cl/step_tiled.cl.
+ * Padding lanes get zero weights. Unit j of gate g sits in block j / UB, slot g, lane j % 16; a
+ * single-output layout (the vanilla RNN, the LSTM projection) spreads UB = 64 units over 4 slots. */
+typedef struct tiled_layout {
+    int blocks, UB, slots, one_gate;
+} tiled_layout;
+
+static tiled_layout gate_layout(const clrnn_rnn *r) { return (tiled_layout){r->Hb, r->UB, r->Gs, r->G == 1}; }
+
+static size_t packed_index(tiled_layout t, int dir, int g, int j, int k, int K) {
+    const int slot = t.one_gate ? (j % t.UB) / 16 : g;
+    return ((((size_t)dir * t.blocks + j / t.UB) * K + k) * t.slots + slot) * 16 + j % 16;
 }
 
 /* W (use_R = 0, K = I_l) or R (use_R = 1, K = Hr) of every direction of layer l, [G*H, K] each,
  * into tmp as [D][Hb][K][Gs][16]. */
 static void pack_blocks(const clrnn_rnn *r, int l, int use_R, int K, float *tmp) {
     const int D = r->D, G = r->G, H = r->desc.hidden_size;
+    const tiled_layout t = gate_layout(r);
     memset(tmp, 0, (size_t)D * K * r->Hb * r->Gs * 16 * sizeof(float));
     for (int dir = 0; dir < D; ++dir) {
         const float *m = use_R ? r->lw[l * D + dir].R : r->lw[l * D + dir].W;
         for (int g = 0; g < G; ++g)
             for (int j = 0; j < H; ++j)
-                for (int k = 0; k < K; ++k) tmp[packed_index(r, dir, g, j, k, K)] = m[((size_t)g * H + j) * K + k];
+                for (int k = 0; k < K; ++k) tmp[packed_index(t, dir, g, j, k, K)] = m[((size_t)g * H + j) * K + k];
     }
 }
 
@@ -118,7 +125,7 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
                 const int k = g * H + j;
                 float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
                 if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
-                const size_t o = packed_index(r, 2 * dir, g, j, 0, 1); /* x-side; + per_dir: recurrent */
+                const size_t o = packed_index(gate_layout(r), 2 * dir, g, j, 0, 1); /* x-side; + per_dir: recurrent */
                 tmp[o] = bx;
                 tmp[o + per_dir] = w->Rb[k];
             }
@@ -133,15 +140,14 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
     if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
         d->proj_size == 0)
         return st;
-    /* LSTMP projection [D][Hbp][H][4][16]: output p of the Hr in block p / 64, slot (p % 64) / 16,
-     * lane p % 16, like the vanilla RNN's packing with K = H */
+    /* LSTMP projection [D][Hbp][H][4][16]: the Hr outputs packed like the vanilla RNN's, K = H */
+    const tiled_layout proj = {r->Hbp, 64, 4, 1};
     const size_t n_proj = (size_t)D * r->Hbp * H * 64;
     memset(tmp, 0, n_proj * sizeof(float));
     for (int dir = 0; dir < D; ++dir)
         for (int p = 0; p < K; ++p)
             for (int k = 0; k < H; ++k)
-                tmp[((((size_t)dir * r->Hbp + p / 64) * H + k) * 4 + (p % 64) / 16) * 16 + p % 16] =
-                    r->lw[l * D + dir].proj[(size_t)p * H + k];
+                tmp[packed_index(proj, dir, 0, p, k, H)] = r->lw[l * D + dir].proj[(size_t)p * H + k];
     return upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
 }
 
