@@ -354,6 +354,9 @@ clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t
     clrnn_status st = clrnn_check_context(ctx, "clrnn_onnx_load_memory");
     if (st != CLRNN_OK) return st;
     if (!data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: data is NULL");
+    /* protobuf-c recurses once per nested message: bound the depth before it runs */
+    if ((st = clrnn_ox_check_wire(&onnx__model_proto__descriptor, data, size, "an ONNX model", NULL)) != CLRNN_OK)
+        return st;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "not an ONNX model (protobuf decoding of %zu bytes failed)", size);
     clrnn_model *m = calloc(1, sizeof *m);

@@ -147,6 +147,18 @@ const char *clrnn_ox_dtype_name(clrnn_dtype dtype, int is_bool);
 /* Decodes a TensorProto (typed fields or raw_data) into a new array. `what` names it in messages. */
 clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what, clrnn_array *out, int *is_bool);
 
+/* Deepest nesting of protobuf messages clrnn decodes, the top-level message counting as 1.
+ * protobuf-c recurses once per level with no limit of its own, ~960 bytes of stack per level
+ * (protobuf-c 1.4.1, x86-64): 64 levels take ~60 KiB. Real models stay far below: the 1,100+
+ * models of the ONNX test suite and tests/onnx (Loop/If/Scan bodies, sequence and optional
+ * types) reach 14; a subgraph adds 3 levels, a sequence or optional type 2. */
+#define CLRNN_OX_MAX_NESTING 64
+/* Walks the wire format of a `desc` message iteratively and refuses (CLRNN_ERR_CORRUPT_FILE)
+ * nesting deeper than CLRNN_OX_MAX_NESTING and malformed framing, before protobuf-c recurses.
+ * `what` names the data in messages ("an ONNX model"); *depth (may be NULL): the deepest level. */
+clrnn_status clrnn_ox_check_wire(const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+                                 const char *what, int *depth);
+
 /* Whole file into a malloc'ed buffer. */
 clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size);
 

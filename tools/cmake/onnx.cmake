@@ -43,6 +43,7 @@ add_custom_command(
 
 target_sources(clrnn_objects PRIVATE
   src/onnx/proto.c
+  src/onnx/wire.c
   src/onnx/model.c
   src/onnx/value.c
   src/onnx/device.c
