@@ -119,6 +119,10 @@ struct clrnn_model {
     int n_strings;
     ox_kernels k;
     int kernels_ready;
+    /* Bytes of the values' live buffers and the limits they must stay under (value.c; the
+     * budgets are set at load, see clrnn_onnx_load in clrnn.h). */
+    size_t host_bytes, host_budget;
+    size_t dev_bytes, dev_budget;
 };
 
 /* ---- errors (model.c) ---- */
@@ -178,14 +182,19 @@ clrnn_status clrnn_ox_attr_floats(const ox_node *n, const Onnx__NodeProto *p, co
 /* ---- values (value.c) ---- */
 /* Element count of a shape; CLRNN_ERR_OVERFLOW / INVALID_ARGUMENT (negative dim) via n's name. */
 clrnn_status clrnn_ox_shape_count(const ox_node *n, int ndim, const int64_t *shape, size_t *count);
-/* Sets the value's shape and makes its host copy current and writable (nothing on the device). */
+/* Sets the value's shape and makes its host copy current and writable (nothing on the device).
+ * Both allocators count the buffer against the model's budget; a refusal (size, budget) leaves v
+ * unchanged. */
 clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
 /* Sets the value's shape and makes its device copy current and writable (float32 only). */
 clrnn_status clrnn_ox_alloc_device(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
 /* Makes the host (device) copy current, transferring if needed. */
 clrnn_status clrnn_ox_to_host(clrnn_model *m, ox_value *v);
 clrnn_status clrnn_ox_to_device(clrnn_model *m, ox_value *v);
-void clrnn_ox_value_release(ox_value *v);
+/* Gives v's host buffer to `data` (malloc'ed, `bytes` long; freed with the value) within the
+ * model's host budget; on failure v is unchanged and the caller still owns data. */
+clrnn_status clrnn_ox_adopt_host(clrnn_model *m, ox_value *v, void *data, size_t bytes);
+void clrnn_ox_value_release(clrnn_model *m, ox_value *v);
 /* Reads an integer tensor (int32 or int64, host) into int64s. */
 clrnn_status clrnn_ox_read_ints(clrnn_model *m, const ox_node *n, ox_value *v, const char *what, int64_t *out,
                                 size_t cap, size_t *count);
