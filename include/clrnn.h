@@ -585,7 +585,9 @@ clrnn_status clrnn_model_output_info(const clrnn_model *model, int index, clrnn_
 
 /* Copies `value` into the model's input `name` (kept for later runs until set again). The dtype
  * must match (int32 and int64 convert into each other when every value fits), the rank and every
- * fixed dimension must match the declaration. CLRNN_ERR_NOT_FOUND for an unknown name. */
+ * fixed dimension must match the declaration. CLRNN_ERR_NOT_FOUND for an unknown name. Every check
+ * (dtype, rank, shape, count, the range of every converted element, size and host budget) comes
+ * before the bound value is touched: a failing call leaves the previous binding as it was. */
 clrnn_status clrnn_model_set_input(clrnn_model *model, const char *name, const clrnn_array *value);
 /* Runs the graph; every input must have been set. Returns when all device work is done. */
 clrnn_status clrnn_model_run(clrnn_model *model);

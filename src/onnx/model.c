@@ -600,9 +600,18 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
     }
     if (count != a->count)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': count %zu does not match its shape (%zu)", name, a->count, count);
+    /* Everything that can fail is checked before the bound value is touched, so a refused call
+     * leaves the previous binding in place: the conversion's range here, size and budget in
+     * clrnn_ox_alloc_host (which leaves v unchanged when it refuses). */
+    const int narrow = a->dtype == CLRNN_DTYPE_INT64 && v->dtype == CLRNN_DTYPE_INT32;
+    for (size_t i = 0; narrow && i < count; ++i) {
+        const int64_t x = ((const int64_t *)a->data)[i];
+        if (x < INT32_MIN || x > INT32_MAX)
+            return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' is int32 in the model; element %zu = %lld "
+                              "does not fit", name, i, (long long)x);
+    }
     st = clrnn_ox_alloc_host(m, NULL, v, a->ndim, a->shape);
     if (st != CLRNN_OK) {
-        v->has_data = 0;
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
         return clrnn_fail(st, "input '%s': %s", name, msg);
@@ -614,15 +623,7 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
     } else if (v->dtype == CLRNN_DTYPE_INT64) {
         for (size_t i = 0; i < count; ++i) ((int64_t *)v->host)[i] = ((const int32_t *)a->data)[i];
     } else {
-        for (size_t i = 0; i < count; ++i) {
-            const int64_t x = ((const int64_t *)a->data)[i];
-            if (x < INT32_MIN || x > INT32_MAX) {
-                v->has_data = 0;
-                return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' is int32 in the model; element %zu = %lld "
-                                  "does not fit", name, i, (long long)x);
-            }
-            ((int32_t *)v->host)[i] = (int32_t)x;
-        }
+        for (size_t i = 0; i < count; ++i) ((int32_t *)v->host)[i] = (int32_t)((const int64_t *)a->data)[i];
     }
     return CLRNN_OK;
 }
