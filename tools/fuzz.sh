@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
   [ -f "$root/tests/fuzz/$name.dict" ] && dict=(-dict="$root/tests/fuzz/$name.dict")
   echo "== $t for ${secs}s (seeds: $seeds)"
   log="$build/$t.log"
-  # rss: a small model may legitimately fold a constant of a few GiB (the device allows it)
+  # rss: fuzz_onnx caps each model at 512 MiB of host and 512 MiB of device tensors (budgets)
   max_len=4096
   # onnx: 1 MiB, so that deeply nested (and merely large) models are tried, not only the seeds' 8 KiB
   [ "$name" = onnx ] && max_len=1048576
