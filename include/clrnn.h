@@ -555,7 +555,24 @@ typedef struct clrnn_model_info {
 
 /* Parses and validates the model, decodes the initializers, folds the constant part of the graph
  * and imports constant RNN weights. CLRNN_ERR_CORRUPT_FILE for a file that is not an ONNX model,
- * CLRNN_ERR_UNSUPPORTED for what clrnn cannot run (the message names the node and operator). */
+ * CLRNN_ERR_UNSUPPORTED for what clrnn cannot run (the message names the node and operator).
+ *
+ * Untrusted files: protobuf messages nested more than 64 levels deep (the real models of the
+ * ONNX test suite reach 14) are refused with CLRNN_ERR_CORRUPT_FILE before decoding, which
+ * would recurse once per level; loading is tested on a thread with a 256 KiB stack. Each model has memory
+ * budgets for its tensors, checked before allocating, so a tiny file cannot claim gigabytes:
+ *   - host: every host tensor of the model together (initializers, constants folded at load,
+ *     bound inputs, integer tensors, host copies of outputs) stays under CLRNN_MODEL_HOST_BUDGET
+ *     bytes, by default a quarter of the physical memory; else CLRNN_ERR_OUT_OF_MEMORY;
+ *   - device: each buffer under the device's CL_DEVICE_MAX_MEM_ALLOC_SIZE, and all of the
+ *     model's tensor buffers under CLRNN_MODEL_DEVICE_BUDGET bytes, by default half of its
+ *     CL_DEVICE_GLOBAL_MEM_SIZE; else CLRNN_ERR_DEVICE_OUT_OF_MEMORY (some drivers, PoCL among
+ *     them, abort instead of failing an allocation they cannot back).
+ * The message names the node, the bytes asked and the budget. A buffer that grows gives its old
+ * size back. Both variables are read at load: a decimal number of bytes, optionally followed by
+ * K, M, G or T (powers of 1024), at least 1; anything else fails the load with
+ * CLRNN_ERR_INVALID_ARGUMENT. The RNN nodes' own weights and workspaces are not counted. The
+ * budgets hold for the model's whole life (clrnn_model_set_input, _run and _get_output). */
 clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out);
 clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
 void clrnn_model_destroy(clrnn_model *model);
@@ -568,7 +585,9 @@ clrnn_status clrnn_model_output_info(const clrnn_model *model, int index, clrnn_
 
 /* Copies `value` into the model's input `name` (kept for later runs until set again). The dtype
  * must match (int32 and int64 convert into each other when every value fits), the rank and every
- * fixed dimension must match the declaration. CLRNN_ERR_NOT_FOUND for an unknown name. */
+ * fixed dimension must match the declaration. CLRNN_ERR_NOT_FOUND for an unknown name. Every check
+ * (dtype, rank, shape, count, the range of every converted element, size and host budget) comes
+ * before the bound value is touched: a failing call leaves the previous binding as it was. */
 clrnn_status clrnn_model_set_input(clrnn_model *model, const char *name, const clrnn_array *value);
 /* Runs the graph; every input must have been set. Returns when all device work is done. */
 clrnn_status clrnn_model_run(clrnn_model *model);

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void model_free(clrnn_model *m);
 
@@ -157,13 +158,15 @@ static clrnn_status add_initializer(clrnn_model *m, const Onnx__TensorProto *t) 
         return st;
     }
     ox_value *v = &m->values[vi];
+    if ((st = clrnn_ox_adopt_host(m, v, a.data, a.count * clrnn_dtype_size(a.dtype))) != CLRNN_OK) {
+        clrnn_array_free(&a);
+        return st;
+    }
     v->dtype = a.dtype;
     v->is_bool = is_bool;
     v->ndim = a.ndim;
     memcpy(v->shape, a.shape, sizeof v->shape);
     v->count = a.count;
-    v->host = a.data;
-    v->host_cap = a.count * clrnn_dtype_size(a.dtype);
     v->on_host = v->has_data = v->is_const = 1;
     return CLRNN_OK;
 }
@@ -347,6 +350,45 @@ static clrnn_status build(clrnn_model *m, const Onnx__ModelProto *mp) {
     return CLRNN_OK;
 }
 
+/* A size from the environment: decimal digits with an optional K, M, G or T (powers of 1024),
+ * nothing else (no sign, space or fraction), at least 1, no overflow. Absent or empty: `def`. */
+static clrnn_status env_bytes(const char *var, size_t def, size_t *out) {
+    const char *s = getenv(var);
+    *out = def;
+    if (!s || !*s) return CLRNN_OK;
+    size_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; ++p)
+        if (!clrnn_mul_size(v, 10, &v) || v > SIZE_MAX - (size_t)(*p - '0')) goto bad;
+        else v += (size_t)(*p - '0');
+    if (p == s) goto bad;
+    static const char units[] = "KMGT";
+    const char *u = *p ? strchr(units, *p) : NULL;
+    if (*p && (!u || p[1])) goto bad;
+    for (const char *k = units; u && k <= u; ++k)
+        if (!clrnn_mul_size(v, 1024, &v)) goto bad;
+    if (v == 0) goto bad;
+    *out = v;
+    return CLRNN_OK;
+bad:
+    return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s='%.40s' is not a size in bytes (digits, optionally followed by "
+                      "K, M, G or T; at least 1)", var, s);
+}
+
+/* The budgets of a model's values (see clrnn_onnx_load in clrnn.h). Host: a quarter of the
+ * physical memory; on a CPU device the device buffers, the rnn workspaces and the file with its
+ * decoded copy come out of the same memory. Device: half of what the device reports, the rest
+ * left to the rnn weights and workspaces, CLBlast and other models. */
+static clrnn_status set_budgets(clrnn_model *m) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    size_t phys = 0;
+    if (pages <= 0 || page <= 0 || !clrnn_mul_size((size_t)pages, (size_t)page, &phys)) phys = (size_t)8 << 30;
+    const uint64_t global = m->ctx->info.global_mem_bytes;
+    const size_t dev_def = global == 0 ? SIZE_MAX : global / 2 > SIZE_MAX ? SIZE_MAX : (size_t)(global / 2);
+    clrnn_status st = env_bytes("CLRNN_MODEL_HOST_BUDGET", phys / 4, &m->host_budget);
+    return st == CLRNN_OK ? env_bytes("CLRNN_MODEL_DEVICE_BUDGET", dev_def, &m->dev_budget) : st;
+}
+
 clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out) {
     clrnn_clear_error();
     if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: out is NULL");
@@ -354,6 +396,9 @@ clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t
     clrnn_status st = clrnn_check_context(ctx, "clrnn_onnx_load_memory");
     if (st != CLRNN_OK) return st;
     if (!data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load_memory: data is NULL");
+    /* protobuf-c recurses once per nested message: bound the depth before it runs */
+    if ((st = clrnn_ox_check_wire(&onnx__model_proto__descriptor, data, size, "an ONNX model", NULL)) != CLRNN_OK)
+        return st;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "not an ONNX model (protobuf decoding of %zu bytes failed)", size);
     clrnn_model *m = calloc(1, sizeof *m);
@@ -361,7 +406,8 @@ clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t
     if (m) {
         m->ctx = ctx;
         m->ctx_id = clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT);
-        st = build(m, mp);
+        st = set_budgets(m);
+        if (st == CLRNN_OK) st = build(m, mp);
     }
     onnx__model_proto__free_unpacked(mp, NULL);
     if (st == CLRNN_OK) {
@@ -440,7 +486,7 @@ static void model_free(clrnn_model *m) {
         free(n->out);
     }
     free(m->nodes);
-    for (int i = 0; i < m->n_values; ++i) clrnn_ox_value_release(&m->values[i]);
+    for (int i = 0; i < m->n_values; ++i) clrnn_ox_value_release(m, &m->values[i]);
     free(m->values);
     free(m->hash);
     free(m->inputs);
@@ -554,9 +600,18 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
     }
     if (count != a->count)
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s': count %zu does not match its shape (%zu)", name, a->count, count);
+    /* Everything that can fail is checked before the bound value is touched, so a refused call
+     * leaves the previous binding in place: the conversion's range here, size and budget in
+     * clrnn_ox_alloc_host (which leaves v unchanged when it refuses). */
+    const int narrow = a->dtype == CLRNN_DTYPE_INT64 && v->dtype == CLRNN_DTYPE_INT32;
+    for (size_t i = 0; narrow && i < count; ++i) {
+        const int64_t x = ((const int64_t *)a->data)[i];
+        if (x < INT32_MIN || x > INT32_MAX)
+            return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' is int32 in the model; element %zu = %lld "
+                              "does not fit", name, i, (long long)x);
+    }
     st = clrnn_ox_alloc_host(m, NULL, v, a->ndim, a->shape);
     if (st != CLRNN_OK) {
-        v->has_data = 0;
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
         return clrnn_fail(st, "input '%s': %s", name, msg);
@@ -568,15 +623,7 @@ clrnn_status clrnn_model_set_input(clrnn_model *m, const char *name, const clrnn
     } else if (v->dtype == CLRNN_DTYPE_INT64) {
         for (size_t i = 0; i < count; ++i) ((int64_t *)v->host)[i] = ((const int32_t *)a->data)[i];
     } else {
-        for (size_t i = 0; i < count; ++i) {
-            const int64_t x = ((const int64_t *)a->data)[i];
-            if (x < INT32_MIN || x > INT32_MAX) {
-                v->has_data = 0;
-                return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' is int32 in the model; element %zu = %lld "
-                                  "does not fit", name, i, (long long)x);
-            }
-            ((int32_t *)v->host)[i] = (int32_t)x;
-        }
+        for (size_t i = 0; i < count; ++i) ((int32_t *)v->host)[i] = (int32_t)((const int64_t *)a->data)[i];
     }
     return CLRNN_OK;
 }

@@ -119,6 +119,10 @@ struct clrnn_model {
     int n_strings;
     ox_kernels k;
     int kernels_ready;
+    /* Bytes of the values' live buffers and the limits they must stay under (value.c; the
+     * budgets are set at load, see clrnn_onnx_load in clrnn.h). */
+    size_t host_bytes, host_budget;
+    size_t dev_bytes, dev_budget;
 };
 
 /* ---- errors (model.c) ---- */
@@ -147,6 +151,18 @@ const char *clrnn_ox_dtype_name(clrnn_dtype dtype, int is_bool);
 /* Decodes a TensorProto (typed fields or raw_data) into a new array. `what` names it in messages. */
 clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what, clrnn_array *out, int *is_bool);
 
+/* Deepest nesting of protobuf messages clrnn decodes, the top-level message counting as 1.
+ * protobuf-c recurses once per level with no limit of its own, ~960 bytes of stack per level
+ * (protobuf-c 1.4.1, x86-64): 64 levels take ~60 KiB. Real models stay far below: the 1,100+
+ * models of the ONNX test suite and tests/onnx (Loop/If/Scan bodies, sequence and optional
+ * types) reach 14; a subgraph adds 3 levels, a sequence or optional type 2. */
+#define CLRNN_OX_MAX_NESTING 64
+/* Walks the wire format of a `desc` message iteratively and refuses (CLRNN_ERR_CORRUPT_FILE)
+ * nesting deeper than CLRNN_OX_MAX_NESTING and malformed framing, before protobuf-c recurses.
+ * `what` names the data in messages ("an ONNX model"); *depth (may be NULL): the deepest level. */
+clrnn_status clrnn_ox_check_wire(const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+                                 const char *what, int *depth);
+
 /* Whole file into a malloc'ed buffer. */
 clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size);
 
@@ -166,14 +182,19 @@ clrnn_status clrnn_ox_attr_floats(const ox_node *n, const Onnx__NodeProto *p, co
 /* ---- values (value.c) ---- */
 /* Element count of a shape; CLRNN_ERR_OVERFLOW / INVALID_ARGUMENT (negative dim) via n's name. */
 clrnn_status clrnn_ox_shape_count(const ox_node *n, int ndim, const int64_t *shape, size_t *count);
-/* Sets the value's shape and makes its host copy current and writable (nothing on the device). */
+/* Sets the value's shape and makes its host copy current and writable (nothing on the device).
+ * Both allocators count the buffer against the model's budget; a refusal (size, budget) leaves v
+ * unchanged. */
 clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
 /* Sets the value's shape and makes its device copy current and writable (float32 only). */
 clrnn_status clrnn_ox_alloc_device(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
 /* Makes the host (device) copy current, transferring if needed. */
 clrnn_status clrnn_ox_to_host(clrnn_model *m, ox_value *v);
 clrnn_status clrnn_ox_to_device(clrnn_model *m, ox_value *v);
-void clrnn_ox_value_release(ox_value *v);
+/* Gives v's host buffer to `data` (malloc'ed, `bytes` long; freed with the value) within the
+ * model's host budget; on failure v is unchanged and the caller still owns data. */
+clrnn_status clrnn_ox_adopt_host(clrnn_model *m, ox_value *v, void *data, size_t bytes);
+void clrnn_ox_value_release(clrnn_model *m, ox_value *v);
 /* Reads an integer tensor (int32 or int64, host) into int64s. */
 clrnn_status clrnn_ox_read_ints(clrnn_model *m, const ox_node *n, ox_value *v, const char *what, int64_t *out,
                                 size_t cap, size_t *count);

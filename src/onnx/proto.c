@@ -219,9 +219,12 @@ clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_
     clrnn_clear_error();
     if (!data || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_tensor_load_memory: NULL argument");
     memset(out, 0, sizeof *out);
+    /* a TensorProto cannot nest (Segment, StringStringEntryProto), but its framing is checked alike */
+    clrnn_status st = clrnn_ox_check_wire(&onnx__tensor_proto__descriptor, data, size, "a serialized onnx.TensorProto", NULL);
+    if (st != CLRNN_OK) return st;
     Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, size, data);
     if (!t) CORRUPT("not a serialized onnx.TensorProto (protobuf decoding failed)");
-    clrnn_status st = clrnn_ox_tensor_decode(t, "tensor", out, NULL);
+    st = clrnn_ox_tensor_decode(t, "tensor", out, NULL);
     onnx__tensor_proto__free_unpacked(t, NULL);
     return st;
 }

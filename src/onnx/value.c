@@ -31,13 +31,42 @@ static void set_shape(ox_value *v, int ndim, const int64_t *shape, size_t count)
     v->count = count;
 }
 
-static clrnn_status host_reserve(ox_value *v, size_t bytes) {
+/* The model's budgets (D6 of the reliability review: a 3 KB file of ConstantOfShape nodes
+ * folded into 64 maximal host tensors, an 81-byte Expand asked for a 4 GiB device buffer). Every
+ * buffer of a value is counted while it lives; growing one gives the old size back. A refusal
+ * leaves the value as it was (clrnn_model_set_input relies on it). */
+static clrnn_status host_budget_check(const clrnn_model *m, const ox_value *v, size_t bytes) {
+    const size_t others = m->host_bytes - v->host_cap;
+    if (bytes > m->host_budget || others > m->host_budget - bytes)
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY,
+                          "value '%s' needs %zu bytes on the host; with the %zu bytes the model's other host tensors "
+                          "take, that is over its host budget of %zu bytes (CLRNN_MODEL_HOST_BUDGET)",
+                          v->name ? v->name : "", bytes, others, m->host_budget);
+    return CLRNN_OK;
+}
+
+static clrnn_status host_reserve(clrnn_model *m, ox_value *v, size_t bytes) {
     if (bytes == 0) bytes = 1;
     if (bytes <= v->host_cap) return CLRNN_OK;
+    clrnn_status st = host_budget_check(m, v, bytes);
+    if (st != CLRNN_OK) return st;
+    /* the old buffer stays until the new one exists: a failure leaves the value intact */
     void *p = malloc(bytes);
     if (!p) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value '%s' (%zu bytes)", v->name, bytes);
     free(v->host);
+    m->host_bytes += bytes - v->host_cap;
     v->host = p;
+    v->host_cap = bytes;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_adopt_host(clrnn_model *m, ox_value *v, void *data, size_t bytes) {
+    if (!bytes) bytes = 1; /* what clrnn_ox_tensor_decode allocates for an empty tensor */
+    clrnn_status st = host_budget_check(m, v, bytes);
+    if (st != CLRNN_OK) return st;
+    free(v->host);
+    m->host_bytes += bytes - v->host_cap;
+    v->host = data;
     v->host_cap = bytes;
     return CLRNN_OK;
 }
@@ -45,25 +74,35 @@ static clrnn_status host_reserve(ox_value *v, size_t bytes) {
 static clrnn_status device_reserve(clrnn_model *m, ox_value *v, size_t bytes) {
     if (bytes < 16) bytes = 16;
     if (bytes <= v->mem_cap) return CLRNN_OK;
+    /* Checked before clCreateBuffer: PoCL aborts (an assertion) instead of failing an allocation it
+     * cannot back, so the device's reported limits are the only guard. */
     const uint64_t max_alloc = m->ctx->info.max_alloc_bytes;
     if (max_alloc > 0 && bytes > max_alloc)
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "value '%s' needs %zu bytes, the device allows %llu per buffer",
                           v->name, bytes, (unsigned long long)max_alloc);
+    const size_t others = m->dev_bytes - v->mem_cap;
+    if (bytes > m->dev_budget || others > m->dev_budget - bytes)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                          "value '%s' needs %zu bytes on the device; with the %zu bytes the model's other device "
+                          "buffers take, that is over its device budget of %zu bytes (CLRNN_MODEL_DEVICE_BUDGET)",
+                          v->name, bytes, others, m->dev_budget);
     if (v->mem) clReleaseMemObject(v->mem);
+    m->dev_bytes -= v->mem_cap;
     v->mem = NULL;
     v->mem_cap = 0;
     cl_int err;
     v->mem = clCreateBuffer(m->ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
         v->mem = NULL;
+        v->on_device = 0; /* the old buffer is gone */
         return clrnn_fail_cl(err, "clCreateBuffer", v->name);
     }
+    m->dev_bytes += bytes;
     v->mem_cap = bytes;
     return CLRNN_OK;
 }
 
 clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
-    (void)m;
     size_t count;
     clrnn_status st = clrnn_ox_shape_count(n, ndim, shape, &count);
     if (st != CLRNN_OK) return st;
@@ -73,7 +112,7 @@ clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, 
     if (bytes > CLRNN_OX_MAX_HOST_BYTES)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "value '%s' would take %zu bytes on the host (limit %d MiB)",
                              v->name ? v->name : "", bytes, CLRNN_OX_MAX_HOST_BYTES >> 20);
-    if ((st = host_reserve(v, bytes)) != CLRNN_OK) return st;
+    if ((st = host_reserve(m, v, bytes)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
     set_shape(v, ndim, shape, count);
     v->on_host = 1;
     v->on_device = 0;
@@ -89,7 +128,7 @@ clrnn_status clrnn_ox_alloc_device(clrnn_model *m, const ox_node *n, ox_value *v
     size_t count;
     clrnn_status st = clrnn_ox_shape_count(n, ndim, shape, &count);
     if (st != CLRNN_OK) return st;
-    if ((st = device_reserve(m, v, count * sizeof(float))) != CLRNN_OK) return st;
+    if ((st = device_reserve(m, v, count * sizeof(float))) != CLRNN_OK) return clrnn_ox_wrap(n, st);
     set_shape(v, ndim, shape, count);
     v->on_device = 1;
     v->on_host = 0;
@@ -102,7 +141,7 @@ clrnn_status clrnn_ox_to_host(clrnn_model *m, ox_value *v) {
     if (v->on_host) return CLRNN_OK;
     if (!v->on_device) return clrnn_fail(CLRNN_ERR_INTERNAL, "value '%s' has no data", v->name);
     const size_t bytes = v->count * clrnn_dtype_size(v->dtype);
-    clrnn_status st = host_reserve(v, bytes);
+    clrnn_status st = host_reserve(m, v, bytes);
     if (st != CLRNN_OK) return st;
     if (bytes) {
         mtx_lock(&m->ctx->lock);
@@ -133,7 +172,9 @@ clrnn_status clrnn_ox_to_device(clrnn_model *m, ox_value *v) {
     return CLRNN_OK;
 }
 
-void clrnn_ox_value_release(ox_value *v) {
+void clrnn_ox_value_release(clrnn_model *m, ox_value *v) {
+    m->host_bytes -= v->host_cap;
+    m->dev_bytes -= v->mem_cap;
     free(v->host);
     if (v->mem) clReleaseMemObject(v->mem);
     free(v->name);

@@ -43,6 +43,7 @@ add_custom_command(
 
 target_sources(clrnn_objects PRIVATE
   src/onnx/proto.c
+  src/onnx/wire.c
   src/onnx/model.c
   src/onnx/value.c
   src/onnx/device.c
@@ -82,6 +83,13 @@ if(CLRNN_BUILD_TESTS)
   set_property(TEST test_onnx_api APPEND PROPERTY ENVIRONMENT
     "CLRNN_ONNX_CASES=${PROJECT_SOURCE_DIR}/tests/onnx/cases" "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch"
     "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}")
+  # Hostile models (issue 10): protobuf nesting on a small thread stack, the memory budgets, and
+  # clrnn_model_set_input failing without touching the binding. It calls the loader's internals
+  # (the wire walk), hence the generated headers. Sanitizer environment: reliability.cmake.
+  clrnn_test(test_onnx_hostile)
+  target_include_directories(test_onnx_hostile PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
+  set_property(TEST test_onnx_hostile APPEND PROPERTY ENVIRONMENT
+    "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch" "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}")
   if(CLRNN_BUILD_TOOLS)
     # PyTorch-exported models through clrnn-run, and its command-line contract.
     clrnn_test(test_onnx_cli)

@@ -79,6 +79,10 @@ if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
     # libraries, which fetching a program binary does. Not scanning TLS can only add reports.
     set_property(TEST test_cache test_cache_faults APPEND PROPERTY ENVIRONMENT "LSAN_OPTIONS=${CLRNN_LSAN}:use_tls=0")
   endif()
+  # The hostile-model suite is registered by onnx.cmake (included before this file).
+  if(TEST test_onnx_hostile)
+    set_property(TEST test_onnx_hostile APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
+  endif()
   # Kernel-dependent suites once more under the plan that is not the device default (as
   # tests/CMakeLists.txt does for test_forward and test_golden).
   foreach(t test_errors test_threads test_determinism)
