@@ -62,15 +62,16 @@ typedef struct pb_s {
 #define PB_S(lit) ((pb_s){(lit), sizeof(lit) - 1})
 #define PB_C(cstr) ((pb_s){(cstr), strlen(cstr)})
 
-/* The string fields of a one-node model: input -> op -> output, float tensors of shape [dim]. */
+/* The string fields of a one-node model: input -> op -> output, float tensors of shape [dim]
+ * (with out2_name a second output, Tanh of the input). */
 typedef struct pb_model_strings {
     pb_s producer, producer_version, graph_name, graph_doc, node_name, op_type, domain, node_doc, in_name, out_name,
-        dim_param, ext_location, init_name;
+        dim_param, ext_location, init_name, out2_name;
 } pb_model_strings;
 
 static inline pb_model_strings pb_model_defaults(void) {
     pb_model_strings s = {PB_S("tester"), PB_S("1.0"), PB_S("g"), PB_S(""), PB_S("n0"), PB_S("Relu"), PB_S(""),
-                          PB_S(""), PB_S("X"), PB_S("Y"), PB_S("batch"), {NULL, 0}, {NULL, 0}};
+                          PB_S(""), PB_S("X"), PB_S("Y"), PB_S("batch"), {NULL, 0}, {NULL, 0}, {NULL, 0}};
     return s;
 }
 
@@ -97,6 +98,13 @@ static inline unsigned char *pb_model(const pb_model_strings *s, size_t *size) {
     if (s->node_doc.n) pb_bytes(&node, 6, s->node_doc.p, s->node_doc.n);
     if (s->domain.n) pb_bytes(&node, 7, s->domain.p, s->domain.n);
     pb_msg(&g, 1, &node);
+    if (s->out2_name.p) { /* a second output: Tanh of the input */
+        pb_bytes(&node, 1, s->in_name.p, s->in_name.n);
+        pb_bytes(&node, 2, s->out2_name.p, s->out2_name.n);
+        pb_str(&node, 3, "n1");
+        pb_str(&node, 4, "Tanh");
+        pb_msg(&g, 1, &node);
+    }
     pb_bytes(&g, 2, s->graph_name.p, s->graph_name.n);
     if (s->ext_location.p) {
         pb t = {0}, kv = {0};
@@ -121,6 +129,7 @@ static inline unsigned char *pb_model(const pb_model_strings *s, size_t *size) {
     if (s->graph_doc.n) pb_bytes(&g, 10, s->graph_doc.p, s->graph_doc.n);
     pb_value_info(&g, 11, s->in_name, s->dim_param);
     pb_value_info(&g, 12, s->out_name, s->dim_param);
+    if (s->out2_name.p) pb_value_info(&g, 12, s->out2_name, s->dim_param);
     pb_uint(&m, 1, 8); /* ir_version */
     pb_str(&opset, 1, "");
     pb_uint(&opset, 2, 14);
