@@ -320,6 +320,14 @@ static void test_errors(void **state) {
 
 /* ---- review D4, D11, D16, D17: hostile names, special files, long names, numeric flags ---- */
 
+/* clrnn-bench / clrnn-tune: built next to clrnn-run. */
+static const char *tool_path(const char *name, char *buf, size_t cap) {
+    char run[1024];
+    snprintf(run, sizeof run, "%s", env_or_fail("CLRNN_RUN"));
+    snprintf(buf, cap, "%s/%s", dirname(run), name);
+    return buf;
+}
+
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) fail_msg("cannot write %s", path);
@@ -413,6 +421,16 @@ static void test_hostile_names(void **state) {
         snprintf(what, sizeof what, "load error, field case %d", field);
         expect_clean_error(what, run_tool(args), field == 4 ? "\\x1b" : "A\\x1b]0;PWNED");
     }
+    { /* clrnn-tune --import: a tuner family name from the JSON file */
+        char json[1200], tune[1200];
+        snprintf(json, sizeof json, "%s/hostile.json", tmp);
+        char text[512];
+        const int n = snprintf(text, sizeof text, "{\"kernel_family\": \"%s\", \"best_parameters\": \"A=1\"}", EVIL_LINE);
+        write_bytes(json, text, (size_t)n);
+        const char *args[] = {"--import", json, NULL};
+        expect_clean_error("clrnn-tune --import", run_exe(tool_path("clrnn-tune", tune, sizeof tune), args, 60),
+                           "A\\x1b]0;PWNED");
+    }
     /* .npy headers: descr, shape text, an unknown key, the magic */
     const char *fmt[] = {"{'descr': '%s', 'fortran_order': False, 'shape': (5,), }",
                          "{'descr': '<f4', 'fortran_order': False, 'shape': (5,%s), }",
@@ -488,6 +506,9 @@ static void test_special_files(void **state) {
         const char *a2[] = {model, "--input", arg, "--output-dir", dir, NULL};
         const char *n2[] = {"input 'X'", "not a regular file", NULL};
         expect_error(run_exe(env_or_fail("CLRNN_RUN"), a2, 60), n2);
+        char tune[1200];
+        const char *a4[] = {"--import", paths[i], NULL};
+        expect_error(run_exe(tool_path("clrnn-tune", tune, sizeof tune), a4, 60), n1);
     }
     /* external data pointing at the FIFO: refused without opening it */
     clrnn_model *m = NULL;
@@ -656,11 +677,9 @@ static void test_output_files(void **state) {
  * exit status != 0 and one line naming the flag, within seconds (D17). */
 static void test_numeric_flags(void **state) {
     (void)state;
-    char run[1024], dir[1024], bench[1200], tune[1200], model[1200];
-    snprintf(run, sizeof run, "%s", env_or_fail("CLRNN_RUN"));
-    snprintf(dir, sizeof dir, "%s", dirname(run)); /* the tools are built side by side */
-    snprintf(bench, sizeof bench, "%s/clrnn-bench", dir);
-    snprintf(tune, sizeof tune, "%s/clrnn-tune", dir);
+    char bench[1200], tune[1200], model[1200];
+    tool_path("clrnn-bench", bench, sizeof bench);
+    tool_path("clrnn-tune", tune, sizeof tune);
     model_path(model, sizeof model, "lstm_1layer");
     const char *ints[] = {"-5", "abc", "12x", "", "99999999999999999999999", " 3", "1.5", "0x10", "3 ", "+-1", NULL};
     const char *reals[] = {"-1", "x", "5s", "", "1e999", "nan", "inf", "0x10", " 3", "0", NULL};

@@ -50,6 +50,7 @@
 
 #include "bench_common.h"
 #include "gemm_tuning.h"
+#include "internal.h" /* clrnn_read_user_file, clrnn_esc */
 #include "tool_args.h"
 
 /* ------------------------------------------------------------------------------------------
@@ -751,16 +752,15 @@ static void print_comparison(const shape_list *l, const char *before_name, const
  * --import: CLBlast tuner JSON → tuning set
  * ---------------------------------------------------------------------------------------- */
 static int import_json(const char *path, clrnn_tuning_set *set) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "clrnn-tune: cannot read %s\n", path);
+    /* the library's reader: a directory or FIFO is refused, not read or waited on forever */
+    unsigned char *data = NULL;
+    size_t n = 0;
+    if (clrnn_read_user_file(path, &data, &n) != CLRNN_OK) {
+        fprintf(stderr, "clrnn-tune: --import: %s\n", clrnn_last_error());
         return 0;
     }
-    char *buf = malloc(1 << 22);
-    size_t n = buf ? fread(buf, 1, (1 << 22) - 1, f) : 0;
-    fclose(f);
-    if (!buf) return 0;
-    buf[n] = '\0';
+    char *buf = (char *)data;
+    buf[n] = '\0'; /* clrnn_read_user_file allocates one byte more */
     /* {"kernel_family": "xgemm_1", ..., "best_parameters": "GEMMK=0 KREG=1 ..."}: the family names
      * the tuner (and so the database kernel); the tuners' kernel names are OpenCL function names */
     char family[64] = "", params[1024] = "";
@@ -769,6 +769,8 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
     if (k) sscanf(strchr(k + 15, '"') ? strchr(k + 15, '"') + 1 : "", "%63[^\"]", family);
     if (p) sscanf(strchr(p + 17, '"') ? strchr(p + 17, '"') + 1 : "", "%1023[^\"]", params);
     free(buf);
+    char shown[256]; /* the family comes from the file: escaped for the terminal */
+    clrnn_esc(family, shown, sizeof shown);
     if (!family[0] || !params[0]) {
         fprintf(stderr, "clrnn-tune: %s has no kernel_family / best_parameters\n", path);
         return 0;
@@ -784,13 +786,13 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
                      : strncmp(family, "gemm_routine", 12) == 0 ? "GemmRoutine"
                                                                 : family;
     if (strlen(db) >= sizeof cp.kernel) {
-        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
+        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, shown);
         return 0;
     }
     memcpy(cp.kernel, db, strlen(db) + 1);
     const char *const *names = clrnn_tuning_param_names(cp.kernel);
     if (!names) {
-        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
+        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, shown);
         return 0;
     }
     char *save = NULL;
@@ -806,7 +808,8 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
         clrnn_tuning_set_value(&cp, "GEMMK", 0);
     char why[256];
     if (!clrnn_tuning_valid(&cp, 0, 0, why, sizeof why)) {
-        fprintf(stderr, "clrnn-tune: %s: %s\n", path, why);
+        char why_shown[1024];
+        fprintf(stderr, "clrnn-tune: %s: %s\n", path, clrnn_esc(why, why_shown, sizeof why_shown));
         return 0;
     }
     clrnn_tuning_put(set, &cp);
