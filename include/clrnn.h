@@ -95,7 +95,10 @@ const char *clrnn_status_name(clrnn_status status);
 /* Human sentence for a status; never NULL. */
 const char *clrnn_status_string(clrnn_status status);
 /* Detail of the last failure on the calling thread ("" if none). Valid until the next clrnn call
- * on this thread. */
+ * on this thread. One line, safe to print: text taken from files (names in a model, .npy header
+ * bytes) is escaped, every byte that is a control character (< 0x20, 0x7f, the C1 range
+ * U+0080..U+009F), a bidi or line-separator character, or not valid UTF-8 appears as \xNN; the
+ * backslash itself is not escaped. At most 2047 bytes; a longer message ends in "...". */
 const char *clrnn_last_error(void);
 
 /* ---------------------------------------------------------------------------------------
@@ -470,7 +473,11 @@ const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 /* ---------------------------------------------------------------------------------------
  * Arrays and .npy files (NumPy format versions 1 and 2; little-endian <f4, <i4, <i8, |u1; C order).
  * Anything else (big-endian, Fortran order, other dtypes, truncated data) is rejected with
- * CLRNN_ERR_CORRUPT_FILE or CLRNN_ERR_UNSUPPORTED and a message saying what was found.
+ * CLRNN_ERR_CORRUPT_FILE or CLRNN_ERR_UNSUPPORTED and a message saying what was found. The header
+ * dict must hold 'descr', 'fortran_order' and 'shape' exactly once each and nothing else (NumPy
+ * itself reads a repeated key as its last value): a duplicate, unknown or missing key is
+ * CLRNN_ERR_CORRUPT_FILE naming the key. Only regular files are read (also by the ONNX loaders):
+ * a directory, FIFO or device is CLRNN_ERR_IO "not a regular file", and a FIFO never blocks.
  * ------------------------------------------------------------------------------------- */
 typedef enum clrnn_dtype {
     CLRNN_DTYPE_FLOAT32 = 0,
@@ -535,6 +542,8 @@ void clrnn_array_free(clrnn_array *array);
 typedef struct clrnn_model clrnn_model;
 
 /* A graph input or output as the model declares it. */
+/* Names and producer strings are returned as the file has them (any bytes): escape them before
+ * printing them to a terminal (clrnn-run --info does). */
 typedef struct clrnn_model_tensor_info {
     const char *name;                      /* valid while the model lives */
     clrnn_dtype dtype;

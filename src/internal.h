@@ -20,6 +20,20 @@ clrnn_status clrnn_fail(clrnn_status status, const char *fmt, ...)
 clrnn_status clrnn_fail_cl(cl_int err, const char *call, const char *what);
 const char *clrnn_cl_error_name(cl_int err);
 void clrnn_clear_error(void);
+/* Strings from files (ONNX names, .npy header text) are untrusted: escaped before they reach a
+ * message or the terminal. Writes src[0..n) to dst (NUL-terminated, at most cap bytes) keeping
+ * printable ASCII and valid, printable UTF-8; every other byte (< 0x20, 0x7f, C1 controls, bidi
+ * and line-separator characters, invalid/overlong/surrogate UTF-8) becomes \xNN. The backslash is
+ * kept, which makes the escaping idempotent (escaped text escapes to itself). Too long: ends in
+ * "..." and never splits an escape or a UTF-8 sequence. Returns 1 if all of src fitted, else 0.
+ * clrnn_fail() applies it to every message. */
+int clrnn_escape(char *dst, size_t cap, const char *src, size_t n);
+/* clrnn_escape of a NUL-terminated string into buf; returns buf (for a printf argument). */
+const char *clrnn_esc(const char *s, char *buf, size_t cap);
+/* Reads a whole user-given file into a malloc'ed buffer (one extra byte allocated). Regular files
+ * only: a directory, FIFO, device or socket is CLRNN_ERR_IO "not a regular file", and a FIFO never
+ * blocks (opened O_NONBLOCK). Every reader of a user path goes through here. */
+clrnn_status clrnn_read_user_file(const char *path, unsigned char **data, size_t *size);
 
 /* ---- device.c ---- */
 typedef struct clrnn_device_ref {

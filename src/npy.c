@@ -1,5 +1,5 @@
 /* .npy reading and writing: the header is a Python dict literal; only the three keys NumPy
- * writes are accepted, with the dtypes clrnn uses. Every size is checked before allocation. */
+ * writes are accepted, each exactly once, with the dtypes clrnn uses. Every size is checked before allocation. */
 #include "internal.h"
 
 #include <ctype.h>
@@ -29,65 +29,143 @@ void clrnn_array_free(clrnn_array *a) {
     a->count = 0;
 }
 
-/* Finds 'key': in the header and returns a pointer just after the colon. */
-static const char *find_key(const char *h, const char *key) {
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s'", key);
-    const char *p = strstr(h, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    while (*p == ' ') ++p;
-    if (*p != ':') return NULL;
-    ++p;
-    while (*p == ' ') ++p;
-    return p;
+/* The header is parsed as the dict literal it is, the way NumPy's literal_eval reads it: each of
+ * 'descr', 'fortran_order' and 'shape' exactly once, nothing else (a repeated key would be read by
+ * NumPy as its LAST value, so a file that means one array to NumPy must not mean another here).
+ * Accepted: either quote style, any spacing, a trailing comma, the padding after the '}'. */
+typedef struct hdr {
+    const char *p, *end;
+} hdr;
+
+static int hdr_peek(const hdr *c) { return c->p < c->end ? (unsigned char)*c->p : -1; }
+
+static void hdr_space(hdr *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) ++c->p;
+}
+
+/* A Python string literal without escapes: 'text' or "text". */
+static int hdr_string(hdr *c, const char **s, size_t *n) {
+    const int q = hdr_peek(c);
+    if (q != '\'' && q != '"') return 0;
+    const char *start = ++c->p;
+    while (c->p < c->end && *c->p != q) {
+        if (*c->p == '\\' || *c->p == '\n' || *c->p == '\0') return 0;
+        ++c->p;
+    }
+    if (c->p == c->end) return 0;
+    *s = start;
+    *n = (size_t)(c->p - start);
+    ++c->p;
+    return 1;
+}
+
+/* True/False, not followed by more of a name. */
+static int hdr_bool(hdr *c, int *v) {
+    const size_t left = (size_t)(c->end - c->p);
+    size_t len = 0;
+    if (left >= 4 && !memcmp(c->p, "True", 4)) *v = 1, len = 4;
+    else if (left >= 5 && !memcmp(c->p, "False", 5)) *v = 0, len = 5;
+    else return 0;
+    if (len < left && (isalnum((unsigned char)c->p[len]) || c->p[len] == '_')) return 0;
+    c->p += len;
+    return 1;
 }
 
 #define CORRUPT(...) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, __VA_ARGS__)
+/* at most 16 bytes of the header from c for a message (escaped by clrnn_fail) */
+#define AT(c) (c)->end - (c)->p > 16 ? 16 : (int)((c)->end - (c)->p), (c)->p
 
-static clrnn_status parse_header(const char *h, clrnn_array *out) {
-    while (*h == ' ') ++h;
-    if (*h != '{') CORRUPT(".npy header is not a Python dict literal (starts with '%.8s')", h);
-    const char *p = find_key(h, "descr");
-    if (!p || *p != '\'') CORRUPT(".npy header has no 'descr'");
-    char descr[16] = {0};
-    size_t i = 0;
-    for (++p; *p && *p != '\'' && i < sizeof descr - 1; ++p) descr[i++] = *p;
-    if (*p != '\'') CORRUPT(".npy header: bad 'descr'");
-    if (!strcmp(descr, "<f4")) out->dtype = CLRNN_DTYPE_FLOAT32;
-    else if (!strcmp(descr, "<i4")) out->dtype = CLRNN_DTYPE_INT32;
-    else if (!strcmp(descr, "<i8")) out->dtype = CLRNN_DTYPE_INT64;
-    else if (!strcmp(descr, "|u1") || !strcmp(descr, "|b1")) out->dtype = CLRNN_DTYPE_UINT8;
-    else return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy dtype '%s' is not supported (need <f4, <i4, <i8 or |u1)", descr);
-    p = find_key(h, "fortran_order");
-    if (!p) CORRUPT(".npy header has no 'fortran_order'");
-    if (!strncmp(p, "True", 4)) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy data in Fortran order is not supported");
-    if (strncmp(p, "False", 5)) CORRUPT(".npy header: bad 'fortran_order'");
-    p = find_key(h, "shape");
-    if (!p || *p != '(') CORRUPT(".npy header has no 'shape'");
-    ++p;
+/* A tuple of non-negative decimal integers: "()", "(3,)", "(2, 3)", "(2, 3,)" ("(3)" is an int). */
+static clrnn_status hdr_shape(hdr *c, clrnn_array *out) {
+    if (hdr_peek(c) != '(') CORRUPT(".npy header: bad 'shape' (expected a tuple at '%.*s')", AT(c));
+    ++c->p;
     out->ndim = 0;
     size_t count = 1;
-    /* a tuple of non-negative integers: "()", "(3,)", "(2, 3)", "(2, 3,)" */
+    int comma = 0;
     for (;;) {
-        while (*p == ' ') ++p;
-        if (*p == ')') break;
-        if (*p == '-') CORRUPT(".npy header: negative dimension in 'shape'");
-        if (!isdigit((unsigned char)*p)) CORRUPT(".npy header: bad 'shape' (expected a dimension at '%.8s')", p);
+        hdr_space(c);
+        if (hdr_peek(c) == ')') break;
+        if (hdr_peek(c) == '-') CORRUPT(".npy header: negative dimension in 'shape'");
+        if (!isdigit(hdr_peek(c)) || (c->p[0] == '0' && c->p + 1 < c->end && isdigit((unsigned char)c->p[1])))
+            CORRUPT(".npy header: bad 'shape' (expected a dimension at '%.*s')", AT(c));
         if (out->ndim >= CLRNN_MAX_DIMS) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy has more than %d dims", CLRNN_MAX_DIMS);
-        errno = 0;
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (errno || v > (1ULL << 40))
-            CORRUPT(".npy header: dimension %.*s is too large (the limit is 2^40)", end - p > 24 ? 24 : (int)(end - p), p);
+        const char *d = c->p;
+        while (c->p < c->end && isdigit((unsigned char)*c->p)) ++c->p;
+        const int nd = (int)(c->p - d);
+        unsigned long long v = 0;
+        int big = nd > 13;
+        for (const char *q = d; q < c->p && !big; ++q) v = v * 10 + (unsigned)(*q - '0');
+        if (big || v > (1ULL << 40))
+            CORRUPT(".npy header: dimension %.*s is too large (the limit is 2^40)", nd > 24 ? 24 : nd, d);
+        if (hdr_peek(c) == 'L') ++c->p; /* Python 2 longs, which NumPy still reads in version 1 headers */
         out->shape[out->ndim++] = (int64_t)v;
         if (!clrnn_mul_size(count, (size_t)v, &count)) return clrnn_fail(CLRNN_ERR_OVERFLOW, ".npy shape overflows");
-        p = end;
-        while (*p == ' ') ++p;
-        if (*p == ',') ++p;
-        else if (*p != ')') CORRUPT(".npy header: bad 'shape' (expected ',' or ')' at '%.8s')", p);
+        hdr_space(c);
+        comma = hdr_peek(c) == ',';
+        if (comma) ++c->p;
+        else if (hdr_peek(c) != ')') CORRUPT(".npy header: bad 'shape' (expected ',' or ')' at '%.*s')", AT(c));
     }
+    ++c->p;
+    if (out->ndim == 1 && !comma) CORRUPT(".npy header: bad 'shape' (a 1-d shape is written (n,); (n) is not a tuple)");
     out->count = count;
+    return CLRNN_OK;
+}
+
+static clrnn_status parse_header(const char *h, size_t len, clrnn_array *out) {
+    static const char *const keys[3] = {"descr", "fortran_order", "shape"};
+    hdr c = {h, h + len};
+    hdr_space(&c);
+    if (hdr_peek(&c) != '{') CORRUPT(".npy header is not a Python dict literal (starts with '%.*s')", AT(&c));
+    ++c.p;
+    int seen[3] = {0, 0, 0}, fortran = 0;
+    const char *descr = NULL;
+    size_t descr_len = 0;
+    for (;;) {
+        hdr_space(&c);
+        if (hdr_peek(&c) == '}') break;
+        const char *k;
+        size_t kl;
+        if (!hdr_string(&c, &k, &kl)) CORRUPT(".npy header: expected a quoted key at '%.*s'", AT(&c));
+        int key = -1;
+        for (int i = 0; i < 3; ++i)
+            if (kl == strlen(keys[i]) && !memcmp(k, keys[i], kl)) key = i;
+        if (key < 0)
+            CORRUPT(".npy header has an unknown key '%.*s' (NumPy's keys are 'descr', 'fortran_order' and 'shape')",
+                    kl > 64 ? 64 : (int)kl, k);
+        if (seen[key]) CORRUPT(".npy header has the key '%s' twice", keys[key]);
+        seen[key] = 1;
+        hdr_space(&c);
+        if (hdr_peek(&c) != ':') CORRUPT(".npy header: expected ':' after '%s'", keys[key]);
+        ++c.p;
+        hdr_space(&c);
+        if (key == 0) {
+            if (!hdr_string(&c, &descr, &descr_len)) CORRUPT(".npy header: bad 'descr' (at '%.*s')", AT(&c));
+        } else if (key == 1) {
+            if (!hdr_bool(&c, &fortran))
+                CORRUPT(".npy header: bad 'fortran_order' (expected True or False at '%.*s')", AT(&c));
+        } else {
+            const clrnn_status st = hdr_shape(&c, out);
+            if (st != CLRNN_OK) return st;
+        }
+        hdr_space(&c);
+        if (hdr_peek(&c) == ',') ++c.p;
+        else if (hdr_peek(&c) != '}') CORRUPT(".npy header: expected ',' or '}' at '%.*s'", AT(&c));
+    }
+    ++c.p;
+    hdr_space(&c);
+    if (c.p != c.end) CORRUPT(".npy header: unexpected bytes after the dict: '%.*s'", AT(&c));
+    for (int i = 0; i < 3; ++i)
+        if (!seen[i]) CORRUPT(".npy header has no '%s'", keys[i]);
+    char d[16] = "";
+    if (descr_len < sizeof d) memcpy(d, descr, descr_len), d[descr_len] = '\0';
+    if (!strcmp(d, "<f4")) out->dtype = CLRNN_DTYPE_FLOAT32;
+    else if (!strcmp(d, "<i4")) out->dtype = CLRNN_DTYPE_INT32;
+    else if (!strcmp(d, "<i8")) out->dtype = CLRNN_DTYPE_INT64;
+    else if (!strcmp(d, "|u1") || !strcmp(d, "|b1")) out->dtype = CLRNN_DTYPE_UINT8;
+    else
+        return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy dtype '%.*s' is not supported (need <f4, <i4, <i8 or |u1)",
+                          descr_len > 64 ? 64 : (int)descr_len, descr);
+    if (fortran) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy data in Fortran order is not supported");
     return CLRNN_OK;
 }
 
@@ -118,12 +196,7 @@ static clrnn_status load_memory(const unsigned char *b, size_t size, clrnn_array
         return clrnn_fail(CLRNN_ERR_UNSUPPORTED, ".npy format version %d is not supported", major);
     }
     if (hlen > size - hstart) CORRUPT(".npy header truncated (%zu header bytes, file has %zu)", hlen, size);
-    char *h = malloc(hlen + 1);
-    if (!h) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, ".npy header");
-    memcpy(h, b + hstart, hlen);
-    h[hlen] = '\0';
-    clrnn_status st = parse_header(h, out);
-    free(h);
+    clrnn_status st = parse_header((const char *)b + hstart, hlen, out);
     if (st != CLRNN_OK) return st;
     size_t bytes;
     if (!clrnn_mul_size(out->count, clrnn_dtype_size(out->dtype), &bytes)) return clrnn_fail(CLRNN_ERR_OVERFLOW, ".npy size overflows");
@@ -139,24 +212,12 @@ clrnn_status clrnn_npy_load(const char *path, clrnn_array *out) {
     clrnn_clear_error();
     if (out) memset(out, 0, sizeof *out);
     if (!path || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_npy_load: NULL argument");
-    FILE *f = fopen(path, "rb");
-    if (!f) return clrnn_fail(CLRNN_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     unsigned char *buf = NULL;
-    long n = -1;
-    struct stat sb;
-    /* a directory opens fine and "sizes" as LONG_MAX: only regular files are read */
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return clrnn_fail(CLRNN_ERR_IO, "cannot read %s: not a regular file", path);
-    }
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    clrnn_status st = CLRNN_OK;
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) st = clrnn_fail(CLRNN_ERR_IO, "cannot size %s", path);
-    else if (!(buf = malloc((size_t)n + 1))) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reading %s", path);
-    else if (fread(buf, 1, (size_t)n, f) != (size_t)n) st = clrnn_fail(CLRNN_ERR_IO, "cannot read %s", path);
-    fclose(f);
+    size_t n = 0;
+    /* regular files only: a directory or FIFO is CLRNN_ERR_IO, never a hang */
+    clrnn_status st = clrnn_read_user_file(path, &buf, &n);
     if (st == CLRNN_OK) {
-        st = clrnn_npy_load_memory(buf, (size_t)n, out);
+        st = clrnn_npy_load_memory(buf, n, out);
         if (st != CLRNN_OK) {
             char msg[1800];
             snprintf(msg, sizeof msg, "%s", clrnn_last_error());

@@ -1,7 +1,14 @@
-/* Status names and messages (one X-macro table in clrnn.h) and the per-thread error detail. */
+/* Status names and messages (one X-macro table in clrnn.h), the per-thread error detail, and the
+ * two guards every reader of untrusted input goes through: clrnn_escape() for strings from files
+ * that reach a message, and clrnn_read_user_file() for paths given by the user. */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static _Thread_local char last_error[2048];
 
@@ -35,14 +42,135 @@ const char *clrnn_last_error(void) { return last_error; }
 
 void clrnn_clear_error(void) { last_error[0] = '\0'; }
 
+/* Length of the UTF-8 sequence at s[0..n) if it is valid and safe to print, else 0. Refused:
+ * overlong forms, surrogates, code points above U+10FFFF, the C1 controls U+0080..U+009F (a
+ * terminal may take U+009B as CSI), and the invisible characters that reorder or break a line
+ * (U+200E/F, U+2028/9, U+202A..E, U+2066..9: "Trojan Source" bidi tricks, fake line breaks). */
+static size_t utf8_safe_len(const unsigned char *s, size_t n) {
+    size_t len;
+    uint32_t cp;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, cp = s[0] & 0x07u;
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; ++i) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0; /* overlong, range */
+    if (cp >= 0xd800 && cp <= 0xdfff) return 0;                                             /* surrogate */
+    if (cp <= 0x9f) return 0;                                                               /* C1 control */
+    if (cp == 0x200e || cp == 0x200f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069))
+        return 0;
+    return len;
+}
+
+int clrnn_escape(char *dst, size_t cap, const char *src, size_t n) {
+    if (cap == 0) return 0;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0, i = 0;
+    int complete = 1;
+    while (i < n) {
+        size_t take = 1, out_len;
+        char piece[5];
+        if (s[i] >= 0x20 && s[i] < 0x7f) {
+            piece[0] = (char)s[i];
+            out_len = 1;
+        } else if ((take = utf8_safe_len(s + i, n - i)) != 0) {
+            memcpy(piece, s + i, take);
+            out_len = take;
+        } else {
+            take = 1;
+            snprintf(piece, sizeof piece, "\\x%02x", s[i]);
+            out_len = 4;
+        }
+        /* room for the piece and, should anything follow, for "..." */
+        const size_t reserve = (i + take < n) ? 3 : 0;
+        if (o + out_len + reserve > cap - 1) {
+            complete = 0;
+            break;
+        }
+        memcpy(dst + o, piece, out_len);
+        o += out_len;
+        i += take;
+    }
+    if (!complete) {
+        /* the loop stopped at a whole piece, so "..." never splits an escape or a sequence */
+        for (int k = 0; k < 3 && o < cap - 1; ++k) dst[o++] = '.';
+    }
+    dst[o] = '\0';
+    return complete;
+}
+
+const char *clrnn_esc(const char *s, char *buf, size_t cap) {
+    clrnn_escape(buf, cap, s ? s : "(null)", s ? strlen(s) : 6);
+    return buf;
+}
+
+/* Last line of defence against terminal injection: the finished message is escaped, so a string
+ * from a file can never put a control byte into clrnn_last_error(), whichever site formats it.
+ * Line breaks and tabs (the compiler log, which is ours) are folded to spaces first: the message is
+ * one line. The escaping is idempotent, so a message re-wrapped by a caller is not escaped twice. */
 clrnn_status clrnn_fail(clrnn_status status, const char *fmt, ...) {
-    char detail[1900];
+    char raw[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    snprintf(last_error, sizeof last_error, "%s: %s", clrnn_status_name(status), detail);
+    for (char *p = raw; *p; ++p)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+    const int pre = snprintf(last_error, sizeof last_error, "%s: ", clrnn_status_name(status));
+    clrnn_escape(last_error + pre, sizeof last_error - (size_t)pre, raw, strlen(raw));
     return status;
+}
+
+clrnn_status clrnn_read_user_file(const char *path, unsigned char **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
+    char shown[512];
+    clrnn_esc(path, shown, sizeof shown);
+    /* O_NONBLOCK: opening a FIFO without a writer must not block; it is refused below anyway */
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return clrnn_fail(CLRNN_ERR_IO, "cannot open '%s': %s", shown, strerror(errno));
+    struct stat sb;
+    clrnn_status st = CLRNN_OK;
+    unsigned char *buf = NULL;
+    /* a directory opens fine and sizes as LONG_MAX on ext4; a FIFO or a device has no size */
+    if (fstat(fd, &sb) != 0) st = clrnn_fail(CLRNN_ERR_IO, "cannot stat '%s': %s", shown, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        st = clrnn_fail(CLRNN_ERR_IO, "cannot read '%s': not a regular file (%s)", shown,
+                        S_ISDIR(sb.st_mode) ? "a directory" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                        : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)               ? "a device"
+                                                                                   : "a socket or other special file");
+    else if (sb.st_size < 0 || (uint64_t)sb.st_size >= SIZE_MAX)
+        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "'%s' is too large to read", shown);
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+        st = clrnn_fail(CLRNN_ERR_IO, "cannot read '%s': %s", shown, strerror(errno));
+    else if (!(buf = malloc((size_t)sb.st_size + 1)))
+        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reading '%s' (%lld bytes)", shown, (long long)sb.st_size);
+    else {
+        const size_t want = (size_t)sb.st_size;
+        size_t got = 0;
+        while (got < want) {
+            const ssize_t r = read(fd, buf + got, want - got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;
+            got += (size_t)r;
+        }
+        if (got != want) {
+            st = clrnn_fail(CLRNN_ERR_IO, "short read on '%s' (%zu of %zu bytes; the file changed while read?)",
+                            shown, got, want);
+            free(buf);
+            buf = NULL;
+        } else {
+            *data = buf;
+            *size = want;
+        }
+    }
+    close(fd);
+    return st;
 }
 
 const char *clrnn_cl_error_name(cl_int err) {

@@ -35,6 +35,7 @@
 
 #include "bench_common.h"
 #include "gemm_tuning.h"
+#include "tool_args.h"
 
 #ifdef CLRNN_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -395,7 +396,7 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
     bench_clrnn b;
     clrnn_status st = bench_clrnn_init(&b, g_ctx, &m);
     if (st != CLRNN_OK) {
-        fprintf(stderr, "clrnn-bench: %s: %s\n", label, clrnn_last_error());
+        fprintf(stderr, "clrnn-bench: %s: %s\n", label, b.error);
         bench_clrnn_free(&b);
         bench_model_free(&m);
         return 0;
@@ -722,6 +723,7 @@ static int child_first_result(void) {
     bench_clrnn b;
     clrnn_status st = bench_clrnn_init(&b, ctx, &m);
     const double t2 = bench_now_ms();
+    const int init_ok = st == CLRNN_OK;
     if (st == CLRNN_OK) st = bench_clrnn_run(&b);
     const double t3 = bench_now_ms();
     if (st == CLRNN_OK) st = bench_clrnn_run(&b);
@@ -732,7 +734,7 @@ static int child_first_result(void) {
         printf("FIRST_RESULT ctx_ms=%.3f build_ms=%.3f from_cache=%d setup_ms=%.3f first_ms=%.3f second_ms=%.3f "
                "total_ms=%.3f\n", t1 - t0, bi.build_ms, bi.from_cache, t2 - t1, t3 - t2, t4 - t3, t3 - t0);
     else
-        fprintf(stderr, "clrnn-bench: %s\n", clrnn_last_error());
+        fprintf(stderr, "clrnn-bench: %s\n", init_ok ? clrnn_last_error() : b.error);
     bench_clrnn_free(&b);
     clrnn_context_destroy(ctx);
     bench_model_free(&m);
@@ -928,12 +930,14 @@ static void usage(FILE *f) {
             "shape flags default to S1: --cell lstm --seq 100 --batch 64 --input 512 --hidden 512\n");
 }
 
-static int parse_int(const char *s, int lo, int *out) {
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (!s[0] || *end || v < lo || v > 1 << 30) return 0;
-    *out = (int)v;
-    return 1;
+/* An integer flag value in [lo, 2^30] (2^29 for sizes that are doubled by --bidirectional, which
+ * must stay an int): tool_args.h prints the one-line refusal naming the flag. */
+static int flag_reported; /* the refusal of a flag value was printed already */
+static int parse_int(const char *flag, const char *s, int lo, int *out) {
+    const int hi = !strcmp(flag, "--hidden") || !strcmp(flag, "--proj") ? 1 << 29 : 1 << 30;
+    const int ok = tool_int("clrnn-bench", flag, s, lo, hi, out);
+    flag_reported = !ok;
+    return ok;
 }
 
 int main(int argc, char **argv) {
@@ -947,15 +951,17 @@ int main(int argc, char **argv) {
             int c = bench_cell_parse(argv[++i]);
             ok = c >= 0;
             if (ok) opt.shape.cell = (bench_cell_kind)c;
-        } else if (strcmp(a, "--seq") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.T);
-        else if (strcmp(a, "--batch") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.N);
-        else if (strcmp(a, "--input") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.I);
-        else if (strcmp(a, "--hidden") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.H);
-        else if (strcmp(a, "--layers") == 0 && has) ok = parse_int(argv[++i], 1, &opt.shape.L);
-        else if (strcmp(a, "--proj") == 0 && has) ok = parse_int(argv[++i], 0, &opt.shape.P);
-        else if (strcmp(a, "--min-len") == 0 && has) ok = parse_int(argv[++i], 0, &opt.shape.min_len);
-        else if (strcmp(a, "--repeat") == 0 && has) ok = parse_int(argv[++i], 1, &opt.repeat);
-        else if (strcmp(a, "--threads") == 0 && has) ok = parse_int(argv[++i], 1, &opt.threads);
+            else fprintf(stderr, "clrnn-bench: --cell '%s': expected lstm, gru, gru_lbr, rnn_tanh or rnn_relu\n", argv[i]);
+            flag_reported = !ok;
+        } else if (strcmp(a, "--seq") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.shape.T);
+        else if (strcmp(a, "--batch") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.shape.N);
+        else if (strcmp(a, "--input") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.shape.I);
+        else if (strcmp(a, "--hidden") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.shape.H);
+        else if (strcmp(a, "--layers") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.shape.L);
+        else if (strcmp(a, "--proj") == 0 && has) ok = parse_int(a, argv[++i], 0, &opt.shape.P);
+        else if (strcmp(a, "--min-len") == 0 && has) ok = parse_int(a, argv[++i], 0, &opt.shape.min_len);
+        else if (strcmp(a, "--repeat") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.repeat);
+        else if (strcmp(a, "--threads") == 0 && has) ok = parse_int(a, argv[++i], 1, &opt.threads);
         else if (strcmp(a, "--device") == 0 && has) opt.device = argv[++i];
         else if (strcmp(a, "--cache-dir") == 0 && has) opt.cache_dir = argv[++i];
         else if (strcmp(a, "--plot") == 0 && has) opt.plot = argv[++i];
@@ -975,8 +981,8 @@ int main(int argc, char **argv) {
             return 0;
         } else ok = 0;
         if (!ok) {
-            fprintf(stderr, "clrnn-bench: bad or incomplete option %s\n", a);
-            usage(stderr);
+            /* a bad number was reported by parse_int, naming the flag; anything else is one line here */
+            if (!flag_reported) fprintf(stderr, "clrnn-bench: unknown or incomplete option %s (see --help)\n", a);
             return 2;
         }
     }

@@ -78,7 +78,16 @@ void bench_shape_label(const bench_shape *s, char *out, size_t cap) {
     if ((size_t)n < cap && s->min_len > 0 && s->min_len < s->T) snprintf(out + n, cap - (size_t)n, " len>=%d", s->min_len);
 }
 
+/* n = a*b*c, or SIZE_MAX when that overflows (then rand_array fails): the flags allow 2^30 each. */
+static size_t count3(size_t a, size_t b, size_t c) {
+    if (a && b > SIZE_MAX / a) return SIZE_MAX;
+    const size_t ab = a * b;
+    if (ab != 0 && c > SIZE_MAX / ab) return SIZE_MAX;
+    return a * b * c;
+}
+
 static float *rand_array(size_t n, uint64_t *seed, float lo, float hi) {
+    if (n > SIZE_MAX / sizeof(float)) return NULL; /* n * 4 would wrap to a small buffer */
     float *a = malloc((n ? n : 1) * sizeof(float));
     if (a)
         for (size_t i = 0; i < n; ++i) a[i] = uniform(seed, lo, hi);
@@ -96,7 +105,7 @@ int bench_model_init(bench_model *m, const bench_shape *s, uint64_t seed) {
     m->Wb = calloc(LD, sizeof *m->Wb);
     m->Rb = calloc(LD, sizeof *m->Rb);
     m->Pj = calloc(LD, sizeof *m->Pj);
-    m->x = rand_array((size_t)s->T * s->N * s->I, &seed, -1.0f, 1.0f);
+    m->x = rand_array(count3((size_t)s->T, (size_t)s->N, (size_t)s->I), &seed, -1.0f, 1.0f);
     m->lens = malloc((size_t)s->N * sizeof *m->lens);
     if (!m->W || !m->R || !m->Wb || !m->Rb || !m->Pj || !m->x || !m->lens) return 0;
     const size_t K = (size_t)(s->P ? s->P : s->H);
@@ -104,9 +113,9 @@ int bench_model_init(bench_model *m, const bench_shape *s, uint64_t seed) {
     for (int l = 0; l < s->L; ++l)
         for (int d = 0; d < m->D; ++d) {
             const size_t i = (size_t)l * m->D + d;
-            m->W[i] = rand_array(GH * bench_layer_input(s, l), &seed, -r, r);
-            m->R[i] = rand_array(GH * K, &seed, -r, r);
-            if (s->P && !(m->Pj[i] = rand_array((size_t)s->P * s->H, &seed, -r, r))) return 0;
+            m->W[i] = rand_array(count3(GH, (size_t)bench_layer_input(s, l), 1), &seed, -r, r);
+            m->R[i] = rand_array(count3(GH, K, 1), &seed, -r, r);
+            if (s->P && !(m->Pj[i] = rand_array(count3((size_t)s->P, (size_t)s->H, 1), &seed, -r, r))) return 0;
             m->Wb[i] = rand_array(GH, &seed, -r, r);
             m->Rb[i] = rand_array(GH, &seed, -r, r);
             if (!m->W[i] || !m->R[i] || !m->Wb[i] || !m->Rb[i]) return 0;
@@ -130,7 +139,22 @@ void bench_model_free(bench_model *m) {
 
 static int has_variable_lengths(const bench_shape *s) { return s->min_len > 0 && s->min_len < s->T; }
 
+/* Records clrnn's message for a failed library call, and returns st. */
+static clrnn_status lib_failed(bench_clrnn *b, clrnn_status st) {
+    snprintf(b->error, sizeof b->error, "%s", clrnn_last_error());
+    if (!b->error[0]) snprintf(b->error, sizeof b->error, "%s", clrnn_status_string(st));
+    return st;
+}
+
+static clrnn_status init(bench_clrnn *b, clrnn_context *ctx, const bench_model *m);
+
 clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_model *m) {
+    clrnn_status st = init(b, ctx, m);
+    if (st != CLRNN_OK && !b->error[0]) lib_failed(b, st);
+    return st;
+}
+
+static clrnn_status init(bench_clrnn *b, clrnn_context *ctx, const bench_model *m) {
     memset(b, 0, sizeof *b);
     b->ctx = ctx;
     const bench_shape *s = &m->shape;
@@ -147,7 +171,9 @@ clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_mo
         desc.cell = CLRNN_CELL_RNN;
         for (int d = 0; d < (s->bidir ? 2 : 1); ++d) desc.activations[d][0].kind = CLRNN_ACT_RELU;
         break;
-    default: return CLRNN_ERR_INVALID_ARGUMENT;
+    default:
+        snprintf(b->error, sizeof b->error, "unknown cell kind %d", (int)s->cell);
+        return CLRNN_ERR_INVALID_ARGUMENT;
     }
     desc.input_size = s->I;
     desc.hidden_size = s->H;
@@ -157,7 +183,7 @@ clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_mo
     desc.layout = CLRNN_LAYOUT_TIME_MAJOR;
     desc.proj_size = s->P;
     clrnn_status st = clrnn_rnn_create(ctx, &desc, &b->rnn);
-    if (st != CLRNN_OK) return st;
+    if (st != CLRNN_OK) return lib_failed(b, st);
     const size_t GH = (size_t)m->G * s->H, K = (size_t)(s->P ? s->P : s->H);
     for (int l = 0; l < s->L && st == CLRNN_OK; ++l)
         for (int d = 0; d < m->D && st == CLRNN_OK; ++d) {
@@ -172,14 +198,25 @@ clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_mo
                 st = clrnn_rnn_set_param(b->rnn, CLRNN_FRAMEWORK_PYTORCH, l, d, CLRNN_PARAM_PROJ, m->Pj[i],
                                          (size_t)s->P * s->H);
         }
-    if (st != CLRNN_OK) return st;
+    if (st != CLRNN_OK) return lib_failed(b, st);
     cl_int err;
-    const size_t xb = (size_t)s->T * s->N * s->I * sizeof(float);
-    const size_t yb = (size_t)s->T * s->N * m->D * K * sizeof(float);
+    /* in double first: T*N*I*4 can pass SIZE_MAX for shapes the flags allow */
+    const double xd = (double)s->T * s->N * s->I * sizeof(float), yd = (double)s->T * s->N * m->D * K * sizeof(float);
+    if (xd > (double)SIZE_MAX / 2 || yd > (double)SIZE_MAX / 2) {
+        snprintf(b->error, sizeof b->error, "the input (%.3g bytes) or output (%.3g bytes) does not fit in memory", xd, yd);
+        return CLRNN_ERR_OUT_OF_MEMORY;
+    }
+    const size_t xb = (size_t)xd, yb = (size_t)yd;
     b->x = clCreateBuffer(clrnn_context_cl_context(ctx), CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, xb, m->x, &err);
-    if (err != CL_SUCCESS) return CLRNN_ERR_DEVICE_OUT_OF_MEMORY;
+    if (err != CL_SUCCESS) {
+        snprintf(b->error, sizeof b->error, "cannot allocate the device input x (%zu bytes): OpenCL error %d", xb, (int)err);
+        return CLRNN_ERR_DEVICE_OUT_OF_MEMORY;
+    }
     b->y = clCreateBuffer(clrnn_context_cl_context(ctx), CL_MEM_READ_WRITE, yb, NULL, &err);
-    if (err != CL_SUCCESS) return CLRNN_ERR_DEVICE_OUT_OF_MEMORY;
+    if (err != CL_SUCCESS) {
+        snprintf(b->error, sizeof b->error, "cannot allocate the device output y (%zu bytes): OpenCL error %d", yb, (int)err);
+        return CLRNN_ERR_DEVICE_OUT_OF_MEMORY;
+    }
     memset(&b->args, 0, sizeof b->args);
     b->args.seq_length = s->T;
     b->args.batch = s->N;

@@ -72,8 +72,10 @@ typedef struct bench_clrnn {
     clrnn_rnn *rnn;
     cl_mem x, y;
     clrnn_forward_args args;
+    char error[512]; /* why bench_clrnn_init failed: its own reason, or clrnn's message */
 } bench_clrnn;
 
+/* On failure b->error says why (never empty), whether clrnn or the tool's own step failed. */
 clrnn_status bench_clrnn_init(bench_clrnn *b, clrnn_context *ctx, const bench_model *m);
 clrnn_status bench_clrnn_run(bench_clrnn *b);
 /* Copies y to host (T*N*D*K floats). */

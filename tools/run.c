@@ -4,13 +4,26 @@
  *   clrnn-run MODEL.onnx --info [--device SPEC]
  *
  * Every graph output is written to DIR/NAME.npy (characters of NAME outside [A-Za-z0-9._-] become
- * '_'). --repeat K runs the model K times and prints the median wall time of one run. Any error:
- * exit status 1 and one line on stderr. Scripts depend on this interface: keep it stable. */
+ * '_'; a name longer than 251 bytes keeps its first 242 and gets '-' and 8 hex digits of a hash of
+ * the whole name, so the file name fits NAME_MAX). The outputs appear together: each is written
+ * to a temporary file in DIR and they are renamed into place only after all were written, so a
+ * failure leaves none of this run's files behind. --repeat K runs the model K times and prints the
+ * median wall time of one run. Any error: exit status 1 and exactly one line on stderr,
+ * "clrnn-run: ...", always the last one (the library may print warnings before it, one line each,
+ * "clrnn: warning: ..."; they are not errors). Strings from the model or the .npy files are
+ * escaped (control bytes and invalid UTF-8 as \xNN) on stdout and stderr. Scripts depend on this
+ * interface: keep it stable. */
 #include "internal.h"
+#include "tool_args.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *usage =
     "usage: clrnn-run MODEL.onnx --input NAME=FILE.npy [--input NAME=FILE.npy ...] --output-dir DIR\n"
@@ -18,22 +31,67 @@ static const char *usage =
     "       clrnn-run MODEL.onnx --info [--device SPEC]\n"
     "Binds each graph input from a .npy file (float32, int32, int64), runs the model on an OpenCL\n"
     "device and writes every graph output to DIR/NAME.npy (characters of NAME other than letters,\n"
-    "digits, '.', '_' and '-' become '_'). --info lists the inputs and outputs. --repeat K runs K\n"
-    "times and prints the median time of one run. --device: an index, gpu, cpu, or part of a device\n"
-    "or platform name (default: $CLRNN_DEVICE, else the best GPU, else a CPU).\n"
-    "Exit status 0 on success, 1 on any error (one line on stderr).\n";
+    "digits, '.', '_' and '-' become '_'; a name over 251 bytes is cut to 242 plus '-' and a hash;\n"
+    "the outputs appear together, or none on a failure). --info lists the inputs and outputs.\n"
+    "--repeat K runs K times and prints the median time of one run. --device: an index, gpu, cpu,\n"
+    "or part of a device or platform name (default: $CLRNN_DEVICE, else the best GPU, else a CPU).\n"
+    "Names from the files are shown with control bytes and invalid UTF-8 escaped as \\xNN.\n"
+    "Exit status 0 on success, 1 on any error: one line on stderr, the last one (lines before it\n"
+    "that start with 'clrnn: warning:' are the library's warnings).\n";
 
-/* One line on stderr (newlines of a compiler log folded), exit 1. */
+/* Temporary output files written so far: removed if the run fails before they are renamed. */
+static char **tmp_files;
+static int n_tmp_files;
+
+static void remove_tmp_files(void) {
+    for (int i = 0; i < n_tmp_files; ++i) unlink(tmp_files[i]);
+}
+
+/* One line on stderr, exit 1. Names from the model land in these messages, so the whole line is
+ * escaped (newlines folded to spaces first), like clrnn_fail does for the library's messages. */
 static void die(const char *fmt, ...) {
-    char buf[4096];
+    char buf[4096], shown[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     for (char *p = buf; *p; ++p)
-        if (*p == '\n' || *p == '\r') *p = ' ';
-    fprintf(stderr, "clrnn-run: %s\n", buf);
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+    clrnn_escape(shown, sizeof shown, buf, strlen(buf));
+    remove_tmp_files();
+    fflush(stdout);
+    fprintf(stderr, "clrnn-run: %s\n", shown);
     exit(1);
+}
+
+/* A string from the model, escaped for the terminal (see clrnn_escape). */
+#define ESC(s, buf) clrnn_esc((s), (buf), sizeof(buf))
+
+/* mkdir -p for --output-dir, with messages about the output directory. */
+static void make_output_dir(const char *dir) {
+    const size_t n = strlen(dir);
+    if (n == 0) die("--output-dir: the directory name is empty");
+    if (n >= PATH_MAX - NAME_MAX - 2) die("--output-dir %.64s...: the path is too long (%zu bytes)", dir, n);
+    char buf[PATH_MAX];
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; ++i) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        const char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            die("--output-dir %s: cannot create %s: %s", dir, buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0) die("--output-dir %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) die("--output-dir %s: not a directory", dir);
+}
+
+/* FNV-1a of a name, for the suffix that keeps truncated file names apart. */
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; ++s) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
 }
 
 /* The library's message without its "CLRNN_ERR_...: " prefix, copied (the next call may reuse it). */
@@ -60,7 +118,11 @@ static void describe(const clrnn_model_tensor_info *t, char *buf, size_t cap) {
         if (t->shape[i] >= 0)
             pos += (size_t)snprintf(buf + pos, cap - pos, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
         else
-            pos += (size_t)snprintf(buf + pos, cap - pos, "%s%s", i ? ", " : "", t->dim_names[i] ? t->dim_names[i] : "?");
+        {
+            char shown[256];
+            pos += (size_t)snprintf(buf + pos, cap - pos, "%s%s", i ? ", " : "",
+                                    t->dim_names[i] ? ESC(t->dim_names[i], shown) : "?");
+        }
     }
     if (pos < cap) snprintf(buf + pos, cap - pos, "]");
 }
@@ -112,9 +174,8 @@ int main(int argc, char **argv) {
             else if (!strcmp(a, "--output-dir")) out_dir = v;
             else if (!strcmp(a, "--device")) device = v;
             else {
-                char *end;
-                repeat = strtol(v, &end, 10);
-                if (*end || repeat < 1 || repeat > 1000000) die("--repeat %s: expected a count >= 1", v);
+                /* tool_args.h prints the one-line refusal naming the flag */
+                if (!tool_long("clrnn-run", a, v, 1, 1000000, &repeat)) exit(1);
             }
         } else if (a[0] == '-' && a[1]) {
             die("unknown option %s (see --help)", a);
@@ -140,18 +201,21 @@ int main(int argc, char **argv) {
         clrnn_device_info di;
         clrnn_model_get_info(model, &mi);
         clrnn_context_device_info(ctx, &di);
-        printf("model: %s\n", model_path);
-        printf("producer: %s%s%s, ir_version %lld, opset %lld\n", *mi.producer_name ? mi.producer_name : "(unknown)",
-               *mi.producer_version ? " " : "", mi.producer_version, (long long)mi.ir_version, (long long)mi.opset);
+        char e1[1024], e2[1024];
+        printf("model: %s\n", ESC(model_path, e1));
+        printf("producer: %s%s", *mi.producer_name ? ESC(mi.producer_name, e1) : "(unknown)", *mi.producer_version ? " " : "");
+        printf("%s, ir_version %lld, opset %lld\n", ESC(mi.producer_version, e2), (long long)mi.ir_version,
+               (long long)mi.opset);
         printf("nodes: %d (%d computed at load, %d recurrent)\n", mi.num_nodes, mi.num_folded, mi.num_recurrent);
-        printf("device: %s (%s)\n", di.name, di.platform_name);
+        printf("device: %s", ESC(di.name, e1));
+        printf(" (%s)\n", ESC(di.platform_name, e2));
         printf("inputs:\n");
         for (int i = 0; i < n_in; ++i) {
             clrnn_model_tensor_info t;
             char buf[512];
             clrnn_model_input_info(model, i, &t);
             describe(&t, buf, sizeof buf);
-            printf("  %s: %s\n", t.name, buf);
+            printf("  %s: %s\n", ESC(t.name, e1), buf);
         }
         printf("outputs:\n");
         for (int i = 0; i < n_out; ++i) {
@@ -159,7 +223,7 @@ int main(int argc, char **argv) {
             char buf[512];
             clrnn_model_output_info(model, i, &t);
             describe(&t, buf, sizeof buf);
-            printf("  %s: %s\n", t.name, buf);
+            printf("  %s: %s\n", ESC(t.name, e1), buf);
         }
         clrnn_model_destroy(model);
         clrnn_context_destroy(ctx);
@@ -204,6 +268,33 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* File names first: a name that cannot be written fails before the model runs. */
+    make_output_dir(out_dir);
+    char **written = calloc((size_t)n_out + 1, sizeof *written);
+    char **tmp = calloc((size_t)n_out + 1, sizeof *tmp);
+    if (!written || !tmp) die("out of memory");
+    tmp_files = tmp;
+    for (int i = 0; i < n_out; ++i) {
+        clrnn_model_tensor_info t;
+        clrnn_model_output_info(model, i, &t);
+        /* NAME_MAX bytes in all with ".npy"; a longer name keeps a hash of the whole of it */
+        enum { FILE_MAX = NAME_MAX - 4, HASHED = FILE_MAX - 9 };
+        char file[FILE_MAX + 1];
+        const size_t len = strlen(t.name);
+        if (len > FILE_MAX) snprintf(file, sizeof file, "%.*s-%08x", (int)HASHED, t.name, (unsigned)name_hash(t.name));
+        else snprintf(file, sizeof file, "%s", t.name);
+        for (char *p = file; *p; ++p)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+                  *p == '_' || *p == '-'))
+                *p = '_';
+        if (!file[0] || !strcmp(file, ".") || !strcmp(file, "..")) snprintf(file, sizeof file, "output_%d", i);
+        for (int j = 0; j < i; ++j)
+            if (!strcmp(written[j], file))
+                die("outputs '%s' and another one both map to the file name %s.npy", t.name, file);
+        if (!(written[i] = malloc(strlen(file) + 1))) die("out of memory");
+        strcpy(written[i], file);
+    }
+
     const long runs = repeat > 0 ? repeat : 1;
     double *times = malloc((size_t)runs * sizeof *times);
     if (!times) die("out of memory");
@@ -219,35 +310,49 @@ int main(int argc, char **argv) {
     }
     free(times);
 
-    if (clrnn_mkdirs(out_dir) != CLRNN_OK) die("--output-dir %s: %s", out_dir, detail());
-    char **written = calloc((size_t)n_out + 1, sizeof *written);
-    if (!written) die("out of memory");
+    /* Every output into a temporary file in DIR, then all renamed: a failure (die() removes the
+     * temporary files) leaves no partial set of outputs. */
+    char (*shapes)[256] = calloc((size_t)n_out + 1, sizeof *shapes);
+    if (!shapes) die("out of memory");
     for (int i = 0; i < n_out; ++i) {
         clrnn_model_tensor_info t;
         clrnn_model_output_info(model, i, &t);
-        char file[256];
-        snprintf(file, sizeof file, "%s", t.name);
-        for (char *p = file; *p; ++p)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
-                  *p == '_' || *p == '-'))
-                *p = '_';
-        if (!file[0] || !strcmp(file, ".") || !strcmp(file, "..")) snprintf(file, sizeof file, "output_%d", i);
-        for (int j = 0; j < i; ++j)
-            if (!strcmp(written[j], file))
-                die("outputs '%s' and another one both map to the file name %s.npy", t.name, file);
-        if (!(written[i] = malloc(strlen(file) + 1))) die("out of memory");
-        strcpy(written[i], file);
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s.npy", out_dir, file);
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/.clrnn-run-%ld-%d.tmp", out_dir, (long)getpid(), i) >= (int)sizeof path ||
+            !(tmp[i] = malloc(strlen(path) + 1)))
+            die("out of memory");
+        strcpy(tmp[i], path);
+        n_tmp_files = i + 1;
         clrnn_array arr;
         if (clrnn_model_get_output(model, t.name, &arr) != CLRNN_OK) die("output '%s': %s", t.name, detail());
         const clrnn_status st = clrnn_npy_save(path, &arr);
-        char shape[256];
-        array_shape(&arr, shape, sizeof shape);
+        array_shape(&arr, shapes[i], sizeof shapes[i]);
         clrnn_array_free(&arr);
         if (st != CLRNN_OK) die("output '%s': %s", t.name, detail());
-        printf("%s: %s\n", path, shape);
     }
+    /* a directory in the way would fail its rename after others were done: checked first */
+    for (int i = 0; i < n_out; ++i) {
+        char path[PATH_MAX];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s.npy", out_dir, written[i]); /* fits: make_output_dir bounds out_dir */
+        if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) die("cannot write %s: it is a directory", path);
+    }
+    for (int i = 0; i < n_out; ++i) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s.npy", out_dir, written[i]);
+        if (rename(tmp[i], path) != 0) die("cannot write %s: %s", path, strerror(errno));
+        /* renamed files are this run's result; only the rest are removed should a later rename fail */
+        tmp[i][0] = '\0';
+    }
+    n_tmp_files = 0;
+    for (int i = 0; i < n_out; ++i) {
+        char path[PATH_MAX], shown[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s.npy", out_dir, written[i]);
+        printf("%s: %s\n", ESC(path, shown), shapes[i]);
+    }
+    free(shapes);
+    for (int i = 0; i < n_out; ++i) free(tmp[i]);
+    free(tmp);
     for (int i = 0; i < n_out; ++i) free(written[i]);
     free(written);
     for (int b = 0; b < n_inputs; ++b) free(inputs[b].name);

@@ -50,6 +50,8 @@
 
 #include "bench_common.h"
 #include "gemm_tuning.h"
+#include "internal.h" /* clrnn_read_user_file, clrnn_esc */
+#include "tool_args.h"
 
 /* ------------------------------------------------------------------------------------------
  * Shapes
@@ -93,22 +95,25 @@ static void trace_cb(void *user, int ta, int tb, size_t m, size_t n, size_t k, s
     add_shape(l, ta, tb, m, n, k, (double)count, l->current);
 }
 
-/* Runs each scenario's forward once with GEMMs traced and skipped. */
-static clrnn_status trace_scenarios(clrnn_context *ctx, shape_list *l, int verbose) {
+/* Runs each scenario's forward once with GEMMs traced and skipped; on failure why[] says why. */
+static clrnn_status trace_scenarios(clrnn_context *ctx, shape_list *l, int verbose, char *why, size_t why_cap) {
     for (size_t i = 0; i < bench_scenario_count; ++i) {
         const bench_scenario *sc = &bench_scenarios[i];
         bench_model m;
         bench_clrnn b;
         if (!bench_model_init(&m, &sc->shape, 1234 + i)) {
             bench_model_free(&m);
+            snprintf(why, why_cap, "%s: out of host memory for the network", sc->name);
             return CLRNN_ERR_OUT_OF_MEMORY;
         }
         clrnn_status st = bench_clrnn_init(&b, ctx, &m);
+        if (st != CLRNN_OK) snprintf(why, why_cap, "%s: %s", sc->name, b.error);
         if (st == CLRNN_OK) {
             l->current = sc->name;
             clrnn_gemm_set_trace(trace_cb, l, 1);
             st = bench_clrnn_run(&b);
             clrnn_gemm_set_trace(NULL, NULL, 0);
+            if (st != CLRNN_OK) snprintf(why, why_cap, "%s: %s", sc->name, clrnn_last_error());
         }
         bench_clrnn_free(&b);
         bench_model_free(&m);
@@ -747,16 +752,15 @@ static void print_comparison(const shape_list *l, const char *before_name, const
  * --import: CLBlast tuner JSON → tuning set
  * ---------------------------------------------------------------------------------------- */
 static int import_json(const char *path, clrnn_tuning_set *set) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "clrnn-tune: cannot read %s\n", path);
+    /* the library's reader: a directory or FIFO is refused, not read or waited on forever */
+    unsigned char *data = NULL;
+    size_t n = 0;
+    if (clrnn_read_user_file(path, &data, &n) != CLRNN_OK) {
+        fprintf(stderr, "clrnn-tune: --import: %s\n", clrnn_last_error());
         return 0;
     }
-    char *buf = malloc(1 << 22);
-    size_t n = buf ? fread(buf, 1, (1 << 22) - 1, f) : 0;
-    fclose(f);
-    if (!buf) return 0;
-    buf[n] = '\0';
+    char *buf = (char *)data;
+    buf[n] = '\0'; /* clrnn_read_user_file allocates one byte more */
     /* {"kernel_family": "xgemm_1", ..., "best_parameters": "GEMMK=0 KREG=1 ..."}: the family names
      * the tuner (and so the database kernel); the tuners' kernel names are OpenCL function names */
     char family[64] = "", params[1024] = "";
@@ -765,6 +769,8 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
     if (k) sscanf(strchr(k + 15, '"') ? strchr(k + 15, '"') + 1 : "", "%63[^\"]", family);
     if (p) sscanf(strchr(p + 17, '"') ? strchr(p + 17, '"') + 1 : "", "%1023[^\"]", params);
     free(buf);
+    char shown[256]; /* the family comes from the file: escaped for the terminal */
+    clrnn_esc(family, shown, sizeof shown);
     if (!family[0] || !params[0]) {
         fprintf(stderr, "clrnn-tune: %s has no kernel_family / best_parameters\n", path);
         return 0;
@@ -780,13 +786,13 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
                      : strncmp(family, "gemm_routine", 12) == 0 ? "GemmRoutine"
                                                                 : family;
     if (strlen(db) >= sizeof cp.kernel) {
-        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
+        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, shown);
         return 0;
     }
     memcpy(cp.kernel, db, strlen(db) + 1);
     const char *const *names = clrnn_tuning_param_names(cp.kernel);
     if (!names) {
-        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, family);
+        fprintf(stderr, "clrnn-tune: %s: tuner family %s is not one clrnn tunes\n", path, shown);
         return 0;
     }
     char *save = NULL;
@@ -802,7 +808,8 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
         clrnn_tuning_set_value(&cp, "GEMMK", 0);
     char why[256];
     if (!clrnn_tuning_valid(&cp, 0, 0, why, sizeof why)) {
-        fprintf(stderr, "clrnn-tune: %s: %s\n", path, why);
+        char why_shown[1024];
+        fprintf(stderr, "clrnn-tune: %s: %s\n", path, clrnn_esc(why, why_shown, sizeof why_shown));
         return 0;
     }
     clrnn_tuning_put(set, &cp);
@@ -990,11 +997,17 @@ int main(int argc, char **argv) {
         const int has = i + 1 < argc;
         if (strcmp(a, "--device") == 0 && has) device = argv[++i];
         else if (strcmp(a, "--cache-dir") == 0 && has) cache_dir = argv[++i];
-        else if (strcmp(a, "--budget") == 0 && has) budget_s = atof(argv[++i]);
+        else if (strcmp(a, "--budget") == 0 && has) {
+            if (!tool_double("clrnn-tune", a, argv[++i], 1, 1e7, &budget_s)) return 2;
+        }
         else if (strcmp(a, "--shapes") == 0 && has) shapes_arg = argv[++i];
         else if (strcmp(a, "--output") == 0 && has) output = argv[++i];
-        else if (strcmp(a, "--seed") == 0 && has) seed = strtoull(argv[++i], NULL, 10) | 1;
-        else if (strcmp(a, "--runs") == 0 && has) runs = atoi(argv[++i]);
+        else if (strcmp(a, "--seed") == 0 && has) {
+            if (!tool_u64("clrnn-tune", a, argv[++i], &seed)) return 2;
+            seed |= 1;
+        } else if (strcmp(a, "--runs") == 0 && has) {
+            if (!tool_int("clrnn-tune", a, argv[++i], 1, 1000, &runs)) return 2;
+        }
         else if (strcmp(a, "--eval-child") == 0 && has) eval_file = argv[++i];
         else if (strcmp(a, "--quick") == 0) quick = 1;
         else if (strcmp(a, "--no-write") == 0) no_write = 1;
@@ -1010,8 +1023,7 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "clrnn-tune: unknown or incomplete option %s\n", a);
-            usage(stderr);
+            fprintf(stderr, "clrnn-tune: unknown or incomplete option %s (see --help)\n", a);
             return 2;
         }
     }
@@ -1093,8 +1105,9 @@ int main(int argc, char **argv) {
         }
     } else {
         fprintf(stderr, "recording the GEMMs of S1-S6 ...\n");
-        if (trace_scenarios(ctx, &shapes, verbose) != CLRNN_OK) {
-            fprintf(stderr, "clrnn-tune: tracing failed: %s\n", clrnn_last_error());
+        char why[1024] = "";
+        if (trace_scenarios(ctx, &shapes, verbose, why, sizeof why) != CLRNN_OK) {
+            fprintf(stderr, "clrnn-tune: tracing failed: %s\n", why);
             clrnn_context_destroy(ctx);
             return 1;
         }

@@ -229,30 +229,9 @@ clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_
     return st;
 }
 
+/* Regular files only (a directory or FIFO is CLRNN_ERR_IO, never a hang): status.c's shared reader. */
 clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size) {
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return clrnn_fail(CLRNN_ERR_IO, "cannot open '%s'", path);
-    clrnn_status st = CLRNN_OK;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = clrnn_fail(CLRNN_ERR_IO, "cannot read '%s' (not a regular file?)", path);
-    } else {
-        unsigned char *buf = malloc((size_t)n + 1);
-        if (!buf)
-            st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reading '%s' (%ld bytes)", path, n);
-        else if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            st = clrnn_fail(CLRNN_ERR_IO, "short read on '%s'", path);
-        } else {
-            *data = buf;
-            *size = (size_t)n;
-        }
-    }
-    fclose(f);
-    return st;
+    return clrnn_read_user_file(path, data, size);
 }
 
 clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out) {
