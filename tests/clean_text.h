@@ -54,10 +54,12 @@ static inline int clean_text(const char *s, size_t n, int newline_ok, size_t *ba
     return 1;
 }
 
+#ifdef fail_msg /* cmocka tests; the fuzz targets use clean_text() alone */
 static inline void assert_clean(const char *what, const char *s, int newline_ok) {
     size_t at = 0;
     if (!clean_text(s, strlen(s), newline_ok, &at))
         fail_msg("%s: raw byte 0x%02x at %zu in: %s", what, (unsigned char)s[at], at, s);
 }
+#endif
 
 #endif

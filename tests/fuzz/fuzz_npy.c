@@ -6,12 +6,14 @@
  *   success: ndim in [0, CLRNN_MAX_DIMS], count = product of the non-negative shape, a known
  *            dtype, and data holds exactly the input's last count * dtype_size bytes;
  *   failure: *out is all zeros (nothing to free) and clrnn_last_error() starts with the status
- *            name, followed by a message. */
+ *            name, followed by a message with no control byte or invalid UTF-8 (header text
+ *            from the file is escaped: tests/clean_text.h checks it independently). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clrnn.h"
+#include "../clean_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *msg = clrnn_last_error(), *name = clrnn_status_name(st);
         const size_t n = strlen(name);
         if (strncmp(msg, name, n) != 0 || strlen(msg) < n + 4) abort();
+        size_t bad_at;
+        if (!clean_text(msg, strlen(msg), 0, &bad_at)) abort(); /* header text reached it raw */
     }
     return 0;
 }

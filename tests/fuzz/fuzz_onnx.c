@@ -4,7 +4,8 @@
  * clrnn_onnx_load_memory on arbitrary bytes must return a status, never crash, never read outside
  * the input (ASan), never leak (LSan, with the PoCL/ICD suppressions of tests/lsan.supp), never hit
  * undefined behaviour (UBSan). Beyond that: on failure *out is NULL and clrnn_last_error() names
- * the status; on success the model reports consistent input/output counts and destroys cleanly.
+ * the status and holds no control byte or invalid UTF-8 (strings from the file are escaped); on
+ * success the model reports consistent input/output counts and destroys cleanly.
  * The context (PoCL device, kernels from the cache) is created once per fuzzing process.
  *
  * Each load runs on a thread with a 256 KiB stack, as in servers and thread pools: protobuf-c
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "clrnn.h"
+#include "../clean_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -43,6 +45,12 @@ static void check_one(const uint8_t *data, size_t size) {
                 fclose(f);
             }
             abort();
+        }
+        size_t bad_at;
+        if (!clean_text(clrnn_last_error(), strlen(clrnn_last_error()), 0, &bad_at)) {
+            fprintf(stderr, "fuzz_onnx: raw byte 0x%02x at %zu of the message\n",
+                    (unsigned char)clrnn_last_error()[bad_at], bad_at);
+            abort(); /* a string from the file reached the message unescaped */
         }
         return;
     }
