@@ -238,6 +238,42 @@ static uint64_t random64(void) {
     return clrnn_hash64(CLRNN_HASH_SEED, mix, sizeof mix);
 }
 
+int clrnn_create_temp(const char *path, mode_t mode, char *tmp, size_t cap) {
+    int fd = -1;
+    for (int attempt = 0; attempt < 32 && fd < 0; ++attempt) {
+        const int n = snprintf(tmp, cap, "%s.tmp.%016llx", path, (unsigned long long)random64());
+        if (n < 0 || (size_t)n >= cap) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0 && errno != EEXIST) return -1;
+    }
+    return fd;
+}
+
+FILE *clrnn_open_regular(const char *path, clrnn_status *st) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        *st = errno == ENOENT ? CLRNN_ERR_NOT_FOUND : clrnn_fail(CLRNN_ERR_IO, "%s is unreadable: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0)
+        *st = clrnn_fail(CLRNN_ERR_IO, "%s cannot be examined: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        *st = clrnn_fail(CLRNN_ERR_IO, "%s is not a regular file", path);
+    else if (!(f = fdopen(fd, "r")))
+        *st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "opening %s", path);
+    if (!f) {
+        close(fd);
+        return NULL;
+    }
+    *st = CLRNN_OK;
+    return f;
+}
+
 clrnn_status clrnn_cache_store(const char *dir, uint64_t key, const unsigned char *data, size_t size) {
     int dfd;
     clrnn_status st = open_dir(dir, 1, &dfd);

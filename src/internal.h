@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <threads.h>
 
 /* ---- status.c: per-thread error detail ---- */
@@ -85,6 +86,12 @@ clrnn_status clrnn_cache_store(const char *dir, uint64_t key, const unsigned cha
  * effective user or root and writable by nobody else. CLRNN_OK; CLRNN_ERR_IO (cannot be created or
  * is not a directory); CLRNN_ERR_INVALID_ARGUMENT (not trusted). */
 clrnn_status clrnn_cache_prepare_dir(const char *dir);
+/* Creates "<path>.tmp.<random>" for writing, O_EXCL|O_NOFOLLOW (a planted file or symlink is never
+ * reused or followed) with `mode` (then the umask); the name in tmp. The fd, or -1 with errno. */
+int clrnn_create_temp(const char *path, mode_t mode, char *tmp, size_t cap);
+/* fopen(path, "r") for regular files only, without blocking (a FIFO is refused, not waited on).
+ * NULL with *st: CLRNN_ERR_NOT_FOUND (absent, no message) or CLRNN_ERR_IO. */
+FILE *clrnn_open_regular(const char *path, clrnn_status *st);
 /* Resolves the cache directory from params / environment; returns 0 if none can be found. */
 int clrnn_cache_resolve_dir(const char *param_dir, char *out, size_t cap);
 /* mkdir -p (mode 0755 for the directories it creates; the cache's own are 0700) */

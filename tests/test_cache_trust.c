@@ -13,11 +13,14 @@
  *   - a valid binary of the other program (the ONNX kernels' under the main key, the reverse, and
  *     both at once): rebuilt; contexts and a model run work, and the next run loads from the cache;
  *   - directories the cache creates are 0700 and entries 0600 whatever the umask, so they pass
- *     the cache's own checks.
+ *     the cache's own checks;
+ *   - the CLBlast tuning file in the same directory: written through a random temp name (planted
+ *     symlinks at the old names are not followed), a FIFO or directory at its path refused.
  * Child processes (this program run again with --child) check the one-warning rule and run as
  * another user. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "onnx/onnx_case.h"
+#include "gemm_tuning.h" /* the tuning file clrnn-tune writes into the cache directory */
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -743,6 +746,64 @@ static void created_files_are_private(void **state) {
     assert_int_equal(model_run(cache), 0);
 }
 
+/* The CLBlast tuning file lives in the same directory and had the same two defects: clrnn-tune
+ * wrote it through a predictable temp name, and a FIFO at its path blocked context creation. */
+static void tuning_file_is_written_and_read_safely(void **state) {
+    (void)state;
+    char cache[1200], outside[1200], victim[1300], path[1300], p[1400];
+    make_cache(cache, sizeof cache, "tuning");
+    make_cache(outside, sizeof outside, "outside");
+    path_in(victim, sizeof victim, outside, "victim.txt");
+    const unsigned char secret[] = "not a tuning file\n";
+    write_all(victim, secret, sizeof secret);
+    clrnn_context_params cp = clrnn_context_default_params();
+    cp.cache_dir = cache;
+    clrnn_context *ctx = NULL;
+    TU_OK(clrnn_context_create(&cp, &ctx));
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(ctx, &info));
+    assert_true(clrnn_tuning_context_path(ctx, path, sizeof path));
+    clrnn_context_destroy(ctx);
+    assert_non_null(strstr(path, cache));
+    for (int c = 0; c < 256; ++c) {
+        fmt(p, sizeof p, "%s.tmp.%ld.%d", path, (long)getpid(), c);
+        assert_int_equal(symlink(victim, p), 0);
+    }
+    clrnn_tuning_set set;
+    memset(&set, 0, sizeof set);
+    clrnn_clblast_params gr;
+    memset(&gr, 0, sizeof gr);
+    fmt(gr.kernel, sizeof gr.kernel, "GemmRoutine");
+    assert_true(clrnn_tuning_set_value(&gr, "XGEMM_MIN_INDIRECT_SIZE", 77));
+    assert_true(clrnn_tuning_put(&set, &gr));
+    TU_OK(clrnn_tuning_save(path, &info, &set, "test"));
+    size_t n;
+    unsigned char *now = read_all(victim, &n);
+    assert_int_equal(n, sizeof secret);
+    assert_memory_equal(now, secret, sizeof secret);
+    free(now);
+    struct stat sb;
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_mode & 022, 0);
+    clrnn_tuning_set back;
+    TU_OK(clrnn_tuning_load(path, &info, &back));
+    assert_int_equal(clrnn_tuning_get(clrnn_tuning_find(&back, "GemmRoutine"), "XGEMM_MIN_INDIRECT_SIZE", 0), 77);
+
+    /* a FIFO (and a directory) at the path: refused at once, and contexts are still created */
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    guard("FIFO at the tuning file path");
+    assert_int_equal(clrnn_tuning_load(path, &info, &back), CLRNN_ERR_CORRUPT_FILE);
+    assert_non_null(strstr(clrnn_last_error(), "not a regular file"));
+    build(cache);
+    unguard();
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(clrnn_tuning_load(path, &info, &back), CLRNN_ERR_CORRUPT_FILE);
+    build(cache);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--child") == 0) return child_main(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -755,6 +816,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(oversized_entry_is_refused_cheaply, setup, teardown),
         cmocka_unit_test_setup_teardown(binary_of_other_program_is_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(created_files_are_private, setup, teardown),
+        cmocka_unit_test_setup_teardown(tuning_file_is_written_and_read_safely, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
