@@ -332,7 +332,7 @@ clrnn_status clrnn_tuning_save(const char *path, const clrnn_device_info *info, 
         if (st != CLRNN_OK) return st;
     }
     char tmp[1200];
-    /* a random name, never a planted symlink (the directory may be shared): see cache.c */
+    /* a random name, never a planted symlink (others may write the directory): see cache.c */
     const int fd = clrnn_create_temp(path, 0644, tmp, sizeof tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {

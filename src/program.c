@@ -27,7 +27,8 @@ static const char *const build_options = "-cl-std=CL1.2";
 const char *clrnn_program_options(void) { return build_options; }
 
 static char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
+    clrnn_status st;
+    FILE *f = clrnn_open_regular(path, &st); /* a FIFO must not block context creation */
     if (!f) return NULL;
     char *buf = NULL;
     if (fseek(f, 0, SEEK_END) == 0) {

@@ -15,7 +15,8 @@
  *   - directories the cache creates are 0700 and entries 0600 whatever the umask, so they pass
  *     the cache's own checks;
  *   - the CLBlast tuning file in the same directory: written through a random temp name (planted
- *     symlinks at the old names are not followed), a FIFO or directory at its path refused.
+ *     symlinks at the old names are not followed), a FIFO or directory at its path refused; and a
+ *     FIFO among the CLRNN_KERNEL_DIR sources.
  * Child processes (this program run again with --child) check the one-warning rule and run as
  * another user. */
 #define _GNU_SOURCE /* RTLD_NEXT */
@@ -277,12 +278,12 @@ static void assert_private_entry(const char *p) {
 static const char *timeout_case = "";
 static void on_alarm(int sig) {
     (void)sig;
-    static const char msg[] = "test_cache_trust: TIMEOUT (a cache entry blocked context creation): ";
+    static const char msg[] = "test_cache_trust: TIMEOUT (a file blocked context creation): ";
     if (write(2, msg, sizeof msg - 1) < 0 || write(2, timeout_case, strlen(timeout_case)) < 0) _exit(3);
     _exit(3);
 }
 
-/* Context creation must not block on any entry: 60 s is far beyond a rebuild. */
+/* Context creation must not block on any file it reads: 60 s is far beyond a rebuild. */
 static void guard(const char *what) {
     timeout_case = what;
     signal(SIGALRM, on_alarm);
@@ -804,6 +805,28 @@ static void tuning_file_is_written_and_read_safely(void **state) {
     build(cache);
 }
 
+/* CLRNN_KERNEL_DIR with a FIFO in place of a kernel file: a clear CLRNN_ERR_IO, no hang. */
+static void kernel_dir_fifo_is_refused(void **state) {
+    (void)state;
+    char kdir[1200], cmd[4000], fifo[1300];
+    path_in(kdir, sizeof kdir, dir, "kernels");
+    const char *src = getenv("CLRNN_SOURCE_DIR");
+    fmt(cmd, sizeof cmd, "mkdir -p %s && cp %s/cl/*.cl %s/", kdir, src ? src : "..", kdir);
+    assert_int_equal(system(cmd), 0);
+    path_in(fifo, sizeof fifo, kdir, "merge.cl");
+    assert_int_equal(unlink(fifo), 0);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    setenv("CLRNN_KERNEL_DIR", kdir, 1);
+    clrnn_context *ctx = NULL;
+    guard("FIFO in CLRNN_KERNEL_DIR");
+    const clrnn_status st = clrnn_context_create(NULL, &ctx);
+    unguard();
+    unsetenv("CLRNN_KERNEL_DIR");
+    assert_int_equal(st, CLRNN_ERR_IO);
+    assert_null(ctx);
+    assert_non_null(strstr(clrnn_last_error(), "merge.cl"));
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--child") == 0) return child_main(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -817,6 +840,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_setup_teardown(binary_of_other_program_is_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(created_files_are_private, setup, teardown),
         cmocka_unit_test_setup_teardown(tuning_file_is_written_and_read_safely, setup, teardown),
+        cmocka_unit_test_setup_teardown(kernel_dir_fifo_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
