@@ -138,6 +138,14 @@ clrnn_status clrnn_cache_prepare_dir(const char *dir) {
     return st;
 }
 
+int clrnn_cache_dir_trusted(const char *dir) {
+    int fd;
+    clrnn_status st = open_dir(dir, 0, &fd);
+    if (st == CLRNN_OK) close(fd);
+    if (st != CLRNN_OK && st != CLRNN_ERR_NOT_FOUND) clrnn_clear_error();
+    return st == CLRNN_OK || st == CLRNN_ERR_NOT_FOUND;
+}
+
 /* read()/write() the whole buffer; 0 on error or early end of file. */
 static int read_full(int fd, void *buf, size_t n) {
     unsigned char *p = buf;

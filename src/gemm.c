@@ -234,6 +234,8 @@ int clrnn_tuning_context_path(const clrnn_context *ctx, char *out, size_t cap) {
     } else if (!clrnn_cache_resolve_dir(NULL, dir, sizeof dir)) {
         return 0;
     }
+    /* a cache directory another user owns or can write is not used for this file either */
+    if (!clrnn_cache_dir_trusted(dir)) return 0;
     return clrnn_tuning_path(&ctx->info, dir, out, cap);
 }
 

@@ -15,8 +15,8 @@
  *   - directories the cache creates are 0700 and entries 0600 whatever the umask, so they pass
  *     the cache's own checks;
  *   - the CLBlast tuning file in the same directory: written through a random temp name (planted
- *     symlinks at the old names are not followed), a FIFO or directory at its path refused; and a
- *     FIFO among the CLRNN_KERNEL_DIR sources.
+ *     symlinks at the old names are not followed), a FIFO or directory at its path refused, not
+ *     applied from a directory others can write; and a FIFO among the CLRNN_KERNEL_DIR sources.
  * Child processes (this program run again with --child) check the one-warning rule and run as
  * another user. */
 #define _GNU_SOURCE /* RTLD_NEXT */
@@ -803,6 +803,30 @@ static void tuning_file_is_written_and_read_safely(void **state) {
     assert_int_equal(mkdir(path, 0700), 0);
     assert_int_equal(clrnn_tuning_load(path, &info, &back), CLRNN_ERR_CORRUPT_FILE);
     build(cache);
+    assert_int_equal(rmdir(path), 0);
+
+    /* the valid file is applied from the private directory, not once others can write it */
+    TU_OK(clrnn_tuning_save(path, &info, &set, NULL));
+    const char *env = getenv("CLRNN_CACHE_DIR");
+    char keep[1200] = "";
+    if (env) fmt(keep, sizeof keep, "%s", env);
+    setenv("CLRNN_CACHE_DIR", cache, 1); /* also where the file is looked for without a kernel cache */
+    for (int shared = 0; shared < 2; ++shared) {
+        assert_int_equal(chmod(cache, shared ? 0777 : 0700), 0);
+        TU_OK(clrnn_context_create(&cp, &ctx));
+        clrnn_tuning_report rep;
+        TU_OK(clrnn_gemm_apply_tuning_report(ctx, &rep));
+        clrnn_context_destroy(ctx);
+        int from_file = 0;
+        for (size_t i = 0; i < rep.count; ++i) from_file += rep.source[i] == CLRNN_TUNING_FROM_FILE;
+        assert_int_equal(rep.file_state, shared ? 0 : 1);
+        assert_int_equal(from_file, shared ? 0 : 1);
+        assert_string_equal(rep.path, shared ? "" : path);
+    }
+    if (env)
+        setenv("CLRNN_CACHE_DIR", keep, 1);
+    else
+        unsetenv("CLRNN_CACHE_DIR");
 }
 
 /* CLRNN_KERNEL_DIR with a FIFO in place of a kernel file: a clear CLRNN_ERR_IO, no hang. */
