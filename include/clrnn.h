@@ -155,7 +155,8 @@ typedef struct clrnn_context_params {
      *   - The directory is used only if it belongs to the effective user (or root) and neither its
      *     group nor others can write it (as ssh's StrictModes); otherwise the context warns once on
      *     stderr ("kernel cache not used, kernels compiled in memory"), sets
-     *     clrnn_build_info.cache_warning and builds the kernels in memory. Its parents are not
+     *     clrnn_build_info.cache_warning and builds the kernels in memory (the CLBlast tuning
+     *     file that clrnn-tune keeps there is not read or written either). Its parents are not
      *     checked (a sticky world-writable /tmp is fine): the directory is opened once and the
      *     entries reached through that descriptor.
      *   - clrnn creates the directory (and missing parents) with mode 0700, entries with 0600.
