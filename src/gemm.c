@@ -254,11 +254,9 @@ static char *trim(char *s) {
 clrnn_status clrnn_tuning_load(const char *path, const clrnn_device_info *info, clrnn_tuning_set *set) {
     memset(set, 0, sizeof *set);
     clrnn_status ost;
-    FILE *f = clrnn_open_regular(path, &ost); /* a FIFO there must not block context creation */
-    if (!f) {
-        if (ost == CLRNN_ERR_NOT_FOUND) return ost;
-        return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "tuning file %s", clrnn_last_error());
-    }
+    /* a FIFO there must not block context creation */
+    FILE *f = clrnn_open_regular(path, "tuning file", CLRNN_ERR_CORRUPT_FILE, &ost);
+    if (!f) return ost;
     char line[1024];
     int lineno = 0, have_header = 0;
     clrnn_status st = CLRNN_OK;

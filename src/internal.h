@@ -90,8 +90,8 @@ clrnn_status clrnn_cache_prepare_dir(const char *dir);
  * reused or followed) with `mode` (then the umask); the name in tmp. The fd, or -1 with errno. */
 int clrnn_create_temp(const char *path, mode_t mode, char *tmp, size_t cap);
 /* fopen(path, "r") for regular files only, without blocking (a FIFO is refused, not waited on).
- * NULL with *st: CLRNN_ERR_NOT_FOUND (absent, no message) or CLRNN_ERR_IO. */
-FILE *clrnn_open_regular(const char *path, clrnn_status *st);
+ * NULL with *st: CLRNN_ERR_NOT_FOUND (absent, no message) or `fail` ("<what> <path> is ..."). */
+FILE *clrnn_open_regular(const char *path, const char *what, clrnn_status fail, clrnn_status *st);
 /* 1 if dir is absent or passes clrnn_cache_prepare_dir's checks (creates nothing), else 0. */
 int clrnn_cache_dir_trusted(const char *dir);
 /* Resolves the cache directory from params / environment; returns 0 if none can be found. */

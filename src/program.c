@@ -28,7 +28,7 @@ const char *clrnn_program_options(void) { return build_options; }
 
 static char *read_file(const char *path, size_t *size) {
     clrnn_status st;
-    FILE *f = clrnn_open_regular(path, &st); /* a FIFO must not block context creation */
+    FILE *f = clrnn_open_regular(path, "kernel source", CLRNN_ERR_IO, &st); /* a FIFO must not block */
     if (!f) return NULL;
     char *buf = NULL;
     if (fseek(f, 0, SEEK_END) == 0) {
