@@ -151,7 +151,24 @@ typedef struct clrnn_context_params {
     /* Device spec (grammar above). NULL: the CLRNN_DEVICE environment variable, else default. */
     const char *device;
     /* Kernel binary cache directory. NULL: $CLRNN_CACHE_DIR, else $XDG_CACHE_HOME/clrnn,
-     * else $HOME/.cache/clrnn. */
+     * else $HOME/.cache/clrnn.
+     * The cache is a per-user trust boundary: a program binary is native code that every process
+     * using the cache runs, so whoever can write the directory controls those processes. Do not
+     * share one directory between users; give each user (CI job, container user) its own.
+     *   - The directory is used only if it belongs to the effective user (or root) and neither its
+     *     group nor others can write it (as ssh's StrictModes); otherwise the context warns once on
+     *     stderr ("kernel cache not used, kernels compiled in memory"), sets
+     *     clrnn_build_info.cache_warning and builds the kernels in memory (the CLBlast tuning
+     *     file that clrnn-tune keeps there is not read or written either). Its parents are not
+     *     checked (a sticky world-writable /tmp is fine): the directory is opened once and the
+     *     entries reached through that descriptor.
+     *   - clrnn creates the directory (and missing parents) with mode 0700, entries with 0600.
+     *   - An entry is loaded only if it is a regular file (not a symlink, FIFO or directory) of the
+     *     same owners, not writable by group or others, whose size matches its header and is at
+     *     most 256 MiB, whose checksum matches, that the driver accepts, and whose program has
+     *     every kernel clrnn needs. Any other entry is damaged: rebuilt from source and replaced
+     *     (a temp file of a random name created O_EXCL|O_NOFOLLOW, then renamed over it).
+     * The checksum detects damage, not tampering: it is no signature. */
     const char *cache_dir;
     /* Non-zero disables the on-disk kernel cache (also: CLRNN_CACHE_DISABLE=1). */
     int disable_cache;
@@ -167,7 +184,8 @@ clrnn_context_params clrnn_context_default_params(void);
  * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_NO_DEVICE (nothing matches the spec, or no
  * OpenCL platform), CLRNN_ERR_OPENCL, CLRNN_ERR_BUILD_FAILED (message holds the compiler log),
  * CLRNN_ERR_IO (CLRNN_KERNEL_DIR unreadable), CLRNN_ERR_BLAS, CLRNN_ERR_OUT_OF_MEMORY. A cache that
- * cannot be written is not an error: see clrnn_build_info.cache_warning. */
+ * cannot be written or is not trusted (see cache_dir) is not an error: see
+ * clrnn_build_info.cache_warning. A damaged cache entry is rebuilt and replaced. */
 clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
 
 /* Adopts an application's own OpenCL objects (retained, released on destroy). The queue must be
@@ -191,8 +209,8 @@ cl_device_id clrnn_context_cl_device(const clrnn_context *ctx);
 typedef struct clrnn_build_info {
     int from_cache;
     double build_ms;
-    char cache_path[1024]; /* "" when the cache is disabled, unusable or left to the driver */
-    char cache_warning[256]; /* e.g. the cache dir is read-only; "" if none */
+    char cache_path[1024]; /* "" when the cache is disabled, unusable, not trusted or left to the driver */
+    char cache_warning[256]; /* e.g. the cache dir is read-only, or others can write it; "" if none */
 } clrnn_build_info;
 clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info);
 

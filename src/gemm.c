@@ -234,6 +234,8 @@ int clrnn_tuning_context_path(const clrnn_context *ctx, char *out, size_t cap) {
     } else if (!clrnn_cache_resolve_dir(NULL, dir, sizeof dir)) {
         return 0;
     }
+    /* a cache directory another user owns or can write is not used for this file either */
+    if (!clrnn_cache_dir_trusted(dir)) return 0;
     return clrnn_tuning_path(&ctx->info, dir, out, cap);
 }
 
@@ -251,11 +253,10 @@ static char *trim(char *s) {
  *   GemmRoutine XGEMM_MIN_INDIRECT_SIZE=384 */
 clrnn_status clrnn_tuning_load(const char *path, const clrnn_device_info *info, clrnn_tuning_set *set) {
     memset(set, 0, sizeof *set);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (errno == ENOENT) return CLRNN_ERR_NOT_FOUND;
-        return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "tuning file %s is unreadable: %s", path, strerror(errno));
-    }
+    clrnn_status ost;
+    /* a FIFO there must not block context creation */
+    FILE *f = clrnn_open_regular(path, "tuning file", CLRNN_ERR_CORRUPT_FILE, &ost);
+    if (!f) return ost;
     char line[1024];
     int lineno = 0, have_header = 0;
     clrnn_status st = CLRNN_OK;
@@ -322,7 +323,6 @@ clrnn_status clrnn_tuning_load(const char *path, const clrnn_device_info *info, 
 
 clrnn_status clrnn_tuning_save(const char *path, const clrnn_device_info *info, const clrnn_tuning_set *set,
                                const char *comment) {
-    static atomic_uint counter;
     char dir[1024];
     const char *slash = strrchr(path, '/');
     if (slash && slash != path && (size_t)(slash - path) < sizeof dir) {
@@ -332,9 +332,14 @@ clrnn_status clrnn_tuning_save(const char *path, const clrnn_device_info *info, 
         if (st != CLRNN_OK) return st;
     }
     char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&counter, 1u));
-    FILE *f = fopen(tmp, "w");
-    if (!f) return clrnn_fail(CLRNN_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    /* a random name, never a planted symlink (others may write the directory): see cache.c */
+    const int fd = clrnn_create_temp(path, 0644, tmp, sizeof tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        const int e = errno;
+        if (fd >= 0) close(fd), remove(tmp);
+        return clrnn_fail(CLRNN_ERR_IO, "cannot write %s: %s", fd >= 0 ? tmp : path, strerror(e));
+    }
     fprintf(f, "%s\n", CLRNN_TUNING_FORMAT);
     if (info)
         fprintf(f, "# device: %s | driver: %s | platform: %s\n", info->name, info->driver_version,

@@ -56,7 +56,8 @@ int clrnn_tuning_valid(const clrnn_clblast_params *p, uint64_t local_mem_bytes, 
 uint64_t clrnn_tuning_key(const clrnn_device_info *info);
 int clrnn_tuning_path(const clrnn_device_info *info, const char *cache_dir, char *out, size_t cap);
 /* The tuning file clrnn would read for this context: CLRNN_TUNING_FILE, else the file in the
- * directory of the context's kernel cache, else in the default cache directory. Returns 0 if none. */
+ * directory of the context's kernel cache, else in the default cache directory. Returns 0 if none,
+ * or if that directory is not trusted (another owner, or writable by group/others: see cache.c). */
 int clrnn_tuning_context_path(const clrnn_context *ctx, char *out, size_t cap);
 
 /* Reads and checks a tuning file. CLRNN_ERR_NOT_FOUND if absent; CLRNN_ERR_CORRUPT_FILE (with the

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <threads.h>
 
 /* ---- status.c: per-thread error detail ---- */
@@ -60,6 +61,26 @@ int clrnn_program_driver_caches(const clrnn_context *ctx);
 void clrnn_program_release(clrnn_context *ctx);
 /* Build options the program is compiled with. */
 const char *clrnn_program_options(void);
+/* One program and the kernels it must provide, obtained through clrnn's binary cache (the main
+ * program here, the ONNX kernels in onnx/device.c). */
+typedef struct clrnn_program_spec {
+    const char *what; /* names the program in messages, e.g. "the ONNX kernels"; NULL for the main one */
+    const char *src;
+    size_t len;
+    const char *options;
+    const char *cache_dir; /* NULL: no cache */
+    uint64_t key;
+    /* Creates every kernel of the program; on failure releases those it created. */
+    clrnn_status (*make_kernels)(cl_program prog, void *user);
+    void *user;
+} clrnn_program_spec;
+/* Loads spec->key from the cache; an entry that is damaged, that the driver rejects, or whose
+ * program lacks a kernel (a binary of another program) is released and the program rebuilt from
+ * source, and the entry (re)written. *from_cache: 1 when the entry served. *store_error gets why
+ * the entry could not be written ("" if it was, or nothing had to be), which is not an error.
+ * Returns an error only when the source build or its kernels fail. */
+clrnn_status clrnn_program_obtain(clrnn_context *ctx, const clrnn_program_spec *spec, cl_program *prog,
+                                  int *from_cache, char *store_error, size_t store_error_cap);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
 
@@ -68,14 +89,28 @@ double clrnn_now_ms(void);
 #define CLRNN_HASH_SEED 0xcbf29ce484222325ULL
 uint64_t clrnn_hash64(uint64_t h, const void *data, size_t n);
 /* Loads the entry `key` from dir into a malloc'ed buffer. CLRNN_ERR_NOT_FOUND if absent,
- * CLRNN_ERR_CORRUPT_FILE if present but damaged (caller rebuilds and overwrites it). */
+ * CLRNN_ERR_CORRUPT_FILE if present but damaged or not trusted (not a regular file, another owner,
+ * writable by others, larger than any entry can be: the caller rebuilds and overwrites it),
+ * CLRNN_ERR_INVALID_ARGUMENT if the directory is not trusted (see clrnn_cache_prepare_dir). */
 clrnn_status clrnn_cache_load(const char *dir, uint64_t key, unsigned char **data, size_t *size, char *path,
                               size_t path_cap);
-/* Atomically stores (temp file + rename). */
+/* Atomically stores (temp file of a random name, O_EXCL|O_NOFOLLOW, mode 0600, then rename). */
 clrnn_status clrnn_cache_store(const char *dir, uint64_t key, const unsigned char *data, size_t size);
+/* Creates the cache directory (mode 0700) if needed and checks that it may be used: owned by the
+ * effective user or root and writable by nobody else. CLRNN_OK; CLRNN_ERR_IO (cannot be created or
+ * is not a directory); CLRNN_ERR_INVALID_ARGUMENT (not trusted). */
+clrnn_status clrnn_cache_prepare_dir(const char *dir);
+/* Creates "<path>.tmp.<random>" for writing, O_EXCL|O_NOFOLLOW (a planted file or symlink is never
+ * reused or followed) with `mode` (then the umask); the name in tmp. The fd, or -1 with errno. */
+int clrnn_create_temp(const char *path, mode_t mode, char *tmp, size_t cap);
+/* fopen(path, "r") for regular files only, without blocking (a FIFO is refused, not waited on).
+ * NULL with *st: CLRNN_ERR_NOT_FOUND (absent, no message) or `fail` ("<what> <path> is ..."). */
+FILE *clrnn_open_regular(const char *path, const char *what, clrnn_status fail, clrnn_status *st);
+/* 1 if dir is absent or passes clrnn_cache_prepare_dir's checks (creates nothing), else 0. */
+int clrnn_cache_dir_trusted(const char *dir);
 /* Resolves the cache directory from params / environment; returns 0 if none can be found. */
 int clrnn_cache_resolve_dir(const char *param_dir, char *out, size_t cap);
-/* mkdir -p */
+/* mkdir -p (mode 0755 for the directories it creates; the cache's own are 0700) */
 clrnn_status clrnn_mkdirs(const char *path);
 
 /* ---- handles (context.c): registry of live objects ----

@@ -27,7 +27,8 @@ static const char *const build_options = "-cl-std=CL1.2";
 const char *clrnn_program_options(void) { return build_options; }
 
 static char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
+    clrnn_status st;
+    FILE *f = clrnn_open_regular(path, "kernel source", CLRNN_ERR_IO, &st); /* a FIFO must not block */
     if (!f) return NULL;
     char *buf = NULL;
     if (fseek(f, 0, SEEK_END) == 0) {
@@ -94,22 +95,24 @@ double clrnn_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static clrnn_status build_failed(cl_program prog, cl_device_id dev, cl_int err) {
+static clrnn_status build_failed(const clrnn_program_spec *spec, cl_program prog, cl_device_id dev, cl_int err) {
     char log[1500] = "";
     size_t n = 0;
     clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, &n);
     log[sizeof log - 1] = '\0';
-    return clrnn_fail(CLRNN_ERR_BUILD_FAILED, "clBuildProgram failed with %s; compiler log:\n%s",
-                      clrnn_cl_error_name(err), log);
+    return clrnn_fail(CLRNN_ERR_BUILD_FAILED, "%s%sclBuildProgram failed with %s; compiler log:\n%s",
+                      spec->what ? spec->what : "", spec->what ? ": " : "", clrnn_cl_error_name(err), log);
 }
 
-static clrnn_status build_from_source(clrnn_context *ctx, const char *src, size_t len, cl_program *out) {
+static clrnn_status build_from_source(clrnn_context *ctx, const clrnn_program_spec *spec, cl_program *out) {
     cl_int err;
+    const char *src = spec->src;
+    size_t len = spec->len;
     cl_program prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, &len, &err);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", NULL);
-    err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", spec->what);
+    err = clBuildProgram(prog, 1, &ctx->device, spec->options, NULL, NULL);
     if (err != CL_SUCCESS) {
-        clrnn_status st = build_failed(prog, ctx->device, err);
+        clrnn_status st = build_failed(spec, prog, ctx->device, err);
         clReleaseProgram(prog);
         return st;
     }
@@ -117,7 +120,8 @@ static clrnn_status build_from_source(clrnn_context *ctx, const char *src, size_
     return CLRNN_OK;
 }
 
-static clrnn_status build_from_binary(clrnn_context *ctx, const unsigned char *bin, size_t size, cl_program *out) {
+static clrnn_status build_from_binary(clrnn_context *ctx, const clrnn_program_spec *spec, const unsigned char *bin,
+                                      size_t size, cl_program *out) {
     cl_int err, bin_status = CL_SUCCESS;
     cl_program prog = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &size, &bin, &bin_status, &err);
     if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
@@ -125,7 +129,7 @@ static clrnn_status build_from_binary(clrnn_context *ctx, const unsigned char *b
         return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary rejected by the driver (%s)",
                           clrnn_cl_error_name(err != CL_SUCCESS ? err : bin_status));
     }
-    err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
+    err = clBuildProgram(prog, 1, &ctx->device, spec->options, NULL, NULL);
     if (err != CL_SUCCESS) {
         clReleaseProgram(prog);
         return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary failed to build (%s)", clrnn_cl_error_name(err));
@@ -151,6 +155,54 @@ static clrnn_status program_binary(cl_program prog, unsigned char **bin, size_t 
     return CLRNN_OK;
 }
 
+clrnn_status clrnn_program_obtain(clrnn_context *ctx, const clrnn_program_spec *spec, cl_program *out,
+                                  int *from_cache, char *store_error, size_t store_error_cap) {
+    *out = NULL;
+    *from_cache = 0;
+    if (store_error_cap) store_error[0] = '\0';
+    cl_program prog = NULL;
+    if (spec->cache_dir) {
+        unsigned char *bin = NULL;
+        size_t size = 0;
+        char path[1200];
+        clrnn_status ls = clrnn_cache_load(spec->cache_dir, spec->key, &bin, &size, path, sizeof path);
+        if (ls == CLRNN_OK) ls = build_from_binary(ctx, spec, bin, size, &prog);
+        free(bin);
+        /* A binary that builds but lacks a kernel (a valid binary of another program under this
+         * key) is as damaged as bad bytes: without this check it would fail every context forever. */
+        if (ls == CLRNN_OK && (ls = spec->make_kernels(prog, spec->user)) != CLRNN_OK) {
+            clReleaseProgram(prog);
+            prog = NULL;
+        }
+        if (ls == CLRNN_OK) {
+            *from_cache = 1;
+            *out = prog;
+            return CLRNN_OK;
+        }
+        /* NOT_FOUND, damaged or untrusted: build below, and the store replaces the bad entry */
+        clrnn_clear_error();
+    }
+    clrnn_status st = build_from_source(ctx, spec, &prog);
+    if (st != CLRNN_OK) return st;
+    if (spec->cache_dir) {
+        unsigned char *bin = NULL;
+        size_t size = 0;
+        clrnn_status ws = program_binary(prog, &bin, &size);
+        if (ws == CLRNN_OK) ws = clrnn_cache_store(spec->cache_dir, spec->key, bin, size);
+        free(bin);
+        if (ws != CLRNN_OK) {
+            if (store_error_cap) snprintf(store_error, store_error_cap, "%s", clrnn_last_error());
+            clrnn_clear_error();
+        }
+    }
+    if ((st = spec->make_kernels(prog, spec->user)) != CLRNN_OK) {
+        clReleaseProgram(prog);
+        return st;
+    }
+    *out = prog;
+    return CLRNN_OK;
+}
+
 static void warn_once(const char *msg) {
     static atomic_int warned;
     if (!atomic_exchange(&warned, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
@@ -173,6 +225,32 @@ int clrnn_program_driver_caches(const clrnn_context *ctx) {
     return strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
 }
 
+static void release_kernels(clrnn_context *ctx) {
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
+        if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
+        ctx->kernels[k] = NULL;
+    }
+}
+
+static clrnn_status make_main_kernels(cl_program prog, void *user) {
+    clrnn_context *ctx = user;
+    static const char *const names[] = {
+#define CLRNN_KERNEL(name) #name,
+#include "kernel_list.h"
+#undef CLRNN_KERNEL
+    };
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
+        cl_int err;
+        ctx->kernels[k] = clCreateKernel(prog, names[k], &err);
+        if (err != CL_SUCCESS) {
+            ctx->kernels[k] = NULL;
+            release_kernels(ctx);
+            return clrnn_fail_cl(err, "clCreateKernel", names[k]);
+        }
+    }
+    return CLRNN_OK;
+}
+
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
     char *src = NULL;
     size_t len = 0;
@@ -189,50 +267,39 @@ clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param,
      * warm, 38 ms from our binary against about 70 ms from PoCL's cache). */
     int use_cache = !disable_cache && !clrnn_program_driver_caches(ctx) &&
                     clrnn_cache_resolve_dir(cache_dir_param, dir, sizeof dir);
-    uint64_t key = use_cache ? cache_key(ctx, src, len) : 0;
-    cl_program prog = NULL;
     memset(&ctx->build, 0, sizeof ctx->build);
     if (use_cache) {
-        unsigned char *bin = NULL;
-        size_t size = 0;
-        clrnn_status ls = clrnn_cache_load(dir, key, &bin, &size, ctx->build.cache_path, sizeof ctx->build.cache_path);
-        if (ls == CLRNN_OK) ls = build_from_binary(ctx, bin, size, &prog);
-        free(bin);
-        if (ls == CLRNN_OK) ctx->build.from_cache = 1;
-        /* NOT_FOUND or CORRUPT: build below, and the store overwrites the bad entry */
-    }
-    if (!prog) {
-        st = build_from_source(ctx, src, len, &prog);
-        if (st == CLRNN_OK && use_cache) {
-            unsigned char *bin = NULL;
-            size_t size = 0;
-            clrnn_status ws = program_binary(prog, &bin, &size);
-            if (ws == CLRNN_OK) ws = clrnn_cache_store(dir, key, bin, size);
-            free(bin);
-            if (ws != CLRNN_OK) {
-                snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning,
-                         "kernel cache not written, kernels compiled in memory (%s)", clrnn_last_error());
-                warn_once(ctx->build.cache_warning);
-                clrnn_clear_error();
-            }
+        /* A directory that another user owns or can write is not used at all (its binaries would
+         * run as this user's code): compile in memory, and say so once. */
+        clrnn_status ds = clrnn_cache_prepare_dir(dir);
+        if (ds != CLRNN_OK) {
+            /* the reason without its internal status name when it is a trust refusal */
+            const char *why = clrnn_last_error(), *colon = strstr(why, ": ");
+            if (ds == CLRNN_ERR_INVALID_ARGUMENT && colon) why = colon + 2;
+            snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning,
+                     "kernel cache %s, kernels compiled in memory (%s)",
+                     ds == CLRNN_ERR_INVALID_ARGUMENT ? "not used" : "not written", why);
+            warn_once(ctx->build.cache_warning);
+            clrnn_clear_error();
+            use_cache = 0;
         }
     }
+    clrnn_program_spec spec = {NULL, src, len, build_options, use_cache ? dir : NULL,
+                               use_cache ? cache_key(ctx, src, len) : 0, make_main_kernels, ctx};
+    char store_error[200];
+    cl_program prog = NULL;
+    st = clrnn_program_obtain(ctx, &spec, &prog, &ctx->build.from_cache, store_error, sizeof store_error);
     free(src);
     if (st != CLRNN_OK) return st;
+    if (store_error[0]) {
+        snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning,
+                 "kernel cache not written, kernels compiled in memory (%s)", store_error);
+        warn_once(ctx->build.cache_warning);
+    }
     ctx->program = prog;
     ctx->build.build_ms = clrnn_now_ms() - t0;
-    if (!use_cache) ctx->build.cache_path[0] = '\0';
-
-    static const char *const names[] = {
-#define CLRNN_KERNEL(name) #name,
-#include "kernel_list.h"
-#undef CLRNN_KERNEL
-    };
-    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
-        cl_int err;
-        ctx->kernels[k] = clCreateKernel(prog, names[k], &err);
-        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateKernel", names[k]);
-    }
+    if (use_cache) snprintf(ctx->build.cache_path, sizeof ctx->build.cache_path, "%s/%016llx.clbin", dir,
+                            (unsigned long long)spec.key);
     return CLRNN_OK;
 }
 

@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static char dir[256];
+/* dir: scratch space that child processes of another user can write into (mode 0777); cdir: the
+ * cache of the tests run as this user (a cache directory others can write is refused). */
+static char dir[256], cdir[300];
 
 /* ------------------------------------------------------------------------------------------
  * Fault injection: this program's clGetDeviceInfo / clGetPlatformInfo preempt the ICD loader's for
@@ -135,7 +137,9 @@ static void sh(const char *fmt, const char *arg) {
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/clrnn-test-cache-faults-%ld", (long)getpid());
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
     sh("rm -rf %s && mkdir -p %s && chmod 0777 %s", dir);
+    assert_int_equal(mkdir(cdir, 0700), 0);
     return 0;
 }
 
@@ -262,37 +266,37 @@ static int read_results(const char *path, int *fc, int cap, int *warnings) {
  * ---------------------------------------------------------------------------------------- */
 static void stale_driver_or_platform_version(void **state) {
     (void)state;
-    clrnn_build_info real = build(dir);
+    clrnn_build_info real = build(cdir);
     assert_int_equal(real.from_cache, 0);
-    assert_int_equal(build(dir).from_cache, 1);
+    assert_int_equal(build(cdir).from_cache, 1);
 
     /* another driver version: another key, so a separate entry that is compiled, never the old one */
     fake_driver_version = "0.9-older-driver";
-    clrnn_build_info other = build(dir);
+    clrnn_build_info other = build(cdir);
     assert_int_equal(other.from_cache, 0);
     assert_string_not_equal(other.cache_path, real.cache_path);
-    assert_int_equal(count_entries(dir, NULL), 2);
-    assert_int_equal(build(dir).from_cache, 1);
+    assert_int_equal(count_entries(cdir, NULL), 2);
+    assert_int_equal(build(cdir).from_cache, 1);
     fake_driver_version = NULL;
 
     /* another platform version: a third key */
     fake_platform_version = "OpenCL 3.0 PoCL 99.0";
-    clrnn_build_info plat = build(dir);
+    clrnn_build_info plat = build(cdir);
     assert_int_equal(plat.from_cache, 0);
     assert_string_not_equal(plat.cache_path, real.cache_path);
     assert_string_not_equal(plat.cache_path, other.cache_path);
-    assert_int_equal(count_entries(dir, NULL), 3);
+    assert_int_equal(count_entries(cdir, NULL), 3);
     fake_platform_version = NULL;
 
     /* the real versions find their own entry again */
-    clrnn_build_info again = build(dir);
+    clrnn_build_info again = build(cdir);
     assert_int_equal(again.from_cache, 1);
     assert_string_equal(again.cache_path, real.cache_path);
 
     /* an entry of another key under the current key's name (a stale copy): detected, rebuilt */
     copy_file(other.cache_path, real.cache_path);
-    assert_int_equal(build(dir).from_cache, 0);
-    assert_int_equal(build(dir).from_cache, 1);
+    assert_int_equal(build(cdir).from_cache, 0);
+    assert_int_equal(build(cdir).from_cache, 1);
 }
 
 static int can_drop_to_nobody(void) {
@@ -313,8 +317,9 @@ static void unreadable_entry(void **state) {
     if (uid) {
         char cache[400], entry[1024];
         snprintf(cache, sizeof cache, "%s/as-user", dir);
-        assert_int_equal(mkdir(cache, 0777), 0);
-        assert_int_equal(chmod(cache, 0777), 0);
+        /* the user's own cache directory (one others can write would not be used at all) */
+        assert_int_equal(mkdir(cache, 0755), 0);
+        if (root) assert_int_equal(chown(cache, 65534, 65534), 0);
         int fc[4], warn = 0;
         assert_int_equal(wait_child(spawn(cache, res, 1, NULL, uid_s, NULL)), 0); /* cold: writes the entry */
         DIR *h = opendir(cache);
@@ -339,15 +344,15 @@ static void unreadable_entry(void **state) {
     }
     /* a directory where the entry should be: unreadable and not replaceable. The context still
      * works (compiled in memory, with a warning); once the directory is gone the entry comes back */
-    clrnn_build_info info = build(dir);
+    clrnn_build_info info = build(cdir);
     assert_int_equal(unlink(info.cache_path), 0);
     assert_int_equal(mkdir(info.cache_path, 0755), 0);
-    clrnn_build_info blocked = build(dir);
+    clrnn_build_info blocked = build(cdir);
     assert_int_equal(blocked.from_cache, 0);
     assert_non_null(strstr(blocked.cache_warning, "kernels compiled in memory"));
     assert_int_equal(rmdir(info.cache_path), 0);
-    assert_int_equal(build(dir).from_cache, 0);
-    assert_int_equal(build(dir).from_cache, 1);
+    assert_int_equal(build(cdir).from_cache, 0);
+    assert_int_equal(build(cdir).from_cache, 1);
 }
 
 /* Several processes build the same key into the same empty cache at once. */

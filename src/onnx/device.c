@@ -33,69 +33,8 @@ static int cache_dir(const clrnn_context *ctx, char *dir, size_t cap) {
     return 1;
 }
 
-static clrnn_status build_log_fail(cl_program prog, cl_device_id dev, cl_int err) {
-    char log[1500] = "";
-    clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
-    log[sizeof log - 1] = '\0';
-    return clrnn_fail(CLRNN_ERR_BUILD_FAILED, "ONNX kernels: clBuildProgram failed with %s; compiler log:\n%s",
-                      clrnn_cl_error_name(err), log);
-}
-
-static cl_program from_binary(clrnn_context *ctx, const unsigned char *bin, size_t size) {
-    cl_int err, bst = CL_SUCCESS;
-    cl_program p = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &size, &bin, &bst, &err);
-    if (err != CL_SUCCESS || bst != CL_SUCCESS) {
-        if (p) clReleaseProgram(p);
-        return NULL;
-    }
-    if (clBuildProgram(p, 1, &ctx->device, ox_build_options, NULL, NULL) != CL_SUCCESS) {
-        clReleaseProgram(p);
-        return NULL;
-    }
-    return p;
-}
-
-static void store_binary(cl_program p, const char *dir, uint64_t key) {
-    size_t sz = 0;
-    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, NULL) != CL_SUCCESS || sz == 0) return;
-    unsigned char *buf = malloc(sz);
-    if (!buf) return;
-    if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof buf, &buf, NULL) == CL_SUCCESS)
-        if (clrnn_cache_store(dir, key, buf, sz) != CLRNN_OK) clrnn_clear_error(); /* never fatal */
-    free(buf);
-}
-
-clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
-    if (m->kernels_ready) return CLRNN_OK;
-    clrnn_context *ctx = m->ctx;
-    ox_kernels *k = &m->k;
-    char dir[1024];
-    const int use_cache = cache_dir(ctx, dir, sizeof dir);
-    const uint64_t key = use_cache ? cache_key(ctx) : 0;
-    cl_program prog = NULL;
-    if (use_cache) {
-        unsigned char *bin = NULL;
-        size_t size = 0;
-        char path[1200];
-        if (clrnn_cache_load(dir, key, &bin, &size, path, sizeof path) == CLRNN_OK) prog = from_binary(ctx, bin, size);
-        free(bin);
-        clrnn_clear_error();
-    }
-    if (!prog) {
-        cl_int err;
-        const char *src = (const char *)clrnn_ox_kernels_source;
-        const size_t len = clrnn_ox_kernels_source_size;
-        prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, &len, &err);
-        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", "building the ONNX kernels");
-        err = clBuildProgram(prog, 1, &ctx->device, ox_build_options, NULL, NULL);
-        if (err != CL_SUCCESS) {
-            clrnn_status st = build_log_fail(prog, ctx->device, err);
-            clReleaseProgram(prog);
-            return st;
-        }
-        if (use_cache) store_binary(prog, dir, key);
-    }
-    k->program = prog;
+static clrnn_status make_ox_kernels(cl_program prog, void *user) {
+    ox_kernels *k = user;
     struct {
         cl_kernel *slot;
         const char *name;
@@ -105,10 +44,30 @@ clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
         cl_int err;
         *list[i].slot = clCreateKernel(prog, list[i].name, &err);
         if (err != CL_SUCCESS) {
-            clrnn_ox_kernels_release(k);
+            *list[i].slot = NULL;
+            clrnn_ox_kernels_release(k); /* the kernels made so far; k->program is not set yet */
             return clrnn_fail_cl(err, "clCreateKernel", list[i].name);
         }
     }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
+    if (m->kernels_ready) return CLRNN_OK;
+    clrnn_context *ctx = m->ctx;
+    ox_kernels *k = &m->k;
+    char dir[1024];
+    const int use_cache = cache_dir(ctx, dir, sizeof dir);
+    /* the same load / check / rebuild path as the main program (program.c): a damaged entry, or a
+     * valid binary of another program under this key, is rebuilt and replaced */
+    const clrnn_program_spec spec = {"the ONNX kernels", (const char *)clrnn_ox_kernels_source,
+                                     clrnn_ox_kernels_source_size, ox_build_options, use_cache ? dir : NULL,
+                                     use_cache ? cache_key(ctx) : 0, make_ox_kernels, k};
+    int from_cache = 0;
+    cl_program prog = NULL;
+    clrnn_status st = clrnn_program_obtain(ctx, &spec, &prog, &from_cache, NULL, 0); /* a failed write is not fatal */
+    if (st != CLRNN_OK) return st;
+    k->program = prog;
     m->kernels_ready = 1;
     return CLRNN_OK;
 }

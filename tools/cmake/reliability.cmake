@@ -64,7 +64,14 @@ endif()
 
 # ---- the reliability suites ----
 if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
-  foreach(t test_cache test_errors test_threads test_cache_faults test_determinism)
+  set(CLRNN_REL_TESTS test_cache test_errors test_threads test_cache_faults test_determinism)
+  set(CLRNN_CACHE_TESTS test_cache test_cache_faults)
+  # The cache's trust checks and damaged-entry recovery, for both programs (needs the ONNX module).
+  if("onnx" IN_LIST CLRNN_MODULES)
+    list(APPEND CLRNN_REL_TESTS test_cache_trust)
+    list(APPEND CLRNN_CACHE_TESTS test_cache_trust)
+  endif()
+  foreach(t ${CLRNN_REL_TESTS})
     clrnn_test(${t})
     # clrnn_test() runs in this (top-level) directory, so the properties can be extended here.
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
@@ -72,12 +79,12 @@ if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
   # The child processes of the cache and determinism tests run the test program itself again.
   set_tests_properties(test_threads test_cache_faults test_determinism PROPERTIES TIMEOUT 600)
   # clrnn's binary cache even on PoCL, where by default the driver's own cache is used instead
-  set_property(TEST test_cache test_cache_faults APPEND PROPERTY ENVIRONMENT "CLRNN_CACHE_MODE=binary")
+  set_property(TEST ${CLRNN_CACHE_TESTS} APPEND PROPERTY ENVIRONMENT "CLRNN_CACHE_MODE=binary")
   if(CLRNN_SANITIZE)
     # use_tls=0 where binaries are built: GCC 12's LeakSanitizer crashes ("Tracer caught signal 11")
     # walking glibc 2.36's dynamic TLS once a process has dlopen'ed every one of PoCL's kernel
     # libraries, which fetching a program binary does. Not scanning TLS can only add reports.
-    set_property(TEST test_cache test_cache_faults APPEND PROPERTY ENVIRONMENT "LSAN_OPTIONS=${CLRNN_LSAN}:use_tls=0")
+    set_property(TEST ${CLRNN_CACHE_TESTS} APPEND PROPERTY ENVIRONMENT "LSAN_OPTIONS=${CLRNN_LSAN}:use_tls=0")
   endif()
   # The hostile-model suite is registered by onnx.cmake (included before this file).
   if(TEST test_onnx_hostile)
