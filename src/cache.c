@@ -260,28 +260,6 @@ int clrnn_create_temp(const char *path, mode_t mode, char *tmp, size_t cap) {
     return fd;
 }
 
-FILE *clrnn_open_regular(const char *path, const char *what, clrnn_status fail, clrnn_status *st) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        *st = errno == ENOENT ? CLRNN_ERR_NOT_FOUND : clrnn_fail(fail, "%s %s is unreadable: %s", what, path, strerror(errno));
-        return NULL;
-    }
-    struct stat sb;
-    FILE *f = NULL;
-    if (fstat(fd, &sb) != 0)
-        *st = clrnn_fail(fail, "%s %s cannot be examined: %s", what, path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        *st = clrnn_fail(fail, "%s %s is not a regular file", what, path);
-    else if (!(f = fdopen(fd, "r")))
-        *st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "opening %s %s", what, path);
-    if (!f) {
-        close(fd);
-        return NULL;
-    }
-    *st = CLRNN_OK;
-    return f;
-}
-
 clrnn_status clrnn_cache_store(const char *dir, uint64_t key, const unsigned char *data, size_t size) {
     int dfd;
     clrnn_status st = open_dir(dir, 1, &dfd);

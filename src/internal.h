@@ -31,10 +31,17 @@ void clrnn_clear_error(void);
 int clrnn_escape(char *dst, size_t cap, const char *src, size_t n);
 /* clrnn_escape of a NUL-terminated string into buf; returns buf (for a printf argument). */
 const char *clrnn_esc(const char *s, char *buf, size_t cap);
-/* Reads a whole user-given file into a malloc'ed buffer (one extra byte allocated). Regular files
- * only: a directory, FIFO, device or socket is CLRNN_ERR_IO "not a regular file", and a FIFO never
- * blocks (opened O_NONBLOCK). Every reader of a user path goes through here. */
-clrnn_status clrnn_read_user_file(const char *path, unsigned char **data, size_t *size);
+
+/* ---- files.c: files users name. Regular files only: a directory, FIFO, device or socket is
+ * refused with "not a regular file", and a FIFO never blocks the open. Every reader of a path that
+ * comes from a user or the environment goes through one of these two. ---- */
+/* Reads the whole file into a malloc'ed buffer (NUL-terminated: one byte more is allocated).
+ * `what` names it in messages ("model", "array", ...). CLRNN_ERR_IO (absent, unreadable, not a
+ * regular file), CLRNN_ERR_OUT_OF_MEMORY. */
+clrnn_status clrnn_read_user_file(const char *path, const char *what, unsigned char **data, size_t *size);
+/* fopen(path, "r") for regular files only. NULL with *st: CLRNN_ERR_NOT_FOUND (absent, no message)
+ * or `fail` ("cannot read <what> '<path>': ..."). */
+FILE *clrnn_open_regular(const char *path, const char *what, clrnn_status fail, clrnn_status *st);
 
 /* ---- device.c ---- */
 typedef struct clrnn_device_ref {
@@ -103,9 +110,6 @@ clrnn_status clrnn_cache_prepare_dir(const char *dir);
 /* Creates "<path>.tmp.<random>" for writing, O_EXCL|O_NOFOLLOW (a planted file or symlink is never
  * reused or followed) with `mode` (then the umask); the name in tmp. The fd, or -1 with errno. */
 int clrnn_create_temp(const char *path, mode_t mode, char *tmp, size_t cap);
-/* fopen(path, "r") for regular files only, without blocking (a FIFO is refused, not waited on).
- * NULL with *st: CLRNN_ERR_NOT_FOUND (absent, no message) or `fail` ("<what> <path> is ..."). */
-FILE *clrnn_open_regular(const char *path, const char *what, clrnn_status fail, clrnn_status *st);
 /* 1 if dir is absent or passes clrnn_cache_prepare_dir's checks (creates nothing), else 0. */
 int clrnn_cache_dir_trusted(const char *dir);
 /* Resolves the cache directory from params / environment; returns 0 if none can be found. */

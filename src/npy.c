@@ -215,7 +215,7 @@ clrnn_status clrnn_npy_load(const char *path, clrnn_array *out) {
     unsigned char *buf = NULL;
     size_t n = 0;
     /* regular files only: a directory or FIFO is CLRNN_ERR_IO, never a hang */
-    clrnn_status st = clrnn_read_user_file(path, &buf, &n);
+    clrnn_status st = clrnn_read_user_file(path, "array", &buf, &n);
     if (st == CLRNN_OK) {
         st = clrnn_npy_load_memory(buf, n, out);
         if (st != CLRNN_OK) {

@@ -26,27 +26,6 @@ static const char *const build_options = "-cl-std=CL1.2";
 
 const char *clrnn_program_options(void) { return build_options; }
 
-static char *read_file(const char *path, size_t *size) {
-    clrnn_status st;
-    FILE *f = clrnn_open_regular(path, "kernel source", CLRNN_ERR_IO, &st); /* a FIFO must not block */
-    if (!f) return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = '\0';
-                *size = (size_t)n;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* Assembles the full program source into a malloc'ed string. */
 static clrnn_status assemble_source(char **out, size_t *len) {
     const char *dev_dir = getenv("CLRNN_KERNEL_DIR");
@@ -60,11 +39,11 @@ static clrnn_status assemble_source(char **out, size_t *len) {
         if (dev_dir && *dev_dir) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", dev_dir, s->name);
-            parts[i] = read_file(path, &sizes[i]);
-            if (!parts[i]) {
-                st = clrnn_fail(CLRNN_ERR_IO, "CLRNN_KERNEL_DIR is set but %s cannot be read", path);
-                break;
-            }
+            unsigned char *text = NULL;
+            /* regular files only: a FIFO there must not block context creation */
+            st = clrnn_read_user_file(path, "CLRNN_KERNEL_DIR kernel source", &text, &sizes[i]);
+            if (st != CLRNN_OK) break;
+            parts[i] = (char *)text;
         } else {
             parts[i] = (char *)s->data;
             sizes[i] = s->size;

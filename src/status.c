@@ -1,6 +1,5 @@
-/* Status names and messages (one X-macro table in clrnn.h), the per-thread error detail, and the
- * two guards every reader of untrusted input goes through: clrnn_escape() for strings from files
- * that reach a message, and clrnn_read_user_file() for paths given by the user. */
+/* Status names and messages (one X-macro table in clrnn.h), the per-thread error detail, and
+ * clrnn_escape(), which every string from a file goes through before it reaches a message. */
 #include "internal.h"
 
 #include <errno.h>
@@ -124,53 +123,6 @@ clrnn_status clrnn_fail(clrnn_status status, const char *fmt, ...) {
     const int pre = snprintf(last_error, sizeof last_error, "%s: ", clrnn_status_name(status));
     clrnn_escape(last_error + pre, sizeof last_error - (size_t)pre, raw, strlen(raw));
     return status;
-}
-
-clrnn_status clrnn_read_user_file(const char *path, unsigned char **data, size_t *size) {
-    *data = NULL;
-    *size = 0;
-    char shown[512];
-    clrnn_esc(path, shown, sizeof shown);
-    /* O_NONBLOCK: opening a FIFO without a writer must not block; it is refused below anyway */
-    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return clrnn_fail(CLRNN_ERR_IO, "cannot open '%s': %s", shown, strerror(errno));
-    struct stat sb;
-    clrnn_status st = CLRNN_OK;
-    unsigned char *buf = NULL;
-    /* a directory opens fine and sizes as LONG_MAX on ext4; a FIFO or a device has no size */
-    if (fstat(fd, &sb) != 0) st = clrnn_fail(CLRNN_ERR_IO, "cannot stat '%s': %s", shown, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        st = clrnn_fail(CLRNN_ERR_IO, "cannot read '%s': not a regular file (%s)", shown,
-                        S_ISDIR(sb.st_mode) ? "a directory" : S_ISFIFO(sb.st_mode) ? "a FIFO"
-                        : S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)               ? "a device"
-                                                                                   : "a socket or other special file");
-    else if (sb.st_size < 0 || (uint64_t)sb.st_size >= SIZE_MAX)
-        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "'%s' is too large to read", shown);
-    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
-        st = clrnn_fail(CLRNN_ERR_IO, "cannot read '%s': %s", shown, strerror(errno));
-    else if (!(buf = malloc((size_t)sb.st_size + 1)))
-        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reading '%s' (%lld bytes)", shown, (long long)sb.st_size);
-    else {
-        const size_t want = (size_t)sb.st_size;
-        size_t got = 0;
-        while (got < want) {
-            const ssize_t r = read(fd, buf + got, want - got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) break;
-            got += (size_t)r;
-        }
-        if (got != want) {
-            st = clrnn_fail(CLRNN_ERR_IO, "short read on '%s' (%zu of %zu bytes; the file changed while read?)",
-                            shown, got, want);
-            free(buf);
-            buf = NULL;
-        } else {
-            *data = buf;
-            *size = want;
-        }
-    }
-    close(fd);
-    return st;
 }
 
 const char *clrnn_cl_error_name(cl_int err) {

@@ -755,7 +755,7 @@ static int import_json(const char *path, clrnn_tuning_set *set) {
     /* the library's reader: a directory or FIFO is refused, not read or waited on forever */
     unsigned char *data = NULL;
     size_t n = 0;
-    if (clrnn_read_user_file(path, &data, &n) != CLRNN_OK) {
+    if (clrnn_read_user_file(path, "tuner file", &data, &n) != CLRNN_OK) {
         fprintf(stderr, "clrnn-tune: --import: %s\n", clrnn_last_error());
         return 0;
     }

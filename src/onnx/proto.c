@@ -229,9 +229,9 @@ clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_
     return st;
 }
 
-/* Regular files only (a directory or FIFO is CLRNN_ERR_IO, never a hang): status.c's shared reader. */
+/* Regular files only (a directory or FIFO is CLRNN_ERR_IO, never a hang): files.c's shared reader. */
 clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size) {
-    return clrnn_read_user_file(path, data, size);
+    return clrnn_read_user_file(path, "file", data, size);
 }
 
 clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out) {
