@@ -63,6 +63,9 @@
  *  131 save: unwritable path   132 save: ndim 9
  *  G. The GEMM entry points check their context like every other entry point
  *  133 sgemm on a destroyed context   134 sgemm_batched on an rnn passed as context
+ *  H. Hardening (issue 10)
+ *  135 set_param checks count before reading: every role of every framework, layer and direction
+ *      of 5 rnns, counts 4x / +1 / SIZE_MAX / -1 / 0, data against a PROT_NONE page
  * Not a case, by design: a mask or seq_lens array of the wrong shape. Both are bare pointers
  * ([N, T] uint8, [N] int32) in the C API, so their extent cannot be checked; callers that hold
  * shapes (the .npy/ONNX tools) check them before the call. */
@@ -70,6 +73,8 @@
 #include "test_util.h"
 
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -944,10 +949,137 @@ static void gemm_misuse(void **state) {
     clReleaseMemObject(buf);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * H. set_param checks `count` before it reads a single element (issue 10, D7)
+ * ---------------------------------------------------------------------------------------- */
+/* n floats that end where a PROT_NONE page begins: a read past the end faults, in every build. */
+typedef struct guarded {
+    void *base;
+    size_t len;
+    float *data;
+} guarded;
+
+static float *guarded_alloc(guarded *g, size_t n, uint64_t *seed) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (n ? n : 1) * sizeof(float);
+    const size_t data_pages = (bytes + page - 1) / page;
+    g->len = (data_pages + 1) * page;
+    const int fd = open("/dev/zero", O_RDWR); /* MAP_ANONYMOUS is not POSIX */
+    assert_true(fd >= 0);
+    g->base = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+    assert_true(g->base != MAP_FAILED);
+    assert_int_equal(mprotect((char *)g->base + data_pages * page, page, PROT_NONE), 0);
+    g->data = (float *)((char *)g->base + data_pages * page - bytes);
+    tu_fill(g->data, n ? n : 1, seed, -0.5f, 0.5f);
+    return g->data;
+}
+
+static void guarded_free(guarded *g) { assert_int_equal(munmap(g->base, g->len), 0); }
+
+/* Element count of (framework, role, layer) from the role table in clrnn.h; 0: the rnn has no such
+ * role (CLRNN_ERR_INVALID_ARGUMENT). */
+static size_t table_count(const clrnn_rnn_desc *d, int D, clrnn_framework fw, clrnn_param role, int layer) {
+    const size_t G = (size_t)gates(d->cell), H = (size_t)d->hidden_size;
+    const size_t Hr = d->proj_size > 0 ? (size_t)d->proj_size : H, GH = G * H;
+    const size_t I = layer == 0 ? (size_t)d->input_size : (size_t)D * Hr;
+    const size_t Hm = D == 2 && d->merge != CLRNN_MERGE_CONCAT ? Hr : (size_t)D * Hr;
+    const int gru = d->cell == CLRNN_CELL_GRU, lbr = gru && d->linear_before_reset;
+    const int onnx = fw == CLRNN_FRAMEWORK_ONNX, torch = fw == CLRNN_FRAMEWORK_PYTORCH;
+    const int keras = fw == CLRNN_FRAMEWORK_KERAS, tf1 = fw == CLRNN_FRAMEWORK_TF1;
+    switch (role) {
+    case CLRNN_PARAM_W: return tf1 ? 0 : GH * I;
+    case CLRNN_PARAM_R: return tf1 ? 0 : GH * Hr;
+    case CLRNN_PARAM_B: return onnx ? 2 * GH : keras ? (lbr ? 2 * GH : GH) : tf1 ? (gru ? 2 * H : GH) : 0;
+    case CLRNN_PARAM_BW:
+    case CLRNN_PARAM_BR: return onnx || torch ? GH : 0;
+    case CLRNN_PARAM_PEEPHOLE: return d->cell == CLRNN_CELL_LSTM && d->peephole && (onnx || tf1) ? 3 * H : 0;
+    case CLRNN_PARAM_PROJ: return d->proj_size > 0 && (torch || tf1) ? Hr * H : 0;
+    case CLRNN_PARAM_KERNEL: return tf1 && !lbr ? (I + Hr) * (gru ? 2 : G) * H : 0;
+    case CLRNN_PARAM_CANDIDATE_KERNEL: return tf1 && gru ? (I + H) * H : 0;
+    case CLRNN_PARAM_CANDIDATE_BIAS: return tf1 && gru ? H : 0;
+    case CLRNN_PARAM_DENSE_W: return d->dense_size > 0 ? (size_t)d->dense_size * Hm : 0;
+    case CLRNN_PARAM_DENSE_B: return d->dense_size > 0 ? (size_t)d->dense_size : 0;
+    default: return 0;
+    }
+}
+
+/* Every role of every framework, layer and direction of five rnns (every cell, GRU both ways, LSTM
+ * with peepholes and projection, bidirectional, 2 layers, dense): counts of 4x (bytes for elements),
+ * +1, SIZE_MAX, -1 and 0 are SHAPE_MISMATCH naming both counts; a NaN in the last element is
+ * found (the scan covers exactly the expected count); the right count is accepted; a role the rnn
+ * does not have is INVALID_ARGUMENT even with count SIZE_MAX. The data always sits right before a
+ * PROT_NONE page, so reading one element too many crashes the test. */
+static void set_param_count_before_read(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc ds[5];
+    ds[0] = desc_of(CLRNN_CELL_RNN, 3, 5);
+    ds[0].num_layers = 2, ds[0].direction = CLRNN_DIR_BIDIRECTIONAL, ds[0].dense_size = 4;
+    ds[1] = desc_of(CLRNN_CELL_GRU, 3, 4);
+    ds[1].num_layers = 2;
+    ds[2] = desc_of(CLRNN_CELL_GRU, 2, 3);
+    ds[2].linear_before_reset = 1, ds[2].direction = CLRNN_DIR_BIDIRECTIONAL, ds[2].merge = CLRNN_MERGE_SUM;
+    ds[2].dense_size = 2;
+    ds[3] = desc_of(CLRNN_CELL_LSTM, 3, 5);
+    ds[3].num_layers = 2, ds[3].direction = CLRNN_DIR_BIDIRECTIONAL, ds[3].peephole = 1, ds[3].proj_size = 2;
+    ds[4] = desc_of(CLRNN_CELL_LSTM, 2, 3);
+    const int saved = n_cases;
+    int valid = 0, absent = 0;
+    uint64_t seed = 77;
+    for (int k = 0; k < 5; ++k) {
+        clrnn_rnn *r;
+        TU_OK(clrnn_rnn_create(ctx, &ds[k], &r));
+        const int D = clrnn_rnn_num_directions(r);
+        for (int fw = 0; fw <= CLRNN_FRAMEWORK_TF1; ++fw)
+            for (int role = 0; role < CLRNN_PARAM_COUNT_; ++role) {
+                const int dense = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
+                for (int l = 0; l < (dense ? 1 : ds[k].num_layers); ++l)
+                    for (int dir = 0; dir < (dense ? 1 : D); ++dir) {
+                        const size_t n = table_count(&ds[k], D, (clrnn_framework)fw, (clrnn_param)role, l);
+                        guarded g;
+                        float *data = guarded_alloc(&g, n, &seed);
+                        char what[160], needle[96];
+                        snprintf(what, sizeof what, "rnn %d framework %d role %d layer %d dir %d", k, fw, role, l, dir);
+                        if (n == 0) {
+                            expect_status(__LINE__, what,
+                                          clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data,
+                                                              SIZE_MAX),
+                                          CLRNN_ERR_INVALID_ARGUMENT, "role for this rnn");
+                            ++absent;
+                            guarded_free(&g);
+                            continue;
+                        }
+                        const size_t bad[5] = {n * sizeof(float), n + 1, SIZE_MAX, n - 1, 0};
+                        for (int b = 0; b < 5; ++b) {
+                            snprintf(needle, sizeof needle, "got %zu elements, expected %zu", bad[b], n);
+                            expect_status(__LINE__, what,
+                                          clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data,
+                                                              bad[b]),
+                                          CLRNN_ERR_SHAPE_MISMATCH, needle);
+                        }
+                        const float keep = data[n - 1];
+                        data[n - 1] = NAN;
+                        snprintf(needle, sizeof needle, "element %zu is nan", n - 1);
+                        expect_status(__LINE__, what,
+                                      clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data, n),
+                                      CLRNN_ERR_NON_FINITE, needle);
+                        data[n - 1] = keep;
+                        TU_OK(clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data, n));
+                        ++valid;
+                        guarded_free(&g);
+                    }
+            }
+        clrnn_rnn_destroy(r);
+    }
+    printf("set_param: %d roles checked with wrong counts, %d absent roles\n", valid, absent);
+    assert_true(valid >= 100 && absent >= 100); /* the table really was walked */
+    n_cases = saved + 1; /* 135 */
+}
+
 static void count_cases(void **state) {
     (void)state;
     printf("bad-input cases checked: %d\n", n_cases);
-    assert_int_equal(n_cases, 134);
+    assert_int_equal(n_cases, 135);
 }
 
 int main(void) {
@@ -961,6 +1093,7 @@ int main(void) {
         cmocka_unit_test(non_finite_inputs),
         cmocka_unit_test(bad_npy),
         cmocka_unit_test(gemm_misuse),
+        cmocka_unit_test(set_param_count_before_read),
         cmocka_unit_test(count_cases),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
