@@ -220,7 +220,10 @@ typedef enum clrnn_cell {
 /* ONNX activation functions. alpha/beta as in the ONNX spec:
  *   AFFINE: alpha*x+beta   LEAKY_RELU: x<0 ? alpha*x : x   THRESHOLDED_RELU: x>alpha ? x : 0
  *   SCALED_TANH: alpha*tanh(beta*x)   HARD_SIGMOID: max(0,min(1,alpha*x+beta))
- *   ELU: x<0 ? alpha*(exp(x)-1) : x   SOFTPLUS: log(1+exp(x))   SOFTSIGN: x/(1+|x|) */
+ *   ELU: x<0 ? alpha*(exp(x)-1) : x   SOFTPLUS: log(1+exp(x))   SOFTSIGN: x/(1+|x|)
+ * computed in forms that do not overflow (softplus of a finite x is finite) and give the exact limit
+ * at +-Inf; a NaN input gives NaN through every activation and every clip (clip, cell_clip,
+ * proj_clip), as in the double reference. */
 typedef enum clrnn_activation_kind {
     CLRNN_ACT_DEFAULT = 0, /* the cell's default for that slot */
     CLRNN_ACT_SIGMOID,

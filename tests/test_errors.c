@@ -66,6 +66,8 @@
  *  H. Hardening (issue 10)
  *  135 set_param checks count before reading: every role of every framework, layer and direction
  *      of 5 rnns, counts 4x / +1 / SIZE_MAX / -1 / 0, data against a PROT_NONE page
+ *  136 (extends E) every activation in every slot of every cell, with and without clip, at 0,
+ *      +-1e-40, +-1e-30, +-20, 88, +-89, +-100, 1000, +-1e30, +-3e38, +-Inf, NaN vs the reference
  * Not a case, by design: a mask or seq_lens array of the wrong shape. Both are bare pointers
  * ([N, T] uint8, [N] int32) in the C API, so their extent cannot be checked; callers that hold
  * shapes (the .npy/ONNX tools) check them before the call. */
@@ -1076,10 +1078,117 @@ static void set_param_count_before_read(void **state) {
     n_cases = saved + 1; /* 135 */
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Every activation at the extremes, against the double reference (issue 10, D9; extends E)
+ * ---------------------------------------------------------------------------------------- */
+static const float extreme_inputs[] = {0.0f,  1e-40f, -1e-40f, 1e-30f, -1e-30f, 20.0f,    -20.0f,    88.0f,
+                                       89.0f, -89.0f, 100.0f,  -100.0f, 1000.0f, 1e30f,   -1e30f,    3e38f,
+                                       -3e38f, INFINITY, -INFINITY, NAN};
+#define N_EXTREME ((int)(sizeof extreme_inputs / sizeof extreme_inputs[0]))
+
+/* got vs the reference: NaN where it is NaN, the same infinity, else finite and close. */
+static void expect_like_reference(const float *got, const float *ref, int n, const char *what) {
+    for (int i = 0; i < n; ++i) {
+        const double g = got[i], r = ref[i];
+        int ok;
+        if (isnan(r)) ok = isnan(g);
+        else if (isinf(r)) ok = g == r;
+        else ok = isfinite(g) && fabs(g - r) <= 1e-5 * fmax(1.0, fabs(r));
+        if (!ok)
+            fail_msg("%s, input %g: device %.9g, reference %.9g", what, (double)extreme_inputs[i], g, r);
+    }
+}
+
+/* Each activation of the ONNX list in each slot of each cell (GRU both ways), with and without
+ * `clip`, on inputs from denormals to +-3e38, +-Inf and NaN, one input per batch row. The other
+ * gates are pinned by biases of +-100 (sigmoid 0 or 1, tanh 1, exactly in float and double) so that
+ * the output (or the LSTM's cell state) is the activation itself. T = 1, H = 1, R = 0 and finite
+ * initial states: an Inf state times R = 0 would give 0 * Inf = NaN on the device and in the
+ * reference alike, and a float overflow of a finite double intermediate (3e38 * 3e38) would make the
+ * float device and the double reference disagree for reasons that are IEEE, not clrnn. */
+static void activation_extremes(void **state) {
+    (void)state;
+    static const clrnn_activation acts[] = {
+        {CLRNN_ACT_SIGMOID, 0, 0},       {CLRNN_ACT_TANH, 0, 0},         {CLRNN_ACT_RELU, 0, 0},
+        {CLRNN_ACT_AFFINE, 0.5f, 0.25f}, {CLRNN_ACT_LEAKY_RELU, 0.1f, 0}, {CLRNN_ACT_THRESHOLDED_RELU, 1.0f, 0},
+        {CLRNN_ACT_SCALED_TANH, 0.9f, 0.7f}, {CLRNN_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {CLRNN_ACT_ELU, 0.8f, 0},
+        {CLRNN_ACT_SOFTSIGN, 0, 0},      {CLRNN_ACT_SOFTPLUS, 0, 0}};
+    const int n_acts = (int)(sizeof acts / sizeof acts[0]);
+    assert_int_equal(n_acts, CLRNN_ACT_COUNT_ - 1); /* every kind */
+    /* (cell, linear_before_reset, slot) */
+    static const int configs[][3] = {{CLRNN_CELL_RNN, 0, 0}, {CLRNN_CELL_GRU, 0, 0}, {CLRNN_CELL_GRU, 0, 1},
+                                     {CLRNN_CELL_GRU, 1, 0}, {CLRNN_CELL_GRU, 1, 1}, {CLRNN_CELL_LSTM, 0, 0},
+                                     {CLRNN_CELL_LSTM, 0, 1}, {CLRNN_CELL_LSTM, 0, 2}};
+    const int N = N_EXTREME;
+    float y[N_EXTREME], hn[N_EXTREME], cn[N_EXTREME], yr[N_EXTREME], hr[N_EXTREME], cr[N_EXTREME];
+    float h0[N_EXTREME], c0[N_EXTREME];
+    int runs = 0;
+    for (int ci = 0; ci < (int)(sizeof configs / sizeof configs[0]); ++ci)
+        for (int ai = 0; ai < n_acts; ++ai)
+            for (int with_clip = 0; with_clip < 2; ++with_clip) {
+                const clrnn_cell cell = (clrnn_cell)configs[ci][0];
+                const int slot = configs[ci][2], G = gates(cell);
+                clrnn_rnn_desc d = desc_of(cell, 1, 1);
+                d.linear_before_reset = configs[ci][1];
+                d.activations[0][slot] = acts[ai];
+                d.clip = with_clip ? 50.0f : 0.0f;
+                clrnn_rnn *r;
+                TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+                /* ONNX gate order: GRU z, r, h; LSTM i, o, f, c */
+                float W[4] = {0}, R[4] = {0}, B[8] = {0};
+                const float *x = extreme_inputs;
+                for (int n = 0; n < N; ++n) h0[n] = 0.0f, c0[n] = 0.0f;
+                if (cell == CLRNN_CELL_RNN) {
+                    W[0] = 1; /* h = f(x) */
+                } else if (cell == CLRNN_CELL_GRU && slot == 0) {
+                    W[0] = W[1] = 1; /* z = r = f(x), n = g(0): h = z * h0 with h0 = 1 */
+                    for (int n = 0; n < N; ++n) h0[n] = 1.0f;
+                } else if (cell == CLRNN_CELL_GRU) {
+                    W[2] = 1, B[0] = -100, B[1] = 100; /* z = 0, r = 1: h = g(x) */
+                } else if (slot == 0) {
+                    W[0] = W[1] = W[2] = 1, B[3] = 100; /* i = o = f = f(x), g = 1: c = f(x) */
+                } else if (slot == 1) {
+                    W[3] = 1, B[0] = B[1] = 100, B[2] = -100; /* i = o = 1, f = 0: c = g(x) */
+                } else {
+                    B[0] = -100, B[1] = B[2] = 100; /* i = 0, o = f = 1, g = 0: c = c0, h = h(c0) */
+                    for (int n = 0; n < N; ++n) c0[n] = extreme_inputs[n];
+                    x = h0; /* zeros */
+                }
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W, W, (size_t)G));
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_R, R, (size_t)G));
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_B, B, (size_t)2 * G));
+                clrnn_forward_args a;
+                memset(&a, 0, sizeof a);
+                a.seq_length = 1, a.batch = N, a.x.host = (void *)x, a.h0.host = h0;
+                a.y.host = y, a.hn.host = hn;
+                if (cell == CLRNN_CELL_LSTM) a.c0.host = c0, a.cn.host = cn;
+                TU_OK(clrnn_rnn_forward(r, &a));
+                a.y.host = yr, a.hn.host = hr;
+                if (cell == CLRNN_CELL_LSTM) a.cn.host = cr;
+                TU_OK(clrnn_reference_forward(r, &a));
+                char what[128];
+                snprintf(what, sizeof what, "cell %d lbr %d, activation %d in slot %d, clip %g: y", (int)cell,
+                         d.linear_before_reset, (int)acts[ai].kind, slot, (double)d.clip);
+                expect_like_reference(y, yr, N, what);
+                what[strlen(what) - 1] = 0;
+                strcat(what, "hn");
+                expect_like_reference(hn, hr, N, what);
+                if (cell == CLRNN_CELL_LSTM) {
+                    what[strlen(what) - 2] = 0;
+                    strcat(what, "cn");
+                    expect_like_reference(cn, cr, N, what);
+                }
+                clrnn_rnn_destroy(r);
+                ++runs;
+            }
+    assert_int_equal(runs, 8 * 11 * 2);
+    ++n_cases; /* 136 */
+}
+
 static void count_cases(void **state) {
     (void)state;
     printf("bad-input cases checked: %d\n", n_cases);
-    assert_int_equal(n_cases, 135);
+    assert_int_equal(n_cases, 136);
 }
 
 int main(void) {
@@ -1094,6 +1203,7 @@ int main(void) {
         cmocka_unit_test(bad_npy),
         cmocka_unit_test(gemm_misuse),
         cmocka_unit_test(set_param_count_before_read),
+        cmocka_unit_test(activation_extremes),
         cmocka_unit_test(count_cases),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
