@@ -449,7 +449,9 @@ typedef struct clrnn_forward_args {
 } clrnn_forward_args;
 
 /* Runs the network. Uploads weights the first time (and after any clrnn_rnn_set_param), sizes the
- * workspace for (T, N) (kept and reused while T, N fit), enqueues everything and waits for it.
+ * workspace (kept and reused while calls fit: its step buffers grow to the largest T*N seen and its
+ * state buffers to the largest N, or to this call's own need when those do not fit the device
+ * together), enqueues everything and waits for it.
  * Arguments are checked before any device work: CLRNN_ERR_NULL_ARGUMENT (rnn, args or x missing),
  * CLRNN_ERR_INVALID_ARGUMENT (T or N < 1, a tensor with both host and mem, a mem offset not a
  * multiple of 4, c0/cn for a non-LSTM), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
@@ -461,7 +463,8 @@ typedef struct clrnn_forward_args {
  * failure) can leave outputs partly written; they must then not be used. */
 clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 
-/* Bytes of device workspace the rnn currently holds (0 before the first run). */
+/* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
+ * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY) leaves it as it was. */
 size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done

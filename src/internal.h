@@ -127,7 +127,7 @@ typedef struct clrnn_layer_weights {
 #define CLRNN_MAX_LAYERS 64
 
 typedef struct clrnn_workspace {
-    int T, N;         /* capacity */
+    size_t TN, N;     /* capacity: step rows (T*N) and batch rows; each call indexes by its own T, N */
     cl_mem x;         /* [T*N*I] staging for host input */
     cl_mem x_proj;    /* [T*N, D*G*H] */
     cl_mem y_a, y_b;  /* [T*N, D*Hr] layer outputs, ping-pong across layers */

@@ -1,5 +1,5 @@
 /* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
- * the workspace sized for the largest (T, N) seen, kept while calls fit. */
+ * the workspace sized for the largest T*N and N seen (see clrnn_rnn_ensure_workspace). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -52,7 +52,7 @@ static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     release(&ws->row_needed);
     release(&ws->y_out);
     release(&ws->dense_in);
-    ws->T = ws->N = 0;
+    ws->TN = ws->N = 0;
     ws->bytes = 0;
 }
 
@@ -241,58 +241,137 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
     return st;
 }
 
-/* Sizes the workspace for (T, N); keeps it while a call fits. */
-clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
-    clrnn_workspace *ws = &r->ws;
-    if (ws->x_proj && T <= ws->T && N <= ws->N) return CLRNN_OK;
-    if (T < ws->T) T = ws->T;
-    if (N < ws->N) N = ws->N;
+/* One workspace buffer: where it goes, its float count, its name in messages. */
+typedef struct ws_buf {
+    cl_mem *mem;
+    size_t elems;
+    const char *what;
+} ws_buf;
+
+#define WS_MAX_BUFS (12 + 4 * CLRNN_MAX_LAYERS)
+
+/* The workspace for TN = T*N step rows and N batch rows. Every buffer is indexed by the call's own
+ * T and N (rows (t, n) or (n, t), states [D, N, Hs]), so capacity is all that matters: a buffer of
+ * TN rows serves any call with T*N <= TN, a state buffer of N rows any call with N <= N. Returns
+ * the number of buffers, 0 when a size overflows. */
+static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     const clrnn_rnn_desc *d = &r->desc;
-    clrnn_context *ctx = r->ctx;
+    clrnn_workspace *ws = &r->ws;
     const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
-    size_t TN, tmp;
-    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->Gs * 16 * (size_t)r->Hb, &tmp) ||
-        !clrnn_mul_size(TN, (size_t)d->input_size, &tmp) || !clrnn_mul_size(TN, (size_t)(r->O > r->Hm ? r->O : r->Hm) + D * Hr, &tmp))
-        return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
-    clrnn_rnn_release_device_ws(r);
-    size_t *total = &ws->bytes;
-    clrnn_status st;
-#define ALLOC(mem, elems, what) \
-    if ((st = alloc_buf(ctx, &(mem), (elems), sizeof(float), total, what)) != CLRNN_OK) goto fail
-    ALLOC(ws->x, TN * d->input_size, "input staging");
-    ALLOC(ws->x_proj, TN * D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H), "input projections");
-    ALLOC(ws->y_a, TN * D * Hr, "layer outputs");
-    if (d->num_layers > 1) ALLOC(ws->y_b, TN * D * Hr, "layer outputs");
+    const size_t xp_cols = D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H);
+    const size_t raw = (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc) > H ? (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc) : H;
+    const size_t out_cols = (size_t)r->O > D * Hr ? (size_t)r->O : D * Hr;
+    int n = 0, ok = 1;
+    size_t e;
+#define BUF(m, rows, cols, name)                                                     \
+    do {                                                                             \
+        ok = ok && clrnn_mul_size((rows), (cols), &e);                               \
+        b[n++] = (ws_buf){&(m), ok ? e : 0, (name)};                                 \
+    } while (0)
+    BUF(ws->x, TN, (size_t)d->input_size, "input staging");
+    BUF(ws->x_proj, TN, xp_cols, "input projections");
+    BUF(ws->y_a, TN, D * Hr, "layer outputs");
+    if (d->num_layers > 1) BUF(ws->y_b, TN, D * Hr, "layer outputs");
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
-            ALLOC(ws->h[l][i], D * N * (size_t)r->Hs, "hidden state");
-            if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * (size_t)r->Hc, "cell state");
+            BUF(ws->h[l][i], D * N, (size_t)r->Hs, "hidden state");
+            if (d->cell == CLRNN_CELL_LSTM) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
         }
-    const int raw = r->Hs > r->Hc ? r->Hs : r->Hc;
-    ALLOC(ws->h_raw, D * N * (size_t)(raw > (int)H ? raw : (int)H), "step scratch");
-    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * (size_t)r->Hs, "update gate");
-    ALLOC(ws->tmap, D * TN + D * N, "step table");
-    ALLOC(ws->perm, (size_t)N, "row order");
-    ALLOC(ws->row_needed, TN, "row table");
-    ALLOC(ws->y_out, TN * (size_t)(r->O > (int)(D * Hr) ? r->O : (int)(D * Hr)), "output staging");
-    if (d->dense_size > 0) ALLOC(ws->dense_in, TN * r->Hm, "dense input");
-#undef ALLOC
+    BUF(ws->h_raw, D * N, raw, "step scratch");
+    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
+    ok = ok && TN <= SIZE_MAX / (D + 1) && N <= SIZE_MAX / (D + 1);
+    BUF(ws->tmap, ok ? D * TN + D * N : 0, 1, "step table");
+    BUF(ws->perm, N, 1, "row order");
+    BUF(ws->row_needed, TN, 1, "row table");
+    BUF(ws->y_out, TN, out_cols, "output staging");
+    if (d->dense_size > 0) BUF(ws->dense_in, TN, (size_t)r->Hm, "dense input");
+#undef BUF
+    for (int i = 0; i < n && ok; ++i) ok = b[i].elems <= SIZE_MAX / sizeof(float);
+    return ok ? n : 0;
+}
+
+/* Bytes of device memory the rnn's weights hold. */
+static size_t weight_bytes(const clrnn_rnn *r) {
+    const clrnn_device_weights *dw = &r->dw;
+    const cl_mem *all[5 * CLRNN_MAX_LAYERS + 3];
+    size_t n = 0, total = 0;
+    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l)
+        all[n++] = &dw->WT[l], all[n++] = &dw->RT[l], all[n++] = &dw->bias[l], all[n++] = &dw->peep[l],
+        all[n++] = &dw->projT[l];
+    all[n++] = &dw->acts, all[n++] = &dw->denseT, all[n++] = &dw->dense_b;
+    for (size_t i = 0; i < n; ++i) {
+        size_t sz = 0;
+        if (*all[i] && clGetMemObjectInfo(*all[i], CL_MEM_SIZE, sizeof sz, &sz, NULL) == CL_SUCCESS) total += sz;
+    }
+    return total;
+}
+
+/* Whether the layout fits the device: every buffer within CL_DEVICE_MAX_MEM_ALLOC_SIZE and all of
+ * them, with the weights, within CL_DEVICE_GLOBAL_MEM_SIZE. Checked before allocating because
+ * drivers do not all fail cleanly (PoCL aborts inside a later enqueue when memory runs out). */
+static clrnn_status ws_fits(const clrnn_rnn *r, const ws_buf *b, int n, int T, int N, size_t *total) {
+    const clrnn_device_info *info = &r->ctx->info;
+    *total = 0;
+    for (int i = 0; i < n; ++i) {
+        const size_t bytes = (b[i].elems ? b[i].elems : 1) * sizeof(float);
+        if (info->max_alloc_bytes > 0 && bytes > info->max_alloc_bytes)
+            return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                              "%s for T=%d N=%d needs %zu bytes, the device allows %llu per buffer", b[i].what, T, N,
+                              bytes, (unsigned long long)info->max_alloc_bytes);
+        if (*total > SIZE_MAX - bytes) return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
+        *total += bytes;
+    }
+    const size_t weights = weight_bytes(r);
+    if (info->global_mem_bytes > 0 &&
+        (weights > info->global_mem_bytes || *total > info->global_mem_bytes - weights))
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                          "the workspace for T=%d N=%d needs %zu bytes and the weights hold %zu; the device has %llu "
+                          "bytes of global memory",
+                          T, N, *total, weights, (unsigned long long)info->global_mem_bytes);
+    return CLRNN_OK;
+}
+
+/* Sizes the workspace for a call of (T, N) and keeps it while later calls fit: T*N-proportional
+ * buffers by the largest T*N seen, states by the largest N (a long sequence and a wide batch do not
+ * make T_max x N_max), or, if that does not fit the device, by this call's own need. A call that
+ * cannot fit is refused before anything is released, so the current workspace stays usable. */
+clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
+    clrnn_workspace *ws = &r->ws;
+    const size_t TN = (size_t)T * (size_t)N; /* check_args bounded it by 2^31 */
+    if (ws->x_proj && TN <= ws->TN && (size_t)N <= ws->N) return CLRNN_OK;
+    clrnn_context *ctx = r->ctx;
+    ws_buf b[WS_MAX_BUFS];
+    size_t total = 0, want_TN = TN > ws->TN ? TN : ws->TN, want_N = (size_t)N > ws->N ? (size_t)N : ws->N;
+    int n = ws_layout(r, want_TN, want_N, b);
+    clrnn_status st = n ? ws_fits(r, b, n, T, N, &total) : CLRNN_ERR_OVERFLOW;
+    if (st != CLRNN_OK && (want_TN != TN || want_N != (size_t)N)) {
+        want_TN = TN, want_N = (size_t)N; /* what earlier calls needed does not fit with this one: just this one */
+        n = ws_layout(r, want_TN, want_N, b);
+        st = n ? ws_fits(r, b, n, T, N, &total) : CLRNN_ERR_OVERFLOW;
+    }
+    if (n == 0) return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
+    if (st != CLRNN_OK) return st;
+    clrnn_rnn_release_device_ws(r);
+    for (int i = 0; i < n; ++i)
+        if ((st = alloc_buf(ctx, b[i].mem, b[i].elems, sizeof(float), &ws->bytes, b[i].what)) != CLRNN_OK) goto fail;
     /* Zero the states once: padded lanes of the tiled plan are then defined (never used as input). */
     const float zero = 0.0f;
+    const clrnn_rnn_desc *d = &r->desc;
+    const size_t D = (size_t)r->D;
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
             cl_int err = clEnqueueFillBuffer(ctx->queue, ws->h[l][i], &zero, sizeof zero, 0,
-                                             D * N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
+                                             D * want_N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
             if (err == CL_SUCCESS && ws->c[l][i])
                 err = clEnqueueFillBuffer(ctx->queue, ws->c[l][i], &zero, sizeof zero, 0,
-                                          D * N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
+                                          D * want_N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
             if (err != CL_SUCCESS) {
                 st = clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing the states");
                 goto fail;
             }
         }
-    ws->T = T;
-    ws->N = N;
+    ws->TN = want_TN;
+    ws->N = want_N;
     return CLRNN_OK;
 fail:
     clrnn_rnn_release_device_ws(r);

@@ -68,9 +68,15 @@
  *      of 5 rnns, counts 4x / +1 / SIZE_MAX / -1 / 0, data against a PROT_NONE page
  *  136 (extends E) every activation in every slot of every cell, with and without clip, at 0,
  *      +-1e-40, +-1e-30, +-20, 88, +-89, +-100, 1000, +-1e30, +-3e38, +-Inf, NaN vs the reference
+ *  137 workspace: T=65536 N=1, T=1 N=65536, T=65536 N=1 all run, right, within the largest own need
+ *  138 workspace above CL_DEVICE_GLOBAL_MEM_SIZE, every buffer within the per-buffer limit
+ *      (DEVICE_OUT_OF_MEMORY before allocating, workspace kept, next call bitwise the same)
+ *  139 workspace sized by a call's own need when earlier needs do not fit with it; a call that
+ *      fits nowhere is refused and the rnn goes on (context with lowered reported memory)
  * Not a case, by design: a mask or seq_lens array of the wrong shape. Both are bare pointers
  * ([N, T] uint8, [N] int32) in the C API, so their extent cannot be checked; callers that hold
  * shapes (the .npy/ONNX tools) check them before the call. */
+#include "internal.h" /* workspace_limits: a context whose reported memory is lowered */
 #include "reference.h"
 #include "test_util.h"
 
@@ -1185,10 +1191,160 @@ static void activation_extremes(void **state) {
     ++n_cases; /* 136 */
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The workspace is sized for what calls need, not max(T) x max(N) (issue 10, D10; D6)
+ * ---------------------------------------------------------------------------------------- */
+/* Forward of (T, N) on r with random x, y (and hn/cn) compared with the reference. */
+static void forward_vs_reference(clrnn_rnn *r, int T, int N, uint64_t seed, const char *what) {
+    clrnn_rnn_desc d;
+    TU_OK(clrnn_rnn_get_desc(r, &d));
+    const int D = clrnn_rnn_num_directions(r), Hr = clrnn_rnn_state_size(r), O = clrnn_rnn_output_size(r);
+    const size_t nx = (size_t)T * N * d.input_size, ny = (size_t)T * N * O, nh = (size_t)d.num_layers * D * N * Hr;
+    float *x = tu_alloc_random(nx, &seed, -1, 1);
+    float *y = tu_alloc_poison(ny), *yr = tu_alloc_poison(ny), *hn = tu_alloc_poison(nh), *hr = tu_alloc_poison(nh);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y, a.hn.host = hn;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    a.y.host = yr, a.hn.host = hr;
+    TU_OK(clrnn_reference_forward(r, &a));
+    size_t where = 0;
+    double err = tu_max_abs_diff(y, yr, ny, &where);
+    if (!(err <= 1e-5)) fail_msg("%s: y[%zu] = %g, reference %g", what, where, (double)y[where], (double)yr[where]);
+    err = tu_max_abs_diff(hn, hr, nh, &where);
+    if (!(err <= 1e-5)) fail_msg("%s: hn[%zu] = %g, reference %g", what, where, (double)hn[where], (double)hr[where]);
+    free(x), free(y), free(yr), free(hn), free(hr);
+}
+
+/* Workspace bytes a fresh rnn of desc d takes for one call of (T, N): that call's own need. */
+static size_t own_need(clrnn_context *ctx, clrnn_rnn_desc d, int T, int N) {
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    set_weights(r, 3);
+    float *x = calloc((size_t)T * N * d.input_size, sizeof(float));
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    const size_t bytes = clrnn_rnn_workspace_bytes(r);
+    free(x);
+    clrnn_rnn_destroy(r);
+    return bytes;
+}
+
+/* The review's sequence: a long sequence, then a wide batch, then the long sequence again. Each
+ * call is right and the workspace never holds more than the largest of the calls' own needs (it
+ * used to ask for 65536 x 65536 rows and fail). */
+static void workspace_long_then_wide(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 2, 3);
+    const int shapes[3][2] = {{65536, 1}, {1, 65536}, {65536, 1}};
+    const size_t need_long = own_need(ctx, d, 65536, 1), need_wide = own_need(ctx, d, 1, 65536);
+    const size_t bound = need_long > need_wide ? need_long : need_wide;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    set_weights(r, 3);
+    for (int i = 0; i < 3; ++i) {
+        char what[64];
+        snprintf(what, sizeof what, "call %d: T = %d, N = %d", i, shapes[i][0], shapes[i][1]);
+        forward_vs_reference(r, shapes[i][0], shapes[i][1], 100 + (uint64_t)i, what);
+        const size_t ws = clrnn_rnn_workspace_bytes(r);
+        if (ws > bound) fail_msg("%s: workspace %zu bytes, the largest call needs %zu", what, ws, bound);
+    }
+    clrnn_rnn_destroy(r);
+    ++n_cases; /* 137 */
+}
+
+/* Workspace within the device's memory, checked before allocating: a call whose buffers each fit
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE but not together in CL_DEVICE_GLOBAL_MEM_SIZE is refused with
+ * DEVICE_OUT_OF_MEMORY (PoCL would abort inside a later enqueue), the rnn keeps its workspace and
+ * its next call gives the same bits. Then, on a context whose reported memory is lowered (the
+ * check reads ctx->info), the sizing falls back to a call's own need when what earlier calls
+ * needed does not fit together with it. */
+static void workspace_limits(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(ctx, &info));
+    /* 5 buffers of 128 floats per step row (input projections, 2 layer outputs, output staging,
+     * dense input), each sized to the per-buffer limit */
+    clrnn_rnn_desc d = desc_of(CLRNN_CELL_RNN, 1, 64);
+    d.direction = CLRNN_DIR_BIDIRECTIONAL, d.num_layers = 2, d.dense_size = 128;
+    fixture f;
+    fixture_make(&f, d, 3, 2, 1);
+    float *dw = tu_alloc_random((size_t)128 * 128, &(uint64_t){9}, -0.1f, 0.1f);
+    TU_OK(clrnn_rnn_set_param(f.r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, dw, (size_t)128 * 128));
+    free(dw);
+    clrnn_forward_args a = fixture_args(&f);
+    float *y_ok = tu_alloc_poison(f.ny);
+    a.y.host = y_ok;
+    TU_OK(clrnn_rnn_forward(f.r, &a));
+    const size_t ws_before = clrnn_rnn_workspace_bytes(f.r);
+    const int T = 16;
+    const uint64_t rows = info.max_alloc_bytes / (128 * sizeof(float)) / T * T;
+    if (rows * 5 * 128 * sizeof(float) > info.global_mem_bytes && rows * 2 < (1ull << 31)) {
+        float *x = calloc((size_t)rows, sizeof(float));
+        assert_non_null(x);
+        a = fixture_args(&f);
+        a.seq_length = T, a.batch = (int)(rows / T), a.x.host = x;
+        a.y.host = NULL, a.hn.host = NULL; /* outputs of that size are not needed */
+        EXPECT(clrnn_rnn_forward(f.r, &a), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "bytes of global memory"); /* 138 */
+        free(x);
+    } else {
+        printf("workspace_limits: global memory %llu >= 5 x max alloc %llu, no such call on this device\n",
+               (unsigned long long)info.global_mem_bytes, (unsigned long long)info.max_alloc_bytes);
+        ++n_cases; /* 138: counted */
+    }
+    assert_int_equal(clrnn_rnn_workspace_bytes(f.r), ws_before);
+    a = fixture_args(&f);
+    TU_OK(clrnn_rnn_forward(f.r, &a));
+    assert_memory_equal(f.y, y_ok, f.ny * sizeof(float));
+    assert_int_equal(clrnn_rnn_workspace_bytes(f.r), ws_before);
+    free(y_ok);
+    fixture_free(&f);
+
+    /* A 4-layer LSTM: its states (per batch row) outweigh its step buffers (per step row). A long
+     * call (T*N = 8192, N = 1), a wide one (2048, 2048): together (8192, 2048) they need more than
+     * either. */
+    clrnn_context *small = NULL;
+    TU_OK(clrnn_context_create(NULL, &small));
+    clrnn_rnn_desc dl = desc_of(CLRNN_CELL_LSTM, 2, 16);
+    dl.num_layers = 4;
+    const size_t need_long = own_need(small, dl, 8192, 1), need_wide = own_need(small, dl, 1, 2048);
+    const size_t need_both = own_need(small, dl, 4, 2048), slack = 1u << 20; /* slack: room for the weights */
+    const size_t need_max = need_long > need_wide ? need_long : need_wide;
+    assert_true(need_both > need_max + slack);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(small, &dl, &r));
+    set_weights(r, 3);
+    forward_vs_reference(r, 8192, 1, 7, "long call");
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_long);
+    const uint64_t real_global = small->info.global_mem_bytes;
+    small->info.global_mem_bytes = need_max + slack; /* either call fits, not both */
+    forward_vs_reference(r, 1, 2048, 8, "wide call");
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_wide);
+    forward_vs_reference(r, 8192, 1, 9, "long call again");
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_long);
+    /* a call that fits nowhere: refused, the rnn keeps its workspace, the next call that fits runs */
+    small->info.global_mem_bytes = 4096;
+    float x1[2 * 8] = {0};
+    clrnn_forward_args a1;
+    memset(&a1, 0, sizeof a1);
+    a1.seq_length = 1, a1.batch = 8, a1.x.host = x1;
+    EXPECT(clrnn_rnn_forward(r, &a1), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "bytes of global memory"); /* 139 */
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_long);
+    forward_vs_reference(r, 4096, 1, 10, "a call within the workspace");
+    small->info.global_mem_bytes = real_global;
+    forward_vs_reference(r, 1, 8, 11, "the refused shape, with the real limit");
+    clrnn_rnn_destroy(r);
+    clrnn_context_destroy(small);
+}
+
 static void count_cases(void **state) {
     (void)state;
     printf("bad-input cases checked: %d\n", n_cases);
-    assert_int_equal(n_cases, 136);
+    assert_int_equal(n_cases, 139);
 }
 
 int main(void) {
@@ -1204,6 +1360,8 @@ int main(void) {
         cmocka_unit_test(gemm_misuse),
         cmocka_unit_test(set_param_count_before_read),
         cmocka_unit_test(activation_extremes),
+        cmocka_unit_test(workspace_long_then_wide),
+        cmocka_unit_test(workspace_limits),
         cmocka_unit_test(count_cases),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
