@@ -30,6 +30,10 @@
  *     a destroyed, foreign or wrong-kind pointer is CLRNN_ERR_INVALID_ARGUMENT (best effort: once
  *     its memory is reused by a new object of the same kind, a stale pointer names that object).
  *     destroy() of such a pointer is ignored.
+ *   - OpenCL buffers (cl_mem) cannot be validated like that: OpenCL has no call that tells a live
+ *     cl_mem from a released one or from junk (asking one crashes in the ICD loader or driver). A
+ *     buffer of another OpenCL context is detected (CLRNN_ERR_INVALID_ARGUMENT); a released or junk
+ *     cl_mem is undefined behaviour, like a freed host pointer.
  * Determinism: on one device and driver, the same inputs and weights give bitwise-identical
  * outputs across runs, rnn objects, contexts, threads and processes (tests/test_determinism.c).
  */
@@ -456,9 +460,11 @@ typedef struct clrnn_forward_args {
  * CLRNN_ERR_INVALID_ARGUMENT (T or N < 1, a tensor with both host and mem, a mem offset not a
  * multiple of 4, c0/cn for a non-LSTM), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
  * CLRNN_ERR_INVALID_LENGTH (seq_lens outside [0, T]), CLRNN_ERR_OVERFLOW (T*N*D too large),
- * CLRNN_ERR_MISSING_WEIGHTS; so are a dead or foreign handle or buffer (CLRNN_ERR_INVALID_ARGUMENT)
- * and a workspace larger than the device allows per buffer (CLRNN_ERR_DEVICE_OUT_OF_MEMORY). All of
- * these are reported before anything is written or enqueued, and leave every output untouched. Only
+ * CLRNN_ERR_MISSING_WEIGHTS; so are a dead or foreign rnn handle and a device buffer of another
+ * OpenCL context (CLRNN_ERR_INVALID_ARGUMENT), and a workspace larger than the device allows per
+ * buffer or, with the weights, in all (CLRNN_ERR_DEVICE_OUT_OF_MEMORY). All of these are reported
+ * before anything is written or enqueued, and leave every output untouched. A released or junk
+ * cl_mem cannot be detected (see the conventions above): undefined behaviour. Only
  * a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver allocation
  * failure) can leave outputs partly written; they must then not be used. */
 clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
