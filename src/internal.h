@@ -152,6 +152,7 @@ typedef struct clrnn_device_weights {
     cl_mem acts;                    /* [D][3][3] floats: kind, alpha, beta */
     cl_mem denseT;                  /* [Hm, O] */
     cl_mem dense_b;                 /* [O] */
+    size_t bytes;                   /* held by all of the above */
 } clrnn_device_weights;
 
 /* How the tiled plan runs a layer's recurrence (cl/step_tiled.cl). */

@@ -27,11 +27,30 @@ static clrnn_status alloc_buf(clrnn_context *ctx, cl_mem *m, size_t elems, size_
     return CLRNN_OK;
 }
 
-static clrnn_status upload_buf(clrnn_context *ctx, cl_mem *m, const void *data, size_t bytes, const char *what) {
+/* Replaces *m by a read-only copy of `data`, within the device's limits, checked before the driver
+ * sees the request (not every driver fails cleanly, see ws_fits): the buffer within
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE, all the weights with the workspace within CL_DEVICE_GLOBAL_MEM_SIZE.
+ * r->dw.bytes counts the weights' bytes. */
+static clrnn_status upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, size_t bytes, const char *what) {
+    const clrnn_device_info *info = &r->ctx->info;
+    size_t old = 0;
+    if (*m && clGetMemObjectInfo(*m, CL_MEM_SIZE, sizeof old, &old, NULL) != CL_SUCCESS) old = 0;
+    const size_t others = (r->dw.bytes > old ? r->dw.bytes - old : 0) + r->ws.bytes;
+    if (info->max_alloc_bytes > 0 && bytes > info->max_alloc_bytes)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s: %zu bytes, the device allows %llu per buffer", what,
+                          bytes, (unsigned long long)info->max_alloc_bytes);
+    if (info->global_mem_bytes > 0 && (bytes > info->global_mem_bytes || others > info->global_mem_bytes - bytes))
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                          "%s: %zu bytes, with the %zu bytes the rnn holds already over the device's %llu bytes of "
+                          "global memory",
+                          what, bytes, others, (unsigned long long)info->global_mem_bytes);
     release(m);
+    r->dw.bytes = others - r->ws.bytes;
     cl_int err;
-    *m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clCreateBuffer", what);
+    *m = clCreateBuffer(r->ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateBuffer", what);
+    r->dw.bytes += bytes;
+    return CLRNN_OK;
 }
 
 static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
@@ -68,6 +87,7 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
     release(&dw->acts);
     release(&dw->denseT);
     release(&dw->dense_b);
+    dw->bytes = 0;
     clrnn_rnn_release_device_ws(r);
 }
 
@@ -106,15 +126,14 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
     const int I = r->lw[l * D].in_size;
     const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
     const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
-    clrnn_context *ctx = r->ctx;
     clrnn_status st;
     (void)cap;
     /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
     pack_blocks(r, l, 0, I, tmp);
-    if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
+    if ((st = upload_buf(r, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
         return st;
     pack_blocks(r, l, 1, K, tmp);
-    if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
+    if ((st = upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
         return st;
     /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
     memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
@@ -130,14 +149,14 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
                 tmp[o + per_dir] = w->Rb[k];
             }
     }
-    if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
+    if ((st = upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
         return st;
     /* peep [D][3][Hp] (LSTM: 16 units per block, so Hp = 16 * Hb) */
     memset(tmp, 0, (size_t)D * 3 * Hp * sizeof(float));
     for (int dir = 0; dir < D; ++dir)
         for (int q = 0; q < 3; ++q)
             memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
-    if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
+    if ((st = upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
         d->proj_size == 0)
         return st;
     /* LSTMP projection [D][Hbp][H][4][16]: the Hr outputs packed like the vanilla RNN's, K = H */
@@ -148,7 +167,7 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
         for (int p = 0; p < K; ++p)
             for (int k = 0; k < H; ++k)
                 tmp[packed_index(proj, dir, 0, p, k, H)] = r->lw[l * D + dir].proj[(size_t)p * H + k];
-    return upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
+    return upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
 }
 
 /* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
@@ -156,7 +175,6 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
     const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
-    clrnn_context *ctx = r->ctx;
     clrnn_status st = CLRNN_OK;
     size_t max_in = (size_t)(d->input_size > D * Hr ? d->input_size : D * Hr);
     size_t n_wt = max_in * D * GH, n_rt = (size_t)D * Hr * GH, n_proj = (size_t)D * H * Hr;
@@ -185,14 +203,14 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
             for (int row = 0; row < GH; ++row)
                 for (int i = 0; i < I; ++i) tmp[(size_t)i * D * GH + (size_t)dir * GH + row] = w->W[(size_t)row * I + i];
         }
-        if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
         /* RT [D][Hr][G*H] so that consecutive work-items (j) read consecutive floats */
         for (int dir = 0; dir < D; ++dir) {
             const clrnn_layer_weights *w = &r->lw[l * D + dir];
             for (int row = 0; row < GH; ++row)
                 for (int k = 0; k < Hr; ++k) tmp[((size_t)dir * Hr + k) * GH + row] = w->R[(size_t)row * Hr + k];
         }
-        if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
         /* bias [D][2][G*H]: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
         for (int dir = 0; dir < D; ++dir) {
             const clrnn_layer_weights *w = &r->lw[l * D + dir];
@@ -205,17 +223,17 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
             if (d->cell == CLRNN_CELL_LSTM)
                 for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
         }
-        if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
         for (int dir = 0; dir < D; ++dir)
             memcpy(tmp + (size_t)dir * 3 * H, r->lw[l * D + dir].P, 3 * (size_t)H * sizeof(float));
-        if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
         if (d->proj_size > 0) {
             for (int dir = 0; dir < D; ++dir) {
                 const clrnn_layer_weights *w = &r->lw[l * D + dir];
                 for (int p = 0; p < Hr; ++p)
                     for (int k = 0; k < H; ++k) tmp[((size_t)dir * H + k) * Hr + p] = w->proj[(size_t)p * H + k];
             }
-            if ((st = upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
+            if ((st = upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
         }
     }
     if (st == CLRNN_OK) {
@@ -227,14 +245,14 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
                 acts[(dir * 3 + s) * 3 + 1] = a.alpha;
                 acts[(dir * 3 + s) * 3 + 2] = a.beta;
             }
-        st = upload_buf(ctx, &r->dw.acts, acts, sizeof acts, "activations");
+        st = upload_buf(r, &r->dw.acts, acts, sizeof acts, "activations");
     }
     if (st == CLRNN_OK && d->dense_size > 0) {
         const int O = r->O, Hm = r->Hm;
         for (int o = 0; o < O; ++o)
             for (int k = 0; k < Hm; ++k) tmp[(size_t)k * O + o] = r->dense_W[(size_t)o * Hm + k];
-        st = upload_buf(ctx, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
-        if (st == CLRNN_OK) st = upload_buf(ctx, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
+        st = upload_buf(r, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
+        if (st == CLRNN_OK) st = upload_buf(r, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
     }
     free(tmp);
     if (st == CLRNN_OK) r->dirty = 0;
@@ -290,22 +308,6 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     return ok ? n : 0;
 }
 
-/* Bytes of device memory the rnn's weights hold. */
-static size_t weight_bytes(const clrnn_rnn *r) {
-    const clrnn_device_weights *dw = &r->dw;
-    const cl_mem *all[5 * CLRNN_MAX_LAYERS + 3];
-    size_t n = 0, total = 0;
-    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l)
-        all[n++] = &dw->WT[l], all[n++] = &dw->RT[l], all[n++] = &dw->bias[l], all[n++] = &dw->peep[l],
-        all[n++] = &dw->projT[l];
-    all[n++] = &dw->acts, all[n++] = &dw->denseT, all[n++] = &dw->dense_b;
-    for (size_t i = 0; i < n; ++i) {
-        size_t sz = 0;
-        if (*all[i] && clGetMemObjectInfo(*all[i], CL_MEM_SIZE, sizeof sz, &sz, NULL) == CL_SUCCESS) total += sz;
-    }
-    return total;
-}
-
 /* Whether the layout fits the device: every buffer within CL_DEVICE_MAX_MEM_ALLOC_SIZE and all of
  * them, with the weights, within CL_DEVICE_GLOBAL_MEM_SIZE. Checked before allocating because
  * drivers do not all fail cleanly (PoCL aborts inside a later enqueue when memory runs out). */
@@ -321,7 +323,7 @@ static clrnn_status ws_fits(const clrnn_rnn *r, const ws_buf *b, int n, int T, i
         if (*total > SIZE_MAX - bytes) return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
         *total += bytes;
     }
-    const size_t weights = weight_bytes(r);
+    const size_t weights = r->dw.bytes;
     if (info->global_mem_bytes > 0 &&
         (weights > info->global_mem_bytes || *total > info->global_mem_bytes - weights))
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,

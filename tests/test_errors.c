@@ -73,6 +73,8 @@
  *      (DEVICE_OUT_OF_MEMORY before allocating, workspace kept, next call bitwise the same)
  *  139 workspace sized by a call's own need when earlier needs do not fit with it; a call that
  *      fits nowhere is refused and the rnn goes on (context with lowered reported memory)
+ *  140 weights over the per-buffer limit, then over global memory: refused before the driver sees
+ *      them, y untouched, the rnn runs once they fit (context with lowered reported limits)
  * Not a case, by design: a mask or seq_lens array of the wrong shape. Both are bare pointers
  * ([N, T] uint8, [N] int32) in the C API, so their extent cannot be checked; callers that hold
  * shapes (the .npy/ONNX tools) check them before the call. */
@@ -1341,10 +1343,49 @@ static void workspace_limits(void **state) {
     clrnn_context_destroy(small);
 }
 
+/* Weights are held to the same limits as the workspace, checked before the driver sees them
+ * (context with lowered reported limits): over the per-buffer limit or over global memory is
+ * DEVICE_OUT_OF_MEMORY with y untouched, and the rnn runs once the weights fit. */
+static void weights_within_device_limits(void **state) {
+    (void)state;
+    clrnn_context *small = NULL;
+    TU_OK(clrnn_context_create(NULL, &small));
+    const clrnn_device_info real = small->info;
+    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 8, 64); /* W 8 KiB, R 64 KiB */
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(small, &d, &r));
+    set_weights(r, 5);
+    const int T = 3, N = 2;
+    float *x = tu_alloc_random((size_t)T * N * 8, &(uint64_t){6}, -1, 1);
+    float *y = tu_alloc_poison((size_t)T * N * 64), *yr = tu_alloc_poison((size_t)T * N * 64);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y;
+    const int saved = n_cases;
+    small->info.max_alloc_bytes = 16384;
+    EXPECT(clrnn_rnn_forward(r, &a), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "recurrent weights: 65536 bytes, the device allows");
+    assert_poisoned(y, (size_t)T * N * 64, "y");
+    small->info = real;
+    small->info.global_mem_bytes = 65536;
+    EXPECT(clrnn_rnn_forward(r, &a), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "bytes of global memory");
+    assert_poisoned(y, (size_t)T * N * 64, "y");
+    small->info = real;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    a.y.host = yr;
+    TU_OK(clrnn_reference_forward(r, &a));
+    size_t where = 0;
+    if (!(tu_max_abs_diff(y, yr, (size_t)T * N * 64, &where) <= 1e-5))
+        fail_msg("after the refusals: y[%zu] = %g, reference %g", where, (double)y[where], (double)yr[where]);
+    n_cases = saved + 1; /* 140 */
+    free(x), free(y), free(yr);
+    clrnn_rnn_destroy(r);
+    clrnn_context_destroy(small);
+}
+
 static void count_cases(void **state) {
     (void)state;
     printf("bad-input cases checked: %d\n", n_cases);
-    assert_int_equal(n_cases, 139);
+    assert_int_equal(n_cases, 140);
 }
 
 int main(void) {
@@ -1362,6 +1403,7 @@ int main(void) {
         cmocka_unit_test(activation_extremes),
         cmocka_unit_test(workspace_long_then_wide),
         cmocka_unit_test(workspace_limits),
+        cmocka_unit_test(weights_within_device_limits),
         cmocka_unit_test(count_cases),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
