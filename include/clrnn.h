@@ -461,12 +461,13 @@ typedef struct clrnn_forward_args {
  * multiple of 4, c0/cn for a non-LSTM), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
  * CLRNN_ERR_INVALID_LENGTH (seq_lens outside [0, T]), CLRNN_ERR_OVERFLOW (T*N*D too large),
  * CLRNN_ERR_MISSING_WEIGHTS; so are a dead or foreign rnn handle and a device buffer of another
- * OpenCL context (CLRNN_ERR_INVALID_ARGUMENT), and a workspace larger than the device allows per
- * buffer or, with the weights, in all (CLRNN_ERR_DEVICE_OUT_OF_MEMORY). All of these are reported
- * before anything is written or enqueued, and leave every output untouched. A released or junk
- * cl_mem cannot be detected (see the conventions above): undefined behaviour. Only
- * a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver allocation
- * failure) can leave outputs partly written; they must then not be used. */
+ * OpenCL context (CLRNN_ERR_INVALID_ARGUMENT), and a workspace or weights larger than the device
+ * allows per buffer, or together larger than its global memory (CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+ * checked before allocating: the rnn keeps what it held and runs calls that fit). All of these
+ * are reported before anything is written or enqueued, and leave every output untouched. A
+ * released or junk cl_mem cannot be detected (see the conventions above): undefined behaviour.
+ * Only a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver
+ * allocation failure) can leave outputs partly written; they must then not be used. */
 clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 
 /* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
