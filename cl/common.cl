@@ -25,26 +25,45 @@
 #define MASKED_CARRY 1
 #define MASKED_FILL 2
 
+/* clamp() that keeps NaN: OpenCL's clamp is fmin(fmax(x, lo), hi), which turns NaN into lo. Works
+ * for float and floatN (select and the comparisons are element-wise). */
+#define CLAMP_NAN(x, lo, hi) select(select((x), (lo), (x) < (lo)), (hi), (x) > (hi))
+
+/* The one definition of every activation, for a float (T = float) or a floatN (the tiled kernels'
+ * float16): activate() and step_tiled.cl's activate16() both expand it. Each form is exact in the
+ * limits and keeps NaN, as the double reference (src/reference.c) does:
+ *   - no fmax/fmin (they return the non-NaN operand): relu, hard_sigmoid and the clip use select;
+ *   - softplus as x + log1p(exp(-x)) for x > 0 (log1p(exp(x)) overflows to inf from x = 88.8);
+ *   - softsign of +-inf is +-1 (inf / inf would be NaN); elu uses expm1 (exact near 0). */
+#define ACTIVATION_BODY(T, x, kind, alpha, beta)                                                   \
+    switch (kind) {                                                                                \
+    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-(x)));                                            \
+    case ACT_TANH: return tanh(x);                                                                 \
+    case ACT_RELU: return select((x), (T)0.0f, (x) < 0.0f);                                       \
+    case ACT_AFFINE: return (alpha) * (x) + (beta);                                                \
+    case ACT_LEAKY_RELU: return select((x), (alpha) * (x), (x) < 0.0f);                           \
+    case ACT_THRESHOLDED_RELU: return select((x), (T)0.0f, (x) <= (alpha));                       \
+    case ACT_SCALED_TANH: return (alpha) * tanh((beta) * (x));                                     \
+    case ACT_HARD_SIGMOID: {                                                                       \
+        const T v_ = (alpha) * (x) + (beta);                                                       \
+        return CLAMP_NAN(v_, (T)0.0f, (T)1.0f);                                                    \
+    }                                                                                              \
+    case ACT_ELU: return select((x), (alpha) * expm1(x), (x) < 0.0f);                             \
+    case ACT_SOFTSIGN: return select((x) / (1.0f + fabs(x)), copysign((T)1.0f, (x)), isinf(x));   \
+    case ACT_SOFTPLUS: return select(log1p(exp(x)), (x) + log1p(exp(-(x))), (x) > 0.0f);          \
+    default: return (x);                                                                           \
+    }
+
+/* ONNX `clip` on an activation input (0 = off), keeping NaN. */
+inline float clip1(float x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, -clip, clip) : x; }
+
 /* acts[(dir * 3 + slot) * 3 + {0: kind, 1: alpha, 2: beta}] */
 inline float activate(__global const float *acts, int dir, int slot, float x, float clip) {
-    if (clip > 0.0f) x = clamp(x, -clip, clip);
+    x = clip1(x, clip);
     __global const float *a = acts + (dir * 3 + slot) * 3;
-    int kind = (int)a[0];
-    float alpha = a[1], beta = a[2];
-    switch (kind) {
-    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-x));
-    case ACT_TANH: return tanh(x);
-    case ACT_RELU: return fmax(x, 0.0f);
-    case ACT_AFFINE: return alpha * x + beta;
-    case ACT_LEAKY_RELU: return x < 0.0f ? alpha * x : x;
-    case ACT_THRESHOLDED_RELU: return x > alpha ? x : 0.0f;
-    case ACT_SCALED_TANH: return alpha * tanh(beta * x);
-    case ACT_HARD_SIGMOID: return fmax(0.0f, fmin(1.0f, alpha * x + beta));
-    case ACT_ELU: return x < 0.0f ? alpha * (exp(x) - 1.0f) : x;
-    case ACT_SOFTSIGN: return x / (1.0f + fabs(x));
-    case ACT_SOFTPLUS: return log1p(exp(x)) ;
-    default: return x;
-    }
+    const int kind = (int)a[0];
+    const float alpha = a[1], beta = a[2];
+    ACTIVATION_BODY(float, x, kind, alpha, beta)
 }
 
 /* Row of x_proj holding (t, n): layer 0 may be batch-major ([N, T] rows). */

@@ -55,7 +55,7 @@ __kernel void lstm_step(const int s, const int T, const int N, const int H, cons
     const float f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, d, 0, pf, clip);
     const float g = activate(acts, d, 1, pg, clip);
     float c = f * cp + i * g;
-    if (cell_clip > 0.0f) c = clamp(c, -cell_clip, cell_clip);
+    c = clip1(c, cell_clip);
     if (flags & LSTM_PEEPHOLE) po += P[2 * H] * c;
     const float o = activate(acts, d, 0, po, clip);
     const float h = o * activate(acts, d, 2, c, clip);
@@ -91,7 +91,7 @@ __kernel void lstm_proj_step(const int s, const int T, const int N, const int H,
     RECURRENT_DOT(1, acc, h_raw + (size_t)(d * N + n) * H, projT + (size_t)d * H * Hr, Hr, Hr, p, H, tile, active);
     if (!active) return;
     float m = acc[0];
-    if (proj_clip > 0.0f) m = clamp(m, -proj_clip, proj_clip);
+    m = clip1(m, proj_clip);
     h_next[hidx] = m;
     y[((size_t)t * N + n) * D * Hr + d * Hr + p] = m;
 }

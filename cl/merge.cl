@@ -58,3 +58,12 @@ __kernel void fill_rows(__global float *dst, const ulong dst_off, const int cols
     const int k = get_global_id(0), r = get_global_id(1);
     if (k < cols) dst[dst_off + (size_t)r * cols + k] = v[k];
 }
+
+/* dst[dst_off + r*dst_pitch + c] = src[src_off + r*src_pitch + c] for c < width (offsets and pitches
+ * in floats): strided state rows between the workspace and a caller's buffer, which may be a
+ * sub-buffer (forward.c, move_block). */
+__kernel void copy_rows(__global const float *src, const ulong src_off, const int src_pitch, __global float *dst,
+                        const ulong dst_off, const int dst_pitch, const int width) {
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (c < width) dst[dst_off + (size_t)r * dst_pitch + c] = src[src_off + (size_t)r * src_pitch + c];
+}

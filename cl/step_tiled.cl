@@ -22,27 +22,15 @@
  * longest first, when lengths are given), so the row blocks of finished rows hold only finished rows
  * and skip their dot product; the input projection likewise skips blocks of padded (t, n) rows. */
 
-inline float16 clip16(float16 x, float clip) { return clip > 0.0f ? clamp(x, -clip, clip) : x; }
+inline float16 clip16(float16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, (float16)-clip, (float16)clip) : x; }
 
+/* activate() of common.cl on 16 lanes: the same ACTIVATION_BODY. */
 inline float16 activate16(__global const float *acts, int dir, int slot, float16 x, float clip) {
     x = clip16(x, clip);
     __global const float *a = acts + (dir * 3 + slot) * 3;
     const int kind = (int)a[0];
     const float alpha = a[1], beta = a[2];
-    switch (kind) {
-    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-x));
-    case ACT_TANH: return tanh(x);
-    case ACT_RELU: return fmax(x, 0.0f);
-    case ACT_AFFINE: return alpha * x + beta;
-    case ACT_LEAKY_RELU: return select(x, alpha * x, x < 0.0f);
-    case ACT_THRESHOLDED_RELU: return select((float16)0.0f, x, x > alpha);
-    case ACT_SCALED_TANH: return alpha * tanh(beta * x);
-    case ACT_HARD_SIGMOID: return fmax(0.0f, fmin(1.0f, alpha * x + beta));
-    case ACT_ELU: return select(x, alpha * (exp(x) - 1.0f), x < 0.0f);
-    case ACT_SOFTSIGN: return x / (1.0f + fabs(x));
-    case ACT_SOFTPLUS: return log1p(exp(x));
-    default: return x;
-    }
+    ACTIVATION_BODY(float16, x, kind, alpha, beta)
 }
 
 /* Output at a step that is not computed, by policy: the 16-lane masked_output() of common.cl. */
@@ -186,7 +174,7 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         const float16 f = (flags & 2) ? 1.0f - i : activate16(acts, d, 0, pf, clip);                 \
         const float16 g = activate16(acts, d, 1, pg, clip);                                          \
         float16 c = f * cp + i * g;                                                                  \
-        if (cell_clip > 0.0f) c = clamp(c, -cell_clip, cell_clip);                                   \
+        c = clip16(c, cell_clip);                                                         \
         if (flags & 1) po += Po * c;                                                                 \
         const float16 o = activate16(acts, d, 0, po, clip);                                          \
         const float16 h = o * activate16(acts, d, 2, c, clip);                                       \

@@ -30,6 +30,10 @@
  *     a destroyed, foreign or wrong-kind pointer is CLRNN_ERR_INVALID_ARGUMENT (best effort: once
  *     its memory is reused by a new object of the same kind, a stale pointer names that object).
  *     destroy() of such a pointer is ignored.
+ *   - OpenCL buffers (cl_mem) cannot be validated like that: OpenCL has no call that tells a live
+ *     cl_mem from a released one or from junk (asking one crashes in the ICD loader or driver). A
+ *     buffer of another OpenCL context is detected (CLRNN_ERR_INVALID_ARGUMENT); a released or junk
+ *     cl_mem is undefined behaviour, like a freed host pointer.
  * Determinism: on one device and driver, the same inputs and weights give bitwise-identical
  * outputs across runs, rnn objects, contexts, threads and processes (tests/test_determinism.c).
  */
@@ -241,7 +245,10 @@ typedef enum clrnn_cell {
 /* ONNX activation functions. alpha/beta as in the ONNX spec:
  *   AFFINE: alpha*x+beta   LEAKY_RELU: x<0 ? alpha*x : x   THRESHOLDED_RELU: x>alpha ? x : 0
  *   SCALED_TANH: alpha*tanh(beta*x)   HARD_SIGMOID: max(0,min(1,alpha*x+beta))
- *   ELU: x<0 ? alpha*(exp(x)-1) : x   SOFTPLUS: log(1+exp(x))   SOFTSIGN: x/(1+|x|) */
+ *   ELU: x<0 ? alpha*(exp(x)-1) : x   SOFTPLUS: log(1+exp(x))   SOFTSIGN: x/(1+|x|)
+ * computed in forms that do not overflow (softplus of a finite x is finite) and give the exact limit
+ * at +-Inf; a NaN input gives NaN through every activation and every clip (clip, cell_clip,
+ * proj_clip), as in the double reference. */
 typedef enum clrnn_activation_kind {
     CLRNN_ACT_DEFAULT = 0, /* the cell's default for that slot */
     CLRNN_ACT_SIGMOID,
@@ -467,19 +474,25 @@ typedef struct clrnn_forward_args {
 } clrnn_forward_args;
 
 /* Runs the network. Uploads weights the first time (and after any clrnn_rnn_set_param), sizes the
- * workspace for (T, N) (kept and reused while T, N fit), enqueues everything and waits for it.
+ * workspace (kept and reused while calls fit: its step buffers grow to the largest T*N seen and its
+ * state buffers to the largest N, or to this call's own need when those do not fit the device
+ * together), enqueues everything and waits for it.
  * Arguments are checked before any device work: CLRNN_ERR_NULL_ARGUMENT (rnn, args or x missing),
  * CLRNN_ERR_INVALID_ARGUMENT (T or N < 1, a tensor with both host and mem, a mem offset not a
  * multiple of 4, c0/cn for a non-LSTM), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
  * CLRNN_ERR_INVALID_LENGTH (seq_lens outside [0, T]), CLRNN_ERR_OVERFLOW (T*N*D too large),
- * CLRNN_ERR_MISSING_WEIGHTS; so are a dead or foreign handle or buffer (CLRNN_ERR_INVALID_ARGUMENT)
- * and a workspace larger than the device allows per buffer (CLRNN_ERR_DEVICE_OUT_OF_MEMORY). All of
- * these are reported before anything is written or enqueued, and leave every output untouched. Only
- * a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver allocation
- * failure) can leave outputs partly written; they must then not be used. */
+ * CLRNN_ERR_MISSING_WEIGHTS; so are a dead or foreign rnn handle and a device buffer of another
+ * OpenCL context (CLRNN_ERR_INVALID_ARGUMENT), and a workspace or weights larger than the device
+ * allows per buffer, or together larger than its global memory (CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+ * checked before allocating: the rnn keeps what it held and runs calls that fit). All of these
+ * are reported before anything is written or enqueued, and leave every output untouched. A
+ * released or junk cl_mem cannot be detected (see the conventions above): undefined behaviour.
+ * Only a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver
+ * allocation failure) can leave outputs partly written; they must then not be used. */
 clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 
-/* Bytes of device workspace the rnn currently holds (0 before the first run). */
+/* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
+ * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY) leaves it as it was. */
 size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done

@@ -10,32 +10,51 @@
 /* Moves a [rows, width] block of floats between a device buffer (rows `dev_stride` floats apart,
  * from byte dev_off) and a tensor (packed rows, from byte t_off of the host pointer or cl_mem), in
  * either direction. Device states are strided (the tiled plan pads rows to 16-lane blocks); a
- * packed block goes as one contiguous row. */
+ * packed block goes as one contiguous copy. Between two buffers no clEnqueueCopyBufferRect: PoCL 3.1
+ * crashes in it when either is a sub-buffer (clCreateSubBuffer), so a contiguous block is a
+ * clEnqueueCopyBuffer and a strided one the copy_rows kernel (one launch, any row count; a kernel
+ * argument is a sub-buffer like any other buffer). */
 static clrnn_status move_block(clrnn_context *ctx, int to_device, cl_mem dev, size_t dev_off, const clrnn_tensor *t,
                                size_t t_off, size_t rows, size_t width, size_t dev_stride) {
-    if (dev_stride == width) {
+    if (dev_stride == width || rows == 1) {
         width *= rows;
         dev_stride = width;
         rows = 1;
     }
     const size_t row_bytes = width * sizeof(float), dev_pitch = dev_stride * sizeof(float);
-    const size_t dev_origin[3] = {dev_off, 0, 0}, t_origin[3] = {t->offset + t_off, 0, 0};
-    const size_t host_origin[3] = {0, 0, 0}, region[3] = {row_bytes, rows, 1};
+    const size_t t_byte = t->host ? t_off : t->offset + t_off;
     cl_int err;
     const char *call;
     if (t->host) {
         char *h = (char *)t->host + t_off;
-        call = to_device ? "clEnqueueWriteBufferRect" : "clEnqueueReadBufferRect";
-        err = to_device ? clEnqueueWriteBufferRect(ctx->queue, dev, CL_FALSE, dev_origin, host_origin, region, dev_pitch,
-                                                   0, row_bytes, 0, h, 0, NULL, NULL)
-                        : clEnqueueReadBufferRect(ctx->queue, dev, CL_FALSE, dev_origin, host_origin, region, dev_pitch, 0,
-                                                  row_bytes, 0, h, 0, NULL, NULL);
+        const size_t dev_origin[3] = {dev_off, 0, 0}, host_origin[3] = {0, 0, 0}, region[3] = {row_bytes, rows, 1};
+        if (rows == 1) {
+            call = to_device ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer";
+            err = to_device ? clEnqueueWriteBuffer(ctx->queue, dev, CL_FALSE, dev_off, row_bytes, h, 0, NULL, NULL)
+                            : clEnqueueReadBuffer(ctx->queue, dev, CL_FALSE, dev_off, row_bytes, h, 0, NULL, NULL);
+        } else {
+            call = to_device ? "clEnqueueWriteBufferRect" : "clEnqueueReadBufferRect";
+            err = to_device ? clEnqueueWriteBufferRect(ctx->queue, dev, CL_FALSE, dev_origin, host_origin, region,
+                                                       dev_pitch, 0, row_bytes, 0, h, 0, NULL, NULL)
+                            : clEnqueueReadBufferRect(ctx->queue, dev, CL_FALSE, dev_origin, host_origin, region,
+                                                      dev_pitch, 0, row_bytes, 0, h, 0, NULL, NULL);
+        }
+    } else if (rows == 1) {
+        call = "clEnqueueCopyBuffer";
+        err = to_device ? clEnqueueCopyBuffer(ctx->queue, t->mem, dev, t_byte, dev_off, row_bytes, 0, NULL, NULL)
+                        : clEnqueueCopyBuffer(ctx->queue, dev, t->mem, dev_off, t_byte, row_bytes, 0, NULL, NULL);
     } else {
-        call = "clEnqueueCopyBufferRect";
-        err = to_device ? clEnqueueCopyBufferRect(ctx->queue, t->mem, dev, t_origin, dev_origin, region, row_bytes, 0,
-                                                  dev_pitch, 0, 0, NULL, NULL)
-                        : clEnqueueCopyBufferRect(ctx->queue, dev, t->mem, dev_origin, t_origin, region, dev_pitch, 0,
-                                                  row_bytes, 0, 0, NULL, NULL);
+        /* copy_rows(src, src_off, src_pitch, dst, dst_off, dst_pitch, width), offsets and pitches in floats */
+        kargs k = begin(ctx, CLRNN_K_copy_rows, "copy_rows");
+        if (to_device) {
+            a_mem(&k, t->mem), a_ulong(&k, t_byte / sizeof(float)), a_int(&k, (int)width);
+            a_mem(&k, dev), a_ulong(&k, dev_off / sizeof(float)), a_int(&k, (int)dev_stride);
+        } else {
+            a_mem(&k, dev), a_ulong(&k, dev_off / sizeof(float)), a_int(&k, (int)dev_stride);
+            a_mem(&k, t->mem), a_ulong(&k, t_byte / sizeof(float)), a_int(&k, (int)width);
+        }
+        a_int(&k, (int)width);
+        return launch(ctx, &k, width, rows, 1, step_lws(ctx, k.k, (int)width));
     }
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, call, to_device ? "loading an input" : "writing an output");
 }

@@ -180,7 +180,7 @@ typedef struct clrnn_layer_weights {
 #define CLRNN_MAX_LAYERS 64
 
 typedef struct clrnn_workspace {
-    int T, N;         /* capacity */
+    size_t TN, N;     /* capacity: step rows (T*N) and batch rows; each call indexes by its own T, N */
     cl_mem x;         /* [T*N*I] staging for host input */
     cl_mem x_proj;    /* [T*N, D*G*H] */
     cl_mem y_a, y_b;  /* [T*N, D*Hr] layer outputs, ping-pong across layers */
@@ -205,6 +205,7 @@ typedef struct clrnn_device_weights {
     cl_mem acts;                    /* [D][3][3] floats: kind, alpha, beta */
     cl_mem denseT;                  /* [Hm, O] */
     cl_mem dense_b;                 /* [O] */
+    size_t bytes;                   /* held by all of the above */
 } clrnn_device_weights;
 
 /* How the tiled plan runs a layer's recurrence (cl/step_tiled.cl). */

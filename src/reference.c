@@ -7,24 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The activations in their exact forms: NaN in gives NaN out (no comparison may drop it), the
+ * limits at +-inf are the mathematical ones, softplus never overflows for a finite input. */
 static double act(clrnn_activation a, double x, double clip) {
     if (clip > 0) x = x < -clip ? -clip : x > clip ? clip : x;
     const double al = a.alpha, be = a.beta;
     switch (a.kind) {
     case CLRNN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
     case CLRNN_ACT_TANH: return tanh(x);
-    case CLRNN_ACT_RELU: return x > 0 ? x : 0;
+    case CLRNN_ACT_RELU: return x < 0 ? 0 : x;
     case CLRNN_ACT_AFFINE: return al * x + be;
     case CLRNN_ACT_LEAKY_RELU: return x < 0 ? al * x : x;
-    case CLRNN_ACT_THRESHOLDED_RELU: return x > al ? x : 0;
+    case CLRNN_ACT_THRESHOLDED_RELU: return x <= al ? 0 : x;
     case CLRNN_ACT_SCALED_TANH: return al * tanh(be * x);
     case CLRNN_ACT_HARD_SIGMOID: {
         double v = al * x + be;
         return v < 0 ? 0 : v > 1 ? 1 : v;
     }
-    case CLRNN_ACT_ELU: return x < 0 ? al * (exp(x) - 1) : x;
-    case CLRNN_ACT_SOFTSIGN: return x / (1 + fabs(x));
-    case CLRNN_ACT_SOFTPLUS: return log1p(exp(x));
+    case CLRNN_ACT_ELU: return x < 0 ? al * expm1(x) : x;
+    case CLRNN_ACT_SOFTSIGN: return isinf(x) ? copysign(1.0, x) : x / (1 + fabs(x));
+    case CLRNN_ACT_SOFTPLUS: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
     default: return x;
     }
 }
@@ -85,11 +87,13 @@ static void cell_step(const clrnn_rnn *r, int dir, const clrnn_layer_weights *w,
             const double P_i = d->peephole ? w->P[j] : 0, P_f = d->peephole ? w->P[H + j] : 0,
                          P_o = d->peephole ? w->P[2 * H + j] : 0;
             const double cp = c[j];
-            const double i = act(f, pre_x[j] + pre_h[j] + P_i * cp, clip);
-            const double fg = d->input_forget ? 1 - i : act(f, pre_x[H + j] + pre_h[H + j] + d->forget_bias + P_f * cp, clip);
+            /* no peephole term at all without peepholes: 0 * an infinite state would be NaN */
+            const double peep_i = d->peephole ? P_i * cp : 0, peep_f = d->peephole ? P_f * cp : 0;
+            const double i = act(f, pre_x[j] + pre_h[j] + peep_i, clip);
+            const double fg = d->input_forget ? 1 - i : act(f, pre_x[H + j] + pre_h[H + j] + d->forget_bias + peep_f, clip);
             const double gg = act(g, pre_x[2 * H + j] + pre_h[2 * H + j], clip);
             const double cn = clampd(fg * cp + i * gg, d->cell_clip);
-            const double o = act(f, pre_x[3 * H + j] + pre_h[3 * H + j] + P_o * cn, clip);
+            const double o = act(f, pre_x[3 * H + j] + pre_h[3 * H + j] + (d->peephole ? P_o * cn : 0), clip);
             c[j] = cn;
             hn[j] = o * act(hh, cn, clip);
         }

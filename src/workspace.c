@@ -1,5 +1,5 @@
 /* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
- * the workspace sized for the largest (T, N) seen, kept while calls fit. */
+ * the workspace sized for the largest T*N and N seen (see clrnn_rnn_ensure_workspace). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -27,11 +27,30 @@ static clrnn_status alloc_buf(clrnn_context *ctx, cl_mem *m, size_t elems, size_
     return CLRNN_OK;
 }
 
-static clrnn_status upload_buf(clrnn_context *ctx, cl_mem *m, const void *data, size_t bytes, const char *what) {
+/* Replaces *m by a read-only copy of `data`, within the device's limits, checked before the driver
+ * sees the request (not every driver fails cleanly, see ws_fits): the buffer within
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE, all the weights with the workspace within CL_DEVICE_GLOBAL_MEM_SIZE.
+ * r->dw.bytes counts the weights' bytes. */
+static clrnn_status upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, size_t bytes, const char *what) {
+    const clrnn_device_info *info = &r->ctx->info;
+    size_t old = 0;
+    if (*m && clGetMemObjectInfo(*m, CL_MEM_SIZE, sizeof old, &old, NULL) != CL_SUCCESS) old = 0;
+    const size_t others = (r->dw.bytes > old ? r->dw.bytes - old : 0) + r->ws.bytes;
+    if (info->max_alloc_bytes > 0 && bytes > info->max_alloc_bytes)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s: %zu bytes, the device allows %llu per buffer", what,
+                          bytes, (unsigned long long)info->max_alloc_bytes);
+    if (info->global_mem_bytes > 0 && (bytes > info->global_mem_bytes || others > info->global_mem_bytes - bytes))
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                          "%s: %zu bytes, with the %zu bytes the rnn holds already over the device's %llu bytes of "
+                          "global memory",
+                          what, bytes, others, (unsigned long long)info->global_mem_bytes);
     release(m);
+    r->dw.bytes = others - r->ws.bytes;
     cl_int err;
-    *m = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clCreateBuffer", what);
+    *m = clCreateBuffer(r->ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateBuffer", what);
+    r->dw.bytes += bytes;
+    return CLRNN_OK;
 }
 
 static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
@@ -52,7 +71,7 @@ static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     release(&ws->row_needed);
     release(&ws->y_out);
     release(&ws->dense_in);
-    ws->T = ws->N = 0;
+    ws->TN = ws->N = 0;
     ws->bytes = 0;
 }
 
@@ -68,6 +87,7 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
     release(&dw->acts);
     release(&dw->denseT);
     release(&dw->dense_b);
+    dw->bytes = 0;
     clrnn_rnn_release_device_ws(r);
 }
 
@@ -106,15 +126,14 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
     const int I = r->lw[l * D].in_size;
     const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
     const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
-    clrnn_context *ctx = r->ctx;
     clrnn_status st;
     (void)cap;
     /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
     pack_blocks(r, l, 0, I, tmp);
-    if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
+    if ((st = upload_buf(r, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
         return st;
     pack_blocks(r, l, 1, K, tmp);
-    if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
+    if ((st = upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
         return st;
     /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
     memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
@@ -130,14 +149,14 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
                 tmp[o + per_dir] = w->Rb[k];
             }
     }
-    if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
+    if ((st = upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
         return st;
     /* peep [D][3][Hp] (LSTM: 16 units per block, so Hp = 16 * Hb) */
     memset(tmp, 0, (size_t)D * 3 * Hp * sizeof(float));
     for (int dir = 0; dir < D; ++dir)
         for (int q = 0; q < 3; ++q)
             memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
-    if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
+    if ((st = upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
         d->proj_size == 0)
         return st;
     /* LSTMP projection [D][Hbp][H][4][16]: the Hr outputs packed like the vanilla RNN's, K = H */
@@ -148,7 +167,7 @@ static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t c
         for (int p = 0; p < K; ++p)
             for (int k = 0; k < H; ++k)
                 tmp[packed_index(proj, dir, 0, p, k, H)] = r->lw[l * D + dir].proj[(size_t)p * H + k];
-    return upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
+    return upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
 }
 
 /* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
@@ -156,7 +175,6 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
     const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
-    clrnn_context *ctx = r->ctx;
     clrnn_status st = CLRNN_OK;
     size_t max_in = (size_t)(d->input_size > D * Hr ? d->input_size : D * Hr);
     size_t n_wt = max_in * D * GH, n_rt = (size_t)D * Hr * GH, n_proj = (size_t)D * H * Hr;
@@ -185,14 +203,14 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
             for (int row = 0; row < GH; ++row)
                 for (int i = 0; i < I; ++i) tmp[(size_t)i * D * GH + (size_t)dir * GH + row] = w->W[(size_t)row * I + i];
         }
-        if ((st = upload_buf(ctx, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
         /* RT [D][Hr][G*H] so that consecutive work-items (j) read consecutive floats */
         for (int dir = 0; dir < D; ++dir) {
             const clrnn_layer_weights *w = &r->lw[l * D + dir];
             for (int row = 0; row < GH; ++row)
                 for (int k = 0; k < Hr; ++k) tmp[((size_t)dir * Hr + k) * GH + row] = w->R[(size_t)row * Hr + k];
         }
-        if ((st = upload_buf(ctx, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
         /* bias [D][2][G*H]: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
         for (int dir = 0; dir < D; ++dir) {
             const clrnn_layer_weights *w = &r->lw[l * D + dir];
@@ -205,17 +223,17 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
             if (d->cell == CLRNN_CELL_LSTM)
                 for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
         }
-        if ((st = upload_buf(ctx, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
         for (int dir = 0; dir < D; ++dir)
             memcpy(tmp + (size_t)dir * 3 * H, r->lw[l * D + dir].P, 3 * (size_t)H * sizeof(float));
-        if ((st = upload_buf(ctx, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
+        if ((st = upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
         if (d->proj_size > 0) {
             for (int dir = 0; dir < D; ++dir) {
                 const clrnn_layer_weights *w = &r->lw[l * D + dir];
                 for (int p = 0; p < Hr; ++p)
                     for (int k = 0; k < H; ++k) tmp[((size_t)dir * H + k) * Hr + p] = w->proj[(size_t)p * H + k];
             }
-            if ((st = upload_buf(ctx, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
+            if ((st = upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
         }
     }
     if (st == CLRNN_OK) {
@@ -227,72 +245,135 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
                 acts[(dir * 3 + s) * 3 + 1] = a.alpha;
                 acts[(dir * 3 + s) * 3 + 2] = a.beta;
             }
-        st = upload_buf(ctx, &r->dw.acts, acts, sizeof acts, "activations");
+        st = upload_buf(r, &r->dw.acts, acts, sizeof acts, "activations");
     }
     if (st == CLRNN_OK && d->dense_size > 0) {
         const int O = r->O, Hm = r->Hm;
         for (int o = 0; o < O; ++o)
             for (int k = 0; k < Hm; ++k) tmp[(size_t)k * O + o] = r->dense_W[(size_t)o * Hm + k];
-        st = upload_buf(ctx, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
-        if (st == CLRNN_OK) st = upload_buf(ctx, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
+        st = upload_buf(r, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
+        if (st == CLRNN_OK) st = upload_buf(r, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
     }
     free(tmp);
     if (st == CLRNN_OK) r->dirty = 0;
     return st;
 }
 
-/* Sizes the workspace for (T, N); keeps it while a call fits. */
-clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
-    clrnn_workspace *ws = &r->ws;
-    if (ws->x_proj && T <= ws->T && N <= ws->N) return CLRNN_OK;
-    if (T < ws->T) T = ws->T;
-    if (N < ws->N) N = ws->N;
+/* One workspace buffer: where it goes, its float count, its name in messages. */
+typedef struct ws_buf {
+    cl_mem *mem;
+    size_t elems;
+    const char *what;
+} ws_buf;
+
+#define WS_MAX_BUFS (12 + 4 * CLRNN_MAX_LAYERS)
+
+/* The workspace for TN = T*N step rows and N batch rows. Every buffer is indexed by the call's own
+ * T and N (rows (t, n) or (n, t), states [D, N, Hs]), so capacity is all that matters: a buffer of
+ * TN rows serves any call with T*N <= TN, a state buffer of N rows any call with N <= N. Returns
+ * the number of buffers, 0 when a size overflows. */
+static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     const clrnn_rnn_desc *d = &r->desc;
-    clrnn_context *ctx = r->ctx;
+    clrnn_workspace *ws = &r->ws;
     const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
-    size_t TN, tmp;
-    if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || !clrnn_mul_size(TN, D * r->Gs * 16 * (size_t)r->Hb, &tmp) ||
-        !clrnn_mul_size(TN, (size_t)d->input_size, &tmp) || !clrnn_mul_size(TN, (size_t)(r->O > r->Hm ? r->O : r->Hm) + D * Hr, &tmp))
-        return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
-    clrnn_rnn_release_device_ws(r);
-    size_t *total = &ws->bytes;
-    clrnn_status st;
-#define ALLOC(mem, elems, what) \
-    if ((st = alloc_buf(ctx, &(mem), (elems), sizeof(float), total, what)) != CLRNN_OK) goto fail
-    ALLOC(ws->x, TN * d->input_size, "input staging");
-    ALLOC(ws->x_proj, TN * D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H), "input projections");
-    ALLOC(ws->y_a, TN * D * Hr, "layer outputs");
-    if (d->num_layers > 1) ALLOC(ws->y_b, TN * D * Hr, "layer outputs");
+    const size_t xp_cols = D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H);
+    const size_t raw = (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc) > H ? (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc) : H;
+    const size_t out_cols = (size_t)r->O > D * Hr ? (size_t)r->O : D * Hr;
+    int n = 0, ok = 1;
+    size_t e;
+#define BUF(m, rows, cols, name)                                                     \
+    do {                                                                             \
+        ok = ok && clrnn_mul_size((rows), (cols), &e);                               \
+        b[n++] = (ws_buf){&(m), ok ? e : 0, (name)};                                 \
+    } while (0)
+    BUF(ws->x, TN, (size_t)d->input_size, "input staging");
+    BUF(ws->x_proj, TN, xp_cols, "input projections");
+    BUF(ws->y_a, TN, D * Hr, "layer outputs");
+    if (d->num_layers > 1) BUF(ws->y_b, TN, D * Hr, "layer outputs");
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
-            ALLOC(ws->h[l][i], D * N * (size_t)r->Hs, "hidden state");
-            if (d->cell == CLRNN_CELL_LSTM) ALLOC(ws->c[l][i], D * N * (size_t)r->Hc, "cell state");
+            BUF(ws->h[l][i], D * N, (size_t)r->Hs, "hidden state");
+            if (d->cell == CLRNN_CELL_LSTM) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
         }
-    const int raw = r->Hs > r->Hc ? r->Hs : r->Hc;
-    ALLOC(ws->h_raw, D * N * (size_t)(raw > (int)H ? raw : (int)H), "step scratch");
-    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) ALLOC(ws->zbuf, D * N * (size_t)r->Hs, "update gate");
-    ALLOC(ws->tmap, D * TN + D * N, "step table");
-    ALLOC(ws->perm, (size_t)N, "row order");
-    ALLOC(ws->row_needed, TN, "row table");
-    ALLOC(ws->y_out, TN * (size_t)(r->O > (int)(D * Hr) ? r->O : (int)(D * Hr)), "output staging");
-    if (d->dense_size > 0) ALLOC(ws->dense_in, TN * r->Hm, "dense input");
-#undef ALLOC
+    BUF(ws->h_raw, D * N, raw, "step scratch");
+    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
+    ok = ok && TN <= SIZE_MAX / (D + 1) && N <= SIZE_MAX / (D + 1);
+    BUF(ws->tmap, ok ? D * TN + D * N : 0, 1, "step table");
+    BUF(ws->perm, N, 1, "row order");
+    BUF(ws->row_needed, TN, 1, "row table");
+    BUF(ws->y_out, TN, out_cols, "output staging");
+    if (d->dense_size > 0) BUF(ws->dense_in, TN, (size_t)r->Hm, "dense input");
+#undef BUF
+    for (int i = 0; i < n && ok; ++i) ok = b[i].elems <= SIZE_MAX / sizeof(float);
+    return ok ? n : 0;
+}
+
+/* Whether the layout fits the device: every buffer within CL_DEVICE_MAX_MEM_ALLOC_SIZE and all of
+ * them, with the weights, within CL_DEVICE_GLOBAL_MEM_SIZE. Checked before allocating because
+ * drivers do not all fail cleanly (PoCL aborts inside a later enqueue when memory runs out). */
+static clrnn_status ws_fits(const clrnn_rnn *r, const ws_buf *b, int n, int T, int N, size_t *total) {
+    const clrnn_device_info *info = &r->ctx->info;
+    *total = 0;
+    for (int i = 0; i < n; ++i) {
+        const size_t bytes = (b[i].elems ? b[i].elems : 1) * sizeof(float);
+        if (info->max_alloc_bytes > 0 && bytes > info->max_alloc_bytes)
+            return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                              "%s for T=%d N=%d needs %zu bytes, the device allows %llu per buffer", b[i].what, T, N,
+                              bytes, (unsigned long long)info->max_alloc_bytes);
+        if (*total > SIZE_MAX - bytes) return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
+        *total += bytes;
+    }
+    const size_t weights = r->dw.bytes;
+    if (info->global_mem_bytes > 0 &&
+        (weights > info->global_mem_bytes || *total > info->global_mem_bytes - weights))
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                          "the workspace for T=%d N=%d needs %zu bytes and the weights hold %zu; the device has %llu "
+                          "bytes of global memory",
+                          T, N, *total, weights, (unsigned long long)info->global_mem_bytes);
+    return CLRNN_OK;
+}
+
+/* Sizes the workspace for a call of (T, N) and keeps it while later calls fit: T*N-proportional
+ * buffers by the largest T*N seen, states by the largest N (a long sequence and a wide batch do not
+ * make T_max x N_max), or, if that does not fit the device, by this call's own need. A call that
+ * cannot fit is refused before anything is released, so the current workspace stays usable. */
+clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
+    clrnn_workspace *ws = &r->ws;
+    const size_t TN = (size_t)T * (size_t)N; /* check_args bounded it by 2^31 */
+    if (ws->x_proj && TN <= ws->TN && (size_t)N <= ws->N) return CLRNN_OK;
+    clrnn_context *ctx = r->ctx;
+    ws_buf b[WS_MAX_BUFS];
+    size_t total = 0, want_TN = TN > ws->TN ? TN : ws->TN, want_N = (size_t)N > ws->N ? (size_t)N : ws->N;
+    int n = ws_layout(r, want_TN, want_N, b);
+    clrnn_status st = n ? ws_fits(r, b, n, T, N, &total) : CLRNN_ERR_OVERFLOW;
+    if (st != CLRNN_OK && (want_TN != TN || want_N != (size_t)N)) {
+        want_TN = TN, want_N = (size_t)N; /* what earlier calls needed does not fit with this one: just this one */
+        n = ws_layout(r, want_TN, want_N, b);
+        st = n ? ws_fits(r, b, n, T, N, &total) : CLRNN_ERR_OVERFLOW;
+    }
+    if (n == 0) return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
+    if (st != CLRNN_OK) return st;
+    clrnn_rnn_release_device_ws(r);
+    for (int i = 0; i < n; ++i)
+        if ((st = alloc_buf(ctx, b[i].mem, b[i].elems, sizeof(float), &ws->bytes, b[i].what)) != CLRNN_OK) goto fail;
     /* Zero the states once: padded lanes of the tiled plan are then defined (never used as input). */
     const float zero = 0.0f;
+    const clrnn_rnn_desc *d = &r->desc;
+    const size_t D = (size_t)r->D;
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
             cl_int err = clEnqueueFillBuffer(ctx->queue, ws->h[l][i], &zero, sizeof zero, 0,
-                                             D * N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
+                                             D * want_N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
             if (err == CL_SUCCESS && ws->c[l][i])
                 err = clEnqueueFillBuffer(ctx->queue, ws->c[l][i], &zero, sizeof zero, 0,
-                                          D * N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
+                                          D * want_N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
             if (err != CL_SUCCESS) {
                 st = clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing the states");
                 goto fail;
             }
         }
-    ws->T = T;
-    ws->N = N;
+    ws->TN = want_TN;
+    ws->N = want_N;
     return CLRNN_OK;
 fail:
     clrnn_rnn_release_device_ws(r);

@@ -63,13 +63,28 @@
  *  131 save: unwritable path   132 save: ndim 9
  *  G. The GEMM entry points check their context like every other entry point
  *  133 sgemm on a destroyed context   134 sgemm_batched on an rnn passed as context
+ *  H. Hardening (issue 10)
+ *  135 set_param checks count before reading: every role of every framework, layer and direction
+ *      of 5 rnns, counts 4x / +1 / SIZE_MAX / -1 / 0, data against a PROT_NONE page
+ *  136 (extends E) every activation in every slot of every cell, with and without clip, at 0,
+ *      +-1e-40, +-1e-30, +-20, 88, +-89, +-100, 1000, +-1e30, +-3e38, +-Inf, NaN vs the reference
+ *  137 workspace: T=65536 N=1, T=1 N=65536, T=65536 N=1 all run, right, within the largest own need
+ *  138 workspace above CL_DEVICE_GLOBAL_MEM_SIZE, every buffer within the per-buffer limit
+ *      (DEVICE_OUT_OF_MEMORY before allocating, workspace kept, next call bitwise the same)
+ *  139 workspace sized by a call's own need when earlier needs do not fit with it; a call that
+ *      fits nowhere is refused and the rnn goes on (context with lowered reported memory)
+ *  140 weights over the per-buffer limit, then over global memory: refused before the driver sees
+ *      them, y untouched, the rnn runs once they fit (context with lowered reported limits)
  * Not a case, by design: a mask or seq_lens array of the wrong shape. Both are bare pointers
  * ([N, T] uint8, [N] int32) in the C API, so their extent cannot be checked; callers that hold
  * shapes (the .npy/ONNX tools) check them before the call. */
+#include "internal.h" /* workspace_limits: a context whose reported memory is lowered */
 #include "reference.h"
 #include "test_util.h"
 
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -944,10 +959,433 @@ static void gemm_misuse(void **state) {
     clReleaseMemObject(buf);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * H. set_param checks `count` before it reads a single element (issue 10, D7)
+ * ---------------------------------------------------------------------------------------- */
+/* n floats that end where a PROT_NONE page begins: a read past the end faults, in every build. */
+typedef struct guarded {
+    void *base;
+    size_t len;
+    float *data;
+} guarded;
+
+static float *guarded_alloc(guarded *g, size_t n, uint64_t *seed) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (n ? n : 1) * sizeof(float);
+    const size_t data_pages = (bytes + page - 1) / page;
+    g->len = (data_pages + 1) * page;
+    const int fd = open("/dev/zero", O_RDWR); /* MAP_ANONYMOUS is not POSIX */
+    assert_true(fd >= 0);
+    g->base = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    close(fd);
+    assert_true(g->base != MAP_FAILED);
+    assert_int_equal(mprotect((char *)g->base + data_pages * page, page, PROT_NONE), 0);
+    g->data = (float *)((char *)g->base + data_pages * page - bytes);
+    tu_fill(g->data, n ? n : 1, seed, -0.5f, 0.5f);
+    return g->data;
+}
+
+static void guarded_free(guarded *g) { assert_int_equal(munmap(g->base, g->len), 0); }
+
+/* Element count of (framework, role, layer) from the role table in clrnn.h; 0: the rnn has no such
+ * role (CLRNN_ERR_INVALID_ARGUMENT). */
+static size_t table_count(const clrnn_rnn_desc *d, int D, clrnn_framework fw, clrnn_param role, int layer) {
+    const size_t G = (size_t)gates(d->cell), H = (size_t)d->hidden_size;
+    const size_t Hr = d->proj_size > 0 ? (size_t)d->proj_size : H, GH = G * H;
+    const size_t I = layer == 0 ? (size_t)d->input_size : (size_t)D * Hr;
+    const size_t Hm = D == 2 && d->merge != CLRNN_MERGE_CONCAT ? Hr : (size_t)D * Hr;
+    const int gru = d->cell == CLRNN_CELL_GRU, lbr = gru && d->linear_before_reset;
+    const int onnx = fw == CLRNN_FRAMEWORK_ONNX, torch = fw == CLRNN_FRAMEWORK_PYTORCH;
+    const int keras = fw == CLRNN_FRAMEWORK_KERAS, tf1 = fw == CLRNN_FRAMEWORK_TF1;
+    switch (role) {
+    case CLRNN_PARAM_W: return tf1 ? 0 : GH * I;
+    case CLRNN_PARAM_R: return tf1 ? 0 : GH * Hr;
+    case CLRNN_PARAM_B: return onnx ? 2 * GH : keras ? (lbr ? 2 * GH : GH) : tf1 ? (gru ? 2 * H : GH) : 0;
+    case CLRNN_PARAM_BW:
+    case CLRNN_PARAM_BR: return onnx || torch ? GH : 0;
+    case CLRNN_PARAM_PEEPHOLE: return d->cell == CLRNN_CELL_LSTM && d->peephole && (onnx || tf1) ? 3 * H : 0;
+    case CLRNN_PARAM_PROJ: return d->proj_size > 0 && (torch || tf1) ? Hr * H : 0;
+    case CLRNN_PARAM_KERNEL: return tf1 && !lbr ? (I + Hr) * (gru ? 2 : G) * H : 0;
+    case CLRNN_PARAM_CANDIDATE_KERNEL: return tf1 && gru ? (I + H) * H : 0;
+    case CLRNN_PARAM_CANDIDATE_BIAS: return tf1 && gru ? H : 0;
+    case CLRNN_PARAM_DENSE_W: return d->dense_size > 0 ? (size_t)d->dense_size * Hm : 0;
+    case CLRNN_PARAM_DENSE_B: return d->dense_size > 0 ? (size_t)d->dense_size : 0;
+    default: return 0;
+    }
+}
+
+/* Every role of every framework, layer and direction of five rnns (every cell, GRU both ways, LSTM
+ * with peepholes and projection, bidirectional, 2 layers, dense): counts of 4x (bytes for elements),
+ * +1, SIZE_MAX, -1 and 0 are SHAPE_MISMATCH naming both counts; a NaN in the last element is
+ * found (the scan covers exactly the expected count); the right count is accepted; a role the rnn
+ * does not have is INVALID_ARGUMENT even with count SIZE_MAX. The data always sits right before a
+ * PROT_NONE page, so reading one element too many crashes the test. */
+static void set_param_count_before_read(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc ds[5];
+    ds[0] = desc_of(CLRNN_CELL_RNN, 3, 5);
+    ds[0].num_layers = 2, ds[0].direction = CLRNN_DIR_BIDIRECTIONAL, ds[0].dense_size = 4;
+    ds[1] = desc_of(CLRNN_CELL_GRU, 3, 4);
+    ds[1].num_layers = 2;
+    ds[2] = desc_of(CLRNN_CELL_GRU, 2, 3);
+    ds[2].linear_before_reset = 1, ds[2].direction = CLRNN_DIR_BIDIRECTIONAL, ds[2].merge = CLRNN_MERGE_SUM;
+    ds[2].dense_size = 2;
+    ds[3] = desc_of(CLRNN_CELL_LSTM, 3, 5);
+    ds[3].num_layers = 2, ds[3].direction = CLRNN_DIR_BIDIRECTIONAL, ds[3].peephole = 1, ds[3].proj_size = 2;
+    ds[4] = desc_of(CLRNN_CELL_LSTM, 2, 3);
+    const int saved = n_cases;
+    int valid = 0, absent = 0;
+    uint64_t seed = 77;
+    for (int k = 0; k < 5; ++k) {
+        clrnn_rnn *r;
+        TU_OK(clrnn_rnn_create(ctx, &ds[k], &r));
+        const int D = clrnn_rnn_num_directions(r);
+        for (int fw = 0; fw <= CLRNN_FRAMEWORK_TF1; ++fw)
+            for (int role = 0; role < CLRNN_PARAM_COUNT_; ++role) {
+                const int dense = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
+                for (int l = 0; l < (dense ? 1 : ds[k].num_layers); ++l)
+                    for (int dir = 0; dir < (dense ? 1 : D); ++dir) {
+                        const size_t n = table_count(&ds[k], D, (clrnn_framework)fw, (clrnn_param)role, l);
+                        guarded g;
+                        float *data = guarded_alloc(&g, n, &seed);
+                        char what[160], needle[96];
+                        snprintf(what, sizeof what, "rnn %d framework %d role %d layer %d dir %d", k, fw, role, l, dir);
+                        if (n == 0) {
+                            expect_status(__LINE__, what,
+                                          clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data,
+                                                              SIZE_MAX),
+                                          CLRNN_ERR_INVALID_ARGUMENT, "role for this rnn");
+                            ++absent;
+                            guarded_free(&g);
+                            continue;
+                        }
+                        const size_t bad[5] = {n * sizeof(float), n + 1, SIZE_MAX, n - 1, 0};
+                        for (int b = 0; b < 5; ++b) {
+                            snprintf(needle, sizeof needle, "got %zu elements, expected %zu", bad[b], n);
+                            expect_status(__LINE__, what,
+                                          clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data,
+                                                              bad[b]),
+                                          CLRNN_ERR_SHAPE_MISMATCH, needle);
+                        }
+                        const float keep = data[n - 1];
+                        data[n - 1] = NAN;
+                        snprintf(needle, sizeof needle, "element %zu is nan", n - 1);
+                        expect_status(__LINE__, what,
+                                      clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data, n),
+                                      CLRNN_ERR_NON_FINITE, needle);
+                        data[n - 1] = keep;
+                        TU_OK(clrnn_rnn_set_param(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, data, n));
+                        ++valid;
+                        guarded_free(&g);
+                    }
+            }
+        clrnn_rnn_destroy(r);
+    }
+    printf("set_param: %d roles checked with wrong counts, %d absent roles\n", valid, absent);
+    assert_true(valid >= 100 && absent >= 100); /* the table really was walked */
+    n_cases = saved + 1; /* 135 */
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Every activation at the extremes, against the double reference (issue 10, D9; extends E)
+ * ---------------------------------------------------------------------------------------- */
+static const float extreme_inputs[] = {0.0f,  1e-40f, -1e-40f, 1e-30f, -1e-30f, 20.0f,    -20.0f,    88.0f,
+                                       89.0f, -89.0f, 100.0f,  -100.0f, 1000.0f, 1e30f,   -1e30f,    3e38f,
+                                       -3e38f, INFINITY, -INFINITY, NAN};
+#define N_EXTREME ((int)(sizeof extreme_inputs / sizeof extreme_inputs[0]))
+
+/* got vs the reference: NaN where it is NaN, the same infinity, else finite and close. */
+static void expect_like_reference(const float *got, const float *ref, int n, const char *what) {
+    for (int i = 0; i < n; ++i) {
+        const double g = got[i], r = ref[i];
+        int ok;
+        if (isnan(r)) ok = isnan(g);
+        else if (isinf(r)) ok = g == r;
+        else ok = isfinite(g) && fabs(g - r) <= 1e-5 * fmax(1.0, fabs(r));
+        if (!ok)
+            fail_msg("%s, input %g: device %.9g, reference %.9g", what, (double)extreme_inputs[i], g, r);
+    }
+}
+
+/* Each activation of the ONNX list in each slot of each cell (GRU both ways), with and without
+ * `clip`, on inputs from denormals to +-3e38, +-Inf and NaN, one input per batch row. The other
+ * gates are pinned by biases of +-100 (sigmoid 0 or 1, tanh 1, exactly in float and double) so that
+ * the output (or the LSTM's cell state) is the activation itself. T = 1, H = 1, R = 0 and finite
+ * initial states: an Inf state times R = 0 would give 0 * Inf = NaN on the device and in the
+ * reference alike, and a float overflow of a finite double intermediate (3e38 * 3e38) would make the
+ * float device and the double reference disagree for reasons that are IEEE, not clrnn. */
+static void activation_extremes(void **state) {
+    (void)state;
+    static const clrnn_activation acts[] = {
+        {CLRNN_ACT_SIGMOID, 0, 0},       {CLRNN_ACT_TANH, 0, 0},         {CLRNN_ACT_RELU, 0, 0},
+        {CLRNN_ACT_AFFINE, 0.5f, 0.25f}, {CLRNN_ACT_LEAKY_RELU, 0.1f, 0}, {CLRNN_ACT_THRESHOLDED_RELU, 1.0f, 0},
+        {CLRNN_ACT_SCALED_TANH, 0.9f, 0.7f}, {CLRNN_ACT_HARD_SIGMOID, 0.2f, 0.5f}, {CLRNN_ACT_ELU, 0.8f, 0},
+        {CLRNN_ACT_SOFTSIGN, 0, 0},      {CLRNN_ACT_SOFTPLUS, 0, 0}};
+    const int n_acts = (int)(sizeof acts / sizeof acts[0]);
+    assert_int_equal(n_acts, CLRNN_ACT_COUNT_ - 1); /* every kind */
+    /* (cell, linear_before_reset, slot) */
+    static const int configs[][3] = {{CLRNN_CELL_RNN, 0, 0}, {CLRNN_CELL_GRU, 0, 0}, {CLRNN_CELL_GRU, 0, 1},
+                                     {CLRNN_CELL_GRU, 1, 0}, {CLRNN_CELL_GRU, 1, 1}, {CLRNN_CELL_LSTM, 0, 0},
+                                     {CLRNN_CELL_LSTM, 0, 1}, {CLRNN_CELL_LSTM, 0, 2}};
+    const int N = N_EXTREME;
+    float y[N_EXTREME], hn[N_EXTREME], cn[N_EXTREME], yr[N_EXTREME], hr[N_EXTREME], cr[N_EXTREME];
+    float h0[N_EXTREME], c0[N_EXTREME];
+    int runs = 0;
+    for (int ci = 0; ci < (int)(sizeof configs / sizeof configs[0]); ++ci)
+        for (int ai = 0; ai < n_acts; ++ai)
+            for (int with_clip = 0; with_clip < 2; ++with_clip) {
+                const clrnn_cell cell = (clrnn_cell)configs[ci][0];
+                const int slot = configs[ci][2], G = gates(cell);
+                clrnn_rnn_desc d = desc_of(cell, 1, 1);
+                d.linear_before_reset = configs[ci][1];
+                d.activations[0][slot] = acts[ai];
+                d.clip = with_clip ? 50.0f : 0.0f;
+                clrnn_rnn *r;
+                TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+                /* ONNX gate order: GRU z, r, h; LSTM i, o, f, c */
+                float W[4] = {0}, R[4] = {0}, B[8] = {0};
+                const float *x = extreme_inputs;
+                for (int n = 0; n < N; ++n) h0[n] = 0.0f, c0[n] = 0.0f;
+                if (cell == CLRNN_CELL_RNN) {
+                    W[0] = 1; /* h = f(x) */
+                } else if (cell == CLRNN_CELL_GRU && slot == 0) {
+                    W[0] = W[1] = 1; /* z = r = f(x), n = g(0): h = z * h0 with h0 = 1 */
+                    for (int n = 0; n < N; ++n) h0[n] = 1.0f;
+                } else if (cell == CLRNN_CELL_GRU) {
+                    W[2] = 1, B[0] = -100, B[1] = 100; /* z = 0, r = 1: h = g(x) */
+                } else if (slot == 0) {
+                    W[0] = W[1] = W[2] = 1, B[3] = 100; /* i = o = f = f(x), g = 1: c = f(x) */
+                } else if (slot == 1) {
+                    W[3] = 1, B[0] = B[1] = 100, B[2] = -100; /* i = o = 1, f = 0: c = g(x) */
+                } else {
+                    B[0] = -100, B[1] = B[2] = 100; /* i = 0, o = f = 1, g = 0: c = c0, h = h(c0) */
+                    for (int n = 0; n < N; ++n) c0[n] = extreme_inputs[n];
+                    x = h0; /* zeros */
+                }
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W, W, (size_t)G));
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_R, R, (size_t)G));
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_B, B, (size_t)2 * G));
+                clrnn_forward_args a;
+                memset(&a, 0, sizeof a);
+                a.seq_length = 1, a.batch = N, a.x.host = (void *)x, a.h0.host = h0;
+                a.y.host = y, a.hn.host = hn;
+                if (cell == CLRNN_CELL_LSTM) a.c0.host = c0, a.cn.host = cn;
+                TU_OK(clrnn_rnn_forward(r, &a));
+                a.y.host = yr, a.hn.host = hr;
+                if (cell == CLRNN_CELL_LSTM) a.cn.host = cr;
+                TU_OK(clrnn_reference_forward(r, &a));
+                char what[128];
+                snprintf(what, sizeof what, "cell %d lbr %d, activation %d in slot %d, clip %g: y", (int)cell,
+                         d.linear_before_reset, (int)acts[ai].kind, slot, (double)d.clip);
+                expect_like_reference(y, yr, N, what);
+                what[strlen(what) - 1] = 0;
+                strcat(what, "hn");
+                expect_like_reference(hn, hr, N, what);
+                if (cell == CLRNN_CELL_LSTM) {
+                    what[strlen(what) - 2] = 0;
+                    strcat(what, "cn");
+                    expect_like_reference(cn, cr, N, what);
+                }
+                clrnn_rnn_destroy(r);
+                ++runs;
+            }
+    assert_int_equal(runs, 8 * 11 * 2);
+    ++n_cases; /* 136 */
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The workspace is sized for what calls need, not max(T) x max(N) (issue 10, D10; D6)
+ * ---------------------------------------------------------------------------------------- */
+/* Forward of (T, N) on r with random x, y (and hn/cn) compared with the reference. */
+static void forward_vs_reference(clrnn_rnn *r, int T, int N, uint64_t seed, const char *what) {
+    clrnn_rnn_desc d;
+    TU_OK(clrnn_rnn_get_desc(r, &d));
+    const int D = clrnn_rnn_num_directions(r), Hr = clrnn_rnn_state_size(r), O = clrnn_rnn_output_size(r);
+    const size_t nx = (size_t)T * N * d.input_size, ny = (size_t)T * N * O, nh = (size_t)d.num_layers * D * N * Hr;
+    float *x = tu_alloc_random(nx, &seed, -1, 1);
+    float *y = tu_alloc_poison(ny), *yr = tu_alloc_poison(ny), *hn = tu_alloc_poison(nh), *hr = tu_alloc_poison(nh);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y, a.hn.host = hn;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    a.y.host = yr, a.hn.host = hr;
+    TU_OK(clrnn_reference_forward(r, &a));
+    size_t where = 0;
+    double err = tu_max_abs_diff(y, yr, ny, &where);
+    if (!(err <= 1e-5)) fail_msg("%s: y[%zu] = %g, reference %g", what, where, (double)y[where], (double)yr[where]);
+    err = tu_max_abs_diff(hn, hr, nh, &where);
+    if (!(err <= 1e-5)) fail_msg("%s: hn[%zu] = %g, reference %g", what, where, (double)hn[where], (double)hr[where]);
+    free(x), free(y), free(yr), free(hn), free(hr);
+}
+
+/* Workspace bytes a fresh rnn of desc d takes for one call of (T, N): that call's own need. */
+static size_t own_need(clrnn_context *ctx, clrnn_rnn_desc d, int T, int N) {
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    set_weights(r, 3);
+    float *x = calloc((size_t)T * N * d.input_size, sizeof(float));
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    const size_t bytes = clrnn_rnn_workspace_bytes(r);
+    free(x);
+    clrnn_rnn_destroy(r);
+    return bytes;
+}
+
+/* The review's sequence: a long sequence, then a wide batch, then the long sequence again. Each
+ * call is right and the workspace never holds more than the largest of the calls' own needs (it
+ * used to ask for 65536 x 65536 rows and fail). */
+static void workspace_long_then_wide(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 2, 3);
+    const int shapes[3][2] = {{65536, 1}, {1, 65536}, {65536, 1}};
+    const size_t need_long = own_need(ctx, d, 65536, 1), need_wide = own_need(ctx, d, 1, 65536);
+    const size_t bound = need_long > need_wide ? need_long : need_wide;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    set_weights(r, 3);
+    for (int i = 0; i < 3; ++i) {
+        char what[64];
+        snprintf(what, sizeof what, "call %d: T = %d, N = %d", i, shapes[i][0], shapes[i][1]);
+        forward_vs_reference(r, shapes[i][0], shapes[i][1], 100 + (uint64_t)i, what);
+        const size_t ws = clrnn_rnn_workspace_bytes(r);
+        if (ws > bound) fail_msg("%s: workspace %zu bytes, the largest call needs %zu", what, ws, bound);
+    }
+    clrnn_rnn_destroy(r);
+    ++n_cases; /* 137 */
+}
+
+/* Workspace within the device's memory, checked before allocating: a call whose buffers each fit
+ * CL_DEVICE_MAX_MEM_ALLOC_SIZE but not together in CL_DEVICE_GLOBAL_MEM_SIZE is refused with
+ * DEVICE_OUT_OF_MEMORY (PoCL would abort inside a later enqueue), the rnn keeps its workspace and
+ * its next call gives the same bits. Then, on a context whose reported memory is lowered (the
+ * check reads ctx->info), the sizing falls back to a call's own need when what earlier calls
+ * needed does not fit together with it. */
+static void workspace_limits(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(ctx, &info));
+    /* 5 buffers of 128 floats per step row (input projections, 2 layer outputs, output staging,
+     * dense input), each sized to the per-buffer limit */
+    clrnn_rnn_desc d = desc_of(CLRNN_CELL_RNN, 1, 64);
+    d.direction = CLRNN_DIR_BIDIRECTIONAL, d.num_layers = 2, d.dense_size = 128;
+    fixture f;
+    fixture_make(&f, d, 3, 2, 1);
+    float *dw = tu_alloc_random((size_t)128 * 128, &(uint64_t){9}, -0.1f, 0.1f);
+    TU_OK(clrnn_rnn_set_param(f.r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, dw, (size_t)128 * 128));
+    free(dw);
+    clrnn_forward_args a = fixture_args(&f);
+    float *y_ok = tu_alloc_poison(f.ny);
+    a.y.host = y_ok;
+    TU_OK(clrnn_rnn_forward(f.r, &a));
+    const size_t ws_before = clrnn_rnn_workspace_bytes(f.r);
+    const int T = 16;
+    const uint64_t rows = info.max_alloc_bytes / (128 * sizeof(float)) / T * T;
+    if (rows * 5 * 128 * sizeof(float) > info.global_mem_bytes && rows * 2 < (1ull << 31)) {
+        float *x = calloc((size_t)rows, sizeof(float));
+        assert_non_null(x);
+        a = fixture_args(&f);
+        a.seq_length = T, a.batch = (int)(rows / T), a.x.host = x;
+        a.y.host = NULL, a.hn.host = NULL; /* outputs of that size are not needed */
+        EXPECT(clrnn_rnn_forward(f.r, &a), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "bytes of global memory"); /* 138 */
+        free(x);
+    } else {
+        printf("workspace_limits: global memory %llu >= 5 x max alloc %llu, no such call on this device\n",
+               (unsigned long long)info.global_mem_bytes, (unsigned long long)info.max_alloc_bytes);
+        ++n_cases; /* 138: counted */
+    }
+    assert_int_equal(clrnn_rnn_workspace_bytes(f.r), ws_before);
+    a = fixture_args(&f);
+    TU_OK(clrnn_rnn_forward(f.r, &a));
+    assert_memory_equal(f.y, y_ok, f.ny * sizeof(float));
+    assert_int_equal(clrnn_rnn_workspace_bytes(f.r), ws_before);
+    free(y_ok);
+    fixture_free(&f);
+
+    /* A 4-layer LSTM: its states (per batch row) outweigh its step buffers (per step row). A long
+     * call (T*N = 8192, N = 1), a wide one (2048, 2048): together (8192, 2048) they need more than
+     * either. */
+    clrnn_context *small = NULL;
+    TU_OK(clrnn_context_create(NULL, &small));
+    clrnn_rnn_desc dl = desc_of(CLRNN_CELL_LSTM, 2, 16);
+    dl.num_layers = 4;
+    const size_t need_long = own_need(small, dl, 8192, 1), need_wide = own_need(small, dl, 1, 2048);
+    const size_t need_both = own_need(small, dl, 4, 2048), slack = 1u << 20; /* slack: room for the weights */
+    const size_t need_max = need_long > need_wide ? need_long : need_wide;
+    assert_true(need_both > need_max + slack);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(small, &dl, &r));
+    set_weights(r, 3);
+    forward_vs_reference(r, 8192, 1, 7, "long call");
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_long);
+    const uint64_t real_global = small->info.global_mem_bytes;
+    small->info.global_mem_bytes = need_max + slack; /* either call fits, not both */
+    forward_vs_reference(r, 1, 2048, 8, "wide call");
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_wide);
+    forward_vs_reference(r, 8192, 1, 9, "long call again");
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_long);
+    /* a call that fits nowhere: refused, the rnn keeps its workspace, the next call that fits runs */
+    small->info.global_mem_bytes = 4096;
+    float x1[2 * 8] = {0};
+    clrnn_forward_args a1;
+    memset(&a1, 0, sizeof a1);
+    a1.seq_length = 1, a1.batch = 8, a1.x.host = x1;
+    EXPECT(clrnn_rnn_forward(r, &a1), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "bytes of global memory"); /* 139 */
+    assert_int_equal(clrnn_rnn_workspace_bytes(r), need_long);
+    forward_vs_reference(r, 4096, 1, 10, "a call within the workspace");
+    small->info.global_mem_bytes = real_global;
+    forward_vs_reference(r, 1, 8, 11, "the refused shape, with the real limit");
+    clrnn_rnn_destroy(r);
+    clrnn_context_destroy(small);
+}
+
+/* Weights are held to the same limits as the workspace, checked before the driver sees them
+ * (context with lowered reported limits): over the per-buffer limit or over global memory is
+ * DEVICE_OUT_OF_MEMORY with y untouched, and the rnn runs once the weights fit. */
+static void weights_within_device_limits(void **state) {
+    (void)state;
+    clrnn_context *small = NULL;
+    TU_OK(clrnn_context_create(NULL, &small));
+    const clrnn_device_info real = small->info;
+    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 8, 64); /* W 8 KiB, R 64 KiB */
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(small, &d, &r));
+    set_weights(r, 5);
+    const int T = 3, N = 2;
+    float *x = tu_alloc_random((size_t)T * N * 8, &(uint64_t){6}, -1, 1);
+    float *y = tu_alloc_poison((size_t)T * N * 64), *yr = tu_alloc_poison((size_t)T * N * 64);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y;
+    const int saved = n_cases;
+    small->info.max_alloc_bytes = 16384;
+    EXPECT(clrnn_rnn_forward(r, &a), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "recurrent weights: 65536 bytes, the device allows");
+    assert_poisoned(y, (size_t)T * N * 64, "y");
+    small->info = real;
+    small->info.global_mem_bytes = 65536;
+    EXPECT(clrnn_rnn_forward(r, &a), CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "bytes of global memory");
+    assert_poisoned(y, (size_t)T * N * 64, "y");
+    small->info = real;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    a.y.host = yr;
+    TU_OK(clrnn_reference_forward(r, &a));
+    size_t where = 0;
+    if (!(tu_max_abs_diff(y, yr, (size_t)T * N * 64, &where) <= 1e-5))
+        fail_msg("after the refusals: y[%zu] = %g, reference %g", where, (double)y[where], (double)yr[where]);
+    n_cases = saved + 1; /* 140 */
+    free(x), free(y), free(yr);
+    clrnn_rnn_destroy(r);
+    clrnn_context_destroy(small);
+}
+
 static void count_cases(void **state) {
     (void)state;
     printf("bad-input cases checked: %d\n", n_cases);
-    assert_int_equal(n_cases, 134);
+    assert_int_equal(n_cases, 140);
 }
 
 int main(void) {
@@ -961,6 +1399,11 @@ int main(void) {
         cmocka_unit_test(non_finite_inputs),
         cmocka_unit_test(bad_npy),
         cmocka_unit_test(gemm_misuse),
+        cmocka_unit_test(set_param_count_before_read),
+        cmocka_unit_test(activation_extremes),
+        cmocka_unit_test(workspace_long_then_wide),
+        cmocka_unit_test(workspace_limits),
+        cmocka_unit_test(weights_within_device_limits),
         cmocka_unit_test(count_cases),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

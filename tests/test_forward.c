@@ -432,6 +432,149 @@ static void device_buffers(void **state) {
     device_buffers_case(d);
 }
 
+/* ---- sub-buffers (issue 10, D8) ---- */
+/* A tensor carved out of a larger buffer: parent [origin | sub-buffer: 16-byte lead | tensor | tail],
+ * every byte of the parent outside the tensor poisoned (or, for an input, left as poisoned). */
+typedef struct carved {
+    cl_mem parent, sub;
+    size_t origin, bytes, parent_bytes;
+} carved;
+
+#define CARVE_LEAD (4 * sizeof(float)) /* the tensor's offset inside its sub-buffer */
+
+static void carve(carved *c, const float *data, size_t n, size_t origin) {
+    clrnn_context *ctx = tu_context();
+    cl_context cl = clrnn_context_cl_context(ctx);
+    cl_command_queue q = clrnn_context_cl_queue(ctx);
+    cl_int err;
+    c->origin = origin;
+    c->bytes = n * sizeof(float);
+    c->parent_bytes = origin + CARVE_LEAD + c->bytes + origin; /* as much again after it */
+    c->parent = clCreateBuffer(cl, CL_MEM_READ_WRITE, c->parent_bytes, NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    float *poison = tu_alloc_poison(c->parent_bytes / sizeof(float));
+    assert_int_equal(clEnqueueWriteBuffer(q, c->parent, CL_TRUE, 0, c->parent_bytes, poison, 0, NULL, NULL), CL_SUCCESS);
+    free(poison);
+    if (data)
+        assert_int_equal(clEnqueueWriteBuffer(q, c->parent, CL_TRUE, origin + CARVE_LEAD, c->bytes, data, 0, NULL, NULL),
+                         CL_SUCCESS);
+    const cl_buffer_region reg = {origin, CARVE_LEAD + c->bytes};
+    c->sub = clCreateSubBuffer(c->parent, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg, &err);
+    assert_int_equal(err, CL_SUCCESS);
+}
+
+/* The tensor's bytes must equal `want` bitwise; every other byte of the parent is still POISON. */
+static void check_carved(const carved *c, const float *want, const char *name, const char *what) {
+    float *p = malloc(c->parent_bytes);
+    assert_int_equal(clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), c->parent, CL_TRUE, 0, c->parent_bytes, p,
+                                         0, NULL, NULL),
+                     CL_SUCCESS);
+    const size_t first = (c->origin + CARVE_LEAD) / sizeof(float), n = c->bytes / sizeof(float);
+    for (size_t i = 0; i < c->parent_bytes / sizeof(float); ++i) {
+        if (i >= first && i < first + n) {
+            if (want && memcmp(&p[i], &want[i - first], sizeof(float)) != 0)
+                fail_msg("%s: %s[%zu] = %.9g through a sub-buffer, %.9g through host memory", name, what, i - first,
+                         (double)p[i], (double)want[i - first]);
+        } else if (!(p[i] == POISON)) {
+            fail_msg("%s: %s: parent byte %zu outside the sub-buffer's tensor was written (%g)", name, what,
+                     i * sizeof(float), (double)p[i]);
+        }
+    }
+    free(p);
+}
+
+static void release_carved(carved *c) {
+    clReleaseMemObject(c->sub);
+    clReleaseMemObject(c->parent);
+}
+
+/* x, h0, c0, y, hn, cn all as sub-buffers (at an aligned non-zero origin, the tensor 16 bytes into
+ * each): the same bits as the host-pointer run, and nothing of the parents outside the tensors
+ * written. */
+static void sub_buffer_case(const fcase *c) {
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
+    uint64_t seed = 0x5eed;
+    for (const char *p = c->name; *p; ++p) seed = seed * 131 + (unsigned char)*p;
+    set_random_weights(r, c->fw, &seed);
+    io b;
+    clrnn_forward_args a;
+    make_io(r, c, &seed, &b, &a);
+    TU_OK(clrnn_rnn_forward(r, &a)); /* host pointers: b.y, b.hn, b.cn */
+    const int lstm = c->desc.cell == CLRNN_CELL_LSTM;
+    cl_uint align_bits = 0;
+    assert_int_equal(clGetDeviceInfo(clrnn_context_cl_device(ctx), CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
+                                     &align_bits, NULL),
+                     CL_SUCCESS);
+    const size_t origin = 3 * (size_t)(align_bits / 8);
+    carved x, h0, c0, y, hn, cn;
+    carve(&x, b.x, b.nx, origin);
+    carve(&h0, b.h0, b.nh, origin);
+    carve(&y, NULL, b.ny, origin);
+    carve(&hn, NULL, b.nh, origin);
+    if (lstm) carve(&c0, b.c0, b.nc, origin), carve(&cn, NULL, b.nc, origin);
+    clrnn_forward_args ad = a;
+    ad.x = (clrnn_tensor){NULL, x.sub, CARVE_LEAD};
+    ad.h0 = b.h0 ? (clrnn_tensor){NULL, h0.sub, CARVE_LEAD} : (clrnn_tensor){0};
+    ad.y = (clrnn_tensor){NULL, y.sub, CARVE_LEAD};
+    ad.hn = (clrnn_tensor){NULL, hn.sub, CARVE_LEAD};
+    if (lstm) {
+        ad.c0 = b.c0 ? (clrnn_tensor){NULL, c0.sub, CARVE_LEAD} : (clrnn_tensor){0};
+        ad.cn = (clrnn_tensor){NULL, cn.sub, CARVE_LEAD};
+    }
+    TU_OK(clrnn_rnn_forward(r, &ad));
+    check_carved(&y, b.y, c->name, "y");
+    check_carved(&hn, b.hn, c->name, "hn");
+    check_carved(&x, b.x, c->name, "x");
+    check_carved(&h0, b.h0, c->name, "h0");
+    if (lstm) check_carved(&cn, b.cn, c->name, "cn"), check_carved(&c0, b.c0, c->name, "c0");
+    release_carved(&x), release_carved(&h0), release_carved(&y), release_carved(&hn);
+    if (lstm) release_carved(&c0), release_carved(&cn);
+    io_free(&b);
+    clrnn_rnn_destroy(r);
+}
+
+/* Both layouts, one and two directions, lengths and masks, initial states, last-only outputs,
+ * states padded by the tiled plan (H = 5, 7) and not (H = 16), a projection (hn narrower than cn),
+ * two layers, merge NONE and a dense layer (y written by the GEMM). */
+static void sub_buffers(void **state) {
+    (void)state;
+    typedef struct {
+        clrnn_cell cell;
+        int H, dir, layout, lens, last_only, L, proj, dense, merge;
+    } sb;
+    static const sb cases[] = {
+        {CLRNN_CELL_LSTM, 5, CLRNN_DIR_FORWARD, 0, LEN_VARIED, 0, 1, 0, 0, 0},
+        {CLRNN_CELL_LSTM, 5, CLRNN_DIR_BIDIRECTIONAL, 1, LEN_BOTH, 1, 1, 0, 0, 0},
+        {CLRNN_CELL_LSTM, 5, CLRNN_DIR_BIDIRECTIONAL, 0, LEN_MASK_HOLES, 0, 2, 3, 0, CLRNN_MERGE_NONE},
+        {CLRNN_CELL_LSTM, 16, CLRNN_DIR_FORWARD, 1, LEN_FULL, 0, 1, 0, 0, 0},
+        {CLRNN_CELL_GRU, 7, CLRNN_DIR_BIDIRECTIONAL, 0, LEN_VARIED, 0, 2, 0, 0, CLRNN_MERGE_SUM},
+        {CLRNN_CELL_GRU, 16, CLRNN_DIR_BIDIRECTIONAL, 1, LEN_FULL, 1, 1, 0, 3, 0},
+        {CLRNN_CELL_RNN, 7, CLRNN_DIR_REVERSE, 1, LEN_VARIED, 1, 1, 0, 0, 0},
+        {CLRNN_CELL_RNN, 5, CLRNN_DIR_FORWARD, 0, LEN_FULL, 0, 1, 0, 4, 0},
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); ++i)
+        for (int with_h0 = 0; with_h0 < 2; ++with_h0) {
+            const sb *k = &cases[i];
+            fcase c;
+            memset(&c, 0, sizeof c);
+            char name[64];
+            snprintf(name, sizeof name, "sub-buffers case %d%s", i, with_h0 ? " with h0" : "");
+            c.name = name;
+            c.desc = base(k->cell, 3, k->H);
+            c.desc.direction = (clrnn_direction)k->dir;
+            c.desc.layout = (clrnn_layout)k->layout;
+            c.desc.num_layers = k->L;
+            c.desc.proj_size = k->proj;
+            c.desc.dense_size = k->dense;
+            c.desc.merge = (clrnn_merge)k->merge;
+            c.T = 5, c.N = 3, c.lens = (len_mode)k->lens, c.last_only = k->last_only, c.with_h0 = with_h0;
+            c.fw = k->proj ? CLRNN_FRAMEWORK_PYTORCH : CLRNN_FRAMEWORK_ONNX;
+            sub_buffer_case(&c);
+        }
+}
+
 /* The workspace is sized once and reused; smaller calls after a larger one are still right, and
  * repeated runs are bitwise identical. */
 static void workspace_reuse_and_determinism(void **state) {
@@ -597,6 +740,7 @@ int main(void) {
         cmocka_unit_test(matrix),
         cmocka_unit_test(streaming_equals_one_call),
         cmocka_unit_test(device_buffers),
+        cmocka_unit_test(sub_buffers),
         cmocka_unit_test(workspace_reuse_and_determinism),
         cmocka_unit_test(weights_update_after_run),
         cmocka_unit_test(scan_variants_bitwise_equal),
