@@ -529,9 +529,88 @@ void clrnn_gemm_set_trace(clrnn_gemm_trace_fn fn, void *user, int skip) {
     trace_skip = skip;
 }
 
-clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                                float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
-                                size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
+/* ------------------------------------------------------------------------------------------
+ * Operand checks. CLBlast's own buffer test computes (ld*(rows-1) + cols + off)*4 in size_t,
+ * which wraps: an offset or leading dimension near 2^62 then passes it and the kernels read and
+ * write at the wrapped address, before the buffer. So every operand is checked here first, in
+ * overflow-safe arithmetic, for the public calls (the ONNX MatMul/Gemm come through them) and
+ * the internal ones (the generic plan's input projection, the dense layer) alike.
+ * ---------------------------------------------------------------------------------------- */
+typedef struct gemm_operand {
+    const char *name, *ld_name; /* "A", "lda" */
+    cl_mem mem;
+    size_t ld, rows, cols; /* as stored, row-major: a transposed operand stores op(X)^T */
+    size_t floats;         /* CL_MEM_SIZE / 4 */
+} gemm_operand;
+
+/* The buffer itself: of ctx's OpenCL context, and a row stride of at least its row (BLAS). */
+static clrnn_status check_buffer(const clrnn_context *ctx, const char *func, gemm_operand *op) {
+    if (!op->mem) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: %s: NULL buffer", func, op->name);
+    cl_context owner = NULL;
+    size_t bytes = 0;
+    cl_int err = clGetMemObjectInfo(op->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    if (err == CL_SUCCESS) err = clGetMemObjectInfo(op->mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+    if (err != CL_SUCCESS)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s: not a valid cl_mem (%s)", func, op->name,
+                          clrnn_cl_error_name(err));
+    if (owner != ctx->cl_ctx)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
+                          "%s: %s: the buffer belongs to another OpenCL context than ctx's", func, op->name);
+    if (op->ld < op->cols)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
+                          "%s: %s: %s = %zu is smaller than the %zu columns it stores per row", func, op->name,
+                          op->ld_name, op->ld, op->cols);
+    op->floats = bytes / sizeof(float);
+    return CLRNN_OK;
+}
+
+/* Elements [off, off + ld*(rows-1) + cols) must lie in the buffer; `item` is (size_t)-1 for a
+ * single GEMM. */
+static clrnn_status check_extent(const char *func, size_t item, const gemm_operand *op, size_t off) {
+    char where[48] = "";
+    if (item != (size_t)-1) snprintf(where, sizeof where, "item %zu: ", item);
+    size_t end = 0;
+    const int fits = clrnn_mul_size(op->ld, op->rows - 1, &end) && end <= SIZE_MAX - op->cols &&
+                     (end += op->cols) <= SIZE_MAX - off && (end += off) <= SIZE_MAX / sizeof(float);
+    if (!fits)
+        return clrnn_fail(CLRNN_ERR_OVERFLOW,
+                          "%s: %s%s: offset %zu + %s %zu x (%zu rows - 1) + %zu columns overflows a byte size", func,
+                          where, op->name, off, op->ld_name, op->ld, op->rows, op->cols);
+    if (end > op->floats)
+        return clrnn_fail(CLRNN_ERR_SHAPE_MISMATCH,
+                          "%s: %s%s: offset %zu + %s %zu x (%zu rows - 1) + %zu columns = %zu elements, the buffer "
+                          "holds %zu",
+                          func, where, op->name, off, op->ld_name, op->ld, op->rows, op->cols, end, op->floats);
+    return CLRNN_OK;
+}
+
+/* Every check of a (batched) GEMM, before anything is enqueued: buffers, then each item's extents
+ * in item order. batched = 0: one GEMM, offsets a_offs[0] etc. */
+static clrnn_status check_gemm(const clrnn_context *ctx, const char *func, int batched, int trans_a, int trans_b,
+                               size_t m, size_t n, size_t k, cl_mem a, const size_t *a_offs, size_t lda, cl_mem b,
+                               const size_t *b_offs, size_t ldb, cl_mem c, const size_t *c_offs, size_t ldc,
+                               size_t batch) {
+    if (m == 0 || n == 0 || k == 0)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: zero dimension (m = %zu, n = %zu, k = %zu)", func, m, n, k);
+    gemm_operand ops[3] = {
+        {"A", "lda", a, lda, trans_a ? k : m, trans_a ? m : k, 0},
+        {"B", "ldb", b, ldb, trans_b ? n : k, trans_b ? k : n, 0},
+        {"C", "ldc", c, ldc, m, n, 0},
+    };
+    const size_t *offs[3] = {a_offs, b_offs, c_offs};
+    clrnn_status st;
+    for (int i = 0; i < 3; ++i)
+        if ((st = check_buffer(ctx, func, &ops[i])) != CLRNN_OK) return st;
+    for (size_t item = 0; item < batch; ++item)
+        for (int i = 0; i < 3; ++i)
+            if ((st = check_extent(func, batched ? item : (size_t)-1, &ops[i], offs[i][item])) != CLRNN_OK) return st;
+    return CLRNN_OK;
+}
+
+/* CLBlast itself, on checked operands; the context lock is held. */
+static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                              cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                              cl_mem c, size_t c_off, size_t ldc) {
     if (trace_fn) {
         trace_fn(trace_user, trans_a, trans_b, m, n, k, 1);
         if (trace_skip) return CLRNN_OK;
@@ -542,17 +621,27 @@ clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, si
     return s == CLBlastSuccess ? CLRNN_OK : blas_fail(s, "CLBlastSgemm");
 }
 
+clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
+                                size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc) {
+    clrnn_status st = check_gemm(ctx, "GEMM", 0, trans_a, trans_b, m, n, k, a, &a_off, lda, b, &b_off, ldb, c, &c_off,
+                                 ldc, 1);
+    if (st != CLRNN_OK) return st;
+    return run_sgemm(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
+}
+
 clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                          cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
                          size_t c_off, size_t ldc) {
     clrnn_clear_error();
     clrnn_status st = clrnn_check_context(ctx, "clrnn_sgemm"); /* NULL, destroyed or foreign */
     if (st != CLRNN_OK) return st;
-    if (!a || !b || !c) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm: NULL buffer");
-    if (m == 0 || n == 0 || k == 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "clrnn_sgemm: zero dimension");
+    if (!a || !b || !c)
+        return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm: NULL buffer (%s is NULL)", !a ? "A" : !b ? "B" : "C");
+    st = check_gemm(ctx, "clrnn_sgemm", 0, trans_a, trans_b, m, n, k, a, &a_off, lda, b, &b_off, ldb, c, &c_off, ldc, 1);
+    if (st != CLRNN_OK) return st;
     mtx_lock(&ctx->lock);
-    st = clrnn_sgemm_locked(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta,
-                                         c, c_off, ldc);
+    st = run_sgemm(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
     mtx_unlock(&ctx->lock);
     return st;
 }
@@ -565,9 +654,13 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
     clrnn_status st = clrnn_check_context(ctx, "clrnn_sgemm_batched");
     if (st != CLRNN_OK) return st;
     if (!a || !b || !c || !alphas || !betas || !a_offs || !b_offs || !c_offs)
-        return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm_batched: NULL argument");
-    if (m == 0 || n == 0 || k == 0 || batch == 0)
-        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "clrnn_sgemm_batched: zero dimension or batch");
+        return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_sgemm_batched: NULL argument (%s is NULL)",
+                          !a ? "A" : !b ? "B" : !c ? "C" : !alphas ? "alphas" : !betas ? "betas"
+                          : !a_offs ? "a_offs" : !b_offs ? "b_offs" : "c_offs");
+    if (batch == 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "clrnn_sgemm_batched: batch is 0");
+    st = check_gemm(ctx, "clrnn_sgemm_batched", 1, trans_a, trans_b, m, n, k, a, a_offs, lda, b, b_offs, ldb, c, c_offs,
+                    ldc, batch);
+    if (st != CLRNN_OK) return st;
     if (trace_fn) {
         trace_fn(trace_user, trans_a, trans_b, m, n, k, batch);
         if (trace_skip) return CLRNN_OK;
@@ -577,8 +670,8 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
         /* CLBlast 1.5.3's batched GEMM computes wrong results with GEMMK=1 parameters installed
          * (its batched kernels follow GEMMK=0's layouts): one GEMM per item instead */
         for (size_t i = 0; i < batch && st == CLRNN_OK; ++i)
-            st = clrnn_sgemm_locked(ctx, trans_a, trans_b, m, n, k, alphas[i], a, a_offs[i], lda, b, b_offs[i], ldb,
-                                    betas[i], c, c_offs[i], ldc);
+            st = run_sgemm(ctx, trans_a, trans_b, m, n, k, alphas[i], a, a_offs[i], lda, b, b_offs[i], ldb, betas[i], c,
+                           c_offs[i], ldc);
         mtx_unlock(&ctx->lock);
         return st;
     }
@@ -588,3 +681,4 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
     mtx_unlock(&ctx->lock);
     return s == CLBlastSuccess ? CLRNN_OK : blas_fail(s, "CLBlastSgemmBatched");
 }
+

@@ -105,7 +105,8 @@ struct clrnn_context {
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);
-/* Unlocked GEMM used inside an already-locked section. */
+/* GEMM inside an already-locked section (the context lock held), operands checked as by
+ * clrnn_sgemm. */
 clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                                 float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                                 size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
