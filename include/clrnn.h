@@ -208,6 +208,10 @@ clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info
  * The message names the operand ("A: ...") and, batched, the item ("item 2: C: ..."). While
  * running: CLRNN_ERR_BLAS, CLRNN_ERR_DEVICE_OUT_OF_MEMORY, CLRNN_ERR_OPENCL.
  * Enqueued on the context queue; returns after enqueueing (use clrnn_context_finish to wait).
+ * CLBlast keeps its compiled programs per OpenCL context, in one process-wide cache that only
+ * CLBlastClearCache() empties. So destroying a context that used CLBlast (a GEMM here, a dense
+ * layer, the generic plan, an ONNX MatMul/Gemm) clears that cache: other live contexts, and an
+ * application's own CLBlast calls, rebuild their GEMM programs on their next call.
  * ------------------------------------------------------------------------------------- */
 clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                          cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,

@@ -34,6 +34,74 @@ static clrnn_status blas_fail(CLBlastStatusCode code, const char *call) {
     return clrnn_fail(CLRNN_ERR_BLAS, "%s: CLBlast status %d", call, (int)code);
 }
 
+/* Serialising CLBlast where it must be. CLBlast 1.5.3's caches (programs per cl_context,
+ * binaries per device, tuning databases per device) each sit behind a mutex, but a miss is not
+ * atomic: two callers that miss the same entry both build it and both Store() it, and where
+ * CLBlast is compiled as C++14 (its map-based cache, e.g. MSVC builds) the second Store throws
+ * "object already in cache" and the GEMM fails (fixed upstream in 1.6.1). Misses were rare (the
+ * first GEMM of a context); since clrnn_gemm_context_release clears the caches, every live
+ * context misses right after each destroy, all at once. So, without serialising every GEMM
+ * (which would make a compile on one context, ~1 s on a GPU, stall the GEMMs of all others):
+ *   - a reader/writer gate (blas_mtx, blas_cnd): every CLBlast GEMM passes it shared
+ *     (blas_call_begin/end), the cache clear and CLBlastOverrideParameters exclusively
+ *     (blas_exclusive_enter/leave), which bumps blas_generation;
+ *   - a context that has not run a routine (sgemm / sgemm_batched) since the last bump may
+ *     build its program, so that call also holds compile_lock: builds never overlap, while GEMMs
+ *     whose programs are cached (nothing can drop them while the gate is held shared) run in
+ *     parallel as before. */
+static mtx_t blas_mtx, compile_lock;
+static cnd_t blas_cnd;
+static int blas_readers, blas_writer, blas_writers_waiting;
+static uint64_t blas_generation = 1; /* written only with the gate held exclusively */
+static once_flag blas_once = ONCE_FLAG_INIT;
+static void blas_init(void) {
+    mtx_init(&blas_mtx, mtx_plain);
+    mtx_init(&compile_lock, mtx_plain);
+    cnd_init(&blas_cnd);
+}
+
+static void blas_exclusive_enter(void) {
+    call_once(&blas_once, blas_init);
+    mtx_lock(&blas_mtx);
+    blas_writers_waiting++;
+    while (blas_writer || blas_readers) cnd_wait(&blas_cnd, &blas_mtx);
+    blas_writers_waiting--;
+    blas_writer = 1;
+    mtx_unlock(&blas_mtx);
+}
+
+static void blas_exclusive_leave(void) {
+    mtx_lock(&blas_mtx);
+    blas_generation++;
+    blas_writer = 0;
+    cnd_broadcast(&blas_cnd);
+    mtx_unlock(&blas_mtx);
+}
+
+enum { BLAS_SGEMM = 0, BLAS_SGEMM_BATCHED = 1 };
+
+/* Around one CLBlast GEMM on ctx (its lock held); returns whether compile_lock was taken. A
+ * waiting writer goes first, so a stream of GEMMs cannot starve a destroy. */
+static int blas_call_begin(clrnn_context *ctx, int routine) {
+    call_once(&blas_once, blas_init);
+    mtx_lock(&blas_mtx);
+    while (blas_writer || blas_writers_waiting) cnd_wait(&blas_cnd, &blas_mtx);
+    blas_readers++;
+    const int may_build = ctx->blas_generation[routine] != blas_generation;
+    mtx_unlock(&blas_mtx);
+    atomic_store(&ctx->used_blas, 1);
+    if (may_build) mtx_lock(&compile_lock);
+    return may_build;
+}
+
+static void blas_call_end(clrnn_context *ctx, int routine, int may_build, int ok) {
+    mtx_lock(&blas_mtx);
+    if (may_build && ok) ctx->blas_generation[routine] = blas_generation;
+    if (--blas_readers == 0) cnd_broadcast(&blas_cnd);
+    mtx_unlock(&blas_mtx);
+    if (may_build) mtx_unlock(&compile_lock);
+}
+
 /* ------------------------------------------------------------------------------------------
  * Parameter sets
  * ---------------------------------------------------------------------------------------- */
@@ -452,7 +520,9 @@ static size_t xgemm_gemmk(cl_device_id device) {
 static clrnn_status clrnn_tuning_install(cl_device_id device, const clrnn_clblast_params *p) {
     const char *names[CLRNN_TUNING_MAX_PARAMS];
     for (size_t i = 0; i < p->count; ++i) names[i] = p->names[i];
+    blas_exclusive_enter(); /* a new database entry: programs are rebuilt */
     CLBlastStatusCode s = CLBlastOverrideParameters(device, p->kernel, CLBlastPrecisionSingle, p->count, names, p->values);
+    blas_exclusive_leave();
     if (s != CLBlastSuccess)
         return clrnn_fail(CLRNN_ERR_BLAS, "CLBlastOverrideParameters(%s) failed with CLBlast status %d", p->kernel,
                           (int)s);
@@ -615,9 +685,11 @@ static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size
         trace_fn(trace_user, trans_a, trans_b, m, n, k, 1);
         if (trace_skip) return CLRNN_OK;
     }
+    const int building = blas_call_begin(ctx, BLAS_SGEMM);
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,
                                        lda, b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL);
+    blas_call_end(ctx, BLAS_SGEMM, building, s == CLBlastSuccess);
     return s == CLBlastSuccess ? CLRNN_OK : blas_fail(s, "CLBlastSgemm");
 }
 
@@ -675,10 +747,29 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
         mtx_unlock(&ctx->lock);
         return st;
     }
+    const int building = blas_call_begin(ctx, BLAS_SGEMM_BATCHED);
     CLBlastStatusCode s = CLBlastSgemmBatched(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                               trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alphas, a,
                                               a_offs, lda, b, b_offs, ldb, betas, c, c_offs, ldc, batch, &ctx->queue, NULL);
+    blas_call_end(ctx, BLAS_SGEMM_BATCHED, building, s == CLBlastSuccess);
     mtx_unlock(&ctx->lock);
     return s == CLBlastSuccess ? CLRNN_OK : blas_fail(s, "CLBlastSgemmBatched");
 }
 
+/* CLBlast caches a cl_program per (cl_context, device, routine) in a process-wide map for the
+ * life of the process; each program retains its cl_context, so a destroyed context that had run
+ * a GEMM stayed alive with its driver context and compiled kernels (~7 MB on PoCL), reachable
+ * and hence invisible to LeakSanitizer. CLBlast 1.5.3 has no call that drops one context's
+ * entries (Remove/RemoveBySubset are internal), only CLBlastClearCache(), which drops every
+ * program and binary of the process (not the tuning databases that clrnn_gemm_apply_tuning
+ * installed). So it is called when a context that used CLBlast goes. It is safe while other
+ * contexts run GEMMs: the exclusive gate waits for the GEMMs in flight, and CLBlast hands out
+ * programs as shared_ptr copies. What it costs: each other live context rebuilds its GEMM
+ * programs on its next call (~80 ms on PoCL, which caches builds on disk; an application's own
+ * CLBlast calls too), one build at a time under compile_lock. */
+void clrnn_gemm_context_release(clrnn_context *ctx) {
+    if (!atomic_load(&ctx->used_blas)) return;
+    blas_exclusive_enter();
+    CLBlastClearCache();
+    blas_exclusive_leave();
+}
