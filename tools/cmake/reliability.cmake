@@ -64,7 +64,7 @@ endif()
 
 # ---- the reliability suites ----
 if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
-  foreach(t test_cache test_errors test_threads test_cache_faults test_determinism test_rss)
+  foreach(t test_cache test_errors test_threads test_cache_faults test_determinism test_rss test_first_use)
     clrnn_test(${t})
     # clrnn_test() runs in this (top-level) directory, so the properties can be extended here.
     set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
