@@ -221,7 +221,22 @@ clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info
 /* ---------------------------------------------------------------------------------------
  * GEMM (thin wrapper over CLBlast, row-major): C = alpha * op(A) * op(B) + beta * C.
  * Buffers are device buffers of the context; offsets and leading dimensions in elements.
+ * As stored (row-major), A is m x k (k x m when trans_a), B is k x n (n x k when trans_b) and C
+ * is m x n. An operand stored as R rows of Q columns at offset `off` needs ld >= Q and
+ * off + ld*(R-1) + Q <= CL_MEM_SIZE/4. All of this is checked before anything is enqueued (a
+ * refused call writes nothing, for the batched call not even its good items):
+ *   CLRNN_ERR_NULL_ARGUMENT     a buffer, or (batched) alphas, betas or an offset array, is NULL
+ *   CLRNN_ERR_INVALID_ARGUMENT  ctx dead or foreign; m, n, k or batch is 0; a buffer of another
+ *                               OpenCL context than ctx's; ld < Q
+ *   CLRNN_ERR_OVERFLOW          the extent's byte size does not fit size_t (an offset or ld near 2^62)
+ *   CLRNN_ERR_SHAPE_MISMATCH    the extent passes the end of the buffer
+ * The message names the operand ("A: ...") and, batched, the item ("item 2: C: ..."). While
+ * running: CLRNN_ERR_BLAS, CLRNN_ERR_DEVICE_OUT_OF_MEMORY, CLRNN_ERR_OPENCL.
  * Enqueued on the context queue; returns after enqueueing (use clrnn_context_finish to wait).
+ * CLBlast keeps its compiled programs per OpenCL context, in one process-wide cache that only
+ * CLBlastClearCache() empties. So destroying a context that used CLBlast (a GEMM here, a dense
+ * layer, the generic plan, an ONNX MatMul/Gemm) clears that cache: other live contexts, and an
+ * application's own CLBlast calls, rebuild their GEMM programs on their next call.
  * ------------------------------------------------------------------------------------- */
 clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                          cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,

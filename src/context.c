@@ -292,6 +292,7 @@ static void context_free(clrnn_context *ctx) {
     clrnn_program_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
+    clrnn_gemm_context_release(ctx); /* CLBlast's programs hold the cl_context too */
     if (ctx->lock_ready) mtx_destroy(&ctx->lock);
     free(ctx);
 }

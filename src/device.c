@@ -14,7 +14,28 @@ typedef struct device_list {
     clrnn_device_ref refs[MAX_DEVICES];
 } device_list;
 
+/* The first enumeration of the process runs alone: with PoCL 3.1, threads that enumerate while
+ * the platform initialises itself get devices that are still being set up (a crash inside
+ * clGetDeviceInfo, or no device at all; tests/test_first_use.c). call_once makes the others
+ * wait until one thread has listed every platform's devices and read their names. */
+static once_flag first_use = ONCE_FLAG_INIT;
+static void first_use_init(void) {
+    cl_platform_id platforms[MAX_PLATFORMS];
+    cl_uint np = 0;
+    if (clGetPlatformIDs(MAX_PLATFORMS, platforms, &np) != CL_SUCCESS) return;
+    for (cl_uint p = 0; p < np && p < MAX_PLATFORMS; ++p) {
+        cl_device_id devs[MAX_DEVICES];
+        cl_uint nd = 0;
+        if (clGetDeviceIDs(platforms[p], CL_DEVICE_TYPE_ALL, MAX_DEVICES, devs, &nd) != CL_SUCCESS) continue;
+        for (cl_uint d = 0; d < nd && d < MAX_DEVICES; ++d) {
+            char name[256];
+            clGetDeviceInfo(devs[d], CL_DEVICE_NAME, sizeof name, name, NULL);
+        }
+    }
+}
+
 static clrnn_status enumerate(device_list *list) {
+    call_once(&first_use, first_use_init);
     cl_platform_id platforms[MAX_PLATFORMS];
     cl_uint np = 0;
     list->count = 0;

@@ -5,6 +5,7 @@
 #include "clrnn.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <threads.h>
@@ -154,11 +155,17 @@ struct clrnn_context {
     clrnn_build_info build;
     mtx_t lock; /* serialises enqueues and kernel-argument setting on this context */
     int lock_ready; /* lock was initialised */
+    atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
+    uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
 };
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);
-/* Unlocked GEMM used inside an already-locked section. */
+/* Drops what CLBlast keeps of a context that used it; called by the context destroy, after the
+ * context's own OpenCL objects are released. */
+void clrnn_gemm_context_release(clrnn_context *ctx);
+/* GEMM inside an already-locked section (the context lock held), operands checked as by
+ * clrnn_sgemm. */
 clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
                                 float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                                 size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);

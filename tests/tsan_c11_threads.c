@@ -1,6 +1,6 @@
 /* ThreadSanitizer builds only (tools/tsan.sh; linked into every test program by
  * tools/cmake/reliability.cmake): the C11 <threads.h> functions clrnn uses, routed through their
- * pthread equivalents.
+ * pthread equivalents (mutexes, condition variables, call_once, threads).
  *
  * Why: the TSan runtimes of gcc 12 and clang 15 intercept pthread_* but not the C11 functions, and
  * glibc implements mtx_lock, call_once and thrd_create with internal calls that bypass the
@@ -36,6 +36,25 @@ int mtx_unlock(mtx_t *m) { return pthread_mutex_unlock((pthread_mutex_t *)m) == 
 void mtx_destroy(mtx_t *m) { pthread_mutex_destroy((pthread_mutex_t *)m); }
 
 void call_once(once_flag *flag, void (*func)(void)) { pthread_once((pthread_once_t *)flag, func); }
+
+/* glibc's cnd_wait unlocks and relocks the mutex without the interceptors: TSan would report a
+ * double lock. cnd_t is pthread_cond_t in glibc, as above. */
+int cnd_init(cnd_t *c) { return pthread_cond_init((pthread_cond_t *)c, NULL) == 0 ? thrd_success : thrd_error; }
+
+void cnd_destroy(cnd_t *c) { pthread_cond_destroy((pthread_cond_t *)c); }
+
+int cnd_wait(cnd_t *c, mtx_t *m) {
+    return pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m) == 0 ? thrd_success : thrd_error;
+}
+
+int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict ts) {
+    const int e = pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, ts);
+    return e == 0 ? thrd_success : e == ETIMEDOUT ? thrd_timedout : thrd_error;
+}
+
+int cnd_signal(cnd_t *c) { return pthread_cond_signal((pthread_cond_t *)c) == 0 ? thrd_success : thrd_error; }
+
+int cnd_broadcast(cnd_t *c) { return pthread_cond_broadcast((pthread_cond_t *)c) == 0 ? thrd_success : thrd_error; }
 
 typedef struct start_arg {
     thrd_start_t fn;

@@ -64,7 +64,7 @@ endif()
 
 # ---- the reliability suites ----
 if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
-  set(CLRNN_REL_TESTS test_cache test_errors test_threads test_cache_faults test_determinism)
+  set(CLRNN_REL_TESTS test_cache test_errors test_threads test_cache_faults test_determinism test_rss test_first_use)
   set(CLRNN_CACHE_TESTS test_cache test_cache_faults)
   # The cache's trust checks and damaged-entry recovery, for both programs (needs the ONNX module).
   if("onnx" IN_LIST CLRNN_MODULES)
