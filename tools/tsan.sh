@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# ThreadSanitizer run of the thread-safety test (tests/test_threads.c) in build-tsan/.
-#   tools/tsan.sh [ctest -R regex]     default: test_threads;  "tools/tsan.sh ." runs the whole suite
+# ThreadSanitizer run of the thread-safety tests in build-tsan/.
+#   tools/tsan.sh [ctest -R regex]     default: the thread suites (test_threads, test_rss: contexts
+#                                      churned beside running GEMMs, test_first_use); "." runs all
 # The library and the tests are built with -fsanitize=thread (gcc, or CC=clang). Suppressions:
 # tests/tsan.supp (none active; OpenCL-stack internals only, documented there), compiled into the
 # test programs by tools/cmake/reliability.cmake together with tests/tsan_c11_threads.c.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${CLRNN_TSAN_BUILD_DIR:-$root/build-tsan}"
-regex="${1:-test_threads}"
+regex="${1:-test_threads|test_rss|test_first_use}"
 flags="-fsanitize=thread -g -O1 -fno-omit-frame-pointer"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLRNN_SANITIZE=OFF -DCLRNN_BUILD_TOOLS=OFF \
   "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread" \
