@@ -63,7 +63,7 @@ def apply_act(name, x, a, b):
     if n == "hardsigmoid": return np.clip(a * x + b, 0, 1)
     if n == "elu": return np.where(x < 0, a * (np.exp(x) - 1), x)
     if n == "softsign": return x / (1 + np.abs(x))
-    if n == "softplus": return np.log1p(np.exp(x))
+    if n == "softplus": return np.logaddexp(0, x)  # log(1+e^x) without overflow, as the kernels compute it
     raise ValueError(name)
 
 
