@@ -128,24 +128,18 @@ static void copy_file(const char *from, const char *to) {
     assert_int_equal(fclose(b), 0);
 }
 
-static void sh(const char *fmt, const char *arg) {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, fmt, arg, arg, arg);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/clrnn-test-cache-faults-%ld", (long)getpid());
     snprintf(cdir, sizeof cdir, "%s/cache", dir);
-    sh("rm -rf %s && mkdir -p %s && chmod 0777 %s", dir);
+    tu_sh("rm -rf %s && mkdir -p %s && chmod 0777 %s", dir);
     assert_int_equal(mkdir(cdir, 0700), 0);
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    sh("chmod -R u+rwX %s 2>/dev/null; rm -rf %s", dir);
+    tu_sh("chmod -R u+rwX %s 2>/dev/null; rm -rf %s", dir);
     return 0;
 }
 

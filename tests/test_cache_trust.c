@@ -89,16 +89,10 @@ static void fmt(char *out, size_t cap, const char *f, ...) {
     if (n < 0 || (size_t)n >= cap) fail_msg("path too long: %s", out);
 }
 
-static void sh(const char *fmt, const char *arg) {
-    char cmd[4000];
-    snprintf(cmd, sizeof cmd, fmt, arg, arg, arg);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state) {
     (void)state;
     fmt(dir, sizeof dir, "/tmp/clrnn-test-cache-trust-%ld", (long)getpid());
-    sh("chmod -R u+rwX %s 2>/dev/null; rm -rf %s && mkdir -p %s", dir);
+    tu_sh("chmod -R u+rwX %s 2>/dev/null; rm -rf %s && mkdir -p %s", dir);
     assert_int_equal(chmod(dir, 0755), 0);
     char io[1200];
     fmt(io, sizeof io, "%s/io", dir); /* where children (of another user too) write their results */
@@ -109,7 +103,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    sh("chmod -R u+rwX %s 2>/dev/null; rm -rf %s", dir);
+    tu_sh("chmod -R u+rwX %s 2>/dev/null; rm -rf %s", dir);
     return 0;
 }
 
@@ -264,7 +258,7 @@ static void learn_entry_names(char *main_name, char *onnx_name, size_t cap) {
         if (strstr(e->d_name, ".clbin") && strcmp(e->d_name, main_name)) fmt(onnx_name, cap, "%s", e->d_name);
     closedir(h);
     assert_true(onnx_name[0] != '\0');
-    sh("rm -rf %s", learn);
+    tu_sh("rm -rf %s", learn);
 }
 
 static void assert_private_entry(const char *p) {

@@ -57,6 +57,15 @@ static inline double tu_max_abs_diff(const float *a, const float *b, size_t n, s
     return m;
 }
 
+/* Shell setup of the file tests: system() of fmt with up to three %s, each replaced by arg; a
+ * non-zero exit fails the test. */
+static inline void tu_sh(const char *fmt, const char *arg) {
+    char cmd[4000];
+    const int n = snprintf(cmd, sizeof cmd, fmt, arg, arg, arg);
+    if (n < 0 || (size_t)n >= sizeof cmd) fail_msg("command too long: %s", fmt);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* The test process's context (created once; kernels from the test cache dir). */
 clrnn_context *tu_context(void);
 void tu_context_release(void);
