@@ -32,6 +32,32 @@ Run from the repository root (each part rewrites only its own prefix):
     /work/venvs/keras2/bin/python tools/golden_tf.py --part check     # ORT over every model.onnx,
                                                                       # writes tests/keras/OPS.md
 Optional: --only SUBSTRING (build only matching cases), --out DIR (default tests/keras).
+The keras part takes about 5 minutes per version, tf1 2 minutes, torch and check seconds.
+
+What is built (the same list in Keras 2 and 3; T=6, N=3, I=4, H<=5, trained 3 steps of Adam by
+model.fit on 12 random samples, masked ones padded like their test inputs):
+  SimpleRNN / LSTM / GRU (reset_after True) / GRU (reset_after False, "gru0"): return_sequences
+  True and False, go_backwards; relu SimpleRNN and LSTM with a fixed T; Masking(0.0) + LSTM, GRU,
+  SimpleRNN with right / left padding and holes (also last-step only, go_backwards, GRU
+  reset_after=False); Bidirectional(LSTM) with merge_mode concat/sum/mul/ave/None,
+  Bidirectional(GRU) last step, Bidirectional(SimpleRNN) sum, and both with Masking;
+  Embedding(mask_zero=True) + LSTM / GRU (and without mask_zero); stacks of 2 LSTM, 3 SimpleRNN,
+  LSTM+GRU+SimpleRNN, 2 Bidirectional LSTM, Masking + 2 LSTM, Embedding(mask_zero) + 2 GRU;
+  TimeDistributed(Dense) (dynamic and fixed T, and after Masking + GRU with softmax); Dense heads
+  with every activation (as Dense(activation=) and as Activation layers; gelu alone); GRU → Dense →
+  Dropout → Dense softmax; return_state on LSTM, GRU, SimpleRNN (go_backwards), masked LSTM.
+  TF1: BasicRNNCell, BasicLSTMCell, LSTMCell (plain, use_peepholes, num_proj, peepholes + num_proj
+  + cell_clip + proj_clip + forget_bias 0.5), GRUCell, MultiRNNCell(2 LSTMCell),
+  MultiRNNCell(GRUCell, BasicRNNCell); each through tf.function (from_function) and as a frozen
+  TF1 graph with v1 control flow (from_graph_def). torch: LSTM, LSTM x2, bidirectional GRU, RNN
+  over pack_padded_sequence(enforce_sorted=False) with lengths [3, 6, 1].
+
+What does not convert (reported by the script, no model.onnx kept; the Keras files still are):
+  - Keras 3 TimeDistributed with a dynamic time axis: tf2onnx's model returns [N, 3, 3] for [N, 6, 3]
+    (k3_lstm_timedistributed_dense, k3_mask_gru_timedistributed_softmax); with a fixed T it is right.
+  - Keras 3 gelu: TF's Erfc, which tf2onnx 1.17 leaves in the graph (ORT: no Erfc op).
+  - a frozen TF1 graph with TF2's v2 control flow (While): TensorListReserve stays unconverted and
+    the Loop's outputs have no type (ORT: "Invalid tensor data type 0"); tf1_*_frozen.
 """
 
 import argparse
@@ -138,6 +164,7 @@ def keras_part():
     else:
         keras = tf.keras
     L = keras.layers
+    tf.config.experimental.enable_op_determinism()  # same seeds, same trained weights
     prefix = "k3_" if k3 else "k2_"
     kver = keras.__version__ if hasattr(keras, "__version__") else tf.__version__
 
