@@ -172,9 +172,574 @@ static void test_golden(void **state) {
     assert_int_equal(gs.failed, 0);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * clrnn-run on golden files: format by content, inputs and outputs by Keras names
+ * ---------------------------------------------------------------------------------------- */
+static int run_cmd(char *const argv[]) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static const char *tmp_dir(void) {
+    const char *t = getenv("CLRNN_TEST_TMP");
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s", t && *t ? t : "/tmp/clrnn-keras-test");
+    mkdir(buf, 0755);
+    return buf;
+}
+
+static void test_cli(void **state) {
+    (void)state;
+    const char *run = getenv("CLRNN_RUN");
+    if (!run) skip();
+    static const char *const cases[][2] = {{"k3_lstm_seq", "model.keras"}, {"k2_mask_bidir_lstm_concat_right", "model.h5"},
+                                           {"k2_emb_lstm_last", "model.keras"}, {"k2_bidir_lstm_none", "model.h5"}};
+    int ran = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c) {
+        char dir[1024], model[1100], copy[1700], ins[256], outs[256], arg[1700], outdir[1700];
+        snprintf(dir, sizeof dir, "%s/%s", keras_dir(), cases[c][0]);
+        snprintf(model, sizeof model, "%s/%s", dir, cases[c][1]);
+        if (access(model, R_OK) != 0 || !meta_get(dir, "keras_inputs", ins, sizeof ins) ||
+            !meta_get(dir, "keras_outputs", outs, sizeof outs))
+            continue;
+        /* a copy under a misleading name: the format is told by content */
+        snprintf(copy, sizeof copy, "%s/%s.onnx", tmp_dir(), cases[c][0]);
+        unsigned char *buf;
+        FILE *f = fopen(model, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        const long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = malloc((size_t)size);
+        assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        f = fopen(copy, "wb");
+        assert_non_null(f);
+        fwrite(buf, 1, (size_t)size, f);
+        fclose(f);
+        free(buf);
+        strtok(ins, " "); /* these cases have one input */
+        snprintf(arg, sizeof arg, "%s=%s/in/%s.npy", ins, dir, ins);
+        snprintf(outdir, sizeof outdir, "%s/out-%s", tmp_dir(), cases[c][0]);
+        char *argv[] = {(char *)run, copy, "--input", arg, "--output-dir", outdir, NULL};
+        assert_int_equal(run_cmd(argv), 0);
+        char obuf[256];
+        snprintf(obuf, sizeof obuf, "%s", outs);
+        for (char *save = NULL, *t = strtok_r(obuf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+            char got_path[2000], exp_path[1300];
+            snprintf(got_path, sizeof got_path, "%s/%s.npy", outdir, t);
+            snprintf(exp_path, sizeof exp_path, "%s/out/%s.npy", dir, t);
+            clrnn_array got, exp;
+            TU_OK(clrnn_npy_load(got_path, &got));
+            TU_OK(clrnn_npy_load(exp_path, &exp));
+            const double e = rel_err(&got, &exp);
+            if (!(e <= 1e-5)) fail_msg("clrnn-run %s: output '%s' differs by %g", model, t, e);
+            clrnn_array_free(&got);
+            clrnn_array_free(&exp);
+        }
+        char *info[] = {(char *)run, copy, "--info", NULL};
+        assert_int_equal(run_cmd(info), 0);
+        ++ran;
+    }
+    if (!ran) skip();
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Files built here: a weights .h5 (HDF5 C API, in memory) and a .keras zip (libzip)
+ * ---------------------------------------------------------------------------------------- */
+typedef struct wdef {
+    const char *path;
+    int ndim;
+    hsize_t dims[2];
+} wdef;
+
+/* A HDF5 image holding each weight (random in [-0.5, 0.5), seeded) and, optionally, the root
+ * string attributes of a Keras 2 file. Returns malloc'ed bytes. */
+static unsigned char *h5_image(const wdef *w, int n, const char *model_config, const char *const *layer_groups,
+                               const char *const *weight_names, size_t *size, uint64_t seed) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_core(fapl, 1 << 16, 0);
+    hid_t f = H5Fcreate("test-image.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    assert_true(f >= 0);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    for (int i = 0; i < n; ++i) {
+        hsize_t count = w[i].dims[0] * (w[i].ndim > 1 ? w[i].dims[1] : 1);
+        float *v = tu_alloc_random((size_t)count, &seed, -0.5f, 0.5f);
+        hid_t sp = H5Screate_simple(w[i].ndim, w[i].dims, NULL);
+        hid_t d = H5Dcreate2(f, w[i].path, H5T_IEEE_F32LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        assert_true(d >= 0);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        H5Dclose(d);
+        H5Sclose(sp);
+        free(v);
+    }
+    if (model_config) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        hid_t sp = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate2(f, "model_config", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, t, &model_config);
+        H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(t);
+    }
+    /* legacy layout: model_weights/<layer> with weight_names (fixed-length strings, as h5py writes bytes) */
+    for (int g = 0; layer_groups && layer_groups[g]; ++g) {
+        char path[256];
+        snprintf(path, sizeof path, "model_weights/%s", layer_groups[g]);
+        hid_t grp = H5Oopen(f, path, H5P_DEFAULT);
+        if (grp < 0) grp = H5Gcreate2(f, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        const char *list = weight_names[g];
+        char names[8][64];
+        int k = 0;
+        for (const char *p = list; *p && k < 8; ++k) {
+            const size_t len = strcspn(p, ",");
+            snprintf(names[k], sizeof names[k], "%.*s", (int)len, p);
+            p += len + (p[len] == ',');
+        }
+        hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, 64);
+        hsize_t dk = (hsize_t)k;
+        hid_t sp = H5Screate_simple(1, &dk, NULL);
+        hid_t a = H5Acreate2(grp, "weight_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, t, names);
+        H5Aclose(a);
+        H5Sclose(sp);
+        H5Tclose(t);
+        H5Oclose(grp);
+    }
+    H5Pclose(lcpl);
+    H5Fflush(f, H5F_SCOPE_GLOBAL);
+    const ssize_t n_bytes = H5Fget_file_image(f, NULL, 0);
+    assert_true(n_bytes > 0);
+    unsigned char *buf = malloc((size_t)n_bytes);
+    assert_int_equal(H5Fget_file_image(f, buf, (size_t)n_bytes), n_bytes);
+    H5Fclose(f);
+    H5Pclose(fapl);
+    *size = (size_t)n_bytes;
+    return buf;
+}
+
+typedef struct zentry {
+    const char *name;
+    const void *data;
+    size_t size;
+} zentry;
+
+/* A zip of the entries (deflated), read back into memory. */
+static unsigned char *zip_image(const zentry *e, int n, size_t *size) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/built-%d.zip", tmp_dir(), (int)getpid());
+    int err;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    assert_non_null(z);
+    for (int i = 0; i < n; ++i) {
+        zip_source_t *s = zip_source_buffer(z, e[i].data, e[i].size, 0);
+        assert_non_null(s);
+        assert_true(zip_file_add(z, e[i].name, s, ZIP_FL_OVERWRITE) >= 0);
+    }
+    assert_int_equal(zip_close(z), 0);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(*size);
+    assert_int_equal(fread(buf, 1, *size, f), *size);
+    fclose(f);
+    unlink(path);
+    return buf;
+}
+
+/* The model of these tests (Keras 3 layout): x [N, 5, 4] → Masking → SimpleRNN(3, sequences) →
+ * TimeDistributed(Dense(2, tanh)) → Dropout → Dense(2, softmax) */
+static const char *const base_config =
+    "{\"module\": \"keras\", \"class_name\": \"Sequential\", \"config\": {\"name\": \"seq\", \"trainable\": true, "
+    "\"dtype\": \"float32\", \"layers\": ["
+    "{\"module\": \"keras.layers\", \"class_name\": \"InputLayer\", \"config\": {\"batch_shape\": [null, 5, 4], "
+    "\"dtype\": \"float32\", \"sparse\": false, \"name\": \"x\"}, \"registered_name\": null},"
+    "{\"module\": \"keras.layers\", \"class_name\": \"Masking\", \"config\": {\"name\": \"mask\", \"mask_value\": 0.0}},"
+    "{\"module\": \"keras.layers\", \"class_name\": \"SimpleRNN\", \"config\": {\"name\": \"rnn\", \"units\": 3, "
+    "\"activation\": \"tanh\", \"use_bias\": true, \"return_sequences\": true, \"go_backwards\": false, \"stateful\": false, "
+    "\"unroll\": false, \"dropout\": 0.1}},"
+    "{\"module\": \"keras.layers\", \"class_name\": \"TimeDistributed\", \"config\": {\"name\": \"td\", \"layer\": "
+    "{\"module\": \"keras.layers\", \"class_name\": \"Dense\", \"config\": {\"name\": \"inner\", \"units\": 2, "
+    "\"activation\": \"tanh\", \"use_bias\": true}}}},"
+    "{\"module\": \"keras.layers\", \"class_name\": \"Dropout\", \"config\": {\"name\": \"drop\", \"rate\": 0.5}},"
+    "{\"module\": \"keras.layers\", \"class_name\": \"Dense\", \"config\": {\"name\": \"out\", \"units\": 2, "
+    "\"activation\": \"softmax\", \"use_bias\": true}}]}}";
+
+static const wdef base_weights[] = {
+    {"layers/simple_rnn/cell/vars/0", 2, {4, 3}}, {"layers/simple_rnn/cell/vars/1", 2, {3, 3}},
+    {"layers/simple_rnn/cell/vars/2", 1, {3, 0}}, {"layers/time_distributed/layer/vars/0", 2, {2 * 0 + 3, 2}},
+    {"layers/time_distributed/layer/vars/1", 1, {2, 0}}, {"layers/dense/vars/0", 2, {2, 2}},
+    {"layers/dense/vars/1", 1, {2, 0}},
+};
+#define N_BASE_WEIGHTS ((int)(sizeof base_weights / sizeof *base_weights))
+
+/* config (text) + weights → a .keras image */
+static unsigned char *keras_image(const char *config, const wdef *w, int n_w, size_t *size) {
+    size_t wsize;
+    unsigned char *weights = h5_image(w, n_w, NULL, NULL, NULL, &wsize, 42);
+    static const char meta[] = "{\"keras_version\": \"3.15.1\", \"date_saved\": \"2026-12-01@12:00:00\"}";
+    const zentry e[3] = {{"metadata.json", meta, sizeof meta - 1}, {"config.json", config, strlen(config)},
+                         {"model.weights.h5", weights, wsize}};
+    unsigned char *z = zip_image(e, 3, size);
+    free(weights);
+    return z;
+}
+
+/* Expects the load to fail with `want` and a message holding every string of `needles`. */
+static void expect_refusal(const unsigned char *data, size_t size, clrnn_status want, const char *const *needles) {
+    clrnn_model *m = (clrnn_model *)0x1;
+    const clrnn_status st = clrnn_keras_load_memory(tu_context(), data, size, &m);
+    if (st != want) fail_msg("got %s, expected %s: %s", clrnn_status_name(st), clrnn_status_name(want), clrnn_last_error());
+    assert_null(m);
+    for (const char *const *n = needles; n && *n; ++n)
+        if (!strstr(clrnn_last_error(), *n)) fail_msg("message lacks '%s': %s", *n, clrnn_last_error());
+}
+
+/* A copy of base_config with the first `from` replaced by `to`. */
+static char *edit(const char *from, const char *to) {
+    const char *p = strstr(base_config, from);
+    assert_non_null(p);
+    char *s = malloc(strlen(base_config) + strlen(to) + 1);
+    const size_t pre = (size_t)(p - base_config);
+    memcpy(s, base_config, pre);
+    strcpy(s + pre, to);
+    strcat(s, p + strlen(from));
+    return s;
+}
+
+static void expect_config_refusal(const char *from, const char *to, clrnn_status want, const char *const *needles) {
+    char *cfg = edit(from, to);
+    size_t size;
+    unsigned char *z = keras_image(cfg, base_weights, N_BASE_WEIGHTS, &size);
+    expect_refusal(z, size, want, needles);
+    free(z);
+    free(cfg);
+}
+
+/* The file built here runs, and matches a double-precision reference of the same layers. */
+static void test_built_model(void **state) {
+    (void)state;
+    size_t size;
+    unsigned char *z = keras_image(base_config, base_weights, N_BASE_WEIGHTS, &size);
+    clrnn_model *m;
+    TU_OK(clrnn_keras_load_memory(tu_context(), z, size, &m));
+    free(z);
+    enum { N = 3, T = 5, I = 4, H = 3 };
+    uint64_t seed = 7;
+    float x[N * T * I];
+    tu_fill(x, N * T * I, &seed, -1, 1);
+    /* masked steps: row 1 right-padded, row 2 with a hole and leading masked step */
+    const int masked[N][T] = {{0, 0, 0, 0, 0}, {0, 0, 0, 1, 1}, {1, 0, 1, 0, 0}};
+    for (int n = 0; n < N; ++n)
+        for (int t = 0; t < T; ++t)
+            if (masked[n][t]) memset(&x[(n * T + t) * I], 0, I * sizeof(float));
+    clrnn_array in = {CLRNN_DTYPE_FLOAT32, 3, {N, T, I}, N * T * I, x};
+    TU_OK(clrnn_model_set_input(m, "x", &in));
+    TU_OK(clrnn_model_run(m));
+    clrnn_array y;
+    TU_OK(clrnn_model_get_output(m, "out", &y));
+    assert_int_equal(y.ndim, 3);
+    assert_int_equal(y.shape[2], 2);
+    /* reference: the same weights, re-drawn from the same seed in h5_image's order */
+    uint64_t ws = 42;
+    float w[N_BASE_WEIGHTS][16];
+    for (int i = 0; i < N_BASE_WEIGHTS; ++i)
+        tu_fill(w[i], (size_t)(base_weights[i].dims[0] * (base_weights[i].ndim > 1 ? base_weights[i].dims[1] : 1)), &ws,
+                -0.5f, 0.5f);
+    double worst = 0;
+    for (int n = 0; n < N; ++n) {
+        double h[H] = {0};
+        for (int t = 0; t < T; ++t) {
+            const float *xt = &x[(n * T + t) * I];
+            if (!masked[n][t]) { /* masked: state and output carried */
+                double hn[H];
+                for (int j = 0; j < H; ++j) {
+                    double a = w[2][j];
+                    for (int i = 0; i < I; ++i) a += xt[i] * (double)w[0][i * H + j];
+                    for (int k = 0; k < H; ++k) a += h[k] * (double)w[1][k * H + j];
+                    hn[j] = tanh(a);
+                }
+                memcpy(h, hn, sizeof h);
+            }
+            double d1[2], d2[2], mx = -INFINITY, sum = 0;
+            for (int o = 0; o < 2; ++o) {
+                double a = w[4][o];
+                for (int k = 0; k < H; ++k) a += h[k] * (double)w[3][k * 2 + o];
+                d1[o] = tanh(a);
+            }
+            for (int o = 0; o < 2; ++o) {
+                d2[o] = w[6][o];
+                for (int k = 0; k < 2; ++k) d2[o] += d1[k] * (double)w[5][k * 2 + o];
+                mx = fmax(mx, d2[o]);
+            }
+            for (int o = 0; o < 2; ++o) sum += exp(d2[o] - mx);
+            for (int o = 0; o < 2; ++o) {
+                const double e = exp(d2[o] - mx) / sum, g = ((float *)y.data)[(n * T + t) * 2 + o];
+                worst = fmax(worst, fabs(g - e) / (1 + fabs(e)));
+            }
+        }
+    }
+    if (!(worst <= 1e-5)) fail_msg("built model differs from its reference by %g", worst);
+    clrnn_array_free(&y);
+    clrnn_model_destroy(m);
+}
+
+static void test_bad_archives(void **state) {
+    (void)state;
+    size_t size;
+    unsigned char *z = keras_image(base_config, base_weights, N_BASE_WEIGHTS, &size);
+    /* truncated at several points: never loads, never crashes */
+    for (size_t cut = 0; cut < size; cut += size / 7 + 1) {
+        clrnn_model *m = NULL;
+        const clrnn_status st = clrnn_keras_load_memory(tu_context(), z, cut, &m);
+        assert_int_not_equal(st, CLRNN_OK);
+        assert_true(st == CLRNN_ERR_CORRUPT_FILE);
+        assert_null(m);
+    }
+    free(z);
+    /* neither zip nor HDF5 */
+    static const char junk[] = "this is no model";
+    static const char *const sig[] = {"neither a .keras archive", NULL};
+    expect_refusal((const unsigned char *)junk, sizeof junk, CLRNN_ERR_CORRUPT_FILE, sig);
+
+    /* entries missing */
+    size_t wsize;
+    unsigned char *weights = h5_image(base_weights, N_BASE_WEIGHTS, NULL, NULL, NULL, &wsize, 42);
+    const zentry no_config[1] = {{"model.weights.h5", weights, wsize}};
+    z = zip_image(no_config, 1, &size);
+    static const char *const nc[] = {"config.json", NULL};
+    expect_refusal(z, size, CLRNN_ERR_CORRUPT_FILE, nc);
+    free(z);
+    const zentry no_weights[1] = {{"config.json", base_config, strlen(base_config)}};
+    z = zip_image(no_weights, 1, &size);
+    static const char *const nw[] = {"model.weights.h5", NULL};
+    expect_refusal(z, size, CLRNN_ERR_CORRUPT_FILE, nw);
+    free(z);
+    /* weights that are not HDF5 */
+    const zentry bad_weights[2] = {{"config.json", base_config, strlen(base_config)}, {"model.weights.h5", junk, sizeof junk}};
+    z = zip_image(bad_weights, 2, &size);
+    static const char *const bw[] = {"HDF5", NULL};
+    expect_refusal(z, size, CLRNN_ERR_CORRUPT_FILE, bw);
+    free(z);
+    /* config.json that is not JSON, or not an object */
+    const zentry not_json[2] = {{"config.json", "{\"class_name\": ", 15}, {"model.weights.h5", weights, wsize}};
+    z = zip_image(not_json, 2, &size);
+    static const char *const nj[] = {"config.json", "JSON", NULL};
+    expect_refusal(z, size, CLRNN_ERR_CORRUPT_FILE, nj);
+    free(z);
+
+    /* zip bombs: an entry that inflates beyond its limit is refused from its declared size,
+     * before anything is inflated (config.json: 64 MiB; the weights: the host budget) */
+    const size_t big = (size_t)65 << 20;
+    char *spaces = malloc(big);
+    memset(spaces, ' ', big);
+    spaces[0] = '{';
+    spaces[big - 1] = '}';
+    const zentry bomb[2] = {{"config.json", spaces, big}, {"model.weights.h5", weights, wsize}};
+    z = zip_image(bomb, 2, &size);
+    assert_true(size < big / 100); /* it is a bomb: small archive, huge entry */
+    static const char *const bm[] = {"config.json", "inflates to", NULL};
+    expect_refusal(z, size, CLRNN_ERR_UNSUPPORTED, bm);
+    free(z);
+    const zentry wbomb[2] = {{"config.json", base_config, strlen(base_config)}, {"model.weights.h5", spaces, (size_t)8 << 20}};
+    z = zip_image(wbomb, 2, &size);
+    setenv("CLRNN_MODEL_HOST_BUDGET", "4M", 1);
+    static const char *const wbm[] = {"model.weights.h5", "CLRNN_MODEL_HOST_BUDGET", NULL};
+    expect_refusal(z, size, CLRNN_ERR_OUT_OF_MEMORY, wbm);
+    unsetenv("CLRNN_MODEL_HOST_BUDGET");
+    free(z);
+    /* an entry whose headers declare less than it inflates to: libzip's size/CRC check */
+    const zentry lie[2] = {{"config.json", base_config, strlen(base_config)}, {"model.weights.h5", weights, wsize}};
+    z = zip_image(lie, 2, &size);
+    const uint32_t real = (uint32_t)strlen(base_config), fake = real - 16;
+    int patched = 0;
+    for (size_t i = 0; i + 46 < size; ++i) {
+        if (!memcmp(z + i, "PK\1\2", 4) && !memcmp(z + i + 46, "config.json", 11)) {
+            memcpy(z + i + 24, &fake, 4);
+            patched++;
+        }
+        if (!memcmp(z + i, "PK\3\4", 4) && !memcmp(z + i + 30, "config.json", 11)) {
+            memcpy(z + i + 22, &fake, 4);
+            patched++;
+        }
+    }
+    assert_int_equal(patched, 2);
+    clrnn_model *m = NULL;
+    assert_int_equal(clrnn_keras_load_memory(tu_context(), z, size, &m), CLRNN_ERR_CORRUPT_FILE);
+    assert_null(m);
+    free(z);
+    free(spaces);
+    free(weights);
+}
+
+/* JSON fields of the wrong type, unknown classes and keys, weights that disagree with the config */
+static void test_bad_configs(void **state) {
+    (void)state;
+    static const char *const units[] = {"layer 'rnn' (SimpleRNN)", "'units'", "integer", NULL};
+    expect_config_refusal("\"units\": 3", "\"units\": \"3\"", CLRNN_ERR_CORRUPT_FILE, units);
+    static const char *const rs[] = {"layer 'rnn'", "'return_sequences'", NULL};
+    expect_config_refusal("\"return_sequences\": true", "\"return_sequences\": 1", CLRNN_ERR_CORRUPT_FILE, rs);
+    static const char *const mv[] = {"layer 'mask' (Masking)", "'mask_value'", NULL};
+    expect_config_refusal("\"mask_value\": 0.0", "\"mask_value\": [0]", CLRNN_ERR_CORRUPT_FILE, mv);
+    static const char *const layers[] = {"'layers'", NULL};
+    expect_config_refusal("\"layers\": [", "\"layers\": \"none\", \"other\": [", CLRNN_ERR_CORRUPT_FILE, layers);
+    static const char *const shape[] = {"layer 'x' (InputLayer)", "'batch_shape'", NULL};
+    expect_config_refusal("[null, 5, 4]", "[null, \"5\", 4]", CLRNN_ERR_CORRUPT_FILE, shape);
+    static const char *const act[] = {"layer 'out' (Dense)", "'activation'", NULL};
+    expect_config_refusal("\"activation\": \"softmax\"", "\"activation\": 7", CLRNN_ERR_CORRUPT_FILE, act);
+    static const char *const cls[] = {"layer 'drop' (AlphaFold)", "'class_name'", "AlphaFold", NULL};
+    expect_config_refusal("\"Dropout\"", "\"AlphaFold\"", CLRNN_ERR_UNSUPPORTED, cls);
+    static const char *const key[] = {"layer 'rnn' (SimpleRNN)", "'flux_capacitor'", NULL};
+    expect_config_refusal("\"units\": 3", "\"units\": 3, \"flux_capacitor\": 1", CLRNN_ERR_UNSUPPORTED, key);
+    static const char *const sf[] = {"layer 'rnn' (SimpleRNN)", "'stateful'", NULL};
+    expect_config_refusal("\"stateful\": false", "\"stateful\": true", CLRNN_ERR_UNSUPPORTED, sf);
+    static const char *const ract[] = {"layer 'rnn' (SimpleRNN)", "'activation'", "selu", NULL};
+    expect_config_refusal("\"activation\": \"tanh\", \"use_bias\": true, \"return_sequences\"",
+                          "\"activation\": \"selu\", \"use_bias\": true, \"return_sequences\"", CLRNN_ERR_UNSUPPORTED, ract);
+    static const char *const dt[] = {"layer 'out' (Dense)", "'dtype'", "mixed_float16", NULL};
+    expect_config_refusal("\"name\": \"out\",", "\"name\": \"out\", \"dtype\": \"mixed_float16\",", CLRNN_ERR_UNSUPPORTED, dt);
+    static const char *const td[] = {"layer 'td' (TimeDistributed)", "'layer'", "Conv1D", NULL};
+    expect_config_refusal("\"class_name\": \"Dense\", \"config\": {\"name\": \"inner\"",
+                          "\"class_name\": \"Conv1D\", \"config\": {\"name\": \"inner\"", CLRNN_ERR_UNSUPPORTED, td);
+    static const char *const model[] = {"model class", "Subclassed", NULL};
+    expect_config_refusal("\"class_name\": \"Sequential\"", "\"class_name\": \"Subclassed\"", CLRNN_ERR_UNSUPPORTED, model);
+    /* names from the file are escaped in the message */
+    char *cfg = edit("\"name\": \"drop\"", "\"name\": \"d\\u001b[31m\"");
+    char *cfg2 = edit("\"Dropout\"", "\"Nope\"");
+    free(cfg);
+    cfg = malloc(strlen(cfg2) + 32);
+    const char *p = strstr(cfg2, "\"name\": \"drop\"");
+    assert_non_null(p);
+    memcpy(cfg, cfg2, (size_t)(p - cfg2));
+    strcpy(cfg + (p - cfg2), "\"name\": \"d\\u001b[31m\"");
+    strcat(cfg, p + strlen("\"name\": \"drop\""));
+    size_t size;
+    unsigned char *z = keras_image(cfg, base_weights, N_BASE_WEIGHTS, &size);
+    static const char *const esc[] = {"d\\x1b[31m", NULL};
+    expect_refusal(z, size, CLRNN_ERR_UNSUPPORTED, esc);
+    assert_null(strchr(clrnn_last_error(), 0x1b));
+    free(z);
+    free(cfg);
+    free(cfg2);
+
+    /* weights whose shape disagrees with the config (units 3 → 4: every RNN weight is off) */
+    static const char *const ws[] = {"layer 'rnn' (SimpleRNN)", "kernel", "[4, 3]", "[4, 4]", NULL};
+    expect_config_refusal("\"units\": 3", "\"units\": 4", CLRNN_ERR_CORRUPT_FILE, ws);
+    static const char *const wd[] = {"layer 'out' (Dense)", "kernel", NULL};
+    expect_config_refusal("\"name\": \"out\", \"units\": 2", "\"name\": \"out\", \"units\": 5", CLRNN_ERR_CORRUPT_FILE, wd);
+    /* a weight missing (use_bias true but no bias), or one too many (use_bias false with a bias) */
+    size_t size2;
+    unsigned char *z2 = keras_image(base_config, base_weights, N_BASE_WEIGHTS - 1, &size2);
+    static const char *const miss[] = {"layer 'out' (Dense)", "bias", "missing", NULL};
+    expect_refusal(z2, size2, CLRNN_ERR_CORRUPT_FILE, miss);
+    free(z2);
+    static const char *const extra[] = {"layer 'out' (Dense)", "more than the 1 weights", NULL};
+    expect_config_refusal("\"activation\": \"softmax\", \"use_bias\": true", "\"activation\": \"softmax\", \"use_bias\": false",
+                          CLRNN_ERR_CORRUPT_FILE, extra);
+}
+
+/* Keras 2 .h5: model_config + model_weights/<layer>/weight_names */
+static void test_legacy_h5(void **state) {
+    (void)state;
+    static const char cfg[] =
+        "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+        "{\"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 6, 2], \"dtype\": \"float32\", "
+        "\"sparse\": false, \"ragged\": false, \"name\": \"inp\"}},"
+        "{\"class_name\": \"GRU\", \"config\": {\"name\": \"gru\", \"units\": 3, \"reset_after\": true, "
+        "\"return_sequences\": false, \"implementation\": 2, \"time_major\": false}},"
+        "{\"class_name\": \"Dense\", \"config\": {\"name\": \"d\", \"units\": 1, \"activation\": \"sigmoid\", "
+        "\"activity_regularizer\": null}}]}}";
+    static const wdef w[] = {{"model_weights/gru/gru/gru_cell/kernel:0", 2, {2, 9}},
+                             {"model_weights/gru/gru/gru_cell/recurrent_kernel:0", 2, {3, 9}},
+                             {"model_weights/gru/gru/gru_cell/bias:0", 2, {2, 9}},
+                             {"model_weights/d/d/kernel:0", 2, {3, 1}},
+                             {"model_weights/d/d/bias:0", 1, {1, 0}}};
+    static const char *const groups[] = {"gru", "d", NULL};
+    static const char *const names[] = {"gru/gru_cell/kernel:0,gru/gru_cell/recurrent_kernel:0,gru/gru_cell/bias:0",
+                                        "d/kernel:0,d/bias:0"};
+    size_t size;
+    unsigned char *img = h5_image(w, 5, cfg, groups, names, &size, 9);
+    clrnn_model *m;
+    TU_OK(clrnn_keras_load_memory(tu_context(), img, size, &m));
+    assert_int_equal(clrnn_model_num_inputs(m), 1);
+    clrnn_model_tensor_info ti;
+    TU_OK(clrnn_model_input_info(m, 0, &ti));
+    assert_string_equal(ti.name, "inp");
+    TU_OK(clrnn_model_output_info(m, 0, &ti));
+    assert_string_equal(ti.name, "d");
+    uint64_t seed = 3;
+    float x[2 * 6 * 2];
+    tu_fill(x, 24, &seed, -1, 1);
+    clrnn_array in = {CLRNN_DTYPE_FLOAT32, 3, {2, 6, 2}, 24, x};
+    TU_OK(clrnn_model_set_input(m, "inp", &in));
+    TU_OK(clrnn_model_run(m));
+    clrnn_array y;
+    TU_OK(clrnn_model_get_output(m, "d", &y));
+    assert_int_equal(y.ndim, 2);
+    assert_int_equal(y.shape[0], 2);
+    assert_int_equal(y.shape[1], 1);
+    for (size_t i = 0; i < y.count; ++i) assert_true(((float *)y.data)[i] > 0 && ((float *)y.data)[i] < 1);
+    clrnn_array_free(&y);
+    clrnn_model_destroy(m);
+    free(img);
+    /* a weights-only .h5 (no model_config) */
+    img = h5_image(w, 5, NULL, NULL, NULL, &size, 9);
+    static const char *const wo[] = {"model_config", NULL};
+    expect_refusal(img, size, CLRNN_ERR_UNSUPPORTED, wo);
+    free(img);
+    /* model_config of the wrong JSON type, and weight_names that do not match the config */
+    img = h5_image(w, 5, "[1, 2]", groups, names, &size, 9);
+    static const char *const arr[] = {"model_config", "JSON object", NULL};
+    expect_refusal(img, size, CLRNN_ERR_CORRUPT_FILE, arr);
+    free(img);
+    static const char *const fewer[] = {"gru/gru_cell/kernel:0,gru/gru_cell/recurrent_kernel:0", "d/kernel:0,d/bias:0"};
+    img = h5_image(w, 5, cfg, groups, fewer, &size, 9);
+    static const char *const cnt[] = {"layer 'gru' (GRU)", "holds 2 weights", "implies 3", NULL};
+    expect_refusal(img, size, CLRNN_ERR_CORRUPT_FILE, cnt);
+    free(img);
+    /* truncated HDF5 */
+    img = h5_image(w, 5, cfg, groups, names, &size, 9);
+    for (size_t cut = 8; cut < size; cut += size / 5 + 1) {
+        clrnn_model *bad = NULL;
+        assert_int_not_equal(clrnn_keras_load_memory(tu_context(), img, cut, &bad), CLRNN_OK);
+        assert_null(bad);
+    }
+    free(img);
+}
+
+static void test_api_errors(void **state) {
+    (void)state;
+    clrnn_model *m = (clrnn_model *)0x1;
+    assert_int_equal(clrnn_keras_load(tu_context(), NULL, &m), CLRNN_ERR_NULL_ARGUMENT);
+    assert_int_equal(clrnn_keras_load_memory(tu_context(), NULL, 4, &m), CLRNN_ERR_NULL_ARGUMENT);
+    assert_int_equal(clrnn_keras_load_memory(NULL, "PK\3\4", 4, &m), CLRNN_ERR_NULL_ARGUMENT);
+    assert_int_equal(clrnn_keras_load(tu_context(), "/nonexistent/model.keras", &m), CLRNN_ERR_IO);
+    assert_null(m);
+    assert_int_equal(clrnn_keras_load(tu_context(), "/", &m), CLRNN_ERR_IO); /* a directory */
+    assert_non_null(strstr(clrnn_last_error(), "not a regular file"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_built_model),
+        cmocka_unit_test(test_bad_archives),
+        cmocka_unit_test(test_bad_configs),
+        cmocka_unit_test(test_legacy_h5),
+        cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_cli),
     };
     const int r = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

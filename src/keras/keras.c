@@ -1483,7 +1483,8 @@ static clrnn_status translate(kb *b, json_t *root) {
 
 /* Zip entry → malloc'ed buffer, its declared size checked against `limit` before anything is
  * inflated (a zip bomb declares what it inflates to, or fails the CRC/size check of libzip). */
-static clrnn_status zip_entry(zip_t *z, const char *name, size_t limit, int required, unsigned char **out, size_t *size) {
+static clrnn_status zip_entry(zip_t *z, const char *name, size_t limit, clrnn_status too_big, int required,
+                              unsigned char **out, size_t *size) {
     *out = NULL;
     *size = 0;
     zip_stat_t zs;
@@ -1495,9 +1496,9 @@ static clrnn_status zip_entry(zip_t *z, const char *name, size_t limit, int requ
     if ((zs.valid & ZIP_STAT_ENCRYPTION_METHOD) && zs.encryption_method != ZIP_EM_NONE)
         return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "the .keras archive entry %s is encrypted", name);
     if (zs.size > limit)
-        return clrnn_fail(zs.size > (zip_uint64_t)limit && limit >= ((size_t)64 << 20) ? CLRNN_ERR_OUT_OF_MEMORY : CLRNN_ERR_UNSUPPORTED,
-                          "the .keras archive entry %s inflates to %llu bytes (at most %zu)", name,
-                          (unsigned long long)zs.size, limit);
+        return clrnn_fail(too_big, "the .keras archive entry %s inflates to %llu bytes (at most %zu%s)", name,
+                          (unsigned long long)zs.size, limit,
+                          too_big == CLRNN_ERR_OUT_OF_MEMORY ? ": the model's host budget, CLRNN_MODEL_HOST_BUDGET" : "");
     unsigned char *buf = malloc((size_t)zs.size + 1);
     if (!buf) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s (%llu bytes)", name, (unsigned long long)zs.size);
     zip_file_t *f = zip_fopen_index(z, (zip_uint64_t)idx, 0);
@@ -1595,14 +1596,14 @@ static clrnn_status load_keras_archive(clrnn_context *ctx, kb *b, const void *da
     unsigned char *cfg = NULL, *meta = NULL, *weights = NULL;
     size_t cfg_n, meta_n, w_n;
     json_t *root = NULL, *mj = NULL;
-    clrnn_status st = zip_entry(z, "config.json", MAX_JSON_BYTES, 1, &cfg, &cfg_n);
+    clrnn_status st = zip_entry(z, "config.json", MAX_JSON_BYTES, CLRNN_ERR_UNSUPPORTED, 1, &cfg, &cfg_n);
     if (st == CLRNN_OK) {
-        st = zip_entry(z, "metadata.json", MAX_META_BYTES, 0, &meta, &meta_n);
+        st = zip_entry(z, "metadata.json", MAX_META_BYTES, CLRNN_ERR_UNSUPPORTED, 0, &meta, &meta_n);
         if (st == CLRNN_ERR_NOT_FOUND) st = CLRNN_OK;
     }
     if (st == CLRNN_OK && zip_name_locate(z, "model.weights.json", 0) >= 0)
         st = clrnn_fail(CLRNN_ERR_UNSUPPORTED, "sharded weights (model.weights.json) are not supported");
-    if (st == CLRNN_OK) st = zip_entry(z, "model.weights.h5", b->budget, 1, &weights, &w_n);
+    if (st == CLRNN_OK) st = zip_entry(z, "model.weights.h5", b->budget, CLRNN_ERR_OUT_OF_MEMORY, 1, &weights, &w_n);
     zip_close(z);
     if (st == CLRNN_OK) st = parse_json(cfg, cfg_n, "config.json", &root);
     if (st == CLRNN_OK && meta) {
