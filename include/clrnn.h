@@ -673,9 +673,11 @@ clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_
  * and their last output through masked steps (Bidirectional returning sequences outputs zeros
  * there, as Keras forces), and ends after a recurrent layer that does not return sequences.
  * go_backwards returns the outputs in processing order, as Keras does.
- * Inputs are named by the model's InputLayer names; outputs by the output layers' names (a name
- * that repeats, e.g. the states of a layer with return_state, gets _1, _2, ... as Keras 2's
- * output_names). Dense is computed on the device (CLBlast), activations on the host.
+ * Inputs are named by the model's InputLayer names; outputs by model.output_names, the output
+ * layers' names. Where a name repeats (a layer with return_state, Bidirectional with merge_mode
+ * None): files of Keras 2 take its own output_names (name, name_1, name_2, ...); Keras 3 repeats
+ * the layer name, so there every output is named <name>_<position> (bi_0, bi_1).
+ * Dense is computed on the device (CLBlast), activations on the host.
  *
  * Anything else fails the load with CLRNN_ERR_UNSUPPORTED and a message naming the layer, its class
  * and the config key (an unknown layer class, a config key clrnn does not know for its class,

@@ -259,6 +259,7 @@ typedef struct kt { /* a Keras tensor: the graph value holding it, its shape, it
     const char *value;
     const char *mask; /* NULL: no mask */
     clrnn_dtype dtype;
+    int is_bool; /* a mask computed by Keras 3's recorded ops (NotEqual, Any) */
     int ndim;
     int64_t shape[CLRNN_MAX_DIMS]; /* -1: free */
 } kt;
@@ -705,7 +706,7 @@ static clrnn_status layer_weights(kb *b, klayer *l, int n_groups, const char *co
  * Layers
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status need_float_input(const klayer *l, const kt *x, int min_rank) {
-    if (x->dtype != CLRNN_DTYPE_FLOAT32)
+    if (x->dtype != CLRNN_DTYPE_FLOAT32 || x->is_bool)
         return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "its input is not float32 (only Embedding takes integer ids)");
     if (x->ndim < min_rank) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "its input has rank %d (needs >= %d)", x->ndim, min_rank);
     if (x->shape[x->ndim - 1] < 1)
@@ -849,7 +850,8 @@ static clrnn_status embedding(kb *b, klayer *l, const kt *x, kt *y) {
     if (mask_zero) {
         const char *mk = new_value(b, l, "mask");
         if (!mk) return OOM();
-        if ((st = emit(b, l, "NotEqualZero", 1, 1, &x->value, 1, &mk, NULL, 0)) != CLRNN_OK) return st;
+        Onnx__AttributeProto *ma[1] = {attr_float(b, "value", 0.0f)};
+        if ((st = emit(b, l, "NotEqual", 1, 1, &x->value, 1, &mk, ma, 1)) != CLRNN_OK) return st;
         y->mask = mk;
     }
     return CLRNN_OK;
@@ -1067,13 +1069,51 @@ static clrnn_status identity_layer(const klayer *l, const char *const *keys, con
     return st;
 }
 
+/* The ops Keras 3 records in a Functional config to compute a mask: not_equal(x, scalar) and
+ * any(axis=-1); `scalar` is the call's second positional argument. */
+static clrnn_status mask_op(kb *b, klayer *l, const kt *x, json_t *scalar, kt *y) {
+    clrnn_status st;
+    *y = *x;
+    y->mask = NULL;
+    y->dtype = CLRNN_DTYPE_UINT8;
+    y->is_bool = 1;
+    const char *o = new_value(b, l, "bool");
+    if (!o) return OOM();
+    if (!strcmp(l->cls, "NotEqual")) {
+        static const char *const keys[] = {NULL};
+        if ((st = check_keys(l, l->cfg, keys)) != CLRNN_OK) return st;
+        if (!scalar || !json_is_number(scalar) || !isfinite(json_number_value(scalar)))
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "not_equal with a second argument that is not a number");
+        if (x->is_bool) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "not_equal of a bool tensor");
+        Onnx__AttributeProto *at[1] = {attr_float(b, "value", (float)json_number_value(scalar))};
+        if ((st = emit(b, l, "NotEqual", 1, 1, &x->value, 1, &o, at, 1)) != CLRNN_OK) return st;
+    } else {
+        static const char *const keys[] = {"axis", "keepdims", NULL};
+        int64_t axis;
+        int keepdims;
+        if ((st = check_keys(l, l->cfg, keys)) != CLRNN_OK || (st = cfg_int(l, l->cfg, "axis", -8, 7, 1, 0, &axis)) != CLRNN_OK ||
+            (st = cfg_bool(l, l->cfg, "keepdims", 0, &keepdims)) != CLRNN_OK)
+            return st;
+        if (scalar) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "any with a second positional argument");
+        if (!x->is_bool || x->ndim < 1 || (axis != -1 && axis != x->ndim - 1) || keepdims)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "axis", "any other than over the last axis of a bool tensor without keepdims");
+        if ((st = emit(b, l, "AnyLastAxis", 1, 1, &x->value, 1, &o, NULL, 0)) != CLRNN_OK) return st;
+        y->ndim--;
+    }
+    y->value = o;
+    return CLRNN_OK;
+}
+
 /* Applies layer l to its inputs; outs: its outputs. */
-static clrnn_status apply(kb *b, klayer *l, const kt *x, int functional, kt *outs, int *n_outs) {
+static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int functional, kt *outs, int *n_outs) {
     static const char *const dropout_keys[] = {"rate", "noise_shape", "seed", NULL};
     static const char *const sdrop_keys[] = {"rate", "seed", "data_format", NULL};
     static const char *const noise_keys[] = {"stddev", "seed", NULL};
     *n_outs = 1;
     const char *c = l->cls;
+    if (functional && (!strcmp(c, "NotEqual") || !strcmp(c, "Any"))) return mask_op(b, l, x, scalar, outs);
+    if (scalar) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with 2 positional arguments");
+    if (x->is_bool) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "called on a bool tensor");
     if (!strcmp(c, "Masking")) return masking(b, l, x, outs);
     if (!strcmp(c, "Embedding")) return embedding(b, l, x, outs);
     if (!strcmp(c, "Dense")) return dense(b, l, l->cfg, NULL, x, outs);
@@ -1255,7 +1295,7 @@ static clrnn_status sequential(kb *b, json_t *mcfg) {
         if (!strcmp(l->cls, "InputLayer")) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "an InputLayer inside a Sequential model");
         kt outs[8];
         int n;
-        if ((st = apply(b, l, &cur, 0, outs, &n)) != CLRNN_OK) return st;
+        if ((st = apply(b, l, &cur, NULL, 0, outs, &n)) != CLRNN_OK) return st;
         cur = outs[0];
     }
     return add_output(b, b->layers[b->n_layers - 1].name, &cur);
@@ -1314,8 +1354,17 @@ static const kt *resolve(kb *b, const tref *r, clrnn_status *st, const char *whe
     return &src->outs[r->node * 8 + r->tensor];
 }
 
-/* The kwargs of a call: only mask = null and training are harmless. */
-static clrnn_status check_kwargs(const klayer *l, json_t *kw) {
+/* One call of a layer: its tensor input, a scalar second argument (Keras 3's recorded ops), and
+ * the mask passed explicitly (Keras 3 records the mask it propagated as the call's mask). */
+typedef struct kcall {
+    tref in;
+    json_t *scalar;
+    int has_mask;
+    tref mask;
+} kcall;
+
+/* The kwargs of a call: training is harmless, mask is null or a tensor; nothing else. */
+static clrnn_status check_kwargs(const klayer *l, json_t *kw, const char *where, kcall *c) {
     if (!kw || json_is_null(kw)) return CLRNN_OK;
     if (!json_is_object(kw)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "inbound_nodes", "call kwargs must be an object");
     const char *key;
@@ -1323,33 +1372,41 @@ static clrnn_status check_kwargs(const klayer *l, json_t *kw) {
     json_object_foreach(kw, key, v) {
         if (!strcmp(key, "training")) continue;
         if (!strcmp(key, "mask") && json_is_null(v)) continue;
+        if (!strcmp(key, "mask") && json_is_object(v)) {
+            c->has_mask = 1;
+            clrnn_status st = parse_tref(v, where, &c->mask);
+            if (st != CLRNN_OK) return st;
+            continue;
+        }
         return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "call argument '%s' (clrnn calls layers on one input, "
                      "with the mask Keras propagates)", key);
     }
     return CLRNN_OK;
 }
 
-/* One inbound node of a layer → its single input reference. */
-static clrnn_status node_input(const klayer *l, json_t *node, tref *r) {
+static clrnn_status node_call(const klayer *l, json_t *node, kcall *c) {
     char where[MAX_NAME + 64];
     snprintf(where, sizeof where, "layer '%s'", l->name);
+    memset(c, 0, sizeof *c);
     clrnn_status st;
     if (json_is_object(node)) { /* Keras 3: {"args": [...], "kwargs": {...}} */
         json_t *args = json_object_get(node, "args"), *kw = json_object_get(node, "kwargs");
         if (!args || !json_is_array(args)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "inbound_nodes", "a node without args");
-        if (json_array_size(args) != 1)
-            return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with %zu positional arguments", json_array_size(args));
+        const size_t na = json_array_size(args);
+        if (na < 1 || na > 2 || (na == 2 && !json_is_number(json_array_get(args, 1))))
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with %zu positional arguments", na);
         json_t *a = json_array_get(args, 0);
         if (json_is_array(a) && json_array_size(a) > 0 && !json_is_string(json_array_get(a, 0)))
             return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a layer called on a list of tensors");
-        if ((st = parse_tref(a, where, r)) != CLRNN_OK) return st;
-        return check_kwargs(l, kw);
+        if ((st = parse_tref(a, where, &c->in)) != CLRNN_OK) return st;
+        if (na == 2) c->scalar = json_array_get(args, 1);
+        return check_kwargs(l, kw, where, c);
     }
     if (!json_is_array(node)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "inbound_nodes", "a node must be a list or an object");
     if (json_array_size(node) != 1)
         return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a layer called on %zu tensors", json_array_size(node));
-    if ((st = parse_tref(json_array_get(node, 0), where, r)) != CLRNN_OK) return st;
-    return check_kwargs(l, r->kwargs);
+    if ((st = parse_tref(json_array_get(node, 0), where, &c->in)) != CLRNN_OK) return st;
+    return check_kwargs(l, c->in.kwargs, where, c);
 }
 
 /* input_layers / output_layers: one [name, node, tensor] or a list of them. */
@@ -1400,16 +1457,25 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
             klayer *l = &b->layers[i];
             for (int k = 0; k < l->n_nodes; ++k) {
                 if (l->n_outs[k] >= 0) continue;
-                tref r;
-                if ((st = node_input(l, json_array_get(json_object_get(l->entry, "inbound_nodes"), (size_t)k), &r)) != CLRNN_OK)
+                kcall c;
+                if ((st = node_call(l, json_array_get(json_object_get(l->entry, "inbound_nodes"), (size_t)k), &c)) != CLRNN_OK)
                     return st;
                 char where[MAX_NAME + 64];
                 snprintf(where, sizeof where, "layer '%s'", l->name);
-                const kt *x = resolve(b, &r, &st, where);
+                const kt *x = resolve(b, &c.in, &st, where);
                 if (st != CLRNN_OK) return st;
                 if (!x) continue;
+                kt xm = *x;
+                if (c.has_mask) { /* the mask Keras 3 recorded replaces the one propagated */
+                    const kt *mk = resolve(b, &c.mask, &st, where);
+                    if (st != CLRNN_OK) return st;
+                    if (!mk) continue;
+                    if (!mk->is_bool || mk->ndim != 2)
+                        return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a mask that is not a bool [batch, timesteps] tensor");
+                    xm.mask = mk->value;
+                }
                 int n;
-                if ((st = apply(b, l, x, 1, &l->outs[k * 8], &n)) != CLRNN_OK) return st;
+                if ((st = apply(b, l, &xm, c.scalar, 1, &l->outs[k * 8], &n)) != CLRNN_OK) return st;
                 l->n_outs[k] = n;
                 progress = 1;
             }
@@ -1439,11 +1505,18 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
                 b->inputs.v[j] = t;
             }
     if ((st = io_refs(json_object_get(mcfg, "output_layers"), "output_layers", refs, &n)) != CLRNN_OK) return st;
+    /* Keras 3's output_names are the layer names, repeats and all: then each gets its position */
+    int repeats = 0;
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j < i; ++j) repeats |= !strcmp(refs[i].layer, refs[j].layer);
     for (int i = 0; i < n; ++i) {
         const kt *t = resolve(b, &refs[i], &st, "output_layers");
         if (st != CLRNN_OK) return st;
         if (!t) return clrnn_fail(CLRNN_ERR_INTERNAL, "output '%s' not computed", refs[i].layer);
-        if ((st = add_output(b, refs[i].layer, t)) != CLRNN_OK) return st;
+        char name[MAX_NAME + 16];
+        if (repeats && b->major >= 3) snprintf(name, sizeof name, "%s_%d", refs[i].layer, i);
+        else snprintf(name, sizeof name, "%s", refs[i].layer);
+        if ((st = add_output(b, name, t)) != CLRNN_OK) return st;
     }
     return CLRNN_OK;
 }

@@ -2,7 +2,8 @@
  * layer does that no ONNX operator of clrnn does the Keras way.
  *
  *   Masking       y = x * any(x != mask_value, -1), mask = any(x != mask_value, -1)   (keras Masking)
- *   NotEqualZero  mask = ids != 0                                  (Embedding(mask_zero=True).compute_mask)
+ *   NotEqual      mask = x != value       (Embedding(mask_zero=True).compute_mask; Keras 3's ops.not_equal)
+ *   AnyLastAxis   ops.any(x, axis=-1)     (Keras 3 records Masking's mask as not_equal + any)
  *   SimpleRNN, LSTM, GRU: one Keras recurrent layer, or a Bidirectional pair, on the forward engine:
  *                 batch-major x [N, T, I], the Keras mask [N, T] (state carried through masked steps,
  *                 output carried, or zero when Bidirectional returns sequences), go_backwards as
@@ -56,25 +57,59 @@ static clrnn_status masking_run(clrnn_model *m, ox_node *n) {
     return CLRNN_OK;
 }
 
+/* NotEqual: x != value (Embedding's mask with value 0; Keras 3 records masks as ops.not_equal) */
+typedef struct ne_state {
+    float value;
+} ne_state;
+
 static clrnn_status nez_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    (void)p;
+    ne_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     ox_set_out_type(m, n, 0, CLRNN_DTYPE_UINT8, 1);
-    return CLRNN_OK;
+    return clrnn_ox_attr_float(n, p, "value", 0.0f, &s->value);
 }
 
 static clrnn_status nez_run(clrnn_model *m, ox_node *n) {
+    const ne_state *s = n->state;
     ox_value *x = ox_in(m, n, 0), *mask = ox_out(m, n, 0);
     clrnn_status st = clrnn_ox_to_host(m, x);
     if (st == CLRNN_OK) st = clrnn_ox_alloc_host(m, n, mask, x->ndim, x->shape);
     if (st != CLRNN_OK) return st;
     uint8_t *ms = mask->host;
+    const double v = s->value;
     for (size_t i = 0; i < x->count; ++i) {
         switch (x->dtype) {
-        case CLRNN_DTYPE_FLOAT32: ms[i] = ((const float *)x->host)[i] != 0.0f; break;
-        case CLRNN_DTYPE_INT32: ms[i] = ((const int32_t *)x->host)[i] != 0; break;
-        case CLRNN_DTYPE_INT64: ms[i] = ((const int64_t *)x->host)[i] != 0; break;
-        default: ms[i] = ((const uint8_t *)x->host)[i] != 0; break;
+        case CLRNN_DTYPE_FLOAT32: ms[i] = ((const float *)x->host)[i] != s->value; break;
+        case CLRNN_DTYPE_INT32: ms[i] = (double)((const int32_t *)x->host)[i] != v; break;
+        case CLRNN_DTYPE_INT64: ms[i] = (double)((const int64_t *)x->host)[i] != v; break;
+        default: ms[i] = (double)((const uint8_t *)x->host)[i] != v; break;
         }
+    }
+    return CLRNN_OK;
+}
+
+/* Any over the last axis (ops.any(axis=-1), keepdims false) of a bool tensor */
+static clrnn_status any_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+    (void)p;
+    const ox_value *x = ox_in(m, n, 0);
+    if (x->dtype != CLRNN_DTYPE_UINT8) return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "Any of a non-bool tensor");
+    ox_set_out_type(m, n, 0, CLRNN_DTYPE_UINT8, 1);
+    return CLRNN_OK;
+}
+
+static clrnn_status any_run(clrnn_model *m, ox_node *n) {
+    ox_value *x = ox_in(m, n, 0), *y = ox_out(m, n, 0);
+    if (x->ndim < 1) return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "Any over the last axis of a scalar");
+    clrnn_status st = clrnn_ox_to_host(m, x);
+    if (st == CLRNN_OK) st = clrnn_ox_alloc_host(m, n, y, x->ndim - 1, x->shape);
+    if (st != CLRNN_OK) return st;
+    const size_t F = (size_t)x->shape[x->ndim - 1];
+    const uint8_t *xs = x->host;
+    uint8_t *ys = y->host;
+    for (size_t r = 0; r < y->count; ++r) {
+        uint8_t a = 0;
+        for (size_t f = 0; f < F; ++f) a |= xs[r * F + f] != 0;
+        ys[r] = a;
     }
     return CLRNN_OK;
 }
@@ -362,14 +397,16 @@ static const char *const rnn_attrs[] = {"activation_alpha", "activation_beta", "
 static const char *const act_attrs[] = {"alpha", "beta", "kind", NULL};
 
 static const ox_op op_masking = {"Masking", 1, 1, 2, 2, masking_attrs, masking_prepare, masking_run, NULL};
-static const ox_op op_nez = {"NotEqualZero", 1, 1, 1, 1, no_attrs, nez_prepare, nez_run, NULL};
+static const char *const ne_attrs[] = {"value", NULL};
+static const ox_op op_nez = {"NotEqual", 1, 1, 1, 1, ne_attrs, nez_prepare, nez_run, NULL};
+static const ox_op op_any = {"AnyLastAxis", 1, 1, 1, 1, no_attrs, any_prepare, any_run, NULL};
 static const ox_op op_simple_rnn = {"SimpleRNN", 3, 8, 1, 4, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
 static const ox_op op_lstm = {"LSTM", 3, 8, 1, 6, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
 static const ox_op op_gru = {"GRU", 3, 8, 1, 4, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
 static const ox_op op_act = {"Activation", 1, 1, 1, 1, act_attrs, act_prepare, act_run, NULL};
 
 const ox_op *clrnn_keras_find_op(const char *op_type) {
-    static const ox_op *const ops[] = {&op_masking, &op_nez, &op_simple_rnn, &op_lstm, &op_gru, &op_act};
+    static const ox_op *const ops[] = {&op_masking, &op_nez, &op_any, &op_simple_rnn, &op_lstm, &op_gru, &op_act};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; ++i)
         if (!strcmp(ops[i]->op_type, op_type)) return ops[i];
     return NULL;
