@@ -719,6 +719,119 @@ static void test_legacy_h5(void **state) {
     free(img);
 }
 
+/* Functional models: return_state (the states are the last outputs), Bidirectional's states,
+ * Keras 2's inbound_nodes lists, an Embedding on float ids with mask_zero. */
+static void test_functional(void **state) {
+    (void)state;
+    static const char cfg3[] =
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"f\", \"layers\": ["
+        "{\"class_name\": \"InputLayer\", \"name\": \"x\", \"config\": {\"batch_shape\": [null, 6, 3], \"dtype\": \"float32\", "
+        "\"name\": \"x\"}, \"inbound_nodes\": []},"
+        "{\"class_name\": \"LSTM\", \"name\": \"l\", \"config\": {\"name\": \"l\", \"units\": 4, \"return_state\": true}, "
+        "\"inbound_nodes\": [{\"args\": [{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"x\", 0, 0]}}], "
+        "\"kwargs\": {\"training\": false, \"mask\": null}}]},"
+        "{\"class_name\": \"Bidirectional\", \"name\": \"bi\", \"config\": {\"name\": \"bi\", \"merge_mode\": \"concat\", "
+        "\"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"forward_g\", \"units\": 2, \"return_state\": true}}, "
+        "\"backward_layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"backward_g\", \"units\": 2, \"return_state\": true, "
+        "\"go_backwards\": true}}}, "
+        "\"inbound_nodes\": [{\"args\": [{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"x\", 0, 0]}}], "
+        "\"kwargs\": {}}]}],"
+        "\"input_layers\": [[\"x\", 0, 0]], \"output_layers\": [[\"l\", 0, 0], [\"l\", 0, 1], [\"l\", 0, 2], [\"bi\", 0, 0], "
+        "[\"bi\", 0, 1], [\"bi\", 0, 2]]}}";
+    static const wdef w3[] = {{"layers/lstm/cell/vars/0", 2, {3, 16}}, {"layers/lstm/cell/vars/1", 2, {4, 16}},
+                              {"layers/lstm/cell/vars/2", 1, {16, 0}},
+                              {"layers/bidirectional/forward_layer/cell/vars/0", 2, {3, 6}},
+                              {"layers/bidirectional/forward_layer/cell/vars/1", 2, {2, 6}},
+                              {"layers/bidirectional/forward_layer/cell/vars/2", 2, {2, 6}},
+                              {"layers/bidirectional/backward_layer/cell/vars/0", 2, {3, 6}},
+                              {"layers/bidirectional/backward_layer/cell/vars/1", 2, {2, 6}},
+                              {"layers/bidirectional/backward_layer/cell/vars/2", 2, {2, 6}}};
+    size_t size;
+    unsigned char *z = keras_image(cfg3, w3, 9, &size);
+    clrnn_model *m;
+    TU_OK(clrnn_keras_load_memory(tu_context(), z, size, &m));
+    free(z);
+    assert_int_equal(clrnn_model_num_outputs(m), 6);
+    static const char *const names[6] = {"l_0", "l_1", "l_2", "bi_3", "bi_4", "bi_5"};
+    for (int i = 0; i < 6; ++i) {
+        clrnn_model_tensor_info ti;
+        TU_OK(clrnn_model_output_info(m, i, &ti));
+        assert_string_equal(ti.name, names[i]);
+    }
+    uint64_t seed = 11;
+    float x[2 * 6 * 3];
+    tu_fill(x, 36, &seed, -1, 1);
+    clrnn_array in = {CLRNN_DTYPE_FLOAT32, 3, {2, 6, 3}, 36, x};
+    TU_OK(clrnn_model_set_input(m, "x", &in));
+    TU_OK(clrnn_model_run(m));
+    clrnn_array o[6];
+    for (int i = 0; i < 6; ++i) TU_OK(clrnn_model_get_output(m, names[i], &o[i]));
+    /* LSTM: y (last output) == h; c is another [2, 4] */
+    assert_int_equal(o[0].count, 8);
+    assert_int_equal(o[1].count, 8);
+    assert_int_equal(o[2].count, 8);
+    assert_memory_equal(o[0].data, o[1].data, 8 * sizeof(float));
+    assert_memory_not_equal(o[1].data, o[2].data, 8 * sizeof(float));
+    /* Bidirectional(GRU, concat): y = [forward h | backward h] */
+    assert_int_equal(o[3].count, 8);
+    for (int n = 0; n < 2; ++n)
+        for (int k = 0; k < 2; ++k) {
+            assert_true(((float *)o[3].data)[n * 4 + k] == ((float *)o[4].data)[n * 2 + k]);
+            assert_true(((float *)o[3].data)[n * 4 + 2 + k] == ((float *)o[5].data)[n * 2 + k]);
+        }
+    for (int i = 0; i < 6; ++i) clrnn_array_free(&o[i]);
+    clrnn_model_destroy(m);
+
+    /* Keras 2 lists: Embedding(mask_zero) on float ids → SimpleRNN; the mask carries the output */
+    static const char cfg2[] =
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"f\", \"layers\": ["
+        "{\"class_name\": \"InputLayer\", \"name\": \"ids\", \"config\": {\"batch_input_shape\": [null, 4], \"dtype\": "
+        "\"float32\", \"name\": \"ids\"}, \"inbound_nodes\": []},"
+        "{\"class_name\": \"Embedding\", \"name\": \"e\", \"config\": {\"name\": \"e\", \"input_dim\": 5, \"output_dim\": 3, "
+        "\"mask_zero\": true, \"input_length\": null}, \"inbound_nodes\": [[[\"ids\", 0, 0, {}]]]},"
+        "{\"class_name\": \"SimpleRNN\", \"name\": \"r\", \"config\": {\"name\": \"r\", \"units\": 2, \"return_sequences\": true}, "
+        "\"inbound_nodes\": [[[\"e\", 0, 0, {}]]]}],"
+        "\"input_layers\": [[\"ids\", 0, 0]], \"output_layers\": [[\"r\", 0, 0]]}}";
+    static const wdef w2[] = {{"layers/embedding/vars/0", 2, {5, 3}}, {"layers/simple_rnn/cell/vars/0", 2, {3, 2}},
+                              {"layers/simple_rnn/cell/vars/1", 2, {2, 2}}, {"layers/simple_rnn/cell/vars/2", 1, {2, 0}}};
+    z = keras_image(cfg2, w2, 4, &size);
+    TU_OK(clrnn_keras_load_memory(tu_context(), z, size, &m));
+    free(z);
+    float ids[2 * 4] = {1, 0, 2, 0, 0, 0, 4, 3};
+    clrnn_array ia = {CLRNN_DTYPE_FLOAT32, 2, {2, 4}, 8, ids};
+    TU_OK(clrnn_model_set_input(m, "ids", &ia));
+    TU_OK(clrnn_model_run(m));
+    clrnn_array y;
+    TU_OK(clrnn_model_get_output(m, "r", &y));
+    const float *yv = y.data; /* [2, 4, 2] */
+    assert_int_equal(y.count, 16);
+    /* row 0: step 1 masked → carries step 0; step 3 carries step 2; row 1: steps 0, 1 masked → zeros */
+    assert_memory_equal(yv + 2, yv + 0, 2 * sizeof(float));
+    assert_memory_equal(yv + 6, yv + 4, 2 * sizeof(float));
+    assert_memory_not_equal(yv + 4, yv + 0, 2 * sizeof(float));
+    for (int k = 0; k < 4; ++k) assert_true(yv[8 + k] == 0.0f);
+    assert_true(yv[12] != 0.0f || yv[13] != 0.0f);
+    clrnn_array_free(&y);
+    /* an id outside the table is an error of that run, not a read out of bounds */
+    ids[0] = 7;
+    TU_OK(clrnn_model_set_input(m, "ids", &ia));
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_model_destroy(m);
+
+    /* a call argument clrnn does not run (initial_state) is refused naming the layer */
+    char *bad = malloc(sizeof cfg3 + 64);
+    const char *p = strstr(cfg3, "\"kwargs\": {\"training\": false, \"mask\": null}");
+    assert_non_null(p);
+    memcpy(bad, cfg3, (size_t)(p - cfg3));
+    strcpy(bad + (p - cfg3), "\"kwargs\": {\"initial_state\": 1}");
+    strcat(bad, p + strlen("\"kwargs\": {\"training\": false, \"mask\": null}"));
+    z = keras_image(bad, w3, 9, &size);
+    static const char *const is[] = {"layer 'l' (LSTM)", "initial_state", NULL};
+    expect_refusal(z, size, CLRNN_ERR_UNSUPPORTED, is);
+    free(z);
+    free(bad);
+}
+
 static void test_api_errors(void **state) {
     (void)state;
     clrnn_model *m = (clrnn_model *)0x1;
@@ -737,6 +850,7 @@ int main(void) {
         cmocka_unit_test(test_bad_archives),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_legacy_h5),
+        cmocka_unit_test(test_functional),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_cli),
