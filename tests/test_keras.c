@@ -540,6 +540,20 @@ static void test_bad_archives(void **state) {
     expect_refusal(z, size, CLRNN_ERR_CORRUPT_FILE, nj);
     free(z);
 
+    /* JSON nested deeper than the parser may recurse (on a small thread stack) */
+    char *deep = malloc(20000);
+    memcpy(deep, "{\"a\": ", 6);
+    size_t dn = 6;
+    for (int i = 0; i < 5000; ++i) deep[dn++] = '[';
+    for (int i = 0; i < 5000; ++i) deep[dn++] = ']';
+    deep[dn++] = '}';
+    const zentry deep_json[2] = {{"config.json", deep, dn}, {"model.weights.h5", weights, wsize}};
+    z = zip_image(deep_json, 2, &size);
+    static const char *const dj[] = {"config.json", "levels deep", NULL};
+    expect_refusal(z, size, CLRNN_ERR_UNSUPPORTED, dj);
+    free(z);
+    free(deep);
+
     /* zip bombs: an entry that inflates beyond its limit is refused from its declared size,
      * before anything is inflated (config.json: 64 MiB; the weights: the host budget) */
     const size_t big = (size_t)65 << 20;

@@ -1524,7 +1524,30 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
 /* ------------------------------------------------------------------------------------------
  * Files
  * ---------------------------------------------------------------------------------------- */
+/* Deepest nesting of JSON arrays and objects clrnn parses. jansson recurses once per level (its
+ * own limit is 2048, more stack than a thread of 256 KiB has); real configs reach about 12 (a
+ * Bidirectional layer of a Functional model with a dtype policy). */
+#define MAX_JSON_DEPTH 96
+
 static clrnn_status parse_json(const void *data, size_t size, const char *what, json_t **out) {
+    *out = NULL;
+    const unsigned char *p = data;
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < size; ++i) {
+        const unsigned char c = p[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MAX_JSON_DEPTH)
+                return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "%s nests arrays and objects more than %d levels deep", what,
+                                  MAX_JSON_DEPTH);
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
     json_error_t err;
     *out = json_loadb(data, size, JSON_REJECT_DUPLICATES, &err);
     if (!*out) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "%s is not valid JSON: %s (line %d, column %d)", what, err.text,
