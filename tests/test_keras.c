@@ -187,12 +187,49 @@ static int run_cmd(char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* Runs argv with stderr into `err_path`; returns the exit status. */
+static int run_cmd_stderr(char *const argv[], const char *err_path) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen(err_path, "w", stderr)) _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static const char *tmp_dir(void) {
     const char *t = getenv("CLRNN_TEST_TMP");
     static char buf[512];
     snprintf(buf, sizeof buf, "%s", t && *t ? t : "/tmp/clrnn-keras-test");
     mkdir(buf, 0755);
     return buf;
+}
+
+/* A damaged HDF5 file (found by fuzz_keras) makes libhdf5 print "infinite loop closing library"
+ * at exit unless its exit handler is off: clrnn-run's stderr must stay one line. */
+static void test_cli_damaged(void **state) {
+    (void)state;
+    const char *run = getenv("CLRNN_RUN"), *src = getenv("CLRNN_SOURCE_DIR");
+    if (!run || !src) skip();
+    char model[1024], err[700];
+    snprintf(model, sizeof model, "%s/tests/fuzz/corpus_keras/hdf5_unclosable.h5", src);
+    snprintf(err, sizeof err, "%s/damaged.err", tmp_dir());
+    char *argv[] = {(char *)run, model, "--info", NULL};
+    assert_int_equal(run_cmd_stderr(argv, err), 1);
+    FILE *f = fopen(err, "r");
+    assert_non_null(f);
+    char line[4096];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!lines) assert_int_equal(strncmp(line, "clrnn-run: ", 11), 0);
+        ++lines;
+    }
+    fclose(f);
+    assert_int_equal(lines, 1);
+    assert_non_null(strstr(line, "not a readable HDF5 file"));
 }
 
 static void test_cli(void **state) {
@@ -868,6 +905,7 @@ int main(void) {
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_cli_damaged),
     };
     const int r = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

@@ -88,7 +88,13 @@ static int plist_add(plist *l, void *x) {
  * ---------------------------------------------------------------------------------------- */
 static mtx_t h5_lock;
 static once_flag h5_once = ONCE_FLAG_INIT;
-static void h5_init(void) { mtx_init(&h5_lock, mtx_plain); }
+static void h5_init(void) {
+    mtx_init(&h5_lock, mtx_plain);
+    /* HDF5's exit handler prints to stderr when a damaged file left objects it cannot close
+     * ("infinite loop closing library"); a program's stderr is not HDF5's to write at exit.
+     * (Fails harmlessly when the application initialised HDF5 itself.) */
+    H5dont_atexit();
+}
 
 /* Is `path` (relative to loc, '/'-separated) a link chain that exists? H5Lexists needs every
  * intermediate component checked first. */
@@ -1629,7 +1635,7 @@ static clrnn_status zip_entry(zip_t *z, const char *name, size_t limit, clrnn_st
     return CLRNN_OK;
 }
 
-static clrnn_status h5_open_image(const void *data, size_t size, hid_t *out) {
+static clrnn_status h5_open_image(const void *data, size_t size, const char *what, hid_t *out) {
     *out = -1;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0) return clrnn_fail(CLRNN_ERR_INTERNAL, "H5Pcreate failed");
@@ -1640,7 +1646,7 @@ static clrnn_status h5_open_image(const void *data, size_t size, hid_t *out) {
     }
     hid_t f = H5Fopen("clrnn-keras-weights.h5", H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    if (f < 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "the weights are not a readable HDF5 file (%zu bytes)", size);
+    if (f < 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "%s is not a readable HDF5 file (%zu bytes)", what, size);
     *out = f;
     return CLRNN_OK;
 }
@@ -1718,7 +1724,7 @@ static clrnn_status load_keras_archive(clrnn_context *ctx, kb *b, const void *da
         void *cd;
         H5Eget_auto2(H5E_DEFAULT, &func, &cd);
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        st = h5_open_image(weights, w_n, &b->h5);
+        st = h5_open_image(weights, w_n, "model.weights.h5", &b->h5);
         free(weights);
         weights = NULL;
         if (st == CLRNN_OK) {
@@ -1752,7 +1758,7 @@ static clrnn_status load_h5(clrnn_context *ctx, kb *b, const void *data, size_t 
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     json_t *root = NULL;
     char *cfg = NULL, *ver = NULL;
-    clrnn_status st = h5_open_image(data, size, &b->h5);
+    clrnn_status st = h5_open_image(data, size, "the .h5 model", &b->h5);
     if (st == CLRNN_OK) {
         st = h5_attr_string(b->h5, "model_config", MAX_JSON_BYTES, &cfg);
         if (st == CLRNN_ERR_NOT_FOUND)
