@@ -686,8 +686,13 @@ clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_
  * what the config implies, a missing archive entry) is CLRNN_ERR_CORRUPT_FILE. Untrusted files:
  * archive entries are checked against their limits before they are inflated (config.json 64 MiB,
  * model.weights.h5 the model's host budget), weights against the host budget before they are
- * read (CLRNN_MODEL_HOST_BUDGET, see clrnn_onnx_load), only regular files are read. The weights
- * file of an archive is opened from memory; nothing is written to disk.
+ * read (CLRNN_MODEL_HOST_BUDGET, see clrnn_onnx_load), only regular files are read, JSON nesting
+ * is bounded (96 levels). The weights file of an archive is opened from memory; nothing is
+ * written to disk. The HDF5 structures themselves are parsed by libhdf5, and libhdf5 1.10.8
+ * (Debian 12) is not hardened against hostile files: damaged ones were found (tests/fuzz,
+ * fuzz_keras in raw mode) to make it read past its own buffers or spin in its global-heap reader.
+ * Load .keras / .h5 files only from sources you would run code from, or in a sandbox.
+ * HDF5 calls of clrnn are serialised by one process-wide lock (libhdf5 is not thread-safe).
  * clrnn_model_get_info reports producer "keras" and the Keras version that saved the file. */
 clrnn_status clrnn_keras_load(clrnn_context *ctx, const char *path, clrnn_model **out);
 clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);

@@ -215,7 +215,7 @@ static void test_cli_damaged(void **state) {
     const char *run = getenv("CLRNN_RUN"), *src = getenv("CLRNN_SOURCE_DIR");
     if (!run || !src) skip();
     char model[1024], err[700];
-    snprintf(model, sizeof model, "%s/tests/fuzz/corpus_keras/hdf5_unclosable.h5", src);
+    snprintf(model, sizeof model, "%s/tests/fuzz/corpus_keras_raw/hdf5_unclosable.h5", src);
     snprintf(err, sizeof err, "%s/damaged.err", tmp_dir());
     char *argv[] = {(char *)run, model, "--info", NULL};
     assert_int_equal(run_cmd_stderr(argv, err), 1);

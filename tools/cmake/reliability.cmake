@@ -133,10 +133,12 @@ if(CLRNN_FUZZ)
     target_link_libraries(fuzz_onnx PRIVATE OpenCL::OpenCL clblast ${CLRNN_PROTOBUF_C_LIBRARY} Threads::Threads)
     if(TARGET PkgConfig::CLRNN_KERAS_DEPS)
       target_link_libraries(fuzz_onnx PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
-      # .keras archives and Keras .h5 files (seeds: tests/fuzz/keras_seeds, see tools/fuzz.sh)
+      # the Keras loader: configs wrapped with fixed weights (or, CLRNN_FUZZ_KERAS_RAW=1, whole files)
       clrnn_fuzzer(fuzz_keras ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_keras.c $<TARGET_OBJECTS:clrnn_objects>)
       target_link_libraries(fuzz_keras PRIVATE OpenCL::OpenCL clblast ${CLRNN_PROTOBUF_C_LIBRARY} Threads::Threads
                             PkgConfig::CLRNN_KERAS_DEPS)
+      target_compile_definitions(fuzz_keras PRIVATE
+        CLRNN_FUZZ_KERAS_WEIGHTS="${PROJECT_SOURCE_DIR}/tests/fuzz/keras_weights.h5")
     endif()
   endif()
 endif()
