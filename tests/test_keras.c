@@ -797,9 +797,14 @@ static void test_functional(void **state) {
         "\"backward_layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"backward_g\", \"units\": 2, \"return_state\": true, "
         "\"go_backwards\": true}}}, "
         "\"inbound_nodes\": [{\"args\": [{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"x\", 0, 0]}}], "
-        "\"kwargs\": {}}]}],"
+        "\"kwargs\": {}}]},"
+        "{\"class_name\": \"Add\", \"name\": \"sum\", \"config\": {\"name\": \"sum\"}, \"inbound_nodes\": [{\"args\": [["
+        "{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"l\", 0, 0]}},"
+        "{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"l\", 0, 2]}}]], \"kwargs\": {}}]},"
+        "{\"class_name\": \"Concatenate\", \"name\": \"cat\", \"config\": {\"name\": \"cat\", \"axis\": -1}, "
+        "\"inbound_nodes\": [[[\"l\", 0, 0, {}], [\"bi\", 0, 0, {}]]]}],"
         "\"input_layers\": [[\"x\", 0, 0]], \"output_layers\": [[\"l\", 0, 0], [\"l\", 0, 1], [\"l\", 0, 2], [\"bi\", 0, 0], "
-        "[\"bi\", 0, 1], [\"bi\", 0, 2]]}}";
+        "[\"bi\", 0, 1], [\"bi\", 0, 2], [\"sum\", 0, 0], [\"cat\", 0, 0]]}}";
     static const wdef w3[] = {{"layers/lstm/cell/vars/0", 2, {3, 16}}, {"layers/lstm/cell/vars/1", 2, {4, 16}},
                               {"layers/lstm/cell/vars/2", 1, {16, 0}},
                               {"layers/bidirectional/forward_layer/cell/vars/0", 2, {3, 6}},
@@ -813,9 +818,9 @@ static void test_functional(void **state) {
     clrnn_model *m;
     TU_OK(clrnn_keras_load_memory(tu_context(), z, size, &m));
     free(z);
-    assert_int_equal(clrnn_model_num_outputs(m), 6);
-    static const char *const names[6] = {"l_0", "l_1", "l_2", "bi_3", "bi_4", "bi_5"};
-    for (int i = 0; i < 6; ++i) {
+    assert_int_equal(clrnn_model_num_outputs(m), 8);
+    static const char *const names[8] = {"l_0", "l_1", "l_2", "bi_3", "bi_4", "bi_5", "sum_6", "cat_7"};
+    for (int i = 0; i < 8; ++i) {
         clrnn_model_tensor_info ti;
         TU_OK(clrnn_model_output_info(m, i, &ti));
         assert_string_equal(ti.name, names[i]);
@@ -826,8 +831,8 @@ static void test_functional(void **state) {
     clrnn_array in = {CLRNN_DTYPE_FLOAT32, 3, {2, 6, 3}, 36, x};
     TU_OK(clrnn_model_set_input(m, "x", &in));
     TU_OK(clrnn_model_run(m));
-    clrnn_array o[6];
-    for (int i = 0; i < 6; ++i) TU_OK(clrnn_model_get_output(m, names[i], &o[i]));
+    clrnn_array o[8];
+    for (int i = 0; i < 8; ++i) TU_OK(clrnn_model_get_output(m, names[i], &o[i]));
     /* LSTM: y (last output) == h; c is another [2, 4] */
     assert_int_equal(o[0].count, 8);
     assert_int_equal(o[1].count, 8);
@@ -841,7 +846,18 @@ static void test_functional(void **state) {
             assert_true(((float *)o[3].data)[n * 4 + k] == ((float *)o[4].data)[n * 2 + k]);
             assert_true(((float *)o[3].data)[n * 4 + 2 + k] == ((float *)o[5].data)[n * 2 + k]);
         }
-    for (int i = 0; i < 6; ++i) clrnn_array_free(&o[i]);
+    /* Add(y, c) and Concatenate([y, bi]) */
+    assert_int_equal(o[6].count, 8);
+    for (int i = 0; i < 8; ++i)
+        assert_true(((float *)o[6].data)[i] == ((float *)o[0].data)[i] + ((float *)o[2].data)[i]);
+    assert_int_equal(o[7].ndim, 2);
+    assert_int_equal(o[7].shape[1], 8);
+    for (int n = 0; n < 2; ++n)
+        for (int k = 0; k < 4; ++k) {
+            assert_true(((float *)o[7].data)[n * 8 + k] == ((float *)o[0].data)[n * 4 + k]);
+            assert_true(((float *)o[7].data)[n * 8 + 4 + k] == ((float *)o[3].data)[n * 4 + k]);
+        }
+    for (int i = 0; i < 8; ++i) clrnn_array_free(&o[i]);
     clrnn_model_destroy(m);
 
     /* Keras 2 lists: Embedding(mask_zero) on float ids → SimpleRNN; the mask carries the output */

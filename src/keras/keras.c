@@ -1110,6 +1110,59 @@ static clrnn_status mask_op(kb *b, klayer *l, const kt *x, json_t *scalar, kt *y
     return CLRNN_OK;
 }
 
+/* Add and Concatenate of float tensors without masks (Keras combines the inputs' masks; clrnn does
+ * not reproduce that yet). */
+static clrnn_status merge(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
+    clrnn_status st;
+    const int add = !strcmp(l->cls, "Add");
+    if (!add && strcmp(l->cls, "Concatenate") != 0)
+        return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a %s layer called on %d tensors", l->cls, n);
+    static const char *const add_keys[] = {NULL}, *const cat_keys[] = {"axis", NULL};
+    if ((st = check_keys(l, l->cfg, add ? add_keys : cat_keys)) != CLRNN_OK || (st = check_dtype(l, l->cfg)) != CLRNN_OK)
+        return st;
+    if (n < 2) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a merge of %d tensor", n);
+    int64_t axis = -1;
+    if (!add && (st = cfg_int(l, l->cfg, "axis", -CLRNN_MAX_DIMS, CLRNN_MAX_DIMS - 1, 0, -1, &axis)) != CLRNN_OK) return st;
+    const int r = xs[0]->ndim;
+    if (axis < -r || axis >= r) return lfail(l, CLRNN_ERR_UNSUPPORTED, "axis", "%lld for inputs of rank %d", (long long)axis, r);
+    const int ax = (int)(axis < 0 ? axis + r : axis);
+    *y = *xs[0];
+    for (int i = 0; i < n; ++i) {
+        const kt *x = xs[i];
+        if (x->dtype != CLRNN_DTYPE_FLOAT32 || x->is_bool || x->ndim != r)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "input %d is not a float32 tensor of rank %d", i, r);
+        if (x->mask) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "input %d carries a Keras mask (masks through merge "
+                                  "layers are not supported)", i);
+        for (int d = 0; d < r; ++d) {
+            if (d == ax && !add) continue;
+            if (x->shape[d] >= 0 && y->shape[d] >= 0 && x->shape[d] != y->shape[d])
+                return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "input %d has dimension %d = %lld, input 0 %lld", i, d,
+                             (long long)x->shape[d], (long long)y->shape[d]);
+            if (y->shape[d] < 0) y->shape[d] = x->shape[d];
+        }
+        if (!add && i > 0) y->shape[ax] = y->shape[ax] < 0 || x->shape[ax] < 0 ? -1 : y->shape[ax] + x->shape[ax];
+    }
+    if (add) {
+        const char *cur = xs[0]->value;
+        for (int i = 1; i < n; ++i) {
+            const char *o = new_value(b, l, "sum");
+            const char *in[2] = {cur, xs[i]->value};
+            if (!o) return OOM();
+            if ((st = emit(b, l, "Add", 0, 2, in, 1, &o, NULL, 0)) != CLRNN_OK) return st;
+            cur = o;
+        }
+        y->value = cur;
+        return CLRNN_OK;
+    }
+    const char *in[16], *o = new_value(b, l, "concat");
+    if (!o) return OOM();
+    for (int i = 0; i < n; ++i) in[i] = xs[i]->value;
+    Onnx__AttributeProto *at[1] = {attr_int(b, "axis", ax)};
+    if ((st = emit(b, l, "Concat", 0, n, in, 1, &o, at, 1)) != CLRNN_OK) return st;
+    y->value = o;
+    return CLRNN_OK;
+}
+
 /* Applies layer l to its inputs; outs: its outputs. */
 static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int functional, kt *outs, int *n_outs) {
     static const char *const dropout_keys[] = {"rate", "noise_shape", "seed", NULL};
@@ -1133,7 +1186,8 @@ static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int fun
         return recurrent(b, l, x, functional, outs, n_outs);
     return lfail(l, CLRNN_ERR_UNSUPPORTED, "class_name", "layer class '%s' is not supported (clrnn loads InputLayer, "
                  "Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, TimeDistributed(Dense), Activation, "
-                 "Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout)", c);
+                 "Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, and in Functional models Add and "
+                 "Concatenate)", c);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -1364,6 +1418,8 @@ static const kt *resolve(kb *b, const tref *r, clrnn_status *st, const char *whe
  * the mask passed explicitly (Keras 3 records the mask it propagated as the call's mask). */
 typedef struct kcall {
     tref in;
+    tref more[15]; /* the other inputs of a merge layer (Add, Concatenate) */
+    int n_more;
     json_t *scalar;
     int has_mask;
     tref mask;
@@ -1402,17 +1458,30 @@ static clrnn_status node_call(const klayer *l, json_t *node, kcall *c) {
         if (na < 1 || na > 2 || (na == 2 && !json_is_number(json_array_get(args, 1))))
             return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with %zu positional arguments", na);
         json_t *a = json_array_get(args, 0);
-        if (json_is_array(a) && json_array_size(a) > 0 && !json_is_string(json_array_get(a, 0)))
-            return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a layer called on a list of tensors");
+        if (json_is_array(a) && json_array_size(a) > 0 && !json_is_string(json_array_get(a, 0))) {
+            /* a list of tensors: a merge layer's inputs */
+            const size_t nt = json_array_size(a);
+            if (nt > 16) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a layer called on %zu tensors", nt);
+            for (size_t i = 0; i < nt; ++i)
+                if ((st = parse_tref(json_array_get(a, i), where, i ? &c->more[i - 1] : &c->in)) != CLRNN_OK) return st;
+            c->n_more = (int)nt - 1;
+            if (na == 2) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with 2 positional arguments");
+            return check_kwargs(l, kw, where, c);
+        }
         if ((st = parse_tref(a, where, &c->in)) != CLRNN_OK) return st;
         if (na == 2) c->scalar = json_array_get(args, 1);
         return check_kwargs(l, kw, where, c);
     }
     if (!json_is_array(node)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "inbound_nodes", "a node must be a list or an object");
-    if (json_array_size(node) != 1)
-        return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a layer called on %zu tensors", json_array_size(node));
-    if ((st = parse_tref(json_array_get(node, 0), where, &c->in)) != CLRNN_OK) return st;
-    return check_kwargs(l, c->in.kwargs, where, c);
+    const size_t nt = json_array_size(node);
+    if (nt < 1 || nt > 16) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a layer called on %zu tensors", nt);
+    for (size_t i = 0; i < nt; ++i) {
+        tref *r = i ? &c->more[i - 1] : &c->in;
+        if ((st = parse_tref(json_array_get(node, i), where, r)) != CLRNN_OK) return st;
+        if ((st = check_kwargs(l, r->kwargs, where, c)) != CLRNN_OK) return st;
+    }
+    c->n_more = (int)nt - 1;
+    return CLRNN_OK;
 }
 
 /* input_layers / output_layers: one [name, node, tensor] or a list of them. */
@@ -1471,6 +1540,21 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
                 const kt *x = resolve(b, &c.in, &st, where);
                 if (st != CLRNN_OK) return st;
                 if (!x) continue;
+                if (c.n_more || !strcmp(l->cls, "Add") || !strcmp(l->cls, "Concatenate")) {
+                    const kt *xs[16] = {x};
+                    int ready = 1;
+                    for (int i = 0; i < c.n_more && ready; ++i) {
+                        xs[i + 1] = resolve(b, &c.more[i], &st, where);
+                        if (st != CLRNN_OK) return st;
+                        ready = xs[i + 1] != NULL;
+                    }
+                    if (!ready) continue;
+                    if (c.has_mask) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a mask passed to a merge layer");
+                    if ((st = merge(b, l, xs, 1 + c.n_more, &l->outs[k * 8])) != CLRNN_OK) return st;
+                    l->n_outs[k] = 1;
+                    progress = 1;
+                    continue;
+                }
                 kt xm = *x;
                 if (c.has_mask) { /* the mask Keras 3 recorded replaces the one propagated */
                     const kt *mk = resolve(b, &c.mask, &st, where);
