@@ -667,8 +667,9 @@ clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_
  *   TimeDistributed(Dense) (activations linear, relu, sigmoid, tanh, softmax, log_softmax, elu,
  *   selu, softplus, softsign, swish/silu, gelu, exponential, hard_sigmoid, hard_silu, relu6,
  *   leaky_relu, mish), Activation, and Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout
- *   (identity at inference); in Functional models also Add and Concatenate (of tensors that carry
- *   no mask: a mask into a merge layer is refused) and layers called more than once.
+ *   (identity at inference), Flatten and Reshape (no mask may reach them, as in Keras); in
+ *   Functional models also Add and Concatenate (of tensors that carry no mask: a mask into a
+ *   merge layer is refused) and layers called more than once.
  * Keras' mask propagation is reproduced: a mask from Masking or Embedding(mask_zero=True) passes
  * Dropout, Dense, TimeDistributed and Activation into the recurrent layers, which carry their state
  * and their last output through masked steps (Bidirectional returning sequences outputs zeros

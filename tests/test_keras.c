@@ -48,7 +48,8 @@ static int layers_supported(const char *layers) {
     static const char *const ok[] = {"InputLayer", "Masking", "Embedding", "SimpleRNN", "LSTM", "GRU", "Dense",
                                      "Dropout", "SpatialDropout1D", "GaussianNoise", "Activation",
                                      "Bidirectional(LSTM)", "Bidirectional(GRU)", "Bidirectional(SimpleRNN)",
-                                     "TimeDistributed(Dense)", NULL};
+                                     "TimeDistributed(Dense)", "Flatten", "Reshape", "Add", "Concatenate",
+                                     "GaussianDropout", NULL};
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", layers);
     for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
@@ -894,6 +895,37 @@ static void test_functional(void **state) {
     ids[0] = 7;
     TU_OK(clrnn_model_set_input(m, "ids", &ia));
     assert_int_equal(clrnn_model_run(m), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_model_destroy(m);
+
+    /* Flatten and Reshape are views of the same values */
+    static const char cfgr[] =
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"f\", \"layers\": ["
+        "{\"class_name\": \"InputLayer\", \"name\": \"x\", \"config\": {\"batch_shape\": [null, 6, 3], \"name\": \"x\"}, "
+        "\"inbound_nodes\": []},"
+        "{\"class_name\": \"LSTM\", \"name\": \"l\", \"config\": {\"name\": \"l\", \"units\": 4, \"return_sequences\": true}, "
+        "\"inbound_nodes\": [[[\"x\", 0, 0, {}]]]},"
+        "{\"class_name\": \"Flatten\", \"name\": \"fl\", \"config\": {\"name\": \"fl\", \"data_format\": \"channels_last\"}, "
+        "\"inbound_nodes\": [[[\"l\", 0, 0, {}]]]},"
+        "{\"class_name\": \"Reshape\", \"name\": \"rs\", \"config\": {\"name\": \"rs\", \"target_shape\": [-1, 2, 2]}, "
+        "\"inbound_nodes\": [[[\"fl\", 0, 0, {}]]]}],"
+        "\"input_layers\": [[\"x\", 0, 0]], \"output_layers\": [[\"l\", 0, 0], [\"fl\", 0, 0], [\"rs\", 0, 0]]}}";
+    z = keras_image(cfgr, w3, 3, &size);
+    TU_OK(clrnn_keras_load_memory(tu_context(), z, size, &m));
+    free(z);
+    TU_OK(clrnn_model_set_input(m, "x", &in));
+    TU_OK(clrnn_model_run(m));
+    clrnn_array r[3];
+    static const char *const rn[3] = {"l", "fl", "rs"};
+    for (int i = 0; i < 3; ++i) TU_OK(clrnn_model_get_output(m, rn[i], &r[i]));
+    assert_int_equal(r[1].ndim, 2);
+    assert_int_equal(r[1].shape[1], 24);
+    assert_int_equal(r[2].ndim, 4);
+    assert_int_equal(r[2].shape[1], 6);
+    assert_int_equal(r[2].shape[3], 2);
+    assert_int_equal(r[0].count, 48);
+    assert_memory_equal(r[0].data, r[1].data, 48 * sizeof(float));
+    assert_memory_equal(r[0].data, r[2].data, 48 * sizeof(float));
+    for (int i = 0; i < 3; ++i) clrnn_array_free(&r[i]);
     clrnn_model_destroy(m);
 
     /* a call argument clrnn does not run (initial_state) is refused naming the layer */

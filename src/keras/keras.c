@@ -396,6 +396,26 @@ static clrnn_status add_init(kb *b, const char *name, float *data, int ndim, con
     return plist_add(&b->inits, t) ? CLRNN_OK : OOM();
 }
 
+/* int64 initializer (Reshape's shape), values copied into the arena */
+static clrnn_status add_init_i64(kb *b, const char *name, const int64_t *v, int64_t n) {
+    Onnx__TensorProto *t = amalloc(&b->a, sizeof *t);
+    int64_t *data = amalloc(&b->a, (size_t)n * sizeof *data);
+    int64_t *dims = amalloc(&b->a, sizeof *dims);
+    if (!t || !data || !dims) return OOM();
+    onnx__tensor_proto__init(t);
+    memcpy(data, v, (size_t)n * sizeof *data);
+    dims[0] = n;
+    t->name = (char *)name;
+    t->has_data_type = 1;
+    t->data_type = OX_INT64;
+    t->n_dims = 1;
+    t->dims = dims;
+    t->has_raw_data = 1;
+    t->raw_data.data = (uint8_t *)data;
+    t->raw_data.len = (size_t)n * sizeof *data;
+    return plist_add(&b->inits, t) ? CLRNN_OK : OOM();
+}
+
 static int onnx_type(clrnn_dtype t) {
     return t == CLRNN_DTYPE_FLOAT32 ? OX_FLOAT : t == CLRNN_DTYPE_INT32 ? OX_INT32 : t == CLRNN_DTYPE_INT64 ? OX_INT64 : OX_UINT8;
 }
@@ -1163,6 +1183,57 @@ static clrnn_status merge(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
     return CLRNN_OK;
 }
 
+/* Flatten (all but the batch axis into one) and Reshape(target_shape): ONNX Reshape with the batch
+ * dimension copied (0). Neither layer passes a mask on in Keras: a mask into them is refused. */
+static clrnn_status reshape_layer(kb *b, klayer *l, const kt *x, kt *y) {
+    static const char *const flat_keys[] = {"data_format", NULL}, *const res_keys[] = {"target_shape", NULL};
+    const int flat = !strcmp(l->cls, "Flatten");
+    clrnn_status st;
+    if ((st = check_keys(l, l->cfg, flat ? flat_keys : res_keys)) != CLRNN_OK || (st = check_dtype(l, l->cfg)) != CLRNN_OK)
+        return st;
+    if (x->mask) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "a Keras mask reaches this layer, which does not support masking");
+    if (x->dtype != CLRNN_DTYPE_FLOAT32 || x->is_bool || x->ndim < 1)
+        return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "its input is not a float32 tensor with a batch axis");
+    int64_t shape[CLRNN_MAX_DIMS];
+    int n = 1;
+    shape[0] = 0; /* the batch, as it comes */
+    *y = *x;
+    if (flat) {
+        const char *df;
+        if ((st = cfg_string(l, l->cfg, "data_format", "channels_last", &df)) != CLRNN_OK) return st;
+        if (strcmp(df, "channels_last") != 0)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "data_format", "'%s' (clrnn flattens channels_last)", df);
+        shape[n++] = -1;
+        int64_t prod = 1;
+        for (int i = 1; i < x->ndim; ++i) prod = prod < 0 || x->shape[i] < 0 ? -1 : prod * x->shape[i];
+        y->ndim = 2;
+        y->shape[1] = prod;
+    } else {
+        json_t *ts = json_object_get(l->cfg, "target_shape");
+        if (!ts || !json_is_array(ts)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "target_shape", "must be a list");
+        const size_t k = json_array_size(ts);
+        if (k < 1 || k + 1 > CLRNN_MAX_DIMS) return lfail(l, CLRNN_ERR_UNSUPPORTED, "target_shape", "rank %zu", k + 1);
+        int free_dims = 0;
+        y->ndim = (int)k + 1;
+        for (size_t i = 0; i < k; ++i) {
+            json_t *d = json_array_get(ts, i);
+            if (!json_is_integer(d) || json_integer_value(d) < -1 || json_integer_value(d) == 0 ||
+                json_integer_value(d) > (1 << 30))
+                return lfail(l, CLRNN_ERR_CORRUPT_FILE, "target_shape", "entry %zu must be -1 or a positive integer", i);
+            shape[n++] = y->shape[i + 1] = json_integer_value(d);
+            free_dims += json_integer_value(d) == -1;
+        }
+        if (free_dims > 1) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "target_shape", "more than one -1");
+    }
+    const char *sh = new_value(b, l, "shape"), *o = new_value(b, l, "reshaped");
+    if (!sh || !o) return OOM();
+    if ((st = add_init_i64(b, sh, shape, n)) != CLRNN_OK) return st;
+    const char *in[2] = {x->value, sh};
+    if ((st = emit(b, l, "Reshape", 0, 2, in, 1, &o, NULL, 0)) != CLRNN_OK) return st;
+    y->value = o;
+    return CLRNN_OK;
+}
+
 /* Applies layer l to its inputs; outs: its outputs. */
 static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int functional, kt *outs, int *n_outs) {
     static const char *const dropout_keys[] = {"rate", "noise_shape", "seed", NULL};
@@ -1182,12 +1253,13 @@ static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int fun
     if (!strcmp(c, "SpatialDropout1D")) return identity_layer(l, sdrop_keys, x, outs);
     if (!strcmp(c, "GaussianNoise") || !strcmp(c, "GaussianDropout"))
         return identity_layer(l, !strcmp(c, "GaussianNoise") ? noise_keys : dropout_keys, x, outs);
+    if (!strcmp(c, "Flatten") || !strcmp(c, "Reshape")) return reshape_layer(b, l, x, outs);
     if (!strcmp(c, "SimpleRNN") || !strcmp(c, "LSTM") || !strcmp(c, "GRU") || !strcmp(c, "Bidirectional"))
         return recurrent(b, l, x, functional, outs, n_outs);
     return lfail(l, CLRNN_ERR_UNSUPPORTED, "class_name", "layer class '%s' is not supported (clrnn loads InputLayer, "
                  "Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, TimeDistributed(Dense), Activation, "
-                 "Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, and in Functional models Add and "
-                 "Concatenate)", c);
+                 "Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, Flatten, Reshape, and in Functional models "
+                 "Add and Concatenate)", c);
 }
 
 /* ------------------------------------------------------------------------------------------
