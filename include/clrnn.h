@@ -667,7 +667,7 @@ clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_
  *   TimeDistributed(Dense) (activations linear, relu, sigmoid, tanh, softmax, log_softmax, elu,
  *   selu, softplus, softsign, swish/silu, gelu, exponential, hard_sigmoid, hard_silu, relu6,
  *   leaky_relu, mish), Activation, and Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout
- *   (identity at inference), Flatten and Reshape (no mask may reach them, as in Keras); in
+ *   (identity at inference), Flatten and Reshape (which end a mask, as in Keras 3); in
  *   Functional models also Add and Concatenate (of tensors that carry no mask: a mask into a
  *   merge layer is refused) and layers called more than once.
  * Keras' mask propagation is reproduced: a mask from Masking or Embedding(mask_zero=True) passes

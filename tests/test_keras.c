@@ -676,6 +676,9 @@ static void test_bad_configs(void **state) {
     static const char *const td[] = {"layer 'td' (TimeDistributed)", "'layer'", "Conv1D", NULL};
     expect_config_refusal("\"class_name\": \"Dense\", \"config\": {\"name\": \"inner\"",
                           "\"class_name\": \"Conv1D\", \"config\": {\"name\": \"inner\"", CLRNN_ERR_UNSUPPORTED, td);
+    /* a merge layer in a Sequential model (it needs several inputs) */
+    static const char *const mm[] = {"layer 'td' (Add)", NULL};
+    expect_config_refusal("\"class_name\": \"TimeDistributed\"", "\"class_name\": \"Add\"", CLRNN_ERR_UNSUPPORTED, mm);
     static const char *const model[] = {"model class", "Subclassed", NULL};
     expect_config_refusal("\"class_name\": \"Sequential\"", "\"class_name\": \"Subclassed\"", CLRNN_ERR_UNSUPPORTED, model);
     /* names from the file are escaped in the message */

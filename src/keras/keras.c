@@ -1184,20 +1184,21 @@ static clrnn_status merge(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
 }
 
 /* Flatten (all but the batch axis into one) and Reshape(target_shape): ONNX Reshape with the batch
- * dimension copied (0). Neither layer passes a mask on in Keras: a mask into them is refused. */
+ * dimension copied (0). Neither supports masking: Keras 3 drops a mask there (with a warning), and
+ * so does clrnn (Keras 2 refuses to build such a model). */
 static clrnn_status reshape_layer(kb *b, klayer *l, const kt *x, kt *y) {
     static const char *const flat_keys[] = {"data_format", NULL}, *const res_keys[] = {"target_shape", NULL};
     const int flat = !strcmp(l->cls, "Flatten");
     clrnn_status st;
     if ((st = check_keys(l, l->cfg, flat ? flat_keys : res_keys)) != CLRNN_OK || (st = check_dtype(l, l->cfg)) != CLRNN_OK)
         return st;
-    if (x->mask) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "a Keras mask reaches this layer, which does not support masking");
     if (x->dtype != CLRNN_DTYPE_FLOAT32 || x->is_bool || x->ndim < 1)
         return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "its input is not a float32 tensor with a batch axis");
     int64_t shape[CLRNN_MAX_DIMS];
     int n = 1;
     shape[0] = 0; /* the batch, as it comes */
     *y = *x;
+    y->mask = NULL;
     if (flat) {
         const char *df;
         if ((st = cfg_string(l, l->cfg, "data_format", "channels_last", &df)) != CLRNN_OK) return st;
