@@ -649,6 +649,56 @@ clrnn_status clrnn_model_run(clrnn_model *model);
 /* Copies output `name` of the last run into a new array (free with clrnn_array_free). */
 clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_array *out);
 
+/* ---------------------------------------------------------------------------------------
+ * Keras models
+ *
+ * Loads a Keras model file into the same clrnn_model as ONNX (inputs, set_input, run, get_output,
+ * info, destroy as above): a .keras archive (Keras 3, or the native format of Keras 2.15: a zip of
+ * config.json, metadata.json and model.weights.h5) or a legacy Keras 2 .h5 file (the root
+ * attribute model_config and the group model_weights). The format is told by content (zip or
+ * HDF5 signature), not by the file name.
+ *
+ * Sequential and Functional models of these layers load:
+ *   InputLayer (float32, int32 or int64), Masking, Embedding (mask_zero), SimpleRNN, LSTM, GRU
+ *   (activation, recurrent_activation among tanh, sigmoid, relu, linear, hard_sigmoid, elu,
+ *   softsign, softplus; use_bias; return_sequences; return_state in Functional models;
+ *   go_backwards; reset_after; unroll; dropout rates ignored), Bidirectional (merge_mode concat,
+ *   sum, mul, ave, None; a backward_layer of the same cell and units), Dense and
+ *   TimeDistributed(Dense) (activations linear, relu, sigmoid, tanh, softmax, log_softmax, elu,
+ *   selu, softplus, softsign, swish/silu, gelu, exponential, hard_sigmoid, hard_silu, relu6,
+ *   leaky_relu, mish), Activation, and Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout
+ *   (identity at inference), Flatten and Reshape (which end a mask, as in Keras 3); in
+ *   Functional models also Add and Concatenate (of tensors that carry no mask: a mask into a
+ *   merge layer is refused) and layers called more than once.
+ * Keras' mask propagation is reproduced: a mask from Masking or Embedding(mask_zero=True) passes
+ * Dropout, Dense, TimeDistributed and Activation into the recurrent layers, which carry their state
+ * and their last output through masked steps (Bidirectional returning sequences outputs zeros
+ * there, as Keras forces), and ends after a recurrent layer that does not return sequences.
+ * go_backwards returns the outputs in processing order, as Keras does.
+ * Inputs are named by the model's InputLayer names; outputs by model.output_names, the output
+ * layers' names. Where a name repeats (a layer with return_state, Bidirectional with merge_mode
+ * None): files of Keras 2 take its own output_names (name, name_1, name_2, ...); Keras 3 repeats
+ * the layer name, so there every output is named <name>_<position> (bi_0, bi_1).
+ * Dense is computed on the device (CLBlast), activations on the host.
+ *
+ * Anything else fails the load with CLRNN_ERR_UNSUPPORTED and a message naming the layer, its class
+ * and the config key (an unknown layer class, a config key clrnn does not know for its class,
+ * stateful=True, a dtype other than float32, call arguments such as initial_state, ...). A file
+ * that contradicts itself (a JSON field of the wrong type, weights whose shape or number is not
+ * what the config implies, a missing archive entry) is CLRNN_ERR_CORRUPT_FILE. Untrusted files:
+ * archive entries are checked against their limits before they are inflated (config.json 64 MiB,
+ * model.weights.h5 the model's host budget), weights against the host budget before they are
+ * read (CLRNN_MODEL_HOST_BUDGET, see clrnn_onnx_load), only regular files are read, JSON nesting
+ * is bounded (96 levels). The weights file of an archive is opened from memory; nothing is
+ * written to disk. The HDF5 structures themselves are parsed by libhdf5, and libhdf5 1.10.8
+ * (Debian 12) is not hardened against hostile files: damaged ones were found (tests/fuzz,
+ * fuzz_keras in raw mode) to make it read past its own buffers or spin in its global-heap reader.
+ * Load .keras / .h5 files only from sources you would run code from, or in a sandbox.
+ * HDF5 calls of clrnn are serialised by one process-wide lock (libhdf5 is not thread-safe).
+ * clrnn_model_get_info reports producer "keras" and the Keras version that saved the file. */
+clrnn_status clrnn_keras_load(clrnn_context *ctx, const char *path, clrnn_model **out);
+clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
+
 /* Reads a serialized onnx.TensorProto (the input_N.pb / output_N.pb files of the ONNX test
  * suite) of a supported type. */
 clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out);

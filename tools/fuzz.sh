@@ -24,6 +24,7 @@ status=0
 for t in "${targets[@]}"; do
   name="${t#fuzz_}"
   seeds="$root/tests/fuzz/corpus_$name"
+  [ "$name" = keras ] && [ "${CLRNN_FUZZ_KERAS_RAW:-}" = 1 ] && seeds="$root/tests/fuzz/corpus_keras_raw"
   work="$build/corpus-$name"
   crashes="$build/crash-$name"
   mkdir -p "$work" "$crashes"
@@ -35,6 +36,8 @@ for t in "${targets[@]}"; do
   max_len=4096
   # onnx: 1 MiB, so that deeply nested (and merely large) models are tried, not only the seeds' 8 KiB
   [ "$name" = onnx ] && max_len=1048576
+  # keras: configs of 2 to 4 KiB (raw mode, CLRNN_FUZZ_KERAS_RAW=1: files of 15 to 25 KiB)
+  [ "$name" = keras ] && max_len=65536
   if LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0" \
      "$build/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=8192 -max_len="$max_len" \
       -print_final_stats=1 -artifact_prefix="$crashes/" "${dict[@]}" "$work" "$seeds" >"$log" 2>&1; then

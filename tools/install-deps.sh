@@ -9,6 +9,7 @@ packages=(
   libclblast-dev clblast-utils
   libcmocka-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+  libhdf5-dev libjansson-dev libzip-dev
   libdnnl-dev
   clang valgrind
 )

@@ -1,7 +1,11 @@
-/* clrnn-run: runs an ONNX model on clrnn with inputs from .npy files.
+/* clrnn-run: runs an ONNX or Keras model on clrnn with inputs from .npy files.
  *
- *   clrnn-run MODEL.onnx --input NAME=FILE.npy [--input ...] --output-dir DIR [--device SPEC] [--repeat K]
- *   clrnn-run MODEL.onnx --info [--device SPEC]
+ *   clrnn-run MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR [--device SPEC] [--repeat K]
+ *   clrnn-run MODEL --info [--device SPEC]
+ *
+ * MODEL is told by its content, not its name: a zip ("PK\3\4") is a .keras archive, an HDF5 file
+ * ("\x89HDF\r\n\x1a\n") a Keras .h5 file, anything else ONNX. Keras models take their inputs by
+ * the InputLayer names and give their outputs by the output layers' names.
  *
  * Every graph output is written to DIR/NAME.npy (characters of NAME outside [A-Za-z0-9._-] become
  * '_'; a name longer than 251 bytes keeps its first 242 and gets '-' and 8 hex digits of a hash of
@@ -26,9 +30,10 @@
 #include <unistd.h>
 
 static const char *usage =
-    "usage: clrnn-run MODEL.onnx --input NAME=FILE.npy [--input NAME=FILE.npy ...] --output-dir DIR\n"
+    "usage: clrnn-run MODEL --input NAME=FILE.npy [--input NAME=FILE.npy ...] --output-dir DIR\n"
     "                 [--device SPEC] [--repeat K]\n"
-    "       clrnn-run MODEL.onnx --info [--device SPEC]\n"
+    "       clrnn-run MODEL --info [--device SPEC]\n"
+    "MODEL: an ONNX model, a .keras archive or a Keras .h5 file (told apart by content).\n"
     "Binds each graph input from a .npy file (float32, int32, int64), runs the model on an OpenCL\n"
     "device and writes every graph output to DIR/NAME.npy (characters of NAME other than letters,\n"
     "digits, '.', '_' and '-' become '_'; a name over 251 bytes is cut to 242 plus '-' and a hash;\n"
@@ -145,6 +150,21 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The model file's format, from its first bytes (an unreadable file is left to the loader to report). */
+static const char *model_format(const char *path) {
+    clrnn_status st;
+    unsigned char magic[8] = {0};
+    FILE *f = clrnn_open_regular(path, "model", CLRNN_ERR_IO, &st);
+    if (!f) return "ONNX";
+    const size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    static const unsigned char zip_magic[4] = {'P', 'K', 3, 4};
+    static const unsigned char h5_magic[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (n >= 4 && !memcmp(magic, zip_magic, 4)) return "Keras archive (.keras)";
+    if (n >= 8 && !memcmp(magic, h5_magic, 8)) return "Keras HDF5 (.h5)";
+    return "ONNX";
+}
+
 typedef struct binding {
     const char *arg;
     char *name;
@@ -193,7 +213,15 @@ int main(int argc, char **argv) {
     clrnn_context *ctx = NULL;
     if (clrnn_context_create(&params, &ctx) != CLRNN_OK) die("cannot open the OpenCL device: %s", detail());
     clrnn_model *model = NULL;
+    const char *format = model_format(model_path);
+    const int keras = strcmp(format, "ONNX") != 0;
+#ifdef CLRNN_HAVE_KERAS
+    if (keras ? clrnn_keras_load(ctx, model_path, &model) != CLRNN_OK : clrnn_onnx_load(ctx, model_path, &model) != CLRNN_OK)
+        die("%s", detail());
+#else
+    if (keras) die("%s: a %s, but this clrnn was built without the keras module", model_path, format);
     if (clrnn_onnx_load(ctx, model_path, &model) != CLRNN_OK) die("%s", detail());
+#endif
     const int n_in = clrnn_model_num_inputs(model), n_out = clrnn_model_num_outputs(model);
 
     if (info) {
@@ -203,9 +231,12 @@ int main(int argc, char **argv) {
         clrnn_context_device_info(ctx, &di);
         char e1[1024], e2[1024];
         printf("model: %s\n", ESC(model_path, e1));
+        printf("format: %s\n", format);
         printf("producer: %s%s", *mi.producer_name ? ESC(mi.producer_name, e1) : "(unknown)", *mi.producer_version ? " " : "");
-        printf("%s, ir_version %lld, opset %lld\n", ESC(mi.producer_version, e2), (long long)mi.ir_version,
-               (long long)mi.opset);
+        if (keras) printf("%s\n", ESC(mi.producer_version, e2));
+        else
+            printf("%s, ir_version %lld, opset %lld\n", ESC(mi.producer_version, e2), (long long)mi.ir_version,
+                   (long long)mi.opset);
         printf("nodes: %d (%d computed at load, %d recurrent)\n", mi.num_nodes, mi.num_folded, mi.num_recurrent);
         printf("device: %s", ESC(di.name, e1));
         printf(" (%s)\n", ESC(di.platform_name, e2));

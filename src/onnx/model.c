@@ -199,10 +199,12 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
     strcpy(n->op_type, op_type);
     m->n_nodes++; /* owned from here: destroy frees it */
 
-    if (!is_default_domain(p->domain))
+    /* the Keras loader's own operators exist only in the graphs it builds, never in a file */
+    const int keras_op = m->keras && p->domain && !strcmp(p->domain, CLRNN_KERAS_DOMAIN);
+    if (!is_default_domain(p->domain) && !keras_op)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator domain '%s' is not supported (only the default ONNX "
                              "domain is)", p->domain);
-    n->op = clrnn_ox_find_op(op_type);
+    n->op = keras_op ? clrnn_keras_find_op(op_type) : clrnn_ox_find_op(op_type);
     if (!n->op) {
         char ops[512];
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
@@ -379,6 +381,13 @@ bad:
  * physical memory; on a CPU device the device buffers, the rnn workspaces and the file with its
  * decoded copy come out of the same memory. Device: half of what the device reports, the rest
  * left to the rnn weights and workspaces, CLBlast and other models. */
+clrnn_status clrnn_ox_host_budget(size_t *out) {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    size_t phys = 0;
+    if (pages <= 0 || page <= 0 || !clrnn_mul_size((size_t)pages, (size_t)page, &phys)) phys = (size_t)8 << 30;
+    return env_bytes("CLRNN_MODEL_HOST_BUDGET", phys / 4, out);
+}
+
 static clrnn_status set_budgets(clrnn_model *m) {
     const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
     size_t phys = 0;
@@ -401,15 +410,22 @@ clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t
         return st;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "not an ONNX model (protobuf decoding of %zu bytes failed)", size);
+    st = clrnn_ox_load_proto(ctx, mp, 0, out);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    return st;
+}
+
+clrnn_status clrnn_ox_load_proto(clrnn_context *ctx, const Onnx__ModelProto *mp, int keras, clrnn_model **out) {
+    *out = NULL;
     clrnn_model *m = calloc(1, sizeof *m);
-    st = m ? CLRNN_OK : clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model");
+    clrnn_status st = m ? CLRNN_OK : clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "model");
     if (m) {
         m->ctx = ctx;
         m->ctx_id = clrnn_handle_id(ctx, CLRNN_HANDLE_CONTEXT);
+        m->keras = keras;
         st = set_budgets(m);
         if (st == CLRNN_OK) st = build(m, mp);
     }
-    onnx__model_proto__free_unpacked(mp, NULL);
     if (st == CLRNN_OK) {
         /* folding may have left device work in flight */
         cl_int err = clFinish(ctx->queue);
@@ -513,7 +529,8 @@ clrnn_status clrnn_model_get_info(const clrnn_model *m, clrnn_model_info *info) 
     for (int i = 0; i < m->n_nodes; ++i) {
         info->num_folded += m->nodes[i].folded;
         const char *op = m->nodes[i].op_type;
-        info->num_recurrent += !strcmp(op, "RNN") || !strcmp(op, "GRU") || !strcmp(op, "LSTM");
+        info->num_recurrent += !strcmp(op, "RNN") || !strcmp(op, "GRU") || !strcmp(op, "LSTM") ||
+                               (m->keras && !strcmp(op, "SimpleRNN"));
     }
     return CLRNN_OK;
 }

@@ -123,7 +123,18 @@ struct clrnn_model {
      * budgets are set at load, see clrnn_onnx_load in clrnn.h). */
     size_t host_bytes, host_budget;
     size_t dev_bytes, dev_budget;
+    int keras; /* built by the Keras loader (src/keras/): its CLRNN_KERAS_DOMAIN operators are allowed */
 };
+
+/* Builds a model from a decoded (or synthesised) ModelProto: values, nodes, folding, budgets, the
+ * handle registered. `keras`: the graph comes from clrnn_keras_load and may use the operators of
+ * CLRNN_KERAS_DOMAIN (which an ONNX file never can). Reports like clrnn_onnx_load_memory. */
+clrnn_status clrnn_ox_load_proto(clrnn_context *ctx, const Onnx__ModelProto *mp, int keras, clrnn_model **out);
+/* The host budget a model gets (CLRNN_MODEL_HOST_BUDGET, else a quarter of the physical memory). */
+clrnn_status clrnn_ox_host_budget(size_t *out);
+#define CLRNN_KERAS_DOMAIN "ai.clrnn.keras"
+/* The Keras loader's operators (src/keras/keras_ops.c): masks, Keras RNN layers, activations. */
+const ox_op *clrnn_keras_find_op(const char *op_type);
 
 /* ---- errors (model.c) ---- */
 /* "node 'name' (Op): <formatted>" */

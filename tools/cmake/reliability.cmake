@@ -90,6 +90,10 @@ if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
   if(TEST test_onnx_hostile)
     set_property(TEST test_onnx_hostile APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
   endif()
+  # The Keras loader's bad-file suite (keras.cmake, included before this file).
+  if(TEST test_keras)
+    set_property(TEST test_keras APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
+  endif()
   # Kernel-dependent suites once more under the plan that is not the device default (as
   # tests/CMakeLists.txt does for test_forward and test_golden).
   foreach(t test_errors test_threads test_determinism)
@@ -127,5 +131,14 @@ if(CLRNN_FUZZ)
     target_compile_options(clrnn_objects PRIVATE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
     clrnn_fuzzer(fuzz_onnx ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_onnx.c $<TARGET_OBJECTS:clrnn_objects>)
     target_link_libraries(fuzz_onnx PRIVATE OpenCL::OpenCL clblast ${CLRNN_PROTOBUF_C_LIBRARY} Threads::Threads)
+    if(TARGET PkgConfig::CLRNN_KERAS_DEPS)
+      target_link_libraries(fuzz_onnx PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
+      # the Keras loader: configs wrapped with fixed weights (or, CLRNN_FUZZ_KERAS_RAW=1, whole files)
+      clrnn_fuzzer(fuzz_keras ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_keras.c $<TARGET_OBJECTS:clrnn_objects>)
+      target_link_libraries(fuzz_keras PRIVATE OpenCL::OpenCL clblast ${CLRNN_PROTOBUF_C_LIBRARY} Threads::Threads
+                            PkgConfig::CLRNN_KERAS_DEPS)
+      target_compile_definitions(fuzz_keras PRIVATE
+        CLRNN_FUZZ_KERAS_WEIGHTS="${PROJECT_SOURCE_DIR}/tests/fuzz/keras_weights.h5")
+    endif()
   endif()
 endif()

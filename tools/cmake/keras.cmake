@@ -1,0 +1,44 @@
+# Keras models loaded natively (issue 11): .keras archives and legacy .h5 files into the ONNX
+# module's model (src/keras/), through Debian's libhdf5-dev (C API), libjansson-dev and
+# libzip-dev, found with pkg-config. Required when the module is listed in CLRNN_MODULES, as the
+# ONNX module's protobuf-c is: tools/install-deps.sh installs all three. Needs the onnx module.
+# Included by the top-level CMakeLists.txt after onnx.cmake.
+
+if(NOT TARGET clrnn_objects OR NOT DEFINED CLRNN_ONNX_GEN)
+  message(FATAL_ERROR "the keras module needs the onnx module (list it first in CLRNN_MODULES)")
+endif()
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(CLRNN_KERAS_DEPS IMPORTED_TARGET hdf5 jansson libzip)
+if(NOT CLRNN_KERAS_DEPS_FOUND)
+  message(FATAL_ERROR "Keras support needs HDF5, jansson and libzip with their pkg-config files "
+                      "(Debian: libhdf5-dev libjansson-dev libzip-dev; tools/install-deps.sh)")
+endif()
+
+target_sources(clrnn_objects PRIVATE src/keras/keras.c src/keras/keras_ops.c)
+target_include_directories(clrnn_objects PRIVATE ${CLRNN_KERAS_DEPS_INCLUDE_DIRS})
+foreach(t clrnn_objects clrnn clrnn_static)
+  target_link_libraries(${t} PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
+endforeach()
+# a static libclrnn pulls these in through pkg-config
+set(CLRNN_PC_REQUIRES_EXTRA " hdf5 jansson libzip")
+configure_file(${PROJECT_SOURCE_DIR}/tools/cmake/clrnn.pc.in ${CMAKE_BINARY_DIR}/clrnn.pc @ONLY)
+
+if(TARGET clrnn-run)
+  target_compile_definitions(clrnn-run PRIVATE CLRNN_HAVE_KERAS=1)
+  target_link_libraries(clrnn-run PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
+endif()
+
+# ---- tests ----
+if(CLRNN_BUILD_TESTS)
+  # The loader on hand-made bad files (no Python needed) and, where tests/keras holds them, the
+  # golden Keras 2.15 / 3.15 models compared with model.predict.
+  clrnn_test(test_keras)
+  target_link_libraries(test_keras PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
+  set_property(TEST test_keras APPEND PROPERTY ENVIRONMENT
+    "CLRNN_KERAS_DIR=${PROJECT_SOURCE_DIR}/tests/keras"
+    "CLRNN_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/keras-tmp")
+  if(TARGET clrnn-run)
+    add_dependencies(test_keras clrnn-run)
+    set_property(TEST test_keras APPEND PROPERTY ENVIRONMENT "CLRNN_RUN=$<TARGET_FILE:clrnn-run>")
+  endif()
+endif()
