@@ -204,7 +204,11 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
     if (!is_default_domain(p->domain) && !keras_op)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator domain '%s' is not supported (only the default ONNX "
                              "domain is)", p->domain);
+#ifdef CLRNN_HAVE_KERAS
     n->op = keras_op ? clrnn_keras_find_op(op_type) : clrnn_ox_find_op(op_type);
+#else
+    n->op = keras_op ? NULL : clrnn_ox_find_op(op_type); /* built without the keras module */
+#endif
     if (!n->op) {
         char ops[512];
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
