@@ -18,7 +18,14 @@ static const char *testdata_dir(void) {
 static const char *const glue_ops[] = {"constant", "shape",     "gather", "unsqueeze", "squeeze", "concat",
                                        "constantofshape", "slice", "transpose", "reshape", "identity", "cast",
                                        "expand",   "matmul",    "gemm",   "add",       "sub",     "mul",
-                                       "div",      "sigmoid",   "tanh",   "relu",      "softmax", "reduce_prod"};
+                                       "div",      "sigmoid",   "tanh",   "relu",      "softmax", "reduce_prod",
+                                       "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_sum_square",
+                                       "reduce_l1", "reduce_l2", "reduce_log_sum", "reduce_log_sum_exp",
+                                       "equal",    "less",      "greater", "less_equal", "greater_equal", "not",
+                                       "and",      "or",        "xor",    "where",     "max",     "min",
+                                       "sum",      "mean",      "neg",    "abs",       "exp",     "log",
+                                       "sqrt",     "reciprocal", "floor", "ceil",      "pow",     "clip",
+                                       "leakyrelu", "hardsigmoid", "elu", "softplus",  "softsign"};
 
 /* Cases named like a supported operator that need something clrnn does not do; each must be refused
  * at load with CLRNN_ERR_UNSUPPORTED. */

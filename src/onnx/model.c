@@ -204,7 +204,7 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
                              "domain is)", p->domain);
     n->op = clrnn_ox_find_op(op_type);
     if (!n->op) {
-        char ops[512];
+        char ops[1400];
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
                              clrnn_ox_supported_ops(ops, sizeof ops));
     }
