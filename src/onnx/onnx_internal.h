@@ -214,6 +214,11 @@ void clrnn_ox_host_copy(const void *src, int64_t src_off, void *dst, int64_t dst
 clrnn_status clrnn_ox_copy(clrnn_model *m, const ox_node *n, int device, ox_value *src, int64_t src_off,
                            ox_value *dst, int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
                            const int64_t *dstride);
+/* Sets v's shape on the side its type lives (float32: device, others: host), see ops_shape.c. */
+clrnn_status clrnn_ox_alloc_out(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
+/* out = in's data under a new shape of the same element count, where in's type lives. */
+clrnn_status clrnn_ox_copy_reshaped(clrnn_model *m, const ox_node *n, ox_value *in, ox_value *out, int ndim,
+                                    const int64_t *shape);
 /* Normalizes an axis in [-rank, rank) to [0, rank); error naming the node otherwise. */
 clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char *what, int *out);
 

@@ -1,4 +1,5 @@
-/* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_math.c, ops_rnn.c). */
+/* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_data.c, ops_math.c, ops_elem.c,
+ * ops_rnn.c). */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
@@ -18,6 +19,9 @@ extern const ox_op clrnn_ox_op_equal, clrnn_ox_op_less, clrnn_ox_op_greater, clr
     clrnn_ox_op_exp, clrnn_ox_op_log, clrnn_ox_op_sqrt, clrnn_ox_op_reciprocal, clrnn_ox_op_floor, clrnn_ox_op_ceil,
     clrnn_ox_op_leaky_relu, clrnn_ox_op_hard_sigmoid, clrnn_ox_op_elu, clrnn_ox_op_softplus, clrnn_ox_op_softsign,
     clrnn_ox_op_clip, clrnn_ox_op_pow;
+extern const ox_op clrnn_ox_op_split, clrnn_ox_op_flatten, clrnn_ox_op_tile, clrnn_ox_op_pad,
+    clrnn_ox_op_reverse_sequence, clrnn_ox_op_gather_elements, clrnn_ox_op_scatter_nd, clrnn_ox_op_range,
+    clrnn_ox_op_argmax, clrnn_ox_op_argmin, clrnn_ox_op_topk;
 extern const ox_op clrnn_ox_op_rnn, clrnn_ox_op_gru, clrnn_ox_op_lstm;
 
 static const ox_op *const registry[] = {
@@ -38,6 +42,9 @@ static const ox_op *const registry[] = {
     &clrnn_ox_op_reciprocal, &clrnn_ox_op_floor, &clrnn_ox_op_ceil, &clrnn_ox_op_pow, &clrnn_ox_op_clip,
     &clrnn_ox_op_leaky_relu, &clrnn_ox_op_hard_sigmoid, &clrnn_ox_op_elu, &clrnn_ox_op_softplus,
     &clrnn_ox_op_softsign,
+    &clrnn_ox_op_split, &clrnn_ox_op_flatten, &clrnn_ox_op_tile, &clrnn_ox_op_pad, &clrnn_ox_op_reverse_sequence,
+    &clrnn_ox_op_gather_elements, &clrnn_ox_op_scatter_nd, &clrnn_ox_op_range, &clrnn_ox_op_argmax,
+    &clrnn_ox_op_argmin, &clrnn_ox_op_topk,
 };
 #define N_OPS (sizeof registry / sizeof *registry)
 
