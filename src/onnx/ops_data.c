@@ -174,6 +174,8 @@ static clrnn_status tile_run(clrnn_model *m, ox_node *n) {
             return clrnn_ox_fail(n, CLRNN_ERR_OVERFLOW, "the result's dimension %d overflows", i);
         shape[i] = in->shape[i] * rep[i];
     }
+    size_t count; /* first: the strides below must not overflow */
+    if ((st = clrnn_ox_shape_count(n, r, shape, &count)) != CLRNN_OK) return st;
     int64_t istride[CLRNN_MAX_DIMS], ostride[CLRNN_MAX_DIMS];
     clrnn_ox_strides(r, in->shape, istride);
     clrnn_ox_strides(r, shape, ostride);
@@ -557,9 +559,12 @@ static clrnn_status range_run(clrnn_model *m, ox_node *n) {
     }
     if (d[2] == 0) return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "delta is 0");
     double cnt = ceil((d[1] - d[0]) / d[2]);
-    if (y->dtype != CLRNN_DTYPE_FLOAT32) /* exact for integers: (limit - start) may not fit a double */
-        cnt = (double)(iv[2] > 0 ? (iv[1] > iv[0] ? ((uint64_t)iv[1] - (uint64_t)iv[0] + (uint64_t)iv[2] - 1) / (uint64_t)iv[2] : 0)
-                                 : (iv[1] < iv[0] ? ((uint64_t)iv[0] - (uint64_t)iv[1] + (uint64_t)-iv[2] - 1) / (uint64_t)-iv[2] : 0));
+    if (y->dtype != CLRNN_DTYPE_FLOAT32) { /* exact for integers: (limit - start) may not fit a double */
+        const uint64_t step = iv[2] > 0 ? (uint64_t)iv[2] : 0 - (uint64_t)iv[2];
+        const uint64_t span = iv[2] > 0 ? (iv[1] > iv[0] ? (uint64_t)iv[1] - (uint64_t)iv[0] : 0)
+                                        : (iv[1] < iv[0] ? (uint64_t)iv[0] - (uint64_t)iv[1] : 0);
+        cnt = (double)(span / step + (span % step != 0));
+    }
     if (isnan(cnt)) return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "start, limit or delta is not a number");
     if (cnt < 0) cnt = 0;
     if (cnt > 9.0e18) return clrnn_ox_fail(n, CLRNN_ERR_OVERFLOW, "a range of %g elements", cnt);

@@ -1,6 +1,8 @@
 /* Math operators: Add, Sub, Mul, Div (numpy broadcasting), Sigmoid, Tanh, Relu, Softmax, MatMul,
- * Gemm, and ReduceProd (host, for tf2onnx's shape arithmetic). float32 runs on the device (kernels.cl, CLBlast GEMM); the element-wise ops also take
- * integer tensors, computed on the host (shape arithmetic: Mul/Div/Add of int64 shapes). */
+ * Gemm, and the Reduce family. float32 runs on the device (kernels.cl, CLBlast GEMM); the
+ * element-wise ops and the reductions also take integer tensors, computed on the host (shape
+ * arithmetic: Mul/Div/Add of int64 shapes, ReduceProd of a shape). More element-wise operators:
+ * ops_elem.c. */
 #include "onnx_internal.h"
 
 #include <math.h>
@@ -330,7 +332,7 @@ static int64_t reduce_ints(int op, const ox_value *x, int64_t base, int nred, co
         case OX_RED_PROD: acc *= (uint64_t)v; break;
         case OX_RED_SUM_SQUARE:
         case OX_RED_L2: acc += (uint64_t)v * (uint64_t)v; break;
-        case OX_RED_L1: acc += (uint64_t)(v < 0 ? -v : v); break;
+        case OX_RED_L1: acc += v < 0 ? 0 - (uint64_t)v : (uint64_t)v; break;
         case OX_RED_LOG_SUM_EXP: dacc += exp((double)v); break;
         default: acc += (uint64_t)v; break;
         }
