@@ -27,7 +27,7 @@ static const char *const glue_ops[] = {"constant", "shape",     "gather", "unsqu
                                        "sqrt",     "reciprocal", "floor", "ceil",      "pow",     "clip",
                                        "leakyrelu", "hardsigmoid", "elu", "softplus",  "softsign",
                                        "split",    "flatten",   "tile",   "constant_pad", "edge_pad", "reflect_pad",
-                                       "reversesequence", "gather_elements", "scatternd", "range", "argmax",
+                                       "reversesequence", "gather_elements", "scatternd", "scatter_elements", "range", "argmax",
                                        "argmin",   "top_k"};
 
 /* Cases named like a supported operator that need something clrnn does not do; each must be refused

@@ -1020,6 +1020,9 @@ static void test_ops_wrong_dtypes(void **state) {
     expect_op_load("Pad int64 constant for float data", "Pad", pd, 3, 1, NULL, 14, U, NEEDLES("constant_value is int64"));
     const op_in sc[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_INT64, 2, {1, 1}, i64}, {"u", OX_INT64, 1, {1}, i64}};
     expect_op_load("ScatterND int64 updates", "ScatterND", sc, 3, 1, NULL, 14, U, NEEDLES("updates are int64"));
+    expect_op_load("ScatterElements int64 updates", "ScatterElements", sc, 3, 1, NULL, 14, U, NEEDLES("updates are int64"));
+    const op_in sf[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_FLOAT, 1, {2}, f}, {"u", OX_FLOAT, 1, {2}, f}};
+    expect_op_load("ScatterElements float indices", "ScatterElements", sf, 3, 1, NULL, 14, U, NEEDLES("indices ('i') is float32"));
     /* the attribute and input forms of the other opset */
     pb a = {0};
     attr_int(&a, "min", 0);
@@ -1079,6 +1082,12 @@ static void test_ops_axes_and_indices_out_of_range(void **state) {
     const int64_t si[2] = {0, 3}, k4 = 4, lens[3] = {1, 3, 1};
     const op_in sn[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {1, 2}, si}, {"u", OX_FLOAT, 1, {1}, f}};
     expect_op_load("ScatterND index", "ScatterND", sn, 3, 1, NULL, 14, I, NEEDLES("index 3 (tuple 0, element 1)"));
+    const int64_t ei[3] = {1, -3, 0};
+    const op_in se[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {1, 3}, ei}, {"u", OX_FLOAT, 2, {1, 3}, f}};
+    expect_op_load("ScatterElements index", "ScatterElements", se, 3, 1, NULL, 14, I, NEEDLES("index -3 (element 1", "[-2, 2)"));
+    const op_in se2[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {1, 3}, ei}, {"u", OX_FLOAT, 2, {3, 1}, f}};
+    expect_op_load("ScatterElements shapes", "ScatterElements", se2, 3, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH,
+                   NEEDLES("must have one shape"));
     const op_in tk[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"k", OX_INT64, 1, {1}, &k4}};
     expect_op_load("TopK K", "TopK", tk, 2, 2, NULL, 14, I, NEEDLES("K = 4 is outside [0, 3]"));
     const op_in rv[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"l", OX_INT64, 1, {3}, lens}};

@@ -465,7 +465,10 @@ def op_cases(out_dir):
         alpha=0.7)
     one("ops_hardsigmoid_opset13", "HardSigmoid", f, [F], F, 13,
         lambda d: [np.clip(0.3 * d["x"] + 0.4, 0, 1)], alpha=0.3, beta=0.4)
-    one("ops_softplus_opset13", "Softplus", f, [F], F, 13, lambda d: [np.logaddexp(0, d["x"].astype(np.float64))])
+    def softplus(d):
+        with np.errstate(invalid="ignore"):  # the NaN element
+            return [np.logaddexp(0, d["x"].astype(np.float64))]
+    one("ops_softplus_opset13", "Softplus", f, [F], F, 13, softplus)
     one("ops_softsign_opset13", "Softsign", f, [F], F, 13, lambda d: [d["x"] / (1 + np.abs(d["x"]))])
     one("ops_leakyrelu_default_opset16", "LeakyRelu", f, [F], F, 16, lambda d: [np.where(d["x"] < 0, 0.01 * d["x"], d["x"])])
     bm = rng.integers(0, 2, (2, 3, 4)).astype(bool)
@@ -603,6 +606,22 @@ def op_cases(out_dir):
         for j, (i,) in enumerate(sidx):
             o[i] = np.maximum(o[i], upd[j])
         return [o]
+    # ScatterElements: PyTorch's pad_packed_sequence(enforce_sorted=False); add (opset 16) and min (18)
+    se_idx = np.array([[1, 0, 3], [2, 2, -1]], np.int64)
+    se_upd = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+    def scat_el(d, op, upd=se_upd):
+        o = d["x"].copy()
+        for i in range(2):
+            for j in range(3):
+                k = se_idx[i, j] % 4
+                o[k, j] = op(o[k, j], upd[i, j])
+        return [o]
+    one("ops_scatter_elements_add_opset16", "ScatterElements", {"x": data}, [F], F, 16,
+        lambda d: scat_el(d, lambda a, b: a + b), reduction="add", axis=0,
+        inits=[numpy_helper.from_array(se_idx, "idx"), numpy_helper.from_array(se_upd, "upd")])
+    one("ops_scatter_elements_min_int64_int32_indices_opset18", "ScatterElements", {"x": (data * 10).astype(np.int64)}, [I64], I64, 18,
+        lambda d: scat_el(d, min, (se_upd * 10).astype(np.int64)), reduction="min", axis=0,
+        inits=[numpy_helper.from_array(se_idx.astype(np.int32), "idx"), numpy_helper.from_array((se_upd * 10).astype(np.int64), "upd")])
     one("ops_scatternd_max_opset18", "ScatterND", {"x": data}, [F], F, 18, scat_max, reduction="max",
         inits=[numpy_helper.from_array(sidx, "idx"), numpy_helper.from_array(upd, "upd")])
 

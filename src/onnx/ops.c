@@ -20,7 +20,7 @@ extern const ox_op clrnn_ox_op_equal, clrnn_ox_op_less, clrnn_ox_op_greater, clr
     clrnn_ox_op_leaky_relu, clrnn_ox_op_hard_sigmoid, clrnn_ox_op_elu, clrnn_ox_op_softplus, clrnn_ox_op_softsign,
     clrnn_ox_op_clip, clrnn_ox_op_pow;
 extern const ox_op clrnn_ox_op_split, clrnn_ox_op_flatten, clrnn_ox_op_tile, clrnn_ox_op_pad,
-    clrnn_ox_op_reverse_sequence, clrnn_ox_op_gather_elements, clrnn_ox_op_scatter_nd, clrnn_ox_op_range,
+    clrnn_ox_op_reverse_sequence, clrnn_ox_op_gather_elements, clrnn_ox_op_scatter_nd, clrnn_ox_op_scatter_elements, clrnn_ox_op_range,
     clrnn_ox_op_argmax, clrnn_ox_op_argmin, clrnn_ox_op_topk;
 extern const ox_op clrnn_ox_op_rnn, clrnn_ox_op_gru, clrnn_ox_op_lstm;
 
@@ -43,7 +43,7 @@ static const ox_op *const registry[] = {
     &clrnn_ox_op_leaky_relu, &clrnn_ox_op_hard_sigmoid, &clrnn_ox_op_elu, &clrnn_ox_op_softplus,
     &clrnn_ox_op_softsign,
     &clrnn_ox_op_split, &clrnn_ox_op_flatten, &clrnn_ox_op_tile, &clrnn_ox_op_pad, &clrnn_ox_op_reverse_sequence,
-    &clrnn_ox_op_gather_elements, &clrnn_ox_op_scatter_nd, &clrnn_ox_op_range, &clrnn_ox_op_argmax,
+    &clrnn_ox_op_gather_elements, &clrnn_ox_op_scatter_nd, &clrnn_ox_op_scatter_elements, &clrnn_ox_op_range, &clrnn_ox_op_argmax,
     &clrnn_ox_op_argmin, &clrnn_ox_op_topk,
 };
 #define N_OPS (sizeof registry / sizeof *registry)

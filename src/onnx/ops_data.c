@@ -1,10 +1,10 @@
 /* Data-movement and selection operators around exported RNNs: Split, Flatten, Tile, Pad,
- * ReverseSequence, GatherElements, ScatterND, Range, TopK, ArgMax, ArgMin.
+ * ReverseSequence, GatherElements, ScatterND, ScatterElements, Range, TopK, ArgMax, ArgMin.
  *
  * The placement rule of ops_shape.c: float32 data moves on the device (strided copies, the gather
- * and pad kernels), other types on the host. Index-driven ops (GatherElements, TopK, ScatterND)
- * check every index on the host first. Results are allocated through the model's budgets, so an
- * oversized Tile/Pad/Range is refused with CLRNN_ERR_OUT_OF_MEMORY / _DEVICE_OUT_OF_MEMORY (or
+ * and pad kernels), other types on the host. Index-driven ops (GatherElements, TopK, ScatterND,
+ * ScatterElements) check every index on the host first. Results are allocated through the model's
+ * budgets, so an oversized Tile/Pad/Range is refused with CLRNN_ERR_OUT_OF_MEMORY / _DEVICE_OUT_OF_MEMORY (or
  * CLRNN_ERR_UNSUPPORTED beyond 2^31 elements) before anything is written. */
 #include "onnx_internal.h"
 
@@ -430,7 +430,7 @@ static clrnn_status gather_elements_run(clrnn_model *m, ox_node *n) {
  * ScatterND (host): out = data; out[indices[j]] (op)= updates[j], reduction none/add/mul (16),
  * max/min (18)
  * ---------------------------------------------------------------------------------------- */
-static clrnn_status scatter_nd_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+static clrnn_status scatter_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p, unsigned index_types) {
     data_state *s = new_state(n);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     char red[16];
@@ -442,7 +442,7 @@ static clrnn_status scatter_nd_prepare(clrnn_model *m, ox_node *n, const Onnx__N
         if (!strcmp(red, names[i])) s->reduction = i;
     if (s->reduction < 0 || (s->reduction > 0 && m->opset < 16) || (s->reduction > 2 && m->opset < 18))
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "reduction '%s' at opset %lld", red, (long long)m->opset);
-    if ((st = clrnn_ox_check_type(m, n, 1, "indices", OX_T_I64)) != CLRNN_OK) return st;
+    if ((st = clrnn_ox_check_type(m, n, 1, "indices", index_types)) != CLRNN_OK) return st;
     const ox_value *x = ox_in(m, n, 0), *u = ox_in(m, n, 2);
     if (u->dtype != x->dtype || u->is_bool != x->is_bool)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "updates are %s, the data %s", clrnn_ox_dtype_name(u->dtype, u->is_bool),
@@ -452,6 +452,10 @@ static clrnn_status scatter_nd_prepare(clrnn_model *m, ox_node *n, const Onnx__N
 }
 
 /* Integers wrap (arithmetic on the unsigned type), like C and onnxruntime. */
+static clrnn_status scatter_nd_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+    return scatter_prepare(m, n, p, OX_T_I64);
+}
+
 static void scatter_apply(int red, clrnn_dtype dt, void *dst, const void *src) {
 #define APPLY(T, UT)                                           \
     do {                                                       \
@@ -524,6 +528,65 @@ static clrnn_status scatter_nd_run(clrnn_model *m, ox_node *n) {
         for (size_t e = 0; e < slice; ++e)
             scatter_apply(s->reduction, x->dtype, (char *)y->host + (offs[t] + e) * es,
                           (const char *)u->host + (t * slice + e) * es);
+    free(offs);
+    return CLRNN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * ScatterElements (host): out = data; out[i.. with indices[i..] on `axis`] (op)= updates[i..];
+ * PyTorch's pad_packed_sequence(enforce_sorted=False) restores the batch order with it
+ * ---------------------------------------------------------------------------------------- */
+static clrnn_status scatter_elements_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+    clrnn_status st = scatter_prepare(m, n, p, OX_T_INT);
+    return st == CLRNN_OK ? clrnn_ox_attr_int(n, p, "axis", 0, &((data_state *)n->state)->axis) : st;
+}
+
+static clrnn_status scatter_elements_run(clrnn_model *m, ox_node *n) {
+    const data_state *s = n->state;
+    ox_value *x = ox_in(m, n, 0), *ind = ox_in(m, n, 1), *u = ox_in(m, n, 2), *y = ox_out(m, n, 0);
+    const int r = x->ndim;
+    int axis;
+    clrnn_status st = clrnn_ox_axis(n, s->axis, r, "axis", &axis);
+    if (st != CLRNN_OK) return st;
+    int ok = ind->ndim == r && u->ndim == r;
+    for (int i = 0; ok && i < r; ++i) ok = u->shape[i] == ind->shape[i] && (i == axis || ind->shape[i] <= x->shape[i]);
+    if (!ok)
+        return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "indices ('%s') and updates ('%s') must have one shape of the "
+                             "data's rank %d, within the data's shape off the axis", ind->name, u->name, r);
+    if ((st = clrnn_ox_to_host(m, x)) != CLRNN_OK || (st = clrnn_ox_to_host(m, ind)) != CLRNN_OK ||
+        (st = clrnn_ox_to_host(m, u)) != CLRNN_OK)
+        return st;
+    size_t *offs = malloc((ind->count ? ind->count : 1) * sizeof *offs);
+    if (!offs) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "ScatterElements offsets");
+    int64_t xs[CLRNN_MAX_DIMS];
+    clrnn_ox_strides(r, x->shape, xs);
+    const int64_t len = x->shape[axis];
+    for (size_t i = 0; i < ind->count; ++i) {
+        int64_t rem = (int64_t)i, off = 0;
+        for (int k = r - 1; k >= 0; --k) {
+            int64_t c = rem % ind->shape[k];
+            rem /= ind->shape[k];
+            if (k == axis) {
+                c = elem_i(ind, i);
+                if (c < -len || c >= len) {
+                    free(offs);
+                    return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "index %lld (element %zu of '%s') is outside [%lld, %lld)",
+                                         (long long)c, i, ind->name, (long long)-len, (long long)len);
+                }
+                if (c < 0) c += len;
+            }
+            off += c * xs[k];
+        }
+        offs[i] = (size_t)off;
+    }
+    if ((st = clrnn_ox_alloc_host(m, n, y, r, x->shape)) != CLRNN_OK) {
+        free(offs);
+        return st;
+    }
+    const size_t es = clrnn_dtype_size(x->dtype);
+    ox_memcpy(y->host, x->host, x->count * es);
+    for (size_t i = 0; i < ind->count; ++i)
+        scatter_apply(s->reduction, x->dtype, (char *)y->host + offs[i] * es, (const char *)u->host + i * es);
     free(offs);
     return CLRNN_OK;
 }
@@ -734,6 +797,7 @@ static const char *const axis_attrs[] = {"axis", NULL};
 static const char *const pad_attrs[] = {"mode", "pads", "value", NULL};
 static const char *const revseq_attrs[] = {"batch_axis", "time_axis", NULL};
 static const char *const scatter_attrs[] = {"reduction", NULL};
+static const char *const scatter_elements_attrs[] = {"axis", "reduction", NULL};
 static const char *const arg_attrs[] = {"axis", "keepdims", "select_last_index", NULL};
 static const char *const topk_attrs[] = {"axis", "largest", "sorted", "k", NULL};
 
@@ -746,6 +810,8 @@ const ox_op clrnn_ox_op_reverse_sequence = {"ReverseSequence", 2, 2, 1, 1, revse
 const ox_op clrnn_ox_op_gather_elements = {"GatherElements", 2, 2, 1, 1, axis_attrs, gather_elements_prepare,
                                            gather_elements_run, NULL};
 const ox_op clrnn_ox_op_scatter_nd = {"ScatterND", 3, 3, 1, 1, scatter_attrs, scatter_nd_prepare, scatter_nd_run, NULL};
+const ox_op clrnn_ox_op_scatter_elements = {"ScatterElements", 3, 3, 1, 1, scatter_elements_attrs, scatter_elements_prepare,
+                                            scatter_elements_run, NULL};
 const ox_op clrnn_ox_op_range = {"Range", 3, 3, 1, 1, no_attrs, range_prepare, range_run, NULL};
 const ox_op clrnn_ox_op_argmax = {"ArgMax", 1, 1, 1, 1, arg_attrs, arg_prepare, arg_run, NULL};
 const ox_op clrnn_ox_op_argmin = {"ArgMin", 1, 1, 1, 1, arg_attrs, arg_prepare, arg_run, NULL};
