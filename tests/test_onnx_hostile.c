@@ -994,6 +994,7 @@ static void test_ops_wrong_dtypes(void **state) {
     expect_op_load("Where(float, int64)", "Where", w, 3, 1, NULL, 14, U, NEEDLES("same type"));
     expect_op_load("Max(float, int64)", "Max", fi, 2, 1, NULL, 14, U, NEEDLES("same type"));
     expect_op_load("Sum(bool)", "Sum", bb, 2, 1, NULL, 14, U, NEEDLES("bool"));
+    expect_op_load("Mean(int64)", "Mean", ii, 1, 1, NULL, 14, U, NEEDLES("is int64", "float32")); /* float only (ONNX) */
     /* float-only math on integers and bools */
     const char *float_only[] = {"Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Elu", "LeakyRelu", "HardSigmoid",
                                 "Softplus", "Softsign"};

@@ -276,7 +276,8 @@ static clrnn_status variadic_prepare(clrnn_model *m, ox_node *n, int op) {
     if (!new_op_state(n, op)) return CLRNN_ERR_OUT_OF_MEMORY;
     for (int i = 0; i < n->n_in; ++i)
         if (!ox_in(m, n, i)) return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input %d is empty", i);
-    const unsigned mask = op == VAR_MAX || op == VAR_MIN ? OX_T_ALL : OX_T_F32 | OX_T_INT;
+    /* Sum and Mean are defined on floating-point types only (ONNX); Max and Min on every number */
+    const unsigned mask = op == VAR_MAX || op == VAR_MIN ? OX_T_ALL : OX_T_F32;
     clrnn_status st = clrnn_ox_check_type(m, n, 0, "input 0", mask);
     if (st == CLRNN_OK) st = same_types(m, n, 0, n->n_in - 1);
     return st == CLRNN_OK ? ox_same_type_out(m, n) : st;
@@ -326,6 +327,7 @@ static clrnn_status variadic_run(clrnn_model *m, ox_node *n) {
             st = clrnn_ox_dev_unary(m, n, OX_UN_SCALE, y->mem, y->mem, y->count, 1.0f / (float)n->n_in, 0.0f);
         return st;
     }
+    /* integer Max / Min on the host */
     for (int i = 0; i < n->n_in; ++i)
         if ((st = clrnn_ox_to_host(m, ox_in(m, n, i))) != CLRNN_OK) return st;
     if ((st = clrnn_ox_alloc_host(m, n, y, r, shape)) != CLRNN_OK) return st;
@@ -339,17 +341,9 @@ static clrnn_status variadic_run(clrnn_model *m, ox_node *n) {
         for (size_t k = 0; k < y->count; ++k, bcast_next(&b)) {
             const int64_t x = get_i(v, b.off[0]);
             const int64_t cur = i ? get_i(y, (int64_t)k) : x;
-            int64_t res;
-            switch (s->op) {
-            case VAR_MAX: res = x > cur ? x : cur; break;
-            case VAR_MIN: res = x < cur ? x : cur; break;
-            default: res = i ? (int64_t)((uint64_t)cur + (uint64_t)x) : x; break;
-            }
-            put_i(y, k, res);
+            put_i(y, k, s->op == VAR_MAX ? (x > cur ? x : cur) : (x < cur ? x : cur));
         }
     }
-    if (s->op == VAR_MEAN)
-        for (size_t k = 0; k < y->count; ++k) put_i(y, k, get_i(y, (int64_t)k) / n->n_in);
     return CLRNN_OK;
 }
 
