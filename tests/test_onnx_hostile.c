@@ -1024,6 +1024,8 @@ static void test_ops_wrong_dtypes(void **state) {
     expect_op_load("ScatterElements int64 updates", "ScatterElements", sc, 3, 1, NULL, 14, U, NEEDLES("updates are int64"));
     const op_in sf[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_FLOAT, 1, {2}, f}, {"u", OX_FLOAT, 1, {2}, f}};
     expect_op_load("ScatterElements float indices", "ScatterElements", sf, 3, 1, NULL, 14, U, NEEDLES("indices ('i') is float32"));
+    const op_in ci[] = {{"x", OX_INT32, 1, {2}, i32}};
+    expect_op_load("Clip int32 at opset 9", "Clip", ci, 1, 1, NULL, 9, U, NEEDLES("is int32", "float32"));
     /* the attribute and input forms of the other opset */
     pb a = {0};
     attr_int(&a, "min", 0);

@@ -419,7 +419,8 @@ static clrnn_status clip_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePro
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "attributes 'min' and 'max' were replaced by inputs in opset 11");
     }
     if ((st = same_types(m, n, 0, 2)) != CLRNN_OK) return st;
-    return ox_check_then_same_type(m, n, 0, "input", OX_T_F32 | OX_T_INT | OX_T(CLRNN_DTYPE_UINT8));
+    /* integers from opset 12 (the attribute bounds before 11 are floats) */
+    return ox_check_then_same_type(m, n, 0, "input", m->opset >= 12 ? OX_T_F32 | OX_T_INT | OX_T(CLRNN_DTYPE_UINT8) : OX_T_F32);
 }
 
 /* The scalar bound in input i (absent: def); a bound of another size is refused. */
