@@ -1,5 +1,5 @@
 /* Shape and data-movement operators: Constant, Shape, Gather, Unsqueeze, Squeeze, Concat,
- * ConstantOfShape, Slice, Transpose, Reshape, Identity, Cast, Expand.
+ * ConstantOfShape, Slice, Transpose, Reshape, Identity, Cast, Expand (more in ops_data.c).
  *
  * Placement rule: float32 tensors are moved on the device (strided-copy and gather kernels), every
  * other type on the host, where the integer shape arithmetic of exported graphs lives. Each op
