@@ -606,6 +606,22 @@ def op_cases(out_dir):
         for j, (i,) in enumerate(sidx):
             o[i] = np.maximum(o[i], upd[j])
         return [o]
+    # a Keras-style mask chain across the device (float) and the host (bool): Abs -> Greater -> Not ->
+    # Cast -> Mul -> ReduceSum, and Where over a device-computed Neg
+    xm = rng.uniform(-1, 1, (3, 5, 2)).astype(np.float32)
+    glue_case(out_dir, "ops_mask_chain_device_host", [
+        helper.make_node("Abs", ["x"], ["ax"]),
+        helper.make_node("Greater", ["ax", "half"], ["keep"]),
+        helper.make_node("Not", ["keep"], ["drop"]),
+        helper.make_node("Cast", ["keep"], ["keepf"], to=F),
+        helper.make_node("Mul", ["x", "keepf"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["y0"], keepdims=0),
+        helper.make_node("Neg", ["x"], ["nx"]),
+        helper.make_node("Where", ["drop", "nx", "x"], ["y1"]),
+    ], [vi("x", F, [3, 5, 2])], [vi("y0", F, [3, 2]), vi("y1", F, [3, 5, 2])], {"x": xm}, 13,
+        lambda d: [(d["x"] * (np.abs(d["x"]) > 0.5)).sum(axis=1), np.where(np.abs(d["x"]) > 0.5, d["x"], -d["x"])],
+        inits=[numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+               numpy_helper.from_array(np.array([1], np.int64), "axis1")])
     # ScatterElements: PyTorch's pad_packed_sequence(enforce_sorted=False); add (opset 16) and min (18)
     se_idx = np.array([[1, 0, 3], [2, 2, -1]], np.int64)
     se_upd = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
