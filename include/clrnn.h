@@ -557,10 +557,10 @@ void clrnn_array_free(clrnn_array *array);
  * Transpose, Reshape, Identity, Cast, Expand, Split, Flatten, Tile, Pad, ReverseSequence,
  * GatherElements, ScatterND, ScatterElements, Range, TopK, ArgMax, ArgMin; MatMul, Gemm, Add, Sub,
  * Mul, Div, Pow, Max, Min, Sum, Mean, Neg, Abs, Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Clip,
- * Sigmoid, Tanh, Relu, LeakyRelu, HardSigmoid, Elu, Softplus, Softsign, Softmax; ReduceSum,
- * ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum,
- * ReduceLogSumExp; Equal, Less, Greater, LessOrEqual, GreaterOrEqual, Not, And, Or, Xor, Where
- * (numpy broadcasting, the attribute and input forms of every opset). float32 tensors are
+ * Erf, Sigmoid, Tanh, Relu, LeakyRelu, HardSigmoid, Elu, Selu, Softplus, Softsign, Softmax,
+ * LogSoftmax; ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1,
+ * ReduceL2, ReduceLogSum, ReduceLogSumExp; Equal, Less, Greater, LessOrEqual, GreaterOrEqual,
+ * Not, And, Or, Xor, Where (numpy broadcasting, the attribute and input forms of every opset). float32 tensors are
  * computed and moved on the device; integer and bool tensors (shape arithmetic, indices, masks)
  * on the host.
  *

@@ -28,7 +28,7 @@ static const char *const glue_ops[] = {"constant", "shape",     "gather", "unsqu
                                        "leakyrelu", "hardsigmoid", "elu", "softplus",  "softsign",
                                        "split",    "flatten",   "tile",   "constant_pad", "edge_pad", "reflect_pad",
                                        "reversesequence", "gather_elements", "scatternd", "scatter_elements", "range", "argmax",
-                                       "argmin",   "top_k"};
+                                       "argmin",   "top_k",     "selu",   "erf",       "logsoftmax"};
 
 /* Cases named like a supported operator that need something clrnn does not do; each must be refused
  * at load with CLRNN_ERR_UNSUPPORTED. The operators whose suite cases are all below opset 7 are
@@ -93,6 +93,9 @@ static const struct {
     {"test_softplus_example", OPSET_1},
     {"test_softsign", OPSET_1},
     {"test_softsign_example", OPSET_1},
+    {"test_selu", OPSET_6},
+    {"test_selu_default", OPSET_6},
+    {"test_selu_example", OPSET_6},
 };
 
 static const char *unsupported_reason(const char *name) {

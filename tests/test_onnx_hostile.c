@@ -996,8 +996,8 @@ static void test_ops_wrong_dtypes(void **state) {
     expect_op_load("Sum(bool)", "Sum", bb, 2, 1, NULL, 14, U, NEEDLES("bool"));
     expect_op_load("Mean(int64)", "Mean", ii, 1, 1, NULL, 14, U, NEEDLES("is int64", "float32")); /* float only (ONNX) */
     /* float-only math on integers and bools */
-    const char *float_only[] = {"Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Elu", "LeakyRelu", "HardSigmoid",
-                                "Softplus", "Softsign"};
+    const char *float_only[] = {"Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Erf", "Elu", "Selu",
+                                "LeakyRelu", "HardSigmoid", "Softplus", "Softsign", "LogSoftmax"};
     for (size_t i = 0; i < sizeof float_only / sizeof *float_only; ++i) {
         expect_op_load(float_only[i], float_only[i], ii, 1, 1, NULL, 14, U, NEEDLES("is int64", "float32"));
         expect_op_load(float_only[i], float_only[i], bb, 1, 1, NULL, 14, U, NEEDLES("is bool"));

@@ -471,6 +471,10 @@ def op_cases(out_dir):
     one("ops_softplus_opset13", "Softplus", f, [F], F, 13, softplus)
     one("ops_softsign_opset13", "Softsign", f, [F], F, 13, lambda d: [d["x"] / (1 + np.abs(d["x"]))])
     one("ops_leakyrelu_default_opset16", "LeakyRelu", f, [F], F, 16, lambda d: [np.where(d["x"] < 0, 0.01 * d["x"], d["x"])])
+    one("ops_selu_opset13", "Selu", f, [F], F, 13,
+        lambda d: [1.1 * np.where(d["x"] > 0, d["x"], 1.6 * np.expm1(d["x"]))], alpha=1.6, gamma=1.1)
+    one("ops_selu_default_opset13", "Selu", f, [F], F, 13,
+        lambda d: [1.0507009873554805 * np.where(d["x"] > 0, d["x"], 1.6732632423543772 * np.expm1(d["x"]))])
     bm = rng.integers(0, 2, (2, 3, 4)).astype(bool)
     one("ops_not_opset13", "Not", {"b": bm}, [B], B, 13, lambda d: [np.logical_not(d["b"])])
     # comparisons: float with broadcasting and NaN, integers, bools (Equal)

@@ -237,11 +237,12 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
 }
 
 clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,
-                                  size_t inner) {
+                                  size_t inner, int log_out) {
     const size_t rows = outer * inner;
     if (len == 0) return CLRNN_OK;
     LAUNCH(m, n, softmax, "ox_softmax", rows, {
         arg_mem(a, x), arg_mem(a, y), arg_int(a, (int)outer), arg_int(a, (int)len), arg_int(a, (int)inner);
+        arg_int(a, log_out);
     });
 }
 

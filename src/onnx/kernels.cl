@@ -29,6 +29,8 @@
 #define OX_UN_SOFTSIGN 15
 #define OX_UN_CLIP 16
 #define OX_UN_SCALE 17
+#define OX_UN_SELU 18
+#define OX_UN_ERF 19
 #define OX_RED_SUM 0
 #define OX_RED_MEAN 1
 #define OX_RED_MAX 2
@@ -137,6 +139,8 @@ __kernel void ox_unary(__global const float *x, __global float *y, int op, int c
         r = t > beta ? beta : t;
         break;
     }
+    case OX_UN_SELU: r = beta * (v > 0.0f ? v : (v == v ? alpha * expm1(v) : v)); break; /* beta = gamma */
+    case OX_UN_ERF: r = erf(v); break;
     default: r = v * alpha; break; /* OX_UN_SCALE */
     }
     y[i] = r;
@@ -255,8 +259,9 @@ __kernel void ox_pad(__global const float *x, __global float *y, int mode, float
     y[i] = outside ? value : x[off];
 }
 
-/* Softmax over the middle axis of [outer, len, inner]: one work-item per (outer, inner) row. */
-__kernel void ox_softmax(__global const float *x, __global float *y, int outer, int len, int inner) {
+/* Softmax (LogSoftmax when log_out) over the middle axis of [outer, len, inner]: one work-item per
+ * (outer, inner) row. */
+__kernel void ox_softmax(__global const float *x, __global float *y, int outer, int len, int inner, int log_out) {
     const int r = get_global_id(0);
     if (r >= outer * inner) return;
     const int o = r / inner, k = r % inner;
@@ -268,6 +273,11 @@ __kernel void ox_softmax(__global const float *x, __global float *y, int outer, 
         const float e = exp(x[base + (size_t)j * inner] - mx);
         y[base + (size_t)j * inner] = e;
         sum += e;
+    }
+    if (log_out) { /* x - max - log(sum): no log of an underflowed exp */
+        const float ls = log(sum);
+        for (int j = 0; j < len; ++j) y[base + (size_t)j * inner] = x[base + (size_t)j * inner] - mx - ls;
+        return;
     }
     for (int j = 0; j < len; ++j) y[base + (size_t)j * inner] /= sum;
 }

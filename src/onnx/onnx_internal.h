@@ -231,7 +231,9 @@ enum {
     OX_UN_SQRT = 7, OX_UN_RECIPROCAL = 8, OX_UN_FLOOR = 9, OX_UN_CEIL = 10, OX_UN_LEAKY_RELU = 11,
     OX_UN_HARD_SIGMOID = 12, OX_UN_ELU = 13, OX_UN_SOFTPLUS = 14, OX_UN_SOFTSIGN = 15,
     OX_UN_CLIP = 16, /* alpha = min, beta = max */
-    OX_UN_SCALE = 17 /* y = alpha x */
+    OX_UN_SCALE = 17, /* y = alpha x */
+    OX_UN_SELU = 18,  /* alpha, beta = gamma */
+    OX_UN_ERF = 19
 };
 enum {
     OX_RED_SUM = 0, OX_RED_MEAN = 1, OX_RED_MAX = 2, OX_RED_MIN = 3, OX_RED_PROD = 4, OX_RED_SUM_SQUARE = 5,
@@ -260,7 +262,7 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
                                 const int64_t *astride, const int64_t *bstride);
 clrnn_status clrnn_ox_dev_fill(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset_bytes, size_t bytes, float value);
 clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,
-                                  size_t inner);
+                                  size_t inner, int log_out);
 clrnn_status clrnn_ox_dev_fill_zero(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset_bytes, size_t bytes);
 
 /* ---- shared prepare helpers (ops.c) ---- */

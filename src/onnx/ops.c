@@ -18,7 +18,7 @@ extern const ox_op clrnn_ox_op_equal, clrnn_ox_op_less, clrnn_ox_op_greater, clr
     clrnn_ox_op_max, clrnn_ox_op_min, clrnn_ox_op_sum, clrnn_ox_op_mean, clrnn_ox_op_neg, clrnn_ox_op_abs,
     clrnn_ox_op_exp, clrnn_ox_op_log, clrnn_ox_op_sqrt, clrnn_ox_op_reciprocal, clrnn_ox_op_floor, clrnn_ox_op_ceil,
     clrnn_ox_op_leaky_relu, clrnn_ox_op_hard_sigmoid, clrnn_ox_op_elu, clrnn_ox_op_softplus, clrnn_ox_op_softsign,
-    clrnn_ox_op_clip, clrnn_ox_op_pow;
+    clrnn_ox_op_clip, clrnn_ox_op_pow, clrnn_ox_op_selu, clrnn_ox_op_erf, clrnn_ox_op_log_softmax;
 extern const ox_op clrnn_ox_op_split, clrnn_ox_op_flatten, clrnn_ox_op_tile, clrnn_ox_op_pad,
     clrnn_ox_op_reverse_sequence, clrnn_ox_op_gather_elements, clrnn_ox_op_scatter_nd, clrnn_ox_op_scatter_elements, clrnn_ox_op_range,
     clrnn_ox_op_argmax, clrnn_ox_op_argmin, clrnn_ox_op_topk;
@@ -41,7 +41,7 @@ static const ox_op *const registry[] = {
     &clrnn_ox_op_neg, &clrnn_ox_op_abs, &clrnn_ox_op_exp, &clrnn_ox_op_log, &clrnn_ox_op_sqrt,
     &clrnn_ox_op_reciprocal, &clrnn_ox_op_floor, &clrnn_ox_op_ceil, &clrnn_ox_op_pow, &clrnn_ox_op_clip,
     &clrnn_ox_op_leaky_relu, &clrnn_ox_op_hard_sigmoid, &clrnn_ox_op_elu, &clrnn_ox_op_softplus,
-    &clrnn_ox_op_softsign,
+    &clrnn_ox_op_softsign, &clrnn_ox_op_selu, &clrnn_ox_op_erf, &clrnn_ox_op_log_softmax,
     &clrnn_ox_op_split, &clrnn_ox_op_flatten, &clrnn_ox_op_tile, &clrnn_ox_op_pad, &clrnn_ox_op_reverse_sequence,
     &clrnn_ox_op_gather_elements, &clrnn_ox_op_scatter_nd, &clrnn_ox_op_scatter_elements, &clrnn_ox_op_range, &clrnn_ox_op_argmax,
     &clrnn_ox_op_argmin, &clrnn_ox_op_topk,

@@ -3,8 +3,8 @@
  *   logic        Not, And, Or, Xor (bool)
  *   selection    Where
  *   variadic     Max, Min, Sum, Mean
- *   unary math   Neg, Abs, Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Pow, Clip
- *   activations  LeakyRelu, HardSigmoid, Elu, Softplus, Softsign
+ *   unary math   Neg, Abs, Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Erf, Pow, Clip
+ *   activations  LeakyRelu, HardSigmoid, Elu, Selu, Softplus, Softsign
  * The placement rule of ops_shape.c: float32 results are computed on the device (the ox_unary,
  * ox_binary and ox_where kernels), bool and integer results on the host, where exporters keep
  * masks, sequence lengths and shape arithmetic. Comparisons of float32 tensors read them back. */
@@ -357,6 +357,10 @@ static clrnn_status unary_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
     switch (op) {
     case OX_UN_LEAKY_RELU: st = clrnn_ox_attr_float(n, p, "alpha", 0.01f, &s->alpha); break;
     case OX_UN_ELU: st = clrnn_ox_attr_float(n, p, "alpha", 1.0f, &s->alpha); break;
+    case OX_UN_SELU:
+        if ((st = clrnn_ox_attr_float(n, p, "alpha", 1.67326319217681884765625f, &s->alpha)) == CLRNN_OK)
+            st = clrnn_ox_attr_float(n, p, "gamma", 1.05070102214813232421875f, &s->beta);
+        break;
     case OX_UN_HARD_SIGMOID:
         if ((st = clrnn_ox_attr_float(n, p, "alpha", 0.2f, &s->alpha)) == CLRNN_OK)
             st = clrnn_ox_attr_float(n, p, "beta", 0.5f, &s->beta);
@@ -383,6 +387,8 @@ UN_PREPARE(hard_sigmoid, OX_UN_HARD_SIGMOID, 0)
 UN_PREPARE(elu, OX_UN_ELU, 0)
 UN_PREPARE(softplus, OX_UN_SOFTPLUS, 0)
 UN_PREPARE(softsign, OX_UN_SOFTSIGN, 0)
+UN_PREPARE(selu, OX_UN_SELU, 0)
+UN_PREPARE(erf, OX_UN_ERF, 0)
 
 static clrnn_status unary_run(clrnn_model *m, ox_node *n) {
     const op_state *s = n->state;
@@ -503,6 +509,7 @@ static const char *const no_attrs[] = {NULL};
 static const char *const alpha_attrs[] = {"alpha", NULL};
 static const char *const alpha_beta_attrs[] = {"alpha", "beta", NULL};
 static const char *const clip_attrs[] = {"min", "max", NULL};
+static const char *const selu_attrs[] = {"alpha", "gamma", NULL};
 
 const ox_op clrnn_ox_op_equal = {"Equal", 2, 2, 1, 1, no_attrs, equal_prepare, compare_run, NULL};
 const ox_op clrnn_ox_op_less = {"Less", 2, 2, 1, 1, no_attrs, less_prepare, compare_run, NULL};
@@ -531,5 +538,7 @@ const ox_op clrnn_ox_op_hard_sigmoid = {"HardSigmoid", 1, 1, 1, 1, alpha_beta_at
 const ox_op clrnn_ox_op_elu = {"Elu", 1, 1, 1, 1, alpha_attrs, elu_prepare, unary_run, NULL};
 const ox_op clrnn_ox_op_softplus = {"Softplus", 1, 1, 1, 1, no_attrs, softplus_prepare, unary_run, NULL};
 const ox_op clrnn_ox_op_softsign = {"Softsign", 1, 1, 1, 1, no_attrs, softsign_prepare, unary_run, NULL};
+const ox_op clrnn_ox_op_selu = {"Selu", 1, 1, 1, 1, selu_attrs, selu_prepare, unary_run, NULL};
+const ox_op clrnn_ox_op_erf = {"Erf", 1, 1, 1, 1, no_attrs, erf_prepare, unary_run, NULL};
 const ox_op clrnn_ox_op_clip = {"Clip", 1, 3, 1, 1, clip_attrs, clip_prepare, clip_run, NULL};
 const ox_op clrnn_ox_op_pow = {"Pow", 2, 2, 1, 1, no_attrs, pow_prepare, pow_run, NULL};

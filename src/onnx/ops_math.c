@@ -103,16 +103,18 @@ static clrnn_status tanh_run(clrnn_model *m, ox_node *n) { return unary_run(m, n
 static clrnn_status relu_run(clrnn_model *m, ox_node *n) { return unary_run(m, n, OX_UN_RELU); }
 
 /* ------------------------------------------------------------------------------------------
- * Softmax: opset < 13 flattens to 2-D at `axis` (default 1); opset >= 13 normalizes along the
+ * Softmax, LogSoftmax: opset < 13 flattens to 2-D at `axis` (default 1); opset >= 13 normalizes along the
  * single axis `axis` (default -1).
  * ---------------------------------------------------------------------------------------- */
 typedef struct softmax_state {
     int64_t axis;
+    int log_out; /* LogSoftmax */
 } softmax_state;
 
 static clrnn_status softmax_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
     softmax_state *s = clrnn_ox_new_state(n, sizeof *s);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    s->log_out = !strcmp(n->op_type, "LogSoftmax");
     clrnn_status st = clrnn_ox_attr_int(n, p, "axis", m->opset >= 13 ? -1 : 1, &s->axis);
     return st == CLRNN_OK ? float_prepare(m, n, p) : st;
 }
@@ -120,7 +122,7 @@ static clrnn_status softmax_prepare(clrnn_model *m, ox_node *n, const Onnx__Node
 static clrnn_status softmax_run(clrnn_model *m, ox_node *n) {
     const softmax_state *s = n->state;
     ox_value *x = ox_in(m, n, 0), *y = ox_out(m, n, 0);
-    if (x->ndim == 0) return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "Softmax of a scalar");
+    if (x->ndim == 0) return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "%s of a scalar", n->op_type);
     int axis;
     clrnn_status st = clrnn_ox_axis(n, s->axis, x->ndim, "axis", &axis);
     if (st != CLRNN_OK) return st;
@@ -134,7 +136,7 @@ static clrnn_status softmax_run(clrnn_model *m, ox_node *n) {
     }
     if ((st = clrnn_ox_to_device(m, x)) != CLRNN_OK) return st;
     if ((st = clrnn_ox_alloc_device(m, n, y, x->ndim, x->shape)) != CLRNN_OK) return st;
-    return clrnn_ox_dev_softmax(m, n, x->mem, y->mem, outer, len, inner);
+    return clrnn_ox_dev_softmax(m, n, x->mem, y->mem, outer, len, inner, s->log_out);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -416,6 +418,7 @@ const ox_op clrnn_ox_op_sigmoid = {"Sigmoid", 1, 1, 1, 1, no_attrs, float_prepar
 const ox_op clrnn_ox_op_tanh = {"Tanh", 1, 1, 1, 1, no_attrs, float_prepare, tanh_run, NULL};
 const ox_op clrnn_ox_op_relu = {"Relu", 1, 1, 1, 1, no_attrs, float_prepare, relu_run, NULL};
 const ox_op clrnn_ox_op_softmax = {"Softmax", 1, 1, 1, 1, softmax_attrs, softmax_prepare, softmax_run, NULL};
+const ox_op clrnn_ox_op_log_softmax = {"LogSoftmax", 1, 1, 1, 1, softmax_attrs, softmax_prepare, softmax_run, NULL};
 const ox_op clrnn_ox_op_matmul = {"MatMul", 2, 2, 1, 1, no_attrs, matmul_prepare, matmul_run, NULL};
 const ox_op clrnn_ox_op_gemm = {"Gemm", 2, 3, 1, 1, gemm_attrs, gemm_prepare, gemm_run, NULL};
 #define REDUCE_OP(name, type) \
