@@ -553,10 +553,16 @@ void clrnn_array_free(clrnn_array *array);
  *
  * Loads an ONNX model (a self-contained .onnx file or buffer) and runs it: RNN, GRU and LSTM nodes
  * (opsets 7-22, every attribute and input) on the forward engine, plus the glue exporters put
- * around them (Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, ConstantOfShape, Slice,
- * Transpose, Reshape, Identity, Cast, Expand, MatMul, Gemm, Add, Sub, Mul, Div, Sigmoid, Tanh,
- * Relu, Softmax, ReduceProd). float32 tensors are computed and moved on the device; integer
- * tensors (shape arithmetic, indices) on the host.
+ * around them: Constant, Shape, Gather, Unsqueeze, Squeeze, Concat, ConstantOfShape, Slice,
+ * Transpose, Reshape, Identity, Cast, Expand, Split, Flatten, Tile, Pad, ReverseSequence,
+ * GatherElements, ScatterND, ScatterElements, Range, TopK, ArgMax, ArgMin; MatMul, Gemm, Add, Sub,
+ * Mul, Div, Pow, Max, Min, Sum, Mean, Neg, Abs, Exp, Log, Sqrt, Reciprocal, Floor, Ceil, Clip,
+ * Erf, Sigmoid, Tanh, Relu, LeakyRelu, HardSigmoid, Elu, Selu, Softplus, Softsign, Softmax,
+ * LogSoftmax; ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1,
+ * ReduceL2, ReduceLogSum, ReduceLogSumExp; Equal, Less, Greater, LessOrEqual, GreaterOrEqual,
+ * Not, And, Or, Xor, Where (numpy broadcasting, the attribute and input forms of every opset). float32 tensors are
+ * computed and moved on the device; integer and bool tensors (shape arithmetic, indices, masks)
+ * on the host.
  *
  *   clrnn_onnx_load(ctx, "model.onnx", &model);
  *   clrnn_model_set_input(model, "x", &x);      // by graph input name, clrnn_array (see .npy above)

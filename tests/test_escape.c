@@ -150,7 +150,7 @@ static void onnx_fields_never_raw(void **state) {
             switch (field) {
             case 0: s.op_type = ev, what = "op_type"; break;
             case 1: s.domain = ev, what = "domain"; break;
-            case 2: s.node_name = ev, s.op_type = PB_S("Floor\x1b[31m"), what = "node name"; break;
+            case 2: s.node_name = ev, s.op_type = PB_S("Det\x1b[31m"), what = "node name"; break;
             case 3: s.ext_location = ev, what = "external-data location"; break;
             case 4: s.node_name = ev, s.op_type = ev, s.domain = ev, what = "all node strings"; break;
             }

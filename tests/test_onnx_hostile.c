@@ -11,7 +11,9 @@
  *     per-buffer limit, host copies of device outputs, budgets given back when buffers grow,
  *     the strict parsing of the variables, a real model under the default budgets;
  *   - clrnn_model_set_input: every way it can fail leaves the previous binding (the next run
- *     gives the same outputs, bit for bit), for every dtype conversion path. */
+ *     gives the same outputs, bit for bit), for every dtype conversion path;
+ *   - issue 11's operators: shapes that do not broadcast, wrong dtypes and opset forms, axes and
+ *     indices out of range, Tile/Pad/Range results over the budgets or beyond 2^31 elements. */
 #include <pthread.h>
 
 #include "onnx/onnx_case.h"
@@ -830,6 +832,342 @@ static void test_failed_set_input_keeps_binding(void **state) {
     set_budgets(NULL, NULL);
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Issue 11: bad inputs of the operators exporters emit around RNNs. One-node models with their
+ * data as initializers (folded at load, so the operator's run() refuses them at load) or as
+ * graph inputs (refused at run, after which the model still runs correct data).
+ * ---------------------------------------------------------------------------------------- */
+typedef struct op_in {
+    const char *name;
+    int type; /* OX_FLOAT, OX_INT32, OX_INT64, OX_BOOL */
+    int ndim;
+    int64_t dims[4];
+    const void *data; /* NULL: a graph input of any shape */
+} op_in;
+
+static size_t onnx_elem_size(int type) { return type == OX_INT64 ? 8 : type == OX_BOOL ? 1 : 4; }
+
+enum { ATTR_F = 2, ATTR_S = 4, ATTR_INTS = 8 };
+static void attr_int(pb *a, const char *name, int64_t v) {
+    pb at = {0};
+    pb_str(&at, ATTR_NAME, name);
+    pb_int(&at, ATTR_I, (uint64_t)v);
+    pb_int(&at, ATTR_TYPE, 2 /* INT */);
+    pb_msg(a, NODE_ATTR, &at);
+    pb_free(&at);
+}
+static void attr_ints(pb *a, const char *name, int n, const int64_t *v) {
+    pb at = {0};
+    pb_str(&at, ATTR_NAME, name);
+    for (int i = 0; i < n; ++i) pb_int(&at, ATTR_INTS, (uint64_t)v[i]);
+    pb_int(&at, ATTR_TYPE, 7 /* INTS */);
+    pb_msg(a, NODE_ATTR, &at);
+    pb_free(&at);
+}
+static void attr_str(pb *a, const char *name, const char *v) {
+    pb at = {0};
+    pb_str(&at, ATTR_NAME, name);
+    pb_str(&at, ATTR_S, v);
+    pb_int(&at, ATTR_TYPE, 3 /* STRING */);
+    pb_msg(a, NODE_ATTR, &at);
+    pb_free(&at);
+}
+
+/* Model: node 'op' of type `op` over `ins` (n_in of them), outputs y0 .. y<n_out-1>, at `opset`. */
+static pb op_model(const char *op, const op_in *ins, int n_in, int n_out, const pb *attrs, int opset) {
+    pb g = {0};
+    const char *in[8] = {NULL}, *out[4] = {"y0", "y1", "y2", NULL};
+    for (int i = 0; i < n_in; ++i) {
+        in[i] = ins[i].name;
+        if (ins[i].data) {
+            size_t count = 1;
+            for (int d = 0; d < ins[i].ndim; ++d) count *= (size_t)ins[i].dims[d];
+            pb_tensor(&g, GRAPH_INIT, ins[i].name, ins[i].type, ins[i].ndim, ins[i].dims, ins[i].data,
+                      count * onnx_elem_size(ins[i].type));
+        } else if (*ins[i].name) {
+            pb_value_info(&g, GRAPH_INPUT, ins[i].name, ins[i].type, -1, NULL, NULL);
+        }
+    }
+    out[n_out] = NULL;
+    pb_node(&g, "op", op, in, out, attrs);
+    for (int i = 0; i < n_out; ++i) /* element type UNDEFINED: whatever the operator computes */
+        pb_value_info(&g, GRAPH_OUTPUT, out[i], 0, -1, NULL, NULL);
+    pb gm = {0}, m = {0}, os = {0};
+    pb_msg(&gm, MODEL_GRAPH, &g);
+    pb_int(&m, MODEL_IR, 8);
+    pb_int(&os, OPSET_VERSION, (uint64_t)opset);
+    pb_msg(&m, MODEL_OPSET, &os);
+    pb_raw(&m, gm.p, gm.n);
+    pb_free(&g), pb_free(&gm), pb_free(&os);
+    return m;
+}
+
+/* Loads op_model(...) and expects the load to fail with `want`, the message naming the node and
+ * containing every needle. */
+static void expect_op_load(const char *what, const char *op, const op_in *ins, int n_in, int n_out, const pb *attrs,
+                           int opset, clrnn_status want, const char *const *needles) {
+    pb model = op_model(op, ins, n_in, n_out, attrs, opset);
+    clrnn_status st;
+    clrnn_model *m = load_pb(&model, &st);
+    pb_free(&model);
+    if (st != want) {
+        clrnn_model_destroy(m);
+        fail_msg("%s: %s, expected %s (%s)", what, clrnn_status_name(st), clrnn_status_name(want), clrnn_last_error());
+    }
+    char node[64];
+    snprintf(node, sizeof node, "node 'op' (%s)", op);
+    if (!strstr(clrnn_last_error(), node)) fail_msg("%s: message does not name the node: %s", what, clrnn_last_error());
+    for (; needles && *needles; ++needles)
+        if (!strstr(clrnn_last_error(), *needles)) fail_msg("%s: message lacks '%s': %s", what, *needles, clrnn_last_error());
+}
+#define NEEDLES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_ops_shapes_that_do_not_broadcast(void **state) {
+    (void)state;
+    const float a[3] = {1, 2, 3}, b[4] = {1, 2, 3, 4};
+    const uint8_t c3[3] = {1, 0, 1}, c4[4] = {1, 0, 1, 1};
+    const char *dim[] = {"shapes cannot be broadcast", "3", "4", NULL};
+    const op_in ab[] = {{"a", OX_FLOAT, 1, {3}, a}, {"b", OX_FLOAT, 1, {4}, b}};
+    const char *binary[] = {"Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Equal", "Pow", "Max", "Min", "Sum", "Mean"};
+    for (size_t i = 0; i < sizeof binary / sizeof *binary; ++i)
+        expect_op_load(binary[i], binary[i], ab, 2, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH, dim);
+    /* the third input of a variadic op, and every pair of Where's three */
+    const op_in three[] = {{"a", OX_FLOAT, 1, {3}, a}, {"a2", OX_FLOAT, 2, {1, 3}, a}, {"b", OX_FLOAT, 1, {4}, b}};
+    expect_op_load("Max of 3", "Max", three, 3, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH, dim);
+    const op_in logic[] = {{"p", OX_BOOL, 1, {3}, c3}, {"q", OX_BOOL, 1, {4}, c4}};
+    expect_op_load("And", "And", logic, 2, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH, dim);
+    expect_op_load("Xor", "Xor", logic, 2, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH, dim);
+    const op_in w1[] = {{"c", OX_BOOL, 1, {4}, c4}, {"a", OX_FLOAT, 1, {3}, a}, {"b", OX_FLOAT, 1, {3}, a}};
+    const op_in w2[] = {{"c", OX_BOOL, 1, {3}, c3}, {"a", OX_FLOAT, 1, {3}, a}, {"b", OX_FLOAT, 1, {4}, b}};
+    expect_op_load("Where cond", "Where", w1, 3, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH, dim);
+    expect_op_load("Where Y", "Where", w2, 3, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH, dim);
+
+    /* at run time: a refused run leaves the model usable, and the next run is right */
+    const op_in wg[] = {{"c", OX_BOOL, 0, {0}, NULL}, {"x", OX_FLOAT, 0, {0}, NULL}, {"z", OX_FLOAT, 0, {0}, NULL}};
+    pb model = op_model("Where", wg, 3, 1, NULL, 16);
+    clrnn_status st;
+    clrnn_model *m = load_pb(&model, &st);
+    TU_OK(st);
+    uint64_t s = 11;
+    float x[12], z[4];
+    tu_fill(x, 12, &s, -1, 1);
+    tu_fill(z, 4, &s, -1, 1);
+    uint8_t c[3] = {1, 0, 1};
+    clrnn_array ca = {CLRNN_DTYPE_UINT8, 2, {3, 1}, 3, c}, xa = {CLRNN_DTYPE_FLOAT32, 2, {3, 4}, 12, x};
+    clrnn_array za = {CLRNN_DTYPE_FLOAT32, 1, {3}, 3, z}, y;
+    TU_OK(clrnn_model_set_input(m, "c", &ca));
+    TU_OK(clrnn_model_set_input(m, "x", &xa));
+    TU_OK(clrnn_model_set_input(m, "z", &za)); /* [3] against [3, 4]: no */
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_SHAPE_MISMATCH);
+    assert_non_null(strstr(clrnn_last_error(), "node 'op' (Where)"));
+    za.shape[0] = za.count = 4;
+    TU_OK(clrnn_model_set_input(m, "z", &za));
+    TU_OK(clrnn_model_run(m));
+    TU_OK(clrnn_model_get_output(m, "y0", &y));
+    assert_int_equal(y.ndim, 2);
+    assert_int_equal(y.count, 12);
+    for (int i = 0; i < 12; ++i) assert_true(((float *)y.data)[i] == (c[i / 4] ? x[i] : z[i % 4]));
+    clrnn_array_free(&y);
+    clrnn_model_destroy(m);
+    pb_free(&model);
+}
+
+static void test_ops_wrong_dtypes(void **state) {
+    (void)state;
+    const float f[2] = {1, 2};
+    const int32_t i32[2] = {1, 2};
+    const int64_t i64[2] = {1, 2};
+    const uint8_t bo[2] = {1, 0};
+    const op_in ff[] = {{"a", OX_FLOAT, 1, {2}, f}, {"b", OX_FLOAT, 1, {2}, f}, {"c", OX_FLOAT, 1, {2}, f}};
+    const op_in bb[] = {{"a", OX_BOOL, 1, {2}, bo}, {"b", OX_BOOL, 1, {2}, bo}};
+    const op_in fi[] = {{"a", OX_FLOAT, 1, {2}, f}, {"b", OX_INT64, 1, {2}, i64}};
+    const op_in ii[] = {{"a", OX_INT64, 1, {2}, i64}, {"b", OX_INT32, 1, {2}, i32}};
+    const clrnn_status U = CLRNN_ERR_UNSUPPORTED;
+    /* logic on numbers, orderings on bools, mixed types, a float condition */
+    expect_op_load("And(float)", "And", ff, 2, 1, NULL, 14, U, NEEDLES("is float32; this operator takes bool"));
+    expect_op_load("Not(float)", "Not", ff, 1, 1, NULL, 14, U, NEEDLES("is float32; this operator takes bool"));
+    expect_op_load("Less(bool)", "Less", bb, 2, 1, NULL, 14, U, NEEDLES("is bool; Less compares numbers"));
+    expect_op_load("Equal(float, int64)", "Equal", fi, 2, 1, NULL, 14, U, NEEDLES("float32", "int64", "same type"));
+    expect_op_load("Greater(int64, int32)", "Greater", ii, 2, 1, NULL, 14, U, NEEDLES("same type"));
+    expect_op_load("Where(float cond)", "Where", ff, 3, 1, NULL, 14, U, NEEDLES("condition ('a') is float32"));
+    const op_in w[] = {{"c", OX_BOOL, 1, {2}, bo}, {"a", OX_FLOAT, 1, {2}, f}, {"b", OX_INT64, 1, {2}, i64}};
+    expect_op_load("Where(float, int64)", "Where", w, 3, 1, NULL, 14, U, NEEDLES("same type"));
+    expect_op_load("Max(float, int64)", "Max", fi, 2, 1, NULL, 14, U, NEEDLES("same type"));
+    expect_op_load("Sum(bool)", "Sum", bb, 2, 1, NULL, 14, U, NEEDLES("bool"));
+    expect_op_load("Mean(int64)", "Mean", ii, 1, 1, NULL, 14, U, NEEDLES("is int64", "float32")); /* float only (ONNX) */
+    /* float-only math on integers and bools */
+    const char *float_only[] = {"Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Erf", "Elu", "Selu",
+                                "LeakyRelu", "HardSigmoid", "Softplus", "Softsign", "LogSoftmax"};
+    for (size_t i = 0; i < sizeof float_only / sizeof *float_only; ++i) {
+        expect_op_load(float_only[i], float_only[i], ii, 1, 1, NULL, 14, U, NEEDLES("is int64", "float32"));
+        expect_op_load(float_only[i], float_only[i], bb, 1, 1, NULL, 14, U, NEEDLES("is bool"));
+    }
+    expect_op_load("Neg(bool)", "Neg", bb, 1, 1, NULL, 14, U, NEEDLES("is bool"));
+    expect_op_load("ReduceSum(bool)", "ReduceSum", bb, 1, 1, NULL, 14, U, NEEDLES("is bool"));
+    expect_op_load("ArgMax(bool)", "ArgMax", bb, 1, 1, NULL, 14, U, NEEDLES("is bool"));
+    expect_op_load("Pow(bool)", "Pow", bb, 2, 1, NULL, 14, U, NEEDLES("is bool"));
+    /* index, size and bound inputs of the wrong type */
+    const op_in clip[] = {{"x", OX_FLOAT, 1, {2}, f}, {"lo", OX_INT32, 0, {0}, i32}};
+    expect_op_load("Clip int32 bound", "Clip", clip, 2, 1, NULL, 14, U, NEEDLES("same type"));
+    const op_in ge[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_FLOAT, 1, {2}, f}};
+    expect_op_load("GatherElements float indices", "GatherElements", ge, 2, 1, NULL, 14, U, NEEDLES("indices ('i') is float32"));
+    expect_op_load("Tile float repeats", "Tile", ge, 2, 1, NULL, 14, U, NEEDLES("repeats ('i') is float32"));
+    expect_op_load("ReverseSequence float lens", "ReverseSequence", ge, 2, 1, NULL, 14, U, NEEDLES("sequence_lens"));
+    const op_in tk[] = {{"x", OX_FLOAT, 1, {2}, f}, {"k", OX_INT32, 1, {1}, i32}};
+    expect_op_load("TopK int32 K", "TopK", tk, 2, 2, NULL, 14, U, NEEDLES("K ('k') is int32", "int64"));
+    const op_in rg[] = {{"s", OX_FLOAT, 0, {0}, f}, {"l", OX_INT64, 0, {0}, i64}, {"d", OX_FLOAT, 0, {0}, f}};
+    expect_op_load("Range mixed", "Range", rg, 3, 1, NULL, 14, U, NEEDLES("one type"));
+    const op_in pd[] = {{"x", OX_FLOAT, 1, {2}, f}, {"p", OX_INT64, 1, {2}, i64}, {"v", OX_INT64, 0, {0}, i64}};
+    expect_op_load("Pad int64 constant for float data", "Pad", pd, 3, 1, NULL, 14, U, NEEDLES("constant_value is int64"));
+    const op_in sc[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_INT64, 2, {1, 1}, i64}, {"u", OX_INT64, 1, {1}, i64}};
+    expect_op_load("ScatterND int64 updates", "ScatterND", sc, 3, 1, NULL, 14, U, NEEDLES("updates are int64"));
+    expect_op_load("ScatterElements int64 updates", "ScatterElements", sc, 3, 1, NULL, 14, U, NEEDLES("updates are int64"));
+    const op_in sf[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_FLOAT, 1, {2}, f}, {"u", OX_FLOAT, 1, {2}, f}};
+    expect_op_load("ScatterElements float indices", "ScatterElements", sf, 3, 1, NULL, 14, U, NEEDLES("indices ('i') is float32"));
+    const op_in ci[] = {{"x", OX_INT32, 1, {2}, i32}};
+    expect_op_load("Clip int32 at opset 9", "Clip", ci, 1, 1, NULL, 9, U, NEEDLES("is int32", "float32"));
+    /* the attribute and input forms of the other opset */
+    pb a = {0};
+    attr_int(&a, "min", 0);
+    expect_op_load("Clip attribute at opset 14", "Clip", ff, 1, 1, &a, 14, U, NEEDLES("replaced by inputs in opset 11"));
+    pb_free(&a);
+    attr_ints(&a, "split", 2, i64);
+    expect_op_load("Split attribute at opset 14", "Split", ff, 1, 2, &a, 14, U, NEEDLES("replaced by an input in opset 13"));
+    pb_free(&a);
+    attr_str(&a, "mode", "wrap");
+    const op_in pw[] = {{"x", OX_FLOAT, 1, {2}, f}, {"p", OX_INT64, 1, {2}, i64}};
+    expect_op_load("Pad wrap at opset 14", "Pad", pw, 2, 1, &a, 14, U, NEEDLES("mode 'wrap'"));
+    pb_free(&a);
+    attr_str(&a, "reduction", "max");
+    const op_in sn[] = {{"x", OX_FLOAT, 1, {2}, f}, {"i", OX_INT64, 2, {1, 1}, i64}, {"u", OX_FLOAT, 1, {1}, f}};
+    expect_op_load("ScatterND max at opset 16", "ScatterND", sn, 3, 1, &a, 16, U, NEEDLES("reduction 'max' at opset 16"));
+    pb_free(&a);
+    attr_ints(&a, "axes", 1, i64);
+    expect_op_load("ReduceMax axes attribute at opset 18", "ReduceMax", ff, 1, 1, &a, 18, U,
+                   NEEDLES("replaced by an input in opset 18"));
+    expect_op_load("ReduceSum axes attribute at opset 13", "ReduceSum", ff, 1, 1, &a, 13, U,
+                   NEEDLES("replaced by an input in opset 13"));
+    pb_free(&a);
+}
+
+static void test_ops_axes_and_indices_out_of_range(void **state) {
+    (void)state;
+    const float f[6] = {1, 2, 3, 4, 5, 6};
+    const op_in x[] = {{"x", OX_FLOAT, 2, {2, 3}, f}};
+    const clrnn_status I = CLRNN_ERR_INVALID_ARGUMENT;
+    struct {
+        const char *op, *attr;
+        int64_t axis;
+        int n_out;
+    } ax[] = {{"Split", "axis", 2, 1},   {"Split", "axis", -3, 1}, {"ArgMax", "axis", 2, 1}, {"ArgMin", "axis", -3, 1},
+              {"Flatten", "axis", 3, 1}, {"Flatten", "axis", -3, 1}, {"Softmax", "axis", 2, 1}};
+    for (size_t i = 0; i < sizeof ax / sizeof *ax; ++i) {
+        pb a = {0};
+        attr_int(&a, ax[i].attr, ax[i].axis);
+        char want[64];
+        snprintf(want, sizeof want, "axis = %lld is outside", (long long)ax[i].axis);
+        expect_op_load(ax[i].op, ax[i].op, x, 1, ax[i].n_out, &a, 14, I, NEEDLES(want, "rank 2"));
+        pb_free(&a);
+    }
+    const int64_t bad_axes[1] = {2};
+    pb a = {0};
+    attr_ints(&a, "axes", 1, bad_axes);
+    expect_op_load("ReduceMax axes", "ReduceMax", x, 1, 1, &a, 14, I, NEEDLES("axes element = 2 is outside"));
+    pb_free(&a);
+    const op_in rs[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"axes", OX_INT64, 1, {1}, bad_axes}};
+    expect_op_load("ReduceSum axes input", "ReduceSum", rs, 2, 1, NULL, 14, I, NEEDLES("axes element = 2 is outside"));
+    /* indices beyond their axis */
+    const int64_t gi[6] = {0, 1, 2, 0, -4, 1};
+    const op_in ge[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {2, 3}, gi}};
+    attr_int(&a, "axis", 1);
+    expect_op_load("GatherElements index", "GatherElements", ge, 2, 1, &a, 14, I, NEEDLES("index -4 (element 4", "[-3, 3)"));
+    pb_free(&a);
+    const int64_t si[2] = {0, 3}, k4 = 4, lens[3] = {1, 3, 1};
+    const op_in sn[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {1, 2}, si}, {"u", OX_FLOAT, 1, {1}, f}};
+    expect_op_load("ScatterND index", "ScatterND", sn, 3, 1, NULL, 14, I, NEEDLES("index 3 (tuple 0, element 1)"));
+    const int64_t ei[3] = {1, -3, 0};
+    const op_in se[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {1, 3}, ei}, {"u", OX_FLOAT, 2, {1, 3}, f}};
+    expect_op_load("ScatterElements index", "ScatterElements", se, 3, 1, NULL, 14, I, NEEDLES("index -3 (element 1", "[-2, 2)"));
+    const op_in se2[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"i", OX_INT64, 2, {1, 3}, ei}, {"u", OX_FLOAT, 2, {3, 1}, f}};
+    expect_op_load("ScatterElements shapes", "ScatterElements", se2, 3, 1, NULL, 14, CLRNN_ERR_SHAPE_MISMATCH,
+                   NEEDLES("must have one shape"));
+    const op_in tk[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"k", OX_INT64, 1, {1}, &k4}};
+    expect_op_load("TopK K", "TopK", tk, 2, 2, NULL, 14, I, NEEDLES("K = 4 is outside [0, 3]"));
+    const op_in rv[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"l", OX_INT64, 1, {3}, lens}};
+    expect_op_load("ReverseSequence lens", "ReverseSequence", rv, 2, 1, NULL, 14, I,
+                   NEEDLES("sequence_lens[1] = 3 is outside [0, 2]"));
+    const int64_t pads_axes[2] = {1, 1}, pad_axis = 5;
+    const op_in pa[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"p", OX_INT64, 1, {2}, pads_axes}, {"", 0, 0, {0}, NULL},
+                        {"axes", OX_INT64, 1, {1}, &pad_axis}};
+    expect_op_load("Pad axes", "Pad", pa, 4, 1, NULL, 18, I, NEEDLES("axes element = 5 is outside"));
+    const float zero = 0, one = 1, ten = 10;
+    const op_in rg[] = {{"s", OX_FLOAT, 0, {0}, &zero}, {"l", OX_FLOAT, 0, {0}, &ten}, {"d", OX_FLOAT, 0, {0}, &zero}};
+    expect_op_load("Range delta 0", "Range", rg, 3, 1, NULL, 14, I, NEEDLES("delta is 0"));
+    (void)one;
+    /* split sizes that do not add up, an uneven equal split */
+    const int64_t sizes[2] = {1, 3};
+    const op_in sp[] = {{"x", OX_FLOAT, 2, {2, 3}, f}, {"s", OX_INT64, 1, {2}, sizes}};
+    attr_int(&a, "axis", 1);
+    expect_op_load("Split sizes", "Split", sp, 2, 2, &a, 14, CLRNN_ERR_SHAPE_MISMATCH, NEEDLES("add up to 4, axis 1 has 3"));
+    expect_op_load("Split uneven", "Split", x, 1, 2, &a, 14, CLRNN_ERR_SHAPE_MISMATCH, NEEDLES("size 3 does not split into 2 equal parts"));
+    pb_free(&a);
+}
+
+/* Results too large for the model's budgets are refused, with the node named, before anything
+ * is allocated: the budgets of issue 10 (D6) hold for the operators that multiply sizes. */
+static void test_ops_huge_results_refused(void **state) {
+    (void)state;
+    uint64_t s = 5;
+    const float x = tu_uniform(&s, -1, 1);
+    const int64_t xi[4] = {1, 2, 3, 4};
+    set_budgets("1M", "64M");
+    /* Tile: float [1] x 2^28 = 1 GiB on the device; int64 [4] x 2^16 = 2 MiB on the host */
+    const int64_t big = 1 << 28, rep16 = 1 << 16;
+    const op_in tf[] = {{"x", OX_FLOAT, 1, {1}, &x}, {"r", OX_INT64, 1, {1}, &big}};
+    expect_op_load("Tile float", "Tile", tf, 2, 1, NULL, 14, CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                   NEEDLES("1073741824 bytes", "CLRNN_MODEL_DEVICE_BUDGET"));
+    const op_in ti[] = {{"x", OX_INT64, 1, {4}, xi}, {"r", OX_INT64, 1, {1}, &rep16}};
+    expect_op_load("Tile int64", "Tile", ti, 2, 1, NULL, 14, CLRNN_ERR_OUT_OF_MEMORY,
+                   NEEDLES("2097152 bytes on the host", "CLRNN_MODEL_HOST_BUDGET"));
+    /* beyond size_t and beyond 2^31 elements */
+    const int64_t reps2[2] = {(int64_t)1 << 40, (int64_t)1 << 40}, x2[1] = {7};
+    const op_in t2[] = {{"x", OX_INT64, 2, {1, 1}, x2}, {"r", OX_INT64, 1, {2}, reps2}};
+    expect_op_load("Tile overflow", "Tile", t2, 2, 1, NULL, 14, CLRNN_ERR_OVERFLOW, NEEDLES("overflows"));
+    const int64_t rep32 = (int64_t)1 << 32;
+    const op_in t3[] = {{"x", OX_INT64, 1, {1}, x2}, {"r", OX_INT64, 1, {1}, &rep32}};
+    expect_op_load("Tile 2^32", "Tile", t3, 2, 1, NULL, 14, CLRNN_ERR_UNSUPPORTED, NEEDLES("at most 2^31-1"));
+    /* Pad: 2^27 floats of padding (512 MiB) on the device, and int64 padding on the host */
+    const int64_t pads[2] = {0, (int64_t)1 << 27}, pads_i[2] = {1 << 17, 0};
+    const op_in pf[] = {{"x", OX_FLOAT, 1, {1}, &x}, {"p", OX_INT64, 1, {2}, pads}};
+    expect_op_load("Pad float", "Pad", pf, 2, 1, NULL, 14, CLRNN_ERR_DEVICE_OUT_OF_MEMORY, NEEDLES("536870916 bytes"));
+    const op_in pi[] = {{"x", OX_INT64, 1, {4}, xi}, {"p", OX_INT64, 1, {2}, pads_i}};
+    expect_op_load("Pad int64", "Pad", pi, 2, 1, NULL, 14, CLRNN_ERR_OUT_OF_MEMORY, NEEDLES("1048608 bytes on the host"));
+    /* Range: 2^20 int64 (8 MiB) over the host budget, 2^40 elements, 1e60 elements */
+    const int64_t r0 = 0, r20 = 1 << 20, r40 = (int64_t)1 << 40, r1 = 1;
+    const op_in ra[] = {{"s", OX_INT64, 0, {0}, &r0}, {"l", OX_INT64, 0, {0}, &r20}, {"d", OX_INT64, 0, {0}, &r1}};
+    expect_op_load("Range 2^20", "Range", ra, 3, 1, NULL, 14, CLRNN_ERR_OUT_OF_MEMORY, NEEDLES("8388608 bytes on the host"));
+    const op_in rb[] = {{"s", OX_INT64, 0, {0}, &r0}, {"l", OX_INT64, 0, {0}, &r40}, {"d", OX_INT64, 0, {0}, &r1}};
+    expect_op_load("Range 2^40", "Range", rb, 3, 1, NULL, 14, CLRNN_ERR_UNSUPPORTED, NEEDLES("at most 2^31-1"));
+    const float f0 = 0, fbig = 1e30f, ftiny = 1e-30f;
+    const op_in rc[] = {{"s", OX_FLOAT, 0, {0}, &f0}, {"l", OX_FLOAT, 0, {0}, &fbig}, {"d", OX_FLOAT, 0, {0}, &ftiny}};
+    expect_op_load("Range 1e60", "Range", rc, 3, 1, NULL, 14, CLRNN_ERR_OVERFLOW, NEEDLES("a range of 1e+60 elements"));
+    /* and a result within the budgets is computed */
+    const int64_t rep3 = 3;
+    const op_in ok[] = {{"x", OX_INT64, 1, {4}, xi}, {"r", OX_INT64, 1, {1}, &rep3}};
+    pb model = op_model("Tile", ok, 2, 1, NULL, 14);
+    clrnn_status st;
+    clrnn_model *m = load_pb(&model, &st);
+    TU_OK(st);
+    clrnn_array y;
+    TU_OK(clrnn_model_get_output(m, "y0", &y));
+    assert_int_equal(y.count, 12);
+    for (int i = 0; i < 12; ++i) assert_int_equal(((int64_t *)y.data)[i], xi[i % 4]);
+    clrnn_array_free(&y);
+    clrnn_model_destroy(m);
+    pb_free(&model);
+    set_budgets(NULL, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nesting_every_path),
@@ -841,6 +1179,10 @@ int main(void) {
         cmocka_unit_test(test_budget_variables),
         cmocka_unit_test(test_default_budget_real_model),
         cmocka_unit_test(test_failed_set_input_keeps_binding),
+        cmocka_unit_test(test_ops_shapes_that_do_not_broadcast),
+        cmocka_unit_test(test_ops_wrong_dtypes),
+        cmocka_unit_test(test_ops_axes_and_indices_out_of_range),
+        cmocka_unit_test(test_ops_huge_results_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

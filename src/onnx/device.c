@@ -39,7 +39,8 @@ static clrnn_status make_ox_kernels(cl_program prog, void *user) {
         cl_kernel *slot;
         const char *name;
     } list[] = {{&k->copy, "ox_copy"}, {&k->gather, "ox_gather"}, {&k->binary, "ox_binary"},
-                {&k->unary, "ox_unary"}, {&k->softmax, "ox_softmax"}};
+                {&k->unary, "ox_unary"}, {&k->softmax, "ox_softmax"},
+                {&k->reduce, "ox_reduce"}, {&k->where, "ox_where"}, {&k->pad, "ox_pad"}};
     for (size_t i = 0; i < sizeof list / sizeof *list; ++i) {
         cl_int err;
         *list[i].slot = clCreateKernel(prog, list[i].name, &err);
@@ -73,7 +74,7 @@ clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
 }
 
 void clrnn_ox_kernels_release(ox_kernels *k) {
-    cl_kernel all[] = {k->copy, k->gather, k->binary, k->unary, k->softmax};
+    cl_kernel all[] = {k->copy, k->gather, k->binary, k->unary, k->softmax, k->reduce, k->where, k->pad};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i)
         if (all[i]) clReleaseKernel(all[i]);
     if (k->program) clReleaseProgram(k->program);
@@ -94,6 +95,7 @@ static void arg(launch_args *a, size_t size, const void *v) {
 }
 static void arg_mem(launch_args *a, cl_mem m) { arg(a, sizeof m, &m); }
 static void arg_int(launch_args *a, int v) { arg(a, sizeof v, &v); }
+static void arg_float(launch_args *a, float v) { arg(a, sizeof v, &v); }
 static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
     cl_int8 x;
     memset(&x, 0, sizeof x);
@@ -177,24 +179,81 @@ clrnn_status clrnn_ox_dev_binary(clrnn_model *m, const ox_node *n, int op, cl_me
     });
 }
 
-clrnn_status clrnn_ox_dev_unary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count) {
-    LAUNCH(m, n, unary, "ox_unary", count, { arg_mem(a, x), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count); });
+clrnn_status clrnn_ox_dev_unary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count,
+                               float alpha, float beta) {
+    LAUNCH(m, n, unary, "ox_unary", count, {
+        arg_mem(a, x), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count), arg_float(a, alpha), arg_float(a, beta);
+    });
+}
+
+clrnn_status clrnn_ox_dev_reduce(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count, int nkeep,
+                                 const int64_t *kshape, const int64_t *kstride, int nred, const int64_t *rshape,
+                                 const int64_t *rstride, size_t rcount) {
+    LAUNCH(m, n, reduce, "ox_reduce", count, {
+        arg_mem(a, x), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count), arg_int(a, nkeep);
+        arg_int8(a, nkeep, kshape), arg_int8(a, nkeep, kstride), arg_int(a, nred), arg_int8(a, nred, rshape);
+        arg_int8(a, nred, rstride), arg_int(a, (int)rcount);
+    });
+}
+
+clrnn_status clrnn_ox_dev_pad(clrnn_model *m, const ox_node *n, int mode, float value, cl_mem x, cl_mem y, int ndim,
+                              const int64_t *oshape, const int64_t *ishape, const int64_t *begin) {
+    int64_t count = 1;
+    for (int i = 0; i < ndim; ++i) count *= oshape[i];
+    for (int i = 0; i < ndim; ++i)
+        if (!fits_int(begin[i])) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "pads beyond 2^31 elements");
+    LAUNCH(m, n, pad, "ox_pad", count, {
+        arg_mem(a, x), arg_mem(a, y), arg_int(a, mode), arg_float(a, value), arg_int(a, (int)count), arg_int(a, ndim);
+        arg_int8(a, ndim, oshape), arg_int8(a, ndim, ishape), arg_int8(a, ndim, begin);
+    });
+}
+
+clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned char *cond, size_t cond_count,
+                                cl_mem x, cl_mem z, cl_mem y, int ndim, const int64_t *shape, const int64_t *cstride,
+                                const int64_t *astride, const int64_t *bstride) {
+    int64_t count = 1;
+    for (int i = 0; i < ndim; ++i) count *= shape[i];
+    if (count == 0) return CLRNN_OK;
+    clrnn_status st = clrnn_ox_kernels_ensure(m);
+    if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
+    /* the condition is a bool (host) tensor: it travels in a buffer of its own, like gather's indices */
+    cl_int err;
+    cl_mem c = clCreateBuffer(m->ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, cond_count ? cond_count : 1,
+                              (void *)cond, &err);
+    if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "Where condition"));
+    mtx_lock(&m->ctx->lock);
+    launch_args a_ = {m->k.where, 0, CL_SUCCESS}, *a = &a_;
+    arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
+    arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
+    err = a_.err;
+    if (err == CL_SUCCESS) {
+        const size_t lws = 64, gws = ((size_t)count + lws - 1) / lws * lws;
+        err = clEnqueueNDRangeKernel(m->ctx->queue, a_.k, 1, NULL, &gws, &lws, 0, NULL, NULL);
+    }
+    clReleaseMemObject(c); /* kept alive by OpenCL until the kernel completes */
+    mtx_unlock(&m->ctx->lock);
+    if (err != CL_SUCCESS) st = clrnn_ox_wrap(n, clrnn_fail_cl(err, a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", "ox_where"));
+    return st;
 }
 
 clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,
-                                  size_t inner) {
+                                  size_t inner, int log_out) {
     const size_t rows = outer * inner;
     if (len == 0) return CLRNN_OK;
     LAUNCH(m, n, softmax, "ox_softmax", rows, {
         arg_mem(a, x), arg_mem(a, y), arg_int(a, (int)outer), arg_int(a, (int)len), arg_int(a, (int)inner);
+        arg_int(a, log_out);
     });
 }
 
 clrnn_status clrnn_ox_dev_fill_zero(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset, size_t bytes) {
+    return clrnn_ox_dev_fill(m, n, mem, offset, bytes, 0.0f);
+}
+
+clrnn_status clrnn_ox_dev_fill(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset, size_t bytes, float value) {
     if (bytes == 0) return CLRNN_OK;
-    const float zero = 0.0f;
     mtx_lock(&m->ctx->lock);
-    cl_int err = clEnqueueFillBuffer(m->ctx->queue, mem, &zero, sizeof zero, offset, bytes, 0, NULL, NULL);
+    cl_int err = clEnqueueFillBuffer(m->ctx->queue, mem, &value, sizeof value, offset, bytes, 0, NULL, NULL);
     mtx_unlock(&m->ctx->lock);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_ox_wrap(n, clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing"));
 }

@@ -210,7 +210,7 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
     n->op = keras_op ? NULL : clrnn_ox_find_op(op_type); /* built without the keras module */
 #endif
     if (!n->op) {
-        char ops[512];
+        char ops[1400];
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
                              clrnn_ox_supported_ops(ops, sizeof ops));
     }

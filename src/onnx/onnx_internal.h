@@ -94,7 +94,7 @@ const char *clrnn_ox_supported_ops(char *buf, size_t cap);
 /* ---- device kernels (device.c, kernels.cl) ---- */
 typedef struct ox_kernels {
     cl_program program;
-    cl_kernel copy, gather, binary, unary, softmax;
+    cl_kernel copy, gather, binary, unary, softmax, reduce, where, pad;
 } ox_kernels;
 
 typedef struct ox_io {
@@ -225,14 +225,32 @@ void clrnn_ox_host_copy(const void *src, int64_t src_off, void *dst, int64_t dst
 clrnn_status clrnn_ox_copy(clrnn_model *m, const ox_node *n, int device, ox_value *src, int64_t src_off,
                            ox_value *dst, int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
                            const int64_t *dstride);
+/* Sets v's shape on the side its type lives (float32: device, others: host), see ops_shape.c. */
+clrnn_status clrnn_ox_alloc_out(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape);
+/* out = in's data under a new shape of the same element count, where in's type lives. */
+clrnn_status clrnn_ox_copy_reshaped(clrnn_model *m, const ox_node *n, ox_value *in, ox_value *out, int ndim,
+                                    const int64_t *shape);
 /* Normalizes an axis in [-rank, rank) to [0, rank); error naming the node otherwise. */
 clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char *what, int *out);
 
 /* ---- device kernels (device.c) ---- */
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m);
 void clrnn_ox_kernels_release(ox_kernels *k);
-enum { OX_BIN_ADD = 0, OX_BIN_SUB = 1, OX_BIN_MUL = 2, OX_BIN_DIV = 3 };
-enum { OX_UN_SIGMOID = 0, OX_UN_TANH = 1, OX_UN_RELU = 2 };
+enum { OX_BIN_ADD = 0, OX_BIN_SUB = 1, OX_BIN_MUL = 2, OX_BIN_DIV = 3, OX_BIN_POW = 4, OX_BIN_MAX = 5, OX_BIN_MIN = 6 };
+enum {
+    OX_UN_SIGMOID = 0, OX_UN_TANH = 1, OX_UN_RELU = 2, OX_UN_NEG = 3, OX_UN_ABS = 4, OX_UN_EXP = 5, OX_UN_LOG = 6,
+    OX_UN_SQRT = 7, OX_UN_RECIPROCAL = 8, OX_UN_FLOOR = 9, OX_UN_CEIL = 10, OX_UN_LEAKY_RELU = 11,
+    OX_UN_HARD_SIGMOID = 12, OX_UN_ELU = 13, OX_UN_SOFTPLUS = 14, OX_UN_SOFTSIGN = 15,
+    OX_UN_CLIP = 16, /* alpha = min, beta = max */
+    OX_UN_SCALE = 17, /* y = alpha x */
+    OX_UN_SELU = 18,  /* alpha, beta = gamma */
+    OX_UN_ERF = 19
+};
+enum {
+    OX_RED_SUM = 0, OX_RED_MEAN = 1, OX_RED_MAX = 2, OX_RED_MIN = 3, OX_RED_PROD = 4, OX_RED_SUM_SQUARE = 5,
+    OX_RED_L1 = 6, OX_RED_L2 = 7, OX_RED_LOG_SUM = 8, OX_RED_LOG_SUM_EXP = 9
+};
+enum { OX_PAD_CONSTANT = 0, OX_PAD_REFLECT = 1, OX_PAD_EDGE = 2, OX_PAD_WRAP = 3 };
 clrnn_status clrnn_ox_dev_copy(clrnn_model *m, const ox_node *n, cl_mem src, int64_t src_off, cl_mem dst,
                                int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
                                const int64_t *dstride);
@@ -240,9 +258,22 @@ clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, c
                                  size_t n_idx, size_t outer, size_t axis_len, size_t inner);
 clrnn_status clrnn_ox_dev_binary(clrnn_model *m, const ox_node *n, int op, cl_mem a, cl_mem b, cl_mem y, int ndim,
                                  const int64_t *shape, const int64_t *astride, const int64_t *bstride);
-clrnn_status clrnn_ox_dev_unary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count);
+clrnn_status clrnn_ox_dev_unary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count,
+                               float alpha, float beta);
+/* y[count] over the kept axes (shape/strides into x, output row-major) of x reduced over the
+ * nred axes (rcount elements). */
+clrnn_status clrnn_ox_dev_reduce(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem y, size_t count, int nkeep,
+                                 const int64_t *kshape, const int64_t *kstride, int nred, const int64_t *rshape,
+                                 const int64_t *rstride, size_t rcount);
+clrnn_status clrnn_ox_dev_pad(clrnn_model *m, const ox_node *n, int mode, float value, cl_mem x, cl_mem y, int ndim,
+                              const int64_t *oshape, const int64_t *ishape, const int64_t *begin);
+/* cond: cond_count bytes on the host (a bool tensor), read through cstride. */
+clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned char *cond, size_t cond_count,
+                                cl_mem x, cl_mem z, cl_mem y, int ndim, const int64_t *shape, const int64_t *cstride,
+                                const int64_t *astride, const int64_t *bstride);
+clrnn_status clrnn_ox_dev_fill(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset_bytes, size_t bytes, float value);
 clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,
-                                  size_t inner);
+                                  size_t inner, int log_out);
 clrnn_status clrnn_ox_dev_fill_zero(clrnn_model *m, const ox_node *n, cl_mem mem, size_t offset_bytes, size_t bytes);
 
 /* ---- shared prepare helpers (ops.c) ---- */

@@ -1,4 +1,5 @@
-/* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_math.c, ops_rnn.c). */
+/* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_data.c, ops_math.c, ops_elem.c,
+ * ops_rnn.c). */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
@@ -9,7 +10,18 @@ extern const ox_op clrnn_ox_op_constant, clrnn_ox_op_shape, clrnn_ox_op_gather, 
     clrnn_ox_op_reshape, clrnn_ox_op_identity, clrnn_ox_op_cast, clrnn_ox_op_expand;
 extern const ox_op clrnn_ox_op_add, clrnn_ox_op_sub, clrnn_ox_op_mul, clrnn_ox_op_div, clrnn_ox_op_sigmoid,
     clrnn_ox_op_tanh, clrnn_ox_op_relu, clrnn_ox_op_softmax, clrnn_ox_op_matmul, clrnn_ox_op_gemm,
-    clrnn_ox_op_reduce_prod;
+    clrnn_ox_op_reduce_sum, clrnn_ox_op_reduce_mean, clrnn_ox_op_reduce_max, clrnn_ox_op_reduce_min,
+    clrnn_ox_op_reduce_prod, clrnn_ox_op_reduce_sum_square, clrnn_ox_op_reduce_l1, clrnn_ox_op_reduce_l2,
+    clrnn_ox_op_reduce_log_sum, clrnn_ox_op_reduce_log_sum_exp;
+extern const ox_op clrnn_ox_op_equal, clrnn_ox_op_less, clrnn_ox_op_greater, clrnn_ox_op_less_equal,
+    clrnn_ox_op_greater_equal, clrnn_ox_op_and, clrnn_ox_op_or, clrnn_ox_op_xor, clrnn_ox_op_not, clrnn_ox_op_where,
+    clrnn_ox_op_max, clrnn_ox_op_min, clrnn_ox_op_sum, clrnn_ox_op_mean, clrnn_ox_op_neg, clrnn_ox_op_abs,
+    clrnn_ox_op_exp, clrnn_ox_op_log, clrnn_ox_op_sqrt, clrnn_ox_op_reciprocal, clrnn_ox_op_floor, clrnn_ox_op_ceil,
+    clrnn_ox_op_leaky_relu, clrnn_ox_op_hard_sigmoid, clrnn_ox_op_elu, clrnn_ox_op_softplus, clrnn_ox_op_softsign,
+    clrnn_ox_op_clip, clrnn_ox_op_pow, clrnn_ox_op_selu, clrnn_ox_op_erf, clrnn_ox_op_log_softmax;
+extern const ox_op clrnn_ox_op_split, clrnn_ox_op_flatten, clrnn_ox_op_tile, clrnn_ox_op_pad,
+    clrnn_ox_op_reverse_sequence, clrnn_ox_op_gather_elements, clrnn_ox_op_scatter_nd, clrnn_ox_op_scatter_elements, clrnn_ox_op_range,
+    clrnn_ox_op_argmax, clrnn_ox_op_argmin, clrnn_ox_op_topk;
 extern const ox_op clrnn_ox_op_rnn, clrnn_ox_op_gru, clrnn_ox_op_lstm;
 
 static const ox_op *const registry[] = {
@@ -20,6 +32,19 @@ static const ox_op *const registry[] = {
     &clrnn_ox_op_matmul,    &clrnn_ox_op_gemm,    &clrnn_ox_op_add,       &clrnn_ox_op_sub,
     &clrnn_ox_op_mul,       &clrnn_ox_op_div,     &clrnn_ox_op_sigmoid,   &clrnn_ox_op_tanh,
     &clrnn_ox_op_relu,      &clrnn_ox_op_softmax, &clrnn_ox_op_reduce_prod,
+    &clrnn_ox_op_reduce_sum, &clrnn_ox_op_reduce_mean, &clrnn_ox_op_reduce_max, &clrnn_ox_op_reduce_min,
+    &clrnn_ox_op_reduce_sum_square, &clrnn_ox_op_reduce_l1, &clrnn_ox_op_reduce_l2, &clrnn_ox_op_reduce_log_sum,
+    &clrnn_ox_op_reduce_log_sum_exp,
+    &clrnn_ox_op_equal, &clrnn_ox_op_less, &clrnn_ox_op_greater, &clrnn_ox_op_less_equal, &clrnn_ox_op_greater_equal,
+    &clrnn_ox_op_and, &clrnn_ox_op_or, &clrnn_ox_op_xor, &clrnn_ox_op_not, &clrnn_ox_op_where,
+    &clrnn_ox_op_max, &clrnn_ox_op_min, &clrnn_ox_op_sum, &clrnn_ox_op_mean,
+    &clrnn_ox_op_neg, &clrnn_ox_op_abs, &clrnn_ox_op_exp, &clrnn_ox_op_log, &clrnn_ox_op_sqrt,
+    &clrnn_ox_op_reciprocal, &clrnn_ox_op_floor, &clrnn_ox_op_ceil, &clrnn_ox_op_pow, &clrnn_ox_op_clip,
+    &clrnn_ox_op_leaky_relu, &clrnn_ox_op_hard_sigmoid, &clrnn_ox_op_elu, &clrnn_ox_op_softplus,
+    &clrnn_ox_op_softsign, &clrnn_ox_op_selu, &clrnn_ox_op_erf, &clrnn_ox_op_log_softmax,
+    &clrnn_ox_op_split, &clrnn_ox_op_flatten, &clrnn_ox_op_tile, &clrnn_ox_op_pad, &clrnn_ox_op_reverse_sequence,
+    &clrnn_ox_op_gather_elements, &clrnn_ox_op_scatter_nd, &clrnn_ox_op_scatter_elements, &clrnn_ox_op_range, &clrnn_ox_op_argmax,
+    &clrnn_ox_op_argmin, &clrnn_ox_op_topk,
 };
 #define N_OPS (sizeof registry / sizeof *registry)
 

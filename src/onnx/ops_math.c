@@ -1,8 +1,11 @@
 /* Math operators: Add, Sub, Mul, Div (numpy broadcasting), Sigmoid, Tanh, Relu, Softmax, MatMul,
- * Gemm, and ReduceProd (host, for tf2onnx's shape arithmetic). float32 runs on the device (kernels.cl, CLBlast GEMM); the element-wise ops also take
- * integer tensors, computed on the host (shape arithmetic: Mul/Div/Add of int64 shapes). */
+ * Gemm, and the Reduce family. float32 runs on the device (kernels.cl, CLBlast GEMM); the
+ * element-wise ops and the reductions also take integer tensors, computed on the host (shape
+ * arithmetic: Mul/Div/Add of int64 shapes, ReduceProd of a shape). More element-wise operators:
+ * ops_elem.c. */
 #include "onnx_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,7 +95,7 @@ static clrnn_status unary_run(clrnn_model *m, ox_node *n, int op) {
     ox_value *x = ox_in(m, n, 0), *y = ox_out(m, n, 0);
     clrnn_status st = clrnn_ox_to_device(m, x);
     if (st == CLRNN_OK) st = clrnn_ox_alloc_device(m, n, y, x->ndim, x->shape);
-    if (st == CLRNN_OK) st = clrnn_ox_dev_unary(m, n, op, x->mem, y->mem, x->count);
+    if (st == CLRNN_OK) st = clrnn_ox_dev_unary(m, n, op, x->mem, y->mem, x->count, 0.0f, 0.0f);
     return st;
 }
 static clrnn_status sigmoid_run(clrnn_model *m, ox_node *n) { return unary_run(m, n, OX_UN_SIGMOID); }
@@ -100,16 +103,18 @@ static clrnn_status tanh_run(clrnn_model *m, ox_node *n) { return unary_run(m, n
 static clrnn_status relu_run(clrnn_model *m, ox_node *n) { return unary_run(m, n, OX_UN_RELU); }
 
 /* ------------------------------------------------------------------------------------------
- * Softmax: opset < 13 flattens to 2-D at `axis` (default 1); opset >= 13 normalizes along the
+ * Softmax, LogSoftmax: opset < 13 flattens to 2-D at `axis` (default 1); opset >= 13 normalizes along the
  * single axis `axis` (default -1).
  * ---------------------------------------------------------------------------------------- */
 typedef struct softmax_state {
     int64_t axis;
+    int log_out; /* LogSoftmax */
 } softmax_state;
 
 static clrnn_status softmax_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
     softmax_state *s = clrnn_ox_new_state(n, sizeof *s);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    s->log_out = !strcmp(n->op_type, "LogSoftmax");
     clrnn_status st = clrnn_ox_attr_int(n, p, "axis", m->opset >= 13 ? -1 : 1, &s->axis);
     return st == CLRNN_OK ? float_prepare(m, n, p) : st;
 }
@@ -117,7 +122,7 @@ static clrnn_status softmax_prepare(clrnn_model *m, ox_node *n, const Onnx__Node
 static clrnn_status softmax_run(clrnn_model *m, ox_node *n) {
     const softmax_state *s = n->state;
     ox_value *x = ox_in(m, n, 0), *y = ox_out(m, n, 0);
-    if (x->ndim == 0) return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "Softmax of a scalar");
+    if (x->ndim == 0) return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "%s of a scalar", n->op_type);
     int axis;
     clrnn_status st = clrnn_ox_axis(n, s->axis, x->ndim, "axis", &axis);
     if (st != CLRNN_OK) return st;
@@ -131,7 +136,7 @@ static clrnn_status softmax_run(clrnn_model *m, ox_node *n) {
     }
     if ((st = clrnn_ox_to_device(m, x)) != CLRNN_OK) return st;
     if ((st = clrnn_ox_alloc_device(m, n, y, x->ndim, x->shape)) != CLRNN_OK) return st;
-    return clrnn_ox_dev_softmax(m, n, x->mem, y->mem, outer, len, inner);
+    return clrnn_ox_dev_softmax(m, n, x->mem, y->mem, outer, len, inner, s->log_out);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -274,26 +279,78 @@ static clrnn_status gemm_run(clrnn_model *m, ox_node *n) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * ReduceProd (host): tf2onnx computes the flattened size of Dense-on-sequence inputs with it.
- * Axes from the attribute (opset < 18) or the optional second input (opset >= 18).
+ * ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2,
+ * ReduceLogSum, ReduceLogSumExp. Axes from the attribute before opset 18 (ReduceSum: 13), from
+ * the optional second input after; no axes reduce everything, unless noop_with_empty_axes.
+ * float32 on the device (one kernel for the family), integers on the host (tf2onnx's shape
+ * arithmetic: the flattened size of Dense-on-sequence inputs, sequence lengths from masks).
  * ---------------------------------------------------------------------------------------- */
 typedef struct reduce_state {
+    int op;
     int64_t axes[CLRNN_MAX_DIMS];
     size_t n_axes;
     int64_t keepdims, noop_empty;
 } reduce_state;
 
-static clrnn_status reduce_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+static clrnn_status reduce_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p, int op) {
     reduce_state *s = clrnn_ox_new_state(n, sizeof *s);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    s->op = op;
     int present;
-    clrnn_status st = clrnn_ox_axes_attr(m, n, p, 18, s->axes, &s->n_axes, &present);
+    clrnn_status st = clrnn_ox_axes_attr(m, n, p, op == OX_RED_SUM ? 13 : 18, s->axes, &s->n_axes, &present);
     if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "keepdims", 1, &s->keepdims);
     if (st == CLRNN_OK) st = clrnn_ox_attr_int(n, p, "noop_with_empty_axes", 0, &s->noop_empty);
     return st == CLRNN_OK ? ox_check_then_same_type(m, n, 0, "data", OX_T_F32 | OX_T_INT) : st;
 }
+#define REDUCE_PREPARE(name, op) \
+    static clrnn_status name##_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { return reduce_prepare(m, n, p, op); }
+REDUCE_PREPARE(reduce_sum, OX_RED_SUM)
+REDUCE_PREPARE(reduce_mean, OX_RED_MEAN)
+REDUCE_PREPARE(reduce_max, OX_RED_MAX)
+REDUCE_PREPARE(reduce_min, OX_RED_MIN)
+REDUCE_PREPARE(reduce_prod, OX_RED_PROD)
+REDUCE_PREPARE(reduce_sum_square, OX_RED_SUM_SQUARE)
+REDUCE_PREPARE(reduce_l1, OX_RED_L1)
+REDUCE_PREPARE(reduce_l2, OX_RED_L2)
+REDUCE_PREPARE(reduce_log_sum, OX_RED_LOG_SUM)
+REDUCE_PREPARE(reduce_log_sum_exp, OX_RED_LOG_SUM_EXP)
 
-static clrnn_status reduce_prod_run(clrnn_model *m, ox_node *n) {
+/* Integer reduction of one row (host); wrapping arithmetic like C on uint64. */
+static int64_t reduce_ints(int op, const ox_value *x, int64_t base, int nred, const int64_t *rs, const int64_t *rst,
+                           size_t rcount) {
+    uint64_t acc = op == OX_RED_PROD ? 1 : 0;
+    int64_t best = op == OX_RED_MAX ? INT64_MIN : INT64_MAX;
+    double dacc = 0;
+    for (size_t j = 0; j < rcount; ++j) {
+        int64_t r2 = (int64_t)j, off = base;
+        for (int k = nred - 1; k >= 0; --k) {
+            off += (r2 % rs[k]) * rst[k];
+            r2 /= rs[k];
+        }
+        const int64_t v = x->dtype == CLRNN_DTYPE_INT64 ? ((const int64_t *)x->host)[off] : ((const int32_t *)x->host)[off];
+        switch (op) {
+        case OX_RED_MAX: best = v > best ? v : best; break;
+        case OX_RED_MIN: best = v < best ? v : best; break;
+        case OX_RED_PROD: acc *= (uint64_t)v; break;
+        case OX_RED_SUM_SQUARE:
+        case OX_RED_L2: acc += (uint64_t)v * (uint64_t)v; break;
+        case OX_RED_L1: acc += v < 0 ? 0 - (uint64_t)v : (uint64_t)v; break;
+        case OX_RED_LOG_SUM_EXP: dacc += exp((double)v); break;
+        default: acc += (uint64_t)v; break;
+        }
+    }
+    switch (op) {
+    case OX_RED_MAX:
+    case OX_RED_MIN: return best;
+    case OX_RED_MEAN: return rcount ? (int64_t)acc / (int64_t)rcount : 0;
+    case OX_RED_L2: return (int64_t)sqrt((double)(int64_t)acc);
+    case OX_RED_LOG_SUM: return (int64_t)log((double)(int64_t)acc);
+    case OX_RED_LOG_SUM_EXP: return (int64_t)log(dacc);
+    default: return (int64_t)acc;
+    }
+}
+
+static clrnn_status reduce_run(clrnn_model *m, ox_node *n) {
     const reduce_state *s = n->state;
     ox_value *x = ox_in(m, n, 0), *ax = ox_in(m, n, 1), *y = ox_out(m, n, 0);
     int64_t axes[CLRNN_MAX_DIMS];
@@ -308,35 +365,41 @@ static clrnn_status reduce_prod_run(clrnn_model *m, ox_node *n) {
         reduce[a] = 1;
     }
     const int all = na == 0 && !s->noop_empty;
-    int64_t shape[CLRNN_MAX_DIMS], full[CLRNN_MAX_DIMS], ostride[CLRNN_MAX_DIMS], rstride[CLRNN_MAX_DIMS];
-    int r = 0;
+    int64_t shape[CLRNN_MAX_DIMS], stride[CLRNN_MAX_DIMS], ks[CLRNN_MAX_DIMS], kst[CLRNN_MAX_DIMS], rs[CLRNN_MAX_DIMS],
+        rst[CLRNN_MAX_DIMS];
+    int r = 0, nkeep = 0, nred = 0;
+    size_t rcount = 1;
+    clrnn_ox_strides(x->ndim, x->shape, stride);
     for (int i = 0; i < x->ndim; ++i) {
         const int red = all || reduce[i];
-        full[i] = red ? 1 : x->shape[i];
-        if (!red || s->keepdims) shape[r++] = full[i];
+        if (red) {
+            rs[nred] = x->shape[i], rst[nred++] = stride[i];
+            rcount *= (size_t)x->shape[i];
+        } else {
+            ks[nkeep] = x->shape[i], kst[nkeep++] = stride[i];
+        }
+        if (!red || s->keepdims) shape[r++] = red ? 1 : x->shape[i];
+    }
+    if (rcount > 0x7fffffff) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "a reduction over %zu elements", rcount);
+    if (x->dtype == CLRNN_DTYPE_FLOAT32) {
+        if ((st = clrnn_ox_to_device(m, x)) != CLRNN_OK || (st = clrnn_ox_alloc_device(m, n, y, r, shape)) != CLRNN_OK)
+            return st;
+        return clrnn_ox_dev_reduce(m, n, s->op, x->mem, y->mem, y->count, nkeep, ks, kst, nred, rs, rst, rcount);
     }
     if ((st = clrnn_ox_to_host(m, x)) != CLRNN_OK || (st = clrnn_ox_alloc_host(m, n, y, r, shape)) != CLRNN_OK) return st;
-    /* output offset of an input index: its strides over the kept axes, 0 on reduced ones */
-    clrnn_ox_strides(x->ndim, full, ostride);
-    for (int i = 0; i < x->ndim; ++i) rstride[i] = (all || reduce[i]) ? 0 : ostride[i];
+    if (s->op == OX_RED_MAX || s->op == OX_RED_MIN)
+        if (rcount == 0 && y->count)
+            return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "the %s of an empty set of integers",
+                                 s->op == OX_RED_MAX ? "maximum" : "minimum");
     for (size_t i = 0; i < y->count; ++i) {
-        if (y->dtype == CLRNN_DTYPE_FLOAT32) ((float *)y->host)[i] = 1.0f;
-        else if (y->dtype == CLRNN_DTYPE_INT64) ((int64_t *)y->host)[i] = 1;
-        else ((int32_t *)y->host)[i] = 1;
-    }
-    int64_t idx[CLRNN_MAX_DIMS] = {0}, o = 0;
-    for (size_t i = 0; i < x->count; ++i) {
-        if (y->dtype == CLRNN_DTYPE_FLOAT32) ((float *)y->host)[o] *= ((const float *)x->host)[i];
-        else if (y->dtype == CLRNN_DTYPE_INT64)
-            ((int64_t *)y->host)[o] = (int64_t)((uint64_t)((int64_t *)y->host)[o] * (uint64_t)((const int64_t *)x->host)[i]);
-        else
-            ((int32_t *)y->host)[o] = (int32_t)((uint32_t)((int32_t *)y->host)[o] * (uint32_t)((const int32_t *)x->host)[i]);
-        for (int k = x->ndim - 1; k >= 0; --k) {
-            o += rstride[k];
-            if (++idx[k] < x->shape[k]) break;
-            o -= rstride[k] * x->shape[k];
-            idx[k] = 0;
+        int64_t rem = (int64_t)i, base = 0;
+        for (int k = nkeep - 1; k >= 0; --k) {
+            base += (rem % ks[k]) * kst[k];
+            rem /= ks[k];
         }
+        const int64_t v = reduce_ints(s->op, x, base, nred, rs, rst, rcount);
+        if (y->dtype == CLRNN_DTYPE_INT64) ((int64_t *)y->host)[i] = v;
+        else ((int32_t *)y->host)[i] = (int32_t)(uint32_t)(uint64_t)v;
     }
     return CLRNN_OK;
 }
@@ -355,6 +418,18 @@ const ox_op clrnn_ox_op_sigmoid = {"Sigmoid", 1, 1, 1, 1, no_attrs, float_prepar
 const ox_op clrnn_ox_op_tanh = {"Tanh", 1, 1, 1, 1, no_attrs, float_prepare, tanh_run, NULL};
 const ox_op clrnn_ox_op_relu = {"Relu", 1, 1, 1, 1, no_attrs, float_prepare, relu_run, NULL};
 const ox_op clrnn_ox_op_softmax = {"Softmax", 1, 1, 1, 1, softmax_attrs, softmax_prepare, softmax_run, NULL};
+const ox_op clrnn_ox_op_log_softmax = {"LogSoftmax", 1, 1, 1, 1, softmax_attrs, softmax_prepare, softmax_run, NULL};
 const ox_op clrnn_ox_op_matmul = {"MatMul", 2, 2, 1, 1, no_attrs, matmul_prepare, matmul_run, NULL};
 const ox_op clrnn_ox_op_gemm = {"Gemm", 2, 3, 1, 1, gemm_attrs, gemm_prepare, gemm_run, NULL};
-const ox_op clrnn_ox_op_reduce_prod = {"ReduceProd", 1, 2, 1, 1, reduce_attrs, reduce_prepare, reduce_prod_run, NULL};
+#define REDUCE_OP(name, type) \
+    const ox_op clrnn_ox_op_##name = {type, 1, 2, 1, 1, reduce_attrs, name##_prepare, reduce_run, NULL};
+REDUCE_OP(reduce_sum, "ReduceSum")
+REDUCE_OP(reduce_mean, "ReduceMean")
+REDUCE_OP(reduce_max, "ReduceMax")
+REDUCE_OP(reduce_min, "ReduceMin")
+REDUCE_OP(reduce_prod, "ReduceProd")
+REDUCE_OP(reduce_sum_square, "ReduceSumSquare")
+REDUCE_OP(reduce_l1, "ReduceL1")
+REDUCE_OP(reduce_l2, "ReduceL2")
+REDUCE_OP(reduce_log_sum, "ReduceLogSum")
+REDUCE_OP(reduce_log_sum_exp, "ReduceLogSumExp")

@@ -1,5 +1,5 @@
 /* Shape and data-movement operators: Constant, Shape, Gather, Unsqueeze, Squeeze, Concat,
- * ConstantOfShape, Slice, Transpose, Reshape, Identity, Cast, Expand.
+ * ConstantOfShape, Slice, Transpose, Reshape, Identity, Cast, Expand (more in ops_data.c).
  *
  * Placement rule: float32 tensors are moved on the device (strided-copy and gather kernels), every
  * other type on the host, where the integer shape arithmetic of exported graphs lives. Each op
@@ -12,19 +12,21 @@
 
 /* Output placement for data of type dt. */
 static int on_device(clrnn_dtype dt) { return dt == CLRNN_DTYPE_FLOAT32; }
+#define alloc_out clrnn_ox_alloc_out
+#define copy_reshaped clrnn_ox_copy_reshaped
 
-static clrnn_status alloc_out(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
+clrnn_status clrnn_ox_alloc_out(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
     return on_device(v->dtype) ? clrnn_ox_alloc_device(m, n, v, ndim, shape) : clrnn_ox_alloc_host(m, n, v, ndim, shape);
 }
 
 /* out = in with a new shape of the same element count (Reshape, Squeeze, Unsqueeze, Identity). */
-static clrnn_status copy_reshaped(clrnn_model *m, const ox_node *n, ox_value *in, ox_value *out, int ndim,
-                                  const int64_t *shape) {
+clrnn_status clrnn_ox_copy_reshaped(clrnn_model *m, const ox_node *n, ox_value *in, ox_value *out, int ndim,
+                                    const int64_t *shape) {
     clrnn_status st;
     const int dev = on_device(in->dtype);
     if ((st = dev ? clrnn_ox_to_device(m, in) : clrnn_ox_to_host(m, in)) != CLRNN_OK) return st;
     const size_t in_count = in->count;
-    if ((st = alloc_out(m, n, out, ndim, shape)) != CLRNN_OK) return st;
+    if ((st = clrnn_ox_alloc_out(m, n, out, ndim, shape)) != CLRNN_OK) return st;
     if (out->count != in_count)
         return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "reshaped copy of %zu elements into %zu", in_count, out->count);
     const size_t bytes = in_count * clrnn_dtype_size(in->dtype);

@@ -50,6 +50,8 @@ target_sources(clrnn_objects PRIVATE
   src/onnx/ops.c
   src/onnx/ops_shape.c
   src/onnx/ops_math.c
+  src/onnx/ops_elem.c
+  src/onnx/ops_data.c
   src/onnx/ops_rnn.c
   ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c
   ${CLRNN_ONNX_GEN}/onnx_kernels.c)
