@@ -398,6 +398,44 @@ static clrnn_status reverse_sequence_run(clrnn_model *m, ox_node *n) {
  * GatherElements: out[i..] = data[i.. with index[i..] on `axis`]; the source offsets are worked
  * out (and checked) on the host, the data moved by the gather kernel
  * ---------------------------------------------------------------------------------------- */
+/* GatherElements and ScatterElements: the flat offset into x of each element of ind, whose index
+ * along `axis` is ind's value there (negative from the end) and elsewhere its own position. A
+ * malloc'ed array of ind->count int32 (width 4) or int64 (width 8), or NULL with *st set. */
+static void *element_offsets(ox_node *n, const ox_value *x, const ox_value *ind, int axis, size_t width,
+                             clrnn_status *st) {
+    const int r = x->ndim;
+    void *out = malloc((ind->count ? ind->count : 1) * width);
+    if (!out) {
+        *st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s offsets", n->op_type);
+        return NULL;
+    }
+    int64_t xs[CLRNN_MAX_DIMS];
+    clrnn_ox_strides(r, x->shape, xs);
+    const int64_t len = x->shape[axis];
+    for (size_t i = 0; i < ind->count; ++i) {
+        int64_t rem = (int64_t)i, off = 0;
+        for (int k = r - 1; k >= 0; --k) {
+            int64_t c = rem % ind->shape[k];
+            rem /= ind->shape[k];
+            if (k == axis) {
+                c = elem_i(ind, i);
+                if (c < -len || c >= len) {
+                    free(out);
+                    *st = clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "index %lld (element %zu of '%s') is outside "
+                                        "[%lld, %lld)", (long long)c, i, ind->name, (long long)-len, (long long)len);
+                    return NULL;
+                }
+                if (c < 0) c += len;
+            }
+            off += c * xs[k];
+        }
+        if (width == sizeof(int32_t)) ((int32_t *)out)[i] = (int32_t)off;
+        else ((int64_t *)out)[i] = off;
+    }
+    *st = CLRNN_OK;
+    return out;
+}
+
 static clrnn_status gather_elements_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
     data_state *s = new_state(n);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
@@ -420,29 +458,9 @@ static clrnn_status gather_elements_run(clrnn_model *m, ox_node *n) {
                                  (long long)ind->shape[i], i, (long long)x->shape[i]);
     if ((st = clrnn_ox_to_host(m, ind)) != CLRNN_OK) return st;
     if (x->count > 0x7fffffff) return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "data of %zu elements", x->count);
-    int32_t *src = malloc((ind->count ? ind->count : 1) * sizeof *src);
-    if (!src) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "GatherElements offsets");
-    int64_t xs[CLRNN_MAX_DIMS];
-    clrnn_ox_strides(r, x->shape, xs);
-    const int64_t len = x->shape[axis];
-    for (size_t i = 0; i < ind->count; ++i) {
-        int64_t rem = (int64_t)i, off = 0;
-        for (int k = r - 1; k >= 0; --k) {
-            int64_t c = rem % ind->shape[k];
-            rem /= ind->shape[k];
-            if (k == axis) {
-                c = elem_i(ind, i);
-                if (c < -len || c >= len) {
-                    free(src);
-                    return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "index %lld (element %zu of '%s') is outside [%lld, %lld)",
-                                         (long long)c, i, ind->name, (long long)-len, (long long)len);
-                }
-                if (c < 0) c += len;
-            }
-            off += c * xs[k];
-        }
-        src[i] = (int32_t)off;
-    }
+    /* x->count <= 2^31 - 1 (checked above), so every offset fits the gather kernel's int32 */
+    int32_t *src = element_offsets(n, x, ind, axis, sizeof *src, &st);
+    if (!src) return st;
     const int dev = on_device(x->dtype);
     if ((st = to_side(m, x)) == CLRNN_OK && (st = clrnn_ox_alloc_out(m, n, y, r, ind->shape)) == CLRNN_OK) {
         if (dev) {
@@ -587,29 +605,8 @@ static clrnn_status scatter_elements_run(clrnn_model *m, ox_node *n) {
     if ((st = clrnn_ox_to_host(m, x)) != CLRNN_OK || (st = clrnn_ox_to_host(m, ind)) != CLRNN_OK ||
         (st = clrnn_ox_to_host(m, u)) != CLRNN_OK)
         return st;
-    size_t *offs = malloc((ind->count ? ind->count : 1) * sizeof *offs);
-    if (!offs) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "ScatterElements offsets");
-    int64_t xs[CLRNN_MAX_DIMS];
-    clrnn_ox_strides(r, x->shape, xs);
-    const int64_t len = x->shape[axis];
-    for (size_t i = 0; i < ind->count; ++i) {
-        int64_t rem = (int64_t)i, off = 0;
-        for (int k = r - 1; k >= 0; --k) {
-            int64_t c = rem % ind->shape[k];
-            rem /= ind->shape[k];
-            if (k == axis) {
-                c = elem_i(ind, i);
-                if (c < -len || c >= len) {
-                    free(offs);
-                    return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "index %lld (element %zu of '%s') is outside [%lld, %lld)",
-                                         (long long)c, i, ind->name, (long long)-len, (long long)len);
-                }
-                if (c < 0) c += len;
-            }
-            off += c * xs[k];
-        }
-        offs[i] = (size_t)off;
-    }
+    int64_t *offs = element_offsets(n, x, ind, axis, sizeof *offs, &st);
+    if (!offs) return st;
     if ((st = clrnn_ox_alloc_host(m, n, y, r, x->shape)) != CLRNN_OK) {
         free(offs);
         return st;
@@ -617,7 +614,7 @@ static clrnn_status scatter_elements_run(clrnn_model *m, ox_node *n) {
     const size_t es = clrnn_dtype_size(x->dtype);
     ox_memcpy(y->host, x->host, x->count * es);
     for (size_t i = 0; i < ind->count; ++i)
-        scatter_apply(s->reduction, x->dtype, (char *)y->host + offs[i] * es, (const char *)u->host + i * es);
+        scatter_apply(s->reduction, x->dtype, (char *)y->host + (size_t)offs[i] * es, (const char *)u->host + i * es);
     free(offs);
     return CLRNN_OK;
 }
