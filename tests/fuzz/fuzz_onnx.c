@@ -3,88 +3,25 @@
  *
  * clrnn_onnx_load_memory on arbitrary bytes must return a status, never crash, never read outside
  * the input (ASan), never leak (LSan, with the PoCL/ICD suppressions of tests/lsan.supp), never hit
- * undefined behaviour (UBSan). Beyond that: on failure *out is NULL and clrnn_last_error() names
- * the status and holds no control byte or invalid UTF-8 (strings from the file are escaped); on
- * success the model reports consistent input/output counts and destroys cleanly.
- * The context (PoCL device, kernels from the cache) is created once per fuzzing process.
+ * undefined behaviour (UBSan), and keep the load contract of fuzz_model.h.
  *
  * Each load runs on a thread with a 256 KiB stack, as in servers and thread pools: protobuf-c
  * recurses once per nested message, and on the 8 MiB main stack only files of ~30 KB and more
  * would show it (the loader must bound the nesting; tools/fuzz.sh allows inputs of 1 MiB).
  * The model budgets are lowered (unless set) so that amplification is refused quickly. */
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "clrnn.h"
-#include "../clean_text.h"
+#include "fuzz_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static clrnn_context *ctx;
-
-#define FUZZ_STACK_BYTES (256u << 10)
-
-typedef struct job {
-    const uint8_t *data;
-    size_t size;
-} job;
-
-static void check_one(const uint8_t *data, size_t size) {
-    clrnn_model *model = (clrnn_model *)0x1; /* must be overwritten either way */
-    const clrnn_status st = clrnn_onnx_load_memory(ctx, data, size, &model);
-    if (st != CLRNN_OK) {
-        if (model != NULL) abort();
-        if (strncmp(clrnn_last_error(), clrnn_status_name(st), strlen(clrnn_status_name(st))) != 0) {
-            fprintf(stderr, "fuzz_onnx: status %s but message \"%s\"\n", clrnn_status_name(st), clrnn_last_error());
-            FILE *f = fopen("/tmp/fuzz_onnx_contract.bin", "wb");
-            if (f) {
-                fwrite(data, 1, size, f);
-                fclose(f);
-            }
-            abort();
-        }
-        size_t bad_at;
-        if (!clean_text(clrnn_last_error(), strlen(clrnn_last_error()), 0, &bad_at)) {
-            fprintf(stderr, "fuzz_onnx: raw byte 0x%02x at %zu of the message\n",
-                    (unsigned char)clrnn_last_error()[bad_at], bad_at);
-            abort(); /* a string from the file reached the message unescaped */
-        }
-        return;
-    }
-    if (!model || clrnn_model_num_inputs(model) < 0 || clrnn_model_num_outputs(model) < 1) abort();
-    for (int i = 0; i < clrnn_model_num_inputs(model); ++i) {
-        clrnn_model_tensor_info info;
-        if (clrnn_model_input_info(model, i, &info) != CLRNN_OK) abort();
-    }
-    clrnn_model_destroy(model);
-}
-
 static void *run_job(void *arg) {
-    const job *j = arg;
-    check_one(j->data, j->size);
+    const fuzz_job *j = arg;
+    fuzz_check_load("fuzz_onnx", clrnn_onnx_load_memory, j->data, j->size);
     return NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!ctx) {
-        setenv("CLRNN_MODEL_HOST_BUDGET", "512M", 0);
-        setenv("CLRNN_MODEL_DEVICE_BUDGET", "512M", 0);
-        if (clrnn_context_create(NULL, &ctx) != CLRNN_OK) {
-            fprintf(stderr, "fuzz_onnx: no OpenCL context: %s\n", clrnn_last_error());
-            abort();
-        }
-    }
-    job j = {data, size};
-    pthread_attr_t attr;
-    pthread_t t;
-    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, FUZZ_STACK_BYTES) != 0 ||
-        pthread_create(&t, &attr, run_job, &j) != 0 || pthread_join(t, NULL) != 0) {
-        fprintf(stderr, "fuzz_onnx: cannot run a thread with a %u-byte stack\n", FUZZ_STACK_BYTES);
-        abort();
-    }
-    pthread_attr_destroy(&attr);
+    fuzz_context("fuzz_onnx");
+    fuzz_job j = {data, size};
+    fuzz_on_small_stack("fuzz_onnx", run_job, &j);
     return 0;
 }
