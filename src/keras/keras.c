@@ -1980,21 +1980,5 @@ clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *data, size_
 }
 
 clrnn_status clrnn_keras_load(clrnn_context *ctx, const char *path, clrnn_model **out) {
-    clrnn_clear_error();
-    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_keras_load: out is NULL");
-    *out = NULL;
-    clrnn_status st = clrnn_check_context(ctx, "clrnn_keras_load");
-    if (st != CLRNN_OK) return st;
-    if (!path) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_keras_load: path is NULL");
-    unsigned char *buf;
-    size_t size;
-    if ((st = clrnn_read_user_file(path, "Keras model", &buf, &size)) != CLRNN_OK) return st;
-    st = clrnn_keras_load_memory(ctx, buf, size, out);
-    free(buf);
-    if (st != CLRNN_OK) {
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
-        return clrnn_fail(st, "%s: %s", path, msg);
-    }
-    return CLRNN_OK;
+    return clrnn_ox_load_path(ctx, path, "clrnn_keras_load", "Keras model", clrnn_keras_load_memory, out);
 }

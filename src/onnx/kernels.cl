@@ -149,6 +149,15 @@ __kernel void ox_unary(__global const float *x, __global float *y, int op, int c
 /* One work-item per output element: kept axes (kshape, kstride into x) locate the row, the
  * reduced axes (rshape, rstride) are walked in order. An empty reduction gives the identity of
  * the operation (0, 1, -inf, +inf; NaN for the mean, as numpy). */
+/* Offset of the j-th element of the reduced axes (shape rs, strides rst), from base. */
+inline int reduced_offset(int j, int base, int nred, const int *rs, const int *rst) {
+    for (int k = nred - 1; k >= 0; --k) {
+        base += (j % rs[k]) * rst[k];
+        j /= rs[k];
+    }
+    return base;
+}
+
 __kernel void ox_reduce(__global const float *x, __global float *y, int op, int count, int nkeep, int8 kshape,
                         int8 kstride, int nred, int8 rshape, int8 rstride, int rcount) {
     const int i = get_global_id(0);
@@ -167,22 +176,12 @@ __kernel void ox_reduce(__global const float *x, __global float *y, int op, int 
     float mx = -INFINITY;
     if (op == OX_RED_LOG_SUM_EXP) /* shifted by the largest element: no overflow */
         for (int j = 0; j < rcount; ++j) {
-            int r2 = j, off = base;
-            for (int k = nred - 1; k >= 0; --k) {
-                off += (r2 % rs[k]) * rst[k];
-                r2 /= rs[k];
-            }
-            const float v = x[off];
+            const float v = x[reduced_offset(j, base, nred, rs, rst)];
             mx = (v > mx || isnan(v)) ? v : mx;
         }
     if (isinf(mx)) mx = 0.0f;
     for (int j = 0; j < rcount; ++j) {
-        int r2 = j, off = base;
-        for (int k = nred - 1; k >= 0; --k) {
-            off += (r2 % rs[k]) * rst[k];
-            r2 /= rs[k];
-        }
-        const float v = x[off];
+        const float v = x[reduced_offset(j, base, nred, rs, rst)];
         switch (op) {
         /* a NaN wins and stays (numpy's max / min) */
         case OX_RED_MAX: acc = isnan(acc) ? acc : ((v > acc || isnan(v)) ? v : acc); break;

@@ -447,18 +447,19 @@ clrnn_status clrnn_ox_load_proto(clrnn_context *ctx, const Onnx__ModelProto *mp,
     return CLRNN_OK;
 }
 
-clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out) {
+clrnn_status clrnn_ox_load_path(clrnn_context *ctx, const char *path, const char *func, const char *what,
+                                clrnn_ox_load_memory_fn load_memory, clrnn_model **out) {
     clrnn_clear_error();
-    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: out is NULL");
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: out is NULL", func);
     *out = NULL;
-    clrnn_status st = clrnn_check_context(ctx, "clrnn_onnx_load");
+    clrnn_status st = clrnn_check_context(ctx, func);
     if (st != CLRNN_OK) return st;
-    if (!path) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_load: path is NULL");
+    if (!path) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: path is NULL", func);
     unsigned char *buf;
     size_t size;
-    st = clrnn_ox_read_file(path, &buf, &size);
+    st = clrnn_read_user_file(path, what, &buf, &size);
     if (st != CLRNN_OK) return st;
-    st = clrnn_onnx_load_memory(ctx, buf, size, out);
+    st = load_memory(ctx, buf, size, out);
     free(buf);
     if (st != CLRNN_OK) {
         char msg[2048];
@@ -466,6 +467,10 @@ clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model *
         return clrnn_fail(st, "%s: %s", path, msg);
     }
     return CLRNN_OK;
+}
+
+clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out) {
+    return clrnn_ox_load_path(ctx, path, "clrnn_onnx_load", "file", clrnn_onnx_load_memory, out);
 }
 
 /* Live model whose context is live too (every entry point but destroy). */

@@ -130,6 +130,11 @@ struct clrnn_model {
  * handle registered. `keras`: the graph comes from clrnn_keras_load and may use the operators of
  * CLRNN_KERAS_DOMAIN (which an ONNX file never can). Reports like clrnn_onnx_load_memory. */
 clrnn_status clrnn_ox_load_proto(clrnn_context *ctx, const Onnx__ModelProto *mp, int keras, clrnn_model **out);
+/* clrnn_onnx_load and clrnn_keras_load: argument checks, the file read whole (regular files only;
+ * `what` names it in messages), load_memory on it, and the path in front of a failure's message. */
+typedef clrnn_status (*clrnn_ox_load_memory_fn)(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
+clrnn_status clrnn_ox_load_path(clrnn_context *ctx, const char *path, const char *func, const char *what,
+                                clrnn_ox_load_memory_fn load_memory, clrnn_model **out);
 /* The host budget a model gets (CLRNN_MODEL_HOST_BUDGET, else a quarter of the physical memory). */
 clrnn_status clrnn_ox_host_budget(size_t *out);
 #define CLRNN_KERAS_DOMAIN "ai.clrnn.keras"
@@ -174,8 +179,6 @@ clrnn_status clrnn_ox_tensor_decode(const Onnx__TensorProto *t, const char *what
 clrnn_status clrnn_ox_check_wire(const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
                                  const char *what, int *depth);
 
-/* Whole file into a malloc'ed buffer. */
-clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size);
 
 const Onnx__AttributeProto *clrnn_ox_attr(const Onnx__NodeProto *p, const char *name);
 /* Typed attribute readers: the default when absent, a node-naming error when of another type. */

@@ -127,6 +127,13 @@ static op_state *new_op_state(ox_node *n, int op) {
 /* ------------------------------------------------------------------------------------------
  * Comparisons → bool (host)
  * ---------------------------------------------------------------------------------------- */
+/* name_prepare for an operator of a family whose prepare takes only the member (p is unused) */
+#define PREPARE_AS(name, family, op)                                                              \
+    static clrnn_status name##_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { \
+        (void)p;                                                                                  \
+        return family##_prepare(m, n, op);                                                        \
+    }
+
 enum { CMP_EQ, CMP_LT, CMP_GT, CMP_LE, CMP_GE };
 
 static clrnn_status compare_prepare(clrnn_model *m, ox_node *n, int op) {
@@ -140,16 +147,11 @@ static clrnn_status compare_prepare(clrnn_model *m, ox_node *n, int op) {
     ox_set_out_type(m, n, 0, CLRNN_DTYPE_UINT8, 1);
     return CLRNN_OK;
 }
-#define CMP_PREPARE(name, op) \
-    static clrnn_status name##_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { \
-        (void)p;                                                                                  \
-        return compare_prepare(m, n, op);                                                         \
-    }
-CMP_PREPARE(equal, CMP_EQ)
-CMP_PREPARE(less, CMP_LT)
-CMP_PREPARE(greater, CMP_GT)
-CMP_PREPARE(less_equal, CMP_LE)
-CMP_PREPARE(greater_equal, CMP_GE)
+PREPARE_AS(equal, compare, CMP_EQ)
+PREPARE_AS(less, compare, CMP_LT)
+PREPARE_AS(greater, compare, CMP_GT)
+PREPARE_AS(less_equal, compare, CMP_LE)
+PREPARE_AS(greater_equal, compare, CMP_GE)
 
 static clrnn_status compare_run(clrnn_model *m, ox_node *n) {
     const op_state *s = n->state;
@@ -197,15 +199,10 @@ static clrnn_status logic_prepare(clrnn_model *m, ox_node *n, int op) {
     ox_set_out_type(m, n, 0, CLRNN_DTYPE_UINT8, 1);
     return st;
 }
-#define LOGIC_PREPARE(name, op) \
-    static clrnn_status name##_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { \
-        (void)p;                                                                                  \
-        return logic_prepare(m, n, op);                                                           \
-    }
-LOGIC_PREPARE(and, LOGIC_AND)
-LOGIC_PREPARE(or, LOGIC_OR)
-LOGIC_PREPARE(xor, LOGIC_XOR)
-LOGIC_PREPARE(not, LOGIC_NOT)
+PREPARE_AS(and, logic, LOGIC_AND)
+PREPARE_AS(or, logic, LOGIC_OR)
+PREPARE_AS(xor, logic, LOGIC_XOR)
+PREPARE_AS(not, logic, LOGIC_NOT)
 
 static clrnn_status logic_run(clrnn_model *m, ox_node *n) {
     const op_state *s = n->state;
@@ -282,15 +279,10 @@ static clrnn_status variadic_prepare(clrnn_model *m, ox_node *n, int op) {
     if (st == CLRNN_OK) st = same_types(m, n, 0, n->n_in - 1);
     return st == CLRNN_OK ? ox_same_type_out(m, n) : st;
 }
-#define VAR_PREPARE(name, op) \
-    static clrnn_status name##_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) { \
-        (void)p;                                                                                  \
-        return variadic_prepare(m, n, op);                                                        \
-    }
-VAR_PREPARE(max, VAR_MAX)
-VAR_PREPARE(min, VAR_MIN)
-VAR_PREPARE(sum, VAR_SUM)
-VAR_PREPARE(mean, VAR_MEAN)
+PREPARE_AS(max, variadic, VAR_MAX)
+PREPARE_AS(min, variadic, VAR_MIN)
+PREPARE_AS(sum, variadic, VAR_SUM)
+PREPARE_AS(mean, variadic, VAR_MEAN)
 
 static clrnn_status variadic_run(clrnn_model *m, ox_node *n) {
     const op_state *s = n->state;

@@ -229,18 +229,13 @@ clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_
     return st;
 }
 
-/* Regular files only (a directory or FIFO is CLRNN_ERR_IO, never a hang): files.c's shared reader. */
-clrnn_status clrnn_ox_read_file(const char *path, unsigned char **data, size_t *size) {
-    return clrnn_read_user_file(path, "file", data, size);
-}
-
 clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out) {
     clrnn_clear_error();
     if (!path || !out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_onnx_tensor_load: NULL argument");
     memset(out, 0, sizeof *out);
     unsigned char *buf;
     size_t size;
-    clrnn_status st = clrnn_ox_read_file(path, &buf, &size);
+    clrnn_status st = clrnn_read_user_file(path, "file", &buf, &size); /* regular files only */
     if (st != CLRNN_OK) return st;
     st = clrnn_onnx_tensor_load_memory(buf, size, out);
     free(buf);
