@@ -941,6 +941,24 @@ static void test_functional(void **state) {
     static const char *const is[] = {"layer 'l' (LSTM)", "initial_state", NULL};
     expect_refusal(z, size, CLRNN_ERR_UNSUPPORTED, is);
     free(z);
+    /* an initial_state of the wrong count (an LSTM has h and c) or kind is refused naming the layer */
+    static const char *const init_bad[][2] = {
+        {"\"kwargs\": {\"initial_state\": [{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": "
+         "[\"x\", 0, 0]}}]}", "initial_state of 1 tensors"},
+        {"\"kwargs\": {\"initial_state\": [{\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": "
+         "[\"x\", 0, 0]}}, {\"class_name\": \"__keras_tensor__\", \"config\": {\"keras_history\": [\"x\", 0, 0]}}]}",
+         "initial_state 0 is not a float32 [batch, 4] tensor"}};
+    for (size_t k = 0; k < sizeof init_bad / sizeof *init_bad; ++k) {
+        char *b2 = malloc(sizeof cfg3 + 512);
+        memcpy(b2, cfg3, (size_t)(p - cfg3));
+        strcpy(b2 + (p - cfg3), init_bad[k][0]);
+        strcat(b2, p + strlen("\"kwargs\": {\"training\": false, \"mask\": null}"));
+        z = keras_image(b2, w3, 9, &size);
+        const char *const needles[] = {"layer 'l' (LSTM)", init_bad[k][1], NULL};
+        expect_refusal(z, size, CLRNN_ERR_UNSUPPORTED, needles);
+        free(z);
+        free(b2);
+    }
     free(bad);
 }
 

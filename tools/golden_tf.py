@@ -45,7 +45,11 @@ model.fit on 12 random samples, masked ones padded like their test inputs):
   LSTM+GRU+SimpleRNN, 2 Bidirectional LSTM, Masking + 2 LSTM, Embedding(mask_zero) + 2 GRU;
   TimeDistributed(Dense) (dynamic and fixed T, and after Masking + GRU with softmax); Dense heads
   with every activation (as Dense(activation=) and as Activation layers; gelu alone); GRU → Dense →
-  Dropout → Dense softmax; return_state on LSTM, GRU, SimpleRNN (go_backwards), masked LSTM.
+  Dropout → Dense softmax; return_state on LSTM, GRU, SimpleRNN (go_backwards), masked LSTM;
+  merge layers under a mask (Add of two masked branches and of a masked and an unmasked one,
+  Concatenate on the feature axis with an unmasked branch, Concatenate of two Embedding(mask_zero)
+  outputs on the time axis); encoder-decoders (an LSTM / GRU / SimpleRNN's final state as the next
+  layer's initial_state, also after Masking).
   TF1: BasicRNNCell, BasicLSTMCell, LSTMCell (plain, use_peepholes, num_proj, peepholes + num_proj
   + cell_clip + proj_clip + forget_bias 0.5), GRUCell, MultiRNNCell(2 LSTMCell),
   MultiRNNCell(GRUCell, BasicRNNCell); each through tf.function (from_function) and as a frozen
@@ -297,6 +301,46 @@ def keras_part():
                                                                    go_backwards=True, name="rnn")(x)))
     case("mask_lstm_return_state_holes", lambda x: list(L.LSTM(4, return_state=True, name="rnn")(
         L.Masking(0.0, name="mask")(x))), pad="holes")
+
+    # merge layers under a mask (Keras combines the masks: Add ANDs them, Concatenate ANDs them on
+    # the feature axis and concatenates them on the time axis; an unmasked input counts as all-true)
+    def mask_add(x):
+        m = L.Masking(0.0, name="mask")(x)
+        a = L.LSTM(4, return_sequences=True, name="rnn_a")(m)
+        b = L.GRU(4, return_sequences=True, name="rnn_b")(m)
+        return L.LSTM(3, name="rnn_c")(L.Add(name="add")([a, b]))
+    case("mask_add_lstm_holes", mask_add, pad="holes")
+
+    def mask_add_unmasked(x):
+        a = L.SimpleRNN(4, return_sequences=True, name="rnn_a")(L.Masking(0.0, name="mask")(x))
+        b = L.Dense(4, name="proj")(x)  # no mask on this branch
+        return L.GRU(3, return_sequences=True, name="rnn_c")(L.Add(name="add")([a, b]))
+    case("mask_add_unmasked_gru_right", mask_add_unmasked, pad="right")
+
+    def mask_concat(x):
+        m = L.Masking(0.0, name="mask")(x)
+        a = L.LSTM(4, return_sequences=True, name="rnn_a")(m)
+        return L.GRU(3, name="rnn_c")(L.Concatenate(name="cat")([a, L.Dense(2, name="proj")(x)]))
+    case("mask_concat_gru_holes", mask_concat, pad="holes")
+
+    def emb_concat_time(x):
+        e = L.Embedding(12, 3, mask_zero=True, name="emb")(x)
+        f = L.Embedding(12, 3, mask_zero=True, name="emb2")(x)
+        return L.LSTM(4, name="rnn")(L.Concatenate(axis=1, name="cat")([e, f]))  # last step: T doubles
+    case("emb_concat_time_lstm", emb_concat_time, dtype="int32", pad="right", vocab=12)
+
+    # encoder-decoder: one layer's final state as the next one's initial_state
+    def encdec(kind, mask=False):
+        def build(x):
+            src = L.Masking(0.0, name="mask")(x) if mask else x
+            enc = rnn(kind, 4, return_state=True, name="enc")(src)
+            states = list(enc[1:])
+            return rnn(kind, 4, return_sequences=True, name="dec")(src, initial_state=states)
+        return build
+    case("encdec_lstm_state", encdec("lstm"))
+    case("encdec_gru_state", encdec("gru"))
+    case("encdec_simplernn_state", encdec("simplernn"))
+    case("mask_encdec_lstm_state_holes", encdec("lstm", mask=True), pad="holes")
 
     wipe(prefix)
     for (name, build, T, N, I, dtype, pad, vocab, fixed_t) in cases:
@@ -625,6 +669,8 @@ def clrnn_ops():
         if fn.endswith(".c"):
             src = open(os.path.join(ROOT, "src", "onnx", fn)).read()
             for m in re.finditer(r"const ox_op clrnn_ox_op_\w+\s*=\s*\{\s*\"(\w+)\"", src):
+                ops.add(m.group(1))
+            for m in re.finditer(r"^\w+_OP\(\w+,\s*\"(\w+)\"", src, re.M):  # ops defined by a macro
                 ops.add(m.group(1))
     return ops
 

@@ -951,8 +951,14 @@ static int rnn_specs(const rnn_cfg *r, int64_t I, wspec *spec) {
 
 static const char *const bidi_keys[] = {"layer", "backward_layer", "merge_mode", NULL};
 
-/* SimpleRNN, LSTM, GRU or Bidirectional: outs[0..) as Keras returns them. */
-static clrnn_status recurrent(kb *b, klayer *l, const kt *x, int allow_state, kt *outs, int *n_outs) {
+static int is_recurrent(const char *cls) {
+    return !strcmp(cls, "SimpleRNN") || !strcmp(cls, "LSTM") || !strcmp(cls, "GRU") || !strcmp(cls, "Bidirectional");
+}
+
+/* SimpleRNN, LSTM, GRU or Bidirectional: outs[0..) as Keras returns them. init[n_init]: the
+ * initial_state tensors (none: zeros), Keras' order: h (and c) of the forward, then backward layer. */
+static clrnn_status recurrent(kb *b, klayer *l, const kt *x, const kt *const *init, int n_init, int allow_state,
+                              kt *outs, int *n_outs) {
     clrnn_status st;
     const int bidi = !strcmp(l->cls, "Bidirectional");
     rnn_cfg r[2];
@@ -1015,7 +1021,8 @@ static clrnn_status recurrent(kb *b, klayer *l, const kt *x, int allow_state, kt
     static const char *const sub2[2] = {"forward_layer/cell", "backward_layer/cell"};
     if ((st = layer_weights(b, l, D, D == 2 ? sub2 : sub1, counts, spec, w)) != CLRNN_OK) return st;
 
-    const char *in[8] = {x->value, w[0], w[1], x->mask ? x->mask : "", counts[0] == 3 ? w[2] : ""};
+    const int lstm = r[0].cell == CLRNN_CELL_LSTM, n_y = D == 2 && merge == CLRNN_MERGE_NONE ? 2 : 1;
+    const char *in[12] = {x->value, w[0], w[1], x->mask ? x->mask : "", counts[0] == 3 ? w[2] : ""};
     int n_in = 5;
     if (D == 2) {
         in[5] = w[counts[0]];
@@ -1023,7 +1030,23 @@ static clrnn_status recurrent(kb *b, klayer *l, const kt *x, int allow_state, kt
         in[7] = counts[1] == 3 ? w[counts[0] + 2] : "";
         n_in = 8;
     }
-    const int lstm = r[0].cell == CLRNN_CELL_LSTM, n_y = D == 2 && merge == CLRNN_MERGE_NONE ? 2 : 1;
+    if (n_init) { /* inputs 8.. : h0 and c0 of the forward layer, then of the backward one */
+        const int per_dir = lstm ? 2 : 1;
+        if (n_init != D * per_dir)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "initial_state of %d tensors (this layer has %d "
+                         "states)", n_init, D * per_dir);
+        for (int i = 0; i < n_init; ++i) {
+            const kt *s0 = init[i];
+            if (s0->dtype != CLRNN_DTYPE_FLOAT32 || s0->is_bool || s0->ndim != 2 ||
+                (s0->shape[1] >= 0 && s0->shape[1] != r[0].units))
+                return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "initial_state %d is not a float32 [batch, %lld] "
+                             "tensor", i, (long long)r[0].units);
+        }
+        for (int k = n_in; k < 12; ++k) in[k] = "";
+        for (int d = 0; d < D; ++d)
+            for (int k = 0; k < per_dir; ++k) in[8 + 2 * d + k] = init[d * per_dir + k]->value;
+        n_in = 12;
+    }
     const int n_out = n_y + D * (lstm ? 2 : 1);
     const char *on[6];
     for (int i = 0; i < n_out; ++i)
@@ -1105,7 +1128,34 @@ static clrnn_status mask_op(kb *b, klayer *l, const kt *x, json_t *scalar, kt *y
     y->is_bool = 1;
     const char *o = new_value(b, l, "bool");
     if (!o) return OOM();
-    if (!strcmp(l->cls, "NotEqual")) {
+    if (!strcmp(l->cls, "ZerosLike") || !strcmp(l->cls, "OnesLike")) {
+        static const char *const keys[] = {"dtype", NULL};
+        json_t *dt = json_object_get(l->cfg, "dtype");
+        if ((st = check_keys(l, l->cfg, keys)) != CLRNN_OK) return st;
+        if (!dt || !json_is_string(dt) || strcmp(json_string_value(dt), "bool") != 0 || scalar)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "dtype", "%s other than of dtype bool (the op Keras 3 records when "
+                         "it merges masks)", l->cls);
+        Onnx__AttributeProto *at[1] = {attr_int(b, "value", !strcmp(l->cls, "OnesLike"))};
+        if ((st = emit(b, l, "BoolLike", 1, 1, &x->value, 1, &o, at, 1)) != CLRNN_OK) return st;
+    } else if (!strcmp(l->cls, "ExpandDims")) {
+        static const char *const keys[] = {"axis", NULL};
+        int64_t axis;
+        if ((st = check_keys(l, l->cfg, keys)) != CLRNN_OK ||
+            (st = cfg_int(l, l->cfg, "axis", -CLRNN_MAX_DIMS, CLRNN_MAX_DIMS - 1, 1, 0, &axis)) != CLRNN_OK)
+            return st;
+        if (!x->is_bool || scalar || x->ndim >= CLRNN_MAX_DIMS || axis < -(x->ndim + 1) || axis > x->ndim)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "axis", "expand_dims other than of a bool tensor (a mask) within its rank");
+        const int ax = (int)(axis < 0 ? axis + x->ndim + 1 : axis);
+        const char *axes = new_value(b, l, "axes");
+        if (!axes) return OOM();
+        const int64_t av = ax;
+        if ((st = add_init_i64(b, axes, &av, 1)) != CLRNN_OK) return st;
+        const char *in[2] = {x->value, axes};
+        if ((st = emit(b, l, "Unsqueeze", 0, 2, in, 1, &o, NULL, 0)) != CLRNN_OK) return st;
+        for (int d = x->ndim; d > ax; --d) y->shape[d] = y->shape[d - 1];
+        y->shape[ax] = 1;
+        y->ndim++;
+    } else if (!strcmp(l->cls, "NotEqual")) {
         static const char *const keys[] = {NULL};
         if ((st = check_keys(l, l->cfg, keys)) != CLRNN_OK) return st;
         if (!scalar || !json_is_number(scalar) || !isfinite(json_number_value(scalar)))
@@ -1130,10 +1180,86 @@ static clrnn_status mask_op(kb *b, klayer *l, const kt *x, json_t *scalar, kt *y
     return CLRNN_OK;
 }
 
-/* Add and Concatenate of float tensors without masks (Keras combines the inputs' masks; clrnn does
- * not reproduce that yet). */
+/* The mask of a merge layer's output, as Keras computes it from its inputs' masks [N, T]:
+ *   Keras 2: Add ANDs the masks present (an unmasked input constrains nothing); Concatenate on the
+ *     last (feature) axis ANDs them too (an unmasked input counts as all-true);
+ *   Keras 3: Add ORs them and gives no mask when an input is unmasked; Concatenate on the feature
+ *     axis broadcasts them and takes any(): their OR, all-true (no mask) with an unmasked input.
+ *     (A Functional config records these ops and passes the result as the next call's mask; the
+ *     propagation here serves Sequential models and calls recorded with mask null.)
+ *   Concatenate on the time axis: the masks concatenated along it (every input must be masked:
+ *     Keras 2 cannot build the other case, Keras 3 fills in ones).
+ * No input masked: no mask. */
+static clrnn_status merge_mask(kb *b, klayer *l, const kt *const *xs, int n, int add, int ax, kt *y) {
+    clrnn_status st;
+    int n_masked = 0;
+    for (int i = 0; i < n; ++i) n_masked += xs[i]->mask != NULL;
+    y->mask = NULL;
+    if (!n_masked) return CLRNN_OK;
+    const int r = xs[0]->ndim;
+    if (r != 3) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "a merge of masked tensors of rank %d (clrnn merges the "
+                             "masks of [batch, timesteps, features] tensors)", r);
+    const char *cur = NULL;
+    if (add || ax == r - 1) {
+        const int any = b->major >= 3;
+        if (any && n_masked < n) return CLRNN_OK; /* Keras 3: an unmasked input, no mask */
+        for (int i = 0; i < n; ++i) {
+            if (!xs[i]->mask) continue;
+            if (!cur) {
+                cur = xs[i]->mask;
+                continue;
+            }
+            const char *o = new_value(b, l, "mask");
+            const char *in[2] = {cur, xs[i]->mask};
+            if (!o) return OOM();
+            if ((st = emit(b, l, any ? "Or" : "And", 0, 2, in, 1, &o, NULL, 0)) != CLRNN_OK) return st;
+            cur = o;
+        }
+    } else if (ax == 1) {
+        if (n_masked < n)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, "axis", "1 (timesteps) with %d of the %d inputs unmasked (clrnn "
+                         "concatenates masks along time when every input has one)", n - n_masked, n);
+        const char *in[16], *o = new_value(b, l, "mask");
+        if (!o) return OOM();
+        for (int i = 0; i < n; ++i) in[i] = xs[i]->mask;
+        Onnx__AttributeProto *at[1] = {attr_int(b, "axis", 1)};
+        if (!at[0]) return OOM();
+        if ((st = emit(b, l, "Concat", 0, n, in, 1, &o, at, 1)) != CLRNN_OK) return st;
+        cur = o;
+    } else {
+        return lfail(l, CLRNN_ERR_UNSUPPORTED, "axis", "%d (the batch axis) on masked inputs", ax);
+    }
+    y->mask = cur;
+    return CLRNN_OK;
+}
+
+/* Keras 3's logical_or / logical_and of two bool tensors (recorded when it merges masks), with
+ * numpy broadcasting. */
+static clrnn_status logic_layer(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
+    static const char *const keys[] = {NULL};
+    clrnn_status st = check_keys(l, l->cfg, keys);
+    if (st != CLRNN_OK) return st;
+    if (n != 2 || !xs[0]->is_bool || !xs[1]->is_bool || xs[0]->ndim != xs[1]->ndim)
+        return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "%s other than of two bool tensors of one rank", l->cls);
+    *y = *xs[0];
+    y->mask = NULL;
+    for (int d = 0; d < y->ndim; ++d) {
+        const int64_t a = xs[0]->shape[d], c = xs[1]->shape[d];
+        y->shape[d] = a == 1 ? c : c == 1 ? a : a < 0 ? c : a;
+    }
+    const char *o = new_value(b, l, "bool");
+    const char *in[2] = {xs[0]->value, xs[1]->value};
+    if (!o) return OOM();
+    if ((st = emit(b, l, !strcmp(l->cls, "LogicalOr") ? "Or" : "And", 0, 2, in, 1, &o, NULL, 0)) != CLRNN_OK) return st;
+    y->value = o;
+    return CLRNN_OK;
+}
+
+/* Add and Concatenate of float tensors, their masks merged as Keras does (merge_mask); Keras 3's
+ * recorded Concatenate of bool tensors (masks). */
 static clrnn_status merge(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
     clrnn_status st;
+    if (!strcmp(l->cls, "LogicalOr") || !strcmp(l->cls, "LogicalAnd")) return logic_layer(b, l, xs, n, y);
     const int add = !strcmp(l->cls, "Add");
     if (!add && strcmp(l->cls, "Concatenate") != 0)
         return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a %s layer called on %d tensors", l->cls, n);
@@ -1146,13 +1272,13 @@ static clrnn_status merge(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
     const int r = xs[0]->ndim;
     if (axis < -r || axis >= r) return lfail(l, CLRNN_ERR_UNSUPPORTED, "axis", "%lld for inputs of rank %d", (long long)axis, r);
     const int ax = (int)(axis < 0 ? axis + r : axis);
+    const int bools = !add && xs[0]->is_bool;
     *y = *xs[0];
     for (int i = 0; i < n; ++i) {
         const kt *x = xs[i];
-        if (x->dtype != CLRNN_DTYPE_FLOAT32 || x->is_bool || x->ndim != r)
-            return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "input %d is not a float32 tensor of rank %d", i, r);
-        if (x->mask) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "input %d carries a Keras mask (masks through merge "
-                                  "layers are not supported)", i);
+        if ((bools ? !x->is_bool : x->dtype != CLRNN_DTYPE_FLOAT32 || x->is_bool) || x->ndim != r)
+            return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "input %d is not a %s tensor of rank %d", i,
+                         bools ? "bool" : "float32", r);
         for (int d = 0; d < r; ++d) {
             if (d == ax && !add) continue;
             if (x->shape[d] >= 0 && y->shape[d] >= 0 && x->shape[d] != y->shape[d])
@@ -1162,6 +1288,7 @@ static clrnn_status merge(kb *b, klayer *l, const kt *const *xs, int n, kt *y) {
         }
         if (!add && i > 0) y->shape[ax] = y->shape[ax] < 0 || x->shape[ax] < 0 ? -1 : y->shape[ax] + x->shape[ax];
     }
+    if ((st = merge_mask(b, l, xs, n, add, ax, y)) != CLRNN_OK) return st;
     if (add) {
         const char *cur = xs[0]->value;
         for (int i = 1; i < n; ++i) {
@@ -1236,13 +1363,16 @@ static clrnn_status reshape_layer(kb *b, klayer *l, const kt *x, kt *y) {
 }
 
 /* Applies layer l to its inputs; outs: its outputs. */
-static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int functional, kt *outs, int *n_outs) {
+static clrnn_status apply(kb *b, klayer *l, const kt *x, const kt *const *init, int n_init, json_t *scalar,
+                          int functional, kt *outs, int *n_outs) {
     static const char *const dropout_keys[] = {"rate", "noise_shape", "seed", NULL};
     static const char *const sdrop_keys[] = {"rate", "seed", "data_format", NULL};
     static const char *const noise_keys[] = {"stddev", "seed", NULL};
     *n_outs = 1;
     const char *c = l->cls;
-    if (functional && (!strcmp(c, "NotEqual") || !strcmp(c, "Any"))) return mask_op(b, l, x, scalar, outs);
+    if (functional && (!strcmp(c, "NotEqual") || !strcmp(c, "Any") || !strcmp(c, "ExpandDims") ||
+                       !strcmp(c, "ZerosLike") || !strcmp(c, "OnesLike")))
+        return mask_op(b, l, x, scalar, outs);
     if (scalar) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with 2 positional arguments");
     if (x->is_bool) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "called on a bool tensor");
     if (!strcmp(c, "Masking")) return masking(b, l, x, outs);
@@ -1255,8 +1385,10 @@ static clrnn_status apply(kb *b, klayer *l, const kt *x, json_t *scalar, int fun
     if (!strcmp(c, "GaussianNoise") || !strcmp(c, "GaussianDropout"))
         return identity_layer(l, !strcmp(c, "GaussianNoise") ? noise_keys : dropout_keys, x, outs);
     if (!strcmp(c, "Flatten") || !strcmp(c, "Reshape")) return reshape_layer(b, l, x, outs);
-    if (!strcmp(c, "SimpleRNN") || !strcmp(c, "LSTM") || !strcmp(c, "GRU") || !strcmp(c, "Bidirectional"))
-        return recurrent(b, l, x, functional, outs, n_outs);
+    if (n_init && !is_recurrent(c))
+        return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "an initial_state passed to a %s layer", c);
+    if (is_recurrent(c))
+        return recurrent(b, l, x, init, n_init, functional, outs, n_outs);
     return lfail(l, CLRNN_ERR_UNSUPPORTED, "class_name", "layer class '%s' is not supported (clrnn loads InputLayer, "
                  "Masking, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Dense, TimeDistributed(Dense), Activation, "
                  "Dropout, SpatialDropout1D, GaussianNoise, GaussianDropout, Flatten, Reshape, and in Functional models "
@@ -1428,7 +1560,7 @@ static clrnn_status sequential(kb *b, json_t *mcfg) {
         if (!strcmp(l->cls, "InputLayer")) return lfail(l, CLRNN_ERR_UNSUPPORTED, NULL, "an InputLayer inside a Sequential model");
         kt outs[8];
         int n;
-        if ((st = apply(b, l, &cur, NULL, 0, outs, &n)) != CLRNN_OK) return st;
+        if ((st = apply(b, l, &cur, NULL, 0, NULL, 0, outs, &n)) != CLRNN_OK) return st;
         cur = outs[0];
     }
     return add_output(b, b->layers[b->n_layers - 1].name, &cur);
@@ -1491,11 +1623,14 @@ static const kt *resolve(kb *b, const tref *r, clrnn_status *st, const char *whe
  * the mask passed explicitly (Keras 3 records the mask it propagated as the call's mask). */
 typedef struct kcall {
     tref in;
-    tref more[15]; /* the other inputs of a merge layer (Add, Concatenate) */
+    tref more[15]; /* the other inputs of a merge layer (Add, Concatenate); Keras 2: a recurrent
+                      layer's initial states */
     int n_more;
     json_t *scalar;
     int has_mask;
     tref mask;
+    tref init[4]; /* Keras 3: a recurrent layer's initial_state */
+    int n_init;
 } kcall;
 
 /* The kwargs of a call: training is harmless, mask is null or a tensor; nothing else. */
@@ -1507,6 +1642,18 @@ static clrnn_status check_kwargs(const klayer *l, json_t *kw, const char *where,
     json_object_foreach(kw, key, v) {
         if (!strcmp(key, "training")) continue;
         if (!strcmp(key, "mask") && json_is_null(v)) continue;
+        if (!strcmp(key, "initial_state") && json_is_null(v)) continue;
+        if (!strcmp(key, "initial_state") && json_is_array(v)) {
+            const size_t n = json_array_size(v);
+            if (n < 1 || n > 4)
+                return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "initial_state with %zu tensors (1 to 4)", n);
+            for (size_t i = 0; i < n; ++i) {
+                clrnn_status st = parse_tref(json_array_get(v, i), where, &c->init[i]);
+                if (st != CLRNN_OK) return st;
+            }
+            c->n_init = (int)n;
+            continue;
+        }
         if (!strcmp(key, "mask") && json_is_object(v)) {
             c->has_mask = 1;
             clrnn_status st = parse_tref(v, where, &c->mask);
@@ -1514,7 +1661,7 @@ static clrnn_status check_kwargs(const klayer *l, json_t *kw, const char *where,
             continue;
         }
         return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "call argument '%s' (clrnn calls layers on one input, "
-                     "with the mask Keras propagates)", key);
+                     "with the mask Keras propagates, and recurrent layers with an initial_state)", key);
     }
     return CLRNN_OK;
 }
@@ -1528,7 +1675,7 @@ static clrnn_status node_call(const klayer *l, json_t *node, kcall *c) {
         json_t *args = json_object_get(node, "args"), *kw = json_object_get(node, "kwargs");
         if (!args || !json_is_array(args)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "inbound_nodes", "a node without args");
         const size_t na = json_array_size(args);
-        if (na < 1 || na > 2 || (na == 2 && !json_is_number(json_array_get(args, 1))))
+        if (na < 1 || na > 2 || (na == 2 && !json_is_number(json_array_get(args, 1)) && !json_is_object(json_array_get(args, 1))))
             return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a call with %zu positional arguments", na);
         json_t *a = json_array_get(args, 0);
         if (json_is_array(a) && json_array_size(a) > 0 && !json_is_string(json_array_get(a, 0))) {
@@ -1542,7 +1689,13 @@ static clrnn_status node_call(const klayer *l, json_t *node, kcall *c) {
             return check_kwargs(l, kw, where, c);
         }
         if ((st = parse_tref(a, where, &c->in)) != CLRNN_OK) return st;
-        if (na == 2) c->scalar = json_array_get(args, 1);
+        json_t *a2 = na == 2 ? json_array_get(args, 1) : NULL;
+        if (a2 && json_is_object(a2)) { /* a second tensor: Keras 3's recorded logical_or / logical_and */
+            if ((st = parse_tref(a2, where, &c->more[0])) != CLRNN_OK) return st;
+            c->n_more = 1;
+        } else if (a2) {
+            c->scalar = a2;
+        }
         return check_kwargs(l, kw, where, c);
     }
     if (!json_is_array(node)) return lfail(l, CLRNN_ERR_CORRUPT_FILE, "inbound_nodes", "a node must be a list or an object");
@@ -1613,6 +1766,15 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
                 const kt *x = resolve(b, &c.in, &st, where);
                 if (st != CLRNN_OK) return st;
                 if (!x) continue;
+                /* Keras 2 lists a recurrent layer's initial states after its input */
+                if (c.n_more && is_recurrent(l->cls)) {
+                    if (c.n_init || c.n_more > 4)
+                        return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a recurrent layer called on %d tensors",
+                                     1 + c.n_more);
+                    memcpy(c.init, c.more, (size_t)c.n_more * sizeof *c.more);
+                    c.n_init = c.n_more;
+                    c.n_more = 0;
+                }
                 if (c.n_more || !strcmp(l->cls, "Add") || !strcmp(l->cls, "Concatenate")) {
                     const kt *xs[16] = {x};
                     int ready = 1;
@@ -1636,9 +1798,21 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
                     if (!mk->is_bool || mk->ndim != 2)
                         return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a mask that is not a bool [batch, timesteps] tensor");
                     xm.mask = mk->value;
+                } else if (b->major >= 3 && c.n_init) {
+                    /* Keras 3 fills in a call's mask from its input only when that input is the
+                     * call's one tensor argument: with an initial_state the layer runs unmasked */
+                    xm.mask = NULL;
                 }
+                const kt *init[4];
+                int ready = 1;
+                for (int i = 0; i < c.n_init && ready; ++i) {
+                    init[i] = resolve(b, &c.init[i], &st, where);
+                    if (st != CLRNN_OK) return st;
+                    ready = init[i] != NULL;
+                }
+                if (!ready) continue;
                 int n;
-                if ((st = apply(b, l, &xm, c.scalar, 1, &l->outs[k * 8], &n)) != CLRNN_OK) return st;
+                if ((st = apply(b, l, &xm, init, c.n_init, c.scalar, 1, &l->outs[k * 8], &n)) != CLRNN_OK) return st;
                 l->n_outs[k] = n;
                 progress = 1;
             }

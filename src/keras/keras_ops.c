@@ -4,11 +4,13 @@
  *   Masking       y = x * any(x != mask_value, -1), mask = any(x != mask_value, -1)   (keras Masking)
  *   NotEqual      mask = x != value       (Embedding(mask_zero=True).compute_mask; Keras 3's ops.not_equal)
  *   AnyLastAxis   ops.any(x, axis=-1)     (Keras 3 records Masking's mask as not_equal + any)
+ *   BoolLike      ops.zeros_like / ones_like(x, dtype=bool) (Keras 3's record of merged masks)
  *   SimpleRNN, LSTM, GRU: one Keras recurrent layer, or a Bidirectional pair, on the forward engine:
  *                 batch-major x [N, T, I], the Keras mask [N, T] (state carried through masked steps,
  *                 output carried, or zero when Bidirectional returns sequences), go_backwards as
  *                 clrnn's whole-axis reverse with outputs in processing order, weights imported with
- *                 CLRNN_FRAMEWORK_KERAS (kernel [I, G*H], recurrent_kernel [H, G*H], bias).
+ *                 CLRNN_FRAMEWORK_KERAS (kernel [I, G*H], recurrent_kernel [H, G*H], bias),
+ *                 initial states (Keras' initial_state) when given.
  *   Activation    a Keras activation function, element-wise (softmax, log_softmax: last axis), on the
  *                 host, in double precision rounded to float32.
  * The loader (keras.c) checks every config field and weight shape before it emits these nodes; the
@@ -114,11 +116,33 @@ static clrnn_status any_run(clrnn_model *m, ox_node *n) {
     return CLRNN_OK;
 }
 
+/* BoolLike: a bool tensor of x's shape, all `value` (Keras 3's zeros_like / ones_like(dtype=bool),
+ * recorded when it merges masks) */
+typedef struct bool_like_state {
+    int64_t value;
+} bool_like_state;
+
+static clrnn_status bool_like_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
+    bool_like_state *s = clrnn_ox_new_state(n, sizeof *s);
+    if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
+    ox_set_out_type(m, n, 0, CLRNN_DTYPE_UINT8, 1);
+    return clrnn_ox_attr_int(n, p, "value", 0, &s->value);
+}
+
+static clrnn_status bool_like_run(clrnn_model *m, ox_node *n) {
+    const bool_like_state *s = n->state;
+    ox_value *x = ox_in(m, n, 0), *y = ox_out(m, n, 0);
+    clrnn_status st = clrnn_ox_alloc_host(m, n, y, x->ndim, x->shape);
+    if (st == CLRNN_OK && y->count) memset(y->host, s->value != 0, y->count);
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Recurrent layers
  * ---------------------------------------------------------------------------------------- */
-/* inputs: x, kernel, recurrent_kernel, [mask], [bias], then the backward layer's three */
-enum { IN_X, IN_W0, IN_R0, IN_MASK, IN_B0, IN_W1, IN_R1, IN_B1 };
+/* inputs: x, kernel, recurrent_kernel, [mask], [bias], then the backward layer's three, then the
+ * initial states [N, H] (Keras' initial_state; absent: zeros): h and c of each direction */
+enum { IN_X, IN_W0, IN_R0, IN_MASK, IN_B0, IN_W1, IN_R1, IN_B1, IN_H0, IN_C0, IN_H1, IN_C1, IN_COUNT };
 enum { DIR_FORWARD = 0, DIR_BACKWARDS = 1, DIR_BIDIRECTIONAL = 2 };
 
 typedef struct krnn_state {
@@ -193,13 +217,20 @@ static clrnn_status krnn_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePro
         d->activations[i / 3][i % 3] = (clrnn_activation){(clrnn_activation_kind)kinds[i], alpha[i], beta[i]};
     }
 
-    if (n->n_in > (s->D == 2 ? 8 : 5) || n->n_out != s->n_y + s->D * (s->lstm ? 2 : 1))
+    const int with_init = n->n_in > IN_H0;
+    if ((n->n_in > (s->D == 2 ? 8 : 5) && n->n_in != IN_COUNT) || n->n_out != s->n_y + s->D * (s->lstm ? 2 : 1))
         return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "%d inputs, %d outputs", n->n_in, n->n_out);
     if ((st = clrnn_ox_check_type(m, n, IN_X, "x", OX_T_F32)) != CLRNN_OK) return st;
     for (int i = 0; i < n->n_out; ++i) ox_set_out_type(m, n, i, CLRNN_DTYPE_FLOAT32, 0);
     const ox_value *mask = ox_in(m, n, IN_MASK);
     if (mask && (mask->dtype != CLRNN_DTYPE_UINT8 || !mask->is_bool))
         return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "mask is not bool");
+    for (int dd = 0; dd < s->D && with_init; ++dd)
+        for (int k = 0; k < 2; ++k) {
+            const ox_value *v = ox_in(m, n, IN_H0 + 2 * dd + k);
+            if ((v != NULL) != (k == 0 || s->lstm) || (v && v->dtype != CLRNN_DTYPE_FLOAT32))
+                return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "bad initial states");
+        }
 
     const ox_value *W0 = ox_in(m, n, IN_W0);
     if (!W0 || W0->ndim != 2) return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "kernel missing");
@@ -271,8 +302,23 @@ static clrnn_status krnn_run(clrnn_model *m, ox_node *n) {
     const size_t per_dir = s->return_sequences ? (size_t)N * T * H : (size_t)N * H;
     const size_t state = (size_t)D * N * H;
     const size_t ytmp = s->n_y == 2 ? 2 * per_dir : 0;
-    float *tmp = krnn_scratch(s, ytmp + 2 * state);
+    const int with_init = ox_in(m, n, IN_H0) != NULL;
+    float *tmp = krnn_scratch(s, ytmp + (with_init ? 4 : 2) * state);
     if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "recurrent layer scratch");
+    /* initial states: Keras' [N, H] per direction into clrnn's [D, N, H] (h, then c) */
+    for (int dd = 0; dd < D && with_init; ++dd)
+        for (int k = 0; k < (s->lstm ? 2 : 1); ++k) {
+            ox_value *v = ox_in(m, n, IN_H0 + 2 * dd + k);
+            if (v->ndim != 2 || v->shape[0] != N || v->shape[1] != H)
+                return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "initial state '%s' must have shape [%d, %d] (batch, "
+                                     "units)", v->name, N, H);
+            if ((st = clrnn_ox_to_host(m, v)) != CLRNN_OK) return st;
+            memcpy(tmp + ytmp + (2 + (size_t)k) * state + (size_t)dd * N * H, v->host, (size_t)N * H * sizeof(float));
+        }
+    if (with_init) {
+        a.h0.host = tmp + ytmp + 2 * state;
+        if (s->lstm) a.c0.host = tmp + ytmp + 3 * state;
+    }
     ox_value *Y = ox_out(m, n, 0);
     if (s->n_y == 1) {
         const int O = clrnn_rnn_output_size(s->rnn);
@@ -400,13 +446,16 @@ static const ox_op op_masking = {"Masking", 1, 1, 2, 2, masking_attrs, masking_p
 static const char *const ne_attrs[] = {"value", NULL};
 static const ox_op op_nez = {"NotEqual", 1, 1, 1, 1, ne_attrs, nez_prepare, nez_run, NULL};
 static const ox_op op_any = {"AnyLastAxis", 1, 1, 1, 1, no_attrs, any_prepare, any_run, NULL};
-static const ox_op op_simple_rnn = {"SimpleRNN", 3, 8, 1, 4, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
-static const ox_op op_lstm = {"LSTM", 3, 8, 1, 6, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
-static const ox_op op_gru = {"GRU", 3, 8, 1, 4, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
+static const char *const bool_like_attrs[] = {"value", NULL};
+static const ox_op op_bool_like = {"BoolLike", 1, 1, 1, 1, bool_like_attrs, bool_like_prepare, bool_like_run, NULL};
+static const ox_op op_simple_rnn = {"SimpleRNN", 3, IN_COUNT, 1, 4, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
+static const ox_op op_lstm = {"LSTM", 3, IN_COUNT, 1, 6, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
+static const ox_op op_gru = {"GRU", 3, IN_COUNT, 1, 4, rnn_attrs, krnn_prepare, krnn_run, krnn_release};
 static const ox_op op_act = {"Activation", 1, 1, 1, 1, act_attrs, act_prepare, act_run, NULL};
 
 const ox_op *clrnn_keras_find_op(const char *op_type) {
-    static const ox_op *const ops[] = {&op_masking, &op_nez, &op_any, &op_simple_rnn, &op_lstm, &op_gru, &op_act};
+    static const ox_op *const ops[] = {&op_masking, &op_nez, &op_any, &op_bool_like, &op_simple_rnn, &op_lstm, &op_gru,
+                                       &op_act};
     for (size_t i = 0; i < sizeof ops / sizeof *ops; ++i)
         if (!strcmp(ops[i]->op_type, op_type)) return ops[i];
     return NULL;
