@@ -43,10 +43,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
+/* OpenCL: the API level is the application's choice, never clrnn's (this header uses only the
+ * OpenCL 1.0 handle types cl_context, cl_device_id, cl_command_queue and cl_mem). An application
+ * that chose a level (CL_TARGET_OPENCL_VERSION, as the Khronos headers ask) or already included
+ * <CL/cl.h> gets that header, at its level. Otherwise only the four handles are declared, exactly
+ * as <CL/cl.h> declares them, so that an app that does not use OpenCL itself sees no OpenCL
+ * header (and no "CL_TARGET_OPENCL_VERSION is not defined" message); such an app may still
+ * include <CL/cl.h> after this header (a repeated identical typedef is valid C11 and C++). */
+#if defined(CL_TARGET_OPENCL_VERSION) || defined(__OPENCL_CL_H)
+#if defined(__APPLE__)
+#include <OpenCL/cl.h>
+#else
 #include <CL/cl.h>
+#endif
+#else
+typedef struct _cl_context *cl_context;
+typedef struct _cl_device_id *cl_device_id;
+typedef struct _cl_command_queue *cl_command_queue;
+typedef struct _cl_mem *cl_mem;
+#endif
+
+/* CLRNN_API marks the public functions, the only symbols libclrnn.so exports: the library is
+ * built with -fvisibility=hidden (tests/test_exports.sh checks the .so against this header). */
+#ifndef CLRNN_API
+#if defined(__GNUC__) || defined(__clang__)
+#define CLRNN_API __attribute__((visibility("default")))
+#else
+#define CLRNN_API
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,8 +83,8 @@ extern "C" {
 #define CLRNN_VERSION_STRING "0.1.0"
 
 /* Library version as MAJOR*10000 + MINOR*100 + PATCH. */
-int clrnn_version(void);
-const char *clrnn_version_string(void);
+CLRNN_API int clrnn_version(void);
+CLRNN_API const char *clrnn_version_string(void);
 
 /* ---------------------------------------------------------------------------------------
  * Status codes. One table (X-macro) gives the enum, its name and its message.
@@ -95,15 +120,15 @@ typedef enum clrnn_status {
 
 /* "CLRNN_ERR_SHAPE_MISMATCH: a tensor has the wrong size or shape"-style name of a status
  * (the enum name); never NULL, "CLRNN_UNKNOWN_STATUS" for values outside the enum. */
-const char *clrnn_status_name(clrnn_status status);
+CLRNN_API const char *clrnn_status_name(clrnn_status status);
 /* Human sentence for a status; never NULL. */
-const char *clrnn_status_string(clrnn_status status);
+CLRNN_API const char *clrnn_status_string(clrnn_status status);
 /* Detail of the last failure on the calling thread ("" if none). Valid until the next clrnn call
  * on this thread. One line, safe to print: text taken from files (names in a model, .npy header
  * bytes) is escaped, every byte that is a control character (< 0x20, 0x7f, the C1 range
  * U+0080..U+009F), a bidi or line-separator character, or not valid UTF-8 appears as \xNN; the
  * backslash itself is not escaped. At most 2047 bytes; a longer message ends in "...". */
-const char *clrnn_last_error(void);
+CLRNN_API const char *clrnn_last_error(void);
 
 /* ---------------------------------------------------------------------------------------
  * Devices and contexts
@@ -138,7 +163,7 @@ typedef struct clrnn_device_info {
 
 /* Lists every device of every platform. Writes at most `capacity` entries to `out` (may be NULL
  * when capacity is 0) and the total number of devices to *count. */
-clrnn_status clrnn_list_devices(clrnn_device_info *out, size_t capacity, size_t *count);
+CLRNN_API clrnn_status clrnn_list_devices(clrnn_device_info *out, size_t capacity, size_t *count);
 
 /* Index (into clrnn_list_devices order) of the device a spec selects. Spec grammar:
  *   NULL or ""  -> the best GPU (most compute units), else the first CPU, else the first device
@@ -147,7 +172,7 @@ clrnn_status clrnn_list_devices(clrnn_device_info *out, size_t capacity, size_t 
  *   any other   -> first device whose name, vendor, version, or platform name or vendor contains it
  *                  (case-insensitive), e.g. "pocl", "nvidia", "intel".
  * CLRNN_ERR_NO_DEVICE when nothing matches. */
-clrnn_status clrnn_select_device(const char *spec, int *index);
+CLRNN_API clrnn_status clrnn_select_device(const char *spec, int *index);
 
 typedef struct clrnn_context clrnn_context;
 
@@ -181,7 +206,7 @@ typedef struct clrnn_context_params {
 } clrnn_context_params;
 
 /* Defaults: every field zero/NULL. */
-clrnn_context_params clrnn_context_default_params(void);
+CLRNN_API clrnn_context_params clrnn_context_default_params(void);
 
 /* Opens the selected device, creates a context and an in-order queue, builds (or loads from
  * the cache) the kernels. params may be NULL for defaults.
@@ -190,21 +215,21 @@ clrnn_context_params clrnn_context_default_params(void);
  * CLRNN_ERR_IO (CLRNN_KERNEL_DIR unreadable), CLRNN_ERR_BLAS, CLRNN_ERR_OUT_OF_MEMORY. A cache that
  * cannot be written or is not trusted (see cache_dir) is not an error: see
  * clrnn_build_info.cache_warning. A damaged cache entry is rebuilt and replaced. */
-clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
+CLRNN_API clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
 
 /* Adopts an application's own OpenCL objects (retained, released on destroy). The queue must be
  * an in-order queue on `device` within `context`. params->device is ignored.
  * Returns as clrnn_context_create, plus CLRNN_ERR_INVALID_ARGUMENT (queue of another context or
  * device) and CLRNN_ERR_UNSUPPORTED (out-of-order queue). */
-clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id device, cl_command_queue queue,
-                                          const clrnn_context_params *params, clrnn_context **out);
+CLRNN_API clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id device, cl_command_queue queue,
+                                                    const clrnn_context_params *params, clrnn_context **out);
 
-void clrnn_context_destroy(clrnn_context *ctx);
+CLRNN_API void clrnn_context_destroy(clrnn_context *ctx);
 
-clrnn_status clrnn_context_device_info(const clrnn_context *ctx, clrnn_device_info *info);
-cl_context clrnn_context_cl_context(const clrnn_context *ctx);
-cl_command_queue clrnn_context_cl_queue(const clrnn_context *ctx);
-cl_device_id clrnn_context_cl_device(const clrnn_context *ctx);
+CLRNN_API clrnn_status clrnn_context_device_info(const clrnn_context *ctx, clrnn_device_info *info);
+CLRNN_API cl_context clrnn_context_cl_context(const clrnn_context *ctx);
+CLRNN_API cl_command_queue clrnn_context_cl_queue(const clrnn_context *ctx);
+CLRNN_API cl_device_id clrnn_context_cl_device(const clrnn_context *ctx);
 
 /* How the kernels of this context were obtained: 1 = loaded from clrnn's binary cache, 0 = built
  * from source. build_ms is the wall time spent getting the program. On PoCL clrnn keeps no binaries
@@ -216,7 +241,7 @@ typedef struct clrnn_build_info {
     char cache_path[1024]; /* "" when the cache is disabled, unusable, not trusted or left to the driver */
     char cache_warning[256]; /* e.g. the cache dir is read-only, or others can write it; "" if none */
 } clrnn_build_info;
-clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info);
+CLRNN_API clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info);
 
 /* ---------------------------------------------------------------------------------------
  * GEMM (thin wrapper over CLBlast, row-major): C = alpha * op(A) * op(B) + beta * C.
@@ -238,15 +263,15 @@ clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info
  * layer, the generic plan, an ONNX MatMul/Gemm) clears that cache: other live contexts, and an
  * application's own CLBlast calls, rebuild their GEMM programs on their next call.
  * ------------------------------------------------------------------------------------- */
-clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                         cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
-                         size_t c_off, size_t ldc);
+CLRNN_API clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                                   float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb,
+                                   float beta, cl_mem c, size_t c_off, size_t ldc);
 /* Same shape, `batch` independent products; offsets per item. */
-clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
-                                 const float *alphas, cl_mem a, const size_t *a_offs, size_t lda, cl_mem b,
-                                 const size_t *b_offs, size_t ldb, const float *betas, cl_mem c, const size_t *c_offs,
-                                 size_t ldc, size_t batch);
-clrnn_status clrnn_context_finish(clrnn_context *ctx);
+CLRNN_API clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n,
+                                           size_t k, const float *alphas, cl_mem a, const size_t *a_offs, size_t lda,
+                                           cl_mem b, const size_t *b_offs, size_t ldb, const float *betas, cl_mem c,
+                                           const size_t *c_offs, size_t ldc, size_t batch);
+CLRNN_API clrnn_status clrnn_context_finish(clrnn_context *ctx);
 
 /* ---------------------------------------------------------------------------------------
  * RNN descriptor. See SEMANTICS in README for the exact equations.
@@ -370,7 +395,7 @@ typedef struct clrnn_rnn_desc {
 } clrnn_rnn_desc;
 
 /* Defaults: LSTM, 1 layer, forward, concat, time-major, default activations, everything off. */
-clrnn_rnn_desc clrnn_rnn_desc_default(void);
+CLRNN_API clrnn_rnn_desc clrnn_rnn_desc_default(void);
 
 typedef struct clrnn_rnn clrnn_rnn;
 
@@ -384,14 +409,14 @@ typedef struct clrnn_rnn clrnn_rnn;
  * device and shape, so it is measured per batch size during the 2nd and 3rd forward of that size
  * (on the layer's own steps, nothing recomputed; outputs are bitwise the same either way), and
  * CLRNN_SCAN=steps|persistent forces one. */
-clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
-void clrnn_rnn_destroy(clrnn_rnn *rnn);
-clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);
+CLRNN_API clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
+CLRNN_API void clrnn_rnn_destroy(clrnn_rnn *rnn);
+CLRNN_API clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);
 
 /* Derived sizes. */
-int clrnn_rnn_num_directions(const clrnn_rnn *rnn); /* 1 or 2 */
-int clrnn_rnn_state_size(const clrnn_rnn *rnn);      /* Hr: proj_size if set, else H */
-int clrnn_rnn_output_size(const clrnn_rnn *rnn);     /* features of y per (t, n) after merge and dense */
+CLRNN_API int clrnn_rnn_num_directions(const clrnn_rnn *rnn); /* 1 or 2 */
+CLRNN_API int clrnn_rnn_state_size(const clrnn_rnn *rnn);      /* Hr: proj_size if set, else H */
+CLRNN_API int clrnn_rnn_output_size(const clrnn_rnn *rnn);     /* features of y per (t, n) after merge and dense */
 
 /* ---------------------------------------------------------------------------------------
  * Weights, in the layout and gate order of the framework that produced them.
@@ -443,8 +468,8 @@ typedef enum clrnn_param {
 /* Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_INVALID_ARGUMENT (unknown framework or role,
  * layer/dir out of range, a role that framework or this descriptor does not have),
  * CLRNN_ERR_SHAPE_MISMATCH (count), CLRNN_ERR_NON_FINITE. */
-clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework framework, int layer, int dir, clrnn_param role,
-                                 const float *data, size_t count);
+CLRNN_API clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework framework, int layer, int dir,
+                                           clrnn_param role, const float *data, size_t count);
 
 /* ---------------------------------------------------------------------------------------
  * Running
@@ -504,17 +529,17 @@ typedef struct clrnn_forward_args {
  * released or junk cl_mem cannot be detected (see the conventions above): undefined behaviour.
  * Only a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver
  * allocation failure) can leave outputs partly written; they must then not be used. */
-clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
+CLRNN_API clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
 
 /* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
  * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY) leaves it as it was. */
-size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
+CLRNN_API size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
  * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
  * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
  * rnn, or one whose context is gone, gives "(<the error message>)". */
-const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
+CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------------------------------
  * Arrays and .npy files (NumPy format versions 1 and 2; little-endian <f4, <i4, <i8, |u1; C order).
@@ -542,11 +567,11 @@ typedef struct clrnn_array {
     void *data;   /* owned: free with clrnn_array_free */
 } clrnn_array;
 
-size_t clrnn_dtype_size(clrnn_dtype dtype);
-clrnn_status clrnn_npy_load(const char *path, clrnn_array *out);
-clrnn_status clrnn_npy_load_memory(const void *data, size_t size, clrnn_array *out);
-clrnn_status clrnn_npy_save(const char *path, const clrnn_array *array);
-void clrnn_array_free(clrnn_array *array);
+CLRNN_API size_t clrnn_dtype_size(clrnn_dtype dtype);
+CLRNN_API clrnn_status clrnn_npy_load(const char *path, clrnn_array *out);
+CLRNN_API clrnn_status clrnn_npy_load_memory(const void *data, size_t size, clrnn_array *out);
+CLRNN_API clrnn_status clrnn_npy_save(const char *path, const clrnn_array *array);
+CLRNN_API void clrnn_array_free(clrnn_array *array);
 
 /* ---------------------------------------------------------------------------------------
  * ONNX models
@@ -634,26 +659,26 @@ typedef struct clrnn_model_info {
  * K, M, G or T (powers of 1024), at least 1; anything else fails the load with
  * CLRNN_ERR_INVALID_ARGUMENT. The RNN nodes' own weights and workspaces are not counted. The
  * budgets hold for the model's whole life (clrnn_model_set_input, _run and _get_output). */
-clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out);
-clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
-void clrnn_model_destroy(clrnn_model *model);
+CLRNN_API clrnn_status clrnn_onnx_load(clrnn_context *ctx, const char *path, clrnn_model **out);
+CLRNN_API clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
+CLRNN_API void clrnn_model_destroy(clrnn_model *model);
 
-clrnn_status clrnn_model_get_info(const clrnn_model *model, clrnn_model_info *info);
-int clrnn_model_num_inputs(const clrnn_model *model);  /* graph inputs that are not initializers */
-int clrnn_model_num_outputs(const clrnn_model *model);
-clrnn_status clrnn_model_input_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);
-clrnn_status clrnn_model_output_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);
+CLRNN_API clrnn_status clrnn_model_get_info(const clrnn_model *model, clrnn_model_info *info);
+CLRNN_API int clrnn_model_num_inputs(const clrnn_model *model);  /* graph inputs that are not initializers */
+CLRNN_API int clrnn_model_num_outputs(const clrnn_model *model);
+CLRNN_API clrnn_status clrnn_model_input_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);
+CLRNN_API clrnn_status clrnn_model_output_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);
 
 /* Copies `value` into the model's input `name` (kept for later runs until set again). The dtype
  * must match (int32 and int64 convert into each other when every value fits), the rank and every
  * fixed dimension must match the declaration. CLRNN_ERR_NOT_FOUND for an unknown name. Every check
  * (dtype, rank, shape, count, the range of every converted element, size and host budget) comes
  * before the bound value is touched: a failing call leaves the previous binding as it was. */
-clrnn_status clrnn_model_set_input(clrnn_model *model, const char *name, const clrnn_array *value);
+CLRNN_API clrnn_status clrnn_model_set_input(clrnn_model *model, const char *name, const clrnn_array *value);
 /* Runs the graph; every input must have been set. Returns when all device work is done. */
-clrnn_status clrnn_model_run(clrnn_model *model);
+CLRNN_API clrnn_status clrnn_model_run(clrnn_model *model);
 /* Copies output `name` of the last run into a new array (free with clrnn_array_free). */
-clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_array *out);
+CLRNN_API clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_array *out);
 
 /* ---------------------------------------------------------------------------------------
  * Keras models
@@ -702,13 +727,13 @@ clrnn_status clrnn_model_get_output(clrnn_model *model, const char *name, clrnn_
  * Load .keras / .h5 files only from sources you would run code from, or in a sandbox.
  * HDF5 calls of clrnn are serialised by one process-wide lock (libhdf5 is not thread-safe).
  * clrnn_model_get_info reports producer "keras" and the Keras version that saved the file. */
-clrnn_status clrnn_keras_load(clrnn_context *ctx, const char *path, clrnn_model **out);
-clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
+CLRNN_API clrnn_status clrnn_keras_load(clrnn_context *ctx, const char *path, clrnn_model **out);
+CLRNN_API clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out);
 
 /* Reads a serialized onnx.TensorProto (the input_N.pb / output_N.pb files of the ONNX test
  * suite) of a supported type. */
-clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out);
-clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_array *out);
+CLRNN_API clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out);
+CLRNN_API clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_array *out);
 
 #ifdef __cplusplus
 }

@@ -926,7 +926,7 @@ static void usage(FILE *f) {
             "       clrnn-bench --suite [--csv|--json] [--repeat R]\n"
             "       clrnn-bench --plot FILE.svg [shape flags]\n"
             "       clrnn-bench --first-result [shape flags] [--repeat WARM_RUNS] [--keep-cache]\n"
-            "other: --csv --dnnl --dnnl-only --threads N --cache-dir DIR --no-tuning --verbose\n"
+            "other: --csv --dnnl --dnnl-only --threads N --cache-dir DIR --no-tuning --verbose --version\n"
             "shape flags default to S1: --cell lstm --seq 100 --batch 64 --input 512 --hidden 512\n");
 }
 
@@ -976,6 +976,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--keep-cache") == 0) opt.keep = 1;
         else if (strcmp(a, "--no-tuning") == 0) opt.no_tuning = 1;
         else if (strcmp(a, "--verbose") == 0) opt.verbose = 1;
+        else if (strcmp(a, "--version") == 0) return tool_version("clrnn-bench");
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;

@@ -17,8 +17,8 @@ fi
 cc="${CLRNN_FUZZ_CC:-$(command -v clang || true)}"
 if [ -z "$cc" ]; then echo "fuzz.sh: clang not found (apt-get install clang)" >&2; exit 2; fi
 build="${CLRNN_FUZZ_BUILD_DIR:-$root/build-fuzz}"
-# Only the fuzz targets are built: tests, tools and -Werror of the rest of the tree stay out.
-CC="$cc" cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLRNN_FUZZ=ON \
+# Only the fuzz targets are built (with -Werror, as every developer build): tests and tools stay out.
+CC="$cc" cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLRNN_FUZZ=ON -DCLRNN_WERROR=ON \
   -DCLRNN_BUILD_TESTS=OFF -DCLRNN_BUILD_TOOLS=OFF >/dev/null || exit 2
 cmake --build "$build" --target "${targets[@]}" -j"$(nproc)" >/dev/null || exit 2
 status=0

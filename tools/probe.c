@@ -16,6 +16,7 @@
 #include "clrnn.h"
 #include "internal.h"
 #include "reference.h"
+#include "tool_args.h"
 
 typedef struct check {
     char name[96];
@@ -152,7 +153,7 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck]\n"
+    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--version]\n"
                     "  SPEC: an index, gpu|cpu|accelerator, or a name substring (pocl, nvidia, ...);\n"
                     "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device\n");
 }
@@ -166,6 +167,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--list")) list_only = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--no-selfcheck")) selfcheck = 0;
+        else if (!strcmp(argv[i], "--version")) return tool_version("clrnn-probe");
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
             return 0;

@@ -33,6 +33,7 @@ static const char *usage =
     "usage: clrnn-run MODEL --input NAME=FILE.npy [--input NAME=FILE.npy ...] --output-dir DIR\n"
     "                 [--device SPEC] [--repeat K]\n"
     "       clrnn-run MODEL --info [--device SPEC]\n"
+    "       clrnn-run --version\n"
     "MODEL: an ONNX model, a .keras archive or a Keras .h5 file (told apart by content).\n"
     "Binds each graph input from a .npy file (float32, int32, int64), runs the model on an OpenCL\n"
     "device and writes every graph output to DIR/NAME.npy (characters of NAME other than letters,\n"
@@ -184,6 +185,10 @@ int main(int argc, char **argv) {
             fputs(usage, stdout);
             free(inputs);
             return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            free(inputs);
+            return tool_version("clrnn-run");
         }
         if (!strcmp(a, "--info")) {
             info = 1;

@@ -49,6 +49,16 @@ static inline int tool_u64(const char *tool, const char *flag, const char *v, ui
     return 1;
 }
 
+/* `--version`: one line "clrnn-xxx 0.x.y" on stdout, exit status 0. CLRNN_PROJECT_VERSION is the
+ * version of project() in CMakeLists.txt (a compile definition of the whole build). */
+#ifndef CLRNN_PROJECT_VERSION
+#error "CLRNN_PROJECT_VERSION is set by CMakeLists.txt for every target of the build"
+#endif
+static inline int tool_version(const char *tool) {
+    printf("%s %s\n", tool, CLRNN_PROJECT_VERSION);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static inline int tool_double(const char *tool, const char *flag, const char *v, double lo, double hi, double *out) {
     char *end = NULL;
     errno = 0;

@@ -11,7 +11,7 @@ build="${CLRNN_TSAN_BUILD_DIR:-$root/build-tsan}"
 regex="${1:-test_threads|test_rss|test_first_use}"
 flags="-fsanitize=thread -g -O1 -fno-omit-frame-pointer"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLRNN_SANITIZE=OFF -DCLRNN_BUILD_TOOLS=OFF \
-  "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread" \
+  -DCLRNN_WERROR=ON "-DCMAKE_C_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread" \
   "-DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"

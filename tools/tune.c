@@ -823,7 +823,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: clrnn-tune [--device SPEC] [--cache-dir DIR] [--budget SECONDS] [--quick]\n"
             "                  [--shapes MxNxK[/ab][,...]] [--traced-only] [--output FILE] [--no-write] [--table]\n"
-            "                  [--seed N] [--verbose]\n"
+            "                  [--seed N] [--verbose] [--version]\n"
             "       clrnn-tune --show | --measure [--shapes ...] | [--output FILE] --import FILE.json...\n"
             "Tunes CLBlast's GEMM kernels for the GEMMs clrnn issues on the device and writes the\n"
             "device's tuning file (<cache dir>/clblast-<key>.txt), applied by every later context.\n");
@@ -1019,6 +1019,8 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--import") == 0 && has) {
             import_first = i + 1;
             break;
+        } else if (strcmp(a, "--version") == 0) {
+            return tool_version("clrnn-tune");
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;

@@ -103,7 +103,7 @@ static clrnn_status device_reserve(clrnn_model *m, ox_value *v, size_t bytes) {
 }
 
 clrnn_status clrnn_ox_alloc_host(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
-    size_t count;
+    size_t count = 0; /* set when CLRNN_OK; GCC 12 cannot tell once the call is inlined (hidden visibility) */
     clrnn_status st = clrnn_ox_shape_count(n, ndim, shape, &count);
     if (st != CLRNN_OK) return st;
     /* Host tensors hold shape arithmetic and small constants; a tiny file must not make the loader

@@ -21,9 +21,18 @@ target_include_directories(clrnn_objects PRIVATE ${CLRNN_KERAS_DEPS_INCLUDE_DIRS
 foreach(t clrnn_objects clrnn clrnn_static)
   target_link_libraries(${t} PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
 endforeach()
-# a static libclrnn pulls these in through pkg-config
-set(CLRNN_PC_REQUIRES_EXTRA " hdf5 jansson libzip")
-configure_file(${PROJECT_SOURCE_DIR}/tools/cmake/clrnn.pc.in ${CMAKE_BINARY_DIR}/clrnn.pc @ONLY)
+# a static libclrnn pulls these in through pkg-config (clrnn.pc) and, for clrnn::clrnn_static, the
+# installed CMake package (clrnnConfig.cmake): both written by install.cmake
+string(APPEND CLRNN_PC_REQUIRES_EXTRA " hdf5 jansson libzip")
+string(APPEND CLRNN_PACKAGE_DEPS [=[
+find_dependency(PkgConfig)
+pkg_check_modules(CLRNN_KERAS_DEPS QUIET IMPORTED_TARGET hdf5 jansson libzip)
+if(NOT CLRNN_KERAS_DEPS_FOUND)
+  set(clrnn_FOUND FALSE)
+  set(clrnn_NOT_FOUND_MESSAGE "clrnn was built with Keras support: HDF5, jansson and libzip with their pkg-config files are needed (Debian: libhdf5-dev libjansson-dev libzip-dev)")
+  return()
+endif()
+]=])
 
 if(TARGET clrnn-run)
   target_compile_definitions(clrnn-run PRIVATE CLRNN_HAVE_KERAS=1)

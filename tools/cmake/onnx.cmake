@@ -62,6 +62,8 @@ set_source_files_properties(${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c PROPERT
 foreach(t clrnn_objects clrnn clrnn_static)
   target_link_libraries(${t} PRIVATE protobuf-c)
 endforeach()
+# a static libclrnn pulls it in through pkg-config (clrnn.pc, written by install.cmake)
+string(APPEND CLRNN_PC_REQUIRES_EXTRA " libprotobuf-c")
 
 # ---- clrnn-run ----
 if(CLRNN_BUILD_TOOLS)
