@@ -179,6 +179,9 @@ static clrnn_status loop_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePro
     const Onnx__GraphProto *gp = NULL;
     clrnn_status st = graph_attr(n, p, "body", &gp);
     if (st != CLRNN_OK) return st;
+    if (n->n_in < 2)
+        return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "%d inputs; a Loop has M, cond (either may be \"\") and its "
+                             "loop-carried values", n->n_in);
     cf_state *s = clrnn_ox_new_state(n, sizeof *s);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     const int nc = n->n_in - 2;
@@ -339,7 +342,8 @@ static clrnn_status loop_run(clrnn_model *m, ox_node *n) {
 }
 
 static const char *const loop_attrs[] = {"body", NULL};
-const ox_op clrnn_ox_op_loop = {"Loop", 2, 1 << 16, 1, 1 << 16, loop_attrs, loop_prepare, loop_run, cf_release};
+/* M and cond are optional but present (""): min_in 0 with the count checked in prepare */
+const ox_op clrnn_ox_op_loop = {"Loop", 0, 1 << 16, 1, 1 << 16, loop_attrs, loop_prepare, loop_run, cf_release};
 
 /* ------------------------------------------------------------------------------------------
  * Scan (opset 9 on; opset 8's batched form is refused)
