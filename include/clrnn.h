@@ -565,8 +565,9 @@ void clrnn_array_free(clrnn_array *array);
  * on the host.
  *
  * Control flow: Loop (M and/or cond, loop-carried values that may change shape, scan outputs
- * stacked on a new axis 0), Scan (opset 9 on: state variables, scan inputs and outputs along any
- * axis, negative ones included, in either direction) and If. Their bodies are validated (and
+ * stacked on a new axis 0), Scan (state variables, scan inputs and outputs along any axis,
+ * negative ones included, in either direction; opset 8's batched form with full-length
+ * sequence_lens) and If. Their bodies are validated (and
  * folded where constant) at load like the main graph; they read values of the enclosing graphs by
  * name, nested to 16 levels. Loop state stays where it is computed (float32 on the device); the
  * host reads the trip count once and the body's condition once per iteration, only when the Loop
@@ -577,8 +578,8 @@ void clrnn_array_free(clrnn_array *array);
  * (decimal digits, at least 1; default 2^24; read at load, anything else fails the load with
  * CLRNN_ERR_INVALID_ARGUMENT): a trip count or a condition asking for more fails the run with
  * CLRNN_ERR_INVALID_ARGUMENT naming the node and the variable (a Loop without `cond` is refused
- * before its first iteration). Scan of opset 8 and sequence- or optional-typed values (Loop-13
- * TensorList state) are refused with CLRNN_ERR_UNSUPPORTED.
+ * before its first iteration). Sequence- or optional-typed values (Loop-13 TensorList state) and
+ * Scan-8 sequence_lens shorter than the sequence are refused with CLRNN_ERR_UNSUPPORTED.
  *
  *   clrnn_onnx_load(ctx, "model.onnx", &model);
  *   clrnn_model_set_input(model, "x", &x);      // by graph input name, clrnn_array (see .npy above)

@@ -83,7 +83,6 @@ static const struct {
     {"test_if_seq", "sequence-typed values"},
     {"test_loop13_seq", "sequence-typed loop-carried values"},
     {"test_loop16_seq_none", "optional- and sequence-typed loop-carried values"},
-    {"test_scan_sum", "Scan of opset 8 (the batched form, with sequence_lens)"},
     {"test_reduce_log_sum", OPSET_6},
     {"test_reduce_log_sum_exp_default_axes_keepdims_example", "float64 tensors"},
     {"test_reduce_log_sum_exp_default_axes_keepdims_random", "float64 tensors"},

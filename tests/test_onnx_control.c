@@ -1,12 +1,14 @@
 /* ONNX control flow (issue 11): Loop, Scan and If with subgraphs.
  *   - every case of tests/onnx/control (tools/onnx_control_cases.py: onnxruntime and numpy agree)
  *     passes at 1e-5: outer-scope reads, carried values changing shape or trading places, cond-only,
- *     M-only, M = 0, Scan directions and axes, Loop in Loop, Loop in Scan, If in Loop, folding;
+ *     M-only, M = 0, Scan directions and axes, Scan-8's batched form, Loop in Loop, Loop in Scan,
+ *     If in Loop, folding;
  *   - the hostile models of tests/onnx/control/bad: a huge trip count and a condition that never
  *     turns false end with CLRNN_ERR_INVALID_ARGUMENT naming CLRNN_MODEL_MAX_ITERATIONS, quickly;
  *     a growing scan output hits the device budget; a body that does not fit its Loop, a body
  *     name read outside, an operator clrnn lacks in a body and nesting past the bound are refused
- *     at load naming the node; a scan output changing shape fails the run; the variable is parsed
+ *     at load naming the node; a scan output changing shape fails the run, so does a Scan-8
+ *     sequence_lens shorter than the sequence; the variable is parsed
  *     strictly; the nesting bound loads and runs on a 256 KiB stack;
  *   - repeated runs of a loop reuse their buffers (the model's byte counts stay put), a constant
  *     Loop is folded at load, and the per-iteration cost of a tf2onnx LSTM Loop is printed. */
@@ -48,7 +50,7 @@ static void test_control_cases(void **state) {
     }
     oc_free_list(names, count);
     print_message("control-flow cases: %d of %d pass\n", passed, total);
-    assert_true(total >= 11);
+    assert_true(total >= 12);
     assert_int_equal(passed, total);
 }
 
@@ -170,6 +172,28 @@ static void test_scan_output_shape_changes(void **state) {
     assert_int_equal(clrnn_model_get_output(m, "rs", &out), CLRNN_OK);
     assert_true(out.ndim == 2 && out.shape[0] == 1 && out.shape[1] == 1 && ((int64_t *)out.data)[0] == 0);
     clrnn_array_free(&out);
+    clrnn_model_destroy(m);
+}
+
+static void test_scan8_sequence_lens(void **state) {
+    (void)state;
+    clrnn_model *m;
+    assert_int_equal(load_bad("scan8_short_sequence", &m), CLRNN_OK);
+    float zero[3 * 4 * 2] = {0};
+    clrnn_array s0 = {CLRNN_DTYPE_FLOAT32, 2, {3, 2}, 6, zero}, k0 = {CLRNN_DTYPE_FLOAT32, 2, {3, 1}, 3, zero};
+    clrnn_array x = {CLRNN_DTYPE_FLOAT32, 3, {3, 4, 2}, 24, zero};
+    int64_t lens[3] = {4, 2, 4};
+    clrnn_array l = {CLRNN_DTYPE_INT64, 1, {3}, 3, lens};
+    assert_int_equal(clrnn_model_set_input(m, "s0", &s0), CLRNN_OK);
+    assert_int_equal(clrnn_model_set_input(m, "k0", &k0), CLRNN_OK);
+    assert_int_equal(clrnn_model_set_input(m, "X1", &x), CLRNN_OK);
+    assert_int_equal(clrnn_model_set_input(m, "X2", &x), CLRNN_OK);
+    assert_int_equal(clrnn_model_set_input(m, "lens", &l), CLRNN_OK);
+    assert_int_equal(clrnn_model_run(m), CLRNN_ERR_UNSUPPORTED);
+    expect_in_error("sequence_lens[1] = 2");
+    lens[1] = 4;
+    assert_int_equal(clrnn_model_set_input(m, "lens", &l), CLRNN_OK);
+    assert_int_equal(clrnn_model_run(m), CLRNN_OK);
     clrnn_model_destroy(m);
 }
 
@@ -303,7 +327,7 @@ int main(void) {
         cmocka_unit_test(test_control_cases),       cmocka_unit_test(test_iteration_bound),
         cmocka_unit_test(test_refused_at_load),     cmocka_unit_test(test_scan_output_shape_changes),
         cmocka_unit_test(test_nesting_small_stack), cmocka_unit_test(test_buffers_reused),
-        cmocka_unit_test(test_loop_cost),
+        cmocka_unit_test(test_scan8_sequence_lens), cmocka_unit_test(test_loop_cost),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

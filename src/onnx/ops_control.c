@@ -346,7 +346,9 @@ static const char *const loop_attrs[] = {"body", NULL};
 const ox_op clrnn_ox_op_loop = {"Loop", 0, 1 << 16, 1, 1 << 16, loop_attrs, loop_prepare, loop_run, cf_release};
 
 /* ------------------------------------------------------------------------------------------
- * Scan (opset 9 on; opset 8's batched form is refused)
+ * Scan. Opset 9 on: scan inputs sliced along scan_input_axes, outputs stacked along
+ * scan_output_axes. Opset 8: every input and output has a leading batch axis, sequences run
+ * along axis 1, and the optional input 0 is sequence_lens (only full-length sequences run).
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status copy_ints(const ox_node *n, const Onnx__NodeProto *p, const char *name, int count, int64_t def,
                               int64_t **out) {
@@ -363,51 +365,57 @@ static clrnn_status copy_ints(const ox_node *n, const Onnx__NodeProto *p, const 
 }
 
 static clrnn_status scan_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    if (m->opset < 9)
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "Scan of opset 8 (batched, with sequence_lens) is not "
-                             "supported (model opset %lld; Scan-9 and later are)", (long long)m->opset);
+    const int v8 = m->opset < 9; /* the batched form; its input 0 is sequence_lens */
+    const int first = v8 ? 1 : 0;
     const Onnx__GraphProto *gp = NULL;
     clrnn_status st = graph_attr(n, p, "body", &gp);
     if (st != CLRNN_OK) return st;
     int64_t ns_in;
     if ((st = clrnn_ox_attr_int_required(n, p, "num_scan_inputs", &ns_in)) != CLRNN_OK) return st;
-    if (ns_in < 1 || ns_in > n->n_in)
+    if (ns_in < 1 || ns_in > n->n_in - first)
         return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "num_scan_inputs = %lld for %d inputs", (long long)ns_in, n->n_in);
+    for (size_t i = 0; i < p->n_attribute; ++i) { /* each form has its own attributes */
+        const char *a = p->attribute[i]->name;
+        if (v8 ? strncmp(a, "scan_", 5) == 0 : strcmp(a, "directions") == 0)
+            return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "attribute '%s' is not one of Scan-%d's", a, v8 ? 8 : 9);
+    }
     cf_state *s = clrnn_ox_new_state(n, sizeof *s);
     if (!s) return CLRNN_ERR_OUT_OF_MEMORY;
     s->n_scan_in = (int)ns_in;
-    const int nc = n->n_in - s->n_scan_in;
+    const int nc = n->n_in - first - s->n_scan_in;
     if (n->n_out < nc)
         return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "%d outputs for %d state variables", n->n_out, nc);
     s->n_carried = nc;
     s->n_scan = n->n_out - nc;
-    if ((st = copy_ints(n, p, "scan_input_axes", s->n_scan_in, 0, &s->in_axis)) != CLRNN_OK ||
-        (st = copy_ints(n, p, "scan_input_directions", s->n_scan_in, 0, &s->in_dir)) != CLRNN_OK ||
-        (st = copy_ints(n, p, "scan_output_axes", s->n_scan, 0, &s->out_axis)) != CLRNN_OK ||
+    if ((st = copy_ints(n, p, "scan_input_axes", s->n_scan_in, v8 ? 1 : 0, &s->in_axis)) != CLRNN_OK ||
+        (st = copy_ints(n, p, v8 ? "directions" : "scan_input_directions", s->n_scan_in, 0, &s->in_dir)) != CLRNN_OK ||
+        (st = copy_ints(n, p, "scan_output_axes", s->n_scan, v8 ? 1 : 0, &s->out_axis)) != CLRNN_OK ||
         (st = copy_ints(n, p, "scan_output_directions", s->n_scan, 0, &s->out_dir)) != CLRNN_OK)
         return st;
     for (int j = 0; j < s->n_scan_in; ++j)
         if (s->in_dir[j] != 0 && s->in_dir[j] != 1)
-            return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "scan_input_directions[%d] = %lld (0 or 1)", j,
-                                 (long long)s->in_dir[j]);
+            return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "%s[%d] = %lld (0 or 1)",
+                                 v8 ? "directions" : "scan_input_directions", j, (long long)s->in_dir[j]);
     for (int k = 0; k < s->n_scan; ++k)
         if (s->out_dir[k] != 0 && s->out_dir[k] != 1)
             return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "scan_output_directions[%d] = %lld (0 or 1)", k,
                                  (long long)s->out_dir[k]);
-    int *type = calloc((size_t)n->n_in + 1, sizeof *type), *bools = calloc((size_t)n->n_in + 1, sizeof *bools);
+    if (v8 && (st = clrnn_ox_check_type(m, n, 0, "sequence_lens", OX_T_I64)) != CLRNN_OK) return st;
+    const int nb = n->n_in - first;
+    int *type = calloc((size_t)nb + 1, sizeof *type), *bools = calloc((size_t)nb + 1, sizeof *bools);
     if (!type || !bools) {
         free(type), free(bools);
         return clrnn_ox_fail(n, CLRNN_ERR_OUT_OF_MEMORY, "state");
     }
     st = CLRNN_OK;
-    for (int j = 0; j < n->n_in && st == CLRNN_OK; ++j) {
-        const ox_value *v = ox_in(m, n, j);
+    for (int j = 0; j < nb && st == CLRNN_OK; ++j) {
+        const ox_value *v = ox_in(m, n, first + j);
         if (!v)
-            st = clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input %d is left empty", j);
+            st = clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "input %d is left empty", first + j);
         else
             type[j] = v->dtype, bools[j] = v->is_bool;
     }
-    if (st == CLRNN_OK) st = clrnn_ox_graph_build(m, n, "body", gp, n->n_in, type, bools, &s->body);
+    if (st == CLRNN_OK) st = clrnn_ox_graph_build(m, n, "body", gp, nb, type, bools, &s->body);
     free(type), free(bools);
     if (st != CLRNN_OK) return st;
     ox_graph *b = s->body;
@@ -416,7 +424,7 @@ static clrnn_status scan_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePro
         return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "the body has %d outputs; this Scan has %d (%d state variables "
                              "and %d scan outputs)", b->n_outputs, n->n_out, nc, s->n_scan);
     for (int j = 0; j < nc; ++j) {
-        const ox_value *in = ox_in(m, n, j), *bo = &m->values[b->outputs[j]];
+        const ox_value *in = ox_in(m, n, first + j), *bo = &m->values[b->outputs[j]];
         if (in->dtype != bo->dtype || in->is_bool != bo->is_bool)
             return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "state variable %d enters as %s and the body gives back %s "
                                  "('%s')", j, clrnn_ox_dtype_name(in->dtype, in->is_bool),
@@ -430,74 +438,173 @@ static clrnn_status scan_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePro
     return cf_alloc(m, n, s, 0);
 }
 
+/* dst = x with axes[0..nfix) (ascending) fixed at idx[]: a strided copy where x's type lives. */
+static clrnn_status slice_copy(clrnn_model *m, const ox_node *n, ox_value *x, ox_value *dst, int nfix, const int *axes,
+                               const int64_t *idx) {
+    int64_t xs[CLRNN_MAX_DIMS], shape[CLRNN_MAX_DIMS], ss[CLRNN_MAX_DIMS], ds[CLRNN_MAX_DIMS], off = 0;
+    clrnn_ox_strides(x->ndim, x->shape, xs);
+    int r = 0;
+    for (int i = 0, f = 0; i < x->ndim; ++i)
+        if (f < nfix && axes[f] == i)
+            off += idx[f++] * xs[i];
+        else
+            shape[r] = x->shape[i], ss[r++] = xs[i];
+    const int dev = x->dtype == CLRNN_DTYPE_FLOAT32;
+    clrnn_status st = dev ? clrnn_ox_alloc_device(m, n, dst, r, shape) : clrnn_ox_alloc_host(m, n, dst, r, shape);
+    if (st != CLRNN_OK) return st;
+    clrnn_ox_strides(r, shape, ds);
+    return clrnn_ox_copy(m, n, dev, x, off, dst, 0, r, shape, ss, ds);
+}
+
+/* The other way: src goes into o (allocated) with o's axes[0..nfix) (ascending) fixed at idx[]. */
+static clrnn_status place_copy(clrnn_model *m, const ox_node *n, ox_value *src, ox_value *o, int nfix, const int *axes,
+                               const int64_t *idx) {
+    int64_t os[CLRNN_MAX_DIMS], ds[CLRNN_MAX_DIMS], ss[CLRNN_MAX_DIMS], off = 0;
+    clrnn_ox_strides(o->ndim, o->shape, os);
+    for (int i = 0, f = 0, d = 0; i < o->ndim; ++i)
+        if (f < nfix && axes[f] == i)
+            off += idx[f++] * os[i];
+        else
+            ds[d++] = os[i];
+    clrnn_ox_strides(src->ndim, src->shape, ss);
+    return clrnn_ox_copy(m, n, o->dtype == CLRNN_DTYPE_FLOAT32, src, 0, o, off, src->ndim, src->shape, ss, ds);
+}
+
+static clrnn_status alloc_side(clrnn_model *m, const ox_node *n, ox_value *v, int ndim, const int64_t *shape) {
+    return v->dtype == CLRNN_DTYPE_FLOAT32 ? clrnn_ox_alloc_device(m, n, v, ndim, shape)
+                                           : clrnn_ox_alloc_host(m, n, v, ndim, shape);
+}
+
+/* A value of `shape` with `extra` leading dimensions (lead[]) inserted at `at`. */
+static void insert_dims(int ndim, const int64_t *shape, int at, int extra, const int64_t *lead, int64_t *out) {
+    for (int i = 0, d = 0; i < ndim + extra; ++i) out[i] = i >= at && i < at + extra ? lead[i - at] : shape[d++];
+}
+
 static clrnn_status scan_run(clrnn_model *m, ox_node *n) {
     cf_state *s = n->state;
     ox_graph *b = s->body;
-    const int nc = s->n_carried;
+    const int v8 = m->opset < 9, first = v8 ? 1 : 0, nc = s->n_carried;
     clrnn_status st;
-    int64_t T = -1;
+    /* sequence length T (and batch B in the batched form) from the scan inputs */
+    int64_t T = -1, B = 1;
     for (int j = 0; j < s->n_scan_in; ++j) {
-        const ox_value *x = ox_in(m, n, nc + j);
+        const ox_value *x = ox_in(m, n, first + nc + j);
         int a;
-        if (x->ndim < 1)
-            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "scan input %d ('%s') is a scalar", j, x->name);
+        if (x->ndim < 1 + v8)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "scan input %d ('%s') has rank %d", j, x->name, x->ndim);
         if ((st = clrnn_ox_axis(n, s->in_axis[j], x->ndim, "scan_input_axes", &a)) != CLRNN_OK) return st;
-        if (T >= 0 && x->shape[a] != T)
-            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "scan input %d ('%s') has %lld steps along axis %d, "
-                                 "scan input 0 has %lld", j, x->name, (long long)x->shape[a], a, (long long)T);
+        if ((T >= 0 && x->shape[a] != T) || (v8 && j > 0 && x->shape[0] != B))
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "scan input %d ('%s') has %lld steps along axis %d "
+                                 "(scan input 0: %lld)", j, x->name, (long long)x->shape[a], a, (long long)T);
         T = x->shape[a];
+        if (v8) B = x->shape[0];
     }
-    if (T > 0 && (st = clrnn_ox_count_iterations(m, n, (uint64_t)T)) != CLRNN_OK) return st;
-    if ((st = carry_in(m, n, s, 0, 0)) != CLRNN_OK) return st;
-    for (int64_t t = 0; t < T; ++t) {
-        for (int j = 0; j < s->n_scan_in; ++j) { /* the slice of step t, where the input lives */
-            ox_value *x = ox_in(m, n, nc + j), *bx = &m->values[b->inputs[nc + j]];
-            int a;
-            clrnn_ox_axis(n, s->in_axis[j], x->ndim, "scan_input_axes", &a);
-            int64_t xs[CLRNN_MAX_DIMS], shape[CLRNN_MAX_DIMS], ss[CLRNN_MAX_DIMS], ds[CLRNN_MAX_DIMS];
-            clrnn_ox_strides(x->ndim, x->shape, xs);
-            for (int i = 0, d = 0; i < x->ndim; ++i)
-                if (i != a) shape[d] = x->shape[i], ss[d++] = xs[i];
-            const int r = x->ndim - 1;
-            const int64_t idx = s->in_dir[j] ? T - 1 - t : t;
-            const int dev = x->dtype == CLRNN_DTYPE_FLOAT32;
-            if ((st = dev ? clrnn_ox_alloc_device(m, n, bx, r, shape) : clrnn_ox_alloc_host(m, n, bx, r, shape)) != CLRNN_OK)
-                return st;
-            clrnn_ox_strides(r, shape, ds);
-            if ((st = clrnn_ox_copy(m, n, dev, x, idx * xs[a], bx, 0, r, shape, ss, ds)) != CLRNN_OK) return st;
+    for (int j = 0; v8 && j < nc; ++j) {
+        const ox_value *x = ox_in(m, n, first + j);
+        if (x->ndim < 1 || x->shape[0] != B)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "state variable %d ('%s') does not have the batch size "
+                                 "%lld of the scan inputs as its first dimension", j, x->name, (long long)B);
+    }
+    ox_value *lens = v8 ? ox_in(m, n, 0) : NULL;
+    if (lens) {
+        if ((st = clrnn_ox_to_host(m, lens)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
+        if (lens->count != (size_t)B)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "sequence_lens has %zu elements for a batch of %lld",
+                                 lens->count, (long long)B);
+        for (size_t i = 0; i < lens->count; ++i)
+            if (((const int64_t *)lens->host)[i] != T)
+                return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "sequence_lens[%zu] = %lld: Scan-8 runs full-length "
+                                     "sequences only (%lld steps)", i, (long long)((const int64_t *)lens->host)[i],
+                                     (long long)T);
+    }
+    if (T > 0 && B > 0 && (st = clrnn_ox_count_iterations(m, n, (uint64_t)(T * B))) != CLRNN_OK) return st;
+    const int batch_axis[1] = {0};
+    for (int64_t bi = 0; bi < B; ++bi) {
+        /* state: the node's inputs (batched: row bi of each) */
+        for (int j = 0; j < nc; ++j) {
+            ox_value *x = ox_in(m, n, first + j), *bx = &m->values[b->inputs[j]];
+            st = v8 ? slice_copy(m, n, x, bx, 1, batch_axis, &bi) : clrnn_ox_value_assign(m, n, bx, x);
+            if (st != CLRNN_OK) return st;
         }
-        if ((st = clrnn_ox_graph_run(m, b)) != CLRNN_OK) return body_failed(n, st, t);
-        for (int k = 0; k < s->n_scan; ++k) {
-            ox_value *o = ox_out(m, n, nc + k), *so = &m->values[b->outputs[nc + k]];
+        for (int64_t t = 0; t < T; ++t) {
+            for (int j = 0; j < s->n_scan_in; ++j) { /* the slice of step t, where the input lives */
+                ox_value *x = ox_in(m, n, first + nc + j);
+                int a;
+                clrnn_ox_axis(n, s->in_axis[j], x->ndim, "scan_input_axes", &a);
+                const int axes[2] = {0, a};
+                const int64_t idx[2] = {bi, s->in_dir[j] ? T - 1 - t : t};
+                if ((st = slice_copy(m, n, x, &m->values[b->inputs[nc + j]], 1 + v8, axes + !v8, idx + !v8)) != CLRNN_OK)
+                    return st;
+            }
+            if ((st = clrnn_ox_graph_run(m, b)) != CLRNN_OK) return body_failed(n, st, t);
+            for (int k = 0; k < s->n_scan; ++k) {
+                ox_value *o = ox_out(m, n, nc + k), *so = &m->values[b->outputs[nc + k]];
+                if (!o) continue;
+                if ((st = step_shape(s, n, k, so, bi * T + t)) != CLRNN_OK) return st;
+                if (so->ndim + 1 + v8 > CLRNN_MAX_DIMS)
+                    return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "scan output %d stacks past rank %d", k, CLRNN_MAX_DIMS);
+                int a;
+                if ((st = clrnn_ox_axis(n, s->out_axis[k], so->ndim + 1 + v8, "scan_output_axes", &a)) != CLRNN_OK)
+                    return st;
+                if (bi == 0 && t == 0) {
+                    int64_t shape[CLRNN_MAX_DIMS];
+                    const int64_t lead[2] = {B, T};
+                    insert_dims(so->ndim, so->shape, v8 ? 0 : a, 1 + v8, lead + !v8, shape);
+                    if ((st = alloc_side(m, n, o, so->ndim + 1 + v8, shape)) != CLRNN_OK) return st;
+                }
+                const int axes[2] = {0, a};
+                const int64_t idx[2] = {bi, s->out_dir[k] ? T - 1 - t : t};
+                if ((st = place_copy(m, n, so, o, 1 + v8, axes + !v8, idx + !v8)) != CLRNN_OK) return st;
+            }
+            if ((st = carry_on(m, n, s, 0, 0)) != CLRNN_OK) return st;
+        }
+        for (int j = 0; v8 && j < nc; ++j) { /* batched: row bi of each final state */
+            ox_value *o = ox_out(m, n, j), *bx = &m->values[b->inputs[j]];
             if (!o) continue;
-            if ((st = step_shape(s, n, k, so, t)) != CLRNN_OK) return st;
-            const int r = so->ndim;
-            int a;
-            if ((st = clrnn_ox_axis(n, s->out_axis[k], r + 1, "scan_output_axes", &a)) != CLRNN_OK) return st;
-            int64_t shape[CLRNN_MAX_DIMS], os[CLRNN_MAX_DIMS], ds[CLRNN_MAX_DIMS], ss[CLRNN_MAX_DIMS];
-            for (int i = 0, d = 0; i <= r; ++i) shape[i] = i == a ? T : so->shape[d++];
-            const int dev = o->dtype == CLRNN_DTYPE_FLOAT32;
-            if (t == 0 &&
-                (st = dev ? clrnn_ox_alloc_device(m, n, o, r + 1, shape) : clrnn_ox_alloc_host(m, n, o, r + 1, shape)) !=
-                    CLRNN_OK)
-                return st;
-            clrnn_ox_strides(r + 1, shape, os);
-            for (int i = 0, d = 0; i <= r; ++i)
-                if (i != a) ds[d++] = os[i];
-            clrnn_ox_strides(r, so->shape, ss);
-            const int64_t pos = s->out_dir[k] ? T - 1 - t : t;
-            if ((st = clrnn_ox_copy(m, n, dev, so, 0, o, pos * os[a], r, so->shape, ss, ds)) != CLRNN_OK) return st;
+            if (bi == 0) {
+                int64_t shape[CLRNN_MAX_DIMS];
+                const int64_t lead[1] = {B};
+                if (bx->ndim + 1 > CLRNN_MAX_DIMS)
+                    return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "state %d stacks past rank %d", j, CLRNN_MAX_DIMS);
+                insert_dims(bx->ndim, bx->shape, 0, 1, lead, shape);
+                if ((st = alloc_side(m, n, o, bx->ndim + 1, shape)) != CLRNN_OK) return st;
+            } else if (!same_shape(bx->ndim, bx->shape, o->ndim - 1, o->shape + 1)) {
+                return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "state variable %d of batch row %lld has another "
+                                     "shape than row 0's", j, (long long)bi);
+            }
+            if ((st = place_copy(m, n, bx, o, 1, batch_axis, &bi)) != CLRNN_OK) return st;
         }
-        if ((st = carry_on(m, n, s, 0, 0)) != CLRNN_OK) return st;
     }
-    for (int k = 0; k < s->n_scan && T == 0; ++k)
-        if ((st = empty_scan_out(m, n, s, k, nc + k, (int)s->out_axis[k])) != CLRNN_OK) return st;
-    carry_out(m, n, s, 0);
+    if (v8 && B == 0) /* no row ran: the states are the (empty) inputs */
+        for (int j = 0; j < nc; ++j)
+            if (ox_out(m, n, j) && (st = clrnn_ox_value_assign(m, n, ox_out(m, n, j), ox_in(m, n, first + j))) != CLRNN_OK)
+                return st;
+    if (T == 0 || B == 0) { /* scan outputs from the body's declared shapes */
+        for (int k = 0; k < s->n_scan; ++k) {
+            ox_value *o = ox_out(m, n, nc + k);
+            if (!o) continue;
+            if (!v8) {
+                if ((st = empty_scan_out(m, n, s, k, nc + k, (int)s->out_axis[k])) != CLRNN_OK) return st;
+                continue;
+            }
+            const int r = b->out_ndim[nc + k];
+            int ok = r >= 0 && r + 2 <= CLRNN_MAX_DIMS;
+            for (int i = 0; ok && i < r; ++i) ok = b->out_shape[nc + k][i] >= 0;
+            if (!ok)
+                return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the body ran no iteration and does not declare a static "
+                                     "shape for scan output %d", k);
+            int64_t shape[CLRNN_MAX_DIMS];
+            const int64_t lead[2] = {B, T};
+            insert_dims(r, b->out_shape[nc + k], 0, 2, lead, shape);
+            if ((st = alloc_side(m, n, o, r + 2, shape)) != CLRNN_OK) return st;
+        }
+    }
+    if (!v8) carry_out(m, n, s, 0);
     return CLRNN_OK;
 }
 
 static const char *const scan_attrs[] = {"body", "num_scan_inputs", "scan_input_axes", "scan_input_directions",
-                                         "scan_output_axes", "scan_output_directions", NULL};
+                                         "scan_output_axes", "scan_output_directions", "directions", NULL};
 const ox_op clrnn_ox_op_scan = {"Scan", 0, 1 << 16, 1, 1 << 16, scan_attrs, scan_prepare, scan_run, cf_release};
 
 /* ------------------------------------------------------------------------------------------
