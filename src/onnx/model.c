@@ -457,11 +457,16 @@ static clrnn_status run_nodes(clrnn_model *m, ox_node *nodes, int count) {
 clrnn_status clrnn_ox_graph_run(clrnn_model *m, ox_graph *g) { return run_nodes(m, g->nodes, g->n_nodes); }
 
 clrnn_status clrnn_ox_count_iterations(clrnn_model *m, const ox_node *n, uint64_t k) {
-    if (k > m->max_iterations - m->iterations)
-        return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "%llu more loop iterations would pass the bound of %llu "
-                             "per run (%llu done; set by CLRNN_MODEL_MAX_ITERATIONS, default 2^24): a trip count "
-                             "or a condition that never turns false", (unsigned long long)k,
-                             (unsigned long long)m->max_iterations, (unsigned long long)m->iterations);
+    if (k > m->max_iterations - m->iterations) {
+        if (k == 1) /* counted one by one: a loop with a condition */
+            return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "the run reached the bound of %llu loop iterations "
+                                 "(CLRNN_MODEL_MAX_ITERATIONS, default 2^24): does its condition never turn false?",
+                                 (unsigned long long)m->max_iterations);
+        return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "%llu iterations would pass the bound of %llu loop "
+                             "iterations per run (%llu done; CLRNN_MODEL_MAX_ITERATIONS, default 2^24)",
+                             (unsigned long long)k, (unsigned long long)m->max_iterations,
+                             (unsigned long long)m->iterations);
+    }
     m->iterations += k;
     return CLRNN_OK;
 }
