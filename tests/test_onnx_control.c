@@ -50,7 +50,7 @@ static void test_control_cases(void **state) {
     }
     oc_free_list(names, count);
     print_message("control-flow cases: %d of %d pass\n", passed, total);
-    assert_true(total >= 13);
+    assert_true(total >= 14);
     assert_int_equal(passed, total);
 }
 

@@ -147,9 +147,9 @@ def loop_rnn_outer_scope(out):
                                            {"X": rand(2, N, C), "h0": rand(N, H)}], ref, reference=False)
 
 
-def loop_cond_only(out):
+def loop_cond_only(out, opset=11, name="loop_cond_only"):
     """No trip count: runs while ReduceSum(x) < 50 (read back each iteration); more than 16
-    iterations, so the stacked scan output grows."""
+    iterations, so the stacked scan output grows. Also at opset 9 (Loop-1)."""
     body = h.make_graph([
         const("k15", np.float32(1.5)), const("k01", np.float32(1e-6)), const("lim", np.float32(50.0)),
         const("one", np.int64(1)),
@@ -162,8 +162,8 @@ def loop_cond_only(out):
         [vi("c2", B, []), vi("x2", F, [3]), vi("k2", I64, []), vi("x2", F, [3])])
     m = model([const("t", np.array(True)), const("k0", np.int64(0)),
                h.make_node("Loop", ["", "t", "x0", "k0"], ["xT", "kT", "xs"], body=body)],
-              [vi("x0", F, [3])], [vi("xT", F, [3]), vi("kT", I64, []), vi("xs", F, [None, 3])], opset=11)
-    save(out, "loop_cond_only", m, [{"x0": np.array([1e-4, 2e-4, -1e-4], np.float32)},
+              [vi("x0", F, [3])], [vi("xT", F, [3]), vi("kT", I64, []), vi("xs", F, [None, 3])], opset=opset)
+    save(out, name, m, [{"x0": np.array([1e-4, 2e-4, -1e-4], np.float32)},
                                      {"x0": np.array([3.0, 4.0, 5.0], np.float32)}])
 
 
@@ -540,7 +540,7 @@ def main():
                           os.path.join(os.path.dirname(__file__), "..", "tests", "onnx", "control"))
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    for f in [loop_rnn_outer_scope, loop_cond_only, loop_trip_and_cond, loop_shape_change, loop_swap_carried,
+    for f in [loop_rnn_outer_scope, loop_cond_only, lambda o: loop_cond_only(o, 9, "loop1_cond_only"), loop_trip_and_cond, loop_shape_change, loop_swap_carried,
               scan_axes_directions, scan_state_is_scan_output, scan9_two_states, scan8_batched, loop_in_loop, loop_in_scan, if_in_loop, loop_folded, bad_models]:
         f(out)
     with open(os.path.join(out, "MANIFEST.txt"), "w") as fh:
