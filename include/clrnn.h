@@ -589,6 +589,23 @@ CLRNN_API void clrnn_array_free(clrnn_array *array);
  * computed and moved on the device; integer and bool tensors (shape arithmetic, indices, masks)
  * on the host.
  *
+ * Control flow: Loop (M and/or cond, loop-carried values that may change shape, scan outputs
+ * stacked on a new axis 0), Scan (state variables, scan inputs and outputs along any axis,
+ * negative ones included, in either direction; opset 8's batched form with full-length
+ * sequence_lens) and If. Their bodies are validated (and
+ * folded where constant) at load like the main graph; they read values of the enclosing graphs by
+ * name, nested to 16 levels. Loop state stays where it is computed (float32 on the device); the
+ * host reads the trip count once and the body's condition once per iteration, only when the Loop
+ * has a `cond` input. A scan output must keep one shape across iterations (else
+ * CLRNN_ERR_SHAPE_MISMATCH); a loop that runs no iteration gives scan outputs of length 0 when the
+ * body declares their static shape (else CLRNN_ERR_UNSUPPORTED). The iterations of one run (of
+ * every loop together, also of loops folded at load) are bounded by CLRNN_MODEL_MAX_ITERATIONS
+ * (decimal digits, at least 1; default 2^24; read at load, anything else fails the load with
+ * CLRNN_ERR_INVALID_ARGUMENT): a trip count or a condition asking for more fails the run with
+ * CLRNN_ERR_INVALID_ARGUMENT naming the node and the variable (a Loop without `cond` is refused
+ * before its first iteration). Sequence- or optional-typed values (Loop-13 TensorList state) and
+ * Scan-8 sequence_lens shorter than the sequence are refused with CLRNN_ERR_UNSUPPORTED.
+ *
  *   clrnn_onnx_load(ctx, "model.onnx", &model);
  *   clrnn_model_set_input(model, "x", &x);      // by graph input name, clrnn_array (see .npy above)
  *   clrnn_model_run(model);
@@ -597,7 +614,7 @@ CLRNN_API void clrnn_array_free(clrnn_array *array);
  * Everything that can be checked without data is checked at load: an operator, attribute, data
  * type or opset clrnn does not support fails clrnn_onnx_load with CLRNN_ERR_UNSUPPORTED and a
  * message naming the node and its operator. Shape errors found while running name the node too.
- * Subgraph ops (If, Loop, Scan), sparse and external-data initializers are not supported.
+ * Sparse and external-data initializers are not supported.
  * Tensor types: float32, int32, int64, uint8 and bool (bool reads as CLRNN_DTYPE_UINT8, 0 or 1).
  *
  * RNN semantics follow ONNX Runtime where the spec leaves room:

@@ -28,7 +28,8 @@ static const char *const glue_ops[] = {"constant", "shape",     "gather", "unsqu
                                        "leakyrelu", "hardsigmoid", "elu", "softplus",  "softsign",
                                        "split",    "flatten",   "tile",   "constant_pad", "edge_pad", "reflect_pad",
                                        "reversesequence", "gather_elements", "scatternd", "scatter_elements", "range", "argmax",
-                                       "argmin",   "top_k",     "selu",   "erf",       "logsoftmax"};
+                                       "argmin",   "top_k",     "selu",   "erf",       "logsoftmax",
+                                       "loop11",   "loop13",    "loop16", "scan9",     "scan",    "if"};
 
 /* Cases named like a supported operator that need something clrnn does not do; each must be refused
  * at load with CLRNN_ERR_UNSUPPORTED. The operators whose suite cases are all below opset 7 are
@@ -78,8 +79,10 @@ static const struct {
     {"test_not_4d", OPSET_1},
     {"test_pow_types_float32_uint32", "uint32 tensors"},
     {"test_pow_types_float32_uint64", "uint64 tensors"},
-    {"test_range_float_type_positive_delta_expanded", "the Loop operator (the function body of Range)"},
-    {"test_range_int32_type_negative_delta_expanded", "the Loop operator (the function body of Range)"},
+    {"test_if_opt", "optional-typed values"},
+    {"test_if_seq", "sequence-typed values"},
+    {"test_loop13_seq", "sequence-typed loop-carried values"},
+    {"test_loop16_seq_none", "optional- and sequence-typed loop-carried values"},
     {"test_reduce_log_sum", OPSET_6},
     {"test_reduce_log_sum_exp_default_axes_keepdims_example", "float64 tensors"},
     {"test_reduce_log_sum_exp_default_axes_keepdims_random", "float64 tensors"},

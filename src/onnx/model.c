@@ -45,34 +45,63 @@ clrnn_status clrnn_ox_wrap(const ox_node *n, clrnn_status st) {
  * ---------------------------------------------------------------------------------------- */
 static uint64_t name_hash(const char *s) { return clrnn_hash64(CLRNN_HASH_SEED, s, strlen(s)); }
 
-static int find_value(const clrnn_model *m, const char *name) {
-    if (!m->hash_cap) return -1;
-    for (size_t i = name_hash(name) & (size_t)(m->hash_cap - 1);; i = (i + 1) & (size_t)(m->hash_cap - 1)) {
-        const int v = m->hash[i];
+static int names_find(const ox_names *t, const ox_value *values, const char *name) {
+    if (!t->cap) return -1;
+    for (size_t i = name_hash(name) & (size_t)(t->cap - 1);; i = (i + 1) & (size_t)(t->cap - 1)) {
+        const int v = t->slot[i];
         if (v < 0) return -1;
-        if (!strcmp(m->values[v].name, name)) return v;
+        if (!strcmp(values[v].name, name)) return v;
     }
 }
 
-static clrnn_status rehash(clrnn_model *m, int cap) {
-    int *h = malloc((size_t)cap * sizeof *h);
-    if (!h) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value table");
-    for (int i = 0; i < cap; ++i) h[i] = -1;
-    for (int v = 0; v < m->n_values; ++v) {
-        size_t i = name_hash(m->values[v].name) & (size_t)(cap - 1);
-        while (h[i] >= 0) i = (i + 1) & (size_t)(cap - 1);
-        h[i] = v;
+static clrnn_status names_insert(ox_names *t, const ox_value *values, int v) {
+    if (2 * (t->n + 1) > t->cap) { /* grow: rehash the entries of the old table */
+        const int cap = t->cap ? 2 * t->cap : 128;
+        int *h = malloc((size_t)cap * sizeof *h);
+        if (!h) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value table");
+        for (int i = 0; i < cap; ++i) h[i] = -1;
+        for (int k = 0; k < t->cap; ++k) {
+            if (t->slot[k] < 0) continue;
+            size_t i = name_hash(values[t->slot[k]].name) & (size_t)(cap - 1);
+            while (h[i] >= 0) i = (i + 1) & (size_t)(cap - 1);
+            h[i] = t->slot[k];
+        }
+        free(t->slot);
+        t->slot = h;
+        t->cap = cap;
     }
-    free(m->hash);
-    m->hash = h;
-    m->hash_cap = cap;
+    size_t i = name_hash(values[v].name) & (size_t)(t->cap - 1);
+    while (t->slot[i] >= 0) i = (i + 1) & (size_t)(t->cap - 1);
+    t->slot[i] = v;
+    t->n++;
     return CLRNN_OK;
 }
 
-/* Adds a value named `name` (must be new); its index in *out. */
-static clrnn_status add_value(clrnn_model *m, const char *name, int *out) {
-    clrnn_status st;
+/* The names of the scope being built. */
+static ox_names *own_names(clrnn_model *m) { return m->scope ? &m->scope->names : &m->names; }
+static int find_own(clrnn_model *m, const char *name) { return names_find(own_names(m), m->values, name); }
+
+/* A name as a node of the current scope sees it: its own scope first, then the enclosing ones.
+ * A non-constant value of an enclosing scope marks every body in between as reading it (their
+ * owners must not be folded). */
+static int find_value(clrnn_model *m, const char *name) {
+    for (ox_graph *g = m->scope; g; g = g->parent) {
+        const int v = names_find(&g->names, m->values, name);
+        if (v < 0) continue;
+        for (ox_graph *h = m->scope; h != g; h = h->parent)
+            if (!m->values[v].is_const) h->reads_outer = 1;
+        return v;
+    }
+    const int v = names_find(&m->names, m->values, name);
+    if (v >= 0 && !m->values[v].is_const)
+        for (ox_graph *h = m->scope; h; h = h->parent) h->reads_outer = 1;
+    return v;
+}
+
+/* Appends a value (no name table entry); its index in *out. */
+static clrnn_status new_value(clrnn_model *m, const char *name, int *out) {
     if (m->n_values == m->cap_values) {
+        if (m->cap_values > INT32_MAX / 4) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "too many values");
         const int cap = m->cap_values ? 2 * m->cap_values : 64;
         ox_value *v = realloc(m->values, (size_t)cap * sizeof *v);
         if (!v) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value table");
@@ -83,15 +112,24 @@ static clrnn_status add_value(clrnn_model *m, const char *name, int *out) {
     memset(v, 0, sizeof *v);
     if (!(v->name = malloc(strlen(name) + 1))) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "value name");
     strcpy(v->name, name);
+    v->depth = m->scope ? m->scope->depth : 0;
     *out = m->n_values++;
-    if (2 * m->n_values > m->hash_cap) {
-        if ((st = rehash(m, m->hash_cap ? 2 * m->hash_cap : 128)) != CLRNN_OK) return st;
-    } else {
-        size_t i = name_hash(name) & (size_t)(m->hash_cap - 1);
-        while (m->hash[i] >= 0) i = (i + 1) & (size_t)(m->hash_cap - 1);
-        m->hash[i] = *out;
-    }
     return CLRNN_OK;
+}
+
+/* Adds a value named `name` (must be new in the current scope); its index in *out. */
+static clrnn_status add_value(clrnn_model *m, const char *name, int *out) {
+    clrnn_status st = new_value(m, name, out);
+    return st == CLRNN_OK ? names_insert(own_names(m), m->values, *out) : st;
+}
+
+clrnn_status clrnn_ox_add_hidden_value(clrnn_model *m, const char *name, clrnn_dtype dtype, int is_bool, int *out) {
+    clrnn_status st = new_value(m, name, out);
+    if (st == CLRNN_OK) {
+        m->values[*out].dtype = dtype;
+        m->values[*out].is_bool = is_bool;
+    }
+    return st;
 }
 
 static char *keep_string(clrnn_model *m, const char *s) {
@@ -147,7 +185,7 @@ static clrnn_status io_info(clrnn_model *m, const Onnx__ValueInfoProto *vi, cons
 
 static clrnn_status add_initializer(clrnn_model *m, const Onnx__TensorProto *t) {
     if (!t->name || !*t->name) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "an initializer has no name");
-    if (find_value(m, t->name) >= 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "initializer '%s' is defined twice", t->name);
+    if (find_own(m, t->name) >= 0) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "initializer '%s' is defined twice", t->name);
     clrnn_array a;
     int is_bool;
     clrnn_status st = clrnn_ox_tensor_decode(t, "initializer", &a, &is_bool);
@@ -182,8 +220,19 @@ static void make_label(const Onnx__NodeProto *p, int index, char *buf, size_t ca
 
 static int is_default_domain(const char *d) { return !d || !*d || !strcmp(d, "ai.onnx"); }
 
-static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index) {
-    ox_node *n = &m->nodes[m->n_nodes];
+/* Kept out of add_node's frame: add_node recurses through Loop/Scan/If bodies. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static clrnn_status unknown_op(const ox_node *n, const char *op_type) {
+    char ops[1400];
+    return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
+                         clrnn_ox_supported_ops(ops, sizeof ops));
+}
+
+/* Builds node p into nodes[*count] (then counted: the owner frees it even on failure). */
+static clrnn_status add_node(clrnn_model *m, ox_node *nodes, int *count, const Onnx__NodeProto *p, int index) {
+    ox_node *n = &nodes[*count];
     memset(n, 0, sizeof *n);
     n->index = index;
     char label[512];
@@ -197,7 +246,7 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
     }
     strcpy(n->label, label);
     strcpy(n->op_type, op_type);
-    m->n_nodes++; /* owned from here: destroy frees it */
+    ++*count; /* owned from here: destroy frees it */
 
     /* the Keras loader's own operators exist only in the graphs it builds, never in a file */
     const int keras_op = m->keras && p->domain && !strcmp(p->domain, CLRNN_KERAS_DOMAIN);
@@ -209,11 +258,7 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
 #else
     n->op = keras_op ? NULL : clrnn_ox_find_op(op_type); /* built without the keras module */
 #endif
-    if (!n->op) {
-        char ops[1400];
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported; clrnn runs %s", op_type,
-                             clrnn_ox_supported_ops(ops, sizeof ops));
-    }
+    if (!n->op) return unknown_op(n, op_type);
     const ox_op *op = n->op;
     if ((int)p->n_input < op->min_in || (int)p->n_input > op->max_in)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "%zu inputs, %s takes %d to %d", p->n_input, op_type,
@@ -248,7 +293,7 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
         const char *name = p->output[i];
         n->out[i] = -1;
         if (!name || !*name) continue;
-        if (find_value(m, name) >= 0)
+        if (find_own(m, name) >= 0)
             return clrnn_ox_fail(n, CLRNN_ERR_CORRUPT_FILE, "output '%s' is already defined (a value has one producer)",
                                  name);
         clrnn_status st = add_value(m, name, &n->out[i]);
@@ -263,8 +308,8 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
     clrnn_status st = op->prepare(m, n, p);
     if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
 
-    /* fold: every present input constant */
-    int all_const = 1;
+    /* fold: every present input constant, and no subgraph reading a non-constant outer value */
+    int all_const = !n->reads_outer;
     for (int i = 0; i < n->n_in; ++i)
         if (n->in[i] >= 0 && !m->values[n->in[i]].is_const) all_const = 0;
     if (all_const) {
@@ -277,6 +322,152 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
             }
         n->folded = 1;
     }
+    return CLRNN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Subgraphs (Loop / Scan bodies, If branches)
+ * ---------------------------------------------------------------------------------------- */
+static void node_free(ox_node *n) {
+    if (n->op && n->op->release)
+        n->op->release(n);
+    else
+        free(n->state);
+    free(n->label);
+    free(n->op_type);
+    free(n->in);
+    free(n->out);
+}
+
+void clrnn_ox_graph_free(ox_graph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n_nodes; ++i) node_free(&g->nodes[i]);
+    free(g->nodes);
+    free(g->names.slot);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->out_ndim);
+    free(g->out_shape);
+    free(g);
+}
+
+/* The body's part of clrnn_ox_graph_build, in the body's scope (m->scope = g). */
+static clrnn_status build_body(clrnn_model *m, ox_graph *g, const Onnx__GraphProto *gp, int n_in, const int *in_type,
+                               const int *in_bool) {
+    clrnn_status st;
+    if (gp->n_sparse_initializer > 0) return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "sparse initializers are not supported");
+    for (size_t i = 0; i < gp->n_initializer; ++i)
+        if ((st = add_initializer(m, gp->initializer[i])) != CLRNN_OK) return st;
+    if (gp->n_input != (size_t)n_in)
+        return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "the graph has %zu inputs, the operator gives it %d", gp->n_input, n_in);
+    g->inputs = calloc(gp->n_input + 1, sizeof *g->inputs);
+    g->outputs = calloc(gp->n_output + 1, sizeof *g->outputs);
+    g->out_ndim = calloc(gp->n_output + 1, sizeof *g->out_ndim);
+    g->out_shape = calloc(gp->n_output + 1, sizeof *g->out_shape);
+    g->nodes = calloc(gp->n_node + 1, sizeof *g->nodes);
+    if (!g->inputs || !g->outputs || !g->out_ndim || !g->out_shape || !g->nodes)
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "subgraph");
+    for (size_t i = 0; i < gp->n_input; ++i) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        if (!vi->name || !*vi->name) return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph input %zu has no name", i);
+        if (find_own(m, vi->name) >= 0)
+            return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph input '%s' is defined twice (or is an initializer too)", vi->name);
+        clrnn_model_tensor_info info;
+        int has_type, is_bool;
+        if ((st = io_info(m, vi, "input", &info, &has_type, &is_bool)) != CLRNN_OK) return st;
+        if (in_type[i] >= 0 && has_type && ((int)info.dtype != in_type[i] || is_bool != in_bool[i]))
+            return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph input '%s' is declared %s, the operator gives it %s", vi->name,
+                              clrnn_ox_dtype_name(info.dtype, is_bool),
+                              clrnn_ox_dtype_name((clrnn_dtype)in_type[i], in_bool[i]));
+        if (in_type[i] < 0 && !has_type)
+            return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "graph input '%s' declares no element type", vi->name);
+        if ((st = add_value(m, vi->name, &g->inputs[i])) != CLRNN_OK) return st;
+        ox_value *v = &m->values[g->inputs[i]];
+        v->dtype = in_type[i] >= 0 ? (clrnn_dtype)in_type[i] : info.dtype;
+        v->is_bool = in_type[i] >= 0 ? in_bool[i] : is_bool;
+        g->n_inputs++;
+    }
+    for (size_t i = 0; i < gp->n_node; ++i)
+        if ((st = add_node(m, g->nodes, &g->n_nodes, gp->node[i], (int)i)) != CLRNN_OK) return st;
+    for (size_t i = 0; i < gp->n_output; ++i) {
+        const Onnx__ValueInfoProto *vi = gp->output[i];
+        const int v = vi->name && *vi->name ? find_value(m, vi->name) : -1;
+        if (v < 0)
+            return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph output '%s' is computed by no node", vi->name ? vi->name : "");
+        clrnn_model_tensor_info info;
+        int has_type, is_bool;
+        if ((st = io_info(m, vi, "output", &info, &has_type, &is_bool)) != CLRNN_OK) return st;
+        const ox_value *val = &m->values[v];
+        if (has_type && (info.dtype != val->dtype || is_bool != val->is_bool))
+            return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "graph output '%s' is declared %s but computes %s", vi->name,
+                              clrnn_ox_dtype_name(info.dtype, is_bool), clrnn_ox_dtype_name(val->dtype, val->is_bool));
+        g->outputs[i] = v;
+        g->out_ndim[i] = info.ndim;
+        memcpy(g->out_shape[i], info.shape, sizeof info.shape);
+        g->n_outputs++;
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_graph_build(clrnn_model *m, const ox_node *owner, const char *attr, const Onnx__GraphProto *gp,
+                                  int n_in, const int *in_type, const int *in_bool, ox_graph **out) {
+    *out = NULL;
+    const int depth = m->scope ? m->scope->depth + 1 : 1;
+    if (depth > CLRNN_OX_MAX_GRAPH_DEPTH)
+        return clrnn_ox_fail(owner, CLRNN_ERR_UNSUPPORTED, "attribute '%s': subgraphs nested more than %d deep", attr,
+                             CLRNN_OX_MAX_GRAPH_DEPTH);
+    ox_graph *g = calloc(1, sizeof *g);
+    if (!g) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "subgraph");
+    g->parent = m->scope;
+    g->depth = depth;
+    g->owner = owner->label;
+    m->scope = g;
+    clrnn_status st = build_body(m, g, gp, n_in, in_type, in_bool);
+    m->scope = g->parent;
+    if (st != CLRNN_OK) {
+        char msg[1800];
+        snprintf(msg, sizeof msg, "%s", clrnn_ox_detail());
+        clrnn_ox_graph_free(g);
+        return clrnn_ox_fail(owner, st, "attribute '%s': %s", attr, msg);
+    }
+    *out = g;
+    return CLRNN_OK;
+}
+
+/* Runs nodes[0..count) that are not folded, each output checked computed. */
+static clrnn_status run_nodes(clrnn_model *m, ox_node *nodes, int count) {
+    for (int i = 0; i < count; ++i) {
+        ox_node *n = &nodes[i];
+        if (n->folded) continue;
+        for (int o = 0; o < n->n_out; ++o)
+            if (n->out[o] >= 0) m->values[n->out[o]].has_data = 0;
+    }
+    for (int i = 0; i < count; ++i) {
+        ox_node *n = &nodes[i];
+        if (n->folded) continue;
+        clrnn_status st = n->op->run(m, n);
+        if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
+        for (int o = 0; o < n->n_out; ++o)
+            if (n->out[o] >= 0 && !m->values[n->out[o]].has_data)
+                return clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "output %d was not computed", o);
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_ox_graph_run(clrnn_model *m, ox_graph *g) { return run_nodes(m, g->nodes, g->n_nodes); }
+
+clrnn_status clrnn_ox_count_iterations(clrnn_model *m, const ox_node *n, uint64_t k) {
+    if (k > m->max_iterations - m->iterations) {
+        if (k == 1) /* counted one by one: a loop with a condition */
+            return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "the run reached the bound of %llu loop iterations "
+                                 "(CLRNN_MODEL_MAX_ITERATIONS, default 2^24): does its condition never turn false?",
+                                 (unsigned long long)m->max_iterations);
+        return clrnn_ox_fail(n, CLRNN_ERR_INVALID_ARGUMENT, "%llu iterations would pass the bound of %llu loop "
+                             "iterations per run (%llu done; CLRNN_MODEL_MAX_ITERATIONS, default 2^24)",
+                             (unsigned long long)k, (unsigned long long)m->max_iterations,
+                             (unsigned long long)m->iterations);
+    }
+    m->iterations += k;
     return CLRNN_OK;
 }
 
@@ -332,7 +523,7 @@ static clrnn_status build(clrnn_model *m, const Onnx__ModelProto *mp) {
     m->nodes = calloc(g->n_node + 1, sizeof *m->nodes);
     if (!m->nodes) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "nodes");
     for (size_t i = 0; i < g->n_node; ++i)
-        if ((st = add_node(m, g->node[i], (int)i)) != CLRNN_OK) return st;
+        if ((st = add_node(m, m->nodes, &m->n_nodes, g->node[i], (int)i)) != CLRNN_OK) return st;
 
     for (size_t i = 0; i < g->n_output; ++i) {
         const Onnx__ValueInfoProto *vi = g->output[i];
@@ -381,6 +572,24 @@ bad:
                       "K, M, G or T; at least 1)", var, s);
 }
 
+/* A count from the environment: decimal digits only, at least 1, no overflow. Absent or empty: `def`. */
+static clrnn_status env_count(const char *var, uint64_t def, uint64_t *out) {
+    const char *s = getenv(var);
+    *out = def;
+    if (!s || !*s) return CLRNN_OK;
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) goto bad;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == s || *p || v == 0) goto bad;
+    *out = v;
+    return CLRNN_OK;
+bad:
+    return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s='%.40s' is not a count (decimal digits, at least 1)", var, s);
+}
+
 /* The budgets of a model's values (see clrnn_onnx_load in clrnn.h). Host: a quarter of the
  * physical memory; on a CPU device the device buffers, the rnn workspaces and the file with its
  * decoded copy come out of the same memory. Device: half of what the device reports, the rest
@@ -399,7 +608,8 @@ static clrnn_status set_budgets(clrnn_model *m) {
     const uint64_t global = m->ctx->info.global_mem_bytes;
     const size_t dev_def = global == 0 ? SIZE_MAX : global / 2 > SIZE_MAX ? SIZE_MAX : (size_t)(global / 2);
     clrnn_status st = env_bytes("CLRNN_MODEL_HOST_BUDGET", phys / 4, &m->host_budget);
-    return st == CLRNN_OK ? env_bytes("CLRNN_MODEL_DEVICE_BUDGET", dev_def, &m->dev_budget) : st;
+    if (st == CLRNN_OK) st = env_bytes("CLRNN_MODEL_DEVICE_BUDGET", dev_def, &m->dev_budget);
+    return st == CLRNN_OK ? env_count("CLRNN_MODEL_MAX_ITERATIONS", CLRNN_OX_DEFAULT_MAX_ITERATIONS, &m->max_iterations) : st;
 }
 
 clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *data, size_t size, clrnn_model **out) {
@@ -499,21 +709,11 @@ static void model_free(clrnn_model *m) {
     if (!m) return;
     /* no work of ours may be in flight when buffers go; the queue is gone with a destroyed context */
     if (m->ctx && clrnn_handle_id(m->ctx, CLRNN_HANDLE_CONTEXT) == m->ctx_id) clFinish(m->ctx->queue);
-    for (int i = 0; i < m->n_nodes; ++i) {
-        ox_node *n = &m->nodes[i];
-        if (n->op && n->op->release)
-            n->op->release(n);
-        else
-            free(n->state);
-        free(n->label);
-        free(n->op_type);
-        free(n->in);
-        free(n->out);
-    }
+    for (int i = 0; i < m->n_nodes; ++i) node_free(&m->nodes[i]);
     free(m->nodes);
     for (int i = 0; i < m->n_values; ++i) clrnn_ox_value_release(m, &m->values[i]);
     free(m->values);
-    free(m->hash);
+    free(m->names.slot);
     free(m->inputs);
     free(m->outputs);
     for (int i = 0; i < m->n_strings; ++i) free(m->strings[i]);
@@ -666,25 +866,8 @@ clrnn_status clrnn_model_run(clrnn_model *m) {
             return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "input '%s' was not set (the model expects %s)", v->name, expect);
         }
     }
-    for (int i = 0; i < m->n_nodes; ++i) {
-        ox_node *n = &m->nodes[i];
-        if (n->folded) continue;
-        for (int o = 0; o < n->n_out; ++o)
-            if (n->out[o] >= 0) m->values[n->out[o]].has_data = 0;
-    }
-    st = CLRNN_OK;
-    for (int i = 0; i < m->n_nodes && st == CLRNN_OK; ++i) {
-        ox_node *n = &m->nodes[i];
-        if (n->folded) continue;
-        st = n->op->run(m, n);
-        if (st != CLRNN_OK) {
-            st = clrnn_ox_wrap(n, st);
-            break;
-        }
-        for (int o = 0; o < n->n_out && st == CLRNN_OK; ++o)
-            if (n->out[o] >= 0 && !m->values[n->out[o]].has_data)
-                st = clrnn_ox_fail(n, CLRNN_ERR_INTERNAL, "output %d was not computed", o);
-    }
+    m->iterations = 0;
+    st = run_nodes(m, m->nodes, m->n_nodes);
     cl_int err = clFinish(m->ctx->queue);
     if (st == CLRNN_OK && err != CL_SUCCESS) st = clrnn_fail_cl(err, "clFinish", "running the model");
     return st;

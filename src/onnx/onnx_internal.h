@@ -5,7 +5,15 @@
  * validates every node at load through its operator's prepare() (ops.c registry), folds the nodes
  * whose inputs are all constant → clrnn_model_run executes the rest in order. Values live on the
  * host, on the device or both (value.c keeps the two copies coherent); device math goes through
- * kernels.cl (device.c) and CLBlast, RNN nodes through clrnn_rnn_forward (ops_rnn.c). */
+ * kernels.cl (device.c) and CLBlast, RNN nodes through clrnn_rnn_forward (ops_rnn.c).
+ *
+ * Control flow (ops_control.c): a Loop/Scan/If body is an ox_graph built by clrnn_ox_graph_build
+ * while its node is prepared: its values join the model's one value table (indices stay valid),
+ * its names live in a scope of their own, looked up before the enclosing scopes', so a body reads
+ * outer values by name and its own names stay invisible outside. Body nodes are validated and
+ * folded like the main graph's; a node whose body reads a non-constant outer value is never
+ * folded. At run the operator binds the body inputs, runs its nodes (clrnn_ox_graph_run) and
+ * hands the outputs on by swapping buffers (clrnn_ox_value_swap), so device data stays there. */
 #ifndef CLRNN_ONNX_INTERNAL_H
 #define CLRNN_ONNX_INTERNAL_H
 
@@ -56,6 +64,7 @@ typedef struct ox_value {
     int has_data;        /* set by the last run / bind / load */
     int is_const;        /* initializer or folded at load: never rewritten */
     int is_input;        /* graph input (bound by the user) */
+    int depth;           /* 0: main graph, d: defined in a body nested d deep */
     uint64_t version;    /* bumped at every write, lets ops cache derived data */
 } ox_value;
 
@@ -70,6 +79,7 @@ typedef struct ox_node {
     int *in, *out; /* value indices; -1 = an omitted optional input or output */
     void *state;   /* the operator's parsed attributes and cached objects */
     int folded;    /* computed at load */
+    int reads_outer; /* its subgraph reads non-constant values of enclosing graphs: never folded */
 } ox_node;
 
 typedef struct ox_op {
@@ -97,6 +107,32 @@ typedef struct ox_kernels {
     cl_kernel copy, gather, binary, unary, softmax, reduce, where, pad;
 } ox_kernels;
 
+/* Names of one scope: open addressing over value indices, cap slots (power of 2), -1 = empty. */
+typedef struct ox_names {
+    int *slot;
+    int cap, n;
+} ox_names;
+
+/* A subgraph (Loop/Scan body, If branch). */
+typedef struct ox_graph {
+    struct ox_graph *parent; /* enclosing body; NULL when the main graph encloses it */
+    int depth;               /* 1 for a body of the main graph */
+    const char *owner;       /* label of the node that owns it, for messages */
+    ox_names names;
+    ox_node *nodes;
+    int n_nodes;
+    int *inputs, *outputs; /* value indices */
+    int n_inputs, n_outputs;
+    int *out_ndim;                          /* declared rank of each output, -1 unknown */
+    int64_t (*out_shape)[CLRNN_MAX_DIMS];  /* declared dims, -1 unknown */
+    int reads_outer; /* a node reads a non-constant value of an enclosing graph */
+} ox_graph;
+
+/* Deepest nesting of subgraphs (the wire check allows ~21 through protobuf nesting already). */
+#define CLRNN_OX_MAX_GRAPH_DEPTH 16
+/* Default of CLRNN_MODEL_MAX_ITERATIONS: body iterations of one run, all loops together. */
+#define CLRNN_OX_DEFAULT_MAX_ITERATIONS ((uint64_t)1 << 24)
+
 typedef struct ox_io {
     int value;
     clrnn_model_tensor_info info;
@@ -109,8 +145,9 @@ struct clrnn_model {
     char *producer_name, *producer_version;
     ox_value *values;
     int n_values, cap_values;
-    int *hash; /* open addressing over values by name, hash_cap slots, -1 = empty */
-    int hash_cap;
+    ox_names names;   /* the main graph's names */
+    ox_graph *scope;  /* while loading: the subgraph being built (NULL: the main graph) */
+    uint64_t iterations, max_iterations; /* body iterations of the current run, and the bound */
     ox_node *nodes;
     int n_nodes;
     ox_io *inputs, *outputs;
@@ -140,6 +177,22 @@ clrnn_status clrnn_ox_host_budget(size_t *out);
 #define CLRNN_KERAS_DOMAIN "ai.clrnn.keras"
 /* The Keras loader's operators (src/keras/keras_ops.c): masks, Keras RNN layers, activations. */
 const ox_op *clrnn_keras_find_op(const char *op_type);
+
+/* ---- subgraphs (model.c) ---- */
+/* Builds graph attribute g of node `owner` (being prepared) as a subgraph of the current scope.
+ * It must declare n_in inputs; in_type[i] / in_bool[i] give their types (in_type[i] < 0: the
+ * declared type). Every node is validated (and folded when constant); outputs' types come from
+ * what computes them. Errors name the body's node; the caller names the owner. */
+clrnn_status clrnn_ox_graph_build(clrnn_model *m, const ox_node *owner, const char *attr, const Onnx__GraphProto *g,
+                                  int n_in, const int *in_type, const int *in_bool, ox_graph **out);
+void clrnn_ox_graph_free(ox_graph *g);
+/* Runs the graph's nodes that are not folded (its inputs bound). */
+clrnn_status clrnn_ox_graph_run(clrnn_model *m, ox_graph *g);
+/* A value outside every name table (an operator's scratch), released with the model. */
+clrnn_status clrnn_ox_add_hidden_value(clrnn_model *m, const char *name, clrnn_dtype dtype, int is_bool, int *out);
+/* Counts k body iterations against CLRNN_MODEL_MAX_ITERATIONS (n names the loop); refuses
+ * (CLRNN_ERR_INVALID_ARGUMENT) what would pass the bound, before running them. */
+clrnn_status clrnn_ox_count_iterations(clrnn_model *m, const ox_node *n, uint64_t k);
 
 /* ---- errors (model.c) ---- */
 /* "node 'name' (Op): <formatted>" */
@@ -209,6 +262,13 @@ clrnn_status clrnn_ox_to_device(clrnn_model *m, ox_value *v);
  * model's host budget; on failure v is unchanged and the caller still owns data. */
 clrnn_status clrnn_ox_adopt_host(clrnn_model *m, ox_value *v, void *data, size_t bytes);
 void clrnn_ox_value_release(clrnn_model *m, ox_value *v);
+/* Exchanges the data (buffers, shape, flags) of two values of the same type; names and roles
+ * stay. Both versions move past either old one, so caches keyed on them see the change. */
+void clrnn_ox_value_swap(ox_value *a, ox_value *b);
+/* dst = a copy of src's data, on the side where src is current (float32 on the device). */
+clrnn_status clrnn_ox_value_assign(clrnn_model *m, const ox_node *n, ox_value *dst, ox_value *src);
+/* Frees the value's buffers (budget given back), keeps its name and type; no data afterwards. */
+void clrnn_ox_value_drop(clrnn_model *m, ox_value *v);
 /* Reads an integer tensor (int32 or int64, host) into int64s. */
 clrnn_status clrnn_ox_read_ints(clrnn_model *m, const ox_node *n, ox_value *v, const char *what, int64_t *out,
                                 size_t cap, size_t *count);

@@ -1,5 +1,5 @@
 /* The operator registry: ONNX op_type → implementation (ops_shape.c, ops_data.c, ops_math.c, ops_elem.c,
- * ops_rnn.c). */
+ * ops_rnn.c, ops_control.c). */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
@@ -23,6 +23,7 @@ extern const ox_op clrnn_ox_op_split, clrnn_ox_op_flatten, clrnn_ox_op_tile, clr
     clrnn_ox_op_reverse_sequence, clrnn_ox_op_gather_elements, clrnn_ox_op_scatter_nd, clrnn_ox_op_scatter_elements, clrnn_ox_op_range,
     clrnn_ox_op_argmax, clrnn_ox_op_argmin, clrnn_ox_op_topk;
 extern const ox_op clrnn_ox_op_rnn, clrnn_ox_op_gru, clrnn_ox_op_lstm;
+extern const ox_op clrnn_ox_op_loop, clrnn_ox_op_scan, clrnn_ox_op_if;
 
 static const ox_op *const registry[] = {
     &clrnn_ox_op_rnn,       &clrnn_ox_op_gru,     &clrnn_ox_op_lstm,      &clrnn_ox_op_constant,
@@ -44,7 +45,7 @@ static const ox_op *const registry[] = {
     &clrnn_ox_op_softsign, &clrnn_ox_op_selu, &clrnn_ox_op_erf, &clrnn_ox_op_log_softmax,
     &clrnn_ox_op_split, &clrnn_ox_op_flatten, &clrnn_ox_op_tile, &clrnn_ox_op_pad, &clrnn_ox_op_reverse_sequence,
     &clrnn_ox_op_gather_elements, &clrnn_ox_op_scatter_nd, &clrnn_ox_op_scatter_elements, &clrnn_ox_op_range, &clrnn_ox_op_argmax,
-    &clrnn_ox_op_argmin, &clrnn_ox_op_topk,
+    &clrnn_ox_op_argmin, &clrnn_ox_op_topk,  &clrnn_ox_op_loop, &clrnn_ox_op_scan, &clrnn_ox_op_if,
 };
 #define N_OPS (sizeof registry / sizeof *registry)
 

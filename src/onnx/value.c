@@ -274,3 +274,46 @@ clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char 
     *out = (int)(axis < 0 ? axis + rank : axis);
     return CLRNN_OK;
 }
+
+void clrnn_ox_value_swap(ox_value *a, ox_value *b) {
+    ox_value t = *a;
+#define SWAP_FIELD(f) (a->f = b->f, b->f = t.f)
+    SWAP_FIELD(ndim);
+    SWAP_FIELD(count);
+    SWAP_FIELD(host);
+    SWAP_FIELD(host_cap);
+    SWAP_FIELD(mem);
+    SWAP_FIELD(mem_cap);
+    SWAP_FIELD(on_host);
+    SWAP_FIELD(on_device);
+    SWAP_FIELD(has_data);
+#undef SWAP_FIELD
+    memcpy(a->shape, b->shape, sizeof a->shape);
+    memcpy(b->shape, t.shape, sizeof b->shape);
+    const uint64_t v = (a->version > b->version ? a->version : b->version) + 1;
+    a->version = b->version = v;
+}
+
+clrnn_status clrnn_ox_value_assign(clrnn_model *m, const ox_node *n, ox_value *dst, ox_value *src) {
+    clrnn_status st;
+    const int64_t count = (int64_t)src->count, one = 1;
+    if (src->dtype == CLRNN_DTYPE_FLOAT32 && src->on_device) {
+        if ((st = clrnn_ox_alloc_device(m, n, dst, src->ndim, src->shape)) != CLRNN_OK) return st;
+        return clrnn_ox_dev_copy(m, n, src->mem, 0, dst->mem, 0, 1, &count, &one, &one);
+    }
+    if ((st = clrnn_ox_to_host(m, src)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
+    if ((st = clrnn_ox_alloc_host(m, n, dst, src->ndim, src->shape)) != CLRNN_OK) return st;
+    ox_memcpy(dst->host, src->host, src->count * clrnn_dtype_size(src->dtype));
+    return CLRNN_OK;
+}
+
+void clrnn_ox_value_drop(clrnn_model *m, ox_value *v) {
+    m->host_bytes -= v->host_cap;
+    m->dev_bytes -= v->mem_cap;
+    free(v->host);
+    if (v->mem) clReleaseMemObject(v->mem);
+    v->host = NULL;
+    v->mem = NULL;
+    v->host_cap = v->mem_cap = 0;
+    v->on_host = v->on_device = v->has_data = 0;
+}

@@ -53,6 +53,7 @@ target_sources(clrnn_objects PRIVATE
   src/onnx/ops_elem.c
   src/onnx/ops_data.c
   src/onnx/ops_rnn.c
+  src/onnx/ops_control.c
   ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c
   ${CLRNN_ONNX_GEN}/onnx_kernels.c)
 target_include_directories(clrnn_objects PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
@@ -97,6 +98,12 @@ if(CLRNN_BUILD_TESTS)
   # The converters' own files (tests/keras, tools/golden_tf.py: tf2onnx from Keras 2/3 and TF1,
   # torch.onnx packed sequences): those clrnn loads must match; the rest are listed (issue 11).
   clrnn_test(test_keras_onnx)
+  # Loop / Scan / If (issue 11): tools/onnx_control_cases.py's cases and hostile models, the
+  # iteration bound, nesting on a small stack. Reads the model's byte counts (internal header).
+  clrnn_test(test_onnx_control)
+  target_include_directories(test_onnx_control PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
+  set_property(TEST test_onnx_control APPEND PROPERTY ENVIRONMENT
+    "CLRNN_ONNX_CONTROL=${PROJECT_SOURCE_DIR}/tests/onnx/control")
   if(CLRNN_BUILD_TOOLS)
     # PyTorch-exported models through clrnn-run, and its command-line contract.
     clrnn_test(test_onnx_cli)
