@@ -1,13 +1,9 @@
 /* The converters' own ONNX files (tests/keras, tools/golden_tf.py): Keras 2.15 / 3.15 models and TF1
  * dynamic_rnn graphs through tf2onnx 1.17, PyTorch packed sequences through torch.onnx. Every model
- * clrnn loads today runs through the model API and matches the framework's own outputs within
- * |got - exp| / (1 + |exp|) <= 1e-5; the models it cannot load yet (issue 11: Loop, Scan, the mask and
- * comparison ops: CLRNN_ERR_UNSUPPORTED) are listed, not asserted; any other load failure fails. The number of passing models is asserted, so that a model
- * that runs today and stops running fails the test. */
+ * must load, run through the model API and match the framework's own outputs within
+ * |got - exp| / (1 + |exp|) <= 1e-5: a refusal (CLRNN_ERR_UNSUPPORTED) fails the test like a wrong
+ * number, so a model that runs today and stops running, or a new model clrnn cannot run, is caught. */
 #include "onnx/onnx_case.h"
-
-/* Models that load and match today: all of them since Loop/Scan (never lower it). */
-#define KERAS_ONNX_MIN_PASSING 129
 
 #define MAX_NAMES 32
 
@@ -62,7 +58,7 @@ static const char *short_error(const char *path) {
 }
 
 /* Loads, binds in/, runs and compares with out/. Returns 1 on a match, 0 on a mismatch or a run
- * failure (printed as FAIL), -1 when the model does not load (printed as not yet supported). */
+ * failure (printed as FAIL), -1 when the model is refused as unsupported (printed as REFUSED). */
 static int run_model(const char *dir, const char *name, double *worst) {
     case_meta meta;
     read_meta(dir, &meta);
@@ -71,7 +67,7 @@ static int run_model(const char *dir, const char *name, double *worst) {
     clrnn_model *m = NULL;
     clrnn_status st = clrnn_onnx_load(tu_context(), path, &m);
     if (st == CLRNN_ERR_UNSUPPORTED) {
-        print_message("  not yet supported (issue 11): %-36s %s\n", name, short_error(path));
+        print_message("  REFUSED %-36s %s\n", name, short_error(path));
         return -1;
     }
     if (st != CLRNN_OK) { /* onnxruntime runs every one of these files: any other refusal is a bug */
@@ -147,10 +143,11 @@ static void test_converted_models(void **state) {
     }
     oc_free_list(dirs, n_dirs);
     print_message("converted models (tests/keras): %d, %d match the framework within 1e-5, %d FAIL, "
-                  "%d not yet supported (issue 11)\n", models, passed, failed, unsupported);
-    assert_true(models >= 120); /* the data is all there */
+                  "%d refused\n", models, passed, failed, unsupported);
+    assert_true(models >= 145); /* the data is all there */
     assert_int_equal(failed, 0);
-    assert_true(passed >= KERAS_ONNX_MIN_PASSING);
+    assert_int_equal(unsupported, 0);
+    assert_int_equal(passed, models);
 }
 
 int main(void) {
