@@ -1,8 +1,9 @@
 /* The forward pass: layers × (input projection for all steps and directions → recurrent scan,
- * scan.c) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
+ * the rnn's plan, plan.h) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
  * (workspace.c). Outputs are written in the user's layout; every argument is checked before any
  * device work. */
 #include "launch.h"
+#include "plan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -200,28 +201,20 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     if ((st = clrnn_rnn_ensure_workspace(r, T, N)) != CLRNN_OK) return st;
     clrnn_workspace *ws = &r->ws;
 
-    /* step table → device (blocking writes: the host tables are reused by the next call) */
+    /* step table → device (a blocking write: the host table is reused by the next call), then what
+     * the plan derives from the lengths */
     const size_t n_tmap = (size_t)D * T * N + (size_t)D * N;
-    const size_t n_host = n_tmap + (size_t)N + (size_t)T * N;
-    if (n_host > r->tmap_cap) {
-        int32_t *t = realloc(r->tmap_host, n_host * sizeof *t);
+    if (n_tmap > r->tmap_cap) {
+        int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
         if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
         r->tmap_host = t;
-        r->tmap_cap = n_host;
+        r->tmap_cap = n_tmap;
     }
     clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
     cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
                                       NULL, NULL);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
-    if (r->tiled) {
-        int32_t *perm = r->tmap_host + n_tmap, *row_needed = perm + N;
-        clrnn_build_row_order(T, N, args->seq_lens, args->mask, perm, row_needed);
-        err = clEnqueueWriteBuffer(ctx->queue, ws->perm, CL_TRUE, 0, (size_t)N * sizeof(int32_t), perm, 0, NULL, NULL);
-        if (err == CL_SUCCESS)
-            err = clEnqueueWriteBuffer(ctx->queue, ws->row_needed, CL_TRUE, 0, (size_t)T * N * sizeof(int32_t),
-                                       row_needed, 0, NULL, NULL);
-        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the row order");
-    }
+    if (r->plan->prepare && (st = r->plan->prepare(r, T, N, args->seq_lens, args->mask)) != CLRNN_OK) return st;
 
     /* input */
     cl_mem x = ws->x;
@@ -252,8 +245,8 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
         /* x_proj [T*N, D*G*H] = input [T*N, I] · Wᵀ for all steps and directions (biases are added in
          * the step kernel) */
         const int xp_batch_major = l == 0 && d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
-        if ((st = clrnn_input_projection(r, l, T, N, xp_batch_major, layer_in, in_off)) != CLRNN_OK) return st;
-        if ((st = clrnn_scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
+        if ((st = r->plan->input_projection(r, l, T, N, xp_batch_major, layer_in, in_off)) != CLRNN_OK) return st;
+        if ((st = r->plan->scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
         layer_in = layer_out;
         in_off = 0;
         layer_out = layer_out == ws->y_a ? ws->y_b : ws->y_a;
