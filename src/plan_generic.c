@@ -22,32 +22,32 @@ static size_t upload_scratch(const clrnn_rnn *r) {
     return D * H * Hr > n ? D * H * Hr : n;
 }
 
+/* dst[k * ld + row] = m[row * K + k]: a [rows, K] matrix transposed, its rows ld floats apart. */
+static void transpose(float *dst, size_t ld, const float *m, int rows, int K) {
+    for (int row = 0; row < rows; ++row)
+        for (int k = 0; k < K; ++k) dst[(size_t)k * ld + row] = m[(size_t)row * K + k];
+}
+
 /* Layer l: WT [I, D*G*H], RT [D][Hr][G*H], bias [D][2][G*H], peep [D][3H], projT [D][H][Hr]. */
 static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
-    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
-    clrnn_status st;
     const int I = r->lw[l * D].in_size;
-    /* WT [I, D*G*H]: both directions' input weights side by side, one GEMM for the layer */
+    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const clrnn_layer_weights *lw = &r->lw[l * D];
+    const size_t f = sizeof(float);
+    clrnn_status st;
+    /* WT: both directions' input weights side by side, one GEMM for the layer */
+    for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * GH, (size_t)D * GH, lw[dir].W, GH, I);
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.WT[l], tmp, (size_t)I * D * GH * f, "input weights")) != CLRNN_OK)
+        return st;
+    /* RT so that consecutive work-items (j) read consecutive floats */
+    for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * Hr * GH, (size_t)GH, lw[dir].R, GH, Hr);
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * Hr * GH * f, "recurrent weights")) != CLRNN_OK)
+        return st;
+    /* bias: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
     for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &r->lw[l * D + dir];
-        for (int row = 0; row < GH; ++row)
-            for (int i = 0; i < I; ++i) tmp[(size_t)i * D * GH + (size_t)dir * GH + row] = w->W[(size_t)row * I + i];
-    }
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.WT[l], tmp,
-                                      (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) return st;
-    /* RT [D][Hr][G*H] so that consecutive work-items (j) read consecutive floats */
-    for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &r->lw[l * D + dir];
-        for (int row = 0; row < GH; ++row)
-            for (int k = 0; k < Hr; ++k) tmp[((size_t)dir * Hr + k) * GH + row] = w->R[(size_t)row * Hr + k];
-    }
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp,
-                                      (size_t)D * Hr * GH * sizeof(float), "recurrent weights")) != CLRNN_OK) return st;
-    /* bias [D][2][G*H]: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
-    for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &r->lw[l * D + dir];
+        const clrnn_layer_weights *w = &lw[dir];
         float *b = tmp + (size_t)dir * 2 * GH;
         for (int k = 0; k < GH; ++k) {
             const int n_gate = k >= 2 * H;
@@ -57,22 +57,13 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
         if (d->cell == CLRNN_CELL_LSTM)
             for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
     }
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp,
-                                      (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) return st;
-    for (int dir = 0; dir < D; ++dir)
-        memcpy(tmp + (size_t)dir * 3 * H, r->lw[l * D + dir].P, 3 * (size_t)H * sizeof(float));
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.peep[l], tmp,
-                                      (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) return st;
-    if (d->proj_size > 0) {
-        for (int dir = 0; dir < D; ++dir) {
-            const clrnn_layer_weights *w = &r->lw[l * D + dir];
-            for (int p = 0; p < Hr; ++p)
-                for (int k = 0; k < H; ++k) tmp[((size_t)dir * H + k) * Hr + p] = w->proj[(size_t)p * H + k];
-        }
-        if ((st = clrnn_rnn_upload_buf(r, &r->dw.projT[l], tmp,
-                                          (size_t)D * H * Hr * sizeof(float), "projection")) != CLRNN_OK) return st;
-    }
-    return st;
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * f, "biases")) != CLRNN_OK) return st;
+    for (int dir = 0; dir < D; ++dir) memcpy(tmp + (size_t)dir * 3 * H, lw[dir].P, 3 * (size_t)H * f);
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H * f, "peepholes")) != CLRNN_OK ||
+        d->proj_size == 0)
+        return st;
+    for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * H * Hr, (size_t)Hr, lw[dir].proj, Hr, H);
+    return clrnn_rnn_upload_buf(r, &r->dw.projT[l], tmp, (size_t)D * H * Hr * f, "projection");
 }
 
 static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
