@@ -2,6 +2,7 @@
  * the rnn's plan, plan.h) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
  * (workspace.c). Outputs are written in the user's layout; every argument is checked before any
  * device work. */
+#include "cells.h"
 #include "launch.h"
 #include "plan.h"
 
@@ -169,9 +170,9 @@ static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) 
     if ((st = check_tensor(&a->y, "y", 0)) != CLRNN_OK) return st;
     if ((st = check_tensor(&a->hn, "hn", 0)) != CLRNN_OK) return st;
     if ((st = check_tensor(&a->cn, "cn", 0)) != CLRNN_OK) return st;
-    const int lstm = r->desc.cell == CLRNN_CELL_LSTM;
-    if (!lstm && (a->c0.host || a->c0.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM");
-    if (!lstm && (a->cn.host || a->cn.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM");
+    const int has_c = clrnn_cell_info_of(r->desc.cell)->has_c;
+    if (!has_c && (a->c0.host || a->c0.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM");
+    if (!has_c && (a->cn.host || a->cn.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM");
     const size_t LDN = (size_t)r->desc.num_layers * r->D * N;
     size_t xb = TN * (size_t)r->desc.input_size * sizeof(float);
     size_t yb = (a->last_only ? (size_t)N : TN) * (size_t)r->O * sizeof(float);
@@ -233,7 +234,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     const size_t state_rows = (size_t)D * N;
     for (int l = 0; l < L; ++l) {
         if ((st = load_state(ctx, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
-        if (d->cell == CLRNN_CELL_LSTM &&
+        if (clrnn_cell_info_of(d->cell)->has_c &&
             (st = load_state(ctx, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }

@@ -2,6 +2,7 @@
  * where the driver vectorises across work-items (GPUs). The input projection is one CLBlast SGEMM
  * per layer for all steps and directions; the recurrence a launch (two for the reset-before GRU
  * and the projected LSTM) per step. States are packed: rows Hr (h) and H (c) apart. */
+#include "cells.h"
 #include "launch.h"
 #include "plan.h"
 
@@ -33,7 +34,7 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
     const int I = r->lw[l * D].in_size;
-    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const int forget_gate = clrnn_cell_info_of(d->cell)->forget_gate, rb_apart = clrnn_cell_kernels_for(d)->rb_apart;
     const clrnn_layer_weights *lw = &r->lw[l * D];
     const size_t f = sizeof(float);
     clrnn_status st;
@@ -45,17 +46,16 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * Hr * GH, (size_t)GH, lw[dir].R, GH, Hr);
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * Hr * GH * f, "recurrent weights")) != CLRNN_OK)
         return st;
-    /* bias: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
+    /* bias: row 0 = Wb + Rb (+ forget_bias), except the gate whose Rb stays apart (Wb only); row 1 = Rb */
     for (int dir = 0; dir < D; ++dir) {
         const clrnn_layer_weights *w = &lw[dir];
         float *b = tmp + (size_t)dir * 2 * GH;
         for (int k = 0; k < GH; ++k) {
-            const int n_gate = k >= 2 * H;
-            b[k] = w->Wb[k] + ((lbr && n_gate) ? 0.0f : w->Rb[k]);
+            b[k] = w->Wb[k] + (k / H == rb_apart ? 0.0f : w->Rb[k]);
             b[GH + k] = w->Rb[k];
         }
-        if (d->cell == CLRNN_CELL_LSTM)
-            for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
+        if (forget_gate >= 0)
+            for (int j = 0; j < H; ++j) b[(size_t)forget_gate * H + j] += d->forget_bias;
     }
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * f, "biases")) != CLRNN_OK) return st;
     for (int dir = 0; dir < D; ++dir) memcpy(tmp + (size_t)dir * 3 * H, lw[dir].P, 3 * (size_t)H * f);
@@ -92,9 +92,11 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
     clrnn_status st = CLRNN_OK;
     cl_mem *h = ws->h[l], *c = ws->c[l];
 
-    if (d->cell == CLRNN_CELL_RNN || (d->cell == CLRNN_CELL_GRU && d->linear_before_reset)) {
-        const int rnn = d->cell == CLRNN_CELL_RNN;
-        kargs a = begin(ctx, rnn ? CLRNN_K_rnn_step : CLRNN_K_gru_lbr_step, rnn ? "rnn_step" : "gru_lbr_step");
+    const clrnn_cell_kernels *kern = clrnn_cell_kernels_for(d);
+    const clrnn_kernel_id k0 = kern->generic[0], k1 = kern->generic[1];
+
+    if (!clrnn_cell_info_of(d->cell)->has_c && !kern->two_launch) { /* rnn_step, gru_lbr_step */
+        kargs a = begin(ctx, k0, clrnn_kernel_name(k0));
         const size_t lws = step_lws(ctx, a.k, H);
         a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_mem(&a, ws->tmap), a_mem(&a, ws->x_proj);
         a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]), a_mem(&a, dw->acts);
@@ -106,9 +108,9 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
             a_set_mem(&a, 11, h[(s + 1) & 1]);
             st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, lws);
         }
-    } else if (d->cell == CLRNN_CELL_GRU) {
-        kargs g = begin(ctx, CLRNN_K_gru_gates_step, "gru_gates_step");
-        kargs o = begin(ctx, CLRNN_K_gru_out_step, "gru_out_step");
+    } else if (kern->uses_z) { /* gru_gates_step, gru_out_step */
+        kargs g = begin(ctx, k0, clrnn_kernel_name(k0));
+        kargs o = begin(ctx, k1, clrnn_kernel_name(k1));
         const size_t lg = step_lws(ctx, g.k, H), lo = step_lws(ctx, o.k, H);
         a_int(&g, 0), a_int(&g, T), a_int(&g, N), a_int(&g, H), a_mem(&g, ws->tmap), a_mem(&g, ws->x_proj);
         a_int(&g, xp_batch_major), a_mem(&g, dw->RT[l]), a_mem(&g, dw->bias[l]), a_mem(&g, dw->acts);
@@ -129,7 +131,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
     } else {
         const int proj = d->proj_size > 0;
         const int flags = (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0) | (proj ? 4 : 0);
-        kargs a = begin(ctx, CLRNN_K_lstm_step, "lstm_step");
+        kargs a = begin(ctx, k0, clrnn_kernel_name(k0)); /* lstm_step */
         kargs p = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
         const size_t la = step_lws(ctx, a.k, H), lp = step_lws(ctx, p.k, Hr);
         a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
@@ -159,10 +161,10 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
 }
 
 static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
-    snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s one work-item per unit, %d direction(s)",
-             r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step"
-             : r->desc.linear_before_reset ? "gru_lbr_step" : "gru_gates_step + gru_out_step",
-             r->desc.proj_size > 0 ? " + lstm_proj_step," : ",", r->D);
+    const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc);
+    snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s%s, one work-item per unit, %d direction(s)",
+             clrnn_kernel_name(k->generic[0]), k->two_launch ? " + " : "", k->two_launch ? clrnn_kernel_name(k->generic[1]) : "",
+             r->D);
 }
 
 /* lifetime; device memory; the forward pass */

@@ -3,6 +3,7 @@
  * (rows in length order, rows no direction computes skipped); the recurrence runs as a launch per
  * step or as one persistent launch per layer, measured per batch size (scan_tiled). States are
  * padded to whole blocks (r->Hs, r->Hc). */
+#include "cells.h"
 #include "launch.h"
 #include "plan.h"
 
@@ -49,8 +50,9 @@ static clrnn_status init(clrnn_rnn *r) {
     ts->groups = groups ? atoi(groups) : 0;
     const char *scan = getenv("CLRNN_SCAN");
     ts->scan_mode = !scan ? 0 : !strcmp(scan, "persistent") ? SCAN_PERSISTENT : !strcmp(scan, "steps") ? SCAN_STEPS : 0;
-    ts->UB = d->cell == CLRNN_CELL_RNN ? 64 : 16;
-    ts->Gs = d->cell == CLRNN_CELL_RNN ? 4 : r->G;
+    const clrnn_cell_info *cell = clrnn_cell_info_of(d->cell);
+    ts->UB = cell->tiled_UB;
+    ts->Gs = cell->tiled_slots;
     ts->Hb = (d->hidden_size + ts->UB - 1) / ts->UB;
     ts->Hbp = d->proj_size > 0 ? (d->proj_size + 63) / 64 : 0; /* LSTMP: 64 outputs per block */
     r->Hs = ts->Hbp ? 64 * ts->Hbp : ts->UB * ts->Hb;
@@ -116,7 +118,7 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hb = ts->Hb, K = r->Hr, Hp = 16 * Hb, Gs = ts->Gs;
     const int I = r->lw[l * D].in_size;
-    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const int forget_gate = clrnn_cell_info_of(d->cell)->forget_gate, rb_apart = clrnn_cell_kernels_for(d)->rb_apart;
     const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
     clrnn_status st;
     /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
@@ -128,15 +130,15 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp,
                                       (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
         return st;
-    /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
+    /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (the gate whose Rb stays apart) */
     memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
     for (int dir = 0; dir < D; ++dir) {
         const clrnn_layer_weights *w = &r->lw[l * D + dir];
         for (int g = 0; g < G; ++g)
             for (int j = 0; j < H; ++j) {
                 const int k = g * H + j;
-                float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
-                if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
+                float bx = w->Wb[k] + (g == rb_apart ? 0.0f : w->Rb[k]);
+                if (g == forget_gate) bx += d->forget_bias;
                 const size_t o = packed_index(gate_layout(r), 2 * dir, g, j, 0, 1); /* x-side; + per_dir: recurrent */
                 tmp[o] = bx;
                 tmp[o + per_dir] = w->Rb[k];
@@ -170,7 +172,7 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     const tiled_state *ts = r->plan_state;
     clrnn_context *ctx = r->ctx;
     const int I = r->lw[l * r->D].in_size;
-    const clrnn_kernel_id id = ts->Gs == 4 ? CLRNN_K_xproj_tiled_4 : CLRNN_K_xproj_tiled_3;
+    const clrnn_kernel_id id = clrnn_cell_info_of(r->desc.cell)->tiled_xproj;
     int groups, rb_per_item;
     tiled_groups(r, (T * N + 3) / 4, ts->Hb * r->D, &groups, &rb_per_item);
     kargs a = begin(ctx, id, "xproj_tiled");
@@ -178,33 +180,6 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.plan_buf[WS_PERM]);
     a_mem(&a, r->ws.plan_buf[WS_ROW_NEEDED]), a_int(&a, rb_per_item);
     return launch(ctx, &a, (size_t)ts->Hb, (size_t)groups, (size_t)r->D, 1);
-}
-
-/* The tiled plan's scan kernels by cell, as [MR = 1, MR = 4]: the persistent scan, and the step
- * kernel(s) it replaces (the reset-before GRU's step is two launches, gates then output; the
- * LSTMP's too, LSTM then projection). */
-typedef struct tiled_kernels {
-    clrnn_kernel_id scan[2], step[2], step2[2];
-    int n_steps; /* launches per step */
-} tiled_kernels;
-
-static tiled_kernels tiled_kernels_for(const clrnn_rnn_desc *d) {
-    if (d->cell == CLRNN_CELL_LSTM && d->proj_size > 0)
-        return (tiled_kernels){{CLRNN_K_lstmp_scan_tiled_1, CLRNN_K_lstmp_scan_tiled_4},
-                               {CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4},
-                               {CLRNN_K_proj_step_tiled_1, CLRNN_K_proj_step_tiled_4}, 2};
-    if (d->cell == CLRNN_CELL_LSTM)
-        return (tiled_kernels){{CLRNN_K_lstm_scan_tiled_1, CLRNN_K_lstm_scan_tiled_4},
-                               {CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4}, {0, 0}, 1};
-    if (d->cell == CLRNN_CELL_RNN)
-        return (tiled_kernels){{CLRNN_K_rnn_scan_tiled_1, CLRNN_K_rnn_scan_tiled_4},
-                               {CLRNN_K_rnn_step_tiled_1, CLRNN_K_rnn_step_tiled_4}, {0, 0}, 1};
-    if (d->linear_before_reset)
-        return (tiled_kernels){{CLRNN_K_gru_lbr_scan_tiled_1, CLRNN_K_gru_lbr_scan_tiled_4},
-                               {CLRNN_K_gru_lbr_step_tiled_1, CLRNN_K_gru_lbr_step_tiled_4}, {0, 0}, 1};
-    return (tiled_kernels){{CLRNN_K_gru_scan_tiled_1, CLRNN_K_gru_scan_tiled_4},
-                           {CLRNN_K_gru_gates_step_tiled_1, CLRNN_K_gru_gates_step_tiled_4},
-                           {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_4}, 2};
 }
 
 /* Work-group width of the persistent scan: the blocks of a step (and of the LSTMP's projection). */
@@ -236,7 +211,7 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
     a_int(&a, d->hidden_size), a_int(&a, r->Hr);
     a_mem(&a, ws->tmap), a_mem(&a, ws->plan_buf[WS_PERM]), a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]);
     a_mem(&a, dw->bias[l]);
-    if (d->cell == CLRNN_CELL_LSTM) {
+    if (clrnn_cell_info_of(d->cell)->has_c) { /* LSTM_TILED_PARAMS */
         a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
         *state_arg = a.i;
         a_mem(&a, ws->h[l][0]), a_mem(&a, ws->c[l][0]), a_mem(&a, ws->h[l][1]), a_mem(&a, ws->c[l][1]);
@@ -250,7 +225,7 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
     a_mem(&a, dw->acts);
     *state_arg = a.i;
     a_mem(&a, ws->h[l][0]), a_mem(&a, ws->h[l][1]);
-    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
+    if (clrnn_cell_kernels_for(d)->uses_z) a_mem(&a, ws->zbuf), a_mem(&a, ws->h_raw);
     a_mem(&a, y_layer), a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->masked_fill_value);
     return a;
 }
@@ -294,12 +269,12 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     clrnn_context *ctx = r->ctx;
     /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
     const int m = N >= 8 ? 1 : 0, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
-    const tiled_kernels tk = tiled_kernels_for(&r->desc);
+    const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc); /* scan and step kernels, by MR */
     if (s0 >= s1) return CLRNN_OK;
     cl_uint state_arg, state_arg2 = 0;
     if (persistent) {
         const size_t width = (size_t)scan_width(r);
-        kargs a = tiled_args(r, tk.scan[m], l, T, N, xp_batch_major, y_layer, &state_arg);
+        kargs a = tiled_args(r, k->tiled_scan[m], l, T, N, xp_batch_major, y_layer, &state_arg);
         a_set_int(&a, 0, s0), a_set_int(&a, 1, s1);
         return launch(ctx, &a, width, (size_t)scan_groups(r, n_rb), (size_t)r->D, width);
     }
@@ -307,15 +282,15 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
      * keeps its slice of Rᵀ in cache across more of the batch. */
     int groups, rb_per_item;
     tiled_groups(r, n_rb, ts->Hb * r->D, &groups, &rb_per_item);
-    const int lstm = r->desc.cell == CLRNN_CELL_LSTM;
+    const int with_c = clrnn_cell_info_of(r->desc.cell)->has_c;
     const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : ts->Hb); /* second launch: projection or GRU output */
-    kargs a = tiled_args(r, tk.step[m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
-    if (tk.n_steps == 2) b = tiled_args(r, tk.step2[m], l, T, N, xp_batch_major, y_layer, &state_arg2);
+    kargs a = tiled_args(r, k->tiled_step[0][m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
+    if (k->two_launch) b = tiled_args(r, k->tiled_step[1][m], l, T, N, xp_batch_major, y_layer, &state_arg2);
     clrnn_status st = CLRNN_OK;
     for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
-        tiled_step_at(&a, r, l, state_arg, lstm, s);
+        tiled_step_at(&a, r, l, state_arg, with_c, s);
         st = launch(ctx, &a, (size_t)ts->Hb, (size_t)groups, (size_t)r->D, 1);
-        if (tk.n_steps == 2 && st == CLRNN_OK) {
+        if (k->two_launch && st == CLRNN_OK) {
             tiled_step_at(&b, r, l, state_arg2, 0, s);
             st = launch(ctx, &b, blocks2, (size_t)groups, (size_t)r->D, 1);
         }
@@ -350,9 +325,8 @@ static scan_choice *scan_memo_slot(clrnn_rnn *r, int N) {
  * enough steps are, and their summed times decide. CLRNN_SCAN=steps|persistent forces one. */
 static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer) {
     const tiled_state *ts = r->plan_state;
-    const tiled_kernels tk = tiled_kernels_for(&r->desc);
     int mode = ts->scan_mode;
-    if (!scan_fits(r, tk.scan[N >= 8])) mode = SCAN_STEPS;
+    if (!scan_fits(r, clrnn_cell_kernels_for(&r->desc)->tiled_scan[N >= 8])) mode = SCAN_STEPS;
     const int k = (T - 2) / 4 < 8 ? (T - 2) / 4 : 8;
     scan_choice *memo = mode ? NULL : scan_memo_slot(r, N);
     if (memo && memo->mode) mode = memo->mode;
@@ -431,23 +405,25 @@ static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *seq_lens,
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the row order");
 }
 
+/* A kernel's name without its MR suffix: "lstm_scan_tiled_1" → "lstm_scan_tiled". */
+static void kernel_stem(char *out, size_t cap, clrnn_kernel_id id) {
+    const char *name = clrnn_kernel_name(id);
+    const size_t n = strlen(name);
+    snprintf(out, cap, "%.*s", (int)(n > 2 && strcmp(name + n - 2, "_1") == 0 ? n - 2 : n), name);
+}
+
 static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     const tiled_state *ts = r->plan_state;
-    static const char *const cells[] = {"rnn", "lstm", "gru"};
-    const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
-    char step[96];
-    const int proj = r->desc.proj_size > 0;
-    if (r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset)
-        snprintf(step, sizeof step, "gru_gates_step_tiled + gru_out_step_tiled");
-    else if (proj)
-        snprintf(step, sizeof step, "lstm_step_tiled + proj_step_tiled");
-    else
-        snprintf(step, sizeof step, "%s_step_tiled", cell);
+    const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc);
+    char scan[64], step[64], step2[64];
+    kernel_stem(scan, sizeof scan, k->tiled_scan[0]);
+    kernel_stem(step, sizeof step, k->tiled_step[0][0]);
+    kernel_stem(step2, sizeof step2, k->tiled_step[1][0]);
     snprintf(buf, cap,
-             "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (persistent) or %s_{1,4} "
-             "per step (4 rows x %d units per work-item once N >= 8), %d block(s)%s x %d direction(s), rows in "
-             "length order",
-             ts->Gs, proj ? "lstmp" : cell, step, ts->UB, ts->Hb, proj ? " + projection blocks of 64" : "", r->D);
+             "tiled: input projection %s; recurrence %s_{1,4} (persistent) or %s%s%s_{1,4} per step (4 rows x %d "
+             "units per work-item once N >= 8), %d block(s)%s x %d direction(s), rows in length order",
+             clrnn_kernel_name(clrnn_cell_info_of(r->desc.cell)->tiled_xproj), scan, step, k->two_launch ? " + " : "",
+             k->two_launch ? step2 : "", ts->UB, ts->Hb, ts->Hbp ? " + projection blocks of 64" : "", r->D);
     /* the scan: forced, or what was measured so far per batch size */
     size_t len = strlen(buf);
     if (ts->scan_mode) {

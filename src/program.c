@@ -211,13 +211,17 @@ static void release_kernels(clrnn_context *ctx) {
     }
 }
 
-static clrnn_status make_main_kernels(cl_program prog, void *user) {
-    clrnn_context *ctx = user;
-    static const char *const names[] = {
+static const char *const kernel_names[] = {
 #define CLRNN_KERNEL(name) #name,
 #include "kernel_list.h"
 #undef CLRNN_KERNEL
-    };
+};
+
+const char *clrnn_kernel_name(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_ ? kernel_names[id] : "(none)"; }
+
+static clrnn_status make_main_kernels(cl_program prog, void *user) {
+    clrnn_context *ctx = user;
+    const char *const *names = kernel_names;
     for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
         cl_int err;
         ctx->kernels[k] = clCreateKernel(prog, names[k], &err);

@@ -1,5 +1,6 @@
 /* Descriptor validation and rnn object lifetime. Every inconsistency becomes a status here,
  * before any device work, with a message naming the field. */
+#include "cells.h"
 #include "plan.h"
 
 #include <math.h>
@@ -17,15 +18,10 @@ clrnn_rnn_desc clrnn_rnn_desc_default(void) {
     return d;
 }
 
-int clrnn_cell_gates(clrnn_cell cell) { return cell == CLRNN_CELL_LSTM ? 4 : cell == CLRNN_CELL_GRU ? 3 : 1; }
-
-static int cell_slots(clrnn_cell cell) { return cell == CLRNN_CELL_LSTM ? 3 : cell == CLRNN_CELL_GRU ? 2 : 1; }
-
 clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir, int slot) {
     clrnn_activation a = desc->activations[dir][slot];
     if (a.kind != CLRNN_ACT_DEFAULT) return a;
-    /* slot 0 of gated cells is the gate function; the others and the RNN's one are tanh */
-    a.kind = (slot == 0 && desc->cell != CLRNN_CELL_RNN) ? CLRNN_ACT_SIGMOID : CLRNN_ACT_TANH;
+    a.kind = clrnn_cell_info_of(desc->cell)->default_act[slot];
     a.alpha = a.beta = 0.0f;
     return a;
 }
@@ -33,8 +29,8 @@ clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir,
 #define BAD(...) return clrnn_fail(CLRNN_ERR_INVALID_DESCRIPTOR, __VA_ARGS__)
 
 static clrnn_status validate(const clrnn_rnn_desc *d) {
-    const int lstm = d->cell == CLRNN_CELL_LSTM, gru = d->cell == CLRNN_CELL_GRU;
-    if ((unsigned)d->cell > CLRNN_CELL_GRU) BAD("cell = %d is not a clrnn_cell", (int)d->cell);
+    const clrnn_cell_info *cell = clrnn_cell_info_of(d->cell);
+    if (!cell) BAD("cell = %d is not a clrnn_cell", (int)d->cell);
     if (d->input_size <= 0) BAD("input_size = %d must be >= 1", d->input_size);
     if (d->hidden_size <= 0) BAD("hidden_size = %d must be >= 1", d->hidden_size);
     /* Caps keep every index the kernels compute inside 32-bit ints. */
@@ -58,17 +54,17 @@ static clrnn_status validate(const clrnn_rnn_desc *d) {
         for (int s = 0; s < 3; ++s) {
             const clrnn_activation *a = &d->activations[dir][s];
             if ((unsigned)a->kind >= CLRNN_ACT_COUNT_) BAD("activations[%d][%d].kind = %d is unknown", dir, s, (int)a->kind);
-            if (a->kind != CLRNN_ACT_DEFAULT && (s >= cell_slots(d->cell) || dir >= D))
+            if (a->kind != CLRNN_ACT_DEFAULT && (s >= cell->slots || dir >= D))
                 BAD("activations[%d][%d] is set but this %s has %d slot(s) per direction and %d direction(s)", dir, s,
-                    lstm ? "LSTM" : gru ? "GRU" : "RNN", cell_slots(d->cell), D);
+                    cell->name, cell->slots, D);
             if (!isfinite(a->alpha) || !isfinite(a->beta)) BAD("activations[%d][%d] alpha/beta not finite", dir, s);
         }
     if (!isfinite(d->clip) || d->clip < 0) BAD("clip = %g must be finite and >= 0", d->clip);
     if (!isfinite(d->masked_fill_value)) BAD("masked_fill_value must be finite");
-    if (!lstm && (d->peephole || d->input_forget || d->proj_size || d->cell_clip != 0 || d->proj_clip != 0 ||
-                  d->forget_bias != 0))
+    if (!(cell->options & CLRNN_CELL_OPT_LSTM) && (d->peephole || d->input_forget || d->proj_size || d->cell_clip != 0 ||
+                                                   d->proj_clip != 0 || d->forget_bias != 0))
         BAD("peephole, input_forget, proj_size, cell_clip, proj_clip and forget_bias are LSTM options");
-    if (!gru && d->linear_before_reset) BAD("linear_before_reset is a GRU option");
+    if (!(cell->options & CLRNN_CELL_OPT_LBR) && d->linear_before_reset) BAD("linear_before_reset is a GRU option");
     if (d->proj_size < 0 || d->proj_size > d->hidden_size)
         BAD("proj_size = %d must be in [0, hidden_size = %d]", d->proj_size, d->hidden_size);
     if (!isfinite(d->cell_clip) || d->cell_clip < 0) BAD("cell_clip = %g must be finite and >= 0", d->cell_clip);

@@ -1,5 +1,6 @@
 /* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
  * the workspace sized for the largest T*N and N seen (see clrnn_rnn_ensure_workspace). */
+#include "cells.h"
 #include "plan.h"
 
 #include <stdlib.h>
@@ -162,10 +163,10 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
             BUF(ws->h[l][i], D * N, (size_t)r->Hs, "hidden state");
-            if (d->cell == CLRNN_CELL_LSTM) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
+            if (clrnn_cell_info_of(d->cell)->has_c) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
         }
     BUF(ws->h_raw, D * N, raw, "step scratch");
-    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
+    if (clrnn_cell_kernels_for(d)->uses_z) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
     ok = ok && TN <= SIZE_MAX / (D + 1) && N <= SIZE_MAX / (D + 1);
     BUF(ws->tmap, ok ? D * TN + D * N : 0, 1, "step table");
     for (int i = 0; i < pw.n_bufs && ok; ++i) {
