@@ -2,28 +2,8 @@
  * recurrent dot product h_prev · Rᵀ with h_prev staged in local memory.
  * Built without -cl-fast-relaxed-math: conformance tolerances rely on IEEE exp/tanh. */
 
-/* Activation kinds: the values of clrnn_activation_kind in clrnn.h. */
-#define ACT_SIGMOID 1
-#define ACT_TANH 2
-#define ACT_RELU 3
-#define ACT_AFFINE 4
-#define ACT_LEAKY_RELU 5
-#define ACT_THRESHOLDED_RELU 6
-#define ACT_SCALED_TANH 7
-#define ACT_HARD_SIGMOID 8
-#define ACT_ELU 9
-#define ACT_SOFTSIGN 10
-#define ACT_SOFTPLUS 11
-
-/* Step table flags: the CLRNN_STEP_* values in src/internal.h. */
-#define STEP_T_MASK 0x0fffffff
-#define STEP_VALID 0x10000000
-#define STEP_STARTED 0x20000000
-
-/* Masked-output policies: clrnn_masked_output. */
-#define MASKED_ZERO 0
-#define MASKED_CARRY 1
-#define MASKED_FILL 2
+/* The constants shared with the host (ACT_, STEP_, MASKED_, MERGE_, LSTM_): abi.h, embedded
+ * before this file. */
 
 /* clamp() that keeps NaN: OpenCL's clamp is fmin(fmax(x, lo), hi), which turns NaN into lo. Works
  * for float and floatN (select and the comparisons are element-wise). */
@@ -57,10 +37,10 @@
 /* ONNX `clip` on an activation input (0 = off), keeping NaN. */
 inline float clip1(float x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, -clip, clip) : x; }
 
-/* acts[(dir * 3 + slot) * 3 + {0: kind, 1: alpha, 2: beta}] */
+/* acts[(dir * ACT_SLOTS + slot) * ACT_PARAMS + {0: kind, 1: alpha, 2: beta}] */
 inline float activate(__global const float *acts, int dir, int slot, float x, float clip) {
     x = clip1(x, clip);
-    __global const float *a = acts + (dir * 3 + slot) * 3;
+    __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)a[0];
     const float alpha = a[1], beta = a[2];
     ACTIVATION_BODY(float, x, kind, alpha, beta)

@@ -7,9 +7,6 @@
  * applying h() to the unclipped c; the two differ only once |c| > clip.)
  * With a projection (LSTMP) this kernel writes the unprojected h to h_raw and leaves h_next and y to
  * lstm_proj_step. One work-item per (j, n, d). */
-#define LSTM_PEEPHOLE 1
-#define LSTM_CIFG 2
-#define LSTM_PROJ 4
 
 __kernel void lstm_step(const int s, const int T, const int N, const int H, const int Hr, __global const int *tmap,
                         __global const float *x_proj, const int xp_batch_major, __global const float *RT,

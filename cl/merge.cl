@@ -3,11 +3,6 @@
  * src element (d, t, n, j) sits at t*st_t + n*st_n + d*st_d + j; that covers both the layer output
  * [T, N, D, Hr] and, for last-only outputs, the final states [D, N, Hr] (st_t = 0, T = 1).
  */
-#define MERGE_CONCAT 0
-#define MERGE_SUM 1
-#define MERGE_MUL 2
-#define MERGE_AVE 3
-#define MERGE_NONE 4
 
 /* Source row of direction d for output (t, n), or NULL when the row had no computed step (last-only
  * outputs of such rows are the masked value). */

@@ -27,7 +27,7 @@ inline float16 clip16(float16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x,
 /* activate() of common.cl on 16 lanes: the same ACTIVATION_BODY. */
 inline float16 activate16(__global const float *acts, int dir, int slot, float16 x, float clip) {
     x = clip16(x, clip);
-    __global const float *a = acts + (dir * 3 + slot) * 3;
+    __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)a[0];
     const float alpha = a[1], beta = a[2];
     ACTIVATION_BODY(float16, x, kind, alpha, beta)
@@ -154,7 +154,7 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         const float16 cp = vload16(0, c_prev + sidx);                                                \
         if (!(entry & STEP_VALID)) {                                                                 \
             vstore16(cp, 0, c_next + sidx);                                                          \
-            if (flags & 4) continue; /* h and y: the projection phase */                             \
+            if (flags & LSTM_PROJ) continue; /* h and y: the projection phase */                     \
             const float16 hp = vload16(0, h_prev + sidx);                                            \
             vstore16(hp, 0, h_next + sidx);                                                          \
             store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
@@ -166,20 +166,20 @@ inline void store_lanes(__global float *p, float16 v, int lanes) {
         float16 pf = vload16(1, xp) + bf + acc[r][1];                                                \
         const float16 pg = vload16(2, xp) + bg + acc[r][2];                                          \
         float16 po = vload16(3, xp) + bo + acc[r][3];                                                \
-        if (flags & 1) {                                                                             \
+        if (flags & LSTM_PEEPHOLE) {                                                                 \
             pi += Pi * cp;                                                                           \
             pf += Pf * cp;                                                                           \
         }                                                                                            \
         const float16 i = activate16(acts, d, 0, pi, clip);                                          \
-        const float16 f = (flags & 2) ? 1.0f - i : activate16(acts, d, 0, pf, clip);                 \
+        const float16 f = (flags & LSTM_CIFG) ? 1.0f - i : activate16(acts, d, 0, pf, clip);         \
         const float16 g = activate16(acts, d, 1, pg, clip);                                          \
         float16 c = f * cp + i * g;                                                                  \
         c = clip16(c, cell_clip);                                                         \
-        if (flags & 1) po += Po * c;                                                                 \
+        if (flags & LSTM_PEEPHOLE) po += Po * c;                                                     \
         const float16 o = activate16(acts, d, 0, po, clip);                                          \
         const float16 h = o * activate16(acts, d, 2, c, clip);                                       \
         vstore16(c, 0, c_next + sidx);                                                               \
-        if (flags & 4) { /* LSTMP: the unprojected h, projected in the next phase */                 \
+        if (flags & LSTM_PROJ) { /* LSTMP: the unprojected h, projected in the next phase */         \
             vstore16(h, 0, h_raw + sidx);                                                            \
             continue;                                                                                \
         }                                                                                            \
@@ -369,7 +369,7 @@ __kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                           
     }                                                                                                \
 }
 
-/* LSTMP: a step is the LSTM phase (lstm_step_tiled with flags & 4: c, and the unprojected h to
+/* LSTMP: a step is the LSTM phase (lstm_step_tiled with flags & LSTM_PROJ: c, and the unprojected h to
  * h_raw, whose rows are Hc = 16 * ceil(H / 16) apart) and the projection phase (proj_step_tiled,
  * 64-unit blocks of the Hr outputs, h rows hs_in = Hs apart). The persistent scan runs both, with a
  * barrier after each; its work-group covers the larger of the two block counts. */

@@ -2,6 +2,8 @@
  * peepholes i, f, o. */
 #include "cells.h"
 
+#include "../cl/abi.h"
+
 #define NO_KERNEL CLRNN_K_COUNT_ /* the second launch of a one-launch step */
 
 static const clrnn_cell_info cells[] = {
@@ -81,4 +83,8 @@ const clrnn_cell_kernels *clrnn_cell_kernels_for(const clrnn_rnn_desc *d) {
 int clrnn_cell_gates(clrnn_cell cell) {
     const clrnn_cell_info *c = clrnn_cell_info_of(cell);
     return c ? c->gates : 1;
+}
+
+int clrnn_lstm_flags(const clrnn_rnn_desc *d) {
+    return (d->peephole ? LSTM_PEEPHOLE : 0) | (d->input_forget ? LSTM_CIFG : 0) | (d->proj_size > 0 ? LSTM_PROJ : 0);
 }

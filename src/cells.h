@@ -41,6 +41,8 @@ typedef struct clrnn_cell_info {
     clrnn_cell_kernels kernels[2]; /* [clrnn_cell_variant] */
 } clrnn_cell_info;
 
+/* The flags argument of the LSTM step kernels (LSTM_* in cl/abi.h). */
+int clrnn_lstm_flags(const clrnn_rnn_desc *desc);
 /* The row of a cell, NULL for a value that is no clrnn_cell. */
 const clrnn_cell_info *clrnn_cell_info_of(clrnn_cell cell);
 /* 1 when the descriptor selects its cell's variant (linear_before_reset, proj_size > 0), else 0. */

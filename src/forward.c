@@ -2,6 +2,7 @@
  * the rnn's plan, plan.h) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
  * (workspace.c). Outputs are written in the user's layout; every argument is checked before any
  * device work. */
+#include "../cl/abi.h"
 #include "cells.h"
 #include "launch.h"
 #include "plan.h"
@@ -159,7 +160,7 @@ static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) 
     const int T = a->seq_length, N = a->batch;
     if (T <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d must be >= 1", T);
     if (N <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "batch = %d must be >= 1", N);
-    if (T > CLRNN_STEP_T_MASK) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d is too large", T);
+    if (T > STEP_T_MASK) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d is too large", T);
     size_t TN;
     if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || TN * (size_t)r->D > (size_t)0x7fffffff)
         return clrnn_fail(CLRNN_ERR_OVERFLOW, "seq_length x batch x directions = %d x %d x %d exceeds 2^31", T, N, r->D);

@@ -253,13 +253,7 @@ clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *rnn, int T, int N);
 /* Checks that every required tensor was set. */
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
 
-/* Step table encoding (shared by step_table.c, the kernels in cl/common.cl and the tests):
- * entry[d][s][n] = time index t processed at step s, plus flags. */
-#define CLRNN_STEP_T_MASK 0x0fffffff
-#define CLRNN_STEP_VALID 0x10000000   /* the step is computed */
-#define CLRNN_STEP_STARTED 0x20000000 /* a computed step came before this one (carry policy) */
-
-/* Fills the step table for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
+/* Fills the step table (its encoding: STEP_* in cl/abi.h) for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
  * holds per (d, n) 1 if the row has any computed step. */
 void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, const int32_t *seq_lens,
                             const uint8_t *mask, int32_t *out);

@@ -130,7 +130,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         }
     } else {
         const int proj = d->proj_size > 0;
-        const int flags = (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0) | (proj ? 4 : 0);
+        const int flags = clrnn_lstm_flags(d);
         kargs a = begin(ctx, k0, clrnn_kernel_name(k0)); /* lstm_step */
         kargs p = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
         const size_t la = step_lws(ctx, a.k, H), lp = step_lws(ctx, p.k, Hr);

@@ -196,7 +196,6 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
-    const int proj = d->proj_size > 0;
     kargs a = begin(r->ctx, id, "tiled scan");
     a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N);
     if (id == CLRNN_K_proj_step_tiled_1 || id == CLRNN_K_proj_step_tiled_4) {
@@ -215,7 +214,7 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
         a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts);
         *state_arg = a.i;
         a_mem(&a, ws->h[l][0]), a_mem(&a, ws->c[l][0]), a_mem(&a, ws->h[l][1]), a_mem(&a, ws->c[l][1]);
-        a_mem(&a, y_layer), a_int(&a, (d->peephole ? 1 : 0) | (d->input_forget ? 2 : 0) | (proj ? 4 : 0));
+        a_mem(&a, y_layer), a_int(&a, clrnn_lstm_flags(d));
         a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, d->masked_fill_value);
         a_mem(&a, ws->h_raw), a_int(&a, r->Hs);
         if (id == CLRNN_K_lstmp_scan_tiled_1 || id == CLRNN_K_lstmp_scan_tiled_4)

@@ -1,9 +1,9 @@
 /* Kernel program: the .cl files embedded at build time (tools/cmake/embed_cl.cmake), concatenated
- * in a fixed order, built for the context device with fixed options, and kept in the on-disk
- * binary cache (cache.c), except on drivers that cache compiled kernels themselves and make a
- * binary expensive to produce (PoCL; CLRNN_CACHE_MODE=binary|driver overrides the choice).
- * CLRNN_KERNEL_DIR=<dir> loads the .cl files from disk instead, to edit kernels without rebuilding
- * the library. */
+ * in a fixed order (cl/abi.h, the constants shared with the C sources, first), built for the
+ * context device with fixed options, and kept in the on-disk binary cache (cache.c), except on
+ * drivers that cache compiled kernels themselves and make a binary expensive to produce (PoCL;
+ * CLRNN_CACHE_MODE=binary|driver overrides the choice). CLRNN_KERNEL_DIR=<dir> loads the .cl files
+ * from disk instead, to edit kernels without rebuilding the library. */
 #include "internal.h"
 
 #include <stdatomic.h>

@@ -1,5 +1,6 @@
 /* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
  * the workspace sized for the largest T*N and N seen (see clrnn_rnn_ensure_workspace). */
+#include "../cl/abi.h"
 #include "cells.h"
 #include "plan.h"
 
@@ -104,13 +105,12 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
     if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "weight repacking buffer");
     for (int l = 0; l < d->num_layers && st == CLRNN_OK; ++l) st = r->plan->upload_layer(r, l, tmp);
     if (st == CLRNN_OK) {
-        float acts[2 * 3 * 3];
+        float acts[2 * ACT_SLOTS * ACT_PARAMS];
         for (int dir = 0; dir < 2; ++dir)
-            for (int s = 0; s < 3; ++s) {
+            for (int s = 0; s < ACT_SLOTS; ++s) {
                 clrnn_activation a = clrnn_effective_activation(d, dir < D ? dir : 0, s);
-                acts[(dir * 3 + s) * 3 + 0] = (float)a.kind;
-                acts[(dir * 3 + s) * 3 + 1] = a.alpha;
-                acts[(dir * 3 + s) * 3 + 2] = a.beta;
+                float *p = acts + (dir * ACT_SLOTS + s) * ACT_PARAMS;
+                p[0] = (float)a.kind, p[1] = a.alpha, p[2] = a.beta;
             }
         st = clrnn_rnn_upload_buf(r, &r->dw.acts, acts, sizeof acts, "activations");
     }
