@@ -43,7 +43,7 @@
 #define LSTM_CIFG 2
 #define LSTM_PROJ 4 /* the step leaves h to the projection (LSTMP) */
 
-#ifndef __OPENCL_VERSION__
+#if !defined(__OPENCL_VERSION__) && !defined(__OPENCL_C_VERSION__) /* the C side */
 #include "clrnn.h"
 _Static_assert(ACT_SIGMOID == CLRNN_ACT_SIGMOID && ACT_TANH == CLRNN_ACT_TANH && ACT_RELU == CLRNN_ACT_RELU &&
                    ACT_AFFINE == CLRNN_ACT_AFFINE && ACT_LEAKY_RELU == CLRNN_ACT_LEAKY_RELU &&

@@ -22,7 +22,8 @@ extern const size_t clrnn_embedded_source_count;
 /* Part of the cache key: bump when the binary-cache layout or meaning changes. */
 #define PROGRAM_CACHE_VERSION "clrnn-program-v1"
 
-static const char *const build_options = "-cl-std=CL1.2";
+/* REAL: the kernels' precision (cl/common.cl) */
+static const char *const build_options = "-cl-std=CL1.2 -DREAL=float";
 
 const char *clrnn_program_options(void) { return build_options; }
 
