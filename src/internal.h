@@ -241,7 +241,7 @@ struct clrnn_rnn {
     size_t tmap_cap;
 };
 
-/* Number of gates of a cell. */
+/* Number of gates of a cell (its row of the cell table, cells.c; 1 for a value that is no cell). */
 int clrnn_cell_gates(clrnn_cell cell);
 /* Resolves CLRNN_ACT_DEFAULT for (cell, slot). */
 clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir, int slot);
