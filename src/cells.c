@@ -88,3 +88,10 @@ int clrnn_cell_gates(clrnn_cell cell) {
 int clrnn_lstm_flags(const clrnn_rnn_desc *d) {
     return (d->peephole ? LSTM_PEEPHOLE : 0) | (d->input_forget ? LSTM_CIFG : 0) | (d->proj_size > 0 ? LSTM_PROJ : 0);
 }
+
+float clrnn_cell_folded_bias(const clrnn_rnn_desc *d, const clrnn_layer_weights *w, int g, int H, int j) {
+    const size_t k = (size_t)g * H + j;
+    float b = w->Wb[k] + (g == clrnn_cell_kernels_for(d)->rb_apart ? 0.0f : w->Rb[k]);
+    if (g == cells[d->cell].forget_gate) b += d->forget_bias;
+    return b;
+}

@@ -43,6 +43,9 @@ typedef struct clrnn_cell_info {
 
 /* The flags argument of the LSTM step kernels (LSTM_* in cl/abi.h). */
 int clrnn_lstm_flags(const clrnn_rnn_desc *desc);
+/* The x-side bias the kernels add to unit j of gate g (w->Wb, w->Rb are [G*H]): Wb + Rb, Rb left out
+ * for the gate whose recurrent bias stays apart, plus desc->forget_bias on the forget gate. */
+float clrnn_cell_folded_bias(const clrnn_rnn_desc *desc, const clrnn_layer_weights *w, int g, int H, int j);
 /* The row of a cell, NULL for a value that is no clrnn_cell. */
 const clrnn_cell_info *clrnn_cell_info_of(clrnn_cell cell);
 /* 1 when the descriptor selects its cell's variant (linear_before_reset, proj_size > 0), else 0. */

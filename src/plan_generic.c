@@ -34,7 +34,6 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
     const int I = r->lw[l * D].in_size;
-    const int forget_gate = clrnn_cell_info_of(d->cell)->forget_gate, rb_apart = clrnn_cell_kernels_for(d)->rb_apart;
     const clrnn_layer_weights *lw = &r->lw[l * D];
     const size_t f = sizeof(float);
     clrnn_status st;
@@ -46,16 +45,13 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * Hr * GH, (size_t)GH, lw[dir].R, GH, Hr);
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * Hr * GH * f, "recurrent weights")) != CLRNN_OK)
         return st;
-    /* bias: row 0 = Wb + Rb (+ forget_bias), except the gate whose Rb stays apart (Wb only); row 1 = Rb */
+    /* bias: row 0 the folded x-side bias, row 1 = Rb */
     for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &lw[dir];
         float *b = tmp + (size_t)dir * 2 * GH;
         for (int k = 0; k < GH; ++k) {
-            b[k] = w->Wb[k] + (k / H == rb_apart ? 0.0f : w->Rb[k]);
-            b[GH + k] = w->Rb[k];
+            b[k] = clrnn_cell_folded_bias(d, &lw[dir], k / H, H, k % H);
+            b[GH + k] = lw[dir].Rb[k];
         }
-        if (forget_gate >= 0)
-            for (int j = 0; j < H; ++j) b[(size_t)forget_gate * H + j] += d->forget_bias;
     }
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * f, "biases")) != CLRNN_OK) return st;
     for (int dir = 0; dir < D; ++dir) memcpy(tmp + (size_t)dir * 3 * H, lw[dir].P, 3 * (size_t)H * f);

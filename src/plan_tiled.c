@@ -118,7 +118,6 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     const clrnn_rnn_desc *d = &r->desc;
     const int D = r->D, G = r->G, H = d->hidden_size, Hb = ts->Hb, K = r->Hr, Hp = 16 * Hb, Gs = ts->Gs;
     const int I = r->lw[l * D].in_size;
-    const int forget_gate = clrnn_cell_info_of(d->cell)->forget_gate, rb_apart = clrnn_cell_kernels_for(d)->rb_apart;
     const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
     clrnn_status st;
     /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
@@ -136,12 +135,9 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
         const clrnn_layer_weights *w = &r->lw[l * D + dir];
         for (int g = 0; g < G; ++g)
             for (int j = 0; j < H; ++j) {
-                const int k = g * H + j;
-                float bx = w->Wb[k] + (g == rb_apart ? 0.0f : w->Rb[k]);
-                if (g == forget_gate) bx += d->forget_bias;
                 const size_t o = packed_index(gate_layout(r), 2 * dir, g, j, 0, 1); /* x-side; + per_dir: recurrent */
-                tmp[o] = bx;
-                tmp[o + per_dir] = w->Rb[k];
+                tmp[o] = clrnn_cell_folded_bias(d, w, g, H, j);
+                tmp[o + per_dir] = w->Rb[(size_t)g * H + j];
             }
     }
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp,

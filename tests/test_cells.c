@@ -1,6 +1,6 @@
 /* The cell table (src/cells.c) is consistent row by row: what a new cell's row must satisfy before
  * any kernel runs it (gates, slots, defaults, gate orders, bias folding, each plan's kernels and
- * their MR pairs). No device needed. */
+ * their MR pairs) and the bias folding both plans upload. No device needed. */
 #include "test_util.h"
 
 #include "../cl/abi.h"
@@ -99,10 +99,37 @@ static void variant_follows_desc(void **state) {
     assert_int_equal(clrnn_lstm_flags(&d), LSTM_PEEPHOLE | LSTM_CIFG | LSTM_PROJ);
 }
 
+/* Bias folding per cell: Wb + Rb, Rb kept apart for the lbr GRU's n gate, forget_bias on the LSTM's f. */
+static void bias_folding(void **state) {
+    (void)state;
+    enum { H = 3 };
+    float Wb[4 * H], Rb[4 * H];
+    uint64_t seed = 7;
+    tu_fill(Wb, 4 * H, &seed, -1, 1);
+    tu_fill(Rb, 4 * H, &seed, -1, 1);
+    clrnn_layer_weights w = {0};
+    w.Wb = Wb, w.Rb = Rb;
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    for (int c = 0; c <= CLRNN_CELL_GRU; ++c)
+        for (int lbr = 0; lbr < 2; ++lbr) {
+            if (lbr && c != CLRNN_CELL_GRU) continue;
+            d.cell = (clrnn_cell)c, d.linear_before_reset = lbr;
+            d.forget_bias = c == CLRNN_CELL_LSTM ? 0.75f : 0.0f;
+            for (int g = 0; g < clrnn_cell_gates(d.cell); ++g)
+                for (int j = 0; j < H; ++j) {
+                    const int k = g * H + j;
+                    float want = Wb[k] + ((lbr && g == 2) ? 0.0f : Rb[k]);
+                    if (c == CLRNN_CELL_LSTM && g == 1) want += 0.75f;
+                    assert_float_equal(clrnn_cell_folded_bias(&d, &w, g, H, j), want, 0.0f);
+                }
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_are_consistent),
         cmocka_unit_test(variant_follows_desc),
+        cmocka_unit_test(bias_folding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
