@@ -2,35 +2,28 @@
  * recurrent dot product h_prev · Rᵀ with h_prev staged in local memory.
  * Built without -cl-fast-relaxed-math: conformance tolerances rely on IEEE exp/tanh. */
 
-/* Activation kinds: the values of clrnn_activation_kind in clrnn.h. */
-#define ACT_SIGMOID 1
-#define ACT_TANH 2
-#define ACT_RELU 3
-#define ACT_AFFINE 4
-#define ACT_LEAKY_RELU 5
-#define ACT_THRESHOLDED_RELU 6
-#define ACT_SCALED_TANH 7
-#define ACT_HARD_SIGMOID 8
-#define ACT_ELU 9
-#define ACT_SOFTSIGN 10
-#define ACT_SOFTPLUS 11
+/* The constants shared with the host (ACT_, STEP_, MASKED_, MERGE_, LSTM_): abi.h, embedded
+ * before this file. */
 
-/* Step table flags: the CLRNN_STEP_* values in src/internal.h. */
-#define STEP_T_MASK 0x0fffffff
-#define STEP_VALID 0x10000000
-#define STEP_STARTED 0x20000000
-
-/* Masked-output policies: clrnn_masked_output. */
-#define MASKED_ZERO 0
-#define MASKED_CARRY 1
-#define MASKED_FILL 2
+/* Precision. REAL (the build option -DREAL=..., program.c; float when absent) is the type of the
+ * tensors the kernels read and write (weights, biases, states, projections, outputs, local tiles)
+ * and of their arithmetic; realN are its vectors. Host scalars (clip, fill, proj_clip) and the
+ * activation table stay float. */
+#ifndef REAL
+#define REAL float
+#endif
+#define REAL_VEC_(t, n) t##n
+#define REAL_VEC(t, n) REAL_VEC_(t, n) /* REAL_VEC(float, 16) is float16 */
+typedef REAL real;
+typedef REAL_VEC(REAL, 4) real4;
+typedef REAL_VEC(REAL, 16) real16;
 
 /* clamp() that keeps NaN: OpenCL's clamp is fmin(fmax(x, lo), hi), which turns NaN into lo. Works
- * for float and floatN (select and the comparisons are element-wise). */
+ * for real and realN (select and the comparisons are element-wise). */
 #define CLAMP_NAN(x, lo, hi) select(select((x), (lo), (x) < (lo)), (hi), (x) > (hi))
 
-/* The one definition of every activation, for a float (T = float) or a floatN (the tiled kernels'
- * float16): activate() and step_tiled.cl's activate16() both expand it. Each form is exact in the
+/* The one definition of every activation, for a real (T = real) or a realN (the tiled kernels'
+ * real16): activate() and step_tiled.cl's activate16() both expand it. Each form is exact in the
  * limits and keeps NaN, as the double reference (src/reference.c) does:
  *   - no fmax/fmin (they return the non-NaN operand): relu, hard_sigmoid and the clip use select;
  *   - softplus as x + log1p(exp(-x)) for x > 0 (log1p(exp(x)) overflows to inf from x = 88.8);
@@ -55,15 +48,15 @@
     }
 
 /* ONNX `clip` on an activation input (0 = off), keeping NaN. */
-inline float clip1(float x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, -clip, clip) : x; }
+inline real clip1(real x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, -clip, clip) : x; }
 
-/* acts[(dir * 3 + slot) * 3 + {0: kind, 1: alpha, 2: beta}] */
-inline float activate(__global const float *acts, int dir, int slot, float x, float clip) {
+/* acts[(dir * ACT_SLOTS + slot) * ACT_PARAMS + {0: kind, 1: alpha, 2: beta}] */
+inline real activate(__global const float *acts, int dir, int slot, real x, float clip) {
     x = clip1(x, clip);
-    __global const float *a = acts + (dir * 3 + slot) * 3;
+    __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)a[0];
     const float alpha = a[1], beta = a[2];
-    ACTIVATION_BODY(float, x, kind, alpha, beta)
+    ACTIVATION_BODY(real, x, kind, alpha, beta)
 }
 
 /* Row of x_proj holding (t, n): layer 0 may be batch-major ([N, T] rows). */
@@ -72,7 +65,7 @@ inline size_t xproj_row(int t, int n, int T, int N, int batch_major) {
 }
 
 /* Output at a step that is not computed, by policy. */
-inline float masked_output(int policy, int entry, float h_prev, float fill) {
+inline real masked_output(int policy, int entry, real h_prev, float fill) {
     if (policy == MASKED_CARRY) return (entry & STEP_STARTED) ? h_prev : 0.0f;
     if (policy == MASKED_FILL) return fill;
     return 0.0f;
@@ -91,8 +84,8 @@ inline float masked_output(int policy, int entry, float h_prev, float fill) {
             if (active) {                                                                         \
                 const int kn_ = min(lsz_, (K) - k0_);                                             \
                 for (int kk_ = 0; kk_ < kn_; ++kk_) {                                             \
-                    const float hv_ = (tile)[kk_];                                                \
-                    __global const float *row_ = (RT) + (size_t)(k0_ + kk_) * (ld) + (j);         \
+                    const real hv_ = (tile)[kk_];                                                 \
+                    __global const real *row_ = (RT) + (size_t)(k0_ + kk_) * (ld) + (j);          \
                     for (int g_ = 0; g_ < (G); ++g_) (acc)[g_] = fma(hv_, row_[g_ * (gate_stride)], (acc)[g_]); \
                 }                                                                                 \
             }                                                                                     \

@@ -7,23 +7,20 @@
  * applying h() to the unclipped c; the two differ only once |c| > clip.)
  * With a projection (LSTMP) this kernel writes the unprojected h to h_raw and leaves h_next and y to
  * lstm_proj_step. One work-item per (j, n, d). */
-#define LSTM_PEEPHOLE 1
-#define LSTM_CIFG 2
-#define LSTM_PROJ 4
 
 __kernel void lstm_step(const int s, const int T, const int N, const int H, const int Hr, __global const int *tmap,
-                        __global const float *x_proj, const int xp_batch_major, __global const float *RT,
-                        __global const float *bias, __global const float *peep, __global const float *acts,
-                        __global const float *h_prev, __global const float *c_prev, __global float *h_next,
-                        __global float *c_next, __global float *y, __global float *h_raw, const int flags,
+                        __global const real *x_proj, const int xp_batch_major, __global const real *RT,
+                        __global const real *bias, __global const real *peep, __global const float *acts,
+                        __global const real *h_prev, __global const real *c_prev, __global real *h_next,
+                        __global real *c_next, __global real *y, __global real *h_raw, const int flags,
                         const int policy, const float clip, const float cell_clip, const float fill,
-                        __local float *tile) {
+                        __local real *tile) {
     const int j = get_global_id(0), n = get_global_id(1), d = get_global_id(2);
     const int D = get_global_size(2);
     const int entry = tmap[(d * T + s) * N + n];
     const int t = entry & STEP_T_MASK;
     const int active = j < H;
-    __global const float *hp = h_prev + (size_t)(d * N + n) * Hr;
+    __global const real *hp = h_prev + (size_t)(d * N + n) * Hr;
     const size_t cidx = (size_t)(d * N + n) * H + j;
     if (!(entry & STEP_VALID)) {
         if (active) {
@@ -35,30 +32,30 @@ __kernel void lstm_step(const int s, const int T, const int N, const int H, cons
         }
         return;
     }
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    real acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     RECURRENT_DOT(4, acc, hp, RT + (size_t)d * Hr * 4 * H, 4 * H, H, j, Hr, tile, active);
     if (!active) return;
     const size_t row = xproj_row(t, n, T, N, xp_batch_major);
-    __global const float *xp = x_proj + row * D * 4 * H + d * 4 * H + j;
-    __global const float *b = bias + d * 8 * H + j;
-    const float cp = c_prev[cidx];
-    float pi = xp[0] + b[0] + acc[0];
-    float pf = xp[H] + b[H] + acc[1];
-    float pg = xp[2 * H] + b[2 * H] + acc[2];
-    float po = xp[3 * H] + b[3 * H] + acc[3];
-    __global const float *P = peep + d * 3 * H + j;
+    __global const real *xp = x_proj + row * D * 4 * H + d * 4 * H + j;
+    __global const real *b = bias + d * 8 * H + j;
+    const real cp = c_prev[cidx];
+    real pi = xp[0] + b[0] + acc[0];
+    real pf = xp[H] + b[H] + acc[1];
+    real pg = xp[2 * H] + b[2 * H] + acc[2];
+    real po = xp[3 * H] + b[3 * H] + acc[3];
+    __global const real *P = peep + d * 3 * H + j;
     if (flags & LSTM_PEEPHOLE) {
         pi += P[0] * cp;
         pf += P[H] * cp;
     }
-    const float i = activate(acts, d, 0, pi, clip);
-    const float f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, d, 0, pf, clip);
-    const float g = activate(acts, d, 1, pg, clip);
-    float c = f * cp + i * g;
+    const real i = activate(acts, d, 0, pi, clip);
+    const real f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, d, 0, pf, clip);
+    const real g = activate(acts, d, 1, pg, clip);
+    real c = f * cp + i * g;
     c = clip1(c, cell_clip);
     if (flags & LSTM_PEEPHOLE) po += P[2 * H] * c;
-    const float o = activate(acts, d, 0, po, clip);
-    const float h = o * activate(acts, d, 2, c, clip);
+    const real o = activate(acts, d, 0, po, clip);
+    const real h = o * activate(acts, d, 2, c, clip);
     c_next[cidx] = c;
     if (flags & LSTM_PROJ) {
         h_raw[cidx] = h;
@@ -71,9 +68,9 @@ __kernel void lstm_step(const int s, const int T, const int N, const int H, cons
 /* LSTMP: m = W_proj h (optional TF1 proj_clip); m is both the output and the recurrent state.
  * One work-item per (p, n, d), p < Hr. */
 __kernel void lstm_proj_step(const int s, const int T, const int N, const int H, const int Hr,
-                             __global const int *tmap, __global const float *projT, __global const float *h_raw,
-                             __global const float *h_prev, __global float *h_next, __global float *y,
-                             const int policy, const float proj_clip, const float fill, __local float *tile) {
+                             __global const int *tmap, __global const real *projT, __global const real *h_raw,
+                             __global const real *h_prev, __global real *h_next, __global real *y,
+                             const int policy, const float proj_clip, const float fill, __local real *tile) {
     const int p = get_global_id(0), n = get_global_id(1), d = get_global_id(2);
     const int D = get_global_size(2);
     const int entry = tmap[(d * T + s) * N + n];
@@ -87,10 +84,10 @@ __kernel void lstm_proj_step(const int s, const int T, const int N, const int H,
         }
         return;
     }
-    float acc[1] = {0.0f};
+    real acc[1] = {0.0f};
     RECURRENT_DOT(1, acc, h_raw + (size_t)(d * N + n) * H, projT + (size_t)d * H * Hr, Hr, Hr, p, H, tile, active);
     if (!active) return;
-    float m = acc[0];
+    real m = acc[0];
     m = clip1(m, proj_clip);
     h_next[hidx] = m;
     y[((size_t)t * N + n) * D * Hr + d * Hr + p] = m;

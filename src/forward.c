@@ -1,8 +1,11 @@
 /* The forward pass: layers × (input projection for all steps and directions → recurrent scan,
- * scan.c) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
+ * the rnn's plan, plan.h) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
  * (workspace.c). Outputs are written in the user's layout; every argument is checked before any
  * device work. */
+#include "../cl/abi.h"
+#include "cells.h"
 #include "launch.h"
+#include "plan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +160,7 @@ static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) 
     const int T = a->seq_length, N = a->batch;
     if (T <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d must be >= 1", T);
     if (N <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "batch = %d must be >= 1", N);
-    if (T > CLRNN_STEP_T_MASK) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d is too large", T);
+    if (T > STEP_T_MASK) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d is too large", T);
     size_t TN;
     if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || TN * (size_t)r->D > (size_t)0x7fffffff)
         return clrnn_fail(CLRNN_ERR_OVERFLOW, "seq_length x batch x directions = %d x %d x %d exceeds 2^31", T, N, r->D);
@@ -168,9 +171,9 @@ static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) 
     if ((st = check_tensor(&a->y, "y", 0)) != CLRNN_OK) return st;
     if ((st = check_tensor(&a->hn, "hn", 0)) != CLRNN_OK) return st;
     if ((st = check_tensor(&a->cn, "cn", 0)) != CLRNN_OK) return st;
-    const int lstm = r->desc.cell == CLRNN_CELL_LSTM;
-    if (!lstm && (a->c0.host || a->c0.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM");
-    if (!lstm && (a->cn.host || a->cn.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM");
+    const int has_c = clrnn_cell_info_of(r->desc.cell)->has_c;
+    if (!has_c && (a->c0.host || a->c0.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM");
+    if (!has_c && (a->cn.host || a->cn.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM");
     const size_t LDN = (size_t)r->desc.num_layers * r->D * N;
     size_t xb = TN * (size_t)r->desc.input_size * sizeof(float);
     size_t yb = (a->last_only ? (size_t)N : TN) * (size_t)r->O * sizeof(float);
@@ -200,28 +203,20 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     if ((st = clrnn_rnn_ensure_workspace(r, T, N)) != CLRNN_OK) return st;
     clrnn_workspace *ws = &r->ws;
 
-    /* step table → device (blocking writes: the host tables are reused by the next call) */
+    /* step table → device (a blocking write: the host table is reused by the next call), then what
+     * the plan derives from the lengths */
     const size_t n_tmap = (size_t)D * T * N + (size_t)D * N;
-    const size_t n_host = n_tmap + (size_t)N + (size_t)T * N;
-    if (n_host > r->tmap_cap) {
-        int32_t *t = realloc(r->tmap_host, n_host * sizeof *t);
+    if (n_tmap > r->tmap_cap) {
+        int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
         if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
         r->tmap_host = t;
-        r->tmap_cap = n_host;
+        r->tmap_cap = n_tmap;
     }
     clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
     cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
                                       NULL, NULL);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
-    if (r->tiled) {
-        int32_t *perm = r->tmap_host + n_tmap, *row_needed = perm + N;
-        clrnn_build_row_order(T, N, args->seq_lens, args->mask, perm, row_needed);
-        err = clEnqueueWriteBuffer(ctx->queue, ws->perm, CL_TRUE, 0, (size_t)N * sizeof(int32_t), perm, 0, NULL, NULL);
-        if (err == CL_SUCCESS)
-            err = clEnqueueWriteBuffer(ctx->queue, ws->row_needed, CL_TRUE, 0, (size_t)T * N * sizeof(int32_t),
-                                       row_needed, 0, NULL, NULL);
-        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the row order");
-    }
+    if (r->plan->prepare && (st = r->plan->prepare(r, T, N, args->seq_lens, args->mask)) != CLRNN_OK) return st;
 
     /* input */
     cl_mem x = ws->x;
@@ -240,7 +235,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     const size_t state_rows = (size_t)D * N;
     for (int l = 0; l < L; ++l) {
         if ((st = load_state(ctx, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
-        if (d->cell == CLRNN_CELL_LSTM &&
+        if (clrnn_cell_info_of(d->cell)->has_c &&
             (st = load_state(ctx, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }
@@ -252,8 +247,8 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
         /* x_proj [T*N, D*G*H] = input [T*N, I] · Wᵀ for all steps and directions (biases are added in
          * the step kernel) */
         const int xp_batch_major = l == 0 && d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
-        if ((st = clrnn_input_projection(r, l, T, N, xp_batch_major, layer_in, in_off)) != CLRNN_OK) return st;
-        if ((st = clrnn_scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
+        if ((st = r->plan->input_projection(r, l, T, N, xp_batch_major, layer_in, in_off)) != CLRNN_OK) return st;
+        if ((st = r->plan->scan_layer(r, l, T, N, xp_batch_major, layer_out, &final_idx)) != CLRNN_OK) return st;
         layer_in = layer_out;
         in_off = 0;
         layer_out = layer_out == ws->y_a ? ws->y_b : ws->y_a;

@@ -61,6 +61,8 @@ typedef enum clrnn_kernel_id {
     CLRNN_K_COUNT_
 } clrnn_kernel_id;
 
+/* The __kernel name of a kernel id ("(none)" for CLRNN_K_COUNT_). */
+const char *clrnn_kernel_name(clrnn_kernel_id id);
 /* Builds (or loads from the disk cache) the program for the context device and creates every
  * kernel. Fills ctx->program, ctx->kernels, ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
@@ -170,7 +172,7 @@ clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, si
                                 float alpha, cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off,
                                 size_t ldb, float beta, cl_mem c, size_t c_off, size_t ldc);
 
-/* ---- rnn (rnn_desc.c, weights.c, step_table.c, workspace.c, scan.c, forward.c) ---- */
+/* ---- rnn (rnn_desc.c, weights.c, step_table.c, workspace.c, plan*.c, forward.c) ---- */
 /* Internal gate order: LSTM i, f, g, o; GRU z, r, n; RNN one gate. Peepholes i, f, o. */
 typedef struct clrnn_layer_weights {
     int in_size; /* I_l */
@@ -185,6 +187,7 @@ typedef struct clrnn_layer_weights {
 } clrnn_layer_weights;
 
 #define CLRNN_MAX_LAYERS 64
+#define CLRNN_PLAN_BUFS 4 /* workspace buffers a plan may add */
 
 typedef struct clrnn_workspace {
     size_t TN, N;     /* capacity: step rows (T*N) and batch rows; each call indexes by its own T, N */
@@ -196,8 +199,7 @@ typedef struct clrnn_workspace {
     cl_mem h_raw;     /* [D*N*H] LSTMP unprojected h; GRU reset-before r*h */
     cl_mem zbuf;      /* [D*N*H] GRU reset-before z */
     cl_mem tmap;      /* [D*T*N + D*N] step table + has-any-step flags */
-    cl_mem perm;      /* [N] rows by descending length (tiled plan) */
-    cl_mem row_needed; /* [T*N] (t, n) is computed by some direction (tiled plan) */
+    cl_mem plan_buf[CLRNN_PLAN_BUFS]; /* the plan's own buffers (clrnn_plan_workspace) */
     cl_mem y_out;     /* staging for a host y */
     cl_mem dense_in;  /* [T*N, Hm] merged output before the dense layer */
     size_t bytes;
@@ -215,35 +217,19 @@ typedef struct clrnn_device_weights {
     size_t bytes;                   /* held by all of the above */
 } clrnn_device_weights;
 
-/* How the tiled plan runs a layer's recurrence (cl/step_tiled.cl). */
-#define CLRNN_SCAN_STEPS 1      /* one launch per step */
-#define CLRNN_SCAN_PERSISTENT 2 /* one launch looping over all steps */
-
-/* A measured scan choice for one batch size (scan.c, scan_tiled). */
-typedef struct clrnn_scan_choice {
-    int N;                          /* batch size (0: empty slot) */
-    int mode;                       /* CLRNN_SCAN_*, or 0 while undecided */
-    int calls, trials;              /* calls seen with enough steps to measure; calls measured */
-    int steps_timed;                /* steps each variant ran while measured, summed */
-    double ms_steps, ms_persistent; /* their times, summed */
-} clrnn_scan_choice;
-#define CLRNN_SCAN_MEMO 8   /* batch sizes remembered */
-#define CLRNN_SCAN_TRIALS 2 /* measured calls that decide */
+/* A kernel plan: its table of operations (plan.h). */
+typedef struct clrnn_plan_ops clrnn_plan_ops;
 
 struct clrnn_rnn {
     clrnn_context *ctx;
     uint64_t ctx_id; /* ctx->handle_id when created: detects a destroyed (even reused) context */
     clrnn_rnn_desc desc;
     int D, G, Hr, Hm, O; /* directions, gates, state size, merged size, output size */
-    /* Plan: the register-tiled step kernels (cl/step_tiled.cl) or the simple per-unit kernels
-     * (cl/gates_*.cl). Tiled packs gates in 16-wide blocks: Hb blocks, states strided by Hs. */
-    int tiled, Hb, Hs, Hc; /* Hs: h state stride; Hc: c state stride */
-    int UB, Gs;            /* tiled: units per block (16; 64 for RNN), 16-lane slots per block */
-    int Hbp;               /* tiled LSTMP: 64-unit blocks of the projection (0 without one) */
-    int tiled_groups;      /* > 0: fixed row-group count (CLRNN_TILED_GROUPS), else automatic */
-    int scan_mode;         /* tiled: CLRNN_SCAN_* forced by CLRNN_SCAN, or 0: measured per batch size */
-    clrnn_scan_choice scan_memo[CLRNN_SCAN_MEMO]; /* measured choices, most recent batch sizes */
-    int scan_memo_next;
+    /* The kernel plan, chosen at creation (plan.h), and its private state. The plan sets the
+     * device state strides: rows of h are Hs floats apart, rows of c Hc (padded by some plans). */
+    const clrnn_plan_ops *plan;
+    void *plan_state;
+    int Hs, Hc;
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */
     float *dense_b;          /* [O] */
@@ -251,11 +237,11 @@ struct clrnn_rnn {
     int dirty;               /* host weights changed since upload */
     clrnn_device_weights dw;
     clrnn_workspace ws;
-    int32_t *tmap_host; /* step table, then perm [N], then row_needed [T*N] */
+    int32_t *tmap_host; /* step table */
     size_t tmap_cap;
 };
 
-/* Number of gates of a cell. */
+/* Number of gates of a cell (its row of the cell table, cells.c; 1 for a value that is no cell). */
 int clrnn_cell_gates(clrnn_cell cell);
 /* Resolves CLRNN_ACT_DEFAULT for (cell, slot). */
 clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir, int slot);
@@ -264,26 +250,16 @@ void clrnn_rnn_release_device(clrnn_rnn *rnn);
 /* workspace.c: weights into the plan's device layout; the workspace sized for at least (T, N). */
 clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *rnn);
 clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *rnn, int T, int N);
-/* scan.c: layer l's input projection into ws.x_proj (from `in` at element offset in_off), and its
- * recurrence into y_layer [T, N, D, Hr]; *final_idx = the state buffer holding the final states. */
-clrnn_status clrnn_input_projection(clrnn_rnn *rnn, int l, int T, int N, int batch_major, cl_mem in, size_t in_off);
-clrnn_status clrnn_scan_layer(clrnn_rnn *rnn, int l, int T, int N, int xp_batch_major, cl_mem y_layer,
-                              int *final_idx);
 /* Checks that every required tensor was set. */
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
 
-/* Step table encoding (shared by step_table.c, the kernels in cl/common.cl and the tests):
- * entry[d][s][n] = time index t processed at step s, plus flags. */
-#define CLRNN_STEP_T_MASK 0x0fffffff
-#define CLRNN_STEP_VALID 0x10000000   /* the step is computed */
-#define CLRNN_STEP_STARTED 0x20000000 /* a computed step came before this one (carry policy) */
-
-/* Fills the step table for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
+/* Fills the step table (its encoding: STEP_* in cl/abi.h) for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
  * holds per (d, n) 1 if the row has any computed step. */
 void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, const int32_t *seq_lens,
                             const uint8_t *mask, int32_t *out);
 
-/* Tiled plan: rows by descending length into perm [N]; row_needed [T*N] marks computed (t, n). */
+/* For a plan that orders rows (the tiled plan): rows by descending length into perm [N];
+ * row_needed [T*N] marks computed (t, n). */
 void clrnn_build_row_order(int T, int N, const int32_t *seq_lens, const uint8_t *mask, int32_t *perm,
                            int32_t *row_needed);
 

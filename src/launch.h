@@ -1,4 +1,4 @@
-/* Kernel launches for the forward pass (scan.c, forward.c): arguments are set in order on a kargs,
+/* Kernel launches for the forward pass (plan_*.c, forward.c): arguments are set in order on a kargs,
  * the first failure is kept and reported by launch(), which names the kernel. */
 #ifndef CLRNN_LAUNCH_H
 #define CLRNN_LAUNCH_H

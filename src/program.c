@@ -1,9 +1,9 @@
 /* Kernel program: the .cl files embedded at build time (tools/cmake/embed_cl.cmake), concatenated
- * in a fixed order, built for the context device with fixed options, and kept in the on-disk
- * binary cache (cache.c), except on drivers that cache compiled kernels themselves and make a
- * binary expensive to produce (PoCL; CLRNN_CACHE_MODE=binary|driver overrides the choice).
- * CLRNN_KERNEL_DIR=<dir> loads the .cl files from disk instead, to edit kernels without rebuilding
- * the library. */
+ * in a fixed order (cl/abi.h, the constants shared with the C sources, first), built for the
+ * context device with fixed options, and kept in the on-disk binary cache (cache.c), except on
+ * drivers that cache compiled kernels themselves and make a binary expensive to produce (PoCL;
+ * CLRNN_CACHE_MODE=binary|driver overrides the choice). CLRNN_KERNEL_DIR=<dir> loads the .cl files
+ * from disk instead, to edit kernels without rebuilding the library. */
 #include "internal.h"
 
 #include <stdatomic.h>
@@ -22,7 +22,8 @@ extern const size_t clrnn_embedded_source_count;
 /* Part of the cache key: bump when the binary-cache layout or meaning changes. */
 #define PROGRAM_CACHE_VERSION "clrnn-program-v1"
 
-static const char *const build_options = "-cl-std=CL1.2";
+/* REAL: the kernels' precision (cl/common.cl) */
+static const char *const build_options = "-cl-std=CL1.2 -DREAL=float";
 
 const char *clrnn_program_options(void) { return build_options; }
 
@@ -211,13 +212,17 @@ static void release_kernels(clrnn_context *ctx) {
     }
 }
 
-static clrnn_status make_main_kernels(cl_program prog, void *user) {
-    clrnn_context *ctx = user;
-    static const char *const names[] = {
+static const char *const kernel_names[] = {
 #define CLRNN_KERNEL(name) #name,
 #include "kernel_list.h"
 #undef CLRNN_KERNEL
-    };
+};
+
+const char *clrnn_kernel_name(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_ ? kernel_names[id] : "(none)"; }
+
+static clrnn_status make_main_kernels(cl_program prog, void *user) {
+    clrnn_context *ctx = user;
+    const char *const *names = kernel_names;
     for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
         cl_int err;
         ctx->kernels[k] = clCreateKernel(prog, names[k], &err);

@@ -1,6 +1,7 @@
 /* Descriptor validation and rnn object lifetime. Every inconsistency becomes a status here,
  * before any device work, with a message naming the field. */
-#include "internal.h"
+#include "cells.h"
+#include "plan.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,15 +18,10 @@ clrnn_rnn_desc clrnn_rnn_desc_default(void) {
     return d;
 }
 
-int clrnn_cell_gates(clrnn_cell cell) { return cell == CLRNN_CELL_LSTM ? 4 : cell == CLRNN_CELL_GRU ? 3 : 1; }
-
-static int cell_slots(clrnn_cell cell) { return cell == CLRNN_CELL_LSTM ? 3 : cell == CLRNN_CELL_GRU ? 2 : 1; }
-
 clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir, int slot) {
     clrnn_activation a = desc->activations[dir][slot];
     if (a.kind != CLRNN_ACT_DEFAULT) return a;
-    /* slot 0 of gated cells is the gate function; the others and the RNN's one are tanh */
-    a.kind = (slot == 0 && desc->cell != CLRNN_CELL_RNN) ? CLRNN_ACT_SIGMOID : CLRNN_ACT_TANH;
+    a.kind = clrnn_cell_info_of(desc->cell)->default_act[slot];
     a.alpha = a.beta = 0.0f;
     return a;
 }
@@ -33,8 +29,8 @@ clrnn_activation clrnn_effective_activation(const clrnn_rnn_desc *desc, int dir,
 #define BAD(...) return clrnn_fail(CLRNN_ERR_INVALID_DESCRIPTOR, __VA_ARGS__)
 
 static clrnn_status validate(const clrnn_rnn_desc *d) {
-    const int lstm = d->cell == CLRNN_CELL_LSTM, gru = d->cell == CLRNN_CELL_GRU;
-    if ((unsigned)d->cell > CLRNN_CELL_GRU) BAD("cell = %d is not a clrnn_cell", (int)d->cell);
+    const clrnn_cell_info *cell = clrnn_cell_info_of(d->cell);
+    if (!cell) BAD("cell = %d is not a clrnn_cell", (int)d->cell);
     if (d->input_size <= 0) BAD("input_size = %d must be >= 1", d->input_size);
     if (d->hidden_size <= 0) BAD("hidden_size = %d must be >= 1", d->hidden_size);
     /* Caps keep every index the kernels compute inside 32-bit ints. */
@@ -58,17 +54,17 @@ static clrnn_status validate(const clrnn_rnn_desc *d) {
         for (int s = 0; s < 3; ++s) {
             const clrnn_activation *a = &d->activations[dir][s];
             if ((unsigned)a->kind >= CLRNN_ACT_COUNT_) BAD("activations[%d][%d].kind = %d is unknown", dir, s, (int)a->kind);
-            if (a->kind != CLRNN_ACT_DEFAULT && (s >= cell_slots(d->cell) || dir >= D))
+            if (a->kind != CLRNN_ACT_DEFAULT && (s >= cell->slots || dir >= D))
                 BAD("activations[%d][%d] is set but this %s has %d slot(s) per direction and %d direction(s)", dir, s,
-                    lstm ? "LSTM" : gru ? "GRU" : "RNN", cell_slots(d->cell), D);
+                    cell->name, cell->slots, D);
             if (!isfinite(a->alpha) || !isfinite(a->beta)) BAD("activations[%d][%d] alpha/beta not finite", dir, s);
         }
     if (!isfinite(d->clip) || d->clip < 0) BAD("clip = %g must be finite and >= 0", d->clip);
     if (!isfinite(d->masked_fill_value)) BAD("masked_fill_value must be finite");
-    if (!lstm && (d->peephole || d->input_forget || d->proj_size || d->cell_clip != 0 || d->proj_clip != 0 ||
-                  d->forget_bias != 0))
+    if (!(cell->options & CLRNN_CELL_OPT_LSTM) && (d->peephole || d->input_forget || d->proj_size || d->cell_clip != 0 ||
+                                                   d->proj_clip != 0 || d->forget_bias != 0))
         BAD("peephole, input_forget, proj_size, cell_clip, proj_clip and forget_bias are LSTM options");
-    if (!gru && d->linear_before_reset) BAD("linear_before_reset is a GRU option");
+    if (!(cell->options & CLRNN_CELL_OPT_LBR) && d->linear_before_reset) BAD("linear_before_reset is a GRU option");
     if (d->proj_size < 0 || d->proj_size > d->hidden_size)
         BAD("proj_size = %d must be in [0, hidden_size = %d]", d->proj_size, d->hidden_size);
     if (!isfinite(d->cell_clip) || d->cell_clip < 0) BAD("cell_clip = %g must be finite and >= 0", d->cell_clip);
@@ -111,21 +107,12 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
     r->Hr = desc->proj_size > 0 ? desc->proj_size : desc->hidden_size;
     r->Hm = (r->D == 2 && desc->merge != CLRNN_MERGE_CONCAT && desc->merge != CLRNN_MERGE_NONE) ? r->Hr : r->D * r->Hr;
     r->O = desc->dense_size > 0 ? desc->dense_size : r->Hm;
-    /* Plan. The tiled kernels win on CPU devices, where explicit 16-wide vectors are what makes PoCL
-     * fast; the per-unit kernels suit GPUs. Both cover every cell. CLRNN_PLAN=tiled|generic
-     * overrides the choice (tests run both). */
-    const char *plan = getenv("CLRNN_PLAN");
-    r->tiled = plan && *plan ? strcmp(plan, "tiled") == 0 : ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
-    const char *groups = getenv("CLRNN_TILED_GROUPS");
-    r->tiled_groups = groups ? atoi(groups) : 0;
-    const char *scan = getenv("CLRNN_SCAN");
-    r->scan_mode = !scan ? 0 : !strcmp(scan, "persistent") ? CLRNN_SCAN_PERSISTENT : !strcmp(scan, "steps") ? CLRNN_SCAN_STEPS : 0;
-    r->UB = desc->cell == CLRNN_CELL_RNN ? 64 : 16;
-    r->Gs = desc->cell == CLRNN_CELL_RNN ? 4 : r->G;
-    r->Hb = (desc->hidden_size + r->UB - 1) / r->UB;
-    r->Hbp = desc->proj_size > 0 ? (desc->proj_size + 63) / 64 : 0; /* LSTMP: 64 outputs per block */
-    r->Hs = !r->tiled ? r->Hr : r->Hbp ? 64 * r->Hbp : r->UB * r->Hb;
-    r->Hc = r->tiled ? r->UB * r->Hb : desc->hidden_size;
+    /* the plan, chosen once: it fixes the device layouts (state strides, packed weights) */
+    r->plan = clrnn_plan_choose(ctx);
+    if ((st = r->plan->init(r)) != CLRNN_OK) {
+        rnn_free(r);
+        return st;
+    }
     r->dirty = 1;
     const size_t H = (size_t)desc->hidden_size, GH = (size_t)r->G * H;
     r->lw = calloc((size_t)desc->num_layers * r->D, sizeof *r->lw);
@@ -172,6 +159,7 @@ void clrnn_rnn_destroy(clrnn_rnn *r) {
 
 static void rnn_free(clrnn_rnn *r) {
     clrnn_rnn_release_device(r);
+    if (r->plan && r->plan->release) r->plan->release(r);
     if (r->lw)
         for (int i = 0; i < r->desc.num_layers * r->D; ++i) free_layer(&r->lw[i]);
     free(r->lw);
@@ -227,50 +215,6 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
         snprintf(buf, cap, "(%s)", clrnn_last_error());
         return buf;
     }
-    static const char *const cells[] = {"rnn", "lstm", "gru"};
-    const char *cell = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset ? "gru_lbr" : cells[r->desc.cell];
-    if (r->tiled) {
-        char step[96];
-        const int proj = r->desc.proj_size > 0;
-        if (r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset)
-            snprintf(step, sizeof step, "gru_gates_step_tiled + gru_out_step_tiled");
-        else if (proj)
-            snprintf(step, sizeof step, "lstm_step_tiled + proj_step_tiled");
-        else
-            snprintf(step, sizeof step, "%s_step_tiled", cell);
-        snprintf(buf, cap,
-                 "tiled: input projection xproj_tiled_%d; recurrence %s_scan_tiled_{1,4} (persistent) or %s_{1,4} "
-                 "per step (4 rows x %d units per work-item once N >= 8), %d block(s)%s x %d direction(s), rows in "
-                 "length order",
-                 r->Gs, proj ? "lstmp" : cell, step, r->UB, r->Hb, proj ? " + projection blocks of 64" : "", r->D);
-        /* the scan: forced, or what was measured so far per batch size */
-        size_t len = strlen(buf);
-        if (r->scan_mode)
-            snprintf(buf + len, cap - len, "; scan forced by CLRNN_SCAN: %s",
-                     r->scan_mode == CLRNN_SCAN_PERSISTENT ? "persistent (one launch per layer)" : "a launch per step");
-        else {
-            int any = 0;
-            mtx_lock(&r->ctx->lock); /* forward records measurements under it */
-            for (int i = 0; i < CLRNN_SCAN_MEMO; ++i) {
-                const clrnn_scan_choice *c = &r->scan_memo[i];
-                if (!c->N || (len = strlen(buf)) + 1 >= cap) continue;
-                const char *sep = any++ ? "," : "; scan";
-                if (c->trials)
-                    snprintf(buf + len, cap - len, "%s N=%d: %s (measured over %d steps: %.3f ms a launch per step, %.3f ms persistent)",
-                             sep, c->N, !c->mode ? "still measuring" : c->mode == CLRNN_SCAN_PERSISTENT ? "persistent" : "a launch per step",
-                             c->steps_timed, c->ms_steps, c->ms_persistent);
-                else
-                    snprintf(buf + len, cap - len, "%s N=%d: a launch per step until measured (from the 2nd call)", sep, c->N);
-            }
-            mtx_unlock(&r->ctx->lock);
-            len = strlen(buf);
-            if (!any && len + 1 < cap)
-                snprintf(buf + len, cap - len, "; scan: persistent or a launch per step, measured per batch size from its 2nd call");
-        }
-    } else
-        snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s one work-item per unit, %d direction(s)",
-                 r->desc.cell == CLRNN_CELL_LSTM ? "lstm_step" : r->desc.cell == CLRNN_CELL_RNN ? "rnn_step"
-                 : r->desc.linear_before_reset ? "gru_lbr_step" : "gru_gates_step + gru_out_step",
-                 r->desc.proj_size > 0 ? " + lstm_proj_step," : ",", r->D);
+    r->plan->describe(r, buf, cap);
     return buf;
 }

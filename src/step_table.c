@@ -2,6 +2,7 @@
  * step, row), the time index processed and whether it is computed, so every kernel handles every
  * padding/mask/direction rule by index lookup and no data is copied or reversed. The tiled plan
  * also gets the rows in length order. */
+#include "../cl/abi.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -24,7 +25,7 @@ void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, con
                     t = s < len ? len - 1 - s : s;
                 const int valid = t < len && (!mask || mask[(size_t)n * T + t]);
                 out[((size_t)d * T + s) * N + n] =
-                    t | (valid ? CLRNN_STEP_VALID : 0) | (started ? CLRNN_STEP_STARTED : 0);
+                    t | (valid ? STEP_VALID : 0) | (started ? STEP_STARTED : 0);
                 started |= valid;
             }
             has_any[d * N + n] = started;

@@ -1,7 +1,8 @@
 /* Weight import: each framework's layout and gate order → clrnn's internal layout
  * (per layer and direction: W [G*H, I_l], R [G*H, Hr], Wb, Rb [G*H], P [3H] (i, f, o), proj [Hr, H];
- * gates LSTM i, f, g, o; GRU z, r, n). The role table is in clrnn.h above clrnn_framework. */
-#include "internal.h"
+ * gates LSTM i, f, g, o; GRU z, r, n). The role table is in clrnn.h above clrnn_framework; each
+ * framework's gate order is in the cell table (cells.c). */
+#include "cells.h"
 
 #include <math.h>
 #include <string.h>
@@ -9,19 +10,6 @@
 static const char *const framework_names[] = {"ONNX", "PyTorch", "Keras", "TF1"};
 static const char *const role_names[] = {"W", "R", "B", "BW", "BR", "PEEPHOLE", "PROJ", "KERNEL",
                                          "CANDIDATE_KERNEL", "CANDIDATE_BIAS", "DENSE_W", "DENSE_B"};
-
-/* Framework gate index of each internal gate. TF1's GRUCell gate kernel holds [r, u] only; its
- * candidate (n) comes through CANDIDATE_* roles, hence -1. */
-static const int lstm_order[4][4] = {{0, 2, 3, 1}, {0, 1, 2, 3}, {0, 1, 2, 3}, {0, 2, 1, 3}};
-static const int gru_order[4][3] = {{0, 1, 2}, {1, 0, 2}, {0, 1, 2}, {1, 0, -1}};
-static const int rnn_order[1] = {0};
-/* Peepholes: internal i, f, o; ONNX stores i, o, f; TF1 w_i_diag, w_f_diag, w_o_diag. */
-static const int onnx_peep_order[3] = {0, 2, 1};
-static const int tf1_peep_order[3] = {0, 1, 2};
-
-static const int *gate_order(clrnn_cell cell, clrnn_framework fw) {
-    return cell == CLRNN_CELL_LSTM ? lstm_order[fw] : cell == CLRNN_CELL_GRU ? gru_order[fw] : rnn_order;
-}
 
 /* dst[g*H + j][k] for internal gates g in [g0, g1), from a framework matrix with `src_gates` gate
  * blocks. Row-gated source: src[(order[g]*H + j) * K + k]. Column-gated source (Keras, TF1):
@@ -139,7 +127,8 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
 
     const int H = d->hidden_size, G = rnn->G, Hr = rnn->Hr, GH = G * H;
     const clrnn_cell cell = d->cell;
-    const int *order = gate_order(cell, fw);
+    const clrnn_cell_info *info = clrnn_cell_info_of(cell);
+    const int *order = info->gate_order[fw]; /* the framework's gate of each internal gate (cells.c) */
     const int all_gates = (1 << G) - 1;
     const int tf1_gru = fw == CLRNN_FRAMEWORK_TF1 && cell == CLRNN_CELL_GRU;
     clrnn_layer_weights *w = dense_role ? NULL : &rnn->lw[layer * rnn->D + dir];
@@ -170,7 +159,7 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
         copy_gate_vector(role == CLRNN_PARAM_BW ? w->Wb : w->Rb, data, H, 0, G, order);
         break;
     case CLRNN_PARAM_PEEPHOLE:
-        copy_gate_vector(w->P, data, H, 0, 3, fw == CLRNN_FRAMEWORK_ONNX ? onnx_peep_order : tf1_peep_order);
+        copy_gate_vector(w->P, data, H, 0, 3, info->peep_order[fw]);
         break;
     case CLRNN_PARAM_PROJ:
         for (int p = 0; p < Hr; ++p)

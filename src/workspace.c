@@ -1,6 +1,8 @@
 /* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
  * the workspace sized for the largest T*N and N seen (see clrnn_rnn_ensure_workspace). */
-#include "internal.h"
+#include "../cl/abi.h"
+#include "cells.h"
+#include "plan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,7 @@ static clrnn_status alloc_buf(clrnn_context *ctx, cl_mem *m, size_t elems, size_
  * sees the request (not every driver fails cleanly, see ws_fits): the buffer within
  * CL_DEVICE_MAX_MEM_ALLOC_SIZE, all the weights with the workspace within CL_DEVICE_GLOBAL_MEM_SIZE.
  * r->dw.bytes counts the weights' bytes. */
-static clrnn_status upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, size_t bytes, const char *what) {
+clrnn_status clrnn_rnn_upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, size_t bytes, const char *what) {
     const clrnn_device_info *info = &r->ctx->info;
     size_t old = 0;
     if (*m && clGetMemObjectInfo(*m, CL_MEM_SIZE, sizeof old, &old, NULL) != CL_SUCCESS) old = 0;
@@ -67,8 +69,7 @@ static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     release(&ws->h_raw);
     release(&ws->zbuf);
     release(&ws->tmap);
-    release(&ws->perm);
-    release(&ws->row_needed);
+    for (int i = 0; i < CLRNN_PLAN_BUFS; ++i) release(&ws->plan_buf[i]);
     release(&ws->y_out);
     release(&ws->dense_in);
     ws->TN = ws->N = 0;
@@ -91,168 +92,34 @@ void clrnn_rnn_release_device(clrnn_rnn *r) {
     clrnn_rnn_release_device_ws(r);
 }
 
-/* Tiled plan: units packed in 16-wide blocks, column (d, block, slot, lane); see cl/step_tiled.cl.
- * Padding lanes get zero weights. Unit j of gate g sits in block j / UB, slot g, lane j % 16; a
- * single-output layout (the vanilla RNN, the LSTM projection) spreads UB = 64 units over 4 slots. */
-typedef struct tiled_layout {
-    int blocks, UB, slots, one_gate;
-} tiled_layout;
-
-static tiled_layout gate_layout(const clrnn_rnn *r) { return (tiled_layout){r->Hb, r->UB, r->Gs, r->G == 1}; }
-
-static size_t packed_index(tiled_layout t, int dir, int g, int j, int k, int K) {
-    const int slot = t.one_gate ? (j % t.UB) / 16 : g;
-    return ((((size_t)dir * t.blocks + j / t.UB) * K + k) * t.slots + slot) * 16 + j % 16;
-}
-
-/* W (use_R = 0, K = I_l) or R (use_R = 1, K = Hr) of every direction of layer l, [G*H, K] each,
- * into tmp as [D][Hb][K][Gs][16]. */
-static void pack_blocks(const clrnn_rnn *r, int l, int use_R, int K, float *tmp) {
-    const int D = r->D, G = r->G, H = r->desc.hidden_size;
-    const tiled_layout t = gate_layout(r);
-    memset(tmp, 0, (size_t)D * K * r->Hb * r->Gs * 16 * sizeof(float));
-    for (int dir = 0; dir < D; ++dir) {
-        const float *m = use_R ? r->lw[l * D + dir].R : r->lw[l * D + dir].W;
-        for (int g = 0; g < G; ++g)
-            for (int j = 0; j < H; ++j)
-                for (int k = 0; k < K; ++k) tmp[packed_index(t, dir, g, j, k, K)] = m[((size_t)g * H + j) * K + k];
-    }
-}
-
-/* The tiled plan's layout of layer l (packed_index). */
-static clrnn_status upload_layer_tiled(clrnn_rnn *r, int l, float *tmp, size_t cap) {
-    const clrnn_rnn_desc *d = &r->desc;
-    const int D = r->D, G = r->G, H = d->hidden_size, Hb = r->Hb, K = r->Hr, Hp = 16 * Hb, Gs = r->Gs;
-    const int I = r->lw[l * D].in_size;
-    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
-    const size_t per_dir = (size_t)Hb * Gs * 16; /* packed columns per direction */
-    clrnn_status st;
-    (void)cap;
-    /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
-    pack_blocks(r, l, 0, I, tmp);
-    if ((st = upload_buf(r, &r->dw.WT[l], tmp, (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
-        return st;
-    pack_blocks(r, l, 1, K, tmp);
-    if ((st = upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
-        return st;
-    /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (lbr n gate) */
-    memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
-    for (int dir = 0; dir < D; ++dir) {
-        const clrnn_layer_weights *w = &r->lw[l * D + dir];
-        for (int g = 0; g < G; ++g)
-            for (int j = 0; j < H; ++j) {
-                const int k = g * H + j;
-                float bx = w->Wb[k] + ((lbr && g == 2) ? 0.0f : w->Rb[k]);
-                if (d->cell == CLRNN_CELL_LSTM && g == 1) bx += d->forget_bias;
-                const size_t o = packed_index(gate_layout(r), 2 * dir, g, j, 0, 1); /* x-side; + per_dir: recurrent */
-                tmp[o] = bx;
-                tmp[o + per_dir] = w->Rb[k];
-            }
-    }
-    if ((st = upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * per_dir * sizeof(float), "biases")) != CLRNN_OK)
-        return st;
-    /* peep [D][3][Hp] (LSTM: 16 units per block, so Hp = 16 * Hb) */
-    memset(tmp, 0, (size_t)D * 3 * Hp * sizeof(float));
-    for (int dir = 0; dir < D; ++dir)
-        for (int q = 0; q < 3; ++q)
-            memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
-    if ((st = upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes")) != CLRNN_OK ||
-        d->proj_size == 0)
-        return st;
-    /* LSTMP projection [D][Hbp][H][4][16]: the Hr outputs packed like the vanilla RNN's, K = H */
-    const tiled_layout proj = {r->Hbp, 64, 4, 1};
-    const size_t n_proj = (size_t)D * r->Hbp * H * 64;
-    memset(tmp, 0, n_proj * sizeof(float));
-    for (int dir = 0; dir < D; ++dir)
-        for (int p = 0; p < K; ++p)
-            for (int k = 0; k < H; ++k)
-                tmp[packed_index(proj, dir, 0, p, k, H)] = r->lw[l * D + dir].proj[(size_t)p * H + k];
-    return upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
-}
-
-/* Repacks the host weights into the device layouts the kernels read (see clrnn_device_weights). */
+/* Repacks the host weights into the device layouts the kernels read (the plan's upload_layer for
+ * each layer; the activations and the dense layer are common). */
 clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
     const clrnn_rnn_desc *d = &r->desc;
-    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
-    const int lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const int D = r->D, GH = r->G * d->hidden_size;
     clrnn_status st = CLRNN_OK;
-    size_t max_in = (size_t)(d->input_size > D * Hr ? d->input_size : D * Hr);
-    size_t n_wt = max_in * D * GH, n_rt = (size_t)D * Hr * GH, n_proj = (size_t)D * H * Hr;
-    size_t n_max = n_wt > n_rt ? n_wt : n_rt;
-    if (n_proj > n_max) n_max = n_proj;
+    size_t n_max = r->plan->upload_scratch(r);
     if (r->desc.dense_size > 0 && (size_t)r->O * r->Hm > n_max) n_max = (size_t)r->O * r->Hm;
-    if (r->tiled) {
-        const size_t GHp = (size_t)r->Gs * 16 * r->Hb;
-        const size_t n_tiled = max_in * D * GHp > (size_t)D * Hr * GHp ? max_in * D * GHp : (size_t)D * Hr * GHp;
-        if (n_tiled > n_max) n_max = n_tiled;
-        if ((size_t)D * 2 * GHp > n_max) n_max = (size_t)D * 2 * GHp;
-        if ((size_t)D * 3 * 16 * r->Hb > n_max) n_max = (size_t)D * 3 * 16 * r->Hb;
-        if ((size_t)D * r->Hbp * 64 * H > n_max) n_max = (size_t)D * r->Hbp * 64 * H; /* LSTMP projection */
-    }
+    /* (+ room for [D][2][G*H] biases, which a one-unit layer's R does not give) */
     float *tmp = malloc(n_max * sizeof(float) + (size_t)D * 2 * GH * sizeof(float) + 64);
     if (!tmp) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "weight repacking buffer");
-    for (int l = 0; l < d->num_layers && st == CLRNN_OK; ++l) {
-        if (r->tiled) {
-            st = upload_layer_tiled(r, l, tmp, n_max);
-            continue;
-        }
-        const int I = r->lw[l * D].in_size;
-        /* WT [I, D*G*H]: both directions' input weights side by side, one GEMM for the layer */
-        for (int dir = 0; dir < D; ++dir) {
-            const clrnn_layer_weights *w = &r->lw[l * D + dir];
-            for (int row = 0; row < GH; ++row)
-                for (int i = 0; i < I; ++i) tmp[(size_t)i * D * GH + (size_t)dir * GH + row] = w->W[(size_t)row * I + i];
-        }
-        if ((st = upload_buf(r, &r->dw.WT[l], tmp, (size_t)I * D * GH * sizeof(float), "input weights")) != CLRNN_OK) break;
-        /* RT [D][Hr][G*H] so that consecutive work-items (j) read consecutive floats */
-        for (int dir = 0; dir < D; ++dir) {
-            const clrnn_layer_weights *w = &r->lw[l * D + dir];
-            for (int row = 0; row < GH; ++row)
-                for (int k = 0; k < Hr; ++k) tmp[((size_t)dir * Hr + k) * GH + row] = w->R[(size_t)row * Hr + k];
-        }
-        if ((st = upload_buf(r, &r->dw.RT[l], tmp, n_rt * sizeof(float), "recurrent weights")) != CLRNN_OK) break;
-        /* bias [D][2][G*H]: row 0 = Wb + Rb (+ forget_bias), except lbr's n gate (Wb only); row 1 = Rb */
-        for (int dir = 0; dir < D; ++dir) {
-            const clrnn_layer_weights *w = &r->lw[l * D + dir];
-            float *b = tmp + (size_t)dir * 2 * GH;
-            for (int k = 0; k < GH; ++k) {
-                const int n_gate = k >= 2 * H;
-                b[k] = w->Wb[k] + ((lbr && n_gate) ? 0.0f : w->Rb[k]);
-                b[GH + k] = w->Rb[k];
-            }
-            if (d->cell == CLRNN_CELL_LSTM)
-                for (int j = 0; j < H; ++j) b[H + j] += d->forget_bias;
-        }
-        if ((st = upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * sizeof(float), "biases")) != CLRNN_OK) break;
-        for (int dir = 0; dir < D; ++dir)
-            memcpy(tmp + (size_t)dir * 3 * H, r->lw[l * D + dir].P, 3 * (size_t)H * sizeof(float));
-        if ((st = upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H * sizeof(float), "peepholes")) != CLRNN_OK) break;
-        if (d->proj_size > 0) {
-            for (int dir = 0; dir < D; ++dir) {
-                const clrnn_layer_weights *w = &r->lw[l * D + dir];
-                for (int p = 0; p < Hr; ++p)
-                    for (int k = 0; k < H; ++k) tmp[((size_t)dir * H + k) * Hr + p] = w->proj[(size_t)p * H + k];
-            }
-            if ((st = upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection")) != CLRNN_OK) break;
-        }
-    }
+    for (int l = 0; l < d->num_layers && st == CLRNN_OK; ++l) st = r->plan->upload_layer(r, l, tmp);
     if (st == CLRNN_OK) {
-        float acts[2 * 3 * 3];
+        float acts[2 * ACT_SLOTS * ACT_PARAMS];
         for (int dir = 0; dir < 2; ++dir)
-            for (int s = 0; s < 3; ++s) {
+            for (int s = 0; s < ACT_SLOTS; ++s) {
                 clrnn_activation a = clrnn_effective_activation(d, dir < D ? dir : 0, s);
-                acts[(dir * 3 + s) * 3 + 0] = (float)a.kind;
-                acts[(dir * 3 + s) * 3 + 1] = a.alpha;
-                acts[(dir * 3 + s) * 3 + 2] = a.beta;
+                float *p = acts + (dir * ACT_SLOTS + s) * ACT_PARAMS;
+                p[0] = (float)a.kind, p[1] = a.alpha, p[2] = a.beta;
             }
-        st = upload_buf(r, &r->dw.acts, acts, sizeof acts, "activations");
+        st = clrnn_rnn_upload_buf(r, &r->dw.acts, acts, sizeof acts, "activations");
     }
     if (st == CLRNN_OK && d->dense_size > 0) {
         const int O = r->O, Hm = r->Hm;
         for (int o = 0; o < O; ++o)
             for (int k = 0; k < Hm; ++k) tmp[(size_t)k * O + o] = r->dense_W[(size_t)o * Hm + k];
-        st = upload_buf(r, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
-        if (st == CLRNN_OK) st = upload_buf(r, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
+        st = clrnn_rnn_upload_buf(r, &r->dw.denseT, tmp, (size_t)O * Hm * sizeof(float), "dense weights");
+        if (st == CLRNN_OK) st = clrnn_rnn_upload_buf(r, &r->dw.dense_b, r->dense_b, (size_t)O * sizeof(float), "dense bias");
     }
     free(tmp);
     if (st == CLRNN_OK) r->dirty = 0;
@@ -266,7 +133,7 @@ typedef struct ws_buf {
     const char *what;
 } ws_buf;
 
-#define WS_MAX_BUFS (12 + 4 * CLRNN_MAX_LAYERS)
+#define WS_MAX_BUFS (10 + CLRNN_PLAN_BUFS + 4 * CLRNN_MAX_LAYERS)
 
 /* The workspace for TN = T*N step rows and N batch rows. Every buffer is indexed by the call's own
  * T and N (rows (t, n) or (n, t), states [D, N, Hs]), so capacity is all that matters: a buffer of
@@ -276,7 +143,10 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_workspace *ws = &r->ws;
     const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr;
-    const size_t xp_cols = D * (r->tiled ? (size_t)r->Gs * 16 * r->Hb : (size_t)r->G * H);
+    clrnn_plan_workspace pw;
+    memset(&pw, 0, sizeof pw);
+    r->plan->workspace(r, &pw);
+    const size_t xp_cols = pw.xp_cols;
     const size_t raw = (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc) > H ? (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc) : H;
     const size_t out_cols = (size_t)r->O > D * Hr ? (size_t)r->O : D * Hr;
     int n = 0, ok = 1;
@@ -293,14 +163,18 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
             BUF(ws->h[l][i], D * N, (size_t)r->Hs, "hidden state");
-            if (d->cell == CLRNN_CELL_LSTM) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
+            if (clrnn_cell_info_of(d->cell)->has_c) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
         }
     BUF(ws->h_raw, D * N, raw, "step scratch");
-    if (d->cell == CLRNN_CELL_GRU && !d->linear_before_reset) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
+    if (clrnn_cell_kernels_for(d)->uses_z) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
     ok = ok && TN <= SIZE_MAX / (D + 1) && N <= SIZE_MAX / (D + 1);
     BUF(ws->tmap, ok ? D * TN + D * N : 0, 1, "step table");
-    BUF(ws->perm, N, 1, "row order");
-    BUF(ws->row_needed, TN, 1, "row table");
+    for (int i = 0; i < pw.n_bufs && ok; ++i) {
+        size_t by_steps = 0, by_batch = 0;
+        ok = clrnn_mul_size(TN, pw.bufs[i].per_step_row, &by_steps) &&
+             clrnn_mul_size(N, pw.bufs[i].per_batch_row, &by_batch) && by_steps <= SIZE_MAX - by_batch;
+        BUF(ws->plan_buf[i], ok ? by_steps + by_batch : 0, 1, pw.bufs[i].what);
+    }
     BUF(ws->y_out, TN, out_cols, "output staging");
     if (d->dense_size > 0) BUF(ws->dense_in, TN, (size_t)r->Hm, "dense input");
 #undef BUF
@@ -356,7 +230,7 @@ clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
     clrnn_rnn_release_device_ws(r);
     for (int i = 0; i < n; ++i)
         if ((st = alloc_buf(ctx, b[i].mem, b[i].elems, sizeof(float), &ws->bytes, b[i].what)) != CLRNN_OK) goto fail;
-    /* Zero the states once: padded lanes of the tiled plan are then defined (never used as input). */
+    /* Zero the states once: lanes a plan pads states with are then defined (never used as input). */
     const float zero = 0.0f;
     const clrnn_rnn_desc *d = &r->desc;
     const size_t D = (size_t)r->D;

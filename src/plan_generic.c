@@ -1,0 +1,172 @@
+/* The generic plan (cl/gates_*.cl): simple kernels, one work-item per unit and row, for devices
+ * where the driver vectorises across work-items (GPUs). The input projection is one CLBlast SGEMM
+ * per layer for all steps and directions; the recurrence a launch (two for the reset-before GRU
+ * and the projected LSTM) per step. States are packed: rows Hr (h) and H (c) apart. */
+#include "cells.h"
+#include "launch.h"
+#include "plan.h"
+
+#include <string.h>
+
+static clrnn_status init(clrnn_rnn *r) {
+    r->Hs = r->Hr;
+    r->Hc = r->desc.hidden_size;
+    return CLRNN_OK;
+}
+
+/* The repacking scratch of the largest layer: W of the widest input, R, or the projection. */
+static size_t upload_scratch(const clrnn_rnn *r) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const size_t D = (size_t)r->D, Hr = (size_t)r->Hr, H = (size_t)d->hidden_size, GH = (size_t)r->G * H;
+    const size_t max_in = (size_t)d->input_size > D * Hr ? (size_t)d->input_size : D * Hr;
+    size_t n = max_in * D * GH > D * Hr * GH ? max_in * D * GH : D * Hr * GH;
+    return D * H * Hr > n ? D * H * Hr : n;
+}
+
+/* dst[k * ld + row] = m[row * K + k]: a [rows, K] matrix transposed, its rows ld floats apart. */
+static void transpose(float *dst, size_t ld, const float *m, int rows, int K) {
+    for (int row = 0; row < rows; ++row)
+        for (int k = 0; k < K; ++k) dst[(size_t)k * ld + row] = m[(size_t)row * K + k];
+}
+
+/* Layer l: WT [I, D*G*H], RT [D][Hr][G*H], bias [D][2][G*H], peep [D][3H], projT [D][H][Hr]. */
+static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
+    const int I = r->lw[l * D].in_size;
+    const clrnn_layer_weights *lw = &r->lw[l * D];
+    const size_t f = sizeof(float);
+    clrnn_status st;
+    /* WT: both directions' input weights side by side, one GEMM for the layer */
+    for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * GH, (size_t)D * GH, lw[dir].W, GH, I);
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.WT[l], tmp, (size_t)I * D * GH * f, "input weights")) != CLRNN_OK)
+        return st;
+    /* RT so that consecutive work-items (j) read consecutive floats */
+    for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * Hr * GH, (size_t)GH, lw[dir].R, GH, Hr);
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * Hr * GH * f, "recurrent weights")) != CLRNN_OK)
+        return st;
+    /* bias: row 0 the folded x-side bias, row 1 = Rb */
+    for (int dir = 0; dir < D; ++dir) {
+        float *b = tmp + (size_t)dir * 2 * GH;
+        for (int k = 0; k < GH; ++k) {
+            b[k] = clrnn_cell_folded_bias(d, &lw[dir], k / H, H, k % H);
+            b[GH + k] = lw[dir].Rb[k];
+        }
+    }
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * f, "biases")) != CLRNN_OK) return st;
+    for (int dir = 0; dir < D; ++dir) memcpy(tmp + (size_t)dir * 3 * H, lw[dir].P, 3 * (size_t)H * f);
+    if ((st = clrnn_rnn_upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H * f, "peepholes")) != CLRNN_OK ||
+        d->proj_size == 0)
+        return st;
+    for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * H * Hr, (size_t)Hr, lw[dir].proj, Hr, H);
+    return clrnn_rnn_upload_buf(r, &r->dw.projT[l], tmp, (size_t)D * H * Hr * f, "projection");
+}
+
+static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
+    w->xp_cols = (size_t)r->D * r->G * r->desc.hidden_size;
+    w->n_bufs = 0;
+}
+
+/* x_proj [T*N, D*G*H] = input [T*N, I] · WT for all steps and directions. */
+static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batch_major, cl_mem in, size_t in_off) {
+    const int I = r->lw[l * r->D].in_size;
+    const size_t cols = (size_t)r->D * r->G * r->desc.hidden_size;
+    (void)batch_major; /* the step kernels read x_proj in the input's row order */
+    return clrnn_sgemm_locked(r->ctx, 0, 0, (size_t)T * N, cols, (size_t)I, 1.0f, in, in_off, (size_t)I, r->dw.WT[l], 0,
+                              cols, 0.0f, r->ws.x_proj, 0, cols);
+}
+
+/* One layer's recurrence over all T steps, both directions in each launch. */
+static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx) {
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_context *ctx = r->ctx;
+    clrnn_workspace *ws = &r->ws;
+    clrnn_device_weights *dw = &r->dw;
+    const int H = d->hidden_size, Hr = r->Hr, D = r->D;
+    const int policy = (int)d->masked_output;
+    const float fill = d->masked_fill_value;
+    clrnn_status st = CLRNN_OK;
+    cl_mem *h = ws->h[l], *c = ws->c[l];
+
+    const clrnn_cell_kernels *kern = clrnn_cell_kernels_for(d);
+    const clrnn_kernel_id k0 = kern->generic[0], k1 = kern->generic[1];
+
+    if (!clrnn_cell_info_of(d->cell)->has_c && !kern->two_launch) { /* rnn_step, gru_lbr_step */
+        kargs a = begin(ctx, k0, clrnn_kernel_name(k0));
+        const size_t lws = step_lws(ctx, a.k, H);
+        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_mem(&a, ws->tmap), a_mem(&a, ws->x_proj);
+        a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]), a_mem(&a, dw->acts);
+        a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, y_layer), a_int(&a, policy), a_flt(&a, d->clip);
+        a_flt(&a, fill), a_local(&a, lws * sizeof(float));
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            a_set_int(&a, 0, s);
+            a_set_mem(&a, 10, h[s & 1]);
+            a_set_mem(&a, 11, h[(s + 1) & 1]);
+            st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, lws);
+        }
+    } else if (kern->uses_z) { /* gru_gates_step, gru_out_step */
+        kargs g = begin(ctx, k0, clrnn_kernel_name(k0));
+        kargs o = begin(ctx, k1, clrnn_kernel_name(k1));
+        const size_t lg = step_lws(ctx, g.k, H), lo = step_lws(ctx, o.k, H);
+        a_int(&g, 0), a_int(&g, T), a_int(&g, N), a_int(&g, H), a_mem(&g, ws->tmap), a_mem(&g, ws->x_proj);
+        a_int(&g, xp_batch_major), a_mem(&g, dw->RT[l]), a_mem(&g, dw->bias[l]), a_mem(&g, dw->acts);
+        a_mem(&g, h[0]), a_mem(&g, ws->zbuf), a_mem(&g, ws->h_raw), a_flt(&g, d->clip), a_local(&g, lg * sizeof(float));
+        a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, H), a_mem(&o, ws->tmap), a_mem(&o, ws->x_proj);
+        a_int(&o, xp_batch_major), a_mem(&o, dw->RT[l]), a_mem(&o, dw->bias[l]), a_mem(&o, dw->acts);
+        a_mem(&o, h[0]), a_mem(&o, ws->zbuf), a_mem(&o, ws->h_raw), a_mem(&o, h[1]), a_mem(&o, y_layer);
+        a_int(&o, policy), a_flt(&o, d->clip), a_flt(&o, fill), a_local(&o, lo * sizeof(float));
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            a_set_int(&g, 0, s);
+            a_set_mem(&g, 10, h[s & 1]);
+            a_set_int(&o, 0, s);
+            a_set_mem(&o, 10, h[s & 1]);
+            a_set_mem(&o, 13, h[(s + 1) & 1]);
+            st = launch(ctx, &g, (size_t)H, (size_t)N, (size_t)D, lg);
+            if (st == CLRNN_OK) st = launch(ctx, &o, (size_t)H, (size_t)N, (size_t)D, lo);
+        }
+    } else {
+        const int proj = d->proj_size > 0;
+        const int flags = clrnn_lstm_flags(d);
+        kargs a = begin(ctx, k0, clrnn_kernel_name(k0)); /* lstm_step */
+        kargs p = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
+        const size_t la = step_lws(ctx, a.k, H), lp = step_lws(ctx, p.k, Hr);
+        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
+        a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
+        a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts), a_mem(&a, h[0]), a_mem(&a, c[0]), a_mem(&a, h[1]);
+        a_mem(&a, c[1]), a_mem(&a, y_layer), a_mem(&a, ws->h_raw), a_int(&a, flags), a_int(&a, policy);
+        a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, fill), a_local(&a, la * sizeof(float));
+        if (proj) {
+            a_int(&p, 0), a_int(&p, T), a_int(&p, N), a_int(&p, H), a_int(&p, Hr), a_mem(&p, ws->tmap);
+            a_mem(&p, dw->projT[l]), a_mem(&p, ws->h_raw), a_mem(&p, h[0]), a_mem(&p, h[1]), a_mem(&p, y_layer);
+            a_int(&p, policy), a_flt(&p, d->proj_clip), a_flt(&p, fill), a_local(&p, lp * sizeof(float));
+        }
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            const int cur = s & 1, nxt = (s + 1) & 1;
+            a_set_int(&a, 0, s);
+            a_set_mem(&a, 12, h[cur]), a_set_mem(&a, 13, c[cur]), a_set_mem(&a, 14, h[nxt]), a_set_mem(&a, 15, c[nxt]);
+            st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, la);
+            if (proj && st == CLRNN_OK) {
+                a_set_int(&p, 0, s);
+                a_set_mem(&p, 8, h[cur]), a_set_mem(&p, 9, h[nxt]);
+                st = launch(ctx, &p, (size_t)Hr, (size_t)N, (size_t)D, lp);
+            }
+        }
+    }
+    *final_idx = T & 1;
+    return st;
+}
+
+static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
+    const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc);
+    snprintf(buf, cap, "generic: input projection CLBlast SGEMM, steps %s%s%s, one work-item per unit, %d direction(s)",
+             clrnn_kernel_name(k->generic[0]), k->two_launch ? " + " : "", k->two_launch ? clrnn_kernel_name(k->generic[1]) : "",
+             r->D);
+}
+
+/* lifetime; device memory; the forward pass */
+const clrnn_plan_ops clrnn_plan_generic = {
+    .name = "generic", .init = init,
+    .upload_scratch = upload_scratch, .upload_layer = upload_layer, .workspace = workspace,
+    .input_projection = input_projection, .scan_layer = scan_layer, .describe = describe,
+    /* .scan_layer_backward, .weight_gradient: not yet (issue 13) */
+};
