@@ -53,6 +53,7 @@ target_sources(clrnn_objects PRIVATE
   src/onnx/ops_elem.c
   src/onnx/ops_data.c
   src/onnx/ops_rnn.c
+  src/onnx/fuse_loop.c
   ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c
   ${CLRNN_ONNX_GEN}/onnx_kernels.c)
 target_include_directories(clrnn_objects PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
