@@ -572,7 +572,7 @@ void clrnn_array_free(clrnn_array *array);
  * Everything that can be checked without data is checked at load: an operator, attribute, data
  * type or opset clrnn does not support fails clrnn_onnx_load with CLRNN_ERR_UNSUPPORTED and a
  * message naming the node and its operator. Shape errors found while running name the node too.
- * Subgraph ops (If, Scan, Loop) are not supported, except the Loops that are an RNN cell (see
+ * Subgraph ops (If, Scan, Loop) are not supported, except the Loops and Scans that are an RNN cell (see
  * clrnn_model_loop_info below), which run on the fused engine; sparse and external-data
  * initializers are not supported.
  * Tensor types: float32, int32, int64, uint8 and bool (bool reads as CLRNN_DTYPE_UINT8, 0 or 1).
@@ -619,15 +619,19 @@ typedef struct clrnn_model_info {
 } clrnn_model_info;
 
 /* What a Loop or Scan node of the main graph became. tf2onnx writes Keras SimpleRNN, Keras 3 GRU
- * and every masked Keras RNN layer as a Loop whose body is one step of the cell. clrnn recognises
+ * and every masked Keras RNN layer as a Loop whose body is one step of the cell, and a TF1
+ * dynamic_rnn of one BasicRNNCell, BasicLSTMCell, LSTMCell (no peepholes, projection or clip) or
+ * GRUCell as a Scan (step input the scanned tensor, gates from Concat(x, h) times the kernel,
+ * sequence_length as GreaterOrEqual(time, length)). clrnn recognises
  * such a body at load from its structure (not from names): a SimpleRNN (activations tanh, relu,
  * sigmoid, linear, elu, softsign, softplus, hard_sigmoid, leaky_relu), LSTM (Keras gates i, f, c,
  * o; one recurrent activation) or GRU (Keras gates z, r, h; reset_after true or false) over
  * float32 constant weights, the step input gathered from a time-major [T, N, I] tensor by the
- * time counter, optionally a Keras mask [T, N, 1] selecting h, c and the carried output, and a
- * condition that bounds the counter by a loop-invariant. It then runs as one clrnn_rnn_forward
- * (time-major, the mask as clrnn's mask, CLRNN_MASKED_OUTPUT_CARRY), outputs as the Loop defines
- * them. At run time the fused loop checks that the condition gives exactly T iterations from
+ * time counter, optionally a Keras mask [T, N, 1] (or TF1 lengths [N]) selecting h, c and the
+ * output, and a condition that bounds the counter by a loop-invariant. It then runs as one
+ * clrnn_rnn_forward (time-major, the mask as clrnn's mask, CLRNN_MASKED_OUTPUT_CARRY, or _ZERO
+ * where the body writes zeros at masked steps: Keras Bidirectional, TF1), outputs as the node
+ * defines them. At run time the fused loop checks that the condition gives exactly T iterations from
  * time 0 (CLRNN_ERR_UNSUPPORTED otherwise, naming the node: that would need the generic Loop) and
  * that a masked loop's carried output starts at zeros. CLRNN_NO_FUSE=1 at load disables it.
  * Each loop scans forward over its input; `reversed` says the input comes from a ReverseSequence

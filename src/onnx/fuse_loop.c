@@ -1,5 +1,11 @@
 /* Recurrent loops recognised at load and run on the fused engine (issue 11 item 2).
  *
+ * Two forms: the Loop of tf2onnx's Keras conversions (below) and the Scan of TF1 dynamic_rnn
+ * frozen graphs: carried (counter, [c], h, ...), the step input the body's scan input, gates from
+ * MatMul(Concat(x_t, h), kernel) (TF1 cells), a step skipped where GreaterOrEqual(counter,
+ * sequence_length) (the lengths become clrnn's mask; the output is zeros there), every
+ * iteration of the scanned input run (a Scan has no condition).
+ *
  * tf2onnx emits a Keras SimpleRNN, a Keras 3 GRU and every masked Keras layer as an ONNX Loop
  * whose body is one step of the cell:
  *
@@ -40,17 +46,27 @@
 #define FZ_DEPTH 24
 
 typedef struct fz_win {
-    const float *d; /* row-major matrix (or vector: rows 1) */
+    const float *d; /* row-major matrix (or vector: rows 1; a scalar broadcast: rows 0) */
     int64_t rows, ld;
     int64_t c0, w; /* the column window */
 } fz_win;
 
 /* A linear form of a [N, w] value: x_t·x + h·h + (r ⊙ h)·rh + Σ b (any part may be absent). */
 typedef struct fz_lin {
-    int64_t w;
+    int64_t w; /* 0: a scalar bias only (broadcast) */
     int hx, hh, hrh, nb;
     fz_win x, h, rh, b[4];
+    /* MatMul(Concat(x_t, h), K) (TF1): K's rows split between x and h once the width is known */
+    int hcat, cat_x_first, cat_rh;
+    fz_win cat;
 } fz_lin;
+
+/* An activation's argument: `name`, or (split) output oi of Split(name). */
+typedef struct fz_arg {
+    const char *name;
+    const Onnx__NodeProto *split;
+    int oi;
+} fz_arg;
 
 enum { IDX_UNSET = 0, IDX_TIME = 1, IDX_ITER = 2 };
 enum { LHS_ITER = 0, LHS_TIME = 1, LHS_TIME1 = 2 };
@@ -69,13 +85,17 @@ typedef struct fz_plan {
     clrnn_activation act[3];
     float *W, *R, *B; /* Keras layout: [I, G*H], [H, G*H], [G*H] or (lbr) [2, G*H] */
     int K, S;         /* carried values, scan outputs */
-    int k_time, k_h, k_c, k_out;
+    int k_time, k_h, k_c, k_out; /* k_time: the counter the step reads by (-1: none, a Scan without mask) */
     /* the carried output's value at a masked step: its previous value (Keras), or zeros
      * (Bidirectional returning sequences), read from the loop-invariant carried value zero_k or
      * the outer value zero_val, each checked to be zeros at run time */
     int out_zero, zero_k, zero_val;
     int idx;          /* IDX_TIME or IDX_ITER: what the Gathers index by */
+    int scan;         /* a Scan node (inputs: K initial values, X; no trip count or condition) */
+    int ni;           /* node input of carried value 0: 2 (Loop) or 0 (Scan) */
     int x_val, mask_val;
+    int len_val;      /* TF1 sequence_length [N]: a step is skipped where time >= len */
+    unsigned char counter[64]; /* per carried value: output = input + 1 */
     int nterm;
     fz_term term[2];
     unsigned char pass[64]; /* per carried value: loop-invariant */
@@ -87,8 +107,12 @@ typedef struct fz {
     const Onnx__GraphProto *g;
     const Onnx__NodeProto *loop;
     int K;
+    int bi, bo, ni; /* carried value 0: body input, body output, node input */
+    int scan;
+    const char *scan_x; /* Scan: the body's scan input */
+    const unsigned char *counter;
     const char *iter_in, *time_in, *h_in, *c_in;
-    int idx, x_src, mask_src;
+    int idx, x_src, mask_src, len_src;
     clrnn_array arr[FZ_MAX_ARR];
     const char *arr_name[FZ_MAX_ARR];
     int n_arr;
@@ -146,12 +170,16 @@ static const Onnx__TensorProto *body_init(const fz *z, const char *name) {
 /* Carried value k whose body input this is, else -1. */
 static int carried_in(const fz *z, const char *name) {
     const int i = body_input(z, name);
-    return i >= 2 ? i - 2 : -1;
+    return i >= z->bi && i < z->bi + z->K ? i - z->bi : -1;
 }
 
-static const char *body_out(const fz *z, int k) { return z->g->output[1 + k]->name; }
+static const char *body_out(const fz *z, int k) { return z->g->output[z->bo + k]->name; }
+static const char *body_in(const fz *z, int k) { return z->g->input[z->bi + k]->name; }
 
-static int passthrough(const fz *z, int k) { return same(sid(z, body_out(z, k)), z->g->input[2 + k]->name); }
+static int passthrough(const fz *z, int k) { return same(sid(z, body_out(z, k)), body_in(z, k)); }
+
+/* The carried value k's initial value (a node input). */
+static int init_value(const fz *z, int k) { return clrnn_ox_find_value(z->m, z->loop->input[z->ni + k]); }
 
 /* The outer value a body name refers to (defined neither in the body nor as a body input). */
 static int outer_value(const fz *z, const char *name) {
@@ -218,8 +246,8 @@ static const clrnn_array *fz_const(fz *z, const char *name) {
     } else {
         int v = -1;
         const int k = carried_in(z, name);
-        if (k >= 0 && passthrough(z, k) && (size_t)(2 + k) < z->loop->n_input)
-            v = clrnn_ox_find_value(z->m, z->loop->input[2 + k]);
+        if (k >= 0 && passthrough(z, k))
+            v = init_value(z, k);
         else if (k < 0 && !p)
             v = outer_value(z, name);
         if (v < 0) return NULL;
@@ -320,6 +348,10 @@ static int fz_vecwin(fz *z, const char *name, fz_win *win) {
     name = sid(z, name);
     const clrnn_array *a = fz_const(z, name);
     if (a) {
+        if (a->dtype == CLRNN_DTYPE_FLOAT32 && a->ndim == 0 && a->count == 1) { /* broadcast (TF1 forget_bias) */
+            *win = (fz_win){a->data, 0, 0, 0, 0};
+            return 1;
+        }
         if (a->dtype != CLRNN_DTYPE_FLOAT32 || a->count < 1 || !(a->ndim == 1 || (a->ndim == 2 && a->shape[0] == 1)))
             return 0;
         *win = (fz_win){a->data, 1, (int64_t)a->count, 0, (int64_t)a->count};
@@ -370,6 +402,15 @@ static int fz_vecwin(fz *z, const char *name, fz_win *win) {
 /* ------------------------------------------------------------------------------------------
  * Gathers of the step: X[t] and mask[t]
  * ---------------------------------------------------------------------------------------- */
+/* The counter the step reads by: the first carried counter asked about becomes it. */
+static int is_time(fz *z, const char *name) {
+    if (z->time_in) return same(name, z->time_in);
+    const int k = carried_in(z, name);
+    if (k < 0 || !z->counter[k]) return 0;
+    z->time_in = body_in(z, k);
+    return 1;
+}
+
 static int gather_step(fz *z, const char *name, int want_bool, int *src) {
     const Onnx__NodeProto *p = prod(z, sid(z, name), NULL);
     static const char *const ok[] = {"axis", NULL};
@@ -377,7 +418,7 @@ static int gather_step(fz *z, const char *name, int want_bool, int *src) {
     if (!is_op(p, "Gather") || p->n_input != 2 || !attrs_only(p, ok) || !attr_i(p, "axis", 0, &axis) || axis != 0)
         return 0;
     const char *ix = sid(z, p->input[1]);
-    const int kind = same(ix, z->time_in) ? IDX_TIME : same(ix, z->iter_in) ? IDX_ITER : IDX_UNSET;
+    const int kind = is_time(z, ix) ? IDX_TIME : z->iter_in && same(ix, z->iter_in) ? IDX_ITER : IDX_UNSET;
     if (kind == IDX_UNSET || (z->idx != IDX_UNSET && z->idx != kind)) return 0;
     const int v = outer_value(z, p->input[0]);
     if (v < 0) return 0;
@@ -391,33 +432,54 @@ static int gather_step(fz *z, const char *name, int want_bool, int *src) {
 
 static int is_x_t(fz *z, const char *name) {
     int v;
+    if (z->scan) return same(sid(z, name), z->scan_x);
     if (!gather_step(z, name, 0, &v)) return 0;
     if (z->x_src >= 0 && z->x_src != v) return 0;
     z->x_src = v;
     return 1;
 }
 
-static int is_mask_t(fz *z, const char *name) {
+/* The step's mask: +1 when true means "compute this step" (Keras: Gather(mask, t) of a bool
+ * [T, N, 1]), -1 when true means "skip it" (TF1: Reshape(GreaterOrEqual(t, len), [-1, 1]) of the
+ * sequence lengths [N]), 0 when it is neither. One source per body. */
+static int step_mask(fz *z, const char *name) {
     int v;
-    if (!gather_step(z, name, 1, &v)) return 0;
-    if (z->mask_src >= 0 && z->mask_src != v) return 0;
-    z->mask_src = v;
-    return 1;
+    name = sid(z, name);
+    if (gather_step(z, name, 1, &v)) {
+        if (z->len_src >= 0 || (z->mask_src >= 0 && z->mask_src != v)) return 0;
+        z->mask_src = v;
+        return 1;
+    }
+    const Onnx__NodeProto *p = prod(z, name, NULL);
+    if (is_op(p, "Reshape") && p->n_input == 2 && attrs_only(p, no_attrs)) {
+        int64_t sh[2];
+        if (fz_ints(z, p->input[1], sh, 2) != 2 || sh[0] != -1 || sh[1] != 1) return 0;
+        p = prod(z, sid(z, p->input[0]), NULL);
+        const char *t, *len;
+        if (!is_op(p, "GreaterOrEqual") || p->n_input != 2 || !attrs_only(p, no_attrs)) return 0;
+        t = sid(z, p->input[0]);
+        len = sid(z, p->input[1]);
+        v = outer_value(z, len);
+        if (v < 0 || !is_time(z, t) || z->mask_src >= 0 || (z->len_src >= 0 && z->len_src != v)) return 0;
+        const ox_value *lv = &z->m->values[v];
+        if (lv->is_bool || (lv->dtype != CLRNN_DTYPE_INT32 && lv->dtype != CLRNN_DTYPE_INT64)) return 0;
+        z->len_src = v;
+        return -1;
+    }
+    return 0;
 }
 
-/* Cast(mask_t) to float (to = FLOAT); negate: Cast(Not(mask_t)). */
-static int is_cast_mask(fz *z, const char *name, int negate) {
+/* Cast(m) or Cast(Not(m)) to float of the step mask: +1 when it is 1 at computed steps, -1 when
+ * it is 1 at skipped steps, 0 when it is no such indicator. */
+static int indicator(fz *z, const char *name) {
     const Onnx__NodeProto *p = prod(z, sid(z, name), NULL);
     static const char *const ok[] = {"to", "saturate", NULL};
     int64_t to;
     if (!is_op(p, "Cast") || p->n_input != 1 || !attrs_only(p, ok) || !attr_i(p, "to", 0, &to) || to != OX_FLOAT) return 0;
     const char *in = sid(z, p->input[0]);
-    if (negate) {
-        const Onnx__NodeProto *q = prod(z, in, NULL);
-        if (!is_op(q, "Not") || q->n_input != 1 || !attrs_only(q, no_attrs)) return 0;
-        in = q->input[0];
-    }
-    return is_mask_t(z, in);
+    const Onnx__NodeProto *q = prod(z, in, NULL);
+    if (is_op(q, "Not") && q->n_input == 1 && attrs_only(q, no_attrs)) return -step_mask(z, q->input[0]);
+    return step_mask(z, in);
 }
 
 /* Two-input commutative node `op`: its inputs in *a, *b. */
@@ -432,9 +494,10 @@ static int binary(fz *z, const char *name, const char *op, const char **a, const
 /* select(mask_t, new, old): Where(mask_t, new, old) or Cast(m)*new + Cast(Not m)*old, any order. */
 static int is_select(fz *z, const char *name, const char **nw, const char **old) {
     const Onnx__NodeProto *p = prod(z, sid(z, name), NULL);
-    if (is_op(p, "Where") && p->n_input == 3 && attrs_only(p, no_attrs) && is_mask_t(z, p->input[0])) {
-        *nw = sid(z, p->input[1]);
-        *old = sid(z, p->input[2]);
+    int pol;
+    if (is_op(p, "Where") && p->n_input == 3 && attrs_only(p, no_attrs) && (pol = step_mask(z, p->input[0])) != 0) {
+        *nw = sid(z, p->input[pol > 0 ? 1 : 2]);
+        *old = sid(z, p->input[pol > 0 ? 2 : 1]);
         return 1;
     }
     const char *t[2], *f[2][2];
@@ -444,7 +507,7 @@ static int is_select(fz *z, const char *name, const char **nw, const char **old)
     for (int a = 0; a < 2; ++a)     /* which Add term holds the mask */
         for (int i = 0; i < 2; ++i) /* which factor of it is the Cast */
             for (int j = 0; j < 2; ++j)
-                if (is_cast_mask(z, f[a][i], 0) && is_cast_mask(z, f[1 - a][j], 1)) {
+                if (indicator(z, f[a][i]) > 0 && indicator(z, f[1 - a][j]) < 0) {
                     *nw = f[a][1 - i];
                     *old = f[1 - a][1 - j];
                     return 1;
@@ -457,10 +520,10 @@ static int is_select(fz *z, const char *name, const char **nw, const char **old)
  * ---------------------------------------------------------------------------------------- */
 static int lin_narrow(fz_lin *L, int64_t off, int64_t w) {
     if (off < 0 || w < 1 || off + w > L->w) return 0;
-    fz_win *ws[7] = {&L->x, &L->h, &L->rh, &L->b[0], &L->b[1], &L->b[2], &L->b[3]};
-    const int have[7] = {L->hx, L->hh, L->hrh, L->nb > 0, L->nb > 1, L->nb > 2, L->nb > 3};
-    for (int i = 0; i < 7; ++i)
-        if (have[i]) {
+    fz_win *ws[8] = {&L->x, &L->h, &L->rh, &L->cat, &L->b[0], &L->b[1], &L->b[2], &L->b[3]};
+    const int have[8] = {L->hx, L->hh, L->hrh, L->hcat, L->nb > 0, L->nb > 1, L->nb > 2, L->nb > 3};
+    for (int i = 0; i < 8; ++i)
+        if (have[i] && ws[i]->rows > 0) {
             ws[i]->c0 += off;
             ws[i]->w = w;
         }
@@ -469,13 +532,20 @@ static int lin_narrow(fz_lin *L, int64_t off, int64_t w) {
 }
 
 static int lin_add(fz_lin *a, const fz_lin *b) {
-    if (a->w != b->w || (a->hx && b->hx) || (a->hh && b->hh) || (a->hrh && b->hrh) || a->nb + b->nb > 4) return 0;
+    if (!a->w) a->w = b->w;
+    const int ma = a->hx + a->hh + a->hrh, mb = b->hx + b->hh + b->hrh;
+    if ((b->w && a->w != b->w) || (a->hx && b->hx) || (a->hh && b->hh) || (a->hrh && b->hrh) || a->nb + b->nb > 4 ||
+        (a->hcat && (b->hcat || mb)) || (b->hcat && ma))
+        return 0;
+    if (b->hcat) a->hcat = 1, a->cat = b->cat, a->cat_x_first = b->cat_x_first, a->cat_rh = b->cat_rh;
     if (b->hx) a->x = b->x, a->hx = 1;
     if (b->hh) a->h = b->h, a->hh = 1;
     if (b->hrh) a->rh = b->rh, a->hrh = 1;
     for (int i = 0; i < b->nb; ++i) a->b[a->nb++] = b->b[i];
     return 1;
 }
+
+static int split_narrow(fz *z, const Onnx__NodeProto *p, int oi, fz_lin *L);
 
 /* The linear form of `name`; `r` (may be NULL): the GRU reset gate, for MatMul(r * h, R). */
 static int lin_of(fz *z, const char *name, const char *r, fz_lin *L, int depth) {
@@ -495,6 +565,22 @@ static int lin_of(fz *z, const char *name, const char *r, fz_lin *L, int depth) 
         const char *a = sid(z, p->input[0]), *f0, *f1;
         if (!fz_matwin(z, p->input[1], &w)) return 0;
         L->w = w.w;
+        const Onnx__NodeProto *cp = prod(z, a, NULL);
+        static const char *const cat_ok[] = {"axis", NULL};
+        int64_t cax;
+        if (is_op(cp, "Concat") && cp->n_input == 2 && attrs_only(cp, cat_ok) && attr_i(cp, "axis", 0, &cax) &&
+            (cax == 1 || cax == -1)) { /* [x_t, h] (or [x_t, r ⊙ h]) · K */
+            for (int xf = 0; xf < 2; ++xf) {
+                const char *px = sid(z, cp->input[xf ? 0 : 1]), *ph = sid(z, cp->input[xf ? 1 : 0]);
+                const int rh = r && binary(z, ph, "Mul", &f0, &f1) &&
+                               ((same(f0, r) && same(f1, z->h_in)) || (same(f1, r) && same(f0, z->h_in)));
+                if (is_x_t(z, px) && (rh || same(ph, z->h_in))) {
+                    L->hcat = 1, L->cat = w, L->cat_x_first = xf, L->cat_rh = rh;
+                    return 1;
+                }
+            }
+            return 0;
+        }
         if (is_x_t(z, a)) L->x = w, L->hx = 1;
         else if (same(a, z->h_in)) L->h = w, L->hh = 1;
         else if (r && binary(z, a, "Mul", &f0, &f1) && ((same(f0, r) && same(f1, z->h_in)) || (same(f1, r) && same(f0, z->h_in))))
@@ -507,11 +593,20 @@ static int lin_of(fz *z, const char *name, const char *r, fz_lin *L, int depth) 
         fz_lin b;
         return lin_of(z, p->input[0], r, L, depth + 1) && lin_of(z, p->input[1], r, &b, depth + 1) && lin_add(L, &b);
     }
-    if (is_op(p, "Split") && p->n_input >= 1) {
+    if (is_op(p, "Split") && p->n_input >= 1) return lin_of(z, p->input[0], r, L, depth + 1) && split_narrow(z, p, oi, L);
+    if (is_op(p, "Slice")) {
+        int64_t c0, cw;
+        return lin_of(z, p->input[0], r, L, depth + 1) && slice_cols(z, p, -1, L->w, &c0, &cw) && lin_narrow(L, c0, cw);
+    }
+    return 0;
+}
+
+/* Output oi of a Split along the last axis of a rank-2 value of linear form L. */
+static int split_narrow(fz *z, const Onnx__NodeProto *p, int oi, fz_lin *L) {
+    {
         static const char *const ok[] = {"axis", "split", "num_outputs", NULL};
         int64_t axis;
-        if (!attrs_only(p, ok) || !attr_i(p, "axis", 0, &axis) || (axis != 1 && axis != -1)) return 0;
-        if (!lin_of(z, p->input[0], r, L, depth + 1)) return 0;
+        if (!attrs_only(p, ok) || !attr_i(p, "axis", 0, &axis) || (axis != 1 && axis != -1) || !L->w) return 0;
         int64_t sz[16];
         int ns = -1;
         const Onnx__AttributeProto *sa = attr(p, "split");
@@ -536,27 +631,38 @@ static int lin_of(fz *z, const char *name, const char *r, fz_lin *L, int depth) 
         if (tot != L->w) return 0;
         return lin_narrow(L, off, sz[oi]);
     }
-    if (is_op(p, "Slice")) {
-        int64_t c0, cw;
-        return lin_of(z, p->input[0], r, L, depth + 1) && slice_cols(z, p, -1, L->w, &c0, &cw) && lin_narrow(L, c0, cw);
-    }
-    return 0;
+}
+
+/* Splits a [x_t, h]·K form's rows now that its width H is known: I = rows - H. */
+static int lin_resolve(fz_lin *L) {
+    if (!L->hcat) return 1;
+    const int64_t H = L->w, rows = L->cat.rows, I = rows - H;
+    if (H < 1 || I < 1) return 0;
+    fz_win xw = L->cat, hw = L->cat;
+    xw.rows = I;
+    hw.rows = H;
+    if (L->cat_x_first) hw.d += H > 0 ? (size_t)I * (size_t)L->cat.ld : 0;
+    else xw.d += (size_t)H * (size_t)L->cat.ld;
+    L->x = xw, L->hx = 1;
+    if (L->cat_rh) L->rh = hw, L->hrh = 1;
+    else L->h = hw, L->hh = 1;
+    L->hcat = 0;
+    return 1;
+}
+
+static int lin_arg(fz *z, const fz_arg *a, const char *r, fz_lin *L) {
+    return lin_of(z, a->name, r, L, 0) && (!a->split || split_narrow(z, a->split, a->oi, L)) && lin_resolve(L);
 }
 
 /* A gate: x·W + h·R (+ biases), width H. */
-static int lin_gate(fz *z, const char *name, fz_lin *L) { return lin_of(z, name, NULL, L, 0) && L->hx && L->hh && !L->hrh; }
+static int lin_gate(fz *z, const fz_arg *a, fz_lin *L) { return lin_arg(z, a, NULL, L) && L->hx && L->hh && !L->hrh; }
 
 /* ------------------------------------------------------------------------------------------
  * Activations
  * ---------------------------------------------------------------------------------------- */
-/* The activation producing `name` and its argument; anything else is the identity (Keras
- * "linear") with the value itself as argument. */
-static void act_of(fz *z, const char *name, clrnn_activation *a, const char **arg) {
-    name = sid(z, name);
-    const Onnx__NodeProto *p = prod(z, name, NULL);
-    *a = (clrnn_activation){CLRNN_ACT_AFFINE, 1.0f, 0.0f};
-    *arg = name;
-    if (!p || p->n_input != 1 || p->n_output != 1) return;
+/* p as an activation clrnn has (attributes included). */
+static int act_node(const Onnx__NodeProto *p, clrnn_activation *a) {
+    if (!p || p->n_input != 1 || p->n_output != 1) return 0;
     static const char *const alpha[] = {"alpha", NULL}, *const ab[] = {"alpha", "beta", NULL};
     float al, be;
     if (is_op(p, "Sigmoid") && attrs_only(p, no_attrs)) *a = (clrnn_activation){CLRNN_ACT_SIGMOID, 0, 0};
@@ -571,8 +677,28 @@ static void act_of(fz *z, const char *name, clrnn_activation *a, const char **ar
     else if (is_op(p, "HardSigmoid") && attrs_only(p, ab) && attr_f(p, "alpha", 0.2f, &al) && attr_f(p, "beta", 0.5f, &be))
         *a = (clrnn_activation){CLRNN_ACT_HARD_SIGMOID, al, be};
     else
-        return;
-    *arg = sid(z, p->input[0]);
+        return 0;
+    return 1;
+}
+
+/* The activation producing `name` and its argument; anything else is the identity (Keras
+ * "linear") with the value itself as argument. An output of a Split of an activation (TF1's
+ * GRUCell: sigmoid, then split into r and u) is that activation of the Split's output: element-wise
+ * functions commute with Split. */
+static void act_of(fz *z, const char *name, clrnn_activation *a, fz_arg *arg) {
+    name = sid(z, name);
+    int oi = 0;
+    const Onnx__NodeProto *p = prod(z, name, &oi), *split = NULL;
+    *a = (clrnn_activation){CLRNN_ACT_AFFINE, 1.0f, 0.0f};
+    *arg = (fz_arg){name, NULL, 0};
+    if (is_op(p, "Split") && p->n_input >= 1) {
+        split = p;
+        p = prod(z, sid(z, p->input[0]), NULL);
+    }
+    clrnn_activation act;
+    if (!act_node(p, &act)) return;
+    *a = act;
+    *arg = (fz_arg){sid(z, p->input[0]), split, split ? oi : 0};
 }
 
 static int act_eq(clrnn_activation a, clrnn_activation b) {
@@ -595,9 +721,9 @@ typedef struct fz_cell {
 } fz_cell;
 
 static int match_rnn(fz *z, const char *h_new, fz_cell *c) {
-    const char *pre;
+    fz_arg pre;
     act_of(z, h_new, &c->act[0], &pre);
-    if (!lin_gate(z, pre, &c->gx[0])) return 0;
+    if (!lin_gate(z, &pre, &c->gx[0])) return 0;
     c->cell = CLRNN_CELL_RNN;
     c->G = 1;
     return 1;
@@ -610,15 +736,18 @@ static int match_lstm(fz *z, const char *h_new, fz_cell *c) {
     for (int ord = 0; ord < 2; ++ord) {
         const char *o = ord ? m1 : m0, *hc = ord ? m0 : m1, *cn, *t0, *t1;
         clrnn_activation ah, ra, ao;
-        act_of(z, hc, &ah, &cn);
-        if (!binary(z, cn, "Add", &t0, &t1)) continue;
+        fz_arg cna;
+        act_of(z, hc, &ah, &cna);
+        cn = cna.name;
+        if (cna.split || !binary(z, cn, "Add", &t0, &t1)) continue;
         for (int o2 = 0; o2 < 2; ++o2) {
             const char *fc0, *fc1, *ig0, *ig1;
             if (!binary(z, o2 ? t1 : t0, "Mul", &fc0, &fc1) || !binary(z, o2 ? t0 : t1, "Mul", &ig0, &ig1)) continue;
             for (int o3 = 0; o3 < 2; ++o3) {
-                const char *f = o3 ? fc1 : fc0, *cin = o3 ? fc0 : fc1, *zf, *zi, *zg, *zo, *a0, *a1;
+                const char *f = o3 ? fc1 : fc0, *cin = o3 ? fc0 : fc1;
+                fz_arg zf, zi, zg, zo, a0, a1;
                 const int kc = carried_in(z, cin);
-                if (kc < 0 || same(cin, z->h_in) || same(cin, z->time_in)) continue;
+                if (kc < 0 || same(cin, z->h_in) || z->counter[kc]) continue;
                 act_of(z, f, &ra, &zf);
                 clrnn_activation x0, x1;
                 act_of(z, ig0, &x0, &a0);
@@ -628,8 +757,8 @@ static int match_lstm(fz *z, const char *h_new, fz_cell *c) {
                 else continue;
                 act_of(z, o, &ao, &zo);
                 if (!act_eq(ao, ra)) continue;
-                if (!lin_gate(z, zi, &c->gx[0]) || !lin_gate(z, zf, &c->gx[1]) || !lin_gate(z, zg, &c->gx[2]) ||
-                    !lin_gate(z, zo, &c->gx[3]))
+                if (!lin_gate(z, &zi, &c->gx[0]) || !lin_gate(z, &zf, &c->gx[1]) || !lin_gate(z, &zg, &c->gx[2]) ||
+                    !lin_gate(z, &zo, &c->gx[3]))
                     continue;
                 c->cell = CLRNN_CELL_LSTM;
                 c->G = 4;
@@ -650,7 +779,8 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
     const char *t0, *t1;
     if (!binary(z, h_new, "Add", &t0, &t1)) return 0;
     for (int ord = 0; ord < 2; ++ord) {
-        const char *zh0, *zh1, *s0, *s1, *zg = NULL, *hh = NULL, *zpre, *hpre;
+        const char *zh0, *zh1, *s0, *s1, *zg = NULL, *hh = NULL, *hpre;
+        fz_arg zpre, hpa, rpre;
         if (!binary(z, ord ? t1 : t0, "Mul", &zh0, &zh1) || !binary(z, ord ? t0 : t1, "Mul", &s0, &s1)) continue;
         if (same(zh0, z->h_in)) zg = zh1;
         else if (same(zh1, z->h_in)) zg = zh0;
@@ -665,8 +795,9 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
         if (!hh) continue;
         clrnn_activation ra, ag, ar;
         act_of(z, zg, &ra, &zpre);
-        act_of(z, hh, &ag, &hpre);
-        if (!lin_gate(z, zpre, &c->gx[0])) continue;
+        act_of(z, hh, &ag, &hpa);
+        hpre = hpa.name;
+        if (hpa.split || !lin_gate(z, &zpre, &c->gx[0])) continue;
         /* the candidate's terms */
         const char *terms[4];
         int nt = 0;
@@ -681,7 +812,7 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
             }
         }
         if (nt > 3) continue;
-        const char *r = NULL, *rpre = NULL;
+        const char *r = NULL;
         int lbr_term = -1;
         for (int i = 0; i < nt && !r; ++i) {
             const char *a, *b, *m0, *m1;
@@ -690,32 +821,38 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
                 for (int o = 0; o < 2 && !r; ++o) {
                     act_of(z, o ? b : a, &ar, &rpre);
                     fz_lin L;
-                    if (act_eq(ar, ra) && lin_of(z, o ? a : b, NULL, &L, 0) && L.hh && !L.hx && !L.hrh) {
+                    if (act_eq(ar, ra) && lin_of(z, o ? a : b, NULL, &L, 0) && L.hh && !L.hx && !L.hrh && !L.hcat) {
                         r = o ? b : a;
                         lbr_term = i;
                         c->gh[2] = L;
                     }
                 }
-            } else if (is_op(p, "MatMul") && p->n_input == 2 && binary(z, p->input[0], "Mul", &m0, &m1)) { /* (r ⊙ h)·R */
-                const char *rr = same(m0, z->h_in) ? m1 : same(m1, z->h_in) ? m0 : NULL;
-                if (rr) {
-                    act_of(z, rr, &ar, &rpre);
-                    if (act_eq(ar, ra)) r = rr;
+            } else if (is_op(p, "MatMul") && p->n_input == 2) { /* (r ⊙ h)·R, or [x_t, r ⊙ h]·R (TF1) */
+                const char *in0 = sid(z, p->input[0]);
+                const Onnx__NodeProto *cp = prod(z, in0, NULL);
+                for (int part = 0; part < (is_op(cp, "Concat") && cp->n_input == 2 ? 2 : 1) && !r; ++part) {
+                    const char *mm = is_op(cp, "Concat") && cp->n_input == 2 ? sid(z, cp->input[part]) : in0;
+                    if (!binary(z, mm, "Mul", &m0, &m1)) continue;
+                    const char *rr = same(m0, z->h_in) ? m1 : same(m1, z->h_in) ? m0 : NULL;
+                    if (rr) {
+                        act_of(z, rr, &ar, &rpre);
+                        if (act_eq(ar, ra)) r = rr;
+                    }
                 }
             }
         }
-        if (!r || !lin_gate(z, rpre, &c->gx[1])) continue;
+        if (!r || !lin_gate(z, &rpre, &c->gx[1])) continue;
         fz_lin cand;
         memset(&cand, 0, sizeof cand);
-        int ok = 1;
+        int ok = 1, have = 0;
         for (int i = 0; i < nt && ok; ++i) {
             if (i == lbr_term) continue;
             fz_lin L;
             if (!lin_of(z, terms[i], r, &L, 0)) ok = 0;
-            else if (!cand.w) cand = L;
+            else if (!have) cand = L, have = 1;
             else ok = lin_add(&cand, &L);
         }
-        if (!ok || !cand.hx || cand.hh) continue;
+        if (!ok || !have || !lin_resolve(&cand) || !cand.hx || cand.hh) continue;
         if (lbr_term >= 0 ? (cand.hrh || cand.w != c->gh[2].w) : !cand.hrh) continue;
         c->lbr = lbr_term >= 0;
         c->gx[2] = cand;
@@ -754,10 +891,10 @@ static int build_weights(fz *z, const fz_cell *c, fz_plan *pl) {
         for (int64_t i = 0; i < H; ++i)
             memcpy(pl->R + (size_t)i * GH + (size_t)g * H, rw->d + i * rw->ld + rw->c0, (size_t)H * sizeof(float));
         for (int k = 0; k < x->nb; ++k)
-            for (int64_t j = 0; j < H; ++j) pl->B[(size_t)g * H + j] += x->b[k].d[x->b[k].c0 + j];
+            for (int64_t j = 0; j < H; ++j) pl->B[(size_t)g * H + j] += x->b[k].d[x->b[k].rows ? x->b[k].c0 + j : 0];
         if (c->split[g])
             for (int k = 0; k < h->nb; ++k)
-                for (int64_t j = 0; j < H; ++j) pl->B[GH + (size_t)g * H + j] += h->b[k].d[h->b[k].c0 + j];
+                for (int64_t j = 0; j < H; ++j) pl->B[GH + (size_t)g * H + j] += h->b[k].d[h->b[k].rows ? h->b[k].c0 + j : 0];
     }
     pl->cell = c->cell;
     pl->lbr = c->lbr;
@@ -785,13 +922,16 @@ static const char *strip_casts(fz *z, const char *name) {
     return name;
 }
 
-static int match_term(fz *z, const char *name, const char *time_out, fz_term *t) {
+static int match_term(fz *z, const char *name, fz_term *t) {
     const Onnx__NodeProto *p = prod(z, sid(z, name), NULL);
     if (!is_op(p, "Less") || p->n_input != 2 || !attrs_only(p, no_attrs)) return 0;
     const char *l = strip_casts(z, p->input[0]), *r = strip_casts(z, p->input[1]);
+    int k1 = -1; /* l = a counter's next value */
+    for (int k = 0; k < z->K && k1 < 0; ++k)
+        if (z->counter[k] && same(sid(z, body_out(z, k)), l)) k1 = k;
     if (same(l, z->iter_in)) t->lhs = LHS_ITER;
-    else if (same(l, z->time_in)) t->lhs = LHS_TIME;
-    else if (same(l, time_out)) t->lhs = LHS_TIME1;
+    else if (is_time(z, l)) t->lhs = LHS_TIME;
+    else if (k1 >= 0 && is_time(z, body_in(z, k1))) t->lhs = LHS_TIME1;
     else return 0;
     const int k = carried_in(z, r);
     t->rhs_k = k >= 0 && passthrough(z, k) ? k : -1;
@@ -803,9 +943,26 @@ static int match_term(fz *z, const char *name, const char *time_out, fz_term *t)
 /* ------------------------------------------------------------------------------------------
  * The loop
  * ---------------------------------------------------------------------------------------- */
-static const Onnx__GraphProto *loop_body(const Onnx__NodeProto *p) {
+/* The body; a Scan only with one scanned input, forward along axis 0, outputs stacked on axis 0. */
+static const Onnx__GraphProto *loop_body(const Onnx__NodeProto *p, int scan) {
     const Onnx__AttributeProto *a = clrnn_ox_attr(p, "body");
-    if (p->n_attribute != 1 || !a || a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH) return NULL;
+    if (!a || a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH || !a->g) return NULL;
+    for (size_t i = 0; i < p->n_attribute; ++i) {
+        const Onnx__AttributeProto *t = p->attribute[i];
+        if (t == a) continue;
+        if (!scan || !t->name || (t->ref_attr_name && *t->ref_attr_name)) return NULL;
+        if (!strcmp(t->name, "num_scan_inputs")) {
+            if (t->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || t->i != 1) return NULL;
+        } else if (!strcmp(t->name, "scan_input_axes") || !strcmp(t->name, "scan_input_directions") ||
+                   !strcmp(t->name, "scan_output_axes") || !strcmp(t->name, "scan_output_directions")) {
+            if (t->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS) return NULL;
+            for (size_t k = 0; k < t->n_ints; ++k)
+                if (t->ints[k] != 0) return NULL;
+        } else {
+            return NULL;
+        }
+    }
+    if (scan && !clrnn_ox_attr(p, "num_scan_inputs")) return NULL;
     return a->g;
 }
 
@@ -828,61 +985,82 @@ static int reversed_input(const clrnn_model *m, int v) {
     return 0;
 }
 
+/* A masked step's value of the output: zeros from a loop-invariant carried value, an outer value
+ * (both checked at run time) or a constant of zeros. */
+static int zero_source(fz *z, fz_plan *pl, const char *old) {
+    const int kz = carried_in(z, old);
+    const clrnn_array *c0 = kz < 0 ? fz_const(z, old) : NULL;
+    int zero = c0 && c0->dtype == CLRNN_DTYPE_FLOAT32;
+    for (size_t i = 0; zero && i < c0->count; ++i) zero = ((const float *)c0->data)[i] == 0.0f;
+    const int ov = kz < 0 && !zero ? outer_value(z, old) : -1;
+    if (!((kz >= 0 && passthrough(z, kz)) || ov >= 0 || zero)) return 0;
+    pl->zero_k = kz >= 0 ? kz : -1;
+    pl->zero_val = ov;
+    return 1;
+}
+
 static int recognise(fz *z, fz_plan *pl) {
     const Onnx__NodeProto *lp = z->loop;
-    const Onnx__GraphProto *g = z->g = loop_body(lp);
-    if (!g) return nope(z, "no body graph");
-    if (g->n_input < 3 || lp->n_input != g->n_input || g->n_output < g->n_input - 1) return nope(z, "not an RNN loop (inputs)");
-    const int K = z->K = (int)g->n_input - 2, S = (int)g->n_output - 1 - K;
-    if (K > 64 || S > 1 || lp->n_output != (size_t)(K + S)) return nope(z, "not an RNN loop (outputs)");
+    const Onnx__GraphProto *g = z->g = loop_body(lp, z->scan);
+    if (!g) return nope(z, "attributes other than the body and forward scans over axis 0");
+    int K, S;
+    if (z->scan) {
+        /* Scan (opset >= 9): inputs = K initial values + one scanned tensor; outputs = K finals + S */
+        if (z->m->opset < 9 || g->n_input < 2 || lp->n_input != g->n_input) return nope(z, "not an RNN scan (inputs)");
+        K = (int)g->n_input - 1;
+        S = (int)g->n_output - K;
+        z->bi = z->bo = z->ni = 0;
+        z->scan_x = g->input[K]->name;
+    } else {
+        if (g->n_input < 3 || lp->n_input != g->n_input || g->n_output < g->n_input - 1) return nope(z, "not an RNN loop (inputs)");
+        K = (int)g->n_input - 2;
+        S = (int)g->n_output - 1 - K;
+        z->bi = 2, z->bo = 1, z->ni = 2;
+        z->iter_in = g->input[0]->name;
+    }
+    z->K = K;
+    if (K < 1 || K > 64 || S < 0 || S > 1 || lp->n_output != (size_t)(K + S)) return nope(z, "not an RNN loop (outputs)");
     for (size_t i = 0; i < g->n_input; ++i)
         if (!g->input[i]->name || !*g->input[i]->name) return nope(z, "unnamed body input");
     for (size_t i = 0; i < g->n_output; ++i)
         if (!g->output[i]->name || !*g->output[i]->name) return nope(z, "unnamed body output");
-    for (int k = 0; k < K; ++k)
-        if (!*lp->input[2 + k] || clrnn_ox_find_value(z->m, lp->input[2 + k]) < 0) return nope(z, "an initial value is missing");
-    z->iter_in = g->input[0]->name;
-    z->x_src = z->mask_src = -1;
+    for (size_t i = z->ni; i < lp->n_input; ++i)
+        if (!*lp->input[i] || clrnn_ox_find_value(z->m, lp->input[i]) < 0) return nope(z, "an initial value is missing");
+    z->x_src = z->mask_src = z->len_src = -1;
+    z->counter = pl->counter;
     pl->K = K;
     pl->S = S;
+    pl->scan = z->scan;
+    pl->ni = z->ni;
     pl->k_time = pl->k_h = pl->k_c = pl->k_out = -1;
     pl->zero_k = pl->zero_val = -1;
 
-    /* time: output = input + 1 */
+    /* loop-invariants (output = input) and counters (output = input + 1) */
     for (int k = 0; k < K; ++k) {
         pl->pass[k] = (unsigned char)passthrough(z, k);
         const char *a, *b;
         double one;
-        if (pl->pass[k] || pl->k_time >= 0 || !binary(z, body_out(z, k), "Add", &a, &b)) continue;
-        const char *in = g->input[2 + k]->name;
-        if ((same(a, in) && fz_scalar(z, b, &one) && one == 1.0) || (same(b, in) && fz_scalar(z, a, &one) && one == 1.0))
-            pl->k_time = k;
+        if (pl->pass[k] || !binary(z, body_out(z, k), "Add", &a, &b)) continue;
+        const char *in = body_in(z, k);
+        const ox_value *iv = &z->m->values[init_value(z, k)];
+        if (((same(a, in) && fz_scalar(z, b, &one) && one == 1.0) || (same(b, in) && fz_scalar(z, a, &one) && one == 1.0)) &&
+            !iv->is_bool && (iv->dtype == CLRNN_DTYPE_INT32 || iv->dtype == CLRNN_DTYPE_INT64))
+            pl->counter[k] = 1;
     }
-    if (pl->k_time < 0) return nope(z, "no carried time counter");
-    z->time_in = g->input[2 + pl->k_time]->name;
-    const ox_value *tv = &z->m->values[clrnn_ox_find_value(z->m, lp->input[2 + pl->k_time])];
-    if (tv->dtype != CLRNN_DTYPE_INT32 && tv->dtype != CLRNN_DTYPE_INT64) return nope(z, "the time counter is not an integer");
 
     /* the other carried values: new (masked: select(mask_t, new, itself)) */
     const char *nw[64], *old[64];
     int masked = -1;
     for (int k = 0; k < K; ++k) {
-        if (pl->pass[k] || k == pl->k_time) continue;
+        if (pl->pass[k] || pl->counter[k]) continue;
         const char *o = sid(z, body_out(z, k));
         const int sel = is_select(z, o, &nw[k], &old[k]);
         if (masked >= 0 && masked != sel) return nope(z, "the mask selects some carried values and not others");
         masked = sel;
         if (!sel) nw[k] = o;
-        else if (!same(old[k], g->input[2 + k]->name)) { /* zeros at masked steps (checked below: the output only) */
-            const int kz = carried_in(z, old[k]);
-            const clrnn_array *c0 = kz < 0 ? fz_const(z, old[k]) : NULL;
-            int zero = c0 && c0->dtype == CLRNN_DTYPE_FLOAT32;
-            for (size_t i = 0; zero && i < c0->count; ++i) zero = ((const float *)c0->data)[i] == 0.0f;
-            if (pl->out_zero || !((kz >= 0 && passthrough(z, kz)) || (kz < 0 && outer_value(z, old[k]) >= 0) || zero))
-                return nope(z, "a masked step neither keeps a carried value nor zeroes it");
+        else if (!same(old[k], body_in(z, k))) { /* zeros at masked steps (checked below: the output only) */
+            if (pl->out_zero || !zero_source(z, pl, old[k])) return nope(z, "a masked step neither keeps a carried value nor zeroes it");
             pl->out_zero = 1 + k; /* the carried value it is, + 1 */
-            pl->zero_k = kz >= 0 ? kz : -1;
-            pl->zero_val = kz < 0 && !zero ? outer_value(z, old[k]) : -1;
         }
     }
     if (masked < 0) return nope(z, "no recurrent state");
@@ -892,11 +1070,12 @@ static int recognise(fz *z, fz_plan *pl) {
     int found = 0;
     const char *h_new = NULL;
     for (int k = 0; k < K && !found; ++k) {
-        if (pl->pass[k] || k == pl->k_time) continue;
-        const ox_value *iv = &z->m->values[clrnn_ox_find_value(z->m, lp->input[2 + k])];
+        if (pl->pass[k] || pl->counter[k]) continue;
+        const ox_value *iv = &z->m->values[init_value(z, k)];
         if (iv->dtype != CLRNN_DTYPE_FLOAT32) continue;
-        z->h_in = g->input[2 + k]->name;
+        z->h_in = body_in(z, k);
         const int save_idx = z->idx, save_x = z->x_src;
+        const char *save_t = z->time_in;
         memset(&c, 0, sizeof c);
         if (match_lstm(z, nw[k], &c) || (memset(&c, 0, sizeof c), match_gru(z, nw[k], &c)) ||
             (memset(&c, 0, sizeof c), match_rnn(z, nw[k], &c))) {
@@ -906,13 +1085,14 @@ static int recognise(fz *z, fz_plan *pl) {
         } else {
             z->idx = save_idx;
             z->x_src = save_x;
+            z->time_in = save_t;
         }
     }
     if (!found) return nope(z, "the body is not a SimpleRNN, LSTM or GRU cell clrnn recognises");
     /* roles of the others: c (LSTM), the carried output (new = h_new) */
     for (int k = 0; k < K; ++k) {
-        if (pl->pass[k] || k == pl->k_time || k == pl->k_h) continue;
-        if (c.cell == CLRNN_CELL_LSTM && pl->k_c < 0 && same(g->input[2 + k]->name, c.c_in) && same(sid(z, nw[k]), c.c_new))
+        if (pl->pass[k] || pl->counter[k] || k == pl->k_h) continue;
+        if (c.cell == CLRNN_CELL_LSTM && pl->k_c < 0 && same(body_in(z, k), c.c_in) && same(sid(z, nw[k]), c.c_new))
             pl->k_c = k;
         else if (pl->k_out < 0 && same(sid(z, nw[k]), h_new))
             pl->k_out = k;
@@ -921,28 +1101,39 @@ static int recognise(fz *z, fz_plan *pl) {
     }
     if (c.cell == CLRNN_CELL_LSTM && pl->k_c < 0) return nope(z, "the LSTM cell state is not carried");
     if (pl->out_zero && pl->out_zero - 1 != pl->k_out) return nope(z, "a masked step zeroes a state");
-    pl->out_zero = pl->out_zero != 0;
     /* the scan output: the step's output */
     if (S == 1) {
-        const char *so = sid(z, g->output[1 + K]->name);
-        const int ok = masked ? pl->k_out >= 0 && same(so, sid(z, body_out(z, pl->k_out))) : same(so, h_new);
+        const char *so = sid(z, g->output[z->bo + K]->name), *sn, *sold;
+        int ok = !masked && same(so, h_new);
+        if (masked && pl->k_out >= 0) ok = same(so, sid(z, body_out(z, pl->k_out)));
+        else if (masked && is_select(z, so, &sn, &sold) && same(sid(z, sn), h_new)) { /* its own select (TF1) */
+            ok = !pl->out_zero && zero_source(z, pl, sold);
+            pl->out_zero = 1;
+        }
         if (!ok) return nope(z, "the scan output is not the step's output");
     }
-    if (z->x_src < 0) return nope(z, "the step input is not gathered from an outer tensor");
+    pl->out_zero = pl->out_zero != 0;
+    if (!z->scan && z->x_src < 0) return nope(z, "the step input is not gathered from an outer tensor");
+    if (z->scan) pl->x_val = init_value(z, K); /* the scanned tensor, node input K */
     /* the condition */
-    const char *cond = sid(z, g->output[0]->name), *a, *b;
-    const char *time_out = sid(z, body_out(z, pl->k_time));
-    if (binary(z, cond, "And", &a, &b)) {
-        if (!match_term(z, a, time_out, &pl->term[0]) || !match_term(z, b, time_out, &pl->term[1]))
-            return nope(z, "the loop condition is not a bound on the time counter");
-        pl->nterm = 2;
-    } else {
-        if (!match_term(z, cond, time_out, &pl->term[0])) return nope(z, "the loop condition is not a bound on the time counter");
-        pl->nterm = 1;
+    if (!z->scan) {
+        const char *cond = sid(z, g->output[0]->name), *a, *b;
+        if (binary(z, cond, "And", &a, &b)) {
+            if (!match_term(z, a, &pl->term[0]) || !match_term(z, b, &pl->term[1]))
+                return nope(z, "the loop condition is not a bound on the time counter");
+            pl->nterm = 2;
+        } else {
+            if (!match_term(z, cond, &pl->term[0])) return nope(z, "the loop condition is not a bound on the time counter");
+            pl->nterm = 1;
+        }
+        pl->x_val = z->x_src;
     }
+    if (z->time_in) pl->k_time = carried_in(z, z->time_in);
+    if (!z->scan && pl->k_time < 0 && z->idx != IDX_ITER) return nope(z, "no carried time counter");
     pl->idx = z->idx;
-    pl->x_val = z->x_src;
     pl->mask_val = masked ? z->mask_src : -1;
+    pl->len_val = masked ? z->len_src : -1;
+    if (masked && pl->mask_val < 0 && pl->len_val < 0) return nope(z, "no mask source");
     if (!build_weights(z, &c, pl)) return 0;
     pl->reversed = reversed_input(z->m, pl->x_val);
     return 1;
@@ -954,7 +1145,7 @@ static int recognise(fz *z, fz_plan *pl) {
 typedef struct fused_state {
     fz_plan p;
     clrnn_rnn *rnn;
-    int in_x, in_mask, in_rhs[2], in_zero; /* indices into n->in of the outer values (appended at prepare) */
+    int in_x, in_mask, in_rhs[2], in_zero, in_len; /* indices into n->in of the outer values (appended at prepare) */
     uint8_t *mask_nt;             /* host [N, T] */
     size_t mask_cap;
 } fused_state;
@@ -982,22 +1173,23 @@ static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
     (void)p;
     fused_state *s = n->state;
     fz_plan *pl = &s->p;
-    s->in_mask = s->in_rhs[0] = s->in_rhs[1] = s->in_zero = -1;
+    s->in_mask = s->in_rhs[0] = s->in_rhs[1] = s->in_zero = s->in_len = -1;
     /* the outer values the body reads become inputs: run order and folding see them */
     if ((s->in_x = append_input(n, pl->x_val)) < 0 || (pl->mask_val >= 0 && (s->in_mask = append_input(n, pl->mask_val)) < 0))
         return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop inputs");
     for (int i = 0; i < pl->nterm; ++i)
         if (pl->term[i].rhs_val >= 0 && (s->in_rhs[i] = append_input(n, pl->term[i].rhs_val)) < 0)
             return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop inputs");
-    if (pl->zero_val >= 0 && (s->in_zero = append_input(n, pl->zero_val)) < 0)
+    if ((pl->zero_val >= 0 && (s->in_zero = append_input(n, pl->zero_val)) < 0) ||
+        (pl->len_val >= 0 && (s->in_len = append_input(n, pl->len_val)) < 0))
         return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop inputs");
-    const ox_value *M = ox_in(m, n, 0), *cond = ox_in(m, n, 1);
+    const ox_value *M = pl->scan ? NULL : ox_in(m, n, 0), *cond = pl->scan ? NULL : ox_in(m, n, 1);
     if (M && (M->dtype != CLRNN_DTYPE_INT64 || M->is_bool))
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "trip count M ('%s') must be int64", M->name);
     if (cond && (cond->dtype != CLRNN_DTYPE_UINT8 || !cond->is_bool))
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "condition ('%s') must be bool", cond->name);
     for (int k = 0; k < pl->K; ++k) {
-        const ox_value *iv = ox_in(m, n, 2 + k);
+        const ox_value *iv = ox_in(m, n, pl->ni + k);
         ox_value *ov = ox_out(m, n, k);
         if (!ov) continue;
         ov->dtype = iv->dtype;
@@ -1012,7 +1204,7 @@ static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
     if (pl->S) ox_set_out_type(m, n, pl->K, CLRNN_DTYPE_FLOAT32, 0);
     for (int i = 0; i < pl->nterm; ++i) {
         if (pl->term[i].rhs_k < 0 && pl->term[i].rhs_val < 0) continue;
-        const ox_value *r = pl->term[i].rhs_k >= 0 ? ox_in(m, n, 2 + pl->term[i].rhs_k) : ox_in(m, n, s->in_rhs[i]);
+        const ox_value *r = pl->term[i].rhs_k >= 0 ? ox_in(m, n, pl->ni + pl->term[i].rhs_k) : ox_in(m, n, s->in_rhs[i]);
         if (r->is_bool || (r->dtype != CLRNN_DTYPE_INT32 && r->dtype != CLRNN_DTYPE_INT64 && r->dtype != CLRNN_DTYPE_FLOAT32))
             return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the loop bound '%s' is not a number", r->name);
     }
@@ -1074,8 +1266,9 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     /* the trip count the loop's own logic gives, from the actual values */
     double t0 = 0, rhs[2] = {0, 0}, M = -1;
     int cond0 = 1;
-    ox_value *tv = ox_in(m, n, 2 + pl->k_time), *Mv = ox_in(m, n, 0), *cv = ox_in(m, n, 1);
-    if ((st = read_scalar(m, n, tv, "the time counter", &t0)) != CLRNN_OK) return st;
+    ox_value *tv = pl->k_time >= 0 ? ox_in(m, n, pl->ni + pl->k_time) : NULL;
+    ox_value *Mv = pl->scan ? NULL : ox_in(m, n, 0), *cv = pl->scan ? NULL : ox_in(m, n, 1);
+    if (tv && (st = read_scalar(m, n, tv, "the time counter", &t0)) != CLRNN_OK) return st;
     if (Mv && (st = read_scalar(m, n, Mv, "the trip count", &M)) != CLRNN_OK) return st;
     if (cv) {
         double c;
@@ -1083,12 +1276,12 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         cond0 = c != 0;
     }
     for (int i = 0; i < pl->nterm; ++i) {
-        ox_value *r = pl->term[i].rhs_k >= 0 ? ox_in(m, n, 2 + pl->term[i].rhs_k) : pl->term[i].rhs_val >= 0 ? ox_in(m, n, s->in_rhs[i]) : NULL;
+        ox_value *r = pl->term[i].rhs_k >= 0 ? ox_in(m, n, pl->ni + pl->term[i].rhs_k) : pl->term[i].rhs_val >= 0 ? ox_in(m, n, s->in_rhs[i]) : NULL;
         rhs[i] = pl->term[i].rhs_const;
         if (r && (st = read_scalar(m, n, r, "the loop bound", &rhs[i])) != CLRNN_OK) return st;
     }
-    long trips = 0;
-    if (cond0 && !(Mv && M <= 0))
+    long trips = pl->scan ? T : 0; /* a Scan runs over its input */
+    if (!pl->scan && cond0 && !(Mv && M <= 0))
         for (trips = 1; trips <= T; ++trips) { /* after iteration trips-1 */
             if (Mv && trips >= M) break;
             const long k = trips - 1;
@@ -1099,7 +1292,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
             }
             if (!go) break;
         }
-    if (trips != T || (pl->idx == IDX_TIME && t0 != 0))
+    if (trips != T || (!pl->scan && pl->idx == IDX_TIME && t0 != 0))
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "this Loop runs as a fused RNN only over its whole input from step 0; "
                              "here it would run %ld%s iterations from time %g over '%s' of %d steps (a generic Loop is "
                              "needed)", trips, trips > T ? "+" : "", t0, X->name, T);
@@ -1110,6 +1303,39 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     a.batch = N;
     if ((st = clrnn_ox_to_device(m, X)) != CLRNN_OK) return st;
     a.x.mem = X->mem;
+    ox_value *len = s->in_len >= 0 ? ox_in(m, n, s->in_len) : NULL;
+    if (len) { /* TF1 sequence_length: step t of row b is computed while time t0 + t < len[b] */
+        if (len->count != (size_t)N)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the sequence lengths '%s' must have %d elements", len->name, N);
+        if ((st = clrnn_ox_to_host(m, len)) != CLRNN_OK) return st;
+        const size_t cnt = (size_t)T * (size_t)N;
+        if (cnt > s->mask_cap) {
+            uint8_t *b = realloc(s->mask_nt, cnt);
+            if (!b) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop mask (%zu bytes)", cnt);
+            s->mask_nt = b;
+            s->mask_cap = cnt;
+        }
+        for (int b = 0; b < N; ++b) {
+            const double L = len->dtype == CLRNN_DTYPE_INT32 ? ((const int32_t *)len->host)[b] : (double)((const int64_t *)len->host)[b];
+            for (int t = 0; t < T; ++t) s->mask_nt[(size_t)b * T + t] = !(t0 + t >= L);
+        }
+        a.mask = s->mask_nt;
+    }
+    if (mask || len) {
+        /* clrnn's carried output starts at zeros (so must the loop's); a zeroed one is zeros */
+        ox_value *o0 = pl->out_zero ? (pl->zero_k >= 0 ? ox_in(m, n, pl->ni + pl->zero_k) : s->in_zero >= 0 ? ox_in(m, n, s->in_zero) : NULL)
+                                    : pl->k_out >= 0 ? ox_in(m, n, pl->ni + pl->k_out) : NULL;
+        if (o0) {
+            if (o0->dtype != CLRNN_DTYPE_FLOAT32 || (o0->count != (size_t)N * H && o0->count != 1 && o0->count != (size_t)H))
+                return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the output at masked steps '%s' must be float32 of %d x %d "
+                                     "elements", o0->name, N, H);
+            if ((st = clrnn_ox_to_host(m, o0)) != CLRNN_OK) return st;
+            for (size_t i = 0; i < o0->count; ++i)
+                if (((const float *)o0->host)[i] != 0.0f)
+                    return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused masked loop needs '%s' (the output %s) to be "
+                                         "zeros", o0->name, pl->out_zero ? "at masked steps" : "before the first step");
+        }
+    }
     if (mask) {
         if (mask->ndim != 3 || mask->shape[0] != T || mask->shape[1] != N || mask->shape[2] != 1)
             return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the mask '%s' must have shape [%d, %d, 1]", mask->name, T, N);
@@ -1125,22 +1351,9 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         for (int t = 0; t < T; ++t)
             for (int b = 0; b < N; ++b) s->mask_nt[(size_t)b * T + t] = ms[(size_t)t * N + b];
         a.mask = s->mask_nt;
-        /* clrnn's carried output starts at zeros (so must the loop's); a zeroed one is zeros */
-        ox_value *o0 = pl->out_zero ? (pl->zero_k >= 0 ? ox_in(m, n, 2 + pl->zero_k) : s->in_zero >= 0 ? ox_in(m, n, s->in_zero) : NULL)
-                                    : pl->k_out >= 0 ? ox_in(m, n, 2 + pl->k_out) : NULL;
-        if (o0) {
-            if (o0->dtype != CLRNN_DTYPE_FLOAT32 || (o0->count != (size_t)N * H && o0->count != 1 && o0->count != (size_t)H))
-                return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the output at masked steps '%s' must be float32 of %d x %d "
-                                     "elements", o0->name, N, H);
-            if ((st = clrnn_ox_to_host(m, o0)) != CLRNN_OK) return st;
-            for (size_t i = 0; i < o0->count; ++i)
-                if (((const float *)o0->host)[i] != 0.0f)
-                    return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused masked loop needs '%s' (the output %s) to be "
-                                         "zeros", o0->name, pl->out_zero ? "at masked steps" : "before the first step");
-        }
     }
-    if ((st = state_in(m, n, ox_in(m, n, 2 + pl->k_h), N, H, &a.h0)) != CLRNN_OK) return st;
-    if (pl->k_c >= 0 && (st = state_in(m, n, ox_in(m, n, 2 + pl->k_c), N, H, &a.c0)) != CLRNN_OK) return st;
+    if ((st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_h), N, H, &a.h0)) != CLRNN_OK) return st;
+    if (pl->k_c >= 0 && (st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_c), N, H, &a.c0)) != CLRNN_OK) return st;
 
     const int64_t seq[3] = {T, N, H}, st2[2] = {N, H};
     ox_value *Y = pl->S ? ox_out(m, n, pl->K) : NULL, *hn = ox_out(m, n, pl->k_h);
@@ -1164,16 +1377,20 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         mtx_unlock(&m->ctx->lock);
         if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueCopyBuffer", "fused loop output");
     }
-    /* time after the loop */
-    ox_value *to = ox_out(m, n, pl->k_time);
-    if (to) {
-        if ((st = clrnn_ox_alloc_host(m, n, to, tv->ndim, tv->shape)) != CLRNN_OK) return st;
-        if (to->dtype == CLRNN_DTYPE_INT32) ((int32_t *)to->host)[0] = (int32_t)(t0 + T);
-        else ((int64_t *)to->host)[0] = (int64_t)t0 + T;
+    /* the counters after the loop */
+    for (int k = 0; k < pl->K; ++k) {
+        ox_value *to = ox_out(m, n, k), *ti = ox_in(m, n, pl->ni + k);
+        if (!to || !pl->counter[k]) continue;
+        double c0;
+        if ((st = read_scalar(m, n, ti, "a counter", &c0)) != CLRNN_OK ||
+            (st = clrnn_ox_alloc_host(m, n, to, ti->ndim, ti->shape)) != CLRNN_OK)
+            return st;
+        if (to->dtype == CLRNN_DTYPE_INT32) ((int32_t *)to->host)[0] = (int32_t)(c0 + T);
+        else ((int64_t *)to->host)[0] = (int64_t)c0 + T;
     }
     /* loop-invariants */
     for (int k = 0; k < pl->K; ++k) {
-        ox_value *ov = ox_out(m, n, k), *iv = ox_in(m, n, 2 + k);
+        ox_value *ov = ox_out(m, n, k), *iv = ox_in(m, n, pl->ni + k);
         if (!ov || !pl->pass[k]) continue;
         if (ov->is_const) ov->has_data = 1; /* copied at load */
         else if ((st = clrnn_ox_copy_reshaped(m, n, iv, ov, iv->ndim, iv->shape)) != CLRNN_OK) return st;
@@ -1183,6 +1400,9 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
 
 static const char *const loop_attrs[] = {"body", NULL};
 static const ox_op op_fused_loop = {"Loop", 0, 1 << 20, 1, 1 << 20, loop_attrs, fused_prepare, fused_run, fused_release};
+static const char *const scan_attrs[] = {"body", "num_scan_inputs", "scan_input_axes", "scan_input_directions",
+                                         "scan_output_axes", "scan_output_directions", NULL};
+static const ox_op op_fused_scan = {"Scan", 0, 1 << 20, 1, 1 << 20, scan_attrs, fused_prepare, fused_run, fused_release};
 
 /* ------------------------------------------------------------------------------------------
  * Entry point and reports
@@ -1218,12 +1438,13 @@ static clrnn_status add_report(clrnn_model *m, const ox_node *n, const Onnx__Nod
         snprintf(text, sizeof text, "fused: %s%s, %s, %s, units %d, input %d, activation %s%s%s", cell_name(pl->cell),
                  bias2 ? (pl->lbr ? " (reset_after)" : " (reset before)") : "",
                  pl->reversed ? "reverse (scans a ReverseSequence input: go_backwards)" : "forward",
-                 pl->mask_val < 0 ? "no mask" : pl->out_zero ? "Keras mask (zeros at masked steps)" : "Keras mask", pl->H, pl->I,
+                 pl->len_val >= 0 ? "sequence_length (zeros after the end)" : pl->mask_val < 0 ? "no mask"
+                 : pl->out_zero ? "Keras mask (zeros at masked steps)" : "Keras mask", pl->H, pl->I,
                  act_name(pl->act[pl->cell == CLRNN_CELL_RNN ? 0 : 1]), pl->cell == CLRNN_CELL_RNN ? "" : ", recurrent ",
                  pl->cell == CLRNN_CELL_RNN ? "" : act_name(pl->act[0]));
         r->fused = 1;
         r->cell = pl->cell;
-        r->masked = pl->mask_val >= 0;
+        r->masked = pl->mask_val >= 0 || pl->len_val >= 0;
         r->reversed = pl->reversed;
         r->hidden = pl->H;
         r->input = pl->I;
@@ -1262,7 +1483,6 @@ clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProt
     const int is_loop = same(p->op_type, "Loop"), is_scan = same(p->op_type, "Scan");
     if ((!is_loop && !is_scan) || (p->domain && *p->domain && strcmp(p->domain, "ai.onnx"))) return CLRNN_OK;
     if (getenv("CLRNN_NO_FUSE") && !strcmp(getenv("CLRNN_NO_FUSE"), "1")) return add_report(m, n, p, NULL, "CLRNN_NO_FUSE=1");
-    if (is_scan) return add_report(m, n, p, NULL, "Scan bodies are not recognised yet");
     fz *z = calloc(1, sizeof *z);
     fused_state *s = calloc(1, sizeof *s);
     if (!z || !s) {
@@ -1271,6 +1491,7 @@ clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProt
     }
     z->m = m;
     z->loop = p;
+    z->scan = is_scan;
     const int ok = recognise(z, &s->p);
     clrnn_clear_error(); /* what recognition tried and refused is not an error of the load */
     for (int i = 0; i < z->n_arr; ++i) clrnn_array_free(&z->arr[i]);
@@ -1282,6 +1503,6 @@ clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProt
         return st;
     }
     n->state = s;
-    *op = &op_fused_loop;
+    *op = is_scan ? &op_fused_scan : &op_fused_loop;
     return CLRNN_OK;
 }
