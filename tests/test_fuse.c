@@ -103,6 +103,9 @@ static const fused_case cases[] = {
     {"tf1_basiclstm_frozen_cfv1", "Lz."},
     {"tf1_lstm_frozen_cfv1", "Lz."},
     {"tf1_gru_frozen_cfv1", "gz."},
+    /* TF1 through tf.function: a Loop that stops at the longest sequence */
+    {"tf1_basicrnn_function", "Rz."},
+    {"tf1_basiclstm_function", "Lz."},
     /* an ONNX LSTM node: no loop at all */
     {"k2_lstm_seq", ""},
 };
@@ -181,7 +184,7 @@ static void check_loops(clrnn_model *m, const char *model, const char *codes) {
         if (c[0] == 'G' && !strstr(li.description, "reset_after")) fail_msg("%s loop %d: %s", model, i, li.description);
         if (c[0] == 'g' && !strstr(li.description, "reset before")) fail_msg("%s loop %d: %s", model, i, li.description);
         if (c[1] == 'z' && !strstr(li.description, "zeros")) fail_msg("%s loop %d: %s", model, i, li.description);
-        if (strcmp(li.op_type, strncmp(model, "tf1_", 4) ? "Loop" : "Scan") || li.hidden_size < 1 || li.input_size < 1) fail_msg("%s loop %d: bad info", model, i);
+        if (strcmp(li.op_type, strstr(model, "_frozen") ? "Scan" : "Loop") || li.hidden_size < 1 || li.input_size < 1) fail_msg("%s loop %d: bad info", model, i);
     }
     clrnn_model_loop_info li;
     assert_int_equal(clrnn_model_get_loop_info(m, expect, &li), CLRNN_ERR_INVALID_ARGUMENT);
@@ -233,9 +236,11 @@ static mutant mutant_open(const char *model) {
     free(buf);
     assert_non_null(x.mp);
     for (size_t i = 0; i < x.mp->graph->n_node && !x.loop; ++i)
-        if (!strcmp(x.mp->graph->node[i]->op_type, "Loop")) x.loop = x.mp->graph->node[i];
+        if (!strcmp(x.mp->graph->node[i]->op_type, "Loop") || !strcmp(x.mp->graph->node[i]->op_type, "Scan"))
+            x.loop = x.mp->graph->node[i];
     assert_non_null(x.loop);
-    x.body = x.loop->attribute[0]->g;
+    for (size_t i = 0; i < x.loop->n_attribute; ++i)
+        if (!strcmp(x.loop->attribute[i]->name, "body")) x.body = x.loop->attribute[i]->g;
     assert_non_null(x.body);
     return x;
 }
@@ -386,7 +391,8 @@ static void mut_x_by_iteration(mutant *x) { /* x_t gathered by the iteration cou
 static void expect_not_fused(const char *what, clrnn_status st, clrnn_model *m) {
     if (st != CLRNN_OK) {
         /* this branch: no generic Loop yet; the refusal names the loop and why it was not fused */
-        if (st != CLRNN_ERR_UNSUPPORTED || !strstr(clrnn_last_error(), "operator Loop is not supported") ||
+        if (st != CLRNN_ERR_UNSUPPORTED ||
+            (!strstr(clrnn_last_error(), "operator Loop is not supported") && !strstr(clrnn_last_error(), "operator Scan is not supported")) ||
             !strstr(clrnn_last_error(), "not fused"))
             fail_msg("%s: %s: %s", what, clrnn_status_name(st), clrnn_last_error());
         char why[512];
@@ -424,6 +430,25 @@ static void test_near_misses_not_fused(void **state) {
         clrnn_model *m = NULL;
         const clrnn_status st = mutant_load(&x, &m);
         expect_not_fused(muts[i].what, st, m);
+    }
+    /* a TF1 Scan: the mask off by one (time > len), the forget gate on h */
+    for (int k = 0; k < 2; ++k) {
+        mutant x = mutant_open("tf1_lstm_frozen_cfv1");
+        if (k == 0) set_str(&nth(x.body, "GreaterOrEqual", 0)->op_type, "Greater");
+        else {
+            /* body inputs: counter, c, h, time, x_t: f ⊙ c -> f ⊙ h */
+            Onnx__NodeProto *a = producer(x.body, lstm_tanh_c(&x)->input[0]);
+            int done = 0;
+            for (int i = 0; i < 2 && !done; ++i) {
+                Onnx__NodeProto *mul = producer(x.body, a->input[i]);
+                for (int j = 0; j < 2 && !done; ++j)
+                    if (!strcmp(mul->input[j], body_in(&x, 1))) set_str(&mul->input[j], body_in(&x, 2)), done = 1;
+            }
+            assert_true(done);
+        }
+        clrnn_model *m = NULL;
+        const clrnn_status st = mutant_load(&x, &m);
+        expect_not_fused(k ? "TF1: f gates h, not c" : "TF1: time > len", st, m);
     }
     /* unmutated, the same path fuses: the mutations are what the recogniser refused */
     mutant x = mutant_open("k2_mask_lstm_holes");
@@ -619,6 +644,44 @@ static void test_trip_count_checked(void **state) {
     clrnn_model_destroy(m);
 }
 
+/* tf.function's dynamic_rnn stops at the longest sequence: fewer iterations than the input has steps.
+ * The fused loop runs that prefix; its outputs are those of the same model given only that prefix. */
+static void test_fewer_iterations(void **state) {
+    (void)state;
+    static const char *const model = "tf1_basicrnn_function"; /* inputs x [N, T, I], seq_len [N]; outputs y, h */
+    char path[2400];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", keras_dir(), model);
+    clrnn_model *m = NULL;
+    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
+    snprintf(path, sizeof path, "%s/%s/in/x.npy", keras_dir(), model);
+    clrnn_array x;
+    TU_OK(clrnn_npy_load(path, &x));
+    const int N = (int)x.shape[0], T = (int)x.shape[1], P = T - 2;
+    int32_t lens[8];
+    assert_true(N <= 8 && P >= 2);
+    for (int b = 0; b < N; ++b) lens[b] = b == 0 ? P : b % 2 ? 1 : 0; /* the longest: P < T */
+    clrnn_array len = {CLRNN_DTYPE_INT32, 1, {N}, (size_t)N, lens};
+    clrnn_array y[2], h[2];
+    for (int run = 0; run < 2; ++run) {
+        clrnn_array xs = slice_time(&x, 0, run ? P : T);
+        TU_OK(clrnn_model_set_input(m, "x", &xs));
+        TU_OK(clrnn_model_set_input(m, "seq_len", &len));
+        clrnn_array_free(&xs);
+        TU_OK(clrnn_model_run(m));
+        TU_OK(clrnn_model_get_output(m, "Identity:0", &y[run]));
+        TU_OK(clrnn_model_get_output(m, "Identity_1:0", &h[run]));
+    }
+    assert_int_equal(y[0].ndim, 3);
+    assert_int_equal(y[0].shape[1], P); /* P iterations, not T */
+    double err;
+    char msg[512];
+    if (!oc_compare(&y[0], &y[1], 0, 0, &err, msg, sizeof msg)) fail_msg("y: %s", msg);
+    if (!oc_compare(&h[0], &h[1], 0, 0, &err, msg, sizeof msg)) fail_msg("h: %s", msg);
+    for (int run = 0; run < 2; ++run) clrnn_array_free(&y[run]), clrnn_array_free(&h[run]);
+    clrnn_array_free(&x);
+    clrnn_model_destroy(m);
+}
+
 static void test_no_fuse_env(void **state) {
     (void)state;
     char path[2400];
@@ -634,7 +697,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_models_fused),  cmocka_unit_test(test_near_misses_not_fused),
         cmocka_unit_test(test_structure_not_names),  cmocka_unit_test(test_initial_states),
-        cmocka_unit_test(test_trip_count_checked),   cmocka_unit_test(test_no_fuse_env),
+        cmocka_unit_test(test_trip_count_checked),   cmocka_unit_test(test_fewer_iterations),
+        cmocka_unit_test(test_no_fuse_env),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

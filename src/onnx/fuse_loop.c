@@ -459,7 +459,8 @@ static int step_mask(fz *z, const char *name) {
         if (!is_op(p, "GreaterOrEqual") || p->n_input != 2 || !attrs_only(p, no_attrs)) return 0;
         t = sid(z, p->input[0]);
         len = sid(z, p->input[1]);
-        v = outer_value(z, len);
+        const int kl = carried_in(z, len);
+        v = kl >= 0 ? (passthrough(z, kl) ? init_value(z, kl) : -1) : outer_value(z, len);
         if (v < 0 || !is_time(z, t) || z->mask_src >= 0 || (z->len_src >= 0 && z->len_src != v)) return 0;
         const ox_value *lv = &z->m->values[v];
         if (lv->is_bool || (lv->dtype != CLRNN_DTYPE_INT32 && lv->dtype != CLRNN_DTYPE_INT64)) return 0;
@@ -1261,7 +1262,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     if (X->shape[0] < 1 || X->shape[1] < 1 || X->shape[0] > (1 << 24) || X->shape[1] > 0x7fffffff)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused loop runs time = %lld, batch = %lld (each must be >= 1; time "
                              "< 2^24)", (long long)X->shape[0], (long long)X->shape[1]);
-    const int T = (int)X->shape[0], N = (int)X->shape[1], H = pl->H;
+    const int TX = (int)X->shape[0], N = (int)X->shape[1], H = pl->H;
 
     /* the trip count the loop's own logic gives, from the actual values */
     double t0 = 0, rhs[2] = {0, 0}, M = -1;
@@ -1280,9 +1281,9 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         rhs[i] = pl->term[i].rhs_const;
         if (r && (st = read_scalar(m, n, r, "the loop bound", &rhs[i])) != CLRNN_OK) return st;
     }
-    long trips = pl->scan ? T : 0; /* a Scan runs over its input */
+    long trips = pl->scan ? TX : 0; /* a Scan runs over its input */
     if (!pl->scan && cond0 && !(Mv && M <= 0))
-        for (trips = 1; trips <= T; ++trips) { /* after iteration trips-1 */
+        for (trips = 1; trips <= TX; ++trips) { /* after iteration trips-1 */
             if (Mv && trips >= M) break;
             const long k = trips - 1;
             int go = 1;
@@ -1292,10 +1293,12 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
             }
             if (!go) break;
         }
-    if (trips != T || (!pl->scan && pl->idx == IDX_TIME && t0 != 0))
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "this Loop runs as a fused RNN only over its whole input from step 0; "
+    /* the steps run: the first `trips` of X (TF1's tf.function loops stop at the longest sequence) */
+    if (trips < 1 || trips > TX || (!pl->scan && pl->idx == IDX_TIME && t0 != 0))
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "this Loop runs as a fused RNN only over its input from step 0; "
                              "here it would run %ld%s iterations from time %g over '%s' of %d steps (a generic Loop is "
-                             "needed)", trips, trips > T ? "+" : "", t0, X->name, T);
+                             "needed)", trips, trips > TX ? "+" : "", t0, X->name, TX);
+    const int T = (int)trips;
 
     clrnn_forward_args a;
     memset(&a, 0, sizeof a);
@@ -1337,8 +1340,8 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         }
     }
     if (mask) {
-        if (mask->ndim != 3 || mask->shape[0] != T || mask->shape[1] != N || mask->shape[2] != 1)
-            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the mask '%s' must have shape [%d, %d, 1]", mask->name, T, N);
+        if (mask->ndim != 3 || mask->shape[0] != TX || mask->shape[1] != N || mask->shape[2] != 1)
+            return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the mask '%s' must have shape [%d, %d, 1]", mask->name, TX, N);
         if ((st = clrnn_ox_to_host(m, mask)) != CLRNN_OK) return st;
         const size_t cnt = (size_t)T * (size_t)N;
         if (cnt > s->mask_cap) {
