@@ -19,6 +19,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 /* Per loop in graph order: cell (R SimpleRNN, L LSTM, G GRU reset_after, g GRU reset before), mask
  * (m: Keras mask, output carried; z: Keras mask or TF1 sequence_length, zeros at masked steps;
@@ -682,6 +689,56 @@ static void test_fewer_iterations(void **state) {
     clrnn_model_destroy(m);
 }
 
+/* A body whose h is a DAG of Adds sharing their operands (2^40 paths from the output): not
+ * fused, and recognition does not walk the paths (it stops at the first failing operand; a
+ * work budget, FZ_WORK in fuse_loop.c, bounds what it looks at in all). */
+static void test_hostile_body_bounded(void **state) {
+    (void)state;
+    mutant x = mutant_open("k2_simplernn_seq"); /* h_new = Tanh(pre) */
+    Onnx__NodeProto *t = nth(x.body, "Tanh", 0);
+    char prev[64] = "", next[64];
+    snprintf(prev, sizeof prev, "%s", t->input[0]);
+    for (int i = 0; i < 40; ++i) {
+        snprintf(next, sizeof next, "dag_%d", i);
+        add_unary(x.body, "Add", prev, next);
+        Onnx__NodeProto *a = x.body->node[x.body->n_node - 1];
+        char **in = realloc(a->input, 2 * sizeof *in);
+        assert_non_null(in);
+        a->input = in;
+        a->input[1] = NULL;
+        set_str(&a->input[1], prev);
+        a->n_input = 2;
+        snprintf(prev, sizeof prev, "%s", next);
+    }
+    /* the Tanh now reads the last Add; nodes stay in topological order: move the Tanh to the end */
+    set_str(&t->input[0], prev);
+    for (size_t i = 0; i + 1 < x.body->n_node; ++i)
+        if (x.body->node[i] == t) {
+            memmove(&x.body->node[i], &x.body->node[i + 1], (x.body->n_node - i - 1) * sizeof *x.body->node);
+            x.body->node[x.body->n_node - 1] = t;
+            break;
+        }
+    /* and so does every node after it that used it: Identity(h) and the cond */
+    for (int pass = 0; pass < 2; ++pass)
+        for (size_t i = 0; i + 1 < x.body->n_node; ++i) {
+            Onnx__NodeProto *p = x.body->node[i];
+            int uses = 0;
+            for (size_t k = 0; k < p->n_input; ++k) uses |= !strcmp(p->input[k], t->output[0]);
+            if (uses) {
+                memmove(&x.body->node[i], &x.body->node[i + 1], (x.body->n_node - i - 1) * sizeof *x.body->node);
+                x.body->node[x.body->n_node - 1] = p;
+                --i;
+            }
+        }
+    const double t0 = now_ms();
+    clrnn_model *m = NULL;
+    const clrnn_status st = mutant_load(&x, &m);
+    const double ms = now_ms() - t0;
+    expect_not_fused("2^40-path Add DAG", st, m);
+    print_message("  the 2^40-path body loaded (refused) in %.0f ms\n", ms);
+    assert_true(ms < 20000);
+}
+
 static void test_no_fuse_env(void **state) {
     (void)state;
     char path[2400];
@@ -698,7 +755,7 @@ int main(void) {
         cmocka_unit_test(test_golden_models_fused),  cmocka_unit_test(test_near_misses_not_fused),
         cmocka_unit_test(test_structure_not_names),  cmocka_unit_test(test_initial_states),
         cmocka_unit_test(test_trip_count_checked),   cmocka_unit_test(test_fewer_iterations),
-        cmocka_unit_test(test_no_fuse_env),
+        cmocka_unit_test(test_hostile_body_bounded), cmocka_unit_test(test_no_fuse_env),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

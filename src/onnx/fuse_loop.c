@@ -44,6 +44,9 @@
 
 #define FZ_MAX_ARR 96
 #define FZ_DEPTH 24
+/* Entries of the body's lists the matcher may look at in all: a hostile body (a DAG of Adds
+ * that share operands, 10^5 nodes) cannot make recognition slow; real bodies take ~10^4. */
+#define FZ_WORK ((size_t)20 << 20)
 
 typedef struct fz_win {
     const float *d; /* row-major matrix (or vector: rows 1; a scalar broadcast: rows 0) */
@@ -116,8 +119,16 @@ typedef struct fz {
     clrnn_array arr[FZ_MAX_ARR];
     const char *arr_name[FZ_MAX_ARR];
     int n_arr;
+    size_t work_done, *work; /* work = &work_done: counted through const pointers too */
     char why[200];
 } fz;
+
+/* Counts n more entries looked at; 0 once the budget is spent (then nothing more matches). */
+static int work(const fz *z, size_t n) {
+    if (*z->work > FZ_WORK) return 0;
+    *z->work += n + 1;
+    return 1;
+}
 
 static int nope(fz *z, const char *why) {
     if (!z->why[0]) snprintf(z->why, sizeof z->why, "%s", why);
@@ -130,7 +141,7 @@ static int nope(fz *z, const char *why) {
 static int same(const char *a, const char *b) { return a && b && !strcmp(a, b); }
 
 static const Onnx__NodeProto *prod(const fz *z, const char *name, int *out_index) {
-    if (!name || !*name) return NULL;
+    if (!name || !*name || !work(z, z->g->n_node)) return NULL;
     for (size_t i = 0; i < z->g->n_node; ++i) {
         const Onnx__NodeProto *p = z->g->node[i];
         for (size_t o = 0; o < p->n_output; ++o)
@@ -156,12 +167,14 @@ static const char *sid(const fz *z, const char *name) {
 }
 
 static int body_input(const fz *z, const char *name) {
+    if (!work(z, z->g->n_input)) return -1;
     for (size_t i = 0; i < z->g->n_input; ++i)
         if (same(z->g->input[i]->name, name)) return (int)i;
     return -1;
 }
 
 static const Onnx__TensorProto *body_init(const fz *z, const char *name) {
+    if (!work(z, z->g->n_initializer)) return NULL;
     for (size_t i = 0; i < z->g->n_initializer; ++i)
         if (same(z->g->initializer[i]->name, name)) return z->g->initializer[i];
     return NULL;
@@ -1185,6 +1198,15 @@ static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
         (pl->len_val >= 0 && (s->in_len = append_input(n, pl->len_val)) < 0))
         return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop inputs");
     const ox_value *M = pl->scan ? NULL : ox_in(m, n, 0), *cond = pl->scan ? NULL : ox_in(m, n, 1);
+    const ox_value *X = ox_in(m, n, s->in_x);
+    if (X->dtype != CLRNN_DTYPE_FLOAT32 || X->is_bool)
+        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the scanned input '%s' must be float32", X->name);
+    const int states[3] = {pl->k_h, pl->k_c, pl->k_out};
+    for (int i = 0; i < 3; ++i) {
+        const ox_value *v = states[i] >= 0 ? ox_in(m, n, pl->ni + states[i]) : NULL;
+        if (v && (v->dtype != CLRNN_DTYPE_FLOAT32 || v->is_bool))
+            return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the initial state '%s' must be float32", v->name);
+    }
     if (M && (M->dtype != CLRNN_DTYPE_INT64 || M->is_bool))
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "trip count M ('%s') must be int64", M->name);
     if (cond && (cond->dtype != CLRNN_DTYPE_UINT8 || !cond->is_bool))
@@ -1495,7 +1517,12 @@ clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProt
     z->m = m;
     z->loop = p;
     z->scan = is_scan;
-    const int ok = recognise(z, &s->p);
+    z->work = &z->work_done;
+    int ok = recognise(z, &s->p);
+    if (*z->work > FZ_WORK) {
+        ok = 0;
+        snprintf(z->why, sizeof z->why, "the body is too large to analyse");
+    }
     clrnn_clear_error(); /* what recognition tried and refused is not an error of the load */
     for (int i = 0; i < z->n_arr; ++i) clrnn_array_free(&z->arr[i]);
     clrnn_status st = add_report(m, n, p, ok ? &s->p : NULL, z->why);
