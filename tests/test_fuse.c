@@ -110,11 +110,31 @@ static const fused_case cases[] = {
     {"tf1_basiclstm_frozen_cfv1", "Lz."},
     {"tf1_lstm_frozen_cfv1", "Lz."},
     {"tf1_gru_frozen_cfv1", "gz."},
+    /* LSTMCell options: clrnn's peepholes, projection, cell_clip, proj_clip (checked below) */
+    {"tf1_lstm_peephole_frozen_cfv1", "Lz."},
+    {"tf1_lstm_proj_frozen_cfv1", "Lz."},
+    {"tf1_lstm_peephole_proj_clip_frozen_cfv1", "Lz."},
+    {"tf1_lstm_peephole_function", "Lz."},
+    {"tf1_lstm_proj_function", "Lz."},
+    {"tf1_lstm_peephole_proj_clip_function", "Lz."},
     /* TF1 through tf.function: a Loop that stops at the longest sequence */
     {"tf1_basicrnn_function", "Rz."},
     {"tf1_basiclstm_function", "Lz."},
     /* an ONNX LSTM node: no loop at all */
     {"k2_lstm_seq", ""},
+};
+
+/* What the description of the (first) loop of these models must also say. */
+static const struct {
+    const char *model, *says;
+} options[] = {
+    {"tf1_lstm_peephole_frozen_cfv1", "peepholes"},
+    {"tf1_lstm_proj_frozen_cfv1", "projection"},
+    {"tf1_lstm_peephole_proj_clip_frozen_cfv1", "peepholes, projection, cell_clip, proj_clip"},
+    {"tf1_lstm_peephole_function", "peepholes"},
+    {"tf1_lstm_proj_function", "projection"},
+    {"tf1_lstm_peephole_proj_clip_function", "peepholes, projection, cell_clip, proj_clip"},
+    {"tf1_lstm_frozen_cfv1", "sigmoid"}, /* and none of the options: */
 };
 
 static const char *keras_dir(void) {
@@ -191,6 +211,10 @@ static void check_loops(clrnn_model *m, const char *model, const char *codes) {
         if (c[0] == 'G' && !strstr(li.description, "reset_after")) fail_msg("%s loop %d: %s", model, i, li.description);
         if (c[0] == 'g' && !strstr(li.description, "reset before")) fail_msg("%s loop %d: %s", model, i, li.description);
         if (c[1] == 'z' && !strstr(li.description, "zeros")) fail_msg("%s loop %d: %s", model, i, li.description);
+        for (size_t k = 0; k < sizeof options / sizeof *options; ++k)
+            if (!strcmp(options[k].model, model) && (!strstr(li.description, options[k].says) ||
+                                                     (!strcmp(options[k].says, "sigmoid") && strstr(li.description, "peep"))))
+                fail_msg("%s loop %d: %s (expected %s)", model, i, li.description, options[k].says);
         if (strcmp(li.op_type, strstr(model, "_frozen") ? "Scan" : "Loop") || li.hidden_size < 1 || li.input_size < 1) fail_msg("%s loop %d: bad info", model, i);
     }
     clrnn_model_loop_info li;

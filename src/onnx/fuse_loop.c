@@ -62,6 +62,9 @@ typedef struct fz_lin {
     /* MatMul(Concat(x_t, h), K) (TF1): K's rows split between x and h once the width is known */
     int hcat, cat_x_first, cat_rh;
     fz_win cat;
+    /* TF1 peepholes: c_prev ⊙ p (gates i, f), c_new ⊙ p (gate o) */
+    int hpc, hpn;
+    fz_win pc, pn;
 } fz_lin;
 
 /* An activation's argument: `name`, or (split) output oi of Split(name). */
@@ -86,7 +89,10 @@ typedef struct fz_plan {
     clrnn_cell cell;
     int lbr, I, H, G;
     clrnn_activation act[3];
-    float *W, *R, *B; /* Keras layout: [I, G*H], [H, G*H], [G*H] or (lbr) [2, G*H] */
+    float *W, *R, *B; /* Keras layout: [I, G*H], [Hr, G*H], [G*H] or (lbr) [2, G*H] */
+    int Hr, peephole;  /* state width (P with a projection, else H) */
+    float *peep, *proj; /* TF1 layout: [3H] (w_i, w_f, w_o), [H, P] */
+    float cell_clip, proj_clip;
     int K, S;         /* carried values, scan outputs */
     int k_time, k_h, k_c, k_out; /* k_time: the counter the step reads by (-1: none, a Scan without mask) */
     /* the carried output's value at a masked step: its previous value (Keras), or zeros
@@ -115,6 +121,8 @@ typedef struct fz {
     const char *scan_x; /* Scan: the body's scan input */
     const unsigned char *counter;
     const char *iter_in, *time_in, *h_in, *c_in;
+    const char *peep_in, *peep_new; /* while matching LSTM gates: c_prev and c_new */
+    int64_t hr; /* while matching a projected LSTM's gates: the state width P */
     int idx, x_src, mask_src, len_src;
     clrnn_array arr[FZ_MAX_ARR];
     const char *arr_name[FZ_MAX_ARR];
@@ -534,9 +542,9 @@ static int is_select(fz *z, const char *name, const char **nw, const char **old)
  * ---------------------------------------------------------------------------------------- */
 static int lin_narrow(fz_lin *L, int64_t off, int64_t w) {
     if (off < 0 || w < 1 || off + w > L->w) return 0;
-    fz_win *ws[8] = {&L->x, &L->h, &L->rh, &L->cat, &L->b[0], &L->b[1], &L->b[2], &L->b[3]};
-    const int have[8] = {L->hx, L->hh, L->hrh, L->hcat, L->nb > 0, L->nb > 1, L->nb > 2, L->nb > 3};
-    for (int i = 0; i < 8; ++i)
+    fz_win *ws[10] = {&L->x, &L->h, &L->rh, &L->cat, &L->b[0], &L->b[1], &L->b[2], &L->b[3], &L->pc, &L->pn};
+    const int have[10] = {L->hx, L->hh, L->hrh, L->hcat, L->nb > 0, L->nb > 1, L->nb > 2, L->nb > 3, L->hpc, L->hpn};
+    for (int i = 0; i < 10; ++i)
         if (have[i] && ws[i]->rows > 0) {
             ws[i]->c0 += off;
             ws[i]->w = w;
@@ -551,7 +559,10 @@ static int lin_add(fz_lin *a, const fz_lin *b) {
     if ((b->w && a->w != b->w) || (a->hx && b->hx) || (a->hh && b->hh) || (a->hrh && b->hrh) || a->nb + b->nb > 4 ||
         (a->hcat && (b->hcat || mb)) || (b->hcat && ma))
         return 0;
+    if ((a->hpc && b->hpc) || (a->hpn && b->hpn)) return 0;
     if (b->hcat) a->hcat = 1, a->cat = b->cat, a->cat_x_first = b->cat_x_first, a->cat_rh = b->cat_rh;
+    if (b->hpc) a->hpc = 1, a->pc = b->pc;
+    if (b->hpn) a->hpn = 1, a->pn = b->pn;
     if (b->hx) a->x = b->x, a->hx = 1;
     if (b->hh) a->h = b->h, a->hh = 1;
     if (b->hrh) a->rh = b->rh, a->hrh = 1;
@@ -603,6 +614,20 @@ static int lin_of(fz *z, const char *name, const char *r, fz_lin *L, int depth) 
             return 0;
         return 1;
     }
+    const char *m0, *m1;
+    if ((z->peep_in || z->peep_new) && binary(z, name, "Mul", &m0, &m1)) { /* a peephole: c ⊙ p */
+        for (int o = 0; o < 2; ++o) {
+            const char *c = o ? m1 : m0, *pv = o ? m0 : m1;
+            const int in = same(c, z->peep_in), nw = same(c, z->peep_new);
+            if ((in || nw) && fz_vecwin(z, pv, &w) && w.rows > 0) {
+                L->w = w.w;
+                if (in) L->pc = w, L->hpc = 1;
+                else L->pn = w, L->hpn = 1;
+                return 1;
+            }
+        }
+        return 0;
+    }
     if (is_op(p, "Add") && p->n_input == 2 && attrs_only(p, no_attrs)) {
         fz_lin b;
         return lin_of(z, p->input[0], r, L, depth + 1) && lin_of(z, p->input[1], r, &b, depth + 1) && lin_add(L, &b);
@@ -647,10 +672,11 @@ static int split_narrow(fz *z, const Onnx__NodeProto *p, int oi, fz_lin *L) {
     }
 }
 
-/* Splits a [x_t, h]·K form's rows now that its width H is known: I = rows - H. */
-static int lin_resolve(fz_lin *L) {
+/* Splits a [x_t, h]·K form's rows now that the state width is known (hr, else the form's width):
+ * I = rows - H. */
+static int lin_resolve(fz_lin *L, int64_t hr) {
     if (!L->hcat) return 1;
-    const int64_t H = L->w, rows = L->cat.rows, I = rows - H;
+    const int64_t H = hr ? hr : L->w, rows = L->cat.rows, I = rows - H;
     if (H < 1 || I < 1) return 0;
     fz_win xw = L->cat, hw = L->cat;
     xw.rows = I;
@@ -665,11 +691,13 @@ static int lin_resolve(fz_lin *L) {
 }
 
 static int lin_arg(fz *z, const fz_arg *a, const char *r, fz_lin *L) {
-    return lin_of(z, a->name, r, L, 0) && (!a->split || split_narrow(z, a->split, a->oi, L)) && lin_resolve(L);
+    return lin_of(z, a->name, r, L, 0) && (!a->split || split_narrow(z, a->split, a->oi, L)) && lin_resolve(L, z->hr);
 }
 
 /* A gate: x·W + h·R (+ biases), width H. */
-static int lin_gate(fz *z, const fz_arg *a, fz_lin *L) { return lin_arg(z, a, NULL, L) && L->hx && L->hh && !L->hrh; }
+static int lin_gate(fz *z, const fz_arg *a, fz_lin *L) {
+    return lin_arg(z, a, NULL, L) && L->hx && L->hh && !L->hrh;
+}
 
 /* ------------------------------------------------------------------------------------------
  * Activations
@@ -732,7 +760,41 @@ typedef struct fz_cell {
     int G;
     fz_lin gx[4], gh[4];
     int split[4]; /* gx and gh are separate forms */
+    /* TF1 LSTMCell options */
+    int peephole;
+    fz_win proj; /* rows H, w P; proj.d NULL: none */
+    float cell_clip, proj_clip;
 } fz_cell;
+
+/* Max(Min(x, a), -a) in either nesting, or Clip(x, -a, a), a > 0 a constant: x and a; else name, 0. */
+static const char *strip_clip(fz *z, const char *name, float *a) {
+    *a = 0;
+    name = sid(z, name);
+    const Onnx__NodeProto *p = prod(z, name, NULL);
+    double lo, hi;
+    if (is_op(p, "Clip") && p->n_input == 3 && attrs_only(p, no_attrs) && fz_scalar(z, p->input[1], &lo) &&
+        fz_scalar(z, p->input[2], &hi) && hi > 0 && lo == -hi) {
+        *a = (float)hi;
+        return sid(z, p->input[0]);
+    }
+    for (int outer = 0; outer < 2; ++outer) {
+        const char *a0, *a1, *b0, *b1;
+        if (!binary(z, name, outer ? "Min" : "Max", &a0, &a1)) continue;
+        for (int o = 0; o < 2; ++o) {
+            double v1, v2;
+            if (!fz_scalar(z, o ? a0 : a1, &v1) || !binary(z, o ? a1 : a0, outer ? "Max" : "Min", &b0, &b1)) continue;
+            for (int q = 0; q < 2; ++q)
+                if (fz_scalar(z, q ? b0 : b1, &v2)) {
+                    const double h = outer ? v1 : v2, l = outer ? v2 : v1; /* Min's bound, Max's bound */
+                    if (h > 0 && l == -h) {
+                        *a = (float)h;
+                        return q ? b1 : b0;
+                    }
+                }
+        }
+    }
+    return name;
+}
 
 static int match_rnn(fz *z, const char *h_new, fz_cell *c) {
     fz_arg pre;
@@ -746,13 +808,23 @@ static int match_rnn(fz *z, const char *h_new, fz_cell *c) {
 /* h_new = o ⊙ act_h(c_new), c_new = f ⊙ c + i ⊙ g; gates i, f, g, o of one recurrent activation. */
 static int match_lstm(fz *z, const char *h_new, fz_cell *c) {
     const char *m0, *m1;
-    if (!binary(z, h_new, "Mul", &m0, &m1)) return 0;
+    /* TF1: h = clip(m · P, proj_clip), m = o ⊙ act(c) */
+    const char *m = strip_clip(z, h_new, &c->proj_clip);
+    const Onnx__NodeProto *pp = prod(z, m, NULL);
+    if (is_op(pp, "MatMul") && pp->n_input == 2 && attrs_only(pp, no_attrs) && fz_matwin(z, pp->input[1], &c->proj))
+        m = sid(z, pp->input[0]);
+    else if (c->proj_clip != 0)
+        return 0;
+    else
+        c->proj.d = NULL;
+    if (!binary(z, m, "Mul", &m0, &m1)) return 0;
     for (int ord = 0; ord < 2; ++ord) {
-        const char *o = ord ? m1 : m0, *hc = ord ? m0 : m1, *cn, *t0, *t1;
+        const char *o = ord ? m1 : m0, *hc = ord ? m0 : m1, *cn, *cnc, *t0, *t1;
         clrnn_activation ah, ra, ao;
         fz_arg cna;
         act_of(z, hc, &ah, &cna);
-        cn = cna.name;
+        cnc = cna.name; /* c_new after the cell clip: what is carried, what h and the o peephole read */
+        cn = strip_clip(z, cnc, &c->cell_clip);
         if (cna.split || !binary(z, cn, "Add", &t0, &t1)) continue;
         for (int o2 = 0; o2 < 2; ++o2) {
             const char *fc0, *fc1, *ig0, *ig1;
@@ -771,15 +843,27 @@ static int match_lstm(fz *z, const char *h_new, fz_cell *c) {
                 else continue;
                 act_of(z, o, &ao, &zo);
                 if (!act_eq(ao, ra)) continue;
-                if (!lin_gate(z, &zi, &c->gx[0]) || !lin_gate(z, &zf, &c->gx[1]) || !lin_gate(z, &zg, &c->gx[2]) ||
-                    !lin_gate(z, &zo, &c->gx[3]))
+                z->peep_in = cin;
+                z->peep_new = cnc;
+                z->hr = c->proj.d ? c->proj.w : 0;
+                const int ok = lin_gate(z, &zi, &c->gx[0]) && lin_gate(z, &zf, &c->gx[1]) && lin_gate(z, &zg, &c->gx[2]) &&
+                               lin_gate(z, &zo, &c->gx[3]);
+                z->peep_in = z->peep_new = NULL;
+                z->hr = 0;
+                if (!ok) continue;
+                /* peepholes: i and f on c_prev, o on c_new, all three or none */
+                const fz_lin *g = c->gx;
+                const int peep = g[0].hpc && g[1].hpc && g[3].hpn;
+                if (g[0].hpn || g[1].hpn || g[2].hpc || g[2].hpn || g[3].hpc ||
+                    (!peep && (g[0].hpc || g[1].hpc || g[3].hpn)))
                     continue;
+                c->peephole = peep;
                 c->cell = CLRNN_CELL_LSTM;
                 c->G = 4;
                 c->act[0] = ra;
                 c->act[2] = ah;
                 c->c_in = cin;
-                c->c_new = cn;
+                c->c_new = cnc;
                 return 1;
             }
         }
@@ -866,7 +950,7 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
             else if (!have) cand = L, have = 1;
             else ok = lin_add(&cand, &L);
         }
-        if (!ok || !have || !lin_resolve(&cand) || !cand.hx || cand.hh) continue;
+        if (!ok || !have || !lin_resolve(&cand, 0) || !cand.hx || cand.hh) continue;
         if (lbr_term >= 0 ? (cand.hrh || cand.w != c->gh[2].w) : !cand.hrh) continue;
         c->lbr = lbr_term >= 0;
         c->gx[2] = cand;
@@ -883,26 +967,44 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
 /* The cell's weights in clrnn's Keras layout, rebuilt from the windows the formula reads. */
 static int build_weights(fz *z, const fz_cell *c, fz_plan *pl) {
     const int G = c->G;
-    const int64_t H = c->gx[0].w, I = c->gx[0].x.rows;
-    if (H < 1 || H > (1 << 16) || I < 1 || I > (1 << 20)) return nope(z, "gate sizes out of range");
+    const int64_t H = c->gx[0].w, I = c->gx[0].x.rows, Hr = c->proj.d ? c->proj.w : H;
+    if (H < 1 || H > (1 << 16) || I < 1 || I > (1 << 20) || Hr < 1 || Hr > H) return nope(z, "gate sizes out of range");
+    if (c->proj.d && c->proj.rows != H) return nope(z, "the projection is not [units, P]");
     for (int g = 0; g < G; ++g) {
         const fz_lin *x = &c->gx[g];
         const fz_lin *h = c->split[g] ? &c->gh[g] : x;
-        if (x->w != H || x->x.rows != I || (h->hh && h->h.rows != H) || (h->hrh && h->rh.rows != H) || h->w != H)
+        if (x->w != H || x->x.rows != I || (h->hh && h->h.rows != Hr) || (h->hrh && h->rh.rows != Hr) || h->w != H)
             return nope(z, "the gates' sizes differ");
     }
     const size_t GH = (size_t)G * (size_t)H;
     pl->W = calloc((size_t)I * GH, sizeof(float));
-    pl->R = calloc((size_t)H * GH, sizeof(float));
+    pl->R = calloc((size_t)Hr * GH, sizeof(float));
     pl->B = calloc((c->lbr ? 2 : 1) * GH, sizeof(float));
     if (!pl->W || !pl->R || !pl->B) return nope(z, "out of memory");
+    if (c->peephole) {
+        const fz_win *pw[3] = {&c->gx[0].pc, &c->gx[1].pc, &c->gx[3].pn}; /* TF1 order: i, f, o */
+        if (!(pl->peep = malloc(3 * (size_t)H * sizeof(float)))) return nope(z, "out of memory");
+        for (int k = 0; k < 3; ++k) {
+            if (pw[k]->w != H) return nope(z, "a peephole is not [units]");
+            memcpy(pl->peep + (size_t)k * H, pw[k]->d + pw[k]->c0, (size_t)H * sizeof(float));
+        }
+    }
+    if (c->proj.d) {
+        if (!(pl->proj = malloc((size_t)H * (size_t)Hr * sizeof(float)))) return nope(z, "out of memory");
+        for (int64_t i = 0; i < H; ++i)
+            memcpy(pl->proj + (size_t)i * Hr, c->proj.d + i * c->proj.ld + c->proj.c0, (size_t)Hr * sizeof(float));
+    }
+    pl->Hr = (int)Hr;
+    pl->peephole = c->peephole;
+    pl->cell_clip = c->cell_clip;
+    pl->proj_clip = c->proj_clip;
     for (int g = 0; g < G; ++g) {
         const fz_lin *x = &c->gx[g];
         const fz_lin *h = c->split[g] ? &c->gh[g] : x;
         const fz_win *rw = h->hh ? &h->h : &h->rh;
         for (int64_t i = 0; i < I; ++i)
             memcpy(pl->W + (size_t)i * GH + (size_t)g * H, x->x.d + i * x->x.ld + x->x.c0, (size_t)H * sizeof(float));
-        for (int64_t i = 0; i < H; ++i)
+        for (int64_t i = 0; i < Hr; ++i)
             memcpy(pl->R + (size_t)i * GH + (size_t)g * H, rw->d + i * rw->ld + rw->c0, (size_t)H * sizeof(float));
         for (int k = 0; k < x->nb; ++k)
             for (int64_t j = 0; j < H; ++j) pl->B[(size_t)g * H + j] += x->b[k].d[x->b[k].rows ? x->b[k].c0 + j : 0];
@@ -1171,6 +1273,8 @@ static void fused_release(ox_node *n) {
     free(s->p.W);
     free(s->p.R);
     free(s->p.B);
+    free(s->p.peep);
+    free(s->p.proj);
     free(s->mask_nt);
     free(s);
 }
@@ -1240,15 +1344,23 @@ static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
     d.direction = CLRNN_DIR_FORWARD;
     d.masked_output = pl->out_zero ? CLRNN_MASKED_OUTPUT_ZERO : CLRNN_MASKED_OUTPUT_CARRY;
     d.linear_before_reset = pl->lbr;
+    d.peephole = pl->peephole;
+    d.proj_size = pl->Hr != pl->H ? pl->Hr : 0;
+    d.cell_clip = pl->cell_clip;
+    d.proj_clip = pl->proj_clip;
     for (int i = 0; i < 3; ++i) d.activations[0][i] = pl->act[i];
     clrnn_status st = clrnn_rnn_create(m->ctx, &d, &s->rnn);
     const size_t GH = (size_t)pl->G * (size_t)pl->H;
     if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_W, pl->W, (size_t)pl->I * GH);
-    if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_R, pl->R, (size_t)pl->H * GH);
+    if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_R, pl->R, (size_t)pl->Hr * GH);
+    if (st == CLRNN_OK && pl->peep)
+        st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_PEEPHOLE, pl->peep, 3 * (size_t)pl->H);
+    if (st == CLRNN_OK && pl->proj)
+        st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_PROJ, pl->proj, (size_t)pl->H * pl->Hr);
     if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_B, pl->B, (pl->lbr ? 2 : 1) * GH);
     if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
-    free(pl->W), free(pl->R), free(pl->B);
-    pl->W = pl->R = pl->B = NULL;
+    free(pl->W), free(pl->R), free(pl->B), free(pl->peep), free(pl->proj);
+    pl->W = pl->R = pl->B = pl->peep = pl->proj = NULL;
     return CLRNN_OK;
 }
 
@@ -1284,7 +1396,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     if (X->shape[0] < 1 || X->shape[1] < 1 || X->shape[0] > (1 << 24) || X->shape[1] > 0x7fffffff)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused loop runs time = %lld, batch = %lld (each must be >= 1; time "
                              "< 2^24)", (long long)X->shape[0], (long long)X->shape[1]);
-    const int TX = (int)X->shape[0], N = (int)X->shape[1], H = pl->H;
+    const int TX = (int)X->shape[0], N = (int)X->shape[1], H = pl->H, Hr = pl->Hr;
 
     /* the trip count the loop's own logic gives, from the actual values */
     double t0 = 0, rhs[2] = {0, 0}, M = -1;
@@ -1351,7 +1463,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         ox_value *o0 = pl->out_zero ? (pl->zero_k >= 0 ? ox_in(m, n, pl->ni + pl->zero_k) : s->in_zero >= 0 ? ox_in(m, n, s->in_zero) : NULL)
                                     : pl->k_out >= 0 ? ox_in(m, n, pl->ni + pl->k_out) : NULL;
         if (o0) {
-            if (o0->dtype != CLRNN_DTYPE_FLOAT32 || (o0->count != (size_t)N * H && o0->count != 1 && o0->count != (size_t)H))
+            if (o0->dtype != CLRNN_DTYPE_FLOAT32 || (o0->count != (size_t)N * Hr && o0->count != 1 && o0->count != (size_t)Hr))
                 return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the output at masked steps '%s' must be float32 of %d x %d "
                                      "elements", o0->name, N, H);
             if ((st = clrnn_ox_to_host(m, o0)) != CLRNN_OK) return st;
@@ -1377,15 +1489,15 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
             for (int b = 0; b < N; ++b) s->mask_nt[(size_t)b * T + t] = ms[(size_t)t * N + b];
         a.mask = s->mask_nt;
     }
-    if ((st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_h), N, H, &a.h0)) != CLRNN_OK) return st;
+    if ((st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_h), N, Hr, &a.h0)) != CLRNN_OK) return st;
     if (pl->k_c >= 0 && (st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_c), N, H, &a.c0)) != CLRNN_OK) return st;
 
-    const int64_t seq[3] = {T, N, H}, st2[2] = {N, H};
+    const int64_t seq[3] = {T, N, Hr}, st2[2] = {N, Hr}, cst[2] = {N, H};
     ox_value *Y = pl->S ? ox_out(m, n, pl->K) : NULL, *hn = ox_out(m, n, pl->k_h);
     ox_value *cn = pl->k_c >= 0 ? ox_out(m, n, pl->k_c) : NULL, *on = pl->k_out >= 0 ? ox_out(m, n, pl->k_out) : NULL;
     if (Y && (st = clrnn_ox_alloc_device(m, n, Y, 3, seq)) != CLRNN_OK) return st;
     if (hn && (st = clrnn_ox_alloc_device(m, n, hn, 2, st2)) != CLRNN_OK) return st;
-    if (cn && (st = clrnn_ox_alloc_device(m, n, cn, 2, st2)) != CLRNN_OK) return st;
+    if (cn && (st = clrnn_ox_alloc_device(m, n, cn, 2, cst)) != CLRNN_OK) return st;
     if (on && (st = clrnn_ox_alloc_device(m, n, on, 2, st2)) != CLRNN_OK) return st;
     if (Y) a.y.mem = Y->mem;
     else if (on) {
@@ -1396,7 +1508,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     if (cn) a.cn.mem = cn->mem;
     if ((st = clrnn_rnn_forward(s->rnn, &a)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
     if (on && Y) { /* the carried output after the last step: the last step's output */
-        const size_t bytes = (size_t)N * H * sizeof(float);
+        const size_t bytes = (size_t)N * Hr * sizeof(float);
         mtx_lock(&m->ctx->lock);
         cl_int err = clEnqueueCopyBuffer(m->ctx->queue, Y->mem, on->mem, (size_t)(T - 1) * bytes, 0, bytes, 0, NULL, NULL);
         mtx_unlock(&m->ctx->lock);
@@ -1467,6 +1579,11 @@ static clrnn_status add_report(clrnn_model *m, const ox_node *n, const Onnx__Nod
                  : pl->out_zero ? "Keras mask (zeros at masked steps)" : "Keras mask", pl->H, pl->I,
                  act_name(pl->act[pl->cell == CLRNN_CELL_RNN ? 0 : 1]), pl->cell == CLRNN_CELL_RNN ? "" : ", recurrent ",
                  pl->cell == CLRNN_CELL_RNN ? "" : act_name(pl->act[0]));
+        const size_t len = strlen(text);
+        if (pl->peephole || pl->Hr != pl->H || pl->cell_clip != 0 || pl->proj_clip != 0)
+            snprintf(text + len, sizeof text - len, "%s%s%s%s", pl->peephole ? ", peepholes" : "",
+                     pl->Hr != pl->H ? ", projection" : "", pl->cell_clip != 0 ? ", cell_clip" : "",
+                     pl->proj_clip != 0 ? ", proj_clip" : "");
         r->fused = 1;
         r->cell = pl->cell;
         r->masked = pl->mask_val >= 0 || pl->len_val >= 0;
@@ -1528,7 +1645,7 @@ clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProt
     clrnn_status st = add_report(m, n, p, ok ? &s->p : NULL, z->why);
     free(z);
     if (!ok || st != CLRNN_OK) {
-        free(s->p.W), free(s->p.R), free(s->p.B);
+        free(s->p.W), free(s->p.R), free(s->p.B), free(s->p.peep), free(s->p.proj);
         free(s);
         return st;
     }
