@@ -620,9 +620,9 @@ typedef struct clrnn_model_info {
 
 /* What a Loop or Scan node of the main graph became. tf2onnx writes Keras SimpleRNN, Keras 3 GRU
  * and every masked Keras RNN layer as a Loop whose body is one step of the cell, and a TF1
- * dynamic_rnn of one BasicRNNCell, BasicLSTMCell, LSTMCell (no peepholes, projection or clip) or
- * GRUCell as a Scan (step input the scanned tensor, gates from Concat(x, h) times the kernel,
- * sequence_length as GreaterOrEqual(time, length)). clrnn recognises
+ * dynamic_rnn (frozen: a Scan; tf.function: a Loop) of a BasicRNNCell, BasicLSTMCell, LSTMCell
+ * (peepholes, projection, cell_clip, proj_clip too), GRUCell or a MultiRNNCell of them (gates from
+ * Concat(x, h) times the kernel, sequence_length as GreaterOrEqual(time, length)). clrnn recognises
  * such a body at load from its structure (not from names): a SimpleRNN (activations tanh, relu,
  * sigmoid, linear, elu, softsign, softplus, hard_sigmoid, leaky_relu), LSTM (Keras gates i, f, c,
  * o; one recurrent activation) or GRU (Keras gates z, r, h; reset_after true or false) over
@@ -642,10 +642,11 @@ typedef struct clrnn_model_loop_info {
     const char *node_name;   /* "" if unnamed; valid while the model lives (escape before printing) */
     const char *op_type;     /* "Loop" or "Scan" */
     int fused;               /* 1: runs on the fused RNN engine */
-    clrnn_cell cell;         /* fused only */
+    int num_cells;           /* fused only: cells in the body (a TF1 MultiRNNCell: several, run one after the other) */
+    clrnn_cell cell;         /* fused only: the (first) cell */
     int masked;              /* fused only: a Keras mask selects the computed steps */
     int reversed;            /* fused only: the scanned input is time-reversed (go_backwards) */
-    int hidden_size;         /* fused only: units */
+    int hidden_size;         /* fused only: units (of the top cell) */
     int input_size;          /* fused only: features of the step input */
     /* One line: "fused: LSTM, forward, Keras mask, units 20, input 4, activation tanh, recurrent
      * sigmoid", or "generic (not fused: <reason>)". Valid while the model lives. */

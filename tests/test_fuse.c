@@ -117,6 +117,11 @@ static const fused_case cases[] = {
     {"tf1_lstm_peephole_function", "Lz."},
     {"tf1_lstm_proj_function", "Lz."},
     {"tf1_lstm_peephole_proj_clip_function", "Lz."},
+    /* MultiRNNCell: two cells in one body, run one after the other (first cell's code here) */
+    {"tf1_multi_lstm2_frozen_cfv1", "Lz."},
+    {"tf1_multi_lstm2_function", "Lz."},
+    {"tf1_multi_gru_basicrnn_frozen_cfv1", "gz."},
+    {"tf1_multi_gru_basicrnn_function", "gz."},
     /* TF1 through tf.function: a Loop that stops at the longest sequence */
     {"tf1_basicrnn_function", "Rz."},
     {"tf1_basiclstm_function", "Lz."},
@@ -135,6 +140,12 @@ static const struct {
     {"tf1_lstm_proj_function", "projection"},
     {"tf1_lstm_peephole_proj_clip_function", "peepholes, projection, cell_clip, proj_clip"},
     {"tf1_lstm_frozen_cfv1", "sigmoid"}, /* and none of the options: */
+    {"tf1_multi_lstm2_frozen_cfv1", "2 stacked cells (LSTM, forward, sequence_length (zeros after the end), units 4, input 4, "
+                                    "activation tanh, recurrent sigmoid; LSTM, units 4, input 4"},
+    {"tf1_multi_lstm2_function", "2 stacked cells (LSTM"},
+    {"tf1_multi_gru_basicrnn_frozen_cfv1", "2 stacked cells (GRU (reset before), forward, sequence_length (zeros after the "
+                                           "end), units 4, input 4, activation tanh, recurrent sigmoid; SimpleRNN, units 3, input 4"},
+    {"tf1_multi_gru_basicrnn_function", "2 stacked cells (GRU (reset before)"},
 };
 
 static const char *keras_dir(void) {
@@ -215,6 +226,7 @@ static void check_loops(clrnn_model *m, const char *model, const char *codes) {
             if (!strcmp(options[k].model, model) && (!strstr(li.description, options[k].says) ||
                                                      (!strcmp(options[k].says, "sigmoid") && strstr(li.description, "peep"))))
                 fail_msg("%s loop %d: %s (expected %s)", model, i, li.description, options[k].says);
+        if (li.num_cells != (strstr(model, "_multi_") ? 2 : 1)) fail_msg("%s loop %d: %d cells", model, i, li.num_cells);
         if (strcmp(li.op_type, strstr(model, "_frozen") ? "Scan" : "Loop") || li.hidden_size < 1 || li.input_size < 1) fail_msg("%s loop %d: bad info", model, i);
     }
     clrnn_model_loop_info li;

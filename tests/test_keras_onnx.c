@@ -7,7 +7,7 @@
 #include "onnx/onnx_case.h"
 
 /* Models that load and match today (raise it when issue 11's ops land; never lower it). */
-#define KERAS_ONNX_MIN_PASSING 125
+#define KERAS_ONNX_MIN_PASSING 129
 
 #define MAX_NAMES 32
 

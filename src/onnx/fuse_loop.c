@@ -85,7 +85,8 @@ typedef struct fz_term {
 } fz_term;
 
 /* What a recognised loop runs. */
-typedef struct fz_plan {
+/* One cell of the body (a TF1 MultiRNNCell has several, each reading the one below). */
+typedef struct fz_layer {
     clrnn_cell cell;
     int lbr, I, H, G;
     clrnn_activation act[3];
@@ -93,8 +94,16 @@ typedef struct fz_plan {
     int Hr, peephole;  /* state width (P with a projection, else H) */
     float *peep, *proj; /* TF1 layout: [3H] (w_i, w_f, w_o), [H, P] */
     float cell_clip, proj_clip;
+    int k_h, k_c;      /* its carried h and c */
+} fz_layer;
+
+#define FZ_MAX_LAYERS 4
+
+typedef struct fz_plan {
+    int L;
+    fz_layer ly[FZ_MAX_LAYERS];
     int K, S;         /* carried values, scan outputs */
-    int k_time, k_h, k_c, k_out; /* k_time: the counter the step reads by (-1: none, a Scan without mask) */
+    int k_time, k_out; /* k_time: the counter the step reads by (-1: none, a Scan without mask) */
     /* the carried output's value at a masked step: its previous value (Keras), or zeros
      * (Bidirectional returning sequences), read from the loop-invariant carried value zero_k or
      * the outer value zero_val, each checked to be zeros at run time */
@@ -119,6 +128,7 @@ typedef struct fz {
     int bi, bo, ni; /* carried value 0: body input, body output, node input */
     int scan;
     const char *scan_x; /* Scan: the body's scan input */
+    const char *layer_x; /* matching a cell above the first: its input, the h_new below */
     const unsigned char *counter;
     const char *iter_in, *time_in, *h_in, *c_in;
     const char *peep_in, *peep_new; /* while matching LSTM gates: c_prev and c_new */
@@ -453,6 +463,7 @@ static int gather_step(fz *z, const char *name, int want_bool, int *src) {
 
 static int is_x_t(fz *z, const char *name) {
     int v;
+    if (z->layer_x) return same(sid(z, name), z->layer_x);
     if (z->scan) return same(sid(z, name), z->scan_x);
     if (!gather_step(z, name, 0, &v)) return 0;
     if (z->x_src >= 0 && z->x_src != v) return 0;
@@ -965,7 +976,7 @@ static int match_gru(fz *z, const char *h_new, fz_cell *c) {
 }
 
 /* The cell's weights in clrnn's Keras layout, rebuilt from the windows the formula reads. */
-static int build_weights(fz *z, const fz_cell *c, fz_plan *pl) {
+static int build_weights(fz *z, const fz_cell *c, fz_layer *pl) {
     const int G = c->G;
     const int64_t H = c->gx[0].w, I = c->gx[0].x.rows, Hr = c->proj.d ? c->proj.w : H;
     if (H < 1 || H > (1 << 16) || I < 1 || I > (1 << 20) || Hr < 1 || Hr > H) return nope(z, "gate sizes out of range");
@@ -1148,7 +1159,7 @@ static int recognise(fz *z, fz_plan *pl) {
     pl->S = S;
     pl->scan = z->scan;
     pl->ni = z->ni;
-    pl->k_time = pl->k_h = pl->k_c = pl->k_out = -1;
+    pl->k_time = pl->k_out = -1;
     pl->zero_k = pl->zero_val = -1;
 
     /* loop-invariants (output = input) and counters (output = input + 1) */
@@ -1181,41 +1192,53 @@ static int recognise(fz *z, fz_plan *pl) {
     }
     if (masked < 0) return nope(z, "no recurrent state");
 
-    /* the cell: try each carried value as h */
-    fz_cell c;
-    int found = 0;
+    /* the cells: the first reads the step input, each next one (a TF1 MultiRNNCell) the h_new of
+     * the one below; try each carried value as h */
+    fz_cell cells[FZ_MAX_LAYERS];
     const char *h_new = NULL;
-    for (int k = 0; k < K && !found; ++k) {
-        if (pl->pass[k] || pl->counter[k]) continue;
-        const ox_value *iv = &z->m->values[init_value(z, k)];
-        if (iv->dtype != CLRNN_DTYPE_FLOAT32) continue;
-        z->h_in = body_in(z, k);
-        const int save_idx = z->idx, save_x = z->x_src;
-        const char *save_t = z->time_in;
-        memset(&c, 0, sizeof c);
-        if (match_lstm(z, nw[k], &c) || (memset(&c, 0, sizeof c), match_gru(z, nw[k], &c)) ||
-            (memset(&c, 0, sizeof c), match_rnn(z, nw[k], &c))) {
-            found = 1;
-            pl->k_h = k;
-            h_new = sid(z, nw[k]);
-        } else {
-            z->idx = save_idx;
-            z->x_src = save_x;
-            z->time_in = save_t;
+    unsigned char used[64] = {0};
+    pl->L = 0;
+    for (int l = 0; l < FZ_MAX_LAYERS; ++l) {
+        fz_cell *c = &cells[l];
+        fz_layer *ly = &pl->ly[l];
+        int found = 0;
+        z->layer_x = l ? h_new : NULL;
+        for (int k = 0; k < K && !found; ++k) {
+            if (pl->pass[k] || pl->counter[k] || used[k]) continue;
+            const ox_value *iv = &z->m->values[init_value(z, k)];
+            if (iv->dtype != CLRNN_DTYPE_FLOAT32) continue;
+            z->h_in = body_in(z, k);
+            const int save_idx = z->idx, save_x = z->x_src;
+            const char *save_t = z->time_in;
+            memset(c, 0, sizeof *c);
+            if (match_lstm(z, nw[k], c) || (memset(c, 0, sizeof *c), match_gru(z, nw[k], c)) ||
+                (memset(c, 0, sizeof *c), match_rnn(z, nw[k], c))) {
+                found = 1;
+                ly->k_h = k;
+                used[k] = 1;
+                h_new = sid(z, nw[k]);
+            } else {
+                z->idx = save_idx;
+                z->x_src = save_x;
+                z->time_in = save_t;
+            }
         }
+        if (!found) break;
+        ly->k_c = -1;
+        for (int k = 0; k < K && c->cell == CLRNN_CELL_LSTM && ly->k_c < 0; ++k)
+            if (!pl->pass[k] && !pl->counter[k] && !used[k] && same(body_in(z, k), c->c_in) && same(sid(z, nw[k]), c->c_new))
+                ly->k_c = k, used[k] = 1;
+        if (c->cell == CLRNN_CELL_LSTM && ly->k_c < 0) return nope(z, "the LSTM cell state is not carried");
+        pl->L = l + 1;
     }
-    if (!found) return nope(z, "the body is not a SimpleRNN, LSTM or GRU cell clrnn recognises");
-    /* roles of the others: c (LSTM), the carried output (new = h_new) */
+    z->layer_x = NULL;
+    if (!pl->L) return nope(z, "the body is not a SimpleRNN, LSTM or GRU cell clrnn recognises");
+    /* the others: the carried output (new = the top cell's h_new) */
     for (int k = 0; k < K; ++k) {
-        if (pl->pass[k] || pl->counter[k] || k == pl->k_h) continue;
-        if (c.cell == CLRNN_CELL_LSTM && pl->k_c < 0 && same(body_in(z, k), c.c_in) && same(sid(z, nw[k]), c.c_new))
-            pl->k_c = k;
-        else if (pl->k_out < 0 && same(sid(z, nw[k]), h_new))
-            pl->k_out = k;
-        else
-            return nope(z, "a carried value has no RNN role");
+        if (pl->pass[k] || pl->counter[k] || used[k]) continue;
+        if (pl->k_out < 0 && same(sid(z, nw[k]), h_new)) pl->k_out = k;
+        else return nope(z, "a carried value has no RNN role");
     }
-    if (c.cell == CLRNN_CELL_LSTM && pl->k_c < 0) return nope(z, "the LSTM cell state is not carried");
     if (pl->out_zero && pl->out_zero - 1 != pl->k_out) return nope(z, "a masked step zeroes a state");
     /* the scan output: the step's output */
     if (S == 1) {
@@ -1250,7 +1273,10 @@ static int recognise(fz *z, fz_plan *pl) {
     pl->mask_val = masked ? z->mask_src : -1;
     pl->len_val = masked ? z->len_src : -1;
     if (masked && pl->mask_val < 0 && pl->len_val < 0) return nope(z, "no mask source");
-    if (!build_weights(z, &c, pl)) return 0;
+    for (int l = 0; l < pl->L; ++l) {
+        if (!build_weights(z, &cells[l], &pl->ly[l])) return 0;
+        if (l && pl->ly[l].I != pl->ly[l - 1].Hr) return nope(z, "a cell's input is not the one below's output");
+    }
     pl->reversed = reversed_input(z->m, pl->x_val);
     return 1;
 }
@@ -1260,7 +1286,9 @@ static int recognise(fz *z, fz_plan *pl) {
  * ---------------------------------------------------------------------------------------- */
 typedef struct fused_state {
     fz_plan p;
-    clrnn_rnn *rnn;
+    clrnn_rnn *rnn[FZ_MAX_LAYERS];
+    cl_mem mid[2];    /* a stack's intermediate sequences (time-major [T, N, Hr]), alternating */
+    size_t mid_bytes[2];
     int in_x, in_mask, in_rhs[2], in_zero, in_len; /* indices into n->in of the outer values (appended at prepare) */
     uint8_t *mask_nt;             /* host [N, T] */
     size_t mask_cap;
@@ -1269,12 +1297,13 @@ typedef struct fused_state {
 static void fused_release(ox_node *n) {
     fused_state *s = n->state;
     if (!s) return;
-    clrnn_rnn_destroy(s->rnn);
-    free(s->p.W);
-    free(s->p.R);
-    free(s->p.B);
-    free(s->p.peep);
-    free(s->p.proj);
+    for (int l = 0; l < FZ_MAX_LAYERS; ++l) {
+        clrnn_rnn_destroy(s->rnn[l]);
+        fz_layer *ly = &s->p.ly[l];
+        free(ly->W), free(ly->R), free(ly->B), free(ly->peep), free(ly->proj);
+    }
+    for (int i = 0; i < 2; ++i)
+        if (s->mid[i]) clReleaseMemObject(s->mid[i]);
     free(s->mask_nt);
     free(s);
 }
@@ -1305,9 +1334,9 @@ static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
     const ox_value *X = ox_in(m, n, s->in_x);
     if (X->dtype != CLRNN_DTYPE_FLOAT32 || X->is_bool)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the scanned input '%s' must be float32", X->name);
-    const int states[3] = {pl->k_h, pl->k_c, pl->k_out};
-    for (int i = 0; i < 3; ++i) {
-        const ox_value *v = states[i] >= 0 ? ox_in(m, n, pl->ni + states[i]) : NULL;
+    for (int i = 0; i < 2 * pl->L + 1; ++i) {
+        const int k = i == 2 * pl->L ? pl->k_out : i % 2 ? pl->ly[i / 2].k_c : pl->ly[i / 2].k_h;
+        const ox_value *v = k >= 0 ? ox_in(m, n, pl->ni + k) : NULL;
         if (v && (v->dtype != CLRNN_DTYPE_FLOAT32 || v->is_bool))
             return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the initial state '%s' must be float32", v->name);
     }
@@ -1336,31 +1365,40 @@ static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodePr
             return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the loop bound '%s' is not a number", r->name);
     }
 
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = pl->cell;
-    d.input_size = pl->I;
-    d.hidden_size = pl->H;
-    d.layout = CLRNN_LAYOUT_TIME_MAJOR;
-    d.direction = CLRNN_DIR_FORWARD;
-    d.masked_output = pl->out_zero ? CLRNN_MASKED_OUTPUT_ZERO : CLRNN_MASKED_OUTPUT_CARRY;
-    d.linear_before_reset = pl->lbr;
-    d.peephole = pl->peephole;
-    d.proj_size = pl->Hr != pl->H ? pl->Hr : 0;
-    d.cell_clip = pl->cell_clip;
-    d.proj_clip = pl->proj_clip;
-    for (int i = 0; i < 3; ++i) d.activations[0][i] = pl->act[i];
-    clrnn_status st = clrnn_rnn_create(m->ctx, &d, &s->rnn);
-    const size_t GH = (size_t)pl->G * (size_t)pl->H;
-    if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_W, pl->W, (size_t)pl->I * GH);
-    if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_R, pl->R, (size_t)pl->Hr * GH);
-    if (st == CLRNN_OK && pl->peep)
-        st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_PEEPHOLE, pl->peep, 3 * (size_t)pl->H);
-    if (st == CLRNN_OK && pl->proj)
-        st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_PROJ, pl->proj, (size_t)pl->H * pl->Hr);
-    if (st == CLRNN_OK) st = clrnn_rnn_set_param(s->rnn, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_B, pl->B, (pl->lbr ? 2 : 1) * GH);
-    if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
-    free(pl->W), free(pl->R), free(pl->B), free(pl->peep), free(pl->proj);
-    pl->W = pl->R = pl->B = pl->peep = pl->proj = NULL;
+    /* one clrnn rnn per cell: a stack runs cell after cell over the whole sequence, which is what
+     * the step-by-step body computes (each cell reads the one below at the same step) */
+    for (int l = 0; l < pl->L; ++l) {
+        fz_layer *ly = &pl->ly[l];
+        clrnn_rnn_desc d = clrnn_rnn_desc_default();
+        d.cell = ly->cell;
+        d.input_size = ly->I;
+        d.hidden_size = ly->H;
+        d.layout = CLRNN_LAYOUT_TIME_MAJOR;
+        d.direction = CLRNN_DIR_FORWARD;
+        /* a lower cell's output at a masked step is not read (the cell above keeps its state) */
+        d.masked_output = pl->out_zero || l < pl->L - 1 ? CLRNN_MASKED_OUTPUT_ZERO : CLRNN_MASKED_OUTPUT_CARRY;
+        d.linear_before_reset = ly->lbr;
+        d.peephole = ly->peephole;
+        d.proj_size = ly->Hr != ly->H ? ly->Hr : 0;
+        d.cell_clip = ly->cell_clip;
+        d.proj_clip = ly->proj_clip;
+        for (int i = 0; i < 3; ++i) d.activations[0][i] = ly->act[i];
+        clrnn_rnn *r = NULL;
+        clrnn_status st = clrnn_rnn_create(m->ctx, &d, &s->rnn[l]);
+        r = s->rnn[l];
+        const size_t GH = (size_t)ly->G * (size_t)ly->H;
+        if (st == CLRNN_OK) st = clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_W, ly->W, (size_t)ly->I * GH);
+        if (st == CLRNN_OK) st = clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_R, ly->R, (size_t)ly->Hr * GH);
+        if (st == CLRNN_OK && ly->peep)
+            st = clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_PEEPHOLE, ly->peep, 3 * (size_t)ly->H);
+        if (st == CLRNN_OK && ly->proj)
+            st = clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_PROJ, ly->proj, (size_t)ly->H * ly->Hr);
+        if (st == CLRNN_OK)
+            st = clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_KERAS, 0, 0, CLRNN_PARAM_B, ly->B, (ly->lbr ? 2 : 1) * GH);
+        if (st != CLRNN_OK) return clrnn_ox_wrap(n, st);
+        free(ly->W), free(ly->R), free(ly->B), free(ly->peep), free(ly->proj);
+        ly->W = ly->R = ly->B = ly->peep = ly->proj = NULL;
+    }
     return CLRNN_OK;
 }
 
@@ -1391,12 +1429,13 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     const fz_plan *pl = &s->p;
     ox_value *X = ox_in(m, n, s->in_x), *mask = s->in_mask >= 0 ? ox_in(m, n, s->in_mask) : NULL;
     clrnn_status st;
-    if (X->ndim != 3 || X->shape[2] != pl->I)
-        return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the scanned input '%s' must have shape [time, batch, %d]", X->name, pl->I);
+    if (X->ndim != 3 || X->shape[2] != pl->ly[0].I)
+        return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the scanned input '%s' must have shape [time, batch, %d]", X->name,
+                             pl->ly[0].I);
     if (X->shape[0] < 1 || X->shape[1] < 1 || X->shape[0] > (1 << 24) || X->shape[1] > 0x7fffffff)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused loop runs time = %lld, batch = %lld (each must be >= 1; time "
                              "< 2^24)", (long long)X->shape[0], (long long)X->shape[1]);
-    const int TX = (int)X->shape[0], N = (int)X->shape[1], H = pl->H, Hr = pl->Hr;
+    const int TX = (int)X->shape[0], N = (int)X->shape[1], Hr = pl->ly[pl->L - 1].Hr; /* the top cell's output */
 
     /* the trip count the loop's own logic gives, from the actual values */
     double t0 = 0, rhs[2] = {0, 0}, M = -1;
@@ -1465,7 +1504,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         if (o0) {
             if (o0->dtype != CLRNN_DTYPE_FLOAT32 || (o0->count != (size_t)N * Hr && o0->count != 1 && o0->count != (size_t)Hr))
                 return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the output at masked steps '%s' must be float32 of %d x %d "
-                                     "elements", o0->name, N, H);
+                                     "elements", o0->name, N, Hr);
             if ((st = clrnn_ox_to_host(m, o0)) != CLRNN_OK) return st;
             for (size_t i = 0; i < o0->count; ++i)
                 if (((const float *)o0->host)[i] != 0.0f)
@@ -1489,24 +1528,50 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
             for (int b = 0; b < N; ++b) s->mask_nt[(size_t)b * T + t] = ms[(size_t)t * N + b];
         a.mask = s->mask_nt;
     }
-    if ((st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_h), N, Hr, &a.h0)) != CLRNN_OK) return st;
-    if (pl->k_c >= 0 && (st = state_in(m, n, ox_in(m, n, pl->ni + pl->k_c), N, H, &a.c0)) != CLRNN_OK) return st;
-
-    const int64_t seq[3] = {T, N, Hr}, st2[2] = {N, Hr}, cst[2] = {N, H};
-    ox_value *Y = pl->S ? ox_out(m, n, pl->K) : NULL, *hn = ox_out(m, n, pl->k_h);
-    ox_value *cn = pl->k_c >= 0 ? ox_out(m, n, pl->k_c) : NULL, *on = pl->k_out >= 0 ? ox_out(m, n, pl->k_out) : NULL;
+    const int64_t seq[3] = {T, N, Hr}, st2[2] = {N, Hr};
+    ox_value *Y = pl->S ? ox_out(m, n, pl->K) : NULL, *on = pl->k_out >= 0 ? ox_out(m, n, pl->k_out) : NULL;
     if (Y && (st = clrnn_ox_alloc_device(m, n, Y, 3, seq)) != CLRNN_OK) return st;
-    if (hn && (st = clrnn_ox_alloc_device(m, n, hn, 2, st2)) != CLRNN_OK) return st;
-    if (cn && (st = clrnn_ox_alloc_device(m, n, cn, 2, cst)) != CLRNN_OK) return st;
     if (on && (st = clrnn_ox_alloc_device(m, n, on, 2, st2)) != CLRNN_OK) return st;
-    if (Y) a.y.mem = Y->mem;
-    else if (on) {
-        a.y.mem = on->mem;
-        a.last_only = 1;
+    for (int l = 0; l < pl->L; ++l) {
+        const fz_layer *ly = &pl->ly[l];
+        const int top = l == pl->L - 1;
+        const int64_t hs[2] = {N, ly->Hr}, cs[2] = {N, ly->H};
+        clrnn_forward_args al = a;
+        memset(&al.h0, 0, sizeof al.h0), memset(&al.c0, 0, sizeof al.c0);
+        if ((st = state_in(m, n, ox_in(m, n, pl->ni + ly->k_h), N, ly->Hr, &al.h0)) != CLRNN_OK) return st;
+        if (ly->k_c >= 0 && (st = state_in(m, n, ox_in(m, n, pl->ni + ly->k_c), N, ly->H, &al.c0)) != CLRNN_OK) return st;
+        ox_value *hn = ox_out(m, n, ly->k_h), *cn = ly->k_c >= 0 ? ox_out(m, n, ly->k_c) : NULL;
+        if (hn && (st = clrnn_ox_alloc_device(m, n, hn, 2, hs)) != CLRNN_OK) return st;
+        if (cn && (st = clrnn_ox_alloc_device(m, n, cn, 2, cs)) != CLRNN_OK) return st;
+        al.hn.mem = hn ? hn->mem : NULL;
+        al.cn.mem = cn ? cn->mem : NULL;
+        if (l) al.x.mem = s->mid[(l - 1) & 1];
+        if (!top) { /* the whole sequence, for the cell above */
+            const size_t bytes = (size_t)T * (size_t)N * (size_t)ly->Hr * sizeof(float);
+            if (bytes > m->ctx->info.max_alloc_bytes)
+                return clrnn_ox_fail(n, CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "a stacked cell's sequence needs %zu bytes (the "
+                                     "device allows %llu per buffer)", bytes, (unsigned long long)m->ctx->info.max_alloc_bytes);
+            cl_mem *mid = &s->mid[l & 1];
+            if (s->mid_bytes[l & 1] < bytes) {
+                if (*mid) clReleaseMemObject(*mid);
+                s->mid_bytes[l & 1] = 0;
+                cl_int err;
+                *mid = clCreateBuffer(m->ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+                if (err != CL_SUCCESS) {
+                    *mid = NULL;
+                    return clrnn_fail_cl(err, "clCreateBuffer", "fused loop: a stacked cell's sequence");
+                }
+                s->mid_bytes[l & 1] = bytes;
+            }
+            al.y.mem = *mid;
+        } else if (Y) {
+            al.y.mem = Y->mem;
+        } else if (on) {
+            al.y.mem = on->mem;
+            al.last_only = 1;
+        }
+        if ((st = clrnn_rnn_forward(s->rnn[l], &al)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
     }
-    if (hn) a.hn.mem = hn->mem;
-    if (cn) a.cn.mem = cn->mem;
-    if ((st = clrnn_rnn_forward(s->rnn, &a)) != CLRNN_OK) return clrnn_ox_wrap(n, st);
     if (on && Y) { /* the carried output after the last step: the last step's output */
         const size_t bytes = (size_t)N * Hr * sizeof(float);
         mtx_lock(&m->ctx->lock);
@@ -1569,27 +1634,35 @@ static clrnn_status add_report(clrnn_model *m, const ox_node *n, const Onnx__Nod
     m->loops = r;
     r = &m->loops[m->n_loops];
     memset(r, 0, sizeof *r);
-    char text[400];
+    char text[1000];
     if (pl) {
-        const int bias2 = pl->cell == CLRNN_CELL_GRU;
-        snprintf(text, sizeof text, "fused: %s%s, %s, %s, units %d, input %d, activation %s%s%s", cell_name(pl->cell),
-                 bias2 ? (pl->lbr ? " (reset_after)" : " (reset before)") : "",
-                 pl->reversed ? "reverse (scans a ReverseSequence input: go_backwards)" : "forward",
-                 pl->len_val >= 0 ? "sequence_length (zeros after the end)" : pl->mask_val < 0 ? "no mask"
-                 : pl->out_zero ? "Keras mask (zeros at masked steps)" : "Keras mask", pl->H, pl->I,
-                 act_name(pl->act[pl->cell == CLRNN_CELL_RNN ? 0 : 1]), pl->cell == CLRNN_CELL_RNN ? "" : ", recurrent ",
-                 pl->cell == CLRNN_CELL_RNN ? "" : act_name(pl->act[0]));
-        const size_t len = strlen(text);
-        if (pl->peephole || pl->Hr != pl->H || pl->cell_clip != 0 || pl->proj_clip != 0)
-            snprintf(text + len, sizeof text - len, "%s%s%s%s", pl->peephole ? ", peepholes" : "",
-                     pl->Hr != pl->H ? ", projection" : "", pl->cell_clip != 0 ? ", cell_clip" : "",
-                     pl->proj_clip != 0 ? ", proj_clip" : "");
+        size_t len = (size_t)snprintf(text, sizeof text, "fused: ");
+        if (pl->L > 1) len += (size_t)snprintf(text + len, sizeof text - len, "%d stacked cells (", pl->L);
+        for (int l = 0; l < pl->L && len < sizeof text; ++l) {
+            const fz_layer *ly = &pl->ly[l];
+            const int rnn = ly->cell == CLRNN_CELL_RNN;
+            len += (size_t)snprintf(text + len, sizeof text - len, "%s%s%s", l ? "; " : "", cell_name(ly->cell),
+                                    ly->cell == CLRNN_CELL_GRU ? (ly->lbr ? " (reset_after)" : " (reset before)") : "");
+            if (l == 0 && len < sizeof text)
+                len += (size_t)snprintf(text + len, sizeof text - len, ", %s, %s",
+                                        pl->reversed ? "reverse (scans a ReverseSequence input: go_backwards)" : "forward",
+                                        pl->len_val >= 0 ? "sequence_length (zeros after the end)" : pl->mask_val < 0 ? "no mask"
+                                        : pl->out_zero ? "Keras mask (zeros at masked steps)" : "Keras mask");
+            if (len < sizeof text)
+                len += (size_t)snprintf(text + len, sizeof text - len, ", units %d, input %d, activation %s%s%s%s%s%s%s",
+                                        ly->H, ly->I, act_name(ly->act[rnn ? 0 : 1]), rnn ? "" : ", recurrent ",
+                                        rnn ? "" : act_name(ly->act[0]), ly->peephole ? ", peepholes" : "",
+                                        ly->Hr != ly->H ? ", projection" : "", ly->cell_clip != 0 ? ", cell_clip" : "",
+                                        ly->proj_clip != 0 ? ", proj_clip" : "");
+        }
+        if (pl->L > 1 && len < sizeof text) snprintf(text + len, sizeof text - len, ")");
         r->fused = 1;
-        r->cell = pl->cell;
+        r->cell = pl->ly[0].cell;
+        r->layers = pl->L;
         r->masked = pl->mask_val >= 0 || pl->len_val >= 0;
         r->reversed = pl->reversed;
-        r->hidden = pl->H;
-        r->input = pl->I;
+        r->hidden = pl->ly[pl->L - 1].H;
+        r->input = pl->ly[0].I;
     } else {
         snprintf(text, sizeof text, "generic (not fused: %s)", why && *why ? why : "not recognised");
     }
@@ -1645,7 +1718,10 @@ clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProt
     clrnn_status st = add_report(m, n, p, ok ? &s->p : NULL, z->why);
     free(z);
     if (!ok || st != CLRNN_OK) {
-        free(s->p.W), free(s->p.R), free(s->p.B), free(s->p.peep), free(s->p.proj);
+        for (int l = 0; l < FZ_MAX_LAYERS; ++l) {
+            fz_layer *ly = &s->p.ly[l];
+            free(ly->W), free(ly->R), free(ly->B), free(ly->peep), free(ly->proj);
+        }
         free(s);
         return st;
     }

@@ -576,6 +576,7 @@ clrnn_status clrnn_model_get_loop_info(const clrnn_model *m, int index, clrnn_mo
     info->reversed = r->reversed;
     info->hidden_size = r->hidden;
     info->input_size = r->input;
+    info->num_cells = r->layers;
     info->description = r->text;
     return CLRNN_OK;
 }

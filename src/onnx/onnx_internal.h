@@ -106,7 +106,7 @@ typedef struct ox_io {
 typedef struct ox_loop_report {
     int node;
     char *name, *op_type, *text;
-    int fused, masked, reversed, hidden, input;
+    int fused, masked, reversed, hidden, input, layers;
     clrnn_cell cell;
 } ox_loop_report;
 
