@@ -493,6 +493,19 @@ static void test_near_misses_not_fused(void **state) {
         const clrnn_status st = mutant_load(&x, &m);
         expect_not_fused(k ? "TF1: f gates h, not c" : "TF1: time > len", st, m);
     }
+    /* a TF1 MultiRNNCell whose second cell reads the step input instead of the first cell's h */
+    {
+        mutant x = mutant_open("tf1_multi_lstm2_frozen_cfv1");
+        const char *x_t = body_in(&x, (int)x.body->n_input - 1); /* the scan input */
+        int done = 0;
+        for (int k = 0; !done; ++k) {
+            Onnx__NodeProto *cat = nth(x.body, "Concat", k);
+            if (strcmp(cat->input[0], x_t)) set_str(&cat->input[0], x_t), done = 1;
+        }
+        clrnn_model *m = NULL;
+        const clrnn_status st = mutant_load(&x, &m);
+        expect_not_fused("TF1: cell 2 reads x_t", st, m);
+    }
     /* unmutated, the same path fuses: the mutations are what the recogniser refused */
     mutant x = mutant_open("k2_mask_lstm_holes");
     clrnn_model *m = NULL;

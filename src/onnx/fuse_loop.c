@@ -660,8 +660,10 @@ static int split_narrow(fz *z, const Onnx__NodeProto *p, int oi, fz_lin *L) {
         int64_t sz[16];
         int ns = -1;
         const Onnx__AttributeProto *sa = attr(p, "split");
-        if (p->n_input > 1 && *p->input[1]) ns = fz_ints(z, p->input[1], sz, 16);
-        else if (sa && sa->n_ints <= 16) {
+        if (p->n_input > 1 && *p->input[1]) {
+            if ((ns = fz_ints(z, p->input[1], sz, 16)) < 0) return 0; /* sizes not constant */
+        } else if (sa) {
+            if (sa->n_ints > 16) return 0;
             ns = (int)sa->n_ints;
             for (int i = 0; i < ns; ++i) sz[i] = sa->ints[i];
         }
