@@ -493,6 +493,27 @@ static void test_near_misses_not_fused(void **state) {
         const clrnn_status st = mutant_load(&x, &m);
         expect_not_fused(k ? "TF1: f gates h, not c" : "TF1: time > len", st, m);
     }
+    /* a GRU whose update is (2 - z) ⊙ hh, a SimpleRNN of an activation clrnn does not have (Erf) */
+    {
+        mutant x = mutant_open("k3_gru_seq");
+        Onnx__NodeProto *sub = nth(x.body, "Sub", 0);
+        int done = 0;
+        for (size_t i = 0; i < x.body->n_initializer && !done; ++i) {
+            Onnx__TensorProto *t = x.body->initializer[i];
+            if (strcmp(t->name, sub->input[0])) continue;
+            const float two = 2.0f;
+            if (t->raw_data.len == 4) memcpy(t->raw_data.data, &two, 4);
+            else t->float_data[0] = two;
+            done = 1;
+        }
+        assert_true(done);
+        clrnn_model *m = NULL;
+        const clrnn_status st = mutant_load(&x, &m);
+        expect_not_fused("GRU: (2 - z) hh", st, m);
+        x = mutant_open("k2_simplernn_seq");
+        set_str(&nth(x.body, "Tanh", 0)->op_type, "Erf");
+        expect_not_fused("SimpleRNN: erf", mutant_load(&x, &m), m);
+    }
     /* a TF1 MultiRNNCell whose second cell reads the step input instead of the first cell's h */
     {
         mutant x = mutant_open("tf1_multi_lstm2_frozen_cfv1");
@@ -788,6 +809,42 @@ static void test_hostile_body_bounded(void **state) {
     assert_true(ms < 20000);
 }
 
+/* Runs of other lengths and batch sizes in between: each run is the model's own (buffers grow,
+ * nothing of a longer run leaks into a shorter one). */
+static void test_shapes_change(void **state) {
+    (void)state;
+    static const char *const model = "k2_mask_lstm_holes";
+    char path[2400];
+    snprintf(path, sizeof path, "%s/%s/model.onnx", keras_dir(), model);
+    clrnn_model *m = NULL;
+    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
+    snprintf(path, sizeof path, "%s/%s/in/x.npy", keras_dir(), model);
+    clrnn_array x;
+    TU_OK(clrnn_npy_load(path, &x));
+    /* [2N, 3T, I]: x repeated along both axes */
+    const int64_t N = x.shape[0], T = x.shape[1], I = x.shape[2];
+    clrnn_array big = {CLRNN_DTYPE_FLOAT32, 3, {2 * N, 3 * T, I}, (size_t)(6 * N * T * I), malloc((size_t)(6 * N * T * I) * sizeof(float))};
+    assert_non_null(big.data);
+    for (int64_t b = 0; b < 2 * N; ++b)
+        for (int64_t t = 0; t < 3 * T; ++t)
+            memcpy((float *)big.data + (b * 3 * T + t) * I, (const float *)x.data + ((b % N) * T + t % T) * I, (size_t)I * sizeof(float));
+    for (int run = 0; run < 3; ++run) {
+        TU_OK(clrnn_model_set_input(m, "x", run == 1 ? &big : &x));
+        TU_OK(clrnn_model_run(m));
+        if (run != 1) compare_outputs(m, model);
+        else {
+            clrnn_array y;
+            TU_OK(clrnn_model_get_output(m, "rnn", &y));
+            assert_int_equal(y.shape[0], 2 * N);
+            assert_int_equal(y.shape[1], 3 * T);
+            clrnn_array_free(&y);
+        }
+    }
+    clrnn_array_free(&big);
+    clrnn_array_free(&x);
+    clrnn_model_destroy(m);
+}
+
 static void test_no_fuse_env(void **state) {
     (void)state;
     char path[2400];
@@ -804,7 +861,8 @@ int main(void) {
         cmocka_unit_test(test_golden_models_fused),  cmocka_unit_test(test_near_misses_not_fused),
         cmocka_unit_test(test_structure_not_names),  cmocka_unit_test(test_initial_states),
         cmocka_unit_test(test_trip_count_checked),   cmocka_unit_test(test_fewer_iterations),
-        cmocka_unit_test(test_hostile_body_bounded), cmocka_unit_test(test_no_fuse_env),
+        cmocka_unit_test(test_hostile_body_bounded), cmocka_unit_test(test_shapes_change),
+        cmocka_unit_test(test_no_fuse_env),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

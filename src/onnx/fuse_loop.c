@@ -4,7 +4,12 @@
  * frozen graphs: carried (counter, [c], h, ...), the step input the body's scan input, gates from
  * MatMul(Concat(x_t, h), kernel) (TF1 cells), a step skipped where GreaterOrEqual(counter,
  * sequence_length) (the lengths become clrnn's mask; the output is zeros there), every
- * iteration of the scanned input run (a Scan has no condition).
+ * iteration of the scanned input run (a Scan has no condition). LSTMCell's peepholes (c ⊙ p in
+ * the gates), projection (h = m · P) and clips (Min/Max or Clip of c and of h) map onto clrnn's
+ * own options. A MultiRNNCell body holds several cells, each reading the h_new of the one below
+ * at the same step: it runs as one clrnn rnn per cell, one after the other over the sequence
+ * (the same values: a cell's step t needs only step t of the cell below). tf.function writes
+ * the TF1 loop as a Loop that stops at the longest sequence: the fused RNN then runs that prefix.
  *
  * tf2onnx emits a Keras SimpleRNN, a Keras 3 GRU and every masked Keras layer as an ONNX Loop
  * whose body is one step of the cell:
