@@ -1675,13 +1675,16 @@ static clrnn_status add_report(clrnn_model *m, const ox_node *n, const Onnx__Nod
     }
     const char *name = p->name ? p->name : "", *op = p->op_type ? p->op_type : "";
     r->node = n->index;
+    const char *w = pl ? "" : why && *why ? why : "not recognised";
     r->text = malloc(strlen(text) + 1);
     r->name = malloc(strlen(name) + 1);
     r->op_type = malloc(strlen(op) + 1);
-    if (!r->text || !r->name || !r->op_type) {
-        free(r->text), free(r->name), free(r->op_type);
+    r->why = malloc(strlen(w) + 1);
+    if (!r->text || !r->name || !r->op_type || !r->why) {
+        free(r->text), free(r->name), free(r->op_type), free(r->why);
         return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "loop reports");
     }
+    strcpy(r->why, w);
     strcpy(r->text, text);
     strcpy(r->name, name);
     strcpy(r->op_type, op);
@@ -1694,6 +1697,7 @@ void clrnn_ox_loop_reports_free(clrnn_model *m) {
         free(m->loops[i].text);
         free(m->loops[i].name);
         free(m->loops[i].op_type);
+        free(m->loops[i].why);
     }
     free(m->loops);
     m->loops = NULL;

@@ -224,7 +224,8 @@ static clrnn_status add_node(clrnn_model *m, const Onnx__NodeProto *p, int index
         /* a Loop/Scan the recogniser looked at says why it is no RNN clrnn fuses */
         const ox_loop_report *lr = m->n_loops && m->loops[m->n_loops - 1].node == index ? &m->loops[m->n_loops - 1] : NULL;
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator %s is not supported%s%s%s; clrnn runs %s", op_type,
-                             lr ? " (" : "", lr ? lr->text : "", lr ? ")" : "", clrnn_ox_supported_ops(ops, sizeof ops));
+                             lr ? " (not fused as an RNN: " : "", lr ? lr->why : "", lr ? ")" : "",
+                             clrnn_ox_supported_ops(ops, sizeof ops));
     }
     const ox_op *op = n->op;
     if ((int)p->n_input < op->min_in || (int)p->n_input > op->max_in)

@@ -105,7 +105,7 @@ typedef struct ox_io {
 /* What a Loop or Scan node became (fuse_loop.c; clrnn_model_loop_info). */
 typedef struct ox_loop_report {
     int node;
-    char *name, *op_type, *text;
+    char *name, *op_type, *text, *why; /* why: the reason it was not fused ("" when fused) */
     int fused, masked, reversed, hidden, input, layers;
     clrnn_cell cell;
 } ox_loop_report;
