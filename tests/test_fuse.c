@@ -848,6 +848,78 @@ static void test_shapes_change(void **state) {
     clrnn_model_destroy(m);
 }
 
+/* Random structural mutations of fusable bodies (an op type changed, an input renamed to another
+ * value of the body, a body output moved to another value): every load ends in a fused model, a refusal, or (this
+ * branch) "not supported"; a fused one runs or fails with a status. No crash, leak or hang (the
+ * ASan+UBSan build runs this too). After the generic Loop lands, fused-vs-generic outputs of the
+ * same mutants make the differential test. */
+static void test_random_mutations(void **state) {
+    (void)state;
+    static const char *const models[] = {"k2_mask_lstm_holes", "k3_gru_seq", "k2_gru0_seq", "k2_mask_simplernn_holes",
+                                         "tf1_lstm_peephole_proj_clip_frozen_cfv1", "tf1_multi_gru_basicrnn_function",
+                                         "k3_mask_bidir_lstm_concat_right"};
+    static const char *const ops[] = {"Add", "Mul", "Sub", "Sigmoid", "Tanh", "Relu", "Identity", "Not", "Cast", "Less"};
+    uint64_t seed = 0x5eed1234;
+    int fused = 0, refused = 0, loaded = 0;
+    for (int it = 0; it < 400; ++it) {
+        mutant x = mutant_open(models[it % (int)(sizeof models / sizeof *models)]);
+        Onnx__GraphProto *g = x.body;
+        char what[512] = "";
+        for (int k = 0; k < 1 + (int)(tu_next(&seed) % 4 == 0); ++k) {
+            Onnx__NodeProto *p = g->node[tu_next(&seed) % g->n_node];
+            const size_t len = strlen(what);
+            switch (tu_next(&seed) % 3) {
+            case 0: {
+                const char *op = ops[tu_next(&seed) % (sizeof ops / sizeof *ops)];
+                snprintf(what + len, sizeof what - len, " [%s %s -> %s]", p->output[0], p->op_type, op);
+                set_str(&p->op_type, op);
+                break;
+            }
+            case 1:
+                if (p->n_input) {
+                    Onnx__NodeProto *q = g->node[tu_next(&seed) % g->n_node];
+                    const size_t i = tu_next(&seed) % p->n_input;
+                    snprintf(what + len, sizeof what - len, " [%s input %zu -> %s]", p->output[0], i, q->output[0]);
+                    set_str(&p->input[i], q->output[0]);
+                }
+                break;
+            default: {
+                const size_t o = 1 + tu_next(&seed) % (g->n_output - 1);
+                Onnx__NodeProto *q = g->node[tu_next(&seed) % g->n_node];
+                snprintf(what + len, sizeof what - len, " [body output %zu -> %s]", o, q->output[0]);
+                set_str(&g->output[o]->name, q->output[0]);
+            }
+            }
+        }
+        clrnn_model *m = NULL;
+        const clrnn_status st = mutant_load(&x, &m);
+        if (st != CLRNN_OK) {
+            ++refused;
+            continue;
+        }
+        ++loaded;
+        clrnn_model_info info;
+        TU_OK(clrnn_model_get_info(m, &info));
+        fused += info.num_fused_loops > 0;
+        if (info.num_fused_loops) print_message("  fused mutant of %s:%s\n", models[it % (int)(sizeof models / sizeof *models)], what);
+        /* a fused mutant runs on its model's inputs, or fails cleanly */
+        char in[8][128], oin[8][128], path[2400];
+        const char *model = models[it % (int)(sizeof models / sizeof *models)];
+        const int n = meta_names(model, "keras_inputs", in);
+        meta_names(model, "onnx_inputs", oin);
+        for (int i = 0; i < n; ++i) {
+            clrnn_array a;
+            snprintf(path, sizeof path, "%s/%s/in/%s.npy", keras_dir(), model, in[i]);
+            TU_OK(clrnn_npy_load(path, &a));
+            (void)clrnn_model_set_input(m, oin[i], &a);
+            clrnn_array_free(&a);
+        }
+        (void)clrnn_model_run(m);
+        clrnn_model_destroy(m);
+    }
+    print_message("  400 random mutants: %d loaded (%d with a fused loop), %d refused\n", loaded, fused, refused);
+}
+
 static void test_no_fuse_env(void **state) {
     (void)state;
     char path[2400];
@@ -865,7 +937,7 @@ int main(void) {
         cmocka_unit_test(test_structure_not_names),  cmocka_unit_test(test_initial_states),
         cmocka_unit_test(test_trip_count_checked),   cmocka_unit_test(test_fewer_iterations),
         cmocka_unit_test(test_hostile_body_bounded), cmocka_unit_test(test_shapes_change),
-        cmocka_unit_test(test_no_fuse_env),
+        cmocka_unit_test(test_random_mutations),     cmocka_unit_test(test_no_fuse_env),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
