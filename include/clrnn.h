@@ -631,9 +631,12 @@ typedef struct clrnn_model_info {
  * output, and a condition that bounds the counter by a loop-invariant. It then runs as one
  * clrnn_rnn_forward (time-major, the mask as clrnn's mask, CLRNN_MASKED_OUTPUT_CARRY, or _ZERO
  * where the body writes zeros at masked steps: Keras Bidirectional, TF1), outputs as the node
- * defines them. At run time the fused loop checks that the condition gives exactly T iterations from
- * time 0 (CLRNN_ERR_UNSUPPORTED otherwise, naming the node: that would need the generic Loop) and
- * that a masked loop's carried output starts at zeros. CLRNN_NO_FUSE=1 at load disables it.
+ * defines them. At run time a fused Loop evaluates its condition on the actual values: it must
+ * give between 1 and T iterations from time 0 (fewer than T: the first steps run, as TF1's
+ * tf.function loops that stop at the longest sequence), else the run fails with
+ * CLRNN_ERR_UNSUPPORTED naming the node (that would need the generic Loop); a masked loop's
+ * carried output must start at zeros (and a zeroed output be zeros). A stack of cells runs one
+ * clrnn rnn per cell, one after the other. CLRNN_NO_FUSE=1 at load disables fusing.
  * Each loop scans forward over its input; `reversed` says the input comes from a ReverseSequence
  * (Keras go_backwards, the backward half of Bidirectional). Any other body is not fused (it needs
  * the generic Loop/Scan operator); `description` says why. */
@@ -644,12 +647,13 @@ typedef struct clrnn_model_loop_info {
     int fused;               /* 1: runs on the fused RNN engine */
     int num_cells;           /* fused only: cells in the body (a TF1 MultiRNNCell: several, run one after the other) */
     clrnn_cell cell;         /* fused only: the (first) cell */
-    int masked;              /* fused only: a Keras mask selects the computed steps */
+    int masked;              /* fused only: a Keras mask or TF1 sequence_length selects the computed steps */
     int reversed;            /* fused only: the scanned input is time-reversed (go_backwards) */
     int hidden_size;         /* fused only: units (of the top cell) */
     int input_size;          /* fused only: features of the step input */
     /* One line: "fused: LSTM, forward, Keras mask, units 20, input 4, activation tanh, recurrent
-     * sigmoid", or "generic (not fused: <reason>)". Valid while the model lives. */
+     * sigmoid" (a stack: "fused: 2 stacked cells (...; ...)"), or "generic (not fused: <reason>)".
+     * Valid while the model lives. */
     const char *description;
 } clrnn_model_loop_info;
 
