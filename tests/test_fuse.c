@@ -515,7 +515,8 @@ static void test_near_misses_not_fused(void **state) {
         expect_not_fused("GRU: (2 - z) hh", st, m);
         x = mutant_open("k2_simplernn_seq");
         set_str(&nth(x.body, "Tanh", 0)->op_type, "Erf");
-        expect_not_fused("SimpleRNN: erf", mutant_load(&x, &m), m);
+        const clrnn_status st2 = mutant_load(&x, &m);
+        expect_not_fused("SimpleRNN: erf", st2, m);
     }
     /* a TF1 MultiRNNCell whose second cell reads the step input instead of the first cell's h */
     {
@@ -901,6 +902,10 @@ static void test_random_mutations(void **state) {
         clrnn_model_info info;
         TU_OK(clrnn_model_get_info(m, &info));
         fused += info.num_fused_loops > 0;
+        if (info.num_fused_loops < info.num_loops) { /* the generic Loop's (a mutated condition may never end) */
+            clrnn_model_destroy(m);
+            continue;
+        }
         if (info.num_fused_loops) print_message("  fused mutant of %s:%s\n", models[it % (int)(sizeof models / sizeof *models)], what);
         /* a fused mutant runs on its model's inputs, or fails cleanly */
         char in[8][128], oin[8][128], path[2400];
