@@ -614,7 +614,8 @@ CLRNN_API void clrnn_array_free(clrnn_array *array);
  * Everything that can be checked without data is checked at load: an operator, attribute, data
  * type or opset clrnn does not support fails clrnn_onnx_load with CLRNN_ERR_UNSUPPORTED and a
  * message naming the node and its operator. Shape errors found while running name the node too.
- * Sparse and external-data initializers are not supported.
+ * Sparse and external-data initializers are not supported. Loops and Scans that are an RNN cell
+ * run on the fused engine (see clrnn_model_loop_info below); the others run generically.
  * Tensor types: float32, int32, int64, uint8 and bool (bool reads as CLRNN_DTYPE_UINT8, 0 or 1).
  *
  * RNN semantics follow ONNX Runtime where the spec leaves room:
@@ -654,7 +655,48 @@ typedef struct clrnn_model_info {
     int num_nodes;                /* nodes in the graph */
     int num_folded;               /* of which computed once at load (constant inputs only) */
     int num_recurrent;            /* RNN, GRU and LSTM nodes */
+    int num_loops;                /* Loop and Scan nodes of the main graph */
+    int num_fused_loops;          /* of which recognised as an RNN and run on the fused engine */
 } clrnn_model_info;
+
+/* What a Loop or Scan node of the main graph became. tf2onnx writes Keras SimpleRNN, Keras 3 GRU
+ * and every masked Keras RNN layer as a Loop whose body is one step of the cell, and a TF1
+ * dynamic_rnn (frozen: a Scan; tf.function: a Loop) of a BasicRNNCell, BasicLSTMCell, LSTMCell
+ * (peepholes, projection, cell_clip, proj_clip too), GRUCell or a MultiRNNCell of them (gates from
+ * Concat(x, h) times the kernel, sequence_length as GreaterOrEqual(time, length)). clrnn recognises
+ * such a body at load from its structure (not from names): a SimpleRNN (activations tanh, relu,
+ * sigmoid, linear, elu, softsign, softplus, hard_sigmoid, leaky_relu), LSTM (Keras gates i, f, c,
+ * o; one recurrent activation) or GRU (Keras gates z, r, h; reset_after true or false) over
+ * float32 constant weights, the step input gathered from a time-major [T, N, I] tensor by the
+ * time counter, optionally a Keras mask [T, N, 1] (or TF1 lengths [N]) selecting h, c and the
+ * output, and a condition that bounds the counter by a loop-invariant. It then runs as one
+ * clrnn_rnn_forward (time-major, the mask as clrnn's mask, CLRNN_MASKED_OUTPUT_CARRY, or _ZERO
+ * where the body writes zeros at masked steps: Keras Bidirectional, TF1), outputs as the node
+ * defines them. At run time a fused Loop evaluates its condition on the actual values: it must
+ * give between 1 and T iterations from time 0 (fewer than T: the first steps run, as TF1's
+ * tf.function loops that stop at the longest sequence), else the run fails with
+ * CLRNN_ERR_UNSUPPORTED naming the node (that would need the generic Loop); a masked loop's
+ * carried output must start at zeros (and a zeroed output be zeros). A stack of cells runs one
+ * clrnn rnn per cell, one after the other. CLRNN_NO_FUSE=1 at load disables fusing.
+ * Each loop scans forward over its input; `reversed` says the input comes from a ReverseSequence
+ * (Keras go_backwards, the backward half of Bidirectional). Any other body is not fused (it needs
+ * the generic Loop/Scan operator); `description` says why. */
+typedef struct clrnn_model_loop_info {
+    int node_index;          /* position of the node in the graph */
+    const char *node_name;   /* "" if unnamed; valid while the model lives (escape before printing) */
+    const char *op_type;     /* "Loop" or "Scan" */
+    int fused;               /* 1: runs on the fused RNN engine */
+    int num_cells;           /* fused only: cells in the body (a TF1 MultiRNNCell: several, run one after the other) */
+    clrnn_cell cell;         /* fused only: the (first) cell */
+    int masked;              /* fused only: a Keras mask or TF1 sequence_length selects the computed steps */
+    int reversed;            /* fused only: the scanned input is time-reversed (go_backwards) */
+    int hidden_size;         /* fused only: units (of the top cell) */
+    int input_size;          /* fused only: features of the step input */
+    /* One line: "fused: LSTM, forward, Keras mask, units 20, input 4, activation tanh, recurrent
+     * sigmoid" (a stack: "fused: 2 stacked cells (...; ...)"), or "generic (not fused: <reason>)".
+     * Valid while the model lives. */
+    const char *description;
+} clrnn_model_loop_info;
 
 /* Parses and validates the model, decodes the initializers, folds the constant part of the graph
  * and imports constant RNN weights. CLRNN_ERR_CORRUPT_FILE for a file that is not an ONNX model,
@@ -681,6 +723,8 @@ CLRNN_API clrnn_status clrnn_onnx_load_memory(clrnn_context *ctx, const void *da
 CLRNN_API void clrnn_model_destroy(clrnn_model *model);
 
 CLRNN_API clrnn_status clrnn_model_get_info(const clrnn_model *model, clrnn_model_info *info);
+/* Loop `index` in [0, info.num_loops): CLRNN_ERR_INVALID_ARGUMENT outside. */
+CLRNN_API clrnn_status clrnn_model_get_loop_info(const clrnn_model *model, int index, clrnn_model_loop_info *info);
 CLRNN_API int clrnn_model_num_inputs(const clrnn_model *model);  /* graph inputs that are not initializers */
 CLRNN_API int clrnn_model_num_outputs(const clrnn_model *model);
 CLRNN_API clrnn_status clrnn_model_input_info(const clrnn_model *model, int index, clrnn_model_tensor_info *info);

@@ -3,6 +3,9 @@
  *   clrnn-run MODEL --input NAME=FILE.npy [--input ...] --output-dir DIR [--device SPEC] [--repeat K]
  *   clrnn-run MODEL --info [--device SPEC]
  *
+ * --info also lists the Loop/Scan nodes and what each became (fused RNN: cell, direction, mask;
+ * or generic, and why).
+ *
  * MODEL is told by its content, not its name: a zip ("PK\3\4") is a .keras archive, an HDF5 file
  * ("\x89HDF\r\n\x1a\n") a Keras .h5 file, anything else ONNX. Keras models take their inputs by
  * the InputLayer names and give their outputs by the output layers' names.
@@ -243,6 +246,16 @@ int main(int argc, char **argv) {
             printf("%s, ir_version %lld, opset %lld\n", ESC(mi.producer_version, e2), (long long)mi.ir_version,
                    (long long)mi.opset);
         printf("nodes: %d (%d computed at load, %d recurrent)\n", mi.num_nodes, mi.num_folded, mi.num_recurrent);
+        if (mi.num_loops > 0) {
+            printf("loops: %d (%d fused into the RNN engine, %d generic)\n", mi.num_loops, mi.num_fused_loops,
+                   mi.num_loops - mi.num_fused_loops);
+            for (int i = 0; i < mi.num_loops; ++i) {
+                clrnn_model_loop_info li;
+                if (clrnn_model_get_loop_info(model, i, &li) != CLRNN_OK) continue;
+                printf("  %s #%d%s%s%s: %s\n", li.op_type, li.node_index, *li.node_name ? " '" : "",
+                       *li.node_name ? ESC(li.node_name, e1) : "", *li.node_name ? "'" : "", ESC(li.description, e2));
+            }
+        }
         printf("device: %s", ESC(di.name, e1));
         printf(" (%s)\n", ESC(di.platform_name, e2));
         printf("inputs:\n");

@@ -98,6 +98,8 @@ static int find_value(clrnn_model *m, const char *name) {
     return v;
 }
 
+int clrnn_ox_find_value(clrnn_model *m, const char *name) { return find_value(m, name); }
+
 /* Appends a value (no name table entry); its index in *out. */
 static clrnn_status new_value(clrnn_model *m, const char *name, int *out) {
     if (m->n_values == m->cap_values) {
@@ -253,10 +255,16 @@ static clrnn_status add_node(clrnn_model *m, ox_node *nodes, int *count, const O
     if (!is_default_domain(p->domain) && !keras_op)
         return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "operator domain '%s' is not supported (only the default ONNX "
                              "domain is)", p->domain);
+    /* a Loop that is an RNN cell runs on the fused engine (fuse_loop.c) */
+    if (!keras_op) {
+        clrnn_status st = clrnn_ox_fuse_loop(m, n, p, &n->op);
+        if (st != CLRNN_OK) return st;
+    }
+    if (!n->op)
 #ifdef CLRNN_HAVE_KERAS
-    n->op = keras_op ? clrnn_keras_find_op(op_type) : clrnn_ox_find_op(op_type);
+        n->op = keras_op ? clrnn_keras_find_op(op_type) : clrnn_ox_find_op(op_type);
 #else
-    n->op = keras_op ? NULL : clrnn_ox_find_op(op_type); /* built without the keras module */
+        n->op = keras_op ? NULL : clrnn_ox_find_op(op_type); /* built without the keras module */
 #endif
     if (!n->op) return unknown_op(n, op_type);
     const ox_op *op = n->op;
@@ -718,6 +726,7 @@ static void model_free(clrnn_model *m) {
     free(m->outputs);
     for (int i = 0; i < m->n_strings; ++i) free(m->strings[i]);
     free(m->strings);
+    clrnn_ox_loop_reports_free(m);
     clrnn_ox_kernels_release(&m->k);
     free(m);
 }
@@ -741,6 +750,30 @@ clrnn_status clrnn_model_get_info(const clrnn_model *m, clrnn_model_info *info) 
         info->num_recurrent += !strcmp(op, "RNN") || !strcmp(op, "GRU") || !strcmp(op, "LSTM") ||
                                (m->keras && !strcmp(op, "SimpleRNN"));
     }
+    info->num_loops = m->n_loops;
+    for (int i = 0; i < m->n_loops; ++i) info->num_fused_loops += m->loops[i].fused;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_model_get_loop_info(const clrnn_model *m, int index, clrnn_model_loop_info *info) {
+    clrnn_status st = check_model(m, "clrnn_model_get_loop_info");
+    if (st != CLRNN_OK) return st;
+    if (!info) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_model_get_loop_info: info is NULL");
+    if (index < 0 || index >= m->n_loops)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "loop index %d outside [0, %d)", index, m->n_loops);
+    const ox_loop_report *r = &m->loops[index];
+    memset(info, 0, sizeof *info);
+    info->node_index = r->node;
+    info->node_name = r->name;
+    info->op_type = r->op_type;
+    info->fused = r->fused;
+    info->cell = r->cell;
+    info->masked = r->masked;
+    info->reversed = r->reversed;
+    info->hidden_size = r->hidden;
+    info->input_size = r->input;
+    info->num_cells = r->layers;
+    info->description = r->text;
     return CLRNN_OK;
 }
 

@@ -138,6 +138,14 @@ typedef struct ox_io {
     clrnn_model_tensor_info info;
 } ox_io;
 
+/* What a Loop or Scan node became (fuse_loop.c; clrnn_model_loop_info). */
+typedef struct ox_loop_report {
+    int node;
+    char *name, *op_type, *text, *why; /* why: the reason it was not fused ("" when fused) */
+    int fused, masked, reversed, hidden, input, layers;
+    clrnn_cell cell;
+} ox_loop_report;
+
 struct clrnn_model {
     clrnn_context *ctx;
     uint64_t ctx_id; /* ctx's registry id at load: detects a destroyed context */
@@ -161,6 +169,8 @@ struct clrnn_model {
     size_t host_bytes, host_budget;
     size_t dev_bytes, dev_budget;
     int keras; /* built by the Keras loader (src/keras/): its CLRNN_KERAS_DOMAIN operators are allowed */
+    ox_loop_report *loops; /* one per Loop/Scan node, in graph order */
+    int n_loops;
 };
 
 /* Builds a model from a decoded (or synthesised) ModelProto: values, nodes, folding, budgets, the
@@ -174,6 +184,14 @@ clrnn_status clrnn_ox_load_path(clrnn_context *ctx, const char *path, const char
                                 clrnn_ox_load_memory_fn load_memory, clrnn_model **out);
 /* The host budget a model gets (CLRNN_MODEL_HOST_BUDGET, else a quarter of the physical memory). */
 clrnn_status clrnn_ox_host_budget(size_t *out);
+/* Index of the value named `name`, -1 if none is defined (yet). */
+int clrnn_ox_find_value(clrnn_model *m, const char *name);
+/* Loop (and Scan) nodes that are an RNN cell over a scanned tensor (fuse_loop.c): called by add_node
+ * before the operator lookup. Recognised: *op = the fused operator, n->state its plan; else *op =
+ * NULL (the node goes to the registry). Either way the node's report is added to m->loops. Fails
+ * only when out of memory. */
+clrnn_status clrnn_ox_fuse_loop(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p, const struct ox_op **op);
+void clrnn_ox_loop_reports_free(clrnn_model *m);
 #define CLRNN_KERAS_DOMAIN "ai.clrnn.keras"
 /* The Keras loader's operators (src/keras/keras_ops.c): masks, Keras RNN layers, activations. */
 const ox_op *clrnn_keras_find_op(const char *op_type);

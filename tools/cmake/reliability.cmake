@@ -97,6 +97,10 @@ if(CLRNN_BUILD_TESTS AND COMMAND clrnn_test)
   if(TEST test_keras)
     set_property(TEST test_keras APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
   endif()
+  # The fused RNN loops and their mutated near misses (onnx.cmake).
+  if(TEST test_fuse)
+    set_property(TEST test_fuse APPEND PROPERTY ENVIRONMENT ${CLRNN_SAN_ENV})
+  endif()
   # Kernel-dependent suites once more under the plan that is not the device default (as
   # tests/CMakeLists.txt does for test_forward and test_golden).
   foreach(t test_errors test_threads test_determinism)
