@@ -75,6 +75,18 @@ static int run_model(const char *dir, const char *name, double *worst) {
         return 0;
     }
     int ok = 1;
+    /* every RNN these converters emit as a Loop/Scan is one the recogniser knows (issue 11): a loop
+     * left to the generic operator here is a regression of fuse_loop.c */
+    clrnn_model_info info;
+    TU_OK(clrnn_model_get_info(m, &info));
+    for (int k = 0; k < info.num_loops; ++k) {
+        clrnn_model_loop_info li;
+        TU_OK(clrnn_model_get_loop_info(m, k, &li));
+        if (!li.fused) {
+            print_message("  FAIL %s: loop #%d not fused: %s\n", name, li.node_index, li.description);
+            ok = 0;
+        }
+    }
     for (int i = 0; i < meta.keras_inputs.count && ok; ++i) {
         snprintf(path, sizeof path, "%s/in/%s.npy", dir, meta.keras_inputs.name[i]);
         clrnn_array a;
