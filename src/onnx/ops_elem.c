@@ -82,6 +82,21 @@ static void bcast_next(bcast *b) {
     }
 }
 
+/* The walk by rows of the last axis: the row length and each input's stride along it (0 or 1);
+ * bcast_skip_row then moves b to the next row. Lets the hot loops below run without a per-element
+ * index update or dtype/operator switch (Keras' Masking glue runs them over [N, T, I] tensors). */
+static int64_t bcast_row(const bcast *b, int64_t *stride) {
+    for (int j = 0; j < b->nin; ++j) stride[j] = b->r ? b->st[j][b->r - 1] : 0;
+    return b->r ? b->shape[b->r - 1] : 1;
+}
+static void bcast_skip_row(bcast *b) {
+    if (!b->r) return;
+    const int k = b->r - 1;
+    for (int j = 0; j < b->nin; ++j) b->off[j] += b->st[j][k] * (b->shape[k] - 1);
+    b->idx[k] = b->shape[k] - 1;
+    bcast_next(b);
+}
+
 static clrnn_status all_to_host(clrnn_model *m, int nin, ox_value *const *ins) {
     for (int j = 0; j < nin; ++j) {
         clrnn_status st = clrnn_ox_to_host(m, ins[j]);
@@ -163,6 +178,25 @@ static clrnn_status compare_run(clrnn_model *m, ox_node *n) {
     if (st != CLRNN_OK) return st;
     const int fl = ins[0]->dtype == CLRNN_DTYPE_FLOAT32;
     uint8_t *out = y->host;
+    if (fl && y->count) { /* by rows; a comparison with NaN is false in C as in ONNX */
+        int64_t sd[2];
+        const int64_t len = bcast_row(&b, sd);
+        const float *A = ins[0]->host, *Z = ins[1]->host;
+        for (size_t i = 0; i < y->count; i += (size_t)len, bcast_skip_row(&b)) {
+            const float *a = A + b.off[0], *z = Z + b.off[1];
+            uint8_t *o = out + i;
+#define CMP_ROW(expr) for (int64_t k = 0; k < len; ++k) o[k] = (uint8_t)(a[k * sd[0]] expr z[k * sd[1]])
+            switch (s->op) {
+            case CMP_EQ: CMP_ROW(==); break;
+            case CMP_LT: CMP_ROW(<); break;
+            case CMP_GT: CMP_ROW(>); break;
+            case CMP_LE: CMP_ROW(<=); break;
+            default: CMP_ROW(>=); break;
+            }
+#undef CMP_ROW
+        }
+        return CLRNN_OK;
+    }
     for (size_t i = 0; i < y->count; ++i, bcast_next(&b)) {
         int lt, eq; /* exact in both branches: float32 widens to double exactly */
         if (fl) {
@@ -213,16 +247,21 @@ static clrnn_status logic_run(clrnn_model *m, ox_node *n) {
     if (st == CLRNN_OK) st = all_to_host(m, nin, ins);
     if (st == CLRNN_OK) st = clrnn_ox_alloc_host(m, n, y, b.r, b.shape);
     if (st != CLRNN_OK) return st;
-    const uint8_t *a = ins[0]->host, *c = ins[1]->host;
+    const uint8_t *A = ins[0]->host, *C = ins[1]->host;
     uint8_t *out = y->host;
-    for (size_t i = 0; i < y->count; ++i, bcast_next(&b)) {
-        const int x = a[b.off[0]] != 0, z = nin == 2 ? c[b.off[1]] != 0 : 0;
+    int64_t sd[2];
+    const int64_t len = y->count ? bcast_row(&b, sd) : 0;
+    for (size_t i = 0; i < y->count; i += (size_t)len, bcast_skip_row(&b)) { /* by rows, see bcast_row */
+        const uint8_t *a = A + b.off[0], *c = C + b.off[nin - 1];
+        uint8_t *o = out + i;
+#define LOGIC_ROW(expr) for (int64_t k = 0; k < len; ++k) o[k] = (uint8_t)(expr)
         switch (s->op) {
-        case LOGIC_AND: out[i] = (uint8_t)(x && z); break;
-        case LOGIC_OR: out[i] = (uint8_t)(x || z); break;
-        case LOGIC_XOR: out[i] = (uint8_t)(x != z); break;
-        default: out[i] = (uint8_t)!x; break;
+        case LOGIC_AND: LOGIC_ROW(a[k * sd[0]] && c[k * sd[nin - 1]]); break;
+        case LOGIC_OR: LOGIC_ROW(a[k * sd[0]] || c[k * sd[nin - 1]]); break;
+        case LOGIC_XOR: LOGIC_ROW((a[k * sd[0]] != 0) != (c[k * sd[nin - 1]] != 0)); break;
+        default: LOGIC_ROW(!a[k * sd[0]]); break;
         }
+#undef LOGIC_ROW
     }
     return CLRNN_OK;
 }
