@@ -1299,11 +1299,22 @@ typedef struct fused_state {
     int in_x, in_mask, in_rhs[2], in_zero, in_len; /* indices into n->in of the outer values (appended at prepare) */
     uint8_t *mask_nt;             /* host [N, T] */
     size_t mask_cap;
+    /* The same node prepared as the generic Loop/Scan (its body built): what a run takes when the
+     * loop's actual values leave the fused engine's conditions (a trip count other than the input's
+     * length, time not starting at 0, a non-zero initial output). Its label, op_type and outputs
+     * are the fused node's; `in` is its own copy of the node's inputs. */
+    ox_node generic;
+    int has_generic;
 } fused_state;
 
 static void fused_release(ox_node *n) {
     fused_state *s = n->state;
     if (!s) return;
+    if (s->has_generic) {
+        if (s->generic.op->release) s->generic.op->release(&s->generic);
+        else free(s->generic.state);
+    }
+    free(s->generic.in);
     for (int l = 0; l < FZ_MAX_LAYERS; ++l) {
         clrnn_rnn_destroy(s->rnn[l]);
         fz_layer *ly = &s->p.ly[l];
@@ -1323,10 +1334,41 @@ static int append_input(ox_node *n, int v) {
     return n->n_in++;
 }
 
+/* The generic operator's prepare on a shadow of n (before the fused prepare appends its inputs).
+ * Its failure only means there is no fallback: the fused node alone runs what it proved. */
+static clrnn_status prepare_generic(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p, fused_state *s) {
+    ox_node *g = &s->generic;
+    *g = *n;
+    g->state = NULL;
+    g->in = malloc(((size_t)n->n_in + 1) * sizeof *g->in);
+    if (!g->in) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop fallback");
+    memcpy(g->in, n->in, (size_t)n->n_in * sizeof *g->in);
+    g->op = clrnn_ox_find_op(n->op_type);
+    if (!g->op) return CLRNN_OK;
+    if (g->op->prepare(m, g, p) == CLRNN_OK) {
+        s->has_generic = 1;
+        return CLRNN_OK;
+    }
+    if (g->op->release) g->op->release(g);
+    else free(g->state);
+    g->state = NULL;
+    clrnn_clear_error();
+    return CLRNN_OK;
+}
+
+/* A run the fused engine cannot take, on the generic operator (when it could be prepared). */
+static clrnn_status run_generic(clrnn_model *m, ox_node *n, fused_state *s, clrnn_status refusal) {
+    if (!s->has_generic) return refusal;
+    clrnn_clear_error();
+    clrnn_status st = s->generic.op->run(m, &s->generic);
+    return st == CLRNN_OK ? st : clrnn_ox_wrap(n, st);
+}
+
 static clrnn_status fused_prepare(clrnn_model *m, ox_node *n, const Onnx__NodeProto *p) {
-    (void)p;
     fused_state *s = n->state;
     fz_plan *pl = &s->p;
+    clrnn_status gst = prepare_generic(m, n, p, s);
+    if (gst != CLRNN_OK) return gst;
     s->in_mask = s->in_rhs[0] = s->in_rhs[1] = s->in_zero = s->in_len = -1;
     /* the outer values the body reads become inputs: run order and folding see them */
     if ((s->in_x = append_input(n, pl->x_val)) < 0 || (pl->mask_val >= 0 && (s->in_mask = append_input(n, pl->mask_val)) < 0))
@@ -1475,9 +1517,10 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         }
     /* the steps run: the first `trips` of X (TF1's tf.function loops stop at the longest sequence) */
     if (trips < 1 || trips > TX || (!pl->scan && pl->idx == IDX_TIME && t0 != 0))
-        return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "this Loop runs as a fused RNN only over its input from step 0; "
-                             "here it would run %ld%s iterations from time %g over '%s' of %d steps (a generic Loop is "
-                             "needed)", trips, trips > TX ? "+" : "", t0, X->name, TX);
+        return run_generic(m, n, s,
+                           clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "this Loop runs as a fused RNN only over its input from "
+                                         "step 0; here it would run %ld%s iterations from time %g over '%s' of %d steps (a "
+                                         "generic Loop is needed)", trips, trips > TX ? "+" : "", t0, X->name, TX));
     const int T = (int)trips;
 
     clrnn_forward_args a;
@@ -1515,8 +1558,10 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
             if ((st = clrnn_ox_to_host(m, o0)) != CLRNN_OK) return st;
             for (size_t i = 0; i < o0->count; ++i)
                 if (((const float *)o0->host)[i] != 0.0f)
-                    return clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused masked loop needs '%s' (the output %s) to be "
-                                         "zeros", o0->name, pl->out_zero ? "at masked steps" : "before the first step");
+                    return run_generic(m, n, s,
+                                       clrnn_ox_fail(n, CLRNN_ERR_UNSUPPORTED, "the fused masked loop needs '%s' (the "
+                                                     "output %s) to be zeros", o0->name,
+                                                     pl->out_zero ? "at masked steps" : "before the first step"));
         }
     }
     if (mask) {
