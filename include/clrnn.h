@@ -655,11 +655,11 @@ typedef struct clrnn_model_info {
     int num_nodes;                /* nodes in the graph */
     int num_folded;               /* of which computed once at load (constant inputs only) */
     int num_recurrent;            /* RNN, GRU and LSTM nodes */
-    int num_loops;                /* Loop and Scan nodes of the main graph */
+    int num_loops;                /* Loop and Scan nodes (those nested in bodies included) */
     int num_fused_loops;          /* of which recognised as an RNN and run on the fused engine */
 } clrnn_model_info;
 
-/* What a Loop or Scan node of the main graph became. tf2onnx writes Keras SimpleRNN, Keras 3 GRU
+/* What a Loop or Scan node became. tf2onnx writes Keras SimpleRNN, Keras 3 GRU
  * and every masked Keras RNN layer as a Loop whose body is one step of the cell, and a TF1
  * dynamic_rnn (frozen: a Scan; tf.function: a Loop) of a BasicRNNCell, BasicLSTMCell, LSTMCell
  * (peepholes, projection, cell_clip, proj_clip too), GRUCell or a MultiRNNCell of them (gates from
@@ -674,13 +674,14 @@ typedef struct clrnn_model_info {
  * where the body writes zeros at masked steps: Keras Bidirectional, TF1), outputs as the node
  * defines them. At run time a fused Loop evaluates its condition on the actual values: it must
  * give between 1 and T iterations from time 0 (fewer than T: the first steps run, as TF1's
- * tf.function loops that stop at the longest sequence), else the run fails with
- * CLRNN_ERR_UNSUPPORTED naming the node (that would need the generic Loop); a masked loop's
- * carried output must start at zeros (and a zeroed output be zeros). A stack of cells runs one
- * clrnn rnn per cell, one after the other. CLRNN_NO_FUSE=1 at load disables fusing.
+ * tf.function loops that stop at the longest sequence), and a masked loop's carried output must
+ * start at zeros (and a zeroed output be zeros); a run whose values leave these conditions runs on
+ * the generic Loop/Scan operator, which is prepared beside the fused node at load. A stack of
+ * cells runs one clrnn rnn per cell, one after the other. CLRNN_NO_FUSE=1 at load disables fusing.
  * Each loop scans forward over its input; `reversed` says the input comes from a ReverseSequence
- * (Keras go_backwards, the backward half of Bidirectional). Any other body is not fused (it needs
- * the generic Loop/Scan operator); `description` says why. */
+ * (Keras go_backwards, the backward half of Bidirectional). Any other body is not fused (it runs on
+ * the generic Loop/Scan operator); `description` says why. Loops nested in bodies are listed
+ * too, in the order they were loaded. */
 typedef struct clrnn_model_loop_info {
     int node_index;          /* position of the node in the graph */
     const char *node_name;   /* "" if unnamed; valid while the model lives (escape before printing) */
