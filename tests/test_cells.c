@@ -4,7 +4,7 @@
 #include "test_util.h"
 
 #include "../cl/abi.h"
-#include "cells.h"
+#include "rnn/cells.h"
 
 static int valid_kernel(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_; }
 

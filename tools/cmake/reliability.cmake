@@ -125,9 +125,9 @@ if(CLRNN_FUZZ)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_libraries(${name} PRIVATE m)
   endfunction()
-  clrnn_fuzzer(fuzz_npy ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_npy.c ${PROJECT_SOURCE_DIR}/src/npy.c
-               ${PROJECT_SOURCE_DIR}/src/status.c
-               ${PROJECT_SOURCE_DIR}/src/files.c)
+  clrnn_fuzzer(fuzz_npy ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_npy.c ${PROJECT_SOURCE_DIR}/src/core/npy.c
+               ${PROJECT_SOURCE_DIR}/src/core/status.c
+               ${PROJECT_SOURCE_DIR}/src/core/files.c)
   # The ONNX loader needs the whole library (a context, device tensors for folded constants): its
   # objects get coverage instrumentation too, and the target links them with OpenCL and CLBlast.
   if(TARGET clrnn_objects AND EXISTS ${PROJECT_SOURCE_DIR}/tools/cmake/onnx.cmake)
