@@ -347,7 +347,7 @@ static child_result run_child(const char *cache_dir, const char *uid) {
             setenv("POCL_CACHE_DIR", pocl, 1);
         }
         unsetenv("POCL_DEBUG");
-        /* no leak check in children (see tests/test_cache_faults.c, child_without_leak_check) */
+        /* no leak check in children (see tests/reliability/test_cache_faults.c, child_without_leak_check) */
         const char *old = getenv("ASAN_OPTIONS");
         char opts[1024];
         fmt(opts, sizeof opts, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
