@@ -21,7 +21,7 @@
  *   - An rnn (or a model) must not be used by two threads at once: it owns its workspace and its
  *     weights. Create one rnn per thread to run in parallel (they share the context's kernels),
  *     or guard a shared rnn with a lock of your own. Outputs do not depend on which thread runs
- *     a call, nor on what other threads run meanwhile (tests/test_threads.c).
+ *     a call, nor on what other threads run meanwhile (tests/reliability/test_threads.c).
  *   - clrnn_last_error() is per thread: a failure on one thread never changes another's message.
  *   - Destroying an object while another thread uses it is a bug of the caller. Destroy every
  *     rnn and model before its context; one whose context is gone fails with
@@ -35,7 +35,7 @@
  *     buffer of another OpenCL context is detected (CLRNN_ERR_INVALID_ARGUMENT); a released or junk
  *     cl_mem is undefined behaviour, like a freed host pointer.
  * Determinism: on one device and driver, the same inputs and weights give bitwise-identical
- * outputs across runs, rnn objects, contexts, threads and processes (tests/test_determinism.c).
+ * outputs across runs, rnn objects, contexts, threads and processes (tests/reliability/test_determinism.c).
  */
 #ifndef CLRNN_H
 #define CLRNN_H
@@ -64,7 +64,7 @@ typedef struct _cl_mem *cl_mem;
 #endif
 
 /* CLRNN_API marks the public functions, the only symbols libclrnn.so exports: the library is
- * built with -fvisibility=hidden (tests/test_exports.sh checks the .so against this header). */
+ * built with -fvisibility=hidden (tests/install/test_exports.sh checks the .so against this header). */
 #ifndef CLRNN_API
 #if defined(__GNUC__) || defined(__clang__)
 #define CLRNN_API __attribute__((visibility("default")))

@@ -1,5 +1,5 @@
 /* ThreadSanitizer builds only (tools/tsan.sh; linked into every test program by
- * tools/cmake/reliability.cmake): the C11 <threads.h> functions clrnn uses, routed through their
+ * tests/CMakeLists.txt): the C11 <threads.h> functions clrnn uses, routed through their
  * pthread equivalents (mutexes, condition variables, call_once, threads).
  *
  * Why: the TSan runtimes of gcc 12 and clang 15 intercept pthread_* but not the C11 functions, and

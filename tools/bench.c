@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
-#include "gemm_tuning.h"
+#include "blas/gemm_tuning.h"
 #include "tool_args.h"
 
 #ifdef CLRNN_HAVE_DNNL

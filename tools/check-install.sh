@@ -53,7 +53,7 @@ soname="$(objdump -p "$libdir/libclrnn.so" | awk '/SONAME/ {print $2}')"
 [ "$soname" = "libclrnn.so.${version%%.*}" ] || die "SONAME is '$soname', expected libclrnn.so.${version%%.*}"
 
 step="exported symbols of the installed libclrnn.so"
-sh "$root/tests/test_exports.sh" "$libdir/libclrnn.so" "$prefix/include/clrnn.h" "$cc" "$modules"
+sh "$root/tests/install/test_exports.sh" "$libdir/libclrnn.so" "$prefix/include/clrnn.h" "$cc" "$modules"
 
 step="no OpenCL version imposed on the application"
 if grep -n "CL_TARGET_OPENCL_VERSION" "$libdir"/cmake/clrnn/*.cmake; then
@@ -81,7 +81,7 @@ fi
 step="--version of every installed tool"
 tools=("$prefix"/bin/clrnn-*)
 [ -e "${tools[0]}" ] || die "no tool installed in $prefix/bin"
-sh "$root/tests/test_tool_version.sh" "$version" "${tools[@]}" >/dev/null
+sh "$root/tests/install/test_tool_version.sh" "$version" "${tools[@]}" >/dev/null
 
 # run APP [shared|static]: runs it and checks which libclrnn it was linked with
 run() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Exports small PyTorch recurrent models with torch.onnx.export and records PyTorch's outputs, for
-tests/test_onnx_cli.c (clrnn-run) and tests/test_onnx_api.c (library API).
+tests/onnx/test_onnx_cli.c (clrnn-run) and tests/onnx/test_onnx_api.c (library API).
 
 For each model: tests/onnx/torch/<name>/model.onnx and two data sets of different batch size and
 sequence length (the batch and time axes are exported as dynamic), each with

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden data from the real converters: Keras 2 / Keras 3 models and TF1 graphs trained a few steps
 on synthetic data, saved as Keras files and converted with tf2onnx; PyTorch packed sequences through
-torch.onnx. For issue 11 (tests/test_keras_onnx.c, the native .keras/.h5 loader, the new ONNX ops).
+torch.onnx. For issue 11 (tests/keras/test_keras_onnx.c, the native .keras/.h5 loader, the new ONNX ops).
 
 One directory per model in tests/keras/<name>/ (name prefix k2_, k3_, tf1_, torch_):
   model.keras, model.h5   the Keras files (Keras 2.15 and 3.15 both write both formats)

@@ -5,7 +5,7 @@ linear_before_reset = 1, layout = 1, custom activations with and without alpha/b
 inputs/outputs left out, weights as initializers, and the glue operators at old opsets.
 
 Each case is written in the layout of the ONNX backend node tests (model.onnx,
-test_data_set_0/input_<i>.pb, output_<i>.pb) so tests/test_onnx_backend.c runs them like the suite.
+test_data_set_0/input_<i>.pb, output_<i>.pb) so tests/onnx/test_onnx_backend.c runs them like the suite.
 
 Expected outputs come from onnxruntime. Every RNN case is also computed by an independent float64
 implementation of the ONNX spec in this file (`spec_rnn`), and by the ONNX reference
@@ -648,7 +648,7 @@ def op_cases(out_dir):
 
 def invalid_models(out_dir):
     """Models clrnn must refuse (at load) or fail on (at run) with a message naming the node, for the
-    error tests of tests/test_onnx_api.c and tests/test_onnx_cli.c."""
+    error tests of tests/onnx/test_onnx_api.c and tests/onnx/test_onnx_cli.c."""
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(200)
     I, H = 3, 4

@@ -4,7 +4,7 @@ shapes of subgraph use the ONNX backend suite does not cover (outer-scope refere
 values that change shape or trade places, cond-only / M-only / M = 0 loops, both Scan directions
 and non-zero / negative axes, a Loop in a Loop, a Loop in a Scan, an If in a Loop, constant-
 foldable body nodes), plus hostile models (tests/onnx/control/bad/*.onnx) that
-tests/test_onnx_control.c expects to be refused.
+tests/onnx/test_onnx_control.c expects to be refused.
 
 Each case is in the layout of the ONNX backend node tests (model.onnx, test_data_set_<k>/
 input_<i>.pb, output_<i>.pb). Expected outputs come from onnxruntime; the ONNX reference

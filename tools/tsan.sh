@@ -4,7 +4,7 @@
 #                                      churned beside running GEMMs, test_first_use); "." runs all
 # The library and the tests are built with -fsanitize=thread (gcc, or CC=clang). Suppressions:
 # tests/tsan.supp (none active; OpenCL-stack internals only, documented there), compiled into the
-# test programs by tools/cmake/reliability.cmake together with tests/tsan_c11_threads.c.
+# test programs by tests/CMakeLists.txt together with tests/tsan_c11_threads.c.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${CLRNN_TSAN_BUILD_DIR:-$root/build-tsan}"

@@ -49,7 +49,7 @@
 #include <clblast_c.h>
 
 #include "bench_common.h"
-#include "gemm_tuning.h"
+#include "blas/gemm_tuning.h"
 #include "internal.h" /* clrnn_read_user_file, clrnn_esc */
 #include "tool_args.h"
 

@@ -40,24 +40,3 @@ install(FILES ${CMAKE_BINARY_DIR}/clrnnConfig.cmake ${CMAKE_BINARY_DIR}/clrnnCon
 string(REGEX REPLACE "[^/]+" ".." CLRNN_PC_UP "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 configure_file(${PROJECT_SOURCE_DIR}/tools/cmake/clrnn.pc.in ${CMAKE_BINARY_DIR}/clrnn.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/clrnn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
-
-# ---- checks of the build tree ----
-if(CLRNN_BUILD_TESTS)
-  # libclrnn.so's dynamic symbols against the functions clrnn.h declares (both ways), each of them
-  # marked CLRNN_API; functions of modules not built are not expected.
-  add_test(NAME test_exports COMMAND sh ${PROJECT_SOURCE_DIR}/tests/test_exports.sh $<TARGET_FILE:clrnn>
-           ${PROJECT_SOURCE_DIR}/include/clrnn.h ${CMAKE_C_COMPILER} "${CLRNN_MODULES}")
-  # every tool of the build (an executable named clrnn-*) prints "clrnn-xxx VERSION" and exits 0
-  get_property(_clrnn_targets DIRECTORY ${PROJECT_SOURCE_DIR} PROPERTY BUILDSYSTEM_TARGETS)
-  set(_clrnn_tools "")
-  foreach(t IN LISTS _clrnn_targets)
-    get_target_property(_type ${t} TYPE)
-    if(_type STREQUAL "EXECUTABLE" AND t MATCHES "^clrnn-")
-      list(APPEND _clrnn_tools $<TARGET_FILE:${t}>)
-    endif()
-  endforeach()
-  if(_clrnn_tools)
-    add_test(NAME test_tool_version COMMAND sh ${PROJECT_SOURCE_DIR}/tests/test_tool_version.sh ${PROJECT_VERSION}
-             ${_clrnn_tools})
-  endif()
-endif()

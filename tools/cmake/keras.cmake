@@ -38,18 +38,3 @@ if(TARGET clrnn-run)
   target_compile_definitions(clrnn-run PRIVATE CLRNN_HAVE_KERAS=1)
   target_link_libraries(clrnn-run PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
 endif()
-
-# ---- tests ----
-if(CLRNN_BUILD_TESTS)
-  # The loader on hand-made bad files (no Python needed) and, where tests/keras holds them, the
-  # golden Keras 2.15 / 3.15 models compared with model.predict.
-  clrnn_test(test_keras)
-  target_link_libraries(test_keras PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
-  set_property(TEST test_keras APPEND PROPERTY ENVIRONMENT
-    "CLRNN_KERAS_DIR=${PROJECT_SOURCE_DIR}/tests/keras"
-    "CLRNN_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/keras-tmp")
-  if(TARGET clrnn-run)
-    add_dependencies(test_keras clrnn-run)
-    set_property(TEST test_keras APPEND PROPERTY ENVIRONMENT "CLRNN_RUN=$<TARGET_FILE:clrnn-run>")
-  endif()
-endif()

@@ -1,7 +1,7 @@
 # ONNX models (issue 4): the protobuf-c parser generated at build time from the onnx.proto that
 # libonnx-dev installs, the modules in src/onnx/ and their OpenCL kernels, the clrnn-run tool, and
-# the ONNX tests (backend node suite, own edge cases, PyTorch-exported models).
-# Included by the top-level CMakeLists.txt after the tests directory.
+# nothing else (its tests, tests/onnx/, are registered by tests/CMakeLists.txt).
+# Included by the top-level CMakeLists.txt.
 
 find_program(CLRNN_PROTOC_C protoc-c)
 find_path(CLRNN_PROTOBUF_C_INCLUDE_DIR protobuf-c/protobuf-c.h)
@@ -74,48 +74,4 @@ if(CLRNN_BUILD_TOOLS)
   target_compile_options(clrnn-run PRIVATE ${CLRNN_WARNINGS})
   target_link_libraries(clrnn-run PRIVATE clrnn_static clblast protobuf-c Threads::Threads m)
   install(TARGETS clrnn-run RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-endif()
-
-# ---- tests ----
-if(CLRNN_BUILD_TESTS)
-  set(CLRNN_ONNX_TESTDATA /usr/share/libonnx-testdata/data/node CACHE PATH
-      "ONNX backend node test cases (Debian libonnx-testdata)")
-  # Backend node suite (RNN ops must all pass; glue ops counted) and our own edge cases.
-  clrnn_test(test_onnx_backend)
-  set_property(TEST test_onnx_backend APPEND PROPERTY ENVIRONMENT
-    "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}" "CLRNN_ONNX_CASES=${PROJECT_SOURCE_DIR}/tests/onnx/cases")
-  # The public API: loading errors, bind/run/read, info, device placement, leaks of repeated runs.
-  clrnn_test(test_onnx_api)
-  set_property(TEST test_onnx_api APPEND PROPERTY ENVIRONMENT
-    "CLRNN_ONNX_CASES=${PROJECT_SOURCE_DIR}/tests/onnx/cases" "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch"
-    "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}")
-  # Hostile models (issue 10): protobuf nesting on a small thread stack, the memory budgets, and
-  # clrnn_model_set_input failing without touching the binding. It calls the loader's internals
-  # (the wire walk), hence the generated headers. Sanitizer environment: reliability.cmake.
-  clrnn_test(test_onnx_hostile)
-  target_include_directories(test_onnx_hostile PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
-  set_property(TEST test_onnx_hostile APPEND PROPERTY ENVIRONMENT
-    "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch" "CLRNN_ONNX_TESTDATA=${CLRNN_ONNX_TESTDATA}")
-  # The converters' own files (tests/keras, tools/golden_tf.py: tf2onnx from Keras 2/3 and TF1,
-  # torch.onnx packed sequences): those clrnn loads must match; the rest are listed (issue 11).
-  clrnn_test(test_keras_onnx)
-  # Loop / Scan / If (issue 11): tools/onnx_control_cases.py's cases and hostile models, the
-  # iteration bound, nesting on a small stack. Reads the model's byte counts (internal header).
-  clrnn_test(test_onnx_control)
-  target_include_directories(test_onnx_control PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
-  set_property(TEST test_onnx_control APPEND PROPERTY ENVIRONMENT
-    "CLRNN_ONNX_CONTROL=${PROJECT_SOURCE_DIR}/tests/onnx/control")
-  # The Keras loops of tests/keras on the fused engine, near misses not fused (issue 11 item 2);
-  # mutates models through protobuf-c, hence the generated headers.
-  clrnn_test(test_fuse)
-  target_include_directories(test_fuse PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})
-  target_link_libraries(test_fuse PRIVATE protobuf-c)
-  if(CLRNN_BUILD_TOOLS)
-    # PyTorch-exported models through clrnn-run, and its command-line contract.
-    clrnn_test(test_onnx_cli)
-    add_dependencies(test_onnx_cli clrnn-run)
-    set_property(TEST test_onnx_cli APPEND PROPERTY ENVIRONMENT
-      "CLRNN_RUN=$<TARGET_FILE:clrnn-run>" "CLRNN_ONNX_TORCH=${PROJECT_SOURCE_DIR}/tests/onnx/torch"
-      "CLRNN_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/onnx-cli-tmp")
-  endif()
 endif()

@@ -1,7 +1,7 @@
 /* Descriptor validation and rnn object lifetime. Every inconsistency becomes a status here,
  * before any device work, with a message naming the field. */
 #include "cells.h"
-#include "plan.h"
+#include "plans/plan.h"
 
 #include <math.h>
 #include <stdlib.h>

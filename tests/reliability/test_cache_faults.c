@@ -1,4 +1,4 @@
-/* Kernel-cache faults beyond tests/test_cache.c (which covers corrupt, truncated, garbage and empty
+/* Kernel-cache faults beyond tests/reliability/test_cache.c (which covers corrupt, truncated, garbage and empty
  * entries, a read-only directory and the disabled cache):
  *   - a stale entry: another driver or platform version gives another key (a separate entry,
  *     never the old binary), and an entry of another key copied over the current one is rebuilt;

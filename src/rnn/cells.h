@@ -2,7 +2,7 @@
  * gates, activation slots and their defaults, state kinds, options, each framework's gate order,
  * how its biases fold, and the kernels each plan runs for it. Every other file reads the row, so a
  * new cell is a row here, its kernels in cl/ (with their lines in kernel_list.h and their argument
- * binding in each plan file) and a case in the reference (reference.c). */
+ * binding in each plan file) and a case in the reference (tests/ref/reference.c). */
 #ifndef CLRNN_CELLS_H
 #define CLRNN_CELLS_H
 

@@ -2,7 +2,7 @@
  * where the driver vectorises across work-items (GPUs). The input projection is one CLBlast SGEMM
  * per layer for all steps and directions; the recurrence a launch (two for the reset-before GRU
  * and the projected LSTM) per step. States are packed: rows Hr (h) and H (c) apart. */
-#include "cells.h"
+#include "rnn/cells.h"
 #include "launch.h"
 #include "plan.h"
 

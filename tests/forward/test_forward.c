@@ -1,4 +1,4 @@
-/* The device forward pass against the double-precision reference (src/reference.c), over a matrix
+/* The device forward pass against the double-precision reference (tests/ref/reference.c), over a matrix
  * of cell × direction × layout × lengths/mask × layers, plus every option on its own, odd sizes,
  * streaming, device buffers and workspace reuse. Outputs are poisoned before each run. */
 #include "reference.h"

@@ -1,10 +1,10 @@
-/* The cell table (src/cells.c) is consistent row by row: what a new cell's row must satisfy before
+/* The cell table (src/rnn/cells.c) is consistent row by row: what a new cell's row must satisfy before
  * any kernel runs it (gates, slots, defaults, gate orders, bias folding, each plan's kernels and
  * their MR pairs) and the bias folding both plans upload. No device needed. */
 #include "test_util.h"
 
-#include "../cl/abi.h"
-#include "cells.h"
+#include "cl/abi.h"
+#include "rnn/cells.h"
 
 static int valid_kernel(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_; }
 

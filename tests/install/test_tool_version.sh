@@ -1,7 +1,7 @@
 #!/bin/sh
 # Every tool answers --version with one line "clrnn-xxx VERSION" on stdout (the project version),
 # nothing on stderr, exit status 0.
-#   tests/test_tool_version.sh VERSION TOOL...
+#   tests/install/test_tool_version.sh VERSION TOOL...
 set -u
 version="$1"
 shift

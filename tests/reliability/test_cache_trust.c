@@ -21,7 +21,7 @@
  * another user. */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include "onnx/onnx_case.h"
-#include "gemm_tuning.h" /* the tuning file clrnn-tune writes into the cache directory */
+#include "blas/gemm_tuning.h" /* the tuning file clrnn-tune writes into the cache directory */
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -347,7 +347,7 @@ static child_result run_child(const char *cache_dir, const char *uid) {
             setenv("POCL_CACHE_DIR", pocl, 1);
         }
         unsetenv("POCL_DEBUG");
-        /* no leak check in children (see tests/test_cache_faults.c, child_without_leak_check) */
+        /* no leak check in children (see tests/reliability/test_cache_faults.c, child_without_leak_check) */
         const char *old = getenv("ASAN_OPTIONS");
         char opts[1024];
         fmt(opts, sizeof opts, "%s%sdetect_leaks=0", old ? old : "", old && *old ? ":" : "");
@@ -829,7 +829,7 @@ static void kernel_dir_fifo_is_refused(void **state) {
     char kdir[1200], cmd[4000], fifo[1300];
     path_in(kdir, sizeof kdir, dir, "kernels");
     const char *src = getenv("CLRNN_SOURCE_DIR");
-    fmt(cmd, sizeof cmd, "mkdir -p %s && cp %s/cl/*.cl %s/cl/*.h %s/", kdir, src ? src : "..", src ? src : "..", kdir);
+    fmt(cmd, sizeof cmd, "mkdir -p %s && cp -R %s/cl/. %s/", kdir, src ? src : "..", kdir);
     assert_int_equal(system(cmd), 0);
     path_in(fifo, sizeof fifo, kdir, "merge.cl");
     assert_int_equal(unlink(fifo), 0);

@@ -179,10 +179,10 @@ static void key_separates_sources(void **state) {
      * embedded source. */
     char kdir[400], cmd[2400];
     snprintf(kdir, sizeof kdir, "%s/kernels", dir);
-    /* the kernel files and the header they share with the C sources (abi.h) */
+    /* the kernel tree, laid out as cl/ (the header shared with the C sources, abi.h, included) */
     const char *src = getenv("CLRNN_SOURCE_DIR") ? getenv("CLRNN_SOURCE_DIR") : "..";
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/cl/*.cl %s/cl/*.h %s/ && echo '/* changed */' >> %s/merge.cl", kdir,
-             src, src, kdir, kdir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -R %s/cl/. %s/ && echo '/* changed */' >> %s/merge.cl", kdir,
+             src, kdir, kdir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(build(dir, 0).from_cache, 0);
     assert_int_equal(build(dir, 0).from_cache, 1);
@@ -203,10 +203,10 @@ static void build_error_reports_compiler_log(void **state) {
     (void)state;
     char kdir[400], cmd[2400];
     snprintf(kdir, sizeof kdir, "%s/broken", dir);
-    /* the kernel files and the header they share with the C sources (abi.h) */
+    /* the kernel tree, laid out as cl/ (the header shared with the C sources, abi.h, included) */
     const char *src = getenv("CLRNN_SOURCE_DIR") ? getenv("CLRNN_SOURCE_DIR") : "..";
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s/cl/*.cl %s/cl/*.h %s/ && echo 'this is not C;' >> %s/merge.cl", kdir,
-             src, src, kdir, kdir);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -R %s/cl/. %s/ && echo 'this is not C;' >> %s/merge.cl", kdir,
+             src, kdir, kdir);
     assert_int_equal(system(cmd), 0);
     setenv("CLRNN_KERNEL_DIR", kdir, 1);
     clrnn_context_params p = clrnn_context_default_params();

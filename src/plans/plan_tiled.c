@@ -1,9 +1,9 @@
-/* The tiled plan (cl/step_tiled.cl): register-tiled kernels that pack each unit's gates in 16-wide
+/* The tiled plan (cl/tiled/step_tiled.cl): register-tiled kernels that pack each unit's gates in 16-wide
  * blocks, which is what makes PoCL fast on CPU devices. The input projection is its own kernel
  * (rows in length order, rows no direction computes skipped); the recurrence runs as a launch per
  * step or as one persistent launch per layer, measured per batch size (scan_tiled). States are
  * padded to whole blocks (r->Hs, r->Hc). */
-#include "cells.h"
+#include "rnn/cells.h"
 #include "launch.h"
 #include "plan.h"
 
@@ -80,7 +80,7 @@ static void tiled_groups(const clrnn_rnn *r, int n_rb, int units, int *groups, i
     *groups = (n_rb + *rb_per_item - 1) / *rb_per_item;
 }
 
-/* Tiled plan: units packed in 16-wide blocks, column (d, block, slot, lane); see cl/step_tiled.cl.
+/* Tiled plan: units packed in 16-wide blocks, column (d, block, slot, lane); see cl/tiled/step_tiled.cl.
  * Padding lanes get zero weights. Unit j of gate g sits in block j / UB, slot g, lane j % 16; a
  * single-output layout (the vanilla RNN, the LSTM projection) spreads UB = 64 units over 4 slots. */
 typedef struct tiled_layout {
@@ -184,7 +184,7 @@ static int scan_width(const clrnn_rnn *r) {
     return ts->Hbp > ts->Hb ? ts->Hbp : ts->Hb;
 }
 
-/* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/step_tiled.cl), steps
+/* Arguments of every tiled step/scan kernel (the *_TILED_PARAMS lists in cl/tiled/step_tiled.cl), steps
  * [0, T), state buffers a = 0 and b = 1 (the step kernels read a and write b, the scan starts from
  * a). *state_arg is the index of the first state argument (h_a, then c_a for the LSTM, then b). */
 static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, int xp_batch_major, cl_mem y_layer,

@@ -16,7 +16,7 @@ typedef struct device_list {
 
 /* The first enumeration of the process runs alone: with PoCL 3.1, threads that enumerate while
  * the platform initialises itself get devices that are still being set up (a crash inside
- * clGetDeviceInfo, or no device at all; tests/test_first_use.c). call_once makes the others
+ * clGetDeviceInfo, or no device at all; tests/reliability/test_first_use.c). call_once makes the others
  * wait until one thread has listed every platform's devices and read their names. */
 static once_flag first_use = ONCE_FLAG_INIT;
 static void first_use_init(void) {

@@ -2,7 +2,7 @@
 # The dynamic symbols that libclrnn.so defines must be exactly the functions include/clrnn.h
 # declares, each declared with CLRNN_API: nothing internal (clrnn_fail, clrnn_ox_*, ...) and none of
 # the generated onnx__* protobuf-c code may leak, and no public function may be missing.
-#   tests/test_exports.sh LIBCLRNN.so CLRNN.h CC ["MODULES"]
+#   tests/install/test_exports.sh LIBCLRNN.so CLRNN.h CC ["MODULES"]
 # MODULES: the CLRNN_MODULES list of the build (";"-separated); functions of a module not built
 # (clrnn_onnx_* and clrnn_model_* without onnx, clrnn_keras_* without keras) are not expected.
 # Used by ctest (the build tree's .so) and by tools/check-install.sh (the installed one).

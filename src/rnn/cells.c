@@ -2,7 +2,7 @@
  * peepholes i, f, o. */
 #include "cells.h"
 
-#include "../cl/abi.h"
+#include "cl/abi.h"
 
 #define NO_KERNEL CLRNN_K_COUNT_ /* the second launch of a one-launch step */
 

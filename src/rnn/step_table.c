@@ -2,7 +2,7 @@
  * step, row), the time index processed and whether it is computed, so every kernel handles every
  * padding/mask/direction rule by index lookup and no data is copied or reversed. The tiled plan
  * also gets the rows in length order. */
-#include "../cl/abi.h"
+#include "cl/abi.h"
 #include "internal.h"
 
 #include <stdlib.h>

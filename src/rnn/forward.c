@@ -2,10 +2,10 @@
  * the rnn's plan, plan.h) → merge → optional dense, on the step table (step_table.c) and the rnn's device memory
  * (workspace.c). Outputs are written in the user's layout; every argument is checked before any
  * device work. */
-#include "../cl/abi.h"
+#include "cl/abi.h"
 #include "cells.h"
-#include "launch.h"
-#include "plan.h"
+#include "plans/launch.h"
+#include "plans/plan.h"
 
 #include <stdlib.h>
 #include <string.h>

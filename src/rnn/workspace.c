@@ -1,8 +1,8 @@
 /* Device memory of an rnn: weights uploaded in the plan's layout (re-uploaded after set_param), and
  * the workspace sized for the largest T*N and N seen (see clrnn_rnn_ensure_workspace). */
-#include "../cl/abi.h"
+#include "cl/abi.h"
 #include "cells.h"
-#include "plan.h"
+#include "plans/plan.h"
 
 #include <stdlib.h>
 #include <string.h>
