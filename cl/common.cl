@@ -71,6 +71,14 @@ inline real masked_output(int policy, int entry, real h_prev, float fill) {
     return 0.0f;
 }
 
+/* The parameters every generic step kernel but lstm_proj_step opens with, in this order; the host
+ * binds them in one place (plan_generic.c: step_args_begin) and finds the ones it rebinds at each
+ * step by name, not by position. */
+#define GENERIC_STEP_PARAMS                                                                        \
+    const int s, const int T, const int N, const int H, __global const int *tmap,                 \
+        __global const real *x_proj, const int xp_batch_major, __global const real *RT,           \
+        __global const real *bias, __global const float *acts, __global const real *h_prev
+
 /* The generic (per-unit) step kernels' shared prologue: work-item (j, n, d) computes unit j of
  * batch row n in direction d at step s; its step-table entry says which time index t that is and
  * whether the step is computed. W is the width of the state it writes (H, or Hr for the LSTMP
@@ -109,12 +117,16 @@ inline __global const real *xproj_unit(step_pos p, __global const real *x_proj, 
 }
 
 /* A step the table marks as not computed: the state h_prev (hp: the (d, n) row) is carried to
- * h_next and the output follows the masked-output policy. */
-inline void masked_step(step_pos p, __global const real *hp, __global real *h_next, __global real *y, int policy,
-                        float fill) {
-    if (!p.active) return;
-    h_next[state_index(p)] = hp[p.j];
-    y[output_index(p)] = masked_output(policy, p.entry, hp[p.j], fill);
+ * h_next and the output follows the masked-output policy. Returns 1 for such a step, after which
+ * the kernel returns (uniformly over the work-group, whose (n, d) is fixed); 0 for a computed one. */
+inline int masked_step(step_pos p, __global const real *hp, __global real *h_next, __global real *y, int policy,
+                       float fill) {
+    if (p.entry & STEP_VALID) return 0;
+    if (p.active) {
+        h_next[state_index(p)] = hp[p.j];
+        y[output_index(p)] = masked_output(policy, p.entry, hp[p.j], fill);
+    }
+    return 1;
 }
 
 /* acc[g] += sum_k v[k] * RT[k * ld + g * gate_stride + j] for g < G, k < K.

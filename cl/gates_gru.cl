@@ -6,17 +6,11 @@
  *   -> R_n needs the whole vector r*h first, so the step is two launches: gates, then output.
  * bias[d] holds two rows of 3H: the x-side bias (Wb + Rb folded, except lbr's n gate: Wb_n) and
  * the recurrent bias kept apart for lbr's n gate (Rb_n). */
-__kernel void gru_lbr_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                           __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                           __global const real *bias, __global const float *acts, __global const real *h_prev,
-                           __global real *h_next, __global real *y, const int policy, const float clip,
-                           const float fill, __local real *tile) {
+__kernel void gru_lbr_step(GENERIC_STEP_PARAMS, __global real *h_next, __global real *y, const int policy,
+                           const float clip, const float fill, __local real *tile) {
     const step_pos p = step_position(tmap, s, T, N, H);
     __global const real *hp = h_prev + state_row(p);
-    if (!(p.entry & STEP_VALID)) {
-        masked_step(p, hp, h_next, y, policy, fill);
-        return;
-    }
+    if (masked_step(p, hp, h_next, y, policy, fill)) return;
     real acc[3] = {0.0f, 0.0f, 0.0f};
     RECURRENT_DOT(3, acc, hp, RT + (size_t)p.d * H * 3 * H, 3 * H, H, p.j, H, tile, p.active);
     if (!p.active) return;
@@ -31,10 +25,8 @@ __kernel void gru_lbr_step(const int s, const int T, const int N, const int H, _
 }
 
 /* reset-before, launch 1: z to zbuf, r (.) h_prev to rh. */
-__kernel void gru_gates_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                             __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                             __global const real *bias, __global const float *acts, __global const real *h_prev,
-                             __global real *zbuf, __global real *rh, const float clip, __local real *tile) {
+__kernel void gru_gates_step(GENERIC_STEP_PARAMS, __global real *zbuf, __global real *rh, const float clip,
+                             __local real *tile) {
     const step_pos p = step_position(tmap, s, T, N, H);
     if (!(p.entry & STEP_VALID)) return; /* uniform over the work-group: (n, d) is fixed */
     __global const real *hp = h_prev + state_row(p);
@@ -49,18 +41,12 @@ __kernel void gru_gates_step(const int s, const int T, const int N, const int H,
 }
 
 /* reset-before, launch 2: n = g(xn + R_n (r h) + b_n), h = (1 - z) n + z h_prev. */
-__kernel void gru_out_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                           __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                           __global const real *bias, __global const float *acts, __global const real *h_prev,
-                           __global const real *zbuf, __global const real *rh, __global real *h_next,
-                           __global real *y, const int policy, const float clip, const float fill,
-                           __local real *tile) {
+__kernel void gru_out_step(GENERIC_STEP_PARAMS, __global const real *zbuf, __global const real *rh,
+                           __global real *h_next, __global real *y, const int policy, const float clip,
+                           const float fill, __local real *tile) {
     const step_pos p = step_position(tmap, s, T, N, H);
     __global const real *hp = h_prev + state_row(p);
-    if (!(p.entry & STEP_VALID)) {
-        masked_step(p, hp, h_next, y, policy, fill);
-        return;
-    }
+    if (masked_step(p, hp, h_next, y, policy, fill)) return;
     real acc[1] = {0.0f};
     RECURRENT_DOT(1, acc, rh + state_row(p), RT + (size_t)p.d * H * 3 * H + 2 * H, 3 * H, H, p.j, H, tile, p.active);
     if (!p.active) return;

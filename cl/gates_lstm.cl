@@ -8,13 +8,10 @@
  * With a projection (LSTMP) this kernel writes the unprojected h to h_raw and leaves h_next and y to
  * lstm_proj_step. One work-item per (j, n, d). */
 
-__kernel void lstm_step(const int s, const int T, const int N, const int H, const int Hr, __global const int *tmap,
-                        __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                        __global const real *bias, __global const real *peep, __global const float *acts,
-                        __global const real *h_prev, __global const real *c_prev, __global real *h_next,
-                        __global real *c_next, __global real *y, __global real *h_raw, const int flags,
-                        const int policy, const float clip, const float cell_clip, const float fill,
-                        __local real *tile) {
+__kernel void lstm_step(GENERIC_STEP_PARAMS, const int Hr, __global const real *peep, __global const real *c_prev,
+                        __global real *h_next, __global real *c_next, __global real *y, __global real *h_raw,
+                        const int flags, const int policy, const float clip, const float cell_clip,
+                        const float fill, __local real *tile) {
     const step_pos p = step_position(tmap, s, T, N, H);
     __global const real *hp = h_prev + (size_t)(p.d * N + p.n) * Hr;
     const size_t cidx = state_index(p);
@@ -63,10 +60,7 @@ __kernel void lstm_proj_step(const int s, const int T, const int N, const int H,
                              const int policy, const float proj_clip, const float fill, __local real *tile) {
     const step_pos q = step_position(tmap, s, T, N, Hr);
     __global const real *hp = h_prev + state_row(q);
-    if (!(q.entry & STEP_VALID)) {
-        masked_step(q, hp, h_next, y, policy, fill);
-        return;
-    }
+    if (masked_step(q, hp, h_next, y, policy, fill)) return;
     real acc[1] = {0.0f};
     RECURRENT_DOT(1, acc, h_raw + (size_t)(q.d * N + q.n) * H, projT + (size_t)q.d * H * Hr, Hr, Hr, q.j, H, tile,
                   q.active);

@@ -1,16 +1,10 @@
 /* Vanilla RNN step: h_t = f(W x_t + R h_{t-1} + Wb + Rb).
  * One work-item per (j, n, d); x_proj = X·Wᵀ comes from the layer's input GEMM. */
-__kernel void rnn_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                       __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                       __global const real *bias, __global const float *acts, __global const real *h_prev,
-                       __global real *h_next, __global real *y, const int policy, const float clip,
-                       const float fill, __local real *tile) {
+__kernel void rnn_step(GENERIC_STEP_PARAMS, __global real *h_next, __global real *y, const int policy,
+                       const float clip, const float fill, __local real *tile) {
     const step_pos p = step_position(tmap, s, T, N, H);
     __global const real *hp = h_prev + state_row(p);
-    if (!(p.entry & STEP_VALID)) {
-        masked_step(p, hp, h_next, y, policy, fill);
-        return;
-    }
+    if (masked_step(p, hp, h_next, y, policy, fill)) return;
     real acc[1] = {0.0f};
     RECURRENT_DOT(1, acc, hp, RT + (size_t)p.d * H * H, H, H, p.j, H, tile, p.active);
     if (!p.active) return;
