@@ -64,7 +64,8 @@ typedef enum clrnn_kernel_id {
 /* The __kernel name of a kernel id ("(none)" for CLRNN_K_COUNT_). */
 const char *clrnn_kernel_name(clrnn_kernel_id id);
 /* Builds (or loads from the disk cache) the program for the context device and creates every
- * kernel. Fills ctx->program, ctx->kernels, ctx->build. */
+ * kernel. Fills ctx->cache_dir (the binary cache every program of the context uses, decided here
+ * once: mode, trust), ctx->program, ctx->kernels, ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
 /* 1 when compiled kernels are left to the driver's own cache instead of clrnn's binary cache. */
 int clrnn_program_driver_caches(const clrnn_context *ctx);
