@@ -71,6 +71,64 @@ inline real masked_output(int policy, int entry, real h_prev, float fill) {
     return 0.0f;
 }
 
+/* The parameters every generic step kernel but lstm_proj_step opens with, in this order; the host
+ * binds them in one place (plan_generic.c: step_args_begin) and finds the ones it rebinds at each
+ * step by name, not by position. */
+#define GENERIC_STEP_PARAMS                                                                        \
+    const int s, const int T, const int N, const int H, __global const int *tmap,                 \
+        __global const real *x_proj, const int xp_batch_major, __global const real *RT,           \
+        __global const real *bias, __global const float *acts, __global const real *h_prev
+
+/* The generic (per-unit) step kernels' shared prologue: work-item (j, n, d) computes unit j of
+ * batch row n in direction d at step s; its step-table entry says which time index t that is and
+ * whether the step is computed. W is the width of the state it writes (H, or Hr for the LSTMP
+ * projection). */
+typedef struct step_pos {
+    int j, n, d, D; /* unit, batch row, direction, directions */
+    int N, W;       /* batch rows, state width */
+    int entry, t;   /* step-table entry, its time index */
+    int active;     /* j < W: work-items past the width only help stage the tiles */
+} step_pos;
+
+inline step_pos step_position(__global const int *tmap, int s, int T, int N, int W) {
+    step_pos p;
+    p.j = get_global_id(0);
+    p.n = get_global_id(1);
+    p.d = get_global_id(2);
+    p.D = get_global_size(2);
+    p.N = N;
+    p.W = W;
+    p.entry = tmap[(p.d * T + s) * N + p.n];
+    p.t = p.entry & STEP_T_MASK;
+    p.active = p.j < W;
+    return p;
+}
+
+/* Offset of (d, n)'s state row ([D, N, W]), and of the unit's element in it. */
+inline size_t state_row(step_pos p) { return (size_t)(p.d * p.N + p.n) * p.W; }
+inline size_t state_index(step_pos p) { return state_row(p) + p.j; }
+/* The unit's element of y ([T, N, D, W]) at time index t. */
+inline size_t output_index(step_pos p) { return ((size_t)p.t * p.N + p.n) * p.D * p.W + p.d * p.W + p.j; }
+
+/* The unit's gate 0 in x_proj (rows of G gates of H per direction); gate g is at [g * H]. */
+inline __global const real *xproj_unit(step_pos p, __global const real *x_proj, int T, int batch_major, int G, int H) {
+    const size_t row = xproj_row(p.t, p.n, T, p.N, batch_major);
+    return x_proj + row * p.D * G * H + p.d * G * H + p.j;
+}
+
+/* A step the table marks as not computed: the state h_prev (hp: the (d, n) row) is carried to
+ * h_next and the output follows the masked-output policy. Returns 1 for such a step, after which
+ * the kernel returns (uniformly over the work-group, whose (n, d) is fixed); 0 for a computed one. */
+inline int masked_step(step_pos p, __global const real *hp, __global real *h_next, __global real *y, int policy,
+                       float fill) {
+    if (p.entry & STEP_VALID) return 0;
+    if (p.active) {
+        h_next[state_index(p)] = hp[p.j];
+        y[output_index(p)] = masked_output(policy, p.entry, hp[p.j], fill);
+    }
+    return 1;
+}
+
 /* acc[g] += sum_k v[k] * RT[k * ld + g * gate_stride + j] for g < G, k < K.
  * v is staged through local memory in tiles of the work-group size; every work-item of the
  * group must call this (barriers), including those with j out of range (active = 0). */

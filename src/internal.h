@@ -64,33 +64,47 @@ typedef enum clrnn_kernel_id {
 /* The __kernel name of a kernel id ("(none)" for CLRNN_K_COUNT_). */
 const char *clrnn_kernel_name(clrnn_kernel_id id);
 /* Builds (or loads from the disk cache) the program for the context device and creates every
- * kernel. Fills ctx->program, ctx->kernels, ctx->build. */
+ * kernel. Fills ctx->cache_dir (the binary cache every program of the context uses, decided here
+ * once: mode, trust), ctx->program, ctx->kernels, ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
 /* 1 when compiled kernels are left to the driver's own cache instead of clrnn's binary cache. */
 int clrnn_program_driver_caches(const clrnn_context *ctx);
 void clrnn_program_release(clrnn_context *ctx);
 /* Build options the program is compiled with. */
 const char *clrnn_program_options(void);
-/* One program and the kernels it must provide, obtained through clrnn's binary cache (the main
- * program here, the ONNX kernels in onnx/device.c). */
-typedef struct clrnn_program_spec {
-    const char *what; /* names the program in messages, e.g. "the ONNX kernels"; NULL for the main one */
-    const char *src;
-    size_t len;
-    const char *options;
-    const char *cache_dir; /* NULL: no cache */
-    uint64_t key;
+/* One embedded kernel file (tools/cmake/embed_cl.cmake writes the tables). */
+typedef struct clrnn_embedded_source {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+} clrnn_embedded_source;
+/* A kernel program: its files, concatenated in order, and the kernels it must provide. Every
+ * program (the library's own, the ONNX module's) is obtained through clrnn_program_get. */
+typedef struct clrnn_program_def {
+    const char *what;    /* names the program in messages, e.g. "the ONNX kernels"; NULL for the main one */
+    const char *version; /* format tag, part of the cache key: bump when the program's meaning changes */
+    const clrnn_embedded_source *sources;
+    size_t count;
+    int dev_dir; /* 1: CLRNN_KERNEL_DIR=<dir> replaces each file by <dir>/<name> */
     /* Creates every kernel of the program; on failure releases those it created. */
     clrnn_status (*make_kernels)(cl_program prog, void *user);
-    void *user;
-} clrnn_program_spec;
-/* Loads spec->key from the cache; an entry that is damaged, that the driver rejects, or whose
- * program lacks a kernel (a binary of another program) is released and the program rebuilt from
- * source, and the entry (re)written. *from_cache: 1 when the entry served. *store_error gets why
- * the entry could not be written ("" if it was, or nothing had to be), which is not an error.
- * Returns an error only when the source build or its kernels fail. */
-clrnn_status clrnn_program_obtain(clrnn_context *ctx, const clrnn_program_spec *spec, cl_program *prog,
-                                  int *from_cache, char *store_error, size_t store_error_cap);
+} clrnn_program_def;
+typedef struct clrnn_program_got {
+    cl_program program;
+    int from_cache;          /* 1: loaded from the context's binary cache */
+    double build_ms;         /* wall time spent getting it */
+    char cache_path[1024];   /* its cache entry; "" when the context runs without the binary cache */
+    char store_error[256];   /* why the entry could not be written ("" if it was, or had not to be) */
+} clrnn_program_got;
+/* Builds def for the context device with `options` (clrnn_program_options() for clrnn's kernels),
+ * or loads it from the context's binary cache (ctx->cache_dir) under a key of def->version, the
+ * source, the options, the device, driver and platform. An entry that is damaged, that the driver
+ * rejects, or whose program lacks a kernel (a binary of another program) is released, the program
+ * rebuilt from source and the entry (re)written; a failed write is not an error (store_error, and
+ * one warning per process). A build failure returns CLRNN_ERR_BUILD_FAILED with the compiler log.
+ * One build or load at a time per process (PoCL's compiler is not dependably thread-safe). */
+clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
+                               clrnn_program_got *got);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
 
@@ -155,6 +169,7 @@ struct clrnn_context {
     cl_program program;
     cl_kernel kernels[CLRNN_K_COUNT_];
     clrnn_build_info build;
+    char cache_dir[900]; /* the binary cache every program of this context uses; "" for none */
     mtx_t lock; /* serialises enqueues and kernel-argument setting on this context */
     int lock_ready; /* lock was initialised */
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */

@@ -6,92 +6,55 @@
  *   -> R_n needs the whole vector r*h first, so the step is two launches: gates, then output.
  * bias[d] holds two rows of 3H: the x-side bias (Wb + Rb folded, except lbr's n gate: Wb_n) and
  * the recurrent bias kept apart for lbr's n gate (Rb_n). */
-__kernel void gru_lbr_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                           __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                           __global const real *bias, __global const float *acts, __global const real *h_prev,
-                           __global real *h_next, __global real *y, const int policy, const float clip,
-                           const float fill, __local real *tile) {
-    const int j = get_global_id(0), n = get_global_id(1), d = get_global_id(2);
-    const int D = get_global_size(2);
-    const int entry = tmap[(d * T + s) * N + n];
-    const int t = entry & STEP_T_MASK;
-    const int active = j < H;
-    __global const real *hp = h_prev + (size_t)(d * N + n) * H;
-    const size_t hidx = (size_t)(d * N + n) * H + j;
-    if (!(entry & STEP_VALID)) {
-        if (active) {
-            h_next[hidx] = hp[j];
-            y[((size_t)t * N + n) * D * H + d * H + j] = masked_output(policy, entry, hp[j], fill);
-        }
-        return;
-    }
+__kernel void gru_lbr_step(GENERIC_STEP_PARAMS, __global real *h_next, __global real *y, const int policy,
+                           const float clip, const float fill, __local real *tile) {
+    const step_pos p = step_position(tmap, s, T, N, H);
+    __global const real *hp = h_prev + state_row(p);
+    if (masked_step(p, hp, h_next, y, policy, fill)) return;
     real acc[3] = {0.0f, 0.0f, 0.0f};
-    RECURRENT_DOT(3, acc, hp, RT + (size_t)d * H * 3 * H, 3 * H, H, j, H, tile, active);
-    if (!active) return;
-    const size_t row = xproj_row(t, n, T, N, xp_batch_major);
-    __global const real *xp = x_proj + row * D * 3 * H + d * 3 * H + j;
-    __global const real *b = bias + d * 6 * H + j;
-    const real z = activate(acts, d, 0, xp[0] + b[0] + acc[0], clip);
-    const real r = activate(acts, d, 0, xp[H] + b[H] + acc[1], clip);
-    const real nn = activate(acts, d, 1, xp[2 * H] + b[2 * H] + r * (acc[2] + b[3 * H + 2 * H]), clip);
-    const real h = (1.0f - z) * nn + z * hp[j];
-    h_next[hidx] = h;
-    y[((size_t)t * N + n) * D * H + d * H + j] = h;
+    RECURRENT_DOT(3, acc, hp, RT + (size_t)p.d * H * 3 * H, 3 * H, H, p.j, H, tile, p.active);
+    if (!p.active) return;
+    __global const real *xp = xproj_unit(p, x_proj, T, xp_batch_major, 3, H);
+    __global const real *b = bias + p.d * 6 * H + p.j;
+    const real z = activate(acts, p.d, 0, xp[0] + b[0] + acc[0], clip);
+    const real r = activate(acts, p.d, 0, xp[H] + b[H] + acc[1], clip);
+    const real nn = activate(acts, p.d, 1, xp[2 * H] + b[2 * H] + r * (acc[2] + b[3 * H + 2 * H]), clip);
+    const real h = (1.0f - z) * nn + z * hp[p.j];
+    h_next[state_index(p)] = h;
+    y[output_index(p)] = h;
 }
 
 /* reset-before, launch 1: z to zbuf, r (.) h_prev to rh. */
-__kernel void gru_gates_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                             __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                             __global const real *bias, __global const float *acts, __global const real *h_prev,
-                             __global real *zbuf, __global real *rh, const float clip, __local real *tile) {
-    const int j = get_global_id(0), n = get_global_id(1), d = get_global_id(2);
-    const int D = get_global_size(2);
-    const int entry = tmap[(d * T + s) * N + n];
-    if (!(entry & STEP_VALID)) return; /* uniform over the work-group: (n, d) is fixed */
-    const int t = entry & STEP_T_MASK;
-    const int active = j < H;
-    __global const real *hp = h_prev + (size_t)(d * N + n) * H;
+__kernel void gru_gates_step(GENERIC_STEP_PARAMS, __global real *zbuf, __global real *rh, const float clip,
+                             __local real *tile) {
+    const step_pos p = step_position(tmap, s, T, N, H);
+    if (!(p.entry & STEP_VALID)) return; /* uniform over the work-group: (n, d) is fixed */
+    __global const real *hp = h_prev + state_row(p);
     real acc[2] = {0.0f, 0.0f};
-    RECURRENT_DOT(2, acc, hp, RT + (size_t)d * H * 3 * H, 3 * H, H, j, H, tile, active);
-    if (!active) return;
-    const size_t row = xproj_row(t, n, T, N, xp_batch_major);
-    __global const real *xp = x_proj + row * D * 3 * H + d * 3 * H + j;
-    __global const real *b = bias + d * 6 * H + j;
-    const size_t hidx = (size_t)(d * N + n) * H + j;
-    zbuf[hidx] = activate(acts, d, 0, xp[0] + b[0] + acc[0], clip);
-    rh[hidx] = activate(acts, d, 0, xp[H] + b[H] + acc[1], clip) * hp[j];
+    RECURRENT_DOT(2, acc, hp, RT + (size_t)p.d * H * 3 * H, 3 * H, H, p.j, H, tile, p.active);
+    if (!p.active) return;
+    __global const real *xp = xproj_unit(p, x_proj, T, xp_batch_major, 3, H);
+    __global const real *b = bias + p.d * 6 * H + p.j;
+    const size_t hidx = state_index(p);
+    zbuf[hidx] = activate(acts, p.d, 0, xp[0] + b[0] + acc[0], clip);
+    rh[hidx] = activate(acts, p.d, 0, xp[H] + b[H] + acc[1], clip) * hp[p.j];
 }
 
 /* reset-before, launch 2: n = g(xn + R_n (r h) + b_n), h = (1 - z) n + z h_prev. */
-__kernel void gru_out_step(const int s, const int T, const int N, const int H, __global const int *tmap,
-                           __global const real *x_proj, const int xp_batch_major, __global const real *RT,
-                           __global const real *bias, __global const float *acts, __global const real *h_prev,
-                           __global const real *zbuf, __global const real *rh, __global real *h_next,
-                           __global real *y, const int policy, const float clip, const float fill,
-                           __local real *tile) {
-    const int j = get_global_id(0), n = get_global_id(1), d = get_global_id(2);
-    const int D = get_global_size(2);
-    const int entry = tmap[(d * T + s) * N + n];
-    const int t = entry & STEP_T_MASK;
-    const int active = j < H;
-    __global const real *hp = h_prev + (size_t)(d * N + n) * H;
-    const size_t hidx = (size_t)(d * N + n) * H + j;
-    if (!(entry & STEP_VALID)) {
-        if (active) {
-            h_next[hidx] = hp[j];
-            y[((size_t)t * N + n) * D * H + d * H + j] = masked_output(policy, entry, hp[j], fill);
-        }
-        return;
-    }
+__kernel void gru_out_step(GENERIC_STEP_PARAMS, __global const real *zbuf, __global const real *rh,
+                           __global real *h_next, __global real *y, const int policy, const float clip,
+                           const float fill, __local real *tile) {
+    const step_pos p = step_position(tmap, s, T, N, H);
+    __global const real *hp = h_prev + state_row(p);
+    if (masked_step(p, hp, h_next, y, policy, fill)) return;
     real acc[1] = {0.0f};
-    RECURRENT_DOT(1, acc, rh + (size_t)(d * N + n) * H, RT + (size_t)d * H * 3 * H + 2 * H, 3 * H, H, j, H, tile,
-                  active);
-    if (!active) return;
-    const size_t row = xproj_row(t, n, T, N, xp_batch_major);
-    const real xn = x_proj[row * D * 3 * H + d * 3 * H + 2 * H + j];
-    const real nn = activate(acts, d, 1, xn + bias[d * 6 * H + 2 * H + j] + acc[0], clip);
+    RECURRENT_DOT(1, acc, rh + state_row(p), RT + (size_t)p.d * H * 3 * H + 2 * H, 3 * H, H, p.j, H, tile, p.active);
+    if (!p.active) return;
+    const real xn = xproj_unit(p, x_proj, T, xp_batch_major, 3, H)[2 * H];
+    const real nn = activate(acts, p.d, 1, xn + bias[p.d * 6 * H + 2 * H + p.j] + acc[0], clip);
+    const size_t hidx = state_index(p);
     const real z = zbuf[hidx];
-    const real h = (1.0f - z) * nn + z * hp[j];
+    const real h = (1.0f - z) * nn + z * hp[p.j];
     h_next[hidx] = h;
-    y[((size_t)t * N + n) * D * H + d * H + j] = h;
+    y[output_index(p)] = h;
 }

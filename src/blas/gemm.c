@@ -294,11 +294,9 @@ int clrnn_tuning_context_path(const clrnn_context *ctx, char *out, size_t cap) {
         return n > 0 && (size_t)n < cap;
     }
     char dir[1024];
-    /* the directory the context's kernel cache lives in (it honours params->cache_dir) */
-    const char *slash = strrchr(ctx->build.cache_path, '/');
-    if (ctx->build.cache_path[0] && slash && (size_t)(slash - ctx->build.cache_path) < sizeof dir) {
-        memcpy(dir, ctx->build.cache_path, (size_t)(slash - ctx->build.cache_path));
-        dir[slash - ctx->build.cache_path] = '\0';
+    /* the directory of the context's kernel cache (it honours params->cache_dir) */
+    if (ctx->cache_dir[0]) {
+        snprintf(dir, sizeof dir, "%s", ctx->cache_dir);
     } else if (!clrnn_cache_resolve_dir(NULL, dir, sizeof dir)) {
         return 0;
     }

@@ -24,11 +24,8 @@ static handle_entry *registry;
 static size_t registry_cap, registry_used;
 static uint64_t registry_next_id = 1;
 
-static mtx_t build_lock; /* see finish_init */
-
 static void locks_init(void) {
     mtx_init(&registry_lock, mtx_plain);
-    mtx_init(&build_lock, mtx_plain);
 }
 
 static uintptr_t disguise(const void *obj) { return (uintptr_t)obj ^ (uintptr_t)0xa5c3e1f00f1e3c5bULL; }
@@ -173,13 +170,8 @@ static clrnn_status finish_init(clrnn_context *ctx, const clrnn_context_params *
     if (st != CLRNN_OK) return st;
     if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) return clrnn_fail(CLRNN_ERR_INTERNAL, "mtx_init failed");
     ctx->lock_ready = 1;
-    /* One program build or binary load at a time per process: contexts created concurrently by
-     * several threads then never run the driver's compiler concurrently (PoCL's LLVM is not
-     * dependably thread-safe there), and the disk-cache entry is read or written once. */
-    call_once(&locks_once, locks_init);
-    mtx_lock(&build_lock);
+    /* one program build or binary load at a time per process (clrnn_program_get) */
     st = clrnn_program_init(ctx, params ? params->cache_dir : NULL, params ? params->disable_cache : 0);
-    mtx_unlock(&build_lock);
     if (st != CLRNN_OK) return st;
     if (!(params && params->disable_tuning)) st = clrnn_gemm_apply_tuning(ctx);
     return st;

@@ -1,42 +1,46 @@
-/* Kernel program: the .cl files embedded at build time (tools/cmake/embed_cl.cmake), concatenated
- * in a fixed order (cl/abi.h, the constants shared with the C sources, first), built for the
- * context device with fixed options, and kept in the on-disk binary cache (cache.c), except on
- * drivers that cache compiled kernels themselves and make a binary expensive to produce (PoCL;
- * CLRNN_CACHE_MODE=binary|driver overrides the choice). CLRNN_KERNEL_DIR=<dir> loads the .cl files
- * from disk instead, to edit kernels without rebuilding the library. */
+/* Kernel programs: the one path by which every kernel source becomes a cl_program, the library's
+ * own (the files of cl/) and the ONNX module's (src/onnx/kernels.cl) alike. A program is a list of
+ * embedded files (tools/cmake/embed_cl.cmake), concatenated in order (the ABI headers, the
+ * constants shared with the C sources, first), built for the context device with the options its
+ * caller passes, and kept in the on-disk binary cache (cache.c) under a key of its format tag,
+ * source, options, device, driver and platform (cache_key). Whether the context uses that cache,
+ * and which directory, is decided once at context creation (choose_cache_dir: ctx->cache_dir):
+ * not on drivers that cache compiled kernels themselves and make a binary expensive to produce
+ * (PoCL; CLRNN_CACHE_MODE=binary|driver overrides the choice), not in a directory that fails the
+ * trust rules. CLRNN_KERNEL_DIR=<dir> loads the library's .cl files from disk instead, to edit
+ * kernels without rebuilding the library. One build or binary load runs at a time per process. */
 #include "internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <time.h>
 
-typedef struct clrnn_embedded_source {
-    const char *name;
-    const unsigned char *data;
-    size_t size;
-} clrnn_embedded_source;
 extern const clrnn_embedded_source clrnn_embedded_sources[];
-extern const size_t clrnn_embedded_source_count;
+extern const size_t clrnn_embedded_sources_count;
 
-/* Part of the cache key: bump when the binary-cache layout or meaning changes. */
-#define PROGRAM_CACHE_VERSION "clrnn-program-v1"
-
-/* REAL: the kernels' precision (cl/common.cl) */
+/* REAL: the kernels' precision (cl/common.cl), for every program */
 static const char *const build_options = "-cl-std=CL1.2 -DREAL=float";
 
 const char *clrnn_program_options(void) { return build_options; }
 
+/* PoCL's compiler is not dependably thread-safe when several threads build at once, and a cache
+ * entry is then read or written once: every build and binary load takes this lock. */
+static once_flag build_once = ONCE_FLAG_INIT;
+static mtx_t build_lock;
+static void build_lock_init(void) { mtx_init(&build_lock, mtx_plain); }
+
 /* Assembles the full program source into a malloc'ed string. */
-static clrnn_status assemble_source(char **out, size_t *len) {
-    const char *dev_dir = getenv("CLRNN_KERNEL_DIR");
+static clrnn_status assemble_source(const clrnn_program_def *def, char **out, size_t *len) {
+    const char *dev_dir = def->dev_dir ? getenv("CLRNN_KERNEL_DIR") : NULL;
     size_t total = 1;
     char *parts[64] = {0};
     size_t sizes[64] = {0};
     clrnn_status st = CLRNN_OK;
-    if (clrnn_embedded_source_count > 64) return clrnn_fail(CLRNN_ERR_INTERNAL, "too many kernel files");
-    for (size_t i = 0; i < clrnn_embedded_source_count; ++i) {
-        const clrnn_embedded_source *s = &clrnn_embedded_sources[i];
+    if (def->count > 64) return clrnn_fail(CLRNN_ERR_INTERNAL, "too many kernel files");
+    for (size_t i = 0; i < def->count; ++i) {
+        const clrnn_embedded_source *s = &def->sources[i];
         if (dev_dir && *dev_dir) {
             char path[1024];
             snprintf(path, sizeof path, "%s/%s", dev_dir, s->name);
@@ -55,7 +59,7 @@ static clrnn_status assemble_source(char **out, size_t *len) {
     if (st == CLRNN_OK && !src) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "kernel source of %zu bytes", total);
     if (src) {
         size_t pos = 0;
-        for (size_t i = 0; i < clrnn_embedded_source_count; ++i) {
+        for (size_t i = 0; i < def->count; ++i) {
             memcpy(src + pos, parts[i], sizes[i]);
             pos += sizes[i];
             src[pos++] = '\n';
@@ -65,7 +69,7 @@ static clrnn_status assemble_source(char **out, size_t *len) {
         *len = pos;
     }
     if (dev_dir && *dev_dir)
-        for (size_t i = 0; i < clrnn_embedded_source_count; ++i) free(parts[i]);
+        for (size_t i = 0; i < def->count; ++i) free(parts[i]);
     return st;
 }
 
@@ -75,24 +79,32 @@ double clrnn_now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static clrnn_status build_failed(const clrnn_program_spec *spec, cl_program prog, cl_device_id dev, cl_int err) {
+/* What one build works on: the program's name for messages, its source and options. */
+typedef struct build_job {
+    const char *what; /* NULL for the library's own kernels */
+    const char *src;
+    size_t len;
+    const char *options;
+} build_job;
+
+static clrnn_status build_failed(const build_job *job, cl_program prog, cl_device_id dev, cl_int err) {
     char log[1500] = "";
     size_t n = 0;
     clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, &n);
     log[sizeof log - 1] = '\0';
     return clrnn_fail(CLRNN_ERR_BUILD_FAILED, "%s%sclBuildProgram failed with %s; compiler log:\n%s",
-                      spec->what ? spec->what : "", spec->what ? ": " : "", clrnn_cl_error_name(err), log);
+                      job->what ? job->what : "", job->what ? ": " : "", clrnn_cl_error_name(err), log);
 }
 
-static clrnn_status build_from_source(clrnn_context *ctx, const clrnn_program_spec *spec, cl_program *out) {
+static clrnn_status build_from_source(clrnn_context *ctx, const build_job *job, cl_program *out) {
     cl_int err;
-    const char *src = spec->src;
-    size_t len = spec->len;
+    const char *src = job->src;
+    size_t len = job->len;
     cl_program prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, &len, &err);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", spec->what);
-    err = clBuildProgram(prog, 1, &ctx->device, spec->options, NULL, NULL);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", job->what);
+    err = clBuildProgram(prog, 1, &ctx->device, job->options, NULL, NULL);
     if (err != CL_SUCCESS) {
-        clrnn_status st = build_failed(spec, prog, ctx->device, err);
+        clrnn_status st = build_failed(job, prog, ctx->device, err);
         clReleaseProgram(prog);
         return st;
     }
@@ -100,8 +112,8 @@ static clrnn_status build_from_source(clrnn_context *ctx, const clrnn_program_sp
     return CLRNN_OK;
 }
 
-static clrnn_status build_from_binary(clrnn_context *ctx, const clrnn_program_spec *spec, const unsigned char *bin,
-                                      size_t size, cl_program *out) {
+static clrnn_status build_from_binary(clrnn_context *ctx, const build_job *job, const unsigned char *bin, size_t size,
+                                      cl_program *out) {
     cl_int err, bin_status = CL_SUCCESS;
     cl_program prog = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &size, &bin, &bin_status, &err);
     if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
@@ -109,7 +121,7 @@ static clrnn_status build_from_binary(clrnn_context *ctx, const clrnn_program_sp
         return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary rejected by the driver (%s)",
                           clrnn_cl_error_name(err != CL_SUCCESS ? err : bin_status));
     }
-    err = clBuildProgram(prog, 1, &ctx->device, spec->options, NULL, NULL);
+    err = clBuildProgram(prog, 1, &ctx->device, job->options, NULL, NULL);
     if (err != CL_SUCCESS) {
         clReleaseProgram(prog);
         return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary failed to build (%s)", clrnn_cl_error_name(err));
@@ -135,52 +147,15 @@ static clrnn_status program_binary(cl_program prog, unsigned char **bin, size_t 
     return CLRNN_OK;
 }
 
-clrnn_status clrnn_program_obtain(clrnn_context *ctx, const clrnn_program_spec *spec, cl_program *out,
-                                  int *from_cache, char *store_error, size_t store_error_cap) {
-    *out = NULL;
-    *from_cache = 0;
-    if (store_error_cap) store_error[0] = '\0';
-    cl_program prog = NULL;
-    if (spec->cache_dir) {
-        unsigned char *bin = NULL;
-        size_t size = 0;
-        char path[1200];
-        clrnn_status ls = clrnn_cache_load(spec->cache_dir, spec->key, &bin, &size, path, sizeof path);
-        if (ls == CLRNN_OK) ls = build_from_binary(ctx, spec, bin, size, &prog);
-        free(bin);
-        /* A binary that builds but lacks a kernel (a valid binary of another program under this
-         * key) is as damaged as bad bytes: without this check it would fail every context forever. */
-        if (ls == CLRNN_OK && (ls = spec->make_kernels(prog, spec->user)) != CLRNN_OK) {
-            clReleaseProgram(prog);
-            prog = NULL;
-        }
-        if (ls == CLRNN_OK) {
-            *from_cache = 1;
-            *out = prog;
-            return CLRNN_OK;
-        }
-        /* NOT_FOUND, damaged or untrusted: build below, and the store replaces the bad entry */
-        clrnn_clear_error();
-    }
-    clrnn_status st = build_from_source(ctx, spec, &prog);
-    if (st != CLRNN_OK) return st;
-    if (spec->cache_dir) {
-        unsigned char *bin = NULL;
-        size_t size = 0;
-        clrnn_status ws = program_binary(prog, &bin, &size);
-        if (ws == CLRNN_OK) ws = clrnn_cache_store(spec->cache_dir, spec->key, bin, size);
-        free(bin);
-        if (ws != CLRNN_OK) {
-            if (store_error_cap) snprintf(store_error, store_error_cap, "%s", clrnn_last_error());
-            clrnn_clear_error();
-        }
-    }
-    if ((st = spec->make_kernels(prog, spec->user)) != CLRNN_OK) {
-        clReleaseProgram(prog);
-        return st;
-    }
-    *out = prog;
-    return CLRNN_OK;
+/* The cache key: every input that changes the binary (see cache.c). */
+static uint64_t cache_key(const clrnn_context *ctx, const char *version, const build_job *job) {
+    uint64_t h = clrnn_hash64(CLRNN_HASH_SEED, version, strlen(version) + 1);
+    h = clrnn_hash64(h, job->src, job->len);
+    h = clrnn_hash64(h, job->options, strlen(job->options) + 1);
+    h = clrnn_hash64(h, ctx->info.name, strlen(ctx->info.name) + 1);
+    h = clrnn_hash64(h, ctx->info.driver_version, strlen(ctx->info.driver_version) + 1);
+    h = clrnn_hash64(h, ctx->info.platform_version, strlen(ctx->info.platform_version) + 1);
+    return h;
 }
 
 static void warn_once(const char *msg) {
@@ -188,14 +163,75 @@ static void warn_once(const char *msg) {
     if (!atomic_exchange(&warned, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
 }
 
-static uint64_t cache_key(const clrnn_context *ctx, const char *src, size_t len) {
-    uint64_t h = clrnn_hash64(CLRNN_HASH_SEED, PROGRAM_CACHE_VERSION, sizeof PROGRAM_CACHE_VERSION);
-    h = clrnn_hash64(h, src, len);
-    h = clrnn_hash64(h, build_options, strlen(build_options) + 1);
-    h = clrnn_hash64(h, ctx->info.name, strlen(ctx->info.name) + 1);
-    h = clrnn_hash64(h, ctx->info.driver_version, strlen(ctx->info.driver_version) + 1);
-    h = clrnn_hash64(h, ctx->info.platform_version, strlen(ctx->info.platform_version) + 1);
-    return h;
+/* Loads the entry of `key` from dir; an entry that is damaged, that the driver rejects, or whose
+ * program lacks a kernel (a binary of another program) counts as absent. */
+static clrnn_status load_cached(clrnn_context *ctx, const clrnn_program_def *def, const build_job *job,
+                                const char *dir, uint64_t key, void *user, cl_program *out) {
+    unsigned char *bin = NULL;
+    size_t size = 0;
+    char path[1200];
+    cl_program prog = NULL;
+    clrnn_status ls = clrnn_cache_load(dir, key, &bin, &size, path, sizeof path);
+    if (ls == CLRNN_OK) ls = build_from_binary(ctx, job, bin, size, &prog);
+    free(bin);
+    /* A binary that builds but lacks a kernel (a valid binary of another program under this key)
+     * is as damaged as bad bytes: without this check it would fail every context forever. */
+    if (ls == CLRNN_OK && (ls = def->make_kernels(prog, user)) != CLRNN_OK) clReleaseProgram(prog);
+    if (ls == CLRNN_OK) *out = prog;
+    return ls;
+}
+
+static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_def *def, const build_job *job,
+                                       void *user, clrnn_program_got *got) {
+    const char *dir = ctx->cache_dir[0] ? ctx->cache_dir : NULL;
+    const uint64_t key = dir ? cache_key(ctx, def->version, job) : 0;
+    cl_program prog = NULL;
+    if (dir && load_cached(ctx, def, job, dir, key, user, &prog) == CLRNN_OK) {
+        got->from_cache = 1;
+    } else {
+        /* NOT_FOUND, damaged or untrusted: build here, and the store replaces the bad entry */
+        if (dir) clrnn_clear_error();
+        clrnn_status st = build_from_source(ctx, job, &prog);
+        if (st != CLRNN_OK) return st;
+        if (dir) {
+            unsigned char *bin = NULL;
+            size_t size = 0;
+            clrnn_status ws = program_binary(prog, &bin, &size);
+            if (ws == CLRNN_OK) ws = clrnn_cache_store(dir, key, bin, size);
+            free(bin);
+            if (ws != CLRNN_OK) { /* not an error: the program runs from memory */
+                snprintf(got->store_error, sizeof got->store_error, "kernel cache not written, %s compiled in memory (%s)",
+                         job->what ? job->what : "kernels", clrnn_last_error());
+                warn_once(got->store_error);
+                clrnn_clear_error();
+            }
+        }
+        if ((st = def->make_kernels(prog, user)) != CLRNN_OK) {
+            clReleaseProgram(prog);
+            return st;
+        }
+    }
+    if (dir) snprintf(got->cache_path, sizeof got->cache_path, "%s/%016llx.clbin", dir, (unsigned long long)key);
+    got->program = prog;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
+                               clrnn_program_got *got) {
+    memset(got, 0, sizeof *got);
+    const double t0 = clrnn_now_ms();
+    build_job job = {def->what, NULL, 0, options};
+    char *src = NULL;
+    clrnn_status st = assemble_source(def, &src, &job.len);
+    if (st != CLRNN_OK) return st;
+    job.src = src;
+    call_once(&build_once, build_lock_init);
+    mtx_lock(&build_lock);
+    st = program_get_locked(ctx, def, &job, user, got);
+    mtx_unlock(&build_lock);
+    free(src);
+    got->build_ms = clrnn_now_ms() - t0;
+    return st;
 }
 
 int clrnn_program_driver_caches(const clrnn_context *ctx) {
@@ -235,55 +271,50 @@ static clrnn_status make_main_kernels(cl_program prog, void *user) {
     return CLRNN_OK;
 }
 
-clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
-    char *src = NULL;
-    size_t len = 0;
-    clrnn_status st = assemble_source(&src, &len);
-    if (st != CLRNN_OK) return st;
+/* Decides the context's cache directory (ctx->cache_dir, "" for none) for every program built on
+ * it. On PoCL the driver's cache is the one to use: PoCL caches compiled kernels on disk itself,
+ * and handing out a program binary makes it compile every kernel of the program first (about 10 s
+ * here, against about 2 s to build from source and compile only the kernels a run uses; warm,
+ * 38 ms from our binary against about 70 ms from PoCL's cache). */
+static void choose_cache_dir(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
     const char *env_off = getenv("CLRNN_CACHE_DISABLE");
     if (env_off && *env_off && strcmp(env_off, "0") != 0) disable_cache = 1;
-
-    double t0 = clrnn_now_ms();
-    char dir[900];
-    /* On PoCL the driver's cache is the one to use: PoCL caches compiled kernels on disk itself,
-     * and handing out a program binary makes it compile every kernel of the program first (about
-     * 10 s here, against about 2 s to build from source and compile only the kernels a run uses;
-     * warm, 38 ms from our binary against about 70 ms from PoCL's cache). */
-    int use_cache = !disable_cache && !clrnn_program_driver_caches(ctx) &&
-                    clrnn_cache_resolve_dir(cache_dir_param, dir, sizeof dir);
-    memset(&ctx->build, 0, sizeof ctx->build);
-    if (use_cache) {
-        /* A directory that another user owns or can write is not used at all (its binaries would
-         * run as this user's code): compile in memory, and say so once. */
-        clrnn_status ds = clrnn_cache_prepare_dir(dir);
-        if (ds != CLRNN_OK) {
-            /* the reason without its internal status name when it is a trust refusal */
-            const char *why = clrnn_last_error(), *colon = strstr(why, ": ");
-            if (ds == CLRNN_ERR_INVALID_ARGUMENT && colon) why = colon + 2;
-            snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning,
-                     "kernel cache %s, kernels compiled in memory (%s)",
-                     ds == CLRNN_ERR_INVALID_ARGUMENT ? "not used" : "not written", why);
-            warn_once(ctx->build.cache_warning);
-            clrnn_clear_error();
-            use_cache = 0;
-        }
-    }
-    clrnn_program_spec spec = {NULL, src, len, build_options, use_cache ? dir : NULL,
-                               use_cache ? cache_key(ctx, src, len) : 0, make_main_kernels, ctx};
-    char store_error[200];
-    cl_program prog = NULL;
-    st = clrnn_program_obtain(ctx, &spec, &prog, &ctx->build.from_cache, store_error, sizeof store_error);
-    free(src);
-    if (st != CLRNN_OK) return st;
-    if (store_error[0]) {
-        snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning,
-                 "kernel cache not written, kernels compiled in memory (%s)", store_error);
+    char dir[sizeof ctx->cache_dir];
+    ctx->cache_dir[0] = '\0';
+    if (disable_cache || clrnn_program_driver_caches(ctx) || !clrnn_cache_resolve_dir(cache_dir_param, dir, sizeof dir))
+        return;
+    /* A directory that another user owns or can write is not used at all (its binaries would run
+     * as this user's code): compile in memory, and say so once. */
+    clrnn_status ds = clrnn_cache_prepare_dir(dir);
+    if (ds != CLRNN_OK) {
+        /* the reason without its internal status name when it is a trust refusal */
+        const char *why = clrnn_last_error(), *colon = strstr(why, ": ");
+        if (ds == CLRNN_ERR_INVALID_ARGUMENT && colon) why = colon + 2;
+        snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning, "kernel cache %s, kernels compiled in memory (%s)",
+                 ds == CLRNN_ERR_INVALID_ARGUMENT ? "not used" : "not written", why);
         warn_once(ctx->build.cache_warning);
+        clrnn_clear_error();
+        return;
     }
-    ctx->program = prog;
-    ctx->build.build_ms = clrnn_now_ms() - t0;
-    if (use_cache) snprintf(ctx->build.cache_path, sizeof ctx->build.cache_path, "%s/%016llx.clbin", dir,
-                            (unsigned long long)spec.key);
+    snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
+}
+
+static const clrnn_program_def main_program = {NULL, "clrnn-program-v1", clrnn_embedded_sources, 0, 1,
+                                               make_main_kernels};
+
+clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
+    memset(&ctx->build, 0, sizeof ctx->build);
+    choose_cache_dir(ctx, cache_dir_param, disable_cache);
+    clrnn_program_def def = main_program;
+    def.count = clrnn_embedded_sources_count;
+    clrnn_program_got got;
+    clrnn_status st = clrnn_program_get(ctx, &def, build_options, ctx, &got);
+    if (st != CLRNN_OK) return st;
+    ctx->program = got.program;
+    ctx->build.from_cache = got.from_cache;
+    ctx->build.build_ms = got.build_ms;
+    snprintf(ctx->build.cache_path, sizeof ctx->build.cache_path, "%s", got.cache_path);
+    if (got.store_error[0]) snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning, "%s", got.store_error);
     return CLRNN_OK;
 }
 

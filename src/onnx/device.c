@@ -1,37 +1,14 @@
-/* The ONNX glue kernels (kernels.cl, embedded by tools/cmake/onnx.cmake): built on first use per
- * model, kept in the context's on-disk binary cache directory (same key rule as program.c: source,
- * options, device, driver and platform versions, plus its own format tag), and launched here.
- * Every launch takes the context lock, like the rest of the library. */
+/* The ONNX glue kernels (kernels.cl, embedded with the files before it by tools/cmake/onnx.cmake):
+ * one program per model, obtained on first use through program.c like the library's own (same
+ * build options, the context's binary cache under the same key rule and trust checks), and
+ * launched here. Every launch takes the context lock, like the rest of the library. */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-extern const unsigned char clrnn_ox_kernels_source[];
-extern const size_t clrnn_ox_kernels_source_size;
-
-#define OX_CACHE_VERSION "clrnn-onnx-program-v1"
-static const char *const ox_build_options = "-cl-std=CL1.2";
-
-static uint64_t cache_key(const clrnn_context *ctx) {
-    uint64_t h = clrnn_hash64(CLRNN_HASH_SEED, OX_CACHE_VERSION, sizeof OX_CACHE_VERSION);
-    h = clrnn_hash64(h, clrnn_ox_kernels_source, clrnn_ox_kernels_source_size);
-    h = clrnn_hash64(h, ox_build_options, strlen(ox_build_options) + 1);
-    h = clrnn_hash64(h, ctx->info.name, strlen(ctx->info.name) + 1);
-    h = clrnn_hash64(h, ctx->info.driver_version, strlen(ctx->info.driver_version) + 1);
-    h = clrnn_hash64(h, ctx->info.platform_version, strlen(ctx->info.platform_version) + 1);
-    return h;
-}
-
-/* The directory of the context's own cache entry; 0 when the context runs without a cache. */
-static int cache_dir(const clrnn_context *ctx, char *dir, size_t cap) {
-    const char *path = ctx->build.cache_path;
-    const char *slash = strrchr(path, '/');
-    if (!*path || !slash || (size_t)(slash - path) >= cap) return 0;
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    return 1;
-}
+extern const clrnn_embedded_source clrnn_ox_sources[];
+extern const size_t clrnn_ox_sources_count;
 
 static clrnn_status make_ox_kernels(cl_program prog, void *user) {
     ox_kernels *k = user;
@@ -55,20 +32,14 @@ static clrnn_status make_ox_kernels(cl_program prog, void *user) {
 
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
     if (m->kernels_ready) return CLRNN_OK;
-    clrnn_context *ctx = m->ctx;
     ox_kernels *k = &m->k;
-    char dir[1024];
-    const int use_cache = cache_dir(ctx, dir, sizeof dir);
-    /* the same load / check / rebuild path as the main program (program.c): a damaged entry, or a
-     * valid binary of another program under this key, is rebuilt and replaced */
-    const clrnn_program_spec spec = {"the ONNX kernels", (const char *)clrnn_ox_kernels_source,
-                                     clrnn_ox_kernels_source_size, ox_build_options, use_cache ? dir : NULL,
-                                     use_cache ? cache_key(ctx) : 0, make_ox_kernels, k};
-    int from_cache = 0;
-    cl_program prog = NULL;
-    clrnn_status st = clrnn_program_obtain(ctx, &spec, &prog, &from_cache, NULL, 0); /* a failed write is not fatal */
+    const clrnn_program_def def = {"the ONNX kernels", "clrnn-onnx-program-v1", clrnn_ox_sources,
+                                   clrnn_ox_sources_count, 0, make_ox_kernels};
+    clrnn_program_got got;
+    clrnn_status st = clrnn_program_get(m->ctx, &def, clrnn_program_options(), k, &got);
     if (st != CLRNN_OK) return st;
-    k->program = prog;
+    k->program = got.program;
+    k->from_cache = got.from_cache;
     m->kernels_ready = 1;
     return CLRNN_OK;
 }

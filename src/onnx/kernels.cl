@@ -1,53 +1,15 @@
-/* Device kernels of the ONNX glue operators (float32). One work-item per output element, except
- * softmax (one per row). Shapes and strides (up to 8 dims, in elements) travel as int8 vectors and
- * are spilled to private arrays to be indexed. Built without -cl-fast-relaxed-math.
+/* Device kernels of the ONNX glue operators. One work-item per output element, except softmax
+ * (one per row). Shapes and strides (up to 8 dims, in elements) travel as int8 vectors and are
+ * spilled to private arrays to be indexed. Built without -cl-fast-relaxed-math.
  *
- * The operation codes match the OX_BIN_* / OX_UN_* enums of src/onnx/onnx_internal.h. */
+ * Built as one program through src/program.c, like the files of cl/: embedded after cl/abi.h, cl/common.cl
+ * (REAL, the tensors' precision, and real) and ox_abi.h (the OX_BIN_* / OX_UN_* / OX_RED_* /
+ * OX_PAD_* codes the host passes), with the same build options. Host scalars (alpha, beta, the
+ * pad value) stay float. */
 
-#define OX_BIN_ADD 0
-#define OX_BIN_SUB 1
-#define OX_BIN_MUL 2
-#define OX_BIN_DIV 3
-#define OX_BIN_POW 4
-#define OX_BIN_MAX 5
-#define OX_BIN_MIN 6
-#define OX_UN_SIGMOID 0
-#define OX_UN_TANH 1
-#define OX_UN_RELU 2
-#define OX_UN_NEG 3
-#define OX_UN_ABS 4
-#define OX_UN_EXP 5
-#define OX_UN_LOG 6
-#define OX_UN_SQRT 7
-#define OX_UN_RECIPROCAL 8
-#define OX_UN_FLOOR 9
-#define OX_UN_CEIL 10
-#define OX_UN_LEAKY_RELU 11
-#define OX_UN_HARD_SIGMOID 12
-#define OX_UN_ELU 13
-#define OX_UN_SOFTPLUS 14
-#define OX_UN_SOFTSIGN 15
-#define OX_UN_CLIP 16
-#define OX_UN_SCALE 17
-#define OX_UN_SELU 18
-#define OX_UN_ERF 19
-#define OX_RED_SUM 0
-#define OX_RED_MEAN 1
-#define OX_RED_MAX 2
-#define OX_RED_MIN 3
-#define OX_RED_PROD 4
-#define OX_RED_SUM_SQUARE 5
-#define OX_RED_L1 6
-#define OX_RED_L2 7
-#define OX_RED_LOG_SUM 8
-#define OX_RED_LOG_SUM_EXP 9
-#define OX_PAD_CONSTANT 0
-#define OX_PAD_REFLECT 1
-#define OX_PAD_EDGE 2
-#define OX_PAD_WRAP 3
 
 /* Strided copy: Transpose, Slice, Expand, Concat, Reshape-as-copy, Gemm's bias broadcast. */
-__kernel void ox_copy(__global const float *src, int src_off, __global float *dst, int dst_off, int count, int ndim,
+__kernel void ox_copy(__global const real *src, int src_off, __global real *dst, int dst_off, int count, int ndim,
                       int8 shape, int8 sstride, int8 dstride) {
     const int i = get_global_id(0);
     if (i >= count) return;
@@ -66,7 +28,7 @@ __kernel void ox_copy(__global const float *src, int src_off, __global float *ds
 }
 
 /* dst[o, j, k] = src[o, idx[j], k] (indices already checked and made non-negative on the host). */
-__kernel void ox_gather(__global const float *src, __global const int *idx, __global float *dst, int count, int n_idx,
+__kernel void ox_gather(__global const real *src, __global const int *idx, __global real *dst, int count, int n_idx,
                         int axis_len, int inner) {
     const int i = get_global_id(0);
     if (i >= count) return;
@@ -75,7 +37,7 @@ __kernel void ox_gather(__global const float *src, __global const int *idx, __gl
 }
 
 /* y = a op b with numpy broadcasting (stride 0 on broadcast axes). */
-__kernel void ox_binary(__global const float *a, __global const float *b, __global float *y, int op, int count,
+__kernel void ox_binary(__global const real *a, __global const real *b, __global real *y, int op, int count,
                         int ndim, int8 shape, int8 astride, int8 bstride) {
     const int i = get_global_id(0);
     if (i >= count) return;
@@ -90,8 +52,8 @@ __kernel void ox_binary(__global const float *a, __global const float *b, __glob
         ia += idx * as[k];
         ib += idx * bs[k];
     }
-    const float x = a[ia], z = b[ib];
-    float r;
+    const real x = a[ia], z = b[ib];
+    real r;
     switch (op) {
     case OX_BIN_ADD: r = x + z; break;
     case OX_BIN_SUB: r = x - z; break;
@@ -107,11 +69,11 @@ __kernel void ox_binary(__global const float *a, __global const float *b, __glob
 
 /* Element-wise y = f(x) with up to two parameters (alpha, beta). Every form keeps NaN: the
  * comparisons are written so that a NaN input falls through to an expression of itself. */
-__kernel void ox_unary(__global const float *x, __global float *y, int op, int count, float alpha, float beta) {
+__kernel void ox_unary(__global const real *x, __global real *y, int op, int count, float alpha, float beta) {
     const int i = get_global_id(0);
     if (i >= count) return;
-    const float v = x[i];
-    float r;
+    const real v = x[i];
+    real r;
     switch (op) {
     case OX_UN_SIGMOID: r = 1.0f / (1.0f + exp(-v)); break;
     case OX_UN_TANH: r = tanh(v); break;
@@ -126,7 +88,7 @@ __kernel void ox_unary(__global const float *x, __global float *y, int op, int c
     case OX_UN_CEIL: r = ceil(v); break;
     case OX_UN_LEAKY_RELU: r = v < 0.0f ? alpha * v : v; break;
     case OX_UN_HARD_SIGMOID: {
-        const float t = alpha * v + beta;
+        const real t = alpha * v + beta;
         r = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
         break;
     }
@@ -135,7 +97,7 @@ __kernel void ox_unary(__global const float *x, __global float *y, int op, int c
     case OX_UN_SOFTPLUS: r = v > 0.0f ? v + log1p(exp(-v)) : log1p(exp(v)); break;
     case OX_UN_SOFTSIGN: r = v / (1.0f + fabs(v)); break;
     case OX_UN_CLIP: { /* min > max gives max, as ONNX says */
-        const float t = v < alpha ? alpha : v;
+        const real t = v < alpha ? alpha : v;
         r = t > beta ? beta : t;
         break;
     }
@@ -158,7 +120,7 @@ inline int reduced_offset(int j, int base, int nred, const int *rs, const int *r
     return base;
 }
 
-__kernel void ox_reduce(__global const float *x, __global float *y, int op, int count, int nkeep, int8 kshape,
+__kernel void ox_reduce(__global const real *x, __global real *y, int op, int count, int nkeep, int8 kshape,
                         int8 kstride, int nred, int8 rshape, int8 rstride, int rcount) {
     const int i = get_global_id(0);
     if (i >= count) return;
@@ -172,16 +134,16 @@ __kernel void ox_reduce(__global const float *x, __global float *y, int op, int 
         base += (rem % ks[k]) * kst[k];
         rem /= ks[k];
     }
-    float acc = op == OX_RED_MAX ? -INFINITY : op == OX_RED_MIN ? INFINITY : op == OX_RED_PROD ? 1.0f : 0.0f;
-    float mx = -INFINITY;
+    real acc = op == OX_RED_MAX ? -INFINITY : op == OX_RED_MIN ? INFINITY : op == OX_RED_PROD ? 1.0f : 0.0f;
+    real mx = -INFINITY;
     if (op == OX_RED_LOG_SUM_EXP) /* shifted by the largest element: no overflow */
         for (int j = 0; j < rcount; ++j) {
-            const float v = x[reduced_offset(j, base, nred, rs, rst)];
+            const real v = x[reduced_offset(j, base, nred, rs, rst)];
             mx = (v > mx || isnan(v)) ? v : mx;
         }
     if (isinf(mx)) mx = 0.0f;
     for (int j = 0; j < rcount; ++j) {
-        const float v = x[reduced_offset(j, base, nred, rs, rst)];
+        const real v = x[reduced_offset(j, base, nred, rs, rst)];
         switch (op) {
         /* a NaN wins and stays (numpy's max / min) */
         case OX_RED_MAX: acc = isnan(acc) ? acc : ((v > acc || isnan(v)) ? v : acc); break;
@@ -195,7 +157,7 @@ __kernel void ox_reduce(__global const float *x, __global float *y, int op, int 
         }
     }
     switch (op) {
-    case OX_RED_MEAN: acc = acc / (float)rcount; break;
+    case OX_RED_MEAN: acc = acc / (real)rcount; break;
     case OX_RED_L2: acc = sqrt(acc); break;
     case OX_RED_LOG_SUM: acc = log(acc); break;
     case OX_RED_LOG_SUM_EXP: acc = log(acc) + mx; break;
@@ -205,7 +167,7 @@ __kernel void ox_reduce(__global const float *x, __global float *y, int op, int 
 }
 
 /* y = cond ? a : b with numpy broadcasting; cond is the bool tensor (one byte per element). */
-__kernel void ox_where(__global const uchar *c, __global const float *a, __global const float *b, __global float *y,
+__kernel void ox_where(__global const uchar *c, __global const real *a, __global const real *b, __global real *y,
                        int count, int ndim, int8 shape, int8 cstride, int8 astride, int8 bstride) {
     const int i = get_global_id(0);
     if (i >= count) return;
@@ -228,7 +190,7 @@ __kernel void ox_where(__global const uchar *c, __global const float *a, __globa
 /* Pad: every output element reads the input element its index maps to (edge: clamped, reflect:
  * mirrored without the border, wrap: modulo) or the constant. `begin` holds the leading pads,
  * negative ones crop. */
-__kernel void ox_pad(__global const float *x, __global float *y, int mode, float value, int count, int ndim,
+__kernel void ox_pad(__global const real *x, __global real *y, int mode, float value, int count, int ndim,
                      int8 oshape, int8 ishape, int8 begin) {
     const int i = get_global_id(0);
     if (i >= count) return;
@@ -260,21 +222,21 @@ __kernel void ox_pad(__global const float *x, __global float *y, int mode, float
 
 /* Softmax (LogSoftmax when log_out) over the middle axis of [outer, len, inner]: one work-item per
  * (outer, inner) row. */
-__kernel void ox_softmax(__global const float *x, __global float *y, int outer, int len, int inner, int log_out) {
+__kernel void ox_softmax(__global const real *x, __global real *y, int outer, int len, int inner, int log_out) {
     const int r = get_global_id(0);
     if (r >= outer * inner) return;
     const int o = r / inner, k = r % inner;
     const size_t base = (size_t)o * len * inner + k;
-    float mx = -INFINITY;
+    real mx = -INFINITY;
     for (int j = 0; j < len; ++j) mx = fmax(mx, x[base + (size_t)j * inner]);
-    float sum = 0.0f;
+    real sum = 0.0f;
     for (int j = 0; j < len; ++j) {
-        const float e = exp(x[base + (size_t)j * inner] - mx);
+        const real e = exp(x[base + (size_t)j * inner] - mx);
         y[base + (size_t)j * inner] = e;
         sum += e;
     }
     if (log_out) { /* x - max - log(sum): no log of an underflowed exp */
-        const float ls = log(sum);
+        const real ls = log(sum);
         for (int j = 0; j < len; ++j) y[base + (size_t)j * inner] = x[base + (size_t)j * inner] - mx - ls;
         return;
     }

@@ -104,6 +104,7 @@ const char *clrnn_ox_supported_ops(char *buf, size_t cap);
 /* ---- device kernels (device.c, kernels.cl) ---- */
 typedef struct ox_kernels {
     cl_program program;
+    int from_cache; /* the program came from the context's binary cache */
     cl_kernel copy, gather, binary, unary, softmax, reduce, where, pad;
 } ox_kernels;
 
@@ -317,21 +318,8 @@ clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char 
 /* ---- device kernels (device.c) ---- */
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m);
 void clrnn_ox_kernels_release(ox_kernels *k);
-enum { OX_BIN_ADD = 0, OX_BIN_SUB = 1, OX_BIN_MUL = 2, OX_BIN_DIV = 3, OX_BIN_POW = 4, OX_BIN_MAX = 5, OX_BIN_MIN = 6 };
-enum {
-    OX_UN_SIGMOID = 0, OX_UN_TANH = 1, OX_UN_RELU = 2, OX_UN_NEG = 3, OX_UN_ABS = 4, OX_UN_EXP = 5, OX_UN_LOG = 6,
-    OX_UN_SQRT = 7, OX_UN_RECIPROCAL = 8, OX_UN_FLOOR = 9, OX_UN_CEIL = 10, OX_UN_LEAKY_RELU = 11,
-    OX_UN_HARD_SIGMOID = 12, OX_UN_ELU = 13, OX_UN_SOFTPLUS = 14, OX_UN_SOFTSIGN = 15,
-    OX_UN_CLIP = 16, /* alpha = min, beta = max */
-    OX_UN_SCALE = 17, /* y = alpha x */
-    OX_UN_SELU = 18,  /* alpha, beta = gamma */
-    OX_UN_ERF = 19
-};
-enum {
-    OX_RED_SUM = 0, OX_RED_MEAN = 1, OX_RED_MAX = 2, OX_RED_MIN = 3, OX_RED_PROD = 4, OX_RED_SUM_SQUARE = 5,
-    OX_RED_L1 = 6, OX_RED_L2 = 7, OX_RED_LOG_SUM = 8, OX_RED_LOG_SUM_EXP = 9
-};
-enum { OX_PAD_CONSTANT = 0, OX_PAD_REFLECT = 1, OX_PAD_EDGE = 2, OX_PAD_WRAP = 3 };
+/* the op codes of clrnn_ox_dev_binary / _unary / _reduce / _pad: OX_BIN_*, OX_UN_*, OX_RED_*, OX_PAD_* */
+#include "ox_abi.h"
 clrnn_status clrnn_ox_dev_copy(clrnn_model *m, const ox_node *n, cl_mem src, int64_t src_off, cl_mem dst,
                                int64_t dst_off, int ndim, const int64_t *shape, const int64_t *sstride,
                                const int64_t *dstride);

@@ -76,6 +76,39 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
                               cols, 0.0f, r->ws.x_proj, 0, cols);
 }
 
+/* Launch arguments of a generic step kernel. They are bound once, in order; the ones the scan
+ * rebinds at each step (the step index and the ping-pong states) are found by name: each slot
+ * records its index as it is bound, so no loop counts positions. */
+typedef struct step_args {
+    kargs a;
+    cl_uint h_prev, h_next, c_prev, c_next; /* the slots; 0 where the kernel has none (0 is the step) */
+} step_args;
+
+#define STEP_ARG 0 /* every step kernel's first parameter: the step index s */
+
+/* Binds GENERIC_STEP_PARAMS (cl/common.cl), the parameters rnn_step, lstm_step and the GRU step
+ * kernels open with; the kernel-specific ones follow. */
+static step_args step_args_begin(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, int xp_batch_major) {
+    clrnn_workspace *ws = &r->ws;
+    clrnn_device_weights *dw = &r->dw;
+    step_args k = {begin(r->ctx, id, clrnn_kernel_name(id)), 0, 0, 0, 0};
+    kargs *a = &k.a;
+    a_int(a, 0), a_int(a, T), a_int(a, N), a_int(a, r->desc.hidden_size), a_mem(a, ws->tmap), a_mem(a, ws->x_proj);
+    a_int(a, xp_batch_major), a_mem(a, dw->RT[l]), a_mem(a, dw->bias[l]), a_mem(a, dw->acts);
+    k.h_prev = a->i, a_mem(a, ws->h[l][0]);
+    return k;
+}
+
+/* Points the named slots at step s's states: read [s & 1], write [(s + 1) & 1]. */
+static void step_args_at(step_args *k, int s, cl_mem *h, cl_mem *c) {
+    const int cur = s & 1, nxt = (s + 1) & 1;
+    a_set_int(&k->a, STEP_ARG, s);
+    if (k->h_prev) a_set_mem(&k->a, k->h_prev, h[cur]);
+    if (k->h_next) a_set_mem(&k->a, k->h_next, h[nxt]);
+    if (k->c_prev) a_set_mem(&k->a, k->c_prev, c[cur]);
+    if (k->c_next) a_set_mem(&k->a, k->c_next, c[nxt]);
+}
+
 /* One layer's recurrence over all T steps, both directions in each launch. */
 static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -92,63 +125,56 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
     const clrnn_kernel_id k0 = kern->generic[0], k1 = kern->generic[1];
 
     if (!clrnn_cell_info_of(d->cell)->has_c && !kern->two_launch) { /* rnn_step, gru_lbr_step */
-        kargs a = begin(ctx, k0, clrnn_kernel_name(k0));
-        const size_t lws = step_lws(ctx, a.k, H);
-        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_mem(&a, ws->tmap), a_mem(&a, ws->x_proj);
-        a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]), a_mem(&a, dw->acts);
-        a_mem(&a, h[0]), a_mem(&a, h[1]), a_mem(&a, y_layer), a_int(&a, policy), a_flt(&a, d->clip);
-        a_flt(&a, fill), a_local(&a, lws * sizeof(float));
+        step_args k = step_args_begin(r, k0, l, T, N, xp_batch_major);
+        kargs *a = &k.a;
+        const size_t lws = step_lws(ctx, a->k, H);
+        k.h_next = a->i, a_mem(a, h[1]);
+        a_mem(a, y_layer), a_int(a, policy), a_flt(a, d->clip), a_flt(a, fill), a_local(a, lws * sizeof(float));
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
-            a_set_int(&a, 0, s);
-            a_set_mem(&a, 10, h[s & 1]);
-            a_set_mem(&a, 11, h[(s + 1) & 1]);
-            st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, lws);
+            step_args_at(&k, s, h, c);
+            st = launch(ctx, a, (size_t)H, (size_t)N, (size_t)D, lws);
         }
     } else if (kern->uses_z) { /* gru_gates_step, gru_out_step */
-        kargs g = begin(ctx, k0, clrnn_kernel_name(k0));
-        kargs o = begin(ctx, k1, clrnn_kernel_name(k1));
-        const size_t lg = step_lws(ctx, g.k, H), lo = step_lws(ctx, o.k, H);
-        a_int(&g, 0), a_int(&g, T), a_int(&g, N), a_int(&g, H), a_mem(&g, ws->tmap), a_mem(&g, ws->x_proj);
-        a_int(&g, xp_batch_major), a_mem(&g, dw->RT[l]), a_mem(&g, dw->bias[l]), a_mem(&g, dw->acts);
-        a_mem(&g, h[0]), a_mem(&g, ws->zbuf), a_mem(&g, ws->h_raw), a_flt(&g, d->clip), a_local(&g, lg * sizeof(float));
-        a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, H), a_mem(&o, ws->tmap), a_mem(&o, ws->x_proj);
-        a_int(&o, xp_batch_major), a_mem(&o, dw->RT[l]), a_mem(&o, dw->bias[l]), a_mem(&o, dw->acts);
-        a_mem(&o, h[0]), a_mem(&o, ws->zbuf), a_mem(&o, ws->h_raw), a_mem(&o, h[1]), a_mem(&o, y_layer);
-        a_int(&o, policy), a_flt(&o, d->clip), a_flt(&o, fill), a_local(&o, lo * sizeof(float));
+        step_args g = step_args_begin(r, k0, l, T, N, xp_batch_major), o = step_args_begin(r, k1, l, T, N, xp_batch_major);
+        const size_t lg = step_lws(ctx, g.a.k, H), lo = step_lws(ctx, o.a.k, H);
+        a_mem(&g.a, ws->zbuf), a_mem(&g.a, ws->h_raw), a_flt(&g.a, d->clip), a_local(&g.a, lg * sizeof(float));
+        a_mem(&o.a, ws->zbuf), a_mem(&o.a, ws->h_raw);
+        o.h_next = o.a.i, a_mem(&o.a, h[1]);
+        a_mem(&o.a, y_layer), a_int(&o.a, policy), a_flt(&o.a, d->clip), a_flt(&o.a, fill);
+        a_local(&o.a, lo * sizeof(float));
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
-            a_set_int(&g, 0, s);
-            a_set_mem(&g, 10, h[s & 1]);
-            a_set_int(&o, 0, s);
-            a_set_mem(&o, 10, h[s & 1]);
-            a_set_mem(&o, 13, h[(s + 1) & 1]);
-            st = launch(ctx, &g, (size_t)H, (size_t)N, (size_t)D, lg);
-            if (st == CLRNN_OK) st = launch(ctx, &o, (size_t)H, (size_t)N, (size_t)D, lo);
+            step_args_at(&g, s, h, c);
+            step_args_at(&o, s, h, c);
+            st = launch(ctx, &g.a, (size_t)H, (size_t)N, (size_t)D, lg);
+            if (st == CLRNN_OK) st = launch(ctx, &o.a, (size_t)H, (size_t)N, (size_t)D, lo);
         }
     } else {
         const int proj = d->proj_size > 0;
-        const int flags = clrnn_lstm_flags(d);
-        kargs a = begin(ctx, k0, clrnn_kernel_name(k0)); /* lstm_step */
-        kargs p = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
-        const size_t la = step_lws(ctx, a.k, H), lp = step_lws(ctx, p.k, Hr);
-        a_int(&a, 0), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, ws->tmap);
-        a_mem(&a, ws->x_proj), a_int(&a, xp_batch_major), a_mem(&a, dw->RT[l]), a_mem(&a, dw->bias[l]);
-        a_mem(&a, dw->peep[l]), a_mem(&a, dw->acts), a_mem(&a, h[0]), a_mem(&a, c[0]), a_mem(&a, h[1]);
-        a_mem(&a, c[1]), a_mem(&a, y_layer), a_mem(&a, ws->h_raw), a_int(&a, flags), a_int(&a, policy);
-        a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, fill), a_local(&a, la * sizeof(float));
+        step_args k = step_args_begin(r, k0, l, T, N, xp_batch_major); /* lstm_step */
+        kargs *a = &k.a;
+        const size_t la = step_lws(ctx, a->k, H), lp = proj ? step_lws(ctx, ctx->kernels[CLRNN_K_lstm_proj_step], Hr) : 1;
+        a_int(a, Hr), a_mem(a, dw->peep[l]);
+        k.c_prev = a->i, a_mem(a, c[0]);
+        k.h_next = a->i, a_mem(a, h[1]);
+        k.c_next = a->i, a_mem(a, c[1]);
+        a_mem(a, y_layer), a_mem(a, ws->h_raw), a_int(a, clrnn_lstm_flags(d)), a_int(a, policy), a_flt(a, d->clip);
+        a_flt(a, d->cell_clip), a_flt(a, fill), a_local(a, la * sizeof(float));
+        /* lstm_proj_step: m = W_proj h_raw, from h_raw to the h states */
+        step_args p = {begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step"), 0, 0, 0, 0};
         if (proj) {
-            a_int(&p, 0), a_int(&p, T), a_int(&p, N), a_int(&p, H), a_int(&p, Hr), a_mem(&p, ws->tmap);
-            a_mem(&p, dw->projT[l]), a_mem(&p, ws->h_raw), a_mem(&p, h[0]), a_mem(&p, h[1]), a_mem(&p, y_layer);
-            a_int(&p, policy), a_flt(&p, d->proj_clip), a_flt(&p, fill), a_local(&p, lp * sizeof(float));
+            a_int(&p.a, 0), a_int(&p.a, T), a_int(&p.a, N), a_int(&p.a, H), a_int(&p.a, Hr), a_mem(&p.a, ws->tmap);
+            a_mem(&p.a, dw->projT[l]), a_mem(&p.a, ws->h_raw);
+            p.h_prev = p.a.i, a_mem(&p.a, h[0]);
+            p.h_next = p.a.i, a_mem(&p.a, h[1]);
+            a_mem(&p.a, y_layer), a_int(&p.a, policy), a_flt(&p.a, d->proj_clip), a_flt(&p.a, fill);
+            a_local(&p.a, lp * sizeof(float));
         }
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
-            const int cur = s & 1, nxt = (s + 1) & 1;
-            a_set_int(&a, 0, s);
-            a_set_mem(&a, 12, h[cur]), a_set_mem(&a, 13, c[cur]), a_set_mem(&a, 14, h[nxt]), a_set_mem(&a, 15, c[nxt]);
-            st = launch(ctx, &a, (size_t)H, (size_t)N, (size_t)D, la);
+            step_args_at(&k, s, h, c);
+            st = launch(ctx, a, (size_t)H, (size_t)N, (size_t)D, la);
             if (proj && st == CLRNN_OK) {
-                a_set_int(&p, 0, s);
-                a_set_mem(&p, 8, h[cur]), a_set_mem(&p, 9, h[nxt]);
-                st = launch(ctx, &p, (size_t)Hr, (size_t)N, (size_t)D, lp);
+                step_args_at(&p, s, h, c);
+                st = launch(ctx, &p.a, (size_t)Hr, (size_t)N, (size_t)D, lp);
             }
         }
     }

@@ -3,6 +3,9 @@
  * change; int32/int64 input conversion; and every error: status plus a message naming the input,
  * node or operator. Models: tests/onnx/torch (PyTorch exports), tests/onnx/cases, tests/onnx/invalid. */
 #include "onnx/onnx_case.h"
+#include "onnx/onnx_internal.h" /* the model's ONNX program: from_cache */
+
+#include <unistd.h>
 
 static const char *torch_dir(void) {
     const char *d = getenv("CLRNN_ONNX_TORCH");
@@ -422,6 +425,90 @@ static void test_handle_misuse(void **state) {
     assert_null(m);
 }
 
+static int count_cache_entries(const char *d) {
+    DIR *h = opendir(d);
+    if (!h) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(h));) n += strstr(e->d_name, ".clbin") && !strstr(e->d_name, ".tmp");
+    closedir(h);
+    return n;
+}
+
+/* A context whose binary cache is dir; its own program came from there iff main_from_cache. */
+static clrnn_context *context_in_cache(const char *dir, int main_from_cache) {
+    clrnn_context_params p = clrnn_context_default_params();
+    clrnn_context *ctx = NULL;
+    clrnn_build_info bi;
+    p.cache_dir = dir;
+    TU_OK(clrnn_context_create(&p, &ctx));
+    assert_int_equal(clrnn_context_build_info(ctx, &bi), CLRNN_OK);
+    assert_int_equal(bi.from_cache, main_from_cache);
+    return ctx;
+}
+
+/* The ONNX kernels are obtained through the one program path (program.c), so they obey the
+ * context's binary cache like the library's own kernels: on a first context they are built and
+ * their entry written beside the main program's, on a second context they are loaded from it, and
+ * the outputs agree bit for bit (and with the case's expected outputs). */
+static void test_onnx_kernels_cached(void **state) {
+    (void)state;
+    char dir[] = "/tmp/clrnn-onnx-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir)); /* mode 0700: a trusted cache directory */
+    const char *mode = getenv("CLRNN_CACHE_MODE");
+    char saved[32] = "";
+    if (mode) snprintf(saved, sizeof saved, "%s", mode);
+    setenv("CLRNN_CACHE_MODE", "binary", 1); /* on PoCL clrnn otherwise leaves caching to the driver */
+    char cdir[1024], path[1400];
+    snprintf(cdir, sizeof cdir, "%s/glue_opset11_embedding_gemm_softmax", cases_dir());
+    clrnn_array first;
+    memset(&first, 0, sizeof first);
+    for (int pass = 0; pass < 2; ++pass) {
+        clrnn_context *ctx = context_in_cache(dir, pass);
+        snprintf(path, sizeof path, "%s/model.onnx", cdir);
+        clrnn_model *m = NULL;
+        TU_OK(clrnn_onnx_load(ctx, path, &m));
+        for (int i = 0; i < clrnn_model_num_inputs(m); ++i) {
+            clrnn_model_tensor_info info;
+            TU_OK(clrnn_model_input_info(m, i, &info));
+            snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", cdir, i);
+            clrnn_array a;
+            TU_OK(clrnn_onnx_tensor_load(path, &a));
+            TU_OK(clrnn_model_set_input(m, info.name, &a));
+            clrnn_array_free(&a);
+        }
+        TU_OK(clrnn_model_run(m));
+        assert_int_equal(m->kernels_ready, 1); /* the case runs device kernels (Gather, Softmax) */
+        assert_int_equal(m->k.from_cache, pass);
+        assert_int_equal(count_cache_entries(dir), 2); /* the main program's entry and the ONNX one */
+        clrnn_model_tensor_info info;
+        TU_OK(clrnn_model_output_info(m, 0, &info));
+        clrnn_array got, want;
+        TU_OK(clrnn_model_get_output(m, info.name, &got));
+        snprintf(path, sizeof path, "%s/test_data_set_0/output_0.pb", cdir);
+        TU_OK(clrnn_onnx_tensor_load(path, &want));
+        char msg[512];
+        double err;
+        if (!oc_compare(&got, &want, 1e-5, 1e-5, &err, msg, sizeof msg)) fail_msg("pass %d: %s", pass, msg);
+        clrnn_array_free(&want);
+        if (pass == 0) {
+            first = got;
+        } else {
+            assert_int_equal(got.dtype, first.dtype);
+            assert_int_equal(got.count, first.count);
+            assert_memory_equal(got.data, first.data, got.count * clrnn_dtype_size(got.dtype));
+            clrnn_array_free(&got);
+        }
+        clrnn_model_destroy(m);
+        clrnn_context_destroy(ctx);
+    }
+    clrnn_array_free(&first);
+    if (saved[0]) setenv("CLRNN_CACHE_MODE", saved, 1);
+    else unsetenv("CLRNN_CACHE_MODE");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_path_and_memory),
@@ -434,6 +521,7 @@ int main(void) {
         cmocka_unit_test(test_use_errors),
         cmocka_unit_test(test_handle_misuse),
         cmocka_unit_test(test_tensor_load),
+        cmocka_unit_test(test_onnx_kernels_cached),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

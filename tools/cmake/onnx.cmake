@@ -22,23 +22,19 @@ add_custom_command(
   DEPENDS ${CLRNN_ONNX_PROTO}
   COMMENT "Generating the ONNX protobuf-c parser from ${CLRNN_ONNX_PROTO}" VERBATIM)
 
-# kernels.cl → a byte array (a tiny cmake -P script written here, run at build time)
-set(_onnx_embed_script ${CLRNN_ONNX_GEN}/embed_onnx_kernels.cmake)
-file(WRITE ${_onnx_embed_script} [=[
-file(READ "${SRC}" hex HEX)
-string(LENGTH "${hex}" hexlen)
-math(EXPR nbytes "${hexlen} / 2")
-string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
-file(WRITE "${OUT}.tmp" "/* Generated from src/onnx/kernels.cl by tools/cmake/onnx.cmake. Do not edit. */\n#include <stddef.h>\nconst unsigned char clrnn_ox_kernels_source[] = {\n${bytes}0x00};\nconst size_t clrnn_ox_kernels_source_size = ${nbytes};\n")
-execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
-file(REMOVE "${OUT}.tmp")
-]=])
+# The ONNX kernel program's files, in order (src/onnx/device.c builds them through program.c):
+# the library's ABI header and common.cl (REAL), the ONNX op codes, the kernels.
+set(CLRNN_ONNX_CL_SOURCES
+  ${PROJECT_SOURCE_DIR}/cl/abi.h
+  ${PROJECT_SOURCE_DIR}/cl/common.cl
+  ${PROJECT_SOURCE_DIR}/src/onnx/ox_abi.h
+  ${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl)
+string(REPLACE ";" "|" _onnx_cl_arg "${CLRNN_ONNX_CL_SOURCES}")
 add_custom_command(
   OUTPUT ${CLRNN_ONNX_GEN}/onnx_kernels.c
-  COMMAND ${CMAKE_COMMAND} -DSRC=${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl -DOUT=${CLRNN_ONNX_GEN}/onnx_kernels.c
-          -P ${_onnx_embed_script}
-  DEPENDS ${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl ${_onnx_embed_script}
+  COMMAND ${CMAKE_COMMAND} -DOUT=${CLRNN_ONNX_GEN}/onnx_kernels.c -DBASE=${PROJECT_SOURCE_DIR} "-DSOURCES=${_onnx_cl_arg}"
+          -DTABLE=clrnn_ox_sources -P ${PROJECT_SOURCE_DIR}/tools/cmake/embed_cl.cmake
+  DEPENDS ${CLRNN_ONNX_CL_SOURCES} ${PROJECT_SOURCE_DIR}/tools/cmake/embed_cl.cmake
   COMMENT "Embedding the ONNX kernels" VERBATIM)
 
 target_sources(clrnn_objects PRIVATE
