@@ -176,47 +176,31 @@ static clrnn_status compare_run(clrnn_model *m, ox_node *n) {
     if (st == CLRNN_OK) st = all_to_host(m, 2, ins);
     if (st == CLRNN_OK) st = clrnn_ox_alloc_host(m, n, y, b.r, b.shape);
     if (st != CLRNN_OK) return st;
+    /* By rows (bcast_row). float32 compares as float, where a comparison with NaN is false in C
+     * as in ONNX; integers and bools compare exactly as int64. */
     const int fl = ins[0]->dtype == CLRNN_DTYPE_FLOAT32;
     uint8_t *out = y->host;
-    if (fl && y->count) { /* by rows; a comparison with NaN is false in C as in ONNX */
-        int64_t sd[2];
-        const int64_t len = bcast_row(&b, sd);
-        const float *A = ins[0]->host, *Z = ins[1]->host;
-        for (size_t i = 0; i < y->count; i += (size_t)len, bcast_skip_row(&b)) {
-            const float *a = A + b.off[0], *z = Z + b.off[1];
-            uint8_t *o = out + i;
-#define CMP_ROW(expr) for (int64_t k = 0; k < len; ++k) o[k] = (uint8_t)(a[k * sd[0]] expr z[k * sd[1]])
-            switch (s->op) {
-            case CMP_EQ: CMP_ROW(==); break;
-            case CMP_LT: CMP_ROW(<); break;
-            case CMP_GT: CMP_ROW(>); break;
-            case CMP_LE: CMP_ROW(<=); break;
-            default: CMP_ROW(>=); break;
-            }
-#undef CMP_ROW
-        }
-        return CLRNN_OK;
-    }
-    for (size_t i = 0; i < y->count; ++i, bcast_next(&b)) {
-        int lt, eq; /* exact in both branches: float32 widens to double exactly */
-        if (fl) {
-            const double x = get_f(ins[0], b.off[0]), z = get_f(ins[1], b.off[1]);
-            if (x != x || z != z) { /* every comparison with NaN is false */
-                out[i] = 0;
-                continue;
-            }
-            lt = x < z, eq = x == z;
-        } else {
-            const int64_t x = get_i(ins[0], b.off[0]), z = get_i(ins[1], b.off[1]);
-            lt = x < z, eq = x == z;
-        }
+    int64_t sd[2];
+    const int64_t len = y->count ? bcast_row(&b, sd) : 0;
+    for (size_t i = 0; i < y->count; i += (size_t)len, bcast_skip_row(&b)) {
+        const float *a = fl ? (const float *)ins[0]->host + b.off[0] : NULL, *z = fl ? (const float *)ins[1]->host + b.off[1] : NULL;
+        uint8_t *o = out + i;
+#define CMP_ROW(expr)                                                                                                \
+    do {                                                                                                             \
+        if (fl)                                                                                                      \
+            for (int64_t k = 0; k < len; ++k) o[k] = (uint8_t)(a[k * sd[0]] expr z[k * sd[1]]);                    \
+        else                                                                                                         \
+            for (int64_t k = 0; k < len; ++k)                                                                        \
+                o[k] = (uint8_t)(get_i(ins[0], b.off[0] + k * sd[0]) expr get_i(ins[1], b.off[1] + k * sd[1]));    \
+    } while (0)
         switch (s->op) {
-        case CMP_EQ: out[i] = (uint8_t)eq; break;
-        case CMP_LT: out[i] = (uint8_t)lt; break;
-        case CMP_GT: out[i] = (uint8_t)(!lt && !eq); break;
-        case CMP_LE: out[i] = (uint8_t)(lt || eq); break;
-        default: out[i] = (uint8_t)!lt; break;
+        case CMP_EQ: CMP_ROW(==); break;
+        case CMP_LT: CMP_ROW(<); break;
+        case CMP_GT: CMP_ROW(>); break;
+        case CMP_LE: CMP_ROW(<=); break;
+        default: CMP_ROW(>=); break;
         }
+#undef CMP_ROW
     }
     return CLRNN_OK;
 }
