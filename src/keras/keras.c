@@ -1619,6 +1619,14 @@ static const kt *resolve(kb *b, const tref *r, clrnn_status *st, const char *whe
     return &src->outs[r->node * 8 + r->tensor];
 }
 
+/* resolve() of refs[0..n) into out: 1 when all are computed, 0 when one is not yet (or *st failed). */
+static int resolve_all(kb *b, const tref *refs, int n, const kt **out, clrnn_status *st, const char *where) {
+    *st = CLRNN_OK;
+    for (int i = 0; i < n; ++i)
+        if (!(out[i] = resolve(b, &refs[i], st, where))) return 0;
+    return 1;
+}
+
 /* One call of a layer: its tensor input, a scalar second argument (Keras 3's recorded ops), and
  * the mask passed explicitly (Keras 3 records the mask it propagated as the call's mask). */
 typedef struct kcall {
@@ -1777,12 +1785,8 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
                 }
                 if (c.n_more || !strcmp(l->cls, "Add") || !strcmp(l->cls, "Concatenate")) {
                     const kt *xs[16] = {x};
-                    int ready = 1;
-                    for (int i = 0; i < c.n_more && ready; ++i) {
-                        xs[i + 1] = resolve(b, &c.more[i], &st, where);
-                        if (st != CLRNN_OK) return st;
-                        ready = xs[i + 1] != NULL;
-                    }
+                    const int ready = resolve_all(b, c.more, c.n_more, xs + 1, &st, where);
+                    if (st != CLRNN_OK) return st;
                     if (!ready) continue;
                     if (c.has_mask) return lfail(l, CLRNN_ERR_UNSUPPORTED, "inbound_nodes", "a mask passed to a merge layer");
                     if ((st = merge(b, l, xs, 1 + c.n_more, &l->outs[k * 8])) != CLRNN_OK) return st;
@@ -1804,12 +1808,8 @@ static clrnn_status functional(kb *b, json_t *mcfg) {
                     xm.mask = NULL;
                 }
                 const kt *init[4];
-                int ready = 1;
-                for (int i = 0; i < c.n_init && ready; ++i) {
-                    init[i] = resolve(b, &c.init[i], &st, where);
-                    if (st != CLRNN_OK) return st;
-                    ready = init[i] != NULL;
-                }
+                const int ready = resolve_all(b, c.init, c.n_init, init, &st, where);
+                if (st != CLRNN_OK) return st;
                 if (!ready) continue;
                 int n;
                 if ((st = apply(b, l, &xm, init, c.n_init, c.scalar, 1, &l->outs[k * 8], &n)) != CLRNN_OK) return st;
