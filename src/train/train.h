@@ -1,0 +1,27 @@
+/* Training's internal seams: what the optimizer, the exporter and the tools need of an rnn's
+ * trainable state. The trainable values live on the device in clrnn's internal layout (the layout
+ * of clrnn_layer_weights: gates in internal order, W [G*H, I], R [G*H, Hr], ...), beside their
+ * gradients; the host copy (rnn->lw) and the plan's packed weights follow them lazily. */
+#ifndef CLRNN_TRAIN_H
+#define CLRNN_TRAIN_H
+
+#include "internal.h"
+
+/* One trainable tensor: its device value and gradient (count floats each, from element 0). */
+typedef struct clrnn_param_buf {
+    cl_mem value, grad;
+    size_t count;
+    const char *what; /* "layer 0 dir 1 W", for messages */
+} clrnn_param_buf;
+
+#define CLRNN_MAX_PARAM_BUFS (CLRNN_MAX_LAYERS * 2 * 6 + 2)
+
+/* The rnn's trainable tensors, in a fixed order (every call the same), creating the device values
+ * from the host weights on first use. *n = how many; CLRNN_ERR_MISSING_WEIGHTS if weights are unset. */
+clrnn_status clrnn_rnn_param_bufs(clrnn_rnn *r, clrnn_param_buf *out, int cap, int *n);
+/* An optimizer changed the device values: the host copy and the plan's weights are now stale. */
+void clrnn_rnn_params_updated(clrnn_rnn *r);
+/* Brings the host copy (rnn->lw, dense_W, dense_b) up to date with the device values. */
+clrnn_status clrnn_rnn_sync_host_params(clrnn_rnn *r);
+
+#endif
