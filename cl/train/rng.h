@@ -8,10 +8,12 @@
 #if defined(__OPENCL_VERSION__) || defined(__OPENCL_C_VERSION__)
 #define RNG_U32 uint
 #define RNG_FN inline
+#define RNG_MULHI(a, b) mul_hi(a, b)
 #else
 #include <stdint.h>
 #define RNG_U32 uint32_t
 #define RNG_FN static inline
+#define RNG_MULHI(a, b) ((uint32_t)(((uint64_t)(a) * (b)) >> 32))
 #endif
 
 /* One Philox4x32 block: four 32-bit words from counter (c0..c3) and key (k0, k1); word 0 returned
@@ -19,8 +21,8 @@
 RNG_FN RNG_U32 clrnn_philox_u32(RNG_U32 c0, RNG_U32 c1, RNG_U32 c2, RNG_U32 c3, RNG_U32 k0, RNG_U32 k1) {
     for (int round = 0; round < 10; ++round) {
         const RNG_U32 m0 = 0xD2511F53u, m1 = 0xCD9E8D57u;
-        const RNG_U32 lo0 = m0 * c0, hi0 = (RNG_U32)(((unsigned long long)m0 * c0) >> 32);
-        const RNG_U32 lo1 = m1 * c2, hi1 = (RNG_U32)(((unsigned long long)m1 * c2) >> 32);
+        const RNG_U32 lo0 = m0 * c0, hi0 = RNG_MULHI(m0, c0);
+        const RNG_U32 lo1 = m1 * c2, hi1 = RNG_MULHI(m1, c2);
         const RNG_U32 n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
         c0 = n0;
         c1 = lo1;
