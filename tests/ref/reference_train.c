@@ -79,8 +79,7 @@ static double act_kink(clrnn_activation a, double x) {
     case CLRNN_ACT_LEAKY_RELU:
     case CLRNN_ACT_ELU: return fabs(x);
     case CLRNN_ACT_THRESHOLDED_RELU: return fabs(x - al);
-    case CLRNN_ACT_HARD_SIGMOID:
-        return al != 0 ? fmin(fabs(al * x + be), fabs(al * x + be - 1)) / fabs(al) : HUGE_VAL;
+    case CLRNN_ACT_HARD_SIGMOID: return al != 0 ? fmin(fabs(al * x + be), fabs(al * x + be - 1)) / fabs(al) : HUGE_VAL;
     default: return HUGE_VAL;
     }
 }
@@ -90,8 +89,8 @@ static double clip_kink(double x, double c) { return c > 0 ? fmin(fabs(x - c), f
 /* ---- the problem's geometry: sizes and where each parameter sits in theta ---- */
 
 typedef struct layer_off {
-    int I;                           /* I_l */
-    size_t W, R, Wb, Rb, P, proj;    /* offsets into theta; P / proj SIZE_MAX when absent */
+    int I;                        /* I_l */
+    size_t W, R, Wb, Rb, P, proj; /* offsets into theta; P / proj SIZE_MAX when absent */
 } layer_off;
 
 typedef struct geom {
@@ -197,13 +196,13 @@ typedef struct cell {
     double clip;
     double *mx, *mh;
     /* intermediates of cell_eval */
-    double *ax, *ah;  /* [G*H] W (x.m) + Wb, R (h.m) + Rb */
-    double *a;        /* [G*H] each gate's activation input (before clip) */
-    double *v;        /* [G*H] each gate's value */
-    double *rh;       /* [H] GRU reset-before: r * (h . m_n) */
+    double *ax, *ah;          /* [G*H] W (x.m) + Wb, R (h.m) + Rb */
+    double *a;                /* [G*H] each gate's activation input (before clip) */
+    double *v;                /* [G*H] each gate's value */
+    double *rh;               /* [H] GRU reset-before: r * (h . m_n) */
     double *c_raw, *c, *hraw; /* [H] LSTM: c before cell_clip, c_t, o * h(c_t) */
-    double *m_pre;    /* [Hr] LSTMP: W_proj hraw before proj_clip */
-    double *kink;     /* smallest distance to a kink seen */
+    double *m_pre;            /* [Hr] LSTMP: W_proj hraw before proj_clip */
+    double *kink;             /* smallest distance to a kink seen */
 } cell;
 
 static double cact(const cell *c, clrnn_activation a, double x) {
@@ -222,8 +221,7 @@ static double cact_deriv(const cell *c, clrnn_activation a, double x) {
 
 /* The forward of one step from input x (I), state h (Hr), c (H); fills the intermediates and
  * writes the new state to h_out (Hr), c_out (H; LSTM). */
-static void cell_eval(const cell *c, const double *x, const double *h, const double *cp, double *h_out,
-                      double *c_out) {
+static void cell_eval(const cell *c, const double *x, const double *h, const double *cp, double *h_out, double *c_out) {
     const geom *g = c->g;
     const clrnn_rnn_desc *d = g->d;
     const int H = g->H, Hr = g->Hr, I = c->I, G = g->G;
@@ -380,8 +378,10 @@ static void cell_backward(const cell *c, const double *x, const double *h, const
             double di = dcr * gg;
             const double dg = dcr * i, dfg = dcr * cp[j];
             double dcp = dcr * fg, da_f = 0;
-            if (d->input_forget) di -= dfg;
-            else da_f = dfg * cact_deriv(c, c->f, c->a[H + j]);
+            if (d->input_forget)
+                di -= dfg;
+            else
+                da_f = dfg * cact_deriv(c, c->f, c->a[H + j]);
             const double da_i = di * cact_deriv(c, c->f, c->a[j]);
             const double da_g = dg * cact_deriv(c, c->ga, c->a[2 * H + j]);
             if (c->P) {
@@ -416,8 +416,8 @@ static void cell_backward(const cell *c, const double *x, const double *h, const
 
 /* ---- the whole problem ---- */
 
-static void fill_masks(const geom *g, const clrnn_reference_problem *p, int l, int dir, int n, int t, int I,
-                       double *mx, double *mh) {
+static void fill_masks(const geom *g, const clrnn_reference_problem *p, int l, int dir, int n, int t, int I, double *mx,
+                       double *mh) {
     const clrnn_rnn_desc *d = g->d;
     const int apply = p->dropout;
     const uint32_t c1 = d->dropout_mode == CLRNN_DROPOUT_PER_STEP ? (uint32_t)t : 0u;
@@ -471,14 +471,16 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
     double **in = calloc((size_t)L, sizeof(double *)), **out = calloc((size_t)L, sizeof(double *));
     double *hbefore = calloc(TN * (size_t)L * D * Hr, sizeof(double)); /* [L*D][T][N][Hr] */
     double *cbefore = calloc(TN * (size_t)L * D * H, sizeof(double));  /* [L*D][T][N][H] */
-    double *hfin = calloc((size_t)L * D * N * Hr, sizeof(double)), *cfin = calloc((size_t)L * D * N * H, sizeof(double));
+    double *hfin = calloc((size_t)L * D * N * Hr, sizeof(double)),
+           *cfin = calloc((size_t)L * D * N * H, sizeof(double));
     double *last = calloc((size_t)D * N * Hr, sizeof(double));
     int *any = calloc((size_t)D * N, sizeof(int));
     double *h = calloc((size_t)Hr, sizeof(double)), *cst = calloc((size_t)H, sizeof(double));
     double *hnew = calloc((size_t)Hr, sizeof(double)), *cnew = calloc((size_t)H, sizeof(double));
     double *prev = calloc((size_t)Hr, sizeof(double));
     double *v = calloc((size_t)DHr, sizeof(double)), *mrg = calloc((size_t)Hm, sizeof(double));
-    double *scratch = calloc((size_t)GH * 6 + (size_t)H * 8 + (size_t)Hr * 4 + (size_t)g->G * (Imax + Hr), sizeof(double));
+    double *scratch =
+        calloc((size_t)GH * 6 + (size_t)H * 8 + (size_t)Hr * 4 + (size_t)g->G * (Imax + Hr), sizeof(double));
     /* backward */
     double **din = calloc((size_t)L, sizeof(double *)), **dout = calloc((size_t)L, sizeof(double *));
     double *dlast = calloc((size_t)D * N * Hr, sizeof(double));
@@ -585,10 +587,10 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
                 for (int n = 0; n < N; ++n)
                     for (int u = 0; u < DHr; ++u) {
                         const size_t e = ((size_t)t * N + n) * DHr + u;
-                        const double m = p->dropout ? keep_scale(d, p->call, l, 0, RNG_STREAM_OUTPUT,
-                                                                 (uint32_t)n * (uint32_t)DHr + (uint32_t)u, (uint32_t)t,
-                                                                 d->dropout)
-                                                    : 1.0;
+                        const double m =
+                            p->dropout ? keep_scale(d, p->call, l, 0, RNG_STREAM_OUTPUT,
+                                                    (uint32_t)n * (uint32_t)DHr + (uint32_t)u, (uint32_t)t, d->dropout)
+                                       : 1.0;
                         in[l + 1][e] = out[l][e] * m;
                     }
     }
@@ -621,13 +623,18 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
             if (g->none) {
                 if (p->y)
                     for (int dir = 0; dir < 2; ++dir)
-                        for (int q = 0; q < Hr; ++q) p->y[y_none(g, p->last_only, t, n, dir, q)] = v[(size_t)dir * Hr + q];
+                        for (int q = 0; q < Hr; ++q)
+                            p->y[y_none(g, p->last_only, t, n, dir, q)] = v[(size_t)dir * Hr + q];
             } else {
                 for (int q = 0; q < Hm; ++q) {
-                    if (D == 1 || d->merge == CLRNN_MERGE_CONCAT) mrg[q] = v[q];
-                    else if (d->merge == CLRNN_MERGE_SUM) mrg[q] = v[q] + v[Hr + q];
-                    else if (d->merge == CLRNN_MERGE_MUL) mrg[q] = v[q] * v[Hr + q];
-                    else mrg[q] = (v[q] + v[Hr + q]) / 2;
+                    if (D == 1 || d->merge == CLRNN_MERGE_CONCAT)
+                        mrg[q] = v[q];
+                    else if (d->merge == CLRNN_MERGE_SUM)
+                        mrg[q] = v[q] + v[Hr + q];
+                    else if (d->merge == CLRNN_MERGE_MUL)
+                        mrg[q] = v[q] * v[Hr + q];
+                    else
+                        mrg[q] = (v[q] + v[Hr + q]) / 2;
                 }
                 if (p->y) {
                     const size_t row = y_row(g, p->last_only, t, n);
@@ -647,7 +654,8 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
             /* backward: dy -> dv */
             if (g->none) {
                 for (int dir = 0; dir < 2; ++dir)
-                    for (int q = 0; q < Hr; ++q) dv[(size_t)dir * Hr + q] = p->dy[y_none(g, p->last_only, t, n, dir, q)];
+                    for (int q = 0; q < Hr; ++q)
+                        dv[(size_t)dir * Hr + q] = p->dy[y_none(g, p->last_only, t, n, dir, q)];
             } else {
                 const size_t row = y_row(g, p->last_only, t, n);
                 const double *dyr = p->dy + row * O;
@@ -664,10 +672,14 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
                     }
                 }
                 for (int q = 0; q < Hm; ++q) {
-                    if (D == 1 || d->merge == CLRNN_MERGE_CONCAT) dv[q] = dmrg[q];
-                    else if (d->merge == CLRNN_MERGE_SUM) dv[q] = dv[Hr + q] = dmrg[q];
-                    else if (d->merge == CLRNN_MERGE_MUL) dv[q] = dmrg[q] * v[Hr + q], dv[Hr + q] = dmrg[q] * v[q];
-                    else dv[q] = dv[Hr + q] = dmrg[q] / 2;
+                    if (D == 1 || d->merge == CLRNN_MERGE_CONCAT)
+                        dv[q] = dmrg[q];
+                    else if (d->merge == CLRNN_MERGE_SUM)
+                        dv[q] = dv[Hr + q] = dmrg[q];
+                    else if (d->merge == CLRNN_MERGE_MUL)
+                        dv[q] = dmrg[q] * v[Hr + q], dv[Hr + q] = dmrg[q] * v[q];
+                    else
+                        dv[q] = dv[Hr + q] = dmrg[q] / 2;
                 }
             }
             for (int dir = 0; dir < D; ++dir) {
@@ -694,7 +706,8 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
             c.kink = NULL;
             cell_grad gw = {NULL, NULL, NULL, NULL, NULL, NULL};
             if (p->dtheta) {
-                gw.W = p->dtheta + lo->W, gw.R = p->dtheta + lo->R, gw.Wb = p->dtheta + lo->Wb, gw.Rb = p->dtheta + lo->Rb;
+                gw.W = p->dtheta + lo->W, gw.R = p->dtheta + lo->R, gw.Wb = p->dtheta + lo->Wb,
+                gw.Rb = p->dtheta + lo->Rb;
                 gw.P = g->has_P ? p->dtheta + lo->P : NULL;
                 gw.proj = g->has_proj ? p->dtheta + lo->proj : NULL;
             }
@@ -718,7 +731,8 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
                     }
                     for (int q = 0; q < Hr; ++q) dh[q] += dot[q] + dcarry[q], dcarry[q] = 0;
                     fill_masks(g, p, l, dir, n, t, I, c.mx, c.mh);
-                    cell_backward(&c, in[l] + ((size_t)t * N + n) * I, hbefore + ((size_t)k * TN + (size_t)t * N + n) * Hr,
+                    cell_backward(&c, in[l] + ((size_t)t * N + n) * I,
+                                  hbefore + ((size_t)k * TN + (size_t)t * N + n) * Hr,
                                   cbefore + ((size_t)k * TN + (size_t)t * N + n) * H, dh, dc,
                                   din[l] + ((size_t)t * N + n) * I, &gw, da, tmp_h, tmp_c, dh_prev);
                 }
@@ -733,10 +747,10 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
                 for (int n = 0; n < N; ++n)
                     for (int u = 0; u < DHr; ++u) {
                         const size_t e = ((size_t)t * N + n) * DHr + u;
-                        const double m = p->dropout ? keep_scale(d, p->call, l - 1, 0, RNG_STREAM_OUTPUT,
-                                                                 (uint32_t)n * (uint32_t)DHr + (uint32_t)u, (uint32_t)t,
-                                                                 d->dropout)
-                                                    : 1.0;
+                        const double m =
+                            p->dropout ? keep_scale(d, p->call, l - 1, 0, RNG_STREAM_OUTPUT,
+                                                    (uint32_t)n * (uint32_t)DHr + (uint32_t)u, (uint32_t)t, d->dropout)
+                                       : 1.0;
                         dout[l - 1][e] = din[l][e] * m;
                     }
     }
@@ -744,7 +758,8 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
         for (int t = 0; t < T; ++t)
             for (int n = 0; n < N; ++n)
                 for (int i = 0; i < g->I0; ++i)
-                    p->dx[(bm ? (size_t)n * T + t : (size_t)t * N + n) * g->I0 + i] = din[0][((size_t)t * N + n) * g->I0 + i];
+                    p->dx[(bm ? (size_t)n * T + t : (size_t)t * N + n) * g->I0 + i] =
+                        din[0][((size_t)t * N + n) * g->I0 + i];
 
 done:
     for (int l = 0; l < L; ++l) {
@@ -798,7 +813,8 @@ clrnn_status clrnn_reference_train(const clrnn_rnn *r, const clrnn_forward_args 
                                    const clrnn_backward_args *b, clrnn_reference_grads *grads) {
     if (!r || !a || !a->x.host) return CLRNN_ERR_NULL_ARGUMENT;
     if (a->h0.mem || a->c0.mem || a->y.mem || a->hn.mem || a->cn.mem) return CLRNN_ERR_UNSUPPORTED;
-    if (b && (b->dy.mem || b->dhn.mem || b->dcn.mem || b->dx.mem || b->dh0.mem || b->dc0.mem)) return CLRNN_ERR_UNSUPPORTED;
+    if (b && (b->dy.mem || b->dhn.mem || b->dcn.mem || b->dx.mem || b->dh0.mem || b->dc0.mem))
+        return CLRNN_ERR_UNSUPPORTED;
     if (a->seq_length < 1 || a->batch < 1) return CLRNN_ERR_INVALID_ARGUMENT;
     if (grads) memset(grads, 0, sizeof *grads);
     const clrnn_backward_args zero_args = {{0}, {0}, {0}, {0}, {0}, {0}};

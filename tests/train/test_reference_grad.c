@@ -9,8 +9,8 @@
 #include "reference.h"
 #include "test_util.h"
 
-#define EPS 1e-6        /* central-difference step (float64) */
-#define FD_TOL 1e-6     /* |fd - analytic| <= FD_TOL * (1 + |analytic|) */
+#define EPS 1e-6         /* central-difference step (float64) */
+#define FD_TOL 1e-6      /* |fd - analytic| <= FD_TOL * (1 + |analytic|) */
 #define KINK_MARGIN 1e-4 /* inputs this close to an activation's / clip's kink are redrawn */
 
 typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES, LEN_BOTH } len_mode;
@@ -159,7 +159,7 @@ static double loss(const clrnn_rnn *r, const gcase *c, prob *b, double *y, doubl
 }
 
 typedef struct fd_stats {
-    double max_err;  /* max |fd - an| / (1 + |an|) */
+    double max_err; /* max |fd - an| / (1 + |an|) */
     size_t checked;
 } fd_stats;
 
@@ -301,7 +301,8 @@ static void run_case(const gcase *c) {
     /* the analytic gradients */
     clrnn_reference_problem an;
     base_problem(c, &b, &an);
-    double *y_ = malloc(b.ny * sizeof(double)), *hn_ = malloc(b.nh * sizeof(double)), *cn_ = malloc((b.nc + 1) * sizeof(double));
+    double *y_ = malloc(b.ny * sizeof(double)), *hn_ = malloc(b.nh * sizeof(double)),
+           *cn_ = malloc((b.nc + 1) * sizeof(double));
     an.y = y_, an.hn = hn_, an.cn = cn_;
     an.dy = b.dy_, an.dhn = b.dhn_, an.dcn = b.dcn_;
     an.dtheta = malloc((b.np + 1) * sizeof(double));
@@ -330,8 +331,13 @@ static void run_case(const gcase *c) {
     /* the finite differences */
     fd_check(r, c, &b, b.theta, an.dtheta, b.np, "theta", y, hn, cn, &g_stats);
     fd_check(r, c, &b, b.dx_, an.dx, b.nx, "x", y, hn, cn, &g_stats);
-    if (b.dh0_) fd_check(r, c, &b, b.dh0_, an.dh0, b.nh, "h0", y, hn, cn, &g_stats);
-    if (b.dc0_) fd_check(r, c, &b, b.dc0_, an.dc0, b.nc, "c0", y, hn, cn, &g_stats);
+    /* initial states not given were zeros: their gradients are checked at zeros */
+    if (!b.dh0_) b.dh0_ = calloc(b.nh, sizeof(double));
+    fd_check(r, c, &b, b.dh0_, an.dh0, b.nh, "h0", y, hn, cn, &g_stats);
+    if (d.cell == CLRNN_CELL_LSTM) {
+        if (!b.dc0_) b.dc0_ = calloc(b.nc, sizeof(double));
+        fd_check(r, c, &b, b.dc0_, an.dc0, b.nc, "c0", y, hn, cn, &g_stats);
+    }
     free(y_), free(hn_), free(cn_), free(an.dtheta), free(an.dx), free(an.dh0), free(an.dc0);
     free(y), free(hn), free(cn);
     prob_free(&b);
@@ -379,10 +385,18 @@ static void matrix(void **state) {
                         c.with_h0 = count % 2;
                         c.last_only = count % 4 == 3;
                         c.zero_rows = lm == LEN_VARIED && count % 3 == 0;
-                        snprintf(c.name, sizeof c.name, "%s/%s/%s/%s/L%d/out%d/rm%d/ro%d/merge%d/dense%d/last%d/h0%d",
-                                 cell_names[ci], dir_names[dir], layout ? "batch" : "time", len_names[lm], L,
-                                 (int)c.desc.masked_output, (int)c.desc.reverse_mode, (int)c.desc.reverse_order,
-                                 (int)c.desc.merge, c.desc.dense_size, c.last_only, c.with_h0);
+                        if (count % 4 == 2) { /* a quarter of the matrix with every dropout, at some call */
+                            c.desc.dropout = 0.3f, c.desc.input_dropout = 0.25f, c.desc.recurrent_dropout = 0.2f;
+                            c.desc.dropout_mode = (clrnn_dropout_mode)((count / 4) % 2);
+                            c.desc.dropout_seed = 1000 + (uint64_t)count;
+                            c.dropout = 1;
+                            c.call = (uint32_t)count;
+                        }
+                        snprintf(c.name, sizeof c.name,
+                                 "%s/%s/%s/%s/L%d/out%d/rm%d/ro%d/merge%d/dense%d/last%d/h0%d/drop%d", cell_names[ci],
+                                 dir_names[dir], layout ? "batch" : "time", len_names[lm], L, (int)c.desc.masked_output,
+                                 (int)c.desc.reverse_mode, (int)c.desc.reverse_order, (int)c.desc.merge,
+                                 c.desc.dense_size, c.last_only, c.with_h0, c.dropout);
                         run_case(&c);
                         ++count;
                     }
@@ -393,15 +407,15 @@ static void matrix(void **state) {
 /* ---- every option on its own and in combinations ---- */
 static int build_options(gcase *cases) {
     int n = 0;
-#define ADD(nm, cell, body)                                    \
-    do {                                                       \
-        gcase *c = &cases[n++];                                \
-        memset(c, 0, sizeof *c);                               \
-        snprintf(c->name, sizeof c->name, "%s", nm);           \
-        c->desc = base(cell, 3, 4);                            \
-        c->T = 5;                                              \
-        c->N = 3;                                              \
-        body;                                                  \
+#define ADD(nm, cell, body)                                                                                            \
+    do {                                                                                                               \
+        gcase *c = &cases[n++];                                                                                        \
+        memset(c, 0, sizeof *c);                                                                                       \
+        snprintf(c->name, sizeof c->name, "%s", nm);                                                                   \
+        c->desc = base(cell, 3, 4);                                                                                    \
+        c->T = 5;                                                                                                      \
+        c->N = 3;                                                                                                      \
+        body;                                                                                                          \
     } while (0)
     ADD("lstm peephole", CLRNN_CELL_LSTM, (c->desc.peephole = 1, c->with_h0 = 1));
     ADD("lstm peephole bi lens mask", CLRNN_CELL_LSTM,
@@ -432,13 +446,20 @@ static int build_options(gcase *cases) {
     ADD("gru lbr clip", CLRNN_CELL_GRU, (c->desc.clip = 0.5f, c->desc.linear_before_reset = 1, c->with_h0 = 1));
     ADD("rnn clip", CLRNN_CELL_RNN, (c->desc.clip = 0.5f, c->with_h0 = 1));
     /* every activation in every slot */
-    static const clrnn_activation acts[] = {
-        {CLRNN_ACT_SIGMOID, 0, 0},     {CLRNN_ACT_TANH, 0, 0},         {CLRNN_ACT_RELU, 0, 0},
-        {CLRNN_ACT_AFFINE, 0.7f, 0.2f}, {CLRNN_ACT_LEAKY_RELU, 0.1f, 0}, {CLRNN_ACT_THRESHOLDED_RELU, 0.2f, 0},
-        {CLRNN_ACT_SCALED_TANH, 0.8f, 1.3f}, {CLRNN_ACT_HARD_SIGMOID, 0.3f, 0.5f}, {CLRNN_ACT_ELU, 0.9f, 0},
-        {CLRNN_ACT_SOFTSIGN, 0, 0},    {CLRNN_ACT_SOFTPLUS, 0, 0}};
-    static const char *act_names[] = {"sigmoid", "tanh", "relu", "affine", "leaky_relu", "thresholded_relu",
-                                      "scaled_tanh", "hard_sigmoid", "elu", "softsign", "softplus"};
+    static const clrnn_activation acts[] = {{CLRNN_ACT_SIGMOID, 0, 0},
+                                            {CLRNN_ACT_TANH, 0, 0},
+                                            {CLRNN_ACT_RELU, 0, 0},
+                                            {CLRNN_ACT_AFFINE, 0.7f, 0.2f},
+                                            {CLRNN_ACT_LEAKY_RELU, 0.1f, 0},
+                                            {CLRNN_ACT_THRESHOLDED_RELU, 0.2f, 0},
+                                            {CLRNN_ACT_SCALED_TANH, 0.8f, 1.3f},
+                                            {CLRNN_ACT_HARD_SIGMOID, 0.3f, 0.5f},
+                                            {CLRNN_ACT_ELU, 0.9f, 0},
+                                            {CLRNN_ACT_SOFTSIGN, 0, 0},
+                                            {CLRNN_ACT_SOFTPLUS, 0, 0}};
+    static const char *act_names[] = {"sigmoid",          "tanh",        "relu",         "affine", "leaky_relu",
+                                      "thresholded_relu", "scaled_tanh", "hard_sigmoid", "elu",    "softsign",
+                                      "softplus"};
     const int na = (int)(sizeof acts / sizeof acts[0]);
     for (int ai = 0; ai < na; ++ai) {
         char nm[96];
@@ -455,7 +476,8 @@ static int build_options(gcase *cases) {
         for (int slot = 0; slot < 2; ++slot) {
             snprintf(nm, sizeof nm, "gru act %s slot %d", act_names[ai], slot);
             ADD(nm, CLRNN_CELL_GRU,
-                (c->desc.activations[0][slot] = acts[ai], c->with_h0 = 1, c->desc.linear_before_reset = (ai + slot) % 2));
+                (c->desc.activations[0][slot] = acts[ai], c->with_h0 = 1,
+                 c->desc.linear_before_reset = (ai + slot) % 2));
         }
     }
     for (int m = 0; m <= CLRNN_MERGE_NONE; ++m) {
@@ -581,7 +603,8 @@ typedef struct mask_stats {
  * contract's draw; `fresh`: a new draw (counted), not a variational mask's repeat. */
 static void check_element(double ratio, double scale, int keep, int fresh, const char *what, mask_stats *ms) {
     const double want = keep ? scale : 0.0;
-    if (!(fabs(ratio - want) <= 1e-12 * (1 + scale))) fail_msg("%s: mask scale %.17g, expected %.17g", what, ratio, want);
+    if (!(fabs(ratio - want) <= 1e-12 * (1 + scale)))
+        fail_msg("%s: mask scale %.17g, expected %.17g", what, ratio, want);
     if (!fresh) return;
     ms->kept += keep != 0;
     ms->total++;
@@ -592,7 +615,8 @@ static void expect_fraction(const char *what, const mask_stats *ms, double p) {
     print_message("%s: kept %.4f of %zu (1-p = %.4f)\n", what, kept, ms->total, 1 - p);
     /* 5 standard deviations of a binomial of that size (the draws are deterministic: no flakiness) */
     const double sd = sqrt(p * (1 - p) / (double)ms->total);
-    if (!(fabs(kept - (1 - p)) <= 5 * sd)) fail_msg("%s: kept fraction %.4f, expected %.4f +- %.4f", what, kept, 1 - p, 5 * sd);
+    if (!(fabs(kept - (1 - p)) <= 5 * sd))
+        fail_msg("%s: kept fraction %.4f, expected %.4f +- %.4f", what, kept, 1 - p, 5 * sd);
 }
 
 static void dropout_masks(void **state) {
@@ -626,8 +650,8 @@ static void dropout_masks(void **state) {
                             const uint32_t c1 = mode == CLRNN_DROPOUT_PER_STEP ? (uint32_t)t : 0;
                             const int keep = clrnn_dropout_keep(lo, hi, call, 0, 0, RNG_STREAM_INPUT + 0,
                                                                 (uint32_t)(n * H + i), c1, p);
-                            check_element(y[e] / x[e], scale, keep, mode == CLRNN_DROPOUT_PER_STEP || t == 0, "input_dropout",
-                                          &ms);
+                            check_element(y[e] / x[e], scale, keep, mode == CLRNN_DROPOUT_PER_STEP || t == 0,
+                                          "input_dropout", &ms);
                             if (t > 0) {
                                 const size_t e0 = ((size_t)(t - 1) * N + n) * H + i;
                                 ms.pairs++;
@@ -635,15 +659,18 @@ static void dropout_masks(void **state) {
                             }
                         }
                 expect_fraction(mode ? "input_dropout per step" : "input_dropout variational", &ms, p);
-                if (mode == CLRNN_DROPOUT_VARIATIONAL) assert_int_equal(ms.changed_over_t, 0);
-                else assert_true(ms.changed_over_t > ms.pairs / 4); /* 2p(1-p) = 0.42 expected */
+                if (mode == CLRNN_DROPOUT_VARIATIONAL)
+                    assert_int_equal(ms.changed_over_t, 0);
+                else
+                    assert_true(ms.changed_over_t > ms.pairs / 4); /* 2p(1-p) = 0.42 expected */
                 /* the backward sees the same masks: dx = dy . m */
                 double *dy = malloc(sizeof(double) * T * N * H), *dx = malloc(sizeof(double) * T * N * H);
                 for (int i = 0; i < T * N * H; ++i) dy[i] = 1;
                 pr.dy = dy, pr.dx = dx;
                 TU_OK(clrnn_reference_run(r, &pr));
                 for (int i = 0; i < T * N * H; ++i)
-                    if (!(fabs(dx[i] - y[i] / x[i]) <= 1e-12)) fail_msg("input_dropout: dx[%d] = %g, mask %g", i, dx[i], y[i] / x[i]);
+                    if (!(fabs(dx[i] - y[i] / x[i]) <= 1e-12))
+                        fail_msg("input_dropout: dx[%d] = %g, mask %g", i, dx[i], y[i] / x[i]);
                 free(dy), free(dx), free(theta);
                 clrnn_rnn_destroy(r);
             }
@@ -702,6 +729,167 @@ static void dropout_masks(void **state) {
     free(x), free(h0), free(y), free(y2);
 }
 
+/* ---- dropout per gate, layer and direction, against clrnn_reference_forward ----
+ * A mask multiplies x (h_{t-1}) before gate g's product, so a row's run with constant masks equals a
+ * run without dropout whose W (R) columns of gate g are scaled by that row's m_g: VARIATIONAL input
+ * and recurrent masks at any T, and at T = 1 the dropout between layers too (it scales the next
+ * layer's W columns). p = 0.5 makes the scale exactly 2: the two runs agree bit for bit. */
+static double mask_of(const clrnn_rnn_desc *d, uint32_t call, int l, int dir, int stream, uint32_t c0, float p) {
+    const uint32_t lo = (uint32_t)d->dropout_seed, hi = (uint32_t)(d->dropout_seed >> 32);
+    return clrnn_dropout_keep(lo, hi, call, l, dir, stream, c0, 0, p) ? 1.0 / (1.0 - (double)p) : 0.0;
+}
+
+static void gates_case(clrnn_cell cell, int lbr, int T, int with_output_dropout) {
+    clrnn_rnn_desc d = base(cell, 3, 4);
+    d.linear_before_reset = lbr;
+    d.num_layers = 3;
+    d.direction = CLRNN_DIR_BIDIRECTIONAL;
+    if (cell == CLRNN_CELL_LSTM) d.peephole = 1, d.proj_size = 3;
+    d.input_dropout = 0.5f;
+    d.recurrent_dropout = 0.5f;
+    d.dropout = with_output_dropout ? 0.5f : 0;
+    d.dropout_mode = CLRNN_DROPOUT_VARIATIONAL;
+    d.dropout_seed = 0x5eed0000beefULL + (uint64_t)cell * 7 + (uint64_t)lbr;
+    const uint32_t call = 5;
+    const int N = 3, L = d.num_layers, D = 2;
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    uint64_t seed = 99 + (uint64_t)cell * 3 + (uint64_t)lbr;
+    set_random_weights(r, &seed, 0.8f);
+    const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), G = gates_of(cell), O = clrnn_rnn_output_size(r);
+    const size_t nx = (size_t)T * N * d.input_size, nh = (size_t)L * D * N * Hr, nc = (size_t)L * D * N * H;
+    float *x = tu_alloc_random(nx, &seed, -1, 1), *h0 = tu_alloc_random(nh, &seed, -0.8f, 0.8f);
+    float *c0 = tu_alloc_random(nc, &seed, -0.8f, 0.8f);
+    float *y = tu_alloc_poison((size_t)T * N * O), *hn = tu_alloc_poison(nh), *cn = tu_alloc_poison(nc);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.h0.host = h0, a.y.host = y, a.hn.host = hn;
+    if (cell == CLRNN_CELL_LSTM) a.c0.host = c0, a.cn.host = cn;
+    TU_OK(clrnn_reference_train(r, &a, call, NULL, NULL));
+
+    clrnn_rnn_desc d1 = d;
+    d1.dropout = d1.input_dropout = d1.recurrent_dropout = 0;
+    for (int n = 0; n < N; ++n) {
+        clrnn_rnn *r1 = NULL;
+        TU_OK(clrnn_rnn_create(tu_context(), &d1, &r1));
+        for (int l = 0; l < L; ++l)
+            for (int dir = 0; dir < D; ++dir) {
+                const clrnn_layer_weights *w = &r->lw[l * D + dir];
+                clrnn_layer_weights *w1 = &r1->lw[l * D + dir];
+                const int I = w->in_size;
+                assert_int_equal(w1->in_size, I);
+                memcpy(w1->Wb, w->Wb, sizeof(float) * G * H);
+                memcpy(w1->Rb, w->Rb, sizeof(float) * G * H);
+                memcpy(w1->P, w->P, sizeof(float) * 3 * H);
+                if (w->proj) memcpy(w1->proj, w->proj, sizeof(float) * Hr * H);
+                for (int row = 0; row < G * H; ++row) {
+                    const int g = row / H;
+                    for (int i = 0; i < I; ++i) {
+                        double m =
+                            mask_of(&d, call, l, dir, RNG_STREAM_INPUT + g, (uint32_t)(n * I + i), d.input_dropout);
+                        if (l > 0 && d.dropout > 0) /* T = 1: the dropout of layer l-1's output, step 0 */
+                            m *= mask_of(&d, call, l - 1, 0, RNG_STREAM_OUTPUT, (uint32_t)(n * I + i), d.dropout);
+                        w1->W[(size_t)row * I + i] = (float)(w->W[(size_t)row * I + i] * m);
+                    }
+                    for (int k = 0; k < Hr; ++k) {
+                        const double m = mask_of(&d, call, l, dir, RNG_STREAM_RECURRENT + g, (uint32_t)(n * Hr + k),
+                                                 d.recurrent_dropout);
+                        w1->R[(size_t)row * Hr + k] = (float)(w->R[(size_t)row * Hr + k] * m);
+                    }
+                }
+            }
+        float *x1 = malloc(sizeof(float) * T * d.input_size), *h01 = malloc(sizeof(float) * L * D * Hr);
+        float *c01 = malloc(sizeof(float) * L * D * H);
+        float *y1 = tu_alloc_poison((size_t)T * O), *hn1 = tu_alloc_poison((size_t)L * D * Hr);
+        float *cn1 = tu_alloc_poison((size_t)L * D * H);
+        for (int t = 0; t < T; ++t)
+            memcpy(x1 + (size_t)t * d.input_size, x + ((size_t)t * N + n) * d.input_size, sizeof(float) * d.input_size);
+        for (int k = 0; k < L * D; ++k) {
+            memcpy(h01 + (size_t)k * Hr, h0 + ((size_t)k * N + n) * Hr, sizeof(float) * Hr);
+            memcpy(c01 + (size_t)k * H, c0 + ((size_t)k * N + n) * H, sizeof(float) * H);
+        }
+        clrnn_forward_args a1;
+        memset(&a1, 0, sizeof a1);
+        a1.seq_length = T, a1.batch = 1, a1.x.host = x1, a1.h0.host = h01, a1.y.host = y1, a1.hn.host = hn1;
+        if (cell == CLRNN_CELL_LSTM) a1.c0.host = c01, a1.cn.host = cn1;
+        TU_OK(clrnn_reference_forward(r1, &a1));
+        char what[96];
+        snprintf(what, sizeof what, "dropout per gate, cell %d lbr %d T %d row %d", (int)cell, lbr, T, n);
+        for (int t = 0; t < T; ++t)
+            expect_same_float(what, "y", y + ((size_t)t * N + n) * O, y1 + (size_t)t * O, (size_t)O);
+        for (int k = 0; k < L * D; ++k) {
+            expect_same_float(what, "hn", hn + ((size_t)k * N + n) * Hr, hn1 + (size_t)k * Hr, (size_t)Hr);
+            if (cell == CLRNN_CELL_LSTM)
+                expect_same_float(what, "cn", cn + ((size_t)k * N + n) * H, cn1 + (size_t)k * H, (size_t)H);
+        }
+        free(x1), free(h01), free(c01), free(y1), free(hn1), free(cn1);
+        clrnn_rnn_destroy(r1);
+    }
+    free(x), free(h0), free(c0), free(y), free(hn), free(cn);
+    clrnn_rnn_destroy(r);
+}
+
+static void dropout_gates(void **state) {
+    (void)state;
+    static const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
+    for (int ci = 0; ci < 4; ++ci) {
+        gates_case(cells[ci], ci == 3, 4, 0);
+        gates_case(cells[ci], ci == 3, 1, 1);
+    }
+}
+
+/* ---- the derivative at a kink is the contract's ----
+ * A one-unit RNN with W = R = Rb = 0 and Wb = b has the activation input a = b exactly; dy = 1 at
+ * its single step makes dWb = act'(b). */
+static void kink_conventions(void **state) {
+    (void)state;
+    typedef struct kc {
+        clrnn_activation act;
+        float clip, b;
+        double want;
+    } kc;
+    const double t5 = tanh(0.5);
+    const kc cases[] = {
+        {{CLRNN_ACT_RELU, 0, 0}, 0, 0.0f, 0.0},                /* relu: 1 for x > 0 only */
+        {{CLRNN_ACT_THRESHOLDED_RELU, 0.3f, 0}, 0, 0.3f, 0.0}, /* 1 for x > alpha only */
+        {{CLRNN_ACT_LEAKY_RELU, 0.1f, 0}, 0, 0.0f, 1.0},       /* x < 0 ? alpha : 1 */
+        {{CLRNN_ACT_ELU, 0.7f, 0}, 0, 0.0f, 1.0},              /* x < 0 ? alpha e^x : 1 */
+        {{CLRNN_ACT_HARD_SIGMOID, 0.5f, 0.0f}, 0, 0.0f, 0.0},  /* alpha where 0 < alpha x + beta < 1 */
+        {{CLRNN_ACT_HARD_SIGMOID, 0.5f, 0.5f}, 0, 1.0f, 0.0},
+        {{CLRNN_ACT_HARD_SIGMOID, 0.5f, 0.5f}, 0, 0.5f, 0.5},
+        {{CLRNN_ACT_TANH, 0, 0}, 0.5f, 0.5f, 1 - t5 * t5}, /* clip: 1 where -clip <= x <= clip */
+        {{CLRNN_ACT_TANH, 0, 0}, 0.5f, -0.5f, 1 - t5 * t5},
+        {{CLRNN_ACT_TANH, 0, 0}, 0.5f, 0.50001f, 0.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 1, 1);
+        d.activations[0][0] = cases[i].act;
+        d.clip = cases[i].clip;
+        clrnn_rnn *r = NULL;
+        TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+        const float zero = 0, bias[2] = {cases[i].b, 0};
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W, &zero, 1));
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_R, &zero, 1));
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_B, bias, 2));
+        float x = 1, y = POISON, dy = 1;
+        clrnn_forward_args a;
+        memset(&a, 0, sizeof a);
+        a.seq_length = 1, a.batch = 1, a.x.host = &x, a.y.host = &y;
+        clrnn_backward_args bw;
+        memset(&bw, 0, sizeof bw);
+        bw.dy.host = &dy;
+        clrnn_reference_grads g;
+        TU_OK(clrnn_reference_train(r, &a, 0, &bw, &g));
+        if (!(fabs((double)g.lw[0].Wb[0] - cases[i].want) <= 1e-7))
+            fail_msg("kink case %zu (activation %d, clip %g, x = %g): derivative %.9g, expected %.9g", i,
+                     (int)cases[i].act.kind, (double)cases[i].clip, (double)cases[i].b, (double)g.lw[0].Wb[0],
+                     cases[i].want);
+        assert_true(g.lw[0].Wb[0] == g.lw[0].Rb[0]);
+        clrnn_reference_grads_free(&g);
+        clrnn_rnn_destroy(r);
+    }
+}
+
 /* ---- the float interface's refusals ---- */
 static void refusals(void **state) {
     (void)state;
@@ -744,8 +932,9 @@ static void refusals(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(refusals),    cmocka_unit_test(dropout_masks), cmocka_unit_test(matrix),
-        cmocka_unit_test(options),     cmocka_unit_test(dropout_fd),
+        cmocka_unit_test(refusals),      cmocka_unit_test(kink_conventions), cmocka_unit_test(dropout_masks),
+        cmocka_unit_test(dropout_gates), cmocka_unit_test(matrix),           cmocka_unit_test(options),
+        cmocka_unit_test(dropout_fd),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
