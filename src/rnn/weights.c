@@ -3,6 +3,7 @@
  * gates LSTM i, f, g, o; GRU z, r, n). The role table is in clrnn.h above clrnn_framework; each
  * framework's gate order is in the cell table (cells.c). */
 #include "cells.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <string.h>
@@ -125,6 +126,8 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
             return clrnn_fail(CLRNN_ERR_NON_FINITE, "%s %s (layer %d, dir %d): element %zu is %f", framework_names[fw],
                               role_names[role], layer, dir, i, (double)data[i]);
 
+    /* the other roles' values an optimizer changed on the device come back first */
+    if ((st = clrnn_rnn_sync_host_params(rnn)) != CLRNN_OK) return st;
     const int H = d->hidden_size, G = rnn->G, Hr = rnn->Hr, GH = G * H;
     const clrnn_cell cell = d->cell;
     const clrnn_cell_info *info = clrnn_cell_info_of(cell);
@@ -199,6 +202,7 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
     default: return clrnn_fail(CLRNN_ERR_INTERNAL, "role = %d has no copy", (int)role);
     }
     rnn->dirty = 1;
+    rnn->host_gen++;
     return CLRNN_OK;
 }
 

