@@ -246,38 +246,117 @@ static tcase tc(const char *name, clrnn_rnn_desc d, int T, int N, len_mode lens)
     return c;
 }
 
-static void test_rnn_tanh(void **s) {
+static clrnn_rnn_desc bidir(clrnn_rnn_desc d, clrnn_merge m) {
+    d.direction = CLRNN_DIR_BIDIRECTIONAL;
+    d.merge = m;
+    return d;
+}
+
+/* One layer, one direction: every cell, lengths (a 0 and a T row), h0 and dhn given or not. */
+static void test_cells(void **s) {
     (void)s;
-    tcase c = tc("rnn_tanh", base(CLRNN_CELL_RNN, 3, 4), 4, 3, LEN_FULL);
+    clrnn_rnn_desc lbr = base(CLRNN_CELL_GRU, 3, 4);
+    lbr.linear_before_reset = 1;
+    tcase cs[] = {tc("rnn_tanh", base(CLRNN_CELL_RNN, 3, 4), 4, 3, LEN_FULL),
+                  tc("rnn_lengths", base(CLRNN_CELL_RNN, 3, 4), 5, 4, LEN_VARIED),
+                  tc("lstm", base(CLRNN_CELL_LSTM, 3, 4), 4, 3, LEN_VARIED),
+                  tc("gru_lbr", lbr, 4, 3, LEN_VARIED),
+                  tc("gru_rb", base(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED)};
+    cs[1].with_h0 = 0;
+    cs[2].with_dhn = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* LSTM options: peepholes, CIFG, projection (+ proj_clip), cell_clip, forget_bias, ONNX clip. */
+static void test_lstm_options(void **s) {
+    (void)s;
+    clrnn_rnn_desc a = base(CLRNN_CELL_LSTM, 3, 5), b = a, c = a, e = a;
+    a.peephole = 1, a.forget_bias = 1.0f;
+    b.input_forget = 1, b.peephole = 1, b.cell_clip = 0.45f;
+    c.proj_size = 3, c.proj_clip = 0.3f;
+    e.clip = 0.9f, e.forget_bias = 0.5f;
+    tcase cs[] = {tc("lstm_peep_fb", a, 4, 3, LEN_VARIED), tc("lstm_cifg_cellclip", b, 4, 3, LEN_MASK_HOLES),
+                  tc("lstmp_clip", c, 4, 3, LEN_VARIED), tc("lstm_onnx_clip", e, 4, 3, LEN_FULL)};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* Masks with holes under each policy, reverse walks and output orders. */
+static void test_masks_reverse(void **s) {
+    (void)s;
+    clrnn_rnn_desc z = base(CLRNN_CELL_GRU, 2, 3), cy = z, f = z, r1 = base(CLRNN_CELL_RNN, 2, 3), r2 = r1, r3 = r1;
+    cy.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    f.masked_output = CLRNN_MASKED_OUTPUT_FILL, f.masked_fill_value = 0.25f;
+    r1.direction = CLRNN_DIR_REVERSE;
+    r2.direction = CLRNN_DIR_REVERSE, r2.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r2.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    r2.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    r3.direction = CLRNN_DIR_REVERSE, r3.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    tcase cs[] = {tc("mask_zero", z, 5, 3, LEN_MASK_HOLES), tc("mask_carry", cy, 5, 3, LEN_MASK_HOLES),
+                  tc("mask_fill", f, 5, 3, LEN_MASK_HOLES), tc("reverse_per_row", r1, 5, 3, LEN_VARIED),
+                  tc("reverse_whole_reversed_carry", r2, 5, 3, LEN_MASK_HOLES),
+                  tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED)};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* Bidirectional with every merge; last_only; dense; batch-major. */
+static void test_bidirectional(void **s) {
+    (void)s;
+    const clrnn_merge ms[] = {CLRNN_MERGE_CONCAT, CLRNN_MERGE_SUM, CLRNN_MERGE_MUL, CLRNN_MERGE_AVE, CLRNN_MERGE_NONE};
+    static const char *const names[] = {"bi_concat", "bi_sum", "bi_mul", "bi_ave", "bi_none"};
+    for (int i = 0; i < 5; ++i) {
+        clrnn_rnn_desc d = bidir(base(i % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_RNN, 2, 3), ms[i]);
+        d.reverse_order = i == 2 ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
+        d.layout = i >= 3 ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
+        tcase c = tc(names[i], d, 4, 3, i == 4 ? LEN_MASK_HOLES : LEN_VARIED);
+        run_fd_case(&c);
+    }
+    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 2, 3), CLRNN_MERGE_MUL);
+    d.dense_size = 2, d.masked_output = CLRNN_MASKED_OUTPUT_FILL, d.masked_fill_value = -0.5f;
+    tcase c = tc("bi_mul_last_only_dense", d, 4, 4, LEN_VARIED);
+    c.last_only = 1;
+    run_fd_case(&c);
+    d = base(CLRNN_CELL_LSTM, 2, 3);
+    d.dense_size = 2, d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
+    c = tc("dense_batch_major", d, 4, 3, LEN_VARIED);
     run_fd_case(&c);
 }
-static void test_rnn_lengths(void **s) {
+
+/* Stacked layers: 2 and 3, bidirectional, projection. */
+static void test_stacked(void **s) {
     (void)s;
-    tcase c = tc("rnn_lengths", base(CLRNN_CELL_RNN, 3, 4), 5, 4, LEN_VARIED);
-    run_fd_case(&c);
+    clrnn_rnn_desc a = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM), b = base(CLRNN_CELL_GRU, 2, 3);
+    a.num_layers = 2, a.proj_size = 2, a.layout = CLRNN_LAYOUT_BATCH_MAJOR;
+    b.num_layers = 3, b.linear_before_reset = 1, b.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    tcase cs[] = {tc("stacked2_bi_lstmp", a, 4, 3, LEN_VARIED), tc("stacked3_gru_carry", b, 4, 3, LEN_MASK_HOLES)};
+    cs[1].last_only = 1;
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
 }
-static void test_lstm(void **s) {
+
+/* The smooth ONNX activations (the kinked ones need the reference backward: finite differences
+ * across a kink are meaningless). */
+static void test_activations(void **s) {
     (void)s;
-    tcase c = tc("lstm", base(CLRNN_CELL_LSTM, 3, 4), 4, 3, LEN_VARIED);
-    run_fd_case(&c);
-}
-static void test_gru_lbr(void **s) {
-    (void)s;
-    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 3, 4);
-    d.linear_before_reset = 1;
-    tcase c = tc("gru_lbr", d, 4, 3, LEN_VARIED);
-    run_fd_case(&c);
-}
-static void test_gru_rb(void **s) {
-    (void)s;
-    tcase c = tc("gru_rb", base(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED);
+    const clrnn_activation acts[] = {{CLRNN_ACT_SIGMOID, 0, 0},    {CLRNN_ACT_AFFINE, 0.7f, 0.2f},
+                                     {CLRNN_ACT_SCALED_TANH, 1.3f, 0.6f}, {CLRNN_ACT_ELU, 0.8f, 0},
+                                     {CLRNN_ACT_SOFTSIGN, 0, 0},   {CLRNN_ACT_SOFTPLUS, 0, 0}};
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; ++i) {
+        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
+        d.activations[0][0] = acts[i];
+        char name[32];
+        snprintf(name, sizeof name, "rnn_act_%d", (int)acts[i].kind);
+        tcase c = tc(name, d, 4, 2, LEN_FULL);
+        run_fd_case(&c);
+    }
+    clrnn_rnn_desc g = base(CLRNN_CELL_GRU, 2, 3);
+    g.activations[0][0] = (clrnn_activation){CLRNN_ACT_SOFTSIGN, 0, 0};
+    g.activations[0][1] = (clrnn_activation){CLRNN_ACT_SCALED_TANH, 0.9f, 1.1f};
+    tcase c = tc("gru_acts", g, 4, 2, LEN_FULL);
     run_fd_case(&c);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rnn_tanh), cmocka_unit_test(test_rnn_lengths), cmocka_unit_test(test_lstm),
-        cmocka_unit_test(test_gru_lbr),  cmocka_unit_test(test_gru_rb),
+        cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
+        cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
