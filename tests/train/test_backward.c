@@ -175,7 +175,8 @@ static void run_fd_case(const tcase *c) {
     clrnn_context *ctx = tu_context();
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
-    uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)c->name;
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    for (const char *q = c->name; *q; ++q) seed = (seed ^ (unsigned char)*q) * 0x100000001b3ULL; /* by name */
     set_random_weights(r, &seed);
     problem p;
     problem_make(&p, r, c, &seed);
@@ -274,7 +275,7 @@ static void test_lstm_options(void **s) {
     a.peephole = 1, a.forget_bias = 1.0f;
     b.input_forget = 1, b.peephole = 1, b.cell_clip = 0.45f;
     c.proj_size = 3, c.proj_clip = 0.3f;
-    e.clip = 0.9f, e.forget_bias = 0.5f;
+    e.clip = 1.6f, e.forget_bias = 0.5f;
     tcase cs[] = {tc("lstm_peep_fb", a, 4, 3, LEN_VARIED), tc("lstm_cifg_cellclip", b, 4, 3, LEN_MASK_HOLES),
                   tc("lstmp_clip", c, 4, 3, LEN_VARIED), tc("lstm_onnx_clip", e, 4, 3, LEN_FULL)};
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
@@ -336,7 +337,7 @@ static void test_stacked(void **s) {
 static void test_activations(void **s) {
     (void)s;
     const clrnn_activation acts[] = {{CLRNN_ACT_SIGMOID, 0, 0},    {CLRNN_ACT_AFFINE, 0.7f, 0.2f},
-                                     {CLRNN_ACT_SCALED_TANH, 1.3f, 0.6f}, {CLRNN_ACT_ELU, 0.8f, 0},
+                                     {CLRNN_ACT_SCALED_TANH, 1.3f, 0.6f}, {CLRNN_ACT_ELU, 1.0f, 0},
                                      {CLRNN_ACT_SOFTSIGN, 0, 0},   {CLRNN_ACT_SOFTPLUS, 0, 0}};
     for (size_t i = 0; i < sizeof acts / sizeof *acts; ++i) {
         clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
@@ -353,10 +354,279 @@ static void test_activations(void **s) {
     run_fd_case(&c);
 }
 
+/* ---- the API around it ---- */
+typedef struct run_out {
+    float *y, *hn, *dx, *dh0, **grads;
+    int n;
+    size_t *counts;
+} run_out;
+
+static void run_out_free(run_out *o) {
+    free(o->y), free(o->hn), free(o->dx), free(o->dh0);
+    for (int i = 0; i < o->n; ++i) free(o->grads[i]);
+    free(o->grads), free(o->counts);
+}
+
+static void read_grads(clrnn_rnn *r, run_out *o) {
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &o->n));
+    o->grads = calloc((size_t)o->n, sizeof *o->grads);
+    o->counts = calloc((size_t)o->n, sizeof *o->counts);
+    for (int i = 0; i < o->n; ++i) o->grads[i] = read_buf(bufs[i].grad, o->counts[i] = bufs[i].count);
+}
+
+/* forward_train + backward_data + backward_weights(mode) with host tensors. */
+static void train_step(clrnn_rnn *r, clrnn_reserve *res, const problem *p, clrnn_wgrad_mode mode, run_out *o) {
+    clrnn_forward_args a = fwd_args(p);
+    o->y = tu_alloc_poison(p->ny), o->hn = tu_alloc_poison(p->nh);
+    a.y.host = o->y, a.hn.host = o->hn;
+    TU_OK(clrnn_rnn_forward_train(r, &a, res));
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    o->dx = tu_alloc_poison(p->nx), o->dh0 = tu_alloc_poison(p->nh);
+    b.dy.host = p->dy, b.dhn.host = p->dhn, b.dx.host = o->dx, b.dh0.host = o->dh0;
+    TU_OK(clrnn_rnn_backward_data(r, res, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, res, mode));
+    read_grads(r, o);
+}
+
+static clrnn_rnn *api_rnn(problem *p, uint64_t *seed, tcase *c) {
+    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_LSTM, 3, 5), CLRNN_MERGE_CONCAT);
+    d.num_layers = 2, d.peephole = 1, d.dense_size = 2, d.dropout = 0.3f, d.dropout_seed = 77;
+    *c = tc("api", d, 6, 4, LEN_MASK_HOLES);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    set_random_weights(r, seed);
+    problem_make(p, r, c, seed);
+    return r;
+}
+
+static void expect_same(const char *what, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (memcmp(&a[i], &b[i], sizeof(float))) fail_msg("%s[%zu]: %.9g vs %.9g (not bitwise equal)", what, i, (double)a[i], (double)b[i]);
+}
+
+/* Two rnn objects, the same inputs: bitwise the same outputs and gradients (dropout included:
+ * its masks depend on the seed and the call number only). ADD after SET doubles every gradient
+ * exactly: the second pass computes the same bits and x + x is exact. */
+static void test_determinism_and_add(void **s) {
+    (void)s;
+    uint64_t seed1 = 5, seed2 = 5;
+    problem p1, p2;
+    tcase c;
+    clrnn_rnn *r1 = api_rnn(&p1, &seed1, &c), *r2 = api_rnn(&p2, &seed2, &c);
+    clrnn_reserve *v1, *v2;
+    TU_OK(clrnn_reserve_create(r1, &v1));
+    TU_OK(clrnn_reserve_create(r2, &v2));
+    run_out o1, o2, o3;
+    train_step(r1, v1, &p1, CLRNN_WGRAD_SET, &o1);
+    train_step(r2, v2, &p2, CLRNN_WGRAD_SET, &o2);
+    expect_same("y", o1.y, o2.y, p1.ny);
+    expect_same("dx", o1.dx, o2.dx, p1.nx);
+    expect_same("dh0", o1.dh0, o2.dh0, p1.nh);
+    for (int i = 0; i < o1.n; ++i) expect_same("grad", o1.grads[i], o2.grads[i], o1.counts[i]);
+    /* ADD on r2, with r2's second call's masks: compare with r1's second call under SET */
+    run_out_free(&o2);
+    train_step(r1, v1, &p1, CLRNN_WGRAD_SET, &o3);
+    train_step(r2, v2, &p2, CLRNN_WGRAD_ADD, &o2);
+    int differs = 0;
+    for (size_t i = 0; i < p1.nx && !differs; ++i) differs = o1.dx[i] != o3.dx[i];
+    if (!differs) fail_msg("the second call's dropout masks equal the first's");
+    for (int i = 0; i < o1.n; ++i)
+        for (size_t k = 0; k < o1.counts[i]; ++k) {
+            const float want = o1.grads[i][k] + o3.grads[i][k];
+            if (memcmp(&want, &o2.grads[i][k], sizeof want))
+                fail_msg("ADD: grad %d[%zu] = %.9g, SET + SET = %.9g", i, k, (double)o2.grads[i][k], (double)want);
+        }
+    run_out_free(&o1), run_out_free(&o2), run_out_free(&o3);
+    clrnn_reserve_destroy(v1), clrnn_reserve_destroy(v2);
+    problem_free(&p1), problem_free(&p2);
+    clrnn_rnn_destroy(r1), clrnn_rnn_destroy(r2);
+}
+
+static cl_mem dev_buf(size_t floats, const float *init) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(clrnn_context_cl_context(tu_context()), CL_MEM_READ_WRITE, (floats + 16) * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    float *tmp = malloc((floats + 16) * sizeof(float));
+    for (size_t i = 0; i < floats + 16; ++i) tmp[i] = NAN; /* poison, and 16 floats before the data */
+    if (init) memcpy(tmp + 16, init, floats * sizeof(float));
+    err = clEnqueueWriteBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, (floats + 16) * sizeof(float), tmp, 0, NULL, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    free(tmp);
+    return m;
+}
+static clrnn_tensor dtensor(cl_mem m) {
+    clrnn_tensor t = {NULL, m, 16 * sizeof(float)};
+    return t;
+}
+static float *dev_read(cl_mem m, size_t floats) {
+    float *all = read_buf(m, floats + 16), *out = malloc(floats * sizeof(float));
+    memcpy(out, all + 16, floats * sizeof(float));
+    free(all);
+    return out;
+}
+
+/* Device tensors (at an offset, NaN-poisoned outputs) give the bits host tensors give. */
+static void test_device_tensors(void **s) {
+    (void)s;
+    uint64_t seed = 11;
+    problem p;
+    tcase c;
+    clrnn_rnn *r = api_rnn(&p, &seed, &c);
+    clrnn_rnn_desc d = r->desc;
+    d.dropout = 0; /* the two steps of one rnn have different call numbers */
+    clrnn_rnn_destroy(r);
+    problem_free(&p);
+    seed = 11;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    set_random_weights(r, &seed);
+    c.desc = d;
+    problem_make(&p, r, &c, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    run_out o;
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o);
+    cl_mem x = dev_buf(p.nx, p.x), h0 = dev_buf(p.nh, p.h0), c0 = dev_buf(p.nc, p.c0), y = dev_buf(p.ny, NULL);
+    cl_mem hn = dev_buf(p.nh, NULL), dy = dev_buf(p.ny, p.dy), dhn = dev_buf(p.nh, p.dhn), dx = dev_buf(p.nx, NULL);
+    cl_mem dh0 = dev_buf(p.nh, NULL);
+    clrnn_forward_args a = fwd_args(&p);
+    a.x = dtensor(x), a.h0 = dtensor(h0), a.c0 = dtensor(c0), a.y = dtensor(y), a.hn = dtensor(hn);
+    TU_OK(clrnn_rnn_forward_train(r, &a, v));
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    b.dy = dtensor(dy), b.dhn = dtensor(dhn), b.dx = dtensor(dx), b.dh0 = dtensor(dh0);
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+    float *gy = dev_read(y, p.ny), *ghn = dev_read(hn, p.nh), *gdx = dev_read(dx, p.nx), *gdh0 = dev_read(dh0, p.nh);
+    expect_same("device y", gy, o.y, p.ny);
+    expect_same("device hn", ghn, o.hn, p.nh);
+    expect_same("device dx", gdx, o.dx, p.nx);
+    expect_same("device dh0", gdh0, o.dh0, p.nh);
+    run_out o2;
+    memset(&o2, 0, sizeof o2);
+    read_grads(r, &o2);
+    for (int i = 0; i < o.n; ++i) expect_same("device grad", o2.grads[i], o.grads[i], o.counts[i]);
+    free(gy), free(ghn), free(gdx), free(gdh0);
+    cl_mem all[] = {x, h0, c0, y, hn, dy, dhn, dx, dh0};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i) clReleaseMemObject(all[i]);
+    run_out_free(&o), run_out_free(&o2);
+    clrnn_reserve_destroy(v);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
+static int all_poison(const float *a, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (a[i] != POISON) return 0;
+    return 1;
+}
+
+/* Calls in the wrong order, with a reserve of another rnn or a destroyed one, or with bad shapes,
+ * are refused with a specific status and write nothing. */
+static void test_refused(void **s) {
+    (void)s;
+    uint64_t seed = 3;
+    problem p;
+    tcase c;
+    clrnn_rnn *r = api_rnn(&p, &seed, &c);
+    clrnn_rnn *other;
+    TU_OK(clrnn_rnn_create(tu_context(), &r->desc, &other));
+    clrnn_reserve *v, *vo, *dead;
+    TU_OK(clrnn_reserve_create(r, &v));
+    TU_OK(clrnn_reserve_create(other, &vo));
+    TU_OK(clrnn_reserve_create(r, &dead));
+    clrnn_reserve_destroy(dead);
+    float *dx = tu_alloc_poison(p.nx), *dh0 = tu_alloc_poison(p.nh), *y = tu_alloc_poison(p.ny);
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    b.dy.host = p.dy, b.dx.host = dx, b.dh0.host = dh0;
+    /* backward before any forward_train */
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &b), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "forward_train"));
+    assert_int_equal(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_forward_args a = fwd_args(&p);
+    a.y.host = y;
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, vo), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "another rnn"));
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, dead), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, NULL), CLRNN_ERR_NULL_ARGUMENT);
+    assert_true(all_poison(y, p.ny));
+    TU_OK(clrnn_rnn_forward_train(r, &a, v));
+    /* weights before data */
+    assert_int_equal(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "backward_data"));
+    assert_int_equal(clrnn_rnn_backward_data(r, vo, &b), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clrnn_rnn_backward_data(r, v, NULL), CLRNN_ERR_NULL_ARGUMENT);
+    assert_int_equal(clrnn_rnn_backward_data(r, dead, &b), CLRNN_ERR_INVALID_ARGUMENT);
+    /* a device dy too small, dx with both host and mem */
+    cl_mem small = dev_buf(4, NULL);
+    clrnn_backward_args bad = b;
+    bad.dy.host = NULL, bad.dy.mem = small, bad.dy.offset = 0;
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &bad), CLRNN_ERR_SHAPE_MISMATCH);
+    bad = b;
+    bad.dx.mem = small;
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &bad), CLRNN_ERR_INVALID_ARGUMENT);
+    bad = b;
+    bad.dh0.host = NULL, bad.dh0.mem = small, bad.dh0.offset = 0;
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &bad), CLRNN_ERR_SHAPE_MISMATCH);
+    assert_true(all_poison(dx, p.nx));
+    assert_true(all_poison(dh0, p.nh));
+    assert_int_equal(clrnn_rnn_backward_weights(r, v, (clrnn_wgrad_mode)7), CLRNN_ERR_INVALID_ARGUMENT);
+    clReleaseMemObject(small);
+    /* the rnn and its gradients still work after all that */
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+    assert_false(all_poison(dx, p.nx));
+    free(dx), free(dh0), free(y);
+    clrnn_reserve_destroy(v), clrnn_reserve_destroy(vo);
+    clrnn_reserve_destroy(v); /* destroyed twice: ignored */
+    problem_free(&p);
+    clrnn_rnn_destroy(r), clrnn_rnn_destroy(other);
+}
+
+/* An optimizer's update of the device values (clrnn_rnn_params_updated) reaches the inference
+ * forward: the host weights follow before it runs. */
+static void test_params_updated(void **s) {
+    (void)s;
+    uint64_t seed = 21;
+    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 3, 4);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    set_random_weights(r, &seed);
+    tcase c = tc("updated", d, 4, 3, LEN_FULL);
+    problem p;
+    problem_make(&p, r, &c, &seed);
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    int n = 0;
+    TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &n));
+    assert_int_equal(n, 4);
+    float *w = read_buf(bufs[0].value, bufs[0].count);
+    assert_true(memcmp(w, r->lw[0].W, bufs[0].count * sizeof(float)) == 0);
+    for (size_t i = 0; i < bufs[0].count; ++i) w[i] *= -0.5f;
+    assert_int_equal(clEnqueueWriteBuffer(clrnn_context_cl_queue(tu_context()), bufs[0].value, CL_TRUE, 0,
+                                          bufs[0].count * sizeof(float), w, 0, NULL, NULL), CL_SUCCESS);
+    clrnn_rnn_params_updated(r);
+    clrnn_forward_args a = fwd_args(&p);
+    float *y = tu_alloc_poison(p.ny), *ye = tu_alloc_poison(p.ny);
+    a.y.host = y;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    assert_true(memcmp(w, r->lw[0].W, bufs[0].count * sizeof(float)) == 0);
+    a.y.host = ye;
+    TU_OK(clrnn_reference_forward(r, &a));
+    size_t where;
+    assert_true(tu_max_abs_diff(y, ye, p.ny, &where) <= 1e-5);
+    free(w), free(y), free(ye);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_params_updated),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
