@@ -242,6 +242,8 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
         if (!isfinite(data[i]))
             return clrnn_fail(CLRNN_ERR_NON_FINITE, "%s %s (layer %d, dir %d): element %zu is %f", framework_names[fw],
                               role_names[role], layer, dir, i, (double)data[i]);
+    /* the other roles' values an optimizer changed on the device come back first */
+    if ((st = clrnn_rnn_sync_host_params(rnn)) != CLRNN_OK) return st;
     const int dense_role = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
     clrnn_layer_weights *w = dense_role ? NULL : &rnn->lw[layer * rnn->D + dir];
     /* An import only reads x.fw (the cast drops const for the shared walk, never to write). */
@@ -260,6 +262,7 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
     default: break;
     }
     rnn->dirty = 1;
+    rnn->host_gen++;
     return CLRNN_OK;
 }
 
