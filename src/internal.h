@@ -140,7 +140,14 @@ clrnn_status clrnn_mkdirs(const char *path);
  * inside the object would mean reading freed memory). Best effort: once freed memory is reused for
  * a new object of the same kind, a stale pointer names that new object; an rnn therefore also
  * records the id of its context, so a destroyed-and-replaced context is still detected. */
-typedef enum clrnn_handle_kind { CLRNN_HANDLE_CONTEXT = 1, CLRNN_HANDLE_RNN = 2, CLRNN_HANDLE_MODEL = 3 } clrnn_handle_kind;
+typedef enum clrnn_handle_kind {
+    CLRNN_HANDLE_CONTEXT = 1,
+    CLRNN_HANDLE_RNN = 2,
+    CLRNN_HANDLE_MODEL = 3,
+    /* the training glue's objects (src/train/glue.h) */
+    CLRNN_HANDLE_OPTIMIZER = 10,
+    CLRNN_HANDLE_EMBEDDING = 11
+} clrnn_handle_kind;
 /* Registers a new object; returns its id (never 0), or 0 when out of memory. */
 uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind);
 /* Removes a live object of that kind; returns 0 if obj is not one (nothing is removed). */
@@ -174,7 +181,11 @@ struct clrnn_context {
     int lock_ready; /* lock was initialised */
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
+    struct clrnn_glue_program *glue; /* the training glue's kernels, built on first use (src/train/glue.c) */
 };
+
+/* ---- src/train/glue.c: released by the context's destroy ---- */
+void clrnn_glue_release(clrnn_context *ctx);
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);
