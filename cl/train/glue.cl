@@ -143,16 +143,18 @@ __kernel void emb_gather(__global const float *table, int dim, __global const in
     x[x_off + i] = table[(size_t)ids[p] * dim + j];
 }
 
-/* d(table)[ids_u[u], j] (=|+=) sum over k in [start[u], start[u+1]) of dx[pos[k], j]: the positions
- * of each id, sorted by the host in (n, t) order, summed in that order by one work-item. */
+/* d(table)[id, j] (=|+=) sum over k in [start[u], start[u+1]) of dx[pos[k], j]: the positions
+ * of each id, sorted by the host in (n, t) order, summed in that order by one work-item. Row u is
+ * id ids_u[u] (only the ids that occur), or id u when `every` (SET: all vocab rows written, those no
+ * position names with 0, so no separate clearing pass). */
 __kernel void emb_scatter(__global const float *dx, ulong dx_off, int dim, __global const int *pos,
-                          __global const int *start, __global const int *ids_u, int U, __global float *grad,
-                          int add) {
+                          __global const int *start, __global const int *ids_u, int U, int every,
+                          __global float *grad, int add) {
     const size_t i = get_global_id(0);
     if (i >= (size_t)U * dim) return;
     const int u = (int)(i / (size_t)dim), j = (int)(i % (size_t)dim);
     float s = 0.0f;
     for (int k = start[u]; k < start[u + 1]; ++k) s += dx[dx_off + (size_t)pos[k] * dim + j];
-    __global float *out = grad + (size_t)ids_u[u] * dim + j;
+    __global float *out = grad + (size_t)(every ? u : ids_u[u]) * dim + j;
     *out = add ? *out + s : s;
 }

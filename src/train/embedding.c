@@ -1,7 +1,7 @@
 /* Embedding (clrnn_embedding): a [vocab, dim] table and its gradient on the device; forward gathers
  * rows by id, backward sums dx per id in a fixed order: the positions are sorted by id on the host
  * (a stable counting sort, so each id's positions stay in (n, t) order) and one work-item per
- * (id, column) adds them up, with no atomics. Also Keras Masking (clrnn_mask_from_value). */
+ * (id, column) adds them up, with no atomics (SET: every row of the table, so no clearing pass). Also Keras Masking (clrnn_mask_from_value). */
 #include "train/glue.h"
 
 #include <math.h>
@@ -244,25 +244,26 @@ clrnn_status clrnn_embedding_backward(clrnn_embedding *e, const clrnn_ids *ids, 
         counts[id + 1] += counts[id]; /* counts[id] = first slot of id */
     }
     start[U] = (int32_t)NT;
-    for (size_t p = 0; p < NT; ++p) pos[counts[v[p]]++] = (int32_t)p;
+    /* SET writes every row (by id: the prefix counts are the starts), ADD only the rows that occur */
+    const int every = mode == CLRNN_WGRAD_SET;
+    const int rows = every ? e->vocab : U;
+    const int32_t *row_start = every ? counts : start;
+    const size_t starts_bytes = ((size_t)rows + 1) * sizeof(int32_t);
     if ((st = clrnn_glue_ensure(ctx)) != CLRNN_OK) goto done;
+    if ((st = clrnn_glue_buffer(ctx, starts_bytes, row_start, &start_m, "embedding id starts")) != CLRNN_OK) goto done;
+    for (size_t p = 0; p < NT; ++p) pos[counts[v[p]]++] = (int32_t)p; /* counts[id] becomes id's end */
     if ((st = clrnn_glue_buffer(ctx, NT * sizeof(int32_t), pos, &pos_m, "embedding positions")) != CLRNN_OK ||
-        (st = clrnn_glue_buffer(ctx, ((size_t)U + 1) * sizeof(int32_t), start, &start_m, "embedding id starts")) !=
-            CLRNN_OK ||
         (st = clrnn_glue_buffer(ctx, (size_t)U * sizeof(int32_t), uid, &uid_m, "embedding ids")) != CLRNN_OK)
         goto done;
     cl_mem d = NULL;
     uint64_t off = 0;
     if ((st = clrnn_glue_stage(ctx, &dx, bytes, &d, &off, &staged, "embedding dx")) != CLRNN_OK) goto done;
-    const size_t table_bytes = (size_t)e->vocab * (size_t)e->dim * sizeof(float);
-    if (mode == CLRNN_WGRAD_SET && (st = fill_zero(ctx, e->grad, table_bytes, "embedding gradient")) != CLRNN_OK)
-        goto done;
     mtx_lock(&ctx->lock);
     glue_args k = clrnn_glue_begin(ctx, GLUE_K_emb_scatter);
     glue_arg_mem(&k, d), glue_arg_ulong(&k, off), glue_arg_int(&k, e->dim), glue_arg_mem(&k, pos_m);
-    glue_arg_mem(&k, start_m), glue_arg_mem(&k, uid_m), glue_arg_int(&k, U), glue_arg_mem(&k, e->grad);
-    glue_arg_int(&k, mode == CLRNN_WGRAD_ADD);
-    st = clrnn_glue_launch(ctx, &k, (size_t)U * (size_t)e->dim);
+    glue_arg_mem(&k, start_m), glue_arg_mem(&k, uid_m), glue_arg_int(&k, rows), glue_arg_int(&k, every);
+    glue_arg_mem(&k, e->grad), glue_arg_int(&k, !every);
+    st = clrnn_glue_launch(ctx, &k, (size_t)rows * (size_t)e->dim);
     mtx_unlock(&ctx->lock);
     if (st == CLRNN_OK) {
         const cl_int err = clFinish(ctx->queue);
