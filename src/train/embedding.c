@@ -76,10 +76,10 @@ void clrnn_embedding_destroy(clrnn_embedding *e) {
         clrnn_check_handle(e, CLRNN_HANDLE_EMBEDDING, "clrnn_embedding_destroy (ignored)", "emb");
         return;
     }
-    if (clrnn_handle_id(e->ctx, CLRNN_HANDLE_CONTEXT) == e->ctx_id) {
-        clReleaseMemObject(e->table);
-        clReleaseMemObject(e->grad);
-    }
+    /* OpenCL buffers hold their own reference to their cl_context: released even after the clrnn
+     * context is gone (as an rnn's) */
+    clReleaseMemObject(e->table);
+    clReleaseMemObject(e->grad);
     free(e);
 }
 

@@ -131,9 +131,7 @@ void clrnn_optimizer_destroy(clrnn_optimizer *o) {
         clrnn_check_handle(o, CLRNN_HANDLE_OPTIMIZER, "clrnn_optimizer_destroy (ignored)", "opt");
         return;
     }
-    /* buffers of a destroyed context are gone with it */
-    if (clrnn_handle_id(o->ctx, CLRNN_HANDLE_CONTEXT) == o->ctx_id) unbind(o);
-    else free(o->tensors);
+    unbind(o); /* its buffers hold their own reference to their cl_context, even after the context's destroy */
     free(o);
 }
 

@@ -5,6 +5,8 @@
  * the table; clrnn_mask_from_value with suffix padding, holes and a NaN value. */
 #include "test_util.h"
 
+#include "internal.h"
+
 static double rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
 
 static cl_mem dev_buf(const float *v, size_t n) {
@@ -286,10 +288,46 @@ static void test_mask_from_value(void **s) {
     assert_int_equal(clrnn_mask_from_value(x, MN, MT, MF, 0, NULL, NULL, NULL), CLRNN_ERR_NULL_ARGUMENT);
 }
 
+/* The glue program is built on first use, not with the context; objects outlive their context
+ * cleanly (calls refused, destroy clean). */
+static void test_lifetime(void **s) {
+    (void)s;
+    clrnn_context *ctx = NULL;
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    assert_null(ctx->glue);
+    clrnn_embedding *e = NULL;
+    TU_OK(clrnn_embedding_create(ctx, 5, 3, 0, &e));
+    assert_null(ctx->glue);
+    const int32_t ids[4] = {1, 4, 4, 0};
+    const clrnn_ids in = {2, 2, ids, NULL};
+    float x[12], table[15];
+    TU_OK(clrnn_embedding_forward(e, &in, (clrnn_tensor){x, NULL, 0}, NULL, NULL, NULL));
+    assert_non_null(ctx->glue);
+    TU_OK(clrnn_embedding_backward(e, &in, (clrnn_tensor){x, NULL, 0}, CLRNN_WGRAD_SET));
+    const clrnn_optimizer_params p = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_ADAM, CLRNN_EPS_KERAS);
+    clrnn_optimizer *o = NULL;
+    TU_OK(clrnn_optimizer_create(ctx, &p, &o));
+    TU_OK(clrnn_optimizer_step(o, NULL, e, NULL));
+    /* an embedding of another context: refused */
+    clrnn_embedding *other = NULL;
+    TU_OK(clrnn_embedding_create(tu_context(), 5, 3, 0, &other));
+    clrnn_optimizer *o2 = NULL;
+    TU_OK(clrnn_optimizer_create(ctx, &p, &o2));
+    assert_int_equal(clrnn_optimizer_step(o2, NULL, other, NULL), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_embedding_destroy(other);
+    clrnn_context_destroy(ctx);
+    assert_int_equal(clrnn_embedding_get_table(e, table, 15), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "destroyed"));
+    assert_int_equal(clrnn_optimizer_step(o, NULL, e, NULL), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_optimizer_destroy(o);
+    clrnn_optimizer_destroy(o2);
+    clrnn_embedding_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward),  cmocka_unit_test(test_backward), cmocka_unit_test(test_backward_determinism),
-        cmocka_unit_test(test_refused),  cmocka_unit_test(test_mask_from_value),
+        cmocka_unit_test(test_refused),  cmocka_unit_test(test_mask_from_value), cmocka_unit_test(test_lifetime),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
