@@ -1053,7 +1053,9 @@ CLRNN_API clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t si
  * right-padded with padding_value) a step counts when any feature differs from padding_value; with
  * mask_zero when its id is not 0. A row's length is its last counted step + 1: the model assumes
  * right padding (ONNX RNN nodes take lengths, not masks), so a padding-valued step inside a row is
- * computed like any other step. Without either, every row has all `time` steps.
+ * computed like any other step (clrnn_rnn_forward with seq_lens = those lengths, not with a mask
+ * that has holes). Without either, every row has all `time` steps, no step is masked and the
+ * masked-output policy changes nothing.
  * Refused (CLRNN_ERR_UNSUPPORTED, the message names it) is what the ONNX nodes cannot express:
  * proj_size > 0, cell_clip, proj_clip. Other refusals: CLRNN_ERR_NULL_ARGUMENT (spec, path, rnn;
  * vocab without a table), CLRNN_ERR_INVALID_ARGUMENT (a dead rnn, an unknown head, vocab outside
