@@ -18,6 +18,7 @@ typedef struct tcase {
     len_mode lens;
     int with_h0, with_dhn, last_only;
     int device_tensors;
+    int fd_device; /* finite differences of clrnn's own forward_train (dropout: the reference has none) */
 } tcase;
 
 static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
@@ -130,13 +131,22 @@ static clrnn_forward_args fwd_args(const problem *p) {
     return a;
 }
 
+/* With fd_device: the device's training forward, replaying call 0's dropout masks. */
+static clrnn_reserve *fd_reserve;
+
 /* The loss of the reference forward: sum dy*y + dhn*hn + dcn*cn, accumulated in double. */
 static double ref_loss(clrnn_rnn *r, const problem *p) {
     clrnn_forward_args a = fwd_args(p);
     float *y = malloc(p->ny * sizeof(float)), *hn = malloc(p->nh * sizeof(float)), *cn = malloc(p->nc * sizeof(float));
     a.y.host = y, a.hn.host = hn;
     if (p->has_c) a.cn.host = cn;
-    assert_int_equal(clrnn_reference_forward(r, &a), CLRNN_OK);
+    if (fd_reserve) {
+        r->host_gen++; /* the perturbed host weights go to the device */
+        clrnn_train_set_call(r, 0);
+        TU_OK(clrnn_rnn_forward_train(r, &a, fd_reserve));
+    } else {
+        assert_int_equal(clrnn_reference_forward(r, &a), CLRNN_OK);
+    }
     double s = 0;
     for (size_t i = 0; i < p->ny; ++i) s += (double)p->dy[i] * y[i];
     for (size_t i = 0; i < p->nh; ++i) s += (double)p->dhn[i] * hn[i];
@@ -188,10 +198,12 @@ static void run_fd_case(const tcase *c) {
     a.y.host = y, a.hn.host = hn;
     if (p.has_c) a.cn.host = cn;
     TU_OK(clrnn_rnn_forward_train(r, &a, res));
-    /* the training forward's outputs are the inference forward's */
+    /* the training forward's outputs are the inference forward's (without dropout) */
     float *y2 = tu_alloc_poison(p.ny), *hn2 = tu_alloc_poison(p.nh), *cn2 = tu_alloc_poison(p.nc);
     a.y.host = y2, a.hn.host = hn2, a.cn.host = p.has_c ? cn2 : NULL;
-    TU_OK(clrnn_rnn_forward(r, &a));
+    if (c->fd_device) a.y.host = y, a.hn.host = hn, a.cn.host = p.has_c ? cn : NULL, clrnn_train_set_call(r, 0);
+    TU_OK(c->fd_device ? clrnn_rnn_forward_train(r, &a, res) : clrnn_rnn_forward(r, &a));
+    if (c->fd_device) memcpy(y2, y, p.ny * sizeof(float)), memcpy(hn2, hn, p.nh * sizeof(float)), memcpy(cn2, cn, p.nc * sizeof(float));
     size_t where = 0;
     double e = tu_max_abs_diff(y, y2, p.ny, &where);
     if (e > 1e-5) fail_msg("%s: forward_train y differs from clrnn_rnn_forward by %g at %zu", c->name, e, where);
@@ -212,12 +224,16 @@ static void run_fd_case(const tcase *c) {
     if (p.has_c) b.dc0.host = dc0;
     TU_OK(clrnn_rnn_backward_data(r, res, &b));
     TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
+    if (c->fd_device) TU_OK(clrnn_reserve_create(r, &fd_reserve));
 
     char what[96];
-    for (size_t i = 0; i < p.nx; ++i) snprintf(what, sizeof what, "%s dx", c->name), expect_close(what, dx, i, fd(r, &p, &p.x[i]));
-    for (size_t i = 0; i < p.nh; ++i) snprintf(what, sizeof what, "%s dh0", c->name), expect_close(what, dh0, i, fd(r, &p, &p.h0[i]));
+    /* the device forward is slow to difference: every 4th element (and the last) */
+    const size_t step = c->fd_device ? 4 : 1;
+#define FD_EACH(i, n) for (size_t i = 0; i < (n); i = i + step < (n) || i + 1 == (n) ? i + step : (n) - 1)
+    FD_EACH(i, p.nx) snprintf(what, sizeof what, "%s dx", c->name), expect_close(what, dx, i, fd(r, &p, &p.x[i]));
+    FD_EACH(i, p.nh) snprintf(what, sizeof what, "%s dh0", c->name), expect_close(what, dh0, i, fd(r, &p, &p.h0[i]));
     if (p.has_c)
-        for (size_t i = 0; i < p.nc; ++i) snprintf(what, sizeof what, "%s dc0", c->name), expect_close(what, dc0, i, fd(r, &p, &p.c0[i]));
+        FD_EACH(i, p.nc) snprintf(what, sizeof what, "%s dc0", c->name), expect_close(what, dc0, i, fd(r, &p, &p.c0[i]));
     clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
     int nb = 0;
     TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &nb));
@@ -226,7 +242,7 @@ static void run_fd_case(const tcase *c) {
         float *hp = host_param(r, i, &count);
         assert_int_equal(count, bufs[i].count);
         float *g = read_buf(bufs[i].grad, count);
-        for (size_t k = 0; k < count; ++k) {
+        FD_EACH(k, count) {
             snprintf(what, sizeof what, "%s %s", c->name, bufs[i].what);
             /* CIFG: the forget gate's rows get no gradient */
             expect_close(what, g, k, fd(r, &p, &hp[k]));
@@ -234,6 +250,8 @@ static void run_fd_case(const tcase *c) {
         free(g);
     }
     free(y), free(hn), free(cn), free(y2), free(hn2), free(cn2), free(dx), free(dh0), free(dc0);
+    clrnn_reserve_destroy(fd_reserve);
+    fd_reserve = NULL;
     clrnn_reserve_destroy(res);
     problem_free(&p);
     clrnn_rnn_destroy(r);
@@ -621,12 +639,32 @@ static void test_params_updated(void **s) {
     clrnn_rnn_destroy(r);
 }
 
+/* Dropout on outputs, inputs and the recurrent state, variational and per step: against finite
+ * differences of the training forward replaying the same call (the masks depend on the call
+ * number only). Zero rates are no dropout (the other tests). */
+static void test_dropout(void **s) {
+    (void)s;
+    const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
+    static const char *const names[] = {"drop_rnn", "drop_lstmp_bi", "drop_gru_rb", "drop_gru_lbr"};
+    for (int i = 0; i < 4; ++i) {
+        clrnn_rnn_desc d = base(cells[i], 3, 4);
+        d.num_layers = 2, d.dropout = 0.3f, d.input_dropout = 0.25f, d.recurrent_dropout = 0.35f;
+        d.dropout_seed = 0x1234567890ULL + (uint64_t)i;
+        d.dropout_mode = i % 2 ? CLRNN_DROPOUT_PER_STEP : CLRNN_DROPOUT_VARIATIONAL;
+        if (i == 1) d.proj_size = 3, d.peephole = 1, d.direction = CLRNN_DIR_BIDIRECTIONAL;
+        if (i == 3) d.linear_before_reset = 1;
+        tcase c = tc(names[i], d, 4, 3, LEN_VARIED);
+        c.fd_device = 1;
+        run_fd_case(&c);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_params_updated),
+        cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
