@@ -492,6 +492,16 @@ __kernel void tr_drop(__global const real *src, const ulong src_off, const int s
     *o = accumulate ? *o + out : out;
 }
 
+/* Zeroes the rows (t, n) of a time-major [T*N, C] input that no step computes (direction 0's
+ * table visits each (t, n) once): whatever padding holds (NaN included) cannot reach a weight
+ * gradient through a zero gate gradient. */
+__kernel void tr_zero_masked_rows(__global real *x, __global const int *tmap, const int T, const int N, const int C) {
+    const int c = get_global_id(0), n = get_global_id(1), s = get_global_id(2);
+    if (c >= C) return;
+    const int e = tmap[(size_t)s * N + n];
+    if (!(e & STEP_VALID)) x[((size_t)(e & STEP_T_MASK) * N + n) * C + c] = 0.0f;
+}
+
 /* dst[i] += src[i] */
 __kernel void tr_add(__global real *dst, __global const real *src, const int count) {
     const int i = get_global_id(0);

@@ -34,7 +34,7 @@
 #define TRAIN_KERNELS(X)                                                                           \
     X(tr_rnn_fwd) X(tr_lstm_fwd) X(tr_proj_fwd) X(tr_gru_lbr_fwd) X(tr_gru_gates_fwd) X(tr_gru_out_fwd) \
     X(tr_bwd_out) X(tr_rnn_bwd) X(tr_lstm_bwd) X(tr_gru_bwd) X(tr_gru_rb_r) X(tr_merge_bwd) X(tr_add) \
-    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop)
+    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows)
 
 enum {
 #define TK_ENUM(name) TK_##name,
@@ -895,6 +895,12 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
         kargs k = tk(ctx, TK_tr_permute);
         a_mem(&k, src), a_ulong(&k, src_off), a_mem(&k, v->x0), a_ulong(&k, 0), a_int(&k, T), a_int(&k, N);
         a_int(&k, (int)I), a_int(&k, 1);
+        if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
+    }
+
+    if (args->seq_lens || args->mask) {
+        kargs k = tk(ctx, TK_tr_zero_masked_rows);
+        a_mem(&k, v->x0), a_mem(&k, v->tmap), a_int(&k, T), a_int(&k, N), a_int(&k, (int)I);
         if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
     }
 

@@ -115,6 +115,12 @@ static void problem_make(problem *p, clrnn_rnn *r, const tcase *c, uint64_t *see
         p->mask = malloc(TN);
         for (size_t i = 0; i < TN; ++i) p->mask[i] = (tu_next(seed) % 3) != 0;
     }
+    /* padding may hold anything, NaN included: no gradient may see it */
+    if (c->lens != LEN_FULL && r->desc.layout == CLRNN_LAYOUT_TIME_MAJOR)
+        for (int t = 0; t < c->T; ++t)
+            for (int n = 0; n < c->N; ++n)
+                if (t >= p->lens[n] || (p->mask && !p->mask[(size_t)n * c->T + t]))
+                    for (int i = 0; i < p->I; ++i) p->x[((size_t)t * c->N + n) * p->I + i] = NAN;
 }
 
 static void problem_free(problem *p) {
