@@ -275,6 +275,17 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *rnn);
 clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *rnn, int T, int N);
 /* Checks that every required tensor was set. */
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
+/* weights.c: one role of (layer, dir) — or DENSE_* — from internal-layout arrays w [L*D] / dense_W /
+ * dense_b into framework fw's layout and gate order: the exact inverse of clrnn_rnn_set_param's
+ * import, through the same role table (count, roles and layers checked as set_param checks them).
+ * grad = 1: the arrays are gradients, and a role that set_param splits into Wb and Rb (Keras'
+ * single bias, TF1 GRU gates/bias ...) takes dWb; grad = 0: values, such a role gets Wb + Rb as the
+ * forward uses them. A role whose tensor the rnn never had set (W, R, KERNEL, CANDIDATE_KERNEL,
+ * PROJ, DENSE_W: by rnn->lw's flags) is CLRNN_ERR_MISSING_WEIGHTS; biases and peepholes never set
+ * read as zeros. Writes nothing on failure. */
+clrnn_status clrnn_weights_export(const clrnn_rnn *r, const clrnn_layer_weights *w, const float *dense_W,
+                                  const float *dense_b, int grad, clrnn_framework fw, int layer, int dir,
+                                  clrnn_param role, float *out, size_t count);
 
 /* Fills the step table (its encoding: STEP_* in cl/abi.h) for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
  * holds per (d, n) 1 if the row has any computed step. */
