@@ -1150,3 +1150,60 @@ clrnn_status clrnn_rnn_backward_weights(clrnn_rnn *r, clrnn_reserve *v, clrnn_wg
     mtx_unlock(&r->ctx->lock);
     return st;
 }
+
+/* The gradient of one role in a framework's layout: the (layer, dir)'s gradient buffers (or the
+ * dense layer's) read back into internal-layout arrays, then weights.c's exporter (grad = 1: a
+ * combined bias role takes dWb). */
+clrnn_status clrnn_rnn_get_grad(clrnn_rnn *r, clrnn_framework fw, int layer, int dir, clrnn_param role, float *out,
+                                size_t count) {
+    clrnn_clear_error();
+    const char *func = "clrnn_rnn_get_grad";
+    clrnn_status st = clrnn_check_rnn(r, func);
+    if (st != CLRNN_OK) return st;
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: out is NULL", func);
+    if ((unsigned)fw > CLRNN_FRAMEWORK_TF1) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: framework = %d is unknown", func, (int)fw);
+    if ((unsigned)role >= CLRNN_PARAM_COUNT_) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: role = %d is unknown", func, (int)role);
+    const int dense_role = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
+    const int L = r->desc.num_layers, D = r->D;
+    if (!dense_role && (layer < 0 || layer >= L || dir < 0 || dir >= D))
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: layer %d / dir %d out of range (%d layers, %d directions)", func,
+                          layer, dir, L, D);
+    clrnn_train_state *ts = r->train;
+    if (!ts || !ts->grads_set)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: no gradients yet (run clrnn_rnn_backward_weights first)", func);
+    clrnn_layer_weights *w = calloc((size_t)L * D, sizeof *w);
+    float *bufs[6] = {NULL};
+    float *dense[2] = {NULL, NULL};
+    if (!w) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s: gradient staging", func);
+    mtx_lock(&r->ctx->lock);
+    if (dense_role) {
+        if (r->desc.dense_size > 0)
+            for (int k = 0; k < 2 && st == CLRNN_OK; ++k) {
+                const clrnn_param_buf *p = &ts->p[dense_idx(ts, k)];
+                if (!(dense[k] = malloc(p->count * sizeof(float)))) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s", func);
+                else if (clEnqueueReadBuffer(r->ctx->queue, p->grad, CL_TRUE, 0, p->count * sizeof(float), dense[k], 0,
+                                             NULL, NULL) != CL_SUCCESS)
+                    st = clrnn_fail(CLRNN_ERR_OPENCL, "%s: reading %s", func, p->what);
+            }
+    } else {
+        const int ld = layer * D + dir;
+        w[ld] = r->lw[ld]; /* sizes and flags; the arrays are replaced below */
+        w[ld].P = w[ld].proj = NULL;
+        for (int k = 0; k < ts->per_ld && st == CLRNN_OK; ++k) {
+            const clrnn_param_buf *p = &ts->p[pidx(ts, ld, k)];
+            if (!(bufs[k] = malloc(p->count * sizeof(float)))) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s", func);
+            else if (clEnqueueReadBuffer(r->ctx->queue, p->grad, CL_TRUE, 0, p->count * sizeof(float), bufs[k], 0, NULL,
+                                         NULL) != CL_SUCCESS)
+                st = clrnn_fail(CLRNN_ERR_OPENCL, "%s: reading %s", func, p->what);
+        }
+        w[ld].W = bufs[PB_W], w[ld].R = bufs[PB_R], w[ld].Wb = bufs[PB_WB], w[ld].Rb = bufs[PB_RB];
+        if (ts->peep >= 0) w[ld].P = bufs[ts->peep];
+        if (ts->proj >= 0) w[ld].proj = bufs[ts->proj];
+    }
+    mtx_unlock(&r->ctx->lock);
+    if (st == CLRNN_OK) st = clrnn_weights_export(r, w, dense[0], dense[1], 1, fw, layer, dir, role, out, count);
+    for (int k = 0; k < 6; ++k) free(bufs[k]);
+    free(dense[0]), free(dense[1]);
+    free(w);
+    return st;
+}
