@@ -151,6 +151,15 @@ inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __gl
     return any_valid;
 }
 
+/* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
+ * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
+inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
+                      __global const int *tmap, __global const int *perm, __global const real *src, int src_stride,
+                      __global const real *RTblk, const int K, real16 acc[4][4]) {
+    __global const real *hrow[4];
+    if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
+}
+
 /* Row r of a row block (rb * MR + r < N): the batch row n, its step-table entry and time index t,
  * the index of the block's 16 lanes in the state buffers. */
 typedef struct tile_row {
@@ -166,6 +175,17 @@ inline tile_row row_at(const int MR, tile_pos p, int rb, int r, int s, int T, in
     w.t = w.entry & STEP_T_MASK;
     w.sidx = ((size_t)p.d * N + w.n) * p.Hs + p.j0;
     return w;
+}
+
+/* A step the table marks as not computed: the state hp (the row's h_prev lanes) is carried to
+ * h_next and the output yo follows the masked-output policy. Returns 1 for such a step (the row is
+ * done), 0 for a computed one: the 16-lane masked_step() of common.cl. */
+inline int carried_step(tile_row w, real16 hp, __global real *h_next, __global real *yo, int lanes, int policy,
+                        float fill) {
+    if (w.entry & STEP_VALID) return 0;
+    vstore16(hp, 0, h_next + w.sidx);
+    store_lanes(yo, masked16(policy, w.entry, hp, fill), lanes);
+    return 1;
 }
 
 /* The row's output at unit j ([T, N, D, H]) and its block of `slots` slices in x_proj. */
@@ -193,19 +213,18 @@ inline __global const real *xproj_at(tile_pos p, tile_row w, __global const real
 
 /* LSTM (peepholes, CIFG, cell clip by flags); with LSTM_PROJ it leaves h to the projection. */
 inline void lstm_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                      __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                      const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                      __global const real *peep, __global const float *acts, __global const real *h_prev,
-                      __global const real *c_prev, __global real *h_next, __global real *c_next, __global real *y,
-                      const int flags, const int policy, const float clip, const float cell_clip, const float fill,
-                      __global real *h_raw, const int hs_in) {
+                            __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                            const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                            __global const real *peep, __global const float *acts, __global const real *h_prev,
+                            __global const real *c_prev, __global real *h_next, __global real *c_next, __global real *y,
+                            const int flags, const int policy, const float clip, const float cell_clip, const float fill,
+                            __global real *h_raw, const int hs_in) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d, Hs = p.Hs;
     __global const real *RTblk = tile_weights(p, RTp, K, 4);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        __global const real *hrow[4];
         real16 acc[4][4];
-        if (row_block(MR, p, rb, s, T, N, tmap, perm, h_prev, hs_in, hrow)) tiled_dot(MR, 4, 4, acc, RTblk, hrow, K);
+        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, h_prev, hs_in, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 4);
         const real16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);
         __global const real *P = peep + (size_t)d * 3 * Hs + p.j0;
@@ -217,10 +236,8 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             const real16 cp = vload16(0, c_prev + w.sidx);
             if (!(w.entry & STEP_VALID)) {
                 vstore16(cp, 0, c_next + w.sidx);
-                if (flags & LSTM_PROJ) continue; /* h and y: the projection phase */
-                const real16 hp = vload16(0, h_prev + w.sidx);
-                vstore16(hp, 0, h_next + w.sidx);
-                store_lanes(yo, masked16(policy, w.entry, hp, fill), p.lanes);
+                if (!(flags & LSTM_PROJ)) /* else h and y are the projection phase's */
+                    carried_step(w, vload16(0, h_prev + w.sidx), h_next, yo, p.lanes, policy, fill);
                 continue;
             }
             __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 4);
@@ -253,17 +270,16 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
 
 /* Linear-before-reset GRU: n = act(x_n + b_n + r (.) (R_n h_prev + Rb_n)), one phase. */
 inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                         __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                         const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                         __global const float *acts, __global const real *h_prev, __global real *h_next,
-                         __global real *y, const int policy, const float clip, const float fill) {
+                               __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                               const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                               __global const float *acts, __global const real *h_prev, __global real *h_next,
+                               __global real *y, const int policy, const float clip, const float fill) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const real *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        __global const real *hrow[4];
         real16 acc[4][4];
-        if (row_block(MR, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, hrow)) tiled_dot(MR, 3, 3, acc, RTblk, hrow, K);
+        block_dot(MR, 3, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);
         const real16 rbn = vload16(2, b + (size_t)p.Hb * 48);
@@ -272,11 +288,7 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
             __global real *yo = output_at(p, w, y, N, H, p.j0);
             const real16 hp = vload16(0, h_prev + w.sidx);
-            if (!(w.entry & STEP_VALID)) {
-                vstore16(hp, 0, h_next + w.sidx);
-                store_lanes(yo, masked16(policy, w.entry, hp, fill), p.lanes);
-                continue;
-            }
+            if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
             __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
             const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);
             const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);
@@ -294,20 +306,19 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
  * h = clip(W_proj h_raw) with clip = TF1's proj_clip). Steps that are not computed carry h_prev and write
  * the masked output. */
 inline void unit64_tiled_step(const int MR, const int proj, const int s, const int T, const int N, const int H,
-                        const int K, __global const int *tmap, __global const int *perm,
-                        __global const real *x_proj, const int xp_batch_major, __global const real *RTp,
-                        __global const real *bias, __global const float *acts, __global const real *h_raw,
-                        const int hs_in, __global const real *h_prev, __global real *h_next, __global real *y,
-                        const int policy, const float clip, const float fill) {
+                              const int K, __global const int *tmap, __global const int *perm,
+                              __global const real *x_proj, const int xp_batch_major, __global const real *RTp,
+                              __global const real *bias, __global const float *acts, __global const real *h_raw,
+                              const int hs_in, __global const real *h_prev, __global real *h_next, __global real *y,
+                              const int policy, const float clip, const float fill) {
     const tile_pos p = tile_position(MR, 64, N, H);
     const int d = p.d;
     __global const real *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
     const int src_stride = proj ? hs_in : p.Hs;
     __global const real *RTblk = tile_weights(p, RTp, K, 4);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        __global const real *hrow[4];
         real16 acc[4][4];
-        if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, 4, 4, acc, RTblk, hrow, K);
+        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
@@ -339,17 +350,16 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
  * (z to zbuf, r (.) h_prev to rh), then n and h from rh. Two launches per step, or two barriers per
  * step of the persistent scan. */
 inline void gru_gates_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                           __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                           const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                           __global const float *acts, __global const real *h_prev, __global real *zbuf,
-                           __global real *rh, const float clip) {
+                                 __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                                 const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                                 __global const float *acts, __global const real *h_prev, __global real *zbuf,
+                                 __global real *rh, const float clip) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const real *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        __global const real *hrow[4];
         real16 acc[4][4];
-        if (row_block(MR, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, hrow)) tiled_dot(MR, 2, 3, acc, RTblk, hrow, K);
+        block_dot(MR, 2, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b);
         for (int r = 0; r < MR; ++r) {
@@ -366,29 +376,24 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
 }
 
 inline void gru_out_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                         __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                         const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                         __global const float *acts, __global const real *h_prev, __global real *h_next,
-                         __global const real *zbuf, __global const real *rh, __global real *y, const int policy,
-                         const float clip, const float fill) {
+                               __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                               const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                               __global const float *acts, __global const real *h_prev, __global real *h_next,
+                               __global const real *zbuf, __global const real *rh, __global real *y, const int policy,
+                               const float clip, const float fill) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const real *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        __global const real *hrow[4];
         real16 acc[4][4];
-        if (row_block(MR, p, rb, s, T, N, tmap, perm, rh, p.Hs, hrow)) tiled_dot(MR, 1, 3, acc, RTblk, hrow, K);
+        block_dot(MR, 1, 3, p, rb, s, T, N, tmap, perm, rh, p.Hs, RTblk, K, acc);
         const real16 bn = vload16(2, tile_bias(p, bias, 3));
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
             __global real *yo = output_at(p, w, y, N, H, p.j0);
             const real16 hp = vload16(0, h_prev + w.sidx);
-            if (!(w.entry & STEP_VALID)) {
-                vstore16(hp, 0, h_next + w.sidx);
-                store_lanes(yo, masked16(policy, w.entry, hp, fill), p.lanes);
-                continue;
-            }
+            if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
             const real16 xn = vload16(2, xproj_at(p, w, x_proj, T, N, xp_batch_major, 3));
             const real16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);
             const real16 z = vload16(0, zbuf + w.sidx);
@@ -402,16 +407,18 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
 /* The kernels. Their parameter lists are macros because each is shared by the MR variants and, for
  * the one-state cells, by the GRU (lbr) and the RNN; DEFINE_* instantiates one cell's kernels for
  * one MR (compile-time specialisation: the kernel names carry MR). */
-#define LSTM_TILED_PARAMS                                                                          \
+/* What every step kernel but the projection's opens with, in this order (plan_tiled.c binds them). */
+#define TILED_STEP_PARAMS                                                                          \
     const int s0, const int s1, const int T, const int N, const int H, const int K,                \
         __global const int *tmap, __global const int *perm, __global const real *x_proj,           \
-        const int xp_batch_major, __global const real *RTp, __global const real *bias,             \
-        __global const real *peep, __global const float *acts, __global real *h_a, __global real *c_a, \
+        const int xp_batch_major, __global const real *RTp, __global const real *bias
+#define LSTM_TILED_PARAMS                                                                          \
+    TILED_STEP_PARAMS, __global const real *peep, __global const float *acts, __global real *h_a, __global real *c_a, \
         __global real *h_b, __global real *c_b, __global real *y, const int flags, const int policy, \
         const float clip, const float cell_clip, const float fill, __global real *h_raw, const int hs_in
 #define LSTM_STEP(MR, s, h_prev, c_prev, h_next, c_next)                                          \
     lstm_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, peep, acts, h_prev, c_prev, \
-              h_next, c_next, y, flags, policy, clip, cell_clip, fill, h_raw, hs_in)
+                    h_next, c_next, y, flags, policy, clip, cell_clip, fill, h_raw, hs_in)
 #define DEFINE_LSTM_TILED(MR)                                                                      \
     __kernel void lstm_step_tiled_##MR(LSTM_TILED_PARAMS) { LSTM_STEP(MR, s0, h_a, c_a, h_b, c_b); } \
     __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                                        \
@@ -433,7 +440,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
         __global real *y, const int policy, const float proj_clip, const float fill
 #define PROJ_STEP(MR, s, H, K, PTp, hs_in, h_prev, h_next)                                         \
     unit64_tiled_step(MR, 1, s, T, N, H, K, tmap, perm, 0, 0, PTp, 0, 0, h_raw, hs_in, h_prev, h_next, y, policy, \
-                proj_clip, fill)
+                      proj_clip, fill)
 #define DEFINE_LSTMP_TILED(MR)                                                                     \
     __kernel void proj_step_tiled_##MR(PROJ_TILED_PARAMS) { PROJ_STEP(MR, s0, H, K, RTp, hs_in, h_a, h_b); } \
     __kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const real *PTp, const int Hr,  \
@@ -452,17 +459,14 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
 
 /* Shared by the linear-before-reset GRU and the vanilla RNN: one state. */
 #define H_TILED_PARAMS                                                                             \
-    const int s0, const int s1, const int T, const int N, const int H, const int K,                \
-        __global const int *tmap, __global const int *perm, __global const real *x_proj,           \
-        const int xp_batch_major, __global const real *RTp, __global const real *bias,             \
-        __global const float *acts, __global real *h_a, __global real *h_b, __global real *y,      \
+    TILED_STEP_PARAMS, __global const float *acts, __global real *h_a, __global real *h_b, __global real *y,      \
         const int policy, const float clip, const float fill
 #define GRU_LBR_STEP(MR, s, h_prev, h_next)                                                        \
     gru_lbr_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, y, \
-                 policy, clip, fill)
+                       policy, clip, fill)
 #define RNN_STEP(MR, s, h_prev, h_next)                                                            \
     unit64_tiled_step(MR, 0, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, 0, 0, h_prev, h_next, \
-                y, policy, clip, fill)
+                      y, policy, clip, fill)
 #define DEFINE_H_TILED(cell, STEP, MR)                                                             \
     __kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) { STEP(MR, s0, h_a, h_b); }               \
     __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                                         \
@@ -473,16 +477,13 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
     }
 
 #define GRU_TILED_PARAMS                                                                           \
-    const int s0, const int s1, const int T, const int N, const int H, const int K,                \
-        __global const int *tmap, __global const int *perm, __global const real *x_proj,           \
-        const int xp_batch_major, __global const real *RTp, __global const real *bias,             \
-        __global const float *acts, __global real *h_a, __global real *h_b, __global real *zbuf,   \
+    TILED_STEP_PARAMS, __global const float *acts, __global real *h_a, __global real *h_b, __global real *zbuf,   \
         __global real *rh, __global real *y, const int policy, const float clip, const float fill
 #define GRU_GATES_STEP(MR, s, h_prev)                                                              \
     gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, zbuf, rh, clip)
-#define GRU_OUT_STEP(MR, s, h_prev, h_next)                                                        \
+                         #define GRU_OUT_STEP(MR, s, h_prev, h_next) \
     gru_out_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, zbuf, \
-                 rh, y, policy, clip, fill)
+                       rh, y, policy, clip, fill)
 #define DEFINE_GRU_TILED(MR)                                                                       \
     __kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_GATES_STEP(MR, s0, h_a); }     \
     __kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_OUT_STEP(MR, s0, h_a, h_b); }    \
@@ -513,8 +514,8 @@ DEFINE_GRU_TILED(4)
  * sequence; past the end, the last row again (computed, not stored). Small batches thus fill
  * blocks across steps. */
 inline void xproj_tiled_rows(const int G, const int T, const int N, const int batch_major, const int Hb, const int K,
-                        __global const real *x, __global const real *RTp, __global real *x_proj,
-                        __global const int *perm, __global const int *row_needed, const int rb_per_item) {
+                             __global const real *x, __global const real *RTp, __global real *x_proj,
+                             __global const int *perm, __global const int *row_needed, const int rb_per_item) {
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);
     const int D = get_global_size(2);
     const int rows = T * N, n_rb = (rows + 3) / 4;
