@@ -3,6 +3,7 @@
  * wins over the shipped table (gemm_tuned.h), kernel by kernel. Sources, file format, key and
  * failure rules: gemm_tuning.h. */
 #include "gemm_tuning.h"
+#include "gemm_own.h"
 
 #include <clblast_c.h>
 #include <ctype.h>
@@ -688,6 +689,8 @@ static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size
         trace_fn(trace_user, trans_a, trans_b, m, n, k, 1);
         if (trace_skip) return CLRNN_OK;
     }
+    if (clrnn_gemm_own_selected(ctx, m, n, k))
+        return clrnn_gemm_own(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
     const int building = blas_call_begin(ctx, BLAS_SGEMM);
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,
