@@ -90,14 +90,24 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
     if (st != CLRNN_OK) return st;
     own_kernels *ok = kp->state;
-    const size_t n_jb = (n + TILE_N - 1) / TILE_N, n_rb = (m + TILE_M - 1) / TILE_M;
-
-    /* op(B)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when B is
-     * not transposed and every tile is full, else packed */
-    const int in_place = !trans_b && n % TILE_N == 0;
-    cl_mem bsrc = b;
-    size_t bsrc_off = b_off, b_js = TILE_N, b_ks = ldb;
-    if (!in_place) {
+    /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
+     * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
+     * stored K x N' with N' a multiple of 64, else packed. If op(B) would be packed and op(A) is
+     * smaller, compute C^T = op(B)^T op(A)^T: op(A)^T is what gets packed. */
+    const int b_in_place = !trans_b && n % TILE_N == 0, a_t_in_place = trans_a && m % TILE_N == 0;
+    const int swap = !b_in_place && (a_t_in_place || m < n);
+    const size_t M = swap ? n : m, N = swap ? m : n;
+    cl_mem x = swap ? b : a, y = swap ? a : b;
+    const size_t x_off = swap ? b_off : a_off, y_off = swap ? a_off : b_off;
+    /* op(X)[i][p] = x[i*x_rs + p*x_ks]; Y is stored K x N' (y_trans = 0) or N' x K */
+    const size_t x_rs = swap ? (trans_b ? ldb : 1) : (trans_a ? 1 : lda);
+    const size_t x_ks = swap ? (trans_b ? 1 : ldb) : (trans_a ? lda : 1);
+    const int y_trans = swap ? !trans_a : trans_b;
+    const size_t ldy = swap ? lda : ldb;
+    const size_t n_jb = (N + TILE_N - 1) / TILE_N, n_rb = (M + TILE_M - 1) / TILE_M;
+    cl_mem ysrc = y;
+    size_t ysrc_off = y_off, y_js = TILE_N, y_ks = ldy;
+    if (y_trans || N % TILE_N != 0) {
         const size_t need = n_jb * TILE_N * k;
         if (ok->panels_floats < need) {
             if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
@@ -110,29 +120,30 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
                 return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
                                err == CL_OUT_OF_HOST_MEMORY
                            ? clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
-                                        "GEMM: %zu bytes for op(B)'s packed panels (device out of memory)",
+                                        "GEMM: %zu bytes for the packed operand panels (device out of memory)",
                                         need * sizeof(float))
-                           : clrnn_fail_cl(err, "clCreateBuffer", "op(B)'s packed panels");
+                           : clrnn_fail_cl(err, "clCreateBuffer", "the packed operand panels");
             }
             ok->panels_floats = need;
         }
         kargs p = {ok->pack_b, 0, CL_SUCCESS};
-        arg_int(&p, k), arg_int(&p, n), arg_int(&p, trans_b ? 1 : 0), arg_mem(&p, b), arg_ulong(&p, b_off),
-            arg_ulong(&p, ldb), arg_mem(&p, ok->panels);
-        if ((st = enqueue(ctx, &p, "sgemm_pack_b", k, n_jb)) != CLRNN_OK) return st;
-        bsrc = ok->panels, bsrc_off = 0, b_js = TILE_N * k, b_ks = TILE_N;
+        arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
+            arg_ulong(&p, ldy), arg_mem(&p, ok->panels);
+        if ((st = enqueue(ctx, &p, "sgemm_pack_b", (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
+        ysrc = ok->panels, ysrc_off = 0, y_js = TILE_N * k, y_ks = TILE_N;
     }
 
-    /* Enough work-items for the CPU's threads to balance (~128), each as many row blocks as that
-     * allows, so a work-item reuses its op(B) panel (in L2) across its row blocks. */
-    size_t groups = (128 + n_jb - 1) / n_jb;
+    /* Enough work-items for the CPU's threads to balance (~32 for a few cores, under load), each
+     * as many row blocks as that allows: a work-item reuses each KC x 64 block of its panel (in
+     * L1) across its row blocks. */
+    size_t groups = (32 + n_jb - 1) / n_jb;
     if (groups > n_rb) groups = n_rb;
     const size_t rb_per_item = (n_rb + groups - 1) / groups;
     groups = (n_rb + rb_per_item - 1) / rb_per_item;
     kargs t = {ok->tile, 0, CL_SUCCESS};
-    arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off),
-        arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, bsrc), arg_ulong(&t, bsrc_off),
-        arg_ulong(&t, b_js), arg_ulong(&t, b_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off),
-        arg_ulong(&t, ldc), arg_int(&t, rb_per_item);
+    arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, x), arg_ulong(&t, x_off),
+        arg_ulong(&t, x_rs), arg_ulong(&t, x_ks), arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js),
+        arg_ulong(&t, y_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc),
+        arg_int(&t, swap), arg_int(&t, rb_per_item);
     return enqueue(ctx, &t, "sgemm_tile", n_jb, groups);
 }

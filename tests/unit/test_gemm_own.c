@@ -79,7 +79,8 @@ static void odd_sizes(void **state) {
             }
 }
 
-/* The training engine's shapes, scaled down: many full tiles, in-place op(B) (N % 64 == 0) and packed. */
+/* The training engine's shapes, scaled down: many full tiles, K past one KC block, op(B) in place
+ * (N % 64 == 0), packed, and the transposed product. */
 static void training_like(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
@@ -88,6 +89,9 @@ static void training_like(void **state) {
     check_one(ctx, &seed, 0, 0, 64, 128, 512, 1.0f, 1.0f, 0, 64);  /* dG R, accumulating */
     check_one(ctx, &seed, 1, 0, 512, 128, 640, 1.0f, 1.0f, 0, 0);  /* dW += dG^T X */
     check_one(ctx, &seed, 1, 1, 70, 130, 300, 0.5f, 0.0f, 1, 5);   /* TT, for completeness */
+    /* op(B) not contiguous, op(A)^T in place (M % 64 == 0): computed as C^T = op(B)^T op(A)^T */
+    check_one(ctx, &seed, 1, 0, 128, 65, 300, 1.0f, 0.5f, 2, 3);
+    check_one(ctx, &seed, 1, 1, 192, 1000, 33, -1.0f, 0.0f, 0, 1);
 }
 
 /* The same GEMM twice: the same bits (fixed summation order, no atomics). */
