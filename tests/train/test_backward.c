@@ -340,10 +340,14 @@ static void test_masks_reverse(void **s) {
     r2.direction = CLRNN_DIR_REVERSE, r2.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r2.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
     r2.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
     r3.direction = CLRNN_DIR_REVERSE, r3.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    clrnn_rnn_desc r4 = base(CLRNN_CELL_LSTM, 2, 3);
+    r4.direction = CLRNN_DIR_REVERSE, r4.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r4.masked_output = CLRNN_MASKED_OUTPUT_FILL;
+    r4.masked_fill_value = 0.5f;
     tcase cs[] = {tc("mask_zero", z, 5, 3, LEN_MASK_HOLES), tc("mask_carry", cy, 5, 3, LEN_MASK_HOLES),
                   tc("mask_fill", f, 5, 3, LEN_MASK_HOLES), tc("reverse_per_row", r1, 5, 3, LEN_VARIED),
                   tc("reverse_whole_reversed_carry", r2, 5, 3, LEN_MASK_HOLES),
-                  tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED)};
+                  tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED),
+                  tc("reverse_whole_in_place_fill", r4, 5, 3, LEN_MASK_HOLES)};
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
@@ -722,12 +726,52 @@ static void test_dropout(void **s) {
     }
 }
 
+/* One reserve through calls of growing and shrinking T and N (it grows, then is reused), each
+ * call's dropout masks those of its call number: dx, dh0 and the gradients against the reference. */
+static void test_reserve_reuse(void **s) {
+    (void)s;
+    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 3, 4), CLRNN_MERGE_AVE);
+    d.num_layers = 2, d.dropout = 0.2f, d.recurrent_dropout = 0.2f, d.dropout_seed = 99;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    uint64_t seed = 1234;
+    set_random_weights(r, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    const int shapes[][2] = {{3, 2}, {6, 5}, {2, 3}, {5, 1}, {6, 5}};
+    for (uint32_t call = 0; call < 5; ++call) {
+        tcase c = tc("reuse", d, shapes[call][0], shapes[call][1], call % 2 ? LEN_MASK_HOLES : LEN_VARIED);
+        problem p;
+        problem_make(&p, r, &c, &seed);
+        run_out o;
+        train_step(r, v, &p, CLRNN_WGRAD_SET, &o);
+        float *edx = tu_alloc_poison(p.nx), *edh0 = tu_alloc_poison(p.nh), *ey = tu_alloc_poison(p.ny);
+        clrnn_forward_args a = fwd_args(&p);
+        a.y.host = ey;
+        clrnn_backward_args b;
+        memset(&b, 0, sizeof b);
+        b.dy.host = p.dy, b.dhn.host = p.dhn, b.dx.host = edx, b.dh0.host = edh0;
+        clrnn_reference_grads g;
+        TU_OK(clrnn_reference_train(r, &a, call, &b, &g));
+        expect_close("reuse y", o.y, ey, p.ny);
+        expect_close("reuse dx", o.dx, edx, p.nx);
+        expect_close("reuse dh0", o.dh0, edh0, p.nh);
+        for (int i = 0; i < o.n; ++i) expect_close("reuse grad", o.grads[i], ref_param(r, &g, i), o.counts[i]);
+        clrnn_reference_grads_free(&g);
+        free(edx), free(edh0), free(ey);
+        run_out_free(&o);
+        problem_free(&p);
+    }
+    clrnn_reserve_destroy(v);
+    clrnn_rnn_destroy(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
