@@ -10,6 +10,8 @@
 #include "test_util.h"
 #include "train/train.h"
 
+#include <threads.h>
+
 typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES } len_mode;
 
 typedef struct tcase {
@@ -766,12 +768,88 @@ static void test_reserve_reuse(void **s) {
     clrnn_rnn_destroy(r);
 }
 
+/* Threads training their own rnn on one shared context at once (the context's training kernels are
+ * shared, their arguments set under the context lock): each gets the bits a lone run gets. No
+ * cmocka asserts inside threads. */
+#define TRAIN_THREADS 3
+typedef struct thread_job {
+    int id;
+    float *dx, *grad;
+    size_t nx, ng;
+    int ok;
+} thread_job;
+
+static clrnn_rnn *thread_rnn(int id, problem *p) {
+    clrnn_rnn_desc d = base(id % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU, 3, 6);
+    d.dropout = 0.25f, d.num_layers = 2, d.dropout_seed = (uint64_t)id;
+    clrnn_rnn *r = NULL;
+    if (clrnn_rnn_create(tu_context(), &d, &r) != CLRNN_OK) return NULL;
+    uint64_t seed = 100 + (uint64_t)id;
+    set_random_weights(r, &seed);
+    tcase c = tc("threads", d, 7, 4, LEN_VARIED);
+    problem_make(p, r, &c, &seed);
+    return r;
+}
+
+static int thread_fn(void *arg) {
+    thread_job *j = arg;
+    problem p;
+    memset(&p, 0, sizeof p);
+    clrnn_rnn *r = thread_rnn(j->id, &p);
+    clrnn_reserve *v = NULL;
+    j->ok = r && clrnn_reserve_create(r, &v) == CLRNN_OK;
+    clrnn_forward_args a = fwd_args(&p);
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    j->nx = p.nx;
+    j->dx = malloc(p.nx * sizeof(float));
+    b.dy.host = p.dy, b.dx.host = j->dx;
+    for (int step = 0; step < 3 && j->ok; ++step)
+        j->ok = clrnn_rnn_forward_train(r, &a, v) == CLRNN_OK && clrnn_rnn_backward_data(r, v, &b) == CLRNN_OK &&
+                clrnn_rnn_backward_weights(r, v, step ? CLRNN_WGRAD_ADD : CLRNN_WGRAD_SET) == CLRNN_OK;
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    int n = 0;
+    if (j->ok) j->ok = clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &n) == CLRNN_OK;
+    if (j->ok) {
+        j->ng = bufs[1].count, j->grad = malloc(j->ng * sizeof(float));
+        j->ok = clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), bufs[1].grad, CL_TRUE, 0, j->ng * sizeof(float),
+                                    j->grad, 0, NULL, NULL) == CL_SUCCESS;
+    }
+    clrnn_reserve_destroy(v);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+    return 0;
+}
+
+static void test_threads(void **s) {
+    (void)s;
+    thread_job alone[TRAIN_THREADS], together[TRAIN_THREADS];
+    for (int t = 0; t < TRAIN_THREADS; ++t) {
+        alone[t] = (thread_job){.id = t};
+        thread_fn(&alone[t]);
+        assert_true(alone[t].ok);
+    }
+    thrd_t th[TRAIN_THREADS];
+    for (int t = 0; t < TRAIN_THREADS; ++t) {
+        together[t] = (thread_job){.id = t};
+        assert_int_equal(thrd_create(&th[t], thread_fn, &together[t]), thrd_success);
+    }
+    for (int t = 0; t < TRAIN_THREADS; ++t) thrd_join(th[t], NULL);
+    for (int t = 0; t < TRAIN_THREADS; ++t) {
+        assert_true(together[t].ok);
+        expect_same("threaded dx", together[t].dx, alone[t].dx, alone[t].nx);
+        expect_same("threaded dR", together[t].grad, alone[t].grad, alone[t].ng);
+        free(alone[t].dx), free(alone[t].grad), free(together[t].dx), free(together[t].grad);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
+        cmocka_unit_test(test_threads),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
