@@ -768,6 +768,53 @@ static void test_reserve_reuse(void **s) {
     clrnn_rnn_destroy(r);
 }
 
+/* A reserve the device cannot hold is refused before anything is allocated
+ * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY); the reserve and the rnn stay usable, with the same results. */
+static void test_reserve_limits(void **s) {
+    (void)s;
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(tu_context(), &info));
+    assert_true(info.max_alloc_bytes > 0);
+    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 1, 1024);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    uint64_t seed = 7;
+    set_random_weights(r, &seed);
+    tcase c = tc("limits", d, 2, 2, LEN_FULL);
+    problem p;
+    problem_make(&p, r, &c, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    run_out o1, o2;
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o1);
+    /* a reserve row holds more than 4*H floats: enough rows to pass the per-buffer limit */
+    const uint64_t rows = info.max_alloc_bytes / (4ull * 1024 * sizeof(float)) + 1;
+    assert_true(rows < (1u << 30));
+    float *x = calloc((size_t)rows, sizeof(float));
+    assert_non_null(x);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = 1, a.batch = (int)rows, a.x.host = x;
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, v), CLRNN_ERR_DEVICE_OUT_OF_MEMORY);
+    assert_non_null(strstr(clrnn_last_error(), "reserve"));
+    free(x);
+    /* the refused call took no call number and kept the reserve's forward: backward still works */
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    float *dx = tu_alloc_poison(p.nx);
+    b.dy.host = p.dy, b.dhn.host = p.dhn, b.dx.host = dx;
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    expect_same("dx after a refused call", dx, o1.dx, p.nx);
+    free(dx);
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o2);
+    expect_same("dx after a refused call", o2.dx, o1.dx, p.nx);
+    for (int i = 0; i < o1.n; ++i) expect_same("grad after a refused call", o2.grads[i], o1.grads[i], o1.counts[i]);
+    run_out_free(&o1), run_out_free(&o2);
+    clrnn_reserve_destroy(v);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
 /* Threads training their own rnn on one shared context at once (the context's training kernels are
  * shared, their arguments set under the context lock): each gets the bits a lone run gets. No
  * cmocka asserts inside threads. */
@@ -849,7 +896,7 @@ int main(void) {
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
