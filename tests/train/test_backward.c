@@ -374,6 +374,11 @@ static void test_bidirectional(void **s) {
     d.dense_size = 2, d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
     c = tc("dense_batch_major", d, 4, 3, LEN_VARIED);
     run_case(&c);
+    d = bidir(base(CLRNN_CELL_RNN, 2, 3), CLRNN_MERGE_NONE);
+    d.masked_output = CLRNN_MASKED_OUTPUT_CARRY, d.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS;
+    c = tc("bi_none_last_only_carry", d, 5, 4, LEN_MASK_HOLES);
+    c.last_only = 1;
+    run_case(&c);
     /* get_grad in every framework's layout: LSTM with peepholes and projection, both GRUs, dense */
     d = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM);
     d.peephole = 1, d.proj_size = 2, d.dense_size = 2, d.num_layers = 2;
