@@ -836,7 +836,7 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
             kargs k = tk(ctx, TK_tr_colsum);
             a_mem(&k, side ? dgh : v->dgx[ld]), a_int(&k, 0), a_int(&k, GH), a_int(&k, (int)TN), a_int(&k, GH);
             a_mem(&k, pgrad(r, ld, side ? PB_RB : PB_WB)), a_int(&k, add);
-            st = launch2(ctx, &k, (size_t)GH, 1);
+            st = launch2(ctx, &k, ((size_t)GH + 15) / 16, 1);
         }
         if (st == CLRNN_OK && r->train->peep >= 0) {
             kargs k = tk(ctx, TK_tr_peep_grad);
@@ -1123,7 +1123,7 @@ static clrnn_status backward_weights_locked(clrnn_rnn *r, clrnn_reserve *v, floa
         kargs k = tk(ctx, TK_tr_colsum);
         a_mem(&k, v->dyd), a_int(&k, 0), a_int(&k, O), a_int(&k, (int)rows), a_int(&k, O);
         a_mem(&k, ts->p[dense_idx(ts, 1)].grad), a_int(&k, beta != 0.0f);
-        if ((st = launch2(ctx, &k, (size_t)O, 1)) != CLRNN_OK) return st;
+        if ((st = launch2(ctx, &k, ((size_t)O + 15) / 16, 1)) != CLRNN_OK) return st;
     }
     const cl_int err = clFinish(ctx->queue);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the weight gradients");
