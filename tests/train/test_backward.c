@@ -678,6 +678,29 @@ static void test_refused(void **s) {
     clrnn_rnn_destroy(r), clrnn_rnn_destroy(other);
 }
 
+/* The dropout fields of the descriptor: rates in [0, 1), finite; a known mode. */
+static void test_dropout_desc(void **s) {
+    (void)s;
+    const float bad[] = {1.0f, -0.1f, NAN, INFINITY, 1.5f};
+    for (int field = 0; field < 3; ++field)
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+            clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+            float *f = field == 0 ? &d.dropout : field == 1 ? &d.input_dropout : &d.recurrent_dropout;
+            *f = bad[i];
+            clrnn_rnn *r = NULL;
+            assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
+            assert_null(r);
+            assert_non_null(strstr(clrnn_last_error(), "dropout"));
+        }
+    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+    d.dropout_mode = (clrnn_dropout_mode)2;
+    clrnn_rnn *r = NULL;
+    assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
+    d.dropout_mode = CLRNN_DROPOUT_PER_STEP, d.dropout = 0.999f;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    clrnn_rnn_destroy(r);
+}
+
 /* An optimizer's update of the device values (clrnn_rnn_params_updated) reaches the inference
  * forward: the host weights follow before it runs. */
 static void test_params_updated(void **s) {
@@ -902,6 +925,7 @@ int main(void) {
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
+        cmocka_unit_test(test_dropout_desc),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
