@@ -363,6 +363,7 @@ struct clrnn_reserve {
     cl_mem dm[RES_LD];      /* [T*N, Hr] LSTMP: the projection output's gradient */
     cl_mem dense_src;       /* not owned: where the dense layer's input is (dense_in or y[L-1]) */
     int bwd_cur, bwd_has_dy; /* backward: the dbuf holding the layer's output gradient, and whether it has one */
+    int bwd_need_dx;         /* backward: the layer's input gradient is needed (a lower layer's, or dx asked) */
     size_t bytes;
 };
 
@@ -680,8 +681,9 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
  * ---------------------------------------------------------------------------------------- */
 
 /* Layer l's reverse scan. On entry: v->dh[0] holds dh of its final states (dhn, + last_only's),
- * v->dc dc (LSTM), and, when has_dy, v->dbuf[v_cur] its output's gradient [T*N, D*Hr]. On exit:
- * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, and its input's gradient in v->dbuf[1 - v_cur]. */
+ * v->dc dc (LSTM), and, when has_dy, v->dbuf[cur] its output's gradient [T*N, D*Hr]. On exit:
+ * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, and (v->bwd_need_dx) its input's gradient in
+ * v->dbuf[1 - cur] (layer 0 without a dx asked: not computed, a GEMM the size of the forward's x W^T). */
 static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cur, int has_dy) {
     clrnn_context *ctx = r->ctx;
     const clrnn_rnn_desc *desc = &r->desc;
@@ -767,7 +769,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             }
         }
     }
-    if (st != CLRNN_OK) return st;
+    if (st != CLRNN_OK || !v->bwd_need_dx) return st;
     /* the input's gradient: sum over directions of dG W (input dropout: of (dG_g W_g) * m_g) */
     const size_t I = (size_t)r->lw[l * D].in_size;
     for (int d = 0; d < D && st == CLRNN_OK; ++d) {
@@ -1059,6 +1061,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
             if ((st = launch2(ctx, &k, (size_t)D * N * Hr, 1)) != CLRNN_OK) return st;
         }
         v->bwd_cur = cur, v->bwd_has_dy = has_dy;
+        v->bwd_need_dx = l > 0 || args->dx.host || args->dx.mem;
         if ((st = r->plan->scan_layer_backward(r, v, l)) != CLRNN_OK) return st;
         if ((args->dh0.host || args->dh0.mem) &&
             (st = clrnn_move_block(ctx, 0, v->dh[T & 1], 0, &args->dh0, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK)
