@@ -48,20 +48,21 @@ static const char *const tk_names[] = {
 #undef TK_NAME
 };
 
+/* The program's kernels (the kept program's state, program.c: made once per context, released
+ * with it). */
 struct clrnn_train_program {
-    cl_program program;
     cl_kernel k[TK_COUNT];
 };
 
 extern const clrnn_embedded_source clrnn_train_sources[];
 extern const size_t clrnn_train_sources_count;
 
-static void program_free(struct clrnn_train_program *p) {
-    if (!p) return;
-    for (int i = 0; i < TK_COUNT; ++i)
+static void release_kernels(void *state) {
+    struct clrnn_train_program *p = state;
+    for (int i = 0; i < TK_COUNT; ++i) {
         if (p->k[i]) clReleaseKernel(p->k[i]);
-    if (p->program) clReleaseProgram(p->program);
-    free(p);
+        p->k[i] = NULL;
+    }
 }
 
 static clrnn_status make_kernels(cl_program prog, void *user) {
@@ -71,37 +72,23 @@ static clrnn_status make_kernels(cl_program prog, void *user) {
         p->k[i] = clCreateKernel(prog, tk_names[i], &err);
         if (err != CL_SUCCESS) {
             p->k[i] = NULL;
-            for (int j = 0; j < i; ++j) {
-                clReleaseKernel(p->k[j]);
-                p->k[j] = NULL;
-            }
+            release_kernels(p);
             return clrnn_fail_cl(err, "clCreateKernel", tk_names[i]);
         }
     }
     return CLRNN_OK;
 }
 
-/* Context lock held. */
+/* Context lock held (ctx->train is read and set under it). */
 static clrnn_status ensure_program(clrnn_context *ctx) {
     if (ctx->train) return CLRNN_OK;
-    struct clrnn_train_program *p = calloc(1, sizeof *p);
-    if (!p) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "training program");
     const clrnn_program_def def = {"the training kernels", "clrnn-train-program-v1", clrnn_train_sources,
                                    clrnn_train_sources_count, 1, make_kernels};
-    clrnn_program_got got;
-    clrnn_status st = clrnn_program_get(ctx, &def, clrnn_program_options(), p, &got);
-    if (st != CLRNN_OK) {
-        program_free(p);
-        return st;
-    }
-    p->program = got.program;
-    ctx->train = p;
+    const clrnn_kept_program *kp;
+    const clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(struct clrnn_train_program), release_kernels, &kp);
+    if (st != CLRNN_OK) return st;
+    ctx->train = kp->state;
     return CLRNN_OK;
-}
-
-void clrnn_train_context_release(clrnn_context *ctx) {
-    program_free(ctx->train);
-    ctx->train = NULL;
 }
 
 static kargs tk(clrnn_context *ctx, int id) {

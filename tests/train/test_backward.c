@@ -689,6 +689,40 @@ static void test_refused(void **s) {
     clrnn_rnn_destroy(r), clrnn_rnn_destroy(other);
 }
 
+/* The training program: built on the first training call of a context (not at its creation, not by
+ * an inference forward), then shared by every rnn on it. */
+static void test_program_first_use(void **s) {
+    (void)s;
+    clrnn_context *ctx;
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    const int got0 = ctx->programs_got;
+    clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
+    clrnn_rnn *r1, *r2;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r1));
+    TU_OK(clrnn_rnn_create(ctx, &d, &r2));
+    uint64_t seed = 3;
+    set_random_weights(r1, &seed);
+    set_random_weights(r2, &seed);
+    float x[2 * 2 * 2] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f}, y[2 * 2 * 3];
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = 2, a.batch = 2, a.x.host = x, a.y.host = y;
+    TU_OK(clrnn_rnn_forward(r1, &a));
+    assert_int_equal(ctx->programs_got, got0);
+    clrnn_reserve *v1, *v2;
+    TU_OK(clrnn_reserve_create(r1, &v1));
+    TU_OK(clrnn_reserve_create(r2, &v2));
+    assert_int_equal(ctx->programs_got, got0);
+    TU_OK(clrnn_rnn_forward_train(r1, &a, v1));
+    assert_int_equal(ctx->programs_got, got0 + 1);
+    TU_OK(clrnn_rnn_forward_train(r2, &a, v2));
+    assert_int_equal(ctx->programs_got, got0 + 1);
+    clrnn_reserve_destroy(v1), clrnn_reserve_destroy(v2);
+    clrnn_rnn_destroy(r1);
+    clrnn_context_destroy(ctx); /* before r2 and its reserve: they stay destroyable */
+    clrnn_rnn_destroy(r2);
+}
+
 /* The dropout fields of the descriptor: rates in [0, 1), finite; a known mode. */
 static void test_dropout_desc(void **s) {
     (void)s;
@@ -936,7 +970,7 @@ int main(void) {
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
-        cmocka_unit_test(test_dropout_desc),
+        cmocka_unit_test(test_dropout_desc), cmocka_unit_test(test_program_first_use),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
