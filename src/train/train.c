@@ -473,6 +473,11 @@ static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N)
             return clrnn_fail_cl(err, "clCreateBuffer", "the training reserve");
         }
         v->bytes += (b[i].elems ? b[i].elems : 1) * sizeof(float);
+        /* defined contents: no GEMM's beta = 0 output ever meets stale NaN, whatever the BLAS does */
+        if ((st = fill_zero(r->ctx, *b[i].mem, b[i].elems ? b[i].elems : 1)) != CLRNN_OK) {
+            reserve_release_bufs(v);
+            return st;
+        }
     }
     v->TN_cap = want_TN;
     v->N_cap = want_N;
