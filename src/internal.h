@@ -283,6 +283,7 @@ struct clrnn_rnn {
     int dirty;               /* host weights changed since upload */
     unsigned host_gen;       /* bumped whenever the host weights change (set_param): training re-uploads */
     struct clrnn_train_state *train; /* src/train: trainable values and gradients on the device, or NULL */
+    size_t train_bytes;      /* device bytes of training: values, gradients and every live reserve */
     clrnn_device_weights dw;
     clrnn_workspace ws;
     int32_t *tmap_host; /* step table */

@@ -148,6 +148,7 @@ void clrnn_train_release(clrnn_rnn *r) {
         release_mem(&ts->p[i].grad);
     }
     release_mem(&ts->acts);
+    r->train_bytes = r->train_bytes > ts->bytes ? r->train_bytes - ts->bytes : 0;
     free(ts);
     r->train = NULL;
 }
@@ -166,15 +167,17 @@ static float *host_of(clrnn_rnn *r, int i) {
     return w->proj;
 }
 
-/* Device bytes the rnn holds besides `extra_new` (plan weights, workspace, training values,
- * reserves are counted by their owner). */
-static clrnn_status check_device_room(const clrnn_rnn *r, size_t held, size_t bytes_new, size_t biggest,
+/* Whether bytes_new more (its biggest buffer `biggest`) fit the device beside what the rnn holds:
+ * plan weights, workspace and training's memory (r->train_bytes), less `replaced` (the buffers the
+ * new ones replace). */
+static clrnn_status check_device_room(const clrnn_rnn *r, size_t replaced, size_t bytes_new, size_t biggest,
                                       const char *what) {
     const clrnn_device_info *info = &r->ctx->info;
     if (info->max_alloc_bytes > 0 && biggest > info->max_alloc_bytes)
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s: a buffer of %zu bytes, the device allows %llu per buffer",
                           what, biggest, (unsigned long long)info->max_alloc_bytes);
-    const size_t others = r->dw.bytes + r->ws.bytes + held;
+    const size_t train = r->train_bytes > replaced ? r->train_bytes - replaced : 0;
+    const size_t others = r->dw.bytes + r->ws.bytes + train;
     if (info->global_mem_bytes > 0 && (bytes_new > info->global_mem_bytes || others > info->global_mem_bytes - bytes_new))
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
                           "%s: %zu bytes, with the %zu bytes the rnn holds already over the device's %llu bytes", what,
@@ -249,6 +252,7 @@ static clrnn_status ensure_params(clrnn_rnn *r) {
             return clrnn_fail_cl(err, "clCreateBuffer", "activations");
         }
         ts->bytes = total + sizeof acts;
+        r->train_bytes += ts->bytes;
         ts->gen = r->host_gen;
         return CLRNN_OK;
     }
@@ -460,9 +464,9 @@ static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N)
         total += bytes;
         if (bytes > biggest) biggest = bytes;
     }
-    const size_t held = r->train ? r->train->bytes : 0;
-    clrnn_status st = check_device_room(r, held, total, biggest, "the training reserve");
+    clrnn_status st = check_device_room(r, v->bytes, total, biggest, "the training reserve");
     if (st != CLRNN_OK) return st;
+    r->train_bytes -= v->bytes < r->train_bytes ? v->bytes : r->train_bytes;
     reserve_release_bufs(v);
     for (int i = 0; i < n; ++i) {
         cl_int err;
@@ -481,6 +485,7 @@ static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N)
     }
     v->TN_cap = want_TN;
     v->N_cap = want_N;
+    r->train_bytes += v->bytes;
     return CLRNN_OK;
 }
 
@@ -510,6 +515,9 @@ void clrnn_reserve_destroy(clrnn_reserve *v) {
         clrnn_check_handle(v, CLRNN_HANDLE_RESERVE, "clrnn_reserve_destroy (ignored)", "reserve");
         return;
     }
+    /* its bytes leave the rnn's count (when the rnn still lives: a reserve may outlive it) */
+    if (v->rnn_id && clrnn_handle_id(v->rnn, CLRNN_HANDLE_RNN) == v->rnn_id)
+        v->rnn->train_bytes -= v->bytes < v->rnn->train_bytes ? v->bytes : v->rnn->train_bytes;
     reserve_release_bufs(v);
     free(v->tmap_host);
     free(v);

@@ -883,6 +883,15 @@ static void test_reserve_limits(void **s) {
     expect_same("dx after a refused call", o2.dx, o1.dx, p.nx);
     for (int i = 0; i < o1.n; ++i) expect_same("grad after a refused call", o2.grads[i], o1.grads[i], o1.counts[i]);
     run_out_free(&o1), run_out_free(&o2);
+    /* training's device memory is counted with the rnn's (the workspace's limits see it): the
+     * reserve's share leaves with it, and comes back the same with a new one */
+    const size_t with_reserve = r->train_bytes;
+    clrnn_reserve_destroy(v);
+    assert_true(r->train_bytes > 0 && r->train_bytes < with_reserve);
+    TU_OK(clrnn_reserve_create(r, &v));
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o1);
+    assert_int_equal(r->train_bytes, with_reserve);
+    run_out_free(&o1);
     clrnn_reserve_destroy(v);
     problem_free(&p);
     clrnn_rnn_destroy(r);
