@@ -14,7 +14,7 @@
  * against 2048 of R), the host runs the transposed product C^T = op(B)^T op(A)^T instead: then
  * only op(A) (64 x K) is packed, not all of R each step, and C is written transposed (c_trans).
  *
- * The sum over k runs in a fixed order for every element (blocks of KC, in order), nothing is
+ * The sum over k runs in a fixed order for every element (blocks of kc_block, in order), nothing is
  * shared between work-items: the same bits run to run, whatever the launch shape. */
 
 /* Bp[(jb*K + k)*64 + c] = op(B)[k][jb*64 + c], 0 past column N. Work-item (kb, jb): k in
@@ -70,10 +70,9 @@ inline void store16_t(__global float *c, const int row, const ulong ldc, const i
     }
 }
 
-/* k is taken in blocks of KC: a block of the op(B) panel (KC x 64 floats, 32 KB) stays in L1
- * while the work-item runs all its row blocks over it; C's tile is the running sum between
- * blocks. Fixed block order, so still the same bits run to run. */
-#define KC 128
+/* k is taken in blocks of kc_block (the host's choice: 128 puts a block of the op(B) panel, 128 x
+ * 64 floats = 32 KB, in L1 while the work-item runs all its row blocks over it); C's tile is the
+ * running sum between blocks. Fixed block order, so still the same bits run to run. */
 
 /* Work-item (jb, grp): the 64 columns from jb*64, row blocks grp*rb_per_item .. +rb_per_item.
  * op(A)[i][k] = a[a_off + i*a_rs + k*a_ks]; op(B)[k][jb*64 + c] = b[b_off + jb*b_js + k*b_ks + c];
@@ -81,12 +80,13 @@ inline void store16_t(__global float *c, const int row, const ulong ldc, const i
 __kernel void sgemm_tile(const int M, const int N, const int K, const float alpha, __global const float *a,
                          const ulong a_off, const ulong a_rs, const ulong a_ks, __global const float *b,
                          const ulong b_off, const ulong b_js, const ulong b_ks, const float beta, __global float *c,
-                         const ulong c_off, const ulong ldc, const int c_trans, const int rb_per_item) {
+                         const ulong c_off, const ulong ldc, const int c_trans, const int kc_block,
+                         const int rb_per_item) {
     const int jb = get_global_id(0), grp = get_global_id(1);
     const int n_rb = (M + 3) / 4, j0 = jb * 64, cols = N - j0;
     const int rb0 = grp * rb_per_item, rb1 = min(n_rb, (grp + 1) * rb_per_item);
-    for (int kc = 0; kc < K; kc += KC) {
-        const int kn = min(KC, K - kc), first = kc == 0;
+    for (int kc = 0; kc < K; kc += kc_block) {
+        const int kn = min(kc_block, K - kc), first = kc == 0;
         __global const float *bblock = b + b_off + (ulong)jb * b_js + (ulong)kc * b_ks;
         for (int rb = rb0; rb < rb1; ++rb) {
             const int i0 = rb * 4;

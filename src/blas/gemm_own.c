@@ -49,9 +49,10 @@ int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t
     const char *env = getenv("CLRNN_GEMM");
     if (env && strcmp(env, "clblast") == 0) return 0;
     const int wanted = (env && strcmp(env, "own") == 0) || ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
-    /* the kernels index rows, columns and k in int, and the panels hold ceil(N/64)*64*K floats */
+    /* the kernels index rows, columns and k in int, and the panels hold ceil(N'/64)*64*K floats
+     * (N' = m or n) */
     const size_t lim = (size_t)1 << 30;
-    return wanted && m < lim && n < lim && k < lim && (n / TILE_N + 1) * TILE_N <= SIZE_MAX / sizeof(float) / k;
+    return wanted && m < lim && n < lim && k < lim && ((m > n ? m : n) / TILE_N + 1) * TILE_N <= SIZE_MAX / sizeof(float) / k;
 }
 
 typedef struct kargs {
@@ -134,16 +135,19 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     }
 
     /* Enough work-items for the CPU's threads to balance (~32 for a few cores, under load), each
-     * as many row blocks as that allows: a work-item reuses each KC x 64 block of its panel (in
+     * as many row blocks as that allows: a work-item reuses each kc_block x 64 block of its panel (in
      * L1) across its row blocks. */
     size_t groups = (32 + n_jb - 1) / n_jb;
     if (groups > n_rb) groups = n_rb;
     const size_t rb_per_item = (n_rb + groups - 1) / groups;
     groups = (n_rb + rb_per_item - 1) / rb_per_item;
+    /* k blocks: 128 (see sgemm.cl); the transposed product's stores are scalar, so there fewer
+     * passes over C weigh more than an L1-resident panel block */
+    const size_t kc_block = swap ? (k < 1024 ? k : 1024) : (k < 128 ? k : 128);
     kargs t = {ok->tile, 0, CL_SUCCESS};
     arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, x), arg_ulong(&t, x_off),
         arg_ulong(&t, x_rs), arg_ulong(&t, x_ks), arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js),
         arg_ulong(&t, y_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc),
-        arg_int(&t, swap), arg_int(&t, rb_per_item);
+        arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item);
     return enqueue(ctx, &t, "sgemm_tile", n_jb, groups);
 }

@@ -92,6 +92,7 @@ static void training_like(void **state) {
     /* op(B) not contiguous, op(A)^T in place (M % 64 == 0): computed as C^T = op(B)^T op(A)^T */
     check_one(ctx, &seed, 1, 0, 128, 65, 300, 1.0f, 0.5f, 2, 3);
     check_one(ctx, &seed, 1, 1, 192, 1000, 33, -1.0f, 0.0f, 0, 1);
+    check_one(ctx, &seed, 0, 1, 5, 70, 2500, 1.0f, 0.0f, 3, 2);   /* transposed product past one k block */
 }
 
 /* The same GEMM twice: the same bits (fixed summation order, no atomics). */
