@@ -1,6 +1,6 @@
 /* clrnn-bench-gemm: GFLOP/s of the training engine's GEMM shapes through CLBlast and through
  * clrnn's own SGEMM, alternating in one process (so a loaded machine affects both alike).
- *   clrnn-bench-gemm [reps]
+ *   clrnn-bench-gemm [reps] | --version
  * Shapes: S1 LSTM T=100 N=64 I=H=512 (G*H = 2048): the per-step h R^T [64 x 512] x [512 x 2048]^T,
  * the whole-sequence x W^T [6400 x 512] x [512 x 2048]^T, the dW = dG^T X [2048 x 6400] x
  * [6400 x 512], and the backward's dG R [64 x 2048] x [2048 x 512]. */
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "tool_args.h"
 
 static double now_s(void) {
     struct timespec t;
@@ -32,7 +34,12 @@ static cl_mem filled(clrnn_context *ctx, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) return tool_version("clrnn-bench-gemm");
     const int reps = argc > 1 ? atoi(argv[1]) : 5;
+    if (reps < 1 || reps > 1000) {
+        fprintf(stderr, "usage: clrnn-bench-gemm [reps 1..1000] | --version\n");
+        return 2;
+    }
     clrnn_context *ctx;
     if (clrnn_context_create(NULL, &ctx) != CLRNN_OK) {
         fprintf(stderr, "clrnn-bench-gemm: %s\n", clrnn_last_error());
