@@ -1026,6 +1026,61 @@ CLRNN_API clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *d
 CLRNN_API clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out);
 CLRNN_API clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_array *out);
 
+/* ---------------------------------------------------------------------------------------
+ * ONNX export of an rnn (clrnn-train --save)
+ *
+ * clrnn_onnx_save writes a self-contained ONNX model (opset 14, IR version 7, standard operators
+ * only) that computes what clrnn_rnn_forward computes with the rnn's current weights (read through
+ * clrnn_rnn_get_param, so a trained rnn exports its trained values); clrnn_onnx_load, clrnn-run and
+ * ONNX Runtime run it.
+ *   input "x":  float32 [batch, time, input_size] (batch-major, whatever desc.layout says), or with
+ *               an embedding int64 ids [batch, time], looked up in the table first (Gather);
+ *   output "y": [batch, time, O] at every step, or [batch, O] with last_only (merge NONE:
+ *               [batch, time, 2, Hr] / [2, batch, Hr]), after the head's activation: probabilities
+ *               for SOFTMAX (over the last axis) and SIGMOID heads, values for NONE.
+ * The graph: one ONNX RNN / GRU / LSTM node per layer, around it Transpose, Gather, Concat, Add,
+ * Mul, MatMul (the dense layer) and, where the options ask, Where, ReverseSequence and Slice.
+ * Every cell and ONNX activation (alpha and beta written out), clip, peepholes, CIFG, both GRU
+ * flavours, reverse and bidirectional layers with every merge, stacked layers, the dense layer,
+ * reverse_order / reverse_mode and the masked-output policies (ZERO, CARRY, FILL at padded steps)
+ * export as clrnn_rnn_forward computes them; forget_bias is folded into the forget gate's input
+ * bias; dropout is training-only and not exported.
+ * Lengths derived in the graph (as int32 sequence_lens): with use_padding (Keras Masking: rows
+ * right-padded with padding_value) a step counts when any feature differs from padding_value; with
+ * mask_zero when its id is not 0. A row's length is its last counted step + 1: the model assumes
+ * right padding (ONNX RNN nodes take lengths, not masks), so a padding-valued step inside a row is
+ * computed like any other step. Without either, every row has all `time` steps.
+ * Refused (CLRNN_ERR_UNSUPPORTED, the message names it) is what the ONNX nodes cannot express:
+ * proj_size > 0, cell_clip, proj_clip. Other refusals: CLRNN_ERR_NULL_ARGUMENT (spec, path, rnn;
+ * vocab without a table), CLRNN_ERR_INVALID_ARGUMENT (a dead rnn, an unknown head, vocab outside
+ * [1, 2^40], use_padding with ids, mask_zero without ids, a non-finite padding_value),
+ * CLRNN_ERR_NON_FINITE (an embedding value), CLRNN_ERR_MISSING_WEIGHTS, CLRNN_ERR_OVERFLOW,
+ * CLRNN_ERR_IO. The file is written to a temporary name beside `path` and renamed over it when
+ * complete: a failed save leaves no partial file.
+ * ONNX Runtime differs from clrnn on an LSTM with `clip` wherever |c_t| exceeds clip (see the ONNX
+ * notes above); everything else matches it to float rounding (tools/check_export.py).
+ * ------------------------------------------------------------------------------------- */
+typedef enum clrnn_head_activation {
+    CLRNN_HEAD_NONE = 0,    /* y = the rnn's (dense) output */
+    CLRNN_HEAD_SOFTMAX = 1, /* softmax over the last axis */
+    CLRNN_HEAD_SIGMOID = 2
+} clrnn_head_activation;
+
+typedef struct clrnn_onnx_export {
+    clrnn_rnn *rnn;
+    /* NULL: x is float32 [batch, time, input_size]. Else x is int64 ids [batch, time] into this
+     * host table [vocab, input_size] (copied into the file). */
+    const float *embedding;
+    int64_t vocab;
+    int mask_zero;       /* with an embedding: id 0 is padding (Keras mask_zero) */
+    int use_padding;     /* float input: rows right-padded with padding_value (Keras Masking) */
+    float padding_value;
+    int last_only;       /* y = each row's last output [batch, O] (clrnn_forward_args.last_only) */
+    clrnn_head_activation head;
+} clrnn_onnx_export;
+
+CLRNN_API clrnn_status clrnn_onnx_save(const clrnn_onnx_export *spec, const char *path);
+
 #ifdef __cplusplus
 }
 #endif
