@@ -144,7 +144,10 @@ typedef enum clrnn_handle_kind {
     CLRNN_HANDLE_CONTEXT = 1,
     CLRNN_HANDLE_RNN = 2,
     CLRNN_HANDLE_MODEL = 3,
-    CLRNN_HANDLE_RESERVE = 4
+    CLRNN_HANDLE_RESERVE = 4,
+    /* the training glue's objects (src/train/glue.h) */
+    CLRNN_HANDLE_OPTIMIZER = 10,
+    CLRNN_HANDLE_EMBEDDING = 11
 } clrnn_handle_kind;
 /* Registers a new object; returns its id (never 0), or 0 when out of memory. */
 uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind);
@@ -180,7 +183,11 @@ struct clrnn_context {
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
     struct clrnn_train_program *train; /* src/train: its kernel program, built on first use (context lock held) */
+    struct clrnn_glue_program *glue; /* the training glue's kernels, built on first use (src/train/glue.c) */
 };
+
+/* ---- src/train/glue.c: released by the context's destroy ---- */
+void clrnn_glue_release(clrnn_context *ctx);
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);
