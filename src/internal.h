@@ -105,6 +105,22 @@ typedef struct clrnn_program_got {
  * One build or load at a time per process (PoCL's compiler is not dependably thread-safe). */
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
                                clrnn_program_got *got);
+/* A program of a context made on first use and kept until the context is destroyed. */
+typedef struct clrnn_kept_program {
+    const clrnn_embedded_source *sources; /* names it: one embedded list per program */
+    cl_program program;
+    void *state;                          /* its kernels: make_kernels' user */
+    void (*release_kernels)(void *state); /* releases them (not the program) */
+    int from_cache;                       /* 1: loaded from the context's binary cache */
+} clrnn_kept_program;
+#define CLRNN_KEPT_PROGRAMS 4
+/* def's program on this context (the ONNX kernels, ...), like the main program shared by every
+ * model and rnn on it: the first call builds it (or loads it from the binary cache) with
+ * clrnn_program_options(), its kernels into a zeroed state of state_size bytes; later calls from
+ * any thread return the same one. The context's destroy releases it (clrnn_program_release).
+ * Users set kernel arguments and enqueue under ctx->lock. */
+clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
+                                void (*release_kernels)(void *state), const clrnn_kept_program **out);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
 
@@ -178,6 +194,8 @@ struct clrnn_context {
     cl_kernel kernels[CLRNN_K_COUNT_];
     clrnn_build_info build;
     char cache_dir[900]; /* the binary cache every program of this context uses; "" for none */
+    clrnn_kept_program kept[CLRNN_KEPT_PROGRAMS]; /* programs made on first use (clrnn_program_kept) */
+    int programs_got; /* programs built or loaded for this context (clrnn_program_get calls that succeeded) */
     mtx_t lock; /* serialises enqueues and kernel-argument setting on this context */
     int lock_ready; /* lock was initialised */
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
