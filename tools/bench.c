@@ -45,7 +45,6 @@
 
 #include "bench_common.h"
 #include "blas/gemm_tuning.h"
-#include "train/train.h"
 #include "tool_args.h"
 
 #ifdef CLRNN_HAVE_DNNL
@@ -866,36 +865,14 @@ static double compare_data_grads(clrnn_trainer *t, dnnl_runner *r, const bench_m
     return worst;
 }
 
-/* A gradient clrnn keeps on the device (the internal seam of src/train/train.h: internal layout,
- * gates in internal order, which is oneDNN's: LSTM i,f,g,o, GRU z,r,n), read to the host. */
-static float *clrnn_grad(clrnn_trainer *t, const clrnn_param_buf *bufs, int n, int l, int d, const char *role,
-                         size_t count) {
-    char what[64];
-    snprintf(what, sizeof what, "layer %d dir %d %s", l, d, role);
-    for (int i = 0; i < n; ++i)
-        if (bufs[i].what && strcmp(bufs[i].what, what) == 0) {
-            float *out = bufs[i].count == count ? malloc(count * sizeof(float)) : NULL;
-            if (out && read_device(t, bufs[i].grad, out, count)) return out;
-            free(out);
-            break;
-        }
-    fprintf(stderr, "clrnn-bench: no %zu-float gradient \"%s\" to compare\n", count, what);
-    return NULL;
-}
-
-/* clrnn's weight and bias gradients of every layer and direction against oneDNN's diff_weights_layer
- * / iter / projection and diff_bias, brought to plain formats (ldigo: [d][in][gate][h]). oneDNN has
- * one bias: its gradient is dWb = dRb, except lbr GRU's n gate, whose Wb and Rb parts it keeps
- * apart (gates 2 and 3). */
-static double compare_weight_grads(clrnn_trainer *t, dnnl_runner *r, const bench_model *m) {
+/* clrnn_rnn_get_grad (ONNX layout; the projection in PyTorch's) of every layer and direction against
+ * oneDNN's diff_weights_layer / iter / projection and diff_bias, brought to plain formats. oneDNN has
+ * one bias: its gradient is dWb = dRb, except lbr GRU's n gate, whose Wb and Rb parts are separate. */
+static double compare_weight_grads(dnnl_runner *r, const bench_model *m, clrnn_rnn *rnn) {
     const bench_shape *s = &m->shape;
     const int D = m->D, G = m->G, H = s->H, P = s->P, K = P ? P : H, lbr = s->cell == BENCH_GRU_LBR, Gb = G + lbr;
-    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
-    int nb_ = 0;
-    if (clrnn_rnn_param_bufs(t->b.rnn, bufs, CLRNN_MAX_PARAM_BUFS, &nb_) != CLRNN_OK) {
-        fprintf(stderr, "clrnn-bench: weight gradients not compared: %s\n", clrnn_last_error());
-        return NAN;
-    }
+    static const int lstm_map[4] = {0, 2, 3, 1}, same_map[4] = {0, 1, 2, 3};
+    const int *map = s->cell == BENCH_LSTM ? lstm_map : same_map;
     double worst = 0;
     char err[256] = "";
     const size_t err_cap = sizeof err;
@@ -903,43 +880,59 @@ static double compare_weight_grads(clrnn_trainer *t, dnnl_runner *r, const bench
         const dnnl_layer *y = &r->layer[l];
         const int I = bench_layer_input(s, l);
         const size_t nwl = (size_t)D * I * G * H, nwi = (size_t)D * K * G * H, nb = (size_t)D * Gb * H, nwp = (size_t)D * H * P;
-        float *owl = malloc(nwl * sizeof(float)), *owi = malloc(nwi * sizeof(float)), *ob = malloc(nb * sizeof(float));
-        float *op = malloc((nwp ? nwp : 1) * sizeof(float));
+        const size_t most = nwl > nwi ? nwl : nwi;
+        float *o = malloc((most + nb + nwp + 1) * sizeof(float)), *c = malloc((most / D + 2 * (size_t)G * H + 1) * sizeof(float));
+        if (!o || !c) {
+            free(o), free(c);
+            fprintf(stderr, "clrnn-bench: weight gradients not compared: out of memory\n");
+            return NAN;
+        }
+        float *ob = o + most, *op = ob + nb, *oc = o, *cb = c + most / D;
         dnnl_memory_desc_t wl_user, wi_user, b_user, wp_user;
         dnnl_dims_t wl_dims = {1, D, I, G, H}, wi_dims = {1, D, K, G, H}, b_dims = {1, D, Gb, H}, wp_dims = {1, D, H, P};
-        int ok = owl && owi && ob && op &&
-                 dnnl_memory_desc_init_by_tag(&wl_user, 5, wl_dims, dnnl_f32, dnnl_ldigo) == dnnl_success &&
+        int ok = dnnl_memory_desc_init_by_tag(&wl_user, 5, wl_dims, dnnl_f32, dnnl_ldigo) == dnnl_success &&
                  dnnl_memory_desc_init_by_tag(&wi_user, 5, wi_dims, dnnl_f32, dnnl_ldigo) == dnnl_success &&
                  dnnl_memory_desc_init_by_tag(&b_user, 4, b_dims, dnnl_f32, dnnl_ldgo) == dnnl_success &&
                  (!P || dnnl_memory_desc_init_by_tag(&wp_user, 4, wp_dims, dnnl_f32, dnnl_ldio) == dnnl_success) &&
-                 dnnl_to_user(r, y->dwl, &wl_user, owl, err, err_cap) && dnnl_to_user(r, y->dwi, &wi_user, owi, err, err_cap) &&
                  dnnl_to_user(r, y->dbias, &b_user, ob, err, err_cap) &&
                  (!P || dnnl_to_user(r, y->dwp, &wp_user, op, err, err_cap));
+        for (int pass = 0; ok && pass < 2; ++pass) { /* W then R: [d][in][g][h] vs ONNX [g*H + h][in] */
+            const int in = pass ? K : I;
+            ok = dnnl_to_user(r, pass ? y->dwi : y->dwl, pass ? &wi_user : &wl_user, oc, err, err_cap);
+            for (int d = 0; ok && d < D; ++d) {
+                const size_t n = (size_t)G * H * in;
+                ok = clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_ONNX, l, d, pass ? CLRNN_PARAM_R : CLRNN_PARAM_W, c, n) == CLRNN_OK;
+                for (int i = 0; ok && i < in; ++i)
+                    for (int g = 0; g < G; ++g)
+                        for (int h = 0; h < H; ++h) {
+                            const float a = c[((size_t)map[g] * H + h) * in + i];
+                            const float b = oc[(((size_t)d * in + i) * G + g) * H + h];
+                            err_update(&worst, &a, &b, 1);
+                        }
+            }
+        }
         for (int d = 0; ok && d < D; ++d) {
-            float *cw = clrnn_grad(t, bufs, nb_, l, d, "W", (size_t)G * H * I);
-            float *cr = clrnn_grad(t, bufs, nb_, l, d, "R", (size_t)G * H * K);
-            float *cwb = clrnn_grad(t, bufs, nb_, l, d, "Wb", (size_t)G * H);
-            float *crb = clrnn_grad(t, bufs, nb_, l, d, "Rb", (size_t)G * H);
-            float *cp = P ? clrnn_grad(t, bufs, nb_, l, d, "proj", (size_t)P * H) : NULL;
-            ok = cw && cr && cwb && crb && (!P || cp);
+            ok = clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_BW, cb, (size_t)G * H) == CLRNN_OK &&
+                 clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_BR, cb + (size_t)G * H, (size_t)G * H) ==
+                     CLRNN_OK;
             for (int g = 0; ok && g < G; ++g)
                 for (int h = 0; h < H; ++h) {
-                    const size_t row = (size_t)g * H + h; /* clrnn: W [G*H, I], R [G*H, K] */
-                    for (int i = 0; i < I; ++i) err_update(&worst, &cw[row * I + i], &owl[(((size_t)d * I + i) * G + g) * H + h], 1);
-                    for (int k = 0; k < K; ++k) err_update(&worst, &cr[row * K + k], &owi[(((size_t)d * K + k) * G + g) * H + h], 1);
-                    const float *ow = &ob[((size_t)d * Gb + g) * H + h], *orr = lbr && g == 2 ? ow + H : ow;
-                    err_update(&worst, &cwb[row], ow, 1);
-                    err_update(&worst, &crb[row], orr, 1);
+                    const float *ogate = ob + ((size_t)d * Gb + g) * H;
+                    const float *orb = lbr && g == 2 ? ob + ((size_t)d * Gb + 3) * H : ogate;
+                    err_update(&worst, &cb[(size_t)map[g] * H + h], &ogate[h], 1);
+                    err_update(&worst, &cb[(size_t)G * H + (size_t)map[g] * H + h], &orb[h], 1);
                 }
-            for (int k = 0; ok && k < H && P; ++k) /* clrnn proj [P, H]; oneDNN ldio [d][H][P] */
-                for (int p = 0; p < P; ++p) err_update(&worst, &cp[(size_t)p * H + k], &op[((size_t)d * H + k) * P + p], 1);
-            free(cw), free(cr), free(cwb), free(crb), free(cp);
+            if (ok && P) { /* ldio [d][H][P] vs PyTorch weight_hr [P, H] */
+                ok = clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_PYTORCH, l, d, CLRNN_PARAM_PROJ, c, (size_t)P * H) == CLRNN_OK;
+                for (int k = 0; ok && k < H; ++k)
+                    for (int p = 0; p < P; ++p) err_update(&worst, &c[(size_t)p * H + k], &op[((size_t)d * H + k) * P + p], 1);
+            }
         }
         if (!ok) {
-            fprintf(stderr, "clrnn-bench: weight gradients not compared%s%s\n", err[0] ? ": " : "", err);
+            fprintf(stderr, "clrnn-bench: weight gradients not compared: %s\n", err[0] ? err : clrnn_last_error());
             worst = NAN;
         }
-        free(owl), free(owi), free(ob), free(op);
+        free(o), free(c);
     }
     return worst;
 }
@@ -1007,7 +1000,7 @@ static int bench_train_one(const bench_shape *shape, const char *name, int with_
             /* the same step on the same numbers: the gradients must agree */
             if (res->dnnl.ok && ok) {
                 res->err_dx = compare_data_grads(&t, &r, &m);
-                res->err_dw = compare_weight_grads(&t, &r, &m);
+                res->err_dw = compare_weight_grads(&r, &m, t.b.rnn);
             }
         }
         dnnl_free(&r);
