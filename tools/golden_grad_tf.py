@@ -27,7 +27,8 @@ recurrent_kernel, bias, names.txt has the variables' names; dense_w/dense_b = a 
 kernel [Hm, O] / bias applied to the RNN's output, at every step or to the last output):
   SimpleRNN tanh / relu, LSTM, GRU reset_after True (cell gru_lbr) and False (gru); masks with
   holes, leading masked steps and a fully masked row, passed to the layers as `mask=` (x is random
-  at masked steps too: they must get dx = 0); the default CARRY policy (masked_output carry: a
+  at masked steps too: they must get dx = 0), and in two cases from a Masking(0.0) layer over x
+  (zeros at masked steps; dx is the gradient of the model's input); the default CARRY policy (masked_output carry: a
   masked step repeats the last output, so its dy flows there); return_sequences true and false;
   go_backwards (direction reverse, reverse_order 1, reverse_mode whole_axis); Bidirectional with
   merge concat, sum, mul, ave (masked_output zero: Bidirectional forces zero_output_for_mask when it
@@ -99,8 +100,11 @@ def keras_part():
             return layers.GRU(H, reset_after=cell == "gru_lbr", name=name, dtype=dtype, **kw)
         raise ValueError(cell)
 
-    def run(a, cell, T, N, I, H, L, direction, merge, return_sequences, mask, dense, dtype):
-        """Builds the model in dtype, sets a's weights, runs forward + gradients."""
+    def run(a, cell, T, N, I, H, L, direction, merge, return_sequences, mask, dense, masking,
+            dtype):
+        """Builds the model in dtype, sets a's weights, runs forward + gradients. masking: the
+        mask comes from a Masking(0.0) layer over x (zeros at masked steps) and reaches the
+        layers as Keras propagates it, else it is passed to each layer as mask=."""
         D = 2 if direction == "bidirectional" else 1
         lstm = cell == "lstm"
         nst = 2 if lstm else 1
@@ -125,13 +129,13 @@ def keras_part():
         m = tf.constant(a["mask"] != 0) if "mask" in a else None
 
         def forward():
-            t = x
+            t = layers.Masking(0.0, dtype=dtype)(x) if masking else x
             finals = []
             for li, lay in enumerate(rnns):
                 init = []
                 for dd in range(D):
                     init += [h0[li * D + dd]] + ([c0[li * D + dd]] if lstm else [])
-                res = lay(t, mask=m, initial_state=init)
+                res = lay(t, initial_state=init) if masking else lay(t, mask=m, initial_state=init)
                 t, st = res[0], res[1:]
                 assert len(st) == D * nst
                 finals.append(st)
@@ -177,8 +181,9 @@ def keras_part():
         return e, {k: v[0] for k, v in names.items()}
 
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, direction="forward", merge="concat",
-             return_sequences=True, mask=None, h0=False, dense=0):
+             return_sequences=True, mask=None, h0=False, dense=0, masking=False):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
+        assert mask or not masking, name
         rng = rng_for("grad/keras/" + name)
         D = 2 if direction == "bidirectional" else 1
         G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru_lbr": 3, "gru": 3}[cell]
@@ -199,6 +204,8 @@ def keras_part():
         a["x"] = uniform(rng, (N, T, I), -1.0, 1.0)
         if mask is not None:
             a["mask"] = mask_for(mask, N, T)
+            if masking:
+                a["x"] *= a["mask"][:, :, None].astype(np.float32)
         if h0:
             a["h0"] = uniform(rng, (L * D, N, H), -1.0, 1.0)
             if lstm:
@@ -208,7 +215,7 @@ def keras_part():
         a["dhn"] = uniform(rng, (L * D, N, H), -1.0, 1.0)
         if lstm:
             a["dcn"] = uniform(rng, (L * D, N, H), -1.0, 1.0)
-        args = (a, cell, T, N, I, H, L, direction, merge, return_sequences, mask, dense)
+        args = (a, cell, T, N, I, H, L, direction, merge, return_sequences, mask, dense, masking)
         e64, names = run(*args, tf.float64)
         e32, _ = run(*args, tf.float32)
         worst32 = compare_runs(name, e64, e32)
@@ -263,6 +270,11 @@ def keras_part():
     case("lstm_stack2_mask_holes", cell="lstm", T=7, N=4, L=2, mask="holes")
     case("bidir_lstm_stack2_mask_holes_h0", cell="lstm", T=7, N=3, L=2,
          direction="bidirectional", mask="holes_empty", h0=True)
+    # the mask from a Masking layer (propagated by Keras) instead of mask=
+    case("lstm_masking_layer_holes_h0", cell="lstm", T=7, N=3, mask="holes_empty", h0=True,
+         masking=True)
+    case("gru_stack2_masking_layer_holes", cell="gru", T=7, N=4, L=2, mask="holes",
+         masking=True)
     # a Dense head
     case("lstm_mask_holes_dense", cell="lstm", T=7, N=4, mask="holes", dense=3)
     case("gru_lbr_mask_holes_last_dense", cell="gru_lbr", T=7, N=4, mask="holes",

@@ -401,7 +401,7 @@ static void torch_cases(void **state) {
 }
 static void keras_cases(void **state) {
     (void)state;
-    run_framework("keras", 33);
+    run_framework("keras", 35);
 }
 static void tf1_cases(void **state) {
     (void)state;
