@@ -118,7 +118,8 @@ static clrnn_rnn_desc desc_from_meta(const meta *m, clrnn_framework *fw) {
                   : !strcmp(m->direction, "reverse")     ? CLRNN_DIR_REVERSE
                                                          : CLRNN_DIR_FORWARD;
     if (!strcmp(m->cell, "rnn_relu"))
-        for (int dir = 0; dir < 2; ++dir) d.activations[dir][0].kind = CLRNN_ACT_RELU;
+        for (int dir = 0; dir < (d.direction == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1); ++dir)
+            d.activations[dir][0].kind = CLRNN_ACT_RELU;
     static const char *merges[] = {"concat", "sum", "mul", "ave", "none"};
     for (int i = 0; i < 5; ++i)
         if (!strcmp(m->merge, merges[i])) d.merge = (clrnn_merge)i;
