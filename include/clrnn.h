@@ -109,7 +109,8 @@ CLRNN_API const char *clrnn_version_string(void);
     X(CLRNN_ERR_IO, 16, "a file could not be read or written")                                   \
     X(CLRNN_ERR_CORRUPT_FILE, 17, "a file is corrupt, truncated or of the wrong format")         \
     X(CLRNN_ERR_NOT_FOUND, 18, "a named item does not exist")                                    \
-    X(CLRNN_ERR_INTERNAL, 19, "internal error (a bug in clrnn)")
+    X(CLRNN_ERR_INTERNAL, 19, "internal error (a bug in clrnn)")                                 \
+    X(CLRNN_ERR_OUT_OF_RANGE, 20, "an index (a label, a token id) is outside its range")
 
 typedef enum clrnn_status {
 #define CLRNN_X_ENUM(name, value, msg) name = value,
@@ -601,6 +602,175 @@ CLRNN_API clrnn_status clrnn_rnn_get_param(clrnn_rnn *rnn, clrnn_framework frame
                                            clrnn_param role, float *out, size_t count);
 
 /* ---------------------------------------------------------------------------------------
+ * Training glue: embedding, masking, losses, optimizers and gradient clipping, on the device
+ * (what the tutorials' models need around the rnn; clrnn-train is written on these)
+ *
+ *   clrnn_embedding_forward(emb, &ids, x, mask, lengths, &right_padded);  // ids -> x [N, T, dim]
+ *   clrnn_rnn_forward_train(rnn, &fwd, res);                             // y: the logits
+ *   clrnn_loss(ctx, &loss_args, &loss);                                  // loss, metric, dlogits
+ *   clrnn_rnn_backward_data(rnn, res, &bwd);                             // dy = dlogits -> dx
+ *   clrnn_rnn_backward_weights(rnn, res, CLRNN_WGRAD_SET);
+ *   clrnn_embedding_backward(emb, &ids, dx, CLRNN_WGRAD_SET);            // dx -> d(table)
+ *   clrnn_optimizer_step(opt, rnn, emb, &grad_norm);                     // clip, update
+ *
+ * Every reduction runs in a fixed order, without atomics: results are bitwise the same run to
+ * run. Every argument (shapes, labels and ids against their range, weights, sizes of device
+ * buffers) is checked before any device work, and a refused call writes no output. The kernels
+ * are one program per context, built on the first call that needs it.
+ * ------------------------------------------------------------------------------------- */
+
+/* Token ids [N, T] (host), row n = sample, batch-major; exactly one of ids32 / ids64 is given. */
+typedef struct clrnn_ids {
+    int batch;      /* N >= 1 */
+    int seq_length; /* T >= 1 */
+    const int32_t *ids32;
+    const int64_t *ids64;
+} clrnn_ids;
+
+/* An embedding table [vocab, dim] on the device, its gradient beside it (zeros until the first
+ * backward), both trainable through clrnn_optimizer_step. Created with a zero table. */
+typedef struct clrnn_embedding clrnn_embedding;
+/* mask_zero: id 0 is padding (Keras Embedding(mask_zero=True)): forward reports it as a masked step. */
+CLRNN_API clrnn_status clrnn_embedding_create(clrnn_context *ctx, int vocab, int dim, int mask_zero,
+                                              clrnn_embedding **out);
+CLRNN_API void clrnn_embedding_destroy(clrnn_embedding *emb);
+/* The table, [vocab, dim] row-major (PyTorch Embedding.weight, Keras embeddings): count must be
+ * vocab*dim (CLRNN_ERR_SHAPE_MISMATCH); a NaN or infinite value is CLRNN_ERR_NON_FINITE (nothing stored). */
+CLRNN_API clrnn_status clrnn_embedding_set_table(clrnn_embedding *emb, const float *data, size_t count);
+CLRNN_API clrnn_status clrnn_embedding_get_table(clrnn_embedding *emb, float *out, size_t count);
+CLRNN_API clrnn_status clrnn_embedding_get_grad(clrnn_embedding *emb, float *out, size_t count);
+/* x[n, t, :] = table[ids[n, t], :] into x [N, T, dim] (batch-major; host or device). Optional
+ * host outputs, for mask_zero tables (else every step counts as computed):
+ *   mask [N, T]: 1 where the id is not 0 (clrnn_forward_args.mask);
+ *   lengths [N]: per row the number of steps before its first masked one;
+ *   right_padded: 1 when every row's mask is ones then zeros (lengths then describe the mask
+ *   exactly and may be given as clrnn_forward_args.seq_lens instead), else 0.
+ * An id outside [0, vocab) is CLRNN_ERR_OUT_OF_RANGE, naming the first such (n, t) and its value. */
+CLRNN_API clrnn_status clrnn_embedding_forward(clrnn_embedding *emb, const clrnn_ids *ids, clrnn_tensor x,
+                                               uint8_t *mask, int32_t *lengths, int *right_padded);
+/* d(table)[v, :] = sum of dx[n, t, :] over the (n, t) with ids[n, t] = v, summed in (n, t) order
+ * (positions sorted by id on the host, no atomics; PyTorch's sorted backward). dx [N, T, dim]
+ * batch-major, host or device. SET overwrites the gradient (rows no id names become 0), ADD adds. */
+CLRNN_API clrnn_status clrnn_embedding_backward(clrnn_embedding *emb, const clrnn_ids *ids, clrnn_tensor dx,
+                                                clrnn_wgrad_mode mode);
+
+/* Keras Masking(mask_value): host x [N, T, F] (batch-major) -> mask [N, T], 0 where every feature
+ * of the step equals `value` (a NaN value masks nothing, as in Keras), else 1. lengths [N] and
+ * right_padded optional, as clrnn_embedding_forward. CLRNN_ERR_INVALID_ARGUMENT for N, T or F < 1. */
+CLRNN_API clrnn_status clrnn_mask_from_value(const float *x, int batch, int seq_length, int features, float value,
+                                             uint8_t *mask, int32_t *lengths, int *right_padded);
+
+/* Losses, mean reduction, numerically stable for any finite logit (|x| = 1e4 included). */
+typedef enum clrnn_loss_kind {
+    /* logits [R, C], int32 labels [R] in [0, C): log-sum-exp(x - max) + max - x[label];
+     * dlogits = softmax(x) - onehot(label). Mean over rows. */
+    CLRNN_LOSS_SOFTMAX_XENT = 0,
+    /* logits [R, C], targets z [R, C] in [0, 1]: max(x, 0) - x z + log1p(exp(-|x|));
+     * dlogits = sigmoid(x) - z. Mean over rows and columns (PyTorch BCEWithLogitsLoss, Keras). */
+    CLRNN_LOSS_SIGMOID_BCE = 1,
+    /* predictions [R, C], targets [R, C]: (x - z)^2; d = 2 (x - z). Mean over rows and columns. */
+    CLRNN_LOSS_MSE = 2
+} clrnn_loss_kind;
+
+typedef struct clrnn_loss_args {
+    clrnn_loss_kind kind;
+    int rows; /* R >= 1: samples, or N*T steps of a per-step head (row n*T + t, batch-major) */
+    int cols; /* C >= 1: classes or outputs per row */
+    clrnn_tensor logits;   /* [R, C] float32, host or device (the rnn's y) */
+    const int32_t *labels; /* SOFTMAX_XENT: [R], host */
+    clrnn_tensor targets;  /* SIGMOID_BCE, MSE: [R, C] float32, host or device */
+    /* Which rows the mean takes, both optional (NULL: every row, weight 1): row r has weight
+     * row_weight[r] (finite, >= 0) when row_mask is NULL or row_mask[r] != 0, else 0. A per-step
+     * head over padded steps passes the rnn's mask [N, T] here. */
+    const uint8_t *row_mask; /* [R], host */
+    const float *row_weight; /* [R], host */
+    /* Optional output [R, C], host or device: the gradient of the mean loss, w_r * d_rc / (sum w)
+     * (/ C for BCE and MSE); 0 for excluded rows. May be the logits' own buffer (in place). */
+    clrnn_tensor dlogits;
+} clrnn_loss_args;
+
+typedef struct clrnn_loss_result {
+    float loss;    /* sum_r w_r l_r / sum_r w_r (BCE, MSE: l_r is the row's mean over C); 0 when sum w = 0 */
+    /* The head's metric, weighted like the loss: SOFTMAX_XENT accuracy (argmax == label, the
+     * first maximum wins); SIGMOID_BCE accuracy per element ((x > 0) == (z > 0.5)); MSE the mean
+     * absolute error. */
+    float metric;
+    double weight; /* sum_r w_r: included rows when unweighted */
+} clrnn_loss_result;
+
+/* Computes the loss on the device (a row kernel, then the rows summed in double in row order),
+ * then dlogits. CLRNN_ERR_NULL_ARGUMENT (ctx, args, result, logits, labels or targets missing),
+ * CLRNN_ERR_INVALID_ARGUMENT (kind, R or C < 1, a tensor with both host and mem, an offset not a
+ * multiple of 4, a buffer of another context, a negative or non-finite row weight),
+ * CLRNN_ERR_OVERFLOW (R*C beyond 2^31), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
+ * CLRNN_ERR_OUT_OF_RANGE (a label outside [0, C), naming the row), CLRNN_ERR_NON_FINITE (a NaN
+ * or infinite logit or target, naming the row; found on the device before dlogits are written). */
+CLRNN_API clrnn_status clrnn_loss(clrnn_context *ctx, const clrnn_loss_args *args, clrnn_loss_result *result);
+
+/* Optimizers over every trainable tensor of an rnn (dense layer included) and of an optional
+ * embedding, on the device, reading the gradients the backward left there. */
+typedef enum clrnn_optimizer_kind {
+    /* PyTorch form: b = momentum b + g (b = g at the first step); g' = nesterov ? g + momentum b : b;
+     * theta -= lr g' (Keras' v = momentum v - lr g is the same for a constant lr) */
+    CLRNN_OPTIMIZER_SGD = 0,
+    /* v = rho v + (1 - rho) g^2 (v starts at 0); u = g / (sqrt(v) + eps) (TORCH) or g / sqrt(v + eps)
+     * (KERAS: Keras 2 and 3); momentum: b = momentum b + u, theta -= lr b; else theta -= lr u. Not centered. */
+    CLRNN_OPTIMIZER_RMSPROP = 1,
+    /* m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; at step t (1, 2, ...):
+     *   TORCH: theta -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+     *   KERAS: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t); theta -= lr_t m / (sqrt(v) + eps)  (TF1, Keras)
+     * (the two agree when eps_keras = eps_torch sqrt(1 - b2^t)). */
+    CLRNN_OPTIMIZER_ADAM = 2
+} clrnn_optimizer_kind;
+
+typedef enum clrnn_eps_style { CLRNN_EPS_TORCH = 0, CLRNN_EPS_KERAS = 1 } clrnn_eps_style;
+
+/* Global gradient-norm clipping: norm = sqrt(sum of g^2 over every trainable tensor). */
+typedef enum clrnn_clip_style {
+    CLRNN_CLIP_TORCH = 0, /* torch.nn.utils.clip_grad_norm_: g *= min(1, clip / (norm + 1e-6)) */
+    CLRNN_CLIP_TF = 1     /* tf.clip_by_global_norm: g *= clip / max(norm, clip) */
+} clrnn_clip_style;
+
+typedef struct clrnn_optimizer_params {
+    clrnn_optimizer_kind kind;
+    float lr;       /* > 0 */
+    float momentum; /* SGD, RMSprop: [0, 1); 0 = none */
+    int nesterov;   /* SGD, with momentum > 0 */
+    float rho;      /* RMSprop (PyTorch alpha): [0, 1) */
+    float beta1, beta2; /* Adam: [0, 1) */
+    float eps;      /* Adam, RMSprop: > 0 */
+    clrnn_eps_style eps_style; /* Adam, RMSprop */
+    float clip_norm; /* > 0: clip the global gradient norm to it before the update; 0 = off */
+    clrnn_clip_style clip_style;
+} clrnn_optimizer_params;
+
+/* The framework's defaults for kind: TORCH SGD lr 1e-3, RMSprop lr 1e-2 rho 0.99 eps 1e-8, Adam
+ * lr 1e-3 0.9/0.999 eps 1e-8; KERAS SGD lr 1e-2, RMSprop lr 1e-3 rho 0.9 eps 1e-7, Adam lr 1e-3
+ * 0.9/0.999 eps 1e-7; momentum 0, no clipping, clip_style TORCH for TORCH and TF for KERAS. */
+CLRNN_API clrnn_optimizer_params clrnn_optimizer_default_params(clrnn_optimizer_kind kind, clrnn_eps_style style);
+
+typedef struct clrnn_optimizer clrnn_optimizer;
+/* Validates params (CLRNN_ERR_INVALID_ARGUMENT naming the field). No device work yet: the state
+ * (momentum, squared averages) is created at the first step, zero, for the tensors stepped then. */
+CLRNN_API clrnn_status clrnn_optimizer_create(clrnn_context *ctx, const clrnn_optimizer_params *params,
+                                              clrnn_optimizer **out);
+CLRNN_API void clrnn_optimizer_destroy(clrnn_optimizer *opt);
+/* One update of every trainable tensor of rnn (may be NULL) and emb (may be NULL; not both) from
+ * their gradients: the global norm over all of them (per-tensor partial sums of fixed blocks, then
+ * in double on the host in tensor order) -> *grad_norm (optional; before clipping), the clip
+ * factor, then one update kernel per tensor. The gradients themselves are left as they are (the
+ * clip factor scales them as the update reads them). The first step binds the optimizer to that
+ * rnn and embedding: a later step with others is CLRNN_ERR_INVALID_ARGUMENT. A NaN or infinite
+ * norm is CLRNN_ERR_NON_FINITE naming the first tensor with a non-finite gradient, nothing updated
+ * (the step count neither). */
+CLRNN_API clrnn_status clrnn_optimizer_step(clrnn_optimizer *opt, clrnn_rnn *rnn, clrnn_embedding *emb,
+                                            float *grad_norm);
+/* Learning-rate schedules: the lr used from the next step on (> 0). */
+CLRNN_API clrnn_status clrnn_optimizer_set_lr(clrnn_optimizer *opt, float lr);
+/* Steps taken so far (t of the last update; 0 before the first). */
+CLRNN_API int64_t clrnn_optimizer_steps(const clrnn_optimizer *opt);
+
+/* ---------------------------------------------------------------------------------------
  * Arrays and .npy files (NumPy format versions 1 and 2; little-endian <f4, <i4, <i8, |u1; C order).
  * Anything else (big-endian, Fortran order, other dtypes, truncated data) is rejected with
  * CLRNN_ERR_CORRUPT_FILE or CLRNN_ERR_UNSUPPORTED and a message saying what was found. The header
@@ -855,6 +1025,61 @@ CLRNN_API clrnn_status clrnn_keras_load_memory(clrnn_context *ctx, const void *d
  * suite) of a supported type. */
 CLRNN_API clrnn_status clrnn_onnx_tensor_load(const char *path, clrnn_array *out);
 CLRNN_API clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t size, clrnn_array *out);
+
+/* ---------------------------------------------------------------------------------------
+ * ONNX export of an rnn (clrnn-train --save)
+ *
+ * clrnn_onnx_save writes a self-contained ONNX model (opset 14, IR version 7, standard operators
+ * only) that computes what clrnn_rnn_forward computes with the rnn's current weights (read through
+ * clrnn_rnn_get_param, so a trained rnn exports its trained values); clrnn_onnx_load, clrnn-run and
+ * ONNX Runtime run it.
+ *   input "x":  float32 [batch, time, input_size] (batch-major, whatever desc.layout says), or with
+ *               an embedding int64 ids [batch, time], looked up in the table first (Gather);
+ *   output "y": [batch, time, O] at every step, or [batch, O] with last_only (merge NONE:
+ *               [batch, time, 2, Hr] / [2, batch, Hr]), after the head's activation: probabilities
+ *               for SOFTMAX (over the last axis) and SIGMOID heads, values for NONE.
+ * The graph: one ONNX RNN / GRU / LSTM node per layer, around it Transpose, Gather, Concat, Add,
+ * Mul, MatMul (the dense layer) and, where the options ask, Where, ReverseSequence and Slice.
+ * Every cell and ONNX activation (alpha and beta written out), clip, peepholes, CIFG, both GRU
+ * flavours, reverse and bidirectional layers with every merge, stacked layers, the dense layer,
+ * reverse_order / reverse_mode and the masked-output policies (ZERO, CARRY, FILL at padded steps)
+ * export as clrnn_rnn_forward computes them; forget_bias is folded into the forget gate's input
+ * bias; dropout is training-only and not exported.
+ * Lengths derived in the graph (as int32 sequence_lens): with use_padding (Keras Masking: rows
+ * right-padded with padding_value) a step counts when any feature differs from padding_value; with
+ * mask_zero when its id is not 0. A row's length is its last counted step + 1: the model assumes
+ * right padding (ONNX RNN nodes take lengths, not masks), so a padding-valued step inside a row is
+ * computed like any other step. Without either, every row has all `time` steps.
+ * Refused (CLRNN_ERR_UNSUPPORTED, the message names it) is what the ONNX nodes cannot express:
+ * proj_size > 0, cell_clip, proj_clip. Other refusals: CLRNN_ERR_NULL_ARGUMENT (spec, path, rnn;
+ * vocab without a table), CLRNN_ERR_INVALID_ARGUMENT (a dead rnn, an unknown head, vocab outside
+ * [1, 2^40], use_padding with ids, mask_zero without ids, a non-finite padding_value),
+ * CLRNN_ERR_NON_FINITE (an embedding value), CLRNN_ERR_MISSING_WEIGHTS, CLRNN_ERR_OVERFLOW,
+ * CLRNN_ERR_IO. The file is written to a temporary name beside `path` and renamed over it when
+ * complete: a failed save leaves no partial file.
+ * ONNX Runtime differs from clrnn on an LSTM with `clip` wherever |c_t| exceeds clip (see the ONNX
+ * notes above); everything else matches it to float rounding (tools/check_export.py).
+ * ------------------------------------------------------------------------------------- */
+typedef enum clrnn_head_activation {
+    CLRNN_HEAD_NONE = 0,    /* y = the rnn's (dense) output */
+    CLRNN_HEAD_SOFTMAX = 1, /* softmax over the last axis */
+    CLRNN_HEAD_SIGMOID = 2
+} clrnn_head_activation;
+
+typedef struct clrnn_onnx_export {
+    clrnn_rnn *rnn;
+    /* NULL: x is float32 [batch, time, input_size]. Else x is int64 ids [batch, time] into this
+     * host table [vocab, input_size] (copied into the file). */
+    const float *embedding;
+    int64_t vocab;
+    int mask_zero;       /* with an embedding: id 0 is padding (Keras mask_zero) */
+    int use_padding;     /* float input: rows right-padded with padding_value (Keras Masking) */
+    float padding_value;
+    int last_only;       /* y = each row's last output [batch, O] (clrnn_forward_args.last_only) */
+    clrnn_head_activation head;
+} clrnn_onnx_export;
+
+CLRNN_API clrnn_status clrnn_onnx_save(const clrnn_onnx_export *spec, const char *path);
 
 #ifdef __cplusplus
 }

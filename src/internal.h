@@ -140,7 +140,12 @@ clrnn_status clrnn_mkdirs(const char *path);
  * inside the object would mean reading freed memory). Best effort: once freed memory is reused for
  * a new object of the same kind, a stale pointer names that new object; an rnn therefore also
  * records the id of its context, so a destroyed-and-replaced context is still detected. */
-typedef enum clrnn_handle_kind { CLRNN_HANDLE_CONTEXT = 1, CLRNN_HANDLE_RNN = 2, CLRNN_HANDLE_MODEL = 3 } clrnn_handle_kind;
+typedef enum clrnn_handle_kind {
+    CLRNN_HANDLE_CONTEXT = 1,
+    CLRNN_HANDLE_RNN = 2,
+    CLRNN_HANDLE_MODEL = 3,
+    CLRNN_HANDLE_RESERVE = 4
+} clrnn_handle_kind;
 /* Registers a new object; returns its id (never 0), or 0 when out of memory. */
 uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind);
 /* Removes a live object of that kind; returns 0 if obj is not one (nothing is removed). */
@@ -174,6 +179,7 @@ struct clrnn_context {
     int lock_ready; /* lock was initialised */
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
+    struct clrnn_train_program *train; /* src/train: its kernel program, built on first use (context lock held) */
 };
 
 /* ---- gemm.c ---- */
@@ -250,6 +256,8 @@ struct clrnn_rnn {
     float *dense_b;          /* [O] */
     int has_dense_W;
     int dirty;               /* host weights changed since upload */
+    unsigned host_gen;       /* bumped whenever the host weights change (set_param): training re-uploads */
+    struct clrnn_train_state *train; /* src/train: trainable values and gradients on the device, or NULL */
     clrnn_device_weights dw;
     clrnn_workspace ws;
     int32_t *tmap_host; /* step table */
@@ -267,6 +275,17 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *rnn);
 clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *rnn, int T, int N);
 /* Checks that every required tensor was set. */
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn);
+/* weights.c: one role of (layer, dir) — or DENSE_* — from internal-layout arrays w [L*D] / dense_W /
+ * dense_b into framework fw's layout and gate order: the exact inverse of clrnn_rnn_set_param's
+ * import, through the same role table (count, roles and layers checked as set_param checks them).
+ * grad = 1: the arrays are gradients, and a role that set_param splits into Wb and Rb (Keras'
+ * single bias, TF1 GRU gates/bias ...) takes dWb; grad = 0: values, such a role gets Wb + Rb as the
+ * forward uses them. A role whose tensor the rnn never had set (W, R, KERNEL, CANDIDATE_KERNEL,
+ * PROJ, DENSE_W: by rnn->lw's flags) is CLRNN_ERR_MISSING_WEIGHTS; biases and peepholes never set
+ * read as zeros. Writes nothing on failure. */
+clrnn_status clrnn_weights_export(const clrnn_rnn *r, const clrnn_layer_weights *w, const float *dense_W,
+                                  const float *dense_b, int grad, clrnn_framework fw, int layer, int dir,
+                                  clrnn_param role, float *out, size_t count);
 
 /* Fills the step table (its encoding: STEP_* in cl/abi.h) for (desc, T, N, lengths, mask); `out` has D*T*N + D*N entries, the tail
  * holds per (d, n) 1 if the row has any computed step. */
@@ -277,6 +296,10 @@ void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, con
  * row_needed [T*N] marks computed (t, n). */
 void clrnn_build_row_order(int T, int N, const int32_t *seq_lens, const uint8_t *mask, int32_t *perm,
                            int32_t *row_needed);
+
+/* ---- train (src/train/train.c): what the rnn and context destroys release ---- */
+void clrnn_train_release(clrnn_rnn *r);
+void clrnn_train_context_release(clrnn_context *ctx);
 
 /* Safe size arithmetic: returns 0 on overflow. */
 static inline int clrnn_mul_size(size_t a, size_t b, size_t *out) {

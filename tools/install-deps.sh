@@ -12,6 +12,7 @@ packages=(
   libhdf5-dev libjansson-dev libzip-dev
   libdnnl-dev
   clang valgrind
+  dataset-fashion-mnist
 )
 
 missing=()

@@ -383,4 +383,8 @@ clrnn_status clrnn_ox_attr_int_required(const ox_node *n, const Onnx__NodeProto 
 clrnn_status clrnn_ox_axes_attr(clrnn_model *m, const ox_node *n, const Onnx__NodeProto *p, int64_t since,
                                 int64_t *axes, size_t *count, int *present);
 
+/* export.c: the ONNX model of clrnn_onnx_save in memory (malloc'ed, free with free()); the same
+ * checks and refusals, nothing allocated on failure. */
+clrnn_status clrnn_ox_export_memory(const clrnn_onnx_export *spec, unsigned char **data, size_t *size);
+
 #endif

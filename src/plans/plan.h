@@ -45,10 +45,17 @@ struct clrnn_plan_ops {
     clrnn_status (*scan_layer)(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx);
     /* The text of clrnn_rnn_plan (r is live; the context lock is not held). */
     void (*describe)(const clrnn_rnn *r, char *buf, size_t cap);
-    /* Training (issue 13), NULL until a plan provides them: the reverse-time scan of layer l and
-     * the weight gradients of its steps. Their arguments are settled with the reserve space. */
-    clrnn_status (*scan_layer_backward)(clrnn_rnn *r, int l, int T, int N);
-    clrnn_status (*weight_gradient)(clrnn_rnn *r, int l, int T, int N);
+    /* Training (issue 13; src/train/train.h). Both plans run the portable implementation
+     * (clrnn_train_portable_*); a plan with its own kernels replaces these per plan. The context
+     * lock is held, the reserve sized, the trainable values on the device.
+     * Layer l's training forward over the reserve's T steps: its output into the reserve, and what
+     * the backward needs. */
+    clrnn_status (*forward_train_layer)(clrnn_rnn *r, clrnn_reserve *res, int l);
+    /* Layer l's reverse-time scan: from the gradient of its output (and of its final states) to
+     * the gradients of its steps' gates, its initial states and its input. */
+    clrnn_status (*scan_layer_backward)(clrnn_rnn *r, clrnn_reserve *res, int l);
+    /* Layer l's weight gradients from the gate gradients of every step; beta 0 sets, 1 adds. */
+    clrnn_status (*weight_gradient)(clrnn_rnn *r, clrnn_reserve *res, int l, float beta);
 };
 
 extern const clrnn_plan_ops clrnn_plan_tiled;

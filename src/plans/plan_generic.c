@@ -5,6 +5,7 @@
 #include "rnn/cells.h"
 #include "launch.h"
 #include "plan.h"
+#include "train/train.h"
 
 #include <string.h>
 
@@ -194,5 +195,8 @@ const clrnn_plan_ops clrnn_plan_generic = {
     .name = "generic", .init = init,
     .upload_scratch = upload_scratch, .upload_layer = upload_layer, .workspace = workspace,
     .input_projection = input_projection, .scan_layer = scan_layer, .describe = describe,
-    /* .scan_layer_backward, .weight_gradient: not yet (issue 13) */
+    /* training: the portable implementation (src/train/train.c) */
+    .forward_train_layer = clrnn_train_portable_forward_layer,
+    .scan_layer_backward = clrnn_train_portable_backward_layer,
+    .weight_gradient = clrnn_train_portable_weight_gradient,
 };

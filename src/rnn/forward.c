@@ -4,6 +4,8 @@
  * device work. */
 #include "cl/abi.h"
 #include "cells.h"
+#include "forward.h"
+#include "train/train.h"
 #include "plans/launch.h"
 #include "plans/plan.h"
 
@@ -17,7 +19,7 @@
  * crashes in it when either is a sub-buffer (clCreateSubBuffer), so a contiguous block is a
  * clEnqueueCopyBuffer and a strided one the copy_rows kernel (one launch, any row count; a kernel
  * argument is a sub-buffer like any other buffer). */
-static clrnn_status move_block(clrnn_context *ctx, int to_device, cl_mem dev, size_t dev_off, const clrnn_tensor *t,
+clrnn_status clrnn_move_block(clrnn_context *ctx, int to_device, cl_mem dev, size_t dev_off, const clrnn_tensor *t,
                                size_t t_off, size_t rows, size_t width, size_t dev_stride) {
     if (dev_stride == width || rows == 1) {
         width *= rows;
@@ -63,9 +65,9 @@ static clrnn_status move_block(clrnn_context *ctx, int to_device, cl_mem dev, si
 }
 
 /* An initial state into the device layout, or zeros when the caller gave none. */
-static clrnn_status load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tensor *t, size_t t_off, size_t rows,
+clrnn_status clrnn_load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tensor *t, size_t t_off, size_t rows,
                                size_t width, size_t stride) {
-    if (t->host || t->mem) return move_block(ctx, 1, dst, 0, t, t_off, rows, width, stride);
+    if (t->host || t->mem) return clrnn_move_block(ctx, 1, dst, 0, t, t_off, rows, width, stride);
     const float zero = 0.0f;
     const cl_int err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, 0, rows * stride * sizeof(float), 0,
                                            NULL, NULL);
@@ -74,8 +76,9 @@ static clrnn_status load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tenso
 
 /* Last layer → user layout (merge, reversed order, optional dense). `src` is either the layer
  * output [T, N, D, Hr] or, for last_only, per-direction final states gathered in [D, N, Hr]. */
-static clrnn_status emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, cl_mem src, int T_out, int st_t,
-                                 int st_n, int st_d, int has_any_off, int rev_mask, int batch_major) {
+clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, const clrnn_out_bufs *ob, cl_mem src,
+                                int T_out, int st_t, int st_n, int st_d, int has_any_off, int rev_mask, int batch_major,
+                                cl_mem *merged) {
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_context *ctx = r->ctx;
     const int N = args->batch, D = r->D, Hr = r->Hr;
@@ -93,47 +96,50 @@ static clrnn_status emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, c
     if (identity)
         merge_dst = src;
     else if (dense)
-        merge_dst = r->ws.dense_in;
+        merge_dst = ob->dense_in;
     else if (args->y.mem) {
         merge_dst = args->y.mem;
         merge_off = args->y.offset / sizeof(float);
     } else
-        merge_dst = r->ws.y_out;
+        merge_dst = ob->y_out;
     clrnn_status st = CLRNN_OK;
+    if (merged) *merged = merge_dst;
     if (!identity) {
         kargs m = begin(ctx, CLRNN_K_merge_outputs, "merge_outputs");
         a_int(&m, T_out), a_int(&m, N), a_int(&m, D), a_int(&m, Hr), a_int(&m, mode), a_int(&m, batch_major);
-        a_int(&m, rev_mask), a_mem(&m, r->ws.tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
+        a_int(&m, rev_mask), a_mem(&m, ob->tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
         a_int(&m, st_n), a_int(&m, st_d), a_mem(&m, merge_dst), a_ulong(&m, merge_off), a_int(&m, (int)d->masked_output);
         a_flt(&m, d->masked_fill_value);
         st = launch(ctx, &m, (size_t)N, (size_t)T_out, 1, step_lws(ctx, m.k, N));
         if (st != CLRNN_OK) return st;
     }
     if (dense) {
-        cl_mem out = args->y.mem ? args->y.mem : r->ws.y_out;
+        cl_mem out = args->y.mem ? args->y.mem : ob->y_out;
         const size_t off = args->y.mem ? args->y.offset / sizeof(float) : 0;
         kargs f = begin(ctx, CLRNN_K_fill_rows, "fill_rows");
-        a_mem(&f, out), a_ulong(&f, off), a_int(&f, r->O), a_mem(&f, r->dw.dense_b);
+        a_mem(&f, out), a_ulong(&f, off), a_int(&f, r->O), a_mem(&f, ob->dense_b);
         const size_t lf = step_lws(ctx, f.k, r->O);
         const size_t global[2] = {((size_t)r->O + lf - 1) / lf * lf, rows}, local[2] = {lf, 1};
         if (f.err != CL_SUCCESS) return clrnn_fail_cl(f.err, "clSetKernelArg", "fill_rows");
         cl_int err = clEnqueueNDRangeKernel(ctx->queue, f.k, 2, NULL, global, local, 0, NULL, NULL);
         if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "fill_rows");
-        st = clrnn_sgemm_locked(ctx, 0, 0, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, merge_dst, 0, (size_t)r->Hm,
-                                r->dw.denseT, 0, (size_t)r->O, 1.0f, out, off, (size_t)r->O);
+        /* dense weights as the plan packs them (denseT [Hm, O]) or as training keeps them ([O, Hm]) */
+        st = clrnn_sgemm_locked(ctx, 0, ob->dense_w_trans, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, merge_dst, 0,
+                                (size_t)r->Hm, ob->dense_w, 0, ob->dense_w_trans ? (size_t)r->Hm : (size_t)r->O, 1.0f,
+                                out, off, (size_t)r->O);
         if (st != CLRNN_OK) return st;
-        if (args->y.host) st = move_block(ctx, 0, r->ws.y_out, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
+        if (args->y.host) st = clrnn_move_block(ctx, 0, ob->y_out, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
         return st;
     }
     /* the merge wrote a device y in place; otherwise y is read or copied from where it is */
-    if (identity || args->y.host) st = move_block(ctx, 0, merge_dst, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
+    if (identity || args->y.host) st = clrnn_move_block(ctx, 0, merge_dst, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
     return st;
 }
 
 /* ------------------------------------------------------------------------------------------
  * Argument checks (all before any device work)
  * ---------------------------------------------------------------------------------------- */
-static clrnn_status check_tensor(const clrnn_tensor *t, const char *name, int required) {
+clrnn_status clrnn_check_tensor(const clrnn_tensor *t, const char *name, int required) {
     if (t->host && t->mem) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: set either host or mem, not both", name);
     if (required && !t->host && !t->mem) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s is required", name);
     if (t->mem && t->offset % sizeof(float))
@@ -146,7 +152,7 @@ static clrnn_status check_tensor(const clrnn_tensor *t, const char *name, int re
     return CLRNN_OK;
 }
 
-static clrnn_status check_mem_size(const clrnn_tensor *t, size_t bytes, const char *name) {
+clrnn_status clrnn_check_mem_size(const clrnn_tensor *t, size_t bytes, const char *name) {
     if (!t->mem) return CLRNN_OK;
     size_t size = 0;
     clGetMemObjectInfo(t->mem, CL_MEM_SIZE, sizeof size, &size, NULL);
@@ -156,7 +162,7 @@ static clrnn_status check_mem_size(const clrnn_tensor *t, size_t bytes, const ch
     return CLRNN_OK;
 }
 
-static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) {
+clrnn_status clrnn_forward_check_args(const clrnn_rnn *r, const clrnn_forward_args *a) {
     const int T = a->seq_length, N = a->batch;
     if (T <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "seq_length = %d must be >= 1", T);
     if (N <= 0) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "batch = %d must be >= 1", N);
@@ -165,12 +171,12 @@ static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) 
     if (!clrnn_mul_size((size_t)T, (size_t)N, &TN) || TN * (size_t)r->D > (size_t)0x7fffffff)
         return clrnn_fail(CLRNN_ERR_OVERFLOW, "seq_length x batch x directions = %d x %d x %d exceeds 2^31", T, N, r->D);
     clrnn_status st;
-    if ((st = check_tensor(&a->x, "x", 1)) != CLRNN_OK) return st;
-    if ((st = check_tensor(&a->h0, "h0", 0)) != CLRNN_OK) return st;
-    if ((st = check_tensor(&a->c0, "c0", 0)) != CLRNN_OK) return st;
-    if ((st = check_tensor(&a->y, "y", 0)) != CLRNN_OK) return st;
-    if ((st = check_tensor(&a->hn, "hn", 0)) != CLRNN_OK) return st;
-    if ((st = check_tensor(&a->cn, "cn", 0)) != CLRNN_OK) return st;
+    if ((st = clrnn_check_tensor(&a->x, "x", 1)) != CLRNN_OK) return st;
+    if ((st = clrnn_check_tensor(&a->h0, "h0", 0)) != CLRNN_OK) return st;
+    if ((st = clrnn_check_tensor(&a->c0, "c0", 0)) != CLRNN_OK) return st;
+    if ((st = clrnn_check_tensor(&a->y, "y", 0)) != CLRNN_OK) return st;
+    if ((st = clrnn_check_tensor(&a->hn, "hn", 0)) != CLRNN_OK) return st;
+    if ((st = clrnn_check_tensor(&a->cn, "cn", 0)) != CLRNN_OK) return st;
     const int has_c = clrnn_cell_info_of(r->desc.cell)->has_c;
     if (!has_c && (a->c0.host || a->c0.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM");
     if (!has_c && (a->cn.host || a->cn.mem)) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM");
@@ -178,12 +184,12 @@ static clrnn_status check_args(const clrnn_rnn *r, const clrnn_forward_args *a) 
     size_t xb = TN * (size_t)r->desc.input_size * sizeof(float);
     size_t yb = (a->last_only ? (size_t)N : TN) * (size_t)r->O * sizeof(float);
     if (r->D == 2 && r->desc.merge == CLRNN_MERGE_NONE) yb = (a->last_only ? (size_t)N : TN) * 2 * r->Hr * sizeof(float);
-    if ((st = check_mem_size(&a->x, xb, "x")) != CLRNN_OK) return st;
-    if ((st = check_mem_size(&a->y, yb, "y")) != CLRNN_OK) return st;
-    if ((st = check_mem_size(&a->h0, LDN * r->Hr * sizeof(float), "h0")) != CLRNN_OK) return st;
-    if ((st = check_mem_size(&a->hn, LDN * r->Hr * sizeof(float), "hn")) != CLRNN_OK) return st;
-    if ((st = check_mem_size(&a->c0, LDN * r->desc.hidden_size * sizeof(float), "c0")) != CLRNN_OK) return st;
-    if ((st = check_mem_size(&a->cn, LDN * r->desc.hidden_size * sizeof(float), "cn")) != CLRNN_OK) return st;
+    if ((st = clrnn_check_mem_size(&a->x, xb, "x")) != CLRNN_OK) return st;
+    if ((st = clrnn_check_mem_size(&a->y, yb, "y")) != CLRNN_OK) return st;
+    if ((st = clrnn_check_mem_size(&a->h0, LDN * r->Hr * sizeof(float), "h0")) != CLRNN_OK) return st;
+    if ((st = clrnn_check_mem_size(&a->hn, LDN * r->Hr * sizeof(float), "hn")) != CLRNN_OK) return st;
+    if ((st = clrnn_check_mem_size(&a->c0, LDN * r->desc.hidden_size * sizeof(float), "c0")) != CLRNN_OK) return st;
+    if ((st = clrnn_check_mem_size(&a->cn, LDN * r->desc.hidden_size * sizeof(float), "cn")) != CLRNN_OK) return st;
     if (a->seq_lens)
         for (int n = 0; n < N; ++n)
             if (a->seq_lens[n] < 0 || a->seq_lens[n] > T)
@@ -234,9 +240,9 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
     const size_t state_rows = (size_t)D * N;
     for (int l = 0; l < L; ++l) {
-        if ((st = load_state(ctx, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
+        if ((st = clrnn_load_state(ctx, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
         if (clrnn_cell_info_of(d->cell)->has_c &&
-            (st = load_state(ctx, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
+            (st = clrnn_load_state(ctx, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }
 
@@ -258,24 +264,25 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     /* final states */
     for (int l = 0; l < L; ++l) {
         if ((args->hn.host || args->hn.mem) &&
-            (st = move_block(ctx, 0, ws->h[l][final_idx], 0, &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
+            (st = clrnn_move_block(ctx, 0, ws->h[l][final_idx], 0, &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
             return st;
         if ((args->cn.host || args->cn.mem) &&
-            (st = move_block(ctx, 0, ws->c[l][final_idx], 0, &args->cn, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
+            (st = clrnn_move_block(ctx, 0, ws->c[l][final_idx], 0, &args->cn, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
             return st;
     }
 
     /* outputs */
     if (args->y.host || args->y.mem) {
+        const clrnn_out_bufs ob = {ws->tmap, r->dw.denseT, 0, r->dw.dense_b, ws->dense_in, ws->y_out};
         const int batch_major = d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
         if (args->last_only) {
             /* the last layer's final states are each direction's last output: [D, N, Hr] */
-            st = emit_outputs(r, args, ws->h[L - 1][final_idx], 1, 0, r->Hs, N * r->Hs, D * T * N, 0, 0);
+            st = clrnn_emit_outputs(r, args, &ob, ws->h[L - 1][final_idx], 1, 0, r->Hs, N * r->Hs, D * T * N, 0, 0, NULL);
         } else {
             int rev_mask = 0;
             if (d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
                 rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
-            st = emit_outputs(r, args, last_out, T, N * D * Hr, D * Hr, Hr, -1, rev_mask, batch_major);
+            st = clrnn_emit_outputs(r, args, &ob, last_out, T, N * D * Hr, D * Hr, Hr, -1, rev_mask, batch_major, NULL);
         }
         if (st != CLRNN_OK) return st;
     }
@@ -287,9 +294,11 @@ clrnn_status clrnn_rnn_forward(clrnn_rnn *r, const clrnn_forward_args *args) {
     clrnn_clear_error();
     clrnn_status st = clrnn_rnn_check_forward_entry(r, args, "clrnn_rnn_forward"); /* live handles, own cl_mem */
     if (st != CLRNN_OK) return st;
-    st = check_args(r, args);
+    st = clrnn_forward_check_args(r, args);
     if (st != CLRNN_OK) return st;
     if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
+    /* values an optimizer changed on the device come back to the host weights the plan packs */
+    if ((st = clrnn_rnn_sync_host_params(r)) != CLRNN_OK) return st;
     mtx_lock(&r->ctx->lock);
     st = forward_locked(r, args);
     if (st != CLRNN_OK) clFinish(r->ctx->queue); /* never leave enqueued work pointing at caller memory */

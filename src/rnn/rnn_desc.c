@@ -74,6 +74,12 @@ static clrnn_status validate(const clrnn_rnn_desc *d) {
     if (d->dense_size < 0 || d->dense_size > (1 << 20)) BAD("dense_size = %d must be in [0, 2^20]", d->dense_size);
     if (d->dense_size > 0 && D == 2 && d->merge == CLRNN_MERGE_NONE)
         BAD("a dense output layer needs merged directions (merge != CLRNN_MERGE_NONE)");
+    const float rates[3] = {d->dropout, d->input_dropout, d->recurrent_dropout};
+    const char *const rate_names[3] = {"dropout", "input_dropout", "recurrent_dropout"};
+    for (int i = 0; i < 3; ++i)
+        if (!isfinite(rates[i]) || rates[i] < 0 || rates[i] >= 1) BAD("%s = %g must be in [0, 1)", rate_names[i], rates[i]);
+    if ((unsigned)d->dropout_mode > CLRNN_DROPOUT_PER_STEP)
+        BAD("dropout_mode = %d is not a clrnn_dropout_mode", (int)d->dropout_mode);
     return CLRNN_OK;
 }
 
@@ -158,6 +164,7 @@ void clrnn_rnn_destroy(clrnn_rnn *r) {
 }
 
 static void rnn_free(clrnn_rnn *r) {
+    clrnn_train_release(r);
     clrnn_rnn_release_device(r);
     if (r->plan && r->plan->release) r->plan->release(r);
     if (r->lw)

@@ -1,8 +1,10 @@
-/* Weight import: each framework's layout and gate order → clrnn's internal layout
+/* Weight import and export: each framework's layout and gate order <-> clrnn's internal layout
  * (per layer and direction: W [G*H, I_l], R [G*H, Hr], Wb, Rb [G*H], P [3H] (i, f, o), proj [Hr, H];
  * gates LSTM i, f, g, o; GRU z, r, n). The role table is in clrnn.h above clrnn_framework; each
- * framework's gate order is in the cell table (cells.c). */
+ * framework's gate order is in the cell table (cells.c). set_param (import) and
+ * clrnn_weights_export walk the same table below (transfer()), in opposite directions. */
 #include "cells.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <string.h>
@@ -11,22 +13,54 @@ static const char *const framework_names[] = {"ONNX", "PyTorch", "Keras", "TF1"}
 static const char *const role_names[] = {"W", "R", "B", "BW", "BR", "PEEPHOLE", "PROJ", "KERNEL",
                                          "CANDIDATE_KERNEL", "CANDIDATE_BIAS", "DENSE_W", "DENSE_B"};
 
-/* dst[g*H + j][k] for internal gates g in [g0, g1), from a framework matrix with `src_gates` gate
- * blocks. Row-gated source: src[(order[g]*H + j) * K + k]. Column-gated source (Keras, TF1):
- * src[(k0 + k) * (src_gates*H) + order[g]*H + j]. */
-static void copy_gate_matrix(float *dst, const float *src, int H, int K, int g0, int g1, const int *order,
-                             int src_gates, int column_gated, int k0) {
+/* One transfer between the internal arrays and a framework array: import (to_fw = 0) writes the
+ * internal arrays from `fw`, export (to_fw = 1) writes `fw` from them. `grad`: the internal arrays
+ * are gradients (export only; see single_bias). */
+typedef struct xfer {
+    int to_fw, grad;
+    float *fw;
+} xfer;
+
+static inline void move(const xfer *x, float *internal, size_t fw_index) {
+    if (x->to_fw) x->fw[fw_index] = *internal;
+    else *internal = x->fw[fw_index];
+}
+
+/* internal[g*H + j][k] for internal gates g in [g0, g1) <-> a framework matrix with `fw_gates`
+ * gate blocks. Row-gated (ONNX, PyTorch): fw[(order[g]*H + j) * K + k]. Column-gated (Keras, TF1):
+ * fw[(k0 + k) * (fw_gates*H) + order[g]*H + j]. */
+static void gate_matrix(const xfer *x, float *internal, int H, int K, int g0, int g1, const int *order, int fw_gates,
+                        int column_gated, int k0) {
     for (int g = g0; g < g1; ++g)
         for (int j = 0; j < H; ++j)
             for (int k = 0; k < K; ++k) {
-                const size_t s = column_gated ? (size_t)(k0 + k) * src_gates * H + (size_t)order[g] * H + j
+                const size_t s = column_gated ? (size_t)(k0 + k) * fw_gates * H + (size_t)order[g] * H + j
                                               : ((size_t)order[g] * H + j) * K + k;
-                dst[((size_t)g * H + j) * K + k] = src[s];
+                move(x, &internal[((size_t)g * H + j) * K + k], s);
             }
 }
 
-static void copy_gate_vector(float *dst, const float *src, int H, int g0, int g1, const int *order) {
-    for (int g = g0; g < g1; ++g) memcpy(dst + (size_t)g * H, src + (size_t)order[g] * H, (size_t)H * sizeof(float));
+/* internal[g*H + j] <-> fw[order[g]*H + j] for gates [g0, g1). */
+static void gate_vector(const xfer *x, float *internal, int H, int g0, int g1, const int *order) {
+    for (int g = g0; g < g1; ++g)
+        for (int j = 0; j < H; ++j) move(x, &internal[(size_t)g * H + j], (size_t)order[g] * H + j);
+}
+
+/* A framework bias that is one vector where clrnn keeps Wb and Rb (Keras' single bias, TF1's).
+ * Import: Wb = the value, Rb = 0. Export of values: Wb + Rb, the sum the forward adds (Wb alone
+ * when Rb is 0, so a value set this way reads back bitwise, -0 included); of gradients: dWb (the
+ * gradient of Wb + Rb with respect to either, equal for every gate this role covers). */
+static void single_bias(const xfer *x, float *Wb, float *Rb, int H, int g0, int g1, const int *order) {
+    for (int g = g0; g < g1; ++g)
+        for (int j = 0; j < H; ++j) {
+            const size_t i = (size_t)g * H + j, s = (size_t)order[g] * H + j;
+            if (!x->to_fw) {
+                Wb[i] = x->fw[s];
+                Rb[i] = 0.0f;
+            } else {
+                x->fw[s] = x->grad || Rb[i] == 0.0f ? Wb[i] : Wb[i] + Rb[i];
+            }
+        }
 }
 
 #define NOT_FOR(why)                                                                                         \
@@ -99,12 +133,11 @@ static clrnn_status expected_count(const clrnn_rnn *rnn, clrnn_framework fw, int
     }
 }
 
-clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, int dir, clrnn_param role,
-                                 const float *data, size_t count) {
-    clrnn_clear_error();
-    clrnn_status st = clrnn_check_rnn(rnn, "clrnn_rnn_set_param");
-    if (st != CLRNN_OK) return st;
-    if (!data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_set_param: data is NULL");
+/* The checks set_param and get_param share, before any element is read or written: framework,
+ * role, layer/dir range, the role's existence and the exact count (a byte count passed for an
+ * element count must not become an access past the caller's array). */
+static clrnn_status check_role(const clrnn_rnn *rnn, clrnn_framework fw, int layer, int dir, clrnn_param role,
+                               size_t count) {
     if ((unsigned)fw > CLRNN_FRAMEWORK_TF1) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "framework = %d is unknown", (int)fw);
     if ((unsigned)role >= CLRNN_PARAM_COUNT_) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "role = %d is unknown", (int)role);
     const clrnn_rnn_desc *d = &rnn->desc;
@@ -112,96 +145,172 @@ clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, 
     if (!dense_role && (layer < 0 || layer >= d->num_layers || dir < 0 || dir >= rnn->D))
         return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "layer %d / dir %d out of range (%d layers, %d directions)", layer,
                           dir, d->num_layers, rnn->D);
-    /* The count first (a byte count passed for an element count must not become a read past the
-     * caller's array), then exactly that many elements are scanned, then copied. */
     size_t expected = 0;
     const char *what = "";
-    if ((st = expected_count(rnn, fw, layer, dir, role, &expected, &what)) != CLRNN_OK) return st;
+    clrnn_status st = expected_count(rnn, fw, layer, dir, role, &expected, &what);
+    if (st != CLRNN_OK) return st;
     if (count != expected)
         return clrnn_fail(CLRNN_ERR_SHAPE_MISMATCH, "%s %s (layer %d, dir %d): got %zu elements, expected %zu = %s",
                           framework_names[fw], role_names[role], layer, dir, count, expected, what);
-    for (size_t i = 0; i < count; ++i)
-        if (!isfinite(data[i]))
-            return clrnn_fail(CLRNN_ERR_NON_FINITE, "%s %s (layer %d, dir %d): element %zu is %f", framework_names[fw],
-                              role_names[role], layer, dir, i, (double)data[i]);
+    return CLRNN_OK;
+}
 
+/* The gate bits (has_W / has_R) a role covers. */
+static int role_gates(const clrnn_rnn *rnn, clrnn_framework fw, clrnn_param role) {
+    const int tf1_gru = fw == CLRNN_FRAMEWORK_TF1 && rnn->desc.cell == CLRNN_CELL_GRU;
+    if (role == CLRNN_PARAM_CANDIDATE_KERNEL) return 4;
+    if (role == CLRNN_PARAM_KERNEL && tf1_gru) return 3;
+    return (1 << rnn->G) - 1;
+}
+
+/* Moves one checked role between the framework array x->fw and the internal arrays lw (of the
+ * role's layer and direction) / dense_W / dense_b. The one table of every role's layout. */
+static void transfer(const clrnn_rnn *rnn, clrnn_layer_weights *w, float *dense_W, float *dense_b, const xfer *x,
+                     clrnn_framework fw, clrnn_param role) {
+    const clrnn_rnn_desc *d = &rnn->desc;
     const int H = d->hidden_size, G = rnn->G, Hr = rnn->Hr, GH = G * H;
     const clrnn_cell cell = d->cell;
     const clrnn_cell_info *info = clrnn_cell_info_of(cell);
     const int *order = info->gate_order[fw]; /* the framework's gate of each internal gate (cells.c) */
-    const int all_gates = (1 << G) - 1;
     const int tf1_gru = fw == CLRNN_FRAMEWORK_TF1 && cell == CLRNN_CELL_GRU;
-    clrnn_layer_weights *w = dense_role ? NULL : &rnn->lw[layer * rnn->D + dir];
     const int I = w ? w->in_size : 0;
     const int column_gated = fw == CLRNN_FRAMEWORK_KERAS || fw == CLRNN_FRAMEWORK_TF1;
 
     switch (role) {
     case CLRNN_PARAM_W:
     case CLRNN_PARAM_R:
-        copy_gate_matrix(role == CLRNN_PARAM_W ? w->W : w->R, data, H, role == CLRNN_PARAM_W ? I : Hr, 0, G, order, G,
-                         column_gated, 0);
-        if (role == CLRNN_PARAM_W) w->has_W = all_gates; else w->has_R = all_gates;
+        gate_matrix(x, role == CLRNN_PARAM_W ? w->W : w->R, H, role == CLRNN_PARAM_W ? I : Hr, 0, G, order, G,
+                    column_gated, 0);
         break;
     case CLRNN_PARAM_B:
         if (fw == CLRNN_FRAMEWORK_ONNX || (fw == CLRNN_FRAMEWORK_KERAS && cell == CLRNN_CELL_GRU && d->linear_before_reset)) {
-            copy_gate_vector(w->Wb, data, H, 0, G, order);
-            copy_gate_vector(w->Rb, data + GH, H, 0, G, order);
-        } else if (tf1_gru) {
-            copy_gate_vector(w->Wb, data, H, 0, 2, order);
-            memset(w->Rb, 0, 2 * (size_t)H * sizeof(float));
+            gate_vector(x, w->Wb, H, 0, G, order);
+            const xfer rx = {x->to_fw, x->grad, x->fw + GH};
+            gate_vector(&rx, w->Rb, H, 0, G, order);
         } else {
-            copy_gate_vector(w->Wb, data, H, 0, G, order);
-            memset(w->Rb, 0, (size_t)GH * sizeof(float));
+            single_bias(x, w->Wb, w->Rb, H, 0, tf1_gru ? 2 : G, order);
         }
         break;
     case CLRNN_PARAM_BW:
-    case CLRNN_PARAM_BR:
-        copy_gate_vector(role == CLRNN_PARAM_BW ? w->Wb : w->Rb, data, H, 0, G, order);
-        break;
-    case CLRNN_PARAM_PEEPHOLE:
-        copy_gate_vector(w->P, data, H, 0, 3, info->peep_order[fw]);
-        break;
+    case CLRNN_PARAM_BR: gate_vector(x, role == CLRNN_PARAM_BW ? w->Wb : w->Rb, H, 0, G, order); break;
+    case CLRNN_PARAM_PEEPHOLE: gate_vector(x, w->P, H, 0, 3, info->peep_order[fw]); break;
     case CLRNN_PARAM_PROJ:
         for (int p = 0; p < Hr; ++p)
             for (int k = 0; k < H; ++k)
-                w->proj[(size_t)p * H + k] = fw == CLRNN_FRAMEWORK_TF1 ? data[(size_t)k * Hr + p] : data[(size_t)p * H + k];
-        w->has_proj = 1;
+                move(x, &w->proj[(size_t)p * H + k], fw == CLRNN_FRAMEWORK_TF1 ? (size_t)k * Hr + p : (size_t)p * H + k);
         break;
     case CLRNN_PARAM_KERNEL: {
-        const int src_gates = tf1_gru ? 2 : G, g1 = src_gates;
-        copy_gate_matrix(w->W, data, H, I, 0, g1, order, src_gates, 1, 0);
-        copy_gate_matrix(w->R, data, H, Hr, 0, g1, order, src_gates, 1, I);
-        w->has_W |= (1 << g1) - 1;
-        w->has_R |= (1 << g1) - 1;
+        const int fw_gates = tf1_gru ? 2 : G;
+        gate_matrix(x, w->W, H, I, 0, fw_gates, order, fw_gates, 1, 0);
+        gate_matrix(x, w->R, H, Hr, 0, fw_gates, order, fw_gates, 1, I);
         break;
     }
     case CLRNN_PARAM_CANDIDATE_KERNEL: {
         static const int n_order[3] = {0, 0, 0}; /* the candidate matrix has one gate block */
-        copy_gate_matrix(w->W, data, H, I, 2, 3, n_order, 1, 1, 0);
-        copy_gate_matrix(w->R, data, H, Hr, 2, 3, n_order, 1, 1, I);
-        w->has_W |= 4;
-        w->has_R |= 4;
+        gate_matrix(x, w->W, H, I, 2, 3, n_order, 1, 1, 0);
+        gate_matrix(x, w->R, H, Hr, 2, 3, n_order, 1, 1, I);
         break;
     }
-    case CLRNN_PARAM_CANDIDATE_BIAS:
-        memcpy(w->Wb + 2 * H, data, (size_t)H * sizeof(float));
-        memset(w->Rb + 2 * H, 0, (size_t)H * sizeof(float));
+    case CLRNN_PARAM_CANDIDATE_BIAS: {
+        static const int n_order[3] = {0, 0, 0}; /* the candidate bias has one gate block */
+        single_bias(x, w->Wb, w->Rb, H, 2, 3, n_order);
         break;
+    }
     case CLRNN_PARAM_DENSE_W: {
         const int O = rnn->O, Hm = rnn->Hm;
         for (int o = 0; o < O; ++o)
             for (int k = 0; k < Hm; ++k)
-                rnn->dense_W[(size_t)o * Hm + k] = column_gated ? data[(size_t)k * O + o] : data[(size_t)o * Hm + k];
-        rnn->has_dense_W = 1;
+                move(x, &dense_W[(size_t)o * Hm + k], column_gated ? (size_t)k * O + o : (size_t)o * Hm + k);
         break;
     }
-    case CLRNN_PARAM_DENSE_B: memcpy(rnn->dense_b, data, count * sizeof(float)); break;
-    default: return clrnn_fail(CLRNN_ERR_INTERNAL, "role = %d has no copy", (int)role);
+    case CLRNN_PARAM_DENSE_B:
+        for (int o = 0; o < rnn->O; ++o) move(x, &dense_b[o], (size_t)o);
+        break;
+    default: break; /* check_role refused it */
+    }
+}
+
+clrnn_status clrnn_rnn_set_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, int dir, clrnn_param role,
+                                 const float *data, size_t count) {
+    clrnn_clear_error();
+    clrnn_status st = clrnn_check_rnn(rnn, "clrnn_rnn_set_param");
+    if (st != CLRNN_OK) return st;
+    if (!data) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_set_param: data is NULL");
+    /* The count first, then exactly that many elements are scanned, then copied. */
+    if ((st = check_role(rnn, fw, layer, dir, role, count)) != CLRNN_OK) return st;
+    for (size_t i = 0; i < count; ++i)
+        if (!isfinite(data[i]))
+            return clrnn_fail(CLRNN_ERR_NON_FINITE, "%s %s (layer %d, dir %d): element %zu is %f", framework_names[fw],
+                              role_names[role], layer, dir, i, (double)data[i]);
+    /* the other roles' values an optimizer changed on the device come back first */
+    if ((st = clrnn_rnn_sync_host_params(rnn)) != CLRNN_OK) return st;
+    const int dense_role = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
+    clrnn_layer_weights *w = dense_role ? NULL : &rnn->lw[layer * rnn->D + dir];
+    /* An import only reads x.fw (the cast drops const for the shared walk, never to write). */
+    const xfer x = {0, 0, (float *)data};
+    transfer(rnn, w, rnn->dense_W, rnn->dense_b, &x, fw, role);
+    switch (role) {
+    case CLRNN_PARAM_W: w->has_W = role_gates(rnn, fw, role); break;
+    case CLRNN_PARAM_R: w->has_R = role_gates(rnn, fw, role); break;
+    case CLRNN_PARAM_KERNEL:
+    case CLRNN_PARAM_CANDIDATE_KERNEL:
+        w->has_W |= role_gates(rnn, fw, role);
+        w->has_R |= role_gates(rnn, fw, role);
+        break;
+    case CLRNN_PARAM_PROJ: w->has_proj = 1; break;
+    case CLRNN_PARAM_DENSE_W: rnn->has_dense_W = 1; break;
+    default: break;
     }
     rnn->dirty = 1;
+    rnn->host_gen++;
     return CLRNN_OK;
 }
 
+clrnn_status clrnn_weights_export(const clrnn_rnn *r, const clrnn_layer_weights *w, const float *dense_W,
+                                  const float *dense_b, int grad, clrnn_framework fw, int layer, int dir,
+                                  clrnn_param role, float *out, size_t count) {
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: out is NULL", grad ? "clrnn_rnn_get_grad" : "clrnn_rnn_get_param");
+    clrnn_status st = check_role(r, fw, layer, dir, role, count);
+    if (st != CLRNN_OK) return st;
+    const int dense_role = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
+    /* A required tensor never set has no value (nor gradient); what set_param treats as zero
+     * when unset (biases, peepholes) reads as those zeros. The rnn's own flags decide: gradient
+     * arrays carry none. */
+    const clrnn_layer_weights *set = dense_role ? NULL : &r->lw[layer * r->D + dir];
+    const int gates = role_gates(r, fw, role);
+    int missing = 0;
+    switch (role) {
+    case CLRNN_PARAM_W: missing = (set->has_W & gates) != gates; break;
+    case CLRNN_PARAM_R: missing = (set->has_R & gates) != gates; break;
+    case CLRNN_PARAM_KERNEL:
+    case CLRNN_PARAM_CANDIDATE_KERNEL: missing = (set->has_W & gates) != gates || (set->has_R & gates) != gates; break;
+    case CLRNN_PARAM_PROJ: missing = !set->has_proj; break;
+    case CLRNN_PARAM_DENSE_W: missing = !r->has_dense_W; break;
+    default: break;
+    }
+    if (missing)
+        return clrnn_fail(CLRNN_ERR_MISSING_WEIGHTS, "%s %s (layer %d, dir %d): never set, so it has no %s",
+                          framework_names[fw], role_names[role], layer, dir, grad ? "gradient" : "value");
+    if (!dense_role && !w) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_weights_export: no layer arrays");
+    if (dense_role && (!dense_W || !dense_b)) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_weights_export: no dense arrays");
+    const xfer x = {1, grad != 0, out};
+    /* transfer() only reads the internal arrays when exporting. */
+    transfer(r, dense_role ? NULL : (clrnn_layer_weights *)&w[layer * r->D + dir], (float *)dense_W, (float *)dense_b,
+             &x, fw, role);
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_rnn_get_param(clrnn_rnn *rnn, clrnn_framework fw, int layer, int dir, clrnn_param role, float *out,
+                                 size_t count) {
+    clrnn_clear_error();
+    clrnn_status st = clrnn_check_rnn(rnn, "clrnn_rnn_get_param");
+    if (st != CLRNN_OK) return st;
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_get_param: out is NULL");
+    /* Refuse what can be refused before the device is asked for the current values. */
+    if ((st = check_role(rnn, fw, layer, dir, role, count)) != CLRNN_OK) return st;
+    if ((st = clrnn_rnn_sync_host_params(rnn)) != CLRNN_OK) return st;
+    return clrnn_weights_export(rnn, rnn->lw, rnn->dense_W, rnn->dense_b, 0, fw, layer, dir, role, out, count);
+}
 clrnn_status clrnn_weights_check_complete(const clrnn_rnn *rnn) {
     const int all = (1 << rnn->G) - 1;
     for (int l = 0; l < rnn->desc.num_layers; ++l)

@@ -51,6 +51,7 @@ target_sources(clrnn_objects PRIVATE
   src/onnx/ops_rnn.c
   src/onnx/ops_control.c
   src/onnx/fuse_loop.c
+  src/onnx/export.c
   ${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c
   ${CLRNN_ONNX_GEN}/onnx_kernels.c)
 target_include_directories(clrnn_objects PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTOBUF_C_INCLUDE_DIR})

@@ -1,0 +1,508 @@
+/* Training kernels (src/train/train.c): the training forward's step kernels, which keep in the
+ * reserve what the backward needs, the reverse-time step kernels of the backward, the merge
+ * backward, and fixed-order column sums for biases and peepholes. Embedded after abi.h, common.cl
+ * (REAL, activate, clip1, masked_output) and train/rng.h (the dropout masks).
+ *
+ * One launch per direction and step; work-item (j, n) is unit j of batch row n. The step table
+ * entry (d, s, n) gives the time index t; everything kept per step is stored at row t*N + n of a
+ * [T*N, ...] buffer (each (t, n) is visited once per direction), so the weight gradients are
+ * single GEMMs over all rows. A reserve row (S floats) holds h_prev [Hr] at 0, then the cell's
+ * gate pre-activations (before `clip`) at Hr; LSTM adds c_prev, the unclipped c, and for LSTMP
+ * the unprojected h and the projection before proj_clip; GRU a fourth block (lbr: R_n h + Rb_n;
+ * reset-before: r * h_prev). Steps the table marks as not computed store zeros there (h_prev
+ * and c_prev as carried) so that no NaN of stale memory reaches a GEMM. */
+
+/* d act(clip(a)) / da for activation slot `slot` of direction `dir` (the gradient contract:
+ * clip passes 1 inside [-clip, clip]). */
+inline real dactivate(__global const float *acts, int dir, int slot, real a, float clip) {
+    if (clip > 0.0f && (a < -clip || a > clip)) return 0.0f;
+    __global const float *p = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
+    const int kind = (int)p[0];
+    const float alpha = p[1], beta = p[2];
+    const real x = a;
+    switch (kind) {
+    case ACT_SIGMOID: {
+        const real s = 1.0f / (1.0f + exp(-x));
+        return s * (1.0f - s);
+    }
+    case ACT_TANH: {
+        const real t = tanh(x);
+        return 1.0f - t * t;
+    }
+    case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case ACT_AFFINE: return alpha;
+    case ACT_LEAKY_RELU: return x < 0.0f ? alpha : 1.0f;
+    case ACT_THRESHOLDED_RELU: return x > alpha ? 1.0f : 0.0f;
+    case ACT_SCALED_TANH: {
+        const real t = tanh(beta * x);
+        return alpha * beta * (1.0f - t * t);
+    }
+    case ACT_HARD_SIGMOID: {
+        const real v = alpha * x + beta;
+        return (v > 0.0f && v < 1.0f) ? alpha : 0.0f;
+    }
+    case ACT_ELU: return x < 0.0f ? alpha * exp(x) : 1.0f;
+    case ACT_SOFTSIGN: {
+        const real q = 1.0f + fabs(x);
+        return 1.0f / (q * q);
+    }
+    case ACT_SOFTPLUS: return 1.0f / (1.0f + exp(-x));
+    default: return 1.0f;
+    }
+}
+
+/* Inverted dropout's factor for element (c0, c1) of a stream: 0 or 1/(1-p); 1 when p = 0. */
+inline real drop_factor(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p) {
+    if (p <= 0.0f) return 1.0f;
+    return clrnn_dropout_keep(seed_lo, seed_hi, call, l, d, stream, c0, c1, p) ? 1.0f / (1.0f - p) : 0.0f;
+}
+
+/* The parameters of the layer output a forward step writes: y [T*N, ycols] at column ycol0 + k,
+ * with `dropout` (p_out > 0: layers below the last) applied after the masked-output policy. */
+#define TR_Y_PARAMS                                                                                \
+    __global real *y, const int ycols, const int ycol0, const float p_out, const uint seed_lo,     \
+        const uint seed_hi, const uint call, const int l, const int policy, const float fill
+
+inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, real v, float p_out, uint seed_lo,
+                    uint seed_hi, uint call, int l) {
+    if (p_out > 0.0f) {
+        const int keep =
+            clrnn_dropout_keep(seed_lo, seed_hi, call, l, 0, RNG_STREAM_OUTPUT, (uint)(n * ycols + col), (uint)t, p_out);
+        v = keep ? v * (1.0f / (1.0f - p_out)) : 0.0f;
+    }
+    y[((size_t)t * N + n) * ycols + col] = v;
+}
+#define WRITE_Y(t, n, k, v) write_y(y, (t), (n), N, ycols, ycol0 + (k), (v), p_out, seed_lo, seed_hi, call, l)
+
+/* The parameters every forward step kernel opens with. XW [T*N, G*H]: the input projection of
+ * all steps (x W^T, no bias); HR [N, G*H]: h_prev R^T of this step; Wb, Rb [G*H] this
+ * direction's biases; res [T*N, S] the direction's reserve rows. */
+#define TR_STEP_PARAMS                                                                             \
+    const int s, const int T, const int N, const int H, const int Hr, const int d,                 \
+        __global const int *tmap, __global const real *XW, __global const real *HR,                \
+        __global const real *Wb, __global const real *Rb, __global const float *acts,              \
+        const float clip, __global real *res, const int S
+
+#define TR_PROLOGUE(width)                                                                         \
+    const int j = get_global_id(0), n = get_global_id(1);                                          \
+    if (j >= (width) || n >= N) return;                                                            \
+    const int e = tmap[((size_t)d * T + s) * N + n];                                               \
+    const int t = e & STEP_T_MASK;                                                                 \
+    const int valid = (e & STEP_VALID) != 0;                                                       \
+    const size_t row = (size_t)t * N + n;                                                          \
+    __global real *rr = res + row * S
+
+/* Vanilla RNN: h = f(x W^T + h_prev R^T + Wb + Rb). */
+__kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
+    TR_PROLOGUE(H);
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
+    const real hp = hs[j];
+    rr[j] = hp;
+    if (!valid) {
+        rr[Hr + j] = 0.0f;
+        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
+        return;
+    }
+    const real a = XW[row * H + j] + HR[(size_t)n * H + j] + Wb[j] + Rb[j];
+    rr[Hr + j] = a;
+    const real h = activate(acts, d, 0, a, clip);
+    hs[j] = h;
+    WRITE_Y(t, n, j, h);
+}
+
+/* LSTM (gates i, f, g, o; peepholes, CIFG, cell_clip, forget_bias). With the projection the step
+ * leaves h_raw = o * h(c) to hraw_step; tr_proj_fwd writes the state and the output. */
+__kernel void tr_lstm_fwd(TR_STEP_PARAMS, __global const real *P, __global real *h_state, __global real *c_state,
+                          __global real *hraw_step, const int flags, const float cell_clip, const float forget_bias,
+                          TR_Y_PARAMS) {
+    TR_PROLOGUE(H);
+    const int GH = 4 * H, peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG, proj = flags & LSTM_PROJ;
+    const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H, o_hraw = Hr + 6 * H;
+    __global real *cs = c_state + ((size_t)d * N + n) * H;
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
+    const real cp = cs[j];
+    if (!proj) rr[j] = hs[j];
+    rr[o_c + j] = cp;
+    if (!valid) {
+        for (int g = 0; g < 4; ++g) rr[o_pre + g * H + j] = 0.0f;
+        rr[o_cu + j] = cp;
+        if (proj) {
+            hraw_step[(size_t)n * H + j] = 0.0f;
+            rr[o_hraw + j] = 0.0f;
+        } else {
+            WRITE_Y(t, n, j, masked_output(policy, e, hs[j], fill));
+        }
+        return;
+    }
+    __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
+    const real a_i = xw[0] + hr[0] + Wb[j] + Rb[j] + (peep ? P[j] * cp : 0.0f);
+    const real i = activate(acts, d, 0, a_i, clip);
+    real a_f = 0.0f, f;
+    if (cifg) {
+        f = 1.0f - i;
+    } else {
+        a_f = xw[H] + hr[H] + Wb[H + j] + Rb[H + j] + forget_bias + (peep ? P[H + j] * cp : 0.0f);
+        f = activate(acts, d, 0, a_f, clip);
+    }
+    const real a_g = xw[2 * H] + hr[2 * H] + Wb[2 * H + j] + Rb[2 * H + j];
+    const real g = activate(acts, d, 1, a_g, clip);
+    const real cu = f * cp + i * g;
+    const real c = cell_clip > 0.0f ? CLAMP_NAN(cu, -cell_clip, cell_clip) : cu;
+    const real a_o = xw[3 * H] + hr[3 * H] + Wb[3 * H + j] + Rb[3 * H + j] + (peep ? P[2 * H + j] * c : 0.0f);
+    const real o = activate(acts, d, 0, a_o, clip);
+    const real h = o * activate(acts, d, 2, c, clip);
+    rr[o_pre + j] = a_i;
+    rr[o_pre + H + j] = a_f;
+    rr[o_pre + 2 * H + j] = a_g;
+    rr[o_pre + 3 * H + j] = a_o;
+    rr[o_cu + j] = cu;
+    cs[j] = c;
+    if (proj) {
+        hraw_step[(size_t)n * H + j] = h;
+        rr[o_hraw + j] = h;
+    } else {
+        hs[j] = h;
+        WRITE_Y(t, n, j, h);
+    }
+}
+
+/* LSTMP: m = proj_clip(h_raw W_proj^T) (M [N, Hr], a GEMM before this) becomes the state and the
+ * output; the reserve keeps h_prev and m before the clip. */
+__kernel void tr_proj_fwd(const int s, const int T, const int N, const int Hr, const int d, __global const int *tmap,
+                          __global const real *M, __global real *res, const int S, const int o_m,
+                          __global real *h_state, const float proj_clip, TR_Y_PARAMS) {
+    TR_PROLOGUE(Hr);
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
+    const real hp = hs[j];
+    rr[j] = hp;
+    if (!valid) {
+        rr[o_m + j] = 0.0f;
+        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
+        return;
+    }
+    const real m = M[(size_t)n * Hr + j];
+    rr[o_m + j] = m;
+    const real v = proj_clip > 0.0f ? CLAMP_NAN(m, -proj_clip, proj_clip) : m;
+    hs[j] = v;
+    WRITE_Y(t, n, j, v);
+}
+
+/* GRU, linear before reset: n = g(x W_n^T + Wb_n + r * (h R_n^T + Rb_n)). */
+__kernel void tr_gru_lbr_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
+    TR_PROLOGUE(H);
+    const int GH = 3 * H;
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
+    const real hp = hs[j];
+    rr[j] = hp;
+    if (!valid) {
+        for (int g = 0; g < 4; ++g) rr[Hr + g * H + j] = 0.0f;
+        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
+        return;
+    }
+    __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
+    const real a_z = xw[0] + hr[0] + Wb[j] + Rb[j];
+    const real a_r = xw[H] + hr[H] + Wb[H + j] + Rb[H + j];
+    const real xn = xw[2 * H] + Wb[2 * H + j], hn = hr[2 * H] + Rb[2 * H + j];
+    const real z = activate(acts, d, 0, a_z, clip), r = activate(acts, d, 0, a_r, clip);
+    const real nn = activate(acts, d, 1, xn + r * hn, clip);
+    const real h = (1.0f - z) * nn + z * hp;
+    rr[Hr + j] = a_z;
+    rr[Hr + H + j] = a_r;
+    rr[Hr + 2 * H + j] = xn;
+    rr[Hr + 3 * H + j] = hn;
+    hs[j] = h;
+    WRITE_Y(t, n, j, h);
+}
+
+/* GRU, reset before, first half: z and r pre-activations, r * h_prev into rh_step (for the
+ * GEMM h_prev-side of n) and the reserve. */
+__kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __global real *rh_step) {
+    TR_PROLOGUE(H);
+    const int GH = 3 * H;
+    const real hp = h_state[((size_t)d * N + n) * Hr + j];
+    rr[j] = hp;
+    if (!valid) {
+        for (int g = 0; g < 4; ++g) rr[Hr + g * H + j] = 0.0f;
+        rh_step[(size_t)n * H + j] = 0.0f;
+        return;
+    }
+    __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
+    const real a_z = xw[0] + hr[0] + Wb[j] + Rb[j];
+    const real a_r = xw[H] + hr[H] + Wb[H + j] + Rb[H + j];
+    const real rh = activate(acts, d, 0, a_r, clip) * hp;
+    rr[Hr + j] = a_z;
+    rr[Hr + H + j] = a_r;
+    rr[Hr + 3 * H + j] = rh;
+    rh_step[(size_t)n * H + j] = rh;
+}
+
+/* GRU, reset before, second half: n = g(x W_n^T + Wb_n + (r * h_prev) R_n^T + Rb_n) (HR's n block
+ * holds the GEMM), then h. */
+__kernel void tr_gru_out_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
+    TR_PROLOGUE(H);
+    const int GH = 3 * H;
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
+    const real hp = hs[j];
+    if (!valid) {
+        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
+        return;
+    }
+    const real a_n = XW[row * GH + 2 * H + j] + Wb[2 * H + j] + HR[(size_t)n * GH + 2 * H + j] + Rb[2 * H + j];
+    rr[Hr + 2 * H + j] = a_n;
+    const real z = activate(acts, d, 0, rr[Hr + j], clip);
+    const real h = (1.0f - z) * activate(acts, d, 1, a_n, clip) + z * hp;
+    hs[j] = h;
+    WRITE_Y(t, n, j, h);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Backward, one step s of direction d (walked from s = T-1 down to 0)
+ * ---------------------------------------------------------------------------------------- */
+
+/* The gradient reaching this step's output h (width Hr): the state's dh (from later steps, dhn,
+ * last_only) plus dy at time t (through this layer's output dropout), plus what CARRY collected
+ * from masked steps after it. Computed step: dh_step = that sum (LSTMP: through proj_clip, and kept
+ * as dM for the projection's gradient), dh_next = 0 (the cell kernels and the GEMM fill it);
+ * masked step: dh passes unchanged to dh_next, and under CARRY dy joins `carry` (when a computed
+ * step comes before it in processing order; else it is dropped). */
+__kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, const int d, __global const int *tmap,
+                         __global const real *dY, const int has_dy, const int ycols, const int ycol0,
+                         const float p_out, const uint seed_lo, const uint seed_hi, const uint call, const int l,
+                         const int policy, __global const real *dh_state, __global real *dh_next,
+                         __global real *carry, __global real *dh_step, const int proj, __global const real *res,
+                         const int S, const int o_m, const float proj_clip, __global real *dM) {
+    const int k = get_global_id(0), n = get_global_id(1);
+    if (k >= Hr || n >= N) return;
+    const int e = tmap[((size_t)d * T + s) * N + n];
+    const int t = e & STEP_T_MASK;
+    const size_t row = (size_t)t * N + n, idx = ((size_t)d * N + n) * Hr + k, cidx = (size_t)n * Hr + k;
+    real dy = 0.0f;
+    if (has_dy) {
+        dy = dY[row * ycols + ycol0 + k];
+        if (p_out > 0.0f)
+            dy *= drop_factor(seed_lo, seed_hi, call, l, 0, RNG_STREAM_OUTPUT, (uint)(n * ycols + ycol0 + k), (uint)t,
+                              p_out);
+    }
+    if (e & STEP_VALID) {
+        real g = dh_state[idx] + dy + carry[cidx];
+        carry[cidx] = 0.0f;
+        if (proj) {
+            const real m = res[row * S + o_m + k];
+            if (proj_clip > 0.0f && (m < -proj_clip || m > proj_clip)) g = 0.0f;
+            dM[row * Hr + k] = g;
+        }
+        dh_step[cidx] = g;
+        dh_next[idx] = 0.0f;
+    } else {
+        if (policy == MASKED_CARRY && (e & STEP_STARTED)) carry[cidx] += dy;
+        dh_next[idx] = dh_state[idx];
+        dh_step[cidx] = 0.0f;
+        if (proj) dM[row * Hr + k] = 0.0f;
+    }
+}
+
+/* The parameters of the cell backward kernels: dh [N, H] the gradient of this step's h (or h_raw),
+ * dGt [T*N, G*H] the gate gradients by time (for dW, dWb), dGs [N, G*H] this step's (for dh_prev). */
+#define TR_BWD_PARAMS                                                                              \
+    const int s, const int T, const int N, const int H, const int Hr, const int d,                 \
+        __global const int *tmap, __global const real *res, const int S,                           \
+        __global const float *acts, const float clip, __global const real *dh,                     \
+        __global real *dGt, __global real *dGs
+
+#define TR_BWD_PROLOGUE(G)                                                                         \
+    const int j = get_global_id(0), n = get_global_id(1);                                          \
+    if (j >= H || n >= N) return;                                                                  \
+    const int e = tmap[((size_t)d * T + s) * N + n];                                               \
+    const int t = e & STEP_T_MASK;                                                                 \
+    const size_t row = (size_t)t * N + n;                                                          \
+    __global real *gt = dGt + row * (G) * H + j, *gs = dGs + (size_t)n * (G) * H + j;              \
+    if (!(e & STEP_VALID)) {                                                                       \
+        for (int g_ = 0; g_ < (G); ++g_) gt[g_ * H] = gs[g_ * H] = 0.0f;                           \
+        return;                                                                                    \
+    }                                                                                              \
+    __global const real *rr = res + row * S
+
+__kernel void tr_rnn_bwd(TR_BWD_PARAMS) {
+    TR_BWD_PROLOGUE(1);
+    const real g = dh[(size_t)n * H + j] * dactivate(acts, d, 0, rr[Hr + j], clip);
+    gt[0] = gs[0] = g;
+}
+
+__kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
+                          const float cell_clip) {
+    TR_BWD_PROLOGUE(4);
+    const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
+    const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
+    const real a_i = rr[o_pre + j], a_f = rr[o_pre + H + j], a_g = rr[o_pre + 2 * H + j], a_o = rr[o_pre + 3 * H + j];
+    const real cp = rr[o_c + j], cu = rr[o_cu + j];
+    const real c = cell_clip > 0.0f ? CLAMP_NAN(cu, -cell_clip, cell_clip) : cu;
+    const real i = activate(acts, d, 0, a_i, clip);
+    const real f = cifg ? 1.0f - i : activate(acts, d, 0, a_f, clip);
+    const real g = activate(acts, d, 1, a_g, clip), o = activate(acts, d, 0, a_o, clip);
+    const real dhv = dh[(size_t)n * H + j];
+    const real da_o = dhv * activate(acts, d, 2, c, clip) * dactivate(acts, d, 0, a_o, clip);
+    __global real *dcs = dc_state + ((size_t)d * N + n) * H + j;
+    real dc = *dcs + dhv * o * dactivate(acts, d, 2, c, clip) + (peep ? da_o * P[2 * H + j] : 0.0f);
+    if (cell_clip > 0.0f && (cu < -cell_clip || cu > cell_clip)) dc = 0.0f;
+    real di = dc * g, da_f = 0.0f;
+    const real df = dc * cp;
+    if (cifg) di -= df;
+    else da_f = df * dactivate(acts, d, 0, a_f, clip);
+    const real da_i = di * dactivate(acts, d, 0, a_i, clip);
+    const real da_g = dc * i * dactivate(acts, d, 1, a_g, clip);
+    real dcp = dc * f;
+    if (peep) dcp += da_i * P[j] + da_f * P[H + j];
+    *dcs = dcp;
+    gt[0] = gs[0] = da_i;
+    gt[H] = gs[H] = da_f;
+    gt[2 * H] = gs[2 * H] = da_g;
+    gt[3 * H] = gs[3 * H] = da_o;
+}
+
+/* GRU, both flavours: z, n (and lbr's r) gradients; dh_next gets the direct z * dh term.
+ * lbr: dGt holds the x-side gradients (W, Wb: da_n), dGh_t and dGs the h-side ones (R, Rb and
+ * dh_prev: r * da_n). Reset before: r's gradient needs (r * h_prev)'s, after the GEMM through R_n
+ * (tr_gru_rb_r); its slots are left 0 here. */
+__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next) {
+    const int j = get_global_id(0), n = get_global_id(1);
+    if (j >= H || n >= N) return;
+    const int e = tmap[((size_t)d * T + s) * N + n];
+    const int t = e & STEP_T_MASK;
+    const size_t row = (size_t)t * N + n;
+    __global real *gt = dGt + row * 3 * H + j, *gs = dGs + (size_t)n * 3 * H + j;
+    __global real *gh = lbr ? dGh_t + row * 3 * H + j : gt;
+    if (!(e & STEP_VALID)) {
+        for (int g = 0; g < 3; ++g) gt[g * H] = gs[g * H] = gh[g * H] = 0.0f;
+        return;
+    }
+    __global const real *rr = res + row * S;
+    const real hp = rr[j], a_z = rr[Hr + j], a_r = rr[Hr + H + j], third = rr[Hr + 2 * H + j], fourth = rr[Hr + 3 * H + j];
+    const real z = activate(acts, d, 0, a_z, clip), r = activate(acts, d, 0, a_r, clip);
+    const real a_n = lbr ? third + r * fourth : third;
+    const real nn = activate(acts, d, 1, a_n, clip);
+    const real dhv = dh[(size_t)n * H + j];
+    const real da_n = dhv * (1.0f - z) * dactivate(acts, d, 1, a_n, clip);
+    const real da_z = dhv * (hp - nn) * dactivate(acts, d, 0, a_z, clip);
+    dh_next[((size_t)d * N + n) * Hr + j] += dhv * z;
+    gt[0] = gs[0] = da_z;
+    gt[2 * H] = da_n;
+    if (lbr) {
+        const real da_r = da_n * fourth * dactivate(acts, d, 0, a_r, clip);
+        gt[H] = gs[H] = da_r;
+        gh[0] = da_z;
+        gh[H] = da_r;
+        gh[2 * H] = gs[2 * H] = da_n * r;
+    } else {
+        gs[2 * H] = da_n;
+        gt[H] = gs[H] = 0.0f;
+    }
+}
+
+/* GRU reset before: d_rh [N, H] = dG_n R_n (a GEMM before this) gives r's gradient and the
+ * r * dh_prev term. */
+__kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next) {
+    const int j = get_global_id(0), n = get_global_id(1);
+    if (j >= H || n >= N) return;
+    const int e = tmap[((size_t)d * T + s) * N + n];
+    if (!(e & STEP_VALID)) return;
+    const int t = e & STEP_T_MASK;
+    const size_t row = (size_t)t * N + n;
+    __global const real *rr = res + row * S;
+    const real hp = rr[j], a_r = rr[Hr + H + j];
+    const real r = activate(acts, d, 0, a_r, clip);
+    const real drh = d_rh[(size_t)n * H + j];
+    (void)dh;
+    const real da_r = drh * hp * dactivate(acts, d, 0, a_r, clip);
+    dGt[row * 3 * H + H + j] = da_r;
+    dGs[(size_t)n * 3 * H + H + j] = da_r;
+    dh_next[((size_t)d * N + n) * Hr + j] += drh * r;
+}
+
+/* The gradient of the last layer's output from the merged one (the forward merge_outputs in
+ * reverse: each (d, t, n) source is reached from exactly one output row, so this is a scatter
+ * without conflicts). dst and ysrc share the strides (st_t, st_n, st_d); ysrc is the layer's
+ * output (mul needs the other direction's). Sources of rows without a computed step (last_only,
+ * has_any = 0) get 0: their output was the policy's constant. */
+__kernel void tr_merge_bwd(const int T, const int N, const int D, const int Hr, const int mode, const int batch_major,
+                           const int rev_mask, __global const int *tmap, const int has_any_off,
+                           __global const real *dm, __global real *dst, __global const real *ysrc, const int st_t,
+                           const int st_n, const int st_d, const int policy, const float fill) {
+    const int n = get_global_id(0), t = get_global_id(1);
+    if (n >= N) return;
+    __global const int *ha = has_any_off >= 0 ? tmap + has_any_off : 0;
+    const size_t row = batch_major ? (size_t)n * T + t : (size_t)t * N + n;
+    const real masked = policy == MASKED_FILL ? fill : 0.0f;
+    size_t off[2];
+    int live[2];
+    for (int dd = 0; dd < D; ++dd) {
+        live[dd] = !ha || ha[dd * N + n];
+        const int tt = (rev_mask & (1 << dd)) ? tmap[((size_t)dd * T + t) * N + n] & STEP_T_MASK : t;
+        off[dd] = (size_t)tt * st_t + (size_t)n * st_n + (size_t)dd * st_d;
+    }
+    for (int dd = 0; dd < D; ++dd) {
+        __global real *o = dst + off[dd];
+        if (!live[dd]) {
+            for (int k = 0; k < Hr; ++k) o[k] = 0.0f;
+            continue;
+        }
+        if (mode == MERGE_CONCAT || mode == MERGE_NONE) {
+            __global const real *g = dm + (mode == MERGE_CONCAT ? row * D * Hr + (size_t)dd * Hr
+                                           : batch_major ? (row * D + dd) * Hr : (((size_t)t * D + dd) * N + n) * Hr);
+            for (int k = 0; k < Hr; ++k) o[k] = g[k];
+        } else if (mode == MERGE_MUL) {
+            const int other = 1 - dd;
+            __global const real *g = dm + row * Hr, *b = ysrc + off[other];
+            for (int k = 0; k < Hr; ++k) o[k] = g[k] * (live[other] ? b[k] : masked);
+        } else {
+            const real scale = mode == MERGE_AVE ? 0.5f : 1.0f;
+            __global const real *g = dm + row * Hr;
+            for (int k = 0; k < Hr; ++k) o[k] = g[k] * scale;
+        }
+    }
+}
+
+/* dst[i] += src[i] */
+__kernel void tr_add(__global real *dst, __global const real *src, const int count) {
+    const int i = get_global_id(0);
+    if (i < count) dst[i] += src[i];
+}
+
+/* Rows between time-major [T, N, C] and batch-major [N, T, C]: to_time = 1 reads batch-major. */
+__kernel void tr_permute(__global const real *src, const ulong src_off, __global real *dst, const ulong dst_off,
+                         const int T, const int N, const int C, const int to_time) {
+    const int c = get_global_id(0), n = get_global_id(1), t = get_global_id(2);
+    if (c >= C) return;
+    const size_t tm = ((size_t)t * N + n) * C + c, bm = ((size_t)n * T + t) * C + c;
+    dst[dst_off + (to_time ? tm : bm)] = src[src_off + (to_time ? bm : tm)];
+}
+
+/* dst[c] (+)= sum over rows r, in order, of src[off + r * ld + c]: bias gradients, deterministic. */
+__kernel void tr_colsum(__global const real *src, const int off, const int ld, const int rows, const int cols,
+                        __global real *dst, const int add) {
+    const int c = get_global_id(0);
+    if (c >= cols) return;
+    real acc = 0.0f;
+    for (int r = 0; r < rows; ++r) acc += src[off + (size_t)r * ld + c];
+    dst[c] = add ? dst[c] + acc : acc;
+}
+
+/* Peephole gradients: dP_i = sum da_i * c_prev, dP_f = sum da_f * c_prev, dP_o = sum da_o * c,
+ * over all rows in order (dG [rows, 4H], the reserve rows for c_prev and the unclipped c). */
+__kernel void tr_peep_grad(__global const real *dG, __global const real *res, const int S, const int Hr, const int H,
+                           const int rows, const float cell_clip, __global real *dP, const int add) {
+    const int j = get_global_id(0);
+    if (j >= H) return;
+    real ai = 0.0f, af = 0.0f, ao = 0.0f;
+    const int o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
+    for (int r = 0; r < rows; ++r) {
+        __global const real *g = dG + (size_t)r * 4 * H + j, *rr = res + (size_t)r * S;
+        const real cp = rr[o_c + j], cu = rr[o_cu + j];
+        const real c = cell_clip > 0.0f ? CLAMP_NAN(cu, -cell_clip, cell_clip) : cu;
+        ai += g[0] * cp;
+        af += g[H] * cp;
+        ao += g[3 * H] * c;
+    }
+    dP[j] = add ? dP[j] + ai : ai;
+    dP[H + j] = add ? dP[H + j] + af : af;
+    dP[2 * H + j] = add ? dP[2 * H + j] + ao : ao;
+}

@@ -1,0 +1,1052 @@
+/* Training (issue 13): backpropagation through time on the device, for every cell and option the
+ * forward runs.
+ *
+ * The trainable values live on the device in the internal layout (clrnn_layer_weights: W, R, Wb,
+ * Rb, P, proj per layer and direction; dense W and b), next to gradients of the same shapes
+ * (clrnn_rnn_param_bufs). They are uploaded from the host weights when those changed
+ * (rnn->host_gen); an optimizer that changes them calls clrnn_rnn_params_updated, and the host copy
+ * follows lazily (clrnn_rnn_sync_host_params, run before an inference forward, set_param, get_param).
+ *
+ * The training forward does not use the plan's packed kernels: per layer and direction one GEMM
+ * gives x W^T for every step; then, per step, h_prev R^T (a GEMM of N rows) and one element-wise
+ * kernel (cl/train/train.cl) that reads the step table and keeps in the reserve, at the row of the
+ * step's TIME index, what the backward needs. The backward walks the steps in reverse with one
+ * element-wise kernel for the output gradient (masks, CARRY, projection clip), one for the cell,
+ * and a GEMM dG R for dh_prev. Because everything is stored by time index, every weight gradient
+ * is one GEMM over all T*N rows (dW = dG^T X, dR = dG^T H_prev, ...), the biases and peepholes a
+ * column sum in a fixed order: no atomics, the same bits run to run. */
+#include "train.h"
+
+#include "cl/abi.h"
+#include "cl/train/rng.h"
+#include "plans/launch.h"
+#include "plans/plan.h"
+#include "rnn/cells.h"
+#include "rnn/forward.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------------
+ * The training program: built on first use, one per context (under the context lock)
+ * ---------------------------------------------------------------------------------------- */
+#define TRAIN_KERNELS(X)                                                                           \
+    X(tr_rnn_fwd) X(tr_lstm_fwd) X(tr_proj_fwd) X(tr_gru_lbr_fwd) X(tr_gru_gates_fwd) X(tr_gru_out_fwd) \
+    X(tr_bwd_out) X(tr_rnn_bwd) X(tr_lstm_bwd) X(tr_gru_bwd) X(tr_gru_rb_r) X(tr_merge_bwd) X(tr_add) \
+    X(tr_permute) X(tr_colsum) X(tr_peep_grad)
+
+enum {
+#define TK_ENUM(name) TK_##name,
+    TRAIN_KERNELS(TK_ENUM)
+#undef TK_ENUM
+    TK_COUNT
+};
+static const char *const tk_names[] = {
+#define TK_NAME(name) #name,
+    TRAIN_KERNELS(TK_NAME)
+#undef TK_NAME
+};
+
+struct clrnn_train_program {
+    cl_program program;
+    cl_kernel k[TK_COUNT];
+};
+
+extern const clrnn_embedded_source clrnn_train_sources[];
+extern const size_t clrnn_train_sources_count;
+
+static void program_free(struct clrnn_train_program *p) {
+    if (!p) return;
+    for (int i = 0; i < TK_COUNT; ++i)
+        if (p->k[i]) clReleaseKernel(p->k[i]);
+    if (p->program) clReleaseProgram(p->program);
+    free(p);
+}
+
+static clrnn_status make_kernels(cl_program prog, void *user) {
+    struct clrnn_train_program *p = user;
+    for (int i = 0; i < TK_COUNT; ++i) {
+        cl_int err;
+        p->k[i] = clCreateKernel(prog, tk_names[i], &err);
+        if (err != CL_SUCCESS) {
+            p->k[i] = NULL;
+            for (int j = 0; j < i; ++j) {
+                clReleaseKernel(p->k[j]);
+                p->k[j] = NULL;
+            }
+            return clrnn_fail_cl(err, "clCreateKernel", tk_names[i]);
+        }
+    }
+    return CLRNN_OK;
+}
+
+/* Context lock held. */
+static clrnn_status ensure_program(clrnn_context *ctx) {
+    if (ctx->train) return CLRNN_OK;
+    struct clrnn_train_program *p = calloc(1, sizeof *p);
+    if (!p) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "training program");
+    const clrnn_program_def def = {"the training kernels", "clrnn-train-program-v1", clrnn_train_sources,
+                                   clrnn_train_sources_count, 1, make_kernels};
+    clrnn_program_got got;
+    clrnn_status st = clrnn_program_get(ctx, &def, clrnn_program_options(), p, &got);
+    if (st != CLRNN_OK) {
+        program_free(p);
+        return st;
+    }
+    p->program = got.program;
+    ctx->train = p;
+    return CLRNN_OK;
+}
+
+void clrnn_train_context_release(clrnn_context *ctx) {
+    program_free(ctx->train);
+    ctx->train = NULL;
+}
+
+static kargs tk(clrnn_context *ctx, int id) {
+    kargs a = {ctx->train->k[id], 0, CL_SUCCESS, tk_names[id]};
+    return a;
+}
+
+/* 2-D launch (g0 units rounded up to the work-group width, g1 rows). */
+static clrnn_status launch2(clrnn_context *ctx, kargs *a, size_t g0, size_t g1) {
+    return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 64 ? g0 : 64)));
+}
+
+static clrnn_status gemm(clrnn_context *ctx, int ta, int tb, size_t m, size_t n, size_t k, cl_mem a, size_t a_off,
+                         size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
+                         size_t ldc) {
+    return clrnn_sgemm_locked(ctx, ta, tb, m, n, k, 1.0f, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
+}
+
+static clrnn_status fill_zero(clrnn_context *ctx, cl_mem m, size_t floats) {
+    const float zero = 0.0f;
+    const cl_int err = clEnqueueFillBuffer(ctx->queue, m, &zero, sizeof zero, 0, floats * sizeof(float), 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a training buffer");
+}
+
+static void release_mem(cl_mem *m) {
+    if (*m) clReleaseMemObject(*m);
+    *m = NULL;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Trainable values and gradients
+ * ---------------------------------------------------------------------------------------- */
+enum { PB_W, PB_R, PB_WB, PB_RB }; /* then P (peepholes set), proj (projection) */
+
+typedef struct clrnn_train_state {
+    clrnn_param_buf p[CLRNN_MAX_PARAM_BUFS];
+    char names[CLRNN_MAX_PARAM_BUFS][48];
+    int n;          /* buffers in p */
+    int per_ld;     /* buffers per (layer, direction) */
+    int peep, proj; /* index within a (layer, direction)'s group, or -1 */
+    unsigned gen;   /* rnn->host_gen the device values were uploaded from */
+    int host_stale; /* an optimizer changed the device values: the host copy is behind */
+    int grads_set;  /* backward_weights ran at least once (the gradients mean something) */
+    uint32_t calls; /* forward_train calls so far: the next one's number */
+    cl_mem acts;    /* [2][3][3] activations as the kernels read them */
+    size_t bytes;
+} clrnn_train_state;
+
+static int pidx(const clrnn_train_state *ts, int ld, int role) { return ld * ts->per_ld + role; }
+static int dense_idx(const clrnn_train_state *ts, int which) { return ts->n - 2 + which; }
+
+void clrnn_train_release(clrnn_rnn *r) {
+    clrnn_train_state *ts = r->train;
+    if (!ts) return;
+    for (int i = 0; i < ts->n; ++i) {
+        release_mem(&ts->p[i].value);
+        release_mem(&ts->p[i].grad);
+    }
+    release_mem(&ts->acts);
+    free(ts);
+    r->train = NULL;
+}
+
+/* The host array behind parameter i. */
+static float *host_of(clrnn_rnn *r, int i) {
+    const clrnn_train_state *ts = r->train;
+    if (r->desc.dense_size > 0 && i >= dense_idx(ts, 0)) return i == dense_idx(ts, 0) ? r->dense_W : r->dense_b;
+    clrnn_layer_weights *w = &r->lw[i / ts->per_ld];
+    const int role = i % ts->per_ld;
+    if (role == PB_W) return w->W;
+    if (role == PB_R) return w->R;
+    if (role == PB_WB) return w->Wb;
+    if (role == PB_RB) return w->Rb;
+    if (role == ts->peep) return w->P;
+    return w->proj;
+}
+
+/* Device bytes the rnn holds besides `extra_new` (plan weights, workspace, training values,
+ * reserves are counted by their owner). */
+static clrnn_status check_device_room(const clrnn_rnn *r, size_t held, size_t bytes_new, size_t biggest,
+                                      const char *what) {
+    const clrnn_device_info *info = &r->ctx->info;
+    if (info->max_alloc_bytes > 0 && biggest > info->max_alloc_bytes)
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s: a buffer of %zu bytes, the device allows %llu per buffer",
+                          what, biggest, (unsigned long long)info->max_alloc_bytes);
+    const size_t others = r->dw.bytes + r->ws.bytes + held;
+    if (info->global_mem_bytes > 0 && (bytes_new > info->global_mem_bytes || others > info->global_mem_bytes - bytes_new))
+        return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                          "%s: %zu bytes, with the %zu bytes the rnn holds already over the device's %llu bytes", what,
+                          bytes_new, others, (unsigned long long)info->global_mem_bytes);
+    return CLRNN_OK;
+}
+
+/* Context lock held. Creates the values (from the host weights) and zeroed gradients on first
+ * use; re-uploads the values when the host weights changed since. */
+static clrnn_status ensure_params(clrnn_rnn *r) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *d = &r->desc;
+    const int L = d->num_layers, D = r->D, H = d->hidden_size, Hr = r->Hr, GH = r->G * H;
+    clrnn_train_state *ts = r->train;
+    if (!ts) {
+        ts = calloc(1, sizeof *ts);
+        if (!ts) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "training state");
+        ts->peep = d->peephole ? 4 : -1;
+        ts->proj = d->proj_size > 0 ? 4 + (d->peephole ? 1 : 0) : -1;
+        ts->per_ld = 4 + (ts->peep >= 0) + (ts->proj >= 0);
+        static const char *const role_names[] = {"W", "R", "Wb", "Rb"};
+        size_t total = 0, biggest = 0;
+        for (int ld = 0; ld < L * D; ++ld)
+            for (int role = 0; role < ts->per_ld; ++role) {
+                clrnn_param_buf *p = &ts->p[ts->n];
+                const size_t I = (size_t)r->lw[ld].in_size;
+                p->count = role == PB_W ? (size_t)GH * I : role == PB_R ? (size_t)GH * Hr
+                           : role <= PB_RB ? (size_t)GH : role == ts->peep ? 3 * (size_t)H : (size_t)Hr * H;
+                snprintf(ts->names[ts->n], sizeof ts->names[0], "layer %d dir %d %s", ld / D, ld % D,
+                         role <= PB_RB ? role_names[role] : role == ts->peep ? "P" : "proj");
+                p->what = ts->names[ts->n];
+                ts->n++;
+            }
+        if (d->dense_size > 0) {
+            ts->p[ts->n].count = (size_t)r->O * r->Hm, ts->p[ts->n].what = "dense W", ts->n++;
+            ts->p[ts->n].count = (size_t)r->O, ts->p[ts->n].what = "dense b", ts->n++;
+        }
+        for (int i = 0; i < ts->n; ++i) {
+            const size_t b = ts->p[i].count * sizeof(float);
+            total += 2 * b;
+            if (b > biggest) biggest = b;
+        }
+        r->train = ts;
+        clrnn_status st = check_device_room(r, 0, total, biggest, "trainable values and gradients");
+        if (st != CLRNN_OK) {
+            clrnn_train_release(r);
+            return st;
+        }
+        for (int i = 0; i < ts->n; ++i) {
+            cl_int err;
+            const size_t bytes = ts->p[i].count * sizeof(float);
+            ts->p[i].value = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, host_of(r, i), &err);
+            if (err == CL_SUCCESS) ts->p[i].grad = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+            if (err == CL_SUCCESS) st = fill_zero(ctx, ts->p[i].grad, ts->p[i].count);
+            else st = clrnn_fail_cl(err, "clCreateBuffer", ts->p[i].what);
+            if (st != CLRNN_OK) {
+                clrnn_train_release(r);
+                return st;
+            }
+        }
+        float acts[2 * ACT_SLOTS * ACT_PARAMS];
+        for (int dir = 0; dir < 2; ++dir)
+            for (int s = 0; s < ACT_SLOTS; ++s) {
+                const clrnn_activation a = clrnn_effective_activation(d, dir < D ? dir : 0, s);
+                float *q = acts + (dir * ACT_SLOTS + s) * ACT_PARAMS;
+                q[0] = (float)a.kind, q[1] = a.alpha, q[2] = a.beta;
+            }
+        cl_int err;
+        ts->acts = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof acts, acts, &err);
+        if (err != CL_SUCCESS) {
+            clrnn_train_release(r);
+            return clrnn_fail_cl(err, "clCreateBuffer", "activations");
+        }
+        ts->bytes = total + sizeof acts;
+        ts->gen = r->host_gen;
+        return CLRNN_OK;
+    }
+    if (ts->gen != r->host_gen) {
+        for (int i = 0; i < ts->n; ++i) {
+            const cl_int err = clEnqueueWriteBuffer(ctx->queue, ts->p[i].value, CL_TRUE, 0,
+                                                    ts->p[i].count * sizeof(float), host_of(r, i), 0, NULL, NULL);
+            if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", ts->p[i].what);
+        }
+        ts->gen = r->host_gen;
+        ts->host_stale = 0;
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_rnn_param_bufs(clrnn_rnn *r, clrnn_param_buf *out, int cap, int *n) {
+    clrnn_status st = clrnn_check_rnn(r, "clrnn_rnn_param_bufs");
+    if (st != CLRNN_OK) return st;
+    if (!n) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_rnn_param_bufs: n is NULL");
+    if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
+    mtx_lock(&r->ctx->lock);
+    st = ensure_params(r);
+    mtx_unlock(&r->ctx->lock);
+    if (st != CLRNN_OK) return st;
+    *n = r->train->n;
+    if (out && cap < r->train->n)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "clrnn_rnn_param_bufs: room for %d buffers, the rnn has %d", cap,
+                          r->train->n);
+    if (out) memcpy(out, r->train->p, (size_t)r->train->n * sizeof *out);
+    return CLRNN_OK;
+}
+
+void clrnn_rnn_params_updated(clrnn_rnn *r) {
+    if (!r || !r->train) return;
+    r->train->host_stale = 1;
+    r->dirty = 1; /* the plan repacks from the host copy, which sync brings up to date first */
+}
+
+clrnn_status clrnn_rnn_sync_host_params(clrnn_rnn *r) {
+    clrnn_train_state *ts = r->train;
+    if (!ts || !ts->host_stale) return CLRNN_OK;
+    clrnn_status st = CLRNN_OK;
+    mtx_lock(&r->ctx->lock);
+    for (int i = 0; i < ts->n && st == CLRNN_OK; ++i) {
+        const cl_int err = clEnqueueReadBuffer(r->ctx->queue, ts->p[i].value, CL_TRUE, 0,
+                                               ts->p[i].count * sizeof(float), host_of(r, i), 0, NULL, NULL);
+        if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clEnqueueReadBuffer", ts->p[i].what);
+    }
+    mtx_unlock(&r->ctx->lock);
+    if (st != CLRNN_OK) return st;
+    ts->host_stale = 0;
+    r->dirty = 1;
+    return CLRNN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The reserve
+ * ---------------------------------------------------------------------------------------- */
+#define RES_LD (CLRNN_MAX_LAYERS * 2)
+
+struct clrnn_reserve {
+    clrnn_rnn *rnn;
+    uint64_t rnn_id;
+    int state; /* 0: nothing to backward; 1: forward_train done; 2: backward_data done too */
+    int T, N, last_only;
+    uint32_t call;          /* the forward_train call number (dropout masks) */
+    size_t TN_cap, N_cap;   /* capacity: step rows and batch rows */
+    int32_t *tmap_host;
+    size_t tmap_cap;
+    cl_mem tmap;            /* [D*T*N + D*N] the step table of the forward */
+    cl_mem x0;              /* [T*N, I] layer 0's input, time-major */
+    cl_mem xw;              /* [T*N, G*H] x W^T of the direction being run */
+    cl_mem hr;              /* [N, G*H] h_prev R^T of a step */
+    cl_mem step_a;          /* [N, H] r * h_prev (GRU reset-before), h_raw (LSTMP) of a step */
+    cl_mem step_m;          /* [N, Hr] the projection of a step */
+    cl_mem dense_in;        /* [T*N, Hm] merged output before the dense layer */
+    cl_mem y_out;           /* [T*N, max(O, D*Hr)] staging for a host y, or y when none is asked */
+    cl_mem dyd;             /* [T*N, max(O, D*Hr)] the output gradient (kept for the dense layer's) */
+    cl_mem dmerge;          /* [T*N, Hm] the merged output's gradient (after the dense backward) */
+    cl_mem dbuf[2];         /* [T*N, max(I, D*Hr)] a layer's output gradient / its input's */
+    cl_mem dh[2];           /* [D, N, Hr] the state gradient, ping-pong across steps */
+    cl_mem dc;              /* [D, N, H] */
+    cl_mem carry;           /* [N, Hr] CARRY: masked steps' output gradients waiting for a computed one */
+    cl_mem dh_step;         /* [N, Hr] a step's output gradient */
+    cl_mem dhraw;           /* [N, H] LSTMP: its h_raw gradient; GRU reset-before: (r * h)'s */
+    cl_mem dg_step;         /* [N, G*H] a step's gate gradients (h side) */
+    cl_mem dlast;           /* [D, N, Hr] last_only: the final states' gradient from dy */
+    cl_mem y[CLRNN_MAX_LAYERS]; /* [T*N, D*Hr] layer outputs (after dropout) */
+    cl_mem h[CLRNN_MAX_LAYERS]; /* [D, N, Hr] states: h0, then the final states */
+    cl_mem c[CLRNN_MAX_LAYERS]; /* [D, N, H] */
+    cl_mem res[RES_LD];     /* [T*N, S] per (layer, direction): see train.cl */
+    cl_mem dgx[RES_LD];     /* [T*N, G*H] gate gradients by time (x side: W, Wb) */
+    cl_mem dgh[RES_LD];     /* [T*N, G*H] GRU lbr: the h side (R, Rb) */
+    cl_mem dm[RES_LD];      /* [T*N, Hr] LSTMP: the projection output's gradient */
+    cl_mem dense_src;       /* not owned: where the dense layer's input is (dense_in or y[L-1]) */
+    int bwd_cur, bwd_has_dy; /* backward: the dbuf holding the layer's output gradient, and whether it has one */
+    size_t bytes;
+};
+
+/* Floats of a reserve row (train.cl's layout). */
+static int res_row(const clrnn_rnn *r) {
+    const int H = r->desc.hidden_size, Hr = r->Hr;
+    switch (r->desc.cell) {
+    case CLRNN_CELL_RNN: return Hr + H;
+    case CLRNN_CELL_LSTM: return Hr + 6 * H + (r->desc.proj_size > 0 ? H + Hr : 0);
+    default: return Hr + 4 * H;
+    }
+}
+#define RES_O_HRAW(r) ((r)->Hr + 6 * (r)->desc.hidden_size)
+#define RES_O_M(r) ((r)->Hr + 7 * (r)->desc.hidden_size)
+
+typedef struct res_buf {
+    cl_mem *mem;
+    size_t elems;
+} res_buf;
+
+#define RES_MAX_BUFS (24 + 3 * CLRNN_MAX_LAYERS + 4 * RES_LD)
+
+static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N, res_buf *b) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const size_t D = (size_t)r->D, H = (size_t)d->hidden_size, Hr = (size_t)r->Hr, GH = (size_t)r->G * H;
+    const size_t I = (size_t)d->input_size, L = (size_t)d->num_layers;
+    const int lstm = d->cell == CLRNN_CELL_LSTM, lbr = d->cell == CLRNN_CELL_GRU && d->linear_before_reset;
+    const size_t XC = I > D * Hr ? I : D * Hr, OC = (size_t)r->O > D * Hr ? (size_t)r->O : D * Hr;
+    int n = 0, ok = 1;
+    size_t e;
+#define RB(m, rows, cols)                                                                          \
+    do {                                                                                           \
+        ok = ok && clrnn_mul_size((rows), (cols), &e) && e <= SIZE_MAX / 8;                        \
+        b[n++] = (res_buf){&(m), ok ? e : 0};                                                      \
+    } while (0)
+    RB(v->tmap, D * TN + D * N, 1);
+    RB(v->x0, TN, I);
+    RB(v->xw, TN, GH);
+    RB(v->hr, N, GH);
+    RB(v->step_a, N, H);
+    RB(v->step_m, N, Hr);
+    if (d->dense_size > 0) RB(v->dense_in, TN, (size_t)r->Hm);
+    RB(v->y_out, TN, OC);
+    RB(v->dyd, TN, OC);
+    RB(v->dmerge, TN, (size_t)r->Hm);
+    RB(v->dbuf[0], TN, XC);
+    RB(v->dbuf[1], TN, XC);
+    RB(v->dh[0], D * N, Hr);
+    RB(v->dh[1], D * N, Hr);
+    if (lstm) RB(v->dc, D * N, H);
+    RB(v->carry, N, Hr);
+    RB(v->dh_step, N, Hr);
+    RB(v->dhraw, N, H);
+    RB(v->dg_step, N, GH);
+    RB(v->dlast, D * N, Hr);
+    for (size_t l = 0; l < L; ++l) {
+        RB(v->y[l], TN, D * Hr);
+        RB(v->h[l], D * N, Hr);
+        if (lstm) RB(v->c[l], D * N, H);
+        for (size_t dd = 0; dd < D; ++dd) {
+            const size_t ld = l * D + dd;
+            RB(v->res[ld], TN, (size_t)res_row(r));
+            RB(v->dgx[ld], TN, GH);
+            if (lbr) RB(v->dgh[ld], TN, GH);
+            if (d->proj_size > 0) RB(v->dm[ld], TN, Hr);
+        }
+    }
+#undef RB
+    return ok ? n : 0;
+}
+
+static void reserve_release_bufs(clrnn_reserve *v) {
+    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
+                     &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc, &v->carry, &v->dh_step,
+                     &v->dhraw, &v->dg_step, &v->dlast};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
+    for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
+        release_mem(&v->y[l]);
+        release_mem(&v->h[l]);
+        release_mem(&v->c[l]);
+    }
+    for (int i = 0; i < RES_LD; ++i) {
+        release_mem(&v->res[i]);
+        release_mem(&v->dgx[i]);
+        release_mem(&v->dgh[i]);
+        release_mem(&v->dm[i]);
+    }
+    v->TN_cap = v->N_cap = 0;
+    v->bytes = 0;
+    v->state = 0;
+}
+
+/* Context lock held. Sized for (T, N), grown to the largest seen (as the workspace), checked
+ * against the device's limits before anything is released. */
+static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N) {
+    const size_t TN = (size_t)T * N;
+    if (v->x0 && TN <= v->TN_cap && (size_t)N <= v->N_cap) return CLRNN_OK;
+    const size_t want_TN = TN > v->TN_cap ? TN : v->TN_cap, want_N = (size_t)N > v->N_cap ? (size_t)N : v->N_cap;
+    res_buf b[RES_MAX_BUFS];
+    const int n = res_layout(r, v, want_TN, want_N, b);
+    if (n == 0) return clrnn_fail(CLRNN_ERR_OVERFLOW, "the reserve for T=%d N=%d overflows", T, N);
+    size_t total = 0, biggest = 0;
+    for (int i = 0; i < n; ++i) {
+        const size_t bytes = (b[i].elems ? b[i].elems : 1) * sizeof(float);
+        if (total > SIZE_MAX - bytes) return clrnn_fail(CLRNN_ERR_OVERFLOW, "the reserve for T=%d N=%d overflows", T, N);
+        total += bytes;
+        if (bytes > biggest) biggest = bytes;
+    }
+    const size_t held = r->train ? r->train->bytes : 0;
+    clrnn_status st = check_device_room(r, held, total, biggest, "the training reserve");
+    if (st != CLRNN_OK) return st;
+    reserve_release_bufs(v);
+    for (int i = 0; i < n; ++i) {
+        cl_int err;
+        *b[i].mem = clCreateBuffer(r->ctx->cl_ctx, CL_MEM_READ_WRITE, (b[i].elems ? b[i].elems : 1) * sizeof(float),
+                                   NULL, &err);
+        if (err != CL_SUCCESS) {
+            reserve_release_bufs(v);
+            return clrnn_fail_cl(err, "clCreateBuffer", "the training reserve");
+        }
+        v->bytes += (b[i].elems ? b[i].elems : 1) * sizeof(float);
+    }
+    v->TN_cap = want_TN;
+    v->N_cap = want_N;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_reserve_create(clrnn_rnn *rnn, clrnn_reserve **out) {
+    clrnn_clear_error();
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_reserve_create: out is NULL");
+    *out = NULL;
+    clrnn_status st = clrnn_check_rnn(rnn, "clrnn_reserve_create");
+    if (st != CLRNN_OK) return st;
+    clrnn_reserve *v = calloc(1, sizeof *v);
+    if (!v) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reserve object");
+    v->rnn = rnn;
+    v->rnn_id = clrnn_handle_id(rnn, CLRNN_HANDLE_RNN);
+    if (!clrnn_handle_register(v, CLRNN_HANDLE_RESERVE)) {
+        free(v);
+        return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reserve handle registry");
+    }
+    *out = v;
+    return CLRNN_OK;
+}
+
+/* A destroyed or foreign pointer is ignored. The reserve may outlive its rnn (its buffers keep the
+ * OpenCL context alive); it can then only be destroyed. */
+void clrnn_reserve_destroy(clrnn_reserve *v) {
+    if (!v) return;
+    if (!clrnn_handle_unregister(v, CLRNN_HANDLE_RESERVE)) {
+        clrnn_check_handle(v, CLRNN_HANDLE_RESERVE, "clrnn_reserve_destroy (ignored)", "reserve");
+        return;
+    }
+    reserve_release_bufs(v);
+    free(v->tmap_host);
+    free(v);
+}
+
+/* The reserve is live and belongs to this (live) rnn. */
+static clrnn_status check_reserve(const clrnn_rnn *r, const clrnn_reserve *v, const char *func) {
+    clrnn_status st = clrnn_check_handle(v, CLRNN_HANDLE_RESERVE, func, "reserve");
+    if (st != CLRNN_OK) return st;
+    if (v->rnn != r || v->rnn_id != clrnn_handle_id(r, CLRNN_HANDLE_RNN))
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: the reserve was created for another rnn", func);
+    return CLRNN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Training forward
+ * ---------------------------------------------------------------------------------------- */
+static cl_mem pval(const clrnn_rnn *r, int ld, int role) { return r->train->p[pidx(r->train, ld, role)].value; }
+static cl_mem pgrad(const clrnn_rnn *r, int ld, int role) { return r->train->p[pidx(r->train, ld, role)].grad; }
+static cl_mem layer_input(const clrnn_reserve *v, int l) { return l == 0 ? v->x0 : v->y[l - 1]; }
+/* The peepholes (any buffer when there are none: the kernels do not read it then). */
+static cl_mem peep_val(const clrnn_rnn *r, int ld) { return pval(r, ld, r->train->peep >= 0 ? r->train->peep : PB_WB); }
+
+/* Binds TR_STEP_PARAMS (step 0; the step is rebound per launch). */
+static void step_params(kargs *a, const clrnn_rnn *r, const clrnn_reserve *v, int l, int d) {
+    const int ld = l * r->D + d;
+    a_int(a, 0), a_int(a, v->T), a_int(a, v->N), a_int(a, r->desc.hidden_size), a_int(a, r->Hr), a_int(a, d);
+    a_mem(a, v->tmap), a_mem(a, v->xw), a_mem(a, v->hr), a_mem(a, pval(r, ld, PB_WB)), a_mem(a, pval(r, ld, PB_RB));
+    a_mem(a, r->train->acts), a_flt(a, r->desc.clip), a_mem(a, v->res[ld]), a_int(a, res_row(r));
+}
+
+/* Binds TR_Y_PARAMS. */
+static void y_params(kargs *a, const clrnn_rnn *r, const clrnn_reserve *v, int l, int d) {
+    const clrnn_rnn_desc *desc = &r->desc;
+    const float p_out = l < desc->num_layers - 1 ? desc->dropout : 0.0f;
+    a_mem(a, v->y[l]), a_int(a, r->D * r->Hr), a_int(a, d * r->Hr), a_flt(a, p_out);
+    a_int(a, (int)(uint32_t)desc->dropout_seed), a_int(a, (int)(uint32_t)(desc->dropout_seed >> 32));
+    a_int(a, (int)v->call), a_int(a, l), a_int(a, (int)desc->masked_output), a_flt(a, desc->masked_fill_value);
+}
+
+clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, int l) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *desc = &r->desc;
+    const int D = r->D, H = desc->hidden_size, Hr = r->Hr, GH = r->G * H, T = v->T, N = v->N;
+    const size_t TN = (size_t)T * N;
+    const int lstm = desc->cell == CLRNN_CELL_LSTM, gru = desc->cell == CLRNN_CELL_GRU;
+    const int lbr = gru && desc->linear_before_reset, rb = gru && !lbr, proj = desc->proj_size > 0;
+    clrnn_status st = CLRNN_OK;
+    for (int d = 0; d < D && st == CLRNN_OK; ++d) {
+        const int ld = l * D + d;
+        const size_t I = (size_t)r->lw[ld].in_size, h_off = (size_t)d * N * Hr;
+        /* x W^T for every step: [T*N, G*H] */
+        if ((st = gemm(ctx, 0, 1, TN, (size_t)GH, I, layer_input(v, l), 0, I, pval(r, ld, PB_W), 0, I, 0.0f, v->xw, 0,
+                       (size_t)GH)) != CLRNN_OK)
+            return st;
+        kargs cell, out, pj;
+        if (lstm) {
+            cell = tk(ctx, TK_tr_lstm_fwd);
+            step_params(&cell, r, v, l, d);
+            a_mem(&cell, peep_val(r, ld)), a_mem(&cell, v->h[l]), a_mem(&cell, v->c[l]), a_mem(&cell, v->step_a);
+            a_int(&cell, clrnn_lstm_flags(desc)), a_flt(&cell, desc->cell_clip), a_flt(&cell, desc->forget_bias);
+            y_params(&cell, r, v, l, d);
+            if (proj) {
+                pj = tk(ctx, TK_tr_proj_fwd);
+                a_int(&pj, 0), a_int(&pj, T), a_int(&pj, N), a_int(&pj, Hr), a_int(&pj, d), a_mem(&pj, v->tmap);
+                a_mem(&pj, v->step_m), a_mem(&pj, v->res[ld]), a_int(&pj, res_row(r)), a_int(&pj, RES_O_M(r));
+                a_mem(&pj, v->h[l]), a_flt(&pj, desc->proj_clip);
+                y_params(&pj, r, v, l, d);
+            }
+        } else if (rb) {
+            cell = tk(ctx, TK_tr_gru_gates_fwd);
+            step_params(&cell, r, v, l, d);
+            a_mem(&cell, v->h[l]), a_mem(&cell, v->step_a);
+            out = tk(ctx, TK_tr_gru_out_fwd);
+            step_params(&out, r, v, l, d);
+            a_mem(&out, v->h[l]);
+            y_params(&out, r, v, l, d);
+        } else {
+            cell = tk(ctx, lbr ? TK_tr_gru_lbr_fwd : TK_tr_rnn_fwd);
+            step_params(&cell, r, v, l, d);
+            a_mem(&cell, v->h[l]);
+            y_params(&cell, r, v, l, d);
+        }
+        for (int s = 0; s < T && st == CLRNN_OK; ++s) {
+            /* h_prev R^T ([N, G*H]; reset-before GRU: the z, r blocks now, n after r * h_prev) */
+            st = gemm(ctx, 0, 1, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr,
+                      pval(r, ld, PB_R), 0, (size_t)Hr, 0.0f, v->hr, 0, (size_t)GH);
+            if (st != CLRNN_OK) break;
+            a_set_int(&cell, 0, s);
+            if ((st = launch2(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            if (rb) {
+                st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, PB_R),
+                          (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
+                if (st == CLRNN_OK) {
+                    a_set_int(&out, 0, s);
+                    st = launch2(ctx, &out, (size_t)H, (size_t)N);
+                }
+            } else if (proj) {
+                st = gemm(ctx, 0, 1, (size_t)N, (size_t)Hr, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, r->train->proj),
+                          0, (size_t)H, 0.0f, v->step_m, 0, (size_t)Hr);
+                if (st == CLRNN_OK) {
+                    a_set_int(&pj, 0, s);
+                    st = launch2(ctx, &pj, (size_t)Hr, (size_t)N);
+                }
+            }
+        }
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Backward
+ * ---------------------------------------------------------------------------------------- */
+
+/* Layer l's reverse scan. On entry: v->dh[0] holds dh of its final states (dhn, + last_only's),
+ * v->dc dc (LSTM), and, when has_dy, v->dbuf[v_cur] its output's gradient [T*N, D*Hr]. On exit:
+ * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, and its input's gradient in v->dbuf[1 - v_cur]. */
+static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cur, int has_dy) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *desc = &r->desc;
+    const int D = r->D, H = desc->hidden_size, Hr = r->Hr, GH = r->G * H, T = v->T, N = v->N;
+    const size_t TN = (size_t)T * N;
+    const int lstm = desc->cell == CLRNN_CELL_LSTM, gru = desc->cell == CLRNN_CELL_GRU;
+    const int lbr = gru && desc->linear_before_reset, rb = gru && !lbr, proj = desc->proj_size > 0;
+    const float p_out = l < desc->num_layers - 1 ? desc->dropout : 0.0f;
+    clrnn_status st = CLRNN_OK;
+    for (int d = 0; d < D && st == CLRNN_OK; ++d) {
+        const int ld = l * D + d;
+        const size_t h_off = (size_t)d * N * Hr;
+        if ((st = fill_zero(ctx, v->carry, (size_t)N * Hr)) != CLRNN_OK) return st;
+        /* tr_bwd_out; the dh ping-pong slots (dh_state 16, dh_next 17) are rebound per step */
+        kargs o = tk(ctx, TK_tr_bwd_out);
+        a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, Hr), a_int(&o, d), a_mem(&o, v->tmap);
+        a_mem(&o, v->dbuf[cur]), a_int(&o, has_dy), a_int(&o, D * Hr), a_int(&o, d * Hr), a_flt(&o, p_out);
+        a_int(&o, (int)(uint32_t)desc->dropout_seed), a_int(&o, (int)(uint32_t)(desc->dropout_seed >> 32));
+        a_int(&o, (int)v->call), a_int(&o, l), a_int(&o, (int)desc->masked_output);
+        const cl_uint o_dh_state = o.i;
+        a_mem(&o, v->dh[0]), a_mem(&o, v->dh[1]), a_mem(&o, v->carry), a_mem(&o, v->dh_step), a_int(&o, proj);
+        a_mem(&o, v->res[ld]), a_int(&o, res_row(r)), a_int(&o, proj ? RES_O_M(r) : 0), a_flt(&o, desc->proj_clip);
+        a_mem(&o, proj ? v->dm[ld] : v->dh_step);
+        /* the cell's backward */
+        const int cell_id = lstm ? TK_tr_lstm_bwd : gru ? TK_tr_gru_bwd : TK_tr_rnn_bwd;
+        kargs c = tk(ctx, cell_id);
+        a_int(&c, 0), a_int(&c, T), a_int(&c, N), a_int(&c, H), a_int(&c, Hr), a_int(&c, d), a_mem(&c, v->tmap);
+        a_mem(&c, v->res[ld]), a_int(&c, res_row(r)), a_mem(&c, r->train->acts), a_flt(&c, desc->clip);
+        a_mem(&c, proj ? v->dhraw : v->dh_step), a_mem(&c, v->dgx[ld]), a_mem(&c, v->dg_step);
+        cl_uint c_dh_next = 0;
+        if (lstm) {
+            a_mem(&c, peep_val(r, ld)), a_mem(&c, v->dc), a_int(&c, clrnn_lstm_flags(desc)), a_flt(&c, desc->cell_clip);
+        } else if (gru) {
+            a_int(&c, lbr), a_mem(&c, lbr ? v->dgh[ld] : v->dgx[ld]);
+            c_dh_next = c.i;
+            a_mem(&c, v->dh[1]);
+        }
+        kargs rr = tk(ctx, TK_tr_gru_rb_r);
+        cl_uint rr_dh_next = 0;
+        if (rb) {
+            a_int(&rr, 0), a_int(&rr, T), a_int(&rr, N), a_int(&rr, H), a_int(&rr, Hr), a_int(&rr, d), a_mem(&rr, v->tmap);
+            a_mem(&rr, v->res[ld]), a_int(&rr, res_row(r)), a_mem(&rr, r->train->acts), a_flt(&rr, desc->clip);
+            a_mem(&rr, v->dh_step), a_mem(&rr, v->dgx[ld]), a_mem(&rr, v->dg_step), a_mem(&rr, v->dhraw);
+            rr_dh_next = rr.i;
+            a_mem(&rr, v->dh[1]);
+        }
+        for (int s = T - 1; s >= 0 && st == CLRNN_OK; --s) {
+            /* dh of this step's state is in dh[a]; dh_prev goes to dh[b] */
+            const int a = (T - 1 - s) & 1, b = 1 - a;
+            a_set_int(&o, 0, s);
+            a_set_mem(&o, o_dh_state, v->dh[a]);
+            a_set_mem(&o, o_dh_state + 1, v->dh[b]);
+            if ((st = launch2(ctx, &o, (size_t)Hr, (size_t)N)) != CLRNN_OK) break;
+            if (proj && (st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr,
+                                   pval(r, ld, r->train->proj), 0, (size_t)H, 0.0f, v->dhraw, 0, (size_t)H)) != CLRNN_OK)
+                break;
+            a_set_int(&c, 0, s);
+            if (c_dh_next) a_set_mem(&c, c_dh_next, v->dh[b]);
+            if ((st = launch2(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            if (rb) {
+                /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH,
+                          pval(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->dhraw, 0, (size_t)H);
+                if (st != CLRNN_OK) break;
+                a_set_int(&rr, 0, s);
+                a_set_mem(&rr, rr_dh_next, v->dh[b]);
+                if ((st = launch2(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            }
+            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out) */
+            st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH,
+                      pval(r, ld, PB_R), 0, (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
+        }
+    }
+    if (st != CLRNN_OK) return st;
+    /* the input's gradient: sum over directions of dG W */
+    const size_t I = (size_t)r->lw[l * D].in_size;
+    for (int d = 0; d < D && st == CLRNN_OK; ++d)
+        st = gemm(ctx, 0, 0, TN, I, (size_t)GH, v->dgx[l * D + d], 0, (size_t)GH, pval(r, l * D + d, PB_W), 0, I,
+                  d ? 1.0f : 0.0f, v->dbuf[1 - cur], 0, I);
+    return st;
+}
+
+clrnn_status clrnn_train_portable_backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l) {
+    return backward_layer(r, v, l, v->bwd_cur, v->bwd_has_dy);
+}
+
+clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v, int l, float beta) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *desc = &r->desc;
+    const int D = r->D, H = desc->hidden_size, Hr = r->Hr, GH = r->G * H;
+    const size_t TN = (size_t)v->T * v->N, S = (size_t)res_row(r);
+    const int gru = desc->cell == CLRNN_CELL_GRU, lbr = gru && desc->linear_before_reset, rb = gru && !lbr;
+    const int add = beta != 0.0f;
+    clrnn_status st = CLRNN_OK;
+    for (int d = 0; d < D && st == CLRNN_OK; ++d) {
+        const int ld = l * D + d;
+        const size_t I = (size_t)r->lw[ld].in_size;
+        cl_mem dgh = lbr ? v->dgh[ld] : v->dgx[ld];
+        /* dW = dG^T X, dR = dG^T H_prev (reset-before n block: dG_n^T (r * H_prev)) */
+        st = gemm(ctx, 1, 0, (size_t)GH, I, TN, v->dgx[ld], 0, (size_t)GH, layer_input(v, l), 0, I, beta,
+                  pgrad(r, ld, PB_W), 0, I);
+        if (st == CLRNN_OK)
+            st = gemm(ctx, 1, 0, (size_t)(rb ? 2 * H : GH), (size_t)Hr, TN, dgh, 0, (size_t)GH, v->res[ld], 0, S, beta,
+                      pgrad(r, ld, PB_R), 0, (size_t)Hr);
+        if (st == CLRNN_OK && rb)
+            st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)2 * H, (size_t)GH, v->res[ld],
+                      (size_t)Hr + 3 * (size_t)H, S, beta, pgrad(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr);
+        /* biases: column sums in a fixed order */
+        for (int side = 0; side < 2 && st == CLRNN_OK; ++side) {
+            kargs k = tk(ctx, TK_tr_colsum);
+            a_mem(&k, side ? dgh : v->dgx[ld]), a_int(&k, 0), a_int(&k, GH), a_int(&k, (int)TN), a_int(&k, GH);
+            a_mem(&k, pgrad(r, ld, side ? PB_RB : PB_WB)), a_int(&k, add);
+            st = launch2(ctx, &k, (size_t)GH, 1);
+        }
+        if (st == CLRNN_OK && r->train->peep >= 0) {
+            kargs k = tk(ctx, TK_tr_peep_grad);
+            a_mem(&k, v->dgx[ld]), a_mem(&k, v->res[ld]), a_int(&k, (int)S), a_int(&k, Hr), a_int(&k, H);
+            a_int(&k, (int)TN), a_flt(&k, desc->cell_clip), a_mem(&k, pgrad(r, ld, r->train->peep)), a_int(&k, add);
+            st = launch2(ctx, &k, (size_t)H, 1);
+        }
+        /* dProj = dM^T H_raw */
+        if (st == CLRNN_OK && r->train->proj >= 0)
+            st = gemm(ctx, 1, 0, (size_t)Hr, (size_t)H, TN, v->dm[ld], 0, (size_t)Hr, v->res[ld], (size_t)RES_O_HRAW(r),
+                      S, beta, pgrad(r, ld, r->train->proj), 0, (size_t)H);
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The public calls
+ * ---------------------------------------------------------------------------------------- */
+static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args *args, clrnn_reserve *v) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *d = &r->desc;
+    const int T = args->seq_length, N = args->batch, D = r->D, H = d->hidden_size, Hr = r->Hr, L = d->num_layers;
+    const size_t TN = (size_t)T * N, I = (size_t)d->input_size;
+    clrnn_status st;
+    if ((st = ensure_program(ctx)) != CLRNN_OK || (st = ensure_params(r)) != CLRNN_OK ||
+        (st = reserve_ensure(r, v, T, N)) != CLRNN_OK)
+        return st;
+    v->state = 0;
+    v->T = T, v->N = N, v->last_only = args->last_only;
+    v->call = r->train->calls++;
+
+    /* the step table, kept with the reserve for the backward */
+    const size_t n_tmap = (size_t)D * TN + (size_t)D * N;
+    if (n_tmap > v->tmap_cap) {
+        int32_t *t = realloc(v->tmap_host, n_tmap * sizeof *t);
+        if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
+        v->tmap_host = t;
+        v->tmap_cap = n_tmap;
+    }
+    clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, v->tmap_host);
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, v->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), v->tmap_host, 0, NULL,
+                                      NULL);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
+
+    /* x → x0, time-major (kept: layer 0's weight gradient reads it) */
+    const int batch_major = d->layout == CLRNN_LAYOUT_BATCH_MAJOR && N > 1 && T > 1;
+    if (!batch_major) {
+        if ((st = clrnn_move_block(ctx, 1, v->x0, 0, &args->x, 0, 1, TN * I, TN * I)) != CLRNN_OK) return st;
+    } else {
+        cl_mem src = args->x.mem;
+        size_t src_off = args->x.offset / sizeof(float);
+        if (args->x.host) {
+            if ((st = clrnn_move_block(ctx, 1, v->dbuf[0], 0, &args->x, 0, 1, TN * I, TN * I)) != CLRNN_OK) return st;
+            src = v->dbuf[0], src_off = 0;
+        }
+        kargs k = tk(ctx, TK_tr_permute);
+        a_mem(&k, src), a_ulong(&k, src_off), a_mem(&k, v->x0), a_ulong(&k, 0), a_int(&k, T), a_int(&k, N);
+        a_int(&k, (int)I), a_int(&k, 1);
+        if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
+    }
+
+    /* initial states */
+    const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
+    const int has_c = d->cell == CLRNN_CELL_LSTM;
+    for (int l = 0; l < L; ++l) {
+        if ((st = clrnn_load_state(ctx, v->h[l], &args->h0, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK) return st;
+        if (has_c && (st = clrnn_load_state(ctx, v->c[l], &args->c0, l * c_slab, (size_t)D * N, H, H)) != CLRNN_OK)
+            return st;
+    }
+    for (int l = 0; l < L; ++l)
+        if ((st = r->plan->forward_train_layer(r, v, l)) != CLRNN_OK) return st;
+
+    /* final states */
+    for (int l = 0; l < L; ++l) {
+        if ((args->hn.host || args->hn.mem) &&
+            (st = clrnn_move_block(ctx, 0, v->h[l], 0, &args->hn, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK)
+            return st;
+        if ((args->cn.host || args->cn.mem) &&
+            (st = clrnn_move_block(ctx, 0, v->c[l], 0, &args->cn, l * c_slab, (size_t)D * N, H, H)) != CLRNN_OK)
+            return st;
+    }
+
+    /* outputs: always merged (and through the dense layer), into the reserve's staging when the
+     * caller asks no y: the backward needs the dense layer's input */
+    clrnn_forward_args a = *args;
+    if (!a.y.host && !a.y.mem) a.y.mem = v->y_out, a.y.offset = 0;
+    const clrnn_out_bufs ob = {v->tmap,
+                               d->dense_size > 0 ? r->train->p[dense_idx(r->train, 0)].value : NULL,
+                               1,
+                               d->dense_size > 0 ? r->train->p[dense_idx(r->train, 1)].value : NULL,
+                               v->dense_in,
+                               v->y_out};
+    cl_mem merged = NULL;
+    if (args->last_only) {
+        st = clrnn_emit_outputs(r, &a, &ob, v->h[L - 1], 1, 0, Hr, N * Hr, D * T * N, 0, 0, &merged);
+    } else {
+        int rev_mask = 0;
+        if (d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
+            rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
+        st = clrnn_emit_outputs(r, &a, &ob, v->y[L - 1], T, N * D * Hr, D * Hr, Hr, -1, rev_mask,
+                                d->layout == CLRNN_LAYOUT_BATCH_MAJOR, &merged);
+    }
+    if (st != CLRNN_OK) return st;
+    v->dense_src = merged;
+    err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the training forward");
+    v->state = 1;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_rnn_forward_train(clrnn_rnn *r, const clrnn_forward_args *args, clrnn_reserve *v) {
+    clrnn_clear_error();
+    const char *func = "clrnn_rnn_forward_train";
+    clrnn_status st = clrnn_rnn_check_forward_entry(r, args, func);
+    if (st != CLRNN_OK) return st;
+    if ((st = check_reserve(r, v, func)) != CLRNN_OK) return st;
+    if ((st = clrnn_forward_check_args(r, args)) != CLRNN_OK) return st;
+    if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
+    if (r->desc.input_dropout > 0 || r->desc.recurrent_dropout > 0)
+        return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "%s: input_dropout and recurrent_dropout are not implemented yet", func);
+    mtx_lock(&r->ctx->lock);
+    st = forward_train_locked(r, args, v);
+    if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    mtx_unlock(&r->ctx->lock);
+    return st;
+}
+
+/* A device tensor of the rnn's OpenCL context. */
+static clrnn_status check_own_mem(const clrnn_rnn *r, const clrnn_tensor *t, const char *name, const char *func) {
+    if (!t->mem) return CLRNN_OK;
+    cl_context owner = NULL;
+    cl_int err = clGetMemObjectInfo(t->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
+    if (err != CL_SUCCESS)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s.mem is not a valid cl_mem (%s)", func, name,
+                          clrnn_cl_error_name(err));
+    if (owner != r->ctx->cl_ctx)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s.mem belongs to another OpenCL context than the rnn's",
+                          func, name);
+    return CLRNN_OK;
+}
+
+static clrnn_status check_backward_args(const clrnn_rnn *r, const clrnn_reserve *v, const clrnn_backward_args *a,
+                                        const char *func) {
+    const clrnn_tensor *t[6] = {&a->dy, &a->dhn, &a->dcn, &a->dx, &a->dh0, &a->dc0};
+    static const char *const names[6] = {"dy", "dhn", "dcn", "dx", "dh0", "dc0"};
+    const int D = r->D, N = v->N, T = v->T, L = r->desc.num_layers;
+    const size_t rows_out = v->last_only ? (size_t)N : (size_t)T * N;
+    const size_t ycols = D == 2 && r->desc.merge == CLRNN_MERGE_NONE ? 2 * (size_t)r->Hr : (size_t)r->O;
+    const size_t LDN = (size_t)L * D * N;
+    const size_t bytes[6] = {rows_out * ycols, LDN * r->Hr, LDN * r->desc.hidden_size, (size_t)T * N * r->desc.input_size,
+                             LDN * r->Hr, LDN * r->desc.hidden_size};
+    const int has_c = r->desc.cell == CLRNN_CELL_LSTM;
+    clrnn_status st;
+    for (int i = 0; i < 6; ++i) {
+        if ((st = check_own_mem(r, t[i], names[i], func)) != CLRNN_OK) return st;
+        if ((st = clrnn_check_tensor(t[i], names[i], 0)) != CLRNN_OK) return st;
+        if (!has_c && (i == 2 || i == 5) && (t[i]->host || t[i]->mem))
+            return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s is only for LSTM", func, names[i]);
+        if ((st = clrnn_check_mem_size(t[i], bytes[i] * sizeof(float), names[i])) != CLRNN_OK) return st;
+    }
+    return CLRNN_OK;
+}
+
+static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_backward_args *args) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *d = &r->desc;
+    const int T = v->T, N = v->N, D = r->D, H = d->hidden_size, Hr = r->Hr, L = d->num_layers, Hm = r->Hm, O = r->O;
+    const size_t TN = (size_t)T * N, rows_out = v->last_only ? (size_t)N : TN;
+    const int none = D == 2 && d->merge == CLRNN_MERGE_NONE;
+    const size_t ycols = none ? 2 * (size_t)Hr : (size_t)O;
+    const int has_c = d->cell == CLRNN_CELL_LSTM;
+    clrnn_status st;
+    if ((st = ensure_params(r)) != CLRNN_OK) return st;
+    v->state = 1; /* a failure below leaves no backward to take weight gradients of */
+
+    /* dy → the reserve (the dense layer's gradient reads it later), through the dense layer */
+    if (args->dy.host || args->dy.mem) st = clrnn_move_block(ctx, 1, v->dyd, 0, &args->dy, 0, 1, rows_out * ycols, rows_out * ycols);
+    else st = fill_zero(ctx, v->dyd, rows_out * ycols);
+    if (st != CLRNN_OK) return st;
+    cl_mem dm = v->dyd;
+    if (d->dense_size > 0) {
+        st = gemm(ctx, 0, 0, rows_out, (size_t)Hm, (size_t)O, v->dyd, 0, (size_t)O, r->train->p[dense_idx(r->train, 0)].value,
+                  0, (size_t)Hm, 0.0f, v->dmerge, 0, (size_t)Hm);
+        if (st != CLRNN_OK) return st;
+        dm = v->dmerge;
+    }
+    /* the merge backward: into the last layer's output gradient, or (last_only) its final states' */
+    int cur = 0;
+    {
+        kargs k = tk(ctx, TK_tr_merge_bwd);
+        int rev_mask = 0;
+        if (!v->last_only && d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
+            rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
+        const int mode = D == 1 ? CLRNN_MERGE_CONCAT : (int)d->merge;
+        a_int(&k, v->last_only ? 1 : T), a_int(&k, N), a_int(&k, D), a_int(&k, Hr), a_int(&k, mode);
+        a_int(&k, v->last_only ? 0 : d->layout == CLRNN_LAYOUT_BATCH_MAJOR), a_int(&k, rev_mask), a_mem(&k, v->tmap);
+        a_int(&k, v->last_only ? D * T * N : -1), a_mem(&k, dm);
+        if (v->last_only) {
+            a_mem(&k, v->dlast), a_mem(&k, v->h[L - 1]), a_int(&k, 0), a_int(&k, Hr), a_int(&k, N * Hr);
+        } else {
+            a_mem(&k, v->dbuf[cur]), a_mem(&k, v->y[L - 1]), a_int(&k, N * D * Hr), a_int(&k, D * Hr), a_int(&k, Hr);
+        }
+        a_int(&k, (int)d->masked_output), a_flt(&k, d->masked_fill_value);
+        if ((st = launch(ctx, &k, (size_t)N, v->last_only ? 1 : (size_t)T, 1, step_lws(ctx, k.k, N))) != CLRNN_OK)
+            return st;
+    }
+    int has_dy = !v->last_only;
+    const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
+    for (int l = L - 1; l >= 0; --l) {
+        if ((st = clrnn_load_state(ctx, v->dh[0], &args->dhn, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK) return st;
+        if (has_c && (st = clrnn_load_state(ctx, v->dc, &args->dcn, l * c_slab, (size_t)D * N, H, H)) != CLRNN_OK)
+            return st;
+        if (l == L - 1 && v->last_only) {
+            kargs k = tk(ctx, TK_tr_add);
+            a_mem(&k, v->dh[0]), a_mem(&k, v->dlast), a_int(&k, D * N * Hr);
+            if ((st = launch2(ctx, &k, (size_t)D * N * Hr, 1)) != CLRNN_OK) return st;
+        }
+        v->bwd_cur = cur, v->bwd_has_dy = has_dy;
+        if ((st = r->plan->scan_layer_backward(r, v, l)) != CLRNN_OK) return st;
+        if ((args->dh0.host || args->dh0.mem) &&
+            (st = clrnn_move_block(ctx, 0, v->dh[T & 1], 0, &args->dh0, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK)
+            return st;
+        if (has_c && (args->dc0.host || args->dc0.mem) &&
+            (st = clrnn_move_block(ctx, 0, v->dc, 0, &args->dc0, l * c_slab, (size_t)D * N, H, H)) != CLRNN_OK)
+            return st;
+        cur = 1 - cur; /* the input's gradient is the lower layer's output gradient */
+        has_dy = 1;
+    }
+    /* dx in the user's layout */
+    if (args->dx.host || args->dx.mem) {
+        const size_t I = (size_t)d->input_size;
+        cl_mem src = v->dbuf[cur];
+        if (d->layout == CLRNN_LAYOUT_BATCH_MAJOR && N > 1 && T > 1) {
+            kargs k = tk(ctx, TK_tr_permute);
+            a_mem(&k, v->dbuf[cur]), a_ulong(&k, 0), a_mem(&k, v->dbuf[1 - cur]), a_ulong(&k, 0), a_int(&k, T);
+            a_int(&k, N), a_int(&k, (int)I), a_int(&k, 0);
+            if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
+            src = v->dbuf[1 - cur];
+        }
+        if ((st = clrnn_move_block(ctx, 0, src, 0, &args->dx, 0, 1, TN * I, TN * I)) != CLRNN_OK) return st;
+    }
+    const cl_int err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the backward pass");
+    v->state = 2;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_rnn_backward_data(clrnn_rnn *r, clrnn_reserve *v, const clrnn_backward_args *args) {
+    clrnn_clear_error();
+    const char *func = "clrnn_rnn_backward_data";
+    clrnn_status st = clrnn_check_rnn(r, func);
+    if (st != CLRNN_OK) return st;
+    if ((st = check_reserve(r, v, func)) != CLRNN_OK) return st;
+    if (!args) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: args is NULL", func);
+    if (v->state < 1)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: the reserve holds no forward (run clrnn_rnn_forward_train first)", func);
+    if ((st = check_backward_args(r, v, args, func)) != CLRNN_OK) return st;
+    if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
+    mtx_lock(&r->ctx->lock);
+    st = backward_locked(r, v, args);
+    if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    mtx_unlock(&r->ctx->lock);
+    return st;
+}
+
+static clrnn_status backward_weights_locked(clrnn_rnn *r, clrnn_reserve *v, float beta) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *d = &r->desc;
+    clrnn_status st;
+    if ((st = ensure_params(r)) != CLRNN_OK) return st;
+    for (int l = 0; l < d->num_layers; ++l)
+        if ((st = r->plan->weight_gradient(r, v, l, beta)) != CLRNN_OK) return st;
+    if (d->dense_size > 0) {
+        const size_t rows = v->last_only ? (size_t)v->N : (size_t)v->T * v->N;
+        const int Hm = r->Hm, O = r->O;
+        clrnn_train_state *ts = r->train;
+        st = gemm(ctx, 1, 0, (size_t)O, (size_t)Hm, rows, v->dyd, 0, (size_t)O, v->dense_src, 0, (size_t)Hm, beta,
+                  ts->p[dense_idx(ts, 0)].grad, 0, (size_t)Hm);
+        if (st != CLRNN_OK) return st;
+        kargs k = tk(ctx, TK_tr_colsum);
+        a_mem(&k, v->dyd), a_int(&k, 0), a_int(&k, O), a_int(&k, (int)rows), a_int(&k, O);
+        a_mem(&k, ts->p[dense_idx(ts, 1)].grad), a_int(&k, beta != 0.0f);
+        if ((st = launch2(ctx, &k, (size_t)O, 1)) != CLRNN_OK) return st;
+    }
+    const cl_int err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the weight gradients");
+    r->train->grads_set = 1;
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_rnn_backward_weights(clrnn_rnn *r, clrnn_reserve *v, clrnn_wgrad_mode mode) {
+    clrnn_clear_error();
+    const char *func = "clrnn_rnn_backward_weights";
+    clrnn_status st = clrnn_check_rnn(r, func);
+    if (st != CLRNN_OK) return st;
+    if ((st = check_reserve(r, v, func)) != CLRNN_OK) return st;
+    if (mode != CLRNN_WGRAD_SET && mode != CLRNN_WGRAD_ADD)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: mode = %d is not a clrnn_wgrad_mode", func, (int)mode);
+    if (v->state < 2)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT,
+                          "%s: no backward_data on this reserve since its forward_train (call clrnn_rnn_backward_data first)",
+                          func);
+    if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
+    mtx_lock(&r->ctx->lock);
+    st = backward_weights_locked(r, v, mode == CLRNN_WGRAD_ADD ? 1.0f : 0.0f);
+    if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    mtx_unlock(&r->ctx->lock);
+    return st;
+}

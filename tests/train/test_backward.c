@@ -1,0 +1,634 @@
+/* Training: forward_train + backward_data + backward_weights against central finite differences
+ * of the float64 reference forward (tests/ref), on tiny shapes: every cell, lengths, masks,
+ * directions, merges, layers, last_only, dense, projections. The loss is a random linear
+ * function of y, hn and cn (so dy, dhn, dcn are its coefficients). Output buffers are poisoned.
+ * Also: forward_train's outputs against clrnn_rnn_forward, bitwise determinism, SET vs ADD, the
+ * refused calls. */
+#include "internal.h"
+#include "reference.h"
+#include "test_util.h"
+#include "train/train.h"
+
+typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES } len_mode;
+
+typedef struct tcase {
+    const char *name;
+    clrnn_rnn_desc desc;
+    int T, N;
+    len_mode lens;
+    int with_h0, with_dhn, last_only;
+    int device_tensors;
+} tcase;
+
+static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = cell;
+    d.input_size = I;
+    d.hidden_size = H;
+    return d;
+}
+
+static void set_random_weights(clrnn_rnn *r, uint64_t *seed) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
+    const float sc = 0.8f / sqrtf((float)(H > 2 ? H : 2));
+    for (int l = 0; l < d->num_layers; ++l)
+        for (int dir = 0; dir < D; ++dir) {
+            const int I = l == 0 ? d->input_size : D * Hr;
+            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
+            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
+            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
+            if (d->peephole) {
+                float *p = tu_alloc_random((size_t)3 * H, seed, -0.5f, 0.5f);
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
+                free(p);
+            }
+            if (d->proj_size > 0) {
+                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
+                free(p);
+            }
+            free(w), free(rr), free(b);
+        }
+    if (d->dense_size > 0) {
+        float *w = tu_alloc_random((size_t)r->O * r->Hm, seed, -0.5f, 0.5f), *b = tu_alloc_random((size_t)r->O, seed, -0.5f, 0.5f);
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)r->O * r->Hm));
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)r->O));
+        free(w), free(b);
+    }
+}
+
+/* The host array of trainable tensor i, in clrnn_rnn_param_bufs' order. */
+static float *host_param(clrnn_rnn *r, int i, size_t *count) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int per = 4 + (d->peephole ? 1 : 0) + (d->proj_size > 0 ? 1 : 0), LD = d->num_layers * r->D;
+    const size_t H = (size_t)d->hidden_size, GH = (size_t)r->G * H, Hr = (size_t)r->Hr;
+    if (i >= LD * per) {
+        *count = i == LD * per ? (size_t)r->O * r->Hm : (size_t)r->O;
+        return i == LD * per ? r->dense_W : r->dense_b;
+    }
+    clrnn_layer_weights *w = &r->lw[i / per];
+    switch (i % per) {
+    case 0: *count = GH * w->in_size; return w->W;
+    case 1: *count = GH * Hr; return w->R;
+    case 2: *count = GH; return w->Wb;
+    case 3: *count = GH; return w->Rb;
+    case 4: if (d->peephole) { *count = 3 * H; return w->P; } /* fall through */
+    default: *count = Hr * H; return w->proj;
+    }
+}
+
+/* The problem of one case: inputs, loss coefficients (dy, dhn, dcn). */
+typedef struct problem {
+    int T, N, I, L, D, Hr, H, O, has_c, last_only;
+    size_t nx, ny, nh, nc;
+    float *x, *h0, *c0, *dy, *dhn, *dcn;
+    int32_t *lens;
+    uint8_t *mask;
+} problem;
+
+static void problem_make(problem *p, clrnn_rnn *r, const tcase *c, uint64_t *seed) {
+    memset(p, 0, sizeof *p);
+    p->T = c->T, p->N = c->N, p->I = r->desc.input_size, p->L = r->desc.num_layers, p->D = r->D, p->Hr = r->Hr;
+    p->H = r->desc.hidden_size, p->O = r->O, p->has_c = r->desc.cell == CLRNN_CELL_LSTM, p->last_only = c->last_only;
+    const size_t TN = (size_t)c->T * c->N, LDN = (size_t)p->L * p->D * c->N;
+    const int none = r->D == 2 && r->desc.merge == CLRNN_MERGE_NONE;
+    p->nx = TN * p->I;
+    p->ny = (c->last_only ? (size_t)c->N : TN) * (none ? 2 * (size_t)p->Hr : (size_t)p->O);
+    p->nh = LDN * p->Hr;
+    p->nc = LDN * p->H;
+    p->x = tu_alloc_random(p->nx, seed, -1, 1);
+    p->h0 = c->with_h0 ? tu_alloc_random(p->nh, seed, -0.8f, 0.8f) : calloc(p->nh, sizeof(float));
+    p->c0 = c->with_h0 ? tu_alloc_random(p->nc, seed, -0.8f, 0.8f) : calloc(p->nc, sizeof(float));
+    p->dy = tu_alloc_random(p->ny, seed, -1, 1);
+    p->dhn = c->with_dhn ? tu_alloc_random(p->nh, seed, -1, 1) : calloc(p->nh, sizeof(float));
+    p->dcn = c->with_dhn ? tu_alloc_random(p->nc, seed, -1, 1) : calloc(p->nc, sizeof(float));
+    if (c->lens != LEN_FULL) {
+        p->lens = malloc((size_t)c->N * sizeof *p->lens);
+        for (int n = 0; n < c->N; ++n) p->lens[n] = n == 0 ? c->T : n == 1 ? 0 : (int)(tu_next(seed) % (uint64_t)(c->T + 1));
+    }
+    if (c->lens == LEN_MASK_HOLES) {
+        p->mask = malloc(TN);
+        for (size_t i = 0; i < TN; ++i) p->mask[i] = (tu_next(seed) % 3) != 0;
+    }
+}
+
+static void problem_free(problem *p) {
+    free(p->x), free(p->h0), free(p->c0), free(p->dy), free(p->dhn), free(p->dcn), free(p->lens), free(p->mask);
+}
+
+static clrnn_forward_args fwd_args(const problem *p) {
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = p->T, a.batch = p->N, a.x.host = p->x, a.seq_lens = p->lens, a.mask = p->mask;
+    a.last_only = p->last_only;
+    a.h0.host = p->h0;
+    if (p->has_c) a.c0.host = p->c0;
+    return a;
+}
+
+/* The loss of the reference forward: sum dy*y + dhn*hn + dcn*cn, accumulated in double. */
+static double ref_loss(clrnn_rnn *r, const problem *p) {
+    clrnn_forward_args a = fwd_args(p);
+    float *y = malloc(p->ny * sizeof(float)), *hn = malloc(p->nh * sizeof(float)), *cn = malloc(p->nc * sizeof(float));
+    a.y.host = y, a.hn.host = hn;
+    if (p->has_c) a.cn.host = cn;
+    assert_int_equal(clrnn_reference_forward(r, &a), CLRNN_OK);
+    double s = 0;
+    for (size_t i = 0; i < p->ny; ++i) s += (double)p->dy[i] * y[i];
+    for (size_t i = 0; i < p->nh; ++i) s += (double)p->dhn[i] * hn[i];
+    if (p->has_c)
+        for (size_t i = 0; i < p->nc; ++i) s += (double)p->dcn[i] * cn[i];
+    free(y), free(hn), free(cn);
+    return s;
+}
+
+#define FD_EPS 4e-3f
+static double fd(clrnn_rnn *r, const problem *p, float *v) {
+    const float keep = *v;
+    *v = keep + FD_EPS;
+    const double up = ref_loss(r, p);
+    *v = keep - FD_EPS;
+    const double down = ref_loss(r, p);
+    *v = keep;
+    return (up - down) / (2.0 * (double)FD_EPS);
+}
+
+/* Finite differences are only a smoke test (float outputs, eps 4e-3): a loose bound. */
+#define FD_TOL 4e-3
+static void expect_close(const char *what, const float *got, size_t i, double exp) {
+    const double err = fabs((double)got[i] - exp) / (1.0 + fabs(exp));
+    if (!(err <= FD_TOL)) fail_msg("%s[%zu]: got %.7g, finite differences %.7g (err %.3g)", what, i, (double)got[i], exp, err);
+}
+
+static float *read_buf(cl_mem m, size_t n) {
+    float *h = malloc(n * sizeof(float));
+    cl_int err = clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, n * sizeof(float), h, 0, NULL, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    return h;
+}
+
+static void run_fd_case(const tcase *c) {
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    for (const char *q = c->name; *q; ++q) seed = (seed ^ (unsigned char)*q) * 0x100000001b3ULL; /* by name */
+    set_random_weights(r, &seed);
+    problem p;
+    problem_make(&p, r, c, &seed);
+
+    clrnn_reserve *res;
+    TU_OK(clrnn_reserve_create(r, &res));
+    clrnn_forward_args a = fwd_args(&p);
+    float *y = tu_alloc_poison(p.ny), *hn = tu_alloc_poison(p.nh), *cn = tu_alloc_poison(p.nc);
+    a.y.host = y, a.hn.host = hn;
+    if (p.has_c) a.cn.host = cn;
+    TU_OK(clrnn_rnn_forward_train(r, &a, res));
+    /* the training forward's outputs are the inference forward's */
+    float *y2 = tu_alloc_poison(p.ny), *hn2 = tu_alloc_poison(p.nh), *cn2 = tu_alloc_poison(p.nc);
+    a.y.host = y2, a.hn.host = hn2, a.cn.host = p.has_c ? cn2 : NULL;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    size_t where = 0;
+    double e = tu_max_abs_diff(y, y2, p.ny, &where);
+    if (e > 1e-5) fail_msg("%s: forward_train y differs from clrnn_rnn_forward by %g at %zu", c->name, e, where);
+    e = tu_max_abs_diff(hn, hn2, p.nh, &where);
+    if (e > 1e-5) fail_msg("%s: forward_train hn differs by %g at %zu", c->name, e, where);
+    if (p.has_c && (e = tu_max_abs_diff(cn, cn2, p.nc, &where)) > 1e-5)
+        fail_msg("%s: forward_train cn differs by %g at %zu", c->name, e, where);
+
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    float *dx = tu_alloc_poison(p.nx), *dh0 = tu_alloc_poison(p.nh), *dc0 = tu_alloc_poison(p.nc);
+    b.dy.host = p.dy;
+    if (c->with_dhn) {
+        b.dhn.host = p.dhn;
+        if (p.has_c) b.dcn.host = p.dcn;
+    }
+    b.dx.host = dx, b.dh0.host = dh0;
+    if (p.has_c) b.dc0.host = dc0;
+    TU_OK(clrnn_rnn_backward_data(r, res, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
+
+    char what[96];
+    for (size_t i = 0; i < p.nx; ++i) snprintf(what, sizeof what, "%s dx", c->name), expect_close(what, dx, i, fd(r, &p, &p.x[i]));
+    for (size_t i = 0; i < p.nh; ++i) snprintf(what, sizeof what, "%s dh0", c->name), expect_close(what, dh0, i, fd(r, &p, &p.h0[i]));
+    if (p.has_c)
+        for (size_t i = 0; i < p.nc; ++i) snprintf(what, sizeof what, "%s dc0", c->name), expect_close(what, dc0, i, fd(r, &p, &p.c0[i]));
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    int nb = 0;
+    TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &nb));
+    for (int i = 0; i < nb; ++i) {
+        size_t count = 0;
+        float *hp = host_param(r, i, &count);
+        assert_int_equal(count, bufs[i].count);
+        float *g = read_buf(bufs[i].grad, count);
+        for (size_t k = 0; k < count; ++k) {
+            snprintf(what, sizeof what, "%s %s", c->name, bufs[i].what);
+            /* CIFG: the forget gate's rows get no gradient */
+            expect_close(what, g, k, fd(r, &p, &hp[k]));
+        }
+        free(g);
+    }
+    free(y), free(hn), free(cn), free(y2), free(hn2), free(cn2), free(dx), free(dh0), free(dc0);
+    clrnn_reserve_destroy(res);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
+/* ---- the cases ---- */
+static tcase tc(const char *name, clrnn_rnn_desc d, int T, int N, len_mode lens) {
+    tcase c;
+    memset(&c, 0, sizeof c);
+    c.name = name, c.desc = d, c.T = T, c.N = N, c.lens = lens, c.with_h0 = 1, c.with_dhn = 1;
+    return c;
+}
+
+static clrnn_rnn_desc bidir(clrnn_rnn_desc d, clrnn_merge m) {
+    d.direction = CLRNN_DIR_BIDIRECTIONAL;
+    d.merge = m;
+    return d;
+}
+
+/* One layer, one direction: every cell, lengths (a 0 and a T row), h0 and dhn given or not. */
+static void test_cells(void **s) {
+    (void)s;
+    clrnn_rnn_desc lbr = base(CLRNN_CELL_GRU, 3, 4);
+    lbr.linear_before_reset = 1;
+    tcase cs[] = {tc("rnn_tanh", base(CLRNN_CELL_RNN, 3, 4), 4, 3, LEN_FULL),
+                  tc("rnn_lengths", base(CLRNN_CELL_RNN, 3, 4), 5, 4, LEN_VARIED),
+                  tc("lstm", base(CLRNN_CELL_LSTM, 3, 4), 4, 3, LEN_VARIED),
+                  tc("gru_lbr", lbr, 4, 3, LEN_VARIED),
+                  tc("gru_rb", base(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED)};
+    cs[1].with_h0 = 0;
+    cs[2].with_dhn = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* LSTM options: peepholes, CIFG, projection (+ proj_clip), cell_clip, forget_bias, ONNX clip. */
+static void test_lstm_options(void **s) {
+    (void)s;
+    clrnn_rnn_desc a = base(CLRNN_CELL_LSTM, 3, 5), b = a, c = a, e = a;
+    a.peephole = 1, a.forget_bias = 1.0f;
+    b.input_forget = 1, b.peephole = 1, b.cell_clip = 0.45f;
+    c.proj_size = 3, c.proj_clip = 0.3f;
+    e.clip = 1.6f, e.forget_bias = 0.5f;
+    tcase cs[] = {tc("lstm_peep_fb", a, 4, 3, LEN_VARIED), tc("lstm_cifg_cellclip", b, 4, 3, LEN_MASK_HOLES),
+                  tc("lstmp_clip", c, 4, 3, LEN_VARIED), tc("lstm_onnx_clip", e, 4, 3, LEN_FULL)};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* Masks with holes under each policy, reverse walks and output orders. */
+static void test_masks_reverse(void **s) {
+    (void)s;
+    clrnn_rnn_desc z = base(CLRNN_CELL_GRU, 2, 3), cy = z, f = z, r1 = base(CLRNN_CELL_RNN, 2, 3), r2 = r1, r3 = r1;
+    cy.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    f.masked_output = CLRNN_MASKED_OUTPUT_FILL, f.masked_fill_value = 0.25f;
+    r1.direction = CLRNN_DIR_REVERSE;
+    r2.direction = CLRNN_DIR_REVERSE, r2.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r2.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    r2.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    r3.direction = CLRNN_DIR_REVERSE, r3.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    tcase cs[] = {tc("mask_zero", z, 5, 3, LEN_MASK_HOLES), tc("mask_carry", cy, 5, 3, LEN_MASK_HOLES),
+                  tc("mask_fill", f, 5, 3, LEN_MASK_HOLES), tc("reverse_per_row", r1, 5, 3, LEN_VARIED),
+                  tc("reverse_whole_reversed_carry", r2, 5, 3, LEN_MASK_HOLES),
+                  tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED)};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* Bidirectional with every merge; last_only; dense; batch-major. */
+static void test_bidirectional(void **s) {
+    (void)s;
+    const clrnn_merge ms[] = {CLRNN_MERGE_CONCAT, CLRNN_MERGE_SUM, CLRNN_MERGE_MUL, CLRNN_MERGE_AVE, CLRNN_MERGE_NONE};
+    static const char *const names[] = {"bi_concat", "bi_sum", "bi_mul", "bi_ave", "bi_none"};
+    for (int i = 0; i < 5; ++i) {
+        clrnn_rnn_desc d = bidir(base(i % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_RNN, 2, 3), ms[i]);
+        d.reverse_order = i == 2 ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
+        d.layout = i >= 3 ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
+        tcase c = tc(names[i], d, 4, 3, i == 4 ? LEN_MASK_HOLES : LEN_VARIED);
+        run_fd_case(&c);
+    }
+    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 2, 3), CLRNN_MERGE_MUL);
+    d.dense_size = 2, d.masked_output = CLRNN_MASKED_OUTPUT_FILL, d.masked_fill_value = -0.5f;
+    tcase c = tc("bi_mul_last_only_dense", d, 4, 4, LEN_VARIED);
+    c.last_only = 1;
+    run_fd_case(&c);
+    d = base(CLRNN_CELL_LSTM, 2, 3);
+    d.dense_size = 2, d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
+    c = tc("dense_batch_major", d, 4, 3, LEN_VARIED);
+    run_fd_case(&c);
+}
+
+/* Stacked layers: 2 and 3, bidirectional, projection. */
+static void test_stacked(void **s) {
+    (void)s;
+    clrnn_rnn_desc a = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM), b = base(CLRNN_CELL_GRU, 2, 3);
+    a.num_layers = 2, a.proj_size = 2, a.layout = CLRNN_LAYOUT_BATCH_MAJOR;
+    b.num_layers = 3, b.linear_before_reset = 1, b.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    tcase cs[] = {tc("stacked2_bi_lstmp", a, 4, 3, LEN_VARIED), tc("stacked3_gru_carry", b, 4, 3, LEN_MASK_HOLES)};
+    cs[1].last_only = 1;
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+}
+
+/* The smooth ONNX activations (the kinked ones need the reference backward: finite differences
+ * across a kink are meaningless). */
+static void test_activations(void **s) {
+    (void)s;
+    const clrnn_activation acts[] = {{CLRNN_ACT_SIGMOID, 0, 0},    {CLRNN_ACT_AFFINE, 0.7f, 0.2f},
+                                     {CLRNN_ACT_SCALED_TANH, 1.3f, 0.6f}, {CLRNN_ACT_ELU, 1.0f, 0},
+                                     {CLRNN_ACT_SOFTSIGN, 0, 0},   {CLRNN_ACT_SOFTPLUS, 0, 0}};
+    for (size_t i = 0; i < sizeof acts / sizeof *acts; ++i) {
+        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
+        d.activations[0][0] = acts[i];
+        char name[32];
+        snprintf(name, sizeof name, "rnn_act_%d", (int)acts[i].kind);
+        tcase c = tc(name, d, 4, 2, LEN_FULL);
+        run_fd_case(&c);
+    }
+    clrnn_rnn_desc g = base(CLRNN_CELL_GRU, 2, 3);
+    g.activations[0][0] = (clrnn_activation){CLRNN_ACT_SOFTSIGN, 0, 0};
+    g.activations[0][1] = (clrnn_activation){CLRNN_ACT_SCALED_TANH, 0.9f, 1.1f};
+    tcase c = tc("gru_acts", g, 4, 2, LEN_FULL);
+    run_fd_case(&c);
+}
+
+/* ---- the API around it ---- */
+typedef struct run_out {
+    float *y, *hn, *dx, *dh0, **grads;
+    int n;
+    size_t *counts;
+} run_out;
+
+static void run_out_free(run_out *o) {
+    free(o->y), free(o->hn), free(o->dx), free(o->dh0);
+    for (int i = 0; i < o->n; ++i) free(o->grads[i]);
+    free(o->grads), free(o->counts);
+}
+
+static void read_grads(clrnn_rnn *r, run_out *o) {
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &o->n));
+    o->grads = calloc((size_t)o->n, sizeof *o->grads);
+    o->counts = calloc((size_t)o->n, sizeof *o->counts);
+    for (int i = 0; i < o->n; ++i) o->grads[i] = read_buf(bufs[i].grad, o->counts[i] = bufs[i].count);
+}
+
+/* forward_train + backward_data + backward_weights(mode) with host tensors. */
+static void train_step(clrnn_rnn *r, clrnn_reserve *res, const problem *p, clrnn_wgrad_mode mode, run_out *o) {
+    clrnn_forward_args a = fwd_args(p);
+    o->y = tu_alloc_poison(p->ny), o->hn = tu_alloc_poison(p->nh);
+    a.y.host = o->y, a.hn.host = o->hn;
+    TU_OK(clrnn_rnn_forward_train(r, &a, res));
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    o->dx = tu_alloc_poison(p->nx), o->dh0 = tu_alloc_poison(p->nh);
+    b.dy.host = p->dy, b.dhn.host = p->dhn, b.dx.host = o->dx, b.dh0.host = o->dh0;
+    TU_OK(clrnn_rnn_backward_data(r, res, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, res, mode));
+    read_grads(r, o);
+}
+
+static clrnn_rnn *api_rnn(problem *p, uint64_t *seed, tcase *c) {
+    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_LSTM, 3, 5), CLRNN_MERGE_CONCAT);
+    d.num_layers = 2, d.peephole = 1, d.dense_size = 2, d.dropout = 0.3f, d.dropout_seed = 77;
+    *c = tc("api", d, 6, 4, LEN_MASK_HOLES);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    set_random_weights(r, seed);
+    problem_make(p, r, c, seed);
+    return r;
+}
+
+static void expect_same(const char *what, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (memcmp(&a[i], &b[i], sizeof(float))) fail_msg("%s[%zu]: %.9g vs %.9g (not bitwise equal)", what, i, (double)a[i], (double)b[i]);
+}
+
+/* Two rnn objects, the same inputs: bitwise the same outputs and gradients (dropout included:
+ * its masks depend on the seed and the call number only). ADD after SET doubles every gradient
+ * exactly: the second pass computes the same bits and x + x is exact. */
+static void test_determinism_and_add(void **s) {
+    (void)s;
+    uint64_t seed1 = 5, seed2 = 5;
+    problem p1, p2;
+    tcase c;
+    clrnn_rnn *r1 = api_rnn(&p1, &seed1, &c), *r2 = api_rnn(&p2, &seed2, &c);
+    clrnn_reserve *v1, *v2;
+    TU_OK(clrnn_reserve_create(r1, &v1));
+    TU_OK(clrnn_reserve_create(r2, &v2));
+    run_out o1, o2, o3;
+    train_step(r1, v1, &p1, CLRNN_WGRAD_SET, &o1);
+    train_step(r2, v2, &p2, CLRNN_WGRAD_SET, &o2);
+    expect_same("y", o1.y, o2.y, p1.ny);
+    expect_same("dx", o1.dx, o2.dx, p1.nx);
+    expect_same("dh0", o1.dh0, o2.dh0, p1.nh);
+    for (int i = 0; i < o1.n; ++i) expect_same("grad", o1.grads[i], o2.grads[i], o1.counts[i]);
+    /* ADD on r2, with r2's second call's masks: compare with r1's second call under SET */
+    run_out_free(&o2);
+    train_step(r1, v1, &p1, CLRNN_WGRAD_SET, &o3);
+    train_step(r2, v2, &p2, CLRNN_WGRAD_ADD, &o2);
+    int differs = 0;
+    for (size_t i = 0; i < p1.nx && !differs; ++i) differs = o1.dx[i] != o3.dx[i];
+    if (!differs) fail_msg("the second call's dropout masks equal the first's");
+    for (int i = 0; i < o1.n; ++i)
+        for (size_t k = 0; k < o1.counts[i]; ++k) {
+            const float want = o1.grads[i][k] + o3.grads[i][k];
+            if (memcmp(&want, &o2.grads[i][k], sizeof want))
+                fail_msg("ADD: grad %d[%zu] = %.9g, SET + SET = %.9g", i, k, (double)o2.grads[i][k], (double)want);
+        }
+    run_out_free(&o1), run_out_free(&o2), run_out_free(&o3);
+    clrnn_reserve_destroy(v1), clrnn_reserve_destroy(v2);
+    problem_free(&p1), problem_free(&p2);
+    clrnn_rnn_destroy(r1), clrnn_rnn_destroy(r2);
+}
+
+static cl_mem dev_buf(size_t floats, const float *init) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(clrnn_context_cl_context(tu_context()), CL_MEM_READ_WRITE, (floats + 16) * sizeof(float), NULL, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    float *tmp = malloc((floats + 16) * sizeof(float));
+    for (size_t i = 0; i < floats + 16; ++i) tmp[i] = NAN; /* poison, and 16 floats before the data */
+    if (init) memcpy(tmp + 16, init, floats * sizeof(float));
+    err = clEnqueueWriteBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, (floats + 16) * sizeof(float), tmp, 0, NULL, NULL);
+    assert_int_equal(err, CL_SUCCESS);
+    free(tmp);
+    return m;
+}
+static clrnn_tensor dtensor(cl_mem m) {
+    clrnn_tensor t = {NULL, m, 16 * sizeof(float)};
+    return t;
+}
+static float *dev_read(cl_mem m, size_t floats) {
+    float *all = read_buf(m, floats + 16), *out = malloc(floats * sizeof(float));
+    memcpy(out, all + 16, floats * sizeof(float));
+    free(all);
+    return out;
+}
+
+/* Device tensors (at an offset, NaN-poisoned outputs) give the bits host tensors give. */
+static void test_device_tensors(void **s) {
+    (void)s;
+    uint64_t seed = 11;
+    problem p;
+    tcase c;
+    clrnn_rnn *r = api_rnn(&p, &seed, &c);
+    clrnn_rnn_desc d = r->desc;
+    d.dropout = 0; /* the two steps of one rnn have different call numbers */
+    clrnn_rnn_destroy(r);
+    problem_free(&p);
+    seed = 11;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    set_random_weights(r, &seed);
+    c.desc = d;
+    problem_make(&p, r, &c, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    run_out o;
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o);
+    cl_mem x = dev_buf(p.nx, p.x), h0 = dev_buf(p.nh, p.h0), c0 = dev_buf(p.nc, p.c0), y = dev_buf(p.ny, NULL);
+    cl_mem hn = dev_buf(p.nh, NULL), dy = dev_buf(p.ny, p.dy), dhn = dev_buf(p.nh, p.dhn), dx = dev_buf(p.nx, NULL);
+    cl_mem dh0 = dev_buf(p.nh, NULL);
+    clrnn_forward_args a = fwd_args(&p);
+    a.x = dtensor(x), a.h0 = dtensor(h0), a.c0 = dtensor(c0), a.y = dtensor(y), a.hn = dtensor(hn);
+    TU_OK(clrnn_rnn_forward_train(r, &a, v));
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    b.dy = dtensor(dy), b.dhn = dtensor(dhn), b.dx = dtensor(dx), b.dh0 = dtensor(dh0);
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+    float *gy = dev_read(y, p.ny), *ghn = dev_read(hn, p.nh), *gdx = dev_read(dx, p.nx), *gdh0 = dev_read(dh0, p.nh);
+    expect_same("device y", gy, o.y, p.ny);
+    expect_same("device hn", ghn, o.hn, p.nh);
+    expect_same("device dx", gdx, o.dx, p.nx);
+    expect_same("device dh0", gdh0, o.dh0, p.nh);
+    run_out o2;
+    memset(&o2, 0, sizeof o2);
+    read_grads(r, &o2);
+    for (int i = 0; i < o.n; ++i) expect_same("device grad", o2.grads[i], o.grads[i], o.counts[i]);
+    free(gy), free(ghn), free(gdx), free(gdh0);
+    cl_mem all[] = {x, h0, c0, y, hn, dy, dhn, dx, dh0};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i) clReleaseMemObject(all[i]);
+    run_out_free(&o), run_out_free(&o2);
+    clrnn_reserve_destroy(v);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
+static int all_poison(const float *a, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (a[i] != POISON) return 0;
+    return 1;
+}
+
+/* Calls in the wrong order, with a reserve of another rnn or a destroyed one, or with bad shapes,
+ * are refused with a specific status and write nothing. */
+static void test_refused(void **s) {
+    (void)s;
+    uint64_t seed = 3;
+    problem p;
+    tcase c;
+    clrnn_rnn *r = api_rnn(&p, &seed, &c);
+    clrnn_rnn *other;
+    TU_OK(clrnn_rnn_create(tu_context(), &r->desc, &other));
+    clrnn_reserve *v, *vo, *dead;
+    TU_OK(clrnn_reserve_create(r, &v));
+    TU_OK(clrnn_reserve_create(other, &vo));
+    TU_OK(clrnn_reserve_create(r, &dead));
+    clrnn_reserve_destroy(dead);
+    float *dx = tu_alloc_poison(p.nx), *dh0 = tu_alloc_poison(p.nh), *y = tu_alloc_poison(p.ny);
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    b.dy.host = p.dy, b.dx.host = dx, b.dh0.host = dh0;
+    /* backward before any forward_train */
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &b), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "forward_train"));
+    assert_int_equal(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET), CLRNN_ERR_INVALID_ARGUMENT);
+    clrnn_forward_args a = fwd_args(&p);
+    a.y.host = y;
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, vo), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "another rnn"));
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, dead), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, NULL), CLRNN_ERR_NULL_ARGUMENT);
+    assert_true(all_poison(y, p.ny));
+    TU_OK(clrnn_rnn_forward_train(r, &a, v));
+    /* weights before data */
+    assert_int_equal(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "backward_data"));
+    assert_int_equal(clrnn_rnn_backward_data(r, vo, &b), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(clrnn_rnn_backward_data(r, v, NULL), CLRNN_ERR_NULL_ARGUMENT);
+    assert_int_equal(clrnn_rnn_backward_data(r, dead, &b), CLRNN_ERR_INVALID_ARGUMENT);
+    /* a device dy too small, dx with both host and mem */
+    cl_mem small = dev_buf(4, NULL);
+    clrnn_backward_args bad = b;
+    bad.dy.host = NULL, bad.dy.mem = small, bad.dy.offset = 0;
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &bad), CLRNN_ERR_SHAPE_MISMATCH);
+    bad = b;
+    bad.dx.mem = small;
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &bad), CLRNN_ERR_INVALID_ARGUMENT);
+    bad = b;
+    bad.dh0.host = NULL, bad.dh0.mem = small, bad.dh0.offset = 0;
+    assert_int_equal(clrnn_rnn_backward_data(r, v, &bad), CLRNN_ERR_SHAPE_MISMATCH);
+    assert_true(all_poison(dx, p.nx));
+    assert_true(all_poison(dh0, p.nh));
+    assert_int_equal(clrnn_rnn_backward_weights(r, v, (clrnn_wgrad_mode)7), CLRNN_ERR_INVALID_ARGUMENT);
+    clReleaseMemObject(small);
+    /* the rnn and its gradients still work after all that */
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+    assert_false(all_poison(dx, p.nx));
+    free(dx), free(dh0), free(y);
+    clrnn_reserve_destroy(v), clrnn_reserve_destroy(vo);
+    clrnn_reserve_destroy(v); /* destroyed twice: ignored */
+    problem_free(&p);
+    clrnn_rnn_destroy(r), clrnn_rnn_destroy(other);
+}
+
+/* An optimizer's update of the device values (clrnn_rnn_params_updated) reaches the inference
+ * forward: the host weights follow before it runs. */
+static void test_params_updated(void **s) {
+    (void)s;
+    uint64_t seed = 21;
+    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 3, 4);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    set_random_weights(r, &seed);
+    tcase c = tc("updated", d, 4, 3, LEN_FULL);
+    problem p;
+    problem_make(&p, r, &c, &seed);
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    int n = 0;
+    TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &n));
+    assert_int_equal(n, 4);
+    float *w = read_buf(bufs[0].value, bufs[0].count);
+    assert_true(memcmp(w, r->lw[0].W, bufs[0].count * sizeof(float)) == 0);
+    for (size_t i = 0; i < bufs[0].count; ++i) w[i] *= -0.5f;
+    assert_int_equal(clEnqueueWriteBuffer(clrnn_context_cl_queue(tu_context()), bufs[0].value, CL_TRUE, 0,
+                                          bufs[0].count * sizeof(float), w, 0, NULL, NULL), CL_SUCCESS);
+    clrnn_rnn_params_updated(r);
+    clrnn_forward_args a = fwd_args(&p);
+    float *y = tu_alloc_poison(p.ny), *ye = tu_alloc_poison(p.ny);
+    a.y.host = y;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    assert_true(memcmp(w, r->lw[0].W, bufs[0].count * sizeof(float)) == 0);
+    a.y.host = ye;
+    TU_OK(clrnn_reference_forward(r, &a));
+    size_t where;
+    assert_true(tu_max_abs_diff(y, ye, p.ny, &where) <= 1e-5);
+    free(w), free(y), free(ye);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
+        cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_params_updated),
+    };
+    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}
