@@ -72,6 +72,15 @@ MASKS = {
 }
 
 
+def check_name(name, cell):
+    """A case's name says its cell (tf1 `gru`: GRUCell; keras `gru`: reset_after=False)."""
+    words = name.split("_")
+    named = ("rnn_tanh" if "tanh" in words else "rnn_relu" if "relu" in words
+             else "gru_lbr" if "gru" in words and "lbr" in words else "gru" if "gru" in words
+             else "lstm" if "lstm" in words else None)
+    assert named == cell, (name, cell)
+
+
 def mask_for(kind, N, T):
     m = np.array([row[:T] for row in MASKS[kind][:N]], np.int32)
     assert m.shape == (N, T)
@@ -184,6 +193,7 @@ def keras_part():
              return_sequences=True, mask=None, h0=False, dense=0, masking=False):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
         assert mask or not masking, name
+        check_name(name, cell)
         rng = rng_for("grad/keras/" + name)
         D = 2 if direction == "bidirectional" else 1
         G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru_lbr": 3, "gru": 3}[cell]
@@ -417,6 +427,7 @@ def tf1_part():
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, bidir=False, seq_len=None, h0=False,
              peephole=False, cell_clip=0.0, proj=0, proj_clip=0.0, forget_bias=1.0):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
+        check_name(name, cell)
         rng = rng_for("grad/tf1/" + name)
         D = 2 if bidir else 1
         lstm = cell == "lstm"
@@ -479,8 +490,8 @@ def tf1_part():
     case("lstm_peephole_clip_proj_seqlen_h0", peephole=True, cell_clip=0.3, proj=2, proj_clip=0.2,
          forget_bias=0.5, T=7, N=4, H=4, seq_len=[7, 3, 0, 5], h0=True)
     case("lstm_seqlen_zero_h0", T=5, N=3, seq_len=[5, 0, 2], h0=True)
-    case("gru")
-    case("gru_seqlen_h0", T=6, N=4, seq_len=[6, 0, 3, 5], h0=True)
+    case("gru", cell="gru")
+    case("gru_seqlen_h0", cell="gru", T=6, N=4, seq_len=[6, 0, 3, 5], h0=True)
     case("rnn_tanh", cell="rnn_tanh")
     case("rnn_tanh_seqlen_h0", cell="rnn_tanh", T=6, N=4, seq_len=[2, 6, 0, 4], h0=True)
     case("lstm_multi2_seqlen_h0", L=2, T=6, N=4, seq_len=[6, 2, 0, 5], h0=True)
