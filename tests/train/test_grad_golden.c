@@ -5,7 +5,12 @@
  * cn, dx, dh0, dc0 and every parameter's clrnn_rnn_get_grad (in that framework's layout) are
  * compared with the framework's within 1e-5 of |got - exp| / (1 + |exp|). Output buffers are
  * poisoned with NaN first. clrnn_rnn_get_param must give back exactly what set_param got.
+ * The same cases also go through the float64 reference backward (clrnn_reference_train, its
+ * gradients exported to the framework's layout like get_grad's), so that a device mismatch can be
+ * told from a disagreement between the gradient contract and the framework.
  * A missing or malformed case fails; every case runs (and is reported) even after one fails. */
+#include "internal.h"
+#include "reference.h"
 #include "test_util.h"
 
 #include <dirent.h>
@@ -242,7 +247,8 @@ static int read_weights(const char *dir, weight *ws, int cap, result *res) {
     return ok ? n : -1;
 }
 
-static void run_case(const char *dir, result *res) {
+/* use_reference: the float64 reference backward instead of the device. */
+static void run_case(const char *dir, result *res, int use_reference) {
     meta m;
     weight ws[128];
     int nw = -1;
@@ -253,6 +259,7 @@ static void run_case(const char *dir, result *res) {
     float *got[6] = {NULL};
     float *back = NULL, *grad = NULL;
     uint8_t *mask8 = NULL;
+    clrnn_reference_grads rg = {0, NULL, NULL, NULL};
     memset(ws, 0, sizeof ws);
     if (!read_meta(dir, &m, res)) return;
     clrnn_framework fw;
@@ -268,8 +275,10 @@ static void run_case(const char *dir, result *res) {
     for (int i = 0; i < nw; ++i) {
         char gname[80];
         snprintf(gname, sizeof gname, "grad_%.63s", ws[i].file);
-        if (load(dir, ws[i].file, &ws[i].value, res) <= 0 || load(dir, gname, &ws[i].grad, res) <= 0) {
-            if (!res->failed) fail_case(res, "%s.npy or its gradient missing", ws[i].file);
+        const int have_value = load(dir, ws[i].file, &ws[i].value, res);
+        const int have_grad = have_value > 0 ? load(dir, gname, &ws[i].grad, res) : 0;
+        if (have_value <= 0 || have_grad <= 0) {
+            if (!res->failed) fail_case(res, "%s.npy missing", have_value == 0 ? ws[i].file : gname);
             goto done;
         }
         if (ws[i].value.count != ws[i].grad.count) {
@@ -329,15 +338,19 @@ static void run_case(const char *dir, result *res) {
     a.last_only = !m.return_sequences;
     a.y.host = got[0], a.hn.host = got[1];
     if (lstm) a.cn.host = got[2];
-    CHECK(clrnn_reserve_create(r, &reserve), "reserve_create");
-    CHECK(clrnn_rnn_forward_train(r, &a, reserve), "forward_train");
     clrnn_backward_args b;
     memset(&b, 0, sizeof b);
     b.dy.host = dy.data, b.dhn.host = dhn.data;
     if (lstm) b.dcn.host = dcn.data, b.dc0.host = got[5];
     b.dx.host = got[3], b.dh0.host = got[4];
-    CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
-    CHECK(clrnn_rnn_backward_weights(r, reserve, CLRNN_WGRAD_SET), "backward_weights");
+    if (use_reference) {
+        CHECK(clrnn_reference_train(r, &a, 0, &b, &rg), "reference_train");
+    } else {
+        CHECK(clrnn_reserve_create(r, &reserve), "reserve_create");
+        CHECK(clrnn_rnn_forward_train(r, &a, reserve), "forward_train");
+        CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
+        CHECK(clrnn_rnn_backward_weights(r, reserve, CLRNN_WGRAD_SET), "backward_weights");
+    }
     /* every tensor is compared, so that one report names every mismatch of the case */
     for (int k = 0; k < 6; ++k)
         if (got[k]) compare(res, outs[k], got[k], &want[k], counts[k]);
@@ -345,7 +358,12 @@ static void run_case(const char *dir, result *res) {
         char what[96];
         snprintf(what, sizeof what, "grad %.63s", ws[i].file);
         grad = alloc_nan(ws[i].grad.count);
-        CHECK(clrnn_rnn_get_grad(r, fw, ws[i].layer, ws[i].dir, ws[i].role, grad, ws[i].grad.count), what);
+        if (use_reference)
+            CHECK(clrnn_weights_export(r, rg.lw, rg.dense_W, rg.dense_b, 1, fw, ws[i].layer, ws[i].dir, ws[i].role, grad,
+                                       ws[i].grad.count),
+                  what);
+        else
+            CHECK(clrnn_rnn_get_grad(r, fw, ws[i].layer, ws[i].dir, ws[i].role, grad, ws[i].grad.count), what);
         compare(res, what, grad, &ws[i].grad, ws[i].grad.count);
         free(grad), grad = NULL;
     }
@@ -356,6 +374,7 @@ done:
     for (int i = 0; i < (nw > 0 ? nw : 0); ++i) clrnn_array_free(&ws[i].value), clrnn_array_free(&ws[i].grad);
     clrnn_array_free(&x), clrnn_array_free(&lens), clrnn_array_free(&mask), clrnn_array_free(&h0);
     clrnn_array_free(&c0), clrnn_array_free(&dy), clrnn_array_free(&dhn), clrnn_array_free(&dcn);
+    clrnn_reference_grads_free(&rg);
     clrnn_reserve_destroy(reserve);
     clrnn_rnn_destroy(r);
 }
@@ -364,7 +383,7 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 
 /* Runs every case of one framework's directory (there must be at least min_cases) and fails if
  * any case failed; CLRNN_GRAD_CASE=<substring> runs only the matching cases (for debugging). */
-static void run_framework(const char *fw, int min_cases) {
+static void run_framework(const char *fw, int min_cases, int use_reference) {
     const char *root = getenv("CLRNN_GOLDEN_DIR");
     const char *only = getenv("CLRNN_GRAD_CASE");
     assert_non_null(root);
@@ -385,35 +404,35 @@ static void run_framework(const char *fw, int min_cases) {
         snprintf(dir, sizeof dir, "%s/%s", base, names[i]);
         if (!only || strstr(names[i], only)) {
             result res = {dir, 0, ""};
-            run_case(dir, &res);
+            run_case(dir, &res, use_reference);
             printf("  %s %s/%s\n", res.failed ? "fail" : "ok  ", fw, names[i]);
             ran++, passed += !res.failed;
         }
         free(names[i]);
     }
-    printf("%s: %d of %d golden gradient cases match within %g\n", fw, passed, ran, TOL);
+    printf("%s: %d of %d golden gradient cases match within %g (%s)\n", fw, passed, ran, TOL,
+           use_reference ? "the float64 reference backward" : "the device");
     if (!only) assert_true(ran >= min_cases);
     assert_int_equal(passed, ran);
 }
 
-static void torch_cases(void **state) {
-    (void)state;
-    run_framework("torch", 33);
-}
-static void keras_cases(void **state) {
-    (void)state;
-    run_framework("keras", 35);
-}
-static void tf1_cases(void **state) {
-    (void)state;
-    run_framework("tf1", 18);
-}
+#define FRAMEWORK_TESTS(fw, min_cases)                                                                      \
+    static void fw##_cases(void **state) {                                                                  \
+        (void)state;                                                                                         \
+        run_framework(#fw, min_cases, 0);                                                                    \
+    }                                                                                                        \
+    static void fw##_reference(void **state) {                                                              \
+        (void)state;                                                                                         \
+        run_framework(#fw, min_cases, 1);                                                                    \
+    }
+FRAMEWORK_TESTS(torch, 33)
+FRAMEWORK_TESTS(keras, 35)
+FRAMEWORK_TESTS(tf1, 18)
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(torch_cases),
-        cmocka_unit_test(keras_cases),
-        cmocka_unit_test(tf1_cases),
+        cmocka_unit_test(torch_cases),     cmocka_unit_test(keras_cases),     cmocka_unit_test(tf1_cases),
+        cmocka_unit_test(torch_reference), cmocka_unit_test(keras_reference), cmocka_unit_test(tf1_reference),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
