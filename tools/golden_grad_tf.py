@@ -285,6 +285,8 @@ def keras_part():
          masking=True)
     case("gru_stack2_masking_layer_holes", cell="gru", T=7, N=4, L=2, mask="holes",
          masking=True)
+    # one step: rows 2 and 3 fully masked
+    case("lstm_T1_mask_holes_h0", cell="lstm", T=1, N=4, mask="holes", h0=True)
     # a Dense head
     case("lstm_mask_holes_dense", cell="lstm", T=7, N=4, mask="holes", dense=3)
     case("gru_lbr_mask_holes_last_dense", cell="gru_lbr", T=7, N=4, mask="holes",

@@ -225,6 +225,13 @@ def generate():
                           lens=L4(6), dense=2, last_only=True))
     made.append(make_case("lstm_last_bi_l2_h0", "lstm", T=5, N=3, I=3, H=4, layers=2, bidir=True,
                           h0=True, last_only=True))
+    # odd sizes
+    made.append(make_case("lstm_T1_bi_h0", "lstm", T=1, N=3, I=4, H=5, bidir=True, h0=True))
+    made.append(make_case("gru_H1_packed_bi_l2", "gru_lbr", T=5, N=3, I=3, H=1, layers=2,
+                          bidir=True, lens=[3, 5, 1]))
+    made.append(make_case("rnn_tanh_I1_N1_packed", "rnn_tanh", T=6, N=1, I=1, H=4, lens=[6]))
+    made.append(make_case("lstm_proj1_packed_bi", "lstm", T=5, N=3, I=3, H=4, bidir=True, proj=1,
+                          lens=[5, 2, 4]))
     return made
 
 

@@ -425,8 +425,8 @@ static void run_framework(const char *fw, int min_cases, int use_reference) {
         (void)state;                                                                                         \
         run_framework(#fw, min_cases, 1);                                                                    \
     }
-FRAMEWORK_TESTS(torch, 33)
-FRAMEWORK_TESTS(keras, 35)
+FRAMEWORK_TESTS(torch, 37)
+FRAMEWORK_TESTS(keras, 36)
 FRAMEWORK_TESTS(tf1, 18)
 
 int main(void) {
