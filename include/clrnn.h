@@ -681,11 +681,13 @@ typedef struct clrnn_loss_args {
     clrnn_tensor targets;  /* SIGMOID_BCE, MSE: [R, C] float32, host or device */
     /* Which rows the mean takes, both optional (NULL: every row, weight 1): row r has weight
      * row_weight[r] (finite, >= 0) when row_mask is NULL or row_mask[r] != 0, else 0. A per-step
-     * head over padded steps passes the rnn's mask [N, T] here. */
+     * head over padded steps passes the rnn's mask [N, T] here. An excluded row is not read at all:
+     * its label may be anything (-1 padding), its logits NaN. */
     const uint8_t *row_mask; /* [R], host */
     const float *row_weight; /* [R], host */
     /* Optional output [R, C], host or device: the gradient of the mean loss, w_r * d_rc / (sum w)
-     * (/ C for BCE and MSE); 0 for excluded rows. May be the logits' own buffer (in place). */
+     * (/ C for BCE and MSE); exactly 0 for excluded rows. May be the logits' own tensor (same
+     * buffer and offset: in place). */
     clrnn_tensor dlogits;
 } clrnn_loss_args;
 
@@ -704,7 +706,9 @@ typedef struct clrnn_loss_result {
  * multiple of 4, a buffer of another context, a negative or non-finite row weight),
  * CLRNN_ERR_OVERFLOW (R*C beyond 2^31), CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small),
  * CLRNN_ERR_OUT_OF_RANGE (a label outside [0, C), naming the row), CLRNN_ERR_NON_FINITE (a NaN
- * or infinite logit or target, naming the row; found on the device before dlogits are written). */
+ * or infinite logit or target of an included row, naming the row; found on the device before
+ * dlogits are written). BCE targets outside [0, 1] are not refused (the formula is used as is).
+ * Returns when dlogits are written. */
 CLRNN_API clrnn_status clrnn_loss(clrnn_context *ctx, const clrnn_loss_args *args, clrnn_loss_result *result);
 
 /* Optimizers over every trainable tensor of an rnn (dense layer included) and of an optional
@@ -1049,7 +1053,9 @@ CLRNN_API clrnn_status clrnn_onnx_tensor_load_memory(const void *data, size_t si
  * right-padded with padding_value) a step counts when any feature differs from padding_value; with
  * mask_zero when its id is not 0. A row's length is its last counted step + 1: the model assumes
  * right padding (ONNX RNN nodes take lengths, not masks), so a padding-valued step inside a row is
- * computed like any other step. Without either, every row has all `time` steps.
+ * computed like any other step (clrnn_rnn_forward with seq_lens = those lengths, not with a mask
+ * that has holes). Without either, every row has all `time` steps, no step is masked and the
+ * masked-output policy changes nothing.
  * Refused (CLRNN_ERR_UNSUPPORTED, the message names it) is what the ONNX nodes cannot express:
  * proj_size > 0, cell_clip, proj_clip. Other refusals: CLRNN_ERR_NULL_ARGUMENT (spec, path, rnn;
  * vocab without a table), CLRNN_ERR_INVALID_ARGUMENT (a dead rnn, an unknown head, vocab outside

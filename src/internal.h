@@ -105,6 +105,22 @@ typedef struct clrnn_program_got {
  * One build or load at a time per process (PoCL's compiler is not dependably thread-safe). */
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
                                clrnn_program_got *got);
+/* A program of a context made on first use and kept until the context is destroyed. */
+typedef struct clrnn_kept_program {
+    const clrnn_embedded_source *sources; /* names it: one embedded list per program */
+    cl_program program;
+    void *state;                          /* its kernels: make_kernels' user */
+    void (*release_kernels)(void *state); /* releases them (not the program) */
+    int from_cache;                       /* 1: loaded from the context's binary cache */
+} clrnn_kept_program;
+#define CLRNN_KEPT_PROGRAMS 4
+/* def's program on this context (the ONNX kernels, ...), like the main program shared by every
+ * model and rnn on it: the first call builds it (or loads it from the binary cache) with
+ * clrnn_program_options(), its kernels into a zeroed state of state_size bytes; later calls from
+ * any thread return the same one. The context's destroy releases it (clrnn_program_release).
+ * Users set kernel arguments and enqueue under ctx->lock. */
+clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
+                                void (*release_kernels)(void *state), const clrnn_kept_program **out);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
 
@@ -144,7 +160,10 @@ typedef enum clrnn_handle_kind {
     CLRNN_HANDLE_CONTEXT = 1,
     CLRNN_HANDLE_RNN = 2,
     CLRNN_HANDLE_MODEL = 3,
-    CLRNN_HANDLE_RESERVE = 4
+    CLRNN_HANDLE_RESERVE = 4,
+    /* the training glue's objects (src/train/glue.h) */
+    CLRNN_HANDLE_OPTIMIZER = 10,
+    CLRNN_HANDLE_EMBEDDING = 11
 } clrnn_handle_kind;
 /* Registers a new object; returns its id (never 0), or 0 when out of memory. */
 uint64_t clrnn_handle_register(const void *obj, clrnn_handle_kind kind);
@@ -175,12 +194,18 @@ struct clrnn_context {
     cl_kernel kernels[CLRNN_K_COUNT_];
     clrnn_build_info build;
     char cache_dir[900]; /* the binary cache every program of this context uses; "" for none */
+    clrnn_kept_program kept[CLRNN_KEPT_PROGRAMS]; /* programs made on first use (clrnn_program_kept) */
+    int programs_got; /* programs built or loaded for this context (clrnn_program_get calls that succeeded) */
     mtx_t lock; /* serialises enqueues and kernel-argument setting on this context */
     int lock_ready; /* lock was initialised */
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
     struct clrnn_train_program *train; /* src/train: its kernel program, built on first use (context lock held) */
+    struct clrnn_glue_program *glue; /* the training glue's kernels, built on first use (src/train/glue.c) */
 };
+
+/* ---- src/train/glue.c: released by the context's destroy ---- */
+void clrnn_glue_release(clrnn_context *ctx);
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);

@@ -1,5 +1,7 @@
 /* Every kernel the library creates from its program, one line each (X-macro: CLRNN_KERNEL(name)).
- * The name is both the __kernel function in cl/ and the clrnn_kernel_id suffix. */
+ * The name is both the __kernel function in cl/ and the clrnn_kernel_id suffix. Kept in step with
+ * cl/ both ways: a listed kernel the program lacks fails clrnn_context_create (clCreateKernel), and
+ * test_context (kernel_list_matches_the_program) fails on a __kernel of the program not listed here. */
 CLRNN_KERNEL(rnn_step)
 CLRNN_KERNEL(lstm_step)
 CLRNN_KERNEL(lstm_proj_step)

@@ -6,7 +6,8 @@
 #   CMake find_package(clrnn) with clrnn::clrnn and with clrnn::clrnn_static,
 #   pkg-config, shared and --static;
 # each way an app without any OpenCL define (example.c, clrnn's API only) and an OpenCL 3.0 app
-# (opencl_app.c, -DCL_TARGET_OPENCL_VERSION=300) that passes clrnn its own context and queue.
+# (opencl_app.c, -DCL_TARGET_OPENCL_VERSION=300) that passes clrnn its own context and queue; and
+# example.c statically with clash.c, which defines names clrnn uses internally.
 #   tools/check-install.sh [BUILD_DIR [SCRATCH_DIR]]
 # BUILD_DIR: a configured and built tree (CI: build/ after tools/test.sh; ctest's install_consumer:
 # its own tree). Without it, clrnn is configured as a user would (defaults, no tests) and built in
@@ -52,8 +53,8 @@ grep -q "Apache License" "$prefix/share/doc/clrnn/LICENSE" || die "share/doc/clr
 soname="$(objdump -p "$libdir/libclrnn.so" | awk '/SONAME/ {print $2}')"
 [ "$soname" = "libclrnn.so.${version%%.*}" ] || die "SONAME is '$soname', expected libclrnn.so.${version%%.*}"
 
-step="exported symbols of the installed libclrnn.so"
-sh "$root/tests/install/test_exports.sh" "$libdir/libclrnn.so" "$prefix/include/clrnn.h" "$cc" "$modules"
+step="exported symbols of the installed libclrnn.so and libclrnn.a"
+sh "$root/tests/install/test_exports.sh" "$libdir/libclrnn.so" "$prefix/include/clrnn.h" "$cc" "$modules" "$libdir/libclrnn.a"
 
 step="no OpenCL version imposed on the application"
 if grep -n "CL_TARGET_OPENCL_VERSION" "$libdir"/cmake/clrnn/*.cmake; then
@@ -133,8 +134,14 @@ build_pc pc-static-example "$root/tools/example/example.c" "" $static_libs
 build_pc pc-static-opencl "$root/tools/example/opencl_app.c" -DCL_TARGET_OPENCL_VERSION=300 $static_libs
 run "$scratch/apps/pc-static-example" static
 run "$scratch/apps/pc-static-opencl" static
+step="a static app with its own definitions of clrnn's internal names"
+# an app carrying its own protobuf-c ONNX code (onnx__*) and names clrnn uses inside: with
+# libclrnn.a's internals global this fails to link (multiple definition); they are local
+build_pc pc-static-clash "$root/tools/example/example.c" "" "$root/tools/example/clash.c" $static_libs
+run "$scratch/apps/pc-static-clash" static
 
 step="done"
 echo "check-install: clrnn $version installed to a scratch prefix: files, license, SONAME $soname, exports, --version of ${#tools[@]} tools;"
-echo "check-install: CMake (clrnn::clrnn, clrnn::clrnn_static) and pkg-config (shared, --static) apps built with -Werror, with and without -DCL_TARGET_OPENCL_VERSION=300, and ran"
+echo "check-install: CMake (clrnn::clrnn, clrnn::clrnn_static) and pkg-config (shared, --static) apps built with -Werror, with and without -DCL_TARGET_OPENCL_VERSION=300, and ran;"
+echo "check-install: a static app defining clrnn's internal and onnx__* names itself linked and ran"
 [ $keep -eq 1 ] || rm -rf "$scratch"

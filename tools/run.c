@@ -136,6 +136,19 @@ static void describe(const clrnn_model_tensor_info *t, char *buf, size_t cap) {
     if (pos < cap) snprintf(buf + pos, cap - pos, "]");
 }
 
+/* --info: "title:" and a line "  NAME: type [shape]" per tensor of the n that info() describes. */
+static void print_tensors(const char *title, const clrnn_model *model, int n,
+                          clrnn_status (*info)(const clrnn_model *, int, clrnn_model_tensor_info *)) {
+    printf("%s:\n", title);
+    for (int i = 0; i < n; ++i) {
+        clrnn_model_tensor_info t;
+        char buf[512], e[1024];
+        info(model, i, &t);
+        describe(&t, buf, sizeof buf);
+        printf("  %s: %s\n", ESC(t.name, e), buf);
+    }
+}
+
 static void array_shape(const clrnn_array *a, char *buf, size_t cap) {
     size_t pos = (size_t)snprintf(buf, cap, "%s [", dtype_name(a->dtype));
     for (int i = 0; i < a->ndim && pos < cap; ++i)
@@ -258,22 +271,8 @@ int main(int argc, char **argv) {
         }
         printf("device: %s", ESC(di.name, e1));
         printf(" (%s)\n", ESC(di.platform_name, e2));
-        printf("inputs:\n");
-        for (int i = 0; i < n_in; ++i) {
-            clrnn_model_tensor_info t;
-            char buf[512];
-            clrnn_model_input_info(model, i, &t);
-            describe(&t, buf, sizeof buf);
-            printf("  %s: %s\n", ESC(t.name, e1), buf);
-        }
-        printf("outputs:\n");
-        for (int i = 0; i < n_out; ++i) {
-            clrnn_model_tensor_info t;
-            char buf[512];
-            clrnn_model_output_info(model, i, &t);
-            describe(&t, buf, sizeof buf);
-            printf("  %s: %s\n", ESC(t.name, e1), buf);
-        }
+        print_tensors("inputs", model, n_in, clrnn_model_input_info);
+        print_tensors("outputs", model, n_out, clrnn_model_output_info);
         clrnn_model_destroy(model);
         clrnn_context_destroy(ctx);
         free(inputs);

@@ -829,6 +829,23 @@ static void usage(FILE *f) {
             "device's tuning file (<cache dir>/clblast-<key>.txt), applied by every later context.\n");
 }
 
+/* Stages 1 and 2: one GEMM kernel with its path forced, from each of its seeds (n_seeds rows of
+ * seed_len values; the first, CLBlast's default, is the reference) and then a local search, until
+ * `deadline`; the best set found goes into result. */
+static void seeded_stage(tuner *t, stage *s, const char *const *names, const size_t *seeds, size_t n_seeds,
+                         size_t seed_len, const clrnn_clblast_params *force, const gemm_shape *shapes, int n_shapes,
+                         double *ref, double deadline, double *scratch, clrnn_tuning_set *result) {
+    if (n_shapes <= 0) return;
+    const clrnn_clblast_params *fx[] = {force};
+    for (size_t i = 0; i < n_seeds && elapsed_ms(t) < deadline; ++i) {
+        clrnn_clblast_params p = make_params(s->name, names, seeds + i * seed_len);
+        if (!s->have_best) stage_start(t, s, &p, fx, 1, shapes, n_shapes, ref);
+        else consider(t, s, &p, fx, 1, shapes, ref, n_shapes, 0.01, scratch);
+    }
+    local_search(t, s, fx, 1, shapes, ref, n_shapes, deadline, scratch);
+    if (s->have_best) clrnn_tuning_put(result, &s->best);
+}
+
 /* Stage 1-4 search; returns 1 with the chosen sets in *result. */
 static int search(tuner *t, const shape_list *shapes, int quick, clrnn_tuning_set *result,
                   const char *path, int no_write) {
@@ -857,32 +874,16 @@ static int search(tuner *t, const shape_list *shapes, int quick, clrnn_tuning_se
 
     /* 1. Xgemm, indirect path forced; reference = CLBlast's generic default (seed 0) */
     stage sx = stage_make("Xgemm", xgemm_domain, (int)(sizeof xgemm_domain / sizeof xgemm_domain[0]), tried[0]);
-    if (n_big > 0) {
-        const clrnn_clblast_params *fx[] = {&force_indirect};
-        const double deadline = t->budget_ms * 0.55;
-        for (size_t i = 0; i < sizeof xgemm_seeds / sizeof xgemm_seeds[0] && elapsed_ms(t) < deadline; ++i) {
-            clrnn_clblast_params p = make_params("Xgemm", xgemm_names, xgemm_seeds[i]);
-            if (!sx.have_best) stage_start(t, &sx, &p, fx, 1, big, n_big, ref_big);
-            else consider(t, &sx, &p, fx, 1, big, ref_big, n_big, 0.01, scratch);
-        }
-        local_search(t, &sx, fx, 1, big, ref_big, n_big, deadline, scratch);
-        if (sx.have_best) clrnn_tuning_put(result, &sx.best);
-    }
+    seeded_stage(t, &sx, xgemm_names, xgemm_seeds[0], sizeof xgemm_seeds / sizeof xgemm_seeds[0],
+                 sizeof xgemm_seeds[0] / sizeof xgemm_seeds[0][0], &force_indirect, big, n_big, ref_big,
+                 t->budget_ms * 0.55, scratch, result);
     progress_done(t);
 
     /* 2. XgemmDirect, direct path forced, on the shapes small enough to go direct */
     stage sd = stage_make("XgemmDirect", direct_domain, (int)(sizeof direct_domain / sizeof direct_domain[0]), tried[1]);
-    if (n_small > 0) {
-        const clrnn_clblast_params *fx[] = {&force_direct};
-        const double deadline = t->budget_ms * 0.78;
-        for (size_t i = 0; i < sizeof direct_seeds / sizeof direct_seeds[0] && elapsed_ms(t) < deadline; ++i) {
-            clrnn_clblast_params p = make_params("XgemmDirect", direct_names, direct_seeds[i]);
-            if (!sd.have_best) stage_start(t, &sd, &p, fx, 1, small, n_small, ref_small);
-            else consider(t, &sd, &p, fx, 1, small, ref_small, n_small, 0.01, scratch);
-        }
-        local_search(t, &sd, fx, 1, small, ref_small, n_small, deadline, scratch);
-        if (sd.have_best) clrnn_tuning_put(result, &sd.best);
-    }
+    seeded_stage(t, &sd, direct_names, direct_seeds[0], sizeof direct_seeds / sizeof direct_seeds[0],
+                 sizeof direct_seeds[0] / sizeof direct_seeds[0][0], &force_direct, small, n_small, ref_small,
+                 t->budget_ms * 0.78, scratch, result);
     progress_done(t);
     if (!no_write && path[0] && result->count) clrnn_tuning_save(path, &t->info, result, "partial: stages 1-2");
 

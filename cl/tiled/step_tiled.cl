@@ -13,14 +13,19 @@
  *   bias   [D][2][Hb][G][16]   x-side bias (folded) and the recurrent bias (lbr GRU n gate)
  *   peep   [D][3][Hp]          i, f, o
  * (the vanilla RNN packs 64 units per block as 4 slots of 16, and so does the LSTM projection,
- *  [D][Hbp][H][4][16] for Hbp = ceil(Hr / 64) blocks of outputs; see UNIT64_TILED_STEP)
+ *  [D][Hbp][H][4][16] for Hbp = ceil(Hr / 64) blocks of outputs; see unit64_tiled_step)
  *   states [D][N][Hs]          Hs = Hp: whole 16-lane vectors, lanes >= H never read as input
  *                              (LSTMP: h rows 64 * Hbp apart, c and the unprojected h Hp apart)
  * K is the true state size (lanes past it are never read), so padded lanes need not be zero.
  *
  * Variable length costs what it computes: rows are visited through `perm` (rows sorted by length,
  * longest first, when lengths are given), so the row blocks of finished rows hold only finished rows
- * and skip their dot product; the input projection likewise skips blocks of padded (t, n) rows. */
+ * and skip their dot product; the input projection likewise skips blocks of padded (t, n) rows.
+ *
+ * Everything is an inline function taking MR (rows per work-item: 1 or 4) and the gate counts as
+ * arguments; each __kernel passes literals, so after inlining they are compile-time constants and
+ * the loops over rows and gates unroll as if written out. The only macros left name the kernels per
+ * MR (DEFINE_*: compile-time specialisation, one line per kernel) and their parameter lists. */
 
 inline real16 clip16(real16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, (real16)-clip, (real16)clip) : x; }
 
@@ -50,72 +55,150 @@ inline void store_lanes(__global real *p, real16 v, int lanes) {
     for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
 }
 
-/* acc[r][g] = sum_k h_prev[n_r, k] * RTp[block][k][g], for MR rows and G gates.
- * Written out per (MR, G) with named accumulators and aligned vector loads: with arrays and vload16,
- * PoCL's LLVM kept the accumulators on the stack and assembled each vector from 8-byte pieces. */
-#define ROWS_1(X) X(0)
-#define ROWS_4(X) X(0) X(1) X(2) X(3)
-#define DECL_ACC(r) real16 a##r##0 = 0.0f, a##r##1 = 0.0f, a##r##2 = 0.0f, a##r##3 = 0.0f;
-#define FMA_G1(r) { const real16 h_ = (real16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0); }
-#define FMA_G2(r) { const real16 h_ = (real16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0);            \
-                    a##r##1 = fma(h_, w1, a##r##1); }
-#define FMA_G3(r) { const real16 h_ = (real16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0);            \
-                    a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); }
-#define FMA_G4(r) { const real16 h_ = (real16)hrow[r][k]; a##r##0 = fma(h_, w0, a##r##0);            \
-                    a##r##1 = fma(h_, w1, a##r##1); a##r##2 = fma(h_, w2, a##r##2); a##r##3 = fma(h_, w3, a##r##3); }
-#define SAVE_ACC(r) acc[r][0] = a##r##0; acc[r][1] = a##r##1; acc[r][2] = a##r##2; acc[r][3] = a##r##3;
-/* TILED_DOT_S: the same over G of the SLOTS slots stored per k (the reset-before GRU reads z, r and
- * then n separately from one [z, r, n] packing). */
-#define TILED_DOT(MR, G, acc, RTblk, hrow, K) TILED_DOT_S(MR, G, G, acc, RTblk, hrow, K)
-#define TILED_DOT_S(MR, G, SLOTS, acc, RTblk, hrow, K)                                               \
-    {                                                                                                \
-        ROWS_##MR(DECL_ACC)                                                                          \
-        __global const real16 *W_ = (__global const real16 *)(RTblk);                                \
-        for (int k = 0; k < (K); ++k, W_ += (SLOTS)) {                                               \
-            const real16 w0 = W_[0];                                                                 \
-            const real16 w1 = (G) > 1 ? W_[1 % (G)] : w0;                                            \
-            const real16 w2 = (G) > 2 ? W_[2 % (G)] : w0;                                            \
-            const real16 w3 = (G) > 3 ? W_[3 % (G)] : w0;                                            \
-            ROWS_##MR(FMA_G##G)                                                                      \
-        }                                                                                            \
-        ROWS_##MR(SAVE_ACC)                                                                          \
+/* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1 or 4), g < G, over the SLOTS slices stored per k
+ * (G < SLOTS: the reset-before GRU reads z, r and then n separately from one [z, r, n] packing).
+ * The accumulators are sixteen named variables, not an array: with an array and vload16, PoCL's
+ * LLVM kept them on the stack and assembled each vector from 8-byte pieces. Those past (MR, G) are
+ * dead once MR and G are constants, and only acc's used entries are written. */
+inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[4][4], __global const real *RTblk,
+                      __global const real *hrow[4], const int K) {
+    real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
+    real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
+    __global const real16 *W = (__global const real16 *)RTblk;
+    for (int k = 0; k < K; ++k, W += SLOTS) {
+        const real16 w0 = W[0];
+        const real16 w1 = G > 1 ? W[1 % G] : w0;
+        const real16 w2 = G > 2 ? W[2 % G] : w0;
+        const real16 w3 = G > 3 ? W[3 % G] : w0;
+        const real16 h0 = (real16)hrow[0][k];
+        a00 = fma(h0, w0, a00);
+        if (G > 1) a01 = fma(h0, w1, a01);
+        if (G > 2) a02 = fma(h0, w2, a02);
+        if (G > 3) a03 = fma(h0, w3, a03);
+        if (MR > 1) {
+            const real16 h1 = (real16)hrow[1][k];
+            a10 = fma(h1, w0, a10);
+            if (G > 1) a11 = fma(h1, w1, a11);
+            if (G > 2) a12 = fma(h1, w2, a12);
+            if (G > 3) a13 = fma(h1, w3, a13);
+            const real16 h2 = (real16)hrow[2][k];
+            a20 = fma(h2, w0, a20);
+            if (G > 1) a21 = fma(h2, w1, a21);
+            if (G > 2) a22 = fma(h2, w2, a22);
+            if (G > 3) a23 = fma(h2, w3, a23);
+            const real16 h3 = (real16)hrow[3][k];
+            a30 = fma(h3, w0, a30);
+            if (G > 1) a31 = fma(h3, w1, a31);
+            if (G > 2) a32 = fma(h3, w2, a32);
+            if (G > 3) a33 = fma(h3, w3, a33);
+        }
     }
+    acc[0][0] = a00, acc[0][1] = a01, acc[0][2] = a02, acc[0][3] = a03;
+    if (MR > 1) {
+        acc[1][0] = a10, acc[1][1] = a11, acc[1][2] = a12, acc[1][3] = a13;
+        acc[2][0] = a20, acc[2][1] = a21, acc[2][2] = a22, acc[2][3] = a23;
+        acc[3][0] = a30, acc[3][1] = a31, acc[3][2] = a32, acc[3][3] = a33;
+    }
+}
 
-/* Work-item (jb, group, d) walks the row blocks group, group + groups, ... of the batch, MR rows at a
- * time, so its block of Rᵀ (K*G*64 bytes) stays in cache across the batch instead of being streamed
- * once per row block; striding (rather than contiguous runs) spreads long and short rows evenly over
- * the groups when rows are in length order. Rows past N alias row N-1 (computed, never stored) so the
- * inner loop has no branches. TILED_BEGIN opens the row-block loop; TILED_END closes it. */
-#define TILED_BEGIN(MR, G, UB) TILED_BEGIN_SRC(MR, G, UB, h_prev, Hs)
-#define TILED_BEGIN_SRC(MR, G, UB, SRC, SRC_STRIDE)                                                  \
-    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                   \
-    const int D = get_global_size(2), Hb = (H + (UB) - 1) / (UB), Hs = Hb * (UB);                    \
-    const int j0 = jb * (UB), lanes = min(16, H - j0);                                               \
-    const int n_rb = (N + (MR) - 1) / (MR);                                                          \
-    __global const real *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                 \
-    for (int rb = grp; rb < n_rb; rb += (int)get_global_size(1)) {                                   \
-        __global const real *hrow[MR];                                                               \
-        int any_valid_ = 0;                                                                          \
-        for (int r = 0; r < (MR); ++r) {                                                             \
-            const int n_ = perm[min(rb * (MR) + r, N - 1)];                                          \
-            hrow[r] = (SRC) + ((size_t)d * N + n_) * (SRC_STRIDE);                                   \
-            any_valid_ |= tmap[(d * T + s) * N + n_] & STEP_VALID;                                   \
-        }                                                                                            \
-        real16 acc[MR][4];
+/* Where a work-item (jb, group, d) of a step kernel stands: block jb of UB units (16, or 64 for
+ * the unit64 steps) in direction d, the first unit j0 and how many of its 16 lanes are < H, the
+ * state row stride Hs, and the batch's row blocks of MR rows. */
+typedef struct tile_pos {
+    int jb, d, D;  /* block, direction, directions */
+    int Hb, Hs;    /* blocks, state row stride */
+    int j0, lanes; /* first unit of the block, lanes of it < H */
+    int n_rb;      /* row blocks */
+} tile_pos;
 
-#define TILED_END }
+inline tile_pos tile_position(const int MR, const int UB, int N, int H) {
+    tile_pos p;
+    p.jb = get_global_id(0);
+    p.d = get_global_id(2);
+    p.D = get_global_size(2);
+    p.Hb = (H + UB - 1) / UB;
+    p.Hs = p.Hb * UB;
+    p.j0 = p.jb * UB;
+    p.lanes = min(16, H - p.j0);
+    p.n_rb = (N + MR - 1) / MR;
+    return p;
+}
 
-/* Row r of the current block: the batch row n, its step-table entry and time index t, the index of
- * its 16 lanes in the state buffers. Leaves the row loop past the end of the batch. */
-#define TILED_ROW(MR, r)                                                                             \
-    if (rb * (MR) + (r) >= N) break;                                                                 \
-    const int n = perm[rb * (MR) + (r)];                                                             \
-    const int entry = tmap[(d * T + s) * N + n];                                                     \
-    const int t = entry & STEP_T_MASK;                                                               \
-    const size_t sidx = ((size_t)d * N + n) * Hs + j0;
+/* The block's weights: RTp[d][jb] of K rows of G 16-wide slices. */
+inline __global const real *tile_weights(tile_pos p, __global const real *RTp, int K, int G) {
+    return RTp + ((size_t)p.d * p.Hb + p.jb) * (size_t)K * G * 16;
+}
 
-/* Each cell's step is written once, as a body over (s, h_prev, h_next[, c_prev, c_next]), and
- * instantiated twice:
+/* The block's bias of width `slots` slices (x-side at [0], recurrent at Hb blocks on). */
+inline __global const real *tile_bias(tile_pos p, __global const real *bias, int slots) {
+    return bias + ((size_t)p.d * 2 * p.Hb + p.jb) * slots * 16;
+}
+
+/* Row block rb: hrow[r] = the src row (src_stride apart) of its r-th batch row, for r < MR; rows
+ * past N alias row N-1 (computed, never stored) so the dot product has no branches. Returns
+ * whether any of them is computed at step s. The loop over row blocks (rb = group, group + groups,
+ * ...) keeps the work-item's block of Rᵀ (K*G*64 bytes) in cache across the batch instead of
+ * streaming it once per row block; striding (rather than contiguous runs) spreads long and short
+ * rows evenly over the groups when rows are in length order. */
+inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
+                     __global const int *perm, __global const real *src, int src_stride, __global const real *hrow[4]) {
+    int any_valid = 0;
+    for (int r = 0; r < MR; ++r) {
+        const int n = perm[min(rb * MR + r, N - 1)];
+        hrow[r] = src + ((size_t)p.d * N + n) * src_stride;
+        any_valid |= tmap[(p.d * T + s) * N + n] & STEP_VALID;
+    }
+    return any_valid;
+}
+
+/* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
+ * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
+inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
+                      __global const int *tmap, __global const int *perm, __global const real *src, int src_stride,
+                      __global const real *RTblk, const int K, real16 acc[4][4]) {
+    __global const real *hrow[4];
+    if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
+}
+
+/* Row r of a row block (rb * MR + r < N): the batch row n, its step-table entry and time index t,
+ * the index of the block's 16 lanes in the state buffers. */
+typedef struct tile_row {
+    int n, entry, t;
+    size_t sidx;
+} tile_row;
+
+inline tile_row row_at(const int MR, tile_pos p, int rb, int r, int s, int T, int N, __global const int *tmap,
+                       __global const int *perm) {
+    tile_row w;
+    w.n = perm[rb * MR + r];
+    w.entry = tmap[(p.d * T + s) * N + w.n];
+    w.t = w.entry & STEP_T_MASK;
+    w.sidx = ((size_t)p.d * N + w.n) * p.Hs + p.j0;
+    return w;
+}
+
+/* A step the table marks as not computed: the state hp (the row's h_prev lanes) is carried to
+ * h_next and the output yo follows the masked-output policy. Returns 1 for such a step (the row is
+ * done), 0 for a computed one: the 16-lane masked_step() of common.cl. */
+inline int carried_step(tile_row w, real16 hp, __global real *h_next, __global real *yo, int lanes, int policy,
+                        float fill) {
+    if (w.entry & STEP_VALID) return 0;
+    vstore16(hp, 0, h_next + w.sidx);
+    store_lanes(yo, masked16(policy, w.entry, hp, fill), lanes);
+    return 1;
+}
+
+/* The row's output at unit j ([T, N, D, H]) and its block of `slots` slices in x_proj. */
+inline __global real *output_at(tile_pos p, tile_row w, __global real *y, int N, int H, int j) {
+    return y + (((size_t)w.t * N + w.n) * p.D + p.d) * H + j;
+}
+inline __global const real *xproj_at(tile_pos p, tile_row w, __global const real *x_proj, int T, int N,
+                                     int batch_major, int slots) {
+    return x_proj + ((xproj_row(w.t, w.n, T, N, batch_major) * p.D + p.d) * p.Hb + p.jb) * slots * 16;
+}
+
+/* Each cell's step is written once, as a function of (s, h_prev, h_next[, c_prev, c_next]), and
+ * called by two kernels:
  *   <cell>_step_tiled_MR  one launch per step s0 (the host swaps the state buffers);
  *   <cell>_scan_tiled_MR  the persistent scan: one launch loops over steps [s0, s1) (all T of them
  *                         once the host has chosen this kernel for the shape). Its work-group is
@@ -128,316 +211,342 @@ inline void store_lanes(__global real *p, real16 v, int lanes) {
  * (Running the scan kernel one step per launch instead of the step kernel cost 5 % on S1.) */
 #define SCAN_STATES(s, a, b) (((s) & 1) ? (b) : (a))
 
-#define LSTM_TILED_PARAMS                                                                            \
-    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
-    __global const int *tmap,                                                                        \
-    __global const int *perm, __global const real *x_proj, const int xp_batch_major,                 \
-    __global const real *RTp, __global const real *bias, __global const real *peep,                  \
-    __global const float *acts, __global real *h_a, __global real *c_a, __global real *h_b,          \
-    __global real *c_b, __global real *y, const int flags, const int policy, const float clip,       \
-    const float cell_clip, const float fill, __global real *h_raw, const int hs_in
-
-#define LSTM_TILED_STEP(MR, S_, HP_, CP_, HN_, CN_)                                                  \
-    {                                                                                                \
-    const int s = (S_);                                                                              \
-    __global const real *h_prev = (HP_), *c_prev = (CP_);                                            \
-    __global real *h_next = (HN_), *c_next = (CN_);                                                  \
-    TILED_BEGIN_SRC(MR, 4, 16, h_prev, hs_in)                                                        \
-    if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
-    __global const real *b = bias + ((size_t)d * 2 * Hb + jb) * 64;                                  \
-    const real16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);     \
-    __global const real *P = peep + (size_t)d * 3 * Hs + j0;                                         \
-    const real16 Pi = vload16(0, P), Pf = vload16(0, P + Hs), Po = vload16(0, P + 2 * Hs);           \
-    for (int r = 0; r < (MR); ++r) {                                                                 \
-        TILED_ROW(MR, r)                                                                             \
-        __global real *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                              \
-        const real16 cp = vload16(0, c_prev + sidx);                                                 \
-        if (!(entry & STEP_VALID)) {                                                                 \
-            vstore16(cp, 0, c_next + sidx);                                                          \
-            if (flags & LSTM_PROJ) continue; /* h and y: the projection phase */                     \
-            const real16 hp = vload16(0, h_prev + sidx);                                             \
-            vstore16(hp, 0, h_next + sidx);                                                          \
-            store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
-            continue;                                                                                \
-        }                                                                                            \
-        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const real *xp = x_proj + ((row * D + d) * Hb + jb) * 64;                           \
-        real16 pi = vload16(0, xp) + bi + acc[r][0];                                                 \
-        real16 pf = vload16(1, xp) + bf + acc[r][1];                                                 \
-        const real16 pg = vload16(2, xp) + bg + acc[r][2];                                           \
-        real16 po = vload16(3, xp) + bo + acc[r][3];                                                 \
-        if (flags & LSTM_PEEPHOLE) {                                                                 \
-            pi += Pi * cp;                                                                           \
-            pf += Pf * cp;                                                                           \
-        }                                                                                            \
-        const real16 i = activate16(acts, d, 0, pi, clip);                                           \
-        const real16 f = (flags & LSTM_CIFG) ? 1.0f - i : activate16(acts, d, 0, pf, clip);          \
-        const real16 g = activate16(acts, d, 1, pg, clip);                                           \
-        real16 c = f * cp + i * g;                                                                   \
-        c = clip16(c, cell_clip);                                                         \
-        if (flags & LSTM_PEEPHOLE) po += Po * c;                                                     \
-        const real16 o = activate16(acts, d, 0, po, clip);                                           \
-        const real16 h = o * activate16(acts, d, 2, c, clip);                                        \
-        vstore16(c, 0, c_next + sidx);                                                               \
-        if (flags & LSTM_PROJ) { /* LSTMP: the unprojected h, projected in the next phase */         \
-            vstore16(h, 0, h_raw + sidx);                                                            \
-            continue;                                                                                \
-        }                                                                                            \
-        vstore16(h, 0, h_next + sidx);                                                               \
-        store_lanes(yo, h, lanes);                                                                   \
-    }                                                                                                \
-    TILED_END                                                                                        \
+/* LSTM (peepholes, CIFG, cell clip by flags); with LSTM_PROJ it leaves h to the projection. */
+inline void lstm_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                            __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                            const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                            __global const real *peep, __global const float *acts, __global const real *h_prev,
+                            __global const real *c_prev, __global real *h_next, __global real *c_next, __global real *y,
+                            const int flags, const int policy, const float clip, const float cell_clip, const float fill,
+                            __global real *h_raw, const int hs_in) {
+    const tile_pos p = tile_position(MR, 16, N, H);
+    const int d = p.d, Hs = p.Hs;
+    __global const real *RTblk = tile_weights(p, RTp, K, 4);
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[4][4];
+        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, h_prev, hs_in, RTblk, K, acc);
+        __global const real *b = tile_bias(p, bias, 4);
+        const real16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);
+        __global const real *P = peep + (size_t)d * 3 * Hs + p.j0;
+        const real16 Pi = vload16(0, P), Pf = vload16(0, P + Hs), Po = vload16(0, P + 2 * Hs);
+        for (int r = 0; r < MR; ++r) {
+            if (rb * MR + r >= N) break;
+            const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+            __global real *yo = output_at(p, w, y, N, H, p.j0);
+            const real16 cp = vload16(0, c_prev + w.sidx);
+            if (!(w.entry & STEP_VALID)) {
+                vstore16(cp, 0, c_next + w.sidx);
+                if (!(flags & LSTM_PROJ)) /* else h and y are the projection phase's */
+                    carried_step(w, vload16(0, h_prev + w.sidx), h_next, yo, p.lanes, policy, fill);
+                continue;
+            }
+            __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 4);
+            real16 pi = vload16(0, xp) + bi + acc[r][0];
+            real16 pf = vload16(1, xp) + bf + acc[r][1];
+            const real16 pg = vload16(2, xp) + bg + acc[r][2];
+            real16 po = vload16(3, xp) + bo + acc[r][3];
+            if (flags & LSTM_PEEPHOLE) {
+                pi += Pi * cp;
+                pf += Pf * cp;
+            }
+            const real16 i = activate16(acts, d, 0, pi, clip);
+            const real16 f = (flags & LSTM_CIFG) ? 1.0f - i : activate16(acts, d, 0, pf, clip);
+            const real16 g = activate16(acts, d, 1, pg, clip);
+            real16 c = f * cp + i * g;
+            c = clip16(c, cell_clip);
+            if (flags & LSTM_PEEPHOLE) po += Po * c;
+            const real16 o = activate16(acts, d, 0, po, clip);
+            const real16 h = o * activate16(acts, d, 2, c, clip);
+            vstore16(c, 0, c_next + w.sidx);
+            if (flags & LSTM_PROJ) { /* LSTMP: the unprojected h, projected in the next phase */
+                vstore16(h, 0, h_raw + w.sidx);
+                continue;
+            }
+            vstore16(h, 0, h_next + w.sidx);
+            store_lanes(yo, h, p.lanes);
+        }
     }
-
-#define DEFINE_LSTM_TILED(MR)                                                                        \
-__kernel void lstm_step_tiled_##MR(LSTM_TILED_PARAMS) LSTM_TILED_STEP(MR, s0, h_a, c_a, h_b, c_b)    \
-__kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                                              \
-    for (int step = s0; step < s1; ++step) {                                                         \
-        LSTM_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, c_a, c_b),          \
-                        SCAN_STATES(step, h_b, h_a), SCAN_STATES(step, c_b, c_a))                    \
-        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-    }                                                                                                \
 }
 
-/* Shared by the linear-before-reset GRU and the vanilla RNN: one state. */
-#define H_TILED_PARAMS                                                                               \
-    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
-    __global const int *tmap,                                                                        \
-    __global const int *perm, __global const real *x_proj, const int xp_batch_major,                 \
-    __global const real *RTp, __global const real *bias, __global const float *acts,                 \
-    __global real *h_a, __global real *h_b, __global real *y, const int policy, const float clip,    \
-    const float fill
-
-#define GRU_LBR_TILED_STEP(MR, S_, HP_, HN_)                                                         \
-    {                                                                                                \
-    const int s = (S_);                                                                              \
-    __global const real *h_prev = (HP_);                                                             \
-    __global real *h_next = (HN_);                                                                   \
-    TILED_BEGIN(MR, 3, 16)                                                                           \
-    if (any_valid_) TILED_DOT(MR, 3, acc, RTblk, hrow, K)                                            \
-    __global const real *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                  \
-    const real16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);                         \
-    const real16 rbn = vload16(2, b + (size_t)Hb * 48);                                              \
-    for (int r = 0; r < (MR); ++r) {                                                                 \
-        TILED_ROW(MR, r)                                                                             \
-        __global real *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                              \
-        const real16 hp = vload16(0, h_prev + sidx);                                                 \
-        if (!(entry & STEP_VALID)) {                                                                 \
-            vstore16(hp, 0, h_next + sidx);                                                          \
-            store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
-            continue;                                                                                \
-        }                                                                                            \
-        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const real *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                           \
-        const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);              \
-        const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);             \
-        const real16 nn = activate16(acts, d, 1, vload16(2, xp) + bn + rr * (acc[r][2] + rbn), clip);  \
-        const real16 h = (1.0f - z) * nn + z * hp;                                                   \
-        vstore16(h, 0, h_next + sidx);                                                               \
-        store_lanes(yo, h, lanes);                                                                   \
-    }                                                                                                \
-    TILED_END                                                                                        \
+/* Linear-before-reset GRU: n = act(x_n + b_n + r (.) (R_n h_prev + Rb_n)), one phase. */
+inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                               __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                               const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                               __global const float *acts, __global const real *h_prev, __global real *h_next,
+                               __global real *y, const int policy, const float clip, const float fill) {
+    const tile_pos p = tile_position(MR, 16, N, H);
+    const int d = p.d;
+    __global const real *RTblk = tile_weights(p, RTp, K, 3);
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[4][4];
+        block_dot(MR, 3, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
+        __global const real *b = tile_bias(p, bias, 3);
+        const real16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);
+        const real16 rbn = vload16(2, b + (size_t)p.Hb * 48);
+        for (int r = 0; r < MR; ++r) {
+            if (rb * MR + r >= N) break;
+            const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+            __global real *yo = output_at(p, w, y, N, H, p.j0);
+            const real16 hp = vload16(0, h_prev + w.sidx);
+            if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
+            __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
+            const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);
+            const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);
+            const real16 nn = activate16(acts, d, 1, vload16(2, xp) + bn + rr * (acc[r][2] + rbn), clip);
+            const real16 h = (1.0f - z) * nn + z * hp;
+            vstore16(h, 0, h_next + w.sidx);
+            store_lanes(yo, h, p.lanes);
+        }
     }
+}
 
 /* One output of 64 units per block as 4 slots of 16 (UB = 64), which keeps the micro-kernel's 4 loads :
- * 16 FMAs ratio for a single "gate": the vanilla RNN (from h_prev) and the LSTM projection (from
- * the unprojected h, K = hidden size, here H = the projection size). VALUE(r, q) is slot q of row r
- * at a computed step; the other steps carry h_prev and write the masked output. */
-#define UNIT64_TILED_STEP(MR, S_, HP_, HN_, SRC, SRC_STRIDE, VALUE)                                  \
-    {                                                                                                \
-    const int s = (S_);                                                                              \
-    __global const real *h_prev = (HP_);                                                             \
-    __global real *h_next = (HN_);                                                                   \
-    TILED_BEGIN_SRC(MR, 4, 64, SRC, SRC_STRIDE)                                                      \
-    if (any_valid_) TILED_DOT(MR, 4, acc, RTblk, hrow, K)                                            \
-    for (int r = 0; r < (MR); ++r) {                                                                 \
-        TILED_ROW(MR, r)                                                                             \
-        for (int q = 0; q < 4; ++q) {                                                                \
-            const int jq = j0 + 16 * q, lq = min(16, H - jq);                                        \
-            if (lq <= 0) break;                                                                      \
-            __global real *yo = y + (((size_t)t * N + n) * D + d) * H + jq;                          \
-            const real16 hp = vload16(0, h_prev + sidx + 16 * q);                                    \
-            real16 h;                                                                                \
-            if (!(entry & STEP_VALID)) {                                                             \
-                h = hp;                                                                              \
-                store_lanes(yo, masked16(policy, entry, hp, fill), lq);                              \
-            } else {                                                                                 \
-                h = VALUE(r, q);                                                                     \
-                store_lanes(yo, h, lq);                                                              \
-            }                                                                                        \
-            vstore16(h, 0, h_next + sidx + 16 * q);                                                  \
-        }                                                                                            \
-    }                                                                                                \
-    TILED_END                                                                                        \
+ * 16 FMAs ratio for a single "gate": the vanilla RNN (from h_prev; proj = 0) and the LSTM
+ * projection (proj = 1: from the unprojected h_raw, K = hidden size, here H = the projection size,
+ * h = clip(W_proj h_raw) with clip = TF1's proj_clip). Steps that are not computed carry h_prev and write
+ * the masked output. */
+inline void unit64_tiled_step(const int MR, const int proj, const int s, const int T, const int N, const int H,
+                              const int K, __global const int *tmap, __global const int *perm,
+                              __global const real *x_proj, const int xp_batch_major, __global const real *RTp,
+                              __global const real *bias, __global const float *acts, __global const real *h_raw,
+                              const int hs_in, __global const real *h_prev, __global real *h_next, __global real *y,
+                              const int policy, const float clip, const float fill) {
+    const tile_pos p = tile_position(MR, 64, N, H);
+    const int d = p.d;
+    __global const real *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
+    const int src_stride = proj ? hs_in : p.Hs;
+    __global const real *RTblk = tile_weights(p, RTp, K, 4);
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[4][4];
+        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
+        for (int r = 0; r < MR; ++r) {
+            if (rb * MR + r >= N) break;
+            const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+            for (int q = 0; q < 4; ++q) {
+                const int jq = p.j0 + 16 * q, lq = min(16, H - jq);
+                if (lq <= 0) break;
+                __global real *yo = output_at(p, w, y, N, H, jq);
+                const real16 hp = vload16(0, h_prev + w.sidx + 16 * q);
+                real16 h;
+                if (!(w.entry & STEP_VALID)) {
+                    h = hp;
+                    store_lanes(yo, masked16(policy, w.entry, hp, fill), lq);
+                } else {
+                    h = proj ? clip16(acc[r][q], clip)
+                             : activate16(acts, d, 0,
+                                          vload16(q, xproj_at(p, w, x_proj, T, N, xp_batch_major, 4)) +
+                                              vload16(q, tile_bias(p, bias, 4)) + acc[r][q],
+                                          clip);
+                    store_lanes(yo, h, lq);
+                }
+                vstore16(h, 0, h_next + w.sidx + 16 * q);
+            }
+        }
     }
-
-#define RNN_VALUE(r, q)                                                                              \
-    activate16(acts, d, 0,                                                                           \
-               vload16(q, x_proj + ((xproj_row(t, n, T, N, xp_batch_major) * D + d) * Hb + jb) * 64) + \
-                   vload16(q, bias + ((size_t)d * 2 * Hb + jb) * 64) + acc[r][q],                    \
-               clip)
-#define RNN_TILED_STEP(MR, S_, HP_, HN_) UNIT64_TILED_STEP(MR, S_, HP_, HN_, h_prev, Hs, RNN_VALUE)
-
-/* LSTMP, second phase of a step: h = W_proj h_raw (TF1 proj_clip), both the output and the state. */
-#define PROJ_VALUE(r, q) clip16(acc[r][q], proj_clip)
-#define PROJ_TILED_STEP(MR, S_, HP_, HN_) UNIT64_TILED_STEP(MR, S_, HP_, HN_, h_raw, hs_in, PROJ_VALUE)
-#define PROJ_TILED_PARAMS                                                                            \
-    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
-    __global const int *tmap, __global const int *perm, __global const real *RTp,                   \
-    __global const real *h_raw, const int hs_in, __global real *h_a, __global real *h_b,             \
-    __global real *y, const int policy, const float proj_clip, const float fill
-
-#define DEFINE_H_TILED(cell, STEP, MR)                                                               \
-__kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) STEP(MR, s0, h_a, h_b)                          \
-__kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                                               \
-    for (int step = s0; step < s1; ++step) {                                                         \
-        STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))                     \
-        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-    }                                                                                                \
 }
 
 /* Reset-before GRU (ONNX lbr=0, Keras reset_after=False, TF1 GRUCell): R_n multiplies r (.) h_prev,
  * which needs the whole r first, so a step is two phases over the [z, r, n] packing: the gates
  * (z to zbuf, r (.) h_prev to rh), then n and h from rh. Two launches per step, or two barriers per
  * step of the persistent scan. */
-#define GRU_TILED_PARAMS                                                                             \
-    const int s0, const int s1, const int T, const int N, const int H, const int K,                  \
-    __global const int *tmap,                                                                        \
-    __global const int *perm, __global const real *x_proj, const int xp_batch_major,                 \
-    __global const real *RTp, __global const real *bias, __global const float *acts,                 \
-    __global real *h_a, __global real *h_b, __global real *zbuf, __global real *rh,                  \
-    __global real *y, const int policy, const float clip, const float fill
-
-#define GRU_GATES_TILED_STEP(MR, S_, HP_)                                                            \
-    {                                                                                                \
-    const int s = (S_);                                                                              \
-    __global const real *h_prev = (HP_);                                                             \
-    TILED_BEGIN(MR, 3, 16)                                                                           \
-    if (any_valid_) TILED_DOT_S(MR, 2, 3, acc, RTblk, hrow, K)                                       \
-    __global const real *b = bias + ((size_t)d * 2 * Hb + jb) * 48;                                  \
-    const real16 bz = vload16(0, b), br = vload16(1, b);                                             \
-    for (int r = 0; r < (MR); ++r) {                                                                 \
-        TILED_ROW(MR, r)                                                                             \
-        if (!(entry & STEP_VALID)) continue;                                                         \
-        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        __global const real *xp = x_proj + ((row * D + d) * Hb + jb) * 48;                           \
-        const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);              \
-        const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);             \
-        vstore16(z, 0, zbuf + sidx);                                                                 \
-        vstore16(rr * vload16(0, h_prev + sidx), 0, rh + sidx);                                      \
-    }                                                                                                \
-    TILED_END                                                                                        \
+inline void gru_gates_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                                 __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                                 const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                                 __global const float *acts, __global const real *h_prev, __global real *zbuf,
+                                 __global real *rh, const float clip) {
+    const tile_pos p = tile_position(MR, 16, N, H);
+    const int d = p.d;
+    __global const real *RTblk = tile_weights(p, RTp, K, 3);
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[4][4];
+        block_dot(MR, 2, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
+        __global const real *b = tile_bias(p, bias, 3);
+        const real16 bz = vload16(0, b), br = vload16(1, b);
+        for (int r = 0; r < MR; ++r) {
+            if (rb * MR + r >= N) break;
+            const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+            if (!(w.entry & STEP_VALID)) continue;
+            __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
+            const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);
+            const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);
+            vstore16(z, 0, zbuf + w.sidx);
+            vstore16(rr * vload16(0, h_prev + w.sidx), 0, rh + w.sidx);
+        }
     }
-
-#define GRU_OUT_TILED_STEP(MR, S_, HP_, HN_)                                                         \
-    {                                                                                                \
-    const int s = (S_);                                                                              \
-    __global const real *h_prev = (HP_);                                                             \
-    __global real *h_next = (HN_);                                                                   \
-    TILED_BEGIN_SRC(MR, 3, 16, rh, Hs)                                                               \
-    if (any_valid_) TILED_DOT_S(MR, 1, 3, acc, RTblk + 32, hrow, K)                                  \
-    const real16 bn = vload16(2, bias + ((size_t)d * 2 * Hb + jb) * 48);                             \
-    for (int r = 0; r < (MR); ++r) {                                                                 \
-        TILED_ROW(MR, r)                                                                             \
-        __global real *yo = y + (((size_t)t * N + n) * D + d) * H + j0;                              \
-        const real16 hp = vload16(0, h_prev + sidx);                                                 \
-        if (!(entry & STEP_VALID)) {                                                                 \
-            vstore16(hp, 0, h_next + sidx);                                                          \
-            store_lanes(yo, masked16(policy, entry, hp, fill), lanes);                               \
-            continue;                                                                                \
-        }                                                                                            \
-        const size_t row = xproj_row(t, n, T, N, xp_batch_major);                                    \
-        const real16 xn = vload16(2, x_proj + ((row * D + d) * Hb + jb) * 48);                       \
-        const real16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);                         \
-        const real16 z = vload16(0, zbuf + sidx);                                                    \
-        const real16 h = (1.0f - z) * nn + z * hp;                                                   \
-        vstore16(h, 0, h_next + sidx);                                                               \
-        store_lanes(yo, h, lanes);                                                                   \
-    }                                                                                                \
-    TILED_END                                                                                        \
-    }
-
-#define DEFINE_GRU_TILED(MR)                                                                         \
-__kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) GRU_GATES_TILED_STEP(MR, s0, h_a)          \
-__kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) GRU_OUT_TILED_STEP(MR, s0, h_a, h_b)         \
-__kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                                                \
-    for (int step = s0; step < s1; ++step) {                                                         \
-        GRU_GATES_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b))                                  \
-        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-        GRU_OUT_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))       \
-        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-    }                                                                                                \
 }
 
-/* LSTMP: a step is the LSTM phase (lstm_step_tiled with flags & LSTM_PROJ: c, and the unprojected h to
+inline void gru_out_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                               __global const int *tmap, __global const int *perm, __global const real *x_proj,
+                               const int xp_batch_major, __global const real *RTp, __global const real *bias,
+                               __global const float *acts, __global const real *h_prev, __global real *h_next,
+                               __global const real *zbuf, __global const real *rh, __global real *y, const int policy,
+                               const float clip, const float fill) {
+    const tile_pos p = tile_position(MR, 16, N, H);
+    const int d = p.d;
+    __global const real *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[4][4];
+        block_dot(MR, 1, 3, p, rb, s, T, N, tmap, perm, rh, p.Hs, RTblk, K, acc);
+        const real16 bn = vload16(2, tile_bias(p, bias, 3));
+        for (int r = 0; r < MR; ++r) {
+            if (rb * MR + r >= N) break;
+            const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+            __global real *yo = output_at(p, w, y, N, H, p.j0);
+            const real16 hp = vload16(0, h_prev + w.sidx);
+            if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
+            const real16 xn = vload16(2, xproj_at(p, w, x_proj, T, N, xp_batch_major, 3));
+            const real16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);
+            const real16 z = vload16(0, zbuf + w.sidx);
+            const real16 h = (1.0f - z) * nn + z * hp;
+            vstore16(h, 0, h_next + w.sidx);
+            store_lanes(yo, h, p.lanes);
+        }
+    }
+}
+
+/* The kernels. Their parameter lists are macros because each is shared by the MR variants and, for
+ * the one-state cells, by the GRU (lbr) and the RNN; DEFINE_* instantiates one cell's kernels for
+ * one MR (compile-time specialisation: the kernel names carry MR). */
+/* What every step kernel but the projection's opens with, in this order (plan_tiled.c binds them). */
+#define TILED_STEP_PARAMS                                                                          \
+    const int s0, const int s1, const int T, const int N, const int H, const int K,                \
+        __global const int *tmap, __global const int *perm, __global const real *x_proj,           \
+        const int xp_batch_major, __global const real *RTp, __global const real *bias
+#define LSTM_TILED_PARAMS                                                                          \
+    TILED_STEP_PARAMS, __global const real *peep, __global const float *acts, __global real *h_a, __global real *c_a, \
+        __global real *h_b, __global real *c_b, __global real *y, const int flags, const int policy, \
+        const float clip, const float cell_clip, const float fill, __global real *h_raw, const int hs_in
+#define LSTM_STEP(MR, s, h_prev, c_prev, h_next, c_next)                                          \
+    lstm_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, peep, acts, h_prev, c_prev, \
+                    h_next, c_next, y, flags, policy, clip, cell_clip, fill, h_raw, hs_in)
+#define DEFINE_LSTM_TILED(MR)                                                                      \
+    __kernel void lstm_step_tiled_##MR(LSTM_TILED_PARAMS) { LSTM_STEP(MR, s0, h_a, c_a, h_b, c_b); } \
+    __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                                        \
+        for (int s = s0; s < s1; ++s) {                                                            \
+            LSTM_STEP(MR, s, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, c_a, c_b), SCAN_STATES(s, h_b, h_a), \
+                      SCAN_STATES(s, c_b, c_a));                                                   \
+            barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
+        }                                                                                          \
+    }
+
+/* LSTMP: a step is the LSTM phase (lstm_tiled_step with flags & LSTM_PROJ: c, and the unprojected h to
  * h_raw, whose rows are Hc = 16 * ceil(H / 16) apart) and the projection phase (proj_step_tiled,
  * 64-unit blocks of the Hr outputs, h rows hs_in = Hs apart). The persistent scan runs both, with a
  * barrier after each; its work-group covers the larger of the two block counts. */
-#define DEFINE_LSTMP_TILED(MR)                                                                       \
-__kernel void proj_step_tiled_##MR(PROJ_TILED_PARAMS) PROJ_TILED_STEP(MR, s0, h_a, h_b)              \
-__kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const real *PTp, const int Hr,        \
-                                    const float proj_clip) {                                         \
-    const int Hc = 16 * ((H + 15) / 16), K_proj = H;                                                 \
-    for (int step = s0; step < s1; ++step) {                                                         \
-        if (get_global_id(0) < (size_t)(Hc / 16))                                                    \
-            LSTM_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, c_a, c_b),      \
-                            SCAN_STATES(step, h_b, h_a), SCAN_STATES(step, c_b, c_a))                \
-        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-        if (get_global_id(0) < (size_t)((Hr + 63) / 64)) {                                           \
-            const int H = Hr, K = K_proj, hs_in = Hc;                                                \
-            __global const real *RTp = PTp;                                                          \
-            PROJ_TILED_STEP(MR, step, SCAN_STATES(step, h_a, h_b), SCAN_STATES(step, h_b, h_a))      \
-        }                                                                                            \
-        barrier(CLK_GLOBAL_MEM_FENCE);                                                               \
-    }                                                                                                \
-}
+#define PROJ_TILED_PARAMS                                                                          \
+    const int s0, const int s1, const int T, const int N, const int H, const int K,                \
+        __global const int *tmap, __global const int *perm, __global const real *RTp,             \
+        __global const real *h_raw, const int hs_in, __global real *h_a, __global real *h_b,       \
+        __global real *y, const int policy, const float proj_clip, const float fill
+#define PROJ_STEP(MR, s, H, K, PTp, hs_in, h_prev, h_next)                                         \
+    unit64_tiled_step(MR, 1, s, T, N, H, K, tmap, perm, 0, 0, PTp, 0, 0, h_raw, hs_in, h_prev, h_next, y, policy, \
+                      proj_clip, fill)
+#define DEFINE_LSTMP_TILED(MR)                                                                     \
+    __kernel void proj_step_tiled_##MR(PROJ_TILED_PARAMS) { PROJ_STEP(MR, s0, H, K, RTp, hs_in, h_a, h_b); } \
+    __kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const real *PTp, const int Hr,  \
+                                        const float proj_clip) {                                   \
+        const int Hc = 16 * ((H + 15) / 16);                                                       \
+        for (int s = s0; s < s1; ++s) {                                                            \
+            if (get_global_id(0) < (size_t)(Hc / 16))                                              \
+                LSTM_STEP(MR, s, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, c_a, c_b), SCAN_STATES(s, h_b, h_a), \
+                          SCAN_STATES(s, c_b, c_a));                                               \
+            barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
+            if (get_global_id(0) < (size_t)((Hr + 63) / 64))                                       \
+                PROJ_STEP(MR, s, Hr, H, PTp, Hc, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a)); \
+            barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
+        }                                                                                          \
+    }
+
+/* Shared by the linear-before-reset GRU and the vanilla RNN: one state. */
+#define H_TILED_PARAMS                                                                             \
+    TILED_STEP_PARAMS, __global const float *acts, __global real *h_a, __global real *h_b, __global real *y,      \
+        const int policy, const float clip, const float fill
+#define GRU_LBR_STEP(MR, s, h_prev, h_next)                                                        \
+    gru_lbr_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, y, \
+                       policy, clip, fill)
+#define RNN_STEP(MR, s, h_prev, h_next)                                                            \
+    unit64_tiled_step(MR, 0, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, 0, 0, h_prev, h_next, \
+                      y, policy, clip, fill)
+#define DEFINE_H_TILED(cell, STEP, MR)                                                             \
+    __kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) { STEP(MR, s0, h_a, h_b); }               \
+    __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                                         \
+        for (int s = s0; s < s1; ++s) {                                                            \
+            STEP(MR, s, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a));                       \
+            barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
+        }                                                                                          \
+    }
+
+#define GRU_TILED_PARAMS                                                                           \
+    TILED_STEP_PARAMS, __global const float *acts, __global real *h_a, __global real *h_b, __global real *zbuf,   \
+        __global real *rh, __global real *y, const int policy, const float clip, const float fill
+#define GRU_GATES_STEP(MR, s, h_prev)                                                              \
+    gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, zbuf, rh, clip)
+                         #define GRU_OUT_STEP(MR, s, h_prev, h_next) \
+    gru_out_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, zbuf, \
+                       rh, y, policy, clip, fill)
+#define DEFINE_GRU_TILED(MR)                                                                       \
+    __kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_GATES_STEP(MR, s0, h_a); }     \
+    __kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_OUT_STEP(MR, s0, h_a, h_b); }    \
+    __kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                                          \
+        for (int s = s0; s < s1; ++s) {                                                            \
+            GRU_GATES_STEP(MR, s, SCAN_STATES(s, h_a, h_b));                                       \
+            barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
+            GRU_OUT_STEP(MR, s, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a));               \
+            barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
+        }                                                                                          \
+    }
 
 DEFINE_LSTM_TILED(1)
 DEFINE_LSTM_TILED(4)
 DEFINE_LSTMP_TILED(1)
 DEFINE_LSTMP_TILED(4)
-DEFINE_H_TILED(gru_lbr, GRU_LBR_TILED_STEP, 1)
-DEFINE_H_TILED(gru_lbr, GRU_LBR_TILED_STEP, 4)
-DEFINE_H_TILED(rnn, RNN_TILED_STEP, 1)
-DEFINE_H_TILED(rnn, RNN_TILED_STEP, 4)
+DEFINE_H_TILED(gru_lbr, GRU_LBR_STEP, 1)
+DEFINE_H_TILED(gru_lbr, GRU_LBR_STEP, 4)
+DEFINE_H_TILED(rnn, RNN_STEP, 1)
+DEFINE_H_TILED(rnn, RNN_STEP, 4)
 DEFINE_GRU_TILED(1)
 DEFINE_GRU_TILED(4)
 
 /* Input projection for the tiled plan: x_proj[row][d][jb][g][16] = X[row] · Wᵀ for every needed
- * (t, n) row at once — the same micro-kernel as the steps, with K = the layer's input size and WTp laid out
- * like RTp ([D][Hb][I][G][16]). Work-item (jb, group, d) walks its row blocks so its slice of WTp
- * stays in cache. */
-#define DEFINE_XPROJ_TILED(G)                                                                        \
-__kernel void xproj_tiled_##G(const int T, const int N, const int batch_major, const int Hb, const int K, \
-                              __global const real *x, const ulong x_off, __global const real *RTp,   \
-                              __global real *x_proj, __global const int *perm,                       \
-                              __global const int *row_needed, const int rb_per_item) {               \
-    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);                   \
-    const int D = get_global_size(2);                                                                \
-    const int rows = T * N, n_rb = (rows + 3) / 4;                                                   \
-    __global const real *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * (G) * 16;                 \
-    x += x_off;                                                                                      \
-    for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {                \
-        /* block = 4 consecutive rows of the (t, rows in length order) sequence; past the end, the   \
-         * last row again (computed, not stored). Small batches thus fill blocks across steps. */    \
-        __global const real *hrow[4];                                                                \
-        size_t xrow[4];                                                                              \
-        int any = 0;                                                                                 \
-        for (int r = 0; r < 4; ++r) {                                                                \
-            const int i = min(rb * 4 + r, rows - 1), t = i / N, n = perm[i % N];                     \
-            xrow[r] = batch_major ? (size_t)n * T + t : (size_t)t * N + n;                           \
-            hrow[r] = x + xrow[r] * K;                                                               \
-            any |= row_needed[(size_t)t * N + n];                                                    \
-        }                                                                                            \
-        if (!any) continue;                                                                          \
-        real16 acc[4][4];                                                                            \
-        TILED_DOT(4, G, acc, RTblk, hrow, K)                                                         \
-        for (int r = 0; r < 4 && rb * 4 + r < rows; ++r) {                                           \
-            __global real16 *o = (__global real16 *)(x_proj + ((xrow[r] * D + d) * Hb + jb) * (G) * 16);   \
-            for (int g = 0; g < (G); ++g) o[g] = acc[r][g];                                          \
-        }                                                                                            \
-    }                                                                                                \
+ * (t, n) row at once — the same micro-kernel as the steps, with K = the layer's input size and WTp
+ * laid out like RTp ([D][Hb][I][G][16]). Work-item (jb, group, d) walks its row blocks so its
+ * slice of WTp stays in cache. A block is 4 consecutive rows of the (t, rows in length order)
+ * sequence; past the end, the last row again (computed, not stored). Small batches thus fill
+ * blocks across steps. */
+inline void xproj_tiled_rows(const int G, const int T, const int N, const int batch_major, const int Hb, const int K,
+                             __global const real *x, __global const real *RTp, __global real *x_proj,
+                             __global const int *perm, __global const int *row_needed, const int rb_per_item) {
+    const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);
+    const int D = get_global_size(2);
+    const int rows = T * N, n_rb = (rows + 3) / 4;
+    __global const real *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * G * 16;
+    for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {
+        __global const real *hrow[4];
+        size_t xrow[4];
+        int any = 0;
+        for (int r = 0; r < 4; ++r) {
+            const int i = min(rb * 4 + r, rows - 1), t = i / N, n = perm[i % N];
+            xrow[r] = batch_major ? (size_t)n * T + t : (size_t)t * N + n;
+            hrow[r] = x + xrow[r] * K;
+            any |= row_needed[(size_t)t * N + n];
+        }
+        if (!any) continue;
+        real16 acc[4][4];
+        tiled_dot(4, G, G, acc, RTblk, hrow, K);
+        for (int r = 0; r < 4 && rb * 4 + r < rows; ++r) {
+            __global real16 *o = (__global real16 *)(x_proj + ((xrow[r] * D + d) * Hb + jb) * G * 16);
+            for (int g = 0; g < G; ++g) o[g] = acc[r][g];
+        }
+    }
 }
 
-DEFINE_XPROJ_TILED(3)
-DEFINE_XPROJ_TILED(4)
+#define XPROJ_TILED_PARAMS                                                                         \
+    const int T, const int N, const int batch_major, const int Hb, const int K, __global const real *x, \
+        const ulong x_off, __global const real *RTp, __global real *x_proj, __global const int *perm, \
+        __global const int *row_needed, const int rb_per_item
+__kernel void xproj_tiled_3(XPROJ_TILED_PARAMS) {
+    xproj_tiled_rows(3, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);
+}
+__kernel void xproj_tiled_4(XPROJ_TILED_PARAMS) {
+    xproj_tiled_rows(4, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);
+}

@@ -216,7 +216,9 @@ __kernel void tr_gru_lbr_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS
 
 /* GRU, reset before, first half: z and r pre-activations, r * h_prev into rh_step (for the
  * GEMM h_prev-side of n) and the reserve. */
-__kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __global real *rh_step) {
+__kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __global real *rh_step,
+                               const float p_rec, const uint seed_lo, const uint seed_hi, const uint call, const int l,
+                               const int per_step) {
     TR_PROLOGUE(H);
     const int GH = 3 * H;
     const real hp = h_state[((size_t)d * N + n) * Hr + j];
@@ -229,7 +231,10 @@ __kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __g
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
     const real a_z = xw[0] + hr[0] + Wb[j] + Rb[j];
     const real a_r = xw[H] + hr[H] + Wb[H + j] + Rb[H + j];
-    const real rh = activate(acts, d, 0, a_r, clip) * hp;
+    /* recurrent dropout: n's recurrent product sees r * (h_prev * m_n) */
+    const real m_n = drop_factor(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
+                                 per_step ? (uint)t : 0u, p_rec);
+    const real rh = activate(acts, d, 0, a_r, clip) * (m_n == 0.0f ? 0.0f : hp * m_n);
     rr[Hr + j] = a_z;
     rr[Hr + H + j] = a_r;
     rr[Hr + 3 * H + j] = rh;
@@ -400,7 +405,8 @@ __kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __g
 
 /* GRU reset before: d_rh [N, H] = dG_n R_n (a GEMM before this) gives r's gradient and the
  * r * dh_prev term. */
-__kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next) {
+__kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next, const float p_rec,
+                          const uint seed_lo, const uint seed_hi, const uint call, const int l, const int per_step) {
     const int j = get_global_id(0), n = get_global_id(1);
     if (j >= H || n >= N) return;
     const int e = tmap[((size_t)d * T + s) * N + n];
@@ -412,10 +418,12 @@ __kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global rea
     const real r = activate(acts, d, 0, a_r, clip);
     const real drh = d_rh[(size_t)n * H + j];
     (void)dh;
-    const real da_r = drh * hp * dactivate(acts, d, 0, a_r, clip);
+    const real m_n = drop_factor(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
+                                 per_step ? (uint)t : 0u, p_rec);
+    const real da_r = m_n == 0.0f ? 0.0f : drh * hp * m_n * dactivate(acts, d, 0, a_r, clip);
     dGt[row * 3 * H + H + j] = da_r;
     dGs[(size_t)n * 3 * H + H + j] = da_r;
-    dh_next[((size_t)d * N + n) * Hr + j] += drh * r;
+    if (m_n != 0.0f) dh_next[((size_t)d * N + n) * Hr + j] += drh * r * m_n;
 }
 
 /* The gradient of the last layer's output from the merged one (the forward merge_outputs in
@@ -459,6 +467,39 @@ __kernel void tr_merge_bwd(const int T, const int N, const int D, const int Hr, 
             for (int k = 0; k < Hr; ++k) o[k] = g[k] * scale;
         }
     }
+}
+
+/* Dropout's masks on a block of rows: dst = src * mask (accumulate: dst += src * mask), column c
+ * of C. Rows are time rows t*N + n (s < 0) or the batch rows of step s (t from the step table).
+ * The mask of element (n, c) is draw (n*C + c, per_step ? t : 0) of `stream`, direction d. */
+__kernel void tr_drop(__global const real *src, const ulong src_off, const int src_ld, __global real *dst,
+                      const ulong dst_off, const int dst_ld, const int C, const int N, const int T,
+                      __global const int *tmap, const int s, const int d, const float p, const uint seed_lo,
+                      const uint seed_hi, const uint call, const int l, const int stream, const int per_step,
+                      const int accumulate) {
+    const int c = get_global_id(0), row = get_global_id(1);
+    if (c >= C) return;
+    int t, n;
+    if (s < 0) {
+        t = row / N, n = row % N;
+    } else {
+        n = row, t = tmap[((size_t)d * T + s) * N + n] & STEP_T_MASK;
+    }
+    const real f = drop_factor(seed_lo, seed_hi, call, l, d, stream, (uint)(n * C + c), per_step ? (uint)t : 0u, p);
+    const real v = src[src_off + (size_t)row * src_ld + c];
+    const real out = f == 0.0f ? 0.0f : v * f;
+    __global real *o = dst + dst_off + (size_t)row * dst_ld + c;
+    *o = accumulate ? *o + out : out;
+}
+
+/* Zeroes the rows (t, n) of a time-major [T*N, C] input that no step computes (direction 0's
+ * table visits each (t, n) once): whatever padding holds (NaN included) cannot reach a weight
+ * gradient through a zero gate gradient. */
+__kernel void tr_zero_masked_rows(__global real *x, __global const int *tmap, const int T, const int N, const int C) {
+    const int c = get_global_id(0), n = get_global_id(1), s = get_global_id(2);
+    if (c >= C) return;
+    const int e = tmap[(size_t)s * N + n];
+    if (!(e & STEP_VALID)) x[((size_t)(e & STEP_T_MASK) * N + n) * C + c] = 0.0f;
 }
 
 /* dst[i] += src[i] */

@@ -127,6 +127,8 @@ static const char *kind_name(int kind) {
     return kind == CLRNN_HANDLE_CONTEXT ? "clrnn_context"
            : kind == CLRNN_HANDLE_RNN   ? "clrnn_rnn"
            : kind == CLRNN_HANDLE_MODEL ? "clrnn_model"
+           : kind == CLRNN_HANDLE_OPTIMIZER ? "clrnn_optimizer"
+           : kind == CLRNN_HANDLE_EMBEDDING ? "clrnn_embedding"
                                         : "?";
 }
 
@@ -282,6 +284,7 @@ void clrnn_context_destroy(clrnn_context *ctx) {
 static void context_free(clrnn_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
     clrnn_train_context_release(ctx);
+    clrnn_glue_release(ctx);
     clrnn_program_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);

@@ -228,6 +228,7 @@ clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def,
     call_once(&build_once, build_lock_init);
     mtx_lock(&build_lock);
     st = program_get_locked(ctx, def, &job, user, got);
+    if (st == CLRNN_OK) ++ctx->programs_got;
     mtx_unlock(&build_lock);
     free(src);
     got->build_ms = clrnn_now_ms() - t0;
@@ -318,8 +319,52 @@ clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param,
     return CLRNN_OK;
 }
 
+/* Guards the context's kept programs (a lookup, and the first build); taken before build_lock. */
+static once_flag kept_once = ONCE_FLAG_INIT;
+static mtx_t kept_lock;
+static void kept_lock_init(void) { mtx_init(&kept_lock, mtx_plain); }
+
+clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
+                                void (*release_kernels)(void *state), const clrnn_kept_program **out) {
+    call_once(&kept_once, kept_lock_init);
+    mtx_lock(&kept_lock);
+    clrnn_kept_program *slot = NULL;
+    for (int i = 0; i < CLRNN_KEPT_PROGRAMS && !slot; ++i)
+        if (!ctx->kept[i].program || ctx->kept[i].sources == def->sources) slot = &ctx->kept[i];
+    clrnn_status st = CLRNN_OK;
+    if (!slot) {
+        st = clrnn_fail(CLRNN_ERR_INTERNAL, "%s: more than %d kept programs on one context", def->what,
+                        CLRNN_KEPT_PROGRAMS);
+    } else if (!slot->program) {
+        void *state = calloc(1, state_size ? state_size : 1);
+        clrnn_program_got got;
+        if (!state) {
+            st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s: kernel state", def->what);
+        } else if ((st = clrnn_program_get(ctx, def, build_options, state, &got)) != CLRNN_OK) {
+            free(state);
+        } else {
+            slot->sources = def->sources;
+            slot->release_kernels = release_kernels;
+            slot->program = got.program;
+            slot->state = state;
+            slot->from_cache = got.from_cache;
+        }
+    }
+    mtx_unlock(&kept_lock);
+    if (st == CLRNN_OK) *out = slot;
+    return st;
+}
+
 void clrnn_program_release(clrnn_context *ctx) {
     for (int k = 0; k < CLRNN_K_COUNT_; ++k)
         if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
     if (ctx->program) clReleaseProgram(ctx->program);
+    for (int i = 0; i < CLRNN_KEPT_PROGRAMS; ++i) {
+        clrnn_kept_program *kp = &ctx->kept[i];
+        if (!kp->program) continue;
+        if (kp->release_kernels) kp->release_kernels(kp->state);
+        clReleaseProgram(kp->program);
+        free(kp->state);
+        memset(kp, 0, sizeof *kp);
+    }
 }

@@ -1,7 +1,8 @@
 /* The ONNX glue kernels (kernels.cl, embedded with the files before it by tools/cmake/onnx.cmake):
- * one program per model, obtained on first use through program.c like the library's own (same
- * build options, the context's binary cache under the same key rule and trust checks), and
- * launched here. Every launch takes the context lock, like the rest of the library. */
+ * one program per context, built on the first use by any of its models and kept with the context
+ * (clrnn_program_kept: program.c's one path, the build options, the binary cache under the same
+ * key rule and trust checks), and launched here. Every launch takes the context lock, like the
+ * rest of the library, so the context's models can share the kernels. */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
@@ -9,6 +10,14 @@
 
 extern const clrnn_embedded_source clrnn_ox_sources[];
 extern const size_t clrnn_ox_sources_count;
+
+static void release_ox_kernels(void *state) {
+    ox_kernels *k = state;
+    cl_kernel all[] = {k->copy, k->gather, k->binary, k->unary, k->softmax, k->reduce, k->where, k->pad};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i)
+        if (all[i]) clReleaseKernel(all[i]);
+    memset(k, 0, sizeof *k);
+}
 
 static clrnn_status make_ox_kernels(cl_program prog, void *user) {
     ox_kernels *k = user;
@@ -23,7 +32,7 @@ static clrnn_status make_ox_kernels(cl_program prog, void *user) {
         *list[i].slot = clCreateKernel(prog, list[i].name, &err);
         if (err != CL_SUCCESS) {
             *list[i].slot = NULL;
-            clrnn_ox_kernels_release(k); /* the kernels made so far; k->program is not set yet */
+            release_ox_kernels(k); /* the kernels made so far */
             return clrnn_fail_cl(err, "clCreateKernel", list[i].name);
         }
     }
@@ -31,25 +40,15 @@ static clrnn_status make_ox_kernels(cl_program prog, void *user) {
 }
 
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
-    if (m->kernels_ready) return CLRNN_OK;
-    ox_kernels *k = &m->k;
-    const clrnn_program_def def = {"the ONNX kernels", "clrnn-onnx-program-v1", clrnn_ox_sources,
-                                   clrnn_ox_sources_count, 0, make_ox_kernels};
-    clrnn_program_got got;
-    clrnn_status st = clrnn_program_get(m->ctx, &def, clrnn_program_options(), k, &got);
+    if (m->k) return CLRNN_OK;
+    const clrnn_program_def def = {"the ONNX kernels", "clrnn-onnx-program-v1", clrnn_ox_sources, clrnn_ox_sources_count,
+                                   0, make_ox_kernels};
+    const clrnn_kept_program *kp;
+    clrnn_status st = clrnn_program_kept(m->ctx, &def, sizeof(ox_kernels), release_ox_kernels, &kp);
     if (st != CLRNN_OK) return st;
-    k->program = got.program;
-    k->from_cache = got.from_cache;
-    m->kernels_ready = 1;
+    m->k = kp->state;
+    m->kernels_from_cache = kp->from_cache;
     return CLRNN_OK;
-}
-
-void clrnn_ox_kernels_release(ox_kernels *k) {
-    cl_kernel all[] = {k->copy, k->gather, k->binary, k->unary, k->softmax, k->reduce, k->where, k->pad};
-    for (size_t i = 0; i < sizeof all / sizeof *all; ++i)
-        if (all[i]) clReleaseKernel(all[i]);
-    if (k->program) clReleaseProgram(k->program);
-    memset(k, 0, sizeof *k);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -82,7 +81,7 @@ static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
         if (st_ != CLRNN_OK) return clrnn_ox_wrap(n, st_);                                                        \
         if ((count) == 0) return CLRNN_OK;                                                                        \
         mtx_lock(&(m)->ctx->lock);                                                                                \
-        launch_args a_ = {(m)->k.kernel, 0, CL_SUCCESS};                                                          \
+        launch_args a_ = {(m)->k->kernel, 0, CL_SUCCESS};                                                          \
         launch_args *a = &a_;                                                                                     \
         __VA_ARGS__;                                                                                              \
         cl_int e_ = a_.err;                                                                                       \
@@ -125,7 +124,7 @@ clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, c
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "gather indices"));
     st = CLRNN_OK;
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = {m->k.gather, 0, CL_SUCCESS}, *a = &a_;
+    launch_args a_ = {m->k->gather, 0, CL_SUCCESS}, *a = &a_;
     arg_mem(a, src), arg_mem(a, idx_mem), arg_mem(a, dst), arg_int(a, (int)count), arg_int(a, (int)n_idx);
     arg_int(a, (int)axis_len), arg_int(a, (int)inner);
     err = a_.err;
@@ -193,7 +192,7 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
                               (void *)cond, &err);
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "Where condition"));
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = {m->k.where, 0, CL_SUCCESS}, *a = &a_;
+    launch_args a_ = {m->k->where, 0, CL_SUCCESS}, *a = &a_;
     arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
     arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
     err = a_.err;

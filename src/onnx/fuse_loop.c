@@ -225,25 +225,24 @@ static int outer_value(const fz *z, const char *name) {
 
 static const Onnx__AttributeProto *attr(const Onnx__NodeProto *p, const char *name) { return clrnn_ox_attr(p, name); }
 
+/* The attribute `name` of p in *a (NULL when absent); 0 when it is present with another type. */
+static int attr_typed(const Onnx__NodeProto *p, const char *name, Onnx__AttributeProto__AttributeType type,
+                      const Onnx__AttributeProto **a) {
+    *a = attr(p, name);
+    return !*a || (*a)->type == type;
+}
+
 static int attr_i(const Onnx__NodeProto *p, const char *name, int64_t def, int64_t *out) {
-    const Onnx__AttributeProto *a = attr(p, name);
-    if (!a) {
-        *out = def;
-        return 1;
-    }
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) return 0;
-    *out = a->i;
+    const Onnx__AttributeProto *a;
+    if (!attr_typed(p, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, &a)) return 0;
+    *out = a ? a->i : def;
     return 1;
 }
 
 static int attr_f(const Onnx__NodeProto *p, const char *name, float def, float *out) {
-    const Onnx__AttributeProto *a = attr(p, name);
-    if (!a) {
-        *out = def;
-        return 1;
-    }
-    if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) return 0;
-    *out = a->f;
+    const Onnx__AttributeProto *a;
+    if (!attr_typed(p, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, &a)) return 0;
+    *out = a ? a->f : def;
     return 1;
 }
 
@@ -1473,6 +1472,16 @@ static clrnn_status state_in(clrnn_model *m, const ox_node *n, ox_value *v, int 
     return st;
 }
 
+/* s->mask_nt with room for cnt steps (the rnn's [N, T] mask, from the loop's lengths or mask). */
+static clrnn_status mask_reserve(fused_state *s, size_t cnt) {
+    if (cnt <= s->mask_cap) return CLRNN_OK;
+    uint8_t *b = realloc(s->mask_nt, cnt);
+    if (!b) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop mask (%zu bytes)", cnt);
+    s->mask_nt = b;
+    s->mask_cap = cnt;
+    return CLRNN_OK;
+}
+
 static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
     fused_state *s = n->state;
     const fz_plan *pl = &s->p;
@@ -1534,13 +1543,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         if (len->count != (size_t)N)
             return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the sequence lengths '%s' must have %d elements", len->name, N);
         if ((st = clrnn_ox_to_host(m, len)) != CLRNN_OK) return st;
-        const size_t cnt = (size_t)T * (size_t)N;
-        if (cnt > s->mask_cap) {
-            uint8_t *b = realloc(s->mask_nt, cnt);
-            if (!b) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop mask (%zu bytes)", cnt);
-            s->mask_nt = b;
-            s->mask_cap = cnt;
-        }
+        if ((st = mask_reserve(s, (size_t)T * (size_t)N)) != CLRNN_OK) return st;
         for (int b = 0; b < N; ++b) {
             const double L = len->dtype == CLRNN_DTYPE_INT32 ? ((const int32_t *)len->host)[b] : (double)((const int64_t *)len->host)[b];
             for (int t = 0; t < T; ++t) s->mask_nt[(size_t)b * T + t] = !(t0 + t >= L);
@@ -1568,13 +1571,7 @@ static clrnn_status fused_run(clrnn_model *m, ox_node *n) {
         if (mask->ndim != 3 || mask->shape[0] != TX || mask->shape[1] != N || mask->shape[2] != 1)
             return clrnn_ox_fail(n, CLRNN_ERR_SHAPE_MISMATCH, "the mask '%s' must have shape [%d, %d, 1]", mask->name, TX, N);
         if ((st = clrnn_ox_to_host(m, mask)) != CLRNN_OK) return st;
-        const size_t cnt = (size_t)T * (size_t)N;
-        if (cnt > s->mask_cap) {
-            uint8_t *b = realloc(s->mask_nt, cnt);
-            if (!b) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "fused loop mask (%zu bytes)", cnt);
-            s->mask_nt = b;
-            s->mask_cap = cnt;
-        }
+        if ((st = mask_reserve(s, (size_t)T * (size_t)N)) != CLRNN_OK) return st;
         const uint8_t *ms = mask->host;
         for (int t = 0; t < T; ++t)
             for (int b = 0; b < N; ++b) s->mask_nt[(size_t)b * T + t] = ms[(size_t)t * N + b];

@@ -727,8 +727,7 @@ static void model_free(clrnn_model *m) {
     for (int i = 0; i < m->n_strings; ++i) free(m->strings[i]);
     free(m->strings);
     clrnn_ox_loop_reports_free(m);
-    clrnn_ox_kernels_release(&m->k);
-    free(m);
+    free(m); /* m->k belongs to the context */
 }
 
 /* ------------------------------------------------------------------------------------------

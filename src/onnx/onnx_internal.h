@@ -102,9 +102,8 @@ const ox_op *clrnn_ox_find_op(const char *op_type);
 const char *clrnn_ox_supported_ops(char *buf, size_t cap);
 
 /* ---- device kernels (device.c, kernels.cl) ---- */
+/* The ONNX kernels: one program per context (clrnn_program_kept), shared by its models. */
 typedef struct ox_kernels {
-    cl_program program;
-    int from_cache; /* the program came from the context's binary cache */
     cl_kernel copy, gather, binary, unary, softmax, reduce, where, pad;
 } ox_kernels;
 
@@ -163,8 +162,8 @@ struct clrnn_model {
     int n_inputs, n_outputs;
     char **strings; /* owned strings referenced by the io infos (dim names) */
     int n_strings;
-    ox_kernels k;
-    int kernels_ready;
+    const ox_kernels *k; /* the context's ONNX kernels, NULL until the model first needs them */
+    int kernels_from_cache; /* their program came from the context's binary cache */
     /* Bytes of the values' live buffers and the limits they must stay under (value.c; the
      * budgets are set at load, see clrnn_onnx_load in clrnn.h). */
     size_t host_bytes, host_budget;
@@ -317,7 +316,6 @@ clrnn_status clrnn_ox_axis(const ox_node *n, int64_t axis, int rank, const char 
 
 /* ---- device kernels (device.c) ---- */
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m);
-void clrnn_ox_kernels_release(ox_kernels *k);
 /* the op codes of clrnn_ox_dev_binary / _unary / _reduce / _pad: OX_BIN_*, OX_UN_*, OX_RED_*, OX_PAD_* */
 #include "ox_abi.h"
 clrnn_status clrnn_ox_dev_copy(clrnn_model *m, const ox_node *n, cl_mem src, int64_t src_off, cl_mem dst,

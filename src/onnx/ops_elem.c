@@ -97,12 +97,14 @@ static void bcast_skip_row(bcast *b) {
     bcast_next(b);
 }
 
-static clrnn_status all_to_host(clrnn_model *m, int nin, ox_value *const *ins) {
+/* The host path of a broadcast operator: its nin inputs on the host, y allocated there in b's shape. */
+static clrnn_status host_operands(clrnn_model *m, const ox_node *n, int nin, ox_value *const *ins, ox_value *y,
+                                  const bcast *b) {
     for (int j = 0; j < nin; ++j) {
         clrnn_status st = clrnn_ox_to_host(m, ins[j]);
         if (st != CLRNN_OK) return st;
     }
-    return CLRNN_OK;
+    return clrnn_ox_alloc_host(m, n, y, b->r, b->shape);
 }
 
 static const char *type_of(const ox_value *v) { return clrnn_ox_dtype_name(v->dtype, v->is_bool); }
@@ -173,8 +175,7 @@ static clrnn_status compare_run(clrnn_model *m, ox_node *n) {
     ox_value *ins[2] = {ox_in(m, n, 0), ox_in(m, n, 1)}, *y = ox_out(m, n, 0);
     bcast b;
     clrnn_status st = bcast_init(n, 2, ins, &b);
-    if (st == CLRNN_OK) st = all_to_host(m, 2, ins);
-    if (st == CLRNN_OK) st = clrnn_ox_alloc_host(m, n, y, b.r, b.shape);
+    if (st == CLRNN_OK) st = host_operands(m, n, 2, ins, y, &b);
     if (st != CLRNN_OK) return st;
     /* By rows (bcast_row). float32 compares as float, where a comparison with NaN is false in C
      * as in ONNX; integers and bools compare exactly as int64. */
@@ -228,8 +229,7 @@ static clrnn_status logic_run(clrnn_model *m, ox_node *n) {
     ox_value *ins[2] = {ox_in(m, n, 0), ox_in(m, n, nin - 1)}, *y = ox_out(m, n, 0);
     bcast b;
     clrnn_status st = bcast_init(n, nin, ins, &b);
-    if (st == CLRNN_OK) st = all_to_host(m, nin, ins);
-    if (st == CLRNN_OK) st = clrnn_ox_alloc_host(m, n, y, b.r, b.shape);
+    if (st == CLRNN_OK) st = host_operands(m, n, nin, ins, y, &b);
     if (st != CLRNN_OK) return st;
     const uint8_t *A = ins[0]->host, *C = ins[1]->host;
     uint8_t *out = y->host;
@@ -276,7 +276,7 @@ static clrnn_status where_run(clrnn_model *m, ox_node *n) {
         return clrnn_ox_dev_where(m, n, ins[0]->host, ins[0]->count, ins[1]->mem, ins[2]->mem, y->mem, b.r, b.shape,
                                   b.st[0], b.st[1], b.st[2]);
     }
-    if ((st = all_to_host(m, 3, ins)) != CLRNN_OK || (st = clrnn_ox_alloc_host(m, n, y, b.r, b.shape)) != CLRNN_OK)
+    if ((st = host_operands(m, n, 3, ins, y, &b)) != CLRNN_OK)
         return st;
     const size_t es = clrnn_dtype_size(y->dtype);
     const uint8_t *c = ins[0]->host;
@@ -498,7 +498,7 @@ static clrnn_status pow_run(clrnn_model *m, ox_node *n) {
             return st;
         return clrnn_ox_dev_binary(m, n, OX_BIN_POW, ins[0]->mem, ins[1]->mem, y->mem, b.r, b.shape, b.st[0], b.st[1]);
     }
-    if ((st = all_to_host(m, 2, ins)) != CLRNN_OK || (st = clrnn_ox_alloc_host(m, n, y, b.r, b.shape)) != CLRNN_OK)
+    if ((st = host_operands(m, n, 2, ins, y, &b)) != CLRNN_OK)
         return st;
     for (size_t i = 0; i < y->count; ++i, bcast_next(&b)) {
         if (y->dtype == CLRNN_DTYPE_FLOAT32) {

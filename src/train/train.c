@@ -34,7 +34,7 @@
 #define TRAIN_KERNELS(X)                                                                           \
     X(tr_rnn_fwd) X(tr_lstm_fwd) X(tr_proj_fwd) X(tr_gru_lbr_fwd) X(tr_gru_gates_fwd) X(tr_gru_out_fwd) \
     X(tr_bwd_out) X(tr_rnn_bwd) X(tr_lstm_bwd) X(tr_gru_bwd) X(tr_gru_rb_r) X(tr_merge_bwd) X(tr_add) \
-    X(tr_permute) X(tr_colsum) X(tr_peep_grad)
+    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows)
 
 enum {
 #define TK_ENUM(name) TK_##name,
@@ -294,6 +294,10 @@ clrnn_status clrnn_rnn_param_bufs(clrnn_rnn *r, clrnn_param_buf *out, int cap, i
     return CLRNN_OK;
 }
 
+void clrnn_train_set_call(clrnn_rnn *r, uint32_t call) {
+    if (r && r->train) r->train->calls = call;
+}
+
 void clrnn_rnn_params_updated(clrnn_rnn *r) {
     if (!r || !r->train) return;
     r->train->host_stale = 1;
@@ -349,6 +353,7 @@ struct clrnn_reserve {
     cl_mem dhraw;           /* [N, H] LSTMP: its h_raw gradient; GRU reset-before: (r * h)'s */
     cl_mem dg_step;         /* [N, G*H] a step's gate gradients (h side) */
     cl_mem dlast;           /* [D, N, Hr] last_only: the final states' gradient from dy */
+    cl_mem xdrop;           /* [T*N, max(I, D*Hr)] input / recurrent dropout: a gate's masked copy */
     cl_mem y[CLRNN_MAX_LAYERS]; /* [T*N, D*Hr] layer outputs (after dropout) */
     cl_mem h[CLRNN_MAX_LAYERS]; /* [D, N, Hr] states: h0, then the final states */
     cl_mem c[CLRNN_MAX_LAYERS]; /* [D, N, H] */
@@ -413,6 +418,7 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
     RB(v->dhraw, N, H);
     RB(v->dg_step, N, GH);
     RB(v->dlast, D * N, Hr);
+    if (d->input_dropout > 0 || d->recurrent_dropout > 0) RB(v->xdrop, TN, XC);
     for (size_t l = 0; l < L; ++l) {
         RB(v->y[l], TN, D * Hr);
         RB(v->h[l], D * N, Hr);
@@ -432,7 +438,7 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
 static void reserve_release_bufs(clrnn_reserve *v) {
     cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
                      &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc, &v->carry, &v->dh_step,
-                     &v->dhraw, &v->dg_step, &v->dlast};
+                     &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
     for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
         release_mem(&v->y[l]);
@@ -534,6 +540,31 @@ static cl_mem layer_input(const clrnn_reserve *v, int l) { return l == 0 ? v->x0
 /* The peepholes (any buffer when there are none: the kernels do not read it then). */
 static cl_mem peep_val(const clrnn_rnn *r, int ld) { return pval(r, ld, r->train->peep >= 0 ? r->train->peep : PB_WB); }
 
+/* dst (+)= src * the mask of a dropout stream (tr_drop): rows time rows (s < 0, T*N of them) or
+ * step s's batch rows (N). */
+typedef struct drop_spec {
+    float p;
+    int l, d, stream;
+} drop_spec;
+static clrnn_status drop(clrnn_rnn *r, clrnn_reserve *v, drop_spec m, int s, cl_mem src, size_t src_off, int src_ld,
+                         cl_mem dst, size_t dst_off, int dst_ld, int C, int accumulate) {
+    const clrnn_rnn_desc *d = &r->desc;
+    kargs k = tk(r->ctx, TK_tr_drop);
+    a_mem(&k, src), a_ulong(&k, src_off), a_int(&k, src_ld), a_mem(&k, dst), a_ulong(&k, dst_off), a_int(&k, dst_ld);
+    a_int(&k, C), a_int(&k, v->N), a_int(&k, v->T), a_mem(&k, v->tmap), a_int(&k, s), a_int(&k, m.d), a_flt(&k, m.p);
+    a_int(&k, (int)(uint32_t)d->dropout_seed), a_int(&k, (int)(uint32_t)(d->dropout_seed >> 32)), a_int(&k, (int)v->call);
+    a_int(&k, m.l), a_int(&k, m.stream), a_int(&k, d->dropout_mode == CLRNN_DROPOUT_PER_STEP), a_int(&k, accumulate);
+    return launch2(r->ctx, &k, (size_t)C, s < 0 ? (size_t)v->T * v->N : (size_t)v->N);
+}
+
+/* Binds the recurrent-dropout parameters of the GRU reset-before kernels. */
+static void rec_drop_params(kargs *a, const clrnn_rnn *r, const clrnn_reserve *v, int l) {
+    const clrnn_rnn_desc *d = &r->desc;
+    a_flt(a, d->recurrent_dropout), a_int(a, (int)(uint32_t)d->dropout_seed);
+    a_int(a, (int)(uint32_t)(d->dropout_seed >> 32)), a_int(a, (int)v->call), a_int(a, l);
+    a_int(a, d->dropout_mode == CLRNN_DROPOUT_PER_STEP);
+}
+
 /* Binds TR_STEP_PARAMS (step 0; the step is rebound per launch). */
 static void step_params(kargs *a, const clrnn_rnn *r, const clrnn_reserve *v, int l, int d) {
     const int ld = l * r->D + d;
@@ -558,14 +589,25 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
     const size_t TN = (size_t)T * N;
     const int lstm = desc->cell == CLRNN_CELL_LSTM, gru = desc->cell == CLRNN_CELL_GRU;
     const int lbr = gru && desc->linear_before_reset, rb = gru && !lbr, proj = desc->proj_size > 0;
+    const float p_in = desc->input_dropout, p_rec = desc->recurrent_dropout;
     clrnn_status st = CLRNN_OK;
     for (int d = 0; d < D && st == CLRNN_OK; ++d) {
         const int ld = l * D + d;
         const size_t I = (size_t)r->lw[ld].in_size, h_off = (size_t)d * N * Hr;
-        /* x W^T for every step: [T*N, G*H] */
-        if ((st = gemm(ctx, 0, 1, TN, (size_t)GH, I, layer_input(v, l), 0, I, pval(r, ld, PB_W), 0, I, 0.0f, v->xw, 0,
-                       (size_t)GH)) != CLRNN_OK)
-            return st;
+        /* x W^T for every step: [T*N, G*H]; with input dropout gate g's block sees x * m_g */
+        if (p_in > 0) {
+            for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
+                const drop_spec m = {p_in, l, d, RNG_STREAM_INPUT + g};
+                st = drop(r, v, m, -1, layer_input(v, l), 0, (int)I, v->xdrop, 0, (int)I, (int)I, 0);
+                if (st == CLRNN_OK)
+                    st = gemm(ctx, 0, 1, TN, (size_t)H, I, v->xdrop, 0, I, pval(r, ld, PB_W), (size_t)g * H * I, I, 0.0f,
+                              v->xw, (size_t)g * H, (size_t)GH);
+            }
+        } else {
+            st = gemm(ctx, 0, 1, TN, (size_t)GH, I, layer_input(v, l), 0, I, pval(r, ld, PB_W), 0, I, 0.0f, v->xw, 0,
+                      (size_t)GH);
+        }
+        if (st != CLRNN_OK) return st;
         kargs cell, out, pj;
         if (lstm) {
             cell = tk(ctx, TK_tr_lstm_fwd);
@@ -584,6 +626,7 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             cell = tk(ctx, TK_tr_gru_gates_fwd);
             step_params(&cell, r, v, l, d);
             a_mem(&cell, v->h[l]), a_mem(&cell, v->step_a);
+            rec_drop_params(&cell, r, v, l);
             out = tk(ctx, TK_tr_gru_out_fwd);
             step_params(&out, r, v, l, d);
             a_mem(&out, v->h[l]);
@@ -595,9 +638,20 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             y_params(&cell, r, v, l, d);
         }
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
-            /* h_prev R^T ([N, G*H]; reset-before GRU: the z, r blocks now, n after r * h_prev) */
-            st = gemm(ctx, 0, 1, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr,
-                      pval(r, ld, PB_R), 0, (size_t)Hr, 0.0f, v->hr, 0, (size_t)GH);
+            /* h_prev R^T ([N, G*H]; reset-before GRU: the z, r blocks now, n after r * h_prev); with
+             * recurrent dropout gate g's block sees h_prev * m_g */
+            if (p_rec > 0) {
+                for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
+                    const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
+                    st = drop(r, v, m, s, v->h[l], h_off, Hr, v->dh_step, 0, Hr, Hr, 0);
+                    if (st == CLRNN_OK)
+                        st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr,
+                                  pval(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)g * H, (size_t)GH);
+                }
+            } else {
+                st = gemm(ctx, 0, 1, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr,
+                          pval(r, ld, PB_R), 0, (size_t)Hr, 0.0f, v->hr, 0, (size_t)GH);
+            }
             if (st != CLRNN_OK) break;
             a_set_int(&cell, 0, s);
             if ((st = launch2(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
@@ -636,6 +690,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
     const int lstm = desc->cell == CLRNN_CELL_LSTM, gru = desc->cell == CLRNN_CELL_GRU;
     const int lbr = gru && desc->linear_before_reset, rb = gru && !lbr, proj = desc->proj_size > 0;
     const float p_out = l < desc->num_layers - 1 ? desc->dropout : 0.0f;
+    const float p_in = desc->input_dropout, p_rec = desc->recurrent_dropout;
     clrnn_status st = CLRNN_OK;
     for (int d = 0; d < D && st == CLRNN_OK; ++d) {
         const int ld = l * D + d;
@@ -673,6 +728,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             a_mem(&rr, v->dh_step), a_mem(&rr, v->dgx[ld]), a_mem(&rr, v->dg_step), a_mem(&rr, v->dhraw);
             rr_dh_next = rr.i;
             a_mem(&rr, v->dh[1]);
+            rec_drop_params(&rr, r, v, l);
         }
         for (int s = T - 1; s >= 0 && st == CLRNN_OK; --s) {
             /* dh of this step's state is in dh[a]; dh_prev goes to dh[b] */
@@ -696,17 +752,37 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                 a_set_mem(&rr, rr_dh_next, v->dh[b]);
                 if ((st = launch2(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             }
-            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out) */
-            st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH,
-                      pval(r, ld, PB_R), 0, (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
+            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out); recurrent
+             * dropout: sum over gates of (dG_g R_g) * m_g */
+            if (p_rec > 0) {
+                for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
+                    st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)H, v->dg_step, (size_t)g * H, (size_t)GH,
+                              pval(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->step_m, 0, (size_t)Hr);
+                    const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
+                    if (st == CLRNN_OK) st = drop(r, v, m, s, v->step_m, 0, Hr, v->dh[b], h_off, Hr, Hr, 1);
+                }
+            } else {
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH,
+                          pval(r, ld, PB_R), 0, (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
+            }
         }
     }
     if (st != CLRNN_OK) return st;
-    /* the input's gradient: sum over directions of dG W */
+    /* the input's gradient: sum over directions of dG W (input dropout: of (dG_g W_g) * m_g) */
     const size_t I = (size_t)r->lw[l * D].in_size;
-    for (int d = 0; d < D && st == CLRNN_OK; ++d)
-        st = gemm(ctx, 0, 0, TN, I, (size_t)GH, v->dgx[l * D + d], 0, (size_t)GH, pval(r, l * D + d, PB_W), 0, I,
-                  d ? 1.0f : 0.0f, v->dbuf[1 - cur], 0, I);
+    for (int d = 0; d < D && st == CLRNN_OK; ++d) {
+        if (p_in > 0) {
+            for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
+                st = gemm(ctx, 0, 0, TN, I, (size_t)H, v->dgx[l * D + d], (size_t)g * H, (size_t)GH,
+                          pval(r, l * D + d, PB_W), (size_t)g * H * I, I, 0.0f, v->xdrop, 0, I);
+                const drop_spec m = {p_in, l, d, RNG_STREAM_INPUT + g};
+                if (st == CLRNN_OK) st = drop(r, v, m, -1, v->xdrop, 0, (int)I, v->dbuf[1 - cur], 0, (int)I, (int)I, d || g);
+            }
+        } else {
+            st = gemm(ctx, 0, 0, TN, I, (size_t)GH, v->dgx[l * D + d], 0, (size_t)GH, pval(r, l * D + d, PB_W), 0, I,
+                      d ? 1.0f : 0.0f, v->dbuf[1 - cur], 0, I);
+        }
+    }
     return st;
 }
 
@@ -726,12 +802,32 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
         const int ld = l * D + d;
         const size_t I = (size_t)r->lw[ld].in_size;
         cl_mem dgh = lbr ? v->dgh[ld] : v->dgx[ld];
-        /* dW = dG^T X, dR = dG^T H_prev (reset-before n block: dG_n^T (r * H_prev)) */
-        st = gemm(ctx, 1, 0, (size_t)GH, I, TN, v->dgx[ld], 0, (size_t)GH, layer_input(v, l), 0, I, beta,
-                  pgrad(r, ld, PB_W), 0, I);
-        if (st == CLRNN_OK)
+        /* dW = dG^T X, dR = dG^T H_prev (reset-before n block: dG_n^T (r * H_prev)); with dropout
+         * gate g's blocks take X * m_g, H_prev * m_g (the masks regenerated) */
+        if (desc->input_dropout > 0) {
+            for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
+                const drop_spec m = {desc->input_dropout, l, d, RNG_STREAM_INPUT + g};
+                st = drop(r, v, m, -1, layer_input(v, l), 0, (int)I, v->xdrop, 0, (int)I, (int)I, 0);
+                if (st == CLRNN_OK)
+                    st = gemm(ctx, 1, 0, (size_t)H, I, TN, v->dgx[ld], (size_t)g * H, (size_t)GH, v->xdrop, 0, I, beta,
+                              pgrad(r, ld, PB_W), (size_t)g * H * I, I);
+            }
+        } else {
+            st = gemm(ctx, 1, 0, (size_t)GH, I, TN, v->dgx[ld], 0, (size_t)GH, layer_input(v, l), 0, I, beta,
+                      pgrad(r, ld, PB_W), 0, I);
+        }
+        if (st == CLRNN_OK && desc->recurrent_dropout > 0) {
+            for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
+                const drop_spec m = {desc->recurrent_dropout, l, d, RNG_STREAM_RECURRENT + g};
+                st = drop(r, v, m, -1, v->res[ld], 0, (int)S, v->xdrop, 0, Hr, Hr, 0);
+                if (st == CLRNN_OK)
+                    st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)g * H, (size_t)GH, v->xdrop, 0,
+                              (size_t)Hr, beta, pgrad(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr);
+            }
+        } else if (st == CLRNN_OK) {
             st = gemm(ctx, 1, 0, (size_t)(rb ? 2 * H : GH), (size_t)Hr, TN, dgh, 0, (size_t)GH, v->res[ld], 0, S, beta,
                       pgrad(r, ld, PB_R), 0, (size_t)Hr);
+        }
         if (st == CLRNN_OK && rb)
             st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)2 * H, (size_t)GH, v->res[ld],
                       (size_t)Hr + 3 * (size_t)H, S, beta, pgrad(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr);
@@ -802,6 +898,12 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
         if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
     }
 
+    if (args->seq_lens || args->mask) {
+        kargs k = tk(ctx, TK_tr_zero_masked_rows);
+        a_mem(&k, v->x0), a_mem(&k, v->tmap), a_int(&k, T), a_int(&k, N), a_int(&k, (int)I);
+        if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
+    }
+
     /* initial states */
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
     const int has_c = d->cell == CLRNN_CELL_LSTM;
@@ -859,8 +961,6 @@ clrnn_status clrnn_rnn_forward_train(clrnn_rnn *r, const clrnn_forward_args *arg
     if ((st = check_reserve(r, v, func)) != CLRNN_OK) return st;
     if ((st = clrnn_forward_check_args(r, args)) != CLRNN_OK) return st;
     if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
-    if (r->desc.input_dropout > 0 || r->desc.recurrent_dropout > 0)
-        return clrnn_fail(CLRNN_ERR_UNSUPPORTED, "%s: input_dropout and recurrent_dropout are not implemented yet", func);
     mtx_lock(&r->ctx->lock);
     st = forward_train_locked(r, args, v);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
@@ -1048,5 +1148,62 @@ clrnn_status clrnn_rnn_backward_weights(clrnn_rnn *r, clrnn_reserve *v, clrnn_wg
     st = backward_weights_locked(r, v, mode == CLRNN_WGRAD_ADD ? 1.0f : 0.0f);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
     mtx_unlock(&r->ctx->lock);
+    return st;
+}
+
+/* The gradient of one role in a framework's layout: the (layer, dir)'s gradient buffers (or the
+ * dense layer's) read back into internal-layout arrays, then weights.c's exporter (grad = 1: a
+ * combined bias role takes dWb). */
+clrnn_status clrnn_rnn_get_grad(clrnn_rnn *r, clrnn_framework fw, int layer, int dir, clrnn_param role, float *out,
+                                size_t count) {
+    clrnn_clear_error();
+    const char *func = "clrnn_rnn_get_grad";
+    clrnn_status st = clrnn_check_rnn(r, func);
+    if (st != CLRNN_OK) return st;
+    if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: out is NULL", func);
+    if ((unsigned)fw > CLRNN_FRAMEWORK_TF1) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: framework = %d is unknown", func, (int)fw);
+    if ((unsigned)role >= CLRNN_PARAM_COUNT_) return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: role = %d is unknown", func, (int)role);
+    const int dense_role = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
+    const int L = r->desc.num_layers, D = r->D;
+    if (!dense_role && (layer < 0 || layer >= L || dir < 0 || dir >= D))
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: layer %d / dir %d out of range (%d layers, %d directions)", func,
+                          layer, dir, L, D);
+    clrnn_train_state *ts = r->train;
+    if (!ts || !ts->grads_set)
+        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: no gradients yet (run clrnn_rnn_backward_weights first)", func);
+    clrnn_layer_weights *w = calloc((size_t)L * D, sizeof *w);
+    float *bufs[6] = {NULL};
+    float *dense[2] = {NULL, NULL};
+    if (!w) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s: gradient staging", func);
+    mtx_lock(&r->ctx->lock);
+    if (dense_role) {
+        if (r->desc.dense_size > 0)
+            for (int k = 0; k < 2 && st == CLRNN_OK; ++k) {
+                const clrnn_param_buf *p = &ts->p[dense_idx(ts, k)];
+                if (!(dense[k] = malloc(p->count * sizeof(float)))) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s", func);
+                else if (clEnqueueReadBuffer(r->ctx->queue, p->grad, CL_TRUE, 0, p->count * sizeof(float), dense[k], 0,
+                                             NULL, NULL) != CL_SUCCESS)
+                    st = clrnn_fail(CLRNN_ERR_OPENCL, "%s: reading %s", func, p->what);
+            }
+    } else {
+        const int ld = layer * D + dir;
+        w[ld] = r->lw[ld]; /* sizes and flags; the arrays are replaced below */
+        w[ld].P = w[ld].proj = NULL;
+        for (int k = 0; k < ts->per_ld && st == CLRNN_OK; ++k) {
+            const clrnn_param_buf *p = &ts->p[pidx(ts, ld, k)];
+            if (!(bufs[k] = malloc(p->count * sizeof(float)))) st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s", func);
+            else if (clEnqueueReadBuffer(r->ctx->queue, p->grad, CL_TRUE, 0, p->count * sizeof(float), bufs[k], 0, NULL,
+                                         NULL) != CL_SUCCESS)
+                st = clrnn_fail(CLRNN_ERR_OPENCL, "%s: reading %s", func, p->what);
+        }
+        w[ld].W = bufs[PB_W], w[ld].R = bufs[PB_R], w[ld].Wb = bufs[PB_WB], w[ld].Rb = bufs[PB_RB];
+        if (ts->peep >= 0) w[ld].P = bufs[ts->peep];
+        if (ts->proj >= 0) w[ld].proj = bufs[ts->proj];
+    }
+    mtx_unlock(&r->ctx->lock);
+    if (st == CLRNN_OK) st = clrnn_weights_export(r, w, dense[0], dense[1], 1, fw, layer, dir, role, out, count);
+    for (int k = 0; k < 6; ++k) free(bufs[k]);
+    free(dense[0]), free(dense[1]);
+    free(w);
     return st;
 }

@@ -24,6 +24,9 @@ void clrnn_rnn_params_updated(clrnn_rnn *r);
 /* Brings the host copy (rnn->lw, dense_W, dense_b) up to date with the device values. */
 clrnn_status clrnn_rnn_sync_host_params(clrnn_rnn *r);
 
+/* The number the next forward_train call takes (its dropout masks): tests replay a call with it. */
+void clrnn_train_set_call(clrnn_rnn *r, uint32_t call);
+
 /* The portable training implementation (train.c) both plans' training slots point to (plan.h:
  * forward_train_layer, scan_layer_backward, weight_gradient). */
 clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *res, int l);

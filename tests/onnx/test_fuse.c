@@ -156,6 +156,20 @@ static const char *keras_dir(void) {
     return dir;
 }
 
+/* The case's input x (tests/keras/<model>/in/x.npy), and its ONNX model loaded when m is given. */
+static clrnn_array case_x(const char *model, clrnn_model **m) {
+    char path[2400];
+    if (m) {
+        snprintf(path, sizeof path, "%s/%s/model.onnx", keras_dir(), model);
+        *m = NULL;
+        TU_OK(clrnn_onnx_load(tu_context(), path, m));
+    }
+    snprintf(path, sizeof path, "%s/%s/in/x.npy", keras_dir(), model);
+    clrnn_array x;
+    TU_OK(clrnn_npy_load(path, &x));
+    return x;
+}
+
 /* meta.txt's `key a b c` line into names (at most 8). */
 static int meta_names(const char *model, const char *key, char names[8][128]) {
     char path[2400], line[4096];
@@ -647,9 +661,7 @@ static void test_initial_states(void **state) {
     TU_OK(mutant_load(&x, &m));
     check_loops(m, model, "Lm.");
     char path[2400];
-    snprintf(path, sizeof path, "%s/%s/in/x.npy", keras_dir(), model);
-    clrnn_array xa, want_h, want_c;
-    TU_OK(clrnn_npy_load(path, &xa));
+    clrnn_array xa = case_x(model, NULL), want_h, want_c;
     const int T = (int)xa.shape[1], half = T / 2, N = (int)xa.shape[0];
     clrnn_array h = {CLRNN_DTYPE_FLOAT32, 2, {N, 4}, (size_t)N * 4, calloc((size_t)N * 4, sizeof(float))};
     clrnn_array c = {CLRNN_DTYPE_FLOAT32, 2, {N, 4}, (size_t)N * 4, calloc((size_t)N * 4, sizeof(float))};
@@ -753,13 +765,8 @@ static void test_trip_count_checked(void **state) {
 static void test_fewer_iterations(void **state) {
     (void)state;
     static const char *const model = "tf1_basicrnn_function"; /* inputs x [N, T, I], seq_len [N]; outputs y, h */
-    char path[2400];
-    snprintf(path, sizeof path, "%s/%s/model.onnx", keras_dir(), model);
-    clrnn_model *m = NULL;
-    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
-    snprintf(path, sizeof path, "%s/%s/in/x.npy", keras_dir(), model);
-    clrnn_array x;
-    TU_OK(clrnn_npy_load(path, &x));
+    clrnn_model *m;
+    clrnn_array x = case_x(model, &m);
     const int N = (int)x.shape[0], T = (int)x.shape[1], P = T - 2;
     int32_t lens[8];
     assert_true(N <= 8 && P >= 2);
@@ -841,13 +848,8 @@ static void test_hostile_body_bounded(void **state) {
 static void test_shapes_change(void **state) {
     (void)state;
     static const char *const model = "k2_mask_lstm_holes";
-    char path[2400];
-    snprintf(path, sizeof path, "%s/%s/model.onnx", keras_dir(), model);
-    clrnn_model *m = NULL;
-    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
-    snprintf(path, sizeof path, "%s/%s/in/x.npy", keras_dir(), model);
-    clrnn_array x;
-    TU_OK(clrnn_npy_load(path, &x));
+    clrnn_model *m;
+    clrnn_array x = case_x(model, &m);
     /* [2N, 3T, I]: x repeated along both axes */
     const int64_t N = x.shape[0], T = x.shape[1], I = x.shape[2];
     clrnn_array big = {CLRNN_DTYPE_FLOAT32, 3, {2 * N, 3 * T, I}, (size_t)(6 * N * T * I), malloc((size_t)(6 * N * T * I) * sizeof(float))};

@@ -1,7 +1,8 @@
 /* clrnn_onnx_save (src/onnx/export.c): random networks over the option matrix (cells, activations
  * with alpha/beta, clip, peepholes, CIFG, forget_bias, both GRU flavours, reverse and bidirectional
  * with every merge, stacked layers, dense, heads, last_only, reverse order and mode, masked-output
- * policies, time-major descriptors), exported, loaded back with clrnn_onnx_load and run: y must
+ * policies, time-major descriptors), exported, loaded back with clrnn_onnx_load and run on two
+ * shapes (batch and time are free in the model): y must
  * match clrnn_rnn_forward (then the head applied in double) within |got - exp| / (1 + |exp|) <= 1e-5,
  * also with lengths the model derives from a padding value or from ids (mask_zero) into an
  * embedding. Hostile specs are refused, writing no file and leaving an existing one untouched.
@@ -12,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { N = 5, T = 6, F = 3, H = 4, VOCAB = 9 };
+enum { F = 3, H = 4, VOCAB = 9 };
 enum { IN_FLOAT, IN_PADDED, IN_IDS, IN_IDS_MASKED };
 
 typedef struct ecase {
@@ -30,6 +31,7 @@ typedef struct ecase {
     clrnn_reverse_mode rmode;
     clrnn_masked_output policy;
     int time_major;
+    int hole; /* row 0 (all T steps) has a padding-valued step at t = 1: computed like any other */
 } ecase;
 
 #define A(k, a, b) {CLRNN_ACT_##k, a, b}
@@ -89,6 +91,10 @@ static const ecase cases[] = {
     C("lstm_imdb_ids_mask_zero", CLRNN_CELL_LSTM, 0, CLRNN_DIR_FORWARD, 0, 2, 1, 1, IN_IDS_MASKED, CLRNN_HEAD_SIGMOID),
     C("lstm_time_major", CLRNN_CELL_LSTM, 0, CLRNN_DIR_BIDIRECTIONAL, CLRNN_MERGE_CONCAT, 2, 1, 0, IN_PADDED,
      CLRNN_HEAD_NONE, .time_major = 1),
+    C("lstm_masking_hole", CLRNN_CELL_LSTM, 0, CLRNN_DIR_BIDIRECTIONAL, CLRNN_MERGE_CONCAT, 1, 0, 0, IN_PADDED,
+      CLRNN_HEAD_NONE, .hole = 1),
+    C("gru_ids_mask_zero_hole", CLRNN_CELL_GRU, 1, CLRNN_DIR_FORWARD, 0, 1, 1, 1, IN_IDS_MASKED, CLRNN_HEAD_SOFTMAX,
+      .hole = 1),
     C("gru_reset_before", CLRNN_CELL_GRU, 0, CLRNN_DIR_FORWARD, 0, 1, 0, 0, IN_FLOAT, CLRNN_HEAD_NONE),
     C("gru_lbr", CLRNN_CELL_GRU, 1, CLRNN_DIR_FORWARD, 0, 1, 1, 1, IN_FLOAT, CLRNN_HEAD_SOFTMAX),
     C("gru_lbr_bidir_2layers_ids", CLRNN_CELL_GRU, 1, CLRNN_DIR_BIDIRECTIONAL, CLRNN_MERGE_CONCAT, 2, 1, 0, IN_IDS_MASKED,
@@ -180,25 +186,26 @@ static void save_npy(const char *dir, const char *name, const char *what, clrnn_
 
 static const float PAD = -1.0f;
 
-static void run_case(const ecase *c, uint64_t *seed) {
-    const clrnn_rnn_desc desc = desc_of(c);
-    clrnn_rnn *r = NULL;
-    TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
-    set_weights(r, &desc, seed);
+/* One input of n rows and t steps through clrnn_rnn_forward (the expected y, batch-major, with the
+ * head applied in double) and through the exported model; save: keep x and y for check_export.py. */
+static void check_shape(const ecase *c, clrnn_rnn *r, clrnn_model *m, const float *table, int N, int T, uint64_t *seed,
+                        int save) {
+    clrnn_rnn_desc desc;
+    TU_OK(clrnn_rnn_get_desc(r, &desc));
     const int D = clrnn_rnn_num_directions(r), O = clrnn_rnn_output_size(r), Hr = clrnn_rnn_state_size(r);
     const int none = D == 2 && desc.merge == CLRNN_MERGE_NONE;
 
-    /* input: lengths (full, short, 0, 1 and T-1) where the model derives them */
+    /* lengths (full, short, 0, 1 and T-1) where the model derives them */
     const int derived = c->input == IN_PADDED || c->input == IN_IDS_MASKED, ids = c->input >= IN_IDS;
-    const int32_t lens_all[N] = {T, 3, 0, 1, T - 1};
-    int32_t lens[N];
+    const int32_t lens_all[5] = {T, T / 2, 0, 1, T - 1};
+    int32_t lens[5];
+    assert_true(N <= 5);
     for (int n = 0; n < N; ++n) lens[n] = derived ? lens_all[n] : T;
-    float *table = ids ? tu_alloc_random((size_t)VOCAB * F, seed, -1, 1) : NULL;
     int64_t *x_ids = calloc((size_t)N * T, sizeof *x_ids);
     float *x = malloc((size_t)N * T * F * sizeof *x); /* batch-major [N, T, F], embedded for ids */
     for (int n = 0; n < N; ++n)
         for (int t = 0; t < T; ++t) {
-            const int pad = t >= lens[n];
+            const int pad = t >= lens[n] || (c->hole && n == 0 && t == 1);
             if (ids) x_ids[n * T + t] = pad && derived ? 0 : 1 + (int64_t)(tu_next(seed) % (VOCAB - 1));
             for (int k = 0; k < F; ++k) {
                 float *v = &x[((size_t)n * T + t) * F + k];
@@ -207,8 +214,9 @@ static void run_case(const ecase *c, uint64_t *seed) {
             }
         }
 
-    /* clrnn_rnn_forward: the expected y, batch-major */
-    const size_t ycount = c->last_only ? (size_t)N * O * (none ? 1 : 1) : (size_t)N * T * O;
+    /* merge NONE: O = 2*Hr, y [N, T, 2, Hr] or [2, N, Hr]; the head's rows are Hr long */
+    const int row = none ? Hr : O;
+    const size_t ycount = c->last_only ? (size_t)N * O : (size_t)N * T * O;
     float *y = tu_alloc_poison(ycount), *xin = x, *xt = NULL;
     if (desc.layout == CLRNN_LAYOUT_TIME_MAJOR) {
         xt = malloc((size_t)N * T * F * sizeof *xt);
@@ -219,43 +227,30 @@ static void run_case(const ecase *c, uint64_t *seed) {
     clrnn_forward_args a = {.seq_length = T, .batch = N, .x = {.host = xin}, .seq_lens = derived ? lens : NULL,
                             .last_only = c->last_only, .y = {.host = y}};
     TU_OK(clrnn_rnn_forward(r, &a));
-    if (desc.layout == CLRNN_LAYOUT_TIME_MAJOR && !c->last_only) { /* [T, N, O] -> [N, T, O] (merge NONE not here) */
-        assert_false(none);
+    if (desc.layout == CLRNN_LAYOUT_TIME_MAJOR && !c->last_only) {
+        /* [T, N, O] -> [N, T, O]; merge NONE: [T, 2, N, Hr] -> [N, T, 2, Hr] */
         float *yb = malloc(ycount * sizeof *yb);
         for (int n = 0; n < N; ++n)
-            for (int t = 0; t < T; ++t) memcpy(yb + ((size_t)n * T + t) * O, y + ((size_t)t * N + n) * O, O * sizeof(float));
+            for (int t = 0; t < T; ++t)
+                for (int dd = 0; dd < (none ? 2 : 1); ++dd)
+                    memcpy(yb + (((size_t)n * T + t) * (none ? 2 : 1) + dd) * (size_t)row,
+                           y + (none ? (((size_t)t * 2 + dd) * N + n) : ((size_t)t * N + n)) * (size_t)row,
+                           (size_t)row * sizeof(float));
         free(y);
         y = yb;
     }
-    /* the head, in double */
-    const size_t rows = ycount / (size_t)O;
-    for (size_t i = 0; i < rows; ++i) {
-        float *row = y + i * O;
+    for (size_t i = 0; i < ycount / (size_t)row; ++i) {
+        float *v = y + i * row;
         if (c->head == CLRNN_HEAD_SIGMOID)
-            for (int o = 0; o < O; ++o) row[o] = (float)(1.0 / (1.0 + exp(-(double)row[o])));
+            for (int o = 0; o < row; ++o) v[o] = (float)(1.0 / (1.0 + exp(-(double)v[o])));
         else if (c->head == CLRNN_HEAD_SOFTMAX) {
-            double mx = row[0], s = 0;
-            for (int o = 1; o < O; ++o) mx = fmax(mx, row[o]);
-            for (int o = 0; o < O; ++o) s += exp((double)row[o] - mx);
-            for (int o = 0; o < O; ++o) row[o] = (float)(exp((double)row[o] - mx) / s);
+            double mx = v[0], s = 0;
+            for (int o = 1; o < row; ++o) mx = fmax(mx, v[o]);
+            for (int o = 0; o < row; ++o) s += exp((double)v[o] - mx);
+            for (int o = 0; o < row; ++o) v[o] = (float)(exp((double)v[o] - mx) / s);
         }
     }
 
-    /* export, load, run */
-    char path[1300];
-    snprintf(path, sizeof path, "%s/%s.onnx", tmp_dir(), c->name);
-    const clrnn_onnx_export spec = {.rnn = r, .embedding = table, .vocab = ids ? VOCAB : 0,
-                                    .mask_zero = c->input == IN_IDS_MASKED, .use_padding = c->input == IN_PADDED,
-                                    .padding_value = PAD, .last_only = c->last_only, .head = c->head};
-    TU_OK(clrnn_onnx_save(&spec, path));
-    clrnn_model *m = NULL;
-    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
-    clrnn_model_info info;
-    TU_OK(clrnn_model_get_info(m, &info));
-    assert_string_equal(info.producer_name, "clrnn");
-    assert_int_equal(info.opset, 14);
-    assert_int_equal(info.num_recurrent, c->layers);
-    assert_int_equal(clrnn_model_num_inputs(m), 1);
     const int64_t xs3[3] = {N, T, F}, xs2[2] = {N, T};
     clrnn_array xa = {.dtype = ids ? CLRNN_DTYPE_INT64 : CLRNN_DTYPE_FLOAT32, .ndim = ids ? 2 : 3,
                       .count = ids ? (size_t)N * T : (size_t)N * T * F, .data = ids ? (void *)x_ids : (void *)x};
@@ -284,20 +279,47 @@ static void run_case(const ecase *c, uint64_t *seed) {
     for (size_t i = 0; i < ycount; ++i) {
         const double err = fabs((double)g[i] - y[i]) / (1.0 + fabs((double)y[i]));
         if (!(err <= 1e-5))
-            fail_msg("%s: y[%zu] = %.8g from the exported model, %.8g from clrnn_rnn_forward (err %.3g)", c->name, i,
-                     (double)g[i], (double)y[i], err);
+            fail_msg("%s (N %d, T %d): y[%zu] = %.8g from the exported model, %.8g from clrnn_rnn_forward (err %.3g)",
+                     c->name, N, T, i, (double)g[i], (double)y[i], err);
     }
-    /* for tools/check_export.py */
-    if (ids) save_npy(tmp_dir(), c->name, "x", CLRNN_DTYPE_INT64, 2, xs2, x_ids);
-    else save_npy(tmp_dir(), c->name, "x", CLRNN_DTYPE_FLOAT32, 3, xs3, x);
-    save_npy(tmp_dir(), c->name, "y", CLRNN_DTYPE_FLOAT32, yn, ys, y);
-
+    if (save) {
+        if (ids) save_npy(tmp_dir(), c->name, "x", CLRNN_DTYPE_INT64, 2, xs2, x_ids);
+        else save_npy(tmp_dir(), c->name, "x", CLRNN_DTYPE_FLOAT32, 3, xs3, x);
+        save_npy(tmp_dir(), c->name, "y", CLRNN_DTYPE_FLOAT32, yn, ys, y);
+    }
     clrnn_array_free(&got);
-    clrnn_model_destroy(m);
     free(xt);
     free(y);
     free(x);
     free(x_ids);
+}
+
+/* Exports case c, loads it back, runs it on two shapes (the model's batch and time are free). */
+static void run_case(const ecase *c, uint64_t *seed) {
+    const clrnn_rnn_desc desc = desc_of(c);
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
+    set_weights(r, &desc, seed);
+    const int ids = c->input >= IN_IDS;
+    float *table = ids ? tu_alloc_random((size_t)VOCAB * F, seed, -1, 1) : NULL;
+    char path[1300];
+    snprintf(path, sizeof path, "%s/%s.onnx", tmp_dir(), c->name);
+    const clrnn_onnx_export spec = {.rnn = r, .embedding = table, .vocab = ids ? VOCAB : 0,
+                                    .mask_zero = c->input == IN_IDS_MASKED, .use_padding = c->input == IN_PADDED,
+                                    .padding_value = PAD, .last_only = c->last_only, .head = c->head};
+    TU_OK(clrnn_onnx_save(&spec, path));
+    clrnn_model *m = NULL;
+    TU_OK(clrnn_onnx_load(tu_context(), path, &m));
+    clrnn_model_info info;
+    TU_OK(clrnn_model_get_info(m, &info));
+    assert_string_equal(info.producer_name, "clrnn");
+    assert_int_equal(info.opset, 14);
+    assert_int_equal(info.num_recurrent, c->layers);
+    assert_int_equal(clrnn_model_num_inputs(m), 1);
+    assert_int_equal(clrnn_model_num_outputs(m), 1);
+    check_shape(c, r, m, table, 5, 6, seed, 1);
+    check_shape(c, r, m, table, 3, 4, seed, 0);
+    clrnn_model_destroy(m);
     free(table);
     clrnn_rnn_destroy(r);
 }
@@ -306,6 +328,57 @@ static void exported_models_match_forward(void **state) {
     (void)state;
     uint64_t seed = 0xe4905e;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) run_case(&cases[i], &seed);
+}
+
+/* A random activation for a slot: any ONNX function for an RNN's, sigmoid-like for a gate slot,
+ * tanh-like for the others (kind DEFAULT now and then). */
+static clrnn_activation random_act(uint64_t *seed, clrnn_cell cell, int slot) {
+    const float alpha = tu_uniform(seed, 0.1f, 1.0f), beta = tu_uniform(seed, 0.1f, 0.6f);
+    static const clrnn_activation_kind gate[] = {CLRNN_ACT_DEFAULT, CLRNN_ACT_SIGMOID, CLRNN_ACT_HARD_SIGMOID};
+    static const clrnn_activation_kind squash[] = {CLRNN_ACT_DEFAULT, CLRNN_ACT_TANH, CLRNN_ACT_SOFTSIGN,
+                                                   CLRNN_ACT_SCALED_TANH};
+    const uint64_t k = tu_next(seed);
+    clrnn_activation a = {CLRNN_ACT_DEFAULT, 0, 0};
+    if (cell == CLRNN_CELL_RNN) a.kind = (clrnn_activation_kind)(k % CLRNN_ACT_COUNT_);
+    else a.kind = slot == 0 ? gate[k % 3] : squash[k % 4];
+    if (a.kind != CLRNN_ACT_DEFAULT) a.alpha = alpha, a.beta = beta;
+    return a;
+}
+
+/* Seeded random combinations of every option, beyond the hand-picked cases. */
+static void random_networks(void **state) {
+    (void)state;
+    uint64_t seed = 0x7a11d0;
+    static char names[32][24];
+    for (int i = 0; i < 32; ++i) {
+        ecase c = {0};
+        snprintf(names[i], sizeof names[i], "random_%02d", i);
+        c.name = names[i];
+#define PICK(k) ((int)(tu_next(&seed) % (k)))
+        c.cell = (clrnn_cell)PICK(3);
+        c.lbr = c.cell == CLRNN_CELL_GRU && PICK(2);
+        c.dir = (clrnn_direction)PICK(3);
+        c.merge = c.dir == CLRNN_DIR_BIDIRECTIONAL ? (clrnn_merge)PICK(5) : CLRNN_MERGE_CONCAT;
+        c.layers = 1 + PICK(3);
+        c.dense = !(c.dir == CLRNN_DIR_BIDIRECTIONAL && c.merge == CLRNN_MERGE_NONE) && PICK(2);
+        c.last_only = PICK(2);
+        c.input = PICK(4);
+        c.head = (clrnn_head_activation)PICK(3);
+        if (c.cell == CLRNN_CELL_LSTM) {
+            c.peephole = PICK(2);
+            c.cifg = PICK(3) == 0;
+            c.forget_bias = PICK(2) ? 1.0f : 0.0f;
+        }
+        c.clip = PICK(3) == 0 ? (c.cell == CLRNN_CELL_LSTM ? 4.0f : 1.5f) : 0.0f;
+        for (int slot = 0; slot < 3; ++slot) c.act[slot] = random_act(&seed, c.cell, slot);
+        c.rorder = (clrnn_reverse_order)PICK(2);
+        c.rmode = (clrnn_reverse_mode)PICK(2);
+        c.policy = (clrnn_masked_output)PICK(3);
+        c.time_major = PICK(4) == 0;
+        c.hole = (c.input == IN_PADDED || c.input == IN_IDS_MASKED) && PICK(4) == 0;
+#undef PICK
+        run_case(&c, &seed);
+    }
 }
 
 /* Reads a whole small file; "" when absent. */
@@ -427,6 +500,7 @@ static void hostile_specs(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exported_models_match_forward),
+        cmocka_unit_test(random_networks),
         cmocka_unit_test(hostile_specs),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);

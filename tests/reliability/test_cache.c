@@ -173,17 +173,23 @@ static void read_only_dir_falls_back(void **state) {
     assert_true(strlen(info.cache_warning) > 0);
 }
 
+/* A copy of the kernel tree (laid out as cl/, the header shared with the C sources, abi.h,
+ * included) in dir/name with `line` appended to its merge.cl, for CLRNN_KERNEL_DIR; its path in kdir. */
+static void kernel_copy(const char *name, const char *line, char *kdir, size_t cap) {
+    char cmd[2400];
+    snprintf(kdir, cap, "%s/%s", dir, name);
+    const char *src = getenv("CLRNN_SOURCE_DIR") ? getenv("CLRNN_SOURCE_DIR") : "..";
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -R %s/cl/. %s/ && echo '%s' >> %s/merge.cl", kdir, src, kdir, line,
+             kdir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void key_separates_sources(void **state) {
     (void)state;
     /* CLRNN_KERNEL_DIR with a modified source (an extra comment) must not hit the entry of the
      * embedded source. */
-    char kdir[400], cmd[2400];
-    snprintf(kdir, sizeof kdir, "%s/kernels", dir);
-    /* the kernel tree, laid out as cl/ (the header shared with the C sources, abi.h, included) */
-    const char *src = getenv("CLRNN_SOURCE_DIR") ? getenv("CLRNN_SOURCE_DIR") : "..";
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -R %s/cl/. %s/ && echo '/* changed */' >> %s/merge.cl", kdir,
-             src, kdir, kdir);
-    assert_int_equal(system(cmd), 0);
+    char kdir[400];
+    kernel_copy("kernels", "/* changed */", kdir, sizeof kdir);
     assert_int_equal(build(dir, 0).from_cache, 0);
     assert_int_equal(build(dir, 0).from_cache, 1);
     setenv("CLRNN_KERNEL_DIR", kdir, 1);
@@ -201,13 +207,8 @@ static void key_separates_sources(void **state) {
 
 static void build_error_reports_compiler_log(void **state) {
     (void)state;
-    char kdir[400], cmd[2400];
-    snprintf(kdir, sizeof kdir, "%s/broken", dir);
-    /* the kernel tree, laid out as cl/ (the header shared with the C sources, abi.h, included) */
-    const char *src = getenv("CLRNN_SOURCE_DIR") ? getenv("CLRNN_SOURCE_DIR") : "..";
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -R %s/cl/. %s/ && echo 'this is not C;' >> %s/merge.cl", kdir,
-             src, kdir, kdir);
-    assert_int_equal(system(cmd), 0);
+    char kdir[400];
+    kernel_copy("broken", "this is not C;", kdir, sizeof kdir);
     setenv("CLRNN_KERNEL_DIR", kdir, 1);
     clrnn_context_params p = clrnn_context_default_params();
     p.disable_cache = 1;

@@ -1,7 +1,8 @@
-/* Training: forward_train + backward_data + backward_weights against central finite differences
- * of the float64 reference forward (tests/ref), on tiny shapes: every cell, lengths, masks,
- * directions, merges, layers, last_only, dense, projections. The loss is a random linear
- * function of y, hn and cn (so dy, dhn, dcn are its coefficients). Output buffers are poisoned.
+/* Training: forward_train + backward_data + backward_weights against the float64 reference
+ * backward (tests/ref/reference_train.c, clrnn_reference_train) within |got-exp|/(1+|exp|) <= 1e-5:
+ * every cell and activation, lengths (0 and T), masks with holes (and NaN in the padding), every
+ * masked-output policy, both reverse modes and orders, bidirectional with every merge, stacked
+ * layers, last_only, dense, projections, dropout. dy, dhn, dcn random. Output buffers poisoned.
  * Also: forward_train's outputs against clrnn_rnn_forward, bitwise determinism, SET vs ADD, the
  * refused calls. */
 #include "internal.h"
@@ -18,6 +19,7 @@ typedef struct tcase {
     len_mode lens;
     int with_h0, with_dhn, last_only;
     int device_tensors;
+    int check_get_grad; /* also every role of every framework through clrnn_rnn_get_grad */
 } tcase;
 
 static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
@@ -114,6 +116,12 @@ static void problem_make(problem *p, clrnn_rnn *r, const tcase *c, uint64_t *see
         p->mask = malloc(TN);
         for (size_t i = 0; i < TN; ++i) p->mask[i] = (tu_next(seed) % 3) != 0;
     }
+    /* padding may hold anything, NaN included: no gradient may see it */
+    if (c->lens != LEN_FULL && r->desc.layout == CLRNN_LAYOUT_TIME_MAJOR)
+        for (int t = 0; t < c->T; ++t)
+            for (int n = 0; n < c->N; ++n)
+                if (t >= p->lens[n] || (p->mask && !p->mask[(size_t)n * c->T + t]))
+                    for (int i = 0; i < p->I; ++i) p->x[((size_t)t * c->N + n) * p->I + i] = NAN;
 }
 
 static void problem_free(problem *p) {
@@ -130,38 +138,20 @@ static clrnn_forward_args fwd_args(const problem *p) {
     return a;
 }
 
-/* The loss of the reference forward: sum dy*y + dhn*hn + dcn*cn, accumulated in double. */
-static double ref_loss(clrnn_rnn *r, const problem *p) {
-    clrnn_forward_args a = fwd_args(p);
-    float *y = malloc(p->ny * sizeof(float)), *hn = malloc(p->nh * sizeof(float)), *cn = malloc(p->nc * sizeof(float));
-    a.y.host = y, a.hn.host = hn;
-    if (p->has_c) a.cn.host = cn;
-    assert_int_equal(clrnn_reference_forward(r, &a), CLRNN_OK);
-    double s = 0;
-    for (size_t i = 0; i < p->ny; ++i) s += (double)p->dy[i] * y[i];
-    for (size_t i = 0; i < p->nh; ++i) s += (double)p->dhn[i] * hn[i];
-    if (p->has_c)
-        for (size_t i = 0; i < p->nc; ++i) s += (double)p->dcn[i] * cn[i];
-    free(y), free(hn), free(cn);
-    return s;
+/* Nothing written past n. */
+static int all_poison_from(const float *a, size_t n, size_t cap) {
+    for (size_t i = n; i < cap; ++i)
+        if (a[i] != POISON) return 0;
+    return 1;
 }
 
-#define FD_EPS 4e-3f
-static double fd(clrnn_rnn *r, const problem *p, float *v) {
-    const float keep = *v;
-    *v = keep + FD_EPS;
-    const double up = ref_loss(r, p);
-    *v = keep - FD_EPS;
-    const double down = ref_loss(r, p);
-    *v = keep;
-    return (up - down) / (2.0 * (double)FD_EPS);
-}
-
-/* Finite differences are only a smoke test (float outputs, eps 4e-3): a loose bound. */
-#define FD_TOL 4e-3
-static void expect_close(const char *what, const float *got, size_t i, double exp) {
-    const double err = fabs((double)got[i] - exp) / (1.0 + fabs(exp));
-    if (!(err <= FD_TOL)) fail_msg("%s[%zu]: got %.7g, finite differences %.7g (err %.3g)", what, i, (double)got[i], exp, err);
+/* |got - exp| / (1 + |exp|) <= 1e-5: fp32 on the device against float64 (the bar). */
+#define TOL 1e-5
+static void expect_close(const char *what, const float *got, const float *exp, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const double err = fabs((double)got[i] - (double)exp[i]) / (1.0 + fabs((double)exp[i]));
+        if (!(err <= TOL)) fail_msg("%s[%zu]: got %.8g, reference %.8g (err %.3g)", what, i, (double)got[i], (double)exp[i], err);
+    }
 }
 
 static float *read_buf(cl_mem m, size_t n) {
@@ -171,7 +161,25 @@ static float *read_buf(cl_mem m, size_t n) {
     return h;
 }
 
-static void run_fd_case(const tcase *c) {
+/* The reference gradient of trainable tensor i (clrnn_rnn_param_bufs' order). */
+static const float *ref_param(const clrnn_rnn *r, const clrnn_reference_grads *g, int i) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int per = 4 + (d->peephole ? 1 : 0) + (d->proj_size > 0 ? 1 : 0), LD = d->num_layers * r->D;
+    if (i >= LD * per) return i == LD * per ? g->dense_W : g->dense_b;
+    const clrnn_layer_weights *w = &g->lw[i / per];
+    switch (i % per) {
+    case 0: return w->W;
+    case 1: return w->R;
+    case 2: return w->Wb;
+    case 3: return w->Rb;
+    case 4: if (d->peephole) return w->P; /* fall through */
+    default: return w->proj;
+    }
+}
+
+/* forward_train (outputs against the inference forward and the reference), backward_data,
+ * backward_weights SET, every gradient against clrnn_reference_train of the same call (0). */
+static void run_case(const tcase *c) {
     clrnn_context *ctx = tu_context();
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
@@ -180,6 +188,7 @@ static void run_fd_case(const tcase *c) {
     set_random_weights(r, &seed);
     problem p;
     problem_make(&p, r, c, &seed);
+    const int dropout = c->desc.dropout > 0 || c->desc.input_dropout > 0 || c->desc.recurrent_dropout > 0;
 
     clrnn_reserve *res;
     TU_OK(clrnn_reserve_create(r, &res));
@@ -188,17 +197,21 @@ static void run_fd_case(const tcase *c) {
     a.y.host = y, a.hn.host = hn;
     if (p.has_c) a.cn.host = cn;
     TU_OK(clrnn_rnn_forward_train(r, &a, res));
-    /* the training forward's outputs are the inference forward's */
-    float *y2 = tu_alloc_poison(p.ny), *hn2 = tu_alloc_poison(p.nh), *cn2 = tu_alloc_poison(p.nc);
-    a.y.host = y2, a.hn.host = hn2, a.cn.host = p.has_c ? cn2 : NULL;
-    TU_OK(clrnn_rnn_forward(r, &a));
-    size_t where = 0;
-    double e = tu_max_abs_diff(y, y2, p.ny, &where);
-    if (e > 1e-5) fail_msg("%s: forward_train y differs from clrnn_rnn_forward by %g at %zu", c->name, e, where);
-    e = tu_max_abs_diff(hn, hn2, p.nh, &where);
-    if (e > 1e-5) fail_msg("%s: forward_train hn differs by %g at %zu", c->name, e, where);
-    if (p.has_c && (e = tu_max_abs_diff(cn, cn2, p.nc, &where)) > 1e-5)
-        fail_msg("%s: forward_train cn differs by %g at %zu", c->name, e, where);
+    char what[96];
+    if (!dropout) { /* the training forward's outputs are the inference forward's */
+        float *y2 = tu_alloc_poison(p.ny), *hn2 = tu_alloc_poison(p.nh), *cn2 = tu_alloc_poison(p.nc);
+        a.y.host = y2, a.hn.host = hn2, a.cn.host = p.has_c ? cn2 : NULL;
+        TU_OK(clrnn_rnn_forward(r, &a));
+        snprintf(what, sizeof what, "%s: forward_train y vs clrnn_rnn_forward", c->name);
+        expect_close(what, y, y2, p.ny);
+        snprintf(what, sizeof what, "%s: forward_train hn vs clrnn_rnn_forward", c->name);
+        expect_close(what, hn, hn2, p.nh);
+        if (p.has_c) {
+            snprintf(what, sizeof what, "%s: forward_train cn vs clrnn_rnn_forward", c->name);
+            expect_close(what, cn, cn2, p.nc);
+        }
+        free(y2), free(hn2), free(cn2);
+    }
 
     clrnn_backward_args b;
     memset(&b, 0, sizeof b);
@@ -213,27 +226,63 @@ static void run_fd_case(const tcase *c) {
     TU_OK(clrnn_rnn_backward_data(r, res, &b));
     TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
 
-    char what[96];
-    for (size_t i = 0; i < p.nx; ++i) snprintf(what, sizeof what, "%s dx", c->name), expect_close(what, dx, i, fd(r, &p, &p.x[i]));
-    for (size_t i = 0; i < p.nh; ++i) snprintf(what, sizeof what, "%s dh0", c->name), expect_close(what, dh0, i, fd(r, &p, &p.h0[i]));
-    if (p.has_c)
-        for (size_t i = 0; i < p.nc; ++i) snprintf(what, sizeof what, "%s dc0", c->name), expect_close(what, dc0, i, fd(r, &p, &p.c0[i]));
+    /* the reference: the same call's forward and backward */
+    float *ey = tu_alloc_poison(p.ny), *ehn = tu_alloc_poison(p.nh), *ecn = tu_alloc_poison(p.nc);
+    float *edx = tu_alloc_poison(p.nx), *edh0 = tu_alloc_poison(p.nh), *edc0 = tu_alloc_poison(p.nc);
+    clrnn_forward_args ea = fwd_args(&p);
+    ea.y.host = ey, ea.hn.host = ehn;
+    if (p.has_c) ea.cn.host = ecn;
+    clrnn_backward_args eb = b;
+    eb.dx.host = edx, eb.dh0.host = edh0, eb.dc0.host = p.has_c ? edc0 : NULL;
+    clrnn_reference_grads g;
+    TU_OK(clrnn_reference_train(r, &ea, 0, &eb, &g));
+    const char *const out_names[] = {"y", "hn", "cn", "dx", "dh0", "dc0"};
+    const float *got[] = {y, hn, cn, dx, dh0, dc0}, *exp[] = {ey, ehn, ecn, edx, edh0, edc0};
+    const size_t cnt[] = {p.ny, p.nh, p.nc, p.nx, p.nh, p.nc};
+    for (int i = 0; i < 6; ++i) {
+        if (!p.has_c && (i == 2 || i == 5)) continue;
+        snprintf(what, sizeof what, "%s %s", c->name, out_names[i]);
+        expect_close(what, got[i], exp[i], cnt[i]);
+    }
     clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
     int nb = 0;
     TU_OK(clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &nb));
     for (int i = 0; i < nb; ++i) {
         size_t count = 0;
-        float *hp = host_param(r, i, &count);
+        (void)host_param(r, i, &count);
         assert_int_equal(count, bufs[i].count);
-        float *g = read_buf(bufs[i].grad, count);
-        for (size_t k = 0; k < count; ++k) {
-            snprintf(what, sizeof what, "%s %s", c->name, bufs[i].what);
-            /* CIFG: the forget gate's rows get no gradient */
-            expect_close(what, g, k, fd(r, &p, &hp[k]));
-        }
-        free(g);
+        float *gd = read_buf(bufs[i].grad, count);
+        snprintf(what, sizeof what, "%s %s", c->name, bufs[i].what);
+        expect_close(what, gd, ref_param(r, &g, i), count);
+        free(gd);
     }
-    free(y), free(hn), free(cn), free(y2), free(hn2), free(cn2), free(dx), free(dh0), free(dc0);
+    /* clrnn_rnn_get_grad: every role of every framework, as the exporter writes the reference's */
+    if (c->check_get_grad)
+        for (int fw = 0; fw <= CLRNN_FRAMEWORK_TF1; ++fw)
+            for (int role = 0; role < CLRNN_PARAM_COUNT_; ++role)
+                for (int l = 0; l < r->desc.num_layers; ++l)
+                    for (int dir = 0; dir < r->D; ++dir) {
+                        const size_t cap = 4096;
+                        float *want = tu_alloc_poison(cap), *have = tu_alloc_poison(cap);
+                        size_t count = 0;
+                        /* the role's count: the first that the exporter accepts */
+                        clrnn_status ws = CLRNN_ERR_SHAPE_MISMATCH;
+                        for (count = 1; count < cap && ws == CLRNN_ERR_SHAPE_MISMATCH; ++count)
+                            ws = clrnn_weights_export(r, g.lw, g.dense_W, g.dense_b, 1, (clrnn_framework)fw, l, dir,
+                                                      (clrnn_param)role, want, count);
+                        --count;
+                        const clrnn_status gs = clrnn_rnn_get_grad(r, (clrnn_framework)fw, l, dir, (clrnn_param)role, have, count);
+                        assert_int_equal(gs, ws);
+                        if (gs == CLRNN_OK) {
+                            snprintf(what, sizeof what, "%s get_grad fw %d role %d layer %d dir %d", c->name, fw, role, l, dir);
+                            expect_close(what, have, want, count);
+                            assert_true(all_poison_from(have, count, cap));
+                        }
+                        free(want), free(have);
+                    }
+    clrnn_reference_grads_free(&g);
+    free(y), free(hn), free(cn), free(dx), free(dh0), free(dc0);
+    free(ey), free(ehn), free(ecn), free(edx), free(edh0), free(edc0);
     clrnn_reserve_destroy(res);
     problem_free(&p);
     clrnn_rnn_destroy(r);
@@ -265,7 +314,7 @@ static void test_cells(void **s) {
                   tc("gru_rb", base(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED)};
     cs[1].with_h0 = 0;
     cs[2].with_dhn = 0;
-    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
 /* LSTM options: peepholes, CIFG, projection (+ proj_clip), cell_clip, forget_bias, ONNX clip. */
@@ -275,10 +324,10 @@ static void test_lstm_options(void **s) {
     a.peephole = 1, a.forget_bias = 1.0f;
     b.input_forget = 1, b.peephole = 1, b.cell_clip = 0.45f;
     c.proj_size = 3, c.proj_clip = 0.3f;
-    e.clip = 1.6f, e.forget_bias = 0.5f;
+    e.clip = 0.9f, e.forget_bias = 0.5f;
     tcase cs[] = {tc("lstm_peep_fb", a, 4, 3, LEN_VARIED), tc("lstm_cifg_cellclip", b, 4, 3, LEN_MASK_HOLES),
                   tc("lstmp_clip", c, 4, 3, LEN_VARIED), tc("lstm_onnx_clip", e, 4, 3, LEN_FULL)};
-    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
 /* Masks with holes under each policy, reverse walks and output orders. */
@@ -295,7 +344,7 @@ static void test_masks_reverse(void **s) {
                   tc("mask_fill", f, 5, 3, LEN_MASK_HOLES), tc("reverse_per_row", r1, 5, 3, LEN_VARIED),
                   tc("reverse_whole_reversed_carry", r2, 5, 3, LEN_MASK_HOLES),
                   tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED)};
-    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
 /* Bidirectional with every merge; last_only; dense; batch-major. */
@@ -308,17 +357,30 @@ static void test_bidirectional(void **s) {
         d.reverse_order = i == 2 ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
         d.layout = i >= 3 ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
         tcase c = tc(names[i], d, 4, 3, i == 4 ? LEN_MASK_HOLES : LEN_VARIED);
-        run_fd_case(&c);
+        run_case(&c);
     }
     clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 2, 3), CLRNN_MERGE_MUL);
     d.dense_size = 2, d.masked_output = CLRNN_MASKED_OUTPUT_FILL, d.masked_fill_value = -0.5f;
     tcase c = tc("bi_mul_last_only_dense", d, 4, 4, LEN_VARIED);
     c.last_only = 1;
-    run_fd_case(&c);
+    run_case(&c);
     d = base(CLRNN_CELL_LSTM, 2, 3);
     d.dense_size = 2, d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
     c = tc("dense_batch_major", d, 4, 3, LEN_VARIED);
-    run_fd_case(&c);
+    run_case(&c);
+    /* get_grad in every framework's layout: LSTM with peepholes and projection, both GRUs, dense */
+    d = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM);
+    d.peephole = 1, d.proj_size = 2, d.dense_size = 2, d.num_layers = 2;
+    c = tc("get_grad_lstm", d, 3, 2, LEN_VARIED);
+    c.check_get_grad = 1;
+    run_case(&c);
+    for (int lbr = 0; lbr < 2; ++lbr) {
+        d = base(CLRNN_CELL_GRU, 2, 3);
+        d.linear_before_reset = lbr;
+        c = tc(lbr ? "get_grad_gru_lbr" : "get_grad_gru", d, 3, 2, LEN_FULL);
+        c.check_get_grad = 1;
+        run_case(&c);
+    }
 }
 
 /* Stacked layers: 2 and 3, bidirectional, projection. */
@@ -329,29 +391,44 @@ static void test_stacked(void **s) {
     b.num_layers = 3, b.linear_before_reset = 1, b.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
     tcase cs[] = {tc("stacked2_bi_lstmp", a, 4, 3, LEN_VARIED), tc("stacked3_gru_carry", b, 4, 3, LEN_MASK_HOLES)};
     cs[1].last_only = 1;
-    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_fd_case(&cs[i]);
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
-/* The smooth ONNX activations (the kinked ones need the reference backward: finite differences
- * across a kink are meaningless). */
+/* Every ONNX activation in the RNN's slot (relu = the rnn_relu cell), and in the LSTM's and GRU's
+ * slots; the ONNX clip with them. */
 static void test_activations(void **s) {
     (void)s;
-    const clrnn_activation acts[] = {{CLRNN_ACT_SIGMOID, 0, 0},    {CLRNN_ACT_AFFINE, 0.7f, 0.2f},
-                                     {CLRNN_ACT_SCALED_TANH, 1.3f, 0.6f}, {CLRNN_ACT_ELU, 1.0f, 0},
-                                     {CLRNN_ACT_SOFTSIGN, 0, 0},   {CLRNN_ACT_SOFTPLUS, 0, 0}};
-    for (size_t i = 0; i < sizeof acts / sizeof *acts; ++i) {
-        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
+    const clrnn_activation acts[] = {{CLRNN_ACT_SIGMOID, 0, 0},          {CLRNN_ACT_TANH, 0, 0},
+                                     {CLRNN_ACT_RELU, 0, 0},             {CLRNN_ACT_AFFINE, 0.7f, 0.2f},
+                                     {CLRNN_ACT_LEAKY_RELU, 0.1f, 0},    {CLRNN_ACT_THRESHOLDED_RELU, 0.2f, 0},
+                                     {CLRNN_ACT_SCALED_TANH, 1.3f, 0.6f}, {CLRNN_ACT_HARD_SIGMOID, 0.3f, 0.45f},
+                                     {CLRNN_ACT_ELU, 0.8f, 0},           {CLRNN_ACT_SOFTSIGN, 0, 0},
+                                     {CLRNN_ACT_SOFTPLUS, 0, 0}};
+    const int n_acts = (int)(sizeof acts / sizeof *acts);
+    for (int i = 0; i < n_acts; ++i) {
+        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 3, 5);
         d.activations[0][0] = acts[i];
+        if (i % 3 == 0) d.clip = 0.8f;
         char name[32];
         snprintf(name, sizeof name, "rnn_act_%d", (int)acts[i].kind);
-        tcase c = tc(name, d, 4, 2, LEN_FULL);
-        run_fd_case(&c);
+        tcase c = tc(name, d, 5, 3, LEN_VARIED);
+        run_case(&c);
     }
-    clrnn_rnn_desc g = base(CLRNN_CELL_GRU, 2, 3);
-    g.activations[0][0] = (clrnn_activation){CLRNN_ACT_SOFTSIGN, 0, 0};
-    g.activations[0][1] = (clrnn_activation){CLRNN_ACT_SCALED_TANH, 0.9f, 1.1f};
-    tcase c = tc("gru_acts", g, 4, 2, LEN_FULL);
-    run_fd_case(&c);
+    for (int i = 0; i < n_acts; ++i) {
+        clrnn_rnn_desc l = base(CLRNN_CELL_LSTM, 3, 4), g = base(CLRNN_CELL_GRU, 3, 4);
+        l.activations[0][i % 3] = acts[i];
+        l.activations[0][(i + 1) % 3] = acts[(i + 5) % n_acts];
+        g.activations[0][i % 2] = acts[i];
+        g.linear_before_reset = i % 2;
+        if (i % 4 == 1) l.clip = g.clip = 1.1f;
+        char name[32];
+        snprintf(name, sizeof name, "lstm_act_%d", i);
+        tcase c = tc(name, l, 4, 3, LEN_VARIED);
+        run_case(&c);
+        snprintf(name, sizeof name, "gru_act_%d", i);
+        c = tc(name, g, 4, 3, LEN_VARIED);
+        run_case(&c);
+    }
 }
 
 /* ---- the API around it ---- */
@@ -541,6 +618,11 @@ static void test_refused(void **s) {
     clrnn_backward_args b;
     memset(&b, 0, sizeof b);
     b.dy.host = p.dy, b.dx.host = dx, b.dh0.host = dh0;
+    /* no gradients before backward_weights */
+    float gbuf[64];
+    assert_int_equal(clrnn_rnn_get_grad(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_B, gbuf, 40), CLRNN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(clrnn_last_error(), "backward_weights"));
+    assert_int_equal(clrnn_rnn_get_grad(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_B, NULL, 40), CLRNN_ERR_NULL_ARGUMENT);
     /* backward before any forward_train */
     assert_int_equal(clrnn_rnn_backward_data(r, v, &b), CLRNN_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(clrnn_last_error(), "forward_train"));
@@ -621,12 +703,31 @@ static void test_params_updated(void **s) {
     clrnn_rnn_destroy(r);
 }
 
+/* Dropout on outputs, inputs and the recurrent state, variational and per step: the reference's
+ * masks are the same draws (the call number and the seed only). Zero rates are no dropout (every
+ * other case runs with rates 0 and matches clrnn_rnn_forward). */
+static void test_dropout(void **s) {
+    (void)s;
+    const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
+    static const char *const names[] = {"drop_rnn", "drop_lstmp_bi", "drop_gru_rb", "drop_gru_lbr"};
+    for (int i = 0; i < 4; ++i) {
+        clrnn_rnn_desc d = base(cells[i], 3, 4);
+        d.num_layers = 2, d.dropout = 0.3f, d.input_dropout = 0.25f, d.recurrent_dropout = 0.35f;
+        d.dropout_seed = 0x1234567890ULL + (uint64_t)i;
+        d.dropout_mode = i % 2 ? CLRNN_DROPOUT_PER_STEP : CLRNN_DROPOUT_VARIATIONAL;
+        if (i == 1) d.proj_size = 3, d.peephole = 1, d.direction = CLRNN_DIR_BIDIRECTIONAL;
+        if (i == 3) d.linear_before_reset = 1;
+        tcase c = tc(names[i], d, 4, 3, LEN_VARIED);
+        run_case(&c);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_params_updated),
+        cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

@@ -1,4 +1,6 @@
-/* Device listing and selection, context creation (own and adopted), capabilities. */
+/* Device listing and selection, context creation (own and adopted), capabilities; the kernel list
+ * (src/kernel_list.h) against the kernels the program really has. */
+#include "internal.h"
 #include "test_util.h"
 
 #include <stdlib.h>
@@ -123,8 +125,50 @@ static void adopts_application_objects(void **state) {
     assert_int_equal(clrnn_context_create_from_cl(NULL, dev, NULL, NULL, &ctx), CLRNN_ERR_NULL_ARGUMENT);
 }
 
+/* src/kernel_list.h is written by hand; the compiler is the one that knows every __kernel of cl/
+ * (step_tiled.cl makes its kernel names by token pasting, so a text scan would not). Every kernel
+ * the program has is listed and every listed kernel is in the program (a listed one that is not
+ * would already fail clrnn_context_create, in clCreateKernel). */
+static void kernel_list_matches_the_program(void **state) {
+    (void)state;
+    clrnn_context *ctx = NULL;
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    size_t n_kernels = 0, len = 0;
+    assert_int_equal(clGetProgramInfo(ctx->program, CL_PROGRAM_NUM_KERNELS, sizeof n_kernels, &n_kernels, NULL),
+                     CL_SUCCESS);
+    assert_int_equal(clGetProgramInfo(ctx->program, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len), CL_SUCCESS);
+    char *names = malloc(len + 1);
+    assert_non_null(names);
+    assert_int_equal(clGetProgramInfo(ctx->program, CL_PROGRAM_KERNEL_NAMES, len, names, NULL), CL_SUCCESS);
+    names[len] = '\0';
+    int listed[CLRNN_K_COUNT_] = {0}, unlisted = 0;
+    size_t seen = 0;
+    for (char *save = NULL, *k = strtok_r(names, ";", &save); k; k = strtok_r(NULL, ";", &save), ++seen) {
+        int found = -1;
+        for (int id = 0; id < CLRNN_K_COUNT_; ++id)
+            if (!strcmp(k, clrnn_kernel_name((clrnn_kernel_id)id))) found = id;
+        if (found < 0) {
+            fprintf(stderr, "kernel %s of cl/ is missing from src/kernel_list.h\n", k);
+            ++unlisted;
+        } else {
+            ++listed[found];
+        }
+    }
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id)
+        if (listed[id] != 1)
+            fprintf(stderr, "src/kernel_list.h: %s is in the program %d times\n", clrnn_kernel_name((clrnn_kernel_id)id),
+                    listed[id]);
+    assert_int_equal(seen, n_kernels);
+    assert_int_equal(unlisted, 0);
+    assert_int_equal(n_kernels, CLRNN_K_COUNT_);
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id) assert_int_equal(listed[id], 1);
+    free(names);
+    clrnn_context_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kernel_list_matches_the_program),
         cmocka_unit_test(lists_devices),
         cmocka_unit_test(default_context),
         cmocka_unit_test(select_by_name_index_and_type),

@@ -18,7 +18,7 @@ target_sources(clrnn_objects PRIVATE src/keras/keras.c src/keras/keras_ops.c)
 # the ONNX module's node builder looks up the Keras loader's own operators only when they are built
 target_compile_definitions(clrnn_objects PRIVATE CLRNN_HAVE_KERAS=1)
 target_include_directories(clrnn_objects PRIVATE ${CLRNN_KERAS_DEPS_INCLUDE_DIRS})
-foreach(t clrnn_objects clrnn clrnn_static)
+foreach(t clrnn_objects clrnn clrnn_archive clrnn_static)
   target_link_libraries(${t} PRIVATE PkgConfig::CLRNN_KERAS_DEPS)
 endforeach()
 # a static libclrnn pulls these in through pkg-config (clrnn.pc) and, for clrnn::clrnn_static, the

@@ -58,7 +58,7 @@ target_include_directories(clrnn_objects PRIVATE ${CLRNN_ONNX_GEN} ${CLRNN_PROTO
 # Generated code: a newer protoc-c or compiler must not break the build with a warning.
 set_source_files_properties(${CLRNN_ONNX_GEN}/${_onnx_proto_name}.pb-c.c PROPERTIES COMPILE_OPTIONS "-Wno-error")
 # By name, so the exported static target asks the consumer's linker for -lprotobuf-c.
-foreach(t clrnn_objects clrnn clrnn_static)
+foreach(t clrnn_objects clrnn clrnn_archive clrnn_static)
   target_link_libraries(${t} PRIVATE protobuf-c)
 endforeach()
 # a static libclrnn pulls it in through pkg-config (clrnn.pc, written by install.cmake)
