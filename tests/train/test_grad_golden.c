@@ -172,6 +172,9 @@ static int parse_weight(const char *file, weight *w) {
     return 0;
 }
 
+/* The largest error a framework's run saw (printed with its summary). */
+static double worst_seen;
+
 /* |got - exp| / (1 + |exp|) <= TOL everywhere; NaN (an unwritten poisoned element) fails. */
 static int compare(result *res, const char *what, const float *got, const clrnn_array *want, size_t n) {
     if (want->count != n) return fail_case(res, "%s: %zu expected elements, clrnn has %zu", what, want->count, n), 0;
@@ -185,6 +188,7 @@ static int compare(result *res, const char *what, const float *got, const clrnn_
             if (isinf(worst)) break;
         }
     }
+    if (worst > worst_seen || isnan(worst)) worst_seen = worst;
     if (!(worst <= TOL)) {
         fail_case(res, "%s: err %.3g at %zu (got %.8g, framework %.8g)", what, worst, at, (double)got[at], (double)e[at]);
         return 0;
@@ -399,6 +403,7 @@ static void run_framework(const char *fw, int min_cases, int use_reference) {
     closedir(h);
     qsort(names, (size_t)n, sizeof names[0], name_cmp);
     int ran = 0, passed = 0;
+    worst_seen = 0;
     for (int i = 0; i < n; ++i) {
         char dir[1400];
         snprintf(dir, sizeof dir, "%s/%s", base, names[i]);
@@ -410,8 +415,8 @@ static void run_framework(const char *fw, int min_cases, int use_reference) {
         }
         free(names[i]);
     }
-    printf("%s: %d of %d golden gradient cases match within %g (%s)\n", fw, passed, ran, TOL,
-           use_reference ? "the float64 reference backward" : "the device");
+    printf("%s: %d of %d golden gradient cases match within %g (%s; largest error %.3g)\n", fw, passed, ran, TOL,
+           use_reference ? "the float64 reference backward" : "the device", worst_seen);
     if (!only) assert_true(ran >= min_cases);
     assert_int_equal(passed, ran);
 }
