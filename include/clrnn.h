@@ -574,28 +574,64 @@ CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap
  *   clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_W, buf, count);
  * ------------------------------------------------------------------------------------- */
 /* What a backward needs from its forward (gates, states, masks), on the device; sized on use and
- * reused while later calls fit. One reserve serves one forward_train → backward sequence at a time. */
+ * reused while later calls fit. One reserve serves one forward_train → backward sequence at a time.
+ *   - A reserve belongs to the rnn it was created for: passing it with another rnn, or a destroyed
+ *     one, is CLRNN_ERR_INVALID_ARGUMENT (a NULL one CLRNN_ERR_NULL_ARGUMENT); it may be destroyed
+ *     after its rnn (destroy(NULL) and of a destroyed reserve are ignored).
+ *   - Its size grows with the largest T*N (and N) a forward_train ran with: per step row about
+ *     L*D*(G*H*(1 + lbr GRU) + the cell's kept values, 2*H to 8*H) + the layer outputs floats;
+ *     counted, with the rnn's weights and workspace, against the device's limits before anything
+ *     is allocated (CLRNN_ERR_DEVICE_OUT_OF_MEMORY; the reserve keeps what it held). Several
+ *     reserves of one rnn (truncated BPTT over chunks kept for later) are each counted alone.
+ *   - Masks are never stored: the dropout masks are regenerated from the seed and the call number. */
 typedef struct clrnn_reserve clrnn_reserve;
 CLRNN_API clrnn_status clrnn_reserve_create(clrnn_rnn *rnn, clrnn_reserve **out);
 CLRNN_API void clrnn_reserve_destroy(clrnn_reserve *reserve);
 
-/* As clrnn_rnn_forward (same args, same outputs), with training-time dropout applied, keeping in
- * `reserve` what the backward needs. */
+/* As clrnn_rnn_forward (same args, same checks, same outputs within rounding: the training forward
+ * runs its own kernels), with training-time dropout applied, keeping in `reserve` what the backward
+ * needs. Each call that passes its checks takes the rnn's next call number (0, 1, 2, ...: the
+ * dropout masks of that call). The trainable values on the device (clrnn_rnn_set_param's weights,
+ * uploaded when they changed) are the ones an optimizer updates; a later clrnn_rnn_forward,
+ * set_param or get_param reads them back first. Steps that are not computed (lengths, mask) never
+ * reach a gradient: their input elements may hold anything, NaN included. */
 CLRNN_API clrnn_status clrnn_rnn_forward_train(clrnn_rnn *rnn, const clrnn_forward_args *args, clrnn_reserve *reserve);
 
 typedef struct clrnn_backward_args {
     clrnn_tensor dy, dhn, dcn; /* gradients of the forward's y (last_only: [N, O]), hn, cn; not given: zero */
     clrnn_tensor dx, dh0, dc0; /* outputs: gradients of x, h0, c0; each optional */
 } clrnn_backward_args;
+/* The backward of the reserve's last forward_train (its T, N, lengths, mask, last_only, dropout
+ * masks; the rnn's current trainable values: update them between forward_train and backward and
+ * the gradients are of neither). Shapes: dy as the forward's y (merge NONE included; in the
+ * layout of the descriptor), dhn/dh0 [L*D, N, Hr], dcn/dc0 [L*D, N, H] (LSTM only, else
+ * CLRNN_ERR_INVALID_ARGUMENT), dx as x. The gradient contract:
+ *   - masked or padded steps: dx = 0 there and no weight-gradient contribution; dh, dc pass
+ *     through unchanged; dhn/dcn enter at each row's last computed step; dy at a masked step is
+ *     dropped (ZERO, FILL) or, with CARRY, added to the last computed output before it in that
+ *     direction's processing order (dropped when there is none). A row of length 0: dh0 = dhn.
+ *   - last_only: dy [N, O] reaches the last layer's final states, for rows with a computed step.
+ *   - derivatives of clip, cell_clip and proj_clip are 1 inside [-clip, clip], 0 outside; CIFG's
+ *     forget rows and forget_bias get no gradient.
+ * Refused before any device work, writing nothing: CLRNN_ERR_NULL_ARGUMENT (rnn, reserve or args),
+ * CLRNN_ERR_INVALID_ARGUMENT (a reserve of another rnn or destroyed, no forward_train on it yet, a
+ * tensor with both host and mem, a cl_mem of another OpenCL context, dcn/dc0 for a non-LSTM),
+ * CLRNN_ERR_SHAPE_MISMATCH (a device buffer too small). No atomics: bitwise the same run to run. */
 CLRNN_API clrnn_status clrnn_rnn_backward_data(clrnn_rnn *rnn, clrnn_reserve *reserve, const clrnn_backward_args *args);
 
 typedef enum clrnn_wgrad_mode { CLRNN_WGRAD_SET = 0, CLRNN_WGRAD_ADD = 1 } clrnn_wgrad_mode;
 /* After backward_data on the same reserve: the gradient of every parameter (dense layer included),
- * kept on the device in the rnn; ADD accumulates (truncated BPTT, gradient accumulation). */
+ * kept on the device in the rnn; ADD accumulates (truncated BPTT, gradient accumulation). SET then
+ * ADD of the same step gives exactly twice SET's bits (each pass computes the same values, x + x is
+ * exact). Gradients are in clrnn's internal layout on the device (read them with get_grad); dWb and
+ * dRb are kept apart (they differ for the linear-before-reset GRU's n gate). Without a
+ * backward_data on this reserve since its forward_train: CLRNN_ERR_INVALID_ARGUMENT, nothing
+ * written. The reserve stays valid: backward_data and backward_weights may be run again. */
 CLRNN_API clrnn_status clrnn_rnn_backward_weights(clrnn_rnn *rnn, clrnn_reserve *reserve, clrnn_wgrad_mode mode);
 
 /* Mirror clrnn_rnn_set_param: a role's gradient / current value in that framework's layout and
- * gate order (same roles, shapes and count rule). */
+ * gate order (same roles, shapes and count rule). get_grad before any backward_weights of the rnn
+ * is CLRNN_ERR_INVALID_ARGUMENT; a role that combines Wb and Rb (Keras' bias, TF1's) reads dWb. */
 CLRNN_API clrnn_status clrnn_rnn_get_grad(clrnn_rnn *rnn, clrnn_framework framework, int layer, int dir,
                                           clrnn_param role, float *out, size_t count);
 CLRNN_API clrnn_status clrnn_rnn_get_param(clrnn_rnn *rnn, clrnn_framework framework, int layer, int dir,

@@ -200,7 +200,7 @@ struct clrnn_context {
     int lock_ready; /* lock was initialised */
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
-    struct clrnn_train_program *train; /* src/train: its kernel program, built on first use (context lock held) */
+    struct clrnn_train_program *train; /* src/train: its kernels (a kept program's state, not owned), set on first use under lock */
     struct clrnn_glue_program *glue; /* the training glue's kernels, built on first use (src/train/glue.c) */
 };
 
@@ -283,6 +283,7 @@ struct clrnn_rnn {
     int dirty;               /* host weights changed since upload */
     unsigned host_gen;       /* bumped whenever the host weights change (set_param): training re-uploads */
     struct clrnn_train_state *train; /* src/train: trainable values and gradients on the device, or NULL */
+    size_t train_bytes;      /* device bytes of training: values, gradients and every live reserve */
     clrnn_device_weights dw;
     clrnn_workspace ws;
     int32_t *tmap_host; /* step table */
@@ -322,9 +323,8 @@ void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, con
 void clrnn_build_row_order(int T, int N, const int32_t *seq_lens, const uint8_t *mask, int32_t *perm,
                            int32_t *row_needed);
 
-/* ---- train (src/train/train.c): what the rnn and context destroys release ---- */
+/* ---- train (src/train/train.c): what the rnn's destroy releases (its program is a kept one) ---- */
 void clrnn_train_release(clrnn_rnn *r);
-void clrnn_train_context_release(clrnn_context *ctx);
 
 /* Safe size arithmetic: returns 0 on overflow. */
 static inline int clrnn_mul_size(size_t a, size_t b, size_t *out) {

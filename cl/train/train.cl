@@ -517,14 +517,25 @@ __kernel void tr_permute(__global const real *src, const ulong src_off, __global
     dst[dst_off + (to_time ? tm : bm)] = src[src_off + (to_time ? bm : tm)];
 }
 
-/* dst[c] (+)= sum over rows r, in order, of src[off + r * ld + c]: bias gradients, deterministic. */
+/* dst[c] (+)= sum over rows r, in order, of src[off + r * ld + c]: bias gradients, deterministic.
+ * A work-item sums 16 adjacent columns (a cache line per row on CPUs, where a column a work-item
+ * would walk the rows 1 float per line); each column's sum is still row 0, 1, 2, ... in order. */
 __kernel void tr_colsum(__global const real *src, const int off, const int ld, const int rows, const int cols,
                         __global real *dst, const int add) {
-    const int c = get_global_id(0);
-    if (c >= cols) return;
-    real acc = 0.0f;
-    for (int r = 0; r < rows; ++r) acc += src[off + (size_t)r * ld + c];
-    dst[c] = add ? dst[c] + acc : acc;
+    const int c0 = get_global_id(0) * 16;
+    if (c0 >= cols) return;
+    if (c0 + 16 <= cols) {
+        real16 acc = (real16)(0.0f);
+        for (int r = 0; r < rows; ++r) acc += vload16(0, src + off + (size_t)r * ld + c0);
+        if (add) acc += vload16(0, dst + c0);
+        vstore16(acc, 0, dst + c0);
+        return;
+    }
+    for (int c = c0; c < cols; ++c) {
+        real acc = 0.0f;
+        for (int r = 0; r < rows; ++r) acc += src[off + (size_t)r * ld + c];
+        dst[c] = add ? dst[c] + acc : acc;
+    }
 }
 
 /* Peephole gradients: dP_i = sum da_i * c_prev, dP_f = sum da_f * c_prev, dP_o = sum da_o * c,

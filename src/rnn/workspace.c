@@ -37,7 +37,8 @@ clrnn_status clrnn_rnn_upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, siz
     const clrnn_device_info *info = &r->ctx->info;
     size_t old = 0;
     if (*m && clGetMemObjectInfo(*m, CL_MEM_SIZE, sizeof old, &old, NULL) != CL_SUCCESS) old = 0;
-    const size_t others = (r->dw.bytes > old ? r->dw.bytes - old : 0) + r->ws.bytes;
+    /* (training's values, gradients and reserves count too: r->train_bytes) */
+    const size_t others = (r->dw.bytes > old ? r->dw.bytes - old : 0) + r->ws.bytes + r->train_bytes;
     if (info->max_alloc_bytes > 0 && bytes > info->max_alloc_bytes)
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s: %zu bytes, the device allows %llu per buffer", what,
                           bytes, (unsigned long long)info->max_alloc_bytes);
@@ -47,7 +48,7 @@ clrnn_status clrnn_rnn_upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, siz
                           "global memory",
                           what, bytes, others, (unsigned long long)info->global_mem_bytes);
     release(m);
-    r->dw.bytes = others - r->ws.bytes;
+    r->dw.bytes = others - r->ws.bytes - r->train_bytes;
     cl_int err;
     *m = clCreateBuffer(r->ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)data, &err);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateBuffer", what);
@@ -197,7 +198,7 @@ static clrnn_status ws_fits(const clrnn_rnn *r, const ws_buf *b, int n, int T, i
         if (*total > SIZE_MAX - bytes) return clrnn_fail(CLRNN_ERR_OVERFLOW, "workspace for T=%d N=%d overflows", T, N);
         *total += bytes;
     }
-    const size_t weights = r->dw.bytes;
+    const size_t weights = r->dw.bytes + r->train_bytes; /* with training's device memory */
     if (info->global_mem_bytes > 0 &&
         (weights > info->global_mem_bytes || *total > info->global_mem_bytes - weights))
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,

@@ -48,20 +48,21 @@ static const char *const tk_names[] = {
 #undef TK_NAME
 };
 
+/* The program's kernels (the kept program's state, program.c: made once per context, released
+ * with it). */
 struct clrnn_train_program {
-    cl_program program;
     cl_kernel k[TK_COUNT];
 };
 
 extern const clrnn_embedded_source clrnn_train_sources[];
 extern const size_t clrnn_train_sources_count;
 
-static void program_free(struct clrnn_train_program *p) {
-    if (!p) return;
-    for (int i = 0; i < TK_COUNT; ++i)
+static void release_kernels(void *state) {
+    struct clrnn_train_program *p = state;
+    for (int i = 0; i < TK_COUNT; ++i) {
         if (p->k[i]) clReleaseKernel(p->k[i]);
-    if (p->program) clReleaseProgram(p->program);
-    free(p);
+        p->k[i] = NULL;
+    }
 }
 
 static clrnn_status make_kernels(cl_program prog, void *user) {
@@ -71,37 +72,23 @@ static clrnn_status make_kernels(cl_program prog, void *user) {
         p->k[i] = clCreateKernel(prog, tk_names[i], &err);
         if (err != CL_SUCCESS) {
             p->k[i] = NULL;
-            for (int j = 0; j < i; ++j) {
-                clReleaseKernel(p->k[j]);
-                p->k[j] = NULL;
-            }
+            release_kernels(p);
             return clrnn_fail_cl(err, "clCreateKernel", tk_names[i]);
         }
     }
     return CLRNN_OK;
 }
 
-/* Context lock held. */
+/* Context lock held (ctx->train is read and set under it). */
 static clrnn_status ensure_program(clrnn_context *ctx) {
     if (ctx->train) return CLRNN_OK;
-    struct clrnn_train_program *p = calloc(1, sizeof *p);
-    if (!p) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "training program");
     const clrnn_program_def def = {"the training kernels", "clrnn-train-program-v1", clrnn_train_sources,
                                    clrnn_train_sources_count, 1, make_kernels};
-    clrnn_program_got got;
-    clrnn_status st = clrnn_program_get(ctx, &def, clrnn_program_options(), p, &got);
-    if (st != CLRNN_OK) {
-        program_free(p);
-        return st;
-    }
-    p->program = got.program;
-    ctx->train = p;
+    const clrnn_kept_program *kp;
+    const clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(struct clrnn_train_program), release_kernels, &kp);
+    if (st != CLRNN_OK) return st;
+    ctx->train = kp->state;
     return CLRNN_OK;
-}
-
-void clrnn_train_context_release(clrnn_context *ctx) {
-    program_free(ctx->train);
-    ctx->train = NULL;
 }
 
 static kargs tk(clrnn_context *ctx, int id) {
@@ -161,6 +148,7 @@ void clrnn_train_release(clrnn_rnn *r) {
         release_mem(&ts->p[i].grad);
     }
     release_mem(&ts->acts);
+    r->train_bytes = r->train_bytes > ts->bytes ? r->train_bytes - ts->bytes : 0;
     free(ts);
     r->train = NULL;
 }
@@ -179,15 +167,17 @@ static float *host_of(clrnn_rnn *r, int i) {
     return w->proj;
 }
 
-/* Device bytes the rnn holds besides `extra_new` (plan weights, workspace, training values,
- * reserves are counted by their owner). */
-static clrnn_status check_device_room(const clrnn_rnn *r, size_t held, size_t bytes_new, size_t biggest,
+/* Whether bytes_new more (its biggest buffer `biggest`) fit the device beside what the rnn holds:
+ * plan weights, workspace and training's memory (r->train_bytes), less `replaced` (the buffers the
+ * new ones replace). */
+static clrnn_status check_device_room(const clrnn_rnn *r, size_t replaced, size_t bytes_new, size_t biggest,
                                       const char *what) {
     const clrnn_device_info *info = &r->ctx->info;
     if (info->max_alloc_bytes > 0 && biggest > info->max_alloc_bytes)
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY, "%s: a buffer of %zu bytes, the device allows %llu per buffer",
                           what, biggest, (unsigned long long)info->max_alloc_bytes);
-    const size_t others = r->dw.bytes + r->ws.bytes + held;
+    const size_t train = r->train_bytes > replaced ? r->train_bytes - replaced : 0;
+    const size_t others = r->dw.bytes + r->ws.bytes + train;
     if (info->global_mem_bytes > 0 && (bytes_new > info->global_mem_bytes || others > info->global_mem_bytes - bytes_new))
         return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
                           "%s: %zu bytes, with the %zu bytes the rnn holds already over the device's %llu bytes", what,
@@ -262,6 +252,7 @@ static clrnn_status ensure_params(clrnn_rnn *r) {
             return clrnn_fail_cl(err, "clCreateBuffer", "activations");
         }
         ts->bytes = total + sizeof acts;
+        r->train_bytes += ts->bytes;
         ts->gen = r->host_gen;
         return CLRNN_OK;
     }
@@ -363,6 +354,7 @@ struct clrnn_reserve {
     cl_mem dm[RES_LD];      /* [T*N, Hr] LSTMP: the projection output's gradient */
     cl_mem dense_src;       /* not owned: where the dense layer's input is (dense_in or y[L-1]) */
     int bwd_cur, bwd_has_dy; /* backward: the dbuf holding the layer's output gradient, and whether it has one */
+    int bwd_need_dx;         /* backward: the layer's input gradient is needed (a lower layer's, or dx asked) */
     size_t bytes;
 };
 
@@ -472,9 +464,9 @@ static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N)
         total += bytes;
         if (bytes > biggest) biggest = bytes;
     }
-    const size_t held = r->train ? r->train->bytes : 0;
-    clrnn_status st = check_device_room(r, held, total, biggest, "the training reserve");
+    clrnn_status st = check_device_room(r, v->bytes, total, biggest, "the training reserve");
     if (st != CLRNN_OK) return st;
+    r->train_bytes -= v->bytes < r->train_bytes ? v->bytes : r->train_bytes;
     reserve_release_bufs(v);
     for (int i = 0; i < n; ++i) {
         cl_int err;
@@ -485,9 +477,15 @@ static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N)
             return clrnn_fail_cl(err, "clCreateBuffer", "the training reserve");
         }
         v->bytes += (b[i].elems ? b[i].elems : 1) * sizeof(float);
+        /* defined contents: no GEMM's beta = 0 output ever meets stale NaN, whatever the BLAS does */
+        if ((st = fill_zero(r->ctx, *b[i].mem, b[i].elems ? b[i].elems : 1)) != CLRNN_OK) {
+            reserve_release_bufs(v);
+            return st;
+        }
     }
     v->TN_cap = want_TN;
     v->N_cap = want_N;
+    r->train_bytes += v->bytes;
     return CLRNN_OK;
 }
 
@@ -517,6 +515,9 @@ void clrnn_reserve_destroy(clrnn_reserve *v) {
         clrnn_check_handle(v, CLRNN_HANDLE_RESERVE, "clrnn_reserve_destroy (ignored)", "reserve");
         return;
     }
+    /* its bytes leave the rnn's count (when the rnn still lives: a reserve may outlive it) */
+    if (v->rnn_id && clrnn_handle_id(v->rnn, CLRNN_HANDLE_RNN) == v->rnn_id)
+        v->rnn->train_bytes -= v->bytes < v->rnn->train_bytes ? v->bytes : v->rnn->train_bytes;
     reserve_release_bufs(v);
     free(v->tmap_host);
     free(v);
@@ -680,8 +681,9 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
  * ---------------------------------------------------------------------------------------- */
 
 /* Layer l's reverse scan. On entry: v->dh[0] holds dh of its final states (dhn, + last_only's),
- * v->dc dc (LSTM), and, when has_dy, v->dbuf[v_cur] its output's gradient [T*N, D*Hr]. On exit:
- * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, and its input's gradient in v->dbuf[1 - v_cur]. */
+ * v->dc dc (LSTM), and, when has_dy, v->dbuf[cur] its output's gradient [T*N, D*Hr]. On exit:
+ * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, and (v->bwd_need_dx) its input's gradient in
+ * v->dbuf[1 - cur] (layer 0 without a dx asked: not computed, a GEMM the size of the forward's x W^T). */
 static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cur, int has_dy) {
     clrnn_context *ctx = r->ctx;
     const clrnn_rnn_desc *desc = &r->desc;
@@ -767,7 +769,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             }
         }
     }
-    if (st != CLRNN_OK) return st;
+    if (st != CLRNN_OK || !v->bwd_need_dx) return st;
     /* the input's gradient: sum over directions of dG W (input dropout: of (dG_g W_g) * m_g) */
     const size_t I = (size_t)r->lw[l * D].in_size;
     for (int d = 0; d < D && st == CLRNN_OK; ++d) {
@@ -836,7 +838,7 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
             kargs k = tk(ctx, TK_tr_colsum);
             a_mem(&k, side ? dgh : v->dgx[ld]), a_int(&k, 0), a_int(&k, GH), a_int(&k, (int)TN), a_int(&k, GH);
             a_mem(&k, pgrad(r, ld, side ? PB_RB : PB_WB)), a_int(&k, add);
-            st = launch2(ctx, &k, (size_t)GH, 1);
+            st = launch2(ctx, &k, ((size_t)GH + 15) / 16, 1);
         }
         if (st == CLRNN_OK && r->train->peep >= 0) {
             kargs k = tk(ctx, TK_tr_peep_grad);
@@ -1059,6 +1061,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
             if ((st = launch2(ctx, &k, (size_t)D * N * Hr, 1)) != CLRNN_OK) return st;
         }
         v->bwd_cur = cur, v->bwd_has_dy = has_dy;
+        v->bwd_need_dx = l > 0 || args->dx.host || args->dx.mem;
         if ((st = r->plan->scan_layer_backward(r, v, l)) != CLRNN_OK) return st;
         if ((args->dh0.host || args->dh0.mem) &&
             (st = clrnn_move_block(ctx, 0, v->dh[T & 1], 0, &args->dh0, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK)
@@ -1123,7 +1126,7 @@ static clrnn_status backward_weights_locked(clrnn_rnn *r, clrnn_reserve *v, floa
         kargs k = tk(ctx, TK_tr_colsum);
         a_mem(&k, v->dyd), a_int(&k, 0), a_int(&k, O), a_int(&k, (int)rows), a_int(&k, O);
         a_mem(&k, ts->p[dense_idx(ts, 1)].grad), a_int(&k, beta != 0.0f);
-        if ((st = launch2(ctx, &k, (size_t)O, 1)) != CLRNN_OK) return st;
+        if ((st = launch2(ctx, &k, ((size_t)O + 15) / 16, 1)) != CLRNN_OK) return st;
     }
     const cl_int err = clFinish(ctx->queue);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the weight gradients");

@@ -17,11 +17,16 @@ typedef struct clrnn_param_buf {
 #define CLRNN_MAX_PARAM_BUFS (CLRNN_MAX_LAYERS * 2 * 6 + 2)
 
 /* The rnn's trainable tensors, in a fixed order (every call the same), creating the device values
- * from the host weights on first use. *n = how many; CLRNN_ERR_MISSING_WEIGHTS if weights are unset. */
+ * from the host weights on first use. *n = how many; CLRNN_ERR_MISSING_WEIGHTS if weights are unset.
+ * The order: for each layer*D + dir, W [G*H, I_l], R [G*H, Hr], Wb, Rb [G*H], then P [3H] (peepholes
+ * set) and proj [Hr, H] (projection); then dense W [O, Hm], dense b [O] (dense layer). out may be
+ * NULL (just *n). Takes the context lock: call it without holding it. The buffers stay valid while
+ * the rnn lives; gradients are written by clrnn_rnn_backward_weights, zeros before. */
 clrnn_status clrnn_rnn_param_bufs(clrnn_rnn *r, clrnn_param_buf *out, int cap, int *n);
 /* An optimizer changed the device values: the host copy and the plan's weights are now stale. */
 void clrnn_rnn_params_updated(clrnn_rnn *r);
-/* Brings the host copy (rnn->lw, dense_W, dense_b) up to date with the device values. */
+/* Brings the host copy (rnn->lw, dense_W, dense_b) up to date with the device values (a no-op unless
+ * clrnn_rnn_params_updated was called since). Takes the context lock. */
 clrnn_status clrnn_rnn_sync_host_params(clrnn_rnn *r);
 
 /* The number the next forward_train call takes (its dropout masks): tests replay a call with it. */

@@ -10,6 +10,8 @@
 #include "test_util.h"
 #include "train/train.h"
 
+#include <threads.h>
+
 typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES } len_mode;
 
 typedef struct tcase {
@@ -340,10 +342,14 @@ static void test_masks_reverse(void **s) {
     r2.direction = CLRNN_DIR_REVERSE, r2.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r2.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
     r2.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
     r3.direction = CLRNN_DIR_REVERSE, r3.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    clrnn_rnn_desc r4 = base(CLRNN_CELL_LSTM, 2, 3);
+    r4.direction = CLRNN_DIR_REVERSE, r4.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r4.masked_output = CLRNN_MASKED_OUTPUT_FILL;
+    r4.masked_fill_value = 0.5f;
     tcase cs[] = {tc("mask_zero", z, 5, 3, LEN_MASK_HOLES), tc("mask_carry", cy, 5, 3, LEN_MASK_HOLES),
                   tc("mask_fill", f, 5, 3, LEN_MASK_HOLES), tc("reverse_per_row", r1, 5, 3, LEN_VARIED),
                   tc("reverse_whole_reversed_carry", r2, 5, 3, LEN_MASK_HOLES),
-                  tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED)};
+                  tc("reverse_per_row_reversed", r3, 5, 3, LEN_VARIED),
+                  tc("reverse_whole_in_place_fill", r4, 5, 3, LEN_MASK_HOLES)};
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
@@ -367,6 +373,11 @@ static void test_bidirectional(void **s) {
     d = base(CLRNN_CELL_LSTM, 2, 3);
     d.dense_size = 2, d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
     c = tc("dense_batch_major", d, 4, 3, LEN_VARIED);
+    run_case(&c);
+    d = bidir(base(CLRNN_CELL_RNN, 2, 3), CLRNN_MERGE_NONE);
+    d.masked_output = CLRNN_MASKED_OUTPUT_CARRY, d.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS;
+    c = tc("bi_none_last_only_carry", d, 5, 4, LEN_MASK_HOLES);
+    c.last_only = 1;
     run_case(&c);
     /* get_grad in every framework's layout: LSTM with peepholes and projection, both GRUs, dense */
     d = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM);
@@ -660,11 +671,79 @@ static void test_refused(void **s) {
     TU_OK(clrnn_rnn_backward_data(r, v, &b));
     TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
     assert_false(all_poison(dx, p.nx));
+    /* without dx (layer 0's input gradient is then skipped) the weight gradients are the same bits */
+    run_out g1, g2;
+    memset(&g1, 0, sizeof g1), memset(&g2, 0, sizeof g2);
+    read_grads(r, &g1);
+    clrnn_backward_args nodx = b;
+    nodx.dx.host = NULL, nodx.dh0.host = NULL;
+    TU_OK(clrnn_rnn_backward_data(r, v, &nodx));
+    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+    read_grads(r, &g2);
+    for (int i = 0; i < g1.n; ++i) expect_same("grad without dx", g2.grads[i], g1.grads[i], g1.counts[i]);
+    run_out_free(&g1), run_out_free(&g2);
     free(dx), free(dh0), free(y);
     clrnn_reserve_destroy(v), clrnn_reserve_destroy(vo);
     clrnn_reserve_destroy(v); /* destroyed twice: ignored */
     problem_free(&p);
     clrnn_rnn_destroy(r), clrnn_rnn_destroy(other);
+}
+
+/* The training program: built on the first training call of a context (not at its creation, not by
+ * an inference forward), then shared by every rnn on it. */
+static void test_program_first_use(void **s) {
+    (void)s;
+    clrnn_context *ctx;
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    const int got0 = ctx->programs_got;
+    clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
+    clrnn_rnn *r1, *r2;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r1));
+    TU_OK(clrnn_rnn_create(ctx, &d, &r2));
+    uint64_t seed = 3;
+    set_random_weights(r1, &seed);
+    set_random_weights(r2, &seed);
+    float x[2 * 2 * 2] = {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f, 0.7f, -0.8f}, y[2 * 2 * 3];
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = 2, a.batch = 2, a.x.host = x, a.y.host = y;
+    TU_OK(clrnn_rnn_forward(r1, &a));
+    assert_int_equal(ctx->programs_got, got0);
+    clrnn_reserve *v1, *v2;
+    TU_OK(clrnn_reserve_create(r1, &v1));
+    TU_OK(clrnn_reserve_create(r2, &v2));
+    assert_int_equal(ctx->programs_got, got0);
+    TU_OK(clrnn_rnn_forward_train(r1, &a, v1));
+    assert_int_equal(ctx->programs_got, got0 + 1);
+    TU_OK(clrnn_rnn_forward_train(r2, &a, v2));
+    assert_int_equal(ctx->programs_got, got0 + 1);
+    clrnn_reserve_destroy(v1), clrnn_reserve_destroy(v2);
+    clrnn_rnn_destroy(r1);
+    clrnn_context_destroy(ctx); /* before r2 and its reserve: they stay destroyable */
+    clrnn_rnn_destroy(r2);
+}
+
+/* The dropout fields of the descriptor: rates in [0, 1), finite; a known mode. */
+static void test_dropout_desc(void **s) {
+    (void)s;
+    const float bad[] = {1.0f, -0.1f, NAN, INFINITY, 1.5f};
+    for (int field = 0; field < 3; ++field)
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
+            clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+            float *f = field == 0 ? &d.dropout : field == 1 ? &d.input_dropout : &d.recurrent_dropout;
+            *f = bad[i];
+            clrnn_rnn *r = NULL;
+            assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
+            assert_null(r);
+            assert_non_null(strstr(clrnn_last_error(), "dropout"));
+        }
+    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+    d.dropout_mode = (clrnn_dropout_mode)2;
+    clrnn_rnn *r = NULL;
+    assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
+    d.dropout_mode = CLRNN_DROPOUT_PER_STEP, d.dropout = 0.999f;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    clrnn_rnn_destroy(r);
 }
 
 /* An optimizer's update of the device values (clrnn_rnn_params_updated) reaches the inference
@@ -722,12 +801,185 @@ static void test_dropout(void **s) {
     }
 }
 
+/* One reserve through calls of growing and shrinking T and N (it grows, then is reused), each
+ * call's dropout masks those of its call number: dx, dh0 and the gradients against the reference. */
+static void test_reserve_reuse(void **s) {
+    (void)s;
+    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 3, 4), CLRNN_MERGE_AVE);
+    d.num_layers = 2, d.dropout = 0.2f, d.recurrent_dropout = 0.2f, d.dropout_seed = 99;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    uint64_t seed = 1234;
+    set_random_weights(r, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    const int shapes[][2] = {{3, 2}, {6, 5}, {2, 3}, {5, 1}, {6, 5}};
+    for (uint32_t call = 0; call < 5; ++call) {
+        tcase c = tc("reuse", d, shapes[call][0], shapes[call][1], call % 2 ? LEN_MASK_HOLES : LEN_VARIED);
+        problem p;
+        problem_make(&p, r, &c, &seed);
+        run_out o;
+        train_step(r, v, &p, CLRNN_WGRAD_SET, &o);
+        float *edx = tu_alloc_poison(p.nx), *edh0 = tu_alloc_poison(p.nh), *ey = tu_alloc_poison(p.ny);
+        clrnn_forward_args a = fwd_args(&p);
+        a.y.host = ey;
+        clrnn_backward_args b;
+        memset(&b, 0, sizeof b);
+        b.dy.host = p.dy, b.dhn.host = p.dhn, b.dx.host = edx, b.dh0.host = edh0;
+        clrnn_reference_grads g;
+        TU_OK(clrnn_reference_train(r, &a, call, &b, &g));
+        expect_close("reuse y", o.y, ey, p.ny);
+        expect_close("reuse dx", o.dx, edx, p.nx);
+        expect_close("reuse dh0", o.dh0, edh0, p.nh);
+        for (int i = 0; i < o.n; ++i) expect_close("reuse grad", o.grads[i], ref_param(r, &g, i), o.counts[i]);
+        clrnn_reference_grads_free(&g);
+        free(edx), free(edh0), free(ey);
+        run_out_free(&o);
+        problem_free(&p);
+    }
+    clrnn_reserve_destroy(v);
+    clrnn_rnn_destroy(r);
+}
+
+/* A reserve the device cannot hold is refused before anything is allocated
+ * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY); the reserve and the rnn stay usable, with the same results. */
+static void test_reserve_limits(void **s) {
+    (void)s;
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(tu_context(), &info));
+    assert_true(info.max_alloc_bytes > 0);
+    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 1, 1024);
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
+    uint64_t seed = 7;
+    set_random_weights(r, &seed);
+    tcase c = tc("limits", d, 2, 2, LEN_FULL);
+    problem p;
+    problem_make(&p, r, &c, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    run_out o1, o2;
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o1);
+    /* a reserve row holds more than 4*H floats: enough rows to pass the per-buffer limit */
+    const uint64_t rows = info.max_alloc_bytes / (4ull * 1024 * sizeof(float)) + 1;
+    assert_true(rows < (1u << 30));
+    float *x = calloc((size_t)rows, sizeof(float));
+    assert_non_null(x);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = 1, a.batch = (int)rows, a.x.host = x;
+    assert_int_equal(clrnn_rnn_forward_train(r, &a, v), CLRNN_ERR_DEVICE_OUT_OF_MEMORY);
+    assert_non_null(strstr(clrnn_last_error(), "reserve"));
+    free(x);
+    /* the refused call took no call number and kept the reserve's forward: backward still works */
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    float *dx = tu_alloc_poison(p.nx);
+    b.dy.host = p.dy, b.dhn.host = p.dhn, b.dx.host = dx;
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    expect_same("dx after a refused call", dx, o1.dx, p.nx);
+    free(dx);
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o2);
+    expect_same("dx after a refused call", o2.dx, o1.dx, p.nx);
+    for (int i = 0; i < o1.n; ++i) expect_same("grad after a refused call", o2.grads[i], o1.grads[i], o1.counts[i]);
+    run_out_free(&o1), run_out_free(&o2);
+    /* training's device memory is counted with the rnn's (the workspace's limits see it): the
+     * reserve's share leaves with it, and comes back the same with a new one */
+    const size_t with_reserve = r->train_bytes;
+    clrnn_reserve_destroy(v);
+    assert_true(r->train_bytes > 0 && r->train_bytes < with_reserve);
+    TU_OK(clrnn_reserve_create(r, &v));
+    train_step(r, v, &p, CLRNN_WGRAD_SET, &o1);
+    assert_int_equal(r->train_bytes, with_reserve);
+    run_out_free(&o1);
+    clrnn_reserve_destroy(v);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+}
+
+/* Threads training their own rnn on one shared context at once (the context's training kernels are
+ * shared, their arguments set under the context lock): each gets the bits a lone run gets. No
+ * cmocka asserts inside threads. */
+#define TRAIN_THREADS 3
+typedef struct thread_job {
+    int id;
+    float *dx, *grad;
+    size_t nx, ng;
+    int ok;
+} thread_job;
+
+static clrnn_rnn *thread_rnn(int id, problem *p) {
+    clrnn_rnn_desc d = base(id % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU, 3, 6);
+    d.dropout = 0.25f, d.num_layers = 2, d.dropout_seed = (uint64_t)id;
+    clrnn_rnn *r = NULL;
+    if (clrnn_rnn_create(tu_context(), &d, &r) != CLRNN_OK) return NULL;
+    uint64_t seed = 100 + (uint64_t)id;
+    set_random_weights(r, &seed);
+    tcase c = tc("threads", d, 7, 4, LEN_VARIED);
+    problem_make(p, r, &c, &seed);
+    return r;
+}
+
+static int thread_fn(void *arg) {
+    thread_job *j = arg;
+    problem p;
+    memset(&p, 0, sizeof p);
+    clrnn_rnn *r = thread_rnn(j->id, &p);
+    clrnn_reserve *v = NULL;
+    j->ok = r && clrnn_reserve_create(r, &v) == CLRNN_OK;
+    clrnn_forward_args a = fwd_args(&p);
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    j->nx = p.nx;
+    j->dx = malloc(p.nx * sizeof(float));
+    b.dy.host = p.dy, b.dx.host = j->dx;
+    for (int step = 0; step < 3 && j->ok; ++step)
+        j->ok = clrnn_rnn_forward_train(r, &a, v) == CLRNN_OK && clrnn_rnn_backward_data(r, v, &b) == CLRNN_OK &&
+                clrnn_rnn_backward_weights(r, v, step ? CLRNN_WGRAD_ADD : CLRNN_WGRAD_SET) == CLRNN_OK;
+    clrnn_param_buf bufs[CLRNN_MAX_PARAM_BUFS];
+    int n = 0;
+    if (j->ok) j->ok = clrnn_rnn_param_bufs(r, bufs, CLRNN_MAX_PARAM_BUFS, &n) == CLRNN_OK;
+    if (j->ok) {
+        j->ng = bufs[1].count, j->grad = malloc(j->ng * sizeof(float));
+        j->ok = clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), bufs[1].grad, CL_TRUE, 0, j->ng * sizeof(float),
+                                    j->grad, 0, NULL, NULL) == CL_SUCCESS;
+    }
+    clrnn_reserve_destroy(v);
+    problem_free(&p);
+    clrnn_rnn_destroy(r);
+    return 0;
+}
+
+static void test_threads(void **s) {
+    (void)s;
+    thread_job alone[TRAIN_THREADS], together[TRAIN_THREADS];
+    for (int t = 0; t < TRAIN_THREADS; ++t) {
+        alone[t] = (thread_job){.id = t};
+        thread_fn(&alone[t]);
+        assert_true(alone[t].ok);
+    }
+    thrd_t th[TRAIN_THREADS];
+    for (int t = 0; t < TRAIN_THREADS; ++t) {
+        together[t] = (thread_job){.id = t};
+        assert_int_equal(thrd_create(&th[t], thread_fn, &together[t]), thrd_success);
+    }
+    for (int t = 0; t < TRAIN_THREADS; ++t) thrd_join(th[t], NULL);
+    for (int t = 0; t < TRAIN_THREADS; ++t) {
+        assert_true(together[t].ok);
+        expect_same("threaded dx", together[t].dx, alone[t].dx, alone[t].nx);
+        expect_same("threaded dR", together[t].grad, alone[t].grad, alone[t].ng);
+        free(alone[t].dx), free(alone[t].grad), free(together[t].dx), free(together[t].grad);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout),
+        cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
+        cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
+        cmocka_unit_test(test_dropout_desc), cmocka_unit_test(test_program_first_use),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
