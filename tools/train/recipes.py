@@ -23,7 +23,11 @@ Verdict ("within noise"):
     order) and the difference clrnn - torch of each metric is tested against its own spread over
     the seeds, |mean(diff)| <= t(0.975, n-1) * sd(diff) / sqrt(n) (a two-sided paired t test at
     5%), for train_loss, val_loss and val_accuracy ("within noise"); with fewer than 2 seeds no
-    verdict. Each recipe's seed-to-seed means and standard deviations are in the table.
+    verdict. Each recipe's seed-to-seed means and standard deviations are in the table. Nine such
+    tests at 5% (three dropout recipes, three metrics) flag one by chance about a third of the
+    time: a flagged recipe is rerun with more seeds (--recipe NAME --first-seed 7 --seeds 6)
+    before it is believed (with 3 seeds, fashion_lstm2_dropout was flagged once and was within
+    noise over 8).
 Exit status 0 when every recipe is within noise (or agrees), 1 otherwise.
 """
 import argparse
@@ -161,7 +165,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build tree holding clrnn-train")
     ap.add_argument("--work", default="/tmp/clrnn-recipes", help="data, initial weights and logs go here")
     ap.add_argument("--recipe", action="append", choices=[r[0] for r in RECIPES])
-    ap.add_argument("--seeds", type=int, default=3, help="seeds of the dropout recipes (others: --det-seeds)")
+    ap.add_argument("--seeds", type=int, default=6, help="seeds of the dropout recipes (others: --det-seeds)")
     ap.add_argument("--det-seeds", type=int, default=1, help="seeds of the recipes without dropout")
     ap.add_argument("--first-seed", type=int, default=1, help="seeds run from this one up")
     ap.add_argument("--torch-threads", type=int, default=2)
