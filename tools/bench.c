@@ -21,6 +21,16 @@
  * oneDNN runs the same weights, one primitive per layer (a bidirectional layer feeds the next
  * the concatenation of both directions, as clrnn and PyTorch do); the outputs are compared and the
  * largest difference is reported. oneDNN has no per-row lengths: with --min-len it is skipped.
+ *
+ * --train (one shape, or --suite) times a training step instead: clrnn_rnn_forward_train (hn, cn
+ * out too) + clrnn_rnn_backward_data (dx, dh0, dc0 from random dy, dhn, dcn) +
+ * clrnn_rnn_backward_weights (SET), each part waited for, with a per-part breakdown; oneDNN (the
+ * suite always, one shape with --dnnl) runs forward_training with a workspace and h0 = c0 = 0, then,
+ * per layer from the last down, the backward primitive for diff_src_layer, diff_src_iter(_c) and
+ * every diff_weights / diff_bias, after zeroing those (oneDNN accumulates them) and reordering the
+ * weights into the backward's formats where they differ (a training loop's weights change every
+ * step). FLOPs of a step = 3x the forward's. The gradients of the last step are compared:
+ * max |clrnn - oneDNN| / (1 + |oneDNN|) over dx, dh0, dc0 and over all weight and bias gradients.
  * Output for machines (--json, --csv) is written in the C locale. */
 #include <errno.h>
 #include <math.h>
@@ -54,12 +64,15 @@ typedef struct options {
     const char *plot;
     out_format format;
     int suite, first_result, first_result_child, dnnl, dnnl_only, verbose, no_tuning, threads, keep;
+    int train; /* --train: a training step instead of the forward */
 } options;
 
+#define MAX_PHASES 3
 typedef struct stats {
     int ok;
     int repeat;
     double median_ms, min_ms, max_ms;
+    double phase_ms[MAX_PHASES]; /* --train: the median of each phase over the timed runs */
 } stats;
 
 typedef struct result {
@@ -71,6 +84,8 @@ typedef struct result {
     int dnnl_state; /* 1 ran, 0 not available, -1 unsupported (lengths), -2 failed */
     char dnnl_note[160];
     double max_abs_diff; /* clrnn vs oneDNN outputs; NAN if not compared */
+    int train;           /* a training step (--train): flops = 3x the forward's */
+    double err_dx, err_dw; /* --train: max |clrnn - oneDNN| / (1 + |oneDNN|) over dx, dh0, dc0 / weight grads */
 } result;
 
 static options opt;
@@ -85,11 +100,18 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static double median_of(double *t, int n) {
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
 /* Warm-up (at least three runs, more while they are short: clrnn measures its scan variants on the
  * 2nd and 3rd call of a shape), then `repeat` timed runs (0: as many as fit in ~2 s, between 5 and
- * 50). */
-static stats measure(int (*fn)(void *), void *arg, int repeat) {
-    stats s = {0, 0, 0, 0, 0};
+ * 50). `phase` (nphase entries, may be NULL): times fn writes for its parts of one run; their medians
+ * over the timed runs go to phase_ms. */
+static stats measure(int (*fn)(void *), void *arg, int repeat, const double *phase, int nphase) {
+    stats s;
+    memset(&s, 0, sizeof s);
     double warm_total = 0, last = 0;
     for (int w = 0; w < 10; ++w) {
         const double t0 = bench_now_ms();
@@ -104,8 +126,10 @@ static stats measure(int (*fn)(void *), void *arg, int repeat) {
         if (r < 5) r = 5;
         if (r > 50) r = 50;
     }
-    double *t = malloc((size_t)r * sizeof(double));
+    if (nphase > MAX_PHASES) nphase = MAX_PHASES;
+    double *t = malloc((size_t)r * (1 + MAX_PHASES) * sizeof(double));
     if (!t) return s;
+    double *pt = t + r; /* pt[k * r + i]: phase k of timed run i */
     for (int i = 0; i < r; ++i) {
         const double t0 = bench_now_ms();
         if (!fn(arg)) {
@@ -113,13 +137,14 @@ static stats measure(int (*fn)(void *), void *arg, int repeat) {
             return s;
         }
         t[i] = bench_now_ms() - t0;
+        for (int k = 0; k < nphase && phase; ++k) pt[k * r + i] = phase[k];
     }
-    qsort(t, (size_t)r, sizeof(double), cmp_double);
+    for (int k = 0; k < nphase && phase; ++k) s.phase_ms[k] = median_of(pt + k * r, r);
+    s.median_ms = median_of(t, r);
     s.ok = 1;
     s.repeat = r;
     s.min_ms = t[0];
     s.max_ms = t[r - 1];
-    s.median_ms = r % 2 ? t[r / 2] : 0.5 * (t[r / 2 - 1] + t[r / 2]);
     free(t);
     return s;
 }
@@ -140,15 +165,32 @@ static int run_clrnn(void *arg) {
 typedef struct dnnl_layer {
     dnnl_primitive_t prim;
     dnnl_memory_t wl, wi, wp, bias, dst; /* wp: LSTM projection, or NULL */
+    /* --train only (else NULL): the forward_training primitive's states and workspace, the backward
+     * primitive, the weights in the backward's formats where they differ from the forward's (with
+     * the reorders that refresh them every step, as a training loop whose weights change must),
+     * and the gradients */
+    dnnl_memory_t src_iter, src_iter_c, dst_iter, dst_iter_c, ws;
+    dnnl_primitive_t bwd;
+    dnnl_memory_t bwl, bwi, bwp, bbias;
+    dnnl_primitive_t rwl, rwi, rwp, rbias;
+    dnnl_memory_t dsrc, dsrc_iter, dsrc_iter_c, dwl, dwi, dwp, dbias, ddst_iter, ddst_iter_c;
 } dnnl_layer;
+
+/* The gradients a training step starts from (host, the same numbers clrnn gets): dy [T, N, D*K],
+ * dhn [L*D, N, K], dcn [L*D, N, H] (LSTM; else NULL). */
+typedef struct train_grads {
+    float *dy, *dhn, *dcn;
+} train_grads;
 
 typedef struct dnnl_runner {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     dnnl_memory_t src;
-    int L;
+    dnnl_memory_t ddst; /* --train: dy, the last layer's diff_dst_layer */
+    int L, train;
     dnnl_layer layer[DNNL_MAX_LAYERS];
-    char impl[128];
+    char impl[128], bwd_impl[128];
+    double phase[MAX_PHASES]; /* --train, the last step: forward, backward, of which reorders + zeroing */
 } dnnl_runner;
 
 #define DNNL_TRY(call)                                                                               \
@@ -188,34 +230,98 @@ static int dnnl_reordered(dnnl_runner *r, const dnnl_memory_desc_t *user_md, voi
     return 1;
 }
 
+/* The reverse: library memory `mem` (any format) → host `data` in the plain format `user_md`. */
+static int dnnl_to_user(dnnl_runner *r, dnnl_memory_t mem, const dnnl_memory_desc_t *user_md, void *data, char *err,
+                        size_t err_cap) {
+    const dnnl_memory_desc_t *have = NULL;
+    DNNL_TRY(dnnl_memory_get_memory_desc(mem, &have));
+    dnnl_memory_t user = NULL;
+    DNNL_TRY(dnnl_memory_create(&user, user_md, r->eng, data));
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, have, r->eng, user_md, r->eng, NULL));
+    DNNL_TRY(dnnl_primitive_create(&rp, rpd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, mem}, {DNNL_ARG_TO, user}};
+    DNNL_TRY(dnnl_primitive_execute(rp, r->stream, 2, args));
+    DNNL_TRY(dnnl_stream_wait(r->stream));
+    dnnl_primitive_destroy(rp);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_memory_destroy(user);
+    return 1;
+}
+
+/* Library-owned memory for the primitive's argument `arg` (zero-filled if `zero`). */
+static int dnnl_arg_memory(dnnl_runner *r, const_dnnl_primitive_desc_t pd, int arg, int zero, dnnl_memory_t *out,
+                           char *err, size_t err_cap) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+    if (!md) {
+        snprintf(err, err_cap, "no memory descriptor for argument %d", arg);
+        return 0;
+    }
+    DNNL_TRY(dnnl_memory_create(out, md, r->eng, DNNL_MEMORY_ALLOCATE));
+    if (zero) {
+        void *h = NULL;
+        DNNL_TRY(dnnl_memory_get_data_handle(*out, &h));
+        memset(h, 0, dnnl_memory_desc_get_size(md));
+    }
+    return 1;
+}
+
+/* The backward's copy of forward weights `from` when the backward wants argument `arg` in another
+ * format: memory in that format and the reorder that fills it (both NULL when the formats agree). */
+static int dnnl_backward_copy(dnnl_runner *r, const_dnnl_primitive_desc_t bpd, int arg, dnnl_memory_t from,
+                              dnnl_memory_t *to, dnnl_primitive_t *reorder, char *err, size_t err_cap) {
+    *to = NULL, *reorder = NULL;
+    if (!from) return 1;
+    const dnnl_memory_desc_t *have = NULL, *want = dnnl_primitive_desc_query_md(bpd, dnnl_query_exec_arg_md, arg);
+    DNNL_TRY(dnnl_memory_get_memory_desc(from, &have));
+    if (!want || dnnl_memory_desc_equal(have, want)) return 1;
+    DNNL_TRY(dnnl_memory_create(to, want, r->eng, DNNL_MEMORY_ALLOCATE));
+    dnnl_primitive_desc_t rpd = NULL;
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, have, r->eng, want, r->eng, NULL));
+    const dnnl_status_t st = dnnl_primitive_create(reorder, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    DNNL_TRY(st);
+    return 1;
+}
+
 static void dnnl_free(dnnl_runner *r) {
     for (int l = 0; l < r->L; ++l) {
         dnnl_layer *y = &r->layer[l];
-        if (y->prim) dnnl_primitive_destroy(y->prim);
-        if (y->wl) dnnl_memory_destroy(y->wl);
-        if (y->wi) dnnl_memory_destroy(y->wi);
-        if (y->wp) dnnl_memory_destroy(y->wp);
-        if (y->bias) dnnl_memory_destroy(y->bias);
-        if (y->dst) dnnl_memory_destroy(y->dst);
+        dnnl_primitive_t *prims[] = {&y->prim, &y->bwd, &y->rwl, &y->rwi, &y->rwp, &y->rbias};
+        for (size_t i = 0; i < sizeof prims / sizeof prims[0]; ++i)
+            if (*prims[i]) dnnl_primitive_destroy(*prims[i]);
+        dnnl_memory_t *mems[] = {&y->wl,   &y->wi,        &y->wp,         &y->bias,     &y->dst,    &y->src_iter,
+                                 &y->src_iter_c, &y->dst_iter, &y->dst_iter_c, &y->ws,  &y->bwl,    &y->bwi,
+                                 &y->bwp,  &y->bbias,     &y->dsrc,       &y->dsrc_iter, &y->dsrc_iter_c, &y->dwl,
+                                 &y->dwi,  &y->dwp,       &y->dbias,      &y->ddst_iter, &y->ddst_iter_c};
+        for (size_t i = 0; i < sizeof mems / sizeof mems[0]; ++i)
+            if (*mems[i]) dnnl_memory_destroy(*mems[i]);
     }
     if (r->src) dnnl_memory_destroy(r->src);
+    if (r->ddst) dnnl_memory_destroy(r->ddst);
     if (r->stream) dnnl_stream_destroy(r->stream);
     if (r->eng) dnnl_engine_destroy(r->eng);
     memset(r, 0, sizeof *r);
 }
 
-/* One primitive per layer with the model's weights (ONNX gate order → oneDNN's). */
-static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err_cap) {
+/* One primitive per layer with the model's weights (ONNX gate order → oneDNN's). With `g` (--train):
+ * forward_training primitives with h0 = c0 = 0 and hn/cn outputs (the backward's dh0/dc0 and
+ * dhn/dcn need them), a workspace, and per layer the backward primitive computing diff_src_layer,
+ * diff_src_iter(_c) and every diff_weights / diff_bias from g's dy, dhn, dcn. */
+static int dnnl_init(dnnl_runner *r, const bench_model *m, const train_grads *g, char *err, size_t err_cap) {
     memset(r, 0, sizeof *r);
     const bench_shape *s = &m->shape;
     if (s->L > DNNL_MAX_LAYERS) {
         snprintf(err, err_cap, "more than %d layers", DNNL_MAX_LAYERS);
         return 0;
     }
+    r->train = g != NULL;
     DNNL_TRY(dnnl_engine_create(&r->eng, dnnl_cpu, 0));
     DNNL_TRY(dnnl_stream_create(&r->stream, r->eng, dnnl_stream_default_flags));
     const int D = m->D, G = m->G, H = s->H, lbr = s->cell == BENCH_GRU_LBR, Gb = G + (lbr ? 1 : 0);
     const int P = s->P, K = P ? P : H; /* K: the recurrent state size (the projection's, if any) */
+    const int lstm = s->cell == BENCH_LSTM;
     /* oneDNN gate g holds ONNX gate map[g]: LSTM oneDNN i,f,c,o vs ONNX i,o,f,c; GRU both z,r,h */
     static const int lstm_map[4] = {0, 2, 3, 1}, same_map[4] = {0, 1, 2, 3};
     const int *map = s->cell == BENCH_LSTM ? lstm_map : same_map;
@@ -228,8 +334,10 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
         r->L = l + 1;
         const int I = bench_layer_input(s, l);
         dnnl_memory_desc_t src_md, wl_any, wi_any, wp_any, b_any, dst_md, wl_user, wi_user, wp_user, b_user;
+        dnnl_memory_desc_t h_md, c_md; /* [1, D, N, K] / [1, D, N, H]: h0, hn / c0, cn (training only) */
         dnnl_dims_t src_dims = {s->T, s->N, I}, wl_dims = {1, D, I, G, H}, wi_dims = {1, D, K, G, H},
-                    wp_dims = {1, D, H, P}, b_dims = {1, D, Gb, H}, dst_dims = {s->T, s->N, D * K};
+                    wp_dims = {1, D, H, P}, b_dims = {1, D, Gb, H}, dst_dims = {s->T, s->N, D * K},
+                    h_dims = {1, D, s->N, K}, c_dims = {1, D, s->N, H};
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 3, src_dims, dnnl_f32, dnnl_tnc));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 3, dst_dims, dnnl_f32, dnnl_tnc));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&wl_any, 5, wl_dims, dnnl_f32, dnnl_format_tag_any));
@@ -238,29 +346,32 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&wl_user, 5, wl_dims, dnnl_f32, dnnl_ldigo));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&wi_user, 5, wi_dims, dnnl_f32, dnnl_ldigo));
         DNNL_TRY(dnnl_memory_desc_init_by_tag(&b_user, 4, b_dims, dnnl_f32, dnnl_ldgo));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&h_md, 4, h_dims, dnnl_f32, dnnl_ldnc));
+        DNNL_TRY(dnnl_memory_desc_init_by_tag(&c_md, 4, c_dims, dnnl_f32, dnnl_ldnc));
         if (P) {
             DNNL_TRY(dnnl_memory_desc_init_by_tag(&wp_any, 4, wp_dims, dnnl_f32, dnnl_format_tag_any));
             DNNL_TRY(dnnl_memory_desc_init_by_tag(&wp_user, 4, wp_dims, dnnl_f32, dnnl_ldio));
         }
         const dnnl_rnn_direction_t dir = D == 2 ? dnnl_bidirectional_concat : dnnl_unidirectional_left2right;
+        const dnnl_prop_kind_t prop = r->train ? dnnl_forward_training : dnnl_forward_inference;
+        const dnnl_memory_desc_t *hs = r->train ? &h_md : NULL, *cs = r->train && lstm ? &c_md : NULL;
+        const dnnl_memory_desc_t *wp = P ? &wp_any : NULL;
+        const dnnl_alg_kind_t act = s->cell == BENCH_RNN_RELU ? dnnl_eltwise_relu : dnnl_eltwise_tanh;
         dnnl_rnn_desc_t rd;
         switch (s->cell) {
         case BENCH_LSTM:
-            DNNL_TRY(dnnl_lstm_forward_desc_init_v3(&rd, dnnl_forward_inference, dir, &src_md, NULL, NULL, &wl_any,
-                                                    &wi_any, NULL, P ? &wp_any : NULL, &b_any, &dst_md, NULL, NULL, 0));
+            DNNL_TRY(dnnl_lstm_forward_desc_init_v3(&rd, prop, dir, &src_md, hs, cs, &wl_any, &wi_any, NULL, wp, &b_any,
+                                                    &dst_md, hs, cs, 0));
             break;
         case BENCH_GRU:
-            DNNL_TRY(dnnl_gru_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, &wl_any, &wi_any, &b_any,
-                                                &dst_md, NULL, 0));
+            DNNL_TRY(dnnl_gru_forward_desc_init(&rd, prop, dir, &src_md, hs, &wl_any, &wi_any, &b_any, &dst_md, hs, 0));
             break;
         case BENCH_GRU_LBR:
-            DNNL_TRY(dnnl_lbr_gru_forward_desc_init(&rd, dnnl_forward_inference, dir, &src_md, NULL, &wl_any, &wi_any,
-                                                    &b_any, &dst_md, NULL, 0));
+            DNNL_TRY(dnnl_lbr_gru_forward_desc_init(&rd, prop, dir, &src_md, hs, &wl_any, &wi_any, &b_any, &dst_md, hs, 0));
             break;
         default:
-            DNNL_TRY(dnnl_vanilla_rnn_forward_desc_init(
-                &rd, dnnl_forward_inference, s->cell == BENCH_RNN_RELU ? dnnl_eltwise_relu : dnnl_eltwise_tanh, dir,
-                &src_md, NULL, &wl_any, &wi_any, &b_any, &dst_md, NULL, 0, 0.0f, 0.0f));
+            DNNL_TRY(dnnl_vanilla_rnn_forward_desc_init(&rd, prop, act, dir, &src_md, hs, &wl_any, &wi_any, &b_any,
+                                                        &dst_md, hs, 0, 0.0f, 0.0f));
             break;
         }
         dnnl_primitive_desc_t pd = NULL;
@@ -271,27 +382,27 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
         const size_t nwl = (size_t)D * I * G * H, nwi = (size_t)D * K * G * H, nb = (size_t)D * Gb * H;
         const size_t nwp = (size_t)D * H * P;
         float *wl = malloc(nwl * sizeof(float)), *wi = malloc(nwi * sizeof(float)), *b = malloc(nb * sizeof(float));
-        float *wp = P ? malloc(nwp * sizeof(float)) : NULL;
-        int ok = wl && wi && b && (!P || wp);
+        float *wpj = P ? malloc(nwp * sizeof(float)) : NULL;
+        int ok = wl && wi && b && (!P || wpj);
         for (int d = 0; ok && d < D; ++d) {
             const size_t w = (size_t)l * D + d;
             for (int i = 0; i < I; ++i)
-                for (int g = 0; g < G; ++g)
+                for (int gg = 0; gg < G; ++gg)
                     for (int h = 0; h < H; ++h)
-                        wl[(((size_t)d * I + i) * G + g) * H + h] = m->W[w][((size_t)map[g] * H + h) * I + i];
+                        wl[(((size_t)d * I + i) * G + gg) * H + h] = m->W[w][((size_t)map[gg] * H + h) * I + i];
             for (int k = 0; k < K; ++k)
-                for (int g = 0; g < G; ++g)
+                for (int gg = 0; gg < G; ++gg)
                     for (int h = 0; h < H; ++h)
-                        wi[(((size_t)d * K + k) * G + g) * H + h] = m->R[w][((size_t)map[g] * H + h) * K + k];
+                        wi[(((size_t)d * K + k) * G + gg) * H + h] = m->R[w][((size_t)map[gg] * H + h) * K + k];
             for (int k = 0; k < H && P; ++k) /* ldio: [d][H in][P out] from PyTorch's weight_hr [P, H] */
-                for (int p = 0; p < P; ++p) wp[((size_t)d * H + k) * P + p] = m->Pj[w][(size_t)p * H + k];
-            for (int g = 0; g < Gb; ++g)
+                for (int p = 0; p < P; ++p) wpj[((size_t)d * H + k) * P + p] = m->Pj[w][(size_t)p * H + k];
+            for (int gg = 0; gg < Gb; ++gg)
                 for (int h = 0; h < H; ++h) {
                     float v;
-                    if (lbr && g == 2) v = m->Wb[w][2 * H + h];      /* n gate: input bias only */
-                    else if (lbr && g == 3) v = m->Rb[w][2 * H + h]; /* n gate: recurrent bias, inside r*(...) */
-                    else v = m->Wb[w][(size_t)map[g] * H + h] + m->Rb[w][(size_t)map[g] * H + h];
-                    b[((size_t)d * Gb + g) * H + h] = v;
+                    if (lbr && gg == 2) v = m->Wb[w][2 * H + h];      /* n gate: input bias only */
+                    else if (lbr && gg == 3) v = m->Rb[w][2 * H + h]; /* n gate: recurrent bias, inside r*(...) */
+                    else v = m->Wb[w][(size_t)map[gg] * H + h] + m->Rb[w][(size_t)map[gg] * H + h];
+                    b[((size_t)d * Gb + gg) * H + h] = v;
                 }
         }
         if (ok)
@@ -301,12 +412,12 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
                                 &y->wi, err, err_cap) &&
                  dnnl_reordered(r, &b_user, b, dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_BIAS),
                                 &y->bias, err, err_cap) &&
-                 (!P || dnnl_reordered(r, &wp_user, wp,
+                 (!P || dnnl_reordered(r, &wp_user, wpj,
                                        dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, DNNL_ARG_WEIGHTS_PROJECTION),
                                        &y->wp, err, err_cap));
         else
             snprintf(err, err_cap, "out of memory");
-        free(wl), free(wi), free(b), free(wp);
+        free(wl), free(wi), free(b), free(wpj);
         if (ok && dnnl_memory_create(&y->dst, &dst_md, r->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success) {
             snprintf(err, err_cap, "dnnl_memory_create(dst) failed");
             ok = 0;
@@ -315,32 +426,174 @@ static int dnnl_init(dnnl_runner *r, const bench_model *m, char *err, size_t err
             snprintf(err, err_cap, "dnnl_primitive_create failed");
             ok = 0;
         }
+        if (ok && r->train) {
+            /* the backward: diff tensors in the forward's plain formats, weights and their gradients
+             * in whatever the backward prefers (hinted by the forward) */
+            dnnl_rnn_desc_t bd;
+            dnnl_status_t bs;
+            switch (s->cell) {
+            case BENCH_LSTM:
+                bs = dnnl_lstm_backward_desc_init_v3(&bd, dnnl_backward, dir, &src_md, hs, cs, &wl_any, &wi_any, NULL, wp,
+                                                     &b_any, &dst_md, hs, cs, &src_md, hs, cs, &wl_any, &wi_any, NULL,
+                                                     wp, &b_any, &dst_md, hs, cs, 0);
+                break;
+            case BENCH_GRU:
+                bs = dnnl_gru_backward_desc_init(&bd, dnnl_backward, dir, &src_md, hs, &wl_any, &wi_any, &b_any, &dst_md,
+                                                 hs, &src_md, hs, &wl_any, &wi_any, &b_any, &dst_md, hs, 0);
+                break;
+            case BENCH_GRU_LBR:
+                bs = dnnl_lbr_gru_backward_desc_init(&bd, dnnl_backward, dir, &src_md, hs, &wl_any, &wi_any, &b_any,
+                                                     &dst_md, hs, &src_md, hs, &wl_any, &wi_any, &b_any, &dst_md, hs, 0);
+                break;
+            default:
+                bs = dnnl_vanilla_rnn_backward_desc_init(&bd, dnnl_backward, act, dir, &src_md, hs, &wl_any, &wi_any,
+                                                         &b_any, &dst_md, hs, &src_md, hs, &wl_any, &wi_any, &b_any,
+                                                         &dst_md, hs, 0, 0.0f, 0.0f);
+                break;
+            }
+            dnnl_primitive_desc_t bpd = NULL;
+            if (bs == dnnl_success) bs = dnnl_primitive_desc_create(&bpd, &bd, NULL, r->eng, pd);
+            if (bs != dnnl_success) {
+                snprintf(err, err_cap, "the backward primitive descriptor (dnnl status %d)", (int)bs);
+                ok = 0;
+            }
+            if (ok && l == 0 && dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+                snprintf(r->bwd_impl, sizeof r->bwd_impl, "%s", impl);
+            const size_t hoff = (size_t)l * D * s->N * K, coff = (size_t)l * D * s->N * H;
+            ok = ok && dnnl_arg_memory(r, pd, DNNL_ARG_WORKSPACE, 0, &y->ws, err, err_cap) &&
+                 dnnl_arg_memory(r, pd, DNNL_ARG_SRC_ITER, 1, &y->src_iter, err, err_cap) &&
+                 dnnl_arg_memory(r, pd, DNNL_ARG_DST_ITER, 0, &y->dst_iter, err, err_cap) &&
+                 (!lstm || (dnnl_arg_memory(r, pd, DNNL_ARG_SRC_ITER_C, 1, &y->src_iter_c, err, err_cap) &&
+                            dnnl_arg_memory(r, pd, DNNL_ARG_DST_ITER_C, 0, &y->dst_iter_c, err, err_cap))) &&
+                 dnnl_backward_copy(r, bpd, DNNL_ARG_WEIGHTS_LAYER, y->wl, &y->bwl, &y->rwl, err, err_cap) &&
+                 dnnl_backward_copy(r, bpd, DNNL_ARG_WEIGHTS_ITER, y->wi, &y->bwi, &y->rwi, err, err_cap) &&
+                 dnnl_backward_copy(r, bpd, DNNL_ARG_WEIGHTS_PROJECTION, y->wp, &y->bwp, &y->rwp, err, err_cap) &&
+                 dnnl_backward_copy(r, bpd, DNNL_ARG_BIAS, y->bias, &y->bbias, &y->rbias, err, err_cap) &&
+                 dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_SRC_LAYER, 0, &y->dsrc, err, err_cap) &&
+                 dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_SRC_ITER, 0, &y->dsrc_iter, err, err_cap) &&
+                 (!lstm || dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_SRC_ITER_C, 0, &y->dsrc_iter_c, err, err_cap)) &&
+                 dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_WEIGHTS_LAYER, 1, &y->dwl, err, err_cap) &&
+                 dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_WEIGHTS_ITER, 1, &y->dwi, err, err_cap) &&
+                 (!P || dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_WEIGHTS_PROJECTION, 1, &y->dwp, err, err_cap)) &&
+                 dnnl_arg_memory(r, bpd, DNNL_ARG_DIFF_BIAS, 1, &y->dbias, err, err_cap);
+            /* dhn / dcn of this layer: the user's arrays, [1, D, N, K] / [1, D, N, H] slices */
+            if (ok && (dnnl_memory_create(&y->ddst_iter, &h_md, r->eng, g->dhn + hoff) != dnnl_success ||
+                       (lstm && dnnl_memory_create(&y->ddst_iter_c, &c_md, r->eng, g->dcn + coff) != dnnl_success))) {
+                snprintf(err, err_cap, "dnnl_memory_create(diff_dst_iter) failed");
+                ok = 0;
+            }
+            if (ok && l == s->L - 1 && dnnl_memory_create(&r->ddst, &dst_md, r->eng, g->dy) != dnnl_success) {
+                snprintf(err, err_cap, "dnnl_memory_create(diff_dst_layer) failed");
+                ok = 0;
+            }
+            if (ok && dnnl_primitive_create(&y->bwd, bpd) != dnnl_success) {
+                snprintf(err, err_cap, "dnnl_primitive_create(backward) failed");
+                ok = 0;
+            }
+            if (bpd) dnnl_primitive_desc_destroy(bpd);
+        }
         dnnl_primitive_desc_destroy(pd);
         if (!ok) return 0;
     }
     return 1;
 }
 
+/* An execute argument list; NULL memories (arguments this shape has not) are left out. */
+typedef struct dnnl_args {
+    dnnl_exec_arg_t a[24];
+    int n;
+} dnnl_args;
+static void arg_add(dnnl_args *v, int key, dnnl_memory_t mem) {
+    if (mem && v->n < 24) v->a[v->n].arg = key, v->a[v->n].memory = mem, ++v->n;
+}
+/* The arguments the forward and the backward share: the forward's inputs, outputs and workspace
+ * (the backward reads them all), with the weights the primitive wants. */
+static void forward_args(const dnnl_runner *r, int l, int for_backward, dnnl_args *v) {
+    const dnnl_layer *y = &r->layer[l];
+    v->n = 0;
+    arg_add(v, DNNL_ARG_SRC_LAYER, l == 0 ? r->src : r->layer[l - 1].dst);
+    arg_add(v, DNNL_ARG_SRC_ITER, y->src_iter);
+    arg_add(v, DNNL_ARG_SRC_ITER_C, y->src_iter_c);
+    arg_add(v, DNNL_ARG_WEIGHTS_LAYER, for_backward && y->bwl ? y->bwl : y->wl);
+    arg_add(v, DNNL_ARG_WEIGHTS_ITER, for_backward && y->bwi ? y->bwi : y->wi);
+    arg_add(v, DNNL_ARG_WEIGHTS_PROJECTION, for_backward && y->bwp ? y->bwp : y->wp);
+    arg_add(v, DNNL_ARG_BIAS, for_backward && y->bbias ? y->bbias : y->bias);
+    arg_add(v, DNNL_ARG_DST_LAYER, y->dst);
+    arg_add(v, DNNL_ARG_DST_ITER, y->dst_iter);
+    arg_add(v, DNNL_ARG_DST_ITER_C, y->dst_iter_c);
+    arg_add(v, DNNL_ARG_WORKSPACE, y->ws);
+}
+
 static int run_dnnl(void *arg) {
     dnnl_runner *r = arg;
     for (int l = 0; l < r->L; ++l) {
-        dnnl_layer *y = &r->layer[l];
-        dnnl_exec_arg_t args[6] = {{DNNL_ARG_SRC_LAYER, l == 0 ? r->src : r->layer[l - 1].dst},
-                                   {DNNL_ARG_WEIGHTS_LAYER, y->wl},
-                                   {DNNL_ARG_WEIGHTS_ITER, y->wi},
-                                   {DNNL_ARG_BIAS, y->bias},
-                                   {DNNL_ARG_DST_LAYER, y->dst},
-                                   {DNNL_ARG_WEIGHTS_PROJECTION, y->wp}};
-        if (dnnl_primitive_execute(y->prim, r->stream, y->wp ? 6 : 5, args) != dnnl_success) return 0;
+        dnnl_args v;
+        forward_args(r, l, 0, &v);
+        if (dnnl_primitive_execute(r->layer[l].prim, r->stream, v.n, v.a) != dnnl_success) return 0;
     }
     return dnnl_stream_wait(r->stream) == dnnl_success;
 }
 
-static const float *dnnl_output(dnnl_runner *r) {
+static void zero_memory(dnnl_memory_t mem) {
     void *h = NULL;
-    if (dnnl_memory_get_data_handle(r->layer[r->L - 1].dst, &h) != dnnl_success) return NULL;
+    const dnnl_memory_desc_t *md = NULL;
+    if (mem && dnnl_memory_get_data_handle(mem, &h) == dnnl_success && h &&
+        dnnl_memory_get_memory_desc(mem, &md) == dnnl_success)
+        memset(h, 0, dnnl_memory_desc_get_size(md));
+}
+
+static int reorder(dnnl_runner *r, dnnl_primitive_t rp, dnnl_memory_t from, dnnl_memory_t to) {
+    if (!rp) return 1;
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    return dnnl_primitive_execute(rp, r->stream, 2, a) == dnnl_success;
+}
+
+/* One training step: forward_training over the layers, then the gradients zeroed (oneDNN's
+ * backward accumulates into diff_weights / diff_bias; a step SETs them as clrnn's does), the
+ * weights brought to the backward's formats, and the backward from the last layer down, each
+ * layer's diff_src_layer being the diff_dst_layer of the one below. */
+static int run_dnnl_train(void *arg) {
+    dnnl_runner *r = arg;
+    const double t0 = bench_now_ms();
+    if (!run_dnnl(r)) return 0;
+    const double t1 = bench_now_ms();
+    for (int l = 0; l < r->L; ++l) {
+        dnnl_layer *y = &r->layer[l];
+        zero_memory(y->dwl), zero_memory(y->dwi), zero_memory(y->dwp), zero_memory(y->dbias);
+        if (!reorder(r, y->rwl, y->wl, y->bwl) || !reorder(r, y->rwi, y->wi, y->bwi) ||
+            !reorder(r, y->rwp, y->wp, y->bwp) || !reorder(r, y->rbias, y->bias, y->bbias))
+            return 0;
+    }
+    if (dnnl_stream_wait(r->stream) != dnnl_success) return 0;
+    const double t2 = bench_now_ms();
+    for (int l = r->L - 1; l >= 0; --l) {
+        dnnl_layer *y = &r->layer[l];
+        dnnl_args v;
+        forward_args(r, l, 1, &v);
+        arg_add(&v, DNNL_ARG_DIFF_SRC_LAYER, y->dsrc);
+        arg_add(&v, DNNL_ARG_DIFF_SRC_ITER, y->dsrc_iter);
+        arg_add(&v, DNNL_ARG_DIFF_SRC_ITER_C, y->dsrc_iter_c);
+        arg_add(&v, DNNL_ARG_DIFF_WEIGHTS_LAYER, y->dwl);
+        arg_add(&v, DNNL_ARG_DIFF_WEIGHTS_ITER, y->dwi);
+        arg_add(&v, DNNL_ARG_DIFF_WEIGHTS_PROJECTION, y->dwp);
+        arg_add(&v, DNNL_ARG_DIFF_BIAS, y->dbias);
+        arg_add(&v, DNNL_ARG_DIFF_DST_LAYER, l == r->L - 1 ? r->ddst : r->layer[l + 1].dsrc);
+        arg_add(&v, DNNL_ARG_DIFF_DST_ITER, y->ddst_iter);
+        arg_add(&v, DNNL_ARG_DIFF_DST_ITER_C, y->ddst_iter_c);
+        if (dnnl_primitive_execute(y->bwd, r->stream, v.n, v.a) != dnnl_success) return 0;
+    }
+    if (dnnl_stream_wait(r->stream) != dnnl_success) return 0;
+    const double t3 = bench_now_ms();
+    r->phase[0] = t1 - t0, r->phase[1] = t3 - t1, r->phase[2] = t2 - t1;
+    return 1;
+}
+
+static const float *dnnl_host(dnnl_memory_t mem) {
+    void *h = NULL;
+    if (!mem || dnnl_memory_get_data_handle(mem, &h) != dnnl_success) return NULL;
     return h;
 }
+static const float *dnnl_output(dnnl_runner *r) { return dnnl_host(r->layer[r->L - 1].dst); }
 #endif
 
 static int dnnl_available(void) {
@@ -412,7 +665,7 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
     }
     int ok = 1;
     if (!opt.dnnl_only) {
-        res->clrnn = measure(run_clrnn, &b, opt.repeat);
+        res->clrnn = measure(run_clrnn, &b, opt.repeat, NULL, 0);
         ok = res->clrnn.ok;
         if (opt.verbose) { /* after the runs: the scan choice is measured on the 2nd and 3rd call */
             char plan[1024];
@@ -431,12 +684,12 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
     } else if (with_dnnl) {
         dnnl_runner r;
         char err[256] = "";
-        if (!dnnl_init(&r, &m, err, sizeof err)) {
+        if (!dnnl_init(&r, &m, NULL, err, sizeof err)) {
             res->dnnl_state = -2;
             snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN set-up failed: %.120s", err);
         } else {
             if (opt.verbose) fprintf(stderr, "  oneDNN: %s, %d thread(s)\n", r.impl, g_dnnl_threads);
-            res->dnnl = measure(run_dnnl, &r, opt.repeat);
+            res->dnnl = measure(run_dnnl, &r, opt.repeat, NULL, 0);
             res->dnnl_state = res->dnnl.ok ? 1 : -2;
             if (!res->dnnl.ok) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN execution failed");
             /* same network, same input: the outputs must agree */
@@ -457,6 +710,304 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
     }
 #endif
     bench_clrnn_free(&b);
+    bench_model_free(&m);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * --train: one training step, clrnn then oneDNN, then the gradients compared
+ * ---------------------------------------------------------------------------------------- */
+static void train_grads_free(train_grads *g) {
+    free(g->dy), free(g->dhn), free(g->dcn);
+    memset(g, 0, sizeof *g);
+}
+
+/* Random dy, dhn, dcn in [-1, 1] (fixed seed): every output of the forward carries a gradient. */
+static int train_grads_init(train_grads *g, const bench_model *m) {
+    const bench_shape *s = &m->shape;
+    const size_t K = (size_t)(s->P ? s->P : s->H), LDN = (size_t)s->L * m->D * s->N;
+    uint64_t seed = 0xD1B54A32D192ED03ULL;
+    memset(g, 0, sizeof *g);
+    g->dy = bench_random_array((size_t)s->T * s->N * m->D * K, &seed, -1.0f, 1.0f);
+    g->dhn = bench_random_array(LDN * K, &seed, -1.0f, 1.0f);
+    g->dcn = s->cell == BENCH_LSTM ? bench_random_array(LDN * s->H, &seed, -1.0f, 1.0f) : NULL;
+    return g->dy && g->dhn && (s->cell != BENCH_LSTM || g->dcn);
+}
+
+/* clrnn's side: the forward's rnn and buffers plus a reserve, hn/cn outputs, the incoming
+ * gradients dy, dhn, dcn and the outputs dx, dh0, dc0, all device buffers. */
+typedef struct clrnn_trainer {
+    bench_clrnn b;
+    clrnn_reserve *res;
+    cl_mem hn, cn, dy, dhn, dcn, dx, dh0, dc0;
+    clrnn_backward_args bargs;
+    double phase[MAX_PHASES]; /* the last step: forward_train, backward_data, backward_weights */
+    char error[512];
+} clrnn_trainer;
+
+static cl_mem device_buffer(clrnn_trainer *t, const char *what, size_t floats, const float *init) {
+    cl_int err = CL_SUCCESS;
+    cl_mem mem = clCreateBuffer(clrnn_context_cl_context(t->b.ctx), CL_MEM_READ_WRITE | (init ? CL_MEM_COPY_HOST_PTR : 0),
+                                floats * sizeof(float), (void *)init, &err);
+    if (err != CL_SUCCESS) {
+        snprintf(t->error, sizeof t->error, "cannot allocate the device buffer %s (%zu bytes): OpenCL error %d", what,
+                 floats * sizeof(float), (int)err);
+        return NULL;
+    }
+    return mem;
+}
+
+static void clrnn_trainer_free(clrnn_trainer *t) {
+    cl_mem *mems[] = {&t->hn, &t->cn, &t->dy, &t->dhn, &t->dcn, &t->dx, &t->dh0, &t->dc0};
+    for (size_t i = 0; i < sizeof mems / sizeof mems[0]; ++i)
+        if (*mems[i]) clReleaseMemObject(*mems[i]);
+    clrnn_reserve_destroy(t->res);
+    bench_clrnn_free(&t->b);
+    memset(t, 0, sizeof *t);
+}
+
+static int clrnn_trainer_init(clrnn_trainer *t, const bench_model *m, const train_grads *g) {
+    memset(t, 0, sizeof *t);
+    if (bench_clrnn_init(&t->b, g_ctx, m) != CLRNN_OK) {
+        snprintf(t->error, sizeof t->error, "%s", t->b.error);
+        return 0;
+    }
+    const bench_shape *s = &m->shape;
+    const int lstm = s->cell == BENCH_LSTM;
+    const size_t K = (size_t)(s->P ? s->P : s->H), LDN = (size_t)s->L * m->D * s->N;
+    const size_t ny = (size_t)s->T * s->N * m->D * K, nx = (size_t)s->T * s->N * s->I;
+    if (clrnn_reserve_create(t->b.rnn, &t->res) != CLRNN_OK) {
+        snprintf(t->error, sizeof t->error, "clrnn_reserve_create: %s", clrnn_last_error());
+        return 0;
+    }
+    if (!(t->hn = device_buffer(t, "hn", LDN * K, NULL)) || (lstm && !(t->cn = device_buffer(t, "cn", LDN * s->H, NULL))) ||
+        !(t->dy = device_buffer(t, "dy", ny, g->dy)) || !(t->dhn = device_buffer(t, "dhn", LDN * K, g->dhn)) ||
+        (lstm && !(t->dcn = device_buffer(t, "dcn", LDN * s->H, g->dcn))) || !(t->dx = device_buffer(t, "dx", nx, NULL)) ||
+        !(t->dh0 = device_buffer(t, "dh0", LDN * K, NULL)) || (lstm && !(t->dc0 = device_buffer(t, "dc0", LDN * s->H, NULL))))
+        return 0;
+    /* hn / cn too: oneDNN's forward_training writes dst_iter(_c), whose gradients dhn / dcn enter */
+    t->b.args.hn.mem = t->hn;
+    t->b.args.cn.mem = t->cn;
+    t->bargs.dy.mem = t->dy, t->bargs.dhn.mem = t->dhn, t->bargs.dcn.mem = t->dcn;
+    t->bargs.dx.mem = t->dx, t->bargs.dh0.mem = t->dh0, t->bargs.dc0.mem = t->dc0;
+    return 1;
+}
+
+/* One step; each part waits for the device (clFinish) so that the breakdown is the parts' own time. */
+static int run_clrnn_train(void *arg) {
+    clrnn_trainer *t = arg;
+    cl_command_queue q = clrnn_context_cl_queue(t->b.ctx);
+    const char *what = "forward_train";
+    const double t0 = bench_now_ms();
+    clrnn_status st = clrnn_rnn_forward_train(t->b.rnn, &t->b.args, t->res);
+    if (st == CLRNN_OK && clFinish(q) != CL_SUCCESS) st = CLRNN_ERR_OPENCL;
+    const double t1 = bench_now_ms();
+    if (st == CLRNN_OK) {
+        what = "backward_data";
+        st = clrnn_rnn_backward_data(t->b.rnn, t->res, &t->bargs);
+        if (st == CLRNN_OK && clFinish(q) != CL_SUCCESS) st = CLRNN_ERR_OPENCL;
+    }
+    const double t2 = bench_now_ms();
+    if (st == CLRNN_OK) {
+        what = "backward_weights";
+        st = clrnn_rnn_backward_weights(t->b.rnn, t->res, CLRNN_WGRAD_SET);
+        if (st == CLRNN_OK && clFinish(q) != CL_SUCCESS) st = CLRNN_ERR_OPENCL;
+    }
+    const double t3 = bench_now_ms();
+    if (st != CLRNN_OK) {
+        fprintf(stderr, "clrnn-bench: %s failed: %s\n", what, clrnn_last_error());
+        return 0;
+    }
+    t->phase[0] = t1 - t0, t->phase[1] = t2 - t1, t->phase[2] = t3 - t2;
+    return 1;
+}
+
+/* max |a - b| / (1 + |b|) over n values, into *worst (NaN anywhere makes it NaN). */
+static void err_update(double *worst, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const double e = fabs((double)a[i] - (double)b[i]) / (1.0 + fabs((double)b[i]));
+        if (isnan(e) || isnan(*worst)) *worst = NAN;
+        else if (e > *worst) *worst = e;
+    }
+}
+
+#ifdef CLRNN_HAVE_DNNL
+static int read_device(clrnn_trainer *t, cl_mem mem, float *out, size_t n) {
+    return clEnqueueReadBuffer(clrnn_context_cl_queue(t->b.ctx), mem, CL_TRUE, 0, n * sizeof(float), out, 0, NULL,
+                               NULL) == CL_SUCCESS;
+}
+
+/* clrnn's dx, dh0, dc0 against oneDNN's diff_src_layer / diff_src_iter(_c) of the same step. */
+static double compare_data_grads(clrnn_trainer *t, dnnl_runner *r, const bench_model *m) {
+    const bench_shape *s = &m->shape;
+    const size_t K = (size_t)(s->P ? s->P : s->H), DN = (size_t)m->D * s->N;
+    const size_t nx = (size_t)s->T * s->N * s->I, nh = (size_t)s->L * DN * K, nc = (size_t)s->L * DN * s->H;
+    float *buf = malloc((nx > nh ? (nx > nc ? nx : nc) : (nh > nc ? nh : nc)) * sizeof(float));
+    double worst = 0;
+    const float *o = dnnl_host(r->layer[0].dsrc);
+    if (!buf || !o || !read_device(t, t->dx, buf, nx)) worst = NAN;
+    else err_update(&worst, buf, o, nx);
+    if (!isnan(worst) && !read_device(t, t->dh0, buf, nh)) worst = NAN;
+    for (int l = 0; l < s->L && !isnan(worst); ++l) {
+        o = dnnl_host(r->layer[l].dsrc_iter);
+        if (o) err_update(&worst, buf + (size_t)l * DN * K, o, DN * K);
+        else worst = NAN;
+    }
+    if (s->cell == BENCH_LSTM) {
+        if (!isnan(worst) && !read_device(t, t->dc0, buf, nc)) worst = NAN;
+        for (int l = 0; l < s->L && !isnan(worst); ++l) {
+            o = dnnl_host(r->layer[l].dsrc_iter_c);
+            if (o) err_update(&worst, buf + (size_t)l * DN * s->H, o, DN * s->H);
+            else worst = NAN;
+        }
+    }
+    free(buf);
+    return worst;
+}
+
+/* clrnn_rnn_get_grad (ONNX layout; the projection in PyTorch's) of every layer and direction against
+ * oneDNN's diff_weights_layer / iter / projection and diff_bias, brought to plain formats. oneDNN has
+ * one bias: its gradient is dWb = dRb, except lbr GRU's n gate, whose Wb and Rb parts are separate. */
+static double compare_weight_grads(dnnl_runner *r, const bench_model *m, clrnn_rnn *rnn) {
+    const bench_shape *s = &m->shape;
+    const int D = m->D, G = m->G, H = s->H, P = s->P, K = P ? P : H, lbr = s->cell == BENCH_GRU_LBR, Gb = G + lbr;
+    static const int lstm_map[4] = {0, 2, 3, 1}, same_map[4] = {0, 1, 2, 3};
+    const int *map = s->cell == BENCH_LSTM ? lstm_map : same_map;
+    double worst = 0;
+    char err[256] = "";
+    const size_t err_cap = sizeof err;
+    for (int l = 0; l < s->L && !isnan(worst); ++l) {
+        const dnnl_layer *y = &r->layer[l];
+        const int I = bench_layer_input(s, l);
+        const size_t nwl = (size_t)D * I * G * H, nwi = (size_t)D * K * G * H, nb = (size_t)D * Gb * H, nwp = (size_t)D * H * P;
+        const size_t most = nwl > nwi ? nwl : nwi;
+        float *o = malloc((most + nb + nwp + 1) * sizeof(float)), *c = malloc((most / D + 2 * (size_t)G * H + 1) * sizeof(float));
+        if (!o || !c) {
+            free(o), free(c);
+            fprintf(stderr, "clrnn-bench: weight gradients not compared: out of memory\n");
+            return NAN;
+        }
+        float *ob = o + most, *op = ob + nb, *oc = o, *cb = c + most / D;
+        dnnl_memory_desc_t wl_user, wi_user, b_user, wp_user;
+        dnnl_dims_t wl_dims = {1, D, I, G, H}, wi_dims = {1, D, K, G, H}, b_dims = {1, D, Gb, H}, wp_dims = {1, D, H, P};
+        int ok = dnnl_memory_desc_init_by_tag(&wl_user, 5, wl_dims, dnnl_f32, dnnl_ldigo) == dnnl_success &&
+                 dnnl_memory_desc_init_by_tag(&wi_user, 5, wi_dims, dnnl_f32, dnnl_ldigo) == dnnl_success &&
+                 dnnl_memory_desc_init_by_tag(&b_user, 4, b_dims, dnnl_f32, dnnl_ldgo) == dnnl_success &&
+                 (!P || dnnl_memory_desc_init_by_tag(&wp_user, 4, wp_dims, dnnl_f32, dnnl_ldio) == dnnl_success) &&
+                 dnnl_to_user(r, y->dbias, &b_user, ob, err, err_cap) &&
+                 (!P || dnnl_to_user(r, y->dwp, &wp_user, op, err, err_cap));
+        for (int pass = 0; ok && pass < 2; ++pass) { /* W then R: [d][in][g][h] vs ONNX [g*H + h][in] */
+            const int in = pass ? K : I;
+            ok = dnnl_to_user(r, pass ? y->dwi : y->dwl, pass ? &wi_user : &wl_user, oc, err, err_cap);
+            for (int d = 0; ok && d < D; ++d) {
+                const size_t n = (size_t)G * H * in;
+                ok = clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_ONNX, l, d, pass ? CLRNN_PARAM_R : CLRNN_PARAM_W, c, n) == CLRNN_OK;
+                for (int i = 0; ok && i < in; ++i)
+                    for (int g = 0; g < G; ++g)
+                        for (int h = 0; h < H; ++h) {
+                            const float a = c[((size_t)map[g] * H + h) * in + i];
+                            const float b = oc[(((size_t)d * in + i) * G + g) * H + h];
+                            err_update(&worst, &a, &b, 1);
+                        }
+            }
+        }
+        for (int d = 0; ok && d < D; ++d) {
+            ok = clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_BW, cb, (size_t)G * H) == CLRNN_OK &&
+                 clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_BR, cb + (size_t)G * H, (size_t)G * H) ==
+                     CLRNN_OK;
+            for (int g = 0; ok && g < G; ++g)
+                for (int h = 0; h < H; ++h) {
+                    const float *ogate = ob + ((size_t)d * Gb + g) * H;
+                    const float *orb = lbr && g == 2 ? ob + ((size_t)d * Gb + 3) * H : ogate;
+                    err_update(&worst, &cb[(size_t)map[g] * H + h], &ogate[h], 1);
+                    err_update(&worst, &cb[(size_t)G * H + (size_t)map[g] * H + h], &orb[h], 1);
+                }
+            if (ok && P) { /* ldio [d][H][P] vs PyTorch weight_hr [P, H] */
+                ok = clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_PYTORCH, l, d, CLRNN_PARAM_PROJ, c, (size_t)P * H) == CLRNN_OK;
+                for (int k = 0; ok && k < H; ++k)
+                    for (int p = 0; p < P; ++p) err_update(&worst, &c[(size_t)p * H + k], &op[((size_t)d * H + k) * P + p], 1);
+            }
+        }
+        if (!ok) {
+            fprintf(stderr, "clrnn-bench: weight gradients not compared: %s\n", err[0] ? err : clrnn_last_error());
+            worst = NAN;
+        }
+        free(o), free(c);
+    }
+    return worst;
+}
+#endif
+
+static int bench_train_one(const bench_shape *shape, const char *name, int with_dnnl, result *res) {
+    memset(res, 0, sizeof *res);
+    res->shape = *shape;
+    res->name = name;
+    res->train = 1;
+    res->max_abs_diff = res->err_dx = res->err_dw = NAN;
+    bench_model m;
+    train_grads g;
+    memset(&g, 0, sizeof g);
+    if (!bench_model_init(&m, shape, 0x1234567ULL) || !train_grads_init(&g, &m)) {
+        train_grads_free(&g);
+        bench_model_free(&m);
+        fprintf(stderr, "clrnn-bench: out of host memory\n");
+        return 0;
+    }
+    res->flops = 3.0 * bench_flops(shape, m.lens); /* forward + backward data + backward weights */
+    char label[128];
+    bench_shape_label(shape, label, sizeof label);
+    if (opt.verbose) fprintf(stderr, "%s%s%s (training step)\n", name ? name : "", name ? ": " : "", label);
+
+    clrnn_trainer t;
+    if (!clrnn_trainer_init(&t, &m, &g)) {
+        fprintf(stderr, "clrnn-bench: %s: %s\n", label, t.error);
+        clrnn_trainer_free(&t);
+        train_grads_free(&g);
+        bench_model_free(&m);
+        return 0;
+    }
+    int ok = 1;
+    if (!opt.dnnl_only) {
+        res->clrnn = measure(run_clrnn_train, &t, opt.repeat, t.phase, 3);
+        ok = res->clrnn.ok;
+        if (opt.verbose) {
+            char plan[1024];
+            fprintf(stderr, "  clrnn plan: %s\n", clrnn_rnn_plan(t.b.rnn, plan, sizeof plan));
+        }
+    } else {
+        ok = run_clrnn_train(&t); /* one step, for the comparison */
+    }
+
+    res->dnnl_state = 0;
+    if (with_dnnl && !dnnl_available()) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
+#ifdef CLRNN_HAVE_DNNL
+    if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
+        res->dnnl_state = -1;
+        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
+    } else if (with_dnnl) {
+        dnnl_runner r;
+        char err[256] = "";
+        if (!dnnl_init(&r, &m, &g, err, sizeof err)) {
+            res->dnnl_state = -2;
+            snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN set-up failed: %.120s", err);
+        } else {
+            if (opt.verbose)
+                fprintf(stderr, "  oneDNN: forward %s, backward %s, %d thread(s); weights reordered for the backward: %s\n",
+                        r.impl, r.bwd_impl, g_dnnl_threads, r.layer[0].rwl || r.layer[0].rwi ? "yes" : "no");
+            res->dnnl = measure(run_dnnl_train, &r, opt.repeat, r.phase, 3);
+            res->dnnl_state = res->dnnl.ok ? 1 : -2;
+            if (!res->dnnl.ok) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN execution failed");
+            /* the same step on the same numbers: the gradients must agree */
+            if (res->dnnl.ok && ok) {
+                res->err_dx = compare_data_grads(&t, &r, &m);
+                res->err_dw = compare_weight_grads(&r, &m, t.b.rnn);
+            }
+        }
+        dnnl_free(&r);
+    }
+#endif
+    clrnn_trainer_free(&t);
+    train_grads_free(&g);
     bench_model_free(&m);
     return ok;
 }
@@ -490,22 +1041,39 @@ static void json_result(FILE *f, const result *r) {
         fprintf(f, ", ");
     }
     fprintf(f, "\"cell\": \"%s\", \"seq\": %d, \"batch\": %d, \"input\": %d, \"hidden\": %d, \"layers\": %d, "
-               "\"bidirectional\": %s, \"min_len\": %d, \"flops\": %.0f, \"repeat\": %d, ",
-            bench_cell_name(s->cell), s->T, s->N, s->I, s->H, s->L, s->bidir ? "true" : "false", s->min_len, r->flops,
-            r->clrnn.repeat);
+               "\"bidirectional\": %s, \"min_len\": %d, \"proj\": %d, \"flops\": %.0f, \"repeat\": %d, ",
+            bench_cell_name(s->cell), s->T, s->N, s->I, s->H, s->L, s->bidir ? "true" : "false", s->min_len, s->P,
+            r->flops, r->clrnn.repeat);
     json_num(f, "median_ms", r->clrnn.median_ms, 0);
     json_num(f, "min_ms", r->clrnn.min_ms, 0);
     json_num(f, "max_ms", r->clrnn.max_ms, 0);
     json_num(f, "gflops", gflops(r->flops, r->clrnn.median_ms), 0);
     json_num(f, "gflops_best", gflops(r->flops, r->clrnn.min_ms), 0);
+    if (r->train) { /* medians of each part over the timed steps */
+        fprintf(f, "\"phases\": {");
+        json_num(f, "forward_train_ms", r->clrnn.phase_ms[0], 0);
+        json_num(f, "backward_data_ms", r->clrnn.phase_ms[1], 0);
+        json_num(f, "backward_weights_ms", r->clrnn.phase_ms[2], 1);
+        fprintf(f, "}, ");
+    }
     if (r->dnnl_state == 1) {
         fprintf(f, "\"dnnl\": {");
         json_num(f, "median_ms", r->dnnl.median_ms, 0);
         json_num(f, "min_ms", r->dnnl.min_ms, 0);
         json_num(f, "gflops", gflops(r->flops, r->dnnl.median_ms), 0);
+        if (r->train) {
+            json_num(f, "forward_ms", r->dnnl.phase_ms[0], 0);
+            json_num(f, "backward_ms", r->dnnl.phase_ms[1], 0);
+            json_num(f, "reorder_ms", r->dnnl.phase_ms[2], 0);
+        }
         fprintf(f, "\"repeat\": %d, \"threads\": %d}, ", r->dnnl.repeat, g_dnnl_threads);
         json_num(f, "ratio", r->clrnn.median_ms / r->dnnl.median_ms, 0);
-        json_num(f, "max_abs_diff", r->max_abs_diff, 0);
+        if (r->train) {
+            json_num(f, "max_err_dx", r->err_dx, 0);
+            json_num(f, "max_err_dw", r->err_dw, 0);
+        } else {
+            json_num(f, "max_abs_diff", r->max_abs_diff, 0);
+        }
     } else {
         fprintf(f, "\"dnnl\": null, ");
     }
@@ -525,6 +1093,7 @@ static void json_header(FILE *f) {
     device_line(dev, sizeof dev);
     fprintf(f, "\"tool\": \"clrnn-bench\", \"clrnn_version\": \"%s\", \"device\": ", clrnn_version_string());
     json_str(f, dev);
+    if (opt.train) fprintf(f, ", \"mode\": \"train\", \"flops_per_step\": \"3x forward\"");
 #ifdef CLRNN_HAVE_DNNL
     const dnnl_version_t *v = dnnl_version();
     fprintf(f, ", \"dnnl_version\": \"%d.%d.%d\", \"dnnl_threads\": %d", v->major, v->minor, v->patch, g_dnnl_threads);
@@ -537,8 +1106,32 @@ static const char *csv_header =
     "scenario,cell,seq,batch,input,hidden,layers,bidirectional,min_len,flops,repeat,median_ms,min_ms,gflops,"
     "dnnl_median_ms,dnnl_min_ms,dnnl_gflops,ratio,max_abs_diff,note\n";
 
+static const char *csv_header_train =
+    "scenario,cell,seq,batch,input,hidden,layers,bidirectional,min_len,flops,repeat,median_ms,min_ms,gflops,"
+    "forward_train_ms,backward_data_ms,backward_weights_ms,dnnl_median_ms,dnnl_min_ms,dnnl_gflops,dnnl_forward_ms,"
+    "dnnl_backward_ms,ratio,max_err_dx,max_err_dw,note\n";
+
+static void csv_row_train(FILE *f, const result *r) {
+    const bench_shape *s = &r->shape;
+    fprintf(f, "%s,%s,%d,%d,%d,%d,%d,%d,%d,%.0f,%d,%.4f,%.4f,%.3f,%.4f,%.4f,%.4f,", r->name ? r->name : "",
+            bench_cell_name(s->cell), s->T, s->N, s->I, s->H, s->L, s->bidir, s->min_len, r->flops, r->clrnn.repeat,
+            r->clrnn.median_ms, r->clrnn.min_ms, gflops(r->flops, r->clrnn.median_ms), r->clrnn.phase_ms[0],
+            r->clrnn.phase_ms[1], r->clrnn.phase_ms[2]);
+    if (r->dnnl_state == 1)
+        fprintf(f, "%.4f,%.4f,%.3f,%.4f,%.4f,%.4f,%.3g,%.3g,", r->dnnl.median_ms, r->dnnl.min_ms,
+                gflops(r->flops, r->dnnl.median_ms), r->dnnl.phase_ms[0], r->dnnl.phase_ms[1],
+                r->clrnn.median_ms / r->dnnl.median_ms, r->err_dx, r->err_dw);
+    else
+        fprintf(f, ",,,,,,,,");
+    fprintf(f, "%s\n", r->dnnl_note);
+}
+
 static void csv_row(FILE *f, const result *r) {
     const bench_shape *s = &r->shape;
+    if (r->train) {
+        csv_row_train(f, r);
+        return;
+    }
     fprintf(f, "%s,%s,%d,%d,%d,%d,%d,%d,%d,%.0f,%d,%.4f,%.4f,%.3f,", r->name ? r->name : "", bench_cell_name(s->cell),
             s->T, s->N, s->I, s->H, s->L, s->bidir, s->min_len, r->flops, r->clrnn.repeat, r->clrnn.median_ms,
             r->clrnn.min_ms, gflops(r->flops, r->clrnn.median_ms));
@@ -560,11 +1153,17 @@ static void table_header(FILE *f, int with_dnnl) {
         fprintf(f, "; oneDNN %d.%d.%d, %d thread(s)", v->major, v->minor, v->patch, g_dnnl_threads);
     }
 #endif
-    fprintf(f, "\nfp32 forward inference, times in ms (median / min of the runs), GFLOP/s from the median\n\n");
+    if (opt.train)
+        fprintf(f, "\nfp32 training step: clrnn forward_train + backward_data (dx, dh0, dc0) + backward_weights (SET);\n"
+                   "oneDNN forward_training + backward (diff src layer/iter, all diff weights and bias), same weights,\n"
+                   "x, dy, dhn, dcn. Times in ms (median / min of the steps), GFLOP/s = 3x the forward's FLOPs / median\n\n");
+    else
+        fprintf(f, "\nfp32 forward inference, times in ms (median / min of the runs), GFLOP/s from the median\n\n");
     fprintf(f, "%-3s %-34s %9s %9s %7s", "", "", "clrnn", "", "");
     if (with_dnnl) fprintf(f, " %9s %9s %7s %9s", "oneDNN", "", "", "");
     fprintf(f, "\n%-3s %-34s %9s %9s %7s", "", "shape", "median", "min", "GFLOP/s");
-    if (with_dnnl) fprintf(f, " %9s %9s %7s %9s  %s", "median", "min", "GFLOP/s", "ratio", "max|diff|");
+    if (with_dnnl && opt.train) fprintf(f, " %9s %9s %7s %9s  %-7s  %s", "median", "min", "GFLOP/s", "ratio", "err dx", "err dW");
+    else if (with_dnnl) fprintf(f, " %9s %9s %7s %9s  %s", "median", "min", "GFLOP/s", "ratio", "max|diff|");
     fprintf(f, "\n");
 }
 
@@ -574,13 +1173,24 @@ static void table_row(FILE *f, const result *r, int with_dnnl) {
     fprintf(f, "%-3s %-34s %9.3f %9.3f %7.1f", r->name ? r->name : "", label, r->clrnn.median_ms, r->clrnn.min_ms,
             gflops(r->flops, r->clrnn.median_ms));
     if (with_dnnl) {
-        if (r->dnnl_state == 1)
+        if (r->dnnl_state == 1 && r->train)
+            fprintf(f, " %9.3f %9.3f %7.1f %8.2fx  %.1e  %.1e", r->dnnl.median_ms, r->dnnl.min_ms,
+                    gflops(r->flops, r->dnnl.median_ms), r->clrnn.median_ms / r->dnnl.median_ms, r->err_dx, r->err_dw);
+        else if (r->dnnl_state == 1)
             fprintf(f, " %9.3f %9.3f %7.1f %8.2fx  %.1e", r->dnnl.median_ms, r->dnnl.min_ms,
                     gflops(r->flops, r->dnnl.median_ms), r->clrnn.median_ms / r->dnnl.median_ms, r->max_abs_diff);
         else
             fprintf(f, "  %s", r->dnnl_note);
     }
     fprintf(f, "\n");
+    if (r->train) { /* the breakdown: medians of each part, so they need not add up to the step's median */
+        fprintf(f, "%-3s   clrnn forward_train %.3f / backward_data %.3f / backward_weights %.3f ms", "",
+                r->clrnn.phase_ms[0], r->clrnn.phase_ms[1], r->clrnn.phase_ms[2]);
+        if (with_dnnl && r->dnnl_state == 1)
+            fprintf(f, "; oneDNN forward %.3f / backward %.3f ms (of which %.3f weight reorders + zeroing)",
+                    r->dnnl.phase_ms[0], r->dnnl.phase_ms[1], r->dnnl.phase_ms[2]);
+        fprintf(f, "\n");
+    }
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -924,6 +1534,10 @@ static void usage(FILE *f) {
             "                   [--layers L] [--bidirectional] [--min-len M] [--repeat R] [--device SPEC] [--json]\n"
             "                   [--proj P] (LSTM projection)\n"
             "       clrnn-bench --suite [--csv|--json] [--repeat R]\n"
+            "       clrnn-bench --train [--suite | shape flags] [--dnnl]   a training step: clrnn forward_train +\n"
+            "                   backward_data (dx, dh0, dc0) + backward_weights (SET), next to oneDNN's\n"
+            "                   forward_training + backward (the suite always, one shape with --dnnl); random dy,\n"
+            "                   dhn, dcn; GFLOP/s count a step as 3x the forward's FLOPs\n"
             "       clrnn-bench --plot FILE.svg [shape flags]\n"
             "       clrnn-bench --first-result [shape flags] [--repeat WARM_RUNS] [--keep-cache]\n"
             "other: --csv --dnnl --dnnl-only --threads N --cache-dir DIR --no-tuning --verbose --version\n"
@@ -969,6 +1583,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--json") == 0) opt.format = OUT_JSON;
         else if (strcmp(a, "--csv") == 0) opt.format = OUT_CSV;
         else if (strcmp(a, "--suite") == 0) opt.suite = 1;
+        else if (strcmp(a, "--train") == 0) opt.train = 1;
         else if (strcmp(a, "--dnnl") == 0) opt.dnnl = 1;
         else if (strcmp(a, "--dnnl-only") == 0) opt.dnnl = opt.dnnl_only = 1;
         else if (strcmp(a, "--first-result") == 0) opt.first_result = 1;
@@ -989,6 +1604,10 @@ int main(int argc, char **argv) {
     }
     if (opt.shape.min_len > opt.shape.T) {
         fprintf(stderr, "clrnn-bench: --min-len %d is larger than --seq %d\n", opt.shape.min_len, opt.shape.T);
+        return 2;
+    }
+    if (opt.train && (opt.plot || opt.first_result)) {
+        fprintf(stderr, "clrnn-bench: --train times a step of one shape or of the suite; not with --plot or --first-result\n");
         return 2;
     }
     if (opt.first_result_child) return child_first_result();
@@ -1034,9 +1653,11 @@ int main(int argc, char **argv) {
         result res[16];
         const int n = (int)bench_scenario_count;
         if (opt.format == OUT_TABLE) table_header(stdout, with_dnnl);
-        if (opt.format == OUT_CSV) fputs(csv_header, stdout);
+        if (opt.format == OUT_CSV) fputs(opt.train ? csv_header_train : csv_header, stdout);
         for (int i = 0; i < n; ++i) {
-            if (!bench_one(&bench_scenarios[i].shape, bench_scenarios[i].name, with_dnnl, &res[i])) rc = 1;
+            if (!(opt.train ? bench_train_one : bench_one)(&bench_scenarios[i].shape, bench_scenarios[i].name, with_dnnl,
+                                                          &res[i]))
+                rc = 1;
             /* a variable-length scenario is compared with its padded twin, run earlier in the suite */
             for (int j = 0; j < i && res[i].shape.min_len > 0; ++j) {
                 bench_shape padded = res[i].shape;
@@ -1049,7 +1670,10 @@ int main(int argc, char **argv) {
             if (opt.format == OUT_CSV) csv_row(stdout, &res[i]);
             fflush(stdout);
         }
-        if (opt.format == OUT_TABLE && with_dnnl)
+        if (opt.format == OUT_TABLE && with_dnnl && opt.train)
+            printf("\nratio = clrnn median / oneDNN median (above 1: clrnn is slower); err dx / err dW = largest\n"
+                   "|clrnn - oneDNN| / (1 + |oneDNN|) over dx, dh0, dc0 / over every weight and bias gradient\n");
+        else if (opt.format == OUT_TABLE && with_dnnl)
             printf("\nratio = clrnn median / oneDNN median (above 1: clrnn is slower); max|diff| = largest "
                    "difference between the two outputs\n");
         if (opt.format == OUT_JSON) {
@@ -1107,7 +1731,7 @@ int main(int argc, char **argv) {
     } else {
         result r;
         const int with_dnnl = opt.dnnl;
-        if (!bench_one(&opt.shape, NULL, with_dnnl, &r)) rc = 1;
+        if (!(opt.train ? bench_train_one : bench_one)(&opt.shape, NULL, with_dnnl, &r)) rc = 1;
         if (opt.format == OUT_JSON) {
             printf("{");
             json_header(stdout);
@@ -1125,7 +1749,7 @@ int main(int argc, char **argv) {
                 free(buf);
             }
         } else if (opt.format == OUT_CSV) {
-            fputs(csv_header, stdout);
+            fputs(opt.train ? csv_header_train : csv_header, stdout);
             csv_row(stdout, &r);
         } else {
             table_header(stdout, with_dnnl);

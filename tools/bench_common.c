@@ -94,6 +94,8 @@ static float *rand_array(size_t n, uint64_t *seed, float lo, float hi) {
     return a;
 }
 
+float *bench_random_array(size_t n, uint64_t *seed, float lo, float hi) { return rand_array(n, seed, lo, hi); }
+
 int bench_model_init(bench_model *m, const bench_shape *s, uint64_t seed) {
     memset(m, 0, sizeof *m);
     m->shape = *s;

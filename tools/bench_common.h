@@ -64,6 +64,8 @@ typedef struct bench_model {
 } bench_model;
 
 int bench_model_init(bench_model *m, const bench_shape *s, uint64_t seed);
+/* n floats uniform in [lo, hi] from the xorshift state *seed (advanced); NULL when out of memory. */
+float *bench_random_array(size_t n, uint64_t *seed, float lo, float hi);
 void bench_model_free(bench_model *m);
 
 /* A clrnn rnn for the model with device buffers x [T,N,I] (filled) and y [T,N,D*K]. */

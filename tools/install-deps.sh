@@ -12,7 +12,7 @@ packages=(
   libhdf5-dev libjansson-dev libzip-dev
   libdnnl-dev
   clang valgrind
-  dataset-fashion-mnist
+  dataset-fashion-mnist python3-numpy
 )
 
 missing=()

@@ -25,6 +25,7 @@
 #include "clrnn.h"
 #include "tool_args.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -183,6 +184,9 @@ static void parse(int argc, char **argv, options *o) {
     }
     if (!o->x || !o->y) die("--x and --y are required (see --help)");
     if (!o->cell) die("--cell is required (rnn_tanh, rnn_relu, lstm, gru or gru_lbr)");
+    if (strcmp(o->cell, "rnn_tanh") && strcmp(o->cell, "rnn_relu") && strcmp(o->cell, "lstm") && strcmp(o->cell, "gru") &&
+        strcmp(o->cell, "gru_lbr"))
+        die("--cell '%s': expected rnn_tanh, rnn_relu, lstm, gru or gru_lbr", o->cell);
     if (!o->hidden) die("--hidden is required");
     if (!head) die("--head is required (softmax:C, sigmoid, linear:O or seq-linear:O)");
     if (!!o->val_x != !!o->val_y) die("--val-x and --val-y go together");
@@ -193,8 +197,19 @@ static void parse(int argc, char **argv, options *o) {
     if (merge_given && !o->bidirectional) die("--merge needs --bidirectional");
     if (o->val_lengths && !o->lengths) die("--val-lengths needs --lengths");
     if (o->lengths && o->val_x && !o->val_lengths) die("--lengths with --val-x needs --val-lengths");
+    if (o->save) {
+        /* before training, not after it: a model that cannot be written is known now */
+        char dir[4096];
+        const char *slash = strrchr(o->save, '/');
+        const size_t n = !slash ? 0 : slash == o->save ? 1 : (size_t)(slash - o->save);
+        if (n >= sizeof dir) die("--save '%s': path too long", o->save);
+        memcpy(dir, n ? o->save : ".", n ? n : 1);
+        dir[n ? n : 1] = 0;
+        if (access(dir, W_OK | X_OK) != 0) die("--save %s: directory '%s': %s", o->save, dir, strerror(errno));
+    }
     if (strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd") && strcmp(o->optimizer, "rmsprop"))
         die("--optimizer '%s': expected adam, sgd or rmsprop", o->optimizer);
+    if (!strcmp(o->optimizer, "adam") && o->momentum > 0) die("--momentum is for sgd and rmsprop");
     const char *colon = strchr(head, ':');
     const size_t kind_len = colon ? (size_t)(colon - head) : strlen(head);
     if (kind_len == 7 && !strncmp(head, "softmax", 7)) o->head = HEAD_SOFTMAX;
@@ -647,6 +662,9 @@ static void evaluate(const options *o, network *net, const dataset *d, batch *b,
 int main(int argc, char **argv) {
     options o;
     parse(argc, argv, &o);
+    if (o.save && o.lengths)
+        fprintf(stderr, "clrnn-train: warning: --save with --lengths: the model has no lengths input, it runs every "
+                        "step of every row (right-pad with --mask-value for a model that derives them)\n");
     dataset train, val;
     load_set(&o, o.x, o.y, o.lengths, "training", &train);
     const int has_val = o.val_x != NULL;
@@ -666,7 +684,6 @@ int main(int argc, char **argv) {
     clrnn_optimizer_params op = clrnn_optimizer_default_params(kind, CLRNN_EPS_TORCH);
     op.lr = (float)o.lr;
     if (kind != CLRNN_OPTIMIZER_ADAM) op.momentum = (float)o.momentum;
-    else if (o.momentum > 0) die("--momentum is for sgd and rmsprop");
     op.clip_norm = (float)o.clip_norm;
     clrnn_optimizer *opt = NULL;
     check(clrnn_optimizer_create(net.ctx, &op, &opt), "creating the optimizer");
