@@ -681,7 +681,8 @@ static clrnn_status check_gemm(const clrnn_context *ctx, const char *func, int b
     return CLRNN_OK;
 }
 
-/* CLBlast itself, on checked operands; the context lock is held. */
+/* One GEMM on checked operands, the context lock held: clrnn's own SGEMM where selected (CPU
+ * devices, CLRNN_GEMM; gemm_own.c), else CLBlast. */
 static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                               cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                               cl_mem c, size_t c_off, size_t ldc) {
