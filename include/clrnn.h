@@ -245,7 +245,11 @@ typedef struct clrnn_build_info {
 CLRNN_API clrnn_status clrnn_context_build_info(const clrnn_context *ctx, clrnn_build_info *info);
 
 /* ---------------------------------------------------------------------------------------
- * GEMM (thin wrapper over CLBlast, row-major): C = alpha * op(A) * op(B) + beta * C.
+ * GEMM (row-major): C = alpha * op(A) * op(B) + beta * C. On CPU devices clrnn's own
+ * register-tiled SGEMM (the same function serves the training engine, the dense layer, the
+ * generic plan and ONNX MatMul/Gemm; deterministic: the same bits run to run); elsewhere, and
+ * for clrnn_sgemm_batched, CLBlast. The environment variable CLRNN_GEMM=clblast|own overrides
+ * the choice for clrnn_sgemm (own: on any device). beta = 0: C is not read (NaN there is ignored).
  * Buffers are device buffers of the context; offsets and leading dimensions in elements.
  * As stored (row-major), A is m x k (k x m when trans_a), B is k x n (n x k when trans_b) and C
  * is m x n. An operand stored as R rows of Q columns at offset `off` needs ld >= Q and

@@ -3,6 +3,7 @@
  * wins over the shipped table (gemm_tuned.h), kernel by kernel. Sources, file format, key and
  * failure rules: gemm_tuning.h. */
 #include "gemm_tuning.h"
+#include "gemm_own.h"
 
 #include <clblast_c.h>
 #include <ctype.h>
@@ -680,7 +681,8 @@ static clrnn_status check_gemm(const clrnn_context *ctx, const char *func, int b
     return CLRNN_OK;
 }
 
-/* CLBlast itself, on checked operands; the context lock is held. */
+/* One GEMM on checked operands, the context lock held: clrnn's own SGEMM where selected (CPU
+ * devices, CLRNN_GEMM; gemm_own.c), else CLBlast. */
 static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                               cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                               cl_mem c, size_t c_off, size_t ldc) {
@@ -688,6 +690,8 @@ static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size
         trace_fn(trace_user, trans_a, trans_b, m, n, k, 1);
         if (trace_skip) return CLRNN_OK;
     }
+    if (clrnn_gemm_own_selected(ctx, m, n, k))
+        return clrnn_gemm_own(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
     const int building = blas_call_begin(ctx, BLAS_SGEMM);
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,

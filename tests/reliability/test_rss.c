@@ -231,6 +231,9 @@ static void clear_while_others_run(void **state) {
 }
 
 int main(void) {
+    /* CLBlast's caches are what this test is about; on a CPU device GEMMs would otherwise run on
+     * clrnn's own SGEMM (test_rss_own sets CLRNN_GEMM=own: its kept program and panels go too) */
+    setenv("CLRNN_GEMM", "clblast", 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(context_cycles_stay_flat),
         cmocka_unit_test(clear_while_others_run),

@@ -1,0 +1,134 @@
+/* clrnn's own SGEMM for CPU devices (src/blas/gemm_own.c launches it): row-major
+ * C = alpha op(A) op(B) + beta C, one work-item per 4 x 64 tile of C per row block it owns.
+ *
+ * The micro-kernel is an outer product per k: four scalars of op(A) (broadcast) times 64
+ * contiguous floats of op(B) (four float16 loads) into sixteen float16 accumulators, the shape
+ * of cl/tiled/step_tiled.cl's tiled_dot, which PoCL's LLVM keeps in the 32 zmm registers. It needs
+ * op(B)'s row k, columns j0..j0+63, contiguous: true in place for B untransposed when N is a
+ * multiple of 64, otherwise (B transposed: op(B)'s row is a strided column of B; or a partial last
+ * tile) sgemm_pack_b first copies op(B) into 64-column panels [K][64], zero past column N, so
+ * the micro-kernel never reads out of bounds and never branches. op(A) is read as scalars with
+ * two strides (row, k), which covers both A and A^T without packing: a broadcast costs the same
+ * from either layout. Rows past M read row M-1 (in bounds) and are not written.
+ * When op(B) would need packing and op(A) is the smaller operand (the per-step h R^T: 64 rows
+ * against 2048 of R), the host runs the transposed product C^T = op(B)^T op(A)^T instead: then
+ * only op(A) (64 x K) is packed, not all of R each step, and C is written transposed (c_trans).
+ *
+ * The sum over k runs in a fixed order for every element (blocks of kc_block, in order), nothing is
+ * shared between work-items: the same bits run to run, whatever the launch shape. */
+
+/* Bp[(jb*K + k)*64 + c] = op(B)[k][jb*64 + c], 0 past column N. Work-item (kb, jb): k in
+ * kb*16 .. kb*16+15, so that B transposed is read 16 contiguous floats at a time. */
+__kernel void sgemm_pack_b(const int K, const int N, const int trans_b, __global const float *b, const ulong b_off,
+                           const ulong ldb, __global float *Bp) {
+    const int kb = get_global_id(0), jb = get_global_id(1);
+    __global const float *src = b + b_off;
+    const int j0 = jb * 64, cols = min(64, N - j0), k0 = kb * 16, k1 = min(K, k0 + 16);
+    __global float *dst = Bp + ((ulong)jb * K + k0) * 64;
+    if (trans_b) {
+        for (int c = 0; c < cols; ++c) {
+            __global const float *col = src + (ulong)(j0 + c) * ldb;
+            for (int k = k0; k < k1; ++k) dst[(k - k0) * 64 + c] = col[k];
+        }
+    } else {
+        for (int k = k0; k < k1; ++k)
+            for (int c = 0; c < cols; ++c) dst[(k - k0) * 64 + c] = src[(ulong)k * ldb + j0 + c];
+    }
+    for (int k = k0; k < k1; ++k)
+        for (int c = cols; c < 64; ++c) dst[(k - k0) * 64 + c] = 0.0f;
+}
+
+/* One float16 of C's row `crow`, columns j..j+15 (cols of them inside C). The first K block
+ * writes alpha acc + beta C (beta == 0: C is not read, BLAS: a NaN there does not show), later
+ * ones add alpha acc to it. */
+inline void store16(__global float *crow, const int j, const int cols, const float16 acc, const float alpha,
+                    const float beta, const int first) {
+    if (cols >= 16) {
+        float16 v;
+        if (!first) v = fma((float16)alpha, acc, vload16(0, crow + j));
+        else if (beta != 0.0f) v = fma((float16)beta, vload16(0, crow + j), alpha * acc);
+        else v = alpha * acc;
+        vstore16(v, 0, crow + j);
+    } else if (cols > 0) {
+        float t[16];
+        vstore16(acc, 0, t);
+        for (int l = 0; l < cols; ++l)
+            crow[j + l] = !first ? fma(alpha, t[l], crow[j + l])
+                          : beta != 0.0f ? fma(beta, crow[j + l], alpha * t[l]) : alpha * t[l];
+    }
+}
+
+/* The same for C stored transposed (the kernel computes C^T = op(B)^T op(A)^T): element (row,
+ * j + l) of the computed matrix is C[(j + l) * ldc + row], scalar stores. */
+inline void store16_t(__global float *c, const int row, const ulong ldc, const int j, const int cols, const float16 acc,
+                      const float alpha, const float beta, const int first) {
+    float t[16];
+    vstore16(acc, 0, t);
+    for (int l = 0; l < min(cols, 16); ++l) {
+        __global float *e = c + (ulong)(j + l) * ldc + row;
+        *e = !first ? fma(alpha, t[l], *e) : beta != 0.0f ? fma(beta, *e, alpha * t[l]) : alpha * t[l];
+    }
+}
+
+/* k is taken in blocks of kc_block (the host's choice: 128 puts a block of the op(B) panel, 128 x
+ * 64 floats = 32 KB, in L1 while the work-item runs all its row blocks over it); C's tile is the
+ * running sum between blocks. Fixed block order, so still the same bits run to run. */
+
+/* Work-item (jb, grp): the 64 columns from jb*64, row blocks grp*rb_per_item .. +rb_per_item.
+ * op(A)[i][k] = a[a_off + i*a_rs + k*a_ks]; op(B)[k][jb*64 + c] = b[b_off + jb*b_js + k*b_ks + c];
+ * c_trans: the M x N result goes to C transposed (C[j][i], ldc its row stride). */
+__kernel void sgemm_tile(const int M, const int N, const int K, const float alpha, __global const float *a,
+                         const ulong a_off, const ulong a_rs, const ulong a_ks, __global const float *b,
+                         const ulong b_off, const ulong b_js, const ulong b_ks, const float beta, __global float *c,
+                         const ulong c_off, const ulong ldc, const int c_trans, const int kc_block,
+                         const int rb_per_item) {
+    const int jb = get_global_id(0), grp = get_global_id(1);
+    const int n_rb = (M + 3) / 4, j0 = jb * 64, cols = N - j0;
+    const int rb0 = grp * rb_per_item, rb1 = min(n_rb, (grp + 1) * rb_per_item);
+    for (int kc = 0; kc < K; kc += kc_block) {
+        const int kn = min(kc_block, K - kc), first = kc == 0;
+        __global const float *bblock = b + b_off + (ulong)jb * b_js + (ulong)kc * b_ks;
+        for (int rb = rb0; rb < rb1; ++rb) {
+            const int i0 = rb * 4;
+            __global const float *abase = a + a_off + (ulong)kc * a_ks;
+            __global const float *p0 = abase + (ulong)min(i0, M - 1) * a_rs;
+            __global const float *p1 = abase + (ulong)min(i0 + 1, M - 1) * a_rs;
+            __global const float *p2 = abase + (ulong)min(i0 + 2, M - 1) * a_rs;
+            __global const float *p3 = abase + (ulong)min(i0 + 3, M - 1) * a_rs;
+            __global const float *B = bblock;
+            /* named accumulators, not an array: see tiled_dot in cl/tiled/step_tiled.cl */
+            float16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
+            float16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
+            for (int k = 0; k < kn; ++k) {
+                const float16 w0 = vload16(0, B), w1 = vload16(1, B), w2 = vload16(2, B), w3 = vload16(3, B);
+                B += b_ks;
+                const float16 h0 = (float16)*p0, h1 = (float16)*p1, h2 = (float16)*p2, h3 = (float16)*p3;
+                p0 += a_ks, p1 += a_ks, p2 += a_ks, p3 += a_ks;
+                a00 = fma(h0, w0, a00), a01 = fma(h0, w1, a01), a02 = fma(h0, w2, a02), a03 = fma(h0, w3, a03);
+                a10 = fma(h1, w0, a10), a11 = fma(h1, w1, a11), a12 = fma(h1, w2, a12), a13 = fma(h1, w3, a13);
+                a20 = fma(h2, w0, a20), a21 = fma(h2, w1, a21), a22 = fma(h2, w2, a22), a23 = fma(h2, w3, a23);
+                a30 = fma(h3, w0, a30), a31 = fma(h3, w1, a31), a32 = fma(h3, w2, a32), a33 = fma(h3, w3, a33);
+            }
+            __global float *crow = c + c_off + (ulong)i0 * ldc;
+#define STORE_ROW(r, x0, x1, x2, x3)                                                               \
+    if (i0 + r < M && c_trans) {                                                                   \
+        __global float *ct = c + c_off;                                                            \
+        store16_t(ct, i0 + r, ldc, j0, cols, x0, alpha, beta, first);                              \
+        store16_t(ct, i0 + r, ldc, j0 + 16, cols - 16, x1, alpha, beta, first);                    \
+        store16_t(ct, i0 + r, ldc, j0 + 32, cols - 32, x2, alpha, beta, first);                    \
+        store16_t(ct, i0 + r, ldc, j0 + 48, cols - 48, x3, alpha, beta, first);                    \
+    } else if (i0 + r < M) {                                                                       \
+        __global float *cr = crow + (ulong)r * ldc;                                                \
+        store16(cr, j0, cols, x0, alpha, beta, first);                                             \
+        store16(cr, j0 + 16, cols - 16, x1, alpha, beta, first);                                   \
+        store16(cr, j0 + 32, cols - 32, x2, alpha, beta, first);                                   \
+        store16(cr, j0 + 48, cols - 48, x3, alpha, beta, first);                                   \
+    }
+            STORE_ROW(0, a00, a01, a02, a03)
+            STORE_ROW(1, a10, a11, a12, a13)
+            STORE_ROW(2, a20, a21, a22, a23)
+            STORE_ROW(3, a30, a31, a32, a33)
+#undef STORE_ROW
+        }
+    }
+}

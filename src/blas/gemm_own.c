@@ -1,0 +1,153 @@
+/* clrnn's own SGEMM for CPU devices: cl/blas/sgemm.cl's register-tiled micro-kernel (4 x 64 tiles
+ * of C, the tiled step kernels' shape), as its own program built on first use and kept with the
+ * context (clrnn_program_kept), with a scratch buffer for op(B)'s packed panels kept next to it.
+ * Why packing is needed only for op(B), and why the result is the same bits run to run: the
+ * comment at the top of sgemm.cl. */
+#include "gemm_own.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const clrnn_embedded_source clrnn_blas_sources[];
+extern const size_t clrnn_blas_sources_count;
+
+enum { TILE_M = 4, TILE_N = 64 };
+
+typedef struct own_kernels {
+    cl_kernel pack_b, tile;
+    cl_mem panels;        /* op(B) packed [ceil(N/64)][K][64], grown on demand */
+    size_t panels_floats; /* its size */
+} own_kernels;
+
+static void release_own(void *state) {
+    own_kernels *k = state;
+    if (k->pack_b) clReleaseKernel(k->pack_b);
+    if (k->tile) clReleaseKernel(k->tile);
+    if (k->panels) clReleaseMemObject(k->panels);
+    memset(k, 0, sizeof *k);
+}
+
+static clrnn_status make_own(cl_program prog, void *user) {
+    own_kernels *k = user;
+    cl_int err;
+    k->pack_b = clCreateKernel(prog, "sgemm_pack_b", &err);
+    if (err != CL_SUCCESS) {
+        k->pack_b = NULL;
+        return clrnn_fail_cl(err, "clCreateKernel", "sgemm_pack_b");
+    }
+    k->tile = clCreateKernel(prog, "sgemm_tile", &err);
+    if (err != CL_SUCCESS) {
+        k->tile = NULL;
+        release_own(k);
+        return clrnn_fail_cl(err, "clCreateKernel", "sgemm_tile");
+    }
+    return CLRNN_OK;
+}
+
+int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
+    const char *env = getenv("CLRNN_GEMM");
+    if (env && strcmp(env, "clblast") == 0) return 0;
+    const int wanted = (env && strcmp(env, "own") == 0) || ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
+    /* the kernels index rows, columns and k in int, and the panels hold ceil(N'/64)*64*K floats
+     * (N' = m or n) */
+    const size_t lim = (size_t)1 << 30;
+    return wanted && m < lim && n < lim && k < lim && ((m > n ? m : n) / TILE_N + 1) * TILE_N <= SIZE_MAX / sizeof(float) / k;
+}
+
+typedef struct kargs {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} kargs;
+static void arg(kargs *a, size_t size, const void *v) {
+    const cl_int e = clSetKernelArg(a->k, a->i++, size, v);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static void arg_int(kargs *a, size_t v) {
+    const cl_int x = (cl_int)v;
+    arg(a, sizeof x, &x);
+}
+static void arg_ulong(kargs *a, size_t v) {
+    const cl_ulong x = (cl_ulong)v;
+    arg(a, sizeof x, &x);
+}
+static void arg_float(kargs *a, float v) { arg(a, sizeof v, &v); }
+static void arg_mem(kargs *a, cl_mem m) { arg(a, sizeof m, &m); }
+
+static clrnn_status enqueue(clrnn_context *ctx, const kargs *a, const char *name, size_t g0, size_t g1) {
+    if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", name);
+    const size_t global[2] = {g0, g1}, local[2] = {1, 1};
+    const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, local, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", name);
+}
+
+clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                            cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                            cl_mem c, size_t c_off, size_t ldc) {
+    const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v1", clrnn_blas_sources,
+                                   clrnn_blas_sources_count, 1, make_own};
+    const clrnn_kept_program *kp;
+    clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
+    if (st != CLRNN_OK) return st;
+    own_kernels *ok = kp->state;
+    /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
+     * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
+     * stored K x N' with N' a multiple of 64, else packed. If op(B) would be packed and op(A) is
+     * smaller, compute C^T = op(B)^T op(A)^T: op(A)^T is what gets packed. */
+    const int b_in_place = !trans_b && n % TILE_N == 0, a_t_in_place = trans_a && m % TILE_N == 0;
+    const int swap = !b_in_place && (a_t_in_place || m < n);
+    const size_t M = swap ? n : m, N = swap ? m : n;
+    cl_mem x = swap ? b : a, y = swap ? a : b;
+    const size_t x_off = swap ? b_off : a_off, y_off = swap ? a_off : b_off;
+    /* op(X)[i][p] = x[i*x_rs + p*x_ks]; Y is stored K x N' (y_trans = 0) or N' x K */
+    const size_t x_rs = swap ? (trans_b ? ldb : 1) : (trans_a ? 1 : lda);
+    const size_t x_ks = swap ? (trans_b ? 1 : ldb) : (trans_a ? lda : 1);
+    const int y_trans = swap ? !trans_a : trans_b;
+    const size_t ldy = swap ? lda : ldb;
+    const size_t n_jb = (N + TILE_N - 1) / TILE_N, n_rb = (M + TILE_M - 1) / TILE_M;
+    cl_mem ysrc = y;
+    size_t ysrc_off = y_off, y_js = TILE_N, y_ks = ldy;
+    if (y_trans || N % TILE_N != 0) {
+        const size_t need = n_jb * TILE_N * k;
+        if (ok->panels_floats < need) {
+            if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
+            ok->panels = NULL;
+            ok->panels_floats = 0;
+            cl_int err;
+            ok->panels = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, need * sizeof(float), NULL, &err);
+            if (err != CL_SUCCESS) {
+                ok->panels = NULL;
+                return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+                               err == CL_OUT_OF_HOST_MEMORY
+                           ? clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                                        "GEMM: %zu bytes for the packed operand panels (device out of memory)",
+                                        need * sizeof(float))
+                           : clrnn_fail_cl(err, "clCreateBuffer", "the packed operand panels");
+            }
+            ok->panels_floats = need;
+        }
+        kargs p = {ok->pack_b, 0, CL_SUCCESS};
+        arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
+            arg_ulong(&p, ldy), arg_mem(&p, ok->panels);
+        if ((st = enqueue(ctx, &p, "sgemm_pack_b", (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
+        ysrc = ok->panels, ysrc_off = 0, y_js = TILE_N * k, y_ks = TILE_N;
+    }
+
+    /* Enough work-items for the CPU's threads to balance (~32 for a few cores, under load), each
+     * as many row blocks as that allows: a work-item reuses each kc_block x 64 block of its panel (in
+     * L1) across its row blocks. */
+    size_t groups = (32 + n_jb - 1) / n_jb;
+    if (groups > n_rb) groups = n_rb;
+    const size_t rb_per_item = (n_rb + groups - 1) / groups;
+    groups = (n_rb + rb_per_item - 1) / rb_per_item;
+    /* k blocks: 128 (see sgemm.cl); the transposed product's stores are scalar, so there fewer
+     * passes over C weigh more than an L1-resident panel block */
+    const size_t kc_block = swap ? (k < 1024 ? k : 1024) : (k < 128 ? k : 128);
+    kargs t = {ok->tile, 0, CL_SUCCESS};
+    arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, x), arg_ulong(&t, x_off),
+        arg_ulong(&t, x_rs), arg_ulong(&t, x_ks), arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js),
+        arg_ulong(&t, y_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc),
+        arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item);
+    return enqueue(ctx, &t, "sgemm_tile", n_jb, groups);
+}

@@ -1,0 +1,129 @@
+/* clrnn's own SGEMM (src/blas/gemm_own.c, cl/blas/sgemm.cl; CLRNN_GEMM=own forces it on any
+ * device) against a float64 host GEMM: every transpose combination over odd sizes (1, 3, 17, 63,
+ * 65, 257: partial 4 x 64 tiles, single rows and columns), offsets and leading dimensions past
+ * the row, alpha/beta including beta = 0 on a NaN-poisoned C. Each element must lie within the
+ * fp32 dot-product error bound 2 (k + 2) eps sum |terms| of the float64 value, and nothing outside
+ * C's window may change. The same GEMM twice gives the same bits. */
+#include "test_util.h"
+
+#include <float.h>
+#include <math.h>
+
+static cl_mem upload(clrnn_context *ctx, const float *a, size_t n) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(clrnn_context_cl_context(ctx), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                              n * sizeof(float), (void *)a, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    return m;
+}
+
+static void download(clrnn_context *ctx, cl_mem m, float *dst, size_t n) {
+    TU_OK(clrnn_context_finish(ctx));
+    assert_int_equal(clEnqueueReadBuffer(clrnn_context_cl_queue(ctx), m, CL_TRUE, 0, n * sizeof(float), dst, 0, NULL,
+                                         NULL),
+                     CL_SUCCESS);
+}
+
+/* One GEMM on the device against float64 (fail_msg on the first element out of bounds). */
+static void check_one(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                      float beta, size_t pad, size_t off) {
+    const size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    const size_t na = off + (ta ? k : m) * lda, nb = off + (tb ? n : k) * ldb, nc = off + m * ldc + pad;
+    float *A = tu_alloc_random(na, seed, -1, 1), *B = tu_alloc_random(nb, seed, -1, 1);
+    float *C = tu_alloc_random(nc, seed, -1, 1), *got = malloc(nc * sizeof(float));
+    assert_non_null(got);
+    if (beta == 0.0f) /* BLAS: C is not read when beta = 0, so its NaNs must not show */
+        for (size_t i = 0; i < m; ++i)
+            for (size_t j = 0; j < n; ++j) C[off + i * ldc + j] = NAN;
+    cl_mem a = upload(ctx, A, na), b = upload(ctx, B, nb), c = upload(ctx, C, nc);
+    TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, alpha, a, off, lda, b, off, ldb, beta, c, off, ldc));
+    download(ctx, c, got, nc);
+    for (size_t e = 0; e < nc; ++e) {
+        const size_t i = (e - off) / ldc, j = (e - off) % ldc;
+        if (e < off || i >= m || j >= n) { /* outside C's window: untouched, bit for bit */
+            if (memcmp(&got[e], &C[e], sizeof(float)) != 0)
+                fail_msg("%zux%zux%zu ta=%d tb=%d: element %zu outside C changed", m, n, k, ta, tb, e);
+            continue;
+        }
+        double s = 0, bound = 0;
+        for (size_t p = 0; p < k; ++p) {
+            const double t = (double)A[off + (ta ? p * lda + i : i * lda + p)] * B[off + (tb ? j * ldb + p : p * ldb + j)];
+            s += t, bound += fabs(t);
+        }
+        double exp = alpha * s;
+        bound = fabs(alpha) * bound;
+        if (beta != 0.0f) exp += (double)beta * C[e], bound += fabs((double)beta * C[e]);
+        const double tol = 2.0 * (double)(k + 2) * FLT_EPSILON * bound + 1e-30;
+        if (!(fabs(got[e] - exp) <= tol))
+            fail_msg("%zux%zux%zu ta=%d tb=%d alpha=%g beta=%g: C[%zu][%zu] = %.9g, float64 %.9g (tolerance %g)", m, n, k,
+                     ta, tb, alpha, beta, i, j, got[e], exp, tol);
+    }
+    clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(c);
+    free(A), free(B), free(C), free(got);
+}
+
+static void odd_sizes(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 1234;
+    const size_t sizes[] = {1, 3, 17, 63, 65, 257};
+    const float alphas[] = {1.0f, -0.75f, 2.0f}, betas[] = {0.0f, 1.0f, 0.5f, -1.25f};
+    int combo = 0;
+    for (size_t mi = 0; mi < 6; ++mi)
+        for (size_t ni = 0; ni < 6; ++ni)
+            for (size_t ki = 0; ki < 6; ++ki) {
+                const size_t m = sizes[mi], n = sizes[ni], k = sizes[ki];
+                for (int t = 0; t < 4; ++t, ++combo)
+                    check_one(ctx, &seed, t >> 1, t & 1, m, n, k, alphas[combo % 3], betas[combo % 4], combo % 5,
+                              (size_t)(combo % 7) * 3);
+            }
+}
+
+/* The training engine's shapes, scaled down: many full tiles, K past one KC block, op(B) in place
+ * (N % 64 == 0), packed, and the transposed product. */
+static void training_like(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 99;
+    check_one(ctx, &seed, 0, 1, 64, 512, 128, 1.0f, 0.0f, 0, 0);   /* h_prev R^T */
+    check_one(ctx, &seed, 0, 0, 64, 128, 512, 1.0f, 1.0f, 0, 64);  /* dG R, accumulating */
+    check_one(ctx, &seed, 1, 0, 512, 128, 640, 1.0f, 1.0f, 0, 0);  /* dW += dG^T X */
+    check_one(ctx, &seed, 1, 1, 70, 130, 300, 0.5f, 0.0f, 1, 5);   /* TT, for completeness */
+    /* op(B) not contiguous, op(A)^T in place (M % 64 == 0): computed as C^T = op(B)^T op(A)^T */
+    check_one(ctx, &seed, 1, 0, 128, 65, 300, 1.0f, 0.5f, 2, 3);
+    check_one(ctx, &seed, 1, 1, 192, 1000, 33, -1.0f, 0.0f, 0, 1);
+    check_one(ctx, &seed, 0, 1, 5, 70, 2500, 1.0f, 0.0f, 3, 2);   /* transposed product past one k block */
+}
+
+/* The same GEMM twice: the same bits (fixed summation order, no atomics). */
+static void deterministic(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 5;
+    const size_t m = 130, n = 200, k = 777;
+    float *A = tu_alloc_random(k * m, &seed, -1, 1), *B = tu_alloc_random(k * n, &seed, -1, 1);
+    float *r1 = malloc(m * n * sizeof(float)), *r2 = malloc(m * n * sizeof(float));
+    cl_mem a = upload(ctx, A, k * m), b = upload(ctx, B, k * n), c = upload(ctx, r1, m * n);
+    for (int t = 0; t < 4; ++t) {
+        const int ta = t >> 1, tb = t & 1;
+        TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.0f, c, 0, n));
+        download(ctx, c, r1, m * n);
+        TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.0f, c, 0, n));
+        download(ctx, c, r2, m * n);
+        assert_memory_equal(r1, r2, m * n * sizeof(float));
+    }
+    clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(c);
+    free(A), free(B), free(r1), free(r2);
+}
+
+int main(void) {
+    setenv("CLRNN_GEMM", "own", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(odd_sizes),
+        cmocka_unit_test(training_like),
+        cmocka_unit_test(deterministic),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tu_context_release();
+    return rc;
+}
