@@ -57,6 +57,9 @@ static inline double tu_max_abs_diff(const float *a, const float *b, size_t n, s
     return m;
 }
 
+/* The error measure: |got - exp| / (1 + |exp|). */
+static inline double tu_rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
+
 /* A descriptor with the defaults but for the cell and its sizes. */
 static inline clrnn_rnn_desc tu_desc(clrnn_cell cell, int I, int H) {
     clrnn_rnn_desc d = clrnn_rnn_desc_default();
@@ -117,6 +120,11 @@ static inline void tu_sh(const char *fmt, const char *arg) {
 /* The test process's context (created once; kernels from the test cache dir). */
 clrnn_context *tu_context(void);
 void tu_context_release(void);
+
+/* A read-write buffer of the test context holding a copy of v[0..n); a failure fails the test. */
+cl_mem tu_dev_buf(const float *v, size_t n);
+/* Blocking read of n floats of m into v; a failure fails the test. */
+void tu_dev_read(cl_mem m, float *v, size_t n);
 
 #define TU_OK(expr)                                                                            \
     do {                                                                                       \

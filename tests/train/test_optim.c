@@ -11,8 +11,6 @@ static const size_t SIZES[3] = {37, 300, 5};
 #define NT 3
 #define P 342
 
-static double rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
-
 typedef struct golden {
     clrnn_optimizer_params p;
     clrnn_array init, grads, after, norms;
@@ -189,7 +187,7 @@ static void run_case(const char *cs) {
         tensors_read(&t, got);
         const float *exp = (const float *)g.after.data + (size_t)k * P;
         for (int i = 0; i < P; ++i) {
-            const double e1 = rel_err(got[i], exp[i]), e2 = rel_err(got[i], m->theta[i]);
+            const double e1 = tu_rel_err(got[i], exp[i]), e2 = tu_rel_err(got[i], m->theta[i]);
             if (e1 > worst_fw) worst_fw = e1;
             if (e2 > worst_model) worst_model = e2;
             if (e1 > 1e-5 || e2 > 1e-5)
@@ -197,7 +195,7 @@ static void run_case(const char *cs) {
                          m->theta[i]);
         }
         const float fw_norm = ((const float *)g.norms.data)[k];
-        if (rel_err(norm, fw_norm) > 1e-5 || rel_err(norm, mnorm) > 1e-5)
+        if (tu_rel_err(norm, fw_norm) > 1e-5 || tu_rel_err(norm, mnorm) > 1e-5)
             fail_msg("%s step %d: norm %.9g, framework %.9g, float64 %.9g", cs, k + 1, norm, fw_norm, mnorm);
     }
     assert_int_equal(clrnn_optimizer_steps(opt), g.K);
@@ -232,7 +230,7 @@ static void test_eps_form_matters(void **s) {
     float got[P];
     tensors_read(&t, got);
     double worst = 0;
-    for (int i = 0; i < P; ++i) worst = fmax(worst, rel_err(got[i], ((const float *)g.after.data)[i]));
+    for (int i = 0; i < P; ++i) worst = fmax(worst, tu_rel_err(got[i], ((const float *)g.after.data)[i]));
     assert_true(worst > 1e-4);
     tensors_free(&t);
     clrnn_optimizer_destroy(opt);
@@ -288,7 +286,7 @@ static void test_non_finite(void **s) {
         tensors_set_grad(&t, g.grads.data);
         TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 3, &norm));
         tensors_read(&t, after_v);
-        for (int i = 0; i < P; ++i) assert_true(rel_err(after_v[i], ((const float *)g.after.data)[i]) <= 1e-5);
+        for (int i = 0; i < P; ++i) assert_true(tu_rel_err(after_v[i], ((const float *)g.after.data)[i]) <= 1e-5);
         tensors_free(&t);
         clrnn_optimizer_destroy(opt);
     }
@@ -403,7 +401,7 @@ static void test_public_step_embedding(void **s) {
             for (int j = 0; j < Dm; ++j) gd[ids[pos] * Dm + j] += dx[pos * Dm + j];
         for (int i = 0; i < 66; ++i) sq += gd[i] * gd[i];
         const double nrm = sqrt(sq), sc = fmin(1.0, 1.0 / (nrm + 1e-6));
-        assert_true(rel_err(norm, nrm) <= 1e-5);
+        assert_true(tu_rel_err(norm, nrm) <= 1e-5);
         for (int i = 0; i < 66; ++i) {
             const double gg = gd[i] * sc;
             buf[i] = step == 0 ? gg : 0.7 * buf[i] + gg;
@@ -413,7 +411,7 @@ static void test_public_step_embedding(void **s) {
     float got[66];
     TU_OK(clrnn_embedding_get_table(emb, got, 66));
     for (int i = 0; i < 66; ++i)
-        if (rel_err(got[i], th[i]) > 1e-5) fail_msg("table[%d]: got %.9g, float64 %.9g", i, got[i], th[i]);
+        if (tu_rel_err(got[i], th[i]) > 1e-5) fail_msg("table[%d]: got %.9g, float64 %.9g", i, got[i], th[i]);
     /* another embedding for a bound optimizer: refused */
     clrnn_embedding *emb2 = NULL;
     TU_OK(clrnn_embedding_create(ctx, V, Dm, 0, &emb2));
