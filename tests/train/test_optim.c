@@ -206,6 +206,22 @@ static void run_case(const char *cs) {
     free_golden(&g);
 }
 
+/* An optimizer with golden g's hyper-parameters, and g's initial values in fresh tensors t. */
+static clrnn_optimizer *optimizer_on(const golden *g, tensors *t) {
+    clrnn_optimizer *opt = NULL;
+    TU_OK(clrnn_optimizer_create(tu_context(), &g->p, &opt));
+    tensors_make(t, g->init.data);
+    return opt;
+}
+
+/* A refused step changed nothing: the values are still `before` and the step count is `steps`. */
+static void expect_unchanged(tensors *t, const float *before, const clrnn_optimizer *opt, int64_t steps) {
+    float now[P];
+    tensors_read(t, now);
+    assert_memory_equal(before, now, sizeof now);
+    assert_int_equal(clrnn_optimizer_steps(opt), steps);
+}
+
 static void test_torch_sgd(void **s) { (void)s, run_case("torch_sgd"), run_case("torch_sgd_momentum"), run_case("torch_sgd_nesterov"); }
 static void test_torch_rmsprop(void **s) { (void)s, run_case("torch_rmsprop"), run_case("torch_rmsprop_momentum"); }
 static void test_torch_adam(void **s) { (void)s, run_case("torch_adam"), run_case("torch_adam_eps"); }
@@ -221,10 +237,8 @@ static void test_eps_form_matters(void **s) {
     golden g;
     load_golden("keras_adam_eps", &g);
     g.p.eps_style = CLRNN_EPS_TORCH;
-    clrnn_optimizer *opt = NULL;
-    TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
     tensors t;
-    tensors_make(&t, g.init.data);
+    clrnn_optimizer *opt = optimizer_on(&g, &t);
     tensors_set_grad(&t, g.grads.data);
     TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 1, NULL));
     float got[P];
@@ -244,10 +258,8 @@ static void test_determinism(void **s) {
     load_golden("torch_clip_adam", &g);
     float v[2][P], norms[2][8];
     for (int run = 0; run < 2; ++run) {
-        clrnn_optimizer *opt = NULL;
-        TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
         tensors t;
-        tensors_make(&t, g.init.data);
+        clrnn_optimizer *opt = optimizer_on(&g, &t);
         for (int k = 0; k < g.K && k < 8; ++k) {
             tensors_set_grad(&t, (const float *)g.grads.data + (size_t)k * P);
             TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 7, &norms[run][k]));
@@ -268,10 +280,8 @@ static void test_non_finite(void **s) {
     golden g;
     load_golden("torch_adam", &g);
     for (int bad = 0; bad < 2; ++bad) {
-        clrnn_optimizer *opt = NULL;
-        TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
         tensors t;
-        tensors_make(&t, g.init.data);
+        clrnn_optimizer *opt = optimizer_on(&g, &t);
         float gr[P], before[P], after_v[P], norm = 123.0f;
         memcpy(gr, g.grads.data, sizeof gr);
         gr[37 + 150] = bad ? INFINITY : NAN;
@@ -280,9 +290,7 @@ static void test_non_finite(void **s) {
         assert_int_equal(clrnn_optimizer_step_bufs(opt, t.b, NT, 3, &norm), CLRNN_ERR_NON_FINITE);
         assert_non_null(strstr(clrnn_last_error(), "t1"));
         assert_true(norm == 123.0f);
-        tensors_read(&t, after_v);
-        assert_memory_equal(before, after_v, sizeof before);
-        assert_int_equal(clrnn_optimizer_steps(opt), 0);
+        expect_unchanged(&t, before, opt, 0);
         tensors_set_grad(&t, g.grads.data);
         TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 3, &norm));
         tensors_read(&t, after_v);
@@ -349,13 +357,11 @@ static void test_binding(void **s) {
     (void)s;
     golden g;
     load_golden("torch_sgd", &g);
-    clrnn_optimizer *opt = NULL;
-    TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
     tensors t;
-    tensors_make(&t, g.init.data);
+    clrnn_optimizer *opt = optimizer_on(&g, &t);
     tensors_set_grad(&t, g.grads.data);
     TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 5, NULL));
-    float before[P], after_v[P];
+    float before[P];
     tensors_read(&t, before);
     assert_int_equal(clrnn_optimizer_step_bufs(opt, t.b, NT, 6, NULL), CLRNN_ERR_INVALID_ARGUMENT);
     assert_int_equal(clrnn_optimizer_step_bufs(opt, t.b, NT - 1, 5, NULL), CLRNN_ERR_INVALID_ARGUMENT);
@@ -363,9 +369,7 @@ static void test_binding(void **s) {
     memcpy(other, t.b, sizeof other);
     other[2].count = 4;
     assert_int_equal(clrnn_optimizer_step_bufs(opt, other, NT, 5, NULL), CLRNN_ERR_INVALID_ARGUMENT);
-    tensors_read(&t, after_v);
-    assert_memory_equal(before, after_v, sizeof before);
-    assert_int_equal(clrnn_optimizer_steps(opt), 1);
+    expect_unchanged(&t, before, opt, 1);
     tensors_free(&t);
     clrnn_optimizer_destroy(opt);
     free_golden(&g);

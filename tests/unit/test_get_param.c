@@ -56,10 +56,7 @@ static int fw_gate(clrnn_cell cell, int fw, int g) {
 }
 
 static clrnn_rnn_desc desc_of(const config *c) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = c->cell;
-    d.input_size = I0;
-    d.hidden_size = H;
+    clrnn_rnn_desc d = tu_desc(c->cell, I0, H);
     d.num_layers = c->layers;
     d.direction = c->bidir ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
     d.merge = c->merge;
