@@ -5,6 +5,7 @@
 #ifndef CLRNN_TESTS_GOLDEN_CASE_H
 #define CLRNN_TESTS_GOLDEN_CASE_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,5 +79,23 @@ static const golden_role golden_roles[] = {{"w", CLRNN_PARAM_W},
                                            {"cand_kernel", CLRNN_PARAM_CANDIDATE_KERNEL},
                                            {"cand_bias", CLRNN_PARAM_CANDIDATE_BIAS}};
 enum { GOLDEN_NROLES = sizeof golden_roles / sizeof golden_roles[0] };
+
+static inline int golden_name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of directory base (the cases, hidden ones skipped), at most cap, sorted by name,
+ * each strdup'ed into names; -1 when base cannot be opened. */
+static inline int golden_list_cases(const char *base, char **names, int cap) {
+    DIR *h = opendir(base);
+    if (!h) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(h)) && n < cap)
+        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+    closedir(h);
+    qsort(names, (size_t)n, sizeof names[0], golden_name_cmp);
+    return n;
+}
 
 #endif

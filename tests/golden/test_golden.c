@@ -4,7 +4,6 @@
 #include "test_util.h"
 #include "golden/golden_case.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #define TOL 1e-5
@@ -142,23 +141,15 @@ static int run_case(const char *dir) {
     return 1;
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Runs every case of one framework's directory; there must be some. */
 static void run_framework(const char *fw, int min_cases) {
     const char *root = getenv("CLRNN_GOLDEN_DIR");
     assert_non_null(root);
     char base[1024];
     snprintf(base, sizeof base, "%s/%s", root, fw);
-    DIR *h = opendir(base);
-    if (!h) fail_msg("golden directory %s is missing", base);
     char *names[1024];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(h)) && n < 1024)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
-    closedir(h);
-    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    const int n = golden_list_cases(base, names, 1024);
+    if (n < 0) fail_msg("golden directory %s is missing", base);
     int ran = 0;
     for (int i = 0; i < n; ++i) {
         char dir[1400];

@@ -326,8 +326,6 @@ done:
     clrnn_rnn_destroy(r);
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Runs every case of one framework's directory (there must be at least min_cases) and fails if
  * any case failed; CLRNN_GRAD_CASE=<substring> runs only the matching cases (for debugging). */
 static void run_framework(const char *fw, int min_cases, int use_reference) {
@@ -336,15 +334,9 @@ static void run_framework(const char *fw, int min_cases, int use_reference) {
     assert_non_null(root);
     char base[1024];
     snprintf(base, sizeof base, "%s/grad/%s", root, fw);
-    DIR *h = opendir(base);
-    if (!h) fail_msg("golden gradient directory %s is missing", base);
     char *names[512];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(h)) && n < 512)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
-    closedir(h);
-    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    const int n = golden_list_cases(base, names, 512);
+    if (n < 0) fail_msg("golden gradient directory %s is missing", base);
     int ran = 0, passed = 0;
     worst_seen = 0;
     for (int i = 0; i < n; ++i) {
