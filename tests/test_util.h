@@ -121,6 +121,11 @@ static inline void tu_sh(const char *fmt, const char *arg) {
 clrnn_context *tu_context(void);
 void tu_context_release(void);
 
+/* Random weights through the ONNX importer (W, R in [-sc, sc), B in [-0.5, 0.5), peepholes in
+ * [-peep, peep)), the LSTMP projection through PyTorch's ([-sc, sc)) and the dense layer
+ * (W in [-dense, dense), b in [-0.5, 0.5)), drawn from seed in that order, layer by direction. */
+void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, float dense);
+
 /* A read-write buffer of the test context holding a copy of v[0..n); a failure fails the test. */
 cl_mem tu_dev_buf(const float *v, size_t n);
 /* Blocking read of n floats of m into v; a failure fails the test. */

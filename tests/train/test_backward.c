@@ -24,37 +24,10 @@ typedef struct tcase {
     int check_get_grad; /* also every role of every framework through clrnn_rnn_get_grad */
 } tcase;
 
+/* Random ONNX weights, scaled to H. */
 static void set_random_weights(clrnn_rnn *r, uint64_t *seed) {
-    const clrnn_rnn_desc *d = &r->desc;
-    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
-    const float sc = 0.8f / sqrtf((float)(H > 2 ? H : 2));
-    for (int l = 0; l < d->num_layers; ++l)
-        for (int dir = 0; dir < D; ++dir) {
-            const int I = l == 0 ? d->input_size : D * Hr;
-            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
-            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
-            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
-            if (d->peephole) {
-                float *p = tu_alloc_random((size_t)3 * H, seed, -0.5f, 0.5f);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
-                free(p);
-            }
-            if (d->proj_size > 0) {
-                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
-                free(p);
-            }
-            free(w), free(rr), free(b);
-        }
-    if (d->dense_size > 0) {
-        float *w = tu_alloc_random((size_t)r->O * r->Hm, seed, -0.5f, 0.5f), *b = tu_alloc_random((size_t)r->O, seed, -0.5f, 0.5f);
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)r->O * r->Hm));
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)r->O));
-        free(w), free(b);
-    }
+    const int H = r->desc.hidden_size;
+    tu_set_random_weights(r, seed, 0.8f / sqrtf((float)(H > 2 ? H : 2)), 0.5f, 0.5f);
 }
 
 /* The host array of trainable tensor i, in clrnn_rnn_param_bufs' order. */

@@ -25,43 +25,6 @@ typedef struct gcase {
     uint32_t call; /* forward_train call number */
 } gcase;
 
-/* Random weights through the ONNX / PyTorch importers. */
-static void set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc) {
-    clrnn_rnn_desc d;
-    clrnn_rnn_get_desc(r, &d);
-    const int D = clrnn_rnn_num_directions(r), G = tu_gates(d.cell), H = d.hidden_size, Hr = clrnn_rnn_state_size(r);
-    const int GH = G * H;
-    for (int l = 0; l < d.num_layers; ++l)
-        for (int dir = 0; dir < D; ++dir) {
-            const int I = l == 0 ? d.input_size : D * Hr;
-            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
-            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
-            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
-            if (d.peephole) {
-                float *p = tu_alloc_random((size_t)3 * H, seed, -0.7f, 0.7f);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
-                free(p);
-            }
-            if (d.proj_size > 0) {
-                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
-                free(p);
-            }
-            free(w), free(rr), free(b);
-        }
-    if (d.dense_size > 0) {
-        const int Hm = D == 2 && d.merge != CLRNN_MERGE_CONCAT ? Hr : D * Hr;
-        float *w = tu_alloc_random((size_t)d.dense_size * Hm, seed, -0.7f, 0.7f);
-        float *b = tu_alloc_random((size_t)d.dense_size, seed, -0.5f, 0.5f);
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
-        free(w), free(b);
-    }
-}
-
 /* One problem: float inputs (for the float interfaces) and their double copies (for the engine). */
 typedef struct prob {
     size_t nx, nh, nc, ny, np;
@@ -271,7 +234,7 @@ static void run_case(const gcase *c) {
     double kink = 0;
     /* keep every activation / clip input away from its kinks: redraw weights and inputs */
     for (int attempt = 0;; ++attempt) {
-        set_random_weights(r, &seed, sc);
+        tu_set_random_weights(r, &seed, sc, 0.7f, 0.7f);
         make_prob(r, c, &seed, &b);
         y = malloc(b.ny * sizeof(double)), hn = malloc(b.nh * sizeof(double)), cn = malloc((b.nc + 1) * sizeof(double));
         loss(r, c, &b, y, hn, cn, &kink);
@@ -726,7 +689,7 @@ static void gates_case(clrnn_cell cell, int lbr, int T, int with_output_dropout)
     clrnn_rnn *r = NULL;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     uint64_t seed = 99 + (uint64_t)cell * 3 + (uint64_t)lbr;
-    set_random_weights(r, &seed, 0.8f);
+    tu_set_random_weights(r, &seed, 0.8f, 0.7f, 0.7f);
     const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), G = tu_gates(cell), O = clrnn_rnn_output_size(r);
     const size_t nx = (size_t)T * N * d.input_size, nh = (size_t)L * D * N * Hr, nc = (size_t)L * D * N * H;
     float *x = tu_alloc_random(nx, &seed, -1, 1), *h0 = tu_alloc_random(nh, &seed, -0.8f, 0.8f);
@@ -868,7 +831,7 @@ static void refusals(void **state) {
     clrnn_rnn *r = NULL;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     uint64_t s = 7;
-    set_random_weights(r, &s, 0.5f);
+    tu_set_random_weights(r, &s, 0.5f, 0.7f, 0.7f);
     float x[2 * 1 * 2] = {0.1f, 0.2f, 0.3f, 0.4f}, y[2 * 3];
     clrnn_forward_args a;
     memset(&a, 0, sizeof a);
@@ -895,7 +858,7 @@ static void refusals(void **state) {
     d.num_layers = 2;
     r = NULL;
     if (clrnn_rnn_create(tu_context(), &d, &r) == CLRNN_OK) {
-        set_random_weights(r, &s, 0.5f);
+        tu_set_random_weights(r, &s, 0.5f, 0.7f, 0.7f);
         assert_int_equal(clrnn_reference_train(r, &a, 0, NULL, NULL), CLRNN_ERR_INVALID_ARGUMENT);
         clrnn_rnn_destroy(r);
     }
