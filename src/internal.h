@@ -181,6 +181,9 @@ clrnn_status clrnn_check_rnn(const clrnn_rnn *rnn, const char *func);
 /* Entry check of clrnn_rnn_forward (rnn_desc.c): check_rnn, then every device tensor of `args`
  * must belong to the rnn's OpenCL context. */
 clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_forward_args *args, const char *func);
+/* A tensor's device buffer (when it has one) must be a valid cl_mem of the rnn's OpenCL context;
+ * INVALID_ARGUMENT naming func and the tensor otherwise. */
+clrnn_status clrnn_rnn_check_mem(const clrnn_rnn *rnn, const clrnn_tensor *t, const char *name, const char *func);
 
 /* ---- context ---- */
 struct clrnn_context {

@@ -17,3 +17,53 @@ void tu_context_release(void) {
     clrnn_context_destroy(ctx);
     ctx = NULL;
 }
+
+cl_mem tu_dev_buf(const float *v, size_t n) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(clrnn_context_cl_context(tu_context()), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                              n * sizeof(float), (void *)v, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    return m;
+}
+
+void tu_dev_read(cl_mem m, float *v, size_t n) {
+    assert_int_equal(clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, n * sizeof(float), v, 0,
+                                         NULL, NULL),
+                     CL_SUCCESS);
+}
+
+void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, float dense) {
+    clrnn_rnn_desc d;
+    TU_OK(clrnn_rnn_get_desc(r, &d));
+    const int D = clrnn_rnn_num_directions(r), G = tu_gates(d.cell), H = d.hidden_size, Hr = clrnn_rnn_state_size(r);
+    const int GH = G * H;
+    for (int l = 0; l < d.num_layers; ++l)
+        for (int dir = 0; dir < D; ++dir) {
+            const int I = l == 0 ? d.input_size : D * Hr;
+            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
+            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
+            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
+            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
+            if (d.peephole) {
+                float *p = tu_alloc_random((size_t)3 * H, seed, -peep, peep);
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
+                free(p);
+            }
+            if (d.proj_size > 0) {
+                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
+                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
+                free(p);
+            }
+            free(w), free(rr), free(b);
+        }
+    if (d.dense_size > 0) {
+        const int Hm = D == 2 && d.merge != CLRNN_MERGE_CONCAT ? Hr : D * Hr;
+        float *w = tu_alloc_random((size_t)d.dense_size * Hm, seed, -dense, dense);
+        float *b = tu_alloc_random((size_t)d.dense_size, seed, -0.5f, 0.5f);
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
+        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
+        free(w), free(b);
+    }
+}

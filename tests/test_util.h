@@ -57,6 +57,57 @@ static inline double tu_max_abs_diff(const float *a, const float *b, size_t n, s
     return m;
 }
 
+/* The error measure: |got - exp| / (1 + |exp|). */
+static inline double tu_rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
+
+/* A descriptor with the defaults but for the cell and its sizes. */
+static inline clrnn_rnn_desc tu_desc(clrnn_cell cell, int I, int H) {
+    clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.cell = cell;
+    d.input_size = I;
+    d.hidden_size = H;
+    return d;
+}
+static inline int tu_gates(clrnn_cell c) { return c == CLRNN_CELL_LSTM ? 4 : c == CLRNN_CELL_GRU ? 3 : 1; }
+
+/* Random row lengths in [1, T] (every third row full); with zero_last the last row has length 0. */
+static inline int32_t *tu_random_lens(int N, int T, uint64_t *s, int zero_last) {
+    int32_t *lens = malloc(sizeof(int32_t) * (size_t)(N ? N : 1));
+    for (int n = 0; n < N; ++n) lens[n] = (n % 3 == 0) ? T : 1 + (int)(tu_next(s) % (uint64_t)T);
+    if (zero_last) lens[N - 1] = 0;
+    return lens;
+}
+/* A random [N, T] step mask (3 in 4 steps kept) with row empty_row fully masked (if in range). */
+static inline uint8_t *tu_random_mask(int N, int T, uint64_t *s, int empty_row) {
+    const size_t NT = (size_t)N * (size_t)T;
+    uint8_t *mask = malloc(NT ? NT : 1);
+    for (int n = 0; n < N; ++n)
+        for (int t = 0; t < T; ++t) mask[(size_t)n * T + t] = (tu_next(s) % 4) != 0;
+    if (empty_row >= 0 && empty_row < N) memset(mask + (size_t)empty_row * T, 0, (size_t)T);
+    return mask;
+}
+
+/* The forward and gradient matrices' axes: cell variant ci (TU_MATRIX_CELLS), direction, layout,
+ * layers; count cycles the masked-output policy. */
+enum { TU_MATRIX_CELLS = 5 };
+static const char *const tu_matrix_cell_names[TU_MATRIX_CELLS] = {"rnn_tanh", "rnn_relu", "lstm", "gru", "gru_lbr"};
+static const char *const tu_matrix_dir_names[3] = {"fwd", "rev", "bi"};
+static const char *const tu_matrix_len_names[4] = {"full", "lens", "mask", "lens+mask"};
+static inline clrnn_rnn_desc tu_matrix_desc(int ci, int dir, int layout, int L, int count, int I, int H) {
+    static const clrnn_cell cells[TU_MATRIX_CELLS] = {CLRNN_CELL_RNN, CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU,
+                                                      CLRNN_CELL_GRU};
+    clrnn_rnn_desc d = tu_desc(cells[ci], I, H);
+    if (ci == 1) d.activations[0][0].kind = d.activations[1][0].kind = CLRNN_ACT_RELU;
+    if (ci == 1 && dir != 2) d.activations[1][0].kind = CLRNN_ACT_DEFAULT;
+    d.linear_before_reset = ci == 4;
+    d.direction = (clrnn_direction)dir;
+    d.layout = (clrnn_layout)layout;
+    d.num_layers = L;
+    d.masked_output = (clrnn_masked_output)(count % 3);
+    d.masked_fill_value = 0.25f;
+    return d;
+}
+
 /* Shell setup of the file tests: system() of fmt with up to three %s, each replaced by arg; a
  * non-zero exit fails the test. */
 static inline void tu_sh(const char *fmt, const char *arg) {
@@ -69,6 +120,16 @@ static inline void tu_sh(const char *fmt, const char *arg) {
 /* The test process's context (created once; kernels from the test cache dir). */
 clrnn_context *tu_context(void);
 void tu_context_release(void);
+
+/* Random weights through the ONNX importer (W, R in [-sc, sc), B in [-0.5, 0.5), peepholes in
+ * [-peep, peep)), the LSTMP projection through PyTorch's ([-sc, sc)) and the dense layer
+ * (W in [-dense, dense), b in [-0.5, 0.5)), drawn from seed in that order, layer by direction. */
+void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, float dense);
+
+/* A read-write buffer of the test context holding a copy of v[0..n); a failure fails the test. */
+cl_mem tu_dev_buf(const float *v, size_t n);
+/* Blocking read of n floats of m into v; a failure fails the test. */
+void tu_dev_read(cl_mem m, float *v, size_t n);
 
 #define TU_OK(expr)                                                                            \
     do {                                                                                       \

@@ -319,20 +319,7 @@ def tf1_part():
             slp = v1.placeholder(tf.int32, (N,)) if seq_len is not None else None
 
             def mk():
-                if lstm:
-                    kw = dict(use_peepholes=peephole, forget_bias=forget_bias)
-                    if cell_clip:
-                        kw["cell_clip"] = cell_clip
-                    if proj:
-                        kw["num_proj"] = proj
-                        if proj_clip:
-                            kw["proj_clip"] = proj_clip
-                    return v1.nn.rnn_cell.LSTMCell(H, **kw)
-                if cell == "gru":
-                    return v1.nn.rnn_cell.GRUCell(H)
-                if cell == "rnn_tanh":
-                    return v1.nn.rnn_cell.BasicRNNCell(H)
-                raise ValueError(cell)
+                return golden_keras.tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias)
 
             hps = [v1.placeholder(dtype, (N, Hr)) for _ in range(L * D)]
             cps = [v1.placeholder(dtype, (N, H)) for _ in range(L * D)] if lstm else []

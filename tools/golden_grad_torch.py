@@ -46,7 +46,7 @@ import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden_common import ROOT, default_meta, rng_for, uniform  # noqa: E402
+from golden_common import ROOT, rng_for, uniform  # noqa: E402
 from golden_grad_common import GRAD, compare_runs, fd_check, write_grad_case  # noqa: E402
 import golden_torch  # noqa: E402  (its float64 NumPy reference of the forward)
 
@@ -167,12 +167,8 @@ def make_case(name, cell="lstm", T=6, N=3, I=4, H=5, layers=1, bidir=False, batc
     e64 = run(a, names, *args, proj, dense, last_only, torch.float64)
     e32 = run(a, names, *args, proj, dense, last_only, torch.float32)
     worst32 = compare_runs(name, e64, e32)
-    meta = default_meta("torch")
-    meta.update(cell=cell, layout="batch_major" if batch_first else "time_major",
-                T=T, N=N, I=I, H=H, layers=layers,
-                direction="bidirectional" if bidir else "forward", proj=proj, dense=dense,
-                return_sequences=0 if last_only else 1,
-                has_seq_len=int(lens is not None), has_h0=int(h0))
+    meta = golden_torch.torch_meta(cell, T, N, I, H, layers, bidir, batch_first, lens, h0, proj, dense,
+                                   last_only)
     d = write_grad_case(OUT, name, meta, dict(a, **e64), names, "float64")
     return d, worst32
 

@@ -530,6 +530,24 @@ def keras_part():
 # --------------------------------------------------------------------------------------------
 # TF1 (tf.compat.v1 graph mode)
 # --------------------------------------------------------------------------------------------
+def tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias):
+    """A fresh TF1 cell (tf.compat.v1 as v1) of a tf1 case; also tools/golden_grad_tf.py's."""
+    if cell == "lstm":
+        kw = dict(use_peepholes=peephole, forget_bias=forget_bias)
+        if cell_clip:
+            kw["cell_clip"] = cell_clip
+        if proj:
+            kw["num_proj"] = proj
+            if proj_clip:
+                kw["proj_clip"] = proj_clip
+        return v1.nn.rnn_cell.LSTMCell(H, **kw)
+    if cell == "gru":
+        return v1.nn.rnn_cell.GRUCell(H)
+    if cell == "rnn_tanh":
+        return v1.nn.rnn_cell.BasicRNNCell(H)
+    raise ValueError(cell)
+
+
 def tf1_part():
     import numpy as np
     import tensorflow as tf
@@ -555,20 +573,7 @@ def tf1_part():
             slp = v1.placeholder(tf.int32, (N,)) if seq_len is not None else None
 
             def mk():
-                if lstm:
-                    kw = dict(use_peepholes=peephole, forget_bias=forget_bias)
-                    if cell_clip:
-                        kw["cell_clip"] = cell_clip
-                    if proj:
-                        kw["num_proj"] = proj
-                        if proj_clip:
-                            kw["proj_clip"] = proj_clip
-                    return v1.nn.rnn_cell.LSTMCell(H, **kw)
-                if cell == "gru":
-                    return v1.nn.rnn_cell.GRUCell(H)
-                if cell == "rnn_tanh":
-                    return v1.nn.rnn_cell.BasicRNNCell(H)
-                raise ValueError(cell)
+                return tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias)
 
             init_ph = []
 

@@ -76,6 +76,18 @@ CELLS = {
 # --------------------------------------------------------------------------------------------
 # Case generation
 # --------------------------------------------------------------------------------------------
+def torch_meta(cell, T, N, I, H, layers, bidir, batch_first, lens, h0, proj, dense, last_only):
+    """A PyTorch case's meta.txt; the rest keeps default_meta's values (merge concat, per_row,
+    zero, ...). Also tools/golden_grad_torch.py's."""
+    meta = default_meta("torch")
+    meta.update(cell=cell, layout="batch_major" if batch_first else "time_major",
+                T=T, N=N, I=I, H=H, layers=layers,
+                direction="bidirectional" if bidir else "forward", proj=proj, dense=dense,
+                return_sequences=0 if last_only else 1,
+                has_seq_len=int(lens is not None), has_h0=int(h0))
+    return meta
+
+
 def make_case(name, cell="lstm", T=6, N=3, I=4, H=5, layers=1, bidir=False, batch_first=False,
               lens=None, h0=False, proj=0, dense=0, last_only=False):
     assert T <= 8 and N <= 4 and I <= 5 and H <= 6, name
@@ -151,13 +163,7 @@ def make_case(name, cell="lstm", T=6, N=3, I=4, H=5, layers=1, bidir=False, batc
             y = lin(out) if lin is not None else out
         arrays["y"] = y.numpy().copy()
 
-    # the rest of meta.txt keeps default_meta's values (merge concat, per_row, zero, ...)
-    meta = default_meta("torch")
-    meta.update(cell=cell, layout="batch_major" if batch_first else "time_major",
-                T=T, N=N, I=I, H=H, layers=layers,
-                direction="bidirectional" if bidir else "forward", proj=proj, dense=dense,
-                return_sequences=0 if last_only else 1,
-                has_seq_len=int(lens is not None), has_h0=int(h0))
+    meta = torch_meta(cell, T, N, I, H, layers, bidir, batch_first, lens, h0, proj, dense, last_only)
     write_case(OUT, name, meta, arrays)
 
 

@@ -92,17 +92,22 @@ inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, r
     const size_t row = (size_t)t * N + n;                                                          \
     __global real *rr = res + row * S
 
+/* The carried state h_prev of row n, kept in the reserve at rr[0, Hr). A masked step leaves it as
+ * it is, zeroes the reserve's `slots` slots (`stride` apart) from `off` and writes the policy's output. */
+#define TR_STATE_IN(off, slots, stride)                                                            \
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;                                        \
+    const real hp = hs[j];                                                                         \
+    rr[j] = hp;                                                                                    \
+    if (!valid) {                                                                                  \
+        for (int g_ = 0; g_ < (slots); ++g_) rr[(off) + g_ * (stride) + j] = 0.0f;                 \
+        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));                                      \
+        return;                                                                                    \
+    }
+
 /* Vanilla RNN: h = f(x W^T + h_prev R^T + Wb + Rb). */
 __kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
     TR_PROLOGUE(H);
-    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
-    const real hp = hs[j];
-    rr[j] = hp;
-    if (!valid) {
-        rr[Hr + j] = 0.0f;
-        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
-        return;
-    }
+    TR_STATE_IN(Hr, 1, 0);
     const real a = XW[row * H + j] + HR[(size_t)n * H + j] + Wb[j] + Rb[j];
     rr[Hr + j] = a;
     const real h = activate(acts, d, 0, a, clip);
@@ -172,14 +177,7 @@ __kernel void tr_proj_fwd(const int s, const int T, const int N, const int Hr, c
                           __global const real *M, __global real *res, const int S, const int o_m,
                           __global real *h_state, const float proj_clip, TR_Y_PARAMS) {
     TR_PROLOGUE(Hr);
-    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
-    const real hp = hs[j];
-    rr[j] = hp;
-    if (!valid) {
-        rr[o_m + j] = 0.0f;
-        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
-        return;
-    }
+    TR_STATE_IN(o_m, 1, 0);
     const real m = M[(size_t)n * Hr + j];
     rr[o_m + j] = m;
     const real v = proj_clip > 0.0f ? CLAMP_NAN(m, -proj_clip, proj_clip) : m;
@@ -191,14 +189,7 @@ __kernel void tr_proj_fwd(const int s, const int T, const int N, const int Hr, c
 __kernel void tr_gru_lbr_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
     TR_PROLOGUE(H);
     const int GH = 3 * H;
-    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
-    const real hp = hs[j];
-    rr[j] = hp;
-    if (!valid) {
-        for (int g = 0; g < 4; ++g) rr[Hr + g * H + j] = 0.0f;
-        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
-        return;
-    }
+    TR_STATE_IN(Hr, 4, H);
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
     const real a_z = xw[0] + hr[0] + Wb[j] + Rb[j];
     const real a_r = xw[H] + hr[H] + Wb[H + j] + Rb[H + j];

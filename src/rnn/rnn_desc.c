@@ -191,7 +191,7 @@ int clrnn_rnn_state_size(const clrnn_rnn *rnn) { return live(rnn) ? rnn->Hr : 0;
 int clrnn_rnn_output_size(const clrnn_rnn *rnn) { return live(rnn) ? rnn->O : 0; }
 size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn) { return live(rnn) ? rnn->ws.bytes : 0; }
 
-static clrnn_status check_mem(const clrnn_rnn *rnn, const clrnn_tensor *t, const char *name, const char *func) {
+clrnn_status clrnn_rnn_check_mem(const clrnn_rnn *rnn, const clrnn_tensor *t, const char *name, const char *func) {
     if (!t->mem) return CLRNN_OK;
     cl_context owner = NULL;
     cl_int err = clGetMemObjectInfo(t->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
@@ -208,10 +208,10 @@ clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_for
     clrnn_status st = clrnn_check_rnn(rnn, func);
     if (st != CLRNN_OK) return st;
     if (!args) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "%s: args is NULL", func);
-    if ((st = check_mem(rnn, &args->x, "x", func)) != CLRNN_OK || (st = check_mem(rnn, &args->h0, "h0", func)) != CLRNN_OK ||
-        (st = check_mem(rnn, &args->c0, "c0", func)) != CLRNN_OK || (st = check_mem(rnn, &args->y, "y", func)) != CLRNN_OK ||
-        (st = check_mem(rnn, &args->hn, "hn", func)) != CLRNN_OK || (st = check_mem(rnn, &args->cn, "cn", func)) != CLRNN_OK)
-        return st;
+    const clrnn_tensor *t[6] = {&args->x, &args->h0, &args->c0, &args->y, &args->hn, &args->cn};
+    static const char *const names[6] = {"x", "h0", "c0", "y", "hn", "cn"};
+    for (int i = 0; i < 6; ++i)
+        if ((st = clrnn_rnn_check_mem(rnn, t[i], names[i], func)) != CLRNN_OK) return st;
     return CLRNN_OK;
 }
 

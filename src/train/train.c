@@ -970,20 +970,6 @@ clrnn_status clrnn_rnn_forward_train(clrnn_rnn *r, const clrnn_forward_args *arg
     return st;
 }
 
-/* A device tensor of the rnn's OpenCL context. */
-static clrnn_status check_own_mem(const clrnn_rnn *r, const clrnn_tensor *t, const char *name, const char *func) {
-    if (!t->mem) return CLRNN_OK;
-    cl_context owner = NULL;
-    cl_int err = clGetMemObjectInfo(t->mem, CL_MEM_CONTEXT, sizeof owner, &owner, NULL);
-    if (err != CL_SUCCESS)
-        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s.mem is not a valid cl_mem (%s)", func, name,
-                          clrnn_cl_error_name(err));
-    if (owner != r->ctx->cl_ctx)
-        return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s.mem belongs to another OpenCL context than the rnn's",
-                          func, name);
-    return CLRNN_OK;
-}
-
 static clrnn_status check_backward_args(const clrnn_rnn *r, const clrnn_reserve *v, const clrnn_backward_args *a,
                                         const char *func) {
     const clrnn_tensor *t[6] = {&a->dy, &a->dhn, &a->dcn, &a->dx, &a->dh0, &a->dc0};
@@ -997,7 +983,7 @@ static clrnn_status check_backward_args(const clrnn_rnn *r, const clrnn_reserve 
     const int has_c = r->desc.cell == CLRNN_CELL_LSTM;
     clrnn_status st;
     for (int i = 0; i < 6; ++i) {
-        if ((st = check_own_mem(r, t[i], names[i], func)) != CLRNN_OK) return st;
+        if ((st = clrnn_rnn_check_mem(r, t[i], names[i], func)) != CLRNN_OK) return st;
         if ((st = clrnn_check_tensor(t[i], names[i], 0)) != CLRNN_OK) return st;
         if (!has_c && (i == 2 || i == 5) && (t[i]->host || t[i]->mem))
             return clrnn_fail(CLRNN_ERR_INVALID_ARGUMENT, "%s: %s is only for LSTM", func, names[i]);

@@ -17,19 +17,11 @@ typedef struct fcase {
     clrnn_framework fw;
 } fcase;
 
-static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = cell;
-    d.input_size = I;
-    d.hidden_size = H;
-    return d;
-}
-
 /* Random weights through the importer of `fw` (exercising its shape rules). */
 static void set_random_weights(clrnn_rnn *r, clrnn_framework fw, uint64_t *seed) {
     clrnn_rnn_desc d;
     clrnn_rnn_get_desc(r, &d);
-    const int D = clrnn_rnn_num_directions(r), G = d.cell == CLRNN_CELL_LSTM ? 4 : d.cell == CLRNN_CELL_GRU ? 3 : 1;
+    const int D = clrnn_rnn_num_directions(r), G = tu_gates(d.cell);
     const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), GH = G * H;
     const float sc = 1.0f / sqrtf((float)(H > 2 ? H : 2));
     for (int l = 0; l < d.num_layers; ++l)
@@ -118,17 +110,10 @@ static void make_io(const clrnn_rnn *r, const fcase *c, uint64_t *seed, io *b, c
     b->y = tu_alloc_poison(b->ny), b->y_ref = tu_alloc_poison(b->ny);
     b->hn = tu_alloc_poison(b->nh), b->hn_ref = tu_alloc_poison(b->nh);
     b->cn = tu_alloc_poison(b->nc), b->cn_ref = tu_alloc_poison(b->nc);
-    if (c->lens == LEN_VARIED || c->lens == LEN_BOTH || c->zero_rows) {
-        b->lens = malloc(sizeof(int32_t) * N);
-        for (int n = 0; n < N; ++n) b->lens[n] = (n % 3 == 0) ? T : 1 + (int)(tu_next(seed) % (uint64_t)T);
-        if (c->zero_rows) b->lens[N - 1] = 0;
-    }
-    if (c->lens == LEN_MASK_HOLES || c->lens == LEN_BOTH) {
-        b->mask = malloc((size_t)N * T);
-        for (int n = 0; n < N; ++n)
-            for (int t = 0; t < T; ++t) b->mask[(size_t)n * T + t] = (tu_next(seed) % 4) != 0;
-        if (N > 1) memset(b->mask + (size_t)(N - 1) * T, 0, (size_t)T); /* one fully masked row */
-    }
+    if (c->lens == LEN_VARIED || c->lens == LEN_BOTH || c->zero_rows)
+        b->lens = tu_random_lens(N, T, seed, c->zero_rows);
+    if (c->lens == LEN_MASK_HOLES || c->lens == LEN_BOTH)
+        b->mask = tu_random_mask(N, T, seed, N - 1); /* one fully masked row */
     memset(a, 0, sizeof *a);
     a->seq_length = T;
     a->batch = N;
@@ -179,12 +164,8 @@ static void run_case(const fcase *c) {
 /* ---- the matrix ---- */
 static void matrix(void **state) {
     (void)state;
-    static const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
-    static const char *cell_names[] = {"rnn_tanh", "rnn_relu", "lstm", "gru", "gru_lbr"};
-    static const char *dir_names[] = {"fwd", "rev", "bi"};
-    static const char *len_names[] = {"full", "lens", "mask", "lens+mask"};
     int count = 0;
-    for (int ci = 0; ci < 5; ++ci)
+    for (int ci = 0; ci < TU_MATRIX_CELLS; ++ci)
         for (int dir = 0; dir < 3; ++dir)
             for (int layout = 0; layout < 2; ++layout)
                 for (int lm = 0; lm < 4; ++lm)
@@ -192,18 +173,10 @@ static void matrix(void **state) {
                         fcase c;
                         memset(&c, 0, sizeof c);
                         char name[128];
-                        snprintf(name, sizeof name, "%s/%s/%s/%s/L%d", cell_names[ci], dir_names[dir],
-                                 layout ? "batch" : "time", len_names[lm], L);
+                        snprintf(name, sizeof name, "%s/%s/%s/%s/L%d", tu_matrix_cell_names[ci], tu_matrix_dir_names[dir],
+                                 layout ? "batch" : "time", tu_matrix_len_names[lm], L);
                         c.name = name;
-                        c.desc = base(cells[ci], 4, 7);
-                        if (ci == 1) c.desc.activations[0][0].kind = c.desc.activations[1][0].kind = CLRNN_ACT_RELU;
-                        if (ci == 1 && dir != 2) c.desc.activations[1][0].kind = CLRNN_ACT_DEFAULT;
-                        c.desc.linear_before_reset = ci == 4;
-                        c.desc.direction = (clrnn_direction)dir;
-                        c.desc.layout = (clrnn_layout)layout;
-                        c.desc.num_layers = L;
-                        c.desc.masked_output = (clrnn_masked_output)(count % 3);
-                        c.desc.masked_fill_value = 0.25f;
+                        c.desc = tu_matrix_desc(ci, dir, layout, L, count, 4, 7);
                         c.T = 6;
                         c.N = 4;
                         c.lens = (len_mode)lm;
@@ -226,7 +199,7 @@ static void options(void **state) {
         fcase *c = &cases[n++];                    \
         memset(c, 0, sizeof *c);                   \
         c->name = nm;                              \
-        c->desc = base(cell, 5, 6);                \
+        c->desc = tu_desc(cell, 5, 6);                \
         c->T = 7;                                  \
         c->N = 3;                                  \
         c->fw = CLRNN_FRAMEWORK_ONNX;              \
@@ -336,7 +309,7 @@ static void options(void **state) {
 static void streaming_equals_one_call(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
-    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 3, 5);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 3, 5);
     d.num_layers = 2;
     d.direction = CLRNN_DIR_FORWARD;
     clrnn_rnn *r;
@@ -422,11 +395,11 @@ static void device_buffers_case(clrnn_rnn_desc d) {
  * and the dense layer reading the layer output directly. */
 static void device_buffers(void **state) {
     (void)state;
-    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 4, 6);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_GRU, 4, 6);
     d.direction = CLRNN_DIR_BIDIRECTIONAL;
     d.dense_size = 3;
     device_buffers_case(d);
-    d = base(CLRNN_CELL_LSTM, 4, 6);
+    d = tu_desc(CLRNN_CELL_LSTM, 4, 6);
     device_buffers_case(d);
     d.dense_size = 5;
     device_buffers_case(d);
@@ -562,7 +535,7 @@ static void sub_buffers(void **state) {
             char name[64];
             snprintf(name, sizeof name, "sub-buffers case %d%s", i, with_h0 ? " with h0" : "");
             c.name = name;
-            c.desc = base(k->cell, 3, k->H);
+            c.desc = tu_desc(k->cell, 3, k->H);
             c.desc.direction = (clrnn_direction)k->dir;
             c.desc.layout = (clrnn_layout)k->layout;
             c.desc.num_layers = k->L;
@@ -580,7 +553,7 @@ static void sub_buffers(void **state) {
 static void workspace_reuse_and_determinism(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
-    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 4, 8);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 4, 8);
     d.direction = CLRNN_DIR_BIDIRECTIONAL;
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(ctx, &d, &r));
@@ -622,7 +595,7 @@ static void weights_update_after_run(void **state) {
     fcase c;
     memset(&c, 0, sizeof c);
     c.name = "update";
-    c.desc = base(CLRNN_CELL_RNN, 2, 3);
+    c.desc = tu_desc(CLRNN_CELL_RNN, 2, 3);
     c.T = 3, c.N = 2, c.fw = CLRNN_FRAMEWORK_ONNX;
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(ctx, &c.desc, &r));
@@ -652,7 +625,7 @@ static void plan_is_reported(void **state) {
     TU_OK(clrnn_context_device_info(ctx, &info));
     const char *want = env && *env ? env : info.type == CLRNN_DEVICE_TYPE_CPU ? "tiled" : "generic";
     for (int proj = 0; proj <= 2; proj += 2) { /* both plans cover the projected LSTM too */
-        clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 3, 5);
+        clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 3, 5);
         d.proj_size = proj;
         clrnn_rnn *r;
         TU_OK(clrnn_rnn_create(ctx, &d, &r));
@@ -678,14 +651,14 @@ static void scan_variants_bitwise_equal(void **state) {
     static const char *modes[] = {"steps", "persistent", ""};
     static const clrnn_cell cells[] = {CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU, CLRNN_CELL_RNN,
                                        CLRNN_CELL_LSTM};
-    for (int ci = 0; ci < 5; ++ci)
+    for (int ci = 0; ci < TU_MATRIX_CELLS; ++ci)
         for (int N = 3; N <= 13; N += 10) {
             fcase c;
             memset(&c, 0, sizeof c);
             char name[64];
             snprintf(name, sizeof name, "scan/%d/N%d", ci, N);
             c.name = name;
-            c.desc = base(cells[ci], 5, 70);
+            c.desc = tu_desc(cells[ci], 5, 70);
             c.desc.linear_before_reset = ci == 2;
             c.desc.peephole = ci == 0;
             c.desc.direction = ci % 2 ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;

@@ -2,20 +2,13 @@
  * scripts tools/golden_torch.py, tools/golden_keras.py): every case is imported through the
  * framework's own weight layout, run on the device with poisoned outputs and compared within 1e-5. */
 #include "test_util.h"
+#include "golden/golden_case.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #define TOL 1e-5
 
-typedef struct meta {
-    char framework[64], cell[64], layout[64], direction[64], merge[64], reverse_mode[64], masked_output[64];
-    int T, N, I, H, layers, proj, peephole, dense, return_sequences, chunks, reverse_order;
-    int has_seq_len, has_mask, has_h0;
-    float cell_clip, proj_clip, forget_bias;
-} meta;
-
-static int read_meta(const char *dir, meta *m) {
+static int read_meta(const char *dir, golden_meta *m) {
     char path[2200], key[64], val[64];
     snprintf(path, sizeof path, "%s/meta.txt", dir);
     FILE *f = fopen(path, "r");
@@ -24,15 +17,7 @@ static int read_meta(const char *dir, meta *m) {
     m->layers = 1, m->return_sequences = 1, m->chunks = 1;
     strcpy(m->merge, "concat"), strcpy(m->reverse_mode, "per_row"), strcpy(m->masked_output, "zero");
     while (fscanf(f, "%63s %63s", key, val) == 2) {
-#define S(k) if (!strcmp(key, #k)) snprintf(m->k, sizeof m->k, "%s", val);
-#define I(k) if (!strcmp(key, #k)) m->k = atoi(val);
-#define F(k) if (!strcmp(key, #k)) m->k = (float)atof(val);
-        S(framework) S(cell) S(layout) S(direction) S(merge) S(reverse_mode) S(masked_output)
-        I(T) I(N) I(I) I(H) I(layers) I(proj) I(peephole) I(dense) I(return_sequences) I(chunks) I(reverse_order)
-        I(has_seq_len) I(has_mask) I(has_h0) F(cell_clip) F(proj_clip) F(forget_bias)
-#undef S
-#undef I
-#undef F
+        golden_meta_set(m, key, val);
     }
     fclose(f);
     return 1;
@@ -47,48 +32,6 @@ static int load(const char *dir, const char *name, clrnn_array *a) {
     if (st != CLRNN_OK) fail_msg("%s: %s", path, clrnn_last_error());
     return 1;
 }
-
-static clrnn_rnn_desc desc_from_meta(const meta *m, clrnn_framework *fw) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    *fw = !strcmp(m->framework, "torch") ? CLRNN_FRAMEWORK_PYTORCH
-          : !strcmp(m->framework, "keras") ? CLRNN_FRAMEWORK_KERAS
-          : !strcmp(m->framework, "tf1")   ? CLRNN_FRAMEWORK_TF1
-                                           : CLRNN_FRAMEWORK_ONNX;
-    d.cell = !strncmp(m->cell, "rnn", 3) ? CLRNN_CELL_RNN : !strcmp(m->cell, "lstm") ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU;
-    d.linear_before_reset = !strcmp(m->cell, "gru_lbr");
-    d.input_size = m->I, d.hidden_size = m->H, d.num_layers = m->layers;
-    d.direction = !strcmp(m->direction, "bidirectional") ? CLRNN_DIR_BIDIRECTIONAL
-                  : !strcmp(m->direction, "reverse")     ? CLRNN_DIR_REVERSE
-                                                         : CLRNN_DIR_FORWARD;
-    if (!strcmp(m->cell, "rnn_relu"))
-        for (int dir = 0; dir < (d.direction == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1); ++dir)
-            d.activations[dir][0].kind = CLRNN_ACT_RELU;
-    static const char *merges[] = {"concat", "sum", "mul", "ave", "none"};
-    for (int i = 0; i < 5; ++i)
-        if (!strcmp(m->merge, merges[i])) d.merge = (clrnn_merge)i;
-    if (d.direction != CLRNN_DIR_BIDIRECTIONAL) d.merge = CLRNN_MERGE_CONCAT;
-    d.layout = !strcmp(m->layout, "batch_major") ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
-    d.reverse_order = m->reverse_order ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
-    d.reverse_mode = !strcmp(m->reverse_mode, "whole_axis") ? CLRNN_REVERSE_WHOLE_AXIS : CLRNN_REVERSE_PER_ROW;
-    d.masked_output = !strcmp(m->masked_output, "carry") ? CLRNN_MASKED_OUTPUT_CARRY : CLRNN_MASKED_OUTPUT_ZERO;
-    d.proj_size = m->proj, d.peephole = m->peephole, d.dense_size = m->dense;
-    d.cell_clip = m->cell_clip, d.proj_clip = m->proj_clip, d.forget_bias = m->forget_bias;
-    return d;
-}
-
-static const struct {
-    const char *file;
-    clrnn_param role;
-} roles[] = {{"w", CLRNN_PARAM_W},
-             {"r", CLRNN_PARAM_R},
-             {"b", CLRNN_PARAM_B},
-             {"bw", CLRNN_PARAM_BW},
-             {"br", CLRNN_PARAM_BR},
-             {"peephole", CLRNN_PARAM_PEEPHOLE},
-             {"proj", CLRNN_PARAM_PROJ},
-             {"kernel", CLRNN_PARAM_KERNEL},
-             {"cand_kernel", CLRNN_PARAM_CANDIDATE_KERNEL},
-             {"cand_bias", CLRNN_PARAM_CANDIDATE_BIAS}};
 
 /* Copies time steps [t0, t0 + len) of a [T, N, C] / [N, T, C] tensor into or out of a chunk. */
 static void chunk_copy(float *full, float *part, int batch_major, int T, int N, int C, int t0, int len, int to_part) {
@@ -111,22 +54,22 @@ static void compare(const char *cas, const char *what, const float *got, const c
 }
 
 static int run_case(const char *dir) {
-    meta m;
+    golden_meta m;
     if (!read_meta(dir, &m)) return 0;
     clrnn_framework fw;
-    clrnn_rnn_desc d = desc_from_meta(&m, &fw);
+    clrnn_rnn_desc d = golden_desc_from_meta(&m, &fw);
     clrnn_rnn *r = NULL;
     clrnn_status st = clrnn_rnn_create(tu_context(), &d, &r);
     if (st != CLRNN_OK) fail_msg("%s: create: %s", dir, clrnn_last_error());
     const int D = clrnn_rnn_num_directions(r);
     for (int l = 0; l < m.layers; ++l)
         for (int dd = 0; dd < D; ++dd)
-            for (size_t k = 0; k < sizeof roles / sizeof roles[0]; ++k) {
+            for (size_t k = 0; k < GOLDEN_NROLES; ++k) {
                 char name[64];
                 clrnn_array a;
-                snprintf(name, sizeof name, "l%d_d%d_%s.npy", l, dd, roles[k].file);
+                snprintf(name, sizeof name, "l%d_d%d_%s.npy", l, dd, golden_roles[k].file);
                 if (!load(dir, name, &a)) continue;
-                st = clrnn_rnn_set_param(r, fw, l, dd, roles[k].role, a.data, a.count);
+                st = clrnn_rnn_set_param(r, fw, l, dd, golden_roles[k].role, a.data, a.count);
                 if (st != CLRNN_OK) fail_msg("%s: %s: %s", dir, name, clrnn_last_error());
                 clrnn_array_free(&a);
             }
@@ -198,23 +141,15 @@ static int run_case(const char *dir) {
     return 1;
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Runs every case of one framework's directory; there must be some. */
 static void run_framework(const char *fw, int min_cases) {
     const char *root = getenv("CLRNN_GOLDEN_DIR");
     assert_non_null(root);
     char base[1024];
     snprintf(base, sizeof base, "%s/%s", root, fw);
-    DIR *h = opendir(base);
-    if (!h) fail_msg("golden directory %s is missing", base);
     char *names[1024];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(h)) && n < 1024)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
-    closedir(h);
-    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    const int n = golden_list_cases(base, names, 1024);
+    if (n < 0) fail_msg("golden directory %s is missing", base);
     int ran = 0;
     for (int i = 0; i < n; ++i) {
         char dir[1400];

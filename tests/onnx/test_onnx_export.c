@@ -117,10 +117,7 @@ static const char *tmp_dir(void) {
 }
 
 static clrnn_rnn_desc desc_of(const ecase *c) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = c->cell;
-    d.input_size = F;
-    d.hidden_size = H;
+    clrnn_rnn_desc d = tu_desc(c->cell, F, H);
     d.num_layers = c->layers;
     d.direction = c->dir;
     d.merge = c->merge;

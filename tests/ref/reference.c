@@ -2,36 +2,14 @@
 #include "reference.h"
 
 #include "internal.h"
+#include "ref_act.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The activations in their exact forms: NaN in gives NaN out (no comparison may drop it), the
- * limits at +-inf are the mathematical ones, softplus never overflows for a finite input. */
-static double act(clrnn_activation a, double x, double clip) {
-    if (clip > 0) x = x < -clip ? -clip : x > clip ? clip : x;
-    const double al = a.alpha, be = a.beta;
-    switch (a.kind) {
-    case CLRNN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case CLRNN_ACT_TANH: return tanh(x);
-    case CLRNN_ACT_RELU: return x < 0 ? 0 : x;
-    case CLRNN_ACT_AFFINE: return al * x + be;
-    case CLRNN_ACT_LEAKY_RELU: return x < 0 ? al * x : x;
-    case CLRNN_ACT_THRESHOLDED_RELU: return x <= al ? 0 : x;
-    case CLRNN_ACT_SCALED_TANH: return al * tanh(be * x);
-    case CLRNN_ACT_HARD_SIGMOID: {
-        double v = al * x + be;
-        return v < 0 ? 0 : v > 1 ? 1 : v;
-    }
-    case CLRNN_ACT_ELU: return x < 0 ? al * expm1(x) : x;
-    case CLRNN_ACT_SOFTSIGN: return isinf(x) ? copysign(1.0, x) : x / (1 + fabs(x));
-    case CLRNN_ACT_SOFTPLUS: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-    default: return x;
-    }
-}
-
-static double clampd(double v, double c) { return c > 0 ? (v < -c ? -c : v > c ? c : v) : v; }
+/* act of x after the ONNX input clip (when clip > 0). */
+static double act(clrnn_activation a, double x, double clip) { return ref_act(a, ref_clamp(x, clip)); }
 
 /* Processing order: the time index of step s for a row of length len, direction rev. */
 static int step_time(const clrnn_rnn_desc *d, int rev, int s, int len, int T) {
@@ -92,7 +70,7 @@ static void cell_step(const clrnn_rnn *r, int dir, const clrnn_layer_weights *w,
             const double i = act(f, pre_x[j] + pre_h[j] + peep_i, clip);
             const double fg = d->input_forget ? 1 - i : act(f, pre_x[H + j] + pre_h[H + j] + d->forget_bias + peep_f, clip);
             const double gg = act(g, pre_x[2 * H + j] + pre_h[2 * H + j], clip);
-            const double cn = clampd(fg * cp + i * gg, d->cell_clip);
+            const double cn = ref_clamp(fg * cp + i * gg, d->cell_clip);
             const double o = act(f, pre_x[3 * H + j] + pre_h[3 * H + j] + (d->peephole ? P_o * cn : 0), clip);
             c[j] = cn;
             hn[j] = o * act(hh, cn, clip);
@@ -101,7 +79,7 @@ static void cell_step(const clrnn_rnn *r, int dir, const clrnn_layer_weights *w,
             for (int p = 0; p < Hr; ++p) {
                 double s = 0;
                 for (int k = 0; k < H; ++k) s += (double)w->proj[(size_t)p * H + k] * hn[k];
-                h[p] = clampd(s, d->proj_clip);
+                h[p] = ref_clamp(s, d->proj_clip);
             }
         } else {
             for (int j = 0; j < H; ++j) h[j] = hn[j];

@@ -2,42 +2,20 @@
  * reference.h). Straight loops, no tricks: the forward keeps every step's input and the states
  * before it, and the backward walks each row's steps in reverse processing order, recomputing a
  * step's gates from what was kept (cell_eval, the one code the forward and the backward share).
- * Nothing here is shared with the device path or with reference.c beyond the weight import and
- * the dropout RNG (cl/train/rng.h): the time walking, masks, merge and cell rules are written out
- * once more. */
+ * Nothing here is shared with the device path; with reference.c only the weight import, the
+ * activations and clamp (ref_act.h) and the dropout RNG (cl/train/rng.h): the time walking, masks,
+ * merge and cell rules are written out once more. */
 #include "reference.h"
 
 #include "cl/train/rng.h"
 #include "internal.h"
+#include "ref_act.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- activations, their derivatives and where those jump ---- */
-
-static double clampd(double v, double c) { return c > 0 ? (v < -c ? -c : v > c ? c : v) : v; }
-
-static double act_value(clrnn_activation a, double x) {
-    const double al = a.alpha, be = a.beta;
-    switch (a.kind) {
-    case CLRNN_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-    case CLRNN_ACT_TANH: return tanh(x);
-    case CLRNN_ACT_RELU: return x < 0 ? 0 : x;
-    case CLRNN_ACT_AFFINE: return al * x + be;
-    case CLRNN_ACT_LEAKY_RELU: return x < 0 ? al * x : x;
-    case CLRNN_ACT_THRESHOLDED_RELU: return x <= al ? 0 : x;
-    case CLRNN_ACT_SCALED_TANH: return al * tanh(be * x);
-    case CLRNN_ACT_HARD_SIGMOID: {
-        const double v = al * x + be;
-        return v < 0 ? 0 : v > 1 ? 1 : v;
-    }
-    case CLRNN_ACT_ELU: return x < 0 ? al * expm1(x) : x;
-    case CLRNN_ACT_SOFTSIGN: return isinf(x) ? copysign(1.0, x) : x / (1 + fabs(x));
-    case CLRNN_ACT_SOFTPLUS: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-    default: return x;
-    }
-}
 
 /* d act / dx at x (the gradient contract's rules, at the kinks included). */
 static double act_deriv(clrnn_activation a, double x) {
@@ -205,12 +183,24 @@ typedef struct cell {
     double *kink;             /* smallest distance to a kink seen */
 } cell;
 
+/* Points c at layer-direction lo's weights in theta and that direction's activations. */
+static void cell_bind(cell *c, const double *theta, const layer_off *lo, const clrnn_rnn_desc *d, int dir, int I) {
+    const geom *g = c->g;
+    c->I = I;
+    c->W = theta + lo->W, c->R = theta + lo->R, c->Wb = theta + lo->Wb, c->Rb = theta + lo->Rb;
+    c->P = g->has_P ? theta + lo->P : NULL;
+    c->proj = g->has_proj ? theta + lo->proj : NULL;
+    c->f = clrnn_effective_activation(d, dir, 0);
+    c->ga = clrnn_effective_activation(d, dir, 1);
+    c->ha = clrnn_effective_activation(d, dir, 2);
+}
+
 static double cact(const cell *c, clrnn_activation a, double x) {
     if (c->kink) {
-        double k = fmin(clip_kink(x, c->clip), act_kink(a, clampd(x, c->clip)));
+        double k = fmin(clip_kink(x, c->clip), act_kink(a, ref_clamp(x, c->clip)));
         if (k < *c->kink) *c->kink = k;
     }
-    return act_value(a, clampd(x, c->clip));
+    return ref_act(a, ref_clamp(x, c->clip));
 }
 
 /* d act(clamp(x)) / dx: the clip passes the gradient only where -clip <= x <= clip. */
@@ -271,7 +261,7 @@ static void cell_eval(const cell *c, const double *x, const double *h, const dou
                 const double k = clip_kink(c->c_raw[j], d->cell_clip);
                 if (k < *c->kink) *c->kink = k;
             }
-            const double cn = c->c[j] = clampd(c->c_raw[j], d->cell_clip);
+            const double cn = c->c[j] = ref_clamp(c->c_raw[j], d->cell_clip);
             c->a[3 * H + j] = c->ax[3 * H + j] + c->ah[3 * H + j] + (c->P ? c->P[2 * H + j] * cn : 0);
             const double o = c->v[3 * H + j] = cact(c, c->f, c->a[3 * H + j]);
             c->hraw[j] = o * cact(c, c->ha, cn);
@@ -286,7 +276,7 @@ static void cell_eval(const cell *c, const double *x, const double *h, const dou
                     const double k = clip_kink(s, d->proj_clip);
                     if (k < *c->kink) *c->kink = k;
                 }
-                h_out[q] = clampd(s, d->proj_clip);
+                h_out[q] = ref_clamp(s, d->proj_clip);
             }
         } else {
             for (int j = 0; j < H; ++j) h_out[j] = c->hraw[j];
@@ -366,7 +356,7 @@ static void cell_backward(const cell *c, const double *x, const double *h, const
         }
         for (int j = 0; j < H; ++j) {
             const double i = c->v[j], fg = c->v[H + j], gg = c->v[2 * H + j], o = c->v[3 * H + j];
-            const double cn = c->c[j], hc = act_value(c->ha, clampd(cn, c->clip));
+            const double cn = c->c[j], hc = ref_act(c->ha, ref_clamp(cn, c->clip));
             const double da_o = dhraw[j] * hc * cact_deriv(c, c->f, c->a[3 * H + j]);
             double dcn = dc_io[j] + dhraw[j] * o * cact_deriv(c, c->ha, cn);
             if (c->P) {
@@ -539,13 +529,7 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
         for (int dir = 0; dir < D; ++dir) {
             const int k = l * D + dir;
             const layer_off *lo = &g->lo[k];
-            c.I = I;
-            c.W = p->theta + lo->W, c.R = p->theta + lo->R, c.Wb = p->theta + lo->Wb, c.Rb = p->theta + lo->Rb;
-            c.P = g->has_P ? p->theta + lo->P : NULL;
-            c.proj = g->has_proj ? p->theta + lo->proj : NULL;
-            c.f = clrnn_effective_activation(d, dir, 0);
-            c.ga = clrnn_effective_activation(d, dir, 1);
-            c.ha = clrnn_effective_activation(d, dir, 2);
+            cell_bind(&c, p->theta, lo, d, dir, I);
             const int rev = is_rev(d, dir);
             for (int n = 0; n < N; ++n) {
                 const size_t sidx = (size_t)k * N + n;
@@ -696,13 +680,7 @@ clrnn_status clrnn_reference_run(const clrnn_rnn *r, clrnn_reference_problem *p)
         for (int dir = 0; dir < D; ++dir) {
             const int k = l * D + dir;
             const layer_off *lo = &g->lo[k];
-            c.I = I;
-            c.W = p->theta + lo->W, c.R = p->theta + lo->R, c.Wb = p->theta + lo->Wb, c.Rb = p->theta + lo->Rb;
-            c.P = g->has_P ? p->theta + lo->P : NULL;
-            c.proj = g->has_proj ? p->theta + lo->proj : NULL;
-            c.f = clrnn_effective_activation(d, dir, 0);
-            c.ga = clrnn_effective_activation(d, dir, 1);
-            c.ha = clrnn_effective_activation(d, dir, 2);
+            cell_bind(&c, p->theta, lo, d, dir, I);
             c.kink = NULL;
             cell_grad gw = {NULL, NULL, NULL, NULL, NULL, NULL};
             if (p->dtheta) {

@@ -128,21 +128,11 @@ static void expect_message(int line, const char *what, clrnn_status want, const 
 /* A non-NULL pointer value that must be overwritten with NULL by a failing create. */
 #define STALE_HANDLE(type) ((type *)(uintptr_t)0x5a5a5a5a)
 
-static clrnn_rnn_desc desc_of(clrnn_cell cell, int I, int H) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = cell;
-    d.input_size = I;
-    d.hidden_size = H;
-    return d;
-}
-
-static int gates(clrnn_cell c) { return c == CLRNN_CELL_LSTM ? 4 : c == CLRNN_CELL_GRU ? 3 : 1; }
-
 /* Random ONNX weights (W, R, B) for every layer and direction; PyTorch PROJ and dense if asked. */
 static void set_weights(clrnn_rnn *r, uint64_t seed) {
     clrnn_rnn_desc d;
     TU_OK(clrnn_rnn_get_desc(r, &d));
-    const int D = clrnn_rnn_num_directions(r), Hr = clrnn_rnn_state_size(r), GH = gates(d.cell) * d.hidden_size;
+    const int D = clrnn_rnn_num_directions(r), Hr = clrnn_rnn_state_size(r), GH = tu_gates(d.cell) * d.hidden_size;
     const float sc = 1.0f / sqrtf((float)d.hidden_size);
     for (int l = 0; l < d.num_layers; ++l)
         for (int dir = 0; dir < D; ++dir) {
@@ -205,7 +195,7 @@ static void api_misuse(void **state) {
     EXPECT(clrnn_list_devices(NULL, 3, &count), CLRNN_ERR_NULL_ARGUMENT, "out is NULL"); /* 9 */
     EXPECT(clrnn_select_device(NULL, NULL), CLRNN_ERR_NULL_ARGUMENT, "index is NULL"); /* 10 */
 
-    clrnn_rnn_desc d = desc_of(CLRNN_CELL_GRU, 3, 4);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_GRU, 3, 4);
     clrnn_rnn *r = STALE_HANDLE(clrnn_rnn);
     EXPECT(clrnn_rnn_create(NULL, &d, &r), CLRNN_ERR_NULL_ARGUMENT, "ctx is NULL"); /* 11 */
     assert_null(r);
@@ -329,7 +319,7 @@ static void bad_descriptors(void **state) {
 #define DCASE(cell, needle_, body)                       \
     do {                                                 \
         c[n].needle = needle_;                           \
-        c[n].d = desc_of(cell, 3, 8);                    \
+        c[n].d = tu_desc(cell, 3, 8);                    \
         clrnn_rnn_desc *d = &c[n].d;                     \
         body;                                            \
         ++n;                                             \
@@ -388,7 +378,7 @@ static void bad_weights(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
     const int I = 3, H = 4, G = 4, T = 4, N = 2;
-    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, I, H);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, I, H);
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(ctx, &d, &r));
     set_weights(r, 7);
@@ -418,7 +408,7 @@ static void bad_weights(void **state) {
            "CLRNN_PARAM_KERNEL"); /* 69 */
     EXPECT(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_PROJ, buf, 8), CLRNN_ERR_INVALID_ARGUMENT,
            "proj_size is 0"); /* 70 */
-    clrnn_rnn_desc dg = desc_of(CLRNN_CELL_GRU, I, H);
+    clrnn_rnn_desc dg = tu_desc(CLRNN_CELL_GRU, I, H);
     clrnn_rnn *g;
     TU_OK(clrnn_rnn_create(ctx, &dg, &g));
     EXPECT(clrnn_rnn_set_param(g, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_PEEPHOLE, buf, 3 * H),
@@ -449,7 +439,7 @@ static void bad_weights(void **state) {
     a.y.host = y1;
     TU_OK(clrnn_rnn_forward(r, &a));
     assert_memory_equal(y0, y1, sizeof y0);
-    clrnn_rnn_desc dp = desc_of(CLRNN_CELL_LSTM, I, H);
+    clrnn_rnn_desc dp = tu_desc(CLRNN_CELL_LSTM, I, H);
     dp.peephole = 1;
     clrnn_rnn *p;
     TU_OK(clrnn_rnn_create(ctx, &dp, &p));
@@ -544,20 +534,20 @@ static void bad_forward_args(void **state) {
     clrnn_forward_args a;
 
     /* missing weights */
-    fixture_make(&f, desc_of(CLRNN_CELL_LSTM, 3, 5), 4, 3, 0);
+    fixture_make(&f, tu_desc(CLRNN_CELL_LSTM, 3, 5), 4, 3, 0);
     a = fixture_args(&f);
     EXPECT_FWD(&f, &a, CLRNN_ERR_MISSING_WEIGHTS, "input weights and recurrent weights never set"); /* 77 */
     float w[4 * 5 * 5] = {0};
     TU_OK(clrnn_rnn_set_param(f.r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W, w, 4 * 5 * 3));
     EXPECT_FWD(&f, &a, CLRNN_ERR_MISSING_WEIGHTS, "layer 0 direction 0: recurrent weights never set"); /* 78 */
     fixture_free(&f);
-    clrnn_rnn_desc dp = desc_of(CLRNN_CELL_LSTM, 3, 5);
+    clrnn_rnn_desc dp = tu_desc(CLRNN_CELL_LSTM, 3, 5);
     dp.proj_size = 2;
     fixture_make(&f, dp, 4, 3, 1);
     a = fixture_args(&f);
     EXPECT_FWD(&f, &a, CLRNN_ERR_MISSING_WEIGHTS, "PROJ never set (proj_size = 2)"); /* 79 */
     fixture_free(&f);
-    clrnn_rnn_desc dd = desc_of(CLRNN_CELL_GRU, 3, 5);
+    clrnn_rnn_desc dd = tu_desc(CLRNN_CELL_GRU, 3, 5);
     dd.dense_size = 2;
     fixture_make(&f, dd, 4, 3, 1);
     a = fixture_args(&f);
@@ -565,7 +555,7 @@ static void bad_forward_args(void **state) {
     fixture_free(&f);
 
     /* argument checks on a complete bidirectional LSTM */
-    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 3, 5);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 3, 5);
     d.direction = CLRNN_DIR_BIDIRECTIONAL;
     fixture_make(&f, d, 4, 3, 1);
     float *y_ok = tu_alloc_poison(f.ny);
@@ -651,12 +641,12 @@ static void bad_forward_args(void **state) {
     fixture_free(&f);
 
     /* c0 / cn for cells that have no cell state */
-    fixture_make(&f, desc_of(CLRNN_CELL_GRU, 3, 5), 4, 3, 1);
+    fixture_make(&f, tu_desc(CLRNN_CELL_GRU, 3, 5), 4, 3, 1);
     a = fixture_args(&f);
     a.c0.host = f.cn;
     EXPECT_FWD(&f, &a, CLRNN_ERR_INVALID_ARGUMENT, "c0 is only for LSTM"); /* 89 */
     fixture_free(&f);
-    fixture_make(&f, desc_of(CLRNN_CELL_RNN, 3, 5), 4, 3, 1);
+    fixture_make(&f, tu_desc(CLRNN_CELL_RNN, 3, 5), 4, 3, 1);
     a = fixture_args(&f);
     a.cn.host = f.cn;
     EXPECT_FWD(&f, &a, CLRNN_ERR_INVALID_ARGUMENT, "cn is only for LSTM"); /* 90 */
@@ -672,7 +662,7 @@ static void device_out_of_memory(void **state) {
     assert_true(info.max_alloc_bytes > 0);
     const int H = 1024, I = 1;
     fixture f;
-    fixture_make(&f, desc_of(CLRNN_CELL_LSTM, I, H), 2, 2, 1);
+    fixture_make(&f, tu_desc(CLRNN_CELL_LSTM, I, H), 2, 2, 1);
     clrnn_forward_args a = fixture_args(&f);
     float *y_ok = tu_alloc_poison(f.ny);
     a.y.host = y_ok;
@@ -721,7 +711,7 @@ static void host_out_of_memory(void **state) {
         /* 2 layers of H = 4096 need ~1 GiB of host weights; allow 256 MiB more than now */
         struct rlimit rl = {(rlim_t)vm_size_bytes() + (256L << 20), RLIM_INFINITY};
         if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(101);
-        clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 16, 4096);
+        clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 16, 4096);
         d.num_layers = 2;
         clrnn_rnn *r = STALE_HANDLE(clrnn_rnn);
         clrnn_status st = clrnn_rnn_create(ctx, &d, &r);
@@ -758,7 +748,7 @@ static void non_finite_inputs(void **state) {
     const clrnn_cell cells[3] = {CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU};
     for (int ci = 0; ci < 3; ++ci) {
         fixture f;
-        fixture_make(&f, desc_of(cells[ci], I, H), T, N, 1);
+        fixture_make(&f, tu_desc(cells[ci], I, H), T, N, 1);
         clrnn_forward_args a = fixture_args(&f);
         float *y_clean = tu_alloc_poison(f.ny);
         a.y.host = y_clean;
@@ -782,7 +772,7 @@ static void non_finite_inputs(void **state) {
 
     /* +Inf and -Inf in x */
     fixture f;
-    fixture_make(&f, desc_of(CLRNN_CELL_LSTM, I, H), T, N, 1);
+    fixture_make(&f, tu_desc(CLRNN_CELL_LSTM, I, H), T, N, 1);
     f.x[0] = INFINITY;
     f.x[((size_t)3 * N + 2) * I + 1] = -INFINITY;
     clrnn_forward_args a = fixture_args(&f);
@@ -792,7 +782,7 @@ static void non_finite_inputs(void **state) {
     ++n_cases; /* 102 */
 
     /* NaN in the initial states */
-    fixture_make(&f, desc_of(CLRNN_CELL_LSTM, I, H), T, N, 1);
+    fixture_make(&f, tu_desc(CLRNN_CELL_LSTM, I, H), T, N, 1);
     float h0[3 * 6], c0[3 * 6];
     for (int i = 0; i < N * H; ++i) h0[i] = c0[i] = 0.1f;
     h0[0] = NAN;      /* row 0 */
@@ -989,7 +979,7 @@ static void guarded_free(guarded *g) { assert_int_equal(munmap(g->base, g->len),
 /* Element count of (framework, role, layer) from the role table in clrnn.h; 0: the rnn has no such
  * role (CLRNN_ERR_INVALID_ARGUMENT). */
 static size_t table_count(const clrnn_rnn_desc *d, int D, clrnn_framework fw, clrnn_param role, int layer) {
-    const size_t G = (size_t)gates(d->cell), H = (size_t)d->hidden_size;
+    const size_t G = (size_t)tu_gates(d->cell), H = (size_t)d->hidden_size;
     const size_t Hr = d->proj_size > 0 ? (size_t)d->proj_size : H, GH = G * H;
     const size_t I = layer == 0 ? (size_t)d->input_size : (size_t)D * Hr;
     const size_t Hm = D == 2 && d->merge != CLRNN_MERGE_CONCAT ? Hr : (size_t)D * Hr;
@@ -1023,16 +1013,16 @@ static void set_param_count_before_read(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
     clrnn_rnn_desc ds[5];
-    ds[0] = desc_of(CLRNN_CELL_RNN, 3, 5);
+    ds[0] = tu_desc(CLRNN_CELL_RNN, 3, 5);
     ds[0].num_layers = 2, ds[0].direction = CLRNN_DIR_BIDIRECTIONAL, ds[0].dense_size = 4;
-    ds[1] = desc_of(CLRNN_CELL_GRU, 3, 4);
+    ds[1] = tu_desc(CLRNN_CELL_GRU, 3, 4);
     ds[1].num_layers = 2;
-    ds[2] = desc_of(CLRNN_CELL_GRU, 2, 3);
+    ds[2] = tu_desc(CLRNN_CELL_GRU, 2, 3);
     ds[2].linear_before_reset = 1, ds[2].direction = CLRNN_DIR_BIDIRECTIONAL, ds[2].merge = CLRNN_MERGE_SUM;
     ds[2].dense_size = 2;
-    ds[3] = desc_of(CLRNN_CELL_LSTM, 3, 5);
+    ds[3] = tu_desc(CLRNN_CELL_LSTM, 3, 5);
     ds[3].num_layers = 2, ds[3].direction = CLRNN_DIR_BIDIRECTIONAL, ds[3].peephole = 1, ds[3].proj_size = 2;
-    ds[4] = desc_of(CLRNN_CELL_LSTM, 2, 3);
+    ds[4] = tu_desc(CLRNN_CELL_LSTM, 2, 3);
     const int saved = n_cases;
     int valid = 0, absent = 0;
     uint64_t seed = 77;
@@ -1135,8 +1125,8 @@ static void activation_extremes(void **state) {
         for (int ai = 0; ai < n_acts; ++ai)
             for (int with_clip = 0; with_clip < 2; ++with_clip) {
                 const clrnn_cell cell = (clrnn_cell)configs[ci][0];
-                const int slot = configs[ci][2], G = gates(cell);
-                clrnn_rnn_desc d = desc_of(cell, 1, 1);
+                const int slot = configs[ci][2], G = tu_gates(cell);
+                clrnn_rnn_desc d = tu_desc(cell, 1, 1);
                 d.linear_before_reset = configs[ci][1];
                 d.activations[0][slot] = acts[ai];
                 d.clip = with_clip ? 50.0f : 0.0f;
@@ -1240,7 +1230,7 @@ static size_t own_need(clrnn_context *ctx, clrnn_rnn_desc d, int T, int N) {
 static void workspace_long_then_wide(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
-    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 2, 3);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 2, 3);
     const int shapes[3][2] = {{65536, 1}, {1, 65536}, {65536, 1}};
     const size_t need_long = own_need(ctx, d, 65536, 1), need_wide = own_need(ctx, d, 1, 65536);
     const size_t bound = need_long > need_wide ? need_long : need_wide;
@@ -1271,7 +1261,7 @@ static void workspace_limits(void **state) {
     TU_OK(clrnn_context_device_info(ctx, &info));
     /* 5 buffers of 128 floats per step row (input projections, 2 layer outputs, output staging,
      * dense input), each sized to the per-buffer limit */
-    clrnn_rnn_desc d = desc_of(CLRNN_CELL_RNN, 1, 64);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_RNN, 1, 64);
     d.direction = CLRNN_DIR_BIDIRECTIONAL, d.num_layers = 2, d.dense_size = 128;
     fixture f;
     fixture_make(&f, d, 3, 2, 1);
@@ -1311,7 +1301,7 @@ static void workspace_limits(void **state) {
      * either. */
     clrnn_context *small = NULL;
     TU_OK(clrnn_context_create(NULL, &small));
-    clrnn_rnn_desc dl = desc_of(CLRNN_CELL_LSTM, 2, 16);
+    clrnn_rnn_desc dl = tu_desc(CLRNN_CELL_LSTM, 2, 16);
     dl.num_layers = 4;
     const size_t need_long = own_need(small, dl, 8192, 1), need_wide = own_need(small, dl, 1, 2048);
     const size_t need_both = own_need(small, dl, 4, 2048), slack = 1u << 20; /* slack: room for the weights */
@@ -1351,7 +1341,7 @@ static void weights_within_device_limits(void **state) {
     clrnn_context *small = NULL;
     TU_OK(clrnn_context_create(NULL, &small));
     const clrnn_device_info real = small->info;
-    clrnn_rnn_desc d = desc_of(CLRNN_CELL_LSTM, 8, 64); /* W 8 KiB, R 64 KiB */
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 8, 64); /* W 8 KiB, R 64 KiB */
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(small, &d, &r));
     set_weights(r, 5);

@@ -24,45 +24,10 @@ typedef struct tcase {
     int check_get_grad; /* also every role of every framework through clrnn_rnn_get_grad */
 } tcase;
 
-static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = cell;
-    d.input_size = I;
-    d.hidden_size = H;
-    return d;
-}
-
+/* Random ONNX weights, scaled to H. */
 static void set_random_weights(clrnn_rnn *r, uint64_t *seed) {
-    const clrnn_rnn_desc *d = &r->desc;
-    const int D = r->D, G = r->G, H = d->hidden_size, Hr = r->Hr, GH = G * H;
-    const float sc = 0.8f / sqrtf((float)(H > 2 ? H : 2));
-    for (int l = 0; l < d->num_layers; ++l)
-        for (int dir = 0; dir < D; ++dir) {
-            const int I = l == 0 ? d->input_size : D * Hr;
-            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
-            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
-            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
-            if (d->peephole) {
-                float *p = tu_alloc_random((size_t)3 * H, seed, -0.5f, 0.5f);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
-                free(p);
-            }
-            if (d->proj_size > 0) {
-                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
-                free(p);
-            }
-            free(w), free(rr), free(b);
-        }
-    if (d->dense_size > 0) {
-        float *w = tu_alloc_random((size_t)r->O * r->Hm, seed, -0.5f, 0.5f), *b = tu_alloc_random((size_t)r->O, seed, -0.5f, 0.5f);
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)r->O * r->Hm));
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)r->O));
-        free(w), free(b);
-    }
+    const int H = r->desc.hidden_size;
+    tu_set_random_weights(r, seed, 0.8f / sqrtf((float)(H > 2 ? H : 2)), 0.5f, 0.5f);
 }
 
 /* The host array of trainable tensor i, in clrnn_rnn_param_bufs' order. */
@@ -307,13 +272,13 @@ static clrnn_rnn_desc bidir(clrnn_rnn_desc d, clrnn_merge m) {
 /* One layer, one direction: every cell, lengths (a 0 and a T row), h0 and dhn given or not. */
 static void test_cells(void **s) {
     (void)s;
-    clrnn_rnn_desc lbr = base(CLRNN_CELL_GRU, 3, 4);
+    clrnn_rnn_desc lbr = tu_desc(CLRNN_CELL_GRU, 3, 4);
     lbr.linear_before_reset = 1;
-    tcase cs[] = {tc("rnn_tanh", base(CLRNN_CELL_RNN, 3, 4), 4, 3, LEN_FULL),
-                  tc("rnn_lengths", base(CLRNN_CELL_RNN, 3, 4), 5, 4, LEN_VARIED),
-                  tc("lstm", base(CLRNN_CELL_LSTM, 3, 4), 4, 3, LEN_VARIED),
+    tcase cs[] = {tc("rnn_tanh", tu_desc(CLRNN_CELL_RNN, 3, 4), 4, 3, LEN_FULL),
+                  tc("rnn_lengths", tu_desc(CLRNN_CELL_RNN, 3, 4), 5, 4, LEN_VARIED),
+                  tc("lstm", tu_desc(CLRNN_CELL_LSTM, 3, 4), 4, 3, LEN_VARIED),
                   tc("gru_lbr", lbr, 4, 3, LEN_VARIED),
-                  tc("gru_rb", base(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED)};
+                  tc("gru_rb", tu_desc(CLRNN_CELL_GRU, 3, 4), 4, 3, LEN_VARIED)};
     cs[1].with_h0 = 0;
     cs[2].with_dhn = 0;
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
@@ -322,7 +287,7 @@ static void test_cells(void **s) {
 /* LSTM options: peepholes, CIFG, projection (+ proj_clip), cell_clip, forget_bias, ONNX clip. */
 static void test_lstm_options(void **s) {
     (void)s;
-    clrnn_rnn_desc a = base(CLRNN_CELL_LSTM, 3, 5), b = a, c = a, e = a;
+    clrnn_rnn_desc a = tu_desc(CLRNN_CELL_LSTM, 3, 5), b = a, c = a, e = a;
     a.peephole = 1, a.forget_bias = 1.0f;
     b.input_forget = 1, b.peephole = 1, b.cell_clip = 0.45f;
     c.proj_size = 3, c.proj_clip = 0.3f;
@@ -335,14 +300,14 @@ static void test_lstm_options(void **s) {
 /* Masks with holes under each policy, reverse walks and output orders. */
 static void test_masks_reverse(void **s) {
     (void)s;
-    clrnn_rnn_desc z = base(CLRNN_CELL_GRU, 2, 3), cy = z, f = z, r1 = base(CLRNN_CELL_RNN, 2, 3), r2 = r1, r3 = r1;
+    clrnn_rnn_desc z = tu_desc(CLRNN_CELL_GRU, 2, 3), cy = z, f = z, r1 = tu_desc(CLRNN_CELL_RNN, 2, 3), r2 = r1, r3 = r1;
     cy.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
     f.masked_output = CLRNN_MASKED_OUTPUT_FILL, f.masked_fill_value = 0.25f;
     r1.direction = CLRNN_DIR_REVERSE;
     r2.direction = CLRNN_DIR_REVERSE, r2.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r2.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
     r2.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
     r3.direction = CLRNN_DIR_REVERSE, r3.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
-    clrnn_rnn_desc r4 = base(CLRNN_CELL_LSTM, 2, 3);
+    clrnn_rnn_desc r4 = tu_desc(CLRNN_CELL_LSTM, 2, 3);
     r4.direction = CLRNN_DIR_REVERSE, r4.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS, r4.masked_output = CLRNN_MASKED_OUTPUT_FILL;
     r4.masked_fill_value = 0.5f;
     tcase cs[] = {tc("mask_zero", z, 5, 3, LEN_MASK_HOLES), tc("mask_carry", cy, 5, 3, LEN_MASK_HOLES),
@@ -359,34 +324,34 @@ static void test_bidirectional(void **s) {
     const clrnn_merge ms[] = {CLRNN_MERGE_CONCAT, CLRNN_MERGE_SUM, CLRNN_MERGE_MUL, CLRNN_MERGE_AVE, CLRNN_MERGE_NONE};
     static const char *const names[] = {"bi_concat", "bi_sum", "bi_mul", "bi_ave", "bi_none"};
     for (int i = 0; i < 5; ++i) {
-        clrnn_rnn_desc d = bidir(base(i % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_RNN, 2, 3), ms[i]);
+        clrnn_rnn_desc d = bidir(tu_desc(i % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_RNN, 2, 3), ms[i]);
         d.reverse_order = i == 2 ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
         d.layout = i >= 3 ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
         tcase c = tc(names[i], d, 4, 3, i == 4 ? LEN_MASK_HOLES : LEN_VARIED);
         run_case(&c);
     }
-    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 2, 3), CLRNN_MERGE_MUL);
+    clrnn_rnn_desc d = bidir(tu_desc(CLRNN_CELL_GRU, 2, 3), CLRNN_MERGE_MUL);
     d.dense_size = 2, d.masked_output = CLRNN_MASKED_OUTPUT_FILL, d.masked_fill_value = -0.5f;
     tcase c = tc("bi_mul_last_only_dense", d, 4, 4, LEN_VARIED);
     c.last_only = 1;
     run_case(&c);
-    d = base(CLRNN_CELL_LSTM, 2, 3);
+    d = tu_desc(CLRNN_CELL_LSTM, 2, 3);
     d.dense_size = 2, d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
     c = tc("dense_batch_major", d, 4, 3, LEN_VARIED);
     run_case(&c);
-    d = bidir(base(CLRNN_CELL_RNN, 2, 3), CLRNN_MERGE_NONE);
+    d = bidir(tu_desc(CLRNN_CELL_RNN, 2, 3), CLRNN_MERGE_NONE);
     d.masked_output = CLRNN_MASKED_OUTPUT_CARRY, d.reverse_mode = CLRNN_REVERSE_WHOLE_AXIS;
     c = tc("bi_none_last_only_carry", d, 5, 4, LEN_MASK_HOLES);
     c.last_only = 1;
     run_case(&c);
     /* get_grad in every framework's layout: LSTM with peepholes and projection, both GRUs, dense */
-    d = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM);
+    d = bidir(tu_desc(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM);
     d.peephole = 1, d.proj_size = 2, d.dense_size = 2, d.num_layers = 2;
     c = tc("get_grad_lstm", d, 3, 2, LEN_VARIED);
     c.check_get_grad = 1;
     run_case(&c);
     for (int lbr = 0; lbr < 2; ++lbr) {
-        d = base(CLRNN_CELL_GRU, 2, 3);
+        d = tu_desc(CLRNN_CELL_GRU, 2, 3);
         d.linear_before_reset = lbr;
         c = tc(lbr ? "get_grad_gru_lbr" : "get_grad_gru", d, 3, 2, LEN_FULL);
         c.check_get_grad = 1;
@@ -397,7 +362,7 @@ static void test_bidirectional(void **s) {
 /* Stacked layers: 2 and 3, bidirectional, projection. */
 static void test_stacked(void **s) {
     (void)s;
-    clrnn_rnn_desc a = bidir(base(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM), b = base(CLRNN_CELL_GRU, 2, 3);
+    clrnn_rnn_desc a = bidir(tu_desc(CLRNN_CELL_LSTM, 2, 3), CLRNN_MERGE_SUM), b = tu_desc(CLRNN_CELL_GRU, 2, 3);
     a.num_layers = 2, a.proj_size = 2, a.layout = CLRNN_LAYOUT_BATCH_MAJOR;
     b.num_layers = 3, b.linear_before_reset = 1, b.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
     tcase cs[] = {tc("stacked2_bi_lstmp", a, 4, 3, LEN_VARIED), tc("stacked3_gru_carry", b, 4, 3, LEN_MASK_HOLES)};
@@ -417,7 +382,7 @@ static void test_activations(void **s) {
                                      {CLRNN_ACT_SOFTPLUS, 0, 0}};
     const int n_acts = (int)(sizeof acts / sizeof *acts);
     for (int i = 0; i < n_acts; ++i) {
-        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 3, 5);
+        clrnn_rnn_desc d = tu_desc(CLRNN_CELL_RNN, 3, 5);
         d.activations[0][0] = acts[i];
         if (i % 3 == 0) d.clip = 0.8f;
         char name[32];
@@ -426,7 +391,7 @@ static void test_activations(void **s) {
         run_case(&c);
     }
     for (int i = 0; i < n_acts; ++i) {
-        clrnn_rnn_desc l = base(CLRNN_CELL_LSTM, 3, 4), g = base(CLRNN_CELL_GRU, 3, 4);
+        clrnn_rnn_desc l = tu_desc(CLRNN_CELL_LSTM, 3, 4), g = tu_desc(CLRNN_CELL_GRU, 3, 4);
         l.activations[0][i % 3] = acts[i];
         l.activations[0][(i + 1) % 3] = acts[(i + 5) % n_acts];
         g.activations[0][i % 2] = acts[i];
@@ -479,7 +444,7 @@ static void train_step(clrnn_rnn *r, clrnn_reserve *res, const problem *p, clrnn
 }
 
 static clrnn_rnn *api_rnn(problem *p, uint64_t *seed, tcase *c) {
-    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_LSTM, 3, 5), CLRNN_MERGE_CONCAT);
+    clrnn_rnn_desc d = bidir(tu_desc(CLRNN_CELL_LSTM, 3, 5), CLRNN_MERGE_CONCAT);
     d.num_layers = 2, d.peephole = 1, d.dense_size = 2, d.dropout = 0.3f, d.dropout_seed = 77;
     *c = tc("api", d, 6, 4, LEN_MASK_HOLES);
     clrnn_rnn *r;
@@ -706,7 +671,7 @@ static void test_program_first_use(void **s) {
     TU_OK(clrnn_context_finish(ctx));
     clReleaseMemObject(g);
     const int got0 = ctx->programs_got;
-    clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 2, 3);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_RNN, 2, 3);
     clrnn_rnn *r1, *r2;
     TU_OK(clrnn_rnn_create(ctx, &d, &r1));
     TU_OK(clrnn_rnn_create(ctx, &d, &r2));
@@ -739,7 +704,7 @@ static void test_dropout_desc(void **s) {
     const float bad[] = {1.0f, -0.1f, NAN, INFINITY, 1.5f};
     for (int field = 0; field < 3; ++field)
         for (size_t i = 0; i < sizeof bad / sizeof *bad; ++i) {
-            clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+            clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 2, 3);
             float *f = field == 0 ? &d.dropout : field == 1 ? &d.input_dropout : &d.recurrent_dropout;
             *f = bad[i];
             clrnn_rnn *r = NULL;
@@ -747,7 +712,7 @@ static void test_dropout_desc(void **s) {
             assert_null(r);
             assert_non_null(strstr(clrnn_last_error(), "dropout"));
         }
-    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 2, 3);
     d.dropout_mode = (clrnn_dropout_mode)2;
     clrnn_rnn *r = NULL;
     assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
@@ -761,7 +726,7 @@ static void test_dropout_desc(void **s) {
 static void test_params_updated(void **s) {
     (void)s;
     uint64_t seed = 21;
-    clrnn_rnn_desc d = base(CLRNN_CELL_GRU, 3, 4);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_GRU, 3, 4);
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     set_random_weights(r, &seed);
@@ -800,7 +765,7 @@ static void test_dropout(void **s) {
     const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
     static const char *const names[] = {"drop_rnn", "drop_lstmp_bi", "drop_gru_rb", "drop_gru_lbr"};
     for (int i = 0; i < 4; ++i) {
-        clrnn_rnn_desc d = base(cells[i], 3, 4);
+        clrnn_rnn_desc d = tu_desc(cells[i], 3, 4);
         d.num_layers = 2, d.dropout = 0.3f, d.input_dropout = 0.25f, d.recurrent_dropout = 0.35f;
         d.dropout_seed = 0x1234567890ULL + (uint64_t)i;
         d.dropout_mode = i % 2 ? CLRNN_DROPOUT_PER_STEP : CLRNN_DROPOUT_VARIATIONAL;
@@ -815,7 +780,7 @@ static void test_dropout(void **s) {
  * call's dropout masks those of its call number: dx, dh0 and the gradients against the reference. */
 static void test_reserve_reuse(void **s) {
     (void)s;
-    clrnn_rnn_desc d = bidir(base(CLRNN_CELL_GRU, 3, 4), CLRNN_MERGE_AVE);
+    clrnn_rnn_desc d = bidir(tu_desc(CLRNN_CELL_GRU, 3, 4), CLRNN_MERGE_AVE);
     d.num_layers = 2, d.dropout = 0.2f, d.recurrent_dropout = 0.2f, d.dropout_seed = 99;
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
@@ -858,7 +823,7 @@ static void test_reserve_limits(void **s) {
     clrnn_device_info info;
     TU_OK(clrnn_context_device_info(tu_context(), &info));
     assert_true(info.max_alloc_bytes > 0);
-    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 1, 1024);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 1, 1024);
     clrnn_rnn *r;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     uint64_t seed = 7;
@@ -919,7 +884,7 @@ typedef struct thread_job {
 } thread_job;
 
 static clrnn_rnn *thread_rnn(int id, problem *p) {
-    clrnn_rnn_desc d = base(id % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU, 3, 6);
+    clrnn_rnn_desc d = tu_desc(id % 2 ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU, 3, 6);
     d.dropout = 0.25f, d.num_layers = 2, d.dropout_seed = (uint64_t)id;
     clrnn_rnn *r = NULL;
     if (clrnn_rnn_create(tu_context(), &d, &r) != CLRNN_OK) return NULL;

@@ -7,21 +7,6 @@
 
 #include "internal.h"
 
-static double rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
-
-static cl_mem dev_buf(const float *v, size_t n) {
-    cl_int err;
-    cl_mem m = clCreateBuffer(clrnn_context_cl_context(tu_context()), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                              n * sizeof(float), (void *)v, &err);
-    assert_int_equal(err, CL_SUCCESS);
-    return m;
-}
-static void dev_read(cl_mem m, float *v, size_t n) {
-    assert_int_equal(clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, n * sizeof(float), v, 0,
-                                         NULL, NULL),
-                     CL_SUCCESS);
-}
-
 enum { V = 23, DIM = 7, N = 4, T = 9 };
 
 static clrnn_embedding *make_emb(int mask_zero, float *table, uint64_t seed) {
@@ -53,7 +38,7 @@ static void test_forward(void **s) {
         const int wide = variant & 1, device = variant >> 1;
         const clrnn_ids in = {N, T, wide ? NULL : ids, wide ? ids64 : NULL};
         float *x = tu_alloc_poison(N * T * DIM + 4);
-        cl_mem xm = device ? dev_buf(x, N * T * DIM + 4) : NULL;
+        cl_mem xm = device ? tu_dev_buf(x, N * T * DIM + 4) : NULL;
         uint8_t mask[N * T];
         int32_t lengths[N];
         int right = -1;
@@ -62,7 +47,7 @@ static void test_forward(void **s) {
         TU_OK(clrnn_embedding_forward(e, &in, xt, mask, lengths, &right));
         if (device) {
             float *all = malloc((N * T * DIM + 4) * sizeof *all);
-            dev_read(xm, all, N * T * DIM + 4);
+            tu_dev_read(xm, all, N * T * DIM + 4);
             assert_true(all[0] == POISON && all[1] == POISON && all[N * T * DIM + 2] == POISON);
             memcpy(x, all + 2, N * T * DIM * sizeof(float));
             free(all);
@@ -121,18 +106,18 @@ static void test_backward(void **s) {
     ref_backward(ids, dx, N * T, ref);
     ref_backward(ids, dx2, N * T, ref2);
     for (int device = 0; device < 2; ++device) {
-        cl_mem dm = device ? dev_buf(dx, N * T * DIM) : NULL, dm2 = device ? dev_buf(dx2, N * T * DIM) : NULL;
+        cl_mem dm = device ? tu_dev_buf(dx, N * T * DIM) : NULL, dm2 = device ? tu_dev_buf(dx2, N * T * DIM) : NULL;
         const clrnn_tensor t1 = device ? (clrnn_tensor){NULL, dm, 0} : (clrnn_tensor){dx, NULL, 0};
         const clrnn_tensor t2 = device ? (clrnn_tensor){NULL, dm2, 0} : (clrnn_tensor){dx2, NULL, 0};
         TU_OK(clrnn_embedding_backward(e, &in, t2, CLRNN_WGRAD_SET)); /* overwritten by the next SET */
         TU_OK(clrnn_embedding_backward(e, &in, t1, CLRNN_WGRAD_SET));
         TU_OK(clrnn_embedding_get_grad(e, got, V * DIM));
         for (int i = 0; i < V * DIM; ++i)
-            if (rel_err(got[i], ref[i]) > 1e-5) fail_msg("SET grad[%d] %.9g, float64 %.9g", i, got[i], ref[i]);
+            if (tu_rel_err(got[i], ref[i]) > 1e-5) fail_msg("SET grad[%d] %.9g, float64 %.9g", i, got[i], ref[i]);
         TU_OK(clrnn_embedding_backward(e, &in, t2, CLRNN_WGRAD_ADD));
         TU_OK(clrnn_embedding_get_grad(e, got, V * DIM));
         for (int i = 0; i < V * DIM; ++i)
-            if (rel_err(got[i], ref[i] + ref2[i]) > 1e-5)
+            if (tu_rel_err(got[i], ref[i] + ref2[i]) > 1e-5)
                 fail_msg("ADD grad[%d] %.9g, float64 %.9g", i, got[i], ref[i] + ref2[i]);
         if (dm) clReleaseMemObject(dm), clReleaseMemObject(dm2);
     }
@@ -169,7 +154,7 @@ static void test_backward_determinism(void **s) {
     double ref[V * DIM];
     ref_backward(ids, dx, BN * BT, ref);
     for (int i = 0; i < V * DIM; ++i)
-        if (rel_err(g1[i], ref[i]) > 1e-5) fail_msg("grad[%d] %.9g, float64 %.9g", i, g1[i], ref[i]);
+        if (tu_rel_err(g1[i], ref[i]) > 1e-5) fail_msg("grad[%d] %.9g, float64 %.9g", i, g1[i], ref[i]);
     free(ids), free(dx);
     clrnn_embedding_destroy(e);
 }
@@ -213,13 +198,13 @@ static void test_refused(void **s) {
     assert_int_equal(clrnn_embedding_backward(e, &in, (clrnn_tensor){poison, NULL, 0}, (clrnn_wgrad_mode)3),
                      CLRNN_ERR_INVALID_ARGUMENT);
     /* shapes and tensors */
-    cl_mem small = dev_buf(poison, 10);
+    cl_mem small = tu_dev_buf(poison, 10);
     assert_int_equal(clrnn_embedding_forward(e, &in, (clrnn_tensor){NULL, small, 0}, NULL, NULL, NULL),
                      CLRNN_ERR_SHAPE_MISMATCH);
     assert_int_equal(clrnn_embedding_backward(e, &in, (clrnn_tensor){NULL, small, 0}, CLRNN_WGRAD_ADD),
                      CLRNN_ERR_SHAPE_MISMATCH);
     float now[10];
-    dev_read(small, now, 10);
+    tu_dev_read(small, now, 10);
     assert_memory_equal(now, poison, sizeof now);
     clReleaseMemObject(small);
     assert_int_equal(clrnn_embedding_forward(e, &in, (clrnn_tensor){NULL, NULL, 0}, NULL, NULL, NULL),

@@ -12,19 +12,12 @@
 #include "internal.h"
 #include "reference.h"
 #include "test_util.h"
+#include "golden/golden_case.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
 
 #define TOL 1e-5
-
-typedef struct meta {
-    char framework[64], cell[64], layout[64], direction[64], merge[64], reverse_mode[64], masked_output[64];
-    char precision[64];
-    int T, N, I, H, layers, proj, peephole, dense, return_sequences, chunks, reverse_order;
-    int has_seq_len, has_mask, has_h0;
-    float cell_clip, proj_clip, forget_bias;
-} meta;
 
 /* A case's failure: printed, counted, and the case abandoned (the others still run). */
 typedef struct result {
@@ -45,7 +38,7 @@ static void fail_case(result *res, const char *fmt, ...) {
 }
 
 /* Every key of tests/golden/README.md's meta.txt plus `precision`, each exactly once. */
-static int read_meta(const char *dir, meta *m, result *res) {
+static int read_meta(const char *dir, golden_meta *m, result *res) {
     static const char *keys[] = {"framework", "cell", "layout", "T", "N", "I", "H", "layers", "direction", "merge",
                                  "reverse_order", "reverse_mode", "masked_output", "proj", "peephole", "cell_clip",
                                  "proj_clip", "forget_bias", "dense", "return_sequences", "chunks", "has_seq_len",
@@ -65,15 +58,7 @@ static int read_meta(const char *dir, meta *m, result *res) {
             fail_case(res, "meta.txt: %s key '%s'", k == NKEYS ? "unknown" : "repeated", key);
             ok = 0;
         }
-#define S(k) if (!strcmp(key, #k)) snprintf(m->k, sizeof m->k, "%s", val);
-#define I(k) if (!strcmp(key, #k)) m->k = atoi(val);
-#define F(k) if (!strcmp(key, #k)) m->k = (float)atof(val);
-        S(framework) S(cell) S(layout) S(direction) S(merge) S(reverse_mode) S(masked_output) S(precision)
-        I(T) I(N) I(I) I(H) I(layers) I(proj) I(peephole) I(dense) I(return_sequences) I(chunks) I(reverse_order)
-        I(has_seq_len) I(has_mask) I(has_h0) F(cell_clip) F(proj_clip) F(forget_bias)
-#undef S
-#undef I
-#undef F
+        golden_meta_set(m, key, val);
     }
     if (ok && !feof(f)) fail_case(res, "meta.txt: unreadable line"), ok = 0;
     fclose(f);
@@ -110,48 +95,6 @@ static int need(const char *dir, const char *name, clrnn_array *a, size_t count,
     return 1;
 }
 
-static clrnn_rnn_desc desc_from_meta(const meta *m, clrnn_framework *fw) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    *fw = !strcmp(m->framework, "torch") ? CLRNN_FRAMEWORK_PYTORCH
-          : !strcmp(m->framework, "keras") ? CLRNN_FRAMEWORK_KERAS
-          : !strcmp(m->framework, "tf1")   ? CLRNN_FRAMEWORK_TF1
-                                           : CLRNN_FRAMEWORK_ONNX;
-    d.cell = !strncmp(m->cell, "rnn", 3) ? CLRNN_CELL_RNN : !strcmp(m->cell, "lstm") ? CLRNN_CELL_LSTM : CLRNN_CELL_GRU;
-    d.linear_before_reset = !strcmp(m->cell, "gru_lbr");
-    d.input_size = m->I, d.hidden_size = m->H, d.num_layers = m->layers;
-    d.direction = !strcmp(m->direction, "bidirectional") ? CLRNN_DIR_BIDIRECTIONAL
-                  : !strcmp(m->direction, "reverse")     ? CLRNN_DIR_REVERSE
-                                                         : CLRNN_DIR_FORWARD;
-    if (!strcmp(m->cell, "rnn_relu"))
-        for (int dir = 0; dir < (d.direction == CLRNN_DIR_BIDIRECTIONAL ? 2 : 1); ++dir)
-            d.activations[dir][0].kind = CLRNN_ACT_RELU;
-    static const char *merges[] = {"concat", "sum", "mul", "ave", "none"};
-    for (int i = 0; i < 5; ++i)
-        if (!strcmp(m->merge, merges[i])) d.merge = (clrnn_merge)i;
-    if (d.direction != CLRNN_DIR_BIDIRECTIONAL) d.merge = CLRNN_MERGE_CONCAT;
-    d.layout = !strcmp(m->layout, "batch_major") ? CLRNN_LAYOUT_BATCH_MAJOR : CLRNN_LAYOUT_TIME_MAJOR;
-    d.reverse_order = m->reverse_order ? CLRNN_REVERSE_OUTPUT_REVERSED : CLRNN_REVERSE_OUTPUT_IN_PLACE;
-    d.reverse_mode = !strcmp(m->reverse_mode, "whole_axis") ? CLRNN_REVERSE_WHOLE_AXIS : CLRNN_REVERSE_PER_ROW;
-    d.masked_output = !strcmp(m->masked_output, "carry") ? CLRNN_MASKED_OUTPUT_CARRY : CLRNN_MASKED_OUTPUT_ZERO;
-    d.proj_size = m->proj, d.peephole = m->peephole, d.dense_size = m->dense;
-    d.cell_clip = m->cell_clip, d.proj_clip = m->proj_clip, d.forget_bias = m->forget_bias;
-    return d;
-}
-
-static const struct {
-    const char *file;
-    clrnn_param role;
-} roles[] = {{"w", CLRNN_PARAM_W},
-             {"r", CLRNN_PARAM_R},
-             {"b", CLRNN_PARAM_B},
-             {"bw", CLRNN_PARAM_BW},
-             {"br", CLRNN_PARAM_BR},
-             {"peephole", CLRNN_PARAM_PEEPHOLE},
-             {"proj", CLRNN_PARAM_PROJ},
-             {"kernel", CLRNN_PARAM_KERNEL},
-             {"cand_kernel", CLRNN_PARAM_CANDIDATE_KERNEL},
-             {"cand_bias", CLRNN_PARAM_CANDIDATE_BIAS}};
-
 /* One weight file of names.txt: its role, layer and direction. */
 typedef struct weight {
     char file[64];
@@ -167,8 +110,8 @@ static int parse_weight(const char *file, weight *w) {
     if (!strcmp(file, "dense_b")) return w->role = CLRNN_PARAM_DENSE_B, 1;
     int used = 0;
     if (sscanf(file, "l%d_d%d_%n", &w->layer, &w->dir, &used) != 2 || used == 0) return 0;
-    for (size_t k = 0; k < sizeof roles / sizeof roles[0]; ++k)
-        if (!strcmp(file + used, roles[k].file)) return w->role = roles[k].role, 1;
+    for (size_t k = 0; k < GOLDEN_NROLES; ++k)
+        if (!strcmp(file + used, golden_roles[k].file)) return w->role = golden_roles[k].role, 1;
     return 0;
 }
 
@@ -253,7 +196,7 @@ static int read_weights(const char *dir, weight *ws, int cap, result *res) {
 
 /* use_reference: the float64 reference backward instead of the device. */
 static void run_case(const char *dir, result *res, int use_reference) {
-    meta m;
+    golden_meta m;
     weight ws[128];
     int nw = -1;
     clrnn_rnn *r = NULL;
@@ -267,7 +210,7 @@ static void run_case(const char *dir, result *res, int use_reference) {
     memset(ws, 0, sizeof ws);
     if (!read_meta(dir, &m, res)) return;
     clrnn_framework fw;
-    clrnn_rnn_desc d = desc_from_meta(&m, &fw);
+    clrnn_rnn_desc d = golden_desc_from_meta(&m, &fw);
     CHECK(clrnn_rnn_create(tu_context(), &d, &r), "create");
     const int D = clrnn_rnn_num_directions(r), lstm = d.cell == CLRNN_CELL_LSTM;
     const int T = m.T, N = m.N, Hr = clrnn_rnn_state_size(r), C = clrnn_rnn_output_size(r);
@@ -383,8 +326,6 @@ done:
     clrnn_rnn_destroy(r);
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Runs every case of one framework's directory (there must be at least min_cases) and fails if
  * any case failed; CLRNN_GRAD_CASE=<substring> runs only the matching cases (for debugging). */
 static void run_framework(const char *fw, int min_cases, int use_reference) {
@@ -393,15 +334,9 @@ static void run_framework(const char *fw, int min_cases, int use_reference) {
     assert_non_null(root);
     char base[1024];
     snprintf(base, sizeof base, "%s/grad/%s", root, fw);
-    DIR *h = opendir(base);
-    if (!h) fail_msg("golden gradient directory %s is missing", base);
     char *names[512];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(h)) && n < 512)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
-    closedir(h);
-    qsort(names, (size_t)n, sizeof names[0], name_cmp);
+    const int n = golden_list_cases(base, names, 512);
+    if (n < 0) fail_msg("golden gradient directory %s is missing", base);
     int ran = 0, passed = 0;
     worst_seen = 0;
     for (int i = 0; i < n; ++i) {

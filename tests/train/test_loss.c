@@ -6,8 +6,6 @@
 
 #include "internal.h"
 
-static double rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
-
 /* float64: loss, metric, dl as clrnn.h defines them */
 static void ref_loss(clrnn_loss_kind kind, int R, int C, const float *x, const int32_t *labels, const float *z,
                      const uint8_t *mask, const float *weight, double *loss, double *metric, double *dl) {
@@ -53,26 +51,13 @@ static void ref_loss(clrnn_loss_kind kind, int R, int C, const float *x, const i
     free(w);
 }
 
-static cl_mem dev_buf(const float *v, size_t n) {
-    cl_int err;
-    cl_mem m = clCreateBuffer(clrnn_context_cl_context(tu_context()), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                              n * sizeof(float), (void *)v, &err);
-    assert_int_equal(err, CL_SUCCESS);
-    return m;
-}
-static void dev_read(cl_mem m, float *v, size_t n) {
-    assert_int_equal(clEnqueueReadBuffer(clrnn_context_cl_queue(tu_context()), m, CL_TRUE, 0, n * sizeof(float), v, 0,
-                                         NULL, NULL),
-                     CL_SUCCESS);
-}
-
 static void check_against(const char *what, const clrnn_loss_result *res, const float *dl, double loss, double metric,
                           const double *dref, size_t n, int check_metric) {
-    if (rel_err(res->loss, loss) > 1e-5) fail_msg("%s: loss %.9g, expected %.9g", what, res->loss, loss);
-    if (check_metric && rel_err(res->metric, metric) > 1e-5)
+    if (tu_rel_err(res->loss, loss) > 1e-5) fail_msg("%s: loss %.9g, expected %.9g", what, res->loss, loss);
+    if (check_metric && tu_rel_err(res->metric, metric) > 1e-5)
         fail_msg("%s: metric %.9g, expected %.9g", what, res->metric, metric);
     for (size_t i = 0; i < n; ++i)
-        if (!(rel_err(dl[i], dref[i]) <= 1e-5)) fail_msg("%s: dlogits[%zu] %.9g, expected %.9g", what, i, dl[i], dref[i]);
+        if (!(tu_rel_err(dl[i], dref[i]) <= 1e-5)) fail_msg("%s: dlogits[%zu] %.9g, expected %.9g", what, i, dl[i], dref[i]);
 }
 
 /* ---- PyTorch ---- */
@@ -164,11 +149,11 @@ static void run_vs_ref(clrnn_loss_kind kind, int R, int C, uint64_t seed, int ex
         /* offsets: logits 3 floats in, dlogits 5 */
         float *pad = tu_alloc_poison(n + 8);
         memcpy(pad + 3, c.x, n * sizeof(float));
-        xm = dev_buf(pad, n + 8);
+        xm = tu_dev_buf(pad, n + 8);
         a.logits = (clrnn_tensor){NULL, xm, 3 * sizeof(float)};
-        if (c.z) zm = dev_buf(c.z, n), a.targets = (clrnn_tensor){NULL, zm, 0};
+        if (c.z) zm = tu_dev_buf(c.z, n), a.targets = (clrnn_tensor){NULL, zm, 0};
         for (size_t i = 0; i < n + 8; ++i) pad[i] = POISON;
-        dm = dev_buf(pad, n + 8);
+        dm = tu_dev_buf(pad, n + 8);
         a.dlogits = (clrnn_tensor){NULL, dm, 5 * sizeof(float)};
         free(pad);
     } else {
@@ -178,7 +163,7 @@ static void run_vs_ref(clrnn_loss_kind kind, int R, int C, uint64_t seed, int ex
     TU_OK(clrnn_loss(tu_context(), &a, &res));
     if (device) {
         float *all = malloc((n + 8) * sizeof *all);
-        dev_read(dm, all, n + 8);
+        tu_dev_read(dm, all, n + 8);
         memcpy(got, all + 5, n * sizeof(float));
         for (int i = 0; i < 5; ++i) assert_true(all[i] == POISON);
         for (int i = 5 + (int)n; i < (int)n + 8; ++i) assert_true(all[i] == POISON);
@@ -230,13 +215,13 @@ static void test_in_place(void **s) {
         rcase c = make_case(kinds[k], 23, 6, 51 + (uint64_t)k, 0);
         const size_t n = 23 * 6;
         clrnn_loss_args a = args_of(&c);
-        cl_mem xm = dev_buf(c.x, n);
+        cl_mem xm = tu_dev_buf(c.x, n);
         a.logits = (clrnn_tensor){NULL, xm, 0};
         a.dlogits = a.logits;
         clrnn_loss_result res;
         TU_OK(clrnn_loss(tu_context(), &a, &res));
         float got[23 * 6];
-        dev_read(xm, got, n);
+        tu_dev_read(xm, got, n);
         double loss, metric, dref[23 * 6];
         ref_loss(kinds[k], 23, 6, c.x, c.labels, c.z, c.mask, c.w, &loss, &metric, dref);
         check_against("in place", &res, got, loss, metric, dref, n, 1);
@@ -298,7 +283,7 @@ static void test_refused(void **s) {
     rcase b = make_case(CLRNN_LOSS_SIGMOID_BCE, 6, 4, 82, 0);
     float host_dl[24], poison[24];
     for (int i = 0; i < 24; ++i) host_dl[i] = poison[i] = POISON;
-    cl_mem dm = dev_buf(poison, 24), small = dev_buf(poison, 23);
+    cl_mem dm = tu_dev_buf(poison, 24), small = tu_dev_buf(poison, 23);
     clrnn_loss_result res = {7, 7, 7};
     clrnn_loss_args a;
 #define EXPECT_ON(src, status, word, setup)                                                \
@@ -312,7 +297,7 @@ static void test_refused(void **s) {
             if (!strstr(clrnn_last_error(), word))                                         \
                 fail_msg("message '%s' does not name '%s'", clrnn_last_error(), word);     \
             float now[24];                                                                 \
-            dev_read(dm, now, 24);                                                         \
+            tu_dev_read(dm, now, 24);                                                         \
             assert_memory_equal(now, poison, sizeof now);                                  \
             assert_memory_equal(host_dl, poison, sizeof poison);                           \
             assert_true(res.loss == 7 && res.metric == 7 && res.weight == 7);              \

@@ -11,8 +11,6 @@ static const size_t SIZES[3] = {37, 300, 5};
 #define NT 3
 #define P 342
 
-static double rel_err(double got, double exp) { return fabs(got - exp) / (1.0 + fabs(exp)); }
-
 typedef struct golden {
     clrnn_optimizer_params p;
     clrnn_array init, grads, after, norms;
@@ -189,7 +187,7 @@ static void run_case(const char *cs) {
         tensors_read(&t, got);
         const float *exp = (const float *)g.after.data + (size_t)k * P;
         for (int i = 0; i < P; ++i) {
-            const double e1 = rel_err(got[i], exp[i]), e2 = rel_err(got[i], m->theta[i]);
+            const double e1 = tu_rel_err(got[i], exp[i]), e2 = tu_rel_err(got[i], m->theta[i]);
             if (e1 > worst_fw) worst_fw = e1;
             if (e2 > worst_model) worst_model = e2;
             if (e1 > 1e-5 || e2 > 1e-5)
@@ -197,7 +195,7 @@ static void run_case(const char *cs) {
                          m->theta[i]);
         }
         const float fw_norm = ((const float *)g.norms.data)[k];
-        if (rel_err(norm, fw_norm) > 1e-5 || rel_err(norm, mnorm) > 1e-5)
+        if (tu_rel_err(norm, fw_norm) > 1e-5 || tu_rel_err(norm, mnorm) > 1e-5)
             fail_msg("%s step %d: norm %.9g, framework %.9g, float64 %.9g", cs, k + 1, norm, fw_norm, mnorm);
     }
     assert_int_equal(clrnn_optimizer_steps(opt), g.K);
@@ -206,6 +204,22 @@ static void run_case(const char *cs) {
     tensors_free(&t);
     clrnn_optimizer_destroy(opt);
     free_golden(&g);
+}
+
+/* An optimizer with golden g's hyper-parameters, and g's initial values in fresh tensors t. */
+static clrnn_optimizer *optimizer_on(const golden *g, tensors *t) {
+    clrnn_optimizer *opt = NULL;
+    TU_OK(clrnn_optimizer_create(tu_context(), &g->p, &opt));
+    tensors_make(t, g->init.data);
+    return opt;
+}
+
+/* A refused step changed nothing: the values are still `before` and the step count is `steps`. */
+static void expect_unchanged(tensors *t, const float *before, const clrnn_optimizer *opt, int64_t steps) {
+    float now[P];
+    tensors_read(t, now);
+    assert_memory_equal(before, now, sizeof now);
+    assert_int_equal(clrnn_optimizer_steps(opt), steps);
 }
 
 static void test_torch_sgd(void **s) { (void)s, run_case("torch_sgd"), run_case("torch_sgd_momentum"), run_case("torch_sgd_nesterov"); }
@@ -223,16 +237,14 @@ static void test_eps_form_matters(void **s) {
     golden g;
     load_golden("keras_adam_eps", &g);
     g.p.eps_style = CLRNN_EPS_TORCH;
-    clrnn_optimizer *opt = NULL;
-    TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
     tensors t;
-    tensors_make(&t, g.init.data);
+    clrnn_optimizer *opt = optimizer_on(&g, &t);
     tensors_set_grad(&t, g.grads.data);
     TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 1, NULL));
     float got[P];
     tensors_read(&t, got);
     double worst = 0;
-    for (int i = 0; i < P; ++i) worst = fmax(worst, rel_err(got[i], ((const float *)g.after.data)[i]));
+    for (int i = 0; i < P; ++i) worst = fmax(worst, tu_rel_err(got[i], ((const float *)g.after.data)[i]));
     assert_true(worst > 1e-4);
     tensors_free(&t);
     clrnn_optimizer_destroy(opt);
@@ -246,10 +258,8 @@ static void test_determinism(void **s) {
     load_golden("torch_clip_adam", &g);
     float v[2][P], norms[2][8];
     for (int run = 0; run < 2; ++run) {
-        clrnn_optimizer *opt = NULL;
-        TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
         tensors t;
-        tensors_make(&t, g.init.data);
+        clrnn_optimizer *opt = optimizer_on(&g, &t);
         for (int k = 0; k < g.K && k < 8; ++k) {
             tensors_set_grad(&t, (const float *)g.grads.data + (size_t)k * P);
             TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 7, &norms[run][k]));
@@ -270,10 +280,8 @@ static void test_non_finite(void **s) {
     golden g;
     load_golden("torch_adam", &g);
     for (int bad = 0; bad < 2; ++bad) {
-        clrnn_optimizer *opt = NULL;
-        TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
         tensors t;
-        tensors_make(&t, g.init.data);
+        clrnn_optimizer *opt = optimizer_on(&g, &t);
         float gr[P], before[P], after_v[P], norm = 123.0f;
         memcpy(gr, g.grads.data, sizeof gr);
         gr[37 + 150] = bad ? INFINITY : NAN;
@@ -282,13 +290,11 @@ static void test_non_finite(void **s) {
         assert_int_equal(clrnn_optimizer_step_bufs(opt, t.b, NT, 3, &norm), CLRNN_ERR_NON_FINITE);
         assert_non_null(strstr(clrnn_last_error(), "t1"));
         assert_true(norm == 123.0f);
-        tensors_read(&t, after_v);
-        assert_memory_equal(before, after_v, sizeof before);
-        assert_int_equal(clrnn_optimizer_steps(opt), 0);
+        expect_unchanged(&t, before, opt, 0);
         tensors_set_grad(&t, g.grads.data);
         TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 3, &norm));
         tensors_read(&t, after_v);
-        for (int i = 0; i < P; ++i) assert_true(rel_err(after_v[i], ((const float *)g.after.data)[i]) <= 1e-5);
+        for (int i = 0; i < P; ++i) assert_true(tu_rel_err(after_v[i], ((const float *)g.after.data)[i]) <= 1e-5);
         tensors_free(&t);
         clrnn_optimizer_destroy(opt);
     }
@@ -351,13 +357,11 @@ static void test_binding(void **s) {
     (void)s;
     golden g;
     load_golden("torch_sgd", &g);
-    clrnn_optimizer *opt = NULL;
-    TU_OK(clrnn_optimizer_create(tu_context(), &g.p, &opt));
     tensors t;
-    tensors_make(&t, g.init.data);
+    clrnn_optimizer *opt = optimizer_on(&g, &t);
     tensors_set_grad(&t, g.grads.data);
     TU_OK(clrnn_optimizer_step_bufs(opt, t.b, NT, 5, NULL));
-    float before[P], after_v[P];
+    float before[P];
     tensors_read(&t, before);
     assert_int_equal(clrnn_optimizer_step_bufs(opt, t.b, NT, 6, NULL), CLRNN_ERR_INVALID_ARGUMENT);
     assert_int_equal(clrnn_optimizer_step_bufs(opt, t.b, NT - 1, 5, NULL), CLRNN_ERR_INVALID_ARGUMENT);
@@ -365,9 +369,7 @@ static void test_binding(void **s) {
     memcpy(other, t.b, sizeof other);
     other[2].count = 4;
     assert_int_equal(clrnn_optimizer_step_bufs(opt, other, NT, 5, NULL), CLRNN_ERR_INVALID_ARGUMENT);
-    tensors_read(&t, after_v);
-    assert_memory_equal(before, after_v, sizeof before);
-    assert_int_equal(clrnn_optimizer_steps(opt), 1);
+    expect_unchanged(&t, before, opt, 1);
     tensors_free(&t);
     clrnn_optimizer_destroy(opt);
     free_golden(&g);
@@ -403,7 +405,7 @@ static void test_public_step_embedding(void **s) {
             for (int j = 0; j < Dm; ++j) gd[ids[pos] * Dm + j] += dx[pos * Dm + j];
         for (int i = 0; i < 66; ++i) sq += gd[i] * gd[i];
         const double nrm = sqrt(sq), sc = fmin(1.0, 1.0 / (nrm + 1e-6));
-        assert_true(rel_err(norm, nrm) <= 1e-5);
+        assert_true(tu_rel_err(norm, nrm) <= 1e-5);
         for (int i = 0; i < 66; ++i) {
             const double gg = gd[i] * sc;
             buf[i] = step == 0 ? gg : 0.7 * buf[i] + gg;
@@ -413,7 +415,7 @@ static void test_public_step_embedding(void **s) {
     float got[66];
     TU_OK(clrnn_embedding_get_table(emb, got, 66));
     for (int i = 0; i < 66; ++i)
-        if (rel_err(got[i], th[i]) > 1e-5) fail_msg("table[%d]: got %.9g, float64 %.9g", i, got[i], th[i]);
+        if (tu_rel_err(got[i], th[i]) > 1e-5) fail_msg("table[%d]: got %.9g, float64 %.9g", i, got[i], th[i]);
     /* another embedding for a bound optimizer: refused */
     clrnn_embedding *emb2 = NULL;
     TU_OK(clrnn_embedding_create(ctx, V, Dm, 0, &emb2));

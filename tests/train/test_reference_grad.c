@@ -25,53 +25,6 @@ typedef struct gcase {
     uint32_t call; /* forward_train call number */
 } gcase;
 
-static clrnn_rnn_desc base(clrnn_cell cell, int I, int H) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = cell;
-    d.input_size = I;
-    d.hidden_size = H;
-    return d;
-}
-
-static int gates_of(clrnn_cell c) { return c == CLRNN_CELL_LSTM ? 4 : c == CLRNN_CELL_GRU ? 3 : 1; }
-
-/* Random weights through the ONNX / PyTorch importers. */
-static void set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc) {
-    clrnn_rnn_desc d;
-    clrnn_rnn_get_desc(r, &d);
-    const int D = clrnn_rnn_num_directions(r), G = gates_of(d.cell), H = d.hidden_size, Hr = clrnn_rnn_state_size(r);
-    const int GH = G * H;
-    for (int l = 0; l < d.num_layers; ++l)
-        for (int dir = 0; dir < D; ++dir) {
-            const int I = l == 0 ? d.input_size : D * Hr;
-            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
-            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
-            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
-            if (d.peephole) {
-                float *p = tu_alloc_random((size_t)3 * H, seed, -0.7f, 0.7f);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
-                free(p);
-            }
-            if (d.proj_size > 0) {
-                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
-                free(p);
-            }
-            free(w), free(rr), free(b);
-        }
-    if (d.dense_size > 0) {
-        const int Hm = D == 2 && d.merge != CLRNN_MERGE_CONCAT ? Hr : D * Hr;
-        float *w = tu_alloc_random((size_t)d.dense_size * Hm, seed, -0.7f, 0.7f);
-        float *b = tu_alloc_random((size_t)d.dense_size, seed, -0.5f, 0.5f);
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
-        free(w), free(b);
-    }
-}
-
 /* One problem: float inputs (for the float interfaces) and their double copies (for the engine). */
 typedef struct prob {
     size_t nx, nh, nc, ny, np;
@@ -114,17 +67,10 @@ static void make_prob(const clrnn_rnn *r, const gcase *c, uint64_t *seed, prob *
     b->dy = tu_alloc_random(b->ny, seed, -1, 1);
     b->dhn = tu_alloc_random(b->nh, seed, -1, 1);
     if (d.cell == CLRNN_CELL_LSTM) b->dcn = tu_alloc_random(b->nc, seed, -1, 1);
-    if (c->lens == LEN_VARIED || c->lens == LEN_BOTH || c->zero_rows) {
-        b->lens = malloc(sizeof(int32_t) * N);
-        for (int n = 0; n < N; ++n) b->lens[n] = (n % 3 == 0) ? T : 1 + (int)(tu_next(seed) % (uint64_t)T);
-        if (c->zero_rows) b->lens[N - 1] = 0;
-    }
-    if (c->lens == LEN_MASK_HOLES || c->lens == LEN_BOTH) {
-        b->mask = malloc((size_t)N * T);
-        for (int n = 0; n < N; ++n)
-            for (int t = 0; t < T; ++t) b->mask[(size_t)n * T + t] = (tu_next(seed) % 4) != 0;
-        if (N > 2) memset(b->mask + (size_t)(N - 2) * T, 0, (size_t)T); /* one fully masked row */
-    }
+    if (c->lens == LEN_VARIED || c->lens == LEN_BOTH || c->zero_rows)
+        b->lens = tu_random_lens(N, T, seed, c->zero_rows);
+    if (c->lens == LEN_MASK_HOLES || c->lens == LEN_BOTH)
+        b->mask = tu_random_mask(N, T, seed, N - 2); /* one fully masked row */
     b->dx_ = dup_double(b->x, b->nx);
     b->dh0_ = dup_double(b->h0, b->nh);
     b->dc0_ = dup_double(b->c0, b->nc);
@@ -223,7 +169,7 @@ static void check_float_interface(const clrnn_rnn *r, const gcase *c, prob *b, c
     expect_float_of(c->name, "train dh0", dh0, an->dh0, b->nh);
     if (lstm) expect_float_of(c->name, "train dc0", dc0, an->dc0, b->nc);
     /* the grads in the weights' layout are theta's blocks in order */
-    const int D = clrnn_rnn_num_directions(r), G = gates_of(d.cell), H = d.hidden_size, Hr = clrnn_rnn_state_size(r);
+    const int D = clrnn_rnn_num_directions(r), G = tu_gates(d.cell), H = d.hidden_size, Hr = clrnn_rnn_state_size(r);
     assert_int_equal(gr.n, d.num_layers * D);
     size_t off = 0;
     for (int k = 0; k < gr.n; ++k) {
@@ -288,7 +234,7 @@ static void run_case(const gcase *c) {
     double kink = 0;
     /* keep every activation / clip input away from its kinks: redraw weights and inputs */
     for (int attempt = 0;; ++attempt) {
-        set_random_weights(r, &seed, sc);
+        tu_set_random_weights(r, &seed, sc, 0.7f, 0.7f);
         make_prob(r, c, &seed, &b);
         y = malloc(b.ny * sizeof(double)), hn = malloc(b.nh * sizeof(double)), cn = malloc((b.nc + 1) * sizeof(double));
         loss(r, c, &b, y, hn, cn, &kink);
@@ -354,27 +300,15 @@ static void print_stats(const char *what, int cases) {
 /* ---- the matrix: cell x direction x layout x lengths/mask x layers, the rest cycled ---- */
 static void matrix(void **state) {
     (void)state;
-    static const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
-    static const char *cell_names[] = {"rnn_tanh", "rnn_relu", "lstm", "gru", "gru_lbr"};
-    static const char *dir_names[] = {"fwd", "rev", "bi"};
-    static const char *len_names[] = {"full", "lens", "mask", "lens+mask"};
     int count = 0;
-    for (int ci = 0; ci < 5; ++ci)
+    for (int ci = 0; ci < TU_MATRIX_CELLS; ++ci)
         for (int dir = 0; dir < 3; ++dir)
             for (int layout = 0; layout < 2; ++layout)
                 for (int lm = 0; lm < 4; ++lm)
                     for (int L = 1; L <= 2; ++L) {
                         gcase c;
                         memset(&c, 0, sizeof c);
-                        c.desc = base(cells[ci], 3, 3);
-                        if (ci == 1) c.desc.activations[0][0].kind = c.desc.activations[1][0].kind = CLRNN_ACT_RELU;
-                        if (ci == 1 && dir != 2) c.desc.activations[1][0].kind = CLRNN_ACT_DEFAULT;
-                        c.desc.linear_before_reset = ci == 4;
-                        c.desc.direction = (clrnn_direction)dir;
-                        c.desc.layout = (clrnn_layout)layout;
-                        c.desc.num_layers = L;
-                        c.desc.masked_output = (clrnn_masked_output)(count % 3);
-                        c.desc.masked_fill_value = 0.25f;
+                        c.desc = tu_matrix_desc(ci, dir, layout, L, count, 3, 3);
                         c.desc.reverse_mode = (clrnn_reverse_mode)((count / 3) % 2);
                         c.desc.reverse_order = (clrnn_reverse_order)((count / 5) % 2);
                         if (dir == 2) c.desc.merge = (clrnn_merge)((count / 2) % 5);
@@ -393,8 +327,8 @@ static void matrix(void **state) {
                             c.call = (uint32_t)count;
                         }
                         snprintf(c.name, sizeof c.name,
-                                 "%s/%s/%s/%s/L%d/out%d/rm%d/ro%d/merge%d/dense%d/last%d/h0%d/drop%d", cell_names[ci],
-                                 dir_names[dir], layout ? "batch" : "time", len_names[lm], L, (int)c.desc.masked_output,
+                                 "%s/%s/%s/%s/L%d/out%d/rm%d/ro%d/merge%d/dense%d/last%d/h0%d/drop%d", tu_matrix_cell_names[ci],
+                                 tu_matrix_dir_names[dir], layout ? "batch" : "time", tu_matrix_len_names[lm], L, (int)c.desc.masked_output,
                                  (int)c.desc.reverse_mode, (int)c.desc.reverse_order, (int)c.desc.merge,
                                  c.desc.dense_size, c.last_only, c.with_h0, c.dropout);
                         run_case(&c);
@@ -412,7 +346,7 @@ static int build_options(gcase *cases) {
         gcase *c = &cases[n++];                                                                                        \
         memset(c, 0, sizeof *c);                                                                                       \
         snprintf(c->name, sizeof c->name, "%s", nm);                                                                   \
-        c->desc = base(cell, 3, 4);                                                                                    \
+        c->desc = tu_desc(cell, 3, 4);                                                                                    \
         c->T = 5;                                                                                                      \
         c->N = 3;                                                                                                      \
         body;                                                                                                          \
@@ -546,7 +480,7 @@ static void dropout_fd(void **state) {
                 if (kind == 0 && mode == 1) continue; /* the output dropout has no mode */
                 gcase *c = &cases[n++];
                 memset(c, 0, sizeof *c);
-                c->desc = base(cells[ci], 3, 4);
+                c->desc = tu_desc(cells[ci], 3, 4);
                 c->desc.linear_before_reset = ci == 3;
                 c->desc.num_layers = 2;
                 c->desc.direction = kind == 3 ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
@@ -576,7 +510,7 @@ static void dropout_fd(void **state) {
  * that each dropout mask can be read off its outputs. */
 static clrnn_rnn *identity_rnn(int L, int H, int recurrent_identity, float out_p, float in_p, float rec_p,
                                clrnn_dropout_mode mode, uint64_t seed) {
-    clrnn_rnn_desc d = base(CLRNN_CELL_RNN, H, H);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_RNN, H, H);
     d.num_layers = L;
     d.activations[0][0] = (clrnn_activation){CLRNN_ACT_AFFINE, 1.0f, 0.0f};
     d.dropout = out_p, d.input_dropout = in_p, d.recurrent_dropout = rec_p, d.dropout_mode = mode;
@@ -740,7 +674,7 @@ static double mask_of(const clrnn_rnn_desc *d, uint32_t call, int l, int dir, in
 }
 
 static void gates_case(clrnn_cell cell, int lbr, int T, int with_output_dropout) {
-    clrnn_rnn_desc d = base(cell, 3, 4);
+    clrnn_rnn_desc d = tu_desc(cell, 3, 4);
     d.linear_before_reset = lbr;
     d.num_layers = 3;
     d.direction = CLRNN_DIR_BIDIRECTIONAL;
@@ -755,8 +689,8 @@ static void gates_case(clrnn_cell cell, int lbr, int T, int with_output_dropout)
     clrnn_rnn *r = NULL;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     uint64_t seed = 99 + (uint64_t)cell * 3 + (uint64_t)lbr;
-    set_random_weights(r, &seed, 0.8f);
-    const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), G = gates_of(cell), O = clrnn_rnn_output_size(r);
+    tu_set_random_weights(r, &seed, 0.8f, 0.7f, 0.7f);
+    const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), G = tu_gates(cell), O = clrnn_rnn_output_size(r);
     const size_t nx = (size_t)T * N * d.input_size, nh = (size_t)L * D * N * Hr, nc = (size_t)L * D * N * H;
     float *x = tu_alloc_random(nx, &seed, -1, 1), *h0 = tu_alloc_random(nh, &seed, -0.8f, 0.8f);
     float *c0 = tu_alloc_random(nc, &seed, -0.8f, 0.8f);
@@ -862,7 +796,7 @@ static void kink_conventions(void **state) {
         {{CLRNN_ACT_TANH, 0, 0}, 0.5f, 0.50001f, 0.0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        clrnn_rnn_desc d = base(CLRNN_CELL_RNN, 1, 1);
+        clrnn_rnn_desc d = tu_desc(CLRNN_CELL_RNN, 1, 1);
         d.activations[0][0] = cases[i].act;
         d.clip = cases[i].clip;
         clrnn_rnn *r = NULL;
@@ -893,11 +827,11 @@ static void kink_conventions(void **state) {
 /* ---- the float interface's refusals ---- */
 static void refusals(void **state) {
     (void)state;
-    clrnn_rnn_desc d = base(CLRNN_CELL_LSTM, 2, 3);
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 2, 3);
     clrnn_rnn *r = NULL;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     uint64_t s = 7;
-    set_random_weights(r, &s, 0.5f);
+    tu_set_random_weights(r, &s, 0.5f, 0.7f, 0.7f);
     float x[2 * 1 * 2] = {0.1f, 0.2f, 0.3f, 0.4f}, y[2 * 3];
     clrnn_forward_args a;
     memset(&a, 0, sizeof a);
@@ -924,7 +858,7 @@ static void refusals(void **state) {
     d.num_layers = 2;
     r = NULL;
     if (clrnn_rnn_create(tu_context(), &d, &r) == CLRNN_OK) {
-        set_random_weights(r, &s, 0.5f);
+        tu_set_random_weights(r, &s, 0.5f, 0.7f, 0.7f);
         assert_int_equal(clrnn_reference_train(r, &a, 0, NULL, NULL), CLRNN_ERR_INVALID_ARGUMENT);
         clrnn_rnn_destroy(r);
     }

@@ -56,10 +56,7 @@ static int fw_gate(clrnn_cell cell, int fw, int g) {
 }
 
 static clrnn_rnn_desc desc_of(const config *c) {
-    clrnn_rnn_desc d = clrnn_rnn_desc_default();
-    d.cell = c->cell;
-    d.input_size = I0;
-    d.hidden_size = H;
+    clrnn_rnn_desc d = tu_desc(c->cell, I0, H);
     d.num_layers = c->layers;
     d.direction = c->bidir ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
     d.merge = c->merge;
@@ -228,6 +225,15 @@ static void tweights_free(tweights *t) {
     free(t->db);
 }
 
+/* A fresh rnn of config c, and random weights of its shapes in t (set nothing yet). */
+static clrnn_rnn *rnn_of(const config *c, tweights *t, uint64_t *seed) {
+    const clrnn_rnn_desc desc = desc_of(c);
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
+    tweights_init(t, c, seed);
+    return r;
+}
+
 static void set_role(clrnn_rnn *r, const config *c, const tweights *t, int fw, int l, int d, clrnn_param role) {
     size_t n;
     float *a = expected(c, t, fw, l, d, role, &n);
@@ -241,11 +247,8 @@ static void cross_framework(void **state) {
     uint64_t seed = 0x5eed0001;
     for (size_t ci = 0; ci < sizeof configs / sizeof *configs; ++ci) {
         const config *c = &configs[ci];
-        const clrnn_rnn_desc desc = desc_of(c);
-        clrnn_rnn *r = NULL;
-        TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
         tweights t;
-        tweights_init(&t, c, &seed);
+        clrnn_rnn *r = rnn_of(c, &t, &seed);
         for (int l = 0; l < t.L; ++l)
             for (int d = 0; d < t.D; ++d) {
                 set_role(r, c, &t, CLRNN_FRAMEWORK_ONNX, l, d, CLRNN_PARAM_W);
@@ -292,12 +295,9 @@ static void round_trip(void **state) {
     int checked = 0;
     for (size_t ci = 0; ci < sizeof configs / sizeof *configs; ++ci) {
         const config *c = &configs[ci];
-        const clrnn_rnn_desc desc = desc_of(c);
         for (int fw = 0; fw <= CLRNN_FRAMEWORK_TF1; ++fw) {
-            clrnn_rnn *r = NULL;
-            TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
             tweights t; /* for the shapes only: the values set are fresh random arrays */
-            tweights_init(&t, c, &seed);
+            clrnn_rnn *r = rnn_of(c, &t, &seed);
             for (int role = 0; role < CLRNN_PARAM_COUNT_; ++role) {
                 if (!role_exists(c, fw, (clrnn_param)role)) continue;
                 const int dense = role == CLRNN_PARAM_DENSE_W || role == CLRNN_PARAM_DENSE_B;
@@ -361,11 +361,8 @@ static void gradients(void **state) {
     uint64_t seed = 0x5eed0004;
     for (int ci = 0; ci < 2; ++ci) {
         const config *c = &configs[ci == 0 ? 2 : 9]; /* lstm; gru lbr */
-        const clrnn_rnn_desc desc = desc_of(c);
-        clrnn_rnn *r = NULL;
-        TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
         tweights t;
-        tweights_init(&t, c, &seed);
+        clrnn_rnn *r = rnn_of(c, &t, &seed);
         set_role(r, c, &t, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W);
         set_role(r, c, &t, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_R);
         tweights g; /* the gradient arrays, distinct from the rnn's values */
@@ -413,11 +410,8 @@ static void refusals(void **state) {
     uint64_t seed = 0x5eed0005;
     for (size_t ci = 0; ci < sizeof configs / sizeof *configs; ++ci) {
         const config *c = &configs[ci];
-        const clrnn_rnn_desc desc = desc_of(c);
-        clrnn_rnn *r = NULL;
-        TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
         tweights t;
-        tweights_init(&t, c, &seed);
+        clrnn_rnn *r = rnn_of(c, &t, &seed);
         float *buf = tu_alloc_poison(4096), *data = tu_alloc_random(4096, &seed, -1, 1);
         for (int fw = 0; fw <= CLRNN_FRAMEWORK_TF1; ++fw)
             for (int role = 0; role < CLRNN_PARAM_COUNT_; ++role) {
@@ -483,11 +477,8 @@ static void partly_set(void **state) {
     (void)state;
     uint64_t seed = 0x5eed0006;
     const config *c = &configs[7]; /* gru reset-before */
-    const clrnn_rnn_desc desc = desc_of(c);
-    clrnn_rnn *r = NULL;
-    TU_OK(clrnn_rnn_create(tu_context(), &desc, &r));
     tweights t;
-    tweights_init(&t, c, &seed);
+    clrnn_rnn *r = rnn_of(c, &t, &seed);
     set_role(r, c, &t, CLRNN_FRAMEWORK_TF1, 0, 0, CLRNN_PARAM_KERNEL);
     const size_t nw = (size_t)3 * H * I0;
     float *buf = tu_alloc_poison(nw);
