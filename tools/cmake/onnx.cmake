@@ -29,13 +29,8 @@ set(CLRNN_ONNX_CL_SOURCES
   ${PROJECT_SOURCE_DIR}/cl/common.cl
   ${PROJECT_SOURCE_DIR}/src/onnx/ox_abi.h
   ${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl)
-string(REPLACE ";" "|" _onnx_cl_arg "${CLRNN_ONNX_CL_SOURCES}")
-add_custom_command(
-  OUTPUT ${CLRNN_ONNX_GEN}/onnx_kernels.c
-  COMMAND ${CMAKE_COMMAND} -DOUT=${CLRNN_ONNX_GEN}/onnx_kernels.c -DBASE=${PROJECT_SOURCE_DIR} "-DSOURCES=${_onnx_cl_arg}"
-          -DTABLE=clrnn_ox_sources -P ${PROJECT_SOURCE_DIR}/tools/cmake/embed_cl.cmake
-  DEPENDS ${CLRNN_ONNX_CL_SOURCES} ${PROJECT_SOURCE_DIR}/tools/cmake/embed_cl.cmake
-  COMMENT "Embedding the ONNX kernels" VERBATIM)
+clrnn_embed_kernels(${CLRNN_ONNX_GEN}/onnx_kernels.c clrnn_ox_sources ${PROJECT_SOURCE_DIR} "Embedding the ONNX kernels"
+                    ${CLRNN_ONNX_CL_SOURCES})
 
 target_sources(clrnn_objects PRIVATE
   src/onnx/proto.c
