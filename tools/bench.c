@@ -156,6 +156,12 @@ static int run_clrnn(void *arg) {
     return st == CLRNN_OK;
 }
 
+/* The gradients a training step starts from (host, the same numbers clrnn and oneDNN get): dy [T, N, D*K],
+ * dhn [L*D, N, K], dcn [L*D, N, H] (LSTM; else NULL). */
+typedef struct train_grads {
+    float *dy, *dhn, *dcn;
+} train_grads;
+
 /* ------------------------------------------------------------------------------------------
  * oneDNN
  * ---------------------------------------------------------------------------------------- */
@@ -175,12 +181,6 @@ typedef struct dnnl_layer {
     dnnl_primitive_t rwl, rwi, rwp, rbias;
     dnnl_memory_t dsrc, dsrc_iter, dsrc_iter_c, dwl, dwi, dwp, dbias, ddst_iter, ddst_iter_c;
 } dnnl_layer;
-
-/* The gradients a training step starts from (host, the same numbers clrnn gets): dy [T, N, D*K],
- * dhn [L*D, N, K], dcn [L*D, N, H] (LSTM; else NULL). */
-typedef struct train_grads {
-    float *dy, *dhn, *dcn;
-} train_grads;
 
 typedef struct dnnl_runner {
     dnnl_engine_t eng;
@@ -630,6 +630,23 @@ static void gemm_trace_print(void *user, int ta, int tb, size_t m, size_t n, siz
             count > 1 ? " batched" : "", 2.0 * m * n * k * (double)count / 1e6);
 }
 
+/* Whether oneDNN runs next to clrnn on this shape; when not, res->dnnl_state and dnnl_note say why
+ * (not built in, or per-row lengths, which oneDNN cannot express). */
+static int dnnl_wanted(const bench_shape *shape, int with_dnnl, result *res) {
+    res->dnnl_state = 0;
+    if (!with_dnnl) return 0;
+    if (!dnnl_available()) {
+        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
+        return 0;
+    }
+    if (shape->min_len > 0 && shape->min_len < shape->T) {
+        res->dnnl_state = -1;
+        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
+        return 0;
+    }
+    return 1;
+}
+
 static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, result *res) {
     memset(res, 0, sizeof *res);
     res->shape = *shape;
@@ -675,13 +692,10 @@ static int bench_one(const bench_shape *shape, const char *name, int with_dnnl, 
         ok = bench_clrnn_run(&b) == CLRNN_OK; /* one run, for the output comparison */
     }
 
-    res->dnnl_state = 0;
-    if (with_dnnl && !dnnl_available()) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
+    const int use_dnnl = dnnl_wanted(shape, with_dnnl, res);
+    (void)use_dnnl; /* without oneDNN built in, nothing reads it */
 #ifdef CLRNN_HAVE_DNNL
-    if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
-        res->dnnl_state = -1;
-        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
-    } else if (with_dnnl) {
+    if (use_dnnl) {
         dnnl_runner r;
         char err[256] = "";
         if (!dnnl_init(&r, &m, NULL, err, sizeof err)) {
@@ -822,6 +836,7 @@ static int run_clrnn_train(void *arg) {
     return 1;
 }
 
+#ifdef CLRNN_HAVE_DNNL
 /* max |a - b| / (1 + |b|) over n values, into *worst (NaN anywhere makes it NaN). */
 static void err_update(double *worst, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; ++i) {
@@ -831,7 +846,6 @@ static void err_update(double *worst, const float *a, const float *b, size_t n) 
     }
 }
 
-#ifdef CLRNN_HAVE_DNNL
 static int read_device(clrnn_trainer *t, cl_mem mem, float *out, size_t n) {
     return clEnqueueReadBuffer(clrnn_context_cl_queue(t->b.ctx), mem, CL_TRUE, 0, n * sizeof(float), out, 0, NULL,
                                NULL) == CL_SUCCESS;
@@ -978,13 +992,10 @@ static int bench_train_one(const bench_shape *shape, const char *name, int with_
         ok = run_clrnn_train(&t); /* one step, for the comparison */
     }
 
-    res->dnnl_state = 0;
-    if (with_dnnl && !dnnl_available()) snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN not built in");
+    const int use_dnnl = dnnl_wanted(shape, with_dnnl, res);
+    (void)use_dnnl; /* without oneDNN built in, nothing reads it */
 #ifdef CLRNN_HAVE_DNNL
-    if (with_dnnl && shape->min_len > 0 && shape->min_len < shape->T) {
-        res->dnnl_state = -1;
-        snprintf(res->dnnl_note, sizeof res->dnnl_note, "oneDNN has no per-row lengths");
-    } else if (with_dnnl) {
+    if (use_dnnl) {
         dnnl_runner r;
         char err[256] = "";
         if (!dnnl_init(&r, &m, &g, err, sizeof err)) {
