@@ -113,7 +113,7 @@ typedef struct clrnn_kept_program {
     void (*release_kernels)(void *state); /* releases them (not the program) */
     int from_cache;                       /* 1: loaded from the context's binary cache */
 } clrnn_kept_program;
-#define CLRNN_KEPT_PROGRAMS 4
+#define CLRNN_KEPT_PROGRAMS 8
 /* def's program on this context (the ONNX kernels, ...), like the main program shared by every
  * model and rnn on it: the first call builds it (or loads it from the binary cache) with
  * clrnn_program_options(), its kernels into a zeroed state of state_size bytes; later calls from
@@ -204,11 +204,8 @@ struct clrnn_context {
     atomic_int used_blas; /* a CLBlast call ran on this context (see clrnn_gemm_context_release) */
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
     struct clrnn_train_program *train; /* src/train: its kernels (a kept program's state, not owned), set on first use under lock */
-    struct clrnn_glue_program *glue; /* the training glue's kernels, built on first use (src/train/glue.c) */
+    struct clrnn_glue_program *glue; /* src/train/glue.c: its kernels (a kept program's state, not owned), set on first use */
 };
-
-/* ---- src/train/glue.c: released by the context's destroy ---- */
-void clrnn_glue_release(clrnn_context *ctx);
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);

@@ -283,7 +283,6 @@ void clrnn_context_destroy(clrnn_context *ctx) {
 
 static void context_free(clrnn_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
-    clrnn_glue_release(ctx);
     clrnn_program_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);

@@ -23,17 +23,18 @@ extern const size_t clrnn_glue_sources_count;
 static const char *const glue_kernel_names[GLUE_K_COUNT_] = {"loss_rows", "loss_grad", "sumsq_blocks",
                                                               "opt_update", "emb_gather", "emb_scatter"};
 
-/* ctx->glue is set once, under this lock (a context's first glue call may come from any thread). */
+/* ctx->glue is set once, under this lock (a context's first glue call may come from any thread);
+ * the program itself is one of the context's kept programs (program.c), released with it. */
 static once_flag glue_once = ONCE_FLAG_INIT;
 static mtx_t glue_lock;
 static void glue_lock_init(void) { mtx_init(&glue_lock, mtx_plain); }
 
-static void glue_free(struct clrnn_glue_program *g) {
-    if (!g) return;
-    for (int i = 0; i < GLUE_K_COUNT_; ++i)
+static void release_glue_kernels(void *state) {
+    struct clrnn_glue_program *g = state;
+    for (int i = 0; i < GLUE_K_COUNT_; ++i) {
         if (g->k[i]) clReleaseKernel(g->k[i]);
-    if (g->program) clReleaseProgram(g->program);
-    free(g);
+        g->k[i] = NULL;
+    }
 }
 
 static clrnn_status make_glue_kernels(cl_program prog, void *user) {
@@ -43,7 +44,7 @@ static clrnn_status make_glue_kernels(cl_program prog, void *user) {
         g->k[i] = clCreateKernel(prog, glue_kernel_names[i], &err);
         if (err != CL_SUCCESS) {
             g->k[i] = NULL;
-            for (int j = 0; j < i; ++j) clReleaseKernel(g->k[j]), g->k[j] = NULL;
+            release_glue_kernels(g);
             return clrnn_fail_cl(err, "clCreateKernel", glue_kernel_names[i]);
         }
     }
@@ -55,29 +56,14 @@ clrnn_status clrnn_glue_ensure(clrnn_context *ctx) {
     mtx_lock(&glue_lock);
     clrnn_status st = CLRNN_OK;
     if (!ctx->glue) {
-        struct clrnn_glue_program *g = calloc(1, sizeof *g);
-        if (!g) {
-            st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "the training glue's kernels");
-        } else {
-            const clrnn_program_def def = {"the training glue kernels", "clrnn-glue-program-v1", clrnn_glue_sources,
-                                           clrnn_glue_sources_count, 0, make_glue_kernels};
-            clrnn_program_got got;
-            st = clrnn_program_get(ctx, &def, clrnn_program_options(), g, &got);
-            if (st == CLRNN_OK) {
-                g->program = got.program;
-                ctx->glue = g;
-            } else {
-                glue_free(g);
-            }
-        }
+        const clrnn_program_def def = {"the training glue kernels", "clrnn-glue-program-v1", clrnn_glue_sources,
+                                       clrnn_glue_sources_count, 0, make_glue_kernels};
+        const clrnn_kept_program *kp;
+        st = clrnn_program_kept(ctx, &def, sizeof(struct clrnn_glue_program), release_glue_kernels, &kp);
+        if (st == CLRNN_OK) ctx->glue = kp->state;
     }
     mtx_unlock(&glue_lock);
     return st;
-}
-
-void clrnn_glue_release(clrnn_context *ctx) {
-    glue_free(ctx->glue);
-    ctx->glue = NULL;
 }
 
 glue_args clrnn_glue_begin(clrnn_context *ctx, glue_kernel_id id) {

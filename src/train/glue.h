@@ -17,8 +17,8 @@ typedef enum glue_kernel_id {
     GLUE_K_COUNT_
 } glue_kernel_id;
 
+/* The kept program's state (program.c owns the program and releases both with the context). */
 struct clrnn_glue_program {
-    cl_program program;
     cl_kernel k[GLUE_K_COUNT_];
 };
 
