@@ -16,22 +16,29 @@
 #define RNG_MULHI(a, b) ((uint32_t)(((uint64_t)(a) * (b)) >> 32))
 #endif
 
-/* One Philox4x32 block: four 32-bit words from counter (c0..c3) and key (k0, k1); word 0 returned
- * (the others are discarded: one draw per element keeps the counter layout trivial). */
-RNG_FN RNG_U32 clrnn_philox_u32(RNG_U32 c0, RNG_U32 c1, RNG_U32 c2, RNG_U32 c3, RNG_U32 k0, RNG_U32 k1) {
+/* One Philox4x32-10 block: the four 32-bit words of counter (c[0..3]) under key (k0, k1), into c.
+ * test_rng checks it against Random123's published known-answer vectors. */
+RNG_FN void clrnn_philox4x32(RNG_U32 *c, RNG_U32 k0, RNG_U32 k1) {
     for (int round = 0; round < 10; ++round) {
         const RNG_U32 m0 = 0xD2511F53u, m1 = 0xCD9E8D57u;
-        const RNG_U32 lo0 = m0 * c0, hi0 = RNG_MULHI(m0, c0);
-        const RNG_U32 lo1 = m1 * c2, hi1 = RNG_MULHI(m1, c2);
-        const RNG_U32 n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-        c0 = n0;
-        c1 = lo1;
-        c2 = n2;
-        c3 = lo0;
+        const RNG_U32 lo0 = m0 * c[0], hi0 = RNG_MULHI(m0, c[0]);
+        const RNG_U32 lo1 = m1 * c[2], hi1 = RNG_MULHI(m1, c[2]);
+        const RNG_U32 n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
+        c[0] = n0;
+        c[1] = lo1;
+        c[2] = n2;
+        c[3] = lo0;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    return c0;
+}
+
+/* Word 0 of the block of counter (c0..c3) (the others are discarded: one draw per element keeps the
+ * counter layout trivial). */
+RNG_FN RNG_U32 clrnn_philox_u32(RNG_U32 c0, RNG_U32 c1, RNG_U32 c2, RNG_U32 c3, RNG_U32 k0, RNG_U32 k1) {
+    RNG_U32 c[4] = {c0, c1, c2, c3};
+    clrnn_philox4x32(c, k0, k1);
+    return c[0];
 }
 
 /* Streams of the counter's word 2 (with layer and direction): which dropout a draw is for. */
