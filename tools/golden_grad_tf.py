@@ -56,7 +56,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_common import ROOT, default_meta, rng_for, uniform  # noqa: E402
 from golden_grad_common import (GRAD, RNG_STREAM_INPUT, RNG_STREAM_RECURRENT,  # noqa: E402
                                  check_philox, compare_runs, fd_check, has_dropout, masks_matter,
-                                 rng_seed, variational_mask, write_grad_case)
+                                 output_mask, rng_seed, variational_mask, write_grad_case)
 import golden_keras  # noqa: E402  (its float64 NumPy reference of the forward)
 
 # Masks [N, T] (1 = compute); T <= 7.
@@ -192,6 +192,19 @@ def keras_part(dropout_cases=False):
                 rnns.append(base)
         head = layers.Dense(dense, name="head", dtype=dtype) if dense else None
         cast = lambda v: tf.constant(np.asarray(v, np.float64), dtype=dtype)  # noqa: E731
+        # `dropout` between layers: a Keras Dropout layer on each inner layer's output sequence
+        # (per element and step), its random generator giving clrnn's output mask of that layer
+        betweens = []
+        for li in range(L - 1 if drop is not None and drop["between"] else 0):
+            lay = layers.Dropout(drop["between"], name=f"drop{li}", dtype=dtype)
+            mask_nt = cast(output_mask(drop["seed"], 0, li, T, N, D * H,
+                                       drop["between"]).transpose(1, 0, 2))
+
+            def dropped(inputs, rate, noise_shape=None, mask_nt=mask_nt):
+                assert tuple(inputs.shape) == tuple(mask_nt.shape), (inputs.shape, mask_nt.shape)
+                return inputs * mask_nt
+            lay._random_generator.dropout = dropped
+            betweens.append(lay)
         counters = []
         if drop is not None:
             for li, lay in enumerate(rnns):
@@ -220,6 +233,8 @@ def keras_part(dropout_cases=False):
                 t, st = res[0], res[1:]
                 assert len(st) == D * nst
                 finals.append(st)
+                if li < len(betweens):
+                    t = betweens[li](t, training=True)
             if head is not None:
                 t = head(t)
             for cnt, sub in counters:    # every cell ran once per step (+1), asking for masks
@@ -265,10 +280,10 @@ def keras_part(dropout_cases=False):
 
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, direction="forward", merge="concat",
              return_sequences=True, mask=None, h0=False, dense=0, masking=False,
-             input_dropout=0.0, recurrent_dropout=0.0, per_step=False):
+             input_dropout=0.0, recurrent_dropout=0.0, per_step=False, dropout=0.0):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
         assert mask or not masking, name
-        assert dropout_cases == bool(input_dropout or recurrent_dropout), name
+        assert dropout_cases == bool(input_dropout or recurrent_dropout or dropout), name
         check_name(name, cell)
         rng = rng_for(("grad/keras_dropout/" if dropout_cases else "grad/keras/") + name)
         D = 2 if direction == "bidirectional" else 1
@@ -306,8 +321,10 @@ def keras_part(dropout_cases=False):
         if dropout_cases:
             seed = rng_seed(name)
             drop = dict(input=input_dropout, recurrent=recurrent_dropout, per_step=per_step,
-                        seed=seed)
-            extra = dict(input_dropout=input_dropout, recurrent_dropout=recurrent_dropout,
+                        seed=seed, between=dropout)
+            assert not dropout or L > 1, name
+            extra = dict(dropout=dropout, input_dropout=input_dropout,
+                         recurrent_dropout=recurrent_dropout,
                          dropout_mode="per_step" if per_step else "variational",
                          dropout_seed=seed)
         e64, names = run(*args, tf.float64, drop=drop)
@@ -421,6 +438,13 @@ def keras_dropout_cases(case):
     case("bidir_gru_lbr_stack2_drop_mask_holes_h0", cell="gru_lbr", T=7, N=3, L=2,
          direction="bidirectional", mask="holes_empty", h0=True, input_dropout=0.25,
          recurrent_dropout=0.375)
+    # `dropout` between the layers (a Keras Dropout layer), alone and with the other two
+    case("rnn_tanh_stack2_drop_between_masking_layer_holes", cell="rnn_tanh", T=7, N=4, L=2,
+         mask="holes", masking=True, dropout=0.5)
+    case("lstm_stack2_drop_all_mask_holes_last", cell="lstm", T=7, N=4, L=2, mask="holes",
+         return_sequences=False, dropout=0.5, input_dropout=0.25, recurrent_dropout=0.375)
+    case("bidir_gru_stack2_drop_all_h0", cell="gru", L=2, direction="bidirectional", h0=True,
+         dropout=0.25, input_dropout=0.375, recurrent_dropout=0.25)
     # PER_STEP
     case("lstm_drop_per_step_mask_holes", cell="lstm", T=7, N=4, mask="holes",
          input_dropout=0.25, recurrent_dropout=0.375, per_step=True)
@@ -428,8 +452,9 @@ def keras_dropout_cases(case):
          recurrent_dropout=0.25, per_step=True)
     case("bidir_rnn_tanh_ave_drop_per_step_h0", cell="rnn_tanh", direction="bidirectional",
          merge="ave", h0=True, input_dropout=0.25, recurrent_dropout=0.25, per_step=True)
-    case("bidir_gru_lbr_stack2_drop_per_step", cell="gru_lbr", T=5, L=2,
-         direction="bidirectional", input_dropout=0.25, recurrent_dropout=0.375, per_step=True)
+    case("bidir_gru_lbr_stack2_drop_all_per_step", cell="gru_lbr", T=5, L=2,
+         direction="bidirectional", dropout=0.375, input_dropout=0.25, recurrent_dropout=0.375,
+         per_step=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -411,7 +411,7 @@ FRAMEWORK_TESTS(torch, 37)
 FRAMEWORK_TESTS(keras, 36)
 FRAMEWORK_TESTS(tf1, 18)
 FRAMEWORK_TESTS(torch_dropout, 7)
-FRAMEWORK_TESTS(keras_dropout, 19)
+FRAMEWORK_TESTS(keras_dropout, 22)
 
 int main(void) {
     const struct CMUnitTest tests[] = {
