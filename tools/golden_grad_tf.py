@@ -20,7 +20,11 @@ to the saved gradient); a failure aborts the run.
 
 Run (the TF 2.15 virtualenv, see tools/golden_tf.py for its set-up; about a minute):
 
-    /work/venvs/keras2/bin/python tools/golden_grad_tf.py [--part keras|tf1|all] [--check]
+    /work/venvs/keras2/bin/python tools/golden_grad_tf.py [--part keras|keras_dropout|tf1|all] [--check]
+
+keras_dropout (tests/golden/grad/keras_dropout; see tests/golden/grad/README.md): the Keras layers
+with dropout= / recurrent_dropout= and a Dropout layer between stacked layers, training=True,
+clrnn's masks (tools/golden_grad_common.py's Philox) injected where Keras draws its own.
 
 Keras (framework keras, batch-major, Keras 2.15 = tf.keras; weights l{k}_d{d}_{w,r,b} = kernel,
 recurrent_kernel, bias, names.txt has the variables' names; dense_w/dense_b = a Dense layer's

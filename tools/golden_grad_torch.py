@@ -22,6 +22,10 @@ Run (Debian's python3-torch and python3-numpy; tested with torch 1.13.0a0, numpy
 
     /usr/bin/python3 tools/golden_grad_torch.py            # regenerate and check
     /usr/bin/python3 tools/golden_grad_torch.py --check    # check the committed cases only
+    /usr/bin/python3 tools/golden_grad_torch.py --dropout  # regenerate only torch_dropout
+
+torch_dropout (tests/golden/grad/torch_dropout): `dropout` between stacked layers, as
+nn.RNN/LSTM/GRU(dropout=p) applies it in training, with clrnn's masks (run_dropout).
 
 Conventions (framework torch, the role table in include/clrnn.h):
   l{k}_d{d}_{w,r,bw,br,proj} = weight_ih, weight_hh, bias_ih, bias_hh, weight_hr _l{k}[_reverse]
