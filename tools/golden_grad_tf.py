@@ -25,6 +25,8 @@ Run (the TF 2.15 virtualenv, see tools/golden_tf.py for its set-up; about a minu
 keras_dropout (tests/golden/grad/keras_dropout; see tests/golden/grad/README.md): the Keras layers
 with dropout= / recurrent_dropout= and a Dropout layer between stacked layers, training=True,
 clrnn's masks (tools/golden_grad_common.py's Philox) injected where Keras draws its own.
+tf1_dropout (tests/golden/grad/tf1_dropout): MultiRNNCell with DropoutWrapper(output_keep_prob)
+on every cell but the last, the wrapper's dropout giving clrnn's per-step output masks.
 
 Keras (framework keras, batch-major, Keras 2.15 = tf.keras; weights l{k}_d{d}_{w,r,b} = kernel,
 recurrent_kernel, bias, names.txt has the variables' names; dense_w/dense_b = a Dense layer's
@@ -464,17 +466,54 @@ def keras_dropout_cases(case):
 # --------------------------------------------------------------------------------------------
 # TF1 cells (tf.compat.v1 graph mode)
 # --------------------------------------------------------------------------------------------
-def tf1_part():
+def tf1_part(dropout_cases=False):
+    """The TF1 cases; dropout_cases: the tf1_dropout ones instead (DropoutWrapper
+    output_keep_prob between the cells of a MultiRNNCell, clrnn's `dropout`)."""
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
     v1 = tf.compat.v1
-    out_root = os.path.join(GRAD, "tf1")
+    out_root = os.path.join(GRAD, "tf1_dropout" if dropout_cases else "tf1")
     shutil.rmtree(out_root, ignore_errors=True)
     os.makedirs(out_root)
     made = []
 
+    class TimeFed(v1.nn.rnn_cell.RNNCell):
+        """Runs `inner` on x_t of the input pair (x_t, t), first telling `holder` the step's time
+        index t (dynamic_rnn's loop does not say it): what the patched DropoutWrapper draws
+        clrnn's PER-step output mask of."""
+        def __init__(self, inner, holder):
+            super().__init__()
+            self._inner, self._holder = inner, holder
+
+        @property
+        def state_size(self):
+            return self._inner.state_size
+
+        @property
+        def output_size(self):
+            return self._inner.output_size
+
+        def __call__(self, inputs, state, scope=None):
+            x_t, t_t = inputs
+            self._holder["t"] = tf.cast(t_t[0, 0], tf.int32)
+            return self._inner(x_t, state, scope=scope)
+
+    def wrap_dropout(c, li, T, N, width, p, seed, holder, dtype):
+        """DropoutWrapper(c, output_keep_prob=1-p) whose dropout of the output is clrnn's mask of
+        layer li at the current step (stream OUTPUT, c1 = t), scaled 1/(1-p): TF decides what
+        it drops (the cell's output: the next cell's input, not the state)."""
+        w = v1.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=1.0 - p)
+        masks = tf.constant(output_mask(seed, 0, li, T, N, width, p), dtype=dtype)   # [T, N, W]
+
+        def dropped(values, salt_prefix, recurrent_noise, keep_prob,
+                    shallow_filtered_substructure=None):
+            assert salt_prefix == "output", salt_prefix
+            return values * tf.gather(masks, holder["t"])
+        w._dropout = dropped
+        return w
+
     def run(a, cell, T, N, I, H, L, bidir, seq_len, peephole, cell_clip, proj, proj_clip,
-            forget_bias, dtype):
+            forget_bias, dtype, drop=None):
         D = 2 if bidir else 1
         lstm = cell == "lstm"
         Hr = proj if (lstm and proj) else H
@@ -482,9 +521,16 @@ def tf1_part():
         with g.as_default():
             xp = v1.placeholder(dtype, (N, T, I))
             slp = v1.placeholder(tf.int32, (N,)) if seq_len is not None else None
+            holder = {}
+            made_cells = []
 
             def mk():
-                return golden_keras.tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias)
+                c = golden_keras.tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias)
+                li = len(made_cells)
+                made_cells.append(c)
+                if drop and li < L - 1:
+                    c = wrap_dropout(c, li, T, N, Hr, drop["dropout"], drop["seed"], holder, dtype)
+                return c
 
             hps = [v1.placeholder(dtype, (N, Hr)) for _ in range(L * D)]
             cps = [v1.placeholder(dtype, (N, H)) for _ in range(L * D)] if lstm else []
@@ -502,7 +548,12 @@ def tf1_part():
             else:
                 c = v1.nn.rnn_cell.MultiRNNCell([mk() for _ in range(L)]) if L > 1 else mk()
                 st = tuple(state(i) for i in range(L))
-                y_t, s = v1.nn.dynamic_rnn(c, xp, sequence_length=slp,
+                inp = xp
+                if drop:    # the time index rides along as a second input
+                    c = TimeFed(c, holder)
+                    tix = np.broadcast_to(np.arange(T, dtype=np.float64)[None, :, None], (N, T, 1))
+                    inp = (xp, tf.constant(tix, dtype=dtype))
+                y_t, s = v1.nn.dynamic_rnn(c, inp, sequence_length=slp,
                                            initial_state=st if L > 1 else st[0], dtype=dtype)
                 finals = list(s) if L > 1 else [s]
                 scopes = ([f"rnn/multi_rnn_cell/cell_{i}/" for i in range(L)] if L > 1
@@ -579,10 +630,11 @@ def tf1_part():
         return e, names
 
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, bidir=False, seq_len=None, h0=False,
-             peephole=False, cell_clip=0.0, proj=0, proj_clip=0.0, forget_bias=1.0):
+             peephole=False, cell_clip=0.0, proj=0, proj_clip=0.0, forget_bias=1.0, dropout=0.0):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
+        assert dropout_cases == bool(dropout) and (not dropout or (L > 1 and not bidir)), name
         check_name(name, cell)
-        rng = rng_for("grad/tf1/" + name)
+        rng = rng_for(("grad/tf1_dropout/" if dropout_cases else "grad/tf1/") + name)
         D = 2 if bidir else 1
         lstm = cell == "lstm"
         Hr = proj if (lstm and proj) else H
@@ -619,9 +671,16 @@ def tf1_part():
             a["dcn"] = uniform(rng, (L * D, N, H), -1.0, 1.0)
         args = (a, cell, T, N, I, H, L, bidir, seq_len, peephole, cell_clip, proj, proj_clip,
                 forget_bias)
-        e64, names = run(*args, tf.float64)
-        e32, _ = run(*args, tf.float32)
+        drop, extra = None, None
+        if dropout_cases:
+            drop = dict(dropout=dropout, seed=rng_seed(name))
+            extra = dict(dropout=dropout, dropout_mode="per_step", dropout_seed=drop["seed"])
+        e64, names = run(*args, tf.float64, drop)
+        e32, _ = run(*args, tf.float32, drop)
         worst32 = compare_runs(name, e64, e32)
+        if dropout_cases:   # the masks change the result (no NumPy replay of dropout here)
+            plain, _ = run(*args, tf.float64)
+            assert masks_matter(e64, plain), name
         meta = default_meta("tf1")
         meta.update(cell=cell, T=T, N=N, I=I, H=H, layers=L,
                     direction="bidirectional" if bidir else "forward",
@@ -629,9 +688,19 @@ def tf1_part():
                     cell_clip=float(cell_clip), proj_clip=float(proj_clip),
                     forget_bias=float(forget_bias) if lstm else 0.0,
                     has_seq_len=int(seq_len is not None), has_h0=int(h0))
-        d = write_grad_case(out_root, name, meta, dict(a, **e64), names, "float64")
+        d = write_grad_case(out_root, name, meta, dict(a, **e64), names, "float64", extra)
         made.append((d, worst32))
         return a, e64
+
+    if dropout_cases:
+        # DropoutWrapper(output_keep_prob) on every cell of a MultiRNNCell but the last
+        case("lstm_multi2_drop_seqlen_h0", L=2, T=6, N=4, seq_len=[6, 2, 0, 5], h0=True,
+             dropout=0.5)
+        case("lstm_multi3_drop_peephole_proj", L=3, peephole=True, proj=3, H=5, dropout=0.25)
+        case("gru_multi2_drop_seqlen", cell="gru", L=2, T=6, N=4, seq_len=[3, 6, 1, 0],
+             dropout=0.375)
+        case("rnn_tanh_multi2_drop_h0", cell="rnn_tanh", L=2, h0=True, dropout=0.25)
+        return made
 
     case("lstm")                                           # forget_bias 1.0 (the default)
     case("lstm_fb07_h0", forget_bias=0.7, h0=True)
@@ -660,7 +729,8 @@ def tf1_part():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=["keras", "keras_dropout", "tf1", "all"], default="all")
+    ap.add_argument("--part", choices=["keras", "keras_dropout", "tf1", "tf1_dropout", "all"],
+                    default="all")
     ap.add_argument("--check", action="store_true",
                     help="only replay the committed cases with the reference (no TF run)")
     args = ap.parse_args()
@@ -670,7 +740,7 @@ def main():
     assert tf.__version__.startswith("2.15"), tf.__version__
     check_philox()      # the masks' generator against Random123's known answers
     for part, fn in (("keras", keras_part), ("keras_dropout", lambda: keras_part(True)),
-                     ("tf1", tf1_part)):
+                     ("tf1", tf1_part), ("tf1_dropout", lambda: tf1_part(True))):
         if args.part not in (part, "all"):
             continue
         if args.check:      # replay the committed cases only, write nothing

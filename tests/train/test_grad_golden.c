@@ -412,14 +412,16 @@ FRAMEWORK_TESTS(keras, 36)
 FRAMEWORK_TESTS(tf1, 18)
 FRAMEWORK_TESTS(torch_dropout, 7)
 FRAMEWORK_TESTS(keras_dropout, 22)
+FRAMEWORK_TESTS(tf1_dropout, 4)
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(torch_cases),           cmocka_unit_test(keras_cases),
         cmocka_unit_test(tf1_cases),             cmocka_unit_test(torch_dropout_cases),
-        cmocka_unit_test(keras_dropout_cases),   cmocka_unit_test(torch_reference),
-        cmocka_unit_test(keras_reference),       cmocka_unit_test(tf1_reference),
-        cmocka_unit_test(torch_dropout_reference), cmocka_unit_test(keras_dropout_reference),
+        cmocka_unit_test(keras_dropout_cases),   cmocka_unit_test(tf1_dropout_cases),
+        cmocka_unit_test(torch_reference),       cmocka_unit_test(keras_reference),
+        cmocka_unit_test(tf1_reference),         cmocka_unit_test(torch_dropout_reference),
+        cmocka_unit_test(keras_dropout_reference), cmocka_unit_test(tf1_dropout_reference),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
