@@ -350,6 +350,7 @@ def keras_part(dropout_cases=False):
 
     if dropout_cases:
         keras_dropout_cases(case)
+        keras_shared_input_mask()
         return made
 
     # plain cells, initial states
@@ -408,6 +409,46 @@ def keras_part(dropout_cases=False):
     case("bidir_lstm_sum_mask_holes_dense", cell="lstm", T=7, N=4, direction="bidirectional",
          merge="sum", mask="holes", dense=3)
     return made
+
+
+def keras_shared_input_mask():
+    """The facts behind implementation=1 and unroll in the keras_dropout cases, checked (a
+    difference from clrnn's contract, which draws one input mask per gate): Keras 2.15's LSTM and
+    GRU layers with dropout= and no recurrent_dropout, on their default fused path (standard
+    activations, not unrolled, eager), ask for their input masks with the whole sequence
+    [N, T, I] and multiply x by mask 0 only: a new mask at every step, shared by every gate (a
+    Dropout layer before the RNN). On the cell path with implementation 2 (its default, kept
+    without recurrent_dropout) one [N, I] mask per sample, also shared by the gates. Only
+    implementation 1 (which Keras forces when recurrent_dropout is set) gives each gate its own,
+    once per sample: clrnn's VARIATIONAL input_dropout."""
+    import tensorflow as tf
+    layers = tf.keras.layers
+    N, T, I, H = 3, 4, 5, 4
+    x = tf.constant(np.random.RandomState(7).uniform(-1, 1, (N, T, I)))
+    for cls, G in ((layers.LSTM, 4), (layers.GRU, 3)):
+        for impl, unroll, seq_shaped in ((2, False, True), (2, True, False), (1, True, False)):
+            ys = []
+            for shared in (False, True):
+                asked = []
+
+                def get(inputs, training, count=1, shared=shared, asked=asked):
+                    asked.append(tuple(inputs.shape))
+                    r = np.random.RandomState(11)
+                    ms = [r.uniform(0, 2, tuple(inputs.shape)) for _ in range(count)]
+                    return [tf.constant(ms[0 if shared else g]) for g in range(count)]
+                lay = cls(H, dropout=0.5, implementation=impl, unroll=unroll,
+                          return_sequences=True, dtype="float64")
+                lay.get_dropout_mask_for_cell = get        # the fused path asks the layer
+                lay.cell.get_dropout_mask_for_cell = get   # the cell path, the cell
+                lay.build((N, T, I))
+                r = np.random.RandomState(5)               # the same weights for both
+                for w in lay.weights:
+                    w.assign(r.uniform(-0.5, 0.5, w.shape))
+                ys.append(lay(x, training=True).numpy())
+                assert asked and all(sh == ((N, T, I) if seq_shaped else (N, I)) for sh in asked), \
+                    (cls.__name__, impl, unroll, asked)
+            same = np.array_equal(ys[0], ys[1])
+            assert same == (impl == 2), (cls.__name__, impl, unroll, same)
 
 
 def keras_dropout_cases(case):
