@@ -8,6 +8,9 @@
  * The same cases also go through the float64 reference backward (clrnn_reference_train, its
  * gradients exported to the framework's layout like get_grad's), so that a device mismatch can be
  * told from a disagreement between the gradient contract and the framework.
+ * The *_dropout directories hold cases with dropout (the optional meta keys dropout,
+ * input_dropout, recurrent_dropout, dropout_mode, dropout_seed set the descriptor's fields): the
+ * framework's own dropout with clrnn's masks of forward_train call 0 injected.
  * A missing or malformed case fails; every case runs (and is reported) even after one fails. */
 #include "internal.h"
 #include "reference.h"
