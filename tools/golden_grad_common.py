@@ -27,11 +27,21 @@ GRAD = os.path.join(GOLDEN, "grad")
 GRAD_TOL = 1e-5     # |got - exp| / (1 + |exp|), the issue's bar
 
 
-def write_grad_case(out_root, name, meta, arrays, names, precision):
-    """write_case() + the precision line + names.txt."""
+# Optional meta.txt keys of the dropout cases (after META_KEYS, before `precision`); absent = off.
+DROPOUT_KEYS = ["dropout", "input_dropout", "recurrent_dropout", "dropout_mode", "dropout_seed"]
+
+
+def write_grad_case(out_root, name, meta, arrays, names, precision, dropout=None):
+    """write_case() + the dropout keys given (a dict of DROPOUT_KEYS) + the precision line +
+    names.txt."""
     write_case(out_root, name, meta, arrays)
     d = os.path.join(out_root, name)
     with open(os.path.join(d, "meta.txt"), "a") as f:
+        for k in DROPOUT_KEYS:
+            if dropout and k in dropout:
+                v = dropout[k]
+                f.write(f"{k} {repr(float(v)) if isinstance(v, float) else v}\n")
+        assert not dropout or set(dropout) <= set(DROPOUT_KEYS), dropout
         f.write(f"precision {precision}\n")
     with open(os.path.join(d, "names.txt"), "w") as f:
         for k in sorted(names):
@@ -48,6 +58,23 @@ def read_grad_case(d):
             k, v = line.split()
             names[k] = v
     return meta, arr, names
+
+
+def has_dropout(d):
+    """Whether a case directory's meta.txt sets a dropout rate."""
+    meta, _ = read_case(d)
+    return any(float(meta.get(k, 0)) > 0 for k in ("dropout", "input_dropout", "recurrent_dropout"))
+
+
+def rng_seed(name):
+    """A case's dropout_seed: 64 bits from its name (both key words of Philox in use)."""
+    return (zlib.crc32(("seed/hi/" + name).encode()) << 32) | zlib.crc32(("seed/lo/" + name).encode())
+
+
+def masks_matter(e, plain, tol=1e-3):
+    """A run with dropout differs from the run without it (y and a weight gradient)."""
+    return rel_err(e["y"], plain["y"]) > tol and any(
+        rel_err(e[k], plain[k]) > tol for k in e if k.startswith("grad_"))
 
 
 def rel_err(a, b):
@@ -114,3 +141,81 @@ def fd_check(d, reference, tol=GRAD_TOL, eps=1e-6):
         if not e <= tol:
             raise SystemExit(f"{d}: {gkey}: finite difference {fd:.8g} vs saved gradient {an:.8g}")
     return worst
+
+
+# --------------------------------------------------------------------------------------------
+# clrnn's dropout masks (cl/train/rng.h): Philox4x32-10 and clrnn_dropout_keep, vectorised
+# --------------------------------------------------------------------------------------------
+RNG_STREAM_OUTPUT = 0       # `dropout` on a layer's output
+RNG_STREAM_INPUT = 1        # `input_dropout`, + gate (clrnn's internal gate order)
+RNG_STREAM_RECURRENT = 8    # `recurrent_dropout`, + gate
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32(c, k0, k1):
+    """Philox4x32-10 blocks: c = 4 uint32 arrays (the counter words, broadcast together), key
+    (k0, k1) uint32 scalars or arrays; returns the 4 output words (uint32 arrays). The rounds of
+    clrnn_philox4x32: mulhi/mullo of words 0 and 2, the key bumped by the Weyl constants."""
+    c0, c1, c2, c3 = np.broadcast_arrays(*[np.asarray(w, np.uint32) for w in c])
+    k0 = np.asarray(k0, np.uint64) & _M32
+    k1 = np.asarray(k1, np.uint64) & _M32
+    c0, c1, c2, c3 = (w.astype(np.uint64) for w in (c0, c1, c2, c3))
+    for _ in range(10):
+        p0 = np.uint64(0xD2511F53) * c0           # < 2^64: exact in uint64
+        p1 = np.uint64(0xCD9E8D57) * c2
+        hi0, lo0 = p0 >> np.uint64(32), p0 & _M32
+        hi1, lo1 = p1 >> np.uint64(32), p1 & _M32
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+        k0 = (k0 + np.uint64(0x9E3779B9)) & _M32
+        k1 = (k1 + np.uint64(0xBB67AE85)) & _M32
+    return tuple(w.astype(np.uint32) for w in (c0, c1, c2, c3))
+
+
+# Random123's known answers for philox4x32 10 (kat_vectors; the three of tests/unit/test_rng.c):
+# counter[4], key[2], expected[4].
+PHILOX_KAT = [
+    ([0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
+    ([0xffffffff] * 4, [0xffffffff] * 2, [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
+    ([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0],
+     [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]),
+]
+
+
+def check_philox():
+    """philox4x32 against Random123's known answers (also as one vectorised call)."""
+    for ctr, key, want in PHILOX_KAT:
+        got = [int(w) for w in philox4x32(ctr, key[0], key[1])]
+        assert got == want, ([hex(w) for w in got], [hex(w) for w in want])
+    cs = np.array([v[0] for v in PHILOX_KAT], np.uint32).T
+    ks = np.array([v[1] for v in PHILOX_KAT], np.uint32).T
+    got = np.stack(philox4x32(cs, ks[0], ks[1]))
+    assert np.array_equal(got, np.array([v[2] for v in PHILOX_KAT], np.uint32).T)
+
+
+def dropout_keep(seed, call, layer, direction, stream, c0, c1, p):
+    """clrnn_dropout_keep as a bool array: element (c0, c1) (arrays, broadcast) of `stream` of
+    layer/direction kept in forward_train call `call` of an rnn with dropout_seed `seed` (uint64),
+    at rate p (compared as clrnn does: a 24-bit uniform >= p as float32)."""
+    c2 = np.uint32((layer << 16) | (direction << 8) | stream)
+    bits = philox4x32([c0, c1, c2, call], seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF)[0]
+    return (bits >> np.uint32(8)).astype(np.float64) * 2.0 ** -24 >= float(np.float32(p))
+
+
+def dropout_scale(keep, p):
+    """Kept elements scaled by 1/(1-p) (p as the float32 clrnn stores, widened), dropped ones 0."""
+    return np.where(keep, 1.0 / (1.0 - float(np.float32(p))), 0.0)
+
+
+def variational_mask(seed, call, layer, direction, stream, N, width, p, step=0):
+    """[N, width] scales of one input (width I_l) or recurrent (width Hr) mask for one gate:
+    c0 = n * width + unit, c1 = 0 (VARIATIONAL) or the step's time index (PER_STEP)."""
+    c0 = np.arange(N * width, dtype=np.uint32).reshape(N, width)
+    return dropout_scale(dropout_keep(seed, call, layer, direction, stream, c0, np.uint32(step), p), p)
+
+
+def output_mask(seed, call, layer, T, N, width, p):
+    """[T, N, width] scales of `dropout` on layer `layer`'s output (width D*Hr; direction 0):
+    c0 = n * width + unit, c1 = t."""
+    c0 = np.arange(N * width, dtype=np.uint32).reshape(1, N, width)
+    c1 = np.arange(T, dtype=np.uint32).reshape(T, 1, 1)
+    return dropout_scale(dropout_keep(seed, call, layer, 0, RNG_STREAM_OUTPUT, c0, c1, p), p)

@@ -20,7 +20,13 @@ to the saved gradient); a failure aborts the run.
 
 Run (the TF 2.15 virtualenv, see tools/golden_tf.py for its set-up; about a minute):
 
-    /work/venvs/keras2/bin/python tools/golden_grad_tf.py [--part keras|tf1|all] [--check]
+    /work/venvs/keras2/bin/python tools/golden_grad_tf.py [--part keras|keras_dropout|tf1|all] [--check]
+
+keras_dropout (tests/golden/grad/keras_dropout; see tests/golden/grad/README.md): the Keras layers
+with dropout= / recurrent_dropout= and a Dropout layer between stacked layers, training=True,
+clrnn's masks (tools/golden_grad_common.py's Philox) injected where Keras draws its own.
+tf1_dropout (tests/golden/grad/tf1_dropout): MultiRNNCell with DropoutWrapper(output_keep_prob)
+on every cell but the last, the wrapper's dropout giving clrnn's per-step output masks.
 
 Keras (framework keras, batch-major, Keras 2.15 = tf.keras; weights l{k}_d{d}_{w,r,b} = kernel,
 recurrent_kernel, bias, names.txt has the variables' names; dense_w/dense_b = a Dense layer's
@@ -54,7 +60,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_common import ROOT, default_meta, rng_for, uniform  # noqa: E402
-from golden_grad_common import GRAD, compare_runs, fd_check, write_grad_case  # noqa: E402
+from golden_grad_common import (GRAD, RNG_STREAM_INPUT, RNG_STREAM_RECURRENT,  # noqa: E402
+                                 check_philox, compare_runs, fd_check, has_dropout, masks_matter,
+                                 output_mask, rng_seed, variational_mask, write_grad_case)
 import golden_keras  # noqa: E402  (its float64 NumPy reference of the forward)
 
 # Masks [N, T] (1 = compute); T <= 7.
@@ -90,17 +98,19 @@ def mask_for(kind, N, T):
 # --------------------------------------------------------------------------------------------
 # Keras 2 (tf.keras of TF 2.15), eager, GradientTape
 # --------------------------------------------------------------------------------------------
-def keras_part():
+def keras_part(dropout_cases=False):
+    """The Keras cases; dropout_cases: the keras_dropout ones instead (see keras_dropout_cases)."""
     import tensorflow as tf
     keras = tf.keras
     layers = keras.layers
-    out_root = os.path.join(GRAD, "keras")
+    out_root = os.path.join(GRAD, "keras_dropout" if dropout_cases else "keras")
     shutil.rmtree(out_root, ignore_errors=True)
     os.makedirs(out_root)
     made = []
 
     def make_layer(cell, H, name, dtype, **kw):
         if cell in ("rnn_tanh", "rnn_relu"):
+            kw.pop("implementation", None)
             return layers.SimpleRNN(H, activation="tanh" if cell == "rnn_tanh" else "relu",
                                     name=name, dtype=dtype, **kw)
         if cell == "lstm":
@@ -109,11 +119,56 @@ def keras_part():
             return layers.GRU(H, reset_after=cell == "gru_lbr", name=name, dtype=dtype, **kw)
         raise ValueError(cell)
 
+    def inject_masks(sub, li, dd, reverse, T, N, width_in, H, drop, cast):
+        """Replaces the cell's DropoutRNNCellMixin getters by clrnn's masks (scaled 1/(1-p)):
+        one per gate, Keras's gate order (i,f,c,o / z,r,h) being clrnn's internal one (i,f,g,o /
+        z,r,n), so gate g's mask is stream INPUT+g / RECURRENT+g of (layer li, direction dd).
+        Keras itself multiplies them where it does (which gate, h before or after the reset
+        gate). The cell asks for its input mask first at every step (then the recurrent one), in
+        eager mode once per step (the while loop runs its body as Python), after one extra call
+        on the first step's input when not unrolled (backend.rnn's `output_time_zero`, for the
+        output's shape): that call count is the processing position k, the time index k or
+        T-1-k (go_backwards), which PER_STEP masks are keyed by (forward() checks the count).
+        Returns the counter (reset it before each forward)."""
+        cellobj = sub.cell
+        seen = {"k": -1}
+
+        def step_time():
+            if not drop["per_step"]:
+                return 0
+            k = max(seen["k"] - (0 if sub.unroll else 1), 0)
+            return T - 1 - k if reverse else k
+
+        def masks(stream0, width, p, count):
+            ms = [cast(variational_mask(drop["seed"], 0, li, dd, stream0 + g, N, width, p,
+                                        step=step_time())) for g in range(count)]
+            return ms if count > 1 else ms[0]
+
+        def dp(inputs, training, count=1):
+            seen["k"] += 1
+            assert training is True or training == 1, training
+            assert tuple(inputs.shape) == (N, width_in), inputs.shape
+            if not drop["input"]:
+                return None
+            return masks(RNG_STREAM_INPUT, width_in, drop["input"], count)
+
+        def rec(inputs, training, count=1):
+            assert tuple(inputs.shape) == (N, H), inputs.shape
+            if not drop["recurrent"]:
+                return None
+            return masks(RNG_STREAM_RECURRENT, H, drop["recurrent"], count)
+
+        cellobj.get_dropout_mask_for_cell = dp
+        cellobj.get_recurrent_dropout_mask_for_cell = rec
+        return seen
+
     def run(a, cell, T, N, I, H, L, direction, merge, return_sequences, mask, dense, masking,
-            dtype):
+            dtype, drop=None):
         """Builds the model in dtype, sets a's weights, runs forward + gradients. masking: the
         mask comes from a Masking(0.0) layer over x (zeros at masked steps) and reaches the
-        layers as Keras propagates it, else it is passed to each layer as mask=."""
+        layers as Keras propagates it, else it is passed to each layer as mask=. drop: the
+        dropout of a keras_dropout case (dict input, recurrent, per_step, seed), run with
+        training=True and clrnn's masks injected into every cell."""
         D = 2 if direction == "bidirectional" else 1
         lstm = cell == "lstm"
         nst = 2 if lstm else 1
@@ -123,6 +178,18 @@ def keras_part():
             kw = dict(return_sequences=return_sequences if last else True, return_state=True)
             if direction == "reverse":
                 kw["go_backwards"] = True
+            if drop is not None:
+                # implementation 1: one mask per gate (2 multiplies every gate's input by mask
+                # 0). Without recurrent_dropout, unroll: the LSTM/GRU layers' fused path (taken
+                # then, if not unrolled) multiplies x by input mask 0 only. Not unrolled
+                # otherwise: Keras 2.15's unrolled backend.rnn zeroes the outputs of masked steps
+                # (zero_output_for_mask, which Bidirectional sets) with the mask in time order
+                # but the outputs in processing order, wrong with go_backwards (backend.py,
+                # `outputs = tf.where(_expand_mask(mask, outputs, fixed_dim=2), ...)`).
+                unroll = drop["recurrent"] == 0
+                assert not (unroll and mask is not None and D == 2), "Keras's unroll bug"
+                kw.update(dropout=drop["input"], recurrent_dropout=drop["recurrent"],
+                          implementation=1, unroll=unroll)
             base = make_layer(cell, H, f"rnn{li}", dtype, **kw)
             if D == 2:
                 rnns.append(layers.Bidirectional(base, merge_mode=merge if last else "concat",
@@ -131,6 +198,27 @@ def keras_part():
                 rnns.append(base)
         head = layers.Dense(dense, name="head", dtype=dtype) if dense else None
         cast = lambda v: tf.constant(np.asarray(v, np.float64), dtype=dtype)  # noqa: E731
+        # `dropout` between layers: a Keras Dropout layer on each inner layer's output sequence
+        # (per element and step), its random generator giving clrnn's output mask of that layer
+        betweens = []
+        for li in range(L - 1 if drop is not None and drop["between"] else 0):
+            lay = layers.Dropout(drop["between"], name=f"drop{li}", dtype=dtype)
+            mask_nt = cast(output_mask(drop["seed"], 0, li, T, N, D * H,
+                                       drop["between"]).transpose(1, 0, 2))
+
+            def dropped(inputs, rate, noise_shape=None, mask_nt=mask_nt):
+                assert tuple(inputs.shape) == tuple(mask_nt.shape), (inputs.shape, mask_nt.shape)
+                return inputs * mask_nt
+            lay._random_generator.dropout = dropped
+            betweens.append(lay)
+        counters = []
+        if drop is not None:
+            for li, lay in enumerate(rnns):
+                subs = [lay.forward_layer, lay.backward_layer] if D == 2 else [lay]
+                for dd, sub in enumerate(subs):
+                    counters.append((inject_masks(sub, li, dd, bool(sub.go_backwards), T, N,
+                                                  I if li == 0 else D * H, H, drop, cast), sub))
+        train_kw = {"training": True} if drop is not None else {}
         x = cast(a["x"])
         zeros_h = np.zeros((L * D, N, H), np.float32)
         h0 = [cast((a["h0"] if "h0" in a else zeros_h)[i]) for i in range(L * D)]
@@ -138,18 +226,25 @@ def keras_part():
         m = tf.constant(a["mask"] != 0) if "mask" in a else None
 
         def forward():
+            for cnt, _ in counters:
+                cnt["k"] = -1
             t = layers.Masking(0.0, dtype=dtype)(x) if masking else x
             finals = []
             for li, lay in enumerate(rnns):
                 init = []
                 for dd in range(D):
                     init += [h0[li * D + dd]] + ([c0[li * D + dd]] if lstm else [])
-                res = lay(t, initial_state=init) if masking else lay(t, mask=m, initial_state=init)
+                res = (lay(t, initial_state=init, **train_kw) if masking
+                       else lay(t, mask=m, initial_state=init, **train_kw))
                 t, st = res[0], res[1:]
                 assert len(st) == D * nst
                 finals.append(st)
+                if li < len(betweens):
+                    t = betweens[li](t, training=True)
             if head is not None:
                 t = head(t)
+            for cnt, sub in counters:    # every cell ran once per step (+1), asking for masks
+                assert cnt["k"] == T - (1 if sub.unroll else 0), (cnt["k"], T, sub.unroll)
             return t, finals
 
         forward()       # builds every layer
@@ -190,11 +285,13 @@ def keras_part():
         return e, {k: v[0] for k, v in names.items()}
 
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, direction="forward", merge="concat",
-             return_sequences=True, mask=None, h0=False, dense=0, masking=False):
+             return_sequences=True, mask=None, h0=False, dense=0, masking=False,
+             input_dropout=0.0, recurrent_dropout=0.0, per_step=False, dropout=0.0):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
         assert mask or not masking, name
+        assert dropout_cases == bool(input_dropout or recurrent_dropout or dropout), name
         check_name(name, cell)
-        rng = rng_for("grad/keras/" + name)
+        rng = rng_for(("grad/keras_dropout/" if dropout_cases else "grad/keras/") + name)
         D = 2 if direction == "bidirectional" else 1
         G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru_lbr": 3, "gru": 3}[cell]
         lstm = cell == "lstm"
@@ -226,17 +323,35 @@ def keras_part():
         if lstm:
             a["dcn"] = uniform(rng, (L * D, N, H), -1.0, 1.0)
         args = (a, cell, T, N, I, H, L, direction, merge, return_sequences, mask, dense, masking)
-        e64, names = run(*args, tf.float64)
-        e32, _ = run(*args, tf.float32)
+        drop, extra = None, None
+        if dropout_cases:
+            seed = rng_seed(name)
+            drop = dict(input=input_dropout, recurrent=recurrent_dropout, per_step=per_step,
+                        seed=seed, between=dropout)
+            assert not dropout or L > 1, name
+            extra = dict(dropout=dropout, input_dropout=input_dropout,
+                         recurrent_dropout=recurrent_dropout,
+                         dropout_mode="per_step" if per_step else "variational",
+                         dropout_seed=seed)
+        e64, names = run(*args, tf.float64, drop=drop)
+        e32, _ = run(*args, tf.float32, drop=drop)
         worst32 = compare_runs(name, e64, e32)
+        if dropout_cases:   # the masks change the result (no NumPy replay of dropout here)
+            plain, _ = run(*args, tf.float64)
+            assert masks_matter(e64, plain), name
         meta = default_meta("keras")
         meta.update(cell=cell, T=T, N=N, I=I, H=H, layers=L, direction=direction, merge=merge,
                     reverse_order=1 if direction == "reverse" else 0, dense=dense,
                     return_sequences=int(return_sequences), has_mask=int(mask is not None),
                     has_h0=int(h0))
         meta["masked_output"] = "zero" if (D == 2 and return_sequences) else "carry"
-        d = write_grad_case(out_root, name, meta, dict(a, **e64), names, "float64")
+        d = write_grad_case(out_root, name, meta, dict(a, **e64), names, "float64", extra)
         made.append((d, worst32))
+
+    if dropout_cases:
+        keras_dropout_cases(case)
+        keras_shared_input_mask()
+        return made
 
     # plain cells, initial states
     case("rnn_tanh", cell="rnn_tanh", T=5)
@@ -296,20 +411,150 @@ def keras_part():
     return made
 
 
+def keras_shared_input_mask():
+    """The facts behind implementation=1 and unroll in the keras_dropout cases, checked (a
+    difference from clrnn's contract, which draws one input mask per gate): Keras 2.15's LSTM and
+    GRU layers with dropout= and no recurrent_dropout, on their default fused path (standard
+    activations, not unrolled, eager), ask for their input masks with the whole sequence
+    [N, T, I] and multiply x by mask 0 only: a new mask at every step, shared by every gate (a
+    Dropout layer before the RNN). On the cell path with implementation 2 (its default, kept
+    without recurrent_dropout) one [N, I] mask per sample, also shared by the gates. Only
+    implementation 1 (which Keras forces when recurrent_dropout is set) gives each gate its own,
+    once per sample: clrnn's VARIATIONAL input_dropout."""
+    import tensorflow as tf
+    layers = tf.keras.layers
+    N, T, I, H = 3, 4, 5, 4
+    x = tf.constant(np.random.RandomState(7).uniform(-1, 1, (N, T, I)))
+    for cls, G in ((layers.LSTM, 4), (layers.GRU, 3)):
+        for impl, unroll, seq_shaped in ((2, False, True), (2, True, False), (1, True, False)):
+            ys = []
+            for shared in (False, True):
+                asked = []
+
+                def get(inputs, training, count=1, shared=shared, asked=asked):
+                    asked.append(tuple(inputs.shape))
+                    r = np.random.RandomState(11)
+                    ms = [r.uniform(0, 2, tuple(inputs.shape)) for _ in range(count)]
+                    return [tf.constant(ms[0 if shared else g]) for g in range(count)]
+                lay = cls(H, dropout=0.5, implementation=impl, unroll=unroll,
+                          return_sequences=True, dtype="float64")
+                lay.get_dropout_mask_for_cell = get        # the fused path asks the layer
+                lay.cell.get_dropout_mask_for_cell = get   # the cell path, the cell
+                lay.build((N, T, I))
+                r = np.random.RandomState(5)               # the same weights for both
+                for w in lay.weights:
+                    w.assign(r.uniform(-0.5, 0.5, w.shape))
+                ys.append(lay(x, training=True).numpy())
+                assert asked and all(sh == ((N, T, I) if seq_shaped else (N, I)) for sh in asked), \
+                    (cls.__name__, impl, unroll, asked)
+            same = np.array_equal(ys[0], ys[1])
+            assert same == (impl == 2), (cls.__name__, impl, unroll, same)
+
+
+def keras_dropout_cases(case):
+    """tests/golden/grad/keras_dropout: `dropout=` / `recurrent_dropout=` (clrnn's input_dropout /
+    recurrent_dropout, VARIATIONAL: one mask per sample, per gate), with masks, go_backwards,
+    Bidirectional and stacks; and PER_STEP masks (a new mask at every step: not a Keras option,
+    but the same injection keyed by the step's time index)."""
+    # each cell, both dropouts (Keras forces implementation 1 when recurrent_dropout is set)
+    case("lstm_drop", cell="lstm", input_dropout=0.25, recurrent_dropout=0.375)
+    case("gru_lbr_drop_h0", cell="gru_lbr", h0=True, input_dropout=0.375, recurrent_dropout=0.25)
+    case("gru_drop_h0", cell="gru", h0=True, input_dropout=0.375, recurrent_dropout=0.25)
+    case("rnn_tanh_drop", cell="rnn_tanh", input_dropout=0.25, recurrent_dropout=0.5)
+    # one of the two
+    case("lstm_drop_input_only", cell="lstm", input_dropout=0.5)
+    case("gru_drop_recurrent_only", cell="gru", recurrent_dropout=0.5)
+    case("gru_lbr_drop_recurrent_only", cell="gru_lbr", recurrent_dropout=0.5)
+    # masks with holes (CARRY), last output, go_backwards, a Dense head
+    case("lstm_drop_mask_holes_h0", cell="lstm", T=7, N=3, mask="holes_empty", h0=True,
+         input_dropout=0.25, recurrent_dropout=0.25)
+    case("gru_drop_mask_holes_last", cell="gru", T=7, N=4, mask="holes", return_sequences=False,
+         input_dropout=0.25, recurrent_dropout=0.375)
+    case("gru_lbr_drop_backwards_mask_holes_h0", cell="gru_lbr", T=7, N=3, direction="reverse",
+         mask="holes_empty", h0=True, input_dropout=0.25, recurrent_dropout=0.375)
+    case("lstm_drop_backwards_masking_layer_holes_dense", cell="lstm", T=7, N=4,
+         direction="reverse", mask="holes", masking=True, dense=3, input_dropout=0.375,
+         recurrent_dropout=0.25)
+    # Bidirectional, stacks of 2
+    case("bidir_lstm_concat_drop_mask_holes", cell="lstm", T=7, N=4, direction="bidirectional",
+         mask="holes", input_dropout=0.25, recurrent_dropout=0.375)
+    case("bidir_gru_sum_drop_h0", cell="gru", direction="bidirectional", merge="sum", h0=True,
+         input_dropout=0.375, recurrent_dropout=0.25)
+    case("lstm_stack2_drop_mask_holes", cell="lstm", T=7, N=4, L=2, mask="holes",
+         input_dropout=0.25, recurrent_dropout=0.25)
+    case("bidir_gru_lbr_stack2_drop_mask_holes_h0", cell="gru_lbr", T=7, N=3, L=2,
+         direction="bidirectional", mask="holes_empty", h0=True, input_dropout=0.25,
+         recurrent_dropout=0.375)
+    # `dropout` between the layers (a Keras Dropout layer), alone and with the other two
+    case("rnn_tanh_stack2_drop_between_masking_layer_holes", cell="rnn_tanh", T=7, N=4, L=2,
+         mask="holes", masking=True, dropout=0.5)
+    case("lstm_stack2_drop_all_mask_holes_last", cell="lstm", T=7, N=4, L=2, mask="holes",
+         return_sequences=False, dropout=0.5, input_dropout=0.25, recurrent_dropout=0.375)
+    case("bidir_gru_stack2_drop_all_h0", cell="gru", L=2, direction="bidirectional", h0=True,
+         dropout=0.25, input_dropout=0.375, recurrent_dropout=0.25)
+    # PER_STEP
+    case("lstm_drop_per_step_mask_holes", cell="lstm", T=7, N=4, mask="holes",
+         input_dropout=0.25, recurrent_dropout=0.375, per_step=True)
+    case("gru_drop_per_step_backwards", cell="gru", direction="reverse", input_dropout=0.375,
+         recurrent_dropout=0.25, per_step=True)
+    case("bidir_rnn_tanh_ave_drop_per_step_h0", cell="rnn_tanh", direction="bidirectional",
+         merge="ave", h0=True, input_dropout=0.25, recurrent_dropout=0.25, per_step=True)
+    case("bidir_gru_lbr_stack2_drop_all_per_step", cell="gru_lbr", T=5, L=2,
+         direction="bidirectional", dropout=0.375, input_dropout=0.25, recurrent_dropout=0.375,
+         per_step=True)
+
+
 # --------------------------------------------------------------------------------------------
 # TF1 cells (tf.compat.v1 graph mode)
 # --------------------------------------------------------------------------------------------
-def tf1_part():
+def tf1_part(dropout_cases=False):
+    """The TF1 cases; dropout_cases: the tf1_dropout ones instead (DropoutWrapper
+    output_keep_prob between the cells of a MultiRNNCell, clrnn's `dropout`)."""
     import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
     v1 = tf.compat.v1
-    out_root = os.path.join(GRAD, "tf1")
+    out_root = os.path.join(GRAD, "tf1_dropout" if dropout_cases else "tf1")
     shutil.rmtree(out_root, ignore_errors=True)
     os.makedirs(out_root)
     made = []
 
+    class TimeFed(v1.nn.rnn_cell.RNNCell):
+        """Runs `inner` on x_t of the input pair (x_t, t), first telling `holder` the step's time
+        index t (dynamic_rnn's loop does not say it): what the patched DropoutWrapper draws
+        clrnn's PER-step output mask of."""
+        def __init__(self, inner, holder):
+            super().__init__()
+            self._inner, self._holder = inner, holder
+
+        @property
+        def state_size(self):
+            return self._inner.state_size
+
+        @property
+        def output_size(self):
+            return self._inner.output_size
+
+        def __call__(self, inputs, state, scope=None):
+            x_t, t_t = inputs
+            self._holder["t"] = tf.cast(t_t[0, 0], tf.int32)
+            return self._inner(x_t, state, scope=scope)
+
+    def wrap_dropout(c, li, T, N, width, p, seed, holder, dtype):
+        """DropoutWrapper(c, output_keep_prob=1-p) whose dropout of the output is clrnn's mask of
+        layer li at the current step (stream OUTPUT, c1 = t), scaled 1/(1-p): TF decides what
+        it drops (the cell's output: the next cell's input, not the state)."""
+        w = v1.nn.rnn_cell.DropoutWrapper(c, output_keep_prob=1.0 - p)
+        masks = tf.constant(output_mask(seed, 0, li, T, N, width, p), dtype=dtype)   # [T, N, W]
+
+        def dropped(values, salt_prefix, recurrent_noise, keep_prob,
+                    shallow_filtered_substructure=None):
+            assert salt_prefix == "output", salt_prefix
+            return values * tf.gather(masks, holder["t"])
+        w._dropout = dropped
+        return w
+
     def run(a, cell, T, N, I, H, L, bidir, seq_len, peephole, cell_clip, proj, proj_clip,
-            forget_bias, dtype):
+            forget_bias, dtype, drop=None):
         D = 2 if bidir else 1
         lstm = cell == "lstm"
         Hr = proj if (lstm and proj) else H
@@ -317,9 +562,16 @@ def tf1_part():
         with g.as_default():
             xp = v1.placeholder(dtype, (N, T, I))
             slp = v1.placeholder(tf.int32, (N,)) if seq_len is not None else None
+            holder = {}
+            made_cells = []
 
             def mk():
-                return golden_keras.tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias)
+                c = golden_keras.tf1_cell(v1, cell, H, peephole, cell_clip, proj, proj_clip, forget_bias)
+                li = len(made_cells)
+                made_cells.append(c)
+                if drop and li < L - 1:
+                    c = wrap_dropout(c, li, T, N, Hr, drop["dropout"], drop["seed"], holder, dtype)
+                return c
 
             hps = [v1.placeholder(dtype, (N, Hr)) for _ in range(L * D)]
             cps = [v1.placeholder(dtype, (N, H)) for _ in range(L * D)] if lstm else []
@@ -337,7 +589,12 @@ def tf1_part():
             else:
                 c = v1.nn.rnn_cell.MultiRNNCell([mk() for _ in range(L)]) if L > 1 else mk()
                 st = tuple(state(i) for i in range(L))
-                y_t, s = v1.nn.dynamic_rnn(c, xp, sequence_length=slp,
+                inp = xp
+                if drop:    # the time index rides along as a second input
+                    c = TimeFed(c, holder)
+                    tix = np.broadcast_to(np.arange(T, dtype=np.float64)[None, :, None], (N, T, 1))
+                    inp = (xp, tf.constant(tix, dtype=dtype))
+                y_t, s = v1.nn.dynamic_rnn(c, inp, sequence_length=slp,
                                            initial_state=st if L > 1 else st[0], dtype=dtype)
                 finals = list(s) if L > 1 else [s]
                 scopes = ([f"rnn/multi_rnn_cell/cell_{i}/" for i in range(L)] if L > 1
@@ -414,10 +671,11 @@ def tf1_part():
         return e, names
 
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, bidir=False, seq_len=None, h0=False,
-             peephole=False, cell_clip=0.0, proj=0, proj_clip=0.0, forget_bias=1.0):
+             peephole=False, cell_clip=0.0, proj=0, proj_clip=0.0, forget_bias=1.0, dropout=0.0):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
+        assert dropout_cases == bool(dropout) and (not dropout or (L > 1 and not bidir)), name
         check_name(name, cell)
-        rng = rng_for("grad/tf1/" + name)
+        rng = rng_for(("grad/tf1_dropout/" if dropout_cases else "grad/tf1/") + name)
         D = 2 if bidir else 1
         lstm = cell == "lstm"
         Hr = proj if (lstm and proj) else H
@@ -454,9 +712,16 @@ def tf1_part():
             a["dcn"] = uniform(rng, (L * D, N, H), -1.0, 1.0)
         args = (a, cell, T, N, I, H, L, bidir, seq_len, peephole, cell_clip, proj, proj_clip,
                 forget_bias)
-        e64, names = run(*args, tf.float64)
-        e32, _ = run(*args, tf.float32)
+        drop, extra = None, None
+        if dropout_cases:
+            drop = dict(dropout=dropout, seed=rng_seed(name))
+            extra = dict(dropout=dropout, dropout_mode="per_step", dropout_seed=drop["seed"])
+        e64, names = run(*args, tf.float64, drop)
+        e32, _ = run(*args, tf.float32, drop)
         worst32 = compare_runs(name, e64, e32)
+        if dropout_cases:   # the masks change the result (no NumPy replay of dropout here)
+            plain, _ = run(*args, tf.float64)
+            assert masks_matter(e64, plain), name
         meta = default_meta("tf1")
         meta.update(cell=cell, T=T, N=N, I=I, H=H, layers=L,
                     direction="bidirectional" if bidir else "forward",
@@ -464,9 +729,19 @@ def tf1_part():
                     cell_clip=float(cell_clip), proj_clip=float(proj_clip),
                     forget_bias=float(forget_bias) if lstm else 0.0,
                     has_seq_len=int(seq_len is not None), has_h0=int(h0))
-        d = write_grad_case(out_root, name, meta, dict(a, **e64), names, "float64")
+        d = write_grad_case(out_root, name, meta, dict(a, **e64), names, "float64", extra)
         made.append((d, worst32))
         return a, e64
+
+    if dropout_cases:
+        # DropoutWrapper(output_keep_prob) on every cell of a MultiRNNCell but the last
+        case("lstm_multi2_drop_seqlen_h0", L=2, T=6, N=4, seq_len=[6, 2, 0, 5], h0=True,
+             dropout=0.5)
+        case("lstm_multi3_drop_peephole_proj", L=3, peephole=True, proj=3, H=5, dropout=0.25)
+        case("gru_multi2_drop_seqlen", cell="gru", L=2, T=6, N=4, seq_len=[3, 6, 1, 0],
+             dropout=0.375)
+        case("rnn_tanh_multi2_drop_h0", cell="rnn_tanh", L=2, h0=True, dropout=0.25)
+        return made
 
     case("lstm")                                           # forget_bias 1.0 (the default)
     case("lstm_fb07_h0", forget_bias=0.7, h0=True)
@@ -495,7 +770,8 @@ def tf1_part():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=["keras", "tf1", "all"], default="all")
+    ap.add_argument("--part", choices=["keras", "keras_dropout", "tf1", "tf1_dropout", "all"],
+                    default="all")
     ap.add_argument("--check", action="store_true",
                     help="only replay the committed cases with the reference (no TF run)")
     args = ap.parse_args()
@@ -503,7 +779,9 @@ def main():
     warnings.filterwarnings("ignore")   # deprecation notices of the TF1 API
     import tensorflow as tf
     assert tf.__version__.startswith("2.15"), tf.__version__
-    for part, fn in (("keras", keras_part), ("tf1", tf1_part)):
+    check_philox()      # the masks' generator against Random123's known answers
+    for part, fn in (("keras", keras_part), ("keras_dropout", lambda: keras_part(True)),
+                     ("tf1", tf1_part), ("tf1_dropout", lambda: tf1_part(True))):
         if args.part not in (part, "all"):
             continue
         if args.check:      # replay the committed cases only, write nothing
@@ -511,11 +789,15 @@ def main():
             made = [(os.path.join(root, c), 0.0) for c in sorted(os.listdir(root))]
         else:
             made = fn()
-        worst_fd = max(fd_check(d, golden_keras.reference) for d, _ in made)
+        # the NumPy reference has no dropout: the dropout cases are replayed by the C test's
+        # float64 reference (tests/ref) instead
+        plain = [d for d, _ in made if not has_dropout(d)]
+        worst_fd = max([fd_check(d, golden_keras.reference) for d in plain] or [0.0])
         worst32 = max(w for _, w in made)
         print(f"{len(made)} {part} gradient cases in "
               f"{os.path.relpath(os.path.join(GRAD, part), ROOT)}: float32 vs float64 worst "
-              f"{worst32:.2g}, finite differences of the reference worst {worst_fd:.2g}")
+              f"{worst32:.2g}, finite differences of the reference worst {worst_fd:.2g}"
+              + (f" ({len(plain)} cases without dropout)" if len(plain) < len(made) else ""))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ Run (Debian's python3-torch and python3-numpy; tested with torch 1.13.0a0, numpy
 
     /usr/bin/python3 tools/golden_grad_torch.py            # regenerate and check
     /usr/bin/python3 tools/golden_grad_torch.py --check    # check the committed cases only
+    /usr/bin/python3 tools/golden_grad_torch.py --dropout  # regenerate only torch_dropout
+
+torch_dropout (tests/golden/grad/torch_dropout): `dropout` between stacked layers, as
+nn.RNN/LSTM/GRU(dropout=p) applies it in training, with clrnn's masks (run_dropout).
 
 Conventions (framework torch, the role table in include/clrnn.h):
   l{k}_d{d}_{w,r,bw,br,proj} = weight_ih, weight_hh, bias_ih, bias_hh, weight_hr _l{k}[_reverse]
@@ -47,10 +51,12 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_common import ROOT, rng_for, uniform  # noqa: E402
-from golden_grad_common import GRAD, compare_runs, fd_check, write_grad_case  # noqa: E402
+from golden_grad_common import (GRAD, check_philox, compare_runs, fd_check,  # noqa: E402
+                                 masks_matter, output_mask, rng_seed, write_grad_case)
 import golden_torch  # noqa: E402  (its float64 NumPy reference of the forward)
 
 OUT = os.path.join(GRAD, "torch")
+OUT_DROPOUT = os.path.join(GRAD, "torch_dropout")
 
 CELLS = {
     "rnn_tanh": (nn.RNN, dict(nonlinearity="tanh")),
@@ -157,19 +163,108 @@ def run(a, names, cell, T, N, I, H, layers, bidir, batch_first, lens, proj, dens
     return e
 
 
+def run_dropout(a, names, cell, T, N, I, H, layers, bidir, batch_first, lens, proj, dense,
+                last_only, dtype, p, seed):
+    """As run(), for a stack with `dropout` p between its layers, as nn.RNN/LSTM/GRU(dropout=p)
+    in training applies it (to every layer's output but the last, per element and step): one
+    single-layer module per layer, and clrnn's mask (stream OUTPUT of layer k, call 0, scaled
+    1/(1-p)) multiplied into layer k's padded output before it is packed again for layer k+1.
+    The names (the multi-layer module's) map to each module's own _l0 parameters."""
+    D = 2 if bidir else 1
+    Hr = proj or H
+    mod_cls, kw = CELLS[cell]
+    if proj:
+        kw = dict(kw, proj_size=proj)
+    mods = [mod_cls(I if k == 0 else D * Hr, H, num_layers=1, bidirectional=bidir,
+                    batch_first=batch_first, **kw).to(dtype) for k in range(layers)]
+    head = nn.Linear(D * Hr, dense).to(dtype) if dense else None
+    params = {}
+    for k, m in enumerate(mods):
+        for pname, prm in m.named_parameters():
+            params[pname.replace("_l0", f"_l{k}")] = prm
+    if head is not None:
+        params["head.weight"], params["head.bias"] = head.weight, head.bias
+    with torch.no_grad():
+        assert sorted(names.values()) == sorted(params), (sorted(names.values()), sorted(params))
+        for f, pname in names.items():
+            assert tuple(params[pname].shape) == a[f].shape, (f, pname)
+            params[pname].copy_(torch.from_numpy(a[f]).to(dtype))
+
+    def leaf(v):
+        return torch.from_numpy(v).to(dtype).requires_grad_(True)
+
+    x = leaf(a["x"])
+    h0 = leaf(a["h0"] if "h0" in a else np.zeros((layers * D, N, Hr), np.float32))
+    c0 = leaf(a["c0"] if "c0" in a else np.zeros((layers * D, N, H), np.float32))
+    lens_t = torch.from_numpy(np.asarray(lens, np.int64)) if lens is not None else None
+    inp, hns, cns = x, [], []
+    for k, m in enumerate(mods):
+        hx = h0[k * D:(k + 1) * D]
+        hx = (hx, c0[k * D:(k + 1) * D]) if cell == "lstm" else hx
+        if lens is not None:
+            out_p, state = m(pack_padded_sequence(inp, lens_t, batch_first=batch_first,
+                                                  enforce_sorted=False), hx)
+            out, _ = pad_packed_sequence(out_p, batch_first=batch_first, total_length=T)
+        else:
+            out, state = m(inp, hx)
+        hns.append(state[0] if cell == "lstm" else state)
+        if cell == "lstm":
+            cns.append(state[1])
+        if k + 1 < layers:
+            mask = output_mask(seed, 0, k, T, N, D * Hr, p)        # [T, N, D*Hr]
+            if batch_first:
+                mask = mask.transpose(1, 0, 2)
+            out = out * torch.from_numpy(np.ascontiguousarray(mask)).to(dtype)
+        inp = out
+    hn = torch.cat(hns)
+    cn = torch.cat(cns) if cell == "lstm" else None
+    if last_only:
+        y = torch.cat([hn[-2], hn[-1]], dim=1) if bidir else hn[-1]
+    else:
+        y = out
+    if head is not None:
+        y = head(y)
+    t = lambda k: torch.from_numpy(a[k]).to(dtype)  # noqa: E731
+    loss = (t("dy") * y).sum() + (t("dhn") * hn).sum()
+    if cell == "lstm":
+        loss = loss + (t("dcn") * cn).sum()
+    loss.backward()
+    f32 = lambda v: v.detach().numpy().astype(np.float32)  # noqa: E731
+    e = {"y": f32(y), "hn": f32(hn), "dx": f32(x.grad), "dh0": f32(h0.grad)}
+    if cell == "lstm":
+        e["cn"], e["dc0"] = f32(cn), f32(c0.grad)
+    for f, pname in names.items():
+        e["grad_" + f] = f32(params[pname].grad)
+    return e
+
+
 def make_case(name, cell="lstm", T=6, N=3, I=4, H=5, layers=1, bidir=False, batch_first=False,
-              lens=None, h0=False, proj=0, dense=0, last_only=False):
+              lens=None, h0=False, proj=0, dense=0, last_only=False, dropout=0.0):
     assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
     if lens is not None:
         assert len(lens) == N and min(lens) >= 1 and max(lens) == T, name
     args = (cell, T, N, I, H, layers, bidir, batch_first, lens)
-    a, names = draw(name, *args, h0, proj, dense, last_only)
-    e64 = run(a, names, *args, proj, dense, last_only, torch.float64)
-    e32 = run(a, names, *args, proj, dense, last_only, torch.float32)
+    a, names = draw(("dropout/" if dropout else "") + name, *args, h0, proj, dense, last_only)
+    extra = None
+    if dropout:
+        assert layers >= 2, name
+        seed = rng_seed(name)
+        e64 = run_dropout(a, names, *args, proj, dense, last_only, torch.float64, dropout, seed)
+        e32 = run_dropout(a, names, *args, proj, dense, last_only, torch.float32, dropout, seed)
+        # the split stack without masks is the multi-layer module; and the masks matter
+        plain = run_dropout(a, names, *args, proj, dense, last_only, torch.float64, 0.0, seed)
+        whole = run(a, names, *args, proj, dense, last_only, torch.float64)
+        compare_runs(name + " (split stack, no dropout)", whole, plain, tol=1e-12)
+        assert masks_matter(e64, plain), name
+        extra = dict(dropout=dropout, dropout_seed=seed)
+    else:
+        e64 = run(a, names, *args, proj, dense, last_only, torch.float64)
+        e32 = run(a, names, *args, proj, dense, last_only, torch.float32)
     worst32 = compare_runs(name, e64, e32)
     meta = golden_torch.torch_meta(cell, T, N, I, H, layers, bidir, batch_first, lens, h0, proj, dense,
                                    last_only)
-    d = write_grad_case(OUT, name, meta, dict(a, **e64), names, "float64")
+    d = write_grad_case(OUT_DROPOUT if dropout else OUT, name, meta, dict(a, **e64), names,
+                        "float64", extra)
     return d, worst32
 
 
@@ -231,17 +326,51 @@ def generate():
     return made
 
 
+def generate_dropout():
+    """tests/golden/grad/torch_dropout: `dropout` between stacked layers (see run_dropout)."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    shutil.rmtree(OUT_DROPOUT, ignore_errors=True)
+    os.makedirs(OUT_DROPOUT)
+    L4 = lambda T: [T - 2, T, 1, 3]           # noqa: E731
+    return [
+        make_case("lstm_l2_drop", "lstm", T=5, N=3, I=4, H=5, layers=2, dropout=0.25),
+        make_case("gru_l3_drop_packed_bi_h0", "gru_lbr", T=6, N=4, I=3, H=4, layers=3, bidir=True,
+                  lens=L4(6), h0=True, dropout=0.375),
+        make_case("rnn_tanh_l2_drop_batch_first_packed", "rnn_tanh", T=6, N=4, I=4, H=5,
+                  layers=2, batch_first=True, lens=L4(6), dropout=0.5),
+        make_case("rnn_relu_l2_drop_bi_h0", "rnn_relu", T=5, N=3, I=3, H=4, layers=2, bidir=True,
+                  h0=True, dropout=0.25),
+        make_case("lstm_proj_l2_drop_packed_bi", "lstm", T=6, N=4, I=3, H=5, layers=2, bidir=True,
+                  proj=3, lens=L4(6), dropout=0.25),
+        make_case("lstm_last_l2_drop_packed_dense", "lstm", T=7, N=4, I=4, H=5, layers=2,
+                  lens=[3, 7, 1, 5], dense=3, last_only=True, dropout=0.375),
+        make_case("gru_l2_drop_batch_first_bi_dense", "gru_lbr", T=5, N=3, I=4, H=4, layers=2,
+                  bidir=True, batch_first=True, dense=2, dropout=0.5),
+    ]
+
+
 def main():
-    if sys.argv[1:] == ["--check"]:     # replay the committed cases only, write nothing
-        made = [(os.path.join(OUT, c), 0.0) for c in sorted(os.listdir(OUT))]
-    else:
-        made = generate()
-    worst_fd = 0.0
-    for d, _ in made:
-        worst_fd = max(worst_fd, fd_check(d, reference))
-    worst32 = max(w for _, w in made)
-    print(f"{len(made)} torch gradient cases in {os.path.relpath(OUT, ROOT)}: float32 vs float64 "
-          f"worst {worst32:.2g}, finite differences of the reference worst {worst_fd:.2g}")
+    check_philox()      # the masks' generator against Random123's known answers
+    for out, gen, dropout in ((OUT, generate, False), (OUT_DROPOUT, generate_dropout, True)):
+        if sys.argv[1:] == ["--dropout"] and not dropout:
+            continue
+        if sys.argv[1:] in (["--check"], ["--check-dropout"]):  # replay only, write nothing
+            if sys.argv[1:] == ["--check-dropout"] and not dropout:
+                continue
+            made = [(os.path.join(out, c), 0.0) for c in sorted(os.listdir(out))]
+            if dropout:     # nothing to replay them with here: tests/ref does it (the C test)
+                print(f"{len(made)} torch dropout cases in {os.path.relpath(out, ROOT)} "
+                      f"(replayed by test_grad_golden's float64 reference)")
+                continue
+        else:
+            made = gen()
+        # the NumPy reference has no dropout: test_grad_golden's float64 reference replays those
+        worst_fd = 0.0 if dropout else max(fd_check(d, reference) for d, _ in made)
+        worst32 = max(w for _, w in made)
+        print(f"{len(made)} torch gradient cases in {os.path.relpath(out, ROOT)}: float32 vs "
+              f"float64 worst {worst32:.2g}"
+              + ("" if dropout else f", finite differences of the reference worst {worst_fd:.2g}"))
 
 
 if __name__ == "__main__":

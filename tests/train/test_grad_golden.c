@@ -8,6 +8,9 @@
  * The same cases also go through the float64 reference backward (clrnn_reference_train, its
  * gradients exported to the framework's layout like get_grad's), so that a device mismatch can be
  * told from a disagreement between the gradient contract and the framework.
+ * The *_dropout directories hold cases with dropout (the optional meta keys dropout,
+ * input_dropout, recurrent_dropout, dropout_mode, dropout_seed set the descriptor's fields): the
+ * framework's own dropout with clrnn's masks of forward_train call 0 injected.
  * A missing or malformed case fails; every case runs (and is reported) even after one fails. */
 #include "internal.h"
 #include "reference.h"
@@ -15,6 +18,7 @@
 #include "golden/golden_case.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
 
 #define TOL 1e-5
@@ -37,21 +41,59 @@ static void fail_case(result *res, const char *fmt, ...) {
     res->failed = 1;
 }
 
-/* Every key of tests/golden/README.md's meta.txt plus `precision`, each exactly once. */
-static int read_meta(const char *dir, golden_meta *m, result *res) {
+/* The optional dropout keys of meta.txt (tests/golden/grad/README.md); absent: 0 / variational. */
+typedef struct dropout_meta {
+    float dropout, input_dropout, recurrent_dropout;
+    clrnn_dropout_mode mode;
+    uint64_t seed;
+} dropout_meta;
+
+static const char *dropout_keys[] = {"dropout", "input_dropout", "recurrent_dropout", "dropout_mode", "dropout_seed"};
+enum { NDROPOUT_KEYS = sizeof dropout_keys / sizeof dropout_keys[0] };
+
+/* Stores dropout key k's value; 0 when it is not a valid one. */
+static int dropout_meta_set(dropout_meta *dm, int k, const char *val) {
+    char *end = NULL;
+    if (k < 3) {
+        float *rate = k == 0 ? &dm->dropout : k == 1 ? &dm->input_dropout : &dm->recurrent_dropout;
+        *rate = strtof(val, &end);
+        return *end == 0 && *rate >= 0 && *rate < 1;
+    }
+    if (k == 3) {
+        if (!strcmp(val, "variational")) return dm->mode = CLRNN_DROPOUT_VARIATIONAL, 1;
+        if (!strcmp(val, "per_step")) return dm->mode = CLRNN_DROPOUT_PER_STEP, 1;
+        return 0;
+    }
+    errno = 0;
+    dm->seed = strtoull(val, &end, 10);
+    return *end == 0 && errno == 0 && val[0] >= '0' && val[0] <= '9';
+}
+
+/* Every key of tests/golden/README.md's meta.txt plus `precision`, each exactly once; the dropout
+ * keys at most once each. */
+static int read_meta(const char *dir, golden_meta *m, dropout_meta *dm, result *res) {
     static const char *keys[] = {"framework", "cell", "layout", "T", "N", "I", "H", "layers", "direction", "merge",
                                  "reverse_order", "reverse_mode", "masked_output", "proj", "peephole", "cell_clip",
                                  "proj_clip", "forget_bias", "dense", "return_sequences", "chunks", "has_seq_len",
                                  "has_mask", "has_h0", "precision"};
     enum { NKEYS = sizeof keys / sizeof keys[0] };
     int seen[NKEYS] = {0};
+    int dseen[NDROPOUT_KEYS] = {0};
     char path[2200], key[64], val[64];
     snprintf(path, sizeof path, "%s/meta.txt", dir);
     FILE *f = fopen(path, "r");
     if (!f) return fail_case(res, "meta.txt missing"), 0;
     memset(m, 0, sizeof *m);
+    memset(dm, 0, sizeof *dm);
     int ok = 1;
     while (ok && fscanf(f, "%63s %63s", key, val) == 2) {
+        int dk = 0;
+        while (dk < NDROPOUT_KEYS && strcmp(dropout_keys[dk], key)) ++dk;
+        if (dk < NDROPOUT_KEYS) {
+            if (dseen[dk]++) fail_case(res, "meta.txt: repeated key '%s'", key), ok = 0;
+            else if (!dropout_meta_set(dm, dk, val)) fail_case(res, "meta.txt: bad %s '%s'", key, val), ok = 0;
+            continue;
+        }
         int k = 0;
         while (k < NKEYS && strcmp(keys[k], key)) ++k;
         if (k == NKEYS || seen[k]++) {
@@ -208,9 +250,12 @@ static void run_case(const char *dir, result *res, int use_reference) {
     uint8_t *mask8 = NULL;
     clrnn_reference_grads rg = {0, NULL, NULL, NULL};
     memset(ws, 0, sizeof ws);
-    if (!read_meta(dir, &m, res)) return;
+    dropout_meta dm;
+    if (!read_meta(dir, &m, &dm, res)) return;
     clrnn_framework fw;
     clrnn_rnn_desc d = golden_desc_from_meta(&m, &fw);
+    d.dropout = dm.dropout, d.input_dropout = dm.input_dropout, d.recurrent_dropout = dm.recurrent_dropout;
+    d.dropout_mode = dm.mode, d.dropout_seed = dm.seed; /* the masks of forward_train call 0 */
     CHECK(clrnn_rnn_create(tu_context(), &d, &r), "create");
     const int D = clrnn_rnn_num_directions(r), lstm = d.cell == CLRNN_CELL_LSTM;
     const int T = m.T, N = m.N, Hr = clrnn_rnn_state_size(r), C = clrnn_rnn_output_size(r);
@@ -368,11 +413,18 @@ static void run_framework(const char *fw, int min_cases, int use_reference) {
 FRAMEWORK_TESTS(torch, 37)
 FRAMEWORK_TESTS(keras, 36)
 FRAMEWORK_TESTS(tf1, 18)
+FRAMEWORK_TESTS(torch_dropout, 7)
+FRAMEWORK_TESTS(keras_dropout, 22)
+FRAMEWORK_TESTS(tf1_dropout, 4)
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(torch_cases),     cmocka_unit_test(keras_cases),     cmocka_unit_test(tf1_cases),
-        cmocka_unit_test(torch_reference), cmocka_unit_test(keras_reference), cmocka_unit_test(tf1_reference),
+        cmocka_unit_test(torch_cases),           cmocka_unit_test(keras_cases),
+        cmocka_unit_test(tf1_cases),             cmocka_unit_test(torch_dropout_cases),
+        cmocka_unit_test(keras_dropout_cases),   cmocka_unit_test(tf1_dropout_cases),
+        cmocka_unit_test(torch_reference),       cmocka_unit_test(keras_reference),
+        cmocka_unit_test(tf1_reference),         cmocka_unit_test(torch_dropout_reference),
+        cmocka_unit_test(keras_dropout_reference), cmocka_unit_test(tf1_dropout_reference),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
