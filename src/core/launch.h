@@ -1,0 +1,91 @@
+/* The one kernel launch path of libclrnn: every module sets a kernel's arguments on a clrnn_kargs
+ * (the first failing clSetKernelArg is kept and reported with the kernel's name) and enqueues it
+ * with clrnn_enqueue, the only clEnqueueNDRangeKernel of the library. The trace lives here too.
+ *
+ * CLRNN_VERBOSE=1 (read when a context is created; unset, empty or 0 = off) prints to stderr, per
+ * context, one line per kernel launch or CLBlast GEMM, and one per program build and kernel
+ * creation, comma-separated like oneDNN's DNNL_VERBOSE:
+ *   clrnn_verbose,info,<clrnn version>,<device>,<driver>,profiling=<0|1>        at context creation
+ *   clrnn_verbose,build,<program>,<source|binary>,<host ms>     clBuildProgram from source / a cached binary
+ *   clrnn_verbose,kernels,<program>,<host ms>                   clCreateKernel of a program's kernels
+ *   clrnn_verbose,exec,<kernel>,<plan>,<shape>,<what>,<global>,<local>,<device ms>
+ * <kernel> is the __kernel's name (clblast_sgemm / clblast_sgemm_batched for a CLBlast call: the
+ * device time is that of the event CLBlast returns); <plan> and <shape> are the scope the driver
+ * set (clrnn_trace_scope: "tiled", "l0 lstm T=100 N=64 I=512 H=512 D=1"; "-" outside one); <what>
+ * the launch's own detail ("gemm M=6400 N=2048 K=512 ta=0 tb=1" for clrnn's SGEMM, the ONNX node),
+ * or "-"; <global>/<local> the NDRange as "AxBxC" ("-" when unknown / left to the driver); <device
+ * ms> the kernel's CL_PROFILING_COMMAND_END - START in milliseconds ("-" on an application's queue
+ * made without CL_QUEUE_PROFILING_ENABLE). Fields never hold a comma.
+ * Cost: off (the default) a launch is the plain enqueue behind one branch: no events, no waits, no
+ * profiling queue. On, the queue is made with CL_QUEUE_PROFILING_ENABLE and every launch waits for
+ * its kernel (so device times are per kernel; wall time grows, as with DNNL_VERBOSE).
+ * Threads: a context's launches are serialised by its lock (held by every caller of clrnn_enqueue);
+ * lines of all contexts go out one at a time through a process-wide lock. */
+#ifndef CLRNN_CORE_LAUNCH_H
+#define CLRNN_CORE_LAUNCH_H
+
+#include "internal.h"
+
+typedef struct clrnn_kargs {
+    cl_kernel k;
+    cl_uint i; /* next argument index */
+    cl_int err;
+    const char *name; /* names the kernel in messages */
+} clrnn_kargs;
+
+static inline clrnn_kargs clrnn_kargs_begin(cl_kernel k, const char *name) {
+    clrnn_kargs a = {k, 0, CL_SUCCESS, name};
+    return a;
+}
+static inline void clrnn_karg_at(clrnn_kargs *a, cl_uint index, size_t size, const void *value) {
+    const cl_int e = clSetKernelArg(a->k, index, size, value);
+    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
+}
+static inline void clrnn_karg(clrnn_kargs *a, size_t size, const void *value) { clrnn_karg_at(a, a->i++, size, value); }
+static inline void clrnn_karg_mem(clrnn_kargs *a, cl_mem m) { clrnn_karg(a, sizeof m, &m); }
+static inline void clrnn_karg_int(clrnn_kargs *a, int v) {
+    const cl_int x = (cl_int)v;
+    clrnn_karg(a, sizeof x, &x);
+}
+static inline void clrnn_karg_float(clrnn_kargs *a, float v) {
+    const cl_float x = v;
+    clrnn_karg(a, sizeof x, &x);
+}
+static inline void clrnn_karg_ulong(clrnn_kargs *a, cl_ulong v) { clrnn_karg(a, sizeof v, &v); }
+static inline void clrnn_karg_local(clrnn_kargs *a, size_t bytes) { clrnn_karg(a, bytes, NULL); }
+
+/* Enqueues a's kernel on ctx's queue over `dims` dimensions (local NULL: the driver's choice), the
+ * context lock held. `what` (may be NULL) is the trace's detail of this launch: build it only when
+ * clrnn_trace_on(ctx). A kept argument failure is CLRNN_ERR from "clSetKernelArg" naming the kernel. */
+clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
+                           const size_t *local, const char *what);
+
+/* ---- the trace ---- */
+static inline int clrnn_trace_on(const clrnn_context *ctx) { return ctx->trace.on; }
+/* At context creation, before its queue: whether this context traces (CLRNN_VERBOSE, or a sink
+ * installed), i.e. whether its queue wants CL_QUEUE_PROFILING_ENABLE. */
+int clrnn_trace_wanted(void);
+/* Fixes ctx->trace once its queue exists (profiling: the queue has CL_QUEUE_PROFILING_ENABLE) and
+ * writes the info line. */
+void clrnn_trace_start(clrnn_context *ctx, int on, int profiling);
+/* The scope of the launches that follow (ctx->lock held): plan (a static string) and a printf shape;
+ * clrnn_trace_scope_end ends it. Nothing happens when the trace is off. */
+void clrnn_trace_scope(clrnn_context *ctx, const char *plan, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static inline void clrnn_trace_scope_end(clrnn_context *ctx) {
+    ctx->trace.plan = NULL;
+    ctx->trace.shape[0] = '\0';
+}
+/* An enqueued command of its own (a CLBlast GEMM): waits for ev, writes its exec line, releases ev. */
+void clrnn_trace_event(clrnn_context *ctx, const char *name, const char *what, cl_event ev);
+/* A build (what = "source" or "binary") or kernel creation of `program`, host_ms long. */
+void clrnn_trace_host(clrnn_context *ctx, clrnn_trace_kind kind, const char *program, const char *what, double host_ms);
+/* Internal hook (clrnn-bench --profile, the tests): contexts created from now on trace into sink
+ * instead of stderr, whatever CLRNN_VERBOSE says; NULL restores the default. The sink is called
+ * with a process-wide lock held, one record at a time. */
+void clrnn_trace_install(clrnn_trace_sink sink, void *user);
+
+#endif
