@@ -207,14 +207,19 @@ typedef struct clrnn_trace_record {
     const char *line;  /* the whole CLRNN_VERBOSE line, no newline */
 } clrnn_trace_record;
 typedef void (*clrnn_trace_sink)(void *user, const clrnn_trace_record *rec);
-/* A context's trace state, fixed at its creation except the scope (written and read under ctx->lock). */
+#define CLRNN_TRACE_SHAPE 160
+/* A context's trace state, fixed at its creation except the scope and the pending launches (written
+ * and read under ctx->lock). */
 typedef struct clrnn_trace_state {
-    int on;                /* CLRNN_VERBOSE=1 or a sink installed when the context was created */
+    int enabled;           /* CLRNN_VERBOSE=1 or a sink installed when the context was created */
+    int on;                /* enabled and not paused (clrnn_trace_pause): launches are traced */
     int profiling;         /* the queue has CL_QUEUE_PROFILING_ENABLE */
     clrnn_trace_sink sink; /* NULL: lines go to stderr */
     void *user;
     const char *plan;      /* scope (clrnn_trace_scope) */
-    char shape[160];
+    char shape[CLRNN_TRACE_SHAPE];
+    struct clrnn_trace_pending *pending; /* launches whose lines wait for their events (launch.c) */
+    int n_pending;
 } clrnn_trace_state;
 
 /* ---- context ---- */

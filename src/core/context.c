@@ -289,6 +289,7 @@ void clrnn_context_destroy(clrnn_context *ctx) {
 
 static void context_free(clrnn_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
+    clrnn_trace_stop(ctx); /* its last lines, once the queue is done */
     clrnn_program_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
@@ -328,5 +329,6 @@ clrnn_status clrnn_context_finish(clrnn_context *ctx) {
     clrnn_status st = clrnn_check_context(ctx, "clrnn_context_finish");
     if (st != CLRNN_OK) return st;
     cl_int err = clFinish(ctx->queue);
+    clrnn_trace_flush(ctx);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clFinish", NULL);
 }

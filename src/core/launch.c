@@ -46,6 +46,18 @@ static void field(char *dst, size_t cap, const char *src) {
     dst[i] = '\0';
 }
 
+/* A traced launch waiting for its event: its line is written, in launch order, when the context
+ * next waits for its queue (clrnn_trace_flush) or when PENDING_CAP launches wait, so that the trace
+ * adds no wait to the calls it watches. */
+enum { PENDING_CAP = 256 };
+typedef struct clrnn_trace_pending {
+    cl_event ev;
+    cl_uint dims;
+    size_t global[3], local[3];
+    int has_local;
+    char name[64], plan[24], shape[CLRNN_TRACE_SHAPE], what[160];
+} clrnn_trace_pending;
+
 static void emit(clrnn_context *ctx, clrnn_trace_record *rec) {
     call_once(&trace_once, trace_lock_init);
     mtx_lock(&trace_lock);
@@ -64,8 +76,10 @@ void clrnn_trace_start(clrnn_context *ctx, int on, int profiling) {
     ctx->trace.sink = installed_sink;
     ctx->trace.user = installed_user;
     mtx_unlock(&trace_lock);
-    ctx->trace.on = 1;
+    ctx->trace.enabled = ctx->trace.on = 1;
     ctx->trace.profiling = profiling;
+    /* without the room, every launch's line is written as soon as its kernel is done */
+    ctx->trace.pending = malloc(PENDING_CAP * sizeof *ctx->trace.pending);
     char dev[256] = "", drv[128] = "", fd[256], fv[128], line[512];
     clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof dev - 1, dev, NULL);
     clGetDeviceInfo(ctx->device, CL_DRIVER_VERSION, sizeof drv - 1, drv, NULL);
@@ -78,6 +92,12 @@ void clrnn_trace_start(clrnn_context *ctx, int on, int profiling) {
     rec.device_ms = rec.host_ms = -1;
     rec.line = line;
     emit(ctx, &rec);
+}
+
+void clrnn_trace_pause(clrnn_context *ctx, int paused) {
+    mtx_lock(&ctx->lock);
+    ctx->trace.on = ctx->trace.enabled && !paused;
+    mtx_unlock(&ctx->lock);
 }
 
 void clrnn_trace_scope(clrnn_context *ctx, const char *plan, const char *fmt, ...) {
@@ -101,41 +121,81 @@ static void dims_text(char *out, size_t cap, cl_uint dims, const size_t *v) {
         len += (size_t)snprintf(out + len, cap - len, "%s%zu", i ? "x" : "", v[i]);
 }
 
-/* Waits for ev (an enqueued command of ctx), then writes its exec line and releases it. */
-static void trace_exec(clrnn_context *ctx, const char *name, const char *what, cl_uint dims, const size_t *global,
-                       const size_t *local, cl_event ev) {
+/* Waits for p's event, then writes its exec line and releases the event. */
+static void write_exec(clrnn_context *ctx, clrnn_trace_pending *p) {
     clrnn_trace_record rec = {0};
     rec.kind = CLRNN_TRACE_EXEC;
     rec.device_ms = rec.host_ms = -1;
-    if (ev) {
+    if (p->ev) {
         cl_ulong t0 = 0, t1 = 0;
-        if (clWaitForEvents(1, &ev) == CL_SUCCESS && ctx->trace.profiling &&
-            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
-            clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS)
+        if (clWaitForEvents(1, &p->ev) == CL_SUCCESS && ctx->trace.profiling &&
+            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
+            clGetEventProfilingInfo(p->ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS)
             rec.device_ms = t1 >= t0 ? (double)(t1 - t0) * 1e-6 : 0.0;
-        clReleaseEvent(ev);
+        clReleaseEvent(p->ev);
+        p->ev = NULL;
     }
-    char fname[128], fplan[64], fshape[sizeof ctx->trace.shape], fwhat[256], g[80], l[80], ms[32], line[1024];
-    field(fname, sizeof fname, name);
-    field(fplan, sizeof fplan, ctx->trace.plan);
-    field(fshape, sizeof fshape, ctx->trace.plan ? ctx->trace.shape : NULL);
-    field(fwhat, sizeof fwhat, what);
-    dims_text(g, sizeof g, dims, global);
-    dims_text(l, sizeof l, local ? dims : 0, local);
+    char g[80], l[80], ms[32], line[1024];
+    dims_text(g, sizeof g, p->dims, p->global);
+    dims_text(l, sizeof l, p->has_local ? p->dims : 0, p->local);
     if (rec.device_ms >= 0)
         snprintf(ms, sizeof ms, "%.4f", rec.device_ms);
     else
         snprintf(ms, sizeof ms, "-");
-    snprintf(line, sizeof line, "clrnn_verbose,exec,%s,%s,%s,%s,%s,%s,%s", fname, fplan, fshape, fwhat, g, l, ms);
-    rec.name = fname, rec.plan = fplan, rec.shape = fshape, rec.what = fwhat;
-    rec.dims = dims > 3 ? 3 : dims;
-    for (cl_uint i = 0; i < rec.dims; ++i) {
-        rec.global[i] = global ? global[i] : 0;
-        rec.local[i] = local ? local[i] : 0;
-    }
-    rec.has_local = local != NULL;
+    snprintf(line, sizeof line, "clrnn_verbose,exec,%s,%s,%s,%s,%s,%s,%s", p->name, p->plan, p->shape, p->what, g, l,
+             ms);
+    rec.name = p->name, rec.plan = p->plan, rec.shape = p->shape, rec.what = p->what;
+    rec.dims = p->dims;
+    memcpy(rec.global, p->global, sizeof rec.global);
+    memcpy(rec.local, p->local, sizeof rec.local);
+    rec.has_local = p->has_local;
     rec.line = line;
     emit(ctx, &rec);
+}
+
+void clrnn_trace_flush_locked(clrnn_context *ctx) {
+    if (!ctx->trace.enabled) return;
+    for (int i = 0; i < ctx->trace.n_pending; ++i) write_exec(ctx, &ctx->trace.pending[i]);
+    ctx->trace.n_pending = 0;
+}
+
+void clrnn_trace_flush(clrnn_context *ctx) {
+    if (!ctx->trace.enabled) return;
+    mtx_lock(&ctx->lock);
+    clrnn_trace_flush_locked(ctx);
+    mtx_unlock(&ctx->lock);
+}
+
+void clrnn_trace_stop(clrnn_context *ctx) {
+    if (!ctx->trace.enabled) return;
+    clrnn_trace_flush_locked(ctx);
+    free(ctx->trace.pending);
+    ctx->trace.pending = NULL;
+    ctx->trace.enabled = ctx->trace.on = 0;
+}
+
+/* Records an enqueued command of ctx (its event ev) for the trace: kept until the next flush, or
+ * written at once when there is no room for it. */
+static void trace_exec(clrnn_context *ctx, const char *name, const char *what, cl_uint dims, const size_t *global,
+                       const size_t *local, cl_event ev) {
+    clrnn_trace_pending one, *p = &one;
+    if (ctx->trace.pending) {
+        if (ctx->trace.n_pending == PENDING_CAP) clrnn_trace_flush_locked(ctx);
+        p = &ctx->trace.pending[ctx->trace.n_pending++];
+    }
+    memset(p, 0, sizeof *p);
+    p->ev = ev;
+    field(p->name, sizeof p->name, name);
+    field(p->plan, sizeof p->plan, ctx->trace.plan);
+    field(p->shape, sizeof p->shape, ctx->trace.plan ? ctx->trace.shape : NULL);
+    field(p->what, sizeof p->what, what);
+    p->dims = dims > 3 ? 3 : dims;
+    for (cl_uint i = 0; i < p->dims; ++i) {
+        p->global[i] = global ? global[i] : 0;
+        p->local[i] = local ? local[i] : 0;
+    }
+    p->has_local = local != NULL;
+    if (p == &one) write_exec(ctx, p);
 }
 
 clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,

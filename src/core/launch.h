@@ -16,9 +16,15 @@
  * or "-"; <global>/<local> the NDRange as "AxBxC" ("-" when unknown / left to the driver); <device
  * ms> the kernel's CL_PROFILING_COMMAND_END - START in milliseconds ("-" on an application's queue
  * made without CL_QUEUE_PROFILING_ENABLE). Fields never hold a comma.
+ * When: a launch's line is written once its kernel is done, in launch order, when the context next
+ * waits for its queue anyway: at the end of clrnn_rnn_forward, of each training call and of
+ * clrnn_model_run, in clrnn_context_finish and clrnn_context_destroy (the other calls' launches,
+ * clrnn_sgemm's say, come out at the next of these), or after 256 launches, which then wait.
+ * Build, kernels and info lines come at once.
  * Cost: off (the default) a launch is the plain enqueue behind one branch: no events, no waits, no
- * profiling queue. On, the queue is made with CL_QUEUE_PROFILING_ENABLE and every launch waits for
- * its kernel (so device times are per kernel; wall time grows, as with DNNL_VERBOSE).
+ * profiling queue. On, the queue is made with CL_QUEUE_PROFILING_ENABLE and each launch makes an
+ * event, kept until its line is written; the calls wait for nothing they did not wait for before
+ * (but every 256th launch), so the tiled plan's measured scan choice is the same as without it.
  * Threads: a context's launches are serialised by its lock (held by every caller of clrnn_enqueue);
  * lines of all contexts go out one at a time through a process-wide lock. */
 #ifndef CLRNN_CORE_LAUNCH_H
@@ -79,13 +85,23 @@ static inline void clrnn_trace_scope_end(clrnn_context *ctx) {
     ctx->trace.plan = NULL;
     ctx->trace.shape[0] = '\0';
 }
-/* An enqueued command of its own (a CLBlast GEMM): waits for ev, writes its exec line, releases ev. */
+/* An enqueued command of its own (a CLBlast GEMM): its exec line, from ev (released once written). */
 void clrnn_trace_event(clrnn_context *ctx, const char *name, const char *what, cl_event ev);
+/* Writes the lines of the launches that wait for their events (waiting for them): the context lock
+ * held (_locked) or taken. Nothing when the trace is off. */
+void clrnn_trace_flush_locked(clrnn_context *ctx);
+void clrnn_trace_flush(clrnn_context *ctx);
+/* At context destroy, after its queue is finished: the last lines, and the trace's memory freed. */
+void clrnn_trace_stop(clrnn_context *ctx);
 /* A build (what = "source" or "binary") or kernel creation of `program`, host_ms long. */
 void clrnn_trace_host(clrnn_context *ctx, clrnn_trace_kind kind, const char *program, const char *what, double host_ms);
 /* Internal hook (clrnn-bench --profile, the tests): contexts created from now on trace into sink
  * instead of stderr, whatever CLRNN_VERBOSE says; NULL restores the default. The sink is called
  * with a process-wide lock held, one record at a time. */
 void clrnn_trace_install(clrnn_trace_sink sink, void *user);
+/* Internal hook (clrnn-bench --profile): a tracing context's launches go untraced while paused (the
+ * profiling queue stays), e.g. for warm-up calls whose timing decisions (the tiled plan's scan
+ * choice) a per-launch wait would bias. No other call may be running on ctx. */
+void clrnn_trace_pause(clrnn_context *ctx, int paused);
 
 #endif

@@ -306,6 +306,7 @@ clrnn_status clrnn_rnn_forward(clrnn_rnn *r, const clrnn_forward_args *args) {
     st = forward_locked(r, args);
     clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue); /* never leave enqueued work pointing at caller memory */
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }

@@ -881,6 +881,7 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
     v->state = 0;
     v->T = T, v->N = N, v->last_only = args->last_only;
     v->call = r->train->calls++;
+    trace_scope(r, v, "fwd_train in", -1);
 
     /* the step table, kept with the reserve for the backward */
     const size_t n_tmap = (size_t)D * TN + (size_t)D * N;
@@ -982,6 +983,7 @@ clrnn_status clrnn_rnn_forward_train(clrnn_rnn *r, const clrnn_forward_args *arg
     st = forward_train_locked(r, args, v);
     clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }
@@ -1019,6 +1021,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
     clrnn_status st;
     if ((st = ensure_params(r)) != CLRNN_OK) return st;
     v->state = 1; /* a failure below leaves no backward to take weight gradients of */
+    trace_scope(r, v, "bwd_data out", -1);
 
     /* dy → the reserve (the dense layer's gradient reads it later), through the dense layer */
     if (args->dy.host || args->dy.mem) st = clrnn_move_block(ctx, 1, v->dyd, 0, &args->dy, 0, 1, rows_out * ycols, rows_out * ycols);
@@ -1109,6 +1112,7 @@ clrnn_status clrnn_rnn_backward_data(clrnn_rnn *r, clrnn_reserve *v, const clrnn
     st = backward_locked(r, v, args);
     clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }
@@ -1158,6 +1162,7 @@ clrnn_status clrnn_rnn_backward_weights(clrnn_rnn *r, clrnn_reserve *v, clrnn_wg
     st = backward_weights_locked(r, v, mode == CLRNN_WGRAD_ADD ? 1.0f : 0.0f);
     clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }
