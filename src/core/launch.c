@@ -198,13 +198,8 @@ static void trace_exec(clrnn_context *ctx, const char *name, const char *what, c
     if (p == &one) write_exec(ctx, p);
 }
 
-clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
-                           const size_t *local, const char *what) {
-    if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
-    if (!ctx->trace.on) {
-        const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, dims, NULL, global, local, 0, NULL, NULL);
-        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);
-    }
+clrnn_status clrnn_enqueue_traced(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
+                                  const size_t *local, const char *what) {
     cl_event ev = NULL;
     const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, dims, NULL, global, local, 0, NULL, &ev);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);

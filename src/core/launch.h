@@ -1,6 +1,7 @@
 /* The one kernel launch path of libclrnn: every module sets a kernel's arguments on a clrnn_kargs
  * (the first failing clSetKernelArg is kept and reported with the kernel's name) and enqueues it
- * with clrnn_enqueue, the only clEnqueueNDRangeKernel of the library. The trace lives here too.
+ * with clrnn_enqueue: its two clEnqueueNDRangeKernel (untraced here, traced in launch.c) are the
+ * library's only ones. The trace lives here too.
  *
  * CLRNN_VERBOSE=1 (read when a context is created; unset, empty or 0 = off) prints to stderr, per
  * context, one line per kernel launch or CLBlast GEMM, and one per program build and kernel
@@ -60,11 +61,20 @@ static inline void clrnn_karg_float(clrnn_kargs *a, float v) {
 static inline void clrnn_karg_ulong(clrnn_kargs *a, cl_ulong v) { clrnn_karg(a, sizeof v, &v); }
 static inline void clrnn_karg_local(clrnn_kargs *a, size_t bytes) { clrnn_karg(a, bytes, NULL); }
 
+/* The traced launch (launch.c): with an event, recorded for its line. */
+clrnn_status clrnn_enqueue_traced(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
+                                  const size_t *local, const char *what);
 /* Enqueues a's kernel on ctx's queue over `dims` dimensions (local NULL: the driver's choice), the
  * context lock held. `what` (may be NULL) is the trace's detail of this launch: build it only when
- * clrnn_trace_on(ctx). A kept argument failure is CLRNN_ERR from "clSetKernelArg" naming the kernel. */
-clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
-                           const size_t *local, const char *what);
+ * clrnn_trace_on(ctx). A kept argument failure is reported as from "clSetKernelArg", naming the
+ * kernel. Inline, so that with the trace off a launch is the plain enqueue behind one branch. */
+static inline clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
+                                         const size_t *local, const char *what) {
+    if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
+    if (ctx->trace.on) return clrnn_enqueue_traced(ctx, a, dims, global, local, what);
+    const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, dims, NULL, global, local, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);
+}
 
 /* ---- the trace ---- */
 static inline int clrnn_trace_on(const clrnn_context *ctx) { return ctx->trace.on; }
