@@ -196,9 +196,10 @@ typedef enum clrnn_trace_kind {
 typedef struct clrnn_trace_record {
     clrnn_trace_kind kind;
     const char *name;  /* the __kernel's name, "clblast_sgemm", or the program ("the main kernels") */
-    const char *plan;  /* the scope's plan or module ("tiled", "generic", "onnx"), "-" outside one */
+    const char *plan;  /* the scope's plan ("tiled", "generic"), "-" outside a forward or training call */
     const char *shape; /* the scope's shape ("l0 lstm T=100 N=64 I=512 H=512 D=1"), "-" outside one */
-    const char *what;  /* the caller's detail of this launch ("gemm M=6400 N=2048 K=512 ta=0 tb=0"), or "-" */
+    const char *what;  /* the caller's detail of this launch ("gemm M=6400 N=2048 K=512 ta=0 tb=0", an ONNX
+                        * node's op type and label), or "-" */
     cl_uint dims;      /* 0 when the sizes are not known (CLBlast) */
     size_t global[3], local[3];
     int has_local;     /* 0: local size left to the driver */
