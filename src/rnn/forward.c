@@ -234,8 +234,9 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
         x_off = args->x.offset / sizeof(float);
     }
 
-    /* initial states: layer l's slab of h0/c0 goes to its ping buffer */
-    clrnn_trace_scope(ctx, r->plan->name, "in %s T=%d N=%d H=%d D=%d", clrnn_cell_info_of(d->cell)->lower, T, N, H, D);
+    /* initial states: layer l's slab of h0/c0 goes to its ping buffer (the trace names each part) */
+    const char *cell = clrnn_cell_info_of(d->cell)->lower;
+    clrnn_trace_scope(ctx, r->plan->name, "in %s T=%d N=%d H=%d D=%d", cell, T, N, H, D);
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
     const size_t state_rows = (size_t)D * N;
     for (int l = 0; l < L; ++l) {
@@ -248,7 +249,6 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     cl_mem layer_in = x, layer_out = ws->y_a;
     size_t in_off = x_off;
     int final_idx = 0;
-    const char *cell = clrnn_cell_info_of(d->cell)->lower;
     for (int l = 0; l < L; ++l) {
         clrnn_trace_scope(ctx, r->plan->name, "l%d %s T=%d N=%d I=%d H=%d D=%d", l, cell, T, N, r->lw[l * D].in_size,
                           H, D);
