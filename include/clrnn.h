@@ -215,7 +215,16 @@ CLRNN_API clrnn_context_params clrnn_context_default_params(void);
  * OpenCL platform), CLRNN_ERR_OPENCL, CLRNN_ERR_BUILD_FAILED (message holds the compiler log),
  * CLRNN_ERR_IO (CLRNN_KERNEL_DIR unreadable), CLRNN_ERR_BLAS, CLRNN_ERR_OUT_OF_MEMORY. A cache that
  * cannot be written or is not trusted (see cache_dir) is not an error: see
- * clrnn_build_info.cache_warning. A damaged cache entry is rebuilt and replaced. */
+ * clrnn_build_info.cache_warning. A damaged cache entry is rebuilt and replaced.
+ * Trace: with the environment variable CLRNN_VERBOSE=1 set when the context is created, it writes
+ * to stderr one line per kernel launch or CLBlast GEMM (kernel, plan, shape, NDRange, device time
+ * from OpenCL profiling events) and per program build or kernel creation (host time), e.g.
+ *   clrnn_verbose,exec,lstm_step_tiled_4,tiled,l0 lstm T=100 N=64 I=512 H=512 D=1,-,32x1x1,1x1x1,<device ms>
+ * The format is documented in src/core/launch.h; `clrnn-bench --profile` sums it up per kernel.
+ * Its queue then has CL_QUEUE_PROFILING_ENABLE (an adopted queue is used as it is: no device times
+ * without it); the lines of a call come out when it waits for its queue (the end of a forward, a
+ * training call, clrnn_model_run, clrnn_context_finish, destroy). Unset (the default) costs
+ * nothing: no events, no profiling queue. */
 CLRNN_API clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
 
 /* Adopts an application's own OpenCL objects (retained, released on destroy). The queue must be

@@ -185,6 +185,44 @@ clrnn_status clrnn_rnn_check_forward_entry(const clrnn_rnn *rnn, const clrnn_for
  * INVALID_ARGUMENT naming func and the tensor otherwise. */
 clrnn_status clrnn_rnn_check_mem(const clrnn_rnn *rnn, const clrnn_tensor *t, const char *name, const char *func);
 
+/* ---- launch.c: the one kernel launch path and its trace (CLRNN_VERBOSE; format in src/core/launch.h) ---- */
+/* What one traced event was, for a sink (clrnn_trace_install). Strings live for the call only. */
+typedef enum clrnn_trace_kind {
+    CLRNN_TRACE_EXEC = 1,   /* a kernel or a GEMM ran: name, scope, what, sizes, device_ms */
+    CLRNN_TRACE_BUILD = 2,  /* a program was compiled (what = "source") or loaded (what = "binary"): host_ms */
+    CLRNN_TRACE_KERNELS = 3, /* a program's kernels were created: host_ms */
+    CLRNN_TRACE_INFO = 4     /* a context started tracing: name = the device, what = the driver */
+} clrnn_trace_kind;
+typedef struct clrnn_trace_record {
+    clrnn_trace_kind kind;
+    const char *name;  /* the __kernel's name, "clblast_sgemm", or the program ("the main kernels") */
+    const char *plan;  /* the scope's plan ("tiled", "generic"), "-" outside a forward or training call */
+    const char *shape; /* the scope's shape ("l0 lstm T=100 N=64 I=512 H=512 D=1"), "-" outside one */
+    const char *what;  /* the caller's detail of this launch ("gemm M=6400 N=2048 K=512 ta=0 tb=0", an ONNX
+                        * node's op type and label), or "-" */
+    cl_uint dims;      /* 0 when the sizes are not known (CLBlast) */
+    size_t global[3], local[3];
+    int has_local;     /* 0: local size left to the driver */
+    double device_ms;  /* CL_PROFILING_COMMAND_END - START; -1 when the queue cannot profile */
+    double host_ms;    /* BUILD and KERNELS: wall time; EXEC: -1 */
+    const char *line;  /* the whole CLRNN_VERBOSE line, no newline */
+} clrnn_trace_record;
+typedef void (*clrnn_trace_sink)(void *user, const clrnn_trace_record *rec);
+#define CLRNN_TRACE_SHAPE 160
+/* A context's trace state, fixed at its creation except the scope and the pending launches (written
+ * and read under ctx->lock). */
+typedef struct clrnn_trace_state {
+    int enabled;           /* CLRNN_VERBOSE=1 or a sink installed when the context was created */
+    int on;                /* enabled and not paused (clrnn_trace_pause): launches are traced */
+    int profiling;         /* the queue has CL_QUEUE_PROFILING_ENABLE */
+    clrnn_trace_sink sink; /* NULL: lines go to stderr */
+    void *user;
+    const char *plan;      /* scope (clrnn_trace_scope) */
+    char shape[CLRNN_TRACE_SHAPE];
+    struct clrnn_trace_pending *pending; /* launches whose lines wait for their events (launch.c) */
+    int n_pending;
+} clrnn_trace_state;
+
 /* ---- context ---- */
 struct clrnn_context {
     uint64_t handle_id; /* registry id (clrnn_handle_register) */
@@ -205,6 +243,7 @@ struct clrnn_context {
     uint64_t blas_generation[2]; /* gemm.c: when this context last ran sgemm / sgemm_batched */
     struct clrnn_train_program *train; /* src/train: its kernels (a kept program's state, not owned), set on first use under lock */
     struct clrnn_glue_program *glue; /* src/train/glue.c: its kernels (a kept program's state, not owned), set on first use */
+    clrnn_trace_state trace; /* CLRNN_VERBOSE (src/core/launch.c) */
 };
 
 /* ---- gemm.c ---- */

@@ -5,6 +5,8 @@
  *               [--proj P]   (LSTM with a projection of size P, PyTorch proj_size)
  *   clrnn-bench --suite [--csv|--json] [--repeat R] [--device SPEC]       S1-S6, oneDNN side by side
  *   clrnn-bench --plot FILE.svg [shape flags]        GFLOP/s against batch 1..256, clrnn and oneDNN
+ *   clrnn-bench --profile [--suite | shape flags] [--train]   per kernel: launches, device ms, share
+ *                                                    (from the trace, see below)
  *   clrnn-bench --first-result [shape flags]         time from context creation to the first result,
  *                                                    new processes with cold and then warm caches
  *   other flags: --csv, --dnnl (single shape: also run oneDNN), --dnnl-only (time oneDNN alone, e.g. to
@@ -31,6 +33,13 @@
  * weights into the backward's formats where they differ (a training loop's weights change every
  * step). FLOPs of a step = 3x the forward's. The gradients of the last step are compared:
  * max |clrnn - oneDNN| / (1 + |oneDNN|) over dx, dh0, dc0 and over all weight and bias gradients.
+ * --profile (one shape, or --suite; with --train, the training step) runs the call on a second context
+ * that traces (src/core/launch.h, what CLRNN_VERBOSE=1 prints) into a table instead of stderr: per
+ * kernel (per training phase and kernel with --train) the launches per call, the device ms per
+ * call, the share of the kernels' device time and the mean µs per launch, over R traced calls
+ * (default 10) after three warm-up calls with the trace paused. Beside it the untraced median of the
+ * same call on the main context: the part of it that no kernel accounts for is launch overhead,
+ * idle gaps and host work.
  * Output for machines (--json, --csv) is written in the C locale. */
 #include <errno.h>
 #include <math.h>
@@ -45,6 +54,7 @@
 
 #include "bench_common.h"
 #include "blas/gemm_tuning.h"
+#include "core/launch.h"
 #include "tool_args.h"
 
 #ifdef CLRNN_HAVE_DNNL
@@ -65,6 +75,7 @@ typedef struct options {
     out_format format;
     int suite, first_result, first_result_child, dnnl, dnnl_only, verbose, no_tuning, threads, keep;
     int train; /* --train: a training step instead of the forward */
+    int profile; /* --profile: the table of where the time goes, from the trace */
 } options;
 
 #define MAX_PHASES 3
@@ -1024,6 +1035,140 @@ static int bench_train_one(const bench_shape *shape, const char *name, int with_
 }
 
 /* ------------------------------------------------------------------------------------------
+ * --profile: where a forward (or a training step) spends its time, from the trace
+ * ---------------------------------------------------------------------------------------- */
+#define PROFILE_ROWS 96
+typedef struct profile_row {
+    char key[160]; /* kernel, or "phase kernel" for a training step */
+    long calls;
+    double device_ms;
+} profile_row;
+typedef struct profile_table {
+    int recording, train;
+    int n, overflow;
+    long launches, untimed;
+    profile_row rows[PROFILE_ROWS];
+} profile_table;
+
+static profile_table g_profile;
+static clrnn_context *g_trace_ctx; /* the context that traces into g_profile */
+
+/* The sink: called with the trace's lock held, one record at a time. */
+static void profile_sink(void *user, const clrnn_trace_record *rec) {
+    profile_table *p = user;
+    if (!p->recording || rec->kind != CLRNN_TRACE_EXEC) return;
+    char key[160];
+    if (p->train) {
+        /* the scope starts with the phase: "fwd_train l0 ...", "bwd_data l1 ...", "bwd_weights dense ..." */
+        const size_t n = strcspn(rec->shape, " ");
+        snprintf(key, sizeof key, "%.*s %s", (int)n, rec->shape, rec->name);
+    } else
+        snprintf(key, sizeof key, "%s", rec->name);
+    p->launches++;
+    if (rec->device_ms < 0) p->untimed++;
+    int i = 0;
+    while (i < p->n && strcmp(p->rows[i].key, key) != 0) ++i;
+    if (i == p->n) {
+        if (p->n == PROFILE_ROWS) {
+            p->overflow++;
+            return;
+        }
+        snprintf(p->rows[p->n++].key, sizeof p->rows[0].key, "%s", key);
+    }
+    p->rows[i].calls++;
+    if (rec->device_ms > 0) p->rows[i].device_ms += rec->device_ms;
+}
+
+static int cmp_row(const void *a, const void *b) {
+    const double x = ((const profile_row *)a)->device_ms, y = ((const profile_row *)b)->device_ms;
+    return x > y ? -1 : x < y;
+}
+
+static void print_profile(const char *label, int runs, double traced_ms, double plain_ms) {
+    profile_table *p = &g_profile;
+    qsort(p->rows, (size_t)p->n, sizeof p->rows[0], cmp_row);
+    double total = 0;
+    for (int i = 0; i < p->n; ++i) total += p->rows[i].device_ms;
+    printf("\n%s: %s per call, %d traced calls\n", label, p->train ? "training step" : "forward", runs);
+    printf("%-44s %10s %12s %7s %11s\n", p->train ? "phase kernel" : "kernel", "calls", "device ms", "%", "mean us");
+    for (int i = 0; i < p->n; ++i) {
+        const profile_row *r = &p->rows[i];
+        printf("%-44s %10.1f %12.3f %6.1f%% %11.2f\n", r->key, (double)r->calls / runs, r->device_ms / runs,
+               total > 0 ? 100.0 * r->device_ms / total : 0.0, r->calls ? 1000.0 * r->device_ms / (double)r->calls : 0.0);
+    }
+    printf("%-44s %10.1f %12.3f %6.1f%%\n", "all kernels", (double)p->launches / runs, total / runs, 100.0);
+    if (plain_ms > 0)
+        printf("untraced call: %.3f ms median, of which the kernels' device time is %.1f%% (the rest: launch "
+               "overhead, gaps, host work); traced call %.3f ms median\n",
+               plain_ms, 100.0 * (total / runs) / plain_ms, traced_ms);
+    if (p->untimed) printf("note: %ld launches had no device time (the queue cannot profile)\n", p->untimed);
+    if (p->overflow) printf("note: %d launches of kernels beyond the table's %d rows are left out\n", p->overflow, PROFILE_ROWS);
+}
+
+/* The untraced median (main context), then `runs` traced calls on the tracing context after
+ * untraced warm-ups; prints the table. */
+static int profile_one(const bench_shape *shape, const char *name) {
+    char label[160], shape_label[128];
+    bench_shape_label(shape, shape_label, sizeof shape_label);
+    snprintf(label, sizeof label, "%s%s%s", name ? name : "", name ? " " : "", shape_label);
+    result plain;
+    if (!(opt.train ? bench_train_one : bench_one)(shape, name, 0, &plain)) return 0;
+    bench_model m;
+    train_grads g;
+    memset(&g, 0, sizeof g);
+    if (!bench_model_init(&m, shape, 0x1234567ULL) || (opt.train && !train_grads_init(&g, &m))) {
+        train_grads_free(&g);
+        bench_model_free(&m);
+        fprintf(stderr, "clrnn-bench: out of host memory\n");
+        return 0;
+    }
+    clrnn_context *main_ctx = g_ctx;
+    g_ctx = g_trace_ctx; /* clrnn_trainer_init takes g_ctx */
+    clrnn_trainer t;
+    bench_clrnn b;
+    memset(&t, 0, sizeof t);
+    memset(&b, 0, sizeof b);
+    int ok;
+    const char *error;
+    if (opt.train) {
+        ok = clrnn_trainer_init(&t, &m, &g);
+        error = t.error;
+    } else {
+        ok = bench_clrnn_init(&b, g_ctx, &m) == CLRNN_OK;
+        error = b.error;
+    }
+    if (!ok) fprintf(stderr, "clrnn-bench: %s: %s\n", label, error);
+    int (*fn)(void *) = opt.train ? run_clrnn_train : run_clrnn;
+    void *arg = opt.train ? (void *)&t : (void *)&b;
+    const int runs = opt.repeat > 0 ? opt.repeat : 10;
+    double traced_ms = 0;
+    clrnn_trace_pause(g_ctx, 1);
+    for (int w = 0; w < 3 && ok; ++w) ok = fn(arg);
+    clrnn_trace_pause(g_ctx, 0);
+    memset(&g_profile, 0, sizeof g_profile);
+    g_profile.train = opt.train;
+    g_profile.recording = 1;
+    double *times = malloc((size_t)runs * sizeof(double));
+    for (int i = 0; i < runs && ok && times; ++i) {
+        const double t0 = bench_now_ms();
+        ok = fn(arg);
+        times[i] = bench_now_ms() - t0;
+    }
+    g_profile.recording = 0;
+    if (ok && times) traced_ms = median_of(times, runs);
+    free(times);
+    if (ok) print_profile(label, runs, traced_ms, plain.clrnn.median_ms);
+    if (opt.train)
+        clrnn_trainer_free(&t);
+    else
+        bench_clrnn_free(&b);
+    g_ctx = main_ctx;
+    train_grads_free(&g);
+    bench_model_free(&m);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------------------------
  * Output
  * ---------------------------------------------------------------------------------------- */
 static void json_str(FILE *f, const char *s) {
@@ -1551,6 +1696,8 @@ static void usage(FILE *f) {
             "                   dhn, dcn; GFLOP/s count a step as 3x the forward's FLOPs\n"
             "       clrnn-bench --plot FILE.svg [shape flags]\n"
             "       clrnn-bench --first-result [shape flags] [--repeat WARM_RUNS] [--keep-cache]\n"
+            "       clrnn-bench --profile [--suite | shape flags] [--train] [--repeat R]   where the time goes, per\n"
+            "                   kernel, from the trace (CLRNN_VERBOSE)\n"
             "other: --csv --dnnl --dnnl-only --threads N --cache-dir DIR --no-tuning --verbose --version\n"
             "shape flags default to S1: --cell lstm --seq 100 --batch 64 --input 512 --hidden 512\n");
 }
@@ -1595,6 +1742,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--csv") == 0) opt.format = OUT_CSV;
         else if (strcmp(a, "--suite") == 0) opt.suite = 1;
         else if (strcmp(a, "--train") == 0) opt.train = 1;
+        else if (strcmp(a, "--profile") == 0) opt.profile = 1;
         else if (strcmp(a, "--dnnl") == 0) opt.dnnl = 1;
         else if (strcmp(a, "--dnnl-only") == 0) opt.dnnl = opt.dnnl_only = 1;
         else if (strcmp(a, "--first-result") == 0) opt.first_result = 1;
@@ -1619,6 +1767,11 @@ int main(int argc, char **argv) {
     }
     if (opt.train && (opt.plot || opt.first_result)) {
         fprintf(stderr, "clrnn-bench: --train times a step of one shape or of the suite; not with --plot or --first-result\n");
+        return 2;
+    }
+    if (opt.profile && (opt.plot || opt.first_result || opt.format != OUT_TABLE || opt.dnnl)) {
+        fprintf(stderr, "clrnn-bench: --profile prints a table of one shape or of the suite; not with --plot, "
+                        "--first-result, --csv, --json or --dnnl\n");
         return 2;
     }
     if (opt.first_result_child) return child_first_result();
@@ -1659,6 +1812,28 @@ int main(int argc, char **argv) {
     }
 
     int rc = 0;
+    if (opt.profile) {
+        /* a second context that traces into the table (the sink is fixed when a context is made) */
+        clrnn_trace_install(profile_sink, &g_profile);
+        const clrnn_status ts = clrnn_context_create(&p, &g_trace_ctx);
+        clrnn_trace_install(NULL, NULL);
+        if (ts != CLRNN_OK) {
+            fprintf(stderr, "clrnn-bench: %s\n", clrnn_last_error());
+            clrnn_context_destroy(g_ctx);
+            return 2;
+        }
+        char dev[600];
+        device_line(dev, sizeof dev);
+        printf("clrnn %s on %s\n", clrnn_version_string(), dev);
+        if (opt.suite) {
+            for (size_t i = 0; i < bench_scenario_count; ++i)
+                if (!profile_one(&bench_scenarios[i].shape, bench_scenarios[i].name)) rc = 1;
+        } else if (!profile_one(&opt.shape, NULL))
+            rc = 1;
+        clrnn_context_destroy(g_trace_ctx);
+        clrnn_context_destroy(g_ctx);
+        return rc;
+    }
     if (opt.suite) {
         const int with_dnnl = dnnl_available();
         result res[16];

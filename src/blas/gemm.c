@@ -4,6 +4,7 @@
  * failure rules: gemm_tuning.h. */
 #include "gemm_tuning.h"
 #include "gemm_own.h"
+#include "core/launch.h"
 
 #include <clblast_c.h>
 #include <ctype.h>
@@ -681,6 +682,18 @@ static clrnn_status check_gemm(const clrnn_context *ctx, const char *func, int b
     return CLRNN_OK;
 }
 
+/* The trace of one CLBlast call (CLRNN_VERBOSE, core/launch.h): its exec line from the event it
+ * returned and, when the call may have compiled CLBlast's program (the context's first of the
+ * routine), a build line with the call's host time. */
+static void trace_blas(clrnn_context *ctx, const char *name, int may_build, double t0, int trans_a, int trans_b,
+                       size_t m, size_t n, size_t k, size_t batch, cl_event ev) {
+    if (may_build) clrnn_trace_host(ctx, CLRNN_TRACE_BUILD, name, "first_call", clrnn_now_ms() - t0);
+    char what[160];
+    snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d batch=%zu", m, n, k, trans_a ? 1 : 0,
+             trans_b ? 1 : 0, batch);
+    clrnn_trace_event(ctx, name, what, ev);
+}
+
 /* One GEMM on checked operands, the context lock held: clrnn's own SGEMM where selected (CPU
  * devices, CLRNN_GEMM; gemm_own.c), else CLBlast. */
 static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
@@ -693,10 +706,14 @@ static clrnn_status run_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size
     if (clrnn_gemm_own_selected(ctx, m, n, k))
         return clrnn_gemm_own(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
     const int building = blas_call_begin(ctx, BLAS_SGEMM);
+    const int traced = clrnn_trace_on(ctx);
+    cl_event ev = NULL;
+    const double t0 = traced ? clrnn_now_ms() : 0;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                        trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alpha, a, a_off,
-                                       lda, b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue, NULL);
+                                       lda, b, b_off, ldb, beta, c, c_off, ldc, &ctx->queue, traced ? &ev : NULL);
     blas_call_end(ctx, BLAS_SGEMM, building, s == CLBlastSuccess);
+    if (traced) trace_blas(ctx, "clblast_sgemm", building, t0, trans_a, trans_b, m, n, k, 1, s == CLBlastSuccess ? ev : NULL);
     return s == CLBlastSuccess ? CLRNN_OK : blas_fail(s, "CLBlastSgemm");
 }
 
@@ -755,10 +772,17 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
         return st;
     }
     const int building = blas_call_begin(ctx, BLAS_SGEMM_BATCHED);
+    const int traced = clrnn_trace_on(ctx);
+    cl_event ev = NULL;
+    const double t0 = traced ? clrnn_now_ms() : 0;
     CLBlastStatusCode s = CLBlastSgemmBatched(CLBlastLayoutRowMajor, trans_a ? CLBlastTransposeYes : CLBlastTransposeNo,
                                               trans_b ? CLBlastTransposeYes : CLBlastTransposeNo, m, n, k, alphas, a,
-                                              a_offs, lda, b, b_offs, ldb, betas, c, c_offs, ldc, batch, &ctx->queue, NULL);
+                                              a_offs, lda, b, b_offs, ldb, betas, c, c_offs, ldc, batch, &ctx->queue,
+                                              traced ? &ev : NULL);
     blas_call_end(ctx, BLAS_SGEMM_BATCHED, building, s == CLBlastSuccess);
+    if (traced)
+        trace_blas(ctx, "clblast_sgemm_batched", building, t0, trans_a, trans_b, m, n, k, batch,
+                   s == CLBlastSuccess ? ev : NULL);
     mtx_unlock(&ctx->lock);
     return s == CLBlastSuccess ? CLRNN_OK : blas_fail(s, "CLBlastSgemmBatched");
 }

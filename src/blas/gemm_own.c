@@ -5,6 +5,8 @@
  * comment at the top of sgemm.cl. */
 #include "gemm_own.h"
 
+#include "core/launch.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,31 +57,17 @@ int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t
     return wanted && m < lim && n < lim && k < lim && ((m > n ? m : n) / TILE_N + 1) * TILE_N <= SIZE_MAX / sizeof(float) / k;
 }
 
-typedef struct kargs {
-    cl_kernel k;
-    cl_uint i;
-    cl_int err;
-} kargs;
-static void arg(kargs *a, size_t size, const void *v) {
-    const cl_int e = clSetKernelArg(a->k, a->i++, size, v);
-    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
-}
-static void arg_int(kargs *a, size_t v) {
-    const cl_int x = (cl_int)v;
-    arg(a, sizeof x, &x);
-}
-static void arg_ulong(kargs *a, size_t v) {
-    const cl_ulong x = (cl_ulong)v;
-    arg(a, sizeof x, &x);
-}
-static void arg_float(kargs *a, float v) { arg(a, sizeof v, &v); }
-static void arg_mem(kargs *a, cl_mem m) { arg(a, sizeof m, &m); }
+/* Arguments through the library's one binder (core/launch.h); the kernels take int and ulong sizes. */
+typedef clrnn_kargs kargs;
+static void arg_int(kargs *a, size_t v) { clrnn_karg_int(a, (int)v); }
+static void arg_ulong(kargs *a, size_t v) { clrnn_karg_ulong(a, (cl_ulong)v); }
+static void arg_float(kargs *a, float v) { clrnn_karg_float(a, v); }
+static void arg_mem(kargs *a, cl_mem m) { clrnn_karg_mem(a, m); }
 
-static clrnn_status enqueue(clrnn_context *ctx, const kargs *a, const char *name, size_t g0, size_t g1) {
-    if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", name);
+/* g0 x g1 work-items of one each; `what` is the GEMM's line in the trace. */
+static clrnn_status enqueue(clrnn_context *ctx, const kargs *a, const char *what, size_t g0, size_t g1) {
     const size_t global[2] = {g0, g1}, local[2] = {1, 1};
-    const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, 2, NULL, global, local, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", name);
+    return clrnn_enqueue(ctx, a, 2, global, local, what);
 }
 
 clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
@@ -91,6 +79,10 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
     if (st != CLRNN_OK) return st;
     own_kernels *ok = kp->state;
+    char what[128];
+    what[0] = '\0';
+    if (clrnn_trace_on(ctx))
+        snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
     /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
      * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
      * stored K x N' with N' a multiple of 64, else packed. If op(B) would be packed and op(A) is
@@ -127,10 +119,10 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
             }
             ok->panels_floats = need;
         }
-        kargs p = {ok->pack_b, 0, CL_SUCCESS};
+        kargs p = clrnn_kargs_begin(ok->pack_b, "sgemm_pack_b");
         arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
             arg_ulong(&p, ldy), arg_mem(&p, ok->panels);
-        if ((st = enqueue(ctx, &p, "sgemm_pack_b", (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
+        if ((st = enqueue(ctx, &p, what, (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
         ysrc = ok->panels, ysrc_off = 0, y_js = TILE_N * k, y_ks = TILE_N;
     }
 
@@ -144,10 +136,10 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     /* k blocks: 128 (see sgemm.cl); the transposed product's stores are scalar, so there fewer
      * passes over C weigh more than an L1-resident panel block */
     const size_t kc_block = swap ? (k < 1024 ? k : 1024) : (k < 128 ? k : 128);
-    kargs t = {ok->tile, 0, CL_SUCCESS};
+    kargs t = clrnn_kargs_begin(ok->tile, "sgemm_tile");
     arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, x), arg_ulong(&t, x_off),
         arg_ulong(&t, x_rs), arg_ulong(&t, x_ks), arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js),
         arg_ulong(&t, y_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc),
         arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item);
-    return enqueue(ctx, &t, "sgemm_tile", n_jb, groups);
+    return enqueue(ctx, &t, what, n_jb, groups);
 }

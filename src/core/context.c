@@ -1,6 +1,7 @@
 /* Contexts: open a device by spec (or adopt an application's OpenCL objects), record its
  * capabilities, build the kernels, apply tuned GEMM parameters. */
 #include "internal.h"
+#include "core/launch.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -202,13 +203,16 @@ clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_cont
         free(ctx);
         return st;
     }
-    ctx->queue = clCreateCommandQueue(ctx->cl_ctx, ref.device, 0, &err);
+    /* a profiling queue only when the trace is on (CLRNN_VERBOSE): off, launches make no events */
+    const int traced = clrnn_trace_wanted();
+    ctx->queue = clCreateCommandQueue(ctx->cl_ctx, ref.device, traced ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
     if (err != CL_SUCCESS) {
         st = clrnn_fail_cl(err, "clCreateCommandQueue", NULL);
         clReleaseContext(ctx->cl_ctx);
         free(ctx);
         return st;
     }
+    clrnn_trace_start(ctx, traced, traced);
     if ((st = finish_init(ctx, params)) != CLRNN_OK) {
         char saved[2048];
         snprintf(saved, sizeof saved, "%s", clrnn_last_error());
@@ -254,6 +258,8 @@ clrnn_status clrnn_context_create_from_cl(cl_context context, cl_device_id devic
     ctx->device = device;
     ctx->cl_ctx = context;
     ctx->queue = queue;
+    /* the application's queue as it is: device times only if it was made with profiling */
+    clrnn_trace_start(ctx, clrnn_trace_wanted(), (qprops & CL_QUEUE_PROFILING_ENABLE) != 0);
     clrnn_status st = finish_init(ctx, params);
     if (st != CLRNN_OK) {
         char saved[2048];
@@ -283,6 +289,7 @@ void clrnn_context_destroy(clrnn_context *ctx) {
 
 static void context_free(clrnn_context *ctx) {
     if (ctx->queue) clFinish(ctx->queue);
+    clrnn_trace_stop(ctx); /* its last lines, once the queue is done */
     clrnn_program_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl_ctx) clReleaseContext(ctx->cl_ctx);
@@ -322,5 +329,6 @@ clrnn_status clrnn_context_finish(clrnn_context *ctx) {
     clrnn_status st = clrnn_check_context(ctx, "clrnn_context_finish");
     if (st != CLRNN_OK) return st;
     cl_int err = clFinish(ctx->queue);
+    clrnn_trace_flush(ctx);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clFinish", NULL);
 }

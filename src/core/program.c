@@ -10,6 +10,7 @@
  * trust rules. CLRNN_KERNEL_DIR=<dir> loads the library's .cl files from disk instead, to edit
  * kernels without rebuilding the library. One build or binary load runs at a time per process. */
 #include "internal.h"
+#include "core/launch.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -100,9 +101,11 @@ static clrnn_status build_from_source(clrnn_context *ctx, const build_job *job, 
     cl_int err;
     const char *src = job->src;
     size_t len = job->len;
+    const double t0 = clrnn_now_ms();
     cl_program prog = clCreateProgramWithSource(ctx->cl_ctx, 1, &src, &len, &err);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateProgramWithSource", job->what);
     err = clBuildProgram(prog, 1, &ctx->device, job->options, NULL, NULL);
+    clrnn_trace_host(ctx, CLRNN_TRACE_BUILD, job->what ? job->what : "the main kernels", "source", clrnn_now_ms() - t0);
     if (err != CL_SUCCESS) {
         clrnn_status st = build_failed(job, prog, ctx->device, err);
         clReleaseProgram(prog);
@@ -115,6 +118,7 @@ static clrnn_status build_from_source(clrnn_context *ctx, const build_job *job, 
 static clrnn_status build_from_binary(clrnn_context *ctx, const build_job *job, const unsigned char *bin, size_t size,
                                       cl_program *out) {
     cl_int err, bin_status = CL_SUCCESS;
+    const double t0 = clrnn_now_ms();
     cl_program prog = clCreateProgramWithBinary(ctx->cl_ctx, 1, &ctx->device, &size, &bin, &bin_status, &err);
     if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
         if (prog) clReleaseProgram(prog);
@@ -122,6 +126,7 @@ static clrnn_status build_from_binary(clrnn_context *ctx, const build_job *job, 
                           clrnn_cl_error_name(err != CL_SUCCESS ? err : bin_status));
     }
     err = clBuildProgram(prog, 1, &ctx->device, job->options, NULL, NULL);
+    clrnn_trace_host(ctx, CLRNN_TRACE_BUILD, job->what ? job->what : "the main kernels", "binary", clrnn_now_ms() - t0);
     if (err != CL_SUCCESS) {
         clReleaseProgram(prog);
         return clrnn_fail(CLRNN_ERR_CORRUPT_FILE, "cached binary failed to build (%s)", clrnn_cl_error_name(err));
@@ -163,6 +168,15 @@ static void warn_once(const char *msg) {
     if (!atomic_exchange(&warned, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
 }
 
+/* def's kernels of prog, timed for the trace (kernel creation is part of a cold start). */
+static clrnn_status make_kernels_traced(clrnn_context *ctx, const clrnn_program_def *def, cl_program prog, void *user) {
+    const double t0 = clrnn_now_ms();
+    const clrnn_status st = def->make_kernels(prog, user);
+    if (st == CLRNN_OK)
+        clrnn_trace_host(ctx, CLRNN_TRACE_KERNELS, def->what ? def->what : "the main kernels", NULL, clrnn_now_ms() - t0);
+    return st;
+}
+
 /* Loads the entry of `key` from dir; an entry that is damaged, that the driver rejects, or whose
  * program lacks a kernel (a binary of another program) counts as absent. */
 static clrnn_status load_cached(clrnn_context *ctx, const clrnn_program_def *def, const build_job *job,
@@ -176,7 +190,7 @@ static clrnn_status load_cached(clrnn_context *ctx, const clrnn_program_def *def
     free(bin);
     /* A binary that builds but lacks a kernel (a valid binary of another program under this key)
      * is as damaged as bad bytes: without this check it would fail every context forever. */
-    if (ls == CLRNN_OK && (ls = def->make_kernels(prog, user)) != CLRNN_OK) clReleaseProgram(prog);
+    if (ls == CLRNN_OK && (ls = make_kernels_traced(ctx, def, prog, user)) != CLRNN_OK) clReleaseProgram(prog);
     if (ls == CLRNN_OK) *out = prog;
     return ls;
 }
@@ -206,7 +220,7 @@ static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_d
                 clrnn_clear_error();
             }
         }
-        if ((st = def->make_kernels(prog, user)) != CLRNN_OK) {
+        if ((st = make_kernels_traced(ctx, def, prog, user)) != CLRNN_OK) {
             clReleaseProgram(prog);
             return st;
         }

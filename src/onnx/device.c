@@ -5,6 +5,8 @@
  * rest of the library, so the context's models can share the kernels. */
 #include "onnx_internal.h"
 
+#include "core/launch.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,24 +55,30 @@ clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-typedef struct launch_args {
-    cl_kernel k;
-    cl_uint i;
-    cl_int err;
-} launch_args;
-
-static void arg(launch_args *a, size_t size, const void *v) {
-    cl_int e = clSetKernelArg(a->k, a->i++, size, v);
-    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
-}
-static void arg_mem(launch_args *a, cl_mem m) { arg(a, sizeof m, &m); }
-static void arg_int(launch_args *a, int v) { arg(a, sizeof v, &v); }
-static void arg_float(launch_args *a, float v) { arg(a, sizeof v, &v); }
+/* Arguments through the library's one binder and enqueue (core/launch.h). */
+typedef clrnn_kargs launch_args;
+static void arg_mem(launch_args *a, cl_mem m) { clrnn_karg_mem(a, m); }
+static void arg_int(launch_args *a, int v) { clrnn_karg_int(a, v); }
+static void arg_float(launch_args *a, float v) { clrnn_karg_float(a, v); }
 static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
     cl_int8 x;
     memset(&x, 0, sizeof x);
     for (int i = 0; i < ndim; ++i) x.s[i] = (cl_int)v[i];
-    arg(a, sizeof x, &x);
+    clrnn_karg(a, sizeof x, &x);
+}
+
+/* A 1-D range of `count` work-items (groups of 64) of a's kernel, the context lock held; the trace
+ * names the node (its op type and escaped label). */
+static clrnn_status enqueue_1d(clrnn_model *m, const ox_node *n, const launch_args *a, size_t count) {
+    const size_t lws = 64, gws = (count + lws - 1) / lws * lws;
+    char what[200];
+    what[0] = '\0';
+    if (clrnn_trace_on(m->ctx)) {
+        char op[64], label[120];
+        snprintf(what, sizeof what, "%s %s", n && n->op_type ? clrnn_esc(n->op_type, op, sizeof op) : "-",
+                 n && n->label ? clrnn_esc(n->label, label, sizeof label) : "-");
+    }
+    return clrnn_enqueue(m->ctx, a, 1, &gws, &lws, what);
 }
 
 /* Sets the arguments (under the context lock, since kernels and queue are shared state) and
@@ -81,19 +89,12 @@ static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
         if (st_ != CLRNN_OK) return clrnn_ox_wrap(n, st_);                                                        \
         if ((count) == 0) return CLRNN_OK;                                                                        \
         mtx_lock(&(m)->ctx->lock);                                                                                \
-        launch_args a_ = {(m)->k->kernel, 0, CL_SUCCESS};                                                          \
+        launch_args a_ = clrnn_kargs_begin((m)->k->kernel, name);                                                 \
         launch_args *a = &a_;                                                                                     \
         __VA_ARGS__;                                                                                              \
-        cl_int e_ = a_.err;                                                                                       \
-        if (e_ == CL_SUCCESS) {                                                                                   \
-            const size_t lws_ = 64, gws_ = ((size_t)(count) + lws_ - 1) / lws_ * lws_;                            \
-            e_ = clEnqueueNDRangeKernel((m)->ctx->queue, a_.k, 1, NULL, &gws_, &lws_, 0, NULL, NULL);             \
-        }                                                                                                         \
+        st_ = enqueue_1d(m, n, &a_, (size_t)(count));                                                            \
         mtx_unlock(&(m)->ctx->lock);                                                                              \
-        if (e_ != CL_SUCCESS) {                                                                                   \
-            return clrnn_ox_wrap(n, clrnn_fail_cl(e_, a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", name)); \
-        }                                                                                                         \
-        return CLRNN_OK;                                                                                          \
+        return st_ == CLRNN_OK ? CLRNN_OK : clrnn_ox_wrap(n, st_);                                                \
     } while (0)
 
 static int fits_int(int64_t v) { return v >= -(int64_t)0x7fffffff && v <= 0x7fffffff; }
@@ -124,19 +125,14 @@ clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, c
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "gather indices"));
     st = CLRNN_OK;
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = {m->k->gather, 0, CL_SUCCESS}, *a = &a_;
+    launch_args a_ = clrnn_kargs_begin(m->k->gather, "ox_gather"), *a = &a_;
     arg_mem(a, src), arg_mem(a, idx_mem), arg_mem(a, dst), arg_int(a, (int)count), arg_int(a, (int)n_idx);
     arg_int(a, (int)axis_len), arg_int(a, (int)inner);
-    err = a_.err;
-    if (err == CL_SUCCESS) {
-        const size_t lws = 64, gws = (count + lws - 1) / lws * lws;
-        err = clEnqueueNDRangeKernel(m->ctx->queue, a_.k, 1, NULL, &gws, &lws, 0, NULL, NULL);
-    }
+    st = enqueue_1d(m, n, &a_, count);
     /* the buffer is released once the kernel that reads it completes (OpenCL keeps it alive) */
     clReleaseMemObject(idx_mem);
     mtx_unlock(&m->ctx->lock);
-    if (err != CL_SUCCESS) st = clrnn_ox_wrap(n, clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "ox_gather"));
-    return st;
+    return st == CLRNN_OK ? CLRNN_OK : clrnn_ox_wrap(n, st);
 }
 
 clrnn_status clrnn_ox_dev_binary(clrnn_model *m, const ox_node *n, int op, cl_mem x, cl_mem z, cl_mem y, int ndim,
@@ -192,18 +188,13 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
                               (void *)cond, &err);
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "Where condition"));
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = {m->k->where, 0, CL_SUCCESS}, *a = &a_;
+    launch_args a_ = clrnn_kargs_begin(m->k->where, "ox_where"), *a = &a_;
     arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
     arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
-    err = a_.err;
-    if (err == CL_SUCCESS) {
-        const size_t lws = 64, gws = ((size_t)count + lws - 1) / lws * lws;
-        err = clEnqueueNDRangeKernel(m->ctx->queue, a_.k, 1, NULL, &gws, &lws, 0, NULL, NULL);
-    }
+    st = enqueue_1d(m, n, &a_, (size_t)count);
     clReleaseMemObject(c); /* kept alive by OpenCL until the kernel completes */
     mtx_unlock(&m->ctx->lock);
-    if (err != CL_SUCCESS) st = clrnn_ox_wrap(n, clrnn_fail_cl(err, a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", "ox_where"));
-    return st;
+    return st == CLRNN_OK ? CLRNN_OK : clrnn_ox_wrap(n, st);
 }
 
 clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl_mem y, size_t outer, size_t len,

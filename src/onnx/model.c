@@ -8,6 +8,8 @@
  * only what depends on the graph inputs. */
 #include "onnx_internal.h"
 
+#include "core/launch.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -902,6 +904,7 @@ clrnn_status clrnn_model_run(clrnn_model *m) {
     st = run_nodes(m, m->nodes, m->n_nodes);
     cl_int err = clFinish(m->ctx->queue);
     if (st == CLRNN_OK && err != CL_SUCCESS) st = clrnn_fail_cl(err, "clFinish", "running the model");
+    clrnn_trace_flush(m->ctx); /* CLRNN_VERBOSE: the run's lines */
     return st;
 }
 

@@ -1,21 +1,14 @@
-/* Kernel launches for the forward pass (plan_*.c, forward.c): arguments are set in order on a kargs,
- * the first failure is kept and reported by launch(), which names the kernel. */
+/* Kernel launches for the forward pass and training (plan_*.c, forward.c, train.c): the names
+ * these modules use for src/core/launch.h's one binder and enqueue. Arguments are set in order on
+ * a kargs, the first failure is kept and reported by launch(), which names the kernel. */
 #ifndef CLRNN_LAUNCH_H
 #define CLRNN_LAUNCH_H
 
-#include "internal.h"
+#include "core/launch.h"
 
-typedef struct kargs {
-    cl_kernel k;
-    cl_uint i; /* next argument index */
-    cl_int err;
-    const char *name;
-} kargs;
+typedef clrnn_kargs kargs;
 
-static inline void a_at(kargs *a, cl_uint index, size_t size, const void *value) {
-    const cl_int e = clSetKernelArg(a->k, index, size, value);
-    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
-}
+static inline void a_at(kargs *a, cl_uint index, size_t size, const void *value) { clrnn_karg_at(a, index, size, value); }
 static inline void a_mem(kargs *a, cl_mem m) { a_at(a, a->i++, sizeof m, &m); }
 static inline void a_int(kargs *a, int v) { a_at(a, a->i++, sizeof v, &v); }
 static inline void a_flt(kargs *a, float v) { a_at(a, a->i++, sizeof v, &v); }
@@ -25,8 +18,7 @@ static inline void a_set_mem(kargs *a, cl_uint index, cl_mem m) { a_at(a, index,
 static inline void a_set_int(kargs *a, cl_uint index, int v) { a_at(a, index, sizeof v, &v); }
 
 static inline kargs begin(clrnn_context *ctx, clrnn_kernel_id id, const char *name) {
-    kargs a = {ctx->kernels[id], 0, CL_SUCCESS, name};
-    return a;
+    return clrnn_kargs_begin(ctx->kernels[id], name);
 }
 
 /* Work-group width for a kernel over `units` outputs: a power of two up to 64, within the
@@ -43,11 +35,9 @@ static inline size_t step_lws(clrnn_context *ctx, cl_kernel k, int units) {
 
 /* 3-D NDRange (g0 rounded up to the local size l0, g1, g2) with local size (l0, 1, 1). */
 static inline clrnn_status launch(clrnn_context *ctx, kargs *a, size_t g0, size_t g1, size_t g2, size_t l0) {
-    if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
     const size_t global[3] = {(g0 + l0 - 1) / l0 * l0, g1, g2};
     const size_t local[3] = {l0, 1, 1};
-    const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, 3, NULL, global, local, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);
+    return clrnn_enqueue(ctx, a, 3, global, local, NULL);
 }
 
 #endif

@@ -120,9 +120,7 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
         a_mem(&f, out), a_ulong(&f, off), a_int(&f, r->O), a_mem(&f, ob->dense_b);
         const size_t lf = step_lws(ctx, f.k, r->O);
         const size_t global[2] = {((size_t)r->O + lf - 1) / lf * lf, rows}, local[2] = {lf, 1};
-        if (f.err != CL_SUCCESS) return clrnn_fail_cl(f.err, "clSetKernelArg", "fill_rows");
-        cl_int err = clEnqueueNDRangeKernel(ctx->queue, f.k, 2, NULL, global, local, 0, NULL, NULL);
-        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "fill_rows");
+        if ((st = clrnn_enqueue(ctx, &f, 2, global, local, NULL)) != CLRNN_OK) return st;
         /* dense weights as the plan packs them (denseT [Hm, O]) or as training keeps them ([O, Hm]) */
         st = clrnn_sgemm_locked(ctx, 0, ob->dense_w_trans, rows, (size_t)r->O, (size_t)r->Hm, 1.0f, merge_dst, 0,
                                 (size_t)r->Hm, ob->dense_w, 0, ob->dense_w_trans ? (size_t)r->Hm : (size_t)r->O, 1.0f,
@@ -236,7 +234,9 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
         x_off = args->x.offset / sizeof(float);
     }
 
-    /* initial states: layer l's slab of h0/c0 goes to its ping buffer */
+    /* initial states: layer l's slab of h0/c0 goes to its ping buffer (the trace names each part) */
+    const char *cell = clrnn_cell_info_of(d->cell)->lower;
+    clrnn_trace_scope(ctx, r->plan->name, "in %s T=%d N=%d H=%d D=%d", cell, T, N, H, D);
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
     const size_t state_rows = (size_t)D * N;
     for (int l = 0; l < L; ++l) {
@@ -250,6 +250,8 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     size_t in_off = x_off;
     int final_idx = 0;
     for (int l = 0; l < L; ++l) {
+        clrnn_trace_scope(ctx, r->plan->name, "l%d %s T=%d N=%d I=%d H=%d D=%d", l, cell, T, N, r->lw[l * D].in_size,
+                          H, D);
         /* x_proj [T*N, D*G*H] = input [T*N, I] · Wᵀ for all steps and directions (biases are added in
          * the step kernel) */
         const int xp_batch_major = l == 0 && d->layout == CLRNN_LAYOUT_BATCH_MAJOR;
@@ -262,6 +264,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     cl_mem last_out = layer_in;
 
     /* final states */
+    clrnn_trace_scope(ctx, r->plan->name, "out %s T=%d N=%d H=%d D=%d", cell, T, N, H, D);
     for (int l = 0; l < L; ++l) {
         if ((args->hn.host || args->hn.mem) &&
             (st = clrnn_move_block(ctx, 0, ws->h[l][final_idx], 0, &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
@@ -301,7 +304,9 @@ clrnn_status clrnn_rnn_forward(clrnn_rnn *r, const clrnn_forward_args *args) {
     if ((st = clrnn_rnn_sync_host_params(r)) != CLRNN_OK) return st;
     mtx_lock(&r->ctx->lock);
     st = forward_locked(r, args);
+    clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue); /* never leave enqueued work pointing at caller memory */
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }

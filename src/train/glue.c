@@ -67,34 +67,19 @@ clrnn_status clrnn_glue_ensure(clrnn_context *ctx) {
 }
 
 glue_args clrnn_glue_begin(clrnn_context *ctx, glue_kernel_id id) {
-    glue_args a = {ctx->glue->k[id], glue_kernel_names[id], 0, CL_SUCCESS};
-    return a;
+    return clrnn_kargs_begin(ctx->glue->k[id], glue_kernel_names[id]);
 }
 
-static void glue_arg(glue_args *a, size_t size, const void *v) {
-    const cl_int e = clSetKernelArg(a->k, a->i++, size, v);
-    if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
-}
-void glue_arg_mem(glue_args *a, cl_mem m) { glue_arg(a, sizeof m, &m); }
-void glue_arg_int(glue_args *a, int v) {
-    const cl_int x = v;
-    glue_arg(a, sizeof x, &x);
-}
-void glue_arg_ulong(glue_args *a, uint64_t v) {
-    const cl_ulong x = v;
-    glue_arg(a, sizeof x, &x);
-}
-void glue_arg_float(glue_args *a, float v) {
-    const cl_float x = v;
-    glue_arg(a, sizeof x, &x);
-}
+void glue_arg_mem(glue_args *a, cl_mem m) { clrnn_karg_mem(a, m); }
+void glue_arg_int(glue_args *a, int v) { clrnn_karg_int(a, v); }
+void glue_arg_ulong(glue_args *a, uint64_t v) { clrnn_karg_ulong(a, (cl_ulong)v); }
+void glue_arg_float(glue_args *a, float v) { clrnn_karg_float(a, v); }
 
 clrnn_status clrnn_glue_launch(clrnn_context *ctx, glue_args *a, size_t count) {
     if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
     if (count == 0) return CLRNN_OK;
     const size_t lws = 64, gws = (count + lws - 1) / lws * lws;
-    const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, 1, NULL, &gws, &lws, 0, NULL, NULL);
-    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);
+    return clrnn_enqueue(ctx, a, 1, &gws, &lws, NULL);
 }
 
 clrnn_status clrnn_glue_check_tensor(const clrnn_context *ctx, const clrnn_tensor *t, size_t bytes, int required,

@@ -4,6 +4,7 @@
 #ifndef CLRNN_GLUE_H
 #define CLRNN_GLUE_H
 
+#include "core/launch.h"
 #include "internal.h"
 #include "train/train.h"
 
@@ -24,12 +25,7 @@ struct clrnn_glue_program {
 
 /* Kernel arguments, set under the context lock (kernels are shared by the context's threads);
  * the first failing clSetKernelArg is kept. */
-typedef struct glue_args {
-    cl_kernel k;
-    const char *name;
-    cl_uint i;
-    cl_int err;
-} glue_args;
+typedef clrnn_kargs glue_args; /* the library's one binder (core/launch.h) */
 void glue_arg_mem(glue_args *a, cl_mem m);
 void glue_arg_int(glue_args *a, int v);
 void glue_arg_ulong(glue_args *a, uint64_t v);

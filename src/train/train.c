@@ -489,6 +489,18 @@ static clrnn_status reserve_ensure(clrnn_rnn *r, clrnn_reserve *v, int T, int N)
     return CLRNN_OK;
 }
 
+/* The trace's scope of a training phase (CLRNN_VERBOSE, core/launch.h); l < 0: not one layer's. */
+static void trace_scope(clrnn_rnn *r, const clrnn_reserve *v, const char *phase, int l) {
+    if (!clrnn_trace_on(r->ctx)) return;
+    const char *cell = clrnn_cell_info_of(r->desc.cell)->lower;
+    if (l >= 0)
+        clrnn_trace_scope(r->ctx, r->plan->name, "%s l%d %s T=%d N=%d H=%d D=%d", phase, l, cell, v->T, v->N,
+                          r->desc.hidden_size, r->D);
+    else
+        clrnn_trace_scope(r->ctx, r->plan->name, "%s %s T=%d N=%d H=%d D=%d", phase, cell, v->T, v->N,
+                          r->desc.hidden_size, r->D);
+}
+
 clrnn_status clrnn_reserve_create(clrnn_rnn *rnn, clrnn_reserve **out) {
     clrnn_clear_error();
     if (!out) return clrnn_fail(CLRNN_ERR_NULL_ARGUMENT, "clrnn_reserve_create: out is NULL");
@@ -869,6 +881,7 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
     v->state = 0;
     v->T = T, v->N = N, v->last_only = args->last_only;
     v->call = r->train->calls++;
+    trace_scope(r, v, "fwd_train in", -1);
 
     /* the step table, kept with the reserve for the backward */
     const size_t n_tmap = (size_t)D * TN + (size_t)D * N;
@@ -914,8 +927,11 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
         if (has_c && (st = clrnn_load_state(ctx, v->c[l], &args->c0, l * c_slab, (size_t)D * N, H, H)) != CLRNN_OK)
             return st;
     }
-    for (int l = 0; l < L; ++l)
+    for (int l = 0; l < L; ++l) {
+        trace_scope(r, v, "fwd_train", l);
         if ((st = r->plan->forward_train_layer(r, v, l)) != CLRNN_OK) return st;
+    }
+    trace_scope(r, v, "fwd_train out", -1);
 
     /* final states */
     for (int l = 0; l < L; ++l) {
@@ -965,7 +981,9 @@ clrnn_status clrnn_rnn_forward_train(clrnn_rnn *r, const clrnn_forward_args *arg
     if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
     mtx_lock(&r->ctx->lock);
     st = forward_train_locked(r, args, v);
+    clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }
@@ -1003,6 +1021,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
     clrnn_status st;
     if ((st = ensure_params(r)) != CLRNN_OK) return st;
     v->state = 1; /* a failure below leaves no backward to take weight gradients of */
+    trace_scope(r, v, "bwd_data out", -1);
 
     /* dy → the reserve (the dense layer's gradient reads it later), through the dense layer */
     if (args->dy.host || args->dy.mem) st = clrnn_move_block(ctx, 1, v->dyd, 0, &args->dy, 0, 1, rows_out * ycols, rows_out * ycols);
@@ -1048,6 +1067,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
         }
         v->bwd_cur = cur, v->bwd_has_dy = has_dy;
         v->bwd_need_dx = l > 0 || args->dx.host || args->dx.mem;
+        trace_scope(r, v, "bwd_data", l);
         if ((st = r->plan->scan_layer_backward(r, v, l)) != CLRNN_OK) return st;
         if ((args->dh0.host || args->dh0.mem) &&
             (st = clrnn_move_block(ctx, 0, v->dh[T & 1], 0, &args->dh0, l * h_slab, (size_t)D * N, Hr, Hr)) != CLRNN_OK)
@@ -1090,7 +1110,9 @@ clrnn_status clrnn_rnn_backward_data(clrnn_rnn *r, clrnn_reserve *v, const clrnn
     if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
     mtx_lock(&r->ctx->lock);
     st = backward_locked(r, v, args);
+    clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }
@@ -1100,8 +1122,11 @@ static clrnn_status backward_weights_locked(clrnn_rnn *r, clrnn_reserve *v, floa
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_status st;
     if ((st = ensure_params(r)) != CLRNN_OK) return st;
-    for (int l = 0; l < d->num_layers; ++l)
+    for (int l = 0; l < d->num_layers; ++l) {
+        trace_scope(r, v, "bwd_weights", l);
         if ((st = r->plan->weight_gradient(r, v, l, beta)) != CLRNN_OK) return st;
+    }
+    trace_scope(r, v, "bwd_weights dense", -1);
     if (d->dense_size > 0) {
         const size_t rows = v->last_only ? (size_t)v->N : (size_t)v->T * v->N;
         const int Hm = r->Hm, O = r->O;
@@ -1135,7 +1160,9 @@ clrnn_status clrnn_rnn_backward_weights(clrnn_rnn *r, clrnn_reserve *v, clrnn_wg
     if ((st = clrnn_weights_check_complete(r)) != CLRNN_OK) return st;
     mtx_lock(&r->ctx->lock);
     st = backward_weights_locked(r, v, mode == CLRNN_WGRAD_ADD ? 1.0f : 0.0f);
+    clrnn_trace_scope_end(r->ctx);
     if (st != CLRNN_OK) clFinish(r->ctx->queue);
+    clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;
 }
