@@ -101,6 +101,12 @@ static clrnn_status launch2(clrnn_context *ctx, kargs *a, size_t g0, size_t g1) 
     return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 64 ? g0 : 64)));
 }
 
+/* The cell kernels' launch: a work-item per 16 of `width` units (cl/train/train.cl: real16), g1 rows. */
+static clrnn_status launch16(clrnn_context *ctx, kargs *a, size_t width, size_t g1) {
+    const size_t g0 = (width + 15) / 16;
+    return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 16 ? g0 : 16)));
+}
+
 static clrnn_status gemm(clrnn_context *ctx, int ta, int tb, size_t m, size_t n, size_t k, cl_mem a, size_t a_off,
                          size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                          size_t ldc) {
@@ -655,13 +661,13 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             }
             if (st != CLRNN_OK) break;
             a_set_int(&cell, 0, s);
-            if ((st = launch2(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            if ((st = launch16(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
                 st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, PB_R),
                           (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
                 if (st == CLRNN_OK) {
                     a_set_int(&out, 0, s);
-                    st = launch2(ctx, &out, (size_t)H, (size_t)N);
+                    st = launch16(ctx, &out, (size_t)H, (size_t)N);
                 }
             } else if (proj) {
                 st = gemm(ctx, 0, 1, (size_t)N, (size_t)Hr, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, r->train->proj),
@@ -744,7 +750,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                 break;
             a_set_int(&c, 0, s);
             if (c_dh_next) a_set_mem(&c, c_dh_next, v->dh[b]);
-            if ((st = launch2(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            if ((st = launch16(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
                 /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
                 st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH,
@@ -752,7 +758,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                 if (st != CLRNN_OK) break;
                 a_set_int(&rr, 0, s);
                 a_set_mem(&rr, rr_dh_next, v->dh[b]);
-                if ((st = launch2(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+                if ((st = launch16(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             }
             /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out); recurrent
              * dropout: sum over gates of (dG_g R_g) * m_g */
