@@ -394,6 +394,41 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
         __global const float *acts, const float clip, __global const real *dh,                     \
         __global real *dGt, __global real *dGs
 
+/* Without a projection (H = Hr) the cell kernels also do tr_bwd_out's work for their lanes
+ * (fused = 1: one launch a step fewer); dh is then not read. The same arithmetic as tr_bwd_out. */
+#define TR_OUT_PARAMS                                                                              \
+    const int fused, __global const real *dY, const int has_dy, const int ycols, const int ycol0,  \
+        const float p_out, const uint seed_lo, const uint seed_hi, const uint call, const int l,   \
+        const int policy, __global const real *dh_state, __global real *dh_out, __global real *carry
+
+inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY, int has_dy,
+                        int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call, int l, int policy,
+                        __global const real *dh_state, __global real *dh_out, __global real *carry) {
+    const int t = e & STEP_T_MASK;
+    const size_t row = (size_t)t * N + n, idx = ((size_t)d * N + n) * Hr + j, cidx = (size_t)n * Hr + j;
+    real16 dy = (real16)0.0f;
+    if (has_dy) {
+        dy = ld16(dY + row * ycols + ycol0 + j, lanes);
+        if (p_out > 0.0f)
+            dy *= drop16(seed_lo, seed_hi, call, l, 0, RNG_STREAM_OUTPUT, (uint)(n * ycols + ycol0 + j), (uint)t, p_out,
+                         lanes);
+    }
+    if (e & STEP_VALID) {
+        const real16 g = ld16(dh_state + idx, lanes) + dy + ld16(carry + cidx, lanes);
+        st16(carry + cidx, (real16)0.0f, lanes);
+        st16(dh_out + idx, (real16)0.0f, lanes);
+        return g;
+    }
+    if (policy == MASKED_CARRY && (e & STEP_STARTED)) st16(carry + cidx, ld16(carry + cidx, lanes) + dy, lanes);
+    st16(dh_out + idx, ld16(dh_state + idx, lanes), lanes);
+    return (real16)0.0f;
+}
+/* The gradient of this step's h (or h_raw): tr_bwd_out's result in dh, or computed here. */
+#define TR_DH16()                                                                                  \
+    (fused ? bwd_out16(lanes, j, n, e, N, Hr, d, dY, has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, \
+                       dh_state, dh_out, carry)                                                    \
+           : ld16(dh + (size_t)n * H + j, lanes))
+
 #define TR_BWD_PROLOGUE16(G)                                                                       \
     const int j = (int)get_global_id(0) * 16, n = get_global_id(1);                                \
     if (j >= H || n >= N) return;                                                                  \
@@ -401,6 +436,7 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
     const int e = tmap[((size_t)d * T + s) * N + n];                                               \
     const int t = e & STEP_T_MASK;                                                                 \
     const size_t row = (size_t)t * N + n;                                                          \
+    const real16 dhv = TR_DH16();                                                                  \
     __global real *gt = dGt + row * (G) * H + j, *gs = dGs + (size_t)n * (G) * H + j;              \
     if (!(e & STEP_VALID)) {                                                                       \
         for (int g_ = 0; g_ < (G); ++g_) {                                                         \
@@ -419,14 +455,14 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
         st16(gs + (g_) * H, v_, lanes);                                                            \
     } while (0)
 
-__kernel void tr_rnn_bwd(TR_BWD_PARAMS) {
+__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS) {
     TR_BWD_PROLOGUE16(1);
-    const real16 g = ld16(dh + (size_t)n * H + j, lanes) * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
+    const real16 g = dhv * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
     STORE_DG(0, g);
 }
 
 __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
-                          const float cell_clip) {
+                          const float cell_clip, TR_OUT_PARAMS) {
     TR_BWD_PROLOGUE16(4);
     const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
@@ -437,7 +473,6 @@ __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *
     const real16 i = act16(acts, d, 0, a_i, clip);
     const real16 f = cifg ? 1.0f - i : act16(acts, d, 0, a_f, clip);
     const real16 g = act16(acts, d, 1, a_g, clip), o = act16(acts, d, 0, a_o, clip);
-    const real16 dhv = ld16(dh + (size_t)n * H + j, lanes);
     const real16 hc = act16(acts, d, 2, c, clip), dhc = dact16(acts, d, 2, c, clip);
     const real16 da_o = dhv * hc * dact16(acts, d, 0, a_o, clip);
     __global real *dcs = dc_state + ((size_t)d * N + n) * H + j;
@@ -462,13 +497,14 @@ __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *
  * lbr: dGt holds the x-side gradients (W, Wb: da_n), dGh_t and dGs the h-side ones (R, Rb and
  * dh_prev: r * da_n). Reset before: r's gradient needs (r * h_prev)'s, after the GEMM through R_n
  * (tr_gru_rb_r); its slots are left 0 here. */
-__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next) {
+__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
     const int j = (int)get_global_id(0) * 16, n = get_global_id(1);
     if (j >= H || n >= N) return;
     const int lanes = min(16, H - j);
     const int e = tmap[((size_t)d * T + s) * N + n];
     const int t = e & STEP_T_MASK;
     const size_t row = (size_t)t * N + n;
+    const real16 dhv = TR_DH16();
     __global real *gt = dGt + row * 3 * H + j, *gs = dGs + (size_t)n * 3 * H + j;
     __global real *gh = lbr ? dGh_t + row * 3 * H + j : gt;
     const real16 zero = (real16)0.0f;
@@ -486,7 +522,6 @@ __kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __g
     const real16 z = act16(acts, d, 0, a_z, clip), r = act16(acts, d, 0, a_r, clip);
     const real16 a_n = lbr ? third + r * fourth : third;
     const real16 nn = act16(acts, d, 1, a_n, clip);
-    const real16 dhv = ld16(dh + (size_t)n * H + j, lanes);
     const real16 da_n = dhv * (1.0f - z) * dact16(acts, d, 1, a_n, clip);
     const real16 da_z = dhv * (hp - nn) * dact16(acts, d, 0, a_z, clip);
     __global real *dn = dh_next + ((size_t)d * N + n) * Hr + j;

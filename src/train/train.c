@@ -11,8 +11,8 @@
  * gives x W^T for every step; then, per step, h_prev R^T (a GEMM of N rows) and one element-wise
  * kernel (cl/train/train.cl) that reads the step table and keeps in the reserve, at the row of the
  * step's TIME index, what the backward needs. The backward walks the steps in reverse with one
- * element-wise kernel for the output gradient (masks, CARRY, projection clip), one for the cell,
- * and a GEMM dG R for dh_prev. Because everything is stored by time index, every weight gradient
+ * element-wise kernel for the output gradient (masks, CARRY, projection clip) and one for the cell
+ * (one kernel doing both without a projection), and a GEMM dG R for dh_prev. Because everything is stored by time index, every weight gradient
  * is one GEMM over all T*N rows (dW = dG^T X, dR = dG^T H_prev, ...), the biases and peepholes a
  * column sum in a fixed order: no atomics, the same bits run to run. */
 #include "train.h"
@@ -704,7 +704,8 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
         const int ld = l * D + d;
         const size_t h_off = (size_t)d * N * Hr;
         if ((st = fill_zero(ctx, v->carry, (size_t)N * Hr)) != CLRNN_OK) return st;
-        /* tr_bwd_out; the dh ping-pong slots (dh_state 16, dh_next 17) are rebound per step */
+        /* tr_bwd_out (LSTMP only: else the cell kernel does its work); the dh ping-pong slots
+         * (dh_state 16, dh_next 17) are rebound per step */
         kargs o = tk(ctx, TK_tr_bwd_out);
         a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, Hr), a_int(&o, d), a_mem(&o, v->tmap);
         a_mem(&o, v->dbuf[cur]), a_int(&o, has_dy), a_int(&o, D * Hr), a_int(&o, d * Hr), a_flt(&o, p_out);
@@ -728,6 +729,14 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             c_dh_next = c.i;
             a_mem(&c, v->dh[1]);
         }
+        /* without a projection the cell kernel does tr_bwd_out's work too (TR_OUT_PARAMS) */
+        const int fuse_out = !proj;
+        a_int(&c, fuse_out), a_mem(&c, v->dbuf[cur]), a_int(&c, has_dy), a_int(&c, D * Hr), a_int(&c, d * Hr);
+        a_flt(&c, p_out), a_int(&c, (int)(uint32_t)desc->dropout_seed);
+        a_int(&c, (int)(uint32_t)(desc->dropout_seed >> 32)), a_int(&c, (int)v->call), a_int(&c, l);
+        a_int(&c, (int)desc->masked_output);
+        const cl_uint c_dh_state = c.i;
+        a_mem(&c, v->dh[0]), a_mem(&c, v->dh[1]), a_mem(&c, v->carry);
         kargs rr = tk(ctx, TK_tr_gru_rb_r);
         cl_uint rr_dh_next = 0;
         if (rb) {
@@ -744,12 +753,14 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             a_set_int(&o, 0, s);
             a_set_mem(&o, o_dh_state, v->dh[a]);
             a_set_mem(&o, o_dh_state + 1, v->dh[b]);
-            if ((st = launch2(ctx, &o, (size_t)Hr, (size_t)N)) != CLRNN_OK) break;
+            if (!fuse_out && (st = launch2(ctx, &o, (size_t)Hr, (size_t)N)) != CLRNN_OK) break;
             if (proj && (st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr,
                                    pval(r, ld, r->train->proj), 0, (size_t)H, 0.0f, v->dhraw, 0, (size_t)H)) != CLRNN_OK)
                 break;
             a_set_int(&c, 0, s);
             if (c_dh_next) a_set_mem(&c, c_dh_next, v->dh[b]);
+            a_set_mem(&c, c_dh_state, v->dh[a]);
+            a_set_mem(&c, c_dh_state + 1, v->dh[b]);
             if ((st = launch16(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
                 /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
