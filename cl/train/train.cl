@@ -644,6 +644,13 @@ __kernel void tr_zero_masked_rows(__global real *x, __global const int *tmap, co
     if (!(e & STEP_VALID)) x[((size_t)(e & STEP_T_MASK) * N + n) * C + c] = 0.0f;
 }
 
+/* dst [cols, rows] = src [rows, cols]^T; work-item (r, c), r along the rows of src (dst's
+ * contiguous direction). */
+__kernel void tr_transpose(__global const real *src, const int rows, const int cols, __global real *dst) {
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (r < rows) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+}
+
 /* dst[i] += src[i] */
 __kernel void tr_add(__global real *dst, __global const real *src, const int count) {
     const int i = get_global_id(0);

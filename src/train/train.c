@@ -34,7 +34,7 @@
 #define TRAIN_KERNELS(X)                                                                           \
     X(tr_rnn_fwd) X(tr_lstm_fwd) X(tr_proj_fwd) X(tr_gru_lbr_fwd) X(tr_gru_gates_fwd) X(tr_gru_out_fwd) \
     X(tr_bwd_out) X(tr_rnn_bwd) X(tr_lstm_bwd) X(tr_gru_bwd) X(tr_gru_rb_r) X(tr_merge_bwd) X(tr_add) \
-    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows)
+    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows) X(tr_transpose)
 
 enum {
 #define TK_ENUM(name) TK_##name,
@@ -336,6 +336,7 @@ struct clrnn_reserve {
     cl_mem x0;              /* [T*N, I] layer 0's input, time-major */
     cl_mem xw;              /* [T*N, G*H] x W^T of the direction being run */
     cl_mem hr;              /* [N, G*H] h_prev R^T of a step */
+    cl_mem rt;              /* [Hr, G*H] R^T of the (layer, direction) the forward runs */
     cl_mem step_a;          /* [N, H] r * h_prev (GRU reset-before), h_raw (LSTMP) of a step */
     cl_mem step_m;          /* [N, Hr] the projection of a step */
     cl_mem dense_in;        /* [T*N, Hm] merged output before the dense layer */
@@ -400,6 +401,7 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
     RB(v->x0, TN, I);
     RB(v->xw, TN, GH);
     RB(v->hr, N, GH);
+    RB(v->rt, Hr, GH);
     RB(v->step_a, N, H);
     RB(v->step_m, N, Hr);
     if (d->dense_size > 0) RB(v->dense_in, TN, (size_t)r->Hm);
@@ -434,7 +436,7 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
 }
 
 static void reserve_release_bufs(clrnn_reserve *v) {
-    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
+    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->rt, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
                      &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc, &v->carry, &v->dh_step,
                      &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
@@ -615,6 +617,14 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
                       (size_t)GH);
         }
         if (st != CLRNN_OK) return st;
+        /* R^T once per call (R changes between calls): the per-step h_prev R^T then reads its
+         * rows in place, one GEMM launch of N rows a step, instead of the transposed product
+         * that packed h_prev each step and filled 64-column panels from N (1 at batch 1) rows */
+        {
+            kargs k = tk(ctx, TK_tr_transpose);
+            a_mem(&k, pval(r, ld, PB_R)), a_int(&k, GH), a_int(&k, Hr), a_mem(&k, v->rt);
+            if ((st = launch2(ctx, &k, (size_t)GH, (size_t)Hr)) != CLRNN_OK) return st;
+        }
         kargs cell, out, pj;
         if (lstm) {
             cell = tk(ctx, TK_tr_lstm_fwd);
@@ -652,19 +662,19 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
                     const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
                     st = drop(r, v, m, s, v->h[l], h_off, Hr, v->dh_step, 0, Hr, Hr, 0);
                     if (st == CLRNN_OK)
-                        st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr,
-                                  pval(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)g * H, (size_t)GH);
+                        st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr, v->rt,
+                                  (size_t)g * H, (size_t)GH, 0.0f, v->hr, (size_t)g * H, (size_t)GH);
                 }
             } else {
-                st = gemm(ctx, 0, 1, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr,
-                          pval(r, ld, PB_R), 0, (size_t)Hr, 0.0f, v->hr, 0, (size_t)GH);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr, v->rt,
+                          0, (size_t)GH, 0.0f, v->hr, 0, (size_t)GH);
             }
             if (st != CLRNN_OK) break;
             a_set_int(&cell, 0, s);
             if ((st = launch16(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
-                st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, PB_R),
-                          (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, v->rt, (size_t)2 * H,
+                          (size_t)GH, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
                 if (st == CLRNN_OK) {
                     a_set_int(&out, 0, s);
                     st = launch16(ctx, &out, (size_t)H, (size_t)N);
