@@ -336,7 +336,8 @@ struct clrnn_reserve {
     cl_mem x0;              /* [T*N, I] layer 0's input, time-major */
     cl_mem xw;              /* [T*N, G*H] x W^T of the direction being run */
     cl_mem hr;              /* [N, G*H] h_prev R^T of a step */
-    cl_mem rt;              /* [Hr, G*H] R^T of the (layer, direction) the forward runs */
+    cl_mem rt;              /* [Hr, G*H] + 64: R^T of the (layer, direction) the forward runs */
+    cl_mem rcopy;           /* [G*H, Hr] + 64: R of the one the backward runs, when Hr % 64 != 0 */
     cl_mem step_a;          /* [N, H] r * h_prev (GRU reset-before), h_raw (LSTMP) of a step */
     cl_mem step_m;          /* [N, Hr] the projection of a step */
     cl_mem dense_in;        /* [T*N, Hm] merged output before the dense layer */
@@ -382,7 +383,7 @@ typedef struct res_buf {
     size_t elems;
 } res_buf;
 
-#define RES_MAX_BUFS (24 + 3 * CLRNN_MAX_LAYERS + 4 * RES_LD)
+#define RES_MAX_BUFS (26 + 3 * CLRNN_MAX_LAYERS + 4 * RES_LD)
 
 static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N, res_buf *b) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -401,7 +402,10 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
     RB(v->x0, TN, I);
     RB(v->xw, TN, GH);
     RB(v->hr, N, GH);
-    RB(v->rt, Hr, GH);
+    /* 64 floats past the matrix: the SGEMM reads a row's whole 64-column panels in place when
+     * the last one lies in the buffer (gemm_own.c), instead of packing them every step */
+    RB(v->rt, Hr * GH + 64, 1);
+    if (Hr % 64) RB(v->rcopy, GH * Hr + 64, 1);
     RB(v->step_a, N, H);
     RB(v->step_m, N, Hr);
     if (d->dense_size > 0) RB(v->dense_in, TN, (size_t)r->Hm);
@@ -436,7 +440,7 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
 }
 
 static void reserve_release_bufs(clrnn_reserve *v) {
-    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->rt, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
+    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->rt, &v->rcopy, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
                      &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc, &v->carry, &v->dh_step,
                      &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
@@ -747,6 +751,15 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
         a_int(&c, (int)desc->masked_output);
         const cl_uint c_dh_state = c.i;
         a_mem(&c, v->dh[0]), a_mem(&c, v->dh[1]), a_mem(&c, v->carry);
+        /* R for dG R: a copy with room past it when Hr is not a multiple of 64, so the SGEMM reads
+         * it in place rather than packing it every step (the trainable buffer is exactly R) */
+        cl_mem Rm = pval(r, ld, PB_R);
+        if (Hr % 64) {
+            const cl_int err = clEnqueueCopyBuffer(ctx->queue, Rm, v->rcopy, 0, 0, (size_t)GH * Hr * sizeof(float), 0,
+                                                   NULL, NULL);
+            if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueCopyBuffer", "the recurrent weights");
+            Rm = v->rcopy;
+        }
         kargs rr = tk(ctx, TK_tr_gru_rb_r);
         cl_uint rr_dh_next = 0;
         if (rb) {
@@ -774,8 +787,8 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             if ((st = launch16(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
                 /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
-                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH,
-                          pval(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->dhraw, 0, (size_t)H);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH, Rm,
+                          (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->dhraw, 0, (size_t)H);
                 if (st != CLRNN_OK) break;
                 a_set_int(&rr, 0, s);
                 a_set_mem(&rr, rr_dh_next, v->dh[b]);
@@ -785,14 +798,14 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
              * dropout: sum over gates of (dG_g R_g) * m_g */
             if (p_rec > 0) {
                 for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
-                    st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)H, v->dg_step, (size_t)g * H, (size_t)GH,
-                              pval(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->step_m, 0, (size_t)Hr);
+                    st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)H, v->dg_step, (size_t)g * H, (size_t)GH, Rm,
+                              (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->step_m, 0, (size_t)Hr);
                     const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
                     if (st == CLRNN_OK) st = drop(r, v, m, s, v->step_m, 0, Hr, v->dh[b], h_off, Hr, Hr, 1);
                 }
             } else {
-                st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH,
-                          pval(r, ld, PB_R), 0, (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH, Rm, 0,
+                          (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
             }
         }
     }
