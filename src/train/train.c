@@ -12,9 +12,10 @@
  * kernel (cl/train/train.cl) that reads the step table and keeps in the reserve, at the row of the
  * step's TIME index, what the backward needs. The backward walks the steps in reverse with one
  * element-wise kernel for the output gradient (masks, CARRY, projection clip) and one for the cell
- * (one kernel doing both without a projection), and a GEMM dG R for dh_prev. Because everything is stored by time index, every weight gradient
- * is one GEMM over all T*N rows (dW = dG^T X, dR = dG^T H_prev, ...), the biases and peepholes a
- * column sum in a fixed order: no atomics, the same bits run to run. */
+ * (one kernel doing both without a projection), and a GEMM dG R for dh_prev. Because everything
+ * is stored by time index, every weight gradient is one GEMM over all T*N rows (dW = dG^T X,
+ * dR = dG^T H_prev, ...), the biases and peepholes a column sum in a fixed order: no atomics, the
+ * same bits run to run. */
 #include "train.h"
 
 #include "cl/abi.h"
@@ -440,9 +441,9 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
 }
 
 static void reserve_release_bufs(clrnn_reserve *v) {
-    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->rt, &v->rcopy, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
-                     &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc, &v->carry, &v->dh_step,
-                     &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
+    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->rt, &v->rcopy, &v->step_a, &v->step_m, &v->dense_in,
+                     &v->y_out, &v->dyd, &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc,
+                     &v->carry, &v->dh_step, &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
     for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
         release_mem(&v->y[l]);
@@ -794,7 +795,8 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                 a_set_mem(&rr, rr_dh_next, v->dh[b]);
                 if ((st = launch16(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             }
-            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out); recurrent
+            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out or the fused
+             * cell kernel); recurrent
              * dropout: sum over gates of (dG_g R_g) * m_g */
             if (p_rec > 0) {
                 for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
