@@ -12,45 +12,6 @@
  * reset-before: r * h_prev). Steps the table marks as not computed store zeros there (h_prev
  * and c_prev as carried) so that no NaN of stale memory reaches a GEMM. */
 
-/* d act(clip(a)) / da for activation slot `slot` of direction `dir` (the gradient contract:
- * clip passes 1 inside [-clip, clip]). */
-inline real dactivate(__global const float *acts, int dir, int slot, real a, float clip) {
-    if (clip > 0.0f && (a < -clip || a > clip)) return 0.0f;
-    __global const float *p = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
-    const int kind = (int)p[0];
-    const float alpha = p[1], beta = p[2];
-    const real x = a;
-    switch (kind) {
-    case ACT_SIGMOID: {
-        const real s = 1.0f / (1.0f + exp(-x));
-        return s * (1.0f - s);
-    }
-    case ACT_TANH: {
-        const real t = tanh(x);
-        return 1.0f - t * t;
-    }
-    case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
-    case ACT_AFFINE: return alpha;
-    case ACT_LEAKY_RELU: return x < 0.0f ? alpha : 1.0f;
-    case ACT_THRESHOLDED_RELU: return x > alpha ? 1.0f : 0.0f;
-    case ACT_SCALED_TANH: {
-        const real t = tanh(beta * x);
-        return alpha * beta * (1.0f - t * t);
-    }
-    case ACT_HARD_SIGMOID: {
-        const real v = alpha * x + beta;
-        return (v > 0.0f && v < 1.0f) ? alpha : 0.0f;
-    }
-    case ACT_ELU: return x < 0.0f ? alpha * exp(x) : 1.0f;
-    case ACT_SOFTSIGN: {
-        const real q = 1.0f + fabs(x);
-        return 1.0f / (q * q);
-    }
-    case ACT_SOFTPLUS: return 1.0f / (1.0f + exp(-x));
-    default: return 1.0f;
-    }
-}
-
 /* Inverted dropout's factor for element (c0, c1) of a stream: 0 or 1/(1-p); 1 when p = 0. */
 inline real drop_factor(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p) {
     if (p <= 0.0f) return 1.0f;
@@ -104,15 +65,136 @@ inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, r
         return;                                                                                    \
     }
 
+/* The cell kernels (forward and backward) give a work-item 16 adjacent units of one batch row
+ * (work-item (jb, n): units 16*jb.., `lanes` of them below the width) and do the arithmetic on
+ * real16: PoCL does not vectorise the scalar form across work-items through activate()'s switch,
+ * and the transcendentals were a third of a training step. A partial last block loads zeros into
+ * its missing lanes and stores only the real ones. */
+inline real16 ld16(__global const real *p, int lanes) {
+    if (lanes == 16) return vload16(0, p);
+    real tmp[16];
+    for (int i = 0; i < 16; ++i) tmp[i] = i < lanes ? p[i] : 0.0f;
+    return vload16(0, tmp);
+}
+inline void st16(__global real *p, real16 v, int lanes) {
+    if (lanes == 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    real tmp[16];
+    vstore16(v, 0, tmp);
+    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
+}
+
+/* activate() on 16 lanes (the same ACTIVATION_BODY), and d act(clip(a)) / da for activation slot
+ * `slot` of direction `dir` (the gradient contract: clip passes 1 inside [-clip, clip], 0 outside). */
+inline real16 act16(__global const float *acts, int dir, int slot, real16 x, float clip) {
+    if (clip > 0.0f) x = CLAMP_NAN(x, (real16)-clip, (real16)clip);
+    __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
+    const int kind = (int)a[0];
+    const float alpha = a[1], beta = a[2];
+    ACTIVATION_BODY(real16, x, kind, alpha, beta)
+}
+inline real16 dact16_raw(__global const float *acts, int dir, int slot, real16 x) {
+    __global const float *p = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
+    const int kind = (int)p[0];
+    const float alpha = p[1], beta = p[2];
+    const real16 zero = (real16)0.0f, one = (real16)1.0f;
+    switch (kind) {
+    case ACT_SIGMOID: {
+        const real16 s = 1.0f / (1.0f + exp(-x));
+        return s * (1.0f - s);
+    }
+    case ACT_TANH: {
+        const real16 t = tanh(x);
+        return 1.0f - t * t;
+    }
+    case ACT_RELU: return select(zero, one, x > 0.0f);
+    case ACT_AFFINE: return (real16)alpha;
+    case ACT_LEAKY_RELU: return select(one, (real16)alpha, x < 0.0f);
+    case ACT_THRESHOLDED_RELU: return select(zero, one, x > alpha);
+    case ACT_SCALED_TANH: {
+        const real16 t = tanh(beta * x);
+        return alpha * beta * (1.0f - t * t);
+    }
+    case ACT_HARD_SIGMOID: {
+        const real16 v = alpha * x + beta;
+        return select(zero, (real16)alpha, (v > 0.0f) & (v < 1.0f));
+    }
+    case ACT_ELU: return select(one, alpha * exp(x), x < 0.0f);
+    case ACT_SOFTSIGN: {
+        const real16 q = 1.0f + fabs(x);
+        return 1.0f / (q * q);
+    }
+    case ACT_SOFTPLUS: return 1.0f / (1.0f + exp(-x));
+    default: return one;
+    }
+}
+inline real16 dact16(__global const float *acts, int dir, int slot, real16 a, float clip) {
+    const real16 g = dact16_raw(acts, dir, slot, a);
+    return clip > 0.0f ? select(g, (real16)0.0f, (a < -clip) | (a > clip)) : g;
+}
+
+/* The dropout factors of 16 adjacent elements c0.. of a stream (all 1 when p = 0). */
+inline real16 drop16(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p,
+                     int lanes) {
+    if (p <= 0.0f) return (real16)1.0f;
+    real tmp[16];
+    for (int i = 0; i < 16; ++i)
+        tmp[i] = i < lanes ? drop_factor(seed_lo, seed_hi, call, l, d, stream, c0 + (uint)i, c1, p) : 0.0f;
+    return vload16(0, tmp);
+}
+
+inline real16 masked_output16(int policy, int entry, real16 h_prev, float fill) {
+    if (policy == MASKED_CARRY) return (entry & STEP_STARTED) ? h_prev : (real16)0.0f;
+    if (policy == MASKED_FILL) return (real16)fill;
+    return (real16)0.0f;
+}
+
+/* write_y on 16 lanes: one vector store without dropout, else element by element. */
+inline void write_y16(__global real *y, int t, int n, int N, int ycols, int col, real16 v, int lanes, float p_out,
+                      uint seed_lo, uint seed_hi, uint call, int l) {
+    if (p_out <= 0.0f) {
+        st16(y + ((size_t)t * N + n) * ycols + col, v, lanes);
+        return;
+    }
+    real tmp[16];
+    vstore16(v, 0, tmp);
+    for (int i = 0; i < lanes; ++i) write_y(y, t, n, N, ycols, col + i, tmp[i], p_out, seed_lo, seed_hi, call, l);
+}
+#define WRITE_Y16(t, n, k, v) \
+    write_y16(y, (t), (n), N, ycols, ycol0 + (k), (v), lanes, p_out, seed_lo, seed_hi, call, l)
+
+#define TR_PROLOGUE16(width)                                                                       \
+    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);                                \
+    if (j >= (width) || n >= N) return;                                                            \
+    const int lanes = min(16, (width) - j);                                                        \
+    const int e = tmap[((size_t)d * T + s) * N + n];                                               \
+    const int t = e & STEP_T_MASK;                                                                 \
+    const int valid = (e & STEP_VALID) != 0;                                                       \
+    const size_t row = (size_t)t * N + n;                                                          \
+    __global real *rr = res + row * S
+
+#define TR_STATE_IN16(off, slots, stride)                                                          \
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr;                                        \
+    const real16 hp = ld16(hs + j, lanes);                                                         \
+    st16(rr + j, hp, lanes);                                                                       \
+    if (!valid) {                                                                                  \
+        for (int g_ = 0; g_ < (slots); ++g_) st16(rr + (off) + g_ * (stride) + j, (real16)0.0f, lanes); \
+        WRITE_Y16(t, n, j, masked_output16(policy, e, hp, fill));                                  \
+        return;                                                                                    \
+    }
+
 /* Vanilla RNN: h = f(x W^T + h_prev R^T + Wb + Rb). */
 __kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
-    TR_PROLOGUE(H);
-    TR_STATE_IN(Hr, 1, 0);
-    const real a = XW[row * H + j] + HR[(size_t)n * H + j] + Wb[j] + Rb[j];
-    rr[Hr + j] = a;
-    const real h = activate(acts, d, 0, a, clip);
-    hs[j] = h;
-    WRITE_Y(t, n, j, h);
+    TR_PROLOGUE16(H);
+    TR_STATE_IN16(Hr, 1, 0);
+    const real16 a = ld16(XW + row * H + j, lanes) + ld16(HR + (size_t)n * H + j, lanes) + ld16(Wb + j, lanes) +
+                     ld16(Rb + j, lanes);
+    st16(rr + Hr + j, a, lanes);
+    const real16 h = act16(acts, d, 0, a, clip);
+    st16(hs + j, h, lanes);
+    WRITE_Y16(t, n, j, h);
 }
 
 /* LSTM (gates i, f, g, o; peepholes, CIFG, cell_clip, forget_bias). With the projection the step
@@ -120,54 +202,59 @@ __kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
 __kernel void tr_lstm_fwd(TR_STEP_PARAMS, __global const real *P, __global real *h_state, __global real *c_state,
                           __global real *hraw_step, const int flags, const float cell_clip, const float forget_bias,
                           TR_Y_PARAMS) {
-    TR_PROLOGUE(H);
+    TR_PROLOGUE16(H);
     const int GH = 4 * H, peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG, proj = flags & LSTM_PROJ;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H, o_hraw = Hr + 6 * H;
-    __global real *cs = c_state + ((size_t)d * N + n) * H;
-    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
-    const real cp = cs[j];
-    if (!proj) rr[j] = hs[j];
-    rr[o_c + j] = cp;
+    __global real *cs = c_state + ((size_t)d * N + n) * H + j;
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr + j;
+    const real16 cp = ld16(cs, lanes);
+    if (!proj) st16(rr + j, ld16(hs, lanes), lanes);
+    st16(rr + o_c + j, cp, lanes);
     if (!valid) {
-        for (int g = 0; g < 4; ++g) rr[o_pre + g * H + j] = 0.0f;
-        rr[o_cu + j] = cp;
+        for (int g = 0; g < 4; ++g) st16(rr + o_pre + g * H + j, (real16)0.0f, lanes);
+        st16(rr + o_cu + j, cp, lanes);
         if (proj) {
-            hraw_step[(size_t)n * H + j] = 0.0f;
-            rr[o_hraw + j] = 0.0f;
+            st16(hraw_step + (size_t)n * H + j, (real16)0.0f, lanes);
+            st16(rr + o_hraw + j, (real16)0.0f, lanes);
         } else {
-            WRITE_Y(t, n, j, masked_output(policy, e, hs[j], fill));
+            WRITE_Y16(t, n, j, masked_output16(policy, e, ld16(hs, lanes), fill));
         }
         return;
     }
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
-    const real a_i = xw[0] + hr[0] + Wb[j] + Rb[j] + (peep ? P[j] * cp : 0.0f);
-    const real i = activate(acts, d, 0, a_i, clip);
-    real a_f = 0.0f, f;
+    const real16 zero = (real16)0.0f;
+    const real16 a_i = ld16(xw, lanes) + ld16(hr, lanes) + ld16(Wb + j, lanes) + ld16(Rb + j, lanes) +
+                       (peep ? ld16(P + j, lanes) * cp : zero);
+    const real16 i = act16(acts, d, 0, a_i, clip);
+    real16 a_f = zero, f;
     if (cifg) {
         f = 1.0f - i;
     } else {
-        a_f = xw[H] + hr[H] + Wb[H + j] + Rb[H + j] + forget_bias + (peep ? P[H + j] * cp : 0.0f);
-        f = activate(acts, d, 0, a_f, clip);
+        a_f = ld16(xw + H, lanes) + ld16(hr + H, lanes) + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes) +
+              forget_bias + (peep ? ld16(P + H + j, lanes) * cp : zero);
+        f = act16(acts, d, 0, a_f, clip);
     }
-    const real a_g = xw[2 * H] + hr[2 * H] + Wb[2 * H + j] + Rb[2 * H + j];
-    const real g = activate(acts, d, 1, a_g, clip);
-    const real cu = f * cp + i * g;
-    const real c = cell_clip > 0.0f ? CLAMP_NAN(cu, -cell_clip, cell_clip) : cu;
-    const real a_o = xw[3 * H] + hr[3 * H] + Wb[3 * H + j] + Rb[3 * H + j] + (peep ? P[2 * H + j] * c : 0.0f);
-    const real o = activate(acts, d, 0, a_o, clip);
-    const real h = o * activate(acts, d, 2, c, clip);
-    rr[o_pre + j] = a_i;
-    rr[o_pre + H + j] = a_f;
-    rr[o_pre + 2 * H + j] = a_g;
-    rr[o_pre + 3 * H + j] = a_o;
-    rr[o_cu + j] = cu;
-    cs[j] = c;
+    const real16 a_g = ld16(xw + 2 * H, lanes) + ld16(hr + 2 * H, lanes) + ld16(Wb + 2 * H + j, lanes) +
+                       ld16(Rb + 2 * H + j, lanes);
+    const real16 g = act16(acts, d, 1, a_g, clip);
+    const real16 cu = f * cp + i * g;
+    const real16 c = cell_clip > 0.0f ? CLAMP_NAN(cu, (real16)-cell_clip, (real16)cell_clip) : cu;
+    const real16 a_o = ld16(xw + 3 * H, lanes) + ld16(hr + 3 * H, lanes) + ld16(Wb + 3 * H + j, lanes) +
+                       ld16(Rb + 3 * H + j, lanes) + (peep ? ld16(P + 2 * H + j, lanes) * c : zero);
+    const real16 o = act16(acts, d, 0, a_o, clip);
+    const real16 h = o * act16(acts, d, 2, c, clip);
+    st16(rr + o_pre + j, a_i, lanes);
+    st16(rr + o_pre + H + j, a_f, lanes);
+    st16(rr + o_pre + 2 * H + j, a_g, lanes);
+    st16(rr + o_pre + 3 * H + j, a_o, lanes);
+    st16(rr + o_cu + j, cu, lanes);
+    st16(cs, c, lanes);
     if (proj) {
-        hraw_step[(size_t)n * H + j] = h;
-        rr[o_hraw + j] = h;
+        st16(hraw_step + (size_t)n * H + j, h, lanes);
+        st16(rr + o_hraw + j, h, lanes);
     } else {
-        hs[j] = h;
-        WRITE_Y(t, n, j, h);
+        st16(hs, h, lanes);
+        WRITE_Y16(t, n, j, h);
     }
 }
 
@@ -187,22 +274,23 @@ __kernel void tr_proj_fwd(const int s, const int T, const int N, const int Hr, c
 
 /* GRU, linear before reset: n = g(x W_n^T + Wb_n + r * (h R_n^T + Rb_n)). */
 __kernel void tr_gru_lbr_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
-    TR_PROLOGUE(H);
+    TR_PROLOGUE16(H);
     const int GH = 3 * H;
-    TR_STATE_IN(Hr, 4, H);
+    TR_STATE_IN16(Hr, 4, H);
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
-    const real a_z = xw[0] + hr[0] + Wb[j] + Rb[j];
-    const real a_r = xw[H] + hr[H] + Wb[H + j] + Rb[H + j];
-    const real xn = xw[2 * H] + Wb[2 * H + j], hn = hr[2 * H] + Rb[2 * H + j];
-    const real z = activate(acts, d, 0, a_z, clip), r = activate(acts, d, 0, a_r, clip);
-    const real nn = activate(acts, d, 1, xn + r * hn, clip);
-    const real h = (1.0f - z) * nn + z * hp;
-    rr[Hr + j] = a_z;
-    rr[Hr + H + j] = a_r;
-    rr[Hr + 2 * H + j] = xn;
-    rr[Hr + 3 * H + j] = hn;
-    hs[j] = h;
-    WRITE_Y(t, n, j, h);
+    const real16 a_z = ld16(xw, lanes) + ld16(hr, lanes) + ld16(Wb + j, lanes) + ld16(Rb + j, lanes);
+    const real16 a_r = ld16(xw + H, lanes) + ld16(hr + H, lanes) + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes);
+    const real16 xn = ld16(xw + 2 * H, lanes) + ld16(Wb + 2 * H + j, lanes);
+    const real16 hn = ld16(hr + 2 * H, lanes) + ld16(Rb + 2 * H + j, lanes);
+    const real16 z = act16(acts, d, 0, a_z, clip), r = act16(acts, d, 0, a_r, clip);
+    const real16 nn = act16(acts, d, 1, xn + r * hn, clip);
+    const real16 h = (1.0f - z) * nn + z * hp;
+    st16(rr + Hr + j, a_z, lanes);
+    st16(rr + Hr + H + j, a_r, lanes);
+    st16(rr + Hr + 2 * H + j, xn, lanes);
+    st16(rr + Hr + 3 * H + j, hn, lanes);
+    st16(hs + j, h, lanes);
+    WRITE_Y16(t, n, j, h);
 }
 
 /* GRU, reset before, first half: z and r pre-activations, r * h_prev into rh_step (for the
@@ -210,45 +298,46 @@ __kernel void tr_gru_lbr_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS
 __kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __global real *rh_step,
                                const float p_rec, const uint seed_lo, const uint seed_hi, const uint call, const int l,
                                const int per_step) {
-    TR_PROLOGUE(H);
+    TR_PROLOGUE16(H);
     const int GH = 3 * H;
-    const real hp = h_state[((size_t)d * N + n) * Hr + j];
-    rr[j] = hp;
+    const real16 hp = ld16(h_state + ((size_t)d * N + n) * Hr + j, lanes);
+    st16(rr + j, hp, lanes);
     if (!valid) {
-        for (int g = 0; g < 4; ++g) rr[Hr + g * H + j] = 0.0f;
-        rh_step[(size_t)n * H + j] = 0.0f;
+        for (int g = 0; g < 4; ++g) st16(rr + Hr + g * H + j, (real16)0.0f, lanes);
+        st16(rh_step + (size_t)n * H + j, (real16)0.0f, lanes);
         return;
     }
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
-    const real a_z = xw[0] + hr[0] + Wb[j] + Rb[j];
-    const real a_r = xw[H] + hr[H] + Wb[H + j] + Rb[H + j];
+    const real16 a_z = ld16(xw, lanes) + ld16(hr, lanes) + ld16(Wb + j, lanes) + ld16(Rb + j, lanes);
+    const real16 a_r = ld16(xw + H, lanes) + ld16(hr + H, lanes) + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes);
     /* recurrent dropout: n's recurrent product sees r * (h_prev * m_n) */
-    const real m_n = drop_factor(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
-                                 per_step ? (uint)t : 0u, p_rec);
-    const real rh = activate(acts, d, 0, a_r, clip) * (m_n == 0.0f ? 0.0f : hp * m_n);
-    rr[Hr + j] = a_z;
-    rr[Hr + H + j] = a_r;
-    rr[Hr + 3 * H + j] = rh;
-    rh_step[(size_t)n * H + j] = rh;
+    const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
+                              per_step ? (uint)t : 0u, p_rec, lanes);
+    const real16 rh = act16(acts, d, 0, a_r, clip) * select(hp * m_n, (real16)0.0f, m_n == 0.0f);
+    st16(rr + Hr + j, a_z, lanes);
+    st16(rr + Hr + H + j, a_r, lanes);
+    st16(rr + Hr + 3 * H + j, rh, lanes);
+    st16(rh_step + (size_t)n * H + j, rh, lanes);
 }
 
 /* GRU, reset before, second half: n = g(x W_n^T + Wb_n + (r * h_prev) R_n^T + Rb_n) (HR's n block
  * holds the GEMM), then h. */
 __kernel void tr_gru_out_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
-    TR_PROLOGUE(H);
+    TR_PROLOGUE16(H);
     const int GH = 3 * H;
-    __global real *hs = h_state + ((size_t)d * N + n) * Hr;
-    const real hp = hs[j];
+    __global real *hs = h_state + ((size_t)d * N + n) * Hr + j;
+    const real16 hp = ld16(hs, lanes);
     if (!valid) {
-        WRITE_Y(t, n, j, masked_output(policy, e, hp, fill));
+        WRITE_Y16(t, n, j, masked_output16(policy, e, hp, fill));
         return;
     }
-    const real a_n = XW[row * GH + 2 * H + j] + Wb[2 * H + j] + HR[(size_t)n * GH + 2 * H + j] + Rb[2 * H + j];
-    rr[Hr + 2 * H + j] = a_n;
-    const real z = activate(acts, d, 0, rr[Hr + j], clip);
-    const real h = (1.0f - z) * activate(acts, d, 1, a_n, clip) + z * hp;
-    hs[j] = h;
-    WRITE_Y(t, n, j, h);
+    const real16 a_n = ld16(XW + row * GH + 2 * H + j, lanes) + ld16(Wb + 2 * H + j, lanes) +
+                       ld16(HR + (size_t)n * GH + 2 * H + j, lanes) + ld16(Rb + 2 * H + j, lanes);
+    st16(rr + Hr + 2 * H + j, a_n, lanes);
+    const real16 z = act16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
+    const real16 h = (1.0f - z) * act16(acts, d, 1, a_n, clip) + z * hp;
+    st16(hs, h, lanes);
+    WRITE_Y16(t, n, j, h);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -305,92 +394,151 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
         __global const float *acts, const float clip, __global const real *dh,                     \
         __global real *dGt, __global real *dGs
 
-#define TR_BWD_PROLOGUE(G)                                                                         \
-    const int j = get_global_id(0), n = get_global_id(1);                                          \
+/* Without a projection (H = Hr) the cell kernels also do tr_bwd_out's work for their lanes
+ * (fused = 1: one launch a step fewer); dh is then not read. The same arithmetic as tr_bwd_out. */
+#define TR_OUT_PARAMS                                                                              \
+    const int fused, __global const real *dY, const int has_dy, const int ycols, const int ycol0,  \
+        const float p_out, const uint seed_lo, const uint seed_hi, const uint call, const int l,   \
+        const int policy, __global const real *dh_state, __global real *dh_out, __global real *carry
+
+inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY, int has_dy,
+                        int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call, int l, int policy,
+                        __global const real *dh_state, __global real *dh_out, __global real *carry) {
+    const int t = e & STEP_T_MASK;
+    const size_t row = (size_t)t * N + n, idx = ((size_t)d * N + n) * Hr + j, cidx = (size_t)n * Hr + j;
+    real16 dy = (real16)0.0f;
+    if (has_dy) {
+        dy = ld16(dY + row * ycols + ycol0 + j, lanes);
+        if (p_out > 0.0f)
+            dy *= drop16(seed_lo, seed_hi, call, l, 0, RNG_STREAM_OUTPUT, (uint)(n * ycols + ycol0 + j), (uint)t, p_out,
+                         lanes);
+    }
+    if (e & STEP_VALID) {
+        const real16 g = ld16(dh_state + idx, lanes) + dy + ld16(carry + cidx, lanes);
+        st16(carry + cidx, (real16)0.0f, lanes);
+        st16(dh_out + idx, (real16)0.0f, lanes);
+        return g;
+    }
+    if (policy == MASKED_CARRY && (e & STEP_STARTED)) st16(carry + cidx, ld16(carry + cidx, lanes) + dy, lanes);
+    st16(dh_out + idx, ld16(dh_state + idx, lanes), lanes);
+    return (real16)0.0f;
+}
+/* The gradient of this step's h (or h_raw): tr_bwd_out's result in dh, or computed here. */
+#define TR_DH16()                                                                                  \
+    (fused ? bwd_out16(lanes, j, n, e, N, Hr, d, dY, has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, \
+                       dh_state, dh_out, carry)                                                    \
+           : ld16(dh + (size_t)n * H + j, lanes))
+
+#define TR_BWD_PROLOGUE16(G)                                                                       \
+    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);                                \
     if (j >= H || n >= N) return;                                                                  \
+    const int lanes = min(16, H - j);                                                              \
     const int e = tmap[((size_t)d * T + s) * N + n];                                               \
     const int t = e & STEP_T_MASK;                                                                 \
     const size_t row = (size_t)t * N + n;                                                          \
+    const real16 dhv = TR_DH16();                                                                  \
     __global real *gt = dGt + row * (G) * H + j, *gs = dGs + (size_t)n * (G) * H + j;              \
     if (!(e & STEP_VALID)) {                                                                       \
-        for (int g_ = 0; g_ < (G); ++g_) gt[g_ * H] = gs[g_ * H] = 0.0f;                           \
+        for (int g_ = 0; g_ < (G); ++g_) {                                                         \
+            st16(gt + g_ * H, (real16)0.0f, lanes);                                                \
+            st16(gs + g_ * H, (real16)0.0f, lanes);                                                \
+        }                                                                                          \
         return;                                                                                    \
     }                                                                                              \
     __global const real *rr = res + row * S
 
-__kernel void tr_rnn_bwd(TR_BWD_PARAMS) {
-    TR_BWD_PROLOGUE(1);
-    const real g = dh[(size_t)n * H + j] * dactivate(acts, d, 0, rr[Hr + j], clip);
-    gt[0] = gs[0] = g;
+/* gt and gs at gate slot `g_` get v */
+#define STORE_DG(g_, v)                                                                            \
+    do {                                                                                           \
+        const real16 v_ = (v);                                                                     \
+        st16(gt + (g_) * H, v_, lanes);                                                            \
+        st16(gs + (g_) * H, v_, lanes);                                                            \
+    } while (0)
+
+__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS) {
+    TR_BWD_PROLOGUE16(1);
+    const real16 g = dhv * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
+    STORE_DG(0, g);
 }
 
 __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
-                          const float cell_clip) {
-    TR_BWD_PROLOGUE(4);
+                          const float cell_clip, TR_OUT_PARAMS) {
+    TR_BWD_PROLOGUE16(4);
     const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
-    const real a_i = rr[o_pre + j], a_f = rr[o_pre + H + j], a_g = rr[o_pre + 2 * H + j], a_o = rr[o_pre + 3 * H + j];
-    const real cp = rr[o_c + j], cu = rr[o_cu + j];
-    const real c = cell_clip > 0.0f ? CLAMP_NAN(cu, -cell_clip, cell_clip) : cu;
-    const real i = activate(acts, d, 0, a_i, clip);
-    const real f = cifg ? 1.0f - i : activate(acts, d, 0, a_f, clip);
-    const real g = activate(acts, d, 1, a_g, clip), o = activate(acts, d, 0, a_o, clip);
-    const real dhv = dh[(size_t)n * H + j];
-    const real da_o = dhv * activate(acts, d, 2, c, clip) * dactivate(acts, d, 0, a_o, clip);
+    const real16 a_i = ld16(rr + o_pre + j, lanes), a_f = ld16(rr + o_pre + H + j, lanes);
+    const real16 a_g = ld16(rr + o_pre + 2 * H + j, lanes), a_o = ld16(rr + o_pre + 3 * H + j, lanes);
+    const real16 cp = ld16(rr + o_c + j, lanes), cu = ld16(rr + o_cu + j, lanes);
+    const real16 c = cell_clip > 0.0f ? CLAMP_NAN(cu, (real16)-cell_clip, (real16)cell_clip) : cu;
+    const real16 i = act16(acts, d, 0, a_i, clip);
+    const real16 f = cifg ? 1.0f - i : act16(acts, d, 0, a_f, clip);
+    const real16 g = act16(acts, d, 1, a_g, clip), o = act16(acts, d, 0, a_o, clip);
+    const real16 hc = act16(acts, d, 2, c, clip), dhc = dact16(acts, d, 2, c, clip);
+    const real16 da_o = dhv * hc * dact16(acts, d, 0, a_o, clip);
     __global real *dcs = dc_state + ((size_t)d * N + n) * H + j;
-    real dc = *dcs + dhv * o * dactivate(acts, d, 2, c, clip) + (peep ? da_o * P[2 * H + j] : 0.0f);
-    if (cell_clip > 0.0f && (cu < -cell_clip || cu > cell_clip)) dc = 0.0f;
-    real di = dc * g, da_f = 0.0f;
-    const real df = dc * cp;
+    real16 dc = ld16(dcs, lanes) + dhv * o * dhc + (peep ? da_o * ld16(P + 2 * H + j, lanes) : (real16)0.0f);
+    if (cell_clip > 0.0f) dc = select(dc, (real16)0.0f, (cu < -cell_clip) | (cu > cell_clip));
+    real16 di = dc * g, da_f = (real16)0.0f;
+    const real16 df = dc * cp;
     if (cifg) di -= df;
-    else da_f = df * dactivate(acts, d, 0, a_f, clip);
-    const real da_i = di * dactivate(acts, d, 0, a_i, clip);
-    const real da_g = dc * i * dactivate(acts, d, 1, a_g, clip);
-    real dcp = dc * f;
-    if (peep) dcp += da_i * P[j] + da_f * P[H + j];
-    *dcs = dcp;
-    gt[0] = gs[0] = da_i;
-    gt[H] = gs[H] = da_f;
-    gt[2 * H] = gs[2 * H] = da_g;
-    gt[3 * H] = gs[3 * H] = da_o;
+    else da_f = df * dact16(acts, d, 0, a_f, clip);
+    const real16 da_i = di * dact16(acts, d, 0, a_i, clip);
+    const real16 da_g = dc * i * dact16(acts, d, 1, a_g, clip);
+    real16 dcp = dc * f;
+    if (peep) dcp += da_i * ld16(P + j, lanes) + da_f * ld16(P + H + j, lanes);
+    st16(dcs, dcp, lanes);
+    STORE_DG(0, da_i);
+    STORE_DG(1, da_f);
+    STORE_DG(2, da_g);
+    STORE_DG(3, da_o);
 }
 
 /* GRU, both flavours: z, n (and lbr's r) gradients; dh_next gets the direct z * dh term.
  * lbr: dGt holds the x-side gradients (W, Wb: da_n), dGh_t and dGs the h-side ones (R, Rb and
  * dh_prev: r * da_n). Reset before: r's gradient needs (r * h_prev)'s, after the GEMM through R_n
  * (tr_gru_rb_r); its slots are left 0 here. */
-__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next) {
-    const int j = get_global_id(0), n = get_global_id(1);
+__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
+    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);
     if (j >= H || n >= N) return;
+    const int lanes = min(16, H - j);
     const int e = tmap[((size_t)d * T + s) * N + n];
     const int t = e & STEP_T_MASK;
     const size_t row = (size_t)t * N + n;
+    const real16 dhv = TR_DH16();
     __global real *gt = dGt + row * 3 * H + j, *gs = dGs + (size_t)n * 3 * H + j;
     __global real *gh = lbr ? dGh_t + row * 3 * H + j : gt;
+    const real16 zero = (real16)0.0f;
     if (!(e & STEP_VALID)) {
-        for (int g = 0; g < 3; ++g) gt[g * H] = gs[g * H] = gh[g * H] = 0.0f;
+        for (int g = 0; g < 3; ++g) {
+            st16(gt + g * H, zero, lanes);
+            st16(gs + g * H, zero, lanes);
+            st16(gh + g * H, zero, lanes);
+        }
         return;
     }
     __global const real *rr = res + row * S;
-    const real hp = rr[j], a_z = rr[Hr + j], a_r = rr[Hr + H + j], third = rr[Hr + 2 * H + j], fourth = rr[Hr + 3 * H + j];
-    const real z = activate(acts, d, 0, a_z, clip), r = activate(acts, d, 0, a_r, clip);
-    const real a_n = lbr ? third + r * fourth : third;
-    const real nn = activate(acts, d, 1, a_n, clip);
-    const real dhv = dh[(size_t)n * H + j];
-    const real da_n = dhv * (1.0f - z) * dactivate(acts, d, 1, a_n, clip);
-    const real da_z = dhv * (hp - nn) * dactivate(acts, d, 0, a_z, clip);
-    dh_next[((size_t)d * N + n) * Hr + j] += dhv * z;
-    gt[0] = gs[0] = da_z;
-    gt[2 * H] = da_n;
+    const real16 hp = ld16(rr + j, lanes), a_z = ld16(rr + Hr + j, lanes), a_r = ld16(rr + Hr + H + j, lanes);
+    const real16 third = ld16(rr + Hr + 2 * H + j, lanes), fourth = ld16(rr + Hr + 3 * H + j, lanes);
+    const real16 z = act16(acts, d, 0, a_z, clip), r = act16(acts, d, 0, a_r, clip);
+    const real16 a_n = lbr ? third + r * fourth : third;
+    const real16 nn = act16(acts, d, 1, a_n, clip);
+    const real16 da_n = dhv * (1.0f - z) * dact16(acts, d, 1, a_n, clip);
+    const real16 da_z = dhv * (hp - nn) * dact16(acts, d, 0, a_z, clip);
+    __global real *dn = dh_next + ((size_t)d * N + n) * Hr + j;
+    st16(dn, ld16(dn, lanes) + dhv * z, lanes);
+    STORE_DG(0, da_z);
+    st16(gt + 2 * H, da_n, lanes);
     if (lbr) {
-        const real da_r = da_n * fourth * dactivate(acts, d, 0, a_r, clip);
-        gt[H] = gs[H] = da_r;
-        gh[0] = da_z;
-        gh[H] = da_r;
-        gh[2 * H] = gs[2 * H] = da_n * r;
+        const real16 da_r = da_n * fourth * dact16(acts, d, 0, a_r, clip);
+        STORE_DG(1, da_r);
+        st16(gh, da_z, lanes);
+        st16(gh + H, da_r, lanes);
+        const real16 rn = da_n * r;
+        st16(gh + 2 * H, rn, lanes);
+        st16(gs + 2 * H, rn, lanes);
     } else {
-        gs[2 * H] = da_n;
-        gt[H] = gs[H] = 0.0f;
+        st16(gs + 2 * H, da_n, lanes);
+        STORE_DG(1, zero);
     }
 }
 
@@ -398,23 +546,26 @@ __kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __g
  * r * dh_prev term. */
 __kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next, const float p_rec,
                           const uint seed_lo, const uint seed_hi, const uint call, const int l, const int per_step) {
-    const int j = get_global_id(0), n = get_global_id(1);
+    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);
     if (j >= H || n >= N) return;
+    const int lanes = min(16, H - j);
     const int e = tmap[((size_t)d * T + s) * N + n];
     if (!(e & STEP_VALID)) return;
     const int t = e & STEP_T_MASK;
     const size_t row = (size_t)t * N + n;
     __global const real *rr = res + row * S;
-    const real hp = rr[j], a_r = rr[Hr + H + j];
-    const real r = activate(acts, d, 0, a_r, clip);
-    const real drh = d_rh[(size_t)n * H + j];
+    const real16 hp = ld16(rr + j, lanes), a_r = ld16(rr + Hr + H + j, lanes);
+    const real16 r = act16(acts, d, 0, a_r, clip);
+    const real16 drh = ld16(d_rh + (size_t)n * H + j, lanes);
     (void)dh;
-    const real m_n = drop_factor(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
-                                 per_step ? (uint)t : 0u, p_rec);
-    const real da_r = m_n == 0.0f ? 0.0f : drh * hp * m_n * dactivate(acts, d, 0, a_r, clip);
-    dGt[row * 3 * H + H + j] = da_r;
-    dGs[(size_t)n * 3 * H + H + j] = da_r;
-    if (m_n != 0.0f) dh_next[((size_t)d * N + n) * Hr + j] += drh * r * m_n;
+    const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
+                              per_step ? (uint)t : 0u, p_rec, lanes);
+    const int16 dropped = m_n == 0.0f;
+    const real16 da_r = select(drh * hp * m_n * dact16(acts, d, 0, a_r, clip), (real16)0.0f, dropped);
+    st16(dGt + row * 3 * H + H + j, da_r, lanes);
+    st16(dGs + (size_t)n * 3 * H + H + j, da_r, lanes);
+    __global real *dn = dh_next + ((size_t)d * N + n) * Hr + j;
+    st16(dn, select(ld16(dn, lanes) + drh * r * m_n, ld16(dn, lanes), dropped), lanes);
 }
 
 /* The gradient of the last layer's output from the merged one (the forward merge_outputs in
@@ -491,6 +642,13 @@ __kernel void tr_zero_masked_rows(__global real *x, __global const int *tmap, co
     if (c >= C) return;
     const int e = tmap[(size_t)s * N + n];
     if (!(e & STEP_VALID)) x[((size_t)(e & STEP_T_MASK) * N + n) * C + c] = 0.0f;
+}
+
+/* dst [cols, rows] = src [rows, cols]^T; work-item (r, c), r along the rows of src (dst's
+ * contiguous direction). */
+__kernel void tr_transpose(__global const real *src, const int rows, const int cols, __global real *dst) {
+    const int r = get_global_id(0), c = get_global_id(1);
+    if (r < rows) dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
 }
 
 /* dst[i] += src[i] */

@@ -70,6 +70,17 @@ static clrnn_status enqueue(clrnn_context *ctx, const kargs *a, const char *what
     return clrnn_enqueue(ctx, a, 2, global, local, what);
 }
 
+/* Whether untransposed B (k rows, n columns, ldb apart from element b_off) can be read in place
+ * when n is not a multiple of the panel width: the kernel reads whole 64-column panels, so the
+ * columns past n of a row (the next row's start, or padding) feed only accumulators that are never
+ * stored; what has to hold is that the last row's last panel lies inside the buffer. */
+static int b_panels_in_bounds(cl_mem b, size_t b_off, size_t k, size_t ldb, size_t n) {
+    size_t bytes = 0;
+    if (k == 0 || clGetMemObjectInfo(b, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) return 0;
+    const size_t last = b_off + (k - 1) * ldb + (n + TILE_N - 1) / TILE_N * TILE_N;
+    return last <= bytes / sizeof(float);
+}
+
 clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                             cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                             cl_mem c, size_t c_off, size_t ldc) {
@@ -85,9 +96,11 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
     /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
      * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
-     * stored K x N' with N' a multiple of 64, else packed. If op(B) would be packed and op(A) is
+     * stored K x N' with N' a multiple of 64 or the last row's last panel inside the buffer, else
+     * packed. If op(B) would be packed and op(A) is
      * smaller, compute C^T = op(B)^T op(A)^T: op(A)^T is what gets packed. */
-    const int b_in_place = !trans_b && n % TILE_N == 0, a_t_in_place = trans_a && m % TILE_N == 0;
+    const int b_in_place = !trans_b && (n % TILE_N == 0 || b_panels_in_bounds(b, b_off, k, ldb, n));
+    const int a_t_in_place = trans_a && m % TILE_N == 0;
     const int swap = !b_in_place && (a_t_in_place || m < n);
     const size_t M = swap ? n : m, N = swap ? m : n;
     cl_mem x = swap ? b : a, y = swap ? a : b;
@@ -100,7 +113,8 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     const size_t n_jb = (N + TILE_N - 1) / TILE_N, n_rb = (M + TILE_M - 1) / TILE_M;
     cl_mem ysrc = y;
     size_t ysrc_off = y_off, y_js = TILE_N, y_ks = ldy;
-    if (y_trans || N % TILE_N != 0) {
+    const int y_in_place = swap ? !y_trans && N % TILE_N == 0 : b_in_place;
+    if (!y_in_place) {
         const size_t need = n_jb * TILE_N * k;
         if (ok->panels_floats < need) {
             if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */

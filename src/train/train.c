@@ -11,10 +11,11 @@
  * gives x W^T for every step; then, per step, h_prev R^T (a GEMM of N rows) and one element-wise
  * kernel (cl/train/train.cl) that reads the step table and keeps in the reserve, at the row of the
  * step's TIME index, what the backward needs. The backward walks the steps in reverse with one
- * element-wise kernel for the output gradient (masks, CARRY, projection clip), one for the cell,
- * and a GEMM dG R for dh_prev. Because everything is stored by time index, every weight gradient
- * is one GEMM over all T*N rows (dW = dG^T X, dR = dG^T H_prev, ...), the biases and peepholes a
- * column sum in a fixed order: no atomics, the same bits run to run. */
+ * element-wise kernel for the output gradient (masks, CARRY, projection clip) and one for the cell
+ * (one kernel doing both without a projection), and a GEMM dG R for dh_prev. Because everything
+ * is stored by time index, every weight gradient is one GEMM over all T*N rows (dW = dG^T X,
+ * dR = dG^T H_prev, ...), the biases and peepholes a column sum in a fixed order: no atomics, the
+ * same bits run to run. */
 #include "train.h"
 
 #include "cl/abi.h"
@@ -34,7 +35,7 @@
 #define TRAIN_KERNELS(X)                                                                           \
     X(tr_rnn_fwd) X(tr_lstm_fwd) X(tr_proj_fwd) X(tr_gru_lbr_fwd) X(tr_gru_gates_fwd) X(tr_gru_out_fwd) \
     X(tr_bwd_out) X(tr_rnn_bwd) X(tr_lstm_bwd) X(tr_gru_bwd) X(tr_gru_rb_r) X(tr_merge_bwd) X(tr_add) \
-    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows)
+    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows) X(tr_transpose)
 
 enum {
 #define TK_ENUM(name) TK_##name,
@@ -99,6 +100,12 @@ static kargs tk(clrnn_context *ctx, int id) {
 /* 2-D launch (g0 units rounded up to the work-group width, g1 rows). */
 static clrnn_status launch2(clrnn_context *ctx, kargs *a, size_t g0, size_t g1) {
     return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 64 ? g0 : 64)));
+}
+
+/* The cell kernels' launch: a work-item per 16 of `width` units (cl/train/train.cl: real16), g1 rows. */
+static clrnn_status launch16(clrnn_context *ctx, kargs *a, size_t width, size_t g1) {
+    const size_t g0 = (width + 15) / 16;
+    return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 16 ? g0 : 16)));
 }
 
 static clrnn_status gemm(clrnn_context *ctx, int ta, int tb, size_t m, size_t n, size_t k, cl_mem a, size_t a_off,
@@ -330,6 +337,8 @@ struct clrnn_reserve {
     cl_mem x0;              /* [T*N, I] layer 0's input, time-major */
     cl_mem xw;              /* [T*N, G*H] x W^T of the direction being run */
     cl_mem hr;              /* [N, G*H] h_prev R^T of a step */
+    cl_mem rt;              /* [Hr, G*H] + 64: R^T of the (layer, direction) the forward runs */
+    cl_mem rcopy;           /* [G*H, Hr] + 64: R of the one the backward runs, when Hr % 64 != 0 */
     cl_mem step_a;          /* [N, H] r * h_prev (GRU reset-before), h_raw (LSTMP) of a step */
     cl_mem step_m;          /* [N, Hr] the projection of a step */
     cl_mem dense_in;        /* [T*N, Hm] merged output before the dense layer */
@@ -375,7 +384,7 @@ typedef struct res_buf {
     size_t elems;
 } res_buf;
 
-#define RES_MAX_BUFS (24 + 3 * CLRNN_MAX_LAYERS + 4 * RES_LD)
+#define RES_MAX_BUFS (26 + 3 * CLRNN_MAX_LAYERS + 4 * RES_LD)
 
 static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N, res_buf *b) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -394,6 +403,10 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
     RB(v->x0, TN, I);
     RB(v->xw, TN, GH);
     RB(v->hr, N, GH);
+    /* 64 floats past the matrix: the SGEMM reads a row's whole 64-column panels in place when
+     * the last one lies in the buffer (gemm_own.c), instead of packing them every step */
+    RB(v->rt, Hr * GH + 64, 1);
+    if (Hr % 64) RB(v->rcopy, GH * Hr + 64, 1);
     RB(v->step_a, N, H);
     RB(v->step_m, N, Hr);
     if (d->dense_size > 0) RB(v->dense_in, TN, (size_t)r->Hm);
@@ -428,9 +441,9 @@ static int res_layout(const clrnn_rnn *r, clrnn_reserve *v, size_t TN, size_t N,
 }
 
 static void reserve_release_bufs(clrnn_reserve *v) {
-    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->step_a, &v->step_m, &v->dense_in, &v->y_out, &v->dyd,
-                     &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc, &v->carry, &v->dh_step,
-                     &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
+    cl_mem *all[] = {&v->tmap, &v->x0, &v->xw, &v->hr, &v->rt, &v->rcopy, &v->step_a, &v->step_m, &v->dense_in,
+                     &v->y_out, &v->dyd, &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc,
+                     &v->carry, &v->dh_step, &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
     for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
         release_mem(&v->y[l]);
@@ -621,6 +634,14 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
                       (size_t)GH);
         }
         if (st != CLRNN_OK) return st;
+        /* R^T once per call (R changes between calls): the per-step h_prev R^T then reads its
+         * rows in place, one GEMM launch of N rows a step, instead of the transposed product
+         * that packed h_prev each step and filled 64-column panels from N (1 at batch 1) rows */
+        {
+            kargs k = tk(ctx, TK_tr_transpose);
+            a_mem(&k, pval(r, ld, PB_R)), a_int(&k, GH), a_int(&k, Hr), a_mem(&k, v->rt);
+            if ((st = launch2(ctx, &k, (size_t)GH, (size_t)Hr)) != CLRNN_OK) return st;
+        }
         kargs cell, out, pj;
         if (lstm) {
             cell = tk(ctx, TK_tr_lstm_fwd);
@@ -658,22 +679,22 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
                     const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
                     st = drop(r, v, m, s, v->h[l], h_off, Hr, v->dh_step, 0, Hr, Hr, 0);
                     if (st == CLRNN_OK)
-                        st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr,
-                                  pval(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)g * H, (size_t)GH);
+                        st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr, v->rt,
+                                  (size_t)g * H, (size_t)GH, 0.0f, v->hr, (size_t)g * H, (size_t)GH);
                 }
             } else {
-                st = gemm(ctx, 0, 1, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr,
-                          pval(r, ld, PB_R), 0, (size_t)Hr, 0.0f, v->hr, 0, (size_t)GH);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->h[l], h_off, (size_t)Hr, v->rt,
+                          0, (size_t)GH, 0.0f, v->hr, 0, (size_t)GH);
             }
             if (st != CLRNN_OK) break;
             a_set_int(&cell, 0, s);
-            if ((st = launch2(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            if ((st = launch16(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
-                st = gemm(ctx, 0, 1, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, PB_R),
-                          (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, v->rt, (size_t)2 * H,
+                          (size_t)GH, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
                 if (st == CLRNN_OK) {
                     a_set_int(&out, 0, s);
-                    st = launch2(ctx, &out, (size_t)H, (size_t)N);
+                    st = launch16(ctx, &out, (size_t)H, (size_t)N);
                 }
             } else if (proj) {
                 st = gemm(ctx, 0, 1, (size_t)N, (size_t)Hr, (size_t)H, v->step_a, 0, (size_t)H, pval(r, ld, r->train->proj),
@@ -710,7 +731,8 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
         const int ld = l * D + d;
         const size_t h_off = (size_t)d * N * Hr;
         if ((st = fill_zero(ctx, v->carry, (size_t)N * Hr)) != CLRNN_OK) return st;
-        /* tr_bwd_out; the dh ping-pong slots (dh_state 16, dh_next 17) are rebound per step */
+        /* tr_bwd_out (LSTMP only: else the cell kernel does its work); the dh ping-pong slots
+         * (dh_state 16, dh_next 17) are rebound per step */
         kargs o = tk(ctx, TK_tr_bwd_out);
         a_int(&o, 0), a_int(&o, T), a_int(&o, N), a_int(&o, Hr), a_int(&o, d), a_mem(&o, v->tmap);
         a_mem(&o, v->dbuf[cur]), a_int(&o, has_dy), a_int(&o, D * Hr), a_int(&o, d * Hr), a_flt(&o, p_out);
@@ -734,6 +756,23 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             c_dh_next = c.i;
             a_mem(&c, v->dh[1]);
         }
+        /* without a projection the cell kernel does tr_bwd_out's work too (TR_OUT_PARAMS) */
+        const int fuse_out = !proj;
+        a_int(&c, fuse_out), a_mem(&c, v->dbuf[cur]), a_int(&c, has_dy), a_int(&c, D * Hr), a_int(&c, d * Hr);
+        a_flt(&c, p_out), a_int(&c, (int)(uint32_t)desc->dropout_seed);
+        a_int(&c, (int)(uint32_t)(desc->dropout_seed >> 32)), a_int(&c, (int)v->call), a_int(&c, l);
+        a_int(&c, (int)desc->masked_output);
+        const cl_uint c_dh_state = c.i;
+        a_mem(&c, v->dh[0]), a_mem(&c, v->dh[1]), a_mem(&c, v->carry);
+        /* R for dG R: a copy with room past it when Hr is not a multiple of 64, so the SGEMM reads
+         * it in place rather than packing it every step (the trainable buffer is exactly R) */
+        cl_mem Rm = pval(r, ld, PB_R);
+        if (Hr % 64) {
+            const cl_int err = clEnqueueCopyBuffer(ctx->queue, Rm, v->rcopy, 0, 0, (size_t)GH * Hr * sizeof(float), 0,
+                                                   NULL, NULL);
+            if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueCopyBuffer", "the recurrent weights");
+            Rm = v->rcopy;
+        }
         kargs rr = tk(ctx, TK_tr_gru_rb_r);
         cl_uint rr_dh_next = 0;
         if (rb) {
@@ -750,34 +789,37 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             a_set_int(&o, 0, s);
             a_set_mem(&o, o_dh_state, v->dh[a]);
             a_set_mem(&o, o_dh_state + 1, v->dh[b]);
-            if ((st = launch2(ctx, &o, (size_t)Hr, (size_t)N)) != CLRNN_OK) break;
+            if (!fuse_out && (st = launch2(ctx, &o, (size_t)Hr, (size_t)N)) != CLRNN_OK) break;
             if (proj && (st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr,
                                    pval(r, ld, r->train->proj), 0, (size_t)H, 0.0f, v->dhraw, 0, (size_t)H)) != CLRNN_OK)
                 break;
             a_set_int(&c, 0, s);
             if (c_dh_next) a_set_mem(&c, c_dh_next, v->dh[b]);
-            if ((st = launch2(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            a_set_mem(&c, c_dh_state, v->dh[a]);
+            a_set_mem(&c, c_dh_state + 1, v->dh[b]);
+            if ((st = launch16(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             if (rb) {
                 /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
-                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH,
-                          pval(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->dhraw, 0, (size_t)H);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH, Rm,
+                          (size_t)2 * H * Hr, (size_t)Hr, 0.0f, v->dhraw, 0, (size_t)H);
                 if (st != CLRNN_OK) break;
                 a_set_int(&rr, 0, s);
                 a_set_mem(&rr, rr_dh_next, v->dh[b]);
-                if ((st = launch2(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+                if ((st = launch16(ctx, &rr, (size_t)H, (size_t)N)) != CLRNN_OK) break;
             }
-            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out); recurrent
+            /* dh_prev += dG R (masked rows: dG = 0, dh passed through by tr_bwd_out or the fused
+             * cell kernel); recurrent
              * dropout: sum over gates of (dG_g R_g) * m_g */
             if (p_rec > 0) {
                 for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
-                    st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)H, v->dg_step, (size_t)g * H, (size_t)GH,
-                              pval(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->step_m, 0, (size_t)Hr);
+                    st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)H, v->dg_step, (size_t)g * H, (size_t)GH, Rm,
+                              (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->step_m, 0, (size_t)Hr);
                     const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
                     if (st == CLRNN_OK) st = drop(r, v, m, s, v->step_m, 0, Hr, v->dh[b], h_off, Hr, Hr, 1);
                 }
             } else {
-                st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH,
-                          pval(r, ld, PB_R), 0, (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
+                st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH, Rm, 0,
+                          (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
             }
         }
     }

@@ -370,6 +370,27 @@ static void test_stacked(void **s) {
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
 }
 
+/* Hidden sizes past one 16-unit block of the cell kernels (cl/train/train.cl: a work-item per 16
+ * units): 21 (a full block and a 5-lane tail), 32 (two full blocks); every cell, bidirectional,
+ * lengths 0 and T, a batch of 5, LSTM options and dropout on the lane-by-lane paths. */
+static void test_wide_blocks(void **s) {
+    (void)s;
+    clrnn_rnn_desc rnn = tu_desc(CLRNN_CELL_RNN, 5, 21), lstm = tu_desc(CLRNN_CELL_LSTM, 6, 21);
+    clrnn_rnn_desc rb = tu_desc(CLRNN_CELL_GRU, 4, 21), lbr = tu_desc(CLRNN_CELL_GRU, 7, 32);
+    clrnn_rnn_desc opts = tu_desc(CLRNN_CELL_LSTM, 3, 21), drop = tu_desc(CLRNN_CELL_GRU, 5, 21);
+    clrnn_rnn_desc l32 = bidir(tu_desc(CLRNN_CELL_LSTM, 4, 32), CLRNN_MERGE_CONCAT);
+    lstm.direction = CLRNN_DIR_BIDIRECTIONAL;
+    lbr.linear_before_reset = 1, lbr.num_layers = 2;
+    opts.peephole = 1, opts.cell_clip = 0.4f, opts.forget_bias = 0.3f, opts.clip = 1.2f;
+    drop.num_layers = 2, drop.dropout = 0.3f, drop.recurrent_dropout = 0.35f, drop.input_dropout = 0.2f;
+    drop.dropout_seed = 77, drop.dropout_mode = CLRNN_DROPOUT_PER_STEP;
+    tcase cs[] = {tc("wide_rnn", rnn, 4, 5, LEN_VARIED),       tc("wide_lstm_bi", lstm, 4, 5, LEN_VARIED),
+                  tc("wide_gru_rb", rb, 4, 5, LEN_MASK_HOLES), tc("wide_gru_lbr_stacked", lbr, 3, 5, LEN_VARIED),
+                  tc("wide_lstm_options", opts, 4, 5, LEN_VARIED), tc("wide_gru_dropout", drop, 4, 5, LEN_VARIED),
+                  tc("wide_lstm32_bi", l32, 3, 5, LEN_VARIED)};
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
+}
+
 /* Every ONNX activation in the RNN's slot (relu = the rnn_relu cell), and in the LSTM's and GRU's
  * slots; the ONNX clip with them. */
 static void test_activations(void **s) {
@@ -950,7 +971,7 @@ static void test_threads(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
-        cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations),
+        cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations), cmocka_unit_test(test_wide_blocks),
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),

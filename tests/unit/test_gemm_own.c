@@ -1,7 +1,8 @@
 /* clrnn's own SGEMM (src/blas/gemm_own.c, cl/blas/sgemm.cl; CLRNN_GEMM=own forces it on any
  * device) against a float64 host GEMM: every transpose combination over odd sizes (1, 3, 17, 63,
  * 65, 257: partial 4 x 64 tiles, single rows and columns), offsets and leading dimensions past
- * the row, alpha/beta including beta = 0 on a NaN-poisoned C. Each element must lie within the
+ * the row, alpha/beta including beta = 0 on a NaN-poisoned C; op(B) read in place past its columns
+ * (NaN there). Each element must lie within the
  * fp32 dot-product error bound 2 (k + 2) eps sum |terms| of the float64 value, and nothing outside
  * C's window may change. The same GEMM twice gives the same bits. */
 #include "test_util.h"
@@ -24,12 +25,19 @@ static void download(clrnn_context *ctx, cl_mem m, float *dst, size_t n) {
                      CL_SUCCESS);
 }
 
-/* One GEMM on the device against float64 (fail_msg on the first element out of bounds). */
-static void check_one(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
-                      float beta, size_t pad, size_t off) {
+/* One GEMM on the device against float64 (fail_msg on the first element out of bounds). B's
+ * buffer has b_slack more floats after its last row; with b_nan, those and B's padding columns
+ * (past n of each row) are NaN, which no element of C may see. */
+static void check_one_b(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                        float beta, size_t pad, size_t off, size_t b_slack, int b_nan) {
     const size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
-    const size_t na = off + (ta ? k : m) * lda, nb = off + (tb ? n : k) * ldb, nc = off + m * ldc + pad;
+    const size_t na = off + (ta ? k : m) * lda, nb = off + (tb ? n : k) * ldb + b_slack, nc = off + m * ldc + pad;
     float *A = tu_alloc_random(na, seed, -1, 1), *B = tu_alloc_random(nb, seed, -1, 1);
+    if (b_nan && !tb) {
+        for (size_t p = 0; p < k; ++p)
+            for (size_t j = n; j < ldb; ++j) B[off + p * ldb + j] = NAN;
+        for (size_t e = nb - b_slack; e < nb; ++e) B[e] = NAN;
+    }
     float *C = tu_alloc_random(nc, seed, -1, 1), *got = malloc(nc * sizeof(float));
     assert_non_null(got);
     if (beta == 0.0f) /* BLAS: C is not read when beta = 0, so its NaNs must not show */
@@ -60,6 +68,31 @@ static void check_one(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t
     }
     clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(c);
     free(A), free(B), free(C), free(got);
+}
+
+static void check_one(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                      float beta, size_t pad, size_t off) {
+    check_one_b(ctx, seed, ta, tb, m, n, k, alpha, beta, pad, off, 0, 0);
+}
+
+/* B untransposed with n not a multiple of 64 is read in place when the last row's last 64-column
+ * panel lies inside its buffer (gemm_own.c: b_panels_in_bounds): the columns past n that the
+ * panels read (NaN here, in the padding and the slack) must not reach C; one float short of that
+ * it is packed as before. */
+static void b_in_place_panels(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 17;
+    const size_t ns[] = {1, 20, 150, 65};
+    for (int i = 0; i < 4; ++i) {
+        const size_t n = ns[i], panel = (n + 63) / 64 * 64;
+        for (int pad = 0; pad < 2; ++pad) {
+            const size_t ldb = n + (size_t)pad * 3, need = panel - n; /* floats past the last row's n */
+            check_one_b(ctx, &seed, 0, 0, 37, n, 150, 1.0f, 0.0f, (size_t)pad * 3, 0, need > ldb - n ? need - (ldb - n) : 0, 1);
+            check_one_b(ctx, &seed, 1, 0, 9, n, 70, 0.5f, 1.0f, (size_t)pad * 3, 2, 7, 1);
+            check_one_b(ctx, &seed, 0, 0, 5, n, 33, 1.0f, 0.0f, (size_t)pad * 3, 1, 0, 1);
+        }
+    }
 }
 
 static void odd_sizes(void **state) {
@@ -121,6 +154,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(odd_sizes),
         cmocka_unit_test(training_like),
+        cmocka_unit_test(b_in_place_panels),
         cmocka_unit_test(deterministic),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
