@@ -519,8 +519,8 @@ DEFINE_GRU_TILED(8)
  * slice of WTp stays in cache. A block is MR consecutive rows (TILED_MR_<G> of cl/abi.h, 8 or 6: 24
  * accumulators) of the (t, rows in length order) sequence; past the end, the last row again
  * (computed, not stored). Small batches thus fill blocks across steps. */
-inline void xproj_tiled_rows(const int MR, const int G, const int T, const int N, const int batch_major, const int Hb, const int K,
-                             __global const real *x, __global const real *RTp, __global real *x_proj,
+inline void xproj_tiled_rows(const int MR, const int G, const int T, const int N, const int batch_major, const int Hb,
+                             const int K, __global const real *x, __global const real *RTp, __global real *x_proj,
                              __global const int *perm, __global const int *row_needed, const int rb_per_item) {
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);
     const int D = get_global_size(2);

@@ -421,8 +421,8 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     snprintf(buf, cap,
              "tiled: input projection %s; recurrence %s_{1,%d} (persistent) or %s%s%s_{1,%d} per step (%d rows x %d "
              "units per work-item once N >= 8), %d block(s)%s x %d direction(s), rows in length order",
-             clrnn_kernel_name(clrnn_cell_info_of(r->desc.cell)->tiled_xproj), scan, mr, step, k->two_launch ? " + " : "",
-             k->two_launch ? step2 : "", mr, mr, ts->UB, ts->Hb, ts->Hbp ? " + projection blocks of 64" : "", r->D);
+             clrnn_kernel_name(clrnn_cell_info_of(r->desc.cell)->tiled_xproj), scan, mr, step,
+             k->two_launch ? " + " : "", k->two_launch ? step2 : "", mr, mr, ts->UB, ts->Hb, ts->Hbp ? " + projection blocks of 64" : "", r->D);
     /* the scan: forced, or what was measured so far per batch size */
     size_t len = strlen(buf);
     if (ts->scan_mode) {
