@@ -22,7 +22,7 @@
  * longest first, when lengths are given), so the row blocks of finished rows hold only finished rows
  * and skip their dot product; the input projection likewise skips blocks of padded (t, n) rows.
  *
- * Everything is an inline function taking MR (rows per work-item: 1 or 4) and the gate counts as
+ * Everything is an inline function taking MR (rows per work-item: 1, 6 or 8) and the gate counts as
  * arguments; each __kernel passes literals, so after inlining they are compile-time constants and
  * the loops over rows and gates unroll as if written out. The only macros left name the kernels per
  * MR (DEFINE_*: compile-time specialisation, one line per kernel) and their parameter lists. */
@@ -55,51 +55,57 @@ inline void store_lanes(__global real *p, real16 v, int lanes) {
     for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
 }
 
-/* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1 or 4), g < G, over the SLOTS slices stored per k
- * (G < SLOTS: the reset-before GRU reads z, r and then n separately from one [z, r, n] packing).
- * The accumulators are sixteen named variables, not an array: with an array and vload16, PoCL's
- * LLVM kept them on the stack and assembled each vector from 8-byte pieces. Those past (MR, G) are
- * dead once MR and G are constants, and only acc's used entries are written. */
-inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[4][4], __global const real *RTblk,
-                      __global const real *hrow[4], const int K) {
+/* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
+ * slices stored per k (G < SLOTS: the reset-before GRU reads z, r and then n separately from one
+ * [z, r, n] packing). The accumulators are named variables, not an array: with an array and vload16,
+ * PoCL's LLVM kept them on the stack and assembled each vector from 8-byte pieces. Those past
+ * (MR, G) are dead once MR and G are constants, and only acc's used entries are written.
+ * Why up to 24 of the 32 zmm registers: per k the micro-kernel loads G slices of W (64 bytes each,
+ * from L2 once the block outgrows L1) and MR scalars of h, for MR * G FMAs; at 4 x 4 the W stream
+ * alone is 32 bytes a cycle at two FMAs a cycle, about what L2 delivers, so the FMA units waited.
+ * 8 x 3 or 6 x 4 halves that per FMA and leaves registers for the G slices and a broadcast. */
+#define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3)                                                       \
+    if (MR > r) {                                                                                  \
+        const real16 h = (real16)hrow[r][k];                                                       \
+        ar0 = fma(h, w0, ar0);                                                                     \
+        if (G > 1) ar1 = fma(h, w1, ar1);                                                          \
+        if (G > 2) ar2 = fma(h, w2, ar2);                                                          \
+        if (G > 3) ar3 = fma(h, w3, ar3);                                                          \
+    }
+#define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
+    if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
+inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const real *RTblk,
+                      __global const real *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
     real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
+    real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
+    real16 a60 = 0.0f, a61 = 0.0f, a62 = 0.0f, a63 = 0.0f, a70 = 0.0f, a71 = 0.0f, a72 = 0.0f, a73 = 0.0f;
     __global const real16 *W = (__global const real16 *)RTblk;
     for (int k = 0; k < K; ++k, W += SLOTS) {
         const real16 w0 = W[0];
         const real16 w1 = G > 1 ? W[1 % G] : w0;
         const real16 w2 = G > 2 ? W[2 % G] : w0;
         const real16 w3 = G > 3 ? W[3 % G] : w0;
-        const real16 h0 = (real16)hrow[0][k];
-        a00 = fma(h0, w0, a00);
-        if (G > 1) a01 = fma(h0, w1, a01);
-        if (G > 2) a02 = fma(h0, w2, a02);
-        if (G > 3) a03 = fma(h0, w3, a03);
-        if (MR > 1) {
-            const real16 h1 = (real16)hrow[1][k];
-            a10 = fma(h1, w0, a10);
-            if (G > 1) a11 = fma(h1, w1, a11);
-            if (G > 2) a12 = fma(h1, w2, a12);
-            if (G > 3) a13 = fma(h1, w3, a13);
-            const real16 h2 = (real16)hrow[2][k];
-            a20 = fma(h2, w0, a20);
-            if (G > 1) a21 = fma(h2, w1, a21);
-            if (G > 2) a22 = fma(h2, w2, a22);
-            if (G > 3) a23 = fma(h2, w3, a23);
-            const real16 h3 = (real16)hrow[3][k];
-            a30 = fma(h3, w0, a30);
-            if (G > 1) a31 = fma(h3, w1, a31);
-            if (G > 2) a32 = fma(h3, w2, a32);
-            if (G > 3) a33 = fma(h3, w3, a33);
-        }
+        TILED_DOT_ROW(0, a00, a01, a02, a03)
+        TILED_DOT_ROW(1, a10, a11, a12, a13)
+        TILED_DOT_ROW(2, a20, a21, a22, a23)
+        TILED_DOT_ROW(3, a30, a31, a32, a33)
+        TILED_DOT_ROW(4, a40, a41, a42, a43)
+        TILED_DOT_ROW(5, a50, a51, a52, a53)
+        TILED_DOT_ROW(6, a60, a61, a62, a63)
+        TILED_DOT_ROW(7, a70, a71, a72, a73)
     }
-    acc[0][0] = a00, acc[0][1] = a01, acc[0][2] = a02, acc[0][3] = a03;
-    if (MR > 1) {
-        acc[1][0] = a10, acc[1][1] = a11, acc[1][2] = a12, acc[1][3] = a13;
-        acc[2][0] = a20, acc[2][1] = a21, acc[2][2] = a22, acc[2][3] = a23;
-        acc[3][0] = a30, acc[3][1] = a31, acc[3][2] = a32, acc[3][3] = a33;
-    }
+    TILED_DOT_OUT(0, a00, a01, a02, a03)
+    TILED_DOT_OUT(1, a10, a11, a12, a13)
+    TILED_DOT_OUT(2, a20, a21, a22, a23)
+    TILED_DOT_OUT(3, a30, a31, a32, a33)
+    TILED_DOT_OUT(4, a40, a41, a42, a43)
+    TILED_DOT_OUT(5, a50, a51, a52, a53)
+    TILED_DOT_OUT(6, a60, a61, a62, a63)
+    TILED_DOT_OUT(7, a70, a71, a72, a73)
 }
+#undef TILED_DOT_ROW
+#undef TILED_DOT_OUT
 
 /* Where a work-item (jb, group, d) of a step kernel stands: block jb of UB units (16, or 64 for
  * the unit64 steps) in direction d, the first unit j0 and how many of its 16 lanes are < H, the
@@ -141,7 +147,7 @@ inline __global const real *tile_bias(tile_pos p, __global const real *bias, int
  * streaming it once per row block; striding (rather than contiguous runs) spreads long and short
  * rows evenly over the groups when rows are in length order. */
 inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
-                     __global const int *perm, __global const real *src, int src_stride, __global const real *hrow[4]) {
+                     __global const int *perm, __global const real *src, int src_stride, __global const real *hrow[8]) {
     int any_valid = 0;
     for (int r = 0; r < MR; ++r) {
         const int n = perm[min(rb * MR + r, N - 1)];
@@ -155,8 +161,8 @@ inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __gl
  * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
 inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
                       __global const int *tmap, __global const int *perm, __global const real *src, int src_stride,
-                      __global const real *RTblk, const int K, real16 acc[4][4]) {
-    __global const real *hrow[4];
+                      __global const real *RTblk, const int K, real16 acc[8][4]) {
+    __global const real *hrow[8];
     if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
 }
 
@@ -223,7 +229,7 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
     const int d = p.d, Hs = p.Hs;
     __global const real *RTblk = tile_weights(p, RTp, K, 4);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        real16 acc[4][4];
+        real16 acc[8][4];
         block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, h_prev, hs_in, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 4);
         const real16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);
@@ -278,7 +284,7 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
     const int d = p.d;
     __global const real *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        real16 acc[4][4];
+        real16 acc[8][4];
         block_dot(MR, 3, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);
@@ -317,7 +323,7 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
     const int src_stride = proj ? hs_in : p.Hs;
     __global const real *RTblk = tile_weights(p, RTp, K, 4);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        real16 acc[4][4];
+        real16 acc[8][4];
         block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
@@ -358,7 +364,7 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     const int d = p.d;
     __global const real *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        real16 acc[4][4];
+        real16 acc[8][4];
         block_dot(MR, 2, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b);
@@ -385,7 +391,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
     const int d = p.d;
     __global const real *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        real16 acc[4][4];
+        real16 acc[8][4];
         block_dot(MR, 1, 3, p, rb, s, T, N, tmap, perm, rh, p.Hs, RTblk, K, acc);
         const real16 bn = vload16(2, tile_bias(p, bias, 3));
         for (int r = 0; r < MR; ++r) {
@@ -497,43 +503,43 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
     }
 
 DEFINE_LSTM_TILED(1)
-DEFINE_LSTM_TILED(4)
+DEFINE_LSTM_TILED(6)
 DEFINE_LSTMP_TILED(1)
-DEFINE_LSTMP_TILED(4)
+DEFINE_LSTMP_TILED(6)
 DEFINE_H_TILED(gru_lbr, GRU_LBR_STEP, 1)
-DEFINE_H_TILED(gru_lbr, GRU_LBR_STEP, 4)
+DEFINE_H_TILED(gru_lbr, GRU_LBR_STEP, 8)
 DEFINE_H_TILED(rnn, RNN_STEP, 1)
-DEFINE_H_TILED(rnn, RNN_STEP, 4)
+DEFINE_H_TILED(rnn, RNN_STEP, 6)
 DEFINE_GRU_TILED(1)
-DEFINE_GRU_TILED(4)
+DEFINE_GRU_TILED(8)
 
 /* Input projection for the tiled plan: x_proj[row][d][jb][g][16] = X[row] · Wᵀ for every needed
  * (t, n) row at once — the same micro-kernel as the steps, with K = the layer's input size and WTp
  * laid out like RTp ([D][Hb][I][G][16]). Work-item (jb, group, d) walks its row blocks so its
- * slice of WTp stays in cache. A block is 4 consecutive rows of the (t, rows in length order)
- * sequence; past the end, the last row again (computed, not stored). Small batches thus fill
- * blocks across steps. */
-inline void xproj_tiled_rows(const int G, const int T, const int N, const int batch_major, const int Hb, const int K,
-                             __global const real *x, __global const real *RTp, __global real *x_proj,
+ * slice of WTp stays in cache. A block is MR consecutive rows (TILED_MR_<G> of cl/abi.h, 8 or 6: 24
+ * accumulators) of the (t, rows in length order) sequence; past the end, the last row again
+ * (computed, not stored). Small batches thus fill blocks across steps. */
+inline void xproj_tiled_rows(const int MR, const int G, const int T, const int N, const int batch_major, const int Hb,
+                             const int K, __global const real *x, __global const real *RTp, __global real *x_proj,
                              __global const int *perm, __global const int *row_needed, const int rb_per_item) {
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);
     const int D = get_global_size(2);
-    const int rows = T * N, n_rb = (rows + 3) / 4;
+    const int rows = T * N, n_rb = (rows + MR - 1) / MR;
     __global const real *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * G * 16;
     for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {
-        __global const real *hrow[4];
-        size_t xrow[4];
+        __global const real *hrow[8];
+        size_t xrow[8];
         int any = 0;
-        for (int r = 0; r < 4; ++r) {
-            const int i = min(rb * 4 + r, rows - 1), t = i / N, n = perm[i % N];
+        for (int r = 0; r < MR; ++r) {
+            const int i = min(rb * MR + r, rows - 1), t = i / N, n = perm[i % N];
             xrow[r] = batch_major ? (size_t)n * T + t : (size_t)t * N + n;
             hrow[r] = x + xrow[r] * K;
             any |= row_needed[(size_t)t * N + n];
         }
         if (!any) continue;
-        real16 acc[4][4];
-        tiled_dot(4, G, G, acc, RTblk, hrow, K);
-        for (int r = 0; r < 4 && rb * 4 + r < rows; ++r) {
+        real16 acc[8][4];
+        tiled_dot(MR, G, G, acc, RTblk, hrow, K);
+        for (int r = 0; r < MR && rb * MR + r < rows; ++r) {
             __global real16 *o = (__global real16 *)(x_proj + ((xrow[r] * D + d) * Hb + jb) * G * 16);
             for (int g = 0; g < G; ++g) o[g] = acc[r][g];
         }
@@ -545,8 +551,8 @@ inline void xproj_tiled_rows(const int G, const int T, const int N, const int ba
         const ulong x_off, __global const real *RTp, __global real *x_proj, __global const int *perm, \
         __global const int *row_needed, const int rb_per_item
 __kernel void xproj_tiled_3(XPROJ_TILED_PARAMS) {
-    xproj_tiled_rows(3, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);
+    xproj_tiled_rows(TILED_MR_3, 3, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);
 }
 __kernel void xproj_tiled_4(XPROJ_TILED_PARAMS) {
-    xproj_tiled_rows(4, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);
+    xproj_tiled_rows(TILED_MR_4, 4, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);
 }

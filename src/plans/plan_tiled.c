@@ -3,6 +3,7 @@
  * (rows in length order, rows no direction computes skipped); the recurrence runs as a launch per
  * step or as one persistent launch per layer, measured per batch size (scan_tiled). States are
  * padded to whole blocks (r->Hs, r->Hc). */
+#include "cl/abi.h"
 #include "rnn/cells.h"
 #include "launch.h"
 #include "plan.h"
@@ -170,8 +171,9 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     clrnn_context *ctx = r->ctx;
     const int I = r->lw[l * r->D].in_size;
     const clrnn_kernel_id id = clrnn_cell_info_of(r->desc.cell)->tiled_xproj;
+    const int mr = ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4; /* rows per block of that kernel */
     int groups, rb_per_item;
-    tiled_groups(r, (T * N + 3) / 4, ts->Hb * r->D, &groups, &rb_per_item);
+    tiled_groups(r, (T * N + mr - 1) / mr, ts->Hb * r->D, &groups, &rb_per_item);
     kargs a = begin(ctx, id, "xproj_tiled");
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, ts->Hb), a_int(&a, I), a_mem(&a, in);
     a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.plan_buf[WS_PERM]);
@@ -195,7 +197,7 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
     clrnn_device_weights *dw = &r->dw;
     kargs a = begin(r->ctx, id, "tiled scan");
     a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N);
-    if (id == CLRNN_K_proj_step_tiled_1 || id == CLRNN_K_proj_step_tiled_4) {
+    if (id == CLRNN_K_proj_step_tiled_1 || id == CLRNN_K_proj_step_tiled_6) {
         /* PROJ_TILED_PARAMS: H = the projection size, K = the hidden size, rows of h_raw Hc apart */
         a_int(&a, r->Hr), a_int(&a, d->hidden_size), a_mem(&a, ws->tmap), a_mem(&a, ws->plan_buf[WS_PERM]), a_mem(&a, dw->projT[l]);
         a_mem(&a, ws->h_raw), a_int(&a, r->Hc);
@@ -214,7 +216,7 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
         a_mem(&a, y_layer), a_int(&a, clrnn_lstm_flags(d));
         a_int(&a, (int)d->masked_output), a_flt(&a, d->clip), a_flt(&a, d->cell_clip), a_flt(&a, d->masked_fill_value);
         a_mem(&a, ws->h_raw), a_int(&a, r->Hs);
-        if (id == CLRNN_K_lstmp_scan_tiled_1 || id == CLRNN_K_lstmp_scan_tiled_4)
+        if (id == CLRNN_K_lstmp_scan_tiled_1 || id == CLRNN_K_lstmp_scan_tiled_6)
             a_mem(&a, dw->projT[l]), a_int(&a, r->Hr), a_flt(&a, d->proj_clip);
         return a;
     }
@@ -263,8 +265,8 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
                                      int persistent, int s0, int s1) {
     const tiled_state *ts = r->plan_state;
     clrnn_context *ctx = r->ctx;
-    /* MR = 4 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
-    const int m = N >= 8 ? 1 : 0, mr = m ? 4 : 1, n_rb = (N + mr - 1) / mr;
+    /* MR = 6 or 8 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
+    const int m = N >= 8 ? 1 : 0, mr = !m ? 1 : ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4, n_rb = (N + mr - 1) / mr;
     const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc); /* scan and step kernels, by MR */
     if (s0 >= s1) return CLRNN_OK;
     cl_uint state_arg, state_arg2 = 0;
@@ -412,14 +414,15 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     const tiled_state *ts = r->plan_state;
     const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc);
     char scan[64], step[64], step2[64];
+    const int mr = ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4;
     kernel_stem(scan, sizeof scan, k->tiled_scan[0]);
     kernel_stem(step, sizeof step, k->tiled_step[0][0]);
     kernel_stem(step2, sizeof step2, k->tiled_step[1][0]);
     snprintf(buf, cap,
-             "tiled: input projection %s; recurrence %s_{1,4} (persistent) or %s%s%s_{1,4} per step (4 rows x %d "
+             "tiled: input projection %s; recurrence %s_{1,%d} (persistent) or %s%s%s_{1,%d} per step (%d rows x %d "
              "units per work-item once N >= 8), %d block(s)%s x %d direction(s), rows in length order",
-             clrnn_kernel_name(clrnn_cell_info_of(r->desc.cell)->tiled_xproj), scan, step, k->two_launch ? " + " : "",
-             k->two_launch ? step2 : "", ts->UB, ts->Hb, ts->Hbp ? " + projection blocks of 64" : "", r->D);
+             clrnn_kernel_name(clrnn_cell_info_of(r->desc.cell)->tiled_xproj), scan, mr, step,
+             k->two_launch ? " + " : "", k->two_launch ? step2 : "", mr, mr, ts->UB, ts->Hb, ts->Hbp ? " + projection blocks of 64" : "", r->D);
     /* the scan: forced, or what was measured so far per batch size */
     size_t len = strlen(buf);
     if (ts->scan_mode) {

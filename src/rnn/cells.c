@@ -17,8 +17,8 @@ static const clrnn_cell_info cells[] = {
             .tiled_UB = 64, .tiled_slots = 4, .tiled_xproj = CLRNN_K_xproj_tiled_4,
             .kernels = {{.rb_apart = -1,
                          .generic = {CLRNN_K_rnn_step, NO_KERNEL},
-                         .tiled_scan = {CLRNN_K_rnn_scan_tiled_1, CLRNN_K_rnn_scan_tiled_4},
-                         .tiled_step = {{CLRNN_K_rnn_step_tiled_1, CLRNN_K_rnn_step_tiled_4}, {NO_KERNEL, NO_KERNEL}}}},
+                         .tiled_scan = {CLRNN_K_rnn_scan_tiled_1, CLRNN_K_rnn_scan_tiled_6},
+                         .tiled_step = {{CLRNN_K_rnn_step_tiled_1, CLRNN_K_rnn_step_tiled_6}, {NO_KERNEL, NO_KERNEL}}}},
         },
     [CLRNN_CELL_LSTM] =
         {
@@ -34,14 +34,14 @@ static const clrnn_cell_info cells[] = {
             .kernels =
                 {{.rb_apart = -1,
                   .generic = {CLRNN_K_lstm_step, NO_KERNEL},
-                  .tiled_scan = {CLRNN_K_lstm_scan_tiled_1, CLRNN_K_lstm_scan_tiled_4},
-                  .tiled_step = {{CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4}, {NO_KERNEL, NO_KERNEL}}},
+                  .tiled_scan = {CLRNN_K_lstm_scan_tiled_1, CLRNN_K_lstm_scan_tiled_6},
+                  .tiled_step = {{CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_6}, {NO_KERNEL, NO_KERNEL}}},
                  /* proj_size > 0: the LSTM step, then the projection */
                  {.two_launch = 1, .rb_apart = -1,
                   .generic = {CLRNN_K_lstm_step, CLRNN_K_lstm_proj_step},
-                  .tiled_scan = {CLRNN_K_lstmp_scan_tiled_1, CLRNN_K_lstmp_scan_tiled_4},
-                  .tiled_step = {{CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_4},
-                                 {CLRNN_K_proj_step_tiled_1, CLRNN_K_proj_step_tiled_4}}}},
+                  .tiled_scan = {CLRNN_K_lstmp_scan_tiled_1, CLRNN_K_lstmp_scan_tiled_6},
+                  .tiled_step = {{CLRNN_K_lstm_step_tiled_1, CLRNN_K_lstm_step_tiled_6},
+                                 {CLRNN_K_proj_step_tiled_1, CLRNN_K_proj_step_tiled_6}}}},
         },
     [CLRNN_CELL_GRU] =
         {
@@ -56,14 +56,14 @@ static const clrnn_cell_info cells[] = {
                 {/* reset before: the gates (z, r * h), then the output */
                  {.two_launch = 1, .uses_z = 1, .rb_apart = -1,
                   .generic = {CLRNN_K_gru_gates_step, CLRNN_K_gru_out_step},
-                  .tiled_scan = {CLRNN_K_gru_scan_tiled_1, CLRNN_K_gru_scan_tiled_4},
-                  .tiled_step = {{CLRNN_K_gru_gates_step_tiled_1, CLRNN_K_gru_gates_step_tiled_4},
-                                 {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_4}}},
+                  .tiled_scan = {CLRNN_K_gru_scan_tiled_1, CLRNN_K_gru_scan_tiled_8},
+                  .tiled_step = {{CLRNN_K_gru_gates_step_tiled_1, CLRNN_K_gru_gates_step_tiled_8},
+                                 {CLRNN_K_gru_out_step_tiled_1, CLRNN_K_gru_out_step_tiled_8}}},
                  /* linear_before_reset: one launch, n's recurrent bias inside r * (R h + Rb) */
                  {.rb_apart = 2,
                   .generic = {CLRNN_K_gru_lbr_step, NO_KERNEL},
-                  .tiled_scan = {CLRNN_K_gru_lbr_scan_tiled_1, CLRNN_K_gru_lbr_scan_tiled_4},
-                  .tiled_step = {{CLRNN_K_gru_lbr_step_tiled_1, CLRNN_K_gru_lbr_step_tiled_4},
+                  .tiled_scan = {CLRNN_K_gru_lbr_scan_tiled_1, CLRNN_K_gru_lbr_scan_tiled_8},
+                  .tiled_step = {{CLRNN_K_gru_lbr_step_tiled_1, CLRNN_K_gru_lbr_step_tiled_8},
                                  {NO_KERNEL, NO_KERNEL}}}},
         },
 };

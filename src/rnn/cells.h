@@ -20,7 +20,7 @@ typedef struct clrnn_cell_kernels {
     int rb_apart;   /* gate whose recurrent bias is not folded into the x-side bias (applied
                      * inside r * (R h + Rb): the lbr GRU's n), or -1 */
     clrnn_kernel_id generic[2];      /* generic plan: the step's launches */
-    clrnn_kernel_id tiled_scan[2];   /* tiled plan: persistent scan, by MR (1, 4 rows per work-item) */
+    clrnn_kernel_id tiled_scan[2];   /* tiled plan: persistent scan, by MR (1, TILED_MR_<slots> rows) */
     clrnn_kernel_id tiled_step[2][2]; /* tiled plan: [launch][MR] */
 } clrnn_cell_kernels;
 

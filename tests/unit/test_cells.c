@@ -8,14 +8,19 @@
 
 static int valid_kernel(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_; }
 
-/* "x_1" and "x_4": the two MR forms of one kernel. */
-static void assert_mr_pair(const clrnn_kernel_id pair[2]) {
+/* "x_1" and "x_<MR>": the two MR forms of one kernel, the wide one of the cell's packing (TILED_MR_3 or
+ * TILED_MR_4 rows per work-item, the row count plan_tiled.c blocks the batch by). */
+static void assert_mr_pair(const clrnn_kernel_id pair[2], int slots) {
     assert_true(valid_kernel(pair[0]) && valid_kernel(pair[1]));
+    const int mr = slots == 3 ? TILED_MR_3 : TILED_MR_4;
+    assert_true(mr >= 2 && mr <= 9 && mr * slots <= 24); /* 24 of the 32 vector registers hold accumulators */
+    char wide[4];
+    snprintf(wide, sizeof wide, "_%d", mr);
     const char *a = clrnn_kernel_name(pair[0]), *b = clrnn_kernel_name(pair[1]);
     const size_t n = strlen(a);
     assert_true(n > 2 && strlen(b) == n);
     assert_string_equal(a + n - 2, "_1");
-    assert_string_equal(b + n - 2, "_4");
+    assert_string_equal(b + n - 2, wide);
     assert_memory_equal(a, b, n - 2);
 }
 
@@ -65,10 +70,10 @@ static void rows_are_consistent(void **state) {
             assert_true(!k->uses_z || k->two_launch);
             assert_true(valid_kernel(k->generic[0]));
             assert_int_equal(valid_kernel(k->generic[1]), k->two_launch);
-            assert_mr_pair(k->tiled_scan);
-            assert_mr_pair(k->tiled_step[0]);
+            assert_mr_pair(k->tiled_scan, cell->tiled_slots);
+            assert_mr_pair(k->tiled_step[0], cell->tiled_slots);
             if (k->two_launch)
-                assert_mr_pair(k->tiled_step[1]);
+                assert_mr_pair(k->tiled_step[1], cell->tiled_slots);
             else
                 assert_false(valid_kernel(k->tiled_step[1][0]) || valid_kernel(k->tiled_step[1][1]));
         }
