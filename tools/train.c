@@ -51,7 +51,8 @@ static const char *usage =
     "(softmax), [N] or [N, 1] floats (sigmoid), [N, O] (linear: the last step), [N, T, O]\n"
     "(seq-linear: every step). --lengths gives each row's length; --mask-value V masks the steps\n"
     "whose features all equal V (Keras Masking); --mask-zero masks id 0. --dropout acts between\n"
-    "layers, --input-dropout / --recurrent-dropout as Keras' dropout / recurrent_dropout.\n"
+    "layers, --input-dropout / --recurrent-dropout as Keras' dropout / recurrent_dropout with one\n"
+    "mask per gate and sample (Keras' implementation 1, what it runs when recurrent_dropout is set).\n"
     "A progress line on stderr while training, a validation line per epoch, and with --json one\n"
     "JSON object on stdout at the end. --save writes an ONNX model (input x, output y) that\n"
     "clrnn-run and onnxruntime run. Exit status 0 on success, 1 on an error (one line on stderr).\n";
