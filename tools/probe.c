@@ -155,7 +155,8 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
 static void usage(void) {
     fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--version]\n"
                     "  SPEC: an index, gpu|cpu|accelerator, or a name substring (pocl, nvidia, ...);\n"
-                    "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device\n");
+                    "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device; never a simulator\n"
+                    "        (Oclgrind) or software rasterizer (llvmpipe) unless asked by index or name\n");
 }
 
 int main(int argc, char **argv) {
@@ -178,14 +179,17 @@ int main(int argc, char **argv) {
         }
     }
     size_t n = 0;
-    clrnn_device_info devs[64];
-    if (clrnn_list_devices(devs, 64, &n) != CLRNN_OK) {
+    static clrnn_device_info devs[64];
+    uint64_t cl_types[64];
+    if (clrnn_list_devices_typed(devs, cl_types, 64, &n) != CLRNN_OK) {
         fprintf(stderr, "clrnn-probe: %s\n", clrnn_last_error());
         return 2;
     }
     if (n > 64) n = 64;
     int def = -1, chosen = -1;
+    char why[1536];
     clrnn_select_device(NULL, &def);
+    clrnn_device_choose(devs, cl_types, n, -1, why, sizeof why); /* the same rule, with its reasons */
     if (clrnn_select_device(spec, &chosen) != CLRNN_OK) {
         fprintf(stderr, "clrnn-probe: %s\n", clrnn_last_error());
         return 2;
@@ -194,7 +198,10 @@ int main(int argc, char **argv) {
         printf("clrnn %s — OpenCL devices\n", clrnn_version_string());
         for (size_t i = 0; i < n; ++i) {
             const clrnn_device_info *d = &devs[i];
+            const char *kind_why = "";
+            const clrnn_device_kind kind = clrnn_device_classify(d, cl_types[i], &kind_why);
             printf("%c%c [%d] %s\n", (int)i == def ? '*' : ' ', (int)i == chosen ? '>' : ' ', d->index, d->name);
+            printf("       %s%s\n", kind_why, kind > CLRNN_KIND_ACCELERATOR ? " (never chosen by default)" : "");
             printf("       platform %s (%s), vendor %s, driver %s\n", d->platform_name, d->platform_version, d->vendor,
                    d->driver_version);
             printf("       %s, %u compute units @ %u MHz, %.1f GiB global, %llu KiB local, max work-group %zu, fp16 %s, fp64 %s\n",
@@ -203,6 +210,8 @@ int main(int argc, char **argv) {
                    d->fp64 ? "yes" : "no");
         }
         printf("   (* default, > chosen)\n");
+        printf("default: %s\n", why);
+        if (spec && *spec) printf("chosen: [%d], as asked (\"%s\")\n", chosen, spec);
     }
     double cold_ms = -1, warm_ms = -1, gflops = 0;
     int first_from_cache = 0;
@@ -297,7 +306,10 @@ int main(int argc, char **argv) {
     int failed = 0;
     for (int i = 0; i < n_checks; ++i) failed += !checks[i].pass;
     if (json) {
-        printf("{\"version\":\"%s\",\"default_device\":%d,\"chosen_device\":%d,\"devices\":[", clrnn_version_string(), def, chosen);
+        printf("{\"version\":\"%s\",\"default_device\":%d,\"chosen_device\":%d,\"default_reason\":", clrnn_version_string(),
+               def, chosen);
+        json_str(why);
+        printf(",\"devices\":[");
         for (size_t i = 0; i < n; ++i) {
             const clrnn_device_info *d = &devs[i];
             printf("%s{\"index\":%d,\"name\":", i ? "," : "", d->index);
@@ -310,6 +322,12 @@ int main(int argc, char **argv) {
             json_str(d->vendor);
             printf(",\"driver_version\":");
             json_str(d->driver_version);
+            const char *kind_why = "";
+            const clrnn_device_kind kind = clrnn_device_classify(d, cl_types[i], &kind_why);
+            static const char *const kinds[] = {"gpu", "cpu", "accelerator", "simulator", "software_rasterizer", "other"};
+            printf(",\"kind\":\"%s\",\"kind_reason\":", kinds[kind]);
+            json_str(kind_why);
+            printf(",\"default_eligible\":%s", kind <= CLRNN_KIND_ACCELERATOR ? "true" : "false");
             printf(",\"type\":\"%s\",\"compute_units\":%u,\"max_clock_mhz\":%u,\"global_mem_bytes\":%llu,"
                    "\"local_mem_bytes\":%llu,\"max_work_group_size\":%zu,\"fp16\":%s,\"fp64\":%s}",
                    type_name(d->type), d->compute_units, d->max_clock_mhz, (unsigned long long)d->global_mem_bytes,
