@@ -1,11 +1,12 @@
 /* clrnn-probe: what OpenCL devices are here, and does clrnn work on the chosen one?
  *
- *   clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck]
+ *   clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--sgemm-size N]
  *
  * Lists every platform and device with the capabilities clrnn cares about (the default is marked),
  * builds the kernels on the chosen device cold and from the binary cache, checks one SGEMM
  * through CLBlast against plain C and prints its GFLOP/s, and runs every cell type and direction
- * against the double-precision reference. Exit status: 0 all checks passed, 1 a check failed,
+ * against the double-precision reference (--sgemm-size N: the timed SGEMM is N^3 instead of 512^3, for a
+ * simulator such as Oclgrind). Exit status: 0 all checks passed, 1 a check failed,
  * 2 bad usage or no device. JSON is written in the C locale. */
 #include <math.h>
 #include <stdio.h>
@@ -153,7 +154,8 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--version]\n"
+    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--sgemm-size N]\n"
+                    "                   [--version]\n"
                     "  SPEC: an index, gpu|cpu|accelerator, or a name substring (pocl, nvidia, ...);\n"
                     "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device; never a simulator\n"
                     "        (Oclgrind) or software rasterizer (llvmpipe) unless asked by index or name\n");
@@ -162,10 +164,18 @@ static void usage(void) {
 int main(int argc, char **argv) {
     const char *spec = getenv("CLRNN_DEVICE"), *cache_dir = NULL;
     int list_only = 0, json = 0, selfcheck = 1;
+    long big = 512; /* the timed SGEMM's size */
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) spec = argv[++i];
         else if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc) cache_dir = argv[++i];
-        else if (!strcmp(argv[i], "--list")) list_only = 1;
+        else if (!strcmp(argv[i], "--sgemm-size") && i + 1 < argc) {
+            char *end = NULL;
+            big = strtol(argv[++i], &end, 10);
+            if (!end || *end || big < 1 || big > 8192) {
+                fprintf(stderr, "clrnn-probe: --sgemm-size takes 1..8192\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--list")) list_only = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--no-selfcheck")) selfcheck = 0;
         else if (!strcmp(argv[i], "--version")) return tool_version("clrnn-probe");
@@ -264,8 +274,10 @@ int main(int argc, char **argv) {
                 add_check(1, "kernel cache", "disabled%s%s", bi.cache_warning[0] ? ": " : "", bi.cache_warning);
             double e = sgemm_check(ctx, 67, 45, 33, NULL);
             add_check(e >= 0 && e < 1e-4, "sgemm 67x45x33 vs C", "max abs err %.2g", e);
-            e = sgemm_check(ctx, 512, 512, 512, &gflops);
-            add_check(e >= 0 && e < 1e-3, "sgemm 512^3 vs C", "max abs err %.2g, %.1f GFLOP/s", e, gflops);
+            e = sgemm_check(ctx, (size_t)big, (size_t)big, (size_t)big, &gflops);
+            char sg_name[48];
+            snprintf(sg_name, sizeof sg_name, "sgemm %ld^3 vs C", big);
+            add_check(e >= 0 && e < 1e-3, sg_name, "max abs err %.2g, %.1f GFLOP/s", e, gflops);
             if (selfcheck) {
                 static const struct {
                     const char *name;

@@ -40,8 +40,7 @@ static clrnn_status enumerate(device_list *list) {
     cl_uint np = 0;
     list->count = 0;
     cl_int err = clGetPlatformIDs(MAX_PLATFORMS, platforms, &np);
-    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
-    {
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0)) {
         /* also what an installed ICD says when it finds no hardware (Intel's GPU runtime, say) */
         const char *vendors = getenv("OCL_ICD_VENDORS");
         return clrnn_fail(CLRNN_ERR_NO_DEVICE, "no OpenCL platform: no ICD is installed, or the installed ones found no "
@@ -232,8 +231,8 @@ int clrnn_device_choose(const clrnn_device_info *devs, const uint64_t *cl_types,
         if (pick >= 0) {
             const char *w;
             clrnn_device_classify(&devs[pick], cl_types[pick], &w);
-            appendf(why, cap, "[%d] %s (%s): %s, the %s with the most compute units (%u)", devs[pick].index,
-                    devs[pick].name, devs[pick].platform_name, w, order_name[o], devs[pick].compute_units);
+            appendf(why, cap, "[%d] %s (%s): %s (%u compute units, the most of any %s)", devs[pick].index,
+                    devs[pick].name, devs[pick].platform_name, w, devs[pick].compute_units, order_name[o]);
             if (o > 0 && want < 0) appendf(why, cap, "; no %s", o == 1 ? "GPU" : "GPU or CPU device");
         }
     }
