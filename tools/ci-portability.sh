@@ -3,9 +3,11 @@
 # OCL_ICD_VENDORS directory written here (never /etc/OpenCL/vendors):
 #   1. all three ICDs at once: the default device must be PoCL's CPU device, never Oclgrind's
 #      simulator or Rusticl's llvmpipe (test_device_choice with CLRNN_REQUIRE_ICDS=1, clrnn-probe --list);
-#   2. Mesa Rusticl, device llvmpipe (RUSTICL_ENABLE=llvmpipe): clrnn-probe, test_context and the
-#      forward and golden suites under every plan (each registered <suite>_<plan>_plan test and the
-#      persistent scan), with one Mesa shader cache shared by the test processes;
+#   2. Mesa Rusticl, device llvmpipe (RUSTICL_ENABLE=llvmpipe): clrnn-probe (every cell and
+#      direction against the reference, the persistent scan), test_context and the golden suite
+#      under every plan (each registered test_golden_<plan>_plan and the persistent scan), with one
+#      Mesa shader cache shared by the test processes; CLRNN_CI_RUSTICL=full adds the forward suite
+#      under every plan (see below why it is not the default yet);
 #   3. Oclgrind: a kernel-checking pass on small shapes (clrnn-probe's self-check: every cell and
 #      direction, lengths {7,4,1}, 2 layers, the persistent scan forced, SGEMMs 67x45x33 and 64^3)
 #      under every plan, with its memory checker (always on), data-race detector and API checks;
@@ -14,6 +16,7 @@
 #      2026-12, item 5).
 # Usage: tools/ci-portability.sh [BUILD_DIR]   (a Release build; default build/)
 #   CLRNN_CI_PLANS="generic tiled"  overrides the plans (default: every <plan> of test_forward_<plan>_plan)
+#   CLRNN_CI_PASSES="1 3"            runs only those passes (default: 1 2 3)
 # Needs mesa-opencl-icd and oclgrind (tools/install-deps.sh). Exit status 0 only if every pass passed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,6 +50,8 @@ plans="${CLRNN_CI_PLANS:-$(ctest -N | sed -n 's/.*Test *#[0-9]*: test_forward_\(
 failed=()
 t_all=$SECONDS
 
+passes=" ${CLRNN_CI_PASSES:-1 2 3} "
+if [[ "$passes" == *" 1 "* ]]; then
 echo "== 1. PoCL + Rusticl + Oclgrind visible: the default device is PoCL's"
 t0=$SECONDS
 if ! env -u CLRNN_DEVICE OCL_ICD_VENDORS="$work/all" RUSTICL_ENABLE=llvmpipe CLRNN_REQUIRE_ICDS=1 \
@@ -62,21 +67,31 @@ if ! grep -q '^\*. \[[0-9]*\] pthread' <<<"$list" || ! grep -q '^default: \[[0-9
   failed+=("probe --list default")
 fi
 echo "-- pass 1: $((SECONDS - t0)) s"
+fi
 
-echo "== 2. Rusticl llvmpipe: probe, test_context, forward and golden suites under every plan ($plans)"
+if [[ "$passes" == *" 2 "* ]]; then
+echo "== 2. Rusticl llvmpipe: probe, test_context, the golden (CLRNN_CI_RUSTICL=full: and forward) suites under every plan ($plans)"
 t0=$SECONDS
 rusticl_env=(OCL_ICD_VENDORS="$work/rusticl" RUSTICL_ENABLE=llvmpipe CLRNN_DEVICE=llvmpipe
              MESA_SHADER_CACHE_DIR="$mesa_cache" MESA_SHADER_CACHE_MAX_SIZE=1G)
 # the probe first: it builds the kernels once into the shared shader cache
 if ! env "${rusticl_env[@]}" ./clrnn-probe; then failed+=("rusticl probe"); fi
-suites='^test_context$|^test_forward$|^test_golden$'
-for p in $plans; do suites+="|^test_forward_${p}_plan\$|^test_golden_${p}_plan\$"; done
-suites+='|^test_forward_persistent_scan$|^test_golden_persistent_scan$'
+# CLRNN_CI_RUSTICL=full: the forward suite too. The default leaves it out for now: every
+# context still creates all ~30 kernels eagerly, and llvmpipe compiles the tiled ones for minutes
+# (portability review, item 3); once kernels are created on first use, make full the default.
+suites='^test_context$|^test_golden$|^test_golden_persistent_scan$'
+for p in $plans; do suites+="|^test_golden_${p}_plan\$"; done
+if [ "${CLRNN_CI_RUSTICL:-subset}" = full ]; then
+  suites+='|^test_forward$|^test_forward_persistent_scan$'
+  for p in $plans; do suites+="|^test_forward_${p}_plan\$"; done
+fi
 if ! env "${rusticl_env[@]}" ctest --output-on-failure -j"$nproc_" --timeout 1800 -R "$suites"; then
   failed+=("rusticl suites")
 fi
 echo "-- pass 2: $((SECONDS - t0)) s"
+fi
 
+if [[ "$passes" == *" 3 "* ]]; then
 echo "== 3. Oclgrind (memcheck, data races, API checks): clrnn-probe's small-shape self-check under every plan ($plans)"
 t0=$SECONDS
 # Kernel reports go to OCLGRIND_LOG, API errors and fatal errors to stderr: both are read.
@@ -136,6 +151,7 @@ for p in $plans; do
   fi
 done
 echo "-- pass 3: $((SECONDS - t0)) s"
+fi
 
 echo "== ci-portability: $((SECONDS - t_all)) s in all"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -158,7 +158,7 @@ do_run() {
   local icd
   icd="$(find_nvidia_opencl || true)"
   if [ -z "$icd" ] || ! nvidia-smi -L >/dev/null 2>&1; then
-    echo "no GPU: ${icd:-no libnvidia-opencl.so.1}; $(nvidia-smi -L 2>&1 | head -1 || true)"
+    echo "no GPU: ${icd:-no libnvidia-opencl.so.1}; $( (command -v nvidia-smi >/dev/null && nvidia-smi -L 2>&1 | head -1) || echo "no nvidia-smi")"
     if [ ${#failed[@]} -gt 0 ]; then printf 'gpu-check: FAILED: %s\n' "${failed[@]}" >&2; exit 1; fi
     [ "$dry" = 1 ] && { echo "gpu-check --dry-run: the pack checks passed; no GPU"; exit 0; }
     exit 1
