@@ -11,7 +11,7 @@
 #   3. Oclgrind: a kernel-checking pass on small shapes (clrnn-probe's self-check: every cell and
 #      direction, lengths {7,4,1}, 2 layers, the persistent scan forced, SGEMMs 67x45x33 and 64^3)
 #      under every plan, with its memory checker (always on), data-race detector and API checks;
-#      any Oclgrind report fails the pass. Not --uninitialized: it flags every buffer filled by
+#      any Oclgrind report fails the pass; test_context there too. Not --uninitialized: it flags every buffer filled by
 #      clEnqueueFillBuffer and makes the tiled kernels compute wrong numbers (portability review
 #      2026-12, item 5).
 # Usage: tools/ci-portability.sh [BUILD_DIR]   (a Release build; default build/)
@@ -29,7 +29,7 @@ pocl_lib=libpocl.so.2
 rusticl_lib=libRusticlOpenCL.so.1
 oclgrind_lib=/usr/lib/oclgrind/liboclgrind-rt-icd.so
 [ -e "$oclgrind_lib" ] || { echo "ci-portability: $oclgrind_lib missing (apt-get install oclgrind)" >&2; exit 2; }
-ldconfig -p | grep -q "$rusticl_lib" || { echo "ci-portability: $rusticl_lib missing (apt-get install mesa-opencl-icd)" >&2; exit 2; }
+[[ "$(ldconfig -p)" == *"$rusticl_lib"* ]] || { echo "ci-portability: $rusticl_lib missing (apt-get install mesa-opencl-icd)" >&2; exit 2; }
 
 work="$(mktemp -d /tmp/clrnn-ci-portability.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -150,6 +150,20 @@ for p in $plans; do
     failed+=("oclgrind reports ($p plan)")
   fi
 done
+# test_context on the simulator too (it hard-coded PoCL once): device choice by name, index and
+# type, adopted OpenCL objects
+log="$work/oclgrind-context.log" err="$work/oclgrind-context.err"
+: >"$log"
+if ! env "${oclgrind_env[@]}" OCLGRIND_LOG="$log" OCLGRIND_BUILD_OPTIONS=-cl-opt-disable CLRNN_DEVICE=oclgrind \
+    CLRNN_CACHE_DISABLE=1 ./tests/test_context 2>"$err"; then
+  cat "$err" >&2
+  failed+=("oclgrind test_context")
+fi
+if oclgrind_reported "$log" "$err"; then
+  cat "$err" >&2
+  head -c 20000 "$log" >&2
+  failed+=("oclgrind reports (test_context)")
+fi
 echo "-- pass 3: $((SECONDS - t0)) s"
 fi
 
