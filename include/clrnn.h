@@ -167,12 +167,18 @@ typedef struct clrnn_device_info {
 CLRNN_API clrnn_status clrnn_list_devices(clrnn_device_info *out, size_t capacity, size_t *count);
 
 /* Index (into clrnn_list_devices order) of the device a spec selects. Spec grammar:
- *   NULL or ""  -> the best GPU (most compute units), else the first CPU, else the first device
- *   "3"         -> the device with global index 3
- *   "gpu"|"cpu"|"accelerator" -> best device of that type
+ *   NULL or ""  -> the GPU with the most compute units, else the CPU device with the most (PoCL),
+ *                  else the accelerator with the most; first on ties. Never a simulator (Oclgrind,
+ *                  or any device reporting GPU together with CPU/accelerator) or a software
+ *                  rasterizer (Mesa llvmpipe/softpipe under Rusticl or Clover, SwiftShader): they
+ *                  run every kernel, orders of magnitude slower, so they are used only when asked
+ *                  for by index or name. clrnn-probe prints the choice, why, and what it passed over.
+ *   "3"         -> the device with global index 3 (any kind)
+ *   "gpu"|"cpu"|"accelerator" -> the default rule within that type (no simulator or rasterizer)
  *   any other   -> first device whose name, vendor, version, or platform name or vendor contains it
- *                  (case-insensitive), e.g. "pocl", "nvidia", "intel".
- * CLRNN_ERR_NO_DEVICE when nothing matches. */
+ *                  (case-insensitive), e.g. "pocl", "nvidia", "intel", "llvmpipe", "oclgrind".
+ * CLRNN_ERR_NO_DEVICE when nothing matches; with only passed-over devices the message names them
+ * and how to ask for one. */
 CLRNN_API clrnn_status clrnn_select_device(const char *spec, int *index);
 
 typedef struct clrnn_context clrnn_context;

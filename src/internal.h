@@ -52,6 +52,30 @@ typedef struct clrnn_device_ref {
 /* Resolves a global device index to its OpenCL handles. */
 clrnn_status clrnn_device_at(int index, clrnn_device_ref *ref);
 clrnn_status clrnn_query_device_info(cl_platform_id platform, cl_device_id device, clrnn_device_info *info);
+/* What a device is, for the default choice (clrnn_select_device). A simulator or a software
+ * rasterizer runs every kernel correctly but orders of magnitude slower than PoCL on the same CPU
+ * (portability review 2026-12: Oclgrind's SGEMM < 0.05 GFLOP/s, llvmpipe 146x slower on S1), so
+ * it is used only when asked for by name or index. */
+typedef enum clrnn_device_kind {
+    CLRNN_KIND_GPU,         /* a GPU of a hardware driver */
+    CLRNN_KIND_CPU,         /* the CPU device of a compute implementation (PoCL, Intel's CPU runtime) */
+    CLRNN_KIND_ACCELERATOR, /* a real accelerator (FPGA, DSP): after every GPU and CPU */
+    CLRNN_KIND_SIMULATOR,   /* Oclgrind, or any device claiming GPU together with CPU/accelerator */
+    CLRNN_KIND_RASTERIZER,  /* Mesa's llvmpipe/softpipe (Rusticl, Clover), SwiftShader */
+    CLRNN_KIND_OTHER        /* no CPU, GPU or accelerator bit (CL_DEVICE_TYPE_CUSTOM) */
+} clrnn_device_kind;
+/* Kind of a device from its info and raw CL_DEVICE_TYPE bits (info->type keeps one of them);
+ * *why (if not NULL) gets a static phrase saying so. A pure function: tests feed it made-up lists. */
+clrnn_device_kind clrnn_device_classify(const clrnn_device_info *info, uint64_t cl_type, const char **why);
+/* The device the default rule picks among n: the GPU with the most compute units, else the CPU
+ * device with the most, else the accelerator with the most (first on ties); never a simulator,
+ * rasterizer or other. want: -1 for the default order, else one clrnn_device_type ("gpu", "cpu",
+ * "accelerator" specs). Returns its position in devs, or -1. why (cap bytes, may be NULL) gets a
+ * sentence naming the choice and every device passed over with its reason. Pure, like classify. */
+int clrnn_device_choose(const clrnn_device_info *devs, const uint64_t *cl_types, size_t n, int want, char *why,
+                        size_t cap);
+/* Every device (as clrnn_list_devices, at most cap) with its raw CL_DEVICE_TYPE bits. */
+clrnn_status clrnn_list_devices_typed(clrnn_device_info *out, uint64_t *cl_types, size_t cap, size_t *count);
 
 /* ---- program.c: embedded kernels, build, cache ---- */
 typedef enum clrnn_kernel_id {

@@ -1,5 +1,9 @@
 #include "test_util.h"
 
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 static clrnn_context *ctx;
 
 clrnn_context *tu_context(void) {
@@ -66,4 +70,26 @@ void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, f
         TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
         free(w), free(b);
     }
+}
+
+/* A directory of uid's, mode 0700: made if absent, taken over if it is an old one of ours. */
+static int own_dir(const char *path, unsigned uid) {
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) return -1;
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return -1;
+    if (chown(path, (uid_t)uid, (gid_t)uid) != 0 || chmod(path, 0700) != 0) return -1;
+    return 0;
+}
+
+int tu_other_user_caches(const char *base, unsigned uid) {
+    char home[1200], cache[1300], pocl[1200];
+    snprintf(home, sizeof home, "%s-home", base);
+    snprintf(cache, sizeof cache, "%s/.cache", home);
+    snprintf(pocl, sizeof pocl, "%s-pocl", base);
+    if (own_dir(home, uid) != 0 || own_dir(cache, uid) != 0 || own_dir(pocl, uid) != 0) return -1;
+    setenv("HOME", home, 1);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    setenv("POCL_CACHE_DIR", pocl, 1);
+    unsetenv("MESA_SHADER_CACHE_DIR"); /* else Mesa would use a directory of the parent's */
+    return 0;
 }

@@ -119,6 +119,13 @@ static inline void tu_sh(const char *fmt, const char *arg) {
 
 /* The test process's context (created once; kernels from the test cache dir). */
 clrnn_context *tu_context(void);
+/* In a forked child that is about to become user `uid` (still root): that user's own HOME and
+ * XDG_CACHE_HOME (<base>-home, where Mesa keeps its shader cache and NVIDIA its ~/.nv
+ * ComputeCache) and POCL_CACHE_DIR (<base>-pocl), owned by uid and kept between runs, so only the
+ * first run compiles every kernel for that user. Without them the child keeps root's HOME, whose
+ * caches it cannot write: Rusticl then JIT-compiles every kernel in every child (minutes each).
+ * Returns 0, or -1 when a directory cannot be made that user's. */
+int tu_other_user_caches(const char *base, unsigned uid);
 void tu_context_release(void);
 
 /* Random weights through the ONNX importer (W, R in [-sc, sc), B in [-0.5, 0.5), peepholes in

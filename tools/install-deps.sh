@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-headers clinfo pocl-opencl-icd
+  mesa-opencl-icd oclgrind
   libclblast-dev clblast-utils
   libcmocka-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata

@@ -1,11 +1,12 @@
 /* clrnn-probe: what OpenCL devices are here, and does clrnn work on the chosen one?
  *
- *   clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck]
+ *   clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--sgemm-size N]
  *
  * Lists every platform and device with the capabilities clrnn cares about (the default is marked),
  * builds the kernels on the chosen device cold and from the binary cache, checks one SGEMM
  * through CLBlast against plain C and prints its GFLOP/s, and runs every cell type and direction
- * against the double-precision reference. Exit status: 0 all checks passed, 1 a check failed,
+ * against the double-precision reference (--sgemm-size N: the timed SGEMM is N^3 instead of 512^3, for a
+ * simulator such as Oclgrind). Exit status: 0 all checks passed, 1 a check failed,
  * 2 bad usage or no device. JSON is written in the C locale. */
 #include <math.h>
 #include <stdio.h>
@@ -153,18 +154,28 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--version]\n"
+    fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--sgemm-size N]\n"
+                    "                   [--version]\n"
                     "  SPEC: an index, gpu|cpu|accelerator, or a name substring (pocl, nvidia, ...);\n"
-                    "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device\n");
+                    "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device; never a simulator\n"
+                    "        (Oclgrind) or software rasterizer (llvmpipe) unless asked by index or name\n");
 }
 
 int main(int argc, char **argv) {
     const char *spec = getenv("CLRNN_DEVICE"), *cache_dir = NULL;
     int list_only = 0, json = 0, selfcheck = 1;
+    long big = 512; /* the timed SGEMM's size */
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--device") && i + 1 < argc) spec = argv[++i];
         else if (!strcmp(argv[i], "--cache-dir") && i + 1 < argc) cache_dir = argv[++i];
-        else if (!strcmp(argv[i], "--list")) list_only = 1;
+        else if (!strcmp(argv[i], "--sgemm-size") && i + 1 < argc) {
+            char *end = NULL;
+            big = strtol(argv[++i], &end, 10);
+            if (!end || *end || big < 1 || big > 8192) {
+                fprintf(stderr, "clrnn-probe: --sgemm-size takes 1..8192\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--list")) list_only = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--no-selfcheck")) selfcheck = 0;
         else if (!strcmp(argv[i], "--version")) return tool_version("clrnn-probe");
@@ -178,14 +189,17 @@ int main(int argc, char **argv) {
         }
     }
     size_t n = 0;
-    clrnn_device_info devs[64];
-    if (clrnn_list_devices(devs, 64, &n) != CLRNN_OK) {
+    static clrnn_device_info devs[64];
+    uint64_t cl_types[64];
+    if (clrnn_list_devices_typed(devs, cl_types, 64, &n) != CLRNN_OK) {
         fprintf(stderr, "clrnn-probe: %s\n", clrnn_last_error());
         return 2;
     }
     if (n > 64) n = 64;
     int def = -1, chosen = -1;
+    char why[1536];
     clrnn_select_device(NULL, &def);
+    clrnn_device_choose(devs, cl_types, n, -1, why, sizeof why); /* the same rule, with its reasons */
     if (clrnn_select_device(spec, &chosen) != CLRNN_OK) {
         fprintf(stderr, "clrnn-probe: %s\n", clrnn_last_error());
         return 2;
@@ -194,7 +208,10 @@ int main(int argc, char **argv) {
         printf("clrnn %s — OpenCL devices\n", clrnn_version_string());
         for (size_t i = 0; i < n; ++i) {
             const clrnn_device_info *d = &devs[i];
+            const char *kind_why = "";
+            const clrnn_device_kind kind = clrnn_device_classify(d, cl_types[i], &kind_why);
             printf("%c%c [%d] %s\n", (int)i == def ? '*' : ' ', (int)i == chosen ? '>' : ' ', d->index, d->name);
+            printf("       %s%s\n", kind_why, kind > CLRNN_KIND_ACCELERATOR ? " (never chosen by default)" : "");
             printf("       platform %s (%s), vendor %s, driver %s\n", d->platform_name, d->platform_version, d->vendor,
                    d->driver_version);
             printf("       %s, %u compute units @ %u MHz, %.1f GiB global, %llu KiB local, max work-group %zu, fp16 %s, fp64 %s\n",
@@ -203,6 +220,8 @@ int main(int argc, char **argv) {
                    d->fp64 ? "yes" : "no");
         }
         printf("   (* default, > chosen)\n");
+        printf("default: %s\n", why);
+        if (spec && *spec) printf("chosen: [%d], as asked (\"%s\")\n", chosen, spec);
     }
     double cold_ms = -1, warm_ms = -1, gflops = 0;
     int first_from_cache = 0;
@@ -255,8 +274,10 @@ int main(int argc, char **argv) {
                 add_check(1, "kernel cache", "disabled%s%s", bi.cache_warning[0] ? ": " : "", bi.cache_warning);
             double e = sgemm_check(ctx, 67, 45, 33, NULL);
             add_check(e >= 0 && e < 1e-4, "sgemm 67x45x33 vs C", "max abs err %.2g", e);
-            e = sgemm_check(ctx, 512, 512, 512, &gflops);
-            add_check(e >= 0 && e < 1e-3, "sgemm 512^3 vs C", "max abs err %.2g, %.1f GFLOP/s", e, gflops);
+            e = sgemm_check(ctx, (size_t)big, (size_t)big, (size_t)big, &gflops);
+            char sg_name[48];
+            snprintf(sg_name, sizeof sg_name, "sgemm %ld^3 vs C", big);
+            add_check(e >= 0 && e < 1e-3, sg_name, "max abs err %.2g, %.1f GFLOP/s", e, gflops);
             if (selfcheck) {
                 static const struct {
                     const char *name;
@@ -297,7 +318,10 @@ int main(int argc, char **argv) {
     int failed = 0;
     for (int i = 0; i < n_checks; ++i) failed += !checks[i].pass;
     if (json) {
-        printf("{\"version\":\"%s\",\"default_device\":%d,\"chosen_device\":%d,\"devices\":[", clrnn_version_string(), def, chosen);
+        printf("{\"version\":\"%s\",\"default_device\":%d,\"chosen_device\":%d,\"default_reason\":", clrnn_version_string(),
+               def, chosen);
+        json_str(why);
+        printf(",\"devices\":[");
         for (size_t i = 0; i < n; ++i) {
             const clrnn_device_info *d = &devs[i];
             printf("%s{\"index\":%d,\"name\":", i ? "," : "", d->index);
@@ -310,6 +334,12 @@ int main(int argc, char **argv) {
             json_str(d->vendor);
             printf(",\"driver_version\":");
             json_str(d->driver_version);
+            const char *kind_why = "";
+            const clrnn_device_kind kind = clrnn_device_classify(d, cl_types[i], &kind_why);
+            static const char *const kinds[] = {"gpu", "cpu", "accelerator", "simulator", "software_rasterizer", "other"};
+            printf(",\"kind\":\"%s\",\"kind_reason\":", kinds[kind]);
+            json_str(kind_why);
+            printf(",\"default_eligible\":%s", kind <= CLRNN_KIND_ACCELERATOR ? "true" : "false");
             printf(",\"type\":\"%s\",\"compute_units\":%u,\"max_clock_mhz\":%u,\"global_mem_bytes\":%llu,"
                    "\"local_mem_bytes\":%llu,\"max_work_group_size\":%zu,\"fp16\":%s,\"fp64\":%s}",
                    type_name(d->type), d->compute_units, d->max_clock_mhz, (unsigned long long)d->global_mem_bytes,

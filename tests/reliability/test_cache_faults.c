@@ -211,13 +211,12 @@ static pid_t spawn(const char *cache_dir, const char *result, int contexts, cons
             close(fd);
         }
         if (uid && strcmp(uid, "-") != 0) {
-            /* PoCL's own compiler cache must be writable by the user the child becomes; it is kept
-             * next to the test kernel cache so that only the first run compiles for that user */
+            /* the driver's compiler caches (PoCL's, Mesa's, NVIDIA's) must be writable by the user
+             * the child becomes; they are kept next to the test kernel cache */
             const char *kc = getenv("CLRNN_CACHE_DIR");
-            char pocl[1100];
-            snprintf(pocl, sizeof pocl, "%s%s", kc && *kc ? kc : "/tmp/clrnn-test", "-pocl-cache-other-user");
-            if (mkdir(pocl, 0777) == 0 || errno == EEXIST) chmod(pocl, 0777);
-            setenv("POCL_CACHE_DIR", pocl, 1);
+            char base[1100];
+            snprintf(base, sizeof base, "%s-other-user-%s", kc && *kc ? kc : "/tmp/clrnn-test", uid);
+            if (tu_other_user_caches(base, (unsigned)atoi(uid)) != 0) _exit(5);
         }
         unsetenv("POCL_DEBUG");
         child_without_leak_check();

@@ -338,13 +338,11 @@ static child_result run_child(const char *cache_dir, const char *uid) {
         if (fd < 0 || dup2(fd, 2) < 0) _exit(5);
         close(fd);
         if (strcmp(uid, "-") != 0) {
-            /* PoCL's compiler cache must be writable by the user the child becomes */
-            char pocl[1200];
-            fmt(pocl, sizeof pocl, "/tmp/clrnn-test-cache-trust-pocl-uid%s", uid);
-            if (mkdir(pocl, 0700) == 0 || errno == EEXIST) {
-                if (chown(pocl, (uid_t)atoi(uid), (gid_t)atoi(uid)) != 0) _exit(5);
-            }
-            setenv("POCL_CACHE_DIR", pocl, 1);
+            /* the driver's compiler caches (PoCL's, Mesa's, NVIDIA's) must be writable by the user
+             * the child becomes */
+            char base[1200];
+            fmt(base, sizeof base, "/tmp/clrnn-test-cache-trust-uid%s", uid);
+            if (tu_other_user_caches(base, (unsigned)atoi(uid)) != 0) _exit(5);
         }
         unsetenv("POCL_DEBUG");
         /* no leak check in children (see tests/reliability/test_cache_faults.c, child_without_leak_check) */

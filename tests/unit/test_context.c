@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "test_util.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 
 static void lists_devices(void **state) {
@@ -25,6 +26,8 @@ static void lists_devices(void **state) {
     free(devs);
 }
 
+static int test_device(clrnn_device_info *info);
+
 static void default_context(void **state) {
     (void)state;
     clrnn_context *ctx = NULL;
@@ -32,7 +35,7 @@ static void default_context(void **state) {
     clrnn_device_info info;
     TU_OK(clrnn_context_device_info(ctx, &info));
     int idx = -1;
-    TU_OK(clrnn_select_device(NULL, &idx));
+    TU_OK(clrnn_select_device(getenv("CLRNN_DEVICE"), &idx)); /* default params: the variable, else the default */
     assert_int_equal(info.index, idx);
     assert_non_null(clrnn_context_cl_context(ctx));
     assert_non_null(clrnn_context_cl_queue(ctx));
@@ -41,21 +44,67 @@ static void default_context(void **state) {
     clrnn_context_destroy(NULL); /* no-op */
 }
 
+/* The device the tests run on: $CLRNN_DEVICE (CI names Rusticl's llvmpipe or Oclgrind that way), else
+ * the default. Its platform name is a spec that finds a device of that platform. */
+static int test_device(clrnn_device_info *info) {
+    int idx = -1;
+    TU_OK(clrnn_select_device(getenv("CLRNN_DEVICE"), &idx));
+    size_t n = 0;
+    clrnn_device_info *devs = calloc(64, sizeof *devs);
+    TU_OK(clrnn_list_devices(devs, 64, &n));
+    assert_true(idx >= 0 && (size_t)idx < n);
+    *info = devs[idx];
+    free(devs);
+    return idx;
+}
+
+/* A case-changed copy of s ("PoCL" for "pocl"): the name match ignores case. */
+static void flip_case(char *s) {
+    for (; *s; ++s) *s = (char)(islower((unsigned char)*s) ? toupper((unsigned char)*s) : tolower((unsigned char)*s));
+}
+
 static void select_by_name_index_and_type(void **state) {
     (void)state;
+    clrnn_device_info info;
+    const int mine = test_device(&info);
+    /* found by its platform name, case-insensitively (the first device of that platform) */
     int idx = -1;
-    /* PoCL is the test device: it must be found by platform name, case-insensitively */
-    TU_OK(clrnn_select_device("pocl", &idx));
-    assert_true(idx >= 0);
+    TU_OK(clrnn_select_device(info.platform_name, &idx));
+    assert_true(idx >= 0 && idx <= mine);
+    char flipped[sizeof info.platform_name];
+    snprintf(flipped, sizeof flipped, "%s", info.platform_name);
+    flip_case(flipped);
     int idx2 = -1;
-    TU_OK(clrnn_select_device("PoCL", &idx2));
+    TU_OK(clrnn_select_device(flipped, &idx2));
     assert_int_equal(idx, idx2);
+    /* and by its own name and index */
+    TU_OK(clrnn_select_device(info.name, &idx2));
+    assert_true(idx2 <= mine);
+    char num[16];
+    snprintf(num, sizeof num, "%d", mine);
+    TU_OK(clrnn_select_device(num, &idx2));
+    assert_int_equal(idx2, mine);
     TU_OK(clrnn_select_device("0", &idx2));
     assert_int_equal(idx2, 0);
-    clrnn_device_info info;
+    /* by type: the same rule as the default; a simulator or rasterizer is never a "gpu" or "cpu" */
+    const char *spec = info.type == CLRNN_DEVICE_TYPE_GPU ? "gpu" : "cpu";
+    const clrnn_status st = clrnn_select_device(spec, &idx2);
     size_t n = 0;
-    TU_OK(clrnn_list_devices(&info, 1, &n));
-    TU_OK(clrnn_select_device(info.type == CLRNN_DEVICE_TYPE_GPU ? "gpu" : "cpu", &idx2));
+    uint64_t *types = calloc(64, sizeof *types);
+    clrnn_device_info *devs = calloc(64, sizeof *devs);
+    TU_OK(clrnn_list_devices_typed(devs, types, 64, &n));
+    const int expect = clrnn_device_choose(devs, types, n, info.type == CLRNN_DEVICE_TYPE_GPU ? CLRNN_DEVICE_TYPE_GPU
+                                                                                             : CLRNN_DEVICE_TYPE_CPU,
+                                           NULL, 0);
+    if (expect < 0) {
+        assert_int_equal(st, CLRNN_ERR_NO_DEVICE);
+        assert_non_null(strstr(clrnn_last_error(), "passed over"));
+    } else {
+        TU_OK(st);
+        assert_int_equal(idx2, expect);
+    }
+    free(types);
+    free(devs);
 }
 
 static void bad_device_spec_is_a_clear_error(void **state) {
@@ -68,31 +117,42 @@ static void bad_device_spec_is_a_clear_error(void **state) {
     assert_non_null(strstr(clrnn_last_error(), "out of range"));
 
     /* the environment variable is honoured, and a bad value fails context creation cleanly */
+    clrnn_device_info info;
+    const int mine = test_device(&info);
+    char num[16];
+    snprintf(num, sizeof num, "%d", mine);
+    const char *env = getenv("CLRNN_DEVICE");
+    char *saved = env ? strdup(env) : NULL;
     setenv("CLRNN_DEVICE", "no-such-device-xyz", 1);
     clrnn_context *ctx = (clrnn_context *)0x1;
     assert_int_equal(clrnn_context_create(NULL, &ctx), CLRNN_ERR_NO_DEVICE);
     assert_null(ctx);
-    setenv("CLRNN_DEVICE", "pocl", 1);
+    setenv("CLRNN_DEVICE", num, 1);
     TU_OK(clrnn_context_create(NULL, &ctx));
+    clrnn_device_info got;
+    TU_OK(clrnn_context_device_info(ctx, &got));
+    assert_int_equal(got.index, mine);
     clrnn_context_destroy(ctx);
-    unsetenv("CLRNN_DEVICE");
     /* params.device wins over the environment */
     setenv("CLRNN_DEVICE", "no-such-device-xyz", 1);
     clrnn_context_params p = clrnn_context_default_params();
-    p.device = "pocl";
+    p.device = num;
     TU_OK(clrnn_context_create(&p, &ctx));
     clrnn_context_destroy(ctx);
-    unsetenv("CLRNN_DEVICE");
+    /* the next tests run on the same device again */
+    if (saved) setenv("CLRNN_DEVICE", saved, 1);
+    else unsetenv("CLRNN_DEVICE");
+    free(saved);
 }
 
 static void adopts_application_objects(void **state) {
     (void)state;
-    cl_platform_id plat;
-    cl_device_id dev;
-    cl_int err = clGetPlatformIDs(1, &plat, NULL);
-    assert_int_equal(err, CL_SUCCESS);
-    err = clGetDeviceIDs(plat, CL_DEVICE_TYPE_ALL, 1, &dev, NULL);
-    assert_int_equal(err, CL_SUCCESS);
+    /* the test device's own handles, as an application holding them would pass them */
+    clrnn_device_info info;
+    clrnn_device_ref ref;
+    TU_OK(clrnn_device_at(test_device(&info), &ref));
+    cl_device_id dev = ref.device;
+    cl_int err;
     cl_context cl = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
     cl_command_queue q = clCreateCommandQueue(cl, dev, 0, &err);
     assert_int_equal(err, CL_SUCCESS);
