@@ -431,15 +431,19 @@ typedef struct clrnn_rnn_desc {
      *     (Keras `recurrent_dropout`); the carried state itself is not dropped.
      * dropout_mode says whether the input and recurrent masks are drawn once per sample for the
      * whole sequence (VARIATIONAL: Keras) or afresh at every step.
-     * Not expressible (tests/golden/grad/README.md has the checks): Keras LSTM/GRU `dropout`
-     * without recurrent_dropout (its fused path shares one mask per step over the gates: a Dropout
-     * layer on x), TF1 DropoutWrapper input_keep_prob (one mask for all gates) and state_keep_prob
-     * (drops the carried state). */
+     * dropout_shared (below) shares the masks over the gates. Not expressible
+     * (tests/golden/grad/README.md has the checks): TF1 DropoutWrapper state_keep_prob (drops the
+     * carried state). */
     float dropout;
     float input_dropout;
     float recurrent_dropout;
     clrnn_dropout_mode dropout_mode;
     uint64_t dropout_seed;
+    /* 1: one input mask and one recurrent mask shared by every gate instead of one per gate. With
+     * dropout_mode PER_STEP, input_dropout is then Keras LSTM/GRU `dropout` without
+     * recurrent_dropout as Keras runs it (its fused path: one mask per step over the gates, a
+     * Dropout layer on x); with VARIATIONAL, Keras's cells at implementation 2. 0 or 1. */
+    int dropout_shared;
 } clrnn_rnn_desc;
 
 /* Defaults: LSTM, 1 layer, forward, concat, time-major, default activations, everything off. */

@@ -46,6 +46,10 @@ RNG_FN RNG_U32 clrnn_philox_u32(RNG_U32 c0, RNG_U32 c1, RNG_U32 c2, RNG_U32 c3, 
 #define RNG_STREAM_INPUT 1     /* `input_dropout`, + gate */
 #define RNG_STREAM_RECURRENT 8 /* `recurrent_dropout`, + gate */
 
+/* A kernel's dropout mode bits (the desc's dropout_mode and dropout_shared). */
+#define RNG_DROP_PER_STEP 1 /* a new mask every step (counter word 1 = t), else one per sample */
+#define RNG_DROP_SHARED 2   /* one mask for all gates (gate 0's stream) */
+
 /* Whether element (c0, c1) of stream `stream` of layer `l`, direction `d` is kept, in forward_train
  * call number `call` of an rnn keyed by `seed`: kept with probability 1 - p. c0 is the element
  * within its row (row * width + unit), c1 the step (0 for variational masks). */

@@ -297,7 +297,7 @@ __kernel void tr_gru_lbr_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS
  * GEMM h_prev-side of n) and the reserve. */
 __kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __global real *rh_step,
                                const float p_rec, const uint seed_lo, const uint seed_hi, const uint call, const int l,
-                               const int per_step) {
+                               const int drop_mode) {
     TR_PROLOGUE16(H);
     const int GH = 3 * H;
     const real16 hp = ld16(h_state + ((size_t)d * N + n) * Hr + j, lanes);
@@ -311,8 +311,8 @@ __kernel void tr_gru_gates_fwd(TR_STEP_PARAMS, __global const real *h_state, __g
     const real16 a_z = ld16(xw, lanes) + ld16(hr, lanes) + ld16(Wb + j, lanes) + ld16(Rb + j, lanes);
     const real16 a_r = ld16(xw + H, lanes) + ld16(hr + H, lanes) + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes);
     /* recurrent dropout: n's recurrent product sees r * (h_prev * m_n) */
-    const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
-                              per_step ? (uint)t : 0u, p_rec, lanes);
+    const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + ((drop_mode & RNG_DROP_SHARED) ? 0 : 2),
+                              (uint)(n * Hr + j), (drop_mode & RNG_DROP_PER_STEP) ? (uint)t : 0u, p_rec, lanes);
     const real16 rh = act16(acts, d, 0, a_r, clip) * select(hp * m_n, (real16)0.0f, m_n == 0.0f);
     st16(rr + Hr + j, a_z, lanes);
     st16(rr + Hr + H + j, a_r, lanes);
@@ -545,7 +545,7 @@ __kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __g
 /* GRU reset before: d_rh [N, H] = dG_n R_n (a GEMM before this) gives r's gradient and the
  * r * dh_prev term. */
 __kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next, const float p_rec,
-                          const uint seed_lo, const uint seed_hi, const uint call, const int l, const int per_step) {
+                          const uint seed_lo, const uint seed_hi, const uint call, const int l, const int drop_mode) {
     const int j = (int)get_global_id(0) * 16, n = get_global_id(1);
     if (j >= H || n >= N) return;
     const int lanes = min(16, H - j);
@@ -558,8 +558,8 @@ __kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global rea
     const real16 r = act16(acts, d, 0, a_r, clip);
     const real16 drh = ld16(d_rh + (size_t)n * H + j, lanes);
     (void)dh;
-    const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + 2, (uint)(n * Hr + j),
-                              per_step ? (uint)t : 0u, p_rec, lanes);
+    const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + ((drop_mode & RNG_DROP_SHARED) ? 0 : 2),
+                              (uint)(n * Hr + j), (drop_mode & RNG_DROP_PER_STEP) ? (uint)t : 0u, p_rec, lanes);
     const int16 dropped = m_n == 0.0f;
     const real16 da_r = select(drh * hp * m_n * dact16(acts, d, 0, a_r, clip), (real16)0.0f, dropped);
     st16(dGt + row * 3 * H + H + j, da_r, lanes);

@@ -80,6 +80,7 @@ static clrnn_status validate(const clrnn_rnn_desc *d) {
         if (!isfinite(rates[i]) || rates[i] < 0 || rates[i] >= 1) BAD("%s = %g must be in [0, 1)", rate_names[i], rates[i]);
     if ((unsigned)d->dropout_mode > CLRNN_DROPOUT_PER_STEP)
         BAD("dropout_mode = %d is not a clrnn_dropout_mode", (int)d->dropout_mode);
+    if (d->dropout_shared != 0 && d->dropout_shared != 1) BAD("dropout_shared = %d is not 0 or 1", d->dropout_shared);
     return CLRNN_OK;
 }
 

@@ -572,6 +572,12 @@ typedef struct drop_spec {
     float p;
     int l, d, stream;
 } drop_spec;
+
+/* Gate g's input / recurrent mask stream; with dropout_shared every gate takes gate 0's (one mask). */
+static int input_stream(const clrnn_rnn_desc *d, int g) { return RNG_STREAM_INPUT + (d->dropout_shared ? 0 : g); }
+static int recurrent_stream(const clrnn_rnn_desc *d, int g) {
+    return RNG_STREAM_RECURRENT + (d->dropout_shared ? 0 : g);
+}
 static clrnn_status drop(clrnn_rnn *r, clrnn_reserve *v, drop_spec m, int s, cl_mem src, size_t src_off, int src_ld,
                          cl_mem dst, size_t dst_off, int dst_ld, int C, int accumulate) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -588,7 +594,7 @@ static void rec_drop_params(kargs *a, const clrnn_rnn *r, const clrnn_reserve *v
     const clrnn_rnn_desc *d = &r->desc;
     a_flt(a, d->recurrent_dropout), a_int(a, (int)(uint32_t)d->dropout_seed);
     a_int(a, (int)(uint32_t)(d->dropout_seed >> 32)), a_int(a, (int)v->call), a_int(a, l);
-    a_int(a, d->dropout_mode == CLRNN_DROPOUT_PER_STEP);
+    a_int(a, (d->dropout_mode == CLRNN_DROPOUT_PER_STEP ? RNG_DROP_PER_STEP : 0) | (d->dropout_shared ? RNG_DROP_SHARED : 0));
 }
 
 /* Binds TR_STEP_PARAMS (step 0; the step is rebound per launch). */
@@ -623,7 +629,7 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
         /* x W^T for every step: [T*N, G*H]; with input dropout gate g's block sees x * m_g */
         if (p_in > 0) {
             for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
-                const drop_spec m = {p_in, l, d, RNG_STREAM_INPUT + g};
+                const drop_spec m = {p_in, l, d, input_stream(desc, g)};
                 st = drop(r, v, m, -1, layer_input(v, l), 0, (int)I, v->xdrop, 0, (int)I, (int)I, 0);
                 if (st == CLRNN_OK)
                     st = gemm(ctx, 0, 1, TN, (size_t)H, I, v->xdrop, 0, I, pval(r, ld, PB_W), (size_t)g * H * I, I, 0.0f,
@@ -676,7 +682,7 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
              * recurrent dropout gate g's block sees h_prev * m_g */
             if (p_rec > 0) {
                 for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
-                    const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
+                    const drop_spec m = {p_rec, l, d, recurrent_stream(desc, g)};
                     st = drop(r, v, m, s, v->h[l], h_off, Hr, v->dh_step, 0, Hr, Hr, 0);
                     if (st == CLRNN_OK)
                         st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)Hr, v->dh_step, 0, (size_t)Hr, v->rt,
@@ -814,7 +820,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                 for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
                     st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)H, v->dg_step, (size_t)g * H, (size_t)GH, Rm,
                               (size_t)g * H * Hr, (size_t)Hr, 0.0f, v->step_m, 0, (size_t)Hr);
-                    const drop_spec m = {p_rec, l, d, RNG_STREAM_RECURRENT + g};
+                    const drop_spec m = {p_rec, l, d, recurrent_stream(desc, g)};
                     if (st == CLRNN_OK) st = drop(r, v, m, s, v->step_m, 0, Hr, v->dh[b], h_off, Hr, Hr, 1);
                 }
             } else {
@@ -831,7 +837,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
                 st = gemm(ctx, 0, 0, TN, I, (size_t)H, v->dgx[l * D + d], (size_t)g * H, (size_t)GH,
                           pval(r, l * D + d, PB_W), (size_t)g * H * I, I, 0.0f, v->xdrop, 0, I);
-                const drop_spec m = {p_in, l, d, RNG_STREAM_INPUT + g};
+                const drop_spec m = {p_in, l, d, input_stream(desc, g)};
                 if (st == CLRNN_OK) st = drop(r, v, m, -1, v->xdrop, 0, (int)I, v->dbuf[1 - cur], 0, (int)I, (int)I, d || g);
             }
         } else {
@@ -862,7 +868,7 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
          * gate g's blocks take X * m_g, H_prev * m_g (the masks regenerated) */
         if (desc->input_dropout > 0) {
             for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
-                const drop_spec m = {desc->input_dropout, l, d, RNG_STREAM_INPUT + g};
+                const drop_spec m = {desc->input_dropout, l, d, input_stream(desc, g)};
                 st = drop(r, v, m, -1, layer_input(v, l), 0, (int)I, v->xdrop, 0, (int)I, (int)I, 0);
                 if (st == CLRNN_OK)
                     st = gemm(ctx, 1, 0, (size_t)H, I, TN, v->dgx[ld], (size_t)g * H, (size_t)GH, v->xdrop, 0, I, beta,
@@ -874,7 +880,7 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
         }
         if (st == CLRNN_OK && desc->recurrent_dropout > 0) {
             for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
-                const drop_spec m = {desc->recurrent_dropout, l, d, RNG_STREAM_RECURRENT + g};
+                const drop_spec m = {desc->recurrent_dropout, l, d, recurrent_stream(desc, g)};
                 st = drop(r, v, m, -1, v->res[ld], 0, (int)S, v->xdrop, 0, Hr, Hr, 0);
                 if (st == CLRNN_OK)
                     st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)g * H, (size_t)GH, v->xdrop, 0,

@@ -27,7 +27,8 @@ clrnn_status clrnn_reference_forward(const clrnn_rnn *rnn, const clrnn_forward_a
  *   input_dropout (gate g's copy of layer l's input): RNG_STREAM_INPUT + g, direction d,
  *     c0 = n*I_l + i, c1 = t (PER_STEP) or 0 (VARIATIONAL);
  *   recurrent_dropout (h_{t-1} where it enters gate g's recurrent product; GRU reset-before:
- *     R_n (r . (h . m_n))): RNG_STREAM_RECURRENT + g, direction d, c0 = n*Hr + k, c1 = t or 0.
+ *     R_n (r . (h . m_n))): RNG_STREAM_RECURRENT + g, direction d, c0 = n*Hr + k, c1 = t or 0;
+ *   with desc.dropout_shared every gate takes gate 0's stream (one input and one recurrent mask).
  * Kept elements are scaled by 1/(1-p) (p as a double), dropped ones are 0. */
 typedef struct clrnn_reference_grads {
     int n;                    /* L*D */

@@ -413,12 +413,12 @@ static void fill_masks(const geom *g, const clrnn_reference_problem *p, int l, i
     const uint32_t c1 = d->dropout_mode == CLRNN_DROPOUT_PER_STEP ? (uint32_t)t : 0u;
     for (int gate = 0; gate < g->G; ++gate) {
         for (int i = 0; i < I; ++i)
-            mx[(size_t)gate * I + i] = apply ? keep_scale(d, p->call, l, dir, RNG_STREAM_INPUT + gate,
+            mx[(size_t)gate * I + i] = apply ? keep_scale(d, p->call, l, dir, RNG_STREAM_INPUT + (d->dropout_shared ? 0 : gate),
                                                           (uint32_t)n * (uint32_t)I + (uint32_t)i, c1, d->input_dropout)
                                              : 1.0;
         for (int k = 0; k < g->Hr; ++k)
             mh[(size_t)gate * g->Hr + k] =
-                apply ? keep_scale(d, p->call, l, dir, RNG_STREAM_RECURRENT + gate,
+                apply ? keep_scale(d, p->call, l, dir, RNG_STREAM_RECURRENT + (d->dropout_shared ? 0 : gate),
                                    (uint32_t)n * (uint32_t)g->Hr + (uint32_t)k, c1, d->recurrent_dropout)
                       : 1.0;
     }

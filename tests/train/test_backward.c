@@ -719,7 +719,7 @@ static void test_program_first_use(void **s) {
     clrnn_rnn_destroy(r2);
 }
 
-/* The dropout fields of the descriptor: rates in [0, 1), finite; a known mode. */
+/* The dropout fields of the descriptor: rates in [0, 1), finite; a known mode; dropout_shared 0 or 1. */
 static void test_dropout_desc(void **s) {
     (void)s;
     const float bad[] = {1.0f, -0.1f, NAN, INFINITY, 1.5f};
@@ -737,7 +737,10 @@ static void test_dropout_desc(void **s) {
     d.dropout_mode = (clrnn_dropout_mode)2;
     clrnn_rnn *r = NULL;
     assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
-    d.dropout_mode = CLRNN_DROPOUT_PER_STEP, d.dropout = 0.999f;
+    d.dropout_mode = CLRNN_DROPOUT_VARIATIONAL, d.dropout_shared = 2;
+    assert_int_equal(clrnn_rnn_create(tu_context(), &d, &r), CLRNN_ERR_INVALID_DESCRIPTOR);
+    assert_non_null(strstr(clrnn_last_error(), "dropout_shared"));
+    d.dropout_shared = 1, d.dropout_mode = CLRNN_DROPOUT_PER_STEP, d.dropout = 0.999f;
     TU_OK(clrnn_rnn_create(tu_context(), &d, &r));
     clrnn_rnn_destroy(r);
 }
@@ -784,15 +787,18 @@ static void test_params_updated(void **s) {
 static void test_dropout(void **s) {
     (void)s;
     const clrnn_cell cells[] = {CLRNN_CELL_RNN, CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU};
-    static const char *const names[] = {"drop_rnn", "drop_lstmp_bi", "drop_gru_rb", "drop_gru_lbr"};
-    for (int i = 0; i < 4; ++i) {
+    static const char *const names[] = {"drop_rnn",        "drop_lstmp_bi",        "drop_gru_rb",        "drop_gru_lbr",
+                                        "drop_shared_rnn", "drop_shared_lstmp_bi", "drop_shared_gru_rb", "drop_shared_gru_lbr"};
+    for (int k = 0; k < 8; ++k) {
+        const int i = k % 4; /* k >= 4: one mask shared by the gates (dropout_shared) */
         clrnn_rnn_desc d = tu_desc(cells[i], 3, 4);
+        d.dropout_shared = k >= 4;
         d.num_layers = 2, d.dropout = 0.3f, d.input_dropout = 0.25f, d.recurrent_dropout = 0.35f;
         d.dropout_seed = 0x1234567890ULL + (uint64_t)i;
         d.dropout_mode = i % 2 ? CLRNN_DROPOUT_PER_STEP : CLRNN_DROPOUT_VARIATIONAL;
         if (i == 1) d.proj_size = 3, d.peephole = 1, d.direction = CLRNN_DIR_BIDIRECTIONAL;
         if (i == 3) d.linear_before_reset = 1;
-        tcase c = tc(names[i], d, 4, 3, LEN_VARIED);
+        tcase c = tc(names[k], d, 4, 3, LEN_VARIED);
         run_case(&c);
     }
 }
