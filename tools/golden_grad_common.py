@@ -28,7 +28,8 @@ GRAD_TOL = 1e-5     # |got - exp| / (1 + |exp|), the issue's bar
 
 
 # Optional meta.txt keys of the dropout cases (after META_KEYS, before `precision`); absent = off.
-DROPOUT_KEYS = ["dropout", "input_dropout", "recurrent_dropout", "dropout_mode", "dropout_seed"]
+DROPOUT_KEYS = ["dropout", "input_dropout", "recurrent_dropout", "dropout_mode", "dropout_seed",
+                "dropout_shared"]
 
 
 def write_grad_case(out_root, name, meta, arrays, names, precision, dropout=None):

@@ -140,6 +140,8 @@ def keras_part(dropout_cases=False):
             return T - 1 - k if reverse else k
 
         def masks(stream0, width, p, count):
+            # shared (implementation 2): Keras is given a distinct mask per gate all the same,
+            # gate 0's being clrnn's one shared mask, so a Keras that used the others would differ
             ms = [cast(variational_mask(drop["seed"], 0, li, dd, stream0 + g, N, width, p,
                                         step=step_time())) for g in range(count)]
             return ms if count > 1 else ms[0]
@@ -188,8 +190,10 @@ def keras_part(dropout_cases=False):
                 # `outputs = tf.where(_expand_mask(mask, outputs, fixed_dim=2), ...)`).
                 unroll = drop["recurrent"] == 0
                 assert not (unroll and mask is not None and D == 2), "Keras's unroll bug"
+                # shared: Keras's own default, implementation 2 (x times input mask 0 for
+                # every gate), clrnn's dropout_shared
                 kw.update(dropout=drop["input"], recurrent_dropout=drop["recurrent"],
-                          implementation=1, unroll=unroll)
+                          implementation=2 if drop["shared"] else 1, unroll=unroll)
             base = make_layer(cell, H, f"rnn{li}", dtype, **kw)
             if D == 2:
                 rnns.append(layers.Bidirectional(base, merge_mode=merge if last else "concat",
@@ -286,7 +290,8 @@ def keras_part(dropout_cases=False):
 
     def case(name, cell="lstm", T=6, N=3, I=4, H=5, L=1, direction="forward", merge="concat",
              return_sequences=True, mask=None, h0=False, dense=0, masking=False,
-             input_dropout=0.0, recurrent_dropout=0.0, per_step=False, dropout=0.0):
+             input_dropout=0.0, recurrent_dropout=0.0, per_step=False, dropout=0.0,
+             shared=False):
         assert T <= 7 and N <= 5 and I <= 6 and H <= 6, name
         assert mask or not masking, name
         assert dropout_cases == bool(input_dropout or recurrent_dropout or dropout), name
@@ -326,13 +331,16 @@ def keras_part(dropout_cases=False):
         drop, extra = None, None
         if dropout_cases:
             seed = rng_seed(name)
+            assert not shared or recurrent_dropout == 0, name  # Keras: implementation 1 then
             drop = dict(input=input_dropout, recurrent=recurrent_dropout, per_step=per_step,
-                        seed=seed, between=dropout)
+                        seed=seed, between=dropout, shared=shared)
             assert not dropout or L > 1, name
             extra = dict(dropout=dropout, input_dropout=input_dropout,
                          recurrent_dropout=recurrent_dropout,
                          dropout_mode="per_step" if per_step else "variational",
                          dropout_seed=seed)
+            if shared:
+                extra["dropout_shared"] = 1
         e64, names = run(*args, tf.float64, drop=drop)
         e32, _ = run(*args, tf.float32, drop=drop)
         worst32 = compare_runs(name, e64, e32)
@@ -502,6 +510,15 @@ def keras_dropout_cases(case):
     case("bidir_gru_lbr_stack2_drop_all_per_step", cell="gru_lbr", T=5, L=2,
          direction="bidirectional", dropout=0.375, input_dropout=0.25, recurrent_dropout=0.375,
          per_step=True)
+    # Keras's default cells without recurrent_dropout (implementation 2): one input mask shared
+    # by the gates, clrnn's dropout_shared
+    case("lstm_drop_shared", cell="lstm", input_dropout=0.375, shared=True)
+    case("gru_drop_shared_backwards_h0", cell="gru", direction="reverse", h0=True,
+         input_dropout=0.375, shared=True)
+    case("gru_lbr_stack2_drop_shared_mask_holes", cell="gru_lbr", T=7, N=4, L=2, mask="holes",
+         input_dropout=0.25, shared=True)
+    case("lstm_drop_shared_per_step", cell="lstm", input_dropout=0.375, per_step=True,
+         shared=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@
  * gradients exported to the framework's layout like get_grad's), so that a device mismatch can be
  * told from a disagreement between the gradient contract and the framework.
  * The *_dropout directories hold cases with dropout (the optional meta keys dropout,
- * input_dropout, recurrent_dropout, dropout_mode, dropout_seed set the descriptor's fields): the
+ * input_dropout, recurrent_dropout, dropout_mode, dropout_seed, dropout_shared set the descriptor's fields): the
  * framework's own dropout with clrnn's masks of forward_train call 0 injected.
  * A missing or malformed case fails; every case runs (and is reported) even after one fails. */
 #include "internal.h"
@@ -46,9 +46,11 @@ typedef struct dropout_meta {
     float dropout, input_dropout, recurrent_dropout;
     clrnn_dropout_mode mode;
     uint64_t seed;
+    int shared;
 } dropout_meta;
 
-static const char *dropout_keys[] = {"dropout", "input_dropout", "recurrent_dropout", "dropout_mode", "dropout_seed"};
+static const char *dropout_keys[] = {"dropout",      "input_dropout", "recurrent_dropout",
+                                     "dropout_mode", "dropout_seed",  "dropout_shared"};
 enum { NDROPOUT_KEYS = sizeof dropout_keys / sizeof dropout_keys[0] };
 
 /* Stores dropout key k's value; 0 when it is not a valid one. */
@@ -62,6 +64,10 @@ static int dropout_meta_set(dropout_meta *dm, int k, const char *val) {
     if (k == 3) {
         if (!strcmp(val, "variational")) return dm->mode = CLRNN_DROPOUT_VARIATIONAL, 1;
         if (!strcmp(val, "per_step")) return dm->mode = CLRNN_DROPOUT_PER_STEP, 1;
+        return 0;
+    }
+    if (k == 5) {
+        if (!strcmp(val, "0") || !strcmp(val, "1")) return dm->shared = val[0] - '0', 1;
         return 0;
     }
     errno = 0;
@@ -255,7 +261,7 @@ static void run_case(const char *dir, result *res, int use_reference) {
     clrnn_framework fw;
     clrnn_rnn_desc d = golden_desc_from_meta(&m, &fw);
     d.dropout = dm.dropout, d.input_dropout = dm.input_dropout, d.recurrent_dropout = dm.recurrent_dropout;
-    d.dropout_mode = dm.mode, d.dropout_seed = dm.seed; /* the masks of forward_train call 0 */
+    d.dropout_mode = dm.mode, d.dropout_seed = dm.seed, d.dropout_shared = dm.shared; /* forward_train call 0 */
     CHECK(clrnn_rnn_create(tu_context(), &d, &r), "create");
     const int D = clrnn_rnn_num_directions(r), lstm = d.cell == CLRNN_CELL_LSTM;
     const int T = m.T, N = m.N, Hr = clrnn_rnn_state_size(r), C = clrnn_rnn_output_size(r);
