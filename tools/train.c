@@ -51,8 +51,8 @@ static const char *usage =
     "(softmax), [N] or [N, 1] floats (sigmoid), [N, O] (linear: the last step), [N, T, O]\n"
     "(seq-linear: every step). --lengths gives each row's length; --mask-value V masks the steps\n"
     "whose features all equal V (Keras Masking); --mask-zero masks id 0. --dropout acts between\n"
-    "layers, --input-dropout / --recurrent-dropout as Keras' dropout / recurrent_dropout with one\n"
-    "mask per gate and sample (Keras' implementation 1, what it runs when recurrent_dropout is set).\n"
+    "layers, --input-dropout / --recurrent-dropout as Keras runs its dropout / recurrent_dropout:\n"
+    "with --recurrent-dropout a mask per gate and sample, without it one per step for all gates.\n"
     "A progress line on stderr while training, a validation line per epoch, and with --json one\n"
     "JSON object on stdout at the end. --save writes an ONNX model (input x, output y) that\n"
     "clrnn-run and onnxruntime run. Exit status 0 on success, 1 on an error (one line on stderr).\n";
@@ -443,7 +443,10 @@ static void build_network(const options *o, int F, network *net) {
     d.dropout = (float)o->dropout;
     d.input_dropout = (float)o->input_dropout;
     d.recurrent_dropout = (float)o->recurrent_dropout;
-    d.dropout_mode = CLRNN_DROPOUT_VARIATIONAL;
+    /* as Keras runs its dropout: with recurrent_dropout, implementation 1 (a mask per gate and
+     * sample); without, its fused path (one mask per step for every gate) */
+    d.dropout_mode = o->recurrent_dropout > 0 ? CLRNN_DROPOUT_VARIATIONAL : CLRNN_DROPOUT_PER_STEP;
+    d.dropout_shared = o->recurrent_dropout > 0 ? 0 : 1;
     d.dropout_seed = o->seed;
     check(clrnn_rnn_create(net->ctx, &d, &net->rnn), "creating the rnn");
     net->desc = d;
