@@ -63,9 +63,16 @@ typedef enum clrnn_kernel_id {
 
 /* The __kernel name of a kernel id ("(none)" for CLRNN_K_COUNT_). */
 const char *clrnn_kernel_name(clrnn_kernel_id id);
-/* Builds (or loads from the disk cache) the program for the context device and creates every
- * kernel. Fills ctx->cache_dir (the binary cache every program of the context uses, decided here
- * once: mode, trust), ctx->program, ctx->kernels, ctx->build. */
+/* Kernel `id` of the main program, created on its first use and kept in ctx->kernels until the
+ * context is destroyed (any thread; a driver with a slow clCreateKernel, as Rusticl, then pays only
+ * for the kernels that run). On failure *out = NULL and the status names the kernel. */
+clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out);
+/* Kernels of the main program created so far on ctx (clrnn_kernel_get's count; for tests). */
+int clrnn_kernels_created(const clrnn_context *ctx);
+/* Builds (or loads from the disk cache) the program for the context device and checks that it has
+ * every kernel of kernel_list.h (it creates none: see clrnn_kernel_get). Fills ctx->cache_dir (the
+ * binary cache every program of the context uses, decided here once: mode, trust), ctx->program,
+ * ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
 /* 1 when compiled kernels are left to the driver's own cache instead of clrnn's binary cache. */
 int clrnn_program_driver_caches(const clrnn_context *ctx);
@@ -194,7 +201,8 @@ struct clrnn_context {
     cl_command_queue queue;
     clrnn_device_info info;
     cl_program program;
-    cl_kernel kernels[CLRNN_K_COUNT_];
+    _Atomic(cl_kernel) kernels[CLRNN_K_COUNT_]; /* created on first use (clrnn_kernel_get), NULL before */
+    atomic_int kernels_created;                 /* how many of them are */
     clrnn_build_info build;
     char cache_dir[900]; /* the binary cache every program of this context uses; "" for none */
     clrnn_kept_program kept[CLRNN_KEPT_PROGRAMS]; /* programs made on first use (clrnn_program_kept) */

@@ -1,5 +1,6 @@
-/* Kernel launches for the forward pass (plan_*.c, forward.c): arguments are set in order on a kargs,
- * the first failure is kept and reported by launch(), which names the kernel. */
+/* Kernel launches for the forward pass (plan_*.c, forward.c): begin() takes the kernel (created on
+ * its first use, clrnn_kernel_get), arguments are set in order on a kargs, the first failure is
+ * kept and reported by launch(), which names the kernel. */
 #ifndef CLRNN_LAUNCH_H
 #define CLRNN_LAUNCH_H
 
@@ -10,9 +11,11 @@ typedef struct kargs {
     cl_uint i; /* next argument index */
     cl_int err;
     const char *name;
+    clrnn_status st; /* the kernel could not be created (k NULL; the message names it) */
 } kargs;
 
 static inline void a_at(kargs *a, cl_uint index, size_t size, const void *value) {
+    if (!a->k) return;
     const cl_int e = clSetKernelArg(a->k, index, size, value);
     if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
 }
@@ -25,7 +28,8 @@ static inline void a_set_mem(kargs *a, cl_uint index, cl_mem m) { a_at(a, index,
 static inline void a_set_int(kargs *a, cl_uint index, int v) { a_at(a, index, sizeof v, &v); }
 
 static inline kargs begin(clrnn_context *ctx, clrnn_kernel_id id, const char *name) {
-    kargs a = {ctx->kernels[id], 0, CL_SUCCESS, name};
+    kargs a = {NULL, 0, CL_SUCCESS, name, CLRNN_OK};
+    a.st = clrnn_kernel_get(ctx, id, &a.k);
     return a;
 }
 
@@ -43,6 +47,7 @@ static inline size_t step_lws(clrnn_context *ctx, cl_kernel k, int units) {
 
 /* 3-D NDRange (g0 rounded up to the local size l0, g1, g2) with local size (l0, 1, 1). */
 static inline clrnn_status launch(clrnn_context *ctx, kargs *a, size_t g0, size_t g1, size_t g2, size_t l0) {
+    if (a->st != CLRNN_OK) return a->st;
     if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
     const size_t global[3] = {(g0 + l0 - 1) / l0 * l0, g1, g2};
     const size_t local[3] = {l0, 1, 1};

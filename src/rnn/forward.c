@@ -120,6 +120,7 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
         a_mem(&f, out), a_ulong(&f, off), a_int(&f, r->O), a_mem(&f, ob->dense_b);
         const size_t lf = step_lws(ctx, f.k, r->O);
         const size_t global[2] = {((size_t)r->O + lf - 1) / lf * lf, rows}, local[2] = {lf, 1};
+        if (f.st != CLRNN_OK) return f.st;
         if (f.err != CL_SUCCESS) return clrnn_fail_cl(f.err, "clSetKernelArg", "fill_rows");
         cl_int err = clEnqueueNDRangeKernel(ctx->queue, f.k, 2, NULL, global, local, 0, NULL, NULL);
         if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "fill_rows");
