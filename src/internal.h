@@ -112,6 +112,10 @@ typedef struct clrnn_program_got {
  * One build or load at a time per process (PoCL's compiler is not dependably thread-safe). */
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
                                clrnn_program_got *got);
+/* Whether prog (built) has every kernel named in kernels[0..count): a make_kernels check that
+ * creates none (kernels are made on first use: on Rusticl clCreateKernel compiles). A missing one
+ * fails as clCreateKernel with CL_INVALID_KERNEL_NAME would, naming it. */
+clrnn_status clrnn_program_has_kernels(cl_program prog, const char *const *kernels, size_t count);
 /* A program of a context made on first use and kept until the context is destroyed. */
 typedef struct clrnn_kept_program {
     const clrnn_embedded_source *sources; /* names it: one embedded list per program */

@@ -250,29 +250,33 @@ static const char *const kernel_names[] = {
 
 const char *clrnn_kernel_name(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_ ? kernel_names[id] : "(none)"; }
 
+clrnn_status clrnn_program_has_kernels(cl_program prog, const char *const *kernels, size_t count) {
+    size_t len = 0;
+    cl_int err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_KERNEL_NAMES)", NULL);
+    char *names = malloc(len + 1);
+    if (!names) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "kernel names of %zu bytes", len);
+    err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, len, names, NULL);
+    names[err == CL_SUCCESS ? len : 0] = '\0';
+    clrnn_status st = err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_KERNEL_NAMES)", NULL);
+    for (size_t k = 0; k < count && st == CLRNN_OK; ++k) {
+        const size_t n = strlen(kernels[k]);
+        int found = 0;
+        for (const char *p = names; *p && !found; p = strchr(p, ';') ? strchr(p, ';') + 1 : p + strlen(p))
+            found = !strncmp(p, kernels[k], n) && (p[n] == ';' || p[n] == '\0');
+        if (!found) st = clrnn_fail_cl(CL_INVALID_KERNEL_NAME, "clCreateKernel", kernels[k]);
+    }
+    free(names);
+    return st;
+}
+
 /* The main program's check (clrnn_program_def.make_kernels): it names every kernel of
  * kernel_list.h (so a cached binary of another program counts as damaged, and a kernel missing from
  * cl/ fails the context at once), but creates none: on Rusticl each clCreateKernel compiles (seconds
  * a kernel), so kernels are created on first use (clrnn_kernel_get). */
 static clrnn_status check_main_kernels(cl_program prog, void *user) {
     (void)user;
-    size_t len = 0;
-    cl_int err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len);
-    char *names = err == CL_SUCCESS ? malloc(len + 1) : NULL;
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_KERNEL_NAMES)", NULL);
-    if (!names) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "kernel names of %zu bytes", len);
-    err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, len, names, NULL);
-    names[err == CL_SUCCESS ? len : 0] = '\0';
-    clrnn_status st = err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_KERNEL_NAMES)", NULL);
-    for (int k = 0; k < CLRNN_K_COUNT_ && st == CLRNN_OK; ++k) {
-        const size_t n = strlen(kernel_names[k]);
-        int found = 0;
-        for (const char *p = names; *p && !found; p = strchr(p, ';') ? strchr(p, ';') + 1 : p + strlen(p))
-            found = !strncmp(p, kernel_names[k], n) && (p[n] == ';' || p[n] == '\0');
-        if (!found) st = clrnn_fail_cl(CL_INVALID_KERNEL_NAME, "clCreateKernel", kernel_names[k]);
-    }
-    free(names);
-    return st;
+    return clrnn_program_has_kernels(prog, kernel_names, CLRNN_K_COUNT_);
 }
 
 /* First uses of kernels on any context: one creation at a time (the check-then-create must not
