@@ -2,7 +2,7 @@
  * of C, the tiled step kernels' shape), as its own program built on first use and kept with the
  * context (clrnn_program_kept), with a scratch buffer for op(B)'s packed panels kept next to it.
  * Why packing is needed only for op(B), and why the result is the same bits run to run: the
- * comment at the top of sgemm.cl. */
+ * comment at the top of sgemm.cl. Small products run on sgemm_small instead (SMALL_MNK). */
 #include "gemm_own.h"
 
 #include <limits.h>
@@ -13,15 +13,16 @@ extern const clrnn_embedded_source clrnn_blas_sources[];
 extern const size_t clrnn_blas_sources_count;
 
 enum { TILE_M = 4, TILE_N = 64 };
-/* Products of up to this many multiply-adds run on sgemm_small: under 1 ms there, where the first
+/* Products of up to this many multiply-adds run on sgemm_small (cl/blas/sgemm_small.cl, a kernel
+ * of the main program): under 1 ms there, where the first
  * sgemm_tile costs about 2 s of compiling on PoCL with a cold cache (the ONNX classifier's dense
  * head: 48 s to a first result with CLBlast, 2 s of it sgemm_tile's). Decided by shape only, so a
  * shape gives the same bits cold or warm. */
 #define SMALL_MNK ((size_t)1 << 20)
 
 /* The program's kernels, each created on its first use (clCreateKernel compiles on Rusticl). */
-enum { K_PACK_B, K_TILE, K_SMALL, K_COUNT };
-static const char *const own_names[K_COUNT] = {"sgemm_pack_b", "sgemm_tile", "sgemm_small"};
+enum { K_PACK_B, K_TILE, K_COUNT };
+static const char *const own_names[K_COUNT] = {"sgemm_pack_b", "sgemm_tile"};
 
 typedef struct own_kernels {
     cl_kernel k[K_COUNT];
@@ -98,15 +99,12 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
                             cl_mem c, size_t c_off, size_t ldc) {
     const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v1", clrnn_blas_sources,
                                    clrnn_blas_sources_count, 1, check_own};
-    const clrnn_kept_program *kp;
-    clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
-    if (st != CLRNN_OK) return st;
-    own_kernels *ok = kp->state;
+    clrnn_status st;
     kargs t = {NULL, 0, CL_SUCCESS};
     const char *env = getenv("CLRNN_GEMM");
     if (m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK &&
         !(env && !strcmp(env, "own-tiled"))) {
-        if ((st = own_kernel(kp, K_SMALL, &t.k)) != CLRNN_OK) return st;
+        if ((st = clrnn_kernel_get(ctx, CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
         arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off);
         arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);
         arg_ulong(&t, trans_b ? 1 : ldb), arg_ulong(&t, trans_b ? ldb : 1), arg_float(&t, beta), arg_mem(&t, c);
@@ -117,6 +115,10 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         const cl_int err = clEnqueueNDRangeKernel(ctx->queue, t.k, 2, NULL, global, local, 0, NULL, NULL);
         return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "sgemm_small");
     }
+    const clrnn_kept_program *kp;
+    st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
+    if (st != CLRNN_OK) return st;
+    own_kernels *ok = kp->state;
     /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
      * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
      * stored K x N' with N' a multiple of 64, else packed. If op(B) would be packed and op(A) is
