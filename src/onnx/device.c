@@ -2,7 +2,8 @@
  * one program per context, built on the first use by any of its models and kept with the context
  * (clrnn_program_kept: program.c's one path, the build options, the binary cache under the same
  * key rule and trust checks), and launched here. Every launch takes the context lock, like the
- * rest of the library, so the context's models can share the kernels. */
+ * rest of the library, so the context's models can share the kernels; each kernel is created on
+ * its first launch. */
 #include "onnx_internal.h"
 
 #include <stdlib.h>
@@ -19,24 +20,23 @@ static void release_ox_kernels(void *state) {
     memset(k, 0, sizeof *k);
 }
 
+/* The build's check: the program has every kernel (none is created here: on Rusticl each
+ * clCreateKernel compiles, so a model pays only for the kernels it launches, ox_kernel). */
 static clrnn_status make_ox_kernels(cl_program prog, void *user) {
-    ox_kernels *k = user;
-    struct {
-        cl_kernel *slot;
-        const char *name;
-    } list[] = {{&k->copy, "ox_copy"}, {&k->gather, "ox_gather"}, {&k->binary, "ox_binary"},
-                {&k->unary, "ox_unary"}, {&k->softmax, "ox_softmax"},
-                {&k->reduce, "ox_reduce"}, {&k->where, "ox_where"}, {&k->pad, "ox_pad"}};
-    for (size_t i = 0; i < sizeof list / sizeof *list; ++i) {
-        cl_int err;
-        *list[i].slot = clCreateKernel(prog, list[i].name, &err);
-        if (err != CL_SUCCESS) {
-            *list[i].slot = NULL;
-            release_ox_kernels(k); /* the kernels made so far */
-            return clrnn_fail_cl(err, "clCreateKernel", list[i].name);
-        }
-    }
-    return CLRNN_OK;
+    static const char *const names[] = {"ox_copy", "ox_unary", "ox_binary", "ox_gather",
+                                        "ox_softmax", "ox_reduce", "ox_where", "ox_pad"};
+    clrnn_status st = clrnn_program_has_kernels(prog, names, sizeof names / sizeof *names);
+    if (st == CLRNN_OK) ((ox_kernels *)user)->program = prog;
+    return st;
+}
+
+/* *slot, the kernel `name`, created on its first use. The context lock is held: one creator. */
+static cl_int ox_kernel(ox_kernels *k, cl_kernel *slot, const char *name, cl_kernel *out) {
+    cl_int err = CL_SUCCESS;
+    if (!*slot) *slot = clCreateKernel(k->program, name, &err);
+    if (err != CL_SUCCESS) *slot = NULL;
+    *out = *slot;
+    return err;
 }
 
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
@@ -81,17 +81,18 @@ static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
         if (st_ != CLRNN_OK) return clrnn_ox_wrap(n, st_);                                                        \
         if ((count) == 0) return CLRNN_OK;                                                                        \
         mtx_lock(&(m)->ctx->lock);                                                                                \
-        launch_args a_ = {(m)->k->kernel, 0, CL_SUCCESS};                                                          \
+        launch_args a_ = {NULL, 0, CL_SUCCESS};                                                                   \
+        const cl_int ce_ = ox_kernel((m)->k, &(m)->k->kernel, name, &a_.k);                                       \
         launch_args *a = &a_;                                                                                     \
-        __VA_ARGS__;                                                                                              \
-        cl_int e_ = a_.err;                                                                                       \
+        if (ce_ == CL_SUCCESS) { __VA_ARGS__; }                                                                   \
+        cl_int e_ = ce_ != CL_SUCCESS ? ce_ : a_.err;                                                             \
         if (e_ == CL_SUCCESS) {                                                                                   \
             const size_t lws_ = 64, gws_ = ((size_t)(count) + lws_ - 1) / lws_ * lws_;                            \
             e_ = clEnqueueNDRangeKernel((m)->ctx->queue, a_.k, 1, NULL, &gws_, &lws_, 0, NULL, NULL);             \
         }                                                                                                         \
         mtx_unlock(&(m)->ctx->lock);                                                                              \
         if (e_ != CL_SUCCESS) {                                                                                   \
-            return clrnn_ox_wrap(n, clrnn_fail_cl(e_, a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", name)); \
+            return clrnn_ox_wrap(n, clrnn_fail_cl(e_, ce_ != CL_SUCCESS ? "clCreateKernel" : a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", name)); \
         }                                                                                                         \
         return CLRNN_OK;                                                                                          \
     } while (0)
@@ -124,10 +125,13 @@ clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, c
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "gather indices"));
     st = CLRNN_OK;
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = {m->k->gather, 0, CL_SUCCESS}, *a = &a_;
-    arg_mem(a, src), arg_mem(a, idx_mem), arg_mem(a, dst), arg_int(a, (int)count), arg_int(a, (int)n_idx);
-    arg_int(a, (int)axis_len), arg_int(a, (int)inner);
-    err = a_.err;
+    launch_args a_ = {NULL, 0, CL_SUCCESS}, *a = &a_;
+    const cl_int ce = ox_kernel(m->k, &m->k->gather, "ox_gather", &a_.k);
+    if (ce == CL_SUCCESS) {
+        arg_mem(a, src), arg_mem(a, idx_mem), arg_mem(a, dst), arg_int(a, (int)count), arg_int(a, (int)n_idx);
+        arg_int(a, (int)axis_len), arg_int(a, (int)inner);
+    }
+    err = ce != CL_SUCCESS ? ce : a_.err;
     if (err == CL_SUCCESS) {
         const size_t lws = 64, gws = (count + lws - 1) / lws * lws;
         err = clEnqueueNDRangeKernel(m->ctx->queue, a_.k, 1, NULL, &gws, &lws, 0, NULL, NULL);
@@ -135,7 +139,8 @@ clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, c
     /* the buffer is released once the kernel that reads it completes (OpenCL keeps it alive) */
     clReleaseMemObject(idx_mem);
     mtx_unlock(&m->ctx->lock);
-    if (err != CL_SUCCESS) st = clrnn_ox_wrap(n, clrnn_fail_cl(err, "clEnqueueNDRangeKernel", "ox_gather"));
+    if (err != CL_SUCCESS)
+        st = clrnn_ox_wrap(n, clrnn_fail_cl(err, ce != CL_SUCCESS ? "clCreateKernel" : "clEnqueueNDRangeKernel", "ox_gather"));
     return st;
 }
 
@@ -192,17 +197,21 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
                               (void *)cond, &err);
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "Where condition"));
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = {m->k->where, 0, CL_SUCCESS}, *a = &a_;
-    arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
-    arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
-    err = a_.err;
+    launch_args a_ = {NULL, 0, CL_SUCCESS}, *a = &a_;
+    const cl_int ce = ox_kernel(m->k, &m->k->where, "ox_where", &a_.k);
+    if (ce == CL_SUCCESS) {
+        arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
+        arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
+    }
+    err = ce != CL_SUCCESS ? ce : a_.err;
     if (err == CL_SUCCESS) {
         const size_t lws = 64, gws = ((size_t)count + lws - 1) / lws * lws;
         err = clEnqueueNDRangeKernel(m->ctx->queue, a_.k, 1, NULL, &gws, &lws, 0, NULL, NULL);
     }
     clReleaseMemObject(c); /* kept alive by OpenCL until the kernel completes */
     mtx_unlock(&m->ctx->lock);
-    if (err != CL_SUCCESS) st = clrnn_ox_wrap(n, clrnn_fail_cl(err, a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", "ox_where"));
+    if (err != CL_SUCCESS)
+        st = clrnn_ox_wrap(n, clrnn_fail_cl(err, ce != CL_SUCCESS ? "clCreateKernel" : a_.err != CL_SUCCESS ? "clSetKernelArg" : "clEnqueueNDRangeKernel", "ox_where"));
     return st;
 }
 
