@@ -5,7 +5,7 @@
  * kernels at once on one context make each once. After clrnn_rnn_prepare(T, N), forwards of that
  * shape (full y, last_only, host or device states) create no kernel, build no program and, on
  * PoCL, compile nothing: PoCL writes each kernel it compiles into POCL_CACHE_DIR, pointed here at a
- * fresh directory, whose file count must not grow. Every forward is checked against the float64
+ * fresh directory, whose file count must not grow (not under ASan: see main). Every forward is checked against the float64
  * reference (tests/ref), the outputs poisoned first. */
 #define _XOPEN_SOURCE 700
 #include "internal.h"
@@ -185,14 +185,26 @@ static int run_job(void *arg) {
 
 static void threads_create_each_kernel_once(void **state) {
     (void)state;
-    clrnn_context *ctx = new_context();
     enum { THREADS = 4 };
     job jobs[THREADS];
     thrd_t th[THREADS];
+    /* PoCL 3.1 compiling one program's kernels from several threads at once leaks inside LLVM (as
+     * test_threads does with an empty PoCL cache): the same calls run once on another context
+     * first, so that the threads below race on creating the kernels, not on PoCL's compiler */
+    clrnn_context *warm = new_context();
+    for (int t = 0; t < 2; ++t) {
+        uint64_t seed = 100 + (uint64_t)t;
+        clrnn_rnn *r = make_rnn(warm, t & 1 ? CLRNN_CELL_GRU : CLRNN_CELL_LSTM, 1, 0, 0, &seed);
+        forward_checked(r, 5, 3, 0, &seed);
+        clrnn_rnn_destroy(r);
+    }
+    clrnn_context_destroy(warm);
+    clrnn_context *ctx = new_context();
     for (int t = 0; t < THREADS; ++t) {
         jobs[t].seed = 100 + (uint64_t)t;
         jobs[t].r = make_rnn(ctx, t & 1 ? CLRNN_CELL_GRU : CLRNN_CELL_LSTM, 1, 0, 0, &jobs[t].seed);
     }
+    assert_int_equal(clrnn_kernels_created(ctx), 0);
     for (int t = 0; t < THREADS; ++t) assert_int_equal(thrd_create(&th[t], run_job, &jobs[t]), thrd_success);
     for (int t = 0; t < THREADS; ++t) thrd_join(th[t], NULL);
     assert_true(clrnn_kernels_created(ctx) > 0);
@@ -201,6 +213,7 @@ static void threads_create_each_kernel_once(void **state) {
     clrnn_context_destroy(ctx);
 }
 
+static int fresh_cache; /* POCL_CACHE_DIR is pocl_dir, made empty by this test */
 static long files_found;
 static int count_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)path, (void)sb, (void)ftw;
@@ -224,14 +237,14 @@ static void prepare_leaves_nothing_to_compile(void **state) {
     const int kernels = clrnn_kernels_created(ctx), programs = ctx->programs_got;
     const long files = pocl_cache_files();
     assert_true(kernels > 0);
-    if (is_pocl) assert_true(files > 0); /* PoCL did compile into the fresh cache */
+    if (fresh_cache && is_pocl) assert_true(files > 0); /* PoCL did compile into the fresh cache */
     forward_checked(r, T, N, 0, &seed);
     forward_checked(r, T, N, 1, &seed);
     forward_checked(r, T, N, 0, &seed); /* past the tiled plan's measured calls */
     forward_checked(r, T, N, 0, &seed);
     assert_int_equal(clrnn_kernels_created(ctx), kernels);
     assert_int_equal(ctx->programs_got, programs);
-    if (is_pocl && pocl_cache_files() != files)
+    if (fresh_cache && is_pocl && pocl_cache_files() != files)
         fail_msg("PoCL compiled after clrnn_rnn_prepare: %ld cache files, %ld before", pocl_cache_files(), files);
     /* refusals */
     assert_int_equal(clrnn_rnn_prepare(r, 0, N), CLRNN_ERR_INVALID_ARGUMENT);
@@ -253,8 +266,14 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 int main(void) {
     /* before any OpenCL call: PoCL reads it once */
+#ifndef __SANITIZE_ADDRESS__
+    /* PoCL 3.1 leaks inside LLVM on every kernel it compiles (none from a warm cache): under ASan
+     * the test keeps the suite's cache and checks the counters only */
     if (!mkdtemp(pocl_dir)) return 1;
     setenv("POCL_CACHE_DIR", pocl_dir, 1);
+    fresh_cache = 1;
+#endif
+    if (getenv("CLRNN_TEST_FILTER")) cmocka_set_test_filter(getenv("CLRNN_TEST_FILTER")); /* one test by hand */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(new_context_creates_no_kernel),
         cmocka_unit_test(generic_plan_creates_no_tiled_kernel),
@@ -264,6 +283,6 @@ int main(void) {
         cmocka_unit_test(prepare_leaves_nothing_to_compile),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    nftw(pocl_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (fresh_cache) nftw(pocl_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }
