@@ -210,7 +210,9 @@ typedef struct clrnn_context_params {
 CLRNN_API clrnn_context_params clrnn_context_default_params(void);
 
 /* Opens the selected device, creates a context and an in-order queue, builds (or loads from
- * the cache) the kernels. params may be NULL for defaults.
+ * the cache) the kernel program. Each kernel is created on its first use (a driver that compiles
+ * in clCreateKernel, as Rusticl, then compiles only what runs; clrnn_rnn_prepare does it ahead).
+ * params may be NULL for defaults.
  * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_NO_DEVICE (nothing matches the spec, or no
  * OpenCL platform), CLRNN_ERR_OPENCL, CLRNN_ERR_BUILD_FAILED (message holds the compiler log),
  * CLRNN_ERR_IO (CLRNN_KERNEL_DIR unreadable), CLRNN_ERR_BLAS, CLRNN_ERR_OUT_OF_MEMORY. A cache that
