@@ -216,7 +216,9 @@ typedef struct clrnn_context_params {
 CLRNN_API clrnn_context_params clrnn_context_default_params(void);
 
 /* Opens the selected device, creates a context and an in-order queue, builds (or loads from
- * the cache) the kernels. params may be NULL for defaults.
+ * the cache) the kernel program. Each kernel is created on its first use (a driver that compiles
+ * in clCreateKernel, as Rusticl, then compiles only what runs; clrnn_rnn_prepare does it ahead).
+ * params may be NULL for defaults.
  * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_NO_DEVICE (nothing matches the spec, or no
  * OpenCL platform), CLRNN_ERR_OPENCL, CLRNN_ERR_BUILD_FAILED (message holds the compiler log),
  * CLRNN_ERR_IO (CLRNN_KERNEL_DIR unreadable), CLRNN_ERR_BLAS, CLRNN_ERR_OUT_OF_MEMORY. A cache that
@@ -582,6 +584,19 @@ typedef struct clrnn_forward_args {
  * Only a failure of the device during execution (CLRNN_ERR_OPENCL, CLRNN_ERR_BLAS, a driver
  * allocation failure) can leave outputs partly written; they must then not be used. */
 CLRNN_API clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_args *args);
+
+/* Does ahead of time what the first forward of a shape would (like CLBlast's FillCache), so that
+ * an application can hide it behind a splash screen: builds and compiles every kernel a forward of
+ * seq_length x batch runs (with an empty driver cache that is seconds on PoCL, minutes for some
+ * drivers), uploads the weights and sizes the workspace for that shape. It runs the forward on
+ * zeros, twice (full y and last_only; the initial and final states in device buffers), so the
+ * weights must be set (CLRNN_ERR_MISSING_WEIGHTS otherwise) and it costs about two forwards.
+ * After it, a forward of that shape or smaller with the same options creates and compiles no
+ * kernel. A call of a larger shape may grow the workspace; one in another form (seq_lens, mask,
+ * batch-major input) may still compile a kernel for a work-group size not seen here. The tiled
+ * plan's choice between its two scans (see clrnn_rnn_plan) counts these runs as its first calls.
+ * CLRNN_ERR_INVALID_ARGUMENT for seq_length or batch < 1, and the errors of clrnn_rnn_forward. */
+CLRNN_API clrnn_status clrnn_rnn_prepare(clrnn_rnn *rnn, int seq_length, int batch);
 
 /* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
  * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY) leaves it as it was. */

@@ -87,9 +87,16 @@ typedef enum clrnn_kernel_id {
 
 /* The __kernel name of a kernel id ("(none)" for CLRNN_K_COUNT_). */
 const char *clrnn_kernel_name(clrnn_kernel_id id);
-/* Builds (or loads from the disk cache) the program for the context device and creates every
- * kernel. Fills ctx->cache_dir (the binary cache every program of the context uses, decided here
- * once: mode, trust), ctx->program, ctx->kernels, ctx->build. */
+/* Kernel `id` of the main program, created on its first use and kept in ctx->kernels until the
+ * context is destroyed (any thread; a driver with a slow clCreateKernel, as Rusticl, then pays only
+ * for the kernels that run). On failure *out = NULL and the status names the kernel. */
+clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out);
+/* Kernels of the main program created so far on ctx (clrnn_kernel_get's count; for tests). */
+int clrnn_kernels_created(const clrnn_context *ctx);
+/* Builds (or loads from the disk cache) the program for the context device and checks that it has
+ * every kernel of kernel_list.h (it creates none: see clrnn_kernel_get). Fills ctx->cache_dir (the
+ * binary cache every program of the context uses, decided here once: mode, trust), ctx->program,
+ * ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
 /* 1 when compiled kernels are left to the driver's own cache instead of clrnn's binary cache. */
 int clrnn_program_driver_caches(const clrnn_context *ctx);
@@ -129,6 +136,10 @@ typedef struct clrnn_program_got {
  * One build or load at a time per process (PoCL's compiler is not dependably thread-safe). */
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
                                clrnn_program_got *got);
+/* Whether prog (built) has every kernel named in kernels[0..count): a make_kernels check that
+ * creates none (kernels are made on first use: on Rusticl clCreateKernel compiles). A missing one
+ * fails as clCreateKernel with CL_INVALID_KERNEL_NAME would, naming it. */
+clrnn_status clrnn_program_has_kernels(cl_program prog, const char *const *kernels, size_t count);
 /* A program of a context made on first use and kept until the context is destroyed. */
 typedef struct clrnn_kept_program {
     const clrnn_embedded_source *sources; /* names it: one embedded list per program */
@@ -256,7 +267,8 @@ struct clrnn_context {
     cl_command_queue queue;
     clrnn_device_info info;
     cl_program program;
-    cl_kernel kernels[CLRNN_K_COUNT_];
+    _Atomic(cl_kernel) kernels[CLRNN_K_COUNT_]; /* created on first use (clrnn_kernel_get), NULL before */
+    atomic_int kernels_created;                 /* how many of them are */
     clrnn_build_info build;
     char cache_dir[900]; /* the binary cache every program of this context uses; "" for none */
     clrnn_kept_program kept[CLRNN_KEPT_PROGRAMS]; /* programs made on first use (clrnn_program_kept) */

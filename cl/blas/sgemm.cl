@@ -132,3 +132,4 @@ __kernel void sgemm_tile(const int M, const int N, const int K, const float alph
         }
     }
 }
+

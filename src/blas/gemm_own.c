@@ -2,7 +2,7 @@
  * of C, the tiled step kernels' shape), as its own program built on first use and kept with the
  * context (clrnn_program_kept), with a scratch buffer for op(B)'s packed panels kept next to it.
  * Why packing is needed only for op(B), and why the result is the same bits run to run: the
- * comment at the top of sgemm.cl. */
+ * comment at the top of sgemm.cl. Small products run on sgemm_small instead (SMALL_MNK). */
 #include "gemm_own.h"
 
 #include "core/launch.h"
@@ -15,42 +15,54 @@ extern const clrnn_embedded_source clrnn_blas_sources[];
 extern const size_t clrnn_blas_sources_count;
 
 enum { TILE_M = 4, TILE_N = 64 };
+/* Products of up to this many multiply-adds run on sgemm_small (cl/blas/sgemm_small.cl, a kernel
+ * of the main program): under 1 ms there, where the first
+ * sgemm_tile costs about 2 s of compiling on PoCL with a cold cache (the ONNX classifier's dense
+ * head: 48 s to a first result with CLBlast, 2 s of it sgemm_tile's). Decided by shape only, so a
+ * shape gives the same bits cold or warm. */
+#define SMALL_MNK ((size_t)1 << 20)
+
+/* The program's kernels, each created on its first use (clCreateKernel compiles on Rusticl). */
+enum { K_PACK_B, K_TILE, K_COUNT };
+static const char *const own_names[K_COUNT] = {"sgemm_pack_b", "sgemm_tile"};
 
 typedef struct own_kernels {
-    cl_kernel pack_b, tile;
+    cl_kernel k[K_COUNT];
     cl_mem panels;        /* op(B) packed [ceil(N/64)][K][64], grown on demand */
     size_t panels_floats; /* its size */
 } own_kernels;
 
 static void release_own(void *state) {
     own_kernels *k = state;
-    if (k->pack_b) clReleaseKernel(k->pack_b);
-    if (k->tile) clReleaseKernel(k->tile);
+    for (int i = 0; i < K_COUNT; ++i)
+        if (k->k[i]) clReleaseKernel(k->k[i]);
     if (k->panels) clReleaseMemObject(k->panels);
     memset(k, 0, sizeof *k);
 }
 
-static clrnn_status make_own(cl_program prog, void *user) {
-    own_kernels *k = user;
-    cl_int err;
-    k->pack_b = clCreateKernel(prog, "sgemm_pack_b", &err);
-    if (err != CL_SUCCESS) {
-        k->pack_b = NULL;
-        return clrnn_fail_cl(err, "clCreateKernel", "sgemm_pack_b");
+/* The build's check: the program has the kernels (it creates none). */
+static clrnn_status check_own(cl_program prog, void *user) {
+    (void)user;
+    return clrnn_program_has_kernels(prog, own_names, K_COUNT);
+}
+
+/* Kernel i of the program, created on first use (the context lock is held: one creator). */
+static clrnn_status own_kernel(const clrnn_kept_program *kp, int i, cl_kernel *out) {
+    own_kernels *ok = kp->state;
+    if (!ok->k[i]) {
+        cl_int err;
+        cl_kernel k = clCreateKernel(kp->program, own_names[i], &err);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clCreateKernel", own_names[i]);
+        ok->k[i] = k;
     }
-    k->tile = clCreateKernel(prog, "sgemm_tile", &err);
-    if (err != CL_SUCCESS) {
-        k->tile = NULL;
-        release_own(k);
-        return clrnn_fail_cl(err, "clCreateKernel", "sgemm_tile");
-    }
+    *out = ok->k[i];
     return CLRNN_OK;
 }
 
 int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
     const char *env = getenv("CLRNN_GEMM");
     if (env && strcmp(env, "clblast") == 0) return 0;
-    const int wanted = (env && strcmp(env, "own") == 0) || ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
+    const int wanted = (env && (strcmp(env, "own") == 0 || strcmp(env, "own-tiled") == 0)) || ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
     /* the kernels index rows, columns and k in int, and the panels hold ceil(N'/64)*64*K floats
      * (N' = m or n) */
     const size_t lim = (size_t)1 << 30;
@@ -85,15 +97,29 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
                             cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                             cl_mem c, size_t c_off, size_t ldc) {
     const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v1", clrnn_blas_sources,
-                                   clrnn_blas_sources_count, 1, make_own};
-    const clrnn_kept_program *kp;
-    clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
-    if (st != CLRNN_OK) return st;
-    own_kernels *ok = kp->state;
+                                   clrnn_blas_sources_count, 1, check_own};
+    clrnn_status st;
+    kargs t = clrnn_kargs_begin(NULL, "sgemm_small");
+    const char *env = getenv("CLRNN_GEMM");
     char what[128];
     what[0] = '\0';
     if (clrnn_trace_on(ctx))
         snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
+    if (m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK &&
+        !(env && !strcmp(env, "own-tiled"))) {
+        if ((st = clrnn_kernel_get(ctx, CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
+        arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off);
+        arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);
+        arg_ulong(&t, trans_b ? 1 : ldb), arg_ulong(&t, trans_b ? ldb : 1), arg_float(&t, beta), arg_mem(&t, c);
+        arg_ulong(&t, c_off), arg_ulong(&t, ldc);
+        /* 16 columns a work-group (PoCL vectorises across them), the kernel skips those past N */
+        const size_t l0 = n >= 16 ? 16 : 1, global[2] = {(n + l0 - 1) / l0 * l0, m}, local[2] = {l0, 1};
+        return clrnn_enqueue(ctx, &t, 2, global, local, what);
+    }
+    const clrnn_kept_program *kp;
+    st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
+    if (st != CLRNN_OK) return st;
+    own_kernels *ok = kp->state;
     /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
      * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
      * stored K x N' with N' a multiple of 64 or the last row's last panel inside the buffer, else
@@ -133,7 +159,8 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
             }
             ok->panels_floats = need;
         }
-        kargs p = clrnn_kargs_begin(ok->pack_b, "sgemm_pack_b");
+        kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
+        if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
             arg_ulong(&p, ldy), arg_mem(&p, ok->panels);
         if ((st = enqueue(ctx, &p, what, (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
@@ -150,7 +177,8 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     /* k blocks: 128 (see sgemm.cl); the transposed product's stores are scalar, so there fewer
      * passes over C weigh more than an L1-resident panel block */
     const size_t kc_block = swap ? (k < 1024 ? k : 1024) : (k < 128 ? k : 128);
-    kargs t = clrnn_kargs_begin(ok->tile, "sgemm_tile");
+    t = clrnn_kargs_begin(NULL, "sgemm_tile");
+    if ((st = own_kernel(kp, K_TILE, &t.k)) != CLRNN_OK) return st;
     arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, x), arg_ulong(&t, x_off),
         arg_ulong(&t, x_rs), arg_ulong(&t, x_ks), arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js),
         arg_ulong(&t, y_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc),

@@ -5,8 +5,9 @@
 
 #include "internal.h"
 
-/* Whether a GEMM of this size on ctx runs on the own kernels: CLRNN_GEMM=own (any device),
- * CLRNN_GEMM=clblast (never), otherwise on CPU devices; sizes past the kernels' int indices go
+/* Whether a GEMM of this size on ctx runs on the own kernels: CLRNN_GEMM=own (any device; small
+ * products on sgemm_small, the rest on sgemm_tile), CLRNN_GEMM=own-tiled (the same, always
+ * sgemm_tile), CLRNN_GEMM=clblast (never), otherwise on CPU devices; sizes past the kernels' int indices go
  * to CLBlast. */
 int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t k);
 

@@ -38,13 +38,15 @@ typedef struct clrnn_kargs {
     cl_uint i; /* next argument index */
     cl_int err;
     const char *name; /* names the kernel in messages */
+    clrnn_status st;  /* the kernel could not be created on its first use (k NULL; the message names it) */
 } clrnn_kargs;
 
 static inline clrnn_kargs clrnn_kargs_begin(cl_kernel k, const char *name) {
-    clrnn_kargs a = {k, 0, CL_SUCCESS, name};
+    clrnn_kargs a = {k, 0, CL_SUCCESS, name, CLRNN_OK};
     return a;
 }
 static inline void clrnn_karg_at(clrnn_kargs *a, cl_uint index, size_t size, const void *value) {
+    if (!a->k) return;
     const cl_int e = clSetKernelArg(a->k, index, size, value);
     if (e != CL_SUCCESS && a->err == CL_SUCCESS) a->err = e;
 }
@@ -70,6 +72,7 @@ clrnn_status clrnn_enqueue_traced(clrnn_context *ctx, const clrnn_kargs *a, cl_u
  * kernel. Inline, so that with the trace off a launch is the plain enqueue behind one branch. */
 static inline clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
                                          const size_t *local, const char *what) {
+    if (a->st != CLRNN_OK) return a->st;
     if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
     if (ctx->trace.on) return clrnn_enqueue_traced(ctx, a, dims, global, local, what);
     const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, dims, NULL, global, local, 0, NULL, NULL);

@@ -256,13 +256,6 @@ int clrnn_program_driver_caches(const clrnn_context *ctx) {
     return strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
 }
 
-static void release_kernels(clrnn_context *ctx) {
-    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
-        if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
-        ctx->kernels[k] = NULL;
-    }
-}
-
 static const char *const kernel_names[] = {
 #define CLRNN_KERNEL(name) #name,
 #include "kernel_list.h"
@@ -271,20 +264,72 @@ static const char *const kernel_names[] = {
 
 const char *clrnn_kernel_name(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_ ? kernel_names[id] : "(none)"; }
 
-static clrnn_status make_main_kernels(cl_program prog, void *user) {
-    clrnn_context *ctx = user;
-    const char *const *names = kernel_names;
-    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
-        cl_int err;
-        ctx->kernels[k] = clCreateKernel(prog, names[k], &err);
-        if (err != CL_SUCCESS) {
-            ctx->kernels[k] = NULL;
-            release_kernels(ctx);
-            return clrnn_fail_cl(err, "clCreateKernel", names[k]);
+clrnn_status clrnn_program_has_kernels(cl_program prog, const char *const *kernels, size_t count) {
+    size_t len = 0;
+    cl_int err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_KERNEL_NAMES)", NULL);
+    char *names = malloc(len + 1);
+    if (!names) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "kernel names of %zu bytes", len);
+    err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, len, names, NULL);
+    names[err == CL_SUCCESS ? len : 0] = '\0';
+    clrnn_status st = err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clGetProgramInfo(CL_PROGRAM_KERNEL_NAMES)", NULL);
+    for (size_t k = 0; k < count && st == CLRNN_OK; ++k) {
+        const size_t n = strlen(kernels[k]);
+        int found = 0;
+        for (const char *p = names; *p && !found; p = strchr(p, ';') ? strchr(p, ';') + 1 : p + strlen(p))
+            found = !strncmp(p, kernels[k], n) && (p[n] == ';' || p[n] == '\0');
+        if (!found) st = clrnn_fail_cl(CL_INVALID_KERNEL_NAME, "clCreateKernel", kernels[k]);
+    }
+    free(names);
+    return st;
+}
+
+/* The main program's check (clrnn_program_def.make_kernels): it names every kernel of
+ * kernel_list.h (so a cached binary of another program counts as damaged, and a kernel missing from
+ * cl/ fails the context at once), but creates none: on Rusticl each clCreateKernel compiles (seconds
+ * a kernel), so kernels are created on first use (clrnn_kernel_get). */
+static clrnn_status check_main_kernels(cl_program prog, void *user) {
+    (void)user;
+    return clrnn_program_has_kernels(prog, kernel_names, CLRNN_K_COUNT_);
+}
+
+/* First uses of kernels on any context: one creation at a time (the check-then-create must not
+ * make a kernel twice); a kernel already there is read without it. */
+static once_flag kernel_once = ONCE_FLAG_INIT;
+static mtx_t kernel_lock;
+static void kernel_lock_init(void) { mtx_init(&kernel_lock, mtx_plain); }
+
+clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out) {
+    *out = NULL;
+    if ((unsigned)id >= CLRNN_K_COUNT_) return clrnn_fail(CLRNN_ERR_INTERNAL, "kernel id %d out of range", (int)id);
+    cl_kernel k = atomic_load_explicit(&ctx->kernels[id], memory_order_acquire);
+    if (k) {
+        *out = k;
+        return CLRNN_OK;
+    }
+    call_once(&kernel_once, kernel_lock_init);
+    mtx_lock(&kernel_lock);
+    clrnn_status st = CLRNN_OK;
+    k = atomic_load_explicit(&ctx->kernels[id], memory_order_relaxed);
+    if (!k) {
+        cl_int err = CL_SUCCESS;
+        k = clCreateKernel(ctx->program, kernel_names[id], &err);
+        if (err != CL_SUCCESS || !k) {
+            char what[160];
+            snprintf(what, sizeof what, "creating kernel %s on its first use", kernel_names[id]);
+            st = clrnn_fail_cl(err != CL_SUCCESS ? err : CL_INVALID_KERNEL, "clCreateKernel", what);
+            k = NULL;
+        } else {
+            atomic_store_explicit(&ctx->kernels[id], k, memory_order_release);
+            atomic_fetch_add(&ctx->kernels_created, 1);
         }
     }
-    return CLRNN_OK;
+    mtx_unlock(&kernel_lock);
+    *out = k;
+    return st;
 }
+
+int clrnn_kernels_created(const clrnn_context *ctx) { return atomic_load(&ctx->kernels_created); }
 
 /* Decides the context's cache directory (ctx->cache_dir, "" for none) for every program built on
  * it. On PoCL the driver's cache is the one to use: PoCL caches compiled kernels on disk itself,
@@ -315,7 +360,7 @@ static void choose_cache_dir(clrnn_context *ctx, const char *cache_dir_param, in
 }
 
 static const clrnn_program_def main_program = {NULL, "clrnn-program-v1", clrnn_embedded_sources, 0, 1,
-                                               make_main_kernels};
+                                               check_main_kernels};
 
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
     memset(&ctx->build, 0, sizeof ctx->build);
@@ -370,8 +415,10 @@ clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def
 }
 
 void clrnn_program_release(clrnn_context *ctx) {
-    for (int k = 0; k < CLRNN_K_COUNT_; ++k)
-        if (ctx->kernels[k]) clReleaseKernel(ctx->kernels[k]);
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
+        cl_kernel kernel = atomic_exchange(&ctx->kernels[k], NULL);
+        if (kernel) clReleaseKernel(kernel);
+    }
     if (ctx->program) clReleaseProgram(ctx->program);
     for (int i = 0; i < CLRNN_KEPT_PROGRAMS; ++i) {
         clrnn_kept_program *kp = &ctx->kept[i];

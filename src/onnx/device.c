@@ -2,7 +2,8 @@
  * one program per context, built on the first use by any of its models and kept with the context
  * (clrnn_program_kept: program.c's one path, the build options, the binary cache under the same
  * key rule and trust checks), and launched here. Every launch takes the context lock, like the
- * rest of the library, so the context's models can share the kernels. */
+ * rest of the library, so the context's models can share the kernels; each kernel is created on
+ * its first launch. */
 #include "onnx_internal.h"
 
 #include "core/launch.h"
@@ -21,24 +22,23 @@ static void release_ox_kernels(void *state) {
     memset(k, 0, sizeof *k);
 }
 
+/* The build's check: the program has every kernel (none is created here: on Rusticl each
+ * clCreateKernel compiles, so a model pays only for the kernels it launches, ox_kernel). */
 static clrnn_status make_ox_kernels(cl_program prog, void *user) {
-    ox_kernels *k = user;
-    struct {
-        cl_kernel *slot;
-        const char *name;
-    } list[] = {{&k->copy, "ox_copy"}, {&k->gather, "ox_gather"}, {&k->binary, "ox_binary"},
-                {&k->unary, "ox_unary"}, {&k->softmax, "ox_softmax"},
-                {&k->reduce, "ox_reduce"}, {&k->where, "ox_where"}, {&k->pad, "ox_pad"}};
-    for (size_t i = 0; i < sizeof list / sizeof *list; ++i) {
-        cl_int err;
-        *list[i].slot = clCreateKernel(prog, list[i].name, &err);
-        if (err != CL_SUCCESS) {
-            *list[i].slot = NULL;
-            release_ox_kernels(k); /* the kernels made so far */
-            return clrnn_fail_cl(err, "clCreateKernel", list[i].name);
-        }
-    }
-    return CLRNN_OK;
+    static const char *const names[] = {"ox_copy", "ox_unary", "ox_binary", "ox_gather",
+                                        "ox_softmax", "ox_reduce", "ox_where", "ox_pad"};
+    clrnn_status st = clrnn_program_has_kernels(prog, names, sizeof names / sizeof *names);
+    if (st == CLRNN_OK) ((ox_kernels *)user)->program = prog;
+    return st;
+}
+
+/* *slot, the kernel `name`, created on its first use. The context lock is held: one creator. */
+static cl_int ox_kernel(ox_kernels *k, cl_kernel *slot, const char *name, cl_kernel *out) {
+    cl_int err = CL_SUCCESS;
+    if (!*slot) *slot = clCreateKernel(k->program, name, &err);
+    if (err != CL_SUCCESS) *slot = NULL;
+    *out = *slot;
+    return err;
 }
 
 clrnn_status clrnn_ox_kernels_ensure(clrnn_model *m) {
@@ -69,6 +69,15 @@ static void arg_int8(launch_args *a, int ndim, const int64_t *v) {
 
 /* A 1-D range of `count` work-items (groups of 64) of a's kernel, the context lock held; the trace
  * names the node (its op type and escaped label). */
+/* The arguments of kernel `name`, created on its first launch into *slot (the context lock held);
+ * a kernel that cannot be created fails the launch with its name. */
+static launch_args ox_begin(clrnn_model *m, cl_kernel *slot, const char *name) {
+    launch_args a = clrnn_kargs_begin(NULL, name);
+    const cl_int ce = ox_kernel(m->k, slot, name, &a.k);
+    if (ce != CL_SUCCESS) a.st = clrnn_fail_cl(ce, "clCreateKernel", name);
+    return a;
+}
+
 static clrnn_status enqueue_1d(clrnn_model *m, const ox_node *n, const launch_args *a, size_t count) {
     const size_t lws = 64, gws = (count + lws - 1) / lws * lws;
     char what[200];
@@ -89,7 +98,7 @@ static clrnn_status enqueue_1d(clrnn_model *m, const ox_node *n, const launch_ar
         if (st_ != CLRNN_OK) return clrnn_ox_wrap(n, st_);                                                        \
         if ((count) == 0) return CLRNN_OK;                                                                        \
         mtx_lock(&(m)->ctx->lock);                                                                                \
-        launch_args a_ = clrnn_kargs_begin((m)->k->kernel, name);                                                 \
+        launch_args a_ = ox_begin(m, &(m)->k->kernel, name);                                                       \
         launch_args *a = &a_;                                                                                     \
         __VA_ARGS__;                                                                                              \
         st_ = enqueue_1d(m, n, &a_, (size_t)(count));                                                            \
@@ -125,7 +134,7 @@ clrnn_status clrnn_ox_dev_gather(clrnn_model *m, const ox_node *n, cl_mem src, c
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "gather indices"));
     st = CLRNN_OK;
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = clrnn_kargs_begin(m->k->gather, "ox_gather"), *a = &a_;
+    launch_args a_ = ox_begin(m, &m->k->gather, "ox_gather"), *a = &a_;
     arg_mem(a, src), arg_mem(a, idx_mem), arg_mem(a, dst), arg_int(a, (int)count), arg_int(a, (int)n_idx);
     arg_int(a, (int)axis_len), arg_int(a, (int)inner);
     st = enqueue_1d(m, n, &a_, count);
@@ -188,7 +197,7 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
                               (void *)cond, &err);
     if (err != CL_SUCCESS) return clrnn_ox_wrap(n, clrnn_fail_cl(err, "clCreateBuffer", "Where condition"));
     mtx_lock(&m->ctx->lock);
-    launch_args a_ = clrnn_kargs_begin(m->k->where, "ox_where"), *a = &a_;
+    launch_args a_ = ox_begin(m, &m->k->where, "ox_where"), *a = &a_;
     arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
     arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
     st = enqueue_1d(m, n, &a_, (size_t)count);

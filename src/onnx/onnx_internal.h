@@ -102,8 +102,10 @@ const ox_op *clrnn_ox_find_op(const char *op_type);
 const char *clrnn_ox_supported_ops(char *buf, size_t cap);
 
 /* ---- device kernels (device.c, kernels.cl) ---- */
-/* The ONNX kernels: one program per context (clrnn_program_kept), shared by its models. */
+/* The ONNX kernels: one program per context (clrnn_program_kept), shared by its models; each
+ * kernel created on its first launch (under the context lock), NULL before. */
 typedef struct ox_kernels {
+    cl_program program; /* the kept program's (not owned) */
     cl_kernel copy, gather, binary, unary, softmax, reduce, where, pad;
 } ox_kernels;
 
@@ -162,7 +164,7 @@ struct clrnn_model {
     int n_inputs, n_outputs;
     char **strings; /* owned strings referenced by the io infos (dim names) */
     int n_strings;
-    const ox_kernels *k; /* the context's ONNX kernels, NULL until the model first needs them */
+    ox_kernels *k; /* the context's ONNX kernels, NULL until the model first needs them */
     int kernels_from_cache; /* their program came from the context's binary cache */
     /* Bytes of the values' live buffers and the limits they must stay under (value.c; the
      * budgets are set at load, see clrnn_onnx_load in clrnn.h). */

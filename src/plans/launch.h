@@ -1,6 +1,7 @@
 /* Kernel launches for the forward pass and training (plan_*.c, forward.c, train.c): the names
- * these modules use for src/core/launch.h's one binder and enqueue. Arguments are set in order on
- * a kargs, the first failure is kept and reported by launch(), which names the kernel. */
+ * these modules use for src/core/launch.h's one binder and enqueue. begin() takes the kernel
+ * (created on its first use, clrnn_kernel_get); arguments are set in order on a kargs, the first
+ * failure is kept and reported by launch(), which names the kernel. */
 #ifndef CLRNN_LAUNCH_H
 #define CLRNN_LAUNCH_H
 
@@ -18,7 +19,9 @@ static inline void a_set_mem(kargs *a, cl_uint index, cl_mem m) { a_at(a, index,
 static inline void a_set_int(kargs *a, cl_uint index, int v) { a_at(a, index, sizeof v, &v); }
 
 static inline kargs begin(clrnn_context *ctx, clrnn_kernel_id id, const char *name) {
-    return clrnn_kargs_begin(ctx->kernels[id], name);
+    kargs a = clrnn_kargs_begin(NULL, name);
+    a.st = clrnn_kernel_get(ctx, id, &a.k);
+    return a;
 }
 
 /* Work-group width for a kernel over `units` outputs: a power of two up to 64, within the

@@ -153,7 +153,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         const int proj = d->proj_size > 0;
         step_args k = step_args_begin(r, k0, l, T, N, xp_batch_major); /* lstm_step */
         kargs *a = &k.a;
-        const size_t la = step_lws(ctx, a->k, H), lp = proj ? step_lws(ctx, ctx->kernels[CLRNN_K_lstm_proj_step], Hr) : 1;
+        const size_t la = step_lws(ctx, a->k, H);
         a_int(a, Hr), a_mem(a, dw->peep[l]);
         k.c_prev = a->i, a_mem(a, c[0]);
         k.h_next = a->i, a_mem(a, h[1]);
@@ -161,8 +161,11 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         a_mem(a, y_layer), a_mem(a, ws->h_raw), a_int(a, clrnn_lstm_flags(d)), a_int(a, policy), a_flt(a, d->clip);
         a_flt(a, d->cell_clip), a_flt(a, fill), a_local(a, la * sizeof(float));
         /* lstm_proj_step: m = W_proj h_raw, from h_raw to the h states */
-        step_args p = {begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step"), 0, 0, 0, 0};
-        if (proj) {
+        step_args p = {{0}, 0, 0, 0, 0};
+        size_t lp = 1;
+        if (proj) { /* created only for an rnn with a projection (first use) */
+            p.a = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
+            lp = step_lws(ctx, p.a.k, Hr);
             a_int(&p.a, 0), a_int(&p.a, T), a_int(&p.a, N), a_int(&p.a, H), a_int(&p.a, Hr), a_mem(&p.a, ws->tmap);
             a_mem(&p.a, dw->projT[l]), a_mem(&p.a, ws->h_raw);
             p.h_prev = p.a.i, a_mem(&p.a, h[0]);

@@ -253,8 +253,14 @@ static int scan_groups(const clrnn_rnn *r, int n_rb) {
 /* Whether the persistent scan can run: its work-group is the blocks of one row group. */
 static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
     size_t kmax = 0;
-    return clGetKernelWorkGroupInfo(r->ctx->kernels[id], r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax,
-                                    &kmax, NULL) == CL_SUCCESS &&
+    cl_kernel k = NULL;
+    /* a kernel that cannot be created does not fit: the step launches then report it */
+    if (clrnn_kernel_get(r->ctx, id, &k) != CLRNN_OK) {
+        clrnn_clear_error();
+        return 0;
+    }
+    return clGetKernelWorkGroupInfo(k, r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
+               CL_SUCCESS &&
            (size_t)scan_width(r) <= kmax;
 }
 

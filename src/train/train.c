@@ -93,7 +93,7 @@ static clrnn_status ensure_program(clrnn_context *ctx) {
 }
 
 static kargs tk(clrnn_context *ctx, int id) {
-    kargs a = {ctx->train->k[id], 0, CL_SUCCESS, tk_names[id]};
+    kargs a = {ctx->train->k[id], 0, CL_SUCCESS, tk_names[id], CLRNN_OK};
     return a;
 }
 

@@ -4,7 +4,9 @@
  * the row, alpha/beta including beta = 0 on a NaN-poisoned C; op(B) read in place past its columns
  * (NaN there). Each element must lie within the
  * fp32 dot-product error bound 2 (k + 2) eps sum |terms| of the float64 value, and nothing outside
- * C's window may change. The same GEMM twice gives the same bits. */
+ * C's window may change. The same GEMM twice gives the same bits. Small products run on
+ * sgemm_small (cheap to compile), the rest on sgemm_tile: the odd sizes run a second time with
+ * CLRNN_GEMM=own-tiled, so both kernels meet every shape. */
 #include "test_util.h"
 
 #include <float.h>
@@ -112,6 +114,12 @@ static void odd_sizes(void **state) {
             }
 }
 
+static void odd_sizes_tiled_only(void **state) {
+    setenv("CLRNN_GEMM", "own-tiled", 1);
+    odd_sizes(state);
+    setenv("CLRNN_GEMM", "own", 1);
+}
+
 /* The training engine's shapes, scaled down: many full tiles, K past one KC block, op(B) in place
  * (N % 64 == 0), packed, and the transposed product. */
 static void training_like(void **state) {
@@ -153,6 +161,7 @@ int main(void) {
     setenv("CLRNN_GEMM", "own", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(odd_sizes),
+        cmocka_unit_test(odd_sizes_tiled_only),
         cmocka_unit_test(training_like),
         cmocka_unit_test(b_in_place_panels),
         cmocka_unit_test(deterministic),
