@@ -366,6 +366,30 @@ typedef enum clrnn_dropout_mode {
     CLRNN_DROPOUT_PER_STEP = 1     /* a new mask at every step (TF1 DropoutWrapper default) */
 } clrnn_dropout_mode;
 
+/* How an rnn keeps its tensors in device memory (clrnn_rnn_desc.storage). The user's tensors (x, y,
+ * h0, c0, hn, cn, every weight passed to clrnn_rnn_set_param) stay float32 at the API either way;
+ * what is stored narrower on the device is the input and recurrent weights W and R, the peepholes,
+ * the LSTM projection, and the activations between kernels (the input x once on the device, the input
+ * projections, the states h and c, the layer outputs, the merge's input). Biases, the dense layer and
+ * the user's tensors stay float32; every product accumulates and every gate computes in float32.
+ *   FP32  float32 (the default).
+ *   FP16  IEEE half (11 significant bits, unit roundoff 2^-11 ~ 4.9e-4; finite only up to 65504: a
+ *         larger value is stored as inf), rounded to nearest even (vstore_half_rte: core OpenCL 1.2,
+ *         no cl_khr_fp16 needed). Stored bytes are halved (clrnn_rnn_weight_bytes,
+ *         clrnn_rnn_workspace_bytes).
+ *   BF16  bfloat16 (8 significant bits, unit roundoff 2^-8 ~ 3.9e-3; float32's range), rounded to
+ *         nearest even. Stored bytes are halved.
+ * Against the float64 reference the forward suite holds FP16 outputs to 1e-3 and BF16 to 8e-3
+ * (= 1e-3 scaled by the ratio of their unit roundoffs, 2^-8 / 2^-11), times max(1, max |reference|)
+ * of the tensor (tests/forward/test_forward.c; fp32 is held to 1e-5). Inference only: training
+ * (clrnn_reserve_create, clrnn_rnn_forward_train) refuses an rnn with FP16 or BF16 storage with
+ * CLRNN_ERR_UNSUPPORTED. */
+typedef enum clrnn_storage {
+    CLRNN_STORAGE_FP32 = 0,
+    CLRNN_STORAGE_FP16 = 1,
+    CLRNN_STORAGE_BF16 = 2
+} clrnn_storage;
+
 typedef struct clrnn_rnn_desc {
     clrnn_cell cell;
     int input_size;  /* I: features of the first layer's input */
@@ -419,6 +443,9 @@ typedef struct clrnn_rnn_desc {
     float recurrent_dropout;
     clrnn_dropout_mode dropout_mode;
     uint64_t dropout_seed;
+
+    /* Device storage of weights and activations (clrnn_storage above); default FP32. */
+    clrnn_storage storage;
 } clrnn_rnn_desc;
 
 /* Defaults: LSTM, 1 layer, forward, concat, time-major, default activations, everything off. */
@@ -561,6 +588,9 @@ CLRNN_API clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_arg
 /* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
  * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY) leaves it as it was. */
 CLRNN_API size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
+/* Bytes of device memory the rnn's uploaded weights hold (0 before the first run; W, R, peepholes
+ * and the projection in the rnn's storage type, biases, activations and the dense layer float32). */
+CLRNN_API size_t clrnn_rnn_weight_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
  * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
