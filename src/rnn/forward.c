@@ -275,14 +275,25 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     cl_mem x = ws->x;
     size_t x_off = 0;
     const size_t x_bytes = (size_t)T * N * d->input_size * sizeof(float);
-    if (args->x.host) {
+    if (stored && args->x.host) { /* rounded on the host (as the device rounds), straight into x_s */
+        const size_t n = (size_t)T * N * d->input_size;
+        uint16_t *bits = malloc(n * sizeof *bits);
+        if (!bits) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "stored input of %zu elements", n);
+        const float *xf = args->x.host;
+        const int bf16 = d->storage == CLRNN_STORAGE_BF16;
+        for (size_t i = 0; i < n; ++i) bits[i] = bf16 ? clrnn_float_to_bf16(xf[i]) : clrnn_float_to_half(xf[i]);
+        err = clEnqueueWriteBuffer(ctx->queue, ws->x_s, CL_TRUE, 0, n * sizeof *bits, bits, 0, NULL, NULL);
+        free(bits);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading x");
+        x = ws->x_s;
+    } else if (args->x.host) {
         err = clEnqueueWriteBuffer(ctx->queue, ws->x, CL_FALSE, 0, x_bytes, args->x.host, 0, NULL, NULL);
         if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading x");
     } else {
         x = args->x.mem;
         x_off = args->x.offset / sizeof(float);
     }
-    if (stored) { /* layer 0 reads x in the rnn's storage type */
+    if (stored && !args->x.host) { /* layer 0 reads x in the rnn's storage type */
         if ((st = convert_rows(r, 1, x, x_off, (size_t)d->input_size, ws->x_s, 0, (size_t)d->input_size, (size_t)T * N,
                                (size_t)d->input_size)) != CLRNN_OK)
             return st;

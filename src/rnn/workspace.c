@@ -200,7 +200,7 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
         b[n++] = (ws_buf){&(m), ok ? e : 0, (size), (name)};                         \
     } while (0)
 #define BUF(m, rows, cols, name) BUF_OF(m, rows, cols, F, name)
-    BUF(ws->x, TN, (size_t)d->input_size, "input staging");
+    if (S == F) BUF(ws->x, TN, (size_t)d->input_size, "input staging"); /* else a host x goes to x_s */
     BUF_OF(ws->x_proj, TN, xp_cols, S, "input projections");
     BUF_OF(ws->y_a, TN, D * Hr, S, "layer outputs");
     if (d->num_layers > 1) BUF_OF(ws->y_b, TN, D * Hr, S, "layer outputs");
