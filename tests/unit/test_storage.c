@@ -89,16 +89,57 @@ static void identity_rnn_rounds(clrnn_storage storage, int device_x) {
     clrnn_rnn_destroy(r);
 }
 
+/* The rounding of values computed on the device (the kernels' stores, scalar and 16-wide): I = 1,
+ * H = n units with W[j] = v_j (rounded on upload), R = 0, x = 3, one step, activation affine(1, 0):
+ * x_proj[j] = 3 * stored(v_j), exact in float but in general not representable in the storage, so
+ * the kernel rounds it; y[j] and hn[j] must be stored(3 * stored(v_j)). */
+static void computed_values_round(clrnn_storage storage) {
+    clrnn_context *ctx = tu_context();
+    enum { H = 120 };
+    float v[H];
+    uint64_t seed = 0xabcdu + (uint64_t)storage;
+    rounding_inputs(v, H, &seed);
+    for (int j = 0; j < H; ++j)
+        if (fabsf(v[j]) > 1e37f) v[j] = 1e37f; /* weights must stay finite once rounded */
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_RNN, 1, H);
+    d.activations[0][0] = (clrnn_activation){CLRNN_ACT_AFFINE, 1.0f, 0.0f};
+    d.storage = storage;
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    float *R = calloc((size_t)H * H, sizeof *R);
+    TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_W, v, H));
+    TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_R, R, (size_t)H * H));
+    float x = 3.0f, *y = tu_alloc_poison(H), *hn = tu_alloc_poison(H);
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = 1, a.batch = 1, a.x.host = &x, a.y.host = y, a.hn.host = hn;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    for (int j = 0; j < H; ++j) {
+        float (*rnd)(float) = storage == CLRNN_STORAGE_FP16 ? ref_fp16 : ref_bf16;
+        const float want = rnd(3.0f * rnd(v[j]));
+        const int same = want == 0.0f ? y[j] == 0.0f && hn[j] == 0.0f
+                                      : !memcmp(&y[j], &want, sizeof want) && !memcmp(&hn[j], &want, sizeof want);
+        if (!same)
+            fail_msg("%s storage: unit %d, 3 * stored(%a) is stored as y %a, hn %a; round to nearest even gives %a",
+                     storage == CLRNN_STORAGE_FP16 ? "fp16" : "bf16", j, (double)v[j], (double)y[j], (double)hn[j],
+                     (double)want);
+    }
+    free(R), free(y), free(hn);
+    clrnn_rnn_destroy(r);
+}
+
 static void fp16_rounds_to_nearest_even(void **state) {
     (void)state;
     identity_rnn_rounds(CLRNN_STORAGE_FP16, 0);
     identity_rnn_rounds(CLRNN_STORAGE_FP16, 1);
+    computed_values_round(CLRNN_STORAGE_FP16);
 }
 
 static void bf16_rounds_to_nearest_even(void **state) {
     (void)state;
     identity_rnn_rounds(CLRNN_STORAGE_BF16, 0);
     identity_rnn_rounds(CLRNN_STORAGE_BF16, 1);
+    computed_values_round(CLRNN_STORAGE_BF16);
 }
 
 /* The same LSTM (I = H = 256) under each storage, run once: its weights' device bytes are halved
