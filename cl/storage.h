@@ -32,20 +32,17 @@ typedef float store;
 
 #elif CLRNN_STORAGE == STORAGE_FP16
 typedef ushort store;
+/* LOAD16 is vload_half16 (F16C's vcvtph2ps on PoCL). STORE16 converts in integer code around a
+ * ushort16 vstore16, to the same bits vstore_half16_rte gives: PoCL 3.1 compiles vstore_half16_rte
+ * to aligned 16-byte stores (vmovaps), which fault on an output row that starts at an odd unit (y
+ * at unit j0 of a row of H), though the spec asks only for 2-byte alignment. Every LOAD16 of the
+ * kernels is at a multiple of 16 elements of a whole buffer (packed weights, 16-lane state and
+ * x_proj blocks), so PoCL's vload_half16 is safe there; a new LOAD16 at an arbitrary element
+ * offset should be checked on PoCL the same way. (Converting loads in integer code instead made
+ * S1 about 3x slower on PoCL.) */
 #define LOAD(p, i) vload_half((i), (__global const half *)(p))
 #define STORE(p, i, v) vstore_half_rte((v), (i), (__global half *)(p))
-/* The 16-wide forms convert in integer code around a ushort16 vload16/vstore16, to the same values
- * vload_half16 / vstore_half16_rte give: PoCL 3.1 compiles vstore_half16_rte to aligned 16-byte
- * stores (vmovaps), which fault on an output row that starts at an odd unit (y at j0 of a row of H
- * units), though the spec asks only for 2-byte alignment. */
-inline float16 half_load16(ushort16 h) {
-    const uint16 u = convert_uint16(h);
-    const float16 normal = as_float16((u & 0x7fffu) << 13) * 0x1p112f; /* exponent rebias 15 -> 127 */
-    const float16 sub = convert_float16(u & 0x3ffu) * 0x1p-24f;         /* subnormal: m * 2^-24, exact */
-    uint16 bits = select(as_uint16(normal), as_uint16(sub), (u & 0x7c00u) == (uint16)0u);
-    bits = select(bits, (uint16)0x7f800000u | ((u & 0x3ffu) << 13), (u & 0x7c00u) == (uint16)0x7c00u); /* inf, NaN */
-    return as_float16(bits | ((u & 0x8000u) << 16));
-}
+#define LOAD16(p, i) vload_half16((i), (__global const half *)(p))
 /* Round to nearest even: normal halves by adding 0xfff plus the lowest kept bit before the shift
  * (a carry into the exponent rounds up correctly), subnormal ones by rint(|f| * 2^24) (exact
  * scaling, the default rounding mode is to nearest even), 65520 and up to inf, NaN quiet. */
@@ -58,7 +55,6 @@ inline ushort16 half_round16(float16 f) {
     h = select(h, (uint16)0x7e00u, a > (uint16)0x7f800000u);
     return convert_ushort16(h | ((x >> 16) & 0x8000u));
 }
-#define LOAD16(p, i) half_load16(vload16((i), (p)))
 #define STORE16(p, i, v) vstore16(half_round16(v), (i), (p))
 
 #elif CLRNN_STORAGE == STORAGE_BF16
