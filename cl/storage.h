@@ -40,7 +40,17 @@ typedef ushort store;
  * x_proj blocks), so PoCL's vload_half16 is safe there; a new LOAD16 at an arbitrary element
  * offset should be checked on PoCL the same way. (Converting loads in integer code instead made
  * S1 about 3x slower on PoCL.) */
-#define LOAD(p, i) vload_half((i), (__global const half *)(p))
+/* A scalar load in a few integer operations: PoCL's scalar vload_half is a ~20-instruction bit
+ * routine, and the tiled micro-kernel loads one h_prev value per row and k. Same value as
+ * vload_half: the exponent rebias is a multiply by 2^112 (exact, subnormal halves included), inf
+ * and NaN keep their all-ones exponent. */
+inline float half_load(ushort h) {
+    const uint u = h;
+    const float m = as_float((u & 0x7fffu) << 13) * 0x1p112f;
+    const uint bits = (u & 0x7c00u) == 0x7c00u ? 0x7f800000u | ((u & 0x3ffu) << 13) : as_uint(m);
+    return as_float(bits | ((u & 0x8000u) << 16));
+}
+#define LOAD(p, i) half_load((p)[i])
 #define STORE(p, i, v) vstore_half_rte((v), (i), (__global half *)(p))
 #define LOAD16(p, i) vload_half16((i), (__global const half *)(p))
 /* Round to nearest even: normal halves by adding 0xfff plus the lowest kept bit before the shift
