@@ -373,17 +373,22 @@ typedef enum clrnn_dropout_mode {
  * projections, the states h and c, the layer outputs, the merge's input). Biases, the dense layer and
  * the user's tensors stay float32; every product accumulates and every gate computes in float32.
  *   FP32  float32 (the default).
- *   FP16  IEEE half (11 significant bits, unit roundoff 2^-11 ~ 4.9e-4; finite only up to 65504: a
- *         larger value is stored as inf), rounded to nearest even (vstore_half_rte: core OpenCL 1.2,
- *         no cl_khr_fp16 needed). Stored bytes are halved (clrnn_rnn_weight_bytes,
- *         clrnn_rnn_workspace_bytes).
- *   BF16  bfloat16 (8 significant bits, unit roundoff 2^-8 ~ 3.9e-3; float32's range), rounded to
- *         nearest even. Stored bytes are halved.
- * Against the float64 reference the forward suite holds FP16 outputs to 1e-3 and BF16 to 8e-3
- * (= 1e-3 scaled by the ratio of their unit roundoffs, 2^-8 / 2^-11), times max(1, max |reference|)
- * of the tensor (tests/forward/test_forward.c; fp32 is held to 1e-5). Inference only: training
- * (clrnn_reserve_create, clrnn_rnn_forward_train) refuses an rnn with FP16 or BF16 storage with
- * CLRNN_ERR_UNSUPPORTED. */
+ *   FP16  IEEE half (11 significant bits, unit roundoff u = 2^-11 ~ 4.9e-4; finite only up to 65504:
+ *         a larger value is stored as inf), rounded to nearest even as vstore_half_rte does (core
+ *         OpenCL 1.2: no cl_khr_fp16 needed).
+ *   BF16  bfloat16 (8 significant bits, u = 2^-8 ~ 3.9e-3; float32's range), rounded to nearest even.
+ * The stored tensors take half the bytes: the weights (clrnn_rnn_weight_bytes) by half but for the
+ * float32 biases; the workspace (clrnn_rnn_workspace_bytes) by less, as the float32 staging of a
+ * host y stays (0.57 of fp32 for an LSTM with I = H). Against the float64 reference, every output
+ * of the forward suite (tests/forward, run with CLRNN_STORAGE=fp16|bf16 under each plan) is held to
+ * |got - exp| <= tol (1 + |exp|) with tol = 1e-3 for FP16 and 8e-3 for BF16: the error is a small
+ * multiple of u (a chain of roundings of x, W, x_proj, R, h, c through activations of slope <= 1), so
+ * BF16's bound is FP16's times 2^-8 / 2^-11. A discontinuous activation (THRESHOLDED_RELU) can flip
+ * where a pre-activation lies within rounding of alpha: no bound holds there. On a CPU through PoCL
+ * narrower storage is not faster (the conversions cost more than the halved memory traffic saves).
+ * Inference only: clrnn_reserve_create refuses an rnn with FP16 or BF16 storage
+ * (CLRNN_ERR_UNSUPPORTED), so it cannot run forward_train or a backward. The first forward of an
+ * FP16 or BF16 rnn on a context builds that storage type's kernel program (once per context). */
 typedef enum clrnn_storage {
     CLRNN_STORAGE_FP32 = 0,
     CLRNN_STORAGE_FP16 = 1,
@@ -594,7 +599,8 @@ CLRNN_API size_t clrnn_rnn_weight_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
  * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
- * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
+ * `clrnn-bench --verbose`), and the storage type when it is not fp32 ("...; weights and activations
+ * stored as fp16, fp32 arithmetic"). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
  * rnn, or one whose context is gone, gives "(<the error message>)". */
 CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 

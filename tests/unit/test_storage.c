@@ -184,7 +184,7 @@ static void device_bytes_halved(void **state) {
 }
 
 /* Training reads and writes float32: an fp16/bf16 rnn gets no reserve (so no forward_train or
- * backward), with a message that says why; its forward still runs. */
+ * backward), with a message that says why. Its descriptor and plan line name the storage. */
 static void training_refused(void **state) {
     (void)state;
     for (int s = 1; s < 3; ++s) {
@@ -199,6 +199,8 @@ static void training_refused(void **state) {
         clrnn_rnn_desc got;
         TU_OK(clrnn_rnn_get_desc(r, &got));
         assert_int_equal(got.storage, s);
+        char plan[1024];
+        assert_non_null(strstr(clrnn_rnn_plan(r, plan, sizeof plan), s == 1 ? "stored as fp16" : "stored as bf16"));
         clrnn_rnn_destroy(r);
     }
 }
