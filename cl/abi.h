@@ -21,6 +21,11 @@
 #define ACT_SLOTS 3  /* activation slots per direction */
 #define ACT_PARAMS 3 /* kind, alpha, beta */
 
+/* Storage types of device tensors (storage.h, the build option -DCLRNN_STORAGE=...): clrnn_storage. */
+#define STORAGE_FP32 0
+#define STORAGE_FP16 1
+#define STORAGE_BF16 2
+
 /* Step table (step_table.c): entry[d][s][n] = time index t processed at step s, plus flags. */
 #define STEP_T_MASK 0x0fffffff
 #define STEP_VALID 0x10000000   /* the step is computed */
@@ -65,6 +70,9 @@ _Static_assert(MASKED_ZERO == CLRNN_MASKED_OUTPUT_ZERO && MASKED_CARRY == CLRNN_
 _Static_assert(MERGE_CONCAT == CLRNN_MERGE_CONCAT && MERGE_SUM == CLRNN_MERGE_SUM && MERGE_MUL == CLRNN_MERGE_MUL &&
                    MERGE_AVE == CLRNN_MERGE_AVE && MERGE_NONE == CLRNN_MERGE_NONE,
                "abi.h MERGE_* differ from clrnn_merge");
+_Static_assert(STORAGE_FP32 == CLRNN_STORAGE_FP32 && STORAGE_FP16 == CLRNN_STORAGE_FP16 &&
+                   STORAGE_BF16 == CLRNN_STORAGE_BF16,
+               "abi.h STORAGE_* differ from clrnn_storage");
 #endif
 
 #endif

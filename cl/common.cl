@@ -7,7 +7,9 @@
 
 /* Precision. REAL (the build option -DREAL=..., program.c; float when absent) is the type of the
  * tensors the kernels read and write (weights, biases, states, projections, outputs, local tiles)
- * and of their arithmetic; realN are its vectors. Host scalars (clip, fill, proj_clip) and the
+ * and of their arithmetic; realN are its vectors. The stored tensors of the forward kernels are `store`
+ * (storage.h, embedded before this file), read and written through LOAD/STORE: fp32, or fp16/bf16
+ * widened to real on load. Host scalars (clip, fill, proj_clip) and the
  * activation table stay float. */
 #ifndef REAL
 #define REAL float
@@ -76,8 +78,8 @@ inline real masked_output(int policy, int entry, real h_prev, float fill) {
  * step by name, not by position. */
 #define GENERIC_STEP_PARAMS                                                                        \
     const int s, const int T, const int N, const int H, __global const int *tmap,                 \
-        __global const real *x_proj, const int xp_batch_major, __global const real *RT,           \
-        __global const real *bias, __global const float *acts, __global const real *h_prev
+        __global const store *x_proj, const int xp_batch_major, __global const store *RT,         \
+        __global const real *bias, __global const float *acts, __global const store *h_prev
 
 /* The generic (per-unit) step kernels' shared prologue: work-item (j, n, d) computes unit j of
  * batch row n in direction d at step s; its step-table entry says which time index t that is and
@@ -111,7 +113,8 @@ inline size_t state_index(step_pos p) { return state_row(p) + p.j; }
 inline size_t output_index(step_pos p) { return ((size_t)p.t * p.N + p.n) * p.D * p.W + p.d * p.W + p.j; }
 
 /* The unit's gate 0 in x_proj (rows of G gates of H per direction); gate g is at [g * H]. */
-inline __global const real *xproj_unit(step_pos p, __global const real *x_proj, int T, int batch_major, int G, int H) {
+inline __global const store *xproj_unit(step_pos p, __global const store *x_proj, int T, int batch_major, int G,
+                                        int H) {
     const size_t row = xproj_row(p.t, p.n, T, p.N, batch_major);
     return x_proj + row * p.D * G * H + p.d * G * H + p.j;
 }
@@ -119,32 +122,34 @@ inline __global const real *xproj_unit(step_pos p, __global const real *x_proj, 
 /* A step the table marks as not computed: the state h_prev (hp: the (d, n) row) is carried to
  * h_next and the output follows the masked-output policy. Returns 1 for such a step, after which
  * the kernel returns (uniformly over the work-group, whose (n, d) is fixed); 0 for a computed one. */
-inline int masked_step(step_pos p, __global const real *hp, __global real *h_next, __global real *y, int policy,
+inline int masked_step(step_pos p, __global const store *hp, __global store *h_next, __global store *y, int policy,
                        float fill) {
     if (p.entry & STEP_VALID) return 0;
     if (p.active) {
-        h_next[state_index(p)] = hp[p.j];
-        y[output_index(p)] = masked_output(policy, p.entry, hp[p.j], fill);
+        const real h = LOAD(hp, p.j);
+        STORE(h_next, state_index(p), h);
+        STORE(y, output_index(p), masked_output(policy, p.entry, h, fill));
     }
     return 1;
 }
 
-/* acc[g] += sum_k v[k] * RT[k * ld + g * gate_stride + j] for g < G, k < K.
- * v is staged through local memory in tiles of the work-group size; every work-item of the
+/* acc[g] += sum_k v[k] * RT[k * ld + g * gate_stride + j] for g < G, k < K (v and RT stored, the
+ * tile and acc real). v is staged through local memory in tiles of the work-group size; every work-item of the
  * group must call this (barriers), including those with j out of range (active = 0). */
 #define RECURRENT_DOT(G, acc, v, RT, ld, gate_stride, j, K, tile, active)                         \
     do {                                                                                          \
         const int lid_ = get_local_id(0), lsz_ = get_local_size(0);                               \
         for (int k0_ = 0; k0_ < (K); k0_ += lsz_) {                                               \
             barrier(CLK_LOCAL_MEM_FENCE);                                                         \
-            if (k0_ + lid_ < (K)) (tile)[lid_] = (v)[k0_ + lid_];                                 \
+            if (k0_ + lid_ < (K)) (tile)[lid_] = LOAD((v), k0_ + lid_);                                 \
             barrier(CLK_LOCAL_MEM_FENCE);                                                         \
             if (active) {                                                                         \
                 const int kn_ = min(lsz_, (K) - k0_);                                             \
                 for (int kk_ = 0; kk_ < kn_; ++kk_) {                                             \
                     const real hv_ = (tile)[kk_];                                                 \
-                    __global const real *row_ = (RT) + (size_t)(k0_ + kk_) * (ld) + (j);          \
-                    for (int g_ = 0; g_ < (G); ++g_) (acc)[g_] = fma(hv_, row_[g_ * (gate_stride)], (acc)[g_]); \
+                    __global const store *row_ = (RT) + (size_t)(k0_ + kk_) * (ld) + (j);         \
+                    for (int g_ = 0; g_ < (G); ++g_)                                              \
+                        (acc)[g_] = fma(hv_, LOAD(row_, g_ * (gate_stride)), (acc)[g_]);          \
                 }                                                                                 \
             }                                                                                     \
         }                                                                                         \

@@ -383,6 +383,35 @@ typedef enum clrnn_dropout_mode {
     CLRNN_DROPOUT_PER_STEP = 1     /* a new input/recurrent mask at every step */
 } clrnn_dropout_mode;
 
+/* How an rnn keeps its tensors in device memory (clrnn_rnn_desc.storage). The user's tensors (x, y,
+ * h0, c0, hn, cn, every weight passed to clrnn_rnn_set_param) stay float32 at the API either way;
+ * what is stored narrower on the device is the input and recurrent weights W and R, the peepholes,
+ * the LSTM projection, and the activations between kernels (the input x once on the device, the input
+ * projections, the states h and c, the layer outputs, the merge's input). Biases, the dense layer and
+ * the user's tensors stay float32; every product accumulates and every gate computes in float32.
+ *   FP32  float32 (the default).
+ *   FP16  IEEE half (11 significant bits, unit roundoff u = 2^-11 ~ 4.9e-4; finite only up to 65504:
+ *         a larger value is stored as inf), rounded to nearest even as vstore_half_rte does (core
+ *         OpenCL 1.2: no cl_khr_fp16 needed).
+ *   BF16  bfloat16 (8 significant bits, u = 2^-8 ~ 3.9e-3; float32's range), rounded to nearest even.
+ * The stored tensors take half the bytes: the weights (clrnn_rnn_weight_bytes) by half but for the
+ * float32 biases; the workspace (clrnn_rnn_workspace_bytes) by less, as the float32 staging of a
+ * host y stays (0.57 of fp32 for an LSTM with I = H). Against the float64 reference, every output
+ * of the forward suite (tests/forward, run with CLRNN_STORAGE=fp16|bf16 under each plan) is held to
+ * |got - exp| <= tol (1 + |exp|) with tol = 1e-3 for FP16 and 8e-3 for BF16: the error is a small
+ * multiple of u (a chain of roundings of x, W, x_proj, R, h, c through activations of slope <= 1), so
+ * BF16's bound is FP16's times 2^-8 / 2^-11. A discontinuous activation (THRESHOLDED_RELU) can flip
+ * where a pre-activation lies within rounding of alpha: no bound holds there. On a CPU through PoCL
+ * narrower storage is not faster (the conversions cost more than the halved memory traffic saves).
+ * Inference only: clrnn_reserve_create refuses an rnn with FP16 or BF16 storage
+ * (CLRNN_ERR_UNSUPPORTED), so it cannot run forward_train or a backward. The first forward of an
+ * FP16 or BF16 rnn on a context builds that storage type's kernel program (once per context). */
+typedef enum clrnn_storage {
+    CLRNN_STORAGE_FP32 = 0,
+    CLRNN_STORAGE_FP16 = 1,
+    CLRNN_STORAGE_BF16 = 2
+} clrnn_storage;
+
 typedef struct clrnn_rnn_desc {
     clrnn_cell cell;
     int input_size;  /* I: features of the first layer's input */
@@ -446,6 +475,9 @@ typedef struct clrnn_rnn_desc {
      * recurrent_dropout as Keras runs it (its fused path: one mask per step over the gates, a
      * Dropout layer on x); with VARIATIONAL, Keras's cells at implementation 2. 0 or 1. */
     int dropout_shared;
+
+    /* Device storage of weights and activations (clrnn_storage above); default FP32. */
+    clrnn_storage storage;
 } clrnn_rnn_desc;
 
 /* Defaults: LSTM, 1 layer, forward, concat, time-major, default activations, everything off. */
@@ -601,10 +633,14 @@ CLRNN_API clrnn_status clrnn_rnn_prepare(clrnn_rnn *rnn, int seq_length, int bat
 /* Bytes of device workspace the rnn currently holds (0 before the first run). A refused call
  * (CLRNN_ERR_DEVICE_OUT_OF_MEMORY) leaves it as it was. */
 CLRNN_API size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
+/* Bytes of device memory the rnn's uploaded weights hold (0 before the first run; W, R, peepholes
+ * and the projection in the rnn's storage type, biases, activations and the dense layer float32). */
+CLRNN_API size_t clrnn_rnn_weight_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
  * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
- * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
+ * `clrnn-bench --verbose`), and the storage type when it is not fp32 ("...; weights and activations
+ * stored as fp16, fp32 arithmetic"). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
  * rnn, or one whose context is gone, gives "(<the error message>)". */
 CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 

@@ -147,6 +147,7 @@ typedef struct clrnn_kept_program {
     void *state;                          /* its kernels: make_kernels' user */
     void (*release_kernels)(void *state); /* releases them (not the program) */
     int from_cache;                       /* 1: loaded from the context's binary cache */
+    char options[128];                    /* its build options: with sources, what names it */
 } clrnn_kept_program;
 #define CLRNN_KEPT_PROGRAMS 8
 /* def's program on this context (the ONNX kernels, ...), like the main program shared by every
@@ -156,6 +157,15 @@ typedef struct clrnn_kept_program {
  * Users set kernel arguments and enqueue under ctx->lock. */
 clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
                                 void (*release_kernels)(void *state), const clrnn_kept_program **out);
+/* clrnn_program_kept with build options of the caller's (a program is kept per sources and options). */
+clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def *def, const char *options,
+                                     size_t state_size, void (*release_kernels)(void *state),
+                                     const clrnn_kept_program **out);
+/* The main program's kernels (indexed by clrnn_kernel_id) built for a storage type (cl/storage.h:
+ * -DCLRNN_STORAGE=...): NULL for fp32 (the context's own, created on first use: begin()); fp16 and
+ * bf16 are each a kept program, built (or loaded from the binary cache) on first use and shared by
+ * every rnn of the context (their kernels all created with it). */
+clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, const cl_kernel **kernels);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
 
@@ -323,6 +333,9 @@ typedef struct clrnn_workspace {
     cl_mem plan_buf[CLRNN_PLAN_BUFS]; /* the plan's own buffers (clrnn_plan_workspace) */
     cl_mem y_out;     /* staging for a host y */
     cl_mem dense_in;  /* [T*N, Hm] merged output before the dense layer */
+    /* fp16/bf16 storage only (else NULL): */
+    cl_mem x_s;       /* [T*N*I] the input in the rnn's storage type (what layer 0 reads) */
+    cl_mem state_f;   /* [D*N*max(Hs, Hc)] float staging of a host h0/c0/hn/cn */
     size_t bytes;
 } clrnn_workspace;
 
@@ -350,6 +363,11 @@ struct clrnn_rnn {
      * device state strides: rows of h are Hs floats apart, rows of c Hc (padded by some plans). */
     const clrnn_plan_ops *plan;
     void *plan_state;
+    /* Device storage (desc.storage): elem = bytes of a stored element (4, or 2 for fp16/bf16);
+     * kernels = the main program built for it (clrnn_program_storage), fetched at the first forward
+     * (NULL before). The plans take their kernels through begin_r (launch.h). */
+    size_t elem;
+    const cl_kernel *kernels;
     int Hs, Hc;
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */

@@ -1564,6 +1564,8 @@ static first_result spawn_first_result(const char *self, const char *clrnn_dir, 
     argv[a++] = "--input", argv[a++] = I, argv[a++] = "--hidden", argv[a++] = H, argv[a++] = "--layers", argv[a++] = L;
     if (opt.shape.bidir) argv[a++] = "--bidirectional";
     if (opt.shape.P) argv[a++] = "--proj", argv[a++] = P;
+    if (opt.shape.storage)
+        argv[a++] = "--storage", argv[a++] = opt.shape.storage == CLRNN_STORAGE_FP16 ? "fp16" : "bf16";
     if (opt.no_tuning) argv[a++] = "--no-tuning";
     if (opt.device) argv[a++] = "--device", argv[a++] = opt.device;
     argv[a] = NULL;
@@ -1699,6 +1701,8 @@ static void usage(FILE *f) {
             "       clrnn-bench --profile [--suite | shape flags] [--train] [--repeat R]   where the time goes, per\n"
             "                   kernel, from the trace (CLRNN_VERBOSE)\n"
             "other: --csv --dnnl --dnnl-only --threads N --cache-dir DIR --no-tuning --verbose --version\n"
+            "       --storage fp32|fp16|bf16: clrnn's weights and activations in device memory (oneDNN stays fp32;\n"
+            "                   max_abs_diff then shows the storage's rounding; --train needs fp32)\n"
             "shape flags default to S1: --cell lstm --seq 100 --batch 64 --input 512 --hidden 512\n");
 }
 
@@ -1738,6 +1742,15 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--cache-dir") == 0 && has) opt.cache_dir = argv[++i];
         else if (strcmp(a, "--plot") == 0 && has) opt.plot = argv[++i];
         else if (strcmp(a, "--bidirectional") == 0) opt.shape.bidir = 1;
+        else if (strcmp(a, "--storage") == 0 && has) {
+            const char *v = argv[++i];
+            opt.shape.storage = !strcmp(v, "fp32") ? CLRNN_STORAGE_FP32 : !strcmp(v, "fp16") ? CLRNN_STORAGE_FP16
+                                : !strcmp(v, "bf16") ? CLRNN_STORAGE_BF16 : -1;
+            if (opt.shape.storage < 0) {
+                fprintf(stderr, "clrnn-bench: --storage '%s': expected fp32, fp16 or bf16\n", v);
+                return 2;
+            }
+        }
         else if (strcmp(a, "--json") == 0) opt.format = OUT_JSON;
         else if (strcmp(a, "--csv") == 0) opt.format = OUT_CSV;
         else if (strcmp(a, "--suite") == 0) opt.suite = 1;
@@ -1772,6 +1785,10 @@ int main(int argc, char **argv) {
     if (opt.profile && (opt.plot || opt.first_result || opt.format != OUT_TABLE || opt.dnnl)) {
         fprintf(stderr, "clrnn-bench: --profile prints a table of one shape or of the suite; not with --plot, "
                         "--first-result, --csv, --json or --dnnl\n");
+        return 2;
+    }
+    if (opt.train && opt.shape.storage) {
+        fprintf(stderr, "clrnn-bench: --train needs --storage fp32 (fp16/bf16 storage is for inference)\n");
         return 2;
     }
     if (opt.first_result_child) return child_first_result();
@@ -1841,8 +1858,9 @@ int main(int argc, char **argv) {
         if (opt.format == OUT_TABLE) table_header(stdout, with_dnnl);
         if (opt.format == OUT_CSV) fputs(opt.train ? csv_header_train : csv_header, stdout);
         for (int i = 0; i < n; ++i) {
-            if (!(opt.train ? bench_train_one : bench_one)(&bench_scenarios[i].shape, bench_scenarios[i].name, with_dnnl,
-                                                          &res[i]))
+            bench_shape shape = bench_scenarios[i].shape;
+            shape.storage = opt.shape.storage; /* --storage applies to every scenario */
+            if (!(opt.train ? bench_train_one : bench_one)(&shape, bench_scenarios[i].name, with_dnnl, &res[i]))
                 rc = 1;
             /* a variable-length scenario is compared with its padded twin, run earlier in the suite */
             for (int j = 0; j < i && res[i].shape.min_len > 0; ++j) {

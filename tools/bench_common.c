@@ -23,15 +23,15 @@ int bench_cell_gates(bench_cell_kind cell) {
 
 /* Issue 5: fp32 forward inference; oneDNN with 2 threads, median of several processes. */
 const bench_scenario bench_scenarios[] = {
-    {"S1", "LSTM, large batch", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 0, 0}, 67.6},
-    {"S2", "LSTM, latency (batch 1)", {BENCH_LSTM, 100, 1, 256, 256, 1, 0, 0, 0}, 1.64},
-    {"S3", "GRU, large batch", {BENCH_GRU, 100, 64, 512, 512, 1, 0, 0, 0}, 52.8},
-    {"S4", "bidirectional LSTM, 2 layers", {BENCH_LSTM, 50, 32, 256, 256, 2, 1, 0, 0}, 24.5},
-    {"S5", "tanh RNN (sequential MNIST)", {BENCH_RNN_TANH, 28, 150, 28, 150, 1, 0, 0, 0}, 1.08},
-    {"S6", "LSTM, H=1024", {BENCH_LSTM, 100, 64, 1024, 1024, 1, 0, 0, 0}, 284.5},
+    {"S1", "LSTM, large batch", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 0, 0, 0}, 67.6},
+    {"S2", "LSTM, latency (batch 1)", {BENCH_LSTM, 100, 1, 256, 256, 1, 0, 0, 0, 0}, 1.64},
+    {"S3", "GRU, large batch", {BENCH_GRU, 100, 64, 512, 512, 1, 0, 0, 0, 0}, 52.8},
+    {"S4", "bidirectional LSTM, 2 layers", {BENCH_LSTM, 50, 32, 256, 256, 2, 1, 0, 0, 0}, 24.5},
+    {"S5", "tanh RNN (sequential MNIST)", {BENCH_RNN_TANH, 28, 150, 28, 150, 1, 0, 0, 0, 0}, 1.08},
+    {"S6", "LSTM, H=1024", {BENCH_LSTM, 100, 64, 1024, 1024, 1, 0, 0, 0, 0}, 284.5},
     /* S1 with per-row lengths drawn from [50, 100] (76 % of the tokens): the suite prints its time
      * as a fraction of S1's, measured in the same run (oneDNN has no per-row lengths) */
-    {"S1v", "S1, variable length", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 50, 0}, 0},
+    {"S1v", "S1, variable length", {BENCH_LSTM, 100, 64, 512, 512, 1, 0, 50, 0, 0}, 0},
 };
 const size_t bench_scenario_count = sizeof bench_scenarios / sizeof bench_scenarios[0];
 
@@ -75,7 +75,8 @@ void bench_shape_label(const bench_shape *s, char *out, size_t cap) {
     if (s->P > 0) n += snprintf(out + n, cap - (size_t)n, " P=%d", s->P);
     if ((size_t)n < cap && s->L > 1) n += snprintf(out + n, cap - (size_t)n, " L=%d", s->L);
     if ((size_t)n < cap && s->bidir) n += snprintf(out + n, cap - (size_t)n, " bidir");
-    if ((size_t)n < cap && s->min_len > 0 && s->min_len < s->T) snprintf(out + n, cap - (size_t)n, " len>=%d", s->min_len);
+    if ((size_t)n < cap && s->min_len > 0 && s->min_len < s->T) n += snprintf(out + n, cap - (size_t)n, " len>=%d", s->min_len);
+    if ((size_t)n < cap && s->storage) snprintf(out + n, cap - (size_t)n, " %s", s->storage == CLRNN_STORAGE_FP16 ? "fp16" : "bf16");
 }
 
 /* n = a*b*c, or SIZE_MAX when that overflows (then rand_array fails): the flags allow 2^30 each. */
@@ -179,6 +180,7 @@ static clrnn_status init(bench_clrnn *b, clrnn_context *ctx, const bench_model *
     }
     desc.input_size = s->I;
     desc.hidden_size = s->H;
+    desc.storage = (clrnn_storage)s->storage;
     desc.num_layers = s->L;
     desc.direction = s->bidir ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
     desc.merge = CLRNN_MERGE_CONCAT;

@@ -30,6 +30,7 @@ typedef struct bench_shape {
     int bidir;
     int min_len; /* 0: every row has length T; else lengths uniform in [min_len, T] (fixed seed) */
     int P;       /* LSTM projection size (PyTorch proj_size); 0: none */
+    int storage; /* clrnn_storage of clrnn's rnn (--storage fp32|fp16|bf16); oneDNN stays fp32 */
 } bench_shape;
 
 typedef struct bench_scenario {

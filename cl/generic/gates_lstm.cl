@@ -8,58 +8,58 @@
  * With a projection (LSTMP) this kernel writes the unprojected h to h_raw and leaves h_next and y to
  * lstm_proj_step. One work-item per (j, n, d). */
 
-__kernel void lstm_step(GENERIC_STEP_PARAMS, const int Hr, __global const real *peep, __global const real *c_prev,
-                        __global real *h_next, __global real *c_next, __global real *y, __global real *h_raw,
+__kernel void lstm_step(GENERIC_STEP_PARAMS, const int Hr, __global const store *peep, __global const store *c_prev,
+                        __global store *h_next, __global store *c_next, __global store *y, __global store *h_raw,
                         const int flags, const int policy, const float clip, const float cell_clip,
                         const float fill, __local real *tile) {
     const step_pos p = step_position(tmap, s, T, N, H);
-    __global const real *hp = h_prev + (size_t)(p.d * N + p.n) * Hr;
+    __global const store *hp = h_prev + (size_t)(p.d * N + p.n) * Hr;
     const size_t cidx = state_index(p);
     if (!(p.entry & STEP_VALID)) {
-        if (p.active) c_next[cidx] = c_prev[cidx];
+        if (p.active) STORE(c_next, cidx, LOAD(c_prev, cidx));
         if (!(flags & LSTM_PROJ)) masked_step(p, hp, h_next, y, policy, fill); /* Hr == H */
         return;
     }
     real acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     RECURRENT_DOT(4, acc, hp, RT + (size_t)p.d * Hr * 4 * H, 4 * H, H, p.j, Hr, tile, p.active);
     if (!p.active) return;
-    __global const real *xp = xproj_unit(p, x_proj, T, xp_batch_major, 4, H);
+    __global const store *xp = xproj_unit(p, x_proj, T, xp_batch_major, 4, H);
     __global const real *b = bias + p.d * 8 * H + p.j;
-    const real cp = c_prev[cidx];
-    real pi = xp[0] + b[0] + acc[0];
-    real pf = xp[H] + b[H] + acc[1];
-    real pg = xp[2 * H] + b[2 * H] + acc[2];
-    real po = xp[3 * H] + b[3 * H] + acc[3];
-    __global const real *P = peep + p.d * 3 * H + p.j;
+    const real cp = LOAD(c_prev, cidx);
+    real pi = LOAD(xp, 0) + b[0] + acc[0];
+    real pf = LOAD(xp, H) + b[H] + acc[1];
+    real pg = LOAD(xp, 2 * H) + b[2 * H] + acc[2];
+    real po = LOAD(xp, 3 * H) + b[3 * H] + acc[3];
+    __global const store *P = peep + p.d * 3 * H + p.j;
     if (flags & LSTM_PEEPHOLE) {
-        pi += P[0] * cp;
-        pf += P[H] * cp;
+        pi += LOAD(P, 0) * cp;
+        pf += LOAD(P, H) * cp;
     }
     const real i = activate(acts, p.d, 0, pi, clip);
     const real f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, p.d, 0, pf, clip);
     const real g = activate(acts, p.d, 1, pg, clip);
     real c = f * cp + i * g;
     c = clip1(c, cell_clip);
-    if (flags & LSTM_PEEPHOLE) po += P[2 * H] * c;
+    if (flags & LSTM_PEEPHOLE) po += LOAD(P, 2 * H) * c;
     const real o = activate(acts, p.d, 0, po, clip);
     const real h = o * activate(acts, p.d, 2, c, clip);
-    c_next[cidx] = c;
+    STORE(c_next, cidx, c);
     if (flags & LSTM_PROJ) {
-        h_raw[cidx] = h;
+        STORE(h_raw, cidx, h);
     } else {
-        h_next[cidx] = h;
-        y[output_index(p)] = h;
+        STORE(h_next, cidx, h);
+        STORE(y, output_index(p), h);
     }
 }
 
 /* LSTMP: m = W_proj h (optional TF1 proj_clip); m is both the output and the recurrent state.
  * One work-item per (p, n, d), p < Hr. */
 __kernel void lstm_proj_step(const int s, const int T, const int N, const int H, const int Hr,
-                             __global const int *tmap, __global const real *projT, __global const real *h_raw,
-                             __global const real *h_prev, __global real *h_next, __global real *y,
+                             __global const int *tmap, __global const store *projT, __global const store *h_raw,
+                             __global const store *h_prev, __global store *h_next, __global store *y,
                              const int policy, const float proj_clip, const float fill, __local real *tile) {
     const step_pos q = step_position(tmap, s, T, N, Hr);
-    __global const real *hp = h_prev + state_row(q);
+    __global const store *hp = h_prev + state_row(q);
     if (masked_step(q, hp, h_next, y, policy, fill)) return;
     real acc[1] = {0.0f};
     RECURRENT_DOT(1, acc, h_raw + (size_t)(q.d * N + q.n) * H, projT + (size_t)q.d * H * Hr, Hr, Hr, q.j, H, tile,
@@ -67,6 +67,6 @@ __kernel void lstm_proj_step(const int s, const int T, const int N, const int H,
     if (!q.active) return;
     real m = acc[0];
     m = clip1(m, proj_clip);
-    h_next[state_index(q)] = m;
-    y[output_index(q)] = m;
+    STORE(h_next, state_index(q), m);
+    STORE(y, output_index(q), m);
 }

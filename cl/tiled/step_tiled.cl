@@ -25,7 +25,11 @@
  * Everything is an inline function taking MR (rows per work-item: 1, 6 or 8) and the gate counts as
  * arguments; each __kernel passes literals, so after inlining they are compile-time constants and
  * the loops over rows and gates unroll as if written out. The only macros left name the kernels per
- * MR (DEFINE_*: compile-time specialisation, one line per kernel) and their parameter lists. */
+ * MR (DEFINE_*: compile-time specialisation, one line per kernel) and their parameter lists.
+ *
+ * Storage (storage.h): weights, x_proj, states and outputs are `store`, read with LOAD/LOAD16 and
+ * written with STORE/STORE16 (fp32, or fp16/bf16 widened on load and rounded on store); the biases
+ * and every accumulator and gate are real. */
 
 inline real16 clip16(real16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, (real16)-clip, (real16)clip) : x; }
 
@@ -45,14 +49,14 @@ inline real16 masked16(int policy, int entry, real16 h_prev, float fill) {
 }
 
 /* Stores the first `lanes` (1..16) lanes of v at p. */
-inline void store_lanes(__global real *p, real16 v, int lanes) {
+inline void store_lanes(__global store *p, real16 v, int lanes) {
     if (lanes == 16) {
-        vstore16(v, 0, p);
+        STORE16(p, 0, v);
         return;
     }
     real tmp[16];
     vstore16(v, 0, tmp);
-    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
+    for (int i = 0; i < lanes; ++i) STORE(p, i, tmp[i]);
 }
 
 /* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
@@ -66,7 +70,7 @@ inline void store_lanes(__global real *p, real16 v, int lanes) {
  * 8 x 3 or 6 x 4 halves that per FMA and leaves registers for the G slices and a broadcast. */
 #define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) {                                                                                  \
-        const real16 h = (real16)hrow[r][k];                                                       \
+        const real16 h = (real16)LOAD(hrow[r], k);                                                 \
         ar0 = fma(h, w0, ar0);                                                                     \
         if (G > 1) ar1 = fma(h, w1, ar1);                                                          \
         if (G > 2) ar2 = fma(h, w2, ar2);                                                          \
@@ -74,18 +78,18 @@ inline void store_lanes(__global real *p, real16 v, int lanes) {
     }
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
-inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const real *RTblk,
-                      __global const real *hrow[8], const int K) {
+inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                      __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
     real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
     real16 a60 = 0.0f, a61 = 0.0f, a62 = 0.0f, a63 = 0.0f, a70 = 0.0f, a71 = 0.0f, a72 = 0.0f, a73 = 0.0f;
-    __global const real16 *W = (__global const real16 *)RTblk;
-    for (int k = 0; k < K; ++k, W += SLOTS) {
-        const real16 w0 = W[0];
-        const real16 w1 = G > 1 ? W[1 % G] : w0;
-        const real16 w2 = G > 2 ? W[2 % G] : w0;
-        const real16 w3 = G > 3 ? W[3 % G] : w0;
+    __global const store *W = RTblk;
+    for (int k = 0; k < K; ++k, W += SLOTS * 16) {
+        const real16 w0 = LOAD16(W, 0);
+        const real16 w1 = G > 1 ? LOAD16(W, 1 % G) : w0;
+        const real16 w2 = G > 2 ? LOAD16(W, 2 % G) : w0;
+        const real16 w3 = G > 3 ? LOAD16(W, 3 % G) : w0;
         TILED_DOT_ROW(0, a00, a01, a02, a03)
         TILED_DOT_ROW(1, a10, a11, a12, a13)
         TILED_DOT_ROW(2, a20, a21, a22, a23)
@@ -131,7 +135,7 @@ inline tile_pos tile_position(const int MR, const int UB, int N, int H) {
 }
 
 /* The block's weights: RTp[d][jb] of K rows of G 16-wide slices. */
-inline __global const real *tile_weights(tile_pos p, __global const real *RTp, int K, int G) {
+inline __global const store *tile_weights(tile_pos p, __global const store *RTp, int K, int G) {
     return RTp + ((size_t)p.d * p.Hb + p.jb) * (size_t)K * G * 16;
 }
 
@@ -147,7 +151,7 @@ inline __global const real *tile_bias(tile_pos p, __global const real *bias, int
  * streaming it once per row block; striding (rather than contiguous runs) spreads long and short
  * rows evenly over the groups when rows are in length order. */
 inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
-                     __global const int *perm, __global const real *src, int src_stride, __global const real *hrow[8]) {
+                     __global const int *perm, __global const store *src, int src_stride, __global const store *hrow[8]) {
     int any_valid = 0;
     for (int r = 0; r < MR; ++r) {
         const int n = perm[min(rb * MR + r, N - 1)];
@@ -160,9 +164,9 @@ inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __gl
 /* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
  * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
 inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
-                      __global const int *tmap, __global const int *perm, __global const real *src, int src_stride,
-                      __global const real *RTblk, const int K, real16 acc[8][4]) {
-    __global const real *hrow[8];
+                      __global const int *tmap, __global const int *perm, __global const store *src, int src_stride,
+                      __global const store *RTblk, const int K, real16 acc[8][4]) {
+    __global const store *hrow[8];
     if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
 }
 
@@ -186,19 +190,19 @@ inline tile_row row_at(const int MR, tile_pos p, int rb, int r, int s, int T, in
 /* A step the table marks as not computed: the state hp (the row's h_prev lanes) is carried to
  * h_next and the output yo follows the masked-output policy. Returns 1 for such a step (the row is
  * done), 0 for a computed one: the 16-lane masked_step() of common.cl. */
-inline int carried_step(tile_row w, real16 hp, __global real *h_next, __global real *yo, int lanes, int policy,
+inline int carried_step(tile_row w, real16 hp, __global store *h_next, __global store *yo, int lanes, int policy,
                         float fill) {
     if (w.entry & STEP_VALID) return 0;
-    vstore16(hp, 0, h_next + w.sidx);
+    STORE16(h_next + w.sidx, 0, hp);
     store_lanes(yo, masked16(policy, w.entry, hp, fill), lanes);
     return 1;
 }
 
 /* The row's output at unit j ([T, N, D, H]) and its block of `slots` slices in x_proj. */
-inline __global real *output_at(tile_pos p, tile_row w, __global real *y, int N, int H, int j) {
+inline __global store *output_at(tile_pos p, tile_row w, __global store *y, int N, int H, int j) {
     return y + (((size_t)w.t * N + w.n) * p.D + p.d) * H + j;
 }
-inline __global const real *xproj_at(tile_pos p, tile_row w, __global const real *x_proj, int T, int N,
+inline __global const store *xproj_at(tile_pos p, tile_row w, __global const store *x_proj, int T, int N,
                                      int batch_major, int slots) {
     return x_proj + ((xproj_row(w.t, w.n, T, N, batch_major) * p.D + p.d) * p.Hb + p.jb) * slots * 16;
 }
@@ -219,38 +223,38 @@ inline __global const real *xproj_at(tile_pos p, tile_row w, __global const real
 
 /* LSTM (peepholes, CIFG, cell clip by flags); with LSTM_PROJ it leaves h to the projection. */
 inline void lstm_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                            __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                            const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                            __global const real *peep, __global const float *acts, __global const real *h_prev,
-                            __global const real *c_prev, __global real *h_next, __global real *c_next, __global real *y,
+                            __global const int *tmap, __global const int *perm, __global const store *x_proj,
+                            const int xp_batch_major, __global const store *RTp, __global const real *bias,
+                            __global const store *peep, __global const float *acts, __global const store *h_prev,
+                            __global const store *c_prev, __global store *h_next, __global store *c_next, __global store *y,
                             const int flags, const int policy, const float clip, const float cell_clip, const float fill,
-                            __global real *h_raw, const int hs_in) {
+                            __global store *h_raw, const int hs_in) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d, Hs = p.Hs;
-    __global const real *RTblk = tile_weights(p, RTp, K, 4);
+    __global const store *RTblk = tile_weights(p, RTp, K, 4);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
         block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, h_prev, hs_in, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 4);
         const real16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);
-        __global const real *P = peep + (size_t)d * 3 * Hs + p.j0;
-        const real16 Pi = vload16(0, P), Pf = vload16(0, P + Hs), Po = vload16(0, P + 2 * Hs);
+        __global const store *P = peep + (size_t)d * 3 * Hs + p.j0;
+        const real16 Pi = LOAD16(P, 0), Pf = LOAD16(P + Hs, 0), Po = LOAD16(P + 2 * Hs, 0);
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
-            __global real *yo = output_at(p, w, y, N, H, p.j0);
-            const real16 cp = vload16(0, c_prev + w.sidx);
+            __global store *yo = output_at(p, w, y, N, H, p.j0);
+            const real16 cp = LOAD16(c_prev + w.sidx, 0);
             if (!(w.entry & STEP_VALID)) {
-                vstore16(cp, 0, c_next + w.sidx);
+                STORE16(c_next + w.sidx, 0, cp);
                 if (!(flags & LSTM_PROJ)) /* else h and y are the projection phase's */
-                    carried_step(w, vload16(0, h_prev + w.sidx), h_next, yo, p.lanes, policy, fill);
+                    carried_step(w, LOAD16(h_prev + w.sidx, 0), h_next, yo, p.lanes, policy, fill);
                 continue;
             }
-            __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 4);
-            real16 pi = vload16(0, xp) + bi + acc[r][0];
-            real16 pf = vload16(1, xp) + bf + acc[r][1];
-            const real16 pg = vload16(2, xp) + bg + acc[r][2];
-            real16 po = vload16(3, xp) + bo + acc[r][3];
+            __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 4);
+            real16 pi = LOAD16(xp, 0) + bi + acc[r][0];
+            real16 pf = LOAD16(xp, 1) + bf + acc[r][1];
+            const real16 pg = LOAD16(xp, 2) + bg + acc[r][2];
+            real16 po = LOAD16(xp, 3) + bo + acc[r][3];
             if (flags & LSTM_PEEPHOLE) {
                 pi += Pi * cp;
                 pf += Pf * cp;
@@ -263,12 +267,12 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             if (flags & LSTM_PEEPHOLE) po += Po * c;
             const real16 o = activate16(acts, d, 0, po, clip);
             const real16 h = o * activate16(acts, d, 2, c, clip);
-            vstore16(c, 0, c_next + w.sidx);
+            STORE16(c_next + w.sidx, 0, c);
             if (flags & LSTM_PROJ) { /* LSTMP: the unprojected h, projected in the next phase */
-                vstore16(h, 0, h_raw + w.sidx);
+                STORE16(h_raw + w.sidx, 0, h);
                 continue;
             }
-            vstore16(h, 0, h_next + w.sidx);
+            STORE16(h_next + w.sidx, 0, h);
             store_lanes(yo, h, p.lanes);
         }
     }
@@ -276,13 +280,13 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
 
 /* Linear-before-reset GRU: n = act(x_n + b_n + r (.) (R_n h_prev + Rb_n)), one phase. */
 inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                               __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                               const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                               __global const float *acts, __global const real *h_prev, __global real *h_next,
-                               __global real *y, const int policy, const float clip, const float fill) {
+                               __global const int *tmap, __global const int *perm, __global const store *x_proj,
+                               const int xp_batch_major, __global const store *RTp, __global const real *bias,
+                               __global const float *acts, __global const store *h_prev, __global store *h_next,
+                               __global store *y, const int policy, const float clip, const float fill) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
-    __global const real *RTblk = tile_weights(p, RTp, K, 3);
+    __global const store *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
         block_dot(MR, 3, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
@@ -292,15 +296,15 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
-            __global real *yo = output_at(p, w, y, N, H, p.j0);
-            const real16 hp = vload16(0, h_prev + w.sidx);
+            __global store *yo = output_at(p, w, y, N, H, p.j0);
+            const real16 hp = LOAD16(h_prev + w.sidx, 0);
             if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
-            __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
-            const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);
-            const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);
-            const real16 nn = activate16(acts, d, 1, vload16(2, xp) + bn + rr * (acc[r][2] + rbn), clip);
+            __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
+            const real16 z = activate16(acts, d, 0, LOAD16(xp, 0) + bz + acc[r][0], clip);
+            const real16 rr = activate16(acts, d, 0, LOAD16(xp, 1) + br + acc[r][1], clip);
+            const real16 nn = activate16(acts, d, 1, LOAD16(xp, 2) + bn + rr * (acc[r][2] + rbn), clip);
             const real16 h = (1.0f - z) * nn + z * hp;
-            vstore16(h, 0, h_next + w.sidx);
+            STORE16(h_next + w.sidx, 0, h);
             store_lanes(yo, h, p.lanes);
         }
     }
@@ -313,15 +317,15 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
  * the masked output. */
 inline void unit64_tiled_step(const int MR, const int proj, const int s, const int T, const int N, const int H,
                               const int K, __global const int *tmap, __global const int *perm,
-                              __global const real *x_proj, const int xp_batch_major, __global const real *RTp,
-                              __global const real *bias, __global const float *acts, __global const real *h_raw,
-                              const int hs_in, __global const real *h_prev, __global real *h_next, __global real *y,
+                              __global const store *x_proj, const int xp_batch_major, __global const store *RTp,
+                              __global const real *bias, __global const float *acts, __global const store *h_raw,
+                              const int hs_in, __global const store *h_prev, __global store *h_next, __global store *y,
                               const int policy, const float clip, const float fill) {
     const tile_pos p = tile_position(MR, 64, N, H);
     const int d = p.d;
-    __global const real *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
+    __global const store *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
     const int src_stride = proj ? hs_in : p.Hs;
-    __global const real *RTblk = tile_weights(p, RTp, K, 4);
+    __global const store *RTblk = tile_weights(p, RTp, K, 4);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
         block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
@@ -331,8 +335,8 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
             for (int q = 0; q < 4; ++q) {
                 const int jq = p.j0 + 16 * q, lq = min(16, H - jq);
                 if (lq <= 0) break;
-                __global real *yo = output_at(p, w, y, N, H, jq);
-                const real16 hp = vload16(0, h_prev + w.sidx + 16 * q);
+                __global store *yo = output_at(p, w, y, N, H, jq);
+                const real16 hp = LOAD16(h_prev + w.sidx + 16 * q, 0);
                 real16 h;
                 if (!(w.entry & STEP_VALID)) {
                     h = hp;
@@ -340,12 +344,12 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
                 } else {
                     h = proj ? clip16(acc[r][q], clip)
                              : activate16(acts, d, 0,
-                                          vload16(q, xproj_at(p, w, x_proj, T, N, xp_batch_major, 4)) +
+                                          LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 4), q) +
                                               vload16(q, tile_bias(p, bias, 4)) + acc[r][q],
                                           clip);
                     store_lanes(yo, h, lq);
                 }
-                vstore16(h, 0, h_next + w.sidx + 16 * q);
+                STORE16(h_next + w.sidx + 16 * q, 0, h);
             }
         }
     }
@@ -356,13 +360,13 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
  * (z to zbuf, r (.) h_prev to rh), then n and h from rh. Two launches per step, or two barriers per
  * step of the persistent scan. */
 inline void gru_gates_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                                 __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                                 const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                                 __global const float *acts, __global const real *h_prev, __global real *zbuf,
-                                 __global real *rh, const float clip) {
+                                 __global const int *tmap, __global const int *perm, __global const store *x_proj,
+                                 const int xp_batch_major, __global const store *RTp, __global const real *bias,
+                                 __global const float *acts, __global const store *h_prev, __global store *zbuf,
+                                 __global store *rh, const float clip) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
-    __global const real *RTblk = tile_weights(p, RTp, K, 3);
+    __global const store *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
         block_dot(MR, 2, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
@@ -372,24 +376,24 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
             if (!(w.entry & STEP_VALID)) continue;
-            __global const real *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
-            const real16 z = activate16(acts, d, 0, vload16(0, xp) + bz + acc[r][0], clip);
-            const real16 rr = activate16(acts, d, 0, vload16(1, xp) + br + acc[r][1], clip);
-            vstore16(z, 0, zbuf + w.sidx);
-            vstore16(rr * vload16(0, h_prev + w.sidx), 0, rh + w.sidx);
+            __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
+            const real16 z = activate16(acts, d, 0, LOAD16(xp, 0) + bz + acc[r][0], clip);
+            const real16 rr = activate16(acts, d, 0, LOAD16(xp, 1) + br + acc[r][1], clip);
+            STORE16(zbuf + w.sidx, 0, z);
+            STORE16(rh + w.sidx, 0, rr * LOAD16(h_prev + w.sidx, 0));
         }
     }
 }
 
 inline void gru_out_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                               __global const int *tmap, __global const int *perm, __global const real *x_proj,
-                               const int xp_batch_major, __global const real *RTp, __global const real *bias,
-                               __global const float *acts, __global const real *h_prev, __global real *h_next,
-                               __global const real *zbuf, __global const real *rh, __global real *y, const int policy,
+                               __global const int *tmap, __global const int *perm, __global const store *x_proj,
+                               const int xp_batch_major, __global const store *RTp, __global const real *bias,
+                               __global const float *acts, __global const store *h_prev, __global store *h_next,
+                               __global const store *zbuf, __global const store *rh, __global store *y, const int policy,
                                const float clip, const float fill) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
-    __global const real *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
+    __global const store *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
         block_dot(MR, 1, 3, p, rb, s, T, N, tmap, perm, rh, p.Hs, RTblk, K, acc);
@@ -397,14 +401,14 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
-            __global real *yo = output_at(p, w, y, N, H, p.j0);
-            const real16 hp = vload16(0, h_prev + w.sidx);
+            __global store *yo = output_at(p, w, y, N, H, p.j0);
+            const real16 hp = LOAD16(h_prev + w.sidx, 0);
             if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
-            const real16 xn = vload16(2, xproj_at(p, w, x_proj, T, N, xp_batch_major, 3));
+            const real16 xn = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 3), 2);
             const real16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);
-            const real16 z = vload16(0, zbuf + w.sidx);
+            const real16 z = LOAD16(zbuf + w.sidx, 0);
             const real16 h = (1.0f - z) * nn + z * hp;
-            vstore16(h, 0, h_next + w.sidx);
+            STORE16(h_next + w.sidx, 0, h);
             store_lanes(yo, h, p.lanes);
         }
     }
@@ -416,12 +420,12 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
 /* What every step kernel but the projection's opens with, in this order (plan_tiled.c binds them). */
 #define TILED_STEP_PARAMS                                                                          \
     const int s0, const int s1, const int T, const int N, const int H, const int K,                \
-        __global const int *tmap, __global const int *perm, __global const real *x_proj,           \
-        const int xp_batch_major, __global const real *RTp, __global const real *bias
+        __global const int *tmap, __global const int *perm, __global const store *x_proj,           \
+        const int xp_batch_major, __global const store *RTp, __global const real *bias
 #define LSTM_TILED_PARAMS                                                                          \
-    TILED_STEP_PARAMS, __global const real *peep, __global const float *acts, __global real *h_a, __global real *c_a, \
-        __global real *h_b, __global real *c_b, __global real *y, const int flags, const int policy, \
-        const float clip, const float cell_clip, const float fill, __global real *h_raw, const int hs_in
+    TILED_STEP_PARAMS, __global const store *peep, __global const float *acts, __global store *h_a, __global store *c_a, \
+        __global store *h_b, __global store *c_b, __global store *y, const int flags, const int policy, \
+        const float clip, const float cell_clip, const float fill, __global store *h_raw, const int hs_in
 #define LSTM_STEP(MR, s, h_prev, c_prev, h_next, c_next)                                          \
     lstm_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, peep, acts, h_prev, c_prev, \
                     h_next, c_next, y, flags, policy, clip, cell_clip, fill, h_raw, hs_in)
@@ -441,15 +445,15 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
  * barrier after each; its work-group covers the larger of the two block counts. */
 #define PROJ_TILED_PARAMS                                                                          \
     const int s0, const int s1, const int T, const int N, const int H, const int K,                \
-        __global const int *tmap, __global const int *perm, __global const real *RTp,             \
-        __global const real *h_raw, const int hs_in, __global real *h_a, __global real *h_b,       \
-        __global real *y, const int policy, const float proj_clip, const float fill
+        __global const int *tmap, __global const int *perm, __global const store *RTp,             \
+        __global const store *h_raw, const int hs_in, __global store *h_a, __global store *h_b,       \
+        __global store *y, const int policy, const float proj_clip, const float fill
 #define PROJ_STEP(MR, s, H, K, PTp, hs_in, h_prev, h_next)                                         \
     unit64_tiled_step(MR, 1, s, T, N, H, K, tmap, perm, 0, 0, PTp, 0, 0, h_raw, hs_in, h_prev, h_next, y, policy, \
                       proj_clip, fill)
 #define DEFINE_LSTMP_TILED(MR)                                                                     \
     __kernel void proj_step_tiled_##MR(PROJ_TILED_PARAMS) { PROJ_STEP(MR, s0, H, K, RTp, hs_in, h_a, h_b); } \
-    __kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const real *PTp, const int Hr,  \
+    __kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const store *PTp, const int Hr,  \
                                         const float proj_clip) {                                   \
         const int Hc = 16 * ((H + 15) / 16);                                                       \
         for (int s = s0; s < s1; ++s) {                                                            \
@@ -465,7 +469,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
 
 /* Shared by the linear-before-reset GRU and the vanilla RNN: one state. */
 #define H_TILED_PARAMS                                                                             \
-    TILED_STEP_PARAMS, __global const float *acts, __global real *h_a, __global real *h_b, __global real *y,      \
+    TILED_STEP_PARAMS, __global const float *acts, __global store *h_a, __global store *h_b, __global store *y,      \
         const int policy, const float clip, const float fill
 #define GRU_LBR_STEP(MR, s, h_prev, h_next)                                                        \
     gru_lbr_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, y, \
@@ -483,8 +487,8 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
     }
 
 #define GRU_TILED_PARAMS                                                                           \
-    TILED_STEP_PARAMS, __global const float *acts, __global real *h_a, __global real *h_b, __global real *zbuf,   \
-        __global real *rh, __global real *y, const int policy, const float clip, const float fill
+    TILED_STEP_PARAMS, __global const float *acts, __global store *h_a, __global store *h_b, __global store *zbuf,   \
+        __global store *rh, __global store *y, const int policy, const float clip, const float fill
 #define GRU_GATES_STEP(MR, s, h_prev)                                                              \
     gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, zbuf, rh, clip)
                          #define GRU_OUT_STEP(MR, s, h_prev, h_next) \
@@ -520,14 +524,14 @@ DEFINE_GRU_TILED(8)
  * accumulators) of the (t, rows in length order) sequence; past the end, the last row again
  * (computed, not stored). Small batches thus fill blocks across steps. */
 inline void xproj_tiled_rows(const int MR, const int G, const int T, const int N, const int batch_major, const int Hb,
-                             const int K, __global const real *x, __global const real *RTp, __global real *x_proj,
+                             const int K, __global const store *x, __global const store *RTp, __global store *x_proj,
                              __global const int *perm, __global const int *row_needed, const int rb_per_item) {
     const int jb = get_global_id(0), grp = get_global_id(1), d = get_global_id(2);
     const int D = get_global_size(2);
     const int rows = T * N, n_rb = (rows + MR - 1) / MR;
-    __global const real *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * G * 16;
+    __global const store *RTblk = RTp + ((size_t)d * Hb + jb) * (size_t)K * G * 16;
     for (int rb = grp * rb_per_item; rb < min(n_rb, (grp + 1) * rb_per_item); ++rb) {
-        __global const real *hrow[8];
+        __global const store *hrow[8];
         size_t xrow[8];
         int any = 0;
         for (int r = 0; r < MR; ++r) {
@@ -540,15 +544,15 @@ inline void xproj_tiled_rows(const int MR, const int G, const int T, const int N
         real16 acc[8][4];
         tiled_dot(MR, G, G, acc, RTblk, hrow, K);
         for (int r = 0; r < MR && rb * MR + r < rows; ++r) {
-            __global real16 *o = (__global real16 *)(x_proj + ((xrow[r] * D + d) * Hb + jb) * G * 16);
-            for (int g = 0; g < G; ++g) o[g] = acc[r][g];
+            __global store *o = x_proj + ((xrow[r] * D + d) * Hb + jb) * G * 16;
+            for (int g = 0; g < G; ++g) STORE16(o, g, acc[r][g]);
         }
     }
 }
 
 #define XPROJ_TILED_PARAMS                                                                         \
-    const int T, const int N, const int batch_major, const int Hb, const int K, __global const real *x, \
-        const ulong x_off, __global const real *RTp, __global real *x_proj, __global const int *perm, \
+    const int T, const int N, const int batch_major, const int Hb, const int K, __global const store *x, \
+        const ulong x_off, __global const store *RTp, __global store *x_proj, __global const int *perm, \
         __global const int *row_needed, const int rb_per_item
 __kernel void xproj_tiled_3(XPROJ_TILED_PARAMS) {
     xproj_tiled_rows(TILED_MR_3, 3, T, N, batch_major, Hb, K, x + x_off, RTp, x_proj, perm, row_needed, rb_per_item);

@@ -383,13 +383,14 @@ static once_flag kept_once = ONCE_FLAG_INIT;
 static mtx_t kept_lock;
 static void kept_lock_init(void) { mtx_init(&kept_lock, mtx_plain); }
 
-clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
-                                void (*release_kernels)(void *state), const clrnn_kept_program **out) {
+clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def *def, const char *options,
+                                     size_t state_size, void (*release_kernels)(void *state),
+                                     const clrnn_kept_program **out) {
     call_once(&kept_once, kept_lock_init);
     mtx_lock(&kept_lock);
     clrnn_kept_program *slot = NULL;
     for (int i = 0; i < CLRNN_KEPT_PROGRAMS && !slot; ++i)
-        if (!ctx->kept[i].program || ctx->kept[i].sources == def->sources) slot = &ctx->kept[i];
+        if (!ctx->kept[i].program || (ctx->kept[i].sources == def->sources && !strcmp(ctx->kept[i].options, options))) slot = &ctx->kept[i];
     clrnn_status st = CLRNN_OK;
     if (!slot) {
         st = clrnn_fail(CLRNN_ERR_INTERNAL, "%s: more than %d kept programs on one context", def->what,
@@ -399,10 +400,11 @@ clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def
         clrnn_program_got got;
         if (!state) {
             st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s: kernel state", def->what);
-        } else if ((st = clrnn_program_get(ctx, def, build_options, state, &got)) != CLRNN_OK) {
+        } else if ((st = clrnn_program_get(ctx, def, options, state, &got)) != CLRNN_OK) {
             free(state);
         } else {
             slot->sources = def->sources;
+            snprintf(slot->options, sizeof slot->options, "%s", options);
             slot->release_kernels = release_kernels;
             slot->program = got.program;
             slot->state = state;
@@ -411,6 +413,58 @@ clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def
     }
     mtx_unlock(&kept_lock);
     if (st == CLRNN_OK) *out = slot;
+    return st;
+}
+
+clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
+                                void (*release_kernels)(void *state), const clrnn_kept_program **out) {
+    return clrnn_program_kept_with(ctx, def, build_options, state_size, release_kernels, out);
+}
+
+/* ---- the main program's kernels built for a storage type other than fp32 (cl/storage.h) ---- */
+typedef struct storage_kernels {
+    cl_kernel k[CLRNN_K_COUNT_];
+} storage_kernels;
+
+static void release_storage_kernels(void *state) {
+    storage_kernels *sk = state;
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k)
+        if (sk->k[k]) clReleaseKernel(sk->k[k]);
+    memset(sk, 0, sizeof *sk);
+}
+
+static clrnn_status make_storage_kernels(cl_program prog, void *user) {
+    storage_kernels *sk = user;
+    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
+        cl_int err;
+        sk->k[k] = clCreateKernel(prog, kernel_names[k], &err);
+        if (err != CL_SUCCESS) {
+            sk->k[k] = NULL;
+            release_storage_kernels(sk);
+            return clrnn_fail_cl(err, "clCreateKernel", kernel_names[k]);
+        }
+    }
+    return CLRNN_OK;
+}
+
+clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, const cl_kernel **kernels) {
+    static const char *const what[] = {"the fp32 kernels", "the fp16 storage kernels", "the bf16 storage kernels"};
+    static const char *const options[] = {"-cl-std=CL1.2 -DREAL=float", "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=1",
+                                          "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=2"};
+    if (storage == CLRNN_STORAGE_FP32) { /* the context's own, created on first use by begin() */
+        *kernels = NULL;
+        return CLRNN_OK;
+    }
+    if ((unsigned)storage > CLRNN_STORAGE_BF16)
+        return clrnn_fail(CLRNN_ERR_INTERNAL, "storage %d has no program", (int)storage);
+    clrnn_program_def def = main_program;
+    def.what = what[storage];
+    def.make_kernels = make_storage_kernels;
+    def.count = clrnn_embedded_sources_count;
+    const clrnn_kept_program *kp;
+    clrnn_status st = clrnn_program_kept_with(ctx, &def, options[storage], sizeof(storage_kernels),
+                                              release_storage_kernels, &kp);
+    if (st == CLRNN_OK) *kernels = ((const storage_kernels *)kp->state)->k;
     return st;
 }
 

@@ -24,6 +24,14 @@ static inline kargs begin(clrnn_context *ctx, clrnn_kernel_id id, const char *na
     return a;
 }
 
+/* begin() for one of the rnn's forward kernels: from the program of its storage type (the main
+ * program for fp32; r->kernels is set at the rnn's first forward, clrnn_rnn_use_storage). */
+static inline kargs begin_r(const clrnn_rnn *r, clrnn_kernel_id id, const char *name) {
+    if (!r->kernels || r->elem == sizeof(float)) return begin(r->ctx, id, name);
+    kargs a = clrnn_kargs_begin(r->kernels[id], name);
+    return a;
+}
+
 /* Work-group width for a kernel over `units` outputs: a power of two up to 64, within the
  * kernel's limit. */
 static inline size_t step_lws(clrnn_context *ctx, cl_kernel k, int units) {

@@ -69,4 +69,12 @@ const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx);
  * against the device's limits first. */
 clrnn_status clrnn_rnn_upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, size_t bytes, const char *what);
 
+/* workspace.c: float data into the rnn's storage type (desc.storage; fp16/bf16 rounded to nearest
+ * even on the host), then as clrnn_rnn_upload_buf: what the plans upload W, R, the peepholes and the
+ * projection with. count in elements. */
+clrnn_status clrnn_rnn_upload_stored(clrnn_rnn *r, cl_mem *m, const float *data, size_t count, const char *what);
+/* The host roundings (IEEE half, bfloat16 bits), round to nearest even like the device's stores. */
+uint16_t clrnn_float_to_half(float f);
+uint16_t clrnn_float_to_bf16(float f);
+
 #endif

@@ -40,11 +40,11 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     clrnn_status st;
     /* WT: both directions' input weights side by side, one GEMM for the layer */
     for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * GH, (size_t)D * GH, lw[dir].W, GH, I);
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.WT[l], tmp, (size_t)I * D * GH * f, "input weights")) != CLRNN_OK)
+    if ((st = clrnn_rnn_upload_stored(r, &r->dw.WT[l], tmp, (size_t)I * D * GH, "input weights")) != CLRNN_OK)
         return st;
     /* RT so that consecutive work-items (j) read consecutive floats */
     for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * Hr * GH, (size_t)GH, lw[dir].R, GH, Hr);
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp, (size_t)D * Hr * GH * f, "recurrent weights")) != CLRNN_OK)
+    if ((st = clrnn_rnn_upload_stored(r, &r->dw.RT[l], tmp, (size_t)D * Hr * GH, "recurrent weights")) != CLRNN_OK)
         return st;
     /* bias: row 0 the folded x-side bias, row 1 = Rb */
     for (int dir = 0; dir < D; ++dir) {
@@ -56,11 +56,11 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     }
     if ((st = clrnn_rnn_upload_buf(r, &r->dw.bias[l], tmp, (size_t)D * 2 * GH * f, "biases")) != CLRNN_OK) return st;
     for (int dir = 0; dir < D; ++dir) memcpy(tmp + (size_t)dir * 3 * H, lw[dir].P, 3 * (size_t)H * f);
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H * f, "peepholes")) != CLRNN_OK ||
+    if ((st = clrnn_rnn_upload_stored(r, &r->dw.peep[l], tmp, (size_t)D * 3 * H, "peepholes")) != CLRNN_OK ||
         d->proj_size == 0)
         return st;
     for (int dir = 0; dir < D; ++dir) transpose(tmp + (size_t)dir * H * Hr, (size_t)Hr, lw[dir].proj, Hr, H);
-    return clrnn_rnn_upload_buf(r, &r->dw.projT[l], tmp, (size_t)D * H * Hr * f, "projection");
+    return clrnn_rnn_upload_stored(r, &r->dw.projT[l], tmp, (size_t)D * H * Hr, "projection");
 }
 
 static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
@@ -68,11 +68,18 @@ static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
     w->n_bufs = 0;
 }
 
-/* x_proj [T*N, D*G*H] = input [T*N, I] · WT for all steps and directions. */
+/* x_proj [T*N, D*G*H] = input [T*N, I] · WT for all steps and directions: an SGEMM, or with fp16/bf16
+ * storage (which the GEMMs do not read) the xproj_generic kernel. */
 static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batch_major, cl_mem in, size_t in_off) {
     const int I = r->lw[l * r->D].in_size;
     const size_t cols = (size_t)r->D * r->G * r->desc.hidden_size;
     (void)batch_major; /* the step kernels read x_proj in the input's row order */
+    if (r->elem != sizeof(float)) {
+        kargs a = begin_r(r, CLRNN_K_xproj_generic, "xproj_generic");
+        a_int(&a, T * N), a_int(&a, (int)cols), a_int(&a, I), a_mem(&a, in), a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]);
+        a_mem(&a, r->ws.x_proj);
+        return launch(r->ctx, &a, cols, (size_t)T * N, 1, step_lws(r->ctx, a.k, (int)cols));
+    }
     return clrnn_sgemm_locked(r->ctx, 0, 0, (size_t)T * N, cols, (size_t)I, 1.0f, in, in_off, (size_t)I, r->dw.WT[l], 0,
                               cols, 0.0f, r->ws.x_proj, 0, cols);
 }
@@ -92,7 +99,7 @@ typedef struct step_args {
 static step_args step_args_begin(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, int xp_batch_major) {
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
-    step_args k = {begin(r->ctx, id, clrnn_kernel_name(id)), 0, 0, 0, 0};
+    step_args k = {begin_r(r, id, clrnn_kernel_name(id)), 0, 0, 0, 0};
     kargs *a = &k.a;
     a_int(a, 0), a_int(a, T), a_int(a, N), a_int(a, r->desc.hidden_size), a_mem(a, ws->tmap), a_mem(a, ws->x_proj);
     a_int(a, xp_batch_major), a_mem(a, dw->RT[l]), a_mem(a, dw->bias[l]), a_mem(a, dw->acts);
@@ -164,7 +171,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         step_args p = {{0}, 0, 0, 0, 0};
         size_t lp = 1;
         if (proj) { /* created only for an rnn with a projection (first use) */
-            p.a = begin(ctx, CLRNN_K_lstm_proj_step, "lstm_proj_step");
+            p.a = begin_r(r, CLRNN_K_lstm_proj_step, "lstm_proj_step");
             lp = step_lws(ctx, p.a.k, Hr);
             a_int(&p.a, 0), a_int(&p.a, T), a_int(&p.a, N), a_int(&p.a, H), a_int(&p.a, Hr), a_mem(&p.a, ws->tmap);
             a_mem(&p.a, dw->projT[l]), a_mem(&p.a, ws->h_raw);

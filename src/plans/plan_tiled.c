@@ -124,12 +124,10 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     clrnn_status st;
     /* WTp [D][Hb][I][Gs][16]: the input-projection kernel reads it like RTp [D][Hb][K][Gs][16] */
     pack_blocks(r, l, 0, I, tmp);
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.WT[l], tmp,
-                                      (size_t)D * I * per_dir * sizeof(float), "input weights")) != CLRNN_OK)
+    if ((st = clrnn_rnn_upload_stored(r, &r->dw.WT[l], tmp, (size_t)D * I * per_dir, "input weights")) != CLRNN_OK)
         return st;
     pack_blocks(r, l, 1, K, tmp);
-    if ((st = clrnn_rnn_upload_buf(r, &r->dw.RT[l], tmp,
-                                      (size_t)D * K * per_dir * sizeof(float), "recurrent weights")) != CLRNN_OK)
+    if ((st = clrnn_rnn_upload_stored(r, &r->dw.RT[l], tmp, (size_t)D * K * per_dir, "recurrent weights")) != CLRNN_OK)
         return st;
     /* bias [D][2][Hb][Gs][16]: x-side (folded) and recurrent (the gate whose Rb stays apart) */
     memset(tmp, 0, (size_t)D * 2 * per_dir * sizeof(float));
@@ -150,7 +148,7 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     for (int dir = 0; dir < D; ++dir)
         for (int q = 0; q < 3; ++q)
             memcpy(tmp + ((size_t)dir * 3 + q) * Hp, r->lw[l * D + dir].P + (size_t)q * H, (size_t)H * sizeof(float));
-    st = clrnn_rnn_upload_buf(r, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp * sizeof(float), "peepholes");
+    st = clrnn_rnn_upload_stored(r, &r->dw.peep[l], tmp, (size_t)D * 3 * Hp, "peepholes");
     if (st != CLRNN_OK || d->proj_size == 0)
         return st;
     /* LSTMP projection [D][Hbp][H][4][16]: the Hr outputs packed like the vanilla RNN's, K = H */
@@ -161,7 +159,7 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
         for (int p = 0; p < K; ++p)
             for (int k = 0; k < H; ++k)
                 tmp[packed_index(proj, dir, 0, p, k, H)] = r->lw[l * D + dir].proj[(size_t)p * H + k];
-    return clrnn_rnn_upload_buf(r, &r->dw.projT[l], tmp, n_proj * sizeof(float), "projection");
+    return clrnn_rnn_upload_stored(r, &r->dw.projT[l], tmp, n_proj, "projection");
 }
 
 /* x_proj for one layer: the xproj_tiled kernel, rows in length order, rows no direction computes
@@ -174,7 +172,7 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
     const int mr = ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4; /* rows per block of that kernel */
     int groups, rb_per_item;
     tiled_groups(r, (T * N + mr - 1) / mr, ts->Hb * r->D, &groups, &rb_per_item);
-    kargs a = begin(ctx, id, "xproj_tiled");
+    kargs a = begin_r(r, id, "xproj_tiled");
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, ts->Hb), a_int(&a, I), a_mem(&a, in);
     a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.plan_buf[WS_PERM]);
     a_mem(&a, r->ws.plan_buf[WS_ROW_NEEDED]), a_int(&a, rb_per_item);
@@ -195,7 +193,7 @@ static kargs tiled_args(clrnn_rnn *r, clrnn_kernel_id id, int l, int T, int N, i
     const clrnn_rnn_desc *d = &r->desc;
     clrnn_workspace *ws = &r->ws;
     clrnn_device_weights *dw = &r->dw;
-    kargs a = begin(r->ctx, id, "tiled scan");
+    kargs a = begin_r(r, id, "tiled scan");
     a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N);
     if (id == CLRNN_K_proj_step_tiled_1 || id == CLRNN_K_proj_step_tiled_6) {
         /* PROJ_TILED_PARAMS: H = the projection size, K = the hidden size, rows of h_raw Hc apart */
@@ -253,13 +251,13 @@ static int scan_groups(const clrnn_rnn *r, int n_rb) {
 /* Whether the persistent scan can run: its work-group is the blocks of one row group. */
 static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
     size_t kmax = 0;
-    cl_kernel k = NULL;
+    const kargs a = begin_r(r, id, "tiled scan");
     /* a kernel that cannot be created does not fit: the step launches then report it */
-    if (clrnn_kernel_get(r->ctx, id, &k) != CLRNN_OK) {
+    if (a.st != CLRNN_OK) {
         clrnn_clear_error();
         return 0;
     }
-    return clGetKernelWorkGroupInfo(k, r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
+    return clGetKernelWorkGroupInfo(a.k, r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) ==
                CL_SUCCESS &&
            (size_t)scan_width(r) <= kmax;
 }

@@ -88,7 +88,7 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
     const size_t out_bytes = rows * (size_t)r->O * sizeof(float);
     /* One direction, time-major (or a single row or step), in order: the layer output already is
      * the user layout, so it is read (or fed to the dense layer) as it is, with no merge pass. */
-    const int identity = D == 1 && rev_mask == 0 && has_any_off < 0 && (!batch_major || N == 1 || T_out == 1) &&
+    const int identity = r->elem == sizeof(float) && D == 1 && rev_mask == 0 && has_any_off < 0 && (!batch_major || N == 1 || T_out == 1) &&
                          st_n == Hr && (size_t)st_t == (size_t)N * Hr;
     /* Where the merge writes: the dense input, the user's device buffer, or host staging. */
     cl_mem merge_dst;
@@ -105,7 +105,7 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
     clrnn_status st = CLRNN_OK;
     if (merged) *merged = merge_dst;
     if (!identity) {
-        kargs m = begin(ctx, CLRNN_K_merge_outputs, "merge_outputs");
+        kargs m = begin_r(r, CLRNN_K_merge_outputs, "merge_outputs"); /* reads the rnn's storage type */
         a_int(&m, T_out), a_int(&m, N), a_int(&m, D), a_int(&m, Hr), a_int(&m, mode), a_int(&m, batch_major);
         a_int(&m, rev_mask), a_mem(&m, ob->tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
         a_int(&m, st_n), a_int(&m, st_d), a_mem(&m, merge_dst), a_ulong(&m, merge_off), a_int(&m, (int)d->masked_output);
@@ -196,6 +196,50 @@ clrnn_status clrnn_forward_check_args(const clrnn_rnn *r, const clrnn_forward_ar
 }
 
 /* ------------------------------------------------------------------------------------------
+ * fp16/bf16 storage: the user's float tensors into and out of the stored buffers
+ * ---------------------------------------------------------------------------------------- */
+/* rows_to_storage / rows_from_storage (merge.cl): a [rows, width] block, rows src_pitch and
+ * dst_pitch elements apart, converted on the way. */
+static clrnn_status convert_rows(clrnn_rnn *r, int to_storage, cl_mem src, size_t src_off, size_t src_pitch, cl_mem dst,
+                                 size_t dst_off, size_t dst_pitch, size_t rows, size_t width) {
+    const clrnn_kernel_id id = to_storage ? CLRNN_K_rows_to_storage : CLRNN_K_rows_from_storage;
+    kargs k = begin_r(r, id, clrnn_kernel_name(id));
+    a_mem(&k, src), a_ulong(&k, src_off), a_int(&k, (int)src_pitch);
+    a_mem(&k, dst), a_ulong(&k, dst_off), a_int(&k, (int)dst_pitch), a_int(&k, (int)width);
+    return launch(r->ctx, &k, width, rows, 1, step_lws(r->ctx, k.k, (int)width));
+}
+
+/* An initial state (t at byte t_off, packed [rows, width] floats) into a stored state buffer of
+ * rows `stride` elements apart; zeros when the caller gave none. A host state goes through the
+ * float staging buffer (the queue is in order: the next use waits for this one). */
+static clrnn_status stored_state_in(clrnn_rnn *r, cl_mem dst, const clrnn_tensor *t, size_t t_off, size_t rows,
+                                    size_t width, size_t stride) {
+    clrnn_context *ctx = r->ctx;
+    cl_int err;
+    if (!t->host && !t->mem) {
+        const uint16_t zero = 0;
+        err = clEnqueueFillBuffer(ctx->queue, dst, &zero, sizeof zero, 0, rows * stride * sizeof zero, 0, NULL, NULL);
+        return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a state");
+    }
+    if (t->mem) return convert_rows(r, 1, t->mem, (t->offset + t_off) / sizeof(float), width, dst, 0, stride, rows, width);
+    err = clEnqueueWriteBuffer(ctx->queue, r->ws.state_f, CL_FALSE, 0, rows * width * sizeof(float),
+                               (const char *)t->host + t_off, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "loading an initial state");
+    return convert_rows(r, 1, r->ws.state_f, 0, width, dst, 0, stride, rows, width);
+}
+
+/* A final state out of a stored state buffer into t (byte t_off, packed [rows, width] floats). */
+static clrnn_status stored_state_out(clrnn_rnn *r, cl_mem src, const clrnn_tensor *t, size_t t_off, size_t rows,
+                                     size_t width, size_t stride) {
+    if (t->mem) return convert_rows(r, 0, src, 0, stride, t->mem, (t->offset + t_off) / sizeof(float), width, rows, width);
+    clrnn_status st = convert_rows(r, 0, src, 0, stride, r->ws.state_f, 0, width, rows, width);
+    if (st != CLRNN_OK) return st;
+    const cl_int err = clEnqueueReadBuffer(r->ctx->queue, r->ws.state_f, CL_FALSE, 0, rows * width * sizeof(float),
+                                           (char *)t->host + t_off, 0, NULL, NULL);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueReadBuffer", "writing a final state");
+}
+
+/* ------------------------------------------------------------------------------------------
  * Driver
  * ---------------------------------------------------------------------------------------- */
 static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args) {
@@ -203,6 +247,11 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     clrnn_context *ctx = r->ctx;
     const int T = args->seq_length, N = args->batch, D = r->D, H = d->hidden_size, Hr = r->Hr, L = d->num_layers;
     clrnn_status st;
+    /* the kernels of the rnn's storage type (fp16/bf16: their program is built on first use) */
+    if (d->storage != CLRNN_STORAGE_FP32 && !r->kernels &&
+        (st = clrnn_program_storage(ctx, d->storage, &r->kernels)) != CLRNN_OK)
+        return st;
+    const int stored = r->elem != sizeof(float);
     if (r->dirty && (st = clrnn_rnn_upload_weights(r)) != CLRNN_OK) return st;
     if ((st = clrnn_rnn_ensure_workspace(r, T, N)) != CLRNN_OK) return st;
     clrnn_workspace *ws = &r->ws;
@@ -226,12 +275,30 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     cl_mem x = ws->x;
     size_t x_off = 0;
     const size_t x_bytes = (size_t)T * N * d->input_size * sizeof(float);
-    if (args->x.host) {
+    if (stored && args->x.host) { /* rounded on the host (as the device rounds), straight into x_s */
+        const size_t n = (size_t)T * N * d->input_size;
+        uint16_t *bits = malloc(n * sizeof *bits);
+        if (!bits) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "stored input of %zu elements", n);
+        const float *xf = args->x.host;
+        const int bf16 = d->storage == CLRNN_STORAGE_BF16;
+        for (size_t i = 0; i < n; ++i) bits[i] = bf16 ? clrnn_float_to_bf16(xf[i]) : clrnn_float_to_half(xf[i]);
+        err = clEnqueueWriteBuffer(ctx->queue, ws->x_s, CL_TRUE, 0, n * sizeof *bits, bits, 0, NULL, NULL);
+        free(bits);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading x");
+        x = ws->x_s;
+    } else if (args->x.host) {
         err = clEnqueueWriteBuffer(ctx->queue, ws->x, CL_FALSE, 0, x_bytes, args->x.host, 0, NULL, NULL);
         if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading x");
     } else {
         x = args->x.mem;
         x_off = args->x.offset / sizeof(float);
+    }
+    if (stored && !args->x.host) { /* layer 0 reads x in the rnn's storage type */
+        if ((st = convert_rows(r, 1, x, x_off, (size_t)d->input_size, ws->x_s, 0, (size_t)d->input_size, (size_t)T * N,
+                               (size_t)d->input_size)) != CLRNN_OK)
+            return st;
+        x = ws->x_s;
+        x_off = 0;
     }
 
     /* initial states: layer l's slab of h0/c0 goes to its ping buffer (the trace names each part) */
@@ -239,7 +306,13 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     clrnn_trace_scope(ctx, r->plan->name, "in %s T=%d N=%d H=%d D=%d", cell, T, N, H, D);
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
     const size_t state_rows = (size_t)D * N;
-    for (int l = 0; l < L; ++l) {
+    for (int l = 0; l < L && stored; ++l) {
+        if ((st = stored_state_in(r, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
+        if (clrnn_cell_info_of(d->cell)->has_c &&
+            (st = stored_state_in(r, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
+            return st;
+    }
+    for (int l = 0; l < L && !stored; ++l) {
         if ((st = clrnn_load_state(ctx, ws->h[l][0], &args->h0, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK) return st;
         if (clrnn_cell_info_of(d->cell)->has_c &&
             (st = clrnn_load_state(ctx, ws->c[l][0], &args->c0, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
@@ -265,7 +338,15 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
 
     /* final states */
     clrnn_trace_scope(ctx, r->plan->name, "out %s T=%d N=%d H=%d D=%d", cell, T, N, H, D);
-    for (int l = 0; l < L; ++l) {
+    for (int l = 0; l < L && stored; ++l) {
+        if ((args->hn.host || args->hn.mem) &&
+            (st = stored_state_out(r, ws->h[l][final_idx], &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
+            return st;
+        if ((args->cn.host || args->cn.mem) &&
+            (st = stored_state_out(r, ws->c[l][final_idx], &args->cn, l * c_slab, state_rows, H, r->Hc)) != CLRNN_OK)
+            return st;
+    }
+    for (int l = 0; l < L && !stored; ++l) {
         if ((args->hn.host || args->hn.mem) &&
             (st = clrnn_move_block(ctx, 0, ws->h[l][final_idx], 0, &args->hn, l * h_slab, state_rows, Hr, r->Hs)) != CLRNN_OK)
             return st;

@@ -81,6 +81,7 @@ static clrnn_status validate(const clrnn_rnn_desc *d) {
     if ((unsigned)d->dropout_mode > CLRNN_DROPOUT_PER_STEP)
         BAD("dropout_mode = %d is not a clrnn_dropout_mode", (int)d->dropout_mode);
     if (d->dropout_shared != 0 && d->dropout_shared != 1) BAD("dropout_shared = %d is not 0 or 1", d->dropout_shared);
+    if ((unsigned)d->storage > CLRNN_STORAGE_BF16) BAD("storage = %d is not a clrnn_storage", (int)d->storage);
     return CLRNN_OK;
 }
 
@@ -114,6 +115,7 @@ clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, cl
     r->Hr = desc->proj_size > 0 ? desc->proj_size : desc->hidden_size;
     r->Hm = (r->D == 2 && desc->merge != CLRNN_MERGE_CONCAT && desc->merge != CLRNN_MERGE_NONE) ? r->Hr : r->D * r->Hr;
     r->O = desc->dense_size > 0 ? desc->dense_size : r->Hm;
+    r->elem = desc->storage == CLRNN_STORAGE_FP32 ? sizeof(float) : sizeof(uint16_t);
     /* the plan, chosen once: it fixes the device layouts (state strides, packed weights) */
     r->plan = clrnn_plan_choose(ctx);
     if ((st = r->plan->init(r)) != CLRNN_OK) {
@@ -191,6 +193,7 @@ int clrnn_rnn_num_directions(const clrnn_rnn *rnn) { return live(rnn) ? rnn->D :
 int clrnn_rnn_state_size(const clrnn_rnn *rnn) { return live(rnn) ? rnn->Hr : 0; }
 int clrnn_rnn_output_size(const clrnn_rnn *rnn) { return live(rnn) ? rnn->O : 0; }
 size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn) { return live(rnn) ? rnn->ws.bytes : 0; }
+size_t clrnn_rnn_weight_bytes(const clrnn_rnn *rnn) { return live(rnn) ? rnn->dw.bytes : 0; }
 
 clrnn_status clrnn_rnn_check_mem(const clrnn_rnn *rnn, const clrnn_tensor *t, const char *name, const char *func) {
     if (!t->mem) return CLRNN_OK;
@@ -224,5 +227,9 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
         return buf;
     }
     r->plan->describe(r, buf, cap);
+    const size_t len = strlen(buf);
+    if (r->desc.storage != CLRNN_STORAGE_FP32 && len + 1 < cap)
+        snprintf(buf + len, cap - len, "; weights and activations stored as %s, fp32 arithmetic",
+                 r->desc.storage == CLRNN_STORAGE_FP16 ? "fp16" : "bf16");
     return buf;
 }

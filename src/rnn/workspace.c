@@ -56,6 +56,44 @@ clrnn_status clrnn_rnn_upload_buf(clrnn_rnn *r, cl_mem *m, const void *data, siz
     return CLRNN_OK;
 }
 
+/* float32 to IEEE half bits, rounded to nearest even (what vstore_half_rte does on the device):
+ * NaN stays NaN, |f| >= 65520 becomes inf, values under 2^-14 become subnormal halves. */
+uint16_t clrnn_float_to_half(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    const uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* 65520 and up: the tie above 65504 goes to inf */
+    if (a < 0x38800000u) {                                    /* subnormal half: units of 2^-24 */
+        if (a <= 0x33000000u) return (uint16_t)sign;         /* up to 2^-25 (a tie, to even 0) */
+        const uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126 - e;
+        uint32_t q = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1u))) ++q;
+        return (uint16_t)(sign | q);
+    }
+    return (uint16_t)(sign | ((a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u) >> 13));
+}
+
+/* float32 to bfloat16 bits, rounded to nearest even (cl/storage.h's bf16_round). */
+uint16_t clrnn_float_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+clrnn_status clrnn_rnn_upload_stored(clrnn_rnn *r, cl_mem *m, const float *data, size_t count, const char *what) {
+    if (r->desc.storage == CLRNN_STORAGE_FP32) return clrnn_rnn_upload_buf(r, m, data, count * sizeof(float), what);
+    uint16_t *bits = malloc((count ? count : 1) * sizeof *bits);
+    if (!bits) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s: %zu stored elements", what, count);
+    const int bf16 = r->desc.storage == CLRNN_STORAGE_BF16;
+    for (size_t i = 0; i < count; ++i) bits[i] = bf16 ? clrnn_float_to_bf16(data[i]) : clrnn_float_to_half(data[i]);
+    const clrnn_status st = clrnn_rnn_upload_buf(r, m, bits, count * sizeof *bits, what);
+    free(bits);
+    return st;
+}
+
 static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     clrnn_workspace *ws = &r->ws;
     release(&ws->x);
@@ -73,6 +111,8 @@ static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     for (int i = 0; i < CLRNN_PLAN_BUFS; ++i) release(&ws->plan_buf[i]);
     release(&ws->y_out);
     release(&ws->dense_in);
+    release(&ws->x_s);
+    release(&ws->state_f);
     ws->TN = ws->N = 0;
     ws->bytes = 0;
 }
@@ -127,14 +167,15 @@ clrnn_status clrnn_rnn_upload_weights(clrnn_rnn *r) {
     return st;
 }
 
-/* One workspace buffer: where it goes, its float count, its name in messages. */
+/* One workspace buffer: where it goes, its element count and size (4 bytes, or the rnn's storage
+ * element for the stored activations), its name in messages. */
 typedef struct ws_buf {
     cl_mem *mem;
-    size_t elems;
+    size_t elems, elem;
     const char *what;
 } ws_buf;
 
-#define WS_MAX_BUFS (10 + CLRNN_PLAN_BUFS + 4 * CLRNN_MAX_LAYERS)
+#define WS_MAX_BUFS (12 + CLRNN_PLAN_BUFS + 4 * CLRNN_MAX_LAYERS)
 
 /* The workspace for TN = T*N step rows and N batch rows. Every buffer is indexed by the call's own
  * T and N (rows (t, n) or (n, t), states [D, N, Hs]), so capacity is all that matters: a buffer of
@@ -152,22 +193,28 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     const size_t out_cols = (size_t)r->O > D * Hr ? (size_t)r->O : D * Hr;
     int n = 0, ok = 1;
     size_t e;
-#define BUF(m, rows, cols, name)                                                     \
+    const size_t S = r->elem, F = sizeof(float); /* stored activations, float tensors */
+#define BUF_OF(m, rows, cols, size, name)                                            \
     do {                                                                             \
         ok = ok && clrnn_mul_size((rows), (cols), &e);                               \
-        b[n++] = (ws_buf){&(m), ok ? e : 0, (name)};                                 \
+        b[n++] = (ws_buf){&(m), ok ? e : 0, (size), (name)};                         \
     } while (0)
-    BUF(ws->x, TN, (size_t)d->input_size, "input staging");
-    BUF(ws->x_proj, TN, xp_cols, "input projections");
-    BUF(ws->y_a, TN, D * Hr, "layer outputs");
-    if (d->num_layers > 1) BUF(ws->y_b, TN, D * Hr, "layer outputs");
+#define BUF(m, rows, cols, name) BUF_OF(m, rows, cols, F, name)
+    if (S == F) BUF(ws->x, TN, (size_t)d->input_size, "input staging"); /* else a host x goes to x_s */
+    BUF_OF(ws->x_proj, TN, xp_cols, S, "input projections");
+    BUF_OF(ws->y_a, TN, D * Hr, S, "layer outputs");
+    if (d->num_layers > 1) BUF_OF(ws->y_b, TN, D * Hr, S, "layer outputs");
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
-            BUF(ws->h[l][i], D * N, (size_t)r->Hs, "hidden state");
-            if (clrnn_cell_info_of(d->cell)->has_c) BUF(ws->c[l][i], D * N, (size_t)r->Hc, "cell state");
+            BUF_OF(ws->h[l][i], D * N, (size_t)r->Hs, S, "hidden state");
+            if (clrnn_cell_info_of(d->cell)->has_c) BUF_OF(ws->c[l][i], D * N, (size_t)r->Hc, S, "cell state");
         }
-    BUF(ws->h_raw, D * N, raw, "step scratch");
-    if (clrnn_cell_kernels_for(d)->uses_z) BUF(ws->zbuf, D * N, (size_t)r->Hs, "update gate");
+    BUF_OF(ws->h_raw, D * N, raw, S, "step scratch");
+    if (clrnn_cell_kernels_for(d)->uses_z) BUF_OF(ws->zbuf, D * N, (size_t)r->Hs, S, "update gate");
+    if (S != F) { /* the input in storage, and float staging of the states the user passes */
+        BUF_OF(ws->x_s, TN, (size_t)d->input_size, S, "stored input");
+        BUF(ws->state_f, D * N, (size_t)(r->Hs > r->Hc ? r->Hs : r->Hc), "state staging");
+    }
     ok = ok && TN <= SIZE_MAX / (D + 1) && N <= SIZE_MAX / (D + 1);
     BUF(ws->tmap, ok ? D * TN + D * N : 0, 1, "step table");
     for (int i = 0; i < pw.n_bufs && ok; ++i) {
@@ -179,7 +226,8 @@ static int ws_layout(clrnn_rnn *r, size_t TN, size_t N, ws_buf *b) {
     BUF(ws->y_out, TN, out_cols, "output staging");
     if (d->dense_size > 0) BUF(ws->dense_in, TN, (size_t)r->Hm, "dense input");
 #undef BUF
-    for (int i = 0; i < n && ok; ++i) ok = b[i].elems <= SIZE_MAX / sizeof(float);
+#undef BUF_OF
+    for (int i = 0; i < n && ok; ++i) ok = b[i].elems <= SIZE_MAX / b[i].elem;
     return ok ? n : 0;
 }
 
@@ -190,7 +238,7 @@ static clrnn_status ws_fits(const clrnn_rnn *r, const ws_buf *b, int n, int T, i
     const clrnn_device_info *info = &r->ctx->info;
     *total = 0;
     for (int i = 0; i < n; ++i) {
-        const size_t bytes = (b[i].elems ? b[i].elems : 1) * sizeof(float);
+        const size_t bytes = (b[i].elems ? b[i].elems : 1) * b[i].elem;
         if (info->max_alloc_bytes > 0 && bytes > info->max_alloc_bytes)
             return clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
                               "%s for T=%d N=%d needs %zu bytes, the device allows %llu per buffer", b[i].what, T, N,
@@ -230,18 +278,20 @@ clrnn_status clrnn_rnn_ensure_workspace(clrnn_rnn *r, int T, int N) {
     if (st != CLRNN_OK) return st;
     clrnn_rnn_release_device_ws(r);
     for (int i = 0; i < n; ++i)
-        if ((st = alloc_buf(ctx, b[i].mem, b[i].elems, sizeof(float), &ws->bytes, b[i].what)) != CLRNN_OK) goto fail;
-    /* Zero the states once: lanes a plan pads states with are then defined (never used as input). */
+        if ((st = alloc_buf(ctx, b[i].mem, b[i].elems, b[i].elem, &ws->bytes, b[i].what)) != CLRNN_OK) goto fail;
+    /* Zero the states once: lanes a plan pads states with are then defined (never used as input).
+     * A zero pattern of the stored element: 0.0 in fp32, fp16 and bf16 alike. */
     const float zero = 0.0f;
+    const size_t S = r->elem;
     const clrnn_rnn_desc *d = &r->desc;
     const size_t D = (size_t)r->D;
     for (int l = 0; l < d->num_layers; ++l)
         for (int i = 0; i < 2; ++i) {
-            cl_int err = clEnqueueFillBuffer(ctx->queue, ws->h[l][i], &zero, sizeof zero, 0,
-                                             D * want_N * (size_t)r->Hs * sizeof(float), 0, NULL, NULL);
+            cl_int err = clEnqueueFillBuffer(ctx->queue, ws->h[l][i], &zero, S, 0, D * want_N * (size_t)r->Hs * S, 0,
+                                             NULL, NULL);
             if (err == CL_SUCCESS && ws->c[l][i])
-                err = clEnqueueFillBuffer(ctx->queue, ws->c[l][i], &zero, sizeof zero, 0,
-                                          D * want_N * (size_t)r->Hc * sizeof(float), 0, NULL, NULL);
+                err = clEnqueueFillBuffer(ctx->queue, ws->c[l][i], &zero, S, 0, D * want_N * (size_t)r->Hc * S, 0,
+                                          NULL, NULL);
             if (err != CL_SUCCESS) {
                 st = clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing the states");
                 goto fail;

@@ -520,6 +520,11 @@ clrnn_status clrnn_reserve_create(clrnn_rnn *rnn, clrnn_reserve **out) {
     *out = NULL;
     clrnn_status st = clrnn_check_rnn(rnn, "clrnn_reserve_create");
     if (st != CLRNN_OK) return st;
+    if (rnn->desc.storage != CLRNN_STORAGE_FP32) /* the training kernels read and write float32 only */
+        return clrnn_fail(CLRNN_ERR_UNSUPPORTED,
+                          "clrnn_reserve_create: training needs storage = CLRNN_STORAGE_FP32 (this rnn stores %s: "
+                          "fp16/bf16 storage is for inference)",
+                          rnn->desc.storage == CLRNN_STORAGE_FP16 ? "fp16" : "bf16");
     clrnn_reserve *v = calloc(1, sizeof *v);
     if (!v) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "reserve object");
     v->rnn = rnn;

@@ -4,7 +4,33 @@
 #include "reference.h"
 #include "test_util.h"
 
-#define TOL 1e-5
+/* Tolerance against the float64 reference, times max(1, max |reference|) of the tensor checked.
+ * fp32 storage: 1e-5. With CLRNN_STORAGE=fp16|bf16 in the environment every rnn of this program
+ * stores its weights and activations in that type (clrnn_rnn_desc.storage) and is held to the bound
+ * of its rounding: every stored value carries a relative error of at most the format's unit roundoff
+ * u (fp16 2^-11, bf16 2^-8; fp32 arithmetic adds ~1e-7), and each output is a short chain of such
+ * roundings (x, W, x_proj, R, h_prev, c, the output) through activations of slope <= 1, so its error
+ * is a small multiple of u, the same multiple for both formats. The issue's fp16 bound is 1e-3
+ * (~2u); bf16's is that bound scaled by the ratio of the unit roundoffs (2^-8 / 2^-11 = 8): 8e-3. */
+static clrnn_storage storage_of_env(void) {
+    const char *s = getenv("CLRNN_STORAGE");
+    if (!s || !*s || !strcmp(s, "fp32")) return CLRNN_STORAGE_FP32;
+    if (!strcmp(s, "fp16")) return CLRNN_STORAGE_FP16;
+    if (!strcmp(s, "bf16")) return CLRNN_STORAGE_BF16;
+    fprintf(stderr, "CLRNN_STORAGE=%s: not fp32, fp16 or bf16\n", s);
+    exit(2);
+}
+static double tol(void) {
+    const clrnn_storage st = storage_of_env();
+    return st == CLRNN_STORAGE_FP16 ? 1e-3 : st == CLRNN_STORAGE_BF16 ? 8e-3 : 1e-5;
+}
+#define TOL tol()
+/* clrnn_rnn_create with the storage the environment asks for. */
+static clrnn_status create_rnn(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out) {
+    clrnn_rnn_desc d = *desc;
+    d.storage = storage_of_env();
+    return clrnn_rnn_create(ctx, &d, out);
+}
 
 typedef enum { LEN_FULL, LEN_VARIED, LEN_MASK_HOLES, LEN_BOTH } len_mode;
 
@@ -128,7 +154,31 @@ static void make_io(const clrnn_rnn *r, const fcase *c, uint64_t *seed, io *b, c
     if (d.cell == CLRNN_CELL_LSTM) a->cn.host = b->cn;
 }
 
+/* With fp16/bf16 storage: the issue's measure per element, |got - want| / (1 + |want|) <= TOL (NaN
+ * where want is NaN). The largest ratio to TOL seen is printed at the end (how close the suite runs
+ * to the bound). */
+static double worst_ratio;
+static char worst_case[160];
+static void check_close_stored(const char *name, const char *what, const float *got, const float *want, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        if (isnan(want[i]) && isnan(got[i])) continue;
+        const double e = tu_rel_err(got[i], want[i]);
+        if (!(e <= TOL))
+            fail_msg("%s: %s differs from the reference: |got - want| / (1 + |want|) = %.3g > %.3g at %zu (got %.8g want "
+                     "%.8g)",
+                     name, what, e, TOL, i, (double)got[i], (double)want[i]);
+        if (e / TOL > worst_ratio) {
+            worst_ratio = e / TOL;
+            snprintf(worst_case, sizeof worst_case, "%s %s", name, what);
+        }
+    }
+}
+
 static void check_close(const char *name, const char *what, const float *got, const float *want, size_t n) {
+    if (storage_of_env() != CLRNN_STORAGE_FP32) {
+        check_close_stored(name, what, got, want, n);
+        return;
+    }
     size_t where = 0;
     double tol_scale = 1.0;
     for (size_t i = 0; i < n; ++i) tol_scale = fmax(tol_scale, fabs(want[i]));
@@ -141,7 +191,7 @@ static void check_close(const char *name, const char *what, const float *got, co
 static void run_case(const fcase *c) {
     clrnn_context *ctx = tu_context();
     clrnn_rnn *r = NULL;
-    TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
+    TU_OK(create_rnn(ctx, &c->desc, &r));
     uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)c->name;
     for (const char *p = c->name; *p; ++p) seed = seed * 131 + (unsigned char)*p;
     set_random_weights(r, c->fw, &seed);
@@ -303,7 +353,14 @@ static void options(void **state) {
         (c->N = 13, c->T = 9, c->lens = LEN_BOTH, c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY,
          c->desc.hidden_size = 20, c->last_only = 0));
 #undef ADD
-    for (int i = 0; i < n; ++i) run_case(&cases[i]);
+    for (int i = 0; i < n; ++i) {
+        /* Thresholded relu jumps by alpha at x = alpha: a pre-activation within its rounding (u |x|)
+         * of alpha flips the output by 0.1 and then, through R, the later steps. No tolerance
+         * bounds that, so with fp16/bf16 storage the case is left out (the activation is the same
+         * float code under every storage; only its input is rounded). */
+        if (storage_of_env() != CLRNN_STORAGE_FP32 && !strcmp(cases[i].name, "rnn affine thresholded")) continue;
+        run_case(&cases[i]);
+    }
 }
 
 /* Running a sequence in chunks, carrying hn/cn into h0/c0, equals one call. */
@@ -314,7 +371,7 @@ static void streaming_equals_one_call(void **state) {
     d.num_layers = 2;
     d.direction = CLRNN_DIR_FORWARD;
     clrnn_rnn *r;
-    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    TU_OK(create_rnn(ctx, &d, &r));
     uint64_t seed = 77;
     set_random_weights(r, CLRNN_FRAMEWORK_PYTORCH, &seed);
     const int T = 12, N = 2, chunk = 4, I = 3, H = 5, L = 2;
@@ -344,7 +401,7 @@ static void streaming_equals_one_call(void **state) {
 static void device_buffers_case(clrnn_rnn_desc d) {
     clrnn_context *ctx = tu_context();
     clrnn_rnn *r;
-    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    TU_OK(create_rnn(ctx, &d, &r));
     uint64_t seed = 5;
     set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &seed);
     const int T = 5, N = 3, O = clrnn_rnn_output_size(r), D = clrnn_rnn_num_directions(r), Hr = 6, pad = 16;
@@ -468,7 +525,7 @@ static void release_carved(carved *c) {
 static void sub_buffer_case(const fcase *c) {
     clrnn_context *ctx = tu_context();
     clrnn_rnn *r = NULL;
-    TU_OK(clrnn_rnn_create(ctx, &c->desc, &r));
+    TU_OK(create_rnn(ctx, &c->desc, &r));
     uint64_t seed = 0x5eed;
     for (const char *p = c->name; *p; ++p) seed = seed * 131 + (unsigned char)*p;
     set_random_weights(r, c->fw, &seed);
@@ -557,7 +614,7 @@ static void workspace_reuse_and_determinism(void **state) {
     clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 4, 8);
     d.direction = CLRNN_DIR_BIDIRECTIONAL;
     clrnn_rnn *r;
-    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    TU_OK(create_rnn(ctx, &d, &r));
     uint64_t seed = 11;
     set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &seed);
     assert_int_equal(clrnn_rnn_workspace_bytes(r), 0);
@@ -599,7 +656,7 @@ static void weights_update_after_run(void **state) {
     c.desc = tu_desc(CLRNN_CELL_RNN, 2, 3);
     c.T = 3, c.N = 2, c.fw = CLRNN_FRAMEWORK_ONNX;
     clrnn_rnn *r;
-    TU_OK(clrnn_rnn_create(ctx, &c.desc, &r));
+    TU_OK(create_rnn(ctx, &c.desc, &r));
     uint64_t seed = 3;
     set_random_weights(r, c.fw, &seed);
     io b;
@@ -629,7 +686,7 @@ static void plan_is_reported(void **state) {
         clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 3, 5);
         d.proj_size = proj;
         clrnn_rnn *r;
-        TU_OK(clrnn_rnn_create(ctx, &d, &r));
+        TU_OK(create_rnn(ctx, &d, &r));
         assert_non_null(strstr(clrnn_rnn_plan(r, buf, sizeof buf), want));
         assert_non_null(strstr(buf, proj ? "proj" : "lstm"));
         clrnn_rnn_destroy(r);
@@ -678,7 +735,7 @@ static void scan_variants_bitwise_equal(void **state) {
             for (int m = 0; m < 3; ++m) {
                 setenv("CLRNN_SCAN", modes[m], 1);
                 clrnn_rnn *r;
-                TU_OK(clrnn_rnn_create(tu_context(), &c.desc, &r));
+                TU_OK(create_rnn(tu_context(), &c.desc, &r));
                 uint64_t seed = 77 + (uint64_t)ci;
                 set_random_weights(r, c.fw, &seed);
                 make_io(r, &c, &seed, &b[m], &a[m]);
@@ -723,6 +780,9 @@ int main(void) {
         cmocka_unit_test(scan_variants_bitwise_equal),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (storage_of_env() != CLRNN_STORAGE_FP32)
+        printf("storage %s: largest |got - want| / (1 + |want|) = %.3g of the bound %.3g (case %s)\n",
+               getenv("CLRNN_STORAGE"), worst_ratio * TOL, TOL, worst_case);
     tu_context_release();
     return rc;
 }

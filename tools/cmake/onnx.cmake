@@ -23,9 +23,11 @@ add_custom_command(
   COMMENT "Generating the ONNX protobuf-c parser from ${CLRNN_ONNX_PROTO}" VERBATIM)
 
 # The ONNX kernel program's files, in order (src/onnx/device.c builds them through program.c):
-# the library's ABI header and common.cl (REAL), the ONNX op codes, the kernels.
+# the library's ABI header, storage.h (common.cl's helpers name its `store` type; fp32 here) and
+# common.cl (REAL), the ONNX op codes, the kernels.
 set(CLRNN_ONNX_CL_SOURCES
   ${PROJECT_SOURCE_DIR}/cl/abi.h
+  ${PROJECT_SOURCE_DIR}/cl/storage.h
   ${PROJECT_SOURCE_DIR}/cl/common.cl
   ${PROJECT_SOURCE_DIR}/src/onnx/ox_abi.h
   ${PROJECT_SOURCE_DIR}/src/onnx/kernels.cl)
