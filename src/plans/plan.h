@@ -60,9 +60,10 @@ struct clrnn_plan_ops {
 
 extern const clrnn_plan_ops clrnn_plan_tiled;
 extern const clrnn_plan_ops clrnn_plan_generic;
+extern const clrnn_plan_ops clrnn_plan_gpu;
 
 /* The plan for a new rnn on ctx: CLRNN_PLAN=<name> if set (a name no plan has picks the generic
- * plan), else the device's default (tiled on CPU devices, generic elsewhere). */
+ * plan), else the device's default (tiled on CPU devices, gpu on GPUs, generic elsewhere). */
 const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx);
 
 /* workspace.c: replaces *m by a read-only device copy of `data`, counted in r->dw.bytes and checked
