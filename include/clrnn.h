@@ -430,8 +430,10 @@ typedef struct clrnn_rnn clrnn_rnn;
  * naming the field) and allocates host-side weight storage. No device work yet.
  * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_INVALID_DESCRIPTOR, CLRNN_ERR_OUT_OF_MEMORY.
  * The plan (which kernels run) is chosen here for the context's device: register-tiled kernels on
- * CPU devices, per-unit kernels otherwise (both cover every cell and option); the environment
- * variable CLRNN_PLAN=tiled|generic overrides it (for testing). The tiled plan runs a layer's
+ * CPU devices ("tiled"), local-memory tiled step kernels on GPUs ("gpu": a work-group computes a
+ * tile of units x batch rows, R staged once per tile; CLRNN_GPU_TILE=<units>x<rows> forces the
+ * largest tile, for tuning), per-unit kernels elsewhere ("generic"); all cover every cell and
+ * option. The environment variable CLRNN_PLAN=tiled|gpu|generic overrides it (for testing). The tiled plan runs a layer's
  * recurrence either as a launch per step or as one persistent launch; which is faster depends on
  * device and shape, so it is measured per batch size during the 2nd and 3rd forward of that size
  * (on the layer's own steps, nothing recomputed; outputs are bitwise the same either way), and
