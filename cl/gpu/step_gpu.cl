@@ -54,15 +54,18 @@ inline step_pos gpu_position(__global const int *tmap, int s, int T, int N, int 
         const int j0_ = get_group_id(0) * (TU), n0_ = get_group_id(1) * TN_;                       \
         for (int k0_ = 0; k0_ < (K); k0_ += GPU_TK) {                                              \
             barrier(CLK_LOCAL_MEM_FENCE);                                                          \
-            for (int i_ = lid_; i_ < TN_ * GPU_TK; i_ += lsz_) {                                   \
+            for (int i_ = lid_; i_ < TN_ * GPU_TK; i_ += lsz_) { /* h_prev [TN][GPU_TK] */          \
                 const int r_ = i_ / GPU_TK, k_ = k0_ + i_ % GPU_TK;                                \
                 (hs)[i_] = (n0_ + r_ < (N) && k_ < (K)) ? load_act((v), (size_t)(n0_ + r_) * (v_ld) + k_) \
                                                         : (real)0.0f;                              \
             }                                                                                      \
-            for (int i_ = lid_; i_ < GPU_TK * (G) * (TU); i_ += lsz_) {                            \
-                const int k_ = k0_ + i_ / ((G) * (TU)), g_ = (i_ / (TU)) % (G), u_ = j0_ + i_ % (TU); \
-                (rs)[i_] = (k_ < (K) && u_ < (W)) ? load_w((RT), (size_t)k_ * (ld) + g_ * (gs) + u_) \
-                                                  : (real)0.0f;                                    \
+            /* Rᵀ [GPU_TK][G][TU]: work-item (ju, rn) loads unit ju of rows rn, rn + TN, ... of   \
+             * the chunk's GPU_TK * G (k, gate) rows, consecutive work-items consecutive units */  \
+            for (int q_ = rn_; q_ < GPU_TK * (G); q_ += TN_) {                                     \
+                const int k_ = k0_ + q_ / (G), u_ = j0_ + ju_;                                     \
+                (rs)[q_ * (TU) + ju_] = (k_ < (K) && u_ < (W))                                     \
+                                            ? load_w((RT), (size_t)k_ * (ld) + (q_ % (G)) * (gs) + u_) \
+                                            : (real)0.0f;                                          \
             }                                                                                      \
             barrier(CLK_LOCAL_MEM_FENCE);                                                          \
             for (int kk_ = 0; kk_ < GPU_TK; ++kk_) {                                               \
