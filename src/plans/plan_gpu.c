@@ -15,17 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GPU_TK 16    /* cl/gpu/step_gpu.cl: rows of Rᵀ staged per chunk */
-#define GPU_TU_MAX 32 /* units per tile: one warp / wavefront half of a row of the tile */
-#define GPU_TN_MAX 8  /* batch rows per tile: R reuse from local memory, against work-groups per step */
+#define GPU_TK 16     /* cl/gpu/step_gpu.cl: rows of Rᵀ staged per chunk */
+#define GPU_RPT 4     /* cl/gpu/step_gpu.cl: batch rows per work-item, in registers */
+#define GPU_TU_MAX 32 /* units per tile: a warp (half a wavefront) reads 32 consecutive floats of Rᵀ */
+#define GPU_TN_MAX 8  /* work-item rows per tile (x GPU_RPT batch rows): R reuse against work-groups */
 
-/* A tile shape: TU units × TN rows, from the device and kernel limits (gpu_tile). */
+/* A tile shape: TU units × TN work-item rows (TN * GPU_RPT batch rows), from the device and kernel
+ * limits (gpu_tile_for). */
 typedef struct gpu_tile {
     int TU, TN;
     size_t local_bytes; /* the tile's local memory */
 } gpu_tile;
 
-/* The plan's state of one rnn: a forced tile (CLRNN_GPU_TILE=TUxTN, for tuning) and the last
+/* The plan's state of one rnn: a forced tile (CLRNN_GPU_TILE=TUxTN: TU units x TN work-item rows,
+ * TN * GPU_RPT batch rows; for tuning and tests) and the last
  * shape the scan ran, for clrnn_rnn_plan(). */
 typedef struct gpu_state {
     int force_TU, force_TN;
@@ -63,10 +66,13 @@ static int pow2_at_least(int n, int cap) {
     return p;
 }
 
-/* The tile of kernel k for G gates over W outputs and N rows: TU the outputs rounded up to a power
- * of two up to GPU_TU_MAX, TN the rows likewise up to GPU_TN_MAX; then halved (TN first, keeping
- * TU wide for coalesced reads of Rᵀ) until the work-group fits the kernel's size limit and the
- * local memory (GPU_TK*TN + GPU_TK*G*TU floats) fits beside the kernel's own. 0: nothing fits. */
+/* The tile of kernel k for G gates over W outputs, N rows and D directions: TU the outputs rounded
+ * up to a power of two up to GPU_TU_MAX, TN the work-item rows (N / GPU_RPT) likewise up to
+ * GPU_TN_MAX, then halved while the step would have fewer work-groups than the device has compute
+ * units (a tile's rows share R, but an idle compute unit shares nothing); then halved (TN first,
+ * keeping TU wide for coalesced reads of Rᵀ) until the work-group fits the kernel's size limit
+ * and the local memory (GPU_TK * (TN * GPU_RPT + G * TU) floats) fits beside the kernel's own.
+ * 0: nothing fits. */
 static int gpu_tile_for(const clrnn_rnn *r, cl_kernel k, int G, int W, int N, gpu_tile *t) {
     const gpu_state *gs = r->plan_state;
     clrnn_context *ctx = r->ctx;
@@ -79,9 +85,13 @@ static int gpu_tile_for(const clrnn_rnn *r, cl_kernel k, int G, int W, int N, gp
         klocal = 0;
     const uint64_t lmem = ctx->info.local_mem_bytes > klocal ? ctx->info.local_mem_bytes - klocal : 0;
     int TU = gs->force_TU > 0 ? gs->force_TU : pow2_at_least(W, GPU_TU_MAX);
-    int TN = gs->force_TN > 0 ? gs->force_TN : pow2_at_least(N, GPU_TN_MAX);
+    int TN = gs->force_TN > 0 ? gs->force_TN : pow2_at_least((N + GPU_RPT - 1) / GPU_RPT, GPU_TN_MAX);
+    const size_t tiles_u = (size_t)(W + TU - 1) / TU, cus = ctx->info.compute_units;
+    while (gs->force_TN <= 0 && TN > 1 &&
+           tiles_u * (size_t)((N + TN * GPU_RPT - 1) / (TN * GPU_RPT)) * (size_t)r->D < cus)
+        TN >>= 1;
     for (;;) {
-        const size_t bytes = (size_t)GPU_TK * ((size_t)TN + (size_t)G * TU) * sizeof(float);
+        const size_t bytes = (size_t)GPU_TK * ((size_t)TN * GPU_RPT + (size_t)G * TU) * sizeof(float);
         if ((size_t)TU * TN <= kmax && bytes <= lmem) {
             *t = (gpu_tile){TU, TN, bytes};
             return 1;
@@ -130,7 +140,7 @@ static int gpu_args_begin(clrnn_rnn *r, gpu_args *k, clrnn_kernel_id id, int G, 
     if (!gpu_tile_for(r, k->a.k, G, W, N, &k->tile)) return 0;
     k->G = G;
     k->tiles_u = (size_t)(W + k->tile.TU - 1) / k->tile.TU;
-    k->tiles_n = (size_t)(N + k->tile.TN - 1) / k->tile.TN;
+    k->tiles_n = (size_t)(N + k->tile.TN * GPU_RPT - 1) / ((size_t)k->tile.TN * GPU_RPT);
     ((gpu_state *)r->plan_state)->last[which] = k->tile;
     kargs *a = &k->a;
     a_int(a, 0), a_int(a, T), a_int(a, N), a_int(a, r->desc.hidden_size);
@@ -146,7 +156,7 @@ static int gpu_args_begin(clrnn_rnn *r, gpu_args *k, clrnn_kernel_id id, int G, 
 
 /* The two local tiles, last of every GPU step kernel. */
 static void gpu_args_local(gpu_args *k) {
-    a_local(&k->a, (size_t)GPU_TK * k->tile.TN * sizeof(float));
+    a_local(&k->a, (size_t)GPU_TK * k->tile.TN * GPU_RPT * sizeof(float));
     a_local(&k->a, (size_t)GPU_TK * k->G * k->tile.TU * sizeof(float));
 }
 
@@ -220,14 +230,17 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     const gpu_state *gs = r->plan_state;
     const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc);
     const clrnn_kernel_id k0 = gpu_kernel_of(k->generic[0]), k1 = gpu_kernel_of(k->generic[1]);
+    const int TU = gs->force_TU > 0 ? gs->force_TU : GPU_TU_MAX, TN = gs->force_TN > 0 ? gs->force_TN : GPU_TN_MAX;
     snprintf(buf, cap,
              "gpu: input projection one SGEMM per layer (all steps and directions); recurrence %s%s%s, a launch "
-             "per step, each work-group a tile of up to %d units x %d batch rows (all gates of its units) that "
-             "stages h_prev and R^T in local memory in chunks of %d, so each R element read serves the tile's rows; "
-             "tile shrunk to the kernel's work-group limit and %llu bytes of local memory; no persistent scan (OpenCL "
-             "1.2 cannot guarantee all work-groups resident for a device-wide step barrier); %d direction(s)",
-             clrnn_kernel_name(k0), k->two_launch ? " + " : "", k->two_launch ? clrnn_kernel_name(k1) : "",
-             gs->force_TU > 0 ? gs->force_TU : GPU_TU_MAX, gs->force_TN > 0 ? gs->force_TN : GPU_TN_MAX, GPU_TK,
+             "per step, each work-group a tile of up to %d units x %d batch rows (all gates of its units; %d rows per "
+             "work-item in registers) that stages h_prev and R^T in local memory in chunks of %d, so each R element "
+             "read from global memory serves the tile's rows; fewer rows while a step has fewer work-groups than "
+             "the %u compute units, and within the kernel's work-group limit and %llu bytes of local memory; no "
+             "persistent scan (OpenCL 1.2 cannot guarantee all work-groups resident for a device-wide step "
+             "barrier); %d direction(s)",
+             clrnn_kernel_name(k0), k->two_launch ? " + " : "", k->two_launch ? clrnn_kernel_name(k1) : "", TU,
+             TN * GPU_RPT, GPU_RPT, GPU_TK, (unsigned)r->ctx->info.compute_units,
              (unsigned long long)r->ctx->info.local_mem_bytes, r->D);
     mtx_lock(&r->ctx->lock); /* the scan records its last tile under it */
     const int N = gs->last_N;
@@ -236,11 +249,11 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     const size_t len = strlen(buf);
     if (N > 0 && len + 1 < cap) {
         if (k->two_launch)
-            snprintf(buf + len, cap - len, "; last call N=%d: tiles %dx%d (%zu B local) and %dx%d (%zu B)", N, a.TU, a.TN,
-                     a.local_bytes, b.TU, b.TN, b.local_bytes);
+            snprintf(buf + len, cap - len, "; last call N=%d: tiles %d units x %d rows (%zu B local) and %d x %d (%zu B)",
+                     N, a.TU, a.TN * GPU_RPT, a.local_bytes, b.TU, b.TN * GPU_RPT, b.local_bytes);
         else
-            snprintf(buf + len, cap - len, "; last call N=%d: tile %d units x %d rows (%zu B local)", N, a.TU, a.TN,
-                     a.local_bytes);
+            snprintf(buf + len, cap - len, "; last call N=%d: tile %d units x %d rows (%zu B local)", N, a.TU,
+                     a.TN * GPU_RPT, a.local_bytes);
     }
 }
 
