@@ -565,8 +565,9 @@ CLRNN_API clrnn_status clrnn_rnn_forward(clrnn_rnn *rnn, const clrnn_forward_arg
 CLRNN_API size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
- * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
- * `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
+ * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far; for the
+ * gpu plan its tile sizes and why, the tile of the last call, and that it offers no persistent scan
+ * (e.g. for `clrnn-bench --verbose`). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
  * rnn, or one whose context is gone, gives "(<the error message>)". */
 CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 

@@ -1,6 +1,6 @@
 /* Kernel plans: how an rnn's layers run on the device. A plan is one table of operations (as
  * ggml's backend interface, oneDNN's strategy pointers set once in the constructor), one file each
- * (plan_tiled.c, plan_generic.c) owning its private state in rnn->plan_state. clrnn_plan_choose
+ * (plan_tiled.c, plan_gpu.c, plan_generic.c) owning its private state in rnn->plan_state. clrnn_plan_choose
  * (plan.c) picks one at clrnn_rnn_create and nothing outside the plan files asks which it is: the
  * driver (forward.c) and the device memory (workspace.c) call through rnn->plan. A new plan is a
  * file defining its table and a row in plan.c. */
