@@ -489,8 +489,10 @@ typedef struct clrnn_rnn clrnn_rnn;
  * naming the field) and allocates host-side weight storage. No device work yet.
  * Returns CLRNN_OK, CLRNN_ERR_NULL_ARGUMENT, CLRNN_ERR_INVALID_DESCRIPTOR, CLRNN_ERR_OUT_OF_MEMORY.
  * The plan (which kernels run) is chosen here for the context's device: register-tiled kernels on
- * CPU devices, per-unit kernels otherwise (both cover every cell and option); the environment
- * variable CLRNN_PLAN=tiled|generic overrides it (for testing). The tiled plan runs a layer's
+ * CPU devices ("tiled"), local-memory tiled step kernels on GPUs ("gpu": a work-group computes a
+ * tile of units x batch rows, R staged once per tile; CLRNN_GPU_TILE=<units>x<rows> forces the
+ * largest tile, for tuning), per-unit kernels elsewhere ("generic"); all cover every cell and
+ * option. The environment variable CLRNN_PLAN=tiled|gpu|generic overrides it (for testing). The tiled plan runs a layer's
  * recurrence either as a launch per step or as one persistent launch; which is faster depends on
  * device and shape, so it is measured per batch size during the 2nd and 3rd forward of that size
  * (on the layer's own steps, nothing recomputed; outputs are bitwise the same either way), and
@@ -638,9 +640,10 @@ CLRNN_API size_t clrnn_rnn_workspace_bytes(const clrnn_rnn *rnn);
 CLRNN_API size_t clrnn_rnn_weight_bytes(const clrnn_rnn *rnn);
 
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
- * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far (e.g. for
- * `clrnn-bench --verbose`), and the storage type when it is not fp32 ("...; weights and activations
- * stored as fp16, fp32 arithmetic"). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
+ * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far; for the
+ * gpu plan its tile sizes and why, the tile of the last call, and that it offers no persistent scan
+ * (e.g. for `clrnn-bench --verbose`); and the storage type when it is not fp32 ("...; weights and
+ * activations stored as fp16, fp32 arithmetic"). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
  * rnn, or one whose context is gone, gives "(<the error message>)". */
 CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);
 

@@ -5,10 +5,12 @@
 #include <string.h>
 
 /* Every plan, by CLRNN_PLAN name. */
-static const clrnn_plan_ops *const plans[] = {&clrnn_plan_tiled, &clrnn_plan_generic};
+static const clrnn_plan_ops *const plans[] = {&clrnn_plan_tiled, &clrnn_plan_generic, &clrnn_plan_gpu};
 
 /* The tiled kernels win on CPU devices, where explicit 16-wide vectors are what makes PoCL fast;
- * the per-unit kernels suit GPUs. Both cover every cell. CLRNN_PLAN=<name> overrides the choice
+ * on GPUs the gpu plan's local-memory tiles (R reused across a tile's batch rows) replace the
+ * generic plan's per-unit kernels; the generic plan stays for other device types. All cover every
+ * cell. CLRNN_PLAN=<name> overrides the choice
  * (tests run every plan). */
 const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx) {
     const char *name = getenv("CLRNN_PLAN");
@@ -17,5 +19,7 @@ const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx) {
             if (strcmp(name, plans[i]->name) == 0) return plans[i];
         return &clrnn_plan_generic;
     }
-    return ctx->info.type == CLRNN_DEVICE_TYPE_CPU ? &clrnn_plan_tiled : &clrnn_plan_generic;
+    return ctx->info.type == CLRNN_DEVICE_TYPE_CPU   ? &clrnn_plan_tiled
+           : ctx->info.type == CLRNN_DEVICE_TYPE_GPU ? &clrnn_plan_gpu
+                                                     : &clrnn_plan_generic;
 }

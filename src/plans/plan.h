@@ -1,6 +1,6 @@
 /* Kernel plans: how an rnn's layers run on the device. A plan is one table of operations (as
  * ggml's backend interface, oneDNN's strategy pointers set once in the constructor), one file each
- * (plan_tiled.c, plan_generic.c) owning its private state in rnn->plan_state. clrnn_plan_choose
+ * (plan_tiled.c, plan_gpu.c, plan_generic.c) owning its private state in rnn->plan_state. clrnn_plan_choose
  * (plan.c) picks one at clrnn_rnn_create and nothing outside the plan files asks which it is: the
  * driver (forward.c) and the device memory (workspace.c) call through rnn->plan. A new plan is a
  * file defining its table and a row in plan.c. */
@@ -60,9 +60,10 @@ struct clrnn_plan_ops {
 
 extern const clrnn_plan_ops clrnn_plan_tiled;
 extern const clrnn_plan_ops clrnn_plan_generic;
+extern const clrnn_plan_ops clrnn_plan_gpu;
 
 /* The plan for a new rnn on ctx: CLRNN_PLAN=<name> if set (a name no plan has picks the generic
- * plan), else the device's default (tiled on CPU devices, generic elsewhere). */
+ * plan), else the device's default (tiled on CPU devices, gpu on GPUs, generic elsewhere). */
 const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx);
 
 /* workspace.c: replaces *m by a read-only device copy of `data`, counted in r->dw.bytes and checked

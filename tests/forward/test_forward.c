@@ -673,7 +673,7 @@ static void weights_update_after_run(void **state) {
     clrnn_rnn_destroy(r);
 }
 
-/* The plan is visible and follows CLRNN_PLAN (default: tiled on CPU devices, generic elsewhere). */
+/* The plan is visible and follows CLRNN_PLAN (default: tiled on CPU devices, gpu on GPUs, generic elsewhere). */
 static void plan_is_reported(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
@@ -681,8 +681,11 @@ static void plan_is_reported(void **state) {
     const char *env = getenv("CLRNN_PLAN");
     clrnn_device_info info;
     TU_OK(clrnn_context_device_info(ctx, &info));
-    const char *want = env && *env ? env : info.type == CLRNN_DEVICE_TYPE_CPU ? "tiled" : "generic";
-    for (int proj = 0; proj <= 2; proj += 2) { /* both plans cover the projected LSTM too */
+    const char *want = env && *env                          ? env
+                       : info.type == CLRNN_DEVICE_TYPE_CPU ? "tiled"
+                       : info.type == CLRNN_DEVICE_TYPE_GPU ? "gpu"
+                                                            : "generic";
+    for (int proj = 0; proj <= 2; proj += 2) { /* every plan covers the projected LSTM too */
         clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 3, 5);
         d.proj_size = proj;
         clrnn_rnn *r;
