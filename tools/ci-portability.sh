@@ -45,7 +45,7 @@ mesa_cache="$build/ci-portability-mesa-cache"
 mkdir -p "$mesa_cache"
 
 cd "$build"
-plans="${CLRNN_CI_PLANS:-$(ctest -N | sed -n 's/.*Test *#[0-9]*: test_forward_\(.*\)_plan$/\1/p' | tr '\n' ' ')}"
+plans="${CLRNN_CI_PLANS:-$(ctest -N | sed -n 's/.*Test *#[0-9]*: test_forward_\([a-z]*\)_plan$/\1/p' | tr '\n' ' ')}"
 [ -n "${plans// /}" ] || { echo "ci-portability: no plans found (ctest -N lists no test_forward_<plan>_plan)" >&2; exit 2; }
 failed=()
 t_all=$SECONDS
