@@ -1,15 +1,16 @@
 /* clrnn's own SGEMM for CPU devices (src/blas/gemm_own.c launches it): row-major
- * C = alpha op(A) op(B) + beta C, one work-item per 4 x 64 tile of C per row block it owns.
+ * C = alpha op(A) op(B) + beta C, one work-item per 8 x 32 tile of C per row block it owns.
  *
- * The micro-kernel is an outer product per k: four scalars of op(A) (broadcast) times 64
- * contiguous floats of op(B) (four float16 loads) into sixteen float16 accumulators, the shape
- * of cl/tiled/step_tiled.cl's tiled_dot, which PoCL's LLVM keeps in the 32 zmm registers. It needs
- * op(B)'s row k, columns j0..j0+63, contiguous: true in place for B untransposed when N is a
+ * The micro-kernel is an outer product per k: eight scalars of op(A) (broadcast) times 32
+ * contiguous floats of op(B) (two float16 loads) into sixteen float16 accumulators, which PoCL's
+ * LLVM keeps in the 32 zmm registers. It reads op(B) from 64-column panels and needs
+ * op(B)'s row k, columns j0..j0+63 of the panel, contiguous: true in place for B untransposed when N is a
  * multiple of 64, otherwise (B transposed: op(B)'s row is a strided column of B; or a partial last
  * tile) sgemm_pack_b first copies op(B) into 64-column panels [K][64], zero past column N, so
  * the micro-kernel never reads out of bounds and never branches. op(A) is read as scalars with
- * two strides (row, k), which covers both A and A^T without packing: a broadcast costs the same
- * from either layout. Rows past M read row M-1 (in bounds) and are not written.
+ * two strides (row, k), which covers both A and A^T without packing, except A^T in a product at
+ * least 128 columns wide, which the host packs too (see sgemm_tile). Rows past M read row M-1 (in
+ * bounds; a packed op(A)'s zero rows) and are not written.
  * When op(B) would need packing and op(A) is the smaller operand (the per-step h R^T: 64 rows
  * against 2048 of R), the host runs the transposed product C^T = op(B)^T op(A)^T instead: then
  * only op(A) (64 x K) is packed, not all of R each step, and C is written transposed (c_trans).
@@ -17,14 +18,15 @@
  * The sum over k runs in a fixed order for every element (blocks of kc_block, in order), nothing is
  * shared between work-items: the same bits run to run, whatever the launch shape. */
 
-/* Bp[(jb*K + k)*64 + c] = op(B)[k][jb*64 + c], 0 past column N. Work-item (kb, jb): k in
- * kb*16 .. kb*16+15, so that B transposed is read 16 contiguous floats at a time. */
+/* Bp[p_off + (jb*K + k)*64 + c] = op(B)[k][jb*64 + c], 0 past column N. Work-item (kb, jb): k in
+ * kb*16 .. kb*16+15, so that B transposed is read 16 contiguous floats at a time. The host also
+ * packs op(A)^T this way (its panels after op(B)'s, from p_off), see sgemm_tile. */
 __kernel void sgemm_pack_b(const int K, const int N, const int trans_b, __global const float *b, const ulong b_off,
-                           const ulong ldb, __global float *Bp) {
+                           const ulong ldb, __global float *Bp, const ulong p_off) {
     const int kb = get_global_id(0), jb = get_global_id(1);
     __global const float *src = b + b_off;
     const int j0 = jb * 64, cols = min(64, N - j0), k0 = kb * 16, k1 = min(K, k0 + 16);
-    __global float *dst = Bp + ((ulong)jb * K + k0) * 64;
+    __global float *dst = Bp + p_off + ((ulong)jb * K + k0) * 64;
     if (trans_b) {
         for (int c = 0; c < cols; ++c) {
             __global const float *col = src + (ulong)(j0 + c) * ldb;
@@ -70,64 +72,85 @@ inline void store16_t(__global float *c, const int row, const ulong ldc, const i
     }
 }
 
-/* k is taken in blocks of kc_block (the host's choice: 128 puts a block of the op(B) panel, 128 x
- * 64 floats = 32 KB, in L1 while the work-item runs all its row blocks over it); C's tile is the
- * running sum between blocks. Fixed block order, so still the same bits run to run. */
+/* k is taken in blocks of kc_block (the host's choice, so that a block of the op(B) panel stays in
+ * L1/L2 while the work-item runs all its row blocks over it); C's tile is the running sum between
+ * blocks. Fixed block order, so still the same bits run to run.
+ *
+ * The tile is 8 rows x 32 columns (half a 64-column panel): per k, two float16 loads of op(B) and
+ * eight broadcasts of op(A) feed sixteen FMAs. The 4 x 64 tile it replaced fed the same sixteen FMAs
+ * from four op(B) loads, 256 bytes a k from a panel block that lives in L2 once it outgrows L1;
+ * eight rows halve that traffic (PoCL's code for both is a clean loop, no spills: for this one two
+ * vmovups, eight vbroadcastss from memory, sixteen vfmadd231ps on zmm a k). */
 
-/* Work-item (jb, grp): the 64 columns from jb*64, row blocks grp*rb_per_item .. +rb_per_item.
- * op(A)[i][k] = a[a_off + i*a_rs + k*a_ks]; op(B)[k][jb*64 + c] = b[b_off + jb*b_js + k*b_ks + c];
- * c_trans: the M x N result goes to C transposed (C[j][i], ldc its row stride). */
+/* op(A)'s row i from the start of a k block: see sgemm_tile */
+inline ulong arow(const int i, const ulong a_rs, const ulong a_ps) {
+    return (ulong)(i >> 6) * a_ps + (ulong)(i & 63) * a_rs;
+}
+
+/* Work-item (jh, grp): the 32 columns from jh*32 (half jh&1 of panel jh/2), row blocks
+ * grp*rb_per_item .. +rb_per_item. op(A)[i][k] = a[a_off + (i/64)*a_ps + (i%64)*a_rs + k*a_ks]: in place
+ * a_ps = 64 a_rs; packed by sgemm_pack_b into 64-row panels [K][64], a_rs = 1, a_ks = 64, a_ps = 64 K,
+ * so that the eight rows' scalars for one k are 32 contiguous bytes and k steps 256 bytes, a
+ * stream the prefetcher follows, where op(A) = dG^T in place steps 8 KB (a new page) every k;
+ * op(B)[k][jb*64 + c] = b[b_off + jb*b_js + k*b_ks + c]; c_trans: the M x N result goes to C
+ * transposed (C[j][i], ldc its row stride). */
 __kernel void sgemm_tile(const int M, const int N, const int K, const float alpha, __global const float *a,
-                         const ulong a_off, const ulong a_rs, const ulong a_ks, __global const float *b,
-                         const ulong b_off, const ulong b_js, const ulong b_ks, const float beta, __global float *c,
+                         const ulong a_off, const ulong a_rs, const ulong a_ks, const ulong a_ps,
+                         __global const float *b, const ulong b_off, const ulong b_js, const ulong b_ks, const float beta, __global float *c,
                          const ulong c_off, const ulong ldc, const int c_trans, const int kc_block,
                          const int rb_per_item) {
-    const int jb = get_global_id(0), grp = get_global_id(1);
-    const int n_rb = (M + 3) / 4, j0 = jb * 64, cols = N - j0;
+    const int jh = get_global_id(0), grp = get_global_id(1);
+    const int n_rb = (M + 7) / 8, j0 = jh * 32, cols = N - j0;
     const int rb0 = grp * rb_per_item, rb1 = min(n_rb, (grp + 1) * rb_per_item);
+    if (cols <= 0) return;
     for (int kc = 0; kc < K; kc += kc_block) {
         const int kn = min(kc_block, K - kc), first = kc == 0;
-        __global const float *bblock = b + b_off + (ulong)jb * b_js + (ulong)kc * b_ks;
+        __global const float *bblock = b + b_off + (ulong)(jh >> 1) * b_js + (ulong)(jh & 1) * 32 + (ulong)kc * b_ks;
         for (int rb = rb0; rb < rb1; ++rb) {
-            const int i0 = rb * 4;
+            const int i0 = rb * 8;
             __global const float *abase = a + a_off + (ulong)kc * a_ks;
-            __global const float *p0 = abase + (ulong)min(i0, M - 1) * a_rs;
-            __global const float *p1 = abase + (ulong)min(i0 + 1, M - 1) * a_rs;
-            __global const float *p2 = abase + (ulong)min(i0 + 2, M - 1) * a_rs;
-            __global const float *p3 = abase + (ulong)min(i0 + 3, M - 1) * a_rs;
+            __global const float *p0 = abase + arow(min(i0 + 0, M - 1), a_rs, a_ps);
+            __global const float *p1 = abase + arow(min(i0 + 1, M - 1), a_rs, a_ps);
+            __global const float *p2 = abase + arow(min(i0 + 2, M - 1), a_rs, a_ps);
+            __global const float *p3 = abase + arow(min(i0 + 3, M - 1), a_rs, a_ps);
+            __global const float *p4 = abase + arow(min(i0 + 4, M - 1), a_rs, a_ps);
+            __global const float *p5 = abase + arow(min(i0 + 5, M - 1), a_rs, a_ps);
+            __global const float *p6 = abase + arow(min(i0 + 6, M - 1), a_rs, a_ps);
+            __global const float *p7 = abase + arow(min(i0 + 7, M - 1), a_rs, a_ps);
             __global const float *B = bblock;
             /* named accumulators, not an array: see tiled_dot in cl/tiled/step_tiled.cl */
-            float16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
-            float16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
+            float16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
+            float16 a40 = 0.0f, a41 = 0.0f, a50 = 0.0f, a51 = 0.0f, a60 = 0.0f, a61 = 0.0f, a70 = 0.0f, a71 = 0.0f;
             for (int k = 0; k < kn; ++k) {
-                const float16 w0 = vload16(0, B), w1 = vload16(1, B), w2 = vload16(2, B), w3 = vload16(3, B);
+                const float16 w0 = vload16(0, B), w1 = vload16(1, B);
                 B += b_ks;
                 const float16 h0 = (float16)*p0, h1 = (float16)*p1, h2 = (float16)*p2, h3 = (float16)*p3;
-                p0 += a_ks, p1 += a_ks, p2 += a_ks, p3 += a_ks;
-                a00 = fma(h0, w0, a00), a01 = fma(h0, w1, a01), a02 = fma(h0, w2, a02), a03 = fma(h0, w3, a03);
-                a10 = fma(h1, w0, a10), a11 = fma(h1, w1, a11), a12 = fma(h1, w2, a12), a13 = fma(h1, w3, a13);
-                a20 = fma(h2, w0, a20), a21 = fma(h2, w1, a21), a22 = fma(h2, w2, a22), a23 = fma(h2, w3, a23);
-                a30 = fma(h3, w0, a30), a31 = fma(h3, w1, a31), a32 = fma(h3, w2, a32), a33 = fma(h3, w3, a33);
+                const float16 h4 = (float16)*p4, h5 = (float16)*p5, h6 = (float16)*p6, h7 = (float16)*p7;
+                p0 += a_ks, p1 += a_ks, p2 += a_ks, p3 += a_ks, p4 += a_ks, p5 += a_ks, p6 += a_ks, p7 += a_ks;
+                a00 = fma(h0, w0, a00), a01 = fma(h0, w1, a01), a10 = fma(h1, w0, a10), a11 = fma(h1, w1, a11);
+                a20 = fma(h2, w0, a20), a21 = fma(h2, w1, a21), a30 = fma(h3, w0, a30), a31 = fma(h3, w1, a31);
+                a40 = fma(h4, w0, a40), a41 = fma(h4, w1, a41), a50 = fma(h5, w0, a50), a51 = fma(h5, w1, a51);
+                a60 = fma(h6, w0, a60), a61 = fma(h6, w1, a61), a70 = fma(h7, w0, a70), a71 = fma(h7, w1, a71);
             }
             __global float *crow = c + c_off + (ulong)i0 * ldc;
-#define STORE_ROW(r, x0, x1, x2, x3)                                                               \
+#define STORE_ROW(r, x0, x1)                                                                       \
     if (i0 + r < M && c_trans) {                                                                   \
         __global float *ct = c + c_off;                                                            \
         store16_t(ct, i0 + r, ldc, j0, cols, x0, alpha, beta, first);                              \
         store16_t(ct, i0 + r, ldc, j0 + 16, cols - 16, x1, alpha, beta, first);                    \
-        store16_t(ct, i0 + r, ldc, j0 + 32, cols - 32, x2, alpha, beta, first);                    \
-        store16_t(ct, i0 + r, ldc, j0 + 48, cols - 48, x3, alpha, beta, first);                    \
     } else if (i0 + r < M) {                                                                       \
         __global float *cr = crow + (ulong)r * ldc;                                                \
         store16(cr, j0, cols, x0, alpha, beta, first);                                             \
         store16(cr, j0 + 16, cols - 16, x1, alpha, beta, first);                                   \
-        store16(cr, j0 + 32, cols - 32, x2, alpha, beta, first);                                   \
-        store16(cr, j0 + 48, cols - 48, x3, alpha, beta, first);                                   \
     }
-            STORE_ROW(0, a00, a01, a02, a03)
-            STORE_ROW(1, a10, a11, a12, a13)
-            STORE_ROW(2, a20, a21, a22, a23)
-            STORE_ROW(3, a30, a31, a32, a33)
+            STORE_ROW(0, a00, a01)
+            STORE_ROW(1, a10, a11)
+            STORE_ROW(2, a20, a21)
+            STORE_ROW(3, a30, a31)
+            STORE_ROW(4, a40, a41)
+            STORE_ROW(5, a50, a51)
+            STORE_ROW(6, a60, a61)
+            STORE_ROW(7, a70, a71)
 #undef STORE_ROW
         }
     }

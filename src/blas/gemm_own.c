@@ -1,8 +1,8 @@
-/* clrnn's own SGEMM for CPU devices: cl/blas/sgemm.cl's register-tiled micro-kernel (4 x 64 tiles
- * of C, the tiled step kernels' shape), as its own program built on first use and kept with the
- * context (clrnn_program_kept), with a scratch buffer for op(B)'s packed panels kept next to it.
- * Why packing is needed only for op(B), and why the result is the same bits run to run: the
- * comment at the top of sgemm.cl. Small products run on sgemm_small instead (SMALL_MNK). */
+/* clrnn's own SGEMM for CPU devices: cl/blas/sgemm.cl's register-tiled micro-kernel (8 x 32 tiles
+ * of C over 64-column panels of op(B)), as its own program built on first use and kept with the
+ * context (clrnn_program_kept), with a scratch buffer for the packed operand panels kept next to it.
+ * Which operands are packed when, and why the result is the same bits run to run: the comments
+ * in sgemm.cl. Small products run on sgemm_small instead (SMALL_MNK). */
 #include "gemm_own.h"
 
 #include "core/launch.h"
@@ -14,7 +14,8 @@
 extern const clrnn_embedded_source clrnn_blas_sources[];
 extern const size_t clrnn_blas_sources_count;
 
-enum { TILE_M = 4, TILE_N = 64 };
+/* TILE_N: op(B)'s panel width; a work-item's tile of C is TILE_M rows x TILE_NH columns (half a panel) */
+enum { TILE_M = 8, TILE_N = 64, TILE_NH = 32 };
 /* Products of up to this many multiply-adds run on sgemm_small (cl/blas/sgemm_small.cl, a kernel
  * of the main program): under 1 ms there, where the first
  * sgemm_tile costs about 2 s of compiling on PoCL with a cold cache (the ONNX classifier's dense
@@ -28,7 +29,7 @@ static const char *const own_names[K_COUNT] = {"sgemm_pack_b", "sgemm_tile"};
 
 typedef struct own_kernels {
     cl_kernel k[K_COUNT];
-    cl_mem panels;        /* op(B) packed [ceil(N/64)][K][64], grown on demand */
+    cl_mem panels;        /* op(B) packed [ceil(N/64)][K][64], then op(A)^T's, grown on demand */
     size_t panels_floats; /* its size */
 } own_kernels;
 
@@ -137,51 +138,72 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     const int y_trans = swap ? !trans_a : trans_b;
     const size_t ldy = swap ? lda : ldb;
     const size_t n_jb = (N + TILE_N - 1) / TILE_N, n_rb = (M + TILE_M - 1) / TILE_M;
-    cl_mem ysrc = y;
-    size_t ysrc_off = y_off, y_js = TILE_N, y_ks = ldy;
+    cl_mem ysrc = y, xsrc = x;
+    size_t ysrc_off = y_off, y_js = TILE_N, y_ks = ldy, xsrc_off = x_off, xsrc_rs = x_rs, xsrc_ks = x_ks;
     const int y_in_place = swap ? !y_trans && N % TILE_N == 0 : b_in_place;
-    if (!y_in_place) {
-        const size_t need = n_jb * TILE_N * k;
-        if (ok->panels_floats < need) {
-            if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
+    /* op(A) is packed too (64-row panels, see sgemm_tile) when its row scalars are far apart along
+     * k (op(A) = A^T: lda floats a k, a new page each k for the weight gradients' dG^T) and there
+     * are enough columns to repay the copy; the transposed product's X is never packed. */
+    const size_t need_y = y_in_place ? 0 : n_jb * TILE_N * k, n_ib = (M + TILE_N - 1) / TILE_N;
+    const int pack_x = !swap && trans_a && N >= 2 * TILE_N && k > 0 &&
+                       n_ib * TILE_N <= (SIZE_MAX / sizeof(float) - need_y) / k;
+    const size_t need = need_y + (pack_x ? n_ib * TILE_N * k : 0);
+    if (need > 0 && ok->panels_floats < need) {
+        if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
+        ok->panels = NULL;
+        ok->panels_floats = 0;
+        cl_int err;
+        ok->panels = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, need * sizeof(float), NULL, &err);
+        if (err != CL_SUCCESS) {
             ok->panels = NULL;
-            ok->panels_floats = 0;
-            cl_int err;
-            ok->panels = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, need * sizeof(float), NULL, &err);
-            if (err != CL_SUCCESS) {
-                ok->panels = NULL;
-                return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
-                               err == CL_OUT_OF_HOST_MEMORY
-                           ? clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
-                                        "GEMM: %zu bytes for the packed operand panels (device out of memory)",
-                                        need * sizeof(float))
-                           : clrnn_fail_cl(err, "clCreateBuffer", "the packed operand panels");
-            }
-            ok->panels_floats = need;
+            return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY
+                       ? clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                                    "GEMM: %zu bytes for the packed operand panels (device out of memory)",
+                                    need * sizeof(float))
+                       : clrnn_fail_cl(err, "clCreateBuffer", "the packed operand panels");
         }
+        ok->panels_floats = need;
+    }
+    if (!y_in_place) {
         kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
-            arg_ulong(&p, ldy), arg_mem(&p, ok->panels);
+            arg_ulong(&p, ldy), arg_mem(&p, ok->panels), arg_ulong(&p, 0);
         if ((st = enqueue(ctx, &p, what, (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
         ysrc = ok->panels, ysrc_off = 0, y_js = TILE_N * k, y_ks = TILE_N;
     }
+    if (pack_x) {
+        /* op(A)^T is K x M: A stored K x M (trans_a) is its untransposed layout, A stored M x K its
+         * transpose */
+        kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
+        if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
+        arg_int(&p, k), arg_int(&p, M), arg_int(&p, !trans_a), arg_mem(&p, x), arg_ulong(&p, x_off),
+            arg_ulong(&p, lda), arg_mem(&p, ok->panels), arg_ulong(&p, need_y);
+        if ((st = enqueue(ctx, &p, what, (k + 15) / 16, n_ib)) != CLRNN_OK) return st;
+        xsrc = ok->panels, xsrc_off = need_y, xsrc_rs = 1, xsrc_ks = TILE_N;
+    }
+    const size_t xsrc_ps = pack_x ? TILE_N * k : TILE_N * xsrc_rs;
 
     /* Enough work-items for the CPU's threads to balance (~32 for a few cores, under load), each
-     * as many row blocks as that allows: a work-item reuses each kc_block x 64 block of its panel (in
-     * L1) across its row blocks. */
-    size_t groups = (32 + n_jb - 1) / n_jb;
+     * as many row blocks as that allows: a work-item reuses each kc_block x 32 block of its half
+     * panel across its row blocks. */
+    const size_t n_jh = (N + TILE_NH - 1) / TILE_NH;
+    size_t groups = (32 + n_jh - 1) / n_jh;
     if (groups > n_rb) groups = n_rb;
     const size_t rb_per_item = (n_rb + groups - 1) / groups;
     groups = (n_rb + rb_per_item - 1) / rb_per_item;
-    /* k blocks: 128 (see sgemm.cl); the transposed product's stores are scalar, so there fewer
-     * passes over C weigh more than an L1-resident panel block */
-    const size_t kc_block = swap ? (k < 1024 ? k : 1024) : (k < 128 ? k : 128);
+    /* k blocks: 256 when C is small (the per-step products, M <= 256 rows): the half-panel block,
+     * 256 x 32 floats = 32 KB, and op(A)'s 8 x 256 stay in a 48 KB L1; 512 for a large C, which
+     * each block reads and writes once more (64 KB blocks, in L2). The transposed product's stores
+     * are scalar, so there fewer passes over C weigh more still. Chosen by A/B timings of the S1
+     * shapes (clrnn-bench-gemm), not derived. */
+    const size_t kc_want = swap ? 1024 : M <= 256 ? 256 : 512, kc_block = k < kc_want ? k : kc_want;
     t = clrnn_kargs_begin(NULL, "sgemm_tile");
     if ((st = own_kernel(kp, K_TILE, &t.k)) != CLRNN_OK) return st;
-    arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, x), arg_ulong(&t, x_off),
-        arg_ulong(&t, x_rs), arg_ulong(&t, x_ks), arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js),
-        arg_ulong(&t, y_ks), arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc),
-        arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item);
-    return enqueue(ctx, &t, what, n_jb, groups);
+    arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha);
+    arg_mem(&t, xsrc), arg_ulong(&t, xsrc_off), arg_ulong(&t, xsrc_rs), arg_ulong(&t, xsrc_ks), arg_ulong(&t, xsrc_ps);
+    arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js), arg_ulong(&t, y_ks);
+    arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc);
+    arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item);
+    return enqueue(ctx, &t, what, n_jh, groups);
 }

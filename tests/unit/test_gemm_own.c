@@ -136,6 +136,29 @@ static void training_like(void **state) {
     check_one(ctx, &seed, 0, 1, 5, 70, 2500, 1.0f, 0.0f, 3, 2);   /* transposed product past one k block */
 }
 
+/* op(A) = A^T packed into 64-row panels (trans_a, N >= 128, not the transposed product): M off
+ * the 8-row tile and the 64-row panel (rows past M read the panel's zeros), op(B) in place, in
+ * place with NaN columns past n, and packed (both operands in the one panel buffer), K at and
+ * around the k blocks (256 for M <= 256, 512 above), offsets, padding, beta. On sgemm_tile
+ * (own-tiled): the small ones would otherwise run on sgemm_small. */
+static void packed_a(void **state) {
+    (void)state;
+    setenv("CLRNN_GEMM", "own-tiled", 1);
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 4242;
+    const size_t ms[] = {1, 8, 77, 130, 300}, ks[] = {1, 255, 256, 257, 513, 1100};
+    int combo = 0;
+    for (size_t mi = 0; mi < 5; ++mi)
+        for (size_t ki = 0; ki < 6; ++ki, ++combo) {
+            const size_t m = ms[mi], k = ks[ki];
+            check_one(ctx, &seed, 1, 0, m, 128, k, 1.0f, combo % 2 ? 0.5f : 0.0f, (size_t)(combo % 3),
+                      (size_t)(combo % 4));
+            check_one_b(ctx, &seed, 1, 0, m, 150, k, -0.5f, 1.0f, 1, 3, 64, 1);
+            check_one(ctx, &seed, 1, 1, m, 200, k, 2.0f, 0.0f, 2, 1);
+        }
+    setenv("CLRNN_GEMM", "own", 1);
+}
+
 /* The same GEMM twice: the same bits (fixed summation order, no atomics). */
 static void deterministic(void **state) {
     (void)state;
@@ -164,6 +187,7 @@ int main(void) {
         cmocka_unit_test(odd_sizes_tiled_only),
         cmocka_unit_test(training_like),
         cmocka_unit_test(b_in_place_panels),
+        cmocka_unit_test(packed_a),
         cmocka_unit_test(deterministic),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
