@@ -71,7 +71,9 @@ fi
 if [[ "$passes" == *" 2 "* ]]; then
 echo "== 2. Rusticl llvmpipe: probe, test_context, the golden suites (CLRNN_CI_RUSTICL=full: every plan, the probe's self-check, the forward suites)"
 t0=$SECONDS
-rusticl_env=(OCL_ICD_VENDORS="$work/rusticl" RUSTICL_ENABLE=llvmpipe CLRNN_DEVICE=llvmpipe
+# CLRNN_CACHE_MODE=driver: Mesa keeps its own shader cache (as PoCL does), and asking Rusticl for
+# a program binary (clrnn's binary cache) compiles every kernel of the program at once
+rusticl_env=(OCL_ICD_VENDORS="$work/rusticl" RUSTICL_ENABLE=llvmpipe CLRNN_DEVICE=llvmpipe CLRNN_CACHE_MODE=driver
              MESA_SHADER_CACHE_DIR="$mesa_cache" MESA_SHADER_CACHE_MAX_SIZE=1G)
 # Kernels are created on first use now, but llvmpipe still compiles each tiled kernel for minutes
 # (5-32 s each in the review for the 4-row ones; the 6- and 8-row ones are larger): by default the
