@@ -64,13 +64,16 @@ do_pack() {
   done < <(for p in "${programs[@]}"; do ldd "$pack/bin/$p"; done | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u)
   # the installed version (the one the build was linked and tested against) where the archive still
   # has it, else the archive's (a security update the lists know and this machine lacks, or the reverse)
-  local p v want=()
+  # (apt-cache knows an installed version even when no source still offers it, so the download
+  # itself decides, package by package)
+  local p v
   for p in "${!pkgs[@]}"; do
     v="$(dpkg-query -W -f='${Version}' "$p")"
-    if apt-cache show "$p=$v" >/dev/null 2>&1; then want+=("$p=$v")
-    else echo "gpu-check pack: $p $v is not in the archive; taking its candidate" >&2; want+=("$p"); fi
+    if ! (cd "$pack/debs" && apt-get download -q=2 "$p=$v" 2>/dev/null); then
+      echo "gpu-check pack: $p $v is not in the archive; taking its candidate" >&2
+      (cd "$pack/debs" && apt-get download -q=2 "$p") || { echo "gpu-check pack: cannot download $p" >&2; exit 1; }
+    fi
   done
-  (cd "$pack/debs" && apt-get download -q=2 "${want[@]}") # one call: the downloads run in parallel
   local x="$pack/debs/x"
   for deb in "$pack"/debs/*.deb; do
     dpkg -x "$deb" "$x"
