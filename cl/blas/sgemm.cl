@@ -20,15 +20,17 @@
 
 /* Bp[p_off + ((j/W)*K + k)*W + j%W] = op(B)[k][j], 0 past column N up to the last panel's end:
  * op(B) in W-wide panels [K][W] (W = 32 for op(B), one work-item's strip, contiguous; 8 for
- * op(A)^T, one row block's eight scalars a k side by side). Work-item (kb, jb): k in kb*16 ..
- * kb*16+15 and columns jb*64 .. jb*64+63, so that B transposed is read 16 contiguous floats at a
- * time. The host packs op(A)^T this way too (its panels after op(B)'s, from p_off), see sgemm_tile. */
+ * op(A)^T, one row block's eight scalars a k side by side). Work-item (kb, jb): k in kb*64 ..
+ * kb*64+63 and columns jb*64 .. jb*64+63, so that B transposed is read 64 contiguous floats at a
+ * time, in fewer work-items (16 KB each; 16 k a work-item made 12800 of them for the S1 weight
+ * gradients' dG^T). The host packs op(A)^T this way too (its panels after op(B)'s, from p_off),
+ * see sgemm_tile. */
 __kernel void sgemm_pack_b(const int K, const int N, const int trans_b, __global const float *b, const ulong b_off,
                            const ulong ldb, __global float *Bp, const ulong p_off, const int W) {
     const int kb = get_global_id(0), jb = get_global_id(1);
     __global const float *src = b + b_off;
     const int padded = (N + W - 1) / W * W;
-    const int j0 = jb * 64, cols = min(64, N - j0), n_p = min(64, padded - j0) / W, k0 = kb * 16, k1 = min(K, k0 + 16);
+    const int j0 = jb * 64, cols = min(64, N - j0), n_p = min(64, padded - j0) / W, k0 = kb * 64, k1 = min(K, k0 + 64);
     /* panel j0/W + p, row k: dst + ((j0/W + p)*K + k)*W (no division per element: j0 is a multiple of W) */
     __global float *dst = Bp + p_off + (ulong)(j0 / W) * K * W;
     if (trans_b) {
@@ -47,7 +49,11 @@ __kernel void sgemm_pack_b(const int K, const int N, const int trans_b, __global
             __global const float *row = src + (ulong)k * ldb + j0;
             for (int p = 0; p < n_p; ++p) {
                 __global float *d = dst + ((ulong)p * K + k) * W;
-                if ((p + 1) * W <= cols)
+                if ((p + 1) * W <= cols && W == 8)
+                    vstore8(vload8(0, row + p * 8), 0, d); /* whole panels by vectors: W is not a constant */
+                else if ((p + 1) * W <= cols && W == 32)
+                    vstore16(vload16(0, row + p * 32), 0, d), vstore16(vload16(0, row + p * 32 + 16), 0, d + 16);
+                else if ((p + 1) * W <= cols)
                     for (int l = 0; l < W; ++l) d[l] = row[p * W + l];
                 else
                     for (int l = 0; l < W; ++l) d[l] = p * W + l < cols ? row[p * W + l] : 0.0f;

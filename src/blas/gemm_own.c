@@ -177,7 +177,7 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
             arg_ulong(&p, ldy), arg_mem(&p, ok->panels), arg_ulong(&p, 0), arg_int(&p, STRIP);
-        if ((st = enqueue(ctx, &p, what, (k + 15) / 16, (N + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
+        if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (N + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
         ysrc = ok->panels, ysrc_off = 0, y_js = STRIP * k, y_ks = STRIP;
     }
     if (pack_x) {
@@ -187,7 +187,7 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, M), arg_int(&p, !trans_a), arg_mem(&p, x), arg_ulong(&p, x_off),
             arg_ulong(&p, lda), arg_mem(&p, ok->panels), arg_ulong(&p, need_y), arg_int(&p, TILE_M);
-        if ((st = enqueue(ctx, &p, what, (k + 15) / 16, (M + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
+        if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (M + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
         xsrc = ok->panels, xsrc_off = need_y, xsrc_rs = 1, xsrc_ks = TILE_M;
     }
     const size_t xsrc_ps = pack_x ? TILE_M * k : TILE_M * xsrc_rs;
