@@ -1,16 +1,18 @@
 /* clrnn's own SGEMM for CPU devices (src/blas/gemm_own.c launches it): row-major
- * C = alpha op(A) op(B) + beta C, one work-item per 8 x 32 tile of C per row block it owns.
+ * C = alpha op(A) op(B) + beta C, one work-item per strip group x row group of 8 x 32 tiles of C.
  *
  * The micro-kernel is an outer product per k: eight scalars of op(A) (broadcast) times 32
  * contiguous floats of op(B) (two float16 loads) into sixteen float16 accumulators, which PoCL's
- * LLVM keeps in the 32 zmm registers. It reads op(B) from 64-column panels and needs
- * op(B)'s row k, columns j0..j0+63 of the panel, contiguous: true in place for B untransposed when N is a
- * multiple of 64, otherwise (B transposed: op(B)'s row is a strided column of B; or a partial last
- * tile) sgemm_pack_b first copies op(B) into 64-column panels [K][64], zero past column N, so
- * the micro-kernel never reads out of bounds and never branches. op(A) is read as scalars with
- * two strides (row, k), which covers both A and A^T without packing, except A^T in a product at
- * least 128 columns wide, which the host packs too (see sgemm_tile). Rows past M read row M-1 (in
- * bounds; a packed op(A)'s zero rows) and are not written.
+ * LLVM keeps in the 32 zmm registers. It reads op(B) in 32-column strips and needs op(B)'s row k,
+ * columns j0..j0+31 of the strip, contiguous: true in place for B untransposed when N is a
+ * multiple of 32 (or the last row's last strip lies in the buffer), otherwise (B transposed:
+ * op(B)'s row is a strided column of B; or a partial last strip), and always for the
+ * sequence-wide products (M >= 512 rows), sgemm_pack_b first copies op(B) into contiguous
+ * 32-column panels [K][32], zero past column N, so the micro-kernel never reads out of bounds and
+ * never branches. op(A) is read as scalars with two strides (row, k), which covers both A and A^T
+ * without packing, except A^T in a product at least 64 columns wide, which the host packs too
+ * (8-row panels, see sgemm_tile). Rows past M read row M-1 (in bounds; a packed op(A)'s zero
+ * rows) and are not written.
  * When op(B) would need packing and op(A) is the smaller operand (the per-step h R^T: 64 rows
  * against 2048 of R), the host runs the transposed product C^T = op(B)^T op(A)^T instead: then
  * only op(A) (64 x K) is packed, not all of R each step, and C is written transposed (c_trans).
@@ -98,7 +100,7 @@ inline void store16_t(__global float *c, const int row, const ulong ldc, const i
  * L1/L2 while the work-item runs all its row blocks over it); C's tile is the running sum between
  * blocks. Fixed block order, so still the same bits run to run.
  *
- * The tile is 8 rows x 32 columns (half a 64-column panel): per k, two float16 loads of op(B) and
+ * The tile is 8 rows x 32 columns (one strip): per k, two float16 loads of op(B) and
  * eight broadcasts of op(A) feed sixteen FMAs. The 4 x 64 tile it replaced fed the same sixteen FMAs
  * from four op(B) loads, 256 bytes a k from a panel block that lives in L2 once it outgrows L1;
  * eight rows halve that traffic (PoCL's code for both is a clean loop, no spills: for this one two

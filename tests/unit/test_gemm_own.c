@@ -1,6 +1,6 @@
 /* clrnn's own SGEMM (src/blas/gemm_own.c, cl/blas/sgemm.cl; CLRNN_GEMM=own forces it on any
  * device) against a float64 host GEMM: every transpose combination over odd sizes (1, 3, 17, 63,
- * 65, 257: partial 4 x 64 tiles, single rows and columns), offsets and leading dimensions past
+ * 65, 257: partial 8 x 32 tiles, single rows and columns), offsets and leading dimensions past
  * the row, alpha/beta including beta = 0 on a NaN-poisoned C; op(B) read in place past its columns
  * (NaN there). Each element must lie within the
  * fp32 dot-product error bound 2 (k + 2) eps sum |terms| of the float64 value, and nothing outside
@@ -77,7 +77,7 @@ static void check_one(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t
     check_one_b(ctx, seed, ta, tb, m, n, k, alpha, beta, pad, off, 0, 0);
 }
 
-/* B untransposed with n not a multiple of 64 is read in place when the last row's last 64-column
+/* B untransposed with n not a multiple of 32 is read in place when the last row's last 32-column
  * panel lies inside its buffer (gemm_own.c: b_panels_in_bounds): the columns past n that the
  * panels read (NaN here, in the padding and the slack) must not reach C; one float short of that
  * it is packed as before. */
@@ -87,7 +87,7 @@ static void b_in_place_panels(void **state) {
     uint64_t seed = 17;
     const size_t ns[] = {1, 20, 150, 65};
     for (int i = 0; i < 4; ++i) {
-        const size_t n = ns[i], panel = (n + 63) / 64 * 64;
+        const size_t n = ns[i], panel = (n + 31) / 32 * 32;
         for (int pad = 0; pad < 2; ++pad) {
             const size_t ldb = n + (size_t)pad * 3, need = panel - n; /* floats past the last row's n */
             check_one_b(ctx, &seed, 0, 0, 37, n, 150, 1.0f, 0.0f, (size_t)pad * 3, 0, need > ldb - n ? need - (ldb - n) : 0, 1);
@@ -136,8 +136,8 @@ static void training_like(void **state) {
     check_one(ctx, &seed, 0, 1, 5, 70, 2500, 1.0f, 0.0f, 3, 2);   /* transposed product past one k block */
 }
 
-/* op(A) = A^T packed into 64-row panels (trans_a, N >= 128, not the transposed product): M off
- * the 8-row tile and the 64-row panel (rows past M read the panel's zeros), op(B) in place, in
+/* op(A) = A^T packed into 8-row panels (trans_a, N >= 64, not the transposed product): M off
+ * the 8-row tile and panel (rows past M read the panel's zeros), op(B) in place, in
  * place with NaN columns past n, and packed (both operands in the one panel buffer), K at and
  * around the k blocks (256 for M <= 256, 512 above), offsets, padding, beta. On sgemm_tile
  * (own-tiled): the small ones would otherwise run on sgemm_small. */
