@@ -1,5 +1,5 @@
 /* clrnn's own SGEMM for CPU devices: cl/blas/sgemm.cl's register-tiled micro-kernel (8 x 32 tiles
- * of C over 64-column panels of op(B)), as its own program built on first use and kept with the
+ * of C over 32-column strips of op(B)), as its own program built on first use and kept with the
  * context (clrnn_program_kept), with a scratch buffer for the packed operand panels kept next to it.
  * Which operands are packed when, and why the result is the same bits run to run: the comments
  * in sgemm.cl. Small products run on sgemm_small instead (SMALL_MNK). */
@@ -14,8 +14,15 @@
 extern const clrnn_embedded_source clrnn_blas_sources[];
 extern const size_t clrnn_blas_sources_count;
 
-/* TILE_N: op(B)'s panel width; a work-item's tile of C is TILE_M rows x TILE_NH columns (half a panel) */
-enum { TILE_M = 8, TILE_N = 64, TILE_NH = 32 };
+/* A tile of C is TILE_M rows x STRIP columns; op(B) is read in STRIP-column strips (packed: panels
+ * [K][STRIP]), a packed op(A)^T in TILE_M-row panels [K][TILE_M]; sgemm_pack_b's work-items copy
+ * TILE_N columns each (and the size bound below pads to it, more than either panel needs). */
+enum { TILE_M = 8, STRIP = 32, TILE_N = 64 };
+/* The products from this many rows of C up (the sequence-wide ones: x W^T, dX, dW; not the
+ * per-step ones of 64 rows) run BLIS-blocked (see the work split below) and always read op(B)
+ * packed: a K x N copy against M N K multiply-adds, and an in-place strip with rows 2 KB apart
+ * (B = W, 512 columns) falls into a few L1 sets, so it would stream from L2 at every k. */
+#define BIG_M 512
 /* Products of up to this many multiply-adds run on sgemm_small (cl/blas/sgemm_small.cl, a kernel
  * of the main program): under 1 ms there, where the first
  * sgemm_tile costs about 2 s of compiling on PoCL with a cold cache (the ONNX classifier's dense
@@ -84,20 +91,20 @@ static clrnn_status enqueue(clrnn_context *ctx, const kargs *a, const char *what
 }
 
 /* Whether untransposed B (k rows, n columns, ldb apart from element b_off) can be read in place
- * when n is not a multiple of the panel width: the kernel reads whole 64-column panels, so the
+ * when n is not a multiple of the strip width: the kernel reads whole 32-column strips, so the
  * columns past n of a row (the next row's start, or padding) feed only accumulators that are never
- * stored; what has to hold is that the last row's last panel lies inside the buffer. */
+ * stored; what has to hold is that the last row's last strip lies inside the buffer. */
 static int b_panels_in_bounds(cl_mem b, size_t b_off, size_t k, size_t ldb, size_t n) {
     size_t bytes = 0;
     if (k == 0 || clGetMemObjectInfo(b, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) != CL_SUCCESS) return 0;
-    const size_t last = b_off + (k - 1) * ldb + (n + TILE_N - 1) / TILE_N * TILE_N;
+    const size_t last = b_off + (k - 1) * ldb + (n + STRIP - 1) / STRIP * STRIP;
     return last <= bytes / sizeof(float);
 }
 
 clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                             cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                             cl_mem c, size_t c_off, size_t ldc) {
-    const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v1", clrnn_blas_sources,
+    const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v2", clrnn_blas_sources,
                                    clrnn_blas_sources_count, 1, check_own};
     clrnn_status st;
     kargs t = clrnn_kargs_begin(NULL, "sgemm_small");
@@ -121,13 +128,13 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
     if (st != CLRNN_OK) return st;
     own_kernels *ok = kp->state;
-    /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 64-column panels), into C or C^T.
-     * op(Y)'s row k, columns jb*64.. must be 64 contiguous floats in bounds: in place when Y is
-     * stored K x N' with N' a multiple of 64 or the last row's last panel inside the buffer, else
-     * packed. If op(B) would be packed and op(A) is
+    /* The kernel's operands: X (M' x K, scalars) times Y (K x N', 32-column strips), into C or C^T.
+     * op(Y)'s row k, columns s*32.. must be 32 contiguous floats in bounds: in place when Y is
+     * stored K x N' with N' a multiple of 32 or the last row's last strip inside the buffer, else
+     * packed (and always packed for BIG_M rows). If op(B) would be packed and op(A) is
      * smaller, compute C^T = op(B)^T op(A)^T: op(A)^T is what gets packed. */
-    const int b_in_place = !trans_b && (n % TILE_N == 0 || b_panels_in_bounds(b, b_off, k, ldb, n));
-    const int a_t_in_place = trans_a && m % TILE_N == 0;
+    const int b_in_place = !trans_b && (n % STRIP == 0 || b_panels_in_bounds(b, b_off, k, ldb, n));
+    const int a_t_in_place = trans_a && m % STRIP == 0;
     const int swap = !b_in_place && (a_t_in_place || m < n);
     const size_t M = swap ? n : m, N = swap ? m : n;
     cl_mem x = swap ? b : a, y = swap ? a : b;
@@ -137,17 +144,18 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     const size_t x_ks = swap ? (trans_b ? 1 : ldb) : (trans_a ? lda : 1);
     const int y_trans = swap ? !trans_a : trans_b;
     const size_t ldy = swap ? lda : ldb;
-    const size_t n_jb = (N + TILE_N - 1) / TILE_N, n_rb = (M + TILE_M - 1) / TILE_M;
+    const size_t n_js = (N + STRIP - 1) / STRIP, n_rb = (M + TILE_M - 1) / TILE_M;
+    const int big = !swap && M >= BIG_M;
     cl_mem ysrc = y, xsrc = x;
-    size_t ysrc_off = y_off, y_js = TILE_N, y_ks = ldy, xsrc_off = x_off, xsrc_rs = x_rs, xsrc_ks = x_ks;
-    const int y_in_place = swap ? !y_trans && N % TILE_N == 0 : b_in_place;
-    /* op(A) is packed too (64-row panels, see sgemm_tile) when its row scalars are far apart along
+    size_t ysrc_off = y_off, y_js = STRIP, y_ks = ldy, xsrc_off = x_off, xsrc_rs = x_rs, xsrc_ks = x_ks;
+    const int y_in_place = swap ? !y_trans && N % STRIP == 0 : b_in_place && !big;
+    /* op(A) is packed too (8-row panels, see sgemm_tile) when its row scalars are far apart along
      * k (op(A) = A^T: lda floats a k, a new page each k for the weight gradients' dG^T) and there
      * are enough columns to repay the copy; the transposed product's X is never packed. */
-    const size_t need_y = y_in_place ? 0 : n_jb * TILE_N * k, n_ib = (M + TILE_N - 1) / TILE_N;
-    const int pack_x = !swap && trans_a && N >= 2 * TILE_N && k > 0 &&
-                       n_ib * TILE_N <= (SIZE_MAX / sizeof(float) - need_y) / k;
-    const size_t need = need_y + (pack_x ? n_ib * TILE_N * k : 0);
+    const size_t need_y = y_in_place ? 0 : n_js * STRIP * k;
+    const int pack_x = !swap && trans_a && N >= 2 * STRIP && k > 0 &&
+                       n_rb * TILE_M <= (SIZE_MAX / sizeof(float) - need_y) / k;
+    const size_t need = need_y + (pack_x ? n_rb * TILE_M * k : 0);
     if (need > 0 && ok->panels_floats < need) {
         if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
         ok->panels = NULL;
@@ -168,9 +176,9 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
-            arg_ulong(&p, ldy), arg_mem(&p, ok->panels), arg_ulong(&p, 0);
-        if ((st = enqueue(ctx, &p, what, (k + 15) / 16, n_jb)) != CLRNN_OK) return st;
-        ysrc = ok->panels, ysrc_off = 0, y_js = TILE_N * k, y_ks = TILE_N;
+            arg_ulong(&p, ldy), arg_mem(&p, ok->panels), arg_ulong(&p, 0), arg_int(&p, STRIP);
+        if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (N + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
+        ysrc = ok->panels, ysrc_off = 0, y_js = STRIP * k, y_ks = STRIP;
     }
     if (pack_x) {
         /* op(A)^T is K x M: A stored K x M (trans_a) is its untransposed layout, A stored M x K its
@@ -178,32 +186,54 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, M), arg_int(&p, !trans_a), arg_mem(&p, x), arg_ulong(&p, x_off),
-            arg_ulong(&p, lda), arg_mem(&p, ok->panels), arg_ulong(&p, need_y);
-        if ((st = enqueue(ctx, &p, what, (k + 15) / 16, n_ib)) != CLRNN_OK) return st;
-        xsrc = ok->panels, xsrc_off = need_y, xsrc_rs = 1, xsrc_ks = TILE_N;
+            arg_ulong(&p, lda), arg_mem(&p, ok->panels), arg_ulong(&p, need_y), arg_int(&p, TILE_M);
+        if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (M + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
+        xsrc = ok->panels, xsrc_off = need_y, xsrc_rs = 1, xsrc_ks = TILE_M;
     }
-    const size_t xsrc_ps = pack_x ? TILE_N * k : TILE_N * xsrc_rs;
+    const size_t xsrc_ps = pack_x ? TILE_M * k : TILE_M * xsrc_rs;
 
-    /* Enough work-items for the CPU's threads to balance (~32 for a few cores, under load), each
-     * as many row blocks as that allows: a work-item reuses each kc_block x 32 block of its half
-     * panel across its row blocks. */
-    const size_t n_jh = (N + TILE_NH - 1) / TILE_NH;
-    size_t groups = (32 + n_jh - 1) / n_jh;
-    if (groups > n_rb) groups = n_rb;
-    const size_t rb_per_item = (n_rb + groups - 1) / groups;
-    groups = (n_rb + rb_per_item - 1) / rb_per_item;
-    /* k blocks: 256 when C is small (the per-step products, M <= 256 rows): the half-panel block,
-     * 256 x 32 floats = 32 KB, and op(A)'s 8 x 256 stay in a 48 KB L1; 512 for a large C, which
-     * each block reads and writes once more (64 KB blocks, in L2). The transposed product's stores
-     * are scalar, so there fewer passes over C weigh more still. Chosen by A/B timings of the S1
-     * shapes (clrnn-bench-gemm), not derived. */
-    const size_t kc_want = swap ? 1024 : M <= 256 ? 256 : 512, kc_block = k < kc_want ? k : kc_want;
+    size_t rb_per_item, strips_per_item = 1, groups, kc_block;
+    if (big) {
+        /* BLIS's blocking (its loops: k blocks of kc, op(A) blocks of mc rows in L2, micro-panels
+         * of op(B) in L1) with work-items as the outer loops: a work-item is mc = 128 rows times
+         * one or more 32-column strips, k in blocks of 256 (a strip's 256 x 32 block of packed
+         * op(B), 32 KB, stays in L1 over the 16 row blocks; the 128 x 256 block of op(A), 128 KB,
+         * in L2 over the work-item's strips). When K is short, op(A)'s 128 rows for all of K stay
+         * in L2 from one work-item to the next (dimension 0, the strips, runs first): one strip
+         * each, many work-items. When K is long (the weight gradients, K = T*N), a work-item
+         * takes strips until there are about 64 work-items (at most 16 strips: its tile of C,
+         * 128 x 512, is rewritten each k block), so each 128 x 256 block of op(A) is read once per
+         * 16 strips instead of once per strip. */
+        kc_block = k < 256 ? k : 256;
+        rb_per_item = n_rb < 16 ? n_rb : 16;
+        groups = (n_rb + rb_per_item - 1) / rb_per_item;
+        if (k > 2 * kc_block) {
+            strips_per_item = n_js * groups / 64;
+            if (strips_per_item < 1) strips_per_item = 1;
+            if (strips_per_item > 16) strips_per_item = 16;
+        }
+    } else {
+        /* Enough work-items for the CPU's threads to balance (~32 for a few cores, under load), each
+         * as many row blocks as that allows: a work-item reuses each kc_block x 32 block of its
+         * strip across its row blocks. */
+        groups = (32 + n_js - 1) / n_js;
+        if (groups > n_rb) groups = n_rb;
+        rb_per_item = (n_rb + groups - 1) / groups;
+        groups = (n_rb + rb_per_item - 1) / rb_per_item;
+        /* k blocks: 256 when C is small (the per-step products, M <= 256 rows): the strip's block,
+         * 256 x 32 floats = 32 KB, and op(A)'s 8 x 256 stay in a 48 KB L1; 512 for a larger C,
+         * which each block reads and writes once more (64 KB blocks, in L2). The transposed
+         * product's stores are scalar, so there fewer passes over C weigh more still. Chosen by A/B
+         * timings of the S1 shapes (clrnn-bench-gemm), not derived. */
+        const size_t kc_want = swap ? 1024 : M <= 256 ? 256 : 512;
+        kc_block = k < kc_want ? k : kc_want;
+    }
     t = clrnn_kargs_begin(NULL, "sgemm_tile");
     if ((st = own_kernel(kp, K_TILE, &t.k)) != CLRNN_OK) return st;
     arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha);
     arg_mem(&t, xsrc), arg_ulong(&t, xsrc_off), arg_ulong(&t, xsrc_rs), arg_ulong(&t, xsrc_ks), arg_ulong(&t, xsrc_ps);
     arg_mem(&t, ysrc), arg_ulong(&t, ysrc_off), arg_ulong(&t, y_js), arg_ulong(&t, y_ks);
     arg_float(&t, beta), arg_mem(&t, c), arg_ulong(&t, c_off), arg_ulong(&t, ldc);
-    arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item);
-    return enqueue(ctx, &t, what, n_jh, groups);
+    arg_int(&t, swap), arg_int(&t, kc_block), arg_int(&t, rb_per_item), arg_int(&t, strips_per_item);
+    return enqueue(ctx, &t, what, (n_js + strips_per_item - 1) / strips_per_item, groups);
 }

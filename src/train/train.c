@@ -108,6 +108,18 @@ static clrnn_status launch16(clrnn_context *ctx, kargs *a, size_t width, size_t 
     return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 16 ? g0 : 16)));
 }
 
+/* dst[0..cols) (+)= the column sums of src's rows x cols (rows ld apart): tr_colsum, 8 groups of
+ * 16 columns a work-item (one each, its own work-group) on CPU devices, 1 elsewhere; the same
+ * bits either way. */
+static clrnn_status colsum(clrnn_context *ctx, cl_mem src, int ld, int rows, int cols, cl_mem dst, int add) {
+    const int groups = ctx->info.type == CLRNN_DEVICE_TYPE_CPU ? 8 : 1;
+    kargs k = tk(ctx, TK_tr_colsum);
+    a_mem(&k, src), a_int(&k, 0), a_int(&k, ld), a_int(&k, rows), a_int(&k, cols), a_mem(&k, dst), a_int(&k, add);
+    a_int(&k, groups);
+    const size_t g0 = ((size_t)cols + 16 * (size_t)groups - 1) / (16 * (size_t)groups);
+    return groups > 1 ? launch(ctx, &k, g0, 1, 1, 1) : launch2(ctx, &k, g0, 1);
+}
+
 static clrnn_status gemm(clrnn_context *ctx, int ta, int tb, size_t m, size_t n, size_t k, cl_mem a, size_t a_off,
                          size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c, size_t c_off,
                          size_t ldc) {
@@ -899,12 +911,8 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
             st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)2 * H, (size_t)GH, v->res[ld],
                       (size_t)Hr + 3 * (size_t)H, S, beta, pgrad(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr);
         /* biases: column sums in a fixed order */
-        for (int side = 0; side < 2 && st == CLRNN_OK; ++side) {
-            kargs k = tk(ctx, TK_tr_colsum);
-            a_mem(&k, side ? dgh : v->dgx[ld]), a_int(&k, 0), a_int(&k, GH), a_int(&k, (int)TN), a_int(&k, GH);
-            a_mem(&k, pgrad(r, ld, side ? PB_RB : PB_WB)), a_int(&k, add);
-            st = launch2(ctx, &k, ((size_t)GH + 15) / 16, 1);
-        }
+        for (int side = 0; side < 2 && st == CLRNN_OK; ++side)
+            st = colsum(ctx, side ? dgh : v->dgx[ld], GH, (int)TN, GH, pgrad(r, ld, side ? PB_RB : PB_WB), add);
         if (st == CLRNN_OK && r->train->peep >= 0) {
             kargs k = tk(ctx, TK_tr_peep_grad);
             a_mem(&k, v->dgx[ld]), a_mem(&k, v->res[ld]), a_int(&k, (int)S), a_int(&k, Hr), a_int(&k, H);
@@ -1187,10 +1195,8 @@ static clrnn_status backward_weights_locked(clrnn_rnn *r, clrnn_reserve *v, floa
         st = gemm(ctx, 1, 0, (size_t)O, (size_t)Hm, rows, v->dyd, 0, (size_t)O, v->dense_src, 0, (size_t)Hm, beta,
                   ts->p[dense_idx(ts, 0)].grad, 0, (size_t)Hm);
         if (st != CLRNN_OK) return st;
-        kargs k = tk(ctx, TK_tr_colsum);
-        a_mem(&k, v->dyd), a_int(&k, 0), a_int(&k, O), a_int(&k, (int)rows), a_int(&k, O);
-        a_mem(&k, ts->p[dense_idx(ts, 1)].grad), a_int(&k, beta != 0.0f);
-        if ((st = launch2(ctx, &k, ((size_t)O + 15) / 16, 1)) != CLRNN_OK) return st;
+        if ((st = colsum(ctx, v->dyd, O, (int)rows, O, ts->p[dense_idx(ts, 1)].grad, beta != 0.0f)) != CLRNN_OK)
+            return st;
     }
     const cl_int err = clFinish(ctx->queue);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the weight gradients");

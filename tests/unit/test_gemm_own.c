@@ -1,6 +1,6 @@
 /* clrnn's own SGEMM (src/blas/gemm_own.c, cl/blas/sgemm.cl; CLRNN_GEMM=own forces it on any
  * device) against a float64 host GEMM: every transpose combination over odd sizes (1, 3, 17, 63,
- * 65, 257: partial 4 x 64 tiles, single rows and columns), offsets and leading dimensions past
+ * 65, 257: partial 8 x 32 tiles, single rows and columns), offsets and leading dimensions past
  * the row, alpha/beta including beta = 0 on a NaN-poisoned C; op(B) read in place past its columns
  * (NaN there). Each element must lie within the
  * fp32 dot-product error bound 2 (k + 2) eps sum |terms| of the float64 value, and nothing outside
@@ -77,7 +77,7 @@ static void check_one(clrnn_context *ctx, uint64_t *seed, int ta, int tb, size_t
     check_one_b(ctx, seed, ta, tb, m, n, k, alpha, beta, pad, off, 0, 0);
 }
 
-/* B untransposed with n not a multiple of 64 is read in place when the last row's last 64-column
+/* B untransposed with n not a multiple of 32 is read in place when the last row's last 32-column
  * panel lies inside its buffer (gemm_own.c: b_panels_in_bounds): the columns past n that the
  * panels read (NaN here, in the padding and the slack) must not reach C; one float short of that
  * it is packed as before. */
@@ -87,7 +87,7 @@ static void b_in_place_panels(void **state) {
     uint64_t seed = 17;
     const size_t ns[] = {1, 20, 150, 65};
     for (int i = 0; i < 4; ++i) {
-        const size_t n = ns[i], panel = (n + 63) / 64 * 64;
+        const size_t n = ns[i], panel = (n + 31) / 32 * 32;
         for (int pad = 0; pad < 2; ++pad) {
             const size_t ldb = n + (size_t)pad * 3, need = panel - n; /* floats past the last row's n */
             check_one_b(ctx, &seed, 0, 0, 37, n, 150, 1.0f, 0.0f, (size_t)pad * 3, 0, need > ldb - n ? need - (ldb - n) : 0, 1);
@@ -136,8 +136,8 @@ static void training_like(void **state) {
     check_one(ctx, &seed, 0, 1, 5, 70, 2500, 1.0f, 0.0f, 3, 2);   /* transposed product past one k block */
 }
 
-/* op(A) = A^T packed into 64-row panels (trans_a, N >= 128, not the transposed product): M off
- * the 8-row tile and the 64-row panel (rows past M read the panel's zeros), op(B) in place, in
+/* op(A) = A^T packed into 8-row panels (trans_a, N >= 64, not the transposed product): M off
+ * the 8-row tile and panel (rows past M read the panel's zeros), op(B) in place, in
  * place with NaN columns past n, and packed (both operands in the one panel buffer), K at and
  * around the k blocks (256 for M <= 256, 512 above), offsets, padding, beta. On sgemm_tile
  * (own-tiled): the small ones would otherwise run on sgemm_small. */
@@ -159,25 +159,62 @@ static void packed_a(void **state) {
     setenv("CLRNN_GEMM", "own", 1);
 }
 
+/* The sequence-wide products (M >= 512 rows, gemm_own.c's BIG_M): BLIS-style work-items of 128
+ * rows x 1..16 strips of 32 columns, k blocks of 256, op(B) always packed into 32-column strips
+ * (in place B too), op(A)^T into 8-row panels. Every transposition; M off the 8-row block and the
+ * 128-row item (513, 1000), N off the strip (1, 33, 65, 300), K short (one strip per item), just
+ * past one k block and long (several strips per item: K > 512); beta = 0 on a NaN-poisoned C,
+ * offsets, padding, accumulation; in-place B with NaN past its columns. */
+static void blocked_large(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 777;
+    const size_t ms[] = {512, 513, 1000}, ns[] = {1, 33, 65, 300}, ks[] = {1, 257, 700};
+    const float alphas[] = {1.0f, -0.5f, 1.5f}, betas[] = {0.0f, 1.0f, -0.25f};
+    int combo = 0;
+    for (size_t mi = 0; mi < 3; ++mi)
+        for (size_t ni = 0; ni < 4; ++ni)
+            for (size_t ki = 0; ki < 3; ++ki, ++combo) {
+                const size_t m = ms[mi], n = ns[ni], k = ks[ki];
+                const int t = combo % 4;
+                check_one(ctx, &seed, t >> 1, t & 1, m, n, k, alphas[combo % 3], betas[(combo / 2) % 3],
+                          (size_t)(combo % 3), (size_t)(combo % 5));
+            }
+    /* the S1 products' transpositions at a scaled-down size, each beta */
+    for (int t = 0; t < 4; ++t) {
+        check_one(ctx, &seed, t >> 1, t & 1, 640, 256, 1100, 1.0f, 0.0f, 0, 0);
+        check_one(ctx, &seed, t >> 1, t & 1, 600, 96, 300, 0.5f, 1.0f, 1, 7);
+    }
+    /* K long and N wide (M >= N, else op(B) packed would run the transposed product): several
+     * strips per work-item (4 and 5 here), the last one partial */
+    check_one(ctx, &seed, 1, 0, 2100, 520, 600, 1.0f, 0.0f, 2, 3);
+    check_one(ctx, &seed, 0, 1, 1200, 1000, 530, -0.5f, 1.0f, 0, 1);
+    check_one_b(ctx, &seed, 0, 0, 700, 150, 600, 1.0f, 0.0f, 3, 2, 64, 1);
+    check_one_b(ctx, &seed, 1, 0, 530, 70, 520, -1.0f, 0.5f, 1, 0, 7, 1);
+}
+
 /* The same GEMM twice: the same bits (fixed summation order, no atomics). */
 static void deterministic(void **state) {
     (void)state;
     clrnn_context *ctx = tu_context();
     uint64_t seed = 5;
-    const size_t m = 130, n = 200, k = 777;
-    float *A = tu_alloc_random(k * m, &seed, -1, 1), *B = tu_alloc_random(k * n, &seed, -1, 1);
-    float *r1 = malloc(m * n * sizeof(float)), *r2 = malloc(m * n * sizeof(float));
-    cl_mem a = upload(ctx, A, k * m), b = upload(ctx, B, k * n), c = upload(ctx, r1, m * n);
-    for (int t = 0; t < 4; ++t) {
-        const int ta = t >> 1, tb = t & 1;
-        TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.0f, c, 0, n));
-        download(ctx, c, r1, m * n);
-        TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.0f, c, 0, n));
-        download(ctx, c, r2, m * n);
-        assert_memory_equal(r1, r2, m * n * sizeof(float));
+    for (int big = 0; big < 2; ++big) { /* below and at BIG_M rows: the two work splits */
+        const size_t m = big ? 700 : 130, n = 200, k = 777;
+        float *A = tu_alloc_random(k * m, &seed, -1, 1), *B = tu_alloc_random(k * n, &seed, -1, 1);
+        float *r1 = malloc(m * n * sizeof(float)), *r2 = malloc(m * n * sizeof(float));
+        assert_non_null(r1), assert_non_null(r2);
+        cl_mem a = upload(ctx, A, k * m), b = upload(ctx, B, k * n), c = upload(ctx, r1, m * n);
+        for (int t = 0; t < 4; ++t) {
+            const int ta = t >> 1, tb = t & 1;
+            TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.0f, c, 0, n));
+            download(ctx, c, r1, m * n);
+            TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 1.0f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.0f, c, 0, n));
+            download(ctx, c, r2, m * n);
+            assert_memory_equal(r1, r2, m * n * sizeof(float));
+        }
+        clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(c);
+        free(A), free(B), free(r1), free(r2);
     }
-    clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(c);
-    free(A), free(B), free(r1), free(r2);
 }
 
 int main(void) {
@@ -188,6 +225,7 @@ int main(void) {
         cmocka_unit_test(training_like),
         cmocka_unit_test(b_in_place_panels),
         cmocka_unit_test(packed_a),
+        cmocka_unit_test(blocked_large),
         cmocka_unit_test(deterministic),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
