@@ -78,26 +78,14 @@ inline void store_lanes(__global store *p, real16 v, int lanes) {
     }
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
-#define TILED_DOT_IN(r, ar0, ar1, ar2, ar3)                                                        \
-    if (resume && MR > r) ar0 = acc[r][0], ar1 = acc[r][1], ar2 = acc[r][2], ar3 = acc[r][3];
-/* k in [k0, k1) only, adding to acc when resume (the sums stay in the order of one pass over k:
- * a K-blocked caller gets the same bits as tiled_dot). */
-inline void tiled_dot_part(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                           __global const store *hrow[8], const int k0, const int k1, const int resume) {
+inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                      __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
     real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
     real16 a60 = 0.0f, a61 = 0.0f, a62 = 0.0f, a63 = 0.0f, a70 = 0.0f, a71 = 0.0f, a72 = 0.0f, a73 = 0.0f;
-    TILED_DOT_IN(0, a00, a01, a02, a03)
-    TILED_DOT_IN(1, a10, a11, a12, a13)
-    TILED_DOT_IN(2, a20, a21, a22, a23)
-    TILED_DOT_IN(3, a30, a31, a32, a33)
-    TILED_DOT_IN(4, a40, a41, a42, a43)
-    TILED_DOT_IN(5, a50, a51, a52, a53)
-    TILED_DOT_IN(6, a60, a61, a62, a63)
-    TILED_DOT_IN(7, a70, a71, a72, a73)
-    __global const store *W = RTblk + (size_t)k0 * SLOTS * 16;
-    for (int k = k0; k < k1; ++k, W += SLOTS * 16) {
+    __global const store *W = RTblk;
+    for (int k = 0; k < K; ++k, W += SLOTS * 16) {
         const real16 w0 = LOAD16(W, 0);
         const real16 w1 = G > 1 ? LOAD16(W, 1 % G) : w0;
         const real16 w2 = G > 2 ? LOAD16(W, 2 % G) : w0;
@@ -122,11 +110,6 @@ inline void tiled_dot_part(const int MR, const int G, const int SLOTS, real16 ac
 }
 #undef TILED_DOT_ROW
 #undef TILED_DOT_OUT
-#undef TILED_DOT_IN
-inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                      __global const store *hrow[8], const int K) {
-    tiled_dot_part(MR, G, SLOTS, acc, RTblk, hrow, 0, K, 0);
-}
 
 /* Where a work-item (jb, group, d) of a step kernel stands: block jb of UB units (16, or 64 for
  * the unit64 steps) in direction d, the first unit j0 and how many of its 16 lanes are < H, the
@@ -178,31 +161,13 @@ inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __gl
     return any_valid;
 }
 
-/* K-blocking of the step kernels: a work-item takes its row blocks TILED_RBG at a time and runs
- * their dot products TILED_KC k at a time, so that chunk of its block of Rᵀ (TILED_KC * SLOTS * 64
- * bytes: 16 KB for the LSTM) is read from L2 once and from L1 by the group's other row blocks. Without
- * it every row block streamed the whole block (128 KB at H = 512) from L2, 256 bytes per 24 FMAs.
- * The accumulators go through acc between chunks: TILED_MR * G vector loads and stores per
- * TILED_KC k. */
-#define TILED_RBG 4
-#define TILED_KC 64
-
-/* acc[b][r][g] of the row blocks rb0 + b * stride (b < TILED_RBG, those < n_rb) at step s: their rows'
- * src rows times the block's weights; a block none of whose rows is computed is left unset (a
- * finished block of rows costs no dot product). */
-inline void block_dots(const int MR, const int G, const int SLOTS, tile_pos p, int rb0, int stride, int s, int T,
-                       int N, __global const int *tmap, __global const int *perm, __global const store *src,
-                       int src_stride, __global const store *RTblk, const int K, real16 acc[TILED_RBG][8][4]) {
-    __global const store *hrow[TILED_RBG][8];
-    int computed = 0;
-    for (int b = 0; b < TILED_RBG; ++b)
-        if (rb0 + b * stride < p.n_rb &&
-            row_block(MR, p, rb0 + b * stride, s, T, N, tmap, perm, src, src_stride, hrow[b]))
-            computed |= 1 << b;
-    for (int k0 = 0; k0 < K; k0 += TILED_KC)
-        for (int b = 0; b < TILED_RBG; ++b)
-            if (computed & (1 << b))
-                tiled_dot_part(MR, G, SLOTS, acc[b], RTblk, hrow[b], k0, min(K, k0 + TILED_KC), k0 > 0);
+/* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
+ * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
+inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
+                      __global const int *tmap, __global const int *perm, __global const store *src, int src_stride,
+                      __global const store *RTblk, const int K, real16 acc[8][4]) {
+    __global const store *hrow[8];
+    if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
 }
 
 /* Row r of a row block (rb * MR + r < N): the batch row n, its step-table entry and time index t,
@@ -267,10 +232,9 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d, Hs = p.Hs;
     __global const store *RTblk = tile_weights(p, RTp, K, 4);
-    real16 accs[TILED_RBG][8][4]; /* the row blocks of one group (block_dots) */
-    for (int rb = get_global_id(1), b = 0; rb < p.n_rb; rb += (int)get_global_size(1), b = (b + 1) % TILED_RBG) {
-        if (b == 0) block_dots(MR, 4, 4, p, rb, (int)get_global_size(1), s, T, N, tmap, perm, h_prev, hs_in, RTblk, K, accs);
-        real16(*acc)[4] = accs[b];
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[8][4];
+        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, h_prev, hs_in, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 4);
         const real16 bi = vload16(0, b), bf = vload16(1, b), bg = vload16(2, b), bo = vload16(3, b);
         __global const store *P = peep + (size_t)d * 3 * Hs + p.j0;
@@ -323,10 +287,9 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
-    real16 accs[TILED_RBG][8][4]; /* the row blocks of one group (block_dots) */
-    for (int rb = get_global_id(1), b = 0; rb < p.n_rb; rb += (int)get_global_size(1), b = (b + 1) % TILED_RBG) {
-        if (b == 0) block_dots(MR, 3, 3, p, rb, (int)get_global_size(1), s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, accs);
-        real16(*acc)[4] = accs[b];
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[8][4];
+        block_dot(MR, 3, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b), bn = vload16(2, b);
         const real16 rbn = vload16(2, b + (size_t)p.Hb * 48);
@@ -363,10 +326,9 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
     __global const store *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
     const int src_stride = proj ? hs_in : p.Hs;
     __global const store *RTblk = tile_weights(p, RTp, K, 4);
-    real16 accs[TILED_RBG][8][4]; /* the row blocks of one group (block_dots) */
-    for (int rb = get_global_id(1), b = 0; rb < p.n_rb; rb += (int)get_global_size(1), b = (b + 1) % TILED_RBG) {
-        if (b == 0) block_dots(MR, 4, 4, p, rb, (int)get_global_size(1), s, T, N, tmap, perm, src, src_stride, RTblk, K, accs);
-        real16(*acc)[4] = accs[b];
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[8][4];
+        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
@@ -405,10 +367,9 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
-    real16 accs[TILED_RBG][8][4]; /* the row blocks of one group (block_dots) */
-    for (int rb = get_global_id(1), b = 0; rb < p.n_rb; rb += (int)get_global_size(1), b = (b + 1) % TILED_RBG) {
-        if (b == 0) block_dots(MR, 2, 3, p, rb, (int)get_global_size(1), s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, accs);
-        real16(*acc)[4] = accs[b];
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[8][4];
+        block_dot(MR, 2, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b);
         for (int r = 0; r < MR; ++r) {
@@ -433,10 +394,9 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
-    real16 accs[TILED_RBG][8][4]; /* the row blocks of one group (block_dots) */
-    for (int rb = get_global_id(1), b = 0; rb < p.n_rb; rb += (int)get_global_size(1), b = (b + 1) % TILED_RBG) {
-        if (b == 0) block_dots(MR, 1, 3, p, rb, (int)get_global_size(1), s, T, N, tmap, perm, rh, p.Hs, RTblk, K, accs);
-        real16(*acc)[4] = accs[b];
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[8][4];
+        block_dot(MR, 1, 3, p, rb, s, T, N, tmap, perm, rh, p.Hs, RTblk, K, acc);
         const real16 bn = vload16(2, tile_bias(p, bias, 3));
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
