@@ -326,9 +326,16 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
     __global const store *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
     const int src_stride = proj ? hs_in : p.Hs;
     __global const store *RTblk = tile_weights(p, RTp, K, 4);
+    /* The last block's slots past H hold only padding (zero weights, never stored): with H = 150 its
+     * 22 units fill 2 of the 4, so it runs the micro-kernel on those 2 alone, 1/6 of the layer's
+     * FMAs (the same sums for the slots it keeps; acc[r][q] of the others is never read). */
+    const int live2 = H - p.j0 <= 32;
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
-        block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
+        if (live2)
+            block_dot(MR, 2, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
+        else
+            block_dot(MR, 4, 4, p, rb, s, T, N, tmap, perm, src, src_stride, RTblk, K, acc);
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);

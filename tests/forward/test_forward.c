@@ -352,6 +352,12 @@ static void options(void **state) {
     ADD("N=13 lens+mask rnn carry", CLRNN_CELL_RNN,
         (c->N = 13, c->T = 9, c->lens = LEN_BOTH, c->desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY,
          c->desc.hidden_size = 20, c->last_only = 0));
+    /* a last 64-unit block of the tiled plan with <= 32 units (26 of H = 90; the projection's 6 of
+     * 70) runs the micro-kernel on 2 of its 4 slots, next to full blocks in the same launch */
+    ADD("H=90 N=9 rnn bi lens", CLRNN_CELL_RNN,
+        (c->desc.hidden_size = 90, c->N = 9, c->T = 5, c->lens = LEN_VARIED, c->desc.direction = CLRNN_DIR_BIDIRECTIONAL));
+    ADD("proj 70 N=9 lstm", CLRNN_CELL_LSTM,
+        (c->desc.hidden_size = 80, c->desc.proj_size = 70, c->N = 9, c->T = 4, c->fw = CLRNN_FRAMEWORK_PYTORCH));
 #undef ADD
     for (int i = 0; i < n; ++i) {
         /* Thresholded relu jumps by alpha at x = alpha: a pre-activation within its rounding (u |x|)
