@@ -148,21 +148,17 @@ GPU_INLINE void lstm_gpu_row(const gpu_step_io io, step_pos p, const real *acc) 
         return;
     }
     const size_t b = (size_t)p.d * 8 * H + p.j, P = (size_t)p.d * 3 * H + p.j;
-    real pi = load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 0)) + load_b(io.bias, b) + acc[0];
-    real pf = load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 1)) + load_b(io.bias, b + H) + acc[1];
-    real pg = load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 2)) + load_b(io.bias, b + 2 * H) + acc[2];
-    real po = load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 3)) + load_b(io.bias, b + 3 * H) + acc[3];
-    if (io.flags & LSTM_PEEPHOLE) {
-        pi += load_w(io.peep, P) * cp;
-        pf += load_w(io.peep, P + H) * cp;
-    }
-    const real i = activate(io.acts, p.d, 0, pi, io.clip);
-    const real f = (io.flags & LSTM_CIFG) ? 1.0f - i : activate(io.acts, p.d, 0, pf, io.clip);
-    const real g = activate(io.acts, p.d, 1, pg, io.clip);
-    const real c = clip1(f * cp + i * g, io.cell_clip);
-    if (io.flags & LSTM_PEEPHOLE) po += load_w(io.peep, P + 2 * H) * c;
-    const real o = activate(io.acts, p.d, 0, po, io.clip);
-    const real h = o * activate(io.acts, p.d, 2, c, io.clip);
+    const real pi = load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 0)) + load_b(io.bias, b) + acc[0];
+    const real pf = load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 1)) + load_b(io.bias, b + H) + acc[1];
+    const real pg =
+        load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 2)) + load_b(io.bias, b + 2 * H) + acc[2];
+    const real po =
+        load_act(io.x_proj, gpu_xp(p, io.T, io.xp_batch_major, 4, H, 3)) + load_b(io.bias, b + 3 * H) + acc[3];
+    const int peep_on = io.flags & LSTM_PEEPHOLE;
+    real h;
+    const real c = lstm_cell(io.acts, p.d, io.flags, pi, pf, pg, po, cp, peep_on ? load_w(io.peep, P) : 0.0f,
+                             peep_on ? load_w(io.peep, P + H) : 0.0f, peep_on ? load_w(io.peep, P + 2 * H) : 0.0f,
+                             io.clip, io.cell_clip, &h);
     store_act(io.c_next, cidx, c);
     if (io.flags & LSTM_PROJ) {
         store_act(io.h_raw, cidx, h);
