@@ -133,6 +133,27 @@ inline int masked_step(step_pos p, __global const store *hp, __global store *h_n
     return 1;
 }
 
+/* The LSTM cell of one unit (cl/generic/gates_lstm.cl has the equations) from its gate
+ * pre-activations pi, pf, pg, po (x-side, biases and the recurrent product summed) and c_prev cp,
+ * by flags: LSTM_PEEPHOLE adds Pi, Pf, Po (read them only with that flag: without it the peephole
+ * buffer may be a stand-in), LSTM_CIFG makes f = 1 - i. Returns c (TF1 cell_clip applied), and
+ * h = o h(c) in *h. The generic and GPU plans' steps share it (the tiled plan's is 16 lanes wide). */
+inline real lstm_cell(__global const float *acts, int d, int flags, real pi, real pf, real pg, real po, real cp,
+                      real Pi, real Pf, real Po, float clip, float cell_clip, real *h) {
+    if (flags & LSTM_PEEPHOLE) {
+        pi += Pi * cp;
+        pf += Pf * cp;
+    }
+    const real i = activate(acts, d, 0, pi, clip);
+    const real f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, d, 0, pf, clip);
+    const real g = activate(acts, d, 1, pg, clip);
+    const real c = clip1(f * cp + i * g, cell_clip);
+    if (flags & LSTM_PEEPHOLE) po += Po * c;
+    const real o = activate(acts, d, 0, po, clip);
+    *h = o * activate(acts, d, 2, c, clip);
+    return c;
+}
+
 /* acc[g] += sum_k v[k] * RT[k * ld + g * gate_stride + j] for g < G, k < K (v and RT stored, the
  * tile and acc real). v is staged through local memory in tiles of the work-group size; every work-item of the
  * group must call this (barriers), including those with j out of range (active = 0). */

@@ -32,6 +32,9 @@ void clrnn_clear_error(void);
 int clrnn_escape(char *dst, size_t cap, const char *src, size_t n);
 /* clrnn_escape of a NUL-terminated string into buf; returns buf (for a printf argument). */
 const char *clrnn_esc(const char *s, char *buf, size_t cap);
+/* "clrnn: warning: msg" on stderr, the first time only for each flag (one static flag per kind of
+ * warning: a bad file or cache would otherwise repeat it on every context). */
+void clrnn_warn_once(atomic_int *flag, const char *msg);
 
 /* ---- files.c: files users name. Regular files only: a directory, FIFO, device or socket is
  * refused with "not a regular file", and a FIFO never blocks the open. Every reader of a path that

@@ -36,7 +36,7 @@ void tu_dev_read(cl_mem m, float *v, size_t n) {
                      CL_SUCCESS);
 }
 
-void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, float dense) {
+void tu_set_random_weights_fw(clrnn_rnn *r, clrnn_framework fw, uint64_t *seed, float sc, float peep, float dense) {
     clrnn_rnn_desc d;
     TU_OK(clrnn_rnn_get_desc(r, &d));
     const int D = clrnn_rnn_num_directions(r), G = tu_gates(d.cell), H = d.hidden_size, Hr = clrnn_rnn_state_size(r);
@@ -47,17 +47,39 @@ void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, f
             float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
             float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
             float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
-            TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
+            if (fw == CLRNN_FRAMEWORK_TF1) { /* one kernel [I + Hr][gates], drawn after w, rr, b */
+                const int gk = d.cell == CLRNN_CELL_GRU ? 2 : G;
+                float *k = tu_alloc_random((size_t)(I + Hr) * gk * H, seed, -sc, sc);
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_KERNEL, k, (size_t)(I + Hr) * gk * H));
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)gk * H));
+                if (d.cell == CLRNN_CELL_GRU) {
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_CANDIDATE_KERNEL, k, (size_t)(I + H) * H));
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_CANDIDATE_BIAS, b + GH, (size_t)H));
+                }
+                free(k);
+            } else {
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
+                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
+                if (fw == CLRNN_FRAMEWORK_PYTORCH) {
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_BW, b, (size_t)GH));
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_BR, b + GH, (size_t)GH));
+                } else if (fw == CLRNN_FRAMEWORK_KERAS) {
+                    const int two = d.cell == CLRNN_CELL_GRU && d.linear_before_reset;
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)(two ? 2 : 1) * GH));
+                } else {
+                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
+                }
+            }
             if (d.peephole) {
                 float *p = tu_alloc_random((size_t)3 * H, seed, -peep, peep);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
+                TU_OK(clrnn_rnn_set_param(r, fw == CLRNN_FRAMEWORK_TF1 ? fw : CLRNN_FRAMEWORK_ONNX, l, dir,
+                                          CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
                 free(p);
             }
             if (d.proj_size > 0) {
                 float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_PYTORCH, l, dir, CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
+                TU_OK(clrnn_rnn_set_param(r, fw == CLRNN_FRAMEWORK_TF1 ? fw : CLRNN_FRAMEWORK_PYTORCH, l, dir,
+                                          CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
                 free(p);
             }
             free(w), free(rr), free(b);
@@ -66,8 +88,8 @@ void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, f
         const int Hm = D == 2 && d.merge != CLRNN_MERGE_CONCAT ? Hr : D * Hr;
         float *w = tu_alloc_random((size_t)d.dense_size * Hm, seed, -dense, dense);
         float *b = tu_alloc_random((size_t)d.dense_size, seed, -0.5f, 0.5f);
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
-        TU_OK(clrnn_rnn_set_param(r, CLRNN_FRAMEWORK_ONNX, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
+        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
+        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
         free(w), free(b);
     }
 }

@@ -128,10 +128,16 @@ clrnn_context *tu_context(void);
 int tu_other_user_caches(const char *base, unsigned uid);
 void tu_context_release(void);
 
-/* Random weights through the ONNX importer (W, R in [-sc, sc), B in [-0.5, 0.5), peepholes in
- * [-peep, peep)), the LSTMP projection through PyTorch's ([-sc, sc)) and the dense layer
- * (W in [-dense, dense), b in [-0.5, 0.5)), drawn from seed in that order, layer by direction. */
-void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, float dense);
+/* Random weights through the importer of `fw` (exercising its shape rules): W, R in [-sc, sc) and
+ * B in [-0.5, 0.5) (TF1: then its kernel, [-sc, sc)), peepholes in [-peep, peep) (through ONNX's
+ * importer, TF1's for TF1), the LSTMP projection in [-sc, sc) (PyTorch's, TF1's for TF1) and the
+ * dense layer (W in [-dense, dense), b in [-0.5, 0.5)), drawn from seed in that order, layer by
+ * direction. */
+void tu_set_random_weights_fw(clrnn_rnn *r, clrnn_framework fw, uint64_t *seed, float sc, float peep, float dense);
+/* The same through the ONNX importer. */
+static inline void tu_set_random_weights(clrnn_rnn *r, uint64_t *seed, float sc, float peep, float dense) {
+    tu_set_random_weights_fw(r, CLRNN_FRAMEWORK_ONNX, seed, sc, peep, dense);
+}
 
 /* A read-write buffer of the test context holding a copy of v[0..n); a failure fails the test. */
 cl_mem tu_dev_buf(const float *v, size_t n);

@@ -213,6 +213,21 @@ typedef struct dnnl_runner {
         }                                                                                            \
     } while (0)
 
+/* Memory `from` (format `from_md`) → `to` (format `to_md`) by one reorder primitive, waited for. */
+static int reorder_now(dnnl_runner *r, const dnnl_memory_desc_t *from_md, dnnl_memory_t from,
+                       const dnnl_memory_desc_t *to_md, dnnl_memory_t to, char *err, size_t err_cap) {
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t rp = NULL;
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, from_md, r->eng, to_md, r->eng, NULL));
+    DNNL_TRY(dnnl_primitive_create(&rp, rpd));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    DNNL_TRY(dnnl_primitive_execute(rp, r->stream, 2, args));
+    DNNL_TRY(dnnl_stream_wait(r->stream));
+    dnnl_primitive_destroy(rp);
+    dnnl_primitive_desc_destroy(rpd);
+    return 1;
+}
+
 /* User memory `user` (format of `user_md`) → memory in the primitive's chosen format `want`. */
 static int dnnl_reordered(dnnl_runner *r, const dnnl_memory_desc_t *user_md, void *data, const dnnl_memory_desc_t *want,
                           dnnl_memory_t *out, char *err, size_t err_cap) {
@@ -228,15 +243,7 @@ static int dnnl_reordered(dnnl_runner *r, const dnnl_memory_desc_t *user_md, voi
         return 1;
     }
     DNNL_TRY(dnnl_memory_create(out, want, r->eng, DNNL_MEMORY_ALLOCATE));
-    dnnl_primitive_desc_t rpd = NULL;
-    dnnl_primitive_t rp = NULL;
-    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, user_md, r->eng, want, r->eng, NULL));
-    DNNL_TRY(dnnl_primitive_create(&rp, rpd));
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *out}};
-    DNNL_TRY(dnnl_primitive_execute(rp, r->stream, 2, args));
-    DNNL_TRY(dnnl_stream_wait(r->stream));
-    dnnl_primitive_destroy(rp);
-    dnnl_primitive_desc_destroy(rpd);
+    if (!reorder_now(r, user_md, user, want, *out, err, err_cap)) return 0;
     dnnl_memory_destroy(user);
     return 1;
 }
@@ -248,15 +255,7 @@ static int dnnl_to_user(dnnl_runner *r, dnnl_memory_t mem, const dnnl_memory_des
     DNNL_TRY(dnnl_memory_get_memory_desc(mem, &have));
     dnnl_memory_t user = NULL;
     DNNL_TRY(dnnl_memory_create(&user, user_md, r->eng, data));
-    dnnl_primitive_desc_t rpd = NULL;
-    dnnl_primitive_t rp = NULL;
-    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, have, r->eng, user_md, r->eng, NULL));
-    DNNL_TRY(dnnl_primitive_create(&rp, rpd));
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, mem}, {DNNL_ARG_TO, user}};
-    DNNL_TRY(dnnl_primitive_execute(rp, r->stream, 2, args));
-    DNNL_TRY(dnnl_stream_wait(r->stream));
-    dnnl_primitive_destroy(rp);
-    dnnl_primitive_desc_destroy(rpd);
+    if (!reorder_now(r, have, mem, user_md, user, err, err_cap)) return 0;
     dnnl_memory_destroy(user);
     return 1;
 }

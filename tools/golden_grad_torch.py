@@ -25,7 +25,7 @@ Run (Debian's python3-torch and python3-numpy; tested with torch 1.13.0a0, numpy
     /usr/bin/python3 tools/golden_grad_torch.py --dropout  # regenerate only torch_dropout
 
 torch_dropout (tests/golden/grad/torch_dropout): `dropout` between stacked layers, as
-nn.RNN/LSTM/GRU(dropout=p) applies it in training, with clrnn's masks (run_dropout).
+nn.RNN/LSTM/GRU(dropout=p) applies it in training, with clrnn's masks (run(dropout=p)).
 
 Conventions (framework torch, the role table in include/clrnn.h):
   l{k}_d{d}_{w,r,bw,br,proj} = weight_ih, weight_hh, bias_ih, bias_hh, weight_hr _l{k}[_reverse]
@@ -108,80 +108,32 @@ def draw(name, cell, T, N, I, H, layers, bidir, batch_first, lens, h0, proj, den
 
 
 def run(a, names, cell, T, N, I, H, layers, bidir, batch_first, lens, proj, dense, last_only,
-        dtype):
-    """Forward + backward in `dtype`; returns the expected arrays (float32)."""
+        dtype, dropout=None, seed=None):
+    """Forward + backward in `dtype`; returns the expected arrays (float32).
+
+    dropout None: the multi-layer module. A rate p: a stack with `dropout` p between its layers,
+    as nn.RNN/LSTM/GRU(dropout=p) in training applies it (to every layer's output but the last,
+    per element and step): one single-layer module per layer, and clrnn's mask (stream OUTPUT of
+    layer k, call 0, scaled 1/(1-p); `seed` its dropout_seed) multiplied into layer k's padded
+    output before it is packed again for layer k+1. The names (the multi-layer module's) map to
+    each module's own _l0 parameters."""
     D = 2 if bidir else 1
     Hr = proj or H
     mod_cls, kw = CELLS[cell]
     if proj:
         kw = dict(kw, proj_size=proj)
-    rnn = mod_cls(I, H, num_layers=layers, bidirectional=bidir, batch_first=batch_first, **kw)
-    rnn = rnn.to(dtype)
-    head = nn.Linear(D * Hr, dense).to(dtype) if dense else None
-    params = dict(rnn.named_parameters())
-    if head is not None:
-        params["head.weight"], params["head.bias"] = head.weight, head.bias
-    with torch.no_grad():
-        assert sorted(names.values()) == sorted(params), (sorted(names.values()), sorted(params))
-        for f, pname in names.items():
-            assert tuple(params[pname].shape) == a[f].shape, (f, pname)
-            params[pname].copy_(torch.from_numpy(a[f]).to(dtype))
-
-    def leaf(v):
-        return torch.from_numpy(v).to(dtype).requires_grad_(True)
-
-    x = leaf(a["x"])
-    h0 = leaf(a["h0"] if "h0" in a else np.zeros((layers * D, N, Hr), np.float32))
-    c0 = leaf(a["c0"] if "c0" in a else np.zeros((layers * D, N, H), np.float32))
-    hx = (h0, c0) if cell == "lstm" else h0
-    if lens is not None:
-        packed = pack_padded_sequence(x, torch.from_numpy(np.asarray(lens, np.int64)),
-                                      batch_first=batch_first, enforce_sorted=False)
-        out_p, state = rnn(packed, hx)
-        out, out_lens = pad_packed_sequence(out_p, batch_first=batch_first, total_length=T)
-        assert np.array_equal(out_lens.numpy(), lens)
+    split = dropout is not None
+    if split:
+        mods = [mod_cls(I if k == 0 else D * Hr, H, num_layers=1, bidirectional=bidir,
+                        batch_first=batch_first, **kw).to(dtype) for k in range(layers)]
     else:
-        out, state = rnn(x, hx)
-    hn, cn = state if cell == "lstm" else (state, None)
-    if last_only:
-        y = torch.cat([hn[-2], hn[-1]], dim=1) if bidir else hn[-1]
-    else:
-        y = out
-    if head is not None:
-        y = head(y)
-    t = lambda k: torch.from_numpy(a[k]).to(dtype)  # noqa: E731
-    loss = (t("dy") * y).sum() + (t("dhn") * hn).sum()
-    if cell == "lstm":
-        loss = loss + (t("dcn") * cn).sum()
-    loss.backward()
-    f32 = lambda v: v.detach().numpy().astype(np.float32)  # noqa: E731
-    e = {"y": f32(y), "hn": f32(hn), "dx": f32(x.grad), "dh0": f32(h0.grad)}
-    if cell == "lstm":
-        e["cn"], e["dc0"] = f32(cn), f32(c0.grad)
-    for f, pname in names.items():
-        e["grad_" + f] = f32(params[pname].grad)
-    return e
-
-
-def run_dropout(a, names, cell, T, N, I, H, layers, bidir, batch_first, lens, proj, dense,
-                last_only, dtype, p, seed):
-    """As run(), for a stack with `dropout` p between its layers, as nn.RNN/LSTM/GRU(dropout=p)
-    in training applies it (to every layer's output but the last, per element and step): one
-    single-layer module per layer, and clrnn's mask (stream OUTPUT of layer k, call 0, scaled
-    1/(1-p)) multiplied into layer k's padded output before it is packed again for layer k+1.
-    The names (the multi-layer module's) map to each module's own _l0 parameters."""
-    D = 2 if bidir else 1
-    Hr = proj or H
-    mod_cls, kw = CELLS[cell]
-    if proj:
-        kw = dict(kw, proj_size=proj)
-    mods = [mod_cls(I if k == 0 else D * Hr, H, num_layers=1, bidirectional=bidir,
-                    batch_first=batch_first, **kw).to(dtype) for k in range(layers)]
+        mods = [mod_cls(I, H, num_layers=layers, bidirectional=bidir, batch_first=batch_first,
+                        **kw).to(dtype)]
     head = nn.Linear(D * Hr, dense).to(dtype) if dense else None
     params = {}
     for k, m in enumerate(mods):
         for pname, prm in m.named_parameters():
-            params[pname.replace("_l0", f"_l{k}")] = prm
+            params[pname.replace("_l0", f"_l{k}") if split else pname] = prm
     if head is not None:
         params["head.weight"], params["head.bias"] = head.weight, head.bias
     with torch.no_grad():
@@ -199,19 +151,20 @@ def run_dropout(a, names, cell, T, N, I, H, layers, bidir, batch_first, lens, pr
     lens_t = torch.from_numpy(np.asarray(lens, np.int64)) if lens is not None else None
     inp, hns, cns = x, [], []
     for k, m in enumerate(mods):
-        hx = h0[k * D:(k + 1) * D]
-        hx = (hx, c0[k * D:(k + 1) * D]) if cell == "lstm" else hx
+        hx, cx = (h0[k * D:(k + 1) * D], c0[k * D:(k + 1) * D]) if split else (h0, c0)
+        hx = (hx, cx) if cell == "lstm" else hx
         if lens is not None:
             out_p, state = m(pack_padded_sequence(inp, lens_t, batch_first=batch_first,
                                                   enforce_sorted=False), hx)
-            out, _ = pad_packed_sequence(out_p, batch_first=batch_first, total_length=T)
+            out, out_lens = pad_packed_sequence(out_p, batch_first=batch_first, total_length=T)
+            assert np.array_equal(out_lens.numpy(), lens)
         else:
             out, state = m(inp, hx)
         hns.append(state[0] if cell == "lstm" else state)
         if cell == "lstm":
             cns.append(state[1])
-        if k + 1 < layers:
-            mask = output_mask(seed, 0, k, T, N, D * Hr, p)        # [T, N, D*Hr]
+        if split and k + 1 < layers:
+            mask = output_mask(seed, 0, k, T, N, D * Hr, dropout)        # [T, N, D*Hr]
             if batch_first:
                 mask = mask.transpose(1, 0, 2)
             out = out * torch.from_numpy(np.ascontiguousarray(mask)).to(dtype)
@@ -249,10 +202,10 @@ def make_case(name, cell="lstm", T=6, N=3, I=4, H=5, layers=1, bidir=False, batc
     if dropout:
         assert layers >= 2, name
         seed = rng_seed(name)
-        e64 = run_dropout(a, names, *args, proj, dense, last_only, torch.float64, dropout, seed)
-        e32 = run_dropout(a, names, *args, proj, dense, last_only, torch.float32, dropout, seed)
+        e64 = run(a, names, *args, proj, dense, last_only, torch.float64, dropout, seed)
+        e32 = run(a, names, *args, proj, dense, last_only, torch.float32, dropout, seed)
         # the split stack without masks is the multi-layer module; and the masks matter
-        plain = run_dropout(a, names, *args, proj, dense, last_only, torch.float64, 0.0, seed)
+        plain = run(a, names, *args, proj, dense, last_only, torch.float64, 0.0, seed)
         whole = run(a, names, *args, proj, dense, last_only, torch.float64)
         compare_runs(name + " (split stack, no dropout)", whole, plain, tol=1e-12)
         assert masks_matter(e64, plain), name
@@ -327,7 +280,7 @@ def generate():
 
 
 def generate_dropout():
-    """tests/golden/grad/torch_dropout: `dropout` between stacked layers (see run_dropout)."""
+    """tests/golden/grad/torch_dropout: `dropout` between stacked layers (see run)."""
     torch.manual_seed(0)
     torch.set_num_threads(1)
     shutil.rmtree(OUT_DROPOUT, ignore_errors=True)

@@ -26,23 +26,13 @@ __kernel void lstm_step(GENERIC_STEP_PARAMS, const int Hr, __global const store 
     __global const store *xp = xproj_unit(p, x_proj, T, xp_batch_major, 4, H);
     __global const real *b = bias + p.d * 8 * H + p.j;
     const real cp = LOAD(c_prev, cidx);
-    real pi = LOAD(xp, 0) + b[0] + acc[0];
-    real pf = LOAD(xp, H) + b[H] + acc[1];
-    real pg = LOAD(xp, 2 * H) + b[2 * H] + acc[2];
-    real po = LOAD(xp, 3 * H) + b[3 * H] + acc[3];
     __global const store *P = peep + p.d * 3 * H + p.j;
-    if (flags & LSTM_PEEPHOLE) {
-        pi += LOAD(P, 0) * cp;
-        pf += LOAD(P, H) * cp;
-    }
-    const real i = activate(acts, p.d, 0, pi, clip);
-    const real f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, p.d, 0, pf, clip);
-    const real g = activate(acts, p.d, 1, pg, clip);
-    real c = f * cp + i * g;
-    c = clip1(c, cell_clip);
-    if (flags & LSTM_PEEPHOLE) po += LOAD(P, 2 * H) * c;
-    const real o = activate(acts, p.d, 0, po, clip);
-    const real h = o * activate(acts, p.d, 2, c, clip);
+    const int peep_on = flags & LSTM_PEEPHOLE;
+    real h;
+    const real c = lstm_cell(acts, p.d, flags, LOAD(xp, 0) + b[0] + acc[0], LOAD(xp, H) + b[H] + acc[1],
+                             LOAD(xp, 2 * H) + b[2 * H] + acc[2], LOAD(xp, 3 * H) + b[3 * H] + acc[3], cp,
+                             peep_on ? LOAD(P, 0) : 0.0f, peep_on ? LOAD(P, H) : 0.0f, peep_on ? LOAD(P, 2 * H) : 0.0f,
+                             clip, cell_clip, &h);
     STORE(c_next, cidx, c);
     if (flags & LSTM_PROJ) {
         STORE(h_raw, cidx, h);

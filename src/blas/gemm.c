@@ -534,13 +534,8 @@ static clrnn_status clrnn_tuning_install(cl_device_id device, const clrnn_clblas
     return CLRNN_OK;
 }
 
-/* One warning per process and message kind: a bad file would otherwise repeat on every context. */
-static void warn_once(atomic_int *flag, const char *msg) {
-    if (!atomic_exchange(flag, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
-}
-
 clrnn_status clrnn_gemm_apply_tuning_report(clrnn_context *ctx, clrnn_tuning_report *report) {
-    static atomic_int warned_file, warned_set;
+    static atomic_int warned_file, warned_set; /* clrnn_warn_once: one warning per kind */
     clrnn_tuning_report local;
     clrnn_tuning_report *r = report ? report : &local;
     memset(r, 0, sizeof *r);
@@ -554,7 +549,7 @@ clrnn_status clrnn_gemm_apply_tuning_report(clrnn_context *ctx, clrnn_tuning_rep
             r->file_state = -1;
             snprintf(r->warning, sizeof r->warning, "tuning file ignored, using the built-in parameters (%s)",
                      clrnn_last_error());
-            warn_once(&warned_file, r->warning);
+            clrnn_warn_once(&warned_file, r->warning);
         }
     } else {
         r->path[0] = '\0';
@@ -571,7 +566,7 @@ clrnn_status clrnn_gemm_apply_tuning_report(clrnn_context *ctx, clrnn_tuning_rep
             if (fp) {
                 snprintf(r->warning, sizeof r->warning, "tuned %s parameters rejected by CLBlast (%s)", kernel,
                          clrnn_last_error());
-                warn_once(&warned_set, r->warning);
+                clrnn_warn_once(&warned_set, r->warning);
             }
             if (clrnn_tuning_shipped(&ctx->info, kernel, &p)) {
                 if (clrnn_tuning_override(ctx->device, &p) == CLRNN_OK) {
@@ -579,7 +574,7 @@ clrnn_status clrnn_gemm_apply_tuning_report(clrnn_context *ctx, clrnn_tuning_rep
                 } else {
                     snprintf(r->warning, sizeof r->warning, "built-in %s parameters rejected by CLBlast (%s)", kernel,
                              clrnn_last_error());
-                    warn_once(&warned_set, r->warning);
+                    clrnn_warn_once(&warned_set, r->warning);
                 }
             }
         }

@@ -163,10 +163,8 @@ static uint64_t cache_key(const clrnn_context *ctx, const char *version, const b
     return h;
 }
 
-static void warn_once(const char *msg) {
-    static atomic_int warned;
-    if (!atomic_exchange(&warned, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
-}
+/* One cache warning per process (clrnn_warn_once): a cache that cannot be written stays so. */
+static atomic_int cache_warned;
 
 /* def's kernels of prog, timed for the trace (kernel creation is part of a cold start). */
 static clrnn_status make_kernels_traced(clrnn_context *ctx, const clrnn_program_def *def, cl_program prog, void *user) {
@@ -216,7 +214,7 @@ static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_d
             if (ws != CLRNN_OK) { /* not an error: the program runs from memory */
                 snprintf(got->store_error, sizeof got->store_error, "kernel cache not written, %s compiled in memory (%s)",
                          job->what ? job->what : "kernels", clrnn_last_error());
-                warn_once(got->store_error);
+                clrnn_warn_once(&cache_warned, got->store_error);
                 clrnn_clear_error();
             }
         }
@@ -352,7 +350,7 @@ static void choose_cache_dir(clrnn_context *ctx, const char *cache_dir_param, in
         if (ds == CLRNN_ERR_INVALID_ARGUMENT && colon) why = colon + 2;
         snprintf(ctx->build.cache_warning, sizeof ctx->build.cache_warning, "kernel cache %s, kernels compiled in memory (%s)",
                  ds == CLRNN_ERR_INVALID_ARGUMENT ? "not used" : "not written", why);
-        warn_once(ctx->build.cache_warning);
+        clrnn_warn_once(&cache_warned, ctx->build.cache_warning);
         clrnn_clear_error();
         return;
     }

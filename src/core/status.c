@@ -108,6 +108,10 @@ const char *clrnn_esc(const char *s, char *buf, size_t cap) {
     return buf;
 }
 
+void clrnn_warn_once(atomic_int *flag, const char *msg) {
+    if (!atomic_exchange(flag, 1)) fprintf(stderr, "clrnn: warning: %s\n", msg);
+}
+
 /* Last line of defence against terminal injection: the finished message is escaped, so a string
  * from a file can never put a control byte into clrnn_last_error(), whichever site formats it.
  * Line breaks and tabs (the compiler log, which is ours) are folded to spaces first: the message is

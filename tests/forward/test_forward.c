@@ -43,67 +43,12 @@ typedef struct fcase {
     clrnn_framework fw;
 } fcase;
 
-/* Random weights through the importer of `fw` (exercising its shape rules). */
+/* Random weights through the importer of `fw`, R and W scaled by 1/sqrt(H). */
 static void set_random_weights(clrnn_rnn *r, clrnn_framework fw, uint64_t *seed) {
     clrnn_rnn_desc d;
-    clrnn_rnn_get_desc(r, &d);
-    const int D = clrnn_rnn_num_directions(r), G = tu_gates(d.cell);
-    const int H = d.hidden_size, Hr = clrnn_rnn_state_size(r), GH = G * H;
-    const float sc = 1.0f / sqrtf((float)(H > 2 ? H : 2));
-    for (int l = 0; l < d.num_layers; ++l)
-        for (int dir = 0; dir < D; ++dir) {
-            const int I = l == 0 ? d.input_size : D * Hr;
-            float *w = tu_alloc_random((size_t)GH * I, seed, -sc, sc);
-            float *rr = tu_alloc_random((size_t)GH * Hr, seed, -sc, sc);
-            float *b = tu_alloc_random((size_t)2 * GH, seed, -0.5f, 0.5f);
-            if (fw == CLRNN_FRAMEWORK_TF1) {
-                const int gk = d.cell == CLRNN_CELL_GRU ? 2 : G;
-                float *k = tu_alloc_random((size_t)(I + Hr) * gk * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_KERNEL, k, (size_t)(I + Hr) * gk * H));
-                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)gk * H));
-                if (d.cell == CLRNN_CELL_GRU) {
-                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_CANDIDATE_KERNEL, k, (size_t)(I + H) * H));
-                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_CANDIDATE_BIAS, b + GH, (size_t)H));
-                }
-                free(k);
-            } else {
-                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_W, w, (size_t)GH * I));
-                TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_R, rr, (size_t)GH * Hr));
-                if (fw == CLRNN_FRAMEWORK_PYTORCH) {
-                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_BW, b, (size_t)GH));
-                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_BR, b + GH, (size_t)GH));
-                } else if (fw == CLRNN_FRAMEWORK_KERAS) {
-                    const int two = d.cell == CLRNN_CELL_GRU && d.linear_before_reset;
-                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)(two ? 2 : 1) * GH));
-                } else {
-                    TU_OK(clrnn_rnn_set_param(r, fw, l, dir, CLRNN_PARAM_B, b, (size_t)2 * GH));
-                }
-            }
-            if (d.peephole) {
-                float *p = tu_alloc_random((size_t)3 * H, seed, -0.5f, 0.5f);
-                TU_OK(clrnn_rnn_set_param(r, fw == CLRNN_FRAMEWORK_TF1 ? fw : CLRNN_FRAMEWORK_ONNX, l, dir,
-                                          CLRNN_PARAM_PEEPHOLE, p, (size_t)3 * H));
-                free(p);
-            }
-            if (d.proj_size > 0) {
-                float *p = tu_alloc_random((size_t)Hr * H, seed, -sc, sc);
-                TU_OK(clrnn_rnn_set_param(r, fw == CLRNN_FRAMEWORK_TF1 ? fw : CLRNN_FRAMEWORK_PYTORCH, l, dir,
-                                          CLRNN_PARAM_PROJ, p, (size_t)Hr * H));
-                free(p);
-            }
-            free(w);
-            free(rr);
-            free(b);
-        }
-    if (d.dense_size > 0) {
-        const int Hm = D == 2 && d.merge != CLRNN_MERGE_CONCAT ? Hr : D * Hr;
-        float *w = tu_alloc_random((size_t)d.dense_size * Hm, seed, -0.5f, 0.5f);
-        float *b = tu_alloc_random((size_t)d.dense_size, seed, -0.5f, 0.5f);
-        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_W, w, (size_t)d.dense_size * Hm));
-        TU_OK(clrnn_rnn_set_param(r, fw, 0, 0, CLRNN_PARAM_DENSE_B, b, (size_t)d.dense_size));
-        free(w);
-        free(b);
-    }
+    TU_OK(clrnn_rnn_get_desc(r, &d));
+    const int H = d.hidden_size;
+    tu_set_random_weights_fw(r, fw, seed, 1.0f / sqrtf((float)(H > 2 ? H : 2)), 0.5f, 0.5f);
 }
 
 typedef struct io {
