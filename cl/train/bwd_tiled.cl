@@ -123,8 +123,10 @@ inline void bwd_scan(const int MR, BWD_SCAN_PARAMS) {
                         tr_gru_bwd_at(wi, n, TR_BWD_ARGS, !rb_gru, dGh_t, dh_out, TR_OUT_ARGS);
                 }
         barrier(CLK_GLOBAL_MEM_FENCE);
-        /* reset-before GRU: (r * h_prev)'s gradient dG_n R_n (Hr = H), then r's. The barriers are
-         * not inside the condition: PoCL miscompiled a barrier under a (uniform) branch here. */
+        /* reset-before GRU: (r * h_prev)'s gradient dG_n R_n (Hr = H), then r's. The barriers stay
+         * outside the condition: with them inside `if (rb_gru)` (a uniform branch, legal OpenCL)
+         * PoCL 3.1 gave wrong gradients at H = 64, 65, 70 (right at 3 and 21); other cells pay
+         * two empty phases a step. */
         if (rb_gru && wi < Kb)
             for (int rb = grp; rb < n_rb; rb += groups)
                 bwd_block_product(MR, rb, wi, s, T, N, d, tmap, dGs, GH, 2 * H, Rp, GH, 2 * H, H, d_rh, 0, H, H, 0);

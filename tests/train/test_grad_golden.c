@@ -13,6 +13,7 @@
  * framework's own dropout with clrnn's masks of forward_train call 0 injected.
  * A missing or malformed case fails; every case runs (and is reported) even after one fails. */
 #include "internal.h"
+#include "plans/plan.h"
 #include "reference.h"
 #include "test_util.h"
 #include "golden/golden_case.h"
@@ -346,7 +347,15 @@ static void run_case(const char *dir, result *res, int use_reference) {
     } else {
         CHECK(clrnn_reserve_create(r, &reserve), "reserve_create");
         CHECK(clrnn_rnn_forward_train(r, &a, reserve), "forward_train");
+        const unsigned long scans_before = clrnn_tiled_bwd_scans();
         CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
+        /* the tiled plan takes its fused backward scan (plan_tiled_bwd.c) where it covers the rnn */
+        char plan[512];
+        const int tiled = strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) == 0;
+        const int fused = tiled && r->desc.proj_size == 0 && !(r->desc.recurrent_dropout > 0) && !getenv("CLRNN_TRAIN_BWD");
+        const unsigned long scans = clrnn_tiled_bwd_scans() - scans_before;
+        if (scans != (fused ? (unsigned long)r->desc.num_layers : 0ul))
+            fail_case(res, "backward_data: %lu fused backward scans, expected %d", scans, fused ? r->desc.num_layers : 0);
         CHECK(clrnn_rnn_backward_weights(r, reserve, CLRNN_WGRAD_SET), "backward_weights");
     }
     /* every tensor is compared, so that one report names every mismatch of the case */
