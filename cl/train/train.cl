@@ -393,6 +393,11 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
         __global const int *tmap, __global const real *res, const int S,                           \
         __global const float *acts, const float clip, __global const real *dh,                     \
         __global real *dGt, __global real *dGs
+/* The cell backward bodies are inline functions of the work-item's position (jb_: the block of 16
+ * units, n_: the batch row), so the fused backward scan (bwd_tiled.cl) runs the same arithmetic;
+ * the tr_*_bwd kernels below pass get_global_id. */
+#define TR_BWD_AT const int jb_, const int n_, TR_BWD_PARAMS
+#define TR_BWD_ARGS s, T, N, H, Hr, d, tmap, res, S, acts, clip, dh, dGt, dGs
 
 /* Without a projection (H = Hr) the cell kernels also do tr_bwd_out's work for their lanes
  * (fused = 1: one launch a step fewer); dh is then not read. The same arithmetic as tr_bwd_out. */
@@ -400,6 +405,7 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
     const int fused, __global const real *dY, const int has_dy, const int ycols, const int ycol0,  \
         const float p_out, const uint seed_lo, const uint seed_hi, const uint call, const int l,   \
         const int policy, __global const real *dh_state, __global real *dh_out, __global real *carry
+#define TR_OUT_ARGS fused, dY, has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, dh_state, dh_out, carry
 
 inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY, int has_dy,
                         int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call, int l, int policy,
@@ -430,7 +436,7 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
            : ld16(dh + (size_t)n * H + j, lanes))
 
 #define TR_BWD_PROLOGUE16(G)                                                                       \
-    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);                                \
+    const int j = jb_ * 16, n = n_;                                                                \
     if (j >= H || n >= N) return;                                                                  \
     const int lanes = min(16, H - j);                                                              \
     const int e = tmap[((size_t)d * T + s) * N + n];                                               \
@@ -455,14 +461,14 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
         st16(gs + (g_) * H, v_, lanes);                                                            \
     } while (0)
 
-__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS) {
+inline void tr_rnn_bwd_at(TR_BWD_AT, TR_OUT_PARAMS) {
     TR_BWD_PROLOGUE16(1);
     const real16 g = dhv * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
     STORE_DG(0, g);
 }
 
-__kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
-                          const float cell_clip, TR_OUT_PARAMS) {
+inline void tr_lstm_bwd_at(TR_BWD_AT, __global const real *P, __global real *dc_state, const int flags,
+                           const float cell_clip, TR_OUT_PARAMS) {
     TR_BWD_PROLOGUE16(4);
     const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
@@ -497,8 +503,8 @@ __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *
  * lbr: dGt holds the x-side gradients (W, Wb: da_n), dGh_t and dGs the h-side ones (R, Rb and
  * dh_prev: r * da_n). Reset before: r's gradient needs (r * h_prev)'s, after the GEMM through R_n
  * (tr_gru_rb_r); its slots are left 0 here. */
-__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
-    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);
+inline void tr_gru_bwd_at(TR_BWD_AT, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
+    const int j = jb_ * 16, n = n_;
     if (j >= H || n >= N) return;
     const int lanes = min(16, H - j);
     const int e = tmap[((size_t)d * T + s) * N + n];
@@ -544,9 +550,9 @@ __kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __g
 
 /* GRU reset before: d_rh [N, H] = dG_n R_n (a GEMM before this) gives r's gradient and the
  * r * dh_prev term. */
-__kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next, const float p_rec,
-                          const uint seed_lo, const uint seed_hi, const uint call, const int l, const int drop_mode) {
-    const int j = (int)get_global_id(0) * 16, n = get_global_id(1);
+inline void tr_gru_rb_r_at(TR_BWD_AT, __global const real *d_rh, __global real *dh_next, const float p_rec,
+                           const uint seed_lo, const uint seed_hi, const uint call, const int l, const int drop_mode) {
+    const int j = jb_ * 16, n = n_;
     if (j >= H || n >= N) return;
     const int lanes = min(16, H - j);
     const int e = tmap[((size_t)d * T + s) * N + n];
@@ -566,6 +572,22 @@ __kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global rea
     st16(dGs + (size_t)n * 3 * H + H + j, da_r, lanes);
     __global real *dn = dh_next + ((size_t)d * N + n) * Hr + j;
     st16(dn, select(ld16(dn, lanes) + drh * r * m_n, ld16(dn, lanes), dropped), lanes);
+}
+
+__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS) {
+    tr_rnn_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, TR_OUT_ARGS);
+}
+__kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
+                          const float cell_clip, TR_OUT_PARAMS) {
+    tr_lstm_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, P, dc_state, flags, cell_clip, TR_OUT_ARGS);
+}
+__kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
+    tr_gru_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, lbr, dGh_t, dh_next, TR_OUT_ARGS);
+}
+__kernel void tr_gru_rb_r(TR_BWD_PARAMS, __global const real *d_rh, __global real *dh_next, const float p_rec,
+                          const uint seed_lo, const uint seed_hi, const uint call, const int l, const int drop_mode) {
+    tr_gru_rb_r_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, d_rh, dh_next, p_rec, seed_lo, seed_hi, call, l,
+                   drop_mode);
 }
 
 /* The gradient of the last layer's output from the merged one (the forward merge_outputs in

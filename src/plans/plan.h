@@ -62,6 +62,12 @@ extern const clrnn_plan_ops clrnn_plan_tiled;
 extern const clrnn_plan_ops clrnn_plan_generic;
 extern const clrnn_plan_ops clrnn_plan_gpu;
 
+/* plan_tiled_bwd.c: the tiled plan's scan_layer_backward (a fused persistent reverse scan; the
+ * portable one for what it does not cover), and how many layers it has scanned in this process
+ * (the tests check that their tiled runs took it). */
+clrnn_status clrnn_tiled_scan_layer_backward(clrnn_rnn *r, clrnn_reserve *res, int l);
+unsigned long clrnn_tiled_bwd_scans(void);
+
 /* The plan for a new rnn on ctx: CLRNN_PLAN=<name> if set (a name no plan has picks the generic
  * plan), else the device's default (tiled on CPU devices, gpu on GPUs, generic elsewhere). */
 const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx);

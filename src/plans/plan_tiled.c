@@ -458,8 +458,8 @@ const clrnn_plan_ops clrnn_plan_tiled = {
     .name = "tiled", .init = init, .release = release,
     .upload_scratch = upload_scratch, .upload_layer = upload_layer, .workspace = workspace,
     .prepare = prepare, .input_projection = input_projection, .scan_layer = scan_layer, .describe = describe,
-    /* training: the portable implementation (src/train/train.c) until this plan has its own */
+    /* training: the portable implementation (src/train/train.c) but for the backward scan */
     .forward_train_layer = clrnn_train_portable_forward_layer,
-    .scan_layer_backward = clrnn_train_portable_backward_layer,
+    .scan_layer_backward = clrnn_tiled_scan_layer_backward,
     .weight_gradient = clrnn_train_portable_weight_gradient,
 };

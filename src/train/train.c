@@ -35,7 +35,8 @@
 #define TRAIN_KERNELS(X)                                                                           \
     X(tr_rnn_fwd) X(tr_lstm_fwd) X(tr_proj_fwd) X(tr_gru_lbr_fwd) X(tr_gru_gates_fwd) X(tr_gru_out_fwd) \
     X(tr_bwd_out) X(tr_rnn_bwd) X(tr_lstm_bwd) X(tr_gru_bwd) X(tr_gru_rb_r) X(tr_merge_bwd) X(tr_add) \
-    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows) X(tr_transpose)
+    X(tr_permute) X(tr_colsum) X(tr_peep_grad) X(tr_drop) X(tr_zero_masked_rows) X(tr_transpose) \
+    X(tr_pack_r) X(tr_bwd_scan_1) X(tr_bwd_scan_6)
 
 enum {
 #define TK_ENUM(name) TK_##name,
@@ -738,17 +739,16 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
 
 /* Layer l's reverse scan. On entry: v->dh[0] holds dh of its final states (dhn, + last_only's),
  * v->dc dc (LSTM), and, when has_dy, v->dbuf[cur] its output's gradient [T*N, D*Hr]. On exit:
- * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, and (v->bwd_need_dx) its input's gradient in
- * v->dbuf[1 - cur] (layer 0 without a dx asked: not computed, a GEMM the size of the forward's x W^T). */
+ * dh0/dc0 of the layer in v->dh[T & 1] and v->dc, the gate gradients by time in dgx (dgh); the
+ * input's gradient follows (input_gradient). */
 static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cur, int has_dy) {
     clrnn_context *ctx = r->ctx;
     const clrnn_rnn_desc *desc = &r->desc;
     const int D = r->D, H = desc->hidden_size, Hr = r->Hr, GH = r->G * H, T = v->T, N = v->N;
-    const size_t TN = (size_t)T * N;
     const int lstm = desc->cell == CLRNN_CELL_LSTM, gru = desc->cell == CLRNN_CELL_GRU;
     const int lbr = gru && desc->linear_before_reset, rb = gru && !lbr, proj = desc->proj_size > 0;
     const float p_out = l < desc->num_layers - 1 ? desc->dropout : 0.0f;
-    const float p_in = desc->input_dropout, p_rec = desc->recurrent_dropout;
+    const float p_rec = desc->recurrent_dropout;
     clrnn_status st = CLRNN_OK;
     for (int d = 0; d < D && st == CLRNN_OK; ++d) {
         const int ld = l * D + d;
@@ -846,8 +846,19 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             }
         }
     }
-    if (st != CLRNN_OK || !v->bwd_need_dx) return st;
-    /* the input's gradient: sum over directions of dG W (input dropout: of (dG_g W_g) * m_g) */
+    return st;
+}
+
+/* Layer l's input gradient into v->dbuf[1 - cur] when v->bwd_need_dx: the sum over directions of
+ * dG W (input dropout: of (dG_g W_g) * m_g). */
+static clrnn_status input_gradient(clrnn_rnn *r, clrnn_reserve *v, int l, int cur) {
+    clrnn_context *ctx = r->ctx;
+    const clrnn_rnn_desc *desc = &r->desc;
+    const int D = r->D, H = desc->hidden_size, GH = r->G * H;
+    const size_t TN = (size_t)v->T * v->N;
+    const float p_in = desc->input_dropout;
+    clrnn_status st = CLRNN_OK;
+    if (!v->bwd_need_dx) return st;
     const size_t I = (size_t)r->lw[l * D].in_size;
     for (int d = 0; d < D && st == CLRNN_OK; ++d) {
         if (p_in > 0) {
@@ -866,7 +877,25 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
 }
 
 clrnn_status clrnn_train_portable_backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l) {
-    return backward_layer(r, v, l, v->bwd_cur, v->bwd_has_dy);
+    const clrnn_status st = backward_layer(r, v, l, v->bwd_cur, v->bwd_has_dy);
+    return st != CLRNN_OK ? st : input_gradient(r, v, l, v->bwd_cur);
+}
+
+clrnn_status clrnn_train_portable_input_gradient(clrnn_rnn *r, clrnn_reserve *v, int l) {
+    return input_gradient(r, v, l, v->bwd_cur);
+}
+
+void clrnn_train_bwd_view_of(clrnn_rnn *r, clrnn_reserve *v, int l, int d, clrnn_train_bwd_view *o) {
+    const int ld = l * r->D + d, lbr = r->desc.cell == CLRNN_CELL_GRU && r->desc.linear_before_reset;
+    const struct clrnn_train_program *p = r->ctx->train;
+    memset(o, 0, sizeof *o);
+    o->T = v->T, o->N = v->N, o->S = res_row(r), o->has_dy = v->bwd_has_dy, o->call = v->call;
+    o->tmap = v->tmap, o->res = v->res[ld], o->dgx = v->dgx[ld], o->dgh = lbr ? v->dgh[ld] : v->dgx[ld];
+    o->dg_step = v->dg_step, o->d_rh = v->dhraw, o->dh[0] = v->dh[0], o->dh[1] = v->dh[1];
+    o->dc = v->dc ? v->dc : v->dh_step; /* any buffer when there is no c: not read then */
+    o->carry = v->carry, o->dy = v->dbuf[v->bwd_cur], o->R = pval(r, ld, PB_R), o->P = peep_val(r, ld);
+    o->acts = r->train->acts;
+    o->pack_r = p->k[TK_tr_pack_r], o->scan[0] = p->k[TK_tr_bwd_scan_1], o->scan[1] = p->k[TK_tr_bwd_scan_6];
 }
 
 clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v, int l, float beta) {

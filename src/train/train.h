@@ -38,4 +38,24 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *res
 clrnn_status clrnn_train_portable_backward_layer(clrnn_rnn *r, clrnn_reserve *res, int l);
 clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *res, int l, float beta);
 
+/* What a plan's own backward scan needs of layer l, direction d (train.c fills it: the reserve's
+ * layout stays train.c's). The buffers are the ones the portable backward uses, so a plan that
+ * writes what it writes (dG by time, dh0/dc0 in dh[T & 1] and dc, carry) leaves the rest unchanged:
+ * the state gradient's ping-pong dh[0], dh[1] [D, N, Hr] (dh[0] holds dhn on entry), dc [D, N, H]
+ * (LSTM), carry [N, Hr], the step's gate gradients dg_step [N, G*H], d_rh [N, H] (the reset-before
+ * GRU's (r * h_prev) gradient), dgx/dgh the gate gradients by time [T*N, G*H] (dgh: GRU lbr's h
+ * side, else dgx), dy the layer's output gradient [T*N, D*Hr] (has_dy), res the reserve rows
+ * [T*N, S], R [G*H, Hr] and P the trainable values, acts the activation table. The kernels are the
+ * training program's tr_pack_r, tr_bwd_scan_1 and tr_bwd_scan_6 (cl/train/bwd_tiled.cl). */
+typedef struct clrnn_train_bwd_view {
+    int T, N, S, has_dy;
+    uint32_t call;
+    cl_mem tmap, res, dgx, dgh, dg_step, d_rh, dh[2], dc, carry, dy, R, P, acts;
+    cl_kernel pack_r, scan[2];
+} clrnn_train_bwd_view;
+void clrnn_train_bwd_view_of(clrnn_rnn *r, clrnn_reserve *res, int l, int d, clrnn_train_bwd_view *out);
+/* Layer l's input gradient after its reverse scan (the portable backward's last part: dG W summed
+ * over directions into the lower layer's output gradient; nothing when it is not needed). */
+clrnn_status clrnn_train_portable_input_gradient(clrnn_rnn *r, clrnn_reserve *res, int l);
+
 #endif

@@ -6,6 +6,7 @@
  * Also: forward_train's outputs against clrnn_rnn_forward, bitwise determinism, SET vs ADD, the
  * refused calls. */
 #include "internal.h"
+#include "plans/plan.h"
 #include "reference.h"
 #include "test_util.h"
 #include "train/train.h"
@@ -144,6 +145,18 @@ static const float *ref_param(const clrnn_rnn *r, const clrnn_reference_grads *g
     }
 }
 
+/* Whether the tiled plan's fused backward scan should run (plan_tiled_bwd.c's rules, written out
+ * here): no projection, no recurrent dropout, the reset-before GRU only with CLRNN_TRAIN_BWD=fused,
+ * nothing with =portable. */
+static int fused_expected(const clrnn_rnn *r) {
+    char plan[512];
+    const char *env = getenv("CLRNN_TRAIN_BWD");
+    const clrnn_rnn_desc *d = &r->desc;
+    if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
+    if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
+    return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
+}
+
 /* forward_train (outputs against the inference forward and the reference), backward_data,
  * backward_weights SET, every gradient against clrnn_reference_train of the same call (0). */
 static void run_case(const tcase *c) {
@@ -190,7 +203,10 @@ static void run_case(const tcase *c) {
     }
     b.dx.host = dx, b.dh0.host = dh0;
     if (p.has_c) b.dc0.host = dc0;
+    const unsigned long scans_before = clrnn_tiled_bwd_scans();
     TU_OK(clrnn_rnn_backward_data(r, res, &b));
+    /* the tiled plan runs its fused backward scan (plan_tiled_bwd.c) on every layer it covers */
+    assert_int_equal(clrnn_tiled_bwd_scans() - scans_before, fused_expected(r) ? (unsigned long)c->desc.num_layers : 0ul);
     TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
 
     /* the reference: the same call's forward and backward */
@@ -389,6 +405,36 @@ static void test_wide_blocks(void **s) {
                   tc("wide_lstm_options", opts, 4, 5, LEN_VARIED), tc("wide_gru_dropout", drop, 4, 5, LEN_VARIED),
                   tc("wide_lstm32_bi", l32, 3, 5, LEN_VARIED)};
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
+}
+
+/* The tiled plan's fused backward scan (cl/train/bwd_tiled.cl) at its edges: batches past one
+ * 6-row block and not a multiple of it (13: the 6-row kernel, 7: the 1-row one), hidden sizes not a
+ * multiple of 16 and past one 64-column panel of R (70, 21), lengths 0 and T, masks with holes
+ * under CARRY, every cell, bidirectional and stacked, output dropout between layers, peepholes and
+ * clips. (Under the other plans these run the portable backward: the same reference.) */
+static void test_fused_scan_edges(void **s) {
+    (void)s;
+    clrnn_rnn_desc lstm = bidir(tu_desc(CLRNN_CELL_LSTM, 9, 70), CLRNN_MERGE_CONCAT);
+    clrnn_rnn_desc rb = tu_desc(CLRNN_CELL_GRU, 5, 70), lbr = tu_desc(CLRNN_CELL_GRU, 6, 21);
+    clrnn_rnn_desc rnn = tu_desc(CLRNN_CELL_RNN, 4, 70), opts = tu_desc(CLRNN_CELL_LSTM, 5, 21);
+    clrnn_rnn_desc stack = tu_desc(CLRNN_CELL_GRU, 3, 21);
+    rb.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    lbr.linear_before_reset = 1, lbr.direction = CLRNN_DIR_BIDIRECTIONAL, lbr.merge = CLRNN_MERGE_SUM;
+    rnn.num_layers = 2, rnn.dropout = 0.3f, rnn.dropout_seed = 5;
+    opts.peephole = 1, opts.input_forget = 1, opts.cell_clip = 0.4f, opts.clip = 1.1f;
+    stack.num_layers = 3, stack.direction = CLRNN_DIR_BIDIRECTIONAL, stack.merge = CLRNN_MERGE_CONCAT;
+    tcase cs[] = {tc("fused_lstm_bi_N13_H70", lstm, 5, 13, LEN_VARIED),
+                  tc("fused_gru_rb_carry_N13_H70", rb, 5, 13, LEN_MASK_HOLES),
+                  tc("fused_gru_lbr_bi_N7_H21", lbr, 4, 7, LEN_VARIED),
+                  tc("fused_rnn_stacked_dropout_N13_H70", rnn, 4, 13, LEN_VARIED),
+                  tc("fused_lstm_options_N8_H21", opts, 4, 8, LEN_MASK_HOLES),
+                  tc("fused_gru_stacked3_bi_N6_H21", stack, 3, 6, LEN_VARIED),
+                  tc("fused_lstm_T1_N13", tu_desc(CLRNN_CELL_LSTM, 3, 21), 1, 13, LEN_VARIED)};
+    cs[2].last_only = 1;
+    const int forced = getenv("CLRNN_TRAIN_BWD") != NULL;
+    if (!forced) setenv("CLRNN_TRAIN_BWD", "fused", 1); /* the reset-before GRU's fused scan too */
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
+    if (!forced) unsetenv("CLRNN_TRAIN_BWD");
 }
 
 /* Every ONNX activation in the RNN's slot (relu = the rnn_relu cell), and in the LSTM's and GRU's
@@ -981,8 +1027,9 @@ int main(void) {
         cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
-        cmocka_unit_test(test_dropout_desc), cmocka_unit_test(test_program_first_use),
+        cmocka_unit_test(test_dropout_desc), cmocka_unit_test(test_program_first_use), cmocka_unit_test(test_fused_scan_edges),
     };
+    if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* one test while debugging */
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
     return rc;

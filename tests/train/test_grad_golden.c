@@ -13,6 +13,7 @@
  * framework's own dropout with clrnn's masks of forward_train call 0 injected.
  * A missing or malformed case fails; every case runs (and is reported) even after one fails. */
 #include "internal.h"
+#include "plans/plan.h"
 #include "reference.h"
 #include "test_util.h"
 #include "golden/golden_case.h"
@@ -242,6 +243,18 @@ static int read_weights(const char *dir, weight *ws, int cap, result *res) {
     return ok ? n : -1;
 }
 
+/* Whether the tiled plan's fused backward scan should run (plan_tiled_bwd.c's rules, written out
+ * here): no projection, no recurrent dropout, the reset-before GRU only with CLRNN_TRAIN_BWD=fused,
+ * nothing with =portable. */
+static int fused_expected(const clrnn_rnn *r) {
+    char plan[512];
+    const char *env = getenv("CLRNN_TRAIN_BWD");
+    const clrnn_rnn_desc *d = &r->desc;
+    if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
+    if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
+    return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
+}
+
 /* use_reference: the float64 reference backward instead of the device. */
 static void run_case(const char *dir, result *res, int use_reference) {
     golden_meta m;
@@ -346,7 +359,13 @@ static void run_case(const char *dir, result *res, int use_reference) {
     } else {
         CHECK(clrnn_reserve_create(r, &reserve), "reserve_create");
         CHECK(clrnn_rnn_forward_train(r, &a, reserve), "forward_train");
+        const unsigned long scans_before = clrnn_tiled_bwd_scans();
         CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
+        /* the tiled plan takes its fused backward scan (plan_tiled_bwd.c) where it covers the rnn */
+        const int fused = fused_expected(r);
+        const unsigned long scans = clrnn_tiled_bwd_scans() - scans_before;
+        if (scans != (fused ? (unsigned long)r->desc.num_layers : 0ul))
+            fail_case(res, "backward_data: %lu fused backward scans, expected %d", scans, fused ? r->desc.num_layers : 0);
         CHECK(clrnn_rnn_backward_weights(r, reserve, CLRNN_WGRAD_SET), "backward_weights");
     }
     /* every tensor is compared, so that one report names every mismatch of the case */
