@@ -283,7 +283,8 @@ int main(int argc, char **argv) {
             if (!first_from_cache && first_ms > cold_ms) cold_ms = first_ms;
             if (driver_cache)
                 add_check(1, "kernel build", "%.0f ms; compiled kernels are cached by the driver (PoCL: $POCL_CACHE_DIR, "
-                          "else ~/.cache/pocl), which compiles each kernel on its first use", first_ms);
+                          "else ~/.cache/pocl; Mesa Rusticl: $MESA_SHADER_CACHE_DIR, else ~/.cache/mesa_shader_cache), "
+                          "which compiles each kernel on its first use", first_ms);
             else
                 add_check(cold_ms >= 0, "kernel build (cold)", "%.0f ms", cold_ms);
             if (driver_cache)
