@@ -70,6 +70,9 @@ typedef enum clrnn_device_kind {
 /* Kind of a device from its info and raw CL_DEVICE_TYPE bits (info->type keeps one of them);
  * *why (if not NULL) gets a static phrase saying so. A pure function: tests feed it made-up lists. */
 clrnn_device_kind clrnn_device_classify(const clrnn_device_info *info, uint64_t cl_type, const char **why);
+/* 1 when the context's device is a software rasterizer (llvmpipe under Rusticl): its compiler takes
+ * minutes for a register-tiled kernel (the tiled plan's, sgemm_tile), so those are not chosen there. */
+int clrnn_device_is_rasterizer(const clrnn_context *ctx);
 /* The device the default rule picks among n: the GPU with the most compute units, else the CPU
  * device with the most, else the accelerator with the most (first on ties); never a simulator,
  * rasterizer or other. want: -1 for the default order, else one clrnn_device_type ("gpu", "cpu",
@@ -96,6 +99,17 @@ const char *clrnn_kernel_name(clrnn_kernel_id id);
 clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out);
 /* Kernels of the main program created so far on ctx (clrnn_kernel_get's count; for tests). */
 int clrnn_kernels_created(const clrnn_context *ctx);
+/* The main program built for a storage type other than fp32 (clrnn_program_storage): its kernels,
+ * indexed by clrnn_kernel_id, made on first use as ctx->kernels are (clrnn_kernel_set_get), so an
+ * fp16 rnn compiles only the kernels it runs. The program is its kept program's (not owned). */
+typedef struct clrnn_kernel_set {
+    const char *what; /* "the fp16 storage kernels": names it in messages and the trace */
+    cl_program program;
+    _Atomic(cl_kernel) k[CLRNN_K_COUNT_];
+    atomic_int created; /* how many of k are */
+} clrnn_kernel_set;
+/* Kernel `id` of set, created on its first use (the mechanism of clrnn_kernel_get). */
+clrnn_status clrnn_kernel_set_get(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_id id, cl_kernel *out);
 /* Builds (or loads from the disk cache) the program for the context device and checks that it has
  * every kernel of kernel_list.h (it creates none: see clrnn_kernel_get). Fills ctx->cache_dir (the
  * binary cache every program of the context uses, decided here once: mode, trust), ctx->program,
@@ -164,11 +178,11 @@ clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def
 clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def *def, const char *options,
                                      size_t state_size, void (*release_kernels)(void *state),
                                      const clrnn_kept_program **out);
-/* The main program's kernels (indexed by clrnn_kernel_id) built for a storage type (cl/storage.h:
- * -DCLRNN_STORAGE=...): NULL for fp32 (the context's own, created on first use: begin()); fp16 and
- * bf16 are each a kept program, built (or loaded from the binary cache) on first use and shared by
- * every rnn of the context (their kernels all created with it). */
-clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, const cl_kernel **kernels);
+/* The main program's kernels built for a storage type (cl/storage.h: -DCLRNN_STORAGE=...): NULL
+ * for fp32 (the context's own, created on first use: begin()); fp16 and bf16 are each a kept
+ * program, built (or loaded from the binary cache) on first use and shared by every rnn of the
+ * context, whose kernels are created on their first use (clrnn_kernel_set_get, begin_r). */
+clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, clrnn_kernel_set **kernels);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
 
@@ -370,7 +384,7 @@ struct clrnn_rnn {
      * kernels = the main program built for it (clrnn_program_storage), fetched at the first forward
      * (NULL before). The plans take their kernels through begin_r (launch.h). */
     size_t elem;
-    const cl_kernel *kernels;
+    clrnn_kernel_set *kernels;
     int Hs, Hc;
     clrnn_layer_weights *lw; /* [L*D] */
     float *dense_W;          /* [O, Hm] */

@@ -3,13 +3,14 @@
 # OCL_ICD_VENDORS directory written here (never /etc/OpenCL/vendors):
 #   1. all three ICDs at once: the default device must be PoCL's CPU device, never Oclgrind's
 #      simulator or Rusticl's llvmpipe (test_device_choice with CLRNN_REQUIRE_ICDS=1, clrnn-probe --list);
-#   2. Mesa Rusticl, device llvmpipe (RUSTICL_ENABLE=llvmpipe): clrnn-probe, test_context and the
-#      golden suite under the generic and gpu plans, with one Mesa shader cache shared by the test
-#      processes; CLRNN_CI_RUSTICL=full adds the probe's self-check, the tiled plan, the persistent
-#      scan and the forward suites (see below why that is not the default: llvmpipe's compile time);
+#   2. Mesa Rusticl, device llvmpipe (RUSTICL_ENABLE=llvmpipe): clrnn-probe, test_context, and the
+#      forward, fp16-storage forward, storage and golden suites under every plan but tiled (generic,
+#      gpu), with one Mesa shader cache shared by the test processes; CLRNN_CI_RUSTICL=full adds the
+#      probe's self-check, the tiled plan (its fp16 suite too) and the persistent scan (see below why
+#      that is not the default: llvmpipe's compile time);
 #   3. Oclgrind: a kernel-checking pass on small shapes (clrnn-probe's self-check: every cell and
 #      direction, lengths {7,4,1}, 2 layers, the persistent scan forced, SGEMMs 67x45x33 and 64^3)
-#      under every plan, with its memory checker (always on), data-race detector and API checks;
+#      under every plan, fp32 and fp16 storage (--storage fp16), with its memory checker (always on), data-race detector and API checks;
 #      any Oclgrind report fails the pass; test_context there too. Not --uninitialized: it flags every buffer filled by
 #      clEnqueueFillBuffer and makes the tiled kernels compute wrong numbers (portability review
 #      2026-12, item 5).
@@ -69,17 +70,17 @@ echo "-- pass 1: $((SECONDS - t0)) s"
 fi
 
 if [[ "$passes" == *" 2 "* ]]; then
-echo "== 2. Rusticl llvmpipe: probe, test_context, the golden suites (CLRNN_CI_RUSTICL=full: every plan, the probe's self-check, the forward suites)"
+echo "== 2. Rusticl llvmpipe: probe, test_context, the forward, fp16 forward, storage and golden suites of the plans but tiled (CLRNN_CI_RUSTICL=full: the tiled plan too, the probe's self-check, the persistent scan)"
 t0=$SECONDS
 # CLRNN_CACHE_MODE=driver: Mesa keeps its own shader cache (as PoCL does), and asking Rusticl for
 # a program binary (clrnn's binary cache) compiles every kernel of the program at once
 rusticl_env=(OCL_ICD_VENDORS="$work/rusticl" RUSTICL_ENABLE=llvmpipe CLRNN_DEVICE=llvmpipe CLRNN_CACHE_MODE=driver
              MESA_SHADER_CACHE_DIR="$mesa_cache" MESA_SHADER_CACHE_MAX_SIZE=1G)
-# Kernels are created on first use now, but llvmpipe still compiles each tiled kernel for minutes
-# (5-32 s each in the review for the 4-row ones; the 6- and 8-row ones are larger): by default the
-# pass runs the plans whose kernels compile in seconds there (generic, gpu) and the probe without
-# its self-check (which runs every cell's tiled scan); CLRNN_CI_RUSTICL=full adds the probe's
-# self-check, the tiled plan, the persistent scan and the forward suites.
+# Kernels are created on first use (clCreateKernel is where Rusticl compiles), but llvmpipe compiles
+# each tiled kernel for minutes (xproj_tiled_4: 338 s cold, load ~12; a generic or gpu kernel 0.1-0.8
+# s cold, 2-12 ms from Mesa's cache): by default the pass runs the plans whose kernels compile in
+# seconds there (generic, gpu) and the probe without its self-check (which runs every cell's tiled
+# scan); CLRNN_CI_RUSTICL=full adds the probe's self-check, the tiled plan and the persistent scan.
 rusticl_plans="$plans"
 if [ "${CLRNN_CI_RUSTICL:-subset}" != full ]; then
   rusticl_plans=""
@@ -89,10 +90,11 @@ probe_args=(--no-selfcheck)
 [ "${CLRNN_CI_RUSTICL:-subset}" = full ] && probe_args=()
 if ! env "${rusticl_env[@]}" ./clrnn-probe "${probe_args[@]}"; then failed+=("rusticl probe"); fi
 suites='^test_context$'
-for p in $rusticl_plans; do suites+="|^test_golden_${p}_plan\$"; done
+for p in $rusticl_plans; do
+  suites+="|^test_golden_${p}_plan\$|^test_forward_${p}_plan\$|^test_forward_fp16_${p}_plan\$|^test_storage_${p}_plan\$"
+done
 if [ "${CLRNN_CI_RUSTICL:-subset}" = full ]; then
   suites+='|^test_golden$|^test_golden_persistent_scan$|^test_forward$|^test_forward_persistent_scan$'
-  for p in $plans; do suites+="|^test_forward_${p}_plan\$"; done
 fi
 if ! env "${rusticl_env[@]}" ctest --output-on-failure -j"$nproc_" --timeout 1800 -R "$suites"; then
   failed+=("rusticl suites")
@@ -101,7 +103,7 @@ echo "-- pass 2: $((SECONDS - t0)) s"
 fi
 
 if [[ "$passes" == *" 3 "* ]]; then
-echo "== 3. Oclgrind (memcheck, data races, API checks): clrnn-probe's small-shape self-check under every plan ($plans)"
+echo "== 3. Oclgrind (memcheck, data races, API checks): clrnn-probe's small-shape self-check under every plan ($plans), fp32 and fp16 storage"
 t0=$SECONDS
 # Kernel reports go to OCLGRIND_LOG, API errors and fatal errors to stderr: both are read.
 oclgrind_env=(OCL_ICD_VENDORS="$work/oclgrind" OCLGRIND_CHECK_API=1 OCLGRIND_DATA_RACES=1 OCLGRIND_NUM_THREADS="$nproc_")
@@ -141,22 +143,23 @@ else
   echo "ci-portability: Oclgrind did not report the planted bugs" >&2
   failed+=("oclgrind planted bugs")
 fi
-for p in $plans; do
-  log="$work/oclgrind-$p.log" err="$work/oclgrind-$p.err"
+for run in $(for p in $plans; do echo "$p:fp32 $p:fp16"; done); do
+  p="${run%%:*}" storage="${run#*:}"
+  log="$work/oclgrind-$p-$storage.log" err="$work/oclgrind-$p-$storage.err"
   : >"$log"
   # -cl-opt-disable: Oclgrind 21.10 cannot run the llvm.experimental.noalias.scope.decl that
   # LLVM's inliner leaves in optimized code (jrprice/Oclgrind#223; "Undefined external function",
   # clCreateKernel fails). Unoptimized, every access of the source is checked as written.
   # CLRNN_CACHE_DISABLE: an entry built without that option must not be loaded.
   if ! env "${oclgrind_env[@]}" OCLGRIND_LOG="$log" OCLGRIND_BUILD_OPTIONS=-cl-opt-disable CLRNN_DEVICE=oclgrind \
-      CLRNN_PLAN="$p" CLRNN_CACHE_DISABLE=1 ./clrnn-probe --sgemm-size 64 2>"$err"; then
-    failed+=("oclgrind probe ($p plan)")
+      CLRNN_PLAN="$p" CLRNN_CACHE_DISABLE=1 ./clrnn-probe --sgemm-size 64 --storage "$storage" 2>"$err"; then
+    failed+=("oclgrind probe ($p plan, $storage)")
   fi
   cat "$err" >&2
   if oclgrind_reported "$log" "$err"; then
-    echo "ci-portability: Oclgrind reported (plan $p):" >&2
+    echo "ci-portability: Oclgrind reported (plan $p, $storage):" >&2
     head -c 20000 "$log" >&2
-    failed+=("oclgrind reports ($p plan)")
+    failed+=("oclgrind reports ($p plan, $storage)")
   fi
 done
 # test_context on the simulator too (it hard-coded PoCL once): device choice by name, index and

@@ -1,12 +1,14 @@
 /* clrnn-probe: what OpenCL devices are here, and does clrnn work on the chosen one?
  *
  *   clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--sgemm-size N]
+ *               [--storage fp32|fp16|bf16]
  *
  * Lists every platform and device with the capabilities clrnn cares about (the default is marked),
  * builds the kernels on the chosen device cold and from the binary cache, checks one SGEMM
  * through CLBlast against plain C and prints its GFLOP/s, and runs every cell type and direction
  * against the double-precision reference (--sgemm-size N: the timed SGEMM is N^3 instead of 512^3, for a
- * simulator such as Oclgrind). Exit status: 0 all checks passed, 1 a check failed,
+ * simulator such as Oclgrind; --storage fp16|bf16: the self-check's rnns store weights and activations
+ * in that type, held to |got - want| / (1 + |want|) <= 1e-3 (fp16) or 8e-3 (bf16), test_forward's bounds). Exit status: 0 all checks passed, 1 a check failed,
  * 2 bad usage or no device. JSON is written in the C locale. */
 #include <math.h>
 #include <stdio.h>
@@ -105,8 +107,18 @@ static double sgemm_check(clrnn_context *ctx, size_t m, size_t n, size_t k, doub
 
 /* One rnn configuration on the device against the reference; returns max abs error or -1.
  * proj > 0: an LSTM with a projection of that size, weights in PyTorch's layout. */
+static clrnn_storage check_storage = CLRNN_STORAGE_FP32; /* --storage */
+
+/* The self-check's error: |got - want| for fp32 storage, |got - want| / (1 + |want|) for fp16/bf16. */
+static double check_err(float got, float want) {
+    if (isnan(got)) return INFINITY;
+    const double e = fabs((double)got - want);
+    return check_storage == CLRNN_STORAGE_FP32 ? e : e / (1.0 + fabs((double)want));
+}
+
 static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_direction dir, int proj) {
     clrnn_rnn_desc d = clrnn_rnn_desc_default();
+    d.storage = check_storage;
     d.cell = cell, d.linear_before_reset = lbr, d.direction = dir, d.proj_size = proj;
     d.input_size = 5, d.hidden_size = 9, d.num_layers = 2;
     clrnn_rnn *r;
@@ -146,8 +158,8 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
         a.y.host = yr, a.hn.host = hr;
         clrnn_reference_forward(r, &a);
         err = 0;
-        for (int i = 0; i < T * N * D * K; ++i) err = fmax(err, isnan(y[i]) ? INFINITY : fabs(y[i] - yr[i]));
-        for (int i = 0; i < 2 * D * N * K; ++i) err = fmax(err, fabs(hn[i] - hr[i]));
+        for (int i = 0; i < T * N * D * K; ++i) err = fmax(err, check_err(y[i], yr[i]));
+        for (int i = 0; i < 2 * D * N * K; ++i) err = fmax(err, check_err(hn[i], hr[i]));
     }
     clrnn_rnn_destroy(r);
     return err;
@@ -155,7 +167,7 @@ static double rnn_check(clrnn_context *ctx, clrnn_cell cell, int lbr, clrnn_dire
 
 static void usage(void) {
     fprintf(stderr, "usage: clrnn-probe [--device SPEC] [--list] [--json] [--cache-dir DIR] [--no-selfcheck] [--sgemm-size N]\n"
-                    "                   [--version]\n"
+                    "                   [--storage fp32|fp16|bf16] [--version]\n"
                     "  SPEC: an index, gpu|cpu|accelerator, or a name substring (pocl, nvidia, ...);\n"
                     "        default: $CLRNN_DEVICE, else the best GPU, else a CPU device; never a simulator\n"
                     "        (Oclgrind) or software rasterizer (llvmpipe) unless asked by index or name\n");
@@ -178,6 +190,16 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--list")) list_only = 1;
         else if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--no-selfcheck")) selfcheck = 0;
+        else if (!strcmp(argv[i], "--storage") && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "fp32")) check_storage = CLRNN_STORAGE_FP32;
+            else if (!strcmp(v, "fp16")) check_storage = CLRNN_STORAGE_FP16;
+            else if (!strcmp(v, "bf16")) check_storage = CLRNN_STORAGE_BF16;
+            else {
+                fprintf(stderr, "clrnn-probe: --storage takes fp32, fp16 or bf16\n");
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--version")) return tool_version("clrnn-probe");
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
@@ -261,7 +283,8 @@ int main(int argc, char **argv) {
             if (!first_from_cache && first_ms > cold_ms) cold_ms = first_ms;
             if (driver_cache)
                 add_check(1, "kernel build", "%.0f ms; compiled kernels are cached by the driver (PoCL: $POCL_CACHE_DIR, "
-                          "else ~/.cache/pocl), which compiles each kernel on its first use", first_ms);
+                          "else ~/.cache/pocl; Mesa Rusticl: $MESA_SHADER_CACHE_DIR, else ~/.cache/mesa_shader_cache), "
+                          "which compiles each kernel on its first use", first_ms);
             else
                 add_check(cold_ms >= 0, "kernel build (cold)", "%.0f ms", cold_ms);
             if (driver_cache)
@@ -279,6 +302,12 @@ int main(int argc, char **argv) {
             snprintf(sg_name, sizeof sg_name, "sgemm %ld^3 vs C", big);
             add_check(e >= 0 && e < 1e-3, sg_name, "max abs err %.2g, %.1f GFLOP/s", e, gflops);
             if (selfcheck) {
+                const double check_tol = check_storage == CLRNN_STORAGE_FP16   ? 1e-3
+                                         : check_storage == CLRNN_STORAGE_BF16 ? 8e-3
+                                                                                : 1e-5;
+                const char *storage_note = check_storage == CLRNN_STORAGE_FP16   ? ", fp16 storage"
+                                           : check_storage == CLRNN_STORAGE_BF16 ? ", bf16 storage"
+                                                                                  : "";
                 static const struct {
                     const char *name;
                     clrnn_cell cell;
@@ -292,7 +321,8 @@ int main(int argc, char **argv) {
                         double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, (clrnn_direction)dd, cells[c].proj);
                         char name[96];
                         snprintf(name, sizeof name, "self-check %s %s", cells[c].name, dirs[dd]);
-                        add_check(re >= 0 && re <= 1e-5, name, "2 layers, lengths {7,4,1}: max abs err %.2g vs reference", re);
+                        add_check(re >= 0 && re <= check_tol, name, "2 layers, lengths {7,4,1}%s: max %s err %.2g vs reference",
+                                  storage_note, check_storage ? "rel" : "abs", re);
                     }
                 /* the tiled plan's persistent scan (a loop over steps with a work-group barrier in one
                  * launch), forced: on devices where it is not the default, this is the check that it
@@ -307,7 +337,8 @@ int main(int argc, char **argv) {
                     double re = rnn_check(ctx, cells[c].cell, cells[c].lbr, CLRNN_DIR_BIDIRECTIONAL, cells[c].proj);
                     char name[96];
                     snprintf(name, sizeof name, "persistent scan %s bidir", cells[c].name);
-                    add_check(re >= 0 && re <= 1e-5, name, "tiled plan, 2 layers: max abs err %.2g vs reference", re);
+                    add_check(re >= 0 && re <= check_tol, name, "tiled plan, 2 layers%s: max %s err %.2g vs reference",
+                              storage_note, check_storage ? "rel" : "abs", re);
                 }
                 if (e_plan) setenv("CLRNN_PLAN", saved_plan, 1); else unsetenv("CLRNN_PLAN");
                 if (e_scan) setenv("CLRNN_SCAN", saved_scan, 1); else unsetenv("CLRNN_SCAN");

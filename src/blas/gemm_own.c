@@ -113,8 +113,10 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     what[0] = '\0';
     if (clrnn_trace_on(ctx))
         snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
-    if (m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK &&
-        !(env && !strcmp(env, "own-tiled"))) {
+    /* on a software rasterizer (llvmpipe) every product: its compiler takes minutes for sgemm_tile,
+     * and runs sgemm_small's one-element work-items 8 to a SIMD vector */
+    const int small = m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK;
+    if ((small || clrnn_device_is_rasterizer(ctx)) && !(env && !strcmp(env, "own-tiled"))) {
         if ((st = clrnn_kernel_get(ctx, CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
         arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off);
         arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);

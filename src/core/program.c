@@ -297,10 +297,15 @@ static once_flag kernel_once = ONCE_FLAG_INIT;
 static mtx_t kernel_lock;
 static void kernel_lock_init(void) { mtx_init(&kernel_lock, mtx_plain); }
 
-clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out) {
+/* Kernel `id` of prog into slots[id] on its first use (the one mechanism for the main program and
+ * the storage programs); `what` names the program in the trace ("the main kernels", ...). The
+ * creation is traced (clrnn_verbose,kernels,<what>: <kernel>,<ms>): on Rusticl clCreateKernel is
+ * where a kernel compiles, seconds to minutes for the tiled ones on llvmpipe. */
+static clrnn_status kernel_get(clrnn_context *ctx, cl_program prog, _Atomic(cl_kernel) *slots, atomic_int *created,
+                               const char *what, clrnn_kernel_id id, cl_kernel *out) {
     *out = NULL;
     if ((unsigned)id >= CLRNN_K_COUNT_) return clrnn_fail(CLRNN_ERR_INTERNAL, "kernel id %d out of range", (int)id);
-    cl_kernel k = atomic_load_explicit(&ctx->kernels[id], memory_order_acquire);
+    cl_kernel k = atomic_load_explicit(&slots[id], memory_order_acquire);
     if (k) {
         *out = k;
         return CLRNN_OK;
@@ -308,23 +313,36 @@ clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel 
     call_once(&kernel_once, kernel_lock_init);
     mtx_lock(&kernel_lock);
     clrnn_status st = CLRNN_OK;
-    k = atomic_load_explicit(&ctx->kernels[id], memory_order_relaxed);
+    k = atomic_load_explicit(&slots[id], memory_order_relaxed);
     if (!k) {
         cl_int err = CL_SUCCESS;
-        k = clCreateKernel(ctx->program, kernel_names[id], &err);
+        const double t0 = clrnn_now_ms();
+        k = prog ? clCreateKernel(prog, kernel_names[id], &err) : NULL;
         if (err != CL_SUCCESS || !k) {
-            char what[160];
-            snprintf(what, sizeof what, "creating kernel %s on its first use", kernel_names[id]);
-            st = clrnn_fail_cl(err != CL_SUCCESS ? err : CL_INVALID_KERNEL, "clCreateKernel", what);
+            char msg[200];
+            snprintf(msg, sizeof msg, "creating kernel %s on its first use%s%s", kernel_names[id], what ? " in " : "",
+                     what ? what : "");
+            st = clrnn_fail_cl(err != CL_SUCCESS ? err : CL_INVALID_KERNEL, "clCreateKernel", msg);
             k = NULL;
         } else {
-            atomic_store_explicit(&ctx->kernels[id], k, memory_order_release);
-            atomic_fetch_add(&ctx->kernels_created, 1);
+            atomic_store_explicit(&slots[id], k, memory_order_release);
+            atomic_fetch_add(created, 1);
+            char name[160];
+            snprintf(name, sizeof name, "%s: %s", what ? what : "the main kernels", kernel_names[id]);
+            clrnn_trace_host(ctx, CLRNN_TRACE_KERNELS, name, NULL, clrnn_now_ms() - t0);
         }
     }
     mtx_unlock(&kernel_lock);
     *out = k;
     return st;
+}
+
+clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out) {
+    return kernel_get(ctx, ctx->program, ctx->kernels, &ctx->kernels_created, NULL, id, out);
+}
+
+clrnn_status clrnn_kernel_set_get(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_id id, cl_kernel *out) {
+    return kernel_get(ctx, set->program, set->k, &set->created, set->what, id, out);
 }
 
 int clrnn_kernels_created(const clrnn_context *ctx) { return atomic_load(&ctx->kernels_created); }
@@ -420,33 +438,31 @@ clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def
 }
 
 /* ---- the main program's kernels built for a storage type other than fp32 (cl/storage.h) ---- */
-typedef struct storage_kernels {
-    cl_kernel k[CLRNN_K_COUNT_];
-} storage_kernels;
-
 static void release_storage_kernels(void *state) {
-    storage_kernels *sk = state;
-    for (int k = 0; k < CLRNN_K_COUNT_; ++k)
-        if (sk->k[k]) clReleaseKernel(sk->k[k]);
-    memset(sk, 0, sizeof *sk);
-}
-
-static clrnn_status make_storage_kernels(cl_program prog, void *user) {
-    storage_kernels *sk = user;
+    clrnn_kernel_set *set = state;
     for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
-        cl_int err;
-        sk->k[k] = clCreateKernel(prog, kernel_names[k], &err);
-        if (err != CL_SUCCESS) {
-            sk->k[k] = NULL;
-            release_storage_kernels(sk);
-            return clrnn_fail_cl(err, "clCreateKernel", kernel_names[k]);
-        }
+        cl_kernel kernel = atomic_exchange(&set->k[k], NULL);
+        if (kernel) clReleaseKernel(kernel);
     }
-    return CLRNN_OK;
+    atomic_store(&set->created, 0);
 }
 
-clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, const cl_kernel **kernels) {
-    static const char *const what[] = {"the fp32 kernels", "the fp16 storage kernels", "the bf16 storage kernels"};
+static const char *const storage_what[] = {"the fp32 kernels", "the fp16 storage kernels", "the bf16 storage kernels"};
+/* make_kernels of a storage program: the check of the main program's (every kernel of
+ * kernel_list.h is there), creating none; the kernels are made on first use (clrnn_kernel_set_get). */
+static clrnn_status check_storage_kernels(cl_program prog, clrnn_kernel_set *set, clrnn_storage storage) {
+    clrnn_status st = clrnn_program_has_kernels(prog, kernel_names, CLRNN_K_COUNT_);
+    if (st == CLRNN_OK) set->program = prog, set->what = storage_what[storage];
+    return st;
+}
+static clrnn_status check_fp16_kernels(cl_program prog, void *user) {
+    return check_storage_kernels(prog, user, CLRNN_STORAGE_FP16);
+}
+static clrnn_status check_bf16_kernels(cl_program prog, void *user) {
+    return check_storage_kernels(prog, user, CLRNN_STORAGE_BF16);
+}
+
+clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, clrnn_kernel_set **kernels) {
     static const char *const options[] = {"-cl-std=CL1.2 -DREAL=float", "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=1",
                                           "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=2"};
     if (storage == CLRNN_STORAGE_FP32) { /* the context's own, created on first use by begin() */
@@ -456,13 +472,13 @@ clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, co
     if ((unsigned)storage > CLRNN_STORAGE_BF16)
         return clrnn_fail(CLRNN_ERR_INTERNAL, "storage %d has no program", (int)storage);
     clrnn_program_def def = main_program;
-    def.what = what[storage];
-    def.make_kernels = make_storage_kernels;
+    def.what = storage_what[storage];
+    def.make_kernels = storage == CLRNN_STORAGE_FP16 ? check_fp16_kernels : check_bf16_kernels;
     def.count = clrnn_embedded_sources_count;
     const clrnn_kept_program *kp;
-    clrnn_status st = clrnn_program_kept_with(ctx, &def, options[storage], sizeof(storage_kernels),
+    clrnn_status st = clrnn_program_kept_with(ctx, &def, options[storage], sizeof(clrnn_kernel_set),
                                               release_storage_kernels, &kp);
-    if (st == CLRNN_OK) *kernels = ((const storage_kernels *)kp->state)->k;
+    if (st == CLRNN_OK) *kernels = kp->state;
     return st;
 }
 

@@ -28,7 +28,8 @@ static inline kargs begin(clrnn_context *ctx, clrnn_kernel_id id, const char *na
  * program for fp32; r->kernels is set at the rnn's first forward, clrnn_rnn_use_storage). */
 static inline kargs begin_r(const clrnn_rnn *r, clrnn_kernel_id id, const char *name) {
     if (!r->kernels || r->elem == sizeof(float)) return begin(r->ctx, id, name);
-    kargs a = clrnn_kargs_begin(r->kernels[id], name);
+    kargs a = clrnn_kargs_begin(NULL, name);
+    a.st = clrnn_kernel_set_get(r->ctx, r->kernels, id, &a.k);
     return a;
 }
 

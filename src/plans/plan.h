@@ -69,8 +69,12 @@ clrnn_status clrnn_tiled_scan_layer_backward(clrnn_rnn *r, clrnn_reserve *res, i
 unsigned long clrnn_tiled_bwd_scans(void);
 
 /* The plan for a new rnn on ctx: CLRNN_PLAN=<name> if set (a name no plan has picks the generic
- * plan), else the device's default (tiled on CPU devices, gpu on GPUs, generic elsewhere). */
+ * plan), else the device's default (tiled on CPU devices, gpu on GPUs and on software rasterizers
+ * such as llvmpipe, generic elsewhere). */
 const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx);
+/* Why `plan` is ctx's default when the reason is not the device type alone (a software rasterizer
+ * gets the gpu plan), for clrnn_rnn_plan(); NULL otherwise or when CLRNN_PLAN chose. */
+const char *clrnn_plan_default_why(const clrnn_context *ctx, const clrnn_plan_ops *plan);
 
 /* workspace.c: replaces *m by a read-only device copy of `data`, counted in r->dw.bytes and checked
  * against the device's limits first. */

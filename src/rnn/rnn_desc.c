@@ -227,7 +227,10 @@ const char *clrnn_rnn_plan(const clrnn_rnn *r, char *buf, size_t cap) {
         return buf;
     }
     r->plan->describe(r, buf, cap);
-    const size_t len = strlen(buf);
+    size_t len = strlen(buf);
+    const char *why = clrnn_plan_default_why(r->ctx, r->plan);
+    if (why && len + 1 < cap) snprintf(buf + len, cap - len, "; %s", why);
+    len = strlen(buf);
     if (r->desc.storage != CLRNN_STORAGE_FP32 && len + 1 < cap)
         snprintf(buf + len, cap - len, "; weights and activations stored as %s, fp32 arithmetic",
                  r->desc.storage == CLRNN_STORAGE_FP16 ? "fp16" : "bf16");

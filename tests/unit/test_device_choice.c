@@ -4,6 +4,7 @@
  * loader reads it once per process). /etc/OpenCL/vendors is never touched.
  * CLRNN_REQUIRE_ICDS=1 (CI) turns a missing ICD library into a failure instead of a skip. */
 #include "internal.h"
+#include "plans/plan.h"
 #include "test_util.h"
 
 #include <dlfcn.h>
@@ -56,6 +57,41 @@ static int choose(int want, char *why, size_t cap, size_t n, const fake *const *
 #define CHOOSE(want, ...)                                                                                          \
     choose((want), why, sizeof why, sizeof((const fake *[]){__VA_ARGS__}) / sizeof(const fake *),                  \
            (const fake *[]){__VA_ARGS__})
+
+/* The plan a new rnn gets on each implementation's device (clrnn_plan_choose reads only ctx->info):
+ * tiled on PoCL's CPU device, gpu on a GPU and on llvmpipe (its compiler takes minutes per tiled
+ * kernel), which clrnn_plan_default_why says; CLRNN_PLAN overrides all, and then no reason is given. */
+static void default_plan_per_device(void **state) {
+    (void)state;
+    const fake *all[] = {&POCL, &LLVMPIPE, &H200};
+    const clrnn_plan_ops *want[] = {&clrnn_plan_tiled, &clrnn_plan_gpu, &clrnn_plan_gpu};
+    clrnn_device_info d[3];
+    uint64_t t[3];
+    make(all, 3, d, t);
+    static clrnn_context ctx; /* only its info is read */
+    char saved[64] = "";
+    const char *env = getenv("CLRNN_PLAN");
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    unsetenv("CLRNN_PLAN");
+    for (int i = 0; i < 3; ++i) {
+        ctx.info = d[i];
+        const clrnn_plan_ops *plan = clrnn_plan_choose(&ctx);
+        if (plan != want[i]) fail_msg("%s: plan %s, want %s", d[i].name, plan->name, want[i]->name);
+        const char *why = clrnn_plan_default_why(&ctx, plan);
+        if (all[i] == &LLVMPIPE) {
+            assert_non_null(why);
+            assert_non_null(strstr(why, "llvmpipe"));
+        } else {
+            assert_null(why);
+        }
+    }
+    setenv("CLRNN_PLAN", "tiled", 1);
+    ctx.info = d[1];
+    assert_ptr_equal(clrnn_plan_choose(&ctx), &clrnn_plan_tiled);
+    assert_null(clrnn_plan_default_why(&ctx, &clrnn_plan_tiled));
+    if (env) setenv("CLRNN_PLAN", saved, 1);
+    else unsetenv("CLRNN_PLAN");
+}
 
 static void classifies_each_implementation(void **state) {
     (void)state;
@@ -266,6 +302,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--child")) return child_main();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(classifies_each_implementation),
+        cmocka_unit_test(default_plan_per_device),
         cmocka_unit_test(pocl_beats_the_simulator_and_llvmpipe),
         cmocka_unit_test(a_real_gpu_first),
         cmocka_unit_test(only_passed_over_devices_is_no_default),

@@ -49,7 +49,18 @@ static int non_null_kernels(const clrnn_context *ctx) {
     return n;
 }
 
-/* One forward of rnn against the reference: x random, y/hn/cn poisoned; states on the host. */
+/* Largest |got - want| / (1 + |want|): the forward suite's measure under fp16/bf16 storage. */
+static double max_rel_diff(const float *got, const float *want, size_t n, size_t *where) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        const double e = fabs((double)got[i] - want[i]) / (1.0 + fabs((double)want[i]));
+        if (!(e <= worst)) worst = e, *where = i; /* NaN counts as the worst */
+    }
+    return worst;
+}
+
+/* One forward of rnn against the reference: x random, y/hn/cn poisoned; states on the host.
+ * fp32 storage: |got - want| <= 1e-5; fp16: |got - want| / (1 + |want|) <= 1e-3 (test_forward's). */
 static void forward_checked(clrnn_rnn *r, int T, int N, int last_only, uint64_t *seed) {
     clrnn_rnn_desc d;
     TU_OK(clrnn_rnn_get_desc(r, &d));
@@ -70,17 +81,21 @@ static void forward_checked(clrnn_rnn *r, int T, int N, int last_only, uint64_t 
     if (lstm) ar.cn.host = cn_ref;
     TU_OK(clrnn_reference_forward(r, &ar));
     size_t where = 0;
-    double err = tu_max_abs_diff(y, y_ref, ny, &where);
-    if (!(err <= 1e-5)) fail_msg("y differs from the reference by %g at %zu", err, where);
-    err = tu_max_abs_diff(hn, hn_ref, nh, &where);
-    if (!(err <= 1e-5)) fail_msg("hn differs from the reference by %g at %zu", err, where);
-    if (lstm && !((err = tu_max_abs_diff(cn, cn_ref, nc, &where)) <= 1e-5))
+    const int fp32 = d.storage == CLRNN_STORAGE_FP32;
+    const double bound = fp32 ? 1e-5 : 1e-3;
+    double err = fp32 ? tu_max_abs_diff(y, y_ref, ny, &where) : max_rel_diff(y, y_ref, ny, &where);
+    if (!(err <= bound)) fail_msg("y differs from the reference by %g at %zu", err, where);
+    err = fp32 ? tu_max_abs_diff(hn, hn_ref, nh, &where) : max_rel_diff(hn, hn_ref, nh, &where);
+    if (!(err <= bound)) fail_msg("hn differs from the reference by %g at %zu", err, where);
+    if (lstm && !((err = fp32 ? tu_max_abs_diff(cn, cn_ref, nc, &where) : max_rel_diff(cn, cn_ref, nc, &where)) <= bound))
         fail_msg("cn differs from the reference by %g at %zu", err, where);
     free(x), free(h0), free(y), free(hn), free(cn), free(y_ref), free(hn_ref), free(cn_ref);
 }
 
-static clrnn_rnn *make_rnn(clrnn_context *ctx, clrnn_cell cell, int layers, int bidir, int dense, uint64_t *seed) {
+static clrnn_rnn *make_rnn_stored(clrnn_context *ctx, clrnn_cell cell, int layers, int bidir, int dense,
+                                  clrnn_storage storage, uint64_t *seed) {
     clrnn_rnn_desc d = tu_desc(cell, 5, 19);
+    d.storage = storage;
     d.num_layers = layers;
     if (bidir) d.direction = CLRNN_DIR_BIDIRECTIONAL;
     d.dense_size = dense;
@@ -88,6 +103,30 @@ static clrnn_rnn *make_rnn(clrnn_context *ctx, clrnn_cell cell, int layers, int 
     TU_OK(clrnn_rnn_create(ctx, &d, &r));
     tu_set_random_weights(r, seed, 0.4f, 0.3f, 0.4f);
     return r;
+}
+
+static clrnn_rnn *make_rnn(clrnn_context *ctx, clrnn_cell cell, int layers, int bidir, int dense, uint64_t *seed) {
+    return make_rnn_stored(ctx, cell, layers, bidir, dense, CLRNN_STORAGE_FP32, seed);
+}
+
+/* The storage program's kernels (clrnn_kernel_set) created so far, and those whose name has `part`. */
+static int set_created(const clrnn_kernel_set *set) {
+    int n = 0;
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id) n += atomic_load(&set->k[id]) != NULL;
+    assert_int_equal(n, atomic_load(&set->created));
+    return n;
+}
+static int set_created_like(const clrnn_kernel_set *set, const char *part) {
+    int n = 0;
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id)
+        if (atomic_load(&set->k[id]) && strstr(clrnn_kernel_name((clrnn_kernel_id)id), part)) ++n;
+    return n;
+}
+static int set_has(const clrnn_kernel_set *set, const char *name) {
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id)
+        if (!strcmp(clrnn_kernel_name((clrnn_kernel_id)id), name)) return atomic_load(&set->k[id]) != NULL;
+    fail_msg("no kernel %s in kernel_list.h", name);
+    return 0;
 }
 
 static void new_context_creates_no_kernel(void **state) {
@@ -141,6 +180,85 @@ static void tiled_plan_creates_only_its_cells_kernels(void **state) {
     clrnn_rnn_destroy(r);
     clrnn_context_destroy(ctx);
     unsetenv("CLRNN_PLAN");
+}
+
+/* An fp16 rnn (and a bf16 one) on a fresh context builds its storage program on its first forward
+ * and creates, in it, only the kernels its plan and cell run, as the fp32 program does: under the
+ * generic plan an LSTM makes lstm_step and no tiled or GRU kernel, under the tiled plan only the
+ * LSTM's tiled kernels for its batch; a second forward makes nothing; a GRU rnn of the same
+ * storage adds only GRU kernels to the same program; the fp32 program makes no cell kernel. */
+static void storage_kernels_made_on_first_use(const char *plan) {
+    setenv("CLRNN_PLAN", plan, 1);
+    const int tiled = !strcmp(plan, "tiled");
+    clrnn_context *ctx = new_context();
+    uint64_t seed = 15;
+    clrnn_rnn *r = make_rnn_stored(ctx, CLRNN_CELL_LSTM, 1, 0, 0, CLRNN_STORAGE_FP16, &seed);
+    assert_null(r->kernels); /* creating the rnn builds nothing */
+    const int programs = ctx->programs_got;
+    forward_checked(r, 6, 3, 0, &seed);
+    assert_int_equal(ctx->programs_got, programs + 1); /* the fp16 program, and nothing else */
+    clrnn_kernel_set *set = r->kernels;
+    assert_non_null(set);
+    assert_non_null(set->program);
+    assert_non_null(strstr(set->what, "fp16"));
+    const int n = set_created(set);
+    assert_true(n > 0);
+    assert_true(n < CLRNN_K_COUNT_ / 2);
+    assert_int_equal(set_created_like(set, "gru"), 0);
+    assert_int_equal(set_created_like(set, "rnn_"), 0);
+    assert_int_equal(set_created_like(set, "lstmp"), 0); /* no projection */
+    if (tiled) {
+        assert_true(set_created_like(set, "lstm_") > 0);
+        assert_false(set_has(set, "lstm_step")); /* the generic plan's */
+        /* the wide row blocks (TILED_MR_* rows) are for batches of 8 or more */
+        clrnn_rnn_desc ld = tu_desc(CLRNN_CELL_LSTM, 4, 8);
+        const clrnn_cell_kernels *lk = clrnn_cell_kernels_for(&ld);
+        assert_false(set_has(set, clrnn_kernel_name(lk->tiled_scan[1])));
+    } else {
+        assert_true(set_has(set, "lstm_step"));
+        assert_int_equal(set_created_like(set, "tiled"), 0);
+    }
+    /* the fp32 program's cell kernels are not made for an fp16 rnn */
+    assert_int_equal(created_like(ctx, "lstm"), 0);
+    assert_int_equal(clrnn_kernels_created(ctx), non_null_kernels(ctx));
+    forward_checked(r, 6, 3, 0, &seed);
+    assert_int_equal(set_created(set), n);
+    /* a GRU of the same storage: the same program, its own cell's kernels only */
+    clrnn_rnn *g = make_rnn_stored(ctx, CLRNN_CELL_GRU, 1, 0, 0, CLRNN_STORAGE_FP16, &seed);
+    forward_checked(g, 6, 3, 0, &seed);
+    assert_ptr_equal(g->kernels, set);
+    assert_int_equal(ctx->programs_got, programs + 1);
+    assert_true(set_created_like(set, "gru") > 0);
+    assert_int_equal(set_created_like(set, "rnn_"), 0);
+    assert_int_equal(created_like(ctx, "gru"), 0);
+    /* bf16: a program of its own, made the same way */
+    clrnn_rnn *b = make_rnn_stored(ctx, CLRNN_CELL_RNN, 1, 0, 0, CLRNN_STORAGE_BF16, &seed);
+    clrnn_forward_args a = {0};
+    const int T = 4, N = 2;
+    float *x = tu_alloc_random((size_t)T * N * 5, &seed, -1, 1), *y = tu_alloc_poison((size_t)T * N * 19);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y;
+    TU_OK(clrnn_rnn_forward(b, &a));
+    for (size_t i = 0; i < (size_t)T * N * 19; ++i) assert_false(isnan(y[i]));
+    assert_non_null(b->kernels);
+    assert_true(b->kernels != set);
+    assert_non_null(strstr(b->kernels->what, "bf16"));
+    assert_true(set_created_like(b->kernels, "rnn_") > 0);
+    assert_int_equal(set_created_like(b->kernels, "lstm"), 0);
+    assert_int_equal(set_created_like(b->kernels, "gru"), 0);
+    free(x), free(y);
+    clrnn_rnn_destroy(b);
+    clrnn_rnn_destroy(g);
+    clrnn_rnn_destroy(r);
+    clrnn_context_destroy(ctx);
+    unsetenv("CLRNN_PLAN");
+}
+static void fp16_generic_plan_creates_only_what_it_runs(void **state) {
+    (void)state;
+    storage_kernels_made_on_first_use("generic");
+}
+static void fp16_tiled_plan_creates_only_what_it_runs(void **state) {
+    (void)state;
+    storage_kernels_made_on_first_use("tiled");
 }
 
 static void creation_failure_names_the_kernel(void **state) {
@@ -283,6 +401,8 @@ int main(void) {
         cmocka_unit_test(new_context_creates_no_kernel),
         cmocka_unit_test(generic_plan_creates_no_tiled_kernel),
         cmocka_unit_test(tiled_plan_creates_only_its_cells_kernels),
+        cmocka_unit_test(fp16_generic_plan_creates_only_what_it_runs),
+        cmocka_unit_test(fp16_tiled_plan_creates_only_what_it_runs),
         cmocka_unit_test(creation_failure_names_the_kernel),
         cmocka_unit_test(threads_create_each_kernel_once),
         cmocka_unit_test(prepare_leaves_nothing_to_compile),
