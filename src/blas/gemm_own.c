@@ -113,8 +113,9 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);
         arg_ulong(&t, trans_b ? 1 : ldb), arg_ulong(&t, trans_b ? ldb : 1), arg_float(&t, beta), arg_mem(&t, c);
         arg_ulong(&t, c_off), arg_ulong(&t, ldc);
-        /* 16 columns a work-group (PoCL vectorises across them), the kernel skips those past N */
-        const size_t l0 = n >= 16 ? 16 : 1, global[2] = {(n + l0 - 1) / l0 * l0, m}, local[2] = {l0, 1};
+        /* a work-item per 4 rows x 16 columns of C (sgemm_small.cl: SM_ROWS x SM_COLS), one a
+         * work-group: each is explicitly vectorised */
+        const size_t global[2] = {(n + 15) / 16, (m + 3) / 4}, local[2] = {1, 1};
         return clrnn_enqueue(ctx, &t, 2, global, local, what);
     }
     const clrnn_kept_program *kp;
