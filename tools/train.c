@@ -13,7 +13,7 @@
  * backward_data → backward_weights → [the embedding's backward] → one optimizer step (after the
  * global-norm clip). Validation runs the inference forward. Scripts depend on this interface and on
  * the --json object (train_loss, val_loss, val_accuracy for classification heads, steps, seconds,
- * ms_per_step): keep them stable.
+ * ms_per_step; setup_seconds: the warm-up before the steps, see warm_up): keep them stable.
  *
  * The order of an epoch is a Fisher-Yates shuffle driven by splitmix64 from --seed and the epoch
  * number (tools/train/train_torch.py draws the very same), --no-shuffle keeps the file's order.
@@ -663,6 +663,73 @@ static void evaluate(const options *o, network *net, const dataset *d, batch *b,
     *metric = wsum > 0 ? msum / wsum : 0;
 }
 
+/* Builds and compiles, before the timed loop, every kernel the loop runs (the programs on first
+ * use; PoCL also compiles a kernel for each work-group size at its first launch): one training step
+ * and one validation forward of a copy of the network (the same descriptor, zero weights, its own
+ * reserve and optimizer) on the set's first rows, so that the model's weights, its dropout masks
+ * (counted per forward_train of an rnn) and its optimizer state are exactly those of a run without
+ * it. ms_per_step is then the steps' time; the copy's step is setup_seconds. */
+static void warm_up(const options *o, const network *net, const dataset *d, int B, batch *b, int32_t *order) {
+    network w = *net;
+    check(clrnn_rnn_create(net->ctx, &net->desc, &w.rnn), "warm-up: creating a copy of the rnn");
+    const int H = o->hidden, D = net->D, L = o->layers;
+    const int G = net->desc.cell == CLRNN_CELL_LSTM ? 4 : net->desc.cell == CLRNN_CELL_GRU ? 3 : 1;
+    const size_t GH = (size_t)G * H, nW = (size_t)o->out * net->Hm;
+    const size_t biggest = GH * ((size_t)(d->F > D * H ? d->F : D * H) + 2) + nW + (size_t)o->out;
+    float *zero = calloc(biggest, sizeof *zero);
+    if (!zero) die("out of memory");
+    for (int l = 0; l < L; ++l)
+        for (int dir = 0; dir < D; ++dir) {
+            const size_t I = l == 0 ? (size_t)d->F : (size_t)D * H;
+            check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, zero, GH * I), "warm-up: W");
+            check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, zero, GH * H), "warm-up: R");
+            check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, zero, 2 * GH), "warm-up: B");
+        }
+    check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_DENSE_W, zero, nW), "warm-up: head");
+    check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_DENSE_B, zero, (size_t)o->out),
+          "warm-up: head bias");
+    free(zero);
+    if (net->emb) {
+        const size_t n = (size_t)o->vocab * o->embed_dim;
+        float *t = calloc(n ? n : 1, sizeof *t);
+        if (!t) die("out of memory");
+        check(clrnn_embedding_create(net->ctx, o->vocab, o->embed_dim, o->mask_zero, &w.emb), "warm-up: embedding");
+        check(clrnn_embedding_set_table(w.emb, t, n), "warm-up: embedding table");
+        free(t);
+    }
+    clrnn_reserve *res = NULL;
+    check(clrnn_reserve_create(w.rnn, &res), "warm-up: reserve");
+    clrnn_optimizer_params op = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_ADAM, CLRNN_EPS_TORCH);
+    if (!strcmp(o->optimizer, "sgd")) op = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_SGD, CLRNN_EPS_TORCH);
+    if (!strcmp(o->optimizer, "rmsprop")) op = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_RMSPROP, CLRNN_EPS_TORCH);
+    clrnn_optimizer *opt = NULL;
+    check(clrnn_optimizer_create(net->ctx, &op, &opt), "warm-up: optimizer");
+    for (int n = 0; n < B; ++n) order[n] = n;
+    gather(o, d, order, 0, B, b);
+    clrnn_forward_args fa = forward_args(&w, d, b);
+    check(clrnn_rnn_forward_train(w.rnn, &fa, res), "warm-up: forward_train");
+    (void)head_loss(o, &w, d, b, 1);
+    clrnn_backward_args ba;
+    memset(&ba, 0, sizeof ba);
+    ba.dy.host = b->dlogits;
+    if (w.emb) ba.dx.host = b->dx;
+    check(clrnn_rnn_backward_data(w.rnn, res, &ba), "warm-up: backward_data");
+    check(clrnn_rnn_backward_weights(w.rnn, res, CLRNN_WGRAD_SET), "warm-up: backward_weights");
+    if (w.emb) {
+        const clrnn_ids ids = {B, d->T, NULL, b->ids};
+        const clrnn_tensor dx = {b->dx, NULL, 0};
+        check(clrnn_embedding_backward(w.emb, &ids, dx, CLRNN_WGRAD_SET), "warm-up: embedding backward");
+    }
+    check(clrnn_optimizer_step(opt, w.rnn, w.emb, NULL), "warm-up: optimizer step");
+    fa = forward_args(&w, d, b);
+    check(clrnn_rnn_forward(w.rnn, &fa), "warm-up: forward");
+    (void)head_loss(o, &w, d, b, 0);
+    clrnn_optimizer_destroy(opt);
+    clrnn_reserve_destroy(res);
+    clrnn_embedding_destroy(w.emb);
+    clrnn_rnn_destroy(w.rnn);
+}
+
 int main(int argc, char **argv) {
     options o;
     parse(argc, argv, &o);
@@ -701,6 +768,9 @@ int main(int argc, char **argv) {
     const int total = o.steps ? o.steps : o.epochs * per_epoch;
     const int epochs = (total + per_epoch - 1) / per_epoch;
     double *losses = xalloc((size_t)total * sizeof(double)), *metrics = xalloc((size_t)total * sizeof(double));
+    const double t_setup = now_ms();
+    warm_up(&o, &net, &train, B_max, &b, order);
+    const double setup_ms = now_ms() - t_setup;
     progress pr = {isatty(2), total, total / 20 > 0 ? total / 20 : 1, now_ms()};
     double val_loss = 0, val_metric = 0, eval_ms = 0;
     int step = 0;
@@ -753,7 +823,8 @@ int main(int argc, char **argv) {
             printf(", \"val_loss\": %.9g", val_loss);
             if (classify) printf(", \"val_accuracy\": %.9g", val_metric);
         }
-        printf(", \"steps\": %d, \"seconds\": %.6g, \"ms_per_step\": %.6g}\n", step, seconds, seconds * 1e3 / step);
+        printf(", \"steps\": %d, \"seconds\": %.6g, \"ms_per_step\": %.6g, \"setup_seconds\": %.6g}\n", step, seconds,
+               seconds * 1e3 / step, setup_ms / 1e3);
     } else {
         printf("trained %d steps in %.2f s (%.2f ms/step): train_loss %.4f", step, seconds, seconds * 1e3 / step, tl);
         if (has_val) printf(", val_loss %.4f", val_loss);
