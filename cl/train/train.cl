@@ -185,12 +185,34 @@ inline void write_y16(__global real *y, int t, int n, int N, int ycols, int col,
         return;                                                                                    \
     }
 
+/* The step's h_prev R^T inside the cell kernel (TR_FUSE_PARAMS, fuse_hr = 1: train.c, small
+ * products): a launch a step fewer. Work-item (jb, n) sums its 16 columns col.. of R^T [Hr, ld]
+ * against row n of h_prev in k order, fma by fma from 0, as sgemm_small sums the GEMM it replaces
+ * (train.c fuses only where that GEMM would run there: the same bits). A work-group is one whole
+ * row (local size = the row's work-items, exactly): its barrier keeps every h_prev read before
+ * any work-item of the row writes its new h into h_state. */
+#define TR_FUSE_PARAMS __global const real *RT, const int fuse_hr
+
+inline real16 hr_dot16(__global const real *h_prev, int Hr, __global const real *RT, int ld, int col, int lanes) {
+    real16 acc = (real16)0.0f;
+    for (int k = 0; k < Hr; ++k) acc = fma((real16)(h_prev[k]), ld16(RT + (size_t)k * ld + col, lanes), acc);
+    return acc;
+}
+
 /* Vanilla RNN: h = f(x W^T + h_prev R^T + Wb + Rb). */
-__kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
+__kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS, TR_FUSE_PARAMS) {
     TR_PROLOGUE16(H);
+    /* the product and the barrier before the masked row's return (PoCL 3.1's LLVM crashed
+     * compiling this kernel with the barrier after it) */
+    real16 hr = (real16)0.0f;
+    if (fuse_hr) {
+        if (valid) hr = hr_dot16(h_state + ((size_t)d * N + n) * Hr, Hr, RT, H, j, lanes);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    } else {
+        hr = ld16(HR + (size_t)n * H + j, lanes);
+    }
     TR_STATE_IN16(Hr, 1, 0);
-    const real16 a = ld16(XW + row * H + j, lanes) + ld16(HR + (size_t)n * H + j, lanes) + ld16(Wb + j, lanes) +
-                     ld16(Rb + j, lanes);
+    const real16 a = ld16(XW + row * H + j, lanes) + hr + ld16(Wb + j, lanes) + ld16(Rb + j, lanes);
     st16(rr + Hr + j, a, lanes);
     const real16 h = act16(acts, d, 0, a, clip);
     st16(hs + j, h, lanes);
@@ -201,7 +223,7 @@ __kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
  * leaves h_raw = o * h(c) to hraw_step; tr_proj_fwd writes the state and the output. */
 __kernel void tr_lstm_fwd(TR_STEP_PARAMS, __global const real *P, __global real *h_state, __global real *c_state,
                           __global real *hraw_step, const int flags, const float cell_clip, const float forget_bias,
-                          TR_Y_PARAMS) {
+                          TR_Y_PARAMS, TR_FUSE_PARAMS) {
     TR_PROLOGUE16(H);
     const int GH = 4 * H, peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG, proj = flags & LSTM_PROJ;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H, o_hraw = Hr + 6 * H;
@@ -222,25 +244,36 @@ __kernel void tr_lstm_fwd(TR_STEP_PARAMS, __global const real *P, __global real 
         return;
     }
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
+    real16 hr_i, hr_f, hr_g, hr_o;
+    if (fuse_hr) { /* never with a projection (its h_state is written by tr_proj_fwd) */
+        __global const real *h_prev = h_state + ((size_t)d * N + n) * Hr;
+        hr_i = hr_dot16(h_prev, Hr, RT, GH, j, lanes);
+        hr_f = cifg ? (real16)0.0f : hr_dot16(h_prev, Hr, RT, GH, H + j, lanes);
+        hr_g = hr_dot16(h_prev, Hr, RT, GH, 2 * H + j, lanes);
+        hr_o = hr_dot16(h_prev, Hr, RT, GH, 3 * H + j, lanes);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    } else {
+        hr_i = ld16(hr, lanes), hr_f = cifg ? (real16)0.0f : ld16(hr + H, lanes);
+        hr_g = ld16(hr + 2 * H, lanes), hr_o = ld16(hr + 3 * H, lanes);
+    }
     const real16 zero = (real16)0.0f;
-    const real16 a_i = ld16(xw, lanes) + ld16(hr, lanes) + ld16(Wb + j, lanes) + ld16(Rb + j, lanes) +
+    const real16 a_i = ld16(xw, lanes) + hr_i + ld16(Wb + j, lanes) + ld16(Rb + j, lanes) +
                        (peep ? ld16(P + j, lanes) * cp : zero);
     const real16 i = act16(acts, d, 0, a_i, clip);
     real16 a_f = zero, f;
     if (cifg) {
         f = 1.0f - i;
     } else {
-        a_f = ld16(xw + H, lanes) + ld16(hr + H, lanes) + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes) +
+        a_f = ld16(xw + H, lanes) + hr_f + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes) +
               forget_bias + (peep ? ld16(P + H + j, lanes) * cp : zero);
         f = act16(acts, d, 0, a_f, clip);
     }
-    const real16 a_g = ld16(xw + 2 * H, lanes) + ld16(hr + 2 * H, lanes) + ld16(Wb + 2 * H + j, lanes) +
-                       ld16(Rb + 2 * H + j, lanes);
+    const real16 a_g = ld16(xw + 2 * H, lanes) + hr_g + ld16(Wb + 2 * H + j, lanes) + ld16(Rb + 2 * H + j, lanes);
     const real16 g = act16(acts, d, 1, a_g, clip);
     const real16 cu = f * cp + i * g;
     const real16 c = cell_clip > 0.0f ? CLAMP_NAN(cu, (real16)-cell_clip, (real16)cell_clip) : cu;
-    const real16 a_o = ld16(xw + 3 * H, lanes) + ld16(hr + 3 * H, lanes) + ld16(Wb + 3 * H + j, lanes) +
-                       ld16(Rb + 3 * H + j, lanes) + (peep ? ld16(P + 2 * H + j, lanes) * c : zero);
+    const real16 a_o = ld16(xw + 3 * H, lanes) + hr_o + ld16(Wb + 3 * H + j, lanes) + ld16(Rb + 3 * H + j, lanes) +
+                       (peep ? ld16(P + 2 * H + j, lanes) * c : zero);
     const real16 o = act16(acts, d, 0, a_o, clip);
     const real16 h = o * act16(acts, d, 2, c, clip);
     st16(rr + o_pre + j, a_i, lanes);

@@ -70,6 +70,17 @@ int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t
     return wanted && m < lim && n < lim && k < lim && ((m > n ? m : n) / TILE_N + 1) * TILE_N <= SIZE_MAX / sizeof(float) / k;
 }
 
+/* The sgemm_small rule by shape alone (a shape gives the same bits cold or warm). */
+static int small_product(size_t m, size_t n, size_t k) {
+    const char *env = getenv("CLRNN_GEMM");
+    return m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK &&
+           !(env && !strcmp(env, "own-tiled"));
+}
+
+int clrnn_gemm_own_small(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
+    return clrnn_gemm_own_selected(ctx, m, n, k) && small_product(m, n, k);
+}
+
 /* Arguments through the library's one binder (core/launch.h); the kernels take int and ulong sizes. */
 typedef clrnn_kargs kargs;
 static void arg_int(kargs *a, size_t v) { clrnn_karg_int(a, (int)v); }
@@ -101,13 +112,11 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
                                    clrnn_blas_sources_count, 1, check_own};
     clrnn_status st;
     kargs t = clrnn_kargs_begin(NULL, "sgemm_small");
-    const char *env = getenv("CLRNN_GEMM");
     char what[128];
     what[0] = '\0';
     if (clrnn_trace_on(ctx))
         snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
-    if (m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK &&
-        !(env && !strcmp(env, "own-tiled"))) {
+    if (small_product(m, n, k)) {
         if ((st = clrnn_kernel_get(ctx, CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
         arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off);
         arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);
