@@ -519,6 +519,7 @@ typedef struct batch {
     uint8_t *mask;     /* [B, T] */
     uint8_t *row_mask; /* seq-linear: [B*T] */
     float *logits, *dlogits, *dx;
+    cl_mem logits_dev, dlogits_dev; /* a training step's logits and their gradient stay on the device */
 } batch;
 
 static void *xalloc(size_t n) {
@@ -564,6 +565,14 @@ static void gather(const options *o, const dataset *d, const int32_t *order, int
     }
 }
 
+/* A device buffer of `bytes` for the batch (the training step's logits path). */
+static cl_mem device_buffer(const network *net, size_t bytes) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(clrnn_context_cl_context(net->ctx), CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err != CL_SUCCESS) die("clCreateBuffer of %zu bytes failed (%d)", bytes, (int)err);
+    return m;
+}
+
 /* The forward arguments of a gathered batch (x from the embedding when there is one). */
 static clrnn_forward_args forward_args(const network *net, const dataset *d, batch *b) {
     clrnn_forward_args a;
@@ -583,18 +592,29 @@ static clrnn_forward_args forward_args(const network *net, const dataset *d, bat
     return a;
 }
 
-/* The head's loss (and, when `grad`, its gradient into b->dlogits) of the batch's logits. */
+/* The training step's forward arguments: y into the device buffer b->logits_dev (the loss reads it
+ * there, its gradient goes to b->dlogits_dev, the backward's dy: no host round trip of either). */
+static clrnn_forward_args train_forward_args(const network *net, const dataset *d, batch *b) {
+    clrnn_forward_args a = forward_args(net, d, b);
+    a.y.host = NULL;
+    a.y.mem = b->logits_dev;
+    return a;
+}
+
+/* The head's loss (and, when `grad`, its gradient into b->dlogits_dev) of the batch's logits
+ * (grad: in b->logits_dev; else in b->logits). */
 static clrnn_loss_result head_loss(const options *o, const network *net, const dataset *d, batch *b, int grad) {
     clrnn_loss_args la;
     memset(&la, 0, sizeof la);
     la.kind = o->head == HEAD_SOFTMAX ? CLRNN_LOSS_SOFTMAX_XENT : o->head == HEAD_SIGMOID ? CLRNN_LOSS_SIGMOID_BCE : CLRNN_LOSS_MSE;
     la.rows = o->head == HEAD_SEQ_LINEAR ? b->B * d->T : b->B;
     la.cols = o->out;
-    la.logits.host = b->logits;
+    if (grad) la.logits.mem = b->logits_dev;
+    else la.logits.host = b->logits;
     if (o->head == HEAD_SOFTMAX) la.labels = b->labels;
     else la.targets.host = b->targets;
     la.row_mask = o->head == HEAD_SEQ_LINEAR && (d->lengths || d->mask) ? b->row_mask : NULL;
-    if (grad) la.dlogits.host = b->dlogits;
+    if (grad) la.dlogits.mem = b->dlogits_dev;
     clrnn_loss_result r;
     check(clrnn_loss(net->ctx, &la, &r), "loss");
     (void)net;
@@ -706,12 +726,12 @@ static void warm_up(const options *o, const network *net, const dataset *d, int 
     check(clrnn_optimizer_create(net->ctx, &op, &opt), "warm-up: optimizer");
     for (int n = 0; n < B; ++n) order[n] = n;
     gather(o, d, order, 0, B, b);
-    clrnn_forward_args fa = forward_args(&w, d, b);
+    clrnn_forward_args fa = train_forward_args(&w, d, b);
     check(clrnn_rnn_forward_train(w.rnn, &fa, res), "warm-up: forward_train");
     (void)head_loss(o, &w, d, b, 1);
     clrnn_backward_args ba;
     memset(&ba, 0, sizeof ba);
-    ba.dy.host = b->dlogits;
+    ba.dy.mem = b->dlogits_dev;
     if (w.emb) ba.dx.host = b->dx;
     check(clrnn_rnn_backward_data(w.rnn, res, &ba), "warm-up: backward_data");
     check(clrnn_rnn_backward_weights(w.rnn, res, CLRNN_WGRAD_SET), "warm-up: backward_weights");
@@ -763,6 +783,11 @@ int main(int argc, char **argv) {
     const int B_max = o.batch < max_N ? o.batch : max_N;
     batch b;
     alloc_batch(&o, has_val && val.T > train.T ? &val : &train, B_max, &b);
+    {
+        const size_t rows = o.head == HEAD_SEQ_LINEAR ? (size_t)B_max * train.T : (size_t)B_max;
+        b.logits_dev = device_buffer(&net, rows * o.out * sizeof(float));
+        b.dlogits_dev = device_buffer(&net, rows * o.out * sizeof(float));
+    }
     int32_t *order = xalloc((size_t)max_N * sizeof *order);
     const int per_epoch = (train.N + o.batch - 1) / o.batch;
     const int total = o.steps ? o.steps : o.epochs * per_epoch;
@@ -779,12 +804,12 @@ int main(int argc, char **argv) {
         for (int bi = 0; bi < per_epoch && step < total; ++bi) {
             const int first = bi * o.batch, B = train.N - first < o.batch ? train.N - first : o.batch;
             gather(&o, &train, order, first, B, &b);
-            clrnn_forward_args fa = forward_args(&net, &train, &b);
+            clrnn_forward_args fa = train_forward_args(&net, &train, &b);
             check(clrnn_rnn_forward_train(net.rnn, &fa, res), "forward_train");
             const clrnn_loss_result r = head_loss(&o, &net, &train, &b, 1);
             clrnn_backward_args ba;
             memset(&ba, 0, sizeof ba);
-            ba.dy.host = b.dlogits;
+            ba.dy.mem = b.dlogits_dev;
             if (net.emb) ba.dx.host = b.dx;
             check(clrnn_rnn_backward_data(net.rnn, res, &ba), "backward_data");
             check(clrnn_rnn_backward_weights(net.rnn, res, CLRNN_WGRAD_SET), "backward_weights");
@@ -832,6 +857,7 @@ int main(int argc, char **argv) {
         printf("\n");
     }
     free(losses), free(metrics), free(order);
+    clReleaseMemObject(b.logits_dev), clReleaseMemObject(b.dlogits_dev);
     free_batch(&b);
     clrnn_optimizer_destroy(opt);
     clrnn_reserve_destroy(res);
