@@ -434,9 +434,23 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
         const float p_out, const uint seed_lo, const uint seed_hi, const uint call, const int l,   \
         const int policy, __global const real *dh_state, __global real *dh_out, __global real *carry
 
+/* The previous step's dG R inside the cell kernel (TR_BWD_FUSE_PARAMS, fuse_dh = 1: train.c, small
+ * products, every step but the first processed): the state's gradient is dh_state + dGs R, dGs
+ * [N, G*H] the gate gradients the previous launch left, R [G*H, Hr]; the sum over k in order, fma
+ * by fma from 0, then added, as sgemm_small's beta = 1 GEMM it replaces (the same bits). As in the
+ * forward, a work-group is one row, and a barrier keeps the row's dGs reads before its writes. */
+#define TR_BWD_FUSE_PARAMS __global const real *Rm, const int fuse_dh
+
+/* dh_state's 16 lanes at idx, plus the fused product when there is one. */
+inline real16 dh_in16(__global const real *dh_state, size_t idx, int lanes, int fuse_dh, real16 dh_add) {
+    const real16 v = ld16(dh_state + idx, lanes);
+    return fuse_dh ? v + dh_add : v;
+}
+
 inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY, int has_dy,
                         int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call, int l, int policy,
-                        __global const real *dh_state, __global real *dh_out, __global real *carry) {
+                        __global const real *dh_state, __global real *dh_out, __global real *carry, int fuse_dh,
+                        real16 dh_add) {
     const int t = e & STEP_T_MASK;
     const size_t row = (size_t)t * N + n, idx = ((size_t)d * N + n) * Hr + j, cidx = (size_t)n * Hr + j;
     real16 dy = (real16)0.0f;
@@ -447,20 +461,21 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
                          lanes);
     }
     if (e & STEP_VALID) {
-        const real16 g = ld16(dh_state + idx, lanes) + dy + ld16(carry + cidx, lanes);
+        const real16 g = dh_in16(dh_state, idx, lanes, fuse_dh, dh_add) + dy + ld16(carry + cidx, lanes);
         st16(carry + cidx, (real16)0.0f, lanes);
         st16(dh_out + idx, (real16)0.0f, lanes);
         return g;
     }
     if (policy == MASKED_CARRY && (e & STEP_STARTED)) st16(carry + cidx, ld16(carry + cidx, lanes) + dy, lanes);
-    st16(dh_out + idx, ld16(dh_state + idx, lanes), lanes);
+    st16(dh_out + idx, dh_in16(dh_state, idx, lanes, fuse_dh, dh_add), lanes);
     return (real16)0.0f;
 }
 /* The gradient of this step's h (or h_raw): tr_bwd_out's result in dh, or computed here. */
-#define TR_DH16()                                                                                  \
+#define TR_DH16_ADD(fuse_dh, dh_add)                                                               \
     (fused ? bwd_out16(lanes, j, n, e, N, Hr, d, dY, has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, \
-                       dh_state, dh_out, carry)                                                    \
+                       dh_state, dh_out, carry, (fuse_dh), (dh_add))                               \
            : ld16(dh + (size_t)n * H + j, lanes))
+#define TR_DH16() TR_DH16_ADD(0, (real16)0.0f)
 
 #define TR_BWD_PROLOGUE16(G)                                                                       \
     const int j = (int)get_global_id(0) * 16, n = get_global_id(1);                                \
@@ -469,7 +484,14 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
     const int e = tmap[((size_t)d * T + s) * N + n];                                               \
     const int t = e & STEP_T_MASK;                                                                 \
     const size_t row = (size_t)t * N + n;                                                          \
-    const real16 dhv = TR_DH16();                                                                  \
+    real16 dh_add = (real16)0.0f;                                                                  \
+    if (fuse_dh) {                                                                                 \
+        __global const real *dg_prev = dGs + (size_t)n * (G) * H;                                  \
+        for (int k_ = 0; k_ < (G) * H; ++k_)                                                       \
+            dh_add = fma((real16)(dg_prev[k_]), ld16(Rm + (size_t)k_ * Hr + j, lanes), dh_add);    \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                             \
+    }                                                                                              \
+    const real16 dhv = TR_DH16_ADD(fuse_dh, dh_add);                                               \
     __global real *gt = dGt + row * (G) * H + j, *gs = dGs + (size_t)n * (G) * H + j;              \
     if (!(e & STEP_VALID)) {                                                                       \
         for (int g_ = 0; g_ < (G); ++g_) {                                                         \
@@ -488,14 +510,14 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
         st16(gs + (g_) * H, v_, lanes);                                                            \
     } while (0)
 
-__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS) {
+__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS, TR_BWD_FUSE_PARAMS) {
     TR_BWD_PROLOGUE16(1);
     const real16 g = dhv * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
     STORE_DG(0, g);
 }
 
 __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
-                          const float cell_clip, TR_OUT_PARAMS) {
+                          const float cell_clip, TR_OUT_PARAMS, TR_BWD_FUSE_PARAMS) {
     TR_BWD_PROLOGUE16(4);
     const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;

@@ -788,14 +788,26 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
         a_int(&c, (int)desc->masked_output);
         const cl_uint c_dh_state = c.i;
         a_mem(&c, v->dh[0]), a_mem(&c, v->dh[1]), a_mem(&c, v->carry);
+        /* the previous step's dG R inside the RNN / LSTM cell kernel (train.cl TR_BWD_FUSE_PARAMS,
+         * a launch a step fewer), on the forward's conditions: no projection, no recurrent dropout,
+         * a row in one work-group, the GEMM on sgemm_small (its sum: the same bits) */
+        const size_t row_items = ((size_t)H + 15) / 16;
+        const int fuse_dh = (lstm || desc->cell == CLRNN_CELL_RNN) && !proj && p_rec <= 0 && row_items <= 16 &&
+                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)Hr, (size_t)GH);
+        cl_uint c_fuse = 0;
         /* R for dG R: a copy with room past it when Hr is not a multiple of 64, so the SGEMM reads
          * it in place rather than packing it every step (the trainable buffer is exactly R) */
         cl_mem Rm = pval(r, ld, PB_R);
-        if (Hr % 64) {
+        if (Hr % 64 && !fuse_dh) {
             const cl_int err = clEnqueueCopyBuffer(ctx->queue, Rm, v->rcopy, 0, 0, (size_t)GH * Hr * sizeof(float), 0,
                                                    NULL, NULL);
             if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueCopyBuffer", "the recurrent weights");
             Rm = v->rcopy;
+        }
+        if (!gru) {
+            a_mem(&c, Rm);
+            c_fuse = c.i;
+            a_int(&c, 0);
         }
         kargs rr = tk(ctx, TK_tr_gru_rb_r);
         cl_uint rr_dh_next = 0;
@@ -821,7 +833,10 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             if (c_dh_next) a_set_mem(&c, c_dh_next, v->dh[b]);
             a_set_mem(&c, c_dh_state, v->dh[a]);
             a_set_mem(&c, c_dh_state + 1, v->dh[b]);
-            if ((st = launch16(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            /* fused: the kernel adds the previous step's dG R (none before the first processed step) */
+            if (fuse_dh) a_set_int(&c, c_fuse, s < T - 1);
+            st = fuse_dh ? launch(ctx, &c, row_items, (size_t)N, 1, row_items) : launch16(ctx, &c, (size_t)H, (size_t)N);
+            if (st != CLRNN_OK) break;
             if (rb) {
                 /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
                 st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH, Rm,
@@ -841,7 +856,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                     const drop_spec m = {p_rec, l, d, recurrent_stream(desc, g)};
                     if (st == CLRNN_OK) st = drop(r, v, m, s, v->step_m, 0, Hr, v->dh[b], h_off, Hr, Hr, 1);
                 }
-            } else {
+            } else if (!fuse_dh || s == 0) { /* fused: the next step's kernel adds it, dh0's here */
                 st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH, Rm, 0,
                           (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
             }
