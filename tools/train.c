@@ -13,7 +13,7 @@
  * backward_data → backward_weights → [the embedding's backward] → one optimizer step (after the
  * global-norm clip). Validation runs the inference forward. Scripts depend on this interface and on
  * the --json object (train_loss, val_loss, val_accuracy for classification heads, steps, seconds,
- * ms_per_step): keep them stable.
+ * ms_per_step; setup_seconds: the warm-up before the steps, see warm_up): keep them stable.
  *
  * The order of an epoch is a Fisher-Yates shuffle driven by splitmix64 from --seed and the epoch
  * number (tools/train/train_torch.py draws the very same), --no-shuffle keeps the file's order.
@@ -519,6 +519,7 @@ typedef struct batch {
     uint8_t *mask;     /* [B, T] */
     uint8_t *row_mask; /* seq-linear: [B*T] */
     float *logits, *dlogits, *dx;
+    cl_mem logits_dev, dlogits_dev; /* a training step's logits and their gradient stay on the device */
 } batch;
 
 static void *xalloc(size_t n) {
@@ -564,6 +565,14 @@ static void gather(const options *o, const dataset *d, const int32_t *order, int
     }
 }
 
+/* A device buffer of `bytes` for the batch (the training step's logits path). */
+static cl_mem device_buffer(const network *net, size_t bytes) {
+    cl_int err;
+    cl_mem m = clCreateBuffer(clrnn_context_cl_context(net->ctx), CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    if (err != CL_SUCCESS) die("clCreateBuffer of %zu bytes failed (%d)", bytes, (int)err);
+    return m;
+}
+
 /* The forward arguments of a gathered batch (x from the embedding when there is one). */
 static clrnn_forward_args forward_args(const network *net, const dataset *d, batch *b) {
     clrnn_forward_args a;
@@ -583,18 +592,29 @@ static clrnn_forward_args forward_args(const network *net, const dataset *d, bat
     return a;
 }
 
-/* The head's loss (and, when `grad`, its gradient into b->dlogits) of the batch's logits. */
+/* The training step's forward arguments: y into the device buffer b->logits_dev (the loss reads it
+ * there, its gradient goes to b->dlogits_dev, the backward's dy: no host round trip of either). */
+static clrnn_forward_args train_forward_args(const network *net, const dataset *d, batch *b) {
+    clrnn_forward_args a = forward_args(net, d, b);
+    a.y.host = NULL;
+    a.y.mem = b->logits_dev;
+    return a;
+}
+
+/* The head's loss (and, when `grad`, its gradient into b->dlogits_dev) of the batch's logits
+ * (grad: in b->logits_dev; else in b->logits). */
 static clrnn_loss_result head_loss(const options *o, const network *net, const dataset *d, batch *b, int grad) {
     clrnn_loss_args la;
     memset(&la, 0, sizeof la);
     la.kind = o->head == HEAD_SOFTMAX ? CLRNN_LOSS_SOFTMAX_XENT : o->head == HEAD_SIGMOID ? CLRNN_LOSS_SIGMOID_BCE : CLRNN_LOSS_MSE;
     la.rows = o->head == HEAD_SEQ_LINEAR ? b->B * d->T : b->B;
     la.cols = o->out;
-    la.logits.host = b->logits;
+    if (grad) la.logits.mem = b->logits_dev;
+    else la.logits.host = b->logits;
     if (o->head == HEAD_SOFTMAX) la.labels = b->labels;
     else la.targets.host = b->targets;
     la.row_mask = o->head == HEAD_SEQ_LINEAR && (d->lengths || d->mask) ? b->row_mask : NULL;
-    if (grad) la.dlogits.host = b->dlogits;
+    if (grad) la.dlogits.mem = b->dlogits_dev;
     clrnn_loss_result r;
     check(clrnn_loss(net->ctx, &la, &r), "loss");
     (void)net;
@@ -663,6 +683,73 @@ static void evaluate(const options *o, network *net, const dataset *d, batch *b,
     *metric = wsum > 0 ? msum / wsum : 0;
 }
 
+/* Builds and compiles, before the timed loop, every kernel the loop runs (the programs on first
+ * use; PoCL also compiles a kernel for each work-group size at its first launch): one training step
+ * and one validation forward of a copy of the network (the same descriptor, zero weights, its own
+ * reserve and optimizer) on the set's first rows, so that the model's weights, its dropout masks
+ * (counted per forward_train of an rnn) and its optimizer state are exactly those of a run without
+ * it. ms_per_step is then the steps' time; the copy's step is setup_seconds. */
+static void warm_up(const options *o, const network *net, const dataset *d, int B, batch *b, int32_t *order) {
+    network w = *net;
+    check(clrnn_rnn_create(net->ctx, &net->desc, &w.rnn), "warm-up: creating a copy of the rnn");
+    const int H = o->hidden, D = net->D, L = o->layers;
+    const int G = net->desc.cell == CLRNN_CELL_LSTM ? 4 : net->desc.cell == CLRNN_CELL_GRU ? 3 : 1;
+    const size_t GH = (size_t)G * H, nW = (size_t)o->out * net->Hm;
+    const size_t biggest = GH * ((size_t)(d->F > D * H ? d->F : D * H) + 2) + nW + (size_t)o->out;
+    float *zero = calloc(biggest, sizeof *zero);
+    if (!zero) die("out of memory");
+    for (int l = 0; l < L; ++l)
+        for (int dir = 0; dir < D; ++dir) {
+            const size_t I = l == 0 ? (size_t)d->F : (size_t)D * H;
+            check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_W, zero, GH * I), "warm-up: W");
+            check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_R, zero, GH * H), "warm-up: R");
+            check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_ONNX, l, dir, CLRNN_PARAM_B, zero, 2 * GH), "warm-up: B");
+        }
+    check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_DENSE_W, zero, nW), "warm-up: head");
+    check(clrnn_rnn_set_param(w.rnn, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_DENSE_B, zero, (size_t)o->out),
+          "warm-up: head bias");
+    free(zero);
+    if (net->emb) {
+        const size_t n = (size_t)o->vocab * o->embed_dim;
+        float *t = calloc(n ? n : 1, sizeof *t);
+        if (!t) die("out of memory");
+        check(clrnn_embedding_create(net->ctx, o->vocab, o->embed_dim, o->mask_zero, &w.emb), "warm-up: embedding");
+        check(clrnn_embedding_set_table(w.emb, t, n), "warm-up: embedding table");
+        free(t);
+    }
+    clrnn_reserve *res = NULL;
+    check(clrnn_reserve_create(w.rnn, &res), "warm-up: reserve");
+    clrnn_optimizer_params op = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_ADAM, CLRNN_EPS_TORCH);
+    if (!strcmp(o->optimizer, "sgd")) op = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_SGD, CLRNN_EPS_TORCH);
+    if (!strcmp(o->optimizer, "rmsprop")) op = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_RMSPROP, CLRNN_EPS_TORCH);
+    clrnn_optimizer *opt = NULL;
+    check(clrnn_optimizer_create(net->ctx, &op, &opt), "warm-up: optimizer");
+    for (int n = 0; n < B; ++n) order[n] = n;
+    gather(o, d, order, 0, B, b);
+    clrnn_forward_args fa = train_forward_args(&w, d, b);
+    check(clrnn_rnn_forward_train(w.rnn, &fa, res), "warm-up: forward_train");
+    (void)head_loss(o, &w, d, b, 1);
+    clrnn_backward_args ba;
+    memset(&ba, 0, sizeof ba);
+    ba.dy.mem = b->dlogits_dev;
+    if (w.emb) ba.dx.host = b->dx;
+    check(clrnn_rnn_backward_data(w.rnn, res, &ba), "warm-up: backward_data");
+    check(clrnn_rnn_backward_weights(w.rnn, res, CLRNN_WGRAD_SET), "warm-up: backward_weights");
+    if (w.emb) {
+        const clrnn_ids ids = {B, d->T, NULL, b->ids};
+        const clrnn_tensor dx = {b->dx, NULL, 0};
+        check(clrnn_embedding_backward(w.emb, &ids, dx, CLRNN_WGRAD_SET), "warm-up: embedding backward");
+    }
+    check(clrnn_optimizer_step(opt, w.rnn, w.emb, NULL), "warm-up: optimizer step");
+    fa = forward_args(&w, d, b);
+    check(clrnn_rnn_forward(w.rnn, &fa), "warm-up: forward");
+    (void)head_loss(o, &w, d, b, 0);
+    clrnn_optimizer_destroy(opt);
+    clrnn_reserve_destroy(res);
+    clrnn_embedding_destroy(w.emb);
+    clrnn_rnn_destroy(w.rnn);
+}
+
 int main(int argc, char **argv) {
     options o;
     parse(argc, argv, &o);
@@ -696,11 +783,19 @@ int main(int argc, char **argv) {
     const int B_max = o.batch < max_N ? o.batch : max_N;
     batch b;
     alloc_batch(&o, has_val && val.T > train.T ? &val : &train, B_max, &b);
+    {
+        const size_t rows = o.head == HEAD_SEQ_LINEAR ? (size_t)B_max * train.T : (size_t)B_max;
+        b.logits_dev = device_buffer(&net, rows * o.out * sizeof(float));
+        b.dlogits_dev = device_buffer(&net, rows * o.out * sizeof(float));
+    }
     int32_t *order = xalloc((size_t)max_N * sizeof *order);
     const int per_epoch = (train.N + o.batch - 1) / o.batch;
     const int total = o.steps ? o.steps : o.epochs * per_epoch;
     const int epochs = (total + per_epoch - 1) / per_epoch;
     double *losses = xalloc((size_t)total * sizeof(double)), *metrics = xalloc((size_t)total * sizeof(double));
+    const double t_setup = now_ms();
+    warm_up(&o, &net, &train, B_max, &b, order);
+    const double setup_ms = now_ms() - t_setup;
     progress pr = {isatty(2), total, total / 20 > 0 ? total / 20 : 1, now_ms()};
     double val_loss = 0, val_metric = 0, eval_ms = 0;
     int step = 0;
@@ -709,12 +804,12 @@ int main(int argc, char **argv) {
         for (int bi = 0; bi < per_epoch && step < total; ++bi) {
             const int first = bi * o.batch, B = train.N - first < o.batch ? train.N - first : o.batch;
             gather(&o, &train, order, first, B, &b);
-            clrnn_forward_args fa = forward_args(&net, &train, &b);
+            clrnn_forward_args fa = train_forward_args(&net, &train, &b);
             check(clrnn_rnn_forward_train(net.rnn, &fa, res), "forward_train");
             const clrnn_loss_result r = head_loss(&o, &net, &train, &b, 1);
             clrnn_backward_args ba;
             memset(&ba, 0, sizeof ba);
-            ba.dy.host = b.dlogits;
+            ba.dy.mem = b.dlogits_dev;
             if (net.emb) ba.dx.host = b.dx;
             check(clrnn_rnn_backward_data(net.rnn, res, &ba), "backward_data");
             check(clrnn_rnn_backward_weights(net.rnn, res, CLRNN_WGRAD_SET), "backward_weights");
@@ -753,7 +848,8 @@ int main(int argc, char **argv) {
             printf(", \"val_loss\": %.9g", val_loss);
             if (classify) printf(", \"val_accuracy\": %.9g", val_metric);
         }
-        printf(", \"steps\": %d, \"seconds\": %.6g, \"ms_per_step\": %.6g}\n", step, seconds, seconds * 1e3 / step);
+        printf(", \"steps\": %d, \"seconds\": %.6g, \"ms_per_step\": %.6g, \"setup_seconds\": %.6g}\n", step, seconds,
+               seconds * 1e3 / step, setup_ms / 1e3);
     } else {
         printf("trained %d steps in %.2f s (%.2f ms/step): train_loss %.4f", step, seconds, seconds * 1e3 / step, tl);
         if (has_val) printf(", val_loss %.4f", val_loss);
@@ -761,6 +857,7 @@ int main(int argc, char **argv) {
         printf("\n");
     }
     free(losses), free(metrics), free(order);
+    clReleaseMemObject(b.logits_dev), clReleaseMemObject(b.dlogits_dev);
     free_batch(&b);
     clrnn_optimizer_destroy(opt);
     clrnn_reserve_destroy(res);

@@ -116,9 +116,9 @@ inline void bwd_scan(const int MR, BWD_SCAN_PARAMS) {
                 for (int r = 0; r < MR && rb * MR + r < N; ++r) {
                     const int n = rb * MR + r;
                     if (cell == BWD_CELL_LSTM)
-                        tr_lstm_bwd_at(wi, n, TR_BWD_ARGS, P, dc_state, flags, cell_clip, TR_OUT_ARGS);
+                        tr_lstm_bwd_at(wi, n, TR_BWD_ARGS, P, dc_state, flags, cell_clip, TR_OUT_ARGS, 0, (real16)0.0f);
                     else if (cell == BWD_CELL_RNN)
-                        tr_rnn_bwd_at(wi, n, TR_BWD_ARGS, TR_OUT_ARGS);
+                        tr_rnn_bwd_at(wi, n, TR_BWD_ARGS, TR_OUT_ARGS, 0, (real16)0.0f);
                     else
                         tr_gru_bwd_at(wi, n, TR_BWD_ARGS, !rb_gru, dGh_t, dh_out, TR_OUT_ARGS);
                 }

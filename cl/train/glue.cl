@@ -84,34 +84,64 @@ __kernel void loss_grad(int kind, int R, int C, __global const float *x, ulong x
     dl[dl_off + i] = d;
 }
 
-/* partial[b] = sum of g[i]^2 over block b (GLUE_NORM_BLOCK elements, in index order). */
-__kernel void sumsq_blocks(__global const float *g, ulong n, __global float *partial, ulong nblocks) {
-    const size_t b = get_global_id(0);
-    if (b >= nblocks) return;
-    const size_t lo = b * GLUE_NORM_BLOCK, hi = min((size_t)n, lo + GLUE_NORM_BLOCK);
-    float s = 0.0f;
-    for (size_t i = lo; i < hi; ++i) s += g[i] * g[i];
-    partial[b] = s;
+/* The optimizer's kernels take up to GLUE_OPT_GROUP tensors a launch (optim.c: one launch for all
+ * of a small model's, where one a tensor was a launch each); meta [2 * GLUE_OPT_GROUP] ulong holds
+ * each slot's element count and its first element (sumsq_blocks: first block) in the group's
+ * concatenation. Slot k of the group is the k-th pointer argument. */
+#define GLUE_SLOT_PTRS(q, type) type q##0, type q##1, type q##2, type q##3, type q##4, type q##5, type q##6, type q##7
+#define GLUE_SLOT(q, k) ((k) == 0 ? q##0 : (k) == 1 ? q##1 : (k) == 2 ? q##2 : (k) == 3 ? q##3 : (k) == 4 ? q##4 : \
+                         (k) == 5 ? q##5 : (k) == 6 ? q##6 : q##7)
+
+/* The group's slot holding element (block) i of the concatenation, and i's index within it. */
+inline int glue_slot_of(__global const ulong *meta, int ntensors, ulong i, ulong *local_i) {
+    int k = 0;
+    while (k + 1 < ntensors && i >= meta[2 * (k + 1) + 1]) ++k;
+    *local_i = i - meta[2 * k + 1];
+    return k;
 }
 
-/* One optimizer update per element. g = grad * gscale (the clip factor). The host computes the
- * step's scalars in double: for Adam a = lr / (1 - b1^t) and bc2 = sqrt(1 - b2^t) (TORCH), or
- * a = lr sqrt(1 - b2^t) / (1 - b1^t) (KERAS). s1, s2: the optimizer's state (momentum / m,
- * squared average / v). first: the first step (SGD's buffer starts as g). */
-__kernel void opt_update(int kind, ulong n, __global float *theta, __global const float *grad, float gscale,
-                         __global float *s1, __global float *s2, float lr, float momentum, int nesterov, float rho,
-                         float beta1, float beta2, float eps, int eps_style, float a, float bc2, int first) {
-    const size_t i = get_global_id(0);
-    if (i >= n) return;
-    const float g = grad[i] * gscale;
+/* Sums of squares of GLUE_NORM_BLOCK-element blocks, one work-item each, in element order:
+ * partial[p_off + b] for block b of the group's concatenation (each tensor's blocks in order,
+ * tensor by tensor: the host adds them in that order). */
+__kernel void sumsq_blocks(GLUE_SLOT_PTRS(g, __global const float *), const int ntensors, __global const ulong *meta,
+                           __global float *partial, ulong p_off, ulong nblocks) {
+    const size_t b = get_global_id(0);
+    if (b >= nblocks) return;
+    ulong lb;
+    const int k = glue_slot_of(meta, ntensors, b, &lb);
+    __global const float *gk = GLUE_SLOT(g, k);
+    const size_t n = meta[2 * k], lo = lb * GLUE_NORM_BLOCK, hi = min((size_t)n, lo + GLUE_NORM_BLOCK);
+    float s = 0.0f;
+    for (size_t i = lo; i < hi; ++i) s += gk[i] * gk[i];
+    partial[p_off + b] = s;
+}
+
+/* One optimizer update per element of the group's tensors. g = grad * gscale (the clip factor).
+ * The host computes the step's scalars in double: for Adam a = lr / (1 - b1^t) and bc2 =
+ * sqrt(1 - b2^t) (TORCH), or a = lr sqrt(1 - b2^t) / (1 - b1^t) (KERAS). s1, s2: the optimizer's
+ * state (momentum / m, squared average / v; any buffer where the kind has none: not touched).
+ * first: the first step (SGD's buffer starts as g). */
+__kernel void opt_update(int kind, const int ntensors, __global const ulong *meta, ulong total,
+                         GLUE_SLOT_PTRS(theta, __global float *), GLUE_SLOT_PTRS(grad, __global const float *),
+                         GLUE_SLOT_PTRS(m1, __global float *), GLUE_SLOT_PTRS(m2, __global float *), float gscale,
+                         float lr, float momentum, int nesterov, float rho, float beta1, float beta2, float eps,
+                         int eps_style, float a, float bc2, int first) {
+    const size_t gi = get_global_id(0);
+    if (gi >= total) return;
+    ulong li;
+    const int k = glue_slot_of(meta, ntensors, gi, &li);
+    const size_t i = li;
+    __global float *th = GLUE_SLOT(theta, k), *s1 = GLUE_SLOT(m1, k), *s2 = GLUE_SLOT(m2, k);
+    __global const float *gr = GLUE_SLOT(grad, k);
+    const float g = gr[i] * gscale;
     if (kind == GLUE_OPT_SGD) {
         if (momentum == 0.0f) {
-            theta[i] -= lr * g;
+            th[i] -= lr * g;
             return;
         }
         const float b = first ? g : momentum * s1[i] + g;
         s1[i] = b;
-        theta[i] -= lr * (nesterov ? g + momentum * b : b);
+        th[i] -= lr * (nesterov ? g + momentum * b : b);
     } else if (kind == GLUE_OPT_RMSPROP) {
         const float v = rho * s2[i] + (1.0f - rho) * g * g;
         s2[i] = v;
@@ -119,18 +149,18 @@ __kernel void opt_update(int kind, ulong n, __global float *theta, __global cons
         if (momentum > 0.0f) {
             const float b = momentum * s1[i] + u;
             s1[i] = b;
-            theta[i] -= lr * b;
+            th[i] -= lr * b;
         } else {
-            theta[i] -= lr * u;
+            th[i] -= lr * u;
         }
     } else {
         const float m = beta1 * s1[i] + (1.0f - beta1) * g;
         const float v = beta2 * s2[i] + (1.0f - beta2) * g * g;
         s1[i] = m, s2[i] = v;
         if (eps_style == GLUE_EPS_TORCH)
-            theta[i] -= a * (m / (sqrt(v) / bc2 + eps));
+            th[i] -= a * (m / (sqrt(v) / bc2 + eps));
         else
-            theta[i] -= a * m / (sqrt(v) + eps);
+            th[i] -= a * m / (sqrt(v) + eps);
     }
 }
 

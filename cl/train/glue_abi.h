@@ -24,5 +24,7 @@
 
 /* Elements per partial sum of squares (sumsq_blocks): fixed, so the norm's order never changes. */
 #define GLUE_NORM_BLOCK 256
+/* Tensors an optimizer launch takes (sumsq_blocks, opt_update: that many pointer arguments each). */
+#define GLUE_OPT_GROUP 8
 
 #endif

@@ -185,12 +185,34 @@ inline void write_y16(__global real *y, int t, int n, int N, int ycols, int col,
         return;                                                                                    \
     }
 
+/* The step's h_prev R^T inside the cell kernel (TR_FUSE_PARAMS, fuse_hr = 1: train.c, small
+ * products): a launch a step fewer. Work-item (jb, n) sums its 16 columns col.. of R^T [Hr, ld]
+ * against row n of h_prev in k order, fma by fma from 0, as sgemm_small sums the GEMM it replaces
+ * (train.c fuses only where that GEMM would run there: the same bits). A work-group is one whole
+ * row (local size = the row's work-items, exactly): its barrier keeps every h_prev read before
+ * any work-item of the row writes its new h into h_state. */
+#define TR_FUSE_PARAMS __global const real *RT, const int fuse_hr
+
+inline real16 hr_dot16(__global const real *h_prev, int Hr, __global const real *RT, int ld, int col, int lanes) {
+    real16 acc = (real16)0.0f;
+    for (int k = 0; k < Hr; ++k) acc = fma((real16)(h_prev[k]), ld16(RT + (size_t)k * ld + col, lanes), acc);
+    return acc;
+}
+
 /* Vanilla RNN: h = f(x W^T + h_prev R^T + Wb + Rb). */
-__kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
+__kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS, TR_FUSE_PARAMS) {
     TR_PROLOGUE16(H);
+    /* the product and the barrier before the masked row's return (PoCL 3.1's LLVM crashed
+     * compiling this kernel with the barrier after it) */
+    real16 hr = (real16)0.0f;
+    if (fuse_hr) {
+        if (valid) hr = hr_dot16(h_state + ((size_t)d * N + n) * Hr, Hr, RT, H, j, lanes);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    } else {
+        hr = ld16(HR + (size_t)n * H + j, lanes);
+    }
     TR_STATE_IN16(Hr, 1, 0);
-    const real16 a = ld16(XW + row * H + j, lanes) + ld16(HR + (size_t)n * H + j, lanes) + ld16(Wb + j, lanes) +
-                     ld16(Rb + j, lanes);
+    const real16 a = ld16(XW + row * H + j, lanes) + hr + ld16(Wb + j, lanes) + ld16(Rb + j, lanes);
     st16(rr + Hr + j, a, lanes);
     const real16 h = act16(acts, d, 0, a, clip);
     st16(hs + j, h, lanes);
@@ -201,7 +223,7 @@ __kernel void tr_rnn_fwd(TR_STEP_PARAMS, __global real *h_state, TR_Y_PARAMS) {
  * leaves h_raw = o * h(c) to hraw_step; tr_proj_fwd writes the state and the output. */
 __kernel void tr_lstm_fwd(TR_STEP_PARAMS, __global const real *P, __global real *h_state, __global real *c_state,
                           __global real *hraw_step, const int flags, const float cell_clip, const float forget_bias,
-                          TR_Y_PARAMS) {
+                          TR_Y_PARAMS, TR_FUSE_PARAMS) {
     TR_PROLOGUE16(H);
     const int GH = 4 * H, peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG, proj = flags & LSTM_PROJ;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H, o_hraw = Hr + 6 * H;
@@ -222,25 +244,36 @@ __kernel void tr_lstm_fwd(TR_STEP_PARAMS, __global const real *P, __global real 
         return;
     }
     __global const real *xw = XW + row * GH + j, *hr = HR + (size_t)n * GH + j;
+    real16 hr_i, hr_f, hr_g, hr_o;
+    if (fuse_hr) { /* never with a projection (its h_state is written by tr_proj_fwd) */
+        __global const real *h_prev = h_state + ((size_t)d * N + n) * Hr;
+        hr_i = hr_dot16(h_prev, Hr, RT, GH, j, lanes);
+        hr_f = cifg ? (real16)0.0f : hr_dot16(h_prev, Hr, RT, GH, H + j, lanes);
+        hr_g = hr_dot16(h_prev, Hr, RT, GH, 2 * H + j, lanes);
+        hr_o = hr_dot16(h_prev, Hr, RT, GH, 3 * H + j, lanes);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    } else {
+        hr_i = ld16(hr, lanes), hr_f = cifg ? (real16)0.0f : ld16(hr + H, lanes);
+        hr_g = ld16(hr + 2 * H, lanes), hr_o = ld16(hr + 3 * H, lanes);
+    }
     const real16 zero = (real16)0.0f;
-    const real16 a_i = ld16(xw, lanes) + ld16(hr, lanes) + ld16(Wb + j, lanes) + ld16(Rb + j, lanes) +
+    const real16 a_i = ld16(xw, lanes) + hr_i + ld16(Wb + j, lanes) + ld16(Rb + j, lanes) +
                        (peep ? ld16(P + j, lanes) * cp : zero);
     const real16 i = act16(acts, d, 0, a_i, clip);
     real16 a_f = zero, f;
     if (cifg) {
         f = 1.0f - i;
     } else {
-        a_f = ld16(xw + H, lanes) + ld16(hr + H, lanes) + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes) +
+        a_f = ld16(xw + H, lanes) + hr_f + ld16(Wb + H + j, lanes) + ld16(Rb + H + j, lanes) +
               forget_bias + (peep ? ld16(P + H + j, lanes) * cp : zero);
         f = act16(acts, d, 0, a_f, clip);
     }
-    const real16 a_g = ld16(xw + 2 * H, lanes) + ld16(hr + 2 * H, lanes) + ld16(Wb + 2 * H + j, lanes) +
-                       ld16(Rb + 2 * H + j, lanes);
+    const real16 a_g = ld16(xw + 2 * H, lanes) + hr_g + ld16(Wb + 2 * H + j, lanes) + ld16(Rb + 2 * H + j, lanes);
     const real16 g = act16(acts, d, 1, a_g, clip);
     const real16 cu = f * cp + i * g;
     const real16 c = cell_clip > 0.0f ? CLAMP_NAN(cu, (real16)-cell_clip, (real16)cell_clip) : cu;
-    const real16 a_o = ld16(xw + 3 * H, lanes) + ld16(hr + 3 * H, lanes) + ld16(Wb + 3 * H + j, lanes) +
-                       ld16(Rb + 3 * H + j, lanes) + (peep ? ld16(P + 2 * H + j, lanes) * c : zero);
+    const real16 a_o = ld16(xw + 3 * H, lanes) + hr_o + ld16(Wb + 3 * H + j, lanes) + ld16(Rb + 3 * H + j, lanes) +
+                       (peep ? ld16(P + 2 * H + j, lanes) * c : zero);
     const real16 o = act16(acts, d, 0, a_o, clip);
     const real16 h = o * act16(acts, d, 2, c, clip);
     st16(rr + o_pre + j, a_i, lanes);
@@ -407,9 +440,25 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
         const int policy, __global const real *dh_state, __global real *dh_out, __global real *carry
 #define TR_OUT_ARGS fused, dY, has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, dh_state, dh_out, carry
 
+/* The previous step's dG R inside the cell kernel (TR_BWD_FUSE_PARAMS, fuse_dh = 1: train.c, small
+ * products, every step but the first processed): the state's gradient is dh_state + dGs R, dGs
+ * [N, G*H] the gate gradients the previous launch left, R [G*H, Hr]; the sum over k in order, fma
+ * by fma from 0, then added, as sgemm_small's beta = 1 GEMM it replaces (the same bits). As in the
+ * forward, a work-group is one row, and a barrier keeps the row's dGs reads before its writes. */
+#define TR_BWD_FUSE_PARAMS __global const real *Rm, const int fuse_dh
+/* what the cell bodies take of it: whether there is a product, and its value for the lanes */
+#define TR_BWD_DH_ADD const int fuse_dh, const real16 dh_add
+
+/* dh_state's 16 lanes at idx, plus the fused product when there is one. */
+inline real16 dh_in16(__global const real *dh_state, size_t idx, int lanes, int fuse_dh, real16 dh_add) {
+    const real16 v = ld16(dh_state + idx, lanes);
+    return fuse_dh ? v + dh_add : v;
+}
+
 inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY, int has_dy,
                         int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call, int l, int policy,
-                        __global const real *dh_state, __global real *dh_out, __global real *carry) {
+                        __global const real *dh_state, __global real *dh_out, __global real *carry, int fuse_dh,
+                        real16 dh_add) {
     const int t = e & STEP_T_MASK;
     const size_t row = (size_t)t * N + n, idx = ((size_t)d * N + n) * Hr + j, cidx = (size_t)n * Hr + j;
     real16 dy = (real16)0.0f;
@@ -420,20 +469,21 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
                          lanes);
     }
     if (e & STEP_VALID) {
-        const real16 g = ld16(dh_state + idx, lanes) + dy + ld16(carry + cidx, lanes);
+        const real16 g = dh_in16(dh_state, idx, lanes, fuse_dh, dh_add) + dy + ld16(carry + cidx, lanes);
         st16(carry + cidx, (real16)0.0f, lanes);
         st16(dh_out + idx, (real16)0.0f, lanes);
         return g;
     }
     if (policy == MASKED_CARRY && (e & STEP_STARTED)) st16(carry + cidx, ld16(carry + cidx, lanes) + dy, lanes);
-    st16(dh_out + idx, ld16(dh_state + idx, lanes), lanes);
+    st16(dh_out + idx, dh_in16(dh_state, idx, lanes, fuse_dh, dh_add), lanes);
     return (real16)0.0f;
 }
 /* The gradient of this step's h (or h_raw): tr_bwd_out's result in dh, or computed here. */
-#define TR_DH16()                                                                                  \
+#define TR_DH16_ADD(fuse_dh, dh_add)                                                               \
     (fused ? bwd_out16(lanes, j, n, e, N, Hr, d, dY, has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, \
-                       dh_state, dh_out, carry)                                                    \
+                       dh_state, dh_out, carry, (fuse_dh), (dh_add))                               \
            : ld16(dh + (size_t)n * H + j, lanes))
+#define TR_DH16() TR_DH16_ADD(0, (real16)0.0f)
 
 #define TR_BWD_PROLOGUE16(G)                                                                       \
     const int j = jb_ * 16, n = n_;                                                                \
@@ -442,7 +492,7 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
     const int e = tmap[((size_t)d * T + s) * N + n];                                               \
     const int t = e & STEP_T_MASK;                                                                 \
     const size_t row = (size_t)t * N + n;                                                          \
-    const real16 dhv = TR_DH16();                                                                  \
+    const real16 dhv = TR_DH16_ADD(fuse_dh, dh_add);                                               \
     __global real *gt = dGt + row * (G) * H + j, *gs = dGs + (size_t)n * (G) * H + j;              \
     if (!(e & STEP_VALID)) {                                                                       \
         for (int g_ = 0; g_ < (G); ++g_) {                                                         \
@@ -461,14 +511,14 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
         st16(gs + (g_) * H, v_, lanes);                                                            \
     } while (0)
 
-inline void tr_rnn_bwd_at(TR_BWD_AT, TR_OUT_PARAMS) {
+inline void tr_rnn_bwd_at(TR_BWD_AT, TR_OUT_PARAMS, TR_BWD_DH_ADD) {
     TR_BWD_PROLOGUE16(1);
     const real16 g = dhv * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
     STORE_DG(0, g);
 }
 
 inline void tr_lstm_bwd_at(TR_BWD_AT, __global const real *P, __global real *dc_state, const int flags,
-                           const float cell_clip, TR_OUT_PARAMS) {
+                           const float cell_clip, TR_OUT_PARAMS, TR_BWD_DH_ADD) {
     TR_BWD_PROLOGUE16(4);
     const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
@@ -574,12 +624,31 @@ inline void tr_gru_rb_r_at(TR_BWD_AT, __global const real *d_rh, __global real *
     st16(dn, select(ld16(dn, lanes) + drh * r * m_n, ld16(dn, lanes), dropped), lanes);
 }
 
-__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS) {
-    tr_rnn_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, TR_OUT_ARGS);
+/* The previous step's dGs R for this work-item's 16 lanes (fuse_dh: see TR_BWD_FUSE_PARAMS), then
+ * the barrier that keeps the row's dGs reads before the cell body overwrites dGs; every work-item
+ * of the group reaches it (fuse_dh is the same for all). */
+#define TR_FUSED_DH_ADD(G)                                                                         \
+    real16 dh_add = (real16)0.0f;                                                                  \
+    if (fuse_dh) {                                                                                 \
+        const int j_ = (int)get_global_id(0) * 16, n_ = get_global_id(1);                          \
+        if (j_ < H && n_ < N) {                                                                    \
+            const int lanes_ = min(16, H - j_);                                                    \
+            __global const real *dg_prev = dGs + (size_t)n_ * (G) * H;                             \
+            for (int k_ = 0; k_ < (G) * H; ++k_)                                                   \
+                dh_add = fma((real16)(dg_prev[k_]), ld16(Rm + (size_t)k_ * Hr + j_, lanes_), dh_add); \
+        }                                                                                          \
+        barrier(CLK_GLOBAL_MEM_FENCE);                                                             \
+    }
+
+__kernel void tr_rnn_bwd(TR_BWD_PARAMS, TR_OUT_PARAMS, TR_BWD_FUSE_PARAMS) {
+    TR_FUSED_DH_ADD(1)
+    tr_rnn_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, TR_OUT_ARGS, fuse_dh, dh_add);
 }
 __kernel void tr_lstm_bwd(TR_BWD_PARAMS, __global const real *P, __global real *dc_state, const int flags,
-                          const float cell_clip, TR_OUT_PARAMS) {
-    tr_lstm_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, P, dc_state, flags, cell_clip, TR_OUT_ARGS);
+                          const float cell_clip, TR_OUT_PARAMS, TR_BWD_FUSE_PARAMS) {
+    TR_FUSED_DH_ADD(4)
+    tr_lstm_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, P, dc_state, flags, cell_clip, TR_OUT_ARGS,
+                   fuse_dh, dh_add);
 }
 __kernel void tr_gru_bwd(TR_BWD_PARAMS, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
     tr_gru_bwd_at(get_global_id(0), get_global_id(1), TR_BWD_ARGS, lbr, dGh_t, dh_next, TR_OUT_ARGS);

@@ -77,6 +77,18 @@ int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t
     return wanted && m < lim && n < lim && k < lim && ((m > n ? m : n) / TILE_N + 1) * TILE_N <= SIZE_MAX / sizeof(float) / k;
 }
 
+/* The sgemm_small rule by shape alone (a shape gives the same bits cold or warm). */
+static int small_product(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
+    const char *env = getenv("CLRNN_GEMM");
+    /* on a software rasterizer (llvmpipe) every product: its compiler takes minutes for sgemm_tile */
+    const int small = m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK;
+    return (small || clrnn_device_is_rasterizer(ctx)) && !(env && !strcmp(env, "own-tiled"));
+}
+
+int clrnn_gemm_own_small(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
+    return clrnn_gemm_own_selected(ctx, m, n, k) && small_product(ctx, m, n, k);
+}
+
 /* Arguments through the library's one binder (core/launch.h); the kernels take int and ulong sizes. */
 typedef clrnn_kargs kargs;
 static void arg_int(kargs *a, size_t v) { clrnn_karg_int(a, (int)v); }
@@ -108,22 +120,19 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
                                    clrnn_blas_sources_count, 1, check_own};
     clrnn_status st;
     kargs t = clrnn_kargs_begin(NULL, "sgemm_small");
-    const char *env = getenv("CLRNN_GEMM");
     char what[128];
     what[0] = '\0';
     if (clrnn_trace_on(ctx))
         snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
-    /* on a software rasterizer (llvmpipe) every product: its compiler takes minutes for sgemm_tile,
-     * and runs sgemm_small's one-element work-items 8 to a SIMD vector */
-    const int small = m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK;
-    if ((small || clrnn_device_is_rasterizer(ctx)) && !(env && !strcmp(env, "own-tiled"))) {
+    if (small_product(ctx, m, n, k)) {
         if ((st = clrnn_kernel_get(ctx, CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
         arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off);
         arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);
         arg_ulong(&t, trans_b ? 1 : ldb), arg_ulong(&t, trans_b ? ldb : 1), arg_float(&t, beta), arg_mem(&t, c);
         arg_ulong(&t, c_off), arg_ulong(&t, ldc);
-        /* 16 columns a work-group (PoCL vectorises across them), the kernel skips those past N */
-        const size_t l0 = n >= 16 ? 16 : 1, global[2] = {(n + l0 - 1) / l0 * l0, m}, local[2] = {l0, 1};
+        /* a work-item per 4 rows x 16 columns of C (sgemm_small.cl: SM_ROWS x SM_COLS), one a
+         * work-group: each is explicitly vectorised */
+        const size_t global[2] = {(n + 15) / 16, (m + 3) / 4}, local[2] = {1, 1};
         return clrnn_enqueue(ctx, &t, 2, global, local, what);
     }
     const clrnn_kept_program *kp;

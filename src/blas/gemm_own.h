@@ -11,6 +11,11 @@
  * to CLBlast. */
 int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t k);
 
+/* Whether a GEMM of this size on ctx runs on sgemm_small (own kernels selected, the product small,
+ * not CLRNN_GEMM=own-tiled): its elements are then each a sum over k in order, fma by fma from 0,
+ * which a fused kernel can reproduce bit for bit (src/train/train.c's forward step). */
+int clrnn_gemm_own_small(const clrnn_context *ctx, size_t m, size_t n, size_t k);
+
 /* Row-major C = alpha op(A) op(B) + beta C on checked operands (gemm.c's check_gemm), the
  * context lock held. beta == 0: C is not read. */
 clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,

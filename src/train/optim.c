@@ -2,7 +2,8 @@
  * Keras epsilon form, with global gradient-norm clipping. A step reads every trainable tensor's
  * gradient once for the norm (fixed blocks summed by one work-item each, the blocks then summed in
  * double on the host in tensor and block order: bitwise the same every run), refuses a non-finite
- * norm before anything changes, then runs one update kernel per tensor with the clip factor. */
+ * norm before anything changes, then runs the update kernel with the clip factor. Both kernels take
+ * GLUE_OPT_GROUP tensors a launch (a launch per tensor was most of a small model's step). */
 #include "train/glue.h"
 
 #include "cl/train/glue_abi.h"
@@ -13,10 +14,17 @@
 
 typedef struct opt_tensor {
     size_t count, nblocks;
+    size_t block0;    /* its first block in the partial sums */
     cl_mem s1, s2;    /* momentum / m, squared average / v (NULL where the kind has none) */
-    cl_mem partial;   /* [nblocks] sums of squares */
-    float *partial_h; /* host copy */
 } opt_tensor;
+
+/* Up to GLUE_OPT_GROUP consecutive tensors, updated by one launch. */
+typedef struct opt_group {
+    int first, n;
+    size_t total, nblocks, block0; /* elements and blocks of its tensors; its first block */
+    cl_mem meta;                   /* [2 * GLUE_OPT_GROUP] ulong: per slot the count and first element */
+    cl_mem meta_blocks;            /* the same with the first block */
+} opt_group;
 
 struct clrnn_optimizer {
     clrnn_context *ctx;
@@ -24,9 +32,13 @@ struct clrnn_optimizer {
     clrnn_optimizer_params p;
     int64_t t; /* updates done */
     /* bound at the first step */
-    int bound, n;
+    int bound, n, ngroups;
     uint64_t owner;
     opt_tensor *tensors;
+    opt_group *groups;
+    cl_mem partial;   /* [all blocks] sums of squares */
+    float *partial_h; /* host copy */
+    size_t nblocks;
 };
 
 clrnn_optimizer_params clrnn_optimizer_default_params(clrnn_optimizer_kind kind, clrnn_eps_style style) {
@@ -116,12 +128,21 @@ static void unbind(clrnn_optimizer *o) {
         opt_tensor *t = &o->tensors[i];
         if (t->s1) clReleaseMemObject(t->s1);
         if (t->s2) clReleaseMemObject(t->s2);
-        if (t->partial) clReleaseMemObject(t->partial);
-        free(t->partial_h);
     }
+    for (int i = 0; i < o->ngroups && o->groups; ++i) {
+        if (o->groups[i].meta) clReleaseMemObject(o->groups[i].meta);
+        if (o->groups[i].meta_blocks) clReleaseMemObject(o->groups[i].meta_blocks);
+    }
+    if (o->partial) clReleaseMemObject(o->partial);
+    free(o->partial_h);
     free(o->tensors);
+    free(o->groups);
     o->tensors = NULL;
-    o->n = 0;
+    o->groups = NULL;
+    o->partial = NULL;
+    o->partial_h = NULL;
+    o->n = o->ngroups = 0;
+    o->nblocks = 0;
     o->bound = 0;
 }
 
@@ -172,12 +193,33 @@ static clrnn_status bind(clrnn_optimizer *o, const clrnn_param_buf *bufs, int n,
         opt_tensor *t = &o->tensors[i];
         t->count = bufs[i].count;
         t->nblocks = (t->count + GLUE_NORM_BLOCK - 1) / GLUE_NORM_BLOCK;
+        t->block0 = o->nblocks;
+        o->nblocks += t->nblocks;
         if (need_s1) st = zero_buffer(o->ctx, t->count, &t->s1, "optimizer momentum");
         if (st == CLRNN_OK && need_s2) st = zero_buffer(o->ctx, t->count, &t->s2, "optimizer squared average");
-        if (st == CLRNN_OK)
-            st = clrnn_glue_buffer(o->ctx, t->nblocks * sizeof(float), NULL, &t->partial, "gradient norm partial sums");
-        if (st == CLRNN_OK && !(t->partial_h = malloc((t->nblocks ? t->nblocks : 1) * sizeof(float))))
-            st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "gradient norm partial sums");
+    }
+    if (st == CLRNN_OK)
+        st = clrnn_glue_buffer(o->ctx, o->nblocks * sizeof(float), NULL, &o->partial, "gradient norm partial sums");
+    if (st == CLRNN_OK && !(o->partial_h = malloc((o->nblocks ? o->nblocks : 1) * sizeof(float))))
+        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "gradient norm partial sums");
+    const int ng = (n + GLUE_OPT_GROUP - 1) / GLUE_OPT_GROUP;
+    if (st == CLRNN_OK && !(o->groups = calloc((size_t)ng, sizeof *o->groups)))
+        st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "optimizer groups");
+    if (st == CLRNN_OK) o->ngroups = ng;
+    for (int gi = 0; gi < ng && st == CLRNN_OK; ++gi) {
+        opt_group *g = &o->groups[gi];
+        g->first = gi * GLUE_OPT_GROUP;
+        g->n = n - g->first < GLUE_OPT_GROUP ? n - g->first : GLUE_OPT_GROUP;
+        g->block0 = o->tensors[g->first].block0;
+        cl_ulong meta[2 * GLUE_OPT_GROUP] = {0}, meta_b[2 * GLUE_OPT_GROUP] = {0};
+        for (int k = 0; k < g->n; ++k) {
+            const opt_tensor *t = &o->tensors[g->first + k];
+            meta[2 * k] = meta_b[2 * k] = t->count;
+            meta[2 * k + 1] = g->total, meta_b[2 * k + 1] = g->nblocks;
+            g->total += t->count, g->nblocks += t->nblocks;
+        }
+        st = clrnn_glue_buffer(o->ctx, sizeof meta, meta, &g->meta, "optimizer group table");
+        if (st == CLRNN_OK) st = clrnn_glue_buffer(o->ctx, sizeof meta_b, meta_b, &g->meta_blocks, "optimizer group table");
     }
     if (st != CLRNN_OK) {
         unbind(o);
@@ -188,23 +230,28 @@ static clrnn_status bind(clrnn_optimizer *o, const clrnn_param_buf *bufs, int n,
     return CLRNN_OK;
 }
 
+/* The tensor in slot s of a group's launch: slots past its tensors repeat its first (the kernels
+ * never select them). */
+static int slot_tensor(const opt_group *g, int s) { return g->first + (s < g->n ? s : 0); }
+
 /* sqrt(sum g^2) over every tensor, in a fixed order; *bad = the first tensor whose sum is not finite. */
 static clrnn_status grad_norm(clrnn_optimizer *o, const clrnn_param_buf *bufs, double *norm, int *bad) {
     clrnn_context *ctx = o->ctx;
     clrnn_status st = CLRNN_OK;
     mtx_lock(&ctx->lock);
-    for (int i = 0; i < o->n && st == CLRNN_OK; ++i) {
-        opt_tensor *t = &o->tensors[i];
-        if (t->nblocks == 0) continue;
+    for (int gi = 0; gi < o->ngroups && st == CLRNN_OK; ++gi) {
+        const opt_group *g = &o->groups[gi];
+        if (g->nblocks == 0) continue;
         glue_args k = clrnn_glue_begin(ctx, GLUE_K_sumsq_blocks);
-        glue_arg_mem(&k, bufs[i].grad), glue_arg_ulong(&k, t->count), glue_arg_mem(&k, t->partial);
-        glue_arg_ulong(&k, t->nblocks);
-        st = clrnn_glue_launch(ctx, &k, t->nblocks);
-        if (st == CLRNN_OK) {
-            const cl_int err = clEnqueueReadBuffer(ctx->queue, t->partial, CL_FALSE, 0, t->nblocks * sizeof(float),
-                                                   t->partial_h, 0, NULL, NULL);
-            if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clEnqueueReadBuffer", "gradient norm partial sums");
-        }
+        for (int s = 0; s < GLUE_OPT_GROUP; ++s) glue_arg_mem(&k, bufs[slot_tensor(g, s)].grad);
+        glue_arg_int(&k, g->n), glue_arg_mem(&k, g->meta_blocks), glue_arg_mem(&k, o->partial);
+        glue_arg_ulong(&k, g->block0), glue_arg_ulong(&k, g->nblocks);
+        st = clrnn_glue_launch(ctx, &k, g->nblocks);
+    }
+    if (st == CLRNN_OK && o->nblocks > 0) {
+        const cl_int err = clEnqueueReadBuffer(ctx->queue, o->partial, CL_FALSE, 0, o->nblocks * sizeof(float),
+                                               o->partial_h, 0, NULL, NULL);
+        if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clEnqueueReadBuffer", "gradient norm partial sums");
     }
     mtx_unlock(&ctx->lock);
     /* wait even after a failed enqueue: reads already queued write into partial_h */
@@ -215,7 +262,7 @@ static clrnn_status grad_norm(clrnn_optimizer *o, const clrnn_param_buf *bufs, d
     *bad = -1;
     for (int i = 0; i < o->n; ++i) {
         double s = 0.0;
-        for (size_t b = 0; b < o->tensors[i].nblocks; ++b) s += (double)o->tensors[i].partial_h[b];
+        for (size_t b = 0; b < o->tensors[i].nblocks; ++b) s += (double)o->partial_h[o->tensors[i].block0 + b];
         if (!isfinite(s) && *bad < 0) *bad = i;
         total += s;
     }
@@ -278,18 +325,27 @@ clrnn_status clrnn_optimizer_step_bufs(clrnn_optimizer *o, const clrnn_param_buf
     }
     clrnn_context *ctx = o->ctx;
     mtx_lock(&ctx->lock);
-    for (int i = 0; i < n && st == CLRNN_OK; ++i) {
-        opt_tensor *s = &o->tensors[i];
+    for (int gi = 0; gi < o->ngroups && st == CLRNN_OK; ++gi) {
+        const opt_group *g = &o->groups[gi];
         glue_args k = clrnn_glue_begin(ctx, GLUE_K_opt_update);
-        glue_arg_int(&k, (int)p->kind), glue_arg_ulong(&k, s->count), glue_arg_mem(&k, bufs[i].value);
-        glue_arg_mem(&k, bufs[i].grad), glue_arg_float(&k, gscale);
+        glue_arg_int(&k, (int)p->kind), glue_arg_int(&k, g->n), glue_arg_mem(&k, g->meta), glue_arg_ulong(&k, g->total);
+        for (int s = 0; s < GLUE_OPT_GROUP; ++s) glue_arg_mem(&k, bufs[slot_tensor(g, s)].value);
+        for (int s = 0; s < GLUE_OPT_GROUP; ++s) glue_arg_mem(&k, bufs[slot_tensor(g, s)].grad);
         /* unused state arguments get the gradient buffer (never written for them) */
-        glue_arg_mem(&k, s->s1 ? s->s1 : bufs[i].grad), glue_arg_mem(&k, s->s2 ? s->s2 : bufs[i].grad);
+        for (int s = 0; s < GLUE_OPT_GROUP; ++s) {
+            const int i = slot_tensor(g, s);
+            glue_arg_mem(&k, o->tensors[i].s1 ? o->tensors[i].s1 : bufs[i].grad);
+        }
+        for (int s = 0; s < GLUE_OPT_GROUP; ++s) {
+            const int i = slot_tensor(g, s);
+            glue_arg_mem(&k, o->tensors[i].s2 ? o->tensors[i].s2 : bufs[i].grad);
+        }
+        glue_arg_float(&k, gscale);
         glue_arg_float(&k, p->lr), glue_arg_float(&k, p->momentum), glue_arg_int(&k, p->nesterov != 0);
         glue_arg_float(&k, p->rho), glue_arg_float(&k, p->beta1), glue_arg_float(&k, p->beta2);
         glue_arg_float(&k, p->eps), glue_arg_int(&k, (int)p->eps_style), glue_arg_float(&k, (float)a);
         glue_arg_float(&k, (float)bc2), glue_arg_int(&k, t == 1);
-        st = clrnn_glue_launch(ctx, &k, s->count);
+        st = clrnn_glue_launch(ctx, &k, g->total);
     }
     mtx_unlock(&ctx->lock);
     const cl_int err = clFinish(ctx->queue);

@@ -18,6 +18,7 @@
  * same bits run to run. */
 #include "train.h"
 
+#include "blas/gemm_own.h"
 #include "cl/abi.h"
 #include "cl/train/rng.h"
 #include "plans/launch.h"
@@ -666,6 +667,12 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             a_mem(&k, pval(r, ld, PB_R)), a_int(&k, GH), a_int(&k, Hr), a_mem(&k, v->rt);
             if ((st = launch2(ctx, &k, (size_t)GH, (size_t)Hr)) != CLRNN_OK) return st;
         }
+        /* h_prev R^T inside the cell kernel (train.cl TR_FUSE_PARAMS, a launch a step fewer): RNN
+         * and LSTM without a projection or recurrent dropout, a row's units in one work-group
+         * (H <= 256), where the GEMM would run on sgemm_small (the fused sum is its sum: same bits) */
+        const size_t row_items = ((size_t)H + 15) / 16;
+        const int fuse_hr = (lstm || desc->cell == CLRNN_CELL_RNN) && !proj && p_rec <= 0 && row_items <= 16 &&
+                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)GH, (size_t)Hr);
         kargs cell, out, pj;
         if (lstm) {
             cell = tk(ctx, TK_tr_lstm_fwd);
@@ -673,6 +680,7 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             a_mem(&cell, peep_val(r, ld)), a_mem(&cell, v->h[l]), a_mem(&cell, v->c[l]), a_mem(&cell, v->step_a);
             a_int(&cell, clrnn_lstm_flags(desc)), a_flt(&cell, desc->cell_clip), a_flt(&cell, desc->forget_bias);
             y_params(&cell, r, v, l, d);
+            a_mem(&cell, v->rt), a_int(&cell, fuse_hr);
             if (proj) {
                 pj = tk(ctx, TK_tr_proj_fwd);
                 a_int(&pj, 0), a_int(&pj, T), a_int(&pj, N), a_int(&pj, Hr), a_int(&pj, d), a_mem(&pj, v->tmap);
@@ -694,11 +702,14 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             step_params(&cell, r, v, l, d);
             a_mem(&cell, v->h[l]);
             y_params(&cell, r, v, l, d);
+            if (!lbr) a_mem(&cell, v->rt), a_int(&cell, fuse_hr);
         }
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
             /* h_prev R^T ([N, G*H]; reset-before GRU: the z, r blocks now, n after r * h_prev); with
              * recurrent dropout gate g's block sees h_prev * m_g */
-            if (p_rec > 0) {
+            if (fuse_hr) {
+                /* the cell kernel computes it */
+            } else if (p_rec > 0) {
                 for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
                     const drop_spec m = {p_rec, l, d, recurrent_stream(desc, g)};
                     st = drop(r, v, m, s, v->h[l], h_off, Hr, v->dh_step, 0, Hr, Hr, 0);
@@ -712,7 +723,9 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             }
             if (st != CLRNN_OK) break;
             a_set_int(&cell, 0, s);
-            if ((st = launch16(ctx, &cell, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            /* fused: the work-group is the row's work-items exactly (the kernel's barrier) */
+            st = fuse_hr ? launch(ctx, &cell, row_items, (size_t)N, 1, row_items) : launch16(ctx, &cell, (size_t)H, (size_t)N);
+            if (st != CLRNN_OK) break;
             if (rb) {
                 st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->step_a, 0, (size_t)H, v->rt, (size_t)2 * H,
                           (size_t)GH, 0.0f, v->hr, (size_t)2 * H, (size_t)GH);
@@ -787,14 +800,26 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
         a_int(&c, (int)desc->masked_output);
         const cl_uint c_dh_state = c.i;
         a_mem(&c, v->dh[0]), a_mem(&c, v->dh[1]), a_mem(&c, v->carry);
+        /* the previous step's dG R inside the RNN / LSTM cell kernel (train.cl TR_BWD_FUSE_PARAMS,
+         * a launch a step fewer), on the forward's conditions: no projection, no recurrent dropout,
+         * a row in one work-group, the GEMM on sgemm_small (its sum: the same bits) */
+        const size_t row_items = ((size_t)H + 15) / 16;
+        const int fuse_dh = (lstm || desc->cell == CLRNN_CELL_RNN) && !proj && p_rec <= 0 && row_items <= 16 &&
+                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)Hr, (size_t)GH);
+        cl_uint c_fuse = 0;
         /* R for dG R: a copy with room past it when Hr is not a multiple of 64, so the SGEMM reads
          * it in place rather than packing it every step (the trainable buffer is exactly R) */
         cl_mem Rm = pval(r, ld, PB_R);
-        if (Hr % 64) {
+        if (Hr % 64 && !fuse_dh) {
             const cl_int err = clEnqueueCopyBuffer(ctx->queue, Rm, v->rcopy, 0, 0, (size_t)GH * Hr * sizeof(float), 0,
                                                    NULL, NULL);
             if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueCopyBuffer", "the recurrent weights");
             Rm = v->rcopy;
+        }
+        if (!gru) {
+            a_mem(&c, Rm);
+            c_fuse = c.i;
+            a_int(&c, 0);
         }
         kargs rr = tk(ctx, TK_tr_gru_rb_r);
         cl_uint rr_dh_next = 0;
@@ -820,7 +845,10 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             if (c_dh_next) a_set_mem(&c, c_dh_next, v->dh[b]);
             a_set_mem(&c, c_dh_state, v->dh[a]);
             a_set_mem(&c, c_dh_state + 1, v->dh[b]);
-            if ((st = launch16(ctx, &c, (size_t)H, (size_t)N)) != CLRNN_OK) break;
+            /* fused: the kernel adds the previous step's dG R (none before the first processed step) */
+            if (fuse_dh) a_set_int(&c, c_fuse, s < T - 1);
+            st = fuse_dh ? launch(ctx, &c, row_items, (size_t)N, 1, row_items) : launch16(ctx, &c, (size_t)H, (size_t)N);
+            if (st != CLRNN_OK) break;
             if (rb) {
                 /* (r * h_prev)'s gradient: dG_n R_n, then r's gradient and the r * dh_prev term */
                 st = gemm(ctx, 0, 0, (size_t)N, (size_t)H, (size_t)H, v->dg_step, (size_t)2 * H, (size_t)GH, Rm,
@@ -840,7 +868,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
                     const drop_spec m = {p_rec, l, d, recurrent_stream(desc, g)};
                     if (st == CLRNN_OK) st = drop(r, v, m, s, v->step_m, 0, Hr, v->dh[b], h_off, Hr, Hr, 1);
                 }
-            } else {
+            } else if (!fuse_dh || s == 0) { /* fused: the next step's kernel adds it, dh0's here */
                 st = gemm(ctx, 0, 0, (size_t)N, (size_t)Hr, (size_t)(rb ? 2 * H : GH), v->dg_step, 0, (size_t)GH, Rm, 0,
                           (size_t)Hr, 1.0f, v->dh[b], h_off, (size_t)Hr);
             }

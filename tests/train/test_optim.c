@@ -116,16 +116,19 @@ static void tensors_free(tensors *t) {
 }
 
 /* ---- the float64 model of the documented formulas ---- */
+#define MODEL_MAX 1536 /* elements the model holds (P for the golden cases; n, when set, for others) */
 typedef struct model {
     clrnn_optimizer_params p;
-    double theta[P], s1[P], s2[P];
+    double theta[MODEL_MAX], s1[MODEL_MAX], s2[MODEL_MAX];
     long t;
+    int n; /* elements: P when 0 */
 } model;
 
 static double model_step(model *m, const float *grad) {
     const clrnn_optimizer_params *p = &m->p;
+    const int P_ = m->n ? m->n : P;
     double sq = 0;
-    for (int i = 0; i < P; ++i) sq += (double)grad[i] * grad[i];
+    for (int i = 0; i < P_; ++i) sq += (double)grad[i] * grad[i];
     const double norm = sqrt(sq);
     double scale = 1.0;
     if (p->clip_norm > 0) {
@@ -134,7 +137,7 @@ static double model_step(model *m, const float *grad) {
     }
     m->t++;
     const double b1t = pow(p->beta1, (double)m->t), b2t = pow(p->beta2, (double)m->t);
-    for (int i = 0; i < P; ++i) {
+    for (int i = 0; i < P_; ++i) {
         const double g = grad[i] * scale;
         if (p->kind == CLRNN_OPTIMIZER_SGD) {
             if (p->momentum == 0) {
@@ -375,6 +378,69 @@ static void test_binding(void **s) {
     free_golden(&g);
 }
 
+/* More tensors than one launch takes (GLUE_OPT_GROUP = 8: 19 tensors, three groups; sizes across the
+ * 256-element norm blocks, a block boundary in the second group): Adam with clipping against the
+ * float64 model, and without clipping bitwise the same values as one optimizer per tensor (each
+ * its own group of one: the grouped launch selects each element's tensor right). */
+static void test_many_tensors(void **s) {
+    (void)s;
+    enum { NMANY = 19 };
+    static const size_t sizes[NMANY] = {1, 37, 2, 5, 64, 3, 17, 1, 300, 40, 11, 2, 257, 60, 13, 1, 256, 31, 4};
+    size_t total = 0, off[NMANY];
+    for (int i = 0; i < NMANY; ++i) off[i] = total, total += sizes[i];
+    assert_true(total <= MODEL_MAX);
+    uint64_t seed = 1234;
+    float *init = tu_alloc_random(total, &seed, -1, 1), *got = malloc(total * sizeof(float));
+    float *single = malloc(total * sizeof(float));
+    assert_non_null(got), assert_non_null(single);
+    for (int clip = 1; clip >= 0; --clip) {
+        clrnn_optimizer_params p = clrnn_optimizer_default_params(CLRNN_OPTIMIZER_ADAM, CLRNN_EPS_TORCH);
+        p.lr = 0.01f, p.clip_norm = clip ? 0.5f : 0.0f;
+        clrnn_param_buf b[NMANY];
+        clrnn_optimizer *opt = NULL, *one[NMANY];
+        TU_OK(clrnn_optimizer_create(tu_context(), &p, &opt));
+        clrnn_param_buf sb[NMANY];
+        for (int i = 0; i < NMANY; ++i) {
+            b[i].value = make_buf(sizes[i]), b[i].grad = make_buf(sizes[i]), b[i].count = sizes[i], b[i].what = "t";
+            write_buf(b[i].value, init + off[i], sizes[i]);
+            sb[i] = b[i];
+            sb[i].value = make_buf(sizes[i]);
+            write_buf(sb[i].value, init + off[i], sizes[i]);
+            TU_OK(clrnn_optimizer_create(tu_context(), &p, &one[i]));
+        }
+        model *m = calloc(1, sizeof *m);
+        assert_non_null(m);
+        m->p = p, m->n = (int)total;
+        for (size_t i = 0; i < total; ++i) m->theta[i] = init[i];
+        for (int step = 0; step < 3; ++step) {
+            float *gr = tu_alloc_random(total, &seed, -2, 2);
+            for (int i = 0; i < NMANY; ++i) write_buf(b[i].grad, gr + off[i], sizes[i]);
+            float norm = NAN;
+            TU_OK(clrnn_optimizer_step_bufs(opt, b, NMANY, 77, &norm));
+            const double mnorm = model_step(m, gr);
+            if (tu_rel_err(norm, mnorm) > 1e-5) fail_msg("step %d: norm %.9g, float64 %.9g", step + 1, norm, mnorm);
+            if (!clip)
+                for (int i = 0; i < NMANY; ++i) TU_OK(clrnn_optimizer_step_bufs(one[i], &sb[i], 1, 100 + (uint64_t)i, NULL));
+            free(gr);
+        }
+        for (int i = 0; i < NMANY; ++i) read_buf(b[i].value, got + off[i], sizes[i]);
+        for (size_t i = 0; i < total; ++i)
+            if (tu_rel_err(got[i], m->theta[i]) > 1e-5)
+                fail_msg("clip %d element %zu: got %.9g, float64 %.9g", clip, i, got[i], m->theta[i]);
+        if (!clip) {
+            for (int i = 0; i < NMANY; ++i) read_buf(sb[i].value, single + off[i], sizes[i]);
+            assert_memory_equal(got, single, total * sizeof(float));
+        }
+        for (int i = 0; i < NMANY; ++i) {
+            clReleaseMemObject(b[i].value), clReleaseMemObject(b[i].grad), clReleaseMemObject(sb[i].value);
+            clrnn_optimizer_destroy(one[i]);
+        }
+        clrnn_optimizer_destroy(opt);
+        free(m);
+    }
+    free(init), free(got), free(single);
+}
+
 /* The public step over an embedding's table: Nesterov SGD with clipping, against the float64 model. */
 static void test_public_step_embedding(void **s) {
     (void)s;
@@ -434,6 +500,7 @@ int main(void) {
         cmocka_unit_test(test_eps_form_matters), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_non_finite),      cmocka_unit_test(test_refused_params),
         cmocka_unit_test(test_binding),         cmocka_unit_test(test_public_step_embedding),
+        cmocka_unit_test(test_many_tensors),
     };
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();

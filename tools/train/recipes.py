@@ -2,13 +2,15 @@
 """The tutorials' models trained with clrnn-train and with PyTorch (train_torch.py), side by side.
 
   /usr/bin/python3 tools/train/recipes.py [--build build] [--work /tmp/clrnn-recipes]
-      [--recipe NAME ...] [--seeds N] [--torch-threads 2] [--json-out FILE]
+      [--recipe NAME ...] [--seeds N] [--torch-threads 2] [--json-out FILE] [--compare-build DIR]
 
 For each recipe and seed: train_torch.py draws the initial weights (--dump-init), then both train
 from them on the same data (tools/train/make_data.py, written under WORK/data on first use) in the
 same epoch order, and the final numbers (clrnn-train --json / train_torch.py --json) go into one
 Markdown table on stdout: train_loss, val_loss, val_accuracy of each, ms/step of each and their
 ratio (clrnn / PyTorch: below 1 means clrnn is faster), the load average when each run started.
+--compare-build DIR also runs DIR's clrnn-train (another commit's build) right after each clrnn run,
+from the same init: a column with its ms/step and new / old, measured under the same load.
 
 Verdict ("within noise"):
   - recipes without dropout are deterministic given init and order: they agree to float
@@ -171,7 +173,11 @@ def main():
     ap.add_argument("--torch-threads", type=int, default=2)
     ap.add_argument("--device", help="clrnn-train --device")
     ap.add_argument("--json-out", help="every run's numbers as JSON")
+    ap.add_argument("--compare-build", help="also time this build tree's clrnn-train (same init, same load)")
     a = ap.parse_args()
+    old_train = os.path.join(a.compare_build, "clrnn-train") if a.compare_build else None
+    if old_train and not os.access(old_train, os.X_OK):
+        sys.exit(f"recipes.py: {old_train} is not built")
     train = os.path.join(a.build, "clrnn-train")
     if not os.access(train, os.X_OK):
         sys.exit(f"recipes.py: {train} is not built")
@@ -198,6 +204,11 @@ def main():
                          os.path.join(a.work, f"{name}_s{seed}_clrnn.log"))
             print(f"{name} seed {seed}: clrnn {json.dumps(c)}\n{'':>{len(name)}} torch {json.dumps(t)}",
                   file=sys.stderr, flush=True)
+            if old_train:
+                c["compare"] = run_json([old_train] + common + sd + ["--init", init] +
+                                        (["--device", a.device] if a.device else []),
+                                        os.path.join(a.work, f"{name}_s{seed}_compare.log"))
+                print(f"{'':>{len(name)}} compare {json.dumps(c['compare'])}", file=sys.stderr, flush=True)
             runs.append((c, t))
         v, detail = verdict(runs, dropout)
         perturbed = []
@@ -222,15 +233,20 @@ def main():
         ms_t = [r[1]["ms_per_step"] for r in runs]
         ratio = (sum(ms_c) / len(ms_c)) / (sum(ms_t) / len(ms_t))
         loads = [r[i]["load"] for r in runs for i in (0, 1)]
+        compare = ""
+        if old_train:
+            ms_o = [r[0]["compare"]["ms_per_step"] for r in runs]
+            compare = f" {fmt(ms_o, 1)} | {(sum(ms_c) / len(ms_c)) / (sum(ms_o) / len(ms_o)):.2f} |"
         rows.append(f"| {name} | `{flags}` | {len(runs)} | {col(0, 'train_loss')} / {col(0, 'val_loss')} / "
                     f"{col(0, 'val_accuracy')} | {col(1, 'train_loss')} / {col(1, 'val_loss')} / "
                     f"{col(1, 'val_accuracy')} | {fmt(ms_c, 1)} | {fmt(ms_t, 1)} | {ratio:.2f} | "
-                    f"{min(loads):.1f}–{max(loads):.1f} | {v} ({detail}) |")
+                    f"{min(loads):.1f}–{max(loads):.1f} | {v} ({detail}) |{compare}")
     print(f"PyTorch {a.torch_threads} thread(s); clrnn-train {train}; "
           f"data {data_root}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print("| recipe | flags | seeds | clrnn train_loss / val_loss / val_acc | PyTorch train_loss / val_loss / val_acc"
-          " | clrnn ms/step | PyTorch ms/step | ratio | load avg | verdict |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          " | clrnn ms/step | PyTorch ms/step | ratio | load avg | verdict |" +
+          (" compared build ms/step | clrnn / compared |" if old_train else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if old_train else ""))
     for r in rows:
         print(r)
     if a.json_out:
