@@ -40,6 +40,7 @@ typedef struct tiled_state {
     int32_t *order; /* host staging of perm [N] and row_needed [T*N] */
     size_t order_cap;
     clrnn_tiled_train *train; /* the training forward's buffers (plan_tiled_train.c), from its first call */
+    int train_portable;       /* CLRNN_TILED_TRAIN=portable at creation: the portable training forward (A/B runs) */
 } tiled_state;
 
 /* The plan's workspace buffers (ws.plan_buf). */
@@ -54,6 +55,8 @@ static clrnn_status init(clrnn_rnn *r) {
     ts->groups = groups ? atoi(groups) : 0;
     const char *scan = getenv("CLRNN_SCAN");
     ts->scan_mode = !scan ? 0 : !strcmp(scan, "persistent") ? SCAN_PERSISTENT : !strcmp(scan, "steps") ? SCAN_STEPS : 0;
+    const char *train = getenv("CLRNN_TILED_TRAIN");
+    ts->train_portable = train && !strcmp(train, "portable");
     const clrnn_cell_info *cell = clrnn_cell_info_of(d->cell);
     ts->UB = cell->tiled_UB;
     ts->Gs = cell->tiled_slots;
@@ -422,7 +425,9 @@ static void describe_train(const clrnn_rnn *r, char *buf, size_t cap) {
     if (len + 1 >= cap) return;
     const char *all = clrnn_tiled_train_fallback(r, r->desc.num_layers - 1);
     const char *below = clrnn_tiled_train_fallback(r, 0);
-    if (all)
+    if (((const tiled_state *)r->plan_state)->train_portable)
+        snprintf(buf + len, cap - len, "; training forward: portable (forced by CLRNN_TILED_TRAIN)");
+    else if (all)
         snprintf(buf + len, cap - len, "; training forward: portable (%s)", all);
     else if (below)
         snprintf(buf + len, cap - len, "; training forward: tiled scan %s on the last layer, portable below it (%s)",
@@ -477,6 +482,7 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
 static clrnn_status forward_train_layer(clrnn_rnn *r, clrnn_reserve *v, int l) {
     tiled_state *ts = r->plan_state;
     const clrnn_tiled_geom g = {ts->UB, ts->Gs, ts->Hb, ts->groups};
+    if (ts->train_portable) return clrnn_train_portable_forward_layer(r, v, l);
     return clrnn_tiled_train_forward_layer(r, v, l, &g, &ts->train);
 }
 
