@@ -643,7 +643,9 @@ CLRNN_API size_t clrnn_rnn_weight_bytes(const clrnn_rnn *rnn);
 /* One line naming the plan the rnn runs: which kernels, blocking, how the input projection is done
  * and, for the tiled plan, the scan chosen (and its measured times) per batch size so far; for the
  * gpu plan its tile sizes and why, the tile of the last call, and that it offers no persistent scan
- * (e.g. for `clrnn-bench --verbose`); and the storage type when it is not fp32 ("...; weights and
+ * (e.g. for `clrnn-bench --verbose`); for the tiled plan also which training forward
+ * clrnn_rnn_forward_train runs ("training forward: tiled scan ..." or "portable (<the option it
+ * leaves to the portable kernels>)"); and the storage type when it is not fp32 ("...; weights and
  * activations stored as fp16, fp32 arithmetic"). Writes at most cap bytes (NUL-terminated); returns buf. A NULL or dead
  * rnn, or one whose context is gone, gives "(<the error message>)". */
 CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap);

@@ -59,6 +59,20 @@ inline void store_lanes(__global store *p, real16 v, int lanes) {
     for (int i = 0; i < lanes; ++i) STORE(p, i, tmp[i]);
 }
 
+/* Training (`train` = 1, the kernels of cl/tiled/train_tiled.cl): the first `lanes` lanes of v into
+ * a reserve row (cl/train/train.cl's layout, what the portable backward reads). */
+inline void res_lanes(__global real *p, real16 v, int lanes) {
+    if (lanes == 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    real tmp[16];
+    vstore16(v, 0, tmp);
+    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
+}
+/* The reserve row of (t, n), S floats ([T*N, S]). */
+#define RES_ROW(w) (res + ((size_t)(w).t * N + (w).n) * S)
+
 /* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
  * slices stored per k (G < SLOTS: the reset-before GRU reads z, r and then n separately from one
  * [z, r, n] packing). The accumulators are named variables, not an array: with an array and vload16,
@@ -228,7 +242,7 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
                             __global const store *peep, __global const float *acts, __global const store *h_prev,
                             __global const store *c_prev, __global store *h_next, __global store *c_next, __global store *y,
                             const int flags, const int policy, const float clip, const float cell_clip, const float fill,
-                            __global store *h_raw, const int hs_in) {
+                            __global store *h_raw, const int hs_in, const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d, Hs = p.Hs;
     __global const store *RTblk = tile_weights(p, RTp, K, 4);
@@ -244,7 +258,11 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
             __global store *yo = output_at(p, w, y, N, H, p.j0);
             const real16 cp = LOAD16(c_prev + w.sidx, 0);
+            __global real *rs = train ? RES_ROW(w) : 0; /* reserve: h_prev, gates at K, c_prev, c unclipped */
+            if (train) res_lanes(rs + p.j0, LOAD16(h_prev + w.sidx, 0), p.lanes), res_lanes(rs + K + 4 * H + p.j0, cp, p.lanes);
             if (!(w.entry & STEP_VALID)) {
+                for (int g = 0; train && g < 4; ++g) res_lanes(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
+                if (train) res_lanes(rs + K + 5 * H + p.j0, cp, p.lanes);
                 STORE16(c_next + w.sidx, 0, cp);
                 if (!(flags & LSTM_PROJ)) /* else h and y are the projection phase's */
                     carried_step(w, LOAD16(h_prev + w.sidx, 0), h_next, yo, p.lanes, policy, fill);
@@ -263,8 +281,13 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             const real16 f = (flags & LSTM_CIFG) ? 1.0f - i : activate16(acts, d, 0, pf, clip);
             const real16 g = activate16(acts, d, 1, pg, clip);
             real16 c = f * cp + i * g;
+            if (train) {
+                res_lanes(rs + K + p.j0, pi, p.lanes), res_lanes(rs + K + H + p.j0, (flags & LSTM_CIFG) ? (real16)0.0f : pf, p.lanes);
+                res_lanes(rs + K + 2 * H + p.j0, pg, p.lanes), res_lanes(rs + K + 5 * H + p.j0, c, p.lanes);
+            }
             c = clip16(c, cell_clip);
             if (flags & LSTM_PEEPHOLE) po += Po * c;
+            if (train) res_lanes(rs + K + 3 * H + p.j0, po, p.lanes);
             const real16 o = activate16(acts, d, 0, po, clip);
             const real16 h = o * activate16(acts, d, 2, c, clip);
             STORE16(c_next + w.sidx, 0, c);
@@ -283,7 +306,8 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
                                __global const int *tmap, __global const int *perm, __global const store *x_proj,
                                const int xp_batch_major, __global const store *RTp, __global const real *bias,
                                __global const float *acts, __global const store *h_prev, __global store *h_next,
-                               __global store *y, const int policy, const float clip, const float fill) {
+                               __global store *y, const int policy, const float clip, const float fill,
+                               const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
@@ -298,11 +322,20 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
             __global store *yo = output_at(p, w, y, N, H, p.j0);
             const real16 hp = LOAD16(h_prev + w.sidx, 0);
+            __global real *rs = train ? RES_ROW(w) : 0; /* reserve: h_prev, then a_z, a_r, x_n, h_n at K */
+            if (train) res_lanes(rs + p.j0, hp, p.lanes);
+            for (int g = 0; train && !(w.entry & STEP_VALID) && g < 4; ++g) res_lanes(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
             if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
             __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
-            const real16 z = activate16(acts, d, 0, LOAD16(xp, 0) + bz + acc[r][0], clip);
-            const real16 rr = activate16(acts, d, 0, LOAD16(xp, 1) + br + acc[r][1], clip);
-            const real16 nn = activate16(acts, d, 1, LOAD16(xp, 2) + bn + rr * (acc[r][2] + rbn), clip);
+            const real16 az = LOAD16(xp, 0) + bz + acc[r][0], ar = LOAD16(xp, 1) + br + acc[r][1];
+            const real16 xn = LOAD16(xp, 2) + bn, hn = acc[r][2] + rbn;
+            if (train) {
+                res_lanes(rs + K + p.j0, az, p.lanes), res_lanes(rs + K + H + p.j0, ar, p.lanes);
+                res_lanes(rs + K + 2 * H + p.j0, xn, p.lanes), res_lanes(rs + K + 3 * H + p.j0, hn, p.lanes);
+            }
+            const real16 z = activate16(acts, d, 0, az, clip);
+            const real16 rr = activate16(acts, d, 0, ar, clip);
+            const real16 nn = activate16(acts, d, 1, xn + rr * hn, clip);
             const real16 h = (1.0f - z) * nn + z * hp;
             STORE16(h_next + w.sidx, 0, h);
             store_lanes(yo, h, p.lanes);
@@ -320,7 +353,8 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
                               __global const store *x_proj, const int xp_batch_major, __global const store *RTp,
                               __global const real *bias, __global const float *acts, __global const store *h_raw,
                               const int hs_in, __global const store *h_prev, __global store *h_next, __global store *y,
-                              const int policy, const float clip, const float fill) {
+                              const int policy, const float clip, const float fill, const int train,
+                              __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 64, N, H);
     const int d = p.d;
     __global const store *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
@@ -344,16 +378,21 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
                 if (lq <= 0) break;
                 __global store *yo = output_at(p, w, y, N, H, jq);
                 const real16 hp = LOAD16(h_prev + w.sidx + 16 * q, 0);
+                __global real *rs = train ? RES_ROW(w) : 0; /* reserve (RNN): h_prev, the pre-activation at K */
+                if (train) res_lanes(rs + jq, hp, lq);
                 real16 h;
                 if (!(w.entry & STEP_VALID)) {
                     h = hp;
+                    if (train) res_lanes(rs + K + jq, (real16)0.0f, lq);
                     store_lanes(yo, masked16(policy, w.entry, hp, fill), lq);
+                } else if (proj) {
+                    h = clip16(acc[r][q], clip);
+                    store_lanes(yo, h, lq);
                 } else {
-                    h = proj ? clip16(acc[r][q], clip)
-                             : activate16(acts, d, 0,
-                                          LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 4), q) +
-                                              vload16(q, tile_bias(p, bias, 4)) + acc[r][q],
-                                          clip);
+                    const real16 a = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 4), q) +
+                                     vload16(q, tile_bias(p, bias, 4)) + acc[r][q];
+                    if (train) res_lanes(rs + K + jq, a, lq);
+                    h = activate16(acts, d, 0, a, clip);
                     store_lanes(yo, h, lq);
                 }
                 STORE16(h_next + w.sidx + 16 * q, 0, h);
@@ -370,7 +409,7 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
                                  __global const int *tmap, __global const int *perm, __global const store *x_proj,
                                  const int xp_batch_major, __global const store *RTp, __global const real *bias,
                                  __global const float *acts, __global const store *h_prev, __global store *zbuf,
-                                 __global store *rh, const float clip) {
+                                 __global store *rh, const float clip, const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
@@ -382,12 +421,20 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
         for (int r = 0; r < MR; ++r) {
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+            __global real *rs = train ? RES_ROW(w) : 0; /* reserve: h_prev, then a_z, a_r, (a_n), r * h_prev at K */
+            if (train) res_lanes(rs + p.j0, LOAD16(h_prev + w.sidx, 0), p.lanes);
+            for (int g = 0; train && !(w.entry & STEP_VALID) && g < 4; ++g) res_lanes(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
             if (!(w.entry & STEP_VALID)) continue;
             __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
-            const real16 z = activate16(acts, d, 0, LOAD16(xp, 0) + bz + acc[r][0], clip);
-            const real16 rr = activate16(acts, d, 0, LOAD16(xp, 1) + br + acc[r][1], clip);
+            const real16 az = LOAD16(xp, 0) + bz + acc[r][0], ar = LOAD16(xp, 1) + br + acc[r][1];
+            const real16 z = activate16(acts, d, 0, az, clip);
+            const real16 rr = activate16(acts, d, 0, ar, clip);
             STORE16(zbuf + w.sidx, 0, z);
             STORE16(rh + w.sidx, 0, rr * LOAD16(h_prev + w.sidx, 0));
+            if (train) {
+                res_lanes(rs + K + p.j0, az, p.lanes), res_lanes(rs + K + H + p.j0, ar, p.lanes);
+                res_lanes(rs + K + 3 * H + p.j0, rr * LOAD16(h_prev + w.sidx, 0), p.lanes);
+            }
         }
     }
 }
@@ -397,7 +444,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
                                const int xp_batch_major, __global const store *RTp, __global const real *bias,
                                __global const float *acts, __global const store *h_prev, __global store *h_next,
                                __global const store *zbuf, __global const store *rh, __global store *y, const int policy,
-                               const float clip, const float fill) {
+                               const float clip, const float fill, const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
@@ -412,7 +459,9 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
             const real16 hp = LOAD16(h_prev + w.sidx, 0);
             if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
             const real16 xn = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 3), 2);
-            const real16 nn = activate16(acts, d, 1, xn + bn + acc[r][0], clip);
+            const real16 an = xn + bn + acc[r][0];
+            if (train) res_lanes(RES_ROW(w) + K + 2 * H + p.j0, an, p.lanes); /* the reserve's a_n */
+            const real16 nn = activate16(acts, d, 1, an, clip);
             const real16 z = LOAD16(zbuf + w.sidx, 0);
             const real16 h = (1.0f - z) * nn + z * hp;
             STORE16(h_next + w.sidx, 0, h);
@@ -435,7 +484,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
         const float clip, const float cell_clip, const float fill, __global store *h_raw, const int hs_in
 #define LSTM_STEP(MR, s, h_prev, c_prev, h_next, c_next)                                          \
     lstm_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, peep, acts, h_prev, c_prev, \
-                    h_next, c_next, y, flags, policy, clip, cell_clip, fill, h_raw, hs_in)
+                    h_next, c_next, y, flags, policy, clip, cell_clip, fill, h_raw, hs_in, 0, 0, 0)
 #define DEFINE_LSTM_TILED(MR)                                                                      \
     __kernel void lstm_step_tiled_##MR(LSTM_TILED_PARAMS) { LSTM_STEP(MR, s0, h_a, c_a, h_b, c_b); } \
     __kernel void lstm_scan_tiled_##MR(LSTM_TILED_PARAMS) {                                        \
@@ -457,7 +506,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
         __global store *y, const int policy, const float proj_clip, const float fill
 #define PROJ_STEP(MR, s, H, K, PTp, hs_in, h_prev, h_next)                                         \
     unit64_tiled_step(MR, 1, s, T, N, H, K, tmap, perm, 0, 0, PTp, 0, 0, h_raw, hs_in, h_prev, h_next, y, policy, \
-                      proj_clip, fill)
+                      proj_clip, fill, 0, 0, 0)
 #define DEFINE_LSTMP_TILED(MR)                                                                     \
     __kernel void proj_step_tiled_##MR(PROJ_TILED_PARAMS) { PROJ_STEP(MR, s0, H, K, RTp, hs_in, h_a, h_b); } \
     __kernel void lstmp_scan_tiled_##MR(LSTM_TILED_PARAMS, __global const store *PTp, const int Hr,  \
@@ -480,10 +529,10 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
         const int policy, const float clip, const float fill
 #define GRU_LBR_STEP(MR, s, h_prev, h_next)                                                        \
     gru_lbr_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, y, \
-                       policy, clip, fill)
+                       policy, clip, fill, 0, 0, 0)
 #define RNN_STEP(MR, s, h_prev, h_next)                                                            \
     unit64_tiled_step(MR, 0, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, 0, 0, h_prev, h_next, \
-                      y, policy, clip, fill)
+                      y, policy, clip, fill, 0, 0, 0)
 #define DEFINE_H_TILED(cell, STEP, MR)                                                             \
     __kernel void cell##_step_tiled_##MR(H_TILED_PARAMS) { STEP(MR, s0, h_a, h_b); }               \
     __kernel void cell##_scan_tiled_##MR(H_TILED_PARAMS) {                                         \
@@ -497,10 +546,10 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
     TILED_STEP_PARAMS, __global const float *acts, __global store *h_a, __global store *h_b, __global store *zbuf,   \
         __global store *rh, __global store *y, const int policy, const float clip, const float fill
 #define GRU_GATES_STEP(MR, s, h_prev)                                                              \
-    gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, zbuf, rh, clip)
+    gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, zbuf, rh, clip, 0, 0, 0)
                          #define GRU_OUT_STEP(MR, s, h_prev, h_next) \
     gru_out_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, zbuf, \
-                       rh, y, policy, clip, fill)
+                       rh, y, policy, clip, fill, 0, 0, 0)
 #define DEFINE_GRU_TILED(MR)                                                                       \
     __kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_GATES_STEP(MR, s0, h_a); }     \
     __kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_OUT_STEP(MR, s0, h_a, h_b); }    \

@@ -7,6 +7,7 @@
 #include "rnn/cells.h"
 #include "launch.h"
 #include "plan.h"
+#include "plan_tiled_train.h"
 #include "train/train.h"
 
 #include <stdlib.h>
@@ -38,6 +39,8 @@ typedef struct tiled_state {
     int memo_next;
     int32_t *order; /* host staging of perm [N] and row_needed [T*N] */
     size_t order_cap;
+    clrnn_tiled_train *train; /* the training forward's buffers (plan_tiled_train.c), from its first call */
+    int train_portable;       /* CLRNN_TILED_TRAIN=portable at creation: the portable training forward (A/B runs) */
 } tiled_state;
 
 /* The plan's workspace buffers (ws.plan_buf). */
@@ -52,6 +55,8 @@ static clrnn_status init(clrnn_rnn *r) {
     ts->groups = groups ? atoi(groups) : 0;
     const char *scan = getenv("CLRNN_SCAN");
     ts->scan_mode = !scan ? 0 : !strcmp(scan, "persistent") ? SCAN_PERSISTENT : !strcmp(scan, "steps") ? SCAN_STEPS : 0;
+    const char *train = getenv("CLRNN_TILED_TRAIN");
+    ts->train_portable = train && !strcmp(train, "portable");
     const clrnn_cell_info *cell = clrnn_cell_info_of(d->cell);
     ts->UB = cell->tiled_UB;
     ts->Gs = cell->tiled_slots;
@@ -65,7 +70,7 @@ static clrnn_status init(clrnn_rnn *r) {
 
 static void release(clrnn_rnn *r) {
     tiled_state *ts = r->plan_state;
-    if (ts) free(ts->order);
+    if (ts) free(ts->order), clrnn_tiled_train_free(r, ts->train);
     free(ts);
     r->plan_state = NULL;
 }
@@ -414,6 +419,23 @@ static void kernel_stem(char *out, size_t cap, clrnn_kernel_id id) {
     snprintf(out, cap, "%.*s", (int)(n > 2 && strcmp(name + n - 2, "_1") == 0 ? n - 2 : n), name);
 }
 
+/* The training forward's path (plan_tiled_train.c). */
+static void describe_train(const clrnn_rnn *r, char *buf, size_t cap) {
+    const size_t len = strlen(buf);
+    if (len + 1 >= cap) return;
+    const char *all = clrnn_tiled_train_fallback(r, r->desc.num_layers - 1);
+    const char *below = clrnn_tiled_train_fallback(r, 0);
+    if (((const tiled_state *)r->plan_state)->train_portable)
+        snprintf(buf + len, cap - len, "; training forward: portable (forced by CLRNN_TILED_TRAIN)");
+    else if (all)
+        snprintf(buf + len, cap - len, "; training forward: portable (%s)", all);
+    else if (below)
+        snprintf(buf + len, cap - len, "; training forward: tiled scan %s on the last layer, portable below it (%s)",
+                 clrnn_tiled_train_kernel(r), below);
+    else
+        snprintf(buf + len, cap - len, "; training forward: tiled scan %s", clrnn_tiled_train_kernel(r));
+}
+
 static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     const tiled_state *ts = r->plan_state;
     const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc);
@@ -432,6 +454,7 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     if (ts->scan_mode) {
         snprintf(buf + len, cap - len, "; scan forced by CLRNN_SCAN: %s",
                  ts->scan_mode == SCAN_PERSISTENT ? "persistent (one launch per layer)" : "a launch per step");
+        describe_train(r, buf, cap);
         return;
     }
     int any = 0;
@@ -451,6 +474,16 @@ static void describe(const clrnn_rnn *r, char *buf, size_t cap) {
     len = strlen(buf);
     if (!any && len + 1 < cap)
         snprintf(buf + len, cap - len, "; scan: persistent or a launch per step, measured per batch size from its 2nd call");
+    describe_train(r, buf, cap);
+}
+
+/* Training: the tiled scan that also fills the reserve (plan_tiled_train.c), or the portable
+ * forward where it does not cover the rnn's options. */
+static clrnn_status forward_train_layer(clrnn_rnn *r, clrnn_reserve *v, int l) {
+    tiled_state *ts = r->plan_state;
+    const clrnn_tiled_geom g = {ts->UB, ts->Gs, ts->Hb, ts->groups};
+    if (ts->train_portable) return clrnn_train_portable_forward_layer(r, v, l);
+    return clrnn_tiled_train_forward_layer(r, v, l, &g, &ts->train);
 }
 
 /* lifetime; device memory; the forward pass */
@@ -458,8 +491,9 @@ const clrnn_plan_ops clrnn_plan_tiled = {
     .name = "tiled", .init = init, .release = release,
     .upload_scratch = upload_scratch, .upload_layer = upload_layer, .workspace = workspace,
     .prepare = prepare, .input_projection = input_projection, .scan_layer = scan_layer, .describe = describe,
-    /* training: the portable implementation (src/train/train.c) but for the backward scan */
-    .forward_train_layer = clrnn_train_portable_forward_layer,
+    /* training: its own forward (the tiled scan filling the reserve) and backward scan (the fused
+     * reverse-time scan, plan_tiled_bwd.c); the weight gradients the portable ones (src/train/train.c) */
+    .forward_train_layer = forward_train_layer,
     .scan_layer_backward = clrnn_tiled_scan_layer_backward,
     .weight_gradient = clrnn_train_portable_weight_gradient,
 };

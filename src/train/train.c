@@ -633,6 +633,20 @@ static void y_params(kargs *a, const clrnn_rnn *r, const clrnn_reserve *v, int l
     a_int(a, (int)v->call), a_int(a, l), a_int(a, (int)desc->masked_output), a_flt(a, desc->masked_fill_value);
 }
 
+void clrnn_train_fwd_io_of(const clrnn_rnn *r, const clrnn_reserve *v, int l, clrnn_train_fwd_io *io) {
+    memset(io, 0, sizeof *io);
+    io->T = v->T, io->N = v->N, io->S = res_row(r);
+    io->tmap_host = v->tmap_host, io->tmap = v->tmap;
+    io->x = layer_input(v, l), io->y = v->y[l], io->h = v->h[l], io->c = v->c[l], io->acts = r->train->acts;
+    for (int d = 0; d < r->D; ++d) {
+        const int ld = l * r->D + d;
+        io->res[d] = v->res[ld];
+        io->W[d] = pval(r, ld, PB_W), io->R[d] = pval(r, ld, PB_R);
+        io->Wb[d] = pval(r, ld, PB_WB), io->Rb[d] = pval(r, ld, PB_RB);
+        io->P[d] = r->train->peep >= 0 ? pval(r, ld, r->train->peep) : NULL;
+    }
+}
+
 clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, int l) {
     clrnn_context *ctx = r->ctx;
     const clrnn_rnn_desc *desc = &r->desc;

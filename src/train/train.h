@@ -57,5 +57,20 @@ void clrnn_train_bwd_view_of(clrnn_rnn *r, clrnn_reserve *res, int l, int d, clr
 /* Layer l's input gradient after its reverse scan (the portable backward's last part: dG W summed
  * over directions into the lower layer's output gradient; nothing when it is not needed). */
 clrnn_status clrnn_train_portable_input_gradient(clrnn_rnn *r, clrnn_reserve *res, int l);
+/* What a plan's own training forward of layer l reads and writes (train.c's reserve, its layout the
+ * contract of cl/train/train.cl that the portable backward reads). Context lock held, inside
+ * forward_train_layer. */
+typedef struct clrnn_train_fwd_io {
+    int T, N, S;              /* steps, batch rows, floats per reserve row */
+    const int32_t *tmap_host; /* [D*T*N] the step table (host copy; the device's in tmap) */
+    cl_mem tmap;
+    cl_mem x;                 /* [T*N, I_l] the layer's input, time-major */
+    cl_mem y;                 /* [T*N, D*Hr] the layer's output */
+    cl_mem h, c;              /* [D, N, Hr], [D, N, H] (LSTM): the initial states in, the final ones out */
+    cl_mem acts;              /* [2][ACT_SLOTS][ACT_PARAMS] the activations as the kernels read them */
+    cl_mem res[2];            /* [T*N, S] per direction: the reserve rows */
+    cl_mem W[2], R[2], Wb[2], Rb[2], P[2]; /* the trainable values per direction (P: NULL without peepholes) */
+} clrnn_train_fwd_io;
+void clrnn_train_fwd_io_of(const clrnn_rnn *r, const clrnn_reserve *res, int l, clrnn_train_fwd_io *io);
 
 #endif

@@ -5,6 +5,7 @@
  * layers, last_only, dense, projections, dropout. dy, dhn, dcn random. Output buffers poisoned.
  * Also: forward_train's outputs against clrnn_rnn_forward, bitwise determinism, SET vs ADD, the
  * refused calls. */
+#include "core/launch.h"
 #include "internal.h"
 #include "plans/plan.h"
 #include "reference.h"
@@ -157,6 +158,18 @@ static int fused_expected(const clrnn_rnn *r) {
     return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
 }
 
+/* Under the tiled plan the training forward is its own tiled scan (src/plans/plan_tiled_train.c)
+ * unless the rnn has an option that scan does not cover; the plan's text says which ran. */
+static void check_train_path(clrnn_rnn *r, const clrnn_rnn_desc *d) {
+    char plan[2048];
+    clrnn_rnn_plan(r, plan, sizeof plan);
+    if (strncmp(plan, "tiled", 5) != 0) return;
+    const int portable = d->proj_size > 0 || d->input_dropout > 0 || d->recurrent_dropout > 0;
+    const int below = !portable && d->dropout > 0 && d->num_layers > 1;
+    const char *want = portable ? "training forward: portable (" : below ? ", portable below it (" : "training forward: tiled scan";
+    if (!strstr(plan, want)) fail_msg("plan \"%s\" lacks \"%s\"", plan, want);
+}
+
 /* forward_train (outputs against the inference forward and the reference), backward_data,
  * backward_weights SET, every gradient against clrnn_reference_train of the same call (0). */
 static void run_case(const tcase *c) {
@@ -177,6 +190,7 @@ static void run_case(const tcase *c) {
     a.y.host = y, a.hn.host = hn;
     if (p.has_c) a.cn.host = cn;
     TU_OK(clrnn_rnn_forward_train(r, &a, res));
+    check_train_path(r, &c->desc);
     char what[96];
     if (!dropout) { /* the training forward's outputs are the inference forward's */
         float *y2 = tu_alloc_poison(p.ny), *hn2 = tu_alloc_poison(p.nh), *cn2 = tu_alloc_poison(p.nc);
@@ -1020,6 +1034,128 @@ static void test_threads(void **s) {
     }
 }
 
+/* The tiled training forward's edges (src/plans/plan_tiled_train.c; every plan runs them): a batch
+ * of 13 (the 6- and 8-row tiles leave a partial block), hidden sizes off the 16-unit blocks (21, 18,
+ * 33; 70 for the vanilla RNN's 64-unit blocks), lengths 0 and T (LEN_VARIED's rows 0 and 1), masks
+ * with holes under each policy, bidirectional, stacked, batch-major, reverse, clip, cell_clip,
+ * peepholes, CIFG, relu, and dropout between layers (the last layer tiled, the one below portable). */
+static void test_tiled_train_shapes(void **s) {
+    (void)s;
+    clrnn_rnn_desc lstm = bidir(tu_desc(CLRNN_CELL_LSTM, 5, 21), CLRNN_MERGE_CONCAT);
+    lstm.peephole = 1, lstm.cell_clip = 0.6f, lstm.clip = 1.5f, lstm.forget_bias = 0.4f;
+    clrnn_rnn_desc cifg = tu_desc(CLRNN_CELL_LSTM, 4, 18);
+    cifg.input_forget = 1, cifg.num_layers = 2, cifg.layout = CLRNN_LAYOUT_BATCH_MAJOR;
+    cifg.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    clrnn_rnn_desc rnn = tu_desc(CLRNN_CELL_RNN, 3, 70);
+    rnn.activations[0][0] = (clrnn_activation){CLRNN_ACT_RELU, 0, 0}, rnn.direction = CLRNN_DIR_REVERSE;
+    clrnn_rnn_desc rnn_bi = bidir(tu_desc(CLRNN_CELL_RNN, 4, 21), CLRNN_MERGE_SUM);
+    rnn_bi.masked_output = CLRNN_MASKED_OUTPUT_FILL, rnn_bi.masked_fill_value = 0.25f;
+    clrnn_rnn_desc rb = tu_desc(CLRNN_CELL_GRU, 6, 21);
+    rb.num_layers = 2, rb.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    clrnn_rnn_desc lbr = bidir(tu_desc(CLRNN_CELL_GRU, 4, 33), CLRNN_MERGE_AVE);
+    lbr.linear_before_reset = 1, lbr.clip = 0.9f;
+    clrnn_rnn_desc drop = tu_desc(CLRNN_CELL_GRU, 4, 21);
+    drop.linear_before_reset = 1, drop.num_layers = 2, drop.dropout = 0.3f, drop.dropout_seed = 5;
+    tcase cs[] = {tc("tiled_lstm_bi_peep_13", lstm, 6, 13, LEN_VARIED), tc("tiled_lstm_cifg_stacked_bm", cifg, 5, 13, LEN_MASK_HOLES),
+                  tc("tiled_rnn_relu_70_rev", rnn, 6, 13, LEN_VARIED),  tc("tiled_rnn_bi_fill", rnn_bi, 5, 13, LEN_MASK_HOLES),
+                  tc("tiled_gru_rb_stacked_carry", rb, 5, 13, LEN_MASK_HOLES), tc("tiled_gru_lbr_bi_33", lbr, 6, 13, LEN_VARIED),
+                  tc("tiled_gru_dropout_below", drop, 4, 13, LEN_VARIED), tc("tiled_lstm_full", cifg, 4, 8, LEN_FULL)};
+    cs[7].desc.input_forget = 0, cs[7].desc.layout = CLRNN_LAYOUT_TIME_MAJOR;
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
+}
+
+/* Which kernels the training forward launched, from the trace (a sink, core/launch.h). */
+typedef struct path_tally {
+    int train_scan, portable_cell;
+} path_tally;
+static void path_record(void *user, const clrnn_trace_record *rec) {
+    path_tally *t = user;
+    if (rec->kind != CLRNN_TRACE_EXEC) return;
+    if (strstr(rec->name, "_train_scan_tiled_")) t->train_scan++;
+    if (strncmp(rec->name, "tr_", 3) == 0 && strstr(rec->name, "_fwd")) t->portable_cell++;
+}
+
+/* Under the tiled plan: a covered rnn's training forward is one tiled scan launch per layer and no
+ * portable step kernel; the projection (not covered) runs the portable kernels only; dropout between
+ * two layers runs one of each (from the trace of a context of its own). Then, on the shared
+ * context: two calls of each give the same bits (y, hn, dx, dh0, every gradient), and so does a
+ * second rnn object. */
+static void test_tiled_train_path(void **s) {
+    (void)s;
+    path_tally t;
+    memset(&t, 0, sizeof t);
+    clrnn_trace_install(path_record, &t);
+    clrnn_context *ctx = NULL;
+    const clrnn_status cs = clrnn_context_create(NULL, &ctx);
+    clrnn_trace_install(NULL, NULL);
+    TU_OK(cs);
+    clrnn_rnn_desc covered = bidir(tu_desc(CLRNN_CELL_LSTM, 4, 21), CLRNN_MERGE_CONCAT), proj = covered, drop = covered;
+    covered.num_layers = 2;
+    proj.proj_size = 5;
+    drop.num_layers = 2, drop.dropout = 0.25f;
+    const clrnn_rnn_desc *descs[3] = {&covered, &proj, &drop};
+    const int want_scan[3] = {2, 0, 1}, want_portable[3] = {0, 1, 1};
+    for (int i = 0; i < 3; ++i) {
+        tcase c = tc("path", *descs[i], 5, 9, LEN_VARIED);
+        clrnn_rnn *r;
+        TU_OK(clrnn_rnn_create(ctx, descs[i], &r));
+        uint64_t seed = 11;
+        set_random_weights(r, &seed);
+        problem p;
+        problem_make(&p, r, &c, &seed);
+        char plan[2048];
+        clrnn_rnn_plan(r, plan, sizeof plan);
+        clrnn_reserve *v;
+        TU_OK(clrnn_reserve_create(r, &v));
+        clrnn_forward_args a = fwd_args(&p);
+        float *y = tu_alloc_poison(p.ny);
+        a.y.host = y;
+        memset(&t, 0, sizeof t);
+        TU_OK(clrnn_rnn_forward_train(r, &a, v));
+        if (strncmp(plan, "tiled", 5) == 0) {
+            if (t.train_scan != want_scan[i])
+                fail_msg("case %d: %d tiled training scans, want %d (%s)", i, t.train_scan, want_scan[i], plan);
+            if (want_portable[i] ? t.portable_cell == 0 : t.portable_cell != 0)
+                fail_msg("case %d: %d portable step launches (%s)", i, t.portable_cell, plan);
+        }
+        free(y);
+        clrnn_reserve_destroy(v);
+        problem_free(&p);
+        clrnn_rnn_destroy(r);
+
+        clrnn_rnn *r1, *r2;
+        TU_OK(clrnn_rnn_create(tu_context(), descs[i], &r1));
+        TU_OK(clrnn_rnn_create(tu_context(), descs[i], &r2));
+        uint64_t seed1 = 11, seed2 = 11;
+        set_random_weights(r1, &seed1);
+        set_random_weights(r2, &seed2);
+        problem p1, p2;
+        problem_make(&p1, r1, &c, &seed1);
+        problem_make(&p2, r2, &c, &seed2);
+        clrnn_reserve *v1, *v2;
+        TU_OK(clrnn_reserve_create(r1, &v1));
+        TU_OK(clrnn_reserve_create(r2, &v2));
+        run_out o1, o2, o3;
+        train_step(r1, v1, &p1, CLRNN_WGRAD_SET, &o1);
+        clrnn_train_set_call(r1, 0); /* the dropout masks of the first call again */
+        train_step(r1, v1, &p1, CLRNN_WGRAD_SET, &o2);
+        train_step(r2, v2, &p2, CLRNN_WGRAD_SET, &o3);
+        const run_out *again[2] = {&o2, &o3};
+        for (int k = 0; k < 2; ++k) {
+            expect_same("y", o1.y, again[k]->y, p1.ny);
+            expect_same("hn", o1.hn, again[k]->hn, p1.nh);
+            expect_same("dx", o1.dx, again[k]->dx, p1.nx);
+            expect_same("dh0", o1.dh0, again[k]->dh0, p1.nh);
+            for (int g = 0; g < o1.n; ++g) expect_same("grad", o1.grads[g], again[k]->grads[g], o1.counts[g]);
+        }
+        run_out_free(&o1), run_out_free(&o2), run_out_free(&o3);
+        clrnn_reserve_destroy(v1), clrnn_reserve_destroy(v2);
+        problem_free(&p1), problem_free(&p2);
+        clrnn_rnn_destroy(r1), clrnn_rnn_destroy(r2);
+    }
+    clrnn_context_destroy(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
@@ -1028,6 +1164,7 @@ int main(void) {
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
         cmocka_unit_test(test_dropout_desc), cmocka_unit_test(test_program_first_use), cmocka_unit_test(test_fused_scan_edges),
+        cmocka_unit_test(test_tiled_train_shapes), cmocka_unit_test(test_tiled_train_path),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* one test while debugging */
     const int rc = cmocka_run_group_tests(tests, NULL, NULL);

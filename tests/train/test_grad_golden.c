@@ -359,6 +359,17 @@ static void run_case(const char *dir, result *res, int use_reference) {
     } else {
         CHECK(clrnn_reserve_create(r, &reserve), "reserve_create");
         CHECK(clrnn_rnn_forward_train(r, &a, reserve), "forward_train");
+        /* under the tiled plan: its own training forward (src/plans/plan_tiled_train.c) unless the
+         * case has an option it does not cover; the plan's text says which ran */
+        char plan[2048];
+        clrnn_rnn_plan(r, plan, sizeof plan);
+        if (strncmp(plan, "tiled", 5) == 0) {
+            const int portable = d.proj_size > 0 || d.input_dropout > 0 || d.recurrent_dropout > 0;
+            const char *want = portable ? "training forward: portable (" : d.dropout > 0 && d.num_layers > 1
+                                                                               ? ", portable below it ("
+                                                                               : "training forward: tiled scan";
+            if (!strstr(plan, want)) fail_case(res, "plan \"%s\" lacks \"%s\"", plan, want);
+        }
         const unsigned long scans_before = clrnn_tiled_bwd_scans();
         CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
         /* the tiled plan takes its fused backward scan (plan_tiled_bwd.c) where it covers the rnn */

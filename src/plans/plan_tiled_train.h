@@ -1,0 +1,27 @@
+/* The tiled plan's training forward (plan_tiled_train.c), called from plan_tiled.c's table. */
+#ifndef CLRNN_PLAN_TILED_TRAIN_H
+#define CLRNN_PLAN_TILED_TRAIN_H
+
+#include "internal.h"
+
+/* The tiled packing of the rnn (plan_tiled.c's tiled_state): UB units per block, Gs 16-lane slots
+ * per block, Hb blocks; groups > 0: the row-group count forced by CLRNN_TILED_GROUPS. */
+typedef struct clrnn_tiled_geom {
+    int UB, Gs, Hb, groups;
+} clrnn_tiled_geom;
+
+typedef struct clrnn_tiled_train clrnn_tiled_train; /* its device buffers, kept per rnn */
+
+/* Layer l's training forward: the tiled persistent scan that also fills the reserve, or the
+ * portable forward (clrnn_train_portable_forward_layer) where clrnn_tiled_train_fallback says so.
+ * *state is created on first use. Context lock held. */
+clrnn_status clrnn_tiled_train_forward_layer(clrnn_rnn *r, clrnn_reserve *res, int l, const clrnn_tiled_geom *g,
+                                             clrnn_tiled_train **state);
+/* Why layer l of r trains through the portable forward (an option the tiled path does not cover),
+ * or NULL when it runs the tiled scan. Fixed for the rnn's descriptor. */
+const char *clrnn_tiled_train_fallback(const clrnn_rnn *r, int l);
+/* The training scan's kernel stem for r ("lstm_train_scan_tiled"), for the plan's description. */
+const char *clrnn_tiled_train_kernel(const clrnn_rnn *r);
+void clrnn_tiled_train_free(clrnn_rnn *r, clrnn_tiled_train *state);
+
+#endif
