@@ -175,3 +175,21 @@ inline real lstm_cell(__global const float *acts, int d, int flags, real pi, rea
             }                                                                                     \
         }                                                                                         \
     } while (0)
+
+/* The first `lanes` (1..16) lanes of an fp32 row at p as a real16 (zeros past them), and the same
+ * lanes of v stored back: the training cell kernels' and the tiled training scan's reserve rows. */
+inline real16 ld16(__global const real *p, int lanes) {
+    if (lanes == 16) return vload16(0, p);
+    real tmp[16];
+    for (int i = 0; i < 16; ++i) tmp[i] = i < lanes ? p[i] : 0.0f;
+    return vload16(0, tmp);
+}
+inline void st16(__global real *p, real16 v, int lanes) {
+    if (lanes == 16) {
+        vstore16(v, 0, p);
+        return;
+    }
+    real tmp[16];
+    vstore16(v, 0, tmp);
+    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
+}

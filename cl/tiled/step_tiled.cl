@@ -59,18 +59,9 @@ inline void store_lanes(__global store *p, real16 v, int lanes) {
     for (int i = 0; i < lanes; ++i) STORE(p, i, tmp[i]);
 }
 
-/* Training (`train` = 1, the kernels of cl/tiled/train_tiled.cl): the first `lanes` lanes of v into
- * a reserve row (cl/train/train.cl's layout, what the portable backward reads). */
-inline void res_lanes(__global real *p, real16 v, int lanes) {
-    if (lanes == 16) {
-        vstore16(v, 0, p);
-        return;
-    }
-    real tmp[16];
-    vstore16(v, 0, tmp);
-    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
-}
-/* The reserve row of (t, n), S floats ([T*N, S]). */
+/* Training (`train` = 1, the kernels of cl/tiled/train_tiled.cl): the reserve row of (t, n), S
+ * floats ([T*N, S], cl/train/train.cl's layout, what the portable backward reads), written with
+ * common.cl's st16. */
 #define RES_ROW(w) (res + ((size_t)(w).t * N + (w).n) * S)
 
 /* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
@@ -259,10 +250,10 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             __global store *yo = output_at(p, w, y, N, H, p.j0);
             const real16 cp = LOAD16(c_prev + w.sidx, 0);
             __global real *rs = train ? RES_ROW(w) : 0; /* reserve: h_prev, gates at K, c_prev, c unclipped */
-            if (train) res_lanes(rs + p.j0, LOAD16(h_prev + w.sidx, 0), p.lanes), res_lanes(rs + K + 4 * H + p.j0, cp, p.lanes);
+            if (train) st16(rs + p.j0, LOAD16(h_prev + w.sidx, 0), p.lanes), st16(rs + K + 4 * H + p.j0, cp, p.lanes);
             if (!(w.entry & STEP_VALID)) {
-                for (int g = 0; train && g < 4; ++g) res_lanes(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
-                if (train) res_lanes(rs + K + 5 * H + p.j0, cp, p.lanes);
+                for (int g = 0; train && g < 4; ++g) st16(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
+                if (train) st16(rs + K + 5 * H + p.j0, cp, p.lanes);
                 STORE16(c_next + w.sidx, 0, cp);
                 if (!(flags & LSTM_PROJ)) /* else h and y are the projection phase's */
                     carried_step(w, LOAD16(h_prev + w.sidx, 0), h_next, yo, p.lanes, policy, fill);
@@ -282,12 +273,12 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             const real16 g = activate16(acts, d, 1, pg, clip);
             real16 c = f * cp + i * g;
             if (train) {
-                res_lanes(rs + K + p.j0, pi, p.lanes), res_lanes(rs + K + H + p.j0, (flags & LSTM_CIFG) ? (real16)0.0f : pf, p.lanes);
-                res_lanes(rs + K + 2 * H + p.j0, pg, p.lanes), res_lanes(rs + K + 5 * H + p.j0, c, p.lanes);
+                st16(rs + K + p.j0, pi, p.lanes), st16(rs + K + H + p.j0, (flags & LSTM_CIFG) ? (real16)0.0f : pf, p.lanes);
+                st16(rs + K + 2 * H + p.j0, pg, p.lanes), st16(rs + K + 5 * H + p.j0, c, p.lanes);
             }
             c = clip16(c, cell_clip);
             if (flags & LSTM_PEEPHOLE) po += Po * c;
-            if (train) res_lanes(rs + K + 3 * H + p.j0, po, p.lanes);
+            if (train) st16(rs + K + 3 * H + p.j0, po, p.lanes);
             const real16 o = activate16(acts, d, 0, po, clip);
             const real16 h = o * activate16(acts, d, 2, c, clip);
             STORE16(c_next + w.sidx, 0, c);
@@ -323,15 +314,15 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
             __global store *yo = output_at(p, w, y, N, H, p.j0);
             const real16 hp = LOAD16(h_prev + w.sidx, 0);
             __global real *rs = train ? RES_ROW(w) : 0; /* reserve: h_prev, then a_z, a_r, x_n, h_n at K */
-            if (train) res_lanes(rs + p.j0, hp, p.lanes);
-            for (int g = 0; train && !(w.entry & STEP_VALID) && g < 4; ++g) res_lanes(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
+            if (train) st16(rs + p.j0, hp, p.lanes);
+            for (int g = 0; train && !(w.entry & STEP_VALID) && g < 4; ++g) st16(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
             if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
             __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
             const real16 az = LOAD16(xp, 0) + bz + acc[r][0], ar = LOAD16(xp, 1) + br + acc[r][1];
             const real16 xn = LOAD16(xp, 2) + bn, hn = acc[r][2] + rbn;
             if (train) {
-                res_lanes(rs + K + p.j0, az, p.lanes), res_lanes(rs + K + H + p.j0, ar, p.lanes);
-                res_lanes(rs + K + 2 * H + p.j0, xn, p.lanes), res_lanes(rs + K + 3 * H + p.j0, hn, p.lanes);
+                st16(rs + K + p.j0, az, p.lanes), st16(rs + K + H + p.j0, ar, p.lanes);
+                st16(rs + K + 2 * H + p.j0, xn, p.lanes), st16(rs + K + 3 * H + p.j0, hn, p.lanes);
             }
             const real16 z = activate16(acts, d, 0, az, clip);
             const real16 rr = activate16(acts, d, 0, ar, clip);
@@ -379,11 +370,11 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
                 __global store *yo = output_at(p, w, y, N, H, jq);
                 const real16 hp = LOAD16(h_prev + w.sidx + 16 * q, 0);
                 __global real *rs = train ? RES_ROW(w) : 0; /* reserve (RNN): h_prev, the pre-activation at K */
-                if (train) res_lanes(rs + jq, hp, lq);
+                if (train) st16(rs + jq, hp, lq);
                 real16 h;
                 if (!(w.entry & STEP_VALID)) {
                     h = hp;
-                    if (train) res_lanes(rs + K + jq, (real16)0.0f, lq);
+                    if (train) st16(rs + K + jq, (real16)0.0f, lq);
                     store_lanes(yo, masked16(policy, w.entry, hp, fill), lq);
                 } else if (proj) {
                     h = clip16(acc[r][q], clip);
@@ -391,7 +382,7 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
                 } else {
                     const real16 a = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 4), q) +
                                      vload16(q, tile_bias(p, bias, 4)) + acc[r][q];
-                    if (train) res_lanes(rs + K + jq, a, lq);
+                    if (train) st16(rs + K + jq, a, lq);
                     h = activate16(acts, d, 0, a, clip);
                     store_lanes(yo, h, lq);
                 }
@@ -422,8 +413,8 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
             if (rb * MR + r >= N) break;
             const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
             __global real *rs = train ? RES_ROW(w) : 0; /* reserve: h_prev, then a_z, a_r, (a_n), r * h_prev at K */
-            if (train) res_lanes(rs + p.j0, LOAD16(h_prev + w.sidx, 0), p.lanes);
-            for (int g = 0; train && !(w.entry & STEP_VALID) && g < 4; ++g) res_lanes(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
+            if (train) st16(rs + p.j0, LOAD16(h_prev + w.sidx, 0), p.lanes);
+            for (int g = 0; train && !(w.entry & STEP_VALID) && g < 4; ++g) st16(rs + K + g * H + p.j0, (real16)0.0f, p.lanes);
             if (!(w.entry & STEP_VALID)) continue;
             __global const store *xp = xproj_at(p, w, x_proj, T, N, xp_batch_major, 3);
             const real16 az = LOAD16(xp, 0) + bz + acc[r][0], ar = LOAD16(xp, 1) + br + acc[r][1];
@@ -432,8 +423,8 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
             STORE16(zbuf + w.sidx, 0, z);
             STORE16(rh + w.sidx, 0, rr * LOAD16(h_prev + w.sidx, 0));
             if (train) {
-                res_lanes(rs + K + p.j0, az, p.lanes), res_lanes(rs + K + H + p.j0, ar, p.lanes);
-                res_lanes(rs + K + 3 * H + p.j0, rr * LOAD16(h_prev + w.sidx, 0), p.lanes);
+                st16(rs + K + p.j0, az, p.lanes), st16(rs + K + H + p.j0, ar, p.lanes);
+                st16(rs + K + 3 * H + p.j0, rr * LOAD16(h_prev + w.sidx, 0), p.lanes);
             }
         }
     }
@@ -460,7 +451,7 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
             if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
             const real16 xn = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 3), 2);
             const real16 an = xn + bn + acc[r][0];
-            if (train) res_lanes(RES_ROW(w) + K + 2 * H + p.j0, an, p.lanes); /* the reserve's a_n */
+            if (train) st16(RES_ROW(w) + K + 2 * H + p.j0, an, p.lanes); /* the reserve's a_n */
             const real16 nn = activate16(acts, d, 1, an, clip);
             const real16 z = LOAD16(zbuf + w.sidx, 0);
             const real16 h = (1.0f - z) * nn + z * hp;

@@ -69,22 +69,7 @@ inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, r
  * (work-item (jb, n): units 16*jb.., `lanes` of them below the width) and do the arithmetic on
  * real16: PoCL does not vectorise the scalar form across work-items through activate()'s switch,
  * and the transcendentals were a third of a training step. A partial last block loads zeros into
- * its missing lanes and stores only the real ones. */
-inline real16 ld16(__global const real *p, int lanes) {
-    if (lanes == 16) return vload16(0, p);
-    real tmp[16];
-    for (int i = 0; i < 16; ++i) tmp[i] = i < lanes ? p[i] : 0.0f;
-    return vload16(0, tmp);
-}
-inline void st16(__global real *p, real16 v, int lanes) {
-    if (lanes == 16) {
-        vstore16(v, 0, p);
-        return;
-    }
-    real tmp[16];
-    vstore16(v, 0, tmp);
-    for (int i = 0; i < lanes; ++i) p[i] = tmp[i];
-}
+ * its missing lanes and stores only the real ones (ld16, st16: common.cl). */
 
 /* activate() on 16 lanes (the same ACTIVATION_BODY), and d act(clip(a)) / da for activation slot
  * `slot` of direction `dir` (the gradient contract: clip passes 1 inside [-clip, clip], 0 outside). */

@@ -11,6 +11,7 @@
 #include "reference.h"
 #include "test_util.h"
 #include "train/train.h"
+#include "train_paths.h"
 
 #include <threads.h>
 
@@ -146,28 +147,11 @@ static const float *ref_param(const clrnn_rnn *r, const clrnn_reference_grads *g
     }
 }
 
-/* Whether the tiled plan's fused backward scan should run (plan_tiled_bwd.c's rules, written out
- * here): no projection, no recurrent dropout, the reset-before GRU only with CLRNN_TRAIN_BWD=fused,
- * nothing with =portable. */
-static int fused_expected(const clrnn_rnn *r) {
-    char plan[512];
-    const char *env = getenv("CLRNN_TRAIN_BWD");
-    const clrnn_rnn_desc *d = &r->desc;
-    if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
-    if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
-    return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
-}
-
-/* Under the tiled plan the training forward is its own tiled scan (src/plans/plan_tiled_train.c)
- * unless the rnn has an option that scan does not cover; the plan's text says which ran. */
+/* Under the tiled plan the training forward is its own tiled scan (train_paths.h). */
 static void check_train_path(clrnn_rnn *r, const clrnn_rnn_desc *d) {
     char plan[2048];
-    clrnn_rnn_plan(r, plan, sizeof plan);
-    if (strncmp(plan, "tiled", 5) != 0) return;
-    const int portable = d->proj_size > 0 || d->input_dropout > 0 || d->recurrent_dropout > 0;
-    const int below = !portable && d->dropout > 0 && d->num_layers > 1;
-    const char *want = portable ? "training forward: portable (" : below ? ", portable below it (" : "training forward: tiled scan";
-    if (!strstr(plan, want)) fail_msg("plan \"%s\" lacks \"%s\"", plan, want);
+    const char *want = tu_train_forward_want(r, d, plan, sizeof plan);
+    if (want && !strstr(plan, want)) fail_msg("plan \"%s\" lacks \"%s\"", plan, want);
 }
 
 /* forward_train (outputs against the inference forward and the reference), backward_data,
@@ -220,7 +204,7 @@ static void run_case(const tcase *c) {
     const unsigned long scans_before = clrnn_tiled_bwd_scans();
     TU_OK(clrnn_rnn_backward_data(r, res, &b));
     /* the tiled plan runs its fused backward scan (plan_tiled_bwd.c) on every layer it covers */
-    assert_int_equal(clrnn_tiled_bwd_scans() - scans_before, fused_expected(r) ? (unsigned long)c->desc.num_layers : 0ul);
+    assert_int_equal(clrnn_tiled_bwd_scans() - scans_before, tu_fused_bwd_expected(r) ? (unsigned long)c->desc.num_layers : 0ul);
     TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
 
     /* the reference: the same call's forward and backward */

@@ -17,6 +17,7 @@
 #include "reference.h"
 #include "test_util.h"
 #include "golden/golden_case.h"
+#include "train_paths.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -243,18 +244,6 @@ static int read_weights(const char *dir, weight *ws, int cap, result *res) {
     return ok ? n : -1;
 }
 
-/* Whether the tiled plan's fused backward scan should run (plan_tiled_bwd.c's rules, written out
- * here): no projection, no recurrent dropout, the reset-before GRU only with CLRNN_TRAIN_BWD=fused,
- * nothing with =portable. */
-static int fused_expected(const clrnn_rnn *r) {
-    char plan[512];
-    const char *env = getenv("CLRNN_TRAIN_BWD");
-    const clrnn_rnn_desc *d = &r->desc;
-    if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
-    if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
-    return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
-}
-
 /* use_reference: the float64 reference backward instead of the device. */
 static void run_case(const char *dir, result *res, int use_reference) {
     golden_meta m;
@@ -359,21 +348,15 @@ static void run_case(const char *dir, result *res, int use_reference) {
     } else {
         CHECK(clrnn_reserve_create(r, &reserve), "reserve_create");
         CHECK(clrnn_rnn_forward_train(r, &a, reserve), "forward_train");
-        /* under the tiled plan: its own training forward (src/plans/plan_tiled_train.c) unless the
-         * case has an option it does not cover; the plan's text says which ran */
+        /* under the tiled plan: its own training forward unless the case has an option it leaves to
+         * the portable one (train_paths.h) */
         char plan[2048];
-        clrnn_rnn_plan(r, plan, sizeof plan);
-        if (strncmp(plan, "tiled", 5) == 0) {
-            const int portable = d.proj_size > 0 || d.input_dropout > 0 || d.recurrent_dropout > 0;
-            const char *want = portable ? "training forward: portable (" : d.dropout > 0 && d.num_layers > 1
-                                                                               ? ", portable below it ("
-                                                                               : "training forward: tiled scan";
-            if (!strstr(plan, want)) fail_case(res, "plan \"%s\" lacks \"%s\"", plan, want);
-        }
+        const char *want = tu_train_forward_want(r, &d, plan, sizeof plan);
+        if (want && !strstr(plan, want)) fail_case(res, "plan \"%s\" lacks \"%s\"", plan, want);
         const unsigned long scans_before = clrnn_tiled_bwd_scans();
         CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
         /* the tiled plan takes its fused backward scan (plan_tiled_bwd.c) where it covers the rnn */
-        const int fused = fused_expected(r);
+        const int fused = tu_fused_bwd_expected(r);
         const unsigned long scans = clrnn_tiled_bwd_scans() - scans_before;
         if (scans != (fused ? (unsigned long)r->desc.num_layers : 0ul))
             fail_case(res, "backward_data: %lu fused backward scans, expected %d", scans, fused ? r->desc.num_layers : 0);

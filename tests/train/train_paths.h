@@ -1,0 +1,34 @@
+/* Which of the tiled plan's training paths an rnn should take, written out from the plans' rules
+ * (src/plans/plan_tiled_train.c, plan_tiled_bwd.c) so that test_backward and test_grad_golden can
+ * check the library took them. */
+#ifndef CLRNN_TEST_TRAIN_PATHS_H
+#define CLRNN_TEST_TRAIN_PATHS_H
+
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The fused backward scan: no projection, no recurrent dropout, the reset-before GRU only with
+ * CLRNN_TRAIN_BWD=fused, nothing with =portable or under another plan. */
+static inline int tu_fused_bwd_expected(const clrnn_rnn *r) {
+    char plan[512];
+    const char *env = getenv("CLRNN_TRAIN_BWD");
+    const clrnn_rnn_desc *d = &r->desc;
+    if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
+    if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
+    return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
+}
+
+/* The text clrnn_rnn_plan() must hold for the training forward under the tiled plan: its own tiled
+ * scan unless the rnn has an option that scan leaves to the portable forward (dropout between
+ * layers: on the layers below the last). NULL under another plan; *plan gets the plan's text. */
+static inline const char *tu_train_forward_want(clrnn_rnn *r, const clrnn_rnn_desc *d, char *plan, size_t cap) {
+    clrnn_rnn_plan(r, plan, cap);
+    if (strncmp(plan, "tiled", 5) != 0) return NULL;
+    const int portable = d->proj_size > 0 || d->input_dropout > 0 || d->recurrent_dropout > 0;
+    const int below = !portable && d->dropout > 0 && d->num_layers > 1;
+    return portable ? "training forward: portable (" : below ? ", portable below it (" : "training forward: tiled scan";
+}
+
+#endif
