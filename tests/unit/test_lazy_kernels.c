@@ -29,26 +29,31 @@ static clrnn_context *new_context(void) {
     return ctx;
 }
 
-static int created(const clrnn_context *ctx, const char *name) {
+/* Over a program's kernel slots, indexed by clrnn_kernel_id (ctx->kernels for the main program, a
+ * clrnn_kernel_set's k for a storage program): whether `name` was created, how many whose name
+ * contains `part` were, how many were. */
+static int slot_created(_Atomic(cl_kernel) const *slots, const char *name) {
     for (int id = 0; id < CLRNN_K_COUNT_; ++id)
-        if (!strcmp(clrnn_kernel_name((clrnn_kernel_id)id), name)) return atomic_load(&ctx->kernels[id]) != NULL;
+        if (!strcmp(clrnn_kernel_name((clrnn_kernel_id)id), name)) return atomic_load(&slots[id]) != NULL;
     fail_msg("no kernel %s in kernel_list.h", name);
     return 0;
 }
-
-/* Kernels created whose name contains `part`. */
-static int created_like(const clrnn_context *ctx, const char *part) {
+static int slots_created_like(_Atomic(cl_kernel) const *slots, const char *part) {
     int n = 0;
     for (int id = 0; id < CLRNN_K_COUNT_; ++id)
-        if (atomic_load(&ctx->kernels[id]) && strstr(clrnn_kernel_name((clrnn_kernel_id)id), part)) ++n;
+        if (atomic_load(&slots[id]) && strstr(clrnn_kernel_name((clrnn_kernel_id)id), part)) ++n;
+    return n;
+}
+static int slots_created(_Atomic(cl_kernel) const *slots) {
+    int n = 0;
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id) n += atomic_load(&slots[id]) != NULL;
     return n;
 }
 
-static int non_null_kernels(const clrnn_context *ctx) {
-    int n = 0;
-    for (int id = 0; id < CLRNN_K_COUNT_; ++id) n += atomic_load(&ctx->kernels[id]) != NULL;
-    return n;
-}
+static int created(const clrnn_context *ctx, const char *name) { return slot_created(ctx->kernels, name); }
+/* Kernels created whose name contains `part`. */
+static int created_like(const clrnn_context *ctx, const char *part) { return slots_created_like(ctx->kernels, part); }
+static int non_null_kernels(const clrnn_context *ctx) { return slots_created(ctx->kernels); }
 
 /* Largest |got - want| / (1 + |want|): the forward suite's measure under fp16/bf16 storage. */
 static double max_rel_diff(const float *got, const float *want, size_t n, size_t *where) {
@@ -112,23 +117,12 @@ static clrnn_rnn *make_rnn(clrnn_context *ctx, clrnn_cell cell, int layers, int 
 
 /* The storage program's kernels (clrnn_kernel_set) created so far, and those whose name has `part`. */
 static int set_created(const clrnn_kernel_set *set) {
-    int n = 0;
-    for (int id = 0; id < CLRNN_K_COUNT_; ++id) n += atomic_load(&set->k[id]) != NULL;
+    const int n = slots_created(set->k);
     assert_int_equal(n, atomic_load(&set->created));
     return n;
 }
-static int set_created_like(const clrnn_kernel_set *set, const char *part) {
-    int n = 0;
-    for (int id = 0; id < CLRNN_K_COUNT_; ++id)
-        if (atomic_load(&set->k[id]) && strstr(clrnn_kernel_name((clrnn_kernel_id)id), part)) ++n;
-    return n;
-}
-static int set_has(const clrnn_kernel_set *set, const char *name) {
-    for (int id = 0; id < CLRNN_K_COUNT_; ++id)
-        if (!strcmp(clrnn_kernel_name((clrnn_kernel_id)id), name)) return atomic_load(&set->k[id]) != NULL;
-    fail_msg("no kernel %s in kernel_list.h", name);
-    return 0;
-}
+static int set_created_like(const clrnn_kernel_set *set, const char *part) { return slots_created_like(set->k, part); }
+static int set_has(const clrnn_kernel_set *set, const char *name) { return slot_created(set->k, name); }
 
 static void new_context_creates_no_kernel(void **state) {
     (void)state;
