@@ -44,7 +44,7 @@ typedef struct tiled_state {
 } tiled_state;
 
 /* The plan's workspace buffers (ws.plan_buf). */
-#define WS_PERM 0       /* [N] rows by descending length */
+#define WS_PERM 0       /* [N] rows by descending count of computed steps (clrnn_build_row_order) */
 #define WS_ROW_NEEDED 1 /* [T*N] (t, n) is computed by some direction */
 
 static clrnn_status init(clrnn_rnn *r) {
