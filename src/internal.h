@@ -428,10 +428,10 @@ clrnn_status clrnn_weights_export(const clrnn_rnn *r, const clrnn_layer_weights 
 void clrnn_build_step_table(const clrnn_rnn_desc *desc, int D, int T, int N, const int32_t *seq_lens,
                             const uint8_t *mask, int32_t *out);
 
-/* For a plan that orders rows (the tiled plan): rows by descending length into perm [N];
- * row_needed [T*N] marks computed (t, n). */
-void clrnn_build_row_order(int T, int N, const int32_t *seq_lens, const uint8_t *mask, int32_t *perm,
-                           int32_t *row_needed);
+/* For a plan that orders rows (the tiled plan's forward and training forward), from the step table
+ * tmap [D*T*N]: rows by descending count of computed steps into perm [N]; row_needed [T*N] marks
+ * the (t, n) some direction computes. */
+void clrnn_build_row_order(int D, int T, int N, const int32_t *tmap, int32_t *perm, int32_t *row_needed);
 
 /* ---- train (src/train/train.c): what the rnn's destroy releases (its program is a kept one) ---- */
 void clrnn_train_release(clrnn_rnn *r);

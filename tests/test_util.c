@@ -1,3 +1,5 @@
+/* The out-of-line helpers of test_util.h: the process's one context, device buffers, random weights
+ * in any framework's layout, and per-user cache directories for the cache-trust tests. */
 #include "test_util.h"
 
 #include <errno.h>
@@ -20,6 +22,12 @@ clrnn_context *tu_context(void) {
 void tu_context_release(void) {
     clrnn_context_destroy(ctx);
     ctx = NULL;
+}
+
+int tu_group_release(void **state) {
+    (void)state;
+    tu_context_release();
+    return 0;
 }
 
 cl_mem tu_dev_buf(const float *v, size_t n) {

@@ -126,7 +126,11 @@ clrnn_context *tu_context(void);
  * caches it cannot write: Rusticl then JIT-compiles every kernel in every child (minutes each).
  * Returns 0, or -1 when a directory cannot be made that user's. */
 int tu_other_user_caches(const char *base, unsigned uid);
+/* Destroys the process's context (a later tu_context() makes a new one). */
 void tu_context_release(void);
+/* A cmocka group teardown that releases it: `return cmocka_run_group_tests(tests, NULL, tu_group_release);`
+ * ends a test program with nothing of clrnn left for the leak checker. */
+int tu_group_release(void **state);
 
 /* Random weights through the importer of `fw` (exercising its shape rules): W, R in [-sc, sc) and
  * B in [-0.5, 0.5) (TF1: then its kernel, [-sc, sc)), peepholes in [-peep, peep) (through ONNX's

@@ -64,57 +64,7 @@ inline void store_lanes(__global store *p, real16 v, int lanes) {
  * common.cl's st16. */
 #define RES_ROW(w) (res + ((size_t)(w).t * N + (w).n) * S)
 
-/* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
- * slices stored per k (G < SLOTS: the reset-before GRU reads z, r and then n separately from one
- * [z, r, n] packing). The accumulators are named variables, not an array: with an array and vload16,
- * PoCL's LLVM kept them on the stack and assembled each vector from 8-byte pieces. Those past
- * (MR, G) are dead once MR and G are constants, and only acc's used entries are written.
- * Why up to 24 of the 32 zmm registers: per k the micro-kernel loads G slices of W (64 bytes each,
- * from L2 once the block outgrows L1) and MR scalars of h, for MR * G FMAs; at 4 x 4 the W stream
- * alone is 32 bytes a cycle at two FMAs a cycle, about what L2 delivers, so the FMA units waited.
- * 8 x 3 or 6 x 4 halves that per FMA and leaves registers for the G slices and a broadcast. */
-#define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3)                                                       \
-    if (MR > r) {                                                                                  \
-        const real16 h = (real16)LOAD(hrow[r], k);                                                 \
-        ar0 = fma(h, w0, ar0);                                                                     \
-        if (G > 1) ar1 = fma(h, w1, ar1);                                                          \
-        if (G > 2) ar2 = fma(h, w2, ar2);                                                          \
-        if (G > 3) ar3 = fma(h, w3, ar3);                                                          \
-    }
-#define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
-    if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
-inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                      __global const store *hrow[8], const int K) {
-    real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
-    real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
-    real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
-    real16 a60 = 0.0f, a61 = 0.0f, a62 = 0.0f, a63 = 0.0f, a70 = 0.0f, a71 = 0.0f, a72 = 0.0f, a73 = 0.0f;
-    __global const store *W = RTblk;
-    for (int k = 0; k < K; ++k, W += SLOTS * 16) {
-        const real16 w0 = LOAD16(W, 0);
-        const real16 w1 = G > 1 ? LOAD16(W, 1 % G) : w0;
-        const real16 w2 = G > 2 ? LOAD16(W, 2 % G) : w0;
-        const real16 w3 = G > 3 ? LOAD16(W, 3 % G) : w0;
-        TILED_DOT_ROW(0, a00, a01, a02, a03)
-        TILED_DOT_ROW(1, a10, a11, a12, a13)
-        TILED_DOT_ROW(2, a20, a21, a22, a23)
-        TILED_DOT_ROW(3, a30, a31, a32, a33)
-        TILED_DOT_ROW(4, a40, a41, a42, a43)
-        TILED_DOT_ROW(5, a50, a51, a52, a53)
-        TILED_DOT_ROW(6, a60, a61, a62, a63)
-        TILED_DOT_ROW(7, a70, a71, a72, a73)
-    }
-    TILED_DOT_OUT(0, a00, a01, a02, a03)
-    TILED_DOT_OUT(1, a10, a11, a12, a13)
-    TILED_DOT_OUT(2, a20, a21, a22, a23)
-    TILED_DOT_OUT(3, a30, a31, a32, a33)
-    TILED_DOT_OUT(4, a40, a41, a42, a43)
-    TILED_DOT_OUT(5, a50, a51, a52, a53)
-    TILED_DOT_OUT(6, a60, a61, a62, a63)
-    TILED_DOT_OUT(7, a70, a71, a72, a73)
-}
-#undef TILED_DOT_ROW
-#undef TILED_DOT_OUT
+/* tiled_dot (the micro-kernel h_prev · Rᵀ): tiled/tiled_dot.h, embedded before this file. */
 
 /* Where a work-item (jb, group, d) of a step kernel stands: block jb of UB units (16, or 64 for
  * the unit64 steps) in direction d, the first unit j0 and how many of its 16 lanes are < H, the

@@ -2,7 +2,8 @@
  * direction walks the steps T-1 .. 0 and does, per step, what the portable backward does with a
  * cell kernel and a GEMM: the gate gradients (the same tr_*_bwd_at bodies of train.cl, so dG and dc
  * are bitwise the portable's) and dh_prev += dG R, with R packed once per call in 64-column panels
- * and a register-tiled product (MR rows x 64 columns per work-item, like cl/tiled/step_tiled.cl).
+ * and a register-tiled product (MR rows x 64 columns per work-item: the forward steps' micro-kernel,
+ * tiled_dot of cl/tiled/tiled_dot.h).
  *
  * A work-group owns a set of batch rows (row blocks grp, grp + groups, ...) for every step: their
  * dh, dc, carry and dG rows are touched by no other group, so a work-group barrier between the
@@ -20,38 +21,6 @@ __kernel void tr_pack_r(__global const real *R, const int GH, const int Hr, cons
     Rp[((size_t)kb * GH + m) * 64 + q] = col < Hr ? R[(size_t)m * Hr + col] : 0.0f;
 }
 
-/* acc[r][q] = sum_{m < K} A_r[m] * B[m][16 q .. 16 q + 16), r < MR (1 or 6), B rows 64 floats apart.
- * Named accumulators (not an array): see tiled_dot in cl/tiled/step_tiled.cl. */
-#define BWD_DOT_ROW(r, a0, a1, a2, a3)                                                             \
-    if (MR > r) {                                                                                  \
-        const real16 x = (real16)arow[r][m];                                                       \
-        a0 = fma(x, w0, a0), a1 = fma(x, w1, a1), a2 = fma(x, w2, a2), a3 = fma(x, w3, a3);        \
-    }
-#define BWD_DOT_OUT(r, a0, a1, a2, a3)                                                             \
-    if (MR > r) acc[r][0] = a0, acc[r][1] = a1, acc[r][2] = a2, acc[r][3] = a3;
-inline void bwd_dot(const int MR, real16 acc[6][4], __global const real *B, __global const real *arow[6], const int K) {
-    real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
-    real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
-    real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
-    for (int m = 0; m < K; ++m, B += 64) {
-        const real16 w0 = vload16(0, B), w1 = vload16(1, B), w2 = vload16(2, B), w3 = vload16(3, B);
-        BWD_DOT_ROW(0, a00, a01, a02, a03)
-        BWD_DOT_ROW(1, a10, a11, a12, a13)
-        BWD_DOT_ROW(2, a20, a21, a22, a23)
-        BWD_DOT_ROW(3, a30, a31, a32, a33)
-        BWD_DOT_ROW(4, a40, a41, a42, a43)
-        BWD_DOT_ROW(5, a50, a51, a52, a53)
-    }
-    BWD_DOT_OUT(0, a00, a01, a02, a03)
-    BWD_DOT_OUT(1, a10, a11, a12, a13)
-    BWD_DOT_OUT(2, a20, a21, a22, a23)
-    BWD_DOT_OUT(3, a30, a31, a32, a33)
-    BWD_DOT_OUT(4, a40, a41, a42, a43)
-    BWD_DOT_OUT(5, a50, a51, a52, a53)
-}
-#undef BWD_DOT_ROW
-#undef BWD_DOT_OUT
-
 /* Row block rb's product with panel kb at step s: A rows at src + n * lda + a_off, B = the panel's
  * rows from m0, K of them; into out rows (out + o_row(n), lanes < width) for the computed rows,
  * added to what is there (add) or stored. A block with no computed row costs nothing; rows past N
@@ -59,7 +28,7 @@ inline void bwd_dot(const int MR, real16 acc[6][4], __global const real *B, __gl
 inline void bwd_block_product(const int MR, int rb, int kb, int s, int T, int N, int d, __global const int *tmap,
                               __global const real *src, int lda, int a_off, __global const real *Rp, int GH, int m0,
                               int K, __global real *out, size_t out_base, int ldo, int width, int add) {
-    __global const real *arow[6];
+    __global const real *arow[8]; /* tiled_dot (tiled/tiled_dot.h): the panel's 64 columns as 4 slots of 16 */
     int any = 0;
     for (int r = 0; r < MR; ++r) {
         const int n = min(rb * MR + r, N - 1);
@@ -67,8 +36,8 @@ inline void bwd_block_product(const int MR, int rb, int kb, int s, int T, int N,
         any |= tmap[((size_t)d * T + s) * N + n] & STEP_VALID;
     }
     if (!any) return;
-    real16 acc[6][4];
-    bwd_dot(MR, acc, Rp + ((size_t)kb * GH + m0) * 64, arow, K);
+    real16 acc[8][4];
+    tiled_dot(MR, 4, 4, acc, Rp + ((size_t)kb * GH + m0) * 64, arow, K);
     for (int r = 0; r < MR; ++r) {
         const int n = rb * MR + r;
         if (n >= N) break;

@@ -1,4 +1,4 @@
-/* Shipped tuned CLBlast parameters (see tuned_entry in gemm.c and the rules in gemm_tuning.h).
+/* Shipped tuned CLBlast parameters (see tuned_entry in gemm_tuning.c and the rules in gemm_tuning.h).
  * A device's own tuning file (clrnn-tune) wins over these rows, kernel by kernel.
  * Regenerate a device's rows with `clrnn-tune --table` on it. */
 static const tuned_entry tuned_db[] = {

@@ -1,6 +1,6 @@
 /* Tuned CLBlast parameters: what a parameter set is, where the per-device file lives, how it is
- * read, checked and written. Shared by gemm.c (applies them at context creation) and clrnn-tune
- * (writes them). Not installed.
+ * read, checked and written (gemm_tuning.c). Shared by gemm.c (installs them at context creation)
+ * and clrnn-tune (writes them). Not installed.
  *
  * Sources, applied kernel by kernel when a context is created (unless disable_tuning):
  *   1. the per-device file <cache dir>/clblast-<key>.txt written by clrnn-tune, key = 64-bit

@@ -35,8 +35,9 @@ struct clrnn_plan_ops {
     clrnn_status (*upload_layer)(clrnn_rnn *r, int l, float *tmp);
     /* The plan's workspace needs beyond the common buffers. */
     void (*workspace)(const clrnn_rnn *r, clrnn_plan_workspace *w);
-    /* Once per forward call, after the step table is on the device (NULL: nothing to do). */
-    clrnn_status (*prepare)(clrnn_rnn *r, int T, int N, const int32_t *seq_lens, const uint8_t *mask);
+    /* Once per forward call, after the step table is on the device; tmap is its host copy
+     * (NULL: nothing to do). */
+    clrnn_status (*prepare)(clrnn_rnn *r, int T, int N, const int32_t *tmap);
     /* Layer l's input projection of every step and direction into ws.x_proj, from `in` at element
      * offset in_off ([T, N, I], or [N, T, I] when batch_major). */
     clrnn_status (*input_projection)(clrnn_rnn *r, int l, int T, int N, int batch_major, cl_mem in, size_t in_off);

@@ -44,7 +44,7 @@ typedef struct tiled_state {
 } tiled_state;
 
 /* The plan's workspace buffers (ws.plan_buf). */
-#define WS_PERM 0       /* [N] rows by descending length */
+#define WS_PERM 0       /* [N] rows by descending count of computed steps (clrnn_build_row_order) */
 #define WS_ROW_NEEDED 1 /* [T*N] (t, n) is computed by some direction */
 
 static clrnn_status init(clrnn_rnn *r) {
@@ -390,9 +390,9 @@ static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
     w->bufs[WS_ROW_NEEDED] = (clrnn_plan_buf){1, 0, "row table"};
 }
 
-/* The row order of this call's lengths and mask (blocking writes: the host table is reused by the
- * next call). */
-static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *seq_lens, const uint8_t *mask) {
+/* The row order of this call's step table (blocking writes: the host table is reused by the next
+ * call). */
+static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *tmap) {
     tiled_state *ts = r->plan_state;
     clrnn_context *ctx = r->ctx;
     const size_t n = (size_t)N + (size_t)T * N;
@@ -403,7 +403,7 @@ static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *seq_lens,
         ts->order_cap = n;
     }
     int32_t *perm = ts->order, *row_needed = perm + N;
-    clrnn_build_row_order(T, N, seq_lens, mask, perm, row_needed);
+    clrnn_build_row_order(r->D, T, N, tmap, perm, row_needed);
     cl_int err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_PERM], CL_TRUE, 0, (size_t)N * sizeof(int32_t),
                                       perm, 0, NULL, NULL);
     if (err == CL_SUCCESS)

@@ -34,7 +34,7 @@ struct clrnn_tiled_train {
     cl_mem m[TB_COUNT];
     size_t cap[TB_COUNT]; /* 4-byte elements */
     size_t bytes;         /* counted in r->train_bytes */
-    int32_t *host;        /* staging of perm [N], row_needed [T*N], lengths [N] */
+    int32_t *host;        /* staging of perm [N], row_needed [T*N] */
     size_t host_cap;
 };
 
@@ -104,35 +104,19 @@ static clrnn_status grow(clrnn_rnn *r, clrnn_tiled_train *t, int i, size_t n) {
     return CLRNN_OK;
 }
 
-/* perm [N] (rows by descending count of computed steps, ties by index: finished row blocks skip
- * their dot product) and row_needed [T*N] ((t, n) computed by some direction) from the step table,
- * uploaded. */
+/* perm [N] and row_needed [T*N] from the step table (clrnn_build_row_order, as the inference
+ * forward's), uploaded. */
 static clrnn_status row_order(clrnn_rnn *r, clrnn_tiled_train *t, const clrnn_train_fwd_io *io) {
-    const int T = io->T, N = io->N, D = r->D;
-    const size_t n = (size_t)N + (size_t)T * N + (size_t)N;
+    const int T = io->T, N = io->N;
+    const size_t n = (size_t)N + (size_t)T * N;
     if (n > t->host_cap) {
         int32_t *h = realloc(t->host, n * sizeof *h);
         if (!h) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "tiled training forward: row order");
         t->host = h;
         t->host_cap = n;
     }
-    int32_t *perm = t->host, *needed = perm + N, *len = needed + (size_t)T * N;
-    memset(needed, 0, (size_t)T * N * sizeof *needed);
-    for (int b = 0; b < N; ++b) len[b] = 0, perm[b] = b;
-    for (int d = 0; d < D; ++d)
-        for (int s = 0; s < T; ++s)
-            for (int b = 0; b < N; ++b) {
-                const int32_t e = io->tmap_host[((size_t)d * T + s) * N + b];
-                if (!(e & STEP_VALID)) continue;
-                len[b]++;
-                needed[(size_t)(e & STEP_T_MASK) * N + b] = 1;
-            }
-    for (int i = 1; i < N; ++i) { /* insertion sort: stable, N is a batch */
-        const int32_t p = perm[i];
-        int j = i;
-        for (; j > 0 && len[perm[j - 1]] < len[p]; --j) perm[j] = perm[j - 1];
-        perm[j] = p;
-    }
+    int32_t *perm = t->host, *needed = perm + N;
+    clrnn_build_row_order(r->D, T, N, io->tmap_host, perm, needed);
     cl_int err = clEnqueueWriteBuffer(r->ctx->queue, t->m[TB_PERM], CL_TRUE, 0, (size_t)N * sizeof *perm, perm, 0,
                                       NULL, NULL);
     if (err == CL_SUCCESS)

@@ -269,7 +269,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
                                       NULL, NULL);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
-    if (r->plan->prepare && (st = r->plan->prepare(r, T, N, args->seq_lens, args->mask)) != CLRNN_OK) return st;
+    if (r->plan->prepare && (st = r->plan->prepare(r, T, N, r->tmap_host)) != CLRNN_OK) return st;
 
     /* input */
     cl_mem x = ws->x;

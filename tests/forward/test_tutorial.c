@@ -89,7 +89,5 @@ int main(void) {
         cmocka_unit_test(numpy_loop),
         cmocka_unit_test(dynamic_rnn_batch),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

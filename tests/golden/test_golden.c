@@ -180,7 +180,5 @@ int main(void) {
         cmocka_unit_test(keras_cases),
         cmocka_unit_test(tf1_cases),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -986,7 +986,5 @@ int main(void) {
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_cli_damaged),
     };
-    const int r = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return r;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -166,7 +166,5 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_converted_models),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -969,7 +969,5 @@ int main(void) {
         cmocka_unit_test(test_hostile_body_bounded), cmocka_unit_test(test_shapes_change),
         cmocka_unit_test(test_random_mutations),     cmocka_unit_test(test_no_fuse_env),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

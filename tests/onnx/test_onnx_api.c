@@ -590,7 +590,5 @@ int main(void) {
         cmocka_unit_test(test_onnx_kernels_cached),
         cmocka_unit_test(test_onnx_kernels_per_context),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -210,7 +210,5 @@ int main(void) {
         cmocka_unit_test(test_backend_glue_cases),
         cmocka_unit_test(test_own_cases),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -329,7 +329,5 @@ int main(void) {
         cmocka_unit_test(test_nesting_small_stack), cmocka_unit_test(test_buffers_reused),
         cmocka_unit_test(test_scan8_sequence_lens), cmocka_unit_test(test_loop_cost),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -500,7 +500,5 @@ int main(void) {
         cmocka_unit_test(random_networks),
         cmocka_unit_test(hostile_specs),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -1184,7 +1184,5 @@ int main(void) {
         cmocka_unit_test(test_ops_axes_and_indices_out_of_range),
         cmocka_unit_test(test_ops_huge_results_refused),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -1396,7 +1396,5 @@ int main(void) {
         cmocka_unit_test(weights_within_device_limits),
         cmocka_unit_test(count_cases),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

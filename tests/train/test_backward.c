@@ -1151,7 +1151,5 @@ int main(void) {
         cmocka_unit_test(test_tiled_train_shapes), cmocka_unit_test(test_tiled_train_path),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER")); /* one test while debugging */
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

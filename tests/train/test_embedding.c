@@ -314,7 +314,5 @@ int main(void) {
         cmocka_unit_test(test_forward),  cmocka_unit_test(test_backward), cmocka_unit_test(test_backward_determinism),
         cmocka_unit_test(test_refused),  cmocka_unit_test(test_mask_from_value), cmocka_unit_test(test_lifetime),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -445,7 +445,5 @@ int main(void) {
         cmocka_unit_test(tf1_reference),         cmocka_unit_test(torch_dropout_reference),
         cmocka_unit_test(keras_dropout_reference), cmocka_unit_test(tf1_dropout_reference),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -363,7 +363,5 @@ int main(void) {
         cmocka_unit_test(test_in_place),   cmocka_unit_test(test_masks),      cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_refused),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -502,7 +502,5 @@ int main(void) {
         cmocka_unit_test(test_binding),         cmocka_unit_test(test_public_step_embedding),
         cmocka_unit_test(test_many_tensors),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -870,7 +870,5 @@ int main(void) {
         cmocka_unit_test(dropout_gates), cmocka_unit_test(matrix),           cmocka_unit_test(options),
         cmocka_unit_test(dropout_fd),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -235,7 +235,5 @@ int main(void) {
         cmocka_unit_test(fail_escapes_every_message),   cmocka_unit_test(onnx_fields_never_raw),
         cmocka_unit_test(npy_header_never_raw),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

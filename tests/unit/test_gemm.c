@@ -372,7 +372,5 @@ int main(void) {
         cmocka_unit_test(gemm_foreign_context),
         cmocka_unit_test(gemm_batched_bad_item),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -228,7 +228,5 @@ int main(void) {
         cmocka_unit_test(blocked_large),
         cmocka_unit_test(deterministic),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

@@ -503,7 +503,5 @@ int main(void) {
         cmocka_unit_test(cross_framework), cmocka_unit_test(round_trip), cmocka_unit_test(combined_role_split),
         cmocka_unit_test(gradients),       cmocka_unit_test(refusals),   cmocka_unit_test(partly_set),
     };
-    const int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }

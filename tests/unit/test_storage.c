@@ -223,7 +223,5 @@ int main(void) {
         cmocka_unit_test(training_refused),
         cmocka_unit_test(bad_storage_refused),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    tu_context_release();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }
