@@ -133,8 +133,9 @@ static int b_panels_in_bounds(cl_mem b, size_t b_off, size_t k, size_t ldb, size
     return last <= bytes / sizeof(float);
 }
 
-/* op(A)^T already in 8-row panels (sgemm_pack_b, W = TILE_M) at x_off of the panels buffer, which
- * the call must not overwrite with op(B)'s (it packs those below y_cap floats): shared_at. */
+/* op(A)^T already in 8-row panels (sgemm_pack_b, W = TILE_M) from element `off` of the panels
+ * buffer (clrnn_gemm_own_shared_at): the call packs its op(B) below y_cap, where they do not
+ * overlap, and allocates nothing. */
 typedef struct packed_x {
     size_t off, y_cap;
 } packed_x;
