@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 #include "blas/gemm_own.h"
+#include "core/launch.h"
 
 #include <float.h>
 #include <math.h>
@@ -288,6 +289,54 @@ static void shared_weight_gradients(void **state) {
     }
 }
 
+/* The sgemm_pack_b launches of a traced context: all of them, and those of the shared op(A)^T. */
+typedef struct pack_tally {
+    int packs, shared;
+} pack_tally;
+
+static void pack_record(void *user, const clrnn_trace_record *rec) {
+    pack_tally *t = user;
+    if (rec->kind != CLRNN_TRACE_EXEC || strcmp(rec->name, "sgemm_pack_b") != 0) return;
+    t->packs++;
+    if (strstr(rec->what, "(shared)")) t->shared++;
+}
+
+/* The set takes the shared path where it should: dG^T packed once (then one op(B) pack per part),
+ * against each GEMM's own packs when the parts run separately (an odd start). */
+static void shared_weight_gradients_pack_once(void **state) {
+    (void)state;
+    uint64_t seed = 5;
+    for (int odd = 0; odd < 2; ++odd) {
+        pack_tally t = {0, 0};
+        clrnn_trace_install(pack_record, &t);
+        clrnn_context *ctx = NULL;
+        const clrnn_status cs = clrnn_context_create(NULL, &ctx);
+        clrnn_trace_install(NULL, NULL);
+        TU_OK(cs);
+        const size_t H = 512, GH = 3 * H, k = 70, I = 64;
+        float *A = tu_alloc_random(k * GH, &seed, -1, 1), *X = tu_alloc_random(k * H, &seed, -1, 1);
+        float *C = tu_alloc_random(GH * H, &seed, -1, 1); /* GH * H >= GH * I */
+        cl_mem a = upload(ctx, A, k * GH), x = upload(ctx, X, k * H), cw = upload(ctx, C, GH * I);
+        cl_mem cr = upload(ctx, C, GH * H);
+        const size_t m0 = odd ? 2 * H + 1 : 2 * H;
+        const clrnn_gemm_part parts[3] = {{0, GH, I, x, 0, I, 0.0f, cw, 0, I},
+                                          {0, 2 * H, H, x, 0, H, 0.0f, cr, 0, H},
+                                          {m0, GH - m0, H, x, 0, H, 0.0f, cr, m0 * H, H}};
+        mtx_lock(&ctx->lock);
+        const clrnn_status st = clrnn_sgemm_shared_at_locked(ctx, k, GH, a, 0, GH, parts, 3);
+        mtx_unlock(&ctx->lock);
+        TU_OK(st);
+        TU_OK(clrnn_context_finish(ctx));
+        clReleaseMemObject(a), clReleaseMemObject(x), clReleaseMemObject(cw), clReleaseMemObject(cr);
+        clrnn_context_destroy(ctx);
+        free(A), free(X), free(C);
+        /* separate: op(A)^T and op(B) for the first two; the third (511 rows, under BIG_M) reads
+         * its op(B) in place */
+        if (odd) assert_int_equal(t.shared, 0), assert_int_equal(t.packs, 5);
+        else assert_int_equal(t.shared, 1), assert_int_equal(t.packs, 4);
+    }
+}
+
 int main(void) {
     setenv("CLRNN_GEMM", "own", 1);
     const struct CMUnitTest tests[] = {
@@ -299,6 +348,7 @@ int main(void) {
         cmocka_unit_test(blocked_large),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(shared_weight_gradients),
+        cmocka_unit_test(shared_weight_gradients_pack_once),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_context_release();
