@@ -350,6 +350,32 @@ clrnn_status clrnn_sgemm_locked(clrnn_context *ctx, int trans_a, int trans_b, si
     return run_sgemm(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc);
 }
 
+clrnn_status clrnn_sgemm_shared_at_locked(clrnn_context *ctx, size_t k, size_t m_all, cl_mem a, size_t a_off,
+                                          size_t lda, const clrnn_gemm_part *parts, int n_parts) {
+    int own = !trace_fn;
+    for (int i = 0; i < n_parts && own; ++i) {
+        const clrnn_gemm_part *p = &parts[i];
+        own = p->m0 + p->m <= m_all && clrnn_gemm_own_selected(ctx, p->m, p->n, k);
+    }
+    clrnn_status st = CLRNN_OK;
+    if (!own) {
+        for (int i = 0; i < n_parts && st == CLRNN_OK; ++i) {
+            const clrnn_gemm_part *p = &parts[i];
+            st = clrnn_sgemm_locked(ctx, 1, 0, p->m, p->n, k, 1.0f, a, a_off + p->m0, lda, p->b, p->b_off, p->ldb,
+                                    p->beta, p->c, p->c_off, p->ldc);
+        }
+        return st;
+    }
+    /* the checks clrnn_sgemm_locked makes, part by part, before anything is queued */
+    for (int i = 0; i < n_parts && st == CLRNN_OK; ++i) {
+        const clrnn_gemm_part *p = &parts[i];
+        const size_t a_o = a_off + p->m0;
+        st = check_gemm(ctx, "GEMM", 0, 1, 0, p->m, p->n, k, a, &a_o, lda, p->b, &p->b_off, p->ldb, p->c, &p->c_off,
+                        p->ldc, 1);
+    }
+    return st != CLRNN_OK ? st : clrnn_gemm_own_shared_at(ctx, k, m_all, a, a_off, lda, parts, n_parts);
+}
+
 clrnn_status clrnn_sgemm(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                          cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta, cl_mem c,
                          size_t c_off, size_t ldc) {

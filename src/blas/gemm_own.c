@@ -102,6 +102,26 @@ static clrnn_status enqueue(clrnn_context *ctx, const kargs *a, const char *what
     return clrnn_enqueue(ctx, a, 2, global, local, what);
 }
 
+/* The panels buffer holds at least need floats (grown; its contents are not kept). */
+static clrnn_status ensure_panels(clrnn_context *ctx, own_kernels *ok, size_t need) {
+    if (need == 0 || ok->panels_floats >= need) return CLRNN_OK;
+    if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
+    ok->panels = NULL;
+    ok->panels_floats = 0;
+    cl_int err;
+    ok->panels = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, need * sizeof(float), NULL, &err);
+    if (err != CL_SUCCESS) {
+        ok->panels = NULL;
+        return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY
+                   ? clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
+                                "GEMM: %zu bytes for the packed operand panels (device out of memory)",
+                                need * sizeof(float))
+                   : clrnn_fail_cl(err, "clCreateBuffer", "the packed operand panels");
+    }
+    ok->panels_floats = need;
+    return CLRNN_OK;
+}
+
 /* Whether untransposed B (k rows, n columns, ldb apart from element b_off) can be read in place
  * when n is not a multiple of the strip width: the kernel reads whole 32-column strips, so the
  * columns past n of a row (the next row's start, or padding) feed only accumulators that are never
@@ -113,9 +133,84 @@ static int b_panels_in_bounds(cl_mem b, size_t b_off, size_t k, size_t ldb, size
     return last <= bytes / sizeof(float);
 }
 
+/* op(A)^T already in 8-row panels (sgemm_pack_b, W = TILE_M) from element `off` of the panels
+ * buffer (clrnn_gemm_own_shared_at): the call packs its op(B) below y_cap, where they do not
+ * overlap, and allocates nothing. */
+typedef struct packed_x {
+    size_t off, y_cap;
+} packed_x;
+
+/* The product's launch shape, decided by shape alone (the same bits cold or warm, shared or not). */
+static int own_swap(int trans_a, int trans_b, size_t m, size_t n, size_t k, cl_mem b, size_t b_off, size_t ldb) {
+    const int b_in_place = !trans_b && (n % STRIP == 0 || b_panels_in_bounds(b, b_off, k, ldb, n));
+    const int a_t_in_place = trans_a && m % STRIP == 0;
+    return !b_in_place && (a_t_in_place || m < n);
+}
+
+static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                            cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                            cl_mem c, size_t c_off, size_t ldc, const packed_x *pre);
+
 clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                             cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                             cl_mem c, size_t c_off, size_t ldc) {
+    return own_run(ctx, trans_a, trans_b, m, n, k, alpha, a, a_off, lda, b, b_off, ldb, beta, c, c_off, ldc, NULL);
+}
+
+/* Whether part p of a shared product takes the path that packs op(A)^T (not swapped, BIG_M rows,
+ * wide enough: own_run's pack_x), so that one packing serves every part. */
+static int packs_a(const clrnn_context *ctx, size_t k, const clrnn_gemm_part *p) {
+    return !small_product(ctx, p->m, p->n, k) && p->m0 % TILE_M == 0 && p->m >= BIG_M && p->n >= 2 * STRIP &&
+           !own_swap(1, 0, p->m, p->n, k, p->b, p->b_off, p->ldb);
+}
+
+clrnn_status clrnn_gemm_own_shared_at(clrnn_context *ctx, size_t k, size_t m_all, cl_mem a, size_t a_off, size_t lda,
+                                      const clrnn_gemm_part *parts, int n_parts) {
+    int shared = k > 0 && n_parts > 1;
+    size_t y_cap = 0;
+    for (int i = 0; i < n_parts && shared; ++i) {
+        shared = packs_a(ctx, k, &parts[i]) && parts[i].m0 + parts[i].m <= m_all;
+        const size_t y = (parts[i].n + STRIP - 1) / STRIP * STRIP * k;
+        if (y > y_cap) y_cap = y;
+    }
+    const size_t n_rb = (m_all + TILE_M - 1) / TILE_M;
+    if (shared && n_rb * TILE_M > (SIZE_MAX / sizeof(float) - y_cap) / k) shared = 0;
+    if (!shared) {
+        clrnn_status st = CLRNN_OK;
+        for (int i = 0; i < n_parts && st == CLRNN_OK; ++i) {
+            const clrnn_gemm_part *p = &parts[i];
+            st = own_run(ctx, 1, 0, p->m, p->n, k, 1.0f, a, a_off + p->m0, lda, p->b, p->b_off, p->ldb, p->beta, p->c,
+                         p->c_off, p->ldc, NULL);
+        }
+        return st;
+    }
+    /* op(A)^T (A as stored: k rows of m_all) into 8-row panels once, after room for any part's op(B) */
+    const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v2", clrnn_blas_sources,
+                                   clrnn_blas_sources_count, 1, check_own};
+    const clrnn_kept_program *kp;
+    clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(own_kernels), release_own, &kp);
+    if (st != CLRNN_OK) return st;
+    if ((st = ensure_panels(ctx, kp->state, y_cap + n_rb * TILE_M * k)) != CLRNN_OK) return st;
+    char what[128];
+    what[0] = '\0';
+    if (clrnn_trace_on(ctx)) snprintf(what, sizeof what, "gemm pack op(A)^T M=%zu K=%zu (shared)", m_all, k);
+    kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
+    if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
+    arg_int(&p, k), arg_int(&p, m_all), arg_int(&p, 0), arg_mem(&p, a), arg_ulong(&p, a_off), arg_ulong(&p, lda),
+        arg_mem(&p, ((own_kernels *)kp->state)->panels), arg_ulong(&p, y_cap), arg_int(&p, TILE_M);
+    if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (m_all + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
+    for (int i = 0; i < n_parts && st == CLRNN_OK; ++i) {
+        const clrnn_gemm_part *q = &parts[i];
+        const packed_x pre = {y_cap + q->m0 * k, y_cap}; /* row m0's panel: m0 / 8 panels of 8 k */
+        st = own_run(ctx, 1, 0, q->m, q->n, k, 1.0f, a, a_off + q->m0, lda, q->b, q->b_off, q->ldb, q->beta, q->c,
+                     q->c_off, q->ldc, &pre);
+    }
+    return st;
+}
+
+static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                            cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                            cl_mem c, size_t c_off, size_t ldc, const packed_x *pre) {
     const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v2", clrnn_blas_sources,
                                    clrnn_blas_sources_count, 1, check_own};
     clrnn_status st;
@@ -145,8 +240,7 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
      * packed (and always packed for BIG_M rows). If op(B) would be packed and op(A) is
      * smaller, compute C^T = op(B)^T op(A)^T: op(A)^T is what gets packed. */
     const int b_in_place = !trans_b && (n % STRIP == 0 || b_panels_in_bounds(b, b_off, k, ldb, n));
-    const int a_t_in_place = trans_a && m % STRIP == 0;
-    const int swap = !b_in_place && (a_t_in_place || m < n);
+    const int swap = own_swap(trans_a, trans_b, m, n, k, b, b_off, ldb);
     const size_t M = swap ? n : m, N = swap ? m : n;
     cl_mem x = swap ? b : a, y = swap ? a : b;
     const size_t x_off = swap ? b_off : a_off, y_off = swap ? a_off : b_off;
@@ -166,23 +260,10 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
     const size_t need_y = y_in_place ? 0 : n_js * STRIP * k;
     const int pack_x = !swap && trans_a && N >= 2 * STRIP && k > 0 &&
                        n_rb * TILE_M <= (SIZE_MAX / sizeof(float) - need_y) / k;
-    const size_t need = need_y + (pack_x ? n_rb * TILE_M * k : 0);
-    if (need > 0 && ok->panels_floats < need) {
-        if (ok->panels) clReleaseMemObject(ok->panels); /* freed once the commands using it are done */
-        ok->panels = NULL;
-        ok->panels_floats = 0;
-        cl_int err;
-        ok->panels = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_WRITE, need * sizeof(float), NULL, &err);
-        if (err != CL_SUCCESS) {
-            ok->panels = NULL;
-            return err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY
-                       ? clrnn_fail(CLRNN_ERR_DEVICE_OUT_OF_MEMORY,
-                                    "GEMM: %zu bytes for the packed operand panels (device out of memory)",
-                                    need * sizeof(float))
-                       : clrnn_fail_cl(err, "clCreateBuffer", "the packed operand panels");
-        }
-        ok->panels_floats = need;
-    }
+    if (pre && (!pack_x || need_y > pre->y_cap))
+        return clrnn_fail(CLRNN_ERR_INTERNAL, "GEMM: a shared packed op(A)^T on a product that does not read it");
+    const size_t need = pre ? 0 : need_y + (pack_x ? n_rb * TILE_M * k : 0);
+    if ((st = ensure_panels(ctx, ok, need)) != CLRNN_OK) return st;
     if (!y_in_place) {
         kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
@@ -191,7 +272,9 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
         if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (N + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
         ysrc = ok->panels, ysrc_off = 0, y_js = STRIP * k, y_ks = STRIP;
     }
-    if (pack_x) {
+    if (pre) {
+        xsrc = ok->panels, xsrc_off = pre->off, xsrc_rs = 1, xsrc_ks = TILE_M;
+    } else if (pack_x) {
         /* op(A)^T is K x M: A stored K x M (trans_a) is its untransposed layout, A stored M x K its
          * transpose */
         kargs p = clrnn_kargs_begin(NULL, "sgemm_pack_b");

@@ -22,4 +22,26 @@ clrnn_status clrnn_gemm_own(clrnn_context *ctx, int trans_a, int trans_b, size_t
                             cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                             cl_mem c, size_t c_off, size_t ldc);
 
+/* One product of a shared-operand set: C = op(A)[m0 .. m0+m) B (B k x n, row-major, untransposed),
+ * op(A) = A^T the caller's A (k rows of m_all, lda apart), alpha 1. */
+typedef struct clrnn_gemm_part {
+    size_t m0, m, n;
+    cl_mem b;
+    size_t b_off, ldb;
+    float beta;
+    cl_mem c;
+    size_t c_off, ldc;
+} clrnn_gemm_part;
+
+/* The parts on the own kernels with op(A)^T packed once for all of them where each would pack it
+ * (the weight gradients dW = dG^T X, dR = dG^T H_prev share dG^T: TN x G*H floats a copy fewer);
+ * otherwise part by part as clrnn_gemm_own. Either way the same bits as separate calls. */
+clrnn_status clrnn_gemm_own_shared_at(clrnn_context *ctx, size_t k, size_t m_all, cl_mem a, size_t a_off, size_t lda,
+                                      const clrnn_gemm_part *parts, int n_parts);
+
+/* gemm.c: the parts as clrnn_sgemm_locked calls (checked, traced, CLBlast where the own kernels are
+ * not selected), op(A)^T shared on the own kernels when every part runs on them. */
+clrnn_status clrnn_sgemm_shared_at_locked(clrnn_context *ctx, size_t k, size_t m_all, cl_mem a, size_t a_off,
+                                          size_t lda, const clrnn_gemm_part *parts, int n_parts);
+
 #endif

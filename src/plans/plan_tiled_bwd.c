@@ -35,7 +35,13 @@ static int covers(const clrnn_rnn *r) {
     if (env && !strcmp(env, "portable")) return 0;
     if (r->desc.proj_size > 0 || r->desc.recurrent_dropout > 0) return 0;
     /* the reset-before GRU's fused scan is right but measured slower than the portable one (S3
-     * shape, loaded machine): only on request until that is understood */
+     * shape, loaded machine): only on request. In one process, alternating (S3, load 7-13 on 2
+     * cores), its CPU time per backward_data was the portable's within the noise (-4 % .. +5 %, the
+     * lbr GRU's fused scan the same), while its wall time was up to 1.3x: the persistent launch
+     * is one work-group per compute unit for all T steps (N = 64: 6 and 5 row blocks of 6), so a
+     * descheduled worker thread stalls the whole scan, where the portable's per-step launches
+     * rebalance every step; more work-groups (2 per unit) cost more (R streamed once more per
+     * group and step). Whether it wins on a quiet machine is for a quiet A/B (CLRNN_TRAIN_BWD). */
     if (r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset) return env && !strcmp(env, "fused");
     return 1;
 }

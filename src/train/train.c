@@ -954,7 +954,18 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
         cl_mem dgh = lbr ? v->dgh[ld] : v->dgx[ld];
         /* dW = dG^T X, dR = dG^T H_prev (reset-before n block: dG_n^T (r * H_prev)); with dropout
          * gate g's blocks take X * m_g, H_prev * m_g (the masks regenerated) */
-        if (desc->input_dropout > 0) {
+        const char *env = getenv("CLRNN_TRAIN_DW"); /* =separate: a GEMM each, for A/B timings */
+        const int shared = !lbr && desc->input_dropout <= 0 && desc->recurrent_dropout <= 0 &&
+                           !(env && !strcmp(env, "separate"));
+        if (shared) {
+            /* dW, dR (and the reset-before n block) read one dG^T: packed once for all of them */
+            const clrnn_gemm_part parts[3] = {
+                {0, (size_t)GH, I, layer_input(v, l), 0, I, beta, pgrad(r, ld, PB_W), 0, I},
+                {0, (size_t)(rb ? 2 * H : GH), (size_t)Hr, v->res[ld], 0, S, beta, pgrad(r, ld, PB_R), 0, (size_t)Hr},
+                {(size_t)2 * H, (size_t)H, (size_t)Hr, v->res[ld], (size_t)Hr + 3 * (size_t)H, S, beta, pgrad(r, ld, PB_R),
+                 (size_t)2 * H * Hr, (size_t)Hr}};
+            st = clrnn_sgemm_shared_at_locked(ctx, TN, (size_t)GH, v->dgx[ld], 0, (size_t)GH, parts, rb ? 3 : 2);
+        } else if (desc->input_dropout > 0) {
             for (int g = 0; g < r->G && st == CLRNN_OK; ++g) {
                 const drop_spec m = {desc->input_dropout, l, d, input_stream(desc, g)};
                 st = drop(r, v, m, -1, layer_input(v, l), 0, (int)I, v->xdrop, 0, (int)I, (int)I, 0);
@@ -966,7 +977,7 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
             st = gemm(ctx, 1, 0, (size_t)GH, I, TN, v->dgx[ld], 0, (size_t)GH, layer_input(v, l), 0, I, beta,
                       pgrad(r, ld, PB_W), 0, I);
         }
-        if (st == CLRNN_OK && desc->recurrent_dropout > 0) {
+        if (st == CLRNN_OK && !shared && desc->recurrent_dropout > 0) {
             for (int g = 0; g < (rb ? 2 : r->G) && st == CLRNN_OK; ++g) {
                 const drop_spec m = {desc->recurrent_dropout, l, d, recurrent_stream(desc, g)};
                 st = drop(r, v, m, -1, v->res[ld], 0, (int)S, v->xdrop, 0, Hr, Hr, 0);
@@ -974,16 +985,24 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
                     st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)g * H, (size_t)GH, v->xdrop, 0,
                               (size_t)Hr, beta, pgrad(r, ld, PB_R), (size_t)g * H * Hr, (size_t)Hr);
             }
-        } else if (st == CLRNN_OK) {
+        } else if (st == CLRNN_OK && !shared) {
             st = gemm(ctx, 1, 0, (size_t)(rb ? 2 * H : GH), (size_t)Hr, TN, dgh, 0, (size_t)GH, v->res[ld], 0, S, beta,
                       pgrad(r, ld, PB_R), 0, (size_t)Hr);
         }
-        if (st == CLRNN_OK && rb)
+        if (st == CLRNN_OK && rb && !shared)
             st = gemm(ctx, 1, 0, (size_t)H, (size_t)Hr, TN, dgh, (size_t)2 * H, (size_t)GH, v->res[ld],
                       (size_t)Hr + 3 * (size_t)H, S, beta, pgrad(r, ld, PB_R), (size_t)2 * H * Hr, (size_t)Hr);
-        /* biases: column sums in a fixed order */
-        for (int side = 0; side < 2 && st == CLRNN_OK; ++side)
+        /* biases: column sums in a fixed order; one gate gradient for both (all but the lbr GRU):
+         * Rb's is Wb's, copied when set */
+        for (int side = 0; side < 2 && st == CLRNN_OK; ++side) {
+            if (side && !lbr && !add) {
+                const cl_int err = clEnqueueCopyBuffer(ctx->queue, pgrad(r, ld, PB_WB), pgrad(r, ld, PB_RB), 0, 0,
+                                                       (size_t)GH * sizeof(float), 0, NULL, NULL);
+                if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clEnqueueCopyBuffer", "the recurrent bias gradient");
+                break;
+            }
             st = colsum(ctx, side ? dgh : v->dgx[ld], GH, (int)TN, GH, pgrad(r, ld, side ? PB_RB : PB_WB), add);
+        }
         if (st == CLRNN_OK && r->train->peep >= 0) {
             kargs k = tk(ctx, TK_tr_peep_grad);
             a_mem(&k, v->dgx[ld]), a_mem(&k, v->res[ld]), a_int(&k, (int)S), a_int(&k, Hr), a_int(&k, H);

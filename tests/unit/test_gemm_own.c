@@ -6,8 +6,13 @@
  * fp32 dot-product error bound 2 (k + 2) eps sum |terms| of the float64 value, and nothing outside
  * C's window may change. The same GEMM twice gives the same bits. Small products run on
  * sgemm_small (cheap to compile), the rest on sgemm_tile: the odd sizes run a second time with
- * CLRNN_GEMM=own-tiled, so both kernels meet every shape. */
+ * CLRNN_GEMM=own-tiled, so both kernels meet every shape. The weight gradients' shared products
+ * (clrnn_sgemm_shared_at_locked: dG^T packed once for dW, dR and the reset-before n block) give
+ * the bits of the separate GEMMs. */
 #include "test_util.h"
+
+#include "blas/gemm_own.h"
+#include "core/launch.h"
 
 #include <float.h>
 #include <math.h>
@@ -217,6 +222,121 @@ static void deterministic(void **state) {
     }
 }
 
+/* dW = dG^T X, dR = dG^T H_prev[z, r], dR_n = dG_n^T (r*H_prev) as one shared set: bit for bit the
+ * separate GEMMs, on NaN-poisoned C with beta = 0 (C around the parts' windows untouched) and
+ * accumulating with beta = 1; B with a leading dimension past its columns and an offset (the
+ * reserve's rows); sizes where the packing is shared (parts of >= 512 rows from a multiple of 8)
+ * and where it is not (a part of fewer rows, a part from an odd row: part by part). */
+static void shared_weight_gradients(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 99;
+    const size_t cases[3][2] = {{512, 300}, {100, 130}, {520, 70}}; /* H, k = T*N */
+    for (int ci = 0; ci < 3; ++ci) {
+        const size_t H = cases[ci][0], k = cases[ci][1], GH = 3 * H, I = 96, S = H + 4 * H + 5, lda = GH + 3;
+        const size_t m0_n = ci == 2 ? 2 * H + 1 : 2 * H; /* an odd start: not shared */
+        float *A = tu_alloc_random(k * lda, &seed, -1, 1), *X = tu_alloc_random(k * I, &seed, -1, 1);
+        float *Hs = tu_alloc_random(k * S, &seed, -1, 1);
+        const size_t ncw = GH * I + 5, ncr = GH * H + 5;
+        for (int beta_i = 0; beta_i < 2; ++beta_i) {
+            const float beta = beta_i ? 1.0f : 0.0f;
+            float *cw = tu_alloc_random(ncw, &seed, -1, 1), *cr = tu_alloc_random(ncr, &seed, -1, 1);
+            if (!beta_i) /* the parts' windows NaN (not read at beta = 0), the slack around them not */
+                for (size_t e = 2; e < ncw - 3; ++e) cw[e] = NAN;
+            if (!beta_i)
+                for (size_t e = 2; e < ncr - 3; ++e) cr[e] = NAN;
+            cl_mem a = upload(ctx, A, k * lda), x = upload(ctx, X, k * I), hs = upload(ctx, Hs, k * S);
+            cl_mem c[2][2]; /* [shared, separate][W, R] */
+            float *got[2][2];
+            for (int w = 0; w < 2; ++w) {
+                c[w][0] = upload(ctx, cw, ncw), c[w][1] = upload(ctx, cr, ncr);
+                got[w][0] = malloc(ncw * sizeof(float)), got[w][1] = malloc(ncr * sizeof(float));
+                assert_non_null(got[w][0]), assert_non_null(got[w][1]);
+            }
+            const clrnn_gemm_part parts[3] = {
+                {0, GH, I, x, 0, I, beta, c[0][0], 2, I},
+                {0, 2 * H, H, hs, 1, S, beta, c[0][1], 2, H},
+                {m0_n, GH - m0_n, H, hs, H + 3 * H, S, beta, c[0][1], 2 + m0_n * H, H}};
+            mtx_lock(&ctx->lock);
+            const clrnn_status st = clrnn_sgemm_shared_at_locked(ctx, k, GH, a, 1, lda, parts, 3);
+            mtx_unlock(&ctx->lock);
+            TU_OK(st);
+            for (int p = 0; p < 3; ++p)
+                TU_OK(clrnn_sgemm(ctx, 1, 0, parts[p].m, parts[p].n, k, 1.0f, a, 1 + parts[p].m0, lda, parts[p].b,
+                                  parts[p].b_off, parts[p].ldb, beta, c[1][p ? 1 : 0], parts[p].c_off, parts[p].ldc));
+            for (int w = 0; w < 2; ++w) download(ctx, c[w][0], got[w][0], ncw), download(ctx, c[w][1], got[w][1], ncr);
+            assert_memory_equal(got[0][0], got[1][0], ncw * sizeof(float));
+            assert_memory_equal(got[0][1], got[1][1], ncr * sizeof(float));
+            /* every element of the windows written (no NaN left), the slack untouched */
+            const size_t win_r = ci == 2 ? GH * H - H : GH * H; /* the odd start leaves one row of R's n block */
+            for (size_t e = 0; e < ncw; ++e)
+                if (e < 2 || e >= 2 + GH * I ? memcmp(&got[0][0][e], &cw[e], sizeof(float)) != 0 : isnan(got[0][0][e]))
+                    fail_msg("H=%zu k=%zu beta=%g: dW element %zu", H, k, beta, e);
+            for (size_t e = 0; e < ncr; ++e) {
+                const int hole = ci == 2 && e >= 2 + 2 * H * H && e < 2 + 2 * H * H + H; /* row 2H: no part's */
+                if (e < 2 || e >= 2 + GH * H || hole ? memcmp(&got[0][1][e], &cr[e], sizeof(float)) != 0
+                                                     : isnan(got[0][1][e]))
+                    fail_msg("H=%zu k=%zu beta=%g: dR element %zu (window %zu)", H, k, beta, e, win_r);
+            }
+            for (int w = 0; w < 2; ++w) {
+                clReleaseMemObject(c[w][0]), clReleaseMemObject(c[w][1]);
+                free(got[w][0]), free(got[w][1]);
+            }
+            clReleaseMemObject(a), clReleaseMemObject(x), clReleaseMemObject(hs);
+            free(cw), free(cr);
+        }
+        free(A), free(X), free(Hs);
+    }
+}
+
+/* The sgemm_pack_b launches of a traced context: all of them, and those of the shared op(A)^T. */
+typedef struct pack_tally {
+    int packs, shared;
+} pack_tally;
+
+static void pack_record(void *user, const clrnn_trace_record *rec) {
+    pack_tally *t = user;
+    if (rec->kind != CLRNN_TRACE_EXEC || strcmp(rec->name, "sgemm_pack_b") != 0) return;
+    t->packs++;
+    if (strstr(rec->what, "(shared)")) t->shared++;
+}
+
+/* The set takes the shared path where it should: dG^T packed once (then one op(B) pack per part),
+ * against each GEMM's own packs when the parts run separately (an odd start). */
+static void shared_weight_gradients_pack_once(void **state) {
+    (void)state;
+    uint64_t seed = 5;
+    for (int odd = 0; odd < 2; ++odd) {
+        pack_tally t = {0, 0};
+        clrnn_trace_install(pack_record, &t);
+        clrnn_context *ctx = NULL;
+        const clrnn_status cs = clrnn_context_create(NULL, &ctx);
+        clrnn_trace_install(NULL, NULL);
+        TU_OK(cs);
+        const size_t H = 512, GH = 3 * H, k = 70, I = 64;
+        float *A = tu_alloc_random(k * GH, &seed, -1, 1), *X = tu_alloc_random(k * H, &seed, -1, 1);
+        float *C = tu_alloc_random(GH * H, &seed, -1, 1); /* GH * H >= GH * I */
+        cl_mem a = upload(ctx, A, k * GH), x = upload(ctx, X, k * H), cw = upload(ctx, C, GH * I);
+        cl_mem cr = upload(ctx, C, GH * H);
+        const size_t m0 = odd ? 2 * H + 1 : 2 * H;
+        const clrnn_gemm_part parts[3] = {{0, GH, I, x, 0, I, 0.0f, cw, 0, I},
+                                          {0, 2 * H, H, x, 0, H, 0.0f, cr, 0, H},
+                                          {m0, GH - m0, H, x, 0, H, 0.0f, cr, m0 * H, H}};
+        mtx_lock(&ctx->lock);
+        const clrnn_status st = clrnn_sgemm_shared_at_locked(ctx, k, GH, a, 0, GH, parts, 3);
+        mtx_unlock(&ctx->lock);
+        TU_OK(st);
+        TU_OK(clrnn_context_finish(ctx));
+        clReleaseMemObject(a), clReleaseMemObject(x), clReleaseMemObject(cw), clReleaseMemObject(cr);
+        clrnn_context_destroy(ctx);
+        free(A), free(X), free(C);
+        /* separate: op(A)^T and op(B) for the first two; the third (511 rows, under BIG_M) reads
+         * its op(B) in place */
+        if (odd) assert_int_equal(t.shared, 0), assert_int_equal(t.packs, 5);
+        else assert_int_equal(t.shared, 1), assert_int_equal(t.packs, 4);
+    }
+}
+
 int main(void) {
     setenv("CLRNN_GEMM", "own", 1);
     const struct CMUnitTest tests[] = {
@@ -227,6 +347,8 @@ int main(void) {
         cmocka_unit_test(packed_a),
         cmocka_unit_test(blocked_large),
         cmocka_unit_test(deterministic),
+        cmocka_unit_test(shared_weight_gradients),
+        cmocka_unit_test(shared_weight_gradients_pack_once),
     };
     return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }
