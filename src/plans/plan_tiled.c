@@ -290,7 +290,11 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     int groups, rb_per_item;
     tiled_groups(r, n_rb, ts->Hb * r->D, &groups, &rb_per_item);
     const int with_c = clrnn_cell_info_of(r->desc.cell)->has_c;
-    const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : ts->Hb); /* second launch: projection or GRU output */
+    /* second launch: the projection, or the GRU's out phase, which takes two blocks per work-item
+     * (gru_out_tiled_blocks: it sees fewer work-items than blocks) once that still leaves every
+     * compute unit 4 of them */
+    const int pair_out = !ts->Hbp && (ts->Hb + 1) / 2 * r->D >= 4 * (int)ctx->info.compute_units;
+    const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : pair_out ? (ts->Hb + 1) / 2 : ts->Hb);
     kargs a = tiled_args(r, k->tiled_step[0][m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
     if (k->two_launch) b = tiled_args(r, k->tiled_step[1][m], l, T, N, xp_batch_major, y_layer, &state_arg2);
     clrnn_status st = CLRNN_OK;
