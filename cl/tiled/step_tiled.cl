@@ -264,23 +264,13 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             real16 pf = LOAD16(xp, 1) + bf + acc[r][1];
             const real16 pg = LOAD16(xp, 2) + bg + acc[r][2];
             real16 po = LOAD16(xp, 3) + bo + acc[r][3];
-            if (flags & LSTM_PEEPHOLE) {
-                pi += Pi * cp;
-                pf += Pf * cp;
-            }
-            const real16 i = activate16(acts, d, 0, pi, clip);
-            const real16 f = (flags & LSTM_CIFG) ? 1.0f - i : activate16(acts, d, 0, pf, clip);
-            const real16 g = activate16(acts, d, 1, pg, clip);
-            real16 c = f * cp + i * g;
+            real16 c_raw, c, h;
+            LSTM_CELL_BODY(real16, activate16, clip16, pi, pf, pg, po, c_raw, c, h); /* common.cl */
             if (train) {
                 st16(rs + K + p.j0, pi, p.lanes), st16(rs + K + H + p.j0, (flags & LSTM_CIFG) ? (real16)0.0f : pf, p.lanes);
-                st16(rs + K + 2 * H + p.j0, pg, p.lanes), st16(rs + K + 5 * H + p.j0, c, p.lanes);
+                st16(rs + K + 2 * H + p.j0, pg, p.lanes), st16(rs + K + 5 * H + p.j0, c_raw, p.lanes);
+                st16(rs + K + 3 * H + p.j0, po, p.lanes);
             }
-            c = clip16(c, cell_clip);
-            if (flags & LSTM_PEEPHOLE) po += Po * c;
-            if (train) st16(rs + K + 3 * H + p.j0, po, p.lanes);
-            const real16 o = activate16(acts, d, 0, po, clip);
-            const real16 h = o * activate16(acts, d, 2, c, clip);
             STORE16(c_next + w.sidx, 0, c);
             if (flags & LSTM_PROJ) { /* LSTMP: the unprojected h, projected in the next phase */
                 STORE16(h_raw + w.sidx, 0, h);
