@@ -394,8 +394,9 @@ static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
     w->bufs[WS_ROW_NEEDED] = (clrnn_plan_buf){1, 0, "row table"};
 }
 
-/* The row order of this call's lengths and mask (blocking writes: the host table is reused by the
- * next call). */
+/* The row order of this call's lengths and mask. The writes need not block (each was a wait for the
+ * queue): the host table is rewritten only by the next call, and every forward waits for its queue
+ * before it returns, on success (clFinish) and on failure alike (clrnn_rnn_forward). */
 static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *seq_lens, const uint8_t *mask) {
     tiled_state *ts = r->plan_state;
     clrnn_context *ctx = r->ctx;
@@ -408,10 +409,10 @@ static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *seq_lens,
     }
     int32_t *perm = ts->order, *row_needed = perm + N;
     clrnn_build_row_order(T, N, seq_lens, mask, perm, row_needed);
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_PERM], CL_TRUE, 0, (size_t)N * sizeof(int32_t),
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_PERM], CL_FALSE, 0, (size_t)N * sizeof(int32_t),
                                       perm, 0, NULL, NULL);
     if (err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_ROW_NEEDED], CL_TRUE, 0,
+        err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_ROW_NEEDED], CL_FALSE, 0,
                                    (size_t)T * N * sizeof(int32_t), row_needed, 0, NULL, NULL);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the row order");
 }
