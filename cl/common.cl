@@ -133,24 +133,34 @@ inline int masked_step(step_pos p, __global const store *hp, __global store *h_n
     return 1;
 }
 
-/* The LSTM cell of one unit (cl/generic/gates_lstm.cl has the equations) from its gate
- * pre-activations pi, pf, pg, po (x-side, biases and the recurrent product summed) and c_prev cp,
- * by flags: LSTM_PEEPHOLE adds Pi, Pf, Po (read them only with that flag: without it the peephole
- * buffer may be a stand-in), LSTM_CIFG makes f = 1 - i. Returns c (TF1 cell_clip applied), and
- * h = o h(c) in *h. The generic and GPU plans' steps share it (the tiled plan's is 16 lanes wide). */
+/* The LSTM cell (cl/generic/gates_lstm.cl has the equations) on one unit (T = real: lstm_cell) or
+ * on 16 lanes (T = real16: the tiled steps, cl/tiled/step_tiled.cl), with that type's ACTIVATE and
+ * CLIP, in one copy. From the gate pre-activations pi, pf, pg, po (x-side, biases and the recurrent
+ * product summed; pi, pf and po get the peepholes added in place, as the training reserve keeps
+ * them) and c_prev cp, by flags: LSTM_PEEPHOLE adds Pi, Pf, Po (read them only with that flag:
+ * without it the peephole buffer may be a stand-in), LSTM_CIFG makes f = 1 - i. Sets c_raw =
+ * f c_prev + i g (before TF1's cell_clip), c = clip(c_raw, cell_clip) and h = o h(c). The
+ * arguments are lvalues; acts, d, flags, cp, Pi, Pf, Po, clip and cell_clip are the caller's. */
+#define LSTM_CELL_BODY(T, ACTIVATE, CLIP, pi, pf, pg, po, c_raw, c, h)                             \
+    do {                                                                                           \
+        if (flags & LSTM_PEEPHOLE) {                                                               \
+            pi += Pi * cp;                                                                         \
+            pf += Pf * cp;                                                                         \
+        }                                                                                          \
+        const T i_ = ACTIVATE(acts, d, 0, pi, clip);                                               \
+        const T f_ = (flags & LSTM_CIFG) ? 1.0f - i_ : ACTIVATE(acts, d, 0, pf, clip);             \
+        const T g_ = ACTIVATE(acts, d, 1, pg, clip);                                               \
+        c_raw = f_ * cp + i_ * g_;                                                                 \
+        c = CLIP(c_raw, cell_clip);                                                                \
+        if (flags & LSTM_PEEPHOLE) po += Po * c;                                                   \
+        h = ACTIVATE(acts, d, 0, po, clip) * ACTIVATE(acts, d, 2, c, clip);                        \
+    } while (0)
+
+/* The generic and GPU plans' one-unit cell: returns c, and h in *h. */
 inline real lstm_cell(__global const float *acts, int d, int flags, real pi, real pf, real pg, real po, real cp,
                       real Pi, real Pf, real Po, float clip, float cell_clip, real *h) {
-    if (flags & LSTM_PEEPHOLE) {
-        pi += Pi * cp;
-        pf += Pf * cp;
-    }
-    const real i = activate(acts, d, 0, pi, clip);
-    const real f = (flags & LSTM_CIFG) ? 1.0f - i : activate(acts, d, 0, pf, clip);
-    const real g = activate(acts, d, 1, pg, clip);
-    const real c = clip1(f * cp + i * g, cell_clip);
-    if (flags & LSTM_PEEPHOLE) po += Po * c;
-    const real o = activate(acts, d, 0, po, clip);
-    *h = o * activate(acts, d, 2, c, clip);
+    real c_raw, c;
+    LSTM_CELL_BODY(real, activate, clip1, pi, pf, pg, po, c_raw, c, *h);
     return c;
 }
 

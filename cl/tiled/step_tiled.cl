@@ -214,23 +214,13 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
             real16 pf = LOAD16(xp, 1) + bf + acc[r][1];
             const real16 pg = LOAD16(xp, 2) + bg + acc[r][2];
             real16 po = LOAD16(xp, 3) + bo + acc[r][3];
-            if (flags & LSTM_PEEPHOLE) {
-                pi += Pi * cp;
-                pf += Pf * cp;
-            }
-            const real16 i = activate16(acts, d, 0, pi, clip);
-            const real16 f = (flags & LSTM_CIFG) ? 1.0f - i : activate16(acts, d, 0, pf, clip);
-            const real16 g = activate16(acts, d, 1, pg, clip);
-            real16 c = f * cp + i * g;
+            real16 c_raw, c, h;
+            LSTM_CELL_BODY(real16, activate16, clip16, pi, pf, pg, po, c_raw, c, h); /* common.cl */
             if (train) {
                 st16(rs + K + p.j0, pi, p.lanes), st16(rs + K + H + p.j0, (flags & LSTM_CIFG) ? (real16)0.0f : pf, p.lanes);
-                st16(rs + K + 2 * H + p.j0, pg, p.lanes), st16(rs + K + 5 * H + p.j0, c, p.lanes);
+                st16(rs + K + 2 * H + p.j0, pg, p.lanes), st16(rs + K + 5 * H + p.j0, c_raw, p.lanes);
+                st16(rs + K + 3 * H + p.j0, po, p.lanes);
             }
-            c = clip16(c, cell_clip);
-            if (flags & LSTM_PEEPHOLE) po += Po * c;
-            if (train) st16(rs + K + 3 * H + p.j0, po, p.lanes);
-            const real16 o = activate16(acts, d, 0, po, clip);
-            const real16 h = o * activate16(acts, d, 2, c, clip);
             STORE16(c_next + w.sidx, 0, c);
             if (flags & LSTM_PROJ) { /* LSTMP: the unprojected h, projected in the next phase */
                 STORE16(h_raw + w.sidx, 0, h);
@@ -380,35 +370,104 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     }
 }
 
+/* The out phase's dot product for two blocks at once: acc[r][b] = sum_k hrow[r][k] * W[k * 48 + b *
+ * goff] for b < NB (1 or 2; goff = the next block's offset, 48 K), one n slice of 16 lanes per block.
+ * With one block a k costs 1 load of weights and MR broadcasts for MR FMAs on MR accumulators, too
+ * few to hide the FMA latency and load-bound; two blocks double the FMAs per broadcast (the gates
+ * phase's 2 slices x 8 rows). Each sum is the same fma chain as tiled_dot's: bitwise equal. */
+#define PAIR_DOT_ROW(r, ar0, ar1)                                                                  \
+    if (MR > r) {                                                                                  \
+        const real16 h = (real16)LOAD(hrow[r], k);                                                 \
+        ar0 = fma(h, w0, ar0);                                                                     \
+        if (NB > 1) ar1 = fma(h, w1, ar1);                                                         \
+    }
+#define PAIR_DOT_OUT(r, ar0, ar1)                                                                  \
+    if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1;
+inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                     __global const store *hrow[8], const int K) {
+    real16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
+    real16 a40 = 0.0f, a41 = 0.0f, a50 = 0.0f, a51 = 0.0f, a60 = 0.0f, a61 = 0.0f, a70 = 0.0f, a71 = 0.0f;
+    __global const store *W = RTn;
+    for (int k = 0; k < K; ++k, W += 48) {
+        const real16 w0 = LOAD16(W, 0);
+        const real16 w1 = NB > 1 ? LOAD16(W + goff, 0) : w0;
+        PAIR_DOT_ROW(0, a00, a01)
+        PAIR_DOT_ROW(1, a10, a11)
+        PAIR_DOT_ROW(2, a20, a21)
+        PAIR_DOT_ROW(3, a30, a31)
+        PAIR_DOT_ROW(4, a40, a41)
+        PAIR_DOT_ROW(5, a50, a51)
+        PAIR_DOT_ROW(6, a60, a61)
+        PAIR_DOT_ROW(7, a70, a71)
+    }
+    PAIR_DOT_OUT(0, a00, a01)
+    PAIR_DOT_OUT(1, a10, a11)
+    PAIR_DOT_OUT(2, a20, a21)
+    PAIR_DOT_OUT(3, a30, a31)
+    PAIR_DOT_OUT(4, a40, a41)
+    PAIR_DOT_OUT(5, a50, a51)
+    PAIR_DOT_OUT(6, a60, a61)
+    PAIR_DOT_OUT(7, a70, a71)
+}
+#undef PAIR_DOT_ROW
+#undef PAIR_DOT_OUT
+
+/* The out phase: n and h of block jb from rh (r (.) h_prev); with `pairs`, work-item i takes blocks
+ * 2i and 2i + 1 (pair_dot; items past the blocks return), else block i alone. */
+inline void gru_out_tiled_blocks(const int MR, const int pairs, const int s, const int T, const int N, const int H,
+                                 const int K, __global const int *tmap, __global const int *perm,
+                                 __global const store *x_proj, const int xp_batch_major, __global const store *RTp,
+                                 __global const real *bias, __global const float *acts, __global const store *h_prev,
+                                 __global store *h_next, __global const store *zbuf, __global const store *rh,
+                                 __global store *y, const int policy, const float clip, const float fill,
+                                 const int train, __global real *res, const int S) {
+    tile_pos p = tile_position(MR, 16, N, H);
+    const int d = p.d, jb0 = pairs ? 2 * p.jb : p.jb, nb = pairs && jb0 + 1 < p.Hb ? 2 : 1;
+    if (jb0 >= p.Hb) return;
+    p.jb = jb0;
+    __global const store *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
+    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
+        real16 acc[8][4];
+        __global const store *hrow[8];
+        if (row_block(MR, p, rb, s, T, N, tmap, perm, rh, p.Hs, hrow)) {
+            if (nb == 2)
+                pair_dot(MR, 2, acc, RTblk, (size_t)K * 48, hrow, K);
+            else
+                pair_dot(MR, 1, acc, RTblk, 0, hrow, K);
+        }
+        for (int b = 0; b < nb; ++b) {
+            p.jb = jb0 + b, p.j0 = 16 * p.jb, p.lanes = min(16, H - p.j0);
+            const real16 bn = vload16(2, tile_bias(p, bias, 3));
+            for (int r = 0; r < MR; ++r) {
+                if (rb * MR + r >= N) break;
+                const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
+                __global store *yo = output_at(p, w, y, N, H, p.j0);
+                const real16 hp = LOAD16(h_prev + w.sidx, 0);
+                if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
+                const real16 xn = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 3), 2);
+                const real16 an = xn + bn + acc[r][b];
+                if (train) st16(RES_ROW(w) + K + 2 * H + p.j0, an, p.lanes); /* the reserve's a_n */
+                const real16 nn = activate16(acts, d, 1, an, clip);
+                const real16 z = LOAD16(zbuf + w.sidx, 0);
+                const real16 h = (1.0f - z) * nn + z * hp;
+                STORE16(h_next + w.sidx, 0, h);
+                store_lanes(yo, h, p.lanes);
+            }
+        }
+    }
+}
+
+/* The out phase as the training scan (cl/tiled/train_tiled.cl) runs it: one block per work-item,
+ * or pairs of blocks when launched with fewer work-items than blocks (the step kernel). */
 inline void gru_out_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
                                __global const int *tmap, __global const int *perm, __global const store *x_proj,
                                const int xp_batch_major, __global const store *RTp, __global const real *bias,
                                __global const float *acts, __global const store *h_prev, __global store *h_next,
                                __global const store *zbuf, __global const store *rh, __global store *y, const int policy,
                                const float clip, const float fill, const int train, __global real *res, const int S) {
-    const tile_pos p = tile_position(MR, 16, N, H);
-    const int d = p.d;
-    __global const store *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
-    for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
-        real16 acc[8][4];
-        block_dot(MR, 1, 3, p, rb, s, T, N, tmap, perm, rh, p.Hs, RTblk, K, acc);
-        const real16 bn = vload16(2, tile_bias(p, bias, 3));
-        for (int r = 0; r < MR; ++r) {
-            if (rb * MR + r >= N) break;
-            const tile_row w = row_at(MR, p, rb, r, s, T, N, tmap, perm);
-            __global store *yo = output_at(p, w, y, N, H, p.j0);
-            const real16 hp = LOAD16(h_prev + w.sidx, 0);
-            if (carried_step(w, hp, h_next, yo, p.lanes, policy, fill)) continue;
-            const real16 xn = LOAD16(xproj_at(p, w, x_proj, T, N, xp_batch_major, 3), 2);
-            const real16 an = xn + bn + acc[r][0];
-            if (train) st16(RES_ROW(w) + K + 2 * H + p.j0, an, p.lanes); /* the reserve's a_n */
-            const real16 nn = activate16(acts, d, 1, an, clip);
-            const real16 z = LOAD16(zbuf + w.sidx, 0);
-            const real16 h = (1.0f - z) * nn + z * hp;
-            STORE16(h_next + w.sidx, 0, h);
-            store_lanes(yo, h, p.lanes);
-        }
-    }
+    const int pairs = (int)get_global_size(0) < (H + 15) / 16;
+    gru_out_tiled_blocks(MR, pairs, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next,
+                         zbuf, rh, y, policy, clip, fill, train, res, S);
 }
 
 /* The kernels. Their parameter lists are macros because each is shared by the MR variants and, for
@@ -488,17 +547,20 @@ inline void gru_out_tiled_step(const int MR, const int s, const int T, const int
         __global store *rh, __global store *y, const int policy, const float clip, const float fill
 #define GRU_GATES_STEP(MR, s, h_prev)                                                              \
     gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, zbuf, rh, clip, 0, 0, 0)
-                         #define GRU_OUT_STEP(MR, s, h_prev, h_next) \
-    gru_out_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, zbuf, \
-                       rh, y, policy, clip, fill, 0, 0, 0)
+/* the persistent scan's out phase always pairs blocks: its work-group runs on one compute unit */
+#define GRU_OUT_STEP(MR, pairs, s, h_prev, h_next)                                                 \
+    gru_out_tiled_blocks(MR, pairs, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next, \
+                         zbuf, rh, y, policy, clip, fill, 0, 0, 0)
 #define DEFINE_GRU_TILED(MR)                                                                       \
     __kernel void gru_gates_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_GATES_STEP(MR, s0, h_a); }     \
-    __kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) { GRU_OUT_STEP(MR, s0, h_a, h_b); }    \
+    __kernel void gru_out_step_tiled_##MR(GRU_TILED_PARAMS) {                                      \
+        GRU_OUT_STEP(MR, (int)get_global_size(0) < (H + 15) / 16, s0, h_a, h_b);                   \
+    }                                                                                              \
     __kernel void gru_scan_tiled_##MR(GRU_TILED_PARAMS) {                                          \
         for (int s = s0; s < s1; ++s) {                                                            \
             GRU_GATES_STEP(MR, s, SCAN_STATES(s, h_a, h_b));                                       \
             barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
-            GRU_OUT_STEP(MR, s, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a));               \
+            GRU_OUT_STEP(MR, 1, s, SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a));            \
             barrier(CLK_GLOBAL_MEM_FENCE);                                                         \
         }                                                                                          \
     }

@@ -290,7 +290,11 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     int groups, rb_per_item;
     tiled_groups(r, n_rb, ts->Hb * r->D, &groups, &rb_per_item);
     const int with_c = clrnn_cell_info_of(r->desc.cell)->has_c;
-    const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : ts->Hb); /* second launch: projection or GRU output */
+    /* second launch: the projection, or the GRU's out phase, which takes two blocks per work-item
+     * (gru_out_tiled_blocks: it sees fewer work-items than blocks) once that still leaves every
+     * compute unit 4 of them */
+    const int pair_out = !ts->Hbp && (ts->Hb + 1) / 2 * r->D >= 4 * (int)ctx->info.compute_units;
+    const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : pair_out ? (ts->Hb + 1) / 2 : ts->Hb);
     kargs a = tiled_args(r, k->tiled_step[0][m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
     if (k->two_launch) b = tiled_args(r, k->tiled_step[1][m], l, T, N, xp_batch_major, y_layer, &state_arg2);
     clrnn_status st = CLRNN_OK;
@@ -390,8 +394,9 @@ static void workspace(const clrnn_rnn *r, clrnn_plan_workspace *w) {
     w->bufs[WS_ROW_NEEDED] = (clrnn_plan_buf){1, 0, "row table"};
 }
 
-/* The row order of this call's step table (blocking writes: the host table is reused by the next
- * call). */
+/* The row order of this call's step table. The writes need not block (each was a wait for the
+ * queue): the host table is rewritten only by the next call, and every forward waits for its queue
+ * before it returns, on success (clFinish) and on failure alike (clrnn_rnn_forward). */
 static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *tmap) {
     tiled_state *ts = r->plan_state;
     clrnn_context *ctx = r->ctx;
@@ -404,10 +409,10 @@ static clrnn_status prepare(clrnn_rnn *r, int T, int N, const int32_t *tmap) {
     }
     int32_t *perm = ts->order, *row_needed = perm + N;
     clrnn_build_row_order(r->D, T, N, tmap, perm, row_needed);
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_PERM], CL_TRUE, 0, (size_t)N * sizeof(int32_t),
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_PERM], CL_FALSE, 0, (size_t)N * sizeof(int32_t),
                                       perm, 0, NULL, NULL);
     if (err == CL_SUCCESS)
-        err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_ROW_NEEDED], CL_TRUE, 0,
+        err = clEnqueueWriteBuffer(ctx->queue, r->ws.plan_buf[WS_ROW_NEEDED], CL_FALSE, 0,
                                    (size_t)T * N * sizeof(int32_t), row_needed, 0, NULL, NULL);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the row order");
 }

@@ -256,8 +256,9 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
     if ((st = clrnn_rnn_ensure_workspace(r, T, N)) != CLRNN_OK) return st;
     clrnn_workspace *ws = &r->ws;
 
-    /* step table → device (a blocking write: the host table is reused by the next call), then what
-     * the plan derives from the lengths */
+    /* step table → device, then what the plan derives from the lengths. Not a blocking write (a
+     * wait for the queue): the host table is rewritten only by the next call, which comes after
+     * this one's clFinish (success or failure, clrnn_rnn_forward) */
     const size_t n_tmap = (size_t)D * T * N + (size_t)D * N;
     if (n_tmap > r->tmap_cap) {
         int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
@@ -266,7 +267,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
         r->tmap_cap = n_tmap;
     }
     clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_FALSE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
                                       NULL, NULL);
     if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
     if (r->plan->prepare && (st = r->plan->prepare(r, T, N, r->tmap_host)) != CLRNN_OK) return st;

@@ -735,6 +735,54 @@ static void scan_variants_bitwise_equal(void **state) {
     if (scan_env) setenv("CLRNN_SCAN", scan_saved, 1); else unsetenv("CLRNN_SCAN");
 }
 
+/* The reset-before GRU's out phase takes two 16-unit blocks per work-item in the per-step launch
+ * once there are enough blocks (4 work-items per compute unit: here 17 blocks x 2 directions, an
+ * odd count so the last work-item has one block, for up to 4 compute units) and always in the
+ * persistent scan: both match the float64 reference and are bitwise equal to each other, with
+ * variable lengths (finished row blocks skip the dot product) and 13 rows (a partial row block). */
+static void gru_out_block_pairs(void **state) {
+    (void)state;
+    const char *plan_env = getenv("CLRNN_PLAN"), *scan_env = getenv("CLRNN_SCAN");
+    if (plan_env && *plan_env && strcmp(plan_env, "tiled") != 0) {
+        printf("gru_out_block_pairs: the tiled plan's test, run by the tiled and default suites (CLRNN_PLAN=%s)\n", plan_env);
+        skip();
+    }
+    char plan_saved[64] = "", scan_saved[64] = "";
+    if (plan_env) snprintf(plan_saved, sizeof plan_saved, "%s", plan_env);
+    if (scan_env) snprintf(scan_saved, sizeof scan_saved, "%s", scan_env);
+    setenv("CLRNN_PLAN", "tiled", 1);
+    static const char *modes[] = {"steps", "persistent"};
+    fcase c;
+    memset(&c, 0, sizeof c);
+    c.name = "gru out pairs";
+    c.desc = tu_desc(CLRNN_CELL_GRU, 7, 270);
+    c.desc.direction = CLRNN_DIR_BIDIRECTIONAL;
+    c.desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    c.T = 6, c.N = 13, c.lens = LEN_VARIED, c.with_h0 = 1, c.fw = CLRNN_FRAMEWORK_ONNX;
+    io b[2];
+    clrnn_forward_args a[2];
+    for (int m = 0; m < 2; ++m) {
+        setenv("CLRNN_SCAN", modes[m], 1);
+        clrnn_rnn *r;
+        TU_OK(create_rnn(tu_context(), &c.desc, &r));
+        uint64_t seed = 91;
+        set_random_weights(r, c.fw, &seed);
+        make_io(r, &c, &seed, &b[m], &a[m]);
+        TU_OK(clrnn_rnn_forward(r, &a[m]));
+        clrnn_forward_args ar = a[m];
+        ar.y.host = b[m].y_ref, ar.hn.host = b[m].hn_ref;
+        TU_OK(clrnn_reference_forward(r, &ar));
+        check_close(modes[m], "y", b[m].y, b[m].y_ref, b[m].ny);
+        check_close(modes[m], "hn", b[m].hn, b[m].hn_ref, b[m].nh);
+        clrnn_rnn_destroy(r);
+    }
+    assert_memory_equal(b[1].y, b[0].y, b[0].ny * sizeof(float));
+    assert_memory_equal(b[1].hn, b[0].hn, b[0].nh * sizeof(float));
+    for (int m = 0; m < 2; ++m) io_free(&b[m]);
+    if (plan_env) setenv("CLRNN_PLAN", plan_saved, 1); else unsetenv("CLRNN_PLAN");
+    if (scan_env) setenv("CLRNN_SCAN", scan_saved, 1); else unsetenv("CLRNN_SCAN");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_is_reported),
@@ -746,6 +794,7 @@ int main(void) {
         cmocka_unit_test(workspace_reuse_and_determinism),
         cmocka_unit_test(weights_update_after_run),
         cmocka_unit_test(scan_variants_bitwise_equal),
+        cmocka_unit_test(gru_out_block_pairs),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     if (storage_of_env() != CLRNN_STORAGE_FP32)
