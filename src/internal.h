@@ -207,8 +207,10 @@ clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def
                                      const clrnn_kept_program **out);
 /* The main program's kernels built for a storage type (cl/storage.h: -DCLRNN_STORAGE=...): NULL
  * for fp32 (the context's own, created on first use: begin()); fp16 and bf16 are each a kept
- * program, built (or loaded from the binary cache) on first use and shared by every rnn of the
- * context, whose kernels are created on their first use (clrnn_kernel_set_get, begin_r). */
+ * program of the main program's groups, built (or loaded from the binary cache) on first use and
+ * shared by every rnn of the context, whose kernels are created on their first use
+ * (clrnn_kernel_set_get, begin_r; a kernel of another group from that group's own program of the
+ * same storage). */
 clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, clrnn_kernel_set **kernels);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);

@@ -206,7 +206,8 @@ static void kernel_list_matches_the_programs(void **state) {
         assert_non_null(prog);
         assert_true((prog == ctx->program) == ((ctx->kernels.main_groups & 1u << g) != 0));
         size_t n_kernels = 0, len = 0;
-        assert_int_equal(clGetProgramInfo(prog, CL_PROGRAM_NUM_KERNELS, sizeof n_kernels, &n_kernels, NULL), CL_SUCCESS);
+        assert_int_equal(clGetProgramInfo(prog, CL_PROGRAM_NUM_KERNELS, sizeof n_kernels, &n_kernels, NULL),
+                         CL_SUCCESS);
         assert_int_equal(clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len), CL_SUCCESS);
         char *names = malloc(len + 1);
         assert_non_null(names);
