@@ -93,27 +93,53 @@ typedef enum clrnn_kernel_id {
 
 /* The __kernel name of a kernel id ("(none)" for CLRNN_K_COUNT_). */
 const char *clrnn_kernel_name(clrnn_kernel_id id);
-/* Kernel `id` of the main program, created on its first use and kept in ctx->kernels until the
- * context is destroyed (any thread; a driver with a slow clCreateKernel, as Rusticl, then pays only
- * for the kernels that run). On failure *out = NULL and the status names the kernel. */
-clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out);
-/* Kernels of the main program created so far on ctx (clrnn_kernel_get's count; for tests). */
-int clrnn_kernels_created(const clrnn_context *ctx);
-/* The main program built for a storage type other than fp32 (clrnn_program_storage): its kernels,
- * indexed by clrnn_kernel_id, made on first use as ctx->kernels are (clrnn_kernel_set_get), so an
- * fp16 rnn compiles only the kernels it runs. The program is its kept program's (not owned). */
+/* Kernel groups (kernel_list.h's CLRNN_KERNEL_GROUP lines): the kernels of a set of cl/ files that
+ * some plans run and others never do. A context's main program holds CORE and the groups of its
+ * device's default plan (clrnn_plan_choose at context creation: a CPU device's is the tiled plan,
+ * CORE + TILED); a kernel of any other group comes from that group's own program, built on its
+ * first use (the training forward's TILED_TRAIN, the gpu plan's GPU on a CPU device, ...), so a
+ * cold start compiles only what its plan can run. */
+typedef enum clrnn_kernel_group {
+    CLRNN_KG_CORE,        /* every forward: merge.cl, blas/sgemm_small.cl */
+    CLRNN_KG_GENERIC,     /* the generic plan's (and the gpu plan's step kernels): generic/ */
+    CLRNN_KG_TILED,       /* the tiled plan's: tiled/step_tiled.cl */
+    CLRNN_KG_TILED_TRAIN, /* the tiled plan's training forward: tiled/train_tiled.cl (+ step_tiled.cl) */
+    CLRNN_KG_GPU,         /* the gpu plan's tiles: gpu/ */
+    CLRNN_KG_COUNT_
+} clrnn_kernel_group;
+/* The group of a kernel id. */
+clrnn_kernel_group clrnn_kernel_group_of(clrnn_kernel_id id);
+/* The kernels of kernel_list.h for one storage type (cl/storage.h): the fp32 set is the context's
+ * own (ctx->kernels), an fp16 or bf16 set the state of that storage's main program (a kept
+ * program, clrnn_program_storage). Each kernel is made on its first use, from the program of its
+ * group (program[g], the set's main program for the groups it holds, else that group's own
+ * program, built then), so an rnn compiles only the kernels it runs. The programs are not owned
+ * by the set (the context's main program is released by clrnn_program_release, the others by
+ * their kept slots). */
 typedef struct clrnn_kernel_set {
-    const char *what; /* "the fp16 storage kernels": names it in messages and the trace */
-    cl_program program;
+    const char *what;      /* "the fp16 storage kernels": names its main program in messages and the trace */
+    clrnn_storage storage; /* its programs' build options */
+    unsigned main_groups;  /* 1 << g for each group its main program holds */
+    _Atomic(cl_program) program[CLRNN_KG_COUNT_]; /* the program of each group; NULL before its first use */
     _Atomic(cl_kernel) k[CLRNN_K_COUNT_];
     atomic_int created; /* how many of k are */
 } clrnn_kernel_set;
+/* Kernel `id` of the context's fp32 set (ctx->kernels), created on its first use and kept until the
+ * context is destroyed (any thread; a driver with a slow clCreateKernel, as Rusticl, then pays only
+ * for the kernels that run). On failure *out = NULL and the status names the kernel. */
+clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out);
+/* Kernels of the fp32 set created so far on ctx (clrnn_kernel_get's count; for tests). */
+int clrnn_kernels_created(const clrnn_context *ctx);
 /* Kernel `id` of set, created on its first use (the mechanism of clrnn_kernel_get). */
 clrnn_status clrnn_kernel_set_get(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_id id, cl_kernel *out);
-/* Builds (or loads from the disk cache) the program for the context device and checks that it has
- * every kernel of kernel_list.h (it creates none: see clrnn_kernel_get). Fills ctx->cache_dir (the
- * binary cache every program of the context uses, decided here once: mode, trust), ctx->program,
- * ctx->build. */
+/* The program of group g for set (NULL: the context's fp32 set), built or loaded now if it is not
+ * yet (the set's main program for a group it holds). */
+clrnn_status clrnn_kernel_group_program(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_group g,
+                                        cl_program *out);
+/* Builds (or loads from the disk cache) the context's main program for the context device and
+ * checks that it has every kernel of its groups (it creates none: see clrnn_kernel_get). Fills
+ * ctx->cache_dir (the binary cache every program of the context uses, decided here once: mode,
+ * trust), ctx->program, ctx->kernels, ctx->build. */
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir, int disable_cache);
 /* 1 when compiled kernels are left to the driver's own cache instead of clrnn's binary cache. */
 int clrnn_program_driver_caches(const clrnn_context *ctx);
@@ -166,7 +192,7 @@ typedef struct clrnn_kept_program {
     int from_cache;                       /* 1: loaded from the context's binary cache */
     char options[128];                    /* its build options: with sources, what names it */
 } clrnn_kept_program;
-#define CLRNN_KEPT_PROGRAMS 8
+#define CLRNN_KEPT_PROGRAMS 16
 /* def's program on this context (the ONNX kernels, ...), like the main program shared by every
  * model and rnn on it: the first call builds it (or loads it from the binary cache) with
  * clrnn_program_options(), its kernels into a zeroed state of state_size bytes; later calls from
@@ -174,14 +200,17 @@ typedef struct clrnn_kept_program {
  * Users set kernel arguments and enqueue under ctx->lock. */
 clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
                                 void (*release_kernels)(void *state), const clrnn_kept_program **out);
-/* clrnn_program_kept with build options of the caller's (a program is kept per sources and options). */
+/* clrnn_program_kept with build options of the caller's (a program is kept per sources and options),
+ * its state starting as a copy of state_init's state_size bytes (NULL: zeroed) before make_kernels. */
 clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def *def, const char *options,
-                                     size_t state_size, void (*release_kernels)(void *state),
+                                     size_t state_size, const void *state_init, void (*release_kernels)(void *state),
                                      const clrnn_kept_program **out);
 /* The main program's kernels built for a storage type (cl/storage.h: -DCLRNN_STORAGE=...): NULL
  * for fp32 (the context's own, created on first use: begin()); fp16 and bf16 are each a kept
- * program, built (or loaded from the binary cache) on first use and shared by every rnn of the
- * context, whose kernels are created on their first use (clrnn_kernel_set_get, begin_r). */
+ * program of the main program's groups, built (or loaded from the binary cache) on first use and
+ * shared by every rnn of the context, whose kernels are created on their first use
+ * (clrnn_kernel_set_get, begin_r; a kernel of another group from that group's own program of the
+ * same storage). */
 clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, clrnn_kernel_set **kernels);
 /* Monotonic wall time in milliseconds (build timing, the scan measurement). */
 double clrnn_now_ms(void);
@@ -293,9 +322,8 @@ struct clrnn_context {
     cl_context cl_ctx;
     cl_command_queue queue;
     clrnn_device_info info;
-    cl_program program;
-    _Atomic(cl_kernel) kernels[CLRNN_K_COUNT_]; /* created on first use (clrnn_kernel_get), NULL before */
-    atomic_int kernels_created;                 /* how many of them are */
+    cl_program program;      /* the main program (owned): CORE and the default plan's groups */
+    clrnn_kernel_set kernels; /* the fp32 kernels, created on first use (clrnn_kernel_get) */
     clrnn_build_info build;
     char cache_dir[900]; /* the binary cache every program of this context uses; "" for none */
     clrnn_kept_program kept[CLRNN_KEPT_PROGRAMS]; /* programs made on first use (clrnn_program_kept) */

@@ -57,3 +57,21 @@ __kernel void sgemm_small(const int M, const int N, const int K, const float alp
         }
     }
 }
+
+/* The small products sgemm_small would run an element at a time (gemm_own.c TINY_MN: op(B) = B^T
+ * or under 16 columns, a few rows; a classifier's dense head): an element of C a work-item, its
+ * sum over k in order, fma by fma, as sgemm_small's (the same bits). PoCL
+ * compiles this in about a quarter of sgemm_small's time (60 against 250 ms here), and at these
+ * sizes the compile is the whole cost of a first result. */
+__kernel void sgemm_tiny(const int M, const int N, const int K, const float alpha, __global const float *a,
+                         const ulong a_off, const ulong a_rs, const ulong a_ks, __global const float *b,
+                         const ulong b_off, const ulong b_ks, const ulong b_js, const float beta, __global float *c,
+                         const ulong c_off, const ulong ldc) {
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1);
+    if (i >= M || j >= N) return;
+    __global const float *ar = a + a_off + (ulong)i * a_rs, *bc = b + b_off + (ulong)j * b_js;
+    float acc = 0.0f;
+    for (int p = 0; p < K; ++p) acc = fma(ar[(ulong)p * a_ks], bc[(ulong)p * b_ks], acc);
+    __global float *e = c + c_off + (ulong)i * ldc + j;
+    *e = beta != 0.0f ? fma(beta, *e, alpha * acc) : alpha * acc;
+}

@@ -29,6 +29,11 @@ enum { TILE_M = 8, STRIP = 32, TILE_N = 64 };
  * head: 48 s to a first result with CLBlast, 2 s of it sgemm_tile's). Decided by shape only, so a
  * shape gives the same bits cold or warm. */
 #define SMALL_MNK ((size_t)1 << 20)
+/* ... and, of those, the ones sgemm_small would run an element at a time anyway (op(B) = B^T, or
+ * under 16 columns: no 16-column row of op(B) to load as a vector) with up to TINY_MN elements
+ * of C (a work-item each) on sgemm_tiny, cheaper again to compile: a classifier's dense head
+ * (the same bits: both sum each element over k in order, fma by fma). */
+#define TINY_MN ((size_t)1 << 10)
 
 /* The program's kernels, each created on its first use (clCreateKernel compiles on Rusticl). */
 enum { K_PACK_B, K_TILE, K_COUNT };
@@ -220,14 +225,16 @@ static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t
     if (clrnn_trace_on(ctx))
         snprintf(what, sizeof what, "gemm M=%zu N=%zu K=%zu ta=%d tb=%d", m, n, k, trans_a ? 1 : 0, trans_b ? 1 : 0);
     if (small_product(ctx, m, n, k)) {
-        if ((st = clrnn_kernel_get(ctx, CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
+        const int tiny = (trans_b || n < 16) && m * n <= TINY_MN;
+        t.name = tiny ? "sgemm_tiny" : "sgemm_small";
+        if ((st = clrnn_kernel_get(ctx, tiny ? CLRNN_K_sgemm_tiny : CLRNN_K_sgemm_small, &t.k)) != CLRNN_OK) return st;
         arg_int(&t, m), arg_int(&t, n), arg_int(&t, k), arg_float(&t, alpha), arg_mem(&t, a), arg_ulong(&t, a_off);
         arg_ulong(&t, trans_a ? 1 : lda), arg_ulong(&t, trans_a ? lda : 1), arg_mem(&t, b), arg_ulong(&t, b_off);
         arg_ulong(&t, trans_b ? 1 : ldb), arg_ulong(&t, trans_b ? ldb : 1), arg_float(&t, beta), arg_mem(&t, c);
         arg_ulong(&t, c_off), arg_ulong(&t, ldc);
         /* a work-item per 4 rows x 16 columns of C (sgemm_small.cl: SM_ROWS x SM_COLS), one a
-         * work-group: each is explicitly vectorised */
-        const size_t global[2] = {(n + 15) / 16, (m + 3) / 4}, local[2] = {1, 1};
+         * work-group: each is explicitly vectorised; sgemm_tiny's, an element of C */
+        const size_t global[2] = {tiny ? n : (n + 15) / 16, tiny ? m : (m + 3) / 4}, local[2] = {1, 1};
         return clrnn_enqueue(ctx, &t, 2, global, local, what);
     }
     const clrnn_kept_program *kp;

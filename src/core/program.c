@@ -8,9 +8,16 @@
  * not on drivers that cache compiled kernels themselves and make a binary expensive to produce
  * (PoCL; CLRNN_CACHE_MODE=binary|driver overrides the choice), not in a directory that fails the
  * trust rules. CLRNN_KERNEL_DIR=<dir> loads the library's .cl files from disk instead, to edit
- * kernels without rebuilding the library. One build or binary load runs at a time per process. */
+ * kernels without rebuilding the library. One build or binary load runs at a time per process.
+ * The library's own kernels come in groups (kernel_list.h, clrnn_kernel_group): a context's main
+ * program is the files of CORE and of its default plan's groups, built at context creation; each
+ * other group is a program of its own, built on the first use of one of its kernels. A program's
+ * clBuildProgram on PoCL is a front end over all of its source (opencl-c.h included) whatever
+ * runs, so what a plan never runs stays out of its cold start (a CPU context's main program: about
+ * 0.3 s less CPU to build without the training, gpu and generic kernels). */
 #include "internal.h"
 #include "core/launch.h"
+#include "plans/plan.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -262,6 +269,57 @@ static const char *const kernel_names[] = {
 
 const char *clrnn_kernel_name(clrnn_kernel_id id) { return (unsigned)id < CLRNN_K_COUNT_ ? kernel_names[id] : "(none)"; }
 
+/* kernel_list.h in order, its group lines (name NULL) among the kernels: a kernel's group is that
+ * of the last group line above it. */
+static const struct {
+    int group;
+    const char *name;
+} kernel_lines[] = {
+#define CLRNN_KERNEL_GROUP(g) {CLRNN_KG_##g, NULL},
+#define CLRNN_KERNEL(name) {-1, #name},
+#include "kernel_list.h"
+#undef CLRNN_KERNEL
+#undef CLRNN_KERNEL_GROUP
+};
+static unsigned char kernel_groups[CLRNN_K_COUNT_];
+
+/* The files of a group (the embedded list's names, cl/ relative): 0 for a file every program gets
+ * (abi.h, storage.h, common.cl: the ABI constants, storage macros and shared helpers), else a mask
+ * of the groups whose programs include it. tiled/step_tiled.cl is in TILED_TRAIN's too: the
+ * training scans are its step functions with `train` = 1. */
+static unsigned file_groups(const char *name) {
+    if (!strncmp(name, "generic/", 8)) return 1u << CLRNN_KG_GENERIC;
+    if (!strncmp(name, "gpu/", 4)) return 1u << CLRNN_KG_GPU;
+    if (!strncmp(name, "tiled/train_", 12)) return 1u << CLRNN_KG_TILED_TRAIN;
+    if (!strncmp(name, "tiled/", 6)) return 1u << CLRNN_KG_TILED | 1u << CLRNN_KG_TILED_TRAIN;
+    if (!strcmp(name, "merge.cl") || !strncmp(name, "blas/", 5)) return 1u << CLRNN_KG_CORE;
+    return 0;
+}
+
+/* The program of each mask of groups: the embedded files that mask needs, in the embedded order
+ * (a def's sources; the pointer also names the program among the context's kept ones). */
+#define GROUP_MASKS (1u << CLRNN_KG_COUNT_)
+#define MAX_FILES 64
+static clrnn_embedded_source mask_sources[GROUP_MASKS][MAX_FILES];
+static size_t mask_count[GROUP_MASKS];
+static once_flag groups_once = ONCE_FLAG_INIT;
+static void groups_init(void) {
+    int g = CLRNN_KG_CORE, id = 0;
+    for (size_t i = 0; i < sizeof kernel_lines / sizeof kernel_lines[0]; ++i)
+        if (!kernel_lines[i].name) g = kernel_lines[i].group;
+        else kernel_groups[id++] = (unsigned char)g;
+    for (unsigned m = 1; m < GROUP_MASKS; ++m)
+        for (size_t f = 0; f < clrnn_embedded_sources_count && f < MAX_FILES; ++f) {
+            const unsigned fg = file_groups(clrnn_embedded_sources[f].name);
+            if (!fg || (fg & m)) mask_sources[m][mask_count[m]++] = clrnn_embedded_sources[f];
+        }
+}
+
+clrnn_kernel_group clrnn_kernel_group_of(clrnn_kernel_id id) {
+    call_once(&groups_once, groups_init);
+    return (unsigned)id < CLRNN_K_COUNT_ ? (clrnn_kernel_group)kernel_groups[id] : CLRNN_KG_CORE;
+}
+
 clrnn_status clrnn_program_has_kernels(cl_program prog, const char *const *kernels, size_t count) {
     size_t len = 0;
     cl_int err = clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len);
@@ -282,13 +340,29 @@ clrnn_status clrnn_program_has_kernels(cl_program prog, const char *const *kerne
     return st;
 }
 
-/* The main program's check (clrnn_program_def.make_kernels): it names every kernel of
- * kernel_list.h (so a cached binary of another program counts as damaged, and a kernel missing from
- * cl/ fails the context at once), but creates none: on Rusticl each clCreateKernel compiles (seconds
- * a kernel), so kernels are created on first use (clrnn_kernel_get). */
-static clrnn_status check_main_kernels(cl_program prog, void *user) {
-    (void)user;
-    return clrnn_program_has_kernels(prog, kernel_names, CLRNN_K_COUNT_);
+/* A program's check (clrnn_program_def.make_kernels): it names every kernel of kernel_list.h in the
+ * groups of `mask` (so a cached binary of another program counts as damaged, and a kernel missing
+ * from cl/ fails at once), but creates none: on Rusticl each clCreateKernel compiles (seconds a
+ * kernel), so kernels are created on first use (clrnn_kernel_get). */
+static clrnn_status check_groups(cl_program prog, unsigned mask) {
+    const char *names[CLRNN_K_COUNT_];
+    size_t n = 0;
+    for (int id = 0; id < CLRNN_K_COUNT_; ++id)
+        if (mask & 1u << clrnn_kernel_group_of((clrnn_kernel_id)id)) names[n++] = kernel_names[id];
+    return clrnn_program_has_kernels(prog, names, n);
+}
+/* make_kernels of a set's main program (user: the set): the check, and the program is the set's
+ * for each group it holds. */
+static clrnn_status check_set_program(cl_program prog, void *user) {
+    clrnn_kernel_set *set = user;
+    clrnn_status st = check_groups(prog, set->main_groups);
+    for (int g = 0; g < CLRNN_KG_COUNT_ && st == CLRNN_OK; ++g)
+        if (set->main_groups & 1u << g) atomic_store(&set->program[g], prog);
+    return st;
+}
+/* make_kernels of one group's own program (user: its mask). */
+static clrnn_status check_group_program(cl_program prog, void *user) {
+    return check_groups(prog, *(const unsigned *)user);
 }
 
 /* First uses of kernels on any context: one creation at a time (the check-then-create must not
@@ -297,38 +371,79 @@ static once_flag kernel_once = ONCE_FLAG_INIT;
 static mtx_t kernel_lock;
 static void kernel_lock_init(void) { mtx_init(&kernel_lock, mtx_plain); }
 
-/* Kernel `id` of prog into slots[id] on its first use (the one mechanism for the main program and
- * the storage programs); `what` names the program in the trace ("the main kernels", ...). The
- * creation is traced (clrnn_verbose,kernels,<what>: <kernel>,<ms>): on Rusticl clCreateKernel is
- * where a kernel compiles, seconds to minutes for the tiled ones on llvmpipe. */
-static clrnn_status kernel_get(clrnn_context *ctx, cl_program prog, _Atomic(cl_kernel) *slots, atomic_int *created,
-                               const char *what, clrnn_kernel_id id, cl_kernel *out) {
+static const char *const storage_options[] = {"-cl-std=CL1.2 -DREAL=float",
+                                              "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=1",
+                                              "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=2"};
+/* A group's own program, by storage (names it in messages and the trace). */
+static const char *const group_what[3][CLRNN_KG_COUNT_] = {
+    {"the core kernels", "the generic plan kernels", "the tiled plan kernels", "the tiled training kernels",
+     "the gpu plan kernels"},
+    {"the fp16 core kernels", "the fp16 generic plan kernels", "the fp16 tiled plan kernels",
+     "the fp16 tiled training kernels", "the fp16 gpu plan kernels"},
+    {"the bf16 core kernels", "the bf16 generic plan kernels", "the bf16 tiled plan kernels",
+     "the bf16 tiled training kernels", "the bf16 gpu plan kernels"}};
+
+static const clrnn_program_def main_program = {NULL, "clrnn-program-v1", NULL, 0, 1, check_set_program};
+
+clrnn_status clrnn_kernel_group_program(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_group g,
+                                        cl_program *out) {
+    if (!set) set = &ctx->kernels;
+    *out = NULL;
+    if ((unsigned)g >= CLRNN_KG_COUNT_ || (unsigned)set->storage > CLRNN_STORAGE_BF16)
+        return clrnn_fail(CLRNN_ERR_INTERNAL, "kernel group %d of storage %d", (int)g, (int)set->storage);
+    cl_program prog = atomic_load_explicit(&set->program[g], memory_order_acquire);
+    if (!prog) { /* a group the set's main program does not hold: its own program, kept, built once */
+        call_once(&groups_once, groups_init);
+        const unsigned mask = 1u << g;
+        clrnn_program_def def = main_program;
+        def.what = group_what[set->storage][g];
+        def.sources = mask_sources[mask];
+        def.count = mask_count[mask];
+        def.make_kernels = check_group_program;
+        const clrnn_kept_program *kp;
+        clrnn_status st =
+            clrnn_program_kept_with(ctx, &def, storage_options[set->storage], sizeof mask, &mask, NULL, &kp);
+        if (st != CLRNN_OK) return st;
+        prog = kp->program;
+        atomic_store_explicit(&set->program[g], prog, memory_order_release);
+    }
+    *out = prog;
+    return CLRNN_OK;
+}
+
+/* Kernel `id` of set into set->k[id] on its first use, from its group's program (built first if
+ * need be). The creation is traced (clrnn_verbose,kernels,<program>: <kernel>,<ms>): on Rusticl
+ * clCreateKernel is where a kernel compiles, seconds to minutes for the tiled ones on llvmpipe. */
+clrnn_status clrnn_kernel_set_get(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_id id, cl_kernel *out) {
     *out = NULL;
     if ((unsigned)id >= CLRNN_K_COUNT_) return clrnn_fail(CLRNN_ERR_INTERNAL, "kernel id %d out of range", (int)id);
-    cl_kernel k = atomic_load_explicit(&slots[id], memory_order_acquire);
+    cl_kernel k = atomic_load_explicit(&set->k[id], memory_order_acquire);
     if (k) {
         *out = k;
         return CLRNN_OK;
     }
+    const clrnn_kernel_group g = clrnn_kernel_group_of(id);
+    cl_program prog = NULL;
+    clrnn_status st = clrnn_kernel_group_program(ctx, set, g, &prog);
+    if (st != CLRNN_OK) return st;
+    const char *what = set->main_groups & 1u << g ? set->what : group_what[set->storage][g];
     call_once(&kernel_once, kernel_lock_init);
     mtx_lock(&kernel_lock);
-    clrnn_status st = CLRNN_OK;
-    k = atomic_load_explicit(&slots[id], memory_order_relaxed);
+    k = atomic_load_explicit(&set->k[id], memory_order_relaxed);
     if (!k) {
         cl_int err = CL_SUCCESS;
         const double t0 = clrnn_now_ms();
         k = prog ? clCreateKernel(prog, kernel_names[id], &err) : NULL;
         if (err != CL_SUCCESS || !k) {
             char msg[200];
-            snprintf(msg, sizeof msg, "creating kernel %s on its first use%s%s", kernel_names[id], what ? " in " : "",
-                     what ? what : "");
+            snprintf(msg, sizeof msg, "creating kernel %s on its first use in %s", kernel_names[id], what);
             st = clrnn_fail_cl(err != CL_SUCCESS ? err : CL_INVALID_KERNEL, "clCreateKernel", msg);
             k = NULL;
         } else {
-            atomic_store_explicit(&slots[id], k, memory_order_release);
-            atomic_fetch_add(created, 1);
+            atomic_store_explicit(&set->k[id], k, memory_order_release);
+            atomic_fetch_add(&set->created, 1);
             char name[160];
-            snprintf(name, sizeof name, "%s: %s", what ? what : "the main kernels", kernel_names[id]);
+            snprintf(name, sizeof name, "%s: %s", what, kernel_names[id]);
             clrnn_trace_host(ctx, CLRNN_TRACE_KERNELS, name, NULL, clrnn_now_ms() - t0);
         }
     }
@@ -338,14 +453,20 @@ static clrnn_status kernel_get(clrnn_context *ctx, cl_program prog, _Atomic(cl_k
 }
 
 clrnn_status clrnn_kernel_get(clrnn_context *ctx, clrnn_kernel_id id, cl_kernel *out) {
-    return kernel_get(ctx, ctx->program, ctx->kernels, &ctx->kernels_created, NULL, id, out);
+    return clrnn_kernel_set_get(ctx, &ctx->kernels, id, out);
 }
 
-clrnn_status clrnn_kernel_set_get(clrnn_context *ctx, clrnn_kernel_set *set, clrnn_kernel_id id, cl_kernel *out) {
-    return kernel_get(ctx, set->program, set->k, &set->created, set->what, id, out);
-}
+int clrnn_kernels_created(const clrnn_context *ctx) { return atomic_load(&ctx->kernels.created); }
 
-int clrnn_kernels_created(const clrnn_context *ctx) { return atomic_load(&ctx->kernels_created); }
+/* The groups of a context's main program: CORE and those of the plan a new rnn gets on its device
+ * (clrnn_plan_choose: CLRNN_PLAN, the device type), so that a cold first forward compiles one
+ * program, and no kernel its plan never runs. */
+static unsigned main_groups(const clrnn_context *ctx) {
+    const clrnn_plan_ops *plan = clrnn_plan_choose(ctx);
+    if (plan == &clrnn_plan_tiled) return 1u << CLRNN_KG_CORE | 1u << CLRNN_KG_TILED;
+    if (plan == &clrnn_plan_gpu) return 1u << CLRNN_KG_CORE | 1u << CLRNN_KG_GENERIC | 1u << CLRNN_KG_GPU;
+    return 1u << CLRNN_KG_CORE | 1u << CLRNN_KG_GENERIC;
+}
 
 /* Decides the context's cache directory (ctx->cache_dir, "" for none) for every program built on
  * it. On PoCL the driver's cache is the one to use: PoCL caches compiled kernels on disk itself,
@@ -375,16 +496,20 @@ static void choose_cache_dir(clrnn_context *ctx, const char *cache_dir_param, in
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
 }
 
-static const clrnn_program_def main_program = {NULL, "clrnn-program-v1", clrnn_embedded_sources, 0, 1,
-                                               check_main_kernels};
-
 clrnn_status clrnn_program_init(clrnn_context *ctx, const char *cache_dir_param, int disable_cache) {
     memset(&ctx->build, 0, sizeof ctx->build);
     choose_cache_dir(ctx, cache_dir_param, disable_cache);
+    call_once(&groups_once, groups_init);
+    if (clrnn_embedded_sources_count > MAX_FILES) return clrnn_fail(CLRNN_ERR_INTERNAL, "too many kernel files");
+    clrnn_kernel_set *set = &ctx->kernels;
+    set->what = "the main kernels";
+    set->storage = CLRNN_STORAGE_FP32;
+    set->main_groups = main_groups(ctx);
     clrnn_program_def def = main_program;
-    def.count = clrnn_embedded_sources_count;
+    def.sources = mask_sources[set->main_groups];
+    def.count = mask_count[set->main_groups];
     clrnn_program_got got;
-    clrnn_status st = clrnn_program_get(ctx, &def, build_options, ctx, &got);
+    clrnn_status st = clrnn_program_get(ctx, &def, build_options, set, &got);
     if (st != CLRNN_OK) return st;
     ctx->program = got.program;
     ctx->build.from_cache = got.from_cache;
@@ -400,7 +525,7 @@ static mtx_t kept_lock;
 static void kept_lock_init(void) { mtx_init(&kept_lock, mtx_plain); }
 
 clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def *def, const char *options,
-                                     size_t state_size, void (*release_kernels)(void *state),
+                                     size_t state_size, const void *state_init, void (*release_kernels)(void *state),
                                      const clrnn_kept_program **out) {
     call_once(&kept_once, kept_lock_init);
     mtx_lock(&kept_lock);
@@ -413,6 +538,7 @@ clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def
                         CLRNN_KEPT_PROGRAMS);
     } else if (!slot->program) {
         void *state = calloc(1, state_size ? state_size : 1);
+        if (state && state_init) memcpy(state, state_init, state_size);
         clrnn_program_got got;
         if (!state) {
             st = clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "%s: kernel state", def->what);
@@ -434,59 +560,47 @@ clrnn_status clrnn_program_kept_with(clrnn_context *ctx, const clrnn_program_def
 
 clrnn_status clrnn_program_kept(clrnn_context *ctx, const clrnn_program_def *def, size_t state_size,
                                 void (*release_kernels)(void *state), const clrnn_kept_program **out) {
-    return clrnn_program_kept_with(ctx, def, build_options, state_size, release_kernels, out);
+    return clrnn_program_kept_with(ctx, def, build_options, state_size, NULL, release_kernels, out);
 }
 
 /* ---- the main program's kernels built for a storage type other than fp32 (cl/storage.h) ---- */
-static void release_storage_kernels(void *state) {
-    clrnn_kernel_set *set = state;
+static void release_set_kernels(clrnn_kernel_set *set) {
     for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
         cl_kernel kernel = atomic_exchange(&set->k[k], NULL);
         if (kernel) clReleaseKernel(kernel);
     }
     atomic_store(&set->created, 0);
 }
+static void release_storage_kernels(void *state) { release_set_kernels(state); }
 
-static const char *const storage_what[] = {"the fp32 kernels", "the fp16 storage kernels", "the bf16 storage kernels"};
-/* make_kernels of a storage program: the check of the main program's (every kernel of
- * kernel_list.h is there), creating none; the kernels are made on first use (clrnn_kernel_set_get). */
-static clrnn_status check_storage_kernels(cl_program prog, clrnn_kernel_set *set, clrnn_storage storage) {
-    clrnn_status st = clrnn_program_has_kernels(prog, kernel_names, CLRNN_K_COUNT_);
-    if (st == CLRNN_OK) set->program = prog, set->what = storage_what[storage];
-    return st;
-}
-static clrnn_status check_fp16_kernels(cl_program prog, void *user) {
-    return check_storage_kernels(prog, user, CLRNN_STORAGE_FP16);
-}
-static clrnn_status check_bf16_kernels(cl_program prog, void *user) {
-    return check_storage_kernels(prog, user, CLRNN_STORAGE_BF16);
-}
+static const char *const storage_what[] = {"the main kernels", "the fp16 storage kernels", "the bf16 storage kernels"};
 
 clrnn_status clrnn_program_storage(clrnn_context *ctx, clrnn_storage storage, clrnn_kernel_set **kernels) {
-    static const char *const options[] = {"-cl-std=CL1.2 -DREAL=float", "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=1",
-                                          "-cl-std=CL1.2 -DREAL=float -DCLRNN_STORAGE=2"};
     if (storage == CLRNN_STORAGE_FP32) { /* the context's own, created on first use by begin() */
         *kernels = NULL;
         return CLRNN_OK;
     }
     if ((unsigned)storage > CLRNN_STORAGE_BF16)
         return clrnn_fail(CLRNN_ERR_INTERNAL, "storage %d has no program", (int)storage);
+    /* the groups of the context's main program, built with this storage's options */
+    clrnn_kernel_set init;
+    memset(&init, 0, sizeof init);
+    init.what = storage_what[storage];
+    init.storage = storage;
+    init.main_groups = ctx->kernels.main_groups;
     clrnn_program_def def = main_program;
     def.what = storage_what[storage];
-    def.make_kernels = storage == CLRNN_STORAGE_FP16 ? check_fp16_kernels : check_bf16_kernels;
-    def.count = clrnn_embedded_sources_count;
+    def.sources = mask_sources[init.main_groups];
+    def.count = mask_count[init.main_groups];
     const clrnn_kept_program *kp;
-    clrnn_status st = clrnn_program_kept_with(ctx, &def, options[storage], sizeof(clrnn_kernel_set),
+    clrnn_status st = clrnn_program_kept_with(ctx, &def, storage_options[storage], sizeof init, &init,
                                               release_storage_kernels, &kp);
     if (st == CLRNN_OK) *kernels = kp->state;
     return st;
 }
 
 void clrnn_program_release(clrnn_context *ctx) {
-    for (int k = 0; k < CLRNN_K_COUNT_; ++k) {
-        cl_kernel kernel = atomic_exchange(&ctx->kernels[k], NULL);
-        if (kernel) clReleaseKernel(kernel);
-    }
+    release_set_kernels(&ctx->kernels);
     if (ctx->program) clReleaseProgram(ctx->program);
     for (int i = 0; i < CLRNN_KEPT_PROGRAMS; ++i) {
         clrnn_kept_program *kp = &ctx->kept[i];

@@ -186,49 +186,66 @@ static void adopts_application_objects(void **state) {
 }
 
 /* src/kernel_list.h is written by hand; the compiler is the one that knows every __kernel of cl/
- * (step_tiled.cl makes its kernel names by token pasting, so a text scan would not). Every kernel
- * the program has is listed and every listed kernel is in the program (a listed one that is not
- * would already fail clrnn_context_create, in clCreateKernel). */
-static void kernel_list_matches_the_program(void **state) {
+ * (step_tiled.cl makes its kernel names by token pasting, so a text scan would not). Over the
+ * program of every kernel group (the context's main program for its groups, each other group's
+ * own, built here): every kernel a program has is listed, and every listed kernel is in its
+ * group's program exactly once (a listed one that is not would fail its first use, in
+ * clCreateKernel). The main program holds CORE and, on a CPU device, the tiled plan's kernels and
+ * no other plan's or training's (what a cold start compiles). */
+static void kernel_list_matches_the_programs(void **state) {
     (void)state;
     clrnn_context *ctx = NULL;
     TU_OK(clrnn_context_create(NULL, &ctx));
-    size_t n_kernels = 0, len = 0;
-    assert_int_equal(clGetProgramInfo(ctx->program, CL_PROGRAM_NUM_KERNELS, sizeof n_kernels, &n_kernels, NULL),
-                     CL_SUCCESS);
-    assert_int_equal(clGetProgramInfo(ctx->program, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len), CL_SUCCESS);
-    char *names = malloc(len + 1);
-    assert_non_null(names);
-    assert_int_equal(clGetProgramInfo(ctx->program, CL_PROGRAM_KERNEL_NAMES, len, names, NULL), CL_SUCCESS);
-    names[len] = '\0';
-    int listed[CLRNN_K_COUNT_] = {0}, unlisted = 0;
-    size_t seen = 0;
-    for (char *save = NULL, *k = strtok_r(names, ";", &save); k; k = strtok_r(NULL, ";", &save), ++seen) {
-        int found = -1;
-        for (int id = 0; id < CLRNN_K_COUNT_; ++id)
-            if (!strcmp(k, clrnn_kernel_name((clrnn_kernel_id)id))) found = id;
-        if (found < 0) {
-            fprintf(stderr, "kernel %s of cl/ is missing from src/kernel_list.h\n", k);
-            ++unlisted;
-        } else {
-            ++listed[found];
+    assert_true(ctx->kernels.main_groups & 1u << CLRNN_KG_CORE);
+    if (ctx->info.type == CLRNN_DEVICE_TYPE_CPU && !getenv("CLRNN_PLAN") && !clrnn_device_is_rasterizer(ctx))
+        assert_int_equal(ctx->kernels.main_groups, 1u << CLRNN_KG_CORE | 1u << CLRNN_KG_TILED);
+    int listed[CLRNN_K_COUNT_] = {0}, unlisted = 0, programs = 0;
+    for (int g = 0; g < CLRNN_KG_COUNT_; ++g) {
+        cl_program prog = NULL;
+        TU_OK(clrnn_kernel_group_program(ctx, NULL, (clrnn_kernel_group)g, &prog));
+        assert_non_null(prog);
+        assert_true((prog == ctx->program) == ((ctx->kernels.main_groups & 1u << g) != 0));
+        size_t n_kernels = 0, len = 0;
+        assert_int_equal(clGetProgramInfo(prog, CL_PROGRAM_NUM_KERNELS, sizeof n_kernels, &n_kernels, NULL),
+                         CL_SUCCESS);
+        assert_int_equal(clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, 0, NULL, &len), CL_SUCCESS);
+        char *names = malloc(len + 1);
+        assert_non_null(names);
+        assert_int_equal(clGetProgramInfo(prog, CL_PROGRAM_KERNEL_NAMES, len, names, NULL), CL_SUCCESS);
+        names[len] = '\0';
+        size_t seen = 0;
+        for (char *save = NULL, *k = strtok_r(names, ";", &save); k; k = strtok_r(NULL, ";", &save), ++seen) {
+            int found = -1;
+            for (int id = 0; id < CLRNN_K_COUNT_; ++id)
+                if (!strcmp(k, clrnn_kernel_name((clrnn_kernel_id)id))) found = id;
+            if (found < 0) {
+                fprintf(stderr, "kernel %s of cl/ is missing from src/kernel_list.h\n", k);
+                ++unlisted;
+            } else if ((int)clrnn_kernel_group_of((clrnn_kernel_id)found) == g) {
+                ++listed[found];
+            }
         }
+        assert_int_equal(seen, n_kernels);
+        free(names);
+        programs += prog != ctx->program;
     }
     for (int id = 0; id < CLRNN_K_COUNT_; ++id)
         if (listed[id] != 1)
-            fprintf(stderr, "src/kernel_list.h: %s is in the program %d times\n", clrnn_kernel_name((clrnn_kernel_id)id),
-                    listed[id]);
-    assert_int_equal(seen, n_kernels);
+            fprintf(stderr, "src/kernel_list.h: %s is in its group's program %d times\n",
+                    clrnn_kernel_name((clrnn_kernel_id)id), listed[id]);
     assert_int_equal(unlisted, 0);
-    assert_int_equal(n_kernels, CLRNN_K_COUNT_);
     for (int id = 0; id < CLRNN_K_COUNT_; ++id) assert_int_equal(listed[id], 1);
-    free(names);
+    /* each group not in the main program: one program of its own, built once */
+    int others = 0;
+    for (int g = 0; g < CLRNN_KG_COUNT_; ++g) others += !(ctx->kernels.main_groups & 1u << g);
+    assert_int_equal(programs, others);
+    assert_int_equal(ctx->programs_got, 1 + others);
     clrnn_context_destroy(ctx);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(kernel_list_matches_the_program),
+        cmocka_unit_test(kernel_list_matches_the_programs),
         cmocka_unit_test(lists_devices),
         cmocka_unit_test(default_context),
         cmocka_unit_test(select_by_name_index_and_type),

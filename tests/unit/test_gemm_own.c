@@ -198,6 +198,43 @@ static void blocked_large(void **state) {
     check_one_b(ctx, &seed, 1, 0, 530, 70, 520, -1.0f, 0.5f, 1, 0, 7, 1);
 }
 
+/* sgemm_tiny (op(B) = B^T or under 16 columns, up to 2^10 elements of C) and sgemm_small give the
+ * same bits: C = op(A) op(B) for a classifier-head shape against the first columns of the same
+ * rows times a B widened past the tiny bound (its first columns op(B)'s; untransposed, sgemm_small's
+ * vector path), every transposition. */
+static void tiny_matches_small(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    uint64_t seed = 91;
+    const size_t m = 3, n = 4, k = 37, wide = 1000; /* 3 x 1000 > 2^10 elements: sgemm_small */
+    for (int t = 0; t < 4; ++t) {
+        const int ta = t >> 1, tb = t & 1;
+        float *A = tu_alloc_random(m * k, &seed, -1, 1), *Bw = tu_alloc_random(k * wide, &seed, -1, 1);
+        float *B = malloc(k * n * sizeof(float)), *c1 = tu_alloc_poison(m * n), *c2 = tu_alloc_poison(m * wide);
+        assert_non_null(B);
+        /* op(B)[p][j] = Bw's element of column j (stored k x wide, or wide x k for tb) */
+        for (size_t p = 0; p < k; ++p)
+            for (size_t j = 0; j < n; ++j) B[tb ? j * k + p : p * n + j] = Bw[tb ? j * k + p : p * wide + j];
+        cl_mem a = upload(ctx, A, m * k), b = upload(ctx, B, k * n), bw = upload(ctx, Bw, k * wide);
+        cl_mem g1 = upload(ctx, c1, m * n), g2 = upload(ctx, c2, m * wide);
+        const size_t lda = ta ? m : k;
+        TU_OK(clrnn_sgemm(ctx, ta, tb, m, n, k, 0.75f, a, 0, lda, b, 0, tb ? k : n, 0.0f, g1, 0, n));
+        TU_OK(clrnn_sgemm(ctx, ta, tb, m, wide, k, 0.75f, a, 0, lda, bw, 0, tb ? k : wide, 0.0f, g2, 0, wide));
+        download(ctx, g1, c1, m * n);
+        download(ctx, g2, c2, m * wide);
+        for (size_t i = 0; i < m; ++i)
+            for (size_t j = 0; j < n; ++j) {
+                assert_false(isnan(c1[i * n + j]));
+                if (memcmp(&c1[i * n + j], &c2[i * wide + j], sizeof(float)) != 0)
+                    fail_msg("ta=%d tb=%d C[%zu][%zu]: sgemm_tiny %.9g, sgemm_small %.9g", ta, tb, i, j, c1[i * n + j],
+                             c2[i * wide + j]);
+            }
+        clReleaseMemObject(a), clReleaseMemObject(b), clReleaseMemObject(bw), clReleaseMemObject(g1),
+            clReleaseMemObject(g2);
+        free(A), free(B), free(Bw), free(c1), free(c2);
+    }
+}
+
 /* The same GEMM twice: the same bits (fixed summation order, no atomics). */
 static void deterministic(void **state) {
     (void)state;
@@ -349,6 +386,7 @@ int main(void) {
         cmocka_unit_test(deterministic),
         cmocka_unit_test(shared_weight_gradients),
         cmocka_unit_test(shared_weight_gradients_pack_once),
+        cmocka_unit_test(tiny_matches_small),
     };
     return cmocka_run_group_tests(tests, NULL, tu_group_release);
 }
