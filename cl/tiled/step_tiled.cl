@@ -33,6 +33,16 @@
 
 inline real16 clip16(real16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, (real16)-clip, (real16)clip) : x; }
 
+#if CLRNN_COMPACT
+/* The build for a software rasterizer (program.c): activate() lane by lane, in a loop its
+ * compiler keeps (the 16-lane switch of every activation costs it about 10 times as long). */
+inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
+    real lane[16];
+    vstore16(x, 0, lane);
+    for (int i = 0; i < 16; ++i) lane[i] = activate(acts, dir, slot, lane[i], clip);
+    return vload16(0, lane);
+}
+#else
 /* activate() of common.cl on 16 lanes: the same ACTIVATION_BODY. */
 inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
     x = clip16(x, clip);
@@ -41,6 +51,7 @@ inline real16 activate16(__global const float *acts, int dir, int slot, real16 x
     const float alpha = a[1], beta = a[2];
     ACTIVATION_BODY(real16, x, kind, alpha, beta)
 }
+#endif
 
 /* Output at a step that is not computed, by policy: the 16-lane masked_output() of common.cl. */
 inline real16 masked16(int policy, int entry, real16 h_prev, float fill) {
@@ -83,6 +94,23 @@ inline void store_lanes(__global store *p, real16 v, int lanes) {
     }
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
+#if CLRNN_COMPACT
+/* The build for a software rasterizer (program.c: Mesa Rusticl's llvmpipe): the same sums, the
+ * accumulators in acc itself, over loops. Its NIR compiler takes time superlinear in the number of
+ * vector values live across a loop (8 real16 accumulators: 19 s, the 24 of the named form: many
+ * minutes a kernel), while an array it keeps in scratch memory compiles in about a second. */
+inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                      __global const store *hrow[8], const int K) {
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < G; ++g) acc[r][g] = 0.0f;
+    __global const store *W = RTblk;
+    for (int k = 0; k < K; ++k, W += SLOTS * 16)
+        for (int r = 0; r < MR; ++r) {
+            const real16 h = (real16)LOAD(hrow[r], k);
+            for (int g = 0; g < G; ++g) acc[r][g] = fma(h, LOAD16(W, g), acc[r][g]);
+        }
+}
+#else
 inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
                       __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
@@ -113,6 +141,7 @@ inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][
     TILED_DOT_OUT(6, a60, a61, a62, a63)
     TILED_DOT_OUT(7, a70, a71, a72, a73)
 }
+#endif
 #undef TILED_DOT_ROW
 #undef TILED_DOT_OUT
 
