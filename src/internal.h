@@ -305,7 +305,7 @@ typedef void (*clrnn_trace_sink)(void *user, const clrnn_trace_record *rec);
 typedef struct clrnn_trace_state {
     int enabled;           /* CLRNN_VERBOSE=1 or a sink installed when the context was created */
     int on;                /* enabled and not paused (clrnn_trace_pause): launches are traced */
-    int profiling;         /* the queue has CL_QUEUE_PROFILING_ENABLE */
+    int profiling;         /* the queue has CL_QUEUE_PROFILING_ENABLE and the device a timer */
     clrnn_trace_sink sink; /* NULL: lines go to stderr */
     void *user;
     const char *plan;      /* scope (clrnn_trace_scope) */

@@ -1090,17 +1090,32 @@ static void print_profile(const char *label, int runs, double traced_ms, double 
     for (int i = 0; i < p->n; ++i) total += p->rows[i].device_ms;
     printf("\n%s: %s per call, %d traced calls\n", label, p->train ? "training step" : "forward", runs);
     printf("%-44s %10s %12s %7s %11s\n", p->train ? "phase kernel" : "kernel", "calls", "device ms", "%", "mean us");
+    const int no_times = p->launches > 0 && p->untimed == p->launches; /* "-", not 0 ms */
     for (int i = 0; i < p->n; ++i) {
         const profile_row *r = &p->rows[i];
-        printf("%-44s %10.1f %12.3f %6.1f%% %11.2f\n", r->key, (double)r->calls / runs, r->device_ms / runs,
-               total > 0 ? 100.0 * r->device_ms / total : 0.0, r->calls ? 1000.0 * r->device_ms / (double)r->calls : 0.0);
+        if (no_times)
+            printf("%-44s %10.1f %12s %7s %11s\n", r->key, (double)r->calls / runs, "-", "-", "-");
+        else
+            printf("%-44s %10.1f %12.3f %6.1f%% %11.2f\n", r->key, (double)r->calls / runs, r->device_ms / runs,
+                   total > 0 ? 100.0 * r->device_ms / total : 0.0,
+                   r->calls ? 1000.0 * r->device_ms / (double)r->calls : 0.0);
     }
-    printf("%-44s %10.1f %12.3f %6.1f%%\n", "all kernels", (double)p->launches / runs, total / runs, 100.0);
-    if (plain_ms > 0)
+    if (no_times)
+        printf("%-44s %10.1f %12s %7s\n", "all kernels", (double)p->launches / runs, "-", "-");
+    else
+        printf("%-44s %10.1f %12.3f %6.1f%%\n", "all kernels", (double)p->launches / runs, total / runs, 100.0);
+    if (no_times && plain_ms > 0)
+        printf("untraced call: %.3f ms median; traced call %.3f ms median\n", plain_ms, traced_ms);
+    else if (plain_ms > 0)
         printf("untraced call: %.3f ms median, of which the kernels' device time is %.1f%% (the rest: launch "
                "overhead, gaps, host work); traced call %.3f ms median\n",
                plain_ms, 100.0 * (total / runs) / plain_ms, traced_ms);
-    if (p->untimed) printf("note: %ld launches had no device time (the queue cannot profile)\n", p->untimed);
+    if (no_times)
+        printf("note: no device timestamps: none of the %ld launches had a device time (the queue cannot profile, or "
+               "the device has no profiling timer, as Rusticl 22.3's llvmpipe)\n",
+               p->untimed);
+    else if (p->untimed)
+        printf("note: %ld launches had no device time (the queue cannot profile)\n", p->untimed);
     if (p->overflow) printf("note: %d launches of kernels beyond the table's %d rows are left out\n", p->overflow, PROFILE_ROWS);
 }
 

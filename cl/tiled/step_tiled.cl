@@ -33,6 +33,16 @@
 
 inline real16 clip16(real16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, (real16)-clip, (real16)clip) : x; }
 
+#if CLRNN_COMPACT
+/* The build for a software rasterizer (program.c): activate() lane by lane, in a loop its
+ * compiler keeps (the 16-lane switch of every activation costs it about 10 times as long). */
+inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
+    real lane[16];
+    vstore16(x, 0, lane);
+    for (int i = 0; i < 16; ++i) lane[i] = activate(acts, dir, slot, lane[i], clip);
+    return vload16(0, lane);
+}
+#else
 /* activate() of common.cl on 16 lanes: the same ACTIVATION_BODY. */
 inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
     x = clip16(x, clip);
@@ -41,6 +51,7 @@ inline real16 activate16(__global const float *acts, int dir, int slot, real16 x
     const float alpha = a[1], beta = a[2];
     ACTIVATION_BODY(real16, x, kind, alpha, beta)
 }
+#endif
 
 /* Output at a step that is not computed, by policy: the 16-lane masked_output() of common.cl. */
 inline real16 masked16(int policy, int entry, real16 h_prev, float fill) {
@@ -383,6 +394,20 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     }
 #define PAIR_DOT_OUT(r, ar0, ar1)                                                                  \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1;
+#if CLRNN_COMPACT
+/* The software rasterizer's build (as tiled_dot's, tiled/tiled_dot.h): the same sums over acc. */
+inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                     __global const store *hrow[8], const int K) {
+    for (int r = 0; r < MR; ++r)
+        for (int b = 0; b < NB; ++b) acc[r][b] = 0.0f;
+    __global const store *W = RTn;
+    for (int k = 0; k < K; ++k, W += 48)
+        for (int r = 0; r < MR; ++r) {
+            const real16 h = (real16)LOAD(hrow[r], k);
+            for (int b = 0; b < NB; ++b) acc[r][b] = fma(h, LOAD16(W + b * goff, 0), acc[r][b]);
+        }
+}
+#else
 inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
                      __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
@@ -409,6 +434,7 @@ inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global cons
     PAIR_DOT_OUT(6, a60, a61)
     PAIR_DOT_OUT(7, a70, a71)
 }
+#endif
 #undef PAIR_DOT_ROW
 #undef PAIR_DOT_OUT
 

@@ -24,6 +24,23 @@
     }
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
+#if CLRNN_COMPACT
+/* The build for a software rasterizer (program.c: Mesa Rusticl's llvmpipe): the same sums, the
+ * accumulators in acc itself, over loops. Its NIR compiler takes time superlinear in the number of
+ * vector values live across a loop (8 real16 accumulators: 19 s, the 24 of the named form: many
+ * minutes a kernel), while an array it keeps in scratch memory compiles in about a second. */
+inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                      __global const store *hrow[8], const int K) {
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < G; ++g) acc[r][g] = 0.0f;
+    __global const store *W = RTblk;
+    for (int k = 0; k < K; ++k, W += SLOTS * 16)
+        for (int r = 0; r < MR; ++r) {
+            const real16 h = (real16)LOAD(hrow[r], k);
+            for (int g = 0; g < G; ++g) acc[r][g] = fma(h, LOAD16(W, g), acc[r][g]);
+        }
+}
+#else
 inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
                       __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
@@ -54,6 +71,7 @@ inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][
     TILED_DOT_OUT(6, a60, a61, a62, a63)
     TILED_DOT_OUT(7, a70, a71, a72, a73)
 }
+#endif
 #undef TILED_DOT_ROW
 #undef TILED_DOT_OUT
 

@@ -77,6 +77,15 @@ void clrnn_trace_start(clrnn_context *ctx, int on, int profiling) {
     ctx->trace.user = installed_user;
     mtx_unlock(&trace_lock);
     ctx->trace.enabled = ctx->trace.on = 1;
+    /* A profiling queue whose device has no timer: Rusticl 22.3 (llvmpipe) reports a resolution of
+     * 0 ns and stamps every event 0, 1, 2, 3 ns (queued, submit, start, end), i.e. 1e-6 ms a kernel.
+     * Its launches get "-" (no device time), as on a queue without profiling, not 0 ms. */
+    size_t resolution = 1;
+    const int no_timer = profiling &&
+                         clGetDeviceInfo(ctx->device, CL_DEVICE_PROFILING_TIMER_RESOLUTION, sizeof resolution,
+                                         &resolution, NULL) == CL_SUCCESS &&
+                         resolution == 0;
+    if (no_timer) profiling = 0;
     ctx->trace.profiling = profiling;
     /* without the room, every launch's line is written as soon as its kernel is done */
     ctx->trace.pending = malloc(PENDING_CAP * sizeof *ctx->trace.pending);
@@ -84,8 +93,8 @@ void clrnn_trace_start(clrnn_context *ctx, int on, int profiling) {
     clGetDeviceInfo(ctx->device, CL_DEVICE_NAME, sizeof dev - 1, dev, NULL);
     clGetDeviceInfo(ctx->device, CL_DRIVER_VERSION, sizeof drv - 1, drv, NULL);
     field(fd, sizeof fd, dev), field(fv, sizeof fv, drv);
-    snprintf(line, sizeof line, "clrnn_verbose,info,clrnn %s,%s,%s,profiling=%d", CLRNN_VERSION_STRING, fd, fv,
-             profiling);
+    snprintf(line, sizeof line, "clrnn_verbose,info,clrnn %s,%s,%s,profiling=%d%s", CLRNN_VERSION_STRING, fd, fv,
+             profiling, no_timer ? " (no device timestamps: the device's profiling timer has a resolution of 0 ns)" : "");
     clrnn_trace_record rec = {0};
     rec.kind = CLRNN_TRACE_INFO;
     rec.name = fd, rec.plan = "-", rec.shape = "-", rec.what = fv;

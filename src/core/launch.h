@@ -7,6 +7,8 @@
  * context, one line per kernel launch or CLBlast GEMM, and one per program build and kernel
  * creation, comma-separated like oneDNN's DNNL_VERBOSE:
  *   clrnn_verbose,info,<clrnn version>,<device>,<driver>,profiling=<0|1>        at context creation
+ *     (profiling=0 (no device timestamps: ...) on a device whose profiling timer has a resolution of
+ *     0 ns, as Rusticl 22.3's: its event times are placeholders, so its launches get "-")
  *   clrnn_verbose,build,<program>,<source|binary>,<host ms>     clBuildProgram from source / a cached binary
  *   clrnn_verbose,kernels,<program>,<host ms>                   clCreateKernel of a program's kernels
  *   clrnn_verbose,exec,<kernel>,<plan>,<shape>,<what>,<global>,<local>,<device ms>
@@ -16,7 +18,7 @@
  * the launch's own detail ("gemm M=6400 N=2048 K=512 ta=0 tb=1" for clrnn's SGEMM, the ONNX node),
  * or "-"; <global>/<local> the NDRange as "AxBxC" ("-" when unknown / left to the driver); <device
  * ms> the kernel's CL_PROFILING_COMMAND_END - START in milliseconds ("-" on an application's queue
- * made without CL_QUEUE_PROFILING_ENABLE). Fields never hold a comma.
+ * made without CL_QUEUE_PROFILING_ENABLE, or on a device without device timestamps). Fields never hold a comma.
  * When: a launch's line is written once its kernel is done, in launch order, when the context next
  * waits for its queue anyway: at the end of clrnn_rnn_forward, of each training call and of
  * clrnn_model_run, in clrnn_context_finish and clrnn_context_destroy (the other calls' launches,

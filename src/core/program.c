@@ -235,11 +235,26 @@ static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_d
     return CLRNN_OK;
 }
 
+/* Options a device's compiler needs on top of every program's: on a software rasterizer (Mesa
+ * Rusticl's llvmpipe) the tiled kernels' micro-kernel keeps its accumulators in an array over loops
+ * (CLRNN_COMPACT, cl/tiled/step_tiled.cl: tiled_dot), since llvmpipe's compiler takes minutes a
+ * kernel for 24 vector accumulators in named variables (xproj_tiled_4: 338 s, against 1.5 s) and
+ * the plan runs there for correctness, not speed. CLRNN_COMPACT=0|1 overrides the choice (tests
+ * run the loop form on PoCL with it). */
+static const char *device_options(const clrnn_context *ctx) {
+    const char *env = getenv("CLRNN_COMPACT");
+    const int loop_dot = env && *env ? strcmp(env, "0") != 0 : clrnn_device_is_rasterizer(ctx);
+    return loop_dot ? " -DCLRNN_COMPACT=1" : "";
+}
+
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
                                clrnn_program_got *got) {
     memset(got, 0, sizeof *got);
     const double t0 = clrnn_now_ms();
-    build_job job = {def->what, NULL, 0, options};
+    char full_options[600];
+    if (snprintf(full_options, sizeof full_options, "%s%s", options, device_options(ctx)) >= (int)sizeof full_options)
+        return clrnn_fail(CLRNN_ERR_INTERNAL, "build options of %zu bytes", strlen(options));
+    build_job job = {def->what, NULL, 0, full_options};
     char *src = NULL;
     clrnn_status st = assemble_source(def, &src, &job.len);
     if (st != CLRNN_OK) return st;

@@ -12,15 +12,16 @@ static const clrnn_plan_ops *const plans[] = {&clrnn_plan_tiled, &clrnn_plan_gen
  * generic plan's per-unit kernels; the generic plan stays for other device types. All cover every
  * cell. On a software rasterizer (llvmpipe) the gpu plan: see clrnn_plan_default_why. CLRNN_PLAN=<name> overrides the choice
  * (tests run every plan). */
-/* A software rasterizer's compiler (Mesa llvmpipe under Rusticl) takes minutes for each tiled
- * kernel (xproj_tiled_4 338 s, lstm_scan_tiled_1 496 s cold on these 2 loaded cores, against
- * 0.1-0.8 s for a gpu or generic kernel): there the gpu plan is the default, whatever type the
- * device reports (llvmpipe says CPU). */
+/* A software rasterizer's compiler (Mesa llvmpipe under Rusticl) takes seconds for each tiled
+ * kernel even in their compact build (CLRNN_COMPACT, program.c: 1-5 s, LSTMP and training scans up
+ * to ~25 s cold on these 2 loaded cores; minutes each without it), against 0.1-0.8 s for a gpu or
+ * generic kernel: there the gpu plan is the default, whatever type the device reports (llvmpipe
+ * says CPU). */
 const char *clrnn_plan_default_why(const clrnn_context *ctx, const clrnn_plan_ops *plan) {
     const char *name = getenv("CLRNN_PLAN");
     if ((name && *name) || plan != &clrnn_plan_gpu || !clrnn_device_is_rasterizer(ctx)) return NULL;
-    return "the default on a software rasterizer (Mesa llvmpipe): its compiler takes minutes for each tiled "
-           "kernel, about a second for this plan's";
+    return "the default on a software rasterizer (Mesa llvmpipe): its compiler takes seconds for each tiled "
+           "kernel, under a second for this plan's";
 }
 
 const clrnn_plan_ops *clrnn_plan_choose(const clrnn_context *ctx) {

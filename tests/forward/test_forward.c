@@ -635,7 +635,7 @@ static void plan_is_reported(void **state) {
     const char *env = getenv("CLRNN_PLAN");
     clrnn_device_info info;
     TU_OK(clrnn_context_device_info(ctx, &info));
-    /* llvmpipe (Mesa's software rasterizer) gets the gpu plan: its compiler takes minutes per tiled kernel */
+    /* llvmpipe (Mesa's software rasterizer) gets the gpu plan: its compiler takes seconds per tiled kernel */
     const char *want = env && *env                          ? env
                        : strstr(info.name, "llvmpipe")      ? "gpu"
                        : info.type == CLRNN_DEVICE_TYPE_CPU ? "tiled"

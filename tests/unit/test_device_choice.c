@@ -59,7 +59,7 @@ static int choose(int want, char *why, size_t cap, size_t n, const fake *const *
            (const fake *[]){__VA_ARGS__})
 
 /* The plan a new rnn gets on each implementation's device (clrnn_plan_choose reads only ctx->info):
- * tiled on PoCL's CPU device, gpu on a GPU and on llvmpipe (its compiler takes minutes per tiled
+ * tiled on PoCL's CPU device, gpu on a GPU and on llvmpipe (its compiler takes seconds per tiled
  * kernel), which clrnn_plan_default_why says; CLRNN_PLAN overrides all, and then no reason is given. */
 static void default_plan_per_device(void **state) {
     (void)state;
