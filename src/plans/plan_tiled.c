@@ -168,10 +168,12 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
 }
 
 /* The input projection x_proj = x · WTp of the tiled plan (cl/tiled/xproj_tiled.cl), for the
- * inference forward and the training one. Row groups of about 64 KB of x each (at least 4 per
- * compute unit while the rows allow it), one work-group per group of all Hb column blocks, so a
- * group's rows stay in one unit's L2 while its blocks take turns; k blocks of
- * CLRNN_XPROJ_KC (default 128) rows of WTp, which stay in L1 across the group's row blocks. */
+ * inference forward and the training one. Row groups of about CLRNN_XPROJ_CHUNK KB (default 256)
+ * of x each, at least 4 per compute unit while the rows allow it, each one work-group of all Hb
+ * column blocks, so a group's rows stay in one unit's L2 while its blocks take turns (before, every
+ * block streamed all of x from L3); k blocks of CLRNN_XPROJ_KC (default 128) rows of WTp, which
+ * stay in L1 across the group's row blocks. CLRNN_XPROJ_OLD: the launch before both, for A/B
+ * timing. All give the same bits. */
 clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_tiled_geom *g, int T, int N,
                                int batch_major, int D, int K, cl_mem x, size_t x_off, cl_mem WTp, cl_mem x_proj,
                                cl_mem perm, cl_mem needed) {
@@ -186,16 +188,17 @@ clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_ti
     if (rb_per_item < 1) rb_per_item = 1;
     if (g->groups > 0) rb_per_item = (n_rb + g->groups - 1) / g->groups;
     /* all blocks in one work-group, at most 64 work-items (the kernel skips those past Hb) */
-    const size_t wg_max = ctx->info.max_work_group_size > 0 ? ctx->info.max_work_group_size : 1;
+    size_t wg_max = 0;
+    if (a.st != CLRNN_OK ||
+        clGetKernelWorkGroupInfo(a.k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg_max, &wg_max, NULL) != CL_SUCCESS)
+        wg_max = 1;
     size_t l0 = (size_t)(g->Hb <= 64 ? g->Hb : (g->Hb + (g->Hb + 63) / 64 - 1) / ((g->Hb + 63) / 64));
     if (l0 > wg_max) l0 = 1;
-    if (getenv("CLRNN_XPROJ_OLD")) { /* dev A/B: the unblocked kernel's launch */
+    if (getenv("CLRNN_XPROJ_OLD")) { /* A/B: the launch before k blocks and row groups, same bits */
         int gr = (2 * cus + g->Hb * D - 1) / (g->Hb * D);
         gr = gr > n_rb ? n_rb : gr < 1 ? 1 : gr;
         rb_per_item = (n_rb + gr - 1) / gr, l0 = 1, kc_block = K;
     }
-    if (getenv("CLRNN_XPROJ_LOCAL")) l0 = (size_t)atoi(getenv("CLRNN_XPROJ_LOCAL")); /* dev: A/B */
-    if (l0 < 1) l0 = 1;
     const int groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, g->Hb), a_int(&a, K), a_mem(&a, x);
     a_ulong(&a, x_off), a_mem(&a, WTp), a_mem(&a, x_proj), a_mem(&a, perm), a_mem(&a, needed);
