@@ -192,19 +192,23 @@ clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_ti
     if (a.st != CLRNN_OK ||
         clGetKernelWorkGroupInfo(a.k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg_max, &wg_max, NULL) != CL_SUCCESS)
         wg_max = 1;
-    size_t l0 = (size_t)(g->Hb <= 64 ? g->Hb : (g->Hb + (g->Hb + 63) / 64 - 1) / ((g->Hb + 63) / 64));
+    const int groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
+    /* few row groups (small T x N): the blocks over more work-groups, so every unit gets two */
+    int splits = (g->Hb + 63) / 64, spread = groups > 0 ? (2 * cus + groups * D - 1) / (groups * D) : 1;
+    if (splits < spread) splits = spread < g->Hb ? spread : g->Hb;
+    size_t l0 = (size_t)((g->Hb + splits - 1) / splits);
     if (l0 > wg_max) l0 = 1;
     if (getenv("CLRNN_XPROJ_OLD")) { /* A/B: the launch before k blocks and row groups, same bits */
         int gr = (2 * cus + g->Hb * D - 1) / (g->Hb * D);
         gr = gr > n_rb ? n_rb : gr < 1 ? 1 : gr;
         rb_per_item = (n_rb + gr - 1) / gr, l0 = 1, kc_block = K;
     }
-    const int groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
+    const int n_groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, g->Hb), a_int(&a, K), a_mem(&a, x);
     a_ulong(&a, x_off), a_mem(&a, WTp), a_mem(&a, x_proj), a_mem(&a, perm), a_mem(&a, needed);
     a_int(&a, rb_per_item), a_int(&a, kc_block);
-    if (groups == 0) return a.st; /* no rows */
-    return launch(ctx, &a, (size_t)g->Hb, (size_t)groups, (size_t)D, l0);
+    if (n_groups == 0) return a.st; /* no rows */
+    return launch(ctx, &a, (size_t)g->Hb, (size_t)n_groups, (size_t)D, l0);
 }
 
 /* x_proj for one layer: rows in length order, rows no direction computes skipped. */
