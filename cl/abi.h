@@ -48,7 +48,7 @@
 #define LSTM_CIFG 2
 #define LSTM_PROJ 4 /* the step leaves h to the projection (LSTMP) */
 
-/* Rows per work-item of the tiled plan's wide kernels (cl/tiled/step_tiled.cl) for a packing of 3 or 4
+/* Rows per work-item of the tiled plan's wide kernels (cl/tiled/step_tiled.cl, xproj_tiled.cl) for 3 or 4
  * 16-lane slots per block: the input projection xproj_tiled_<slots>, and the step and scan kernels
  * *_tiled_<MR> used once N >= 8 (the GRU's 8, the LSTM's, LSTMP's and vanilla RNN's 6): at most
  * 24 accumulators, MR * slots. */

@@ -167,21 +167,57 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
     return clrnn_rnn_upload_stored(r, &r->dw.projT[l], tmp, n_proj, "projection");
 }
 
-/* x_proj for one layer: the xproj_tiled kernel, rows in length order, rows no direction computes
- * skipped. */
+/* The input projection x_proj = x · WTp of the tiled plan (cl/tiled/xproj_tiled.cl), for the
+ * inference forward and the training one. Row groups of about CLRNN_XPROJ_CHUNK KB (default 256)
+ * of x each, at least 4 per compute unit while the rows allow it, each one work-group of all Hb
+ * column blocks, so a group's rows stay in one unit's L2 while its blocks take turns (before, every
+ * block streamed all of x from L3); k blocks of CLRNN_XPROJ_KC (default 128) rows of WTp, which
+ * stay in L1 across the group's row blocks. CLRNN_XPROJ_OLD: the launch before both, for A/B
+ * timing. All give the same bits. */
+clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_tiled_geom *g, int T, int N,
+                               int batch_major, int D, int K, cl_mem x, size_t x_off, cl_mem WTp, cl_mem x_proj,
+                               cl_mem perm, cl_mem needed) {
+    const int mr = g->Gs == 3 ? TILED_MR_3 : TILED_MR_4, n_rb = (T * N + mr - 1) / mr;
+    const char *kc_env = getenv("CLRNN_XPROJ_KC"), *chunk_env = getenv("CLRNN_XPROJ_CHUNK");
+    int kc_block = kc_env && atoi(kc_env) > 0 ? atoi(kc_env) : 128;
+    const int chunk = chunk_env && atoi(chunk_env) > 0 ? atoi(chunk_env) * 1024 : 256 * 1024;
+    const int cus = ctx->info.compute_units > 0 ? (int)ctx->info.compute_units : 1;
+    int rb_per_item = chunk / ((K > 0 ? K : 1) * (int)sizeof(float) * mr); /* ~chunk bytes of x rows */
+    const int balanced = (n_rb + 4 * cus - 1) / (4 * cus);
+    if (rb_per_item > balanced) rb_per_item = balanced;
+    if (rb_per_item < 1) rb_per_item = 1;
+    if (g->groups > 0) rb_per_item = (n_rb + g->groups - 1) / g->groups;
+    /* all blocks in one work-group, at most 64 work-items (the kernel skips those past Hb) */
+    size_t wg_max = 0;
+    if (a.st != CLRNN_OK ||
+        clGetKernelWorkGroupInfo(a.k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg_max, &wg_max, NULL) != CL_SUCCESS)
+        wg_max = 1;
+    const int groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
+    /* few row groups (small T x N): the blocks over more work-groups, so every unit gets two */
+    int splits = (g->Hb + 63) / 64, spread = groups > 0 ? (2 * cus + groups * D - 1) / (groups * D) : 1;
+    if (splits < spread) splits = spread < g->Hb ? spread : g->Hb;
+    size_t l0 = (size_t)((g->Hb + splits - 1) / splits);
+    if (l0 > wg_max) l0 = 1;
+    if (getenv("CLRNN_XPROJ_OLD")) { /* A/B: the launch before k blocks and row groups, same bits */
+        int gr = (2 * cus + g->Hb * D - 1) / (g->Hb * D);
+        gr = gr > n_rb ? n_rb : gr < 1 ? 1 : gr;
+        rb_per_item = (n_rb + gr - 1) / gr, l0 = 1, kc_block = K;
+    }
+    const int n_groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
+    a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, g->Hb), a_int(&a, K), a_mem(&a, x);
+    a_ulong(&a, x_off), a_mem(&a, WTp), a_mem(&a, x_proj), a_mem(&a, perm), a_mem(&a, needed);
+    a_int(&a, rb_per_item), a_int(&a, kc_block);
+    if (n_groups == 0) return a.st; /* no rows */
+    return launch(ctx, &a, (size_t)g->Hb, (size_t)n_groups, (size_t)D, l0);
+}
+
+/* x_proj for one layer: rows in length order, rows no direction computes skipped. */
 static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batch_major, cl_mem in, size_t in_off) {
     const tiled_state *ts = r->plan_state;
-    clrnn_context *ctx = r->ctx;
-    const int I = r->lw[l * r->D].in_size;
-    const clrnn_kernel_id id = clrnn_cell_info_of(r->desc.cell)->tiled_xproj;
-    const int mr = ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4; /* rows per block of that kernel */
-    int groups, rb_per_item;
-    tiled_groups(r, (T * N + mr - 1) / mr, ts->Hb * r->D, &groups, &rb_per_item);
-    kargs a = begin_r(r, id, "xproj_tiled");
-    a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, ts->Hb), a_int(&a, I), a_mem(&a, in);
-    a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]), a_mem(&a, r->ws.x_proj), a_mem(&a, r->ws.plan_buf[WS_PERM]);
-    a_mem(&a, r->ws.plan_buf[WS_ROW_NEEDED]), a_int(&a, rb_per_item);
-    return launch(ctx, &a, (size_t)ts->Hb, (size_t)groups, (size_t)r->D, 1);
+    const clrnn_tiled_geom g = {ts->UB, ts->Gs, ts->Hb, ts->groups};
+    const kargs a = begin_r(r, clrnn_cell_info_of(r->desc.cell)->tiled_xproj, "xproj_tiled");
+    return clrnn_tiled_xproj(r->ctx, a, &g, T, N, batch_major, r->D, r->lw[l * r->D].in_size, in, in_off, r->dw.WT[l],
+                             r->ws.x_proj, r->ws.plan_buf[WS_PERM], r->ws.plan_buf[WS_ROW_NEEDED]);
 }
 
 /* Work-group width of the persistent scan: the blocks of a step (and of the LSTMP's projection). */

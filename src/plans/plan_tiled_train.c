@@ -207,19 +207,10 @@ clrnn_status clrnn_tiled_train_forward_layer(clrnn_rnn *r, clrnn_reserve *v, int
         (has_c && (st = copy_rows(ctx, io.c, (size_t)H, t->m[TB_C0], (size_t)Hs, (size_t)D * N, (size_t)H)) != CLRNN_OK))
         return st;
     /* the input projection of every step and direction (rows in length order, unneeded ones skipped) */
-    {
-        const int mx = g->Gs == 3 ? TILED_MR_3 : TILED_MR_4, n_rbx = (int)((TN + mx - 1) / mx), units = Hb * D;
-        int groups = (2 * (int)ctx->info.compute_units + units - 1) / units;
-        if (g->groups > 0) groups = g->groups;
-        groups = groups < 1 ? 1 : groups > n_rbx ? n_rbx : groups;
-        const int rb_per_item = (n_rbx + groups - 1) / groups;
-        groups = (n_rbx + rb_per_item - 1) / rb_per_item;
-        kargs x = begin(ctx, clrnn_cell_info_of(desc->cell)->tiled_xproj, "xproj_tiled");
-        a_int(&x, T), a_int(&x, N), a_int(&x, 0), a_int(&x, Hb), a_int(&x, I), a_mem(&x, io.x), a_ulong(&x, 0);
-        a_mem(&x, t->m[TB_WT]), a_mem(&x, t->m[TB_XPROJ]), a_mem(&x, t->m[TB_PERM]), a_mem(&x, t->m[TB_NEEDED]);
-        a_int(&x, rb_per_item);
-        if ((st = launch(ctx, &x, (size_t)Hb, (size_t)groups, (size_t)D, 1)) != CLRNN_OK) return st;
-    }
+    const kargs x = begin(ctx, clrnn_cell_info_of(desc->cell)->tiled_xproj, "xproj_tiled");
+    if ((st = clrnn_tiled_xproj(ctx, x, g, T, N, 0, D, I, io.x, 0, t->m[TB_WT], t->m[TB_XPROJ], t->m[TB_PERM],
+                                t->m[TB_NEEDED])) != CLRNN_OK)
+        return st;
     /* the scan: TILED_STEP_PARAMS, the cell's, then the reserves */
     a_int(&a, 0), a_int(&a, T), a_int(&a, T), a_int(&a, N), a_int(&a, H), a_int(&a, Hr), a_mem(&a, io.tmap);
     a_mem(&a, t->m[TB_PERM]), a_mem(&a, t->m[TB_XPROJ]), a_int(&a, 0), a_mem(&a, t->m[TB_RT]), a_mem(&a, t->m[TB_BIAS]);

@@ -2,6 +2,7 @@
 #ifndef CLRNN_PLAN_TILED_TRAIN_H
 #define CLRNN_PLAN_TILED_TRAIN_H
 
+#include "core/launch.h"
 #include "internal.h"
 
 /* The tiled packing of the rnn (plan_tiled.c's tiled_state): UB units per block, Gs 16-lane slots
@@ -23,5 +24,13 @@ const char *clrnn_tiled_train_fallback(const clrnn_rnn *r, int l);
 /* The training scan's kernel stem for r ("lstm_train_scan_tiled"), for the plan's description. */
 const char *clrnn_tiled_train_kernel(const clrnn_rnn *r);
 void clrnn_tiled_train_free(clrnn_rnn *r, clrnn_tiled_train *state);
+
+/* x_proj [rows][D][Hb][Gs][16] = x · WTp (plan_tiled.c) of the T x N rows of x (at element x_off,
+ * (t, n) rows, or (n, t) with batch_major), WTp packed [D][Hb][K][Gs][16]: kernel `a` (the cell's
+ * tiled_xproj, begun by the caller from the rnn's storage program), rows visited in perm's length
+ * order, row blocks with no row_needed skipped. */
+clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_tiled_geom *g, int T, int N,
+                               int batch_major, int D, int K, cl_mem x, size_t x_off, cl_mem WTp, cl_mem x_proj,
+                               cl_mem perm, cl_mem needed);
 
 #endif

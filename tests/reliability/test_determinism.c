@@ -2,7 +2,9 @@
  *   - across runs of one rnn, including after its workspace grew for a larger call;
  *   - across rnn objects and contexts in one process, the kernels compiled or loaded from the cache;
  *   - across processes (this program run again with --child, once compiling the kernels, once
- *     loading them from the disk cache), compared byte for byte.
+ *     loading them from the disk cache), compared byte for byte;
+ *   - across the tiled plan's input-projection blocking (CLRNN_XPROJ_KC k blocks with running sums
+ *     in x_proj, CLRNN_XPROJ_CHUNK row groups, CLRNN_XPROJ_OLD the unblocked launch).
  * The models cover every cell, both directions, layers, lengths + masks, projection, dense, and a
  * size with several work-groups and GEMM tiles. Under each plan (ctest runs the test with the
  * device default and with CLRNN_PLAN=generic / tiled). */
@@ -187,6 +189,25 @@ static void across_contexts(void **state) {
     clrnn_context_destroy(b);
 }
 
+/* k blocks of 5 rows of Wᵀ (every model's input splits, the last block short) and 1 KB row groups
+ * (a work-group per row block) give the bits of the unblocked projection and of the default. */
+static void across_xproj_blocks(void **state) {
+    (void)state;
+    clrnn_context *ctx = context(0);
+    result def = run_all(ctx);
+    assert_written(&def);
+    setenv("CLRNN_XPROJ_KC", "5", 1), setenv("CLRNN_XPROJ_CHUNK", "1", 1);
+    result blocked = run_all(ctx);
+    unsetenv("CLRNN_XPROJ_KC"), unsetenv("CLRNN_XPROJ_CHUNK");
+    setenv("CLRNN_XPROJ_OLD", "1", 1);
+    result unblocked = run_all(ctx);
+    unsetenv("CLRNN_XPROJ_OLD");
+    assert_same_bits(&def, &blocked, "k blocks of 5, 1 KB row groups");
+    assert_same_bits(&def, &unblocked, "one k block, the old launch");
+    free(def.v), free(blocked.v), free(unblocked.v);
+    clrnn_context_destroy(ctx);
+}
+
 /* Child processes run without LeakSanitizer (a no-op outside ASan builds). Their code paths are
  * the ones the parent runs with leak checking; a child may start with a cold PoCL kernel cache
  * (another user), and PoCL's kernel compiler leaks LLVM objects that LSan can only attribute to
@@ -258,6 +279,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(across_runs),
         cmocka_unit_test(across_contexts),
+        cmocka_unit_test(across_xproj_blocks),
         cmocka_unit_test(across_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
