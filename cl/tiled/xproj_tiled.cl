@@ -58,6 +58,22 @@
 
 /* One row block over k in [kc, kc + kn): the named accumulators (see tiled_dot in step_tiled.cl:
  * an array lands on the stack) start from x_proj unless first, and go back to its `live` rows. */
+#if CLRNN_COMPACT
+/* The software rasterizer's build (as tiled_dot's, tiled/tiled_dot.h): the same sums in an array. */
+inline void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
+                        __global store *o[8], const int kn, const int first, const int live) {
+    real16 acc[8][4];
+    for (int r = 0; r < MR; ++r)
+        for (int g = 0; g < G; ++g) acc[r][g] = first ? (real16)0.0f : LOAD16(o[r], g);
+    for (int k = 0; k < kn; ++k, W += G * 16)
+        for (int r = 0; r < MR; ++r) {
+            const real16 h = (real16)LOAD(xr[r], k);
+            for (int g = 0; g < G; ++g) acc[r][g] = fma(h, LOAD16(W, g), acc[r][g]);
+        }
+    for (int r = 0; r < MR && r < live; ++r)
+        for (int g = 0; g < G; ++g) STORE16(o[r], g, acc[r][g]);
+}
+#else
 inline void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
                         __global store *o[8], const int kn, const int first, const int live) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
@@ -74,6 +90,7 @@ inline void xproj_block(const int MR, const int G, __global const store *W, __gl
     }
     XPROJ_ROWS(XPROJ_STORE)
 }
+#endif
 #undef XPROJ_ROW
 #undef XPROJ_LOAD
 #undef XPROJ_STORE

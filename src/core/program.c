@@ -236,11 +236,11 @@ static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_d
 }
 
 /* Options a device's compiler needs on top of every program's: on a software rasterizer (Mesa
- * Rusticl's llvmpipe) the tiled kernels' micro-kernel keeps its accumulators in an array over loops
- * (CLRNN_COMPACT, cl/tiled/step_tiled.cl: tiled_dot), since llvmpipe's compiler takes minutes a
- * kernel for 24 vector accumulators in named variables (xproj_tiled_4: 338 s, against 1.5 s) and
- * the plan runs there for correctness, not speed. CLRNN_COMPACT=0|1 overrides the choice (tests
- * run the loop form on PoCL with it). */
+ * Rusticl's llvmpipe) the tiled kernels' register blocks keep their accumulators in an array over
+ * loops (CLRNN_COMPACT: tiled/tiled_dot.h, xproj_block, the GRU out phase's pair_dot), since
+ * llvmpipe's compiler takes minutes a kernel for 24 vector accumulators in named variables
+ * (xproj_tiled_4: 338 s, against 1.5 s) and the plan runs there for correctness, not speed.
+ * CLRNN_COMPACT=0|1 overrides the choice (tests run the loop form on PoCL with it). */
 static const char *device_options(const clrnn_context *ctx) {
     const char *env = getenv("CLRNN_COMPACT");
     const int loop_dot = env && *env ? strcmp(env, "0") != 0 : clrnn_device_is_rasterizer(ctx);
