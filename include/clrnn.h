@@ -492,8 +492,9 @@ typedef struct clrnn_rnn clrnn_rnn;
  * CPU devices ("tiled"), local-memory tiled step kernels on GPUs ("gpu": a work-group computes a
  * tile of units x batch rows, R staged once per tile; CLRNN_GPU_TILE=<units>x<rows> forces the
  * largest tile, for tuning; also on a software rasterizer such as Mesa's llvmpipe, whose compiler
- * takes seconds for each tiled kernel, minutes before their compact build), per-unit kernels elsewhere ("generic"); all cover every cell and
- * option. The environment variable CLRNN_PLAN=tiled|gpu|generic overrides it (for testing). The tiled plan runs a layer's
+ * takes seconds for each tiled kernel and under a second for these), per-unit kernels elsewhere
+ * ("generic"); all cover every cell and option. The environment variable CLRNN_PLAN=tiled|gpu|generic
+ * overrides it (for testing). The tiled plan runs a layer's
  * recurrence either as a launch per step or as one persistent launch; which is faster depends on
  * device and shape, so it is measured per batch size during the 2nd and 3rd forward of that size
  * (on the layer's own steps, nothing recomputed; outputs are bitwise the same either way), and

@@ -10,8 +10,8 @@ static const clrnn_plan_ops *const plans[] = {&clrnn_plan_tiled, &clrnn_plan_gen
 /* The tiled kernels win on CPU devices, where explicit 16-wide vectors are what makes PoCL fast;
  * on GPUs the gpu plan's local-memory tiles (R reused across a tile's batch rows) replace the
  * generic plan's per-unit kernels; the generic plan stays for other device types. All cover every
- * cell. On a software rasterizer (llvmpipe) the gpu plan: see clrnn_plan_default_why. CLRNN_PLAN=<name> overrides the choice
- * (tests run every plan). */
+ * cell. On a software rasterizer (llvmpipe) the gpu plan: see clrnn_plan_default_why.
+ * CLRNN_PLAN=<name> overrides the choice (tests run every plan). */
 /* A software rasterizer's compiler (Mesa llvmpipe under Rusticl) takes seconds for each tiled
  * kernel even in their compact build (CLRNN_COMPACT, program.c: 1-5 s, LSTMP and training scans up
  * to ~25 s cold on these 2 loaded cores; minutes each without it), against 0.1-0.8 s for a gpu or
