@@ -396,6 +396,10 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
      * keeps its slice of Rᵀ in cache across more of the batch. */
     int groups, rb_per_item;
     tiled_groups(r, n_rb, ts->Hb * r->D, &groups, &rb_per_item);
+    /* a work-item's row blocks run in one invocation: more groups where they would spend the
+     * device's loop bound (clrnn_tiled_scan_chunk, counted in row blocks of one step here) */
+    const int rb_fit = clrnn_tiled_scan_chunk(ctx, clrnn_tiled_scan_step_loops(r, mr, 1, 0));
+    if (rb_fit >= 1 && rb_per_item > rb_fit) rb_per_item = rb_fit, groups = (n_rb + rb_fit - 1) / rb_fit;
     const int with_c = clrnn_cell_info_of(r->desc.cell)->has_c;
     /* second launch: the projection, or the GRU's out phase, which takes two blocks per work-item
      * (gru_out_tiled_blocks: it sees fewer work-items than blocks) once that still leaves every
