@@ -303,7 +303,7 @@ static int scan_mr(const clrnn_rnn *r, int N) {
  * silently. The persistent scan loops over all its steps in one invocation, so it has to run in
  * launches that each stay under the bound. CLRNN_LOOP_LIMIT=<n> sets the bound on any device (tests
  * run the split launches on PoCL with it); 0 or unset elsewhere: none. */
-static long device_loop_limit(const clrnn_context *ctx) {
+long clrnn_tiled_loop_limit(const clrnn_context *ctx) {
     const char *env = getenv("CLRNN_LOOP_LIMIT");
     if (env && *env) return atol(env) > 0 ? atol(env) : 0;
     return clrnn_device_is_rasterizer(ctx) ? 65535 : 0;
@@ -335,7 +335,7 @@ long clrnn_tiled_scan_step_loops(const clrnn_rnn *r, int mr, int row_blocks, int
 }
 
 int clrnn_tiled_scan_chunk(const clrnn_context *ctx, long step_loops) {
-    const long limit = device_loop_limit(ctx);
+    const long limit = clrnn_tiled_loop_limit(ctx);
     if (limit <= 0) return INT_MAX;
     /* a quarter left for what the count misses (the kernel's own loops are all counted) */
     const long steps = limit / 4 * 3 / (step_loops > 0 ? step_loops : 1);
