@@ -498,7 +498,10 @@ typedef struct clrnn_rnn clrnn_rnn;
  * recurrence either as a launch per step or as one persistent launch; which is faster depends on
  * device and shape, so it is measured per batch size during the 2nd and 3rd forward of that size
  * (on the layer's own steps, nothing recomputed; outputs are bitwise the same either way), and
- * CLRNN_SCAN=steps|persistent forces one. */
+ * CLRNN_SCAN=steps|persistent forces one. On a software rasterizer (Mesa llvmpipe, which silently
+ * ends every loop of a kernel invocation once it has run 65535 loop iterations in all) the
+ * persistent scan runs in launches of as many steps as stay under that bound (CLRNN_LOOP_LIMIT=<n>
+ * sets a bound on any device, for testing). */
 CLRNN_API clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
 CLRNN_API void clrnn_rnn_destroy(clrnn_rnn *rnn);
 CLRNN_API clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);

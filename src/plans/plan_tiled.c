@@ -10,6 +10,7 @@
 #include "plan_tiled_train.h"
 #include "train/train.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,8 +290,79 @@ static int scan_groups(const clrnn_rnn *r, int n_rb) {
     return g < 1 ? 1 : g > n_rb ? n_rb : g;
 }
 
-/* Whether the persistent scan can run: its work-group is the blocks of one row group. */
-static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id) {
+/* MR, the rows per work-item for a batch of N: 6 or 8 when the batch allows it; 1 keeps small
+ * batches parallel. */
+static int scan_mr(const clrnn_rnn *r, int N) {
+    const tiled_state *ts = r->plan_state;
+    return N < 8 ? 1 : ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4;
+}
+
+/* Mesa's software rasterizers (gallivm: llvmpipe under Rusticl) bound the loop iterations of one
+ * kernel invocation: a counter shared by every loop of the invocation starts at 65535
+ * (LP_MAX_TGSI_LOOP_ITERATIONS) and, once spent, every loop leaves after its current iteration,
+ * silently. The persistent scan loops over all its steps in one invocation, so it has to run in
+ * launches that each stay under the bound. CLRNN_LOOP_LIMIT=<n> sets the bound on any device (tests
+ * run the split launches on PoCL with it); 0 or unset elsewhere: none. */
+long clrnn_tiled_loop_limit(const clrnn_context *ctx) {
+    const char *env = getenv("CLRNN_LOOP_LIMIT");
+    if (env && *env) return atol(env) > 0 ? atol(env) : 0;
+    return clrnn_device_is_rasterizer(ctx) ? 65535 : 0;
+}
+
+/* One phase of a tiled step for one row block: the dot product (tiled_dot or pair_dot: zeroing
+ * MR x (1 + G), K x (1 + MR x (1 + G)), row_block's MR rows) and per row `blocks` blocks (or 16-lane
+ * slots) of `acts` activations over 16 lanes each (and the activation macros' do-while(0)s), lane
+ * stores and the training reserve's st16. G sums the accumulators of both sides of a branch that
+ * differs between work-items (a SIMD device runs both). */
+static long phase_loops(int K, int mr, int G, int acts, int blocks, int train) {
+    const long dot = (long)mr * (1 + G) + (long)K * (1 + mr * (1 + G)) + mr;
+    return dot + (long)mr * (blocks * (32L * acts + 16L * (2 + 8 * train)) + 8) + 1;
+}
+
+long clrnn_tiled_scan_step_loops(const clrnn_rnn *r, int mr, int row_blocks, int train) {
+    const clrnn_rnn_desc *d = &r->desc;
+    const int K = r->Hr, H = d->hidden_size;
+    long per_rb;
+    if (d->cell == CLRNN_CELL_LSTM) /* i, f, g, o, h; the LSTMP's projection (2 or 4 slots) after it */
+        per_rb = phase_loops(K, mr, 4, 5, 1, train) + (d->proj_size > 0 ? phase_loops(H, mr, 6, 0, 4, train) : 0);
+    else if (d->cell == CLRNN_CELL_RNN) /* unit64: 2 or 4 slots of one activation */
+        per_rb = phase_loops(K, mr, 6, 1, 4, train);
+    else if (d->linear_before_reset)
+        per_rb = phase_loops(K, mr, 3, 3, 1, train);
+    else /* the gates phase (z, r), then the out phase on pairs of blocks (pair_dot of 2 or 1) */
+        per_rb = phase_loops(K, mr, 2, 2, 1, train) + phase_loops(K, mr, 3, 1, 2, train);
+    return (long)row_blocks * per_rb + 2;
+}
+
+int clrnn_tiled_scan_chunk(const clrnn_context *ctx, long step_loops) {
+    const long limit = clrnn_tiled_loop_limit(ctx);
+    if (limit <= 0) return INT_MAX;
+    /* a quarter left for what the count misses (the kernel's own loops are all counted) */
+    const long steps = limit / 4 * 3 / (step_loops > 0 ? step_loops : 1);
+    return steps > INT_MAX ? INT_MAX : (int)steps;
+}
+
+clrnn_status clrnn_tiled_scan_launch(clrnn_context *ctx, clrnn_kargs *a, size_t width, size_t groups, size_t D,
+                                     int s0, int s1, int chunk) {
+    if (chunk < 1) return clrnn_fail(CLRNN_ERR_INTERNAL, "tiled scan: no step fits the device's loop bound");
+    for (int s = s0; s < s1; s += s1 - s < chunk ? s1 - s : chunk) {
+        a_set_int(a, 0, s), a_set_int(a, 1, s1 - s < chunk ? s1 : s + chunk);
+        const clrnn_status st = launch(ctx, a, width, groups, D, width);
+        if (st != CLRNN_OK) return st;
+    }
+    return CLRNN_OK;
+}
+
+/* Steps one persistent launch of r's layer scans may run for a batch of N (0: not one). */
+static int scan_chunk(const clrnn_rnn *r, int N) {
+    const int mr = scan_mr(r, N), n_rb = (N + mr - 1) / mr, groups = scan_groups(r, n_rb);
+    return clrnn_tiled_scan_chunk(r->ctx, clrnn_tiled_scan_step_loops(r, mr, (n_rb + groups - 1) / groups, 0));
+}
+
+/* Whether the persistent scan can run: its work-group is the blocks of one row group, and a step
+ * fits the device's loop bound. */
+static int scan_fits(const clrnn_rnn *r, clrnn_kernel_id id, int N) {
+    if (scan_chunk(r, N) < 1) return 0;
     size_t kmax = 0;
     const kargs a = begin_r(r, id, "tiled scan");
     /* a kernel that cannot be created does not fit: the step launches then report it */
@@ -310,21 +382,24 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
                                      int persistent, int s0, int s1) {
     const tiled_state *ts = r->plan_state;
     clrnn_context *ctx = r->ctx;
-    /* MR = 6 or 8 batch rows per work-item when the batch allows it; 1 keeps small batches parallel */
-    const int m = N >= 8 ? 1 : 0, mr = !m ? 1 : ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4, n_rb = (N + mr - 1) / mr;
+    const int m = N >= 8 ? 1 : 0, mr = scan_mr(r, N), n_rb = (N + mr - 1) / mr;
     const clrnn_cell_kernels *k = clrnn_cell_kernels_for(&r->desc); /* scan and step kernels, by MR */
     if (s0 >= s1) return CLRNN_OK;
     cl_uint state_arg, state_arg2 = 0;
     if (persistent) {
         const size_t width = (size_t)scan_width(r);
         kargs a = tiled_args(r, k->tiled_scan[m], l, T, N, xp_batch_major, y_layer, &state_arg);
-        a_set_int(&a, 0, s0), a_set_int(&a, 1, s1);
-        return launch(ctx, &a, width, (size_t)scan_groups(r, n_rb), (size_t)r->D, width);
+        return clrnn_tiled_scan_launch(ctx, &a, width, (size_t)scan_groups(r, n_rb), (size_t)r->D, s0, s1,
+                                       scan_chunk(r, N));
     }
     /* Fewest row groups that still give every compute unit two work-items: each work-item then
      * keeps its slice of Rᵀ in cache across more of the batch. */
     int groups, rb_per_item;
     tiled_groups(r, n_rb, ts->Hb * r->D, &groups, &rb_per_item);
+    /* a work-item's row blocks run in one invocation: more groups where they would spend the
+     * device's loop bound (clrnn_tiled_scan_chunk, counted in row blocks of one step here) */
+    const int rb_fit = clrnn_tiled_scan_chunk(ctx, clrnn_tiled_scan_step_loops(r, mr, 1, 0));
+    if (rb_fit >= 1 && rb_per_item > rb_fit) rb_per_item = rb_fit, groups = (n_rb + rb_fit - 1) / rb_fit;
     const int with_c = clrnn_cell_info_of(r->desc.cell)->has_c;
     /* second launch: the projection, or the GRU's out phase, which takes two blocks per work-item
      * (gru_out_tiled_blocks: it sees fewer work-items than blocks) once that still leaves every
@@ -373,7 +448,7 @@ static scan_choice *scan_memo_slot(clrnn_rnn *r, int N) {
 static clrnn_status scan_tiled(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer) {
     const tiled_state *ts = r->plan_state;
     int mode = ts->scan_mode;
-    if (!scan_fits(r, clrnn_cell_kernels_for(&r->desc)->tiled_scan[N >= 8])) mode = SCAN_STEPS;
+    if (!scan_fits(r, clrnn_cell_kernels_for(&r->desc)->tiled_scan[N >= 8], N)) mode = SCAN_STEPS;
     const int k = (T - 2) / 4 < 8 ? (T - 2) / 4 : 8;
     scan_choice *memo = mode ? NULL : scan_memo_slot(r, N);
     if (memo && memo->mode) mode = memo->mode;

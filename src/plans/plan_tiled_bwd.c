@@ -16,6 +16,7 @@
 #include "cl/abi.h"
 #include "launch.h"
 #include "plan.h"
+#include "plan_tiled_train.h"
 #include "rnn/cells.h"
 #include "train/train.h"
 
@@ -55,9 +56,12 @@ static clrnn_status scan_direction(clrnn_rnn *r, clrnn_reserve *v, int l, int d,
     clrnn_train_bwd_view w;
     clrnn_train_bwd_view_of(r, v, l, d, &w);
     const int m = w.N >= 8, MR = m ? 6 : 1, n_rb = (w.N + MR - 1) / MR;
-    /* the work-group is every block of one row set: it must fit the kernel's limit */
+    /* the work-group is every block of one row set: it must fit the kernel's limit; and the scan
+     * walks all T steps in one invocation, which a device with a loop bound (llvmpipe: 65535
+     * iterations an invocation, clrnn_tiled_loop_limit) would end early: the portable backward there */
     size_t kmax = 0;
-    if (clGetKernelWorkGroupInfo(w.scan[m], ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) !=
+    if (clrnn_tiled_loop_limit(ctx) > 0 ||
+        clGetKernelWorkGroupInfo(w.scan[m], ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) !=
             CL_SUCCESS ||
         (size_t)width > kmax) {
         *fits = 0;

@@ -180,12 +180,18 @@ clrnn_status clrnn_tiled_train_forward_layer(clrnn_rnn *r, clrnn_reserve *v, int
     /* MR rows per work-item as the inference scan picks them */
     const int m = N >= 8, mr = !m ? 1 : g->Gs == 3 ? TILED_MR_3 : TILED_MR_4, n_rb = (N + mr - 1) / mr;
     const clrnn_kernel_id scan_id = train_scan(r, m);
-    /* the scan's work-group is a row group's Hb blocks: a device that cannot hold it trains portably */
+    int groups = ((int)ctx->info.compute_units + D - 1) / D; /* a row group per compute unit and direction */
+    if (g->groups > 0) groups = g->groups;
+    groups = groups < 1 ? 1 : groups > n_rb ? n_rb : groups;
+    /* steps per launch under the device's loop bound (clrnn_tiled_scan_chunk) */
+    const int chunk = clrnn_tiled_scan_chunk(ctx, clrnn_tiled_scan_step_loops(r, mr, (n_rb + groups - 1) / groups, 1));
+    /* the scan's work-group is a row group's Hb blocks: a device that cannot hold it, or whose loop
+     * bound not one step fits, trains portably */
     kargs a = begin(ctx, scan_id, "tiled training scan");
     size_t kmax = 0;
     if (a.st != CLRNN_OK ||
         clGetKernelWorkGroupInfo(a.k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) != CL_SUCCESS ||
-        (size_t)Hb > kmax) {
+        (size_t)Hb > kmax || chunk < 1) {
         clrnn_clear_error();
         return clrnn_train_portable_forward_layer(r, v, l);
     }
@@ -225,10 +231,8 @@ clrnn_status clrnn_tiled_train_forward_layer(clrnn_rnn *r, clrnn_reserve *v, int
         a_mem(&a, io.y), a_int(&a, (int)desc->masked_output), a_flt(&a, desc->clip), a_flt(&a, desc->masked_fill_value);
     }
     a_mem(&a, io.res[0]), a_mem(&a, io.res[D - 1]), a_int(&a, io.S);
-    int groups = ((int)ctx->info.compute_units + D - 1) / D; /* a row group per compute unit and direction */
-    if (g->groups > 0) groups = g->groups;
-    groups = groups < 1 ? 1 : groups > n_rb ? n_rb : groups;
-    if ((st = launch(ctx, &a, (size_t)Hb, (size_t)groups, (size_t)D, (size_t)Hb)) != CLRNN_OK) return st;
+    if ((st = clrnn_tiled_scan_launch(ctx, &a, (size_t)Hb, (size_t)groups, (size_t)D, 0, T, chunk)) != CLRNN_OK)
+        return st;
     /* final states: step s writes buffer (s + 1) & 1, so after T steps they are in T & 1 */
     const int fin = T & 1;
     if ((st = copy_rows(ctx, t->m[fin ? TB_H1 : TB_H0], (size_t)Hs, io.h, (size_t)Hr, (size_t)D * N, (size_t)Hr)) != CLRNN_OK)

@@ -33,4 +33,20 @@ clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_ti
                                int batch_major, int D, int K, cl_mem x, size_t x_off, cl_mem WTp, cl_mem x_proj,
                                cl_mem perm, cl_mem needed);
 
+/* The persistent scans' steps per launch (plan_tiled.c). A software rasterizer (Mesa llvmpipe)
+ * ends every loop of a kernel invocation silently once the invocation has run 65535 loop
+ * iterations in all, so a scan runs its steps in launches that stay under that bound:
+ * clrnn_tiled_scan_step_loops is an upper bound of the loop iterations one work-group runs for a
+ * step (every loop of the kernels' compact build counted as written, MR rows per work-item,
+ * row_blocks per work-group, train: the training scan), clrnn_tiled_scan_chunk the steps a launch
+ * may then run on ctx's device (INT_MAX: no bound; 0: not one step), and clrnn_tiled_scan_launch
+ * runs scan kernel `a` (s0, s1 its first two arguments, local size width) over steps [s0, s1) in
+ * launches of at most chunk steps. */
+/* The loop iterations a kernel invocation may run on ctx's device, 0: no bound. */
+long clrnn_tiled_loop_limit(const clrnn_context *ctx);
+long clrnn_tiled_scan_step_loops(const clrnn_rnn *r, int mr, int row_blocks, int train);
+int clrnn_tiled_scan_chunk(const clrnn_context *ctx, long step_loops);
+clrnn_status clrnn_tiled_scan_launch(clrnn_context *ctx, clrnn_kargs *a, size_t width, size_t groups, size_t D,
+                                     int s0, int s1, int chunk);
+
 #endif
