@@ -14,14 +14,17 @@
  * from L2 once the block outgrows L1) and MR scalars of h, for MR * G FMAs; at 4 x 4 the W stream
  * alone is 32 bytes a cycle at two FMAs a cycle, about what L2 delivers, so the FMA units waited.
  * 8 x 3 or 6 x 4 halves that per FMA and leaves registers for the G slices and a broadcast. */
-#define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3)                                                       \
+/* One k of row r of a register block: its scalar of rows[r] times the G weight slices w0..w3 into
+ * the row's accumulators (also the input projection's block, tiled/xproj_tiled.cl). */
+#define TILED_FMA_ROW(rows, r, ar0, ar1, ar2, ar3)                                                 \
     if (MR > r) {                                                                                  \
-        const real16 h = (real16)LOAD(hrow[r], k);                                                 \
+        const real16 h = (real16)LOAD(rows[r], k);                                                 \
         ar0 = fma(h, w0, ar0);                                                                     \
         if (G > 1) ar1 = fma(h, w1, ar1);                                                          \
         if (G > 2) ar2 = fma(h, w2, ar2);                                                          \
         if (G > 3) ar3 = fma(h, w3, ar3);                                                          \
     }
+#define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3) TILED_FMA_ROW(hrow, r, ar0, ar1, ar2, ar3)
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
 #if CLRNN_COMPACT

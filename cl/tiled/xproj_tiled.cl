@@ -23,14 +23,7 @@
 #define XPROJ_KC(kc_block, K) (K)
 #endif
 
-#define XPROJ_ROW(r, ar0, ar1, ar2, ar3)                                                           \
-    if (MR > r) {                                                                                  \
-        const real16 h = (real16)LOAD(xr[r], k);                                                   \
-        ar0 = fma(h, w0, ar0);                                                                     \
-        if (G > 1) ar1 = fma(h, w1, ar1);                                                          \
-        if (G > 2) ar2 = fma(h, w2, ar2);                                                          \
-        if (G > 3) ar3 = fma(h, w3, ar3);                                                          \
-    }
+#define XPROJ_ROW(r, ar0, ar1, ar2, ar3) TILED_FMA_ROW(xr, r, ar0, ar1, ar2, ar3) /* tiled/tiled_dot.h */
 /* Row r's running sums: zero at the first k block, else what the last one stored. */
 #define XPROJ_LOAD(r, ar0, ar1, ar2, ar3)                                                          \
     if (MR > r && !first) {                                                                        \
