@@ -8,7 +8,8 @@
 #      classifier_embedding_lstm_linear_softmax, made by tools/export_torch_onnx.py): wall time of
 #      clrnn-run to its first result, cold, then once more with the caches it filled (warm); the
 #      result is compared with PyTorch's (when python3 with numpy is there);
-#   2. clrnn-probe, cold (it builds and runs every kernel: its self-checks cover all cells).
+#   2. clrnn-probe, cold, as users run it: its self-checks run every cell and direction on the
+#      default plan and the persistent scan on the LSTM (not --full: that scan on every cell).
 # Bars (issue 14): ONNX cold <= 3 s, probe cold <= 10 s. Times are wall clock: the load average
 # and the CPU time (user + sys, load-proof) are printed next to them. Without --check an over-bar time is reported, not failed (a loaded CI
 # machine would fail it at random); a run that fails or gives a wrong result always fails.
@@ -18,7 +19,7 @@ CHECK=0
 for a in "$@"; do
     case "$a" in
     --check) CHECK=1 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) BUILD=$a ;;
     esac
 done
