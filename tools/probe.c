@@ -8,8 +8,8 @@
  * through CLBlast against plain C and prints its GFLOP/s, and runs every cell type and direction
  * against the double-precision reference, with the plan and scan a new rnn gets on the device, and
  * the tiled plan's persistent scan forced on one cell (the LSTM; --full: on every cell). Each
- * distinct kernel a check runs costs a compile on its first launch (PoCL: ~0.4-0.9 s each here,
- * ~2.7 s for the SGEMM tile), so the default checks each kernel of the default path once and the
+ * distinct kernel a check runs costs a compile on its first launch (PoCL 3.1 on 2 loaded cores:
+ * ~0.4-0.9 s each, ~2.7 s the SGEMM tile), so the default checks each kernel of the default path once and the
  * persistent scan's device support (a loop over steps with work-group barriers) on one cell;
  * test_forward checks every cell's persistent scan bitwise against its per-step launches
  * (--sgemm-size N: the timed SGEMM is N^3 instead of 512^3, for a
