@@ -8,9 +8,10 @@
 #      its compact build, CLRNN_COMPACT, which program.c picks there), with one Mesa shader cache
 #      shared by the test processes; that the trace says "no device timestamps" there (Rusticl 22.3
 #      has no profiling timer); CLRNN_CI_RUSTICL=full adds the probe's self-check and the persistent
-#      scan;
+#      scan of every cell (clrnn-probe --full);
 #   3. Oclgrind: a kernel-checking pass on small shapes (clrnn-probe's self-check: every cell and
-#      direction, lengths {7,4,1}, 2 layers, the persistent scan forced, SGEMMs 67x45x33 and 64^3)
+#      direction, lengths {7,4,1}, 2 layers, the persistent scan forced on every cell (--full),
+#      SGEMMs 67x45x33 and 64^3)
 #      under every plan, fp32 and fp16 storage (--storage fp16), with its memory checker (always on), data-race detector and API checks;
 #      any Oclgrind report fails the pass; test_context there too. Not --uninitialized: it flags every buffer filled by
 #      clEnqueueFillBuffer and makes the tiled kernels compute wrong numbers (portability review
@@ -85,7 +86,7 @@ rusticl_env=(OCL_ICD_VENDORS="$work/rusticl" RUSTICL_ENABLE=llvmpipe CLRNN_DEVIC
 # CLRNN_CI_RUSTICL=full adds it and the persistent scan.
 rusticl_plans="$plans"
 probe_args=(--no-selfcheck)
-[ "${CLRNN_CI_RUSTICL:-subset}" = full ] && probe_args=()
+[ "${CLRNN_CI_RUSTICL:-subset}" = full ] && probe_args=(--full)
 if ! env "${rusticl_env[@]}" ./clrnn-probe "${probe_args[@]}"; then failed+=("rusticl probe"); fi
 suites='^test_context$'
 for p in $rusticl_plans; do
@@ -158,7 +159,7 @@ for run in $(for p in $plans; do echo "$p:fp32 $p:fp16"; done); do
   # clCreateKernel fails). Unoptimized, every access of the source is checked as written.
   # CLRNN_CACHE_DISABLE: an entry built without that option must not be loaded.
   if ! env "${oclgrind_env[@]}" OCLGRIND_LOG="$log" OCLGRIND_BUILD_OPTIONS=-cl-opt-disable CLRNN_DEVICE=oclgrind \
-      CLRNN_PLAN="$p" CLRNN_CACHE_DISABLE=1 ./clrnn-probe --sgemm-size 64 --storage "$storage" 2>"$err"; then
+      CLRNN_PLAN="$p" CLRNN_CACHE_DISABLE=1 ./clrnn-probe --full --sgemm-size 64 --storage "$storage" 2>"$err"; then
     failed+=("oclgrind probe ($p plan, $storage)")
   fi
   cat "$err" >&2

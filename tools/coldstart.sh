@@ -2,23 +2,28 @@
 # Cold start, measured as a new user meets it (issue 14): every run gets EMPTY caches, PoCL's
 # (POCL_CACHE_DIR) and clrnn's (CLRNN_CACHE_DIR) pointed at fresh temporary directories.
 #
-#   tools/coldstart.sh [BUILD_DIR] [--check]
+#   tools/coldstart.sh [BUILD_DIR] [--check] [--breakdown]
 #
 #   1. the ONNX classifier Embedding + LSTM + Linear + Softmax (tests/onnx/torch/
 #      classifier_embedding_lstm_linear_softmax, made by tools/export_torch_onnx.py): wall time of
 #      clrnn-run to its first result, cold, then once more with the caches it filled (warm); the
 #      result is compared with PyTorch's (when python3 with numpy is there);
-#   2. clrnn-probe, cold (it builds and runs every kernel: its self-checks cover all cells).
+#   2. clrnn-probe, cold, as users run it: its self-checks run every cell and direction on the
+#      default plan and the persistent scan on the LSTM (not --full: that scan on every cell).
 # Bars (issue 14): ONNX cold <= 3 s, probe cold <= 10 s. Times are wall clock: the load average
 # and the CPU time (user + sys, load-proof) are printed next to them. Without --check an over-bar time is reported, not failed (a loaded CI
 # machine would fail it at random); a run that fails or gives a wrong result always fails.
+# --breakdown (PoCL): one more cold probe run, traced (CLRNN_VERBOSE=1, POCL_DEBUG=llvm,timing), and
+# where its time went: each program build and each kernel's first-launch compile (wall ms, slowest first).
 set -u
 BUILD=build
 CHECK=0
+BREAKDOWN=0
 for a in "$@"; do
     case "$a" in
     --check) CHECK=1 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    --breakdown) BREAKDOWN=1 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) BUILD=$a ;;
     esac
 done
@@ -111,6 +116,26 @@ if ! grep -q ' 0 failed' "$TMP/out.txt"; then
     FAIL=1
 fi
 bar "clrnn-probe, cold" "$MS" 10000
+
+if [ "$BREAKDOWN" -eq 1 ]; then
+    mkdir -p "$TMP/pocl3" "$TMP/clrnn3"
+    POCL_CACHE_DIR=$TMP/pocl3 CLRNN_CACHE_DIR=$TMP/clrnn3 CLRNN_VERBOSE=1 POCL_DEBUG=llvm,timing "$PROBE" >"$TMP/trace.txt" 2>&1
+    echo "clrnn-probe cold, traced (wall ms; PoCL compiles a kernel on its first launch, one at a time):"
+    # PoCL names the kernel ("Temporary kernel.so file for kernel NAME :") before its compile time
+    # (">>> VALUE UNIT ... API: llvm_codegen", the work-group function's generation included)
+    awk -F, '/^clrnn_verbose,build,/ { printf "%8.0f  build: %s (from %s)\n", $5, $3, $4 }
+             / Temporary kernel.so file for kernel / { n = split($0, w, " ");
+                 for (i = 1; i < n; ++i) if (w[i] == "kernel" && w[i + 1] != "kernel.so") k = w[i + 1] }
+             / API: llvm_codegen/ { n = split($0, w, " "); for (i = 1; i < n; ++i) if (w[i] == ">>>") { t = w[i + 1]; u = w[i + 2] }
+                 t = u == "s" ? t * 1000 : u == "us" ? t / 1000 : t; printf "%8.0f  first launch: %s\n", t, k }' \
+        "$TMP/trace.txt" | sort -rn >"$TMP/breakdown.txt"
+    if [ -s "$TMP/breakdown.txt" ]; then
+        cat "$TMP/breakdown.txt"
+        awk '{ t += $1 } END { printf "%8.0f  total\n", t }' "$TMP/breakdown.txt"
+    else
+        echo "  (no build or PoCL timing lines: the breakdown needs PoCL)"
+    fi
+fi
 
 [ "$FAIL" -eq 0 ] || exit 1
 [ "$CHECK" -eq 1 ] && [ "$OVER" -eq 1 ] && exit 1

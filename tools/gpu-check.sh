@@ -179,7 +179,7 @@ do_run() {
   local plan="${CLRNN_GPU_PLAN:-gpu}"
   nvidia-smi -L | tee "$out/nvidia-smi.txt"
   echo "== clrnn-probe"
-  env "${env_clrnn[@]}" timeout 300 "$pack/bin/clrnn-probe" 2>&1 | tee "$out/probe.txt" || failed+=("probe")
+  env "${env_clrnn[@]}" timeout 300 "$pack/bin/clrnn-probe" --full 2>&1 | tee "$out/probe.txt" || failed+=("probe")
   for t in test_forward test_golden; do
     echo "== $t, CLRNN_PLAN=$plan"
     env "${env_clrnn[@]}" CLRNN_PLAN="$plan" timeout 400 "$pack/bin/$t" >"$out/$t.txt" 2>&1 || failed+=("$t ($plan plan)")
