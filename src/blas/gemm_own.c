@@ -307,8 +307,8 @@ static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t
          * (at most 16: a 256 x 512 tile of C, rewritten each k block) as still leave two
          * work-items per compute unit. S3's dW (1536 x 512, K = 6400): op(A) read once and op(B)
          * 6 times, 117 MB, where 128 rows and ~64 work-items (3 strips each) read 393 MB; in one
-         * process, alternated (load 4), CPU time per product -3 to -11 % for the S3 dW and dR and the S1 dW shapes. The
-         * same sums in the same order: the split changes no bits. */
+         * process, alternated (load 4), CPU time per product -3 to -11 % for the S3 dW and dR and
+         * the S1 dW shapes. The same sums in the same order: the split changes no bits. */
         kc_block = k < 256 ? k : 256;
         const int long_k = k > 2 * kc_block;
         const size_t rb_want = long_k ? 32 : 16;
