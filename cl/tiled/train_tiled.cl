@@ -76,15 +76,18 @@ __kernel void tiled_train_pack_peep(__global const float *P, const int H, const 
                                      SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a), y, policy, clip, fill, 1, \
                                      res, S))                                                      \
     }
-/* Reset-before GRU: two phases a step, a barrier after each. */
+/* Reset-before GRU: two phases a step, a barrier after each. The out phase pairs blocks, as the
+ * inference scan's does (its work-group runs on one compute unit; pair_dot's sums are the single
+ * block's, so the outputs stay the inference forward's bits): one block per work-item was 1 weight
+ * load and 8 broadcasts for 8 FMAs a k, load-bound. */
 #define DEFINE_GRU_TRAIN(MR)                                                                       \
     __kernel void gru_train_scan_tiled_##MR(GRU_TILED_PARAMS, TRAIN_RES) {                         \
         TRAIN_SCAN(gru_gates_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, \
                                         SCAN_STATES(s, h_a, h_b), zbuf, rh, clip, 1, res, S);      \
                    barrier(CLK_GLOBAL_MEM_FENCE);                                                  \
-                   gru_out_tiled_step(MR, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, \
-                                      SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a), zbuf, rh, y, policy, clip, \
-                                      fill, 1, res, S))                                            \
+                   gru_out_tiled_blocks(MR, 1, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, \
+                                        SCAN_STATES(s, h_a, h_b), SCAN_STATES(s, h_b, h_a), zbuf, rh, y, policy, \
+                                        clip, fill, 1, res, S))                                    \
     }
 
 DEFINE_LSTM_TRAIN(1)

@@ -119,6 +119,14 @@ inline real16 dact16(__global const float *acts, int dir, int slot, real16 a, fl
     const real16 g = dact16_raw(acts, dir, slot, a);
     return clip > 0.0f ? select(g, (real16)0.0f, (a < -clip) | (a > clip)) : g;
 }
+/* dact16 where y = act16(acts, dir, slot, a, clip) is already known: sigmoid and tanh from y (the
+ * values dact16_raw recomputes, s (1 - s) and 1 - t t of the same exp / tanh: the same bits, an
+ * exp or tanh per vector fewer; where |a| > clip, y is of the clamped a but the gradient is 0). */
+inline real16 dact16_y(__global const float *acts, int dir, int slot, real16 a, real16 y, float clip) {
+    const int kind = (int)acts[(dir * ACT_SLOTS + slot) * ACT_PARAMS];
+    const real16 g = kind == ACT_SIGMOID ? y * (1.0f - y) : kind == ACT_TANH ? 1.0f - y * y : dact16_raw(acts, dir, slot, a);
+    return clip > 0.0f ? select(g, (real16)0.0f, (a < -clip) | (a > clip)) : g;
+}
 
 /* The dropout factors of 16 adjacent elements c0.. of a stream (all 1 when p = 0). */
 inline real16 drop16(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p,
@@ -514,17 +522,17 @@ inline void tr_lstm_bwd_at(TR_BWD_AT, __global const real *P, __global real *dc_
     const real16 i = act16(acts, d, 0, a_i, clip);
     const real16 f = cifg ? 1.0f - i : act16(acts, d, 0, a_f, clip);
     const real16 g = act16(acts, d, 1, a_g, clip), o = act16(acts, d, 0, a_o, clip);
-    const real16 hc = act16(acts, d, 2, c, clip), dhc = dact16(acts, d, 2, c, clip);
-    const real16 da_o = dhv * hc * dact16(acts, d, 0, a_o, clip);
+    const real16 hc = act16(acts, d, 2, c, clip), dhc = dact16_y(acts, d, 2, c, hc, clip);
+    const real16 da_o = dhv * hc * dact16_y(acts, d, 0, a_o, o, clip);
     __global real *dcs = dc_state + ((size_t)d * N + n) * H + j;
     real16 dc = ld16(dcs, lanes) + dhv * o * dhc + (peep ? da_o * ld16(P + 2 * H + j, lanes) : (real16)0.0f);
     if (cell_clip > 0.0f) dc = select(dc, (real16)0.0f, (cu < -cell_clip) | (cu > cell_clip));
     real16 di = dc * g, da_f = (real16)0.0f;
     const real16 df = dc * cp;
     if (cifg) di -= df;
-    else da_f = df * dact16(acts, d, 0, a_f, clip);
-    const real16 da_i = di * dact16(acts, d, 0, a_i, clip);
-    const real16 da_g = dc * i * dact16(acts, d, 1, a_g, clip);
+    else da_f = df * dact16_y(acts, d, 0, a_f, f, clip);
+    const real16 da_i = di * dact16_y(acts, d, 0, a_i, i, clip);
+    const real16 da_g = dc * i * dact16_y(acts, d, 1, a_g, g, clip);
     real16 dcp = dc * f;
     if (peep) dcp += da_i * ld16(P + j, lanes) + da_f * ld16(P + H + j, lanes);
     st16(dcs, dcp, lanes);
@@ -560,17 +568,18 @@ inline void tr_gru_bwd_at(TR_BWD_AT, const int lbr, __global real *dGh_t, __glob
     __global const real *rr = res + row * S;
     const real16 hp = ld16(rr + j, lanes), a_z = ld16(rr + Hr + j, lanes), a_r = ld16(rr + Hr + H + j, lanes);
     const real16 third = ld16(rr + Hr + 2 * H + j, lanes), fourth = ld16(rr + Hr + 3 * H + j, lanes);
-    const real16 z = act16(acts, d, 0, a_z, clip), r = act16(acts, d, 0, a_r, clip);
+    /* r: only the lbr GRU's n reads it here (reset-before: tr_gru_rb_r) */
+    const real16 z = act16(acts, d, 0, a_z, clip), r = lbr ? act16(acts, d, 0, a_r, clip) : (real16)0.0f;
     const real16 a_n = lbr ? third + r * fourth : third;
     const real16 nn = act16(acts, d, 1, a_n, clip);
-    const real16 da_n = dhv * (1.0f - z) * dact16(acts, d, 1, a_n, clip);
-    const real16 da_z = dhv * (hp - nn) * dact16(acts, d, 0, a_z, clip);
+    const real16 da_n = dhv * (1.0f - z) * dact16_y(acts, d, 1, a_n, nn, clip);
+    const real16 da_z = dhv * (hp - nn) * dact16_y(acts, d, 0, a_z, z, clip);
     __global real *dn = dh_next + ((size_t)d * N + n) * Hr + j;
     st16(dn, ld16(dn, lanes) + dhv * z, lanes);
     STORE_DG(0, da_z);
     st16(gt + 2 * H, da_n, lanes);
     if (lbr) {
-        const real16 da_r = da_n * fourth * dact16(acts, d, 0, a_r, clip);
+        const real16 da_r = da_n * fourth * dact16_y(acts, d, 0, a_r, r, clip);
         STORE_DG(1, da_r);
         st16(gh, da_z, lanes);
         st16(gh + H, da_r, lanes);
@@ -602,7 +611,7 @@ inline void tr_gru_rb_r_at(TR_BWD_AT, __global const real *d_rh, __global real *
     const real16 m_n = drop16(seed_lo, seed_hi, call, l, d, RNG_STREAM_RECURRENT + ((drop_mode & RNG_DROP_SHARED) ? 0 : 2),
                               (uint)(n * Hr + j), (drop_mode & RNG_DROP_PER_STEP) ? (uint)t : 0u, p_rec, lanes);
     const int16 dropped = m_n == 0.0f;
-    const real16 da_r = select(drh * hp * m_n * dact16(acts, d, 0, a_r, clip), (real16)0.0f, dropped);
+    const real16 da_r = select(drh * hp * m_n * dact16_y(acts, d, 0, a_r, r, clip), (real16)0.0f, dropped);
     st16(dGt + row * 3 * H + H + j, da_r, lanes);
     st16(dGs + (size_t)n * 3 * H + H + j, da_r, lanes);
     __global real *dn = dh_next + ((size_t)d * N + n) * Hr + j;

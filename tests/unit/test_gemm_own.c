@@ -190,8 +190,10 @@ static void blocked_large(void **state) {
         check_one(ctx, &seed, t >> 1, t & 1, 640, 256, 1100, 1.0f, 0.0f, 0, 0);
         check_one(ctx, &seed, t >> 1, t & 1, 600, 96, 300, 0.5f, 1.0f, 1, 7);
     }
-    /* K long and N wide (M >= N, else op(B) packed would run the transposed product): several
-     * strips per work-item (4 and 5 here), the last one partial */
+    /* K long and N wide (M >= N, else op(B) packed would run the transposed product): 256-row
+     * work-items (the last partial: 2100 = 8 x 256 + 52 rows) of several strips each (up to 16,
+     * fewer where there are few row groups: 530 rows on a 2-unit device, 2 strips), the last
+     * strip partial */
     check_one(ctx, &seed, 1, 0, 2100, 520, 600, 1.0f, 0.0f, 2, 3);
     check_one(ctx, &seed, 0, 1, 1200, 1000, 530, -0.5f, 1.0f, 0, 1);
     check_one_b(ctx, &seed, 0, 0, 700, 150, 600, 1.0f, 0.0f, 3, 2, 64, 1);
