@@ -170,7 +170,8 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
 
 /* The input projection x_proj = x · WTp of the tiled plan (cl/tiled/xproj_tiled.cl), for the
  * inference forward and the training one. Row groups of about CLRNN_XPROJ_CHUNK KB (default 256)
- * of x each, at least 4 per compute unit while the rows allow it, each one work-group of all Hb
+ * of x each (row blocks strided over the groups, so every group has the same mix of steps), at
+ * least 4 per compute unit while the rows allow it, each one work-group of all Hb
  * column blocks, so a group's rows stay in one unit's L2 while its blocks take turns (before, every
  * block streamed all of x from L3); k blocks of CLRNN_XPROJ_KC (default 128) rows of WTp, which
  * stay in L1 across the group's row blocks. CLRNN_XPROJ_OLD: the launch before both, for A/B
