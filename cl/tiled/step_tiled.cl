@@ -344,9 +344,14 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
 }
 
 /* Reset-before GRU (ONNX lbr=0, Keras reset_after=False, TF1 GRUCell): R_n multiplies r (.) h_prev,
- * which needs the whole r first, so a step is two phases over the [z, r, n] packing: the gates
- * (z to zbuf, r (.) h_prev to rh), then n and h from rh. Two launches per step, or two barriers per
- * step of the persistent scan. */
+ * which needs the whole r first, so a step is two phases: the gates (z to zbuf, r (.) h_prev to
+ * rh), then n and h from rh. Two launches per step, or two barriers per step of the persistent
+ * scan. Its RTp block (d, jb) of K x 48 is split by phase (GRU_RT_N below; plan_tiled.c's
+ * pack_blocks, train_tiled.cl's tiled_train_pack): [K][z, r][16], then [K][n][16], so each phase
+ * streams only its own weights. Interleaved as [K][z, r, n][16] (the input weights' layout), each
+ * phase read 2 or 1 of every 3 cache lines and the prefetchers brought in the others: the block
+ * came from L3 twice a step. */
+#define GRU_RT_N(K) ((size_t)(K) * 32) /* offset of the n panel in a block */
 inline void gru_gates_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
                                  __global const int *tmap, __global const int *perm, __global const store *x_proj,
                                  const int xp_batch_major, __global const store *RTp, __global const real *bias,
@@ -357,7 +362,7 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
-        block_dot(MR, 2, 3, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc);
+        block_dot(MR, 2, 2, p, rb, s, T, N, tmap, perm, h_prev, p.Hs, RTblk, K, acc); /* the [z, r] panel */
         __global const real *b = tile_bias(p, bias, 3);
         const real16 bz = vload16(0, b), br = vload16(1, b);
         for (int r = 0; r < MR; ++r) {
@@ -381,8 +386,9 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     }
 }
 
-/* The out phase's dot product for two blocks at once: acc[r][b] = sum_k hrow[r][k] * W[k * 48 + b *
- * goff] for b < NB (1 or 2; goff = the next block's offset, 48 K), one n slice of 16 lanes per block.
+/* The out phase's dot product for two blocks at once: acc[r][b] = sum_k hrow[r][k] * W[k * 16 + b *
+ * goff] for b < NB (1 or 2; goff = the next block's offset, 48 K), one n slice of 16 lanes per block
+ * (the blocks' n panels, GRU_RT_N).
  * With one block a k costs 1 load of weights and MR broadcasts for MR FMAs on MR accumulators, too
  * few to hide the FMA latency and load-bound; two blocks double the FMAs per broadcast (the gates
  * phase's 2 slices x 8 rows). Each sum is the same fma chain as tiled_dot's: bitwise equal. */
@@ -401,7 +407,7 @@ inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global cons
     for (int r = 0; r < MR; ++r)
         for (int b = 0; b < NB; ++b) acc[r][b] = 0.0f;
     __global const store *W = RTn;
-    for (int k = 0; k < K; ++k, W += 48)
+    for (int k = 0; k < K; ++k, W += 16)
         for (int r = 0; r < MR; ++r) {
             const real16 h = (real16)LOAD(hrow[r], k);
             for (int b = 0; b < NB; ++b) acc[r][b] = fma(h, LOAD16(W + b * goff, 0), acc[r][b]);
@@ -413,7 +419,7 @@ inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global cons
     real16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a50 = 0.0f, a51 = 0.0f, a60 = 0.0f, a61 = 0.0f, a70 = 0.0f, a71 = 0.0f;
     __global const store *W = RTn;
-    for (int k = 0; k < K; ++k, W += 48) {
+    for (int k = 0; k < K; ++k, W += 16) {
         const real16 w0 = LOAD16(W, 0);
         const real16 w1 = NB > 1 ? LOAD16(W + goff, 0) : w0;
         PAIR_DOT_ROW(0, a00, a01)
@@ -451,7 +457,7 @@ inline void gru_out_tiled_blocks(const int MR, const int pairs, const int s, con
     const int d = p.d, jb0 = pairs ? 2 * p.jb : p.jb, nb = pairs && jb0 + 1 < p.Hb ? 2 : 1;
     if (jb0 >= p.Hb) return;
     p.jb = jb0;
-    __global const store *RTblk = tile_weights(p, RTp, K, 3) + 32; /* the n slices */
+    __global const store *RTblk = tile_weights(p, RTp, K, 3) + GRU_RT_N(K); /* the n panel */
     for (int rb = get_global_id(1); rb < p.n_rb; rb += (int)get_global_size(1)) {
         real16 acc[8][4];
         __global const store *hrow[8];

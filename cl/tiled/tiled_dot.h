@@ -6,8 +6,7 @@
 #define CLRNN_TILED_DOT_H
 
 /* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
- * slices stored per k (G < SLOTS: the reset-before GRU reads z, r and then n separately from one
- * [z, r, n] packing). The accumulators are named variables, not an array: with an array and vload16,
+ * slices stored per k (G < SLOTS: the first G of them). The accumulators are named variables, not an array: with an array and vload16,
  * PoCL's LLVM kept them on the stack and assembled each vector from 8-byte pieces. Those past
  * (MR, G) are dead once MR and G are constants, and only acc's used entries are written.
  * Why up to 24 of the 32 zmm registers: per k the micro-kernel loads G slices of W (64 bytes each,

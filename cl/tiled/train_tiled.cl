@@ -9,14 +9,19 @@
 
 /* dst [Hb][K][slots][16] (one direction, from element dst_off) from a trainable matrix M [G*H, K]:
  * unit j of gate g in block j / UB, slot g (one gate: (j % 64) / 16), lane j % 16; padding zero.
- * Work-item (slot * 16 + lane, k, block). */
+ * gru_split (the reset-before GRU's R): each block as [K][z, r][16] then [K][n][16] (GRU_RT_N in
+ * step_tiled.cl, plan_tiled.c's gru_rt_index). Work-item (slot * 16 + lane, k, block). */
 __kernel void tiled_train_pack(__global const float *M, const int G, const int H, const int K, const int UB,
-                               const int slots, __global store *dst, const ulong dst_off) {
+                               const int slots, __global store *dst, const ulong dst_off, const int gru_split) {
     const int sl = get_global_id(0), k = get_global_id(1), jb = get_global_id(2);
     if (sl >= slots * 16) return;
     const int lane = sl % 16, slot = sl / 16;
     const int g = G == 1 ? 0 : slot, j = G == 1 ? jb * UB + slot * 16 + lane : jb * 16 + lane;
-    STORE(dst + dst_off, ((size_t)jb * K + k) * slots * 16 + sl, j < H && g < G ? M[((size_t)g * H + j) * K + k] : 0.0f);
+    const size_t block = (size_t)jb * K * slots * 16;
+    const size_t at = !gru_split ? block + (size_t)k * slots * 16 + sl
+                      : slot < 2 ? block + (size_t)k * 32 + sl
+                                 : block + (size_t)K * 32 + (size_t)k * 16 + lane;
+    STORE(dst + dst_off, at, j < H && g < G ? M[((size_t)g * H + j) * K + k] : 0.0f);
 }
 
 /* bias [2][Hb][slots][16] of one direction (from dst_off): the x-side bias Wb + Rb (Rb left out for

@@ -3,8 +3,14 @@
  * RTp ([D][Hb][I][G][16]); the biases are added by the steps.
  *
  * Work-item (jb, grp, d): column block jb (G 16-wide slices) of direction d times the row blocks
- * grp*rb_per_item .. +rb_per_item. A block is MR consecutive rows (TILED_MR_<G> of cl/abi.h, 8 or
- * 6: 24 accumulators) of the (t, rows in length order) sequence; past the end, the last row again
+ * grp, grp + groups, grp + 2 groups, ... (groups = get_global_size(1), about rb_per_item of them).
+ * Strided, not a contiguous run: PoCL's pthread scheduler deals work-groups out in contiguous
+ * chunks of ceil(remaining / threads), at most 32 x threads (3.1, pthread_scheduler.c), so the ~50
+ * groups here went out as two halves with no balancing after. With per-row lengths one thread then
+ * had the early steps (every row needed) and the other the late ones (short rows done): S1v's
+ * projection took as long as S1's. The stride gives every group the same mix of steps. A block is
+ * MR consecutive rows (TILED_MR_<G> of cl/abi.h, 8 or 6: 24 accumulators) of the (t, rows in
+ * length order) sequence; past the end, the last row again
  * (computed, not stored), so small batches fill blocks across steps; a block with no needed row
  * (row_needed) is skipped.
  *
@@ -97,11 +103,12 @@ inline void xproj_tiled_rows(const int MR, const int G, const int T, const int N
     if (jb >= Hb) return; /* the NDRange rounded up to the work-group */
     const int D = get_global_size(2), kcb = max(1, XPROJ_KC(kc_block, K));
     const int rows = T * N, n_rb = (rows + MR - 1) / MR;
-    const int rb0 = grp * rb_per_item, rb1 = min(n_rb, rb0 + rb_per_item);
+    const int groups = get_global_size(1);
+    (void)rb_per_item; /* the host's count of blocks per group: the stride gives each about that */
     __global const store *Wblk = WTp + ((size_t)d * Hb + jb) * (size_t)K * G * 16;
     for (int kc = 0; kc < K; kc += kcb) {
         const int kn = min(kcb, K - kc);
-        for (int rb = rb0; rb < rb1; ++rb) {
+        for (int rb = grp; rb < n_rb; rb += groups) {
             __global const store *xr[8];
             __global store *o[8];
             int any = 0;

@@ -105,18 +105,28 @@ static size_t packed_index(tiled_layout t, int dir, int g, int j, int k, int K) 
     return ((((size_t)dir * t.blocks + j / t.UB) * K + k) * t.slots + slot) * 16 + j % 16;
 }
 
+/* The reset-before GRU's Rᵀ block splits by phase (GRU_RT_N in cl/tiled/step_tiled.cl): [K][z, r][16],
+ * then [K][n][16], from packed_index's [K][z, r, n][16] within the same block. */
+static size_t gru_rt_index(tiled_layout t, int dir, int g, int j, int k, int K) {
+    const size_t block = ((size_t)dir * t.blocks + j / t.UB) * K * 48;
+    return block + (g < 2 ? ((size_t)k * 2 + g) * 16 : (size_t)K * 32 + (size_t)k * 16) + j % 16;
+}
+
 /* W (use_R = 0, K = I_l) or R (use_R = 1, K = Hr) of every direction of layer l, [G*H, K] each,
- * into tmp as [D][Hb][K][Gs][16]. */
+ * into tmp as [D][Hb][K][Gs][16] (the reset-before GRU's R: gru_rt_index). */
 static void pack_blocks(const clrnn_rnn *r, int l, int use_R, int K, float *tmp) {
     const tiled_state *ts = r->plan_state;
     const int D = r->D, G = r->G, H = r->desc.hidden_size;
     const tiled_layout t = gate_layout(r);
+    const int split = use_R && r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset;
     memset(tmp, 0, (size_t)D * K * ts->Hb * ts->Gs * 16 * sizeof(float));
     for (int dir = 0; dir < D; ++dir) {
         const float *m = use_R ? r->lw[l * D + dir].R : r->lw[l * D + dir].W;
         for (int g = 0; g < G; ++g)
             for (int j = 0; j < H; ++j)
-                for (int k = 0; k < K; ++k) tmp[packed_index(t, dir, g, j, k, K)] = m[((size_t)g * H + j) * K + k];
+                for (int k = 0; k < K; ++k)
+                    tmp[split ? gru_rt_index(t, dir, g, j, k, K) : packed_index(t, dir, g, j, k, K)] =
+                        m[((size_t)g * H + j) * K + k];
     }
 }
 
@@ -170,7 +180,8 @@ static clrnn_status upload_layer(clrnn_rnn *r, int l, float *tmp) {
 
 /* The input projection x_proj = x · WTp of the tiled plan (cl/tiled/xproj_tiled.cl), for the
  * inference forward and the training one. Row groups of about CLRNN_XPROJ_CHUNK KB (default 256)
- * of x each, at least 4 per compute unit while the rows allow it, each one work-group of all Hb
+ * of x each (row blocks strided over the groups, so every group has the same mix of steps), at
+ * least 4 per compute unit while the rows allow it, each one work-group of all Hb
  * column blocks, so a group's rows stay in one unit's L2 while its blocks take turns (before, every
  * block streamed all of x from L3); k blocks of CLRNN_XPROJ_KC (default 128) rows of WTp, which
  * stay in L1 across the group's row blocks. CLRNN_XPROJ_OLD: the launch before both, for A/B

@@ -149,6 +149,7 @@ static clrnn_status pack(clrnn_rnn *r, clrnn_tiled_train *t, const clrnn_train_f
             kargs a = begin(ctx, CLRNN_K_tiled_train_pack, "tiled training forward");
             a_mem(&a, which ? io->R[d] : io->W[d]), a_int(&a, G), a_int(&a, H), a_int(&a, K), a_int(&a, g->UB);
             a_int(&a, g->Gs), a_mem(&a, t->m[which ? TB_RT : TB_WT]), a_ulong(&a, d * K * per_dir);
+            a_int(&a, which && r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset); /* gru_split */
             st = launch(ctx, &a, (size_t)g->Gs * 16, (size_t)K, (size_t)g->Hb, (size_t)g->Gs * 16);
         }
         if (st != CLRNN_OK) break;
