@@ -489,19 +489,6 @@ inline void gru_out_tiled_blocks(const int MR, const int pairs, const int s, con
     }
 }
 
-/* The out phase as the training scan (cl/tiled/train_tiled.cl) runs it: one block per work-item,
- * or pairs of blocks when launched with fewer work-items than blocks (the step kernel). */
-inline void gru_out_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                               __global const int *tmap, __global const int *perm, __global const store *x_proj,
-                               const int xp_batch_major, __global const store *RTp, __global const real *bias,
-                               __global const float *acts, __global const store *h_prev, __global store *h_next,
-                               __global const store *zbuf, __global const store *rh, __global store *y, const int policy,
-                               const float clip, const float fill, const int train, __global real *res, const int S) {
-    const int pairs = (int)get_global_size(0) < (H + 15) / 16;
-    gru_out_tiled_blocks(MR, pairs, s, T, N, H, K, tmap, perm, x_proj, xp_batch_major, RTp, bias, acts, h_prev, h_next,
-                         zbuf, rh, y, policy, clip, fill, train, res, S);
-}
-
 /* The kernels. Their parameter lists are macros because each is shared by the MR variants and, for
  * the one-state cells, by the GRU (lbr) and the RNN; DEFINE_* instantiates one cell's kernels for
  * one MR (compile-time specialisation: the kernel names carry MR). */
