@@ -207,6 +207,15 @@ static void trace_exec(clrnn_context *ctx, const char *name, const char *what, c
     if (p == &one) write_exec(ctx, p);
 }
 
+clrnn_status clrnn_loop_refuse(clrnn_context *ctx, const clrnn_kargs *a) {
+    return clrnn_fail(CLRNN_ERR_UNSUPPORTED,
+                      "kernel %s: a work-item would run %ld loop iterations, over what this device runs correctly "
+                      "(a bound of %ld an invocation%s, CLRNN_LOOP_LIMIT; past it every loop ends silently) and "
+                      "this launch cannot be split",
+                      a->name ? a->name : "?", a->loops, ctx->loop_limit,
+                      clrnn_device_is_rasterizer(ctx) ? ": Mesa llvmpipe" : "");
+}
+
 clrnn_status clrnn_enqueue_traced(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
                                   const size_t *local, const char *what) {
     cl_event ev = NULL;

@@ -95,7 +95,7 @@ static clrnn_status ensure_program(clrnn_context *ctx) {
 }
 
 static kargs tk(clrnn_context *ctx, int id) {
-    kargs a = {ctx->train->k[id], 0, CL_SUCCESS, tk_names[id], CLRNN_OK};
+    kargs a = clrnn_kargs_begin(ctx->train->k[id], tk_names[id]);
     return a;
 }
 
@@ -115,11 +115,23 @@ static clrnn_status launch16(clrnn_context *ctx, kargs *a, size_t width, size_t 
  * bits either way. */
 static clrnn_status colsum(clrnn_context *ctx, cl_mem src, int ld, int rows, int cols, cl_mem dst, int add) {
     const int groups = ctx->info.type == CLRNN_DEVICE_TYPE_CPU ? 8 : 1;
-    kargs k = tk(ctx, TK_tr_colsum);
-    a_mem(&k, src), a_int(&k, 0), a_int(&k, ld), a_int(&k, rows), a_int(&k, cols), a_mem(&k, dst), a_int(&k, add);
-    a_int(&k, groups);
+    /* a work-item loops over the rows per group of 16 columns, and once per column of a last
+     * partial group: row chunks that fit the device's loop bound, the later ones adding (off) */
+    const long per_row = groups + 16L, fit = clrnn_loop_budget(ctx) / per_row - 1;
+    const int chunk = fit >= rows ? rows : fit < 1 ? 1 : (int)fit;
     const size_t g0 = ((size_t)cols + 16 * (size_t)groups - 1) / (16 * (size_t)groups);
-    return groups > 1 ? launch(ctx, &k, g0, 1, 1, 1) : launch2(ctx, &k, g0, 1);
+    clrnn_status st = CLRNN_OK;
+    for (int r0 = 0; st == CLRNN_OK && (r0 < rows || r0 == 0); r0 += chunk) {
+        const int n = rows - r0 < chunk ? rows - r0 : chunk;
+        kargs k = tk(ctx, TK_tr_colsum);
+        if ((long)r0 * ld > INT_MAX) return clrnn_fail(CLRNN_ERR_OVERFLOW, "column sums: row offset past int");
+        a_mem(&k, src), a_int(&k, r0 * ld), a_int(&k, ld), a_int(&k, n), a_int(&k, cols), a_mem(&k, dst);
+        a_int(&k, add || r0 > 0), a_int(&k, groups);
+        clrnn_karg_loops(&k, per_row * (n + 1L) + groups);
+        st = groups > 1 ? launch(ctx, &k, g0, 1, 1, 1) : launch2(ctx, &k, g0, 1);
+        if (rows == 0) break;
+    }
+    return st;
 }
 
 static clrnn_status gemm(clrnn_context *ctx, int ta, int tb, size_t m, size_t n, size_t k, cl_mem a, size_t a_off,
