@@ -342,6 +342,8 @@ struct clrnn_context {
     long loop_limit, loop_budget;
     long loop_most; /* the most iterations a launch declared under a bound (tests read it) */
 };
+/* Iterations of clrnn_loop_probe's one loop (core/launch.h): past llvmpipe's 65535. */
+#define CLRNN_LOOP_PROBE_N 100000
 /* Sets ctx->loop_limit / loop_budget (context.c, once the device info is known). */
 void clrnn_loop_limit_init(clrnn_context *ctx);
 

@@ -191,6 +191,13 @@ static clrnn_status finish_init(clrnn_context *ctx, const clrnn_context_params *
     /* one program build or binary load at a time per process (clrnn_program_get) */
     st = clrnn_program_init(ctx, params ? params->cache_dir : NULL, params ? params->disable_cache : 0);
     if (st != CLRNN_OK) return st;
+    /* CLRNN_LOOP_PROBE=1 (and no CLRNN_LOOP_LIMIT): the bound measured on this device, not named */
+    const char *probe = getenv("CLRNN_LOOP_PROBE"), *limit = getenv("CLRNN_LOOP_LIMIT");
+    if (probe && !strcmp(probe, "1") && !(limit && *limit)) {
+        long ran = -1;
+        if ((st = clrnn_loop_probe(ctx, CLRNN_LOOP_PROBE_N, &ran)) != CLRNN_OK) return st;
+        if (ran >= 0 && ran < CLRNN_LOOP_PROBE_N) ctx->loop_limit = ran, ctx->loop_budget = ran / 4 * 3;
+    }
     if (!(params && params->disable_tuning)) st = clrnn_gemm_apply_tuning(ctx);
     return st;
 }

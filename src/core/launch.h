@@ -66,6 +66,11 @@ static inline long clrnn_loop_budget(const clrnn_context *ctx) {
     return ctx->loop_limit > 0 ? ctx->loop_budget : LONG_MAX;
 }
 static inline int clrnn_loop_fits(const clrnn_context *ctx, long loops) { return loops <= clrnn_loop_budget(ctx); }
+/* Runs one loop of n iterations in one work-item (a tiny program of its own, kept with the
+ * context) and sets *ran to the iterations the device ran: fewer than n = the device's bound,
+ * measured rather than known by name (clrnn-probe's self-check; CLRNN_LOOP_PROBE=1 at context
+ * creation). Takes the context lock. */
+clrnn_status clrnn_loop_probe(clrnn_context *ctx, int n, long *ran);
 /* The refusal (launch.c): CLRNN_ERR_UNSUPPORTED naming the kernel, its count and the bound. */
 clrnn_status clrnn_loop_refuse(clrnn_context *ctx, const clrnn_kargs *a);
 static inline void clrnn_karg_at(clrnn_kargs *a, cl_uint index, size_t size, const void *value) {

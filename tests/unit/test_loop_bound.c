@@ -5,6 +5,7 @@
  * no launch may have declared more than the budget, and a launch that cannot be split is refused
  * with CLRNN_ERR_UNSUPPORTED, its output untouched. */
 #include "internal.h"
+#include "core/launch.h"
 #include "ref/reference.h"
 #include "test_util.h"
 
@@ -35,6 +36,28 @@ static void bound_read_once(void **state) {
     clrnn_context_destroy(ctx);
     TU_OK(clrnn_context_create(NULL, &ctx));
     assert_int_equal(ctx->loop_limit, clrnn_device_is_rasterizer(ctx) ? 65535 : 0);
+    clrnn_context_destroy(ctx);
+}
+
+/* The bound measured (clrnn_loop_probe): all iterations ran, or the device's bound; with
+ * CLRNN_LOOP_PROBE=1 the context takes what was measured. */
+static void bound_probed(void **state) {
+    (void)state;
+    clrnn_context *ctx = NULL;
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    long ran = -1;
+    TU_OK(clrnn_loop_probe(ctx, CLRNN_LOOP_PROBE_N, &ran));
+    const long measured = ran < CLRNN_LOOP_PROBE_N ? ran : 0;
+    assert_true(ran > 0);
+    if (measured) assert_true(ctx->loop_limit > 0 && ctx->loop_limit <= measured); /* llvmpipe: 65535 */
+    clrnn_context_destroy(ctx);
+    setenv("CLRNN_LOOP_PROBE", "1", 1);
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    unsetenv("CLRNN_LOOP_PROBE");
+    assert_int_equal(ctx->loop_limit, measured);
+    TU_OK(clrnn_loop_probe(ctx, 1000, &ran)); /* under any bound */
+    assert_int_equal(ran, 1000);
+    assert_int_equal(ctx->loop_limit, measured); /* the probe's own launch leaves the bound as it was */
     clrnn_context_destroy(ctx);
 }
 
@@ -183,7 +206,7 @@ static char outer_limit[32]; /* CLRNN_LOOP_LIMIT as the test was started with */
 /* Under the device's own bound (none on PoCL, 65535 on llvmpipe; or CLRNN_LOOP_LIMIT as given to
  * the test: 0 on llvmpipe gives back the unbounded launches, to see the wrong numbers): shapes whose
  * launches, unsplit, run past 65535 loop iterations a work-item. tools/ci-portability.sh runs this
- * on Rusticl (CLRNN_LOOP_BOUND_TESTS='device_bound_*': only these). */
+ * on Rusticl (CLRNN_LOOP_BOUND_TESTS='*bound_*': the cases of the device's own bound). */
 static void device_bound_shapes(void **state) {
     (void)state;
     clrnn_context *ctx = outer_limit[0] ? bounded_context(outer_limit) : NULL;
@@ -261,6 +284,7 @@ int main(void) {
     if (only && *only) cmocka_set_test_filter(only);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bound_read_once),
+        cmocka_unit_test(bound_probed),
         cmocka_unit_test(gemm_split_k),
         cmocka_unit_test(gemm_tile_split_k),
         cmocka_unit_test(forward_plans_under_bound),
