@@ -255,10 +255,8 @@ clrnn_status clrnn_loop_probe(clrnn_context *ctx, int n, long *ran) {
         clrnn_kargs a = clrnn_kargs_begin(((const loop_probe_state *)kp->state)->k, "clrnn_loop_probe");
         clrnn_karg_mem(&a, one), clrnn_karg_int(&a, n), clrnn_karg_mem(&a, res);
         const size_t one_item = 1;
-        const long limit = ctx->loop_limit;
-        ctx->loop_limit = 0; /* the probe is the launch that runs past a bound */
+        /* declares no loops: the probe is the launch meant to run past a bound */
         st = clrnn_enqueue(ctx, &a, 1, &one_item, &one_item, "loop-bound probe");
-        ctx->loop_limit = limit;
     }
     if (st == CLRNN_OK && (err = clEnqueueReadBuffer(ctx->queue, res, CL_TRUE, 0, sizeof out, &out, 0, NULL, NULL)) !=
                               CL_SUCCESS)
