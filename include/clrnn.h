@@ -232,7 +232,17 @@ CLRNN_API clrnn_context_params clrnn_context_default_params(void);
  * Its queue then has CL_QUEUE_PROFILING_ENABLE (an adopted queue is used as it is: no device times
  * without it); the lines of a call come out when it waits for its queue (the end of a forward, a
  * training call, clrnn_model_run, clrnn_context_finish, destroy). Unset (the default) costs
- * nothing: no events, no profiling queue. */
+ * nothing: no events, no profiling queue.
+ * Loop bound: Mesa's llvmpipe (Rusticl) ends every loop of a kernel invocation, silently, once it
+ * has run 65535 loop iterations in all. The context knows its device's bound (65535 on a software
+ * rasterizer, none elsewhere; CLRNN_LOOP_LIMIT=<n> at creation sets one on any device, 0 none;
+ * CLRNN_LOOP_PROBE=1 measures it with a one-loop probe kernel instead), and every launch whose
+ * kernel loops over a size stays under it: GEMMs run in chunks of K (clrnn's own SGEMM then, never
+ * CLBlast), reductions in chunks of rows, scans in chunks of steps, a gpu-plan layer on the generic
+ * kernels; one that cannot be split (a single dot product past the bound, e.g. a generic-plan LSTM
+ * step with Hr above about 9800 on llvmpipe) fails with CLRNN_ERR_UNSUPPORTED naming the kernel,
+ * never with wrong numbers. clrnn-probe's self-check measures the bound and fails where the device
+ * ends loops earlier than the context knows. */
 CLRNN_API clrnn_status clrnn_context_create(const clrnn_context_params *params, clrnn_context **out);
 
 /* Adopts an application's own OpenCL objects (retained, released on destroy). The queue must be
@@ -501,7 +511,7 @@ typedef struct clrnn_rnn clrnn_rnn;
  * CLRNN_SCAN=steps|persistent forces one. On a software rasterizer (Mesa llvmpipe, which silently
  * ends every loop of a kernel invocation once it has run 65535 loop iterations in all) the
  * persistent scan runs in launches of as many steps as stay under that bound (CLRNN_LOOP_LIMIT=<n>
- * sets a bound on any device, for testing). */
+ * sets a bound on any device, for testing; see clrnn_context_create for the bound's other launches). */
 CLRNN_API clrnn_status clrnn_rnn_create(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out);
 CLRNN_API void clrnn_rnn_destroy(clrnn_rnn *rnn);
 CLRNN_API clrnn_status clrnn_rnn_get_desc(const clrnn_rnn *rnn, clrnn_rnn_desc *desc);

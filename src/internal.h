@@ -335,7 +335,17 @@ struct clrnn_context {
     struct clrnn_train_program *train; /* src/train: its kernels (a kept program's state, not owned), set on first use under lock */
     struct clrnn_glue_program *glue; /* src/train/glue.c: its kernels (a kept program's state, not owned), set on first use */
     clrnn_trace_state trace; /* CLRNN_VERBOSE (src/core/launch.c) */
+    /* The device's bound on the loop iterations of one kernel invocation (all its loops together;
+     * Mesa llvmpipe: 65535, then every loop silently ends), 0 for none; read once at creation
+     * (clrnn_loop_limit_init: CLRNN_LOOP_LIMIT, else the device). loop_budget: what one launch's
+     * work-item may declare (3/4 of it: a margin for what a count misses). */
+    long loop_limit, loop_budget;
+    long loop_most; /* the most iterations a launch declared under a bound (tests read it) */
 };
+/* Iterations of clrnn_loop_probe's one loop (core/launch.h): past llvmpipe's 65535. */
+#define CLRNN_LOOP_PROBE_N 100000
+/* Sets ctx->loop_limit / loop_budget (context.c, once the device info is known). */
+void clrnn_loop_limit_init(clrnn_context *ctx);
 
 /* ---- gemm.c ---- */
 clrnn_status clrnn_gemm_apply_tuning(clrnn_context *ctx);

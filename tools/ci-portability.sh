@@ -7,8 +7,9 @@
 #      forward, fp16-storage forward, storage and golden suites under every plan (the tiled plan in
 #      its compact build, CLRNN_COMPACT, which program.c picks there), with one Mesa shader cache
 #      shared by the test processes; that the trace says "no device timestamps" there (Rusticl 22.3
-#      has no profiling timer); CLRNN_CI_RUSTICL=full adds the probe's self-check and the persistent
-#      scan of every cell (clrnn-probe --full);
+#      has no profiling timer); llvmpipe's loop bound (test_loop_bound's device_bound_* cases);
+#      CLRNN_CI_RUSTICL=full adds the probe's self-check and the persistent scan of every cell
+#      (clrnn-probe --full);
 #   3. Oclgrind: a kernel-checking pass on small shapes (clrnn-probe's self-check: every cell and
 #      direction, lengths {7,4,1}, 2 layers, the persistent scan forced on every cell (--full),
 #      SGEMMs 67x45x33 and 64^3)
@@ -97,6 +98,13 @@ if [ "${CLRNN_CI_RUSTICL:-subset}" = full ]; then
 fi
 if ! env "${rusticl_env[@]}" ctest --output-on-failure -j"$nproc_" --timeout 1800 -R "$suites"; then
   failed+=("rusticl suites")
+fi
+# llvmpipe's loop bound (65535 iterations a kernel invocation, then every loop ends silently):
+# measured by a probe kernel against the context's (ctx->loop_limit), and shapes whose launches pass
+# it unsplit (a GEMM with K = 70000, a training step with T*N = 70000) against the float64
+# references under that bound; ~25 s warm
+if ! env "${rusticl_env[@]}" CLRNN_LOOP_BOUND_TESTS='*bound_*' ./tests/test_loop_bound; then
+  failed+=("rusticl loop bound")
 fi
 # Rusticl 22.3 accepts a profiling queue but has no timer (resolution 0, every event stamped 0..3
 # ns): the trace must say so instead of showing 0 ms kernels

@@ -24,6 +24,7 @@
 
 #include "clrnn.h"
 #include "internal.h"
+#include "core/launch.h"
 #include "reference.h"
 #include "tool_args.h"
 
@@ -317,6 +318,17 @@ int main(int argc, char **argv) {
             snprintf(sg_name, sizeof sg_name, "sgemm %ld^3 vs C", big);
             add_check(e >= 0 && e < 1e-3, sg_name, "max abs err %.2g, %.1f GFLOP/s", e, gflops);
             if (selfcheck) {
+                /* the device's loop bound measured (one loop of CLRNN_LOOP_PROBE_N iterations in
+                 * one work-item), against the one the context enforces: a device that ends loops
+                 * early without the context knowing would give wrong numbers silently */
+                long ran = -1;
+                const clrnn_status ls = clrnn_loop_probe(ctx, CLRNN_LOOP_PROBE_N, &ran);
+                const long measured = ran >= 0 && ran < CLRNN_LOOP_PROBE_N ? ran : 0;
+                add_check(ls == CLRNN_OK && ran >= 0 && (!measured || (ctx->loop_limit > 0 && ctx->loop_limit <= measured)),
+                          "loop bound", "%s%ld of %d iterations of one loop ran (%s); the context's bound: %ld%s",
+                          ls == CLRNN_OK ? "" : clrnn_last_error(), ran, CLRNN_LOOP_PROBE_N,
+                          measured ? "the device ends loops early" : "no bound", ctx->loop_limit,
+                          ctx->loop_limit ? " (launches split or refused past it)" : " (none)");
                 const double check_tol = check_storage == CLRNN_STORAGE_FP16   ? 1e-3
                                          : check_storage == CLRNN_STORAGE_BF16 ? 8e-3
                                                                                 : 1e-5;

@@ -412,9 +412,10 @@ clrnn_status clrnn_sgemm_batched(clrnn_context *ctx, int trans_a, int trans_b, s
         if (trace_skip) return CLRNN_OK;
     }
     mtx_lock(&ctx->lock);
-    if (xgemm_gemmk(ctx->device) == 1) {
+    if (xgemm_gemmk(ctx->device) == 1 || ctx->loop_limit > 0) {
         /* CLBlast 1.5.3's batched GEMM computes wrong results with GEMMK=1 parameters installed
-         * (its batched kernels follow GEMMK=0's layouts): one GEMM per item instead */
+         * (its batched kernels follow GEMMK=0's layouts); on a device with a loop bound its K loop
+         * would end early (ctx->loop_limit; run_sgemm splits K): one GEMM per item instead */
         for (size_t i = 0; i < batch && st == CLRNN_OK; ++i)
             st = run_sgemm(ctx, trans_a, trans_b, m, n, k, alphas[i], a, a_offs[i], lda, b, b_offs[i], ldb, betas[i], c,
                            c_offs[i], ldc);

@@ -34,6 +34,9 @@ enum { TILE_M = 8, STRIP = 32, TILE_N = 64 };
  * of C (a work-item each) on sgemm_tiny, cheaper again to compile: a classifier's dense head
  * (the same bits: both sum each element over k in order, fma by fma). */
 #define TINY_MN ((size_t)1 << 10)
+/* sgemm_pack_b's loops a work-item (64 k x 64 columns in panels of W): transposed, 64 lanes x
+ * (1 + 64 k); else 64 k x (1 + 64 / W panels x (1 + W lanes)) */
+#define PACK_LOOPS(W) (64L * (1 + 64) + 64L * (1 + 64 / (W) * (1 + (W))) + 64 / (W) + 1)
 
 /* The program's kernels, each created on its first use (clCreateKernel compiles on Rusticl). */
 enum { K_PACK_B, K_TILE, K_COUNT };
@@ -74,8 +77,11 @@ static clrnn_status own_kernel(const clrnn_kept_program *kp, int i, cl_kernel *o
 
 int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
     const char *env = getenv("CLRNN_GEMM");
-    if (env && strcmp(env, "clblast") == 0) return 0;
-    const int wanted = (env && (strcmp(env, "own") == 0 || strcmp(env, "own-tiled") == 0)) || ctx->info.type == CLRNN_DEVICE_TYPE_CPU;
+    /* a device with a loop bound (ctx->loop_limit) always: these launches are split along K to fit
+     * it, CLBlast's (which loop over K too) could not be */
+    if (env && strcmp(env, "clblast") == 0 && ctx->loop_limit <= 0) return 0;
+    const int wanted = (env && (strcmp(env, "own") == 0 || strcmp(env, "own-tiled") == 0)) ||
+                       ctx->info.type == CLRNN_DEVICE_TYPE_CPU || ctx->loop_limit > 0;
     /* the kernels index rows, columns and k in int, and the panels hold ceil(N'/64)*64*K floats
      * (N' = m or n) */
     const size_t lim = (size_t)1 << 30;
@@ -85,9 +91,10 @@ int clrnn_gemm_own_selected(const clrnn_context *ctx, size_t m, size_t n, size_t
 /* The sgemm_small rule by shape alone (a shape gives the same bits cold or warm). */
 static int small_product(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
     const char *env = getenv("CLRNN_GEMM");
-    /* on a software rasterizer (llvmpipe) every product: its compiler takes minutes for sgemm_tile */
+    /* on a software rasterizer (llvmpipe) every product: its compiler takes minutes for sgemm_tile;
+     * so too under a loop bound set on any device (CLRNN_LOOP_LIMIT: the tests run llvmpipe's path) */
     const int small = m <= SMALL_MNK && n <= SMALL_MNK && m * n <= SMALL_MNK && m * n * k <= SMALL_MNK;
-    return (small || clrnn_device_is_rasterizer(ctx)) && !(env && !strcmp(env, "own-tiled"));
+    return (small || clrnn_device_is_rasterizer(ctx) || ctx->loop_limit > 0) && !(env && !strcmp(env, "own-tiled"));
 }
 
 int clrnn_gemm_own_small(const clrnn_context *ctx, size_t m, size_t n, size_t k) {
@@ -180,6 +187,7 @@ clrnn_status clrnn_gemm_own_shared_at(clrnn_context *ctx, size_t k, size_t m_all
     }
     const size_t n_rb = (m_all + TILE_M - 1) / TILE_M;
     if (shared && n_rb * TILE_M > (SIZE_MAX / sizeof(float) - y_cap) / k) shared = 0;
+    if (ctx->loop_limit > 0) shared = 0; /* own_run splits K to the loop bound; one packing serves no split */
     if (!shared) {
         clrnn_status st = CLRNN_OK;
         for (int i = 0; i < n_parts && st == CLRNN_OK; ++i) {
@@ -203,6 +211,7 @@ clrnn_status clrnn_gemm_own_shared_at(clrnn_context *ctx, size_t k, size_t m_all
     if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
     arg_int(&p, k), arg_int(&p, m_all), arg_int(&p, 0), arg_mem(&p, a), arg_ulong(&p, a_off), arg_ulong(&p, lda),
         arg_mem(&p, ((own_kernels *)kp->state)->panels), arg_ulong(&p, y_cap), arg_int(&p, TILE_M);
+    clrnn_karg_loops(&p, PACK_LOOPS(TILE_M));
     if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (m_all + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
     for (int i = 0; i < n_parts && st == CLRNN_OK; ++i) {
         const clrnn_gemm_part *q = &parts[i];
@@ -213,9 +222,45 @@ clrnn_status clrnn_gemm_own_shared_at(clrnn_context *ctx, size_t k, size_t m_all
     return st;
 }
 
+/* The product over all of k in one set of launches; *over = 1 (nothing enqueued but maybe a pack)
+ * when its sgemm_small / sgemm_tiny / sgemm_tile launch would run more loop iterations a work-item
+ * than ctx's bound (own_run then splits K). */
+static clrnn_status own_range(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                              cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                              cl_mem c, size_t c_off, size_t ldc, const packed_x *pre, int *over);
+
+/* K in chunks under the device's loop bound (ctx->loop_limit): C = alpha op(A) op(B) + beta C as
+ * the first chunk, then C += alpha op(A)[:, k0..] op(B)[k0.., :] (beta = 1) per chunk; the chunk
+ * is halved until the launches' declared loops fit. Without a bound: one range. */
 static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                             cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
                             cl_mem c, size_t c_off, size_t ldc, const packed_x *pre) {
+    size_t kc = k;
+    for (size_t k0 = 0; k0 < k || (k == 0 && k0 == 0);) {
+        const size_t kn = k - k0 < kc ? k - k0 : kc;
+        int over = 0;
+        const clrnn_status st =
+            own_range(ctx, trans_a, trans_b, m, n, kn, alpha, a, a_off + (trans_a ? k0 * lda : k0), lda, b,
+                      b_off + (trans_b ? k0 : k0 * ldb), ldb, k0 ? 1.0f : beta, c, c_off, ldc, k0 ? NULL : pre, &over);
+        if (st != CLRNN_OK) return st;
+        if (!over) {
+            if (k == 0) break;
+            k0 += kn;
+            continue;
+        }
+        if (pre || kn <= 1)
+            return clrnn_fail(CLRNN_ERR_UNSUPPORTED,
+                              "GEMM M=%zu N=%zu: not even a chunk of %zu of K=%zu fits the device's loop bound of %ld "
+                              "iterations an invocation (CLRNN_LOOP_LIMIT)",
+                              m, n, kn, k, ctx->loop_limit);
+        kc = (kn + 1) / 2;
+    }
+    return CLRNN_OK;
+}
+
+static clrnn_status own_range(clrnn_context *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                              cl_mem a, size_t a_off, size_t lda, cl_mem b, size_t b_off, size_t ldb, float beta,
+                              cl_mem c, size_t c_off, size_t ldc, const packed_x *pre, int *over) {
     const clrnn_program_def def = {"the SGEMM kernels", "clrnn-sgemm-program-v2", clrnn_blas_sources,
                                    clrnn_blas_sources_count, 1, check_own};
     clrnn_status st;
@@ -235,6 +280,11 @@ static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t
         /* a work-item per 4 rows x 16 columns of C (sgemm_small.cl: SM_ROWS x SM_COLS), one a
          * work-group: each is explicitly vectorised; sgemm_tiny's, an element of C */
         const size_t global[2] = {tiny ? n : (n + 15) / 16, tiny ? m : (m + 3) / 4}, local[2] = {1, 1};
+        /* loops: k (tiny; small's vector path), or 4 rows x 16 columns x k (small's element path:
+         * op(B) = B^T or the last columns) */
+        const long loops = tiny ? (long)k + 1 : 4 + 16 * 4 * ((long)k + 1) + 4;
+        if (!clrnn_loop_fits(ctx, loops)) return *over = 1, CLRNN_OK;
+        clrnn_karg_loops(&t, loops);
         return clrnn_enqueue(ctx, &t, 2, global, local, what);
     }
     const clrnn_kept_program *kp;
@@ -276,6 +326,7 @@ static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, N), arg_int(&p, y_trans), arg_mem(&p, y), arg_ulong(&p, y_off),
             arg_ulong(&p, ldy), arg_mem(&p, ok->panels), arg_ulong(&p, 0), arg_int(&p, STRIP);
+        clrnn_karg_loops(&p, PACK_LOOPS(STRIP));
         if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (N + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
         ysrc = ok->panels, ysrc_off = 0, y_js = STRIP * k, y_ks = STRIP;
     }
@@ -288,6 +339,7 @@ static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t
         if ((st = own_kernel(kp, K_PACK_B, &p.k)) != CLRNN_OK) return st;
         arg_int(&p, k), arg_int(&p, M), arg_int(&p, !trans_a), arg_mem(&p, x), arg_ulong(&p, x_off),
             arg_ulong(&p, lda), arg_mem(&p, ok->panels), arg_ulong(&p, need_y), arg_int(&p, TILE_M);
+        clrnn_karg_loops(&p, PACK_LOOPS(TILE_M));
         if ((st = enqueue(ctx, &p, what, (k + 63) / 64, (M + TILE_N - 1) / TILE_N)) != CLRNN_OK) return st;
         xsrc = ok->panels, xsrc_off = need_y, xsrc_rs = 1, xsrc_ks = TILE_M;
     }
@@ -337,7 +389,14 @@ static clrnn_status own_run(clrnn_context *ctx, int trans_a, int trans_b, size_t
         const size_t kc_want = swap ? 1024 : M <= 256 ? 256 : 512;
         kc_block = k < kc_want ? k : kc_want;
     }
+    /* sgemm_tile's loops a work-item: per k block, per strip, per row block the block's k and the
+     * 8 rows' 2 x 16-lane stores (store16 / store16_t) */
+    const long n_kb = (long)((k + kc_block - 1) / (kc_block ? kc_block : 1));
+    const long tile_loops = n_kb * (1 + (long)strips_per_item * (1 + (long)rb_per_item * (1 + 8 * 2 * 16))) +
+                            (long)strips_per_item * (long)rb_per_item * (long)k;
+    if (!clrnn_loop_fits(ctx, tile_loops)) return *over = 1, CLRNN_OK;
     t = clrnn_kargs_begin(NULL, "sgemm_tile");
+    clrnn_karg_loops(&t, tile_loops);
     if ((st = own_kernel(kp, K_TILE, &t.k)) != CLRNN_OK) return st;
     arg_int(&t, M), arg_int(&t, N), arg_int(&t, k), arg_float(&t, alpha);
     arg_mem(&t, xsrc), arg_ulong(&t, xsrc_off), arg_ulong(&t, xsrc_rs), arg_ulong(&t, xsrc_ks), arg_ulong(&t, xsrc_ps);

@@ -168,14 +168,36 @@ clrnn_context_params clrnn_context_default_params(void) {
 
 static void context_free(clrnn_context *ctx);
 
+/* Mesa's software rasterizers (gallivm: llvmpipe under Rusticl) count the loop iterations of one
+ * kernel invocation in one counter shared by every loop (LP_MAX_TGSI_LOOP_ITERATIONS = 65535) and,
+ * once it is spent, end every loop after its current iteration: wrong numbers, no error.
+ * CLRNN_LOOP_LIMIT=<n> sets a bound on any device (tests run the split launches on PoCL with a
+ * small one; 0: none, also on a rasterizer). */
+void clrnn_loop_limit_init(clrnn_context *ctx) {
+    const char *env = getenv("CLRNN_LOOP_LIMIT");
+    long limit = clrnn_device_is_rasterizer(ctx) ? 65535 : 0;
+    if (env && *env) limit = atol(env) > 0 ? atol(env) : 0;
+    ctx->loop_limit = limit;
+    ctx->loop_budget = limit / 4 * 3;
+    ctx->loop_most = 0;
+}
+
 static clrnn_status finish_init(clrnn_context *ctx, const clrnn_context_params *params) {
     clrnn_status st = clrnn_query_device_info(ctx->platform, ctx->device, &ctx->info);
     if (st != CLRNN_OK) return st;
     if (mtx_init(&ctx->lock, mtx_plain) != thrd_success) return clrnn_fail(CLRNN_ERR_INTERNAL, "mtx_init failed");
     ctx->lock_ready = 1;
+    clrnn_loop_limit_init(ctx);
     /* one program build or binary load at a time per process (clrnn_program_get) */
     st = clrnn_program_init(ctx, params ? params->cache_dir : NULL, params ? params->disable_cache : 0);
     if (st != CLRNN_OK) return st;
+    /* CLRNN_LOOP_PROBE=1 (and no CLRNN_LOOP_LIMIT): the bound measured on this device, not named */
+    const char *probe = getenv("CLRNN_LOOP_PROBE"), *limit = getenv("CLRNN_LOOP_LIMIT");
+    if (probe && !strcmp(probe, "1") && !(limit && *limit)) {
+        long ran = -1;
+        if ((st = clrnn_loop_probe(ctx, CLRNN_LOOP_PROBE_N, &ran)) != CLRNN_OK) return st;
+        if (ran >= 0 && ran < CLRNN_LOOP_PROBE_N) ctx->loop_limit = ran, ctx->loop_budget = ran / 4 * 3;
+    }
     if (!(params && params->disable_tuning)) st = clrnn_gemm_apply_tuning(ctx);
     return st;
 }

@@ -207,6 +207,76 @@ static void trace_exec(clrnn_context *ctx, const char *name, const char *what, c
     if (p == &one) write_exec(ctx, p);
 }
 
+/* The loop-bound probe (clrnn_loop_probe): one work-item sums n ones read from memory in one
+ * loop, so the sum is the iterations the device ran (a compiler cannot fold it). */
+static const unsigned char loop_probe_src[] =
+    "__kernel void clrnn_loop_probe(__global const int *one, const int n, __global int *ran) {\n"
+    "    int s = 0;\n"
+    "    for (int i = 0; i < n; ++i) s += one[i & 7];\n"
+    "    ran[0] = s;\n"
+    "}\n";
+static const clrnn_embedded_source loop_probe_sources[] = {
+    {"loop_probe.cl", loop_probe_src, sizeof loop_probe_src - 1}};
+
+typedef struct loop_probe_state {
+    cl_kernel k;
+} loop_probe_state;
+
+static void loop_probe_release(void *state) {
+    loop_probe_state *p = state;
+    if (p->k) clReleaseKernel(p->k);
+    p->k = NULL;
+}
+
+static clrnn_status loop_probe_make(cl_program prog, void *user) {
+    loop_probe_state *p = user;
+    cl_int err;
+    p->k = clCreateKernel(prog, "clrnn_loop_probe", &err);
+    if (err != CL_SUCCESS) p->k = NULL;
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clCreateKernel", "clrnn_loop_probe");
+}
+
+clrnn_status clrnn_loop_probe(clrnn_context *ctx, int n, long *ran) {
+    *ran = -1;
+    const clrnn_program_def def = {"the loop-bound probe", "clrnn-loop-probe-v1", loop_probe_sources, 1, 0,
+                                   loop_probe_make};
+    const int ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    cl_int out = -1, err = CL_SUCCESS;
+    cl_mem one = NULL, res = NULL;
+    mtx_lock(&ctx->lock);
+    const clrnn_kept_program *kp;
+    clrnn_status st = clrnn_program_kept(ctx, &def, sizeof(loop_probe_state), loop_probe_release, &kp);
+    if (st == CLRNN_OK) {
+        one = clCreateBuffer(ctx->cl_ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof ones, (void *)ones, &err);
+        if (err == CL_SUCCESS) res = clCreateBuffer(ctx->cl_ctx, CL_MEM_WRITE_ONLY, sizeof out, NULL, &err);
+        if (err != CL_SUCCESS) st = clrnn_fail_cl(err, "clCreateBuffer", "the loop-bound probe");
+    }
+    if (st == CLRNN_OK) {
+        clrnn_kargs a = clrnn_kargs_begin(((const loop_probe_state *)kp->state)->k, "clrnn_loop_probe");
+        clrnn_karg_mem(&a, one), clrnn_karg_int(&a, n), clrnn_karg_mem(&a, res);
+        const size_t one_item = 1;
+        /* declares no loops: the probe is the launch meant to run past a bound */
+        st = clrnn_enqueue(ctx, &a, 1, &one_item, &one_item, "loop-bound probe");
+    }
+    if (st == CLRNN_OK && (err = clEnqueueReadBuffer(ctx->queue, res, CL_TRUE, 0, sizeof out, &out, 0, NULL, NULL)) !=
+                              CL_SUCCESS)
+        st = clrnn_fail_cl(err, "clEnqueueReadBuffer", "the loop-bound probe");
+    mtx_unlock(&ctx->lock);
+    if (one) clReleaseMemObject(one);
+    if (res) clReleaseMemObject(res);
+    if (st == CLRNN_OK) *ran = out;
+    return st;
+}
+
+clrnn_status clrnn_loop_refuse(clrnn_context *ctx, const clrnn_kargs *a) {
+    return clrnn_fail(CLRNN_ERR_UNSUPPORTED,
+                      "kernel %s: a work-item would run %ld loop iterations, over what this device runs correctly "
+                      "(a bound of %ld an invocation%s, CLRNN_LOOP_LIMIT; past it every loop ends silently) and "
+                      "this launch cannot be split",
+                      a->name ? a->name : "?", a->loops, ctx->loop_limit,
+                      clrnn_device_is_rasterizer(ctx) ? ": Mesa llvmpipe" : "");
+}
+
 clrnn_status clrnn_enqueue_traced(clrnn_context *ctx, const clrnn_kargs *a, cl_uint dims, const size_t *global,
                                   const size_t *local, const char *what) {
     cl_event ev = NULL;

@@ -35,18 +35,44 @@
 
 #include "internal.h"
 
+#include <limits.h>
+
 typedef struct clrnn_kargs {
     cl_kernel k;
     cl_uint i; /* next argument index */
     cl_int err;
     const char *name; /* names the kernel in messages */
     clrnn_status st;  /* the kernel could not be created on its first use (k NULL; the message names it) */
+    long loops;       /* clrnn_karg_loops: the loop iterations a work-item runs, 0 undeclared */
 } clrnn_kargs;
 
 static inline clrnn_kargs clrnn_kargs_begin(cl_kernel k, const char *name) {
-    clrnn_kargs a = {k, 0, CL_SUCCESS, name, CLRNN_OK};
+    clrnn_kargs a = {k, 0, CL_SUCCESS, name, CLRNN_OK, 0};
     return a;
 }
+
+/* ---- the loop bound (ctx->loop_limit: Mesa llvmpipe silently ends every loop of a kernel
+ * invocation once it has run 65535 iterations in all) ----
+ * A launch whose kernel loops over a size (K of a dot product, rows of a reduction, steps) declares
+ * the iterations one work-item runs in all its loops, nested ones counted (an upper bound from the
+ * kernel's loops), with clrnn_karg_loops; clrnn_enqueue refuses one over ctx's budget with
+ * CLRNN_ERR_UNSUPPORTED instead of running it to a silently wrong result. Callers that can split
+ * (K chunks of a GEMM accumulated with beta = 1, row chunks of a reduction, steps of a scan) size
+ * their pieces with clrnn_loop_fits / clrnn_loop_budget first. Declared loops are kept on the
+ * kargs until declared again (a kernel launched repeatedly declares once). */
+static inline void clrnn_karg_loops(clrnn_kargs *a, long loops) { a->loops = loops; }
+/* The iterations one work-item may run under ctx's bound; LONG_MAX when there is none. */
+static inline long clrnn_loop_budget(const clrnn_context *ctx) {
+    return ctx->loop_limit > 0 ? ctx->loop_budget : LONG_MAX;
+}
+static inline int clrnn_loop_fits(const clrnn_context *ctx, long loops) { return loops <= clrnn_loop_budget(ctx); }
+/* Runs one loop of n iterations in one work-item (a tiny program of its own, kept with the
+ * context) and sets *ran to the iterations the device ran: fewer than n = the device's bound,
+ * measured rather than known by name (clrnn-probe's self-check; CLRNN_LOOP_PROBE=1 at context
+ * creation). Takes the context lock. */
+clrnn_status clrnn_loop_probe(clrnn_context *ctx, int n, long *ran);
+/* The refusal (launch.c): CLRNN_ERR_UNSUPPORTED naming the kernel, its count and the bound. */
+clrnn_status clrnn_loop_refuse(clrnn_context *ctx, const clrnn_kargs *a);
 static inline void clrnn_karg_at(clrnn_kargs *a, cl_uint index, size_t size, const void *value) {
     if (!a->k) return;
     const cl_int e = clSetKernelArg(a->k, index, size, value);
@@ -76,6 +102,10 @@ static inline clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *
                                          const size_t *local, const char *what) {
     if (a->st != CLRNN_OK) return a->st;
     if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
+    if (ctx->loop_limit > 0) {
+        if (a->loops > ctx->loop_budget) return clrnn_loop_refuse(ctx, a);
+        if (a->loops > ctx->loop_most) ctx->loop_most = a->loops;
+    }
     if (ctx->trace.on) return clrnn_enqueue_traced(ctx, a, dims, global, local, what);
     const cl_int err = clEnqueueNDRangeKernel(ctx->queue, a->k, dims, NULL, global, local, 0, NULL, NULL);
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueNDRangeKernel", a->name);

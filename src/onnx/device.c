@@ -168,6 +168,9 @@ clrnn_status clrnn_ox_dev_reduce(clrnn_model *m, const ox_node *n, int op, cl_me
         arg_mem(a, x), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count), arg_int(a, nkeep);
         arg_int8(a, nkeep, kshape), arg_int8(a, nkeep, kstride), arg_int(a, nred), arg_int8(a, nred, rshape);
         arg_int8(a, nred, rstride), arg_int(a, (int)rcount);
+        /* two passes over the reduced elements, each indexed over nred axes: refused past the
+         * device's loop bound (core/launch.h) */
+        clrnn_karg_loops(a, 2L * rcount * (nred + 1) + nkeep + 8);
     });
 }
 
@@ -213,6 +216,7 @@ clrnn_status clrnn_ox_dev_softmax(clrnn_model *m, const ox_node *n, cl_mem x, cl
     LAUNCH(m, n, softmax, "ox_softmax", rows, {
         arg_mem(a, x), arg_mem(a, y), arg_int(a, (int)outer), arg_int(a, (int)len), arg_int(a, (int)inner);
         arg_int(a, log_out);
+        clrnn_karg_loops(a, 4L * len + 4); /* four passes over the axis */
     });
 }
 

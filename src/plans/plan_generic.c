@@ -78,6 +78,7 @@ static clrnn_status input_projection(clrnn_rnn *r, int l, int T, int N, int batc
         kargs a = begin_r(r, CLRNN_K_xproj_generic, "xproj_generic");
         a_int(&a, T * N), a_int(&a, (int)cols), a_int(&a, I), a_mem(&a, in), a_ulong(&a, in_off), a_mem(&a, r->dw.WT[l]);
         a_mem(&a, r->ws.x_proj);
+        clrnn_karg_loops(&a, (long)I + 1);
         return launch(r->ctx, &a, cols, (size_t)T * N, 1, step_lws(r->ctx, a.k, (int)cols));
     }
     return clrnn_sgemm_locked(r->ctx, 0, 0, (size_t)T * N, cols, (size_t)I, 1.0f, in, in_off, (size_t)I, r->dw.WT[l], 0,
@@ -117,6 +118,10 @@ static void step_args_at(step_args *k, int s, cl_mem *h, cl_mem *c) {
     if (k->c_next) a_set_mem(&k->a, k->c_next, c[nxt]);
 }
 
+/* RECURRENT_DOT's loops a work-item (cl/common.cl: chunks of lws, k, G gates a k) and a few
+ * more: declared for the device's loop bound (the launch refuses past it). */
+static long dot_loops(int G, int K, size_t lws) { return (long)K / (long)lws + 2 + (long)K * (1L + G) + 16; }
+
 /* One layer's recurrence over all T steps, both directions in each launch. */
 static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_major, cl_mem y_layer, int *final_idx) {
     const clrnn_rnn_desc *d = &r->desc;
@@ -138,6 +143,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         const size_t lws = step_lws(ctx, a->k, H);
         k.h_next = a->i, a_mem(a, h[1]);
         a_mem(a, y_layer), a_int(a, policy), a_flt(a, d->clip), a_flt(a, fill), a_local(a, lws * sizeof(float));
+        clrnn_karg_loops(a, dot_loops(kern->generic[0] == CLRNN_K_rnn_step ? 1 : 3, H, lws));
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
             step_args_at(&k, s, h, c);
             st = launch(ctx, a, (size_t)H, (size_t)N, (size_t)D, lws);
@@ -150,6 +156,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         o.h_next = o.a.i, a_mem(&o.a, h[1]);
         a_mem(&o.a, y_layer), a_int(&o.a, policy), a_flt(&o.a, d->clip), a_flt(&o.a, fill);
         a_local(&o.a, lo * sizeof(float));
+        clrnn_karg_loops(&g.a, dot_loops(2, H, lg)), clrnn_karg_loops(&o.a, dot_loops(1, H, lo));
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
             step_args_at(&g, s, h, c);
             step_args_at(&o, s, h, c);
@@ -167,6 +174,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
         k.c_next = a->i, a_mem(a, c[1]);
         a_mem(a, y_layer), a_mem(a, ws->h_raw), a_int(a, clrnn_lstm_flags(d)), a_int(a, policy), a_flt(a, d->clip);
         a_flt(a, d->cell_clip), a_flt(a, fill), a_local(a, la * sizeof(float));
+        clrnn_karg_loops(a, dot_loops(4, Hr, la));
         /* lstm_proj_step: m = W_proj h_raw, from h_raw to the h states */
         step_args p = {{0}, 0, 0, 0, 0};
         size_t lp = 1;
@@ -179,6 +187,7 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
             p.h_next = p.a.i, a_mem(&p.a, h[1]);
             a_mem(&p.a, y_layer), a_int(&p.a, policy), a_flt(&p.a, d->proj_clip), a_flt(&p.a, fill);
             a_local(&p.a, lp * sizeof(float));
+            clrnn_karg_loops(&p.a, dot_loops(1, H, lp));
         }
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
             step_args_at(&k, s, h, c);

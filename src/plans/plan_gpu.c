@@ -141,6 +141,16 @@ static int gpu_args_begin(clrnn_rnn *r, gpu_args *k, clrnn_kernel_id id, int G, 
     k->G = G;
     k->tiles_u = (size_t)(W + k->tile.TU - 1) / k->tile.TU;
     k->tiles_n = (size_t)(N + k->tile.TN * GPU_RPT - 1) / ((size_t)k->tile.TN * GPU_RPT);
+    /* gpu_tile_dot's loops a work-item (every nested loop counted: per chunk of GPU_TK the two
+     * staging loops and GPU_TK x (1 + rows + G x (1 + rows))), then its rows: over a device's loop
+     * bound the generic plan's kernels (about a fifth of these a k) take the layer */
+    const int K = id == CLRNN_K_proj_step_gpu ? r->desc.hidden_size : r->Hr, TU = k->tile.TU, TN = k->tile.TN;
+    const long lsz = (long)TU * TN, rows = (long)TN * GPU_RPT, nk = (K + GPU_TK - 1) / GPU_TK;
+    const long loops = 1 + GPU_RPT * (1L + G) + GPU_RPT + 16 +
+                       nk * (1 + (rows * GPU_TK + lsz - 1) / lsz + ((long)GPU_TK * G + TN - 1) / TN +
+                             GPU_TK * (1L + GPU_RPT + G * (1L + GPU_RPT)));
+    if (!clrnn_loop_fits(r->ctx, loops)) return 0;
+    clrnn_karg_loops(&k->a, loops);
     ((gpu_state *)r->plan_state)->last[which] = k->tile;
     kargs *a = &k->a;
     a_int(a, 0), a_int(a, T), a_int(a, N), a_int(a, r->desc.hidden_size);
@@ -191,7 +201,8 @@ static clrnn_status scan_layer(clrnn_rnn *r, int l, int T, int N, int xp_batch_m
     memset(&b, 0, sizeof b);
     if (!gpu_args_begin(r, &a, k0, kern->uses_z ? 2 : G, H, l, T, N, xp_batch_major, 0) ||
         (kern->two_launch && !gpu_args_begin(r, &b, k1, 1, proj ? Hr : H, l, T, N, xp_batch_major, 1)))
-        /* no tile fits (a device with almost no local memory): the generic plan's kernels */
+        /* no tile fits (a device with almost no local memory), or a step's loops would pass the
+         * device's loop bound: the generic plan's kernels */
         return clrnn_plan_generic.scan_layer(r, l, T, N, xp_batch_major, y_layer, final_idx);
     gs->last_N = N;
     kargs *ka = &a.a, *kb = &b.a;

@@ -215,6 +215,13 @@ clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_ti
         gr = gr > n_rb ? n_rb : gr < 1 ? 1 : gr;
         rb_per_item = (n_rb + gr - 1) / gr, l0 = 1, kc_block = K;
     }
+    /* a work-item's loops, each nested one counted (CLRNN_COMPACT's loops over rows and gates too):
+     * fewer row blocks a work-item where they would pass the device's loop bound */
+    const long n_kb = (K + (kc_block > 0 ? kc_block : 1) - 1) / (kc_block > 0 ? kc_block : 1) + 1;
+    const long per_rb = n_kb * (2 + 2L * mr + 2L * mr * g->Gs) + (long)K * (1 + mr * (1L + g->Gs));
+    const long rb_fit = (clrnn_loop_budget(ctx) - n_kb) / per_rb;
+    if (rb_fit >= 1 && rb_per_item > rb_fit) rb_per_item = (int)rb_fit;
+    clrnn_karg_loops(&a, n_kb + (long)rb_per_item * per_rb);
     const int n_groups = n_rb > 0 ? (n_rb + rb_per_item - 1) / rb_per_item : 0;
     a_int(&a, T), a_int(&a, N), a_int(&a, batch_major), a_int(&a, g->Hb), a_int(&a, K), a_mem(&a, x);
     a_ulong(&a, x_off), a_mem(&a, WTp), a_mem(&a, x_proj), a_mem(&a, perm), a_mem(&a, needed);
@@ -314,11 +321,7 @@ static int scan_mr(const clrnn_rnn *r, int N) {
  * silently. The persistent scan loops over all its steps in one invocation, so it has to run in
  * launches that each stay under the bound. CLRNN_LOOP_LIMIT=<n> sets the bound on any device (tests
  * run the split launches on PoCL with it); 0 or unset elsewhere: none. */
-long clrnn_tiled_loop_limit(const clrnn_context *ctx) {
-    const char *env = getenv("CLRNN_LOOP_LIMIT");
-    if (env && *env) return atol(env) > 0 ? atol(env) : 0;
-    return clrnn_device_is_rasterizer(ctx) ? 65535 : 0;
-}
+long clrnn_tiled_loop_limit(const clrnn_context *ctx) { return ctx->loop_limit; /* clrnn_loop_limit_init */ }
 
 /* One phase of a tiled step for one row block: the dot product (tiled_dot or pair_dot: zeroing
  * MR x (1 + G), K x (1 + MR x (1 + G)), row_block's MR rows) and per row `blocks` blocks (or 16-lane
@@ -400,6 +403,9 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     if (persistent) {
         const size_t width = (size_t)scan_width(r);
         kargs a = tiled_args(r, k->tiled_scan[m], l, T, N, xp_batch_major, y_layer, &state_arg);
+        const int chunk = scan_chunk(r, N), groups = scan_groups(r, n_rb);
+        clrnn_karg_loops(&a, (long)(s1 - s0 < chunk ? s1 - s0 : chunk) *
+                                 clrnn_tiled_scan_step_loops(r, mr, (n_rb + groups - 1) / groups, 0));
         return clrnn_tiled_scan_launch(ctx, &a, width, (size_t)scan_groups(r, n_rb), (size_t)r->D, s0, s1,
                                        scan_chunk(r, N));
     }
@@ -419,6 +425,7 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : pair_out ? (ts->Hb + 1) / 2 : ts->Hb);
     kargs a = tiled_args(r, k->tiled_step[0][m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
     if (k->two_launch) b = tiled_args(r, k->tiled_step[1][m], l, T, N, xp_batch_major, y_layer, &state_arg2);
+    clrnn_karg_loops(&a, (long)rb_per_item * clrnn_tiled_scan_step_loops(r, mr, 1, 0)), b.loops = a.loops;
     clrnn_status st = CLRNN_OK;
     for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
         tiled_step_at(&a, r, l, state_arg, with_c, s);

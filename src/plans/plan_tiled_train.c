@@ -232,6 +232,8 @@ clrnn_status clrnn_tiled_train_forward_layer(clrnn_rnn *r, clrnn_reserve *v, int
         a_mem(&a, io.y), a_int(&a, (int)desc->masked_output), a_flt(&a, desc->clip), a_flt(&a, desc->masked_fill_value);
     }
     a_mem(&a, io.res[0]), a_mem(&a, io.res[D - 1]), a_int(&a, io.S);
+    clrnn_karg_loops(&a, (long)(T < chunk ? T : chunk) *
+                             clrnn_tiled_scan_step_loops(r, mr, (n_rb + groups - 1) / groups, 1));
     if ((st = clrnn_tiled_scan_launch(ctx, &a, (size_t)Hb, (size_t)groups, (size_t)D, 0, T, chunk)) != CLRNN_OK)
         return st;
     /* final states: step s writes buffer (s + 1) & 1, so after T steps they are in T & 1 */

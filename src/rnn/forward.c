@@ -110,6 +110,7 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
         a_int(&m, rev_mask), a_mem(&m, ob->tmap), a_int(&m, has_any_off), a_mem(&m, src), a_int(&m, st_t);
         a_int(&m, st_n), a_int(&m, st_d), a_mem(&m, merge_dst), a_ulong(&m, merge_off), a_int(&m, (int)d->masked_output);
         a_flt(&m, d->masked_fill_value);
+        clrnn_karg_loops(&m, 2L * D * (Hr + 1) + 2); /* a row's Hr outputs per direction (the device's loop bound) */
         st = launch(ctx, &m, (size_t)N, (size_t)T_out, 1, step_lws(ctx, m.k, N));
         if (st != CLRNN_OK) return st;
     }

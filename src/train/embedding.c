@@ -263,6 +263,11 @@ clrnn_status clrnn_embedding_backward(clrnn_embedding *e, const clrnn_ids *ids, 
     glue_arg_mem(&k, d), glue_arg_ulong(&k, off), glue_arg_int(&k, e->dim), glue_arg_mem(&k, pos_m);
     glue_arg_mem(&k, start_m), glue_arg_mem(&k, uid_m), glue_arg_int(&k, rows), glue_arg_int(&k, every);
     glue_arg_mem(&k, e->grad), glue_arg_int(&k, !every);
+    {   /* a work-item sums its id's occurrences: the most of any id, for the device's loop bound */
+        long most = 0;
+        for (int u = 0; u < U; ++u) most = start[u + 1] - start[u] > most ? start[u + 1] - start[u] : most;
+        clrnn_karg_loops(&k, most + 1);
+    }
     st = clrnn_glue_launch(ctx, &k, (size_t)rows * (size_t)e->dim);
     mtx_unlock(&ctx->lock);
     if (st == CLRNN_OK) {

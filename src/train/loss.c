@@ -109,6 +109,7 @@ clrnn_status clrnn_loss(clrnn_context *ctx, const clrnn_loss_args *a, clrnn_loss
     glue_arg_int(&k, (int)a->kind), glue_arg_int(&k, R), glue_arg_int(&k, C), glue_arg_mem(&k, x);
     glue_arg_ulong(&k, x_off), glue_arg_mem(&k, b.labels), glue_arg_mem(&k, z), glue_arg_ulong(&k, z_off);
     glue_arg_mem(&k, b.use), glue_arg_mem(&k, b.stats);
+    clrnn_karg_loops(&k, 3L * C + 4); /* a row's three passes over its C columns (the device's loop bound) */
     st = clrnn_glue_launch(ctx, &k, (size_t)R);
     if (st == CLRNN_OK) {
         const cl_int err = clEnqueueReadBuffer(ctx->queue, b.stats, CL_FALSE, 0, (size_t)R * GLUE_STATS * sizeof(float),

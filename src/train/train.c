@@ -95,7 +95,7 @@ static clrnn_status ensure_program(clrnn_context *ctx) {
 }
 
 static kargs tk(clrnn_context *ctx, int id) {
-    kargs a = {ctx->train->k[id], 0, CL_SUCCESS, tk_names[id], CLRNN_OK};
+    kargs a = clrnn_kargs_begin(ctx->train->k[id], tk_names[id]);
     return a;
 }
 
@@ -113,13 +113,30 @@ static clrnn_status launch16(clrnn_context *ctx, kargs *a, size_t width, size_t 
 /* dst[0..cols) (+)= the column sums of src's rows x cols (rows ld apart): tr_colsum, 8 groups of
  * 16 columns a work-item (one each, its own work-group) on CPU devices, 1 elsewhere; the same
  * bits either way. */
+/* The fused cell kernels' loops a work-item (hr_dot16 per gate, TR_FUSED_DH_ADD over G*H): K
+ * iterations of a 16-lane ld16 each (its loop for a partial 16), for the device's loop bound: past
+ * it the product runs as the (split) GEMM instead. */
+#define FUSED_LOOPS(G, K) ((long)(G) * (K) * 17 + 64)
+
 static clrnn_status colsum(clrnn_context *ctx, cl_mem src, int ld, int rows, int cols, cl_mem dst, int add) {
     const int groups = ctx->info.type == CLRNN_DEVICE_TYPE_CPU ? 8 : 1;
-    kargs k = tk(ctx, TK_tr_colsum);
-    a_mem(&k, src), a_int(&k, 0), a_int(&k, ld), a_int(&k, rows), a_int(&k, cols), a_mem(&k, dst), a_int(&k, add);
-    a_int(&k, groups);
+    /* a work-item loops over the rows per group of 16 columns, and once per column of a last
+     * partial group: row chunks that fit the device's loop bound, the later ones adding (off) */
+    const long per_row = groups + 16L, fit = clrnn_loop_budget(ctx) / per_row - 1;
+    const int chunk = fit >= rows ? rows : fit < 1 ? 1 : (int)fit;
     const size_t g0 = ((size_t)cols + 16 * (size_t)groups - 1) / (16 * (size_t)groups);
-    return groups > 1 ? launch(ctx, &k, g0, 1, 1, 1) : launch2(ctx, &k, g0, 1);
+    clrnn_status st = CLRNN_OK;
+    for (int r0 = 0; st == CLRNN_OK && (r0 < rows || r0 == 0); r0 += chunk) {
+        const int n = rows - r0 < chunk ? rows - r0 : chunk;
+        kargs k = tk(ctx, TK_tr_colsum);
+        if ((long)r0 * ld > INT_MAX) return clrnn_fail(CLRNN_ERR_OVERFLOW, "column sums: row offset past int");
+        a_mem(&k, src), a_int(&k, r0 * ld), a_int(&k, ld), a_int(&k, n), a_int(&k, cols), a_mem(&k, dst);
+        a_int(&k, add || r0 > 0), a_int(&k, groups);
+        clrnn_karg_loops(&k, per_row * (n + 1L) + groups);
+        st = groups > 1 ? launch(ctx, &k, g0, 1, 1, 1) : launch2(ctx, &k, g0, 1);
+        if (rows == 0) break;
+    }
+    return st;
 }
 
 static clrnn_status gemm(clrnn_context *ctx, int ta, int tb, size_t m, size_t n, size_t k, cl_mem a, size_t a_off,
@@ -686,7 +703,8 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
          * (H <= 256), where the GEMM would run on sgemm_small (the fused sum is its sum: same bits) */
         const size_t row_items = ((size_t)H + 15) / 16;
         const int fuse_hr = (lstm || desc->cell == CLRNN_CELL_RNN) && !proj && p_rec <= 0 && row_items <= 16 &&
-                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)GH, (size_t)Hr);
+                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)GH, (size_t)Hr) &&
+                            clrnn_loop_fits(ctx, FUSED_LOOPS(r->G, Hr));
         kargs cell, out, pj;
         if (lstm) {
             cell = tk(ctx, TK_tr_lstm_fwd);
@@ -718,6 +736,7 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             y_params(&cell, r, v, l, d);
             if (!lbr) a_mem(&cell, v->rt), a_int(&cell, fuse_hr);
         }
+        if (fuse_hr) clrnn_karg_loops(&cell, FUSED_LOOPS(r->G, Hr));
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
             /* h_prev R^T ([N, G*H]; reset-before GRU: the z, r blocks now, n after r * h_prev); with
              * recurrent dropout gate g's block sees h_prev * m_g */
@@ -819,7 +838,8 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
          * a row in one work-group, the GEMM on sgemm_small (its sum: the same bits) */
         const size_t row_items = ((size_t)H + 15) / 16;
         const int fuse_dh = (lstm || desc->cell == CLRNN_CELL_RNN) && !proj && p_rec <= 0 && row_items <= 16 &&
-                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)Hr, (size_t)GH);
+                            clrnn_gemm_own_small(ctx, (size_t)N, (size_t)Hr, (size_t)GH) &&
+                            clrnn_loop_fits(ctx, FUSED_LOOPS(1, GH));
         cl_uint c_fuse = 0;
         /* R for dG R: a copy with room past it when Hr is not a multiple of 64, so the SGEMM reads
          * it in place rather than packing it every step (the trainable buffer is exactly R) */
@@ -845,6 +865,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             a_mem(&rr, v->dh[1]);
             rec_drop_params(&rr, r, v, l);
         }
+        if (fuse_dh) clrnn_karg_loops(&c, FUSED_LOOPS(1, GH));
         for (int s = T - 1; s >= 0 && st == CLRNN_OK; --s) {
             /* dh of this step's state is in dh[a]; dh_prev goes to dh[b] */
             const int a = (T - 1 - s) & 1, b = 1 - a;
@@ -1007,6 +1028,7 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
             kargs k = tk(ctx, TK_tr_peep_grad);
             a_mem(&k, v->dgx[ld]), a_mem(&k, v->res[ld]), a_int(&k, (int)S), a_int(&k, Hr), a_int(&k, H);
             a_int(&k, (int)TN), a_flt(&k, desc->cell_clip), a_mem(&k, pgrad(r, ld, r->train->peep)), a_int(&k, add);
+            clrnn_karg_loops(&k, (long)TN + 1); /* its rows: refused past the device's loop bound */
             st = launch2(ctx, &k, (size_t)H, 1);
         }
         /* dProj = dM^T H_raw */
@@ -1202,6 +1224,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
             a_mem(&k, v->dbuf[cur]), a_mem(&k, v->y[L - 1]), a_int(&k, N * D * Hr), a_int(&k, D * Hr), a_int(&k, Hr);
         }
         a_int(&k, (int)d->masked_output), a_flt(&k, d->masked_fill_value);
+        clrnn_karg_loops(&k, 2L * D * (Hr + 1) + 2); /* per direction: its Hr outputs */
         if ((st = launch(ctx, &k, (size_t)N, v->last_only ? 1 : (size_t)T, 1, step_lws(ctx, k.k, N))) != CLRNN_OK)
             return st;
     }
