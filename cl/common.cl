@@ -33,7 +33,8 @@ typedef REAL_VEC(REAL, 16) real16;
  * CLRNN_ACT_SWEEP=all): at most 2.41 ulp (sigmoid) and 1.55 ulp (tanh). Exact limits: sigmoid(-inf) = +0,
  * sigmoid(+inf) = 1, tanh(+-inf) = +-1, tanh(-0) = -0; NaN in, NaN out; no overflow for any x (only
  * exp(-|x|) and exp(-2|x|) are taken, both in [0, 1]). Written with fma() and no form whose value
- * depends on contraction, so the bits are the same on every run (REAL is float: program.c).
+ * depends on contraction, so the bits are the same on every run (REAL is float: program.c); the
+ * bounds take a correctly rounded division (PoCL; OpenCL allows a float division 2.5 ulp).
  *   exp_neg_(x), x <= 0 or NaN: x = n ln2 + r with n = rint(x / ln2) by the 1.5 * 2^23 rounding
  *     trick (no float -> int conversion, so NaN goes through to the polynomial), ln2 in two parts
  *     (Cody-Waite), |r| <= ln2 / 2; exp(r) = 1 + r + r^2 u(r), u a degree-4 Chebyshev fit

@@ -67,6 +67,9 @@ static uint32_t to_bits(float f) {
 /* 1 when the device flushes subnormal floats to zero (no CL_FP_DENORM: llvmpipe): subnormal inputs
  * are then zeros and subnormal results may be zeros, which the checks allow. */
 static int flushes;
+/* ulp added to the bounds where float division need not be correctly rounded (OpenCL allows 2.5 ulp;
+ * the CPU devices' is exact, as the bounds assume): any device but a CPU. */
+static double div_slack;
 
 /* ---- the test program ---- */
 static clrnn_status check_sweep(cl_program prog, void *user) {
@@ -100,6 +103,10 @@ static void sweep_open(sweep_device *dev, size_t cap) {
     assert_int_equal(clGetDeviceInfo(clrnn_context_cl_device(dev->ctx), CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL),
                      CL_SUCCESS);
     flushes = !(fp & CL_FP_DENORM);
+    cl_device_type type = 0;
+    assert_int_equal(clGetDeviceInfo(clrnn_context_cl_device(dev->ctx), CL_DEVICE_TYPE, sizeof type, &type, NULL),
+                     CL_SUCCESS);
+    div_slack = type & CL_DEVICE_TYPE_CPU ? 0.0 : 2.5;
     const clrnn_kept_program *kp = NULL;
     TU_OK(clrnn_program_kept_with(dev->ctx, &def, clrnn_program_options(), 0, NULL, NULL, &kp));
     cl_int err;
@@ -245,7 +252,7 @@ static void sweep_kind(sweep_device *dev, int kind, const sweep_range *ranges, i
     print_message("%s: %zu floats, largest error %.3f ulp at x = %a (%.9g): %a, double %.17g\n", name, st.count,
                       st.max_err, (double)st.worst_x, (double)st.worst_x, (double)st.worst_y,
                       ref_act(kind, st.worst_x));
-    if (st.max_err > bound) fail_msg("%s: %.3f ulp > %.1f", name, st.max_err, bound);
+    if (st.max_err > bound + div_slack) fail_msg("%s: %.3f ulp > %.1f", name, st.max_err, bound + div_slack);
     free(x), free(y1), free(y16);
 }
 
@@ -296,7 +303,7 @@ static void limits_exact(void **state) {
     assert_true(t1[14] == x[14] && t1[15] == x[15]);
     assert_true((t1[12] == x[12] && t1[13] == x[13]) || (flushes && t1[12] == 0.0f && t1[13] == 0.0f));
     /* sigmoid(-20) = 2.06e-9: a tiny result, not 0 */
-    assert_true(ulp_err(s1[11], ref_act(ACT_SIGMOID, -20.0f)) <= SIGMOID_MAX_ULP);
+    assert_true(ulp_err(s1[11], ref_act(ACT_SIGMOID, -20.0f)) <= SIGMOID_MAX_ULP + div_slack);
     sweep_run(&dev, ACT_SIGMOID, x, 16, again1, again16);
     assert_memory_equal(again1, s1, sizeof s1);
     sweep_run(&dev, ACT_TANH, x, 16, again1, again16);
