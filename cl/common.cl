@@ -1,6 +1,7 @@
 /* Helpers shared by every kernel: activations (ONNX list), clipping, the step table, and the
  * recurrent dot product h_prev · Rᵀ with h_prev staged in local memory.
- * Built without -cl-fast-relaxed-math: conformance tolerances rely on IEEE exp/tanh. */
+ * Built without -cl-fast-relaxed-math: sigmoid and tanh are clrnn's own (sigmoid_fast_, tanh_fast_),
+ * the other transcendentals the IEEE-conformant built-ins. */
 
 /* The constants shared with the host (ACT_, STEP_, MASKED_, MERGE_, LSTM_): abi.h, embedded
  * before this file. */
@@ -24,6 +25,61 @@ typedef REAL_VEC(REAL, 16) real16;
  * for real and realN (select and the comparisons are element-wise). */
 #define CLAMP_NAN(x, lo, hi) select(select((x), (lo), (x) < (lo)), (hi), (x) > (hi))
 
+/* sigmoid and tanh, the hot activations, for real and real16 (the suffix names the type:
+ * ACTIVATION_BODY pastes its T onto it), from one exp of a non-positive argument: straight-line FMAs,
+ * one division and a few selects, the same form on every lane and in every kernel, whatever the
+ * device's libm (PoCL 3.1's tanh on 16 lanes: 57 instructions, two divisions; this one 41, one).
+ * Error against double over every float short of the limits (tests/unit/test_activations.c,
+ * CLRNN_ACT_SWEEP=all): at most 2.41 ulp (sigmoid) and 1.55 ulp (tanh). Exact limits: sigmoid(-inf) = +0,
+ * sigmoid(+inf) = 1, tanh(+-inf) = +-1, tanh(-0) = -0; NaN in, NaN out; no overflow for any x (only
+ * exp(-|x|) and exp(-2|x|) are taken, both in [0, 1]). Written with fma() and no form whose value
+ * depends on contraction, so the bits are the same on every run (REAL is float: program.c); the
+ * bounds take a correctly rounded division (PoCL; OpenCL allows a float division 2.5 ulp).
+ *   exp_neg_(x), x <= 0 or NaN: x = n ln2 + r with n = rint(x / ln2) by the 1.5 * 2^23 rounding
+ *     trick (no float -> int conversion, so NaN goes through to the polynomial), ln2 in two parts
+ *     (Cody-Waite), |r| <= ln2 / 2; exp(r) = 1 + r + r^2 u(r), u a degree-4 Chebyshev fit
+ *     (0.13 ulp) evaluated by Estrin's scheme (a short dependency chain); 2^n from exponent bits, in
+ *     two factors below the normal floats so that the subnormal results are right; x < -104 gives
+ *     0 (exp(-104) rounds to 0).
+ *   sigmoid: e = exp(-|x|), then 1 / (1 + e) for x >= 0 and e / (1 + e) below (no cancellation,
+ *     no overflow, tiny results for very negative x).
+ *   tanh, on |x| with the sign put back: below 0.625, |x| + |x|^3 P(x^2) (Cephes' tanhf
+ *     polynomial: no cancellation near 0); above, (1 - e) / (1 + e) with e = exp(-2|x|). */
+#define FAST_ACT_DEFS(T, I, U, AS_T, AS_I, AS_U)                                                   \
+    inline T exp_neg_##T(T x) {                                                                    \
+        x = select(x, (T)-104.0f, x < -104.0f); /* keeps NaN */                                    \
+        const T k = fma(x, (T)1.44269504088896341f, (T)12582912.0f); /* 1.5 * 2^23 + rint(x / ln2) */ \
+        const T n = k - 12582912.0f;                                                               \
+        T r = fma(n, (T)-0.693145751953125f, x);                                                   \
+        r = fma(n, (T)-1.428606765330187045e-6f, r);                                               \
+        /* exp(r) = 1 + r + r^2 u(r), u of degree 4 (Chebyshev fit, 0.13 ulp), by Estrin's scheme */ \
+        const T r2 = r * r;                                                                        \
+        const T u_lo = fma((T)0.16666577026f, r, (T)0.5f);                                         \
+        const T u_hi = fma((T)0.0013926176120f, r2, fma((T)0.0083631730745f, r, (T)0.041666554662f)); \
+        const T v = fma(fma(u_hi, r2, u_lo), r2, r);                                               \
+        /* 2^n = s_hi * s_lo, s_lo = 1 unless 2^n is below the normal floats (n < -126) */         \
+        const I e = AS_I(k) - 0x4b400000 + 127; /* n + 127 (any value for NaN) */                  \
+        const T s_hi = AS_T(AS_U(max(e, (I)1)) << 23), s_lo = AS_T(AS_U(min(e, (I)1) + 126) << 23); \
+        return fma(v, s_lo, s_lo) * s_hi;                                                          \
+    }                                                                                              \
+    inline T sigmoid_fast_##T(T x) {                                                               \
+        const T e = exp_neg_##T(-fabs(x));                                                         \
+        return select((T)1.0f, e, x < 0.0f) / (1.0f + e);                                          \
+    }                                                                                              \
+    inline T tanh_fast_##T(T x) {                                                                  \
+        const T a = fabs(x), s = x * x;                                                            \
+        T p = fma((T)-5.70498872745e-3f, s, (T)2.06390887954e-2f);                                 \
+        p = fma(p, s, (T)-5.37397155531e-2f);                                                      \
+        p = fma(p, s, (T)1.33314422036e-1f);                                                       \
+        p = fma(p, s, (T)-3.33332819422e-1f);                                                      \
+        const T small = fma(p * s, a, a);                                                          \
+        const T e = exp_neg_##T(-2.0f * a);                                                        \
+        const T big = (1.0f - e) / (1.0f + e);                                                     \
+        return copysign(select(small, big, a >= 0.625f), x); /* on |x|: tanh(-0) = -0 */           \
+    }
+FAST_ACT_DEFS(real, int, uint, as_float, as_int, as_uint)
+FAST_ACT_DEFS(real16, int16, uint16, as_float16, as_int16, as_uint16)
+
 /* The one definition of every activation, for a real (T = real) or a realN (the tiled kernels'
  * real16): activate() and step_tiled.cl's activate16() both expand it. Each form is exact in the
  * limits and keeps NaN, as the double reference (src/reference.c) does:
@@ -32,13 +88,13 @@ typedef REAL_VEC(REAL, 16) real16;
  *   - softsign of +-inf is +-1 (inf / inf would be NaN); elu uses expm1 (exact near 0). */
 #define ACTIVATION_BODY(T, x, kind, alpha, beta)                                                   \
     switch (kind) {                                                                                \
-    case ACT_SIGMOID: return 1.0f / (1.0f + exp(-(x)));                                            \
-    case ACT_TANH: return tanh(x);                                                                 \
+    case ACT_SIGMOID: return sigmoid_fast_##T(x);                                                  \
+    case ACT_TANH: return tanh_fast_##T(x);                                                        \
     case ACT_RELU: return select((x), (T)0.0f, (x) < 0.0f);                                       \
     case ACT_AFFINE: return (alpha) * (x) + (beta);                                                \
     case ACT_LEAKY_RELU: return select((x), (alpha) * (x), (x) < 0.0f);                           \
     case ACT_THRESHOLDED_RELU: return select((x), (T)0.0f, (x) <= (alpha));                       \
-    case ACT_SCALED_TANH: return (alpha) * tanh((beta) * (x));                                     \
+    case ACT_SCALED_TANH: return (alpha) * tanh_fast_##T((beta) * (x));                            \
     case ACT_HARD_SIGMOID: {                                                                       \
         const T v_ = (alpha) * (x) + (beta);                                                       \
         return CLAMP_NAN(v_, (T)0.0f, (T)1.0f);                                                    \

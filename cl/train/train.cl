@@ -87,11 +87,11 @@ inline real16 dact16_raw(__global const float *acts, int dir, int slot, real16 x
     const real16 zero = (real16)0.0f, one = (real16)1.0f;
     switch (kind) {
     case ACT_SIGMOID: {
-        const real16 s = 1.0f / (1.0f + exp(-x));
+        const real16 s = sigmoid_fast_real16(x); /* the forward's own (common.cl) */
         return s * (1.0f - s);
     }
     case ACT_TANH: {
-        const real16 t = tanh(x);
+        const real16 t = tanh_fast_real16(x);
         return 1.0f - t * t;
     }
     case ACT_RELU: return select(zero, one, x > 0.0f);
@@ -99,7 +99,7 @@ inline real16 dact16_raw(__global const float *acts, int dir, int slot, real16 x
     case ACT_LEAKY_RELU: return select(one, (real16)alpha, x < 0.0f);
     case ACT_THRESHOLDED_RELU: return select(zero, one, x > alpha);
     case ACT_SCALED_TANH: {
-        const real16 t = tanh(beta * x);
+        const real16 t = tanh_fast_real16(beta * x);
         return alpha * beta * (1.0f - t * t);
     }
     case ACT_HARD_SIGMOID: {
