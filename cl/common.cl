@@ -46,7 +46,7 @@ typedef REAL_VEC(REAL, 16) real16;
  *   tanh, on |x| with the sign put back: below 0.625, |x| + |x|^3 P(x^2) (Cephes' tanhf
  *     polynomial: no cancellation near 0); above, (1 - e) / (1 + e) with e = exp(-2|x|). */
 #define FAST_ACT_DEFS(T, I, U, AS_T, AS_I, AS_U)                                                   \
-    inline T exp_neg_##T(T x) {                                                                    \
+    static inline T exp_neg_##T(T x) {                                                             \
         x = select(x, (T)-104.0f, x < -104.0f); /* keeps NaN */                                    \
         const T k = fma(x, (T)1.44269504088896341f, (T)12582912.0f); /* 1.5 * 2^23 + rint(x / ln2) */ \
         const T n = k - 12582912.0f;                                                               \
@@ -62,11 +62,11 @@ typedef REAL_VEC(REAL, 16) real16;
         const T s_hi = AS_T(AS_U(max(e, (I)1)) << 23), s_lo = AS_T(AS_U(min(e, (I)1) + 126) << 23); \
         return fma(v, s_lo, s_lo) * s_hi;                                                          \
     }                                                                                              \
-    inline T sigmoid_fast_##T(T x) {                                                               \
+    static inline T sigmoid_fast_##T(T x) {                                                        \
         const T e = exp_neg_##T(-fabs(x));                                                         \
         return select((T)1.0f, e, x < 0.0f) / (1.0f + e);                                          \
     }                                                                                              \
-    inline T tanh_fast_##T(T x) {                                                                  \
+    static inline T tanh_fast_##T(T x) {                                                           \
         const T a = fabs(x), s = x * x;                                                            \
         T p = fma((T)-5.70498872745e-3f, s, (T)2.06390887954e-2f);                                 \
         p = fma(p, s, (T)-5.37397155531e-2f);                                                      \
@@ -106,10 +106,10 @@ FAST_ACT_DEFS(real16, int16, uint16, as_float16, as_int16, as_uint16)
     }
 
 /* ONNX `clip` on an activation input (0 = off), keeping NaN. */
-inline real clip1(real x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, -clip, clip) : x; }
+static inline real clip1(real x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, -clip, clip) : x; }
 
 /* acts[(dir * ACT_SLOTS + slot) * ACT_PARAMS + {0: kind, 1: alpha, 2: beta}] */
-inline real activate(__global const float *acts, int dir, int slot, real x, float clip) {
+static inline real activate(__global const float *acts, int dir, int slot, real x, float clip) {
     x = clip1(x, clip);
     __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)a[0];
@@ -118,12 +118,12 @@ inline real activate(__global const float *acts, int dir, int slot, real x, floa
 }
 
 /* Row of x_proj holding (t, n): layer 0 may be batch-major ([N, T] rows). */
-inline size_t xproj_row(int t, int n, int T, int N, int batch_major) {
+static inline size_t xproj_row(int t, int n, int T, int N, int batch_major) {
     return batch_major ? (size_t)n * T + t : (size_t)t * N + n;
 }
 
 /* Output at a step that is not computed, by policy. */
-inline real masked_output(int policy, int entry, real h_prev, float fill) {
+static inline real masked_output(int policy, int entry, real h_prev, float fill) {
     if (policy == MASKED_CARRY) return (entry & STEP_STARTED) ? h_prev : 0.0f;
     if (policy == MASKED_FILL) return fill;
     return 0.0f;
@@ -148,7 +148,7 @@ typedef struct step_pos {
     int active;     /* j < W: work-items past the width only help stage the tiles */
 } step_pos;
 
-inline step_pos step_position(__global const int *tmap, int s, int T, int N, int W) {
+static inline step_pos step_position(__global const int *tmap, int s, int T, int N, int W) {
     step_pos p;
     p.j = get_global_id(0);
     p.n = get_global_id(1);
@@ -163,14 +163,14 @@ inline step_pos step_position(__global const int *tmap, int s, int T, int N, int
 }
 
 /* Offset of (d, n)'s state row ([D, N, W]), and of the unit's element in it. */
-inline size_t state_row(step_pos p) { return (size_t)(p.d * p.N + p.n) * p.W; }
-inline size_t state_index(step_pos p) { return state_row(p) + p.j; }
+static inline size_t state_row(step_pos p) { return (size_t)(p.d * p.N + p.n) * p.W; }
+static inline size_t state_index(step_pos p) { return state_row(p) + p.j; }
 /* The unit's element of y ([T, N, D, W]) at time index t. */
-inline size_t output_index(step_pos p) { return ((size_t)p.t * p.N + p.n) * p.D * p.W + p.d * p.W + p.j; }
+static inline size_t output_index(step_pos p) { return ((size_t)p.t * p.N + p.n) * p.D * p.W + p.d * p.W + p.j; }
 
 /* The unit's gate 0 in x_proj (rows of G gates of H per direction); gate g is at [g * H]. */
-inline __global const store *xproj_unit(step_pos p, __global const store *x_proj, int T, int batch_major, int G,
-                                        int H) {
+static inline __global const store *xproj_unit(step_pos p, __global const store *x_proj, int T, int batch_major, int G,
+                                               int H) {
     const size_t row = xproj_row(p.t, p.n, T, p.N, batch_major);
     return x_proj + row * p.D * G * H + p.d * G * H + p.j;
 }
@@ -178,8 +178,8 @@ inline __global const store *xproj_unit(step_pos p, __global const store *x_proj
 /* A step the table marks as not computed: the state h_prev (hp: the (d, n) row) is carried to
  * h_next and the output follows the masked-output policy. Returns 1 for such a step, after which
  * the kernel returns (uniformly over the work-group, whose (n, d) is fixed); 0 for a computed one. */
-inline int masked_step(step_pos p, __global const store *hp, __global store *h_next, __global store *y, int policy,
-                       float fill) {
+static inline int masked_step(step_pos p, __global const store *hp, __global store *h_next, __global store *y,
+                              int policy, float fill) {
     if (p.entry & STEP_VALID) return 0;
     if (p.active) {
         const real h = LOAD(hp, p.j);
@@ -213,8 +213,8 @@ inline int masked_step(step_pos p, __global const store *hp, __global store *h_n
     } while (0)
 
 /* The generic and GPU plans' one-unit cell: returns c, and h in *h. */
-inline real lstm_cell(__global const float *acts, int d, int flags, real pi, real pf, real pg, real po, real cp,
-                      real Pi, real Pf, real Po, float clip, float cell_clip, real *h) {
+static inline real lstm_cell(__global const float *acts, int d, int flags, real pi, real pf, real pg, real po, real cp,
+                             real Pi, real Pf, real Po, float clip, float cell_clip, real *h) {
     real c_raw, c;
     LSTM_CELL_BODY(real, activate, clip1, pi, pf, pg, po, c_raw, c, *h);
     return c;
@@ -244,13 +244,13 @@ inline real lstm_cell(__global const float *acts, int d, int flags, real pi, rea
 
 /* The first `lanes` (1..16) lanes of an fp32 row at p as a real16 (zeros past them), and the same
  * lanes of v stored back: the training cell kernels' and the tiled training scan's reserve rows. */
-inline real16 ld16(__global const real *p, int lanes) {
+static inline real16 ld16(__global const real *p, int lanes) {
     if (lanes == 16) return vload16(0, p);
     real tmp[16];
     for (int i = 0; i < 16; ++i) tmp[i] = i < lanes ? p[i] : 0.0f;
     return vload16(0, tmp);
 }
-inline void st16(__global real *p, real16 v, int lanes) {
+static inline void st16(__global real *p, real16 v, int lanes) {
     if (lanes == 16) {
         vstore16(v, 0, p);
         return;

@@ -7,9 +7,9 @@
 
 /* Source row of direction d for output (t, n), or NULL when the row had no computed step (last-only
  * outputs of such rows are the masked value). */
-inline __global const store *merge_row(__global const store *src, __global const int *tmap,
-                                       __global const int *has_any, int d, int t, int n, int T, int N,
-                                       int st_t, int st_n, int st_d, int rev_mask) {
+static inline __global const store *merge_row(__global const store *src, __global const int *tmap,
+                                              __global const int *has_any, int d, int t, int n, int T, int N, int st_t,
+                                              int st_n, int st_d, int rev_mask) {
     if (has_any && !has_any[d * N + n]) return 0;
     const int tt = (rev_mask & (1 << d)) ? tmap[(d * T + t) * N + n] & STEP_T_MASK : t;
     return src + (size_t)tt * st_t + (size_t)n * st_n + (size_t)d * st_d;

@@ -44,7 +44,7 @@ typedef ushort store;
  * routine, and the tiled micro-kernel loads one h_prev value per row and k. Same value as
  * vload_half: the exponent rebias is a multiply by 2^112 (exact, subnormal halves included), inf
  * and NaN keep their all-ones exponent. */
-inline float half_load(ushort h) {
+static inline float half_load(ushort h) {
     const uint u = h;
     const float m = as_float((u & 0x7fffu) << 13) * 0x1p112f;
     const uint bits = (u & 0x7c00u) == 0x7c00u ? 0x7f800000u | ((u & 0x3ffu) << 13) : as_uint(m);
@@ -56,7 +56,7 @@ inline float half_load(ushort h) {
 /* Round to nearest even: normal halves by adding 0xfff plus the lowest kept bit before the shift
  * (a carry into the exponent rounds up correctly), subnormal ones by rint(|f| * 2^24) (exact
  * scaling, the default rounding mode is to nearest even), 65520 and up to inf, NaN quiet. */
-inline ushort16 half_round16(float16 f) {
+static inline ushort16 half_round16(float16 f) {
     const uint16 x = as_uint16(f), a = x & 0x7fffffffu;
     const uint16 normal = (a + 0xfffu + ((a >> 13) & 1u) - 0x38000000u) >> 13;
     const uint16 sub = convert_uint16(rint(as_float16(a) * 0x1p24f));
@@ -69,17 +69,17 @@ inline ushort16 half_round16(float16 f) {
 
 #elif CLRNN_STORAGE == STORAGE_BF16
 typedef ushort store;
-inline float bf16_load(ushort b) { return as_float((uint)b << 16); }
-inline float16 bf16_load16(ushort16 b) { return as_float16(convert_uint16(b) << 16); }
+static inline float bf16_load(ushort b) { return as_float((uint)b << 16); }
+static inline float16 bf16_load16(ushort16 b) { return as_float16(convert_uint16(b) << 16); }
 /* Round to nearest, ties to even: add 0x7fff plus the lowest kept bit, keep the top 16 bits (a
  * carry into the exponent is the correct rounding up, to inf past the largest bf16). NaN is kept
  * quiet rather than rounded (rounding could carry it into inf). */
-inline ushort bf16_round(float f) {
+static inline ushort bf16_round(float f) {
     const uint u = as_uint(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 0x0040u);
     return (ushort)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
-inline ushort16 bf16_round16(float16 f) {
+static inline ushort16 bf16_round16(float16 f) {
     const uint16 u = as_uint16(f);
     const uint16 rounded = (u + (uint16)0x7fffu + ((u >> 16) & (uint16)1u)) >> 16;
     const uint16 nan = (u >> 16) | (uint16)0x0040u;

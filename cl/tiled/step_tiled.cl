@@ -31,12 +31,14 @@
  * written with STORE/STORE16 (fp32, or fp16/bf16 widened on load and rounded on store); the biases
  * and every accumulator and gate are real. */
 
-inline real16 clip16(real16 x, float clip) { return clip > 0.0f ? CLAMP_NAN(x, (real16)-clip, (real16)clip) : x; }
+static inline real16 clip16(real16 x, float clip) {
+    return clip > 0.0f ? CLAMP_NAN(x, (real16)-clip, (real16)clip) : x;
+}
 
 #if CLRNN_COMPACT
 /* The build for a software rasterizer (program.c): activate() lane by lane, in a loop its
  * compiler keeps (the 16-lane switch of every activation costs it about 10 times as long). */
-inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
+static inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
     real lane[16];
     vstore16(x, 0, lane);
     for (int i = 0; i < 16; ++i) lane[i] = activate(acts, dir, slot, lane[i], clip);
@@ -44,7 +46,7 @@ inline real16 activate16(__global const float *acts, int dir, int slot, real16 x
 }
 #else
 /* activate() of common.cl on 16 lanes: the same ACTIVATION_BODY. */
-inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
+static inline real16 activate16(__global const float *acts, int dir, int slot, real16 x, float clip) {
     x = clip16(x, clip);
     __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)a[0];
@@ -54,13 +56,13 @@ inline real16 activate16(__global const float *acts, int dir, int slot, real16 x
 #endif
 
 /* Output at a step that is not computed, by policy: the 16-lane masked_output() of common.cl. */
-inline real16 masked16(int policy, int entry, real16 h_prev, float fill) {
+static inline real16 masked16(int policy, int entry, real16 h_prev, float fill) {
     if (policy == MASKED_CARRY) return (entry & STEP_STARTED) ? h_prev : (real16)0.0f;
     return policy == MASKED_FILL ? (real16)fill : (real16)0.0f;
 }
 
 /* Stores the first `lanes` (1..16) lanes of v at p. */
-inline void store_lanes(__global store *p, real16 v, int lanes) {
+static inline void store_lanes(__global store *p, real16 v, int lanes) {
     if (lanes == 16) {
         STORE16(p, 0, v);
         return;
@@ -87,7 +89,7 @@ typedef struct tile_pos {
     int n_rb;      /* row blocks */
 } tile_pos;
 
-inline tile_pos tile_position(const int MR, const int UB, int N, int H) {
+static inline tile_pos tile_position(const int MR, const int UB, int N, int H) {
     tile_pos p;
     p.jb = get_global_id(0);
     p.d = get_global_id(2);
@@ -101,12 +103,12 @@ inline tile_pos tile_position(const int MR, const int UB, int N, int H) {
 }
 
 /* The block's weights: RTp[d][jb] of K rows of G 16-wide slices. */
-inline __global const store *tile_weights(tile_pos p, __global const store *RTp, int K, int G) {
+static inline __global const store *tile_weights(tile_pos p, __global const store *RTp, int K, int G) {
     return RTp + ((size_t)p.d * p.Hb + p.jb) * (size_t)K * G * 16;
 }
 
 /* The block's bias of width `slots` slices (x-side at [0], recurrent at Hb blocks on). */
-inline __global const real *tile_bias(tile_pos p, __global const real *bias, int slots) {
+static inline __global const real *tile_bias(tile_pos p, __global const real *bias, int slots) {
     return bias + ((size_t)p.d * 2 * p.Hb + p.jb) * slots * 16;
 }
 
@@ -116,8 +118,9 @@ inline __global const real *tile_bias(tile_pos p, __global const real *bias, int
  * ...) keeps the work-item's block of Rᵀ (K*G*64 bytes) in cache across the batch instead of
  * streaming it once per row block; striding (rather than contiguous runs) spreads long and short
  * rows evenly over the groups when rows are in length order. */
-inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
-                     __global const int *perm, __global const store *src, int src_stride, __global const store *hrow[8]) {
+static inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
+                            __global const int *perm, __global const store *src, int src_stride,
+                            __global const store *hrow[8]) {
     int any_valid = 0;
     for (int r = 0; r < MR; ++r) {
         const int n = perm[min(rb * MR + r, N - 1)];
@@ -129,9 +132,9 @@ inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __gl
 
 /* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
  * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
-inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
-                      __global const int *tmap, __global const int *perm, __global const store *src, int src_stride,
-                      __global const store *RTblk, const int K, real16 acc[8][4]) {
+static inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
+                             __global const int *tmap, __global const int *perm, __global const store *src,
+                             int src_stride, __global const store *RTblk, const int K, real16 acc[8][4]) {
     __global const store *hrow[8];
     if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
 }
@@ -143,8 +146,8 @@ typedef struct tile_row {
     size_t sidx;
 } tile_row;
 
-inline tile_row row_at(const int MR, tile_pos p, int rb, int r, int s, int T, int N, __global const int *tmap,
-                       __global const int *perm) {
+static inline tile_row row_at(const int MR, tile_pos p, int rb, int r, int s, int T, int N, __global const int *tmap,
+                              __global const int *perm) {
     tile_row w;
     w.n = perm[rb * MR + r];
     w.entry = tmap[(p.d * T + s) * N + w.n];
@@ -156,8 +159,8 @@ inline tile_row row_at(const int MR, tile_pos p, int rb, int r, int s, int T, in
 /* A step the table marks as not computed: the state hp (the row's h_prev lanes) is carried to
  * h_next and the output yo follows the masked-output policy. Returns 1 for such a step (the row is
  * done), 0 for a computed one: the 16-lane masked_step() of common.cl. */
-inline int carried_step(tile_row w, real16 hp, __global store *h_next, __global store *yo, int lanes, int policy,
-                        float fill) {
+static inline int carried_step(tile_row w, real16 hp, __global store *h_next, __global store *yo, int lanes, int policy,
+                               float fill) {
     if (w.entry & STEP_VALID) return 0;
     STORE16(h_next + w.sidx, 0, hp);
     store_lanes(yo, masked16(policy, w.entry, hp, fill), lanes);
@@ -165,11 +168,11 @@ inline int carried_step(tile_row w, real16 hp, __global store *h_next, __global 
 }
 
 /* The row's output at unit j ([T, N, D, H]) and its block of `slots` slices in x_proj. */
-inline __global store *output_at(tile_pos p, tile_row w, __global store *y, int N, int H, int j) {
+static inline __global store *output_at(tile_pos p, tile_row w, __global store *y, int N, int H, int j) {
     return y + (((size_t)w.t * N + w.n) * p.D + p.d) * H + j;
 }
-inline __global const store *xproj_at(tile_pos p, tile_row w, __global const store *x_proj, int T, int N,
-                                     int batch_major, int slots) {
+static inline __global const store *xproj_at(tile_pos p, tile_row w, __global const store *x_proj, int T, int N,
+                                             int batch_major, int slots) {
     return x_proj + ((xproj_row(w.t, w.n, T, N, batch_major) * p.D + p.d) * p.Hb + p.jb) * slots * 16;
 }
 
@@ -188,13 +191,14 @@ inline __global const store *xproj_at(tile_pos p, tile_row w, __global const sto
 #define SCAN_STATES(s, a, b) (((s) & 1) ? (b) : (a))
 
 /* LSTM (peepholes, CIFG, cell clip by flags); with LSTM_PROJ it leaves h to the projection. */
-inline void lstm_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                            __global const int *tmap, __global const int *perm, __global const store *x_proj,
-                            const int xp_batch_major, __global const store *RTp, __global const real *bias,
-                            __global const store *peep, __global const float *acts, __global const store *h_prev,
-                            __global const store *c_prev, __global store *h_next, __global store *c_next, __global store *y,
-                            const int flags, const int policy, const float clip, const float cell_clip, const float fill,
-                            __global store *h_raw, const int hs_in, const int train, __global real *res, const int S) {
+static inline void lstm_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                                   __global const int *tmap, __global const int *perm, __global const store *x_proj,
+                                   const int xp_batch_major, __global const store *RTp, __global const real *bias,
+                                   __global const store *peep, __global const float *acts, __global const store *h_prev,
+                                   __global const store *c_prev, __global store *h_next, __global store *c_next,
+                                   __global store *y, const int flags, const int policy, const float clip,
+                                   const float cell_clip, const float fill, __global store *h_raw, const int hs_in,
+                                   const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d, Hs = p.Hs;
     __global const store *RTblk = tile_weights(p, RTp, K, 4);
@@ -244,12 +248,12 @@ inline void lstm_tiled_step(const int MR, const int s, const int T, const int N,
 }
 
 /* Linear-before-reset GRU: n = act(x_n + b_n + r (.) (R_n h_prev + Rb_n)), one phase. */
-inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                               __global const int *tmap, __global const int *perm, __global const store *x_proj,
-                               const int xp_batch_major, __global const store *RTp, __global const real *bias,
-                               __global const float *acts, __global const store *h_prev, __global store *h_next,
-                               __global store *y, const int policy, const float clip, const float fill,
-                               const int train, __global real *res, const int S) {
+static inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                                      __global const int *tmap, __global const int *perm, __global const store *x_proj,
+                                      const int xp_batch_major, __global const store *RTp, __global const real *bias,
+                                      __global const float *acts, __global const store *h_prev, __global store *h_next,
+                                      __global store *y, const int policy, const float clip, const float fill,
+                                      const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
@@ -290,13 +294,13 @@ inline void gru_lbr_tiled_step(const int MR, const int s, const int T, const int
  * projection (proj = 1: from the unprojected h_raw, K = hidden size, here H = the projection size,
  * h = clip(W_proj h_raw) with clip = TF1's proj_clip). Steps that are not computed carry h_prev and write
  * the masked output. */
-inline void unit64_tiled_step(const int MR, const int proj, const int s, const int T, const int N, const int H,
-                              const int K, __global const int *tmap, __global const int *perm,
-                              __global const store *x_proj, const int xp_batch_major, __global const store *RTp,
-                              __global const real *bias, __global const float *acts, __global const store *h_raw,
-                              const int hs_in, __global const store *h_prev, __global store *h_next, __global store *y,
-                              const int policy, const float clip, const float fill, const int train,
-                              __global real *res, const int S) {
+static inline void unit64_tiled_step(const int MR, const int proj, const int s, const int T, const int N, const int H,
+                                     const int K, __global const int *tmap, __global const int *perm,
+                                     __global const store *x_proj, const int xp_batch_major, __global const store *RTp,
+                                     __global const real *bias, __global const float *acts, __global const store *h_raw,
+                                     const int hs_in, __global const store *h_prev, __global store *h_next,
+                                     __global store *y, const int policy, const float clip, const float fill,
+                                     const int train, __global real *res, const int S) {
     const tile_pos p = tile_position(MR, 64, N, H);
     const int d = p.d;
     __global const store *src = proj ? h_raw : h_prev; /* rows hs_in apart in h_raw, Hs in h_prev */
@@ -352,11 +356,13 @@ inline void unit64_tiled_step(const int MR, const int proj, const int s, const i
  * phase read 2 or 1 of every 3 cache lines and the prefetchers brought in the others: the block
  * came from L3 twice a step. */
 #define GRU_RT_N(K) ((size_t)(K) * 32) /* offset of the n panel in a block */
-inline void gru_gates_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
-                                 __global const int *tmap, __global const int *perm, __global const store *x_proj,
-                                 const int xp_batch_major, __global const store *RTp, __global const real *bias,
-                                 __global const float *acts, __global const store *h_prev, __global store *zbuf,
-                                 __global store *rh, const float clip, const int train, __global real *res, const int S) {
+static inline void gru_gates_tiled_step(const int MR, const int s, const int T, const int N, const int H, const int K,
+                                        __global const int *tmap, __global const int *perm,
+                                        __global const store *x_proj, const int xp_batch_major,
+                                        __global const store *RTp, __global const real *bias,
+                                        __global const float *acts, __global const store *h_prev, __global store *zbuf,
+                                        __global store *rh, const float clip, const int train, __global real *res,
+                                        const int S) {
     const tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d;
     __global const store *RTblk = tile_weights(p, RTp, K, 3);
@@ -402,8 +408,8 @@ inline void gru_gates_tiled_step(const int MR, const int s, const int T, const i
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1;
 #if CLRNN_COMPACT
 /* The software rasterizer's build (as tiled_dot's, tiled/tiled_dot.h): the same sums over acc. */
-inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
-                     __global const store *hrow[8], const int K) {
+static inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                            __global const store *hrow[8], const int K) {
     for (int r = 0; r < MR; ++r)
         for (int b = 0; b < NB; ++b) acc[r][b] = 0.0f;
     __global const store *W = RTn;
@@ -414,8 +420,8 @@ inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global cons
         }
 }
 #else
-inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
-                     __global const store *hrow[8], const int K) {
+static inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                            __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a50 = 0.0f, a51 = 0.0f, a60 = 0.0f, a61 = 0.0f, a70 = 0.0f, a71 = 0.0f;
     __global const store *W = RTn;
@@ -446,13 +452,14 @@ inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global cons
 
 /* The out phase: n and h of block jb from rh (r (.) h_prev); with `pairs`, work-item i takes blocks
  * 2i and 2i + 1 (pair_dot; items past the blocks return), else block i alone. */
-inline void gru_out_tiled_blocks(const int MR, const int pairs, const int s, const int T, const int N, const int H,
-                                 const int K, __global const int *tmap, __global const int *perm,
-                                 __global const store *x_proj, const int xp_batch_major, __global const store *RTp,
-                                 __global const real *bias, __global const float *acts, __global const store *h_prev,
-                                 __global store *h_next, __global const store *zbuf, __global const store *rh,
-                                 __global store *y, const int policy, const float clip, const float fill,
-                                 const int train, __global real *res, const int S) {
+static inline void gru_out_tiled_blocks(const int MR, const int pairs, const int s, const int T, const int N,
+                                        const int H, const int K, __global const int *tmap, __global const int *perm,
+                                        __global const store *x_proj, const int xp_batch_major,
+                                        __global const store *RTp, __global const real *bias,
+                                        __global const float *acts, __global const store *h_prev,
+                                        __global store *h_next, __global const store *zbuf, __global const store *rh,
+                                        __global store *y, const int policy, const float clip, const float fill,
+                                        const int train, __global real *res, const int S) {
     tile_pos p = tile_position(MR, 16, N, H);
     const int d = p.d, jb0 = pairs ? 2 * p.jb : p.jb, nb = pairs && jb0 + 1 < p.Hb ? 2 : 1;
     if (jb0 >= p.Hb) return;

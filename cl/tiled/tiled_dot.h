@@ -31,8 +31,8 @@
  * accumulators in acc itself, over loops. Its NIR compiler takes time superlinear in the number of
  * vector values live across a loop (8 real16 accumulators: 19 s, the 24 of the named form: many
  * minutes a kernel), while an array it keeps in scratch memory compiles in about a second. */
-inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                      __global const store *hrow[8], const int K) {
+static inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                             __global const store *hrow[8], const int K) {
     for (int r = 0; r < MR; ++r)
         for (int g = 0; g < G; ++g) acc[r][g] = 0.0f;
     __global const store *W = RTblk;
@@ -43,8 +43,8 @@ inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][
         }
 }
 #else
-inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                      __global const store *hrow[8], const int K) {
+static inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                             __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
     real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;

@@ -112,7 +112,7 @@ __kernel void ox_unary(__global const real *x, __global real *y, int op, int cou
  * reduced axes (rshape, rstride) are walked in order. An empty reduction gives the identity of
  * the operation (0, 1, -inf, +inf; NaN for the mean, as numpy). */
 /* Offset of the j-th element of the reduced axes (shape rs, strides rst), from base. */
-inline int reduced_offset(int j, int base, int nred, const int *rs, const int *rst) {
+static inline int reduced_offset(int j, int base, int nred, const int *rs, const int *rst) {
     for (int k = nred - 1; k >= 0; --k) {
         base += (j % rs[k]) * rst[k];
         j /= rs[k];
