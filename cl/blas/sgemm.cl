@@ -67,8 +67,8 @@ __kernel void sgemm_pack_b(const int K, const int N, const int trans_b, __global
 /* One float16 of C's row `crow`, columns j..j+15 (cols of them inside C). The first K block
  * writes alpha acc + beta C (beta == 0: C is not read, BLAS: a NaN there does not show), later
  * ones add alpha acc to it. */
-inline void store16(__global float *crow, const int j, const int cols, const float16 acc, const float alpha,
-                    const float beta, const int first) {
+static inline void store16(__global float *crow, const int j, const int cols, const float16 acc, const float alpha,
+                           const float beta, const int first) {
     if (cols >= 16) {
         float16 v;
         if (!first) v = fma((float16)alpha, acc, vload16(0, crow + j));
@@ -86,8 +86,8 @@ inline void store16(__global float *crow, const int j, const int cols, const flo
 
 /* The same for C stored transposed (the kernel computes C^T = op(B)^T op(A)^T): element (row,
  * j + l) of the computed matrix is C[(j + l) * ldc + row], scalar stores. */
-inline void store16_t(__global float *c, const int row, const ulong ldc, const int j, const int cols, const float16 acc,
-                      const float alpha, const float beta, const int first) {
+static inline void store16_t(__global float *c, const int row, const ulong ldc, const int j, const int cols,
+                             const float16 acc, const float alpha, const float beta, const int first) {
     float t[16];
     vstore16(acc, 0, t);
     for (int l = 0; l < min(cols, 16); ++l) {
@@ -107,7 +107,7 @@ inline void store16_t(__global float *c, const int row, const ulong ldc, const i
  * vmovups, eight vbroadcastss from memory, sixteen vfmadd231ps on zmm a k). */
 
 /* op(A)'s row i from the start of a k block: see sgemm_tile */
-inline ulong arow(const int i, const ulong a_rs, const ulong a_ps) {
+static inline ulong arow(const int i, const ulong a_rs, const ulong a_ps) {
     return (ulong)(i >> 3) * a_ps + (ulong)(i & 7) * a_rs;
 }
 

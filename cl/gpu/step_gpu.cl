@@ -34,14 +34,14 @@
  * compiler's heuristics (clang's for SPIR kept the LSTM's part a call). */
 #define GPU_INLINE inline __attribute__((always_inline))
 
-inline real load_w(__global const store *w, size_t i) { return LOAD(w, i); }
-inline real load_act(__global const store *a, size_t i) { return LOAD(a, i); }
-inline void store_act(__global store *a, size_t i, real v) { STORE(a, i, v); }
-inline real load_b(__global const real *b, size_t i) { return b[i]; } /* biases stay float */
+static inline real load_w(__global const store *w, size_t i) { return LOAD(w, i); }
+static inline real load_act(__global const store *a, size_t i) { return LOAD(a, i); }
+static inline void store_act(__global store *a, size_t i, real v) { STORE(a, i, v); }
+static inline real load_b(__global const real *b, size_t i) { return b[i]; } /* biases stay float */
 
 /* The work-item's place for its row r < GPU_RPT: unit j, row n of the tile at step s, entry from
  * the step table (0 for a row past N). step_pos's index helpers (state_index, output_index) apply. */
-inline step_pos gpu_position(__global const int *tmap, int s, int T, int N, int W, int TU, int r) {
+static inline step_pos gpu_position(__global const int *tmap, int s, int T, int N, int W, int TU, int r) {
     step_pos p;
     const int lid = get_local_id(0), TN = get_local_size(0) / TU;
     p.j = get_group_id(0) * TU + lid % TU;
@@ -94,7 +94,7 @@ GPU_INLINE void gpu_tile_dot(const int G, real acc[GPU_RPT][4], __global const s
 }
 
 /* Offset of gate g of the work-item's unit in x_proj (rows of D*G*H). */
-inline size_t gpu_xp(step_pos p, int T, int batch_major, int G, int H, int g) {
+static inline size_t gpu_xp(step_pos p, int T, int batch_major, int G, int H, int g) {
     return xproj_row(p.t, p.n, T, p.N, batch_major) * p.D * G * H + (size_t)(p.d * G + g) * H + p.j;
 }
 

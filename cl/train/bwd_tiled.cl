@@ -25,9 +25,9 @@ __kernel void tr_pack_r(__global const real *R, const int GH, const int Hr, cons
  * rows from m0, K of them; into out rows (out + o_row(n), lanes < width) for the computed rows,
  * added to what is there (add) or stored. A block with no computed row costs nothing; rows past N
  * alias row N-1 (computed, never stored). */
-inline void bwd_block_product(const int MR, int rb, int kb, int s, int T, int N, int d, __global const int *tmap,
-                              __global const real *src, int lda, int a_off, __global const real *Rp, int GH, int m0,
-                              int K, __global real *out, size_t out_base, int ldo, int width, int add) {
+static inline void bwd_block_product(const int MR, int rb, int kb, int s, int T, int N, int d, __global const int *tmap,
+                                     __global const real *src, int lda, int a_off, __global const real *Rp, int GH,
+                                     int m0, int K, __global real *out, size_t out_base, int ldo, int width, int add) {
     __global const real *arow[8]; /* tiled_dot (tiled/tiled_dot.h): the panel's 64 columns as 4 slots of 16 */
     int any = 0;
     for (int r = 0; r < MR; ++r) {
@@ -70,7 +70,7 @@ inline void bwd_block_product(const int MR, int rb, int kb, int s, int T, int N,
     T, N, H, Hr, d, cell, tmap, res, S, acts, clip, dGt, dGs, dGh_t, Rp, P, dc_state, flags, cell_clip, d_rh, dY, \
         has_dy, ycols, ycol0, p_out, seed_lo, seed_hi, call, l, policy, dh_a, dh_b, carry
 
-inline void bwd_scan(const int MR, BWD_SCAN_PARAMS) {
+static inline void bwd_scan(const int MR, BWD_SCAN_PARAMS) {
     const int wi = get_local_id(0), grp = get_group_id(1), groups = get_num_groups(1);
     const int G = cell == BWD_CELL_LSTM ? 4 : cell == BWD_CELL_RNN ? 1 : 3, GH = G * H;
     const int Hb = (H + 15) / 16, Kb = (Hr + 63) / 64, n_rb = (N + MR - 1) / MR;

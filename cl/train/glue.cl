@@ -93,7 +93,7 @@ __kernel void loss_grad(int kind, int R, int C, __global const float *x, ulong x
                          (k) == 5 ? q##5 : (k) == 6 ? q##6 : q##7)
 
 /* The group's slot holding element (block) i of the concatenation, and i's index within it. */
-inline int glue_slot_of(__global const ulong *meta, int ntensors, ulong i, ulong *local_i) {
+static inline int glue_slot_of(__global const ulong *meta, int ntensors, ulong i, ulong *local_i) {
     int k = 0;
     while (k + 1 < ntensors && i >= meta[2 * (k + 1) + 1]) ++k;
     *local_i = i - meta[2 * k + 1];

@@ -7,7 +7,7 @@
 
 #if defined(__OPENCL_VERSION__) || defined(__OPENCL_C_VERSION__)
 #define RNG_U32 uint
-#define RNG_FN inline
+#define RNG_FN static inline /* PoCL builds with -Dinline=: plain inline would be an external function */
 #define RNG_MULHI(a, b) mul_hi(a, b)
 #else
 #include <stdint.h>

@@ -13,7 +13,8 @@
  * and c_prev as carried) so that no NaN of stale memory reaches a GEMM. */
 
 /* Inverted dropout's factor for element (c0, c1) of a stream: 0 or 1/(1-p); 1 when p = 0. */
-inline real drop_factor(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p) {
+static inline real drop_factor(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1,
+                               float p) {
     if (p <= 0.0f) return 1.0f;
     return clrnn_dropout_keep(seed_lo, seed_hi, call, l, d, stream, c0, c1, p) ? 1.0f / (1.0f - p) : 0.0f;
 }
@@ -24,8 +25,8 @@ inline real drop_factor(uint seed_lo, uint seed_hi, uint call, int l, int d, int
     __global real *y, const int ycols, const int ycol0, const float p_out, const uint seed_lo,     \
         const uint seed_hi, const uint call, const int l, const int policy, const float fill
 
-inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, real v, float p_out, uint seed_lo,
-                    uint seed_hi, uint call, int l) {
+static inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, real v, float p_out, uint seed_lo,
+                           uint seed_hi, uint call, int l) {
     if (p_out > 0.0f) {
         const int keep =
             clrnn_dropout_keep(seed_lo, seed_hi, call, l, 0, RNG_STREAM_OUTPUT, (uint)(n * ycols + col), (uint)t, p_out);
@@ -73,14 +74,14 @@ inline void write_y(__global real *y, int t, int n, int N, int ycols, int col, r
 
 /* activate() on 16 lanes (the same ACTIVATION_BODY), and d act(clip(a)) / da for activation slot
  * `slot` of direction `dir` (the gradient contract: clip passes 1 inside [-clip, clip], 0 outside). */
-inline real16 act16(__global const float *acts, int dir, int slot, real16 x, float clip) {
+static inline real16 act16(__global const float *acts, int dir, int slot, real16 x, float clip) {
     if (clip > 0.0f) x = CLAMP_NAN(x, (real16)-clip, (real16)clip);
     __global const float *a = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)a[0];
     const float alpha = a[1], beta = a[2];
     ACTIVATION_BODY(real16, x, kind, alpha, beta)
 }
-inline real16 dact16_raw(__global const float *acts, int dir, int slot, real16 x) {
+static inline real16 dact16_raw(__global const float *acts, int dir, int slot, real16 x) {
     __global const float *p = acts + (dir * ACT_SLOTS + slot) * ACT_PARAMS;
     const int kind = (int)p[0];
     const float alpha = p[1], beta = p[2];
@@ -115,22 +116,22 @@ inline real16 dact16_raw(__global const float *acts, int dir, int slot, real16 x
     default: return one;
     }
 }
-inline real16 dact16(__global const float *acts, int dir, int slot, real16 a, float clip) {
+static inline real16 dact16(__global const float *acts, int dir, int slot, real16 a, float clip) {
     const real16 g = dact16_raw(acts, dir, slot, a);
     return clip > 0.0f ? select(g, (real16)0.0f, (a < -clip) | (a > clip)) : g;
 }
 /* dact16 where y = act16(acts, dir, slot, a, clip) is already known: sigmoid and tanh from y (the
  * values dact16_raw recomputes, s (1 - s) and 1 - t t of the same exp / tanh: the same bits, an
  * exp or tanh per vector fewer; where |a| > clip, y is of the clamped a but the gradient is 0). */
-inline real16 dact16_y(__global const float *acts, int dir, int slot, real16 a, real16 y, float clip) {
+static inline real16 dact16_y(__global const float *acts, int dir, int slot, real16 a, real16 y, float clip) {
     const int kind = (int)acts[(dir * ACT_SLOTS + slot) * ACT_PARAMS];
     const real16 g = kind == ACT_SIGMOID ? y * (1.0f - y) : kind == ACT_TANH ? 1.0f - y * y : dact16_raw(acts, dir, slot, a);
     return clip > 0.0f ? select(g, (real16)0.0f, (a < -clip) | (a > clip)) : g;
 }
 
 /* The dropout factors of 16 adjacent elements c0.. of a stream (all 1 when p = 0). */
-inline real16 drop16(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p,
-                     int lanes) {
+static inline real16 drop16(uint seed_lo, uint seed_hi, uint call, int l, int d, int stream, uint c0, uint c1, float p,
+                            int lanes) {
     if (p <= 0.0f) return (real16)1.0f;
     real tmp[16];
     for (int i = 0; i < 16; ++i)
@@ -138,15 +139,15 @@ inline real16 drop16(uint seed_lo, uint seed_hi, uint call, int l, int d, int st
     return vload16(0, tmp);
 }
 
-inline real16 masked_output16(int policy, int entry, real16 h_prev, float fill) {
+static inline real16 masked_output16(int policy, int entry, real16 h_prev, float fill) {
     if (policy == MASKED_CARRY) return (entry & STEP_STARTED) ? h_prev : (real16)0.0f;
     if (policy == MASKED_FILL) return (real16)fill;
     return (real16)0.0f;
 }
 
 /* write_y on 16 lanes: one vector store without dropout, else element by element. */
-inline void write_y16(__global real *y, int t, int n, int N, int ycols, int col, real16 v, int lanes, float p_out,
-                      uint seed_lo, uint seed_hi, uint call, int l) {
+static inline void write_y16(__global real *y, int t, int n, int N, int ycols, int col, real16 v, int lanes,
+                             float p_out, uint seed_lo, uint seed_hi, uint call, int l) {
     if (p_out <= 0.0f) {
         st16(y + ((size_t)t * N + n) * ycols + col, v, lanes);
         return;
@@ -186,7 +187,8 @@ inline void write_y16(__global real *y, int t, int n, int N, int ycols, int col,
  * any work-item of the row writes its new h into h_state. */
 #define TR_FUSE_PARAMS __global const real *RT, const int fuse_hr
 
-inline real16 hr_dot16(__global const real *h_prev, int Hr, __global const real *RT, int ld, int col, int lanes) {
+static inline real16 hr_dot16(__global const real *h_prev, int Hr, __global const real *RT, int ld, int col,
+                              int lanes) {
     real16 acc = (real16)0.0f;
     for (int k = 0; k < Hr; ++k) acc = fma((real16)(h_prev[k]), ld16(RT + (size_t)k * ld + col, lanes), acc);
     return acc;
@@ -443,15 +445,15 @@ __kernel void tr_bwd_out(const int s, const int T, const int N, const int Hr, co
 #define TR_BWD_DH_ADD const int fuse_dh, const real16 dh_add
 
 /* dh_state's 16 lanes at idx, plus the fused product when there is one. */
-inline real16 dh_in16(__global const real *dh_state, size_t idx, int lanes, int fuse_dh, real16 dh_add) {
+static inline real16 dh_in16(__global const real *dh_state, size_t idx, int lanes, int fuse_dh, real16 dh_add) {
     const real16 v = ld16(dh_state + idx, lanes);
     return fuse_dh ? v + dh_add : v;
 }
 
-inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY, int has_dy,
-                        int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call, int l, int policy,
-                        __global const real *dh_state, __global real *dh_out, __global real *carry, int fuse_dh,
-                        real16 dh_add) {
+static inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __global const real *dY,
+                               int has_dy, int ycols, int ycol0, float p_out, uint seed_lo, uint seed_hi, uint call,
+                               int l, int policy, __global const real *dh_state, __global real *dh_out,
+                               __global real *carry, int fuse_dh, real16 dh_add) {
     const int t = e & STEP_T_MASK;
     const size_t row = (size_t)t * N + n, idx = ((size_t)d * N + n) * Hr + j, cidx = (size_t)n * Hr + j;
     real16 dy = (real16)0.0f;
@@ -504,14 +506,14 @@ inline real16 bwd_out16(int lanes, int j, int n, int e, int N, int Hr, int d, __
         st16(gs + (g_) * H, v_, lanes);                                                            \
     } while (0)
 
-inline void tr_rnn_bwd_at(TR_BWD_AT, TR_OUT_PARAMS, TR_BWD_DH_ADD) {
+static inline void tr_rnn_bwd_at(TR_BWD_AT, TR_OUT_PARAMS, TR_BWD_DH_ADD) {
     TR_BWD_PROLOGUE16(1);
     const real16 g = dhv * dact16(acts, d, 0, ld16(rr + Hr + j, lanes), clip);
     STORE_DG(0, g);
 }
 
-inline void tr_lstm_bwd_at(TR_BWD_AT, __global const real *P, __global real *dc_state, const int flags,
-                           const float cell_clip, TR_OUT_PARAMS, TR_BWD_DH_ADD) {
+static inline void tr_lstm_bwd_at(TR_BWD_AT, __global const real *P, __global real *dc_state, const int flags,
+                                  const float cell_clip, TR_OUT_PARAMS, TR_BWD_DH_ADD) {
     TR_BWD_PROLOGUE16(4);
     const int peep = flags & LSTM_PEEPHOLE, cifg = flags & LSTM_CIFG;
     const int o_pre = Hr, o_c = Hr + 4 * H, o_cu = Hr + 5 * H;
@@ -546,7 +548,8 @@ inline void tr_lstm_bwd_at(TR_BWD_AT, __global const real *P, __global real *dc_
  * lbr: dGt holds the x-side gradients (W, Wb: da_n), dGh_t and dGs the h-side ones (R, Rb and
  * dh_prev: r * da_n). Reset before: r's gradient needs (r * h_prev)'s, after the GEMM through R_n
  * (tr_gru_rb_r); its slots are left 0 here. */
-inline void tr_gru_bwd_at(TR_BWD_AT, const int lbr, __global real *dGh_t, __global real *dh_next, TR_OUT_PARAMS) {
+static inline void tr_gru_bwd_at(TR_BWD_AT, const int lbr, __global real *dGh_t, __global real *dh_next,
+                                 TR_OUT_PARAMS) {
     const int j = jb_ * 16, n = n_;
     if (j >= H || n >= N) return;
     const int lanes = min(16, H - j);
@@ -594,8 +597,9 @@ inline void tr_gru_bwd_at(TR_BWD_AT, const int lbr, __global real *dGh_t, __glob
 
 /* GRU reset before: d_rh [N, H] = dG_n R_n (a GEMM before this) gives r's gradient and the
  * r * dh_prev term. */
-inline void tr_gru_rb_r_at(TR_BWD_AT, __global const real *d_rh, __global real *dh_next, const float p_rec,
-                           const uint seed_lo, const uint seed_hi, const uint call, const int l, const int drop_mode) {
+static inline void tr_gru_rb_r_at(TR_BWD_AT, __global const real *d_rh, __global real *dh_next, const float p_rec,
+                                  const uint seed_lo, const uint seed_hi, const uint call, const int l,
+                                  const int drop_mode) {
     const int j = jb_ * 16, n = n_;
     if (j >= H || n >= N) return;
     const int lanes = min(16, H - j);
