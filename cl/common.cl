@@ -45,6 +45,14 @@ typedef REAL_VEC(REAL, 16) real16;
  *     no overflow, tiny results for very negative x).
  *   tanh, on |x| with the sign put back: below 0.625, |x| + |x|^3 P(x^2) (Cephes' tanhf
  *     polynomial: no cancellation near 0); above, (1 - e) / (1 + e) with e = exp(-2|x|). */
+#if CLRNN_COMPACT
+/* The compact build (a software rasterizer, llvmpipe: program.c): its compiler's time grows
+ * superlinearly with straight-line vector code, and the polynomial forms below made a gpu-plan
+ * forward's build take over 4x as long there (46 s -> over 200 s); there, the built-ins. */
+#define FAST_ACT_DEFS(T, I, U, AS_T, AS_I, AS_U)                                                   \
+    static inline T sigmoid_fast_##T(T x) { return 1.0f / (1.0f + exp(-x)); }                     \
+    static inline T tanh_fast_##T(T x) { return tanh(x); }
+#else
 #define FAST_ACT_DEFS(T, I, U, AS_T, AS_I, AS_U)                                                   \
     static inline T exp_neg_##T(T x) {                                                             \
         x = select(x, (T)-104.0f, x < -104.0f); /* keeps NaN */                                    \
@@ -77,6 +85,7 @@ typedef REAL_VEC(REAL, 16) real16;
         const T big = (1.0f - e) / (1.0f + e);                                                     \
         return copysign(select(small, big, a >= 0.625f), x); /* on |x|: tanh(-0) = -0 */           \
     }
+#endif
 FAST_ACT_DEFS(real, int, uint, as_float, as_int, as_uint)
 FAST_ACT_DEFS(real16, int16, uint16, as_float16, as_int16, as_uint16)
 
