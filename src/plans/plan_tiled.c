@@ -315,13 +315,6 @@ static int scan_mr(const clrnn_rnn *r, int N) {
     return N < 8 ? 1 : ts->Gs == 3 ? TILED_MR_3 : TILED_MR_4;
 }
 
-/* Mesa's software rasterizers (gallivm: llvmpipe under Rusticl) bound the loop iterations of one
- * kernel invocation: a counter shared by every loop of the invocation starts at 65535
- * (LP_MAX_TGSI_LOOP_ITERATIONS) and, once spent, every loop leaves after its current iteration,
- * silently. The persistent scan loops over all its steps in one invocation, so it has to run in
- * launches that each stay under the bound. CLRNN_LOOP_LIMIT=<n> sets the bound on any device (tests
- * run the split launches on PoCL with it); 0 or unset elsewhere: none. */
-long clrnn_tiled_loop_limit(const clrnn_context *ctx) { return ctx->loop_limit; /* clrnn_loop_limit_init */ }
 
 /* One phase of a tiled step for one row block: the dot product (tiled_dot or pair_dot: zeroing
  * MR x (1 + G), K x (1 + MR x (1 + G)), row_block's MR rows) and per row `blocks` blocks (or 16-lane
@@ -349,7 +342,7 @@ long clrnn_tiled_scan_step_loops(const clrnn_rnn *r, int mr, int row_blocks, int
 }
 
 int clrnn_tiled_scan_chunk(const clrnn_context *ctx, long step_loops) {
-    const long limit = clrnn_tiled_loop_limit(ctx);
+    const long limit = ctx->loop_limit; /* the device's loop bound (clrnn_loop_limit_init) */
     if (limit <= 0) return INT_MAX;
     /* a quarter left for what the count misses (the kernel's own loops are all counted) */
     const long steps = limit / 4 * 3 / (step_loops > 0 ? step_loops : 1);
@@ -406,8 +399,7 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
         const int chunk = scan_chunk(r, N), groups = scan_groups(r, n_rb);
         clrnn_karg_loops(&a, (long)(s1 - s0 < chunk ? s1 - s0 : chunk) *
                                  clrnn_tiled_scan_step_loops(r, mr, (n_rb + groups - 1) / groups, 0));
-        return clrnn_tiled_scan_launch(ctx, &a, width, (size_t)scan_groups(r, n_rb), (size_t)r->D, s0, s1,
-                                       scan_chunk(r, N));
+        return clrnn_tiled_scan_launch(ctx, &a, width, (size_t)groups, (size_t)r->D, s0, s1, chunk);
     }
     /* Fewest row groups that still give every compute unit two work-items: each work-item then
      * keeps its slice of Rᵀ in cache across more of the batch. */

@@ -58,9 +58,9 @@ static clrnn_status scan_direction(clrnn_rnn *r, clrnn_reserve *v, int l, int d,
     const int m = w.N >= 8, MR = m ? 6 : 1, n_rb = (w.N + MR - 1) / MR;
     /* the work-group is every block of one row set: it must fit the kernel's limit; and the scan
      * walks all T steps in one invocation, which a device with a loop bound (llvmpipe: 65535
-     * iterations an invocation, clrnn_tiled_loop_limit) would end early: the portable backward there */
+     * iterations an invocation, ctx->loop_limit) would end early: the portable backward there */
     size_t kmax = 0;
-    if (clrnn_tiled_loop_limit(ctx) > 0 ||
+    if (ctx->loop_limit > 0 ||
         clGetKernelWorkGroupInfo(w.scan[m], ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) !=
             CL_SUCCESS ||
         (size_t)width > kmax) {

@@ -42,8 +42,6 @@ clrnn_status clrnn_tiled_xproj(clrnn_context *ctx, clrnn_kargs a, const clrnn_ti
  * may then run on ctx's device (INT_MAX: no bound; 0: not one step), and clrnn_tiled_scan_launch
  * runs scan kernel `a` (s0, s1 its first two arguments, local size width) over steps [s0, s1) in
  * launches of at most chunk steps. */
-/* The loop iterations a kernel invocation may run on ctx's device, 0: no bound. */
-long clrnn_tiled_loop_limit(const clrnn_context *ctx);
 long clrnn_tiled_scan_step_loops(const clrnn_rnn *r, int mr, int row_blocks, int train);
 int clrnn_tiled_scan_chunk(const clrnn_context *ctx, long step_loops);
 clrnn_status clrnn_tiled_scan_launch(clrnn_context *ctx, clrnn_kargs *a, size_t width, size_t groups, size_t D,

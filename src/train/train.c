@@ -110,14 +110,14 @@ static clrnn_status launch16(clrnn_context *ctx, kargs *a, size_t width, size_t 
     return launch(ctx, a, g0, g1, 1, step_lws(ctx, a->k, (int)(g0 < 16 ? g0 : 16)));
 }
 
-/* dst[0..cols) (+)= the column sums of src's rows x cols (rows ld apart): tr_colsum, 8 groups of
- * 16 columns a work-item (one each, its own work-group) on CPU devices, 1 elsewhere; the same
- * bits either way. */
 /* The fused cell kernels' loops a work-item (hr_dot16 per gate, TR_FUSED_DH_ADD over G*H): K
  * iterations of a 16-lane ld16 each (its loop for a partial 16), for the device's loop bound: past
  * it the product runs as the (split) GEMM instead. */
 #define FUSED_LOOPS(G, K) ((long)(G) * (K) * 17 + 64)
 
+/* dst[0..cols) (+)= the column sums of src's rows x cols (rows ld apart): tr_colsum, 8 groups of
+ * 16 columns a work-item (one each, its own work-group) on CPU devices, 1 elsewhere; the same
+ * bits either way. */
 static clrnn_status colsum(clrnn_context *ctx, cl_mem src, int ld, int rows, int cols, cl_mem dst, int add) {
     const int groups = ctx->info.type == CLRNN_DEVICE_TYPE_CPU ? 8 : 1;
     /* a work-item loops over the rows per group of 16 columns, and once per column of a last
