@@ -6,8 +6,7 @@
  * writes the same reserve buffers (clrnn_train_bwd_view), so the weight gradient and the input
  * gradient (the portable clrnn_train_portable_input_gradient) are unchanged.
  *
- * Covered: every cell (RNN, LSTM with peepholes / CIFG / clips / forget bias, GRU both flavours;
- * the reset-before GRU only with CLRNN_TRAIN_BWD=fused, as it measured slower than the portable scan),
+ * Covered: every cell (RNN, LSTM with peepholes / CIFG / clips / forget bias, GRU both flavours),
  * lengths and masks with holes under every masked-output policy, output dropout between layers,
  * input dropout (only the input gradient sees it), bidirectional, stacked, last_only, dense.
  * Falls back to the portable backward for: the LSTM projection, recurrent dropout, and a device
@@ -35,15 +34,11 @@ static int covers(const clrnn_rnn *r) {
     const char *env = getenv("CLRNN_TRAIN_BWD");
     if (env && !strcmp(env, "portable")) return 0;
     if (r->desc.proj_size > 0 || r->desc.recurrent_dropout > 0) return 0;
-    /* the reset-before GRU's fused scan is right but measured slower than the portable one (S3
-     * shape, loaded machine): only on request. In one process, alternating (S3, load 7-13 on 2
-     * cores), its CPU time per backward_data was the portable's within the noise (-4 % .. +5 %, the
-     * lbr GRU's fused scan the same), while its wall time was up to 1.3x: the persistent launch
-     * is one work-group per compute unit for all T steps (N = 64: 6 and 5 row blocks of 6), so a
-     * descheduled worker thread stalls the whole scan, where the portable's per-step launches
-     * rebalance every step; more work-groups (2 per unit) cost more (R streamed once more per
-     * group and step). Whether it wins on a quiet machine is for a quiet A/B (CLRNN_TRAIN_BWD). */
-    if (r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset) return env && !strcmp(env, "fused");
+    /* The reset-before GRU's fused scan was once opt-in: on a loaded 2-core Xeon its wall time was
+     * up to 1.3x the portable's (a persistent launch is one work-group per compute unit for all T
+     * steps, so a descheduled worker stalls the whole scan). Quiet, on a 2-core EPYC (Zen 4), S3's
+     * training step took 336-361 ms fused against 377-401 ms portable, alternated in one process
+     * (2026-12-02): the default now, as for every other cell; =portable keeps the A/B. */
     return 1;
 }
 

@@ -429,10 +429,7 @@ static void test_fused_scan_edges(void **s) {
                   tc("fused_gru_stacked3_bi_N6_H21", stack, 3, 6, LEN_VARIED),
                   tc("fused_lstm_T1_N13", tu_desc(CLRNN_CELL_LSTM, 3, 21), 1, 13, LEN_VARIED)};
     cs[2].last_only = 1;
-    const int forced = getenv("CLRNN_TRAIN_BWD") != NULL;
-    if (!forced) setenv("CLRNN_TRAIN_BWD", "fused", 1); /* the reset-before GRU's fused scan too */
     for (size_t i = 0; i < sizeof cs / sizeof *cs; ++i) run_case(&cs[i]);
-    if (!forced) unsetenv("CLRNN_TRAIN_BWD");
 }
 
 /* Every ONNX activation in the RNN's slot (relu = the rnn_relu cell), and in the LSTM's and GRU's

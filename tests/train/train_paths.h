@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The fused backward scan: no projection, no recurrent dropout, the reset-before GRU only with
- * CLRNN_TRAIN_BWD=fused, nothing with =portable, under another plan or on a device with a loop
+/* The fused backward scan: no projection, no recurrent dropout, nothing with
+ * CLRNN_TRAIN_BWD=portable, under another plan or on a device with a loop
  * bound (a software rasterizer, or CLRNN_LOOP_LIMIT set). */
 static inline int tu_fused_bwd_expected(const clrnn_rnn *r) {
     char plan[512];
@@ -19,7 +19,7 @@ static inline int tu_fused_bwd_expected(const clrnn_rnn *r) {
     if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
     if (limit && *limit ? atol(limit) > 0 : clrnn_device_is_rasterizer(r->ctx)) return 0;
     if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
-    return d->cell != CLRNN_CELL_GRU || d->linear_before_reset || (env && !strcmp(env, "fused"));
+    return 1;
 }
 
 /* The text clrnn_rnn_plan() must hold for the training forward under the tiled plan: its own tiled
