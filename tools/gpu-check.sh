@@ -20,7 +20,7 @@
 #       imports torch and onnx,
 #       and "no GPU", exit 0.
 # With the device tool: carry [".gpu-check"] and run `tools/gpu-check.sh run` (estimated 4-8 minutes, not
-# yet run on a GPU); until the GPU plan exists, CLRNN_GPU_PLAN=generic.
+# yet run on a GPU); CLRNN_GPU_PLAN=generic runs the old plan instead, for comparison.
 # Exit status: 0 all passed (or a dry run's checks passed), 1 a check failed, 2 bad usage or no pack.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
