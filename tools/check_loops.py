@@ -7,23 +7,26 @@ runs (clrnn_karg_loops), and clrnn_enqueue refuses one over the budget. A launch
 silent wrong result there. This script finds those kernels and checks the host declares them:
 
 1. Kernel side. Each OpenCL program clrnn builds is read from the build's own lists (the
-   set(CLRNN_*CL_SOURCES ...) of CMakeLists.txt and tools/cmake/*.cmake: files, in order),
-   concatenated as program.c does and preprocessed with the C preprocessor under every variant of
-   the defines the host passes (-DREAL=float, CLRNN_STORAGE=0|1|2, CLRNN_COMPACT=0|1). Every
-   __kernel function is followed through its calls into the program's helper functions; it is a
-   "loop kernel" when a reachable for/while/do loop has a condition that is not a compile-time
-   constant: an identifier other than the loop's own variables or a helper's parameter that every
-   call on that path passes as a constant (macros are expanded, so ABI constants are numbers).
+   set(CLRNN_*CL_SOURCES ...) of CMakeLists.txt and tools/cmake/onnx.cmake: files, in order),
+   included in that order and preprocessed with the C preprocessor under every variant of the
+   defines the host passes (-DREAL=float; CLRNN_COMPACT=0|1; CLRNN_STORAGE=0|1|2 for the main
+   program). Every __kernel function is followed through its calls into the program's helpers; it
+   is a "loop kernel" when a reachable for/while/do loop's condition, or a for loop's start, is not
+   a compile-time constant. Constant: numbers (macros are expanded, so ABI constants are numbers),
+   the loop's own variables, a helper's parameter that the call on that path passes as a constant,
+   a `const` local set from constants or min(C, x) (`lanes = min(16, H - j)`); and for (v = X;
+   v < X + C; ...). A while loop's variables (assigned in it) start where they are assigned before
+   it. `do { } while (0)` is constant, `while (1)` is not.
 2. Host side. tools/loop_kernels.txt lists every loop kernel with the host file and function that
-   declare its loops. The check fails when a loop kernel is not listed, a listed kernel does not
-   exist or has no runtime loop, the named function is not in the named file, that function does
-   not itself declare loops (clrnn_karg_loops, or a `.loops =` / `->loops =` copy of a declared
-   count), or no host source names the kernel (CLRNN_K_<name>,
-   TK_<name>, GLUE_K_<name>, "<name>").
+   launch it and declare its loops. The check fails when a loop kernel is not listed; a listed
+   kernel does not exist or has no runtime loop; no host source names it (CLRNN_K_<name>,
+   TK_<name>, GLUE_K_<name>, "<name>"); the function is not in the file; it does not itself call
+   clrnn_karg_loops (or copy a declared count: `.loops =`); or it does not pick that kernel (it
+   names it, or a function or kernel-table field (.tiled_scan = {CLRNN_K_...}) that does, or a
+   function of its file that calls it does). A .cl file of cl/ in no program fails too.
 
-Usage: check_loops.py [--root DIR] [--list FILE] [--print] [--explain]
-  --print    lists every kernel with its classification and the first runtime loop found
-  --explain  with a failure, also prints where each unlisted kernel loops
+Usage: check_loops.py [--root DIR] [--list FILE] [--print]
+  --print    lists every kernel with its program, place and first runtime loop found
 Exit 0 when everything matches, 1 with one line per mismatch (naming the kernel and the file).
 Python 3 standard library only; needs a C preprocessor (cpp, gcc or clang: $CPP overrides).
 """
@@ -293,7 +296,20 @@ def loops_and_calls(f, funcs):
                     k = match_close(body, k) + 1 if body[k].text in "([{" else k + 1
                 stmt = body[j + 1 : k]
             cond = body[i + 2 : j]
-            loops.append(("while", cond, assigned([cond, stmt]), [], t))
+            lvars = assigned([cond, stmt]) & {x.text for x in cond if x.kind == "id"}
+            # their starts: every `v = expr` before the loop (a declaration's or an assignment's)
+            starts = []
+            for k in range(i):
+                if body[k].text in lvars and k + 1 < i and body[k + 1].text == "=":
+                    e = k + 2
+                    depth = 0
+                    while e < i and not (depth == 0 and body[e].text in (";", ",")):
+                        depth += body[e].text in "([{"
+                        depth -= body[e].text in ")]}"
+                        e += 1
+                    starts.append(body[k - 1 : e])  # `v = expr`, as a for loop's init piece
+            unset = [v for v in lvars if not any(st[1].text == v or st[0].text == v for st in starts)]
+            loops.append(("while", cond, lvars - set(unset), starts, t))
         elif t.text in funcs and t.text not in C_KEYWORDS:
             j = match_close(body, i + 1)
             calls.append((t.text, split_top(body[i + 2 : j], ",")))
@@ -307,10 +323,14 @@ def constant_loop(kind, cond, lvars, init, const_params):
         # do { } while (0) of a macro runs once; a constant true condition (while (1)) ends on data
         return all(t.text in ("0", "0u", "0U", "(", ")") for t in cond)
     # the trip count is fixed by the condition and the loop variables' start: both constant
-    # (for (k = ndim - 1; k >= 0; --k) counts ndim)
-    starts = [piece[[x.text for x in piece].index("=") + 1 :] for piece in split_top(init, ",") if "=" in [x.text for x in piece]]
+    # (for (k = ndim - 1; k >= 0; --k) counts ndim; a while loop's starts are its variables'
+    # assignments before it, and a variable with none is not a loop variable)
+    pieces = init if kind == "while" else split_top(init, ",")
+    starts = [p[[x.text for x in p].index("=") + 1 :] for p in pieces if "=" in [x.text for x in p]]
     if is_constant(cond, lvars | const_params) and all(is_constant(st, const_params) for st in starts):
         return True
+    if kind == "while":
+        return False
     # for (v = X; v < X + C; ...): a constant trip count from a runtime start
     for piece in split_top(init, ","):
         ids = [x.text for x in piece]
@@ -521,7 +541,6 @@ def main():
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--list", help="the allow-list (default ROOT/tools/loop_kernels.txt)")
     ap.add_argument("--print", action="store_true", help="list every kernel and its first runtime loop")
-    ap.add_argument("--explain", action="store_true", help="say where each unlisted loop kernel loops")
     args = ap.parse_args()
     root = os.path.abspath(args.root)
     list_path = args.list or os.path.join(root, "tools", "loop_kernels.txt")

@@ -6,6 +6,7 @@ Each plant is applied to a fresh copy (the build's lists, cl/, src/, include/, t
   new_kernel      a __kernel looping over a runtime argument, not listed
   via_helper      a __kernel whose helper loops over the kernel's runtime argument, not listed; a
                   second kernel calling the same helper with a constant must not be reported
+  while_start     a while loop with a constant condition whose variable starts at a runtime value
   stale_entry     an allow-list entry for a kernel no program defines
   not_a_loop      an allow-list entry for a kernel without a runtime loop (copy_rows)
   undeclared      the fused backward scan's clrnn_karg_loops removed (plan_tiled_bwd.c): the
@@ -61,6 +62,14 @@ static inline float planted_sum(__global const float *y, int count) {
 __kernel void planted_via_helper(__global float *y, const int n) { y[0] = planted_sum(y, n); }
 __kernel void planted_constant_helper(__global float *y) { y[0] = planted_sum(y, 16); }
 """
+WHILE_START = """
+__kernel void planted_while_start(__global float *y, const int n) {
+    float s = 0.0f;
+    int i = n;
+    while (i > 0) s += y[--i];
+    y[0] = s;
+}
+"""
 
 # name: (plant function, strings the checker's output must hold, strings it must not)
 PLANTS = {
@@ -70,6 +79,7 @@ PLANTS = {
         ["planted_via_helper", "planted_sum"],
         ["planted_constant_helper"],
     ),
+    "while_start": (lambda t: append(t, "src/onnx/kernels.cl", WHILE_START), ["planted_while_start"], []),
     "stale_entry": (
         lambda t: append(t, "tools/loop_kernels.txt", "planted_ghost src/rnn/forward.c clrnn_emit_outputs\n"),
         ["planted_ghost", "stale"],
