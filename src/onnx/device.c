@@ -119,6 +119,7 @@ clrnn_status clrnn_ox_dev_copy(clrnn_model *m, const ox_node *n, cl_mem src, int
         arg_mem(a, src), arg_int(a, (int)src_off), arg_mem(a, dst), arg_int(a, (int)dst_off);
         arg_int(a, (int)count), arg_int(a, ndim), arg_int8(a, ndim, shape), arg_int8(a, ndim, sstride);
         arg_int8(a, ndim, dstride);
+        clrnn_karg_loops(a, ndim + 1L); /* its index over the ndim axes (the device's loop bound) */
     });
 }
 
@@ -151,6 +152,7 @@ clrnn_status clrnn_ox_dev_binary(clrnn_model *m, const ox_node *n, int op, cl_me
     LAUNCH(m, n, binary, "ox_binary", count, {
         arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, op), arg_int(a, (int)count), arg_int(a, ndim);
         arg_int8(a, ndim, shape), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
+        clrnn_karg_loops(a, ndim + 1L); /* its index over the ndim axes (the device's loop bound) */
     });
 }
 
@@ -183,6 +185,7 @@ clrnn_status clrnn_ox_dev_pad(clrnn_model *m, const ox_node *n, int mode, float 
     LAUNCH(m, n, pad, "ox_pad", count, {
         arg_mem(a, x), arg_mem(a, y), arg_int(a, mode), arg_float(a, value), arg_int(a, (int)count), arg_int(a, ndim);
         arg_int8(a, ndim, oshape), arg_int8(a, ndim, ishape), arg_int8(a, ndim, begin);
+        clrnn_karg_loops(a, ndim + 1L); /* its index over the ndim axes (the device's loop bound) */
     });
 }
 
@@ -203,6 +206,7 @@ clrnn_status clrnn_ox_dev_where(clrnn_model *m, const ox_node *n, const unsigned
     launch_args a_ = ox_begin(m, &m->k->where, "ox_where"), *a = &a_;
     arg_mem(a, c), arg_mem(a, x), arg_mem(a, z), arg_mem(a, y), arg_int(a, (int)count), arg_int(a, ndim);
     arg_int8(a, ndim, shape), arg_int8(a, ndim, cstride), arg_int8(a, ndim, astride), arg_int8(a, ndim, bstride);
+    clrnn_karg_loops(a, ndim + 1L); /* its index over the ndim axes (the device's loop bound) */
     st = enqueue_1d(m, n, &a_, (size_t)count);
     clReleaseMemObject(c); /* kept alive by OpenCL until the kernel completes */
     mtx_unlock(&m->ctx->lock);

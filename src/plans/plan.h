@@ -68,6 +68,10 @@ extern const clrnn_plan_ops clrnn_plan_gpu;
  * (the tests check that their tiled runs took it). */
 clrnn_status clrnn_tiled_scan_layer_backward(clrnn_rnn *r, clrnn_reserve *res, int l);
 unsigned long clrnn_tiled_bwd_scans(void);
+/* The loop iterations a work-item of the fused backward scan (tr_bwd_scan_MR) runs for T steps of
+ * N rows, all in one launch (an upper bound, declared with clrnn_karg_loops): on a device with a
+ * loop bound the scan runs only where it fits (clrnn_loop_fits), else the portable backward. */
+long clrnn_tiled_bwd_scan_loops(const clrnn_rnn *r, int T, int N);
 
 /* The plan for a new rnn on ctx: CLRNN_PLAN=<name> if set (a name no plan has picks the generic
  * plan), else the device's default (tiled on CPU devices, gpu on GPUs and on software rasterizers

@@ -42,6 +42,42 @@ static int covers(const clrnn_rnn *r) {
     return 1;
 }
 
+/* The kernel's rows a register block (tr_bwd_scan_1 / _6) for N rows. */
+static int scan_mr(int N) { return N >= 8 ? 6 : 1; }
+/* One row set per compute unit (a work-group runs on one of them), at most one a row block. */
+static int scan_groups(const clrnn_context *ctx, int n_rb) {
+    const int groups = (int)ctx->info.compute_units;
+    return groups < 1 ? 1 : groups > n_rb ? n_rb : groups;
+}
+
+/* Loop iterations of one row of a cell phase of bwd_scan, an upper bound: the largest body (the
+ * LSTM's tr_lstm_bwd_at with bwd_out16) makes 25 ld16/st16 calls, each a loop of up to 16 (lanes
+ * below 16), counted as 32; one drop16 of the output gradient (16 lanes x (1 + 10 Philox rounds));
+ * the prologue's / STORE_DG's short loops. tr_gru_rb_r_at (the reset-before GRU's r phase) makes 9
+ * calls and one drop16 (a no-op: recurrent dropout falls back). */
+#define BWD_ROW_LOOPS (32L * 16 + 16L * 11 + 16)
+/* bwd_block_product's loops for one row block of MR rows over K columns: the rows' pointers (MR),
+ * tiled_dot with G = 4 in its loop form (CLRNN_COMPACT, the larger count: MR * 5 zeroings, K x
+ * (1 + MR x 5)), then per row 4 column slots of an ld16 and an st16 (1 + 4 x 33). */
+static long block_product_loops(int MR, int K) { return 1 + MR + 5L * MR + (long)K * (1 + 5L * MR) + MR * 134L; }
+
+/* An upper bound, not a tight one: on llvmpipe (Mesa Rusticl, LLVM 15) with the bound not enforced
+ * (CLRNN_LOOP_LIMIT=0), an LSTM of H 16, N 8 (7058 declared a step) gave the reference gradients
+ * fused at T = 21 (148,219 declared) and wrong ones at T = 69 (487,003): the count is 2.3x to 7.4x
+ * what llvmpipe counts (its compiler unrolls the constant loops), so the scan falls back sooner
+ * there than it must. test_loop_bound's device_bound_fused_backward runs the edge of the budget. */
+long clrnn_tiled_bwd_scan_loops(const clrnn_rnn *r, int T, int N) {
+    const int H = r->desc.hidden_size, GH = r->G * H, MR = scan_mr(N), n_rb = (N + MR - 1) / MR;
+    const int rb_gru = r->desc.cell == CLRNN_CELL_GRU && !r->desc.linear_before_reset,
+              groups = scan_groups(r->ctx, n_rb);
+    /* the row blocks of the busiest group (grp 0: rb = 0, groups, ...), each phase's loop over them */
+    const long rbs = (n_rb + groups - 1) / groups;
+    const long cell_phase = rbs * (1 + MR * (1 + BWD_ROW_LOOPS));
+    long step = 1 + cell_phase + rbs * (1 + block_product_loops(MR, rb_gru ? 2 * H : GH));
+    if (rb_gru) step += rbs * (1 + block_product_loops(MR, H)) + cell_phase;
+    return (long)T * step + 1;
+}
+
 /* Layer l's reverse scan, direction d, with R packed into rp. */
 static clrnn_status scan_direction(clrnn_rnn *r, clrnn_reserve *v, int l, int d, cl_mem rp, int *fits) {
     clrnn_context *ctx = r->ctx;
@@ -50,12 +86,14 @@ static clrnn_status scan_direction(clrnn_rnn *r, clrnn_reserve *v, int l, int d,
     const int Hb = (H + 15) / 16, Kb = (Hr + 63) / 64, width = Hb > Kb ? Hb : Kb;
     clrnn_train_bwd_view w;
     clrnn_train_bwd_view_of(r, v, l, d, &w);
-    const int m = w.N >= 8, MR = m ? 6 : 1, n_rb = (w.N + MR - 1) / MR;
+    const int MR = scan_mr(w.N), m = MR > 1, n_rb = (w.N + MR - 1) / MR;
     /* the work-group is every block of one row set: it must fit the kernel's limit; and the scan
-     * walks all T steps in one invocation, which a device with a loop bound (llvmpipe: 65535
-     * iterations an invocation, ctx->loop_limit) would end early: the portable backward there */
+     * walks all T steps in one invocation (the kernel takes no step range to split it at), which a
+     * device with a loop bound (llvmpipe: 65535 iterations an invocation, ctx->loop_limit) would
+     * end early: the portable backward there when its loops do not fit */
+    const long loops = clrnn_tiled_bwd_scan_loops(r, w.T, w.N);
     size_t kmax = 0;
-    if (ctx->loop_limit > 0 ||
+    if (!clrnn_loop_fits(ctx, loops) ||
         clGetKernelWorkGroupInfo(w.scan[m], ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kmax, &kmax, NULL) !=
             CL_SUCCESS ||
         (size_t)width > kmax) {
@@ -87,10 +125,8 @@ static clrnn_status scan_direction(clrnn_rnn *r, clrnn_reserve *v, int l, int d,
     a_int(&a, (int)(uint32_t)desc->dropout_seed), a_int(&a, (int)(uint32_t)(desc->dropout_seed >> 32));
     a_int(&a, (int)w.call), a_int(&a, l), a_int(&a, (int)desc->masked_output);
     a_mem(&a, w.dh[0]), a_mem(&a, w.dh[1]), a_mem(&a, w.carry);
-    /* one row set per compute unit: a work-group runs on one of them */
-    int groups = (int)ctx->info.compute_units;
-    groups = groups < 1 ? 1 : groups > n_rb ? n_rb : groups;
-    return launch(ctx, &a, (size_t)width, (size_t)groups, 1, (size_t)width);
+    clrnn_karg_loops(&a, loops);
+    return launch(ctx, &a, (size_t)width, (size_t)scan_groups(ctx, n_rb), 1, (size_t)width);
 }
 
 clrnn_status clrnn_tiled_scan_layer_backward(clrnn_rnn *r, clrnn_reserve *v, int l) {

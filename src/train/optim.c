@@ -246,6 +246,9 @@ static clrnn_status grad_norm(clrnn_optimizer *o, const clrnn_param_buf *bufs, d
         for (int s = 0; s < GLUE_OPT_GROUP; ++s) glue_arg_mem(&k, bufs[slot_tensor(g, s)].grad);
         glue_arg_int(&k, g->n), glue_arg_mem(&k, g->meta_blocks), glue_arg_mem(&k, o->partial);
         glue_arg_ulong(&k, g->block0), glue_arg_ulong(&k, g->nblocks);
+        /* a work-item's loops (the device's loop bound): its slot among the group's n tensors, then
+         * its block's GLUE_NORM_BLOCK elements */
+        clrnn_karg_loops(&k, (long)g->n + GLUE_NORM_BLOCK + 2);
         st = clrnn_glue_launch(ctx, &k, g->nblocks);
     }
     if (st == CLRNN_OK && o->nblocks > 0) {
@@ -329,6 +332,7 @@ clrnn_status clrnn_optimizer_step_bufs(clrnn_optimizer *o, const clrnn_param_buf
         const opt_group *g = &o->groups[gi];
         glue_args k = clrnn_glue_begin(ctx, GLUE_K_opt_update);
         glue_arg_int(&k, (int)p->kind), glue_arg_int(&k, g->n), glue_arg_mem(&k, g->meta), glue_arg_ulong(&k, g->total);
+        clrnn_karg_loops(&k, (long)g->n + 1); /* a work-item finds its slot among the n tensors (the loop bound) */
         for (int s = 0; s < GLUE_OPT_GROUP; ++s) glue_arg_mem(&k, bufs[slot_tensor(g, s)].value);
         for (int s = 0; s < GLUE_OPT_GROUP; ++s) glue_arg_mem(&k, bufs[slot_tensor(g, s)].grad);
         /* unused state arguments get the gradient buffer (never written for them) */

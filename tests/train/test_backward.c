@@ -204,7 +204,8 @@ static void run_case(const tcase *c) {
     const unsigned long scans_before = clrnn_tiled_bwd_scans();
     TU_OK(clrnn_rnn_backward_data(r, res, &b));
     /* the tiled plan runs its fused backward scan (plan_tiled_bwd.c) on every layer it covers */
-    assert_int_equal(clrnn_tiled_bwd_scans() - scans_before, tu_fused_bwd_expected(r) ? (unsigned long)c->desc.num_layers : 0ul);
+    assert_int_equal(clrnn_tiled_bwd_scans() - scans_before,
+                     tu_fused_bwd_expected(r, c->T, c->N) ? (unsigned long)c->desc.num_layers : 0ul);
     TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
 
     /* the reference: the same call's forward and backward */

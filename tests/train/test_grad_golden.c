@@ -356,7 +356,7 @@ static void run_case(const char *dir, result *res, int use_reference) {
         const unsigned long scans_before = clrnn_tiled_bwd_scans();
         CHECK(clrnn_rnn_backward_data(r, reserve, &b), "backward_data");
         /* the tiled plan takes its fused backward scan (plan_tiled_bwd.c) where it covers the rnn */
-        const int fused = tu_fused_bwd_expected(r);
+        const int fused = tu_fused_bwd_expected(r, T, N);
         const unsigned long scans = clrnn_tiled_bwd_scans() - scans_before;
         if (scans != (fused ? (unsigned long)r->desc.num_layers : 0ul))
             fail_case(res, "backward_data: %lu fused backward scans, expected %d", scans, fused ? r->desc.num_layers : 0);

@@ -5,21 +5,23 @@
 #define CLRNN_TEST_TRAIN_PATHS_H
 
 #include "internal.h"
+#include "plans/plan.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* The fused backward scan: no projection, no recurrent dropout, nothing with
- * CLRNN_TRAIN_BWD=portable, under another plan or on a device with a loop
- * bound (a software rasterizer, or CLRNN_LOOP_LIMIT set). */
-static inline int tu_fused_bwd_expected(const clrnn_rnn *r) {
+ * CLRNN_TRAIN_BWD=portable or under another plan; on a device with a loop bound (a software
+ * rasterizer, or CLRNN_LOOP_LIMIT set) only where its declared loops for T steps of N rows
+ * (clrnn_tiled_bwd_scan_loops) fit its budget (ctx->loop_budget: clrnn_loop_fits). */
+static inline int tu_fused_bwd_expected(const clrnn_rnn *r, int T, int N) {
     char plan[512];
-    const char *env = getenv("CLRNN_TRAIN_BWD"), *limit = getenv("CLRNN_LOOP_LIMIT");
+    const char *env = getenv("CLRNN_TRAIN_BWD");
     const clrnn_rnn_desc *d = &r->desc;
     if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
-    if (limit && *limit ? atol(limit) > 0 : clrnn_device_is_rasterizer(r->ctx)) return 0;
     if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
-    return 1;
+    const long limit = r->ctx->loop_limit;
+    return limit <= 0 || clrnn_tiled_bwd_scan_loops(r, T, N) <= r->ctx->loop_budget;
 }
 
 /* The text clrnn_rnn_plan() must hold for the training forward under the tiled plan: its own tiled

@@ -6,6 +6,7 @@
  * with CLRNN_ERR_UNSUPPORTED, its output untouched. */
 #include "internal.h"
 #include "core/launch.h"
+#include "plans/plan.h"
 #include "ref/reference.h"
 #include "test_util.h"
 
@@ -221,16 +222,16 @@ static void device_bound_shapes(void **state) {
     clrnn_context_destroy(ctx);
 }
 
-/* Gradient (internal layout, the reference's) against the device's, read through get_grad (ONNX:
- * an RNN's one gate is in internal order; B = [Wb, Rb]). */
-static void expect_grad(clrnn_rnn *r, clrnn_param role, const float *want, size_t n, size_t offset, size_t total,
-                        const char *what) {
+/* Gradient (internal layout, the reference's) against the device's, read through get_grad in
+ * framework fw's layout (ONNX: an RNN's one gate is in internal order, B = [Wb, Rb]; PyTorch: the
+ * internal gate order of every cell). */
+static void expect_grad(clrnn_rnn *r, clrnn_framework fw, clrnn_param role, const float *want, size_t n, size_t offset,
+                        size_t total, const char *what) {
     float *got = tu_alloc_poison(total);
-    TU_OK(clrnn_rnn_get_grad(r, CLRNN_FRAMEWORK_ONNX, 0, 0, role, got, total));
+    TU_OK(clrnn_rnn_get_grad(r, fw, 0, 0, role, got, total));
     for (size_t i = 0; i < n; ++i)
         if (!(tu_rel_err(got[offset + i], want[i]) <= 1e-4))
-            fail_msg("T*N = 70000 training: %s[%zu] = %.9g, want %.9g", what, i, (double)got[offset + i],
-                     (double)want[i]);
+            fail_msg("%s[%zu] = %.9g, want %.9g", what, i, (double)got[offset + i], (double)want[i]);
     free(got);
 }
 
@@ -266,14 +267,81 @@ static void device_bound_training(void **state) {
     ea.y.host = ey;
     clrnn_reference_grads g;
     TU_OK(clrnn_reference_train(r, &ea, 0, &b, &g));
-    expect_grad(r, CLRNN_PARAM_W, g.lw[0].W, (size_t)H * I, 0, (size_t)H * I, "dW");
-    expect_grad(r, CLRNN_PARAM_R, g.lw[0].R, (size_t)H * H, 0, (size_t)H * H, "dR");
-    expect_grad(r, CLRNN_PARAM_B, g.lw[0].Wb, (size_t)H, 0, 2 * (size_t)H, "dWb");
-    expect_grad(r, CLRNN_PARAM_B, g.lw[0].Rb, (size_t)H, (size_t)H, 2 * (size_t)H, "dRb");
+    expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_W, g.lw[0].W, (size_t)H * I, 0, (size_t)H * I,
+                "T*N = 70000 training: dW");
+    expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_R, g.lw[0].R, (size_t)H * H, 0, (size_t)H * H,
+                "T*N = 70000 training: dR");
+    expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_B, g.lw[0].Wb, (size_t)H, 0, 2 * (size_t)H,
+                "T*N = 70000 training: dWb");
+    expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_B, g.lw[0].Rb, (size_t)H, (size_t)H, 2 * (size_t)H,
+                "T*N = 70000 training: dRb");
     clrnn_reference_grads_free(&g);
     clrnn_reserve_destroy(res);
     clrnn_rnn_destroy(r);
     free(x), free(dy), free(y), free(ey);
+    clrnn_context_destroy(ctx);
+}
+
+/* The tiled plan's fused backward scan (tr_bwd_scan_MR: all T steps in one launch, no step range to
+ * split at) under the device's own bound (as device_bound_shapes): the longest T whose declared loops
+ * (clrnn_tiled_bwd_scan_loops) fit llvmpipe's budget runs fused, one step more the portable
+ * backward; both against the float64 reference. On llvmpipe a count short of the kernel's true
+ * iterations by over a third would end the first one's loops early: wrong gradients. Unbounded
+ * (PoCL), both run fused. */
+static void device_bound_fused_backward(void **state) {
+    (void)state;
+    clrnn_context *ctx = outer_limit[0] ? bounded_context(outer_limit) : NULL;
+    if (!ctx) TU_OK(clrnn_context_create(NULL, &ctx));
+    const long budget = ctx->loop_limit > 0 ? ctx->loop_budget : 65535L / 4 * 3; /* llvmpipe's where none */
+    setenv("CLRNN_PLAN", "tiled", 1);
+    const int I = 3, H = 16, N = 8;
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, I, H);
+    clrnn_rnn *r = NULL;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    unsetenv("CLRNN_PLAN");
+    int T = 1;
+    while (clrnn_tiled_bwd_scan_loops(r, T + 1, N) <= budget) ++T;
+    assert_true(clrnn_tiled_bwd_scan_loops(r, T, N) <= budget);
+    uint64_t seed = 23;
+    tu_set_random_weights(r, &seed, 0.5f, 0.3f, 0.3f);
+    for (int over = 0; over < 2; ++over) {
+        const int Tc = T + over;
+        const size_t nx = (size_t)Tc * N * I, ny = (size_t)Tc * N * H;
+        float *x = tu_alloc_random(nx, &seed, -1, 1), *dy = tu_alloc_random(ny, &seed, -0.5f, 0.5f);
+        float *y = tu_alloc_poison(ny), *ey = tu_alloc_poison(ny);
+        clrnn_reserve *res = NULL;
+        TU_OK(clrnn_reserve_create(r, &res));
+        clrnn_forward_args a;
+        memset(&a, 0, sizeof a);
+        a.seq_length = Tc, a.batch = N, a.x.host = x, a.y.host = y;
+        TU_OK(clrnn_rnn_forward_train(r, &a, res));
+        clrnn_backward_args b;
+        memset(&b, 0, sizeof b);
+        b.dy.host = dy;
+        const unsigned long scans = clrnn_tiled_bwd_scans();
+        TU_OK(clrnn_rnn_backward_data(r, res, &b));
+        const int fused = ctx->loop_limit <= 0 || !over;
+        if (clrnn_tiled_bwd_scans() - scans != (unsigned long)fused)
+            fail_msg("T = %d (declared %ld loops, budget %ld): %lu fused backward scans, want %d", Tc,
+                     clrnn_tiled_bwd_scan_loops(r, Tc, N), budget, clrnn_tiled_bwd_scans() - scans, fused);
+        TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
+        clrnn_forward_args ea = a;
+        ea.y.host = ey;
+        clrnn_reference_grads g;
+        TU_OK(clrnn_reference_train(r, &ea, 0, &b, &g));
+        char what[64];
+        const size_t G4 = 4 * (size_t)H;
+        snprintf(what, sizeof what, "LSTM T=%d N=%d %s: dW", Tc, N, fused ? "fused" : "portable");
+        expect_grad(r, CLRNN_FRAMEWORK_PYTORCH, CLRNN_PARAM_W, g.lw[0].W, G4 * I, 0, G4 * I, what);
+        snprintf(what, sizeof what, "LSTM T=%d N=%d %s: dR", Tc, N, fused ? "fused" : "portable");
+        expect_grad(r, CLRNN_FRAMEWORK_PYTORCH, CLRNN_PARAM_R, g.lw[0].R, G4 * H, 0, G4 * H, what);
+        snprintf(what, sizeof what, "LSTM T=%d N=%d %s: dWb", Tc, N, fused ? "fused" : "portable");
+        expect_grad(r, CLRNN_FRAMEWORK_PYTORCH, CLRNN_PARAM_BW, g.lw[0].Wb, G4, 0, G4, what);
+        clrnn_reference_grads_free(&g);
+        clrnn_reserve_destroy(res);
+        free(x), free(dy), free(y), free(ey);
+    }
+    clrnn_rnn_destroy(r);
     clrnn_context_destroy(ctx);
 }
 
@@ -291,6 +359,7 @@ int main(void) {
         cmocka_unit_test(refused_not_wrong),
         cmocka_unit_test(device_bound_shapes),
         cmocka_unit_test(device_bound_training),
+        cmocka_unit_test(device_bound_fused_backward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
