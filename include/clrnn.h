@@ -675,6 +675,16 @@ CLRNN_API const char *clrnn_rnn_plan(const clrnn_rnn *rnn, char *buf, size_t cap
  *   clrnn_rnn_backward_data(rnn, res, &bwd);          // dx, dh0, dc0 from dy, dhn, dcn
  *   clrnn_rnn_backward_weights(rnn, res, CLRNN_WGRAD_SET);  // every parameter's gradient
  *   clrnn_rnn_get_grad(rnn, CLRNN_FRAMEWORK_PYTORCH, 0, 0, CLRNN_PARAM_W, buf, count);
+ *
+ * Completion: a training call whose tensors are all device buffers (forward_train, backward_data,
+ * backward_weights; clrnn_loss's gradient and clrnn_optimizer_step below) returns once its work is
+ * enqueued on the context's in-order queue, as a cuDNN or oneDNN call returns on its stream: the
+ * next call on the context sees its results, and clrnn_context_finish waits for them (do that
+ * before reading such a buffer through another queue). A call that reads or writes any host
+ * tensor waits for its work before it returns, so that memory may be reused at once; so do calls
+ * that return values (a loss, a gradient norm, get_grad, get_param), and every call while the
+ * trace is on. A device failure inside work that was only enqueued is reported by the next call
+ * that waits (or clrnn_context_finish).
  * ------------------------------------------------------------------------------------- */
 /* What a backward needs from its forward (gates, states, masks), on the device; sized on use and
  * reused while later calls fit. One reserve serves one forward_train → backward sequence at a time.

@@ -159,14 +159,15 @@ clrnn_status clrnn_loss(clrnn_context *ctx, const clrnn_loss_args *a, clrnn_loss
         st = clrnn_glue_launch(ctx, &g, elems);
         mtx_unlock(&ctx->lock);
         if (st != CLRNN_OK) goto done;
+        /* dlogits on the device: returns once its kernel is enqueued (the staged buffers released
+         * below live until it ran) */
         if (a->dlogits.host) {
             err = clEnqueueReadBuffer(ctx->queue, dl, CL_TRUE, 0, bytes, a->dlogits.host, 0, NULL, NULL);
             if (err != CL_SUCCESS) {
                 st = clrnn_fail_cl(err, "clEnqueueReadBuffer", "dlogits");
                 goto done;
             }
-        } else if ((err = clFinish(ctx->queue)) != CL_SUCCESS) {
-            st = clrnn_fail_cl(err, "clFinish", "dlogits");
+        } else if ((st = clrnn_train_end_call(ctx, 0, "dlogits")) != CLRNN_OK) {
             goto done;
         }
     }

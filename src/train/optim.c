@@ -352,9 +352,11 @@ clrnn_status clrnn_optimizer_step_bufs(clrnn_optimizer *o, const clrnn_param_buf
         st = clrnn_glue_launch(ctx, &k, g->total);
     }
     mtx_unlock(&ctx->lock);
-    const cl_int err = clFinish(ctx->queue);
-    if (st != CLRNN_OK) return st;
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "optimizer update");
+    if (st != CLRNN_OK) {
+        clFinish(ctx->queue); /* what was enqueued before the failure ends before the error returns */
+        return st;
+    }
+    if ((st = clrnn_train_end_call(ctx, 0, "optimizer update")) != CLRNN_OK) return st;
     o->t = t;
     if (grad_norm_out) *grad_norm_out = (float)norm;
     return CLRNN_OK;

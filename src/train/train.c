@@ -364,6 +364,7 @@ struct clrnn_reserve {
     size_t TN_cap, N_cap;   /* capacity: step rows and batch rows */
     int32_t *tmap_host;
     size_t tmap_cap;
+    int tmap_T, tmap_N;     /* the T and N whose plain table (no lengths, no mask) tmap holds; 0: none */
     cl_mem tmap;            /* [D*T*N + D*N] the step table of the forward */
     cl_mem x0;              /* [T*N, I] layer 0's input, time-major */
     cl_mem xw;              /* [T*N, G*H] x W^T of the direction being run */
@@ -476,6 +477,7 @@ static void reserve_release_bufs(clrnn_reserve *v) {
                      &v->y_out, &v->dyd, &v->dmerge, &v->dbuf[0], &v->dbuf[1], &v->dh[0], &v->dh[1], &v->dc,
                      &v->carry, &v->dh_step, &v->dhraw, &v->dg_step, &v->dlast, &v->xdrop};
     for (size_t i = 0; i < sizeof all / sizeof *all; ++i) release_mem(all[i]);
+    v->tmap_T = v->tmap_N = 0;
     for (int l = 0; l < CLRNN_MAX_LAYERS; ++l) {
         release_mem(&v->y[l]);
         release_mem(&v->h[l]);
@@ -1042,6 +1044,14 @@ clrnn_status clrnn_train_portable_weight_gradient(clrnn_rnn *r, clrnn_reserve *v
 /* ------------------------------------------------------------------------------------------
  * The public calls
  * ---------------------------------------------------------------------------------------- */
+clrnn_status clrnn_train_end_call(clrnn_context *ctx, int host_io, const char *what) {
+    const int wait = host_io || ctx->trace.enabled;
+    const cl_int err = wait ? clFinish(ctx->queue) : clFlush(ctx->queue);
+    return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, wait ? "clFinish" : "clFlush", what);
+}
+
+static int on_host(const clrnn_tensor *t) { return t->host != NULL; }
+
 static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args *args, clrnn_reserve *v) {
     clrnn_context *ctx = r->ctx;
     const clrnn_rnn_desc *d = &r->desc;
@@ -1055,19 +1065,6 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
     v->T = T, v->N = N, v->last_only = args->last_only;
     v->call = r->train->calls++;
     trace_scope(r, v, "fwd_train in", -1);
-
-    /* the step table, kept with the reserve for the backward */
-    const size_t n_tmap = (size_t)D * TN + (size_t)D * N;
-    if (n_tmap > v->tmap_cap) {
-        int32_t *t = realloc(v->tmap_host, n_tmap * sizeof *t);
-        if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
-        v->tmap_host = t;
-        v->tmap_cap = n_tmap;
-    }
-    clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, v->tmap_host);
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, v->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t), v->tmap_host, 0, NULL,
-                                      NULL);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
 
     /* x → x0, time-major (kept: layer 0's weight gradient reads it) */
     const int batch_major = d->layout == CLRNN_LAYOUT_BATCH_MAJOR && N > 1 && T > 1;
@@ -1086,12 +1083,6 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
         if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
     }
 
-    if (args->seq_lens || args->mask) {
-        kargs k = tk(ctx, TK_tr_zero_masked_rows);
-        a_mem(&k, v->x0), a_mem(&k, v->tmap), a_int(&k, T), a_int(&k, N), a_int(&k, (int)I);
-        if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
-    }
-
     /* initial states */
     const size_t h_slab = (size_t)D * N * Hr * sizeof(float), c_slab = (size_t)D * N * H * sizeof(float);
     const int has_c = d->cell == CLRNN_CELL_LSTM;
@@ -1100,6 +1091,35 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
         if (has_c && (st = clrnn_load_state(ctx, v->c[l], &args->c0, l * c_slab, (size_t)D * N, H, H)) != CLRNN_OK)
             return st;
     }
+
+    /* the step table, kept with the reserve for the backward. Its upload blocks, which also
+     * completes the uploads of host inputs queued above (the caller may reuse that memory once
+     * the call returns); without lengths or a mask, and with no host input, the table of the last
+     * call of this T and N is still in place and nothing is sent or waited for. */
+    const int host_in = on_host(&args->x) || on_host(&args->h0) || on_host(&args->c0);
+    const int varies = args->seq_lens || args->mask;
+    if (host_in || varies || v->tmap_T != T || v->tmap_N != N) {
+        const size_t n_tmap = (size_t)D * TN + (size_t)D * N;
+        if (n_tmap > v->tmap_cap) {
+            int32_t *t = realloc(v->tmap_host, n_tmap * sizeof *t);
+            if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
+            v->tmap_host = t;
+            v->tmap_cap = n_tmap;
+        }
+        v->tmap_T = v->tmap_N = 0;
+        clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, v->tmap_host);
+        const cl_int err = clEnqueueWriteBuffer(ctx->queue, v->tmap, CL_TRUE, 0, n_tmap * sizeof(int32_t),
+                                                v->tmap_host, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
+        if (!varies) v->tmap_T = T, v->tmap_N = N;
+    }
+
+    if (varies) {
+        kargs k = tk(ctx, TK_tr_zero_masked_rows);
+        a_mem(&k, v->x0), a_mem(&k, v->tmap), a_int(&k, T), a_int(&k, N), a_int(&k, (int)I);
+        if ((st = launch(ctx, &k, I, (size_t)N, (size_t)T, step_lws(ctx, k.k, (int)I))) != CLRNN_OK) return st;
+    }
+
     for (int l = 0; l < L; ++l) {
         trace_scope(r, v, "fwd_train", l);
         if ((st = r->plan->forward_train_layer(r, v, l)) != CLRNN_OK) return st;
@@ -1138,8 +1158,9 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
     }
     if (st != CLRNN_OK) return st;
     v->dense_src = merged;
-    err = clFinish(ctx->queue);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the training forward");
+    if ((st = clrnn_train_end_call(ctx, on_host(&args->y) || on_host(&args->hn) || on_host(&args->cn),
+                                   "the training forward")) != CLRNN_OK)
+        return st;
     v->state = 1;
     return CLRNN_OK;
 }
@@ -1265,8 +1286,9 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
         }
         if ((st = clrnn_move_block(ctx, 0, src, 0, &args->dx, 0, 1, TN * I, TN * I)) != CLRNN_OK) return st;
     }
-    const cl_int err = clFinish(ctx->queue);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the backward pass");
+    const int host_io = on_host(&args->dy) || on_host(&args->dhn) || on_host(&args->dcn) || on_host(&args->dx) ||
+                        on_host(&args->dh0) || on_host(&args->dc0);
+    if ((st = clrnn_train_end_call(ctx, host_io, "the backward pass")) != CLRNN_OK) return st;
     v->state = 2;
     return CLRNN_OK;
 }
@@ -1311,8 +1333,7 @@ static clrnn_status backward_weights_locked(clrnn_rnn *r, clrnn_reserve *v, floa
         if ((st = colsum(ctx, v->dyd, O, (int)rows, O, ts->p[dense_idx(ts, 1)].grad, beta != 0.0f)) != CLRNN_OK)
             return st;
     }
-    const cl_int err = clFinish(ctx->queue);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clFinish", "waiting for the weight gradients");
+    if ((st = clrnn_train_end_call(ctx, 0, "the weight gradients")) != CLRNN_OK) return st;
     r->train->grads_set = 1;
     return CLRNN_OK;
 }

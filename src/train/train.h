@@ -73,4 +73,10 @@ typedef struct clrnn_train_fwd_io {
 } clrnn_train_fwd_io;
 void clrnn_train_fwd_io_of(const clrnn_rnn *r, const clrnn_reserve *res, int l, clrnn_train_fwd_io *io);
 
+/* The end of a training call whose work is enqueued (clrnn.h, Training: "Completion"): waits for
+ * it when the call reads or writes the caller's host memory (host_io) or the trace needs its
+ * device times; otherwise flushes and returns, later calls on the context's in-order queue seeing
+ * the results. `what` names the call in an error. */
+clrnn_status clrnn_train_end_call(clrnn_context *ctx, int host_io, const char *what);
+
 #endif

@@ -632,6 +632,79 @@ static void test_device_tensors(void **s) {
     clrnn_rnn_destroy(r);
 }
 
+/* Reads floats of m (past dtensor's 16-float offset) through a queue of its own. */
+static float *dev_read_other_queue(cl_command_queue q, cl_mem m, size_t floats) {
+    float *out = malloc(floats * sizeof(float));
+    assert_non_null(out);
+    assert_int_equal(clEnqueueReadBuffer(q, m, CL_TRUE, 16 * sizeof(float), floats * sizeof(float), out, 0, NULL, NULL),
+                     CL_SUCCESS);
+    return out;
+}
+
+/* All tensors on the device: the calls only enqueue (clrnn.h, Training: "Completion"), and a call
+ * without lengths reuses the step table of the reserve's last call of its T and N instead of
+ * uploading it. One reserve runs shapes that repeat, change, come back, and a call with lengths
+ * between plain ones; each call's y, hn, dx, dh0 and gradients must be bitwise those of host tensors
+ * on a fresh reserve. The outputs are read through a second queue after clrnn_context_finish. */
+static void test_device_calls_reuse_the_table(void **s) {
+    (void)s;
+    clrnn_context *ctx = tu_context();
+    clrnn_rnn_desc d = tu_desc(CLRNN_CELL_LSTM, 3, 4);
+    d.dense_size = 2;
+    clrnn_rnn *r;
+    TU_OK(clrnn_rnn_create(ctx, &d, &r));
+    uint64_t seed = 21;
+    set_random_weights(r, &seed);
+    clrnn_reserve *v;
+    TU_OK(clrnn_reserve_create(r, &v));
+    cl_int err;
+    cl_command_queue q2 = clCreateCommandQueue(clrnn_context_cl_context(ctx), clrnn_context_cl_device(ctx), 0, &err);
+    assert_int_equal(err, CL_SUCCESS);
+    const struct { int T, N; len_mode lens; } calls[] = {{4, 3, LEN_FULL}, {4, 3, LEN_FULL}, {6, 2, LEN_FULL},
+                                                          {4, 3, LEN_FULL}, {4, 3, LEN_VARIED}, {4, 3, LEN_FULL}};
+    for (size_t k = 0; k < sizeof calls / sizeof *calls; ++k) {
+        tcase c = tc("device calls", d, calls[k].T, calls[k].N, calls[k].lens);
+        problem p;
+        problem_make(&p, r, &c, &seed);
+        clrnn_reserve *fresh;
+        TU_OK(clrnn_reserve_create(r, &fresh));
+        run_out want;
+        train_step(r, fresh, &p, CLRNN_WGRAD_SET, &want);
+        clrnn_reserve_destroy(fresh);
+
+        cl_mem x = dev_buf(p.nx, p.x), h0 = dev_buf(p.nh, p.h0), c0 = dev_buf(p.nc, p.c0), y = dev_buf(p.ny, NULL);
+        cl_mem hn = dev_buf(p.nh, NULL), dy = dev_buf(p.ny, p.dy), dhn = dev_buf(p.nh, p.dhn);
+        cl_mem dx = dev_buf(p.nx, NULL), dh0 = dev_buf(p.nh, NULL);
+        clrnn_forward_args a = fwd_args(&p);
+        a.x = dtensor(x), a.h0 = dtensor(h0), a.c0 = dtensor(c0), a.y = dtensor(y), a.hn = dtensor(hn);
+        TU_OK(clrnn_rnn_forward_train(r, &a, v));
+        clrnn_backward_args b;
+        memset(&b, 0, sizeof b);
+        b.dy = dtensor(dy), b.dhn = dtensor(dhn), b.dx = dtensor(dx), b.dh0 = dtensor(dh0);
+        TU_OK(clrnn_rnn_backward_data(r, v, &b));
+        TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+        TU_OK(clrnn_context_finish(ctx));
+        float *gy = dev_read_other_queue(q2, y, p.ny), *ghn = dev_read_other_queue(q2, hn, p.nh);
+        float *gdx = dev_read_other_queue(q2, dx, p.nx), *gdh0 = dev_read_other_queue(q2, dh0, p.nh);
+        expect_same("device calls y", gy, want.y, p.ny);
+        expect_same("device calls hn", ghn, want.hn, p.nh);
+        expect_same("device calls dx", gdx, want.dx, p.nx);
+        expect_same("device calls dh0", gdh0, want.dh0, p.nh);
+        run_out got;
+        memset(&got, 0, sizeof got);
+        read_grads(r, &got);
+        for (int i = 0; i < want.n; ++i) expect_same("device calls grad", got.grads[i], want.grads[i], want.counts[i]);
+        free(gy), free(ghn), free(gdx), free(gdh0);
+        cl_mem all[] = {x, h0, c0, y, hn, dy, dhn, dx, dh0};
+        for (size_t i = 0; i < sizeof all / sizeof *all; ++i) clReleaseMemObject(all[i]);
+        run_out_free(&want), run_out_free(&got);
+        problem_free(&p);
+    }
+    clReleaseCommandQueue(q2);
+    clrnn_reserve_destroy(v);
+    clrnn_rnn_destroy(r);
+}
+
 static int all_poison(const float *a, size_t n) {
     for (size_t i = 0; i < n; ++i)
         if (a[i] != POISON) return 0;
@@ -1146,7 +1219,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells),         cmocka_unit_test(test_lstm_options), cmocka_unit_test(test_masks_reverse),
         cmocka_unit_test(test_bidirectional), cmocka_unit_test(test_stacked),      cmocka_unit_test(test_activations), cmocka_unit_test(test_wide_blocks),
-        cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors), cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_determinism_and_add), cmocka_unit_test(test_device_tensors),
+        cmocka_unit_test(test_device_calls_reuse_the_table), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_params_updated), cmocka_unit_test(test_dropout), cmocka_unit_test(test_reserve_reuse),
         cmocka_unit_test(test_threads), cmocka_unit_test(test_reserve_limits),
         cmocka_unit_test(test_dropout_desc), cmocka_unit_test(test_program_first_use), cmocka_unit_test(test_fused_scan_edges),
