@@ -583,6 +583,51 @@ static float *dev_read(cl_mem m, size_t floats) {
     return out;
 }
 
+/* Reads floats of m (past dtensor's 16-float offset) through a queue of its own. */
+static float *dev_read_other_queue(cl_command_queue q, cl_mem m, size_t floats) {
+    float *out = malloc(floats * sizeof(float));
+    assert_non_null(out);
+    assert_int_equal(clEnqueueReadBuffer(q, m, CL_TRUE, 16 * sizeof(float), floats * sizeof(float), out, 0, NULL, NULL),
+                     CL_SUCCESS);
+    return out;
+}
+
+/* A training step of p with every tensor a device buffer (NaN-poisoned, at an offset) on reserve v:
+ * y, hn, dx, dh0 and the gradients must be bitwise `want`'s. q2: read the outputs through that
+ * queue after clrnn_context_finish (else through the context's own queue). */
+static void device_step_matches(clrnn_rnn *r, clrnn_reserve *v, const problem *p, const run_out *want,
+                                cl_command_queue q2) {
+    cl_mem x = dev_buf(p->nx, p->x), h0 = dev_buf(p->nh, p->h0), c0 = dev_buf(p->nc, p->c0), y = dev_buf(p->ny, NULL);
+    cl_mem hn = dev_buf(p->nh, NULL), dy = dev_buf(p->ny, p->dy), dhn = dev_buf(p->nh, p->dhn);
+    cl_mem dx = dev_buf(p->nx, NULL), dh0 = dev_buf(p->nh, NULL);
+    clrnn_forward_args a = fwd_args(p);
+    a.x = dtensor(x), a.h0 = dtensor(h0), a.y = dtensor(y), a.hn = dtensor(hn);
+    if (p->has_c) a.c0 = dtensor(c0);
+    TU_OK(clrnn_rnn_forward_train(r, &a, v));
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    b.dy = dtensor(dy), b.dhn = dtensor(dhn), b.dx = dtensor(dx), b.dh0 = dtensor(dh0);
+    TU_OK(clrnn_rnn_backward_data(r, v, &b));
+    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
+    cl_mem outs[4] = {y, hn, dx, dh0};
+    const size_t n[4] = {p->ny, p->nh, p->nx, p->nh};
+    const float *expect[4] = {want->y, want->hn, want->dx, want->dh0};
+    static const char *const names[4] = {"device y", "device hn", "device dx", "device dh0"};
+    if (q2) TU_OK(clrnn_context_finish(tu_context()));
+    for (int i = 0; i < 4; ++i) {
+        float *got = q2 ? dev_read_other_queue(q2, outs[i], n[i]) : dev_read(outs[i], n[i]);
+        expect_same(names[i], got, expect[i], n[i]);
+        free(got);
+    }
+    run_out o2;
+    memset(&o2, 0, sizeof o2);
+    read_grads(r, &o2);
+    for (int i = 0; i < want->n; ++i) expect_same("device grad", o2.grads[i], want->grads[i], want->counts[i]);
+    run_out_free(&o2);
+    cl_mem all[] = {x, h0, c0, y, hn, dy, dhn, dx, dh0};
+    for (size_t i = 0; i < sizeof all / sizeof *all; ++i) clReleaseMemObject(all[i]);
+}
+
 /* Device tensors (at an offset, NaN-poisoned outputs) give the bits host tensors give. */
 static void test_device_tensors(void **s) {
     (void)s;
@@ -603,42 +648,11 @@ static void test_device_tensors(void **s) {
     TU_OK(clrnn_reserve_create(r, &v));
     run_out o;
     train_step(r, v, &p, CLRNN_WGRAD_SET, &o);
-    cl_mem x = dev_buf(p.nx, p.x), h0 = dev_buf(p.nh, p.h0), c0 = dev_buf(p.nc, p.c0), y = dev_buf(p.ny, NULL);
-    cl_mem hn = dev_buf(p.nh, NULL), dy = dev_buf(p.ny, p.dy), dhn = dev_buf(p.nh, p.dhn), dx = dev_buf(p.nx, NULL);
-    cl_mem dh0 = dev_buf(p.nh, NULL);
-    clrnn_forward_args a = fwd_args(&p);
-    a.x = dtensor(x), a.h0 = dtensor(h0), a.c0 = dtensor(c0), a.y = dtensor(y), a.hn = dtensor(hn);
-    TU_OK(clrnn_rnn_forward_train(r, &a, v));
-    clrnn_backward_args b;
-    memset(&b, 0, sizeof b);
-    b.dy = dtensor(dy), b.dhn = dtensor(dhn), b.dx = dtensor(dx), b.dh0 = dtensor(dh0);
-    TU_OK(clrnn_rnn_backward_data(r, v, &b));
-    TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
-    float *gy = dev_read(y, p.ny), *ghn = dev_read(hn, p.nh), *gdx = dev_read(dx, p.nx), *gdh0 = dev_read(dh0, p.nh);
-    expect_same("device y", gy, o.y, p.ny);
-    expect_same("device hn", ghn, o.hn, p.nh);
-    expect_same("device dx", gdx, o.dx, p.nx);
-    expect_same("device dh0", gdh0, o.dh0, p.nh);
-    run_out o2;
-    memset(&o2, 0, sizeof o2);
-    read_grads(r, &o2);
-    for (int i = 0; i < o.n; ++i) expect_same("device grad", o2.grads[i], o.grads[i], o.counts[i]);
-    free(gy), free(ghn), free(gdx), free(gdh0);
-    cl_mem all[] = {x, h0, c0, y, hn, dy, dhn, dx, dh0};
-    for (size_t i = 0; i < sizeof all / sizeof *all; ++i) clReleaseMemObject(all[i]);
-    run_out_free(&o), run_out_free(&o2);
+    device_step_matches(r, v, &p, &o, NULL);
+    run_out_free(&o);
     clrnn_reserve_destroy(v);
     problem_free(&p);
     clrnn_rnn_destroy(r);
-}
-
-/* Reads floats of m (past dtensor's 16-float offset) through a queue of its own. */
-static float *dev_read_other_queue(cl_command_queue q, cl_mem m, size_t floats) {
-    float *out = malloc(floats * sizeof(float));
-    assert_non_null(out);
-    assert_int_equal(clEnqueueReadBuffer(q, m, CL_TRUE, 16 * sizeof(float), floats * sizeof(float), out, 0, NULL, NULL),
-                     CL_SUCCESS);
-    return out;
 }
 
 /* All tensors on the device: the calls only enqueue (clrnn.h, Training: "Completion"), and a call
@@ -671,33 +685,8 @@ static void test_device_calls_reuse_the_table(void **s) {
         run_out want;
         train_step(r, fresh, &p, CLRNN_WGRAD_SET, &want);
         clrnn_reserve_destroy(fresh);
-
-        cl_mem x = dev_buf(p.nx, p.x), h0 = dev_buf(p.nh, p.h0), c0 = dev_buf(p.nc, p.c0), y = dev_buf(p.ny, NULL);
-        cl_mem hn = dev_buf(p.nh, NULL), dy = dev_buf(p.ny, p.dy), dhn = dev_buf(p.nh, p.dhn);
-        cl_mem dx = dev_buf(p.nx, NULL), dh0 = dev_buf(p.nh, NULL);
-        clrnn_forward_args a = fwd_args(&p);
-        a.x = dtensor(x), a.h0 = dtensor(h0), a.c0 = dtensor(c0), a.y = dtensor(y), a.hn = dtensor(hn);
-        TU_OK(clrnn_rnn_forward_train(r, &a, v));
-        clrnn_backward_args b;
-        memset(&b, 0, sizeof b);
-        b.dy = dtensor(dy), b.dhn = dtensor(dhn), b.dx = dtensor(dx), b.dh0 = dtensor(dh0);
-        TU_OK(clrnn_rnn_backward_data(r, v, &b));
-        TU_OK(clrnn_rnn_backward_weights(r, v, CLRNN_WGRAD_SET));
-        TU_OK(clrnn_context_finish(ctx));
-        float *gy = dev_read_other_queue(q2, y, p.ny), *ghn = dev_read_other_queue(q2, hn, p.nh);
-        float *gdx = dev_read_other_queue(q2, dx, p.nx), *gdh0 = dev_read_other_queue(q2, dh0, p.nh);
-        expect_same("device calls y", gy, want.y, p.ny);
-        expect_same("device calls hn", ghn, want.hn, p.nh);
-        expect_same("device calls dx", gdx, want.dx, p.nx);
-        expect_same("device calls dh0", gdh0, want.dh0, p.nh);
-        run_out got;
-        memset(&got, 0, sizeof got);
-        read_grads(r, &got);
-        for (int i = 0; i < want.n; ++i) expect_same("device calls grad", got.grads[i], want.grads[i], want.counts[i]);
-        free(gy), free(ghn), free(gdx), free(gdh0);
-        cl_mem all[] = {x, h0, c0, y, hn, dy, dhn, dx, dh0};
-        for (size_t i = 0; i < sizeof all / sizeof *all; ++i) clReleaseMemObject(all[i]);
-        run_out_free(&want), run_out_free(&got);
+        device_step_matches(r, v, &p, &want, q2);
+        run_out_free(&want);
         problem_free(&p);
     }
     clReleaseCommandQueue(q2);
