@@ -152,7 +152,9 @@ do_run() {
                    CLRNN_SOURCE_DIR="$root")
   printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' "$lib" "$pack/bin/clrnn-run" >"$work/clrnn-run"
   chmod +x "$work/clrnn-run"
-  if [ "$dry" = 1 ] && "$py" -c 'import torch, onnx, numpy' 2>/dev/null; then
+  # onnx.save, not just "import onnx": Debian's libonnx-testdata installs dist-packages/onnx/backend
+  # without python3-onnx, which makes "onnx" an empty namespace package that imports fine
+  if [ "$dry" = 1 ] && "$py" -c 'import torch, numpy, onnx.helper, onnx.numpy_helper; onnx.save' 2>/dev/null; then
     echo "== dry run: the cuDNN script's pipeline on the CPU, tiny shapes, clrnn-run on the default device"
     if CLRNN_CACHE_DIR="$work/kernel-cache" "$py" "$pack/gpu_check_cudnn.py" --cpu --tiny --clrnn-run "$work/clrnn-run" \
         --work "$work/py" --out "$out/gpu-check-dry.md"; then :; else failed+=("cuDNN script (CPU, tiny)"); fi
