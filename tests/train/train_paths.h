@@ -4,6 +4,7 @@
 #ifndef CLRNN_TEST_TRAIN_PATHS_H
 #define CLRNN_TEST_TRAIN_PATHS_H
 
+#include "core/launch.h"
 #include "internal.h"
 #include "plans/plan.h"
 
@@ -20,8 +21,7 @@ static inline int tu_fused_bwd_expected(const clrnn_rnn *r, int T, int N) {
     const clrnn_rnn_desc *d = &r->desc;
     if (strncmp(clrnn_rnn_plan(r, plan, sizeof plan), "tiled", 5) != 0 || (env && !strcmp(env, "portable"))) return 0;
     if (d->proj_size > 0 || d->recurrent_dropout > 0) return 0;
-    const long limit = r->ctx->loop_limit;
-    return limit <= 0 || clrnn_tiled_bwd_scan_loops(r, T, N) <= r->ctx->loop_budget;
+    return clrnn_loop_fits(r->ctx, clrnn_tiled_bwd_scan_loops(r, T, N));
 }
 
 /* The text clrnn_rnn_plan() must hold for the training forward under the tiled plan: its own tiled

@@ -235,6 +235,35 @@ static void expect_grad(clrnn_rnn *r, clrnn_framework fw, clrnn_param role, cons
     free(got);
 }
 
+/* One training step of r (one direction, no dense layer) on random x in [-1, 1] and dy in
+ * [-dy_range, dy_range] for T steps of N rows, and the float64 reference's gradients of the same
+ * step into *g; returns the fused backward scans that backward_data took. */
+static unsigned long train_step_vs_reference(clrnn_rnn *r, int T, int N, uint64_t *seed, float dy_range,
+                                             clrnn_reference_grads *g) {
+    const size_t nx = (size_t)T * N * r->desc.input_size, ny = (size_t)T * N * r->desc.hidden_size;
+    float *x = tu_alloc_random(nx, seed, -1, 1), *dy = tu_alloc_random(ny, seed, -dy_range, dy_range);
+    float *y = tu_alloc_poison(ny), *ey = tu_alloc_poison(ny);
+    clrnn_reserve *res = NULL;
+    TU_OK(clrnn_reserve_create(r, &res));
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y;
+    TU_OK(clrnn_rnn_forward_train(r, &a, res));
+    clrnn_backward_args b;
+    memset(&b, 0, sizeof b);
+    b.dy.host = dy;
+    const unsigned long scans = clrnn_tiled_bwd_scans();
+    TU_OK(clrnn_rnn_backward_data(r, res, &b));
+    const unsigned long fused = clrnn_tiled_bwd_scans() - scans;
+    TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
+    clrnn_forward_args ea = a;
+    ea.y.host = ey;
+    TU_OK(clrnn_reference_train(r, &ea, 0, &b, g));
+    clrnn_reserve_destroy(res);
+    free(x), free(dy), free(y), free(ey);
+    return fused;
+}
+
 /* A training step with T*N = 70000 rows under the device's own bound: the weight gradients' GEMMs
  * (K = T*N) and the bias gradients' column sums (T*N rows) loop past 65535 a work-item unsplit. */
 static void device_bound_training(void **state) {
@@ -249,24 +278,8 @@ static void device_bound_training(void **state) {
     unsetenv("CLRNN_PLAN");
     uint64_t seed = 21;
     tu_set_random_weights(r, &seed, 0.5f, 0.3f, 0.3f);
-    const size_t nx = (size_t)T * N * I, ny = (size_t)T * N * H;
-    float *x = tu_alloc_random(nx, &seed, -1, 1), *dy = tu_alloc_random(ny, &seed, -0.01f, 0.01f);
-    float *y = tu_alloc_poison(ny), *ey = tu_alloc_poison(ny);
-    clrnn_reserve *res = NULL;
-    TU_OK(clrnn_reserve_create(r, &res));
-    clrnn_forward_args a;
-    memset(&a, 0, sizeof a);
-    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y;
-    TU_OK(clrnn_rnn_forward_train(r, &a, res));
-    clrnn_backward_args b;
-    memset(&b, 0, sizeof b);
-    b.dy.host = dy;
-    TU_OK(clrnn_rnn_backward_data(r, res, &b));
-    TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
-    clrnn_forward_args ea = a;
-    ea.y.host = ey;
     clrnn_reference_grads g;
-    TU_OK(clrnn_reference_train(r, &ea, 0, &b, &g));
+    train_step_vs_reference(r, T, N, &seed, 0.01f, &g);
     expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_W, g.lw[0].W, (size_t)H * I, 0, (size_t)H * I,
                 "T*N = 70000 training: dW");
     expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_R, g.lw[0].R, (size_t)H * H, 0, (size_t)H * H,
@@ -276,9 +289,7 @@ static void device_bound_training(void **state) {
     expect_grad(r, CLRNN_FRAMEWORK_ONNX, CLRNN_PARAM_B, g.lw[0].Rb, (size_t)H, (size_t)H, 2 * (size_t)H,
                 "T*N = 70000 training: dRb");
     clrnn_reference_grads_free(&g);
-    clrnn_reserve_destroy(res);
     clrnn_rnn_destroy(r);
-    free(x), free(dy), free(y), free(ey);
     clrnn_context_destroy(ctx);
 }
 
@@ -306,29 +317,12 @@ static void device_bound_fused_backward(void **state) {
     tu_set_random_weights(r, &seed, 0.5f, 0.3f, 0.3f);
     for (int over = 0; over < 2; ++over) {
         const int Tc = T + over;
-        const size_t nx = (size_t)Tc * N * I, ny = (size_t)Tc * N * H;
-        float *x = tu_alloc_random(nx, &seed, -1, 1), *dy = tu_alloc_random(ny, &seed, -0.5f, 0.5f);
-        float *y = tu_alloc_poison(ny), *ey = tu_alloc_poison(ny);
-        clrnn_reserve *res = NULL;
-        TU_OK(clrnn_reserve_create(r, &res));
-        clrnn_forward_args a;
-        memset(&a, 0, sizeof a);
-        a.seq_length = Tc, a.batch = N, a.x.host = x, a.y.host = y;
-        TU_OK(clrnn_rnn_forward_train(r, &a, res));
-        clrnn_backward_args b;
-        memset(&b, 0, sizeof b);
-        b.dy.host = dy;
-        const unsigned long scans = clrnn_tiled_bwd_scans();
-        TU_OK(clrnn_rnn_backward_data(r, res, &b));
-        const int fused = ctx->loop_limit <= 0 || !over;
-        if (clrnn_tiled_bwd_scans() - scans != (unsigned long)fused)
-            fail_msg("T = %d (declared %ld loops, budget %ld): %lu fused backward scans, want %d", Tc,
-                     clrnn_tiled_bwd_scan_loops(r, Tc, N), budget, clrnn_tiled_bwd_scans() - scans, fused);
-        TU_OK(clrnn_rnn_backward_weights(r, res, CLRNN_WGRAD_SET));
-        clrnn_forward_args ea = a;
-        ea.y.host = ey;
         clrnn_reference_grads g;
-        TU_OK(clrnn_reference_train(r, &ea, 0, &b, &g));
+        const unsigned long scans = train_step_vs_reference(r, Tc, N, &seed, 0.5f, &g);
+        const int fused = ctx->loop_limit <= 0 || !over;
+        if (scans != (unsigned long)fused)
+            fail_msg("T = %d (declared %ld loops, budget %ld): %lu fused backward scans, want %d", Tc,
+                     clrnn_tiled_bwd_scan_loops(r, Tc, N), budget, scans, fused);
         char what[64];
         const size_t G4 = 4 * (size_t)H;
         snprintf(what, sizeof what, "LSTM T=%d N=%d %s: dW", Tc, N, fused ? "fused" : "portable");
@@ -338,8 +332,6 @@ static void device_bound_fused_backward(void **state) {
         snprintf(what, sizeof what, "LSTM T=%d N=%d %s: dWb", Tc, N, fused ? "fused" : "portable");
         expect_grad(r, CLRNN_FRAMEWORK_PYTORCH, CLRNN_PARAM_BW, g.lw[0].Wb, G4, 0, G4, what);
         clrnn_reference_grads_free(&g);
-        clrnn_reserve_destroy(res);
-        free(x), free(dy), free(y), free(ey);
     }
     clrnn_rnn_destroy(r);
     clrnn_context_destroy(ctx);
