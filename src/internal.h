@@ -70,6 +70,8 @@ typedef enum clrnn_device_kind {
 /* Kind of a device from its info and raw CL_DEVICE_TYPE bits (info->type keeps one of them);
  * *why (if not NULL) gets a static phrase saying so. A pure function: tests feed it made-up lists. */
 clrnn_device_kind clrnn_device_classify(const clrnn_device_info *info, uint64_t cl_type, const char **why);
+/* The kind of the context's device (clrnn_device_classify). */
+clrnn_device_kind clrnn_device_kind_of(const clrnn_context *ctx);
 /* 1 when the context's device is a software rasterizer (llvmpipe under Rusticl): its compiler takes
  * minutes for a register-tiled kernel (the tiled plan's, sgemm_tile), so those are not chosen there. */
 int clrnn_device_is_rasterizer(const clrnn_context *ctx);

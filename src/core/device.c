@@ -200,12 +200,16 @@ clrnn_device_kind clrnn_device_classify(const clrnn_device_info *info, uint64_t 
     return k;
 }
 
-int clrnn_device_is_rasterizer(const clrnn_context *ctx) {
+clrnn_device_kind clrnn_device_kind_of(const clrnn_context *ctx) {
     const uint64_t cl_type = ctx->info.type == CLRNN_DEVICE_TYPE_CPU           ? CL_DEVICE_TYPE_CPU
                              : ctx->info.type == CLRNN_DEVICE_TYPE_GPU         ? CL_DEVICE_TYPE_GPU
                              : ctx->info.type == CLRNN_DEVICE_TYPE_ACCELERATOR ? CL_DEVICE_TYPE_ACCELERATOR
                                                                                 : 0;
-    return clrnn_device_classify(&ctx->info, cl_type, NULL) == CLRNN_KIND_RASTERIZER;
+    return clrnn_device_classify(&ctx->info, cl_type, NULL);
+}
+
+int clrnn_device_is_rasterizer(const clrnn_context *ctx) {
+    return clrnn_device_kind_of(ctx) == CLRNN_KIND_RASTERIZER;
 }
 
 static void appendf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -244,7 +244,10 @@ static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_d
 static const char *device_options(const clrnn_context *ctx) {
     const char *env = getenv("CLRNN_COMPACT");
     const int loop_dot = env && *env ? strcmp(env, "0") != 0 : clrnn_device_is_rasterizer(ctx);
-    return loop_dot ? " -DCLRNN_COMPACT=1" : "";
+    if (loop_dot) return " -DCLRNN_COMPACT=1";
+    /* the CPU device of a compute implementation (PoCL, Intel's, ...): software prefetch in the
+     * tiled steps (tiled/step_tiled.cl: PREFETCH), clang's builtin; not for a simulator */
+    return clrnn_device_kind_of(ctx) == CLRNN_KIND_CPU ? " -DCLRNN_PREFETCH=1" : "";
 }
 
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
