@@ -118,9 +118,9 @@ static inline __global const real *tile_bias(tile_pos p, __global const real *bi
  * ...) keeps the work-item's block of Rᵀ (K*G*64 bytes) in cache across the batch instead of
  * streaming it once per row block; striding (rather than contiguous runs) spreads long and short
  * rows evenly over the groups when rows are in length order. */
-static inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
-                            __global const int *perm, __global const store *src, int src_stride,
-                            __global const store *hrow[8]) {
+TILED_INLINE int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
+                           __global const int *perm, __global const store *src, int src_stride,
+                           __global const store *hrow[8]) {
     int any_valid = 0;
     for (int r = 0; r < MR; ++r) {
         const int n = perm[min(rb * MR + r, N - 1)];
@@ -132,9 +132,9 @@ static inline int row_block(const int MR, tile_pos p, int rb, int s, int T, int 
 
 /* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
  * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
-static inline void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
-                             __global const int *tmap, __global const int *perm, __global const store *src,
-                             int src_stride, __global const store *RTblk, const int K, real16 acc[8][4]) {
+TILED_INLINE void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
+                            __global const int *tmap, __global const int *perm, __global const store *src,
+                            int src_stride, __global const store *RTblk, const int K, real16 acc[8][4]) {
     __global const store *hrow[8];
     if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
 }
@@ -452,8 +452,8 @@ static inline void gru_gates_tiled_step(const int MR, const int s, const int T, 
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1;
 #if CLRNN_COMPACT
 /* The software rasterizer's build (as tiled_dot's, tiled/tiled_dot.h): the same sums over acc. */
-static inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
-                            __global const store *hrow[8], const int K) {
+TILED_INLINE void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                           __global const store *hrow[8], const int K) {
     for (int r = 0; r < MR; ++r)
         for (int b = 0; b < NB; ++b) acc[r][b] = 0.0f;
     __global const store *W = RTn;
@@ -464,8 +464,8 @@ static inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __glob
         }
 }
 #else
-static inline void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
-                            __global const store *hrow[8], const int K) {
+TILED_INLINE void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                           __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a10 = 0.0f, a11 = 0.0f, a20 = 0.0f, a21 = 0.0f, a30 = 0.0f, a31 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a50 = 0.0f, a51 = 0.0f, a60 = 0.0f, a61 = 0.0f, a70 = 0.0f, a71 = 0.0f;
     __global const store *W = RTn;

@@ -5,6 +5,14 @@
 #ifndef CLRNN_TILED_DOT_H
 #define CLRNN_TILED_DOT_H
 
+/* The helpers that take a register block's shape (MR, G, NB as arguments, literals at every call)
+ * are forced inline. PoCL builds with -Dinline=, so `static inline` is only `static`, and LLVM kept
+ * a helper called from two places out of line, its shape a runtime value: block_dot in
+ * unit64_tiled_step (2 or 4 slots) and pair_dot in the GRU's out phase (1 or 2 blocks) tested it
+ * at every k of the micro-kernel, with register moves, and S5's dot products took ~2.4 times their
+ * FMA time. */
+#define TILED_INLINE static inline __attribute__((always_inline))
+
 /* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS
  * slices stored per k (G < SLOTS: the first G of them). The accumulators are named variables, not an array: with an array and vload16,
  * PoCL's LLVM kept them on the stack and assembled each vector from 8-byte pieces. Those past
@@ -31,8 +39,8 @@
  * accumulators in acc itself, over loops. Its NIR compiler takes time superlinear in the number of
  * vector values live across a loop (8 real16 accumulators: 19 s, the 24 of the named form: many
  * minutes a kernel), while an array it keeps in scratch memory compiles in about a second. */
-static inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                             __global const store *hrow[8], const int K) {
+TILED_INLINE void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                            __global const store *hrow[8], const int K) {
     for (int r = 0; r < MR; ++r)
         for (int g = 0; g < G; ++g) acc[r][g] = 0.0f;
     __global const store *W = RTblk;
@@ -43,8 +51,8 @@ static inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 
         }
 }
 #else
-static inline void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
-                             __global const store *hrow[8], const int K) {
+TILED_INLINE void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                            __global const store *hrow[8], const int K) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
     real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;

@@ -59,8 +59,8 @@
  * an array lands on the stack) start from x_proj unless first, and go back to its `live` rows. */
 #if CLRNN_COMPACT
 /* The software rasterizer's build (as tiled_dot's, tiled/tiled_dot.h): the same sums in an array. */
-static inline void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
-                               __global store *o[8], const int kn, const int first, const int live) {
+TILED_INLINE void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
+                              __global store *o[8], const int kn, const int first, const int live) {
     real16 acc[8][4];
     for (int r = 0; r < MR; ++r)
         for (int g = 0; g < G; ++g) acc[r][g] = first ? (real16)0.0f : LOAD16(o[r], g);
@@ -73,8 +73,8 @@ static inline void xproj_block(const int MR, const int G, __global const store *
         for (int g = 0; g < G; ++g) STORE16(o[r], g, acc[r][g]);
 }
 #else
-static inline void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
-                               __global store *o[8], const int kn, const int first, const int live) {
+TILED_INLINE void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
+                              __global store *o[8], const int kn, const int first, const int live) {
     real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
     real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
     real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
