@@ -15,6 +15,7 @@
  * Indices are in elements; the 16-wide forms take an index in units of 16 elements, as vload16.
  *   LOAD(p, i)        p[i] as float         STORE(p, i, v)    p[i] = v (rounded)
  *   LOAD16(p, i)      float16 at p + 16 i   STORE16(p, i, v)  float16 v at p + 16 i (rounded)
+ *   STORE16_ALIGNED(p, i, v)  STORE16 where p + 16 i is 64-byte aligned
  * Biases, the activation table and the user's tensors (x, y, h0/c0, hn/cn) stay float. */
 #ifndef CLRNN_STORAGE_H
 #define CLRNN_STORAGE_H
@@ -29,6 +30,10 @@ typedef float store;
 #define STORE(p, i, v) ((p)[i] = (v))
 #define LOAD16(p, i) vload16((i), (p))
 #define STORE16(p, i, v) vstore16((v), (i), (p))
+/* A 16-wide store where p + 16 i is 64-byte aligned (x_proj's blocks: whole 16-lane slices from a
+ * buffer's start, which OpenCL aligns to at least 128 bytes). PoCL 3.1 splits vstore16 into three
+ * stores (16 + 16 + 32 bytes, with extracts); an aligned float16 store is one. */
+#define STORE16_ALIGNED(p, i, v) (((__global float16 *)(p))[i] = (v))
 
 #elif CLRNN_STORAGE == STORAGE_FP16
 typedef ushort store;
@@ -66,6 +71,7 @@ static inline ushort16 half_round16(float16 f) {
     return convert_ushort16(h | ((x >> 16) & 0x8000u));
 }
 #define STORE16(p, i, v) vstore16(half_round16(v), (i), (p))
+#define STORE16_ALIGNED(p, i, v) STORE16(p, i, v)
 
 #elif CLRNN_STORAGE == STORAGE_BF16
 typedef ushort store;
@@ -89,6 +95,7 @@ static inline ushort16 bf16_round16(float16 f) {
 #define STORE(p, i, v) ((p)[i] = bf16_round(v))
 #define LOAD16(p, i) bf16_load16(vload16((i), (p)))
 #define STORE16(p, i, v) vstore16(bf16_round16(v), (i), (p))
+#define STORE16_ALIGNED(p, i, v) STORE16(p, i, v)
 
 #else
 #error "CLRNN_STORAGE: not a STORAGE_* of abi.h"

@@ -131,12 +131,22 @@ TILED_INLINE int row_block(const int MR, tile_pos p, int rb, int s, int T, int N
 }
 
 /* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
- * left unset when none of its rows is computed (a finished block of rows costs no dot product). */
+ * left unset when none of its rows is computed (a finished block of rows costs no dot product).
+ * The batch's last block, when N is not a multiple of MR, runs the micro-kernel on 2 or 4 rows
+ * instead of MR (rows past N were computed and dropped): N = 32 at MR = 6 computed 36 rows, N = 64
+ * 66; now 32 and 64. The rows it keeps get the same sums (acc[r] for r < the rows left). */
 TILED_INLINE void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
                             __global const int *tmap, __global const int *perm, __global const store *src,
                             int src_stride, __global const store *RTblk, const int K, real16 acc[8][4]) {
     __global const store *hrow[8];
-    if (row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
+    if (!row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) return;
+    const int left = N - rb * MR;
+    if (MR > 4 && left <= 2)
+        tiled_dot(2, G, SLOTS, acc, RTblk, hrow, K);
+    else if (MR > 4 && left <= 4)
+        tiled_dot(4, G, SLOTS, acc, RTblk, hrow, K);
+    else
+        tiled_dot(MR, G, SLOTS, acc, RTblk, hrow, K);
 }
 
 /* Row r of a row block (rb * MR + r < N): the batch row n, its step-table entry and time index t,
