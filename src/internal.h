@@ -438,6 +438,10 @@ struct clrnn_rnn {
     clrnn_workspace ws;
     int32_t *tmap_host; /* step table */
     size_t tmap_cap;
+    /* > 0: the device's step table (ws.tmap) and the plan's tables derived from it are those of a
+     * forward of tmap_T x tmap_N steps without lengths or a mask, so the next such call need not
+     * upload them again (forward.c); 0 after any other call and whenever the workspace goes */
+    int tmap_T, tmap_N;
 };
 
 /* Number of gates of a cell (its row of the cell table, cells.c; 1 for a value that is no cell). */

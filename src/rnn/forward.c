@@ -74,8 +74,24 @@ clrnn_status clrnn_load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tensor
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a state");
 }
 
+/* Whether a layer output of rows st_t apart and directions st_d apart (units st_n apart) already is
+ * the user layout of y: one direction, time-major (or a single row or step), in order, fp32. */
+static int is_user_layout(const clrnn_rnn *r, int N, int T_out, int st_t, int st_n, int has_any_off, int rev_mask,
+                          int batch_major) {
+    return r->elem == sizeof(float) && r->D == 1 && rev_mask == 0 && has_any_off < 0 &&
+           (!batch_major || N == 1 || T_out == 1) && st_n == r->Hr && (size_t)st_t == (size_t)N * r->Hr;
+}
+
+/* The reversed-output mask of clrnn_emit_outputs: bit d set when direction d's outputs go out in
+ * reverse step order. */
+static int output_rev_mask(const clrnn_rnn *r) {
+    if (r->desc.reverse_order != CLRNN_REVERSE_OUTPUT_REVERSED) return 0;
+    return r->D == 2 ? 2 : (r->desc.direction == CLRNN_DIR_REVERSE ? 1 : 0);
+}
+
 /* Last layer → user layout (merge, reversed order, optional dense). `src` is either the layer
- * output [T, N, D, Hr] or, for last_only, per-direction final states gathered in [D, N, Hr]. */
+ * output [T, N, D, Hr] or, for last_only, per-direction final states gathered in [D, N, Hr]; it may
+ * be the user's y itself (clrnn_rnn_forward: y_in_place), which then is already written. */
 clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, const clrnn_out_bufs *ob, cl_mem src,
                                 int T_out, int st_t, int st_n, int st_d, int has_any_off, int rev_mask, int batch_major,
                                 cl_mem *merged) {
@@ -88,8 +104,7 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
     const size_t out_bytes = rows * (size_t)r->O * sizeof(float);
     /* One direction, time-major (or a single row or step), in order: the layer output already is
      * the user layout, so it is read (or fed to the dense layer) as it is, with no merge pass. */
-    const int identity = r->elem == sizeof(float) && D == 1 && rev_mask == 0 && has_any_off < 0 && (!batch_major || N == 1 || T_out == 1) &&
-                         st_n == Hr && (size_t)st_t == (size_t)N * Hr;
+    const int identity = is_user_layout(r, N, T_out, st_t, st_n, has_any_off, rev_mask, batch_major);
     /* Where the merge writes: the dense input, the user's device buffer, or host staging. */
     cl_mem merge_dst;
     size_t merge_off = 0;
@@ -130,7 +145,9 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
         if (args->y.host) st = clrnn_move_block(ctx, 0, ob->y_out, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
         return st;
     }
-    /* the merge wrote a device y in place; otherwise y is read or copied from where it is */
+    /* the merge wrote a device y in place, or the last layer did; otherwise y is read or copied from
+     * where it is */
+    if (identity && args->y.mem == src && args->y.offset == 0) return st;
     if (identity || args->y.host) st = clrnn_move_block(ctx, 0, merge_dst, 0, &args->y, 0, 1, out_bytes / sizeof(float), out_bytes / sizeof(float));
     return st;
 }
@@ -259,19 +276,28 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
 
     /* step table → device, then what the plan derives from the lengths. Not a blocking write (a
      * wait for the queue): the host table is rewritten only by the next call, which comes after
-     * this one's clFinish (success or failure, clrnn_rnn_forward) */
+     * this one's clFinish (success or failure, clrnn_rnn_forward). A call without lengths or a
+     * mask of the T and N of the last such call finds both on the device already (r->tmap_T):
+     * three fewer commands (S5: writes of 17, 17 and 0.6 KB, each a command the device's threads
+     * take in turn). */
     const size_t n_tmap = (size_t)D * T * N + (size_t)D * N;
-    if (n_tmap > r->tmap_cap) {
-        int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
-        if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
-        r->tmap_host = t;
-        r->tmap_cap = n_tmap;
+    const int full = !args->seq_lens && !args->mask;
+    cl_int err = CL_SUCCESS;
+    if (!(full && r->tmap_T == T && r->tmap_N == N)) {
+        r->tmap_T = r->tmap_N = 0;
+        if (n_tmap > r->tmap_cap) {
+            int32_t *t = realloc(r->tmap_host, n_tmap * sizeof *t);
+            if (!t) return clrnn_fail(CLRNN_ERR_OUT_OF_MEMORY, "step table");
+            r->tmap_host = t;
+            r->tmap_cap = n_tmap;
+        }
+        clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
+        err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_FALSE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0, NULL,
+                                   NULL);
+        if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
+        if (r->plan->prepare && (st = r->plan->prepare(r, T, N, r->tmap_host)) != CLRNN_OK) return st;
+        if (full) r->tmap_T = T, r->tmap_N = N;
     }
-    clrnn_build_step_table(d, D, T, N, args->seq_lens, args->mask, r->tmap_host);
-    cl_int err = clEnqueueWriteBuffer(ctx->queue, ws->tmap, CL_FALSE, 0, n_tmap * sizeof(int32_t), r->tmap_host, 0,
-                                      NULL, NULL);
-    if (err != CL_SUCCESS) return clrnn_fail_cl(err, "clEnqueueWriteBuffer", "uploading the step table");
-    if (r->plan->prepare && (st = r->plan->prepare(r, T, N, r->tmap_host)) != CLRNN_OK) return st;
 
     /* input */
     cl_mem x = ws->x;
@@ -321,10 +347,18 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
             return st;
     }
 
+    /* The last layer writes straight into the user's device y where that is its output's layout
+     * (is_user_layout, from the buffer's start, no dense layer): there is then nothing to copy after
+     * it (S5's 2.5 MB of y took a device copy each call). A device failure can leave y partly
+     * written, as the copy could (clrnn.h); nothing refused reaches here. */
+    const int y_in_place = args->y.mem && args->y.offset == 0 && !args->last_only && d->dense_size <= 0 &&
+                           is_user_layout(r, N, T, N * D * Hr, Hr, -1, output_rev_mask(r),
+                                          d->layout == CLRNN_LAYOUT_BATCH_MAJOR);
     cl_mem layer_in = x, layer_out = ws->y_a;
     size_t in_off = x_off;
     int final_idx = 0;
     for (int l = 0; l < L; ++l) {
+        if (l == L - 1 && y_in_place) layer_out = args->y.mem;
         clrnn_trace_scope(ctx, r->plan->name, "l%d %s T=%d N=%d I=%d H=%d D=%d", l, cell, T, N, r->lw[l * D].in_size,
                           H, D);
         /* x_proj [T*N, D*G*H] = input [T*N, I] · Wᵀ for all steps and directions (biases are added in
@@ -365,10 +399,8 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
             /* the last layer's final states are each direction's last output: [D, N, Hr] */
             st = clrnn_emit_outputs(r, args, &ob, ws->h[L - 1][final_idx], 1, 0, r->Hs, N * r->Hs, D * T * N, 0, 0, NULL);
         } else {
-            int rev_mask = 0;
-            if (d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
-                rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
-            st = clrnn_emit_outputs(r, args, &ob, last_out, T, N * D * Hr, D * Hr, Hr, -1, rev_mask, batch_major, NULL);
+            st = clrnn_emit_outputs(r, args, &ob, last_out, T, N * D * Hr, D * Hr, Hr, -1, output_rev_mask(r),
+                                    batch_major, NULL);
         }
         if (st != CLRNN_OK) return st;
     }
@@ -388,7 +420,10 @@ clrnn_status clrnn_rnn_forward(clrnn_rnn *r, const clrnn_forward_args *args) {
     mtx_lock(&r->ctx->lock);
     st = forward_locked(r, args);
     clrnn_trace_scope_end(r->ctx);
-    if (st != CLRNN_OK) clFinish(r->ctx->queue); /* never leave enqueued work pointing at caller memory */
+    if (st != CLRNN_OK) {
+        clFinish(r->ctx->queue); /* never leave enqueued work pointing at caller memory */
+        r->tmap_T = r->tmap_N = 0; /* a failed call's uploads are not to be trusted */
+    }
     clrnn_trace_flush_locked(r->ctx);
     mtx_unlock(&r->ctx->lock);
     return st;

@@ -96,6 +96,7 @@ clrnn_status clrnn_rnn_upload_stored(clrnn_rnn *r, cl_mem *m, const float *data,
 
 static void clrnn_rnn_release_device_ws(clrnn_rnn *r) {
     clrnn_workspace *ws = &r->ws;
+    r->tmap_T = r->tmap_N = 0; /* the step table goes with the buffers */
     release(&ws->x);
     release(&ws->x_proj);
     release(&ws->y_a);

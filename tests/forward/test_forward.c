@@ -351,15 +351,16 @@ static void streaming_equals_one_call(void **state) {
 }
 
 /* Inputs and outputs as device buffers with offsets give the same result as host pointers, and
- * nothing outside the output window is touched. */
-static void device_buffers_case(clrnn_rnn_desc d) {
+ * nothing outside the output window is touched. y_at_start: y from its buffer's start, where one
+ * direction in order lets the last layer write it in place (forward.c: y_in_place). */
+static void device_buffers_case(clrnn_rnn_desc d, int y_at_start) {
     clrnn_context *ctx = tu_context();
     clrnn_rnn *r;
     TU_OK(create_rnn(ctx, &d, &r));
     uint64_t seed = 5;
     set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &seed);
     const int T = 5, N = 3, O = clrnn_rnn_output_size(r), D = clrnn_rnn_num_directions(r), Hr = 6, pad = 16;
-    const size_t nx = (size_t)T * N * 4, ny = (size_t)T * N * O, nh = (size_t)D * N * Hr;
+    const size_t nx = (size_t)T * N * 4, ny = (size_t)T * N * O, nh = (size_t)d.num_layers * D * N * Hr;
     float *x = tu_alloc_random(nx, &seed, -1, 1), *h0 = tu_alloc_random(nh, &seed, -1, 1);
     float *y_host = tu_alloc_poison(ny), *hn_host = tu_alloc_poison(nh);
     clrnn_forward_args a;
@@ -370,7 +371,7 @@ static void device_buffers_case(clrnn_rnn_desc d) {
     cl_int err;
     cl_context cl = clrnn_context_cl_context(ctx);
     cl_command_queue q = clrnn_context_cl_queue(ctx);
-    const size_t off = pad * sizeof(float);
+    const size_t off = pad * sizeof(float), y_off = y_at_start ? 0 : off;
     cl_mem bx = clCreateBuffer(cl, CL_MEM_READ_WRITE, off + nx * sizeof(float), NULL, &err);
     cl_mem bh0 = clCreateBuffer(cl, CL_MEM_READ_WRITE, off + nh * sizeof(float), NULL, &err);
     cl_mem by = clCreateBuffer(cl, CL_MEM_READ_WRITE, 2 * off + ny * sizeof(float), NULL, &err);
@@ -383,17 +384,16 @@ static void device_buffers_case(clrnn_rnn_desc d) {
     memset(&a, 0, sizeof a);
     a.seq_length = T, a.batch = N;
     a.x.mem = bx, a.x.offset = off, a.h0.mem = bh0, a.h0.offset = off;
-    a.y.mem = by, a.y.offset = off, a.hn.mem = bhn, a.hn.offset = off;
+    a.y.mem = by, a.y.offset = y_off, a.hn.mem = bhn, a.hn.offset = off;
     TU_OK(clrnn_rnn_forward(r, &a));
     float *y_dev = malloc((ny + 2 * pad) * sizeof(float)), *hn_dev = malloc(nh * sizeof(float));
     clEnqueueReadBuffer(q, by, CL_TRUE, 0, (ny + 2 * pad) * sizeof(float), y_dev, 0, NULL, NULL);
     clEnqueueReadBuffer(q, bhn, CL_TRUE, off, nh * sizeof(float), hn_dev, 0, NULL, NULL);
-    assert_memory_equal(y_dev + pad, y_host, ny * sizeof(float));
+    const size_t y0 = y_off / sizeof(float);
+    assert_memory_equal(y_dev + y0, y_host, ny * sizeof(float));
     assert_memory_equal(hn_dev, hn_host, nh * sizeof(float));
-    for (int i = 0; i < pad; ++i) {
-        assert_true(y_dev[i] == POISON);
-        assert_true(y_dev[pad + ny + i] == POISON);
-    }
+    for (size_t i = 0; i < y0; ++i) assert_true(y_dev[i] == POISON);
+    for (size_t i = y0 + ny; i < ny + 2 * pad; ++i) assert_true(y_dev[i] == POISON);
     /* an undersized device buffer is refused before any work */
     a.y.offset = off + 64 * sizeof(float);
     assert_int_equal(clrnn_rnn_forward(r, &a), CLRNN_ERR_SHAPE_MISMATCH);
@@ -403,18 +403,90 @@ static void device_buffers_case(clrnn_rnn_desc d) {
 }
 
 /* Device buffers for x, h0, y, hn (at offsets, poison around y): the same bits as host buffers.
- * Three output paths: merge + dense, the layer output copied as it is (one direction, time-major),
- * and the dense layer reading the layer output directly. */
+ * Four output paths: merge + dense, the layer output copied as it is (one direction, time-major),
+ * the last layer writing y in place (y at its buffer's start: one and two layers, batch-major with
+ * its merge, reversed output order with its merge), and the dense layer reading the layer output
+ * directly. */
 static void device_buffers(void **state) {
     (void)state;
     clrnn_rnn_desc d = tu_desc(CLRNN_CELL_GRU, 4, 6);
     d.direction = CLRNN_DIR_BIDIRECTIONAL;
     d.dense_size = 3;
-    device_buffers_case(d);
+    device_buffers_case(d, 0);
+    device_buffers_case(d, 1);
     d = tu_desc(CLRNN_CELL_LSTM, 4, 6);
-    device_buffers_case(d);
+    device_buffers_case(d, 0);
+    device_buffers_case(d, 1);
+    d.num_layers = 2;
+    device_buffers_case(d, 1);
+    d.num_layers = 1;
+    d.layout = CLRNN_LAYOUT_BATCH_MAJOR;
+    device_buffers_case(d, 1);
+    d.layout = CLRNN_LAYOUT_TIME_MAJOR;
+    d.direction = CLRNN_DIR_REVERSE;
+    d.reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED;
+    device_buffers_case(d, 1);
+    d = tu_desc(CLRNN_CELL_RNN, 4, 6);
+    device_buffers_case(d, 1);
+    d = tu_desc(CLRNN_CELL_LSTM, 4, 6);
     d.dense_size = 5;
-    device_buffers_case(d);
+    device_buffers_case(d, 0);
+}
+
+/* One forward of rnn r on (T, N) with lengths (lens) or a mask with holes (mask) or neither, from
+ * inputs drawn from `seed`; y (poisoned first) and hn come back. */
+static void seeded_forward(clrnn_rnn *r, int T, int N, int kind, uint64_t seed, float *y, float *hn) {
+    clrnn_rnn_desc d;
+    TU_OK(clrnn_rnn_get_desc(r, &d));
+    const size_t ny = (size_t)T * N * clrnn_rnn_output_size(r);
+    float *x = tu_alloc_random((size_t)T * N * d.input_size, &seed, -1, 1);
+    int32_t lens[8];
+    uint8_t mask[8 * 8];
+    for (int n = 0; n < N; ++n) lens[n] = n % 2 ? T : T - 1 - n % 3;
+    for (int i = 0; i < N * T; ++i) mask[i] = (uint8_t)(i % 3 != 1);
+    for (size_t i = 0; i < ny; ++i) y[i] = POISON;
+    clrnn_forward_args a;
+    memset(&a, 0, sizeof a);
+    a.seq_length = T, a.batch = N, a.x.host = x, a.y.host = y, a.hn.host = hn;
+    a.seq_lens = kind == 1 ? lens : NULL;
+    a.mask = kind == 2 ? mask : NULL;
+    TU_OK(clrnn_rnn_forward(r, &a));
+    free(x);
+}
+
+/* A call without lengths or a mask reuses the step table (and the tiled plan's row order) that the
+ * last such call of the same T and N left on the device (forward.c: tmap_T): a run of calls that
+ * change T, N, the lengths or the mask between such calls gives, call by call, the bits of a fresh
+ * rnn's single call. */
+static void step_table_reuse(void **state) {
+    (void)state;
+    clrnn_context *ctx = tu_context();
+    static const int calls[][3] = {{5, 3, 0}, {5, 3, 0}, {5, 3, 1}, {5, 3, 0}, {4, 3, 0}, {5, 3, 0}, {5, 2, 0},
+                                   {5, 3, 2}, {5, 3, 0}, {5, 3, 1}, {5, 3, 1}, {6, 4, 0}, {5, 3, 0}};
+    for (int cell = 0; cell < 2; ++cell) {
+        const clrnn_rnn_desc d = tu_desc(cell ? CLRNN_CELL_GRU : CLRNN_CELL_LSTM, 4, 6);
+        clrnn_rnn *r;
+        TU_OK(create_rnn(ctx, &d, &r));
+        uint64_t wseed = 21 + (uint64_t)cell;
+        set_random_weights(r, CLRNN_FRAMEWORK_ONNX, &wseed);
+        const size_t cap = (size_t)6 * 4 * clrnn_rnn_output_size(r), nh = (size_t)4 * 6;
+        float *y = malloc(cap * sizeof *y), *y_ref = malloc(cap * sizeof *y), *hn = malloc(nh * sizeof *hn),
+              *hn_ref = malloc(nh * sizeof *hn);
+        for (size_t c = 0; c < sizeof calls / sizeof calls[0]; ++c) {
+            const int T = calls[c][0], N = calls[c][1], kind = calls[c][2];
+            seeded_forward(r, T, N, kind, 100 + c, y, hn);
+            clrnn_rnn *fresh;
+            TU_OK(create_rnn(ctx, &d, &fresh));
+            wseed = 21 + (uint64_t)cell;
+            set_random_weights(fresh, CLRNN_FRAMEWORK_ONNX, &wseed);
+            seeded_forward(fresh, T, N, kind, 100 + c, y_ref, hn_ref);
+            clrnn_rnn_destroy(fresh);
+            assert_memory_equal(y, y_ref, (size_t)T * N * clrnn_rnn_output_size(r) * sizeof *y);
+            assert_memory_equal(hn, hn_ref, (size_t)N * 6 * sizeof *hn);
+        }
+        free(y), free(y_ref), free(hn), free(hn_ref);
+        clrnn_rnn_destroy(r);
+    }
 }
 
 /* ---- sub-buffers (issue 10, D8) ---- */
@@ -790,6 +862,7 @@ int main(void) {
         cmocka_unit_test(matrix),
         cmocka_unit_test(streaming_equals_one_call),
         cmocka_unit_test(device_buffers),
+        cmocka_unit_test(step_table_reuse),
         cmocka_unit_test(sub_buffers),
         cmocka_unit_test(workspace_reuse_and_determinism),
         cmocka_unit_test(weights_update_after_run),
