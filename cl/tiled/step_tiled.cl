@@ -113,34 +113,37 @@ static inline __global const real *tile_bias(tile_pos p, __global const real *bi
 }
 
 /* Row block rb: hrow[r] = the src row (src_stride apart) of its r-th batch row, for r < MR; rows
- * past N alias row N-1 (computed, never stored) so the dot product has no branches. Returns
- * whether any of them is computed at step s. The loop over row blocks (rb = group, group + groups,
+ * past N alias row N-1 (computed, never stored) so the dot product has no branches. Returns 1 + the
+ * last r computed at step s (0: none is). The loop over row blocks (rb = group, group + groups,
  * ...) keeps the work-item's block of Rᵀ (K*G*64 bytes) in cache across the batch instead of
  * streaming it once per row block; striding (rather than contiguous runs) spreads long and short
  * rows evenly over the groups when rows are in length order. */
 TILED_INLINE int row_block(const int MR, tile_pos p, int rb, int s, int T, int N, __global const int *tmap,
                            __global const int *perm, __global const store *src, int src_stride,
                            __global const store *hrow[8]) {
-    int any_valid = 0;
+    int upto = 0;
     for (int r = 0; r < MR; ++r) {
         const int n = perm[min(rb * MR + r, N - 1)];
         hrow[r] = src + ((size_t)p.d * N + n) * src_stride;
-        any_valid |= tmap[(p.d * T + s) * N + n] & STEP_VALID;
+        if (tmap[(p.d * T + s) * N + n] & STEP_VALID) upto = r + 1;
     }
-    return any_valid;
+    return upto;
 }
 
-/* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot);
+/* acc[r][g] of row block rb at step s: its rows' src rows times the block's weights (tiled_dot),
+ * for the rows up to the last one computed at step s (the cells read acc[r] of computed rows only);
  * left unset when none of its rows is computed (a finished block of rows costs no dot product).
- * The batch's last block, when N is not a multiple of MR, runs the micro-kernel on 2 or 4 rows
- * instead of MR (rows past N were computed and dropped): N = 32 at MR = 6 computed 36 rows, N = 64
- * 66; now 32 and 64. The rows it keeps get the same sums (acc[r] for r < the rows left). */
+ * A block with at most 2 or 4 such rows runs the micro-kernel on 2 or 4 rows instead of MR: the
+ * batch's last block when N is not a multiple of MR (N = 32 at MR = 6 computed 36 rows, N = 64
+ * 66; now 32 and 64), and with lengths the block where the rows still running end (rows in length
+ * order, longest first). The rows it keeps get the same sums. */
 TILED_INLINE void block_dot(const int MR, const int G, const int SLOTS, tile_pos p, int rb, int s, int T, int N,
                             __global const int *tmap, __global const int *perm, __global const store *src,
                             int src_stride, __global const store *RTblk, const int K, real16 acc[8][4]) {
     __global const store *hrow[8];
-    if (!row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow)) return;
-    const int left = N - rb * MR;
+    const int upto = row_block(MR, p, rb, s, T, N, tmap, perm, src, src_stride, hrow);
+    if (!upto) return;
+    const int left = min(N - rb * MR, upto);
     if (MR > 4 && left <= 2)
         tiled_dot(2, G, SLOTS, acc, RTblk, hrow, K);
     else if (MR > 4 && left <= 4)
