@@ -8,9 +8,9 @@
 /* The helpers that take a register block's shape (MR, G, NB as arguments, literals at every call)
  * are forced inline. PoCL builds with -Dinline=, so `static inline` is only `static`, and LLVM kept
  * a helper called from two places out of line, its shape a runtime value: block_dot in
- * unit64_tiled_step (2 or 4 slots) and pair_dot in the GRU's out phase (1 or 2 blocks) tested it
- * at every k of the micro-kernel, with register moves, and S5's dot products took ~2.4 times their
- * FMA time. */
+ * unit64_tiled_step (2 or 4 slots) tested it at every k of the micro-kernel, with register moves,
+ * and S5's dot products took ~2.4 times their FMA time. pair_dot (the GRU's out phase, 1 or 2
+ * blocks) and the rest are called the same way. */
 #define TILED_INLINE static inline __attribute__((always_inline))
 
 /* acc[r][g] = sum_k hrow[r][k] * W[k][g], r < MR (1, 6 or 8), g < G, MR * G <= 24, over the SLOTS

@@ -74,8 +74,8 @@ clrnn_status clrnn_load_state(clrnn_context *ctx, cl_mem dst, const clrnn_tensor
     return err == CL_SUCCESS ? CLRNN_OK : clrnn_fail_cl(err, "clEnqueueFillBuffer", "zeroing a state");
 }
 
-/* Whether a layer output of rows st_t apart and directions st_d apart (units st_n apart) already is
- * the user layout of y: one direction, time-major (or a single row or step), in order, fp32. */
+/* Whether a layer output of time rows st_t apart and batch rows st_n apart already is the user
+ * layout of y: one direction, time-major (or a single row or step), in order, fp32. */
 static int is_user_layout(const clrnn_rnn *r, int N, int T_out, int st_t, int st_n, int has_any_off, int rev_mask,
                           int batch_major) {
     return r->elem == sizeof(float) && r->D == 1 && rev_mask == 0 && has_any_off < 0 &&
