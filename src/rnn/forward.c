@@ -82,9 +82,7 @@ static int is_user_layout(const clrnn_rnn *r, int N, int T_out, int st_t, int st
            (!batch_major || N == 1 || T_out == 1) && st_n == r->Hr && (size_t)st_t == (size_t)N * r->Hr;
 }
 
-/* The reversed-output mask of clrnn_emit_outputs: bit d set when direction d's outputs go out in
- * reverse step order. */
-static int output_rev_mask(const clrnn_rnn *r) {
+int clrnn_output_rev_mask(const clrnn_rnn *r) {
     if (r->desc.reverse_order != CLRNN_REVERSE_OUTPUT_REVERSED) return 0;
     return r->D == 2 ? 2 : (r->desc.direction == CLRNN_DIR_REVERSE ? 1 : 0);
 }
@@ -352,7 +350,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
      * it (S5's 2.5 MB of y took a device copy each call). A device failure can leave y partly
      * written, as the copy could (clrnn.h); nothing refused reaches here. */
     const int y_in_place = args->y.mem && args->y.offset == 0 && !args->last_only && d->dense_size <= 0 &&
-                           is_user_layout(r, N, T, N * D * Hr, Hr, -1, output_rev_mask(r),
+                           is_user_layout(r, N, T, N * D * Hr, Hr, -1, clrnn_output_rev_mask(r),
                                           d->layout == CLRNN_LAYOUT_BATCH_MAJOR);
     cl_mem layer_in = x, layer_out = ws->y_a;
     size_t in_off = x_off;
@@ -399,7 +397,7 @@ static clrnn_status forward_locked(clrnn_rnn *r, const clrnn_forward_args *args)
             /* the last layer's final states are each direction's last output: [D, N, Hr] */
             st = clrnn_emit_outputs(r, args, &ob, ws->h[L - 1][final_idx], 1, 0, r->Hs, N * r->Hs, D * T * N, 0, 0, NULL);
         } else {
-            st = clrnn_emit_outputs(r, args, &ob, last_out, T, N * D * Hr, D * Hr, Hr, -1, output_rev_mask(r),
+            st = clrnn_emit_outputs(r, args, &ob, last_out, T, N * D * Hr, D * Hr, Hr, -1, clrnn_output_rev_mask(r),
                                     batch_major, NULL);
         }
         if (st != CLRNN_OK) return st;

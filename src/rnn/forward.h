@@ -32,6 +32,10 @@ clrnn_status clrnn_emit_outputs(clrnn_rnn *r, const clrnn_forward_args *args, co
                                 int T_out, int st_t, int st_n, int st_d, int has_any_off, int rev_mask, int batch_major,
                                 cl_mem *merged);
 
+/* The rev_mask of clrnn_emit_outputs for the full sequence: bit d set when direction d's outputs go
+ * out in reverse step order (reverse_order = CLRNN_REVERSE_OUTPUT_REVERSED). */
+int clrnn_output_rev_mask(const clrnn_rnn *r);
+
 /* clrnn_rnn_forward's checks of args (before any device work). */
 clrnn_status clrnn_forward_check_args(const clrnn_rnn *r, const clrnn_forward_args *a);
 /* A tensor argument: not both host and mem, present when required, offset a multiple of 4. */

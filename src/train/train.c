@@ -1150,10 +1150,7 @@ static clrnn_status forward_train_locked(clrnn_rnn *r, const clrnn_forward_args 
     if (args->last_only) {
         st = clrnn_emit_outputs(r, &a, &ob, v->h[L - 1], 1, 0, Hr, N * Hr, D * T * N, 0, 0, &merged);
     } else {
-        int rev_mask = 0;
-        if (d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
-            rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
-        st = clrnn_emit_outputs(r, &a, &ob, v->y[L - 1], T, N * D * Hr, D * Hr, Hr, -1, rev_mask,
+        st = clrnn_emit_outputs(r, &a, &ob, v->y[L - 1], T, N * D * Hr, D * Hr, Hr, -1, clrnn_output_rev_mask(r),
                                 d->layout == CLRNN_LAYOUT_BATCH_MAJOR, &merged);
     }
     if (st != CLRNN_OK) return st;
@@ -1232,9 +1229,7 @@ static clrnn_status backward_locked(clrnn_rnn *r, clrnn_reserve *v, const clrnn_
     int cur = 0;
     {
         kargs k = tk(ctx, TK_tr_merge_bwd);
-        int rev_mask = 0;
-        if (!v->last_only && d->reverse_order == CLRNN_REVERSE_OUTPUT_REVERSED)
-            rev_mask = D == 2 ? 2 : (d->direction == CLRNN_DIR_REVERSE ? 1 : 0);
+        const int rev_mask = v->last_only ? 0 : clrnn_output_rev_mask(r);
         const int mode = D == 1 ? CLRNN_MERGE_CONCAT : (int)d->merge;
         a_int(&k, v->last_only ? 1 : T), a_int(&k, N), a_int(&k, D), a_int(&k, Hr), a_int(&k, mode);
         a_int(&k, v->last_only ? 0 : d->layout == CLRNN_LAYOUT_BATCH_MAJOR), a_int(&k, rev_mask), a_mem(&k, v->tmap);
