@@ -268,6 +268,32 @@ clrnn_status clrnn_loop_probe(clrnn_context *ctx, int n, long *ran) {
     return st;
 }
 
+/* The loop kernels, sorted (generated from tools/loop_kernels.txt, CMakeLists.txt). */
+static const char *const loop_kernels[] = {
+#include "loop_kernels.inc"
+};
+
+static int name_cmp(const void *key, const void *elem) { return strcmp(key, *(const char *const *)elem); }
+
+int clrnn_is_loop_kernel(const char *name) {
+    return name && bsearch(name, loop_kernels, sizeof loop_kernels / sizeof loop_kernels[0], sizeof loop_kernels[0],
+                           name_cmp) != NULL;
+}
+
+/* Only under a bound and for an undeclared launch, so the query costs nothing on PoCL's path. The
+ * kernel's own function name, not a->name (which may be a description: "tiled scan"). */
+clrnn_status clrnn_loop_audit(const clrnn_kargs *a) {
+    char name[128] = "";
+    if (!a->k || clGetKernelInfo(a->k, CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, NULL) != CL_SUCCESS)
+        return CLRNN_OK; /* the enqueue reports a kernel that cannot be queried */
+    name[sizeof name - 1] = '\0';
+    if (!clrnn_is_loop_kernel(name)) return CLRNN_OK;
+    return clrnn_fail(CLRNN_ERR_INTERNAL,
+                      "kernel %s loops over a size (tools/loop_kernels.txt) but its launch declares no loop count "
+                      "(clrnn_karg_loops), so the device's loop bound could not be checked",
+                      name);
+}
+
 clrnn_status clrnn_loop_refuse(clrnn_context *ctx, const clrnn_kargs *a) {
     return clrnn_fail(CLRNN_ERR_UNSUPPORTED,
                       "kernel %s: a work-item would run %ld loop iterations, over what this device runs correctly "

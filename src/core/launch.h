@@ -43,11 +43,12 @@ typedef struct clrnn_kargs {
     cl_int err;
     const char *name; /* names the kernel in messages */
     clrnn_status st;  /* the kernel could not be created on its first use (k NULL; the message names it) */
-    long loops;       /* clrnn_karg_loops: the loop iterations a work-item runs, 0 undeclared */
+    long loops;       /* clrnn_karg_loops: the loop iterations a work-item runs */
+    int declared;     /* clrnn_karg_loops was called (a count of 0 is a declaration too) */
 } clrnn_kargs;
 
 static inline clrnn_kargs clrnn_kargs_begin(cl_kernel k, const char *name) {
-    clrnn_kargs a = {k, 0, CL_SUCCESS, name, CLRNN_OK, 0};
+    clrnn_kargs a = {k, 0, CL_SUCCESS, name, CLRNN_OK, 0, 0};
     return a;
 }
 
@@ -59,8 +60,10 @@ static inline clrnn_kargs clrnn_kargs_begin(cl_kernel k, const char *name) {
  * CLRNN_ERR_UNSUPPORTED instead of running it to a silently wrong result. Callers that can split
  * (K chunks of a GEMM accumulated with beta = 1, row chunks of a reduction, steps of a scan) size
  * their pieces with clrnn_loop_fits / clrnn_loop_budget first. Declared loops are kept on the
- * kargs until declared again (a kernel launched repeatedly declares once). */
-static inline void clrnn_karg_loops(clrnn_kargs *a, long loops) { a->loops = loops; }
+ * kargs until declared again (a kernel launched repeatedly declares once). Under a bound, a launch
+ * of a loop kernel (tools/loop_kernels.txt, compiled in) that declares nothing is refused with
+ * CLRNN_ERR_INTERNAL (clrnn_loop_audit): an undeclared loop would pass the bound unchecked. */
+static inline void clrnn_karg_loops(clrnn_kargs *a, long loops) { a->loops = loops, a->declared = 1; }
 /* The iterations one work-item may run under ctx's bound; LONG_MAX when there is none. */
 static inline long clrnn_loop_budget(const clrnn_context *ctx) {
     return ctx->loop_limit > 0 ? ctx->loop_budget : LONG_MAX;
@@ -73,6 +76,11 @@ static inline int clrnn_loop_fits(const clrnn_context *ctx, long loops) { return
 clrnn_status clrnn_loop_probe(clrnn_context *ctx, int n, long *ran);
 /* The refusal (launch.c): CLRNN_ERR_UNSUPPORTED naming the kernel, its count and the bound. */
 clrnn_status clrnn_loop_refuse(clrnn_context *ctx, const clrnn_kargs *a);
+/* An undeclared launch under a bound (launch.c): CLRNN_ERR_INTERNAL when a's kernel is one of the
+ * loop kernels, else CLRNN_OK. */
+clrnn_status clrnn_loop_audit(const clrnn_kargs *a);
+/* Whether the kernel function `name` is a loop kernel (tools/loop_kernels.txt). */
+int clrnn_is_loop_kernel(const char *name);
 static inline void clrnn_karg_at(clrnn_kargs *a, cl_uint index, size_t size, const void *value) {
     if (!a->k) return;
     const cl_int e = clSetKernelArg(a->k, index, size, value);
@@ -103,6 +111,10 @@ static inline clrnn_status clrnn_enqueue(clrnn_context *ctx, const clrnn_kargs *
     if (a->st != CLRNN_OK) return a->st;
     if (a->err != CL_SUCCESS) return clrnn_fail_cl(a->err, "clSetKernelArg", a->name);
     if (ctx->loop_limit > 0) {
+        if (!a->declared) {
+            const clrnn_status st = clrnn_loop_audit(a);
+            if (st != CLRNN_OK) return st;
+        }
         if (a->loops > ctx->loop_budget) return clrnn_loop_refuse(ctx, a);
         if (a->loops > ctx->loop_most) ctx->loop_most = a->loops;
     }

@@ -417,7 +417,8 @@ static clrnn_status scan_tiled_range(clrnn_rnn *r, int l, int T, int N, int xp_b
     const size_t blocks2 = (size_t)(ts->Hbp ? ts->Hbp : pair_out ? (ts->Hb + 1) / 2 : ts->Hb);
     kargs a = tiled_args(r, k->tiled_step[0][m], l, T, N, xp_batch_major, y_layer, &state_arg), b = a;
     if (k->two_launch) b = tiled_args(r, k->tiled_step[1][m], l, T, N, xp_batch_major, y_layer, &state_arg2);
-    clrnn_karg_loops(&a, (long)rb_per_item * clrnn_tiled_scan_step_loops(r, mr, 1, 0)), b.loops = a.loops;
+    /* one count for both launches: it covers both phases of a step (clrnn_tiled_scan_step_loops) */
+    clrnn_karg_loops(&a, (long)rb_per_item * clrnn_tiled_scan_step_loops(r, mr, 1, 0)), clrnn_karg_loops(&b, a.loops);
     clrnn_status st = CLRNN_OK;
     for (int s = s0; s < s1 && st == CLRNN_OK; ++s) {
         tiled_step_at(&a, r, l, state_arg, with_c, s);

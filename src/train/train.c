@@ -738,7 +738,7 @@ clrnn_status clrnn_train_portable_forward_layer(clrnn_rnn *r, clrnn_reserve *v, 
             y_params(&cell, r, v, l, d);
             if (!lbr) a_mem(&cell, v->rt), a_int(&cell, fuse_hr);
         }
-        if (fuse_hr) clrnn_karg_loops(&cell, FUSED_LOOPS(r->G, Hr));
+        clrnn_karg_loops(&cell, fuse_hr ? FUSED_LOOPS(r->G, Hr) : FUSED_LOOPS(0, 0)); /* unfused: its 16-lane loops */
         for (int s = 0; s < T && st == CLRNN_OK; ++s) {
             /* h_prev R^T ([N, G*H]; reset-before GRU: the z, r blocks now, n after r * h_prev); with
              * recurrent dropout gate g's block sees h_prev * m_g */
@@ -867,7 +867,7 @@ static clrnn_status backward_layer(clrnn_rnn *r, clrnn_reserve *v, int l, int cu
             a_mem(&rr, v->dh[1]);
             rec_drop_params(&rr, r, v, l);
         }
-        if (fuse_dh) clrnn_karg_loops(&c, FUSED_LOOPS(1, GH));
+        clrnn_karg_loops(&c, fuse_dh ? FUSED_LOOPS(1, GH) : FUSED_LOOPS(0, 0)); /* unfused: its 16-lane loops */
         for (int s = T - 1; s >= 0 && st == CLRNN_OK; --s) {
             /* dh of this step's state is in dh[a]; dh_prev goes to dh[b] */
             const int a = (T - 1 - s) & 1, b = 1 - a;

@@ -202,6 +202,45 @@ static void refused_not_wrong(void **state) {
     clrnn_context_destroy(ctx);
 }
 
+/* Under a bound, a launch of a loop kernel (tools/loop_kernels.txt) that declares no count is
+ * refused before it is enqueued, naming the kernel: the audit at run time of what
+ * test_loop_kernels checks in the sources. A kernel without such a loop, or one that declares its
+ * count, is not stopped by it; without a bound nothing is checked. */
+static void undeclared_launch_refused(void **state) {
+    (void)state;
+    assert_true(clrnn_is_loop_kernel("merge_outputs") && clrnn_is_loop_kernel("lstm_step_tiled_6"));
+    assert_true(clrnn_is_loop_kernel("xproj_tiled_4") && clrnn_is_loop_kernel("tr_bwd_scan_6"));
+    assert_false(clrnn_is_loop_kernel("fill_rows") || clrnn_is_loop_kernel("copy_rows"));
+    assert_false(clrnn_is_loop_kernel("merge_output") || clrnn_is_loop_kernel("") || clrnn_is_loop_kernel(NULL));
+    clrnn_context *ctx = bounded_context("3000");
+    clrnn_kargs merge = clrnn_kargs_begin(NULL, "the output merge"), fill = clrnn_kargs_begin(NULL, "fill");
+    TU_OK(clrnn_kernel_get(ctx, CLRNN_K_merge_outputs, &merge.k));
+    TU_OK(clrnn_kernel_get(ctx, CLRNN_K_fill_rows, &fill.k));
+    const size_t one = 1;
+    mtx_lock(&ctx->lock);
+    const clrnn_status st = clrnn_enqueue(ctx, &merge, 1, &one, &one, NULL);
+    mtx_unlock(&ctx->lock);
+    assert_int_equal(st, CLRNN_ERR_INTERNAL);
+    assert_non_null(strstr(clrnn_last_error(), "kernel merge_outputs loops over a size"));
+    assert_non_null(strstr(clrnn_last_error(), "declares no loop count"));
+    assert_int_equal(clrnn_loop_audit(&fill), CLRNN_OK);
+    clrnn_karg_loops(&merge, 0); /* a count of 0 is a declaration */
+    assert_true(merge.declared);
+    clrnn_context_destroy(ctx);
+    /* no bound (PoCL): the enqueue does not look; the unset arguments fail in the driver instead */
+    TU_OK(clrnn_context_create(NULL, &ctx));
+    clrnn_kargs again = clrnn_kargs_begin(NULL, "the output merge");
+    TU_OK(clrnn_kernel_get(ctx, CLRNN_K_merge_outputs, &again.k));
+    if (ctx->loop_limit == 0) {
+        mtx_lock(&ctx->lock);
+        const clrnn_status st2 = clrnn_enqueue(ctx, &again, 1, &one, &one, NULL);
+        mtx_unlock(&ctx->lock);
+        assert_int_equal(st2, CLRNN_ERR_OPENCL);
+        assert_non_null(strstr(clrnn_last_error(), "CL_INVALID_KERNEL_ARGS"));
+    }
+    clrnn_context_destroy(ctx);
+}
+
 static char outer_limit[32]; /* CLRNN_LOOP_LIMIT as the test was started with */
 
 /* Under the device's own bound (none on PoCL, 65535 on llvmpipe; or CLRNN_LOOP_LIMIT as given to
@@ -349,6 +388,7 @@ int main(void) {
         cmocka_unit_test(gemm_tile_split_k),
         cmocka_unit_test(forward_plans_under_bound),
         cmocka_unit_test(refused_not_wrong),
+        cmocka_unit_test(undeclared_launch_refused),
         cmocka_unit_test(device_bound_shapes),
         cmocka_unit_test(device_bound_training),
         cmocka_unit_test(device_bound_fused_backward),
