@@ -4,31 +4,14 @@
 #include "reference.h"
 #include "test_util.h"
 
-/* Tolerance against the float64 reference, times max(1, max |reference|) of the tensor checked.
- * fp32 storage: 1e-5. With CLRNN_STORAGE=fp16|bf16 in the environment every rnn of this program
- * stores its weights and activations in that type (clrnn_rnn_desc.storage) and is held to the bound
- * of its rounding: every stored value carries a relative error of at most the format's unit roundoff
- * u (fp16 2^-11, bf16 2^-8; fp32 arithmetic adds ~1e-7), and each output is a short chain of such
- * roundings (x, W, x_proj, R, h_prev, c, the output) through activations of slope <= 1, so its error
- * is a small multiple of u, the same multiple for both formats. The issue's fp16 bound is 1e-3
- * (~2u); bf16's is that bound scaled by the ratio of the unit roundoffs (2^-8 / 2^-11 = 8): 8e-3. */
-static clrnn_storage storage_of_env(void) {
-    const char *s = getenv("CLRNN_STORAGE");
-    if (!s || !*s || !strcmp(s, "fp32")) return CLRNN_STORAGE_FP32;
-    if (!strcmp(s, "fp16")) return CLRNN_STORAGE_FP16;
-    if (!strcmp(s, "bf16")) return CLRNN_STORAGE_BF16;
-    fprintf(stderr, "CLRNN_STORAGE=%s: not fp32, fp16 or bf16\n", s);
-    exit(2);
-}
-static double tol(void) {
-    const clrnn_storage st = storage_of_env();
-    return st == CLRNN_STORAGE_FP16 ? 1e-3 : st == CLRNN_STORAGE_BF16 ? 8e-3 : 1e-5;
-}
-#define TOL tol()
+/* Tolerance against the float64 reference, times max(1, max |reference|) of the tensor checked:
+ * 1e-5 for fp32 storage; with CLRNN_STORAGE=fp16|bf16 every rnn of this program stores its weights
+ * and activations in that type and is held to its rounding's bound (tu_storage_tol, test_util.h). */
+#define TOL tu_storage_tol()
 /* clrnn_rnn_create with the storage the environment asks for. */
 static clrnn_status create_rnn(clrnn_context *ctx, const clrnn_rnn_desc *desc, clrnn_rnn **out) {
     clrnn_rnn_desc d = *desc;
-    d.storage = storage_of_env();
+    d.storage = tu_storage_of_env();
     return clrnn_rnn_create(ctx, &d, out);
 }
 
@@ -120,7 +103,7 @@ static void check_close_stored(const char *name, const char *what, const float *
 }
 
 static void check_close(const char *name, const char *what, const float *got, const float *want, size_t n) {
-    if (storage_of_env() != CLRNN_STORAGE_FP32) {
+    if (tu_storage_of_env() != CLRNN_STORAGE_FP32) {
         check_close_stored(name, what, got, want, n);
         return;
     }
@@ -312,7 +295,7 @@ static void options(void **state) {
          * of alpha flips the output by 0.1 and then, through R, the later steps. No tolerance
          * bounds that, so with fp16/bf16 storage the case is left out (the activation is the same
          * float code under every storage; only its input is rounded). */
-        if (storage_of_env() != CLRNN_STORAGE_FP32 && !strcmp(cases[i].name, "rnn affine thresholded")) continue;
+        if (tu_storage_of_env() != CLRNN_STORAGE_FP32 && !strcmp(cases[i].name, "rnn affine thresholded")) continue;
         run_case(&cases[i]);
     }
 }
@@ -870,7 +853,7 @@ int main(void) {
         cmocka_unit_test(gru_out_block_pairs),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (storage_of_env() != CLRNN_STORAGE_FP32)
+    if (tu_storage_of_env() != CLRNN_STORAGE_FP32)
         printf("storage %s: largest |got - want| / (1 + |want|) = %.3g of the bound %.3g (case %s)\n",
                getenv("CLRNN_STORAGE"), worst_ratio * TOL, TOL, worst_case);
     tu_context_release();

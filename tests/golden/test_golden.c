@@ -3,26 +3,14 @@
  * framework's own weight layout, run on the device with poisoned outputs and compared within 1e-5.
  * CLRNN_STORAGE=fp16|bf16 runs every case with that storage (clrnn_rnn_desc.storage) against the
  * same fp32 framework outputs, per element |got - want| / (1 + |want|) <= 1e-3 (fp16) or 8e-3
- * (bf16): test_forward's bounds and their reasoning (tests/forward/test_forward.c). */
+ * (bf16): tu_storage_tol and its reasoning (tests/test_util.h). */
 #include "test_util.h"
 #include "golden/golden_case.h"
 
 #include <math.h>
 #include <sys/stat.h>
 
-static clrnn_storage storage_of_env(void) {
-    const char *s = getenv("CLRNN_STORAGE");
-    if (!s || !*s || !strcmp(s, "fp32")) return CLRNN_STORAGE_FP32;
-    if (!strcmp(s, "fp16")) return CLRNN_STORAGE_FP16;
-    if (!strcmp(s, "bf16")) return CLRNN_STORAGE_BF16;
-    fprintf(stderr, "CLRNN_STORAGE=%s: not fp32, fp16 or bf16\n", s);
-    exit(2);
-}
-static double tol(void) {
-    const clrnn_storage st = storage_of_env();
-    return st == CLRNN_STORAGE_FP16 ? 1e-3 : st == CLRNN_STORAGE_BF16 ? 8e-3 : 1e-5;
-}
-#define TOL tol()
+#define TOL tu_storage_tol()
 
 static int read_meta(const char *dir, golden_meta *m) {
     char path[2200], key[64], val[64];
@@ -62,7 +50,7 @@ static void chunk_copy(float *full, float *part, int batch_major, int T, int N, 
 
 static void compare(const char *cas, const char *what, const float *got, const clrnn_array *want, size_t n) {
     if (want->count != n) fail_msg("%s: %s has %zu elements, clrnn produced %zu", cas, what, want->count, n);
-    if (storage_of_env() != CLRNN_STORAGE_FP32) {
+    if (tu_storage_of_env() != CLRNN_STORAGE_FP32) {
         const float *w = want->data;
         for (size_t i = 0; i < n; ++i) {
             const double e = tu_rel_err(got[i], w[i]);
@@ -84,7 +72,7 @@ static int run_case(const char *dir) {
     if (!read_meta(dir, &m)) return 0;
     clrnn_framework fw;
     clrnn_rnn_desc d = golden_desc_from_meta(&m, &fw);
-    d.storage = storage_of_env();
+    d.storage = tu_storage_of_env();
     clrnn_rnn *r = NULL;
     clrnn_status st = clrnn_rnn_create(tu_context(), &d, &r);
     if (st != CLRNN_OK) fail_msg("%s: create: %s", dir, clrnn_last_error());
@@ -185,7 +173,7 @@ static void run_framework(const char *fw, int min_cases) {
         free(names[i]);
     }
     printf("%s: %d golden cases match within %g%s\n", fw, ran, TOL,
-           storage_of_env() == CLRNN_STORAGE_FP32 ? "" : " (relative, fp16/bf16 storage)");
+           tu_storage_of_env() == CLRNN_STORAGE_FP32 ? "" : " (relative, fp16/bf16 storage)");
     assert_true(ran >= min_cases);
 }
 
