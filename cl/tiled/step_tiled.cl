@@ -476,6 +476,11 @@ TILED_INLINE void pair_dot(const int MR, const int NB, real16 acc[8][4], __globa
             for (int b = 0; b < NB; ++b) acc[r][b] = fma(h, LOAD16(W + b * goff, 0), acc[r][b]);
         }
 }
+#elif TILED_NARROW /* tiled/tiled_dot.h: one 16-lane slice a pass, blocks goff apart */
+TILED_INLINE void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
+                           __global const store *hrow[8], const int K) {
+    slices_dot(MR, NB, acc, RTn, goff, 16, hrow, K, 0, NULL, 0, 0);
+}
 #else
 TILED_INLINE void pair_dot(const int MR, const int NB, real16 acc[8][4], __global const store *RTn, const size_t goff,
                            __global const store *hrow[8], const int K) {

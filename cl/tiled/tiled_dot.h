@@ -31,6 +31,72 @@
         if (G > 2) ar2 = fma(h, w2, ar2);                                                          \
         if (G > 3) ar3 = fma(h, w3, ar3);                                                          \
     }
+/* The narrow form, for a CPU whose vectors hold fewer than 16 floats (CLRNN_SIMD_LANES, the
+ * device's native float width, program.c: 8 for AVX2, 4 for SSE or NEON). A real16 is then 16 /
+ * lanes registers, and the wide block's 24 accumulators are 48 ymm registers of the 16 AVX2 has:
+ * PoCL's code (Zen 1) loaded and stored an accumulator around every FMA, and S1 ran at 1.5 times
+ * oneDNN's time. Here the block runs as passes over k, each one 16-lane slice times at most
+ * TILED_SLICE_ROWS rows (12 registers of accumulators: 6 rows of 2 ymm, 3 of 4 xmm), the rows
+ * split evenly (MR = 8 at 6: two passes of 4, 8 accumulators to cover the FMA latency). Each sum
+ * is the same fma chain over k as the wide form's: bitwise equal. The W slice of a pass is one
+ * 64-byte line a k, and the h rows are re-read per pass from L1. */
+#if !CLRNN_COMPACT && defined(CLRNN_SIMD_LANES) && CLRNN_SIMD_LANES < 16
+#define TILED_NARROW 1
+#define TILED_SLICE_ROWS (CLRNN_SIMD_LANES >= 8 ? 6 : CLRNN_SIMD_LANES >= 4 ? 3 : 1)
+#else
+#define TILED_NARROW 0
+#endif
+#if TILED_NARROW
+/* acc[r0 + r][g] (r < R <= 6), or from and back to o[r0 + r] slot g (xproj: `sums`, the input
+ * projection's running sums between k blocks, zero when `first`; stored for rows < live) = that
+ * plus sum_k rows[r0 + r][k] * W[k * kstride + (0..15)]. */
+#define SLICE_ROW(i, a)                                                                            \
+    if (R > i) a = fma((real16)LOAD(rows[r0 + i], k), w, a);
+#define SLICE_LOAD(i, a)                                                                           \
+    if (R > i && sums && !first) a = LOAD16(o[r0 + i], g);
+#define SLICE_OUT(i, a)                                                                            \
+    if (R > i) {                                                                                   \
+        if (!sums) acc[r0 + i][g] = a;                                                             \
+        else if (r0 + i < live) STORE16_ALIGNED(o[r0 + i], g, a);                                  \
+    }
+#define SLICE_ROWS(M) M(0, a0) M(1, a1) M(2, a2) M(3, a3) M(4, a4) M(5, a5)
+TILED_INLINE void slice_dot(const int R, const int r0, const int g, real16 acc[8][4], __global const store *W,
+                            const int kstride, __global const store *rows[8], const int K, const int sums,
+                            __global store *o[8], const int first, const int live) {
+    real16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f;
+    SLICE_ROWS(SLICE_LOAD)
+    for (int k = 0; k < K; ++k, W += kstride) {
+        const real16 w = LOAD16(W, 0);
+        SLICE_ROWS(SLICE_ROW)
+    }
+    SLICE_ROWS(SLICE_OUT)
+}
+#undef SLICE_ROW
+#undef SLICE_LOAD
+#undef SLICE_OUT
+#undef SLICE_ROWS
+/* The block MR x G as slice passes: slice g's weights at W0 + g * gstride. Every argument of
+ * slice_dot is a constant once MR and G are (written out, not looped, so nothing waits on the
+ * unroller to make R a constant). */
+#define SLICES_PASS(pi)                                                                            \
+    if ((pi) * rp < MR)                                                                            \
+        slice_dot(min(rp, MR - (pi) * rp), (pi) * rp, g, acc, W, kstride, rows, K, sums, o, first, live);
+#define SLICES_SLICE(gi)                                                                           \
+    if (G > gi) {                                                                                  \
+        const int g = gi;                                                                          \
+        __global const store *W = W0 + gi * gstride;                                               \
+        SLICES_PASS(0) SLICES_PASS(1) SLICES_PASS(2) SLICES_PASS(3)                                \
+        SLICES_PASS(4) SLICES_PASS(5) SLICES_PASS(6) SLICES_PASS(7)                                \
+    }
+TILED_INLINE void slices_dot(const int MR, const int G, real16 acc[8][4], __global const store *W0, const size_t gstride,
+                             const int kstride, __global const store *rows[8], const int K, const int sums,
+                             __global store *o[8], const int first, const int live) {
+    const int passes = (MR + TILED_SLICE_ROWS - 1) / TILED_SLICE_ROWS, rp = (MR + passes - 1) / passes;
+    SLICES_SLICE(0) SLICES_SLICE(1) SLICES_SLICE(2) SLICES_SLICE(3)
+}
+#undef SLICES_PASS
+#undef SLICES_SLICE
+#endif
 #define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3) TILED_FMA_ROW(hrow, r, ar0, ar1, ar2, ar3)
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
     if (MR > r) acc[r][0] = ar0, acc[r][1] = ar1, acc[r][2] = ar2, acc[r][3] = ar3;
@@ -49,6 +115,11 @@ TILED_INLINE void tiled_dot(const int MR, const int G, const int SLOTS, real16 a
             const real16 h = (real16)LOAD(hrow[r], k);
             for (int g = 0; g < G; ++g) acc[r][g] = fma(h, LOAD16(W, g), acc[r][g]);
         }
+}
+#elif TILED_NARROW
+TILED_INLINE void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,
+                            __global const store *hrow[8], const int K) {
+    slices_dot(MR, G, acc, RTblk, 16, SLOTS * 16, hrow, K, 0, NULL, 0, 0);
 }
 #else
 TILED_INLINE void tiled_dot(const int MR, const int G, const int SLOTS, real16 acc[8][4], __global const store *RTblk,

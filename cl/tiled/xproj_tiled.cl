@@ -72,6 +72,11 @@ TILED_INLINE void xproj_block(const int MR, const int G, __global const store *W
     for (int r = 0; r < MR && r < live; ++r)
         for (int g = 0; g < G; ++g) STORE16(o[r], g, acc[r][g]);
 }
+#elif TILED_NARROW /* tiled/tiled_dot.h: one 16-lane slice a pass, the sums from and back to o */
+TILED_INLINE void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
+                              __global store *o[8], const int kn, const int first, const int live) {
+    slices_dot(MR, G, NULL, W, 16, G * 16, xr, kn, 1, o, first, live);
+}
 #else
 TILED_INLINE void xproj_block(const int MR, const int G, __global const store *W, __global const store *xr[8],
                               __global store *o[8], const int kn, const int first, const int live) {

@@ -241,21 +241,39 @@ static clrnn_status program_get_locked(clrnn_context *ctx, const clrnn_program_d
  * llvmpipe's compiler takes minutes a kernel for 24 vector accumulators in named variables
  * (xproj_tiled_4: 338 s, against 1.5 s) and the plan runs there for correctness, not speed.
  * CLRNN_COMPACT=0|1 overrides the choice (tests run the loop form on PoCL with it). */
-static const char *device_options(const clrnn_context *ctx) {
+static void device_options(const clrnn_context *ctx, char out[64]) {
     const char *env = getenv("CLRNN_COMPACT");
     const int loop_dot = env && *env ? strcmp(env, "0") != 0 : clrnn_device_is_rasterizer(ctx);
-    if (loop_dot) return " -DCLRNN_COMPACT=1";
-    /* the CPU device of a compute implementation (PoCL, Intel's, ...): software prefetch in the
-     * tiled steps (tiled/step_tiled.cl: PREFETCH), clang's builtin; not for a simulator */
-    return clrnn_device_kind_of(ctx) == CLRNN_KIND_CPU ? " -DCLRNN_PREFETCH=1" : "";
+    out[0] = '\0';
+    if (loop_dot) {
+        snprintf(out, 64, " -DCLRNN_COMPACT=1");
+        return;
+    }
+    if (clrnn_device_kind_of(ctx) != CLRNN_KIND_CPU) return;
+    /* The CPU device of a compute implementation (PoCL, Intel's, ...): software prefetch in the
+     * tiled steps (tiled/step_tiled.cl: PREFETCH), clang's builtin; not for a simulator. And its
+     * vectors' width in floats: under 16 (AVX2: 8) the tiled micro-kernels run their register
+     * blocks a 16-lane slice at a time (TILED_NARROW, tiled/tiled_dot.h), or their accumulators
+     * spill. CLRNN_SIMD_LANES=N overrides it (tests run the narrow form on an AVX-512 PoCL). */
+    cl_uint lanes = 0;
+    const char *lanes_env = getenv("CLRNN_SIMD_LANES");
+    if (lanes_env && *lanes_env)
+        lanes = (cl_uint)strtoul(lanes_env, NULL, 10);
+    else if (clGetDeviceInfo(ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof lanes, &lanes, NULL) != CL_SUCCESS)
+        lanes = 0;
+    if (lanes > 0 && lanes < 16)
+        snprintf(out, 64, " -DCLRNN_PREFETCH=1 -DCLRNN_SIMD_LANES=%u", (unsigned)lanes);
+    else
+        snprintf(out, 64, " -DCLRNN_PREFETCH=1");
 }
 
 clrnn_status clrnn_program_get(clrnn_context *ctx, const clrnn_program_def *def, const char *options, void *user,
                                clrnn_program_got *got) {
     memset(got, 0, sizeof *got);
     const double t0 = clrnn_now_ms();
-    char full_options[600];
-    if (snprintf(full_options, sizeof full_options, "%s%s", options, device_options(ctx)) >= (int)sizeof full_options)
+    char full_options[600], dev_options[64];
+    device_options(ctx, dev_options);
+    if (snprintf(full_options, sizeof full_options, "%s%s", options, dev_options) >= (int)sizeof full_options)
         return clrnn_fail(CLRNN_ERR_INTERNAL, "build options of %zu bytes", strlen(options));
     build_job job = {def->what, NULL, 0, full_options};
     char *src = NULL;

@@ -715,6 +715,30 @@ static void plan_is_reported(void **state) {
  * several blocks per row group of the persistent scan); T = 23 leaves enough steps to measure; H = 70
  * is not a multiple of a block. */
 #define CALLS_TO_DECIDE 2 /* CLRNN_SCAN_TRIALS */
+/* The tiled plan's cases for cell ci (LSTM with peepholes, GRU, reset-after GRU, RNN, LSTMP) and
+ * row count ni: 3 rows (the 1-row micro-kernel), 13 and 29 (the wide ones, partial last blocks). */
+static fcase tiled_case(int ci, int ni, const char *what, char name[64]) {
+    static const clrnn_cell cells[] = {CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU, CLRNN_CELL_RNN,
+                                       CLRNN_CELL_LSTM};
+    const int N = ni == 0 ? 3 : ni == 1 ? 13 : 29;
+    fcase c;
+    memset(&c, 0, sizeof c);
+    snprintf(name, 64, "%s/%d/N%d", what, ci, N);
+    c.name = name;
+    c.desc = tu_desc(cells[ci], 5, 70);
+    c.desc.linear_before_reset = ci == 2;
+    c.desc.peephole = ci == 0;
+    c.desc.direction = ci % 2 ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
+    c.desc.num_layers = 2;
+    c.desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
+    c.T = 23, c.N = N, c.lens = N == 13 ? LEN_BOTH : LEN_VARIED, c.with_h0 = 1, c.fw = CLRNN_FRAMEWORK_ONNX;
+    if (ci == 4) { /* LSTMP (TF1): 5 blocks of 16 hidden units, 2 blocks of 64 projected ones */
+        c.desc.proj_size = 67, c.desc.proj_clip = 0.3f, c.desc.cell_clip = 0.8f, c.desc.peephole = 1;
+        c.desc.direction = CLRNN_DIR_BIDIRECTIONAL, c.fw = CLRNN_FRAMEWORK_TF1;
+    }
+    return c;
+}
+
 static void scan_variants_bitwise_equal(void **state) {
     (void)state;
     const char *plan_env = getenv("CLRNN_PLAN"), *scan_env = getenv("CLRNN_SCAN");
@@ -732,27 +756,10 @@ static void scan_variants_bitwise_equal(void **state) {
     if (scan_env) snprintf(scan_saved, sizeof scan_saved, "%s", scan_env);
     setenv("CLRNN_PLAN", "tiled", 1);
     static const char *modes[] = {"steps", "persistent", ""};
-    static const clrnn_cell cells[] = {CLRNN_CELL_LSTM, CLRNN_CELL_GRU, CLRNN_CELL_GRU, CLRNN_CELL_RNN,
-                                       CLRNN_CELL_LSTM};
     for (int ci = 0; ci < TU_MATRIX_CELLS; ++ci)
         for (int ni = 0; ni < 3; ++ni) {
-            const int N = ni == 0 ? 3 : ni == 1 ? 13 : 29;
-            fcase c;
-            memset(&c, 0, sizeof c);
             char name[64];
-            snprintf(name, sizeof name, "scan/%d/N%d", ci, N);
-            c.name = name;
-            c.desc = tu_desc(cells[ci], 5, 70);
-            c.desc.linear_before_reset = ci == 2;
-            c.desc.peephole = ci == 0;
-            c.desc.direction = ci % 2 ? CLRNN_DIR_BIDIRECTIONAL : CLRNN_DIR_FORWARD;
-            c.desc.num_layers = 2;
-            c.desc.masked_output = CLRNN_MASKED_OUTPUT_CARRY;
-            c.T = 23, c.N = N, c.lens = N == 13 ? LEN_BOTH : LEN_VARIED, c.with_h0 = 1, c.fw = CLRNN_FRAMEWORK_ONNX;
-            if (ci == 4) { /* LSTMP (TF1): 5 blocks of 16 hidden units, 2 blocks of 64 projected ones */
-                c.desc.proj_size = 67, c.desc.proj_clip = 0.3f, c.desc.cell_clip = 0.8f, c.desc.peephole = 1;
-                c.desc.direction = CLRNN_DIR_BIDIRECTIONAL, c.fw = CLRNN_FRAMEWORK_TF1;
-            }
+            fcase c = tiled_case(ci, ni, "scan", name);
             io b[3];
             clrnn_forward_args a[3];
             for (int m = 0; m < 3; ++m) {
@@ -838,6 +845,77 @@ static void gru_out_block_pairs(void **state) {
     if (scan_env) setenv("CLRNN_SCAN", scan_saved, 1); else unsetenv("CLRNN_SCAN");
 }
 
+/* The tiled micro-kernels' two forms on a CPU device (tiled/tiled_dot.h): the wide one (a register
+ * block at once, for 16-float vectors) and the narrow one (a 16-lane slice a pass, for 8 or 4), as
+ * CLRNN_SIMD_LANES forces them in a context of their own, give bitwise equal outputs under both
+ * scans, with the input projection's k blocks; the wide form's match the reference. The device's
+ * own width picks one of them in every other test. */
+static void simd_forms_bitwise_equal(void **state) {
+    (void)state;
+    const char *plan_env = getenv("CLRNN_PLAN"), *scan_env = getenv("CLRNN_SCAN"),
+               *lanes_env = getenv("CLRNN_SIMD_LANES"), *compact_env = getenv("CLRNN_COMPACT");
+    clrnn_device_info info;
+    TU_OK(clrnn_context_device_info(tu_context(), &info));
+    if ((plan_env && *plan_env && strcmp(plan_env, "tiled") != 0) || info.type != CLRNN_DEVICE_TYPE_CPU ||
+        (compact_env && *compact_env && strcmp(compact_env, "0") != 0) || strstr(info.name, "llvmpipe")) {
+        printf("simd_forms_bitwise_equal: the tiled plan's CPU forms, run by the tiled and default suites on a CPU "
+               "device without CLRNN_COMPACT (device '%s', CLRNN_PLAN=%s)\n",
+               info.name, plan_env ? plan_env : "");
+        skip();
+    }
+    char plan_saved[64] = "", scan_saved[64] = "", lanes_saved[64] = "";
+    if (plan_env) snprintf(plan_saved, sizeof plan_saved, "%s", plan_env);
+    if (scan_env) snprintf(scan_saved, sizeof scan_saved, "%s", scan_env);
+    if (lanes_env) snprintf(lanes_saved, sizeof lanes_saved, "%s", lanes_env);
+    setenv("CLRNN_PLAN", "tiled", 1);
+    static const char *lanes[] = {"16", "8", "4"}, *modes[] = {"steps", "persistent"};
+    enum { FORMS = 3, MODES = 2, CASES = TU_MATRIX_CELLS * 3 };
+    static io b[FORMS][MODES][CASES];
+    for (int f = 0; f < FORMS; ++f) {
+        setenv("CLRNN_SIMD_LANES", lanes[f], 1);
+        clrnn_context *ctx;
+        TU_OK(clrnn_context_create(NULL, &ctx));
+        for (int m = 0; m < MODES; ++m) {
+            setenv("CLRNN_SCAN", modes[m], 1);
+            for (int ci = 0; ci < TU_MATRIX_CELLS; ++ci)
+                for (int ni = 0; ni < 3; ++ni) {
+                    char name[64];
+                    const fcase c = tiled_case(ci, ni, "simd", name);
+                    io *o = &b[f][m][ci * 3 + ni];
+                    clrnn_forward_args a;
+                    clrnn_rnn *r;
+                    TU_OK(create_rnn(ctx, &c.desc, &r));
+                    uint64_t seed = 177 + (uint64_t)ci;
+                    set_random_weights(r, c.fw, &seed);
+                    make_io(r, &c, &seed, o, &a);
+                    TU_OK(clrnn_rnn_forward(r, &a));
+                    const int has_c = a.cn.host != NULL;
+                    if (f == 0) {
+                        clrnn_forward_args ar = a;
+                        ar.y.host = o->y_ref, ar.hn.host = o->hn_ref, ar.cn.host = has_c ? o->cn_ref : NULL;
+                        TU_OK(clrnn_reference_forward(r, &ar));
+                        check_close(name, "y", o->y, o->y_ref, o->ny);
+                        check_close(name, "hn", o->hn, o->hn_ref, o->nh);
+                    } else {
+                        const io *w = &b[0][m][ci * 3 + ni];
+                        if (memcmp(o->y, w->y, w->ny * sizeof(float)) || memcmp(o->hn, w->hn, w->nh * sizeof(float)) ||
+                            (has_c && memcmp(o->cn, w->cn, w->nc * sizeof(float))))
+                            fail_msg("%s (%s scan): CLRNN_SIMD_LANES=%s differs from the wide form's outputs", name,
+                                     modes[m], lanes[f]);
+                    }
+                    clrnn_rnn_destroy(r);
+                }
+        }
+        clrnn_context_destroy(ctx);
+    }
+    for (int f = 0; f < FORMS; ++f)
+        for (int m = 0; m < MODES; ++m)
+            for (int i = 0; i < CASES; ++i) io_free(&b[f][m][i]);
+    if (plan_env) setenv("CLRNN_PLAN", plan_saved, 1); else unsetenv("CLRNN_PLAN");
+    if (scan_env) setenv("CLRNN_SCAN", scan_saved, 1); else unsetenv("CLRNN_SCAN");
+    if (lanes_env) setenv("CLRNN_SIMD_LANES", lanes_saved, 1); else unsetenv("CLRNN_SIMD_LANES");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plan_is_reported),
@@ -850,6 +928,7 @@ int main(void) {
         cmocka_unit_test(workspace_reuse_and_determinism),
         cmocka_unit_test(weights_update_after_run),
         cmocka_unit_test(scan_variants_bitwise_equal),
+        cmocka_unit_test(simd_forms_bitwise_equal),
         cmocka_unit_test(gru_out_block_pairs),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
