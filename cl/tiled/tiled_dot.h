@@ -35,67 +35,93 @@
  * device's native float width, program.c: 8 for AVX2, 4 for SSE or NEON). A real16 is then 16 /
  * lanes registers, and the wide block's 24 accumulators are 48 ymm registers of the 16 AVX2 has:
  * PoCL's code (Zen 1) loaded and stored an accumulator around every FMA, and S1 ran at 1.5 times
- * oneDNN's time. Here the block runs as passes over k, each one 16-lane slice times at most
- * TILED_SLICE_ROWS rows (12 registers of accumulators: 6 rows of 2 ymm, 3 of 4 xmm), the rows
- * split evenly (MR = 8 at 6: two passes of 4, 8 accumulators to cover the FMA latency). Each sum
- * is the same fma chain over k as the wide form's: bitwise equal. The W slice of a pass is one
- * 64-byte line a k, and the h rows are re-read per pass from L1. */
+ * oneDNN's time. Here the block runs as passes over k, each R rows times S 16-lane slices with
+ * R * S <= TILED_PASS_ACC real16 accumulators (12 registers: 6 at 8 lanes, 3 at 4). The rows split
+ * evenly first (MR = 8 at 6: two passes of 4, 8 ymm accumulators to cover the FMA latency), then
+ * the slices into what the rows leave (1 row: all 4 slices in one pass, as the wide form; 2 rows:
+ * 2 slices a pass): a pass with R = 6 reads each weight once per block, as the wide form does, and
+ * re-reads the h rows from L1. Each sum is the same fma chain over k as the wide form's: bitwise
+ * equal. */
 #if !CLRNN_COMPACT && defined(CLRNN_SIMD_LANES) && CLRNN_SIMD_LANES < 16
 #define TILED_NARROW 1
-#define TILED_SLICE_ROWS (CLRNN_SIMD_LANES >= 8 ? 6 : CLRNN_SIMD_LANES >= 4 ? 3 : 1)
+#define TILED_PASS_ACC (CLRNN_SIMD_LANES >= 8 ? 6 : CLRNN_SIMD_LANES >= 4 ? 3 : 1)
 #else
 #define TILED_NARROW 0
 #endif
 #if TILED_NARROW
-/* acc[r0 + r][g] (r < R <= 6), or from and back to o[r0 + r] slot g (xproj: `sums`, the input
- * projection's running sums between k blocks, zero when `first`; stored for rows < live) = that
- * plus sum_k rows[r0 + r][k] * W[k * kstride + (0..15)]. */
-#define SLICE_ROW(i, a)                                                                            \
-    if (R > i) a = fma((real16)LOAD(rows[r0 + i], k), w, a);
-#define SLICE_LOAD(i, a)                                                                           \
-    if (R > i && sums && !first) a = LOAD16(o[r0 + i], g);
-#define SLICE_OUT(i, a)                                                                            \
-    if (R > i) {                                                                                   \
-        if (!sums) acc[r0 + i][g] = a;                                                             \
-        else if (r0 + i < live) STORE16_ALIGNED(o[r0 + i], g, a);                                  \
+/* acc[r0 + r][g0 + g] (r < R <= 6, g < S <= 4), or with `sums` the input projection's running
+ * sums in o[r0 + r] slot g0 + g (zero when `first`, stored for rows < live) plus sum_k
+ * rows[r0 + r][k] * (slice g0 + g of W at k: W + k * kstride + (g0 + g) * gstride). The row and
+ * slice counts are named MR and G for TILED_FMA_ROW. */
+#define SLICE_LOAD1(r, g, a)                                                                       \
+    if (MR > r && G > g && sums && !first) a = LOAD16(o[r0 + r], g0 + g);
+#define SLICE_OUT1(r, g, a)                                                                        \
+    if (MR > r && G > g) {                                                                         \
+        if (!sums) acc[r0 + r][g0 + g] = a;                                                        \
+        else if (r0 + r < live) STORE16_ALIGNED(o[r0 + r], g0 + g, a);                             \
     }
-#define SLICE_ROWS(M) M(0, a0) M(1, a1) M(2, a2) M(3, a3) M(4, a4) M(5, a5)
-TILED_INLINE void slice_dot(const int R, const int r0, const int g, real16 acc[8][4], __global const store *W,
-                            const int kstride, __global const store *rows[8], const int K, const int sums,
-                            __global store *o[8], const int first, const int live) {
-    real16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f;
+#define SLICE_LOAD(r, ar0, ar1, ar2, ar3)                                                          \
+    SLICE_LOAD1(r, 0, ar0) SLICE_LOAD1(r, 1, ar1) SLICE_LOAD1(r, 2, ar2) SLICE_LOAD1(r, 3, ar3)
+#define SLICE_OUT(r, ar0, ar1, ar2, ar3)                                                           \
+    SLICE_OUT1(r, 0, ar0) SLICE_OUT1(r, 1, ar1) SLICE_OUT1(r, 2, ar2) SLICE_OUT1(r, 3, ar3)
+#define SLICE_FMA(r, ar0, ar1, ar2, ar3) TILED_FMA_ROW(xr, r, ar0, ar1, ar2, ar3)
+#define SLICE_ROWS(M)                                                                              \
+    M(0, a00, a01, a02, a03)                                                                       \
+    M(1, a10, a11, a12, a13)                                                                       \
+    M(2, a20, a21, a22, a23)                                                                       \
+    M(3, a30, a31, a32, a33)                                                                       \
+    M(4, a40, a41, a42, a43)                                                                       \
+    M(5, a50, a51, a52, a53)
+TILED_INLINE void slice_dot(const int MR, const int G, const int r0, const int g0, real16 acc[8][4],
+                            __global const store *W, const size_t gstride, const int kstride,
+                            __global const store *rows[8], const int K, const int sums, __global store *o[8],
+                            const int first, const int live) {
+    real16 a00 = 0.0f, a01 = 0.0f, a02 = 0.0f, a03 = 0.0f, a10 = 0.0f, a11 = 0.0f, a12 = 0.0f, a13 = 0.0f;
+    real16 a20 = 0.0f, a21 = 0.0f, a22 = 0.0f, a23 = 0.0f, a30 = 0.0f, a31 = 0.0f, a32 = 0.0f, a33 = 0.0f;
+    real16 a40 = 0.0f, a41 = 0.0f, a42 = 0.0f, a43 = 0.0f, a50 = 0.0f, a51 = 0.0f, a52 = 0.0f, a53 = 0.0f;
+    __global const store *const *xr = rows + r0;
     SLICE_ROWS(SLICE_LOAD)
+    W += g0 * gstride;
     for (int k = 0; k < K; ++k, W += kstride) {
-        const real16 w = LOAD16(W, 0);
-        SLICE_ROWS(SLICE_ROW)
+        const real16 w0 = LOAD16(W, 0);
+        const real16 w1 = G > 1 ? LOAD16(W + gstride, 0) : w0;
+        const real16 w2 = G > 2 ? LOAD16(W + 2 * gstride, 0) : w0;
+        const real16 w3 = G > 3 ? LOAD16(W + 3 * gstride, 0) : w0;
+        SLICE_ROWS(SLICE_FMA)
     }
     SLICE_ROWS(SLICE_OUT)
 }
-#undef SLICE_ROW
+#undef SLICE_LOAD1
+#undef SLICE_OUT1
 #undef SLICE_LOAD
 #undef SLICE_OUT
+#undef SLICE_FMA
 #undef SLICE_ROWS
-/* The block MR x G as slice passes: slice g's weights at W0 + g * gstride. Every argument of
- * slice_dot is a constant once MR and G are (written out, not looped, so nothing waits on the
- * unroller to make R a constant). */
-#define SLICES_PASS(pi)                                                                            \
-    if ((pi) * rp < MR)                                                                            \
-        slice_dot(min(rp, MR - (pi) * rp), (pi) * rp, g, acc, W, kstride, rows, K, sums, o, first, live);
-#define SLICES_SLICE(gi)                                                                           \
-    if (G > gi) {                                                                                  \
-        const int g = gi;                                                                          \
-        __global const store *W = W0 + gi * gstride;                                               \
-        SLICES_PASS(0) SLICES_PASS(1) SLICES_PASS(2) SLICES_PASS(3)                                \
-        SLICES_PASS(4) SLICES_PASS(5) SLICES_PASS(6) SLICES_PASS(7)                                \
-    }
+/* The block MR x G in passes of R rows x S slices (above). Every argument of slice_dot is a
+ * constant once MR and G are (written out, not looped, so nothing waits on the unroller). */
+#define SLICES_PASS(ri, gi)                                                                        \
+    if ((ri) * R < MR && (gi) * S < G)                                                             \
+        slice_dot(min(R, MR - (ri) * R), min(S, G - (gi) * S), (ri) * R, (gi) * S, acc, W0, gstride, kstride, rows, \
+                  K, sums, o, first, live);
+/* at most ceil(8 / TILED_PASS_ACC) row passes: each pass written is a copy of slice_dot in every
+ * caller's code until its guard folds, and compile time grows with them */
+#if TILED_PASS_ACC >= 3
+#define SLICES_ROWS(gi) SLICES_PASS(0, gi) SLICES_PASS(1, gi) SLICES_PASS(2, gi)
+#else
+#define SLICES_ROWS(gi)                                                                            \
+    SLICES_PASS(0, gi) SLICES_PASS(1, gi) SLICES_PASS(2, gi) SLICES_PASS(3, gi)                    \
+    SLICES_PASS(4, gi) SLICES_PASS(5, gi) SLICES_PASS(6, gi) SLICES_PASS(7, gi)
+#endif
 TILED_INLINE void slices_dot(const int MR, const int G, real16 acc[8][4], __global const store *W0, const size_t gstride,
                              const int kstride, __global const store *rows[8], const int K, const int sums,
                              __global store *o[8], const int first, const int live) {
-    const int passes = (MR + TILED_SLICE_ROWS - 1) / TILED_SLICE_ROWS, rp = (MR + passes - 1) / passes;
-    SLICES_SLICE(0) SLICES_SLICE(1) SLICES_SLICE(2) SLICES_SLICE(3)
+    const int row_passes = (MR + TILED_PASS_ACC - 1) / TILED_PASS_ACC, R = (MR + row_passes - 1) / row_passes;
+    const int S_max = max(1, min(G, TILED_PASS_ACC / R)), slice_passes = (G + S_max - 1) / S_max;
+    const int S = (G + slice_passes - 1) / slice_passes;
+    SLICES_ROWS(0) SLICES_ROWS(1) SLICES_ROWS(2) SLICES_ROWS(3)
 }
 #undef SLICES_PASS
-#undef SLICES_SLICE
+#undef SLICES_ROWS
 #endif
 #define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3) TILED_FMA_ROW(hrow, r, ar0, ar1, ar2, ar3)
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
