@@ -97,31 +97,27 @@ TILED_INLINE void slice_dot(const int MR, const int G, const int r0, const int g
 #undef SLICE_OUT
 #undef SLICE_FMA
 #undef SLICE_ROWS
-/* The block MR x G in passes of R rows x S slices (above). Every argument of slice_dot is a
- * constant once MR and G are (written out, not looped, so nothing waits on the unroller). */
-#define SLICES_PASS(ri, gi)                                                                        \
-    if ((ri) * R < MR && (gi) * S < G)                                                             \
-        slice_dot(min(R, MR - (ri) * R), min(S, G - (gi) * S), (ri) * R, (gi) * S, acc, W0, gstride, kstride, rows, \
-                  K, sums, o, first, live);
-/* at most ceil(8 / TILED_PASS_ACC) row passes: each pass written is a copy of slice_dot in every
- * caller's code until its guard folds, and compile time grows with them */
-#if TILED_PASS_ACC >= 3
-#define SLICES_ROWS(gi) SLICES_PASS(0, gi) SLICES_PASS(1, gi) SLICES_PASS(2, gi)
-#else
-#define SLICES_ROWS(gi)                                                                            \
-    SLICES_PASS(0, gi) SLICES_PASS(1, gi) SLICES_PASS(2, gi) SLICES_PASS(3, gi)                    \
-    SLICES_PASS(4, gi) SLICES_PASS(5, gi) SLICES_PASS(6, gi) SLICES_PASS(7, gi)
-#endif
+/* The block MR x G in passes of R rows x S slices (above): the rows split evenly into passes of
+ * at most TILED_PASS_ACC, the slices into what R leaves (1 row takes all 4 slices in one pass),
+ * and to 1 a pass where they would not split evenly (G = 3 over 3 rows: 2 + 1). The R x S passes
+ * run as one loop kept rolled, and a remainder of rows (MR = 7: 4 + 3) as a loop of its own:
+ * with MR and G constant, R and S are, and at most two copies of slice_dot a call site survive
+ * folding, where one copy a pass (12 at 8 lanes) tripled the cold build (S1's kernels on AVX2:
+ * 15 s against 5 s). */
+#define SLICES_PASSES(n, RR, SS, row, slice)                                                        \
+    _Pragma("nounroll") for (int pass = 0; pass < (n); ++pass)                                     \
+        slice_dot(RR, SS, row, slice, acc, W0, gstride, kstride, rows, K, sums, o, first, live);
 TILED_INLINE void slices_dot(const int MR, const int G, real16 acc[8][4], __global const store *W0, const size_t gstride,
                              const int kstride, __global const store *rows[8], const int K, const int sums,
                              __global store *o[8], const int first, const int live) {
     const int row_passes = (MR + TILED_PASS_ACC - 1) / TILED_PASS_ACC, R = (MR + row_passes - 1) / row_passes;
-    const int S_max = max(1, min(G, TILED_PASS_ACC / R)), slice_passes = (G + S_max - 1) / S_max;
-    const int S = (G + slice_passes - 1) / slice_passes;
-    SLICES_ROWS(0) SLICES_ROWS(1) SLICES_ROWS(2) SLICES_ROWS(3)
+    const int S_most = max(1, min(G, TILED_PASS_ACC / R)), slice_passes = (G + S_most - 1) / S_most;
+    const int S_even = (G + slice_passes - 1) / slice_passes, S = G % S_even ? 1 : S_even;
+    const int R_full = MR / R, R_rest = MR % R, S_passes = G / S;
+    SLICES_PASSES(R_full * S_passes, R, S, pass % R_full * R, pass / R_full * S)
+    if (R_rest) SLICES_PASSES(S_passes, R_rest, S, R_full * R, pass * S)
 }
-#undef SLICES_PASS
-#undef SLICES_ROWS
+#undef SLICES_PASSES
 #endif
 #define TILED_DOT_ROW(r, ar0, ar1, ar2, ar3) TILED_FMA_ROW(hrow, r, ar0, ar1, ar2, ar3)
 #define TILED_DOT_OUT(r, ar0, ar1, ar2, ar3)                                                       \
